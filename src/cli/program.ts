@@ -1,0 +1,12 @@
+import { Command } from 'commander';
+
+/** The `raftlock` command line; each subcommand lives in its own file under src/cli. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('raftlock')
+    .description('A distributed lock service with its own Raft and a deterministic simulator')
+    .version('0.1.0')
+    .showHelpAfterError();
+  return program;
+}

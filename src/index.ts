@@ -1,0 +1,10 @@
+export type { Result } from './util/result.js';
+export { ok, err } from './util/result.js';
+export type { Rng } from './util/rng.js';
+export { createRng } from './util/rng.js';
+export type * from './raft/types.js';
+export type { Message, MessageType, ReadContext } from './raft/messages.js';
+export type { Ready, ReadState, SoftState } from './raft/ready.js';
+export type { RaftConfig } from './raft/config.js';
+export type { RaftStatus, PeerProgress, ProgressState } from './raft/status.js';
+export type { ProposeError, StepError, TransferError, ReadIndexError } from './raft/errors.js';
