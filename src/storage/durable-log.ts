@@ -1,0 +1,25 @@
+import type { Entry, HardState, LogIndex, PersistentState, Snapshot } from '../raft/types.js';
+
+/**
+ * One atomic write: everything a Ready (or a host-taken snapshot) asks to persist. Storage applies
+ * it as a single batch, in order with the previous ones, fsynced when `sync` is set.
+ */
+export interface PersistRequest {
+  readonly seq: number;
+  readonly hardState: HardState | null;
+  /** Replace any stored entries from `entries[0].index` on with these. */
+  readonly entries: readonly Entry[];
+  /** A snapshot to store; entries it covers are dropped. */
+  readonly snapshot: Snapshot | null;
+  /** Drop stored entries up to and including this index (after `snapshot` covers them). */
+  readonly compactThrough: LogIndex | null;
+  readonly sync: boolean;
+}
+
+/** The async, durable side of a node's storage; only the driver (or the simulator) touches it. */
+export interface DurableLog {
+  /** Load and verify everything; throws a typed corruption error naming what is wrong and where. */
+  load(): Promise<PersistentState>;
+  persist(request: PersistRequest): Promise<void>;
+  close(): Promise<void>;
+}
