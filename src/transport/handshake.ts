@@ -7,7 +7,7 @@ import type { NodeId } from '../raft/types.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Check } from './schema.js';
-import { describeValue, exactObject, isPlainObject, literal, nodeId, string, uint } from './schema.js';
+import { describeValue, exactObject, isPlainObject, literal, nodeId, string, uint, violation } from './schema.js';
 
 export const protocolName = 'raftlock';
 /** Bumped on any incompatible change to frames, hello, error frames or the Message schema. */
@@ -73,8 +73,8 @@ const helloHeader = {
 } as const;
 const peerHello = exactObject({ ...helloHeader, nodeId });
 const clientHello = exactObject({ ...helloHeader, client: label });
-const errorCode: Check = (value, path) =>
-  wireErrorCodes.includes(value as WireErrorCode) ? null : { path, reason: `unknown error code ${describeValue(value)}` };
+const errorCode: Check = (value) =>
+  wireErrorCodes.includes(value as WireErrorCode) ? null : violation(`unknown error code ${describeValue(value)}`);
 const errorShape = exactObject({ type: literal('Error'), code: errorCode, message: string(errorMessageLengthMax) });
 
 export function peerHelloFrame(clusterId: string, self: NodeId): Hello {
@@ -87,7 +87,7 @@ export function clientHelloFrame(clusterId: string, client: string): Hello {
 
 /** A decoded frame that is an Error frame, or null if it is anything else. */
 export function asErrorFrame(value: unknown): ErrorFrame | null {
-  return errorShape(value, '$') === null ? (value as ErrorFrame) : null;
+  return errorShape(value) === null ? (value as ErrorFrame) : null;
 }
 
 export interface HelloExpectations {
@@ -122,7 +122,7 @@ export function checkHello(value: unknown, expected: HelloExpectations): Result<
     );
   }
   const shape = expected.accept === 'peer' ? peerHello : clientHello;
-  const bad = shape(value, '$');
-  if (bad !== null) return err(errorFrame('BAD_HELLO', `invalid Hello at ${bad.path}: ${bad.reason}`));
+  const bad = shape(value);
+  if (bad !== null) return err(errorFrame('BAD_HELLO', `invalid Hello at $${bad.path}: ${bad.reason}`));
   return ok(value as unknown as Hello);
 }

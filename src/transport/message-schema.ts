@@ -19,6 +19,9 @@ import {
   string,
   taggedUnion,
   uint,
+  violation,
+  within,
+  describeValue,
 } from './schema.js';
 
 /** ReadIndex contexts are host-chosen ids; a bound keeps a hostile peer from sending megabytes. */
@@ -48,12 +51,12 @@ const entryFields: EntryTable = {
 
 const confState = refine(
   exactObject({ voters: arrayOf(nodeId), learners: arrayOf(nodeId) }),
-  (value, path) => {
+  (value) => {
     const voters = value['voters'] as readonly string[];
     const learners = value['learners'] as readonly string[];
     const seen = new Set<string>();
     for (const id of [...voters, ...learners]) {
-      if (seen.has(id)) return { path, reason: `node ${id} listed twice in voters/learners` };
+      if (seen.has(id)) return violation(`node ${id} listed twice in voters/learners`);
       seen.add(id);
     }
     return null;
@@ -88,7 +91,7 @@ const messageFields: MessageTable = {
   ReadIndexResponse: { context: readContext, index: nullable(uint) },
 };
 
-type Rule = (message: Readonly<Record<string, unknown>>, path: string) => SchemaViolation | null;
+type Rule = (message: Readonly<Record<string, unknown>>) => SchemaViolation | null;
 
 /**
  * Cross-field rules checked once here so the core can trust them (etcd's logSlice "gateway"):
@@ -96,7 +99,7 @@ type Rule = (message: Readonly<Record<string, unknown>>, path: string) => Schema
  * or after prevTerm and never exceed the sender's term (Raft §5.3, Figure 2).
  */
 const messageRules: { readonly [K in MessageType]?: Rule } = {
-  AppendEntries: (message, path) => {
+  AppendEntries: (message) => {
     const entries = message['entries'] as readonly Entry[];
     let index = message['prevIndex'] as number;
     let termFloor = message['prevTerm'] as number;
@@ -104,17 +107,17 @@ const messageRules: { readonly [K in MessageType]?: Rule } = {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as Entry;
       index += 1;
-      if (entry.index !== index) return { path: `${path}.entries[${i}].index`, reason: `expected ${index}` };
-      if (entry.term < termFloor) return { path: `${path}.entries[${i}].term`, reason: 'term decreases' };
-      if (entry.term > termCeiling) return { path: `${path}.entries[${i}].term`, reason: 'term above the message term' };
+      if (entry.index !== index) return within(`.entries[${i}].index`, violation(`expected ${index}`));
+      if (entry.term < termFloor) return within(`.entries[${i}].term`, violation('term decreases'));
+      if (entry.term > termCeiling) return within(`.entries[${i}].term`, violation('term above the message term'));
       termFloor = entry.term;
     }
-    if (!Number.isSafeInteger(index)) return { path: `${path}.entries`, reason: 'index overflow' };
+    if (!Number.isSafeInteger(index)) return within('.entries', violation('index overflow'));
     return null;
   },
-  InstallSnapshot: (message, path) => {
+  InstallSnapshot: (message) => {
     const end = (message['offset'] as number) + (message['data'] as Uint8Array).byteLength;
-    if (end > (message['totalBytes'] as number)) return { path: `${path}.data`, reason: 'chunk ends past totalBytes' };
+    if (end > (message['totalBytes'] as number)) return within('.data', violation('chunk ends past totalBytes'));
     return null;
   },
 };
@@ -123,12 +126,9 @@ const messageChecks: ReadonlyMap<string, Check> = new Map(
   (Object.keys(messageFields) as MessageType[]).map((type) => {
     const shape = exactObject({ type: literal(type), from: nodeId, to: nodeId, term: uint, ...messageFields[type] });
     const rule = messageRules[type];
-    const header: Rule = (message, path) =>
-      message['from'] === message['to'] ? { path: `${path}.to`, reason: 'message addressed to its sender' } : null;
-    const checked = refine(
-      shape,
-      (message, path) => header(message, path) ?? (rule === undefined ? null : rule(message, path)),
-    );
+    const header: Rule = (message) =>
+      message['from'] === message['to'] ? within('.to', violation('message addressed to its sender')) : null;
+    const checked = refine(shape, (message) => header(message) ?? (rule === undefined ? null : rule(message)));
     return [type, checked] as const;
   }),
 );
@@ -142,8 +142,9 @@ export function validateMessage(value: unknown): SchemaViolation | null {
   if (!isPlainObject(value)) return { path: '$', reason: 'expected an object' };
   const type = value['type'];
   const check = typeof type === 'string' ? messageChecks.get(type) : undefined;
-  if (check === undefined) return { path: '$.type', reason: `unknown message type ${JSON.stringify(type)}` };
-  return check(value, '$');
+  if (check === undefined) return { path: '$.type', reason: `unknown message type ${describeValue(type)}` };
+  const bad = check(value);
+  return bad === null ? null : within('$', bad);
 }
 
 export function isMessage(value: unknown): value is Message {

@@ -3,20 +3,27 @@
  * accepts it; after that the rest of the node trusts its type (the gateway rule).
  *
  * A check returns null when the value is acceptable, or the reason it is not. Paths name the
- * offending field (`entries[3].change.node`) so an error frame can say exactly what was wrong.
+ * offending field (`$.entries[3].change.node`) so an error frame can say exactly what was wrong.
+ * Paths are relative to the checked value and built only on failure (each container prepends its
+ * segment on the way out), so validating a good message allocates no strings.
  */
 import { isValidNodeId } from '../raft/types.js';
 
 export interface SchemaViolation {
-  /** Dotted path to the offending field, `$` for the root. */
+  /** Path to the offending field relative to the checked value (`''` for the value itself). */
   readonly path: string;
   readonly reason: string;
 }
 
-export type Check = (value: unknown, path: string) => SchemaViolation | null;
+export type Check = (value: unknown) => SchemaViolation | null;
 
-function violation(path: string, reason: string): SchemaViolation {
-  return { path, reason };
+export function violation(reason: string): SchemaViolation {
+  return { path: '', reason };
+}
+
+/** The same violation seen from the containing value, `segment` being `.field` or `[index]`. */
+export function within(segment: string, inner: SchemaViolation): SchemaViolation {
+  return { path: segment + inner.path, reason: inner.reason };
 }
 
 export function describeValue(value: unknown): string {
@@ -36,45 +43,45 @@ export function isPlainObject(value: unknown): value is Readonly<Record<string, 
   return proto === Object.prototype || proto === null;
 }
 
-export const boolean: Check = (value, path) =>
-  typeof value === 'boolean' ? null : violation(path, `expected a boolean, got ${describeValue(value)}`);
+export const boolean: Check = (value) =>
+  typeof value === 'boolean' ? null : violation(`expected a boolean, got ${describeValue(value)}`);
 
 /** Terms, indexes, offsets and sizes: safe integers ≥ 0 (no floats, NaN, or lost precision). */
-export const uint: Check = (value, path) =>
+export const uint: Check = (value) =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     ? null
-    : violation(path, `expected a non-negative safe integer, got ${describeValue(value)}`);
+    : violation(`expected a non-negative safe integer, got ${describeValue(value)}`);
 
 export function string(lengthMax: number): Check {
-  return (value, path) => {
-    if (typeof value !== 'string') return violation(path, `expected a string, got ${describeValue(value)}`);
-    if (value.length > lengthMax) return violation(path, `string longer than ${lengthMax} characters`);
+  return (value) => {
+    if (typeof value !== 'string') return violation(`expected a string, got ${describeValue(value)}`);
+    if (value.length > lengthMax) return violation(`string longer than ${lengthMax} characters`);
     return null;
   };
 }
 
-export const nodeId: Check = (value, path) =>
-  isValidNodeId(value) ? null : violation(path, `expected a node id, got ${describeValue(value)}`);
+export const nodeId: Check = (value) =>
+  isValidNodeId(value) ? null : violation(`expected a node id, got ${describeValue(value)}`);
 
-export const bytes: Check = (value, path) =>
-  value instanceof Uint8Array ? null : violation(path, `expected bytes, got ${describeValue(value)}`);
+export const bytes: Check = (value) =>
+  value instanceof Uint8Array ? null : violation(`expected bytes, got ${describeValue(value)}`);
 
 export function literal(expected: string): Check {
-  return (value, path) =>
-    value === expected ? null : violation(path, `expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
+  return (value) =>
+    value === expected ? null : violation(`expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
 }
 
 export function nullable(inner: Check): Check {
-  return (value, path) => (value === null ? null : inner(value, path));
+  return (value) => (value === null ? null : inner(value));
 }
 
 export function arrayOf(item: Check, lengthMax = Number.MAX_SAFE_INTEGER): Check {
-  return (value, path) => {
-    if (!Array.isArray(value)) return violation(path, `expected an array, got ${describeValue(value)}`);
-    if (value.length > lengthMax) return violation(path, `more than ${lengthMax} items`);
+  return (value) => {
+    if (!Array.isArray(value)) return violation(`expected an array, got ${describeValue(value)}`);
+    if (value.length > lengthMax) return violation(`more than ${lengthMax} items`);
     for (let i = 0; i < value.length; i++) {
-      const bad = item(value[i], `${path}[${i}]`);
-      if (bad !== null) return bad;
+      const bad = item(value[i]);
+      if (bad !== null) return within(`[${i}]`, bad);
     }
     return null;
   };
@@ -85,18 +92,19 @@ export function arrayOf(item: Check, lengthMax = Number.MAX_SAFE_INTEGER): Check
  * peer speaking a different shape is refused instead of half-understood.
  */
 export function exactObject(fields: Readonly<Record<string, Check>>): Check {
-  const names = Object.keys(fields);
-  return (value, path) => {
-    if (!isPlainObject(value)) return violation(path, `expected an object, got ${describeValue(value)}`);
-    for (const name of names) {
-      if (!Object.hasOwn(value, name)) return violation(`${path}.${name}`, 'missing');
-      const check = fields[name];
-      if (check === undefined) continue;
-      const bad = check(value[name], `${path}.${name}`);
-      if (bad !== null) return bad;
+  const entries = Object.entries(fields);
+  return (value) => {
+    if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
+    for (const [name, check] of entries) {
+      if (!Object.hasOwn(value, name)) return within(`.${name}`, violation('missing'));
+      const bad = check(value[name]);
+      if (bad !== null) return within(`.${name}`, bad);
     }
-    for (const name of Object.keys(value)) {
-      if (!Object.hasOwn(fields, name)) return violation(`${path}.${name}`, 'unknown field');
+    // Every expected key is present, so equal counts mean no unknown key.
+    const keys = Object.keys(value);
+    if (keys.length !== entries.length) {
+      const unknown = keys.find((name) => !Object.hasOwn(fields, name)) ?? '?';
+      return within(`.${unknown}`, violation('unknown field'));
     }
     return null;
   };
@@ -108,20 +116,20 @@ export function taggedUnion(tag: string, variants: Readonly<Record<string, Reado
   for (const [name, fields] of Object.entries(variants)) {
     checks.set(name, exactObject({ [tag]: literal(name), ...fields }));
   }
-  return (value, path) => {
-    if (!isPlainObject(value)) return violation(path, `expected an object, got ${describeValue(value)}`);
+  return (value) => {
+    if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
     const kind = value[tag];
     const check = typeof kind === 'string' ? checks.get(kind) : undefined;
-    if (check === undefined) return violation(`${path}.${tag}`, `unknown ${tag} ${describeValue(kind)}`);
-    return check(value, path);
+    if (check === undefined) return within(`.${tag}`, violation(`unknown ${tag} ${describeValue(kind)}`));
+    return check(value);
   };
 }
 
 /** Runs `first`, then a cross-field rule on a value already known to have the right shape. */
-export function refine(first: Check, rule: (value: Readonly<Record<string, unknown>>, path: string) => SchemaViolation | null): Check {
-  return (value, path) => {
-    const bad = first(value, path);
+export function refine(first: Check, rule: (value: Readonly<Record<string, unknown>>) => SchemaViolation | null): Check {
+  return (value) => {
+    const bad = first(value);
     if (bad !== null) return bad;
-    return isPlainObject(value) ? rule(value, path) : violation(path, 'expected an object');
+    return isPlainObject(value) ? rule(value) : violation('expected an object');
   };
 }
