@@ -44,7 +44,11 @@ export interface ClusterConfig {
   readonly file: string;
   readonly cluster: { readonly name: string; readonly id: string };
   readonly nodes: readonly NodeConfig[];
-  readonly timing: { readonly tickMs: number; readonly heartbeatTicks: number; readonly electionTicks: number };
+  readonly timing: {
+    readonly tickMs: number;
+    readonly heartbeatTicks: number;
+    readonly electionTicks: number;
+  };
   readonly snapshot: { readonly entries: number; readonly bytes: number };
   readonly limits: ClusterLimits;
   readonly sessions: {
@@ -92,7 +96,7 @@ export const clusterDefaults = {
   ttlMaxMs: 24 * 3_600_000,
 } as const;
 
-/** Why a cluster.yml was refused. `message` is the printable form: one `file:line:col: what` per line. */
+/** Why a cluster.yml was refused. `message` is printable: one `file:line:col: what` per line. */
 export interface ConfigError {
   readonly code: 'CONFIG_UNREADABLE' | 'CONFIG_INVALID';
   readonly file: string;
@@ -105,7 +109,11 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-function configError(code: ConfigError['code'], file: string, problems: readonly ConfigProblem[]): ConfigError {
+function configError(
+  code: ConfigError['code'],
+  file: string,
+  problems: readonly ConfigProblem[],
+): ConfigError {
   return { code, file, problems, message: problems.map((p) => formatProblem(file, p)).join('\n') };
 }
 
@@ -117,7 +125,8 @@ export async function loadClusterConfig(path: string): Promise<Result<ClusterCon
     text = await readFile(file, 'utf8');
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
-    return err(configError('CONFIG_UNREADABLE', file, [{ line: 0, column: 0, message: `cannot read: ${reason}` }]));
+    const problem = { line: 0, column: 0, message: `cannot read: ${reason}` };
+    return err(configError('CONFIG_UNREADABLE', file, [problem]));
   }
   return parseClusterConfig(text, file);
 }
@@ -135,7 +144,8 @@ export function parseClusterConfig(text: string, file: string): Result<ClusterCo
   if (problems.items.length > 0) return err(configError('CONFIG_INVALID', file, problems.items));
 
   const warnings = new ProblemList(lines);
-  const top = readFields(doc.contents as Node | null, 'the file', topKeys, problems) ?? new Map<string, Node | null>();
+  const contents = doc.contents as Node | null;
+  const top = readFields(contents, 'the file', topKeys, problems) ?? new Map<string, Node | null>();
   const config = readSections(top, file, problems, warnings);
   checkCrossField(config, top, problems, warnings);
   if (problems.items.length > 0) return err(configError('CONFIG_INVALID', file, problems.items));
@@ -148,51 +158,75 @@ function readSections(
   problems: ProblemList,
   warnings: ProblemList,
 ): Omit<ClusterConfig, 'warnings'> {
-  const cluster = readFields(top.get('cluster'), 'cluster', ['name', 'id'], problems) ?? new Map();
-  const name = readString(cluster.get('name'), 'cluster.name', clusterDefaults.clusterName, problems) ?? '';
+  const d = clusterDefaults;
+  const section = (name: string, keys: readonly string[]): ReadonlyMap<string, Node | null> =>
+    readFields(top.get(name), name, keys, problems) ?? new Map<string, Node | null>();
+  const cluster = section('cluster', ['name', 'id']);
+  const name = readString(cluster.get('name'), 'cluster.name', d.clusterName, problems) ?? '';
   const id = readString(cluster.get('id'), 'cluster.id', name, problems) ?? '';
   if (id.length > 128) problems.add(cluster.get('id'), 'cluster.id must be at most 128 characters');
 
-  const timing = readFields(top.get('timing'), 'timing', ['tick', 'heartbeat', 'election'], problems) ?? new Map();
-  const snapshot = readFields(top.get('snapshot'), 'snapshot', ['entries', 'bytes'], problems) ?? new Map();
-  const limits = readFields(top.get('limits'), 'limits', limitKeys, problems) ?? new Map();
-  const sessions = readFields(top.get('sessions'), 'sessions', ['ttl', 'keepaliveInterval', 'ttlMin', 'ttlMax'], problems) ?? new Map();
-  const d = clusterDefaults;
+  const timing = section('timing', ['tick', 'heartbeat', 'election']);
+  const snapshot = section('snapshot', ['entries', 'bytes']);
+  const limits = section('limits', limitKeys);
+  const sessions = section('sessions', ['ttl', 'keepaliveInterval', 'ttlMin', 'ttlMax']);
+  type Section = ReadonlyMap<string, Node | null>;
+  // `where` is `section.key`: the key looked up and the name used in messages.
+  const keyOf = (where: string): string => where.slice(where.indexOf('.') + 1);
+  const integer = (map: Section, where: string, fallback: number, min: number, max: number) =>
+    readInteger(map.get(keyOf(where)), where, { fallback, min, max }, problems);
+  const size = (map: Section, where: string, fallback: number, min: number, max: number) =>
+    readSizeBytes(map.get(keyOf(where)), where, { fallback, min, max }, problems);
+  const duration = (map: Section, where: string, fallback: number, max: number) =>
+    readDurationMs(map.get(keyOf(where)), where, { fallback, min: 1, max }, problems);
   const day = 24 * 3_600_000;
+  const kib = 1024;
   const gib = 1024 ** 3;
+  const max = Number.MAX_SAFE_INTEGER;
+  const limitSize = (key: keyof ClusterLimits, min: number, most: number): number =>
+    size(limits, `limits.${key}`, d.limits[key], min, most);
+  const limitCount = (key: keyof ClusterLimits, most: number): number =>
+    integer(limits, `limits.${key}`, d.limits[key], 1, most);
   return {
     file,
     cluster: { name, id },
     nodes: readNodes(top.get('nodes'), dirname(file), problems, warnings),
     timing: {
-      tickMs: readDurationMs(timing.get('tick'), 'timing.tick', d.tickMs, 1, 60_000, problems),
-      heartbeatTicks: readInteger(timing.get('heartbeat'), 'timing.heartbeat', d.heartbeatTicks, 1, 1000, problems),
-      electionTicks: readInteger(timing.get('election'), 'timing.election', d.electionTicks, 2, 10_000, problems),
+      tickMs: duration(timing, 'timing.tick', d.tickMs, 60_000),
+      heartbeatTicks: integer(timing, 'timing.heartbeat', d.heartbeatTicks, 1, 1000),
+      electionTicks: integer(timing, 'timing.election', d.electionTicks, 2, 10_000),
     },
     snapshot: {
-      entries: readInteger(snapshot.get('entries'), 'snapshot.entries', d.snapshotEntries, 1, Number.MAX_SAFE_INTEGER, problems),
-      bytes: readSizeBytes(snapshot.get('bytes'), 'snapshot.bytes', d.snapshotBytes, 1024, Number.MAX_SAFE_INTEGER, problems),
+      entries: integer(snapshot, 'snapshot.entries', d.snapshotEntries, 1, max),
+      bytes: size(snapshot, 'snapshot.bytes', d.snapshotBytes, kib, max),
     },
     limits: {
-      frameBytesMax: readSizeBytes(limits.get('frameBytesMax'), 'limits.frameBytesMax', d.limits.frameBytesMax, 64 * 1024, gib, problems),
-      appendEntriesMax: readInteger(limits.get('appendEntriesMax'), 'limits.appendEntriesMax', d.limits.appendEntriesMax, 1, 1_000_000, problems),
-      appendBytesMax: readSizeBytes(limits.get('appendBytesMax'), 'limits.appendBytesMax', d.limits.appendBytesMax, 1024, gib, problems),
-      inflightAppendsMax: readInteger(limits.get('inflightAppendsMax'), 'limits.inflightAppendsMax', d.limits.inflightAppendsMax, 1, 10_000, problems),
-      uncommittedBytesMax: readSizeBytes(limits.get('uncommittedBytesMax'), 'limits.uncommittedBytesMax', d.limits.uncommittedBytesMax, 1024, Number.MAX_SAFE_INTEGER, problems),
-      snapshotChunkBytes: readSizeBytes(limits.get('snapshotChunkBytes'), 'limits.snapshotChunkBytes', d.limits.snapshotChunkBytes, 1024, gib, problems),
-      sendQueueFramesMax: readInteger(limits.get('sendQueueFramesMax'), 'limits.sendQueueFramesMax', d.limits.sendQueueFramesMax, 1, 1_000_000, problems),
-      sendQueueBytesMax: readSizeBytes(limits.get('sendQueueBytesMax'), 'limits.sendQueueBytesMax', d.limits.sendQueueBytesMax, 64 * 1024, Number.MAX_SAFE_INTEGER, problems),
+      frameBytesMax: limitSize('frameBytesMax', 64 * kib, gib),
+      appendEntriesMax: limitCount('appendEntriesMax', 1e6),
+      appendBytesMax: limitSize('appendBytesMax', kib, gib),
+      inflightAppendsMax: limitCount('inflightAppendsMax', 1e4),
+      uncommittedBytesMax: limitSize('uncommittedBytesMax', kib, max),
+      snapshotChunkBytes: limitSize('snapshotChunkBytes', kib, gib),
+      sendQueueFramesMax: limitCount('sendQueueFramesMax', 1e6),
+      sendQueueBytesMax: limitSize('sendQueueBytesMax', 64 * kib, max),
     },
     sessions: {
-      ttlMs: readDurationMs(sessions.get('ttl'), 'sessions.ttl', d.ttlMs, 1, day, problems),
-      keepaliveIntervalMs: readDurationMs(sessions.get('keepaliveInterval'), 'sessions.keepaliveInterval', d.keepaliveIntervalMs, 1, day, problems),
-      ttlMinMs: readDurationMs(sessions.get('ttlMin'), 'sessions.ttlMin', d.ttlMinMs, 1, day, problems),
-      ttlMaxMs: readDurationMs(sessions.get('ttlMax'), 'sessions.ttlMax', d.ttlMaxMs, 1, 30 * day, problems),
+      ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),
+      keepaliveIntervalMs: duration(
+        sessions,
+        'sessions.keepaliveInterval',
+        d.keepaliveIntervalMs,
+        day,
+      ),
+      ttlMinMs: duration(sessions, 'sessions.ttlMin', d.ttlMinMs, day),
+      ttlMaxMs: duration(sessions, 'sessions.ttlMax', d.ttlMaxMs, 30 * day),
     },
   };
 }
 
-const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** A DNS name or IPv4 address: dot-separated labels of letters, digits and inner hyphens. */
+const hostLabel = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const hostPattern = new RegExp(`^${hostLabel}(?:\\.${hostLabel})*$`);
 
 /** `host:port` or `[ipv6]:port`, port 1–65535. */
 export function parseHostPort(text: string): HostPort | null {
@@ -205,18 +239,26 @@ export function parseHostPort(text: string): HostPort | null {
   return { host, port };
 }
 
-function readAddress(node: Node | null | undefined, where: string, problems: ProblemList): HostPort | null {
+function readAddress(node: Node | null | undefined, where: string, problems: ProblemList) {
   const text = readString(node, where, null, problems);
   if (text === null) {
     if (node === undefined) problems.add(null, `${where} is missing`);
     return null;
   }
   const address = parseHostPort(text);
-  if (address === null) problems.add(node, `${where} must be host:port with a port from 1 to 65535, got ${JSON.stringify(text)}`);
+  if (address === null) {
+    const got = JSON.stringify(text);
+    problems.add(node, `${where} must be host:port with a port from 1 to 65535, got ${got}`);
+  }
   return address;
 }
 
-function readNodes(node: Node | null | undefined, baseDir: string, problems: ProblemList, warnings: ProblemList): NodeConfig[] {
+function readNodes(
+  node: Node | null | undefined,
+  baseDir: string,
+  problems: ProblemList,
+  warnings: ProblemList,
+): NodeConfig[] {
   const items = readSequence(node, 'nodes', problems);
   if (items === null) return [];
   if (items.length === 0) {
@@ -238,7 +280,8 @@ function readNodes(node: Node | null | undefined, baseDir: string, problems: Pro
       return;
     }
     if (!isValidNodeId(id)) {
-      problems.add(idNode, `${where}.id ${JSON.stringify(id)} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+      const rule = "1–64 letters, digits, '_', '.' or '-', starting with a letter or digit";
+      problems.add(idNode, `${where}.id ${JSON.stringify(id)} must be ${rule}`);
       return;
     }
     const firstIndex = seenIds.get(id);
@@ -253,19 +296,28 @@ function readNodes(node: Node | null | undefined, baseDir: string, problems: Pro
       if (address === null) continue;
       const key = `${address.host.toLowerCase()}:${address.port}`;
       const owner = seenAddresses.get(key);
-      if (owner !== undefined) problems.add(fields.get(role), `address ${key} is used twice (${owner} and ${id}.${role})`);
-      else seenAddresses.set(key, `${id}.${role}`);
+      if (owner === undefined) {
+        seenAddresses.set(key, `${id}.${role}`);
+      } else {
+        problems.add(fields.get(role), `address ${key} is used twice (${owner} and ${id}.${role})`);
+      }
     }
     const dataText = readString(fields.get('data'), `${where}.data`, `./data/${id}`, problems);
     if (dataText === null) return;
     const dataDir = isAbsolute(dataText) ? dataText : resolve(baseDir, dataText);
     const dirOwner = seenDirs.get(dataDir);
-    if (dirOwner !== undefined) problems.add(fields.get('data') ?? item, `data directory ${dataDir} is shared by ${dirOwner} and ${id}`);
+    if (dirOwner !== undefined) {
+      const message = `data directory ${dataDir} is shared by ${dirOwner} and ${id}`;
+      problems.add(fields.get('data') ?? item, message);
+    }
     seenDirs.set(dataDir, id);
     if (peer !== null && client !== null) nodes.push({ id: id as NodeId, peer, client, dataDir });
   });
   if (items.length % 2 === 0) {
-    warnings.add(node ?? null, `${items.length} nodes tolerate no more failures than ${items.length - 1}; an odd count is usually better`);
+    const count = items.length;
+    const fewer = count - 1;
+    const message = `${count} nodes tolerate no more failures than ${fewer}; prefer odd counts`;
+    warnings.add(node ?? null, message);
   }
   return nodes;
 }
@@ -285,31 +337,42 @@ function checkCrossField(
   };
   // Raft needs heartbeats well inside the election timeout, or followers start needless elections.
   if (timing.heartbeatTicks >= timing.electionTicks) {
-    problems.add(at('timing', 'heartbeat'), `timing.heartbeat (${timing.heartbeatTicks}) must be below timing.election (${timing.electionTicks})`);
+    const { heartbeatTicks, electionTicks } = timing;
+    const heartbeat = `timing.heartbeat (${heartbeatTicks})`;
+    const message = `${heartbeat} must be below timing.election (${electionTicks})`;
+    problems.add(at('timing', 'heartbeat'), message);
   }
   // An append and a snapshot chunk must each fit in one frame, with room for the message envelope.
   const envelopeBytes = 64 * 1024;
   if (limits.appendBytesMax + envelopeBytes > limits.frameBytesMax) {
-    problems.add(at('limits', 'appendBytesMax'), 'limits.appendBytesMax plus 64KiB of envelope must fit in limits.frameBytesMax');
+    const message = 'limits.appendBytesMax plus 64KiB of envelope must fit in limits.frameBytesMax';
+    problems.add(at('limits', 'appendBytesMax'), message);
   }
   if (limits.snapshotChunkBytes + envelopeBytes > limits.frameBytesMax) {
-    problems.add(at('limits', 'snapshotChunkBytes'), 'limits.snapshotChunkBytes plus 64KiB of envelope must fit in limits.frameBytesMax');
+    const message =
+      'limits.snapshotChunkBytes plus 64KiB of envelope must fit in limits.frameBytesMax';
+    problems.add(at('limits', 'snapshotChunkBytes'), message);
   }
   if (limits.sendQueueBytesMax < limits.frameBytesMax) {
-    problems.add(at('limits', 'sendQueueBytesMax'), 'limits.sendQueueBytesMax must hold at least one frame of limits.frameBytesMax');
+    const message = 'limits.sendQueueBytesMax must hold at least one frame of limits.frameBytesMax';
+    problems.add(at('limits', 'sendQueueBytesMax'), message);
   }
   // A client must get several keepalives through within one TTL to ride out a lost one.
   if (sessions.keepaliveIntervalMs * 3 > sessions.ttlMs) {
-    problems.add(at('sessions', 'keepaliveInterval'), 'sessions.keepaliveInterval must be at most a third of sessions.ttl');
+    const message = 'sessions.keepaliveInterval must be at most a third of sessions.ttl';
+    problems.add(at('sessions', 'keepaliveInterval'), message);
   }
   if (sessions.ttlMinMs > sessions.ttlMaxMs) {
     problems.add(at('sessions', 'ttlMin'), 'sessions.ttlMin must not exceed sessions.ttlMax');
   } else if (sessions.ttlMs < sessions.ttlMinMs || sessions.ttlMs > sessions.ttlMaxMs) {
-    problems.add(at('sessions', 'ttl'), 'sessions.ttl must lie between sessions.ttlMin and sessions.ttlMax');
+    const message = 'sessions.ttl must lie between sessions.ttlMin and sessions.ttlMax';
+    problems.add(at('sessions', 'ttl'), message);
   }
   const electionMaxMs = 2 * timing.electionTicks * timing.tickMs;
   if (sessions.ttlMinMs < electionMaxMs) {
-    warnings.add(at('sessions', 'ttlMin'), `sessions.ttlMin (${sessions.ttlMinMs}ms) is shorter than one worst-case election timeout (${electionMaxMs}ms)`);
+    const ttlMin = `sessions.ttlMin (${sessions.ttlMinMs}ms)`;
+    const message = `${ttlMin} is shorter than a worst-case election timeout (${electionMaxMs}ms)`;
+    warnings.add(at('sessions', 'ttlMin'), message);
   }
 }
 

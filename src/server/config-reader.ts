@@ -38,10 +38,10 @@ function rangeStart(at: Node | Pair | null | undefined): number | null {
   return null;
 }
 
-/** A mapping's entries by key, after refusing unknown and non-string keys. */
-export interface Fields {
-  readonly map: YAMLMap;
-  readonly values: ReadonlyMap<string, Node | null>;
+type Input = Node | null | undefined;
+
+function isEmpty(node: Input): boolean {
+  return node === null || node === undefined || (isScalar(node) && node.value === null);
 }
 
 /**
@@ -49,31 +49,40 @@ export interface Fields {
  * problem) when it is not a mapping; an absent or empty (`key:` with no value) section is an empty
  * mapping so that every setting falls back to its default.
  */
-export function readFields(node: Node | null | undefined, where: string, allowed: readonly string[], problems: ProblemList): ReadonlyMap<string, Node | null> | null {
-  if (node === null || node === undefined || (isScalar(node) && node.value === null)) return new Map();
+export function readFields(
+  node: Input,
+  where: string,
+  allowed: readonly string[],
+  problems: ProblemList,
+): ReadonlyMap<string, Node | null> | null {
+  if (isEmpty(node)) return new Map();
   if (!isMap(node)) {
     problems.add(node, `${where} must be a mapping of ${allowed.join(', ')}`);
     return null;
   }
   const values = new Map<string, Node | null>();
   for (const pair of node.items) {
-    const key = isScalar(pair.key) ? pair.key.value : undefined;
+    const keyNode = pair.key as Node | null;
+    const key = isScalar(keyNode) ? keyNode.value : undefined;
     if (typeof key !== 'string') {
-      problems.add(pair.key as Node | null, `${where} keys must be plain names`);
-      continue;
+      problems.add(keyNode, `${where} keys must be plain names`);
+    } else if (!allowed.includes(key)) {
+      const known = allowed.join(', ');
+      problems.add(keyNode, `unknown key ${JSON.stringify(key)} in ${where} (allowed: ${known})`);
+    } else {
+      values.set(key, (pair.value ?? null) as Node | null);
     }
-    if (!allowed.includes(key)) {
-      problems.add(pair.key as Node | null, `unknown key ${JSON.stringify(key)} in ${where} (allowed: ${allowed.join(', ')})`);
-      continue;
-    }
-    values.set(key, (pair.value ?? null) as Node | null);
   }
   return values;
 }
 
 /** The items of a sequence, or null after recording a problem. */
-export function readSequence(node: Node | null | undefined, where: string, problems: ProblemList): readonly (Node | null)[] | null {
-  if (node === null || node === undefined || (isScalar(node) && node.value === null)) return [];
+export function readSequence(
+  node: Input,
+  where: string,
+  problems: ProblemList,
+): readonly (Node | null)[] | null {
+  if (isEmpty(node)) return [];
   if (!isSeq(node)) {
     problems.add(node, `${where} must be a list`);
     return null;
@@ -81,12 +90,17 @@ export function readSequence(node: Node | null | undefined, where: string, probl
   return node.items.map((item) => (item ?? null) as Node | null);
 }
 
-function scalarValue(node: Node | null | undefined): unknown {
+function scalarValue(node: Input): unknown {
   return isScalar(node) ? node.value : undefined;
 }
 
 /** A non-empty string setting, or `fallback` when absent. */
-export function readString(node: Node | null | undefined, where: string, fallback: string | null, problems: ProblemList): string | null {
+export function readString(
+  node: Input,
+  where: string,
+  fallback: string | null,
+  problems: ProblemList,
+): string | null {
   if (node === undefined) return fallback;
   const value = scalarValue(node);
   if (typeof value === 'string' && value.length > 0) return value;
@@ -94,38 +108,68 @@ export function readString(node: Node | null | undefined, where: string, fallbac
   return null;
 }
 
-/** An integer setting in [min, max], or `fallback` when absent. */
-export function readInteger(node: Node | null | undefined, where: string, fallback: number, min: number, max: number, problems: ProblemList): number {
+/** Inclusive bounds and the value used when a setting is absent (or after a problem). */
+export interface Bounds {
+  readonly fallback: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** An integer setting within `bounds`. */
+export function readInteger(
+  node: Input,
+  where: string,
+  bounds: Bounds,
+  problems: ProblemList,
+): number {
+  const { fallback, min, max } = bounds;
   if (node === undefined) return fallback;
   const value = scalarValue(node);
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) return value;
-  problems.add(node, `${where} must be an integer from ${min} to ${max}, got ${describeNode(node)}`);
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max) {
+    return value;
+  }
+  const got = describeNode(node);
+  problems.add(node, `${where} must be an integer from ${min} to ${max}, got ${got}`);
   return fallback;
 }
 
-/** A duration (`500ms`, `15s`, `2m`) in [minMs, maxMs], or `fallbackMs` when absent. */
-export function readDurationMs(node: Node | null | undefined, where: string, fallbackMs: number, minMs: number, maxMs: number, problems: ProblemList): number {
-  if (node === undefined) return fallbackMs;
+/** A duration (`500ms`, `15s`, `2m`) in milliseconds within `bounds`. */
+export function readDurationMs(
+  node: Input,
+  where: string,
+  bounds: Bounds,
+  problems: ProblemList,
+): number {
+  const { fallback, min, max } = bounds;
+  if (node === undefined) return fallback;
   const value = scalarValue(node);
   if (typeof value !== 'string') {
-    problems.add(node, `${where} must be a duration with a unit such as 500ms, 15s or 2m, got ${describeNode(node)}`);
-    return fallbackMs;
+    const got = describeNode(node);
+    const expected = 'a duration with a unit such as 500ms, 15s or 2m';
+    problems.add(node, `${where} must be ${expected}, got ${got}`);
+    return fallback;
   }
   const parsed = parseDurationMs(value);
   if (!parsed.ok) {
     problems.add(node, `${where}: ${parsed.error}`);
-    return fallbackMs;
+    return fallback;
   }
-  if (parsed.value < minMs || parsed.value > maxMs) {
-    problems.add(node, `${where} must be from ${minMs}ms to ${maxMs}ms, got ${value}`);
-    return fallbackMs;
+  if (parsed.value < min || parsed.value > max) {
+    problems.add(node, `${where} must be from ${min}ms to ${max}ms, got ${value}`);
+    return fallback;
   }
   return parsed.value;
 }
 
-/** A size (`64KiB`, `4MiB`, or a bare integer of bytes) in [minBytes, maxBytes]. */
-export function readSizeBytes(node: Node | null | undefined, where: string, fallbackBytes: number, minBytes: number, maxBytes: number, problems: ProblemList): number {
-  if (node === undefined) return fallbackBytes;
+/** A size (`64KiB`, `4MiB`, or a bare integer of bytes) in bytes within `bounds`. */
+export function readSizeBytes(
+  node: Input,
+  where: string,
+  bounds: Bounds,
+  problems: ProblemList,
+): number {
+  const { fallback, min, max } = bounds;
+  if (node === undefined) return fallback;
   const value = scalarValue(node);
   let bytes: number;
   if (typeof value === 'number' && Number.isSafeInteger(value)) {
@@ -134,21 +178,21 @@ export function readSizeBytes(node: Node | null | undefined, where: string, fall
     const parsed = parseSizeBytes(value);
     if (!parsed.ok) {
       problems.add(node, `${where}: ${parsed.error}`);
-      return fallbackBytes;
+      return fallback;
     }
     bytes = parsed.value;
   } else {
     problems.add(node, `${where} must be a size such as 64KiB or 4MiB, got ${describeNode(node)}`);
-    return fallbackBytes;
+    return fallback;
   }
-  if (bytes < minBytes || bytes > maxBytes) {
-    problems.add(node, `${where} must be from ${minBytes} to ${maxBytes} bytes, got ${String(value)}`);
-    return fallbackBytes;
+  if (bytes < min || bytes > max) {
+    problems.add(node, `${where} must be from ${min} to ${max} bytes, got ${String(value)}`);
+    return fallback;
   }
   return bytes;
 }
 
-export function describeNode(node: Node | null | undefined): string {
+export function describeNode(node: Input): string {
   if (node === null || node === undefined) return 'nothing';
   if (isMap(node)) return 'a mapping';
   if (isSeq(node)) return 'a list';

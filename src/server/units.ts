@@ -24,16 +24,27 @@ const sizeUnitsBytes: ReadonlyMap<string, number> = new Map([
 
 const quantityPattern = /^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$/;
 
-function parseQuantity(text: string, units: ReadonlyMap<string, number>, what: string, example: string): Result<number, string> {
+function parseQuantity(
+  text: string,
+  units: ReadonlyMap<string, number>,
+  what: 'duration' | 'size',
+  example: string,
+): Result<number, string> {
   const match = quantityPattern.exec(text.trim());
+  const quoted = JSON.stringify(text);
   const unitList = [...units.keys()].join(', ');
-  if (match === null) return err(`${JSON.stringify(text)} is not a ${what} (write it like ${example}; units: ${unitList})`);
+  if (match === null) {
+    return err(`${quoted} is not a ${what} (write it like ${example}; units: ${unitList})`);
+  }
   const [, amount = '', unit = ''] = match;
   const scale = units.get(unit);
-  if (scale === undefined) return err(`unknown ${what} unit ${JSON.stringify(unit)} in ${JSON.stringify(text)} (units: ${unitList})`);
+  if (scale === undefined) {
+    return err(`unknown ${what} unit ${JSON.stringify(unit)} in ${quoted} (units: ${unitList})`);
+  }
   const value = Number(amount) * scale;
   if (!Number.isSafeInteger(value)) {
-    return err(`${JSON.stringify(text)} is not a whole number of ${what === 'duration' ? 'milliseconds' : 'bytes'} or is too large`);
+    const base = what === 'duration' ? 'milliseconds' : 'bytes';
+    return err(`${quoted} is not a whole number of ${base} or is too large`);
   }
   return ok(value);
 }

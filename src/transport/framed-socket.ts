@@ -63,7 +63,7 @@ export class FramedSocket {
     return this.writeFrame(encodeFrame(encodePayload(value)));
   }
 
-  /** Sends an Error frame, half-closes, and destroys the socket shortly after if the peer lingers. */
+  /** Sends an Error frame, half-closes, and destroys the socket soon after if the peer lingers. */
   fail(code: WireErrorCode, message: string): void {
     if (this.finished) return;
     this.writeValue(errorFrame(code, message));
@@ -95,7 +95,8 @@ export class FramedSocket {
     const pushed = this.decoder.push(chunk);
     if (!pushed.ok) {
       const { bytes, frameBytesMax } = pushed.error;
-      this.fail('FRAME_TOO_LARGE', `frame of ${bytes} bytes exceeds frameBytesMax ${frameBytesMax}`);
+      const message = `frame of ${bytes} bytes exceeds frameBytesMax ${frameBytesMax}`;
+      this.fail('FRAME_TOO_LARGE', message);
       return;
     }
     for (const payload of pushed.value) {

@@ -7,7 +7,16 @@ import type { NodeId } from '../raft/types.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Check } from './schema.js';
-import { describeValue, exactObject, isPlainObject, literal, nodeId, string, uint, violation } from './schema.js';
+import {
+  describeValue,
+  exactObject,
+  isPlainObject,
+  literal,
+  nodeId,
+  string,
+  uint,
+  violation,
+} from './schema.js';
 
 export const protocolName = 'raftlock';
 /** Bumped on any incompatible change to frames, hello, error frames or the Message schema. */
@@ -74,11 +83,18 @@ const helloHeader = {
 const peerHello = exactObject({ ...helloHeader, nodeId });
 const clientHello = exactObject({ ...helloHeader, client: label });
 const errorCode: Check = (value) =>
-  wireErrorCodes.includes(value as WireErrorCode) ? null : violation(`unknown error code ${describeValue(value)}`);
-const errorShape = exactObject({ type: literal('Error'), code: errorCode, message: string(errorMessageLengthMax) });
+  wireErrorCodes.includes(value as WireErrorCode)
+    ? null
+    : violation(`unknown error code ${describeValue(value)}`);
+const errorShape = exactObject({
+  type: literal('Error'),
+  code: errorCode,
+  message: string(errorMessageLengthMax),
+});
 
 export function peerHelloFrame(clusterId: string, self: NodeId): Hello {
-  return { type: 'Hello', protocol: protocolName, version: protocolVersion, clusterId, nodeId: self };
+  const version = protocolVersion;
+  return { type: 'Hello', protocol: protocolName, version, clusterId, nodeId: self };
 }
 
 export function clientHelloFrame(clusterId: string, client: string): Hello {
@@ -106,23 +122,21 @@ export function checkHello(value: unknown, expected: HelloExpectations): Result<
     return err(errorFrame('BAD_HELLO', `expected a ${protocolName} Hello frame first`));
   }
   if (value['version'] !== protocolVersion) {
-    return err(
-      errorFrame(
-        'VERSION_MISMATCH',
-        `protocol version ${describeValue(value['version'])} is not supported; this node speaks version ${protocolVersion}`,
-      ),
-    );
+    const theirs = describeValue(value['version']);
+    const ours = protocolVersion;
+    const message = `protocol version ${theirs} is not supported; this node speaks version ${ours}`;
+    return err(errorFrame('VERSION_MISMATCH', message));
   }
   if (value['clusterId'] !== expected.clusterId) {
-    return err(
-      errorFrame(
-        'CLUSTER_MISMATCH',
-        `cluster id ${describeValue(value['clusterId'])} does not match this node's cluster id ${JSON.stringify(expected.clusterId)}`,
-      ),
-    );
+    const theirs = describeValue(value['clusterId']);
+    const ours = JSON.stringify(expected.clusterId);
+    const message = `cluster id ${theirs} does not match this node's cluster id ${ours}`;
+    return err(errorFrame('CLUSTER_MISMATCH', message));
   }
   const shape = expected.accept === 'peer' ? peerHello : clientHello;
   const bad = shape(value);
-  if (bad !== null) return err(errorFrame('BAD_HELLO', `invalid Hello at $${bad.path}: ${bad.reason}`));
+  if (bad !== null) {
+    return err(errorFrame('BAD_HELLO', `invalid Hello at $${bad.path}: ${bad.reason}`));
+  }
   return ok(value as unknown as Hello);
 }

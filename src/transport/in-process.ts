@@ -54,7 +54,9 @@ export class InProcessHub {
     const target = this.endpoints.get(message.to);
     const linkUp = !this.cutLinks.has(`${message.from}\u0000${message.to}`);
     const payload = encodeMessage(message);
-    if (target === undefined || !linkUp || message.from !== sender.node || payload.byteLength > this.options.frameBytesMax) {
+    const forged = message.from !== sender.node;
+    const tooLarge = payload.byteLength > this.options.frameBytesMax;
+    if (target === undefined || !linkUp || forged || tooLarge) {
       this.dropped += 1;
       setImmediate(() => sender.reportUnreachable(message.to));
       return;

@@ -27,10 +27,11 @@ import {
 /** ReadIndex contexts are host-chosen ids; a bound keeps a hostile peer from sending megabytes. */
 export const readContextLengthMax = 256;
 
+type HeaderKey = 'type' | 'from' | 'to' | 'term';
 /** One check per field of T except the keys checked elsewhere (the tag, the shared header). */
 type FieldsOf<T, Omitted extends string> = { readonly [K in Exclude<keyof T, Omitted>]-?: Check };
 type MessageTable = {
-  readonly [K in MessageType]: FieldsOf<Extract<Message, { type: K }>, 'type' | 'from' | 'to' | 'term'>;
+  readonly [K in MessageType]: FieldsOf<Extract<Message, { type: K }>, HeaderKey>;
 };
 type EntryTable = { readonly [K in Entry['kind']]: FieldsOf<Extract<Entry, { kind: K }>, 'kind'> };
 type ConfChangeTable = {
@@ -107,9 +108,10 @@ const messageRules: { readonly [K in MessageType]?: Rule } = {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as Entry;
       index += 1;
-      if (entry.index !== index) return within(`.entries[${i}].index`, violation(`expected ${index}`));
-      if (entry.term < termFloor) return within(`.entries[${i}].term`, violation('term decreases'));
-      if (entry.term > termCeiling) return within(`.entries[${i}].term`, violation('term above the message term'));
+      const at = `.entries[${i}]`;
+      if (entry.index !== index) return within(`${at}.index`, violation(`expected ${index}`));
+      if (entry.term < termFloor) return within(`${at}.term`, violation('term decreases'));
+      if (entry.term > termCeiling) return within(`${at}.term`, violation('above message term'));
       termFloor = entry.term;
     }
     if (!Number.isSafeInteger(index)) return within('.entries', violation('index overflow'));
@@ -117,18 +119,24 @@ const messageRules: { readonly [K in MessageType]?: Rule } = {
   },
   InstallSnapshot: (message) => {
     const end = (message['offset'] as number) + (message['data'] as Uint8Array).byteLength;
-    if (end > (message['totalBytes'] as number)) return within('.data', violation('chunk ends past totalBytes'));
+    if (end > (message['totalBytes'] as number)) {
+      return within('.data', violation('chunk ends past totalBytes'));
+    }
     return null;
   },
 };
 
 const messageChecks: ReadonlyMap<string, Check> = new Map(
   (Object.keys(messageFields) as MessageType[]).map((type) => {
-    const shape = exactObject({ type: literal(type), from: nodeId, to: nodeId, term: uint, ...messageFields[type] });
+    const header = { type: literal(type), from: nodeId, to: nodeId, term: uint };
+    const shape = exactObject({ ...header, ...messageFields[type] });
     const rule = messageRules[type];
-    const header: Rule = (message) =>
-      message['from'] === message['to'] ? within('.to', violation('message addressed to its sender')) : null;
-    const checked = refine(shape, (message) => header(message) ?? (rule === undefined ? null : rule(message)));
+    const checked = refine(shape, (message) => {
+      if (message['from'] === message['to']) {
+        return within('.to', violation('message addressed to its sender'));
+      }
+      return rule === undefined ? null : rule(message);
+    });
     return [type, checked] as const;
   }),
 );
@@ -142,7 +150,9 @@ export function validateMessage(value: unknown): SchemaViolation | null {
   if (!isPlainObject(value)) return { path: '$', reason: 'expected an object' };
   const type = value['type'];
   const check = typeof type === 'string' ? messageChecks.get(type) : undefined;
-  if (check === undefined) return { path: '$.type', reason: `unknown message type ${describeValue(type)}` };
+  if (check === undefined) {
+    return { path: '$.type', reason: `unknown message type ${describeValue(type)}` };
+  }
   const bad = check(value);
   return bad === null ? null : within('$', bad);
 }

@@ -54,7 +54,9 @@ export const uint: Check = (value) =>
 
 export function string(lengthMax: number): Check {
   return (value) => {
-    if (typeof value !== 'string') return violation(`expected a string, got ${describeValue(value)}`);
+    if (typeof value !== 'string') {
+      return violation(`expected a string, got ${describeValue(value)}`);
+    }
     if (value.length > lengthMax) return violation(`string longer than ${lengthMax} characters`);
     return null;
   };
@@ -68,7 +70,9 @@ export const bytes: Check = (value) =>
 
 export function literal(expected: string): Check {
   return (value) =>
-    value === expected ? null : violation(`expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
+    value === expected
+      ? null
+      : violation(`expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
 }
 
 export function nullable(inner: Check): Check {
@@ -111,7 +115,10 @@ export function exactObject(fields: Readonly<Record<string, Check>>): Check {
 }
 
 /** A closed union tagged by `tag`: each tag value has its own exact field table. */
-export function taggedUnion(tag: string, variants: Readonly<Record<string, Readonly<Record<string, Check>>>>): Check {
+export function taggedUnion(
+  tag: string,
+  variants: Readonly<Record<string, Readonly<Record<string, Check>>>>,
+): Check {
   const checks = new Map<string, Check>();
   for (const [name, fields] of Object.entries(variants)) {
     checks.set(name, exactObject({ [tag]: literal(name), ...fields }));
@@ -120,13 +127,18 @@ export function taggedUnion(tag: string, variants: Readonly<Record<string, Reado
     if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
     const kind = value[tag];
     const check = typeof kind === 'string' ? checks.get(kind) : undefined;
-    if (check === undefined) return within(`.${tag}`, violation(`unknown ${tag} ${describeValue(kind)}`));
+    if (check === undefined) {
+      return within(`.${tag}`, violation(`unknown ${tag} ${describeValue(kind)}`));
+    }
     return check(value);
   };
 }
 
 /** Runs `first`, then a cross-field rule on a value already known to have the right shape. */
-export function refine(first: Check, rule: (value: Readonly<Record<string, unknown>>) => SchemaViolation | null): Check {
+export function refine(
+  first: Check,
+  rule: (value: Readonly<Record<string, unknown>>) => SchemaViolation | null,
+): Check {
   return (value) => {
     const bad = first(value);
     if (bad !== null) return bad;

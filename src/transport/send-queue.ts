@@ -20,8 +20,9 @@ export class SendQueue {
   private droppedCount = 0;
 
   constructor(private readonly limits: SendQueueLimits) {
-    assert(Number.isSafeInteger(limits.framesMax) && limits.framesMax > 0, 'framesMax must be a positive integer');
-    assert(Number.isSafeInteger(limits.bytesMax) && limits.bytesMax > 0, 'bytesMax must be a positive integer');
+    const { framesMax, bytesMax } = limits;
+    assert(Number.isSafeInteger(framesMax) && framesMax > 0, 'framesMax must be a positive int');
+    assert(Number.isSafeInteger(bytesMax) && bytesMax > 0, 'bytesMax must be a positive int');
   }
 
   get length(): number {
@@ -47,7 +48,8 @@ export class SendQueue {
       return 1;
     }
     let dropped = 0;
-    while (this.size >= this.limits.framesMax || this.byteCount + frame.byteLength > this.limits.bytesMax) {
+    const { framesMax, bytesMax } = this.limits;
+    while (this.size >= framesMax || this.byteCount + frame.byteLength > bytesMax) {
       this.shift();
       dropped += 1;
     }

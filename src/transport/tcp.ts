@@ -14,7 +14,7 @@ import { backoffDelayMs } from './backoff.js';
 import { describeDecodeError, encodeMessage, messageFromUnknown } from './codec.js';
 import { encodeFrame, frameHeaderBytes } from './frame.js';
 import { FramedSocket } from './framed-socket.js';
-import type { WireErrorCode } from './handshake.js';
+import type { ErrorFrame, WireErrorCode } from './handshake.js';
 import { asErrorFrame, checkHello, peerHelloFrame } from './handshake.js';
 import { SendQueue } from './send-queue.js';
 import type { PeerLinkStats, PeerTransport } from './transport.js';
@@ -60,9 +60,15 @@ export type TransportEvent =
   | { readonly kind: 'connected'; readonly peer: NodeId }
   | { readonly kind: 'disconnected'; readonly peer: NodeId; readonly reason: string }
   /** We refused a connection (inbound hello, or an outbound peer that is not who we dialled). */
-  | { readonly kind: 'refused'; readonly remote: string; readonly code: WireErrorCode; readonly message: string }
+  | ({ readonly kind: 'refused' } & ConnectionError)
   /** The other side sent us an Error frame before closing. */
-  | { readonly kind: 'peerError'; readonly remote: string; readonly code: WireErrorCode; readonly message: string };
+  | ({ readonly kind: 'peerError' } & ConnectionError);
+
+interface ConnectionError {
+  readonly remote: string;
+  readonly code: WireErrorCode;
+  readonly message: string;
+}
 
 export interface TcpTransportOptions {
   readonly nodeId: NodeId;
@@ -94,7 +100,10 @@ class OutboundLink {
     readonly address: PeerAddress,
     limits: TcpTransportLimits,
   ) {
-    this.queue = new SendQueue({ framesMax: limits.sendQueueFramesMax, bytesMax: limits.sendQueueBytesMax });
+    this.queue = new SendQueue({
+      framesMax: limits.sendQueueFramesMax,
+      bytesMax: limits.sendQueueBytesMax,
+    });
   }
 
   stats(): PeerLinkStats {
@@ -130,10 +139,11 @@ export class TcpTransport implements PeerTransport {
     private readonly server: Server,
   ) {
     this.limits = { ...defaultTcpTransportLimits, ...options.limits };
-    assert(this.limits.frameBytesMax >= 1024, 'frameBytesMax below 1 KiB cannot carry an Error frame');
+    const { frameBytesMax, socketBufferedBytesMax } = this.limits;
+    assert(frameBytesMax >= 1024, 'frameBytesMax below 1 KiB cannot carry an Error frame');
     this.random = options.random ?? Math.random;
     server.on('connection', (socket) => this.accept(socket));
-    assert(this.limits.socketBufferedBytesMax >= 64 * 1024, 'socketBufferedBytesMax must be at least 64 KiB');
+    assert(socketBufferedBytesMax >= 64 * 1024, 'socketBufferedBytesMax must be at least 64 KiB');
     // Once listening, a server error concerns one failed accept; never let it crash the process.
     server.on('error', () => undefined);
   }
@@ -247,19 +257,21 @@ export class TcpTransport implements PeerTransport {
       onClose: (reason) => this.outboundClosed(link, framed, reason),
     });
     link.socket = framed;
-    link.timer = setTimeout(() => framed.destroy('handshake timed out'), this.limits.handshakeTimeoutMs);
-    socket.once('connect', () => framed.writeValue(peerHelloFrame(this.options.clusterId, this.options.nodeId)));
+    const { handshakeTimeoutMs } = this.limits;
+    link.timer = setTimeout(() => framed.destroy('handshake timed out'), handshakeTimeoutMs);
+    const hello = peerHelloFrame(this.options.clusterId, this.options.nodeId);
+    socket.once('connect', () => framed.writeValue(hello));
   }
 
   private receiveOnOutbound(link: OutboundLink, framed: FramedSocket, value: unknown): void {
     const refusal = asErrorFrame(value);
     if (refusal !== null) {
-      this.emit({ kind: 'peerError', remote: framed.remote, code: refusal.code, message: refusal.message });
-      framed.destroy(`peer refused: ${refusal.code}: ${refusal.message}`);
+      this.peerError(framed, refusal);
       return;
     }
     if (link.state !== 'connecting') {
-      this.refuse(framed, 'UNEXPECTED_FRAME', 'only Error frames may arrive on an outbound peer connection');
+      const message = 'only Error frames may arrive on an outbound peer connection';
+      this.refuse(framed, 'UNEXPECTED_FRAME', message);
       return;
     }
     const hello = checkHello(value, { clusterId: this.options.clusterId, accept: 'peer' });
@@ -269,7 +281,8 @@ export class TcpTransport implements PeerTransport {
     }
     if (!('nodeId' in hello.value) || hello.value.nodeId !== link.peer) {
       const found = 'nodeId' in hello.value ? hello.value.nodeId : 'a client';
-      this.refuse(framed, 'UNKNOWN_PEER', `dialled ${link.peer} at ${framed.remote} but found ${found}`);
+      const message = `dialled ${link.peer} at ${framed.remote} but found ${found}`;
+      this.refuse(framed, 'UNKNOWN_PEER', message);
       return;
     }
     if (link.timer !== null) clearTimeout(link.timer);
@@ -343,14 +356,15 @@ export class TcpTransport implements PeerTransport {
       return;
     }
     if (this.inbound.size >= this.limits.inboundConnectionsMax) {
-      this.refuse(entry.socket, 'TOO_MANY_CONNECTIONS', `more than ${this.limits.inboundConnectionsMax} inbound connections`);
+      const message = `more than ${this.limits.inboundConnectionsMax} inbound connections`;
+      this.refuse(entry.socket, 'TOO_MANY_CONNECTIONS', message);
       return;
     }
     this.inbound.add(entry);
-    entry.timer = setTimeout(
-      () => this.refuse(entry.socket, 'HANDSHAKE_TIMEOUT', `no Hello within ${this.limits.handshakeTimeoutMs} ms`),
-      this.limits.handshakeTimeoutMs,
-    );
+    const { handshakeTimeoutMs } = this.limits;
+    entry.timer = setTimeout(() => {
+      this.refuse(entry.socket, 'HANDSHAKE_TIMEOUT', `no Hello within ${handshakeTimeoutMs} ms`);
+    }, handshakeTimeoutMs);
   }
 
   private receiveOnInbound(entry: InboundLink, value: unknown): void {
@@ -360,8 +374,7 @@ export class TcpTransport implements PeerTransport {
     }
     const refusal = asErrorFrame(value);
     if (refusal !== null) {
-      this.emit({ kind: 'peerError', remote: entry.socket.remote, code: refusal.code, message: refusal.message });
-      entry.socket.destroy(`peer closed with ${refusal.code}`);
+      this.peerError(entry.socket, refusal);
       return;
     }
     const decoded = messageFromUnknown(value);
@@ -372,7 +385,8 @@ export class TcpTransport implements PeerTransport {
     const message = decoded.value;
     if (message.from !== entry.peer || message.to !== this.options.nodeId) {
       const route = `${message.from} → ${message.to}`;
-      this.refuse(entry.socket, 'UNEXPECTED_FRAME', `message ${route} on the connection from ${entry.peer}`);
+      const reason = `message ${route} on the connection from ${entry.peer}`;
+      this.refuse(entry.socket, 'UNEXPECTED_FRAME', reason);
       return;
     }
     for (const handler of this.messageHandlers) handler(message);
@@ -386,17 +400,26 @@ export class TcpTransport implements PeerTransport {
     }
     const peer = 'nodeId' in hello.value ? hello.value.nodeId : null;
     if (peer === null || peer === this.options.nodeId || !this.links.has(peer)) {
-      this.refuse(entry.socket, 'UNKNOWN_PEER', `${String(peer)} is not a peer of ${this.options.nodeId}`);
+      const message = `${String(peer)} is not a peer of ${this.options.nodeId}`;
+      this.refuse(entry.socket, 'UNKNOWN_PEER', message);
       return;
     }
     if (entry.timer !== null) clearTimeout(entry.timer);
     entry.timer = null;
     // A restarted peer dials again while its old connection may still look open: newest wins.
     for (const other of this.inbound) {
-      if (other !== entry && other.peer === peer) other.socket.destroy('replaced by a newer connection');
+      if (other !== entry && other.peer === peer) {
+        other.socket.destroy('replaced by a newer connection');
+      }
     }
     entry.peer = peer;
     entry.socket.writeValue(peerHelloFrame(this.options.clusterId, this.options.nodeId));
+  }
+
+  private peerError(framed: FramedSocket, refusal: ErrorFrame): void {
+    const { code, message } = refusal;
+    this.emit({ kind: 'peerError', remote: framed.remote, code, message });
+    framed.destroy(`peer closed with ${code}: ${message}`);
   }
 
   private refuse(framed: FramedSocket, code: WireErrorCode, message: string): void {
