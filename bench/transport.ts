@@ -40,7 +40,8 @@ for (const entries of [1, 16]) {
   const message = append(1, entries);
   const payload = encodeMessage(message);
   const n = Math.max(1000, Math.floor(count / entries));
-  console.log(`AppendEntries with ${entries} × ${entryBytes} B entries: ${payload.byteLength} B encoded`);
+  const shape = `${entries} × ${entryBytes} B entries`;
+  console.log(`AppendEntries with ${shape}: ${payload.byteLength} B encoded`);
   rate('  encode', n, () => {
     for (let i = 0; i < n; i++) encodeMessage(message);
   });
@@ -49,7 +50,11 @@ for (const entries of [1, 16]) {
   });
 }
 
-const receiver = await TcpTransport.listen({ nodeId: n2, clusterId: 'bench', listen: { host: '127.0.0.1', port: 0 } });
+const receiver = await TcpTransport.listen({
+  nodeId: n2,
+  clusterId: 'bench',
+  listen: { host: '127.0.0.1', port: 0 },
+});
 const sender = await TcpTransport.listen({
   nodeId: n1,
   clusterId: 'bench',
@@ -75,6 +80,7 @@ for (let i = 0; i < count; i += 1000) {
 await done;
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const dropped = sender.stats().get(n2)?.droppedQueueFull ?? 0;
-console.log(`loopback TCP, ${count} one-entry AppendEntries: ${Math.round(count / seconds).toLocaleString('en-US')} msgs/s (dropped ${dropped})`);
+const perSecond = Math.round(count / seconds).toLocaleString('en-US');
+console.log(`loopback TCP, ${count} one-entry AppendEntries: ${perSecond} msgs/s (dropped ${dropped})`);
 await sender.close();
 await receiver.close();
