@@ -41,7 +41,8 @@ export interface FrameDecoderOptions {
  *    from its length prefix alone, before any of its payload is stored or allocated.
  * 2. Emitted payloads are independent copies: they stay valid whatever is pushed afterwards.
  * 3. After a FRAME_TOO_LARGE the decoder is poisoned (the stream has lost its framing) and every
- *    further push returns the same error; the caller closes the connection.
+ *    further push returns the same error; the caller closes the connection. Frames completed
+ *    earlier in the same push are discarded with it: the connection is going away anyway.
  */
 export class FrameDecoder {
   readonly frameBytesMax: number;

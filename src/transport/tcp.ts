@@ -172,9 +172,15 @@ export class TcpTransport implements PeerTransport {
     return { host: bound.address, port: bound.port };
   }
 
-  /** Starts (or restarts, at a new address) the outbound link to `peer`. */
+  /**
+   * Starts (or restarts, at a new address) the outbound link to `peer`, and from then on accepts
+   * `peer`'s inbound connections: a node added by a membership change must be added here before
+   * it can reach this node.
+   */
   addPeer(peer: NodeId, address: PeerAddress): void {
     assert(peer !== this.options.nodeId, 'a node is not its own peer');
+    const { port } = address;
+    assert(Number.isInteger(port) && port >= 1 && port <= 65_535, () => `bad port ${port}`);
     if (this.closing) return;
     this.removePeer(peer);
     const link = new OutboundLink(peer, address, this.limits);
@@ -194,7 +200,12 @@ export class TcpTransport implements PeerTransport {
     }
   }
 
+  /**
+   * Queues `message` for its peer. Dropped without a trace when the peer was never added or the
+   * message does not come from this node (the receiver would refuse it and close the link).
+   */
   send(message: Message): void {
+    if (message.from !== this.options.nodeId) return;
     const link = this.links.get(message.to);
     if (link === undefined || link.state === 'closed') return;
     const frame = encodeFrame(encodeMessage(message));

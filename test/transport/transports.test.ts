@@ -317,6 +317,21 @@ t.test('a slow-loris blocks no one; a silent connection hits the handshake timeo
   t.equal(loris.closed, false, 'an authenticated partial frame waits without blocking anyone');
 });
 
+t.test('inbound connections beyond inboundConnectionsMax are refused', async (t) => {
+  const a = await start(t, n1, { limits: { inboundConnectionsMax: 2 } });
+  const clients = [];
+  for (let i = 0; i < 3; i++) {
+    const client = await RawClient.open(a.transport.address.port);
+    t.teardown(() => client.destroy());
+    clients.push(client);
+  }
+  const third = clients[2] as RawClient;
+  await until(() => third.closed, 'the third connection is closed');
+  t.equal(firstError(third)?.code, 'TOO_MANY_CONNECTIONS');
+  t.equal(a.transport.inboundConnections, 2);
+  t.equal(clients[0]?.closed, false);
+});
+
 t.test('a dead peer fills only its own bounded queue, counting drops', async (t) => {
   const a = await start(t, n1, { limits: { sendQueueFramesMax: 10 } });
   const b = await start(t, n2);
