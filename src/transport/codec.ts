@@ -57,16 +57,38 @@ export function encodeMessage(message: Message): Uint8Array {
   return encodePayload(message);
 }
 
-/** Payload → a Message that satisfies every rule of the wire schema, or why it does not. */
+/**
+ * Payload → a Message that satisfies every rule of the wire schema, or why it does not. Binary
+ * fields (`entries[].data`, InstallSnapshot `data`) come back as plain Uint8Arrays that own
+ * exactly their bytes, never views into the payload, so Raft may keep them in its log.
+ */
 export function decodeMessage(payload: Uint8Array): Result<Message, DecodeError> {
   const decoded = decodePayload(payload);
   if (!decoded.ok) return decoded;
-  return messageFromUnknown(decoded.value);
+  return messageFromDecoded(decoded.value);
 }
 
-/** Validates an already-decoded value against the Message union. */
-export function messageFromUnknown(value: unknown): Result<Message, DecodeError> {
+/**
+ * Validates a value fresh from `decodePayload` against the Message union. Takes ownership of
+ * `value`: its byte fields are re-typed in place from msgpackr's Buffers to plain Uint8Arrays
+ * (same memory), because a Buffer's `slice()` is a view where a Uint8Array's is a copy.
+ */
+export function messageFromDecoded(value: unknown): Result<Message, DecodeError> {
   const bad = validateMessage(value);
   if (bad !== null) return err({ code: 'INVALID_MESSAGE', path: bad.path, message: bad.reason });
-  return ok(value as Message);
+  const message = value as Message;
+  if (message.type === 'AppendEntries') {
+    for (const entry of message.entries) {
+      if (entry.kind === 'command') ownBytes(entry, entry.data);
+    }
+  } else if (message.type === 'InstallSnapshot') {
+    ownBytes(message, message.data);
+  }
+  return ok(message);
+}
+
+function ownBytes(holder: { readonly data: Uint8Array }, data: Uint8Array): void {
+  if (data.constructor === Uint8Array) return;
+  const plain = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  (holder as { data: Uint8Array }).data = plain;
 }

@@ -11,7 +11,7 @@ import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { backoffDelayMs } from './backoff.js';
-import { describeDecodeError, encodeMessage, messageFromUnknown } from './codec.js';
+import { describeDecodeError, encodeMessage, messageFromDecoded } from './codec.js';
 import { encodeFrame, frameHeaderBytes } from './frame.js';
 import { FramedSocket } from './framed-socket.js';
 import type { ErrorFrame, WireErrorCode } from './handshake.js';
@@ -388,7 +388,7 @@ export class TcpTransport implements PeerTransport {
       this.peerError(entry.socket, refusal);
       return;
     }
-    const decoded = messageFromUnknown(value);
+    const decoded = messageFromDecoded(value);
     if (!decoded.ok) {
       this.refuse(entry.socket, 'MALFORMED_FRAME', describeDecodeError(decoded.error));
       return;

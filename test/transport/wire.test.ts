@@ -156,6 +156,7 @@ t.test('decoded entry data is a private copy of the frame bytes', async (t) => {
   if (decoded.ok && decoded.value.type === 'AppendEntries') {
     const entry = decoded.value.entries[0];
     t.same(entry?.kind === 'command' ? Array.from(entry.data) : null, [5, 6, 7]);
+    t.equal(entry?.kind === 'command' ? entry.data.constructor : null, Uint8Array, 'a plain Uint8Array');
   }
 });
 
