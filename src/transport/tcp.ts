@@ -4,9 +4,8 @@
  * connections. One direction per connection keeps each side's state machine small and lets a
  * broken link heal from either end independently.
  */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { connect } from 'node:net';
 import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
