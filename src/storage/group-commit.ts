@@ -1,7 +1,7 @@
 import type { PersistentState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
-import { mergeRequests } from './merge-requests.js';
+import { mergeAllRequests } from './merge-requests.js';
 
 export interface GroupCommitOptions {
   /** At most this many requests are merged into one batch (bounds the batch's memory). */
@@ -97,7 +97,7 @@ export class GroupCommitter implements DurableLog {
     if (first === undefined) return this.settleIdle();
     let merged: PersistRequest;
     try {
-      merged = batch.slice(1).reduce((acc, waiter) => mergeRequests(acc, waiter.request), first.request);
+      merged = mergeAllRequests(batch.map((waiter) => waiter.request));
     } catch (error) {
       return this.fail(error, batch);
     }

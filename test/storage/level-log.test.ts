@@ -19,7 +19,7 @@ import {
   openRecord,
   sealRecord,
 } from '../../src/storage/records.js';
-import { mergeRequests } from '../../src/storage/merge-requests.js';
+import { mergeAllRequests, mergeRequests } from '../../src/storage/merge-requests.js';
 import { StorageError } from '../../src/storage/errors.js';
 import { AssertionError } from '../../src/util/assert.js';
 import type { Entry, LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
@@ -229,8 +229,10 @@ t.test('random request sequences: stored state equals the model, across reopens 
       run++;
       const requests = buildRequests(steps);
       const expected = normal(modelOf(requests));
-      const merged = requests.slice(1).reduce(mergeRequests, requests[0] as PersistRequest);
+      const merged = mergeAllRequests(requests);
       t.same(normal(applyToModel(emptyPersistentState(), merged)), expected, 'the pure merge has the same effect');
+      const pairwise = requests.slice(1).reduce(mergeRequests, requests[0] as PersistRequest);
+      t.same(normal(applyToModel(emptyPersistentState(), pairwise)), expected, 'merging pairwise agrees');
 
       const dir = join(root, `seq-${run}`);
       let log = await openLevelLog(options(dir));
