@@ -25,10 +25,12 @@ export const entryRangeEnd = 'entry;';
 export const chunkRangeStart = chunkPrefix;
 export const chunkRangeEnd = 'snapchunk;';
 
+/** The key of the entry at `index` (1-based; fixed width, so keys sort by index). */
 export function entryKey(index: number): string {
   return entryPrefix + String(index).padStart(entryDigits, '0');
 }
 
+/** The key of snapshot data chunk `chunk` (0-based). */
 export function chunkKey(chunk: number): string {
   return chunkPrefix + String(chunk).padStart(chunkDigits, '0');
 }
@@ -38,6 +40,7 @@ export function entryKeyIndex(key: string): number | null {
   return parseFixed(key, entryPrefix, entryDigits);
 }
 
+/** The chunk number in a chunk key, or null if the key is not a well-formed chunk key. */
 export function chunkKeyNumber(key: string): number | null {
   return parseFixed(key, chunkPrefix, chunkDigits);
 }

@@ -23,6 +23,7 @@ const checksumBytes = 4;
 // decodes on its own, now and after an upgrade.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
+/** The stored value for `payload` under `key`: checksum, then a copy of the payload. */
 export function sealRecord(key: string, payload: Uint8Array): Buffer {
   const sealed = Buffer.allocUnsafe(checksumBytes + payload.byteLength);
   sealed.writeUInt32BE(crc32c(payload, crc32c(Buffer.from(key, 'utf8'))), 0);
@@ -68,6 +69,7 @@ const kindNoop = 0;
 const kindCommand = 1;
 const kindConfig = 2;
 
+/** Entry payload: `[term, index, 0]` noop, `[term, index, 1, data]` command, `[term, index, 2, type, node]` config. */
 export function encodeEntry(entry: Entry): Buffer {
   switch (entry.kind) {
     case 'noop':
@@ -81,6 +83,7 @@ export function encodeEntry(entry: Entry): Buffer {
   }
 }
 
+/** The entry in a payload, or what is wrong with it. Command data is a view into `payload`. */
 export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
   const decoded = unpack(payload);
   if (!decoded.ok) return decoded;
@@ -120,10 +123,12 @@ function decodeConfChange(type: unknown, node: unknown): ConfChange | null {
 
 // ---- hard state -------------------------------------------------------------------------------
 
+/** Hard state payload: `[term, vote | null, commit]`. */
 export function encodeHardState(hardState: HardState): Buffer {
   return pack([hardState.term, hardState.vote, hardState.commit]);
 }
 
+/** The value in a payload, or what is wrong with it. */
 export function decodeHardState(payload: Uint8Array): Result<HardState, string> {
   const decoded = unpack(payload);
   if (!decoded.ok) return decoded;
@@ -143,10 +148,12 @@ export interface DataDirIdentity {
   readonly nodeId: NodeId;
 }
 
+/** Identity payload: `[formatVersion, clusterId, nodeId]` (the version first, so any later format can read it). */
 export function encodeIdentity(identity: DataDirIdentity): Buffer {
   return pack([identity.formatVersion, identity.clusterId, identity.nodeId]);
 }
 
+/** The value in a payload, or what is wrong with it. */
 export function decodeIdentity(payload: Uint8Array): Result<DataDirIdentity, string> {
   const decoded = unpack(payload);
   if (!decoded.ok) return decoded;
@@ -170,6 +177,7 @@ export interface StoredSnapshotMeta {
   readonly dataCrc: number;
 }
 
+/** Snapshot metadata payload: `[index, term, voters, learners, dataBytes, chunkCount, dataCrc]`. */
 export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
   return pack([
     meta.index,
@@ -182,6 +190,7 @@ export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
   ]);
 }
 
+/** The value in a payload, or what is wrong with it. */
 export function decodeSnapshotMeta(payload: Uint8Array): Result<StoredSnapshotMeta, string> {
   const decoded = unpack(payload);
   if (!decoded.ok) return decoded;
