@@ -1,7 +1,7 @@
 import type { PersistentState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
-import { mergeAllRequests } from './merge-requests.js';
+import { canJoinBatch, mergeAllRequests } from './merge-requests.js';
 
 export interface GroupCommitOptions {
   /** At most this many requests are merged into one batch (bounds the batch's memory). */
@@ -26,6 +26,8 @@ interface Waiter {
  * written (or within the same event-loop turn) is merged into the next batch, which is synced if any
  * of its requests asked for it. One fsync then covers many proposals: that is what lets throughput
  * grow with the number of concurrent proposers instead of being capped by the disk's sync rate.
+ *
+ * A request carrying a snapshot always starts a new batch (see `canJoinBatch`); snapshots are rare.
  *
  * Guarantees: batches go out one at a time in submission order (a request is never written before
  * an earlier one); each promise resolves, in submission order, only once its batch is written (and
@@ -92,7 +94,9 @@ export class GroupCommitter implements DurableLog {
   }
 
   private flush(): void {
-    const batch = this.queue.splice(0, this.batchRequestsMax);
+    let take = 1;
+    while (take < this.queue.length && take < this.batchRequestsMax && canJoinBatch((this.queue[take] as Waiter).request)) take++;
+    const batch = this.queue.splice(0, take);
     const first = batch[0];
     if (first === undefined) return this.settleIdle();
     let merged: PersistRequest;

@@ -4,8 +4,8 @@ import { isValidNodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
 import { StorageError } from './errors.js';
-import { identityKey } from './keys.js';
-import { decodeIdentity, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
+import { entryKey, identityKey } from './keys.js';
+import { decodeEntry, decodeIdentity, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
 import type { LogDb } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StoredLayout, WriteOp } from './write-plan.js';
@@ -163,7 +163,8 @@ export class LevelLog implements DurableLog {
     let next: StoredLayout;
     try {
       assert(layout !== null, 'persist() before load(): the stored layout is unknown');
-      ({ ops, layout: next } = planWrite(layout, request, this.snapshotChunkBytes));
+      const termAtSnapshot = request.snapshot === null ? null : await this.storedTermAt(layout, request.snapshot.meta.index);
+      ({ ops, layout: next } = planWrite(layout, request, this.snapshotChunkBytes, termAtSnapshot));
     } catch (error) {
       this.failure = error;
       throw error;
@@ -187,6 +188,18 @@ export class LevelLog implements DurableLog {
     }
     this.layout = next;
     this.batchCount++;
+  }
+
+  /** The term of the stored entry (or snapshot) at `index`; null if nothing readable is stored there. */
+  private async storedTermAt(layout: StoredLayout, index: number): Promise<number | null> {
+    if (index === layout.snapshotIndex) return layout.snapshotTerm;
+    if (index < layout.snapshotIndex || index > layout.lastStored) return null;
+    const key = entryKey(index);
+    const raw = await this.db.get(key);
+    const payload = raw === undefined ? null : openRecord(key, raw);
+    const decoded = payload === null ? null : decodeEntry(payload);
+    // An unreadable entry is covered by the snapshot about to be stored: treat it as a mismatch.
+    return decoded !== null && decoded.ok ? decoded.value.term : null;
   }
 
   private checkUsable(): void {

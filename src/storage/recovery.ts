@@ -90,7 +90,8 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
     snapshot: snapshot === null ? null : { meta: snapshot.meta, data: snapshot.data },
     entries,
   };
-  return { state, layout: { snapshotIndex, chunkCount, firstStored, lastStored } };
+  const snapshotTerm = snapshot?.meta.term ?? 0;
+  return { state, layout: { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } };
 }
 
 function entryIndexOf(key: string, corrupt: (key: string, what: string) => StorageError): number {

@@ -12,12 +12,13 @@ import { encodeEntry, encodeHardState, encodeSnapshotMeta, sealRecord } from './
  */
 export interface StoredLayout {
   readonly snapshotIndex: number;
+  readonly snapshotTerm: number;
   readonly chunkCount: number;
   readonly firstStored: number;
   readonly lastStored: number;
 }
 
-export const emptyLayout: StoredLayout = { snapshotIndex: 0, chunkCount: 0, firstStored: 1, lastStored: 0 };
+export const emptyLayout: StoredLayout = { snapshotIndex: 0, snapshotTerm: 0, chunkCount: 0, firstStored: 1, lastStored: 0 };
 
 export type WriteOp =
   | { readonly type: 'put'; readonly key: string; readonly value: Buffer }
@@ -32,13 +33,22 @@ export interface WritePlan {
 /**
  * Turn one request into one batch, in the order snapshot → entries → hard state → compaction.
  * Deletes cover the stale tail after the new entries and every entry a snapshot or compaction
- * covers, so the batch leaves the invariants above true. A request that breaks them (a gap, an
- * older snapshot, compacting past the snapshot) is a caller bug: assertion, and the node stops.
+ * covers, so the batch leaves the invariants above true. A snapshot keeps the entries after it
+ * only when the log holds its last entry, same index and term (Raft §7: "if existing log entry
+ * has same index and term as snapshot's last included entry, retain log entries following it;
+ * otherwise discard the entire log"); `termAtSnapshot` is the stored term at the snapshot's index
+ * (null if none is stored there). A request that breaks the invariants (a gap, an older snapshot,
+ * compacting past the snapshot) is a caller bug: assertion, and the node stops.
  */
-export function planWrite(layout: StoredLayout, request: PersistRequest, chunkBytes: number): WritePlan {
+export function planWrite(
+  layout: StoredLayout,
+  request: PersistRequest,
+  chunkBytes: number,
+  termAtSnapshot: number | null,
+): WritePlan {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, `invalid snapshot chunk size ${chunkBytes}`);
   const ops: WriteOp[] = [];
-  let { snapshotIndex, chunkCount, firstStored, lastStored } = layout;
+  let { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } = layout;
   const deleteEntries = (from: number, through: number): void => {
     for (let index = from; index <= through; index++) ops.push({ type: 'del', key: entryKey(index) });
   };
@@ -54,11 +64,13 @@ export function planWrite(layout: StoredLayout, request: PersistRequest, chunkBy
     for (let chunk = count; chunk < chunkCount; chunk++) ops.push({ type: 'del', key: chunkKey(chunk) });
     const stored = { ...meta, dataBytes: data.byteLength, chunkCount: count, dataCrc: crc32c(data) };
     ops.push({ type: 'put', key: snapshotMetaKey, value: sealRecord(snapshotMetaKey, encodeSnapshotMeta(stored)) });
-    deleteEntries(firstStored, Math.min(lastStored, meta.index));
+    const retainTail = termAtSnapshot === meta.term;
+    deleteEntries(firstStored, retainTail ? Math.min(lastStored, meta.index) : lastStored);
     snapshotIndex = meta.index;
+    snapshotTerm = meta.term;
     chunkCount = count;
     firstStored = Math.max(firstStored, meta.index + 1);
-    lastStored = Math.max(lastStored, meta.index);
+    lastStored = retainTail ? Math.max(lastStored, meta.index) : meta.index;
   }
 
   const head = request.entries[0];
@@ -89,5 +101,5 @@ export function planWrite(layout: StoredLayout, request: PersistRequest, chunkBy
     firstStored = Math.max(firstStored, through + 1);
   }
 
-  return { ops, layout: { snapshotIndex, chunkCount, firstStored, lastStored } };
+  return { ops, layout: { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } };
 }

@@ -7,7 +7,7 @@ import { mergeRequests } from '../../src/storage/merge-requests.js';
 import { openLevelLog } from '../../src/storage/level-log.js';
 import type { PersistentState } from '../../src/raft/types.js';
 import { emptyPersistentState } from '../../src/raft/types.js';
-import { entriesFrom, hardState, modelOf, n1, normal, request } from './fixtures/log-model.js';
+import { entriesFrom, hardState, modelOf, n1, normal, request, snapshotAt } from './fixtures/log-model.js';
 
 /** A DurableLog whose writes complete only when the test says so. */
 class ManualLog implements DurableLog {
@@ -93,6 +93,26 @@ t.test('a batch holds at most batchRequestsMax requests', async (t) => {
   }
   await Promise.all(all);
   t.same(log.written.map((r) => r.entries.length), [3, 3, 1]);
+});
+
+t.test('a request carrying a snapshot starts a new batch (it must see the log the requests before it left, Raft §7)', async (t) => {
+  const log = new ManualLog();
+  const committer = new GroupCommitter(log);
+  const all = [
+    request({ entries: entriesFrom(1, 4, 1) }),
+    request({ entries: entriesFrom(5, 1, 1) }),
+    request({ snapshot: snapshotAt(3, 1, 10) }),
+    request({ entries: entriesFrom(6, 1, 1) }),
+  ].map((req) => committer.persist(req));
+  while (log.written.length < 2 || log.inFlight > 0) {
+    await turn();
+    log.complete();
+  }
+  await Promise.all(all);
+  t.same(
+    log.written.map((r) => [r.snapshot?.meta.index ?? null, r.entries.map((e) => e.index)]),
+    [[null, [1, 2, 3, 4, 5]], [3, [6]]],
+  );
 });
 
 t.test('a failed batch rejects its requests, the queued ones and every later one (fail-stop)', async (t) => {

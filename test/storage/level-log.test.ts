@@ -32,10 +32,12 @@ import {
   modelOf,
   n1,
   n2,
+  batchesOf,
   normal,
   request,
   snapshotAt,
 } from './fixtures/log-model.js';
+import { GroupCommitter } from '../../src/storage/group-commit.js';
 import { rawKeys, withRawDb } from './fixtures/dirs.js';
 
 const clusterId = 'test-cluster';
@@ -169,6 +171,19 @@ t.test('a snapshot drops the entries it covers, replaces the old snapshot and co
   t.same(keys.filter((k) => k.startsWith('snapchunk:')), [chunkKey(0), chunkKey(1)], 'old chunks removed');
   t.same(keys.filter((k) => k.startsWith('entry:')).length, 7, 'covered entries removed');
 
+  // A snapshot whose last entry is not in the log (same index, other term) discards the whole log
+  // (Raft §7); one that matches keeps the entries after it (checked above).
+  const dir3 = t.testdir();
+  const mismatch = [
+    request({ hardState: hardState(1, 2), entries: entriesFrom(1, 10, 1) }),
+    request({ hardState: hardState(3, 8), snapshot: snapshotAt(8, 3, 100) }),
+  ];
+  await writeAll(dir3, mismatch);
+  const discarded = await loadDir(dir3);
+  t.same(normal(discarded), normal(modelOf(mismatch)));
+  t.same(discarded.entries, [], 'entries 9 and 10 of the old term are gone');
+  t.same((await rawKeys(dir3)).filter((k) => k.startsWith('entry:')), []);
+
   // A snapshot from the leader past the end of the log (Raft §7 InstallSnapshot) empties the log.
   const dir2 = t.testdir();
   const install = [
@@ -221,7 +236,7 @@ function buildRequests(steps: readonly Step[]): PersistRequest[] {
 
 const stepArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.boolean());
 
-t.test('random request sequences: stored state equals the model, across reopens and merged batches', async (t) => {
+t.test('random request sequences: stored state equals the model, across reopens and group-committed batches', async (t) => {
   const root = t.testdir();
   let run = 0;
   await fc.assert(
@@ -229,10 +244,10 @@ t.test('random request sequences: stored state equals the model, across reopens 
       run++;
       const requests = buildRequests(steps);
       const expected = normal(modelOf(requests));
-      const merged = mergeAllRequests(requests);
-      t.same(normal(applyToModel(emptyPersistentState(), merged)), expected, 'the pure merge has the same effect');
-      const pairwise = requests.slice(1).reduce(mergeRequests, requests[0] as PersistRequest);
-      t.same(normal(applyToModel(emptyPersistentState(), pairwise)), expected, 'merging pairwise agrees');
+      const groups = batchesOf(requests);
+      t.same(normal(modelOf(groups.map(mergeAllRequests))), expected, 'the pure merge of each group has the same effect');
+      const pairwise = groups.map((group) => group.slice(1).reduce(mergeRequests, group[0] as PersistRequest));
+      t.same(normal(modelOf(pairwise)), expected, 'merging pairwise agrees');
 
       const dir = join(root, `seq-${run}`);
       let log = await openLevelLog(options(dir));
@@ -248,9 +263,13 @@ t.test('random request sequences: stored state equals the model, across reopens 
       await log.close();
       t.same(normal(await loadDir(dir)), expected);
 
-      const mergedDir = join(root, `merged-${run}`);
-      await writeAll(mergedDir, [merged]);
-      t.same(normal(await loadDir(mergedDir)), expected);
+      const grouped = await openLevelLog(options(join(root, `grouped-${run}`)));
+      await grouped.load();
+      const committer = new GroupCommitter(grouped);
+      await Promise.all(requests.map((req) => committer.persist(req)));
+      t.equal(committer.stats().batches, groups.length, 'one batch per group');
+      t.same(normal(await grouped.load()), expected);
+      await committer.close();
     }),
     { numRuns: 40 },
   );
