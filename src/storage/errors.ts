@@ -46,6 +46,7 @@ export class StorageError extends Error {
   }
 }
 
+/** Type guard for the top-level handler that prints a storage refusal and exits. */
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
 }

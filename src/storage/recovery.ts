@@ -19,11 +19,13 @@ import type { StoredSnapshotMeta } from './records.js';
 import { decodeEntry, decodeHardState, decodeSnapshotMeta, openRecord } from './records.js';
 import type { StoredLayout } from './write-plan.js';
 
+/** A data directory as opened by openLevelLog: UTF-8 keys, Buffer values. */
 export type LogDb = Level<string, Buffer>;
 
 /** Entries are read in slices of this many: one native call per slice, bounded memory per call. */
 const readSliceEntries = 1024;
 
+/** The verified state for Raft, and the key layout the log needs to plan its next writes. */
 export interface Recovered {
   readonly state: PersistentState;
   readonly layout: StoredLayout;
