@@ -345,6 +345,19 @@ t.test('every kind of damage refuses to start with CORRUPT_DATA naming the direc
   });
   await refusal(t, dir, 'CORRUPT_DATA', entryKey(8), 'holds the entry for index 9');
 
+  // A record whose checksum is right but whose content is not an entry (a bug, not bit rot).
+  dir = await fresh();
+  await withRawDb(dir, (db) => db.put(entryKey(9), sealRecord(entryKey(9), Buffer.from([0x81, 0xa1, 0x61, 0x01]))));
+  await refusal(t, dir, 'CORRUPT_DATA', entryKey(9), 'log index 9', 'is not an entry record');
+
+  dir = await fresh();
+  await withRawDb(dir, (db) => db.put('entry:12x', Buffer.alloc(8)));
+  await refusal(t, dir, 'CORRUPT_DATA', '"entry:12x" is not a valid entry key');
+
+  dir = await fresh();
+  await withRawDb(dir, (db) => db.del(snapshotMetaKey));
+  await refusal(t, dir, 'CORRUPT_DATA', chunkKey(0), 'no snapshot metadata');
+
   dir = await fresh();
   await withRawDb(dir, (db) => db.put(identityKey, Buffer.from('garbage')));
   const identityError = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
