@@ -96,6 +96,8 @@ t.test('records round-trip and any single corrupted byte is detected', async (t)
     command(2, 1, 0),
     command(3, 2, 300),
     { index: 4 as LogIndex, term: 2 as Term, kind: 'config', change: { type: 'addLearner', node: 'n3' as NodeId } },
+    // A plain Uint8Array that is a view into a larger buffer, as a decoder may hand over.
+    { index: 5 as LogIndex, term: 2 as Term, kind: 'command', data: new Uint8Array([9, 8, 7, 6, 5, 4]).subarray(2, 5) },
   ];
   for (const entry of samples) {
     const key = entryKey(entry.index);
