@@ -396,6 +396,14 @@ t.test('a directory of another cluster, another node or another format is refuse
   if (notOurs instanceof StorageError) t.match(notOurs.message, 'no identity record');
 });
 
+t.test('a directory that cannot be created is refused with OPEN_FAILED naming it', async (t) => {
+  const root = t.testdir({ 'not-a-dir': 'a plain file' });
+  const dir = join(root, 'not-a-dir', 'data');
+  const error = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
+  t.ok(error instanceof StorageError && error.code === 'OPEN_FAILED', 'refused with OPEN_FAILED');
+  if (error instanceof StorageError) t.match(error.message, `data directory ${dir} cannot be opened`);
+});
+
 t.test('a second handle on a directory in use fails at once with DATA_DIR_LOCKED', async (t) => {
   const dir = t.testdir();
   const first = await openLevelLog(options(dir));
