@@ -14,3 +14,10 @@ export type { TcpTransportOptions, TcpTransportLimits, TransportEvent, PeerAddre
 export { InProcessHub } from './transport/in-process.js';
 export { loadClusterConfig, raftConfigFor } from './server/cluster-config.js';
 export type { ClusterConfig, ConfigError } from './server/cluster-config.js';
+export { openLevelLog, LevelLog } from './storage/level-log.js';
+export type { LevelLogOptions } from './storage/level-log.js';
+export { GroupCommitter } from './storage/group-commit.js';
+export type { GroupCommitOptions } from './storage/group-commit.js';
+export { StorageError, isStorageError } from './storage/errors.js';
+export type { StorageErrorCode } from './storage/errors.js';
+export type { DurableLog, PersistRequest } from './storage/durable-log.js';
