@@ -673,7 +673,15 @@ export class RaftNode implements RaftCore {
       }
     }
     for (const pr of this.progress.values()) {
-      if (pr.state === 'snapshot' && ++pr.snapshotIdleTicks >= this.config.electionTicks) pr.becomeProbe();
+      if (pr.state !== 'snapshot') continue;
+      pr.snapshotIdleTicks++;
+      if (pr.snapshotIdleTicks >= this.config.electionTicks) {
+        // No answer for an election timeout: fall back to probing, which restarts the transfer.
+        pr.becomeProbe();
+      } else if (pr.snapshotIdleTicks % (2 * this.config.heartbeatTicks) === 0) {
+        // A chunk or its answer may be lost: send the unacknowledged chunk again.
+        this.sendSnapshotChunk(pr);
+      }
     }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
