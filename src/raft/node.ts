@@ -847,7 +847,7 @@ export class RaftNode implements RaftCore {
 
   private onHeartbeatResponse(pr: Progress, m: MessageOf<'HeartbeatResponse'>): void {
     if (pr.state === 'probe') pr.probeSent = false;
-    if (pr.state === 'replicate' && pr.inflight.full()) pr.inflight.freeTo(pr.next);
+    if (pr.state === 'replicate' && pr.inflight.full()) pr.inflight.freeFirst();
     if (pr.match < this.log.lastIndex()) this.sendAppends(pr, true);
     if (m.context === null) return;
     const acks = this.reads.ack(m.context, pr.id);
