@@ -1,5 +1,6 @@
 // Raft's safety properties (Raft §5.2, §5.3, §5.4, Figure 3) under random interleavings of
-// delivery, loss, duplication, ticks, proposals, partitions and crash-restarts on 3 and 5 nodes:
+// delivery, loss, duplication, ticks, proposals, partitions, compactions (so snapshots are sent)
+// and crash-restarts on 3 and 5 nodes:
 // election safety, log matching and state machine safety must hold after every step.
 import t from 'tap';
 import fc from 'fast-check';
@@ -15,6 +16,7 @@ type Action =
   | { readonly kind: 'propose'; readonly node: number }
   | { readonly kind: 'isolate'; readonly node: number }
   | { readonly kind: 'heal' }
+  | { readonly kind: 'compact'; readonly node: number }
   | { readonly kind: 'restart'; readonly node: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -26,6 +28,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('propose' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heal' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), node: fc.nat() }) },
 );
 
@@ -64,6 +67,9 @@ function run(size: number, seed: number, actions: readonly Action[]): string | n
         break;
       case 'heal':
         c.heal();
+        break;
+      case 'compact':
+        c.compact(at(a.node));
         break;
       case 'restart':
         c.crash(at(a.node));
