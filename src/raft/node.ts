@@ -205,6 +205,16 @@ export class RaftNode implements RaftCore {
         message: `config change at ${this.s.membership.lastChangeIndex()} is not committed yet`,
       });
     }
+    if (!this.s.committedInTerm()) {
+      // The single-server change rule needs this (Ongaro, raft-dev 2015, "bug in single-server
+      // membership changes"): a configuration from an older term may still be overwritten, so a new
+      // leader must commit an entry of its own term before it appends a change of its own.
+      return err({
+        code: 'DROPPED',
+        reason: 'config-change-pending',
+        message: 'the leader has not committed an entry of its term yet',
+      });
+    }
     const next = validateConfChange(this.s.membership.current(), change);
     if (!next.ok) return err({ code: 'DROPPED', reason: 'invalid-config-change', message: next.error });
     const entry: Entry = { index: asIndex(this.s.log.lastIndex() + 1), term: asTerm(this.s.term), kind: 'config', change };

@@ -158,3 +158,19 @@ t.test('a re-elected single voter sends its first appends only after its new ter
   c.stabilize();
   t.same(c.commands(n4), ['solo']);
 });
+
+t.test('a new leader refuses a conf change until it commits an entry of its own term', async (t) => {
+  // The single-server change rule (dissertation §4.1, with the 2015 erratum): until its no-op
+  // commits, an older configuration entry in the log may still be replaced.
+  const c = new Cluster(ids(3), { joiners: [n4], config: { preVote: false } });
+  c.processAll();
+  c.filter = (m) => m.type !== 'AppendEntriesResponse';
+  c.node(n1).campaign();
+  c.stabilize();
+  t.equal(c.status(n1).role, 'leader');
+  const early = c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 });
+  t.ok(!early.ok && early.error.code === 'DROPPED' && early.error.reason === 'config-change-pending');
+  c.filter = () => true;
+  c.tickAll(2);
+  t.ok(c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 }).ok, 'accepted once the no-op commits');
+});
