@@ -73,6 +73,11 @@ t.test('removing a voter: it stops counting and stops receiving entries', async 
   t.same(c.commands(n2), ['z'], 'two voters commit');
   t.notOk(c.delivered.slice(before).some((m) => m.to === n3), 'nothing is sent to the removed node');
   t.notOk(c.status(n1).progress.some((p) => p.id === n3));
+  t.same(c.status(n3).conf.voters, [n1, n2], 'the removed node got its removal entry');
+  const term = c.status(n3).term;
+  c.tickAll(60);
+  t.equal(c.status(n3).term, term, 'so it never campaigns');
+  t.equal(c.status(n3).role, 'follower');
 });
 
 t.test('removing the leader: it steps down once the removal commits and never campaigns (§4.2.2)', async (t) => {
