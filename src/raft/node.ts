@@ -300,6 +300,8 @@ export class RaftNode implements RaftCore {
       softState = { role: this.s.role, leader: this.s.leader };
       this.s.prevSoft = softState;
     }
+    assert(this.s.term >= this.s.prevHard.term, () => `term went back from ${this.s.prevHard.term} to ${this.s.term}`);
+    assert(this.s.log.commit >= this.s.prevHard.commit, () => `commit went back from ${this.s.prevHard.commit}`);
     const termOrVoteChanged = this.s.term !== this.s.prevHard.term || this.s.vote !== this.s.prevHard.vote;
     let hardState: HardState | null = null;
     if (termOrVoteChanged || this.s.log.commit !== this.s.prevHard.commit) {
