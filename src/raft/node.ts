@@ -1,4 +1,4 @@
-import { assert } from '../util/assert.js';
+import { assert, assertNever } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Rng } from '../util/rng.js';
@@ -175,6 +175,8 @@ export class RaftNode implements RaftCore {
         // §3.10: the leader chose us; campaign at once, skipping PreVote and the leader lease.
         if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, true);
         return ok(undefined);
+      default:
+        return assertNever(m, 'message');
     }
   }
 
