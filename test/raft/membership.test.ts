@@ -179,3 +179,18 @@ t.test('a new leader refuses a conf change until it commits an entry of its own 
   c.tickAll(2);
   t.ok(c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 }).ok, 'accepted once the no-op commits');
 });
+
+t.test('after a restart, membership comes from the snapshot conf plus the config entries after it', async (t) => {
+  const c = new Cluster(ids(3), { joiners: [n4] });
+  c.elect(n1);
+  change(c, n1, { type: 'addLearner', node: n4 });
+  c.compact(n2); // the addLearner entry is now inside n2's snapshot
+  change(c, n1, { type: 'promoteLearner', node: n4 }); // and this one is in its log after it
+  c.crash(n2);
+  c.restart(n2);
+  t.same(c.disk(n2).snapshot?.meta.conf, { voters: [n1, n2, n3], learners: [n4] }, 'the snapshot holds the learner');
+  t.same(c.status(n2).conf, { voters: [n1, n2, n3, n4], learners: [] }, 'the logged promotion applies on top');
+  c.crash(n4);
+  c.restart(n4);
+  t.same(c.status(n4).conf.voters, [n1, n2, n3, n4], 'a joiner restarts with what its log taught it');
+});
