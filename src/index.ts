@@ -21,3 +21,6 @@ export type { GroupCommitOptions } from './storage/group-commit.js';
 export { StorageError, isStorageError } from './storage/errors.js';
 export type { StorageErrorCode } from './storage/errors.js';
 export type { DurableLog, PersistRequest } from './storage/durable-log.js';
+export { createRaftNode, RaftNode } from './raft/node.js';
+export { describeEntry, describeMessage } from './raft/describe.js';
+export type { RaftCore, CreateRaftCore } from './raft/node-api.js';
