@@ -109,9 +109,10 @@ function fail(message: string): never {
 type Fields = Readonly<Record<string, unknown>>;
 
 function record(value: unknown, what: string): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    fail(`${what} must be a map`);
-  }
+  // Decoded maps are plain objects; anything else (arrays, binary, dates, the 0xC1 sentinel) is not.
+  if (typeof value !== 'object' || value === null) fail(`${what} must be a map`);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) fail(`${what} must be a map`);
   return value as Fields;
 }
 
@@ -126,7 +127,9 @@ function text(fields: Fields, key: string, bytesMax: number): string {
   const value = fields[key];
   if (typeof value !== 'string') fail(`${key} must be a string`);
   const bytes = utf8Length(value);
-  if (bytes < 0) fail(`${key} is not valid UTF-8`);
+  // The decoder turns invalid UTF-8 into U+FFFD, so refusing U+FFFD keeps a malformed name from
+  // silently aliasing another one.
+  if (bytes < 0 || value.includes('\ufffd')) fail(`${key} is not valid UTF-8`);
   if (bytes === 0) fail(`${key} must not be empty`);
   if (bytes > bytesMax) fail(`${key} is ${bytes} bytes, more than ${bytesMax}`);
   return value;
