@@ -84,7 +84,8 @@ function runCommand(ctx: ApplyContext, command: Command): CommandResult {
  * that entries arrive in index order.
  */
 export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
-  assert(command.index > state.appliedIndex, () => `entry ${command.index} applied after ${state.appliedIndex}`);
+  // Hot path: the message is built only when the check fails.
+  if (command.index <= state.appliedIndex) assert(false, `entry ${command.index} applied after ${state.appliedIndex}`);
   const stamped = Number.isFinite(command.logTimeMs) ? command.logTimeMs : state.logTimeMs;
   const nowMs = Math.max(state.logTimeMs, stamped);
   state.appliedIndex = command.index;

@@ -3,7 +3,6 @@ import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
 import { updateResult } from './dedup.js';
 import { findCycle } from './deadlock.js';
-import type { SessionId } from './ids.js';
 import { fencingToken } from './ids.js';
 import { enqueue, unlink } from './queue.js';
 import type { CommandResult, LockKind } from './results.js';
@@ -80,8 +79,8 @@ function grant(
   value: Uint8Array,
 ): Hold {
   const state = ctx.state;
-  assert(state.sessions.get(session.id) === session, () => `grant of ${lock.name} to dead session ${session.id}`);
-  assert(compatible(lock, mode), () => `grant of ${lock.name} while incompatible`);
+  if (state.sessions.get(session.id) !== session) assert(false, `grant of ${lock.name} to dead session ${session.id}`);
+  if (!compatible(lock, mode)) assert(false, `grant of ${lock.name} while incompatible`);
   const token = fencingToken(Math.max(ctx.index, state.lastToken + 1));
   state.lastToken = token;
   const hold: Hold = { session: session.id, token, mode, grantedAtMs: ctx.nowMs, lockDelayMs, value };
@@ -105,7 +104,7 @@ export function promote(ctx: ApplyContext, lock: LockRecord): void {
     unlink(lock, head);
     ctx.state.waiterCount--;
     const session = ctx.state.sessions.get(head.session);
-    assert(session !== undefined, () => `waiter ${head.id} of a dead session in ${lock.name}`);
+    if (session === undefined) return assert(false, `waiter ${head.id} of a dead session in ${lock.name}`);
     session.waits.delete(lock.name);
     const hold = grant(ctx, lock, session, head.mode, head.lockDelayMs, head.value);
     ctx.notifications.push({
@@ -231,10 +230,6 @@ export function cancelWait(ctx: ApplyContext, lock: LockRecord, waiter: Waiter):
   unlink(lock, waiter);
   ctx.state.waiterCount--;
   ctx.state.sessions.get(waiter.session)?.waits.delete(lock.name);
-}
-
-export function holderOf(lock: LockRecord, session: SessionId): Hold | undefined {
-  return lock.holders.get(session);
 }
 
 export { empty as emptyValue };

@@ -13,7 +13,7 @@ export function enqueue(lock: LockRecord, waiter: Waiter): void {
 
 /** Removes a waiter from anywhere in the queue. O(1). */
 export function unlink(lock: LockRecord, waiter: Waiter): void {
-  assert(waiter.queued, () => `unlink of waiter ${waiter.id} that is not queued`);
+  if (!waiter.queued) assert(false, `unlink of waiter ${waiter.id} that is not queued`);
   if (waiter.prev === null) lock.head = waiter.next;
   else waiter.prev.next = waiter.next;
   if (waiter.next === null) lock.tail = waiter.prev;

@@ -89,7 +89,7 @@ export interface KeyRecord {
 
 /** The last command of one client: exactly-once (Raft dissertation §6.3). */
 export interface ClientEntry {
-  readonly seq: number;
+  seq: number;
   result: CommandResult;
   readonly session: SessionId;
 }
