@@ -8,7 +8,7 @@ import { checkInvariants } from './invariants.js';
 import { enqueue, waitersOf } from './queue.js';
 import type { CommandResult, LockKind, ResultCode, WatchEvent } from './results.js';
 import type { Hold, HoldMode, LockRecord, LockState, Session, Waiter } from './state.js';
-import { compareStrings, createLockState, sessionDeadlineMs } from './state.js';
+import { createLockState, sessionDeadlineMs } from './state.js';
 
 // Snapshot format 1: one MessagePack array of positional tuples. Every collection is sorted
 // (sessions by id, locks/keys/clients by name, holders by token, waiters in queue order, events in
@@ -26,11 +26,14 @@ export function encodeSnapshot(state: LockState): Uint8Array {
   const sessions = [...state.sessions.values()]
     .sort((a, b) => a.id - b.id)
     .map((s) => [s.id, s.clientId, s.ttlMs, s.lastSeenMs]);
-  const locks = [...state.locks.keys()].sort(compareStrings).map((name) => {
+  // Default sort is UTF-16 code unit order, the same as compareStrings, and much faster.
+  const locks = [...state.locks.keys()].sort().map((name) => {
     const lock = state.locks.get(name) as LockRecord;
-    const holders = [...lock.holders.values()]
-      .sort((a, b) => a.token - b.token)
-      .map((h) => [h.session, h.token, modes.indexOf(h.mode), h.grantedAtMs, h.lockDelayMs, h.value]);
+    // Holders are kept in grant order, which is token order.
+    const holders: unknown[] = [];
+    for (const h of lock.holders.values()) {
+      holders.push([h.session, h.token, modes.indexOf(h.mode), h.grantedAtMs, h.lockDelayMs, h.value]);
+    }
     const waiters = waitersOf(lock).map((w) => [
       w.id,
       w.session,
@@ -44,11 +47,11 @@ export function encodeSnapshot(state: LockState): Uint8Array {
     ]);
     return [name, kinds.indexOf(lock.kind), lock.permits, lock.delayUntilMs, holders, waiters];
   });
-  const keys = [...state.keys.keys()].sort(compareStrings).map((key) => {
+  const keys = [...state.keys.keys()].sort().map((key) => {
     const k = state.keys.get(key);
     return [key, k?.value, k?.version, k?.createIndex, k?.modifyIndex, k?.session ?? 0];
   });
-  const clients = [...state.clients.keys()].sort(compareStrings).map((clientId) => {
+  const clients = [...state.clients.keys()].sort().map((clientId) => {
     const c = state.clients.get(clientId);
     return [clientId, c?.seq, c?.session, c?.result];
   });
