@@ -139,7 +139,8 @@ function bytes(fields: Fields, key: string, bytesMax: number): Uint8Array {
   const value = fields[key];
   if (!(value instanceof Uint8Array)) fail(`${key} must be binary`);
   if (value.length > bytesMax) fail(`${key} is ${value.length} bytes, more than ${bytesMax}`);
-  return value;
+  // A plain Uint8Array view (the decoder returns Buffers): state and events hold one type only.
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function session(fields: Fields): SessionId {

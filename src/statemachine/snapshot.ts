@@ -101,7 +101,8 @@ function str(value: unknown, what: string): string {
 
 function bin(value: unknown, what: string): Uint8Array {
   if (!(value instanceof Uint8Array)) fail(`${what} must be binary`);
-  return value.slice();
+  // A copy, so the restored state does not keep the whole snapshot buffer alive.
+  return new Uint8Array(value);
 }
 
 function pick<T>(options: readonly T[], value: unknown, what: string): T {
@@ -143,13 +144,31 @@ function result(value: unknown): CommandResult {
   return value as CommandResult;
 }
 
-const eventTypes = ['put', 'delete', 'grant', 'release', 'leader'];
-
+/** Rebuilds an event field by field, in the field order apply() creates it (so bytes re-encode). */
 function event(value: unknown): WatchEvent {
   const f = fields(value, 'event');
-  if (!eventTypes.includes(f['type'] as string)) fail('event has an unknown type');
-  num(f['index'], 'event index');
-  return value as WatchEvent;
+  const index = num(f['index'], 'event index');
+  switch (f['type']) {
+    case 'put':
+      return { type: 'put', index, key: str(f['key'], 'event key'), version: num(f['version'], 'event version'), value: bin(f['value'], 'event value') };
+    case 'delete':
+      return { type: 'delete', index, key: str(f['key'], 'event key') };
+    case 'grant':
+      return { type: 'grant', index, lock: str(f['lock'], 'event lock'), session: sessionId(num(f['session'], 'event session')), token: fencingToken(num(f['token'], 'event token')) };
+    case 'release':
+      return { type: 'release', index, lock: str(f['lock'], 'event lock'), session: sessionId(num(f['session'], 'event session')) };
+    case 'leader':
+      return {
+        type: 'leader',
+        index,
+        lock: str(f['lock'], 'event lock'),
+        session: sessionId(num(f['session'], 'event session')),
+        token: fencingToken(num(f['token'], 'event token')),
+        value: bin(f['value'], 'event value'),
+      };
+    default:
+      return fail('event has an unknown type');
+  }
 }
 
 function restoreSession(state: LockState, value: unknown): void {
