@@ -108,6 +108,11 @@ function fail(message: string): never {
 
 type Fields = Readonly<Record<string, unknown>>;
 
+/** Names a bad tag without converting it: String() on a decoded value can throw. */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : `of type ${typeof value}`;
+}
+
 function record(value: unknown, what: string): Fields {
   // Decoded maps are plain objects; anything else (arrays, binary, dates, the 0xC1 sentinel) is not.
   if (typeof value !== 'object' || value === null) fail(`${what} must be a map`);
@@ -250,7 +255,7 @@ function decodeOperation(fields: Fields, config: LockMachineConfig): Operation {
         fence: optionalFence(fields, config),
       };
     default:
-      return fail(`unknown operation type ${JSON.stringify(String(type)).slice(0, 80)}`);
+      return fail(`unknown operation type ${describe(type)}`);
   }
 }
 
@@ -271,7 +276,7 @@ function decodeFields(fields: Fields, config: LockMachineConfig): Command {
     }
     return { type, sessions: ids };
   }
-  if (type !== 'client') return fail(`unknown command type ${JSON.stringify(String(type)).slice(0, 80)}`);
+  if (type !== 'client') return fail(`unknown command type ${describe(type)}`);
   return {
     type,
     clientId: text(fields, 'clientId', config.clientIdBytesMax),

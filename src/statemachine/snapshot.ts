@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import type { Result } from '../util/result.js';
+import { HolderSet } from './holders.js';
 import { err, ok } from '../util/result.js';
 import type { LockMachineConfig } from './config.js';
 import type { SessionId } from './ids.js';
@@ -206,7 +207,7 @@ function restoreLock(state: LockState, value: unknown, holds: HeldBy[], waits: W
     name: str(name, 'lock name'),
     kind: pick(kinds, kind, 'lock kind'),
     permits: num(permits, 'lock permits'),
-    holders: new Map(),
+    holders: new HolderSet(),
     head: null,
     tail: null,
     waiting: 0,

@@ -429,6 +429,12 @@ t.test('bad input is a deterministic INVALID_ARGUMENT with a message', async (t)
   t.match(d.applyBytes(new Uint8Array([0xc1])).result, { code: 'INVALID_ARGUMENT', message: /command must be a map/ });
   t.match(d.applyBytes(new Uint8Array([0x92, 0x01])).result, { code: 'INVALID_ARGUMENT', message: /malformed/ });
   t.match(d.applyBytes(encodeCommand({ type: 'nope' } as never)).result, { code: 'INVALID_ARGUMENT', message: /unknown command type/ });
+  // Found by the robustness property: a tag whose String() conversion throws.
+  const hostile = { type: 'client', clientId: 'x', seq: 1, op: { type: [{ toString: 0 }], ttlMs: 5_000 } };
+  t.match(d.applyBytes(encodeCommand(hostile as never)).result, {
+    code: 'INVALID_ARGUMENT',
+    message: 'unknown operation type of type object',
+  });
 });
 
 t.test('log time never goes backwards, whatever the entry says', async (t) => {
