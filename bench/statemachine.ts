@@ -70,7 +70,14 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-function throughput(pairs: number, print: boolean): void {
+interface Measured {
+  readonly cpuMs: number;
+  readonly wallMs: number;
+}
+
+/** Runs the throughput workloads once; returns the measurements keyed by row name and count. */
+function throughput(pairs: number): Map<string, { readonly count: number; readonly m: Measured }> {
+  const out = new Map<string, { readonly count: number; readonly m: Measured }>();
   const b = new Bench();
   const session = b.open('c');
   // Pre-encoded payloads: the log holds bytes, and encoding is the client's cost.
@@ -83,7 +90,7 @@ function throughput(pairs: number, print: boolean): void {
   const pairsRun = measure(() => {
     for (const p of payloads) b.apply(p);
   });
-  if (print) row('acquire+release: applied commands', rate(payloads.length, pairsRun));
+  out.set('acquire+release: applied commands', { count: payloads.length, m: pairsRun });
 
   const puts: Uint8Array[] = [];
   const value = new Uint8Array(64);
@@ -95,7 +102,7 @@ function throughput(pairs: number, print: boolean): void {
     for (const p of puts) b.apply(p);
   });
   const versionOk = b.machine.state.keys.get('key-0')?.version === (pairs * 2) / 1000;
-  if (print) row('CAS put (64 B): applied commands', `${rate(puts.length, putsRun)}${versionOk ? '' : ' (CAS FAILED)'}`);
+  out.set(`CAS put (64 B): applied commands${versionOk ? '' : ' (CAS FAILED)'}`, { count: puts.length, m: putsRun });
 
   const ticks = pairs * 2;
   const empty = new Uint8Array(0);
@@ -105,7 +112,8 @@ function throughput(pairs: number, print: boolean): void {
       b.apply(empty);
     }
   });
-  if (print) row('time-advance ticks (1 session live)', rate(ticks, ticksRun));
+  out.set('time-advance ticks (1 session live)', { count: ticks, m: ticksRun });
+  return out;
 }
 
 function memory(): void {
@@ -204,15 +212,26 @@ function runPart(name: string): void {
     case 'memory':
       memory();
       return;
-    case 'throughput':
-      // Warm the JIT first: the figures are for steady state, as on a long-running node.
-      throughput(20_000, false);
-      throughput(short ? 100_000 : 500_000, true);
+    case 'throughput': {
+      // Steady state, as on a long-running node: one warm-up run, then the best of three.
+      const pairs = short ? 100_000 : 500_000;
+      throughput(pairs);
+      const best = new Map<string, { readonly count: number; readonly m: Measured }>();
+      for (let run = 0; run < 3; run++) {
+        for (const [name, result] of throughput(pairs)) {
+          const previous = best.get(name);
+          if (previous === undefined || result.m.cpuMs < previous.m.cpuMs) best.set(name, result);
+        }
+      }
+      for (const [name, result] of best) row(name, rate(result.count, result.m));
       return;
+    }
     case 'grant': {
+      // Warm up both shapes, then the best of three each.
       grantCost(10);
-      const small = grantCost(10);
-      const large = grantCost(10_000);
+      grantCost(10_000);
+      const small = Math.min(grantCost(10), grantCost(10), grantCost(10));
+      const large = Math.min(grantCost(10_000), grantCost(10_000), grantCost(10_000));
       row('grant cost, 10 waiters (release + re-queue)', `${small.toFixed(2)} CPU µs`);
       row('grant cost, 10,000 waiters (release + re-queue)', `${large.toFixed(2)} CPU µs`);
       return;
