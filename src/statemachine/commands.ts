@@ -1,0 +1,339 @@
+import { Packr } from 'msgpackr';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import { assertNever } from '../util/assert.js';
+import type { LockMachineConfig } from './config.js';
+import type { SessionId } from './ids.js';
+import { sessionId, utf8Length } from './ids.js';
+
+/** A write that must be fenced: refused with STALE_TOKEN unless `token` is a current grant of `lock`. */
+export interface Fence {
+  readonly lock: string;
+  readonly token: number;
+}
+
+/** Shared and exclusive modes of a read/write lock. */
+export type RwMode = 'read' | 'write';
+
+/** What a client asks for. Every operation but openSession names the session it acts in. */
+export type Operation =
+  | { readonly type: 'openSession'; readonly ttlMs: number }
+  | { readonly type: 'keepAlive'; readonly session: SessionId }
+  | { readonly type: 'closeSession'; readonly session: SessionId }
+  | {
+      readonly type: 'acquire';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly waitMs: number;
+      readonly lockDelayMs: number;
+    }
+  | {
+      readonly type: 'acquireSemaphore';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly permits: number;
+      readonly waitMs: number;
+      readonly lockDelayMs: number;
+    }
+  | {
+      readonly type: 'acquireRw';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly mode: RwMode;
+      readonly waitMs: number;
+      readonly lockDelayMs: number;
+    }
+  | { readonly type: 'release'; readonly session: SessionId; readonly name: string }
+  | {
+      readonly type: 'campaign';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly value: Uint8Array;
+      readonly waitMs: number;
+      readonly lockDelayMs: number;
+    }
+  | { readonly type: 'resign'; readonly session: SessionId; readonly name: string }
+  | {
+      readonly type: 'proclaim';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly value: Uint8Array;
+    }
+  | {
+      readonly type: 'put';
+      readonly session: SessionId;
+      readonly key: string;
+      readonly value: Uint8Array;
+      /** null: unconditional; 0: the key must not exist; n: the key's version must be n. */
+      readonly ifVersion: number | null;
+      /** Bind the key to the session: it is deleted when the session ends. */
+      readonly ephemeral: boolean;
+      readonly fence: Fence | null;
+    }
+  | {
+      readonly type: 'delete';
+      readonly session: SessionId;
+      readonly key: string;
+      readonly ifVersion: number | null;
+      readonly fence: Fence | null;
+    };
+
+/**
+ * A replicated command. Client commands carry `(clientId, seq)` for exactly-once; the keepalive
+ * batch is proposed by the leader itself (one per interval) and is idempotent, so it carries none.
+ * An empty payload is not a command: it is the leader's time-advance tick.
+ */
+export type Command =
+  | { readonly type: 'keepAliveBatch'; readonly sessions: readonly SessionId[] }
+  | {
+      readonly type: 'client';
+      readonly clientId: string;
+      readonly seq: number;
+      readonly op: Operation;
+    };
+
+const packr = new Packr({ useRecords: false });
+
+// Wire format 1: a MessagePack array, positional, no field names (smaller log entries and about
+// twice as fast to decode as maps):
+//   [1, sessions[]]                              keepAliveBatch
+//   [2, clientId, seq, opCode, ...operands]      client command; operands per opCode below
+const opCodes = [
+  'openSession', // ttlMs
+  'keepAlive', // session
+  'closeSession', // session
+  'acquire', // session, name, waitMs, lockDelayMs
+  'acquireSemaphore', // session, name, permits, waitMs, lockDelayMs
+  'acquireRw', // session, name, mode (0 read, 1 write), waitMs, lockDelayMs
+  'release', // session, name
+  'campaign', // session, name, value, waitMs, lockDelayMs
+  'resign', // session, name
+  'proclaim', // session, name, value
+  'put', // session, key, value, ifVersion|null, ephemeral, fenceLock|null, fenceToken|null
+  'delete', // session, key, ifVersion|null, fenceLock|null, fenceToken|null
+] as const satisfies readonly Operation['type'][];
+
+function operands(op: Operation): unknown[] {
+  switch (op.type) {
+    case 'openSession':
+      return [op.ttlMs];
+    case 'keepAlive':
+    case 'closeSession':
+      return [op.session];
+    case 'acquire':
+      return [op.session, op.name, op.waitMs, op.lockDelayMs];
+    case 'acquireSemaphore':
+      return [op.session, op.name, op.permits, op.waitMs, op.lockDelayMs];
+    case 'acquireRw':
+      return [op.session, op.name, op.mode === 'write' ? 1 : 0, op.waitMs, op.lockDelayMs];
+    case 'release':
+    case 'resign':
+      return [op.session, op.name];
+    case 'campaign':
+      return [op.session, op.name, op.value, op.waitMs, op.lockDelayMs];
+    case 'proclaim':
+      return [op.session, op.name, op.value];
+    case 'put':
+      return [op.session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence?.lock ?? null, op.fence?.token ?? null];
+    case 'delete':
+      return [op.session, op.key, op.ifVersion, op.fence?.lock ?? null, op.fence?.token ?? null];
+    default:
+      return assertNever(op, 'operation');
+  }
+}
+
+/** The bytes of a command (wire format 1). */
+export function encodeCommand(command: Command): Uint8Array {
+  if (command.type === 'keepAliveBatch') return packr.pack([1, command.sessions]);
+  return packr.pack([2, command.clientId, command.seq, opCodes.indexOf(command.op.type), ...operands(command.op)]);
+}
+
+class DecodeFailure {
+  constructor(readonly message: string) {}
+}
+
+function fail(message: string): never {
+  throw new DecodeFailure(message);
+}
+
+type Fields = readonly unknown[];
+
+/** Names a bad value without converting it: String() on a decoded value can throw. */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : `of type ${typeof value}`;
+}
+
+function integer(value: unknown, key: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(`${key} must be an integer`);
+  if (value < min || value > max) fail(`${key} must be in [${min}, ${max}], got ${value}`);
+  return value;
+}
+
+function text(value: unknown, key: string, bytesMax: number): string {
+  if (typeof value !== 'string') fail(`${key} must be a string`);
+  const bytes = utf8Length(value);
+  // The decoder turns invalid UTF-8 into U+FFFD, so refusing U+FFFD keeps a malformed name from
+  // silently aliasing another one.
+  if (bytes < 0 || value.includes('\ufffd')) fail(`${key} is not valid UTF-8`);
+  if (bytes === 0) fail(`${key} must not be empty`);
+  if (bytes > bytesMax) fail(`${key} is ${bytes} bytes, more than ${bytesMax}`);
+  return value;
+}
+
+function bytes(value: unknown, key: string, bytesMax: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(`${key} must be binary`);
+  if (value.length > bytesMax) fail(`${key} is ${value.length} bytes, more than ${bytesMax}`);
+  // A plain Uint8Array view (the decoder returns Buffers): state and events hold one type only.
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function session(value: unknown): SessionId {
+  return sessionId(integer(value, 'session', 1, Number.MAX_SAFE_INTEGER));
+}
+
+function optionalVersion(value: unknown): number | null {
+  return value === null ? null : integer(value, 'ifVersion', 0, Number.MAX_SAFE_INTEGER);
+}
+
+function optionalFence(lock: unknown, token: unknown, config: LockMachineConfig): Fence | null {
+  if (lock === null && token === null) return null;
+  return { lock: text(lock, 'fence lock', config.nameBytesMax), token: integer(token, 'fence token', 0, Number.MAX_SAFE_INTEGER) };
+}
+
+function delay(value: unknown, config: LockMachineConfig): number {
+  return integer(value, 'lockDelayMs', 0, config.lockDelayMsMax);
+}
+
+const operandCounts: Readonly<Record<Operation['type'], number>> = {
+  openSession: 1,
+  keepAlive: 1,
+  closeSession: 1,
+  acquire: 4,
+  acquireSemaphore: 5,
+  acquireRw: 5,
+  release: 2,
+  campaign: 5,
+  resign: 2,
+  proclaim: 3,
+  put: 7,
+  delete: 5,
+};
+
+/** Decodes the operands that follow the op code at position 3 of a client command. */
+function decodeOperation(f: Fields, config: LockMachineConfig): Operation {
+  const code = f[3];
+  const type = typeof code === 'number' ? opCodes[code] : undefined;
+  if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
+  if (f.length !== 4 + operandCounts[type]) fail(`${type} takes ${operandCounts[type]} operands, got ${f.length - 4}`);
+  const name = config.nameBytesMax;
+  switch (type) {
+    case 'openSession':
+      return { type, ttlMs: integer(f[4], 'ttlMs', config.ttlMsMin, config.ttlMsMax) };
+    case 'keepAlive':
+    case 'closeSession':
+      return { type, session: session(f[4]) };
+    case 'acquire':
+      return { type, session: session(f[4]), name: text(f[5], 'name', name), waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax), lockDelayMs: delay(f[7], config) };
+    case 'acquireSemaphore':
+      return {
+        type,
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        permits: integer(f[6], 'permits', 1, config.permitsMax),
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
+      };
+    case 'acquireRw': {
+      const mode = f[6];
+      if (mode !== 0 && mode !== 1) fail('mode must be 0 (read) or 1 (write)');
+      return {
+        type,
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        mode: mode === 1 ? 'write' : 'read',
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
+      };
+    }
+    case 'release':
+    case 'resign':
+      return { type, session: session(f[4]), name: text(f[5], 'name', name) };
+    case 'campaign':
+      return {
+        type,
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
+      };
+    case 'proclaim':
+      return { type, session: session(f[4]), name: text(f[5], 'name', name), value: bytes(f[6], 'value', config.valueBytesMax) };
+    case 'put': {
+      const ephemeral = f[8];
+      if (typeof ephemeral !== 'boolean') fail('ephemeral must be a boolean');
+      return {
+        type,
+        session: session(f[4]),
+        key: text(f[5], 'key', name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+        ifVersion: optionalVersion(f[7]),
+        ephemeral,
+        fence: optionalFence(f[9], f[10], config),
+      };
+    }
+    case 'delete':
+      return {
+        type,
+        session: session(f[4]),
+        key: text(f[5], 'key', name),
+        ifVersion: optionalVersion(f[6]),
+        fence: optionalFence(f[7], f[8], config),
+      };
+    default:
+      return assertNever(type, 'operation type');
+  }
+}
+
+function decodeFields(f: Fields, config: LockMachineConfig): Command {
+  const tag = f[0];
+  if (tag === 1) {
+    if (f.length !== 2) fail('keepAliveBatch takes 1 operand');
+    const sessions = f[1];
+    if (!Array.isArray(sessions)) fail('sessions must be an array');
+    if (sessions.length > config.keepAliveBatchMax) {
+      fail(`keepAliveBatch holds ${sessions.length} sessions, more than ${config.keepAliveBatchMax}`);
+    }
+    const ids: SessionId[] = [];
+    for (const id of sessions as readonly unknown[]) ids.push(session(id));
+    return { type: 'keepAliveBatch', sessions: ids };
+  }
+  if (tag !== 2) return fail(`unknown command tag ${describe(tag)}`);
+  if (f.length < 4) fail('a client command needs clientId, seq and an op code');
+  return {
+    type: 'client',
+    clientId: text(f[1], 'clientId', config.clientIdBytesMax),
+    seq: integer(f[2], 'seq', 1, Number.MAX_SAFE_INTEGER),
+    op: decodeOperation(f, config),
+  };
+}
+
+/**
+ * Decodes and validates a command. Never throws: malformed bytes, wrong shapes and out-of-range
+ * arguments all give `err(message)`, the same message on every replica.
+ */
+export function decodeCommand(payload: Uint8Array, config: LockMachineConfig): Result<Command, string> {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(payload);
+  } catch {
+    return err(`malformed command: not a MessagePack value (${payload.length} bytes)`);
+  }
+  if (!Array.isArray(decoded)) return err('a command must be an array');
+  try {
+    return ok(decodeFields(decoded as Fields, config));
+  } catch (error: unknown) {
+    if (error instanceof DecodeFailure) return err(error.message);
+    throw error;
+  }
+}
