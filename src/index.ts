@@ -24,3 +24,4 @@ export type { DurableLog, PersistRequest } from './storage/durable-log.js';
 export { createRaftNode, RaftNode } from './raft/node.js';
 export { describeEntry, describeMessage } from './raft/describe.js';
 export type { RaftCore, CreateRaftCore } from './raft/node-api.js';
+export * from './statemachine/index.js';
