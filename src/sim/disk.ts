@@ -66,7 +66,9 @@ interface PendingBatch {
   readonly doneAtMs: number;
 }
 
-export type DiskCompletion = { readonly kind: 'done'; readonly seq: number } | { readonly kind: 'failed'; readonly seq: number };
+export type DiskCompletion =
+  | { readonly kind: 'done'; readonly request: PersistRequest }
+  | { readonly kind: 'failed'; readonly request: PersistRequest };
 
 /**
  * A simulated disk with the PersistRequest contract: batches are atomic and complete in order,
@@ -113,7 +115,7 @@ export class SimDisk {
     if (this.writeErrorArmed) {
       this.writeErrorArmed = false;
       this.pending = [];
-      return { kind: 'failed', seq: next.request.seq };
+      return { kind: 'failed', request: next.request };
     }
     this.writesCompleted += 1;
     if (next.request.sync) {
@@ -124,7 +126,7 @@ export class SimDisk {
     } else {
       this.pageCache.push(next.request);
     }
-    return { kind: 'done', seq: next.request.seq };
+    return { kind: 'done', request: next.request };
   }
 
   /** Power loss or process kill: in-flight batches are gone; the page cache survives a process kill. */
@@ -140,6 +142,12 @@ export class SimDisk {
 
   armReadCorruption(): void {
     this.corruptionArmed = true;
+  }
+
+  /** The faults end (the liveness phase): armed write errors and corruption are withdrawn. */
+  disarm(): void {
+    this.writeErrorArmed = false;
+    this.corruptionArmed = false;
   }
 
   /** What a restarting node reads; fails once after armed corruption (checksums catch it). */
