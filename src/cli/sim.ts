@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CreateRaftCore } from '../raft/node-api.js';
+import { createRaftNode } from '../raft/node.js';
 import type { Profile } from '../sim/faults.js';
 import type { Scenario } from '../sim/scenario.js';
 import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
@@ -51,7 +52,7 @@ function summary(outcome: SimulationOutcome): string {
 }
 
 /** The `sim` subcommand: one run with a readable story, or a sweep over many seeds. */
-export function registerSimCommand(program: Command, createRaft: CreateRaftCore): void {
+export function registerSimCommand(program: Command, createRaft: CreateRaftCore = createRaftNode): void {
   program
     .command('sim')
     .description('run the deterministic simulator: a seed (or a scenario file) gives one exact replayable run')

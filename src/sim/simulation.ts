@@ -2,6 +2,7 @@ import type { RaftConfig } from '../raft/config.js';
 import { defaultRaftLimits } from '../raft/config.js';
 import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore } from '../raft/node-api.js';
+import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { NodeId, PersistentState } from '../raft/types.js';
 import { nodeId } from '../raft/types.js';
@@ -32,7 +33,8 @@ export interface SimulationOptions {
   readonly profile?: Profile;
   /** Overrides the world the seed would draw (noise, request rate). */
   readonly world?: WorldKnobs;
-  readonly createRaft: CreateRaftCore;
+  /** The Raft core to run (default: this package's `createRaftNode`). */
+  readonly createRaft?: CreateRaftCore;
   /** Random client traffic (default on). Scripts that drive requests themselves turn it off. */
   readonly workload?: boolean;
   readonly tickMs?: number;
@@ -148,7 +150,7 @@ export class Simulation {
     assert(options.nodes >= 1, 'a cluster needs at least one node');
     const root = createRng(options.seed);
     this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
-    this.createRaft = options.createRaft;
+    this.createRaft = options.createRaft ?? createRaftNode;
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
     this.snapshotEntries = options.snapshotEntries ?? 200;

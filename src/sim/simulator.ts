@@ -25,7 +25,8 @@ export type SimulationOutcome =
 
 export interface RunOptions {
   readonly scenario: Scenario;
-  readonly createRaft: CreateRaftCore;
+  /** The Raft core to run (default: this package's `createRaftNode`). */
+  readonly createRaft?: CreateRaftCore;
   /**
    * How to replay: `seed` when the scenario is the seed's own (`scenarioFromSeed`), else the
    * path of the scenario's JSON file.
@@ -70,7 +71,7 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
       seed: scenario.seed,
       nodes: scenario.nodes,
       profile: scenario.profile,
-      createRaft: options.createRaft,
+      ...(options.createRaft === undefined ? {} : { createRaft: options.createRaft }),
       tickMs,
       electionTicks,
       ...(options.snapshotEntries === undefined ? {} : { snapshotEntries: options.snapshotEntries }),
