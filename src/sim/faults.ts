@@ -100,7 +100,8 @@ export function drawWorld(rng: Rng, profile: Profile): WorldKnobs {
 
 /**
  * The nemesis: a fault schedule drawn from the seed's world. Every disruption it starts it also
- * ends (heal, restart, resume), and at most a minority of nodes is crashed at once, so the
+ * ends (heal, restart, resume), at most a minority of nodes is crashed at once and at most one
+ * disk is corrupted per run, so the
  * cluster keeps a chance to make progress between faults; the liveness phase ends them all anyway.
  */
 export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number, durationMs: number): FaultEvent[] {
@@ -110,6 +111,9 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
   const total = kinds.reduce((s, [, w]) => s + w, 0);
   if (!Number.isFinite(world.faultMeanGapMs) || total === 0) return events;
   const downUntil = new Map<string, number>();
+  // A corrupt disk costs a replacement (remove, wipe, re-add, promote); losing more disks than
+  // the cluster has spare voters is data loss no procedure recovers from, so one per run.
+  let corruptions = 0;
   let t = 0;
   for (;;) {
     t += Math.ceil(rng.exponential(world.faultMeanGapMs)) + 1;
@@ -145,8 +149,10 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
         if (busy >= Math.floor((nodeCount - 1) / 2) || (downUntil.get(node) ?? 0) > t) break;
         downUntil.set(node, t + length);
         if (kind === 'crash') events.push({ atMs: t, kind: 'crash', node, losePageCache: rng.chance(1, 2) });
-        else if (rng.chance(1, 2)) events.push({ atMs: t, kind: 'diskWriteError', node });
+        else if (corruptions > 0 || nodeCount < 3 || rng.chance(1, 2)) events.push({ atMs: t, kind: 'diskWriteError', node });
         else {
+          corruptions += 1;
+          downUntil.set(node, t + length + 5000);
           events.push({ atMs: t, kind: 'diskCorruptRead', node });
           events.push({ atMs: t, kind: 'crash', node, losePageCache: false });
         }

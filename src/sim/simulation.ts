@@ -4,8 +4,8 @@ import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { NodeId, PersistentState } from '../raft/types.js';
-import { nodeId } from '../raft/types.js';
+import type { ConfChange, NodeId, PersistentState } from '../raft/types.js';
+import { emptyPersistentState, nodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../server/envelope.js';
 import type { HostReply } from '../server/host-reply.js';
 import { NodeHost } from '../server/host.js';
@@ -53,6 +53,19 @@ type Backlogged =
   | { readonly kind: 'propose'; readonly requestId: string; readonly payload: Uint8Array }
   | { readonly kind: 'read'; readonly requestId: string };
 
+/**
+ * The operator's answer to a node whose data directory is corrupt: remove it from the cluster,
+ * wipe it, start it empty as a new member (a learner), and promote it once it has caught up.
+ * Rejoining with an empty disk under its old membership would be unsafe: it could vote twice in a
+ * term and forget entries it helped commit.
+ */
+interface Replacement {
+  readonly node: SimNode;
+  stage: 'remove' | 'add' | 'promote';
+  requestId: string | null;
+  sentAtMs: number;
+}
+
 interface SimNode {
   readonly name: string;
   readonly id: NodeId;
@@ -79,6 +92,7 @@ export interface SimulationStats {
   restarts: number;
   writeErrors: number;
   refusedStarts: number;
+  replacements: number;
   pauses: number;
   elections: number;
   committed: number;
@@ -92,6 +106,32 @@ export interface SimulationStats {
   acknowledged: number;
   unknownOutcome: number;
   lost: number;
+}
+
+export function emptySimulationStats(): SimulationStats {
+  return {
+  simulatedMs: 0,
+  events: 0,
+  faults: 0,
+  crashes: 0,
+  restarts: 0,
+  writeErrors: 0,
+  refusedStarts: 0,
+  replacements: 0,
+  pauses: 0,
+  elections: 0,
+  committed: 0,
+  snapshotsInstalled: 0,
+  messagesSent: 0,
+  messagesDelivered: 0,
+  messagesLost: 0,
+  diskWrites: 0,
+  diskSyncs: 0,
+  requests: 0,
+  acknowledged: 0,
+  unknownOutcome: 0,
+  lost: 0,
+  };
 }
 
 /**
@@ -120,31 +160,11 @@ export class Simulation {
   private readonly logTimeTickMs: number;
   private readonly createRaft: CreateRaftCore;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
+  private readonly replacements: Replacement[] = [];
   private workloadOn: boolean;
   private scriptCounter = 0;
   private now = 0;
-  readonly stats: SimulationStats = {
-    simulatedMs: 0,
-    events: 0,
-    faults: 0,
-    crashes: 0,
-    restarts: 0,
-    writeErrors: 0,
-    refusedStarts: 0,
-    pauses: 0,
-    elections: 0,
-    committed: 0,
-    snapshotsInstalled: 0,
-    messagesSent: 0,
-    messagesDelivered: 0,
-    messagesLost: 0,
-    diskWrites: 0,
-    diskSyncs: 0,
-    requests: 0,
-    acknowledged: 0,
-    unknownOutcome: 0,
-    lost: 0,
-  };
+  readonly stats: SimulationStats = emptySimulationStats();
 
   constructor(options: SimulationOptions) {
     assert(options.nodes >= 1, 'a cluster needs at least one node');
@@ -284,6 +304,10 @@ export class Simulation {
       this.runFor(this.tickMs);
       const leader = this.leader();
       const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
+      if (this.replacements.length > 0) {
+        missing = `replacing ${this.replacements.map((r) => `${r.node.name} (${r.stage})`).join(', ')}`;
+        continue;
+      }
       if (leader === null) {
         missing = 'no leader';
         target = null;
@@ -381,6 +405,64 @@ export class Simulation {
         else this.clientRequest(n, { kind: 'read', requestId: op.requestId });
       }
     }
+    if (this.replacements.length > 0) this.operate();
+  }
+
+  /** Drive each node replacement one step, through whichever node leads now. */
+  private operate(): void {
+    const leaderName = this.leader();
+    if (leaderName === null) return;
+    const leader = this.node(leaderName);
+    const host = leader.host;
+    if (host === null) return;
+    const status = host.status();
+    const settled = status.pendingConfIndex === 0;
+    for (const r of [...this.replacements]) {
+      const reply = r.requestId === null ? undefined : this.replies.get(r.requestId);
+      const waiting = r.requestId !== null && reply === undefined && this.now - r.sentAtMs < 2000;
+      if (waiting || !settled) continue;
+      const id = r.node.id;
+      const member = status.conf.voters.includes(id) || status.conf.learners.includes(id);
+      switch (r.stage) {
+        case 'remove':
+          if (!member) {
+            this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty`);
+            r.node.disk.wipe();
+            this.raftSafety.onRestart(r.node.name, true);
+            this.boot(r.node, emptyPersistentState(), []);
+            r.stage = 'add';
+            r.requestId = null;
+          } else this.operatorPropose(r, leader, { type: 'removeNode', node: id });
+          break;
+        case 'add':
+          if (member) {
+            r.stage = 'promote';
+            r.requestId = null;
+          } else this.operatorPropose(r, leader, { type: 'addLearner', node: id });
+          break;
+        case 'promote': {
+          if (status.conf.voters.includes(id)) {
+            this.trace.add(this.now, `operator: ${r.node.name} is a voter again`);
+            this.replacements.splice(this.replacements.indexOf(r), 1);
+            break;
+          }
+          const progress = status.progress.find((p) => p.id === id);
+          if (progress !== undefined && progress.match >= status.commit) this.operatorPropose(r, leader, { type: 'promoteLearner', node: id });
+          break;
+        }
+        default:
+          assertNever(r.stage, 'replacement stage');
+      }
+    }
+  }
+
+  private operatorPropose(r: Replacement, leader: SimNode, change: ConfChange): void {
+    const requestId = `s${++this.scriptCounter}`;
+    r.requestId = requestId;
+    r.sentAtMs = this.now;
+    this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
+    leader.host?.proposeConfChange(requestId, change);
+    this.pump(leader);
   }
 
   private deliver(n: SimNode, m: Message): void {
@@ -473,12 +555,16 @@ export class Simulation {
       this.stats.refusedStarts += 1;
       this.trace.add(this.now, `${n.name} refuses to start: ${loaded.error}`);
       n.state = 'refused';
+      if (!this.replacements.some((r) => r.node === n)) {
+        this.stats.replacements += 1;
+        this.replacements.push({ node: n, stage: 'remove', requestId: null, sentAtMs: 0 });
+      }
       return;
     }
-    this.boot(n, loaded.value);
+    this.boot(n, loaded.value, this.nodes.map((x) => x.id));
   }
 
-  private boot(n: SimNode, persisted: PersistentState): void {
+  private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
     n.incarnation += 1;
     const machine = new HashMachine();
     const raftConfig: RaftConfig = {
@@ -486,7 +572,7 @@ export class Simulation {
       electionTicks: this.electionTicks,
       ...this.raftOverrides,
       id: n.id,
-      initialVoters: this.nodes.map((x) => x.id),
+      initialVoters,
     };
     this.raftSafety.onRestart(n.name, false);
     this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);

@@ -3,7 +3,7 @@ import { AssertionError } from '../util/assert.js';
 import { Violation } from './checkers/violation.js';
 import type { Scenario } from './scenario.js';
 import type { SimulationStats } from './simulation.js';
-import { Simulation } from './simulation.js';
+import { Simulation, emptySimulationStats } from './simulation.js';
 
 export type FailureKind = 'correctness' | 'liveness' | 'crash';
 
@@ -64,7 +64,7 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
     replay: replayCommand(scenario, options.replayFrom),
     traceTail: sim?.trace.tail() ?? [],
     traceHash: sim?.trace.hash ?? '',
-    stats: sim?.collectStats() ?? emptyStats(),
+    stats: sim?.collectStats() ?? emptySimulationStats(),
   });
   try {
     sim = new Simulation({
@@ -101,29 +101,4 @@ export function formatFailure(outcome: Extract<SimulationOutcome, { passed: fals
     `  replay: ${outcome.replay}`,
     ...(tail.length > 0 ? ['  trace tail:', ...tail] : []),
   ].join('\n');
-}
-
-function emptyStats(): SimulationStats {
-  return {
-    simulatedMs: 0,
-    events: 0,
-    faults: 0,
-    crashes: 0,
-    restarts: 0,
-    writeErrors: 0,
-    refusedStarts: 0,
-    pauses: 0,
-    elections: 0,
-    committed: 0,
-    snapshotsInstalled: 0,
-    messagesSent: 0,
-    messagesDelivered: 0,
-    messagesLost: 0,
-    diskWrites: 0,
-    diskSyncs: 0,
-    requests: 0,
-    acknowledged: 0,
-    unknownOutcome: 0,
-    lost: 0,
-  };
 }
