@@ -270,9 +270,14 @@ export class Simulation {
 
   /** Run the event loop through `endMs` (virtual time). */
   runUntil(endMs: number): void {
+    let sameMs = 0;
     for (;;) {
       const t = this.nextEventAt();
       if (t === null || t > endMs) break;
+      sameMs = t <= this.now ? sameMs + 1 : 0;
+      // A cluster that keeps producing work without time passing would hang the run instead of failing it.
+      if (sameMs > 100_000) throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      if (this.network.inFlight > 50_000) throw new Violation('runaway', `${this.network.inFlight} messages in flight`);
       this.now = Math.max(this.now, t);
       this.step();
     }
@@ -382,9 +387,12 @@ export class Simulation {
         if (n.state !== 'up') break;
       }
     }
+    let deliveries = 0;
     for (;;) {
       const m = this.network.popDue(now);
       if (m === undefined) break;
+      // Messages that breed messages due at once (an amplification loop) would never let time pass.
+      if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
       const n = this.byId.get(m.to);
       if (n === undefined || n.state !== 'up' || n.host === null) continue;
       if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
