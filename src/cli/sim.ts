@@ -37,13 +37,13 @@ interface SimCliOptions {
 }
 
 /** Trace lines worth showing a person: elections, faults, crashes, restarts, phases. */
-const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes|liveness phase|settled )/;
+const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
 
 function summary(outcome: SimulationOutcome): string {
   const s = outcome.stats;
   return [
     `simulated ${(s.simulatedMs / 1000).toFixed(1)}s: ${s.elections} leader changes, ${s.faults} faults (${s.crashes} crashes, ${s.restarts} restarts, ${s.pauses} pauses, ${s.writeErrors} write errors, ${s.refusedStarts} refused starts)`,
-    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots restored; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
+    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots installed from a leader; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
     `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,

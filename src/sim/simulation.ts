@@ -575,6 +575,7 @@ export class Simulation {
   private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
     n.incarnation += 1;
     const machine = new HashMachine();
+    n.host = null;
     const raftConfig: RaftConfig = {
       ...defaultRaftLimits,
       electionTicks: this.electionTicks,
@@ -597,7 +598,8 @@ export class Simulation {
       observer: {
         applied: (entry, logTimeMs) => this.smSafety.onApplied(n.name, entry, logTimeMs, machine.hash),
         restored: (snapshot) => {
-          this.stats.snapshotsInstalled += 1;
+          // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
+          if (n.host !== null) this.stats.snapshotsInstalled += 1;
           const env = decodeEnvelope(snapshot.data);
           this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.hash);
         },
