@@ -2,9 +2,11 @@
 // properties after every event (Raft §5.2–§5.4; dissertation §3). These tests prove that it is
 // deterministic, that its checkers catch broken behaviour, that acknowledged writes survive
 // crashes with power loss, that a far-behind follower catches up by InstallSnapshot (§7), that
-// every kept regression scenario still passes, and that failures name their seed and replay.
+// every kept regression scenario still passes, that failures name their seed and replay, and that
+// the pure folders stay free of clocks, randomness, timers, sockets and files.
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RaftStatus } from '../../src/raft/status.js';
 import type { Entry, HardState, LogIndex, Term } from '../../src/raft/types.js';
 import { RaftSafetyChecker } from '../../src/sim/checkers/raft-safety.js';
@@ -177,4 +179,46 @@ t.test('a failure names its seed and one replay command; scenarios round-trip', 
   if (back.ok) t.same(back.value, swarm, 'stringify then parse is the identity');
   const bad = parseScenario('{"seed":1,"nodes":3,"durationMs":5,"profile":"calm","events":[{"atMs":1,"kind":"crash","node":"n1"}]}');
   t.same(bad, { ok: false, error: 'events[0].losePageCache: expected a boolean' }, 'errors name the field');
+});
+
+// The pure folders must be deterministic (DESIGN.md §1): the simulator replays a seed exactly only
+// if no code under src/raft, src/statemachine, src/sim or the host files reads a clock, uses
+// Math.random, schedules timers, or touches sockets and files. This test fails the build if any
+// such call appears there.
+const root = new URL('../../', import.meta.url).pathname;
+const forbidden = [
+  'Date.now',
+  'new Date(',
+  'performance.now',
+  'Math.random',
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'process.hrtime',
+  'node:net',
+  'node:fs',
+];
+const pureDirs = ['src/raft', 'src/statemachine', 'src/sim'];
+const pureFiles = /^src\/server\/(host[^/]*|log-time|proposals|envelope)\.ts$/;
+
+function walk(dir: string): string[] {
+  const abs = join(root, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs).flatMap((name) => {
+    const rel = `${dir}/${name}`;
+    return statSync(join(root, rel)).isDirectory() ? walk(rel) : rel.endsWith('.ts') ? [rel] : [];
+  });
+}
+
+t.test('no clocks, randomness, timers, sockets or files in the pure code', async (t) => {
+  const files = [...pureDirs.flatMap(walk), ...walk('src/server').filter((f) => pureFiles.test(f))];
+  t.ok(files.includes('src/server/host.ts') && files.includes('src/sim/simulation.ts'), 'the scan sees the host and the simulator');
+  const hits: string[] = [];
+  for (const file of files) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      for (const word of forbidden) if (line.includes(word)) hits.push(`${file}:${i + 1}: ${word}`);
+    });
+  }
+  t.same(hits, [], 'forbidden calls in pure code');
 });
