@@ -68,7 +68,8 @@ interface Replacement {
 
 interface SimNode {
   readonly name: string;
-  readonly id: NodeId;
+  /** The Raft id: the name, until an operator replacement gives the node a new identity. */
+  id: NodeId;
   readonly clock: SimClock;
   readonly disk: SimDisk;
   readonly rng: Rng;
@@ -147,7 +148,9 @@ export class Simulation {
   readonly world: WorldKnobs;
   readonly trace: Trace;
   private readonly nodes: SimNode[];
-  private readonly byId = new Map<string, SimNode>();
+  private readonly byName = new Map<string, SimNode>();
+  /** Current Raft id → node: a replaced node rejoins under a new id, as a new member. */
+  private readonly byAddress = new Map<string, SimNode>();
   private readonly network: SimNetwork<Message>;
   private readonly faults = new TimeHeap<FaultEvent>();
   private readonly workload: Workload | null;
@@ -196,7 +199,10 @@ export class Simulation {
       term: 0,
       lastApplied: 0,
     }));
-    for (const n of this.nodes) this.byId.set(n.name, n);
+    for (const n of this.nodes) {
+      this.byName.set(n.name, n);
+      this.byAddress.set(n.id, n);
+    }
     this.raftSafety = new RaftSafetyChecker(this.smSafety);
     this.workloadOn = options.workload ?? true;
     this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs) : null;
@@ -320,7 +326,8 @@ export class Simulation {
       }
       const leaderStatus = this.node(leader).host?.status();
       if (leaderStatus === undefined) continue;
-      const unaware = live.filter((n) => n.host?.status().leader !== leader);
+      const leaderId = this.node(leader).id;
+      const unaware = live.filter((n) => n.host?.status().leader !== leaderId);
       if (unaware.length > 0) {
         missing = `${unaware.map((n) => n.name).join(',')} do not follow leader ${leader}`;
         continue;
@@ -393,7 +400,7 @@ export class Simulation {
       if (m === undefined) break;
       // Messages that breed messages due at once (an amplification loop) would never let time pass.
       if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
-      const n = this.byId.get(m.to);
+      const n = this.byAddress.get(m.to);
       if (n === undefined || n.state !== 'up' || n.host === null) continue;
       if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
       else this.deliver(n, m);
@@ -434,7 +441,12 @@ export class Simulation {
       switch (r.stage) {
         case 'remove':
           if (!member) {
-            this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty`);
+            // A new identity, as a new member: the old one's in-flight messages and the leader's
+            // memory of its progress must not reach the empty node.
+            this.byAddress.delete(r.node.id);
+            r.node.id = nodeId(`${r.node.name}.${r.node.incarnation + 1}`);
+            this.byAddress.set(r.node.id, r.node);
+            this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty as ${r.node.id}`);
             r.node.disk.wipe();
             this.raftSafety.onRestart(r.node.name, true);
             this.boot(r.node, emptyPersistentState(), []);
@@ -546,7 +558,12 @@ export class Simulation {
     }
   }
 
-  private onReply(n: SimNode, r: HostReply<HashResult>): void {
+  private onReply(n: SimNode, reply: HostReply<HashResult>): void {
+    // Clients know nodes by name; a leader hint carries the Raft id.
+    const r: HostReply<HashResult> =
+      reply.code === 'NOT_LEADER' && reply.leader !== null
+        ? { ...reply, leader: (this.byAddress.get(reply.leader)?.name ?? null) as NodeId | null }
+        : reply;
     if (r.code === 'OK' && r.kind === 'write') this.stats.acknowledged += 1;
     if (r.code === 'UNKNOWN') this.stats.unknownOutcome += 1;
     if (r.requestId.startsWith('s')) this.replies.set(r.requestId, r);
@@ -675,62 +692,62 @@ export class Simulation {
     const ids = this.nodes.map((n) => n.id);
     switch (event.kind) {
       case 'partition':
-        this.network.partition(ids, event.groups.map((g) => g.filter((x) => this.byId.has(x)).map((x) => nodeId(x))));
+        this.network.partition(ids, event.groups.map((g) => g.flatMap((x) => this.addressOf(x))));
         return;
       case 'isolate':
-        if (this.byId.has(event.node)) this.network.isolate(ids, nodeId(event.node));
+        for (const a of this.addressOf(event.node)) this.network.isolate(ids, a);
         return;
       case 'isolateLeader': {
         const leader = this.leader();
-        if (leader !== null) this.network.isolate(ids, nodeId(leader));
+        if (leader !== null) for (const a of this.addressOf(leader)) this.network.isolate(ids, a);
         return;
       }
       case 'bridge':
-        if (this.byId.has(event.node)) this.network.bridge(ids, nodeId(event.node));
+        for (const a of this.addressOf(event.node)) this.network.bridge(ids, a);
         return;
       case 'oneWay':
-        if (this.byId.has(event.from) && this.byId.has(event.to)) this.network.cutOneWay(nodeId(event.from), nodeId(event.to));
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
         return;
       case 'clog':
-        if (this.byId.has(event.from) && this.byId.has(event.to)) this.network.clog(nodeId(event.from), nodeId(event.to), this.now + event.forMs);
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
         return;
       case 'heal':
         this.network.heal();
         return;
       case 'crash': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n === undefined || n.state !== 'up') return;
         this.stats.crashes += 1;
         this.kill(n, event.losePageCache, 'down');
         return;
       }
       case 'restart': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n !== undefined) this.restart(n);
         return;
       }
       case 'pause': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n === undefined || n.state !== 'up') return;
         this.stats.pauses += 1;
         n.pausedUntilMs = Math.max(n.pausedUntilMs, this.now + Math.max(1, event.forMs));
         return;
       }
       case 'drift':
-        this.byId.get(event.node)?.clock.setDrift(this.now, event.ppm);
+        this.byName.get(event.node)?.clock.setDrift(this.now, event.ppm);
         return;
       case 'clockJump':
-        this.byId.get(event.node)?.clock.jumpForward(this.now, event.jumpMs);
+        this.byName.get(event.node)?.clock.jumpForward(this.now, event.jumpMs);
         return;
       case 'diskWriteError':
-        this.byId.get(event.node)?.disk.armWriteError();
+        this.byName.get(event.node)?.disk.armWriteError();
         return;
       case 'diskCorruptRead':
-        this.byId.get(event.node)?.disk.armReadCorruption();
+        this.byName.get(event.node)?.disk.armReadCorruption();
         return;
       case 'transfer': {
         const leader = this.leader();
-        const target = this.byId.get(event.to);
+        const target = this.byName.get(event.to);
         if (leader === null || target === undefined || leader === event.to) return;
         const host = this.node(leader).host;
         if (host === null) return;
@@ -743,8 +760,13 @@ export class Simulation {
     }
   }
 
+  private addressOf(name: string): NodeId[] {
+    const n = this.byName.get(name);
+    return n === undefined ? [] : [n.id];
+  }
+
   private node(name: string): SimNode {
-    const n = this.byId.get(name);
+    const n = this.byName.get(name);
     if (n === undefined) throw new Violation('script', `no node named ${name}`);
     return n;
   }
