@@ -59,7 +59,7 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--nodes <n>', 'cluster size', parseCount('--nodes', 1, 9), 5)
     .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
-    .option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)', parseDurationMs, 10_000)
+    .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationMs).default(10_000, '10s'))
     .addOption(new Option('--profile <p>', 'fault profile').choices(['calm', 'swarm']).default('swarm'))
     .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
     .option('--verbose', 'print every trace line')
