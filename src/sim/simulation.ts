@@ -70,6 +70,8 @@ interface SimNode {
   readonly name: string;
   /** The Raft id: the name, until an operator replacement gives the node a new identity. */
   id: NodeId;
+  /** Founding members bootstrap the cluster; a replacement joins it and learns the membership. */
+  founding: boolean;
   readonly clock: SimClock;
   readonly disk: SimDisk;
   readonly rng: Rng;
@@ -185,6 +187,7 @@ export class Simulation {
     this.nodes = this.names.map((name, i) => ({
       name,
       id: nodeId(name),
+      founding: true,
       clock: new SimClock(1_000_000 * (i + 1), 0),
       disk: new SimDisk(root.fork(`disk:${name}`), this.world.disk),
       rng: root.fork(`node:${name}`),
@@ -448,6 +451,7 @@ export class Simulation {
             this.byAddress.set(r.node.id, r.node);
             this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty as ${r.node.id}`);
             r.node.disk.wipe();
+            r.node.founding = false;
             this.raftSafety.onRestart(r.node.name, true);
             this.boot(r.node, emptyPersistentState(), []);
             r.stage = 'add';
@@ -586,7 +590,7 @@ export class Simulation {
       }
       return;
     }
-    this.boot(n, loaded.value, this.nodes.map((x) => x.id));
+    this.boot(n, loaded.value, n.founding ? this.nodes.map((x) => nodeId(x.name)) : []);
   }
 
   private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
