@@ -118,14 +118,23 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
 function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], options: SimCliOptions, createRaft: CreateRaftCore): number {
   const out = process.stdout;
   out.write(`simulating ${scenario.nodes} nodes, seed ${scenario.seed}, ${scenario.durationMs}ms, profile ${scenario.profile}, ${scenario.events.length} scheduled faults\n`);
+  // On a terminal, a progress line (simulated time) stays under the story for long runs.
+  const tty = out.isTTY === true;
+  let shownSecond = -1;
   const outcome = runSimulation({
     scenario,
     createRaft,
     replayFrom,
     onTrace: (line) => {
-      if (options.verbose === true || interesting.test(line)) out.write(`  ${line}\n`);
+      const print = options.verbose === true || interesting.test(line);
+      const second = Math.floor(Number(line.slice(0, line.indexOf(' '))) / 1000);
+      if (tty && (print || second !== shownSecond)) {
+        shownSecond = second;
+        out.write(`\r\x1b[K${print ? `  ${line}\n` : ''}  [${second}s of ${scenario.durationMs / 1000}s simulated]`);
+      } else if (print) out.write(`  ${line}\n`);
     },
   });
+  if (tty) out.write('\r\x1b[K');
   out.write(`${summary(outcome)}\n`);
   if (outcome.passed) {
     out.write('PASSED\n');
