@@ -20,8 +20,8 @@ import type { DiskCompletion } from './disk.js';
 import { SimDisk } from './disk.js';
 import type { FaultEvent, Profile, WorldKnobs } from './faults.js';
 import { drawWorld } from './faults.js';
-import type { HashResult } from './hash-machine.js';
 import { HashMachine } from './hash-machine.js';
+import type { SimStateMachine } from './sim-machine.js';
 import { TimeHeap } from './heap.js';
 import { SimNetwork } from './network.js';
 import { Trace } from './trace.js';
@@ -35,6 +35,10 @@ export interface SimulationOptions {
   readonly world?: WorldKnobs;
   /** The Raft core to run (default: this package's `createRaftNode`). */
   readonly createRaft?: CreateRaftCore;
+  /** The replicated state machine under test (default: `HashMachine`). */
+  readonly createMachine?: () => SimStateMachine<unknown>;
+  /** Client command bytes for the random workload (default: 1–32 random bytes). */
+  readonly payload?: (rng: Rng) => Uint8Array;
   /** Random client traffic (default on). Scripts that drive requests themselves turn it off. */
   readonly workload?: boolean;
   readonly tickMs?: number;
@@ -75,8 +79,8 @@ interface SimNode {
   readonly clock: SimClock;
   readonly disk: SimDisk;
   readonly rng: Rng;
-  host: NodeHost<HashResult> | null;
-  machine: HashMachine | null;
+  host: NodeHost<unknown> | null;
+  machine: SimStateMachine<unknown> | null;
   state: NodeState;
   pausedUntilMs: number;
   backlog: Backlogged[];
@@ -158,12 +162,13 @@ export class Simulation {
   private readonly workload: Workload | null;
   private readonly raftSafety: RaftSafetyChecker;
   private readonly smSafety = new StateMachineSafetyChecker();
-  private readonly replies = new Map<string, HostReply<HashResult>>();
+  private readonly replies = new Map<string, HostReply<unknown>>();
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly snapshotEntries: number;
   private readonly logTimeTickMs: number;
   private readonly createRaft: CreateRaftCore;
+  private readonly createMachine: () => SimStateMachine<unknown>;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
   private readonly replacements: Replacement[] = [];
   private workloadOn: boolean;
@@ -176,6 +181,7 @@ export class Simulation {
     const root = createRng(options.seed);
     this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
     this.createRaft = options.createRaft ?? createRaftNode;
+    this.createMachine = options.createMachine ?? (() => new HashMachine());
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
     this.snapshotEntries = options.snapshotEntries ?? 200;
@@ -208,7 +214,7 @@ export class Simulation {
     }
     this.raftSafety = new RaftSafetyChecker(this.smSafety);
     this.workloadOn = options.workload ?? true;
-    this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs) : null;
+    this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
     for (const n of this.nodes) this.start(n);
   }
 
@@ -242,7 +248,7 @@ export class Simulation {
     return requestId;
   }
 
-  reply(requestId: string): HostReply<HashResult> | undefined {
+  reply(requestId: string): HostReply<unknown> | undefined {
     return this.replies.get(requestId);
   }
 
@@ -270,7 +276,7 @@ export class Simulation {
   machine(node: string): { readonly hash: number; readonly applied: number } | null {
     const n = this.node(node);
     if (n.host === null || n.machine === null) return null;
-    return { hash: n.machine.hash, applied: n.host.applied };
+    return { hash: n.machine.stateHash, applied: n.host.applied };
   }
 
   runFor(ms: number): void {
@@ -562,9 +568,9 @@ export class Simulation {
     }
   }
 
-  private onReply(n: SimNode, reply: HostReply<HashResult>): void {
+  private onReply(n: SimNode, reply: HostReply<unknown>): void {
     // Clients know nodes by name; a leader hint carries the Raft id.
-    const r: HostReply<HashResult> =
+    const r: HostReply<unknown> =
       reply.code === 'NOT_LEADER' && reply.leader !== null
         ? { ...reply, leader: (this.byAddress.get(reply.leader)?.name ?? null) as NodeId | null }
         : reply;
@@ -595,7 +601,7 @@ export class Simulation {
 
   private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
     n.incarnation += 1;
-    const machine = new HashMachine();
+    const machine = this.createMachine();
     n.host = null;
     const raftConfig: RaftConfig = {
       ...defaultRaftLimits,
@@ -606,7 +612,7 @@ export class Simulation {
     };
     this.raftSafety.onRestart(n.name, false);
     this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
-    const created = NodeHost.create<HashResult>({
+    const created = NodeHost.create<unknown>({
       raft: raftConfig,
       persisted,
       rng: n.rng.fork(`incarnation:${n.incarnation}`),
@@ -617,12 +623,16 @@ export class Simulation {
       snapshotEntries: this.snapshotEntries,
       nowMs: n.clock.read(this.now),
       observer: {
-        applied: (entry, logTimeMs) => this.smSafety.onApplied(n.name, entry, logTimeMs, machine.hash),
+        applied: (entry, logTimeMs) => {
+          this.smSafety.onApplied(n.name, entry, logTimeMs, machine.stateHash);
+          const broken = machine.invariants?.() ?? [];
+          if (broken.length > 0) throw new Violation('state-machine-invariants', `${n.name} after ${entry.index}: ${broken.join('; ')}`);
+        },
         restored: (snapshot) => {
           // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
           if (n.host !== null) this.stats.snapshotsInstalled += 1;
           const env = decodeEnvelope(snapshot.data);
-          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.hash);
+          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.stateHash);
         },
       },
     });

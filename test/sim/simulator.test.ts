@@ -234,3 +234,22 @@ t.test('durations: 500ms, 60s, 2m, bare milliseconds', async (t) => {
   t.throws(() => parseDurationMs('5x'));
   t.throws(() => parseDurationMs('-1s'));
 });
+
+// A state machine under test plugs in with its own invariants (the lock machine's "one exclusive
+// holder"), checked on every replica after every applied entry.
+t.test('a plugged-in state machine and its invariants are checked after every apply', async (t) => {
+  const { HashMachine } = await import('../../src/sim/hash-machine.js');
+  class Fussy extends HashMachine {
+    invariants(): readonly string[] {
+      return this.applied >= 5 ? ['five commands is too many'] : [];
+    }
+  }
+  const sim = new Simulation({
+    seed: 3,
+    nodes: 3,
+    profile: 'calm',
+    createMachine: () => new Fussy(),
+    payload: () => new Uint8Array([42]),
+  });
+  t.throws(() => sim.runFor(5000), /state-machine-invariants: n\d after \d+: five commands is too many/);
+});
