@@ -4,7 +4,7 @@ import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { ConfChange, NodeId, PersistentState } from '../raft/types.js';
+import type { NodeId, PersistentState } from '../raft/types.js';
 import { emptyPersistentState, nodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../server/envelope.js';
 import type { HostReply } from '../server/host-reply.js';
@@ -19,11 +19,13 @@ import { SimClock } from './clock.js';
 import type { DiskCompletion } from './disk.js';
 import { SimDisk } from './disk.js';
 import type { FaultEvent, Profile, WorldKnobs } from './faults.js';
-import { drawWorld } from './faults.js';
+import { describeFault, drawWorld } from './faults.js';
 import { HashMachine } from './hash-machine.js';
 import type { SimStateMachine } from './sim-machine.js';
 import { TimeHeap } from './heap.js';
 import { SimNetwork } from './network.js';
+import type { OperatorCluster } from './operator.js';
+import { Operator } from './operator.js';
 import { Trace } from './trace.js';
 import { Workload } from './workload.js';
 
@@ -56,19 +58,6 @@ type Backlogged =
   | { readonly kind: 'message'; readonly message: Message }
   | { readonly kind: 'propose'; readonly requestId: string; readonly payload: Uint8Array }
   | { readonly kind: 'read'; readonly requestId: string };
-
-/**
- * The operator's answer to a node whose data directory is corrupt: remove it from the cluster,
- * wipe it, start it empty as a new member (a learner), and promote it once it has caught up.
- * Rejoining with an empty disk under its old membership would be unsafe: it could vote twice in a
- * term and forget entries it helped commit.
- */
-interface Replacement {
-  readonly node: SimNode;
-  stage: 'remove' | 'add' | 'promote';
-  requestId: string | null;
-  sentAtMs: number;
-}
 
 interface SimNode {
   readonly name: string;
@@ -170,7 +159,8 @@ export class Simulation {
   private readonly createRaft: CreateRaftCore;
   private readonly createMachine: () => SimStateMachine<unknown>;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
-  private readonly replacements: Replacement[] = [];
+  private readonly operator = new Operator();
+  private readonly operatorView: OperatorCluster;
   private workloadOn: boolean;
   private scriptCounter = 0;
   private now = 0;
@@ -214,6 +204,7 @@ export class Simulation {
     }
     this.raftSafety = new RaftSafetyChecker(this.smSafety);
     this.workloadOn = options.workload ?? true;
+    this.operatorView = this.makeOperatorView();
     this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
     for (const n of this.nodes) this.start(n);
   }
@@ -324,8 +315,8 @@ export class Simulation {
       this.runFor(this.tickMs);
       const leader = this.leader();
       const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
-      if (this.replacements.length > 0) {
-        missing = `replacing ${this.replacements.map((r) => `${r.node.name} (${r.stage})`).join(', ')}`;
+      if (this.operator.pending.length > 0) {
+        missing = `replacing ${this.operator.pending.join(', ')}`;
         continue;
       }
       if (leader === null) {
@@ -429,70 +420,42 @@ export class Simulation {
         else this.clientRequest(n, { kind: 'read', requestId: op.requestId });
       }
     }
-    if (this.replacements.length > 0) this.operate();
+    this.operator.step(this.operatorView);
   }
 
-  /** Drive each node replacement one step, through whichever node leads now. */
-  private operate(): void {
-    const leaderName = this.leader();
-    if (leaderName === null) return;
-    const leader = this.node(leaderName);
-    const host = leader.host;
-    if (host === null) return;
-    const status = host.status();
-    const settled = status.pendingConfIndex === 0;
-    for (const r of [...this.replacements]) {
-      const reply = r.requestId === null ? undefined : this.replies.get(r.requestId);
-      const waiting = r.requestId !== null && reply === undefined && this.now - r.sentAtMs < 2000;
-      if (waiting || !settled) continue;
-      const id = r.node.id;
-      const member = status.conf.voters.includes(id) || status.conf.learners.includes(id);
-      switch (r.stage) {
-        case 'remove':
-          if (!member) {
-            // A new identity, as a new member: the old one's in-flight messages and the leader's
-            // memory of its progress must not reach the empty node.
-            this.byAddress.delete(r.node.id);
-            r.node.id = nodeId(`${r.node.name}.${r.node.incarnation + 1}`);
-            this.byAddress.set(r.node.id, r.node);
-            this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty as ${r.node.id}`);
-            r.node.disk.wipe();
-            r.node.founding = false;
-            this.raftSafety.onRestart(r.node.name, true);
-            this.boot(r.node, emptyPersistentState(), []);
-            r.stage = 'add';
-            r.requestId = null;
-          } else this.operatorPropose(r, leader, { type: 'removeNode', node: id });
-          break;
-        case 'add':
-          if (member) {
-            r.stage = 'promote';
-            r.requestId = null;
-          } else this.operatorPropose(r, leader, { type: 'addLearner', node: id });
-          break;
-        case 'promote': {
-          if (status.conf.voters.includes(id)) {
-            this.trace.add(this.now, `operator: ${r.node.name} is a voter again`);
-            this.replacements.splice(this.replacements.indexOf(r), 1);
-            break;
-          }
-          const progress = status.progress.find((p) => p.id === id);
-          if (progress !== undefined && progress.match >= status.commit) this.operatorPropose(r, leader, { type: 'promoteLearner', node: id });
-          break;
-        }
-        default:
-          assertNever(r.stage, 'replacement stage');
-      }
-    }
-  }
-
-  private operatorPropose(r: Replacement, leader: SimNode, change: ConfChange): void {
-    const requestId = `s${++this.scriptCounter}`;
-    r.requestId = requestId;
-    r.sentAtMs = this.now;
-    this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
-    leader.host?.proposeConfChange(requestId, change);
-    this.pump(leader);
+  private makeOperatorView(): OperatorCluster {
+    return {
+      nowMs: () => this.now,
+      leaderStatus: () => {
+        const name = this.leader();
+        return name === null ? null : (this.node(name).host?.status() ?? null);
+      },
+      proposeConfChange: (change) => {
+        const name = this.leader();
+        if (name === null) return null;
+        const leader = this.node(name);
+        const requestId = `s${++this.scriptCounter}`;
+        this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
+        leader.host?.proposeConfChange(requestId, change);
+        this.pump(leader);
+        return requestId;
+      },
+      reply: (requestId) => this.replies.get(requestId),
+      idOf: (name) => this.node(name).id,
+      rejoinEmpty: (name) => {
+        const n = this.node(name);
+        // A new identity: the old one's in-flight messages must not reach the empty node.
+        this.byAddress.delete(n.id);
+        n.id = nodeId(`${n.name}.${n.incarnation + 1}`);
+        this.byAddress.set(n.id, n);
+        this.trace.add(this.now, `operator: ${n.name} removed; wiping it and starting it empty as ${n.id}`);
+        n.disk.wipe();
+        n.founding = false;
+        this.raftSafety.onRestart(n.name, true);
+        this.boot(n, emptyPersistentState(), []);
+      },
+      trace: (text) => this.trace.add(this.now, text),
+    };
   }
 
   private deliver(n: SimNode, m: Message): void {
@@ -590,10 +553,8 @@ export class Simulation {
       this.stats.refusedStarts += 1;
       this.trace.add(this.now, `${n.name} refuses to start: ${loaded.error}`);
       n.state = 'refused';
-      if (!this.replacements.some((r) => r.node === n)) {
-        this.stats.replacements += 1;
-        this.replacements.push({ node: n, stage: 'remove', requestId: null, sentAtMs: 0 });
-      }
+      this.stats.replacements += 1;
+      this.operator.replace(n.name);
       return;
     }
     this.boot(n, loaded.value, n.founding ? this.nodes.map((x) => nodeId(x.name)) : []);
@@ -796,43 +757,5 @@ export class Simulation {
     }
     this.stats.simulatedMs = this.now;
     return this.stats;
-  }
-}
-
-/** The canonical one-line text of a fault event (traces, CLI output). */
-export function describeFault(event: FaultEvent): string {
-  switch (event.kind) {
-    case 'partition':
-      return `partition ${event.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
-    case 'isolate':
-      return `isolate ${event.node}`;
-    case 'isolateLeader':
-      return 'isolate the leader';
-    case 'bridge':
-      return `bridge via ${event.node}`;
-    case 'oneWay':
-      return `cut ${event.from}->${event.to}`;
-    case 'clog':
-      return `clog ${event.from}->${event.to} for ${event.forMs}ms`;
-    case 'heal':
-      return 'heal';
-    case 'crash':
-      return `crash ${event.node}${event.losePageCache ? ' (power loss)' : ''}`;
-    case 'restart':
-      return `restart ${event.node}`;
-    case 'pause':
-      return `pause ${event.node} for ${event.forMs}ms`;
-    case 'drift':
-      return `drift ${event.node} ${event.ppm}ppm`;
-    case 'clockJump':
-      return `clock jump ${event.node} +${event.jumpMs}ms`;
-    case 'diskWriteError':
-      return `disk write error armed on ${event.node}`;
-    case 'diskCorruptRead':
-      return `disk corruption armed on ${event.node}`;
-    case 'transfer':
-      return `transfer leadership to ${event.to}`;
-    default:
-      return assertNever(event, 'fault event');
   }
 }
