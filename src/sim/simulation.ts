@@ -14,6 +14,8 @@ import type { Rng } from '../util/rng.js';
 import { createRng } from '../util/rng.js';
 import { RaftSafetyChecker } from './checkers/raft-safety.js';
 import { StateMachineSafetyChecker } from './checkers/state-machine-safety.js';
+import type { LivenessView } from './checkers/liveness.js';
+import { LivenessChecker } from './checkers/liveness.js';
 import { Violation } from './checkers/violation.js';
 import { SimClock } from './clock.js';
 import type { DiskCompletion } from './disk.js';
@@ -309,46 +311,37 @@ export class Simulation {
     }
     for (const n of this.nodes) if (n.state === 'down' || n.state === 'stopped') this.restart(n);
     const deadline = this.now + budgetMs;
-    let target: number | null = null;
-    let missing = 'no leader';
+    const liveness = new LivenessChecker();
+    let missing: string | null = 'no leader';
     while (this.now < deadline) {
       this.runFor(this.tickMs);
-      const leader = this.leader();
-      const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
-      if (this.operator.pending.length > 0) {
-        missing = `replacing ${this.operator.pending.join(', ')}`;
-        continue;
+      missing = liveness.gap(this.livenessView());
+      if (missing === null) {
+        this.trace.add(this.now, `settled leader=${this.leader() ?? '-'} applied=${liveness.settledAt ?? 0}`);
+        return null;
       }
-      if (leader === null) {
-        missing = 'no leader';
-        target = null;
-        continue;
-      }
-      const leaderStatus = this.node(leader).host?.status();
-      if (leaderStatus === undefined) continue;
-      const leaderId = this.node(leader).id;
-      const unaware = live.filter((n) => n.host?.status().leader !== leaderId);
-      if (unaware.length > 0) {
-        missing = `${unaware.map((n) => n.name).join(',')} do not follow leader ${leader}`;
-        continue;
-      }
-      const open = (this.workload?.openCount ?? 0) + live.reduce((s, n) => s + (n.host?.pendingCount ?? 0), 0);
-      if (open > 0) {
-        missing = `${open} requests still open`;
-        continue;
-      }
-      const acked = this.workload?.acknowledged ?? [];
-      const maxAcked = acked.reduce((m, a) => Math.max(m, a.index), 0);
-      target ??= Math.max(leaderStatus.commit, maxAcked);
-      const behind = live.filter((n) => (n.host?.applied ?? 0) < (target ?? 0));
-      if (behind.length > 0) {
-        missing = `${behind.map((n) => `${n.name}@${n.host?.applied ?? 0}`).join(',')} have not applied ${target}`;
-        continue;
-      }
-      this.trace.add(this.now, `settled leader=${leader} applied=${target}`);
-      return null;
     }
     return missing;
+  }
+
+  private livenessView(): LivenessView {
+    const leaderName = this.leader();
+    const leaderNode = leaderName === null ? null : this.node(leaderName);
+    const leaderStatus = leaderNode?.host?.status() ?? null;
+    const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
+    const acked = this.workload?.acknowledged ?? [];
+    return {
+      pendingReplacements: this.operator.pending,
+      leader: leaderNode === null || leaderStatus === null ? null : { name: leaderNode.name, id: leaderNode.id, commit: leaderStatus.commit },
+      live: live.map((n) => ({
+        name: n.name,
+        leader: n.host?.status().leader ?? null,
+        applied: n.host?.applied ?? 0,
+        pending: n.host?.pendingCount ?? 0,
+      })),
+      openClientRequests: this.workload?.openCount ?? 0,
+      maxAcknowledgedIndex: acked.reduce((m, a) => Math.max(m, a.index), 0),
+    };
   }
 
   // ---- the event loop -------------------------------------------------------------------------
