@@ -31,7 +31,7 @@ t.test('fast-check fault schedules: safety and liveness hold; failures shrink to
       const outcome = runSimulation({ scenario, replayFrom: { kind: 'file', path: 'test/sim/regressions/<name>.json' } });
       return outcome.passed;
     }),
-    { numRuns: 40, seed: 20261124 },
+    { numRuns: 100, seed: 20261124 },
   );
   if (result.failed && result.counterexample !== null) {
     const [scenario] = result.counterexample;
