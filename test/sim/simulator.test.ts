@@ -273,7 +273,7 @@ t.test('a Raft core that skips fsync is caught, with its seed and replay command
     };
     return core;
   };
-  const caught = [];
+  const caught: Extract<ReturnType<typeof runSimulation>, { passed: false }>[] = [];
   for (let seed = 1; seed <= 5 && caught.length === 0; seed++) {
     const outcome = runSimulation({ scenario: fromSeed(seed, 5, 10_000, 'swarm'), createRaft: noSync, replayFrom: { kind: 'seed' } });
     if (!outcome.passed) caught.push(outcome);
