@@ -1,0 +1,756 @@
+import type { RaftConfig } from '../raft/config.js';
+import { defaultRaftLimits } from '../raft/config.js';
+import type { Message } from '../raft/messages.js';
+import type { CreateRaftCore } from '../raft/node-api.js';
+import { createRaftNode } from '../raft/node.js';
+import type { RaftStatus } from '../raft/status.js';
+import type { NodeId, PersistentState } from '../raft/types.js';
+import { emptyPersistentState, nodeId } from '../raft/types.js';
+import { decodeEnvelope } from '../server/envelope.js';
+import type { HostReply } from '../server/host-reply.js';
+import { NodeHost } from '../server/host.js';
+import { assert, assertNever } from '../util/assert.js';
+import type { Rng } from '../util/rng.js';
+import { createRng } from '../util/rng.js';
+import { RaftSafetyChecker } from './checkers/raft-safety.js';
+import { StateMachineSafetyChecker } from './checkers/state-machine-safety.js';
+import type { LivenessView } from './checkers/liveness.js';
+import { LivenessChecker } from './checkers/liveness.js';
+import { Violation } from './checkers/violation.js';
+import { SimClock } from './clock.js';
+import type { DiskCompletion } from './disk.js';
+import { SimDisk } from './disk.js';
+import type { FaultEvent, Profile, WorldKnobs } from './faults.js';
+import { describeFault, drawWorld } from './faults.js';
+import { HashMachine } from './hash-machine.js';
+import type { SimStateMachine } from './sim-machine.js';
+import { TimeHeap } from './heap.js';
+import { SimNetwork } from './network.js';
+import type { OperatorCluster } from './operator.js';
+import { Operator } from './operator.js';
+import { Trace } from './trace.js';
+import { Workload } from './workload.js';
+
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly profile?: Profile;
+  /** Overrides the world the seed would draw (noise, request rate). */
+  readonly world?: WorldKnobs;
+  /** The Raft core to run (default: this package's `createRaftNode`). */
+  readonly createRaft?: CreateRaftCore;
+  /** The replicated state machine under test (default: `HashMachine`). */
+  readonly createMachine?: () => SimStateMachine<unknown>;
+  /** Client command bytes for the random workload (default: 1–32 random bytes). */
+  readonly payload?: (rng: Rng) => Uint8Array;
+  /** Random client traffic (default on). Scripts that drive requests themselves turn it off. */
+  readonly workload?: boolean;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly snapshotEntries?: number;
+  readonly logTimeTickMs?: number;
+  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
+  readonly traceRing?: number;
+  readonly onTrace?: (line: string) => void;
+}
+
+type NodeState = 'up' | 'down' | 'stopped' | 'refused';
+
+type Backlogged =
+  | { readonly kind: 'message'; readonly message: Message }
+  | { readonly kind: 'propose'; readonly requestId: string; readonly payload: Uint8Array }
+  | { readonly kind: 'read'; readonly requestId: string };
+
+interface SimNode {
+  readonly name: string;
+  /** The Raft id: the name, until an operator replacement gives the node a new identity. */
+  id: NodeId;
+  /** Founding members bootstrap the cluster; a replacement joins it and learns the membership. */
+  founding: boolean;
+  readonly clock: SimClock;
+  readonly disk: SimDisk;
+  readonly rng: Rng;
+  host: NodeHost<unknown> | null;
+  machine: SimStateMachine<unknown> | null;
+  state: NodeState;
+  pausedUntilMs: number;
+  backlog: Backlogged[];
+  nextTickMs: number;
+  incarnation: number;
+  role: string;
+  term: number;
+  lastApplied: number;
+}
+
+export interface SimulationStats {
+  simulatedMs: number;
+  events: number;
+  faults: number;
+  crashes: number;
+  restarts: number;
+  writeErrors: number;
+  refusedStarts: number;
+  replacements: number;
+  pauses: number;
+  elections: number;
+  committed: number;
+  snapshotsInstalled: number;
+  messagesSent: number;
+  messagesDelivered: number;
+  messagesLost: number;
+  diskWrites: number;
+  diskSyncs: number;
+  requests: number;
+  acknowledged: number;
+  unknownOutcome: number;
+  lost: number;
+}
+
+export function emptySimulationStats(): SimulationStats {
+  return {
+  simulatedMs: 0,
+  events: 0,
+  faults: 0,
+  crashes: 0,
+  restarts: 0,
+  writeErrors: 0,
+  refusedStarts: 0,
+  replacements: 0,
+  pauses: 0,
+  elections: 0,
+  committed: 0,
+  snapshotsInstalled: 0,
+  messagesSent: 0,
+  messagesDelivered: 0,
+  messagesLost: 0,
+  diskWrites: 0,
+  diskSyncs: 0,
+  requests: 0,
+  acknowledged: 0,
+  unknownOutcome: 0,
+  lost: 0,
+  };
+}
+
+/**
+ * A simulated cluster running the production NodeHost (and the real Raft core) over a simulated
+ * network, disks and clocks, all driven by one seed in virtual time. The checkers run after every
+ * event; a broken invariant throws a `Violation`, a node's own assertion throws its AssertionError.
+ *
+ * This is also the scripted API: build one, `inject` faults or `schedule` them, `propose`/`read`,
+ * `runFor`, then `settle` (the liveness phase) and inspect `reply`, `leader`, `status`.
+ */
+export class Simulation {
+  readonly names: readonly string[];
+  readonly world: WorldKnobs;
+  readonly trace: Trace;
+  private readonly nodes: SimNode[];
+  private readonly byName = new Map<string, SimNode>();
+  /** Current Raft id → node: a replaced node rejoins under a new id, as a new member. */
+  private readonly byAddress = new Map<string, SimNode>();
+  private readonly network: SimNetwork<Message>;
+  private readonly faults = new TimeHeap<FaultEvent>();
+  private readonly workload: Workload | null;
+  private readonly raftSafety: RaftSafetyChecker;
+  private readonly smSafety = new StateMachineSafetyChecker();
+  private readonly replies = new Map<string, HostReply<unknown>>();
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly snapshotEntries: number;
+  private readonly logTimeTickMs: number;
+  private readonly createRaft: CreateRaftCore;
+  private readonly createMachine: () => SimStateMachine<unknown>;
+  private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
+  private readonly operator = new Operator();
+  private readonly operatorView: OperatorCluster;
+  private workloadOn: boolean;
+  private scriptCounter = 0;
+  private now = 0;
+  readonly stats: SimulationStats = emptySimulationStats();
+
+  constructor(options: SimulationOptions) {
+    assert(options.nodes >= 1, 'a cluster needs at least one node');
+    const root = createRng(options.seed);
+    this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
+    this.createRaft = options.createRaft ?? createRaftNode;
+    this.createMachine = options.createMachine ?? (() => new HashMachine());
+    this.tickMs = options.tickMs ?? 10;
+    this.electionTicks = options.electionTicks ?? 10;
+    this.snapshotEntries = options.snapshotEntries ?? 200;
+    this.logTimeTickMs = options.logTimeTickMs ?? 100;
+    this.raftOverrides = options.raft ?? {};
+    this.trace = new Trace(options.traceRing ?? 200, options.onTrace ?? null);
+    this.network = new SimNetwork<Message>(root.fork('network'), this.world.network);
+    this.names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    this.nodes = this.names.map((name, i) => ({
+      name,
+      id: nodeId(name),
+      founding: true,
+      clock: new SimClock(1_000_000 * (i + 1), 0),
+      disk: new SimDisk(root.fork(`disk:${name}`), this.world.disk),
+      rng: root.fork(`node:${name}`),
+      host: null,
+      machine: null,
+      state: 'down',
+      pausedUntilMs: 0,
+      backlog: [],
+      nextTickMs: 0,
+      incarnation: 0,
+      role: 'follower',
+      term: 0,
+      lastApplied: 0,
+    }));
+    for (const n of this.nodes) {
+      this.byName.set(n.name, n);
+      this.byAddress.set(n.id, n);
+    }
+    this.raftSafety = new RaftSafetyChecker(this.smSafety);
+    this.workloadOn = options.workload ?? true;
+    this.operatorView = this.makeOperatorView();
+    this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
+    for (const n of this.nodes) this.start(n);
+  }
+
+  get nowMs(): number {
+    return this.now;
+  }
+
+  // ---- the scripted API -----------------------------------------------------------------------
+
+  /** Apply a fault now. */
+  inject(event: FaultEvent): void {
+    this.applyFault(event);
+  }
+
+  /** Apply a fault at `event.atMs` (which must not be in the past). */
+  schedule(event: FaultEvent): void {
+    assert(event.atMs >= this.now, () => `cannot schedule a fault in the past (${event.atMs} < ${this.now})`);
+    this.faults.push(event.atMs, event);
+  }
+
+  /** Send a client write to `node`; the reply shows up in `reply(id)`. */
+  propose(node: string, payload: Uint8Array): string {
+    const requestId = `s${++this.scriptCounter}`;
+    this.clientRequest(this.node(node), { kind: 'propose', requestId, payload });
+    return requestId;
+  }
+
+  read(node: string): string {
+    const requestId = `s${++this.scriptCounter}`;
+    this.clientRequest(this.node(node), { kind: 'read', requestId });
+    return requestId;
+  }
+
+  reply(requestId: string): HostReply<unknown> | undefined {
+    return this.replies.get(requestId);
+  }
+
+  /** The running leader with the highest term, if any. */
+  leader(): string | null {
+    let best: SimNode | null = null;
+    for (const n of this.nodes) {
+      if (n.host === null || n.state !== 'up') continue;
+      const s = n.host.status();
+      if (s.role === 'leader' && (best === null || s.term > best.term)) best = n;
+    }
+    return best?.name ?? null;
+  }
+
+  status(node: string): RaftStatus | null {
+    const n = this.node(node);
+    return n.host === null ? null : n.host.status();
+  }
+
+  nodeState(node: string): NodeState {
+    return this.node(node).state;
+  }
+
+  /** The node's state machine hash and applied index (null while it is down). */
+  machine(node: string): { readonly hash: number; readonly applied: number } | null {
+    const n = this.node(node);
+    if (n.host === null || n.machine === null) return null;
+    return { hash: n.machine.stateHash, applied: n.host.applied };
+  }
+
+  runFor(ms: number): void {
+    this.runUntil(this.now + ms);
+  }
+
+  /** Run the event loop through `endMs` (virtual time). */
+  runUntil(endMs: number): void {
+    let sameMs = 0;
+    for (;;) {
+      const t = this.nextEventAt();
+      if (t === null || t > endMs) break;
+      sameMs = t <= this.now ? sameMs + 1 : 0;
+      // A cluster that keeps producing work without time passing would hang the run instead of failing it.
+      if (sameMs > 100_000) throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      if (this.network.inFlight > 50_000) throw new Violation('runaway', `${this.network.inFlight} messages in flight`);
+      this.now = Math.max(this.now, t);
+      this.step();
+    }
+    this.now = Math.max(this.now, endMs);
+    this.stats.simulatedMs = this.now;
+  }
+
+  /**
+   * The liveness phase: end every fault (heal the network, resume paused nodes, withdraw disk
+   * faults, restart crashed nodes), stop new client traffic, and require within `budgetMs` that
+   * one leader is known to every running node, that every open request completed and that every
+   * running node applied everything the leader had committed and every acknowledged write.
+   * Returns null on success, else what was still missing.
+   */
+  settle(budgetMs: number): string | null {
+    this.trace.add(this.now, 'liveness phase');
+    this.workloadOn = false;
+    this.faults.clear();
+    this.network.heal();
+    for (const n of this.nodes) {
+      n.disk.disarm();
+      if (n.state === 'up' && n.pausedUntilMs > this.now) n.pausedUntilMs = this.now;
+    }
+    for (const n of this.nodes) if (n.state === 'down' || n.state === 'stopped') this.restart(n);
+    const deadline = this.now + budgetMs;
+    const liveness = new LivenessChecker();
+    let missing: string | null = 'no leader';
+    while (this.now < deadline) {
+      this.runFor(this.tickMs);
+      missing = liveness.gap(this.livenessView());
+      if (missing === null) {
+        this.trace.add(this.now, `settled leader=${this.leader() ?? '-'} applied=${liveness.settledAt ?? 0}`);
+        return null;
+      }
+    }
+    return missing;
+  }
+
+  private livenessView(): LivenessView {
+    const leaderName = this.leader();
+    const leaderNode = leaderName === null ? null : this.node(leaderName);
+    const leaderStatus = leaderNode?.host?.status() ?? null;
+    const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
+    const acked = this.workload?.acknowledged ?? [];
+    return {
+      pendingReplacements: this.operator.pending,
+      leader: leaderNode === null || leaderStatus === null ? null : { name: leaderNode.name, id: leaderNode.id, commit: leaderStatus.commit },
+      live: live.map((n) => ({
+        name: n.name,
+        leader: n.host?.status().leader ?? null,
+        applied: n.host?.applied ?? 0,
+        pending: n.host?.pendingCount ?? 0,
+      })),
+      openClientRequests: this.workload?.openCount ?? 0,
+      maxAcknowledgedIndex: acked.reduce((m, a) => Math.max(m, a.index), 0),
+    };
+  }
+
+  // ---- the event loop -------------------------------------------------------------------------
+
+  private nextEventAt(): number | null {
+    let t: number | null = null;
+    const consider = (at: number | null): void => {
+      if (at !== null && (t === null || at < t)) t = at;
+    };
+    consider(this.faults.peekAt());
+    consider(this.network.nextAt());
+    for (const n of this.nodes) {
+      if (n.state !== 'up') continue;
+      if (n.pausedUntilMs > this.now) {
+        consider(n.pausedUntilMs);
+        continue;
+      }
+      consider(n.disk.nextAt());
+      consider(n.nextTickMs);
+    }
+    if (this.workload !== null && this.workloadOn) consider(this.workload.nextAtMs);
+    return t;
+  }
+
+  private step(): void {
+    const now = this.now;
+    this.stats.events += 1;
+    for (;;) {
+      const at = this.faults.peekAt();
+      if (at === null || at > now) break;
+      const item = this.faults.pop();
+      if (item !== undefined) this.applyFault(item.value);
+    }
+    for (const n of this.nodes) {
+      if (n.state === 'up' && n.pausedUntilMs > 0 && n.pausedUntilMs <= now) this.resume(n);
+    }
+    for (const n of this.nodes) {
+      if (n.state !== 'up' || n.pausedUntilMs > now) continue;
+      for (;;) {
+        const c = n.disk.completeNext(now);
+        if (c === undefined) break;
+        this.diskDone(n, c);
+        if (n.state !== 'up') break;
+      }
+    }
+    let deliveries = 0;
+    for (;;) {
+      const m = this.network.popDue(now);
+      if (m === undefined) break;
+      // Messages that breed messages due at once (an amplification loop) would never let time pass.
+      if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
+      const n = this.byAddress.get(m.to);
+      if (n === undefined || n.state !== 'up' || n.host === null) continue;
+      if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
+      else this.deliver(n, m);
+    }
+    for (const n of this.nodes) {
+      if (n.state !== 'up' || n.host === null || n.pausedUntilMs > now || n.nextTickMs > now) continue;
+      n.nextTickMs = now + this.tickMs;
+      n.host.tick(n.clock.read(now));
+      this.pump(n);
+    }
+    if (this.workload !== null && this.workloadOn && this.workload.nextAtMs <= now) {
+      const op = this.workload.next(now);
+      if (op !== null) {
+        this.stats.requests += 1;
+        const n = this.node(op.node);
+        if (op.kind === 'write') this.clientRequest(n, { kind: 'propose', requestId: op.requestId, payload: op.payload });
+        else this.clientRequest(n, { kind: 'read', requestId: op.requestId });
+      }
+    }
+    this.operator.step(this.operatorView);
+  }
+
+  private makeOperatorView(): OperatorCluster {
+    return {
+      nowMs: () => this.now,
+      leaderStatus: () => {
+        const name = this.leader();
+        return name === null ? null : (this.node(name).host?.status() ?? null);
+      },
+      proposeConfChange: (change) => {
+        const name = this.leader();
+        if (name === null) return null;
+        const leader = this.node(name);
+        const requestId = `s${++this.scriptCounter}`;
+        this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
+        leader.host?.proposeConfChange(requestId, change);
+        this.pump(leader);
+        return requestId;
+      },
+      reply: (requestId) => this.replies.get(requestId),
+      idOf: (name) => this.node(name).id,
+      rejoinEmpty: (name) => {
+        const n = this.node(name);
+        // A new identity: the old one's in-flight messages must not reach the empty node.
+        this.byAddress.delete(n.id);
+        n.id = nodeId(`${n.name}.${n.incarnation + 1}`);
+        this.byAddress.set(n.id, n);
+        this.trace.add(this.now, `operator: ${n.name} removed; wiping it and starting it empty as ${n.id}`);
+        n.disk.wipe();
+        n.founding = false;
+        this.raftSafety.onRestart(n.name, true);
+        this.boot(n, emptyPersistentState(), []);
+      },
+      trace: (text) => this.trace.add(this.now, text),
+    };
+  }
+
+  private deliver(n: SimNode, m: Message): void {
+    n.host?.receive(m);
+    this.pump(n);
+  }
+
+  private clientRequest(n: SimNode, request: Extract<Backlogged, { kind: 'propose' | 'read' }>): void {
+    if (n.state !== 'up' || n.host === null) {
+      // Connection refused: the client learns at once that nothing happened.
+      this.onReply(n, { requestId: request.requestId, code: 'NOT_LEADER', leader: null });
+      return;
+    }
+    if (n.pausedUntilMs > this.now) {
+      n.backlog.push(request);
+      return;
+    }
+    this.handleRequest(n, request);
+  }
+
+  private handleRequest(n: SimNode, request: Extract<Backlogged, { kind: 'propose' | 'read' }>): void {
+    if (request.kind === 'propose') n.host?.propose(request.requestId, request.payload);
+    else n.host?.read(request.requestId);
+    this.pump(n);
+  }
+
+  private diskDone(n: SimNode, c: DiskCompletion): void {
+    const host = n.host;
+    if (host === null) return;
+    switch (c.kind) {
+      case 'failed': {
+        this.stats.writeErrors += 1;
+        this.trace.add(this.now, `${n.name} write ${c.request.seq} failed: fail-stop`);
+        const replies = host.stop('write failed');
+        for (const r of replies) this.onReply(n, r);
+        this.kill(n, true, 'stopped');
+        return;
+      }
+      case 'done':
+        this.stats.diskWrites += 1;
+        // Once a write completes the node acts on it (votes go out), so from here on its term and
+        // vote are promises: a core that forgot to ask for a sync loses them in a power cut.
+        if (c.request.hardState !== null) this.raftSafety.onDurableHardState(n.name, c.request.hardState);
+        host.persisted(c.request.seq);
+        this.pump(n);
+        return;
+      default:
+        return assertNever(c, 'disk completion');
+    }
+  }
+
+  /** Collect the host's output, hand it to disk, network and clients, then check invariants. */
+  private pump(n: SimNode): void {
+    const host = n.host;
+    if (host === null) return;
+    const out = host.drain();
+    const status = host.status();
+    if (status.role !== n.role || status.term !== n.term) {
+      if (status.role === 'leader') this.stats.elections += 1;
+      this.trace.add(this.now, `${n.name} ${status.role} t${status.term}`);
+      n.role = status.role;
+      n.term = status.term;
+    }
+    this.raftSafety.onStatus(n.name, status);
+    for (const w of out.writes) {
+      this.raftSafety.onWrite(n.name, w, status.term);
+      n.disk.submit(w, this.now);
+    }
+    for (const m of out.earlyMessages) this.network.send(m, this.now);
+    for (const m of out.messages) this.network.send(m, this.now);
+    for (const r of out.replies) this.onReply(n, r);
+    if (host.applied !== n.lastApplied) {
+      n.lastApplied = host.applied;
+      if (host.applied > this.stats.committed) this.stats.committed = host.applied;
+    }
+  }
+
+  private onReply(n: SimNode, reply: HostReply<unknown>): void {
+    // Clients know nodes by name; a leader hint carries the Raft id.
+    const r: HostReply<unknown> =
+      reply.code === 'NOT_LEADER' && reply.leader !== null
+        ? { ...reply, leader: (this.byAddress.get(reply.leader)?.name ?? null) as NodeId | null }
+        : reply;
+    if (r.code === 'OK' && r.kind === 'write') this.stats.acknowledged += 1;
+    if (r.code === 'UNKNOWN') this.stats.unknownOutcome += 1;
+    if (r.requestId.startsWith('s')) this.replies.set(r.requestId, r);
+    else this.workload?.complete(this.now, r);
+    this.trace.add(this.now, `${n.name} reply ${r.requestId} ${r.code}${r.code === 'OK' ? ` ${r.index}` : ''}`);
+  }
+
+  // ---- node lifecycle ---------------------------------------------------------------------------
+
+  private start(n: SimNode): void {
+    const loaded = n.disk.load();
+    if (!loaded.ok) {
+      // The node refuses to start on a corrupt data directory; the operator wipes it.
+      this.stats.refusedStarts += 1;
+      this.trace.add(this.now, `${n.name} refuses to start: ${loaded.error}`);
+      n.state = 'refused';
+      this.stats.replacements += 1;
+      this.operator.replace(n.name);
+      return;
+    }
+    this.boot(n, loaded.value, n.founding ? this.nodes.map((x) => nodeId(x.name)) : []);
+  }
+
+  private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
+    n.incarnation += 1;
+    const machine = this.createMachine();
+    n.host = null;
+    const raftConfig: RaftConfig = {
+      ...defaultRaftLimits,
+      electionTicks: this.electionTicks,
+      ...this.raftOverrides,
+      id: n.id,
+      initialVoters,
+    };
+    this.raftSafety.onRestart(n.name, false);
+    this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
+    const created = NodeHost.create<unknown>({
+      raft: raftConfig,
+      persisted,
+      rng: n.rng.fork(`incarnation:${n.incarnation}`),
+      createRaft: this.createRaft,
+      stateMachine: machine,
+      tickMs: this.tickMs,
+      logTimeTickMs: this.logTimeTickMs,
+      snapshotEntries: this.snapshotEntries,
+      nowMs: n.clock.read(this.now),
+      observer: {
+        applied: (entry, logTimeMs) => {
+          this.smSafety.onApplied(n.name, entry, logTimeMs, machine.stateHash);
+          const broken = machine.invariants?.() ?? [];
+          if (broken.length > 0) throw new Violation('state-machine-invariants', `${n.name} after ${entry.index}: ${broken.join('; ')}`);
+        },
+        restored: (snapshot) => {
+          // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
+          if (n.host !== null) this.stats.snapshotsInstalled += 1;
+          const env = decodeEnvelope(snapshot.data);
+          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.stateHash);
+        },
+      },
+    });
+    if (!created.ok) {
+      this.stats.refusedStarts += 1;
+      this.trace.add(this.now, `${n.name} refuses to start: ${created.error}`);
+      n.state = 'refused';
+      return;
+    }
+    if (persisted.snapshot === null) this.smSafety.onRestored(n.name, 0, 0, null);
+    n.host = created.value;
+    n.machine = machine;
+    n.state = 'up';
+    n.pausedUntilMs = 0;
+    n.backlog = [];
+    n.nextTickMs = this.now + this.tickMs;
+    n.role = 'follower';
+    n.term = created.value.status().term;
+    n.lastApplied = created.value.applied;
+    this.trace.add(this.now, `${n.name} up (incarnation ${n.incarnation}, term ${n.term}, applied ${n.lastApplied})`);
+    this.pump(n);
+  }
+
+  private kill(n: SimNode, losePageCache: boolean, state: NodeState): void {
+    n.host = null;
+    n.machine = null;
+    n.state = state;
+    n.backlog = [];
+    n.pausedUntilMs = 0;
+    n.disk.crash(losePageCache);
+    this.workload?.nodeLost(this.now, n.name);
+  }
+
+  private restart(n: SimNode): void {
+    if (n.state !== 'down' && n.state !== 'stopped') return;
+    this.stats.restarts += 1;
+    this.start(n);
+  }
+
+  private resume(n: SimNode): void {
+    n.pausedUntilMs = 0;
+    const host = n.host;
+    if (host === null) return;
+    this.trace.add(this.now, `${n.name} resumes (${n.backlog.length} queued)`);
+    host.tick(n.clock.read(this.now));
+    n.nextTickMs = this.now + this.tickMs;
+    this.pump(n);
+    const backlog = n.backlog;
+    n.backlog = [];
+    for (const item of backlog) {
+      if (n.state !== 'up') break;
+      switch (item.kind) {
+        case 'message':
+          this.deliver(n, item.message);
+          break;
+        case 'propose':
+        case 'read':
+          this.handleRequest(n, item);
+          break;
+        default:
+          assertNever(item, 'backlog item');
+      }
+    }
+  }
+
+  // ---- faults ------------------------------------------------------------------------------------
+
+  private applyFault(event: FaultEvent): void {
+    this.stats.faults += 1;
+    this.trace.add(this.now, `fault ${describeFault(event)}`);
+    const ids = this.nodes.map((n) => n.id);
+    switch (event.kind) {
+      case 'partition':
+        this.network.partition(ids, event.groups.map((g) => g.flatMap((x) => this.addressOf(x))));
+        return;
+      case 'isolate':
+        for (const a of this.addressOf(event.node)) this.network.isolate(ids, a);
+        return;
+      case 'isolateLeader': {
+        const leader = this.leader();
+        if (leader !== null) for (const a of this.addressOf(leader)) this.network.isolate(ids, a);
+        return;
+      }
+      case 'bridge':
+        for (const a of this.addressOf(event.node)) this.network.bridge(ids, a);
+        return;
+      case 'oneWay':
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
+        return;
+      case 'clog':
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
+        return;
+      case 'heal':
+        this.network.heal();
+        return;
+      case 'crash': {
+        const n = this.byName.get(event.node);
+        if (n === undefined || n.state !== 'up') return;
+        this.stats.crashes += 1;
+        this.kill(n, event.losePageCache, 'down');
+        return;
+      }
+      case 'restart': {
+        const n = this.byName.get(event.node);
+        if (n !== undefined) this.restart(n);
+        return;
+      }
+      case 'pause': {
+        const n = this.byName.get(event.node);
+        if (n === undefined || n.state !== 'up') return;
+        this.stats.pauses += 1;
+        n.pausedUntilMs = Math.max(n.pausedUntilMs, this.now + Math.max(1, event.forMs));
+        return;
+      }
+      case 'drift':
+        this.byName.get(event.node)?.clock.setDrift(this.now, event.ppm);
+        return;
+      case 'clockJump':
+        this.byName.get(event.node)?.clock.jumpForward(this.now, event.jumpMs);
+        return;
+      case 'diskWriteError':
+        this.byName.get(event.node)?.disk.armWriteError();
+        return;
+      case 'diskCorruptRead':
+        this.byName.get(event.node)?.disk.armReadCorruption();
+        return;
+      case 'transfer': {
+        const leader = this.leader();
+        const target = this.byName.get(event.to);
+        if (leader === null || target === undefined || leader === event.to) return;
+        const host = this.node(leader).host;
+        if (host === null) return;
+        host.transferLeadership(`s${++this.scriptCounter}`, target.id);
+        this.pump(this.node(leader));
+        return;
+      }
+      default:
+        assertNever(event, 'fault event');
+    }
+  }
+
+  private addressOf(name: string): NodeId[] {
+    const n = this.byName.get(name);
+    return n === undefined ? [] : [n.id];
+  }
+
+  private node(name: string): SimNode {
+    const n = this.byName.get(name);
+    if (n === undefined) throw new Violation('script', `no node named ${name}`);
+    return n;
+  }
+
+  /** Counters from the network, disks and clients folded into `stats`. */
+  collectStats(): SimulationStats {
+    this.stats.messagesSent = this.network.stats.sent;
+    this.stats.messagesDelivered = this.network.stats.delivered;
+    this.stats.messagesLost = this.network.stats.lost + this.network.stats.blocked;
+    this.stats.diskSyncs = this.nodes.reduce((s, n) => s + n.disk.syncs, 0);
+    if (this.workload !== null) {
+      this.stats.lost = this.workload.stats.lost;
+    }
+    this.stats.simulatedMs = this.now;
+    return this.stats;
+  }
+}
