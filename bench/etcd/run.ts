@@ -1,0 +1,83 @@
+// Side-by-side lock benchmark: the same workloads against every backend, one table, plus the
+// machine's physical limits measured in the same run. Today's backend is a local 3-member etcd
+// (started here, killed by PID at the end); a raftlock backend joins `backends` below through the
+// same `BackendFactory` interface, and the table then shows raftlock/etcd per workload.
+//
+//   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--etcd etcd] [--dir PATH]
+//
+// Without etcd installed it prints how to install it and exits 0: the project never requires it.
+import { tmpdir } from 'node:os';
+import { formatPhysicalLimits, measurePhysicalLimits } from '../physical.js';
+import { detectEtcd, EtcdCluster, etcdInstallHint } from './cluster.js';
+import { etcdFactory, newAgent } from './etcd-backend.js';
+import type { BackendFactory } from './backend.js';
+import { formatTable } from './table.js';
+import { contended, ownLockEach } from './workloads.js';
+import type { WorkloadResult } from './workloads.js';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const seconds = Number(flag('--seconds') ?? '5');
+const scaling = (flag('--scaling') ?? '1,8,64,256,1024').split(',').map(Number);
+const dataParent = flag('--dir') ?? tmpdir();
+const etcdBinary = flag('--etcd') ?? 'etcd';
+if (!(seconds > 0) || scaling.some((n) => !(Number.isInteger(n) && n > 0))) {
+  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--etcd PATH] [--dir PATH]');
+  process.exit(2);
+}
+// An interrupted run still kills the etcd members (their exit hooks run on process.exit).
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const detected = detectEtcd(etcdBinary);
+if (!detected.found) {
+  console.log(etcdInstallHint);
+  console.log(`(etcd --version: ${detected.reason})`);
+  process.exit(0);
+}
+
+const log = (text: string): void => console.error(text);
+log(`measuring physical limits under ${dataParent} ...`);
+const limits = await measurePhysicalLimits(dataParent, Math.min(3000, seconds * 1000));
+
+type Run = { readonly backend: BackendFactory<unknown>; readonly memory: () => string };
+
+async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
+  const options = { durationMs: seconds * 1000 };
+  const step = async (what: Promise<WorkloadResult>): Promise<void> => {
+    const r = await what;
+    log(`  ${r.backend} ${r.workload}: ${Math.round(r.rate)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
+    results.push(r);
+  };
+  await step(ownLockEach(run.backend, 32, options));
+  await step(contended(run.backend, 16, options));
+  for (const n of scaling) await step(ownLockEach(run.backend, n, options, `scaling (${n} clients)`));
+}
+
+const results: WorkloadResult[] = [];
+const memory: string[] = [];
+log(`starting a 3-member etcd ${detected.version} cluster ...`);
+const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
+const agent = newAgent();
+try {
+  const run: Run = {
+    backend: etcdFactory(agent, cluster.clientUrls),
+    memory: () =>
+      [...cluster.rssBytes()].map(([name, bytes]) => `${name} ${(bytes / (1024 * 1024)).toFixed(1)} MB`).join(', '),
+  };
+  await runAll(run, results);
+  memory.push(`etcd ${detected.version} resident memory after the run: ${run.memory()}`);
+} finally {
+  agent.destroy();
+  await cluster.stop();
+}
+
+console.log(formatPhysicalLimits(limits));
+console.log('');
+console.log(`lock workloads, ${seconds} s each (rate over the whole run; latency of acquire+release, or the wait for contended):`);
+console.log(formatTable(results));
+console.log('');
+for (const line of memory) console.log(line);
