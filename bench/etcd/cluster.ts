@@ -122,6 +122,21 @@ export class EtcdCluster {
     }
   }
 
+  /** The member that reports itself as leader, or null while there is none. */
+  async leader(): Promise<string | null> {
+    for (const m of this.members) {
+      if (m.process === null) continue;
+      try {
+        const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
+        if (body.leader !== undefined && body.leader === body.header?.member_id) return m.name;
+      } catch {
+        // A member that does not answer is not the leader we can kill.
+      }
+    }
+    return null;
+  }
+
   /** SIGKILL one member (the failover workload); its data directory stays. */
   kill(name: string): void {
     const m = this.member(name);

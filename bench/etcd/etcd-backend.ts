@@ -3,6 +3,7 @@
 // the lock's prefix attached to the lease, waiting for every earlier key to go), release is Unlock
 // (deleting that key); closing revokes the lease.
 import { Agent, request } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import type { BackendFactory, LockBackend } from './backend.js';
 
 export type EtcdLockHandle = { readonly key: string };
@@ -14,8 +15,11 @@ export function newAgent(): Agent {
 
 type Json = Record<string, unknown>;
 
-/** POSTs JSON to the gateway and parses the reply; non-2xx and gateway errors throw. */
-export function postJson(agent: Agent, endpoint: string, path: string, body: Json, timeoutMs = 0): Promise<Json> {
+/**
+ * POSTs JSON to the gateway and parses the reply; non-2xx and gateway errors throw. `track` holds
+ * the request while it is in flight, so that its owner can abandon it.
+ */
+export function postJson(agent: Agent, endpoint: string, path: string, body: Json, timeoutMs = 0, track?: Set<ClientRequest>): Promise<Json> {
   const url = new URL(path, endpoint);
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -46,6 +50,10 @@ export function postJson(agent: Agent, endpoint: string, path: string, body: Jso
       },
     );
     req.on('error', reject);
+    if (track !== undefined) {
+      track.add(req);
+      req.on('close', () => track.delete(req));
+    }
     if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path}: no reply in ${timeoutMs}ms`)));
     req.end(payload);
   });
@@ -53,19 +61,36 @@ export function postJson(agent: Agent, endpoint: string, path: string, body: Jso
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
+export type EtcdClientOptions = {
+  readonly ttlSec?: number;
+  /** Per-request limit for lock calls; 0 waits as long as the lock takes. */
+  readonly requestTimeoutMs?: number;
+};
+
+/** A network failure (not an answer from etcd): the client moves to the next endpoint. */
+function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && /^E[A-Z]+/.test(code)) || (error instanceof Error && / no reply in \d+ms$/.test(error.message));
+}
+
 export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
   private keepalive: NodeJS.Timeout | null = null;
+  private readonly inFlight = new Set<ClientRequest>();
+  private endpointIndex: number;
   /** The last keepalive failure, if any; a lease that lapses shows up as lock errors. */
   keepaliveError: string | null = null;
 
   private constructor(
     private readonly agent: Agent,
-    readonly endpoint: string,
+    private readonly endpoints: readonly string[],
+    first: number,
     readonly leaseId: string,
     ttlSec: number,
+    private readonly requestTimeoutMs: number,
   ) {
+    this.endpointIndex = first;
     this.keepalive = setInterval(() => {
-      postJson(agent, endpoint, '/v3/lease/keepalive', { ID: leaseId }, ttlSec * 1000).then(
+      this.call('/v3/lease/keepalive', { ID: leaseId }, ttlSec * 1000).then(
         () => undefined,
         (error: unknown) => {
           this.keepaliveError = String(error);
@@ -75,35 +100,62 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
     this.keepalive.unref();
   }
 
-  static async open(agent: Agent, endpoint: string, ttlSec = 10): Promise<EtcdLockClient> {
-    const lease = await postJson(agent, endpoint, '/v3/lease/grant', { TTL: ttlSec }, 30_000);
-    const id = lease['ID'];
-    if (typeof id !== 'string') throw new Error(`lease grant returned no ID: ${JSON.stringify(lease)}`);
-    return new EtcdLockClient(agent, endpoint, id, ttlSec);
+  /** Grants the client's lease through `endpoints[first]`, moving on to the others if it is down. */
+  static async open(agent: Agent, endpoints: readonly string[], first = 0, options: EtcdClientOptions = {}): Promise<EtcdLockClient> {
+    const ttlSec = options.ttlSec ?? 10;
+    let lastError: unknown = null;
+    for (let k = 0; k < endpoints.length; k++) {
+      const index = (first + k) % endpoints.length;
+      try {
+        const lease = await postJson(agent, endpoints[index] as string, '/v3/lease/grant', { TTL: ttlSec }, 30_000);
+        const id = lease['ID'];
+        if (typeof id !== 'string') throw new Error(`lease grant returned no ID: ${JSON.stringify(lease)}`);
+        return new EtcdLockClient(agent, endpoints, index, id, ttlSec, options.requestTimeoutMs ?? 0);
+      } catch (error) {
+        lastError = error;
+        if (!isNetworkError(error)) throw error;
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  get endpoint(): string {
+    return this.endpoints[this.endpointIndex] as string;
+  }
+
+  private async call(path: string, body: Json, timeoutMs: number): Promise<Json> {
+    try {
+      return await postJson(this.agent, this.endpoint, path, body, timeoutMs, this.inFlight);
+    } catch (error) {
+      if (isNetworkError(error)) this.endpointIndex = (this.endpointIndex + 1) % this.endpoints.length;
+      throw error;
+    }
   }
 
   async acquire(name: string): Promise<EtcdLockHandle> {
-    const reply = await postJson(this.agent, this.endpoint, '/v3/lock/lock', { name: b64(name), lease: this.leaseId });
+    const reply = await this.call('/v3/lock/lock', { name: b64(name), lease: this.leaseId }, this.requestTimeoutMs);
     const key = reply['key'];
     if (typeof key !== 'string') throw new Error(`lock returned no key: ${JSON.stringify(reply)}`);
     return { key };
   }
 
   async release(handle: EtcdLockHandle): Promise<void> {
-    await postJson(this.agent, this.endpoint, '/v3/lock/unlock', { key: handle.key }, 30_000);
+    await this.call('/v3/lock/unlock', { key: handle.key }, this.requestTimeoutMs || 30_000);
   }
 
+  /** Abandons any waiting acquire, then revokes the lease (which deletes the client's keys). */
   async close(): Promise<void> {
     if (this.keepalive !== null) clearInterval(this.keepalive);
     this.keepalive = null;
-    await postJson(this.agent, this.endpoint, '/v3/lease/revoke', { ID: this.leaseId }, 30_000);
+    for (const req of [...this.inFlight]) req.destroy(new Error('client closed'));
+    await this.call('/v3/lease/revoke', { ID: this.leaseId }, 30_000);
   }
 }
 
 /** Clients spread round-robin over the members' client URLs, as etcd's own client balancer does. */
-export function etcdFactory(agent: Agent, endpoints: readonly string[], ttlSec = 10): BackendFactory<EtcdLockHandle> {
+export function etcdFactory(agent: Agent, endpoints: readonly string[], options: EtcdClientOptions = {}): BackendFactory<EtcdLockHandle> {
   return {
     name: 'etcd',
-    open: (index) => EtcdLockClient.open(agent, endpoints[index % endpoints.length] as string, ttlSec),
+    open: (index) => EtcdLockClient.open(agent, endpoints, index % endpoints.length, options),
   };
 }

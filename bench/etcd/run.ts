@@ -3,7 +3,8 @@
 // (started here, killed by PID at the end); a raftlock backend joins `backends` below through the
 // same `BackendFactory` interface, and the table then shows raftlock/etcd per workload.
 //
-//   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--etcd etcd] [--dir PATH]
+//   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--queue 10000]
+//                             [--failover-rounds 5] [--etcd etcd] [--dir PATH]
 //
 // Without etcd installed it prints how to install it and exits 0: the project never requires it.
 import { tmpdir } from 'node:os';
@@ -12,8 +13,8 @@ import { detectEtcd, EtcdCluster, etcdInstallHint } from './cluster.js';
 import { etcdFactory, newAgent } from './etcd-backend.js';
 import type { BackendFactory } from './backend.js';
 import { formatTable } from './table.js';
-import { contended, ownLockEach } from './workloads.js';
-import type { WorkloadResult } from './workloads.js';
+import { contended, failover, ownLockEach, queueDepth } from './workloads.js';
+import type { FailoverControl, WorkloadResult } from './workloads.js';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -22,10 +23,13 @@ function flag(name: string): string | undefined {
 
 const seconds = Number(flag('--seconds') ?? '5');
 const scaling = (flag('--scaling') ?? '1,8,64,256,1024').split(',').map(Number);
+const queueWaiters = Number(flag('--queue') ?? '10000');
+const failoverRounds = Number(flag('--failover-rounds') ?? '5');
 const dataParent = flag('--dir') ?? tmpdir();
 const etcdBinary = flag('--etcd') ?? 'etcd';
-if (!(seconds > 0) || scaling.some((n) => !(Number.isInteger(n) && n > 0))) {
-  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--etcd PATH] [--dir PATH]');
+const counts = [...scaling, queueWaiters, failoverRounds];
+if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
+  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N] [--etcd PATH] [--dir PATH]');
   process.exit(2);
 }
 // An interrupted run still kills the etcd members (their exit hooks run on process.exit).
@@ -43,7 +47,17 @@ const log = (text: string): void => console.error(text);
 log(`measuring physical limits under ${dataParent} ...`);
 const limits = await measurePhysicalLimits(dataParent, Math.min(3000, seconds * 1000));
 
-type Run = { readonly backend: BackendFactory<unknown>; readonly memory: () => string };
+/** One backend under test: its clients, a failover-ready client factory, its cluster control. */
+const memory: string[] = [];
+
+type Run = {
+  readonly backend: BackendFactory<unknown>;
+  /** Clients with a short request timeout, so a call stuck on a killed member is retried. */
+  readonly failoverBackend: BackendFactory<unknown>;
+  readonly control: FailoverControl;
+  /** Resident memory of the cluster's processes, one line. */
+  readonly memory: () => string;
+};
 
 async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
   const options = { durationMs: seconds * 1000 };
@@ -55,21 +69,58 @@ async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
   await step(ownLockEach(run.backend, 32, options));
   await step(contended(run.backend, 16, options));
   for (const n of scaling) await step(ownLockEach(run.backend, n, options, `scaling (${n} clients)`));
+  if (queueWaiters > 0) {
+    await step(queueDepth(run.backend, queueWaiters, { ...options, onQueued: () => memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`) }));
+  }
+  if (failoverRounds > 0) {
+    await step(failover(run.failoverBackend, run.control, { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 }));
+  }
+}
+
+/**
+ * The failover client gives up on a call after this long and retries on the next member, as a
+ * client with a deadline would; failover figures therefore include up to this much retry delay.
+ */
+const failoverRequestTimeoutMs = 300;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function etcdControl(cluster: EtcdCluster): FailoverControl {
+  return {
+    killLeader: async () => {
+      const started = Date.now();
+      let leader = await cluster.leader();
+      while (leader === null) {
+        if (Date.now() - started > 30_000) throw new Error('etcd has had no leader for 30 s');
+        await pause(50);
+        leader = await cluster.leader();
+      }
+      cluster.kill(leader);
+      return leader;
+    },
+    restart: async (name) => {
+      cluster.restart(name);
+      await cluster.waitHealthy(60_000);
+      while ((await cluster.leader()) === null) await pause(50);
+    },
+  };
 }
 
 const results: WorkloadResult[] = [];
-const memory: string[] = [];
 log(`starting a 3-member etcd ${detected.version} cluster ...`);
 const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
 const agent = newAgent();
 try {
   const run: Run = {
     backend: etcdFactory(agent, cluster.clientUrls),
+    failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverRequestTimeoutMs }),
+    control: etcdControl(cluster),
     memory: () =>
       [...cluster.rssBytes()].map(([name, bytes]) => `${name} ${(bytes / (1024 * 1024)).toFixed(1)} MB`).join(', '),
   };
+  memory.push(`etcd ${detected.version} idle, before the workloads: ${run.memory()}`);
   await runAll(run, results);
-  memory.push(`etcd ${detected.version} resident memory after the run: ${run.memory()}`);
+  memory.push(`etcd ${detected.version} after the workloads: ${run.memory()}`);
 } finally {
   agent.destroy();
   await cluster.stop();
@@ -80,4 +131,5 @@ console.log('');
 console.log(`lock workloads, ${seconds} s each (rate over the whole run; latency of acquire+release, or the wait for contended):`);
 console.log(formatTable(results));
 console.log('');
-for (const line of memory) console.log(line);
+console.log('resident memory:');
+for (const line of memory) console.log(`  ${line}`);

@@ -132,3 +132,110 @@ export async function contended<H>(factory: BackendFactory<H>, clients: number, 
   });
   return summarize(`contended (${clients} clients, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
 }
+
+/** What the failover workload needs from a cluster besides its clients. */
+export interface FailoverControl {
+  /** SIGKILLs the current leader (waiting until there is one) and returns its name. */
+  killLeader(): Promise<string>;
+  /** Restarts a killed member and waits until the whole cluster is healthy again. */
+  restart(name: string): Promise<void>;
+}
+
+export type FailoverOptions = {
+  readonly rounds: number;
+  /** The client's loop runs this long before the kill, so the kill lands mid-loop. */
+  readonly steadyMs: number;
+  /** A round that sees no successful acquire within this time counts as an error. */
+  readonly recoveryLimitMs: number;
+};
+
+/**
+ * One client loops acquire+release on one lock; the leader is SIGKILLed mid-loop; the sample is the
+ * time from the kill to the completion of the first acquire asked for after it. Repeated `rounds` times (the
+ * killed member restarted in between); the rate column is the median in milliseconds.
+ */
+export async function failover<H>(factory: BackendFactory<H>, control: FailoverControl, options: FailoverOptions): Promise<WorkloadResult> {
+  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  for (let round = 0; round < options.rounds; round++) {
+    const client = await factory.open(round);
+    let killedAt = Infinity;
+    let recoveredAt = Infinity;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          const asked = performance.now();
+          const handle = await client.acquire('bench-failover');
+          // Only an acquire asked for after the kill proves the cluster serves again: a reply
+          // already on its way from the old leader does not.
+          if (asked > killedAt && recoveredAt === Infinity) recoveredAt = performance.now();
+          await client.release(handle);
+        } catch {
+          // Expected while the cluster has no leader; the client moves to another member.
+          await pause(10);
+        }
+      }
+    })();
+    await pause(options.steadyMs);
+    const killed = await control.killLeader();
+    killedAt = performance.now();
+    while (recoveredAt === Infinity && performance.now() - killedAt < options.recoveryLimitMs) await pause(5);
+    stop = true;
+    await loop;
+    if (recoveredAt === Infinity) noteError(tally, new Error(`round ${round}: no acquire within ${options.recoveryLimitMs}ms of killing ${killed}`));
+    else tally.latenciesMs.push(recoveredAt - killedAt);
+    await client.close().catch(() => undefined);
+    await control.restart(killed);
+  }
+  const sorted = tally.latenciesMs.slice().sort((a, b) => a - b);
+  return {
+    workload: `failover (SIGKILL leader, ${options.rounds} rounds)`,
+    backend: factory.name,
+    unit: 'ms median',
+    rate: percentile(sorted, 50),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
+    errors: tally.errors,
+    firstError: tally.firstError,
+  };
+}
+
+/**
+ * `waiters` clients queue on one lock held by another client; then the holder lets go and every
+ * waiter releases as soon as it is granted. The rate is handoffs per second through the deep queue
+ * for the run's duration; the latency is each waiter's wait from the holder's release. Waiters still queued at the deadline
+ * are abandoned by closing their clients. `onQueued` runs once every waiter has asked (to sample
+ * memory at the deepest point).
+ */
+export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number, options: WorkloadOptions & { readonly onQueued?: () => void }): Promise<WorkloadResult> {
+  const name = 'bench-queue';
+  const [holder, ...queue] = await openClients(factory, waiters + 1, options.openBatch ?? 256);
+  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  let deadline = Infinity;
+  let started = 0;
+  try {
+    const held = await (holder as LockBackend<H>).acquire(name);
+    const waits = queue.map(async (client) => {
+      try {
+        const handle = await client.acquire(name);
+        if (performance.now() >= deadline) return;
+        tally.latenciesMs.push(performance.now() - started);
+        await client.release(handle);
+      } catch (error) {
+        if (performance.now() < deadline) noteError(tally, error);
+      }
+    });
+    // Give every waiter's request time to reach the service before the first handoff.
+    await pause(Math.min(10_000, 1000 + waiters));
+    options.onQueued?.();
+    started = performance.now();
+    deadline = started + options.durationMs;
+    await (holder as LockBackend<H>).release(held);
+    await Promise.race([Promise.all(waits), pause(options.durationMs)]);
+  } finally {
+    await Promise.allSettled([holder, ...queue].map((c) => c?.close()));
+  }
+  const elapsedMs = Math.min(performance.now(), deadline) - started;
+  return summarize(`queue depth (${waiters} waiters, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
+}
