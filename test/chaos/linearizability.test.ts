@@ -23,6 +23,7 @@ import type { KvInput, KvOutput } from '../../src/chaos/linearizability/models/k
 import { fenceModel } from '../../src/chaos/linearizability/models/fence.js';
 import type { FenceInput, FenceOutput } from '../../src/chaos/linearizability/models/fence.js';
 import { checkHistory } from '../../src/chaos/linearizability/check-history.js';
+import { runCheckCli } from '../../src/chaos/check-cli.js';
 import { fenceRun, kvRun, mutexRun, semaphoreLimit, semaphoreRun, stretch } from './fixtures/sequential.js';
 import type { Draw, Stretch } from './fixtures/sequential.js';
 
@@ -373,4 +374,27 @@ t.test('a history file written by hand can be checked end to end', async (t) => 
   const result = checkHistory(ops.value);
   t.equal(result.verdict, 'violation');
   t.match(result.report, /b \[p2\] s2 acquire\(L\) -> token 3 \(2µs\.\.3µs\): the lock is held by s1/);
+});
+
+t.test('the check command exits 0 on a linearizable history, 1 on a violation, 2 past the bound, 3 on a bad file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'raftlock-history-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, events: readonly object[]): string => {
+    const path = join(dir, name);
+    writeFileSync(path, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return path;
+  };
+  const invoke = (id: string, atUs: number, owner: string): object => ({ kind: 'invoke', id, process: owner, atUs, op: { type: 'lock.acquire', lock: 'L', owner } });
+  const granted = (id: string, atUs: number, token: number): object => ({ kind: 'complete', id, process: 'p', atUs, outcome: 'ok', result: { type: 'lock.acquire', token } });
+  const good = file('good.jsonl', [invoke('a', 0, 's1'), granted('a', 1, 5)]);
+  const bad = file('bad.jsonl', [invoke('b1', 0, 's1'), granted('b1', 1, 5), invoke('b2', 2, 's2'), granted('b2', 3, 6)]);
+  // Six acquires of unknown outcome, then a grant: the search needs more than three steps.
+  const wide = file('wide.jsonl', [...[0, 1, 2, 3, 4, 5].map((i) => invoke(`w${i}`, i, `o${i}`)), invoke('z', 10, 'z'), granted('z', 11, 100)]);
+  const torn = file('torn.jsonl', []);
+  writeFileSync(torn, '{"kind":');
+  t.equal(runCheckCli([good]), 0);
+  t.equal(runCheckCli([bad]), 1);
+  t.equal(runCheckCli(['--steps-max', '3', wide]), 2);
+  t.equal(runCheckCli([torn]), 3);
+  t.equal(runCheckCli([]), 3);
 });
