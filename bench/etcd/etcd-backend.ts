@@ -59,6 +59,9 @@ export function postJson(agent: Agent, endpoint: string, path: string, body: Jso
   });
 }
 
+/** Retries of a call that etcd refused with "too many requests" (about 6 s of back-off). */
+const tooManyRequestsAttemptsMax = 40;
+
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
 export type EtcdClientOptions = {
@@ -124,11 +127,17 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
   }
 
   private async call(path: string, body: Json, timeoutMs: number): Promise<Json> {
-    try {
-      return await postJson(this.agent, this.endpoint, path, body, timeoutMs, this.inFlight);
-    } catch (error) {
-      if (isNetworkError(error)) this.endpointIndex = (this.endpointIndex + 1) % this.endpoints.length;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await postJson(this.agent, this.endpoint, path, body, timeoutMs, this.inFlight);
+      } catch (error) {
+        if (isNetworkError(error)) this.endpointIndex = (this.endpointIndex + 1) % this.endpoints.length;
+        // etcd refuses proposals while its apply falls more than 5,000 entries behind commit
+        // ("too many requests", before proposing anything) and asks clients to back off.
+        const busy = error instanceof Error && error.message.includes('too many requests');
+        if (!busy || attempt >= tooManyRequestsAttemptsMax) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+      }
     }
   }
 

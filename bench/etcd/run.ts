@@ -52,6 +52,11 @@ const memory: string[] = [];
 
 type Run = {
   readonly backend: BackendFactory<unknown>;
+  /**
+   * Clients for the queue: with thousands of waiters each holding a socket for its blocking call,
+   * per-client keepalives would double the sockets, so these sessions are long enough to need none.
+   */
+  readonly queueBackend: BackendFactory<unknown>;
   /** Clients with a short request timeout, so a call stuck on a killed member is retried. */
   readonly failoverBackend: BackendFactory<unknown>;
   readonly control: FailoverControl;
@@ -70,7 +75,7 @@ async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
   await step(contended(run.backend, 16, options));
   for (const n of scaling) await step(ownLockEach(run.backend, n, options, `scaling (${n} clients)`));
   if (queueWaiters > 0) {
-    await step(queueDepth(run.backend, queueWaiters, { ...options, onQueued: () => memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`) }));
+    await step(queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued: () => memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`) }));
   }
   if (failoverRounds > 0) {
     await step(failover(run.failoverBackend, run.control, { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 }));
@@ -113,6 +118,7 @@ const agent = newAgent();
 try {
   const run: Run = {
     backend: etcdFactory(agent, cluster.clientUrls),
+    queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
     failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverRequestTimeoutMs }),
     control: etcdControl(cluster),
     memory: () =>

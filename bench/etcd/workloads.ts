@@ -133,6 +133,9 @@ export async function contended<H>(factory: BackendFactory<H>, clients: number, 
   return summarize(`contended (${clients} clients, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
 }
 
+const queueJoinBatch = 100;
+const queueJoinPauseMs = 100;
+
 /** What the failover workload needs from a cluster besides its clients. */
 export interface FailoverControl {
   /** SIGKILLs the current leader (waiting until there is one) and returns its name. */
@@ -216,7 +219,7 @@ export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number,
   let started = 0;
   try {
     const held = await (holder as LockBackend<H>).acquire(name);
-    const waits = queue.map(async (client) => {
+    const wait = async (client: LockBackend<H>): Promise<void> => {
       try {
         const handle = await client.acquire(name);
         if (performance.now() >= deadline) return;
@@ -225,14 +228,22 @@ export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number,
       } catch (error) {
         if (performance.now() < deadline) noteError(tally, error);
       }
-    });
-    // Give every waiter's request time to reach the service before the first handoff.
-    await pause(Math.min(10_000, 1000 + waiters));
+    };
+    const waits: Promise<void>[] = [];
+    // Waiters join in batches, as a real crowd arrives, rather than in one burst of 10,000 calls.
+    for (let i = 0; i < queue.length; i += queueJoinBatch) {
+      waits.push(...queue.slice(i, i + queueJoinBatch).map(wait));
+      await pause(queueJoinPauseMs);
+    }
+    // Give the last waiters' requests time to reach the service before the first handoff.
+    await pause(1000);
     options.onQueued?.();
     started = performance.now();
     deadline = started + options.durationMs;
     await (holder as LockBackend<H>).release(held);
-    await Promise.race([Promise.all(waits), pause(options.durationMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((resolve) => { timer = setTimeout(resolve, options.durationMs); })]);
+    clearTimeout(timer);
   } finally {
     await Promise.allSettled([holder, ...queue].map((c) => c?.close()));
   }

@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import type { BackendFactory, LockBackend } from '../../bench/etcd/backend.js';
-import { contended, ownLockEach, percentile } from '../../bench/etcd/workloads.js';
+import { contended, failover, ownLockEach, percentile, queueDepth } from '../../bench/etcd/workloads.js';
 import type { WorkloadResult } from '../../bench/etcd/workloads.js';
 import { formatTable } from '../../bench/etcd/table.js';
 import { detectEtcd } from '../../bench/etcd/cluster.js';
@@ -19,6 +19,8 @@ class MemoryLocks {
   grants = 0;
   opened = 0;
   closed = 0;
+  /** While set, every call fails, as calls do while a cluster has no leader. */
+  down = false;
 
   factory(name: string, failEvery = 0): BackendFactory<{ lock: string; id: number }> {
     return {
@@ -42,6 +44,7 @@ class MemoryLocks {
     return {
       acquire: async (lock) => {
         calls++;
+        if (this.down) throw new Error('no leader');
         if (failEvery > 0 && calls % failEvery === 0) throw new Error('injected failure');
         let id: number;
         if (this.holders.has(lock)) {
@@ -99,6 +102,41 @@ t.test('errors are counted and the loop goes on; the first error is kept', async
   t.equal(r.firstError, 'injected failure');
   t.ok(r.rate > 0, 'successful operations still counted');
   t.equal(locks.holders.size, 0);
+});
+
+t.test('queue depth drains a deep queue one grant at a time; failover times recovery after each kill', async (t) => {
+  const locks = new MemoryLocks();
+  let queued = 0;
+  const q = await queueDepth(locks.factory('memory'), 300, { durationMs: 5000, onQueued: () => { queued = locks.waiters.get('bench-queue')?.length ?? 0; } });
+  t.equal(queued, 300, 'every waiter was in line before the first handoff');
+  t.equal(q.workload, 'queue depth (300 waiters, 1 lock)');
+  t.equal(q.errors, 0);
+  wellFormed(t, q);
+  t.equal(locks.violations, 0);
+  t.equal(locks.holders.size, 0, 'the queue drained and the holder let go');
+  t.equal(locks.closed, 301);
+
+  const kills: string[] = [];
+  const f = await failover(
+    locks.factory('memory'),
+    {
+      killLeader: async () => {
+        locks.down = true;
+        setTimeout(() => { locks.down = false; }, 20);
+        kills.push('n1');
+        return 'n1';
+      },
+      restart: async (name) => {
+        t.equal(name, 'n1', 'the killed node is the one restarted');
+      },
+    },
+    { rounds: 3, steadyMs: 10, recoveryLimitMs: 5000 },
+  );
+  t.equal(kills.length, 3);
+  t.equal(f.errors, 0, 'every round recovered');
+  t.equal(f.unit, 'ms median');
+  t.ok(f.rate > 0 && f.rate === f.p50Ms, 'the median recovery time');
+  t.equal(locks.violations, 0);
 });
 
 t.test('percentiles are nearest-rank and the table shows the ratio to the baseline', async (t) => {
