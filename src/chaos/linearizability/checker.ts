@@ -126,25 +126,45 @@ function unlift(call: Event): void {
   (call.next as Event).prev = call;
 }
 
+/**
+ * The set of linearized operations, with an incremental Zobrist hash (two 32-bit halves, XOR of a
+ * fixed random word per operation) so that a memo key costs O(1) to form; the words themselves
+ * are compared only when two keys collide.
+ */
 class Bitset {
-  private readonly words: Uint32Array;
+  readonly words: Uint32Array;
+  private hashLow = 0;
+  private hashHigh = 0;
   constructor(bits: number) {
     this.words = new Uint32Array(Math.max(1, Math.ceil(bits / 32)));
   }
   set(i: number): void {
     this.words[i >>> 5] = ((this.words[i >>> 5] ?? 0) | (1 << (i & 31))) >>> 0;
+    this.toggleHash(i);
   }
   clear(i: number): void {
     this.words[i >>> 5] = ((this.words[i >>> 5] ?? 0) & ~(1 << (i & 31))) >>> 0;
-  }
-  has(i: number): boolean {
-    return (((this.words[i >>> 5] ?? 0) >>> (i & 31)) & 1) === 1;
+    this.toggleHash(i);
   }
   key(): string {
-    let s = '';
-    for (const w of this.words) s += w.toString(36) + ',';
-    return s;
+    return `${this.hashLow.toString(36)}.${this.hashHigh.toString(36)}`;
   }
+  equals(words: Uint32Array): boolean {
+    for (let k = 0; k < words.length; k++) if (words[k] !== this.words[k]) return false;
+    return true;
+  }
+  private toggleHash(i: number): void {
+    this.hashLow = (this.hashLow ^ mix32(2 * i + 1)) >>> 0;
+    this.hashHigh = (this.hashHigh ^ mix32(2 * i + 2)) >>> 0;
+  }
+}
+
+/** A fixed pseudo-random word per integer (the splitmix32 finalizer). */
+function mix32(x: number): number {
+  let z = Math.imul(x, 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function checkPartition<State, Input, Output>(
@@ -155,21 +175,23 @@ function checkPartition<State, Input, Output>(
 ): PartitionVerdict<Input, Output> {
   const head = buildEvents(ops);
   const linearized = new Bitset(ops.length);
-  const cache = new Map<string, State[]>();
-  const stack: { call: Event; before: State }[] = [];
+  const cache = new Map<string, { words: Uint32Array; state: State }[]>();
+  const stack: { call: Event; before: State; after: State }[] = [];
   let state = model.init();
   let steps = 0;
+  // The deepest linearization so far, copied only when the search is about to back out of it.
   let best: { order: number[]; states: State[] } = { order: [], states: [] };
-  const bestStates: State[] = [];
+  const keepIfDeepest = (): void => {
+    if (stack.length > best.order.length) best = { order: stack.map((s) => s.call.op), states: stack.map((s) => s.after) };
+  };
 
-  const remember = (key: string, s: State): boolean => {
+  const remember = (s: State): boolean => {
+    const key = `${linearized.key()}|${model.hash(s)}`;
     const seen = cache.get(key);
-    if (seen === undefined) {
-      cache.set(key, [s]);
-      return true;
-    }
-    if (seen.some((other) => model.equal(other, s))) return false;
-    seen.push(s);
+    if (seen !== undefined && seen.some((e) => linearized.equals(e.words) && model.equal(e.state, s))) return false;
+    const entry = { words: linearized.words.slice(), state: s };
+    if (seen === undefined) cache.set(key, [entry]);
+    else seen.push(entry);
     return true;
   };
 
@@ -181,15 +203,10 @@ function checkPartition<State, Input, Output>(
       const result = model.step(state, op.input, op.output);
       if (result.ok) {
         linearized.set(event.op);
-        if (remember(`${linearized.key()}|${model.hash(result.state)}`, result.state)) {
-          stack.push({ call: event, before: state });
-          bestStates.length = stack.length - 1;
-          bestStates.push(result.state);
+        if (remember(result.state)) {
+          stack.push({ call: event, before: state, after: result.state });
           state = result.state;
           lift(event);
-          if (stack.length > best.order.length) {
-            best = { order: stack.map((s) => s.call.op), states: bestStates.slice() };
-          }
           event = head.next;
           continue;
         }
@@ -202,6 +219,7 @@ function checkPartition<State, Input, Output>(
     // operation may never have taken effect.
     if (event.time === Infinity) break;
     // A return whose operation is still in the list: nothing before it can move; backtrack.
+    keepIfDeepest();
     const top = stack.pop();
     if (top === undefined) {
       return {
@@ -214,7 +232,6 @@ function checkPartition<State, Input, Output>(
     }
     linearized.clear(top.call.op);
     state = top.before;
-    bestStates.length = stack.length;
     unlift(top.call);
     event = top.call.next;
   }
