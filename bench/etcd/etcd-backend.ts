@@ -59,7 +59,7 @@ export function postJson(agent: Agent, endpoint: string, path: string, body: Jso
   });
 }
 
-/** Retries of a call that etcd refused with "too many requests" (about 6 s of back-off). */
+/** Retries of a call refused by an overloaded etcd (about 6 s of back-off in all). */
 const tooManyRequestsAttemptsMax = 40;
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
@@ -132,9 +132,12 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
         return await postJson(this.agent, this.endpoint, path, body, timeoutMs, this.inFlight);
       } catch (error) {
         if (isNetworkError(error)) this.endpointIndex = (this.endpointIndex + 1) % this.endpoints.length;
-        // etcd refuses proposals while its apply falls more than 5,000 entries behind commit
-        // ("too many requests", before proposing anything) and asks clients to back off.
-        const busy = error instanceof Error && error.message.includes('too many requests');
+        // An overloaded etcd refuses proposals while its apply falls more than 5,000 entries
+        // behind commit ("too many requests", before proposing anything), or gives up waiting
+        // for one ("request timed out", "context deadline exceeded": outcome unknown). Every call
+        // here is idempotent (a lock call for the same lease and name finds its own key), so all
+        // of these are retried after a back-off.
+        const busy = error instanceof Error && /too many requests|request timed out|context deadline exceeded/.test(error.message);
         if (!busy || attempt >= tooManyRequestsAttemptsMax) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
       }

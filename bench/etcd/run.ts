@@ -66,20 +66,33 @@ type Run = {
 
 async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
   const options = { durationMs: seconds * 1000 };
-  const step = async (what: Promise<WorkloadResult>): Promise<void> => {
-    const r = await what;
+  const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
+    const r = await what().catch((error: unknown): WorkloadResult => failedRow(label, run.backend.name, error));
     log(`  ${r.backend} ${r.workload}: ${Math.round(r.rate)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
     results.push(r);
   };
-  await step(ownLockEach(run.backend, 32, options));
-  await step(contended(run.backend, 16, options));
-  for (const n of scaling) await step(ownLockEach(run.backend, n, options, `scaling (${n} clients)`));
+  await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
+  await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
+  for (const n of scaling) {
+    const label = `scaling (${n} clients)`;
+    await step(label, () => ownLockEach(run.backend, n, options, label));
+  }
   if (queueWaiters > 0) {
-    await step(queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued: () => memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`) }));
+    const onQueued = (): void => {
+      memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
+    };
+    await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
   }
   if (failoverRounds > 0) {
-    await step(failover(run.failoverBackend, run.control, { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 }));
+    const failoverOptions = { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 };
+    await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
   }
+}
+
+/** A workload that could not finish still gets a row, with its error, and the run goes on. */
+function failedRow(workload: string, backend: string, error: unknown): WorkloadResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return { workload: `${workload}: aborted`, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: message };
 }
 
 /**

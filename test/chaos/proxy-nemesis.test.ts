@@ -4,10 +4,14 @@
 // such links realises every partition shape as exactly the directed links it should block. The
 // nemesis schedule is a pure function of its seed, keeps a majority of nodes up and reachable at
 // every moment (the precondition for Raft's liveness, §5.2/§5.4: faults beyond it only test
-// unavailability) and ends healed.
+// unavailability) and ends healed. The nemesis player resolves `leader` when an event fires and
+// undoes exactly what it did, so every played schedule leaves the cluster whole.
 import t from 'tap';
 import fc from 'fast-check';
 import { LinkProxy, ProxyMesh } from '../../src/chaos/proxy.js';
+import type { LinkMode } from '../../src/chaos/proxy.js';
+import { Nemesis } from '../../src/chaos/nemesis.js';
+import type { ChaosCluster, ChaosLinks } from '../../src/chaos/nemesis.js';
 import { allLinks, blockedLinks, linkName } from '../../src/chaos/partition.js';
 import type { PartitionShape } from '../../src/chaos/partition.js';
 import { allFaultKinds, buildSchedule, formatSchedule, leaderRef, resolveShape } from '../../src/chaos/nemesis-schedule.js';
@@ -199,4 +203,104 @@ t.test('every schedule keeps a majority up and connected, recovers each fault an
     { numRuns: 300 },
   );
   t.pass('every generated schedule was well formed');
+});
+
+/** A cluster that records what the nemesis asked of it; the leader is the lowest live node. */
+class FakeCluster implements ChaosCluster {
+  readonly calls: string[] = [];
+  readonly up = new Set(['n1', 'n2', 'n3', 'n4', 'n5']);
+  readonly stopped = new Set<string>();
+  async leader(): Promise<string | null> {
+    return [...this.up].filter((n) => !this.stopped.has(n)).sort()[0] ?? null;
+  }
+  async kill(node: string): Promise<void> {
+    if (!this.up.delete(node)) throw new Error(`kill of a dead node ${node}`);
+    this.stopped.delete(node);
+    this.calls.push(`kill ${node}`);
+  }
+  async restart(node: string): Promise<void> {
+    if (this.up.has(node)) throw new Error(`restart of a live node ${node}`);
+    this.up.add(node);
+    this.calls.push(`restart ${node}`);
+  }
+  pause(node: string): void {
+    this.stopped.add(node);
+    this.calls.push(`pause ${node}`);
+  }
+  resume(node: string): void {
+    this.stopped.delete(node);
+    this.calls.push(`resume ${node}`);
+  }
+  async transferLeadership(to: string): Promise<void> {
+    this.calls.push(`transfer ${to}`);
+  }
+  async removeMember(node: string): Promise<void> {
+    this.calls.push(`remove ${node}`);
+  }
+  async addMember(node: string): Promise<void> {
+    this.calls.push(`add ${node}`);
+  }
+}
+
+class FakeLinks implements ChaosLinks {
+  readonly calls: string[] = [];
+  partition(shape: PartitionShape): string[] {
+    const blocked = blockedLinks(shape, ['n1', 'n2', 'n3', 'n4', 'n5']);
+    this.calls.push(`partition ${blocked.join(',')}`);
+    return blocked;
+  }
+  setAll(mode: LinkMode): void {
+    this.calls.push(`setAll ${mode.kind}`);
+  }
+  heal(): void {
+    this.calls.push('heal');
+  }
+  resetNode(node: string): void {
+    this.calls.push(`reset ${node}`);
+  }
+}
+
+t.test('the nemesis resolves the leader when an event fires and undoes exactly what it did', async (t) => {
+  const cluster = new FakeCluster();
+  const links = new FakeLinks();
+  const lines: string[] = [];
+  const nemesis = new Nemesis(cluster, links, (l) => lines.push(l));
+  await nemesis.apply({ kind: 'kill', nodes: [leaderRef, 'n3'] }, 1000);
+  t.same(cluster.calls, ['kill n1', 'kill n3']);
+  t.same(links.calls, ['reset n1', 'reset n3']);
+  await nemesis.apply({ kind: 'pause', nodes: [leaderRef] }, 1500);
+  t.same(nemesis.down, { killed: ['n1', 'n3'], paused: ['n2'], removed: [] });
+  const skipped = await nemesis.apply({ kind: 'transfer-leadership', to: 'n3' });
+  t.match(skipped.outcome, /skipped: n3 is down/);
+  await nemesis.apply({ kind: 'partition', shape: { kind: 'isolate', node: leaderRef } });
+  t.equal(links.calls.at(-1), 'partition n1->n4,n2->n4,n3->n4,n4->n1,n4->n2,n4->n3,n4->n5,n5->n4', 'the leader among live, unpaused nodes is n4');
+  await nemesis.apply({ kind: 'resume' });
+  await nemesis.apply({ kind: 'restart' });
+  t.same(cluster.calls.slice(-3), ['resume n2', 'restart n1', 'restart n3']);
+  t.same(nemesis.down, { killed: [], paused: [], removed: [] });
+  t.match(lines[0], /^ +1\.000s {2}kill leader n3 {2}=> killed n1 n3$/);
+});
+
+t.test('playing any schedule leaves the cluster whole, healed and never asks the impossible', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(fc.nat(1_000_000), async (seed) => {
+      const cluster = new FakeCluster();
+      const links = new FakeLinks();
+      const nemesis = new Nemesis(cluster, links);
+      const schedule = buildSchedule({ seed, durationMs: 60_000, nodes: ['n1', 'n2', 'n3', 'n4', 'n5'], sessionTtlMs: 2000 });
+      let now = 0;
+      await nemesis.play(schedule, { now: () => now, sleep: async (ms) => { now += ms; } });
+      const down = nemesis.down;
+      return (
+        nemesis.applied.length === schedule.events.length &&
+        nemesis.applied.every((a) => !a.outcome.startsWith('skipped: kill') && !a.outcome.startsWith('skipped: restart')) &&
+        down.killed.length + down.paused.length + down.removed.length === 0 &&
+        cluster.up.size === 5 &&
+        cluster.stopped.size === 0 &&
+        links.calls.at(-1) === 'heal'
+      );
+    }),
+    { numRuns: 100 },
+  );
+  t.pass('every schedule ended with the cluster whole');
 });
