@@ -4,7 +4,8 @@
 // do) accepts every history that has a linearization and rejects every one that has none, for each
 // model: hand-written known-good and known-bad histories, then fast-check histories made from a
 // sequential run with random overlaps and unknown outcomes (always accepted) and the same with one
-// corruption (always rejected), each violation explained.
+// corruption (always rejected), each violation explained. After healing, the nodes' final reads
+// must agree and still linearize after the whole history (no acknowledged write lost).
 import t from 'tap';
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ import { fenceModel } from '../../src/chaos/linearizability/models/fence.js';
 import type { FenceInput, FenceOutput } from '../../src/chaos/linearizability/models/fence.js';
 import { checkHistory } from '../../src/chaos/linearizability/check-history.js';
 import { runCheckCli } from '../../src/chaos/check-cli.js';
+import { checkConvergence, withFinalReads } from '../../src/chaos/final-state.js';
+import type { FinalRead } from '../../src/chaos/final-state.js';
 import { fenceRun, kvRun, mutexRun, semaphoreLimit, semaphoreRun, stretch } from './fixtures/sequential.js';
 import type { Draw, Stretch } from './fixtures/sequential.js';
 
@@ -397,4 +400,24 @@ t.test('the check command exits 0 on a linearizable history, 1 on a violation, 2
   t.equal(runCheckCli(['--steps-max', '3', wide]), 2);
   t.equal(runCheckCli([torn]), 3);
   t.equal(runCheckCli([]), 3);
+});
+
+t.test('after healing: nodes must agree, and final reads must linearize after the whole history', async (t) => {
+  const put = (id: string, at: number, value: string, outcome: 'ok' | 'fail', version = 0): HistoryOp =>
+    outcome === 'ok'
+      ? { id, process: 'p', invokeUs: at, completeUs: at + 1, op: { type: 'kv.put', key: 'k', value, ifVersion: null }, outcome, result: { type: 'kv.put', ok: true, version } }
+      : { id, process: 'p', invokeUs: at, completeUs: at + 1, op: { type: 'kv.put', key: 'k', value, ifVersion: null }, outcome, error: 'NOT_LEADER' };
+  const history = [put('a', 0, 'v1', 'ok', 3), put('b', 2, 'v2', 'ok', 5), put('c', 4, 'v3', 'fail')];
+  const read = (node: string, value: string | null, version: number): FinalRead => ({ node, key: 'k', value, version });
+
+  t.equal(checkHistory(withFinalReads(history, [read('n1', 'v2', 5)])).verdict, 'ok', 'the last acknowledged write survived');
+  const lost = checkHistory(withFinalReads(history, [read('n1', 'v1', 3)]));
+  t.equal(lost.verdict, 'violation', 'an acknowledged write was lost');
+  t.match(lost.report, /read version 3 but the key holds "v2" at version 5/);
+  t.equal(checkHistory(withFinalReads(history, [read('n1', 'v3', 7)])).verdict, 'violation', 'a write reported failed took effect');
+
+  t.same(checkConvergence([read('n1', 'v2', 5), read('n2', 'v2', 5)]), { converged: true, report: 'convergence: ok (1 keys on 2 nodes)' });
+  const split = checkConvergence([read('n1', 'v2', 5), read('n2', 'v1', 3), { node: 'n3', key: 'other', value: null, version: 0 }]);
+  t.equal(split.converged, false);
+  t.equal(split.report, 'convergence: 2 of 2 keys differ between nodes\n  k: n1="v2"@5 n2="v1"@3 (no read from n3)\n  other: n3=null@0 (no read from n1 n2)');
 });
