@@ -60,7 +60,7 @@ export function postJson(agent: Agent, endpoint: string, path: string, body: Jso
 }
 
 /** Retries of a call refused by an overloaded etcd (about 6 s of back-off in all). */
-const tooManyRequestsAttemptsMax = 40;
+const busyAttemptsMax = 40;
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
@@ -126,7 +126,7 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
     return this.endpoints[this.endpointIndex] as string;
   }
 
-  private async call(path: string, body: Json, timeoutMs: number): Promise<Json> {
+  private async call(path: string, body: Json, timeoutMs: number, attemptsMax = busyAttemptsMax): Promise<Json> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await postJson(this.agent, this.endpoint, path, body, timeoutMs, this.inFlight);
@@ -138,7 +138,7 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
         // here is idempotent (a lock call for the same lease and name finds its own key), so all
         // of these are retried after a back-off.
         const busy = error instanceof Error && /too many requests|request timed out|context deadline exceeded/.test(error.message);
-        if (!busy || attempt >= tooManyRequestsAttemptsMax) throw error;
+        if (!busy || attempt >= attemptsMax) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
       }
     }
@@ -160,7 +160,8 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
     if (this.keepalive !== null) clearInterval(this.keepalive);
     this.keepalive = null;
     for (const req of [...this.inFlight]) req.destroy(new Error('client closed'));
-    await this.call('/v3/lease/revoke', { ID: this.leaseId }, 30_000);
+    // One attempt: a lease that could not be revoked still expires after its TTL.
+    await this.call('/v3/lease/revoke', { ID: this.leaseId }, 10_000, 1);
   }
 }
 
