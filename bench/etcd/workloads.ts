@@ -235,8 +235,10 @@ export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number,
       waits.push(...queue.slice(i, i + queueJoinBatch).map(wait));
       await pause(queueJoinPauseMs);
     }
-    // Give the last waiters' requests time to reach the service before the first handoff.
-    await pause(1000);
+    // Give the service time to take in the last arrivals before the first handoff (1 ms per
+    // waiter: in etcd's lock recipe each arrival costs a sorted range over the queue's keys), so
+    // the rate is the deep queue's handoff rate rather than the arrival backlog's.
+    await pause(Math.max(1000, waiters));
     options.onQueued?.();
     started = performance.now();
     deadline = started + options.durationMs;
