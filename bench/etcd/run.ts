@@ -4,7 +4,8 @@
 // same `BackendFactory` interface, and the table then shows raftlock/etcd per workload.
 //
 //   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--queue 10000]
-//                             [--failover-rounds 5] [--etcd etcd] [--dir PATH]
+//                             [--failover-rounds 5] [--only uncontended,contended,scaling,queue,failover]
+//                             [--etcd etcd] [--dir PATH]
 //
 // Without etcd installed it prints how to install it and exits 0: the project never requires it.
 import { tmpdir } from 'node:os';
@@ -25,11 +26,16 @@ const seconds = Number(flag('--seconds') ?? '5');
 const scaling = (flag('--scaling') ?? '1,8,64,256,1024').split(',').map(Number);
 const queueWaiters = Number(flag('--queue') ?? '10000');
 const failoverRounds = Number(flag('--failover-rounds') ?? '5');
+const workloadNames = ['uncontended', 'contended', 'scaling', 'queue', 'failover'] as const;
+const only = new Set((flag('--only') ?? workloadNames.join(',')).split(','));
+const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
 const dataParent = flag('--dir') ?? tmpdir();
 const etcdBinary = flag('--etcd') ?? 'etcd';
 const counts = [...scaling, queueWaiters, failoverRounds];
-if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
-  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N] [--etcd PATH] [--dir PATH]');
+const unknownNames = [...only].filter((n) => !(workloadNames as readonly string[]).includes(n));
+if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || unknownNames.length > 0) {
+  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
+  console.error(`                         [--only ${workloadNames.join(',')}] [--etcd PATH] [--dir PATH]`);
   process.exit(2);
 }
 // An interrupted run still kills the etcd members (their exit hooks run on process.exit).
@@ -68,22 +74,22 @@ async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
   const options = { durationMs: seconds * 1000 };
   const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
     const r = await what().catch((error: unknown): WorkloadResult => failedRow(label, run.backend.name, error));
-    log(`  ${r.backend} ${r.workload}: ${Math.round(r.rate)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
+    log(`  ${r.backend} ${r.workload}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
     results.push(r);
   };
-  await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
-  await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
-  for (const n of scaling) {
+  if (wanted('uncontended')) await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
+  if (wanted('contended')) await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
+  for (const n of wanted('scaling') ? scaling : []) {
     const label = `scaling (${n} clients)`;
     await step(label, () => ownLockEach(run.backend, n, options, label));
   }
-  if (queueWaiters > 0) {
+  if (queueWaiters > 0 && wanted('queue')) {
     const onQueued = (): void => {
       memory.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
     };
     await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
   }
-  if (failoverRounds > 0) {
+  if (failoverRounds > 0 && wanted('failover')) {
     const failoverOptions = { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 };
     await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
   }

@@ -10,7 +10,8 @@ export function formatTable(results: readonly WorkloadResult[], baseline = 'etcd
   const rows = results.map((r) => {
     const base = results.find((b) => b.workload === r.workload && b.backend === baseline);
     const ratio = r.backend !== baseline && base !== undefined && base.rate > 0 ? `${num(r.rate / base.rate, 2)}×` : '—';
-    return [r.workload, r.backend, `${num(r.rate)} ${r.unit}`, num(r.p50Ms, 1), num(r.p99Ms, 1), num(r.maxMs, 1), String(r.errors), ratio];
+    // Rates below 10 keep two decimals: a crawling queue is not "0".
+    return [r.workload, r.backend, `${num(r.rate, r.rate < 10 ? 2 : 0)} ${r.unit}`, num(r.p50Ms, 1), num(r.p99Ms, 1), num(r.maxMs, 1), String(r.errors), ratio];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>

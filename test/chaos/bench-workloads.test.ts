@@ -150,6 +150,7 @@ t.test('percentiles are nearest-rank and the table shows the ratio to the baseli
     workload: 'uncontended (32 clients)', backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: firstError === null ? 0 : 1, firstError,
   });
   const table = formatTable([row('etcd', 1000), row('raftlock', 2500, 'boom')]).split('\n');
+  t.match(formatTable([row('etcd', 0.25)]), /etcd +0\.25 ops\/s/, 'a crawling rate is not printed as 0');
   t.match(table[0], /^workload +backend +rate +p50 ms +p99 ms +max ms +errors +ratio \/etcd$/);
   t.match(table[2], /etcd +1,000 ops\/s .* —$/);
   t.match(table[3], /raftlock +2,500 ops\/s .* 2\.50×$/);
