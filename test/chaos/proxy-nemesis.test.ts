@@ -5,12 +5,17 @@
 // nemesis schedule is a pure function of its seed, keeps a majority of nodes up and reachable at
 // every moment (the precondition for Raft's liveness, §5.2/§5.4: faults beyond it only test
 // unavailability) and ends healed. The nemesis player resolves `leader` when an event fires and
-// undoes exactly what it did, so every played schedule leaves the cluster whole.
+// undoes exactly what it did, so every played schedule leaves the cluster whole. Node processes
+// are killed, paused and resumed by PID, as the kernel confirms.
 import t from 'tap';
 import fc from 'fast-check';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LinkProxy, ProxyMesh } from '../../src/chaos/proxy.js';
 import type { LinkMode } from '../../src/chaos/proxy.js';
 import { Nemesis } from '../../src/chaos/nemesis.js';
+import { ManagedProcess } from '../../src/chaos/processes.js';
 import type { ChaosCluster, ChaosLinks } from '../../src/chaos/nemesis.js';
 import { allLinks, blockedLinks, linkName } from '../../src/chaos/partition.js';
 import type { PartitionShape } from '../../src/chaos/partition.js';
@@ -343,4 +348,38 @@ t.test('the real peer transport runs through the mesh: a partition silences it, 
     return false;
   }, 'a heartbeat after healing');
   t.notOk(commits().includes(2), 'the heartbeat sent into the blackhole was lost, not delayed');
+});
+
+t.test('managed processes are killed, paused and resumed by PID, and restart with the same command', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'raftlock-proc-'));
+  const proc = new ManagedProcess('ticker', {
+    command: process.execPath,
+    args: ['-e', "process.stdout.write('up\\n'); setInterval(() => undefined, 1000)"],
+    logPath: join(dir, 'ticker.log'),
+  });
+  t.teardown(async () => {
+    await proc.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // The kernel's view of a process: R/S running or sleeping, T stopped.
+  const kernelState = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '?';
+  proc.start();
+  const first = proc.pid ?? -1;
+  await until(() => readFileSync(join(dir, 'ticker.log'), 'utf8') === 'up\n', 'the process to write its log');
+  proc.pause();
+  t.equal(proc.state, 'paused');
+  await until(() => kernelState(first) === 'T', 'the kernel to stop the process');
+  proc.resume();
+  await until(() => kernelState(first) !== 'T', 'the kernel to continue the process');
+  t.throws(() => proc.start(), /already running/);
+  await proc.kill();
+  t.equal(proc.state, 'exited');
+  t.same(proc.lastExit, { code: null, signal: 'SIGKILL' });
+  proc.start();
+  t.not(proc.pid, first, 'a restart is a new process');
+  t.equal(proc.starts, 2);
+  await until(() => readFileSync(join(dir, 'ticker.log'), 'utf8') === 'up\nup\n', 'both runs to append to one log');
+  proc.pause();
+  await proc.kill();
+  t.same(proc.lastExit, { code: null, signal: 'SIGKILL' }, 'a paused process dies of SIGKILL too');
 });
