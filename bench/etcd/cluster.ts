@@ -1,0 +1,204 @@
+// A local 3-member etcd cluster for the side-by-side benchmark: members on 127.0.0.1 at free ports,
+// data in a temp directory, etcd's default durability (fsync on every commit), each member killed
+// by its PID when the run ends (or when this process is interrupted).
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type EtcdDetection =
+  | { readonly found: true; readonly version: string; readonly binary: string }
+  | { readonly found: false; readonly reason: string };
+
+export const etcdInstallHint =
+  'etcd is not installed, so the etcd side of the benchmark is skipped. To run it, install Debian\'s package:\n' +
+  '  apt-get install etcd-server\n' +
+  '(or put an `etcd` binary on PATH, or pass --etcd /path/to/etcd). Nothing is installed automatically.';
+
+/** Runs `etcd --version`; a missing binary is a normal outcome, not an error. */
+export function detectEtcd(binary = 'etcd'): EtcdDetection {
+  const run = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (run.error !== undefined) return { found: false, reason: run.error.message };
+  const match = /etcd Version:\s*(\S+)/.exec(run.stdout);
+  if (run.status !== 0 || match === null) return { found: false, reason: `unexpected output: ${run.stdout}${run.stderr}` };
+  return { found: true, version: match[1] as string, binary };
+}
+
+/** A port that was free a moment ago (the listener is closed before returning it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export type EtcdMember = {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  process: ChildProcess | null;
+};
+
+export class EtcdCluster {
+  private readonly exitHook = (): void => this.killAll();
+
+  private constructor(
+    readonly binary: string,
+    readonly root: string,
+    readonly members: readonly EtcdMember[],
+    private readonly initialCluster: string,
+  ) {
+    process.on('exit', this.exitHook);
+  }
+
+  /** Starts `size` members and waits until every one reports healthy. */
+  static async start(binary: string, size = 3, parentDir = tmpdir()): Promise<EtcdCluster> {
+    const root = mkdtempSync(join(parentDir, 'raftlock-etcd-'));
+    const members: EtcdMember[] = [];
+    for (let i = 1; i <= size; i++) {
+      members.push({
+        name: `e${i}`,
+        clientUrl: `http://127.0.0.1:${await freePort()}`,
+        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        dataDir: join(root, `e${i}`),
+        process: null,
+      });
+    }
+    const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    const cluster = new EtcdCluster(binary, root, members, initialCluster);
+    try {
+      for (const m of members) cluster.spawnMember(m, 'new');
+      await cluster.waitHealthy(60_000);
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  get clientUrls(): string[] {
+    return this.members.map((m) => m.clientUrl);
+  }
+
+  private spawnMember(m: EtcdMember, state: 'new' | 'existing'): void {
+    const log = openSync(join(this.root, `${m.name}.log`), 'a');
+    m.process = spawn(
+      this.binary,
+      [
+        '--name', m.name,
+        '--data-dir', m.dataDir,
+        '--listen-client-urls', m.clientUrl,
+        '--advertise-client-urls', m.clientUrl,
+        '--listen-peer-urls', m.peerUrl,
+        '--initial-advertise-peer-urls', m.peerUrl,
+        '--initial-cluster', this.initialCluster,
+        '--initial-cluster-state', state,
+        '--initial-cluster-token', 'raftlock-bench',
+        '--logger', 'zap',
+        '--log-outputs', 'stderr',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+  }
+
+  /** Waits until every running member answers /health with true. */
+  async waitHealthy(limitMs: number): Promise<void> {
+    const started = Date.now();
+    for (const m of this.members) {
+      if (m.process === null) continue;
+      while (!(await healthy(m.clientUrl))) {
+        if (m.process.exitCode !== null) throw new Error(`etcd member ${m.name} exited: see ${join(this.root, `${m.name}.log`)}`);
+        if (Date.now() - started > limitMs) throw new Error(`etcd member ${m.name} not healthy after ${limitMs}ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** The member that reports itself as leader, or null while there is none. */
+  async leader(): Promise<string | null> {
+    for (const m of this.members) {
+      if (m.process === null) continue;
+      try {
+        const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
+        if (body.leader !== undefined && body.leader === body.header?.member_id) return m.name;
+      } catch {
+        // A member that does not answer is not the leader we can kill.
+      }
+    }
+    return null;
+  }
+
+  /** SIGKILL one member (the failover workload); its data directory stays. */
+  kill(name: string): void {
+    const m = this.member(name);
+    if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
+    m.process = null;
+  }
+
+  /** Restarts a killed member on its data directory. */
+  restart(name: string): void {
+    const m = this.member(name);
+    if (m.process === null) this.spawnMember(m, 'existing');
+  }
+
+  /** Resident memory of each running member, from /proc (Linux). */
+  rssBytes(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const m of this.members) {
+      const pid = m.process?.pid;
+      if (pid === undefined) continue;
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = /VmRSS:\s+(\d+) kB/.exec(status);
+        if (kb !== null) out.set(m.name, Number(kb[1]) * 1024);
+      } catch {
+        // The member exited; it has no memory to report.
+      }
+    }
+    return out;
+  }
+
+  member(name: string): EtcdMember {
+    const m = this.members.find((x) => x.name === name);
+    if (m === undefined) throw new RangeError(`no etcd member ${name}`);
+    return m;
+  }
+
+  private killAll(): void {
+    for (const m of this.members) {
+      if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
+    }
+  }
+
+  /** Kills every member by PID, waits for them to exit and removes the data directories. */
+  async stop(): Promise<void> {
+    const exits = this.members
+      .map((m) => m.process)
+      .filter((p): p is ChildProcess => p !== null && p.exitCode === null && p.signalCode === null)
+      .map((p) => new Promise<void>((resolve) => p.once('exit', () => resolve())));
+    this.killAll();
+    await Promise.all(exits);
+    for (const m of this.members) m.process = null;
+    process.off('exit', this.exitHook);
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+async function healthy(clientUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as unknown;
+    return typeof body === 'object' && body !== null && (body as Record<string, unknown>)['health'] === 'true';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,254 @@
+// The side-by-side workloads, written once against `LockBackend` so that etcd and raftlock run the
+// very same loops. Every client runs until the deadline with one operation in flight; latencies are
+// kept whole (no sampling) so the percentiles are exact.
+import type { BackendFactory, LockBackend } from './backend.js';
+
+export type WorkloadResult = {
+  readonly workload: string;
+  readonly backend: string;
+  /** What `rate` counts per second ("ops/s": acquire+release pairs; "handoffs/s"). */
+  readonly unit: string;
+  readonly rate: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly errors: number;
+  readonly firstError: string | null;
+};
+
+export type WorkloadOptions = {
+  readonly durationMs: number;
+  /** Clients are opened this many at a time (each open is a lease grant: one consensus write). */
+  readonly openBatch?: number;
+};
+
+/** The percentile of sorted values, nearest-rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+type Tally = { latenciesMs: number[]; errors: number; firstError: string | null };
+
+async function openClients<H>(factory: BackendFactory<H>, count: number, batch: number): Promise<LockBackend<H>[]> {
+  const clients: LockBackend<H>[] = [];
+  try {
+    for (let i = 0; i < count; i += batch) {
+      const n = Math.min(batch, count - i);
+      clients.push(...(await Promise.all(Array.from({ length: n }, (_, k) => factory.open(i + k)))));
+    }
+  } catch (error) {
+    await Promise.allSettled(clients.map((c) => c.close()));
+    throw error;
+  }
+  return clients;
+}
+
+/** Opens `count` clients, runs `loop` on each until the deadline, closes them, and tallies. */
+async function runClients<H>(
+  factory: BackendFactory<H>,
+  count: number,
+  options: WorkloadOptions,
+  loop: (client: LockBackend<H>, index: number, tally: Tally, deadline: number) => Promise<void>,
+): Promise<{ tally: Tally; elapsedMs: number }> {
+  const clients = await openClients(factory, count, options.openBatch ?? 64);
+  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  const started = performance.now();
+  const deadline = started + options.durationMs;
+  try {
+    await Promise.all(clients.map((c, i) => loop(c, i, tally, deadline)));
+  } finally {
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+  return { tally, elapsedMs: performance.now() - started };
+}
+
+function noteError(tally: Tally, error: unknown): void {
+  tally.errors++;
+  tally.firstError ??= error instanceof Error ? error.message : String(error);
+}
+
+function summarize(workload: string, backend: string, unit: string, tally: Tally, elapsedMs: number): WorkloadResult {
+  const sorted = tally.latenciesMs.slice().sort((a, b) => a - b);
+  return {
+    workload,
+    backend,
+    unit,
+    rate: sorted.length / (elapsedMs / 1000),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
+    errors: tally.errors,
+    firstError: tally.firstError,
+  };
+}
+
+/** After an error the loop waits a little, so a dead backend is not hammered in a tight loop. */
+const errorPauseMs = 50;
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * `clients` clients, each on its own lock, acquire then release as fast as they can. The latency is
+ * one acquire+release pair. With 32 clients this is the "uncontended" workload; with 1..1,024 it is
+ * "scaling".
+ */
+export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions, workload = `uncontended (${clients} clients)`): Promise<WorkloadResult> {
+  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, index, t, deadline) => {
+    const name = `bench-own-${index}`;
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        const handle = await client.acquire(name);
+        await client.release(handle);
+        t.latenciesMs.push(performance.now() - started);
+      } catch (error) {
+        noteError(t, error);
+        await pause(errorPauseMs);
+      }
+    }
+  });
+  return summarize(workload, factory.name, 'ops/s', tally, elapsedMs);
+}
+
+/**
+ * `clients` clients on one lock with the service's blocking acquire: the rate is handoffs per
+ * second (grants), the latency is the wait from asking to holding. The holder releases at once.
+ */
+export async function contended<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions): Promise<WorkloadResult> {
+  const name = 'bench-contended';
+  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, _index, t, deadline) => {
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        const handle = await client.acquire(name);
+        t.latenciesMs.push(performance.now() - started);
+        await client.release(handle);
+      } catch (error) {
+        noteError(t, error);
+        await pause(errorPauseMs);
+      }
+    }
+  });
+  return summarize(`contended (${clients} clients, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
+}
+
+const queueJoinBatch = 100;
+const queueJoinPauseMs = 100;
+
+/** What the failover workload needs from a cluster besides its clients. */
+export interface FailoverControl {
+  /** SIGKILLs the current leader (waiting until there is one) and returns its name. */
+  killLeader(): Promise<string>;
+  /** Restarts a killed member and waits until the whole cluster is healthy again. */
+  restart(name: string): Promise<void>;
+}
+
+export type FailoverOptions = {
+  readonly rounds: number;
+  /** The client's loop runs this long before the kill, so the kill lands mid-loop. */
+  readonly steadyMs: number;
+  /** A round that sees no successful acquire within this time counts as an error. */
+  readonly recoveryLimitMs: number;
+};
+
+/**
+ * One client loops acquire+release on one lock; the leader is SIGKILLed mid-loop; the sample is the
+ * time from the kill to the completion of the first acquire asked for after it. Repeated `rounds` times (the
+ * killed member restarted in between); the rate column is the median in milliseconds.
+ */
+export async function failover<H>(factory: BackendFactory<H>, control: FailoverControl, options: FailoverOptions): Promise<WorkloadResult> {
+  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  for (let round = 0; round < options.rounds; round++) {
+    const client = await factory.open(round);
+    let killedAt = Infinity;
+    let recoveredAt = Infinity;
+    let stop = false;
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          const asked = performance.now();
+          const handle = await client.acquire('bench-failover');
+          // Only an acquire asked for after the kill proves the cluster serves again: a reply
+          // already on its way from the old leader does not.
+          if (asked > killedAt && recoveredAt === Infinity) recoveredAt = performance.now();
+          await client.release(handle);
+        } catch {
+          // Expected while the cluster has no leader; the client moves to another member.
+          await pause(10);
+        }
+      }
+    })();
+    await pause(options.steadyMs);
+    const killed = await control.killLeader();
+    killedAt = performance.now();
+    while (recoveredAt === Infinity && performance.now() - killedAt < options.recoveryLimitMs) await pause(5);
+    stop = true;
+    await loop;
+    if (recoveredAt === Infinity) noteError(tally, new Error(`round ${round}: no acquire within ${options.recoveryLimitMs}ms of killing ${killed}`));
+    else tally.latenciesMs.push(recoveredAt - killedAt);
+    await client.close().catch(() => undefined);
+    await control.restart(killed);
+  }
+  const sorted = tally.latenciesMs.slice().sort((a, b) => a - b);
+  return {
+    workload: `failover (SIGKILL leader, ${options.rounds} rounds)`,
+    backend: factory.name,
+    unit: 'ms median',
+    rate: percentile(sorted, 50),
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
+    errors: tally.errors,
+    firstError: tally.firstError,
+  };
+}
+
+/**
+ * `waiters` clients queue on one lock held by another client; then the holder lets go and every
+ * waiter releases as soon as it is granted. The rate is handoffs per second through the deep queue
+ * for the run's duration; the latency is each waiter's wait from the holder's release. Waiters still queued at the deadline
+ * are abandoned by closing their clients. `onQueued` runs once every waiter has asked (to sample
+ * memory at the deepest point).
+ */
+export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number, options: WorkloadOptions & { readonly onQueued?: () => void }): Promise<WorkloadResult> {
+  const name = 'bench-queue';
+  const [holder, ...queue] = await openClients(factory, waiters + 1, options.openBatch ?? 256);
+  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  let deadline = Infinity;
+  let started = 0;
+  try {
+    const held = await (holder as LockBackend<H>).acquire(name);
+    const wait = async (client: LockBackend<H>): Promise<void> => {
+      try {
+        const handle = await client.acquire(name);
+        if (performance.now() >= deadline) return;
+        tally.latenciesMs.push(performance.now() - started);
+        await client.release(handle);
+      } catch (error) {
+        if (performance.now() < deadline) noteError(tally, error);
+      }
+    };
+    const waits: Promise<void>[] = [];
+    // Waiters join in batches, as a real crowd arrives, rather than in one burst of 10,000 calls.
+    for (let i = 0; i < queue.length; i += queueJoinBatch) {
+      waits.push(...queue.slice(i, i + queueJoinBatch).map(wait));
+      await pause(queueJoinPauseMs);
+    }
+    // Give the service time to take in the last arrivals before the first handoff (1 ms per
+    // waiter: in etcd's lock recipe each arrival costs a sorted range over the queue's keys), so
+    // the rate is the deep queue's handoff rate rather than the arrival backlog's.
+    await pause(Math.max(1000, waiters));
+    options.onQueued?.();
+    started = performance.now();
+    deadline = started + options.durationMs;
+    await (holder as LockBackend<H>).release(held);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waits), new Promise<void>((resolve) => { timer = setTimeout(resolve, options.durationMs); })]);
+    clearTimeout(timer);
+  } finally {
+    await Promise.allSettled([holder, ...queue].map((c) => c?.close()));
+  }
+  const elapsedMs = Math.min(performance.now(), deadline) - started;
+  return summarize(`queue depth (${waiters} waiters, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
+}

@@ -1,0 +1,53 @@
+/**
+ * The sequential specification a history is checked against (Herlihy & Wing's linearizability, the
+ * search of Wing & Gong with Lowe's memoization, as in Porcupine). A model is a pure, deterministic
+ * state machine: the checker calls `step` many times on the same state, so `step` must not mutate it.
+ */
+export interface Model<State, Input, Output> {
+  /** A short name for messages ("mutex", "kv"). */
+  readonly name: string;
+  readonly init: () => State;
+  /**
+   * Could `input` take effect on `state` and return `output`? `output` is undefined when the
+   * outcome is unknown: then the step must accept whatever the operation could have returned and
+   * give the weakest next state that stays sound (never a false alarm). A refusal says why, for
+   * the violation report.
+   */
+  readonly step: (state: State, input: Input, output: Output | undefined) => StepResult<State>;
+  /** A string that is equal for equal states (the memoization key together with `equal`). */
+  readonly hash: (state: State) => string;
+  readonly equal: (a: State, b: State) => boolean;
+  /**
+   * Objects that are independent in this model (locks by name, keys): linearizability is local
+   * (Herlihy & Wing, Theorem 1), so each partition is checked on its own, which keeps the search
+   * small. Absent: one partition.
+   */
+  readonly partitionKey?: (input: Input) => string;
+  readonly describeOperation: (input: Input, output: Output | undefined) => string;
+  readonly describeState: (state: State) => string;
+}
+
+export type StepResult<State> =
+  | { readonly ok: true; readonly state: State }
+  | { readonly ok: false; readonly why: string };
+
+/**
+ * One completed (or unknown) operation. `returnUs` is +∞ and `output` undefined when the outcome is
+ * unknown: the operation may then take effect at any point after `callUs`, or never.
+ */
+export type Operation<Input, Output> = {
+  readonly id: string;
+  readonly process: string;
+  readonly input: Input;
+  readonly output: Output | undefined;
+  readonly callUs: number;
+  readonly returnUs: number;
+};
+
+export function accept<State>(state: State): StepResult<State> {
+  return { ok: true, state };
+}
+
+export function refuse<State>(why: string): StepResult<State> {
+  return { ok: false, why };
+}

@@ -1,0 +1,163 @@
+// The side-by-side benchmark measures what it says: the workloads drive any LockBackend with one
+// operation in flight per client, release everything they acquire, count errors without stopping,
+// and the contended workload goes through a real waiting lock (checked here on an in-memory FIFO
+// lock that fails the test on any double grant). Percentiles are nearest-rank, the table's ratio
+// is raftlock's rate over etcd's, and a missing etcd binary is reported, not thrown.
+import t from 'tap';
+import type { Test } from 'tap';
+import type { BackendFactory, LockBackend } from '../../bench/etcd/backend.js';
+import { contended, failover, ownLockEach, percentile, queueDepth } from '../../bench/etcd/workloads.js';
+import type { WorkloadResult } from '../../bench/etcd/workloads.js';
+import { formatTable } from '../../bench/etcd/table.js';
+import { detectEtcd } from '../../bench/etcd/cluster.js';
+
+/** A fair in-memory lock service: FIFO waiters, one holder per name, violations recorded. */
+class MemoryLocks {
+  readonly holders = new Map<string, number>();
+  readonly waiters = new Map<string, ((id: number) => void)[]>();
+  violations = 0;
+  grants = 0;
+  opened = 0;
+  closed = 0;
+  /** While set, every call fails, as calls do while a cluster has no leader. */
+  down = false;
+
+  factory(name: string, failEvery = 0): BackendFactory<{ lock: string; id: number }> {
+    return {
+      name,
+      open: async () => {
+        this.opened++;
+        return this.client(failEvery);
+      },
+    };
+  }
+
+  private grant(lock: string): number {
+    if (this.holders.has(lock)) this.violations++;
+    const id = ++this.grants;
+    this.holders.set(lock, id);
+    return id;
+  }
+
+  private client(failEvery: number): LockBackend<{ lock: string; id: number }> {
+    let calls = 0;
+    return {
+      acquire: async (lock) => {
+        calls++;
+        if (this.down) throw new Error('no leader');
+        if (failEvery > 0 && calls % failEvery === 0) throw new Error('injected failure');
+        let id: number;
+        if (this.holders.has(lock)) {
+          // Wait in line; the releasing holder hands the lock over directly.
+          id = await new Promise<number>((resolve) => {
+            const queue = this.waiters.get(lock) ?? [];
+            queue.push(resolve);
+            this.waiters.set(lock, queue);
+          });
+        } else {
+          id = this.grant(lock);
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        return { lock, id };
+      },
+      release: async (handle) => {
+        if (this.holders.get(handle.lock) !== handle.id) this.violations++;
+        this.holders.delete(handle.lock);
+        const next = this.waiters.get(handle.lock)?.shift();
+        if (next !== undefined) next(this.grant(handle.lock));
+      },
+      close: async () => {
+        this.closed++;
+      },
+    };
+  }
+}
+
+function wellFormed(t: Test, r: WorkloadResult): void {
+  t.ok(r.rate > 0, `${r.workload}: some operations completed`);
+  t.ok(r.p50Ms <= r.p99Ms && r.p99Ms <= r.maxMs, `${r.workload}: p50 <= p99 <= max`);
+}
+
+t.test('own-lock and contended workloads grant exclusively, release everything and close every client', async (t) => {
+  const locks = new MemoryLocks();
+  const own = await ownLockEach(locks.factory('memory'), 8, { durationMs: 100, openBatch: 3 });
+  t.equal(own.workload, 'uncontended (8 clients)');
+  t.equal(own.unit, 'ops/s');
+  t.equal(own.errors, 0);
+  wellFormed(t, own);
+  const busy = await contended(locks.factory('memory'), 6, { durationMs: 100 });
+  t.equal(busy.unit, 'handoffs/s');
+  t.equal(busy.errors, 0);
+  wellFormed(t, busy);
+  t.equal(locks.violations, 0, 'never two holders, never a stranger release');
+  t.equal(locks.holders.size, 0, 'every lock released at the end');
+  t.equal(locks.opened, 14);
+  t.equal(locks.closed, 14);
+});
+
+t.test('errors are counted and the loop goes on; the first error is kept', async (t) => {
+  const locks = new MemoryLocks();
+  const r = await ownLockEach(locks.factory('flaky', 3), 2, { durationMs: 200 }, 'flaky');
+  t.ok(r.errors > 0);
+  t.equal(r.firstError, 'injected failure');
+  t.ok(r.rate > 0, 'successful operations still counted');
+  t.equal(locks.holders.size, 0);
+});
+
+t.test('queue depth drains a deep queue one grant at a time; failover times recovery after each kill', async (t) => {
+  const locks = new MemoryLocks();
+  let queued = 0;
+  const q = await queueDepth(locks.factory('memory'), 300, { durationMs: 5000, onQueued: () => { queued = locks.waiters.get('bench-queue')?.length ?? 0; } });
+  t.equal(queued, 300, 'every waiter was in line before the first handoff');
+  t.equal(q.workload, 'queue depth (300 waiters, 1 lock)');
+  t.equal(q.errors, 0);
+  wellFormed(t, q);
+  t.equal(locks.violations, 0);
+  t.equal(locks.holders.size, 0, 'the queue drained and the holder let go');
+  t.equal(locks.closed, 301);
+
+  const kills: string[] = [];
+  const f = await failover(
+    locks.factory('memory'),
+    {
+      killLeader: async () => {
+        locks.down = true;
+        setTimeout(() => { locks.down = false; }, 20);
+        kills.push('n1');
+        return 'n1';
+      },
+      restart: async (name) => {
+        t.equal(name, 'n1', 'the killed node is the one restarted');
+      },
+    },
+    { rounds: 3, steadyMs: 10, recoveryLimitMs: 5000 },
+  );
+  t.equal(kills.length, 3);
+  t.equal(f.errors, 0, 'every round recovered');
+  t.equal(f.unit, 'ms median');
+  t.ok(f.rate > 0 && f.rate === f.p50Ms, 'the median recovery time');
+  t.equal(locks.violations, 0);
+});
+
+t.test('percentiles are nearest-rank and the table shows the ratio to the baseline', async (t) => {
+  const values = Array.from({ length: 100 }, (_, i) => i + 1);
+  t.equal(percentile(values, 50), 50);
+  t.equal(percentile(values, 99), 99);
+  t.equal(percentile(values, 100), 100);
+  t.equal(percentile([7], 99), 7);
+  t.ok(Number.isNaN(percentile([], 50)));
+  const row = (backend: string, rate: number, firstError: string | null = null): WorkloadResult => ({
+    workload: 'uncontended (32 clients)', backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: firstError === null ? 0 : 1, firstError,
+  });
+  const table = formatTable([row('etcd', 1000), row('raftlock', 2500, 'boom')]).split('\n');
+  t.match(formatTable([row('etcd', 0.25)]), /etcd +0\.25 ops\/s/, 'a crawling rate is not printed as 0');
+  t.match(table[0], /^workload +backend +rate +p50 ms +p99 ms +max ms +errors +ratio \/etcd$/);
+  t.match(table[2], /etcd +1,000 ops\/s .* —$/);
+  t.match(table[3], /raftlock +2,500 ops\/s .* 2\.50×$/);
+  t.match(table[4], /raftlock uncontended \(32 clients\): first error: boom/);
+});
+
+t.test('a missing etcd binary is detected, not thrown', async (t) => {
+  const missing = detectEtcd('/nonexistent/etcd-binary');
+  t.equal(missing.found, false);
+});
