@@ -104,6 +104,9 @@ export class RaftlockClient {
   private readonly openingSessions = new Map<number, Promise<ClientSession>>();
   private readonly waits = new Map<string, PendingWait>();
   private readonly watches = new Set<WatchStream>();
+  /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
+  private readonly orphanEvents = new Map<number, WatchEvent[]>();
+  private orphanCount = 0;
   private readonly names = new NameQueue();
   private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
     sessionLost: new Set(),
@@ -554,9 +557,21 @@ export class RaftlockClient {
           if (session.id === push.session) session.lose('the cluster reports it expired');
         }
         return;
-      case 'event':
-        for (const stream of this.watches) if (stream.watchId === push.watchId) stream.deliver(push.watchId, push.event);
+      case 'event': {
+        let claimed = false;
+        for (const stream of this.watches) {
+          if (stream.watchId !== push.watchId) continue;
+          claimed = true;
+          stream.deliver(push.watchId, push.event);
+        }
+        if (!claimed && this.orphanCount < orphanEventsMax) {
+          const list = this.orphanEvents.get(push.watchId) ?? [];
+          list.push(push.event);
+          this.orphanEvents.set(push.watchId, list);
+          this.orphanCount++;
+        }
         return;
+      }
     }
   }
 
@@ -574,6 +589,9 @@ export class RaftlockClient {
   }
 
   private onConnected(welcome: Welcome): void {
+    // Watch ids belong to a connection: leftovers of the previous one mean nothing now.
+    this.orphanEvents.clear();
+    this.orphanCount = 0;
     for (const listener of this.listeners.connected) listener({ nodeId: welcome.nodeId, leader: welcome.leader });
     for (const stream of this.watches) void stream.subscribe();
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
@@ -623,11 +641,20 @@ export class RaftlockClient {
       if (this.closed) return;
       this.channel.call({ kind: 'unwatch', watchId }, this.callOptions()).catch(() => undefined);
     },
+    claim: (watchId) => {
+      const events = this.orphanEvents.get(watchId) ?? [];
+      this.orphanEvents.delete(watchId);
+      this.orphanCount -= events.length;
+      return events;
+    },
     ended: (stream) => {
       this.watches.delete(stream);
     },
   };
 }
+
+/** Bound on events held for watch ids nobody has claimed yet. */
+const orphanEventsMax = 10_000;
 
 function waitKey(session: number, name: string): string {
   return `${session}\u0000${name}`;

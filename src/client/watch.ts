@@ -6,6 +6,8 @@ export interface WatchLink {
   /** Subscribes; resolves with the server's watch id and, when known, the index it starts after. */
   subscribe(prefix: string, fromIndex: number): Promise<{ readonly watchId: number; readonly index: number | null }>;
   unsubscribe(watchId: number): void;
+  /** Events pushed for `watchId` before the subscription's answer was seen, in arrival order. */
+  claim(watchId: number): readonly WatchEvent[];
   /** Called when the stream ends for good (so the client forgets it). */
   ended(stream: WatchStream): void;
 }
@@ -70,6 +72,7 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent, undefined>
       }
       this.watchId = watchId;
       if (fromIndex === 0 && index !== null && this.lastIndex < 0) this.resumeAfter = index;
+      for (const event of this.link.claim(watchId)) this.deliver(watchId, event);
     } catch (error: unknown) {
       if (error instanceof RaftlockError && (error.code === 'UNAVAILABLE' || error.code === 'CLOSED')) {
         // The next reconnection resubscribes; a closed client ends the stream.

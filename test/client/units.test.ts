@@ -153,6 +153,7 @@ void t.test('watch streams resume without gaps or repeats, and surface COMPACTED
       return answer();
     },
     unsubscribe: () => undefined,
+    claim: () => [],
     ended: () => undefined,
   };
   const put = (index: number, key: string): WatchEvent => ({ type: 'put', index, key, version: 1, value: new Uint8Array() });
