@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerSimCommand } from './sim.js';
 
 /** The `raftlock` command line; each subcommand lives in its own file under src/cli. */
 export function buildProgram(): Command {
@@ -8,5 +9,6 @@ export function buildProgram(): Command {
     .description('A distributed lock service with its own Raft and a deterministic simulator')
     .version('0.1.0')
     .showHelpAfterError();
+  registerSimCommand(program);
   return program;
 }
