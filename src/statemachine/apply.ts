@@ -1,0 +1,103 @@
+import type { AppliedCommand } from '../server/state-machine.js';
+import { assert, assertNever } from '../util/assert.js';
+import type { Command, Operation } from './commands.js';
+import { decodeCommand } from './commands.js';
+import type { ApplyContext } from './context.js';
+import { checkDuplicate, recordResult } from './dedup.js';
+import { campaign, proclaim, resign } from './election.js';
+import { deleteKey, put } from './kv.js';
+import { acquireMutex, release } from './mutex.js';
+import type { ApplyOutput, CommandResult } from './results.js';
+import { failure, okResult } from './results.js';
+import { acquireRw } from './rwlock.js';
+import { acquireSemaphore } from './semaphore.js';
+import { closeSession, keepAlive, keepAliveBatch, openSession } from './sessions.js';
+import type { LockState, Session } from './state.js';
+import { advanceTime } from './timers.js';
+
+function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq: number, op: Operation): CommandResult {
+  switch (op.type) {
+    case 'openSession':
+      // Handled before the session lookup; unreachable here.
+      return failure('INVALID_ARGUMENT', 'openSession does not act in a session');
+    case 'keepAlive':
+      return keepAlive(ctx, session);
+    case 'closeSession':
+      return closeSession(ctx, session);
+    case 'acquire':
+      return acquireMutex(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs);
+    case 'acquireSemaphore':
+      return acquireSemaphore(ctx, session, clientId, seq, op.name, op.permits, op.waitMs, op.lockDelayMs);
+    case 'acquireRw':
+      return acquireRw(ctx, session, clientId, seq, op.name, op.mode, op.waitMs, op.lockDelayMs);
+    case 'release':
+      return release(ctx, session, op.name);
+    case 'campaign':
+      return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
+    case 'resign':
+      return resign(ctx, session, op.name);
+    case 'proclaim':
+      return proclaim(ctx, session, op.name, op.value);
+    case 'put':
+      return put(ctx, session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence);
+    case 'delete':
+      return deleteKey(ctx, op.key, op.ifVersion, op.fence);
+    default:
+      return assertNever(op, 'operation');
+  }
+}
+
+function runCommand(ctx: ApplyContext, command: Command): CommandResult {
+  if (command.type === 'keepAliveBatch') return keepAliveBatch(ctx, command.sessions);
+  const { clientId, seq, op } = command;
+  const verdict = checkDuplicate(ctx.state, clientId, seq);
+  switch (verdict.kind) {
+    case 'duplicate':
+      return verdict.result;
+    case 'stale':
+      return failure('INVALID_ARGUMENT', `seq ${seq} of ${clientId} is older than its last applied seq ${verdict.lastSeq}`);
+    case 'new':
+      break;
+    default:
+      return assertNever(verdict, 'dedup verdict');
+  }
+  if (op.type === 'openSession') {
+    const session = openSession(ctx, clientId, op.ttlMs);
+    const result = okResult({ kind: 'session', session: session.id, ttlMs: op.ttlMs });
+    recordResult(ctx.state, clientId, seq, result, session);
+    return result;
+  }
+  const session = ctx.state.sessions.get(op.session);
+  if (session === undefined) {
+    return failure('SESSION_EXPIRED', `session ${op.session} is not live`);
+  }
+  const result = runOperation(ctx, session, clientId, seq, op);
+  // closeSession trims the client's entry with the session: a retry then reports SESSION_EXPIRED.
+  if (ctx.state.sessions.get(session.id) === session) recordResult(ctx.state, clientId, seq, result, session);
+  return result;
+}
+
+/**
+ * The single entry point: applies one committed entry. Log time is made monotonic here
+ * (`max(previous, stamped)`), timers due by it fire first (expiry, wait timeouts, lock-delays),
+ * then the command runs. An empty payload is a tick. Never throws on any payload; asserts only
+ * that entries arrive in index order.
+ */
+export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
+  // Hot path: the message is built only when the check fails.
+  if (command.index <= state.appliedIndex) assert(false, `entry ${command.index} applied after ${state.appliedIndex}`);
+  const stamped = Number.isFinite(command.logTimeMs) ? command.logTimeMs : state.logTimeMs;
+  const nowMs = Math.max(state.logTimeMs, stamped);
+  state.appliedIndex = command.index;
+  state.logTimeMs = nowMs;
+  const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [] };
+  advanceTime(ctx);
+  let result: CommandResult;
+  if (command.payload.length === 0) {
+    result = okResult({ kind: 'tick' });
+  } else {
+    const decoded = decodeCommand(command.payload, state.config);
+    result = decoded.ok ? runCommand(ctx, decoded.value) : failure('INVALID_ARGUMENT', decoded.error);
+  }
+  return { result, notifications: ctx.notifications };
+}

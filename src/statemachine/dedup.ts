@@ -1,0 +1,61 @@
+import type { CommandResult } from './results.js';
+import type { LockState, Session } from './state.js';
+
+/** What the client table says about an incoming (clientId, seq). */
+export type DedupVerdict =
+  | { readonly kind: 'new' }
+  | { readonly kind: 'duplicate'; readonly result: CommandResult }
+  | { readonly kind: 'stale'; readonly lastSeq: number };
+
+/**
+ * Exactly once (Raft dissertation §6.3): the table keeps each client's last seq and its result.
+ * The same seq again returns that result and changes nothing; a lower seq is refused, because its
+ * result is no longer kept (a client sends its commands one at a time, in seq order).
+ */
+const fresh: DedupVerdict = { kind: 'new' };
+
+export function checkDuplicate(state: LockState, clientId: string, seq: number): DedupVerdict {
+  const entry = state.clients.get(clientId);
+  if (entry === undefined || seq > entry.seq) return fresh;
+  if (seq === entry.seq) return { kind: 'duplicate', result: entry.result };
+  return { kind: 'stale', lastSeq: entry.seq };
+}
+
+/** Records a client's result, bound to the live session it acted in (trimmed when that ends). */
+export function recordResult(
+  state: LockState,
+  clientId: string,
+  seq: number,
+  result: CommandResult,
+  session: Session,
+): void {
+  const previous = state.clients.get(clientId);
+  if (previous !== undefined && previous.session === session.id) {
+    // The common case, updated in place: one allocation less per command.
+    previous.seq = seq;
+    previous.result = result;
+    return;
+  }
+  if (previous !== undefined) state.sessions.get(previous.session)?.clients.delete(clientId);
+  state.clients.set(clientId, { seq, result, session: session.id });
+  session.clients.add(clientId);
+}
+
+/**
+ * A queued request finished later (granted or timed out): if it is still the client's last
+ * command, its cached result becomes the final one, so a retry learns the outcome.
+ */
+export function updateResult(state: LockState, clientId: string, seq: number, result: CommandResult): void {
+  const entry = state.clients.get(clientId);
+  if (entry !== undefined && entry.seq === seq) entry.result = result;
+}
+
+/** Drops the entries of every client whose last command ran in the ended session. */
+export function trimClients(state: LockState, session: Session): void {
+  for (const clientId of session.clients) {
+    const entry = state.clients.get(clientId);
+    if (entry !== undefined && entry.session === session.id) state.clients.delete(clientId);
+  }
+  session.clients.clear();
+}
+

@@ -1,0 +1,123 @@
+import type { FencingToken, SessionId } from './ids.js';
+
+/** The stable result codes. NOT_LEADER is produced by the host, never by apply. */
+export type ResultCode =
+  | 'OK'
+  | 'BUSY'
+  | 'TIMEOUT'
+  | 'NOT_HOLDER'
+  | 'SESSION_EXPIRED'
+  | 'STALE_TOKEN'
+  | 'VERSION_MISMATCH'
+  | 'DEADLOCK'
+  | 'COMPACTED'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_LEADER';
+
+/** The kinds of named locks; one name is one kind at a time. */
+export type LockKind = 'mutex' | 'semaphore' | 'rwlock' | 'election';
+
+/** One step of a wait-for cycle: `session` waits for `lock`, held by the next step's session. */
+export interface CycleStep {
+  readonly session: SessionId;
+  readonly lock: string;
+}
+
+/** What a successful command returns. */
+export type OkValue =
+  | { readonly kind: 'tick' }
+  | { readonly kind: 'session'; readonly session: SessionId; readonly ttlMs: number }
+  | { readonly kind: 'kept'; readonly session: SessionId; readonly deadlineMs: number }
+  | {
+      readonly kind: 'keptBatch';
+      readonly alive: readonly SessionId[];
+      readonly expired: readonly SessionId[];
+    }
+  | { readonly kind: 'closed'; readonly session: SessionId }
+  | { readonly kind: 'granted'; readonly name: string; readonly token: FencingToken }
+  | { readonly kind: 'queued'; readonly name: string; readonly waiter: number }
+  | { readonly kind: 'released'; readonly name: string }
+  | { readonly kind: 'proclaimed'; readonly name: string; readonly token: FencingToken }
+  | {
+      readonly kind: 'put';
+      readonly key: string;
+      readonly version: number;
+      readonly createIndex: number;
+      readonly modifyIndex: number;
+    }
+  | { readonly kind: 'deleted'; readonly key: string; readonly existed: boolean };
+
+/** Refusals that carry only a message. */
+export type PlainErrorCode = Exclude<ResultCode, 'OK' | 'DEADLOCK' | 'VERSION_MISMATCH'>;
+
+/**
+ * The result of one command, for its proposer: a closed union keyed by a stable `code`. Refusals
+ * carry a human-readable `message`; DEADLOCK names the cycle and VERSION_MISMATCH the current
+ * version (0 when the key does not exist).
+ */
+export type CommandResult =
+  | { readonly code: 'OK'; readonly value: OkValue }
+  | { readonly code: PlainErrorCode; readonly message: string }
+  | { readonly code: 'DEADLOCK'; readonly message: string; readonly cycle: readonly CycleStep[] }
+  | { readonly code: 'VERSION_MISMATCH'; readonly message: string; readonly version: number };
+
+export function okResult(value: OkValue): CommandResult {
+  return { code: 'OK', value };
+}
+
+export function failure(code: PlainErrorCode, message: string): CommandResult {
+  return { code, message };
+}
+
+/** A watch event: what changed, at which log index. Several events may share one index. */
+export type WatchEvent =
+  | {
+      readonly type: 'put';
+      readonly index: number;
+      readonly key: string;
+      readonly version: number;
+      readonly value: Uint8Array;
+    }
+  | { readonly type: 'delete'; readonly index: number; readonly key: string }
+  | {
+      readonly type: 'grant';
+      readonly index: number;
+      readonly lock: string;
+      readonly session: SessionId;
+      readonly token: FencingToken;
+    }
+  | { readonly type: 'release'; readonly index: number; readonly lock: string; readonly session: SessionId }
+  | {
+      readonly type: 'leader';
+      readonly index: number;
+      readonly lock: string;
+      readonly session: SessionId;
+      readonly token: FencingToken;
+      readonly value: Uint8Array;
+    };
+
+/** Pushed to clients other than the proposer (the server routes them by session or client). */
+export type Notification =
+  | {
+      readonly kind: 'granted';
+      readonly session: SessionId;
+      readonly clientId: string;
+      readonly seq: number;
+      readonly name: string;
+      readonly token: FencingToken;
+    }
+  | {
+      readonly kind: 'timeout';
+      readonly session: SessionId;
+      readonly clientId: string;
+      readonly seq: number;
+      readonly name: string;
+    }
+  | { readonly kind: 'sessionExpired'; readonly session: SessionId; readonly clientId: string }
+  | { readonly kind: 'event'; readonly event: WatchEvent };
+
+/** What `LockStateMachine.apply` returns for each committed entry. */
+export interface ApplyOutput {
+  readonly result: CommandResult;
+  readonly notifications: readonly Notification[];
+}

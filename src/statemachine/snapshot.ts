@@ -1,0 +1,304 @@
+import { Packr } from 'msgpackr';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { LockMachineConfig } from './config.js';
+import type { SessionId } from './ids.js';
+import { fencingToken, sessionId } from './ids.js';
+import { checkInvariants } from './invariants.js';
+import { enqueue, waitersOf } from './queue.js';
+import type { CommandResult, LockKind, ResultCode, WatchEvent } from './results.js';
+import type { Hold, HoldMode, LockRecord, LockState, Session, Waiter } from './state.js';
+import { compareStrings, createLockState, sessionDeadlineMs } from './state.js';
+
+// Snapshot format 1: one MessagePack array of positional tuples. Every collection is sorted
+// (sessions by id, locks/keys/clients by name, holders by token, waiters in queue order, events in
+// log order), and objects are built in one fixed field order, so equal states give equal bytes.
+
+const magic = 'raftlock-sm';
+const formatVersion = 1;
+const packr = new Packr({ useRecords: false });
+
+const kinds: readonly LockKind[] = ['mutex', 'semaphore', 'rwlock', 'election'];
+const modes: readonly HoldMode[] = ['exclusive', 'shared'];
+
+/** Canonical bytes of the whole state (the timer heaps are derived and rebuilt on restore). */
+export function encodeSnapshot(state: LockState): Uint8Array {
+  const sessions = [...state.sessions.values()]
+    .sort((a, b) => a.id - b.id)
+    .map((s) => [s.id, s.clientId, s.ttlMs, s.lastSeenMs]);
+  const locks = [...state.locks.keys()].sort(compareStrings).map((name) => {
+    const lock = state.locks.get(name) as LockRecord;
+    const holders = [...lock.holders.values()]
+      .sort((a, b) => a.token - b.token)
+      .map((h) => [h.session, h.token, modes.indexOf(h.mode), h.grantedAtMs, h.lockDelayMs, h.value]);
+    const waiters = waitersOf(lock).map((w) => [
+      w.id,
+      w.session,
+      modes.indexOf(w.mode),
+      w.clientId,
+      w.seq,
+      w.enqueuedAtMs,
+      w.deadlineMs,
+      w.lockDelayMs,
+      w.value,
+    ]);
+    return [name, kinds.indexOf(lock.kind), lock.permits, lock.delayUntilMs, holders, waiters];
+  });
+  const keys = [...state.keys.keys()].sort(compareStrings).map((key) => {
+    const k = state.keys.get(key);
+    return [key, k?.value, k?.version, k?.createIndex, k?.modifyIndex, k?.session ?? 0];
+  });
+  const clients = [...state.clients.keys()].sort(compareStrings).map((clientId) => {
+    const c = state.clients.get(clientId);
+    return [clientId, c?.seq, c?.session, c?.result];
+  });
+  const events = [state.events.capacity, state.events.evictedThroughIndex, state.events.toArray()];
+  return packr.pack([
+    magic,
+    formatVersion,
+    state.appliedIndex,
+    state.logTimeMs,
+    state.lastToken,
+    sessions,
+    locks,
+    keys,
+    clients,
+    events,
+  ]);
+}
+
+class SnapshotFailure {
+  constructor(readonly message: string) {}
+}
+
+function fail(message: string): never {
+  throw new SnapshotFailure(message);
+}
+
+function list(value: unknown, what: string): readonly unknown[] {
+  if (!Array.isArray(value)) fail(`${what} must be an array`);
+  return value;
+}
+
+function tuple(value: unknown, length: number, what: string): readonly unknown[] {
+  const items = list(value, what);
+  if (items.length !== length) fail(`${what} must have ${length} fields`);
+  return items;
+}
+
+function num(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${what} must be a natural number`);
+  return value;
+}
+
+function str(value: unknown, what: string): string {
+  if (typeof value !== 'string') fail(`${what} must be a string`);
+  return value;
+}
+
+function bin(value: unknown, what: string): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(`${what} must be binary`);
+  return value.slice();
+}
+
+function pick<T>(options: readonly T[], value: unknown, what: string): T {
+  const index = num(value, what);
+  const option = options[index];
+  if (option === undefined) fail(`${what} ${index} is unknown`);
+  return option;
+}
+
+const resultCodes: readonly ResultCode[] = [
+  'OK',
+  'BUSY',
+  'TIMEOUT',
+  'NOT_HOLDER',
+  'SESSION_EXPIRED',
+  'STALE_TOKEN',
+  'VERSION_MISMATCH',
+  'DEADLOCK',
+  'COMPACTED',
+  'INVALID_ARGUMENT',
+  'NOT_LEADER',
+];
+
+function fields(value: unknown, what: string): Readonly<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    fail(`${what} must be a map`);
+  }
+  return value as Readonly<Record<string, unknown>>;
+}
+
+function result(value: unknown): CommandResult {
+  const f = fields(value, 'client result');
+  if (!resultCodes.includes(f['code'] as ResultCode)) fail('client result has an unknown code');
+  if (f['code'] === 'OK') {
+    if (typeof fields(f['value'], 'client result value')['kind'] !== 'string') fail('client result value has no kind');
+  } else {
+    str(f['message'], 'client result message');
+  }
+  return value as CommandResult;
+}
+
+const eventTypes = ['put', 'delete', 'grant', 'release', 'leader'];
+
+function event(value: unknown): WatchEvent {
+  const f = fields(value, 'event');
+  if (!eventTypes.includes(f['type'] as string)) fail('event has an unknown type');
+  num(f['index'], 'event index');
+  return value as WatchEvent;
+}
+
+function restoreSession(state: LockState, value: unknown): void {
+  const [id, clientId, ttlMs, lastSeenMs] = tuple(value, 4, 'session');
+  const session: Session = {
+    id: sessionId(num(id, 'session id')),
+    clientId: str(clientId, 'session client'),
+    ttlMs: num(ttlMs, 'session ttlMs'),
+    lastSeenMs: num(lastSeenMs, 'session lastSeenMs'),
+    holds: new Set(),
+    waits: new Map(),
+    keys: new Set(),
+    clients: new Set(),
+  };
+  if (state.sessions.has(session.id)) fail(`session ${session.id} appears twice`);
+  state.sessions.set(session.id, session);
+  state.sessionTimers.push(sessionDeadlineMs(session), session.id);
+}
+
+function liveSession(state: LockState, value: unknown, what: string): Session {
+  const id = sessionId(num(value, what));
+  const session = state.sessions.get(id);
+  if (session === undefined) fail(`${what} ${id} is not a live session`);
+  return session;
+}
+
+interface HeldBy {
+  readonly hold: Hold;
+  readonly lock: string;
+}
+
+function restoreLock(state: LockState, value: unknown, holds: HeldBy[], waits: Waiter[]): void {
+  const [name, kind, permits, delayUntilMs, holders, waiters] = tuple(value, 6, 'lock');
+  const lock: LockRecord = {
+    name: str(name, 'lock name'),
+    kind: pick(kinds, kind, 'lock kind'),
+    permits: num(permits, 'lock permits'),
+    holders: new Map(),
+    head: null,
+    tail: null,
+    waiting: 0,
+    delayUntilMs: num(delayUntilMs, 'lock delayUntilMs'),
+  };
+  if (state.locks.has(lock.name)) fail(`lock ${lock.name} appears twice`);
+  state.locks.set(lock.name, lock);
+  if (lock.delayUntilMs !== 0) state.delayTimers.push(lock.delayUntilMs, lock.name);
+  for (const h of list(holders, 'holders')) {
+    const [s, token, mode, grantedAtMs, lockDelayMs, v] = tuple(h, 6, 'holder');
+    const session = liveSession(state, s, 'holder');
+    const hold: Hold = {
+      session: session.id,
+      token: fencingToken(num(token, 'token')),
+      mode: pick(modes, mode, 'holder mode'),
+      grantedAtMs: num(grantedAtMs, 'grantedAtMs'),
+      lockDelayMs: num(lockDelayMs, 'holder lockDelayMs'),
+      value: bin(v, 'holder value'),
+    };
+    if (lock.holders.has(session.id)) fail(`session ${session.id} holds ${lock.name} twice`);
+    lock.holders.set(session.id, hold);
+    holds.push({ hold, lock: lock.name });
+  }
+  for (const w of list(waiters, 'waiters')) {
+    const [id, s, mode, clientId, seq, enqueuedAtMs, deadlineMs, lockDelayMs, v] = tuple(w, 9, 'waiter');
+    const session = liveSession(state, s, 'waiter');
+    const waiter: Waiter = {
+      id: num(id, 'waiter id'),
+      session: session.id,
+      lock: lock.name,
+      mode: pick(modes, mode, 'waiter mode'),
+      clientId: str(clientId, 'waiter client'),
+      seq: num(seq, 'waiter seq'),
+      enqueuedAtMs: num(enqueuedAtMs, 'waiter enqueuedAtMs'),
+      deadlineMs: num(deadlineMs, 'waiter deadlineMs'),
+      lockDelayMs: num(lockDelayMs, 'waiter lockDelayMs'),
+      value: bin(v, 'waiter value'),
+      prev: null,
+      next: null,
+      queued: true,
+    };
+    enqueue(lock, waiter);
+    state.waiterCount++;
+    state.waitTimers.push(waiter.deadlineMs, waiter);
+    waits.push(waiter);
+  }
+}
+
+function restoreKey(state: LockState, value: unknown): void {
+  const [key, v, version, createIndex, modifyIndex, owner] = tuple(value, 6, 'key');
+  const name = str(key, 'key name');
+  const ownerId = num(owner, 'key session');
+  const session = ownerId === 0 ? null : liveSession(state, ownerId, 'key owner');
+  state.keys.set(name, {
+    value: bin(v, 'key value'),
+    version: num(version, 'key version'),
+    createIndex: num(createIndex, 'key createIndex'),
+    modifyIndex: num(modifyIndex, 'key modifyIndex'),
+    session: session === null ? null : session.id,
+  });
+  session?.keys.add(name);
+}
+
+function restoreClient(state: LockState, value: unknown): void {
+  const [clientId, seq, s, r] = tuple(value, 4, 'client');
+  const id = str(clientId, 'client id');
+  const session = liveSession(state, s, 'client session');
+  state.clients.set(id, { seq: num(seq, 'client seq'), result: result(r), session: session.id as SessionId });
+  session.clients.add(id);
+}
+
+function decodeState(bytes: Uint8Array, config: LockMachineConfig): LockState {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(bytes);
+  } catch {
+    return fail('snapshot is not MessagePack');
+  }
+  const top = tuple(decoded, 10, 'snapshot');
+  if (top[0] !== magic || top[1] !== formatVersion) fail('not a raftlock state machine snapshot, format 1');
+  const state = createLockState(config);
+  state.appliedIndex = num(top[2], 'appliedIndex');
+  state.logTimeMs = num(top[3], 'logTimeMs');
+  state.lastToken = num(top[4], 'lastToken');
+  for (const s of list(top[5], 'sessions')) restoreSession(state, s);
+  const holds: HeldBy[] = [];
+  const waits: Waiter[] = [];
+  for (const l of list(top[6], 'locks')) restoreLock(state, l, holds, waits);
+  // Per-session sets in grant and enqueue order, as a replica that never restarted has them.
+  holds.sort((a, b) => a.hold.token - b.hold.token);
+  for (const { hold, lock } of holds) state.sessions.get(hold.session)?.holds.add(lock);
+  waits.sort((a, b) => a.id - b.id);
+  for (const waiter of waits) state.sessions.get(waiter.session)?.waits.set(waiter.lock, waiter);
+  for (const k of list(top[7], 'keys')) restoreKey(state, k);
+  for (const c of list(top[8], 'clients')) restoreClient(state, c);
+  const [capacity, evicted, events] = tuple(top[9], 3, 'events');
+  num(capacity, 'event capacity');
+  for (const e of list(events, 'event list')) state.events.append(event(e));
+  state.events.evictedThroughIndex = Math.max(state.events.evictedThroughIndex, num(evicted, 'evictedThroughIndex'));
+  return state;
+}
+
+/**
+ * Rebuilds a state from snapshot bytes, or says what is wrong with them. The result re-encodes to
+ * the same bytes, and its invariants are checked before it is accepted. Never throws.
+ */
+export function decodeSnapshot(bytes: Uint8Array, config: LockMachineConfig): Result<LockState, string> {
+  try {
+    const state = decodeState(bytes, config);
+    const problems = checkInvariants(state);
+    if (problems.length > 0) return err(`snapshot breaks invariants: ${problems.slice(0, 3).join('; ')}`);
+    return ok(state);
+  } catch (error: unknown) {
+    if (error instanceof SnapshotFailure) return err(`bad snapshot: ${error.message}`);
+    throw error;
+  }
+}
