@@ -130,6 +130,13 @@ export class Inflights {
     }
   }
 
+  /** Free the oldest slot: a heartbeat answer shows the follower is alive though acks were lost. */
+  freeFirst(): void {
+    if (this.count === 0) return;
+    this.start = (this.start + 1) % this.ring.length;
+    this.count--;
+  }
+
   reset(): void {
     this.start = 0;
     this.count = 0;

@@ -334,3 +334,14 @@ t.test('a follower that crashed catches up after restart; its vote survives the 
   t.equal(c.commands(n4).length, 10);
   t.equal(c.checkApplied(), null);
 });
+
+t.test('step refuses misaddressed messages and answers from peers outside the configuration', async (t) => {
+  const c = new Cluster(ids(3));
+  c.elect(n1);
+  const term = c.status(n1).term;
+  const wrong = c.node(n2).step({ type: 'HeartbeatResponse', from: n3, to: n1, term, context: null });
+  t.same(wrong, { ok: false, error: { code: 'WRONG_RECIPIENT', to: n1 } });
+  const stranger = c.node(n1).step({ type: 'HeartbeatResponse', from: n5, to: n1, term, context: null });
+  t.same(stranger, { ok: false, error: { code: 'UNKNOWN_PEER', peer: n5 } });
+  t.equal(c.status(n1).role, 'leader', 'and nothing changed');
+});
