@@ -28,7 +28,6 @@ import type {
 } from '../statemachine/results.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import { encodePayload } from './codec.js';
 import type { ErrorFrame, Hello } from './handshake.js';
 import {
   asErrorFrame,
@@ -394,11 +393,18 @@ export function validateOp(value: unknown, config: LockMachineConfig): Result<Cl
   return ok(value as unknown as ClientOp);
 }
 
-/** A client command as the state machine would decode it, or why not. */
+/**
+ * A client command as the state machine would decode it, or why not: the object is encoded with
+ * the state machine's own encoder and decoded back, so exactly the commands every replica would
+ * accept pass (unknown extra fields are dropped by the canonical encoding).
+ */
 export function validateCommand(value: unknown, config: LockMachineConfig): Result<ClientCommand, string> {
+  if (!isPlainObject(value)) return err(`command: expected an object, got ${describeValue(value)}`);
+  if (value['type'] !== 'client') return err('command: only client commands may be sent');
+  if (!isPlainObject(value['op'])) return err(`command.op: expected an object, got ${describeValue(value['op'])}`);
   let bytes: Uint8Array;
   try {
-    bytes = encodePayload(value);
+    bytes = encodeCommand(value as unknown as Command);
   } catch (error: unknown) {
     return err(`command: not encodable (${error instanceof Error ? error.message : String(error)})`);
   }

@@ -75,7 +75,8 @@ t.test('request envelopes and ops', async (t) => {
     [{ kind: 'read', query: { kind: 'locks', prefix: '', limit: 1e9 } }, 'op.query.limit'],
     [{ kind: 'keepAlive', session: 0, clientId: 'c' }, 'op.session'],
     [{ kind: 'command', command: { type: 'keepAliveBatch', sessions: [] } }, 'only client'],
-    [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 0, op: {} } }, 'seq'],
+    [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 0, op: { type: 'openSession', ttlMs: 5000 } } }, 'seq'],
+    [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 1, op: { type: 'nope' } } }, 'command'],
   ];
   for (const [op, where] of bad) {
     const result = validateOp(roundTrip(op), config);
