@@ -1,4 +1,7 @@
 import { Command } from 'commander';
+import { registerSimCommand } from './sim.js';
+import { registerStartCommand } from './start.js';
+import { registerUpCommand } from './up.js';
 
 /** The `raftlock` command line; each subcommand lives in its own file under src/cli. */
 export function buildProgram(): Command {
@@ -8,5 +11,8 @@ export function buildProgram(): Command {
     .description('A distributed lock service with its own Raft and a deterministic simulator')
     .version('0.1.0')
     .showHelpAfterError();
+  registerSimCommand(program);
+  registerStartCommand(program);
+  registerUpCommand(program);
   return program;
 }

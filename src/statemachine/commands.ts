@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import { assertNever } from '../util/assert.js';
 import type { LockMachineConfig } from './config.js';
 import type { SessionId } from './ids.js';
 import { sessionId, utf8Length } from './ids.js';
@@ -93,9 +94,58 @@ export type Command =
 
 const packr = new Packr({ useRecords: false });
 
-/** Canonical bytes of a command (field order as written by the caller's object). */
+// Wire format 1: a MessagePack array, positional, no field names (smaller log entries and about
+// twice as fast to decode as maps):
+//   [1, sessions[]]                              keepAliveBatch
+//   [2, clientId, seq, opCode, ...operands]      client command; operands per opCode below
+const opCodes = [
+  'openSession', // ttlMs
+  'keepAlive', // session
+  'closeSession', // session
+  'acquire', // session, name, waitMs, lockDelayMs
+  'acquireSemaphore', // session, name, permits, waitMs, lockDelayMs
+  'acquireRw', // session, name, mode (0 read, 1 write), waitMs, lockDelayMs
+  'release', // session, name
+  'campaign', // session, name, value, waitMs, lockDelayMs
+  'resign', // session, name
+  'proclaim', // session, name, value
+  'put', // session, key, value, ifVersion|null, ephemeral, fenceLock|null, fenceToken|null
+  'delete', // session, key, ifVersion|null, fenceLock|null, fenceToken|null
+] as const satisfies readonly Operation['type'][];
+
+function operands(op: Operation): unknown[] {
+  switch (op.type) {
+    case 'openSession':
+      return [op.ttlMs];
+    case 'keepAlive':
+    case 'closeSession':
+      return [op.session];
+    case 'acquire':
+      return [op.session, op.name, op.waitMs, op.lockDelayMs];
+    case 'acquireSemaphore':
+      return [op.session, op.name, op.permits, op.waitMs, op.lockDelayMs];
+    case 'acquireRw':
+      return [op.session, op.name, op.mode === 'write' ? 1 : 0, op.waitMs, op.lockDelayMs];
+    case 'release':
+    case 'resign':
+      return [op.session, op.name];
+    case 'campaign':
+      return [op.session, op.name, op.value, op.waitMs, op.lockDelayMs];
+    case 'proclaim':
+      return [op.session, op.name, op.value];
+    case 'put':
+      return [op.session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence?.lock ?? null, op.fence?.token ?? null];
+    case 'delete':
+      return [op.session, op.key, op.ifVersion, op.fence?.lock ?? null, op.fence?.token ?? null];
+    default:
+      return assertNever(op, 'operation');
+  }
+}
+
+/** The bytes of a command (wire format 1). */
 export function encodeCommand(command: Command): Uint8Array {
-  return packr.pack(command);
+  if (command.type === 'keepAliveBatch') return packr.pack([1, command.sessions]);
+  return packr.pack([2, command.clientId, command.seq, opCodes.indexOf(command.op.type), ...operands(command.op)]);
 }
 
 class DecodeFailure {
@@ -106,25 +156,20 @@ function fail(message: string): never {
   throw new DecodeFailure(message);
 }
 
-type Fields = Readonly<Record<string, unknown>>;
+type Fields = readonly unknown[];
 
-function record(value: unknown, what: string): Fields {
-  // Decoded maps are plain objects; anything else (arrays, binary, dates, the 0xC1 sentinel) is not.
-  if (typeof value !== 'object' || value === null) fail(`${what} must be a map`);
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) fail(`${what} must be a map`);
-  return value as Fields;
+/** Names a bad value without converting it: String() on a decoded value can throw. */
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : `of type ${typeof value}`;
 }
 
-function integer(fields: Fields, key: string, min: number, max: number): number {
-  const value = fields[key];
+function integer(value: unknown, key: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(`${key} must be an integer`);
   if (value < min || value > max) fail(`${key} must be in [${min}, ${max}], got ${value}`);
   return value;
 }
 
-function text(fields: Fields, key: string, bytesMax: number): string {
-  const value = fields[key];
+function text(value: unknown, key: string, bytesMax: number): string {
   if (typeof value !== 'string') fail(`${key} must be a string`);
   const bytes = utf8Length(value);
   // The decoder turns invalid UTF-8 into U+FFFD, so refusing U+FFFD keeps a malformed name from
@@ -135,147 +180,141 @@ function text(fields: Fields, key: string, bytesMax: number): string {
   return value;
 }
 
-function bytes(fields: Fields, key: string, bytesMax: number): Uint8Array {
-  const value = fields[key];
+function bytes(value: unknown, key: string, bytesMax: number): Uint8Array {
   if (!(value instanceof Uint8Array)) fail(`${key} must be binary`);
   if (value.length > bytesMax) fail(`${key} is ${value.length} bytes, more than ${bytesMax}`);
-  return value;
+  // A plain Uint8Array view (the decoder returns Buffers): state and events hold one type only.
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
-function session(fields: Fields): SessionId {
-  return sessionId(integer(fields, 'session', 1, Number.MAX_SAFE_INTEGER));
+function session(value: unknown): SessionId {
+  return sessionId(integer(value, 'session', 1, Number.MAX_SAFE_INTEGER));
 }
 
-function optionalVersion(fields: Fields): number | null {
-  if (fields['ifVersion'] === null || fields['ifVersion'] === undefined) return null;
-  return integer(fields, 'ifVersion', 0, Number.MAX_SAFE_INTEGER);
+function optionalVersion(value: unknown): number | null {
+  return value === null ? null : integer(value, 'ifVersion', 0, Number.MAX_SAFE_INTEGER);
 }
 
-function optionalFence(fields: Fields, config: LockMachineConfig): Fence | null {
-  const value = fields['fence'];
-  if (value === null || value === undefined) return null;
-  const fence = record(value, 'fence');
-  return {
-    lock: text(fence, 'lock', config.nameBytesMax),
-    token: integer(fence, 'token', 0, Number.MAX_SAFE_INTEGER),
-  };
+function optionalFence(lock: unknown, token: unknown, config: LockMachineConfig): Fence | null {
+  if (lock === null && token === null) return null;
+  return { lock: text(lock, 'fence lock', config.nameBytesMax), token: integer(token, 'fence token', 0, Number.MAX_SAFE_INTEGER) };
 }
 
-function waitMs(fields: Fields, config: LockMachineConfig): number {
-  return integer(fields, 'waitMs', 0, config.waitMsMax);
+function delay(value: unknown, config: LockMachineConfig): number {
+  return integer(value, 'lockDelayMs', 0, config.lockDelayMsMax);
 }
 
-function lockDelayMs(fields: Fields, config: LockMachineConfig): number {
-  if (fields['lockDelayMs'] === undefined) return 0;
-  return integer(fields, 'lockDelayMs', 0, config.lockDelayMsMax);
-}
+const operandCounts: Readonly<Record<Operation['type'], number>> = {
+  openSession: 1,
+  keepAlive: 1,
+  closeSession: 1,
+  acquire: 4,
+  acquireSemaphore: 5,
+  acquireRw: 5,
+  release: 2,
+  campaign: 5,
+  resign: 2,
+  proclaim: 3,
+  put: 7,
+  delete: 5,
+};
 
-function decodeOperation(fields: Fields, config: LockMachineConfig): Operation {
-  const type = fields['type'];
+/** Decodes the operands that follow the op code at position 3 of a client command. */
+function decodeOperation(f: Fields, config: LockMachineConfig): Operation {
+  const code = f[3];
+  const type = typeof code === 'number' ? opCodes[code] : undefined;
+  if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
+  if (f.length !== 4 + operandCounts[type]) fail(`${type} takes ${operandCounts[type]} operands, got ${f.length - 4}`);
   const name = config.nameBytesMax;
   switch (type) {
     case 'openSession':
-      return { type, ttlMs: integer(fields, 'ttlMs', config.ttlMsMin, config.ttlMsMax) };
+      return { type, ttlMs: integer(f[4], 'ttlMs', config.ttlMsMin, config.ttlMsMax) };
     case 'keepAlive':
     case 'closeSession':
-      return { type, session: session(fields) };
+      return { type, session: session(f[4]) };
     case 'acquire':
-      return {
-        type,
-        session: session(fields),
-        name: text(fields, 'name', name),
-        waitMs: waitMs(fields, config),
-        lockDelayMs: lockDelayMs(fields, config),
-      };
+      return { type, session: session(f[4]), name: text(f[5], 'name', name), waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax), lockDelayMs: delay(f[7], config) };
     case 'acquireSemaphore':
       return {
         type,
-        session: session(fields),
-        name: text(fields, 'name', name),
-        permits: integer(fields, 'permits', 1, config.permitsMax),
-        waitMs: waitMs(fields, config),
-        lockDelayMs: lockDelayMs(fields, config),
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        permits: integer(f[6], 'permits', 1, config.permitsMax),
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
       };
     case 'acquireRw': {
-      const mode = fields['mode'];
-      if (mode !== 'read' && mode !== 'write') fail('mode must be "read" or "write"');
+      const mode = f[6];
+      if (mode !== 0 && mode !== 1) fail('mode must be 0 (read) or 1 (write)');
       return {
         type,
-        session: session(fields),
-        name: text(fields, 'name', name),
-        mode,
-        waitMs: waitMs(fields, config),
-        lockDelayMs: lockDelayMs(fields, config),
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        mode: mode === 1 ? 'write' : 'read',
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
       };
     }
     case 'release':
     case 'resign':
-      return { type, session: session(fields), name: text(fields, 'name', name) };
+      return { type, session: session(f[4]), name: text(f[5], 'name', name) };
     case 'campaign':
       return {
         type,
-        session: session(fields),
-        name: text(fields, 'name', name),
-        value: bytes(fields, 'value', config.valueBytesMax),
-        waitMs: waitMs(fields, config),
-        lockDelayMs: lockDelayMs(fields, config),
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[8], config),
       };
     case 'proclaim':
-      return {
-        type,
-        session: session(fields),
-        name: text(fields, 'name', name),
-        value: bytes(fields, 'value', config.valueBytesMax),
-      };
+      return { type, session: session(f[4]), name: text(f[5], 'name', name), value: bytes(f[6], 'value', config.valueBytesMax) };
     case 'put': {
-      const ephemeral = fields['ephemeral'] ?? false;
+      const ephemeral = f[8];
       if (typeof ephemeral !== 'boolean') fail('ephemeral must be a boolean');
       return {
         type,
-        session: session(fields),
-        key: text(fields, 'key', name),
-        value: bytes(fields, 'value', config.valueBytesMax),
-        ifVersion: optionalVersion(fields),
+        session: session(f[4]),
+        key: text(f[5], 'key', name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+        ifVersion: optionalVersion(f[7]),
         ephemeral,
-        fence: optionalFence(fields, config),
+        fence: optionalFence(f[9], f[10], config),
       };
     }
     case 'delete':
       return {
         type,
-        session: session(fields),
-        key: text(fields, 'key', name),
-        ifVersion: optionalVersion(fields),
-        fence: optionalFence(fields, config),
+        session: session(f[4]),
+        key: text(f[5], 'key', name),
+        ifVersion: optionalVersion(f[6]),
+        fence: optionalFence(f[7], f[8], config),
       };
     default:
-      return fail(`unknown operation type ${JSON.stringify(String(type)).slice(0, 80)}`);
+      return assertNever(type, 'operation type');
   }
 }
 
-function decodeFields(fields: Fields, config: LockMachineConfig): Command {
-  const type = fields['type'];
-  if (type === 'keepAliveBatch') {
-    const sessions = fields['sessions'];
+function decodeFields(f: Fields, config: LockMachineConfig): Command {
+  const tag = f[0];
+  if (tag === 1) {
+    if (f.length !== 2) fail('keepAliveBatch takes 1 operand');
+    const sessions = f[1];
     if (!Array.isArray(sessions)) fail('sessions must be an array');
     if (sessions.length > config.keepAliveBatchMax) {
       fail(`keepAliveBatch holds ${sessions.length} sessions, more than ${config.keepAliveBatchMax}`);
     }
     const ids: SessionId[] = [];
-    for (const id of sessions) {
-      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
-        fail('sessions must hold positive integers');
-      }
-      ids.push(sessionId(id));
-    }
-    return { type, sessions: ids };
+    for (const id of sessions as readonly unknown[]) ids.push(session(id));
+    return { type: 'keepAliveBatch', sessions: ids };
   }
-  if (type !== 'client') return fail(`unknown command type ${JSON.stringify(String(type)).slice(0, 80)}`);
+  if (tag !== 2) return fail(`unknown command tag ${describe(tag)}`);
+  if (f.length < 4) fail('a client command needs clientId, seq and an op code');
   return {
-    type,
-    clientId: text(fields, 'clientId', config.clientIdBytesMax),
-    seq: integer(fields, 'seq', 1, Number.MAX_SAFE_INTEGER),
-    op: decodeOperation(record(fields['op'], 'op'), config),
+    type: 'client',
+    clientId: text(f[1], 'clientId', config.clientIdBytesMax),
+    seq: integer(f[2], 'seq', 1, Number.MAX_SAFE_INTEGER),
+    op: decodeOperation(f, config),
   };
 }
 
@@ -287,11 +326,12 @@ export function decodeCommand(payload: Uint8Array, config: LockMachineConfig): R
   let decoded: unknown;
   try {
     decoded = packr.unpack(payload);
-  } catch (error: unknown) {
+  } catch {
     return err(`malformed command: not a MessagePack value (${payload.length} bytes)`);
   }
+  if (!Array.isArray(decoded)) return err('a command must be an array');
   try {
-    return ok(decodeFields(record(decoded, 'command'), config));
+    return ok(decodeFields(decoded as Fields, config));
   } catch (error: unknown) {
     if (error instanceof DecodeFailure) return err(error.message);
     throw error;

@@ -1,5 +1,4 @@
 import { compatible } from './locks.js';
-import { waitersOf } from './queue.js';
 import type { LockState } from './state.js';
 
 /**
@@ -12,7 +11,8 @@ import type { LockState } from './state.js';
  * 3. Queues hold no duplicate session, and no session both holds and waits for one lock.
  * 4. Nothing is left grantable: with no lock-delay running, the head waiter is not compatible
  *    (else it should have been granted in the step that made it so), and no lock record is idle.
- * 5. Fencing tokens are unique and no greater than the last issued token.
+ * 5. Fencing tokens are unique and no greater than the last issued token; a lock's holders are
+ *    kept in grant order, which is token order (snapshots rely on it).
  */
 export function checkInvariants(state: LockState): string[] {
   const problems: string[] = [];
@@ -20,7 +20,19 @@ export function checkInvariants(state: LockState): string[] {
   let waiterCount = 0;
   for (const lock of state.locks.values()) {
     const name = lock.name;
-    const exclusive = [...lock.holders.values()].filter((h) => h.mode === 'exclusive').length;
+    let exclusive = 0;
+    let previousToken = 0;
+    for (const [id, hold] of lock.holders) {
+      if (hold.mode === 'exclusive') exclusive++;
+      const session = state.sessions.get(id);
+      if (session === undefined) problems.push(`${name} is held by dead session ${id}`);
+      else if (!session.holds.has(name)) problems.push(`session ${id} does not know it holds ${name}`);
+      if (tokens.has(hold.token)) problems.push(`token ${hold.token} is issued twice`);
+      tokens.add(hold.token);
+      if (hold.token > state.lastToken) problems.push(`token ${hold.token} is beyond the last token`);
+      if (hold.token <= previousToken) problems.push(`${name} holders are not in grant (token) order`);
+      previousToken = hold.token;
+    }
     if ((lock.kind === 'mutex' || lock.kind === 'election') && lock.holders.size > 1) {
       problems.push(`${lock.kind} ${name} has ${lock.holders.size} holders`);
     }
@@ -30,26 +42,19 @@ export function checkInvariants(state: LockState): string[] {
     if (lock.kind === 'semaphore' && lock.holders.size > lock.permits) {
       problems.push(`semaphore ${name} has ${lock.holders.size} holders for ${lock.permits} permits`);
     }
-    for (const [id, hold] of lock.holders) {
-      const session = state.sessions.get(id);
-      if (session === undefined) problems.push(`${name} is held by dead session ${id}`);
-      else if (!session.holds.has(name)) problems.push(`session ${id} does not know it holds ${name}`);
-      if (tokens.has(hold.token)) problems.push(`token ${hold.token} is issued twice`);
-      tokens.add(hold.token);
-      if (hold.token > state.lastToken) problems.push(`token ${hold.token} is beyond the last token`);
-    }
-    const seen = new Set<number>();
-    const waiters = waitersOf(lock);
-    if (waiters.length !== lock.waiting) problems.push(`${name} counts ${lock.waiting} waiters, has ${waiters.length}`);
-    waiterCount += waiters.length;
-    for (const waiter of waiters) {
-      if (seen.has(waiter.session)) problems.push(`session ${waiter.session} waits twice for ${name}`);
-      seen.add(waiter.session);
+    let queued = 0;
+    const seen = lock.waiting > 0 ? new Set<number>() : null;
+    for (let waiter = lock.head; waiter !== null; waiter = waiter.next) {
+      queued++;
+      if (seen?.has(waiter.session) === true) problems.push(`session ${waiter.session} waits twice for ${name}`);
+      seen?.add(waiter.session);
       if (lock.holders.has(waiter.session)) problems.push(`session ${waiter.session} holds and waits for ${name}`);
       const session = state.sessions.get(waiter.session);
       if (session === undefined) problems.push(`${name} has a waiter of dead session ${waiter.session}`);
       else if (session.waits.get(name) !== waiter) problems.push(`session ${waiter.session} lost its wait on ${name}`);
     }
+    if (queued !== lock.waiting) problems.push(`${name} counts ${lock.waiting} waiters, has ${queued}`);
+    waiterCount += queued;
     if (lock.delayUntilMs === 0 && lock.head !== null && compatible(lock, lock.head.mode)) {
       problems.push(`${name} has a grantable head waiter (session ${lock.head.session})`);
     }

@@ -50,9 +50,9 @@ export function put(
   fence: Fence | null,
 ): CommandResult {
   const state = ctx.state;
-  const refused = checkFence(state, fence) ?? checkVersion(key, state.keys.get(key), ifVersion);
-  if (refused !== null) return refused;
   const current = state.keys.get(key);
+  const refused = checkFence(state, fence) ?? checkVersion(key, current, ifVersion);
+  if (refused !== null) return refused;
   unbind(state, key, current);
   const record: KeyRecord = {
     value,

@@ -1,4 +1,5 @@
 import { assert } from '../util/assert.js';
+import { HolderSet } from './holders.js';
 import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
 import { updateResult } from './dedup.js';
@@ -37,8 +38,7 @@ export function compatible(lock: LockRecord, mode: HoldMode): boolean {
     case 'rwlock': {
       if (lock.holders.size === 0) return true;
       if (mode === 'exclusive') return false;
-      const first = lock.holders.values().next();
-      return first.done === true || first.value.mode === 'shared';
+      return lock.holders.first()?.mode === 'shared';
     }
   }
 }
@@ -49,7 +49,7 @@ function createLock(ctx: ApplyContext, name: string, kind: LockKind, permits: nu
     name,
     kind,
     permits,
-    holders: new Map(),
+    holders: new HolderSet(),
     head: null,
     tail: null,
     waiting: 0,

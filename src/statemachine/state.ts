@@ -1,5 +1,6 @@
 import type { LockMachineConfig } from './config.js';
 import { TimerHeap } from './heap.js';
+import type { HolderSet } from './holders.js';
 import type { FencingToken, SessionId } from './ids.js';
 import type { CommandResult, LockKind } from './results.js';
 import { EventLog } from './watch.js';
@@ -53,8 +54,8 @@ export interface LockRecord {
   readonly kind: LockKind;
   /** Semaphore capacity; 1 for mutex and election; 0 (unused) for rwlock. */
   readonly permits: number;
-  /** Insertion order is grant order, i.e. token order (restore rebuilds it that way). */
-  readonly holders: Map<SessionId, Hold>;
+  /** Grant order, i.e. token order (restore rebuilds it that way). */
+  readonly holders: HolderSet;
   head: Waiter | null;
   tail: Waiter | null;
   waiting: number;

@@ -49,16 +49,17 @@ t.test('apply never throws on random bytes or structurally wrong commands', asyn
     fc
       .record({
         op: fc.constantFrom(...validOps),
-        field: fc.constantFrom('type', 'session', 'name', 'key', 'value', 'waitMs', 'permits', 'mode', 'ifVersion', 'fence', 'ttlMs', 'ephemeral', 'lockDelayMs'),
+        position: fc.nat({ max: 11 }),
         value: fc.anything(),
-        where: fc.constantFrom('op', 'envelope'),
-        seq: fc.integer({ min: -2, max: 1_000_000 }),
+        cut: fc.boolean(),
+        seq: fc.integer({ min: 1, max: 1_000_000 }),
       })
-      .map(({ op, field, value, where, seq }) => {
-        const command: Record<string, unknown> = { type: 'client', clientId: 'x', seq, op: { ...op } };
-        if (where === 'op') (command['op'] as Record<string, unknown>)[field] = value;
-        else command[field] = value;
-        return packr.pack(command) as Uint8Array;
+      .map(({ op, position, value, cut, seq }) => {
+        // A valid command with one field replaced by a random value, or cut short there.
+        const fields = packr.unpack(encodeCommand({ type: 'client', clientId: 'x', seq, op })) as unknown[];
+        if (cut) fields.length = Math.min(fields.length, position);
+        else fields[Math.min(position, fields.length)] = value;
+        return packr.pack(fields) as Uint8Array;
       }),
   );
   fc.assert(

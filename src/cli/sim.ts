@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import type { CreateRaftCore } from '../raft/node-api.js';
+import { createRaftNode } from '../raft/node.js';
+import type { Profile } from '../sim/faults.js';
+import type { Scenario } from '../sim/scenario.js';
+import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
+import type { RunOptions, SimulationOutcome } from '../sim/simulator.js';
+import { formatFailure, runSimulation } from '../sim/simulator.js';
+
+/** `60s`, `500ms`, `2m`, `1h` or a bare number of milliseconds. */
+export function parseDurationMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (m === null) throw new InvalidArgumentError(`expected a duration like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
+  const unit = m[2] ?? 'ms';
+  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
+  return Math.round(Number(m[1]) * factor);
+}
+
+function parseCount(name: string, min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+interface SimCliOptions {
+  readonly nodes: number;
+  readonly seed: number;
+  readonly seeds: number;
+  readonly duration: number;
+  readonly profile: Profile;
+  readonly scenario?: string;
+  readonly verbose?: boolean;
+}
+
+/** Trace lines worth showing a person: elections, faults, crashes, restarts, phases. */
+const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes|liveness phase|settled )/;
+
+function summary(outcome: SimulationOutcome): string {
+  const s = outcome.stats;
+  return [
+    `simulated ${(s.simulatedMs / 1000).toFixed(1)}s: ${s.elections} leader changes, ${s.faults} faults (${s.crashes} crashes, ${s.restarts} restarts, ${s.pauses} pauses, ${s.writeErrors} write errors, ${s.refusedStarts} refused starts)`,
+    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots restored; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
+    `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
+    `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
+    `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
+    `trace hash ${outcome.traceHash}`,
+  ].join('\n');
+}
+
+/** The `sim` subcommand: one run with a readable story, or a sweep over many seeds. */
+export function registerSimCommand(program: Command, createRaft: CreateRaftCore = createRaftNode): void {
+  program
+    .command('sim')
+    .description('run the deterministic simulator: a seed (or a scenario file) gives one exact replayable run')
+    .option('--nodes <n>', 'cluster size', parseCount('--nodes', 1, 9), 5)
+    .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
+    .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
+    .option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)', parseDurationMs, 10_000)
+    .addOption(new Option('--profile <p>', 'fault profile').choices(['calm', 'swarm']).default('swarm'))
+    .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
+    .option('--verbose', 'print every trace line')
+    .action((options: SimCliOptions) => {
+      process.exitCode = runSimCli(options, createRaft);
+    });
+}
+
+function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
+  const out = process.stdout;
+  if (options.scenario !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(options.scenario, 'utf8');
+    } catch (e) {
+      process.stderr.write(`raftlock sim: cannot read ${options.scenario}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 2;
+    }
+    const parsed = parseScenario(text);
+    if (!parsed.ok) {
+      process.stderr.write(`raftlock sim: ${options.scenario}: ${parsed.error}\n`);
+      return 2;
+    }
+    return single(parsed.value, { kind: 'file', path: options.scenario }, options, createRaft);
+  }
+  if (options.seeds === 1) {
+    const scenario = scenarioFromSeed(options.seed, options.nodes, options.duration, options.profile);
+    return single(scenario, { kind: 'seed' }, options, createRaft);
+  }
+  const failures: Extract<SimulationOutcome, { passed: false }>[] = [];
+  let simulatedMs = 0;
+  const tty = out.isTTY === true;
+  for (let i = 0; i < options.seeds; i++) {
+    const seed = options.seed + i;
+    const outcome = runSimulation({
+      scenario: scenarioFromSeed(seed, options.nodes, options.duration, options.profile),
+      createRaft,
+      replayFrom: { kind: 'seed' },
+    });
+    simulatedMs += outcome.stats.simulatedMs;
+    if (!outcome.passed) {
+      failures.push(outcome);
+      if (tty) out.write('\r\x1b[K');
+      out.write(`${formatFailure(outcome, 10)}\n`);
+    }
+    if (tty) out.write(`\r\x1b[Kseed ${seed} (${i + 1}/${options.seeds}), ${failures.length} failed`);
+  }
+  if (tty) out.write('\r\x1b[K');
+  out.write(
+    `${options.seeds} seeds from ${options.seed} (${options.nodes} nodes, ${options.profile}, ${options.duration}ms each, ${(simulatedMs / 1000).toFixed(0)}s simulated): ${options.seeds - failures.length} passed, ${failures.length} failed\n`,
+  );
+  for (const f of failures) out.write(`  seed ${f.seed} ${f.kind}: ${f.replay}\n`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], options: SimCliOptions, createRaft: CreateRaftCore): number {
+  const out = process.stdout;
+  out.write(`simulating ${scenario.nodes} nodes, seed ${scenario.seed}, ${scenario.durationMs}ms, profile ${scenario.profile}, ${scenario.events.length} scheduled faults\n`);
+  const outcome = runSimulation({
+    scenario,
+    createRaft,
+    replayFrom,
+    onTrace: (line) => {
+      if (options.verbose === true || interesting.test(line)) out.write(`  ${line}\n`);
+    },
+  });
+  out.write(`${summary(outcome)}\n`);
+  if (outcome.passed) {
+    out.write('PASSED\n');
+    return 0;
+  }
+  out.write(`${formatFailure(outcome)}\n`);
+  return 1;
+}

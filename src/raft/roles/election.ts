@@ -1,0 +1,112 @@
+import { asIndex, asTerm, type MessageOf } from '../casts.js';
+import type { Message } from '../messages.js';
+import { voteResult } from '../quorum.js';
+import type { RaftState } from '../state.js';
+import type { NodeId } from '../types.js';
+import { addProgress, appendLocal } from './leader.js';
+
+/**
+ * Elections (Raft §5.2) with PreVote (dissertation §9.6): becoming a (pre)candidate, asking for
+ * votes, answering vote requests, counting answers, and becoming leader.
+ */
+
+export function campaignNow(s: RaftState, transfer: boolean): void {
+  if (s.config.preVote && !transfer) becomePreCandidate(s);
+  else becomeCandidate(s, transfer);
+}
+
+export function becomePreCandidate(s: RaftState): void {
+  s.role = 'preCandidate';
+  s.leader = null;
+  s.resetElectionTimer();
+  s.resetLeaderState();
+  s.votes.set(s.id, true);
+  if (voteResult(s.membership.current().voters, s.votes) === 'won') {
+    becomeCandidate(s, false);
+    return;
+  }
+  requestVotes(s, true, false, s.term + 1);
+}
+
+export function becomeCandidate(s: RaftState, transfer: boolean): void {
+  s.term += 1;
+  s.vote = s.id;
+  s.role = 'candidate';
+  s.leader = null;
+  s.resetElectionTimer();
+  s.resetLeaderState();
+  s.votes.set(s.id, true);
+  if (voteResult(s.membership.current().voters, s.votes) === 'won') {
+    becomeLeader(s);
+    return;
+  }
+  requestVotes(s, false, transfer, s.term);
+}
+
+export function requestVotes(s: RaftState, preVote: boolean, transfer: boolean, term: number): void {
+  for (const voter of s.membership.current().voters) {
+    if (voter === s.id) continue;
+    s.send({
+      type: 'RequestVote',
+      from: s.id,
+      to: voter,
+      term: asTerm(term),
+      preVote,
+      lastIndex: asIndex(s.log.lastIndex()),
+      lastTerm: asTerm(s.log.lastTerm()),
+      transfer,
+    });
+  }
+}
+
+export function becomeLeader(s: RaftState): void {
+  s.role = 'leader';
+  s.leader = s.id;
+  s.resetLeaderState();
+  s.electionElapsed = 0;
+  s.heartbeatElapsed = 0;
+  const conf = s.membership.current();
+  for (const id of [...conf.voters, ...conf.learners]) addProgress(s, id);
+  s.leaderStartIndex = s.log.lastIndex() + 1;
+  // Raft §8: a no-op of the new term lets the leader learn (and commit) what is committed.
+  appendLocal(s, { index: asIndex(s.log.lastIndex() + 1), term: asTerm(s.term), kind: 'noop' });
+}
+
+export function onRequestVote(s: RaftState, m: MessageOf<'RequestVote'>): void {
+  const canVote =
+    s.vote === m.from ||
+    (s.vote === null && s.leader === null) ||
+    (m.preVote && m.term > s.term);
+  if (canVote && s.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+    s.send(voteResponse(s, m.from, m.preVote, true, m.preVote ? m.term : s.term));
+    if (!m.preVote) {
+      s.vote = m.from;
+      s.electionElapsed = 0;
+    }
+  } else {
+    s.send(voteResponse(s, m.from, m.preVote, false, s.term));
+  }
+}
+
+export function voteResponse(s: RaftState, to: NodeId, preVote: boolean, granted: boolean, term: number): Message {
+  return { type: 'RequestVoteResponse', from: s.id, to, term: asTerm(term), preVote, granted };
+}
+
+export function onVoteResponse(s: RaftState, m: MessageOf<'RequestVoteResponse'>): void {
+  const expected = (s.role === 'preCandidate' && m.preVote) || (s.role === 'candidate' && !m.preVote);
+  if (!expected) return;
+  const voters = s.membership.current().voters;
+  if (!voters.includes(m.from)) return;
+  s.votes.set(m.from, m.granted);
+  switch (voteResult(voters, s.votes)) {
+    case 'won':
+      if (s.role === 'preCandidate') becomeCandidate(s, false);
+      else becomeLeader(s);
+      return;
+    case 'lost':
+      s.becomeFollower(s.term, null);
+      return;
+    case 'pending':
+      return;
+  }
+}

@@ -1,0 +1,96 @@
+import { asIndex, asTerm, type MessageOf } from '../casts.js';
+import type { RaftState } from '../state.js';
+import type { Entry, NodeId } from '../types.js';
+import { onConfChanged } from './leader.js';
+
+/** The follower's side of replication: AppendEntries (Raft §5.3), heartbeats and InstallSnapshot. */
+
+export function onAppendEntries(s: RaftState, m: MessageOf<'AppendEntries'>): void {
+  const entries = m.entries;
+  let prevIndex: number = m.prevIndex;
+  let prevTerm: number = m.prevTerm;
+  let from = 0;
+  if (prevIndex < s.log.commit) {
+    // Everything through our commit index already matches the leader (Raft §5.4 Leader Completeness).
+    const skip = s.log.commit - prevIndex;
+    if (skip >= entries.length) {
+      sendAppendResponse(s, m.from, true, s.log.commit, 0, 0);
+      return;
+    }
+    const lastSkipped = entries[skip - 1] as Entry;
+    prevIndex = lastSkipped.index;
+    prevTerm = lastSkipped.term;
+    from = skip;
+  }
+  if (!s.log.matchTerm(prevIndex, prevTerm)) {
+    const hint = s.log.findConflictByTerm(prevIndex, prevTerm);
+    sendAppendResponse(s, m.from, false, m.prevIndex, hint.index, hint.term);
+    return;
+  }
+  const merged = s.log.mergeFrom(entries, from);
+  let confChanged = false;
+  if (merged.truncatedFrom !== Infinity) confChanged = s.membership.truncatedFrom(merged.truncatedFrom);
+  if (merged.appendedFrom !== Infinity) {
+    const first = (entries[0] as Entry).index;
+    for (let i = merged.appendedFrom - first; i < entries.length; i++) {
+      const entry = entries[i] as Entry;
+      if (entry.kind === 'config' && s.membership.appended(entry)) confChanged = true;
+    }
+  }
+  if (confChanged) onConfChanged(s);
+  const lastNew = m.prevIndex + entries.length;
+  s.log.commitTo(Math.min(m.commit, lastNew));
+  sendAppendResponse(s, m.from, true, lastNew, 0, 0);
+}
+
+export function sendAppendResponse(s: RaftState, to: NodeId, accepted: boolean, index: number, hintIndex: number, hintTerm: number): void {
+  s.send({
+    type: 'AppendEntriesResponse',
+    from: s.id,
+    to,
+    term: asTerm(s.term),
+    accepted,
+    index: asIndex(index),
+    hintIndex: asIndex(hintIndex),
+    hintTerm: asTerm(hintTerm),
+  });
+}
+
+export function onHeartbeat(s: RaftState, m: MessageOf<'Heartbeat'>): void {
+  // The leader sends min(match, commit), so the entries it commits here match the leader's.
+  s.log.commitTo(Math.min(m.commit, s.log.lastIndex()));
+  s.send({ type: 'HeartbeatResponse', from: s.id, to: m.from, term: asTerm(s.term), context: m.context });
+}
+
+export function onInstallSnapshot(s: RaftState, m: MessageOf<'InstallSnapshot'>): void {
+  const respond = (nextOffset: number, done: boolean): void =>
+    s.send({
+      type: 'InstallSnapshotResponse',
+      from: s.id,
+      to: m.from,
+      term: asTerm(s.term),
+      snapshotIndex: m.meta.index,
+      nextOffset,
+      done,
+    });
+  if (m.meta.index <= s.log.commit) {
+    // We already hold (committed) everything it covers.
+    s.snapshotReceiver.reset();
+    respond(m.totalBytes, true);
+    return;
+  }
+  const outcome = s.snapshotReceiver.accept(m);
+  if (outcome.kind === 'ack') {
+    respond(outcome.nextOffset, false);
+    return;
+  }
+  const { meta } = outcome.snapshot;
+  if (s.log.matchTerm(meta.index, meta.term)) {
+    s.log.commitTo(meta.index);
+  } else {
+    s.log.restore(outcome.snapshot);
+    s.membership.reset(meta.conf, meta.index);
+    onConfChanged(s);
+  }
+  respond(m.totalBytes, true);
+}

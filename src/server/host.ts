@@ -1,0 +1,462 @@
+import type { RaftConfig } from '../raft/config.js';
+import type { Message } from '../raft/messages.js';
+import type { CreateRaftCore, RaftCore } from '../raft/node-api.js';
+import type { Ready } from '../raft/ready.js';
+import type { RaftStatus } from '../raft/status.js';
+import type { ConfChange, ConfState, Entry, LogIndex, NodeId, PersistentState, Snapshot, Term } from '../raft/types.js';
+import type { PersistRequest } from '../storage/durable-log.js';
+import { assert, assertNever } from '../util/assert.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { Rng } from '../util/rng.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { applyConfChange } from './host-conf.js';
+import { Reads } from './host-reads.js';
+import type { HostReply, RequestId } from './host-reply.js';
+import { LogTime } from './log-time.js';
+import { Proposals } from './proposals.js';
+import type { AppliedCommand, ReplicatedStateMachine } from './state-machine.js';
+
+export type { HostReply, RequestId } from './host-reply.js';
+
+/** Optional hooks for the simulator's checkers and for metrics; called synchronously. */
+export interface HostObserver {
+  /** An entry was applied (noop, config or command) at `logTimeMs` (commands only; else null). */
+  applied?(entry: Entry, logTimeMs: number | null): void;
+  /** The state machine was replaced by a snapshot (restart or InstallSnapshot). */
+  restored?(snapshot: Snapshot): void;
+}
+
+export interface NodeHostOptions<R> {
+  readonly raft: RaftConfig;
+  readonly persisted: PersistentState;
+  readonly rng: Rng;
+  readonly createRaft: CreateRaftCore;
+  readonly stateMachine: ReplicatedStateMachine<R>;
+  /** Wall-clock length of one Raft tick. */
+  readonly tickMs: number;
+  /** An idle leader proposes an empty entry this often so that log time advances. */
+  readonly logTimeTickMs: number;
+  /** Take a snapshot and compact the log after this many applied entries (0 = never). */
+  readonly snapshotEntries: number;
+  /** The monotonic clock at start. */
+  readonly nowMs: number;
+  /** A read whose read point has not arrived by then is answered DROPPED. */
+  readonly readTimeoutMs?: number;
+  readonly observer?: HostObserver;
+}
+
+/** Everything the caller must do after feeding the host; see `NodeHost.drain`. */
+export interface HostOutput<R> {
+  /** Persist in order, each as one atomic batch; report each completion with `persisted(seq)`. */
+  readonly writes: readonly PersistRequest[];
+  /** Safe to send at once (they promise nothing about local durability). */
+  readonly earlyMessages: readonly Message[];
+  /** Safe to send now: everything they promise is already durable. */
+  readonly messages: readonly Message[];
+  readonly replies: readonly HostReply<R>[];
+}
+
+interface InflightReady {
+  readonly ready: Ready;
+  readonly seq: number;
+}
+
+/**
+ * One node's deterministic glue: the Raft core, the replicated state machine, pending proposals
+ * and reads, log time and the Ready ordering rule (src/raft/ready.ts). Synchronous and free of I/O
+ * and clock reads: the production driver and the simulator both feed it the same way, so the
+ * simulator exercises this very code.
+ *
+ * The Ready rule as the host applies it: a Ready's early messages go out at once; its hard state,
+ * entries and snapshot become one write (`writes`, numbered by `seq`); its other messages, the
+ * applying of its committed entries and `advance` happen only after `persisted(seq)`. At most one
+ * Ready is outstanding; ticks, messages and proposals keep flowing meanwhile and collect in the
+ * core, so the next Ready carries all of them in one write (group commit without any timer).
+ */
+export class NodeHost<R> {
+  readonly id: NodeId;
+  private readonly raft: RaftCore;
+  private readonly sm: ReplicatedStateMachine<R>;
+  private readonly observer: HostObserver;
+  private readonly tickMs: number;
+  private readonly logTimeTickMs: number;
+  private readonly snapshotEntries: number;
+  private readonly readTimeoutMs: number;
+  private readonly logTime: LogTime;
+  private readonly proposals = new Proposals();
+  private readonly reads = new Reads();
+  private readonly readNonce: string;
+  private readCounter = 0;
+
+  private nowMs: number;
+  private tickBaseMs: number;
+  private lastStampMs: number;
+  private nextSeq = 1;
+  private lastPersistedSeq = 0;
+  private inflight: InflightReady | null = null;
+
+  private appliedIndex: LogIndex;
+  private appliedTerm: Term;
+  private appliedLogTimeMs: number;
+  private conf: ConfState;
+  private lastSnapshotIndex: LogIndex;
+  private stopped = false;
+
+  private writes: PersistRequest[] = [];
+  private earlyMessages: Message[] = [];
+  private messages: Message[] = [];
+  private replies: HostReply<R>[] = [];
+
+  private constructor(options: NodeHostOptions<R>, snapshotLogTimeMs: number) {
+    assert(options.tickMs > 0, 'tickMs must be positive');
+    assert(options.logTimeTickMs > 0, 'logTimeTickMs must be positive');
+    assert(options.snapshotEntries >= 0, 'snapshotEntries must not be negative');
+    this.id = options.raft.id;
+    this.sm = options.stateMachine;
+    this.observer = options.observer ?? {};
+    this.tickMs = options.tickMs;
+    this.logTimeTickMs = options.logTimeTickMs;
+    this.snapshotEntries = options.snapshotEntries;
+    this.readTimeoutMs = options.readTimeoutMs ?? options.raft.electionTicks * options.tickMs * 4;
+    this.nowMs = options.nowMs;
+    this.tickBaseMs = options.nowMs;
+    this.lastStampMs = options.nowMs;
+    this.readNonce = options.rng.fork('host-reads').u32().toString(36);
+
+    const snapshot = options.persisted.snapshot;
+    this.appliedIndex = snapshot?.meta.index ?? (0 as LogIndex);
+    this.appliedTerm = snapshot?.meta.term ?? (0 as Term);
+    this.lastSnapshotIndex = this.appliedIndex;
+    this.appliedLogTimeMs = snapshotLogTimeMs;
+    this.conf = snapshot?.meta.conf ?? { voters: options.raft.initialVoters, learners: [] };
+    this.logTime = new LogTime(snapshotLogTimeMs);
+    for (const entry of options.persisted.entries) this.observeEntryTime(entry);
+    this.raft = options.createRaft(options.raft, options.persisted, options.rng.fork('raft'));
+  }
+
+  /**
+   * Build a host from what storage loaded. Fails (the node must not start) when the persisted
+   * snapshot cannot be restored into the state machine.
+   */
+  static create<R>(options: NodeHostOptions<R>): Result<NodeHost<R>, string> {
+    const snapshot = options.persisted.snapshot;
+    let logTimeMs = 0;
+    if (snapshot !== null) {
+      const envelope = decodeEnvelope(snapshot.data);
+      if (!envelope.ok) return err(`snapshot at ${snapshot.meta.index}: ${envelope.error}`);
+      const restored = options.stateMachine.restore(envelope.value.payload);
+      if (!restored.ok) return err(`snapshot at ${snapshot.meta.index}: ${restored.error}`);
+      logTimeMs = envelope.value.logTimeMs;
+      options.observer?.restored?.(snapshot);
+    }
+    return ok(new NodeHost(options, logTimeMs));
+  }
+
+  // ---- inputs ------------------------------------------------------------------------------
+
+  /** The one monotonic clock, in ms. Turns elapsed time into Raft ticks and time-advance entries. */
+  tick(nowMs: number): void {
+    this.assertRunning();
+    assert(nowMs >= this.nowMs, () => `clock went back on ${this.id}: ${nowMs} < ${this.nowMs}`);
+    this.nowMs = nowMs;
+    const due = Math.floor((nowMs - this.tickBaseMs) / this.tickMs);
+    for (let i = 0; i < due; i++) this.raft.tick();
+    this.tickBaseMs += due * this.tickMs;
+    this.reads.expire(nowMs, this.readTimeoutMs, this.replies);
+    if (this.logTime.isLeading && nowMs - this.lastStampMs >= this.logTimeTickMs) {
+      // An idle leader's empty entry: log time moves (and sessions expire) without client traffic.
+      this.proposeStamped(new Uint8Array(0));
+    }
+  }
+
+  receive(message: Message): void {
+    this.assertRunning();
+    // Unknown or misaddressed senders are expected in a changing cluster; the core ignores them.
+    this.raft.step(message);
+  }
+
+  /** Propose a command; its reply comes once it applies (or NOT_LEADER / DROPPED / UNKNOWN). */
+  propose(requestId: RequestId, payload: Uint8Array): void {
+    this.assertRunning();
+    if (!this.syncLeadership()) return this.notLeader(requestId);
+    const result = this.proposeStamped(payload);
+    if (result === null) return this.notLeader(requestId);
+    if (!result.ok) return this.replyProposeError(requestId, result.error);
+    this.proposals.add(requestId, result.value, 'write');
+  }
+
+  /** A linearizable read (ReadIndex): the reply says the state machine may now be read. */
+  read(requestId: RequestId): void {
+    this.assertRunning();
+    this.readCounter += 1;
+    const context = `${this.id}/${this.readNonce}/${this.readCounter}`;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) return this.notLeader(requestId, result.error.leader);
+    this.reads.add(context, requestId, this.nowMs);
+  }
+
+  proposeConfChange(requestId: RequestId, change: ConfChange): void {
+    this.assertRunning();
+    const result = this.raft.proposeConfChange(change);
+    if (!result.ok) return this.replyProposeError(requestId, result.error);
+    this.proposals.add(requestId, result.value, 'config');
+  }
+
+  transferLeadership(requestId: RequestId, to: NodeId): void {
+    this.assertRunning();
+    const result = this.raft.transferLeadership(to);
+    if (result.ok) {
+      this.replies.push({ requestId, code: 'OK', kind: 'transfer', index: this.appliedIndex });
+      return;
+    }
+    const error = result.error;
+    switch (error.code) {
+      case 'NOT_LEADER':
+        return this.notLeader(requestId, error.leader);
+      case 'INVALID_TARGET':
+        this.replies.push({ requestId, code: 'DROPPED', reason: error.message });
+        return;
+      default:
+        return assertNever(error, 'transfer error');
+    }
+  }
+
+  /** Start an election now (operators, tests). */
+  campaign(): void {
+    this.assertRunning();
+    this.raft.campaign();
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    this.assertRunning();
+    this.raft.reportUnreachable(peer);
+  }
+
+  /** The write numbered `seq` is durable (as durable as its `sync` flag asked). */
+  persisted(seq: number): void {
+    this.assertRunning();
+    assert(seq > this.lastPersistedSeq && seq < this.nextSeq, () => `persisted(${seq}) out of order on ${this.id}`);
+    this.lastPersistedSeq = seq;
+    if (this.inflight !== null && this.inflight.seq === seq) {
+      const { ready } = this.inflight;
+      this.inflight = null;
+      this.finishReady(ready);
+    }
+  }
+
+  /**
+   * Collect what the caller must do now. Handles every Ready the core has until one needs a
+   * write; then that write is in `writes` and nothing of it is applied until `persisted(seq)`.
+   */
+  drain(): HostOutput<R> {
+    this.assertRunning();
+    while (this.inflight === null && this.raft.hasReady()) this.startReady(this.raft.ready());
+    const out: HostOutput<R> = {
+      writes: this.writes,
+      earlyMessages: this.earlyMessages,
+      messages: this.messages,
+      replies: this.replies,
+    };
+    this.writes = [];
+    this.earlyMessages = [];
+    this.messages = [];
+    this.replies = [];
+    return out;
+  }
+
+  /** The node stops (shutdown, failed write): every waiting request is answered, nothing more runs. */
+  stop(reason: string): readonly HostReply<R>[] {
+    if (this.stopped) return [];
+    this.stopped = true;
+    const out: HostReply<R>[] = [...this.replies];
+    this.replies = [];
+    this.proposals.failAll(reason, out);
+    this.reads.failAll(reason, out);
+    return out;
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  status(): RaftStatus {
+    return this.raft.status();
+  }
+
+  get applied(): LogIndex {
+    return this.appliedIndex;
+  }
+
+  /** Log time of the last applied command (what the state machine has seen). */
+  get appliedLogTime(): number {
+    return this.appliedLogTimeMs;
+  }
+
+  get stateMachine(): ReplicatedStateMachine<R> {
+    return this.sm;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Proposals and reads still waiting for an outcome. */
+  get pendingCount(): number {
+    return this.proposals.size + this.reads.size;
+  }
+
+  get writeInFlight(): boolean {
+    return this.inflight !== null;
+  }
+
+  // ---- the Ready rule ----------------------------------------------------------------------
+
+  private startReady(ready: Ready): void {
+    for (const m of ready.earlyMessages) this.earlyMessages.push(m);
+    for (const entry of ready.entries) this.observeEntryTime(entry);
+    this.proposals.onAppended(ready.entries, this.replies);
+    if (ready.softState !== null) this.onRole(ready.softState.role === 'leader');
+    this.reads.onReadStates(ready.readStates);
+    if (ready.hardState === null && ready.entries.length === 0 && ready.snapshot === null) {
+      this.finishReady(ready);
+      return;
+    }
+    const seq = this.nextSeq++;
+    this.writes.push({
+      seq,
+      hardState: ready.hardState,
+      entries: ready.entries,
+      snapshot: ready.snapshot,
+      compactThrough: ready.snapshot === null ? null : ready.snapshot.meta.index,
+      sync: ready.mustSync,
+    });
+    this.inflight = { ready, seq };
+  }
+
+  private finishReady(ready: Ready): void {
+    for (const m of ready.messages) this.messages.push(m);
+    if (ready.snapshot !== null) this.installSnapshot(ready.snapshot);
+    for (const entry of ready.committed) this.applyEntry(entry);
+    this.raft.advance(ready);
+    this.reads.release(this.appliedIndex, this.replies);
+    this.maybeCompact();
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    const envelope = decodeEnvelope(snapshot.data);
+    assert(envelope.ok, () => `leader sent an undecodable snapshot at ${snapshot.meta.index}`);
+    const restored = this.sm.restore(envelope.value.payload);
+    assert(restored.ok, () => `snapshot at ${snapshot.meta.index} does not restore: ${restored.ok ? '' : restored.error}`);
+    this.appliedIndex = snapshot.meta.index;
+    this.appliedTerm = snapshot.meta.term;
+    this.appliedLogTimeMs = Math.max(this.appliedLogTimeMs, envelope.value.logTimeMs);
+    this.logTime.observe(envelope.value.logTimeMs);
+    this.conf = snapshot.meta.conf;
+    this.lastSnapshotIndex = snapshot.meta.index;
+    this.proposals.failThrough(snapshot.meta.index, this.replies);
+    this.observer.restored?.(snapshot);
+  }
+
+  private applyEntry(entry: Entry): void {
+    if (entry.index <= this.appliedIndex) return;
+    assert(entry.index === this.appliedIndex + 1, () => `apply gap on ${this.id}: ${this.appliedIndex} then ${entry.index}`);
+    this.appliedIndex = entry.index;
+    this.appliedTerm = entry.term;
+    const waiting = this.proposals.take(entry.index, entry.term, this.replies);
+    switch (entry.kind) {
+      case 'noop':
+        this.observer.applied?.(entry, null);
+        return;
+      case 'config':
+        this.conf = applyConfChange(this.conf, entry.change);
+        this.observer.applied?.(entry, null);
+        if (waiting !== undefined) this.replies.push({ requestId: waiting.requestId, code: 'OK', kind: 'config', index: entry.index });
+        return;
+      case 'command': {
+        const envelope = decodeEnvelope(entry.data);
+        // An undecodable entry still applies, deterministically, with the previous log time.
+        const stamped = envelope.ok ? envelope.value.logTimeMs : this.appliedLogTimeMs;
+        const payload = envelope.ok ? envelope.value.payload : entry.data;
+        // Stamps never go back along the log; the max only makes that explicit on every replica.
+        this.appliedLogTimeMs = Math.max(this.appliedLogTimeMs, stamped);
+        const command: AppliedCommand = { index: entry.index, term: entry.term, logTimeMs: this.appliedLogTimeMs, payload };
+        const result = this.sm.apply(command);
+        this.observer.applied?.(entry, stamped);
+        if (waiting !== undefined) {
+          this.replies.push({ requestId: waiting.requestId, code: 'OK', kind: 'write', index: entry.index, result });
+        }
+        return;
+      }
+      default:
+        return assertNever(entry, 'entry');
+    }
+  }
+
+  /** After every `snapshotEntries` applied entries: snapshot, compact the core, persist it. */
+  private maybeCompact(): void {
+    if (this.snapshotEntries === 0 || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEntries) return;
+    const data = encodeEnvelope(this.appliedLogTimeMs, this.sm.snapshot());
+    this.raft.compact(this.appliedIndex, data);
+    this.lastSnapshotIndex = this.appliedIndex;
+    this.writes.push({
+      seq: this.nextSeq++,
+      hardState: null,
+      entries: [],
+      snapshot: { meta: { index: this.appliedIndex, term: this.appliedTerm, conf: this.conf }, data },
+      compactThrough: this.appliedIndex,
+      sync: false,
+    });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private observeEntryTime(entry: Entry): void {
+    if (entry.kind !== 'command') return;
+    const envelope = decodeEnvelope(entry.data);
+    if (envelope.ok) this.logTime.observe(envelope.value.logTimeMs);
+  }
+
+  private onRole(isLeader: boolean): void {
+    if (isLeader && !this.logTime.isLeading) {
+      this.logTime.becomeLeader(this.nowMs);
+      this.lastStampMs = this.nowMs;
+    } else if (!isLeader && this.logTime.isLeading) {
+      this.logTime.stepDown();
+      this.proposals.failAll('leadership lost', this.replies);
+    }
+  }
+
+  /** The core may have become leader (or stepped down) since the last Ready: catch up first. */
+  private syncLeadership(): boolean {
+    const role = this.raft.status().role;
+    this.onRole(role === 'leader');
+    return role === 'leader';
+  }
+
+  private proposeStamped(payload: Uint8Array): ReturnType<RaftCore['propose']> | null {
+    if (!this.logTime.isLeading) return null;
+    const stamp = this.logTime.stamp(this.nowMs);
+    this.lastStampMs = this.nowMs;
+    return this.raft.propose(encodeEnvelope(stamp, payload));
+  }
+
+  private notLeader(requestId: RequestId, hint?: NodeId | null): void {
+    const leader = hint === undefined ? this.raft.status().leader : hint;
+    this.replies.push({ requestId, code: 'NOT_LEADER', leader: leader === this.id ? null : leader });
+  }
+
+  private replyProposeError(requestId: RequestId, error: { readonly code: 'NOT_LEADER'; readonly leader: NodeId | null } | { readonly code: 'DROPPED'; readonly reason: string; readonly message: string }): void {
+    switch (error.code) {
+      case 'NOT_LEADER':
+        return this.notLeader(requestId, error.leader);
+      case 'DROPPED':
+        this.replies.push({ requestId, code: 'DROPPED', reason: error.reason });
+        return;
+      default:
+        return assertNever(error, 'propose error');
+    }
+  }
+
+  private assertRunning(): void {
+    assert(!this.stopped, () => `node ${this.id} is stopped`);
+  }
+}

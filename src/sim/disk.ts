@@ -1,0 +1,174 @@
+import type { Entry, HardState, LogIndex, PersistentState, Snapshot } from '../raft/types.js';
+import { emptyHardState } from '../raft/types.js';
+import type { PersistRequest } from '../storage/durable-log.js';
+import { assert } from '../util/assert.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { Rng } from '../util/rng.js';
+
+export interface DiskKnobs {
+  /** Each batch takes at least this long to complete... */
+  readonly latencyMinMs: number;
+  /** ...plus an exponentially distributed extra with this mean. Batches complete in order. */
+  readonly latencyMeanMs: number;
+}
+
+/** What is on the platter: what a restarted node loads. */
+class DiskImage {
+  hardState: HardState = emptyHardState;
+  snapshot: Snapshot | null = null;
+  /** Entries from `snapshot.meta.index + 1` (or 1) on, without gaps. */
+  entries: Entry[] = [];
+
+  firstIndex(): number {
+    return (this.snapshot?.meta.index ?? 0) + 1;
+  }
+
+  apply(request: PersistRequest): void {
+    if (request.hardState !== null) this.hardState = request.hardState;
+    if (request.snapshot !== null) {
+      const snap = request.snapshot;
+      if (this.snapshot === null || snap.meta.index > this.snapshot.meta.index) {
+        const first = this.firstIndex();
+        const last = first + this.entries.length - 1;
+        // Keep the entries after the snapshot only if they extend it without a gap.
+        const keepFrom = snap.meta.index + 1 - first;
+        this.entries = last >= snap.meta.index && keepFrom >= 0 ? this.entries.slice(keepFrom) : [];
+        this.snapshot = snap;
+      }
+    }
+    const firstNew = request.entries[0];
+    if (firstNew !== undefined) {
+      const first = this.firstIndex();
+      const at = firstNew.index - first;
+      assert(at <= this.entries.length, () => `disk write leaves a gap: entry ${firstNew.index}, disk ends at ${first + this.entries.length - 1}`);
+      if (at >= 0) {
+        this.entries.length = at;
+        for (const e of request.entries) this.entries.push(e);
+      } else {
+        // Some entries are already covered by the snapshot: keep only the rest.
+        for (const e of request.entries) if (e.index >= first) this.entries.push(e);
+      }
+    }
+    if (request.compactThrough !== null) {
+      const drop = request.compactThrough - this.firstIndex() + 1;
+      if (drop > 0) this.entries = this.entries.slice(drop);
+    }
+  }
+
+  load(): PersistentState {
+    return { hardState: this.hardState, snapshot: this.snapshot, entries: this.entries.slice() };
+  }
+}
+
+interface PendingBatch {
+  readonly request: PersistRequest;
+  readonly doneAtMs: number;
+}
+
+export type DiskCompletion =
+  | { readonly kind: 'done'; readonly request: PersistRequest }
+  | { readonly kind: 'failed'; readonly request: PersistRequest };
+
+/**
+ * A simulated disk with the PersistRequest contract: batches are atomic and complete in order,
+ * each after a latency. A completed batch without `sync` sits in the page cache until a synced
+ * batch completes; a crash loses what is in flight and, if the crash says so, the page cache too.
+ * An armed write error fails the next batch: the node must stop (fail-stop). Armed read
+ * corruption makes the next load fail its checksum, so the node refuses to start.
+ */
+export class SimDisk {
+  private image = new DiskImage();
+  private pageCache: PersistRequest[] = [];
+  private pending: PendingBatch[] = [];
+  private lastDoneAtMs = 0;
+  private writeErrorArmed = false;
+  private corruptionArmed = false;
+  writesCompleted = 0;
+  syncs = 0;
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly knobs: DiskKnobs,
+  ) {}
+
+  submit(request: PersistRequest, nowMs: number): void {
+    const latency = this.knobs.latencyMinMs + this.rng.exponential(this.knobs.latencyMeanMs);
+    const doneAtMs = Math.max(this.lastDoneAtMs, Math.ceil(nowMs + latency));
+    this.lastDoneAtMs = doneAtMs;
+    this.pending.push({ request, doneAtMs });
+  }
+
+  nextAt(): number | null {
+    return this.pending[0]?.doneAtMs ?? null;
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  /** Complete the next batch due by `nowMs`, if any. After a failure nothing else completes. */
+  completeNext(nowMs: number): DiskCompletion | undefined {
+    const next = this.pending[0];
+    if (next === undefined || next.doneAtMs > nowMs) return undefined;
+    this.pending.shift();
+    if (this.writeErrorArmed) {
+      this.writeErrorArmed = false;
+      this.pending = [];
+      return { kind: 'failed', request: next.request };
+    }
+    this.writesCompleted += 1;
+    if (next.request.sync) {
+      this.syncs += 1;
+      for (const cached of this.pageCache) this.image.apply(cached);
+      this.pageCache = [];
+      this.image.apply(next.request);
+    } else {
+      this.pageCache.push(next.request);
+    }
+    return { kind: 'done', request: next.request };
+  }
+
+  /** Power loss or process kill: in-flight batches are gone; the page cache survives a process kill. */
+  crash(losePageCache: boolean): void {
+    this.pending = [];
+    if (!losePageCache) for (const cached of this.pageCache) this.image.apply(cached);
+    this.pageCache = [];
+  }
+
+  armWriteError(): void {
+    this.writeErrorArmed = true;
+  }
+
+  armReadCorruption(): void {
+    this.corruptionArmed = true;
+  }
+
+  /** The faults end (the liveness phase): armed write errors and corruption are withdrawn. */
+  disarm(): void {
+    this.writeErrorArmed = false;
+    this.corruptionArmed = false;
+  }
+
+  /** What a restarting node reads; fails once after armed corruption (checksums catch it). */
+  load(): Result<PersistentState, string> {
+    assert(this.pending.length === 0 && this.pageCache.length === 0, 'load with writes in flight: crash first');
+    if (this.corruptionArmed) {
+      this.corruptionArmed = false;
+      return err('checksum mismatch in the log');
+    }
+    return ok(this.image.load());
+  }
+
+  /** The operator's answer to a corrupt data directory: start again from nothing. */
+  wipe(): void {
+    this.image = new DiskImage();
+    this.pageCache = [];
+    this.pending = [];
+  }
+
+  /** For checkers: the durable hard state and where the durable log ends. */
+  durableLastIndex(): LogIndex {
+    return (this.image.firstIndex() + this.image.entries.length - 1) as LogIndex;
+  }
+}

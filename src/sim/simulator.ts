@@ -1,0 +1,104 @@
+import type { CreateRaftCore } from '../raft/node-api.js';
+import { AssertionError } from '../util/assert.js';
+import { Violation } from './checkers/violation.js';
+import type { Scenario } from './scenario.js';
+import type { SimulationStats } from './simulation.js';
+import { Simulation, emptySimulationStats } from './simulation.js';
+
+export type FailureKind = 'correctness' | 'liveness' | 'crash';
+
+export type SimulationOutcome =
+  | { readonly passed: true; readonly seed: number; readonly traceHash: string; readonly stats: SimulationStats }
+  | {
+      readonly passed: false;
+      readonly seed: number;
+      readonly kind: FailureKind;
+      readonly message: string;
+      /** Virtual time of the failure. */
+      readonly atMs: number;
+      /** One command that replays this very run. */
+      readonly replay: string;
+      readonly traceTail: readonly string[];
+      readonly traceHash: string;
+      readonly stats: SimulationStats;
+    };
+
+export interface RunOptions {
+  readonly scenario: Scenario;
+  /** The Raft core to run (default: this package's `createRaftNode`). */
+  readonly createRaft?: CreateRaftCore;
+  /**
+   * How to replay: `seed` when the scenario is the seed's own (`scenarioFromSeed`), else the
+   * path of the scenario's JSON file.
+   */
+  readonly replayFrom: { readonly kind: 'seed' } | { readonly kind: 'file'; readonly path: string };
+  /** Liveness budget, in election timeouts (default 50). */
+  readonly livenessTimeouts?: number;
+  readonly snapshotEntries?: number;
+  readonly traceRing?: number;
+  readonly onTrace?: (line: string) => void;
+}
+
+export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom']): string {
+  if (from.kind === 'file') return `npx raftlock sim --scenario ${from.path}`;
+  return `npx raftlock sim --seed ${scenario.seed} --nodes ${scenario.nodes} --duration ${scenario.durationMs}ms --profile ${scenario.profile}`;
+}
+
+/**
+ * One simulation: the safety phase (workload plus the scenario's faults for `durationMs`), then
+ * the liveness phase (every fault ends; a leader and every outcome must follow within a bounded
+ * number of election timeouts). Never throws for a failing run: the outcome says what broke,
+ * when, and how to replay it.
+ */
+export function runSimulation(options: RunOptions): SimulationOutcome {
+  const { scenario } = options;
+  const electionTicks = 10;
+  const tickMs = 10;
+  let sim: Simulation | null = null;
+  const fail = (kind: FailureKind, message: string): SimulationOutcome => ({
+    passed: false,
+    seed: scenario.seed,
+    kind,
+    message,
+    atMs: sim?.nowMs ?? 0,
+    replay: replayCommand(scenario, options.replayFrom),
+    traceTail: sim?.trace.tail() ?? [],
+    traceHash: sim?.trace.hash ?? '',
+    stats: sim?.collectStats() ?? emptySimulationStats(),
+  });
+  try {
+    sim = new Simulation({
+      seed: scenario.seed,
+      nodes: scenario.nodes,
+      profile: scenario.profile,
+      ...(options.createRaft === undefined ? {} : { createRaft: options.createRaft }),
+      tickMs,
+      electionTicks,
+      ...(options.snapshotEntries === undefined ? {} : { snapshotEntries: options.snapshotEntries }),
+      ...(options.traceRing === undefined ? {} : { traceRing: options.traceRing }),
+      ...(options.onTrace === undefined ? {} : { onTrace: options.onTrace }),
+    });
+    for (const event of scenario.events) sim.schedule(event);
+    sim.runUntil(scenario.durationMs);
+    const budgetMs = (options.livenessTimeouts ?? 50) * 2 * electionTicks * tickMs;
+    const missing = sim.settle(budgetMs);
+    if (missing !== null) return fail('liveness', `not live ${budgetMs}ms after the faults ended: ${missing}`);
+    return { passed: true, seed: scenario.seed, traceHash: sim.trace.hash, stats: sim.collectStats() };
+  } catch (e) {
+    if (e instanceof Violation) return fail('correctness', e.message);
+    if (e instanceof AssertionError) return fail('crash', `assertion failed: ${e.message}`);
+    const message = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e);
+    return fail('crash', message);
+  }
+}
+
+/** A failure as printed everywhere: what broke, where, and the one command that replays it. */
+export function formatFailure(outcome: Extract<SimulationOutcome, { passed: false }>, tailLines = 30): string {
+  const tail = outcome.traceTail.slice(-tailLines).map((l) => `  | ${l}`);
+  return [
+    `FAILED seed ${outcome.seed}: ${outcome.kind} at ${outcome.atMs}ms`,
+    `  ${outcome.message}`,
+    `  replay: ${outcome.replay}`,
+    ...(tail.length > 0 ? ['  trace tail:', ...tail] : []),
+  ].join('\n');
+}

@@ -1,0 +1,130 @@
+import type { HostReply } from '../server/host-reply.js';
+import type { Rng } from '../util/rng.js';
+
+export type OperationKind = 'write' | 'read';
+
+export interface Operation {
+  readonly requestId: string;
+  readonly node: string;
+  readonly kind: OperationKind;
+  readonly payload: Uint8Array;
+}
+
+export type Outcome = 'ok' | 'notLeader' | 'dropped' | 'unknown' | 'lost';
+
+export interface HistoryRecord {
+  readonly requestId: string;
+  readonly node: string;
+  readonly kind: OperationKind;
+  readonly invokedMs: number;
+  completedMs: number | null;
+  outcome: Outcome | null;
+  /** For an acknowledged write: the index it committed at. */
+  index: number | null;
+}
+
+export interface WorkloadStats {
+  invoked: number;
+  ok: number;
+  notLeader: number;
+  dropped: number;
+  unknown: number;
+  lost: number;
+}
+
+/**
+ * Simulated clients. Each request goes to the node the clients last heard was leader (most of
+ * the time) or to a random node, and is recorded as an invocation and, later, a completion with
+ * its outcome. A crashed node's open requests complete as `lost` (the connection dropped).
+ */
+export class Workload {
+  private readonly open = new Map<string, HistoryRecord>();
+  private counter = 0;
+  private leaderHint: string | null = null;
+  readonly stats: WorkloadStats = { invoked: 0, ok: 0, notLeader: 0, dropped: 0, unknown: 0, lost: 0 };
+  /** Acknowledged writes: requestId → committed index (what durability is checked against). */
+  readonly acknowledged: { readonly requestId: string; readonly index: number }[] = [];
+  nextAtMs: number;
+
+  constructor(
+    private readonly rng: Rng,
+    private readonly nodes: readonly string[],
+    private readonly meanGapMs: number,
+    private readonly openPerNodeMax = 256,
+  ) {
+    this.nextAtMs = this.gap();
+  }
+
+  /** The next request, due now; schedules the one after. Null when that node has too many open. */
+  next(nowMs: number): Operation | null {
+    this.nextAtMs = nowMs + this.gap();
+    const node = this.leaderHint !== null && this.rng.chance(4, 5) ? this.leaderHint : this.rng.pick(this.nodes);
+    let openAtNode = 0;
+    for (const r of this.open.values()) if (r.node === node) openAtNode += 1;
+    if (openAtNode >= this.openPerNodeMax) return null;
+    this.counter += 1;
+    const requestId = `c${this.counter}`;
+    const kind: OperationKind = this.rng.chance(1, 5) ? 'read' : 'write';
+    const payload = new Uint8Array(this.rng.int(1, 32));
+    for (let i = 0; i < payload.length; i++) payload[i] = this.rng.int(0, 255);
+    this.open.set(requestId, { requestId, node, kind, invokedMs: nowMs, completedMs: null, outcome: null, index: null });
+    this.stats.invoked += 1;
+    return { requestId, node, kind, payload };
+  }
+
+  complete(nowMs: number, reply: HostReply<unknown>): void {
+    const record = this.open.get(reply.requestId);
+    if (record === undefined) return;
+    this.open.delete(reply.requestId);
+    record.completedMs = nowMs;
+    switch (reply.code) {
+      case 'OK':
+        record.outcome = 'ok';
+        this.stats.ok += 1;
+        if (reply.kind === 'write') {
+          record.index = reply.index;
+          this.acknowledged.push({ requestId: reply.requestId, index: reply.index });
+        }
+        this.leaderHint = record.node;
+        break;
+      case 'NOT_LEADER':
+        record.outcome = 'notLeader';
+        this.stats.notLeader += 1;
+        this.leaderHint = reply.leader;
+        break;
+      case 'DROPPED':
+        record.outcome = 'dropped';
+        this.stats.dropped += 1;
+        break;
+      case 'UNKNOWN':
+        record.outcome = 'unknown';
+        this.stats.unknown += 1;
+        break;
+    }
+  }
+
+  /** The node crashed or stopped: its open requests will never be answered. */
+  nodeLost(nowMs: number, node: string): void {
+    for (const [id, record] of this.open) {
+      if (record.node !== node) continue;
+      this.open.delete(id);
+      record.completedMs = nowMs;
+      record.outcome = 'lost';
+      this.stats.lost += 1;
+    }
+    if (this.leaderHint === node) this.leaderHint = null;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Open requests, oldest first (for liveness failure messages). */
+  openRequests(): HistoryRecord[] {
+    return [...this.open.values()];
+  }
+
+  private gap(): number {
+    return Math.max(1, Math.ceil(this.rng.exponential(this.meanGapMs)));
+  }
+}

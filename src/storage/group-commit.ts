@@ -1,0 +1,138 @@
+import type { PersistentState } from '../raft/types.js';
+import { assert } from '../util/assert.js';
+import type { DurableLog, PersistRequest } from './durable-log.js';
+import { canJoinBatch, mergeAllRequests } from './merge-requests.js';
+
+export interface GroupCommitOptions {
+  /** At most this many requests are merged into one batch (bounds the batch's memory). */
+  readonly batchRequestsMax?: number;
+}
+
+export const defaultBatchRequestsMax = 4096;
+
+export interface GroupCommitStats {
+  readonly requests: number;
+  readonly batches: number;
+}
+
+interface Waiter {
+  readonly request: PersistRequest;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit in front of a DurableLog: every request submitted while the previous batch is being
+ * written (or within the same event-loop turn) is merged into the next batch, which is synced if any
+ * of its requests asked for it. One fsync then covers many proposals: that is what lets throughput
+ * grow with the number of concurrent proposers instead of being capped by the disk's sync rate.
+ *
+ * A request carrying a snapshot always starts a new batch (see `canJoinBatch`); snapshots are rare.
+ *
+ * Guarantees: batches go out one at a time in submission order (a request is never written before
+ * an earlier one); each promise resolves, in submission order, only once its batch is written (and
+ * synced when it asked for sync). Fail-stop: when a batch fails, its requests and every queued or
+ * later one reject with that error.
+ */
+export class GroupCommitter implements DurableLog {
+  private readonly batchRequestsMax: number;
+  private queue: Waiter[] = [];
+  private writing = false;
+  private scheduled = false;
+  private failure: { readonly error: unknown } | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private requestCount = 0;
+  private batchCount = 0;
+
+  constructor(
+    private readonly log: DurableLog,
+    options: GroupCommitOptions = {},
+  ) {
+    this.batchRequestsMax = options.batchRequestsMax ?? defaultBatchRequestsMax;
+    assert(Number.isSafeInteger(this.batchRequestsMax) && this.batchRequestsMax >= 1, 'batchRequestsMax must be ≥ 1');
+  }
+
+  stats(): GroupCommitStats {
+    return { requests: this.requestCount, batches: this.batchCount };
+  }
+
+  load(): Promise<PersistentState> {
+    return this.log.load();
+  }
+
+  persist(request: PersistRequest): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure.error);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.requestCount++;
+      this.schedule();
+    });
+  }
+
+  /** Writes everything already submitted, then closes the log underneath. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      if (this.isIdle()) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+    await this.log.close();
+  }
+
+  private isIdle(): boolean {
+    return this.queue.length === 0 && !this.writing && !this.scheduled;
+  }
+
+  // A turn's delay before each batch lets requests made in the same turn, and the follow-up
+  // requests of proposers whose promises were just resolved, join the batch.
+  private schedule(): void {
+    if (this.writing || this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    let take = 1;
+    while (take < this.queue.length && take < this.batchRequestsMax && canJoinBatch((this.queue[take] as Waiter).request)) take++;
+    const batch = this.queue.splice(0, take);
+    const first = batch[0];
+    if (first === undefined) return this.settleIdle();
+    let merged: PersistRequest;
+    try {
+      merged = mergeAllRequests(batch.map((waiter) => waiter.request));
+    } catch (error) {
+      return this.fail(error, batch);
+    }
+    this.writing = true;
+    this.batchCount++;
+    this.log.persist(merged).then(
+      () => {
+        this.writing = false;
+        for (const waiter of batch) waiter.resolve();
+        this.schedule();
+        this.settleIdle();
+      },
+      (error: unknown) => {
+        this.writing = false;
+        this.fail(error, batch);
+      },
+    );
+  }
+
+  private fail(error: unknown, batch: readonly Waiter[]): void {
+    this.failure = { error };
+    const rejected = [...batch, ...this.queue];
+    this.queue = [];
+    for (const waiter of rejected) waiter.reject(error);
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    if (!this.isIdle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,230 @@
+import { Level } from 'level';
+import type { NodeId, PersistentState } from '../raft/types.js';
+import { isValidNodeId } from '../raft/types.js';
+import { assert } from '../util/assert.js';
+import type { DurableLog, PersistRequest } from './durable-log.js';
+import { StorageError } from './errors.js';
+import { entryKey, identityKey } from './keys.js';
+import { decodeEntry, decodeIdentity, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
+import type { LogDb } from './recovery.js';
+import { recover } from './recovery.js';
+import type { StoredLayout, WriteOp } from './write-plan.js';
+import { planWrite } from './write-plan.js';
+
+/** Snapshot data is stored in chunks of this size: one LevelDB value stays well below the memtable. */
+export const defaultSnapshotChunkBytes = 1024 * 1024;
+
+/** What a write is about to do; handed to `beforeWrite`. */
+export interface WriteInfo {
+  readonly seq: number;
+  readonly ops: number;
+  readonly sync: boolean;
+}
+
+export interface LevelLogOptions {
+  readonly dir: string;
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly snapshotChunkBytes?: number;
+  /**
+   * Fault injection for tests: called before each batch is handed to LevelDB. A throw is treated
+   * exactly like a failed write or fsync (the log stops).
+   */
+  readonly beforeWrite?: (info: WriteInfo) => void;
+}
+
+const clusterIdLengthMax = 128;
+
+/**
+ * Open (creating on first use) the data directory of one node. The directory must belong to
+ * `clusterId`/`nodeId` and use this storage format; a directory held by another process is refused
+ * at once (DATA_DIR_LOCKED). Call `load()` before the first `persist()`.
+ */
+export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> {
+  const { dir, clusterId, nodeId } = options;
+  assert(clusterId.length > 0 && clusterId.length <= clusterIdLengthMax, () => `invalid cluster id ${JSON.stringify(clusterId)}`);
+  assert(isValidNodeId(nodeId), () => `invalid node id ${JSON.stringify(nodeId)}`);
+  const db: LogDb = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+  try {
+    await db.open();
+  } catch (error) {
+    if (causeCode(error) === 'LEVEL_LOCKED') {
+      throw new StorageError(
+        { code: 'DATA_DIR_LOCKED', dir, cause: error },
+        `data directory ${dir} is in use by another raftlock process (its LOCK file is held); stop that process or use another directory`,
+      );
+    }
+    throw new StorageError({ code: 'OPEN_FAILED', dir, cause: error }, `data directory ${dir} cannot be opened: ${describe(error)}`);
+  }
+  try {
+    await checkIdentity(db, options);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return new LevelLog(db, dir, options.snapshotChunkBytes ?? defaultSnapshotChunkBytes, options.beforeWrite ?? null);
+}
+
+async function checkIdentity(db: LogDb, options: LevelLogOptions): Promise<void> {
+  const { dir, clusterId, nodeId } = options;
+  const raw = await db.get(identityKey);
+  if (raw === undefined) {
+    const anyKey = (await db.keys({ limit: 1 }).all())[0];
+    if (anyKey !== undefined) {
+      throw new StorageError(
+        { code: 'FORMAT', dir, key: anyKey },
+        `data directory ${dir} holds data (key "${anyKey}") but no identity record: it was not written by raftlock`,
+      );
+    }
+    const payload = encodeIdentity({ formatVersion: storageFormatVersion, clusterId, nodeId });
+    await db.put(identityKey, sealRecord(identityKey, payload), { sync: true });
+    return;
+  }
+  const payload = openRecord(identityKey, raw);
+  const decoded = payload === null ? null : decodeIdentity(payload);
+  if (decoded === null || !decoded.ok) {
+    const what = decoded === null ? 'fails its CRC-32C checksum' : decoded.error;
+    throw new StorageError({ code: 'CORRUPT_DATA', dir, key: identityKey }, `data directory ${dir}: key "${identityKey}" ${what}`);
+  }
+  const found = decoded.value;
+  if (found.formatVersion !== storageFormatVersion) {
+    throw new StorageError(
+      { code: 'FORMAT', dir, key: identityKey },
+      `data directory ${dir} uses storage format ${found.formatVersion}; this raftlock reads format ${storageFormatVersion}`,
+    );
+  }
+  if (found.clusterId !== clusterId || found.nodeId !== nodeId) {
+    throw new StorageError(
+      { code: 'IDENTITY_MISMATCH', dir, key: identityKey },
+      `data directory ${dir} belongs to node ${found.nodeId} of cluster ${JSON.stringify(found.clusterId)}, ` +
+        `not node ${nodeId} of cluster ${JSON.stringify(clusterId)}`,
+    );
+  }
+}
+
+/**
+ * The DurableLog on LevelDB. Each request is one atomic batch (synced when `request.sync`), and
+ * requests are written strictly in call order. Fail-stop: after a failed write, or a request that
+ * breaks the log's invariants, every later load/persist rejects with STOPPED — the process must
+ * restart and recover from what is durable, never carry on past an unknown disk state.
+ */
+export class LevelLog implements DurableLog {
+  private layout: StoredLayout | null = null;
+  private tail: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+  private closed = false;
+  private batchCount = 0;
+
+  constructor(
+    private readonly db: LogDb,
+    readonly dir: string,
+    private readonly snapshotChunkBytes: number,
+    private readonly beforeWrite: ((info: WriteInfo) => void) | null,
+  ) {}
+
+  /** Batches written so far (one per persist call). */
+  get batches(): number {
+    return this.batchCount;
+  }
+
+  async load(): Promise<PersistentState> {
+    this.checkUsable();
+    await this.tail;
+    this.checkUsable();
+    const recovered = await recover(this.db, this.dir);
+    this.layout = recovered.layout;
+    return recovered.state;
+  }
+
+  persist(request: PersistRequest): Promise<void> {
+    try {
+      this.checkUsable();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.tail.then(() => this.write(request));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Waits for writes in flight, then releases the directory. Allowed after a failure. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail;
+    await this.db.close();
+  }
+
+  private async write(request: PersistRequest): Promise<void> {
+    // Requests queued before close() still go out; only a failure stops them.
+    this.checkNotFailed();
+    const layout = this.layout;
+    let ops: readonly WriteOp[];
+    let next: StoredLayout;
+    try {
+      assert(layout !== null, 'persist() before load(): the stored layout is unknown');
+      const termAtSnapshot = request.snapshot === null ? null : await this.storedTermAt(layout, request.snapshot.meta.index);
+      ({ ops, layout: next } = planWrite(layout, request, this.snapshotChunkBytes, termAtSnapshot));
+    } catch (error) {
+      this.failure = error;
+      throw error;
+    }
+    try {
+      this.beforeWrite?.({ seq: request.seq, ops: ops.length, sync: request.sync });
+      // A chained batch: for hundreds of small ops, ~7x less CPU than db.batch(array), which
+      // clones and re-validates every op in JavaScript.
+      const batch = this.db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      await batch.write({ sync: request.sync });
+    } catch (error) {
+      this.failure = error;
+      throw new StorageError(
+        { code: 'WRITE_FAILED', dir: this.dir, cause: error },
+        `data directory ${this.dir}: writing request ${request.seq} failed (${describe(error)}); the node stops`,
+      );
+    }
+    this.layout = next;
+    this.batchCount++;
+  }
+
+  /** The term of the stored entry (or snapshot) at `index`; null if nothing readable is stored there. */
+  private async storedTermAt(layout: StoredLayout, index: number): Promise<number | null> {
+    if (index === layout.snapshotIndex) return layout.snapshotTerm;
+    if (index < layout.snapshotIndex || index > layout.lastStored) return null;
+    const key = entryKey(index);
+    const raw = await this.db.get(key);
+    const payload = raw === undefined ? null : openRecord(key, raw);
+    const decoded = payload === null ? null : decodeEntry(payload);
+    // An unreadable entry is covered by the snapshot about to be stored: treat it as a mismatch.
+    return decoded !== null && decoded.ok ? decoded.value.term : null;
+  }
+
+  private checkUsable(): void {
+    this.checkNotFailed();
+    if (this.closed) throw new StorageError({ code: 'CLOSED', dir: this.dir }, `data directory ${this.dir}: the log is closed`);
+  }
+
+  private checkNotFailed(): void {
+    if (this.failure !== null) {
+      throw new StorageError(
+        { code: 'STOPPED', dir: this.dir, cause: this.failure },
+        `data directory ${this.dir}: storage stopped after a failed write (${describe(this.failure)}); restart the node`,
+      );
+    }
+  }
+}
+
+function causeCode(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null || !('cause' in error)) return undefined;
+  const cause: unknown = error.cause;
+  return typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+}

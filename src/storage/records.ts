@@ -1,0 +1,220 @@
+import { Packr } from 'msgpackr';
+import type { ConfChange, ConfState, Entry, HardState, LogIndex, NodeId, Term } from '../raft/types.js';
+import { isValidNodeId } from '../raft/types.js';
+import { assertNever } from '../util/assert.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import { crc32c } from './crc32c.js';
+
+/**
+ * Stored values. Every value is a sealed record: 4 bytes of big-endian CRC-32C, then the payload.
+ * The checksum covers the key's UTF-8 bytes and then the payload, so a record that is intact but
+ * sits under the wrong key (a misdirected write) fails verification too. Payloads are MessagePack
+ * arrays (positional, compact, and fast to decode for a million entries); snapshot chunks are
+ * raw bytes. Decoders never trust the bytes: they return a reason string for anything unexpected.
+ */
+
+/** Version of this layout, stored in the identity record; a different one is refused (FORMAT). */
+export const storageFormatVersion = 1;
+
+const checksumBytes = 4;
+
+// One explicitly configured codec: plain MessagePack with no shared record structures, so any value
+// decodes on its own, now and after an upgrade.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+/** The stored value for `payload` under `key`: checksum, then a copy of the payload. */
+export function sealRecord(key: string, payload: Uint8Array): Buffer {
+  const sealed = Buffer.allocUnsafe(checksumBytes + payload.byteLength);
+  sealed.writeUInt32BE(crc32c(payload, crc32c(Buffer.from(key, 'utf8'))), 0);
+  sealed.set(payload, checksumBytes);
+  return sealed;
+}
+
+/** The payload of a sealed record, or null when the record is too short or fails its checksum. */
+export function openRecord(key: string, value: Uint8Array): Uint8Array | null {
+  if (value.byteLength < checksumBytes) return null;
+  const stored = Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32BE(0);
+  const payload = value.subarray(checksumBytes);
+  return crc32c(payload, crc32c(Buffer.from(key, 'utf8'))) === stored ? payload : null;
+}
+
+function pack(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+function unpack(payload: Uint8Array): Result<unknown, string> {
+  try {
+    return ok(packr.unpack(payload));
+  } catch (error) {
+    return err(`does not decode as MessagePack (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isBytes(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array;
+}
+
+function isNodeIdList(value: unknown): value is readonly NodeId[] {
+  return Array.isArray(value) && value.every(isValidNodeId);
+}
+
+// ---- entries ----------------------------------------------------------------------------------
+
+const kindNoop = 0;
+const kindCommand = 1;
+const kindConfig = 2;
+
+/** Entry payload: `[term, index, 0]` noop, `[term, index, 1, data]` command, `[term, index, 2, type, node]` config. */
+export function encodeEntry(entry: Entry): Buffer {
+  switch (entry.kind) {
+    case 'noop':
+      return pack([entry.term, entry.index, kindNoop]);
+    case 'command':
+      return pack([entry.term, entry.index, kindCommand, entry.data]);
+    case 'config':
+      return pack([entry.term, entry.index, kindConfig, entry.change.type, entry.change.node]);
+    default:
+      return assertNever(entry, 'entry kind');
+  }
+}
+
+/** The entry in a payload, or what is wrong with it. Command data is a view into `payload`. */
+export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  if (!Array.isArray(v) || !isCount(v[0]) || !isCount(v[1])) return err('is not an entry record');
+  const termValue = v[0] as Term;
+  const indexValue = v[1] as LogIndex;
+  switch (v[2]) {
+    case kindNoop:
+      return v.length === 3 ? ok({ term: termValue, index: indexValue, kind: 'noop' }) : err('is a malformed noop entry');
+    case kindCommand:
+      return v.length === 4 && isBytes(v[3])
+        ? ok({ term: termValue, index: indexValue, kind: 'command', data: v[3] })
+        : err('is a malformed command entry');
+    case kindConfig: {
+      const change = decodeConfChange(v[3], v[4]);
+      return v.length === 5 && change !== null
+        ? ok({ term: termValue, index: indexValue, kind: 'config', change })
+        : err('is a malformed config entry');
+    }
+    default:
+      return err(`has unknown entry kind ${JSON.stringify(v[2])}`);
+  }
+}
+
+function decodeConfChange(type: unknown, node: unknown): ConfChange | null {
+  if (!isValidNodeId(node)) return null;
+  switch (type) {
+    case 'addLearner':
+    case 'promoteLearner':
+    case 'removeNode':
+      return { type, node };
+    default:
+      return null;
+  }
+}
+
+// ---- hard state -------------------------------------------------------------------------------
+
+/** Hard state payload: `[term, vote | null, commit]`. */
+export function encodeHardState(hardState: HardState): Buffer {
+  return pack([hardState.term, hardState.vote, hardState.commit]);
+}
+
+/** The value in a payload, or what is wrong with it. */
+export function decodeHardState(payload: Uint8Array): Result<HardState, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  if (!Array.isArray(v) || v.length !== 3 || !isCount(v[0]) || !isCount(v[2])) return err('is not a hard state record');
+  const vote: unknown = v[1];
+  if (vote !== null && !isValidNodeId(vote)) return err(`has an invalid vote ${JSON.stringify(vote)}`);
+  return ok({ term: v[0] as Term, vote, commit: v[2] as LogIndex });
+}
+
+// ---- identity ---------------------------------------------------------------------------------
+
+/** Who owns a data directory; written on first open and checked on every later one. */
+export interface DataDirIdentity {
+  readonly formatVersion: number;
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+}
+
+/** Identity payload: `[formatVersion, clusterId, nodeId]` (the version first, so any later format can read it). */
+export function encodeIdentity(identity: DataDirIdentity): Buffer {
+  return pack([identity.formatVersion, identity.clusterId, identity.nodeId]);
+}
+
+/** The value in a payload, or what is wrong with it. */
+export function decodeIdentity(payload: Uint8Array): Result<DataDirIdentity, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  if (!Array.isArray(v) || v.length !== 3 || !isCount(v[0]) || typeof v[1] !== 'string' || !isValidNodeId(v[2])) {
+    return err('is not an identity record');
+  }
+  return ok({ formatVersion: v[0], clusterId: v[1], nodeId: v[2] });
+}
+
+// ---- snapshot metadata --------------------------------------------------------------------------
+
+/** What is known about the stored snapshot without reading its data. */
+export interface StoredSnapshotMeta {
+  readonly index: LogIndex;
+  readonly term: Term;
+  readonly conf: ConfState;
+  readonly dataBytes: number;
+  readonly chunkCount: number;
+  /** CRC-32C of the whole snapshot data, checked after the chunks are joined. */
+  readonly dataCrc: number;
+}
+
+/** Snapshot metadata payload: `[index, term, voters, learners, dataBytes, chunkCount, dataCrc]`. */
+export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
+  return pack([
+    meta.index,
+    meta.term,
+    meta.conf.voters,
+    meta.conf.learners,
+    meta.dataBytes,
+    meta.chunkCount,
+    meta.dataCrc,
+  ]);
+}
+
+/** The value in a payload, or what is wrong with it. */
+export function decodeSnapshotMeta(payload: Uint8Array): Result<StoredSnapshotMeta, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  if (
+    !Array.isArray(v) ||
+    v.length !== 7 ||
+    !isCount(v[0]) ||
+    !isCount(v[1]) ||
+    !isNodeIdList(v[2]) ||
+    !isNodeIdList(v[3]) ||
+    !isCount(v[4]) ||
+    !isCount(v[5]) ||
+    !isCount(v[6]) ||
+    v[6] > 0xffffffff
+  ) {
+    return err('is not a snapshot metadata record');
+  }
+  return ok({
+    index: v[0] as LogIndex,
+    term: v[1] as Term,
+    conf: { voters: v[2], learners: v[3] },
+    dataBytes: v[4],
+    chunkCount: v[5],
+    dataCrc: v[6],
+  });
+}

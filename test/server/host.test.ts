@@ -1,0 +1,283 @@
+// The node host is the deterministic glue between the Raft core, the state machine and the
+// outside world. These tests drive it with a scripted core and prove the Ready ordering rule
+// (Raft Figure 2 "respond after persisting"; dissertation §10.2.1), the reply contract of
+// proposals and reads (§6.3, §6.4), log time stamping across leaders, and snapshot/compaction.
+import t from 'tap';
+import fc from 'fast-check';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { defaultRaftLimits } from '../../src/raft/config.js';
+import type { Message } from '../../src/raft/messages.js';
+import type { LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
+import { emptyPersistentState, nodeId } from '../../src/raft/types.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/server/envelope.js';
+import { NodeHost } from '../../src/server/host.js';
+import type { HostReply } from '../../src/server/host-reply.js';
+import { LogTime } from '../../src/server/log-time.js';
+import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
+import { createRng } from '../../src/util/rng.js';
+import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
+
+const n1 = nodeId('n1');
+const n2 = nodeId('n2');
+
+function makeHost(options: { persisted?: PersistentState; snapshotEntries?: number; nowMs?: number } = {}) {
+  let core: FakeCore | null = null;
+  const machine = new HashMachine();
+  const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
+  const created = NodeHost.create<HashResult>({
+    raft,
+    persisted: options.persisted ?? emptyPersistentState(),
+    rng: createRng(1),
+    createRaft: (config, persisted) => {
+      core = new FakeCore(config, persisted);
+      return core;
+    },
+    stateMachine: machine,
+    tickMs: 10,
+    logTimeTickMs: 100,
+    snapshotEntries: options.snapshotEntries ?? 0,
+    nowMs: options.nowMs ?? 0,
+  });
+  if (!created.ok) throw new Error(created.error);
+  if (core === null) throw new Error('core not created');
+  return { host: created.value, core: core as FakeCore, machine };
+}
+
+const heartbeat = (to: NodeId): Message => ({ type: 'Heartbeat', from: n1, to, term: 1 as Term, commit: 0 as LogIndex, context: null });
+const voteResponse = (to: NodeId): Message => ({ type: 'RequestVoteResponse', from: n1, to, term: 1 as Term, preVote: false, granted: true });
+
+t.test('Ready rule: nothing is sent, applied, replied or advanced before persisted(seq)', async (t) => {
+  const { host, core, machine } = makeHost();
+  core.role = 'leader';
+  core.leader = n1;
+  host.propose('r1', new Uint8Array([7]));
+  const data = core.proposed[0];
+  t.ok(data, 'the proposal reached the core');
+  const entry = commandEntry(1, 1, data as Uint8Array);
+  const first = readyOf({
+    hardState: { term: 1 as Term, vote: n1, commit: 1 as LogIndex },
+    entries: [entry],
+    committed: [entry],
+    earlyMessages: [heartbeat(n2)],
+    messages: [voteResponse(n2)],
+    mustSync: true,
+  });
+  const second = readyOf({ messages: [heartbeat(n2)] });
+  core.readies.push(first, second);
+
+  const out1 = host.drain();
+  t.equal(out1.writes.length, 1, 'one write for the Ready');
+  t.equal(out1.writes[0]?.sync, true);
+  t.same(out1.earlyMessages, [heartbeat(n2)], 'early messages go out at once');
+  t.same(out1.messages, [], 'messages wait for the write');
+  t.same(out1.replies, [], 'no reply before the write');
+  t.equal(machine.applied, 0, 'nothing applied before the write');
+  t.equal(core.advanced.length, 0, 'no advance before the write');
+  t.equal(core.readies.length, 1, 'the next Ready is not taken while one is outstanding');
+
+  // Inputs keep flowing while the write is in flight.
+  host.receive(heartbeat(n1));
+  host.tick(25);
+  t.equal(core.ticks, 2, '25 ms at 10 ms per tick');
+  t.same(host.drain().writes, [], 'still one Ready outstanding');
+
+  host.persisted(out1.writes[0]?.seq ?? -1);
+  const out2 = host.drain();
+  t.same(out2.messages, [voteResponse(n2), heartbeat(n2)], 'messages of both Readies, in order');
+  t.equal(machine.applied, 1, 'applied after persisting');
+  t.equal(core.advanced.length, 2);
+  t.equal(out2.replies.length, 1);
+  const reply = out2.replies[0];
+  t.equal(reply?.code, 'OK');
+  if (reply?.code === 'OK' && reply.kind === 'write') t.equal(reply.result.index, 1, 'the state machine result comes back');
+});
+
+t.test('a follower answers NOT_LEADER with the leader hint and proposes nothing', async (t) => {
+  const { host, core } = makeHost();
+  core.leader = n2;
+  host.propose('r1', new Uint8Array([1]));
+  const out = host.drain();
+  t.same(out.replies, [{ requestId: 'r1', code: 'NOT_LEADER', leader: n2 }]);
+  t.equal(core.proposed.length, 0);
+});
+
+t.test('overwritten entries and lost leadership answer UNKNOWN; applied ones answer OK', async (t) => {
+  const { host, core } = makeHost();
+  core.role = 'leader';
+  host.propose('a', new Uint8Array([1]));
+  host.propose('b', new Uint8Array([2]));
+  host.propose('c', new Uint8Array([3]));
+  // A new leader's entry of term 2 replaces index 1.
+  const other = commandEntry(1, 2, encodeEnvelope(5, new Uint8Array([9])));
+  core.readies.push(readyOf({ entries: [other], hardState: { term: 2 as Term, vote: null, commit: 0 as LogIndex }, mustSync: true }));
+  const out = host.drain();
+  t.same(out.replies, [{ requestId: 'a', code: 'UNKNOWN', reason: 'entry overwritten by a new leader' }]);
+  host.persisted(out.writes[0]?.seq ?? -1);
+  core.role = 'follower';
+  core.readies.push(readyOf({ softState: { role: 'follower', leader: n2 } }));
+  const lost = host.drain().replies.map((r: HostReply<HashResult>) => [r.requestId, r.code]);
+  t.same(lost, [['b', 'UNKNOWN'], ['c', 'UNKNOWN']], 'leadership lost: outcome unknown');
+  t.equal(host.pendingCount, 0);
+});
+
+t.test('reads reply only once the state machine has applied the read point (§6.4)', async (t) => {
+  const { host, core, machine } = makeHost();
+  host.read('q');
+  const context = core.readContexts[0] ?? '';
+  core.readies.push(readyOf({ readStates: [{ index: 2 as LogIndex, context }] }));
+  t.same(host.drain().replies, [], 'read point 2, applied 0');
+  const e1 = commandEntry(1, 1, encodeEnvelope(1, new Uint8Array([1])));
+  const e2 = commandEntry(2, 1, encodeEnvelope(2, new Uint8Array([2])));
+  core.readies.push(readyOf({ committed: [e1] }));
+  t.same(host.drain().replies, [], 'applied 1 < 2');
+  core.readies.push(readyOf({ committed: [e2] }));
+  t.same(host.drain().replies, [{ requestId: 'q', code: 'OK', kind: 'read', index: 2 }]);
+  t.equal(machine.applied, 2);
+});
+
+t.test('log time continues from the log across leaders and never goes back', async (t) => {
+  const { host, core, machine } = makeHost({ nowMs: 1000 });
+  core.role = 'leader';
+  core.readies.push(readyOf({ softState: { role: 'leader', leader: n1 } }));
+  host.drain();
+  host.propose('a', new Uint8Array([1]));
+  host.tick(1050);
+  host.propose('b', new Uint8Array([2]));
+  const stamps = core.proposed.map((d) => {
+    const env = decodeEnvelope(d);
+    return env.ok ? env.value.logTimeMs : -1;
+  });
+  t.same(stamps, [0, 50], 'log time starts at the log (empty: 0) and follows the leader clock');
+
+  // Another leader wrote entries up to log time 9000; this node follows, then leads again.
+  core.role = 'follower';
+  const foreign = commandEntry(3, 2, encodeEnvelope(9000, new Uint8Array([3])));
+  core.readies.push(readyOf({ softState: { role: 'follower', leader: n2 }, entries: [foreign], mustSync: true }));
+  const out = host.drain();
+  host.persisted(out.writes[0]?.seq ?? -1);
+  host.tick(1100);
+  core.role = 'leader';
+  core.readies.push(readyOf({ softState: { role: 'leader', leader: n1 } }));
+  host.drain();
+  host.tick(1120);
+  host.propose('c', new Uint8Array([4]));
+  const last = decodeEnvelope(core.proposed[core.proposed.length - 1] ?? new Uint8Array());
+  t.ok(last.ok && last.value.logTimeMs === 9020, 'continues from the highest log time in its log (9000 + 20)');
+
+  // An idle leader proposes an empty entry every logTimeTickMs.
+  const before = core.proposed.length;
+  host.tick(1300);
+  t.equal(core.proposed.length, before + 1, 'one time-advance entry');
+  const tickEntry = decodeEnvelope(core.proposed[before] ?? new Uint8Array());
+  t.ok(tickEntry.ok && tickEntry.value.payload.byteLength === 0, 'with an empty payload');
+
+  // The state machine never sees time go back, even for an out-of-order stamp.
+  core.readies.push(
+    readyOf({
+      committed: [commandEntry(1, 1, encodeEnvelope(500, new Uint8Array())), commandEntry(2, 1, encodeEnvelope(400, new Uint8Array()))],
+    }),
+  );
+  host.drain();
+  t.equal(host.appliedLogTime, 500);
+  t.equal(machine.applied, 2);
+});
+
+t.test('LogTime: stamps are monotonic whatever the clock and the log say', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.oneof(
+          fc.record({ op: fc.constant('observe' as const), v: fc.nat({ max: 100_000 }) }),
+          fc.record({ op: fc.constant('lead' as const), v: fc.nat({ max: 1000 }) }),
+          fc.record({ op: fc.constant('stamp' as const), v: fc.nat({ max: 1000 }) }),
+          fc.record({ op: fc.constant('down' as const), v: fc.constant(0) }),
+        ),
+        { maxLength: 60 },
+      ),
+      (ops) => {
+        const lt = new LogTime();
+        let now = 0;
+        let last = 0;
+        for (const { op, v } of ops) {
+          now += op === 'observe' || op === 'down' ? 0 : v;
+          if (op === 'observe') lt.observe(v);
+          else if (op === 'lead') lt.becomeLeader(now);
+          else if (op === 'down') lt.stepDown();
+          else if (lt.isLeading) {
+            const s = lt.stamp(now);
+            if (s < last || s < lt.highestMs - 0) return false;
+            last = s;
+          }
+        }
+        return true;
+      },
+    ),
+  );
+});
+
+t.test('envelope decoding is total and round-trips', async (t) => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
+      decodeEnvelope(bytes);
+      return true;
+    }),
+  );
+  fc.assert(
+    fc.property(fc.nat({ max: 2 ** 40 }), fc.uint8Array({ maxLength: 40 }), (time, payload) => {
+      const env = decodeEnvelope(encodeEnvelope(time, payload));
+      return env.ok && env.value.logTimeMs === time && Buffer.from(env.value.payload).equals(Buffer.from(payload));
+    }),
+  );
+  t.notOk(decodeEnvelope(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0])).ok, 'unknown version');
+});
+
+t.test('snapshots: every snapshotEntries applied entries, compact and persist; restart restores', async (t) => {
+  const { host, core, machine } = makeHost({ snapshotEntries: 3 });
+  const entries = [1, 2, 3].map((i) => commandEntry(i, 1, encodeEnvelope(i * 10, new Uint8Array([i]))));
+  core.readies.push(readyOf({ committed: entries }));
+  const out = host.drain();
+  t.same(core.compacted.map((c) => c.index), [3], 'core compacted through the applied index');
+  t.equal(out.writes.length, 1);
+  const write = out.writes[0];
+  t.equal(write?.compactThrough, 3);
+  t.equal(write?.snapshot?.meta.index, 3);
+  t.equal(write?.snapshot?.meta.term, 1);
+  t.same(write?.snapshot?.meta.conf, { voters: [n1, n2], learners: [] });
+  host.persisted(write?.seq ?? -1);
+
+  const snapshot = write?.snapshot ?? null;
+  const restarted = makeHost({ persisted: { hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] } });
+  t.equal(restarted.host.applied, 3, 'applied starts at the snapshot');
+  t.equal(restarted.machine.hash, machine.hash, 'state restored from the snapshot');
+  t.equal(restarted.host.appliedLogTime, 30, 'log time restored from the snapshot');
+
+  const broken = NodeHost.create<HashResult>({
+    raft: { ...defaultRaftLimits, id: n1, initialVoters: [n1] },
+    persisted: { hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex }, snapshot: { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1], learners: [] } }, data: new Uint8Array([1, 2]) }, entries: [] },
+    rng: createRng(1),
+    createRaft: (c, p) => new FakeCore(c, p),
+    stateMachine: new HashMachine(),
+    tickMs: 10,
+    logTimeTickMs: 100,
+    snapshotEntries: 0,
+    nowMs: 0,
+  });
+  t.notOk(broken.ok, 'an unreadable snapshot refuses to start');
+});
+
+t.test('an installed snapshot replaces the state machine after it is persisted', async (t) => {
+  const source = new HashMachine();
+  source.apply({ index: 1 as LogIndex, term: 1 as Term, logTimeMs: 5, payload: new Uint8Array([1]) });
+  const data = encodeEnvelope(77, source.snapshot());
+  const { host, core, machine } = makeHost();
+  const snapshot = { meta: { index: 10 as LogIndex, term: 2 as Term, conf: { voters: [n1, n2], learners: [] } }, data };
+  core.readies.push(readyOf({ snapshot, mustSync: true }));
+  const out = host.drain();
+  t.equal(out.writes[0]?.snapshot, snapshot);
+  t.equal(machine.hash === source.hash, false, 'not installed before persisting');
+  host.persisted(out.writes[0]?.seq ?? -1);
+  host.drain();
+  t.equal(machine.hash, source.hash);
+  t.equal(host.applied, 10);
+  t.equal(host.appliedLogTime, 77);
+});
