@@ -476,3 +476,22 @@ t.test('restore rejects bad snapshots and keeps the current state', async (t) =>
   }
   t.same(d.machine.snapshot(), before);
 });
+
+t.test('deadline indexes stay proportional to live sessions and waiters (stale timers are compacted)', async (t) => {
+  const d = new Driver();
+  const sessions = ['a', 'b', 'c'].map((c) => d.open(c, 86_400_000));
+  const [a, b] = sessions as [SessionId, SessionId];
+  tokenOf(d.op('a', acquire(a, 'L')));
+  // 3,000 handovers with day-long waits and a keepalive batch per step: each leaves a stale timer.
+  let holder = a;
+  let waiter = b;
+  for (let i = 0; i < 3_000; i++) {
+    d.op(waiter === a ? 'a' : 'b', acquire(waiter, 'L', 86_400_000));
+    d.op(holder === a ? 'a' : 'b', release(holder, 'L'), 1);
+    d.command({ type: 'keepAliveBatch', sessions }, 1);
+    [holder, waiter] = [waiter, holder];
+  }
+  t.ok(d.state.waitTimers.size <= 2 * d.state.waiterCount + 1_025, `wait timers: ${d.state.waitTimers.size}`);
+  t.ok(d.state.sessionTimers.size <= 2 * d.state.sessions.size + 1_025, `session timers: ${d.state.sessionTimers.size}`);
+  t.same(observeHolders(d, 'L'), [holder]);
+});
