@@ -14,6 +14,7 @@ import { Lock } from './lock.js';
 import { abortable, NameQueue } from './name-queue.js';
 import type { ConnectOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
+import type { MemberView, NodeStatusView } from '../transport/client-protocol.js';
 import type { ClientOp, Fields, MembersAction, PushEvent, Query, Welcome, WireResult } from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 import { Election, RwLock, Semaphore } from './recipes.js';
@@ -74,7 +75,15 @@ export interface ClientEvents {
 }
 
 /** A node's own report: role, term, indexes, lag, members, leader and state machine counts. */
-export type NodeStatus = Fields;
+export type NodeStatus = NodeStatusView;
+
+function statusOf(fields: Fields): NodeStatus {
+  const status = fieldsOf(fields['status']);
+  if (fields['kind'] !== 'status' || status === null || typeof status['role'] !== 'string' || !isUint(status['term'])) {
+    throw malformed('a status answer', fields);
+  }
+  return status as unknown as NodeStatus;
+}
 
 interface PendingWait {
   readonly session: ClientSession;
@@ -285,7 +294,7 @@ export class RaftlockClient {
 
   /** The key's value and versions (linearizable read), or null when it does not exist. */
   async get(key: string): Promise<KeyView | null> {
-    const value = await this.read({ kind: 'get', key });
+    const value = (await this.readFields({ kind: 'get', key }, 'key'))['key'] ?? null;
     if (value === null) return null;
     const fields = fieldsOf(value);
     if (fields === null || !(fields['value'] instanceof Uint8Array)) throw malformed('a key view', value);
@@ -342,14 +351,13 @@ export class RaftlockClient {
   async checkFence(lock: string, token: number): Promise<boolean> {
     const result = await this.readResult({ kind: 'checkFence', lock, token });
     if (result.code === 'STALE_TOKEN') return false;
-    if (result.code !== 'OK') throw errorOf(result);
-    const value = fieldsOf(result['value']);
-    return value === null || value['code'] === undefined || value['code'] === 'OK';
+    okFields(result);
+    return true;
   }
 
   /** Locks whose name starts with `prefix`, with holders and waiters. */
   async locks(prefix = '', limit = 1000): Promise<LockView[]> {
-    const value = await this.read({ kind: 'locks', prefix, limit });
+    const value = (await this.readFields({ kind: 'locks', prefix, limit }, 'locks'))['locks'];
     if (!Array.isArray(value)) throw malformed('a list of locks', value);
     return value as LockView[];
   }
@@ -369,7 +377,7 @@ export class RaftlockClient {
 
   /** Status of the node this client is connected to. */
   async status(): Promise<NodeStatus> {
-    return this.adminFields({ kind: 'status' });
+    return statusOf(await this.adminFields({ kind: 'status' }));
   }
 
   /** Status of one node by its client address, without leader following. */
@@ -390,7 +398,7 @@ export class RaftlockClient {
       const result = await connection.request({ kind: 'status' }).catch((error: unknown) => {
         throw new RaftlockError('UNAVAILABLE', error instanceof ConnectionLost ? error.message : String(error));
       });
-      return okFields(result);
+      return statusOf(okFields(result));
     } finally {
       connection.close();
     }
@@ -400,17 +408,23 @@ export class RaftlockClient {
   async members(
     action: MembersAction,
     args: { readonly node?: NodeId; readonly peer?: string; readonly client?: string } = {},
-  ): Promise<unknown> {
-    return okValue(await this.channel.call({ kind: 'members', action, ...args }, this.callOptions()));
+  ): Promise<readonly MemberView[]> {
+    const fields = await this.adminFields({ kind: 'members', action, ...args });
+    if (fields['kind'] === 'accepted') return action === 'list' ? [] : this.members('list');
+    const members = fields['members'];
+    if (fields['kind'] !== 'members' || !Array.isArray(members)) throw malformed('a member list', fields);
+    return members as readonly MemberView[];
   }
 
-  async transferLeader(to: NodeId): Promise<unknown> {
-    return okValue(await this.channel.call({ kind: 'transferLeader', to }, this.callOptions()));
+  /** Asks the leader to hand leadership to `to`; resolves when the request is accepted. */
+  async transferLeader(to: NodeId): Promise<void> {
+    await this.adminFields({ kind: 'transferLeader', to });
   }
 
-  /** Asks the connected node to take a snapshot now. */
-  async snapshot(): Promise<unknown> {
-    return okValue(await this.channel.call({ kind: 'snapshot' }, this.callOptions()));
+  /** Asks the connected node to take a snapshot now; resolves with the snapshot's index. */
+  async snapshot(): Promise<number> {
+    const fields = await this.adminFields({ kind: 'snapshot' });
+    return isUint(fields['index']) ? fields['index'] : 0;
   }
 
   /** Closes the sessions (releasing their holds at once) and the connection. */
@@ -477,8 +491,11 @@ export class RaftlockClient {
     return this.channel.call({ kind: 'read', query }, this.callOptions());
   }
 
-  private async read(query: Query): Promise<unknown> {
-    return okValue(await this.readResult(query));
+  /** An OK read's value map, checked to be of `kind`. */
+  private async readFields(query: Query, kind: string): Promise<Fields> {
+    const fields = okFields(await this.readResult(query));
+    if (fields['kind'] !== kind) throw malformed(`a ${kind} answer`, fields);
+    return fields;
   }
 
   private async adminFields(op: ClientOp): Promise<Fields> {
@@ -557,6 +574,13 @@ export class RaftlockClient {
           if (session.id === push.session) session.lose('the cluster reports it expired');
         }
         return;
+      case 'watchCancelled':
+        for (const stream of this.watches) {
+          if (stream.watchId !== push.watchId) continue;
+          if (push.code === 'COMPACTED') stream.fail(new RaftlockError('COMPACTED', push.message));
+          else void stream.subscribe();
+        }
+        return;
       case 'event': {
         let claimed = false;
         for (const stream of this.watches) {
@@ -630,12 +654,10 @@ export class RaftlockClient {
   private readonly watchLink: WatchLink = {
     subscribe: async (prefix, fromIndex) => {
       if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-      const value = okValue(await this.channel.call({ kind: 'watch', prefix, fromIndex }, this.callOptions()));
-      if (isUint(value)) return { watchId: value, index: null };
-      const fields = fieldsOf(value);
-      if (fields === null || !isUint(fields['watchId'])) throw malformed('a watch id', value);
-      const index = fields['index'] ?? fields['fromIndex'];
-      return { watchId: fields['watchId'], index: isUint(index) ? index : null };
+      const fields = okFields(await this.channel.call({ kind: 'watch', prefix, fromIndex }, this.callOptions()));
+      if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) throw malformed('a watch id', fields);
+      const index = fields['fromIndex'];
+      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : null };
     },
     unsubscribe: (watchId) => {
       if (this.closed) return;

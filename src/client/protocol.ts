@@ -91,7 +91,13 @@ export type PushEvent =
       readonly name: string;
     }
   | { readonly kind: 'sessionExpired'; readonly session: SessionId; readonly clientId: string }
-  | { readonly kind: 'event'; readonly watchId: number; readonly event: WatchEvent };
+  | { readonly kind: 'event'; readonly watchId: number; readonly event: WatchEvent }
+  | {
+      readonly kind: 'watchCancelled';
+      readonly watchId: number;
+      readonly code: 'COMPACTED' | 'UNAVAILABLE';
+      readonly message: string;
+    };
 
 export interface PushFrame {
   readonly type: 'Push';
@@ -164,6 +170,12 @@ function pushEvent(value: unknown): PushEvent | null {
       return f as unknown as PushEvent;
     case 'sessionExpired':
       return isUint(f['session']) && typeof f['clientId'] === 'string' ? (f as unknown as PushEvent) : null;
+    case 'watchCancelled': {
+      const code = f['code'];
+      if (!isUint(f['watchId']) || (code !== 'COMPACTED' && code !== 'UNAVAILABLE')) return null;
+      const message = typeof f['message'] === 'string' ? f['message'] : 'watch cancelled';
+      return { kind: 'watchCancelled', watchId: f['watchId'], code, message };
+    }
     case 'event': {
       const event = watchEvent(f['event']);
       return isUint(f['watchId']) && event !== null ? { kind: 'event', watchId: f['watchId'], event } : null;

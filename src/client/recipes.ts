@@ -1,7 +1,7 @@
 import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import type { LeaderView } from '../statemachine/queries.js';
 import type { RwMode } from '../statemachine/commands.js';
-import { errorOf, malformed, okFields } from './answers.js';
+import { malformed, okFields } from './answers.js';
 import type { AcquireOptions, RaftlockClient } from './client.js';
 import { RaftlockError } from './errors.js';
 import type { Lock } from './lock.js';
@@ -145,9 +145,9 @@ export class Election {
 
   /** The current leader (linearizable read), or null. */
   async leader(): Promise<LeaderState> {
-    const result = await this.client.channelRead({ kind: 'observe', name: this.name });
-    if (result.code !== 'OK') throw errorOf(result);
-    return leaderView(result['value']);
+    const fields = okFields(await this.client.channelRead({ kind: 'observe', name: this.name }));
+    if (fields['kind'] !== 'leader') throw malformed('a leader answer', fields);
+    return leaderView(fields['leader']);
   }
 
   /**
