@@ -12,6 +12,8 @@ export interface ChannelOptions {
   /** '' accepts any cluster, then pins the id the first node reports. */
   readonly clusterId: string;
   readonly clientName: string;
+  /** Hop to the leader a Welcome names (NOT_LEADER answers are followed either way). */
+  readonly followLeader: boolean;
   readonly frameBytesMax: number;
   readonly connectTimeoutMs: number;
   /** How long one attempt waits for its response before the connection is presumed dead. */
@@ -133,6 +135,11 @@ export class Channel {
     this.connection({ deadlineMs }).catch(() => undefined);
   }
 
+  /** Closes the current connection; the usual reconnection follows. */
+  dropConnection(): void {
+    this.current?.close();
+  }
+
   close(): void {
     this.closed = true;
     this.reconnectTimer?.();
@@ -227,7 +234,7 @@ export class Channel {
       if (this.clusterId === '') this.clusterId = welcome.clusterId;
       for (const member of welcome.members) this.learn(member.client);
       const leader = welcome.members.find((member) => member.id === welcome.leader);
-      if (leader !== undefined && leader.client !== address && redirects < redirectsMax) {
+      if (this.options.followLeader && leader !== undefined && leader.client !== address && redirects < redirectsMax) {
         redirects++;
         this.preferred = leader.client;
         connection.close();

@@ -133,6 +133,7 @@ export class RaftlockClient {
       endpoints: this.options.endpoints,
       clusterId: this.options.clusterId,
       clientName: this.clientId,
+      followLeader: this.options.followLeader,
       frameBytesMax: this.options.frameBytesMax,
       connectTimeoutMs: this.options.connectTimeoutMs,
       attemptTimeoutMs: this.options.attemptTimeoutMs,
@@ -442,6 +443,14 @@ export class RaftlockClient {
     this.waits.clear();
     for (const stream of [...this.watches]) stream.fail(new RaftlockError('CLOSED', 'the client is closed'));
     this.channel.close();
+  }
+
+  /**
+   * Drops the current connection and connects again (to the leader when one is known). Calls in
+   * flight are re-sent under their seq, watches resume, waits re-check; sessions are unaffected.
+   */
+  reconnect(): void {
+    this.channel.dropConnection();
   }
 
   /**

@@ -11,6 +11,11 @@ export interface ConnectOptions {
   readonly clusterId?: string;
   /** Identity for exactly-once; must be unique among live clients. Default: a random UUID. */
   readonly clientId?: string;
+  /**
+   * Move to the leader named in a node's Welcome (default true). false keeps the connection on the
+   * node reached (which forwards writes to the leader): spreads clients, costs one hop per write.
+   */
+  readonly followLeader?: boolean;
   /** Session TTL. Default 15 000. */
   readonly ttlMs?: number;
   /** Keepalive period. Default ttlMs / 3. */
@@ -38,6 +43,7 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
     endpoints: options.endpoints,
     clusterId: options.clusterId ?? '',
     clientId: options.clientId ?? randomId(),
+    followLeader: options.followLeader ?? true,
     ttlMs,
     keepAliveIntervalMs: options.keepAliveIntervalMs ?? Math.max(1, Math.floor(ttlMs / 3)),
     driftMax: options.driftMax ?? 0.01,

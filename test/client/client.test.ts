@@ -102,9 +102,8 @@ void t.test('FIFO hand-off to waiters connected to different nodes', async (t) =
   // Proves a queued acquire is granted by a Push routed to whichever node the waiter is connected to,
   // in FIFO order, with growing fencing tokens.
   await withCluster(3, async (cluster, clients) => {
-    cluster.announceLeader = false;
     cluster.redirect = false;
-    const [a, b, c] = await Promise.all(cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint] })));
+    const [a, b, c] = await Promise.all(cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     clients.push(a, b, c);
     t.same([a.welcome?.nodeId, b.welcome?.nodeId, c.welcome?.nodeId], ['n1', 'n2', 'n3']);
