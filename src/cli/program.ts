@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerClientCommands } from './client-commands.js';
 import { registerSimCommand } from './sim.js';
 import { registerStartCommand } from './start.js';
 import { registerUpCommand } from './up.js';
@@ -14,5 +15,6 @@ export function buildProgram(): Command {
   registerSimCommand(program);
   registerStartCommand(program);
   registerUpCommand(program);
+  registerClientCommands(program);
   return program;
 }

@@ -151,11 +151,15 @@ export class Election {
   }
 
   /**
-   * The current leader, then every change, as an async iterator (`break` stops it). Changes are
+   * The current leader, then every change, as an async iterator (`break` or `signal` stops it). Changes are
    * `leader` events (new leader or proclaimed value) and releases by the leader of the moment.
    */
-  async *observe(): AsyncGenerator<LeaderState, void, undefined> {
+  async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderState, void, undefined> {
     const stream = this.client.watch(this.name);
+    // A generator suspended in an await cannot be returned from outside; ending the stream can.
+    const stop = (): void => void stream.return();
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.signal?.aborted === true) stop();
     try {
       let current = await this.leader();
       yield current;
@@ -172,6 +176,7 @@ export class Election {
         }
       }
     } finally {
+      options.signal?.removeEventListener('abort', stop);
       await stream.return();
     }
   }
