@@ -5,7 +5,7 @@ import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import { fencingToken, sessionId } from '../statemachine/ids.js';
 import type { KeyView, LockView } from '../statemachine/queries.js';
 import type { WatchEvent } from '../statemachine/results.js';
-import { errorOf, malformed, okFields, okValue, uintField } from './answers.js';
+import { errorOf, malformed, okFields, uintField } from './answers.js';
 import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { RaftlockError } from './errors.js';
@@ -212,27 +212,28 @@ export class RaftlockClient {
     try {
       const session = await this.session(options.ttlMs);
       const key = waitKey(session.id, spec.name);
-      const clock = this.options.clock;
-      let pending: PendingWait | null = null;
-      const granted = new Promise<FencingToken>((resolve, reject) => {
-        pending = {
-          session,
-          spec,
-          lockDelayMs,
-          waitDeadlineMs: clock.nowMs() + waitMs,
-          resolve,
-          reject,
-          abandoned: false,
-          done: () => undefined,
-        };
-      });
-      granted.catch(() => undefined);
-      const wait = pending as unknown as PendingWait;
+      const grant = deferred<FencingToken>();
+      let grantedToken: FencingToken | null = null;
+      const wait: PendingWait = {
+        session,
+        spec,
+        lockDelayMs,
+        waitDeadlineMs: this.options.clock.nowMs() + waitMs,
+        resolve: (token) => {
+          grantedToken = token;
+          grant.resolve(token);
+        },
+        reject: grant.reject,
+        abandoned: false,
+        done: () => undefined,
+      };
+      const granted = grant.promise;
       // Registered before sending: the grant can be pushed before the answer arrives.
       this.waits.set(key, wait);
       let result: WireResult;
       try {
-        result = await this.command(spec.request(session.id, waitMs, lockDelayMs), { signal });
+        // Not abortable: once sent it may be applied, and only its answer says what to undo.
+        result = await this.command(spec.request(session.id, waitMs, lockDelayMs));
       } catch (error: unknown) {
         this.waits.delete(key);
         throw error;
@@ -256,6 +257,11 @@ export class RaftlockClient {
           keepTurn = true;
         } else {
           this.waits.delete(key);
+          if (grantedToken !== null && !session.isLost) {
+            // Granted just as the caller gave up: hand the grant back before the next turn.
+            keepTurn = true;
+            this.holdLink.release(spec.name, session.id, spec.kind).finally(endTurn).catch(() => undefined);
+          }
         }
         throw error;
       }
@@ -682,6 +688,18 @@ export class RaftlockClient {
       this.watches.delete(stream);
     },
   };
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A wait may be settled with nobody listening (abandoned, or refused before it was awaited).
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }
 
 /** Bound on events held for watch ids nobody has claimed yet. */

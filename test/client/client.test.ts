@@ -250,3 +250,87 @@ void t.test('election: campaign, observe, proclaim, resign', async (t) => {
     await leadB.resign();
   });
 });
+
+void t.test('a queued acquire whose answer is lost is retried under its seq and still granted', async (t) => {
+  // Proves exactly-once for waits (DESIGN §3): the retried seq is answered "queued" from the table, not
+  // enqueued twice, and the grant arrives by push when the holder releases.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints, clientId: 'waiter', backoff: { baseMs: 5, maxMs: 20 } });
+    clients.push(a, b);
+    const held = await a.lock('q2');
+    cluster.dropAfterApply = 1;
+    const waiting = b.lock('q2');
+    await until(() => cluster.applied.some((r) => r.clientId === 'waiter' && r.duplicate), 'retried');
+    const tries = cluster.applied.filter((r) => r.clientId === 'waiter' && r.type === 'acquire');
+    t.equal(tries[0]?.seq, tries[1]?.seq, 'the retry carries the same seq');
+    t.equal(tries[1]?.duplicate, true, 'and is answered from the table');
+    t.equal(cluster.machine.state.waiterCount, 1, 'queued once (the re-check after reconnecting keeps its place)');
+    await held.release();
+    const granted = await waiting;
+    t.ok(granted.fencingToken > held.fencingToken);
+    await granted.release();
+  });
+});
+
+void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
+  // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
+  // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints });
+    const c = await connect({ endpoints: cluster.endpoints });
+    clients.push(a, b, c);
+    const held = await a.lock('g');
+    const controller = new AbortController();
+    const waiting = b.lock('g', { signal: controller.signal });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    controller.abort(new Error('not needed any more'));
+    await t.rejects(waiting, { message: 'not needed any more' });
+    await held.release();
+    await until(() => cluster.machine.state.locks.get('g') === undefined, 'handed back');
+    const taken = await c.tryLock('g');
+    t.ok(taken !== null, 'free for the next client');
+    await taken?.release();
+
+    const x = await a.lock('x');
+    const y = await b.lock('y');
+    const aWaits = a.lock('y');
+    await until(() => cluster.machine.state.waiterCount === 1, 'a waits for y');
+    const refused = await b.lock('x').catch((error: unknown) => error);
+    t.ok(refused instanceof RaftlockError && refused.code === 'DEADLOCK');
+    t.equal(refused instanceof RaftlockError ? refused.cycle?.length : 0, 2, 'the cycle names both steps');
+    await y.release();
+    await (await aWaits).release();
+    await x.release();
+  });
+});
+
+void t.test('semaphore and read/write lock recipes', async (t) => {
+  // Proves the counting and shared/exclusive rules through the client: permits bound concurrent holders;
+  // readers share, a writer excludes readers.
+  await withCluster(1, async (cluster, clients) => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => connect({ endpoints: cluster.endpoints })));
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
+    clients.push(a, b, c);
+    const p1 = await a.semaphore('pool', 2).acquire();
+    const p2 = await b.semaphore('pool', 2).acquire();
+    t.not(p1.fencingToken, p2.fencingToken, 'each permit has its own token');
+    t.equal(await c.semaphore('pool', 2).tryAcquire(), null, 'no third permit');
+    await t.rejects(c.semaphore('pool', 3).acquire({ waitMs: 0 }), { code: 'INVALID_ARGUMENT' });
+    await p1.release();
+    const p3 = await c.semaphore('pool', 2).tryAcquire();
+    t.ok(p3 !== null);
+    const r1 = await a.rwlock('doc').read();
+    const r2 = await b.rwlock('doc').read();
+    t.equal(await c.rwlock('doc').tryWrite(), null, 'a writer waits for readers');
+    await r1.release();
+    await r2.release();
+    const w = await c.rwlock('doc').tryWrite();
+    t.ok(w !== null);
+    t.equal(await a.rwlock('doc').tryRead(), null, 'readers wait for the writer');
+    await w?.release();
+    await p2.release();
+    await p3?.release();
+  });
+});
