@@ -112,8 +112,11 @@ export async function openClient(options: ClusterOptions, extra: Partial<Connect
 }
 
 /** A client that has not opened a session (for status and operator calls). */
-export async function sessionlessClient(options: ClusterOptions): Promise<{ client: RaftlockClient; endpoints: string[] }> {
-  const resolved = await clientOptions(options, {});
+export async function sessionlessClient(
+  options: ClusterOptions,
+  extra: Partial<ConnectOptions> = {},
+): Promise<{ client: RaftlockClient; endpoints: string[] }> {
+  const resolved = await clientOptions(options, extra);
   return { client: new RaftlockClient(resolved), endpoints: [...resolved.endpoints] };
 }
 

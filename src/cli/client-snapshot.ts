@@ -4,7 +4,9 @@ import { action, clusterOptions, exitCodes, print, sessionlessClient, toJson } f
 
 /** `raftlock snapshot`: the connected node (the leader unless --endpoints names one node) snapshots now. */
 async function runSnapshot(options: ClusterOptions): Promise<number> {
-  const { client } = await sessionlessClient(options);
+  // One endpoint named: snapshot that node, not the leader it would lead us to.
+  const single = (options.endpoints ?? '').split(',').filter((e) => e.trim() !== '').length === 1;
+  const { client } = await sessionlessClient(options, { followLeader: !single });
   try {
     const index = await client.snapshot();
     const node = client.welcome?.nodeId ?? '?';
