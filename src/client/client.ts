@@ -566,7 +566,10 @@ export class RaftlockClient {
     }
     if (!this.closed) {
       // The cluster may not have expired it yet: closing it frees its holds for others sooner.
-      this.command({ type: 'closeSession', session: session.id }).catch(() => undefined);
+      // Bounded by the TTL: past it the cluster has expired the session anyway, and later
+      // commands are chained behind this one.
+      const deadlineMs = this.options.clock.nowMs() + Math.min(this.options.requestTimeoutMs, session.ttlMs);
+      this.command({ type: 'closeSession', session: session.id }, { deadlineMs }).catch(() => undefined);
     }
     for (const listener of this.listeners.sessionLost) listener({ session: session.id, error });
   }
