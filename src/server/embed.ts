@@ -65,6 +65,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     logTimeTickMs: logTimeTickMsFor(config),
     limits: config.limits,
     machine: machineConfigFor(config),
+    clientLimits: { frameBytesMax: config.limits.frameBytesMax },
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
   };
