@@ -45,7 +45,11 @@ export interface DriverOptions<O extends DrainedOutput> {
   readonly onOutput: (output: O) => void;
   /** A write failed or the node asserted: the node is stopped; the caller exits. */
   readonly onFatal: (error: unknown) => void;
-  /** Monotonic clock in ms; performance.now() unless a test pins it. */
+  /**
+   * Monotonic clock in whole ms; `Math.floor(performance.now())` unless a test pins it. Whole
+   * milliseconds because the clock becomes log time, which the state machine stores (and its
+   * snapshots validate) as an integer.
+   */
   readonly clock?: () => number;
 }
 
@@ -72,7 +76,7 @@ export class Driver<O extends DrainedOutput> {
   constructor(options: DriverOptions<O>) {
     this.options = options;
     this.node = options.node;
-    this.clock = options.clock ?? (() => performance.now());
+    this.clock = options.clock ?? (() => Math.floor(performance.now()));
     options.transport.onMessage((message) => this.guard(() => this.node.receive(message)));
     options.transport.onUnreachable((peer) => this.guard(() => this.node.reportUnreachable(peer)));
   }

@@ -65,6 +65,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     logTimeTickMs: logTimeTickMsFor(config),
     limits: config.limits,
     machine: machineConfigFor(config),
+    clientLimits: { frameBytesMax: config.limits.frameBytesMax },
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
   };
@@ -101,7 +102,12 @@ export interface ClusterHandle {
   readonly nodes: readonly NodeServer[];
   /** The current leader's node, once one is elected. */
   leader(): NodeServer | null;
-  /** Resolves with the leader once one is known by every running node (or rejects after timeoutMs). */
+  /**
+   * Starts one more node that is not a member yet (it waits to be added with `members
+   * addLearner`, then `promote`); every node learns its addresses.
+   */
+  startJoiner(): Promise<NodeServer>;
+  /** Resolves with the leader once every running voter knows it (or rejects after timeoutMs). */
   waitForLeader(timeoutMs?: number): Promise<NodeServer>;
   close(): Promise<void>;
 }
@@ -145,6 +151,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     warnings: [],
   };
   const servers: NodeServer[] = [];
+  const introduce = (): void => {
+    for (const a of servers) {
+      for (const b of servers) a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress });
+    }
+  };
   try {
     for (const node of nodes) {
       const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger: options.logger ?? silentLogger });
@@ -155,9 +166,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     if (ownDir) await rm(root, { recursive: true, force: true });
     throw error;
   }
-  for (const a of servers) {
-    for (const b of servers) a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress });
-  }
+  introduce();
   const endpoints = servers.map((s) => ({ id: s.nodeId, client: format(s.clientAddress), peer: format(s.peerAddress) }));
   const leader = (): NodeServer | null => {
     const running = servers.filter((s) => !s.isStopped);
@@ -170,11 +179,23 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     endpoints,
     nodes: servers,
     leader,
+    startJoiner: async () => {
+      const id = toNodeId(`n${servers.length + 1}`);
+      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir: join(root, id), join: true };
+      const grown: ClusterConfig = { ...config, nodes: [...config.nodes, joiner] };
+      const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger: options.logger ?? silentLogger });
+      const server = await NodeServer.start({ ...serverOptions, members: [] });
+      servers.push(server);
+      introduce();
+      return server;
+    },
     waitForLeader: async (timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = leader();
-        if (found !== null && servers.every((s) => s.isStopped || s.leader === found.nodeId)) return found;
+        const voters = found?.statusView().voters ?? [];
+        const agree = (s: NodeServer): boolean => s.isStopped || !voters.includes(s.nodeId) || s.leader === found?.nodeId;
+        if (found !== null && servers.every(agree)) return found;
         if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }

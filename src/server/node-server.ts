@@ -187,7 +187,7 @@ export class NodeServer implements ConnectionHost {
         tickMs: options.tickMs,
         logTimeTickMs: options.logTimeTickMs,
         snapshotEntries: options.snapshotEntries,
-        nowMs: performance.now(),
+        nowMs: Math.floor(performance.now()),
         keepaliveIntervalMs: options.keepaliveIntervalMs,
         machine: options.machine,
       });
@@ -477,7 +477,10 @@ export class NodeServer implements ConnectionHost {
       this.finish(entry, reply.result);
     }
     if (output.notifications.length > 0) this.route(output.notifications);
-    if (output.snapshotIndex !== null) this.log.info('snapshot', { index: output.snapshotIndex });
+    for (const snapshot of output.snapshots) {
+      if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
+      else this.log.info('installed snapshot from the leader', { index: snapshot.index });
+    }
     this.observeChanges();
     this.unpark();
   }

@@ -35,8 +35,8 @@ export interface CoreOutput extends DrainedOutput {
   readonly replies: readonly CoreReply[];
   /** Notifications of every entry applied since the last drain, in log order. */
   readonly notifications: readonly Notification[];
-  /** A snapshot was taken or installed since the last drain (index), or null. */
-  readonly snapshotIndex: number | null;
+  /** Snapshots taken here or installed from the leader since the last drain. */
+  readonly snapshots: readonly { readonly kind: 'taken' | 'installed'; readonly index: number }[];
 }
 
 export interface ServerCoreOptions extends Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'> {
@@ -71,7 +71,7 @@ export class ServerCore {
   private lastBatchMs: number;
   private nowMs: number;
   private counter = 0;
-  private snapshotIndex: number | null = null;
+  private snapshots: { readonly kind: 'taken' | 'installed'; readonly index: number }[] = [];
 
   private constructor(host: NodeHost<ApplyOutput>, machine: NotifyingMachine, options: ServerCoreOptions) {
     this.host = host;
@@ -89,7 +89,7 @@ export class ServerCore {
       stateMachine: machine,
       observer: {
         restored: (snapshot) => {
-          if (core !== null) core.snapshotIndex = snapshot.meta.index;
+          if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
         },
       },
     });
@@ -134,7 +134,10 @@ export class ServerCore {
     const out: HostOutput<ApplyOutput> = this.host.drain();
     for (const reply of out.replies) this.onHostReply(reply);
     for (const write of out.writes) {
-      if (write.snapshot !== null) this.snapshotIndex = write.snapshot.meta.index;
+      // A host-taken snapshot is a write with no entries; an installed one comes with its Ready.
+      if (write.snapshot !== null && write.hardState === null && write.entries.length === 0) {
+        this.snapshots.push({ kind: 'taken', index: write.snapshot.meta.index });
+      }
     }
     const result: CoreOutput = {
       writes: out.writes,
@@ -142,11 +145,11 @@ export class ServerCore {
       messages: out.messages,
       replies: this.replies,
       notifications: this.machine.notifications,
-      snapshotIndex: this.snapshotIndex,
+      snapshots: this.snapshots,
     };
     this.replies = [];
     this.machine.notifications = [];
-    this.snapshotIndex = null;
+    this.snapshots = [];
     return result;
   }
 
