@@ -8,6 +8,7 @@ import { encodeCommand } from '../../src/statemachine/commands.js';
 import type { Operation } from '../../src/statemachine/commands.js';
 import { checkFence, eventsSince, getKey, listLocks, observe, sessionInfo } from '../../src/statemachine/queries.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
+import { LockStateMachine } from '../../src/statemachine/machine.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -442,13 +443,24 @@ t.test('bad input is a deterministic INVALID_ARGUMENT with a message', async (t)
   });
 });
 
-t.test('log time never goes backwards, whatever the entry says', async (t) => {
+t.test('log time is whole milliseconds and never goes backwards, whatever the entry says', async (t) => {
   const d = new Driver();
   d.tick(5_000);
   const before = d.state.logTimeMs;
   d.nowMs -= 4_000;
   d.tick(0);
   t.equal(d.state.logTimeMs, before);
+  d.nowMs = before + 0.75;
+  d.tick(0);
+  t.equal(d.state.logTimeMs, before, 'a fraction is floored');
+  d.nowMs = Number.NaN;
+  d.tick(0);
+  t.equal(d.state.logTimeMs, before, 'a non-finite stamp keeps the previous time');
+  d.nowMs = before + 1_500.5;
+  const a = d.open('a', 1_000);
+  t.equal(sessionInfo(d.state, a)?.lastSeenMs, before + 1_500);
+  const restored = new LockStateMachine();
+  t.ok(restored.restore(d.machine.snapshot()).ok, 'the snapshot holds whole milliseconds only');
 });
 
 t.test('queries never mutate the state', async (t) => {
