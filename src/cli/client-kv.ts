@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { PutOptions } from '../client/client.js';
+import type { PutOptions } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
 import { action, CliExit, clusterOptions, exitCodes, integerOption, openClient, print, sessionlessClient, showBytes, toJson } from './client-common.js';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { NodeStatus } from '../client/client.js';
+import type { NodeStatus } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
 import { action, clusterOptions, exitCodes, print, sessionlessClient, table, toJson } from './client-common.js';
 

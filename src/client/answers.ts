@@ -1,6 +1,7 @@
 import type { CycleStep } from '../statemachine/results.js';
 import { RaftlockError } from './errors.js';
 import type { RaftlockErrorCode } from './errors.js';
+import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { Fields, WireResult } from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 
@@ -70,4 +71,13 @@ export function uintField(fields: Fields, key: string): number {
   const value = fields[key];
   if (!isUint(value)) throw malformed(`an integer ${key}`, value);
   return value;
+}
+
+/** The node's own report from a status answer. */
+export function statusOf(fields: Fields): NodeStatusView {
+  const status = fieldsOf(fields['status']);
+  if (fields['kind'] !== 'status' || status === null || typeof status['role'] !== 'string' || !isUint(status['term'])) {
+    throw malformed('a status answer', fields);
+  }
+  return status as unknown as NodeStatusView;
 }

@@ -3,87 +3,28 @@ import type { NodeId } from '../raft/types.js';
 import type { Operation } from '../statemachine/commands.js';
 import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import { fencingToken, sessionId } from '../statemachine/ids.js';
-import type { KeyView, LockView } from '../statemachine/queries.js';
+import type { LockView } from '../statemachine/queries.js';
 import type { WatchEvent } from '../statemachine/results.js';
-import { errorOf, malformed, okFields, uintField } from './answers.js';
+import type { MemberView } from '../transport/client-protocol.js';
+import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js';
 import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
+import { deferred } from './deferred.js';
 import { RaftlockError } from './errors.js';
-import type { HoldLink, LockKindName } from './lock.js';
+import { KvStore } from './kv.js';
+import type { HoldLink } from './lock.js';
 import { Lock } from './lock.js';
 import { abortable, NameQueue } from './name-queue.js';
 import type { ConnectOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { MemberView, NodeStatusView } from '../transport/client-protocol.js';
 import type { ClientOp, Fields, MembersAction, PushEvent, Query, Welcome, WireResult } from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 import { Election, RwLock, Semaphore } from './recipes.js';
 import { ClientSession } from './session.js';
 import type { KeepAliveOutcome } from './session.js';
+import type { AcquireOptions, ClientEvents, HoldSpec, Kv, NodeStatus } from './types.js';
 import type { WatchLink, WatchOptions } from './watch.js';
 import { WatchStream } from './watch.js';
-
-/** Options of every way to take a hold. */
-export interface AcquireOptions {
-  /** How long to wait in the queue; 0 refuses at once with BUSY when the name is taken. */
-  readonly waitMs?: number;
-  /** Session TTL for this hold; holds with different TTLs use different sessions. */
-  readonly ttlMs?: number;
-  /** After this hold ends by session expiry, the name stays free of grants this long. */
-  readonly lockDelayMs?: number;
-  /** Stops waiting (locally and in the queue) when it aborts. */
-  readonly signal?: AbortSignal;
-}
-
-/** What a hold request sends; built per session, since a lost session means a new one. */
-export interface HoldSpec {
-  readonly name: string;
-  readonly kind: LockKindName;
-  readonly request: (session: SessionId, waitMs: number, lockDelayMs: number) => Operation;
-}
-
-export interface PutOptions {
-  /** Write only if the key's version is this (0: only if the key does not exist). */
-  readonly ifVersion?: number;
-  /** Write only if `token` is a current grant of `lock` (STALE_TOKEN otherwise). */
-  readonly fence?: { readonly lock: string; readonly token: number };
-  /** Delete the key when this client's session ends. */
-  readonly ephemeral?: boolean;
-}
-
-export interface PutResult {
-  readonly version: number;
-  readonly createIndex: number;
-  readonly modifyIndex: number;
-}
-
-export type CasResult = ({ readonly ok: true } & PutResult) | { readonly ok: false; readonly version: number };
-
-/** The key/value calls of a client, grouped. */
-export interface Kv {
-  get(key: string): Promise<KeyView | null>;
-  put(key: string, value: Uint8Array | string, options?: PutOptions): Promise<PutResult>;
-  cas(key: string, ifVersion: number, value: Uint8Array | string): Promise<CasResult>;
-  delete(key: string, options?: Omit<PutOptions, 'ephemeral'>): Promise<boolean>;
-}
-
-/** Events the client reports; listeners must not throw. */
-export interface ClientEvents {
-  /** A session can no longer be guaranteed; every hold in it has had its signal aborted. */
-  readonly sessionLost: (info: { readonly session: SessionId; readonly error: RaftlockError }) => void;
-  readonly connected: (info: { readonly nodeId: NodeId; readonly leader: NodeId | null }) => void;
-}
-
-/** A node's own report: role, term, indexes, lag, members, leader and state machine counts. */
-export type NodeStatus = NodeStatusView;
-
-function statusOf(fields: Fields): NodeStatus {
-  const status = fieldsOf(fields['status']);
-  if (fields['kind'] !== 'status' || status === null || typeof status['role'] !== 'string' || !isUint(status['term'])) {
-    throw malformed('a status answer', fields);
-  }
-  return status as unknown as NodeStatus;
-}
 
 interface PendingWait {
   readonly session: ClientSession;
@@ -288,71 +229,13 @@ export class RaftlockClient {
   }
 
   /** The versioned key/value store: get, put (ifVersion, fence, ephemeral), cas, delete. */
-  get kv(): Kv {
-    return {
-      get: (key) => this.get(key),
-      put: (key, value, options) => this.put(key, value, options),
-      cas: (key, ifVersion, value) => this.cas(key, ifVersion, value),
-      delete: (key, options) => this.delete(key, options),
-    };
-  }
+  readonly kv: Kv = new KvStore({
+    session: () => this.session(),
+    command: (op) => this.command(op),
+    read: (query) => this.readResult(query),
+  });
 
-  // ---- keys ----------------------------------------------------------------------------------
-
-  /** The key's value and versions (linearizable read), or null when it does not exist. */
-  async get(key: string): Promise<KeyView | null> {
-    const value = (await this.readFields({ kind: 'get', key }, 'key'))['key'] ?? null;
-    if (value === null) return null;
-    const fields = fieldsOf(value);
-    if (fields === null || !(fields['value'] instanceof Uint8Array)) throw malformed('a key view', value);
-    return fields as unknown as KeyView;
-  }
-
-  /** Writes a key, optionally conditional on its version and/or fenced by a lock's token. */
-  async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
-    const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
-    const session = await this.session();
-    const result = await this.command({
-      type: 'put',
-      session: session.id,
-      key,
-      value: bytes,
-      ifVersion: options.ifVersion ?? null,
-      ephemeral: options.ephemeral ?? false,
-      fence: options.fence ?? null,
-    });
-    const fields = okFields(result);
-    return {
-      version: uintField(fields, 'version'),
-      createIndex: uintField(fields, 'createIndex'),
-      modifyIndex: uintField(fields, 'modifyIndex'),
-    };
-  }
-
-  /** Compare-and-set on the version: `{ ok: false, version }` reports the current version. */
-  async cas(key: string, ifVersion: number, value: Uint8Array | string): Promise<CasResult> {
-    try {
-      return { ok: true, ...(await this.put(key, value, { ifVersion })) };
-    } catch (error: unknown) {
-      if (error instanceof RaftlockError && error.code === 'VERSION_MISMATCH') {
-        return { ok: false, version: error.version ?? 0 };
-      }
-      throw error;
-    }
-  }
-
-  /** Deletes a key; resolves with whether it existed. */
-  async delete(key: string, options: Omit<PutOptions, 'ephemeral'> = {}): Promise<boolean> {
-    const session = await this.session();
-    const result = await this.command({
-      type: 'delete',
-      session: session.id,
-      key,
-      ifVersion: options.ifVersion ?? null,
-      fence: options.fence ?? null,
-    });
-    return okFields(result)['existed'] === true;
-  }
+  // ---- keys and fences ----------------------------------------------------------------------
 
   /** True when `token` is a current grant of `lock` (for resources that check tokens themselves). */
   async checkFence(lock: string, token: number): Promise<boolean> {
@@ -691,18 +574,6 @@ export class RaftlockClient {
       this.watches.delete(stream);
     },
   };
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve: (value: T) => void = () => undefined;
-  let reject: (error: unknown) => void = () => undefined;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A wait may be settled with nobody listening (abandoned, or refused before it was awaited).
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 /** Bound on events held for watch ids nobody has claimed yet. */

@@ -9,7 +9,7 @@ export type {
   NodeStatus,
   PutOptions,
   PutResult,
-} from './client.js';
+} from './types.js';
 export type { ConnectOptions } from './options.js';
 export { RaftlockError, isRaftlockError } from './errors.js';
 export type { RaftlockErrorCode, RaftlockErrorDetails } from './errors.js';

@@ -32,15 +32,15 @@ void t.test('retries reuse the same (clientId, seq): nothing is applied twice', 
     const client = await connect({ endpoints: cluster.endpoints, clientId: 'retry', backoff: { baseMs: 5, maxMs: 20 } });
     clients.push(client);
     cluster.dropAfterApply = 1;
-    const put = await client.put('k', 'v1');
+    const put = await client.kv.put('k', 'v1');
     t.equal(put.version, 1, 'the put was applied once');
     const puts = cluster.applied.filter((record) => record.type === 'put');
     t.equal(puts.length, 2, 'the put was sent twice');
     t.equal(puts[0]?.seq, puts[1]?.seq, 'with the same seq');
     t.equal(puts[1]?.duplicate, true);
     cluster.unavailable = 2;
-    t.equal((await client.put('k', 'v2')).version, 2, 'UNAVAILABLE answers are retried until a definite one');
-    t.equal(text((await client.get('k'))?.value), 'v2');
+    t.equal((await client.kv.put('k', 'v2')).version, 2, 'UNAVAILABLE answers are retried until a definite one');
+    t.equal(text((await client.kv.get('k'))?.value), 'v2');
   });
 });
 
@@ -52,10 +52,10 @@ void t.test('the client finds and follows the leader', async (t) => {
     clients.push(client);
     t.equal(client.welcome?.nodeId, 'n1', 'hopped from n2 to the leader n1');
     cluster.moveLeader(nodeId('n3'));
-    await client.put('a', '1');
+    await client.kv.put('a', '1');
     t.equal(client.welcome?.nodeId, 'n3', 'followed the leader after the old one dropped us');
     cluster.leader = nodeId('n2');
-    await client.put('a', '2');
+    await client.kv.put('a', '2');
     t.equal(client.welcome?.nodeId, 'n2', 'followed a NOT_LEADER hint');
     t.equal(cluster.applied.filter((r) => r.type === 'put').length, 2, 'refused attempts were not applied');
   });
@@ -202,14 +202,14 @@ void t.test('watch resumes after a reconnection without gaps or repeats', async 
     clients.push(watcher, writer);
     const stream = watcher.watch('w/');
     await until(() => stream.watchId !== null, 'subscribed');
-    await writer.put('w/a', '1');
-    await writer.put('other', 'x');
+    await writer.kv.put('w/a', '1');
+    await writer.kv.put('other', 'x');
     const first = await stream.next();
     t.equal(first.done !== true && first.value.type === 'put' && first.value.key, 'w/a');
     const node = cluster.nodes[0];
     for (const conn of node?.conns ?? []) if (conn.watches.size > 0) conn.framed.destroy('test drop');
-    await writer.put('w/b', '2');
-    await writer.delete('w/a');
+    await writer.kv.put('w/b', '2');
+    await writer.kv.delete('w/a');
     const keys: string[] = [];
     for (let i = 0; i < 2; i++) {
       const next = await stream.next();

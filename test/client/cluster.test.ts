@@ -103,12 +103,12 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     const writer = await open();
     const stream = watcher.watch('wr/');
     await until(() => stream.watchId !== null, 'subscribed');
-    await writer.put('wr/1', 'a');
+    await writer.kv.put('wr/1', 'a');
     const first = await stream.next();
     t.equal(first.done !== true && first.value.type === 'put' && first.value.key, 'wr/1');
     watcher.reconnect();
-    await writer.put('wr/2', 'b');
-    await writer.put('wr/3', 'c');
+    await writer.kv.put('wr/2', 'b');
+    await writer.kv.put('wr/3', 'c');
     const keys: string[] = [];
     for (let i = 0; i < 2; i++) {
       const next = await stream.next();

@@ -1,0 +1,12 @@
+/** A promise with its settle functions, for results that arrive through another path (pushes). */
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A wait may be settled with nobody listening (abandoned, or refused before it was awaited).
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
