@@ -58,6 +58,7 @@ void t.test('the client finds and follows the leader', async (t) => {
     await client.kv.put('a', '2');
     t.equal(client.welcome?.nodeId, 'n2', 'followed a NOT_LEADER hint');
     t.equal(cluster.applied.filter((r) => r.type === 'put').length, 2, 'refused attempts were not applied');
+    await t.rejects(connect({ endpoints: cluster.endpoints, clusterId: 'another' }), { code: 'INVALID_ARGUMENT' }, 'a cluster id mismatch is final, not retried');
   });
 });
 
