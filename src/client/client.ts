@@ -555,10 +555,15 @@ export class RaftlockClient {
   private readonly watchLink: WatchLink = {
     subscribe: async (prefix, fromIndex) => {
       if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+      // "From now" must become an index the stream can resume from after a reconnection. The
+      // node's applied index just before subscribing is one: resuming after it may repeat events
+      // from before the watch began, but never skips one.
+      let baseline: number | null = null;
+      if (fromIndex === 0) baseline = await this.status().then((s) => s.applied, () => null);
       const fields = okFields(await this.channel.call({ kind: 'watch', prefix, fromIndex }, this.callOptions()));
       if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) throw malformed('a watch id', fields);
       const index = fields['fromIndex'];
-      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : null };
+      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : baseline };
     },
     unsubscribe: (watchId) => {
       if (this.closed) return;

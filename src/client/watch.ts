@@ -3,7 +3,7 @@ import { RaftlockError } from './errors.js';
 
 /** How a watch stream reaches the cluster; implemented by the client. */
 export interface WatchLink {
-  /** Subscribes; resolves with the server's watch id and, when known, the index it starts after. */
+  /** Subscribes; resolves with the server's watch id and, when known, an index it starts after. */
   subscribe(prefix: string, fromIndex: number): Promise<{ readonly watchId: number; readonly index: number | null }>;
   unsubscribe(watchId: number): void;
   /** Events pushed for `watchId` before the subscription's answer was seen, in arrival order. */

@@ -218,6 +218,15 @@ void t.test('watch resumes after a reconnection without gaps or repeats', async 
     }
     t.same(keys, ['put:w/b', 'delete:w/a']);
     await stream.return();
+
+    // A stream that has seen nothing yet resumes from the index it started at, not from "now".
+    const quiet = watcher.watch('q/');
+    await until(() => quiet.watchId !== null, 'subscribed');
+    watcher.reconnect();
+    await writer.kv.put('q/missed', 'x');
+    const missed = await quiet.next();
+    t.equal(missed.done !== true && missed.value.type === 'put' && missed.value.key, 'q/missed');
+    await quiet.return();
   });
 });
 
