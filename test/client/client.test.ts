@@ -4,6 +4,7 @@ import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { Lock } from '../../src/client/lock.js';
 import { nodeId } from '../../src/raft/types.js';
+import { FakeClock } from './fixtures/fake-clock.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
@@ -342,5 +343,33 @@ void t.test('semaphore and read/write lock recipes', async (t) => {
     await w?.release();
     await p2.release();
     await p3?.release();
+  });
+});
+
+void t.test('lock.signal aborts at the safety margin, while the cluster still holds the session', async (t) => {
+  // Proves the client-side lease bound (DESIGN §2) through the whole client: with keepalives unanswered,
+  // lock.signal aborts at open-send-time + ttl × (1 − 2 × driftMax) on the client's monotonic clock —
+  // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
+  await withCluster(1, async (cluster, clients) => {
+    const clock = new FakeClock();
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 1_000, keepAliveIntervalMs: 300, driftMax: 0.01, clock });
+    clients.push(a);
+    const lock = await a.lock('margin');
+    cluster.answerKeepAlives = false;
+    let liveOnClusterAtAbort = false;
+    lock.signal.addEventListener('abort', () => {
+      liveOnClusterAtAbort = cluster.machine.state.sessions.has(lock.session);
+    });
+    clock.advance(979);
+    t.equal(lock.signal.aborted, false, 'held until the margin');
+    clock.advance(1);
+    t.equal(lock.signal.aborted, true, 'aborted at 980 ms = 1000 × (1 − 2 × 0.01)');
+    t.equal(liveOnClusterAtAbort, true, 'the cluster had not expired the session yet');
+    await until(() => !cluster.machine.state.sessions.has(lock.session), 'the lost session is closed');
+    const b = await connect({ endpoints: cluster.endpoints });
+    clients.push(b);
+    const next = await b.tryLock('margin');
+    t.ok(next !== null && next.fencingToken > lock.fencingToken, 'the next holder gets a larger token');
+    await next?.release();
   });
 });
