@@ -63,32 +63,47 @@ export class Launcher {
   /** Spawns the nodes; resolves once each has printed its ready line (or exited). */
   async start(): Promise<void> {
     const { config } = this.options;
-    const cli = cliCommand();
     const nodes = config.nodes.filter((n) => this.options.includeJoining || !n.join);
-    const readies = nodes.map((node) => {
-      const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel];
-      // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
-      // node once, with SIGTERM (a second signal would make a node exit at once).
-      const child = spawn(cli.command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const entry: Child = { node, process: child, exited, ready: false };
-      this.children.push(entry);
-      const ready = new Promise<void>((resolve) => {
-        this.relay(entry, child.stdout, (line) => {
-          if (!entry.ready && line.startsWith('raftlock node')) {
-            entry.ready = true;
-            resolve();
-          }
-        });
-        this.relay(entry, child.stderr, () => undefined);
-        void exited.then((code) => {
-          if (!this.stopping) this.options.out(`[${node.id}] exited with code ${String(code)}`);
+    await Promise.all(nodes.map((node) => this.spawnNode(node)));
+  }
+
+  /** Starts a node again (after it exited or was killed); resolves when it is ready. */
+  async restart(id: NodeId): Promise<void> {
+    const node = this.options.config.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    const index = this.children.findIndex((c) => c.node.id === id);
+    const old = this.children[index];
+    if (old !== undefined) {
+      await old.exited;
+      this.children.splice(index, 1);
+    }
+    await this.spawnNode(node);
+  }
+
+  private spawnNode(node: NodeConfig): Promise<void> {
+    const { config } = this.options;
+    const cli = cliCommand();
+    const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel];
+    // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
+    // node once, with SIGTERM (a second signal would make a node exit at once).
+    const child = spawn(cli.command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const entry: Child = { node, process: child, exited, ready: false };
+    this.children.push(entry);
+    const ready = new Promise<void>((resolve) => {
+      this.relay(entry, child.stdout, (line) => {
+        if (!entry.ready && line.startsWith('raftlock node')) {
+          entry.ready = true;
           resolve();
-        });
+        }
       });
-      return ready;
+      this.relay(entry, child.stderr, () => undefined);
+      void exited.then((code) => {
+        if (!this.stopping) this.options.out(`[${node.id}] exited with code ${String(code)}`);
+        resolve();
+      });
     });
-    await Promise.all(readies);
+    return ready;
   }
 
   get pids(): ReadonlyMap<NodeId, number> {

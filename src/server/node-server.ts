@@ -78,7 +78,8 @@ interface InFlight {
   readonly id: number;
   readonly op: ClientOp;
   readonly deadlineMs: number;
-  attempts: number;
+  /** A parked request is not retried before this time (after a failed forward). */
+  notBeforeMs: number;
 }
 
 function formatAddress(address: HostPort): string {
@@ -93,8 +94,8 @@ function eventName(event: WatchEvent): string {
   return 'key' in event ? event.key : event.lock;
 }
 
-/** Forwarded at most this many times (each leader change may cost one). */
-const forwardAttemptsMax = 5;
+/** After a failed forward (leader unreachable or no longer leading), wait this long to retry. */
+const forwardRetryDelayMs = 50;
 
 export class NodeServer implements ConnectionHost {
   readonly clusterId: string;
@@ -348,22 +349,22 @@ export class NodeServer implements ConnectionHost {
         connection.clientIds.add(op.command.clientId);
         const inner = op.command.op;
         if (inner.type !== 'openSession') connection.sessions.add(inner.session);
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, attempts: 0 });
+        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
       }
       case 'keepAlive':
         connection.clientIds.add(op.clientId);
         connection.sessions.add(op.session);
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, attempts: 0 });
+        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
       case 'read':
       case 'transferLeader':
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, attempts: 0 });
+        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
       case 'members':
         if (op.action === 'list') return connection.respond(id, { code: 'OK', value: { kind: 'members', members: this.membersView() } });
         if (op.node !== undefined && op.node !== this.nodeId && !this.directory.has(op.node) && op.action === 'addLearner') {
           const message = `node ${op.node} is not in this cluster's configuration; list it in cluster.yml with join: true first`;
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
         }
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, attempts: 0 });
+        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
       case 'watch':
         return this.startWatch(connection, id, op.prefix, op.fromIndex);
       case 'unwatch': {
@@ -435,16 +436,17 @@ export class NodeServer implements ConnectionHost {
       this.parked.push(entry);
       return;
     }
-    entry.attempts += 1;
-    if (entry.attempts > forwardAttemptsMax) {
-      return entry.connection.respond(entry.id, unavailable('the leader kept changing; retry with the same (clientId, seq)'));
-    }
     this.forwards.forward(leader, member.client, entry.op, (result) => {
-      if (result.code === 'NOT_LEADER') {
+      // The leader we knew is gone or no longer leads: until the deadline, wait for the cluster
+      // to settle and try again (the same (clientId, seq), so a duplicate is harmless).
+      const retry = result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE';
+      if (retry && this.now() + forwardRetryDelayMs < entry.deadlineMs && !this.driver.isStopped) {
+        entry.notBeforeMs = this.now() + forwardRetryDelayMs;
         this.parked.push(entry);
+        this.scheduleUnpark();
         return;
       }
-      this.finish(entry, result);
+      this.finish(entry, result.code === 'NOT_LEADER' ? unavailable('no stable leader within the request timeout; retry') : result);
     });
   }
 
@@ -459,12 +461,18 @@ export class NodeServer implements ConnectionHost {
       if (!entry.connection.isOpen) continue;
       if (now >= entry.deadlineMs) {
         entry.connection.respond(entry.id, unavailable('no leader within the request timeout; retry with the same (clientId, seq)'));
-      } else if (leader === null) {
+      } else if (leader === null || now < entry.notBeforeMs) {
         this.parked.push(entry);
       } else {
         this.submit(entry);
       }
     }
+  }
+
+  /** Parked requests are looked at after every drain; this makes sure one happens soon. */
+  private scheduleUnpark(): void {
+    const timer = setTimeout(() => this.driver.guard(() => undefined), forwardRetryDelayMs);
+    timer.unref();
   }
 
   // ---- output ------------------------------------------------------------------------------
