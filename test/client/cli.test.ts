@@ -3,6 +3,7 @@ import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { startCluster } from '../../src/server/embed.js';
 import { runCli } from './fixtures/cli.js';
+import { MiniCluster } from './fixtures/mini-cluster.js';
 
 void t.test('raftlock client commands', async (t) => {
   const cluster = await startCluster({ nodes: 3 });
@@ -65,4 +66,24 @@ void t.test('raftlock client commands', async (t) => {
     const usage = await runCli(['kv', 'cas', 'cli/k', 'notanumber', 'x', '-e', endpoints]);
     t.equal(usage.code, 2, 'usage errors exit 2');
   });
+});
+
+void t.test('lock -- CMD: the command gets SIGTERM when the session can no longer be guaranteed', async (t) => {
+  // Proves the CLI side of the lease rule: once keepalives stop being acknowledged, the command running
+  // under the lock is signalled at the client's safety margin, and the CLI exits with its status.
+  const cluster = await MiniCluster.start(1);
+  t.teardown(() => cluster.close());
+  const script = [
+    'process.on("SIGTERM", () => { console.log("stopping on SIGTERM"); process.exit(143); });',
+    'console.log("running"); setInterval(() => undefined, 1000);',
+  ].join(' ');
+  const run = runCli(['lock', 'cli-lease', '--ttl', '1s', '-e', cluster.endpoints.join(','), '--', process.execPath, '-e', script]);
+  for (let i = 0; i < 1000 && cluster.machine.state.locks.get('cli-lease') === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  cluster.answerKeepAlives = false;
+  const result = await run;
+  t.match(result.stdout, /running[\s\S]*stopping on SIGTERM/);
+  t.match(result.stderr, /lost the lock cli-lease/);
+  t.equal(result.code, 143, "the command's status");
 });
