@@ -187,6 +187,13 @@ export class RaftlockClient {
         wait.resolve(fencingToken(uintField(value, 'token')));
       }
       const stop = signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
+      // The cluster ends the wait with a push; should that push be lost without the connection
+      // dropping, ask again a little after the wait's end.
+      const cancelCheck = this.options.clock.setTimer(
+        () => void this.recheck(wait),
+        wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
+      );
+      granted.finally(cancelCheck).catch(() => undefined);
       let token: FencingToken;
       try {
         token = await abortable(granted, stop);
@@ -348,6 +355,8 @@ export class RaftlockClient {
    */
   abandon(): void {
     this.closed = true;
+    for (const wait of this.waits.values()) wait.reject(new RaftlockError('CLOSED', 'the client was abandoned'));
+    this.waits.clear();
     for (const session of this.sessions.values()) session.stop();
     this.sessions.clear();
     this.channel.close();
@@ -501,10 +510,9 @@ export class RaftlockClient {
   }
 
   private granted(wait: PendingWait, token: FencingToken): void {
-    if (!wait.abandoned) {
-      wait.resolve(token);
-      return;
-    }
+    // Settled either way: an abandoned wait's promise has no listener left but owns a timer.
+    wait.resolve(token);
+    if (!wait.abandoned) return;
     this.holdLink.release(wait.spec.name, wait.session.id, wait.spec.kind).finally(wait.done).catch(() => undefined);
   }
 

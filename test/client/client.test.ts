@@ -284,6 +284,25 @@ void t.test('a queued acquire whose answer is lost is retried under its seq and 
   });
 });
 
+void t.test('a grant whose push is lost is found by asking again after the wait', async (t) => {
+  // Proves a waiter does not hang when the granted push never arrives on a live connection: a little
+  // after its wait ends it asks again, and a session that already holds the name gets its grant back.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints, attemptTimeoutMs: 50 });
+    clients.push(a, b);
+    const held = await a.lock('lostpush');
+    cluster.dropPushes = true;
+    const waiting = b.lock('lostpush', { waitMs: 100 });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    await held.release();
+    const granted = await waiting;
+    t.ok(granted.fencingToken > held.fencingToken);
+    cluster.dropPushes = false;
+    await granted.release();
+  });
+});
+
 void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
   // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
   // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
