@@ -63,8 +63,11 @@ export function okValue(result: WireResult): unknown {
 }
 
 export function malformed(expected: string, got: unknown): RaftlockError {
-  const shown = JSON.stringify(got, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v));
-  return new RaftlockError('INVALID_ARGUMENT', `the server answered ${String(shown).slice(0, 200)}, expected ${expected}`);
+  const shown = JSON.stringify(got, (_k, v: unknown) =>
+    v instanceof Uint8Array ? `<${v.length} bytes>` : v,
+  );
+  const message = `the server answered ${String(shown).slice(0, 200)}, expected ${expected}`;
+  return new RaftlockError('INVALID_ARGUMENT', message);
 }
 
 export function uintField(fields: Fields, key: string): number {
@@ -76,7 +79,8 @@ export function uintField(fields: Fields, key: string): number {
 /** The node's own report from a status answer. */
 export function statusOf(fields: Fields): NodeStatusView {
   const status = fieldsOf(fields['status']);
-  if (fields['kind'] !== 'status' || status === null || typeof status['role'] !== 'string' || !isUint(status['term'])) {
+  const shaped = status !== null && typeof status['role'] === 'string' && isUint(status['term']);
+  if (fields['kind'] !== 'status' || status === null || !shaped) {
     throw malformed('a status answer', fields);
   }
   return status as unknown as NodeStatusView;

@@ -83,7 +83,8 @@ export class Channel {
       if (options.signal?.aborted === true) throw options.signal.reason;
       const remainingMs = options.deadlineMs - clock.nowMs();
       if (remainingMs <= 0) {
-        throw new RaftlockError('UNAVAILABLE', `no definite answer before the deadline: ${this.lastProblem}`);
+        const message = `no definite answer before the deadline: ${this.lastProblem}`;
+        throw new RaftlockError('UNAVAILABLE', message);
       }
       let connection: Connection;
       try {
@@ -94,10 +95,12 @@ export class Channel {
       }
       let result: WireResult;
       try {
-        result = await this.attempt(connection, op, Math.min(remainingMs, this.options.attemptTimeoutMs));
+        const attemptMs = Math.min(remainingMs, this.options.attemptTimeoutMs);
+        result = await this.attempt(connection, op, attemptMs);
       } catch (error: unknown) {
         if (error instanceof AttemptTimeout) {
-          this.lastProblem = `${connection.address} did not answer within ${this.options.attemptTimeoutMs} ms`;
+          const waitedMs = this.options.attemptTimeoutMs;
+          this.lastProblem = `${connection.address} did not answer within ${waitedMs} ms`;
           connection.close();
           continue;
         }
@@ -206,7 +209,8 @@ export class Channel {
       }
       const address = this.nextAddress();
       if (address === null) {
-        throw new RaftlockError('INVALID_ARGUMENT', `every endpoint refused the client: ${this.lastProblem}`);
+        const message = `every endpoint refused the client: ${this.lastProblem}`;
+        throw new RaftlockError('INVALID_ARGUMENT', message);
       }
       let connection: Connection;
       try {
@@ -234,7 +238,8 @@ export class Channel {
       if (this.clusterId === '') this.clusterId = welcome.clusterId;
       for (const member of welcome.members) this.learn(member.client);
       const leader = welcome.members.find((member) => member.id === welcome.leader);
-      if (this.options.followLeader && leader !== undefined && leader.client !== address && redirects < redirectsMax) {
+      const elsewhere = leader !== undefined && leader.client !== address;
+      if (this.options.followLeader && elsewhere && redirects < redirectsMax) {
         redirects++;
         this.preferred = leader.client;
         connection.close();

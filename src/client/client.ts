@@ -17,7 +17,15 @@ import { Lock } from './lock.js';
 import { abortable, NameQueue } from './name-queue.js';
 import type { ConnectOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
-import type { ClientOp, Fields, MembersAction, PushEvent, Query, Welcome, WireResult } from './protocol.js';
+import type {
+  ClientOp,
+  Fields,
+  MembersAction,
+  PushEvent,
+  Query,
+  Welcome,
+  WireResult,
+} from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 import { Election, RwLock, Semaphore } from './recipes.js';
 import { ClientSession } from './session.js';
@@ -129,7 +137,11 @@ export class RaftlockClient {
    * Runs `fn` holding `name` and releases it afterwards, whatever `fn` does. `fn` gets the lock,
    * whose `signal` it should pass to anything long-running so work stops if the session is lost.
    */
-  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T> | T, options: AcquireOptions = {}): Promise<T> {
+  async withLock<T>(
+    name: string,
+    fn: (lock: Lock) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
     const lock = await this.lock(name, options);
     try {
       return await fn(lock);
@@ -147,7 +159,9 @@ export class RaftlockClient {
     const waitMs = options.waitMs ?? 0;
     const lockDelayMs = options.lockDelayMs ?? 0;
     const signal = options.signal;
-    if (!Number.isSafeInteger(waitMs) || waitMs < 0) throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
+    if (!Number.isSafeInteger(waitMs) || waitMs < 0) {
+      throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
+    }
     const endTurn = await this.names.turn(spec.name, signal);
     let keepTurn = false;
     try {
@@ -186,7 +200,8 @@ export class RaftlockClient {
         if (value['kind'] !== 'granted') throw malformed('granted or queued', value);
         wait.resolve(fencingToken(uintField(value, 'token')));
       }
-      const stop = signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
+      const stop =
+        signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
       // The cluster ends the wait with a push; should that push be lost without the connection
       // dropping, ask again a little after the wait's end.
       const cancelCheck = this.options.clock.setTimer(
@@ -208,12 +223,16 @@ export class RaftlockClient {
           if (grantedToken !== null && !session.isLost) {
             // Granted just as the caller gave up: hand the grant back before the next turn.
             keepTurn = true;
-            this.holdLink.release(spec.name, session.id, spec.kind).finally(endTurn).catch(() => undefined);
+            this.holdLink
+              .release(spec.name, session.id, spec.kind)
+              .finally(endTurn)
+              .catch(() => undefined);
           }
         }
         throw error;
       }
-      return new Lock(spec.name, spec.kind, token, session.id, session.signal, this.holdLink, endTurn);
+      const link = this.holdLink;
+      return new Lock(spec.name, spec.kind, token, session.id, session.signal, link, endTurn);
     } catch (error: unknown) {
       if (!keepTurn) endTurn();
       throw error;
@@ -244,7 +263,7 @@ export class RaftlockClient {
 
   // ---- keys and fences ----------------------------------------------------------------------
 
-  /** True when `token` is a current grant of `lock` (for resources that check tokens themselves). */
+  /** True when `token` is a current grant of `lock` (for resources checking tokens themselves). */
   async checkFence(lock: string, token: number): Promise<boolean> {
     const result = await this.readResult({ kind: 'checkFence', lock, token });
     if (result.code === 'STALE_TOKEN') return false;
@@ -289,11 +308,13 @@ export class RaftlockClient {
       onPush: () => undefined,
       onClose: () => undefined,
     }).catch((error: unknown) => {
-      throw new RaftlockError('UNAVAILABLE', error instanceof Error ? error.message : String(error));
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RaftlockError('UNAVAILABLE', message);
     });
     try {
       const result = await connection.request({ kind: 'status' }).catch((error: unknown) => {
-        throw new RaftlockError('UNAVAILABLE', error instanceof ConnectionLost ? error.message : String(error));
+        const message = error instanceof ConnectionLost ? error.message : String(error);
+        throw new RaftlockError('UNAVAILABLE', message);
       });
       return statusOf(okFields(result));
     } finally {
@@ -309,7 +330,9 @@ export class RaftlockClient {
     const fields = await this.adminFields({ kind: 'members', action, ...args });
     if (fields['kind'] === 'accepted') return action === 'list' ? [] : this.members('list');
     const members = fields['members'];
-    if (fields['kind'] !== 'members' || !Array.isArray(members)) throw malformed('a member list', fields);
+    if (fields['kind'] !== 'members' || !Array.isArray(members)) {
+      throw malformed('a member list', fields);
+    }
     return members as readonly MemberView[];
   }
 
@@ -332,12 +355,14 @@ export class RaftlockClient {
     this.sessions.clear();
     for (const session of sessions) session.stop();
     for (const session of sessions) {
-      await this.command({ type: 'closeSession', session: session.id }, { deadlineMs }).catch(() => undefined);
+      const op = { type: 'closeSession', session: session.id } as const;
+      await this.command(op, { deadlineMs }).catch(() => undefined);
     }
     this.closed = true;
-    for (const wait of this.waits.values()) wait.reject(new RaftlockError('CLOSED', 'the client is closed'));
+    const closed = new RaftlockError('CLOSED', 'the client is closed');
+    for (const wait of this.waits.values()) wait.reject(closed);
     this.waits.clear();
-    for (const stream of [...this.watches]) stream.fail(new RaftlockError('CLOSED', 'the client is closed'));
+    for (const stream of [...this.watches]) stream.fail(closed);
     this.channel.close();
   }
 
@@ -355,7 +380,8 @@ export class RaftlockClient {
    */
   abandon(): void {
     this.closed = true;
-    for (const wait of this.waits.values()) wait.reject(new RaftlockError('CLOSED', 'the client was abandoned'));
+    const abandoned = new RaftlockError('CLOSED', 'the client was abandoned');
+    for (const wait of this.waits.values()) wait.reject(abandoned);
     this.waits.clear();
     for (const session of this.sessions.values()) session.stop();
     this.sessions.clear();
@@ -420,7 +446,10 @@ export class RaftlockClient {
       id,
       {
         ttlMs,
-        keepAliveIntervalMs: Math.min(this.options.keepAliveIntervalMs, Math.max(1, Math.floor(ttlMs / 3))),
+        keepAliveIntervalMs: Math.min(
+          this.options.keepAliveIntervalMs,
+          Math.max(1, Math.floor(ttlMs / 3)),
+        ),
         driftMax: this.options.driftMax,
       },
       sentAtMs,
@@ -440,7 +469,8 @@ export class RaftlockClient {
 
   private async sendKeepAlive(session: SessionId, deadlineMs: number): Promise<KeepAliveOutcome> {
     try {
-      const result = await this.channel.call({ kind: 'keepAlive', session, clientId: this.clientId }, { deadlineMs });
+      const op = { kind: 'keepAlive', session, clientId: this.clientId } as const;
+      const result = await this.channel.call(op, { deadlineMs });
       if (result.code === 'OK') return 'kept';
       return result.code === 'SESSION_EXPIRED' ? 'expired' : 'unknown';
     } catch {
@@ -460,8 +490,10 @@ export class RaftlockClient {
       // The cluster may not have expired it yet: closing it frees its holds for others sooner.
       // Bounded by the TTL: past it the cluster has expired the session anyway, and later
       // commands are chained behind this one.
-      const deadlineMs = this.options.clock.nowMs() + Math.min(this.options.requestTimeoutMs, session.ttlMs);
-      this.command({ type: 'closeSession', session: session.id }, { deadlineMs }).catch(() => undefined);
+      const boundMs = Math.min(this.options.requestTimeoutMs, session.ttlMs);
+      const deadlineMs = this.options.clock.nowMs() + boundMs;
+      const op = { type: 'closeSession', session: session.id } as const;
+      this.command(op, { deadlineMs }).catch(() => undefined);
     }
     for (const listener of this.listeners.sessionLost) listener({ session: session.id, error });
   }
@@ -476,7 +508,7 @@ export class RaftlockClient {
         if (wait === undefined) return;
         this.waits.delete(key);
         if (push.kind === 'granted') this.granted(wait, push.token);
-        else this.finishWait(wait, new RaftlockError('TIMEOUT', `no grant of ${push.name} within the wait`));
+        else this.finishWait(wait, waitTimeout(push.name));
         return;
       }
       case 'sessionExpired':
@@ -513,7 +545,10 @@ export class RaftlockClient {
     // Settled either way: an abandoned wait's promise has no listener left but owns a timer.
     wait.resolve(token);
     if (!wait.abandoned) return;
-    this.holdLink.release(wait.spec.name, wait.session.id, wait.spec.kind).finally(wait.done).catch(() => undefined);
+    this.holdLink
+      .release(wait.spec.name, wait.session.id, wait.spec.kind)
+      .finally(wait.done)
+      .catch(() => undefined);
   }
 
   private finishWait(wait: PendingWait, error: RaftlockError): void {
@@ -525,7 +560,8 @@ export class RaftlockClient {
     // Watch ids belong to a connection: leftovers of the previous one mean nothing now.
     this.orphanEvents.clear();
     this.orphanCount = 0;
-    for (const listener of this.listeners.connected) listener({ nodeId: welcome.nodeId, leader: welcome.leader });
+    const info = { nodeId: welcome.nodeId, leader: welcome.leader };
+    for (const listener of this.listeners.connected) listener(info);
     for (const stream of this.watches) void stream.subscribe();
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
     for (const wait of [...this.waits.values()]) void this.recheck(wait);
@@ -536,7 +572,8 @@ export class RaftlockClient {
     const remainingMs = Math.max(0, Math.ceil(wait.waitDeadlineMs - this.options.clock.nowMs()));
     let result: WireResult;
     try {
-      result = await this.command(wait.spec.request(wait.session.id, remainingMs, wait.lockDelayMs));
+      const op = wait.spec.request(wait.session.id, remainingMs, wait.lockDelayMs);
+      result = await this.command(op);
     } catch {
       return;
     }
@@ -548,14 +585,15 @@ export class RaftlockClient {
       this.granted(wait, fencingToken(value['token']));
       return;
     }
-    this.finishWait(wait, result.code === 'BUSY' ? new RaftlockError('TIMEOUT', `no grant of ${wait.spec.name} within the wait`) : errorOf(result));
+    this.finishWait(wait, result.code === 'BUSY' ? waitTimeout(wait.spec.name) : errorOf(result));
   }
 
   private readonly holdLink: HoldLink = {
     release: async (name, session, kind) => {
       const type = kind === 'election' ? 'resign' : 'release';
       const result = await this.command({ type, session, name });
-      if (result.code === 'OK' || result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED') return;
+      const gone = result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED';
+      if (result.code === 'OK' || gone) return;
       throw errorOf(result);
     },
   };
@@ -568,8 +606,11 @@ export class RaftlockClient {
       // from before the watch began, but never skips one.
       let baseline: number | null = null;
       if (fromIndex === 0) baseline = await this.status().then((s) => s.applied, () => null);
-      const fields = okFields(await this.channel.call({ kind: 'watch', prefix, fromIndex }, this.callOptions()));
-      if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) throw malformed('a watch id', fields);
+      const op = { kind: 'watch', prefix, fromIndex } as const;
+      const fields = okFields(await this.channel.call(op, this.callOptions()));
+      if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) {
+        throw malformed('a watch id', fields);
+      }
       const index = fields['fromIndex'];
       return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : baseline };
     },
@@ -592,6 +633,10 @@ export class RaftlockClient {
 /** Bound on events held for watch ids nobody has claimed yet. */
 const orphanEventsMax = 10_000;
 
+function waitTimeout(name: string): RaftlockError {
+  return new RaftlockError('TIMEOUT', `no grant of ${name} within the wait`);
+}
+
 function waitKey(session: number, name: string): string {
   return `${session}\u0000${name}`;
 }
@@ -600,7 +645,13 @@ function mutexSpec(name: string): HoldSpec {
   return {
     name,
     kind: 'mutex',
-    request: (session, waitMs, lockDelayMs) => ({ type: 'acquire', session, name, waitMs, lockDelayMs }),
+    request: (session, waitMs, lockDelayMs) => ({
+      type: 'acquire',
+      session,
+      name,
+      waitMs,
+      lockDelayMs,
+    }),
   };
 }
 

@@ -29,7 +29,9 @@ export interface ConnectionOptions {
 }
 
 /** `host:port` → its parts; the host may be a bracketed IPv6 literal. */
-export function splitAddress(address: string): { readonly host: string; readonly port: number } | null {
+export function splitAddress(
+  address: string,
+): { readonly host: string; readonly port: number } | null {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);
   if (match === null) return null;
   const port = Number(match[2]);
@@ -89,7 +91,8 @@ export class Connection {
             resolve(connection);
           } else if (frame?.type === 'Error') {
             const fatal = frame.code === 'CLUSTER_MISMATCH' || frame.code === 'VERSION_MISMATCH';
-            fail(new ConnectionLost(`${address} refused the connection: ${frame.code}: ${frame.message}`, fatal));
+            const message = `${address} refused the connection: ${frame.code}: ${frame.message}`;
+            fail(new ConnectionLost(message, fatal));
           } else {
             fail(new ConnectionLost(`${address} did not answer the Hello with a Welcome`));
           }
@@ -100,7 +103,10 @@ export class Connection {
         },
       });
       const cancelTimer = options.clock.setTimer(
-        () => fail(new ConnectionLost(`${address} did not welcome us within ${options.connectTimeoutMs} ms`)),
+        () => {
+          const message = `${address} did not welcome us within ${options.connectTimeoutMs} ms`;
+          fail(new ConnectionLost(message));
+        },
         options.connectTimeoutMs,
       );
       socket.once('connect', () => {
@@ -115,7 +121,9 @@ export class Connection {
 
   /** Sends one request; resolves with its result, rejects with ConnectionLost. */
   request(op: ClientOp): Promise<WireResult> {
-    if (this.closed) return Promise.reject(new ConnectionLost(`connection to ${this.address} is closed`));
+    if (this.closed) {
+      return Promise.reject(new ConnectionLost(`connection to ${this.address} is closed`));
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

@@ -28,7 +28,9 @@ export class KvStore implements Kv {
     const value = answer['key'] ?? null;
     if (value === null) return null;
     const fields = fieldsOf(value);
-    if (fields === null || !(fields['value'] instanceof Uint8Array)) throw malformed('a key view', value);
+    if (fields === null || !(fields['value'] instanceof Uint8Array)) {
+      throw malformed('a key view', value);
+    }
     return fields as unknown as KeyView;
   }
 

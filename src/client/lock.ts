@@ -45,7 +45,8 @@ export class Lock {
   /** Why the hold ended, once it has (a RaftlockError for a lost session). */
   get lostReason(): RaftlockError | undefined {
     const reason: unknown = this.signal.reason;
-    return reason instanceof Error && reason.name === 'RaftlockError' ? (reason as RaftlockError) : undefined;
+    const isRaftlock = reason instanceof Error && reason.name === 'RaftlockError';
+    return isRaftlock ? (reason as RaftlockError) : undefined;
   }
 
   /** Releases the hold (idempotent). Resolves once the cluster has applied the release. */
@@ -53,7 +54,9 @@ export class Lock {
     if (this.releasing !== null) return this.releasing;
     const sessionLost = this.signal.aborted;
     this.own.abort(new Error(`${this.name} was released`));
-    this.releasing = sessionLost ? Promise.resolve() : this.link.release(this.name, this.session, this.kind);
+    this.releasing = sessionLost
+      ? Promise.resolve()
+      : this.link.release(this.name, this.session, this.kind);
     this.releasing = this.releasing.finally(() => {
       this.sessionSignal.removeEventListener('abort', this.endTurn);
       this.endTurn();

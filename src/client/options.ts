@@ -5,7 +5,7 @@ import { RaftlockError } from './errors.js';
 
 /** Options of `connect()`. Durations are milliseconds; every field but `endpoints` is optional. */
 export interface ConnectOptions {
-  /** Client addresses (`host:port`) of one or more members; the rest are learned from the cluster. */
+  /** Client addresses (`host:port`) of one or more members; the rest are learned. */
   readonly endpoints: readonly string[];
   /** The cluster to join; '' or absent accepts whichever cluster the first node belongs to. */
   readonly clusterId?: string;
@@ -24,7 +24,7 @@ export interface ConnectOptions {
   readonly driftMax?: number;
   /** How long a call keeps retrying before UNAVAILABLE. Default 30 000. */
   readonly requestTimeoutMs?: number;
-  /** How long one attempt waits for its answer before the connection is presumed dead. Default 5 000. */
+  /** How long one attempt waits for an answer before the connection is presumed dead (5 000). */
   readonly attemptTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly backoff?: BackoffPolicy;
@@ -57,9 +57,10 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
   };
   const problems: string[] = [];
   if (resolved.endpoints.length === 0) problems.push('endpoints must name at least one host:port');
-  if (!(resolved.driftMax >= 0 && resolved.driftMax < 0.5)) problems.push('driftMax must be in [0, 0.5)');
-  if (!(resolved.ttlMs > 0)) problems.push('ttlMs must be positive');
-  if (!(resolved.keepAliveIntervalMs > 0 && resolved.keepAliveIntervalMs < resolved.ttlMs * (1 - 2 * resolved.driftMax))) {
+  const { driftMax, ttlMs: ttl, keepAliveIntervalMs: interval } = resolved;
+  if (!(driftMax >= 0 && driftMax < 0.5)) problems.push('driftMax must be in [0, 0.5)');
+  if (!(ttl > 0)) problems.push('ttlMs must be positive');
+  if (!(interval > 0 && interval < ttl * (1 - 2 * driftMax))) {
     problems.push('keepAliveIntervalMs must be positive and shorter than the safe part of ttlMs');
   }
   if (resolved.clientId === '') problems.push('clientId must not be empty');

@@ -134,7 +134,8 @@ function members(value: unknown): MemberAddress[] | null {
 function welcome(f: Fields): Welcome | null {
   const leader = f['leader'] ?? null;
   const list = members(f['members']);
-  if (typeof f['clusterId'] !== 'string' || !isValidNodeId(f['nodeId']) || list === null) return null;
+  if (typeof f['clusterId'] !== 'string' || !isValidNodeId(f['nodeId'])) return null;
+  if (list === null) return null;
   if (leader !== null && !isValidNodeId(leader)) return null;
   return { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader, members: list };
 }
@@ -144,15 +145,15 @@ function watchEvent(value: unknown): WatchEvent | null {
   if (f === null || !isUint(f['index'])) return null;
   switch (f['type']) {
     case 'put':
-      return typeof f['key'] === 'string' && isUint(f['version']) && f['value'] instanceof Uint8Array
-        ? (f as unknown as WatchEvent)
-        : null;
+      if (typeof f['key'] !== 'string' || !isUint(f['version'])) return null;
+      return f['value'] instanceof Uint8Array ? (f as unknown as WatchEvent) : null;
     case 'delete':
       return typeof f['key'] === 'string' ? (f as unknown as WatchEvent) : null;
     case 'grant':
     case 'leader':
     case 'release':
-      return typeof f['lock'] === 'string' && isUint(f['session']) ? (f as unknown as WatchEvent) : null;
+      if (typeof f['lock'] !== 'string') return null;
+      return isUint(f['session']) ? (f as unknown as WatchEvent) : null;
     default:
       return null;
   }
@@ -164,12 +165,14 @@ function pushEvent(value: unknown): PushEvent | null {
   switch (f['kind']) {
     case 'granted':
     case 'timeout':
-      if (!isUint(f['session']) || typeof f['clientId'] !== 'string' || !isUint(f['seq'])) return null;
+      if (!isUint(f['session']) || typeof f['clientId'] !== 'string') return null;
+      if (!isUint(f['seq'])) return null;
       if (typeof f['name'] !== 'string') return null;
       if (f['kind'] === 'granted' && !isUint(f['token'])) return null;
       return f as unknown as PushEvent;
     case 'sessionExpired':
-      return isUint(f['session']) && typeof f['clientId'] === 'string' ? (f as unknown as PushEvent) : null;
+      if (typeof f['clientId'] !== 'string') return null;
+      return isUint(f['session']) ? (f as unknown as PushEvent) : null;
     case 'watchCancelled': {
       const code = f['code'];
       if (!isUint(f['watchId']) || (code !== 'COMPACTED' && code !== 'UNAVAILABLE')) return null;
@@ -178,7 +181,8 @@ function pushEvent(value: unknown): PushEvent | null {
     }
     case 'event': {
       const event = watchEvent(f['event']);
-      return isUint(f['watchId']) && event !== null ? { kind: 'event', watchId: f['watchId'], event } : null;
+      if (!isUint(f['watchId']) || event === null) return null;
+      return { kind: 'event', watchId: f['watchId'], event };
     }
     default:
       return null;

@@ -35,7 +35,14 @@ export class Semaphore {
       {
         name,
         kind: 'semaphore',
-        request: (session, waitMs, lockDelayMs) => ({ type: 'acquireSemaphore', session, name, permits, waitMs, lockDelayMs }),
+        request: (session, waitMs, lockDelayMs) => ({
+          type: 'acquireSemaphore',
+          session,
+          name,
+          permits,
+          waitMs,
+          lockDelayMs,
+        }),
       },
       { waitMs: 30_000, ...options },
     );
@@ -75,7 +82,14 @@ export class RwLock {
       {
         name,
         kind: 'rwlock',
-        request: (session, waitMs, lockDelayMs) => ({ type: 'acquireRw', session, name, mode, waitMs, lockDelayMs }),
+        request: (session, waitMs, lockDelayMs) => ({
+          type: 'acquireRw',
+          session,
+          name,
+          mode,
+          waitMs,
+          lockDelayMs,
+        }),
       },
       { waitMs: 30_000, ...options },
     );
@@ -103,7 +117,12 @@ function bytesOf(value: Uint8Array | string): Uint8Array {
 function leaderView(value: unknown): LeaderState {
   if (value === null || value === undefined) return null;
   const fields = fieldsOf(value);
-  if (fields === null || !isUint(fields['session']) || !isUint(fields['token']) || !(fields['value'] instanceof Uint8Array)) {
+  const shaped =
+    fields !== null &&
+    isUint(fields['session']) &&
+    isUint(fields['token']) &&
+    fields['value'] instanceof Uint8Array;
+  if (fields === null || !shaped) {
     throw malformed('a leader view', value);
   }
   return fields as unknown as LeaderView;
@@ -127,7 +146,14 @@ export class Election {
       {
         name,
         kind: 'election',
-        request: (session, waitMs, lockDelayMs) => ({ type: 'campaign', session, name, value: bytes, waitMs, lockDelayMs }),
+        request: (session, waitMs, lockDelayMs) => ({
+          type: 'campaign',
+          session,
+          name,
+          value: bytes,
+          waitMs,
+          lockDelayMs,
+        }),
       },
       { waitMs: 30_000, ...options },
     );
@@ -137,7 +163,9 @@ export class Election {
       token: lock.fencingToken,
       async proclaim(next) {
         if (!lock.held) throw new RaftlockError('NOT_HOLDER', `no longer the leader of ${name}`);
-        const result = await client.command({ type: 'proclaim', session: lock.session, name, value: bytesOf(next) });
+        const value = bytesOf(next);
+        const session = lock.session;
+        const result = await client.command({ type: 'proclaim', session, name, value });
         okFields(result);
       },
       resign: () => lock.release(),
@@ -152,10 +180,13 @@ export class Election {
   }
 
   /**
-   * The current leader, then every change, as an async iterator (`break` or `signal` stops it). Changes are
-   * `leader` events (new leader or proclaimed value) and releases by the leader of the moment.
+   * The current leader, then every change, as an async iterator (`break` or `signal` stops
+   * it). Changes are `leader` events (new leader or proclaimed value) and releases by the
+   * leader of the moment.
    */
-  async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderState, void, undefined> {
+  async *observe(
+    options: { readonly signal?: AbortSignal } = {},
+  ): AsyncGenerator<LeaderState, void, undefined> {
     const stream = this.client.watch(this.name);
     // A generator suspended in an await cannot be returned from outside; ending the stream can.
     const stop = (): void => void stream.return();

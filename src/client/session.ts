@@ -2,7 +2,7 @@ import type { SessionId } from '../statemachine/ids.js';
 import type { CancelTimer, ClientClock } from './clock.js';
 import { RaftlockError } from './errors.js';
 
-/** What one keepalive came back with: acknowledged, refused because the session is gone, or unknown. */
+/** What one keepalive came back with: acknowledged, refused (the session is gone), or unknown. */
 export type KeepAliveOutcome = 'kept' | 'expired' | 'unknown';
 
 export interface SessionTimingOptions {
@@ -22,8 +22,8 @@ export interface SessionDeps {
 /**
  * The safe window of a lease acknowledged for a keepalive sent at `sentAtMs`: the server counts
  * the TTL from a log time no earlier than the send, so the client is safe until
- * `sentAtMs + ttlMs × (1 − 2 × driftMax)` on its own monotonic clock — the factor 2 covers this
- * clock running slow and the leader's running fast by up to driftMax each.
+ * `sentAtMs + ttlMs × (1 − 2 × driftMax)` on its own monotonic clock — the factor 2 covers
+ * this clock running slow and the leader's running fast by up to driftMax each.
  */
 export function safeUntilMs(sentAtMs: number, ttlMs: number, driftMax: number): number {
   return sentAtMs + ttlMs * (1 - 2 * driftMax);
@@ -91,7 +91,8 @@ export class ClientSession {
   stop(): void {
     this.cancelLoss();
     this.cancelTick();
-    if (!this.isLost) this.controller.abort(new RaftlockError('SESSION_EXPIRED', `session ${this.id} was closed`));
+    if (this.isLost) return;
+    this.controller.abort(new RaftlockError('SESSION_EXPIRED', `session ${this.id} was closed`));
   }
 
   private armLoss(): void {
@@ -104,8 +105,8 @@ export class ClientSession {
     }
     this.cancelLoss = clock.setTimer(() => {
       // Timers may fire early or late; only the clock decides.
-      if (clock.nowMs() >= this.safeUntilMs) this.lose('no keepalive acknowledged within the safety margin');
-      else this.armLoss();
+      if (clock.nowMs() < this.safeUntilMs) this.armLoss();
+      else this.lose('no keepalive acknowledged within the safety margin');
     }, delayMs);
   }
 

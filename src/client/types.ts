@@ -40,7 +40,9 @@ export interface PutResult {
   readonly modifyIndex: number;
 }
 
-export type CasResult = ({ readonly ok: true } & PutResult) | { readonly ok: false; readonly version: number };
+export type CasResult =
+  | ({ readonly ok: true } & PutResult)
+  | { readonly ok: false; readonly version: number };
 
 /** The key/value calls of a client, grouped. */
 export interface Kv {
@@ -53,7 +55,10 @@ export interface Kv {
 /** Events the client reports; listeners must not throw. */
 export interface ClientEvents {
   /** A session can no longer be guaranteed; every hold in it has had its signal aborted. */
-  readonly sessionLost: (info: { readonly session: SessionId; readonly error: RaftlockError }) => void;
+  readonly sessionLost: (info: {
+    readonly session: SessionId;
+    readonly error: RaftlockError;
+  }) => void;
   readonly connected: (info: { readonly nodeId: NodeId; readonly leader: NodeId | null }) => void;
 }
 

@@ -1,10 +1,16 @@
 import type { WatchEvent } from '../statemachine/results.js';
 import { RaftlockError } from './errors.js';
 
+/** A watch the node accepted: its id, and an index the stream may resume after (if known). */
+export interface Subscription {
+  readonly watchId: number;
+  readonly index: number | null;
+}
+
 /** How a watch stream reaches the cluster; implemented by the client. */
 export interface WatchLink {
   /** Subscribes; resolves with the server's watch id and, when known, an index it starts after. */
-  subscribe(prefix: string, fromIndex: number): Promise<{ readonly watchId: number; readonly index: number | null }>;
+  subscribe(prefix: string, fromIndex: number): Promise<Subscription>;
   unsubscribe(watchId: number): void;
   /** Events pushed for `watchId` before the subscription's answer was seen, in arrival order. */
   claim(watchId: number): readonly WatchEvent[];
@@ -36,7 +42,7 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent, undefined>
   private waiting: Waiting | null = null;
   private failure: unknown = null;
   private finished = false;
-  /** Resume point: events after `resumeAfter`, skipping the first `skipAtNext` at the next index. */
+  /** Resume point: events after `resumeAfter`, skipping the first `skipCount` at `skipAt`. */
   private resumeAfter: number;
   private skipAt = -1;
   private skipCount = 0;
@@ -74,7 +80,8 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent, undefined>
       if (fromIndex === 0 && index !== null && this.lastIndex < 0) this.resumeAfter = index;
       for (const event of this.link.claim(watchId)) this.deliver(watchId, event);
     } catch (error: unknown) {
-      if (error instanceof RaftlockError && (error.code === 'UNAVAILABLE' || error.code === 'CLOSED')) {
+      const transient = error instanceof RaftlockError && error.code === 'UNAVAILABLE';
+      if (transient || (error instanceof RaftlockError && error.code === 'CLOSED')) {
         // The next reconnection resubscribes; a closed client ends the stream.
         if (error.code === 'CLOSED') this.fail(error);
         return;
@@ -105,7 +112,8 @@ export class WatchStream implements AsyncIterableIterator<WatchEvent, undefined>
       return;
     }
     if (this.buffer.length >= this.bufferedEventsMax) {
-      this.fail(new RaftlockError('UNAVAILABLE', `watch consumer fell ${this.bufferedEventsMax} events behind`));
+      const message = `watch consumer fell ${this.bufferedEventsMax} events behind`;
+      this.fail(new RaftlockError('UNAVAILABLE', message));
       return;
     }
     this.buffer.push(event);
