@@ -79,15 +79,17 @@ function runCommand(ctx: ApplyContext, command: Command): CommandResult {
 
 /**
  * The single entry point: applies one committed entry. Log time is made monotonic here
- * (`max(previous, stamped)`), timers due by it fire first (expiry, wait timeouts, lock-delays),
+ * (`max(previous, floor(stamped))`), timers due by it fire first (expiry, wait timeouts, lock-delays),
  * then the command runs. An empty payload is a tick. Never throws on any payload; asserts only
  * that entries arrive in index order.
  */
 export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
   // Hot path: the message is built only when the check fails.
   if (command.index <= state.appliedIndex) assert(false, `entry ${command.index} applied after ${state.appliedIndex}`);
-  const stamped = Number.isFinite(command.logTimeMs) ? command.logTimeMs : state.logTimeMs;
-  const nowMs = Math.max(state.logTimeMs, stamped);
+  // Whole milliseconds, never backwards: a fractional, non-finite or earlier stamp cannot move
+  // time back or put fractions into deadlines (snapshots store whole milliseconds).
+  const stamped = Math.floor(command.logTimeMs);
+  const nowMs = Number.isSafeInteger(stamped) && stamped > state.logTimeMs ? stamped : state.logTimeMs;
   state.appliedIndex = command.index;
   state.logTimeMs = nowMs;
   const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [] };

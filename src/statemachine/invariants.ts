@@ -16,7 +16,7 @@ import type { LockState } from './state.js';
  */
 export function checkInvariants(state: LockState): string[] {
   const problems: string[] = [];
-  const tokens = new Set<number>();
+  const tokens: number[] = [];
   let waiterCount = 0;
   for (const lock of state.locks.values()) {
     const name = lock.name;
@@ -27,8 +27,7 @@ export function checkInvariants(state: LockState): string[] {
       const session = state.sessions.get(id);
       if (session === undefined) problems.push(`${name} is held by dead session ${id}`);
       else if (!session.holds.has(name)) problems.push(`session ${id} does not know it holds ${name}`);
-      if (tokens.has(hold.token)) problems.push(`token ${hold.token} is issued twice`);
-      tokens.add(hold.token);
+      tokens.push(hold.token);
       if (hold.token > state.lastToken) problems.push(`token ${hold.token} is beyond the last token`);
       if (hold.token <= previousToken) problems.push(`${name} holders are not in grant (token) order`);
       previousToken = hold.token;
@@ -61,6 +60,11 @@ export function checkInvariants(state: LockState): string[] {
     if (lock.holders.size === 0 && lock.waiting === 0 && lock.delayUntilMs === 0) {
       problems.push(`${name} is an idle lock record`);
     }
+  }
+  // Uniqueness by a native numeric sort: much cheaper than a Set for a million holders.
+  const sorted = Float64Array.from(tokens).sort();
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i] === sorted[i - 1]) problems.push(`token ${sorted[i]} is issued twice`);
   }
   if (waiterCount !== state.waiterCount) problems.push(`waiter count ${state.waiterCount}, queues hold ${waiterCount}`);
   for (const session of state.sessions.values()) {

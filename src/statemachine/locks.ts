@@ -184,6 +184,11 @@ export function requestLock(ctx: ApplyContext, request: LockRequest): CommandRes
   session.waits.set(name, waiter);
   state.waiterCount++;
   state.waitTimers.push(waiter.deadlineMs, waiter);
+  // Granted waiters leave stale timers behind until their deadline; drop them in bulk once they
+  // outnumber the live ones, so the heap stays O(waiters) even with day-long waits.
+  if (state.waitTimers.size > 2 * state.waiterCount + 1024) {
+    state.waitTimers.compact((_atMs, timer) => timer.queued);
+  }
   return okResult({ kind: 'queued', name, waiter: waiter.id });
 }
 

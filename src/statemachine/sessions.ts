@@ -97,6 +97,7 @@ export function endSessions(
       endHold(ctx, lock, hold, expired);
       touched.set(name, lock);
     }
+    session.holds.clear();
     deleteEphemeralKeys(ctx, session);
     trimClients(state, session);
     if (expired) ctx.notifications.push({ kind: 'sessionExpired', session: session.id, clientId: session.clientId });

@@ -8,6 +8,7 @@ import { encodeCommand } from '../../src/statemachine/commands.js';
 import type { Operation } from '../../src/statemachine/commands.js';
 import { checkFence, eventsSince, getKey, listLocks, observe, sessionInfo } from '../../src/statemachine/queries.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
+import { LockStateMachine } from '../../src/statemachine/machine.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -442,13 +443,24 @@ t.test('bad input is a deterministic INVALID_ARGUMENT with a message', async (t)
   });
 });
 
-t.test('log time never goes backwards, whatever the entry says', async (t) => {
+t.test('log time is whole milliseconds and never goes backwards, whatever the entry says', async (t) => {
   const d = new Driver();
   d.tick(5_000);
   const before = d.state.logTimeMs;
   d.nowMs -= 4_000;
   d.tick(0);
   t.equal(d.state.logTimeMs, before);
+  d.nowMs = before + 0.75;
+  d.tick(0);
+  t.equal(d.state.logTimeMs, before, 'a fraction is floored');
+  d.nowMs = Number.NaN;
+  d.tick(0);
+  t.equal(d.state.logTimeMs, before, 'a non-finite stamp keeps the previous time');
+  d.nowMs = before + 1_500.5;
+  const a = d.open('a', 1_000);
+  t.equal(sessionInfo(d.state, a)?.lastSeenMs, before + 1_500);
+  const restored = new LockStateMachine();
+  t.ok(restored.restore(d.machine.snapshot()).ok, 'the snapshot holds whole milliseconds only');
 });
 
 t.test('queries never mutate the state', async (t) => {
@@ -475,4 +487,23 @@ t.test('restore rejects bad snapshots and keeps the current state', async (t) =>
     t.notOk(d.machine.restore(bad).ok);
   }
   t.same(d.machine.snapshot(), before);
+});
+
+t.test('deadline indexes stay proportional to live sessions and waiters (stale timers are compacted)', async (t) => {
+  const d = new Driver();
+  const sessions = ['a', 'b', 'c'].map((c) => d.open(c, 86_400_000));
+  const [a, b] = sessions as [SessionId, SessionId];
+  tokenOf(d.op('a', acquire(a, 'L')));
+  // 3,000 handovers with day-long waits and a keepalive batch per step: each leaves a stale timer.
+  let holder = a;
+  let waiter = b;
+  for (let i = 0; i < 3_000; i++) {
+    d.op(waiter === a ? 'a' : 'b', acquire(waiter, 'L', 86_400_000));
+    d.op(holder === a ? 'a' : 'b', release(holder, 'L'), 1);
+    d.command({ type: 'keepAliveBatch', sessions }, 1);
+    [holder, waiter] = [waiter, holder];
+  }
+  t.ok(d.state.waitTimers.size <= 2 * d.state.waiterCount + 1_025, `wait timers: ${d.state.waitTimers.size}`);
+  t.ok(d.state.sessionTimers.size <= 2 * d.state.sessions.size + 1_025, `session timers: ${d.state.sessionTimers.size}`);
+  t.same(observeHolders(d, 'L'), [holder]);
 });
