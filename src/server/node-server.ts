@@ -497,6 +497,7 @@ export class NodeServer implements ConnectionHost {
     const applied = this.core.host.applied;
     for (const n of notifications) {
       for (const connection of this.connections) {
+        if (connection.isForwarder) continue;
         if (n.kind === 'event') {
           const name = eventName(n.event);
           for (const watch of connection.watches.values()) {
