@@ -37,13 +37,13 @@ interface SimCliOptions {
 }
 
 /** Trace lines worth showing a person: elections, faults, crashes, restarts, phases. */
-const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes|liveness phase|settled )/;
+const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
 
 function summary(outcome: SimulationOutcome): string {
   const s = outcome.stats;
   return [
     `simulated ${(s.simulatedMs / 1000).toFixed(1)}s: ${s.elections} leader changes, ${s.faults} faults (${s.crashes} crashes, ${s.restarts} restarts, ${s.pauses} pauses, ${s.writeErrors} write errors, ${s.refusedStarts} refused starts)`,
-    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots restored; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
+    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots installed from a leader; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
     `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
@@ -59,7 +59,7 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--nodes <n>', 'cluster size', parseCount('--nodes', 1, 9), 5)
     .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
-    .option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)', parseDurationMs, 10_000)
+    .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationMs).default(10_000, '10s'))
     .addOption(new Option('--profile <p>', 'fault profile').choices(['calm', 'swarm']).default('swarm'))
     .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
     .option('--verbose', 'print every trace line')
@@ -118,14 +118,23 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
 function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], options: SimCliOptions, createRaft: CreateRaftCore): number {
   const out = process.stdout;
   out.write(`simulating ${scenario.nodes} nodes, seed ${scenario.seed}, ${scenario.durationMs}ms, profile ${scenario.profile}, ${scenario.events.length} scheduled faults\n`);
+  // On a terminal, a progress line (simulated time) stays under the story for long runs.
+  const tty = out.isTTY === true;
+  let shownSecond = -1;
   const outcome = runSimulation({
     scenario,
     createRaft,
     replayFrom,
     onTrace: (line) => {
-      if (options.verbose === true || interesting.test(line)) out.write(`  ${line}\n`);
+      const print = options.verbose === true || interesting.test(line);
+      const second = Math.floor(Number(line.slice(0, line.indexOf(' '))) / 1000);
+      if (tty && (print || second !== shownSecond)) {
+        shownSecond = second;
+        out.write(`\r\x1b[K${print ? `  ${line}\n` : ''}  [${second}s of ${scenario.durationMs / 1000}s simulated]`);
+      } else if (print) out.write(`  ${line}\n`);
     },
   });
+  if (tty) out.write('\r\x1b[K');
   out.write(`${summary(outcome)}\n`);
   if (outcome.passed) {
     out.write('PASSED\n');

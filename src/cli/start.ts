@@ -16,6 +16,8 @@ interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
   readonly logLevel: LogLevel;
+  /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
+  readonly stopOnStdinClose?: boolean;
 }
 
 function parseNodeId(text: string): NodeId {
@@ -78,6 +80,12 @@ export async function runStart(options: StartOptions): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (options.stopOnStdinClose === true) {
+    // The launcher holds the other end of this pipe; it closes when the launcher exits, however.
+    process.stdin.resume();
+    process.stdin.once('close', () => onSignal('SIGTERM'));
+    process.stdin.once('end', () => onSignal('SIGTERM'));
+  }
   const code = await stopped;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
@@ -92,6 +100,7 @@ export function registerStartCommand(program: Command): void {
     .requiredOption('--node <id>', 'which node of the file to run', parseNodeId)
     .option('--config <file>', 'the cluster file', 'cluster.yml')
     .addOption(new Option('--log-level <level>', 'error, warn, info or debug').choices(logLevels).default('warn'))
+    .option('--stop-on-stdin-close', 'stop gracefully when standard input closes (used by raftlock up)', false)
     .action(async (options: StartOptions) => {
       // Exit explicitly: a stopped node must not linger on a stray handle.
       process.exit(await runStart(options));

@@ -1,4 +1,4 @@
-import { assert } from '../util/assert.js';
+import { assert, assertNever } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Rng } from '../util/rng.js';
@@ -175,6 +175,8 @@ export class RaftNode implements RaftCore {
         // §3.10: the leader chose us; campaign at once, skipping PreVote and the leader lease.
         if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, true);
         return ok(undefined);
+      default:
+        return assertNever(m, 'message');
     }
   }
 
@@ -203,6 +205,16 @@ export class RaftNode implements RaftCore {
         code: 'DROPPED',
         reason: 'config-change-pending',
         message: `config change at ${this.s.membership.lastChangeIndex()} is not committed yet`,
+      });
+    }
+    if (!this.s.committedInTerm()) {
+      // The single-server change rule needs this (Ongaro, raft-dev 2015, "bug in single-server
+      // membership changes"): a configuration from an older term may still be overwritten, so a new
+      // leader must commit an entry of its own term before it appends a change of its own.
+      return err({
+        code: 'DROPPED',
+        reason: 'config-change-pending',
+        message: 'the leader has not committed an entry of its term yet',
       });
     }
     const next = validateConfChange(this.s.membership.current(), change);
@@ -290,6 +302,8 @@ export class RaftNode implements RaftCore {
       softState = { role: this.s.role, leader: this.s.leader };
       this.s.prevSoft = softState;
     }
+    assert(this.s.term >= this.s.prevHard.term, () => `term went back from ${this.s.prevHard.term} to ${this.s.term}`);
+    assert(this.s.log.commit >= this.s.prevHard.commit, () => `commit went back from ${this.s.prevHard.commit}`);
     const termOrVoteChanged = this.s.term !== this.s.prevHard.term || this.s.vote !== this.s.prevHard.vote;
     let hardState: HardState | null = null;
     if (termOrVoteChanged || this.s.log.commit !== this.s.prevHard.commit) {

@@ -251,7 +251,12 @@ export class NodeHost<R> {
    */
   drain(): HostOutput<R> {
     this.assertRunning();
-    while (this.inflight === null && this.raft.hasReady()) this.startReady(this.raft.ready());
+    let readies = 0;
+    while (this.inflight === null && this.raft.hasReady()) {
+      // Readies that need no write are handled in place; a core that never runs out of them is a bug.
+      assert(++readies <= 100_000, () => `${this.id}: the core produced 100000 Readies in one drain`);
+      this.startReady(this.raft.ready());
+    }
     const out: HostOutput<R> = {
       writes: this.writes,
       earlyMessages: this.earlyMessages,

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../raft/types.js';
@@ -25,13 +25,15 @@ export function packageRoot(): string {
 }
 
 /**
- * How to run the CLI in a child: the compiled CLI when dist/ exists, else the TypeScript entry
- * through tsx (a source checkout).
+ * How to run the CLI in a child: the compiled CLI when this code runs compiled (an installed
+ * package, or a checkout after `npm run build`), else the TypeScript entry through tsx. Children
+ * therefore always run the same code as the parent, never a stale dist/ beside newer sources.
  */
 export function cliCommand(): { readonly command: string; readonly args: readonly string[] } {
   const root = packageRoot();
   const compiled = join(root, 'dist', 'bin', 'raftlock.js');
-  if (existsSync(compiled)) return { command: process.execPath, args: [compiled] };
+  const runningCompiled = fileURLToPath(import.meta.url).startsWith(join(root, 'dist') + sep);
+  if (runningCompiled && existsSync(compiled)) return { command: process.execPath, args: [compiled] };
   // Resolved from this package, so the child finds tsx whatever its working directory.
   const tsx = import.meta.resolve('tsx');
   return { command: process.execPath, args: ['--import', tsx, join(root, 'bin', 'raftlock.ts')] };
@@ -83,10 +85,11 @@ export class Launcher {
   private spawnNode(node: NodeConfig): Promise<void> {
     const { config } = this.options;
     const cli = cliCommand();
-    const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel];
+    const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel, '--stop-on-stdin-close'];
     // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
-    // node once, with SIGTERM (a second signal would make a node exit at once).
-    const child = spawn(cli.command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // node once, with SIGTERM (a second signal would make a node exit at once). The stdin pipe
+    // is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
+    const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const entry: Child = { node, process: child, exited, ready: false };
     this.children.push(entry);

@@ -48,7 +48,8 @@ export class LogTime {
   stamp(nowMs: number): number {
     assert(this.leading, 'log time is stamped by the leader only');
     assert(nowMs >= this.anchorNowMs, () => `clock went back: ${nowMs} < ${this.anchorNowMs}`);
-    const t = Math.max(this.highestSeenMs, this.baseMs + (nowMs - this.anchorNowMs));
+    // Whole milliseconds: a drifting clock's fractions would otherwise leak into the log.
+    const t = Math.max(this.highestSeenMs, Math.floor(this.baseMs + (nowMs - this.anchorNowMs)));
     this.highestSeenMs = t;
     return t;
   }

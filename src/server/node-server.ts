@@ -497,6 +497,7 @@ export class NodeServer implements ConnectionHost {
     const applied = this.core.host.applied;
     for (const n of notifications) {
       for (const connection of this.connections) {
+        if (connection.isForwarder) continue;
         if (n.kind === 'event') {
           const name = eventName(n.event);
           for (const watch of connection.watches.values()) {
@@ -529,7 +530,10 @@ export class NodeServer implements ConnectionHost {
       cursor = Math.max(after, cursor);
     }
     connection.watches.set(watchId, { id: watchId, prefix, cursor });
-    connection.respond(id, { code: 'OK', value: { kind: 'watching', watchId, fromIndex } });
+    // For "only new events" the answer names the index they start after, so a client can resume
+    // from it after a reconnection without a gap.
+    const startsAfter = fromIndex === 0 ? cursor : fromIndex;
+    connection.respond(id, { code: 'OK', value: { kind: 'watching', watchId, fromIndex: startsAfter } });
     for (const event of events) connection.push({ kind: 'event', watchId, event });
   }
 

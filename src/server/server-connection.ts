@@ -9,6 +9,7 @@ import type { LockMachineConfig } from '../statemachine/config.js';
 import type { ClientHello, ClientOp, PushEvent, WireResult, Welcome } from '../transport/client-protocol.js';
 import { checkClientHello, requestEnvelope, unavailable, validateOp } from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
+import { forwardClientPrefix } from './server-forward.js';
 
 export interface ClientConnectionLimits {
   /** Largest frame a client may send. */
@@ -74,6 +75,11 @@ export class ClientConnection {
 
   get redirect(): boolean {
     return this.hello?.redirect === true;
+  }
+
+  /** A forwarding node's connection: it relays responses only, so pushes would be wasted. */
+  get isForwarder(): boolean {
+    return this.hello?.client.startsWith(forwardClientPrefix) === true;
   }
 
   get isOpen(): boolean {

@@ -12,6 +12,9 @@ import { clientHello, decodeServerFrame, requestFrame, unavailable } from '../tr
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 
+/** Client name prefix of forwarding connections; nodes push no notifications to them. */
+export const forwardClientPrefix = 'raftlock-forward:';
+
 export type ForwardCallback = (result: WireResult) => void;
 
 interface Waiting {
@@ -42,7 +45,7 @@ class Upstream {
       onClose: (reason) => this.close(`connection to leader ${leader} closed: ${reason}`),
     });
     this.framed = framed;
-    socket.once('connect', () => framed.writeValue(clientHello(clusterId, `forward:${self}`, { redirect: true })));
+    socket.once('connect', () => framed.writeValue(clientHello(clusterId, `${forwardClientPrefix}${self}`, { redirect: true })));
   }
 
   get isClosed(): boolean {

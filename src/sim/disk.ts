@@ -30,10 +30,11 @@ class DiskImage {
       const snap = request.snapshot;
       if (this.snapshot === null || snap.meta.index > this.snapshot.meta.index) {
         const first = this.firstIndex();
-        const last = first + this.entries.length - 1;
-        // Keep the entries after the snapshot only if they extend it without a gap.
+        // Keep the entries after the snapshot only if the log holds the snapshot's last entry
+        // (same index and term): then they extend it; otherwise they belong to another history.
         const keepFrom = snap.meta.index + 1 - first;
-        this.entries = last >= snap.meta.index && keepFrom >= 0 ? this.entries.slice(keepFrom) : [];
+        const atSnapshot = keepFrom >= 1 ? this.entries[keepFrom - 1] : undefined;
+        this.entries = atSnapshot !== undefined && atSnapshot.term === snap.meta.term ? this.entries.slice(keepFrom) : [];
         this.snapshot = snap;
       }
     }

@@ -1,3 +1,4 @@
+import { assertNever } from '../util/assert.js';
 import type { Rng } from '../util/rng.js';
 import type { DiskKnobs } from './disk.js';
 import type { NetworkKnobs } from './network.js';
@@ -174,4 +175,42 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
     }
   }
   return events.sort((a, b) => a.atMs - b.atMs);
+}
+
+/** The canonical one-line text of a fault event (traces, CLI output). */
+export function describeFault(event: FaultEvent): string {
+  switch (event.kind) {
+    case 'partition':
+      return `partition ${event.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
+    case 'isolate':
+      return `isolate ${event.node}`;
+    case 'isolateLeader':
+      return 'isolate the leader';
+    case 'bridge':
+      return `bridge via ${event.node}`;
+    case 'oneWay':
+      return `cut ${event.from}->${event.to}`;
+    case 'clog':
+      return `clog ${event.from}->${event.to} for ${event.forMs}ms`;
+    case 'heal':
+      return 'heal';
+    case 'crash':
+      return `crash ${event.node}${event.losePageCache ? ' (power loss)' : ''}`;
+    case 'restart':
+      return `restart ${event.node}`;
+    case 'pause':
+      return `pause ${event.node} for ${event.forMs}ms`;
+    case 'drift':
+      return `drift ${event.node} ${event.ppm}ppm`;
+    case 'clockJump':
+      return `clock jump ${event.node} +${event.jumpMs}ms`;
+    case 'diskWriteError':
+      return `disk write error armed on ${event.node}`;
+    case 'diskCorruptRead':
+      return `disk corruption armed on ${event.node}`;
+    case 'transfer':
+      return `transfer leadership to ${event.to}`;
+    default:
+      return assertNever(event, 'fault event');
+  }
 }

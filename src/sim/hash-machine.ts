@@ -1,4 +1,5 @@
-import type { AppliedCommand, ReplicatedStateMachine } from '../server/state-machine.js';
+import type { AppliedCommand } from '../server/state-machine.js';
+import type { SimStateMachine } from './sim-machine.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 
@@ -13,12 +14,16 @@ export interface HashResult {
  * payload) into a rolling 32-bit hash. Two replicas with equal hashes at equal indexes applied the
  * same commands in the same order; the snapshot is the 16 bytes (hash, count, last index).
  */
-export class HashMachine implements ReplicatedStateMachine<HashResult> {
+export class HashMachine implements SimStateMachine<HashResult> {
   private hashValue = 0x811c9dc5;
   private count = 0;
   private lastIndex = 0;
 
   get hash(): number {
+    return this.hashValue;
+  }
+
+  get stateHash(): number {
     return this.hashValue;
   }
 

@@ -4,7 +4,7 @@ import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { ConfChange, NodeId, PersistentState } from '../raft/types.js';
+import type { NodeId, PersistentState } from '../raft/types.js';
 import { emptyPersistentState, nodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../server/envelope.js';
 import type { HostReply } from '../server/host-reply.js';
@@ -14,16 +14,20 @@ import type { Rng } from '../util/rng.js';
 import { createRng } from '../util/rng.js';
 import { RaftSafetyChecker } from './checkers/raft-safety.js';
 import { StateMachineSafetyChecker } from './checkers/state-machine-safety.js';
+import type { LivenessView } from './checkers/liveness.js';
+import { LivenessChecker } from './checkers/liveness.js';
 import { Violation } from './checkers/violation.js';
 import { SimClock } from './clock.js';
 import type { DiskCompletion } from './disk.js';
 import { SimDisk } from './disk.js';
 import type { FaultEvent, Profile, WorldKnobs } from './faults.js';
-import { drawWorld } from './faults.js';
-import type { HashResult } from './hash-machine.js';
+import { describeFault, drawWorld } from './faults.js';
 import { HashMachine } from './hash-machine.js';
+import type { SimStateMachine } from './sim-machine.js';
 import { TimeHeap } from './heap.js';
 import { SimNetwork } from './network.js';
+import type { OperatorCluster } from './operator.js';
+import { Operator } from './operator.js';
 import { Trace } from './trace.js';
 import { Workload } from './workload.js';
 
@@ -35,6 +39,10 @@ export interface SimulationOptions {
   readonly world?: WorldKnobs;
   /** The Raft core to run (default: this package's `createRaftNode`). */
   readonly createRaft?: CreateRaftCore;
+  /** The replicated state machine under test (default: `HashMachine`). */
+  readonly createMachine?: () => SimStateMachine<unknown>;
+  /** Client command bytes for the random workload (default: 1–32 random bytes). */
+  readonly payload?: (rng: Rng) => Uint8Array;
   /** Random client traffic (default on). Scripts that drive requests themselves turn it off. */
   readonly workload?: boolean;
   readonly tickMs?: number;
@@ -53,27 +61,17 @@ type Backlogged =
   | { readonly kind: 'propose'; readonly requestId: string; readonly payload: Uint8Array }
   | { readonly kind: 'read'; readonly requestId: string };
 
-/**
- * The operator's answer to a node whose data directory is corrupt: remove it from the cluster,
- * wipe it, start it empty as a new member (a learner), and promote it once it has caught up.
- * Rejoining with an empty disk under its old membership would be unsafe: it could vote twice in a
- * term and forget entries it helped commit.
- */
-interface Replacement {
-  readonly node: SimNode;
-  stage: 'remove' | 'add' | 'promote';
-  requestId: string | null;
-  sentAtMs: number;
-}
-
 interface SimNode {
   readonly name: string;
-  readonly id: NodeId;
+  /** The Raft id: the name, until an operator replacement gives the node a new identity. */
+  id: NodeId;
+  /** Founding members bootstrap the cluster; a replacement joins it and learns the membership. */
+  founding: boolean;
   readonly clock: SimClock;
   readonly disk: SimDisk;
   readonly rng: Rng;
-  host: NodeHost<HashResult> | null;
-  machine: HashMachine | null;
+  host: NodeHost<unknown> | null;
+  machine: SimStateMachine<unknown> | null;
   state: NodeState;
   pausedUntilMs: number;
   backlog: Backlogged[];
@@ -147,20 +145,24 @@ export class Simulation {
   readonly world: WorldKnobs;
   readonly trace: Trace;
   private readonly nodes: SimNode[];
-  private readonly byId = new Map<string, SimNode>();
+  private readonly byName = new Map<string, SimNode>();
+  /** Current Raft id → node: a replaced node rejoins under a new id, as a new member. */
+  private readonly byAddress = new Map<string, SimNode>();
   private readonly network: SimNetwork<Message>;
   private readonly faults = new TimeHeap<FaultEvent>();
   private readonly workload: Workload | null;
   private readonly raftSafety: RaftSafetyChecker;
   private readonly smSafety = new StateMachineSafetyChecker();
-  private readonly replies = new Map<string, HostReply<HashResult>>();
+  private readonly replies = new Map<string, HostReply<unknown>>();
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly snapshotEntries: number;
   private readonly logTimeTickMs: number;
   private readonly createRaft: CreateRaftCore;
+  private readonly createMachine: () => SimStateMachine<unknown>;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
-  private readonly replacements: Replacement[] = [];
+  private readonly operator = new Operator();
+  private readonly operatorView: OperatorCluster;
   private workloadOn: boolean;
   private scriptCounter = 0;
   private now = 0;
@@ -171,6 +173,7 @@ export class Simulation {
     const root = createRng(options.seed);
     this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
     this.createRaft = options.createRaft ?? createRaftNode;
+    this.createMachine = options.createMachine ?? (() => new HashMachine());
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
     this.snapshotEntries = options.snapshotEntries ?? 200;
@@ -182,6 +185,7 @@ export class Simulation {
     this.nodes = this.names.map((name, i) => ({
       name,
       id: nodeId(name),
+      founding: true,
       clock: new SimClock(1_000_000 * (i + 1), 0),
       disk: new SimDisk(root.fork(`disk:${name}`), this.world.disk),
       rng: root.fork(`node:${name}`),
@@ -196,10 +200,14 @@ export class Simulation {
       term: 0,
       lastApplied: 0,
     }));
-    for (const n of this.nodes) this.byId.set(n.name, n);
+    for (const n of this.nodes) {
+      this.byName.set(n.name, n);
+      this.byAddress.set(n.id, n);
+    }
     this.raftSafety = new RaftSafetyChecker(this.smSafety);
     this.workloadOn = options.workload ?? true;
-    this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs) : null;
+    this.operatorView = this.makeOperatorView();
+    this.workload = this.workloadOn ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
     for (const n of this.nodes) this.start(n);
   }
 
@@ -233,7 +241,7 @@ export class Simulation {
     return requestId;
   }
 
-  reply(requestId: string): HostReply<HashResult> | undefined {
+  reply(requestId: string): HostReply<unknown> | undefined {
     return this.replies.get(requestId);
   }
 
@@ -261,7 +269,7 @@ export class Simulation {
   machine(node: string): { readonly hash: number; readonly applied: number } | null {
     const n = this.node(node);
     if (n.host === null || n.machine === null) return null;
-    return { hash: n.machine.hash, applied: n.host.applied };
+    return { hash: n.machine.stateHash, applied: n.host.applied };
   }
 
   runFor(ms: number): void {
@@ -270,9 +278,14 @@ export class Simulation {
 
   /** Run the event loop through `endMs` (virtual time). */
   runUntil(endMs: number): void {
+    let sameMs = 0;
     for (;;) {
       const t = this.nextEventAt();
       if (t === null || t > endMs) break;
+      sameMs = t <= this.now ? sameMs + 1 : 0;
+      // A cluster that keeps producing work without time passing would hang the run instead of failing it.
+      if (sameMs > 100_000) throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      if (this.network.inFlight > 50_000) throw new Violation('runaway', `${this.network.inFlight} messages in flight`);
       this.now = Math.max(this.now, t);
       this.step();
     }
@@ -298,45 +311,37 @@ export class Simulation {
     }
     for (const n of this.nodes) if (n.state === 'down' || n.state === 'stopped') this.restart(n);
     const deadline = this.now + budgetMs;
-    let target: number | null = null;
-    let missing = 'no leader';
+    const liveness = new LivenessChecker();
+    let missing: string | null = 'no leader';
     while (this.now < deadline) {
       this.runFor(this.tickMs);
-      const leader = this.leader();
-      const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
-      if (this.replacements.length > 0) {
-        missing = `replacing ${this.replacements.map((r) => `${r.node.name} (${r.stage})`).join(', ')}`;
-        continue;
+      missing = liveness.gap(this.livenessView());
+      if (missing === null) {
+        this.trace.add(this.now, `settled leader=${this.leader() ?? '-'} applied=${liveness.settledAt ?? 0}`);
+        return null;
       }
-      if (leader === null) {
-        missing = 'no leader';
-        target = null;
-        continue;
-      }
-      const leaderStatus = this.node(leader).host?.status();
-      if (leaderStatus === undefined) continue;
-      const unaware = live.filter((n) => n.host?.status().leader !== leader);
-      if (unaware.length > 0) {
-        missing = `${unaware.map((n) => n.name).join(',')} do not follow leader ${leader}`;
-        continue;
-      }
-      const open = (this.workload?.openCount ?? 0) + live.reduce((s, n) => s + (n.host?.pendingCount ?? 0), 0);
-      if (open > 0) {
-        missing = `${open} requests still open`;
-        continue;
-      }
-      const acked = this.workload?.acknowledged ?? [];
-      const maxAcked = acked.reduce((m, a) => Math.max(m, a.index), 0);
-      target ??= Math.max(leaderStatus.commit, maxAcked);
-      const behind = live.filter((n) => (n.host?.applied ?? 0) < (target ?? 0));
-      if (behind.length > 0) {
-        missing = `${behind.map((n) => `${n.name}@${n.host?.applied ?? 0}`).join(',')} have not applied ${target}`;
-        continue;
-      }
-      this.trace.add(this.now, `settled leader=${leader} applied=${target}`);
-      return null;
     }
     return missing;
+  }
+
+  private livenessView(): LivenessView {
+    const leaderName = this.leader();
+    const leaderNode = leaderName === null ? null : this.node(leaderName);
+    const leaderStatus = leaderNode?.host?.status() ?? null;
+    const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
+    const acked = this.workload?.acknowledged ?? [];
+    return {
+      pendingReplacements: this.operator.pending,
+      leader: leaderNode === null || leaderStatus === null ? null : { name: leaderNode.name, id: leaderNode.id, commit: leaderStatus.commit },
+      live: live.map((n) => ({
+        name: n.name,
+        leader: n.host?.status().leader ?? null,
+        applied: n.host?.applied ?? 0,
+        pending: n.host?.pendingCount ?? 0,
+      })),
+      openClientRequests: this.workload?.openCount ?? 0,
+      maxAcknowledgedIndex: acked.reduce((m, a) => Math.max(m, a.index), 0),
+    };
   }
 
   // ---- the event loop -------------------------------------------------------------------------
@@ -382,10 +387,13 @@ export class Simulation {
         if (n.state !== 'up') break;
       }
     }
+    let deliveries = 0;
     for (;;) {
       const m = this.network.popDue(now);
       if (m === undefined) break;
-      const n = this.byId.get(m.to);
+      // Messages that breed messages due at once (an amplification loop) would never let time pass.
+      if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
+      const n = this.byAddress.get(m.to);
       if (n === undefined || n.state !== 'up' || n.host === null) continue;
       if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
       else this.deliver(n, m);
@@ -405,64 +413,42 @@ export class Simulation {
         else this.clientRequest(n, { kind: 'read', requestId: op.requestId });
       }
     }
-    if (this.replacements.length > 0) this.operate();
+    this.operator.step(this.operatorView);
   }
 
-  /** Drive each node replacement one step, through whichever node leads now. */
-  private operate(): void {
-    const leaderName = this.leader();
-    if (leaderName === null) return;
-    const leader = this.node(leaderName);
-    const host = leader.host;
-    if (host === null) return;
-    const status = host.status();
-    const settled = status.pendingConfIndex === 0;
-    for (const r of [...this.replacements]) {
-      const reply = r.requestId === null ? undefined : this.replies.get(r.requestId);
-      const waiting = r.requestId !== null && reply === undefined && this.now - r.sentAtMs < 2000;
-      if (waiting || !settled) continue;
-      const id = r.node.id;
-      const member = status.conf.voters.includes(id) || status.conf.learners.includes(id);
-      switch (r.stage) {
-        case 'remove':
-          if (!member) {
-            this.trace.add(this.now, `operator: ${r.node.name} removed; wiping it and starting it empty`);
-            r.node.disk.wipe();
-            this.raftSafety.onRestart(r.node.name, true);
-            this.boot(r.node, emptyPersistentState(), []);
-            r.stage = 'add';
-            r.requestId = null;
-          } else this.operatorPropose(r, leader, { type: 'removeNode', node: id });
-          break;
-        case 'add':
-          if (member) {
-            r.stage = 'promote';
-            r.requestId = null;
-          } else this.operatorPropose(r, leader, { type: 'addLearner', node: id });
-          break;
-        case 'promote': {
-          if (status.conf.voters.includes(id)) {
-            this.trace.add(this.now, `operator: ${r.node.name} is a voter again`);
-            this.replacements.splice(this.replacements.indexOf(r), 1);
-            break;
-          }
-          const progress = status.progress.find((p) => p.id === id);
-          if (progress !== undefined && progress.match >= status.commit) this.operatorPropose(r, leader, { type: 'promoteLearner', node: id });
-          break;
-        }
-        default:
-          assertNever(r.stage, 'replacement stage');
-      }
-    }
-  }
-
-  private operatorPropose(r: Replacement, leader: SimNode, change: ConfChange): void {
-    const requestId = `s${++this.scriptCounter}`;
-    r.requestId = requestId;
-    r.sentAtMs = this.now;
-    this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
-    leader.host?.proposeConfChange(requestId, change);
-    this.pump(leader);
+  private makeOperatorView(): OperatorCluster {
+    return {
+      nowMs: () => this.now,
+      leaderStatus: () => {
+        const name = this.leader();
+        return name === null ? null : (this.node(name).host?.status() ?? null);
+      },
+      proposeConfChange: (change) => {
+        const name = this.leader();
+        if (name === null) return null;
+        const leader = this.node(name);
+        const requestId = `s${++this.scriptCounter}`;
+        this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
+        leader.host?.proposeConfChange(requestId, change);
+        this.pump(leader);
+        return requestId;
+      },
+      reply: (requestId) => this.replies.get(requestId),
+      idOf: (name) => this.node(name).id,
+      rejoinEmpty: (name) => {
+        const n = this.node(name);
+        // A new identity: the old one's in-flight messages must not reach the empty node.
+        this.byAddress.delete(n.id);
+        n.id = nodeId(`${n.name}.${n.incarnation + 1}`);
+        this.byAddress.set(n.id, n);
+        this.trace.add(this.now, `operator: ${n.name} removed; wiping it and starting it empty as ${n.id}`);
+        n.disk.wipe();
+        n.founding = false;
+        this.raftSafety.onRestart(n.name, true);
+        this.boot(n, emptyPersistentState(), []);
+      },
+      trace: (text) => this.trace.add(this.now, text),
+    };
   }
 
   private deliver(n: SimNode, m: Message): void {
@@ -538,7 +524,12 @@ export class Simulation {
     }
   }
 
-  private onReply(n: SimNode, r: HostReply<HashResult>): void {
+  private onReply(n: SimNode, reply: HostReply<unknown>): void {
+    // Clients know nodes by name; a leader hint carries the Raft id.
+    const r: HostReply<unknown> =
+      reply.code === 'NOT_LEADER' && reply.leader !== null
+        ? { ...reply, leader: (this.byAddress.get(reply.leader)?.name ?? null) as NodeId | null }
+        : reply;
     if (r.code === 'OK' && r.kind === 'write') this.stats.acknowledged += 1;
     if (r.code === 'UNKNOWN') this.stats.unknownOutcome += 1;
     if (r.requestId.startsWith('s')) this.replies.set(r.requestId, r);
@@ -555,18 +546,17 @@ export class Simulation {
       this.stats.refusedStarts += 1;
       this.trace.add(this.now, `${n.name} refuses to start: ${loaded.error}`);
       n.state = 'refused';
-      if (!this.replacements.some((r) => r.node === n)) {
-        this.stats.replacements += 1;
-        this.replacements.push({ node: n, stage: 'remove', requestId: null, sentAtMs: 0 });
-      }
+      this.stats.replacements += 1;
+      this.operator.replace(n.name);
       return;
     }
-    this.boot(n, loaded.value, this.nodes.map((x) => x.id));
+    this.boot(n, loaded.value, n.founding ? this.nodes.map((x) => nodeId(x.name)) : []);
   }
 
   private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
     n.incarnation += 1;
-    const machine = new HashMachine();
+    const machine = this.createMachine();
+    n.host = null;
     const raftConfig: RaftConfig = {
       ...defaultRaftLimits,
       electionTicks: this.electionTicks,
@@ -576,7 +566,7 @@ export class Simulation {
     };
     this.raftSafety.onRestart(n.name, false);
     this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
-    const created = NodeHost.create<HashResult>({
+    const created = NodeHost.create<unknown>({
       raft: raftConfig,
       persisted,
       rng: n.rng.fork(`incarnation:${n.incarnation}`),
@@ -587,11 +577,16 @@ export class Simulation {
       snapshotEntries: this.snapshotEntries,
       nowMs: n.clock.read(this.now),
       observer: {
-        applied: (entry, logTimeMs) => this.smSafety.onApplied(n.name, entry, logTimeMs, machine.hash),
+        applied: (entry, logTimeMs) => {
+          this.smSafety.onApplied(n.name, entry, logTimeMs, machine.stateHash);
+          const broken = machine.invariants?.() ?? [];
+          if (broken.length > 0) throw new Violation('state-machine-invariants', `${n.name} after ${entry.index}: ${broken.join('; ')}`);
+        },
         restored: (snapshot) => {
-          this.stats.snapshotsInstalled += 1;
+          // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
+          if (n.host !== null) this.stats.snapshotsInstalled += 1;
           const env = decodeEnvelope(snapshot.data);
-          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.hash);
+          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.stateHash);
         },
       },
     });
@@ -665,62 +660,62 @@ export class Simulation {
     const ids = this.nodes.map((n) => n.id);
     switch (event.kind) {
       case 'partition':
-        this.network.partition(ids, event.groups.map((g) => g.filter((x) => this.byId.has(x)).map((x) => nodeId(x))));
+        this.network.partition(ids, event.groups.map((g) => g.flatMap((x) => this.addressOf(x))));
         return;
       case 'isolate':
-        if (this.byId.has(event.node)) this.network.isolate(ids, nodeId(event.node));
+        for (const a of this.addressOf(event.node)) this.network.isolate(ids, a);
         return;
       case 'isolateLeader': {
         const leader = this.leader();
-        if (leader !== null) this.network.isolate(ids, nodeId(leader));
+        if (leader !== null) for (const a of this.addressOf(leader)) this.network.isolate(ids, a);
         return;
       }
       case 'bridge':
-        if (this.byId.has(event.node)) this.network.bridge(ids, nodeId(event.node));
+        for (const a of this.addressOf(event.node)) this.network.bridge(ids, a);
         return;
       case 'oneWay':
-        if (this.byId.has(event.from) && this.byId.has(event.to)) this.network.cutOneWay(nodeId(event.from), nodeId(event.to));
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
         return;
       case 'clog':
-        if (this.byId.has(event.from) && this.byId.has(event.to)) this.network.clog(nodeId(event.from), nodeId(event.to), this.now + event.forMs);
+        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
         return;
       case 'heal':
         this.network.heal();
         return;
       case 'crash': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n === undefined || n.state !== 'up') return;
         this.stats.crashes += 1;
         this.kill(n, event.losePageCache, 'down');
         return;
       }
       case 'restart': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n !== undefined) this.restart(n);
         return;
       }
       case 'pause': {
-        const n = this.byId.get(event.node);
+        const n = this.byName.get(event.node);
         if (n === undefined || n.state !== 'up') return;
         this.stats.pauses += 1;
         n.pausedUntilMs = Math.max(n.pausedUntilMs, this.now + Math.max(1, event.forMs));
         return;
       }
       case 'drift':
-        this.byId.get(event.node)?.clock.setDrift(this.now, event.ppm);
+        this.byName.get(event.node)?.clock.setDrift(this.now, event.ppm);
         return;
       case 'clockJump':
-        this.byId.get(event.node)?.clock.jumpForward(this.now, event.jumpMs);
+        this.byName.get(event.node)?.clock.jumpForward(this.now, event.jumpMs);
         return;
       case 'diskWriteError':
-        this.byId.get(event.node)?.disk.armWriteError();
+        this.byName.get(event.node)?.disk.armWriteError();
         return;
       case 'diskCorruptRead':
-        this.byId.get(event.node)?.disk.armReadCorruption();
+        this.byName.get(event.node)?.disk.armReadCorruption();
         return;
       case 'transfer': {
         const leader = this.leader();
-        const target = this.byId.get(event.to);
+        const target = this.byName.get(event.to);
         if (leader === null || target === undefined || leader === event.to) return;
         const host = this.node(leader).host;
         if (host === null) return;
@@ -733,8 +728,13 @@ export class Simulation {
     }
   }
 
+  private addressOf(name: string): NodeId[] {
+    const n = this.byName.get(name);
+    return n === undefined ? [] : [n.id];
+  }
+
   private node(name: string): SimNode {
-    const n = this.byId.get(name);
+    const n = this.byName.get(name);
     if (n === undefined) throw new Violation('script', `no node named ${name}`);
     return n;
   }
@@ -750,43 +750,5 @@ export class Simulation {
     }
     this.stats.simulatedMs = this.now;
     return this.stats;
-  }
-}
-
-/** The canonical one-line text of a fault event (traces, CLI output). */
-export function describeFault(event: FaultEvent): string {
-  switch (event.kind) {
-    case 'partition':
-      return `partition ${event.groups.map((g) => `[${g.join(',')}]`).join(' ')}`;
-    case 'isolate':
-      return `isolate ${event.node}`;
-    case 'isolateLeader':
-      return 'isolate the leader';
-    case 'bridge':
-      return `bridge via ${event.node}`;
-    case 'oneWay':
-      return `cut ${event.from}->${event.to}`;
-    case 'clog':
-      return `clog ${event.from}->${event.to} for ${event.forMs}ms`;
-    case 'heal':
-      return 'heal';
-    case 'crash':
-      return `crash ${event.node}${event.losePageCache ? ' (power loss)' : ''}`;
-    case 'restart':
-      return `restart ${event.node}`;
-    case 'pause':
-      return `pause ${event.node} for ${event.forMs}ms`;
-    case 'drift':
-      return `drift ${event.node} ${event.ppm}ppm`;
-    case 'clockJump':
-      return `clock jump ${event.node} +${event.jumpMs}ms`;
-    case 'diskWriteError':
-      return `disk write error armed on ${event.node}`;
-    case 'diskCorruptRead':
-      return `disk corruption armed on ${event.node}`;
-    case 'transfer':
-      return `transfer leadership to ${event.to}`;
-    default:
-      return assertNever(event, 'fault event');
   }
 }

@@ -94,7 +94,11 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
 
 /** A failure as printed everywhere: what broke, where, and the one command that replays it. */
 export function formatFailure(outcome: Extract<SimulationOutcome, { passed: false }>, tailLines = 30): string {
-  const tail = outcome.traceTail.slice(-tailLines).map((l) => `  | ${l}`);
+  // Client replies drown the story; the full tail stays in `outcome.traceTail`.
+  const tail = outcome.traceTail
+    .filter((l) => !l.includes(' reply '))
+    .slice(-tailLines)
+    .map((l) => `  | ${l}`);
   return [
     `FAILED seed ${outcome.seed}: ${outcome.kind} at ${outcome.atMs}ms`,
     `  ${outcome.message}`,

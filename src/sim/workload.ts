@@ -50,6 +50,7 @@ export class Workload {
     private readonly rng: Rng,
     private readonly nodes: readonly string[],
     private readonly meanGapMs: number,
+    private readonly payload: (rng: Rng) => Uint8Array = randomPayload,
     private readonly openPerNodeMax = 256,
   ) {
     this.nextAtMs = this.gap();
@@ -65,8 +66,7 @@ export class Workload {
     this.counter += 1;
     const requestId = `c${this.counter}`;
     const kind: OperationKind = this.rng.chance(1, 5) ? 'read' : 'write';
-    const payload = new Uint8Array(this.rng.int(1, 32));
-    for (let i = 0; i < payload.length; i++) payload[i] = this.rng.int(0, 255);
+    const payload = this.payload(this.rng);
     this.open.set(requestId, { requestId, node, kind, invokedMs: nowMs, completedMs: null, outcome: null, index: null });
     this.stats.invoked += 1;
     return { requestId, node, kind, payload };
@@ -127,4 +127,10 @@ export class Workload {
   private gap(): number {
     return Math.max(1, Math.ceil(this.rng.exponential(this.meanGapMs)));
   }
+}
+
+function randomPayload(rng: Rng): Uint8Array {
+  const payload = new Uint8Array(rng.int(1, 32));
+  for (let i = 0; i < payload.length; i++) payload[i] = rng.int(0, 255);
+  return payload;
 }

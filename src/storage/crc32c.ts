@@ -39,7 +39,12 @@ export function crc32c(bytes: Uint8Array, previous = 0): number {
   const length = bytes.length;
   const aligned = length - (length % 8);
   while (i < aligned) {
-    const lo = (crc ^ ((bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24))) >>> 0;
+    const word =
+      (bytes[i] as number) |
+      ((bytes[i + 1] as number) << 8) |
+      ((bytes[i + 2] as number) << 16) |
+      ((bytes[i + 3] as number) << 24);
+    const lo = (crc ^ word) >>> 0;
     crc =
       (t[7 * 256 + (lo & 0xff)] as number) ^
       (t[6 * 256 + ((lo >>> 8) & 0xff)] as number) ^

@@ -9,16 +9,19 @@ export interface PersistRequest {
   readonly hardState: HardState | null;
   /** Replace any stored entries from `entries[0].index` on with these. */
   readonly entries: readonly Entry[];
-  /** A snapshot to store; entries it covers are dropped. */
+  /**
+   * A snapshot to store; entries it covers are dropped. The entries after it are kept only if the
+   * stored log holds its last entry with the same term; otherwise the whole log is dropped (Raft §7).
+   */
   readonly snapshot: Snapshot | null;
-  /** Drop stored entries up to and including this index (after `snapshot` covers them). */
+  /** Drop stored entries up to and including this index; never past the stored snapshot's index. */
   readonly compactThrough: LogIndex | null;
   readonly sync: boolean;
 }
 
 /** The async, durable side of a node's storage; only the driver (or the simulator) touches it. */
 export interface DurableLog {
-  /** Load and verify everything; throws a typed corruption error naming what is wrong and where. */
+  /** Load and verify everything; throws a typed corruption error naming what is wrong and where. Call before persist(). */
   load(): Promise<PersistentState>;
   persist(request: PersistRequest): Promise<void>;
   close(): Promise<void>;

@@ -227,6 +227,7 @@ export type WireValue =
   | { readonly kind: 'leader'; readonly name: string; readonly leader: LeaderView | null }
   | { readonly kind: 'locks'; readonly locks: readonly LockView[] }
   | { readonly kind: 'sessionInfo'; readonly session: SessionView | null }
+  /** Events after `fromIndex` come as pushes (for a `fromIndex: 0` watch: the applied index then). */
   | { readonly kind: 'watching'; readonly watchId: number; readonly fromIndex: number }
   | { readonly kind: 'unwatched'; readonly watchId: number }
   | { readonly kind: 'status'; readonly status: NodeStatusView }

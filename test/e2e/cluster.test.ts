@@ -11,6 +11,8 @@ import type { NodeStatusView, WireResult } from '../../src/transport/client-prot
 import type { SessionId } from '../../src/statemachine/ids.js';
 import type { NodeProcess, TestNode } from './fixtures/procs.js';
 import { eventually, makeNodes, runCli, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import { spawn } from 'node:child_process';
+import { cliCommand } from '../../src/server/launcher.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -46,6 +48,30 @@ t.test('invalid cluster.yml is refused with its line and reason', async (t) => {
   const result = await runCli(['start', '--node', 'n1', '--config', file]);
   t.equal(result.code, 2, 'exit code 2');
   t.match(result.output, /bad\.yml:6:13: nodes\[0\]\.client must be host:port/, 'names file, line, column and reason');
+});
+
+t.test('raftlock up runs every node of the file, names the leader, and stops them all on SIGINT', async (t) => {
+  const dir = t.testdir();
+  const nodes = await makeNodes(3, 4);
+  const file = writeClusterFile(dir, nodes);
+  const cli = cliCommand();
+  const up = spawn(cli.command, [...cli.args, 'up', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  up.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  up.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (up.exitCode === null) up.kill('SIGKILL');
+  });
+  const leader = await eventually(async () => /leader: (n\d)/.exec(output)?.[1], 30_000, 'up to name a leader');
+  for (const node of nodes) t.match(output, `${node.id}: clients 127.0.0.1:${node.clientPort}`, `up prints where ${node.id} listens`);
+  const status = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e');
+  t.equal(status?.leader, leader, 'the cluster answers status with that leader');
+  up.kill('SIGINT');
+  t.equal(await exited, 0, 'up exits 0 after stopping the nodes');
+  t.match(output, /cluster stopped/);
+  const after = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 500);
+  t.equal(after, null, 'no node is left running');
 });
 
 t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, total SIGKILL', async (t) => {

@@ -73,6 +73,11 @@ t.test('removing a voter: it stops counting and stops receiving entries', async 
   t.same(c.commands(n2), ['z'], 'two voters commit');
   t.notOk(c.delivered.slice(before).some((m) => m.to === n3), 'nothing is sent to the removed node');
   t.notOk(c.status(n1).progress.some((p) => p.id === n3));
+  t.same(c.status(n3).conf.voters, [n1, n2], 'the removed node got its removal entry');
+  const term = c.status(n3).term;
+  c.tickAll(60);
+  t.equal(c.status(n3).term, term, 'so it never campaigns');
+  t.equal(c.status(n3).role, 'follower');
 });
 
 t.test('removing the leader: it steps down once the removal commits and never campaigns (§4.2.2)', async (t) => {
@@ -157,4 +162,35 @@ t.test('a re-elected single voter sends its first appends only after its new ter
   t.ok(c.node(n1).propose(bytes('solo')).ok);
   c.stabilize();
   t.same(c.commands(n4), ['solo']);
+});
+
+t.test('a new leader refuses a conf change until it commits an entry of its own term', async (t) => {
+  // The single-server change rule (dissertation §4.1, with the 2015 erratum): until its no-op
+  // commits, an older configuration entry in the log may still be replaced.
+  const c = new Cluster(ids(3), { joiners: [n4], config: { preVote: false } });
+  c.processAll();
+  c.filter = (m) => m.type !== 'AppendEntriesResponse';
+  c.node(n1).campaign();
+  c.stabilize();
+  t.equal(c.status(n1).role, 'leader');
+  const early = c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 });
+  t.ok(!early.ok && early.error.code === 'DROPPED' && early.error.reason === 'config-change-pending');
+  c.filter = () => true;
+  c.tickAll(2);
+  t.ok(c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 }).ok, 'accepted once the no-op commits');
+});
+
+t.test('after a restart, membership comes from the snapshot conf plus the config entries after it', async (t) => {
+  const c = new Cluster(ids(3), { joiners: [n4] });
+  c.elect(n1);
+  change(c, n1, { type: 'addLearner', node: n4 });
+  c.compact(n2); // the addLearner entry is now inside n2's snapshot
+  change(c, n1, { type: 'promoteLearner', node: n4 }); // and this one is in its log after it
+  c.crash(n2);
+  c.restart(n2);
+  t.same(c.disk(n2).snapshot?.meta.conf, { voters: [n1, n2, n3], learners: [n4] }, 'the snapshot holds the learner');
+  t.same(c.status(n2).conf, { voters: [n1, n2, n3, n4], learners: [] }, 'the logged promotion applies on top');
+  c.crash(n4);
+  c.restart(n4);
+  t.same(c.status(n4).conf.voters, [n1, n2, n3, n4], 'a joiner restarts with what its log taught it');
 });

@@ -1,6 +1,6 @@
 // Raft's safety properties (Raft §5.2, §5.3, §5.4, Figure 3) under random interleavings of
 // delivery, loss, duplication, ticks, proposals, partitions, compactions (so snapshots are sent)
-// and crash-restarts on 3 and 5 nodes:
+// membership changes and crash-restarts on 3 and 5 nodes (plus one node that starts outside):
 // election safety, log matching and state machine safety must hold after every step.
 import t from 'tap';
 import fc from 'fast-check';
@@ -17,6 +17,7 @@ type Action =
   | { readonly kind: 'isolate'; readonly node: number }
   | { readonly kind: 'heal' }
   | { readonly kind: 'compact'; readonly node: number }
+  | { readonly kind: 'conf'; readonly node: number }
   | { readonly kind: 'restart'; readonly node: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -29,15 +30,17 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('heal' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), node: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('conf' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), node: fc.nat() }) },
 );
 
 function run(size: number, seed: number, actions: readonly Action[]): string | null {
-  const nodes = ids(size);
-  const c = new Cluster(nodes, { seed });
+  // One extra node starts outside the cluster; membership changes move nodes in and out.
+  const nodes = ids(size + 1);
+  const c = new Cluster(nodes.slice(0, size), { seed, joiners: nodes.slice(size) });
   const leaderOfTerm = new Map<number, NodeId>();
   let proposals = 0;
-  const at = (i: number): NodeId => nodes[i % size] as NodeId;
+  const at = (i: number): NodeId => nodes[i % nodes.length] as NodeId;
   for (const a of actions) {
     switch (a.kind) {
       case 'deliver':
@@ -71,6 +74,17 @@ function run(size: number, seed: number, actions: readonly Action[]): string | n
       case 'compact':
         c.compact(at(a.node));
         break;
+      case 'conf': {
+        // Cycle the target through learner → voter → removed, one change at a time.
+        const leader = c.leader();
+        if (leader === null) break;
+        const target = at(a.node);
+        const conf = c.status(leader).conf;
+        const type = conf.voters.includes(target) ? 'removeNode' : conf.learners.includes(target) ? 'promoteLearner' : 'addLearner';
+        c.node(leader).proposeConfChange({ type, node: target });
+        c.process(leader);
+        break;
+      }
       case 'restart':
         c.crash(at(a.node));
         c.restart(at(a.node));

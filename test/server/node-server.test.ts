@@ -164,3 +164,31 @@ t.test('connection and request limits', async (t) => {
   });
   t.match(closedAt, /HANDSHAKE_TIMEOUT/, 'silent connection cut with HANDSHAKE_TIMEOUT');
 });
+
+t.test('keepalives are batched into one entry per interval; expiry and wait timeouts are pushed', async (t) => {
+  // DESIGN §2: the leader gathers the keepalives of one interval into a single log entry and
+  // answers each when it commits; sessions expire by log time and the waiting clients are told.
+  const cluster = await startCluster({ nodes: 3 });
+  t.teardown(() => cluster.close());
+  const leader = await cluster.waitForLeader();
+  const client = await RawClient.connect({ port: leader.clientAddress.port });
+  t.teardown(() => client.close());
+  const sessions: SessionId[] = [];
+  for (let i = 0; i < 40; i++) sessions.push(sessionOf(await client.command(`k${i}`, 1, { type: 'openSession', ttlMs: 30_000 })));
+  // Time-advance ticks may interleave; measure how many entries 40 keepalives cost.
+  const before = leader.statusView().lastIndex;
+  const answers = await Promise.all(sessions.map((session, i) => client.request({ kind: 'keepAlive', session, clientId: `k${i}` })));
+  const grown = leader.statusView().lastIndex - before;
+  t.ok(answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'), 'every keepalive answered with its new deadline');
+  t.ok(grown <= 3, `40 keepalives cost ${grown} log entries, not 40`);
+  const expired = await client.request({ kind: 'keepAlive', session: 999_999 as SessionId, clientId: 'k0' });
+  t.equal(expired.code, 'SESSION_EXPIRED', 'an unknown session is reported expired');
+
+  // A waiter whose wait runs out gets a timeout push; a session left without keepalives expires.
+  const holder = sessionOf(await client.command('h', 1, { type: 'openSession', ttlMs: 60_000 }));
+  const waiter = sessionOf(await client.command('w', 1, { type: 'openSession', ttlMs: 1000 }));
+  t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
+  t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
+  t.match(await client.waitForPush((p) => p.kind === 'timeout'), { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' }, 'wait timeout pushed');
+  t.match(await client.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'expiry pushed');
+});

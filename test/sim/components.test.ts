@@ -192,6 +192,22 @@ t.test('disk: snapshots drop covered entries; armed corruption fails the next lo
     t.equal(loaded.value.snapshot?.meta.index, 3);
     t.same(loaded.value.entries.map((x) => x.index), [4, 5], 'entries after the snapshot are kept');
   }
+  // A leader's snapshot from another history (different term at its index) replaces the log.
+  disk.submit(
+    {
+      seq: 3,
+      hardState: null,
+      entries: [],
+      snapshot: { meta: { index: 4 as LogIndex, term: 2 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([2]) },
+      compactThrough: 4 as LogIndex,
+      sync: true,
+    },
+    0,
+  );
+  completeAll(disk);
+  disk.crash(true);
+  const replacedLog = disk.load();
+  if (replacedLog.ok) t.same([replacedLog.value.snapshot?.meta.index, replacedLog.value.entries.length], [4, 0], 'entry 5 of the old history is gone');
   disk.armReadCorruption();
   t.notOk(disk.load().ok, 'corruption detected: the node refuses to start');
   t.ok(disk.load().ok, 'corruption is reported once');

@@ -96,6 +96,8 @@ t.test('records round-trip and any single corrupted byte is detected', async (t)
     command(2, 1, 0),
     command(3, 2, 300),
     { index: 4 as LogIndex, term: 2 as Term, kind: 'config', change: { type: 'addLearner', node: 'n3' as NodeId } },
+    // A plain Uint8Array that is a view into a larger buffer, as a decoder may hand over.
+    { index: 5 as LogIndex, term: 2 as Term, kind: 'command', data: new Uint8Array([9, 8, 7, 6, 5, 4]).subarray(2, 5) },
   ];
   for (const entry of samples) {
     const key = entryKey(entry.index);
@@ -392,6 +394,14 @@ t.test('a directory of another cluster, another node or another format is refuse
   const notOurs = await openLevelLog(options(foreign)).then(() => null, (e: unknown) => e);
   t.ok(notOurs instanceof StorageError && notOurs.code === 'FORMAT');
   if (notOurs instanceof StorageError) t.match(notOurs.message, 'no identity record');
+});
+
+t.test('a directory that cannot be created is refused with OPEN_FAILED naming it', async (t) => {
+  const root = t.testdir({ 'not-a-dir': 'a plain file' });
+  const dir = join(root, 'not-a-dir', 'data');
+  const error = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
+  t.ok(error instanceof StorageError && error.code === 'OPEN_FAILED', 'refused with OPEN_FAILED');
+  if (error instanceof StorageError) t.match(error.message, `data directory ${dir} cannot be opened`);
 });
 
 t.test('a second handle on a directory in use fails at once with DATA_DIR_LOCKED', async (t) => {

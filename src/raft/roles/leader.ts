@@ -24,13 +24,12 @@ export function tickLeader(s: RaftState): void {
   }
   if (s.electionElapsed >= s.config.electionTicks) {
     s.electionElapsed = 0;
-    if (s.config.checkQuorum) {
-      if (!quorumActive(s)) {
-        s.becomeFollower(s.term, null);
-        return;
-      }
-      for (const pr of s.progress.values()) pr.recentActive = false;
+    if (s.config.checkQuorum && !quorumActive(s)) {
+      s.becomeFollower(s.term, null);
+      return;
     }
+    pruneRemoved(s);
+    for (const pr of s.progress.values()) pr.recentActive = false;
   }
   for (const pr of s.progress.values()) {
     if (pr.state !== 'snapshot') continue;
@@ -75,12 +74,8 @@ export function onConfChanged(s: RaftState): void {
   if (s.role === 'leader') {
     const conf = s.membership.current();
     for (const id of [...conf.voters, ...conf.learners]) addProgress(s, id);
-    for (const id of [...s.progress.keys()]) {
-      if (!isMember(conf, id)) {
-        s.progress.delete(id);
-        if (s.transferee === id) s.transferee = null;
-      }
-    }
+    if (s.transferee !== null && !conf.voters.includes(s.transferee)) s.transferee = null;
+    // Removed members keep their progress (never counted) until they hold their removal: see pruneRemoved.
     maybeCommit(s);
   } else if (s.role !== 'follower' && !s.promotable()) {
     s.becomeFollower(s.term, null);
@@ -111,6 +106,20 @@ export function maybeCommit(s: RaftState): boolean {
   return true;
 }
 
+/**
+ * Stop replicating to members removed by a committed change once they hold the removal entry (so
+ * they know they are out and never campaign), or once they went silent for a CheckQuorum round.
+ * Replicating to them meanwhile costs nothing: they are in no quorum.
+ */
+function pruneRemoved(s: RaftState): void {
+  const changeIndex = s.membership.lastChangeIndex();
+  if (changeIndex > s.log.commit) return;
+  const conf = s.membership.current();
+  for (const pr of [...s.progress.values()]) {
+    if (!isMember(conf, pr.id) && (pr.match >= changeIndex || !pr.recentActive)) s.progress.delete(pr.id);
+  }
+}
+
 export function onLeaderCommit(s: RaftState, old: number): void {
   const commit = s.log.commit;
   for (let i = Math.max(old + 1, s.leaderStartIndex + 1); i <= commit; i++) {
@@ -125,6 +134,7 @@ export function onLeaderCommit(s: RaftState, old: number): void {
     s.readsAwaitingCommit = [];
     for (const context of waiting) leaderRead(s, context, s.id);
   }
+  pruneRemoved(s);
   if (!s.promotable() && s.membership.lastChangeIndex() <= commit) {
     // Dissertation §4.2.2: a leader removed from the configuration steps down once the removal commits.
     flushAppends(s);
@@ -205,7 +215,9 @@ export function onAppendResponse(s: RaftState, pr: Progress, m: MessageOf<'Appen
   if (pr.state === 'probe' || (pr.state === 'snapshot' && pr.match >= pr.snapshotIndex)) pr.becomeReplicate();
   if (updated) maybeCommit(s);
   if (pr.id === s.transferee && pr.match === s.log.lastIndex()) sendTimeoutNow(s, pr.id);
-  if (s.role === 'leader') sendAppends(s, pr, false);
+  if (s.role !== 'leader') return;
+  sendAppends(s, pr, false);
+  if (!isMember(s.membership.current(), pr.id)) pruneRemoved(s);
 }
 
 export function onHeartbeatResponse(s: RaftState, pr: Progress, m: MessageOf<'HeartbeatResponse'>): void {

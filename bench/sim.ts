@@ -1,0 +1,40 @@
+// Simulator speed: simulated seconds per CPU-second under a hostile fault profile, for 3 and 5
+// nodes. Usage: npx tsx bench/sim.ts [--short]
+import { scenarioFromSeed } from '../src/sim/scenario.js';
+import { runSimulation } from '../src/sim/simulator.js';
+
+const short = process.argv.includes('--short');
+const seeds = short ? 10 : 60;
+const durationMs = short ? 5_000 : 20_000;
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+// Warm the JIT so the first size measured is not penalised.
+for (let seed = 1; seed <= 3; seed++) runSimulation({ scenario: scenarioFromSeed(seed, 3, 2_000, 'swarm'), replayFrom: { kind: 'seed' } });
+
+console.log(`hostile (swarm) profile, ${seeds} seeds x ${durationMs / 1000}s fault phase + liveness phase`);
+console.log('nodes | simulated s | CPU s | sim s per CPU s | events/CPU s | entries applied | faults | failures');
+for (const nodes of [3, 5]) {
+  let simulatedMs = 0;
+  let events = 0;
+  let committed = 0;
+  let faults = 0;
+  let failures = 0;
+  const start = cpuSeconds();
+  for (let seed = 1000; seed < 1000 + seeds; seed++) {
+    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, nodes, durationMs, 'swarm'), replayFrom: { kind: 'seed' } });
+    simulatedMs += outcome.stats.simulatedMs;
+    events += outcome.stats.events;
+    committed += outcome.stats.committed;
+    faults += outcome.stats.faults;
+    if (!outcome.passed) failures += 1;
+  }
+  const cpu = cpuSeconds() - start;
+  const sim = simulatedMs / 1000;
+  console.log(
+    `${String(nodes).padStart(5)} | ${sim.toFixed(0).padStart(11)} | ${cpu.toFixed(1).padStart(5)} | ${(sim / cpu).toFixed(1).padStart(15)} | ${Math.round(events / cpu).toString().padStart(12)} | ${String(committed).padStart(15)} | ${String(faults).padStart(6)} | ${failures}`,
+  );
+}

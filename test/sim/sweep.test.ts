@@ -1,0 +1,49 @@
+// The CI sweep (TigerBeetle's VOPR, DESIGN.md §4): many randomized worlds, each seed drawing its
+// own fault knobs (swarm testing), each run checked for Raft's safety properties after every event
+// and for liveness once the faults end. Then fast-check generates fault schedules directly and
+// shrinks any failing one to a minimal scenario to keep under test/sim/regressions/.
+import t from 'tap';
+import fc from 'fast-check';
+import { scenarioFromSeed, stringifyScenario } from '../../src/sim/scenario.js';
+import { scenarioArbitrary } from '../../src/sim/scenario-arbitrary.js';
+import { formatFailure, runSimulation } from '../../src/sim/simulator.js';
+
+const seeds = Number(process.env['SIM_SEEDS'] ?? 200);
+const firstSeed = Number(process.env['SIM_FIRST_SEED'] ?? 1);
+
+t.test(`${seeds} randomized 5-node swarm simulations all pass`, async (t) => {
+  const failures: string[] = [];
+  let simulatedMs = 0;
+  let faults = 0;
+  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
+    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'), replayFrom: { kind: 'seed' } });
+    simulatedMs += outcome.stats.simulatedMs;
+    faults += outcome.stats.faults;
+    if (!outcome.passed) failures.push(formatFailure(outcome, 20));
+  }
+  t.ok(faults > seeds, `faults were injected (${faults} in ${(simulatedMs / 1000).toFixed(0)} simulated seconds)`);
+  t.same(failures, [], failures.join('\n\n'));
+});
+
+t.test('fast-check fault schedules: safety and liveness hold; failures shrink to a scenario', async (t) => {
+  const result = fc.check(
+    fc.property(scenarioArbitrary({ durationMsMin: 1000, durationMsMax: 3000 }), (scenario) => {
+      const outcome = runSimulation({ scenario, replayFrom: { kind: 'file', path: 'test/sim/regressions/<name>.json' } });
+      return outcome.passed;
+    }),
+    { numRuns: 100, seed: 20261124 },
+  );
+  if (result.failed && result.counterexample !== null) {
+    const [scenario] = result.counterexample;
+    const outcome = runSimulation({ scenario, replayFrom: { kind: 'file', path: 'test/sim/regressions/<name>.json' } });
+    t.fail(
+      [
+        `shrunk failing scenario (save it as test/sim/regressions/<name>.json):`,
+        stringifyScenario(scenario),
+        outcome.passed ? 'passes on replay' : formatFailure(outcome, 20),
+      ].join('\n'),
+    );
+  } else {
+    t.ok(!result.failed, `${result.numRuns} generated scenarios passed`);
+  }
+});
