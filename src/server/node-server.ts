@@ -18,11 +18,15 @@ import { createRaftNode } from '../raft/node.js';
 import type { ConfChange, NodeId, Role } from '../raft/types.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
-import { eventsSince } from '../statemachine/queries.js';
-import type { Notification, WatchEvent } from '../statemachine/results.js';
 import { GroupCommitter } from '../storage/group-commit.js';
 import { openLevelLog } from '../storage/level-log.js';
-import type { ClientOp, MemberView, NodeStatusView, Welcome, WireResult } from '../transport/client-protocol.js';
+import type {
+  ClientOp,
+  MembersAction,
+  NodeStatusView,
+  Welcome,
+  WireResult,
+} from '../transport/client-protocol.js';
 import { unavailable } from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { TransportEvent } from '../transport/tcp.js';
@@ -37,6 +41,9 @@ import { ServerCore } from './server-core.js';
 import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
+import { routeNotifications, startWatch } from './server-push.js';
+import type { AddressBook } from './server-views.js';
+import { formatAddress, membersView, statusView, welcomeFrame } from './server-views.js';
 
 /** Where one member listens: peers on `peer`, clients on `client`. */
 export interface MemberAddresses {
@@ -82,16 +89,8 @@ interface InFlight {
   notBeforeMs: number;
 }
 
-function formatAddress(address: HostPort): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function eventName(event: WatchEvent): string {
-  return 'key' in event ? event.key : event.lock;
 }
 
 /** After a failed forward (leader unreachable or no longer leading), wait this long to retry. */
@@ -120,7 +119,13 @@ export class NodeServer implements ConnectionHost {
   private nextRequest = 1;
   private closing: Promise<void> | null = null;
   private fatalError: unknown = null;
-  private seen: { role: Role; leader: NodeId | null; term: number; voters: string; learners: string };
+  private seen: {
+    role: Role;
+    leader: NodeId | null;
+    term: number;
+    voters: string;
+    learners: string;
+  };
 
   private constructor(
     options: NodeServerOptions,
@@ -140,7 +145,8 @@ export class NodeServer implements ConnectionHost {
     this.clientServer = clientServer;
     this.clientLimits = { ...defaultClientConnectionLimits, ...options.clientLimits };
     this.connectionsMax = options.connectionsMax ?? 1024;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(5000, options.raft.electionTicks * options.tickMs * 6);
+    const electionMs = options.raft.electionTicks * options.tickMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(5000, electionMs * 6);
     for (const member of options.members) this.directory.set(member.id, member);
     this.forwards = new ForwardPool({
       clusterId: this.clusterId,
@@ -193,7 +199,8 @@ export class NodeServer implements ConnectionHost {
         machine: options.machine,
       });
       if (!created.ok) throw new Error(`data directory ${options.dataDir}: ${created.error}`);
-      const peers = new Map(options.members.filter((m) => m.id !== options.nodeId).map((m) => [m.id, m.peer] as const));
+      const others = options.members.filter((m) => m.id !== options.nodeId);
+      const peers = new Map(others.map((m) => [m.id, m.peer] as const));
       transport = await TcpTransport.listen({
         nodeId: options.nodeId,
         clusterId: options.clusterId,
@@ -214,7 +221,9 @@ export class NodeServer implements ConnectionHost {
           resolve();
         });
       });
-      clientServer.on('error', (error) => logger.warn('client listener error', { error: describe(error) }));
+      clientServer.on('error', (error) => {
+        logger.warn('client listener error', { error: describe(error) });
+      });
       const server = new NodeServer(options, created.value, committer, transport, clientServer);
       const status = created.value.status();
       logger.info('node started', {
@@ -270,72 +279,52 @@ export class NodeServer implements ConnectionHost {
   }
 
   statusView(): NodeStatusView {
-    const s = this.core.status();
-    const state = this.core.state;
-    let waiters = 0;
-    for (const lock of state.locks.values()) waiters += lock.waiting;
-    const lag = s.role === 'leader' ? s.progress.filter((p) => p.id !== this.nodeId).map((p) => ({ id: p.id, behind: Math.max(0, s.lastIndex - p.match) })) : [];
-    return {
-      nodeId: this.nodeId,
+    return statusView({
       clusterId: this.clusterId,
-      role: s.role,
-      term: s.term,
-      leader: s.leader,
-      commit: s.commit,
+      raft: this.core.status(),
       applied: this.core.host.applied,
-      lastIndex: s.lastIndex,
-      snapshotIndex: s.snapshotIndex,
-      voters: s.conf.voters,
-      learners: s.conf.learners,
-      lag,
-      sessions: state.sessions.size,
-      locks: state.locks.size,
-      waiters,
+      state: this.core.state,
       connections: this.connections.size,
-    };
-  }
-
-  private clientOf(id: NodeId): string | null {
-    if (id === this.nodeId) return formatAddress(this.clientAddress);
-    const member = this.directory.get(id);
-    return member === undefined ? null : formatAddress(member.client);
-  }
-
-  private peerOf(id: NodeId): string {
-    if (id === this.nodeId) return formatAddress(this.peerAddress);
-    const member = this.directory.get(id);
-    return member === undefined ? '' : formatAddress(member.peer);
-  }
-
-  private membersView(): MemberView[] {
-    const conf = this.core.status().conf;
-    const view = (id: NodeId, role: 'voter' | 'learner'): MemberView => ({ id, role, peer: this.peerOf(id), client: this.clientOf(id) ?? '' });
-    return [...conf.voters.map((id) => view(id, 'voter')), ...conf.learners.map((id) => view(id, 'learner'))];
+    });
   }
 
   welcome(): Welcome {
-    const conf = this.core.status().conf;
-    const ids = conf.voters.length + conf.learners.length > 0 ? [...conf.voters, ...conf.learners] : [this.nodeId, ...this.directory.keys()];
-    const members = ids.flatMap((id) => {
-      const client = this.clientOf(id);
-      return client === null ? [] : [{ id, client }];
-    });
-    return { type: 'Welcome', clusterId: this.clusterId, nodeId: this.nodeId, leader: this.core.status().leader, members };
+    return welcomeFrame(this.clusterId, this.core.status(), this.addressBook());
+  }
+
+  private addressBook(): AddressBook {
+    const lookup = (id: NodeId, which: 'peer' | 'client'): string | null => {
+      if (id === this.nodeId) {
+        return formatAddress(which === 'peer' ? this.peerAddress : this.clientAddress);
+      }
+      const member = this.directory.get(id);
+      return member === undefined ? null : formatAddress(member[which]);
+    };
+    return {
+      client: (id) => lookup(id, 'client'),
+      peer: (id) => lookup(id, 'peer'),
+      known: [this.nodeId, ...this.directory.keys()],
+    };
   }
 
   // ---- connections -------------------------------------------------------------------------
 
   private accept(socket: Socket): void {
     if (this.closing !== null || this.connections.size >= this.connectionsMax) {
-      const framed = new FramedSocket(socket, 1024, { onValue: () => undefined, onClose: () => undefined });
-      const why = this.closing !== null ? 'this node is shutting down' : `this node serves at most ${this.connectionsMax} client connections`;
+      const ignore = { onValue: () => undefined, onClose: () => undefined };
+      const framed = new FramedSocket(socket, 1024, ignore);
+      const why =
+        this.closing !== null
+          ? 'this node is shutting down'
+          : `this node serves at most ${this.connectionsMax} client connections`;
       this.log.warn('client connection refused', { remote: framed.remote, reason: why });
       framed.fail('TOO_MANY_CONNECTIONS', why);
       return;
     }
-    const connection = new ClientConnection(this.nextConnectionId++, socket, this.clientLimits, this);
+    const id = this.nextConnectionId++;
+    const connection = new ClientConnection(id, socket, this.clientLimits, this);
     this.connections.add(connection);
-    this.log.debug('client connected', { connection: connection.id, remote: connection.framed.remote });
+    this.log.debug('client connected', { connection: id, remote: connection.framed.remote });
   }
 
   closed(connection: ClientConnection, reason: string): void {
@@ -344,42 +333,63 @@ export class NodeServer implements ConnectionHost {
   }
 
   request(connection: ClientConnection, id: number, op: ClientOp): void {
+    const deadlineMs = this.now() + this.requestTimeoutMs;
+    const submit = (): void => this.submit({ connection, id, op, deadlineMs, notBeforeMs: 0 });
     switch (op.kind) {
       case 'command': {
         connection.clientIds.add(op.command.clientId);
         const inner = op.command.op;
         if (inner.type !== 'openSession') connection.sessions.add(inner.session);
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
+        return submit();
       }
       case 'keepAlive':
         connection.clientIds.add(op.clientId);
         connection.sessions.add(op.session);
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
+        return submit();
       case 'read':
       case 'transferLeader':
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
-      case 'members':
-        if (op.action === 'list') return connection.respond(id, { code: 'OK', value: { kind: 'members', members: this.membersView() } });
-        if (op.node !== undefined && op.node !== this.nodeId && !this.directory.has(op.node) && op.action === 'addLearner') {
-          const message = `node ${op.node} is not in this cluster's configuration; list it in cluster.yml with join: true first`;
+        return submit();
+      case 'members': {
+        if (op.action === 'list') {
+          const members = membersView(this.core.status(), this.addressBook());
+          return connection.respond(id, { code: 'OK', value: { kind: 'members', members } });
+        }
+        const node = op.node;
+        const unknown = node !== undefined && node !== this.nodeId && !this.directory.has(node);
+        if (unknown && op.action === 'addLearner') {
+          const message =
+            `node ${String(op.node)} is not in this cluster's configuration; ` +
+            'list it in cluster.yml with join: true first';
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
         }
-        return this.submit({ connection, id, op, deadlineMs: this.now() + this.requestTimeoutMs, notBeforeMs: 0 });
+        return submit();
+      }
       case 'watch':
-        return this.startWatch(connection, id, op.prefix, op.fromIndex);
+        return startWatch(connection, id, op.prefix, op.fromIndex, this.core.state, this.applied);
       case 'unwatch': {
-        const existed = connection.watches.delete(op.watchId);
-        if (!existed) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: `no watch ${op.watchId} on this connection` });
-        return connection.respond(id, { code: 'OK', value: { kind: 'unwatched', watchId: op.watchId } });
+        if (!connection.watches.delete(op.watchId)) {
+          const message = `no watch ${op.watchId} on this connection`;
+          return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+        }
+        const value = { kind: 'unwatched' as const, watchId: op.watchId };
+        return connection.respond(id, { code: 'OK', value });
       }
       case 'status':
-        return connection.respond(id, { code: 'OK', value: { kind: 'status', status: this.statusView() } });
-      case 'snapshot':
         return connection.respond(id, {
-          code: 'INVALID_ARGUMENT',
-          message: 'this node takes snapshots by the policy in cluster.yml (snapshot.entries); on-demand snapshots are not offered',
+          code: 'OK',
+          value: { kind: 'status', status: this.statusView() },
         });
+      case 'snapshot': {
+        const message =
+          'this node takes snapshots by the policy in cluster.yml (snapshot.entries); ' +
+          'on-demand snapshots are not offered';
+        return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+      }
     }
+  }
+
+  private get applied(): number {
+    return this.core.host.applied;
   }
 
   private now(): number {
@@ -390,7 +400,9 @@ export class NodeServer implements ConnectionHost {
 
   private submit(entry: InFlight): void {
     if (!entry.connection.isOpen) return;
-    if (this.driver.isStopped) return entry.connection.respond(entry.id, unavailable('this node has stopped'));
+    if (this.driver.isStopped) {
+      return entry.connection.respond(entry.id, unavailable('this node has stopped'));
+    }
     const requestId = `q${this.nextRequest++}`;
     this.inflight.set(requestId, entry);
     const { op } = entry;
@@ -404,22 +416,23 @@ export class NodeServer implements ConnectionHost {
           return this.core.read(requestId, op.query);
         case 'transferLeader':
           return this.core.transferLeadership(requestId, op.to);
-        case 'members': {
-          const node = op.node ?? this.nodeId;
-          const change: ConfChange =
-            op.action === 'addLearner' ? { type: 'addLearner', node } : op.action === 'promote' ? { type: 'promoteLearner', node } : { type: 'removeNode', node };
-          return this.core.confChange(requestId, change);
-        }
-        default:
+        case 'members':
+          if (op.action === 'list') return undefined;
+          return this.core.confChange(requestId, confChangeOf(op.action, op.node ?? this.nodeId));
+        default: {
           this.inflight.delete(requestId);
-          return entry.connection.respond(entry.id, { code: 'INVALID_ARGUMENT', message: `${op.kind} is answered locally` });
+          const message = `${op.kind} is answered locally`;
+          return entry.connection.respond(entry.id, { code: 'INVALID_ARGUMENT', message });
+        }
       }
     });
   }
 
   private finish(entry: InFlight, result: WireResult): void {
     if (result.code === 'NOT_LEADER') return this.notLeader(entry, result.leader);
-    if (result.code === 'OK' && result.value.kind === 'session') entry.connection.sessions.add(result.value.session);
+    if (result.code === 'OK' && result.value.kind === 'session') {
+      entry.connection.sessions.add(result.value.session);
+    }
     entry.connection.respond(entry.id, result);
   }
 
@@ -427,11 +440,14 @@ export class NodeServer implements ConnectionHost {
     if (!entry.connection.isOpen) return;
     const leader = hint ?? this.core.status().leader;
     if (entry.connection.redirect) {
-      const leaderClient = leader === null ? null : this.clientOf(leader);
-      return entry.connection.respond(entry.id, { code: 'NOT_LEADER', message: `node ${this.nodeId} is not the leader`, leader, leaderClient });
+      const leaderClient = leader === null ? null : this.addressBook().client(leader);
+      const message = `node ${this.nodeId} is not the leader`;
+      const refusal: WireResult = { code: 'NOT_LEADER', message, leader, leaderClient };
+      return entry.connection.respond(entry.id, refusal);
     }
     const member = leader === null ? undefined : this.directory.get(leader);
-    if (leader === null || leader === this.nodeId || member === undefined || entry.op.kind === 'read') {
+    const local = leader === null || leader === this.nodeId || member === undefined;
+    if (local || entry.op.kind === 'read') {
       // No leader yet (or a read that needs one): wait for a leader, then try again here.
       this.parked.push(entry);
       return;
@@ -446,7 +462,9 @@ export class NodeServer implements ConnectionHost {
         this.scheduleUnpark();
         return;
       }
-      this.finish(entry, result.code === 'NOT_LEADER' ? unavailable('no stable leader within the request timeout; retry') : result);
+      const unsettled = unavailable('no stable leader in time; retry');
+      const settled = result.code === 'NOT_LEADER' ? unsettled : result;
+      this.finish(entry, settled);
     });
   }
 
@@ -460,7 +478,8 @@ export class NodeServer implements ConnectionHost {
     for (const entry of parked) {
       if (!entry.connection.isOpen) continue;
       if (now >= entry.deadlineMs) {
-        entry.connection.respond(entry.id, unavailable('no leader within the request timeout; retry with the same (clientId, seq)'));
+        const message = 'no leader within the request timeout; retry with the same (clientId, seq)';
+        entry.connection.respond(entry.id, unavailable(message));
       } else if (leader === null || now < entry.notBeforeMs) {
         this.parked.push(entry);
       } else {
@@ -484,7 +503,9 @@ export class NodeServer implements ConnectionHost {
       this.inflight.delete(reply.requestId);
       this.finish(entry, reply.result);
     }
-    if (output.notifications.length > 0) this.route(output.notifications);
+    if (output.notifications.length > 0) {
+      routeNotifications(this.connections, output.notifications, this.core.host.applied);
+    }
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
       else this.log.info('installed snapshot from the leader', { index: snapshot.index });
@@ -493,58 +514,17 @@ export class NodeServer implements ConnectionHost {
     this.unpark();
   }
 
-  private route(notifications: readonly Notification[]): void {
-    const applied = this.core.host.applied;
-    for (const n of notifications) {
-      for (const connection of this.connections) {
-        if (connection.isForwarder) continue;
-        if (n.kind === 'event') {
-          const name = eventName(n.event);
-          for (const watch of connection.watches.values()) {
-            if (n.event.index > watch.cursor && name.startsWith(watch.prefix)) connection.push({ kind: 'event', watchId: watch.id, event: n.event });
-          }
-        } else if (connection.clientIds.has(n.clientId) || (n.kind === 'sessionExpired' && connection.sessions.has(n.session))) {
-          connection.push(n);
-        }
-      }
-    }
-    for (const connection of this.connections) {
-      for (const watch of connection.watches.values()) watch.cursor = Math.max(watch.cursor, applied);
-    }
-  }
-
-  private startWatch(connection: ClientConnection, id: number, prefix: string, fromIndex: number): void {
-    const watchId = connection.newWatchId();
-    if (watchId === null) return connection.respond(id, { code: 'UNAVAILABLE', message: 'too many watches on this connection' });
-    const events: WatchEvent[] = [];
-    let cursor: number = this.core.host.applied;
-    if (fromIndex > 0) {
-      let after = fromIndex;
-      for (;;) {
-        const page = eventsSince(this.core.state, prefix, after, 1000);
-        if (page.code !== 'OK') return connection.respond(id, { code: page.code, message: page.message });
-        for (const event of page.events) events.push(event);
-        if (page.events.length === 0 || page.nextAfter <= after) break;
-        after = page.nextAfter;
-      }
-      cursor = Math.max(after, cursor);
-    }
-    connection.watches.set(watchId, { id: watchId, prefix, cursor });
-    // For "only new events" the answer names the index they start after, so a client can resume
-    // from it after a reconnection without a gap.
-    const startsAfter = fromIndex === 0 ? cursor : fromIndex;
-    connection.respond(id, { code: 'OK', value: { kind: 'watching', watchId, fromIndex: startsAfter } });
-    for (const event of events) connection.push({ kind: 'event', watchId, event });
-  }
-
   private observeChanges(): void {
     const s = this.core.status();
     const voters = s.conf.voters.join(',');
     const learners = s.conf.learners.join(',');
     const seen = this.seen;
     if (s.role !== seen.role || s.leader !== seen.leader || s.term !== seen.term) {
-      if (s.role === 'leader' && seen.role !== 'leader') this.log.info('became leader', { term: s.term });
-      else if (s.role !== 'leader' && seen.role === 'leader') this.log.info('stepped down', { term: s.term, leader: s.leader });
+      if (s.role === 'leader' && seen.role !== 'leader') {
+        this.log.info('became leader', { term: s.term });
+      } else if (s.role !== 'leader' && seen.role === 'leader') {
+        this.log.info('stepped down', { term: s.term, leader: s.leader });
+      }
       if (s.leader !== seen.leader) {
         this.log.info('leader changed', { term: s.term, leader: s.leader });
         this.forwards.retain(s.leader);
@@ -552,7 +532,9 @@ export class NodeServer implements ConnectionHost {
         this.log.debug('role changed', { role: s.role, term: s.term });
       }
     }
-    if (voters !== seen.voters || learners !== seen.learners) this.log.info('membership changed', { voters, learners });
+    if (voters !== seen.voters || learners !== seen.learners) {
+      this.log.info('membership changed', { voters, learners });
+    }
     this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners };
   }
 
@@ -584,30 +566,34 @@ export class NodeServer implements ConnectionHost {
     if (!this.driver.isStopped) await this.handOffLeadership();
     this.driver.flush();
     await this.driver.stop();
-    const replies = this.fatalError === null ? this.core.stopSafely('this node is shutting down') : [];
+    const stopping = 'this node is shutting down';
+    const replies = this.fatalError === null ? this.core.stopSafely(stopping) : [];
     for (const reply of replies) {
       const entry = this.inflight.get(reply.requestId);
       if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
     }
-    for (const entry of this.parked) entry.connection.respond(entry.id, unavailable('this node is shutting down'));
+    for (const entry of this.parked) entry.connection.respond(entry.id, unavailable(stopping));
     this.parked = [];
     this.forwards.close();
     for (const connection of [...this.connections]) connection.close('node shutting down');
     await this.transport.close();
-    await this.committer.close().catch((error: unknown) => this.log.warn('closing the data directory failed', { error: describe(error) }));
+    await this.committer.close().catch((error: unknown) => {
+      this.log.warn('closing the data directory failed', { error: describe(error) });
+    });
     this.log.info('node stopped cleanly');
   }
 
   private async handOffLeadership(): Promise<void> {
     const s = this.core.status();
     if (s.role !== 'leader') return;
-    const candidates = s.progress.filter((p) => p.id !== this.nodeId && s.conf.voters.includes(p.id)).sort((a, b) => b.match - a.match);
-    const target = candidates[0];
+    const voters = s.progress.filter((p) => p.id !== this.nodeId && s.conf.voters.includes(p.id));
+    const target = voters.sort((a, b) => b.match - a.match)[0];
     if (target === undefined) return;
     this.log.info('transferring leadership before shutdown', { to: target.id });
     this.driver.guard(() => this.core.transferLeadership(`shutdown/${this.nodeId}`, target.id));
     const deadline = this.now() + this.options.raft.electionTicks * this.options.tickMs * 2;
-    while (this.now() < deadline && !this.driver.isStopped && this.core.status().role === 'leader') {
+    const leading = (): boolean => !this.driver.isStopped && this.core.status().role === 'leader';
+    while (this.now() < deadline && leading()) {
       await new Promise((resolve) => setTimeout(resolve, this.options.tickMs));
     }
   }
@@ -620,8 +606,21 @@ function logTransportEvent(logger: Logger, event: TransportEvent): void {
     case 'disconnected':
       return logger.debug('peer disconnected', { peer: event.peer, reason: event.reason });
     case 'refused':
-      return logger.warn('peer connection refused', { remote: event.remote, code: event.code, reason: event.message });
-    case 'peerError':
-      return logger.warn('peer refused us', { remote: event.remote, code: event.code, reason: event.message });
+    case 'peerError': {
+      const fields = { remote: event.remote, code: event.code, reason: event.message };
+      const what = event.kind === 'refused' ? 'peer connection refused' : 'peer refused us';
+      return logger.warn(what, fields);
+    }
+  }
+}
+
+function confChangeOf(action: Exclude<MembersAction, 'list'>, node: NodeId): ConfChange {
+  switch (action) {
+    case 'addLearner':
+      return { type: 'addLearner', node };
+    case 'promote':
+      return { type: 'promoteLearner', node };
+    case 'remove':
+      return { type: 'removeNode', node };
   }
 }
