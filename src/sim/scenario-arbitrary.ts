@@ -12,7 +12,7 @@ export interface ScenarioArbitraryOptions {
 /**
  * fast-check arbitraries over Scenarios, for property tests of your own (fast-check is a
  * development dependency: import this module from tests only). Fault schedules shrink toward
- * fewer, earlier, simpler events; every subsequence of a schedule is itself valid, since faults
+ * fewer, earlier, simpler events (the world's noise, calm or swarm, comes from the seed); every subsequence of a schedule is itself valid, since faults
  * that do not apply when they fire do nothing. At most one disk is corrupted per scenario: losing
  * more disks than the cluster has spare voters is data loss no procedure recovers from.
  */
@@ -31,7 +31,7 @@ export function scenarioArbitrary(options: ScenarioArbitraryOptions = {}): fc.Ar
         seed: fc.constant(seed),
         nodes: fc.constant(nodes),
         durationMs: fc.constant(durationMs),
-        profile: fc.constant('calm' as const),
+        profile: fc.constantFrom('calm' as const, 'swarm' as const),
         events: fc
           .array(faultEventArbitrary(nodes, durationMs), { maxLength: options.eventsMax ?? 12 })
           .map((events) => {

@@ -489,7 +489,9 @@ export class Simulation {
       }
       case 'done':
         this.stats.diskWrites += 1;
-        if (c.request.sync && c.request.hardState !== null) this.raftSafety.onDurableHardState(n.name, c.request.hardState);
+        // Once a write completes the node acts on it (votes go out), so from here on its term and
+        // vote are promises: a core that forgot to ask for a sync loses them in a power cut.
+        if (c.request.hardState !== null) this.raftSafety.onDurableHardState(n.name, c.request.hardState);
         host.persisted(c.request.seq);
         this.pump(n);
         return;

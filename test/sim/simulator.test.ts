@@ -253,3 +253,35 @@ t.test('a plugged-in state machine and its invariants are checked after every ap
   });
   t.throws(() => sim.runFor(5000), /state-machine-invariants: n\d after \d+: five commands is too many/);
 });
+
+// End to end: a core that never asks for fsync (so a power cut can take back a vote it already
+// sent, breaking Raft Figure 2's "persist before responding") is caught by the checkers.
+t.test('a Raft core that skips fsync is caught, with its seed and replay command', async (t) => {
+  const { createRaftNode } = await import('../../src/raft/node.js');
+  const { scenarioFromSeed: fromSeed } = await import('../../src/sim/scenario.js');
+  const noSync: typeof createRaftNode = (config, persisted, rng) => {
+    const core = createRaftNode(config, persisted, rng);
+    const ready = core.ready.bind(core);
+    const advance = core.advance.bind(core);
+    let handedOut: ReturnType<typeof core.ready> | null = null;
+    core.ready = () => {
+      handedOut = ready();
+      return { ...handedOut, mustSync: false };
+    };
+    core.advance = () => {
+      if (handedOut !== null) advance(handedOut);
+    };
+    return core;
+  };
+  const caught: Extract<ReturnType<typeof runSimulation>, { passed: false }>[] = [];
+  for (let seed = 1; seed <= 5 && caught.length === 0; seed++) {
+    const outcome = runSimulation({ scenario: fromSeed(seed, 5, 10_000, 'swarm'), createRaft: noSync, replayFrom: { kind: 'seed' } });
+    if (!outcome.passed) caught.push(outcome);
+  }
+  const first = caught[0];
+  t.ok(first, 'caught within five seeds');
+  if (first === undefined) return;
+  t.equal(first.kind, 'correctness');
+  t.match(first.message, /term-monotonic|vote-once|election-safety|state-machine-safety|durability/);
+  t.match(formatFailure(first), new RegExp(`seed ${first.seed}[\\s\\S]*replay: npx raftlock sim --seed ${first.seed} --nodes 5`));
+});

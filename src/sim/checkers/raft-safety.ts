@@ -97,7 +97,7 @@ export class RaftSafetyChecker {
     this.mirrors.set(node, mirror);
   }
 
-  /** A hard state reached the platter with a sync. */
+  /** A write carrying this hard state completed: the node may now act on it. */
   onDurableHardState(node: string, hard: HardState): void {
     let d = this.durable.get(node);
     if (d === undefined) {
