@@ -50,7 +50,8 @@ async function runStatus(options: ClusterOptions): Promise<number> {
   const rows: string[][] = [[...header, 'MEMBERS', 'SESSIONS', 'LOCKS', 'WAITERS']];
   for (const { endpoint, status, error } of reports) {
     if (status === null) {
-      rows.push(['?', endpoint, `unreachable (${error ?? ''})`]);
+      rows.push(['?', endpoint, 'unreachable']);
+      process.stderr.write(`raftlock: ${endpoint}: ${error ?? 'no answer'}\n`);
       continue;
     }
     const members = [...status.voters, ...status.learners.map((id) => `${id}(learner)`)].join(',');
