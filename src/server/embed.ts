@@ -115,10 +115,6 @@ export interface ClusterHandle {
   close(): Promise<void>;
 }
 
-function format(address: HostPort): string {
-  return `${address.host}:${address.port}`;
-}
-
 /**
  * Runs a whole cluster in this process on 127.0.0.1, every port chosen by the OS: each node binds
  * port 0, then learns the others' addresses (an election can only start once peers are known).
@@ -179,11 +175,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     throw error;
   }
   introduce();
-  const endpoints = servers.map((s) => ({
-    id: s.nodeId,
-    client: format(s.clientAddress),
-    peer: format(s.peerAddress),
-  }));
+  const endpoints = servers.map((s) => s.endpoint);
   const leader = (): NodeServer | null => {
     const running = servers.filter((s) => !s.isStopped);
     const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
