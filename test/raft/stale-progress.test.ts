@@ -45,15 +45,18 @@ interface ReaddCase {
   readonly compacted: boolean;
   /** An answer the old n4 sent before its wipe reaches the leader after the re-add. */
   readonly staleAnswer: boolean;
+  /** n1 proposes the re-add, then hands leadership to n2, which must catch n4 up from scratch. */
+  readonly handover: boolean;
 }
 
 const readdCases: readonly ReaddCase[] = [
-  { name: 'by appends', compacted: false, staleAnswer: false },
-  { name: 'by InstallSnapshot', compacted: true, staleAnswer: false },
-  { name: 'despite an answer from its old incarnation', compacted: false, staleAnswer: true },
+  { name: 'by appends', compacted: false, staleAnswer: false, handover: false },
+  { name: 'by InstallSnapshot', compacted: true, staleAnswer: false, handover: false },
+  { name: 'despite an answer from its old incarnation', compacted: false, staleAnswer: true, handover: false },
+  { name: 'from a new leader that did not propose the re-add', compacted: false, staleAnswer: false, handover: true },
 ];
 
-for (const { name, compacted, staleAnswer } of readdCases) {
+for (const { name, compacted, staleAnswer, handover } of readdCases) {
   t.test(`a removed node wiped and re-added under its id catches up ${name} (§4.1, §5.3)`, async (t) => {
     const c = new Cluster(ids(5), { seed: 11 });
     c.elect(n1);
@@ -80,33 +83,43 @@ for (const { name, compacted, staleAnswer } of readdCases) {
       c.deliver(oldAnswer);
       t.ok((progressOf(c, n1, n4)?.match ?? 0) > c.status(n4).lastIndex, 'the leader believes the old answer for a moment');
       c.stabilize();
+    } else if (handover) {
+      c.filter = (m) => m.to !== n4 && m.from !== n4;
+      change(c, n1, { type: 'addLearner', node: n4 });
+      t.ok(c.node(n1).transferLeadership(n2).ok);
+      c.stabilize();
+      c.filter = () => true;
+      t.equal(c.leader(), n2, 'n2 leads, with the re-add n1 proposed in its log');
+      t.same(c.status(n2).conf.learners, [n4]);
     } else {
       change(c, n1, { type: 'addLearner', node: n4 });
     }
-    t.equal(progressOf(c, n1, n4)?.match ?? 0, c.status(n4).lastIndex, 're-added: the leader knows only what the new n4 acknowledged');
+    const leader = handover ? n2 : n1;
+    const [cutA, cutB] = [n2, n3, n5].filter((id) => id !== leader) as [NodeId, NodeId];
+    t.equal(progressOf(c, leader, n4)?.match ?? 0, c.status(n4).lastIndex, 're-added: the leader knows only what the new n4 acknowledged');
 
     const perTick: number[] = [];
-    for (let tick = 0; tick < 20 && (progressOf(c, n1, n4)?.match ?? 0) < c.status(n1).commit; tick++) perTick.push(tickCounting(c));
-    t.ok((progressOf(c, n1, n4)?.match ?? 0) >= c.status(n1).commit, `caught up within ${perTick.length} ticks`);
+    for (let tick = 0; tick < 20 && (progressOf(c, leader, n4)?.match ?? 0) < c.status(leader).commit; tick++) perTick.push(tickCounting(c));
+    t.ok((progressOf(c, leader, n4)?.match ?? 0) >= c.status(leader).commit, `caught up within ${perTick.length} ticks`);
     t.ok(Math.max(0, ...perTick) <= calmTickMessagesMax, `messages per tick bounded over ${perTick.length} tick(s): ${perTick.join(' ')}`);
     const repair = c.delivered.slice(mark).filter(replicationTo(n4)).length;
     t.ok(repair <= (staleAnswer ? 20 : 12), `${repair} append/snapshot messages to and from n4 while it caught up`);
     if (compacted) t.ok(c.delivered.slice(mark).some((m) => m.type === 'InstallSnapshot' && m.to === n4), 'through a snapshot');
 
-    change(c, n1, { type: 'promoteLearner', node: n4 });
+    change(c, leader, { type: 'promoteLearner', node: n4 });
     c.tickAll(2);
     t.same(c.status(n4).conf.voters, [n1, n2, n3, n5, n4], 'n4 is a voter again');
-    // Three of five are needed; with n2 and n3 cut off, n4's copy is one of them.
-    c.isolate(n2);
-    c.isolate(n3);
-    t.ok(c.propose(n1, 'with-n4'));
+    // Three of five are needed; with two other voters cut off, n4's copy is one of them.
+    c.isolate(cutA);
+    c.isolate(cutB);
+    t.ok(c.propose(leader, 'with-n4'));
     const busy: number[] = [];
     for (let tick = 0; tick < 3; tick++) busy.push(tickCounting(c));
     t.ok(Math.max(...busy) <= calmTickMessagesMax, `still bounded: ${busy.join(' ')}`);
-    t.equal(c.commands(n1).at(-1), 'with-n4', 'committed with n4 in the majority');
+    t.equal(c.commands(leader).at(-1), 'with-n4', 'committed with n4 in the majority');
     c.heal();
     c.tickAll(3);
-    for (const id of c.ids) t.same(c.commands(id), c.commands(n1), `${id} applied the same commands`);
+    for (const id of c.ids) t.same(c.commands(id), c.commands(leader), `${id} applied the same commands`);
     t.equal(c.checkApplied(), null, 'state machine safety');
   });
 }
