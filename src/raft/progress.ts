@@ -15,6 +15,12 @@ export class Progress {
   state: ProgressState = 'probe';
   /** Probe: an append is out and we wait for its answer (or the next heartbeat) before another. */
   probeSent = false;
+  /**
+   * A heartbeat answer already re-sent an append in this heartbeat interval. Extra heartbeat rounds
+   * (ReadIndex) bring extra answers; each must not add another append to a follower that is not
+   * answering appends, or lost answers would breed concurrent probes.
+   */
+  heartbeatResent = false;
   /** Heard from the follower since the last CheckQuorum round. */
   recentActive = false;
   /** The commit index the follower was last told about. */
@@ -74,18 +80,32 @@ export class Progress {
 
   /**
    * A rejection of the append whose prevIndex was `rejected`; `hint` is where the leader's own log
-   * suggests probing next. Returns false for a stale rejection (an answer to an older append).
+   * suggests probing next (from the follower's hint). Returns:
+   * - `stale`: an answer to an older append (reordered or duplicated); ignore it;
+   * - `retry`: `next` moved back; probe there;
+   * - `lost`: the answer to the current probe rejects `match` itself, an index the follower had
+   *   acknowledged: it lost entries (a disk that lost writes, or a wiped node back under its old
+   *   id). The match is forgotten and probing restarts right after `hint`.
+   * In replicate state every append goes out above `match`, so a rejection at or below it is an
+   * answer to an append from before that match was acknowledged: stale. A real loss rejects the
+   * appends above `match` first, which drops to probe at `match`; the loss shows there.
    */
-  maybeDecrease(rejected: number, hint: number): boolean {
+  onRejected(rejected: number, hint: number): 'stale' | 'retry' | 'lost' {
     if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
+      if (rejected <= this.match) return 'stale';
       this.next = this.match + 1;
-      return true;
+      this.becomeProbe();
+      return 'retry';
     }
-    if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, hint + 1), this.match + 1);
+    if (this.next - 1 !== rejected) return 'stale';
     this.probeSent = false;
-    return true;
+    if (rejected <= this.match) {
+      this.match = 0;
+      this.next = Math.max(1, Math.min(rejected, hint + 1));
+      return 'lost';
+    }
+    this.next = Math.max(Math.min(rejected, hint + 1), this.match + 1);
+    return 'retry';
   }
 
   /** Whether an append carrying entries may go out now. */

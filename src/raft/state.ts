@@ -8,7 +8,9 @@ import type { Progress } from './progress.js';
 import { ReadIndexQueue } from './read-index.js';
 import type { ReadState, Ready, SoftState } from './ready.js';
 import { SnapshotReceiver } from './snapshot-transfer.js';
-import type { HardState, NodeId, Role } from './types.js';
+import type { ConfState, HardState, NodeId, Role } from './types.js';
+
+const noMembers: ConfState = { voters: [], learners: [] };
 
 /**
  * Everything one Raft node knows, shared by the role handlers in `roles/` and the public face in
@@ -34,6 +36,8 @@ export class RaftState {
 
   /** Leader only: every other member's replication progress, in configuration order. */
   readonly progress = new Map<NodeId, Progress>();
+  /** Leader only: the configuration `progress` was last fitted to (see reconcileProgress). */
+  progressConf: ConfState = noMembers;
   readonly votes = new Map<NodeId, boolean>();
   transferee: NodeId | null = null;
   transferElapsed = 0;
@@ -111,6 +115,7 @@ export class RaftState {
 
   resetLeaderState(): void {
     this.progress.clear();
+    this.progressConf = noMembers;
     this.votes.clear();
     this.transferee = null;
     this.reads.clear();

@@ -3,7 +3,7 @@ import type { Message } from '../messages.js';
 import { voteResult } from '../quorum.js';
 import type { RaftState } from '../state.js';
 import type { NodeId } from '../types.js';
-import { addProgress, appendLocal } from './leader.js';
+import { appendLocal, reconcileProgress } from './leader.js';
 
 /**
  * Elections (Raft §5.2) with PreVote (dissertation §9.6): becoming a (pre)candidate, asking for
@@ -65,8 +65,7 @@ export function becomeLeader(s: RaftState): void {
   s.resetLeaderState();
   s.electionElapsed = 0;
   s.heartbeatElapsed = 0;
-  const conf = s.membership.current();
-  for (const id of [...conf.voters, ...conf.learners]) addProgress(s, id);
+  reconcileProgress(s);
   s.leaderStartIndex = s.log.lastIndex() + 1;
   // Raft §8: a no-op of the new term lets the leader learn (and commit) what is committed.
   appendLocal(s, { index: asIndex(s.log.lastIndex() + 1), term: asTerm(s.term), kind: 'noop' });

@@ -44,6 +44,7 @@ export function tickLeader(s: RaftState): void {
   }
   if (s.heartbeatElapsed >= s.config.heartbeatTicks) {
     s.heartbeatElapsed = 0;
+    for (const pr of s.progress.values()) pr.heartbeatResent = false;
     broadcastHeartbeat(s);
   }
 }
@@ -72,8 +73,8 @@ export function appendLocal(s: RaftState, entry: Entry): void {
 
 export function onConfChanged(s: RaftState): void {
   if (s.role === 'leader') {
+    reconcileProgress(s);
     const conf = s.membership.current();
-    for (const id of [...conf.voters, ...conf.learners]) addProgress(s, id);
     if (s.transferee !== null && !conf.voters.includes(s.transferee)) s.transferee = null;
     // Removed members keep their progress (never counted) until they hold their removal: see pruneRemoved.
     maybeCommit(s);
@@ -82,7 +83,25 @@ export function onConfChanged(s: RaftState): void {
   }
 }
 
-export function addProgress(s: RaftState, id: NodeId): void {
+/**
+ * Fit the progress map to the configuration in force: every other member gets progress, and a node
+ * that is a member now but was not when the map was last fitted (re)joins with fresh progress
+ * (match 0, probing after our last entry). A node removed and re-added under the same id may have
+ * been wiped in between; what it acknowledged before says nothing about its log now, and trusting
+ * it would count a false match toward commit and probe the empty node at the old match forever.
+ * Every way a leader's configuration changes goes through here: its own appends (whoever proposed
+ * the change) and becoming leader.
+ */
+export function reconcileProgress(s: RaftState): void {
+  const conf = s.membership.current();
+  for (const id of [...conf.voters, ...conf.learners]) {
+    if (!isMember(s.progressConf, id)) s.progress.delete(id);
+    addProgress(s, id);
+  }
+  s.progressConf = conf;
+}
+
+function addProgress(s: RaftState, id: NodeId): void {
   if (id === s.id || s.progress.has(id)) return;
   const pr = new Progress(id, s.log.lastIndex() + 1, s.config.inflightAppendsMax);
   pr.recentActive = true;
@@ -204,10 +223,9 @@ export function onAppendResponse(s: RaftState, pr: Progress, m: MessageOf<'Appen
   if (!m.accepted) {
     if (pr.state === 'snapshot') return;
     const hint = s.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
-    if (pr.maybeDecrease(m.index, hint)) {
-      if (pr.state === 'replicate') pr.becomeProbe();
-      sendAppends(s, pr, true);
-    }
+    // A stale answer is dropped, never answered with a resend: resending on stale answers is what
+    // turns a follower that lost acknowledged entries into an endless reject/resend loop.
+    if (pr.onRejected(m.index, hint) !== 'stale') sendAppends(s, pr, true);
     return;
   }
   const updated = pr.maybeUpdate(m.index);
@@ -221,9 +239,14 @@ export function onAppendResponse(s: RaftState, pr: Progress, m: MessageOf<'Appen
 }
 
 export function onHeartbeatResponse(s: RaftState, pr: Progress, m: MessageOf<'HeartbeatResponse'>): void {
-  if (pr.state === 'probe') pr.probeSent = false;
-  if (pr.state === 'replicate' && pr.inflight.full()) pr.inflight.freeFirst();
-  if (pr.match < s.log.lastIndex()) sendAppends(s, pr, true);
+  // The follower is alive, yet an append or its answer may be lost: retry, once per heartbeat
+  // interval however many heartbeat rounds it answers.
+  if (pr.match < s.log.lastIndex() && !pr.heartbeatResent) {
+    pr.heartbeatResent = true;
+    if (pr.state === 'probe') pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.inflight.full()) pr.inflight.freeFirst();
+    sendAppends(s, pr, true);
+  }
   if (m.context === null) return;
   const acks = s.reads.ack(m.context, pr.id);
   if (acks === null || !hasQuorum(s.membership.current().voters, acks)) return;
