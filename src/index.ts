@@ -38,3 +38,42 @@ export { drawWorld, drawFaultSchedule, describeFault } from './sim/faults.js';
 export type { FaultEvent, Profile, WorldKnobs } from './sim/faults.js';
 export type { SimStateMachine } from './sim/sim-machine.js';
 export { HashMachine } from './sim/hash-machine.js';
+export { startNode, startCluster, nodeServerOptions } from './server/embed.js';
+export type { ClusterHandle, ClusterEndpoint, StartClusterOptions, StartNodeOptions } from './server/embed.js';
+export { NodeServer } from './server/node-server.js';
+export type { NodeServerOptions } from './server/node-server.js';
+export { createLogger } from './server/logger.js';
+export type { Logger, LogLevel } from './server/logger.js';
+export {
+  connect,
+  RaftlockClient,
+  RaftlockError,
+  isRaftlockError,
+  Lock,
+  Semaphore,
+  RwLock,
+  Election,
+  WatchStream,
+  ClientSession,
+  safeUntilMs,
+  systemClock,
+} from './client/index.js';
+export type {
+  ConnectOptions,
+  AcquireOptions,
+  CasResult,
+  ClientEvents,
+  HoldSpec,
+  Kv,
+  NodeStatus,
+  PutOptions,
+  PutResult,
+  RaftlockErrorCode,
+  RaftlockErrorDetails,
+  LockKindName,
+  Leadership,
+  LeaderState,
+  WatchOptions,
+  ClientClock,
+  CancelTimer,
+} from './client/index.js';
