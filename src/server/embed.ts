@@ -64,6 +64,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     raft: raftConfigFor(config, nodeId),
     tickMs: config.timing.tickMs,
     snapshotEntries: config.snapshot.entries,
+    snapshotBytes: config.snapshot.bytes,
     keepaliveIntervalMs: config.sessions.keepaliveIntervalMs,
     logTimeTickMs: logTimeTickMsFor(config),
     limits: config.limits,

@@ -39,6 +39,8 @@ export interface NodeHostOptions<R> {
   readonly logTimeTickMs: number;
   /** Take a snapshot and compact the log after this many applied entries (0 = never). */
   readonly snapshotEntries: number;
+  /** ... or once the applied commands since the last snapshot reach this many bytes (0 = never). */
+  readonly snapshotBytes?: number;
   /** The monotonic clock at start. */
   readonly nowMs: number;
   /** A read whose read point has not arrived by then is answered DROPPED. */
@@ -82,6 +84,9 @@ export class NodeHost<R> {
   private readonly tickMs: number;
   private readonly logTimeTickMs: number;
   private readonly snapshotEntries: number;
+  private readonly snapshotBytes: number;
+  /** Command bytes applied since the last snapshot, for the size policy. */
+  private bytesSinceSnapshot = 0;
   private readonly readTimeoutMs: number;
   private readonly logTime: LogTime;
   private readonly proposals = new Proposals();
@@ -118,6 +123,8 @@ export class NodeHost<R> {
     this.tickMs = options.tickMs;
     this.logTimeTickMs = options.logTimeTickMs;
     this.snapshotEntries = options.snapshotEntries;
+    this.snapshotBytes = options.snapshotBytes ?? 0;
+    assert(this.snapshotBytes >= 0, 'snapshotBytes must not be negative');
     this.readTimeoutMs = options.readTimeoutMs ?? options.raft.electionTicks * options.tickMs * 4;
     this.nowMs = options.nowMs;
     this.tickBaseMs = options.nowMs;
@@ -357,6 +364,7 @@ export class NodeHost<R> {
     this.logTime.observe(envelope.value.logTimeMs);
     this.conf = snapshot.meta.conf;
     this.lastSnapshotIndex = snapshot.meta.index;
+    this.bytesSinceSnapshot = 0;
     this.proposals.failThrough(snapshot.meta.index, this.replies);
     this.observer.restored?.(snapshot);
   }
@@ -381,6 +389,7 @@ export class NodeHost<R> {
         // An undecodable entry still applies, deterministically, with the previous log time.
         const stamped = envelope.ok ? envelope.value.logTimeMs : this.appliedLogTimeMs;
         const payload = envelope.ok ? envelope.value.payload : entry.data;
+        this.bytesSinceSnapshot += entry.data.byteLength;
         // Stamps never go back along the log; the max only makes that explicit on every replica.
         this.appliedLogTimeMs = Math.max(this.appliedLogTimeMs, stamped);
         const command: AppliedCommand = { index: entry.index, term: entry.term, logTimeMs: this.appliedLogTimeMs, payload };
@@ -396,12 +405,32 @@ export class NodeHost<R> {
     }
   }
 
-  /** After every `snapshotEntries` applied entries: snapshot, compact the core, persist it. */
+  /**
+   * After every `snapshotEntries` applied entries, or once `snapshotBytes` of commands were
+   * applied since the last snapshot: snapshot, compact the core, persist it.
+   */
   private maybeCompact(): void {
-    if (this.snapshotEntries === 0 || this.appliedIndex - this.lastSnapshotIndex < this.snapshotEntries) return;
+    const byEntries = this.snapshotEntries > 0 && this.appliedIndex - this.lastSnapshotIndex >= this.snapshotEntries;
+    const byBytes = this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes;
+    if (byEntries || byBytes) this.takeSnapshot();
+  }
+
+  /**
+   * An operator's on-demand snapshot (`raftlock snapshot`): snapshot the applied state now and
+   * compact the log through it. Returns the snapshot's index (the previous one when nothing was
+   * applied since).
+   */
+  snapshotNow(): LogIndex {
+    if (this.stopped || this.appliedIndex <= this.lastSnapshotIndex) return this.lastSnapshotIndex;
+    this.takeSnapshot();
+    return this.lastSnapshotIndex;
+  }
+
+  private takeSnapshot(): void {
     const data = encodeEnvelope(this.appliedLogTimeMs, this.sm.snapshot());
     this.raft.compact(this.appliedIndex, data);
     this.lastSnapshotIndex = this.appliedIndex;
+    this.bytesSinceSnapshot = 0;
     this.writes.push({
       seq: this.nextSeq++,
       hardState: null,

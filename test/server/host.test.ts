@@ -20,7 +20,9 @@ import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
 const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
-function makeHost(options: { persisted?: PersistentState; snapshotEntries?: number; nowMs?: number } = {}) {
+function makeHost(
+  options: { persisted?: PersistentState; snapshotEntries?: number; snapshotBytes?: number; nowMs?: number } = {},
+) {
   let core: FakeCore | null = null;
   const machine = new HashMachine();
   const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
@@ -36,6 +38,7 @@ function makeHost(options: { persisted?: PersistentState; snapshotEntries?: numb
     tickMs: 10,
     logTimeTickMs: 100,
     snapshotEntries: options.snapshotEntries ?? 0,
+    snapshotBytes: options.snapshotBytes ?? 0,
     nowMs: options.nowMs ?? 0,
   });
   if (!created.ok) throw new Error(created.error);
@@ -263,6 +266,36 @@ t.test('snapshots: every snapshotEntries applied entries, compact and persist; r
     nowMs: 0,
   });
   t.notOk(broken.ok, 'an unreadable snapshot refuses to start');
+});
+
+t.test('snapshots by size: once snapshotBytes of commands were applied since the last one', async (t) => {
+  // Each envelope is a few bytes of header plus a 100-byte payload: the third entry crosses 250 bytes.
+  const { host, core } = makeHost({ snapshotBytes: 250 });
+  const payload = new Uint8Array(100);
+  const entries = [1, 2, 3, 4].map((i) => commandEntry(i, 1, encodeEnvelope(i * 10, payload)));
+  core.readies.push(readyOf({ committed: entries.slice(0, 2) }));
+  t.equal(host.drain().writes.length, 0, 'two entries stay under the byte threshold');
+  core.readies.push(readyOf({ committed: entries.slice(2, 4) }));
+  const out = host.drain();
+  t.same(core.compacted.map((c) => c.index), [4], 'crossing the threshold snapshots the applied state');
+  t.equal(out.writes[0]?.snapshot?.meta.index, 4);
+  t.equal(out.writes[0]?.compactThrough, 4);
+});
+
+t.test('snapshotNow: an on-demand snapshot at the applied index, once per new applied entry', async (t) => {
+  const { host, core } = makeHost();
+  t.equal(host.snapshotNow(), 0, 'nothing applied: no snapshot');
+  t.equal(host.drain().writes.length, 0);
+  const entries = [1, 2].map((i) => commandEntry(i, 1, encodeEnvelope(i, new Uint8Array([i]))));
+  core.readies.push(readyOf({ committed: entries }));
+  host.drain();
+  t.equal(host.snapshotNow(), 2, 'snapshot at the applied index');
+  const out = host.drain();
+  t.equal(out.writes.length, 1);
+  t.equal(out.writes[0]?.snapshot?.meta.index, 2);
+  t.same(core.compacted.map((c) => c.index), [2]);
+  t.equal(host.snapshotNow(), 2, 'nothing new applied: the same index, no second write');
+  t.equal(host.drain().writes.length, 0);
 });
 
 t.test('an installed snapshot replaces the state machine after it is persisted', async (t) => {
