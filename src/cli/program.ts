@@ -1,5 +1,8 @@
 import { Command } from 'commander';
+import { registerClientCommands } from './client-commands.js';
 import { registerSimCommand } from './sim.js';
+import { registerStartCommand } from './start.js';
+import { registerUpCommand } from './up.js';
 
 /** The `raftlock` command line; each subcommand lives in its own file under src/cli. */
 export function buildProgram(): Command {
@@ -10,5 +13,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   registerSimCommand(program);
+  registerStartCommand(program);
+  registerUpCommand(program);
+  registerClientCommands(program);
   return program;
 }

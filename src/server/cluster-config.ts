@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Node } from 'yaml';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { RaftConfig } from '../raft/config.js';
 import { defaultRaftLimits } from '../raft/config.js';
 import type { NodeId } from '../raft/types.js';
@@ -37,6 +37,11 @@ export interface NodeConfig {
   readonly client: HostPort;
   /** Absolute path of the node's data directory. */
   readonly dataDir: string;
+  /**
+   * `join: true`: not a member of the brand-new cluster. The node starts empty and waits to be
+   * added (`members addLearner`, then `promote`); the others know its addresses from this file.
+   */
+  readonly join: boolean;
 }
 
 export interface ClusterConfig {
@@ -132,7 +137,7 @@ export async function loadClusterConfig(path: string): Promise<Result<ClusterCon
 }
 
 const topKeys = ['cluster', 'nodes', 'timing', 'snapshot', 'limits', 'sessions'] as const;
-const nodeKeys = ['id', 'peer', 'client', 'data'] as const;
+const nodeKeys = ['id', 'peer', 'client', 'data', 'join'] as const;
 const limitKeys = Object.keys(clusterDefaults.limits) as (keyof ClusterLimits)[];
 
 /** Parses cluster.yml text; `file` (absolute) names it in errors and anchors relative paths. */
@@ -311,8 +316,19 @@ function readNodes(
       problems.add(fields.get('data') ?? item, message);
     }
     seenDirs.set(dataDir, id);
-    if (peer !== null && client !== null) nodes.push({ id: id as NodeId, peer, client, dataDir });
+    const joinNode = fields.get('join');
+    const joinValue = joinNode === undefined ? false : isScalar(joinNode) ? joinNode.value : undefined;
+    if (typeof joinValue !== 'boolean') {
+      problems.add(joinNode ?? item, `${where}.join must be true or false`);
+      return;
+    }
+    if (peer !== null && client !== null) {
+      nodes.push({ id: id as NodeId, peer, client, dataDir, join: joinValue });
+    }
   });
+  if (nodes.length > 0 && nodes.every((n) => n.join)) {
+    problems.add(node ?? null, 'at least one node must not have join: true (someone has to start the cluster)');
+  }
   if (items.length % 2 === 0) {
     const count = items.length;
     const fewer = count - 1;
@@ -376,11 +392,16 @@ function checkCrossField(
   }
 }
 
-/** The Raft settings of node `id` under this configuration (a brand-new cluster of all nodes). */
+/**
+ * The Raft settings of node `id` under this configuration: a brand-new cluster of every node
+ * without `join: true`; a joining node starts with no voters and learns its membership from the
+ * leader once it is added.
+ */
 export function raftConfigFor(config: ClusterConfig, id: NodeId): RaftConfig {
+  const joining = config.nodes.find((n) => n.id === id)?.join === true;
   return {
     id,
-    initialVoters: config.nodes.map((n) => n.id),
+    initialVoters: joining ? [] : config.nodes.filter((n) => !n.join).map((n) => n.id),
     electionTicks: config.timing.electionTicks,
     heartbeatTicks: config.timing.heartbeatTicks,
     preVote: defaultRaftLimits.preVote,

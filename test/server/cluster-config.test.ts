@@ -319,3 +319,24 @@ t.test('all mistakes are reported at once; an unreadable file names the path', a
   const odd = await loadClusterConfig(join(dir, 'odd.yml'));
   t.match(odd.ok ? '' : odd.error.message, `${join(dir, 'odd.yml')}:1:8: nodes must be a list`);
 });
+
+t.test('join: true nodes are not voters of the new cluster and start with no voters', async (t) => {
+  // A joining node must learn its membership from the leader (dissertation §4.1), so it may not
+  // bootstrap a configuration of its own; the others bootstrap without it.
+  const dir = t.testdir();
+  const file = join(dir, 'cluster.yml');
+  writeFileSync(file, `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: true\n`);
+  const loaded = await loadClusterConfig(file);
+  t.ok(loaded.ok);
+  if (!loaded.ok) return;
+  t.same(loaded.value.nodes.map((n) => n.join), [false, false, false, true]);
+  t.same(raftConfigFor(loaded.value, 'n1' as NodeId).initialVoters, ['n1', 'n2', 'n3']);
+  t.same(raftConfigFor(loaded.value, 'n4' as NodeId).initialVoters, []);
+
+  writeFileSync(file, `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: maybe\n`);
+  const bad = await loadClusterConfig(file);
+  t.match(bad.ok ? '' : bad.error.message, /cluster\.yml:18:11: nodes\[3\]\.join must be true or false/);
+  writeFileSync(file, 'nodes:\n  - id: n1\n    peer: 127.0.0.1:7101\n    client: 127.0.0.1:7201\n    join: true\n');
+  const nobody = await loadClusterConfig(file);
+  t.match(nobody.ok ? '' : nobody.error.message, /at least one node must not have join: true/);
+});

@@ -1,0 +1,122 @@
+// Cluster figures on 3 real node processes (fsync on, 127.0.0.1), driven through the client
+// library: acquire+release pairs/s with 1, 32 and 256 clients on distinct locks (p50/p99 per
+// pair), handoffs/s and wait latency with 16 clients on one lock, and the time from SIGKILL of the
+// leader to the next successful acquire (median of 5). Prints numbers only.
+// Run: npx tsx bench/cluster.ts [--short]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connect } from '../src/client/client.js';
+import type { RaftlockClient } from '../src/client/client.js';
+import { nodeId } from '../src/raft/types.js';
+import { loadClusterConfig } from '../src/server/cluster-config.js';
+import { Launcher } from '../src/server/launcher.js';
+import { probeStatus } from '../src/server/server-probe.js';
+import type { TestNode } from '../test/e2e/fixtures/procs.js';
+import { makeNodes, writeClusterFile } from '../test/e2e/fixtures/procs.js';
+
+const short = process.argv.includes('--short');
+const measureMs = short ? 3000 : 10_000;
+const failoverRounds = short ? 3 : 5;
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+function ms(value: number): string {
+  return `${value.toFixed(2)} ms`;
+}
+
+async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    for (const node of nodes) {
+      const status = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, 'e2e', 500);
+      const leader = nodes.find((n) => n.id === status?.leader);
+      if (leader !== undefined) return leader;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no leader');
+}
+
+async function clients(endpoints: readonly string[], count: number): Promise<RaftlockClient[]> {
+  const all = await Promise.all(Array.from({ length: count }, () => connect({ endpoints, clusterId: 'e2e' })));
+  await Promise.all(all.map((c) => c.session()));
+  return all;
+}
+
+async function measure(
+  label: string,
+  actors: readonly RaftlockClient[],
+  op: (client: RaftlockClient, i: number) => Promise<void>,
+): Promise<void> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + measureMs;
+  await Promise.all(
+    actors.map(async (client, i) => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        await op(client, i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((x, y) => x - y);
+  const rate = Math.round(latencies.length / seconds).toLocaleString('en-US');
+  console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`);
+}
+
+async function failover(launcher: Launcher, nodes: readonly TestNode[], round: number): Promise<number> {
+  const leader = await leaderOf(nodes);
+  const client = await connect({ endpoints: nodes.map((n) => `127.0.0.1:${n.clientPort}`), clusterId: 'e2e' });
+  (await client.lock(`failover-${round}-warm`)).release().catch(() => undefined);
+  const pid = launcher.pids.get(nodeId(leader.id));
+  if (pid === undefined) throw new Error('leader pid unknown');
+  const killedAt = performance.now();
+  process.kill(pid, 'SIGKILL');
+  const lock = await client.lock(`failover-${round}`, { waitMs: 0 });
+  const elapsed = performance.now() - killedAt;
+  await lock.release().catch(() => undefined);
+  await client.close();
+  await launcher.restart(nodeId(leader.id));
+  return elapsed;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
+const nodes = await makeNodes(3);
+const file = writeClusterFile(dir, nodes, { tick: '50ms', election: 10 });
+const config = await loadClusterConfig(file);
+if (!config.ok) throw new Error(config.error.message);
+const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });
+try {
+  await launcher.start();
+  console.log(`3 node processes (tick 50ms, election 10 ticks, fsync on), client library, ${measureMs / 1000}s per figure`);
+  await leaderOf(nodes);
+  const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+  for (const count of [1, 32, 256]) {
+    const actors = await clients(endpoints, count);
+    await measure(`acquire+release pairs, ${String(count).padStart(3)} clients on distinct locks`, actors, async (c, i) => {
+      const lock = await c.lock(`pair-${count}-${i}`, { waitMs: 0 });
+      await lock.release();
+    });
+    await Promise.all(actors.map((c) => c.close()));
+  }
+  const contenders = await clients(endpoints, 16);
+  await measure('handoffs, 16 clients on one lock (wait = lock() latency)', contenders, async (c) => {
+    const lock = await c.lock('hot', { waitMs: 60_000 });
+    await lock.release();
+  });
+  await Promise.all(contenders.map((c) => c.close()));
+  const times: number[] = [];
+  for (let round = 0; round < failoverRounds; round++) times.push(await failover(launcher, nodes, round));
+  times.sort((x, y) => x - y);
+  const each = times.map((x) => Math.round(x)).join(', ');
+  console.log(`leader SIGKILL → next successful acquire: median ${ms(percentile(times, 50))} of ${failoverRounds} (${each} ms)`);
+} finally {
+  await launcher.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

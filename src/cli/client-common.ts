@@ -1,0 +1,200 @@
+/**
+ * What every client command of the CLI shares: how the cluster is found (--endpoints, --config,
+ * RAFTLOCK_ENDPOINTS, ./cluster.yml), durations, output, and the exit codes of docs/cli.md.
+ */
+import type { Command } from 'commander';
+import { CommanderError, InvalidArgumentError, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { connect, RaftlockClient } from '../client/client.js';
+import { RaftlockError } from '../client/errors.js';
+import type { ConnectOptions } from '../client/options.js';
+import { isValidNodeId } from '../raft/types.js';
+import type { NodeId } from '../raft/types.js';
+import { loadClusterConfig } from '../server/cluster-config.js';
+import { formatDurationMs, parseDurationMs } from '../server/units.js';
+
+/** Exit codes of the client commands (docs/cli.md). */
+export const exitCodes = {
+  ok: 0,
+  /** The cluster refused: busy, timed out waiting, not the holder, version mismatch, not found… */
+  refused: 1,
+  /** Bad arguments, options or configuration. */
+  usage: 2,
+  /** The cluster could not be reached or gave no definite answer in time. */
+  unavailable: 3,
+  /** The session was lost while holding (lock, acquire --hold, elect). */
+  sessionLost: 4,
+} as const;
+
+export interface ClusterOptions {
+  readonly endpoints?: string;
+  readonly config?: string;
+  readonly clusterId?: string;
+  readonly timeout: number;
+  readonly json?: boolean;
+}
+
+/** Thrown inside actions to exit with a code and a message. */
+export class CliExit extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function durationOption(text: string): number {
+  const parsed = parseDurationMs(text);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
+  return parsed.value;
+}
+
+/** A duration option (`15s`, `500ms`) whose help shows its default as a duration. */
+export function durationFlag(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description).argParser(durationOption).default(defaultMs, formatDurationMs(defaultMs));
+}
+
+export function integerOption(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`${JSON.stringify(text)} is not an integer ≥ 0`);
+  return value;
+}
+
+export function nodeIdArgument(text: string): NodeId {
+  if (!isValidNodeId(text)) throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  return text;
+}
+
+/** Adds the options that locate the cluster; `json` too when the command prints data. */
+export function clusterOptions(command: Command, json: boolean): Command {
+  command
+    .option('-e, --endpoints <list>', 'client addresses host:port,host:port (default: $RAFTLOCK_ENDPOINTS or --config)')
+    .option('-c, --config <file>', 'read the client addresses and cluster id from this cluster.yml (default ./cluster.yml)')
+    .option('--cluster-id <id>', 'only talk to this cluster (default: from --config, else any)')
+    .addOption(durationFlag('--timeout <duration>', 'give up on the cluster after this long', 30_000));
+  if (json) command.option('--json', 'print JSON instead of text');
+  // Usage errors exit 2 (not commander's 1, which means "refused" here); help and version exit 0.
+  command.exitOverride((error: CommanderError) => {
+    process.exit(error.exitCode === 0 ? 0 : exitCodes.usage);
+  });
+  return command;
+}
+
+/** Endpoints and cluster id from the options, the environment, or a cluster.yml. */
+export async function resolveCluster(options: ClusterOptions): Promise<{ endpoints: string[]; clusterId: string }> {
+  const listed = options.endpoints ?? process.env['RAFTLOCK_ENDPOINTS'];
+  if (listed !== undefined && listed.trim() !== '' && options.config === undefined) {
+    const endpoints = listed.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    return { endpoints, clusterId: options.clusterId ?? '' };
+  }
+  const file = options.config ?? 'cluster.yml';
+  if (options.config === undefined && !existsSync(file)) {
+    throw new CliExit(exitCodes.usage, 'no cluster given: use --endpoints host:port,… or --config cluster.yml (or set RAFTLOCK_ENDPOINTS)');
+  }
+  const loaded = await loadClusterConfig(file);
+  if (!loaded.ok) throw new CliExit(exitCodes.usage, `invalid configuration\n${loaded.error.message}`);
+  const config = loaded.value;
+  return {
+    endpoints: config.nodes.map((node) => `${node.client.host}:${node.client.port}`),
+    clusterId: options.clusterId ?? config.cluster.id,
+  };
+}
+
+async function clientOptions(options: ClusterOptions, extra: Partial<ConnectOptions>): Promise<ConnectOptions> {
+  const { endpoints, clusterId } = await resolveCluster(options);
+  return { endpoints, clusterId, requestTimeoutMs: options.timeout, connectTimeoutMs: Math.min(options.timeout, 5_000), ...extra };
+}
+
+/** A connected client with an open session. */
+export async function openClient(options: ClusterOptions, extra: Partial<ConnectOptions> = {}): Promise<RaftlockClient> {
+  return connect(await clientOptions(options, extra));
+}
+
+/** A client that has not opened a session (for status and operator calls). */
+export async function sessionlessClient(
+  options: ClusterOptions,
+  extra: Partial<ConnectOptions> = {},
+): Promise<{ client: RaftlockClient; endpoints: string[] }> {
+  const resolved = await clientOptions(options, extra);
+  return { client: new RaftlockClient(resolved), endpoints: [...resolved.endpoints] };
+}
+
+/** The exit code for an error thrown by the client, with its message on stderr. */
+export function failureCode(error: unknown): number {
+  if (error instanceof CliExit) {
+    if (error.message !== '') process.stderr.write(`raftlock: ${error.message}\n`);
+    return error.code;
+  }
+  if (error instanceof RaftlockError) {
+    process.stderr.write(`raftlock: ${error.message}\n`);
+    switch (error.code) {
+      case 'UNAVAILABLE':
+      case 'NOT_LEADER':
+      case 'CLOSED':
+        return exitCodes.unavailable;
+      case 'INVALID_ARGUMENT':
+        return exitCodes.usage;
+      case 'SESSION_EXPIRED':
+        return exitCodes.sessionLost;
+      default:
+        return exitCodes.refused;
+    }
+  }
+  process.stderr.write(`raftlock: ${error instanceof Error ? error.message : String(error)}\n`);
+  return exitCodes.unavailable;
+}
+
+/** Runs an action; sets the process exit code from its result or its failure. */
+export function action<A extends unknown[]>(run: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    let code: number;
+    try {
+      code = await run(...args);
+    } catch (error: unknown) {
+      code = failureCode(error);
+    }
+    process.exitCode = code;
+  };
+}
+
+export function print(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** JSON with binary values as UTF-8 text when they decode cleanly, else base64. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v instanceof Uint8Array ? showBytes(v) : v));
+}
+
+export function showBytes(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return `base64:${Buffer.from(bytes).toString('base64')}`;
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM (for commands that hold something until stopped). */
+export function untilStopped(signal?: AbortSignal): Promise<'stopped' | 'aborted'> {
+  return new Promise((resolve) => {
+    const done = (how: 'stopped' | 'aborted'): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(how);
+    };
+    const onSignal = (): void => done('stopped');
+    const onAbort = (): void => done('aborted');
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Left-aligned columns for text tables. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}

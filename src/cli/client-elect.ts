@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import type { ClusterOptions } from './client-common.js';
+import {
+  action,
+  CliExit,
+  clusterOptions,
+  durationFlag,
+  exitCodes,
+  openClient,
+  print,
+  sessionlessClient,
+  showBytes,
+  toJson,
+  untilStopped,
+} from './client-common.js';
+
+interface ElectOptions extends ClusterOptions {
+  readonly ttl: number;
+  readonly wait: number;
+  readonly observe?: boolean;
+}
+
+/**
+ * `raftlock elect NAME VALUE`: campaigns, prints the leadership once won, holds it until SIGINT or
+ * SIGTERM and then resigns (exit 4 if the session is lost first). `--observe` prints the leader
+ * and every change instead of campaigning.
+ */
+async function runElect(name: string, value: string | undefined, options: ElectOptions): Promise<number> {
+  if (options.observe === true) return observe(name, options);
+  if (value === undefined) throw new CliExit(exitCodes.usage, 'elect needs a VALUE to campaign with (or --observe)');
+  const client = await openClient(options, { ttlMs: options.ttl });
+  try {
+    const leadership = await client.election(name).campaign(value, { waitMs: options.wait });
+    const won = { name, value, token: leadership.token, session: leadership.lock.session };
+    print(options.json === true ? toJson(won) : `leader of ${name}: ${value} (token ${leadership.token})`);
+    const how = await untilStopped(leadership.lock.signal);
+    if (how === 'aborted') {
+      process.stderr.write(`raftlock: lost the leadership of ${name}: the session can no longer be guaranteed\n`);
+      return exitCodes.sessionLost;
+    }
+    await leadership.resign().catch(() => undefined);
+    return exitCodes.ok;
+  } finally {
+    await client.close();
+  }
+}
+
+async function observe(name: string, options: ElectOptions): Promise<number> {
+  const { client } = await sessionlessClient(options);
+  const controller = new AbortController();
+  const changes = client.election(name).observe({ signal: controller.signal });
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    for await (const view of changes) {
+      if (options.json === true) print(toJson({ name, leader: view }));
+      else print(view === null ? `${name}: no leader` : `${name}: ${showBytes(view.value)} (session ${view.session}, token ${view.token})`);
+    }
+    return exitCodes.ok;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    client.abandon();
+  }
+}
+
+export function registerElectCommand(program: Command): void {
+  clusterOptions(
+    program
+      .command('elect')
+      .description('campaign for leadership of NAME with VALUE and hold it until stopped (or --observe)')
+      .argument('<name>', 'election name')
+      .argument('[value]', 'the value to lead with')
+      .option('--observe', 'print the leader and every change instead of campaigning')
+      .addOption(durationFlag('--ttl <duration>', 'session TTL', 15_000))
+      .addOption(durationFlag('--wait <duration>', 'how long to wait to be elected', 86_400_000)),
+    true,
+  ).action(action(runElect));
+}

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import type { ClusterOptions } from './client-common.js';
+import { action, clusterOptions, exitCodes, print, sessionlessClient, toJson } from './client-common.js';
+
+/** `raftlock snapshot`: the connected node (the leader unless --endpoints names one node) snapshots now. */
+async function runSnapshot(options: ClusterOptions): Promise<number> {
+  // One endpoint named: snapshot that node, not the leader it would lead us to.
+  const single = (options.endpoints ?? '').split(',').filter((e) => e.trim() !== '').length === 1;
+  const { client } = await sessionlessClient(options, { followLeader: !single });
+  try {
+    const index = await client.snapshot();
+    const node = client.welcome?.nodeId ?? '?';
+    print(options.json === true ? toJson({ node, index }) : `${node} took a snapshot at index ${index}`);
+    return exitCodes.ok;
+  } finally {
+    client.abandon();
+  }
+}
+
+export function registerSnapshotCommand(program: Command): void {
+  clusterOptions(program.command('snapshot').description('take a snapshot now and compact the log'), true).action(action(runSnapshot));
+}

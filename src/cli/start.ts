@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { isValidNodeId } from '../raft/types.js';
+import type { NodeId } from '../raft/types.js';
+import { formatProblem, loadClusterConfig } from '../server/cluster-config.js';
+import { startNode } from '../server/embed.js';
+import type { LogLevel } from '../server/logger.js';
+import { createLogger, logLevels } from '../server/logger.js';
+import type { NodeServer } from '../server/node-server.js';
+import { isStorageError } from '../storage/errors.js';
+
+/** The line `raftlock up` (and scripts) wait for: the node is serving. */
+export const readyLinePrefix = 'raftlock node';
+
+interface StartOptions {
+  readonly node: NodeId;
+  readonly config: string;
+  readonly logLevel: LogLevel;
+  /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
+  readonly stopOnStdinClose?: boolean;
+}
+
+function parseNodeId(text: string): NodeId {
+  if (!isValidNodeId(text)) throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  return text;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `raftlock start --node n1 [--config cluster.yml]`: runs one node in the foreground until
+ * SIGTERM/SIGINT, then stops gracefully (leadership handed off, writes finished). Exit codes:
+ * 0 clean stop, 1 the node failed (storage, fail-stop), 2 bad configuration or arguments.
+ */
+export async function runStart(options: StartOptions): Promise<number> {
+  const loaded = await loadClusterConfig(options.config);
+  if (!loaded.ok) {
+    process.stderr.write(`raftlock: invalid configuration\n${loaded.error.message}\n`);
+    return 2;
+  }
+  const config = loaded.value;
+  for (const warning of config.warnings) process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
+  if (!config.nodes.some((n) => n.id === options.node)) {
+    const known = config.nodes.map((n) => n.id).join(', ');
+    process.stderr.write(`raftlock: node ${options.node} is not in ${config.file} (nodes: ${known})\n`);
+    return 2;
+  }
+  const logger = createLogger({ level: options.logLevel });
+  let fatal: ((code: number) => void) | null = null;
+  const stopped = new Promise<number>((resolve) => {
+    fatal = resolve;
+  });
+  let server: NodeServer;
+  try {
+    server = await startNode({
+      config,
+      nodeId: options.node,
+      logger,
+      onFatal: (error) => {
+        process.stderr.write(`raftlock: node ${options.node} stopped: ${describe(error)}\n`);
+        fatal?.(1);
+      },
+    });
+  } catch (error) {
+    const what = isStorageError(error) ? `${error.code}: ${error.message}` : describe(error);
+    process.stderr.write(`raftlock: node ${options.node} cannot start: ${what}\n`);
+    return 1;
+  }
+  const peer = `${server.peerAddress.host}:${server.peerAddress.port}`;
+  const client = `${server.clientAddress.host}:${server.clientAddress.port}`;
+  process.stdout.write(`${readyLinePrefix} ${options.node} of ${config.cluster.id} serving clients on ${client}, peers on ${peer}\n`);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) process.exit(130);
+    logger.info('stopping', { signal });
+    void server.close().then(() => fatal?.(0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  if (options.stopOnStdinClose === true) {
+    // The launcher holds the other end of this pipe; it closes when the launcher exits, however.
+    process.stdin.resume();
+    process.stdin.once('close', () => onSignal('SIGTERM'));
+    process.stdin.once('end', () => onSignal('SIGTERM'));
+  }
+  const code = await stopped;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  if (code !== 0) await server.close().catch(() => undefined);
+  return code;
+}
+
+export function registerStartCommand(program: Command): void {
+  program
+    .command('start')
+    .description('run one node of the cluster described by a cluster.yml, until SIGTERM or Ctrl-C')
+    .requiredOption('--node <id>', 'which node of the file to run', parseNodeId)
+    .option('--config <file>', 'the cluster file', 'cluster.yml')
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').choices(logLevels).default('warn'))
+    .option('--stop-on-stdin-close', 'stop gracefully when standard input closes (used by raftlock up)', false)
+    .action(async (options: StartOptions) => {
+      // Exit explicitly: a stopped node must not linger on a stray handle.
+      process.exit(await runStart(options));
+    });
+}

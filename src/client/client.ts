@@ -1,0 +1,670 @@
+import { randomUUID } from 'node:crypto';
+import type { NodeId } from '../raft/types.js';
+import type { Operation } from '../statemachine/commands.js';
+import type { FencingToken, SessionId } from '../statemachine/ids.js';
+import { fencingToken, sessionId } from '../statemachine/ids.js';
+import type { LockView } from '../statemachine/queries.js';
+import type { WatchEvent } from '../statemachine/results.js';
+import type { MemberView } from '../transport/client-protocol.js';
+import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js';
+import { Channel } from './channel.js';
+import { Connection, ConnectionLost } from './connection.js';
+import { deferred } from './deferred.js';
+import { RaftlockError } from './errors.js';
+import { KvStore } from './kv.js';
+import type { HoldLink } from './lock.js';
+import { Lock } from './lock.js';
+import { abortable, NameQueue } from './name-queue.js';
+import type { ConnectOptions, ResolvedOptions } from './options.js';
+import { resolveOptions } from './options.js';
+import type {
+  ClientOp,
+  Fields,
+  MembersAction,
+  PushEvent,
+  Query,
+  Welcome,
+  WireResult,
+} from './protocol.js';
+import { fieldsOf, isUint } from './protocol.js';
+import { Election, RwLock, Semaphore } from './recipes.js';
+import { ClientSession } from './session.js';
+import type { KeepAliveOutcome } from './session.js';
+import type { AcquireOptions, ClientEvents, HoldSpec, Kv, NodeStatus } from './types.js';
+import type { WatchLink, WatchOptions } from './watch.js';
+import { WatchStream } from './watch.js';
+
+interface PendingWait {
+  readonly session: ClientSession;
+  readonly spec: HoldSpec;
+  readonly lockDelayMs: number;
+  /** Client-clock time the server-side wait ends. */
+  readonly waitDeadlineMs: number;
+  readonly resolve: (token: FencingToken) => void;
+  readonly reject: (error: unknown) => void;
+  /** The caller gave up; a later grant is released at once, then `done` runs. */
+  abandoned: boolean;
+  done: () => void;
+}
+
+/**
+ * A connection to a raftlock cluster. Create it with `connect()`. Every command carries this
+ * client's id and a sequence number; commands go out one at a time, so a retried one is always the
+ * client's latest and the cluster answers it from its exactly-once table instead of re-applying it.
+ */
+export class RaftlockClient {
+  readonly clientId: string;
+  private readonly options: ResolvedOptions;
+  private readonly channel: Channel;
+  private seq: number;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly sessions = new Map<number, ClientSession>();
+  private readonly openingSessions = new Map<number, Promise<ClientSession>>();
+  private readonly waits = new Map<string, PendingWait>();
+  private readonly watches = new Set<WatchStream>();
+  /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
+  private readonly orphanEvents = new Map<number, WatchEvent[]>();
+  private orphanCount = 0;
+  private readonly names = new NameQueue();
+  private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
+    sessionLost: new Set(),
+    connected: new Set(),
+  };
+  private closed = false;
+
+  constructor(options: ConnectOptions) {
+    this.options = resolveOptions(options, randomUUID);
+    this.clientId = this.options.clientId;
+    // Seqs start from the wall clock so a restarted client reusing its id never repeats a seq
+    // the cluster may still hold a result for.
+    this.seq = Date.now() * 1000;
+    this.channel = new Channel({
+      endpoints: this.options.endpoints,
+      clusterId: this.options.clusterId,
+      clientName: this.clientId,
+      followLeader: this.options.followLeader,
+      frameBytesMax: this.options.frameBytesMax,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      attemptTimeoutMs: this.options.attemptTimeoutMs,
+      backoff: this.options.backoff,
+      random: this.options.random,
+      clock: this.options.clock,
+      onPush: (push) => this.onPush(push),
+      onConnected: (welcome) => this.onConnected(welcome),
+    });
+  }
+
+  /** The node currently connected to and its view of the cluster, if connected. */
+  get welcome(): Welcome | null {
+    return this.channel.welcome;
+  }
+
+  on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
+    const set = this.listeners[event] as Set<ClientEvents[K]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** The live session for `ttlMs` (the client's default when absent), opened on first use. */
+  async session(ttlMs: number = this.options.ttlMs): Promise<ClientSession> {
+    const live = this.sessions.get(ttlMs);
+    if (live !== undefined && !live.isLost) return live;
+    const opening = this.openingSessions.get(ttlMs);
+    if (opening !== undefined) return opening;
+    const promise = this.openSession(ttlMs).finally(() => this.openingSessions.delete(ttlMs));
+    this.openingSessions.set(ttlMs, promise);
+    return promise;
+  }
+
+  // ---- locks ---------------------------------------------------------------------------------
+
+  /** Takes the mutex `name`, waiting up to `waitMs` (default 30 000) in its FIFO queue. */
+  lock(name: string, options: AcquireOptions = {}): Promise<Lock> {
+    return this.acquireHold(mutexSpec(name), { waitMs: 30_000, ...options });
+  }
+
+  /** Takes the mutex only if it is free now; null when it is taken. */
+  async tryLock(name: string, options: Omit<AcquireOptions, 'waitMs'> = {}): Promise<Lock | null> {
+    try {
+      return await this.acquireHold(mutexSpec(name), { ...options, waitMs: 0 });
+    } catch (error: unknown) {
+      if (error instanceof RaftlockError && error.code === 'BUSY') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `fn` holding `name` and releases it afterwards, whatever `fn` does. `fn` gets the lock,
+   * whose `signal` it should pass to anything long-running so work stops if the session is lost.
+   */
+  async withLock<T>(
+    name: string,
+    fn: (lock: Lock) => Promise<T> | T,
+    options: AcquireOptions = {},
+  ): Promise<T> {
+    const lock = await this.lock(name, options);
+    try {
+      return await fn(lock);
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The generic acquire behind every lock kind: one local turn per name, then the request; a
+   * queued request is completed by a `granted` or `timeout` push (or, after a reconnection, by
+   * asking again: a session that already holds or waits gets its grant or its place back).
+   */
+  async acquireHold(spec: HoldSpec, options: AcquireOptions): Promise<Lock> {
+    const waitMs = options.waitMs ?? 0;
+    const lockDelayMs = options.lockDelayMs ?? 0;
+    const signal = options.signal;
+    if (!Number.isSafeInteger(waitMs) || waitMs < 0) {
+      throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
+    }
+    const endTurn = await this.names.turn(spec.name, signal);
+    let keepTurn = false;
+    try {
+      const session = await this.session(options.ttlMs);
+      const key = waitKey(session.id, spec.name);
+      const grant = deferred<FencingToken>();
+      let grantedToken: FencingToken | null = null;
+      const wait: PendingWait = {
+        session,
+        spec,
+        lockDelayMs,
+        waitDeadlineMs: this.options.clock.nowMs() + waitMs,
+        resolve: (token) => {
+          grantedToken = token;
+          grant.resolve(token);
+        },
+        reject: grant.reject,
+        abandoned: false,
+        done: () => undefined,
+      };
+      const granted = grant.promise;
+      // Registered before sending: the grant can be pushed before the answer arrives.
+      this.waits.set(key, wait);
+      let result: WireResult;
+      try {
+        // Not abortable: once sent it may be applied, and only its answer says what to undo.
+        result = await this.command(spec.request(session.id, waitMs, lockDelayMs));
+      } catch (error: unknown) {
+        this.waits.delete(key);
+        throw error;
+      }
+      const value = result.code === 'OK' ? okFields(result) : null;
+      if (value === null || value['kind'] !== 'queued') {
+        this.waits.delete(key);
+        if (value === null) throw errorOf(result);
+        if (value['kind'] !== 'granted') throw malformed('granted or queued', value);
+        wait.resolve(fencingToken(uintField(value, 'token')));
+      }
+      const stop =
+        signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
+      // The cluster ends the wait with a push; should that push be lost without the connection
+      // dropping, ask again a little after the wait's end.
+      const cancelCheck = this.options.clock.setTimer(
+        () => void this.recheck(wait),
+        wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
+      );
+      granted.finally(cancelCheck).catch(() => undefined);
+      let token: FencingToken;
+      try {
+        token = await abortable(granted, stop);
+      } catch (error: unknown) {
+        if (this.waits.get(key) === wait && !session.isLost) {
+          // Still queued on the server: whatever comes later is released; the turn ends then.
+          wait.abandoned = true;
+          wait.done = endTurn;
+          keepTurn = true;
+        } else {
+          this.waits.delete(key);
+          if (grantedToken !== null && !session.isLost) {
+            // Granted just as the caller gave up: hand the grant back before the next turn.
+            keepTurn = true;
+            this.holdLink
+              .release(spec.name, session.id, spec.kind)
+              .finally(endTurn)
+              .catch(() => undefined);
+          }
+        }
+        throw error;
+      }
+      const link = this.holdLink;
+      return new Lock(spec.name, spec.kind, token, session.id, session.signal, link, endTurn);
+    } catch (error: unknown) {
+      if (!keepTurn) endTurn();
+      throw error;
+    }
+  }
+
+  /** A counting semaphore of `permits` on `name`. */
+  semaphore(name: string, permits: number): Semaphore {
+    return new Semaphore(this, name, permits);
+  }
+
+  /** A read/write lock on `name`. */
+  rwlock(name: string): RwLock {
+    return new RwLock(this, name);
+  }
+
+  /** Leader election on `name`: campaign, observe, resign, proclaim. */
+  election(name: string): Election {
+    return new Election(this, name);
+  }
+
+  /** The versioned key/value store: get, put (ifVersion, fence, ephemeral), cas, delete. */
+  readonly kv: Kv = new KvStore({
+    session: () => this.session(),
+    command: (op) => this.command(op),
+    read: (query) => this.readResult(query),
+  });
+
+  // ---- keys and fences ----------------------------------------------------------------------
+
+  /** True when `token` is a current grant of `lock` (for resources checking tokens themselves). */
+  async checkFence(lock: string, token: number): Promise<boolean> {
+    const result = await this.readResult({ kind: 'checkFence', lock, token });
+    if (result.code === 'STALE_TOKEN') return false;
+    okFields(result);
+    return true;
+  }
+
+  /** Locks whose name starts with `prefix`, with holders and waiters. */
+  async locks(prefix = '', limit = 1000): Promise<LockView[]> {
+    const value = (await this.readFields({ kind: 'locks', prefix, limit }, 'locks'))['locks'];
+    if (!Array.isArray(value)) throw malformed('a list of locks', value);
+    return value as LockView[];
+  }
+
+  /**
+   * Events on names starting with `prefix`, as an async iterator; `fromIndex` resumes after a log
+   * index. Survives reconnections without gaps, or throws COMPACTED.
+   */
+  watch(prefix: string, options: WatchOptions = {}): WatchStream {
+    const stream = new WatchStream(prefix, this.watchLink, options);
+    this.watches.add(stream);
+    void stream.subscribe();
+    return stream;
+  }
+
+  // ---- operator calls ------------------------------------------------------------------------
+
+  /** Status of the node this client is connected to. */
+  async status(): Promise<NodeStatus> {
+    return statusOf(await this.adminFields({ kind: 'status' }));
+  }
+
+  /** Status of one node by its client address, without leader following. */
+  async statusOf(address: string): Promise<NodeStatus> {
+    const clock = this.options.clock;
+    const connection = await Connection.open(address, {
+      clusterId: this.options.clusterId,
+      clientName: this.clientId,
+      frameBytesMax: this.options.frameBytesMax,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      clock,
+      onPush: () => undefined,
+      onClose: () => undefined,
+    }).catch((error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RaftlockError('UNAVAILABLE', message);
+    });
+    try {
+      const result = await connection.request({ kind: 'status' }).catch((error: unknown) => {
+        const message = error instanceof ConnectionLost ? error.message : String(error);
+        throw new RaftlockError('UNAVAILABLE', message);
+      });
+      return statusOf(okFields(result));
+    } finally {
+      connection.close();
+    }
+  }
+
+  /** Membership: list, or add a learner / promote / remove a node (leader only). */
+  async members(
+    action: MembersAction,
+    args: { readonly node?: NodeId; readonly peer?: string; readonly client?: string } = {},
+  ): Promise<readonly MemberView[]> {
+    const fields = await this.adminFields({ kind: 'members', action, ...args });
+    if (fields['kind'] === 'accepted') return action === 'list' ? [] : this.members('list');
+    const members = fields['members'];
+    if (fields['kind'] !== 'members' || !Array.isArray(members)) {
+      throw malformed('a member list', fields);
+    }
+    return members as readonly MemberView[];
+  }
+
+  /** Asks the leader to hand leadership to `to`; resolves when the request is accepted. */
+  async transferLeader(to: NodeId): Promise<void> {
+    await this.adminFields({ kind: 'transferLeader', to });
+  }
+
+  /** Asks the connected node to take a snapshot now; resolves with the snapshot's index. */
+  async snapshot(): Promise<number> {
+    const fields = await this.adminFields({ kind: 'snapshot' });
+    return isUint(fields['index']) ? fields['index'] : 0;
+  }
+
+  /** Closes the sessions (releasing their holds at once) and the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const deadlineMs = this.options.clock.nowMs() + Math.min(this.options.requestTimeoutMs, 5_000);
+    const sessions = [...this.sessions.values()].filter((session) => !session.isLost);
+    this.sessions.clear();
+    for (const session of sessions) session.stop();
+    for (const session of sessions) {
+      const op = { type: 'closeSession', session: session.id } as const;
+      await this.command(op, { deadlineMs }).catch(() => undefined);
+    }
+    this.closed = true;
+    const closed = new RaftlockError('CLOSED', 'the client is closed');
+    for (const wait of this.waits.values()) wait.reject(closed);
+    this.waits.clear();
+    for (const stream of [...this.watches]) stream.fail(closed);
+    this.channel.close();
+  }
+
+  /**
+   * Drops the current connection and connects again (to the leader when one is known). Calls in
+   * flight are re-sent under their seq, watches resume, waits re-check; sessions are unaffected.
+   */
+  reconnect(): void {
+    this.channel.dropConnection();
+  }
+
+  /**
+   * Drops the connection without closing sessions, as a crashed process would (tests and chaos
+   * drills). The sessions stop keeping alive and expire on the cluster after their TTL.
+   */
+  abandon(): void {
+    this.closed = true;
+    const abandoned = new RaftlockError('CLOSED', 'the client was abandoned');
+    for (const wait of this.waits.values()) wait.reject(abandoned);
+    this.waits.clear();
+    for (const session of this.sessions.values()) session.stop();
+    this.sessions.clear();
+    this.channel.close();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  /**
+   * Sends one command with the next seq. Commands are chained so only one is in flight: the
+   * cluster keeps one result per client, so a retry must always be of the latest seq.
+   */
+  command(
+    op: Operation,
+    options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined } = {},
+  ): Promise<WireResult> {
+    if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
+    const run = async (): Promise<WireResult> => {
+      const seq = ++this.seq;
+      const command = { type: 'client', clientId: this.clientId, seq, op } as const;
+      const call: ClientOp = { kind: 'command', command };
+      return this.channel.call(call, { ...this.callOptions(), ...options });
+    };
+    const result = this.chain.then(run, run);
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  private callOptions(): { deadlineMs: number } {
+    return { deadlineMs: this.options.clock.nowMs() + this.options.requestTimeoutMs };
+  }
+
+  /** A linearizable read's raw result (for recipes): the state machine's query answer. */
+  channelRead(query: Query): Promise<WireResult> {
+    return this.readResult(query);
+  }
+
+  private async readResult(query: Query): Promise<WireResult> {
+    if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+    return this.channel.call({ kind: 'read', query }, this.callOptions());
+  }
+
+  /** An OK read's value map, checked to be of `kind`. */
+  private async readFields(query: Query, kind: string): Promise<Fields> {
+    const fields = okFields(await this.readResult(query));
+    if (fields['kind'] !== kind) throw malformed(`a ${kind} answer`, fields);
+    return fields;
+  }
+
+  private async adminFields(op: ClientOp): Promise<Fields> {
+    if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+    return okFields(await this.channel.call(op, this.callOptions()));
+  }
+
+  private async openSession(ttlMs: number): Promise<ClientSession> {
+    const clock = this.options.clock;
+    const sentAtMs = clock.nowMs();
+    const result = await this.command({ type: 'openSession', ttlMs });
+    const fields = okFields(result);
+    const id = sessionId(uintField(fields, 'session'));
+    const session = new ClientSession(
+      id,
+      {
+        ttlMs,
+        keepAliveIntervalMs: Math.min(
+          this.options.keepAliveIntervalMs,
+          Math.max(1, Math.floor(ttlMs / 3)),
+        ),
+        driftMax: this.options.driftMax,
+      },
+      sentAtMs,
+      {
+        clock,
+        sendKeepAlive: (sid, deadlineMs) => this.sendKeepAlive(sid, deadlineMs),
+        onLost: (lost, error) => this.onSessionLost(lost, error),
+      },
+    );
+    if (this.closed) {
+      session.stop();
+      throw new RaftlockError('CLOSED', 'the client is closed');
+    }
+    this.sessions.set(ttlMs, session);
+    return session;
+  }
+
+  private async sendKeepAlive(session: SessionId, deadlineMs: number): Promise<KeepAliveOutcome> {
+    try {
+      const op = { kind: 'keepAlive', session, clientId: this.clientId } as const;
+      const result = await this.channel.call(op, { deadlineMs });
+      if (result.code === 'OK') return 'kept';
+      return result.code === 'SESSION_EXPIRED' ? 'expired' : 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  }
+
+  private onSessionLost(session: ClientSession, error: RaftlockError): void {
+    for (const [ttlMs, live] of this.sessions) if (live === session) this.sessions.delete(ttlMs);
+    for (const [key, wait] of this.waits) {
+      if (wait.session !== session) continue;
+      this.waits.delete(key);
+      wait.reject(error);
+      if (wait.abandoned) wait.done();
+    }
+    if (!this.closed) {
+      // The cluster may not have expired it yet: closing it frees its holds for others sooner.
+      // Bounded by the TTL: past it the cluster has expired the session anyway, and later
+      // commands are chained behind this one.
+      const boundMs = Math.min(this.options.requestTimeoutMs, session.ttlMs);
+      const deadlineMs = this.options.clock.nowMs() + boundMs;
+      const op = { type: 'closeSession', session: session.id } as const;
+      this.command(op, { deadlineMs }).catch(() => undefined);
+    }
+    for (const listener of this.listeners.sessionLost) listener({ session: session.id, error });
+  }
+
+  private onPush(push: PushEvent): void {
+    switch (push.kind) {
+      case 'granted':
+      case 'timeout': {
+        if (push.clientId !== this.clientId) return;
+        const key = waitKey(push.session, push.name);
+        const wait = this.waits.get(key);
+        if (wait === undefined) return;
+        this.waits.delete(key);
+        if (push.kind === 'granted') this.granted(wait, push.token);
+        else this.finishWait(wait, waitTimeout(push.name));
+        return;
+      }
+      case 'sessionExpired':
+        for (const session of this.sessions.values()) {
+          if (session.id === push.session) session.lose('the cluster reports it expired');
+        }
+        return;
+      case 'watchCancelled':
+        for (const stream of this.watches) {
+          if (stream.watchId !== push.watchId) continue;
+          if (push.code === 'COMPACTED') stream.fail(new RaftlockError('COMPACTED', push.message));
+          else void stream.subscribe();
+        }
+        return;
+      case 'event': {
+        let claimed = false;
+        for (const stream of this.watches) {
+          if (stream.watchId !== push.watchId) continue;
+          claimed = true;
+          stream.deliver(push.watchId, push.event);
+        }
+        if (!claimed && this.orphanCount < orphanEventsMax) {
+          const list = this.orphanEvents.get(push.watchId) ?? [];
+          list.push(push.event);
+          this.orphanEvents.set(push.watchId, list);
+          this.orphanCount++;
+        }
+        return;
+      }
+    }
+  }
+
+  private granted(wait: PendingWait, token: FencingToken): void {
+    // Settled either way: an abandoned wait's promise has no listener left but owns a timer.
+    wait.resolve(token);
+    if (!wait.abandoned) return;
+    this.holdLink
+      .release(wait.spec.name, wait.session.id, wait.spec.kind)
+      .finally(wait.done)
+      .catch(() => undefined);
+  }
+
+  private finishWait(wait: PendingWait, error: RaftlockError): void {
+    wait.reject(error);
+    if (wait.abandoned) wait.done();
+  }
+
+  private onConnected(welcome: Welcome): void {
+    // Watch ids belong to a connection: leftovers of the previous one mean nothing now.
+    this.orphanEvents.clear();
+    this.orphanCount = 0;
+    const info = { nodeId: welcome.nodeId, leader: welcome.leader };
+    for (const listener of this.listeners.connected) listener(info);
+    for (const stream of this.watches) void stream.subscribe();
+    // A grant or timeout pushed while we were away was lost with the old connection: ask again.
+    for (const wait of [...this.waits.values()]) void this.recheck(wait);
+  }
+
+  private async recheck(wait: PendingWait): Promise<void> {
+    const key = waitKey(wait.session.id, wait.spec.name);
+    const remainingMs = Math.max(0, Math.ceil(wait.waitDeadlineMs - this.options.clock.nowMs()));
+    let result: WireResult;
+    try {
+      const op = wait.spec.request(wait.session.id, remainingMs, wait.lockDelayMs);
+      result = await this.command(op);
+    } catch {
+      return;
+    }
+    if (this.waits.get(key) !== wait) return;
+    const value = result.code === 'OK' ? fieldsOf(result['value']) : null;
+    if (value?.['kind'] === 'queued') return;
+    this.waits.delete(key);
+    if (value?.['kind'] === 'granted' && isUint(value['token'])) {
+      this.granted(wait, fencingToken(value['token']));
+      return;
+    }
+    this.finishWait(wait, result.code === 'BUSY' ? waitTimeout(wait.spec.name) : errorOf(result));
+  }
+
+  private readonly holdLink: HoldLink = {
+    release: async (name, session, kind) => {
+      const type = kind === 'election' ? 'resign' : 'release';
+      const result = await this.command({ type, session, name });
+      const gone = result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED';
+      if (result.code === 'OK' || gone) return;
+      throw errorOf(result);
+    },
+  };
+
+  private readonly watchLink: WatchLink = {
+    subscribe: async (prefix, fromIndex) => {
+      if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+      // "From now" must become an index the stream can resume from after a reconnection. The
+      // node's applied index just before subscribing is one: resuming after it may repeat events
+      // from before the watch began, but never skips one.
+      let baseline: number | null = null;
+      if (fromIndex === 0) baseline = await this.status().then((s) => s.applied, () => null);
+      const op = { kind: 'watch', prefix, fromIndex } as const;
+      const fields = okFields(await this.channel.call(op, this.callOptions()));
+      if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) {
+        throw malformed('a watch id', fields);
+      }
+      const index = fields['fromIndex'];
+      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : baseline };
+    },
+    unsubscribe: (watchId) => {
+      if (this.closed) return;
+      this.channel.call({ kind: 'unwatch', watchId }, this.callOptions()).catch(() => undefined);
+    },
+    claim: (watchId) => {
+      const events = this.orphanEvents.get(watchId) ?? [];
+      this.orphanEvents.delete(watchId);
+      this.orphanCount -= events.length;
+      return events;
+    },
+    ended: (stream) => {
+      this.watches.delete(stream);
+    },
+  };
+}
+
+/** Bound on events held for watch ids nobody has claimed yet. */
+const orphanEventsMax = 10_000;
+
+function waitTimeout(name: string): RaftlockError {
+  return new RaftlockError('TIMEOUT', `no grant of ${name} within the wait`);
+}
+
+function waitKey(session: number, name: string): string {
+  return `${session}\u0000${name}`;
+}
+
+function mutexSpec(name: string): HoldSpec {
+  return {
+    name,
+    kind: 'mutex',
+    request: (session, waitMs, lockDelayMs) => ({
+      type: 'acquire',
+      session,
+      name,
+      waitMs,
+      lockDelayMs,
+    }),
+  };
+}
+
+/** Connects to a cluster and opens the client's session; rejects with UNAVAILABLE if it cannot. */
+export async function connect(options: ConnectOptions): Promise<RaftlockClient> {
+  const client = new RaftlockClient(options);
+  try {
+    await client.session();
+  } catch (error: unknown) {
+    client.abandon();
+    throw error;
+  }
+  return client;
+}
+
+export type { WatchEvent };

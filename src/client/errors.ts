@@ -1,0 +1,52 @@
+import type { CycleStep } from '../statemachine/results.js';
+
+/**
+ * Stable error codes a client call can fail with: the state machine's refusals, NOT_LEADER and
+ * UNAVAILABLE from the cluster, and CLOSED when the client itself was closed.
+ */
+export type RaftlockErrorCode =
+  | 'BUSY'
+  | 'TIMEOUT'
+  | 'NOT_HOLDER'
+  | 'SESSION_EXPIRED'
+  | 'STALE_TOKEN'
+  | 'VERSION_MISMATCH'
+  | 'DEADLOCK'
+  | 'COMPACTED'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_LEADER'
+  | 'UNAVAILABLE'
+  | 'CLOSED';
+
+/** Extra facts some codes carry. */
+export interface RaftlockErrorDetails {
+  /** DEADLOCK: the wait-for cycle the request would have closed. */
+  readonly cycle?: readonly CycleStep[];
+  /** VERSION_MISMATCH: the key's current version (0 when it does not exist). */
+  readonly version?: number;
+}
+
+/**
+ * The one error class the client throws for a refused or failed call. Branch on `code`, never on
+ * `message` (which is for humans). UNAVAILABLE means the outcome is unknown: the client already
+ * retried with the same (clientId, seq) until its deadline, so nothing was applied twice.
+ */
+export class RaftlockError extends Error {
+  override readonly name = 'RaftlockError';
+  readonly cycle: readonly CycleStep[] | undefined;
+  readonly version: number | undefined;
+
+  constructor(
+    readonly code: RaftlockErrorCode,
+    message: string,
+    details: RaftlockErrorDetails = {},
+  ) {
+    super(`${code}: ${message}`);
+    this.cycle = details.cycle;
+    this.version = details.version;
+  }
+}
+
+export function isRaftlockError(value: unknown, code?: RaftlockErrorCode): value is RaftlockError {
+  return value instanceof RaftlockError && (code === undefined || value.code === code);
+}

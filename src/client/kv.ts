@@ -1,0 +1,82 @@
+import type { Operation } from '../statemachine/commands.js';
+import type { KeyView } from '../statemachine/queries.js';
+import { malformed, okFields, uintField } from './answers.js';
+import { RaftlockError } from './errors.js';
+import type { Query, WireResult } from './protocol.js';
+import { fieldsOf } from './protocol.js';
+import type { ClientSession } from './session.js';
+import type { CasResult, Kv, PutOptions, PutResult } from './types.js';
+
+/** What the key/value calls need from the client. */
+export interface KvLink {
+  session(): Promise<ClientSession>;
+  command(op: Operation): Promise<WireResult>;
+  read(query: Query): Promise<WireResult>;
+}
+
+/**
+ * The versioned key/value store. Writes act in the client's session (an ephemeral key is deleted
+ * when it ends); reads are linearizable. Versions start at 1 and grow by one per write.
+ */
+export class KvStore implements Kv {
+  constructor(private readonly link: KvLink) {}
+
+  /** The key's value and versions (linearizable read), or null when it does not exist. */
+  async get(key: string): Promise<KeyView | null> {
+    const answer = okFields(await this.link.read({ kind: 'get', key }));
+    if (answer['kind'] !== 'key') throw malformed('a key answer', answer);
+    const value = answer['key'] ?? null;
+    if (value === null) return null;
+    const fields = fieldsOf(value);
+    if (fields === null || !(fields['value'] instanceof Uint8Array)) {
+      throw malformed('a key view', value);
+    }
+    return fields as unknown as KeyView;
+  }
+
+  /** Writes a key, optionally conditional on its version and/or fenced by a lock's token. */
+  async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
+    const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
+    const session = await this.link.session();
+    const result = await this.link.command({
+      type: 'put',
+      session: session.id,
+      key,
+      value: bytes,
+      ifVersion: options.ifVersion ?? null,
+      ephemeral: options.ephemeral ?? false,
+      fence: options.fence ?? null,
+    });
+    const fields = okFields(result);
+    return {
+      version: uintField(fields, 'version'),
+      createIndex: uintField(fields, 'createIndex'),
+      modifyIndex: uintField(fields, 'modifyIndex'),
+    };
+  }
+
+  /** Compare-and-set on the version: `{ ok: false, version }` reports the current version. */
+  async cas(key: string, ifVersion: number, value: Uint8Array | string): Promise<CasResult> {
+    try {
+      return { ok: true, ...(await this.put(key, value, { ifVersion })) };
+    } catch (error: unknown) {
+      if (error instanceof RaftlockError && error.code === 'VERSION_MISMATCH') {
+        return { ok: false, version: error.version ?? 0 };
+      }
+      throw error;
+    }
+  }
+
+  /** Deletes a key; resolves with whether it existed. */
+  async delete(key: string, options: Omit<PutOptions, 'ephemeral'> = {}): Promise<boolean> {
+    const session = await this.link.session();
+    const result = await this.link.command({
+      type: 'delete',
+      session: session.id,
+      key,
+      ifVersion: options.ifVersion ?? null,
+      fence: options.fence ?? null,
+    });
+    return okFields(result)['existed'] === true;
+  }
+}

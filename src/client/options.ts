@@ -1,0 +1,69 @@
+import type { BackoffPolicy } from '../transport/backoff.js';
+import type { ClientClock } from './clock.js';
+import { systemClock } from './clock.js';
+import { RaftlockError } from './errors.js';
+
+/** Options of `connect()`. Durations are milliseconds; every field but `endpoints` is optional. */
+export interface ConnectOptions {
+  /** Client addresses (`host:port`) of one or more members; the rest are learned. */
+  readonly endpoints: readonly string[];
+  /** The cluster to join; '' or absent accepts whichever cluster the first node belongs to. */
+  readonly clusterId?: string;
+  /** Identity for exactly-once; must be unique among live clients. Default: a random UUID. */
+  readonly clientId?: string;
+  /**
+   * Move to the leader named in a node's Welcome (default true). false keeps the connection on the
+   * node reached (which forwards writes to the leader): spreads clients, costs one hop per write.
+   */
+  readonly followLeader?: boolean;
+  /** Session TTL. Default 15 000. */
+  readonly ttlMs?: number;
+  /** Keepalive period. Default ttlMs / 3. */
+  readonly keepAliveIntervalMs?: number;
+  /** Clock-rate drift bound used by the session safety margin. Default 0.01 (1%). */
+  readonly driftMax?: number;
+  /** How long a call keeps retrying before UNAVAILABLE. Default 30 000. */
+  readonly requestTimeoutMs?: number;
+  /** How long one attempt waits for an answer before the connection is presumed dead (5 000). */
+  readonly attemptTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly backoff?: BackoffPolicy;
+  readonly frameBytesMax?: number;
+  /** Injected monotonic clock (tests). */
+  readonly clock?: ClientClock;
+  /** Uniform [0, 1) source for backoff jitter (tests). */
+  readonly random?: () => number;
+}
+
+export type ResolvedOptions = Required<ConnectOptions>;
+
+export function resolveOptions(options: ConnectOptions, randomId: () => string): ResolvedOptions {
+  const ttlMs = options.ttlMs ?? 15_000;
+  const resolved: ResolvedOptions = {
+    endpoints: options.endpoints,
+    clusterId: options.clusterId ?? '',
+    clientId: options.clientId ?? randomId(),
+    followLeader: options.followLeader ?? true,
+    ttlMs,
+    keepAliveIntervalMs: options.keepAliveIntervalMs ?? Math.max(1, Math.floor(ttlMs / 3)),
+    driftMax: options.driftMax ?? 0.01,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    attemptTimeoutMs: options.attemptTimeoutMs ?? 5_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    backoff: options.backoff ?? { baseMs: 50, maxMs: 2_000 },
+    frameBytesMax: options.frameBytesMax ?? 4 * 1024 * 1024,
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+  };
+  const problems: string[] = [];
+  if (resolved.endpoints.length === 0) problems.push('endpoints must name at least one host:port');
+  const { driftMax, ttlMs: ttl, keepAliveIntervalMs: interval } = resolved;
+  if (!(driftMax >= 0 && driftMax < 0.5)) problems.push('driftMax must be in [0, 0.5)');
+  if (!(ttl > 0)) problems.push('ttlMs must be positive');
+  if (!(interval > 0 && interval < ttl * (1 - 2 * driftMax))) {
+    problems.push('keepAliveIntervalMs must be positive and shorter than the safe part of ttlMs');
+  }
+  if (resolved.clientId === '') problems.push('clientId must not be empty');
+  if (problems.length > 0) throw new RaftlockError('INVALID_ARGUMENT', problems.join('; '));
+  return resolved;
+}

@@ -1,0 +1,128 @@
+import type { SessionId } from '../statemachine/ids.js';
+import type { CancelTimer, ClientClock } from './clock.js';
+import { RaftlockError } from './errors.js';
+
+/** What one keepalive came back with: acknowledged, refused (the session is gone), or unknown. */
+export type KeepAliveOutcome = 'kept' | 'expired' | 'unknown';
+
+export interface SessionTimingOptions {
+  readonly ttlMs: number;
+  readonly keepAliveIntervalMs: number;
+  /** Bound on the relative clock-rate difference between this client and the leader (0.01 = 1%). */
+  readonly driftMax: number;
+}
+
+export interface SessionDeps {
+  readonly clock: ClientClock;
+  /** Sends one keepalive; must not throw (failures are 'unknown'). */
+  readonly sendKeepAlive: (session: SessionId, deadlineMs: number) => Promise<KeepAliveOutcome>;
+  readonly onLost: (session: ClientSession, reason: RaftlockError) => void;
+}
+
+/**
+ * The safe window of a lease acknowledged for a keepalive sent at `sentAtMs`: the server counts
+ * the TTL from a log time no earlier than the send, so the client is safe until
+ * `sentAtMs + ttlMs × (1 − 2 × driftMax)` on its own monotonic clock — the factor 2 covers
+ * this clock running slow and the leader's running fast by up to driftMax each.
+ */
+export function safeUntilMs(sentAtMs: number, ttlMs: number, driftMax: number): number {
+  return sentAtMs + ttlMs * (1 - 2 * driftMax);
+}
+
+/**
+ * One server session as the client sees it: keepalives every interval, and `signal`, which aborts
+ * the moment the session can no longer be guaranteed to be live on the server — at the safe
+ * window's end without a newer acknowledgement, on a SESSION_EXPIRED answer or push, or on close.
+ */
+export class ClientSession {
+  private readonly controller = new AbortController();
+  private lastAckSentAtMs: number;
+  private cancelLoss: CancelTimer = () => undefined;
+  private cancelTick: CancelTimer = () => undefined;
+
+  constructor(
+    readonly id: SessionId,
+    private readonly timing: SessionTimingOptions,
+    openSentAtMs: number,
+    private readonly deps: SessionDeps,
+  ) {
+    // The open itself is the first acknowledged keepalive: the session's clock starts at its entry.
+    this.lastAckSentAtMs = openSentAtMs;
+    this.armLoss();
+    this.scheduleTick();
+  }
+
+  get ttlMs(): number {
+    return this.timing.ttlMs;
+  }
+
+  /** Aborts (with a SESSION_EXPIRED RaftlockError as reason) when the session is lost or closed. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get isLost(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Client-clock time until which the session is guaranteed live. */
+  get safeUntilMs(): number {
+    return safeUntilMs(this.lastAckSentAtMs, this.timing.ttlMs, this.timing.driftMax);
+  }
+
+  /** A keepalive sent at `sentAtMs` was acknowledged (acknowledgements may arrive out of order). */
+  acknowledged(sentAtMs: number): void {
+    if (this.isLost || sentAtMs <= this.lastAckSentAtMs) return;
+    this.lastAckSentAtMs = sentAtMs;
+    this.armLoss();
+  }
+
+  /** Declares the session lost now (idempotent). */
+  lose(reason: string): void {
+    if (this.isLost) return;
+    this.cancelLoss();
+    this.cancelTick();
+    const error = new RaftlockError('SESSION_EXPIRED', `session ${this.id}: ${reason}`);
+    this.controller.abort(error);
+    this.deps.onLost(this, error);
+  }
+
+  /** Stops the timers without reporting a loss (used once the session was closed on purpose). */
+  stop(): void {
+    this.cancelLoss();
+    this.cancelTick();
+    if (this.isLost) return;
+    this.controller.abort(new RaftlockError('SESSION_EXPIRED', `session ${this.id} was closed`));
+  }
+
+  private armLoss(): void {
+    this.cancelLoss();
+    const clock = this.deps.clock;
+    const delayMs = this.safeUntilMs - clock.nowMs();
+    if (delayMs <= 0) {
+      this.lose('no keepalive acknowledged within the safety margin');
+      return;
+    }
+    this.cancelLoss = clock.setTimer(() => {
+      // Timers may fire early or late; only the clock decides.
+      if (clock.nowMs() < this.safeUntilMs) this.armLoss();
+      else this.lose('no keepalive acknowledged within the safety margin');
+    }, delayMs);
+  }
+
+  private scheduleTick(): void {
+    this.cancelTick = this.deps.clock.setTimer(() => {
+      if (this.isLost) return;
+      this.scheduleTick();
+      void this.keepAlive();
+    }, this.timing.keepAliveIntervalMs);
+  }
+
+  private async keepAlive(): Promise<void> {
+    const sentAtMs = this.deps.clock.nowMs();
+    // Past the safe window an acknowledgement no longer helps: the session is already counted lost.
+    const outcome = await this.deps.sendKeepAlive(this.id, this.safeUntilMs);
+    if (outcome === 'kept') this.acknowledged(sentAtMs);
+    else if (outcome === 'expired') this.lose('the cluster reports it expired');
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * `raftlock up`: runs every node of a cluster.yml as a child process (`raftlock start --node …`),
+ * relays their output with a `[id]` prefix, reports where each listens and who leads, and on
+ * Ctrl-C / SIGTERM stops them all gracefully (SIGTERM, then SIGKILL after a grace period).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { NodeId } from '../raft/types.js';
+import type { ClusterConfig, NodeConfig } from './cluster-config.js';
+import { probeStatus } from './server-probe.js';
+
+/** The package root: the nearest directory above this file holding package.json. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('raftlock package root not found');
+    dir = parent;
+  }
+  return dir;
+}
+
+/**
+ * How to run the CLI in a child: the compiled CLI when this code runs compiled (an installed
+ * package, or a checkout after `npm run build`), else the TypeScript entry through tsx. Children
+ * therefore always run the same code as the parent, never a stale dist/ beside newer sources.
+ */
+export function cliCommand(): { readonly command: string; readonly args: readonly string[] } {
+  const root = packageRoot();
+  const compiled = join(root, 'dist', 'bin', 'raftlock.js');
+  const runningCompiled = fileURLToPath(import.meta.url).startsWith(join(root, 'dist') + sep);
+  if (runningCompiled && existsSync(compiled)) return { command: process.execPath, args: [compiled] };
+  // Resolved from this package, so the child finds tsx whatever its working directory.
+  const tsx = import.meta.resolve('tsx');
+  return { command: process.execPath, args: ['--import', tsx, join(root, 'bin', 'raftlock.ts')] };
+}
+
+export interface LaunchOptions {
+  readonly config: ClusterConfig;
+  readonly logLevel: string;
+  /** Also start nodes marked `join: true` (they wait to be added). */
+  readonly includeJoining: boolean;
+  readonly out: (line: string) => void;
+  /** Grace period between SIGTERM and SIGKILL when stopping. */
+  readonly stopTimeoutMs?: number;
+}
+
+interface Child {
+  readonly node: NodeConfig;
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  ready: boolean;
+}
+
+export class Launcher {
+  private readonly children: Child[] = [];
+  private stopping = false;
+
+  constructor(private readonly options: LaunchOptions) {}
+
+  /** Spawns the nodes; resolves once each has printed its ready line (or exited). */
+  async start(): Promise<void> {
+    const { config } = this.options;
+    const nodes = config.nodes.filter((n) => this.options.includeJoining || !n.join);
+    await Promise.all(nodes.map((node) => this.spawnNode(node)));
+  }
+
+  /** Starts a node again (after it exited or was killed); resolves when it is ready. */
+  async restart(id: NodeId): Promise<void> {
+    const node = this.options.config.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    const index = this.children.findIndex((c) => c.node.id === id);
+    const old = this.children[index];
+    if (old !== undefined) {
+      await old.exited;
+      this.children.splice(index, 1);
+    }
+    await this.spawnNode(node);
+  }
+
+  private spawnNode(node: NodeConfig): Promise<void> {
+    const { config } = this.options;
+    const cli = cliCommand();
+    const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel, '--stop-on-stdin-close'];
+    // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
+    // node once, with SIGTERM (a second signal would make a node exit at once). The stdin pipe
+    // is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
+    const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const entry: Child = { node, process: child, exited, ready: false };
+    this.children.push(entry);
+    const ready = new Promise<void>((resolve) => {
+      this.relay(entry, child.stdout, (line) => {
+        if (!entry.ready && line.startsWith('raftlock node')) {
+          entry.ready = true;
+          resolve();
+        }
+      });
+      this.relay(entry, child.stderr, () => undefined);
+      void exited.then((code) => {
+        if (!this.stopping) this.options.out(`[${node.id}] exited with code ${String(code)}`);
+        resolve();
+      });
+    });
+    return ready;
+  }
+
+  get pids(): ReadonlyMap<NodeId, number> {
+    return new Map(this.children.flatMap((c) => (c.process.pid === undefined ? [] : [[c.node.id, c.process.pid] as const])));
+  }
+
+  /** Asks each running node for its view; resolves with the leader all of them agree on, if any. */
+  async leader(): Promise<NodeId | null> {
+    const views = await Promise.all(this.children.map((c) => probeStatus(c.node.client, this.options.config.cluster.id)));
+    const leaders = views.flatMap((v) => (v === null || v.leader === null ? [] : [v.leader]));
+    const first = leaders[0];
+    return first !== undefined && leaders.every((l) => l === first) ? first : null;
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<NodeId | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = await this.leader();
+      if (found !== null) return found;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return null;
+  }
+
+  /** Resolves when every child has exited. */
+  async whenAllExited(): Promise<void> {
+    await Promise.all(this.children.map((c) => c.exited));
+  }
+
+  /** SIGTERM to every node, SIGKILL to those still running after the grace period. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const child of this.children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
+    const graceMs = this.options.stopTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => {
+      for (const child of this.children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    }, graceMs);
+    await this.whenAllExited();
+    clearTimeout(timer);
+  }
+
+  private relay(child: Child, stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+    if (stream === null) return;
+    const lines = createInterface({ input: stream });
+    lines.on('line', (line) => {
+      onLine(line);
+      this.options.out(`[${child.node.id}] ${line}`);
+    });
+  }
+}

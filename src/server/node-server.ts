@@ -1,0 +1,626 @@
+/**
+ * One raftlock node as a running server: durable log (LevelLog behind the group committer), the
+ * Raft peer transport, the lock core, the driver that beats them, and the client listener.
+ *
+ * Client requests (docs/client-protocol.md): writes go to the local core; a follower's core answers
+ * NOT_LEADER, and then the request is forwarded to the leader over a client connection (or, for a
+ * client that asked for redirects, answered NOT_LEADER with the leader's client address). Requests
+ * that find no leader wait for one (bounded by `requestTimeoutMs`) and then get UNAVAILABLE. Reads
+ * use ReadIndex on any node. Notifications of every applied entry are pushed to the connections
+ * whose client id or session they name; watch events to the matching watches.
+ */
+import { randomInt } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { RaftConfig } from '../raft/config.js';
+import { createRaftNode } from '../raft/node.js';
+import type { ConfChange, NodeId, Role } from '../raft/types.js';
+import type { LockMachineConfig } from '../statemachine/config.js';
+import type { SessionId } from '../statemachine/ids.js';
+import { GroupCommitter } from '../storage/group-commit.js';
+import { openLevelLog } from '../storage/level-log.js';
+import type {
+  ClientOp,
+  MembersAction,
+  NodeStatusView,
+  Welcome,
+  WireResult,
+} from '../transport/client-protocol.js';
+import { unavailable } from '../transport/client-protocol.js';
+import { FramedSocket } from '../transport/framed-socket.js';
+import type { TransportEvent } from '../transport/tcp.js';
+import { TcpTransport } from '../transport/tcp.js';
+import { createRng } from '../util/rng.js';
+import type { ClusterLimits, HostPort } from './cluster-config.js';
+import { Driver } from './driver.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import type { CoreOutput } from './server-core.js';
+import { ServerCore } from './server-core.js';
+import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
+import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
+import { ForwardPool } from './server-forward.js';
+import { routeNotifications, startWatch } from './server-push.js';
+import type { AddressBook } from './server-views.js';
+import { formatAddress, membersView, statusView, welcomeFrame } from './server-views.js';
+
+/** Where one member listens: peers on `peer`, clients on `client`. */
+export interface MemberAddresses {
+  readonly id: NodeId;
+  readonly peer: HostPort;
+  readonly client: HostPort;
+}
+
+export interface NodeServerOptions {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly dataDir: string;
+  /** Where to listen; port 0 picks a free port (see `addresses`). */
+  readonly peerListen: HostPort;
+  readonly clientListen: HostPort;
+  /** Every other node this one may talk to (members and nodes that may join). */
+  readonly members: readonly MemberAddresses[];
+  readonly raft: RaftConfig;
+  readonly tickMs: number;
+  readonly snapshotEntries: number;
+  readonly keepaliveIntervalMs: number;
+  /** An idle leader proposes an empty entry this often so log time (and expiry) advances. */
+  readonly logTimeTickMs: number;
+  readonly limits: ClusterLimits;
+  readonly machine: LockMachineConfig;
+  readonly clientLimits?: Partial<ClientConnectionLimits>;
+  /** Client connections at once; one more is refused with TOO_MANY_CONNECTIONS. */
+  readonly connectionsMax?: number;
+  /** How long a request may wait for a leader or a forwarded answer before UNAVAILABLE. */
+  readonly requestTimeoutMs?: number;
+  readonly logger?: Logger;
+  /** A write failed or an invariant broke: the node has stopped. Default: log it. */
+  readonly onFatal?: (error: unknown) => void;
+  readonly seed?: number;
+}
+
+interface InFlight {
+  readonly connection: ClientConnection;
+  readonly id: number;
+  readonly op: ClientOp;
+  readonly deadlineMs: number;
+  /** A parked request is not retried before this time (after a failed forward). */
+  notBeforeMs: number;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** After a failed forward (leader unreachable or no longer leading), wait this long to retry. */
+const forwardRetryDelayMs = 50;
+
+export class NodeServer implements ConnectionHost {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly machine: LockMachineConfig;
+  private readonly options: NodeServerOptions;
+  private readonly log: Logger;
+  private readonly core: ServerCore;
+  private readonly driver: Driver<CoreOutput>;
+  private readonly transport: TcpTransport;
+  private readonly committer: GroupCommitter;
+  private readonly clientServer: Server;
+  private readonly forwards: ForwardPool;
+  private readonly directory = new Map<NodeId, MemberAddresses>();
+  private readonly connections = new Set<ClientConnection>();
+  private readonly inflight = new Map<string, InFlight>();
+  private parked: InFlight[] = [];
+  private readonly clientLimits: ClientConnectionLimits;
+  private readonly connectionsMax: number;
+  private readonly requestTimeoutMs: number;
+  private nextConnectionId = 1;
+  private nextRequest = 1;
+  private closing: Promise<void> | null = null;
+  private fatalError: unknown = null;
+  private seen: {
+    role: Role;
+    leader: NodeId | null;
+    term: number;
+    voters: string;
+    learners: string;
+  };
+
+  private constructor(
+    options: NodeServerOptions,
+    core: ServerCore,
+    committer: GroupCommitter,
+    transport: TcpTransport,
+    clientServer: Server,
+  ) {
+    this.options = options;
+    this.clusterId = options.clusterId;
+    this.nodeId = options.nodeId;
+    this.machine = options.machine;
+    this.log = (options.logger ?? silentLogger).child(options.nodeId);
+    this.core = core;
+    this.committer = committer;
+    this.transport = transport;
+    this.clientServer = clientServer;
+    this.clientLimits = { ...defaultClientConnectionLimits, ...options.clientLimits };
+    this.connectionsMax = options.connectionsMax ?? 1024;
+    const electionMs = options.raft.electionTicks * options.tickMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(5000, electionMs * 6);
+    for (const member of options.members) this.directory.set(member.id, member);
+    this.forwards = new ForwardPool({
+      clusterId: this.clusterId,
+      self: this.nodeId,
+      frameBytesMax: this.clientLimits.frameBytesMax,
+      timeoutMs: this.requestTimeoutMs,
+    });
+    const status = core.status();
+    this.seen = {
+      role: status.role,
+      leader: status.leader,
+      term: status.term,
+      voters: status.conf.voters.join(','),
+      learners: status.conf.learners.join(','),
+    };
+    this.driver = new Driver<CoreOutput>({
+      node: core,
+      log: committer,
+      transport,
+      tickIntervalMs: Math.max(5, Math.min(25, Math.floor(options.tickMs / 2))),
+      onOutput: (output) => this.onOutput(output),
+      onFatal: (error) => this.onFatal(error),
+    });
+    clientServer.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Opens the data directory, recovers, binds both ports and starts the node. */
+  static async start(options: NodeServerOptions): Promise<NodeServer> {
+    const logger = (options.logger ?? silentLogger).child(options.nodeId);
+    const levelLog = await openLevelLog({
+      dir: options.dataDir,
+      clusterId: options.clusterId,
+      nodeId: options.nodeId,
+    });
+    const committer = new GroupCommitter(levelLog);
+    let transport: TcpTransport | null = null;
+    try {
+      const persisted = await committer.load();
+      const seed = options.seed ?? randomInt(0, 2 ** 47);
+      const created = ServerCore.create({
+        raft: options.raft,
+        persisted,
+        rng: createRng(seed),
+        createRaft: createRaftNode,
+        tickMs: options.tickMs,
+        logTimeTickMs: options.logTimeTickMs,
+        snapshotEntries: options.snapshotEntries,
+        nowMs: Math.floor(performance.now()),
+        keepaliveIntervalMs: options.keepaliveIntervalMs,
+        machine: options.machine,
+      });
+      if (!created.ok) throw new Error(`data directory ${options.dataDir}: ${created.error}`);
+      const others = options.members.filter((m) => m.id !== options.nodeId);
+      const peers = new Map(others.map((m) => [m.id, m.peer] as const));
+      transport = await TcpTransport.listen({
+        nodeId: options.nodeId,
+        clusterId: options.clusterId,
+        listen: options.peerListen,
+        peers,
+        limits: {
+          frameBytesMax: options.limits.frameBytesMax,
+          sendQueueFramesMax: options.limits.sendQueueFramesMax,
+          sendQueueBytesMax: options.limits.sendQueueBytesMax,
+        },
+        onEvent: (event) => logTransportEvent(logger, event),
+      });
+      const clientServer = createServer({ noDelay: true });
+      await new Promise<void>((resolve, reject) => {
+        clientServer.once('error', reject);
+        clientServer.listen(options.clientListen.port, options.clientListen.host, () => {
+          clientServer.off('error', reject);
+          resolve();
+        });
+      });
+      clientServer.on('error', (error) => {
+        logger.warn('client listener error', { error: describe(error) });
+      });
+      const server = new NodeServer(options, created.value, committer, transport, clientServer);
+      const status = created.value.status();
+      logger.info('node started', {
+        peer: formatAddress(server.peerAddress),
+        client: formatAddress(server.clientAddress),
+        term: status.term,
+        commit: status.commit,
+        snapshot: status.snapshotIndex,
+        lastIndex: status.lastIndex,
+      });
+      server.driver.start();
+      return server;
+    } catch (error) {
+      await transport?.close();
+      await committer.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  // ---- addresses and views -----------------------------------------------------------------
+
+  get peerAddress(): HostPort {
+    return this.transport.address;
+  }
+
+  get clientAddress(): HostPort {
+    const bound = this.clientServer.address();
+    if (bound === null || typeof bound !== 'object') return this.options.clientListen;
+    return { host: bound.address, port: bound.port };
+  }
+
+  /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
+  setMember(member: MemberAddresses): void {
+    if (member.id === this.nodeId) return;
+    const known = this.directory.get(member.id);
+    this.directory.set(member.id, member);
+    if (known === undefined || formatAddress(known.peer) !== formatAddress(member.peer)) {
+      this.transport.addPeer(member.id, member.peer);
+    }
+  }
+
+  get leader(): NodeId | null {
+    return this.core.status().leader;
+  }
+
+  get isStopped(): boolean {
+    return this.driver.isStopped;
+  }
+
+  /** The error that stopped the node, if one did. */
+  get fatal(): unknown {
+    return this.fatalError;
+  }
+
+  statusView(): NodeStatusView {
+    return statusView({
+      clusterId: this.clusterId,
+      raft: this.core.status(),
+      applied: this.core.host.applied,
+      state: this.core.state,
+      connections: this.connections.size,
+    });
+  }
+
+  welcome(): Welcome {
+    return welcomeFrame(this.clusterId, this.core.status(), this.addressBook());
+  }
+
+  private addressBook(): AddressBook {
+    const lookup = (id: NodeId, which: 'peer' | 'client'): string | null => {
+      if (id === this.nodeId) {
+        return formatAddress(which === 'peer' ? this.peerAddress : this.clientAddress);
+      }
+      const member = this.directory.get(id);
+      return member === undefined ? null : formatAddress(member[which]);
+    };
+    return {
+      client: (id) => lookup(id, 'client'),
+      peer: (id) => lookup(id, 'peer'),
+      known: [this.nodeId, ...this.directory.keys()],
+    };
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    if (this.closing !== null || this.connections.size >= this.connectionsMax) {
+      const ignore = { onValue: () => undefined, onClose: () => undefined };
+      const framed = new FramedSocket(socket, 1024, ignore);
+      const why =
+        this.closing !== null
+          ? 'this node is shutting down'
+          : `this node serves at most ${this.connectionsMax} client connections`;
+      this.log.warn('client connection refused', { remote: framed.remote, reason: why });
+      framed.fail('TOO_MANY_CONNECTIONS', why);
+      return;
+    }
+    const id = this.nextConnectionId++;
+    const connection = new ClientConnection(id, socket, this.clientLimits, this);
+    this.connections.add(connection);
+    this.log.debug('client connected', { connection: id, remote: connection.framed.remote });
+  }
+
+  closed(connection: ClientConnection, reason: string): void {
+    this.connections.delete(connection);
+    this.log.debug('client disconnected', { connection: connection.id, reason });
+  }
+
+  request(connection: ClientConnection, id: number, op: ClientOp): void {
+    const deadlineMs = this.now() + this.requestTimeoutMs;
+    const submit = (): void => this.submit({ connection, id, op, deadlineMs, notBeforeMs: 0 });
+    switch (op.kind) {
+      case 'command': {
+        connection.clientIds.add(op.command.clientId);
+        const inner = op.command.op;
+        if (inner.type !== 'openSession') connection.sessions.add(inner.session);
+        return submit();
+      }
+      case 'keepAlive':
+        connection.clientIds.add(op.clientId);
+        connection.sessions.add(op.session);
+        return submit();
+      case 'read':
+      case 'transferLeader':
+        return submit();
+      case 'members': {
+        if (op.action === 'list') {
+          const members = membersView(this.core.status(), this.addressBook());
+          return connection.respond(id, { code: 'OK', value: { kind: 'members', members } });
+        }
+        const node = op.node;
+        const unknown = node !== undefined && node !== this.nodeId && !this.directory.has(node);
+        if (unknown && op.action === 'addLearner') {
+          const message =
+            `node ${String(op.node)} is not in this cluster's configuration; ` +
+            'list it in cluster.yml with join: true first';
+          return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+        }
+        return submit();
+      }
+      case 'watch':
+        return startWatch(connection, id, op.prefix, op.fromIndex, this.core.state, this.applied);
+      case 'unwatch': {
+        if (!connection.watches.delete(op.watchId)) {
+          const message = `no watch ${op.watchId} on this connection`;
+          return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+        }
+        const value = { kind: 'unwatched' as const, watchId: op.watchId };
+        return connection.respond(id, { code: 'OK', value });
+      }
+      case 'status':
+        return connection.respond(id, {
+          code: 'OK',
+          value: { kind: 'status', status: this.statusView() },
+        });
+      case 'snapshot': {
+        const message =
+          'this node takes snapshots by the policy in cluster.yml (snapshot.entries); ' +
+          'on-demand snapshots are not offered';
+        return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+      }
+    }
+  }
+
+  private get applied(): number {
+    return this.core.host.applied;
+  }
+
+  private now(): number {
+    return this.driver.now();
+  }
+
+  // ---- request flow ------------------------------------------------------------------------
+
+  private submit(entry: InFlight): void {
+    if (!entry.connection.isOpen) return;
+    if (this.driver.isStopped) {
+      return entry.connection.respond(entry.id, unavailable('this node has stopped'));
+    }
+    const requestId = `q${this.nextRequest++}`;
+    this.inflight.set(requestId, entry);
+    const { op } = entry;
+    this.driver.guard(() => {
+      switch (op.kind) {
+        case 'command':
+          return this.core.command(requestId, op.command);
+        case 'keepAlive':
+          return this.core.keepAlive(requestId, op.session as SessionId);
+        case 'read':
+          return this.core.read(requestId, op.query);
+        case 'transferLeader':
+          return this.core.transferLeadership(requestId, op.to);
+        case 'members':
+          if (op.action === 'list') return undefined;
+          return this.core.confChange(requestId, confChangeOf(op.action, op.node ?? this.nodeId));
+        default: {
+          this.inflight.delete(requestId);
+          const message = `${op.kind} is answered locally`;
+          return entry.connection.respond(entry.id, { code: 'INVALID_ARGUMENT', message });
+        }
+      }
+    });
+  }
+
+  private finish(entry: InFlight, result: WireResult): void {
+    if (result.code === 'NOT_LEADER') return this.notLeader(entry, result.leader);
+    if (result.code === 'OK' && result.value.kind === 'session') {
+      entry.connection.sessions.add(result.value.session);
+    }
+    entry.connection.respond(entry.id, result);
+  }
+
+  private notLeader(entry: InFlight, hint: NodeId | null): void {
+    if (!entry.connection.isOpen) return;
+    const leader = hint ?? this.core.status().leader;
+    if (entry.connection.redirect) {
+      const leaderClient = leader === null ? null : this.addressBook().client(leader);
+      const message = `node ${this.nodeId} is not the leader`;
+      const refusal: WireResult = { code: 'NOT_LEADER', message, leader, leaderClient };
+      return entry.connection.respond(entry.id, refusal);
+    }
+    const member = leader === null ? undefined : this.directory.get(leader);
+    const local = leader === null || leader === this.nodeId || member === undefined;
+    if (local || entry.op.kind === 'read') {
+      // No leader yet (or a read that needs one): wait for a leader, then try again here.
+      this.parked.push(entry);
+      return;
+    }
+    this.forwards.forward(leader, member.client, entry.op, (result) => {
+      // The leader we knew is gone or no longer leads: until the deadline, wait for the cluster
+      // to settle and try again (the same (clientId, seq), so a duplicate is harmless).
+      const retry = result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE';
+      if (retry && this.now() + forwardRetryDelayMs < entry.deadlineMs && !this.driver.isStopped) {
+        entry.notBeforeMs = this.now() + forwardRetryDelayMs;
+        this.parked.push(entry);
+        this.scheduleUnpark();
+        return;
+      }
+      const unsettled = unavailable('no stable leader in time; retry');
+      const settled = result.code === 'NOT_LEADER' ? unsettled : result;
+      this.finish(entry, settled);
+    });
+  }
+
+  /** Retry parked requests once a leader is known; give up on those past their deadline. */
+  private unpark(): void {
+    if (this.parked.length === 0) return;
+    const now = this.now();
+    const leader = this.core.status().leader;
+    const parked = this.parked;
+    this.parked = [];
+    for (const entry of parked) {
+      if (!entry.connection.isOpen) continue;
+      if (now >= entry.deadlineMs) {
+        const message = 'no leader within the request timeout; retry with the same (clientId, seq)';
+        entry.connection.respond(entry.id, unavailable(message));
+      } else if (leader === null || now < entry.notBeforeMs) {
+        this.parked.push(entry);
+      } else {
+        this.submit(entry);
+      }
+    }
+  }
+
+  /** Parked requests are looked at after every drain; this makes sure one happens soon. */
+  private scheduleUnpark(): void {
+    const timer = setTimeout(() => this.driver.guard(() => undefined), forwardRetryDelayMs);
+    timer.unref();
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  private onOutput(output: CoreOutput): void {
+    for (const reply of output.replies) {
+      const entry = this.inflight.get(reply.requestId);
+      if (entry === undefined) continue;
+      this.inflight.delete(reply.requestId);
+      this.finish(entry, reply.result);
+    }
+    if (output.notifications.length > 0) {
+      routeNotifications(this.connections, output.notifications, this.core.host.applied);
+    }
+    for (const snapshot of output.snapshots) {
+      if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
+      else this.log.info('installed snapshot from the leader', { index: snapshot.index });
+    }
+    this.observeChanges();
+    this.unpark();
+  }
+
+  private observeChanges(): void {
+    const s = this.core.status();
+    const voters = s.conf.voters.join(',');
+    const learners = s.conf.learners.join(',');
+    const seen = this.seen;
+    if (s.role !== seen.role || s.leader !== seen.leader || s.term !== seen.term) {
+      if (s.role === 'leader' && seen.role !== 'leader') {
+        this.log.info('became leader', { term: s.term });
+      } else if (s.role !== 'leader' && seen.role === 'leader') {
+        this.log.info('stepped down', { term: s.term, leader: s.leader });
+      }
+      if (s.leader !== seen.leader) {
+        this.log.info('leader changed', { term: s.term, leader: s.leader });
+        this.forwards.retain(s.leader);
+      } else if (s.role !== seen.role) {
+        this.log.debug('role changed', { role: s.role, term: s.term });
+      }
+    }
+    if (voters !== seen.voters || learners !== seen.learners) {
+      this.log.info('membership changed', { voters, learners });
+    }
+    this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners };
+  }
+
+  private onFatal(error: unknown): void {
+    this.fatalError = error;
+    this.log.error('node stopped', { error: describe(error) });
+    for (const reply of this.core.stopSafely(describe(error))) {
+      const entry = this.inflight.get(reply.requestId);
+      if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
+    }
+    this.inflight.clear();
+    if (this.options.onFatal !== undefined) this.options.onFatal(error);
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------
+
+  /**
+   * Graceful stop: stop accepting clients, hand leadership to another voter if leading (so the
+   * cluster does not wait out an election timeout), finish in-flight writes, answer what is
+   * pending, close everything.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.clientServer.close();
+    if (!this.driver.isStopped) await this.handOffLeadership();
+    this.driver.flush();
+    await this.driver.stop();
+    const stopping = 'this node is shutting down';
+    const replies = this.fatalError === null ? this.core.stopSafely(stopping) : [];
+    for (const reply of replies) {
+      const entry = this.inflight.get(reply.requestId);
+      if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
+    }
+    for (const entry of this.parked) entry.connection.respond(entry.id, unavailable(stopping));
+    this.parked = [];
+    this.forwards.close();
+    for (const connection of [...this.connections]) connection.close('node shutting down');
+    await this.transport.close();
+    await this.committer.close().catch((error: unknown) => {
+      this.log.warn('closing the data directory failed', { error: describe(error) });
+    });
+    this.log.info('node stopped cleanly');
+  }
+
+  private async handOffLeadership(): Promise<void> {
+    const s = this.core.status();
+    if (s.role !== 'leader') return;
+    const voters = s.progress.filter((p) => p.id !== this.nodeId && s.conf.voters.includes(p.id));
+    const target = voters.sort((a, b) => b.match - a.match)[0];
+    if (target === undefined) return;
+    this.log.info('transferring leadership before shutdown', { to: target.id });
+    this.driver.guard(() => this.core.transferLeadership(`shutdown/${this.nodeId}`, target.id));
+    const deadline = this.now() + this.options.raft.electionTicks * this.options.tickMs * 2;
+    const leading = (): boolean => !this.driver.isStopped && this.core.status().role === 'leader';
+    while (this.now() < deadline && leading()) {
+      await new Promise((resolve) => setTimeout(resolve, this.options.tickMs));
+    }
+  }
+}
+
+function logTransportEvent(logger: Logger, event: TransportEvent): void {
+  switch (event.kind) {
+    case 'connected':
+      return logger.debug('peer connected', { peer: event.peer });
+    case 'disconnected':
+      return logger.debug('peer disconnected', { peer: event.peer, reason: event.reason });
+    case 'refused':
+    case 'peerError': {
+      const fields = { remote: event.remote, code: event.code, reason: event.message };
+      const what = event.kind === 'refused' ? 'peer connection refused' : 'peer refused us';
+      return logger.warn(what, fields);
+    }
+  }
+}
+
+function confChangeOf(action: Exclude<MembersAction, 'list'>, node: NodeId): ConfChange {
+  switch (action) {
+    case 'addLearner':
+      return { type: 'addLearner', node };
+    case 'promote':
+      return { type: 'promoteLearner', node };
+    case 'remove':
+      return { type: 'removeNode', node };
+  }
+}

@@ -1,0 +1,296 @@
+/**
+ * The lock service as the server drives it: NodeHost + LockStateMachine, with the parts of the
+ * client protocol that are not I/O (commands, batched keepalives, ReadIndex queries, membership,
+ * notifications of every applied entry). Synchronous; the driver feeds it and drains it.
+ *
+ * Keepalives are batched by the leader (DESIGN §2): every keepalive received during one
+ * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
+ */
+import type { Message } from '../raft/messages.js';
+import type { ConfChange, ConfState, NodeId } from '../raft/types.js';
+import { encodeCommand } from '../statemachine/commands.js';
+import type { SessionId } from '../statemachine/ids.js';
+import { sessionId } from '../statemachine/ids.js';
+import { LockStateMachine } from '../statemachine/machine.js';
+import { checkFence, getKey, listLocks, observe, sessionInfo } from '../statemachine/queries.js';
+import type { ApplyOutput, Notification } from '../statemachine/results.js';
+import type { ClientCommand, Query, WireResult } from '../transport/client-protocol.js';
+import { unavailable, wireResultOf } from '../transport/client-protocol.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { DrainedOutput } from './driver.js';
+import type { HostOutput, NodeHostOptions } from './host.js';
+import { NodeHost } from './host.js';
+import type { HostReply } from './host-reply.js';
+import type { RaftStatus } from '../raft/status.js';
+import type { LockMachineConfig } from '../statemachine/config.js';
+
+/** One answer for a request the server made of the core. */
+export interface CoreReply {
+  readonly requestId: string;
+  readonly result: WireResult;
+}
+
+export interface CoreOutput extends DrainedOutput {
+  readonly replies: readonly CoreReply[];
+  /** Notifications of every entry applied since the last drain, in log order. */
+  readonly notifications: readonly Notification[];
+  /** Snapshots taken here or installed from the leader since the last drain. */
+  readonly snapshots: readonly { readonly kind: 'taken' | 'installed'; readonly index: number }[];
+}
+
+export interface ServerCoreOptions extends Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'> {
+  readonly keepaliveIntervalMs: number;
+  readonly machine: LockMachineConfig;
+}
+
+type Pending =
+  | { readonly kind: 'write' }
+  | { readonly kind: 'read'; readonly query: Query }
+  | { readonly kind: 'batch'; readonly waiting: readonly { readonly requestId: string; readonly session: SessionId }[] }
+  | { readonly kind: 'config' }
+  | { readonly kind: 'transfer' };
+
+/** Records what every applied entry notifies, for the server to push to its own clients. */
+class NotifyingMachine extends LockStateMachine {
+  notifications: Notification[] = [];
+  override apply(command: Parameters<LockStateMachine['apply']>[0]): ApplyOutput {
+    const output = super.apply(command);
+    for (const n of output.notifications) this.notifications.push(n);
+    return output;
+  }
+}
+
+export class ServerCore {
+  readonly host: NodeHost<ApplyOutput>;
+  private readonly machine: NotifyingMachine;
+  private readonly keepaliveIntervalMs: number;
+  private readonly pending = new Map<string, Pending>();
+  private replies: CoreReply[] = [];
+  private keepalives: { readonly requestId: string; readonly session: SessionId }[] = [];
+  private lastBatchMs: number;
+  private nowMs: number;
+  private counter = 0;
+  private snapshots: { readonly kind: 'taken' | 'installed'; readonly index: number }[] = [];
+
+  private constructor(host: NodeHost<ApplyOutput>, machine: NotifyingMachine, options: ServerCoreOptions) {
+    this.host = host;
+    this.machine = machine;
+    this.keepaliveIntervalMs = options.keepaliveIntervalMs;
+    this.lastBatchMs = options.nowMs;
+    this.nowMs = options.nowMs;
+  }
+
+  static create(options: ServerCoreOptions): Result<ServerCore, string> {
+    const machine = new NotifyingMachine(options.machine);
+    let core: ServerCore | null = null;
+    const host = NodeHost.create<ApplyOutput>({
+      ...options,
+      stateMachine: machine,
+      observer: {
+        restored: (snapshot) => {
+          if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
+        },
+      },
+    });
+    if (!host.ok) return err(host.error);
+    core = new ServerCore(host.value, machine, options);
+    return ok(core);
+  }
+
+  get id(): NodeId {
+    return this.host.id;
+  }
+
+  get state(): LockStateMachine['state'] {
+    return this.machine.state;
+  }
+
+  status(): RaftStatus {
+    return this.host.status();
+  }
+
+  // ---- driven ------------------------------------------------------------------------------
+
+  tick(nowMs: number): void {
+    this.nowMs = nowMs;
+    this.host.tick(nowMs);
+    if (nowMs - this.lastBatchMs >= this.keepaliveIntervalMs) this.flushKeepalives();
+  }
+
+  receive(message: Message): void {
+    this.host.receive(message);
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    this.host.reportUnreachable(peer);
+  }
+
+  persisted(seq: number): void {
+    this.host.persisted(seq);
+  }
+
+  drain(): CoreOutput {
+    const out: HostOutput<ApplyOutput> = this.host.drain();
+    for (const reply of out.replies) this.onHostReply(reply);
+    for (const write of out.writes) {
+      // A host-taken snapshot is a write with no entries; an installed one comes with its Ready.
+      if (write.snapshot !== null && write.hardState === null && write.entries.length === 0) {
+        this.snapshots.push({ kind: 'taken', index: write.snapshot.meta.index });
+      }
+    }
+    const result: CoreOutput = {
+      writes: out.writes,
+      earlyMessages: out.earlyMessages,
+      messages: out.messages,
+      replies: this.replies,
+      notifications: this.machine.notifications,
+      snapshots: this.snapshots,
+    };
+    this.replies = [];
+    this.machine.notifications = [];
+    this.snapshots = [];
+    return result;
+  }
+
+  /** The node stops: every waiting request is answered UNAVAILABLE (outcome unknown). */
+  stopSafely(reason: string): readonly CoreReply[] {
+    if (this.host.isStopped) return [];
+    for (const reply of this.host.stop(reason)) this.onHostReply(reply);
+    for (const k of this.keepalives) this.replies.push({ requestId: k.requestId, result: unavailable(reason) });
+    this.keepalives = [];
+    const out = this.replies;
+    this.replies = [];
+    return out;
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  command(requestId: string, command: ClientCommand): void {
+    this.track(requestId, { kind: 'write' });
+    this.host.propose(requestId, encodeCommand(command));
+  }
+
+  keepAlive(requestId: string, session: SessionId): void {
+    if (this.host.status().role !== 'leader') {
+      this.replies.push({ requestId, result: this.notLeader() });
+      return;
+    }
+    this.keepalives.push({ requestId, session });
+  }
+
+  read(requestId: string, query: Query): void {
+    this.track(requestId, { kind: 'read', query });
+    this.host.read(requestId);
+  }
+
+  confChange(requestId: string, change: ConfChange): void {
+    this.track(requestId, { kind: 'config' });
+    this.host.proposeConfChange(requestId, change);
+  }
+
+  transferLeadership(requestId: string, to: NodeId): void {
+    this.track(requestId, { kind: 'transfer' });
+    this.host.transferLeadership(requestId, to);
+  }
+
+  campaign(): void {
+    this.host.campaign();
+  }
+
+  /** Voters and learners as of the last applied or appended configuration. */
+  conf(): ConfState {
+    return this.host.status().conf;
+  }
+
+  // ---- internals ---------------------------------------------------------------------------
+
+  private track(requestId: string, pending: Pending): void {
+    this.pending.set(requestId, pending);
+  }
+
+  private flushKeepalives(): void {
+    this.lastBatchMs = this.nowMs;
+    if (this.keepalives.length === 0) return;
+    const waiting = this.keepalives;
+    this.keepalives = [];
+    if (this.host.status().role !== 'leader') {
+      for (const k of waiting) this.replies.push({ requestId: k.requestId, result: this.notLeader() });
+      return;
+    }
+    const sessions = [...new Set(waiting.map((k) => k.session))];
+    this.counter += 1;
+    const requestId = `kab/${this.counter}`;
+    this.track(requestId, { kind: 'batch', waiting });
+    this.host.propose(requestId, encodeCommand({ type: 'keepAliveBatch', sessions }));
+  }
+
+  private notLeader(): WireResult {
+    const leader = this.host.status().leader;
+    return { code: 'NOT_LEADER', message: 'not the leader', leader: leader === this.id ? null : leader, leaderClient: null };
+  }
+
+  private onHostReply(reply: HostReply<ApplyOutput>): void {
+    const pending = this.pending.get(reply.requestId);
+    if (pending === undefined) return;
+    this.pending.delete(reply.requestId);
+    const answer = (requestId: string, result: WireResult): void => void this.replies.push({ requestId, result });
+    const fanOut = (result: WireResult): void => {
+      if (pending.kind === 'batch') for (const k of pending.waiting) answer(k.requestId, result);
+      else answer(reply.requestId, result);
+    };
+    switch (reply.code) {
+      case 'NOT_LEADER':
+        return fanOut({ code: 'NOT_LEADER', message: 'not the leader', leader: reply.leader, leaderClient: null });
+      case 'DROPPED':
+        return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
+      case 'UNKNOWN':
+        return fanOut(unavailable(`outcome unknown: ${reply.reason}; retry with the same (clientId, seq)`));
+      case 'OK':
+        break;
+    }
+    if (reply.kind === 'write') {
+      if (pending.kind === 'batch') return this.answerBatch(pending.waiting, wireResultOf(reply.result.result));
+      return answer(reply.requestId, wireResultOf(reply.result.result));
+    }
+    if (pending.kind === 'read') return answer(reply.requestId, this.runQuery(pending.query));
+    return answer(reply.requestId, { code: 'OK', value: { kind: 'accepted' } });
+  }
+
+  private answerBatch(waiting: readonly { readonly requestId: string; readonly session: SessionId }[], result: WireResult): void {
+    if (result.code !== 'OK' || result.value.kind !== 'keptBatch') {
+      for (const k of waiting) this.replies.push({ requestId: k.requestId, result });
+      return;
+    }
+    const expired = new Set<number>(result.value.expired);
+    for (const k of waiting) {
+      const info = sessionInfo(this.state, k.session);
+      if (expired.has(k.session) || info === null) {
+        const message = `session ${k.session} has expired`;
+        this.replies.push({ requestId: k.requestId, result: { code: 'SESSION_EXPIRED', message } });
+      } else {
+        const value = { kind: 'kept' as const, session: sessionId(k.session), deadlineMs: info.deadlineMs };
+        this.replies.push({ requestId: k.requestId, result: { code: 'OK', value } });
+      }
+    }
+  }
+
+  private runQuery(query: Query): WireResult {
+    const state = this.state;
+    switch (query.kind) {
+      case 'get':
+        return { code: 'OK', value: { kind: 'key', key: getKey(state, query.key) } };
+      case 'checkFence': {
+        const answer = checkFence(state, query.lock, query.token);
+        if (answer.code === 'OK') return { code: 'OK', value: { kind: 'fence', lock: query.lock, token: query.token } };
+        return { code: 'STALE_TOKEN', message: `token ${query.token} is not a current grant of ${query.lock}` };
+      }
+      case 'observe':
+        return { code: 'OK', value: { kind: 'leader', name: query.name, leader: observe(state, query.name) } };
+      case 'locks':
+        return { code: 'OK', value: { kind: 'locks', locks: listLocks(state, query.prefix, query.limit) } };
+      case 'session':
+        return { code: 'OK', value: { kind: 'sessionInfo', session: sessionInfo(state, query.session) } };
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Forwarding of writes from a follower to the leader: one client connection per leader, opened on
+ * demand to the leader's client port with the `redirect` flag (so the leader never forwards
+ * further: no loops), requests multiplexed by id, answers relayed to the caller. A connection
+ * that breaks answers everything pending UNAVAILABLE (the outcome is unknown: the client retries
+ * with the same (clientId, seq) and the state machine deduplicates).
+ */
+import { connect } from 'node:net';
+import type { NodeId } from '../raft/types.js';
+import type { ClientOp, WireResult } from '../transport/client-protocol.js';
+import { clientHello, decodeServerFrame, requestFrame, unavailable } from '../transport/client-protocol.js';
+import { FramedSocket } from '../transport/framed-socket.js';
+import type { HostPort } from './cluster-config.js';
+
+/** Client name prefix of forwarding connections; nodes push no notifications to them. */
+export const forwardClientPrefix = 'raftlock-forward:';
+
+export type ForwardCallback = (result: WireResult) => void;
+
+interface Waiting {
+  readonly callback: ForwardCallback;
+  readonly timer: NodeJS.Timeout;
+}
+
+class Upstream {
+  private framed: FramedSocket | null = null;
+  private welcomed = false;
+  private closed = false;
+  private nextId = 1;
+  private readonly queued: { readonly id: number; readonly op: ClientOp }[] = [];
+  private readonly waiting = new Map<number, Waiting>();
+
+  constructor(
+    readonly leader: NodeId,
+    address: HostPort,
+    clusterId: string,
+    self: NodeId,
+    frameBytesMax: number,
+    private readonly timeoutMs: number,
+    private readonly onGone: (upstream: Upstream) => void,
+  ) {
+    const socket = connect({ host: address.host, port: address.port });
+    const framed = new FramedSocket(socket, frameBytesMax, {
+      onValue: (value) => this.receive(value),
+      onClose: (reason) => this.close(`connection to leader ${leader} closed: ${reason}`),
+    });
+    this.framed = framed;
+    socket.once('connect', () => framed.writeValue(clientHello(clusterId, `${forwardClientPrefix}${self}`, { redirect: true })));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(op: ClientOp, callback: ForwardCallback): void {
+    if (this.closed) return callback(unavailable(`leader ${this.leader} is unreachable`));
+    const id = this.nextId++;
+    const timer = setTimeout(() => {
+      if (this.waiting.delete(id)) callback(unavailable(`the leader ${this.leader} did not answer in ${this.timeoutMs} ms`));
+    }, this.timeoutMs);
+    this.waiting.set(id, { callback, timer });
+    if (this.welcomed) this.framed?.writeValue(requestFrame(id, op));
+    else this.queued.push({ id, op });
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.framed?.destroy(reason);
+    this.framed = null;
+    this.onGone(this);
+    const waiting = [...this.waiting.values()];
+    this.waiting.clear();
+    for (const w of waiting) {
+      clearTimeout(w.timer);
+      w.callback(unavailable(`${reason}; the outcome is unknown, retry with the same (clientId, seq)`));
+    }
+  }
+
+  private receive(value: unknown): void {
+    const frame = decodeServerFrame(value);
+    if (!frame.ok) return this.close(`leader ${this.leader} sent a bad frame: ${frame.error}`);
+    const f = frame.value;
+    switch (f.type) {
+      case 'Welcome':
+        this.welcomed = true;
+        for (const q of this.queued.splice(0)) this.framed?.writeValue(requestFrame(q.id, q.op));
+        return;
+      case 'Response': {
+        const w = this.waiting.get(f.id);
+        if (w === undefined) return;
+        this.waiting.delete(f.id);
+        clearTimeout(w.timer);
+        w.callback(f.result);
+        return;
+      }
+      case 'Push':
+        // Notifications reach clients through their own node, which applies every entry too.
+        return;
+      case 'Error':
+        return this.close(`leader ${this.leader} refused: ${f.code} ${f.message}`);
+    }
+  }
+}
+
+export interface ForwardPoolOptions {
+  readonly clusterId: string;
+  readonly self: NodeId;
+  readonly frameBytesMax: number;
+  readonly timeoutMs: number;
+}
+
+export class ForwardPool {
+  private readonly upstreams = new Map<NodeId, Upstream>();
+  private closed = false;
+
+  constructor(private readonly options: ForwardPoolOptions) {}
+
+  forward(leader: NodeId, address: HostPort, op: ClientOp, callback: ForwardCallback): void {
+    if (this.closed) return callback(unavailable('this node is shutting down'));
+    let upstream = this.upstreams.get(leader);
+    if (upstream === undefined || upstream.isClosed) {
+      const { clusterId, self, frameBytesMax, timeoutMs } = this.options;
+      upstream = new Upstream(leader, address, clusterId, self, frameBytesMax, timeoutMs, (gone) => {
+        if (this.upstreams.get(gone.leader) === gone) this.upstreams.delete(gone.leader);
+      });
+      this.upstreams.set(leader, upstream);
+    }
+    upstream.send(op, callback);
+  }
+
+  /** Drop connections to nodes that no longer lead. */
+  retain(leader: NodeId | null): void {
+    for (const [id, upstream] of [...this.upstreams]) {
+      if (id !== leader) upstream.close(`node ${id} is no longer the leader`);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const upstream of [...this.upstreams.values()]) upstream.close('this node is shutting down');
+  }
+}

@@ -1,0 +1,502 @@
+/**
+ * The client protocol (docs/client-protocol.md): frames a client and a node exchange after the
+ * client Hello, their types, and the validation the node applies to everything a client sends.
+ *
+ * Same framing and MessagePack codec as the peer protocol (frame.ts, codec.ts). A client opens
+ * with a Hello (`clientHello`), the node answers Welcome or an Error frame; then the client sends
+ * Request frames and the node sends one Response per request (matched by `id`) and unsolicited
+ * Push frames. A decoded frame stays `unknown` until a validator here accepts it.
+ */
+import type { NodeId } from '../raft/types.js';
+import type { Command, Operation } from '../statemachine/commands.js';
+import { decodeCommand, encodeCommand } from '../statemachine/commands.js';
+import type { LockMachineConfig } from '../statemachine/config.js';
+import type { SessionId } from '../statemachine/ids.js';
+import type {
+  KeyView,
+  LeaderView,
+  LockView,
+  SessionView,
+} from '../statemachine/queries.js';
+import type {
+  CommandResult,
+  CycleStep,
+  Notification,
+  OkValue,
+  PlainErrorCode,
+  WatchEvent,
+} from '../statemachine/results.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { ErrorFrame, Hello } from './handshake.js';
+import {
+  asErrorFrame,
+  clientHelloFrame,
+  errorFrame,
+  helloLabelLengthMax,
+  protocolName,
+  protocolVersion,
+} from './handshake.js';
+import type { Check, SchemaViolation } from './schema.js';
+import {
+  describeValue,
+  exactObject,
+  isPlainObject,
+  literal,
+  nodeId,
+  nullable,
+  string,
+  taggedUnion,
+  uint,
+  violation,
+  within,
+} from './schema.js';
+
+// ---------------------------------------------------------------------------------------------
+// Hello and Welcome
+
+/** Per-connection options a client states in its Hello. */
+export interface ClientHelloOptions {
+  /**
+   * true: a write sent to a follower is answered NOT_LEADER with the leader's client address
+   * (the client reconnects itself). false (default): the node forwards it to the leader.
+   */
+  readonly redirect?: boolean;
+}
+
+/** The client Hello: the transport's client Hello plus the optional `redirect` flag. */
+export type ClientHello = Extract<Hello, { readonly client: string }> & {
+  readonly redirect?: boolean;
+};
+
+/**
+ * The first frame a client sends. `clusterId` '' means "any cluster": the node accepts it and
+ * names its cluster in the Welcome.
+ */
+export function clientHello(
+  clusterId: string,
+  client: string,
+  options: ClientHelloOptions = {},
+): ClientHello {
+  const hello = clientHelloFrame(clusterId, client) as Extract<Hello, { readonly client: string }>;
+  return options.redirect === true ? { ...hello, redirect: true } : hello;
+}
+
+/** Where a member serves clients (`host:port`), for redirects and client discovery. */
+export interface MemberAddress {
+  readonly id: NodeId;
+  readonly client: string;
+}
+
+/** The node's answer to a valid client Hello. */
+export interface Welcome {
+  readonly type: 'Welcome';
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly leader: NodeId | null;
+  readonly members: readonly MemberAddress[];
+}
+
+const clientHelloShape = exactObject({
+  type: literal('Hello'),
+  protocol: string(helloLabelLengthMax),
+  version: uint,
+  clusterId: string(helloLabelLengthMax),
+  client: string(helloLabelLengthMax),
+});
+
+/**
+ * Checks a connection's first frame on the client port: protocol name first (a stranger gets
+ * BAD_HELLO), then version, then cluster id ('' accepted), then the exact shape.
+ */
+export function checkClientHello(value: unknown, clusterId: string): Result<ClientHello, ErrorFrame> {
+  if (!isPlainObject(value) || value['type'] !== 'Hello' || value['protocol'] !== protocolName) {
+    return err(errorFrame('BAD_HELLO', `expected a ${protocolName} client Hello frame first`));
+  }
+  if (value['version'] !== protocolVersion) {
+    const theirs = describeValue(value['version']);
+    const message = `protocol version ${theirs} is not supported; this node speaks version ${protocolVersion}`;
+    return err(errorFrame('VERSION_MISMATCH', message));
+  }
+  const theirCluster = value['clusterId'];
+  if (theirCluster !== '' && theirCluster !== clusterId) {
+    const message =
+      `cluster id ${describeValue(theirCluster)} does not match this node's cluster id ` +
+      JSON.stringify(clusterId);
+    return err(errorFrame('CLUSTER_MISMATCH', message));
+  }
+  const { redirect, ...rest } = value;
+  if (redirect !== undefined && typeof redirect !== 'boolean') {
+    return err(errorFrame('BAD_HELLO', `invalid Hello at $.redirect: expected a boolean`));
+  }
+  const bad = clientHelloShape(rest);
+  if (bad !== null) {
+    const message = `invalid client Hello at $${bad.path}: ${bad.reason}`;
+    return err(errorFrame('BAD_HELLO', message));
+  }
+  return ok(value as unknown as ClientHello);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** A linearizable read, answered after ReadIndex by a pure query of src/statemachine/queries.ts. */
+export type Query =
+  | { readonly kind: 'get'; readonly key: string }
+  | { readonly kind: 'checkFence'; readonly lock: string; readonly token: number }
+  | { readonly kind: 'observe'; readonly name: string }
+  | { readonly kind: 'locks'; readonly prefix: string; readonly limit: number }
+  | { readonly kind: 'session'; readonly session: SessionId };
+
+export type MembersAction = 'list' | 'addLearner' | 'promote' | 'remove';
+
+/** What a client asks a node to do. */
+export type ClientOp =
+  | { readonly kind: 'command'; readonly command: ClientCommand }
+  | { readonly kind: 'keepAlive'; readonly session: SessionId; readonly clientId: string }
+  | { readonly kind: 'read'; readonly query: Query }
+  | { readonly kind: 'watch'; readonly prefix: string; readonly fromIndex: number }
+  | { readonly kind: 'unwatch'; readonly watchId: number }
+  | { readonly kind: 'status' }
+  | {
+      readonly kind: 'members';
+      readonly action: MembersAction;
+      readonly node?: NodeId;
+      readonly peer?: string;
+      readonly client?: string;
+    }
+  | { readonly kind: 'transferLeader'; readonly to: NodeId }
+  | { readonly kind: 'snapshot' };
+
+/** The state machine's client command: `(clientId, seq)` make it exactly-once. */
+export type ClientCommand = Extract<Command, { readonly type: 'client' }>;
+
+export interface RequestFrame {
+  readonly type: 'Request';
+  readonly id: number;
+  readonly op: ClientOp;
+}
+
+export function requestFrame(id: number, op: ClientOp): RequestFrame {
+  return { type: 'Request', id, op };
+}
+
+/** Convenience for clients: a command op for `op` as client `clientId`'s `seq`-th command. */
+export function commandOp(clientId: string, seq: number, op: Operation): ClientOp {
+  return { kind: 'command', command: { type: 'client', clientId, seq, op } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses and pushes
+
+/** A node's view of itself and the cluster, for `status`. */
+export interface NodeStatusView {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly role: 'follower' | 'preCandidate' | 'candidate' | 'leader';
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  /** Leader only: per member, how many entries it is behind the leader's last index. */
+  readonly lag: readonly { readonly id: NodeId; readonly behind: number }[];
+  readonly sessions: number;
+  readonly locks: number;
+  readonly waiters: number;
+  /** Client connections open on this node. */
+  readonly connections: number;
+}
+
+/** One member as `members list` shows it. */
+export interface MemberView {
+  readonly id: NodeId;
+  readonly role: 'voter' | 'learner';
+  readonly peer: string;
+  readonly client: string;
+}
+
+/** What an OK response carries besides a command's own OkValue. */
+export type WireValue =
+  | OkValue
+  | { readonly kind: 'key'; readonly key: KeyView | null }
+  | { readonly kind: 'fence'; readonly lock: string; readonly token: number }
+  | { readonly kind: 'leader'; readonly name: string; readonly leader: LeaderView | null }
+  | { readonly kind: 'locks'; readonly locks: readonly LockView[] }
+  | { readonly kind: 'sessionInfo'; readonly session: SessionView | null }
+  /** Events after `fromIndex` come as pushes (for a `fromIndex: 0` watch: the applied index then). */
+  | { readonly kind: 'watching'; readonly watchId: number; readonly fromIndex: number }
+  | { readonly kind: 'unwatched'; readonly watchId: number }
+  | { readonly kind: 'status'; readonly status: NodeStatusView }
+  | { readonly kind: 'members'; readonly members: readonly MemberView[] }
+  | { readonly kind: 'snapshotTaken'; readonly index: number }
+  | { readonly kind: 'accepted' };
+
+/** Every code a response may carry. */
+export type WireCode = CommandResult['code'] | 'UNAVAILABLE';
+
+/** The result of one request: the state machine's result codes plus NOT_LEADER and UNAVAILABLE. */
+export type WireResult =
+  | { readonly code: 'OK'; readonly value: WireValue }
+  | { readonly code: Exclude<PlainErrorCode, 'NOT_LEADER'>; readonly message: string }
+  | { readonly code: 'DEADLOCK'; readonly message: string; readonly cycle: readonly CycleStep[] }
+  | { readonly code: 'VERSION_MISMATCH'; readonly message: string; readonly version: number }
+  | {
+      readonly code: 'NOT_LEADER';
+      readonly message: string;
+      readonly leader: NodeId | null;
+      /** The leader's client address, when known. */
+      readonly leaderClient: string | null;
+    }
+  /** No leader known, or the request timed out inside the cluster: the outcome may be unknown. */
+  | { readonly code: 'UNAVAILABLE'; readonly message: string };
+
+export interface ResponseFrame {
+  readonly type: 'Response';
+  readonly id: number;
+  readonly result: WireResult;
+}
+
+/** Unsolicited events: the state machine's notifications for this client, and watch traffic. */
+export type PushEvent =
+  | Exclude<Notification, { readonly kind: 'event' }>
+  | { readonly kind: 'event'; readonly watchId: number; readonly event: WatchEvent }
+  /** The node ended a watch (e.g. the client fell too far behind); resume with a new watch. */
+  | {
+      readonly kind: 'watchCancelled';
+      readonly watchId: number;
+      readonly code: 'COMPACTED' | 'UNAVAILABLE';
+      readonly message: string;
+    };
+
+export interface PushFrame {
+  readonly type: 'Push';
+  readonly push: PushEvent;
+}
+
+/** Any frame a node sends a client after the Hello. */
+export type ServerFrame = Welcome | ResponseFrame | PushFrame | ErrorFrame;
+
+/** Converts a state machine result to its wire form (NOT_LEADER gains the leader fields). */
+export function wireResultOf(
+  result: CommandResult,
+  leader: NodeId | null = null,
+  leaderClient: string | null = null,
+): WireResult {
+  if (result.code === 'NOT_LEADER') {
+    return { code: 'NOT_LEADER', message: result.message, leader, leaderClient };
+  }
+  return result as WireResult;
+}
+
+export function unavailable(message: string): WireResult {
+  return { code: 'UNAVAILABLE', message };
+}
+
+export function invalidArgument(message: string): WireResult {
+  return { code: 'INVALID_ARGUMENT', message };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of what a client sends
+
+/** Largest `limit` of a `locks` query. */
+export const locksQueryLimitMax = 10_000;
+/** Prefix strings (watch, locks) in characters. */
+export const prefixLengthMax = 1024;
+
+const keyText = string(4096);
+const prefixText = string(prefixLengthMax);
+const address = string(256);
+
+const queryShape: Check = taggedUnion('kind', {
+  get: { key: keyText },
+  checkFence: { lock: keyText, token: uint },
+  observe: { name: keyText },
+  locks: { prefix: prefixText, limit: uint },
+  session: { session: uint },
+});
+
+const membersAction: Check = (value) =>
+  value === 'list' || value === 'addLearner' || value === 'promote' || value === 'remove'
+    ? null
+    : violation(`unknown members action ${describeValue(value)}`);
+
+const membersOptional: Readonly<Record<string, Check>> = { node: nodeId, peer: address, client: address };
+
+function checkMembers(value: Readonly<Record<string, unknown>>): SchemaViolation | null {
+  const bad = membersAction(value['action']);
+  if (bad !== null) return within('.action', bad);
+  for (const key of Object.keys(value)) {
+    if (key === 'kind' || key === 'action') continue;
+    const check = membersOptional[key];
+    if (check === undefined) return within(`.${key}`, violation('unknown field'));
+    const wrong = check(value[key]);
+    if (wrong !== null) return within(`.${key}`, wrong);
+  }
+  if (value['action'] !== 'list' && value['node'] === undefined) {
+    return within('.node', violation(`missing (required by ${String(value['action'])})`));
+  }
+  return null;
+}
+
+const simpleOps: Readonly<Record<string, Check>> = {
+  keepAlive: exactObject({
+    kind: literal('keepAlive'),
+    session: uint,
+    clientId: string(helloLabelLengthMax),
+  }),
+  read: exactObject({ kind: literal('read'), query: queryShape }),
+  watch: exactObject({ kind: literal('watch'), prefix: prefixText, fromIndex: uint }),
+  unwatch: exactObject({ kind: literal('unwatch'), watchId: uint }),
+  status: exactObject({ kind: literal('status') }),
+  transferLeader: exactObject({ kind: literal('transferLeader'), to: nodeId }),
+  snapshot: exactObject({ kind: literal('snapshot') }),
+};
+
+/**
+ * Validates a request's op. A command is checked by the state machine's own decoder on its
+ * canonical encoding (decodeCommand(encodeCommand(x))), so the node refuses at the door exactly
+ * what every replica would refuse at apply time; only 'client' commands are accepted.
+ */
+export function validateOp(value: unknown, config: LockMachineConfig): Result<ClientOp, string> {
+  if (!isPlainObject(value)) return err(`op: expected an object, got ${describeValue(value)}`);
+  const kind = value['kind'];
+  if (kind === 'command') {
+    const keys = Object.keys(value);
+    if (keys.length !== 2 || !Object.hasOwn(value, 'command')) {
+      return err('op: a command op has exactly the fields kind and command');
+    }
+    const command = validateCommand(value['command'], config);
+    if (!command.ok) return command;
+    return ok({ kind: 'command', command: command.value });
+  }
+  if (kind === 'members') {
+    const bad = checkMembers(value);
+    if (bad !== null) return err(`op${bad.path}: ${bad.reason}`);
+    return ok(value as unknown as ClientOp);
+  }
+  const check = typeof kind === 'string' ? simpleOps[kind] : undefined;
+  if (check === undefined) return err(`op.kind: unknown op kind ${describeValue(kind)}`);
+  const bad = check(value);
+  if (bad !== null) return err(`op${bad.path}: ${bad.reason}`);
+  if (kind === 'read') {
+    const query = value['query'] as Query;
+    if (query.kind === 'locks' && query.limit > locksQueryLimitMax) {
+      return err(`op.query.limit: at most ${locksQueryLimitMax}`);
+    }
+    if (query.kind === 'session' && query.session < 1) return err('op.query.session: must be ≥ 1');
+  }
+  if (kind === 'keepAlive' && (value['session'] as number) < 1) return err('op.session: must be ≥ 1');
+  return ok(value as unknown as ClientOp);
+}
+
+/**
+ * A client command as the state machine would decode it, or why not: the object is encoded with
+ * the state machine's own encoder and decoded back, so exactly the commands every replica would
+ * accept pass (unknown extra fields are dropped by the canonical encoding).
+ */
+export function validateCommand(value: unknown, config: LockMachineConfig): Result<ClientCommand, string> {
+  if (!isPlainObject(value)) return err(`command: expected an object, got ${describeValue(value)}`);
+  if (value['type'] !== 'client') return err('command: only client commands may be sent');
+  if (!isPlainObject(value['op'])) return err(`command.op: expected an object, got ${describeValue(value['op'])}`);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeCommand(value as unknown as Command);
+  } catch (error: unknown) {
+    return err(`command: not encodable (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const decoded = decodeCommand(bytes, config);
+  if (!decoded.ok) return err(`command: ${decoded.error}`);
+  if (decoded.value.type !== 'client') return err('command: only client commands may be sent');
+  return ok(decoded.value);
+}
+
+/** The bytes a node proposes for a validated client command. */
+export function commandPayload(command: ClientCommand): Uint8Array {
+  return encodeCommand(command);
+}
+
+/** A request frame's envelope: `{ type: 'Request', id, op }` with the op still unchecked. */
+export type RequestEnvelope =
+  | { readonly ok: true; readonly id: number; readonly op: unknown }
+  | { readonly ok: false; readonly message: string };
+
+/**
+ * Checks that a frame is a Request with a valid id. Anything else is a protocol violation (Error
+ * frame and close); a bad op inside a good envelope only fails that request.
+ */
+export function requestEnvelope(value: unknown): RequestEnvelope {
+  if (!isPlainObject(value)) return { ok: false, message: `expected a Request frame, got ${describeValue(value)}` };
+  if (value['type'] !== 'Request') {
+    return { ok: false, message: `expected a Request frame, got type ${describeValue(value['type'])}` };
+  }
+  const keys = Object.keys(value);
+  if (keys.length !== 3 || !Object.hasOwn(value, 'op')) {
+    return { ok: false, message: 'a Request frame has exactly the fields type, id and op' };
+  }
+  const badId = uint(value['id']);
+  if (badId !== null) return { ok: false, message: `invalid Request id: ${badId.reason}` };
+  return { ok: true, id: value['id'] as number, op: value['op'] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of what a node sends (for clients)
+
+const memberAddress = exactObject({ id: nodeId, client: address });
+const welcomeShape = exactObject({
+  type: literal('Welcome'),
+  clusterId: string(helloLabelLengthMax),
+  nodeId,
+  leader: nullable(nodeId),
+  members: (value) => {
+    if (!Array.isArray(value)) return violation(`expected an array, got ${describeValue(value)}`);
+    for (let i = 0; i < value.length; i++) {
+      const bad = memberAddress(value[i]);
+      if (bad !== null) return within(`[${i}]`, bad);
+    }
+    return null;
+  },
+});
+
+const resultEnvelope: Check = (value) => {
+  if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
+  const code = value['code'];
+  if (typeof code !== 'string') return within('.code', violation('expected a string'));
+  if (code === 'OK') return isPlainObject(value['value']) ? null : within('.value', violation('expected an object'));
+  return typeof value['message'] === 'string' ? null : within('.message', violation('expected a string'));
+};
+
+const responseShape = exactObject({ type: literal('Response'), id: uint, result: resultEnvelope });
+const pushShape = exactObject({
+  type: literal('Push'),
+  push: (value) =>
+    isPlainObject(value) && typeof value['kind'] === 'string'
+      ? null
+      : violation('expected an object with a kind'),
+});
+
+/**
+ * Checks a frame received from a node: its envelope and discriminants (the payload of results
+ * and pushes is trusted to the node that produced it). Used by clients and by forwarding nodes.
+ */
+export function decodeServerFrame(value: unknown): Result<ServerFrame, string> {
+  const error = asErrorFrame(value);
+  if (error !== null) return ok(error);
+  if (!isPlainObject(value)) return err(`expected a server frame, got ${describeValue(value)}`);
+  const shape =
+    value['type'] === 'Welcome'
+      ? welcomeShape
+      : value['type'] === 'Response'
+        ? responseShape
+        : value['type'] === 'Push'
+          ? pushShape
+          : null;
+  if (shape === null) return err(`unknown server frame type ${describeValue(value['type'])}`);
+  const bad = shape(value);
+  if (bad !== null) return err(`invalid ${String(value['type'])} frame at $${bad.path}: ${bad.reason}`);
+  return ok(value as unknown as ServerFrame);
+}

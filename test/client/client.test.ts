@@ -1,0 +1,394 @@
+import t from 'tap';
+import { connect } from '../../src/client/client.js';
+import type { RaftlockClient } from '../../src/client/client.js';
+import { RaftlockError } from '../../src/client/errors.js';
+import type { Lock } from '../../src/client/lock.js';
+import { nodeId } from '../../src/raft/types.js';
+import { FakeClock } from './fixtures/fake-clock.js';
+import { MiniCluster } from './fixtures/mini-cluster.js';
+
+const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
+
+/** Waits (event-driven, bounded) until `check` holds; fails the test with `what` otherwise. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  if (!check()) throw new Error(`never happened: ${what}`);
+}
+
+async function withCluster(size: number, body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>): Promise<void> {
+  const cluster = await MiniCluster.start(size);
+  const clients: RaftlockClient[] = [];
+  try {
+    await body(cluster, clients);
+  } finally {
+    for (const client of clients) client.abandon();
+    await cluster.close();
+  }
+}
+
+void t.test('retries reuse the same (clientId, seq): nothing is applied twice', async (t) => {
+  // Proves exactly-once across a lost answer (Raft dissertation §6.3): the connection drops after the
+  // command was applied, the client re-sends the same seq, and the cluster answers from its table.
+  await withCluster(1, async (cluster, clients) => {
+    const client = await connect({ endpoints: cluster.endpoints, clientId: 'retry', backoff: { baseMs: 5, maxMs: 20 } });
+    clients.push(client);
+    cluster.dropAfterApply = 1;
+    const put = await client.kv.put('k', 'v1');
+    t.equal(put.version, 1, 'the put was applied once');
+    const puts = cluster.applied.filter((record) => record.type === 'put');
+    t.equal(puts.length, 2, 'the put was sent twice');
+    t.equal(puts[0]?.seq, puts[1]?.seq, 'with the same seq');
+    t.equal(puts[1]?.duplicate, true);
+    cluster.unavailable = 2;
+    t.equal((await client.kv.put('k', 'v2')).version, 2, 'UNAVAILABLE answers are retried until a definite one');
+    t.equal(text((await client.kv.get('k'))?.value), 'v2');
+  });
+});
+
+void t.test('the client finds and follows the leader', async (t) => {
+  // Proves leader following: a Welcome's leader hint moves the client to the leader; a dropped leader
+  // connection and a NOT_LEADER answer (with the leader's address) both send it to the new leader.
+  await withCluster(3, async (cluster, clients) => {
+    const client = await connect({ endpoints: [cluster.addressOf(nodeId('n2'))], backoff: { baseMs: 5, maxMs: 20 } });
+    clients.push(client);
+    t.equal(client.welcome?.nodeId, 'n1', 'hopped from n2 to the leader n1');
+    cluster.moveLeader(nodeId('n3'));
+    await client.kv.put('a', '1');
+    t.equal(client.welcome?.nodeId, 'n3', 'followed the leader after the old one dropped us');
+    cluster.leader = nodeId('n2');
+    await client.kv.put('a', '2');
+    t.equal(client.welcome?.nodeId, 'n2', 'followed a NOT_LEADER hint');
+    t.equal(cluster.applied.filter((r) => r.type === 'put').length, 2, 'refused attempts were not applied');
+    await t.rejects(connect({ endpoints: cluster.endpoints, clusterId: 'another' }), { code: 'INVALID_ARGUMENT' }, 'a cluster id mismatch is final, not retried');
+  });
+});
+
+void t.test('lock, tryLock and withLock', async (t) => {
+  // Proves mutual exclusion through the client API and that withLock releases whatever fn does.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints });
+    clients.push(a, b);
+    const lock = await a.lock('m');
+    t.ok(lock.fencingToken > 0);
+    t.equal(await b.tryLock('m'), null, 'tryLock does not wait for a held lock');
+    await t.rejects(b.lock('m', { waitMs: 0 }), { code: 'BUSY' });
+    await lock.release();
+    t.equal(lock.held, false);
+    t.equal(lock.signal.aborted, true, 'a released lock signals its holder to stop');
+    const seen = await b.withLock('m', (held) => held.fencingToken);
+    t.ok(seen > lock.fencingToken, 'fencing tokens grow');
+    await t.rejects(
+      b.withLock('m', () => {
+        throw new Error('boom');
+      }),
+      { message: 'boom' },
+    );
+    const again = await a.tryLock('m');
+    t.ok(again !== null, 'withLock released after fn threw');
+    await again?.release();
+    const [first, second] = [a.lock('local'), a.lock('local')];
+    const held = await first;
+    let secondDone = false;
+    void second.then(() => {
+      secondDone = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    t.equal(secondDone, false, 'two callers in one client take turns for one name');
+    await held.release();
+    await (await second).release();
+  });
+});
+
+void t.test('FIFO hand-off to waiters connected to different nodes', async (t) => {
+  // Proves a queued acquire is granted by a Push routed to whichever node the waiter is connected to,
+  // in FIFO order, with growing fencing tokens.
+  await withCluster(3, async (cluster, clients) => {
+    cluster.redirect = false;
+    const [a, b, c] = await Promise.all(cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })));
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
+    clients.push(a, b, c);
+    t.same([a.welcome?.nodeId, b.welcome?.nodeId, c.welcome?.nodeId], ['n1', 'n2', 'n3']);
+    const first = await a.lock('q');
+    const order: string[] = [];
+    const bLock = b.lock('q').then((lock) => {
+      order.push('b');
+      return lock;
+    });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    const cLock = c.lock('q').then((lock) => {
+      order.push('c');
+      return lock;
+    });
+    await until(() => cluster.machine.state.waiterCount === 2, 'c queued');
+    await first.release();
+    const second = await bLock;
+    t.same(order, ['b']);
+    await second.release();
+    const third = await cLock;
+    t.same(order, ['b', 'c']);
+    t.ok(first.fencingToken < second.fencingToken && second.fencingToken < third.fencingToken);
+    await third.release();
+  });
+});
+
+void t.test('a holder that disappears loses the lock when its session expires', async (t) => {
+  // Proves the lease: a client that closes uncleanly keeps its lock only until its session expires on
+  // log time; the next waiter is then granted with a larger token (DESIGN §2).
+  await withCluster(2, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
+    const b = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+    clients.push(a, b);
+    const held = await a.lock('lease');
+    const waiting = b.lock('lease', { waitMs: 120_000 });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    a.abandon();
+    cluster.advance(400);
+    t.equal(cluster.machine.state.sessions.size, 2, 'not expired before its TTL');
+    cluster.advance(200);
+    const next = await waiting;
+    t.ok(next.fencingToken > held.fencingToken);
+    await next.release();
+  });
+});
+
+void t.test('a session the cluster expires aborts the lock signal and reports sessionLost', async (t) => {
+  // Proves lock.signal fires with SESSION_EXPIRED when the cluster reports the session gone, and that
+  // the next call opens a fresh session.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+    clients.push(a);
+    const lost: string[] = [];
+    a.on('sessionLost', ({ error }) => lost.push(error.code));
+    const lock: Lock = await a.lock('s');
+    cluster.advance(61_000);
+    await until(() => lock.signal.aborted, 'signal aborted');
+    const reason: unknown = lock.signal.reason;
+    t.ok(reason instanceof RaftlockError && reason.code === 'SESSION_EXPIRED');
+    t.same(lost, ['SESSION_EXPIRED']);
+    const again = await a.lock('s');
+    t.not(again.session, lock.session, 'a new session');
+    await again.release();
+  });
+});
+
+void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
+  // Proves conditional writes: CAS reports the current version on a mismatch, and a write fenced with a
+  // token that is no longer a current grant is refused with STALE_TOKEN.
+  await withCluster(1, async (cluster, clients) => {
+    const c = await connect({ endpoints: cluster.endpoints });
+    clients.push(c);
+    t.equal((await c.kv.put('cfg', 'one')).version, 1);
+    t.same(await c.kv.cas('cfg', 7, 'two'), { ok: false, version: 1 });
+    const swapped = await c.kv.cas('cfg', 1, 'two');
+    t.equal(swapped.ok && swapped.version, 2);
+    await t.rejects(c.kv.put('cfg', 'x', { ifVersion: 0 }), { code: 'VERSION_MISMATCH', version: 2 });
+    const lock = await c.lock('fence');
+    await c.kv.put('guarded', 'ok', { fence: { lock: 'fence', token: lock.fencingToken } });
+    t.equal(await c.checkFence('fence', lock.fencingToken), true);
+    await lock.release();
+    t.equal(await c.checkFence('fence', lock.fencingToken), false);
+    await t.rejects(c.kv.put('guarded', 'late', { fence: { lock: 'fence', token: lock.fencingToken } }), { code: 'STALE_TOKEN' });
+    t.equal(await c.kv.delete('guarded'), true);
+    t.equal(await c.kv.get('guarded'), null);
+    void cluster;
+  });
+});
+
+void t.test('watch resumes after a reconnection without gaps or repeats', async (t) => {
+  // Proves the watch contract: events missed while disconnected are delivered after the reconnection
+  // from the last index seen, each exactly once, in log order.
+  await withCluster(1, async (cluster, clients) => {
+    const watcher = await connect({ endpoints: cluster.endpoints, backoff: { baseMs: 5, maxMs: 20 } });
+    const writer = await connect({ endpoints: cluster.endpoints });
+    clients.push(watcher, writer);
+    const stream = watcher.watch('w/');
+    await until(() => stream.watchId !== null, 'subscribed');
+    await writer.kv.put('w/a', '1');
+    await writer.kv.put('other', 'x');
+    const first = await stream.next();
+    t.equal(first.done !== true && first.value.type === 'put' && first.value.key, 'w/a');
+    const node = cluster.nodes[0];
+    for (const conn of node?.conns ?? []) if (conn.watches.size > 0) conn.framed.destroy('test drop');
+    await writer.kv.put('w/b', '2');
+    await writer.kv.delete('w/a');
+    const keys: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const next = await stream.next();
+      if (next.done !== true && (next.value.type === 'put' || next.value.type === 'delete')) keys.push(`${next.value.type}:${next.value.key}`);
+    }
+    t.same(keys, ['put:w/b', 'delete:w/a']);
+    await stream.return();
+
+    // A stream that has seen nothing yet resumes from the index it started at, not from "now".
+    const quiet = watcher.watch('q/');
+    await until(() => quiet.watchId !== null, 'subscribed');
+    watcher.reconnect();
+    await writer.kv.put('q/missed', 'x');
+    const missed = await quiet.next();
+    t.equal(missed.done !== true && missed.value.type === 'put' && missed.value.key, 'q/missed');
+    await quiet.return();
+  });
+});
+
+void t.test('election: campaign, observe, proclaim, resign', async (t) => {
+  // Proves the election recipe: one leader at a time, candidates follow in FIFO order, observers see
+  // the current leader and then every change.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints });
+    const o = await connect({ endpoints: cluster.endpoints });
+    clients.push(a, b, o);
+    const leadA = await a.election('e').campaign('alpha');
+    const views: string[] = [];
+    const observer = (async () => {
+      for await (const view of o.election('e').observe()) {
+        views.push(view === null ? 'none' : text(view.value));
+        if (views.length === 4) break;
+      }
+    })();
+    await until(() => views.length === 1, 'initial view');
+    const campaignB = b.election('e').campaign('beta');
+    await until(() => cluster.machine.state.waiterCount === 1, 'b campaigns');
+    await leadA.proclaim('alpha2');
+    await until(() => views.length === 2, 'proclaim seen');
+    await leadA.resign();
+    const leadB = await campaignB;
+    await observer;
+    t.same(views, ['alpha', 'alpha2', 'none', 'beta']);
+    t.ok(leadB.token > leadA.token);
+    t.same(text((await o.election('e').leader())?.value), 'beta');
+    await leadB.resign();
+  });
+});
+
+void t.test('a queued acquire whose answer is lost is retried under its seq and still granted', async (t) => {
+  // Proves exactly-once for waits (DESIGN §3): the retried seq is answered "queued" from the table, not
+  // enqueued twice, and the grant arrives by push when the holder releases.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints, clientId: 'waiter', backoff: { baseMs: 5, maxMs: 20 } });
+    clients.push(a, b);
+    const held = await a.lock('q2');
+    cluster.dropAfterApply = 1;
+    const waiting = b.lock('q2');
+    await until(() => cluster.applied.some((r) => r.clientId === 'waiter' && r.duplicate), 'retried');
+    const tries = cluster.applied.filter((r) => r.clientId === 'waiter' && r.type === 'acquire');
+    t.equal(tries[0]?.seq, tries[1]?.seq, 'the retry carries the same seq');
+    t.equal(tries[1]?.duplicate, true, 'and is answered from the table');
+    t.equal(cluster.machine.state.waiterCount, 1, 'queued once (the re-check after reconnecting keeps its place)');
+    await held.release();
+    const granted = await waiting;
+    t.ok(granted.fencingToken > held.fencingToken);
+    await granted.release();
+  });
+});
+
+void t.test('a grant whose push is lost is found by asking again after the wait', async (t) => {
+  // Proves a waiter does not hang when the granted push never arrives on a live connection: a little
+  // after its wait ends it asks again, and a session that already holds the name gets its grant back.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints, attemptTimeoutMs: 50 });
+    clients.push(a, b);
+    const held = await a.lock('lostpush');
+    cluster.dropPushes = true;
+    const waiting = b.lock('lostpush', { waitMs: 100 });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    await held.release();
+    const granted = await waiting;
+    t.ok(granted.fencingToken > held.fencingToken);
+    cluster.dropPushes = false;
+    await granted.release();
+  });
+});
+
+void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
+  // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
+  // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints });
+    const c = await connect({ endpoints: cluster.endpoints });
+    clients.push(a, b, c);
+    const held = await a.lock('g');
+    const controller = new AbortController();
+    const waiting = b.lock('g', { signal: controller.signal });
+    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
+    controller.abort(new Error('not needed any more'));
+    await t.rejects(waiting, { message: 'not needed any more' });
+    await held.release();
+    await until(() => cluster.machine.state.locks.get('g') === undefined, 'handed back');
+    const taken = await c.tryLock('g');
+    t.ok(taken !== null, 'free for the next client');
+    await taken?.release();
+
+    const x = await a.lock('x');
+    const y = await b.lock('y');
+    const aWaits = a.lock('y');
+    await until(() => cluster.machine.state.waiterCount === 1, 'a waits for y');
+    const refused = await b.lock('x').catch((error: unknown) => error);
+    t.ok(refused instanceof RaftlockError && refused.code === 'DEADLOCK');
+    t.equal(refused instanceof RaftlockError ? refused.cycle?.length : 0, 2, 'the cycle names both steps');
+    await y.release();
+    await (await aWaits).release();
+    await x.release();
+  });
+});
+
+void t.test('semaphore and read/write lock recipes', async (t) => {
+  // Proves the counting and shared/exclusive rules through the client: permits bound concurrent holders;
+  // readers share, a writer excludes readers.
+  await withCluster(1, async (cluster, clients) => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => connect({ endpoints: cluster.endpoints })));
+    if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
+    clients.push(a, b, c);
+    const p1 = await a.semaphore('pool', 2).acquire();
+    const p2 = await b.semaphore('pool', 2).acquire();
+    t.not(p1.fencingToken, p2.fencingToken, 'each permit has its own token');
+    t.equal(await c.semaphore('pool', 2).tryAcquire(), null, 'no third permit');
+    await t.rejects(c.semaphore('pool', 3).acquire({ waitMs: 0 }), { code: 'INVALID_ARGUMENT' });
+    await p1.release();
+    const p3 = await c.semaphore('pool', 2).tryAcquire();
+    t.ok(p3 !== null);
+    const r1 = await a.rwlock('doc').read();
+    const r2 = await b.rwlock('doc').read();
+    t.equal(await c.rwlock('doc').tryWrite(), null, 'a writer waits for readers');
+    await r1.release();
+    await r2.release();
+    const w = await c.rwlock('doc').tryWrite();
+    t.ok(w !== null);
+    t.equal(await a.rwlock('doc').tryRead(), null, 'readers wait for the writer');
+    await w?.release();
+    await p2.release();
+    await p3?.release();
+  });
+});
+
+void t.test('lock.signal aborts at the safety margin, while the cluster still holds the session', async (t) => {
+  // Proves the client-side lease bound (DESIGN §2) through the whole client: with keepalives unanswered,
+  // lock.signal aborts at open-send-time + ttl × (1 − 2 × driftMax) on the client's monotonic clock —
+  // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
+  await withCluster(1, async (cluster, clients) => {
+    const clock = new FakeClock();
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 1_000, keepAliveIntervalMs: 300, driftMax: 0.01, clock });
+    clients.push(a);
+    const lock = await a.lock('margin');
+    cluster.answerKeepAlives = false;
+    let liveOnClusterAtAbort = false;
+    lock.signal.addEventListener('abort', () => {
+      liveOnClusterAtAbort = cluster.machine.state.sessions.has(lock.session);
+    });
+    clock.advance(979);
+    t.equal(lock.signal.aborted, false, 'held until the margin');
+    clock.advance(1);
+    t.equal(lock.signal.aborted, true, 'aborted at 980 ms = 1000 × (1 − 2 × 0.01)');
+    t.equal(liveOnClusterAtAbort, true, 'the cluster had not expired the session yet');
+    await until(() => !cluster.machine.state.sessions.has(lock.session), 'the lost session is closed');
+    const b = await connect({ endpoints: cluster.endpoints });
+    clients.push(b);
+    const next = await b.tryLock('margin');
+    t.ok(next !== null && next.fencingToken > lock.fencingToken, 'the next holder gets a larger token');
+    await next?.release();
+  });
+});

@@ -1,0 +1,194 @@
+// The node server in-process (startCluster on 127.0.0.1 port 0): writes at a follower are forwarded
+// to the leader and answered; a waiter connected to another node is granted by a Push when the
+// holder releases; watches push events and resume from an index without gaps; membership changes
+// (add learner, promote, remove: Raft dissertation §4.1) go through the leader and a joining node
+// catches up; connection and per-connection request limits refuse the excess; a graceful close of
+// the leader hands leadership over.
+import t from 'tap';
+import { nodeId } from '../../src/raft/types.js';
+import { startCluster } from '../../src/server/embed.js';
+import type { SessionId } from '../../src/statemachine/ids.js';
+import type { WireResult } from '../../src/transport/client-protocol.js';
+import { RawClient } from '../e2e/fixtures/raw-client.js';
+import { eventually } from '../e2e/fixtures/procs.js';
+import { NodeServer } from '../../src/server/node-server.js';
+import { nodeServerOptions } from '../../src/server/embed.js';
+import { loadClusterConfig } from '../../src/server/cluster-config.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { encodeFrame } from '../../src/transport/frame.js';
+import { encodePayload } from '../../src/transport/codec.js';
+import { clientHello, commandOp, requestFrame } from '../../src/transport/client-protocol.js';
+import { FramedSocket } from '../../src/transport/framed-socket.js';
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+function sessionOf(result: WireResult): SessionId {
+  if (result.code !== 'OK' || result.value.kind !== 'session') throw new Error(`no session: ${JSON.stringify(result)}`);
+  return result.value.session;
+}
+
+t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster', async (t) => {
+  const cluster = await startCluster({ nodes: 3 });
+  t.teardown(() => cluster.close());
+  const leader = await cluster.waitForLeader();
+  const [f1, f2] = cluster.nodes.filter((n) => n !== leader);
+  const a = await RawClient.connect({ port: f1!.clientAddress.port });
+  const b = await RawClient.connect({ port: f2!.clientAddress.port });
+  const c = await RawClient.connect({ port: leader.clientAddress.port });
+  t.teardown(() => {
+    a.close();
+    b.close();
+    c.close();
+  });
+
+  // Forwarded writes and a grant pushed across nodes.
+  const sa = sessionOf(await a.command('a', 1, { type: 'openSession', ttlMs: 30_000 }));
+  const sb = sessionOf(await b.command('b', 1, { type: 'openSession', ttlMs: 30_000 }));
+  t.match(await a.command('a', 2, { type: 'acquire', session: sa, name: 'L', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
+  t.match(await b.command('b', 2, { type: 'acquire', session: sb, name: 'L', waitMs: 20_000, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
+  t.match(await a.command('a', 3, { type: 'release', session: sa, name: 'L' }), { code: 'OK', value: { kind: 'released' } });
+  const push = await b.waitForPush((p) => p.kind === 'granted');
+  t.match(push, { kind: 'granted', session: sb, name: 'L', clientId: 'b', seq: 2 }, 'the waiter on another node is granted by a push');
+  t.notOk(a.pushes.some((p) => p.kind === 'granted'), 'nobody else is told');
+
+  // Watches: live events, then a resume from before the first one gets it again, in order.
+  const watch = await c.request({ kind: 'watch', prefix: 'cfg/', fromIndex: 0 });
+  t.match(watch, { code: 'OK', value: { kind: 'watching' } });
+  const put = (seq: number, key: string, value: string) =>
+    a.command('a', seq, { type: 'put', session: sa, key, value: bytes(value), ifVersion: null, ephemeral: false, fence: null });
+  await put(4, 'cfg/x', '1');
+  await put(5, 'other', '1');
+  await put(6, 'cfg/y', '2');
+  await eventually(async () => (c.pushes.filter((p) => p.kind === 'event').length >= 2 ? true : undefined), 5000, 'two events');
+  const events = c.pushes.flatMap((p) => (p.kind === 'event' ? [p.event] : []));
+  t.same(events.map((e) => ('key' in e ? e.key : e.lock)), ['cfg/x', 'cfg/y'], 'only matching events, in order');
+  const firstIndex = events[0]!.index;
+  const resumed = await RawClient.connect({ port: f2!.clientAddress.port });
+  t.teardown(() => resumed.close());
+  t.match(await resumed.request({ kind: 'watch', prefix: 'cfg/', fromIndex: firstIndex - 1 }), { code: 'OK' });
+  await eventually(async () => (resumed.pushes.length >= 2 ? true : undefined), 5000, 'resumed events');
+  t.same(resumed.pushes.map((p) => (p.kind === 'event' ? p.event.index : -1)), events.map((e) => e.index), 'resume replays every event after fromIndex');
+
+  // Reads are linearizable on any node; status reports counts and lag.
+  t.match(await b.request({ kind: 'read', query: { kind: 'get', key: 'cfg/y' } }), { code: 'OK', value: { kind: 'key', key: { version: 1 } } });
+  const status = await c.request({ kind: 'status' });
+  t.match(status, { code: 'OK', value: { kind: 'status', status: { role: 'leader', sessions: 2, locks: 1, waiters: 0 } } });
+
+  // Membership: a joining node is added as a learner, catches up, is promoted, then removed.
+  const joiner = await cluster.startJoiner();
+  t.match(await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId }), { code: 'OK' });
+  await eventually(async () => (joiner.statusView().applied >= leader.statusView().commit ? true : undefined), 10_000, 'the learner to catch up');
+  t.match(await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }), { code: 'OK' });
+  const list = await b.request({ kind: 'members', action: 'list' });
+  t.match(list, { code: 'OK', value: { kind: 'members', members: [{}, {}, {}, { id: joiner.nodeId, role: 'voter' }] } });
+  t.match(await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }), { code: 'OK' });
+  await eventually(async () => (leader.statusView().voters.length === 3 ? true : undefined), 5000, 'removal');
+  t.match(await a.request({ kind: 'members', action: 'addLearner', node: nodeId('n9') }), { code: 'INVALID_ARGUMENT' }, 'unknown nodes are refused');
+
+  // A graceful close of the leader hands leadership to another voter.
+  await leader.close();
+  const next = await cluster.waitForLeader(5000);
+  t.not(next, leader, 'another node leads after the graceful stop');
+  t.match(await a.command('a', 7, { type: 'keepAlive', session: sa }), { code: 'OK' }, 'writes continue');
+});
+
+t.test('connection and request limits', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'cluster.yml');
+  writeFileSync(file, 'cluster:\n  id: lim\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\n');
+  const config = await loadClusterConfig(file);
+  if (!config.ok) throw new Error(config.error.message);
+  const options = nodeServerOptions({
+    config: config.value,
+    nodeId: config.value.nodes[0]!.id,
+    peerListen: { host: '127.0.0.1', port: 0 },
+    clientListen: { host: '127.0.0.1', port: 0 },
+    overrides: { connectionsMax: 2, clientLimits: { requestsOutstandingMax: 4, handshakeTimeoutMs: 300 } },
+  });
+  const server = await NodeServer.start(options);
+  t.teardown(() => server.close());
+  const port = server.clientAddress.port;
+  const one = await RawClient.connect({ port });
+  t.teardown(() => one.close());
+  await eventually(async () => (server.leader === 'n1' ? true : undefined), 5000, 'leadership');
+
+  // A burst of requests in one write: the first four are taken, the rest refused UNAVAILABLE.
+  const answers: WireResult[] = [];
+  const burst = Array.from({ length: 12 }, (_, i) => encodeFrame(encodePayload(requestFrame(1000 + i, commandOp('burst', i + 1, { type: 'openSession', ttlMs: 5000 })))));
+  const results = Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      new Promise<WireResult>((resolve) => {
+        const poll = setInterval(() => {
+          const got = answers[i];
+          if (got !== undefined) {
+            clearInterval(poll);
+            resolve(got);
+          }
+        }, 10);
+      }),
+    ),
+  );
+  const socket = connect({ host: '127.0.0.1', port });
+  t.teardown(() => socket.destroy());
+  const framed = new FramedSocket(socket, 1 << 20, {
+    onValue: (value) => {
+      const v = value as { type?: string; id?: number; result?: WireResult };
+      if (v.type === 'Response' && v.id !== undefined && v.result !== undefined) answers[v.id - 1000] = v.result;
+      if (v.type === 'Welcome') socket.write(Buffer.concat(burst));
+    },
+    onClose: () => undefined,
+  });
+  socket.once('connect', () => framed.writeValue(clientHello('', 'burst')));
+  const codes = (await results).map((r) => r.code);
+  t.same(codes.filter((c) => c === 'OK').length, 4, 'four requests taken');
+  t.same(codes.filter((c) => c === 'UNAVAILABLE').length, 8, 'the excess refused');
+  framed.destroy('done');
+
+  // Two connections are the limit here: a third is refused (it may be the next one after `one`
+  // and the burst connection).
+  await eventually(async () => (server.statusView().connections <= 1 ? true : undefined), 2000, 'burst connection gone');
+  const two = await RawClient.connect({ port });
+  t.teardown(() => two.close());
+  await t.rejects(RawClient.connect({ port }), /TOO_MANY_CONNECTIONS|closed before Welcome/, 'third connection refused');
+
+  // A connection that never says Hello is closed at the handshake deadline.
+  two.close();
+  await eventually(async () => (server.statusView().connections <= 1 ? true : undefined), 2000, 'slot free');
+  const silent = connect({ host: '127.0.0.1', port });
+  const closedAt = await new Promise<string>((resolve) => {
+    let text = '';
+    silent.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    silent.on('close', () => resolve(text));
+  });
+  t.match(closedAt, /HANDSHAKE_TIMEOUT/, 'silent connection cut with HANDSHAKE_TIMEOUT');
+});
+
+t.test('keepalives are batched into one entry per interval; expiry and wait timeouts are pushed', async (t) => {
+  // DESIGN §2: the leader gathers the keepalives of one interval into a single log entry and
+  // answers each when it commits; sessions expire by log time and the waiting clients are told.
+  const cluster = await startCluster({ nodes: 3 });
+  t.teardown(() => cluster.close());
+  const leader = await cluster.waitForLeader();
+  const client = await RawClient.connect({ port: leader.clientAddress.port });
+  t.teardown(() => client.close());
+  const sessions: SessionId[] = [];
+  for (let i = 0; i < 40; i++) sessions.push(sessionOf(await client.command(`k${i}`, 1, { type: 'openSession', ttlMs: 30_000 })));
+  // Time-advance ticks may interleave; measure how many entries 40 keepalives cost.
+  const before = leader.statusView().lastIndex;
+  const answers = await Promise.all(sessions.map((session, i) => client.request({ kind: 'keepAlive', session, clientId: `k${i}` })));
+  const grown = leader.statusView().lastIndex - before;
+  t.ok(answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'), 'every keepalive answered with its new deadline');
+  t.ok(grown <= 3, `40 keepalives cost ${grown} log entries, not 40`);
+  const expired = await client.request({ kind: 'keepAlive', session: 999_999 as SessionId, clientId: 'k0' });
+  t.equal(expired.code, 'SESSION_EXPIRED', 'an unknown session is reported expired');
+
+  // A waiter whose wait runs out gets a timeout push; a session left without keepalives expires.
+  const holder = sessionOf(await client.command('h', 1, { type: 'openSession', ttlMs: 60_000 }));
+  const waiter = sessionOf(await client.command('w', 1, { type: 'openSession', ttlMs: 1000 }));
+  t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
+  t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
+  t.match(await client.waitForPush((p) => p.kind === 'timeout'), { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' }, 'wait timeout pushed');
+  t.match(await client.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'expiry pushed');
+});
