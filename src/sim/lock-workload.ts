@@ -141,7 +141,8 @@ export class LockWorkload {
       c.keepalive = { requestId: r.requestId, sentMs: nowMs };
       return r;
     }
-    if (c.session !== null) c.nextMs = Math.min(c.nextMs, Math.max(c.keepaliveDueMs, c.silentUntilMs));
+    // Wake for the next keepalive, but never at this same instant (time must pass).
+    if (c.session !== null) c.nextMs = Math.min(c.nextMs, Math.max(c.keepaliveDueMs, c.silentUntilMs, nowMs + 1));
     const p = c.pending;
     if (p !== null) {
       if (p.requestId !== null || nowMs < p.retryAtMs) return null;
