@@ -61,6 +61,8 @@ interface Client {
   waiting: { readonly name: string; readonly kind: HeldKind; readonly seq: number; readonly giveUpMs: number } | null;
   readonly held: Map<string, { readonly kind: HeldKind; readonly token: number }>;
   readonly versions: Map<string, number>;
+  /** Tokens of locks held in sessions it gave up: a resumed process may still write with them. */
+  oldTokens: { readonly name: string; readonly token: number }[];
   home: string | null;
   nextMs: number;
 }
@@ -104,6 +106,7 @@ export class LockWorkload {
       waiting: null,
       held: new Map(),
       versions: new Map(),
+      oldTokens: [],
       home: null,
       nextMs: this.gap(),
     }));
@@ -184,6 +187,12 @@ export class LockWorkload {
       const [name] = this.rng.pick(held);
       this.endBelief(c, name);
       return { kind: 'op', op: { type: 'release', session, name } };
+    }
+    const old = c.oldTokens.shift();
+    if (old !== undefined && roll < 40) {
+      // The paused-holder hazard: a write with the token of a lock it no longer holds.
+      const value = new Uint8Array([0xff]);
+      return { kind: 'op', op: { type: 'put', session, key: `f/${old.name}`, value, ifVersion: null, ephemeral: false, fence: { lock: old.name, token: old.token } } };
     }
     const fenced = held.filter(([, h]) => h.kind === 'mutex' || h.kind === 'write');
     if (fenced.length > 0 && roll < 50) {
@@ -351,6 +360,8 @@ export class LockWorkload {
   private loseSession(c: Client): void {
     if (c.session === null) return;
     this.stats.sessionsLost += 1;
+    for (const [name, h] of c.held) if (h.kind === 'mutex' || h.kind === 'write') c.oldTokens.push({ name, token: h.token });
+    c.oldTokens = c.oldTokens.slice(-3);
     for (const name of [...c.held.keys()]) this.endBelief(c, name);
     c.session = null;
     c.waiting = null;

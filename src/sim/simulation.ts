@@ -16,6 +16,7 @@ import { defaultLockMachineConfig } from '../statemachine/config.js';
 import { encodeSnapshot } from '../statemachine/snapshot.js';
 import type { ClientCommand, Query, WireResult } from '../transport/client-protocol.js';
 import type { SessionId } from '../statemachine/ids.js';
+import type { Notification } from '../statemachine/results.js';
 import { assert, assertNever } from '../util/assert.js';
 import type { Rng } from '../util/rng.js';
 import { createRng } from '../util/rng.js';
@@ -62,6 +63,10 @@ export interface SimulationOptions {
   readonly lockMachine?: LockMachineConfig;
   /** Leader's keepalive batching interval in lock mode (default 50 ms). */
   readonly keepaliveIntervalMs?: number;
+  /** Lock mode: called for every entry a node applies, after the checkers saw it (for tests). */
+  readonly onLockApplied?: (node: string, entry: Entry) => void;
+  /** Lock mode: the notifications a node's applies emitted (what it would push to its clients). */
+  readonly onNotifications?: (node: string, notifications: readonly Notification[]) => void;
   /** The replicated state machine under test in hash mode (default: `HashMachine`). */
   readonly createMachine?: () => SimStateMachine<unknown>;
   /** Client command bytes for the random workload (default: 1–32 random bytes). */
@@ -132,6 +137,13 @@ export interface SimulationStats {
   acknowledged: number;
   unknownOutcome: number;
   lost: number;
+  /** Lock mode: grants acknowledged to clients, same-seq retries, fenced writes refused, sessions clients gave up. */
+  lockGrants: number;
+  lockRetries: number;
+  staleTokens: number;
+  sessionsLost: number;
+  /** Lock mode: grants clients believed in, each checked against every other client's belief. */
+  beliefsChecked: number;
 }
 
 export function emptySimulationStats(): SimulationStats {
@@ -157,6 +169,11 @@ export function emptySimulationStats(): SimulationStats {
   acknowledged: 0,
   unknownOutcome: 0,
   lost: 0,
+  lockGrants: 0,
+  lockRetries: 0,
+  staleTokens: 0,
+  sessionsLost: 0,
+  beliefsChecked: 0,
   };
 }
 
@@ -185,6 +202,8 @@ export class Simulation {
   private readonly lockMachine: LockMachineConfig;
   private readonly keepaliveIntervalMs: number;
   private readonly coreReplies = new Map<string, WireResult>();
+  private readonly onLockApplied: ((node: string, entry: Entry) => void) | null;
+  private readonly onNotifications: ((node: string, notifications: readonly Notification[]) => void) | null;
   private readonly raftSafety: RaftSafetyChecker;
   private readonly smSafety = new StateMachineSafetyChecker();
   private readonly replies = new Map<string, HostReply<unknown>>();
@@ -246,6 +265,8 @@ export class Simulation {
     this.machineKind = options.machineKind ?? 'hash';
     this.lockMachine = options.lockMachine ?? defaultLockMachineConfig;
     this.keepaliveIntervalMs = options.keepaliveIntervalMs ?? 50;
+    this.onLockApplied = options.onLockApplied ?? null;
+    this.onNotifications = options.onNotifications ?? null;
     const locks = this.machineKind === 'locks';
     this.lockWorkload = this.workloadOn && locks ? new LockWorkload(root.fork('locks'), this.names, this.lockChecker, options.lockWorkload ?? defaultLockWorkload) : null;
     this.workload = this.workloadOn && !locks ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
@@ -665,10 +686,14 @@ export class Simulation {
       const env = entry.kind === 'command' ? decodeEnvelope(entry.data) : null;
       const logTimeMs = env !== null && env.ok ? env.value.logTimeMs : null;
       this.smSafety.onApplied(n.name, entry, logTimeMs, i === applied ? this.lockHash(core) : null);
+      this.onLockApplied?.(n.name, entry);
     }
     for (const i of [...n.entries.keys()]) if (i <= applied) n.entries.delete(i);
     if (applied > n.lastApplied || out.notifications.length > 0) this.lockChecker.afterApply(n.name, core.state, out.notifications);
-    if (out.notifications.length > 0) this.lockWorkload?.notify(this.now, n.name, out.notifications);
+    if (out.notifications.length > 0) {
+      this.lockWorkload?.notify(this.now, n.name, out.notifications);
+      this.onNotifications?.(n.name, out.notifications);
+    }
   }
 
   private lockHash(core: ServerCore): number {
@@ -966,6 +991,14 @@ export class Simulation {
     if (this.workload !== null) {
       this.stats.lost = this.workload.stats.lost;
     }
+    if (this.lockWorkload !== null) {
+      const l = this.lockWorkload.stats;
+      this.stats.lockGrants = l.grants;
+      this.stats.lockRetries = l.retries;
+      this.stats.staleTokens = l.staleTokens;
+      this.stats.sessionsLost = l.sessionsLost;
+    }
+    this.stats.beliefsChecked = this.lockChecker.beliefsChecked;
     this.stats.simulatedMs = this.now;
     return this.stats;
   }

@@ -42,7 +42,9 @@ export class LockSafetyChecker {
   /** Off once the run leaves the documented clock bound (a clock jump): see docs/statemachine.md. */
   beliefChecks = true;
   grantsSeen = 0;
-  overlapsRefused = 0;
+  beliefsChecked = 0;
+  /** Overlapping beliefs seen while the checks were off (outside the clock bound). */
+  overlapsOutsideBound = 0;
 
   /** The node's state was rebuilt (restart, snapshot): its earlier queues say nothing now. */
   onReset(node: string): void {
@@ -140,6 +142,7 @@ export class LockSafetyChecker {
    * margin honoured, no other client may still believe it holds the lock when either is exclusive.
    */
   believe(clientId: string, lock: string, token: number, exclusive: boolean, nowMs: number, untilMs: number): void {
+    this.beliefsChecked += 1;
     let holders = this.beliefs.get(lock);
     if (holders === undefined) this.beliefs.set(lock, (holders = new Map()));
     for (const [other, b] of holders) {
@@ -147,7 +150,7 @@ export class LockSafetyChecker {
       if (this.beliefChecks) {
         throw new Violation('lock-belief', `at ${nowMs}ms ${clientId} holds ${lock} (token ${token}) while ${other} still believes it holds token ${b.token} until ${b.untilMs}ms`);
       }
-      this.overlapsRefused += 1;
+      this.overlapsOutsideBound += 1;
     }
     holders.set(clientId, { token, exclusive, untilMs });
   }
