@@ -39,7 +39,8 @@ async function runAcquire(name: string, options: AcquireOptions): Promise<number
   let lock: Lock;
   try {
     const acquire = { waitMs: options.wait };
-    if (options.permits !== undefined) lock = await client.semaphore(name, options.permits).acquire(acquire);
+    const permits = options.permits;
+    if (permits !== undefined) lock = await client.semaphore(name, permits).acquire(acquire);
     else if (options.mode === 'read') lock = await client.rwlock(name).read(acquire);
     else if (options.mode === 'write') lock = await client.rwlock(name).write(acquire);
     else lock = await client.lock(name, acquire);
@@ -47,7 +48,8 @@ async function runAcquire(name: string, options: AcquireOptions): Promise<number
     await client.close();
     throw error;
   }
-  const grant = { name, kind: lock.kind, token: lock.fencingToken, session: lock.session, ttlMs: options.ttl };
+  const token = lock.fencingToken;
+  const grant = { name, kind: lock.kind, token, session: lock.session, ttlMs: options.ttl };
   if (options.json === true) print(toJson(grant));
   else print(`${name} token ${lock.fencingToken} session ${lock.session}`);
   if (options.hold !== true) {
@@ -74,7 +76,8 @@ interface ReleaseOptions extends ClusterOptions {
 async function runRelease(name: string, options: ReleaseOptions): Promise<number> {
   const { client } = await sessionlessClient(options);
   try {
-    const result = await client.command({ type: 'release', session: sessionId(options.session), name });
+    const session = sessionId(options.session);
+    const result = await client.command({ type: 'release', session, name });
     if (result.code !== 'OK') throw errorOf(result);
     if (options.json === true) print(toJson({ released: name, session: options.session }));
     else print(`released ${name}`);
@@ -90,11 +93,11 @@ export function registerAcquireCommands(program: Command): void {
       .command('acquire')
       .description('take a lock and print its fencing token and session (see --hold)')
       .argument('<name>', 'lock name')
-      .addOption(durationFlag('--ttl <duration>', 'session TTL: how long the hold outlives this process without --hold', 15_000))
-      .addOption(durationFlag('--wait <duration>', 'how long to wait in the queue (0s: fail at once if taken)', 30_000))
+      .addOption(durationFlag('--ttl <duration>', 'session TTL (a hold outlives us by it)', 15_000))
+      .addOption(durationFlag('--wait <duration>', 'queue wait (0s: fail if taken)', 30_000))
       .option('--hold', 'keep holding until SIGINT/SIGTERM, then release')
       .option('--permits <n>', 'take a permit of a semaphore with this many permits', integerOption)
-      .addOption(new Option('--mode <mode>', 'take a read/write lock in this mode').choices(['read', 'write'])),
+      .addOption(new Option('--mode <mode>', 'read/write lock mode').choices(['read', 'write'])),
     true,
   ).action(action(runAcquire));
   clusterOptions(

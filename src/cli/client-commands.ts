@@ -9,7 +9,10 @@ import { registerSnapshotCommand } from './client-snapshot.js';
 import { registerStatusCommand } from './client-status.js';
 import { registerWatchCommand } from './client-watch.js';
 
-/** Every client-side command: status, lock, acquire, release, locks, kv, watch, elect, members, leader, snapshot. */
+/**
+ * Every client-side command: status, lock, acquire, release, locks, kv, watch, elect, members,
+ * leader, snapshot.
+ */
 export function registerClientCommands(program: Command): void {
   registerStatusCommand(program);
   registerLockCommand(program);

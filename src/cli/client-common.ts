@@ -16,7 +16,7 @@ import { formatDurationMs, parseDurationMs } from '../server/units.js';
 /** Exit codes of the client commands (docs/cli.md). */
 export const exitCodes = {
   ok: 0,
-  /** The cluster refused: busy, timed out waiting, not the holder, version mismatch, not found… */
+  /** The cluster refused: busy, wait timed out, not the holder, version mismatch, not found… */
   refused: 1,
   /** Bad arguments, options or configuration. */
   usage: 2,
@@ -52,27 +52,33 @@ export function durationOption(text: string): number {
 
 /** A duration option (`15s`, `500ms`) whose help shows its default as a duration. */
 export function durationFlag(flags: string, description: string, defaultMs: number): Option {
-  return new Option(flags, description).argParser(durationOption).default(defaultMs, formatDurationMs(defaultMs));
+  return new Option(flags, description)
+    .argParser(durationOption)
+    .default(defaultMs, formatDurationMs(defaultMs));
 }
 
 export function integerOption(text: string): number {
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(`${JSON.stringify(text)} is not an integer ≥ 0`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`${JSON.stringify(text)} is not an integer ≥ 0`);
+  }
   return value;
 }
 
 export function nodeIdArgument(text: string): NodeId {
-  if (!isValidNodeId(text)) throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  if (!isValidNodeId(text)) {
+    throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  }
   return text;
 }
 
 /** Adds the options that locate the cluster; `json` too when the command prints data. */
 export function clusterOptions(command: Command, json: boolean): Command {
   command
-    .option('-e, --endpoints <list>', 'client addresses host:port,host:port (default: $RAFTLOCK_ENDPOINTS or --config)')
-    .option('-c, --config <file>', 'read the client addresses and cluster id from this cluster.yml (default ./cluster.yml)')
+    .option('-e, --endpoints <list>', 'client addresses host:port,… (or $RAFTLOCK_ENDPOINTS)')
+    .option('-c, --config <file>', 'addresses and cluster id from a cluster.yml (./cluster.yml)')
     .option('--cluster-id <id>', 'only talk to this cluster (default: from --config, else any)')
-    .addOption(durationFlag('--timeout <duration>', 'give up on the cluster after this long', 30_000));
+    .addOption(durationFlag('--timeout <duration>', 'give up on the cluster after this', 30_000));
   if (json) command.option('--json', 'print JSON instead of text');
   // Usage errors exit 2 (not commander's 1, which means "refused" here); help and version exit 0.
   command.exitOverride((error: CommanderError) => {
@@ -82,7 +88,9 @@ export function clusterOptions(command: Command, json: boolean): Command {
 }
 
 /** Endpoints and cluster id from the options, the environment, or a cluster.yml. */
-export async function resolveCluster(options: ClusterOptions): Promise<{ endpoints: string[]; clusterId: string }> {
+export async function resolveCluster(
+  options: ClusterOptions,
+): Promise<{ endpoints: string[]; clusterId: string }> {
   const listed = options.endpoints ?? process.env['RAFTLOCK_ENDPOINTS'];
   if (listed !== undefined && listed.trim() !== '' && options.config === undefined) {
     const endpoints = listed.split(',').map((e) => e.trim()).filter((e) => e !== '');
@@ -90,10 +98,13 @@ export async function resolveCluster(options: ClusterOptions): Promise<{ endpoin
   }
   const file = options.config ?? 'cluster.yml';
   if (options.config === undefined && !existsSync(file)) {
-    throw new CliExit(exitCodes.usage, 'no cluster given: use --endpoints host:port,… or --config cluster.yml (or set RAFTLOCK_ENDPOINTS)');
+    const hint = 'use --endpoints host:port,…, --config cluster.yml or RAFTLOCK_ENDPOINTS';
+    throw new CliExit(exitCodes.usage, `no cluster given: ${hint}`);
   }
   const loaded = await loadClusterConfig(file);
-  if (!loaded.ok) throw new CliExit(exitCodes.usage, `invalid configuration\n${loaded.error.message}`);
+  if (!loaded.ok) {
+    throw new CliExit(exitCodes.usage, `invalid configuration\n${loaded.error.message}`);
+  }
   const config = loaded.value;
   return {
     endpoints: config.nodes.map((node) => `${node.client.host}:${node.client.port}`),
@@ -101,13 +112,20 @@ export async function resolveCluster(options: ClusterOptions): Promise<{ endpoin
   };
 }
 
-async function clientOptions(options: ClusterOptions, extra: Partial<ConnectOptions>): Promise<ConnectOptions> {
+async function clientOptions(
+  options: ClusterOptions,
+  extra: Partial<ConnectOptions>,
+): Promise<ConnectOptions> {
   const { endpoints, clusterId } = await resolveCluster(options);
-  return { endpoints, clusterId, requestTimeoutMs: options.timeout, connectTimeoutMs: Math.min(options.timeout, 5_000), ...extra };
+  const connectTimeoutMs = Math.min(options.timeout, 5_000);
+  return { endpoints, clusterId, requestTimeoutMs: options.timeout, connectTimeoutMs, ...extra };
 }
 
 /** A connected client with an open session. */
-export async function openClient(options: ClusterOptions, extra: Partial<ConnectOptions> = {}): Promise<RaftlockClient> {
+export async function openClient(
+  options: ClusterOptions,
+  extra: Partial<ConnectOptions> = {},
+): Promise<RaftlockClient> {
   return connect(await clientOptions(options, extra));
 }
 
@@ -146,7 +164,9 @@ export function failureCode(error: unknown): number {
 }
 
 /** Runs an action; sets the process exit code from its result or its failure. */
-export function action<A extends unknown[]>(run: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  run: (...args: A) => Promise<number>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     let code: number;
     try {
@@ -195,6 +215,10 @@ export function untilStopped(signal?: AbortSignal): Promise<'stopped' | 'aborted
 /** Left-aligned columns for text tables. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  for (const row of rows) {
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  }
+  const line = (row: readonly string[]): string =>
+    row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return rows.map(line).join('\n');
 }

@@ -25,17 +25,25 @@ interface ElectOptions extends ClusterOptions {
  * SIGTERM and then resigns (exit 4 if the session is lost first). `--observe` prints the leader
  * and every change instead of campaigning.
  */
-async function runElect(name: string, value: string | undefined, options: ElectOptions): Promise<number> {
+async function runElect(
+  name: string,
+  value: string | undefined,
+  options: ElectOptions,
+): Promise<number> {
   if (options.observe === true) return observe(name, options);
-  if (value === undefined) throw new CliExit(exitCodes.usage, 'elect needs a VALUE to campaign with (or --observe)');
+  if (value === undefined) {
+    throw new CliExit(exitCodes.usage, 'elect needs a VALUE to campaign with (or --observe)');
+  }
   const client = await openClient(options, { ttlMs: options.ttl });
   try {
     const leadership = await client.election(name).campaign(value, { waitMs: options.wait });
     const won = { name, value, token: leadership.token, session: leadership.lock.session };
-    print(options.json === true ? toJson(won) : `leader of ${name}: ${value} (token ${leadership.token})`);
+    if (options.json === true) print(toJson(won));
+    else print(`leader of ${name}: ${value} (token ${leadership.token})`);
     const how = await untilStopped(leadership.lock.signal);
     if (how === 'aborted') {
-      process.stderr.write(`raftlock: lost the leadership of ${name}: the session can no longer be guaranteed\n`);
+      const why = 'the session can no longer be guaranteed';
+      process.stderr.write(`raftlock: lost the leadership of ${name}: ${why}\n`);
       return exitCodes.sessionLost;
     }
     await leadership.resign().catch(() => undefined);
@@ -55,7 +63,11 @@ async function observe(name: string, options: ElectOptions): Promise<number> {
   try {
     for await (const view of changes) {
       if (options.json === true) print(toJson({ name, leader: view }));
-      else print(view === null ? `${name}: no leader` : `${name}: ${showBytes(view.value)} (session ${view.session}, token ${view.token})`);
+      else if (view === null) print(`${name}: no leader`);
+      else {
+        const holder = `session ${view.session}, token ${view.token}`;
+        print(`${name}: ${showBytes(view.value)} (${holder})`);
+      }
     }
     return exitCodes.ok;
   } finally {
@@ -69,7 +81,7 @@ export function registerElectCommand(program: Command): void {
   clusterOptions(
     program
       .command('elect')
-      .description('campaign for leadership of NAME with VALUE and hold it until stopped (or --observe)')
+      .description('campaign for NAME with VALUE and hold the leadership until stopped')
       .argument('<name>', 'election name')
       .argument('[value]', 'the value to lead with')
       .option('--observe', 'print the leader and every change instead of campaigning')

@@ -2,7 +2,18 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { PutOptions } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
-import { action, CliExit, clusterOptions, exitCodes, integerOption, openClient, print, sessionlessClient, showBytes, toJson } from './client-common.js';
+import {
+  action,
+  CliExit,
+  clusterOptions,
+  exitCodes,
+  integerOption,
+  openClient,
+  print,
+  sessionlessClient,
+  showBytes,
+  toJson,
+} from './client-common.js';
 
 interface WriteOptions extends ClusterOptions {
   readonly ifVersion?: number;
@@ -12,7 +23,9 @@ interface WriteOptions extends ClusterOptions {
 function fenceOption(text: string): { lock: string; token: number } {
   const at = text.lastIndexOf(':');
   const token = Number(text.slice(at + 1));
-  if (at <= 0 || !Number.isSafeInteger(token) || token < 0) throw new InvalidArgumentError('write it as LOCK:TOKEN');
+  if (at <= 0 || !Number.isSafeInteger(token) || token < 0) {
+    throw new InvalidArgumentError('write it as LOCK:TOKEN');
+  }
   return { lock: text.slice(0, at), token };
 }
 
@@ -49,7 +62,12 @@ async function runPut(key: string, value: string, options: WriteOptions): Promis
 }
 
 /** `kv cas KEY VERSION VALUE`: exit 1 (and the current version) when the version differs. */
-async function runCas(key: string, version: number, value: string, options: ClusterOptions): Promise<number> {
+async function runCas(
+  key: string,
+  version: number,
+  value: string,
+  options: ClusterOptions,
+): Promise<number> {
   const client = await openClient(options);
   try {
     const result = await client.kv.cas(key, version, value);
@@ -66,7 +84,8 @@ async function runDelete(key: string, options: WriteOptions): Promise<number> {
   const client = await openClient(options);
   try {
     const existed = await client.kv.delete(key, writeOptions(options));
-    print(options.json === true ? toJson({ key, existed }) : existed ? `deleted ${key}` : `no key ${key}`);
+    if (options.json === true) print(toJson({ key, existed }));
+    else print(existed ? `deleted ${key}` : `no key ${key}`);
     return existed ? exitCodes.ok : exitCodes.refused;
   } finally {
     await client.close();
@@ -75,13 +94,16 @@ async function runDelete(key: string, options: WriteOptions): Promise<number> {
 
 function conditional(command: Command): Command {
   return command
-    .option('--if-version <n>', 'only if the key is at this version (0: only if it does not exist)', integerOption)
-    .option('--fence <lock:token>', 'only if token is a current grant of lock (else STALE_TOKEN)', fenceOption);
+    .option('--if-version <n>', 'only if the key is at version n (0: absent)', integerOption)
+    .option('--fence <lock:token>', 'only if token is a current grant of lock', fenceOption);
 }
 
 export function registerKvCommands(program: Command): void {
   const kv = program.command('kv').description('the versioned key/value store: get, put, cas, del');
-  clusterOptions(kv.command('get').description('print a key’s value').argument('<key>'), true).action(action(runGet));
+  clusterOptions(
+    kv.command('get').description('print a key’s value').argument('<key>'),
+    true,
+  ).action(action(runGet));
   clusterOptions(
     conditional(kv.command('put').description('write a key').argument('<key>').argument('<value>')),
     true,
@@ -95,7 +117,10 @@ export function registerKvCommands(program: Command): void {
       .argument('<value>'),
     true,
   ).action(action(runCas));
-  clusterOptions(conditional(kv.command('del').description('delete a key (exit 1 if it did not exist)').argument('<key>')), true).action(
-    action(runDelete),
-  );
+  clusterOptions(
+    conditional(
+      kv.command('del').description('delete a key (exit 1 if it did not exist)').argument('<key>'),
+    ),
+    true,
+  ).action(action(runDelete));
 }

@@ -26,7 +26,11 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
     const lock = await client.lock(name, { waitMs: options.wait });
     const child = spawn(file, args, {
       stdio: 'inherit',
-      env: { ...process.env, RAFTLOCK_FENCING_TOKEN: String(lock.fencingToken), RAFTLOCK_LOCK: name },
+      env: {
+        ...process.env,
+        RAFTLOCK_FENCING_TOKEN: String(lock.fencingToken),
+        RAFTLOCK_LOCK: name,
+      },
     });
     const forward = (signal: NodeJS.Signals): void => {
       child.kill(signal);
@@ -35,7 +39,8 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
     process.on('SIGTERM', forward);
     let killTimer: NodeJS.Timeout | null = null;
     const onLost = (): void => {
-      process.stderr.write(`raftlock: lost the lock ${name} (session can no longer be guaranteed); stopping the command\n`);
+      const why = 'the session can no longer be guaranteed';
+      process.stderr.write(`raftlock: lost the lock ${name} (${why}); stopping the command\n`);
       child.kill('SIGTERM');
       killTimer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
     };
@@ -61,7 +66,13 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
 }
 
 function signalNumber(signal: NodeJS.Signals): number {
-  const numbers: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+  const numbers: Readonly<Record<string, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
   return numbers[signal] ?? 0;
 }
 
@@ -69,7 +80,7 @@ export function registerLockCommand(program: Command): void {
   clusterOptions(
     program
       .command('lock')
-      .description('run a command while holding a lock; its fencing token is in RAFTLOCK_FENCING_TOKEN')
+      .description('run a command holding a lock (fencing token in RAFTLOCK_FENCING_TOKEN)')
       .argument('<name>', 'lock name')
       .argument('<command...>', 'the command and its arguments (after --)')
       .addOption(durationFlag('--ttl <duration>', 'session TTL', 15_000))

@@ -1,6 +1,15 @@
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, exitCodes, integerOption, print, sessionlessClient, table, toJson } from './client-common.js';
+import {
+  action,
+  clusterOptions,
+  exitCodes,
+  integerOption,
+  print,
+  sessionlessClient,
+  table,
+  toJson,
+} from './client-common.js';
 
 interface LocksOptions extends ClusterOptions {
   readonly limit: number;
@@ -17,8 +26,11 @@ async function runLocks(prefix: string | undefined, options: LocksOptions): Prom
     }
     const rows = [['NAME', 'KIND', 'HOLDERS', 'WAITERS']];
     for (const lock of locks) {
-      const holders = lock.holders.map((h) => `${h.session}:${h.token}${h.mode === 'shared' ? '(shared)' : ''}`).join(' ');
-      rows.push([lock.name, lock.kind === 'semaphore' ? `semaphore/${lock.permits}` : lock.kind, holders || '-', String(lock.waiters.length)]);
+      const holder = (h: (typeof lock.holders)[number]): string =>
+        `${h.session}:${h.token}${h.mode === 'shared' ? '(shared)' : ''}`;
+      const holders = lock.holders.map(holder).join(' ') || '-';
+      const kind = lock.kind === 'semaphore' ? `semaphore/${lock.permits}` : lock.kind;
+      rows.push([lock.name, kind, holders, String(lock.waiters.length)]);
     }
     print(table(rows));
     return exitCodes.ok;

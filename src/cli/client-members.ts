@@ -1,14 +1,28 @@
 import type { Command } from 'commander';
+import type { RaftlockClient } from '../client/client.js';
 import type { NodeId } from '../raft/types.js';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, exitCodes, nodeIdArgument, print, sessionlessClient, table, toJson } from './client-common.js';
+import {
+  action,
+  clusterOptions,
+  exitCodes,
+  nodeIdArgument,
+  print,
+  sessionlessClient,
+  table,
+  toJson,
+} from './client-common.js';
 
 interface AddOptions extends ClusterOptions {
   readonly peer: string;
   readonly client: string;
 }
 
-async function withOperator<T>(options: ClusterOptions, run: (client: Awaited<ReturnType<typeof sessionlessClient>>['client']) => Promise<T>): Promise<T> {
+/** Runs one operator call on a client without a session. */
+async function withOperator<T>(
+  options: ClusterOptions,
+  run: (client: RaftlockClient) => Promise<T>,
+): Promise<T> {
   const { client } = await sessionlessClient(options);
   try {
     return await run(client);
@@ -19,33 +33,50 @@ async function withOperator<T>(options: ClusterOptions, run: (client: Awaited<Re
 
 async function runList(options: ClusterOptions): Promise<number> {
   const members = await withOperator(options, (client) => client.members('list'));
-  if (options.json === true) print(toJson(members));
-  else print(table([['NODE', 'ROLE', 'PEER', 'CLIENT'], ...members.map((m) => [m.id, m.role, m.peer, m.client])]));
+  if (options.json === true) {
+    print(toJson(members));
+    return exitCodes.ok;
+  }
+  const rows = members.map((m) => [m.id, m.role, m.peer, m.client]);
+  print(table([['NODE', 'ROLE', 'PEER', 'CLIENT'], ...rows]));
   return exitCodes.ok;
 }
 
 async function runAdd(node: NodeId, options: AddOptions): Promise<number> {
-  await withOperator(options, (client) => client.members('addLearner', { node, peer: options.peer, client: options.client }));
-  print(options.json === true ? toJson({ added: node, role: 'learner' }) : `added ${node} as a learner; promote it once it has caught up`);
+  const addresses = { node, peer: options.peer, client: options.client };
+  await withOperator(options, (client) => client.members('addLearner', addresses));
+  if (options.json === true) print(toJson({ added: node, role: 'learner' }));
+  else print(`added ${node} as a learner; promote it once it has caught up`);
   return exitCodes.ok;
 }
 
-async function runChange(action: 'promote' | 'remove', node: NodeId, options: ClusterOptions): Promise<number> {
-  await withOperator(options, (client) => client.members(action, { node }));
-  print(options.json === true ? toJson({ [action === 'promote' ? 'promoted' : 'removed']: node }) : `${action === 'promote' ? 'promoted' : 'removed'} ${node}`);
+async function runChange(
+  change: 'promote' | 'remove',
+  node: NodeId,
+  options: ClusterOptions,
+): Promise<number> {
+  await withOperator(options, (client) => client.members(change, { node }));
+  const done = change === 'promote' ? 'promoted' : 'removed';
+  print(options.json === true ? toJson({ [done]: node }) : `${done} ${node}`);
   return exitCodes.ok;
 }
 
 async function runTransfer(node: NodeId, options: ClusterOptions): Promise<number> {
   await withOperator(options, (client) => client.transferLeader(node));
-  print(options.json === true ? toJson({ transferTo: node }) : `asked the leader to hand over to ${node}`);
+  if (options.json === true) print(toJson({ transferTo: node }));
+  else print(`asked the leader to hand over to ${node}`);
   return exitCodes.ok;
 }
 
 /** `members list|add|promote|remove` and `leader transfer`: one membership change at a time. */
 export function registerMembersCommands(program: Command): void {
-  const members = program.command('members').description('list the members, or add a learner / promote / remove a node');
-  clusterOptions(members.command('list').description('every member with its role and addresses'), true).action(action(runList));
+  const members = program
+    .command('members')
+    .description('list the members, or add a learner / promote / remove a node');
+  clusterOptions(
+    members.command('list').description('every member with its role and addresses'),
+    true,
+  ).action(action(runList));
   clusterOptions(
     members
       .command('add')
@@ -56,16 +87,25 @@ export function registerMembersCommands(program: Command): void {
     true,
   ).action(action(runAdd));
   clusterOptions(
-    members.command('promote').description('make a caught-up learner a voter').argument('<node>', 'node id', nodeIdArgument),
+    members
+      .command('promote')
+      .description('make a caught-up learner a voter')
+      .argument('<node>', 'node id', nodeIdArgument),
     true,
   ).action(action((node: NodeId, options: ClusterOptions) => runChange('promote', node, options)));
   clusterOptions(
-    members.command('remove').description('remove a node from the cluster').argument('<node>', 'node id', nodeIdArgument),
+    members
+      .command('remove')
+      .description('remove a node from the cluster')
+      .argument('<node>', 'node id', nodeIdArgument),
     true,
   ).action(action((node: NodeId, options: ClusterOptions) => runChange('remove', node, options)));
   const leader = program.command('leader').description('leadership operations');
   clusterOptions(
-    leader.command('transfer').description('hand leadership to NODE (a caught-up voter)').argument('<node>', 'node id', nodeIdArgument),
+    leader
+      .command('transfer')
+      .description('hand leadership to NODE (a caught-up voter)')
+      .argument('<node>', 'node id', nodeIdArgument),
     true,
   ).action(action(runTransfer));
 }

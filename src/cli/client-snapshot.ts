@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, exitCodes, print, sessionlessClient, toJson } from './client-common.js';
+import {
+  action,
+  clusterOptions,
+  exitCodes,
+  print,
+  sessionlessClient,
+  toJson,
+} from './client-common.js';
 
-/** `raftlock snapshot`: the connected node (the leader unless --endpoints names one node) snapshots now. */
+/** `raftlock snapshot`: the leader (or the one node --endpoints names) snapshots now. */
 async function runSnapshot(options: ClusterOptions): Promise<number> {
   // One endpoint named: snapshot that node, not the leader it would lead us to.
   const single = (options.endpoints ?? '').split(',').filter((e) => e.trim() !== '').length === 1;
@@ -10,7 +17,8 @@ async function runSnapshot(options: ClusterOptions): Promise<number> {
   try {
     const index = await client.snapshot();
     const node = client.welcome?.nodeId ?? '?';
-    print(options.json === true ? toJson({ node, index }) : `${node} took a snapshot at index ${index}`);
+    if (options.json === true) print(toJson({ node, index }));
+    else print(`${node} took a snapshot at index ${index}`);
     return exitCodes.ok;
   } finally {
     client.abandon();
@@ -18,5 +26,8 @@ async function runSnapshot(options: ClusterOptions): Promise<number> {
 }
 
 export function registerSnapshotCommand(program: Command): void {
-  clusterOptions(program.command('snapshot').description('take a snapshot now and compact the log'), true).action(action(runSnapshot));
+  clusterOptions(
+    program.command('snapshot').description('take a snapshot now and compact the log'),
+    true,
+  ).action(action(runSnapshot));
 }

@@ -1,7 +1,15 @@
 import type { Command } from 'commander';
 import type { NodeStatus } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, exitCodes, print, sessionlessClient, table, toJson } from './client-common.js';
+import {
+  action,
+  clusterOptions,
+  exitCodes,
+  print,
+  sessionlessClient,
+  table,
+  toJson,
+} from './client-common.js';
 
 interface NodeReport {
   readonly endpoint: string;
@@ -21,7 +29,8 @@ async function runStatus(options: ClusterOptions): Promise<number> {
       try {
         return { endpoint, status: await client.statusOf(endpoint), error: null };
       } catch (error: unknown) {
-        return { endpoint, status: null, error: error instanceof Error ? error.message : String(error) };
+        const message = error instanceof Error ? error.message : String(error);
+        return { endpoint, status: null, error: message };
       }
     }),
   );
@@ -31,16 +40,18 @@ async function runStatus(options: ClusterOptions): Promise<number> {
     const behind = leaderReport?.status?.lag.find((l) => l.id === id)?.behind;
     return behind === undefined ? '-' : String(behind);
   };
-  const leaders = new Set(reports.flatMap((r) => (r.status === null || r.status.leader === null ? [] : [r.status.leader])));
+  const leaders = new Set(reports.flatMap((r) => (r.status?.leader ? [r.status.leader] : [])));
   const healthy = reports.some((r) => r.status !== null) && leaders.size === 1;
   if (options.json === true) {
     print(toJson({ leader: leaders.size === 1 ? [...leaders][0] : null, nodes: reports }));
     return healthy ? exitCodes.ok : exitCodes.unavailable;
   }
-  const rows: string[][] = [['NODE', 'ENDPOINT', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'LEADER', 'MEMBERS', 'SESSIONS', 'LOCKS', 'WAITERS']];
+  const header = ['NODE', 'ENDPOINT', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG', 'LEADER'];
+  const rows: string[][] = [[...header, 'MEMBERS', 'SESSIONS', 'LOCKS', 'WAITERS']];
   for (const { endpoint, status, error } of reports) {
     if (status === null) {
-      rows.push(['?', endpoint, `unreachable (${error ?? ''})`]);
+      rows.push(['?', endpoint, 'unreachable']);
+      process.stderr.write(`raftlock: ${endpoint}: ${error ?? 'no answer'}\n`);
       continue;
     }
     const members = [...status.voters, ...status.learners.map((id) => `${id}(learner)`)].join(',');
@@ -60,13 +71,18 @@ async function runStatus(options: ClusterOptions): Promise<number> {
     ]);
   }
   print(table(rows));
-  if (!healthy) process.stderr.write(leaders.size > 1 ? 'raftlock: nodes disagree on the leader\n' : 'raftlock: no leader\n');
+  if (!healthy) {
+    const problem = leaders.size > 1 ? 'nodes disagree on the leader' : 'no leader';
+    process.stderr.write(`raftlock: ${problem}\n`);
+  }
   return healthy ? exitCodes.ok : exitCodes.unavailable;
 }
 
 export function registerStatusCommand(program: Command): void {
   clusterOptions(
-    program.command('status').description("every node's role, term, commit/applied index, lag, leader, members, sessions, locks and waiters"),
+    program
+      .command('status')
+      .description('each node: role, term, commit/applied, lag, leader, members and counts'),
     true,
   ).action(action(runStatus));
 }

@@ -1,7 +1,16 @@
 import type { Command } from 'commander';
 import type { WatchEvent } from '../statemachine/results.js';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, exitCodes, integerOption, print, sessionlessClient, showBytes, toJson } from './client-common.js';
+import {
+  action,
+  clusterOptions,
+  exitCodes,
+  integerOption,
+  print,
+  sessionlessClient,
+  showBytes,
+  toJson,
+} from './client-common.js';
 
 interface WatchOptions extends ClusterOptions {
   readonly fromIndex: number;
@@ -18,7 +27,10 @@ function describeEvent(event: WatchEvent): string {
     case 'release':
       return `${event.index} release ${event.lock} session ${event.session}`;
     case 'leader':
-      return `${event.index} leader ${event.lock} session ${event.session} token ${event.token} ${showBytes(event.value)}`;
+      return (
+        `${event.index} leader ${event.lock} session ${event.session} token ${event.token} ` +
+        showBytes(event.value)
+      );
   }
 }
 
@@ -35,7 +47,9 @@ async function runWatch(prefix: string, options: WatchOptions): Promise<number> 
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    for await (const event of stream) print(options.json === true ? toJson(event) : describeEvent(event));
+    for await (const event of stream) {
+      print(options.json === true ? toJson(event) : describeEvent(event));
+    }
     return exitCodes.ok;
   } finally {
     process.off('SIGINT', stop);
@@ -48,9 +62,9 @@ export function registerWatchCommand(program: Command): void {
   clusterOptions(
     program
       .command('watch')
-      .description('print events (put, delete, grant, release, leader) on names starting with PREFIX')
+      .description('print put/delete/grant/release/leader events on names starting with PREFIX')
       .argument('<prefix>', "name prefix ('' for everything)")
-      .option('--from-index <n>', 'replay every event after this log index first', integerOption, 0),
+      .option('--from-index <n>', 'first replay the events after this log index', integerOption, 0),
     true,
   ).action(action(runWatch));
 }

@@ -21,7 +21,9 @@ interface StartOptions {
 }
 
 function parseNodeId(text: string): NodeId {
-  if (!isValidNodeId(text)) throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  if (!isValidNodeId(text)) {
+    throw new InvalidArgumentError(`not a node id: ${JSON.stringify(text)}`);
+  }
   return text;
 }
 
@@ -41,10 +43,13 @@ export async function runStart(options: StartOptions): Promise<number> {
     return 2;
   }
   const config = loaded.value;
-  for (const warning of config.warnings) process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
+  for (const warning of config.warnings) {
+    process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
+  }
   if (!config.nodes.some((n) => n.id === options.node)) {
     const known = config.nodes.map((n) => n.id).join(', ');
-    process.stderr.write(`raftlock: node ${options.node} is not in ${config.file} (nodes: ${known})\n`);
+    const message = `node ${options.node} is not in ${config.file} (nodes: ${known})`;
+    process.stderr.write(`raftlock: ${message}\n`);
     return 2;
   }
   const logger = createLogger({ level: options.logLevel });
@@ -70,7 +75,8 @@ export async function runStart(options: StartOptions): Promise<number> {
   }
   const peer = `${server.peerAddress.host}:${server.peerAddress.port}`;
   const client = `${server.clientAddress.host}:${server.clientAddress.port}`;
-  process.stdout.write(`${readyLinePrefix} ${options.node} of ${config.cluster.id} serving clients on ${client}, peers on ${peer}\n`);
+  const where = `serving clients on ${client}, peers on ${peer}`;
+  process.stdout.write(`${readyLinePrefix} ${options.node} of ${config.cluster.id} ${where}\n`);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
@@ -99,8 +105,16 @@ export function registerStartCommand(program: Command): void {
     .description('run one node of the cluster described by a cluster.yml, until SIGTERM or Ctrl-C')
     .requiredOption('--node <id>', 'which node of the file to run', parseNodeId)
     .option('--config <file>', 'the cluster file', 'cluster.yml')
-    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').choices(logLevels).default('warn'))
-    .option('--stop-on-stdin-close', 'stop gracefully when standard input closes (used by raftlock up)', false)
+    .addOption(
+      new Option('--log-level <level>', 'error, warn, info or debug')
+        .choices(logLevels)
+        .default('warn'),
+    )
+    .option(
+      '--stop-on-stdin-close',
+      'stop gracefully when standard input closes (used by raftlock up)',
+      false,
+    )
     .action(async (options: StartOptions) => {
       // Exit explicitly: a stopped node must not linger on a stray handle.
       process.exit(await runStart(options));

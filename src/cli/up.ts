@@ -21,9 +21,12 @@ export async function runUp(options: UpOptions): Promise<number> {
     return 2;
   }
   const config = loaded.value;
-  for (const warning of config.warnings) process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
+  for (const warning of config.warnings) {
+    process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
+  }
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  const launcher = new Launcher({ config, logLevel: options.logLevel, includeJoining: options.joining, out });
+  const includeJoining = options.joining;
+  const launcher = new Launcher({ config, logLevel: options.logLevel, includeJoining, out });
   let interrupted = false;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (): void => {
@@ -39,7 +42,8 @@ export async function runUp(options: UpOptions): Promise<number> {
   await launcher.start();
   if (!interrupted) {
     for (const node of config.nodes) {
-      const where = `clients ${node.client.host}:${node.client.port}, peers ${node.peer.host}:${node.peer.port}`;
+      const client = `${node.client.host}:${node.client.port}`;
+      const where = `clients ${client}, peers ${node.peer.host}:${node.peer.port}`;
       out(`  ${node.id}: ${where}, data ${node.dataDir}${node.join ? ' (joins later)' : ''}`);
     }
     const electionMs = config.timing.electionTicks * config.timing.tickMs * 10;
@@ -60,10 +64,14 @@ export async function runUp(options: UpOptions): Promise<number> {
 export function registerUpCommand(program: Command): void {
   program
     .command('up')
-    .description('start every node of a cluster.yml as child processes and keep them running until Ctrl-C')
+    .description('start every node of a cluster.yml as child processes; stop them all on Ctrl-C')
     .option('--config <file>', 'the cluster file', 'cluster.yml')
     .option('--joining', 'also start nodes marked join: true', false)
-    .addOption(new Option('--log-level <level>', 'log level of every node').choices(logLevels).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'log level of every node')
+        .choices(logLevels)
+        .default('info'),
+    )
     .action(async (options: UpOptions) => {
       process.exit(await runUp(options));
     });

@@ -88,7 +88,8 @@ export class Driver<O extends DrainedOutput> {
 
   start(): void {
     if (this.timer !== null || this.stopped) return;
-    this.timer = setInterval(() => this.guard(() => this.node.tick(this.clock())), this.options.tickIntervalMs);
+    const beat = (): void => this.guard(() => this.node.tick(this.clock()));
+    this.timer = setInterval(beat, this.options.tickIntervalMs);
     this.schedule();
   }
 

@@ -20,7 +20,8 @@ import { NodeServer } from './node-server.js';
 
 /** The lock state machine limits a cluster.yml implies (identical on every replica). */
 export function machineConfigFor(config: ClusterConfig): LockMachineConfig {
-  return { ...defaultLockMachineConfig, ttlMsMin: config.sessions.ttlMinMs, ttlMsMax: config.sessions.ttlMaxMs };
+  const { ttlMinMs, ttlMaxMs } = config.sessions;
+  return { ...defaultLockMachineConfig, ttlMsMin: ttlMinMs, ttlMsMax: ttlMaxMs };
 }
 
 /**
@@ -57,7 +58,9 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     dataDir: self.dataDir,
     peerListen: options.peerListen ?? self.peer,
     clientListen: options.clientListen ?? self.client,
-    members: config.nodes.filter((n) => n.id !== nodeId).map((n) => ({ id: n.id, peer: n.peer, client: n.client })),
+    members: config.nodes
+      .filter((n) => n.id !== nodeId)
+      .map((n) => ({ id: n.id, peer: n.peer, client: n.client })),
     raft: raftConfigFor(config, nodeId),
     tickMs: config.timing.tickMs,
     snapshotEntries: config.snapshot.entries,
@@ -112,24 +115,23 @@ export interface ClusterHandle {
   close(): Promise<void>;
 }
 
-function format(address: HostPort): string {
-  return `${address.host}:${address.port}`;
-}
-
 /**
  * Runs a whole cluster in this process on 127.0.0.1, every port chosen by the OS: each node binds
  * port 0, then learns the others' addresses (an election can only start once peers are known).
  */
 export async function startCluster(options: StartClusterOptions = {}): Promise<ClusterHandle> {
   const count = options.nodes ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 15) throw new RangeError(`nodes must be 1–15, got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > 15) {
+    throw new RangeError(`nodes must be 1–15, got ${count}`);
+  }
   const clusterId = options.clusterId ?? 'embedded';
   const ownDir = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'raftlock-')));
   const loopback = { host: '127.0.0.1', port: 0 };
   const nodes: NodeConfig[] = [];
   for (let i = 1; i <= count; i++) {
-    nodes.push({ id: toNodeId(`n${i}`), peer: loopback, client: loopback, dataDir: join(root, `n${i}`), join: false });
+    const id = toNodeId(`n${i}`);
+    nodes.push({ id, peer: loopback, client: loopback, dataDir: join(root, id), join: false });
   }
   const config: ClusterConfig = {
     file: join(root, 'cluster.yml'),
@@ -140,7 +142,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       heartbeatTicks: 1,
       electionTicks: options.electionTicks ?? 10,
     },
-    snapshot: { entries: options.snapshotEntries ?? clusterDefaults.snapshotEntries, bytes: clusterDefaults.snapshotBytes },
+    snapshot: {
+      entries: options.snapshotEntries ?? clusterDefaults.snapshotEntries,
+      bytes: clusterDefaults.snapshotBytes,
+    },
     limits: clusterDefaults.limits,
     sessions: {
       ttlMs: clusterDefaults.ttlMs,
@@ -153,12 +158,15 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const servers: NodeServer[] = [];
   const introduce = (): void => {
     for (const a of servers) {
-      for (const b of servers) a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress });
+      for (const b of servers) {
+        a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress });
+      }
     }
   };
   try {
     for (const node of nodes) {
-      const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger: options.logger ?? silentLogger });
+      const logger = options.logger ?? silentLogger;
+      const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger });
       servers.push(await NodeServer.start({ ...serverOptions, members: [] }));
     }
   } catch (error) {
@@ -167,7 +175,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     throw error;
   }
   introduce();
-  const endpoints = servers.map((s) => ({ id: s.nodeId, client: format(s.clientAddress), peer: format(s.peerAddress) }));
+  const endpoints = servers.map((s) => s.endpoint);
   const leader = (): NodeServer | null => {
     const running = servers.filter((s) => !s.isStopped);
     const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
@@ -181,9 +189,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     leader,
     startJoiner: async () => {
       const id = toNodeId(`n${servers.length + 1}`);
-      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir: join(root, id), join: true };
+      const dataDir = join(root, id);
+      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir, join: true };
       const grown: ClusterConfig = { ...config, nodes: [...config.nodes, joiner] };
-      const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger: options.logger ?? silentLogger });
+      const logger = options.logger ?? silentLogger;
+      const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger });
       const server = await NodeServer.start({ ...serverOptions, members: [] });
       servers.push(server);
       introduce();
@@ -194,7 +204,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       for (;;) {
         const found = leader();
         const voters = found?.statusView().voters ?? [];
-        const agree = (s: NodeServer): boolean => s.isStopped || !voters.includes(s.nodeId) || s.leader === found?.nodeId;
+        const agree = (s: NodeServer): boolean =>
+          s.isStopped || !voters.includes(s.nodeId) || s.leader === found?.nodeId;
         if (found !== null && servers.every(agree)) return found;
         if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
         await new Promise((resolve) => setTimeout(resolve, 10));

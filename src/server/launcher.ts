@@ -33,7 +33,9 @@ export function cliCommand(): { readonly command: string; readonly args: readonl
   const root = packageRoot();
   const compiled = join(root, 'dist', 'bin', 'raftlock.js');
   const runningCompiled = fileURLToPath(import.meta.url).startsWith(join(root, 'dist') + sep);
-  if (runningCompiled && existsSync(compiled)) return { command: process.execPath, args: [compiled] };
+  if (runningCompiled && existsSync(compiled)) {
+    return { command: process.execPath, args: [compiled] };
+  }
   // Resolved from this package, so the child finds tsx whatever its working directory.
   const tsx = import.meta.resolve('tsx');
   return { command: process.execPath, args: ['--import', tsx, join(root, 'bin', 'raftlock.ts')] };
@@ -85,12 +87,24 @@ export class Launcher {
   private spawnNode(node: NodeConfig): Promise<void> {
     const { config } = this.options;
     const cli = cliCommand();
-    const args = [...cli.args, 'start', '--node', node.id, '--config', config.file, '--log-level', this.options.logLevel, '--stop-on-stdin-close'];
+    const args = [
+      ...cli.args,
+      'start',
+      '--node',
+      node.id,
+      '--config',
+      config.file,
+      '--log-level',
+      this.options.logLevel,
+      '--stop-on-stdin-close',
+    ];
     // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
     // node once, with SIGTERM (a second signal would make a node exit at once). The stdin pipe
     // is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
     const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => resolve(code));
+    });
     const entry: Child = { node, process: child, exited, ready: false };
     this.children.push(entry);
     const ready = new Promise<void>((resolve) => {
@@ -110,12 +124,18 @@ export class Launcher {
   }
 
   get pids(): ReadonlyMap<NodeId, number> {
-    return new Map(this.children.flatMap((c) => (c.process.pid === undefined ? [] : [[c.node.id, c.process.pid] as const])));
+    const pairs = this.children.flatMap((c) => {
+      const pid = c.process.pid;
+      return pid === undefined ? [] : [[c.node.id, pid] as const];
+    });
+    return new Map(pairs);
   }
 
   /** Asks each running node for its view; resolves with the leader all of them agree on, if any. */
   async leader(): Promise<NodeId | null> {
-    const views = await Promise.all(this.children.map((c) => probeStatus(c.node.client, this.options.config.cluster.id)));
+    const clusterId = this.options.config.cluster.id;
+    const probes = this.children.map((c) => probeStatus(c.node.client, clusterId));
+    const views = await Promise.all(probes);
     const leaders = views.flatMap((v) => (v === null || v.leader === null ? [] : [v.leader]));
     const first = leaders[0];
     return first !== undefined && leaders.every((l) => l === first) ? first : null;
@@ -139,16 +159,21 @@ export class Launcher {
   /** SIGTERM to every node, SIGKILL to those still running after the grace period. */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const child of this.children) if (child.process.exitCode === null) child.process.kill('SIGTERM');
+    const running = (): Child[] => this.children.filter((c) => c.process.exitCode === null);
+    for (const child of running()) child.process.kill('SIGTERM');
     const graceMs = this.options.stopTimeoutMs ?? 10_000;
     const timer = setTimeout(() => {
-      for (const child of this.children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+      for (const child of running()) child.process.kill('SIGKILL');
     }, graceMs);
     await this.whenAllExited();
     clearTimeout(timer);
   }
 
-  private relay(child: Child, stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  private relay(
+    child: Child,
+    stream: NodeJS.ReadableStream | null,
+    onLine: (line: string) => void,
+  ): void {
     if (stream === null) return;
     const lines = createInterface({ input: stream });
     lines.on('line', (line) => {

@@ -63,8 +63,10 @@ export function createLogger(options: LoggerOptions): Logger {
     warn: (message, fields) => write('warn', message, fields),
     info: (message, fields) => write('info', message, fields),
     debug: (message, fields) => write('debug', message, fields),
-    child: (name) =>
-      createLogger({ level: options.level, sink, name: options.name === undefined ? name : `${options.name}/${name}` }),
+    child: (name) => {
+      const full = options.name === undefined ? name : `${options.name}/${name}`;
+      return createLogger({ level: options.level, sink, name: full });
+    },
   };
 }
 

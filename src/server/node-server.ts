@@ -255,6 +255,15 @@ export class NodeServer implements ConnectionHost {
     return { host: bound.address, port: bound.port };
   }
 
+  /** This node's id and `host:port` addresses, for clients (`client`) and peers (`peer`). */
+  get endpoint(): { readonly id: NodeId; readonly client: string; readonly peer: string } {
+    return {
+      id: this.nodeId,
+      client: formatAddress(this.clientAddress),
+      peer: formatAddress(this.peerAddress),
+    };
+  }
+
   /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
   setMember(member: MemberAddresses): void {
     if (member.id === this.nodeId) return;

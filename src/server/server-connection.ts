@@ -6,8 +6,19 @@
  */
 import type { Socket } from 'node:net';
 import type { LockMachineConfig } from '../statemachine/config.js';
-import type { ClientHello, ClientOp, PushEvent, WireResult, Welcome } from '../transport/client-protocol.js';
-import { checkClientHello, requestEnvelope, unavailable, validateOp } from '../transport/client-protocol.js';
+import type {
+  ClientHello,
+  ClientOp,
+  PushEvent,
+  WireResult,
+  Welcome,
+} from '../transport/client-protocol.js';
+import {
+  checkClientHello,
+  requestEnvelope,
+  unavailable,
+  validateOp,
+} from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import { forwardClientPrefix } from './server-forward.js';
 
@@ -112,7 +123,8 @@ export class ClientConnection {
     if (this.framed.isFinished) return;
     this.framed.writeValue(frame);
     if (this.framed.bufferedBytes > this.limits.unreadBytesMax) {
-      this.framed.destroy(`the client reads too slowly (${this.framed.bufferedBytes} bytes unread)`);
+      const unread = this.framed.bufferedBytes;
+      this.framed.destroy(`the client reads too slowly (${unread} bytes unread)`);
     }
   }
 
@@ -123,13 +135,15 @@ export class ClientConnection {
     const id = envelope.id;
     if (this.outstanding.has(id)) {
       // The earlier request with this id keeps its slot; this one is refused without one.
-      this.send({ type: 'Response', id, result: { code: 'INVALID_ARGUMENT', message: `request id ${id} is already outstanding` } });
+      const message = `request id ${id} is already outstanding`;
+      this.send({ type: 'Response', id, result: { code: 'INVALID_ARGUMENT', message } });
       return;
     }
     this.outstanding.add(id);
     if (this.outstanding.size > this.limits.requestsOutstandingMax) {
       const max = this.limits.requestsOutstandingMax;
-      return this.respond(id, unavailable(`more than ${max} requests outstanding on this connection; wait for answers`));
+      const message = `more than ${max} requests outstanding on this connection; wait for answers`;
+      return this.respond(id, unavailable(message));
     }
     const op = validateOp(envelope.op, this.host.machine);
     if (!op.ok) return this.respond(id, { code: 'INVALID_ARGUMENT', message: op.error });

@@ -39,15 +39,22 @@ export interface CoreOutput extends DrainedOutput {
   readonly snapshots: readonly { readonly kind: 'taken' | 'installed'; readonly index: number }[];
 }
 
-export interface ServerCoreOptions extends Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'> {
+type HostOptions = Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'>;
+
+export interface ServerCoreOptions extends HostOptions {
   readonly keepaliveIntervalMs: number;
   readonly machine: LockMachineConfig;
+}
+
+interface WaitingKeepAlive {
+  readonly requestId: string;
+  readonly session: SessionId;
 }
 
 type Pending =
   | { readonly kind: 'write' }
   | { readonly kind: 'read'; readonly query: Query }
-  | { readonly kind: 'batch'; readonly waiting: readonly { readonly requestId: string; readonly session: SessionId }[] }
+  | { readonly kind: 'batch'; readonly waiting: readonly WaitingKeepAlive[] }
   | { readonly kind: 'config' }
   | { readonly kind: 'transfer' };
 
@@ -73,7 +80,11 @@ export class ServerCore {
   private counter = 0;
   private snapshots: { readonly kind: 'taken' | 'installed'; readonly index: number }[] = [];
 
-  private constructor(host: NodeHost<ApplyOutput>, machine: NotifyingMachine, options: ServerCoreOptions) {
+  private constructor(
+    host: NodeHost<ApplyOutput>,
+    machine: NotifyingMachine,
+    options: ServerCoreOptions,
+  ) {
     this.host = host;
     this.machine = machine;
     this.keepaliveIntervalMs = options.keepaliveIntervalMs;
@@ -157,7 +168,9 @@ export class ServerCore {
   stopSafely(reason: string): readonly CoreReply[] {
     if (this.host.isStopped) return [];
     for (const reply of this.host.stop(reason)) this.onHostReply(reply);
-    for (const k of this.keepalives) this.replies.push({ requestId: k.requestId, result: unavailable(reason) });
+    for (const k of this.keepalives) {
+      this.replies.push({ requestId: k.requestId, result: unavailable(reason) });
+    }
     this.keepalives = [];
     const out = this.replies;
     this.replies = [];
@@ -215,7 +228,8 @@ export class ServerCore {
     const waiting = this.keepalives;
     this.keepalives = [];
     if (this.host.status().role !== 'leader') {
-      for (const k of waiting) this.replies.push({ requestId: k.requestId, result: this.notLeader() });
+      const refusal = this.notLeader();
+      for (const k of waiting) this.replies.push({ requestId: k.requestId, result: refusal });
       return;
     }
     const sessions = [...new Set(waiting.map((k) => k.session))];
@@ -227,37 +241,48 @@ export class ServerCore {
 
   private notLeader(): WireResult {
     const leader = this.host.status().leader;
-    return { code: 'NOT_LEADER', message: 'not the leader', leader: leader === this.id ? null : leader, leaderClient: null };
+    const hint = leader === this.id ? null : leader;
+    return { code: 'NOT_LEADER', message: 'not the leader', leader: hint, leaderClient: null };
   }
 
   private onHostReply(reply: HostReply<ApplyOutput>): void {
     const pending = this.pending.get(reply.requestId);
     if (pending === undefined) return;
     this.pending.delete(reply.requestId);
-    const answer = (requestId: string, result: WireResult): void => void this.replies.push({ requestId, result });
+    const answer = (requestId: string, result: WireResult): void => {
+      this.replies.push({ requestId, result });
+    };
     const fanOut = (result: WireResult): void => {
       if (pending.kind === 'batch') for (const k of pending.waiting) answer(k.requestId, result);
       else answer(reply.requestId, result);
     };
     switch (reply.code) {
       case 'NOT_LEADER':
-        return fanOut({ code: 'NOT_LEADER', message: 'not the leader', leader: reply.leader, leaderClient: null });
+        return fanOut({
+          code: 'NOT_LEADER',
+          message: 'not the leader',
+          leader: reply.leader,
+          leaderClient: null,
+        });
       case 'DROPPED':
         return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
       case 'UNKNOWN':
-        return fanOut(unavailable(`outcome unknown: ${reply.reason}; retry with the same (clientId, seq)`));
+        return fanOut(
+          unavailable(`outcome unknown: ${reply.reason}; retry with the same (clientId, seq)`),
+        );
       case 'OK':
         break;
     }
     if (reply.kind === 'write') {
-      if (pending.kind === 'batch') return this.answerBatch(pending.waiting, wireResultOf(reply.result.result));
-      return answer(reply.requestId, wireResultOf(reply.result.result));
+      const result = wireResultOf(reply.result.result);
+      if (pending.kind === 'batch') return this.answerBatch(pending.waiting, result);
+      return answer(reply.requestId, result);
     }
     if (pending.kind === 'read') return answer(reply.requestId, this.runQuery(pending.query));
     return answer(reply.requestId, { code: 'OK', value: { kind: 'accepted' } });
   }
 
-  private answerBatch(waiting: readonly { readonly requestId: string; readonly session: SessionId }[], result: WireResult): void {
+  private answerBatch(waiting: readonly WaitingKeepAlive[], result: WireResult): void {
     if (result.code !== 'OK' || result.value.kind !== 'keptBatch') {
       for (const k of waiting) this.replies.push({ requestId: k.requestId, result });
       return;
@@ -269,7 +294,8 @@ export class ServerCore {
         const message = `session ${k.session} has expired`;
         this.replies.push({ requestId: k.requestId, result: { code: 'SESSION_EXPIRED', message } });
       } else {
-        const value = { kind: 'kept' as const, session: sessionId(k.session), deadlineMs: info.deadlineMs };
+        const session = sessionId(k.session);
+        const value = { kind: 'kept' as const, session, deadlineMs: info.deadlineMs };
         this.replies.push({ requestId: k.requestId, result: { code: 'OK', value } });
       }
     }
@@ -282,15 +308,24 @@ export class ServerCore {
         return { code: 'OK', value: { kind: 'key', key: getKey(state, query.key) } };
       case 'checkFence': {
         const answer = checkFence(state, query.lock, query.token);
-        if (answer.code === 'OK') return { code: 'OK', value: { kind: 'fence', lock: query.lock, token: query.token } };
-        return { code: 'STALE_TOKEN', message: `token ${query.token} is not a current grant of ${query.lock}` };
+        if (answer.code === 'OK') {
+          return { code: 'OK', value: { kind: 'fence', lock: query.lock, token: query.token } };
+        }
+        const message = `token ${query.token} is not a current grant of ${query.lock}`;
+        return { code: 'STALE_TOKEN', message };
       }
-      case 'observe':
-        return { code: 'OK', value: { kind: 'leader', name: query.name, leader: observe(state, query.name) } };
-      case 'locks':
-        return { code: 'OK', value: { kind: 'locks', locks: listLocks(state, query.prefix, query.limit) } };
-      case 'session':
-        return { code: 'OK', value: { kind: 'sessionInfo', session: sessionInfo(state, query.session) } };
+      case 'observe': {
+        const leader = observe(state, query.name);
+        return { code: 'OK', value: { kind: 'leader', name: query.name, leader } };
+      }
+      case 'locks': {
+        const locks = listLocks(state, query.prefix, query.limit);
+        return { code: 'OK', value: { kind: 'locks', locks } };
+      }
+      case 'session': {
+        const session = sessionInfo(state, query.session);
+        return { code: 'OK', value: { kind: 'sessionInfo', session } };
+      }
     }
   }
 }

@@ -8,7 +8,12 @@
 import { connect } from 'node:net';
 import type { NodeId } from '../raft/types.js';
 import type { ClientOp, WireResult } from '../transport/client-protocol.js';
-import { clientHello, decodeServerFrame, requestFrame, unavailable } from '../transport/client-protocol.js';
+import {
+  clientHello,
+  decodeServerFrame,
+  requestFrame,
+  unavailable,
+} from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 
@@ -45,7 +50,8 @@ class Upstream {
       onClose: (reason) => this.close(`connection to leader ${leader} closed: ${reason}`),
     });
     this.framed = framed;
-    socket.once('connect', () => framed.writeValue(clientHello(clusterId, `${forwardClientPrefix}${self}`, { redirect: true })));
+    const hello = clientHello(clusterId, `${forwardClientPrefix}${self}`, { redirect: true });
+    socket.once('connect', () => framed.writeValue(hello));
   }
 
   get isClosed(): boolean {
@@ -56,7 +62,8 @@ class Upstream {
     if (this.closed) return callback(unavailable(`leader ${this.leader} is unreachable`));
     const id = this.nextId++;
     const timer = setTimeout(() => {
-      if (this.waiting.delete(id)) callback(unavailable(`the leader ${this.leader} did not answer in ${this.timeoutMs} ms`));
+      if (!this.waiting.delete(id)) return;
+      callback(unavailable(`the leader ${this.leader} did not answer in ${this.timeoutMs} ms`));
     }, this.timeoutMs);
     this.waiting.set(id, { callback, timer });
     if (this.welcomed) this.framed?.writeValue(requestFrame(id, op));
@@ -73,7 +80,8 @@ class Upstream {
     this.waiting.clear();
     for (const w of waiting) {
       clearTimeout(w.timer);
-      w.callback(unavailable(`${reason}; the outcome is unknown, retry with the same (clientId, seq)`));
+      const message = `${reason}; the outcome is unknown, retry with the same (clientId, seq)`;
+      w.callback(unavailable(message));
     }
   }
 
@@ -121,9 +129,10 @@ export class ForwardPool {
     let upstream = this.upstreams.get(leader);
     if (upstream === undefined || upstream.isClosed) {
       const { clusterId, self, frameBytesMax, timeoutMs } = this.options;
-      upstream = new Upstream(leader, address, clusterId, self, frameBytesMax, timeoutMs, (gone) => {
+      const onGone = (gone: Upstream): void => {
         if (this.upstreams.get(gone.leader) === gone) this.upstreams.delete(gone.leader);
-      });
+      };
+      upstream = new Upstream(leader, address, clusterId, self, frameBytesMax, timeoutMs, onGone);
       this.upstreams.set(leader, upstream);
     }
     upstream.send(op, callback);
@@ -138,6 +147,8 @@ export class ForwardPool {
 
   close(): void {
     this.closed = true;
-    for (const upstream of [...this.upstreams.values()]) upstream.close('this node is shutting down');
+    for (const upstream of [...this.upstreams.values()]) {
+      upstream.close('this node is shutting down');
+    }
   }
 }

@@ -8,7 +8,11 @@ import { clientHello, decodeServerFrame, requestFrame } from '../transport/clien
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 
-export function probeStatus(address: HostPort, clusterId: string, timeoutMs = 2000): Promise<NodeStatusView | null> {
+export function probeStatus(
+  address: HostPort,
+  clusterId: string,
+  timeoutMs = 2000,
+): Promise<NodeStatusView | null> {
   return new Promise((resolve) => {
     let done = false;
     const socket = connect({ host: address.host, port: address.port });
@@ -26,8 +30,8 @@ export function probeStatus(address: HostPort, clusterId: string, timeoutMs = 20
         if (!frame.ok) return finish(null);
         const f = frame.value;
         if (f.type === 'Welcome') framed.writeValue(requestFrame(1, { kind: 'status' }));
-        else if (f.type === 'Response' && f.result.code === 'OK' && f.result.value.kind === 'status') finish(f.result.value.status);
-        else finish(null);
+        else if (f.type !== 'Response' || f.result.code !== 'OK') finish(null);
+        else finish(f.result.value.kind === 'status' ? f.result.value.status : null);
       },
       onClose: () => finish(null),
     });

@@ -85,6 +85,7 @@ export function startWatch(
   // For "only new events" the answer names the index they start after, so a client can resume
   // from it after a reconnection without a gap.
   const startsAfter = fromIndex === 0 ? cursor : fromIndex;
-  connection.respond(id, { code: 'OK', value: { kind: 'watching', watchId, fromIndex: startsAfter } });
+  const value = { kind: 'watching' as const, watchId, fromIndex: startsAfter };
+  connection.respond(id, { code: 'OK', value });
   for (const event of events) connection.push({ kind: 'event', watchId, event });
 }

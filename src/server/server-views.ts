@@ -9,7 +9,8 @@ import type { MemberView, NodeStatusView, Welcome } from '../transport/client-pr
 import type { HostPort } from './cluster-config.js';
 
 export function formatAddress(address: HostPort): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `${host}:${address.port}`;
 }
 
 /** Where each known node listens (this node included), as `host:port` strings. */

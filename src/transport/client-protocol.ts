@@ -109,13 +109,18 @@ const clientHelloShape = exactObject({
  * Checks a connection's first frame on the client port: protocol name first (a stranger gets
  * BAD_HELLO), then version, then cluster id ('' accepted), then the exact shape.
  */
-export function checkClientHello(value: unknown, clusterId: string): Result<ClientHello, ErrorFrame> {
+export function checkClientHello(
+  value: unknown,
+  clusterId: string,
+): Result<ClientHello, ErrorFrame> {
   if (!isPlainObject(value) || value['type'] !== 'Hello' || value['protocol'] !== protocolName) {
     return err(errorFrame('BAD_HELLO', `expected a ${protocolName} client Hello frame first`));
   }
   if (value['version'] !== protocolVersion) {
     const theirs = describeValue(value['version']);
-    const message = `protocol version ${theirs} is not supported; this node speaks version ${protocolVersion}`;
+    const message =
+      `protocol version ${theirs} is not supported; ` +
+      `this node speaks version ${protocolVersion}`;
     return err(errorFrame('VERSION_MISMATCH', message));
   }
   const theirCluster = value['clusterId'];
@@ -227,7 +232,7 @@ export type WireValue =
   | { readonly kind: 'leader'; readonly name: string; readonly leader: LeaderView | null }
   | { readonly kind: 'locks'; readonly locks: readonly LockView[] }
   | { readonly kind: 'sessionInfo'; readonly session: SessionView | null }
-  /** Events after `fromIndex` come as pushes (for a `fromIndex: 0` watch: the applied index then). */
+  /** Events after `fromIndex` are pushed (for a `fromIndex: 0` watch: the applied index then). */
   | { readonly kind: 'watching'; readonly watchId: number; readonly fromIndex: number }
   | { readonly kind: 'unwatched'; readonly watchId: number }
   | { readonly kind: 'status'; readonly status: NodeStatusView }
@@ -325,7 +330,11 @@ const membersAction: Check = (value) =>
     ? null
     : violation(`unknown members action ${describeValue(value)}`);
 
-const membersOptional: Readonly<Record<string, Check>> = { node: nodeId, peer: address, client: address };
+const membersOptional: Readonly<Record<string, Check>> = {
+  node: nodeId,
+  peer: address,
+  client: address,
+};
 
 function checkMembers(value: Readonly<Record<string, unknown>>): SchemaViolation | null {
   const bad = membersAction(value['action']);
@@ -388,9 +397,13 @@ export function validateOp(value: unknown, config: LockMachineConfig): Result<Cl
     if (query.kind === 'locks' && query.limit > locksQueryLimitMax) {
       return err(`op.query.limit: at most ${locksQueryLimitMax}`);
     }
-    if (query.kind === 'session' && query.session < 1) return err('op.query.session: must be ≥ 1');
+    if (query.kind === 'session' && query.session < 1) {
+      return err('op.query.session: must be ≥ 1');
+    }
   }
-  if (kind === 'keepAlive' && (value['session'] as number) < 1) return err('op.session: must be ≥ 1');
+  if (kind === 'keepAlive' && (value['session'] as number) < 1) {
+    return err('op.session: must be ≥ 1');
+  }
   return ok(value as unknown as ClientOp);
 }
 
@@ -399,15 +412,21 @@ export function validateOp(value: unknown, config: LockMachineConfig): Result<Cl
  * the state machine's own encoder and decoded back, so exactly the commands every replica would
  * accept pass (unknown extra fields are dropped by the canonical encoding).
  */
-export function validateCommand(value: unknown, config: LockMachineConfig): Result<ClientCommand, string> {
+export function validateCommand(
+  value: unknown,
+  config: LockMachineConfig,
+): Result<ClientCommand, string> {
   if (!isPlainObject(value)) return err(`command: expected an object, got ${describeValue(value)}`);
   if (value['type'] !== 'client') return err('command: only client commands may be sent');
-  if (!isPlainObject(value['op'])) return err(`command.op: expected an object, got ${describeValue(value['op'])}`);
+  if (!isPlainObject(value['op'])) {
+    return err(`command.op: expected an object, got ${describeValue(value['op'])}`);
+  }
   let bytes: Uint8Array;
   try {
     bytes = encodeCommand(value as unknown as Command);
   } catch (error: unknown) {
-    return err(`command: not encodable (${error instanceof Error ? error.message : String(error)})`);
+    const reason = error instanceof Error ? error.message : String(error);
+    return err(`command: not encodable (${reason})`);
   }
   const decoded = decodeCommand(bytes, config);
   if (!decoded.ok) return err(`command: ${decoded.error}`);
@@ -430,9 +449,12 @@ export type RequestEnvelope =
  * frame and close); a bad op inside a good envelope only fails that request.
  */
 export function requestEnvelope(value: unknown): RequestEnvelope {
-  if (!isPlainObject(value)) return { ok: false, message: `expected a Request frame, got ${describeValue(value)}` };
+  if (!isPlainObject(value)) {
+    return { ok: false, message: `expected a Request frame, got ${describeValue(value)}` };
+  }
   if (value['type'] !== 'Request') {
-    return { ok: false, message: `expected a Request frame, got type ${describeValue(value['type'])}` };
+    const got = describeValue(value['type']);
+    return { ok: false, message: `expected a Request frame, got type ${got}` };
   }
   const keys = Object.keys(value);
   if (keys.length !== 3 || !Object.hasOwn(value, 'op')) {
@@ -466,8 +488,11 @@ const resultEnvelope: Check = (value) => {
   if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
   const code = value['code'];
   if (typeof code !== 'string') return within('.code', violation('expected a string'));
-  if (code === 'OK') return isPlainObject(value['value']) ? null : within('.value', violation('expected an object'));
-  return typeof value['message'] === 'string' ? null : within('.message', violation('expected a string'));
+  if (code === 'OK') {
+    return isPlainObject(value['value']) ? null : within('.value', violation('expected an object'));
+  }
+  if (typeof value['message'] === 'string') return null;
+  return within('.message', violation('expected a string'));
 };
 
 const responseShape = exactObject({ type: literal('Response'), id: uint, result: resultEnvelope });
@@ -497,6 +522,8 @@ export function decodeServerFrame(value: unknown): Result<ServerFrame, string> {
           : null;
   if (shape === null) return err(`unknown server frame type ${describeValue(value['type'])}`);
   const bad = shape(value);
-  if (bad !== null) return err(`invalid ${String(value['type'])} frame at $${bad.path}: ${bad.reason}`);
+  if (bad !== null) {
+    return err(`invalid ${String(value['type'])} frame at $${bad.path}: ${bad.reason}`);
+  }
   return ok(value as unknown as ServerFrame);
 }

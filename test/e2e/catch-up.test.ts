@@ -49,7 +49,10 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
     Array.from({ length: writers }, async (_, w) => {
       for (let seq = 1; seq <= perWriter; seq++) {
         const value = new Uint8Array([w & 0xff, seq & 0xff]);
-        const r = await client.command(`writer-${w}`, seq, { type: 'put', session, key: `k/${w}`, value, ifVersion: null, ephemeral: false, fence: null });
+        const put = { type: 'put', session, key: `k/${w}`, value, ifVersion: null, ephemeral: false, fence: null } as const;
+        let r = await client.command(`writer-${w}`, seq, put);
+        // A leader change on a loaded machine makes an outcome unknown: retry the same seq.
+        while (r.code === 'UNAVAILABLE') r = await client.command(`writer-${w}`, seq, put);
         if (r.code !== 'OK') failures += 1;
       }
     }),
