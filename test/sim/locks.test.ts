@@ -7,6 +7,10 @@ import { Simulation } from '../../src/sim/simulation.js';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
 import { fencingToken, sessionId } from '../../src/statemachine/ids.js';
 import { createLockState } from '../../src/statemachine/state.js';
+import type { Operation } from '../../src/statemachine/commands.js';
+import { encodeCommand } from '../../src/statemachine/commands.js';
+import { LockStateMachine } from '../../src/statemachine/machine.js';
+import type { LogIndex, Term } from '../../src/raft/types.js';
 import { call, command, leaderOf, lockCluster, openSession, tokenOf, waitFor } from './fixtures/lock-cluster.js';
 
 const driftMax = 0.05;
@@ -131,4 +135,38 @@ t.test('the lock checker reports token regressions, divergent grants, double eff
   c.beliefEnded('b', 'r');
   c.believe('c', 'r', 3, true, 1_200, 2_000);
   t.pass('after the others ended their beliefs, the next holder is fine');
+});
+
+t.test('the FIFO check reports a waiter granted past one queued before it', async (t) => {
+  // Real queues from the lock machine, then a fabricated grant: c (queued second) is said to be
+  // granted m while b (queued first) still waits. The lock checker must call that a skip.
+  const machine = new LockStateMachine();
+  let index = 0;
+  const run = (clientId: string, seq: number, op: Operation) => {
+    index += 1;
+    const payload = encodeCommand({ type: 'client', clientId, seq, op });
+    return machine.apply({ index: index as LogIndex, term: 1 as Term, logTimeMs: index, payload });
+  };
+  const a = sessionId(1);
+  const b = sessionId(2);
+  const c = sessionId(3);
+  for (const id of ['a', 'b', 'c']) run(id, 1, { type: 'openSession', ttlMs: 60_000 });
+  run('a', 2, { type: 'acquire', session: a, name: 'm', waitMs: 0, lockDelayMs: 0 });
+  run('b', 2, { type: 'acquire', session: b, name: 'm', waitMs: 30_000, lockDelayMs: 0 });
+  run('c', 2, { type: 'acquire', session: c, name: 'm', waitMs: 30_000, lockDelayMs: 0 });
+  const checker = new LockSafetyChecker();
+  checker.afterApply('n1', machine.state, []);
+  run('c', 3, { type: 'closeSession', session: c });
+  const fabricated = { kind: 'event' as const, event: { type: 'grant' as const, index, lock: 'm', session: c, token: fencingToken(machine.state.lastToken + 1) } };
+  try {
+    checker.afterApply('n1', machine.state, [fabricated]);
+    t.fail('no violation');
+  } catch (e) {
+    t.ok(e instanceof Violation && e.checker === 'lock-fifo', e instanceof Error ? e.message : String(e));
+  }
+  const honest = new LockSafetyChecker();
+  honest.afterApply('n1', machine.state, []);
+  const released = run('a', 3, { type: 'release', session: a, name: 'm' });
+  honest.afterApply('n1', machine.state, released.notifications);
+  t.ok(released.notifications.some((n) => n.kind === 'event' && n.event.type === 'grant' && n.event.session === b), 'the real handover goes to b');
 });
