@@ -677,8 +677,11 @@ export class Simulation {
       this.stats.snapshotsInstalled += 1;
       this.lockChecker.onReset(n.name);
       cursor = Math.max(cursor, s.index);
-      const whole = core.host.applied === s.index ? this.lockHash(core) : null;
-      this.smSafety.onRestored(n.name, s.index, core.host.appliedLogTime, whole);
+      // The core reports the snapshot's index only: its state and log time are known here only
+      // if nothing was applied after it in the same drain (else the next entries are checked
+      // from there on, without a floor).
+      const atSnapshot = core.host.applied === s.index;
+      this.smSafety.onRestored(n.name, s.index, atSnapshot ? core.host.appliedLogTime : 0, atSnapshot ? this.lockHash(core) : null);
     }
     const applied = core.host.applied;
     for (let i = cursor + 1; i <= applied; i++) {
