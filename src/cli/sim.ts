@@ -49,7 +49,7 @@ function summary(outcome: SimulationOutcome): string {
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
     ...(s.beliefsChecked + s.lockGrants > 0
-      ? [`locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked`]
+      ? [`locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked, ${s.beliefOverlapsOutsideBound} overlaps after clock jumps`]
       : []),
     `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
     `trace hash ${outcome.traceHash}`,

@@ -144,6 +144,8 @@ export interface SimulationStats {
   sessionsLost: number;
   /** Lock mode: grants clients believed in, each checked against every other client's belief. */
   beliefsChecked: number;
+  /** Lock mode: overlapping beliefs after a clock jump turned the belief check off (not failures). */
+  beliefOverlapsOutsideBound: number;
 }
 
 export function emptySimulationStats(): SimulationStats {
@@ -174,6 +176,7 @@ export function emptySimulationStats(): SimulationStats {
   staleTokens: 0,
   sessionsLost: 0,
   beliefsChecked: 0,
+  beliefOverlapsOutsideBound: 0,
   };
 }
 
@@ -1007,6 +1010,7 @@ export class Simulation {
       this.stats.sessionsLost = l.sessionsLost;
     }
     this.stats.beliefsChecked = this.lockChecker.beliefsChecked;
+    this.stats.beliefOverlapsOutsideBound = this.lockChecker.overlapsOutsideBound;
     this.stats.simulatedMs = this.now;
     return this.stats;
   }
