@@ -296,12 +296,14 @@ export class Simulation {
 
   /** Send a client write to `node`; the reply shows up in `reply(id)`. */
   propose(node: string, payload: Uint8Array): string {
+    assert(this.machineKind === 'hash', 'raw writes are for the hash machine: lock nodes take lockRequest');
     const requestId = `s${++this.scriptCounter}`;
     this.clientRequest(this.node(node), { kind: 'propose', requestId, payload });
     return requestId;
   }
 
   read(node: string): string {
+    assert(this.machineKind === 'hash', 'raw reads are for the hash machine: lock nodes take lockQuery');
     const requestId = `s${++this.scriptCounter}`;
     this.clientRequest(this.node(node), { kind: 'read', requestId });
     return requestId;
