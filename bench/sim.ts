@@ -1,9 +1,11 @@
 // Simulator speed: simulated seconds per CPU-second under a hostile fault profile, for 3 and 5
-// nodes. Usage: npx tsx bench/sim.ts [--short]
+// nodes. Usage: npx tsx bench/sim.ts [--short] [--workload hash|locks]
 import { scenarioFromSeed } from '../src/sim/scenario.js';
 import { runSimulation } from '../src/sim/simulator.js';
 
 const short = process.argv.includes('--short');
+const workloadAt = process.argv.indexOf('--workload');
+const workload = workloadAt >= 0 && process.argv[workloadAt + 1] === 'locks' ? 'locks' : 'hash';
 const seeds = short ? 10 : 60;
 const durationMs = short ? 5_000 : 20_000;
 
@@ -13,9 +15,9 @@ function cpuSeconds(): number {
 }
 
 // Warm the JIT so the first size measured is not penalised.
-for (let seed = 1; seed <= 3; seed++) runSimulation({ scenario: scenarioFromSeed(seed, 3, 2_000, 'swarm'), replayFrom: { kind: 'seed' } });
+for (let seed = 1; seed <= 3; seed++) runSimulation({ scenario: scenarioFromSeed(seed, 3, 2_000, 'swarm'), replayFrom: { kind: 'seed' }, workload });
 
-console.log(`hostile (swarm) profile, ${seeds} seeds x ${durationMs / 1000}s fault phase + liveness phase`);
+console.log(`${workload} workload, hostile (swarm) profile, ${seeds} seeds x ${durationMs / 1000}s fault phase + liveness phase`);
 console.log('nodes | simulated s | CPU s | sim s per CPU s | events/CPU s | entries applied | faults | failures');
 for (const nodes of [3, 5]) {
   let simulatedMs = 0;
@@ -25,7 +27,7 @@ for (const nodes of [3, 5]) {
   let failures = 0;
   const start = cpuSeconds();
   for (let seed = 1000; seed < 1000 + seeds; seed++) {
-    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, nodes, durationMs, 'swarm'), replayFrom: { kind: 'seed' } });
+    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, nodes, durationMs, 'swarm'), replayFrom: { kind: 'seed' }, workload });
     simulatedMs += outcome.stats.simulatedMs;
     events += outcome.stats.events;
     committed += outcome.stats.committed;

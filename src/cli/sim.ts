@@ -5,6 +5,7 @@ import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { Profile } from '../sim/faults.js';
 import type { Scenario } from '../sim/scenario.js';
+import type { SimMachineKind } from '../sim/simulation.js';
 import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
 import type { RunOptions, SimulationOutcome } from '../sim/simulator.js';
 import { formatFailure, runSimulation } from '../sim/simulator.js';
@@ -32,6 +33,7 @@ interface SimCliOptions {
   readonly seeds: number;
   readonly duration: number;
   readonly profile: Profile;
+  readonly workload: SimMachineKind;
   readonly scenario?: string;
   readonly verbose?: boolean;
 }
@@ -46,6 +48,9 @@ function summary(outcome: SimulationOutcome): string {
     `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots installed from a leader; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
+    ...(s.beliefsChecked + s.lockGrants > 0
+      ? [`locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked, ${s.beliefOverlapsOutsideBound} overlaps after clock jumps`]
+      : []),
     `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
     `trace hash ${outcome.traceHash}`,
   ].join('\n');
@@ -61,6 +66,7 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
     .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationMs).default(10_000, '10s'))
     .addOption(new Option('--profile <p>', 'fault profile').choices(['calm', 'swarm']).default('swarm'))
+    .addOption(new Option('--workload <w>', 'hash: hash machine on NodeHost; locks: ServerCore with lock clients and lock checkers').choices(['hash', 'locks']).default('hash'))
     .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
     .option('--verbose', 'print every trace line')
     .action((options: SimCliOptions) => {
@@ -98,6 +104,7 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
       scenario: scenarioFromSeed(seed, options.nodes, options.duration, options.profile),
       createRaft,
       replayFrom: { kind: 'seed' },
+      workload: options.workload,
     });
     simulatedMs += outcome.stats.simulatedMs;
     if (!outcome.passed) {
@@ -125,6 +132,7 @@ function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], option
     scenario,
     createRaft,
     replayFrom,
+    workload: options.workload,
     onTrace: (line) => {
       const print = options.verbose === true || interesting.test(line);
       const second = Math.floor(Number(line.slice(0, line.indexOf(' '))) / 1000);

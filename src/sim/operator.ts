@@ -1,6 +1,5 @@
 import type { RaftStatus } from '../raft/status.js';
 import type { ConfChange, NodeId } from '../raft/types.js';
-import type { HostReply } from '../server/host-reply.js';
 import { assertNever } from '../util/assert.js';
 
 /** What the operator can see and do in a cluster. */
@@ -10,7 +9,8 @@ export interface OperatorCluster {
   leaderStatus(): RaftStatus | null;
   /** Propose a membership change through the leader; returns its request id. */
   proposeConfChange(change: ConfChange): string | null;
-  reply(requestId: string): HostReply<unknown> | undefined;
+  /** Whether the request was answered (any answer: the operator re-checks the membership). */
+  answered(requestId: string): boolean;
   idOf(name: string): NodeId;
   /** Wipe the node's disk and start it empty, as a joining member under a new Raft id. */
   rejoinEmpty(name: string): void;
@@ -52,7 +52,7 @@ export class Operator {
     const status = cluster.leaderStatus();
     if (status === null || status.pendingConfIndex !== 0) return;
     for (const r of [...this.replacements]) {
-      if (r.requestId !== null && cluster.reply(r.requestId) === undefined && cluster.nowMs() - r.sentAtMs < retryMs) continue;
+      if (r.requestId !== null && !cluster.answered(r.requestId) && cluster.nowMs() - r.sentAtMs < retryMs) continue;
       const id = cluster.idOf(r.name);
       const member = status.conf.voters.includes(id) || status.conf.learners.includes(id);
       switch (r.stage) {

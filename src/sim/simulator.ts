@@ -2,7 +2,7 @@ import type { CreateRaftCore } from '../raft/node-api.js';
 import { AssertionError } from '../util/assert.js';
 import { Violation } from './checkers/violation.js';
 import type { Scenario } from './scenario.js';
-import type { SimulationStats } from './simulation.js';
+import type { SimMachineKind, SimulationStats } from './simulation.js';
 import { Simulation, emptySimulationStats } from './simulation.js';
 
 export type FailureKind = 'correctness' | 'liveness' | 'crash';
@@ -35,13 +35,16 @@ export interface RunOptions {
   /** Liveness budget, in election timeouts (default 50). */
   readonly livenessTimeouts?: number;
   readonly snapshotEntries?: number;
+  /** What the nodes run and the clients do: `hash` (default) or `locks` (ServerCore + lock clients). */
+  readonly workload?: SimMachineKind;
   readonly traceRing?: number;
   readonly onTrace?: (line: string) => void;
 }
 
-export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom']): string {
-  if (from.kind === 'file') return `npx raftlock sim --scenario ${from.path}`;
-  return `npx raftlock sim --seed ${scenario.seed} --nodes ${scenario.nodes} --duration ${scenario.durationMs}ms --profile ${scenario.profile}`;
+export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom'], workload: SimMachineKind = 'hash'): string {
+  const flag = workload === 'hash' ? '' : ` --workload ${workload}`;
+  if (from.kind === 'file') return `npx raftlock sim --scenario ${from.path}${flag}`;
+  return `npx raftlock sim --seed ${scenario.seed} --nodes ${scenario.nodes} --duration ${scenario.durationMs}ms --profile ${scenario.profile}${flag}`;
 }
 
 /**
@@ -61,7 +64,7 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
     kind,
     message,
     atMs: sim?.nowMs ?? 0,
-    replay: replayCommand(scenario, options.replayFrom),
+    replay: replayCommand(scenario, options.replayFrom, options.workload),
     traceTail: sim?.trace.tail() ?? [],
     traceHash: sim?.trace.hash ?? '',
     stats: sim?.collectStats() ?? emptySimulationStats(),
@@ -75,6 +78,7 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
       tickMs,
       electionTicks,
       ...(options.snapshotEntries === undefined ? {} : { snapshotEntries: options.snapshotEntries }),
+      ...(options.workload === undefined ? {} : { machineKind: options.workload }),
       ...(options.traceRing === undefined ? {} : { traceRing: options.traceRing }),
       ...(options.onTrace === undefined ? {} : { onTrace: options.onTrace }),
     });

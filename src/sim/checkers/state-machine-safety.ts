@@ -12,7 +12,8 @@ import { entryHash } from './raft-safety.js';
 export class StateMachineSafetyChecker {
   private readonly terms: number[] = [0];
   private readonly hashes: number[] = [0];
-  private readonly stateHashes: number[] = [0];
+  /** null: not known at that index (a drain that applied several entries hashes the last only). */
+  private readonly stateHashes: (number | null)[] = [0];
   private readonly cursor = new Map<string, { applied: number; logTimeMs: number }>();
   appliedEntries = 0;
 
@@ -29,13 +30,13 @@ export class StateMachineSafetyChecker {
     this.cursor.set(node, { applied: index, logTimeMs });
     if (stateHash !== null && index >= 1 && index <= this.maxIndex) {
       const expected = this.stateHashes[index];
-      if (expected !== undefined && expected !== stateHash) {
+      if (expected !== undefined && expected !== null && expected !== -1 && expected !== stateHash) {
         throw new Violation('snapshot-state', `${node} restored a snapshot at ${index} whose state differs from the replicas'`);
       }
     }
   }
 
-  onApplied(node: string, entry: Entry, logTimeMs: number | null, stateHash: number): void {
+  onApplied(node: string, entry: Entry, logTimeMs: number | null, stateHash: number | null): void {
     this.appliedEntries += 1;
     let c = this.cursor.get(node);
     if (c === undefined) {
@@ -61,7 +62,9 @@ export class StateMachineSafetyChecker {
       if (this.terms[entry.index] !== entry.term || this.hashes[entry.index] !== hash) {
         throw new Violation('state-machine-safety', `${node} applied ${entry.index}/${entry.term} but ${entry.index}/${this.terms[entry.index]} was applied elsewhere`);
       }
-      if (this.stateHashes[entry.index] !== stateHash) {
+      const known = this.stateHashes[entry.index];
+      if (known === null || known === undefined) this.stateHashes[entry.index] = stateHash;
+      else if (stateHash !== null && known !== stateHash) {
         throw new Violation('replica-state', `${node}'s state after ${entry.index} differs from the other replicas'`);
       }
       return;

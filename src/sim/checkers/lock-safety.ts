@@ -1,0 +1,161 @@
+import { checkInvariants } from '../../statemachine/invariants.js';
+import type { LockState, Waiter } from '../../statemachine/state.js';
+import type { Notification } from '../../statemachine/results.js';
+import type { WireResult } from '../../transport/client-protocol.js';
+import { Violation } from './violation.js';
+
+interface GrantRecord {
+  readonly lock: string;
+  readonly session: number;
+  readonly index: number;
+}
+
+interface QueuedWaiter {
+  readonly id: number;
+  readonly session: number;
+}
+
+interface Belief {
+  readonly token: number;
+  readonly exclusive: boolean;
+  readonly untilMs: number;
+}
+
+/**
+ * Lock safety, checked on every replica each time it applies entries (the simulator drains a
+ * node after every event, so a drain covers the entries one event made applicable):
+ * - the state machine's own invariants (`checkInvariants`: one exclusive holder, readers only
+ *   without a writer, at most `permits` semaphore holders, consistent sessions and queues);
+ * - along the log, each lock's fencing tokens strictly increase, and every replica grants the
+ *   same token to the same session at the same index;
+ * - FIFO: a waiter is never granted while one queued before it on the same lock still waits;
+ * - each (clientId, seq) takes effect at most once: every final answer to it is the same;
+ * - an acknowledged grant is in the canonical log (and stays: the log checkers pin it);
+ * - clients that honour the safety margin never both believe they hold one exclusive lock.
+ */
+export class LockSafetyChecker {
+  private readonly grants = new Map<number, GrantRecord>();
+  private readonly lastGrant = new Map<string, { readonly index: number; readonly token: number }>();
+  private readonly queues = new Map<string, Map<string, readonly QueuedWaiter[]>>();
+  private readonly answers = new Map<string, string>();
+  private readonly beliefs = new Map<string, Map<string, Belief>>();
+  /** Off once the run leaves the documented clock bound (a clock jump): see docs/statemachine.md. */
+  beliefChecks = true;
+  grantsSeen = 0;
+  beliefsChecked = 0;
+  /** Overlapping beliefs seen while the checks were off (outside the clock bound). */
+  overlapsOutsideBound = 0;
+
+  /** The node's state was rebuilt (restart, snapshot): its earlier queues say nothing now. */
+  onReset(node: string): void {
+    this.queues.delete(node);
+  }
+
+  /** `node` applied entries: `notifications` are what they emitted, in log order. */
+  afterApply(node: string, state: LockState, notifications: readonly Notification[]): void {
+    const problems = checkInvariants(state);
+    if (problems.length > 0) {
+      throw new Violation('lock-invariants', `${node} at ${state.appliedIndex}: ${problems.join('; ')}`);
+    }
+    const grantedNow = new Map<string, Set<number>>();
+    for (const n of notifications) {
+      if (n.kind !== 'event' || n.event.type !== 'grant') continue;
+      const e = n.event;
+      this.onGrant(node, e.lock, e.session, e.token, e.index);
+      let set = grantedNow.get(e.lock);
+      if (set === undefined) grantedNow.set(e.lock, (set = new Set()));
+      set.add(e.session);
+    }
+    this.checkFifo(node, state, grantedNow);
+  }
+
+  private onGrant(node: string, lock: string, session: number, token: number, index: number): void {
+    const known = this.grants.get(token);
+    if (known !== undefined) {
+      if (known.lock !== lock || known.session !== session || known.index !== index) {
+        throw new Violation(
+          'lock-grant',
+          `${node} granted token ${token} of ${lock} to session ${session} at ${index}; elsewhere it went to session ${known.session} of ${known.lock} at ${known.index}`,
+        );
+      }
+      return;
+    }
+    this.grantsSeen += 1;
+    this.grants.set(token, { lock, session, index });
+    const last = this.lastGrant.get(lock);
+    if (last !== undefined && index > last.index && token <= last.token) {
+      throw new Violation('fencing-order', `${lock}: token ${token} at ${index} follows token ${last.token} at ${last.index}`);
+    }
+    if (last === undefined || index > last.index) this.lastGrant.set(lock, { index, token });
+  }
+
+  private checkFifo(node: string, state: LockState, grantedNow: ReadonlyMap<string, ReadonlySet<number>>): void {
+    const before = this.queues.get(node);
+    const after = new Map<string, readonly QueuedWaiter[]>();
+    for (const lock of state.locks.values()) {
+      if (lock.head === null) continue;
+      const queue: QueuedWaiter[] = [];
+      for (let w: Waiter | null = lock.head; w !== null; w = w.next) queue.push({ id: w.id, session: w.session });
+      after.set(lock.name, queue);
+    }
+    if (before !== undefined) {
+      for (const [name, previous] of before) {
+        const granted = grantedNow.get(name);
+        if (granted === undefined) continue;
+        const still = new Set((after.get(name) ?? []).map((w) => w.id));
+        previous.forEach((w, position) => {
+          if (still.has(w.id) || !granted.has(w.session)) return;
+          const skipped = previous.slice(0, position).find((ahead) => still.has(ahead.id));
+          if (skipped !== undefined) {
+            throw new Violation('lock-fifo', `${node}: ${name} granted waiter ${w.id} (session ${w.session}) before waiter ${skipped.id} (session ${skipped.session}) queued ahead of it`);
+          }
+        });
+      }
+    }
+    this.queues.set(node, after);
+  }
+
+  /** A client's final answer to (clientId, seq): a retry must get the very same one. */
+  onAnswer(clientId: string, seq: number, result: WireResult): void {
+    // A queued acquire's answer becomes its grant or timeout later; refusals before the log
+    // (NOT_LEADER, UNAVAILABLE) are not answers of the state machine.
+    if (result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE') return;
+    if (result.code === 'OK' && result.value.kind === 'queued') return;
+    const key = `${clientId}/${seq}`;
+    const text = JSON.stringify(result);
+    const first = this.answers.get(key);
+    if (first === undefined) this.answers.set(key, text);
+    else if (first !== text && result.code === 'OK' && first.startsWith('{"code":"OK"')) {
+      throw new Violation('exactly-once', `(${clientId}, ${seq}) took effect twice: ${first} then ${text}`);
+    }
+  }
+
+  /** A client was told it holds `lock` with `token`: the grant must be in the canonical log. */
+  acknowledgedGrant(lock: string, token: number): number {
+    const g = this.grants.get(token);
+    if (g === undefined || g.lock !== lock) throw new Violation('lost-acquire', `an acknowledged grant of ${lock} (token ${token}) is not in the log`);
+    return g.index;
+  }
+
+  /**
+   * `clientId` starts believing it holds `lock` until `untilMs` (its safety margin). With the
+   * margin honoured, no other client may still believe it holds the lock when either is exclusive.
+   */
+  believe(clientId: string, lock: string, token: number, exclusive: boolean, nowMs: number, untilMs: number): void {
+    this.beliefsChecked += 1;
+    let holders = this.beliefs.get(lock);
+    if (holders === undefined) this.beliefs.set(lock, (holders = new Map()));
+    for (const [other, b] of holders) {
+      if (other === clientId || b.untilMs <= nowMs || (!exclusive && !b.exclusive)) continue;
+      if (this.beliefChecks) {
+        throw new Violation('lock-belief', `at ${nowMs}ms ${clientId} holds ${lock} (token ${token}) while ${other} still believes it holds token ${b.token} until ${b.untilMs}ms`);
+      }
+      this.overlapsOutsideBound += 1;
+    }
+    holders.set(clientId, { token, exclusive, untilMs });
+  }
+
+  beliefEnded(clientId: string, lock: string): void {
+    this.beliefs.get(lock)?.delete(clientId);
+  }
+}
