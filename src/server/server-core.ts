@@ -44,6 +44,13 @@ type HostOptions = Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer
 export interface ServerCoreOptions extends HostOptions {
   readonly keepaliveIntervalMs: number;
   readonly machine: LockMachineConfig;
+  /**
+   * Called synchronously after every applied command with the state and what it returned, and
+   * after every snapshot installed from the leader: the simulator's lock checkers run here, so
+   * they see every single applied entry.
+   */
+  readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput) => void;
+  readonly onRestored?: (state: LockStateMachine['state']) => void;
 }
 
 interface WaitingKeepAlive {
@@ -61,9 +68,11 @@ type Pending =
 /** Records what every applied entry notifies, for the server to push to its own clients. */
 class NotifyingMachine extends LockStateMachine {
   notifications: Notification[] = [];
+  onApplied: ServerCoreOptions['onApplied'] = undefined;
   override apply(command: Parameters<LockStateMachine['apply']>[0]): ApplyOutput {
     const output = super.apply(command);
     for (const n of output.notifications) this.notifications.push(n);
+    this.onApplied?.(this.state, output);
     return output;
   }
 }
@@ -94,6 +103,7 @@ export class ServerCore {
 
   static create(options: ServerCoreOptions): Result<ServerCore, string> {
     const machine = new NotifyingMachine(options.machine);
+    machine.onApplied = options.onApplied;
     let core: ServerCore | null = null;
     const host = NodeHost.create<ApplyOutput>({
       ...options,
@@ -101,6 +111,7 @@ export class ServerCore {
       observer: {
         restored: (snapshot) => {
           if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
+          options.onRestored?.(machine.state);
         },
       },
     });

@@ -680,7 +680,6 @@ export class Simulation {
     for (const s of out.snapshots) {
       if (s.kind !== 'installed') continue;
       this.stats.snapshotsInstalled += 1;
-      this.lockChecker.onReset(n.name);
       cursor = Math.max(cursor, s.index);
       // The core reports the snapshot's index only: its state and log time are known here only
       // if nothing was applied after it in the same drain (else the next entries are checked
@@ -702,7 +701,6 @@ export class Simulation {
       this.onLockApplied?.(n.name, entry);
     }
     for (const i of [...n.entries.keys()]) if (i <= applied) n.entries.delete(i);
-    if (applied > n.lastApplied || out.notifications.length > 0) this.lockChecker.afterApply(n.name, core.state, out.notifications);
     if (out.notifications.length > 0) {
       this.lockWorkload?.notify(this.now, n.name, out.notifications);
       this.onNotifications?.(n.name, out.notifications);
@@ -834,6 +832,9 @@ export class Simulation {
       nowMs: n.clock.read(this.now),
       keepaliveIntervalMs: this.keepaliveIntervalMs,
       machine: this.lockMachine,
+      // The lock checkers see every applied entry, not only the state at the end of a drain.
+      onApplied: (state, output) => this.lockChecker.afterApply(n.name, state, output.notifications),
+      onRestored: () => this.lockChecker.onReset(n.name),
     });
     if (!created.ok) {
       this.stats.refusedStarts += 1;
