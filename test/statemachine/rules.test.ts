@@ -363,6 +363,26 @@ t.test('deadlock: a wait that would close a cycle is refused at once, naming the
   t.match(d.op('c', acquire(c, 'X', 0)), { code: 'BUSY' }, 'without waiting there is no cycle to close');
 });
 
+t.test('deadlock: waiting behind a queued session is waiting for it (FIFO queues)', async (t) => {
+  // b waits for X first; c holds Y and queues for X behind b, so c cannot be granted X before b.
+  // If b now waited for Y (held by c), neither could ever proceed: refused, naming the cycle.
+  const d = new Driver();
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => d.open(x)) as [SessionId, SessionId, SessionId];
+  tokenOf(d.op('a', acquire(a, 'X')));
+  tokenOf(d.op('c', acquire(c, 'Y')));
+  t.match(d.op('b', acquire(b, 'X', 10_000)), { code: 'OK', value: { kind: 'queued' } });
+  t.match(d.op('c', acquire(c, 'X', 10_000)), { code: 'OK', value: { kind: 'queued' } });
+  t.match(d.op('b', acquire(b, 'Y', 10_000)), {
+    code: 'DEADLOCK',
+    cycle: [{ session: b, lock: 'Y' }, { session: c, lock: 'X' }],
+  });
+  t.equal(d.state.locks.get('Y')?.waiting, 0, 'the refused request is not queued');
+  // A session queued behind others but holding nothing closes no cycle.
+  const e = d.open('e');
+  t.match(d.op('e', acquire(e, 'X', 10_000)), { code: 'OK', value: { kind: 'queued' } });
+  t.equal(d.state.locks.get('X')?.waiting, 3);
+});
+
 t.test('exactly once', async (t) => {
   t.test('a retried seq returns the first result and changes nothing', async (t) => {
     const d = new Driver();
