@@ -208,7 +208,17 @@ export class ServerCore {
     this.host.read(requestId);
   }
 
+  /**
+   * A membership change. A change that is already in effect on the leader, with no change pending,
+   * is answered OK at once: a client that lost the answer to its first try (the leader it asked
+   * stepped down, or removed itself) retries and must get a definite answer, not a refusal.
+   */
   confChange(requestId: string, change: ConfChange): void {
+    const status = this.host.status();
+    if (status.role === 'leader' && status.pendingConfIndex === 0 && inEffect(status.conf, change)) {
+      this.replies.push({ requestId, result: { code: 'OK', value: { kind: 'accepted' } } });
+      return;
+    }
     this.track(requestId, { kind: 'config' });
     this.host.proposeConfChange(requestId, change);
   }
@@ -276,6 +286,11 @@ export class ServerCore {
           leaderClient: null,
         });
       case 'DROPPED':
+        if (pending.kind === 'config' && reply.reason === 'invalid-config-change') {
+          // Retrying cannot help: say so, definitely.
+          const message = 'this membership change does not apply to the current configuration';
+          return fanOut({ code: 'INVALID_ARGUMENT', message });
+        }
         return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
       case 'UNKNOWN':
         return fanOut(
@@ -338,5 +353,19 @@ export class ServerCore {
         return { code: 'OK', value: { kind: 'sessionInfo', session } };
       }
     }
+  }
+}
+
+/** Whether `change` describes the configuration as it already is. */
+function inEffect(conf: ConfState, change: ConfChange): boolean {
+  const voter = conf.voters.includes(change.node);
+  const learner = conf.learners.includes(change.node);
+  switch (change.type) {
+    case 'addLearner':
+      return learner || voter;
+    case 'promoteLearner':
+      return voter;
+    case 'removeNode':
+      return !voter && !learner;
   }
 }

@@ -86,6 +86,11 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
   t.match(await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }), { code: 'OK' });
   await eventually(async () => (leader.statusView().voters.length === 3 ? true : undefined), 5000, 'removal');
   t.match(await a.request({ kind: 'members', action: 'addLearner', node: nodeId('n9') }), { code: 'INVALID_ARGUMENT' }, 'unknown nodes are refused');
+  // A retried change that is already in effect gets a definite OK (its first answer may have been
+  // lost with a leader that stepped down); one that cannot apply gets a definite refusal.
+  t.match(await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }), { code: 'OK' }, 'removing a removed node: OK');
+  t.match(await a.request({ kind: 'members', action: 'promote', node: leader.nodeId }), { code: 'OK' }, 'promoting a voter: OK');
+  t.match(await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }), { code: 'INVALID_ARGUMENT' }, 'promoting a non-member: refused');
 
   // A graceful close of the leader hands leadership to another voter.
   await leader.close();
