@@ -35,6 +35,14 @@ function successorsOf(lock: LockRecord | undefined, ahead: Waiter | null): Pendi
  * Edges appear only when a session starts to wait: a grant turns "waits behind" into "waits for the
  * holder" between the same sessions. So checking every new wait finds every cycle.
  */
+/**
+ * Edges the search may follow for one request. Real deadlocks are short cycles found within a few
+ * steps; a search past this bound (thousands of sessions each waiting on many locks) gives up and
+ * lets the request wait: every wait has a deadline, so a deadlock it missed ends by timeout. The
+ * bound is a constant, so every replica gives up at the same point.
+ */
+export const deadlockSearchStepsMax = 256;
+
 export function findCycle(state: LockState, requester: SessionId, lock: LockRecord): CycleStep[] | null {
   // Nobody can be waiting for a session that holds nothing and waits nowhere: the common case
   // costs O(1).
@@ -45,7 +53,9 @@ export function findCycle(state: LockState, requester: SessionId, lock: LockReco
   const stack: Frame[] = [];
   // Pending holders per depth: path[d] waits for the lock whose holders are queued in pending[d].
   const pending: Pending[] = [successorsOf(lock, lock.tail)];
+  let steps = 0;
   for (;;) {
+    if (++steps > deadlockSearchStepsMax) return null;
     const depth = pending.length - 1;
     if (depth < 0) return null;
     const holders = pending[depth];

@@ -3,6 +3,7 @@
 // indexes, leader-stamped log time) and checks the results, notifications and state. The Driver
 // fixture also checks every invariant after every applied entry.
 import t from 'tap';
+import { deadlockSearchStepsMax } from '../../src/statemachine/deadlock.js';
 import { Packr } from 'msgpackr';
 import { encodeCommand } from '../../src/statemachine/commands.js';
 import type { Operation } from '../../src/statemachine/commands.js';
@@ -381,6 +382,25 @@ t.test('deadlock: waiting behind a queued session is waiting for it (FIFO queues
   const e = d.open('e');
   t.match(d.op('e', acquire(e, 'X', 10_000)), { code: 'OK', value: { kind: 'queued' } });
   t.equal(d.state.locks.get('X')?.waiting, 3);
+});
+
+t.test('deadlock: the search is bounded; a cycle past the bound ends by its wait deadline', async (t) => {
+  // Each session i holds L{i} and waits for L{i+1}; the last one then asks for L0, closing a cycle
+  // through every session. A short chain is refused; one longer than the search bound is let wait
+  // (deterministically on every replica), and its wait times out like any other.
+  const chain = (length: number): { result: unknown; waiting: number } => {
+    const d = new Driver();
+    const sessions = Array.from({ length }, (_, i) => d.open(`s${i}`));
+    sessions.forEach((s, i) => tokenOf(d.op(`s${i}`, acquire(s, `L${i}`))));
+    sessions.slice(0, -1).forEach((s, i) => d.op(`s${i}`, acquire(s, `L${i + 1}`, 60_000)));
+    const last = sessions[length - 1] as SessionId;
+    const result = d.op(`s${length - 1}`, acquire(last, 'L0', 60_000));
+    return { result, waiting: d.state.locks.get('L0')?.waiting ?? 0 };
+  };
+  t.match(chain(10).result, { code: 'DEADLOCK' }, 'a 10-session cycle is refused');
+  const long = chain(deadlockSearchStepsMax + 50);
+  t.match(long.result, { code: 'OK', value: { kind: 'queued' } }, 'a cycle longer than the bound waits');
+  t.equal(long.waiting, 1);
 });
 
 t.test('exactly once', async (t) => {
