@@ -30,7 +30,9 @@ const short = has('--short');
 const json = has('--json');
 const seconds = Number(flag('--seconds') ?? (short ? '2' : '5'));
 const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).split(',').map(Number);
-const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '10000'));
+// A raftlock node serves at most 1,024 client connections (NodeServer's connectionsMax), and one
+// client holds one place in a lock's queue, so 3 nodes take about 3,000 waiters.
+const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '2500'));
 const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
 const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '100000'));
 const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '10000'));
@@ -53,6 +55,8 @@ const rssLine = (rss: Map<string, number>): string => [...rss].map(([name, bytes
 
 type Run = {
   readonly backend: BackendFactory<unknown>;
+  /** Clients spread over every member: for runs past one node's connection limit. */
+  readonly spreadBackend: BackendFactory<unknown>;
   /** Long sessions, so thousands of idle waiters need few keepalives. */
   readonly queueBackend: BackendFactory<unknown>;
   /** A short per-attempt timeout, so a call stuck on a killed member moves on quickly. */
@@ -83,7 +87,7 @@ async function runAll(run: Run): Promise<void> {
   await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
   for (const n of scaling) {
     const label = `scaling (${n} clients)`;
-    await step(label, () => ownLockEach(run.backend, n, options, label));
+    await step(label, () => ownLockEach(n > spreadAboveClients ? run.spreadBackend : run.backend, n, options, label));
   }
   if (queueWaiters > 0) {
     const onQueued = (): void => {
@@ -96,6 +100,9 @@ async function runAll(run: Run): Promise<void> {
     await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
   }
 }
+
+/** Above this many clients raftlock's clients stay on the member they reach (see `spread`). */
+const spreadAboveClients = 900;
 
 /** The failover client presumes a member dead after this long without an answer. */
 const failoverAttemptMs = 300;
@@ -112,7 +119,8 @@ try {
   const endpoints = raftlock.endpoints;
   const run: Run = {
     backend: raftlockFactory(endpoints),
-    queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000 }),
+    spreadBackend: raftlockFactory(endpoints, { spread: true }),
+    queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
     failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
     control: raftlockControl(raftlock),
     memory: () => rssLine(raftlock.rssBytes()),
@@ -164,6 +172,7 @@ if (withEtcd) {
       };
       const run: Run = {
         backend: etcdFactory(agent, cluster.clientUrls),
+        spreadBackend: etcdFactory(agent, cluster.clientUrls),
         queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
         failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
         control,

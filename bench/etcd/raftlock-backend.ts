@@ -94,6 +94,11 @@ export type RaftlockClientOptions = {
   readonly ttlMs?: number;
   /** How long one attempt waits before presuming the connection dead (failover: short). */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Stay on the node first reached (it forwards to the leader) instead of following the leader.
+   * A node serves at most 1,024 client connections, so more clients than that must spread.
+   */
+  readonly spread?: boolean;
 };
 
 class RaftlockLockClient implements LockBackend<Lock> {
@@ -121,6 +126,7 @@ export function raftlockFactory(endpoints: readonly string[], options: RaftlockC
       const client = await connect({
         endpoints: rotated,
         clusterId: 'e2e',
+        followLeader: options.spread !== true,
         ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
         ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),
       });

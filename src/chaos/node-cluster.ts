@@ -182,7 +182,14 @@ export class NodeCluster implements ChaosCluster {
   }
 
   async removeMember(id: string): Promise<void> {
-    await this.admin((c) => c.members('remove', { node: nodeId(id) }));
+    try {
+      await this.admin((c) => c.members('remove', { node: nodeId(id) }));
+    } catch (error) {
+      // A lost answer is retried, and the retry is refused once the first try has removed the
+      // node: the member list says what happened.
+      const members = await this.admin((c) => c.members('list'));
+      if (members.some((m) => m.id === id)) throw error;
+    }
     await this.kill(id);
   }
 
@@ -209,11 +216,17 @@ export class NodeCluster implements ChaosCluster {
     }
   }
 
-  /** Waits until every running node has applied the same index (the cluster is quiet). */
+  /** The ids in the current membership (voters and learners), as the leader reports it. */
+  async memberIds(): Promise<string[]> {
+    return (await this.admin((c) => c.members('list'))).map((m) => m.id).sort();
+  }
+
+  /** Waits until every member has applied the same index (the cluster is quiet). */
   async waitConverged(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const views = await Promise.all(this.nodes.map((n) => this.status(n.id)));
+      const ids = await this.memberIds().catch(() => this.nodes.map((n) => n.id));
+      const views = await Promise.all(ids.map((id) => this.status(id)));
       const applied = new Set(views.map((v) => v?.applied ?? -1));
       if (applied.size === 1 && !applied.has(-1)) return true;
       await pause(250);
@@ -221,10 +234,11 @@ export class NodeCluster implements ChaosCluster {
     return false;
   }
 
-  /** Every key read through each node in turn (a client pinned to that node). */
+  /** Every key read through each member in turn (a client pinned to that node). */
   async finalReads(keys: readonly string[]): Promise<FinalRead[]> {
     const reads: FinalRead[] = [];
-    for (const n of this.nodes) {
+    const ids = await this.memberIds();
+    for (const n of this.nodes.filter((x) => ids.includes(x.id))) {
       const client = await connect({ endpoints: [`127.0.0.1:${n.clientPort}`], clusterId: this.options.clusterId, followLeader: false, requestTimeoutMs: 10_000 });
       try {
         for (const key of keys) {

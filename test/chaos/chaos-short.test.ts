@@ -6,6 +6,8 @@
 // dissertation's §3.6 (log matching, leader completeness) carried up to the lock service; the
 // fencing-token check is the lease hazard of §6.4 (a paused holder must not win with a stale token).
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/server/launcher.js';
@@ -23,7 +25,8 @@ t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
 t.test('chaos --duration 60s: healed cluster converges and every model linearizes', async (t) => {
   const root = packageRoot();
   const tsx = import.meta.resolve('tsx');
-  const dir = t.testdir({});
+  // A failing run keeps its directory (history, node logs) for the failure message's commands.
+  const dir = mkdtempSync(join(tmpdir(), 'raftlock-chaos-test-'));
   const args = ['--import', tsx, join(root, 'src', 'chaos', 'run.ts'), '--duration', '60s', '--seed', '7', '--workers', '6', '--dir', dir];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -39,4 +42,5 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   const ops = /history: (\d+) operations \((\d+) ok/.exec(output);
   t.ok(ops !== null && Number(ops[2]) > 0, 'the workload completed operations under the nemesis');
   t.match(output, /verdict: ok \(seed=7\)/);
+  if (code === 0) rmSync(dir, { recursive: true, force: true });
 });
