@@ -11,7 +11,7 @@
  * the applied nemesis schedule and the history path; 2 when a search hit its bound (never a pass).
  *
  *   npx tsx src/chaos/run.ts [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s]
- *                            [--faults kill,pause,...] [--dir PATH] [--keep]
+ *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,8 +36,19 @@ export type ChaosRunOptions = {
   readonly nodes: number;
   readonly sessionTtlMs: number;
   readonly faults: readonly FaultKind[];
+  /** How many mutex names the workload spreads over (each is its own checker partition). */
+  readonly locks: number;
   readonly dir: string;
 };
+
+/**
+ * Two mutex names per minute of run, at least two: the checker's search grows steeply with the
+ * operations of one partition (a 4-minute run on two locks hit its 5,000,000-step bound), while
+ * more names keep each partition short.
+ */
+export function defaultLockCount(durationMs: number): number {
+  return Math.max(2, Math.ceil((2 * durationMs) / 60_000));
+}
 
 /** "10m", "90s", "1500ms", or a bare number of seconds. */
 export function parseDurationMs(text: string): number | null {
@@ -65,7 +76,7 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   mkdirSync(historyDir, { recursive: true });
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, nodes: nodeNames, sessionTtlMs: options.sessionTtlMs, faults: options.faults });
-  out(`chaos run: seed=${options.seed} duration=${options.durationMs}ms nodes=${options.nodes} workers=${options.workers} ttl=${options.sessionTtlMs}ms dir=${options.dir}`);
+  out(`chaos run: seed=${options.seed} duration=${options.durationMs}ms nodes=${options.nodes} workers=${options.workers} locks=${options.locks} ttl=${options.sessionTtlMs}ms dir=${options.dir}`);
   out(formatSchedule(schedule));
 
   const cluster = await NodeCluster.start({ dir: options.dir, count: options.nodes, clusterId: 'chaos', tickMs: 50, electionTicks: 10, sessionTtlMinMs: 500, logLevel: 'info' });
@@ -79,7 +90,8 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     const workers = Array.from({ length: options.workers }, (_, i) => {
       const writer = new HistoryWriter(join(historyDir, `w${i}.jsonl`), `w${i}`);
       writers.push(writer);
-      return new ChaosWorker(`w${i}`, target, writer, rng.fork(`w${i}`), { ...defaultWorkloadConfig, opTimeoutMs: 5000 });
+      const locks = Array.from({ length: options.locks }, (_, k) => `lock-${k}`);
+      return new ChaosWorker(`w${i}`, target, writer, rng.fork(`w${i}`), { ...defaultWorkloadConfig, locks, opTimeoutMs: 5000 });
     });
     let stop = false;
     const running = workers.map((w) => w.run(() => stop));
@@ -169,16 +181,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   const nodes = Number(flag(argv, '--nodes') ?? '5');
   const faultNames = (flag(argv, '--faults') ?? allFaultKinds.join(',')).split(',');
   const faults = allFaultKinds.filter((k) => faultNames.includes(k));
-  const bad = durationMs === null || ttlMs === null || !Number.isSafeInteger(seed) || !(workers >= 1) || !(nodes >= 3) || faults.length !== faultNames.length;
+  const locks = Number(flag(argv, '--locks') ?? String(defaultLockCount(durationMs ?? 0)));
+  const bad = durationMs === null || ttlMs === null || !Number.isSafeInteger(seed) || !(workers >= 1) || !(nodes >= 3) || !(Number.isInteger(locks) && locks >= 1) || faults.length !== faultNames.length;
   if (bad) {
-    console.error('usage: chaos [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s] [--faults kill,pause,...] [--dir PATH] [--keep]');
+    console.error('usage: chaos [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s] [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]');
     console.error(`faults: ${allFaultKinds.join(',')}`);
     return 64;
   }
   const given = flag(argv, '--dir');
   const dir = given === undefined ? mkdtempSync(join(tmpdir(), 'raftlock-chaos-')) : resolve(given);
   mkdirSync(dir, { recursive: true });
-  const code = await runChaos({ durationMs, seed, workers, nodes, sessionTtlMs: ttlMs, faults, dir }, (line) => console.log(line));
+  const code = await runChaos({ durationMs, seed, workers, nodes, sessionTtlMs: ttlMs, faults, locks, dir }, (line) => console.log(line));
   // A passing run leaves nothing behind unless asked to; a failing one keeps its evidence.
   if (code === 0 && given === undefined && !argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   return code;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/server/launcher.js';
-import { parseDurationMs } from '../../src/chaos/run.js';
+import { defaultLockCount, parseDurationMs } from '../../src/chaos/run.js';
 
 t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
   t.equal(parseDurationMs('10m'), 600_000);
@@ -19,6 +19,10 @@ t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
   t.equal(parseDurationMs('1500ms'), 1500);
   t.equal(parseDurationMs('60'), 60_000);
   t.equal(parseDurationMs('ten'), null);
+  // Two mutex names per started minute, at least two: short partitions for the checker.
+  t.equal(defaultLockCount(60_000), 2);
+  t.equal(defaultLockCount(90_000), 3);
+  t.equal(defaultLockCount(600_000), 20);
   t.end();
 });
 
