@@ -148,7 +148,8 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     const code = failed ? 1 : verdict.verdict === 'unknown' ? 2 : 0;
     if (code !== 0) {
       out('');
-      out(`CHAOS RUN FAILED: seed=${options.seed} (rerun: npm run chaos -- --duration ${options.durationMs}ms --seed ${options.seed})`);
+      const what = code === 2 ? 'CHAOS RUN INCONCLUSIVE (a search hit its bound)' : 'CHAOS RUN FAILED';
+      out(`${what}: seed=${options.seed} (rerun: npm run chaos -- --duration ${options.durationMs}ms --seed ${options.seed})`);
       out(`history: ${historyDir}/*.jsonl (npx tsx src/chaos/check-cli.ts ${historyDir}/*.jsonl)`);
       out(`node logs: ${join(options.dir, 'logs')}`);
       out(formatSchedule(schedule));
