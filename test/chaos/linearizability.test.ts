@@ -169,7 +169,10 @@ t.test('versioned keys: CAS, reads and deletes that have a linearization', async
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), put('b', null, undefined, 2, 0), get('a', 1, 3, 4), get('b', 9, 5, 6)]), 'ok');
   // An ambiguous conditional delete: the key may or may not be there afterwards.
   t.equal(verdict(kvModel, [put('a', null, undefined, 0, 0), del(3, undefined, 1, 0), get(null, 0, 2, 3), put('c', null, { ok: true, version: 9 }, 4, 5), get('c', 9, 6, 7)]), 'ok');
-  t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), del(1, true, 2, 3), get(null, 0, 4, 5), put('z', null, { ok: true, version: 4 }, 6, 7, 'other')]), 'ok');
+  t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), del(1, true, 2, 3), get(null, 0, 4, 5), put('z', null, { ok: true, version: 4 }, 6, 7, 'other')]), 'ok');  // A deleted key created again starts from version 1 (raftlock's and etcd's per-key version).
+  t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), put('b', 1, { ok: true, version: 2 }, 2, 3), del(null, true, 4, 5), put('c', 0, { ok: true, version: 1 }, 6, 7), get('c', 1, 8, 9)]), 'ok');
+  // Also after a delete of unknown outcome: the key may have been created again from 1.
+  t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 3 }, 0, 1), del(null, undefined, 2, 0), put('c', 0, { ok: true, version: 1 }, 4, 5)]), 'ok');
 });
 
 t.test('versioned keys: stale reads, phantom values and broken CAS are rejected', async (t) => {
@@ -177,6 +180,7 @@ t.test('versioned keys: stale reads, phantom values and broken CAS are rejected'
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), get('ghost', 1, 2, 3)]), 'violation', 'never-written value');
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), put('b', 1, { ok: true, version: 2 }, 2, 3), put('c', 1, { ok: true, version: 3 }, 4, 5)]), 'violation', 'two CAS from one version');
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 4 }, 0, 1), put('b', null, { ok: true, version: 4 }, 2, 3)]), 'violation', 'version did not grow');
+  t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), del(null, true, 2, 3), put('b', null, { ok: true, version: 1 }, 4, 5), put('c', null, { ok: true, version: 1 }, 6, 7)]), 'violation', 'version did not grow within one incarnation');
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), put('b', 1, { ok: false, version: 1 }, 2, 3)]), 'violation', 'matching CAS refused');
   t.equal(verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), del(null, true, 2, 3), get('a', 1, 4, 5)]), 'violation', 'read after delete');
   t.equal(verdict(kvModel, [put('a', null, undefined, 0, 0), del(3, undefined, 1, 0), get('q', 7, 2, 3)]), 'violation', 'unknown ops never invent values');

@@ -1,7 +1,9 @@
 /**
  * Versioned keys with compare-and-set, one register per key. An absent key has version 0; a put
- * returns the key's new version, which must exceed every version the key ever had (a per-key counter
- * and a global revision both qualify), and `ifVersion` makes it conditional (0: only if absent).
+ * returns the key's new version, which must exceed every version the key had since it was last
+ * created (a per-key counter that starts again at 1 after a delete, as raftlock's and etcd's
+ * `version` do, and a global revision both qualify), and `ifVersion` makes it conditional (0: only
+ * if absent). Once the key may have been deleted, the next creation may start from 1 again.
  * A refused conditional put reports the key's current version; a get returns value and version.
  *
  * Unknown outcomes make the state partly unknown (the version after an unknown put; after an
@@ -30,11 +32,12 @@ export type KvState = {
   /** The current version when `exact`; otherwise a lower bound of it (if present). */
   readonly version: number;
   readonly exact: boolean;
-  /** Every later new version must exceed this. */
+  /** Every later new version must exceed this (0 whenever the key may be absent). */
   readonly floor: number;
 };
 
-const absent = (floor: number): KvState => ({ present: 'no', values: [], version: 0, exact: true, floor });
+/** A deleted key may be created again from version 1, so an absent key has no floor. */
+const absent = (): KvState => ({ present: 'no', values: [], version: 0, exact: true, floor: 0 });
 const union = (values: readonly string[], value: string): string[] => [...new Set([...values, value])].sort();
 
 /** Could the key's current version be `v`? */
@@ -60,7 +63,7 @@ function canBeOther(s: KvState, v: number): boolean {
 
 /** The state after observing the current version (and the value, when given). */
 function observe(s: KvState, version: number, value: string | null | undefined): KvState {
-  if (version === 0) return absent(s.floor);
+  if (version === 0) return absent();
   const values = value !== undefined && value !== null ? [value] : s.values;
   return { present: 'yes', values, version, exact: true, floor: Math.max(s.floor, version) };
 }
@@ -74,7 +77,8 @@ function putStep(s: KvState, input: Extract<KvInput, { type: 'put' }>, output: K
     const written: KvState = { present: 'yes', values: [input.value], version: s.floor + 1, exact: false, floor: s.floor + 1 };
     if (!mayMiss) return accept(written);
     // Either outcome is possible: keep only what both share.
-    return accept({ present: s.present === 'yes' ? 'yes' : 'maybe', values: union(s.values, input.value), version: s.present === 'yes' ? s.version : 0, exact: false, floor: s.floor });
+    const present = s.present === 'yes' ? 'yes' : 'maybe';
+    return accept({ present, values: union(s.values, input.value), version: s.present === 'yes' ? s.version : 0, exact: false, floor: present === 'yes' ? s.floor : 0 });
   }
   if (output.type !== 'put') return refuse(`a ${output.type} result for a put`);
   if (output.ok) {
@@ -105,13 +109,13 @@ function deleteStep(s: KvState, input: Extract<KvInput, { type: 'delete' }>, out
   const mayKeep = s.present !== 'yes' || (cond !== null && canBeOther(s, cond));
   if (output === undefined) {
     if (!mayDelete) return accept(s);
-    if (!mayKeep || cond === null) return accept(absent(s.floor));
-    return accept({ present: 'maybe', values: s.values, version: s.present === 'yes' ? s.version : 0, exact: false, floor: s.floor });
+    if (!mayKeep || cond === null) return accept(absent());
+    return accept({ present: 'maybe', values: s.values, version: s.present === 'yes' ? s.version : 0, exact: false, floor: 0 });
   }
   if (output.type !== 'delete') return refuse(`a ${output.type} result for a delete`);
-  if (output.deleted) return mayDelete ? accept(absent(s.floor)) : refuse(`cannot delete: ${describe(s)}`);
+  if (output.deleted) return mayDelete ? accept(absent()) : refuse(`cannot delete: ${describe(s)}`);
   if (!mayKeep) return refuse(`the delete must succeed: ${describe(s)}`);
-  return accept(cond === null ? absent(s.floor) : s);
+  return accept(cond === null ? absent() : s);
 }
 
 function describe(s: KvState): string {
@@ -130,7 +134,7 @@ function describe(s: KvState): string {
 
 export const kvModel: Model<KvState, KvInput, KvOutput> = {
   name: 'versioned keys',
-  init: () => absent(0),
+  init: () => absent(),
   step: (s, input, output) => {
     switch (input.type) {
       case 'put':

@@ -1,0 +1,202 @@
+// `npm run bench`: the lock workloads against a local 3-node raftlock cluster of real node
+// processes (fsync on), and, when etcd is installed, the very same workloads against a local
+// 3-member etcd in the same run, with a ratio column and the machine's physical limits.
+//
+//   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--scaling 1,8,64,256,1024]
+//                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
+//                          [--no-etcd] [--etcd PATH] [--dir PATH]
+//
+// --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
+// --json prints one JSON object (results, memory lines, physical limits) instead of the table.
+import { tmpdir } from 'node:os';
+import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
+import type { PhysicalLimits } from './physical.js';
+import type { BackendFactory } from './etcd/backend.js';
+import { detectEtcd, EtcdCluster } from './etcd/cluster.js';
+import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
+import { heldLocksMemory } from './etcd/memory.js';
+import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
+import { formatTable } from './etcd/table.js';
+import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
+import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const has = (name: string): boolean => process.argv.includes(name);
+
+const short = has('--short');
+const json = has('--json');
+const seconds = Number(flag('--seconds') ?? (short ? '2' : '5'));
+const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).split(',').map(Number);
+// A raftlock node serves at most 1,024 client connections (NodeServer's connectionsMax), and one
+// client holds one place in a lock's queue, so 3 nodes take about 3,000 waiters.
+const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '2500'));
+const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
+const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '100000'));
+const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '10000'));
+const withEtcd = !short && !has('--no-etcd');
+const dataParent = flag('--dir') ?? tmpdir();
+const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
+if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
+  console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
+  console.error('                      [--memory-locks N] [--memory-sessions N] [--no-etcd] [--etcd PATH] [--dir PATH]');
+  process.exit(2);
+}
+// An interrupted run still kills every node and member (their exit hooks run on process.exit).
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const log = (text: string): void => console.error(text);
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const mb = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+const rssLine = (rss: Map<string, number>): string => [...rss].map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ');
+
+type Run = {
+  readonly backend: BackendFactory<unknown>;
+  /** Clients spread over every member: for runs past one node's connection limit. */
+  readonly spreadBackend: BackendFactory<unknown>;
+  /** Long sessions, so thousands of idle waiters need few keepalives. */
+  readonly queueBackend: BackendFactory<unknown>;
+  /** A short per-attempt timeout, so a call stuck on a killed member moves on quickly. */
+  readonly failoverBackend: BackendFactory<unknown>;
+  readonly control: FailoverControl;
+  readonly memory: () => string;
+};
+
+const results: WorkloadResult[] = [];
+const memoryLines: string[] = [];
+/** A workload that could not finish still gets a row, with its error, and the run goes on. */
+function failedRow(workload: string, backend: string, error: unknown): WorkloadResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}` };
+}
+
+function note(r: WorkloadResult): void {
+  log(`  ${r.backend} ${r.workload}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
+  results.push(r);
+}
+
+async function runAll(run: Run): Promise<void> {
+  const options = { durationMs: seconds * 1000 };
+  const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
+    note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)));
+  };
+  await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
+  await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
+  for (const n of scaling) {
+    const label = `scaling (${n} clients)`;
+    await step(label, () => ownLockEach(n > spreadAboveClients ? run.spreadBackend : run.backend, n, options, label));
+  }
+  if (queueWaiters > 0) {
+    const onQueued = (): void => {
+      memoryLines.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
+    };
+    await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
+  }
+  if (failoverRounds > 0) {
+    const failoverOptions = { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 };
+    await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
+  }
+}
+
+/** Above this many clients raftlock's clients stay on the member they reach (see `spread`). */
+const spreadAboveClients = 900;
+
+/** The failover client presumes a member dead after this long without an answer. */
+const failoverAttemptMs = 300;
+
+let limits: PhysicalLimits | null = null;
+if (!short) {
+  log(`measuring physical limits under ${dataParent} ...`);
+  limits = await measurePhysicalLimits(dataParent, Math.min(3000, seconds * 1000));
+}
+
+log('starting a 3-node raftlock cluster (real node processes, fsync on) ...');
+const raftlock = await RaftlockCluster.start(3, dataParent);
+try {
+  const endpoints = raftlock.endpoints;
+  const run: Run = {
+    backend: raftlockFactory(endpoints),
+    spreadBackend: raftlockFactory(endpoints, { spread: true }),
+    queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
+    failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
+    control: raftlockControl(raftlock),
+    memory: () => rssLine(raftlock.rssBytes()),
+  };
+  memoryLines.push(`raftlock idle, before the workloads: ${run.memory()}`);
+  await runAll(run);
+  if (memoryLocks > 0 && memorySessions > 0) {
+    const label = `memory (${memoryLocks} locks held, ${memorySessions} sessions)`;
+    try {
+      const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
+      const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: 64, sample });
+      note(row);
+      memoryLines.push(memory);
+    } catch (error) {
+      note(failedRow(label, 'raftlock', error));
+    }
+  }
+  memoryLines.push(`raftlock after the workloads: ${run.memory()}`);
+} finally {
+  await raftlock.stop();
+}
+
+if (withEtcd) {
+  const detected = detectEtcd(flag('--etcd') ?? 'etcd');
+  if (!detected.found) {
+    log(`etcd not found (${detected.reason}); raftlock figures only`);
+  } else {
+    log(`starting a 3-member etcd ${detected.version} cluster ...`);
+    const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
+    const agent = newAgent();
+    try {
+      const control: FailoverControl = {
+        killLeader: async () => {
+          const started = Date.now();
+          let leader = await cluster.leader();
+          while (leader === null) {
+            if (Date.now() - started > 30_000) throw new Error('etcd has had no leader for 30 s');
+            await pause(50);
+            leader = await cluster.leader();
+          }
+          cluster.kill(leader);
+          return leader;
+        },
+        restart: async (name) => {
+          cluster.restart(name);
+          await cluster.waitHealthy(60_000);
+          while ((await cluster.leader()) === null) await pause(50);
+        },
+      };
+      const run: Run = {
+        backend: etcdFactory(agent, cluster.clientUrls),
+        spreadBackend: etcdFactory(agent, cluster.clientUrls),
+        queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
+        failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
+        control,
+        memory: () => rssLine(cluster.rssBytes()),
+      };
+      memoryLines.push(`etcd ${detected.version} idle, before the workloads: ${run.memory()}`);
+      await runAll(run);
+      memoryLines.push(`etcd ${detected.version} after the workloads: ${run.memory()}`);
+    } finally {
+      agent.destroy();
+      await cluster.stop();
+    }
+  }
+}
+
+// Rows of one workload sit together: raftlock, then etcd with the ratio.
+const order = [...new Set(results.map((r) => r.workload))];
+const sorted = order.flatMap((w) => results.filter((r) => r.workload === w));
+if (json) {
+  console.log(JSON.stringify({ seconds, short, physicalLimits: limits, results: sorted, memory: memoryLines }, null, 2));
+} else {
+  if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
+  console.log(`lock workloads, ${seconds} s each (rate over the whole run; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire):`);
+  console.log(formatTable(sorted, 'etcd'));
+  console.log('\nresident memory:');
+  for (const line of memoryLines) console.log(`  ${line}`);
+}

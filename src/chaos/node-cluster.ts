@@ -1,0 +1,272 @@
+/**
+ * The chaos cluster: node processes on 127.0.0.1 whose peer links all run through a `ProxyMesh`,
+ * controlled by PID (`ManagedProcess`) and by admin calls (leader, transfer, membership). Each
+ * node gets its own cluster file in which the other nodes' peer addresses are the proxy ports of
+ * its outgoing links, so a directed link a->b carries exactly what a sends to b.
+ *
+ * A node re-added after removal starts empty with `join: true` and is added as a learner, then
+ * promoted once it has caught up. Its peer address in the membership change is one address for
+ * every member, so links to a re-added node no longer pass through the proxy (they bypass it).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { connect } from '../client/client.js';
+import type { RaftlockClient } from '../client/client.js';
+import { nodeId } from '../raft/types.js';
+import { cliCommand } from '../server/launcher.js';
+import { probeStatus } from '../server/server-probe.js';
+import type { NodeStatusView } from '../transport/client-protocol.js';
+import type { FinalRead } from './final-state.js';
+import type { ChaosCluster } from './nemesis.js';
+import { ManagedProcess } from './processes.js';
+import { ProxyMesh } from './proxy.js';
+
+export type ChaosNode = { readonly id: string; readonly peerPort: number; readonly clientPort: number };
+
+export type NodeClusterOptions = {
+  readonly dir: string;
+  readonly count: number;
+  readonly clusterId: string;
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly sessionTtlMinMs: number;
+  readonly logLevel: string;
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class NodeCluster implements ChaosCluster {
+  private readonly processes = new Map<string, ManagedProcess>();
+  /** Nodes added back after removal: their links bypass the proxy. */
+  private readonly rejoined = new Set<string>();
+
+  private constructor(
+    private readonly options: NodeClusterOptions,
+    readonly nodes: readonly ChaosNode[],
+    readonly mesh: ProxyMesh,
+  ) {}
+
+  static async start(options: NodeClusterOptions): Promise<NodeCluster> {
+    const nodes: ChaosNode[] = [];
+    for (let i = 1; i <= options.count; i++) nodes.push({ id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() });
+    const targets = new Map(nodes.map((n) => [n.id, { host: '127.0.0.1', port: n.peerPort }] as const));
+    const mesh = await ProxyMesh.start(targets);
+    const cluster = new NodeCluster(options, nodes, mesh);
+    mkdirSync(join(options.dir, 'logs'), { recursive: true });
+    for (const n of nodes) cluster.spawn(n.id, false);
+    await cluster.waitReady(nodes.map((n) => n.id), 60_000);
+    return cluster;
+  }
+
+  get endpoints(): string[] {
+    return this.nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+  }
+
+  private node(id: string): ChaosNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** The cluster file `id` reads: its own real addresses, the others' behind its outgoing proxies. */
+  private writeConfig(id: string, joining: boolean): string {
+    const book = this.mesh.addressesFor(id);
+    const o = this.options;
+    const lines = ['cluster:', `  id: ${o.clusterId}`, 'nodes:'];
+    for (const n of this.nodes) {
+      const proxied = book.get(n.id);
+      const peerPort = n.id === id || proxied === undefined ? n.peerPort : proxied.port;
+      lines.push(`  - id: ${n.id}`, `    peer: 127.0.0.1:${peerPort}`, `    client: 127.0.0.1:${n.clientPort}`, `    data: ./data/${n.id}`);
+      if (joining && n.id === id) lines.push('    join: true');
+    }
+    lines.push('timing:', `  tick: ${o.tickMs}ms`, `  election: ${o.electionTicks}`);
+    lines.push('snapshot:', '  entries: 2000', 'sessions:', '  keepaliveInterval: 100ms', `  ttlMin: ${o.sessionTtlMinMs}ms`);
+    const file = join(o.dir, `cluster-${id}.yml`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  private spawn(id: string, joining: boolean): void {
+    const file = this.writeConfig(id, joining);
+    const cli = cliCommand();
+    const process = new ManagedProcess(id, {
+      command: cli.command,
+      args: [...cli.args, 'start', '--node', id, '--config', file, '--log-level', this.options.logLevel],
+      logPath: join(this.options.dir, 'logs', `${id}.log`),
+    });
+    this.processes.set(id, process);
+    process.start();
+  }
+
+  private async waitReady(ids: readonly string[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const id of ids) {
+      while ((await this.status(id)) === null) {
+        if (Date.now() > deadline) throw new Error(`${id} did not answer within ${timeoutMs} ms`);
+        await pause(100);
+      }
+    }
+  }
+
+  /** One node's own report, or null if it does not answer. */
+  status(id: string): Promise<NodeStatusView | null> {
+    const proc = this.processes.get(id);
+    if (proc === undefined || proc.state !== 'running') return Promise.resolve(null);
+    return probeStatus({ host: '127.0.0.1', port: this.node(id).clientPort }, this.options.clusterId, 500);
+  }
+
+  /** The leader named by the running node with the highest term that names one. */
+  async leader(): Promise<string | null> {
+    const views = await Promise.all(this.nodes.map((n) => this.status(n.id)));
+    let best: NodeStatusView | null = null;
+    for (const v of views) if (v !== null && v.leader !== null && (best === null || v.term > best.term)) best = v;
+    return best?.leader ?? null;
+  }
+
+  async waitForLeader(timeoutMs: number): Promise<string | null> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leader = await this.leader();
+      if (leader !== null) return leader;
+      await pause(100);
+    }
+    return null;
+  }
+
+  async kill(id: string): Promise<void> {
+    await this.processes.get(id)?.kill();
+  }
+
+  async restart(id: string): Promise<void> {
+    const proc = this.processes.get(id);
+    if (proc === undefined) throw new Error(`no process ${id}`);
+    await proc.kill();
+    proc.start();
+    await this.waitReady([id], 30_000);
+  }
+
+  pause(id: string): void {
+    this.processes.get(id)?.pause();
+  }
+
+  resume(id: string): void {
+    this.processes.get(id)?.resume();
+  }
+
+  /** An admin client on the running nodes (it follows the leader). */
+  private async admin<T>(what: (client: RaftlockClient) => Promise<T>): Promise<T> {
+    const up = this.nodes.filter((n) => this.processes.get(n.id)?.state === 'running').map((n) => `127.0.0.1:${n.clientPort}`);
+    const client = await connect({ endpoints: up, clusterId: this.options.clusterId, requestTimeoutMs: 5000, attemptTimeoutMs: 1000 });
+    try {
+      return await what(client);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
+  async transferLeadership(to: string): Promise<void> {
+    await this.admin((c) => c.transferLeader(nodeId(to)));
+  }
+
+  async removeMember(id: string): Promise<void> {
+    try {
+      await this.admin((c) => c.members('remove', { node: nodeId(id) }));
+    } catch (error) {
+      // A lost answer is retried, and the retry is refused once the first try has removed the
+      // node: the member list says what happened.
+      const members = await this.admin((c) => c.members('list'));
+      if (members.some((m) => m.id === id)) throw error;
+    }
+    await this.kill(id);
+  }
+
+  async addMember(id: string): Promise<void> {
+    const n = this.node(id);
+    await this.kill(id);
+    rmSync(join(this.options.dir, 'data', id), { recursive: true, force: true });
+    this.spawn(id, true);
+    await this.waitReady([id], 30_000);
+    this.rejoined.add(id);
+    const peer = `127.0.0.1:${n.peerPort}`;
+    const client = `127.0.0.1:${n.clientPort}`;
+    await this.admin((c) => c.members('addLearner', { node: nodeId(id), peer, client }));
+    // Promote once the learner has caught up; the leader refuses a promotion before that.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await this.admin((c) => c.members('promote', { node: nodeId(id) }));
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await pause(500);
+      }
+    }
+  }
+
+  /** The ids in the current membership (voters and learners), as the leader reports it. */
+  async memberIds(): Promise<string[]> {
+    return (await this.admin((c) => c.members('list'))).map((m) => m.id).sort();
+  }
+
+  /** Waits until every member has applied the same index (the cluster is quiet). */
+  async waitConverged(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const ids = await this.memberIds().catch(() => this.nodes.map((n) => n.id));
+      const views = await Promise.all(ids.map((id) => this.status(id)));
+      const applied = new Set(views.map((v) => v?.applied ?? -1));
+      if (applied.size === 1 && !applied.has(-1)) return true;
+      await pause(250);
+    }
+    return false;
+  }
+
+  /** Every key read through each member in turn (a client pinned to that node). */
+  async finalReads(keys: readonly string[]): Promise<FinalRead[]> {
+    const reads: FinalRead[] = [];
+    const ids = await this.memberIds();
+    for (const n of this.nodes.filter((x) => ids.includes(x.id))) {
+      const client = await connect({ endpoints: [`127.0.0.1:${n.clientPort}`], clusterId: this.options.clusterId, followLeader: false, requestTimeoutMs: 10_000 });
+      try {
+        for (const key of keys) {
+          const view = await client.kv.get(key);
+          reads.push({ node: n.id, key, value: view === null ? null : Buffer.from(view.value).toString('utf8'), version: view === null ? 0 : view.version });
+        }
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }
+    return reads;
+  }
+
+  /** The membership as the leader reports it, for the final summary. */
+  async members(): Promise<string> {
+    const list = await this.admin((c) => c.members('list'));
+    return list.map((m) => `${m.id}(${m.role})`).join(' ');
+  }
+
+  get bypassed(): readonly string[] {
+    return [...this.rejoined].sort();
+  }
+
+  async stop(): Promise<void> {
+    for (const proc of this.processes.values()) {
+      proc.resume();
+      await proc.kill();
+    }
+    await this.mesh.close();
+  }
+}

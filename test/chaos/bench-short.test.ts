@@ -1,0 +1,54 @@
+// Proves that `npm run bench -- --short` runs every workload end to end against a real 3-node
+// raftlock cluster (node processes, fsync on) without crashing: the JSON output has a row for each
+// workload, each with operations measured and no aborted workload. No timing is asserted.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { packageRoot } from '../../src/server/launcher.js';
+
+type Row = { readonly workload: string; readonly backend: string; readonly rate: number; readonly firstError: string | null };
+
+function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = packageRoot();
+  const tsx = import.meta.resolve('tsx');
+  const child = spawn(process.execPath, ['--import', tsx, join(root, 'bench', 'bench.ts'), '--short', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  return new Promise((resolve) => {
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+t.test('bench --short: every workload row present, operations measured, no crash', async (t) => {
+  const { code, stdout, stderr } = await runBench();
+  t.equal(code, 0, `bench exited 0\n${stderr}`);
+  const parsed: unknown = JSON.parse(stdout);
+  if (typeof parsed !== 'object' || parsed === null || !('results' in parsed) || !Array.isArray(parsed.results)) {
+    t.fail('output has no results array');
+    return;
+  }
+  const rows = parsed.results as Row[];
+  const expected = [
+    'uncontended (32 clients)',
+    'contended (16 clients, 1 lock)',
+    'scaling (1 clients)',
+    'scaling (8 clients)',
+    'scaling (64 clients)',
+    'queue depth (500 waiters, 1 lock)',
+    'failover (SIGKILL leader, 2 rounds)',
+    'memory (5,000 locks held, 500 sessions)',
+  ];
+  t.same(rows.map((r) => r.workload), expected, 'one row per workload, in order');
+  for (const row of rows) {
+    t.equal(row.backend, 'raftlock', `${row.workload}: raftlock only in --short`);
+    t.ok(Number.isFinite(row.rate) && row.rate > 0, `${row.workload}: non-zero rate (${row.rate})`);
+    t.notMatch(row.firstError ?? '', /^aborted/, `${row.workload}: the workload ran to its end`);
+  }
+  t.ok('memory' in parsed && Array.isArray(parsed.memory) && parsed.memory.length >= 3, 'resident memory lines are reported');
+});
