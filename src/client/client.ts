@@ -40,6 +40,11 @@ interface PendingWait {
   readonly lockDelayMs: number;
   /** Client-clock time the server-side wait ends. */
   readonly waitDeadlineMs: number;
+  /**
+   * No seq of this wait's acquire is lower: pushes about older acquires of the same session and
+   * name (a node catching up replays old grants and pushes them again) are not for this wait.
+   */
+  readonly seqMin: number;
   readonly resolve: (token: FencingToken) => void;
   readonly reject: (error: unknown) => void;
   /** The caller gave up; a later grant is released at once, then `done` runs. */
@@ -174,6 +179,7 @@ export class RaftlockClient {
         spec,
         lockDelayMs,
         waitDeadlineMs: this.options.clock.nowMs() + waitMs,
+        seqMin: this.seq + 1,
         resolve: (token) => {
           grantedToken = token;
           grant.resolve(token);
@@ -505,7 +511,9 @@ export class RaftlockClient {
         if (push.clientId !== this.clientId) return;
         const key = waitKey(push.session, push.name);
         const wait = this.waits.get(key);
-        if (wait === undefined) return;
+        // A push about an earlier acquire (replayed by a node catching up) must never complete
+        // a newer wait: its token is a grant that has since been released.
+        if (wait === undefined || push.seq < wait.seqMin) return;
         this.waits.delete(key);
         if (push.kind === 'granted') this.granted(wait, push.token);
         else this.finishWait(wait, waitTimeout(push.name));

@@ -132,6 +132,30 @@ void t.test('FIFO hand-off to waiters connected to different nodes', async (t) =
   });
 });
 
+void t.test('a grant pushed again for an earlier acquire never completes a newer wait', async (t) => {
+  // A node catching up replays old entries and pushes their grants again. Such a push names the
+  // same session and lock as a newer wait, but an older seq: taking its (released) token would let
+  // two holders believe they hold the lock. Only the real grant may complete the wait.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints });
+    const b = await connect({ endpoints: cluster.endpoints });
+    clients.push(a, b);
+    const old = await a.lock('r');
+    const oldSeq = cluster.applied.filter((r) => r.clientId === a.clientId && r.type === 'acquire').at(-1)?.seq ?? 0;
+    await old.release();
+    const held = await b.lock('r');
+    const waiting = a.lock('r');
+    await until(() => cluster.machine.state.waiterCount === 1, 'a queued');
+    const stale = { kind: 'granted', session: old.session, clientId: a.clientId, seq: oldSeq, name: 'r', token: old.fencingToken };
+    for (const node of cluster.nodes) for (const conn of node.conns) conn.framed.writeValue({ type: 'Push', push: stale });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await held.release();
+    const fresh = await waiting;
+    t.ok(fresh.fencingToken > held.fencingToken, `the wait got the real grant (${fresh.fencingToken}), not the replayed ${old.fencingToken}`);
+    await fresh.release();
+  });
+});
+
 void t.test('a holder that disappears loses the lock when its session expires', async (t) => {
   // Proves the lease: a client that closes uncleanly keeps its lock only until its session expires on
   // log time; the next waiter is then granted with a larger token (DESIGN §2).
