@@ -1,22 +1,11 @@
-import type { CycleStep } from '../statemachine/results.js';
+import type { CycleStep, ResultCode } from '../statemachine/results.js';
 
 /**
- * Stable error codes a client call can fail with: the state machine's refusals, NOT_LEADER and
- * UNAVAILABLE from the cluster, and CLOSED when the client itself was closed.
+ * Stable error codes a client call can fail with: the state machine's refusals (its codes other
+ * than OK, NOT_LEADER included), UNAVAILABLE from the cluster, and CLOSED when the client itself
+ * was closed.
  */
-export type RaftlockErrorCode =
-  | 'BUSY'
-  | 'TIMEOUT'
-  | 'NOT_HOLDER'
-  | 'SESSION_EXPIRED'
-  | 'STALE_TOKEN'
-  | 'VERSION_MISMATCH'
-  | 'DEADLOCK'
-  | 'COMPACTED'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_LEADER'
-  | 'UNAVAILABLE'
-  | 'CLOSED';
+export type RaftlockErrorCode = Exclude<ResultCode, 'OK'> | 'UNAVAILABLE' | 'CLOSED';
 
 /** Extra facts some codes carry. */
 export interface RaftlockErrorDetails {

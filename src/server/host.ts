@@ -10,7 +10,7 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Rng } from '../util/rng.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
-import { applyConfChange } from './host-conf.js';
+import { applyConfChange } from '../raft/confchange.js';
 import { Reads } from './host-reads.js';
 import type { HostReply, RequestId } from './host-reply.js';
 import { LogTime } from './log-time.js';
