@@ -1,21 +1,13 @@
 import type { CycleStep } from '../statemachine/results.js';
+import { resultCodes } from '../statemachine/results.js';
 import { RaftlockError } from './errors.js';
 import type { RaftlockErrorCode } from './errors.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { Fields, WireResult } from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 
-const refusalCodes: ReadonlySet<string> = new Set<RaftlockErrorCode>([
-  'BUSY',
-  'TIMEOUT',
-  'NOT_HOLDER',
-  'SESSION_EXPIRED',
-  'STALE_TOKEN',
-  'VERSION_MISMATCH',
-  'DEADLOCK',
-  'COMPACTED',
-  'INVALID_ARGUMENT',
-  'NOT_LEADER',
+const refusalCodes: ReadonlySet<string> = new Set<string>([
+  ...resultCodes.filter((code) => code !== 'OK'),
   'UNAVAILABLE',
 ]);
 

@@ -14,6 +14,21 @@ export type ResultCode =
   | 'INVALID_ARGUMENT'
   | 'NOT_LEADER';
 
+/** Every result code, in a fixed order: for validating decoded codes at runtime. */
+export const resultCodes: readonly ResultCode[] = [
+  'OK',
+  'BUSY',
+  'TIMEOUT',
+  'NOT_HOLDER',
+  'SESSION_EXPIRED',
+  'STALE_TOKEN',
+  'VERSION_MISMATCH',
+  'DEADLOCK',
+  'COMPACTED',
+  'INVALID_ARGUMENT',
+  'NOT_LEADER',
+];
+
 /** The kinds of named locks; one name is one kind at a time. */
 export type LockKind = 'mutex' | 'semaphore' | 'rwlock' | 'election';
 

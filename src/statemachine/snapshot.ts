@@ -8,6 +8,7 @@ import { fencingToken, sessionId } from './ids.js';
 import { checkInvariants } from './invariants.js';
 import { enqueue, waitersOf } from './queue.js';
 import type { CommandResult, LockKind, ResultCode, WatchEvent } from './results.js';
+import { resultCodes } from './results.js';
 import type { Hold, HoldMode, LockRecord, LockState, Session, Waiter } from './state.js';
 import { createLockState, sessionDeadlineMs } from './state.js';
 
@@ -113,19 +114,6 @@ function pick<T>(options: readonly T[], value: unknown, what: string): T {
   return option;
 }
 
-const resultCodes: readonly ResultCode[] = [
-  'OK',
-  'BUSY',
-  'TIMEOUT',
-  'NOT_HOLDER',
-  'SESSION_EXPIRED',
-  'STALE_TOKEN',
-  'VERSION_MISMATCH',
-  'DEADLOCK',
-  'COMPACTED',
-  'INVALID_ARGUMENT',
-  'NOT_LEADER',
-];
 
 function fields(value: unknown, what: string): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
