@@ -1,0 +1,131 @@
+// The host's write pipeline under load: committed entries that an earlier write already made
+// durable are applied and answered without waiting for the current write (a quorum holds them and
+// the write cannot change them: Raft §5.3, dissertation §10.2.1), entries the current write stores
+// still wait for it, and a Ready that only moves the commit index (volatile state in Raft's
+// Figure 2) costs no write: the commit index rides with the next write instead.
+import t from 'tap';
+import type { RaftConfig } from '../../src/raft/config.js';
+import { defaultRaftLimits } from '../../src/raft/config.js';
+import type { LogIndex, Term } from '../../src/raft/types.js';
+import { emptyPersistentState, nodeId } from '../../src/raft/types.js';
+import { encodeEnvelope } from '../../src/server/envelope.js';
+import { NodeHost } from '../../src/server/host.js';
+import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
+import { createRng } from '../../src/util/rng.js';
+import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
+
+const n1 = nodeId('n1');
+const n2 = nodeId('n2');
+
+function makeHost(snapshotEntries = 0) {
+  let core: FakeCore | null = null;
+  const machine = new HashMachine();
+  const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
+  const created = NodeHost.create<HashResult>({
+    raft,
+    persisted: emptyPersistentState(),
+    rng: createRng(1),
+    createRaft: (config, persisted) => {
+      core = new FakeCore(config, persisted);
+      return core;
+    },
+    stateMachine: machine,
+    tickMs: 10,
+    logTimeTickMs: 100,
+    snapshotEntries,
+    nowMs: 0,
+  });
+  if (!created.ok) throw new Error(created.error);
+  if (core === null) throw new Error('core not created');
+  return { host: created.value, core: core as FakeCore, machine };
+}
+
+const hard = (term: number, commit: number) => ({ term: term as Term, vote: n1, commit: commit as LogIndex });
+const entry = (index: number, stamp: number) => commandEntry(index, 1, encodeEnvelope(stamp, new Uint8Array([index])));
+
+t.test('committed entries made durable by an earlier write apply without waiting for the current one', async (t) => {
+  const { host, core, machine } = makeHost();
+  core.role = 'leader';
+  core.leader = n1;
+  host.propose('a', new Uint8Array([1]));
+  host.propose('b', new Uint8Array([2]));
+  const [d1, d2] = core.proposed;
+  const e1 = commandEntry(1, 1, d1 as Uint8Array);
+  const e2 = commandEntry(2, 1, d2 as Uint8Array);
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [e1], mustSync: true }));
+  const first = host.drain();
+  host.persisted(first.writes[0]?.seq ?? -1);
+  t.equal(machine.applied, 0, 'entry 1 is durable but not yet committed');
+
+  // Entry 1 is now committed and entry 2 is new: one Ready carries both.
+  core.readies.push(readyOf({ hardState: hard(1, 2), entries: [e2], committed: [e1, e2], mustSync: true }));
+  const second = host.drain();
+  t.equal(second.writes.length, 1, 'entry 2 is written');
+  t.equal(machine.applied, 1, 'entry 1 applied while entry 2 is being written');
+  t.same(second.replies.map((r) => [r.requestId, r.code]), [['a', 'OK']], 'its client is answered in the same drain');
+  t.equal(core.advanced.length, 1, 'the Ready itself is not advanced before its write');
+
+  host.persisted(second.writes[0]?.seq ?? -1);
+  const third = host.drain();
+  t.equal(machine.applied, 2, 'entry 2 applies once its own write is durable');
+  t.same(third.replies.map((r) => [r.requestId, r.code]), [['b', 'OK']]);
+  t.equal(core.advanced.length, 2);
+});
+
+t.test('a Ready whose write replaces a suffix applies nothing from that suffix early', async (t) => {
+  const { host, core, machine } = makeHost();
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  // A new leader overwrites index 2 and commits through it in the same Ready.
+  const replaced = commandEntry(2, 2, encodeEnvelope(3, new Uint8Array([22])));
+  core.readies.push(readyOf({ hardState: hard(2, 2), entries: [replaced], committed: [entry(1, 1), replaced], mustSync: true }));
+  const out = host.drain();
+  t.equal(machine.applied, 1, 'index 1 (durable, unchanged) applies at once; index 2 waits for its write');
+  host.persisted(out.writes[0]?.seq ?? -1);
+  host.drain();
+  t.equal(machine.applied, 2);
+});
+
+t.test('a Ready carrying a snapshot applies nothing before its write', async (t) => {
+  const { host, core, machine } = makeHost();
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  const snapshotData = encodeEnvelope(5, new HashMachine().snapshot());
+  const snapshot = { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1, n2], learners: [] } }, data: snapshotData };
+  core.readies.push(readyOf({ hardState: hard(1, 3), snapshot, committed: [], mustSync: true }));
+  host.drain();
+  t.equal(machine.applied, 0, 'the committed entry before the snapshot is not applied early');
+});
+
+t.test('a commit-only Ready costs no write; the commit index rides with the next write', async (t) => {
+  const { host, core, machine } = makeHost();
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+
+  core.readies.push(readyOf({ hardState: hard(1, 1), committed: [entry(1, 1)] }));
+  const commitOnly = host.drain();
+  t.same(commitOnly.writes, [], 'no write for a moved commit index');
+  t.equal(machine.applied, 1, 'the entry applies at once');
+  t.equal(core.advanced.length, 2, 'and the Ready is advanced');
+
+  core.readies.push(readyOf({ entries: [entry(2, 2)], mustSync: true }));
+  const next = host.drain();
+  t.same(next.writes[0]?.hardState, hard(1, 1), 'the next write carries the unsaved commit index');
+  host.persisted(next.writes[0]?.seq ?? -1);
+
+  core.readies.push(readyOf({ hardState: hard(1, 1), committed: [] }));
+  host.drain();
+  core.readies.push(readyOf({ hardState: hard(2, 1), entries: [entry(3, 3)], mustSync: true }));
+  t.same(host.drain().writes[0]?.hardState, hard(2, 1), "a write's own (newer) hard state wins");
+});
+
+t.test('a snapshot write carries the unsaved commit index, so the stored commit covers the snapshot', async (t) => {
+  const { host, core } = makeHost(2);
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  core.readies.push(readyOf({ hardState: hard(1, 2), committed: [entry(1, 1), entry(2, 2)] }));
+  const out = host.drain();
+  t.equal(out.writes.length, 1, 'only the snapshot write');
+  t.equal(out.writes[0]?.snapshot?.meta.index, 2);
+  t.same(out.writes[0]?.hardState, hard(1, 2), 'with the commit index that covers it');
+});
