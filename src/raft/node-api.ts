@@ -38,6 +38,14 @@ export interface RaftCore {
   compact(index: LogIndex, data: Uint8Array): void;
   /** The transport could not reach `peer`: a leader drops it back to probing. */
   reportUnreachable(peer: NodeId): void;
+  /**
+   * The transport has positive evidence that `peer`'s process is gone (its address refuses
+   * connections). A leader treats it as `reportUnreachable`. A follower whose leader it is forgets
+   * that leader, so it no longer defends the leader's lease against (pre-)votes, and campaigns
+   * after a short random delay instead of a whole election timeout. Liveness only: votes and
+   * commitment follow the same rules as ever.
+   */
+  reportPeerDown(peer: NodeId): void;
   hasReady(): boolean;
   ready(): Ready;
   advance(ready: Ready): void;

@@ -272,6 +272,20 @@ export class RaftNode implements RaftCore {
     if (pr !== undefined && pr.state !== 'probe') pr.becomeProbe();
   }
 
+  reportPeerDown(peer: NodeId): void {
+    if (this.s.role === 'leader') {
+      this.reportUnreachable(peer);
+      return;
+    }
+    if (this.s.role !== 'follower' || this.s.leader !== peer) return;
+    this.s.leader = null;
+    // Every follower of a dead leader learns this at about the same moment; a random delay of up
+    // to one election timeout keeps most of them from splitting the vote (a split costs a normal
+    // randomized timeout, as without the report).
+    const delayTicks = this.s.rng.int(1, this.s.config.electionTicks);
+    this.s.electionElapsed = Math.max(this.s.electionElapsed, this.s.randomizedElectionTicks - delayTicks);
+  }
+
   hasReady(): boolean {
     if (this.s.role === 'leader' && (this.s.appendsPending || this.s.readHeartbeatPending)) return true;
     return (

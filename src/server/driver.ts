@@ -17,13 +17,13 @@ import { performance } from 'node:perf_hooks';
 import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
 import type { DurableLog, PersistRequest } from '../storage/durable-log.js';
-import type { PeerTransport } from '../transport/transport.js';
+import type { PeerTransport, UnreachableCause } from '../transport/transport.js';
 
 /** What the driver needs of the node it drives (NodeHost and LockNode both fit). */
 export interface DrivenNode<O extends DrainedOutput> {
   tick(nowMs: number): void;
   receive(message: Message): void;
-  reportUnreachable(peer: NodeId): void;
+  reportUnreachable(peer: NodeId, cause: UnreachableCause): void;
   persisted(seq: number): void;
   drain(): O;
 }
@@ -78,7 +78,7 @@ export class Driver<O extends DrainedOutput> {
     this.node = options.node;
     this.clock = options.clock ?? (() => Math.floor(performance.now()));
     options.transport.onMessage((message) => this.guard(() => this.node.receive(message)));
-    options.transport.onUnreachable((peer) => this.guard(() => this.node.reportUnreachable(peer)));
+    options.transport.onUnreachable((peer, cause) => this.guard(() => this.node.reportUnreachable(peer, cause)));
   }
 
   /** The monotonic clock the node is fed (the same one `tick` receives). */

@@ -5,6 +5,7 @@ import type { Ready } from '../raft/ready.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { ConfChange, ConfState, Entry, HardState, LogIndex, NodeId, PersistentState, Snapshot, Term } from '../raft/types.js';
 import type { PersistRequest } from '../storage/durable-log.js';
+import type { UnreachableCause } from '../transport/transport.js';
 import { assert, assertNever } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -237,9 +238,11 @@ export class NodeHost<R> {
     this.raft.campaign();
   }
 
-  reportUnreachable(peer: NodeId): void {
+  /** The transport could not reach `peer`; `refused` means its process is gone (see PeerTransport). */
+  reportUnreachable(peer: NodeId, cause: UnreachableCause = 'lost'): void {
     this.assertRunning();
-    this.raft.reportUnreachable(peer);
+    if (cause === 'refused') this.raft.reportPeerDown(peer);
+    else this.raft.reportUnreachable(peer);
   }
 
   /** The write numbered `seq` is durable (as durable as its `sync` flag asked). */

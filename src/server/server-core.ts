@@ -6,6 +6,7 @@
  * Keepalives are batched by the leader (DESIGN §2): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
+import type { UnreachableCause } from '../transport/transport.js';
 import type { Message } from '../raft/messages.js';
 import type { ConfChange, ConfState, NodeId } from '../raft/types.js';
 import { encodeCommand } from '../statemachine/commands.js';
@@ -144,8 +145,8 @@ export class ServerCore {
     this.host.receive(message);
   }
 
-  reportUnreachable(peer: NodeId): void {
-    this.host.reportUnreachable(peer);
+  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
+    this.host.reportUnreachable(peer, cause);
   }
 
   persisted(seq: number): void {

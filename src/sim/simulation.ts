@@ -498,6 +498,7 @@ export class Simulation {
       // Messages that breed messages due at once (an amplification loop) would never let time pass.
       if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
       const n = this.byAddress.get(m.to);
+      if (n !== undefined && n.state !== 'up') this.refuse(m);
       if (n === undefined || n.state !== 'up' || n.host === null) continue;
       if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
       else this.deliver(n, m);
@@ -560,6 +561,19 @@ export class Simulation {
       },
       trace: (text) => this.trace.add(this.now, text),
     };
+  }
+
+  /**
+   * A message reached a node whose process is not running: the sender's transport sees the
+   * connection refused (as TCP reports a closed port), which lets followers of a crashed leader
+   * elect a new one early. Partitioned or paused nodes never refuse; their messages just vanish.
+   */
+  private refuse(m: Message): void {
+    const sender = this.byAddress.get(m.from);
+    if (sender === undefined || sender.state !== 'up' || sender.host === null || sender.pausedUntilMs > this.now) return;
+    if (sender.core !== null) sender.core.reportUnreachable(m.to, 'refused');
+    else sender.host.reportUnreachable(m.to, 'refused');
+    this.pump(sender);
   }
 
   private deliver(n: SimNode, m: Message): void {

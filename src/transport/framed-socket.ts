@@ -23,6 +23,7 @@ export class FramedSocket {
   private readonly decoder: FrameDecoder;
   private finished = false;
   private lingerTimer: NodeJS.Timeout | null = null;
+  private socketErrorCode: string | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -32,7 +33,10 @@ export class FramedSocket {
     this.decoder = new FrameDecoder({ frameBytesMax });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (error: Error) => this.destroy(`socket error: ${error.message}`));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.socketErrorCode ??= error.code ?? null;
+      this.destroy(`socket error: ${error.message}`);
+    });
     socket.on('close', () => {
       if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
       this.destroy('connection closed');
@@ -41,6 +45,11 @@ export class FramedSocket {
 
   get isFinished(): boolean {
     return this.finished;
+  }
+
+  /** The system error code (`ECONNREFUSED`, `ECONNRESET`, ...) that ended the socket, if one did. */
+  get errorCode(): string | null {
+    return this.socketErrorCode;
   }
 
   /** Bytes accepted by write() but not yet handed to the kernel. */

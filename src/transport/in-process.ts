@@ -8,7 +8,7 @@ import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { decodeMessage, encodeMessage } from './codec.js';
-import type { PeerTransport } from './transport.js';
+import type { PeerTransport, UnreachableCause } from './transport.js';
 
 export interface InProcessHubOptions {
   /** Messages whose encoding exceeds this are dropped, as TCP would. */
@@ -58,7 +58,9 @@ export class InProcessHub {
     const tooLarge = payload.byteLength > this.options.frameBytesMax;
     if (target === undefined || !linkUp || forged || tooLarge) {
       this.dropped += 1;
-      setImmediate(() => sender.reportUnreachable(message.to));
+      // No endpoint at all is a node that is not running: what a refused TCP connection says.
+      const cause: UnreachableCause = target === undefined ? 'refused' : 'lost';
+      setImmediate(() => sender.reportUnreachable(message.to, cause));
       return;
     }
     setImmediate(() => {
@@ -80,7 +82,7 @@ export class InProcessHub {
 /** One node's endpoint on an InProcessHub. */
 export class InProcessTransport implements PeerTransport {
   private readonly messageHandlers: ((message: Message) => void)[] = [];
-  private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
+  private readonly unreachableHandlers: ((peer: NodeId, cause: UnreachableCause) => void)[] = [];
   private closed = false;
 
   constructor(
@@ -97,7 +99,7 @@ export class InProcessTransport implements PeerTransport {
     this.messageHandlers.push(handler);
   }
 
-  onUnreachable(handler: (peer: NodeId) => void): void {
+  onUnreachable(handler: (peer: NodeId, cause: UnreachableCause) => void): void {
     this.unreachableHandlers.push(handler);
   }
 
@@ -114,8 +116,8 @@ export class InProcessTransport implements PeerTransport {
   }
 
   /** @internal */
-  reportUnreachable(peer: NodeId): void {
+  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
     if (this.closed) return;
-    for (const handler of this.unreachableHandlers) handler(peer);
+    for (const handler of this.unreachableHandlers) handler(peer, cause);
   }
 }

@@ -16,7 +16,7 @@ import { FramedSocket } from './framed-socket.js';
 import type { ErrorFrame, WireErrorCode } from './handshake.js';
 import { asErrorFrame, checkHello, peerHelloFrame } from './handshake.js';
 import { SendQueue } from './send-queue.js';
-import type { PeerLinkStats, PeerTransport } from './transport.js';
+import type { PeerLinkStats, PeerTransport, UnreachableCause } from './transport.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -129,7 +129,7 @@ export class TcpTransport implements PeerTransport {
   private readonly links = new Map<NodeId, OutboundLink>();
   private readonly inbound = new Set<InboundLink>();
   private readonly messageHandlers: ((message: Message) => void)[] = [];
-  private readonly unreachableHandlers: ((peer: NodeId) => void)[] = [];
+  private readonly unreachableHandlers: ((peer: NodeId, cause: UnreachableCause) => void)[] = [];
   private readonly random: () => number;
   private closing = false;
 
@@ -221,7 +221,7 @@ export class TcpTransport implements PeerTransport {
     this.messageHandlers.push(handler);
   }
 
-  onUnreachable(handler: (peer: NodeId) => void): void {
+  onUnreachable(handler: (peer: NodeId, cause: UnreachableCause) => void): void {
     this.unreachableHandlers.push(handler);
   }
 
@@ -312,7 +312,8 @@ export class TcpTransport implements PeerTransport {
     if (link.state === 'closed' || this.closing) return;
     if (link.state === 'open') this.emit({ kind: 'disconnected', peer: link.peer, reason });
     link.state = 'waiting';
-    for (const handler of this.unreachableHandlers) handler(link.peer);
+    const cause: UnreachableCause = framed.errorCode === 'ECONNREFUSED' ? 'refused' : 'lost';
+    for (const handler of this.unreachableHandlers) handler(link.peer, cause);
     const delayMs = backoffDelayMs(
       link.attempt,
       { baseMs: this.limits.reconnectDelayMs, maxMs: this.limits.reconnectDelayMaxMs },

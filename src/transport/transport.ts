@@ -11,14 +11,20 @@ import type { NodeId } from '../raft/types.js';
  *    by the peer the connection authenticated as (by handshake).
  * 3. `onUnreachable` reports that a peer could not be reached or its link broke, so the leader can
  *    fall back to probing it (etcd's ReportUnreachable). It may fire repeatedly during an outage.
+ *    Its cause is `refused` only when the peer's address actively refused a connection (nothing
+ *    listens there: the process is gone), which lets followers of a dead leader elect a new one
+ *    without waiting out an election timeout; every other failure is `lost`.
  * 4. After `close()` resolves no handler is called again and no socket or timer remains.
  */
 export interface PeerTransport {
   send(message: Message): void;
   onMessage(handler: (message: Message) => void): void;
-  onUnreachable(handler: (peer: NodeId) => void): void;
+  onUnreachable(handler: (peer: NodeId, cause: UnreachableCause) => void): void;
   close(): Promise<void>;
 }
+
+/** `refused`: the peer's address refused the connection (its process is gone); `lost`: anything else. */
+export type UnreachableCause = 'refused' | 'lost';
 
 /** Per-peer counters; drops are expected under faults and are reported, never hidden. */
 export interface PeerLinkStats {

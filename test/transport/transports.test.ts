@@ -62,6 +62,8 @@ interface Node {
   readonly transport: TcpTransport;
   readonly received: Message[];
   readonly unreachable: NodeId[];
+  /** `peer cause` per report, e.g. `n3 refused`. */
+  readonly causes: string[];
   readonly events: TransportEvent[];
 }
 
@@ -82,9 +84,12 @@ async function start(
     limits: { ...fastLimits, ...options.limits },
     onEvent: (event) => events.push(event),
   });
-  const node: Node = { transport, received: [], unreachable: [], events };
+  const node: Node = { transport, received: [], unreachable: [], causes: [], events };
   transport.onMessage((message) => node.received.push(message));
-  transport.onUnreachable((peer) => node.unreachable.push(peer));
+  transport.onUnreachable((peer, cause) => {
+    node.unreachable.push(peer);
+    node.causes.push(`${peer} ${cause}`);
+  });
   t.teardown(() => transport.close());
   return node;
 }
@@ -130,8 +135,12 @@ t.test('in-process hub: asynchronous, validated delivery; cut links drop and rep
   const b = hub.join(n2);
   const got: Message[] = [];
   const unreachable: NodeId[] = [];
+  const causes: string[] = [];
   b.onMessage((m) => got.push(m));
-  a.onUnreachable((p) => unreachable.push(p));
+  a.onUnreachable((p, cause) => {
+    unreachable.push(p);
+    causes.push(`${p} ${cause}`);
+  });
   a.send(heartbeat(n1, n2, 1));
   t.equal(got.length, 0, 'never delivered inside the sender’s call');
   await until(() => got.length === 1, 'delivery');
@@ -141,6 +150,7 @@ t.test('in-process hub: asynchronous, validated delivery; cut links drop and rep
   a.send(heartbeat(n1, n3, 2));
   await until(() => unreachable.length === 2, 'unreachable reports');
   t.same(unreachable, [n2, n3]);
+  t.same(causes, [`${n2} lost`, `${n3} refused`], 'a cut link is lost; a node that is not there refuses');
   hub.setLink(n1, n2, true);
   a.send(append(n1, n2, 1, 8));
   await until(() => got.length === 2, 'delivery after healing');
@@ -189,6 +199,8 @@ t.test('an outbound link reconnects after the other side restarts on the same po
   await until(() => b.received.length === 1, 'first delivery');
   await b.transport.close();
   await until(() => a.unreachable.includes(n2), 'the loss is reported as unreachable');
+  t.equal(a.causes[0], `${n2} lost`, 'a dropped connection alone proves nothing about the peer');
+  await until(() => a.causes.includes(`${n2} refused`), 'redials to the closed port are refused');
   t.ok(a.events.some((e) => e.kind === 'disconnected' && e.peer === n2));
   b = await start(t, n2, { port });
   b.transport.addPeer(n1, a.transport.address);
@@ -346,6 +358,8 @@ t.test('a dead peer fills only its own bounded queue, counting drops', async (t)
   await until(() => b.received.length === 5, 'the live peer gets everything sent to it');
   t.equal(a.transport.stats().get(n2)?.droppedQueueFull, 0);
   await until(() => a.unreachable.includes(n3), 'the dead peer is reported unreachable');
+  t.ok(a.causes.includes(`${n3} refused`), 'as refused: nothing listens at its address');
+  t.notOk(a.causes.includes(`${n2} refused`), 'the live peer never is');
 });
 
 t.test('a follower that stops reading does not slow the others', async (t) => {
