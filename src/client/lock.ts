@@ -20,7 +20,10 @@ export type LockKindName = 'mutex' | 'semaphore' | 'rwlock' | 'election';
  */
 export class Lock {
   private readonly own = new AbortController();
-  readonly signal: AbortSignal;
+  /** Built on first use of `signal`: most holds are never watched, and AbortSignal.any is costly. */
+  private combined: AbortSignal | null = null;
+  /** The session was already lost when release() was called: the loss is why the hold ended. */
+  private lostBeforeRelease = false;
   private releasing: Promise<void> | null = null;
 
   constructor(
@@ -32,19 +35,26 @@ export class Lock {
     private readonly link: HoldLink,
     private readonly endTurn: () => void,
   ) {
-    this.signal = AbortSignal.any([sessionSignal, this.own.signal]);
     // A lost session frees the local turn too: the hold is gone, another caller may try.
     sessionSignal.addEventListener('abort', this.endTurn, { once: true });
   }
 
+  /** Aborts when the hold ends: released, or the session lost (see the class comment). */
+  get signal(): AbortSignal {
+    this.combined ??= AbortSignal.any([this.sessionSignal, this.own.signal]);
+    return this.combined;
+  }
+
   /** True until release() is called or the session is lost. */
   get held(): boolean {
-    return !this.signal.aborted;
+    return !this.own.signal.aborted && !this.sessionSignal.aborted;
   }
 
   /** Why the hold ended, once it has (a RaftlockError for a lost session). */
   get lostReason(): RaftlockError | undefined {
-    const reason: unknown = this.signal.reason;
+    if (this.own.signal.aborted && !this.lostBeforeRelease) return undefined;
+    if (!this.sessionSignal.aborted) return undefined;
+    const reason: unknown = this.sessionSignal.reason;
     const isRaftlock = reason instanceof Error && reason.name === 'RaftlockError';
     return isRaftlock ? (reason as RaftlockError) : undefined;
   }
@@ -52,7 +62,8 @@ export class Lock {
   /** Releases the hold (idempotent). Resolves once the cluster has applied the release. */
   release(): Promise<void> {
     if (this.releasing !== null) return this.releasing;
-    const sessionLost = this.signal.aborted;
+    const sessionLost = this.sessionSignal.aborted;
+    this.lostBeforeRelease = sessionLost;
     this.own.abort(new Error(`${this.name} was released`));
     this.releasing = sessionLost
       ? Promise.resolve()

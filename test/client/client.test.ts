@@ -185,10 +185,16 @@ void t.test('a session the cluster expires aborts the lock signal and reports se
     const lost: string[] = [];
     a.on('sessionLost', ({ error }) => lost.push(error.code));
     const lock: Lock = await a.lock('s');
+    const releasedFirst: Lock = await a.lock('s2');
+    await releasedFirst.release();
     cluster.advance(61_000);
-    await until(() => lock.signal.aborted, 'signal aborted');
+    // Polled through `held`, never touching `signal` first: the state must not depend on it.
+    await until(() => !lock.held, 'hold lost');
+    t.equal(lock.lostReason?.code, 'SESSION_EXPIRED', 'the loss is why the hold ended');
+    t.equal(lock.signal.aborted, true, 'a signal first read after the loss is already aborted');
     const reason: unknown = lock.signal.reason;
     t.ok(reason instanceof RaftlockError && reason.code === 'SESSION_EXPIRED');
+    t.equal(releasedFirst.lostReason, undefined, 'a hold released before the loss was not lost');
     t.same(lost, ['SESSION_EXPIRED']);
     const again = await a.lock('s');
     t.not(again.session, lock.session, 'a new session');
