@@ -41,7 +41,7 @@ import { ServerCore } from './server-core.js';
 import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
-import { routeNotifications, startWatch } from './server-push.js';
+import { PushRoutes, startWatch } from './server-push.js';
 import type { AddressBook } from './server-views.js';
 import { formatAddress, membersView, statusView, welcomeFrame } from './server-views.js';
 
@@ -112,6 +112,7 @@ export class NodeServer implements ConnectionHost {
   private readonly forwards: ForwardPool;
   private readonly directory = new Map<NodeId, MemberAddresses>();
   private readonly connections = new Set<ClientConnection>();
+  private readonly pushRoutes = new PushRoutes();
   private readonly inflight = new Map<string, InFlight>();
   private parked: InFlight[] = [];
   private readonly clientLimits: ClientConnectionLimits;
@@ -341,6 +342,7 @@ export class NodeServer implements ConnectionHost {
 
   closed(connection: ClientConnection, reason: string): void {
     this.connections.delete(connection);
+    this.pushRoutes.forget(connection);
     this.log.debug('client disconnected', { connection: connection.id, reason });
   }
 
@@ -349,14 +351,14 @@ export class NodeServer implements ConnectionHost {
     const submit = (): void => this.submit({ connection, id, op, deadlineMs, notBeforeMs: 0 });
     switch (op.kind) {
       case 'command': {
-        connection.clientIds.add(op.command.clientId);
+        this.pushRoutes.bindClient(connection, op.command.clientId);
         const inner = op.command.op;
-        if (inner.type !== 'openSession') connection.sessions.add(inner.session);
+        if (inner.type !== 'openSession') this.pushRoutes.bindSession(connection, inner.session);
         return submit();
       }
       case 'keepAlive':
-        connection.clientIds.add(op.clientId);
-        connection.sessions.add(op.session);
+        this.pushRoutes.bindClient(connection, op.clientId);
+        this.pushRoutes.bindSession(connection, op.session);
         return submit();
       case 'read':
       case 'transferLeader':
@@ -377,9 +379,12 @@ export class NodeServer implements ConnectionHost {
         return submit();
       }
       case 'watch':
-        return startWatch(connection, id, op.prefix, op.fromIndex, this.core.state, this.applied);
+        startWatch(connection, id, op.prefix, op.fromIndex, this.core.state, this.applied);
+        return this.pushRoutes.watchesChanged(connection);
       case 'unwatch': {
-        if (!connection.watches.delete(op.watchId)) {
+        const removed = connection.watches.delete(op.watchId);
+        this.pushRoutes.watchesChanged(connection);
+        if (!removed) {
           const message = `no watch ${op.watchId} on this connection`;
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
         }
@@ -445,7 +450,7 @@ export class NodeServer implements ConnectionHost {
   private finish(entry: InFlight, result: WireResult): void {
     if (result.code === 'NOT_LEADER') return this.notLeader(entry, result.leader);
     if (result.code === 'OK' && result.value.kind === 'session') {
-      entry.connection.sessions.add(result.value.session);
+      this.pushRoutes.bindSession(entry.connection, result.value.session);
     }
     entry.connection.respond(entry.id, result);
   }
@@ -518,7 +523,7 @@ export class NodeServer implements ConnectionHost {
       this.finish(entry, reply.result);
     }
     if (output.notifications.length > 0) {
-      routeNotifications(this.connections, output.notifications, this.core.host.applied);
+      this.pushRoutes.route(output.notifications, this.core.host.applied);
     }
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });

@@ -18,33 +18,82 @@ function eventName(event: WatchEvent): string {
 /** Events of one resume page; the replay is bounded by the state machine's event history. */
 const replayPageEvents = 1000;
 
-export function routeNotifications(
-  connections: Iterable<ClientConnection>,
-  notifications: readonly Notification[],
-  applied: number,
-): void {
-  const targets = [...connections].filter((c) => !c.isForwarder);
-  for (const n of notifications) {
-    for (const connection of targets) {
+/**
+ * Where pushes go, indexed: the connections that sent commands as each client id, that used each
+ * session, and that have watches. Routing an applied entry's notifications then costs what they
+ * touch, not the number of open connections (a node may serve a thousand or more). Forwarding
+ * nodes' connections are never indexed: they relay responses only, so pushes would be wasted.
+ */
+export class PushRoutes {
+  private readonly byClient = new Map<string, Set<ClientConnection>>();
+  private readonly bySession = new Map<number, Set<ClientConnection>>();
+  private readonly watching = new Set<ClientConnection>();
+
+  bindClient(connection: ClientConnection, clientId: string): void {
+    if (connection.isForwarder || connection.clientIds.has(clientId)) return;
+    connection.clientIds.add(clientId);
+    bind(this.byClient, clientId, connection);
+  }
+
+  bindSession(connection: ClientConnection, session: number): void {
+    if (connection.isForwarder || connection.sessions.has(session)) return;
+    connection.sessions.add(session);
+    bind(this.bySession, session, connection);
+  }
+
+  /** Call after adding or removing a watch on `connection`. */
+  watchesChanged(connection: ClientConnection): void {
+    if (connection.watches.size > 0 && !connection.isForwarder) this.watching.add(connection);
+    else this.watching.delete(connection);
+  }
+
+  /** The connection closed: it receives nothing more. */
+  forget(connection: ClientConnection): void {
+    for (const clientId of connection.clientIds) unbind(this.byClient, clientId, connection);
+    for (const session of connection.sessions) unbind(this.bySession, session, connection);
+    this.watching.delete(connection);
+  }
+
+  /** Pushes one applied entry's notifications, in order, then advances every watch to `applied`. */
+  route(notifications: readonly Notification[], applied: number): void {
+    for (const n of notifications) {
       if (n.kind === 'event') {
         const name = eventName(n.event);
-        for (const watch of connection.watches.values()) {
-          if (n.event.index > watch.cursor && name.startsWith(watch.prefix)) {
-            connection.push({ kind: 'event', watchId: watch.id, event: n.event });
+        for (const connection of this.watching) {
+          for (const watch of connection.watches.values()) {
+            if (n.event.index > watch.cursor && name.startsWith(watch.prefix)) {
+              connection.push({ kind: 'event', watchId: watch.id, event: n.event });
+            }
           }
         }
-      } else if (
-        connection.clientIds.has(n.clientId) ||
-        (n.kind === 'sessionExpired' && connection.sessions.has(n.session))
-      ) {
-        connection.push(n);
+        continue;
+      }
+      const byClient = this.byClient.get(n.clientId);
+      for (const connection of byClient ?? []) connection.push(n);
+      if (n.kind !== 'sessionExpired') continue;
+      // Connections that used the session under another client id hear of its end as well, once.
+      for (const connection of this.bySession.get(n.session) ?? []) {
+        if (byClient === undefined || !byClient.has(connection)) connection.push(n);
       }
     }
+    // Every event up to `applied` has now been routed: later ones are all a watch may see.
+    for (const connection of this.watching) {
+      for (const watch of connection.watches.values()) watch.cursor = Math.max(watch.cursor, applied);
+    }
   }
-  // Every event up to `applied` has now been routed: later ones are all a watch may see.
-  for (const connection of targets) {
-    for (const watch of connection.watches.values()) watch.cursor = Math.max(watch.cursor, applied);
-  }
+}
+
+function bind<K>(index: Map<K, Set<ClientConnection>>, key: K, connection: ClientConnection): void {
+  const set = index.get(key);
+  if (set === undefined) index.set(key, new Set([connection]));
+  else set.add(connection);
+}
+
+function unbind<K>(index: Map<K, Set<ClientConnection>>, key: K, connection: ClientConnection): void {
+  const set = index.get(key);
+  if (set === undefined) return;
+  set.delete(connection);
+  if (set.size === 0) index.delete(key);
 }
 
 /**

@@ -195,5 +195,13 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
   t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
   t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
   t.match(await client.waitForPush((p) => p.kind === 'timeout'), { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' }, 'wait timeout pushed');
+  // A second connection that kept the waiter's session alive under another client id hears of its
+  // end too; the first connection, bound by client id and session both, hears of it once.
+  const other = await RawClient.connect({ port: leader.clientAddress.port });
+  t.teardown(() => other.close());
+  t.match(await other.request({ kind: 'keepAlive', session: waiter, clientId: 'x' }), { code: 'OK' });
   t.match(await client.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'expiry pushed');
+  t.match(await other.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'to the session user too');
+  const toClient = client.pushes.filter((p) => p.kind === 'sessionExpired' && p.session === waiter);
+  t.equal(toClient.length, 1, 'once per connection');
 });
