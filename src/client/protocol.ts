@@ -3,61 +3,25 @@
  * views of the frames it receives. Incoming frames are validated here, once, so the rest of the
  * client works with typed values and never trusts the wire.
  */
-import type { NodeId } from '../raft/types.js';
 import { isValidNodeId } from '../raft/types.js';
-import type { Command } from '../statemachine/commands.js';
-import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import type { WatchEvent } from '../statemachine/results.js';
+import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../transport/client-protocol.js';
 import { isPlainObject } from '../transport/schema.js';
 
+// The frames' types are the protocol's own (one definition for both ends); this module adds the
+// client's checked reading of what arrives.
+export type {
+  ClientOp,
+  MemberAddress,
+  MembersAction,
+  PushEvent,
+  PushFrame,
+  Query,
+  RequestFrame,
+  Welcome,
+} from '../transport/client-protocol.js';
+
 export type Fields = Readonly<Record<string, unknown>>;
-
-/** A member's address for clients, from the Welcome frame. */
-export interface MemberAddress {
-  readonly id: NodeId;
-  readonly client: string;
-}
-
-export interface Welcome {
-  readonly type: 'Welcome';
-  readonly clusterId: string;
-  readonly nodeId: NodeId;
-  readonly leader: NodeId | null;
-  readonly members: readonly MemberAddress[];
-}
-
-/** Linearizable reads, answered after ReadIndex by the state machine's query functions. */
-export type Query =
-  | { readonly kind: 'get'; readonly key: string }
-  | { readonly kind: 'checkFence'; readonly lock: string; readonly token: number }
-  | { readonly kind: 'observe'; readonly name: string }
-  | { readonly kind: 'locks'; readonly prefix: string; readonly limit: number }
-  | { readonly kind: 'session'; readonly session: SessionId };
-
-export type MembersAction = 'list' | 'addLearner' | 'promote' | 'remove';
-
-export type ClientOp =
-  | { readonly kind: 'command'; readonly command: Command }
-  | { readonly kind: 'keepAlive'; readonly session: SessionId; readonly clientId: string }
-  | { readonly kind: 'read'; readonly query: Query }
-  | { readonly kind: 'watch'; readonly prefix: string; readonly fromIndex: number }
-  | { readonly kind: 'unwatch'; readonly watchId: number }
-  | { readonly kind: 'status' }
-  | {
-      readonly kind: 'members';
-      readonly action: MembersAction;
-      readonly node?: NodeId;
-      readonly peer?: string;
-      readonly client?: string;
-    }
-  | { readonly kind: 'transferLeader'; readonly to: NodeId }
-  | { readonly kind: 'snapshot' };
-
-export interface RequestFrame {
-  readonly type: 'Request';
-  readonly id: number;
-  readonly op: ClientOp;
-}
 
 /**
  * A Response's result: a map with a string `code` (OK or a refusal); the other fields depend on
@@ -71,37 +35,6 @@ export interface ResponseFrame {
   readonly type: 'Response';
   readonly id: number;
   readonly result: WireResult;
-}
-
-/** Unsolicited events the server routes to this connection. */
-export type PushEvent =
-  | {
-      readonly kind: 'granted';
-      readonly session: SessionId;
-      readonly clientId: string;
-      readonly seq: number;
-      readonly name: string;
-      readonly token: FencingToken;
-    }
-  | {
-      readonly kind: 'timeout';
-      readonly session: SessionId;
-      readonly clientId: string;
-      readonly seq: number;
-      readonly name: string;
-    }
-  | { readonly kind: 'sessionExpired'; readonly session: SessionId; readonly clientId: string }
-  | { readonly kind: 'event'; readonly watchId: number; readonly event: WatchEvent }
-  | {
-      readonly kind: 'watchCancelled';
-      readonly watchId: number;
-      readonly code: 'COMPACTED' | 'UNAVAILABLE';
-      readonly message: string;
-    };
-
-export interface PushFrame {
-  readonly type: 'Push';
-  readonly push: PushEvent;
 }
 
 export interface ErrorFrameView {
