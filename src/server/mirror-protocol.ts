@@ -6,13 +6,8 @@
 import type { LockMachineConfig } from '../statemachine/config.js';
 
 export type MirrorOp =
-  | {
-      readonly op: 'apply';
-      readonly index: number;
-      readonly term: number;
-      readonly logTimeMs: number;
-      readonly payload: Uint8Array;
-    }
+  /** Consecutive applied commands, packed by AppliedRunWriter (src/server/mirror-codec.ts). */
+  | { readonly op: 'apply'; readonly run: Uint8Array }
   | { readonly op: 'restore'; readonly snapshot: Uint8Array }
   /** Encode the state as it is after every earlier operation: the state at log index `index`. */
   | { readonly op: 'snapshot'; readonly index: number }

@@ -10,6 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LogIndex } from '../raft/types.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
+import { AppliedRunWriter } from './mirror-codec.js';
 import type { MirrorOp, MirrorReply, MirrorWorkerData } from './mirror-protocol.js';
 import { isMirrorReply } from './mirror-protocol.js';
 import type { StateMachineMirror } from './mirrored-state-machine.js';
@@ -28,6 +29,7 @@ export class SnapshotMirror implements StateMachineMirror {
   /** A failure seen before the handlers were attached, reported when they are. */
   private earlyFailure: Error | null = null;
   private ops: MirrorOp[] = [];
+  private readonly run = new AppliedRunWriter();
   private closed = false;
   private failed = false;
   private nextHeapId = 1;
@@ -59,33 +61,44 @@ export class SnapshotMirror implements StateMachineMirror {
 
   apply(command: AppliedCommand): void {
     if (this.closed) return;
-    // A copy: the payload may be a view into a large network frame that must not be cloned whole.
-    const payload = new Uint8Array(command.payload);
-    this.ops.push({ op: 'apply', index: command.index, term: command.term, logTimeMs: command.logTimeMs, payload });
+    // Copied into the run: the payload may be a view into a large network frame.
+    this.run.add(command);
   }
 
   restore(snapshot: Uint8Array): void {
     if (this.closed) return;
-    this.ops.push({ op: 'restore', snapshot: new Uint8Array(snapshot) });
+    this.push({ op: 'restore', snapshot: new Uint8Array(snapshot) });
   }
 
   /** Ask for the bytes at `index`: call when the node's machine is exactly at `index`. */
   snapshotAt(index: LogIndex): void {
     if (this.closed) return;
-    this.ops.push({ op: 'snapshot', index });
+    this.push({ op: 'snapshot', index });
   }
 
   /** Post what was buffered since the last flush, as one message. */
   flush(): void {
-    if (this.closed || this.ops.length === 0) return;
+    if (this.closed) return;
+    this.closeRun();
+    if (this.ops.length === 0) return;
     const ops = this.ops;
     this.ops = [];
     const transfer: ArrayBuffer[] = [];
     for (const op of ops) {
-      if (op.op === 'apply') transfer.push(op.payload.buffer as ArrayBuffer);
+      if (op.op === 'apply') transfer.push(op.run.buffer as ArrayBuffer);
       else if (op.op === 'restore') transfer.push(op.snapshot.buffer as ArrayBuffer);
     }
     this.worker.postMessage({ ops }, transfer);
+  }
+
+  /** An operation after the applies buffered so far. */
+  private push(op: MirrorOp): void {
+    this.closeRun();
+    this.ops.push(op);
+  }
+
+  private closeRun(): void {
+    if (!this.run.isEmpty) this.ops.push({ op: 'apply', run: this.run.take() });
   }
 
   /**
@@ -95,7 +108,7 @@ export class SnapshotMirror implements StateMachineMirror {
   heapUsedBytes(): Promise<number> {
     if (this.closed) return Promise.reject(this.failure ?? new Error('the snapshot mirror is closed'));
     const id = this.nextHeapId++;
-    this.ops.push({ op: 'heap', id });
+    this.push({ op: 'heap', id });
     this.flush();
     return new Promise((resolve, reject) => this.heapWaiters.set(id, { resolve, reject }));
   }
@@ -105,6 +118,7 @@ export class SnapshotMirror implements StateMachineMirror {
     if (this.closed) return;
     this.closed = true;
     this.ops = [];
+    this.run.take();
     await this.worker.terminate();
   }
 

@@ -5,10 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
-import type { LogIndex, Term } from '../raft/types.js';
 import { LockStateMachine } from '../statemachine/machine.js';
 import { assert, assertNever } from '../util/assert.js';
 import type { MirrorOp, MirrorReply, MirrorWorkerData } from './mirror-protocol.js';
+import { forEachApplied } from './mirror-codec.js';
 import { isMirrorBatch } from './mirror-protocol.js';
 
 const port = parentPort;
@@ -24,7 +24,7 @@ function reply(message: MirrorReply, transfer: ArrayBuffer[] = []): void {
 function run(op: MirrorOp): void {
   switch (op.op) {
     case 'apply':
-      machine.apply({ index: op.index as LogIndex, term: op.term as Term, logTimeMs: op.logTimeMs, payload: op.payload });
+      forEachApplied(op.run, (command) => machine.apply(command));
       return;
     case 'restore': {
       const restored = machine.restore(op.snapshot);
@@ -39,6 +39,8 @@ function run(op: MirrorOp): void {
       return;
     }
     case 'heap':
+      // Only benchmarks expose gc (--expose_gc); it makes the figure the live state, not garbage.
+      (globalThis as { gc?: () => void }).gc?.();
       reply({ kind: 'heap', id: op.id, usedBytes: getHeapStatistics().used_heap_size });
       return;
     default:
