@@ -9,6 +9,7 @@ import type { AppliedCommand } from './state-machine.js';
 
 const headerBytes = 28;
 const initialBytes = 64 * 1024;
+const shrinkAboveBytes = 4 * 1024 * 1024;
 
 export class AppliedRunWriter {
   private bytes = new Uint8Array(initialBytes);
@@ -31,12 +32,15 @@ export class AppliedRunWriter {
     this.length = at + headerBytes + payload.byteLength;
   }
 
-  /** The run so far, in a buffer of its own (safe to transfer); the writer starts afresh. */
+  /** The run so far, copied into a buffer of its own (safe to transfer); the writer starts afresh. */
   take(): Uint8Array {
-    const run = this.bytes.subarray(0, this.length);
-    this.bytes = new Uint8Array(initialBytes);
-    this.view = new DataView(this.bytes.buffer);
+    const run = this.bytes.slice(0, this.length);
     this.length = 0;
+    // After a burst, give the large buffer back rather than keep it for the quiet times.
+    if (this.bytes.byteLength > shrinkAboveBytes) {
+      this.bytes = new Uint8Array(initialBytes);
+      this.view = new DataView(this.bytes.buffer);
+    }
     return run;
   }
 
