@@ -213,9 +213,10 @@ export class NodeServer implements ConnectionHost {
     const committer = new GroupCommitter(levelLog);
     let transport: TcpTransport | null = null;
     const background = (options.snapshotMode ?? 'background') === 'background';
-    // Started before the core: restoring the stored snapshot feeds the worker's copy too.
-    const mirror = background ? SnapshotMirror.start(options.machine) : null;
+    let mirror: SnapshotMirror | null = null;
     try {
+      // Started before the core: restoring the stored snapshot feeds the worker's copy too.
+      mirror = background ? SnapshotMirror.start(options.machine) : null;
       const persisted = await committer.load();
       const seed = options.seed ?? randomInt(0, 2 ** 47);
       const created = ServerCore.create({
