@@ -1,6 +1,7 @@
 // Lock state machine benchmark: `npx tsx bench/statemachine.ts [--short]`.
 // Prints applied commands/s (decode + apply, payloads pre-encoded as the log holds them), memory
-// per session / held lock / waiter, grant cost against queue length, and snapshot cost. Figures
+// per session / held lock / waiter, grant cost against queue length, snapshot cost, and the event-loop
+// stall of a snapshot taken inline versus by the background worker (bench/snapshot-stall.ts). Figures
 // only, never assertions; --short is the quick CI version.
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +13,7 @@ import { encodeCommand } from '../src/statemachine/commands.js';
 import type { SessionId } from '../src/statemachine/ids.js';
 import { LockStateMachine } from '../src/statemachine/machine.js';
 import type { LogIndex, Term } from '../src/raft/types.js';
+import { snapshotStall } from './snapshot-stall.js';
 
 const short = process.argv.includes('--short');
 v8.setFlagsFromString('--expose_gc');
@@ -207,8 +209,11 @@ function grantCost(queueLength: number): number {
   return (run.cpuMs * 1_000) / rounds;
 }
 
-function runPart(name: string): void {
+async function runPart(name: string): Promise<void> {
   switch (name) {
+    case 'stall':
+      await snapshotStall(short, heapUsed, row);
+      return;
     case 'memory':
       memory();
       return;
@@ -242,11 +247,11 @@ function runPart(name: string): void {
 }
 
 if (part !== undefined) {
-  runPart(part);
+  await runPart(part);
 } else {
   const rows: [string, string][] = [];
   const script = fileURLToPath(import.meta.url);
-  for (const name of ['throughput', 'grant', 'memory']) {
+  for (const name of ['throughput', 'grant', 'memory', 'stall']) {
     const child = spawnSync(process.execPath, [...process.execArgv, script, '--part', name, ...(short ? ['--short'] : [])], {
       encoding: 'utf8',
       maxBuffer: 16 * 1_048_576,

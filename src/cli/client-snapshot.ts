@@ -18,7 +18,8 @@ async function runSnapshot(options: ClusterOptions): Promise<number> {
     const index = await client.snapshot();
     const node = client.welcome?.nodeId ?? '?';
     if (options.json === true) print(toJson({ node, index }));
-    else print(`${node} took a snapshot at index ${index}`);
+    // With background snapshots (the default) the node answers once the snapshot has started.
+    else print(`${node} snapshots its state through index ${index}`);
     return exitCodes.ok;
   } finally {
     client.abandon();

@@ -45,7 +45,7 @@ function summary(outcome: SimulationOutcome): string {
   const s = outcome.stats;
   return [
     `simulated ${(s.simulatedMs / 1000).toFixed(1)}s: ${s.elections} leader changes, ${s.faults} faults (${s.crashes} crashes, ${s.restarts} restarts, ${s.pauses} pauses, ${s.writeErrors} write errors, ${s.refusedStarts} refused starts)`,
-    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots installed from a leader; disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
+    `log: ${s.committed} entries applied, ${s.snapshotsInstalled} snapshots installed from a leader, ${s.snapshotsTaken} taken in the background (${s.snapshotsDropped} of ${s.snapshotsRequested} asked for dropped as stale); disk: ${s.diskWrites} writes, ${s.diskSyncs} syncs`,
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
     ...(s.beliefsChecked + s.lockGrants > 0
@@ -97,6 +97,7 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
   }
   const failures: Extract<SimulationOutcome, { passed: false }>[] = [];
   let simulatedMs = 0;
+  const snapshots = { requested: 0, taken: 0, dropped: 0, installed: 0 };
   const tty = out.isTTY === true;
   for (let i = 0; i < options.seeds; i++) {
     const seed = options.seed + i;
@@ -107,6 +108,10 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
       workload: options.workload,
     });
     simulatedMs += outcome.stats.simulatedMs;
+    snapshots.requested += outcome.stats.snapshotsRequested;
+    snapshots.taken += outcome.stats.snapshotsTaken;
+    snapshots.dropped += outcome.stats.snapshotsDropped;
+    snapshots.installed += outcome.stats.snapshotsInstalled;
     if (!outcome.passed) {
       failures.push(outcome);
       if (tty) out.write('\r\x1b[K');
@@ -116,7 +121,8 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
   }
   if (tty) out.write('\r\x1b[K');
   out.write(
-    `${options.seeds} seeds from ${options.seed} (${options.nodes} nodes, ${options.profile}, ${options.duration}ms each, ${(simulatedMs / 1000).toFixed(0)}s simulated): ${options.seeds - failures.length} passed, ${failures.length} failed\n`,
+    `${options.seeds} seeds from ${options.seed} (${options.nodes} nodes, ${options.profile}, ${options.duration}ms each, ${(simulatedMs / 1000).toFixed(0)}s simulated): ${options.seeds - failures.length} passed, ${failures.length} failed\n` +
+      `snapshots: ${snapshots.requested} asked for in the background, ${snapshots.taken} taken, ${snapshots.dropped} dropped as stale; ${snapshots.installed} installed from a leader\n`,
   );
   for (const f of failures) out.write(`  seed ${f.seed} ${f.kind}: ${f.replay}\n`);
   return failures.length === 0 ? 0 : 1;

@@ -44,6 +44,12 @@ export interface NodeConfig {
   readonly join: boolean;
 }
 
+/**
+ * How a node takes its snapshots (`snapshot.mode`). `background`: a copy of the state machine on a
+ * worker thread encodes them while the node serves; `inline`: the event loop encodes them.
+ */
+export type SnapshotModeSetting = 'background' | 'inline';
+
 export interface ClusterConfig {
   /** Absolute path of the file this was loaded from. */
   readonly file: string;
@@ -54,7 +60,11 @@ export interface ClusterConfig {
     readonly heartbeatTicks: number;
     readonly electionTicks: number;
   };
-  readonly snapshot: { readonly entries: number; readonly bytes: number };
+  readonly snapshot: {
+    readonly entries: number;
+    readonly bytes: number;
+    readonly mode: SnapshotModeSetting;
+  };
   readonly limits: ClusterLimits;
   readonly sessions: {
     readonly ttlMs: number;
@@ -85,6 +95,7 @@ export const clusterDefaults = {
   electionTicks: defaultRaftLimits.electionTicks,
   snapshotEntries: 10_000,
   snapshotBytes: 64 * 1024 * 1024,
+  snapshotMode: 'background' as SnapshotModeSetting,
   limits: {
     frameBytesMax: 4 * 1024 * 1024,
     appendEntriesMax: defaultRaftLimits.appendEntriesMax,
@@ -172,7 +183,7 @@ function readSections(
   if (id.length > 128) problems.add(cluster.get('id'), 'cluster.id must be at most 128 characters');
 
   const timing = section('timing', ['tick', 'heartbeat', 'election']);
-  const snapshot = section('snapshot', ['entries', 'bytes']);
+  const snapshot = section('snapshot', ['entries', 'bytes', 'mode']);
   const limits = section('limits', limitKeys);
   const sessions = section('sessions', ['ttl', 'keepaliveInterval', 'ttlMin', 'ttlMax']);
   type Section = ReadonlyMap<string, Node | null>;
@@ -204,6 +215,7 @@ function readSections(
     snapshot: {
       entries: integer(snapshot, 'snapshot.entries', d.snapshotEntries, 1, max),
       bytes: size(snapshot, 'snapshot.bytes', d.snapshotBytes, kib, max),
+      mode: readSnapshotMode(snapshot.get('mode'), d.snapshotMode, problems),
     },
     limits: {
       frameBytesMax: limitSize('frameBytesMax', 64 * kib, gib),
@@ -227,6 +239,16 @@ function readSections(
       ttlMaxMs: duration(sessions, 'sessions.ttlMax', d.ttlMaxMs, 30 * day),
     },
   };
+}
+
+const snapshotModes: readonly SnapshotModeSetting[] = ['background', 'inline'];
+
+function readSnapshotMode(node: Node | null | undefined, fallback: SnapshotModeSetting, problems: ProblemList): SnapshotModeSetting {
+  const text = readString(node, 'snapshot.mode', fallback, problems);
+  const mode = snapshotModes.find((m) => m === text);
+  if (mode !== undefined) return mode;
+  if (text !== null) problems.add(node, `snapshot.mode must be background or inline, got "${text}"`);
+  return fallback;
 }
 
 /** A DNS name or IPv4 address: dot-separated labels of letters, digits and inner hyphens. */

@@ -11,7 +11,7 @@ import { nodeId as toNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
-import type { ClusterConfig, HostPort, NodeConfig } from './cluster-config.js';
+import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from './cluster-config.js';
 import { clusterDefaults, raftConfigFor } from './cluster-config.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
@@ -65,6 +65,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     tickMs: config.timing.tickMs,
     snapshotEntries: config.snapshot.entries,
     snapshotBytes: config.snapshot.bytes,
+    snapshotMode: config.snapshot.mode,
     keepaliveIntervalMs: config.sessions.keepaliveIntervalMs,
     logTimeTickMs: logTimeTickMsFor(config),
     limits: config.limits,
@@ -97,6 +98,8 @@ export interface StartClusterOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly snapshotEntries?: number;
+  /** Default `background` (see docs/configuration.md, `snapshot.mode`). */
+  readonly snapshotMode?: SnapshotModeSetting;
   readonly logger?: Logger;
 }
 
@@ -146,6 +149,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     snapshot: {
       entries: options.snapshotEntries ?? clusterDefaults.snapshotEntries,
       bytes: clusterDefaults.snapshotBytes,
+      mode: options.snapshotMode ?? clusterDefaults.snapshotMode,
     },
     limits: clusterDefaults.limits,
     sessions: {

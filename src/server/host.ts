@@ -28,6 +28,21 @@ export interface HostObserver {
   restored?(snapshot: Snapshot): void;
 }
 
+/**
+ * How the host snapshots its applied state. `inline`: `stateMachine.snapshot()` runs on the spot,
+ * in the host's call. `deferred`: the host records the point (index, term, configuration, log
+ * time) and asks the caller for the state machine's bytes at exactly that index
+ * (`HostOutput.snapshotRequests`); the caller produces them elsewhere (a mirror of the state
+ * machine in a worker thread, the simulator after a virtual delay) and hands them back with
+ * `snapshotTaken`. The host never calls `stateMachine.snapshot()` in deferred mode.
+ */
+export type SnapshotMode = 'inline' | 'deferred';
+
+/** Deferred mode: produce the state machine's canonical bytes at `index` and call `snapshotTaken`. */
+export interface SnapshotRequest {
+  readonly index: LogIndex;
+}
+
 export interface NodeHostOptions<R> {
   readonly raft: RaftConfig;
   readonly persisted: PersistentState;
@@ -42,6 +57,8 @@ export interface NodeHostOptions<R> {
   readonly snapshotEntries: number;
   /** ... or once the applied commands since the last snapshot reach this many bytes (0 = never). */
   readonly snapshotBytes?: number;
+  /** Default `inline`; see `SnapshotMode`. */
+  readonly snapshotMode?: SnapshotMode;
   /** The monotonic clock at start. */
   readonly nowMs: number;
   /** A read whose read point has not arrived by then is answered DROPPED. */
@@ -58,6 +75,24 @@ export interface HostOutput<R> {
   /** Safe to send now: everything they promise is already durable. */
   readonly messages: readonly Message[];
   readonly replies: readonly HostReply<R>[];
+  /**
+   * Deferred mode: at most one request at a time. When `drain` returns it, the state machine is at
+   * exactly `index` (requests are only made at the end of a drain), so a caller may also snapshot
+   * the state machine right then.
+   */
+  readonly snapshotRequests: readonly SnapshotRequest[];
+}
+
+/** The applied state's point a deferred snapshot was asked for, and what it needs to complete. */
+interface PendingSnapshot {
+  readonly index: LogIndex;
+  readonly term: Term;
+  readonly conf: ConfState;
+  readonly logTimeMs: number;
+  /** `bytesSinceSnapshot` at the request: what the snapshot will account for once taken. */
+  readonly bytes: number;
+  /** `installs` at the request: a snapshot installed since makes the completion stale. */
+  readonly installs: number;
 }
 
 interface InflightReady {
@@ -86,6 +121,13 @@ export class NodeHost<R> {
   private readonly logTimeTickMs: number;
   private readonly snapshotEntries: number;
   private readonly snapshotBytes: number;
+  private readonly snapshotMode: SnapshotMode;
+  /** Deferred mode: the outstanding request (at most one). */
+  private pendingSnapshot: PendingSnapshot | null = null;
+  /** Deferred mode: `snapshotNow` asked for a request at the end of the next drain. */
+  private snapshotWanted = false;
+  /** Snapshots installed from the leader so far; dates deferred requests. */
+  private installs = 0;
   /** Command bytes applied since the last snapshot, for the size policy. */
   private bytesSinceSnapshot = 0;
   private readonly readTimeoutMs: number;
@@ -115,6 +157,7 @@ export class NodeHost<R> {
   private earlyMessages: Message[] = [];
   private messages: Message[] = [];
   private replies: HostReply<R>[] = [];
+  private snapshotRequests: SnapshotRequest[] = [];
 
   private constructor(options: NodeHostOptions<R>, snapshotLogTimeMs: number) {
     assert(options.tickMs > 0, 'tickMs must be positive');
@@ -127,6 +170,7 @@ export class NodeHost<R> {
     this.logTimeTickMs = options.logTimeTickMs;
     this.snapshotEntries = options.snapshotEntries;
     this.snapshotBytes = options.snapshotBytes ?? 0;
+    this.snapshotMode = options.snapshotMode ?? 'inline';
     assert(this.snapshotBytes >= 0, 'snapshotBytes must not be negative');
     this.readTimeoutMs = options.readTimeoutMs ?? options.raft.electionTicks * options.tickMs * 4;
     this.nowMs = options.nowMs;
@@ -269,16 +313,20 @@ export class NodeHost<R> {
       assert(++readies <= 100_000, () => `${this.id}: the core produced 100000 Readies in one drain`);
       this.startReady(this.raft.ready());
     }
+    // Only here is the state machine known to stay at the applied index until the caller acts.
+    if (this.snapshotMode === 'deferred') this.maybeRequestSnapshot();
     const out: HostOutput<R> = {
       writes: this.writes,
       earlyMessages: this.earlyMessages,
       messages: this.messages,
       replies: this.replies,
+      snapshotRequests: this.snapshotRequests,
     };
     this.writes = [];
     this.earlyMessages = [];
     this.messages = [];
     this.replies = [];
+    this.snapshotRequests = [];
     return out;
   }
 
@@ -286,6 +334,8 @@ export class NodeHost<R> {
   stop(reason: string): readonly HostReply<R>[] {
     if (this.stopped) return [];
     this.stopped = true;
+    this.pendingSnapshot = null;
+    this.snapshotWanted = false;
     const out: HostReply<R>[] = [...this.replies];
     this.replies = [];
     this.proposals.failAll(reason, out);
@@ -379,7 +429,7 @@ export class NodeHost<R> {
     for (const entry of ready.committed) this.applyEntry(entry);
     this.raft.advance(ready);
     this.reads.release(this.appliedIndex, this.replies);
-    this.maybeCompact();
+    if (this.snapshotMode === 'inline') this.maybeCompact();
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -394,6 +444,9 @@ export class NodeHost<R> {
     this.conf = snapshot.meta.conf;
     this.lastSnapshotIndex = snapshot.meta.index;
     this.bytesSinceSnapshot = 0;
+    this.installs += 1;
+    // A deferred request below the installed state is now worthless; its completion is dropped.
+    this.pendingSnapshot = null;
     this.proposals.failThrough(snapshot.meta.index, this.replies);
     this.observer.restored?.(snapshot);
   }
@@ -439,33 +492,105 @@ export class NodeHost<R> {
    * applied since the last snapshot: snapshot, compact the core, persist it.
    */
   private maybeCompact(): void {
+    if (this.policyDue()) this.takeSnapshot();
+  }
+
+  private policyDue(): boolean {
     const byEntries = this.snapshotEntries > 0 && this.appliedIndex - this.lastSnapshotIndex >= this.snapshotEntries;
     const byBytes = this.snapshotBytes > 0 && this.bytesSinceSnapshot >= this.snapshotBytes;
-    if (byEntries || byBytes) this.takeSnapshot();
+    return byEntries || byBytes;
   }
 
   /**
    * An operator's on-demand snapshot (`raftlock snapshot`): snapshot the applied state now and
    * compact the log through it. Returns the snapshot's index (the previous one when nothing was
-   * applied since).
+   * applied since). In deferred mode the snapshot is asked for at the end of the next drain and
+   * written once the caller hands its bytes back: the index returned is the one of the request
+   * already outstanding, else the applied index now, which the coming snapshot covers at least.
    */
   snapshotNow(): LogIndex {
     if (this.stopped || this.appliedIndex <= this.lastSnapshotIndex) return this.lastSnapshotIndex;
+    if (this.snapshotMode === 'deferred') {
+      if (this.pendingSnapshot !== null) return this.pendingSnapshot.index;
+      this.snapshotWanted = true;
+      return this.appliedIndex;
+    }
     this.takeSnapshot();
     return this.lastSnapshotIndex;
   }
 
   private takeSnapshot(): void {
-    const data = encodeEnvelope(this.appliedLogTimeMs, this.sm.snapshot());
-    this.raft.compact(this.appliedIndex, data);
-    this.lastSnapshotIndex = this.appliedIndex;
-    this.bytesSinceSnapshot = 0;
+    const point: PendingSnapshot = this.pointNow();
+    this.commitSnapshot(point, this.sm.snapshot());
+  }
+
+  /** The applied state as of now, as a snapshot's metadata needs it. */
+  private pointNow(): PendingSnapshot {
+    return {
+      index: this.appliedIndex,
+      term: this.appliedTerm,
+      conf: this.conf,
+      logTimeMs: this.appliedLogTimeMs,
+      bytes: this.bytesSinceSnapshot,
+      installs: this.installs,
+    };
+  }
+
+  /** Deferred mode, at the end of a drain: ask for a snapshot when one is due and none is pending. */
+  private maybeRequestSnapshot(): void {
+    if (this.pendingSnapshot !== null) return;
+    const wanted = this.snapshotWanted || this.policyDue();
+    this.snapshotWanted = false;
+    if (!wanted || this.appliedIndex <= this.lastSnapshotIndex) return;
+    this.pendingSnapshot = this.pointNow();
+    this.snapshotRequests.push({ index: this.appliedIndex });
+  }
+
+  /** Deferred mode: whether a request is waiting for `snapshotTaken` or `snapshotFailed`. */
+  get snapshotPending(): LogIndex | null {
+    return this.pendingSnapshot?.index ?? null;
+  }
+
+  /**
+   * Deferred mode: the state machine's canonical bytes at the requested `index`. The host wraps
+   * them with the log time it recorded, compacts the core and queues the snapshot's write (in the
+   * next drain). Returns false, and does nothing, when the completion is stale: the node stopped,
+   * the request is not the outstanding one, or a newer snapshot arrived from the leader since
+   * (its write must not be followed by an older one). A stale completion is normal, not an error.
+   */
+  snapshotTaken(index: LogIndex, payload: Uint8Array): boolean {
+    const point = this.pendingSnapshot;
+    if (this.stopped || point === null || point.index !== index) return false;
+    this.pendingSnapshot = null;
+    if (point.installs !== this.installs || index <= this.lastSnapshotIndex) return false;
+    // The core learns of a leader's snapshot (and moves its compaction point) before the host
+    // installs it after its write: such a snapshot is newer than ours, and ours must not follow it.
+    if (this.raft.status().snapshotIndex >= index) return false;
+    this.commitSnapshot(point, payload);
+    return true;
+  }
+
+  /**
+   * Deferred mode: the snapshot at `index` could not be produced. The request is cleared, so the
+   * policy asks again at a later drain; the log keeps growing meanwhile.
+   */
+  snapshotFailed(index: LogIndex): void {
+    if (this.pendingSnapshot?.index === index) this.pendingSnapshot = null;
+  }
+
+  /** Compact the core through `point` and queue the snapshot's write. */
+  private commitSnapshot(point: PendingSnapshot, payload: Uint8Array): void {
+    const data = encodeEnvelope(point.logTimeMs, payload);
+    this.raft.compact(point.index, data);
+    this.lastSnapshotIndex = point.index;
+    // Bytes applied after the point still count toward the next snapshot.
+    this.bytesSinceSnapshot = Math.max(0, this.bytesSinceSnapshot - point.bytes);
     this.writes.push({
       seq: this.nextSeq++,
       hardState: this.withUnsaved(null),
       entries: [],
-      snapshot: { meta: { index: this.appliedIndex, term: this.appliedTerm, conf: this.conf }, data },
-      compactThrough: this.appliedIndex,
+      snapshot: { meta: { index: point.index, term: point.term, conf: point.conf }, data },
+      compactThrough: point.index,
       sync: false,
     });
   }

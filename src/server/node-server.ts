@@ -15,7 +15,7 @@ import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
-import type { ConfChange, NodeId, Role } from '../raft/types.js';
+import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
 import { GroupCommitter } from '../storage/group-commit.js';
@@ -32,12 +32,13 @@ import { FramedSocket } from '../transport/framed-socket.js';
 import type { TransportEvent } from '../transport/tcp.js';
 import { TcpTransport } from '../transport/tcp.js';
 import { createRng } from '../util/rng.js';
-import type { ClusterLimits, HostPort } from './cluster-config.js';
+import type { ClusterLimits, HostPort, SnapshotModeSetting } from './cluster-config.js';
 import { Driver } from './driver.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
+import { SnapshotMirror } from './snapshot-mirror.js';
 import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
@@ -66,6 +67,17 @@ export interface NodeServerOptions {
   readonly snapshotEntries: number;
   /** Also snapshot once this many command bytes were applied since the last one (0 = never). */
   readonly snapshotBytes: number;
+  /**
+   * `background` (default): snapshots are encoded by a copy of the state machine on a worker
+   * thread while the node keeps serving (twice the state machine's memory). `inline`: encoded on
+   * the event loop, which stalls the node for as long (seconds for millions of locks).
+   */
+  readonly snapshotMode?: SnapshotModeSetting;
+  /**
+   * Tests: the worker's bytes for the snapshot at `index` reach the node only once this resolves,
+   * so a test can hold a background snapshot in progress for as long as it likes.
+   */
+  readonly beforeSnapshotTaken?: (index: LogIndex) => Promise<void>;
   readonly keepaliveIntervalMs: number;
   /** An idle leader proposes an empty entry this often so log time (and expiry) advances. */
   readonly logTimeTickMs: number;
@@ -108,6 +120,7 @@ export class NodeServer implements ConnectionHost {
   private readonly driver: Driver<CoreOutput>;
   private readonly transport: TcpTransport;
   private readonly committer: GroupCommitter;
+  private readonly mirror: SnapshotMirror | null;
   private readonly clientServer: Server;
   private readonly forwards: ForwardPool;
   private readonly directory = new Map<NodeId, MemberAddresses>();
@@ -136,6 +149,7 @@ export class NodeServer implements ConnectionHost {
     committer: GroupCommitter,
     transport: TcpTransport,
     clientServer: Server,
+    mirror: SnapshotMirror | null,
   ) {
     this.options = options;
     this.clusterId = options.clusterId;
@@ -144,6 +158,7 @@ export class NodeServer implements ConnectionHost {
     this.log = (options.logger ?? silentLogger).child(options.nodeId);
     this.core = core;
     this.committer = committer;
+    this.mirror = mirror;
     this.transport = transport;
     this.clientServer = clientServer;
     this.clientLimits = { ...defaultClientConnectionLimits, ...options.clientLimits };
@@ -174,6 +189,18 @@ export class NodeServer implements ConnectionHost {
       onFatal: (error) => this.onFatal(error),
     });
     clientServer.on('connection', (socket) => this.accept(socket));
+    mirror?.attach({
+      onSnapshot: (index, bytes) => {
+        const hold = options.beforeSnapshotTaken;
+        if (hold === undefined) return this.driver.guard(() => this.snapshotTaken(index, bytes));
+        void hold(index).then(() => this.driver.guard(() => this.snapshotTaken(index, bytes)));
+      },
+      // As a failed write does: without snapshots the log grows without bound, so stop now.
+      onFailure: (error) =>
+        this.driver.guard(() => {
+          throw error;
+        }),
+    });
   }
 
   /** Opens the data directory, recovers, binds both ports and starts the node. */
@@ -186,7 +213,11 @@ export class NodeServer implements ConnectionHost {
     });
     const committer = new GroupCommitter(levelLog);
     let transport: TcpTransport | null = null;
+    const background = (options.snapshotMode ?? 'background') === 'background';
+    let mirror: SnapshotMirror | null = null;
     try {
+      // Started before the core: restoring the stored snapshot feeds the worker's copy too.
+      mirror = background ? SnapshotMirror.start(options.machine) : null;
       const persisted = await committer.load();
       const seed = options.seed ?? randomInt(0, 2 ** 47);
       const created = ServerCore.create({
@@ -198,9 +229,11 @@ export class NodeServer implements ConnectionHost {
         logTimeTickMs: options.logTimeTickMs,
         snapshotEntries: options.snapshotEntries,
         snapshotBytes: options.snapshotBytes,
+        snapshotMode: background ? 'deferred' : 'inline',
         nowMs: Math.floor(performance.now()),
         keepaliveIntervalMs: options.keepaliveIntervalMs,
         machine: options.machine,
+        ...(mirror === null ? {} : { mirror }),
       });
       if (!created.ok) throw new Error(`data directory ${options.dataDir}: ${created.error}`);
       const others = options.members.filter((m) => m.id !== options.nodeId);
@@ -228,7 +261,7 @@ export class NodeServer implements ConnectionHost {
       clientServer.on('error', (error) => {
         logger.warn('client listener error', { error: describe(error) });
       });
-      const server = new NodeServer(options, created.value, committer, transport, clientServer);
+      const server = new NodeServer(options, created.value, committer, transport, clientServer, mirror);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
@@ -241,6 +274,7 @@ export class NodeServer implements ConnectionHost {
       server.driver.start();
       return server;
     } catch (error) {
+      await mirror?.close();
       await transport?.close();
       await committer.close().catch(() => undefined);
       throw error;
@@ -516,6 +550,15 @@ export class NodeServer implements ConnectionHost {
   // ---- output ------------------------------------------------------------------------------
 
   private onOutput(output: CoreOutput): void {
+    if (this.mirror !== null) {
+      // The core is at exactly each request's index now: the request goes in right after the
+      // commands that led there, and this drain's commands go to the worker in one message.
+      for (const request of output.snapshotRequests) {
+        this.mirror.snapshotAt(request.index);
+        this.log.info('snapshot started in the background', { index: request.index });
+      }
+      this.mirror.flush();
+    }
     for (const reply of output.replies) {
       const entry = this.inflight.get(reply.requestId);
       if (entry === undefined) continue;
@@ -531,6 +574,12 @@ export class NodeServer implements ConnectionHost {
     }
     this.observeChanges();
     this.unpark();
+  }
+
+  private snapshotTaken(index: LogIndex, bytes: Uint8Array): void {
+    if (!this.core.host.snapshotTaken(index, bytes)) {
+      this.log.info('background snapshot no longer needed (a newer one arrived)', { index });
+    }
   }
 
   private observeChanges(): void {
@@ -565,6 +614,7 @@ export class NodeServer implements ConnectionHost {
       if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
     }
     this.inflight.clear();
+    void this.mirror?.close();
     if (this.options.onFatal !== undefined) this.options.onFatal(error);
   }
 
@@ -595,6 +645,7 @@ export class NodeServer implements ConnectionHost {
     this.parked = [];
     this.forwards.close();
     for (const connection of [...this.connections]) connection.close('node shutting down');
+    await this.mirror?.close();
     await this.transport.close();
     await this.committer.close().catch((error: unknown) => {
       this.log.warn('closing the data directory failed', { error: describe(error) });

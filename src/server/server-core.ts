@@ -20,11 +20,13 @@ import { unavailable, wireResultOf } from '../transport/client-protocol.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { DrainedOutput } from './driver.js';
-import type { HostOutput, NodeHostOptions } from './host.js';
+import type { HostOutput, NodeHostOptions, SnapshotRequest } from './host.js';
 import { NodeHost } from './host.js';
 import type { HostReply } from './host-reply.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
+import type { StateMachineMirror } from './mirrored-state-machine.js';
+import { MirroredStateMachine } from './mirrored-state-machine.js';
 
 /** One answer for a request the server made of the core. */
 export interface CoreReply {
@@ -38,6 +40,8 @@ export interface CoreOutput extends DrainedOutput {
   readonly notifications: readonly Notification[];
   /** Snapshots taken here or installed from the leader since the last drain. */
   readonly snapshots: readonly { readonly kind: 'taken' | 'installed'; readonly index: number }[];
+  /** Deferred snapshot mode: the host's requests (the machine is at exactly that index now). */
+  readonly snapshotRequests: readonly SnapshotRequest[];
 }
 
 type HostOptions = Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'>;
@@ -52,6 +56,11 @@ export interface ServerCoreOptions extends HostOptions {
    */
   readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput) => void;
   readonly onRestored?: (state: LockStateMachine['state']) => void;
+  /**
+   * Fed every command applied to and every snapshot restored into the lock machine, after it,
+   * in order (a copy of the machine on another thread snapshots for the deferred mode).
+   */
+  readonly mirror?: StateMachineMirror;
 }
 
 interface WaitingKeepAlive {
@@ -108,7 +117,7 @@ export class ServerCore {
     let core: ServerCore | null = null;
     const host = NodeHost.create<ApplyOutput>({
       ...options,
-      stateMachine: machine,
+      stateMachine: options.mirror === undefined ? machine : new MirroredStateMachine(machine, options.mirror),
       observer: {
         restored: (snapshot) => {
           if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
@@ -169,6 +178,7 @@ export class ServerCore {
       replies: this.replies,
       notifications: this.machine.notifications,
       snapshots: this.snapshots,
+      snapshotRequests: out.snapshotRequests,
     };
     this.replies = [];
     this.machine.notifications = [];

@@ -4,11 +4,12 @@ import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { Entry, NodeId, PersistentState } from '../raft/types.js';
+import type { Entry, LogIndex, NodeId, PersistentState } from '../raft/types.js';
 import { emptyPersistentState, nodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../server/envelope.js';
 import type { HostReply } from '../server/host-reply.js';
 import { NodeHost } from '../server/host.js';
+import type { SnapshotMode } from '../server/host.js';
 import type { CoreOutput, CoreReply } from '../server/server-core.js';
 import { ServerCore } from '../server/server-core.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
@@ -76,6 +77,12 @@ export interface SimulationOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly snapshotEntries?: number;
+  /**
+   * `deferred` (default, as the production node's background mode): a node's snapshot request is
+   * answered with the state machine's bytes after a seeded random virtual delay, while entries
+   * keep applying, InstallSnapshots arrive and the node may crash. `inline`: taken on the spot.
+   */
+  readonly snapshotMode?: SnapshotMode;
   readonly logTimeTickMs?: number;
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
   readonly traceRing?: number;
@@ -83,6 +90,14 @@ export interface SimulationOptions {
 }
 
 type NodeState = 'up' | 'down' | 'stopped' | 'refused';
+
+/** A deferred snapshot on its way back to the node incarnation that asked for it. */
+interface SnapshotCompletion {
+  readonly node: SimNode;
+  readonly incarnation: number;
+  readonly index: LogIndex;
+  readonly bytes: Uint8Array;
+}
 
 type Backlogged =
   | { readonly kind: 'message'; readonly message: Message }
@@ -128,6 +143,10 @@ export interface SimulationStats {
   elections: number;
   committed: number;
   snapshotsInstalled: number;
+  /** Deferred snapshots: asked for, completed into a compaction, and dropped (stale or crashed). */
+  snapshotsRequested: number;
+  snapshotsTaken: number;
+  snapshotsDropped: number;
   messagesSent: number;
   messagesDelivered: number;
   messagesLost: number;
@@ -162,6 +181,9 @@ export function emptySimulationStats(): SimulationStats {
   elections: 0,
   committed: 0,
   snapshotsInstalled: 0,
+  snapshotsRequested: 0,
+  snapshotsTaken: 0,
+  snapshotsDropped: 0,
   messagesSent: 0,
   messagesDelivered: 0,
   messagesLost: 0,
@@ -213,6 +235,9 @@ export class Simulation {
   private readonly tickMs: number;
   private readonly electionTicks: number;
   private readonly snapshotEntries: number;
+  private readonly snapshotMode: SnapshotMode;
+  private readonly snapshotRng: Rng;
+  private readonly snapshotCompletions = new TimeHeap<SnapshotCompletion>();
   private readonly logTimeTickMs: number;
   private readonly createRaft: CreateRaftCore;
   private readonly createMachine: () => SimStateMachine<unknown>;
@@ -233,6 +258,8 @@ export class Simulation {
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
     this.snapshotEntries = options.snapshotEntries ?? 200;
+    this.snapshotMode = options.snapshotMode ?? 'deferred';
+    this.snapshotRng = root.fork('snapshots');
     this.logTimeTickMs = options.logTimeTickMs ?? 100;
     this.raftOverrides = options.raft ?? {};
     this.trace = new Trace(options.traceRing ?? 200, options.onTrace ?? null);
@@ -456,6 +483,7 @@ export class Simulation {
     };
     consider(this.faults.peekAt());
     consider(this.network.nextAt());
+    consider(this.snapshotCompletions.peekAt());
     for (const n of this.nodes) {
       if (n.state !== 'up') continue;
       if (n.pausedUntilMs > this.now) {
@@ -490,6 +518,12 @@ export class Simulation {
         this.diskDone(n, c);
         if (n.state !== 'up') break;
       }
+    }
+    for (;;) {
+      const at = this.snapshotCompletions.peekAt();
+      if (at === null || at > now) break;
+      const item = this.snapshotCompletions.pop();
+      if (item !== undefined) this.snapshotDone(item.value);
     }
     let deliveries = 0;
     for (;;) {
@@ -671,6 +705,7 @@ export class Simulation {
     }
     for (const m of out.earlyMessages) this.network.send(m, this.now);
     for (const m of out.messages) this.network.send(m, this.now);
+    for (const request of out.snapshotRequests) this.snapshotRequested(n, host, request.index);
     if (core !== null && 'notifications' in out) {
       this.checkLockApply(n, core, out);
       for (const r of out.replies) this.onCoreReply(n, r);
@@ -719,6 +754,44 @@ export class Simulation {
       this.lockWorkload?.notify(this.now, n.name, out.notifications);
       this.onNotifications?.(n.name, out.notifications);
     }
+  }
+
+  /**
+   * Deferred mode: the node's machine is at exactly `index` now (the host asks only at the end of
+   * a drain). Its bytes are encoded now, as the production worker's copy would at that point in
+   * its stream, and handed back after a seeded delay: short mostly, sometimes several election
+   * timeouts, so that applies, InstallSnapshots, crashes and restarts happen in between.
+   */
+  private snapshotRequested(n: SimNode, host: NodeHost<unknown>, index: LogIndex): void {
+    assert(host.applied === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${host.applied}`);
+    this.stats.snapshotsRequested += 1;
+    const bytes = host.stateMachine.snapshot();
+    const electionMs = this.electionTicks * this.tickMs;
+    const rng = this.snapshotRng;
+    const delayMs = rng.chance(1, 4) ? rng.int(electionMs, electionMs * 10) : rng.int(0, electionMs);
+    this.snapshotCompletions.push(this.now + delayMs, { node: n, incarnation: n.incarnation, index, bytes });
+    this.trace.add(this.now, `${n.name} snapshot requested at ${index} (back in ${delayMs}ms)`);
+  }
+
+  private snapshotDone(c: SnapshotCompletion): void {
+    const n = c.node;
+    const host = n.host;
+    if (n.state !== 'up' || host === null || n.incarnation !== c.incarnation) {
+      // The incarnation that asked is gone (crash, failed write, replacement): nothing to hand to.
+      this.stats.snapshotsDropped += 1;
+      this.trace.add(this.now, `${n.name} snapshot at ${c.index} dropped: its incarnation is gone`);
+      return;
+    }
+    if (n.pausedUntilMs > this.now) {
+      // A paused process runs nothing: the completion is handled when it resumes.
+      this.snapshotCompletions.push(n.pausedUntilMs, c);
+      return;
+    }
+    const taken = host.snapshotTaken(c.index, c.bytes);
+    if (taken) this.stats.snapshotsTaken += 1;
+    else this.stats.snapshotsDropped += 1;
+    this.trace.add(this.now, `${n.name} snapshot at ${c.index} ${taken ? 'taken' : 'stale, dropped'}`);
+    this.pump(n);
   }
 
   private lockHash(core: ServerCore): number {
@@ -795,6 +868,7 @@ export class Simulation {
       tickMs: this.tickMs,
       logTimeTickMs: this.logTimeTickMs,
       snapshotEntries: this.snapshotEntries,
+      snapshotMode: this.snapshotMode,
       nowMs: n.clock.read(this.now),
       observer: {
         applied: (entry, logTimeMs) => {
@@ -843,6 +917,7 @@ export class Simulation {
       tickMs: this.tickMs,
       logTimeTickMs: this.logTimeTickMs,
       snapshotEntries: this.snapshotEntries,
+      snapshotMode: this.snapshotMode,
       nowMs: n.clock.read(this.now),
       keepaliveIntervalMs: this.keepaliveIntervalMs,
       machine: this.lockMachine,

@@ -17,7 +17,7 @@ interface BenchCase {
 const cases: readonly BenchCase[] = [
   { script: 'bench/raft.ts', args: ['--short'], expect: [/entries\/CPU-s/, /^\s+3 \|/m, /^\s+5 \|/m] },
   { script: 'bench/sim.ts', args: ['--short'], expect: [/sim s per CPU s/, /^\s+5 \|/m] },
-  { script: 'bench/statemachine.ts', args: ['--short'], expect: [/memory per held lock/, /snapshot encode/] },
+  { script: 'bench/statemachine.ts', args: ['--short'], expect: [/memory per held lock/, /snapshot encode/, /background: longest event-loop stall/] },
   { script: 'bench/storage.ts', args: ['--short'], expect: [/group commit at 512 proposers/, /recover/] },
   { script: 'bench/transport.ts', args: [], expect: [/decode\+validate/, /loopback TCP/] },
   { script: 'bench/physical.ts', args: [], expect: [/synced 64-byte writes/, /loopback TCP round trips/] },

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import {
   clusterDefaults,
   loadClusterConfig,
+  parseClusterConfig,
   parseHostPort,
   raftConfigFor,
 } from '../../src/server/cluster-config.js';
@@ -88,7 +89,7 @@ t.test("the repository's cluster.yml loads with the values it states", async (t)
   const dataDir = config.nodes[0]?.dataDir;
   t.equal(dataDir, join(repoRoot, 'data/n1'), 'data paths resolve against the file directory');
   t.same(config.timing, { tickMs: 50, heartbeatTicks: 1, electionTicks: 10 });
-  t.same(config.snapshot, { entries: 10_000, bytes: 64 * 1024 * 1024 });
+  t.same(config.snapshot, { entries: 10_000, bytes: 64 * 1024 * 1024, mode: 'background' });
   t.equal(config.limits.frameBytesMax, 4 * 1024 * 1024);
   t.equal(config.limits.appendEntriesMax, 1024);
   t.equal(config.limits.inflightAppendsMax, 64);
@@ -120,6 +121,9 @@ t.test('omitted settings take their defaults; even node counts warn', async (t) 
   t.equal(config.sessions.ttlMaxMs, clusterDefaults.ttlMaxMs);
   t.equal(config.warnings.length, 1);
   t.match(config.warnings[0], { line: 2, message: /2 nodes tolerate no more failures than 1/ });
+  t.equal(config.snapshot.mode, 'background', 'snapshots are taken in the background unless told otherwise');
+  const inline = parseClusterConfig(`${twoNodes}\nsnapshot:\n  mode: inline\n`, join(dir, 'cluster.yml'));
+  t.equal(inline.ok ? inline.value.snapshot.mode : null, 'inline', 'snapshot.mode: inline is accepted');
 });
 
 interface BadCase {
@@ -181,6 +185,13 @@ const badCases: readonly BadCase[] = [
     yaml: withExtra('limits:\n  frameBytesMax: 1KiB\n'),
     line: base + 1,
     message: /limits.frameBytesMax must be from 65536/,
+  },
+  {
+    name: 'unknown snapshot mode',
+    yaml: withExtra('snapshot:\n  mode: later\n'),
+    line: base + 1,
+    column: 9,
+    message: /snapshot.mode must be background or inline, got "later"/,
   },
   {
     name: 'section not a mapping',

@@ -7,10 +7,11 @@ import fc from 'fast-check';
 import type { RaftConfig } from '../../src/raft/config.js';
 import { defaultRaftLimits } from '../../src/raft/config.js';
 import type { Message } from '../../src/raft/messages.js';
-import type { LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
+import type { Entry, LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
 import { emptyPersistentState, nodeId } from '../../src/raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/server/envelope.js';
 import { NodeHost } from '../../src/server/host.js';
+import type { SnapshotMode } from '../../src/server/host.js';
 import type { HostReply } from '../../src/server/host-reply.js';
 import { LogTime } from '../../src/server/log-time.js';
 import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
@@ -21,7 +22,7 @@ const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
 function makeHost(
-  options: { persisted?: PersistentState; snapshotEntries?: number; snapshotBytes?: number; nowMs?: number } = {},
+  options: { persisted?: PersistentState; snapshotEntries?: number; snapshotBytes?: number; nowMs?: number; snapshotMode?: SnapshotMode } = {},
 ) {
   let core: FakeCore | null = null;
   const machine = new HashMachine();
@@ -39,6 +40,7 @@ function makeHost(
     logTimeTickMs: 100,
     snapshotEntries: options.snapshotEntries ?? 0,
     snapshotBytes: options.snapshotBytes ?? 0,
+    snapshotMode: options.snapshotMode ?? 'inline',
     nowMs: options.nowMs ?? 0,
   });
   if (!created.ok) throw new Error(created.error);
@@ -313,4 +315,135 @@ t.test('an installed snapshot replaces the state machine after it is persisted',
   t.equal(machine.hash, source.hash);
   t.equal(host.applied, 10);
   t.equal(host.appliedLogTime, 77);
+});
+
+// ---- deferred snapshots: the host records the point, the caller produces the bytes elsewhere ----
+
+const stamped = (index: number, term: number, timeMs: number): Entry =>
+  commandEntry(index, term, encodeEnvelope(timeMs, new Uint8Array([index])));
+
+t.test('deferred snapshot: requested at the applied point, completed later without later entries leaking in', async (t) => {
+  // Raft §7: a snapshot holds the state machine's state at its last included index and that
+  // entry's term and configuration; entries applied while it is being taken belong after it.
+  const { host, core, machine } = makeHost({ snapshotEntries: 3, snapshotMode: 'deferred' });
+  core.readies.push(readyOf({ committed: [1, 2, 3].map((i) => stamped(i, 1, i * 10)) }));
+  const first = host.drain();
+  t.same(first.snapshotRequests, [{ index: 3 }], 'the policy asks for a snapshot at the applied index');
+  t.equal(first.writes.length, 0, 'nothing is written before the bytes come back');
+  t.same(core.compacted, [], 'the core is not compacted before the bytes come back');
+  t.equal(host.snapshotPending, 3);
+  // What a mirror of the machine would encode at index 3 (the machine is at 3 right now).
+  const at3 = machine.snapshot();
+  const hashAt3 = machine.hash;
+
+  const learner = nodeId('n3');
+  const later: Entry[] = [
+    stamped(4, 2, 40),
+    { index: 5 as LogIndex, term: 2 as Term, kind: 'config', change: { type: 'addLearner', node: learner } },
+    stamped(6, 2, 60),
+    stamped(7, 2, 70),
+  ];
+  core.readies.push(readyOf({ committed: later }));
+  const second = host.drain();
+  t.same(second.snapshotRequests, [], 'no second request while one is pending, although 4 entries passed');
+  t.equal(host.applied, 7, 'entries keep applying while the snapshot is pending');
+
+  t.equal(host.snapshotTaken(3 as LogIndex, at3), true, 'the completion is accepted');
+  t.same(core.compacted.map((c) => c.index), [3], 'the core is compacted through the requested index');
+  const third = host.drain();
+  t.equal(third.writes.length, 1, 'the snapshot is queued for writing');
+  const write = third.writes[0];
+  t.equal(write?.compactThrough, 3);
+  t.same(write?.snapshot?.meta, { index: 3, term: 1, conf: { voters: [n1, n2], learners: [] } }, 'term and configuration as of index 3');
+  const envelope = decodeEnvelope(write?.snapshot?.data ?? new Uint8Array(0));
+  t.ok(envelope.ok);
+  if (envelope.ok) {
+    t.equal(envelope.value.logTimeMs, 30, 'the log time recorded at the request, not the later one');
+    t.same(Buffer.from(envelope.value.payload), Buffer.from(at3), 'the bytes handed back');
+  }
+  t.equal(core.compacted[0]?.data, write?.snapshot?.data, 'the core keeps the same envelope it persists');
+
+  const snapshot = write?.snapshot ?? null;
+  const restarted = makeHost({ persisted: { hardState: { term: 2 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] } });
+  t.equal(restarted.machine.hash, hashAt3, 'the snapshot restores the state at 3');
+  t.not(restarted.machine.hash, machine.hash, 'entries 4..7 did not leak into it');
+  t.same(third.snapshotRequests, [{ index: 7 }], 'the policy counts from 3 again: 4 entries since, so the next one is due');
+});
+
+t.test('deferred snapshot: completions that are stale, failed or after a stop are dropped safely', async (t) => {
+  // A snapshot older than one installed from the leader must never be written after it (Raft §7:
+  // a node's snapshot only moves forward), and a stopped node writes nothing.
+  const source = new HashMachine();
+  source.apply({ index: 1 as LogIndex, term: 1 as Term, logTimeMs: 5, payload: new Uint8Array([9]) });
+  const installed = { meta: { index: 10 as LogIndex, term: 2 as Term, conf: { voters: [n1, n2], learners: [] } }, data: encodeEnvelope(77, source.snapshot()) };
+
+  await t.test('an InstallSnapshot while pending', async (t) => {
+    const { host, core, machine } = makeHost({ snapshotEntries: 2, snapshotMode: 'deferred' });
+    core.readies.push(readyOf({ committed: [stamped(1, 1, 10), stamped(2, 1, 20)] }));
+    t.same(host.drain().snapshotRequests, [{ index: 2 }]);
+    const at2 = machine.snapshot();
+    core.readies.push(readyOf({ snapshot: installed, mustSync: true }));
+    const out = host.drain();
+    host.persisted(out.writes[0]?.seq ?? -1);
+    host.drain();
+    t.equal(host.applied, 10, 'the leader snapshot is installed');
+    t.equal(host.snapshotTaken(2 as LogIndex, at2), false, 'the older completion is stale');
+    t.same(core.compacted, [], 'no compaction');
+    t.same(host.drain().writes, [], 'no write');
+    t.equal(host.snapshotPending, null);
+  });
+
+  await t.test('the core holds a newer snapshot the host has not installed yet', async (t) => {
+    const { host, core, machine } = makeHost({ snapshotEntries: 2, snapshotMode: 'deferred' });
+    core.readies.push(readyOf({ committed: [stamped(1, 1, 10), stamped(2, 1, 20)] }));
+    host.drain();
+    core.readies.push(readyOf({ snapshot: installed, mustSync: true }));
+    core.snapshotIndex = 10;
+    const out = host.drain();
+    t.equal(out.writes[0]?.snapshot, installed, 'the leader snapshot is being written');
+    t.equal(host.snapshotTaken(2 as LogIndex, machine.snapshot()), false, 'ours must not be written after it');
+    t.same(core.compacted, []);
+    host.persisted(out.writes[0]?.seq ?? -1);
+    t.same(host.drain().writes, [], 'no older snapshot follows the installed one');
+  });
+
+  await t.test('a stop discards the pending snapshot', async (t) => {
+    const { host, core, machine } = makeHost({ snapshotEntries: 2, snapshotMode: 'deferred' });
+    core.readies.push(readyOf({ committed: [stamped(1, 1, 10), stamped(2, 1, 20)] }));
+    host.drain();
+    const bytes = machine.snapshot();
+    host.stop('shutting down');
+    t.equal(host.snapshotTaken(2 as LogIndex, bytes), false);
+    t.same(core.compacted, []);
+  });
+
+  await t.test('a completion for another index, then a failure: the policy asks again', async (t) => {
+    const { host, core, machine } = makeHost({ snapshotEntries: 2, snapshotMode: 'deferred' });
+    core.readies.push(readyOf({ committed: [stamped(1, 1, 10), stamped(2, 1, 20)] }));
+    host.drain();
+    t.equal(host.snapshotTaken(1 as LogIndex, machine.snapshot()), false, 'not the outstanding request');
+    t.equal(host.snapshotPending, 2, 'the real request stays pending');
+    host.snapshotFailed(2 as LogIndex);
+    t.equal(host.snapshotPending, null, 'a failure clears the request');
+    t.same(core.compacted, []);
+    t.same(host.drain().snapshotRequests, [{ index: 2 }], 'the next drain asks again');
+  });
+});
+
+t.test('deferred snapshotNow: asks at the end of the next drain and answers the covered index', async (t) => {
+  const { host, core, machine } = makeHost({ snapshotMode: 'deferred' });
+  t.equal(host.snapshotNow(), 0, 'nothing applied: nothing to snapshot');
+  t.same(host.drain().snapshotRequests, []);
+  core.readies.push(readyOf({ committed: [stamped(1, 1, 10), stamped(2, 1, 20)] }));
+  host.drain();
+  t.equal(host.snapshotNow(), 2, 'the applied index the snapshot will cover');
+  t.same(core.compacted, [], 'nothing is encoded or compacted inline');
+  const out = host.drain();
+  t.same(out.snapshotRequests, [{ index: 2 }]);
+  t.equal(host.snapshotNow(), 2, 'a pending request answers its own index');
+  t.same(host.drain().snapshotRequests, [], 'and is not asked twice');
+  t.ok(host.snapshotTaken(2 as LogIndex, machine.snapshot()));
+  t.equal(host.drain().writes[0]?.snapshot?.meta.index, 2);
+  t.equal(host.snapshotNow(), 2, 'nothing new applied: the same index');
+  t.same(host.drain().snapshotRequests, []);
 });

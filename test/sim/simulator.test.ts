@@ -117,6 +117,50 @@ t.test('acknowledged writes survive leader crashes with power loss', async (t) =
   t.equal(sim.stats.crashes, 4);
 });
 
+t.test('deferred snapshots: a crash discards the pending completion; the restarted node snapshots again', async (t) => {
+  // The snapshot a node asked for belongs to that incarnation only: after a crash its state is
+  // rebuilt from disk (Raft §7, snapshot plus log), and a completion for the old incarnation must
+  // never reach the new one. Checkers run after every event; the cluster must settle afterwards.
+  const lines: string[] = [];
+  const sim = new Simulation({ seed: 4, nodes: 3, profile: 'calm', workload: false, snapshotEntries: 30, onTrace: (line) => lines.push(line) });
+  sim.runFor(1000);
+  const leader = sim.leader();
+  if (leader === null) {
+    t.fail('no leader');
+    return;
+  }
+  let crashed: { node: string; index: string } | null = null;
+  for (let round = 0; round < 200 && crashed === null; round++) {
+    const seen = lines.length;
+    for (let i = 0; i < 5; i++) sim.propose(leader, new Uint8Array([round & 0xff, i]));
+    sim.runFor(2);
+    for (const line of lines.slice(seen)) {
+      // Only a completion that is still on its way (due later than now) can be discarded.
+      const m = / (n\d) snapshot requested at (\d+) \(back in (\d+)ms\)/.exec(line);
+      if (m === null || m[1] === leader || Number(m[3]) < 10 || crashed !== null) continue;
+      crashed = { node: m[1] as string, index: m[2] as string };
+      sim.inject({ atMs: sim.nowMs, kind: 'crash', node: crashed.node, losePageCache: false });
+    }
+  }
+  if (crashed === null) {
+    t.fail('no follower asked for a snapshot');
+    return;
+  }
+  sim.runFor(1500);
+  const { node, index } = crashed;
+  t.ok(lines.some((l) => l.includes(`${node} snapshot at ${index} dropped: its incarnation is gone`)), `the completion for ${node}'s snapshot at ${index} was discarded`);
+  sim.inject({ atMs: sim.nowMs, kind: 'restart', node });
+  for (let i = 0; i < 100; i++) sim.propose(leader, new Uint8Array([0xee, i]));
+  t.equal(sim.settle(10_000), null, 'the cluster settles');
+  // Completions still on their way when it settled (they may take ten election timeouts).
+  sim.runFor(1500);
+  const after = lines.findIndex((l) => l.includes(`${node} up (incarnation 2`));
+  t.ok(after >= 0 && lines.slice(after).some((l) => new RegExp(`${node} snapshot at \\d+ taken`).test(l)), 'the restarted node takes snapshots again');
+  t.ok(sim.stats.snapshotsTaken > 0);
+  const hashes = new Set(sim.names.map((n) => sim.machine(n)?.hash));
+  t.equal(hashes.size, 1, 'replicas agree');
+});
+
 t.test('a follower 100,000 entries behind catches up through InstallSnapshot (§7)', async (t) => {
   const sim = new Simulation({ seed: 5, nodes: 3, profile: 'calm', workload: false, snapshotEntries: 5000 });
   sim.runFor(1000);
