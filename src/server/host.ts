@@ -124,6 +124,8 @@ export class NodeHost<R> {
   private readonly snapshotMode: SnapshotMode;
   /** Deferred mode: the outstanding request (at most one). */
   private pendingSnapshot: PendingSnapshot | null = null;
+  /** Deferred mode: a completed snapshot waiting for the core to advance through its index. */
+  private advancedSnapshot: { readonly point: PendingSnapshot; readonly payload: Uint8Array } | null = null;
   /** Deferred mode: `snapshotNow` asked for a request at the end of the next drain. */
   private snapshotWanted = false;
   /** Snapshots installed from the leader so far; dates deferred requests. */
@@ -335,6 +337,7 @@ export class NodeHost<R> {
     if (this.stopped) return [];
     this.stopped = true;
     this.pendingSnapshot = null;
+    this.advancedSnapshot = null;
     this.snapshotWanted = false;
     const out: HostReply<R>[] = [...this.replies];
     this.replies = [];
@@ -430,6 +433,7 @@ export class NodeHost<R> {
     this.raft.advance(ready);
     this.reads.release(this.appliedIndex, this.replies);
     if (this.snapshotMode === 'inline') this.maybeCompact();
+    else this.commitAdvancedSnapshot();
   }
 
   private installSnapshot(snapshot: Snapshot): void {
@@ -538,7 +542,7 @@ export class NodeHost<R> {
 
   /** Deferred mode, at the end of a drain: ask for a snapshot when one is due and none is pending. */
   private maybeRequestSnapshot(): void {
-    if (this.pendingSnapshot !== null) return;
+    if (this.pendingSnapshot !== null || this.advancedSnapshot !== null) return;
     const wanted = this.snapshotWanted || this.policyDue();
     this.snapshotWanted = false;
     if (!wanted || this.appliedIndex <= this.lastSnapshotIndex) return;
@@ -565,9 +569,27 @@ export class NodeHost<R> {
     if (point.installs !== this.installs || index <= this.lastSnapshotIndex) return false;
     // The core learns of a leader's snapshot (and moves its compaction point) before the host
     // installs it after its write: such a snapshot is newer than ours, and ours must not follow it.
-    if (this.raft.status().snapshotIndex >= index) return false;
-    this.commitSnapshot(point, payload);
+    const core = this.raft.status();
+    if (core.snapshotIndex >= index) return false;
+    // Entries applied early (before their Ready's write finished) are not yet advanced in the
+    // core, which compacts only what it has advanced: finish when that Ready is.
+    if (core.applied < index) this.advancedSnapshot = { point, payload };
+    else this.commitSnapshot(point, payload);
     return true;
+  }
+
+  /** After an advance: a completed snapshot that waited for the core to catch up is written now. */
+  private commitAdvancedSnapshot(): void {
+    const waiting = this.advancedSnapshot;
+    if (waiting === null) return;
+    const { point, payload } = waiting;
+    if (point.installs !== this.installs || point.index <= this.lastSnapshotIndex) {
+      this.advancedSnapshot = null;
+      return;
+    }
+    if (this.raft.status().applied < point.index) return;
+    this.advancedSnapshot = null;
+    this.commitSnapshot(point, payload);
   }
 
   /**

@@ -17,7 +17,7 @@ import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
 const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
-function makeHost(snapshotEntries = 0) {
+function makeHost(snapshotEntries = 0, snapshotMode: 'inline' | 'deferred' = 'inline') {
   let core: FakeCore | null = null;
   const machine = new HashMachine();
   const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
@@ -33,6 +33,7 @@ function makeHost(snapshotEntries = 0) {
     tickMs: 10,
     logTimeTickMs: 100,
     snapshotEntries,
+    snapshotMode,
     nowMs: 0,
   });
   if (!created.ok) throw new Error(created.error);
@@ -128,4 +129,22 @@ t.test('a snapshot write carries the unsaved commit index, so the stored commit 
   t.equal(out.writes.length, 1, 'only the snapshot write');
   t.equal(out.writes[0]?.snapshot?.meta.index, 2);
   t.same(out.writes[0]?.hardState, hard(1, 2), 'with the commit index that covers it');
+});
+
+t.test('a deferred snapshot of early-applied entries compacts only once the core has advanced past them', async (t) => {
+  const { host, core } = makeHost(2, 'deferred');
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  // Entries 1-2 commit in a Ready that also writes entry 3: they apply early, and the snapshot
+  // policy asks for index 2 while the core has not advanced past them yet.
+  core.readies.push(readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  const out = host.drain();
+  t.same(out.snapshotRequests, [{ index: 2 }], 'the request covers the early-applied entries');
+  t.equal(core.applied, 0, 'the core has not advanced them');
+  t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true, 'the completion is accepted');
+  t.same(core.compacted, [], 'but nothing is compacted before the core advances');
+  host.persisted(out.writes[0]?.seq ?? -1);
+  const after = host.drain();
+  t.same(core.compacted.map((c) => c.index), [2], 'compacted once advanced');
+  t.equal(after.writes.find((w) => w.snapshot !== null)?.snapshot?.meta.index, 2, 'and the snapshot is written');
 });
