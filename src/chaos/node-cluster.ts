@@ -10,6 +10,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '../client/client.js';
 import type { RaftlockClient } from '../client/client.js';
@@ -34,16 +35,27 @@ export type NodeClusterOptions = {
   readonly logLevel: string;
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * `count` ports the OS hands out on 127.0.0.1, each held by a listener until `release`: the proxy
+ * mesh starts meanwhile, and its own listeners (port 0) must not be handed a port a node is about
+ * to bind (that collision made a node refuse its cluster file).
+ */
+async function holdPorts(count: number): Promise<{ readonly ports: readonly number[]; readonly release: () => Promise<void> }> {
+  const servers: Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
     });
-  });
+    servers.push(server);
+    ports.push((server.address() as AddressInfo).port);
+  }
+  const release = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+  };
+  return { ports, release };
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,10 +72,18 @@ export class NodeCluster implements ChaosCluster {
   ) {}
 
   static async start(options: NodeClusterOptions): Promise<NodeCluster> {
+    const held = await holdPorts(2 * options.count);
     const nodes: ChaosNode[] = [];
-    for (let i = 1; i <= options.count; i++) nodes.push({ id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() });
+    for (let i = 1; i <= options.count; i++) {
+      nodes.push({ id: `n${i}`, peerPort: held.ports[2 * i - 2] as number, clientPort: held.ports[2 * i - 1] as number });
+    }
     const targets = new Map(nodes.map((n) => [n.id, { host: '127.0.0.1', port: n.peerPort }] as const));
-    const mesh = await ProxyMesh.start(targets);
+    let mesh: ProxyMesh;
+    try {
+      mesh = await ProxyMesh.start(targets);
+    } finally {
+      await held.release();
+    }
     const cluster = new NodeCluster(options, nodes, mesh);
     mkdirSync(join(options.dir, 'logs'), { recursive: true });
     for (const n of nodes) cluster.spawn(n.id, false);
