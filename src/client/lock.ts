@@ -19,9 +19,13 @@ export type LockKindName = 'mutex' | 'semaphore' | 'rwlock' | 'election';
  * systems should carry `fencingToken` so that a holder paused past its lease is refused.
  */
 export class Lock {
-  private readonly own = new AbortController();
-  /** Built on first use of `signal`: most holds are never watched, and AbortSignal.any is costly. */
+  /**
+   * The hold's own abort controller and the combined signal are built on first use of `signal`:
+   * most holds are never watched, and each of them costs an allocation, an Error and an event.
+   */
+  private own: AbortController | null = null;
   private combined: AbortSignal | null = null;
+  private released = false;
   /** The session was already lost when release() was called: the loss is why the hold ended. */
   private lostBeforeRelease = false;
   private releasing: Promise<void> | null = null;
@@ -41,18 +45,25 @@ export class Lock {
 
   /** Aborts when the hold ends: released, or the session lost (see the class comment). */
   get signal(): AbortSignal {
-    this.combined ??= AbortSignal.any([this.sessionSignal, this.own.signal]);
+    if (this.combined === null) {
+      const own = new AbortController();
+      this.own = own;
+      if (this.released) own.abort(this.releasedReason());
+      // Whichever ended the hold first gives the reason, as if the signal had existed all along.
+      const releasedFirst = this.released && !this.lostBeforeRelease;
+      this.combined = AbortSignal.any(releasedFirst ? [own.signal, this.sessionSignal] : [this.sessionSignal, own.signal]);
+    }
     return this.combined;
   }
 
   /** True until release() is called or the session is lost. */
   get held(): boolean {
-    return !this.own.signal.aborted && !this.sessionSignal.aborted;
+    return !this.released && !this.sessionSignal.aborted;
   }
 
   /** Why the hold ended, once it has (a RaftlockError for a lost session). */
   get lostReason(): RaftlockError | undefined {
-    if (this.own.signal.aborted && !this.lostBeforeRelease) return undefined;
+    if (this.released && !this.lostBeforeRelease) return undefined;
     if (!this.sessionSignal.aborted) return undefined;
     const reason: unknown = this.sessionSignal.reason;
     const isRaftlock = reason instanceof Error && reason.name === 'RaftlockError';
@@ -64,7 +75,8 @@ export class Lock {
     if (this.releasing !== null) return this.releasing;
     const sessionLost = this.sessionSignal.aborted;
     this.lostBeforeRelease = sessionLost;
-    this.own.abort(new Error(`${this.name} was released`));
+    this.released = true;
+    this.own?.abort(this.releasedReason());
     this.releasing = sessionLost
       ? Promise.resolve()
       : this.link.release(this.name, this.session, this.kind);
@@ -73,5 +85,9 @@ export class Lock {
       this.endTurn();
     });
     return this.releasing;
+  }
+
+  private releasedReason(): Error {
+    return new Error(`${this.name} was released`);
   }
 }
