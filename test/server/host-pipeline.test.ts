@@ -4,41 +4,18 @@
 // still wait for it, and a Ready that only moves the commit index (volatile state in Raft's
 // Figure 2) costs no write: the commit index rides with the next write instead.
 import t from 'tap';
-import type { RaftConfig } from '../../src/raft/config.js';
-import { defaultRaftLimits } from '../../src/raft/config.js';
 import type { LogIndex, Term } from '../../src/raft/types.js';
-import { emptyPersistentState, nodeId } from '../../src/raft/types.js';
+import { nodeId } from '../../src/raft/types.js';
 import { encodeEnvelope } from '../../src/server/envelope.js';
-import { NodeHost } from '../../src/server/host.js';
-import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
-import { createRng } from '../../src/util/rng.js';
-import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
+import { HashMachine } from '../../src/sim/hash-machine.js';
+import { commandEntry, readyOf } from './fixtures/fake-core.js';
+import { makeHost as makeHostWith } from './fixtures/make-host.js';
 
 const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
 function makeHost(snapshotEntries = 0, snapshotMode: 'inline' | 'deferred' = 'inline') {
-  let core: FakeCore | null = null;
-  const machine = new HashMachine();
-  const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
-  const created = NodeHost.create<HashResult>({
-    raft,
-    persisted: emptyPersistentState(),
-    rng: createRng(1),
-    createRaft: (config, persisted) => {
-      core = new FakeCore(config, persisted);
-      return core;
-    },
-    stateMachine: machine,
-    tickMs: 10,
-    logTimeTickMs: 100,
-    snapshotEntries,
-    snapshotMode,
-    nowMs: 0,
-  });
-  if (!created.ok) throw new Error(created.error);
-  if (core === null) throw new Error('core not created');
-  return { host: created.value, core: core as FakeCore, machine };
+  return makeHostWith({ snapshotEntries, snapshotMode });
 }
 
 const hard = (term: number, commit: number) => ({ term: term as Term, vote: n1, commit: commit as LogIndex });

@@ -4,49 +4,22 @@
 // proposals and reads (§6.3, §6.4), log time stamping across leaders, and snapshot/compaction.
 import t from 'tap';
 import fc from 'fast-check';
-import type { RaftConfig } from '../../src/raft/config.js';
 import { defaultRaftLimits } from '../../src/raft/config.js';
 import type { Message } from '../../src/raft/messages.js';
-import type { Entry, LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
-import { emptyPersistentState, nodeId } from '../../src/raft/types.js';
+import type { Entry, LogIndex, NodeId, Term } from '../../src/raft/types.js';
+import { nodeId } from '../../src/raft/types.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/server/envelope.js';
 import { NodeHost } from '../../src/server/host.js';
-import type { SnapshotMode } from '../../src/server/host.js';
 import type { HostReply } from '../../src/server/host-reply.js';
 import { LogTime } from '../../src/server/log-time.js';
 import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
 import { createRng } from '../../src/util/rng.js';
 import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
+import { makeHost } from './fixtures/make-host.js';
 
 const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
-function makeHost(
-  options: { persisted?: PersistentState; snapshotEntries?: number; snapshotBytes?: number; nowMs?: number; snapshotMode?: SnapshotMode } = {},
-) {
-  let core: FakeCore | null = null;
-  const machine = new HashMachine();
-  const raft: RaftConfig = { ...defaultRaftLimits, id: n1, initialVoters: [n1, n2] };
-  const created = NodeHost.create<HashResult>({
-    raft,
-    persisted: options.persisted ?? emptyPersistentState(),
-    rng: createRng(1),
-    createRaft: (config, persisted) => {
-      core = new FakeCore(config, persisted);
-      return core;
-    },
-    stateMachine: machine,
-    tickMs: 10,
-    logTimeTickMs: 100,
-    snapshotEntries: options.snapshotEntries ?? 0,
-    snapshotBytes: options.snapshotBytes ?? 0,
-    snapshotMode: options.snapshotMode ?? 'inline',
-    nowMs: options.nowMs ?? 0,
-  });
-  if (!created.ok) throw new Error(created.error);
-  if (core === null) throw new Error('core not created');
-  return { host: created.value, core: core as FakeCore, machine };
-}
 
 const heartbeat = (to: NodeId): Message => ({ type: 'Heartbeat', from: n1, to, term: 1 as Term, commit: 0 as LogIndex, context: null });
 const voteResponse = (to: NodeId): Message => ({ type: 'RequestVoteResponse', from: n1, to, term: 1 as Term, preVote: false, granted: true });
