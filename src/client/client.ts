@@ -47,6 +47,13 @@ interface PendingWait {
   readonly seqMin: number;
   readonly resolve: (token: FencingToken) => void;
   readonly reject: (error: unknown) => void;
+  /**
+   * The acquire was answered `queued`: only then is there a server-side wait to ask about. Before
+   * its answer, the acquire itself is still being sent under its seq, and that answer (from the
+   * exactly-once table) is the outcome; a second acquire would be a new request that may take
+   * what the first was refused.
+   */
+  queued: boolean;
   /** The caller gave up; a later grant is released at once, then `done` runs. */
   abandoned: boolean;
   done: () => void;
@@ -185,6 +192,7 @@ export class RaftlockClient {
           grant.resolve(token);
         },
         reject: grant.reject,
+        queued: false,
         abandoned: false,
         done: () => undefined,
       };
@@ -205,6 +213,8 @@ export class RaftlockClient {
         if (value === null) throw errorOf(result);
         if (value['kind'] !== 'granted') throw malformed('granted or queued', value);
         wait.resolve(fencingToken(uintField(value, 'token')));
+      } else {
+        wait.queued = true;
       }
       const stop =
         signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
@@ -572,7 +582,8 @@ export class RaftlockClient {
     for (const listener of this.listeners.connected) listener(info);
     for (const stream of this.watches) void stream.subscribe();
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
-    for (const wait of [...this.waits.values()]) void this.recheck(wait);
+    // An acquire not yet answered needs no asking: its re-sent seq brings the outcome.
+    for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
   }
 
   private async recheck(wait: PendingWait): Promise<void> {
