@@ -54,6 +54,8 @@ interface PendingWait {
    * what the first was refused.
    */
   queued: boolean;
+  /** The wait ended with a grant (the caller's hold, or one handed back if it was abandoned). */
+  granted: boolean;
   /** The caller gave up; a later grant is released at once, then `done` runs. */
   abandoned: boolean;
   done: () => void;
@@ -189,10 +191,12 @@ export class RaftlockClient {
         seqMin: this.seq + 1,
         resolve: (token) => {
           grantedToken = token;
+          wait.granted = true;
           grant.resolve(token);
         },
         reject: grant.reject,
         queued: false,
+        granted: false,
         abandoned: false,
         done: () => undefined,
       };
@@ -415,15 +419,25 @@ export class RaftlockClient {
     options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined } = {},
   ): Promise<WireResult> {
     if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
-    const run = async (): Promise<WireResult> => {
-      const seq = ++this.seq;
-      const command = { type: 'client', clientId: this.clientId, seq, op } as const;
-      const call: ClientOp = { kind: 'command', command };
-      return this.channel.call(call, { ...this.callOptions(), ...options });
-    };
+    return this.serially(() => this.send(op, options));
+  }
+
+  /** Runs `run` once every command before it has its answer: one command in flight at a time. */
+  private serially<T>(run: () => Promise<T>): Promise<T> {
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => undefined);
     return result;
+  }
+
+  /** Sends `op` now under the next seq; only ever called through `serially`. */
+  private send(
+    op: Operation,
+    options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined },
+  ): Promise<WireResult> {
+    const seq = ++this.seq;
+    const command = { type: 'client', clientId: this.clientId, seq, op } as const;
+    const call: ClientOp = { kind: 'command', command };
+    return this.channel.call(call, { ...this.callOptions(), ...options });
   }
 
   private callOptions(): { deadlineMs: number } {
@@ -586,18 +600,29 @@ export class RaftlockClient {
     for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
   }
 
+  /**
+   * Asks what became of a queued wait: the same request with `waitMs` 0, so a session that holds or
+   * waits gets its grant or its place back, and no new wait is ever started. A wait that settles
+   * before the re-check is sent needs none; one that ends without a grant while it is in flight
+   * may leave the re-check a grant of its own, which is handed back.
+   */
   private async recheck(wait: PendingWait): Promise<void> {
     const key = waitKey(wait.session.id, wait.spec.name);
-    const remainingMs = Math.max(0, Math.ceil(wait.waitDeadlineMs - this.options.clock.nowMs()));
-    let result: WireResult;
+    let result: WireResult | null;
     try {
-      const op = wait.spec.request(wait.session.id, remainingMs, wait.lockDelayMs);
-      result = await this.command(op);
+      const op = wait.spec.request(wait.session.id, 0, wait.lockDelayMs);
+      result = await this.serially(async () => (this.waits.get(key) === wait ? this.send(op, {}) : null));
     } catch {
       return;
     }
-    if (this.waits.get(key) !== wait) return;
+    if (result === null) return;
     const value = result.code === 'OK' ? fieldsOf(result['value']) : null;
+    if (this.waits.get(key) !== wait) {
+      // A wait that ended with a grant makes this answer that same grant; one that ended without
+      // one (TIMEOUT) leaves this grant to nobody.
+      if (value?.['kind'] === 'granted' && !wait.granted) void this.handBack(wait);
+      return;
+    }
     if (value?.['kind'] === 'queued') return;
     this.waits.delete(key);
     if (value?.['kind'] === 'granted' && isUint(value['token'])) {
@@ -605,6 +630,24 @@ export class RaftlockClient {
       return;
     }
     this.finishWait(wait, result.code === 'BUSY' ? waitTimeout(wait.spec.name) : errorOf(result));
+  }
+
+  /**
+   * Releases the session's hold on the wait's name, in the name's local turn: never while a caller
+   * of this client holds or waits for the name (a later acquire may have been answered with this
+   * very grant; it is then released by that caller, and this release finds nothing).
+   */
+  private async handBack(wait: PendingWait): Promise<void> {
+    const endTurn = await this.names.turn(wait.spec.name);
+    try {
+      if (!wait.session.isLost && !this.closed) {
+        await this.holdLink.release(wait.spec.name, wait.session.id, wait.spec.kind);
+      }
+    } catch {
+      // Unreachable cluster or closed client: the session's end releases the hold.
+    } finally {
+      endTurn();
+    }
   }
 
   private readonly holdLink: HoldLink = {

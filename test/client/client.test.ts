@@ -371,6 +371,35 @@ void t.test('a grant whose push is lost is found by asking again after the wait'
   });
 });
 
+void t.test('a re-check granted after its wait timed out hands that grant back', async (t) => {
+  // Proves a wait's re-check never leaves the session holding what no caller asked for: the wait ends
+  // with TIMEOUT just before the re-check applies, the lock is free by then, and the grant the re-check
+  // got is released, so the next client can take the lock.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
+    const b = await connect({ endpoints: cluster.endpoints, clientId: 'rechecker', ttlMs: 60_000, attemptTimeoutMs: 50 });
+    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+    clients.push(a, b, c);
+    await a.lock('late');
+    a.abandon();
+    let acquires = 0;
+    cluster.beforeApply = (record) => {
+      if (record.clientId !== 'rechecker' || record.type !== 'acquire' || record.duplicate) return;
+      if (++acquires !== 2) return;
+      // The re-check arrives: the wait has timed out on the cluster (b hears TIMEOUT first), and a's
+      // session expires afterwards, so the lock is free with nobody waiting.
+      cluster.advance(200);
+      cluster.advance(1_000);
+    };
+    await t.rejects(b.lock('late', { waitMs: 100 }), { code: 'TIMEOUT' }, 'the wait ended without a grant');
+    await until(() => acquires === 2, 're-checked');
+    await until(() => cluster.machine.state.locks.get('late') === undefined, 'the re-check grant handed back');
+    const taken = await c.tryLock('late');
+    t.ok(taken !== null, 'free for the next client');
+    await taken?.release();
+  });
+});
+
 void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
   // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
   // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
