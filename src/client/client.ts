@@ -47,6 +47,15 @@ interface PendingWait {
   readonly seqMin: number;
   readonly resolve: (token: FencingToken) => void;
   readonly reject: (error: unknown) => void;
+  /**
+   * The acquire was answered `queued`: only then is there a server-side wait to ask about. Before
+   * its answer, the acquire itself is still being sent under its seq, and that answer (from the
+   * exactly-once table) is the outcome; a second acquire would be a new request that may take
+   * what the first was refused.
+   */
+  queued: boolean;
+  /** The wait ended with a grant (the caller's hold, or one handed back if it was abandoned). */
+  granted: boolean;
   /** The caller gave up; a later grant is released at once, then `done` runs. */
   abandoned: boolean;
   done: () => void;
@@ -182,9 +191,12 @@ export class RaftlockClient {
         seqMin: this.seq + 1,
         resolve: (token) => {
           grantedToken = token;
+          wait.granted = true;
           grant.resolve(token);
         },
         reject: grant.reject,
+        queued: false,
+        granted: false,
         abandoned: false,
         done: () => undefined,
       };
@@ -205,6 +217,8 @@ export class RaftlockClient {
         if (value === null) throw errorOf(result);
         if (value['kind'] !== 'granted') throw malformed('granted or queued', value);
         wait.resolve(fencingToken(uintField(value, 'token')));
+      } else {
+        wait.queued = true;
       }
       const stop =
         signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
@@ -405,15 +419,25 @@ export class RaftlockClient {
     options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined } = {},
   ): Promise<WireResult> {
     if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
-    const run = async (): Promise<WireResult> => {
-      const seq = ++this.seq;
-      const command = { type: 'client', clientId: this.clientId, seq, op } as const;
-      const call: ClientOp = { kind: 'command', command };
-      return this.channel.call(call, { ...this.callOptions(), ...options });
-    };
+    return this.serially(() => this.send(op, options));
+  }
+
+  /** Runs `run` once every command before it has its answer: one command in flight at a time. */
+  private serially<T>(run: () => Promise<T>): Promise<T> {
     const result = this.chain.then(run, run);
     this.chain = result.catch(() => undefined);
     return result;
+  }
+
+  /** Sends `op` now under the next seq; only ever called through `serially`. */
+  private send(
+    op: Operation,
+    options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined },
+  ): Promise<WireResult> {
+    const seq = ++this.seq;
+    const command = { type: 'client', clientId: this.clientId, seq, op } as const;
+    const call: ClientOp = { kind: 'command', command };
+    return this.channel.call(call, { ...this.callOptions(), ...options });
   }
 
   private callOptions(): { deadlineMs: number } {
@@ -572,21 +596,33 @@ export class RaftlockClient {
     for (const listener of this.listeners.connected) listener(info);
     for (const stream of this.watches) void stream.subscribe();
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
-    for (const wait of [...this.waits.values()]) void this.recheck(wait);
+    // An acquire not yet answered needs no asking: its re-sent seq brings the outcome.
+    for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
   }
 
+  /**
+   * Asks what became of a queued wait: the same request with `waitMs` 0, so a session that holds or
+   * waits gets its grant or its place back, and no new wait is ever started. A wait that settles
+   * before the re-check is sent needs none; one that ends without a grant while it is in flight
+   * may leave the re-check a grant of its own, which is handed back.
+   */
   private async recheck(wait: PendingWait): Promise<void> {
     const key = waitKey(wait.session.id, wait.spec.name);
-    const remainingMs = Math.max(0, Math.ceil(wait.waitDeadlineMs - this.options.clock.nowMs()));
-    let result: WireResult;
+    let result: WireResult | null;
     try {
-      const op = wait.spec.request(wait.session.id, remainingMs, wait.lockDelayMs);
-      result = await this.command(op);
+      const op = wait.spec.request(wait.session.id, 0, wait.lockDelayMs);
+      result = await this.serially(async () => (this.waits.get(key) === wait ? this.send(op, {}) : null));
     } catch {
       return;
     }
-    if (this.waits.get(key) !== wait) return;
+    if (result === null) return;
     const value = result.code === 'OK' ? fieldsOf(result['value']) : null;
+    if (this.waits.get(key) !== wait) {
+      // A wait that ended with a grant makes this answer that same grant; one that ended without
+      // one (TIMEOUT) leaves this grant to nobody.
+      if (value?.['kind'] === 'granted' && !wait.granted) void this.handBack(wait);
+      return;
+    }
     if (value?.['kind'] === 'queued') return;
     this.waits.delete(key);
     if (value?.['kind'] === 'granted' && isUint(value['token'])) {
@@ -594,6 +630,24 @@ export class RaftlockClient {
       return;
     }
     this.finishWait(wait, result.code === 'BUSY' ? waitTimeout(wait.spec.name) : errorOf(result));
+  }
+
+  /**
+   * Releases the session's hold on the wait's name, in the name's local turn: never while a caller
+   * of this client holds or waits for the name (a later acquire may have been answered with this
+   * very grant; it is then released by that caller, and this release finds nothing).
+   */
+  private async handBack(wait: PendingWait): Promise<void> {
+    const endTurn = await this.names.turn(wait.spec.name);
+    try {
+      if (!wait.session.isLost && !this.closed) {
+        await this.holdLink.release(wait.spec.name, wait.session.id, wait.spec.kind);
+      }
+    } catch {
+      // Unreachable cluster or closed client: the session's end releases the hold.
+    } finally {
+      endTurn();
+    }
   }
 
   private readonly holdLink: HoldLink = {

@@ -306,11 +306,49 @@ void t.test('a queued acquire whose answer is lost is retried under its seq and 
     const tries = cluster.applied.filter((r) => r.clientId === 'waiter' && r.type === 'acquire');
     t.equal(tries[0]?.seq, tries[1]?.seq, 'the retry carries the same seq');
     t.equal(tries[1]?.duplicate, true, 'and is answered from the table');
-    t.equal(cluster.machine.state.waiterCount, 1, 'queued once (the re-check after reconnecting keeps its place)');
+    t.equal(cluster.machine.state.waiterCount, 1, 'queued once: the retry is answered from the table, nothing else is sent');
     await held.release();
     const granted = await waiting;
     t.ok(granted.fencingToken > held.fencingToken);
     await granted.release();
+  });
+});
+
+void t.test('a try-acquire whose answer is lost takes nothing more than its own answer says', async (t) => {
+  // Proves a reconnection during a try-acquire sends no second acquire: the re-sent seq is answered from
+  // the exactly-once table (Raft dissertation §6.3), and no new request may take a permit that frees up
+  // meanwhile, or the session would hold a permit its caller was told it did not get (a chaos run's
+  // semaphore history showed exactly that: a refused try-acquire, then a holder nobody knew of).
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
+    const b = await connect({ endpoints: cluster.endpoints, clientId: 'trier', ttlMs: 60_000, backoff: { baseMs: 5, maxMs: 20 } });
+    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+    clients.push(a, b, c);
+    await a.semaphore('pool1', 1).acquire();
+    a.abandon();
+    cluster.onApplied = (record) => {
+      if (record.clientId !== 'trier' || record.type !== 'acquireSemaphore' || record.duplicate) return;
+      cluster.onApplied = null;
+      // Refused (the permit is a's); then a's session expires and the permit is free.
+      cluster.advance(1_000);
+    };
+    cluster.dropAfterApply = 1;
+    t.equal(await b.semaphore('pool1', 1).tryAcquire(), null, 'the acquire was refused when it applied');
+    // Commands go one at a time: once this one is answered, anything queued before it has applied.
+    await b.kv.put('after', 'x');
+    const tries = cluster.applied.filter((r) => r.clientId === 'trier' && r.type === 'acquireSemaphore');
+    t.same(
+      tries.map((r) => [r.seq === tries[0]?.seq, r.duplicate]),
+      [
+        [true, false],
+        [true, true],
+      ],
+      'one acquire, re-sent once under its seq, and no other',
+    );
+    t.equal(cluster.machine.state.locks.get('pool1'), undefined, 'nobody holds a permit');
+    const taken = await c.semaphore('pool1', 1).tryAcquire();
+    t.ok(taken !== null, 'the free permit goes to the next caller');
+    await taken?.release();
   });
 });
 
@@ -330,6 +368,35 @@ void t.test('a grant whose push is lost is found by asking again after the wait'
     t.ok(granted.fencingToken > held.fencingToken);
     cluster.dropPushes = false;
     await granted.release();
+  });
+});
+
+void t.test('a re-check granted after its wait timed out hands that grant back', async (t) => {
+  // Proves a wait's re-check never leaves the session holding what no caller asked for: the wait ends
+  // with TIMEOUT just before the re-check applies, the lock is free by then, and the grant the re-check
+  // got is released, so the next client can take the lock.
+  await withCluster(1, async (cluster, clients) => {
+    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
+    const b = await connect({ endpoints: cluster.endpoints, clientId: 'rechecker', ttlMs: 60_000, attemptTimeoutMs: 50 });
+    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+    clients.push(a, b, c);
+    await a.lock('late');
+    a.abandon();
+    let acquires = 0;
+    cluster.beforeApply = (record) => {
+      if (record.clientId !== 'rechecker' || record.type !== 'acquire' || record.duplicate) return;
+      if (++acquires !== 2) return;
+      // The re-check arrives: the wait has timed out on the cluster (b hears TIMEOUT first), and a's
+      // session expires afterwards, so the lock is free with nobody waiting.
+      cluster.advance(200);
+      cluster.advance(1_000);
+    };
+    await t.rejects(b.lock('late', { waitMs: 100 }), { code: 'TIMEOUT' }, 'the wait ended without a grant');
+    await until(() => acquires === 2, 're-checked');
+    await until(() => cluster.machine.state.locks.get('late') === undefined, 'the re-check grant handed back');
+    const taken = await c.tryLock('late');
+    t.ok(taken !== null, 'free for the next client');
+    await taken?.release();
   });
 });
 
