@@ -30,9 +30,9 @@ const short = has('--short');
 const json = has('--json');
 const seconds = Number(flag('--seconds') ?? (short ? '2' : '5'));
 const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).split(',').map(Number);
-// A raftlock node serves at most 1,024 client connections (NodeServer's connectionsMax), and one
-// client holds one place in a lock's queue, so 3 nodes take about 3,000 waiters.
-const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '2500'));
+// Every waiter is its own client (one connection, one session, blocked in acquire), so the bench
+// cluster raises cluster.yml's limits.connectionsMax (1,024 per node by default) to hold them.
+const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '10000'));
 const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
 const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '100000'));
 const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '10000'));
@@ -104,6 +104,15 @@ async function runAll(run: Run): Promise<void> {
 /** Above this many clients raftlock's clients stay on the member they reach (see `spread`). */
 const spreadAboveClients = 900;
 
+/**
+ * Client connections per node: every queue waiter spread evenly over the nodes, twice over (a
+ * spread is by client index, and the workloads before the queue may still be closing theirs),
+ * and never below the default.
+ */
+function benchConnectionsMax(nodes: number): number {
+  return Math.max(1024, 2 * Math.ceil((queueWaiters + 1) / nodes) + 256);
+}
+
 /** The failover client presumes a member dead after this long without an answer. */
 const failoverAttemptMs = 300;
 
@@ -114,7 +123,7 @@ if (!short) {
 }
 
 log('starting a 3-node raftlock cluster (real node processes, fsync on) ...');
-const raftlock = await RaftlockCluster.start(3, dataParent);
+const raftlock = await RaftlockCluster.start(3, dataParent, benchConnectionsMax(3));
 try {
   const endpoints = raftlock.endpoints;
   const run: Run = {

@@ -2,7 +2,7 @@
 // 127.0.0.1, data in a temp directory) started through the Launcher, and the `LockBackend` over the
 // client library: one `RaftlockClient` per benchmark client, its blocking `lock()` (the mutex's
 // FIFO queue on the server, never a retry loop) and `release()`.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/client.js';
 import type { RaftlockClient } from '../../src/client/client.js';
@@ -26,11 +26,15 @@ export class RaftlockCluster {
     private readonly launcher: Launcher,
   ) {}
 
-  /** Starts `count` nodes (tick 50 ms, election 10 ticks, fsync on) and waits for a leader. */
-  static async start(count: number, parentDir: string): Promise<RaftlockCluster> {
+  /**
+   * Starts `count` nodes (tick 50 ms, election 10 ticks, fsync on) and waits for a leader.
+   * `connectionsMax` sets cluster.yml's `limits.connectionsMax` (client connections per node).
+   */
+  static async start(count: number, parentDir: string, connectionsMax?: number): Promise<RaftlockCluster> {
     const dir = mkdtempSync(join(parentDir, 'raftlock-bench-'));
     const nodes = await makeNodes(count);
     const file = writeClusterFile(dir, nodes, { tick: '50ms', election: 10, snapshotEntries: 100_000 });
+    if (connectionsMax !== undefined) appendFileSync(file, `limits:\n  connectionsMax: ${connectionsMax}\n`);
     const config = await loadClusterConfig(file);
     if (!config.ok) throw new Error(config.error.message);
     const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined, stopTimeoutMs: 5000 });

@@ -85,6 +85,8 @@ export interface ClusterLimits {
   readonly snapshotChunkBytes: number;
   readonly sendQueueFramesMax: number;
   readonly sendQueueBytesMax: number;
+  /** Client connections one node serves at once; a connection beyond it is refused. */
+  readonly connectionsMax: number;
 }
 
 /** Every default, in one place; docs/configuration.md mirrors this table. */
@@ -105,6 +107,7 @@ export const clusterDefaults = {
     snapshotChunkBytes: defaultRaftLimits.snapshotChunkBytes,
     sendQueueFramesMax: 4096,
     sendQueueBytesMax: 16 * 1024 * 1024,
+    connectionsMax: 1024,
   } satisfies ClusterLimits,
   ttlMs: 15_000,
   keepaliveIntervalMs: 250,
@@ -226,6 +229,7 @@ function readSections(
       snapshotChunkBytes: limitSize('snapshotChunkBytes', kib, gib),
       sendQueueFramesMax: limitCount('sendQueueFramesMax', 1e6),
       sendQueueBytesMax: limitSize('sendQueueBytesMax', 64 * kib, max),
+      connectionsMax: limitCount('connectionsMax', 1e6),
     },
     sessions: {
       ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),

@@ -71,6 +71,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     limits: config.limits,
     machine: machineConfigFor(config),
     clientLimits: { frameBytesMax: config.limits.frameBytesMax },
+    connectionsMax: config.limits.connectionsMax,
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
   };

@@ -200,9 +200,10 @@ t.test('partitions are checked separately and the search bound gives "unknown", 
   const ops = [acq('a', 3, 0, 1, 'L1'), acq('b', 4, 2, 3, 'L2'), acq('c', 5, 4, 5, 'L1')];
   const result = checkLinearizable(mutexModel, ops);
   t.same(result.partitions.map((p) => [p.partition, p.verdict, p.operations]), [['L1', 'violation', 2], ['L2', 'ok', 1]]);
-  // Many concurrent unknown acquires: the search needs more than 3 steps.
+  // Two hand-offs: the search needs a step per operation, more than 3.
+  const handoffs = [acq('a', 3, 0, 1), rel('a', 3, true, 2, 3), acq('b', 5, 4, 5), rel('b', 5, true, 6, 7)];
+  t.equal(checkLinearizable(mutexModel, handoffs, { stepsMax: 3 }).verdict, 'unknown');
   const wide = [0, 1, 2, 3, 4, 5].map((i) => acq(`o${i}`, undefined, i, 0));
-  t.equal(checkLinearizable(mutexModel, [...wide, acq('z', 100, 10, 11)], { stepsMax: 3 }).verdict, 'unknown');
   t.equal(checkLinearizable(mutexModel, [...wide, end('o0', 6, 7), acq('z', 100, 10, 11)]).verdict, 'ok');
 });
 
@@ -395,8 +396,13 @@ t.test('the check command exits 0 on a linearizable history, 1 on a violation, 2
   const granted = (id: string, atUs: number, token: number): object => ({ kind: 'complete', id, process: 'p', atUs, outcome: 'ok', result: { type: 'lock.acquire', token } });
   const good = file('good.jsonl', [invoke('a', 0, 's1'), granted('a', 1, 5)]);
   const bad = file('bad.jsonl', [invoke('b1', 0, 's1'), granted('b1', 1, 5), invoke('b2', 2, 's2'), granted('b2', 3, 6)]);
-  // Six acquires of unknown outcome, then a grant: the search needs more than three steps.
-  const wide = file('wide.jsonl', [...[0, 1, 2, 3, 4, 5].map((i) => invoke(`w${i}`, i, `o${i}`)), invoke('z', 10, 'z'), granted('z', 11, 100)]);
+  // Six acquires of unknown outcome, then four grants in a row: the search needs more than three steps.
+  const released = (id: string, atUs: number, owner: string, token: number): object[] => [
+    { kind: 'invoke', id, process: owner, atUs, op: { type: 'lock.release', lock: 'L', owner, token } },
+    { kind: 'complete', id, process: owner, atUs: atUs + 1, outcome: 'ok', result: { type: 'lock.release', released: true } },
+  ];
+  const grants = [0, 1, 2, 3].flatMap((i) => [invoke(`z${i}`, 10 + 4 * i, `z${i}`), granted(`z${i}`, 11 + 4 * i, 100 + i), ...released(`r${i}`, 12 + 4 * i, `z${i}`, 100 + i)]);
+  const wide = file('wide.jsonl', [...[0, 1, 2, 3, 4, 5].map((i) => invoke(`w${i}`, i, `o${i}`)), ...grants]);
   const torn = file('torn.jsonl', []);
   writeFileSync(torn, '{"kind":');
   t.equal(runCheckCli([good]), 0);

@@ -18,6 +18,7 @@ import {
   parseDurationMs,
   parseSizeBytes,
 } from '../../src/server/units.js';
+import { nodeServerOptions } from '../../src/server/embed.js';
 import type { NodeId } from '../../src/raft/types.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -98,6 +99,16 @@ t.test("the repository's cluster.yml loads with the values it states", async (t)
   t.same(config.warnings, []);
   const raft = raftConfigFor(config, 'n2' as NodeId);
   t.same([raft.id, raft.initialVoters, raft.electionTicks], ['n2', ['n1', 'n2', 'n3'], 10]);
+});
+
+t.test('limits.connectionsMax is read from cluster.yml and reaches the node server', async (t) => {
+  const dir = t.testdir({ 'cluster.yml': withExtra('limits:\n  connectionsMax: 12000\n') });
+  const loaded = await loadClusterConfig(join(dir, 'cluster.yml'));
+  if (!loaded.ok) throw new Error(loaded.error.message);
+  t.equal(loaded.value.limits.connectionsMax, 12_000);
+  const options = nodeServerOptions({ config: loaded.value, nodeId: 'n1' as NodeId });
+  t.equal(options.connectionsMax, 12_000, 'the node serves that many client connections');
+  t.equal(clusterDefaults.limits.connectionsMax, 1024, 'the default when omitted');
 });
 
 t.test('omitted settings take their defaults; even node counts warn', async (t) => {
@@ -192,6 +203,20 @@ const badCases: readonly BadCase[] = [
     line: base + 1,
     column: 9,
     message: /snapshot.mode must be background or inline, got "later"/,
+  },
+  {
+    name: 'connection limit of zero',
+    yaml: withExtra('limits:\n  connectionsMax: 0\n'),
+    line: base + 1,
+    column: 19,
+    message: /limits.connectionsMax must be an integer from 1 to 1000000, got number 0/,
+  },
+  {
+    name: 'connection limit not a number',
+    yaml: withExtra('limits:\n  connectionsMax: 10k\n'),
+    line: base + 1,
+    column: 19,
+    message: /limits.connectionsMax must be an integer from 1 to 1000000, got "10k"/,
   },
   {
     name: 'section not a mapping',

@@ -4,14 +4,20 @@
  * state) so that no configuration is explored twice, and P-compositionality (each partition of the
  * model is checked on its own).
  *
- * The search: walk the events in time order. At a call, try to linearize that operation now (the
- * model accepts its output from the current state); if the resulting configuration is new, take it
- * and lift the operation out of the event list. At a return whose operation has not been
- * linearized, the current path is dead: undo the last choice and try the next candidate. Reaching
- * the end of the list means every operation found a point between its call and return.
+ * The search: at each choice point the candidates are the calls before the first return still in
+ * the list. Try to linearize one (the model accepts its output from the current state); if the
+ * resulting configuration is new, take it and lift the operation out of the list. When no
+ * candidate is left, the current path is dead: undo the last choice and try the next candidate.
+ * An empty list means every operation found a point between its call and return.
  *
  * Operations of unknown outcome return at +∞: they may take effect anywhere after their call, or
- * never (once only their +∞ returns are left, the search succeeds without them).
+ * never (once only they are left, the search succeeds without them). Long histories full of them
+ * stay tractable through reductions that each keep the verdict (the comments at each say why):
+ * an unknown operation is never taken where it changes nothing; nothing a session does changes
+ * the state after its session ended (`Model.session`); the memo skips a configuration when one
+ * with the same known operations, fewer unknown ones and a dominating state (`Model.dominates`)
+ * was already explored to exhaustion; a model may drop operations that cannot matter before the
+ * search (`Model.reduce`).
  */
 import type { Model, Operation } from './model.js';
 
@@ -55,7 +61,7 @@ type Event = {
   readonly time: number;
   prev: Event | null;
   next: Event | null;
-  /** A call's return event (null on return events). */
+  /** A known call's return event (null on returns and on unknown calls, which return at +∞). */
   match: Event | null;
 };
 
@@ -74,7 +80,9 @@ export function checkLinearizable<State, Input, Output>(
   }
   const partitions: PartitionVerdict<Input, Output>[] = [];
   for (const key of [...groups.keys()].sort()) {
-    partitions.push(checkPartition(model, key, groups.get(key) ?? [], options.stepsMax ?? defaultStepsMax));
+    const group = groups.get(key) ?? [];
+    const verdict = checkPartition(model, key, model.reduce === undefined ? group : model.reduce(group), options.stepsMax ?? defaultStepsMax);
+    partitions.push({ ...verdict, operations: group.length });
   }
   const verdict = partitions.some((p) => p.verdict === 'violation')
     ? 'violation'
@@ -84,46 +92,65 @@ export function checkLinearizable<State, Input, Output>(
   return { verdict, partitions };
 }
 
-function buildEvents<Input, Output>(ops: readonly Operation<Input, Output>[]): Event {
-  const events: Event[] = [];
+/**
+ * Two doubly linked lists with a head sentinel each: the calls and returns of the known
+ * operations, and the calls of the unknown ones (their returns, at +∞, would only ever close the
+ * list, so they are left out).
+ */
+function buildEvents<Input, Output>(ops: readonly Operation<Input, Output>[]): { known: Event; unknown: Event } {
+  const known: Event[] = [];
+  const unknown: Event[] = [];
   ops.forEach((op, index) => {
     if (!(op.returnUs >= op.callUs)) throw new RangeError(`operation ${op.id} returns before its call`);
     const call: Event = { kind: 'call', op: index, time: op.callUs, prev: null, next: null, match: null };
+    if (op.returnUs === Infinity) {
+      unknown.push(call);
+      return;
+    }
     const ret: Event = { kind: 'return', op: index, time: op.returnUs, prev: null, next: null, match: null };
     call.match = ret;
-    events.push(call, ret);
+    known.push(call, ret);
   });
   // Calls before returns at equal times: touching operations count as concurrent (the lenient
   // reading, so clock granularity never produces a false alarm).
-  events.sort((a, b) => {
-    if (a.time !== b.time) return a.time < b.time ? -1 : 1;
-    if (a.kind !== b.kind) return a.kind === 'call' ? -1 : 1;
-    return a.op - b.op;
-  });
-  const head: Event = { kind: 'call', op: -1, time: -Infinity, prev: null, next: null, match: null };
-  let last = head;
-  for (const event of events) {
-    last.next = event;
-    event.prev = last;
-    last = event;
-  }
-  return head;
+  const order = (x: Event, y: Event): number => {
+    if (x.time !== y.time) return x.time < y.time ? -1 : 1;
+    if (x.kind !== y.kind) return x.kind === 'call' ? -1 : 1;
+    return x.op - y.op;
+  };
+  const link = (events: Event[]): Event => {
+    events.sort(order);
+    const head: Event = { kind: 'call', op: -1, time: -Infinity, prev: null, next: null, match: null };
+    let last = head;
+    for (const event of events) {
+      last.next = event;
+      event.prev = last;
+      last = event;
+    }
+    return head;
+  };
+  return { known: link(known), unknown: link(unknown) };
 }
 
+function unlink(event: Event): void {
+  (event.prev as Event).next = event.next;
+  if (event.next !== null) event.next.prev = event.prev;
+}
+
+function relink(event: Event): void {
+  (event.prev as Event).next = event;
+  if (event.next !== null) event.next.prev = event;
+}
+
+/** Takes a call (and its return, if known) out of its list; `unlift` undoes the latest `lift`. */
 function lift(call: Event): void {
-  const ret = call.match as Event;
-  (call.prev as Event).next = call.next;
-  (call.next as Event).prev = call.prev;
-  (ret.prev as Event).next = ret.next;
-  if (ret.next !== null) ret.next.prev = ret.prev;
+  unlink(call);
+  if (call.match !== null) unlink(call.match);
 }
 
 function unlift(call: Event): void {
-  const ret = call.match as Event;
-  (ret.prev as Event).next = ret;
-  if (ret.next !== null) ret.next.prev = ret;
-  (call.prev as Event).next = call;
-  (call.next as Event).prev = call;
+  if (call.match !== null) relink(call.match);
+  relink(call);
 }
 
 /**
@@ -153,6 +180,18 @@ class Bitset {
     for (let k = 0; k < words.length; k++) if (words[k] !== this.words[k]) return false;
     return true;
   }
+  /** Is every bit of `words` either set here or one that `excused` accepts? */
+  covers(words: Uint32Array, excused: (bit: number) => boolean): boolean {
+    for (let k = 0; k < words.length; k++) {
+      let extra = ((words[k] ?? 0) & ~(this.words[k] ?? 0)) >>> 0;
+      while (extra !== 0) {
+        const low = 31 - Math.clz32(extra & -extra);
+        if (!excused(k * 32 + low)) return false;
+        extra = (extra & (extra - 1)) >>> 0;
+      }
+    }
+    return true;
+  }
   private toggleHash(i: number): void {
     this.hashLow = (this.hashLow ^ mix32(2 * i + 1)) >>> 0;
     this.hashHigh = (this.hashHigh ^ mix32(2 * i + 2)) >>> 0;
@@ -167,73 +206,200 @@ function mix32(x: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+type SessionOf<Input> = NonNullable<Model<unknown, Input, unknown>['session']>;
+
+/**
+ * Which sessions the current linearization has ended (a function of the linearized set, so the
+ * memo needs no key for it; a larger set ends more sessions, so the memo's inclusion test holds).
+ */
+class Sessions<Input> {
+  private readonly session: Int32Array;
+  private readonly ends: Uint8Array;
+  private readonly endsTaken: Int32Array;
+
+  constructor(sessionOf: SessionOf<Input> | undefined, ops: readonly { readonly input: Input }[]) {
+    const ids = new Map<string, number>();
+    this.session = new Int32Array(ops.length).fill(-1);
+    this.ends = new Uint8Array(ops.length);
+    ops.forEach((op, i) => {
+      const s = sessionOf?.(op.input);
+      if (s === undefined) return;
+      let id = ids.get(s.id);
+      if (id === undefined) ids.set(s.id, (id = ids.size));
+      this.session[i] = id;
+      this.ends[i] = s.ends ? 1 : 0;
+    });
+    this.endsTaken = new Int32Array(ids.size);
+  }
+
+  /** Has the session of operation `i` ended (by another operation: an end is never barred)? */
+  ended(i: number): boolean {
+    const s = this.session[i] ?? -1;
+    return s >= 0 && this.ends[i] === 0 && (this.endsTaken[s] ?? 0) > 0;
+  }
+
+  /** Has the session of operation `i` (an end included) been ended by a linearized end? */
+  over(i: number): boolean {
+    const s = this.session[i] ?? -1;
+    return s >= 0 && (this.endsTaken[s] ?? 0) > 0;
+  }
+
+  /** Operation `i` was linearized (+1) or taken back (-1). */
+  take(i: number, delta: 1 | -1): void {
+    const s = this.session[i] ?? -1;
+    if (s >= 0 && this.ends[i] === 1) this.endsTaken[s] = (this.endsTaken[s] ?? 0) + delta;
+  }
+}
+
+/** One memoized configuration; `done` once the search has backed out of it (it has no completion). */
+type Seen<State> = { readonly known: Uint32Array; readonly unknown: Uint32Array; readonly state: State; done: boolean };
+
 function checkPartition<State, Input, Output>(
   model: Model<State, Input, Output>,
   partition: string,
   ops: readonly Operation<Input, Output>[],
   stepsMax: number,
 ): PartitionVerdict<Input, Output> {
-  const head = buildEvents(ops);
-  const linearized = new Bitset(ops.length);
-  const cache = new Map<string, { words: Uint32Array; state: State }[]>();
-  const stack: { call: Event; before: State; after: State }[] = [];
+  const lists = buildEvents(ops);
+  // Known and unknown operations are numbered apart: a configuration is (known linearized,
+  // unknown linearized, state), and the memo compares the unknown part by inclusion.
+  const slot: number[] = [];
+  let knownCount = 0;
+  let unknownCount = 0;
+  const unknownOp: number[] = [];
+  ops.forEach((op, i) => {
+    if (op.returnUs === Infinity) unknownOp.push(i);
+    slot.push(op.returnUs === Infinity ? unknownCount++ : knownCount++);
+  });
+  const isUnknown = (index: number): boolean => (ops[index] as Operation<Input, Output>).returnUs === Infinity;
+  const known = new Bitset(knownCount);
+  const unknown = new Bitset(unknownCount);
+  const mark = (index: number, on: boolean): void => {
+    const set = isUnknown(index) ? unknown : known;
+    if (on) set.set(slot[index] as number);
+    else set.clear(slot[index] as number);
+  };
+  const sessions = new Sessions(model.session, ops);
+  const cache = new Map<string, Seen<State>[]>();
+  const stack: { call: Event; before: State; after: State; seen: Seen<State> }[] = [];
   let state = model.init();
   let steps = 0;
-  // The deepest linearization so far, copied only when the search is about to back out of it.
-  let best: { order: number[]; states: State[] } = { order: [], states: [] };
+  // The deepest linearization so far (by known operations: unknown ones are optional, so they
+  // say nothing about how far the history goes), copied only when the search backs out of it.
+  let best: { order: number[]; states: State[]; depth: number } = { order: [], states: [], depth: 0 };
+  let knownDepth = 0;
   const keepIfDeepest = (): void => {
-    if (stack.length > best.order.length) best = { order: stack.map((s) => s.call.op), states: stack.map((s) => s.after) };
+    if (knownDepth > best.depth || best.order.length === 0) {
+      best = { order: stack.map((s) => s.call.op), states: stack.map((s) => s.after), depth: knownDepth };
+    }
   };
 
-  const remember = (s: State): boolean => {
-    const key = `${linearized.key()}|${model.hash(s)}`;
-    const seen = cache.get(key);
-    if (seen !== undefined && seen.some((e) => linearized.equals(e.words) && model.equal(e.state, s))) return false;
-    const entry = { words: linearized.words.slice(), state: s };
-    if (seen === undefined) cache.set(key, [entry]);
-    else seen.push(entry);
-    return true;
-  };
-
-  let event = head.next;
-  while (event !== null) {
-    if (++steps > stepsMax) return { partition, operations: ops.length, steps, verdict: 'unknown' };
-    if (event.kind === 'call') {
-      const op = ops[event.op] as Operation<Input, Output>;
-      const result = model.step(state, op.input, op.output);
-      if (result.ok) {
-        linearized.set(event.op);
-        if (remember(result.state)) {
-          stack.push({ call: event, before: state, after: result.state });
-          state = result.state;
-          lift(event);
-          event = head.next;
-          continue;
-        }
-        linearized.clear(event.op);
+  // A configuration is skipped when one with the same known operations, a subset of its unknown
+  // operations and a dominating state (by default, an equal one) was already explored to
+  // exhaustion: unknown operations return at +∞, so the remaining ones never constrain the
+  // others, fewer ended sessions bar fewer operations, and a dominating state accepts whatever
+  // this one accepts; so every completion of this configuration would be one of that one, which
+  // has none. Equal configurations are skipped as in Lowe's memoization (an equal one is never
+  // on the current path: every step adds an operation).
+  // An unknown operation taken there but not here is no option here either once its session has
+  // ended here (it could only be refused, which changes nothing); the sessions ended there are
+  // then ended here too, since its ends are among them.
+  const spent = (bit: number): boolean => sessions.over(unknownOp[bit] as number);
+  const coarse = model.coarseHash ?? model.hash;
+  const dominates = model.dominates ?? model.equal;
+  const remember = (s: State): Seen<State> | null => {
+    const key = `${known.key()}|${coarse(s)}`;
+    const list = cache.get(key);
+    if (list !== undefined) {
+      for (const e of list) {
+        if (!known.equals(e.known)) continue;
+        if (unknown.equals(e.unknown) && model.equal(e.state, s)) return null;
+        if (e.done && dominates(e.state, s) && unknown.covers(e.unknown, spent)) return null;
       }
-      event = event.next;
+    }
+    const entry: Seen<State> = { known: known.words.slice(), unknown: unknown.words.slice(), state: s, done: false };
+    if (list === undefined) cache.set(key, [entry]);
+    else list.push(entry);
+    return entry;
+  };
+
+  /** The first return still in the list: every candidate is called no later than it. */
+  const firstReturn = (): Event | null => {
+    let e = lists.known.next;
+    while (e !== null && e.kind === 'call') e = e.next;
+    return e;
+  };
+
+  // The candidates at a choice point are the calls before the first remaining return, tried in
+  // two passes: known operations first, then unknown ones (or the other way round when the model
+  // asks). The alternatives are the same either way; known first explores configurations with
+  // fewer unknown operations first, so that the memo's inclusion test prunes the rest, while
+  // reads that depend on unknown writes are found sooner with unknown first.
+  const passes: readonly boolean[] = model.unknownFirst === true ? [true, false] : [false, true];
+  const start = (pass: number): Event | null => (passes[pass] === true ? lists.unknown.next : lists.known.next);
+  let pass = 0;
+  let bound = firstReturn();
+  let event = start(pass);
+  for (;;) {
+    if (++steps > stepsMax) return { partition, operations: ops.length, steps, verdict: 'unknown' };
+    if (bound === null) break; // every known operation is linearized
+    const unknownPass = passes[pass] === true;
+    if (event === null || (unknownPass ? event.time > bound.time : event.kind === 'return')) {
+      if (pass === 0) {
+        pass = 1;
+        event = start(pass);
+        continue;
+      }
+      // Every candidate before the first return was tried: nothing before it can move; backtrack.
+      keepIfDeepest();
+      const top = stack.pop();
+      if (top === undefined) {
+        return {
+          partition,
+          operations: ops.length,
+          steps,
+          verdict: 'violation',
+          violation: explain(model, ops, best.order, best.states),
+        };
+      }
+      top.seen.done = true;
+      if (!isUnknown(top.call.op)) knownDepth--;
+      mark(top.call.op, false);
+      sessions.take(top.call.op, -1);
+      state = top.before;
+      unlift(top.call);
+      event = top.call.next;
+      pass = passes.indexOf(isUnknown(top.call.op));
+      bound = firstReturn();
       continue;
     }
-    // Only returns at +∞ are left: the remaining operations are unknown ones, and an unknown
-    // operation may never have taken effect.
-    if (event.time === Infinity) break;
-    // A return whose operation is still in the list: nothing before it can move; backtrack.
-    keepIfDeepest();
-    const top = stack.pop();
-    if (top === undefined) {
-      return {
-        partition,
-        operations: ops.length,
-        steps,
-        verdict: 'violation',
-        violation: explain(model, ops, best.order, best.states),
-      };
+    const call = event;
+    if (call.kind === 'return') throw new Error('unreachable: a return among the candidates');
+    const op = ops[call.op] as Operation<Input, Output>;
+    const result = model.step(state, op.input, op.output);
+    // An unknown operation that would change nothing here is never taken here: any
+    // linearization placing it at such a point stays one without it, since it constrains no
+    // other operation in real time (it returns at +∞) and may never have taken effect. After its
+    // session ended, an operation can only have been refused, so it must change nothing.
+    const idle = result.ok && model.equal(result.state, state);
+    if (result.ok && !(unknownPass && idle) && (idle || !sessions.ended(call.op))) {
+      mark(call.op, true);
+      sessions.take(call.op, 1);
+      const seen = remember(result.state);
+      if (seen !== null) {
+        stack.push({ call, before: state, after: result.state, seen });
+        if (!unknownPass) knownDepth++;
+        state = result.state;
+        lift(call);
+        pass = 0;
+        event = start(pass);
+        bound = firstReturn();
+        continue;
+      }
+      sessions.take(call.op, -1);
+      mark(call.op, false);
     }
-    linearized.clear(top.call.op);
-    state = top.before;
-    unlift(top.call);
-    event = top.call.next;
+    event = call.next;
   }
   return { partition, operations: ops.length, steps, verdict: 'ok' };
 }
@@ -245,6 +411,11 @@ function explain<State, Input, Output>(
   states: readonly State[],
 ): Violation<Input, Output> {
   const done = new Set(order);
+  const ended = new Set<string>();
+  for (const index of order) {
+    const s = model.session?.((ops[index] as Operation<Input, Output>).input);
+    if (s?.ends === true) ended.add(s.id);
+  }
   const end = states.length === 0 ? model.init() : (states[states.length - 1] as State);
   let stuck: Operation<Input, Output> | undefined;
   for (let i = 0; i < ops.length; i++) {
@@ -259,6 +430,14 @@ function explain<State, Input, Output>(
     const op = ops[i] as Operation<Input, Output>;
     if (done.has(i) || op.callUs > stuckOp.returnUs) continue;
     const result = model.step(end, op.input, op.output);
+    const idle = result.ok && model.equal(result.state, end);
+    // An unknown operation that would change nothing is never a candidate (see the search).
+    if (idle && op.returnUs === Infinity) continue;
+    const session = model.session?.(op.input);
+    if (result.ok && !idle && session !== undefined && !session.ends && ended.has(session.id)) {
+      candidates.push({ op, why: `session ${session.id} has ended` });
+      continue;
+    }
     candidates.push({
       op,
       why: result.ok ? 'possible here, but every order that follows from it fails later' : result.why,

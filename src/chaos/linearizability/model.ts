@@ -18,11 +18,39 @@ export interface Model<State, Input, Output> {
   readonly hash: (state: State) => string;
   readonly equal: (a: State, b: State) => boolean;
   /**
+   * Optional state dominance for the memo: `dominates(a, b)` promises that every sequence of
+   * steps the model accepts from `b` it also accepts from `a`, ending in states where the one
+   * from `a` again dominates (a mutex whose token bound is lower, all else equal). Dominance is
+   * only tested between states with equal `coarseHash`. Absent: only equal states dominate.
+   */
+  readonly coarseHash?: (state: State) => string;
+  readonly dominates?: (a: State, b: State) => boolean;
+  /**
    * Objects that are independent in this model (locks by name, keys): linearizability is local
    * (Herlihy & Wing, Theorem 1), so each partition is checked on its own, which keeps the search
    * small. Absent: one partition.
    */
   readonly partitionKey?: (input: Input) => string;
+  /**
+   * The session an operation belongs to, and whether it ends that session. No operation of a
+   * session changes the state after one that ended it: raftlock names a session by the log index
+   * that opened it, never reuses one, and refuses every later request on it (SESSION_EXPIRED).
+   * Such an operation may still be linearized where it changes nothing (a refusal). Absent:
+   * operations have no sessions.
+   */
+  readonly session?: (input: Input) => { readonly id: string; readonly ends: boolean } | undefined;
+  /**
+   * Optional: the operations of one partition without those that provably cannot change the
+   * verdict (the result has a linearization exactly when the input has one). The checker
+   * searches the result. Absent: every operation is searched.
+   */
+  readonly reduce?: (ops: readonly Operation<Input, Output>[]) => Operation<Input, Output>[];
+  /**
+   * A hint on search order that never changes a verdict: at each choice point, try operations of
+   * unknown outcome before the known ones (better when reads depend on unknown writes). Absent:
+   * known ones first.
+   */
+  readonly unknownFirst?: boolean;
   readonly describeOperation: (input: Input, output: Output | undefined) => string;
   readonly describeState: (state: State) => string;
 }

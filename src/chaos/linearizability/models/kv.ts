@@ -13,7 +13,7 @@
  */
 import { assertNever } from '../../../util/assert.js';
 import { accept, refuse } from '../model.js';
-import type { Model, StepResult } from '../model.js';
+import type { Model, Operation, StepResult } from '../model.js';
 
 export type KvInput =
   | { readonly type: 'put'; readonly key: string; readonly value: string; readonly ifVersion: number | null }
@@ -155,6 +155,9 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     a.floor === b.floor &&
     a.values.length === b.values.length &&
     a.values.every((v, i) => v === b.values[i]),
+  unknownFirst: true,
+  // A read whose answer never came changes nothing and observed nothing: it cannot matter.
+  reduce: (ops: readonly Operation<KvInput, KvOutput>[]) => ops.filter((op) => !(op.input.type === 'get' && op.output === undefined)),
   partitionKey: (input) => input.key,
   describeOperation: (input, output) => {
     let out = '?';

@@ -6,7 +6,7 @@
  */
 import { assertNever } from '../../../util/assert.js';
 import { accept, refuse } from '../model.js';
-import type { Model, StepResult } from '../model.js';
+import type { Model, Operation, StepResult } from '../model.js';
 
 export type MutexInput =
   | { readonly type: 'acquire'; readonly lock: string; readonly owner: string }
@@ -61,13 +61,37 @@ function step(s: MutexState, input: MutexInput, output: MutexOutput | undefined)
   }
 }
 
+/**
+ * Drops every acquire of unknown outcome after whose call its owner has no acknowledged
+ * successful release. Such a grant, if it took effect, only held the lock until its owner's
+ * session ended or an unknown release freed it (or forever): nothing in between could have
+ * needed the lock held by that owner (other grants need it free, other releases and ends change
+ * nothing, the owner's refused releases need it not to hold), and it only raised the token bound.
+ * So any linearization with it stays one without it, and the verdict is the same.
+ */
+function reduce(ops: readonly Operation<MutexInput, MutexOutput>[]): Operation<MutexInput, MutexOutput>[] {
+  const lastRelease = new Map<string, number>();
+  for (const op of ops) {
+    if (op.input.type === 'release' && op.output?.type === 'release' && op.output.released) {
+      lastRelease.set(op.input.owner, Math.max(op.returnUs, lastRelease.get(op.input.owner) ?? -Infinity));
+    }
+  }
+  return ops.filter((op) => !(op.input.type === 'acquire' && op.output === undefined && !((lastRelease.get(op.input.owner) ?? -Infinity) >= op.callUs)));
+}
+
 export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
   name: 'mutex',
   init: () => free(0),
   step,
   hash: (s) => `${s.holder ?? ''}|${s.token ?? '?'}|${s.floor}`,
   equal: (a, b) => a.holder === b.holder && a.token === b.token && a.floor === b.floor,
+  // The token bound only ever refuses: a lower bound accepts everything a higher one does.
+  coarseHash: (s) => `${s.holder ?? ''}|${s.token ?? '?'}`,
+  dominates: (a, b) => a.holder === b.holder && a.token === b.token && a.floor <= b.floor,
   partitionKey: (input) => input.lock,
+  // Owners are sessions: nothing an owner does takes effect after its session ended.
+  session: (input) => ({ id: input.owner, ends: input.type === 'end' }),
+  reduce,
   describeOperation: (input, output) => {
     const out = output === undefined ? '?' : output.type === 'acquire' ? `token ${output.token}` : output.type === 'release' ? String(output.released) : 'ok';
     switch (input.type) {
