@@ -34,8 +34,9 @@ const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).sp
 // cluster raises cluster.yml's limits.connectionsMax (1,024 per node by default) to hold them.
 const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '10000'));
 const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
-const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '100000'));
-const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '10000'));
+// The issue's scale: 1,000,000 held locks over 100,000 sessions (about 5 minutes to fill here).
+const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '1000000'));
+const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100000'));
 const withEtcd = !short && !has('--no-etcd');
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
@@ -140,7 +141,7 @@ try {
     const label = `memory (${memoryLocks} locks held, ${memorySessions} sessions)`;
     try {
       const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
-      const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: 64, sample });
+      const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });
       note(row);
       memoryLines.push(memory);
     } catch (error) {
