@@ -19,6 +19,7 @@
  * was already explored to exhaustion; a model may drop operations that cannot matter before the
  * search (`Model.reduce`).
  */
+import { assert } from '../../util/assert.js';
 import type { Model, Operation } from './model.js';
 
 export type CheckOptions = {
@@ -374,7 +375,7 @@ function checkPartition<State, Input, Output>(
       continue;
     }
     const call = event;
-    if (call.kind === 'return') throw new Error('unreachable: a return among the candidates');
+    assert(call.kind === 'call', 'the first return bounds the candidates');
     const op = ops[call.op] as Operation<Input, Output>;
     const result = model.step(state, op.input, op.output);
     // An unknown operation that would change nothing here is never taken here: any
