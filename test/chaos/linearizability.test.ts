@@ -152,6 +152,8 @@ t.test('semaphore: at most N holders; refusals only when full', async (t) => {
   t.equal(verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('c', true, 4, 5)]), 'violation', 'three holders of two permits');
   t.equal(verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('c', false, 4, 5)]), 'violation', 'refused with a permit free');
   t.equal(verdict(semaphoreModel, [sAcq('a', true, 0, 1), sRel('b', true, 2, 3)]), 'violation', 'a non-holder released');
+  t.equal(verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('a', true, 2, 3), sAcq('b', true, 4, 5), sAcq('c', false, 6, 7)]), 'ok', "a holder's acquire hands back its permit, taking no second one");
+  t.equal(verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('a', false, 4, 5)]), 'violation', 'a holder refused its own permit');
 });
 
 const put = (value: string, ifVersion: number | null, out: { ok: boolean; version: number } | undefined, c: number, r: number, key = 'k'): Operation<KvInput, KvOutput> =>

@@ -30,11 +30,14 @@ function step(s: SemaphoreState, input: SemaphoreInput, output: SemaphoreOutput 
       const full = s.holders.length >= input.limit;
       if (output === undefined) return accept(holds || full ? s : withOwner(s, input.owner));
       if (output.type !== 'acquire') return refuse(`a ${output.type} result for an acquire`);
+      // The service hands a session that already holds a permit its existing grant (it never
+      // takes a second one), so a holder's acquire succeeds and changes nothing.
       if (output.acquired) {
-        if (holds) return refuse(`${input.owner} already holds a permit`);
+        if (holds) return accept(s);
         if (full) return refuse(`all ${input.limit} permits are held (${s.holders.join(', ')})`);
         return accept(withOwner(s, input.owner));
       }
+      if (holds) return refuse(`${input.owner} holds a permit, so acquire must hand it back`);
       return full ? accept(s) : refuse(`only ${s.holders.length} of ${input.limit} permits are held, so acquire must succeed`);
     }
     case 'release': {
