@@ -20,6 +20,11 @@ export class AppliedRunWriter {
     return this.length === 0;
   }
 
+  /** Bytes gathered since the last take. */
+  get byteLength(): number {
+    return this.length;
+  }
+
   add(command: AppliedCommand): void {
     const payload = command.payload;
     this.reserve(headerBytes + payload.byteLength);

@@ -38,7 +38,7 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
-import { SnapshotMirror } from './snapshot-mirror.js';
+import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
 import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
@@ -135,6 +135,8 @@ export class NodeServer implements ConnectionHost {
   private nextRequest = 1;
   private closing: Promise<void> | null = null;
   private fatalError: unknown = null;
+  /** Posts the commands gathered for the snapshot copy now and then (SnapshotMirror.flushIfDue). */
+  private mirrorFeed: NodeJS.Timeout | null = null;
   private seen: {
     role: Role;
     leader: NodeId | null;
@@ -189,6 +191,10 @@ export class NodeServer implements ConnectionHost {
       onFatal: (error) => this.onFatal(error),
     });
     clientServer.on('connection', (socket) => this.accept(socket));
+    if (mirror !== null) {
+      this.mirrorFeed = setInterval(() => mirror.flush(), feedIntervalMs);
+      this.mirrorFeed.unref();
+    }
     mirror?.attach({
       onSnapshot: (index, bytes) => {
         const hold = options.beforeSnapshotTaken;
@@ -552,12 +558,12 @@ export class NodeServer implements ConnectionHost {
   private onOutput(output: CoreOutput): void {
     if (this.mirror !== null) {
       // The core is at exactly each request's index now: the request goes in right after the
-      // commands that led there, and this drain's commands go to the worker in one message.
+      // commands that led there, and goes to the worker at once with everything gathered.
       for (const request of output.snapshotRequests) {
         this.mirror.snapshotAt(request.index);
         this.log.info('snapshot started in the background', { index: request.index });
       }
-      this.mirror.flush();
+      this.mirror.flushIfDue();
     }
     for (const reply of output.replies) {
       const entry = this.inflight.get(reply.requestId);
@@ -614,6 +620,7 @@ export class NodeServer implements ConnectionHost {
       if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
     }
     this.inflight.clear();
+    if (this.mirrorFeed !== null) clearInterval(this.mirrorFeed);
     void this.mirror?.close();
     if (this.options.onFatal !== undefined) this.options.onFatal(error);
   }
@@ -645,6 +652,7 @@ export class NodeServer implements ConnectionHost {
     this.parked = [];
     this.forwards.close();
     for (const connection of [...this.connections]) connection.close('node shutting down');
+    if (this.mirrorFeed !== null) clearInterval(this.mirrorFeed);
     await this.mirror?.close();
     await this.transport.close();
     await this.committer.close().catch((error: unknown) => {

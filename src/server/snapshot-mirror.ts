@@ -23,6 +23,12 @@ export interface SnapshotMirrorHandlers {
   readonly onFailure: (error: Error) => void;
 }
 
+/** Applied commands are posted to the worker once this many bytes of them gather. */
+export const feedBytesMax = 256 * 1024;
+
+/** How often the node posts what has gathered anyway (see `flushIfDue`). */
+export const feedIntervalMs = 100;
+
 export class SnapshotMirror implements StateMachineMirror {
   private readonly worker: Worker;
   private handlers: SnapshotMirrorHandlers | null = null;
@@ -74,6 +80,16 @@ export class SnapshotMirror implements StateMachineMirror {
   snapshotAt(index: LogIndex): void {
     if (this.closed) return;
     this.push({ op: 'snapshot', index });
+  }
+
+  /**
+   * Post only when it is worth a message: an operation is queued (a snapshot request, a restore)
+   * or the applied commands gathered reach `feedBytesMax`. Each message wakes the worker thread,
+   * which at one per drain cost more than the copy's applying; the node also flushes on a timer,
+   * so the copy is never far behind when a snapshot is asked for.
+   */
+  flushIfDue(): void {
+    if (this.ops.length > 0 || this.run.byteLength >= feedBytesMax) this.flush();
   }
 
   /** Post what was buffered since the last flush, as one message. */
