@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
 import type { PhysicalLimits } from './physical.js';
 import type { BackendFactory } from './etcd/backend.js';
-import { detectEtcd, EtcdCluster } from './etcd/cluster.js';
+import { detectEtcd, EtcdCluster, etcdControl } from './etcd/cluster.js';
 import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
@@ -50,7 +50,6 @@ process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
 const log = (text: string): void => console.error(text);
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const mb = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 const rssLine = (rss: Map<string, number>): string => [...rss].map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ');
 
@@ -162,24 +161,7 @@ if (withEtcd) {
     const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
     const agent = newAgent();
     try {
-      const control: FailoverControl = {
-        killLeader: async () => {
-          const started = Date.now();
-          let leader = await cluster.leader();
-          while (leader === null) {
-            if (Date.now() - started > 30_000) throw new Error('etcd has had no leader for 30 s');
-            await pause(50);
-            leader = await cluster.leader();
-          }
-          cluster.kill(leader);
-          return leader;
-        },
-        restart: async (name) => {
-          cluster.restart(name);
-          await cluster.waitHealthy(60_000);
-          while ((await cluster.leader()) === null) await pause(50);
-        },
-      };
+      const control = etcdControl(cluster);
       const run: Run = {
         backend: etcdFactory(agent, cluster.clientUrls),
         spreadBackend: etcdFactory(agent, cluster.clientUrls),

@@ -10,7 +10,7 @@
 // Without etcd installed it prints how to install it and exits 0: the project never requires it.
 import { tmpdir } from 'node:os';
 import { formatPhysicalLimits, measurePhysicalLimits } from '../physical.js';
-import { detectEtcd, EtcdCluster, etcdInstallHint } from './cluster.js';
+import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './cluster.js';
 import { etcdFactory, newAgent } from './etcd-backend.js';
 import type { BackendFactory } from './backend.js';
 import { formatTable } from './table.js';
@@ -107,28 +107,7 @@ function failedRow(workload: string, backend: string, error: unknown): WorkloadR
  */
 const failoverRequestTimeoutMs = 300;
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function etcdControl(cluster: EtcdCluster): FailoverControl {
-  return {
-    killLeader: async () => {
-      const started = Date.now();
-      let leader = await cluster.leader();
-      while (leader === null) {
-        if (Date.now() - started > 30_000) throw new Error('etcd has had no leader for 30 s');
-        await pause(50);
-        leader = await cluster.leader();
-      }
-      cluster.kill(leader);
-      return leader;
-    },
-    restart: async (name) => {
-      cluster.restart(name);
-      await cluster.waitHealthy(60_000);
-      while ((await cluster.leader()) === null) await pause(50);
-    },
-  };
-}
 
 const results: WorkloadResult[] = [];
 log(`starting a 3-member etcd ${detected.version} cluster ...`);
