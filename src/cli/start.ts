@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { isValidNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
-import { formatProblem, loadClusterConfig } from '../server/cluster-config.js';
+import { loadConfigForNodes } from './load-config.js';
 import { startNode } from '../server/embed.js';
 import type { LogLevel } from '../server/logger.js';
 import { createLogger, logLevels } from '../server/logger.js';
@@ -37,15 +37,8 @@ function describe(error: unknown): string {
  * 0 clean stop, 1 the node failed (storage, fail-stop), 2 bad configuration or arguments.
  */
 export async function runStart(options: StartOptions): Promise<number> {
-  const loaded = await loadClusterConfig(options.config);
-  if (!loaded.ok) {
-    process.stderr.write(`raftlock: invalid configuration\n${loaded.error.message}\n`);
-    return 2;
-  }
-  const config = loaded.value;
-  for (const warning of config.warnings) {
-    process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
-  }
+  const config = await loadConfigForNodes(options.config);
+  if (config === null) return 2;
   if (!config.nodes.some((n) => n.id === options.node)) {
     const known = config.nodes.map((n) => n.id).join(', ');
     const message = `node ${options.node} is not in ${config.file} (nodes: ${known})`;

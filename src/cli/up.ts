@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { formatProblem, loadClusterConfig } from '../server/cluster-config.js';
+import { loadConfigForNodes } from './load-config.js';
 import { Launcher } from '../server/launcher.js';
 import { logLevels } from '../server/logger.js';
 
@@ -15,15 +15,8 @@ interface UpOptions {
  * Exit codes: 0 after a clean stop, 1 when every node exited on its own, 2 bad configuration.
  */
 export async function runUp(options: UpOptions): Promise<number> {
-  const loaded = await loadClusterConfig(options.config);
-  if (!loaded.ok) {
-    process.stderr.write(`raftlock: invalid configuration\n${loaded.error.message}\n`);
-    return 2;
-  }
-  const config = loaded.value;
-  for (const warning of config.warnings) {
-    process.stderr.write(`raftlock: warning: ${formatProblem(config.file, warning)}\n`);
-  }
+  const config = await loadConfigForNodes(options.config);
+  if (config === null) return 2;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const includeJoining = options.joining;
   const launcher = new Launcher({ config, logLevel: options.logLevel, includeJoining, out });
