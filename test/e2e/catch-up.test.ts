@@ -5,8 +5,7 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeProcess } from './fixtures/procs.js';
-import { eventually, makeNodes, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import { eventually, makeNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const entriesBehind = 100_000;
@@ -15,15 +14,8 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
   const dir = t.testdir();
   const nodes = await makeNodes(3);
   const file = writeClusterFile(dir, nodes, { snapshotEntries: 20_000 });
-  const procs = new Map<string, NodeProcess>();
-  const start = (id: string): NodeProcess => {
-    const p = startNodeProcess(file, id);
-    procs.set(id, p);
-    return p;
-  };
-  t.teardown(() => {
-    for (const p of procs.values()) p.kill('SIGKILL');
-  });
+  // Info level: the test reads the catching-up node's log lines.
+  const { procs, start } = nodeProcesses(t, file, 'info');
   await Promise.all(nodes.map((n) => start(n.id).ready));
   const leaderId = await eventually(async () => {
     const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000);

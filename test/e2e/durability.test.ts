@@ -8,8 +8,8 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeProcess, TestNode } from './fixtures/procs.js';
-import { eventually, makeNodes, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import type { TestNode } from './fixtures/procs.js';
+import { eventually, makeNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 async function leaderOf(nodes: readonly TestNode[]): Promise<string | undefined> {
@@ -24,15 +24,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
   const dir = t.testdir();
   const nodes = await makeNodes(3);
   const file = writeClusterFile(dir, nodes, { snapshotEntries: 2000 });
-  const procs = new Map<string, NodeProcess>();
-  const start = (id: string): NodeProcess => {
-    const p = startNodeProcess(file, id, 'warn');
-    procs.set(id, p);
-    return p;
-  };
-  t.teardown(() => {
-    for (const p of procs.values()) p.kill('SIGKILL');
-  });
+  const { procs, start } = nodeProcesses(t, file);
   await Promise.all(nodes.map((n) => start(n.id).ready));
   await eventually(() => leaderOf(nodes), 15_000, 'a leader');
 

@@ -14,8 +14,8 @@ import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView } from '../../src/transport/client-protocol.js';
 import type { LockLoad as LockLoadType } from './fixtures/lock-load.js';
 import { LockLoad } from './fixtures/lock-load.js';
-import type { NodeProcess, TestNode } from './fixtures/procs.js';
-import { eventually, makeNodes, runCli, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import type { TestNode } from './fixtures/procs.js';
+import { eventually, makeNodes, runCli, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 const clientCount = 4;
@@ -48,15 +48,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const file = writeClusterFile(dir, all);
   const [n1, n2, n3, n4, n5] = all as [TestNode, TestNode, TestNode, TestNode, TestNode];
   const founders = [n1, n2, n3];
-  const procs = new Map<string, NodeProcess>();
-  const start = (id: string): NodeProcess => {
-    const p = startNodeProcess(file, id, 'warn');
-    procs.set(id, p);
-    return p;
-  };
-  t.teardown(() => {
-    for (const p of procs.values()) p.kill('SIGKILL');
-  });
+  const { procs, start } = nodeProcesses(t, file);
   await Promise.all(founders.map((n) => start(n.id).ready));
   await eventually(() => agreedLeader(founders), 15_000, 'a leader among n1–n3');
 
