@@ -893,13 +893,18 @@ export class Simulation {
     if (persisted.snapshot === null) this.smSafety.onRestored(n.name, 0, 0, null);
     n.host = created.value;
     n.machine = machine;
+    this.markUp(n, created.value.status().term, created.value.applied);
+  }
+
+  /** A node that just booted: running, a follower, with nothing queued, ticking from now. */
+  private markUp(n: SimNode, term: number, applied: number): void {
     n.state = 'up';
     n.pausedUntilMs = 0;
     n.backlog = [];
     n.nextTickMs = this.now + this.tickMs;
     n.role = 'follower';
-    n.term = created.value.status().term;
-    n.lastApplied = created.value.applied;
+    n.term = term;
+    n.lastApplied = applied;
     this.trace.add(this.now, `${n.name} up (incarnation ${n.incarnation}, term ${n.term}, applied ${n.lastApplied})`);
     this.pump(n);
   }
@@ -938,15 +943,7 @@ export class Simulation {
     n.core = core;
     n.host = core.host;
     n.machine = null;
-    n.state = 'up';
-    n.pausedUntilMs = 0;
-    n.backlog = [];
-    n.nextTickMs = this.now + this.tickMs;
-    n.role = 'follower';
-    n.term = core.status().term;
-    n.lastApplied = restoredAt;
-    this.trace.add(this.now, `${n.name} up (incarnation ${n.incarnation}, term ${n.term}, applied ${n.lastApplied})`);
-    this.pump(n);
+    this.markUp(n, core.status().term, restoredAt);
   }
 
   private kill(n: SimNode, losePageCache: boolean, state: NodeState): void {
