@@ -81,9 +81,17 @@ export async function runStart(options: StartOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   if (options.stopOnStdinClose === true) {
     // The launcher holds the other end of this pipe; it closes when the launcher exits, however.
+    // A closing pipe emits both 'end' and 'close': one lost lifeline is one SIGTERM, not the
+    // second signal that would exit at once without the graceful stop.
+    let lifelineLost = false;
+    const onLifelineLost = (): void => {
+      if (lifelineLost) return;
+      lifelineLost = true;
+      onSignal('SIGTERM');
+    };
     process.stdin.resume();
-    process.stdin.once('close', () => onSignal('SIGTERM'));
-    process.stdin.once('end', () => onSignal('SIGTERM'));
+    process.stdin.once('close', onLifelineLost);
+    process.stdin.once('end', onLifelineLost);
   }
   const code = await stopped;
   process.off('SIGTERM', onSignal);

@@ -50,6 +50,18 @@ t.test('invalid cluster.yml is refused with its line and reason', async (t) => {
   t.match(result.output, /bad\.yml:6:13: nodes\[0\]\.client must be host:port/, 'names file, line, column and reason');
 });
 
+t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracefully, exit 0', async (t) => {
+  const dir = t.testdir();
+  const nodes = await makeNodes(1);
+  const file = writeClusterFile(dir, nodes);
+  const node = startNodeProcess(file, 'n1', 'info');
+  t.teardown(() => node.kill('SIGKILL'));
+  await node.ready;
+  node.child.stdin?.end();
+  t.equal(await node.exited, 0, 'a clean exit, not the exit of a second signal');
+  t.match(node.output(), /node stopped cleanly/);
+});
+
 t.test('raftlock up runs every node of the file, names the leader, and stops them all on SIGINT', async (t) => {
   const dir = t.testdir();
   const nodes = await makeNodes(3, 4);
