@@ -137,7 +137,7 @@ try {
   memoryLines.push(`raftlock idle, before the workloads: ${run.memory()}`);
   await runAll(run);
   if (memoryLocks > 0 && memorySessions > 0) {
-    const label = `memory (${memoryLocks} locks held, ${memorySessions} sessions)`;
+    const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
     try {
       const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
       const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });

@@ -4,6 +4,7 @@
  * clients each working on its own name. Latency is wall time per operation (p50/p99).
  * Run: `npx tsx bench/client.ts [--short]`.
  */
+import { percentile } from './etcd/workloads.js';
 import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
 import type { RaftlockClient } from '../src/client/client.js';
@@ -11,10 +12,6 @@ import { startCluster } from '../src/server/embed.js';
 
 const short = process.argv.includes('--short');
 const durationMs = short ? 1_500 : 5_000;
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 async function run(label: string, clients: readonly RaftlockClient[], op: (c: RaftlockClient, i: number) => Promise<void>): Promise<void> {
   const latencies: number[] = [];

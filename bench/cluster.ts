@@ -3,6 +3,7 @@
 // pair), handoffs/s and wait latency with 16 clients on one lock, and the time from SIGKILL of the
 // leader to the next successful acquire (median of 5). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
+import { percentile } from './etcd/workloads.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +20,6 @@ import { makeNodes, writeClusterFile } from '../test/e2e/fixtures/procs.js';
 const short = process.argv.includes('--short');
 const measureMs = short ? 3000 : 10_000;
 const failoverRounds = short ? 3 : 5;
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 function ms(value: number): string {
   return `${value.toFixed(2)} ms`;

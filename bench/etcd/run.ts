@@ -1,7 +1,6 @@
-// Side-by-side lock benchmark: the same workloads against every backend, one table, plus the
-// machine's physical limits measured in the same run. Today's backend is a local 3-member etcd
-// (started here, killed by PID at the end); a raftlock backend joins `backends` below through the
-// same `BackendFactory` interface, and the table then shows raftlock/etcd per workload.
+// The lock workloads against etcd alone (`npm run bench:etcd`): a local 3-member etcd started here
+// and killed by PID at the end, one table, plus the machine's physical limits measured in the same
+// run. `bench/bench.ts` runs the same workloads on raftlock beside it, with the ratio.
 //
 //   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--queue 10000]
 //                             [--failover-rounds 5] [--only uncontended,contended,scaling,queue,failover]

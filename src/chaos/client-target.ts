@@ -21,13 +21,11 @@ import type { ChaosSession, ChaosTarget } from './workload.js';
 /** Accepts a write with a token at least the highest accepted so far; refuses older tokens. */
 export class FencedResources {
   private readonly highest = new Map<string, number>();
-  readonly values = new Map<string, string>();
 
-  write(resource: string, token: number, value: string): boolean {
+  write(resource: string, token: number): boolean {
     const top = this.highest.get(resource);
     if (top !== undefined && token < top) return false;
     this.highest.set(resource, token);
-    this.values.set(resource, value);
     return true;
   }
 }
@@ -150,7 +148,7 @@ class ClientChaosSession implements ChaosSession {
   }
 
   fencedWrite(resource: string, token: number, value: string): Promise<boolean> {
-    return Promise.resolve(this.fenced.write(resource, token, value));
+    return Promise.resolve(this.fenced.write(resource, token));
   }
 
   lostSince(): number | null {

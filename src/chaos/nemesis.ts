@@ -29,7 +29,8 @@ export interface ChaosCluster {
 
 /** What the nemesis needs from the links; `ProxyMesh` provides it. */
 export interface ChaosLinks {
-  partition(shape: PartitionShape): unknown;
+  /** Cuts the links the shape blocks; returns their names. */
+  partition(shape: PartitionShape): readonly string[];
   setAll(mode: LinkMode): void;
   heal(): void;
   resetNode(node: string): void;
@@ -141,7 +142,7 @@ export class Nemesis {
       case 'partition': {
         const shape = await this.resolveShape(event.shape);
         const blocked = this.links.partition(shape);
-        return `blocked ${Array.isArray(blocked) ? blocked.join(' ') : 'links'}`;
+        return `blocked ${blocked.join(' ')}`;
       }
       case 'slow':
         this.links.setAll({ kind: 'delay', delayMs: event.delayMs });

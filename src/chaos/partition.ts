@@ -66,18 +66,3 @@ export function blockedLinks(shape: PartitionShape, nodes: readonly string[]): L
     return blocked(from, to);
   });
 }
-
-export function describePartition(shape: PartitionShape): string {
-  switch (shape.kind) {
-    case 'split':
-      return `split [${shape.minority.join(' ')}] from the rest`;
-    case 'isolate':
-      return `isolate ${shape.node}`;
-    case 'bridge':
-      return `bridge ${shape.bridge} between [${shape.left.join(' ')}] and the rest`;
-    case 'one-way':
-      return `one-way: [${shape.from.join(' ')}] cannot send to the rest`;
-    default:
-      return assertNever(shape, 'partition shape');
-  }
-}

@@ -13,6 +13,7 @@
  *   npx tsx src/chaos/run.ts [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s]
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
+import { parseDurationMs as parseUnits } from '../server/units.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,14 +51,11 @@ export function defaultLockCount(durationMs: number): number {
   return Math.max(2, Math.ceil((2 * durationMs) / 60_000));
 }
 
-/** "10m", "90s", "1500ms", or a bare number of seconds. */
+/** "10m", "90s", "1500ms" (the config's duration syntax), or a bare number of seconds. */
 export function parseDurationMs(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (m === null) return null;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(n * factor);
+  const trimmed = text.trim();
+  const parsed = parseUnits(/^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed);
+  return parsed.ok ? parsed.value : null;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -149,7 +147,8 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     if (code !== 0) {
       out('');
       const what = code === 2 ? 'CHAOS RUN INCONCLUSIVE (a search hit its bound)' : 'CHAOS RUN FAILED';
-      out(`${what}: seed=${options.seed} (rerun: npm run chaos -- --duration ${options.durationMs}ms --seed ${options.seed})`);
+      const rerun = `--duration ${options.durationMs}ms --seed ${options.seed} --workers ${options.workers} --nodes ${options.nodes} --ttl ${options.sessionTtlMs}ms --locks ${options.locks} --faults ${options.faults.join(',')}`;
+      out(`${what}: seed=${options.seed} (rerun: npm run chaos -- ${rerun})`);
       out(`history: ${historyDir}/*.jsonl (npx tsx src/chaos/check-cli.ts ${historyDir}/*.jsonl)`);
       out(`node logs: ${join(options.dir, 'logs')}`);
       out(formatSchedule(schedule));
@@ -158,13 +157,8 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     }
     return code;
   } finally {
-    for (const w of writers) {
-      try {
-        w.close();
-      } catch {
-        // Already closed.
-      }
-    }
+    // Closing a writer twice does nothing.
+    for (const w of writers) w.close();
     await cluster.stop();
   }
 }

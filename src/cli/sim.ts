@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseDurationMs as parseUnits } from '../server/units.js';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CreateRaftCore } from '../raft/node-api.js';
@@ -12,11 +13,10 @@ import { formatFailure, runSimulation } from '../sim/simulator.js';
 
 /** `60s`, `500ms`, `2m`, `1h` or a bare number of milliseconds. */
 export function parseDurationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (m === null) throw new InvalidArgumentError(`expected a duration like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
-  const unit = m[2] ?? 'ms';
-  const factor = unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000;
-  return Math.round(Number(m[1]) * factor);
+  const trimmed = text.trim();
+  const parsed = parseUnits(/^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}ms` : trimmed);
+  if (!parsed.ok) throw new InvalidArgumentError(`expected a duration like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
+  return parsed.value;
 }
 
 function parseCount(name: string, min: number, max: number) {
