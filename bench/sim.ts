@@ -1,7 +1,7 @@
 // Simulator speed: simulated seconds per CPU-second under a hostile fault profile, for 3 and 5
 // nodes. Usage: npx tsx bench/sim.ts [--short] [--workload hash|locks]
 import { scenarioFromSeed } from '../src/sim/scenario.js';
-import { runSimulation } from '../src/sim/simulator.js';
+import { formatFailure, runSimulation } from '../src/sim/simulator.js';
 
 const short = process.argv.includes('--short');
 const workloadAt = process.argv.indexOf('--workload');
@@ -32,7 +32,11 @@ for (const nodes of [3, 5]) {
     events += outcome.stats.events;
     committed += outcome.stats.committed;
     faults += outcome.stats.faults;
-    if (!outcome.passed) failures += 1;
+    if (!outcome.passed) {
+      failures += 1;
+      // Its seed and one-line replay command, as every failing simulator run prints them.
+      console.log(formatFailure(outcome, 15));
+    }
   }
   const cpu = cpuSeconds() - start;
   const sim = simulatedMs / 1000;

@@ -285,7 +285,7 @@ export class NodeHost<R> {
   }
 
   /** The transport could not reach `peer`; `refused` means its process is gone (see PeerTransport). */
-  reportUnreachable(peer: NodeId, cause: UnreachableCause = 'lost'): void {
+  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
     this.assertRunning();
     if (cause === 'refused') this.raft.reportPeerDown(peer);
     else this.raft.reportUnreachable(peer);

@@ -125,3 +125,14 @@ t.test('a deferred snapshot of early-applied entries compacts only once the core
   t.same(core.compacted.map((c) => c.index), [2], 'compacted once advanced');
   t.equal(after.writes.find((w) => w.snapshot !== null)?.snapshot?.meta.index, 2, 'and the snapshot is written');
 });
+
+t.test('a refused peer is reported to the core as down, any other failure as unreachable', async (t) => {
+  // docs/raft.md "A dead leader": only a refused connection proves the peer's process is gone.
+  const { host, core } = makeHost();
+  host.reportUnreachable(n2, 'lost');
+  t.same(core.peersDown, [], 'a lost link proves nothing');
+  t.same(core.unreachable, [n2]);
+  host.reportUnreachable(n2, 'refused');
+  t.same(core.peersDown, [n2], 'a refused dial reaches reportPeerDown');
+  t.same(core.unreachable, [n2], 'and not reportUnreachable');
+});
