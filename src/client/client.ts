@@ -222,13 +222,15 @@ export class RaftlockClient {
       }
       const stop =
         signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
-      // The cluster ends the wait with a push; should that push be lost without the connection
-      // dropping, ask again a little after the wait's end.
-      const cancelCheck = this.options.clock.setTimer(
-        () => void this.recheck(wait),
-        wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
-      );
-      granted.finally(cancelCheck).catch(() => undefined);
+      // The cluster ends a queued wait with a push; should that push be lost without the
+      // connection dropping, ask again a little after the wait's end.
+      if (wait.queued) {
+        const cancelCheck = this.options.clock.setTimer(
+          () => void this.recheck(wait),
+          wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
+        );
+        granted.finally(cancelCheck).catch(() => undefined);
+      }
       let token: FencingToken;
       try {
         token = await abortable(granted, stop);
@@ -663,18 +665,15 @@ export class RaftlockClient {
   private readonly watchLink: WatchLink = {
     subscribe: async (prefix, fromIndex) => {
       if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-      // "From now" must become an index the stream can resume from after a reconnection. The
-      // node's applied index just before subscribing is one: resuming after it may repeat events
-      // from before the watch began, but never skips one.
-      let baseline: number | null = null;
-      if (fromIndex === 0) baseline = await this.status().then((s) => s.applied, () => null);
+      // For "from now" the answer names the applied index the watch starts after: the index a
+      // stream resumes from after a reconnection, with no event skipped.
       const op = { kind: 'watch', prefix, fromIndex } as const;
       const fields = okFields(await this.channel.call(op, this.callOptions()));
       if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) {
         throw malformed('a watch id', fields);
       }
       const index = fields['fromIndex'];
-      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : baseline };
+      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : null };
     },
     unsubscribe: (watchId) => {
       if (this.closed) return;

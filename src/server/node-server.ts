@@ -164,7 +164,7 @@ export class NodeServer implements ConnectionHost {
     this.transport = transport;
     this.clientServer = clientServer;
     this.clientLimits = { ...defaultClientConnectionLimits, ...options.clientLimits };
-    this.connectionsMax = options.connectionsMax ?? 1024;
+    this.connectionsMax = options.connectionsMax ?? options.limits.connectionsMax;
     const electionMs = options.raft.electionTicks * options.tickMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(5000, electionMs * 6);
     for (const member of options.members) this.directory.set(member.id, member);
@@ -335,7 +335,7 @@ export class NodeServer implements ConnectionHost {
     return statusView({
       clusterId: this.clusterId,
       raft: this.core.status(),
-      applied: this.core.host.applied,
+      applied: this.applied,
       state: this.core.state,
       connections: this.connections.size,
     });
@@ -572,7 +572,7 @@ export class NodeServer implements ConnectionHost {
       this.finish(entry, reply.result);
     }
     if (output.notifications.length > 0) {
-      this.pushRoutes.route(output.notifications, this.core.host.applied);
+      this.pushRoutes.route(output.notifications, this.applied);
     }
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });

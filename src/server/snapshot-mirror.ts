@@ -37,7 +37,6 @@ export class SnapshotMirror implements StateMachineMirror {
   private ops: MirrorOp[] = [];
   private readonly run = new AppliedRunWriter();
   private closed = false;
-  private failed = false;
   private nextHeapId = 1;
   private readonly heapWaiters = new Map<number, { resolve(usedBytes: number): void; reject(error: Error): void }>();
   private failure: Error | null = null;
@@ -161,8 +160,7 @@ export class SnapshotMirror implements StateMachineMirror {
   }
 
   private fail(error: Error): void {
-    if (this.failed || this.closed) return;
-    this.failed = true;
+    if (this.closed) return;
     this.closed = true;
     this.failure = error;
     for (const waiter of this.heapWaiters.values()) waiter.reject(error);

@@ -56,6 +56,8 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
   // Watches: live events, then a resume from before the first one gets it again, in order.
   const watch = await c.request({ kind: 'watch', prefix: 'cfg/', fromIndex: 0 });
   t.match(watch, { code: 'OK', value: { kind: 'watching' } });
+  const startsAfter = watch.code === 'OK' && watch.value.kind === 'watching' ? watch.value.fromIndex : 0;
+  t.ok(startsAfter > 0, `"from now" names the applied index it starts after (${startsAfter})`);
   const put = (seq: number, key: string, value: string) =>
     a.command('a', seq, { type: 'put', session: sa, key, value: bytes(value), ifVersion: null, ephemeral: false, fence: null });
   await put(4, 'cfg/x', '1');
