@@ -365,15 +365,6 @@ export class Simulation {
     return this.coreReplies.get(requestId);
   }
 
-  /** Lock mode: the node's lock state (null while it is down). */
-  lockState(node: string): ServerCore['state'] | null {
-    return this.node(node).core?.state ?? null;
-  }
-
-  get lockStats(): LockWorkload['stats'] | null {
-    return this.lockWorkload?.stats ?? null;
-  }
-
   /** The running leader with the highest term, if any. */
   leader(): string | null {
     let best: SimNode | null = null;
@@ -397,7 +388,7 @@ export class Simulation {
   /** The node's state machine hash and applied index (null while it is down). */
   machine(node: string): { readonly hash: number; readonly applied: number } | null {
     const n = this.node(node);
-    if (n.core !== null) return { hash: hashBytes(encodeSnapshot(n.core.state)), applied: n.core.host.applied };
+    if (n.core !== null) return { hash: this.lockHash(n.core), applied: n.core.host.applied };
     if (n.host === null || n.machine === null) return null;
     return { hash: n.machine.stateHash, applied: n.host.applied };
   }

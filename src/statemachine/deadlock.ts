@@ -25,6 +25,14 @@ function successorsOf(lock: LockRecord | undefined, ahead: Waiter | null): Pendi
 }
 
 /**
+ * Edges the search may follow for one request. Real deadlocks are short cycles found within a few
+ * steps; a search past this bound (thousands of sessions each waiting on many locks) gives up and
+ * lets the request wait: every wait has a deadline, so a deadlock it missed ends by timeout. The
+ * bound is a constant, so every replica gives up at the same point.
+ */
+export const deadlockSearchStepsMax = 256;
+
+/**
  * Would `requester` waiting for `lock` close a cycle in the wait-for graph? A waiting session waits
  * for every holder of the lock it waits for (mutexes, rwlocks, semaphores and elections alike) and
  * for the waiter queued directly ahead of it (see successorsOf). Returns the cycle as steps starting
@@ -35,14 +43,6 @@ function successorsOf(lock: LockRecord | undefined, ahead: Waiter | null): Pendi
  * Edges appear only when a session starts to wait: a grant turns "waits behind" into "waits for the
  * holder" between the same sessions. So checking every new wait finds every cycle.
  */
-/**
- * Edges the search may follow for one request. Real deadlocks are short cycles found within a few
- * steps; a search past this bound (thousands of sessions each waiting on many locks) gives up and
- * lets the request wait: every wait has a deadline, so a deadlock it missed ends by timeout. The
- * bound is a constant, so every replica gives up at the same point.
- */
-export const deadlockSearchStepsMax = 256;
-
 export function findCycle(state: LockState, requester: SessionId, lock: LockRecord): CycleStep[] | null {
   // Nobody can be waiting for a session that holds nothing and waits nowhere: the common case
   // costs O(1).

@@ -22,8 +22,8 @@ interface Belief {
 }
 
 /**
- * Lock safety, checked on every replica each time it applies entries (the simulator drains a
- * node after every event, so a drain covers the entries one event made applicable):
+ * Lock safety, checked on every replica after every command it applies (ServerCore's
+ * `onApplied` hook calls `afterApply` from inside the apply loop):
  * - the state machine's own invariants (`checkInvariants`: one exclusive holder, readers only
  *   without a writer, at most `permits` semaphore holders, consistent sessions and queues);
  * - along the log, each lock's fencing tokens strictly increase, and every replica grants the
@@ -41,7 +41,6 @@ export class LockSafetyChecker {
   private readonly beliefs = new Map<string, Map<string, Belief>>();
   /** Off once the run leaves the documented clock bound (a clock jump): see docs/statemachine.md. */
   beliefChecks = true;
-  grantsSeen = 0;
   beliefsChecked = 0;
   /** Overlapping beliefs seen while the checks were off (outside the clock bound). */
   overlapsOutsideBound = 0;
@@ -51,7 +50,7 @@ export class LockSafetyChecker {
     this.queues.delete(node);
   }
 
-  /** `node` applied entries: `notifications` are what they emitted, in log order. */
+  /** `node` applied one command: `notifications` are what it emitted, in order. */
   afterApply(node: string, state: LockState, notifications: readonly Notification[]): void {
     const problems = checkInvariants(state);
     if (problems.length > 0) {
@@ -80,7 +79,6 @@ export class LockSafetyChecker {
       }
       return;
     }
-    this.grantsSeen += 1;
     this.grants.set(token, { lock, session, index });
     const last = this.lastGrant.get(lock);
     if (last !== undefined && index > last.index && token <= last.token) {
