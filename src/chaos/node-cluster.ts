@@ -5,8 +5,9 @@
  * its outgoing links, so a directed link a->b carries exactly what a sends to b.
  *
  * A node re-added after removal starts empty with `join: true` and is added as a learner, then
- * promoted once it has caught up. Its peer address in the membership change is one address for
- * every member, so links to a re-added node no longer pass through the proxy (they bypass it).
+ * promoted once it has caught up. The membership change names the node only: every node keeps
+ * dialling the address in its own cluster file, so links to and from a re-added node still run
+ * through the proxies (test/chaos/node-cluster.test.ts cuts them and watches its log stop).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -62,8 +63,6 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class NodeCluster implements ChaosCluster {
   private readonly processes = new Map<string, ManagedProcess>();
-  /** Nodes added back after removal: their links bypass the proxy. */
-  private readonly rejoined = new Set<string>();
 
   private constructor(
     private readonly options: NodeClusterOptions,
@@ -214,15 +213,12 @@ export class NodeCluster implements ChaosCluster {
   }
 
   async addMember(id: string): Promise<void> {
-    const n = this.node(id);
     await this.kill(id);
     rmSync(join(this.options.dir, 'data', id), { recursive: true, force: true });
     this.spawn(id, true);
     await this.waitReady([id], 30_000);
-    this.rejoined.add(id);
-    const peer = `127.0.0.1:${n.peerPort}`;
-    const client = `127.0.0.1:${n.clientPort}`;
-    await this.admin((c) => c.members('addLearner', { node: nodeId(id), peer, client }));
+    // No addresses: each node reaches `id` through the proxy its own cluster file names.
+    await this.admin((c) => c.members('addLearner', { node: nodeId(id) }));
     // Promote once the learner has caught up; the leader refuses a promotion before that.
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -276,10 +272,6 @@ export class NodeCluster implements ChaosCluster {
   async members(): Promise<string> {
     const list = await this.admin((c) => c.members('list'));
     return list.map((m) => `${m.id}(${m.role})`).join(' ');
-  }
-
-  get bypassed(): readonly string[] {
-    return [...this.rejoined].sort();
   }
 
   async stop(): Promise<void> {

@@ -121,7 +121,6 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     out('');
     out('nemesis, as applied:');
     for (const a of nemesis.applied) out(`  ${(a.atMs / 1000).toFixed(3).padStart(9)}s  ${a.event.kind}  => ${a.outcome}`);
-    if (cluster.bypassed.length > 0) out(`  (links to ${cluster.bypassed.join(' ')} bypassed the proxy after re-adding)`);
 
     const leader = await cluster.waitForLeader(30_000);
     const quiet = await cluster.waitConverged(30_000);
