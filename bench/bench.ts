@@ -2,11 +2,13 @@
 // processes (fsync on), and, when etcd is installed, the very same workloads against a local
 // 3-member etcd in the same run, with a ratio column and the machine's physical limits.
 //
-//   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--scaling 1,8,64,256,1024]
+//   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
 //                          [--no-etcd] [--etcd PATH] [--dir PATH]
 //
 // --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
+// --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
+// a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
 import { tmpdir } from 'node:os';
 import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
@@ -29,6 +31,7 @@ const has = (name: string): boolean => process.argv.includes(name);
 const short = has('--short');
 const json = has('--json');
 const seconds = Number(flag('--seconds') ?? (short ? '2' : '5'));
+const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '10'));
 const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).split(',').map(Number);
 // Every waiter is its own client (one connection, one session, blocked in acquire), so the bench
 // cluster raises cluster.yml's limits.connectionsMax (1,024 per node by default) to hold them.
@@ -40,8 +43,8 @@ const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100
 const withEtcd = !short && !has('--no-etcd');
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
-if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
-  console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
+if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
+  console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
   console.error('                      [--memory-locks N] [--memory-sessions N] [--no-etcd] [--etcd PATH] [--dir PATH]');
   process.exit(2);
 }
@@ -79,7 +82,7 @@ function note(r: WorkloadResult): void {
 }
 
 async function runAll(run: Run): Promise<void> {
-  const options = { durationMs: seconds * 1000 };
+  const options = { durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000 };
   const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
     note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)));
   };
@@ -184,10 +187,10 @@ if (withEtcd) {
 const order = [...new Set(results.map((r) => r.workload))];
 const sorted = order.flatMap((w) => results.filter((r) => r.workload === w));
 if (json) {
-  console.log(JSON.stringify({ seconds, short, physicalLimits: limits, results: sorted, memory: memoryLines }, null, 2));
+  console.log(JSON.stringify({ seconds, warmupSeconds, short, physicalLimits: limits, results: sorted, memory: memoryLines }, null, 2));
 } else {
   if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
-  console.log(`lock workloads, ${seconds} s each (rate over the whole run; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire):`);
+  console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire):`);
   console.log(formatTable(sorted, 'etcd'));
   console.log('\nresident memory:');
   for (const line of memoryLines) console.log(`  ${line}`);

@@ -1,7 +1,8 @@
 // Cluster figures on 3 real node processes (fsync on, 127.0.0.1), driven through the client
 // library: acquire+release pairs/s with 1, 32 and 256 clients on distinct locks (p50/p99 per
 // pair), handoffs/s and wait latency with 16 clients on one lock, and the time from SIGKILL of the
-// leader to the next successful acquire (median of 5). Prints numbers only.
+// leader to the next successful acquire (median of 5). Each figure is measured after a warm-up of
+// the same loop (3 s, --short 1 s) whose operations are not counted. Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
 import { percentile } from './etcd/workloads.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { makeNodes, writeClusterFile } from '../test/e2e/fixtures/procs.js';
 
 const short = process.argv.includes('--short');
 const measureMs = short ? 3000 : 10_000;
+const warmupMs = short ? 1000 : 3000;
 const failoverRounds = short ? 3 : 5;
 
 function ms(value: number): string {
@@ -49,20 +51,20 @@ async function measure(
   op: (client: RaftlockClient, i: number) => Promise<void>,
 ): Promise<void> {
   const latencies: number[] = [];
-  const started = performance.now();
-  const deadline = started + measureMs;
+  const from = performance.now() + warmupMs;
+  const deadline = from + measureMs;
   await Promise.all(
     actors.map(async (client, i) => {
       while (performance.now() < deadline) {
         const t0 = performance.now();
         await op(client, i);
-        latencies.push(performance.now() - t0);
+        const now = performance.now();
+        if (now >= from && now <= deadline) latencies.push(now - t0);
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
   latencies.sort((x, y) => x - y);
-  const rate = Math.round(latencies.length / seconds).toLocaleString('en-US');
+  const rate = Math.round(latencies.length / (measureMs / 1000)).toLocaleString('en-US');
   console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`);
 }
 
@@ -90,7 +92,7 @@ if (!config.ok) throw new Error(config.error.message);
 const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });
 try {
   await launcher.start();
-  console.log(`3 node processes (tick 50ms, election 10 ticks, fsync on), client library, ${measureMs / 1000}s per figure`);
+  console.log(`3 node processes (tick 50ms, election 10 ticks, fsync on), client library, ${measureMs / 1000}s per figure after ${warmupMs / 1000}s of warm-up`);
   await leaderOf(nodes);
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
   for (const count of [1, 32, 256]) {

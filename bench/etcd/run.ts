@@ -2,7 +2,7 @@
 // and killed by PID at the end, one table, plus the machine's physical limits measured in the same
 // run. `bench/bench.ts` runs the same workloads on raftlock beside it, with the ratio.
 //
-//   npx tsx bench/etcd/run.ts [--seconds 5] [--scaling 1,8,64,256,1024] [--queue 10000]
+//   npx tsx bench/etcd/run.ts [--seconds 5] [--warmup 10] [--scaling 1,8,64,256,1024] [--queue 10000]
 //                             [--failover-rounds 5] [--only uncontended,contended,scaling,queue,failover]
 //                             [--etcd etcd] [--dir PATH]
 //
@@ -22,6 +22,7 @@ function flag(name: string): string | undefined {
 }
 
 const seconds = Number(flag('--seconds') ?? '5');
+const warmupSeconds = Number(flag('--warmup') ?? '10');
 const scaling = (flag('--scaling') ?? '1,8,64,256,1024').split(',').map(Number);
 const queueWaiters = Number(flag('--queue') ?? '10000');
 const failoverRounds = Number(flag('--failover-rounds') ?? '5');
@@ -32,8 +33,8 @@ const dataParent = flag('--dir') ?? tmpdir();
 const etcdBinary = flag('--etcd') ?? 'etcd';
 const counts = [...scaling, queueWaiters, failoverRounds];
 const unknownNames = [...only].filter((n) => !(workloadNames as readonly string[]).includes(n));
-if (!(seconds > 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || unknownNames.length > 0) {
-  console.error('usage: bench/etcd/run.ts [--seconds N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
+if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || unknownNames.length > 0) {
+  console.error('usage: bench/etcd/run.ts [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
   console.error(`                         [--only ${workloadNames.join(',')}] [--etcd PATH] [--dir PATH]`);
   process.exit(2);
 }
@@ -70,7 +71,7 @@ type Run = {
 };
 
 async function runAll(run: Run, results: WorkloadResult[]): Promise<void> {
-  const options = { durationMs: seconds * 1000 };
+  const options = { durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000 };
   const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
     const r = await what().catch((error: unknown): WorkloadResult => failedRow(label, run.backend.name, error));
     log(`  ${r.backend} ${r.workload}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
@@ -131,7 +132,7 @@ try {
 
 console.log(formatPhysicalLimits(limits));
 console.log('');
-console.log(`lock workloads, ${seconds} s each (rate over the whole run; latency of acquire+release, or the wait for contended):`);
+console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended):`);
 console.log(formatTable(results));
 console.log('');
 console.log('resident memory:');

@@ -1,6 +1,8 @@
 // The side-by-side workloads, written once against `LockBackend` so that etcd and raftlock run the
 // very same loops. Every client runs until the deadline with one operation in flight; latencies are
-// kept whole (no sampling) so the percentiles are exact.
+// kept whole (no sampling) so the percentiles are exact. The loops first run for a warm-up whose
+// operations are not counted: a JIT-compiled server (raftlock's nodes, and every benchmark client)
+// is measured at the speed it keeps, not while it is still compiling its hot paths.
 import type { BackendFactory, LockBackend } from './backend.js';
 
 export type WorkloadResult = {
@@ -17,7 +19,10 @@ export type WorkloadResult = {
 };
 
 export type WorkloadOptions = {
+  /** The measured window: the rate is what completed in it, per second. */
   readonly durationMs: number;
+  /** The loops run this long before the window opens; what completes then is not counted. */
+  readonly warmupMs?: number;
   /** Clients are opened this many at a time (each open is a lease grant: one consensus write). */
   readonly openBatch?: number;
 };
@@ -30,6 +35,15 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 type Tally = { latenciesMs: number[]; errors: number; firstError: string | null };
+
+/** Where a looping workload stands: operations completing in [from, to] are the measurement. */
+type Window = { readonly from: number; readonly to: number };
+
+/** Counts an operation that started at `startedAt` and completed now, if now is in the window. */
+function record(tally: Tally, window: Window, startedAt: number): void {
+  const now = performance.now();
+  if (now >= window.from && now <= window.to) tally.latenciesMs.push(now - startedAt);
+}
 
 async function openClients<H>(factory: BackendFactory<H>, count: number, batch: number): Promise<LockBackend<H>[]> {
   const clients: LockBackend<H>[] = [];
@@ -45,23 +59,27 @@ async function openClients<H>(factory: BackendFactory<H>, count: number, batch: 
   return clients;
 }
 
-/** Opens `count` clients, runs `loop` on each until the deadline, closes them, and tallies. */
+/**
+ * Opens `count` clients, runs `loop` on each through the warm-up and the measured window, closes
+ * them, and tallies. Errors count whenever they happen, warm-up included: a failing backend is
+ * never hidden by the warm-up.
+ */
 async function runClients<H>(
   factory: BackendFactory<H>,
   count: number,
   options: WorkloadOptions,
-  loop: (client: LockBackend<H>, index: number, tally: Tally, deadline: number) => Promise<void>,
+  loop: (client: LockBackend<H>, index: number, tally: Tally, window: Window) => Promise<void>,
 ): Promise<{ tally: Tally; elapsedMs: number }> {
   const clients = await openClients(factory, count, options.openBatch ?? 64);
   const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
-  const started = performance.now();
-  const deadline = started + options.durationMs;
+  const from = performance.now() + (options.warmupMs ?? 0);
+  const window: Window = { from, to: from + options.durationMs };
   try {
-    await Promise.all(clients.map((c, i) => loop(c, i, tally, deadline)));
+    await Promise.all(clients.map((c, i) => loop(c, i, tally, window)));
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
   }
-  return { tally, elapsedMs: performance.now() - started };
+  return { tally, elapsedMs: options.durationMs };
 }
 
 function noteError(tally: Tally, error: unknown): void {
@@ -94,14 +112,14 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * "scaling".
  */
 export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions, workload = `uncontended (${clients} clients)`): Promise<WorkloadResult> {
-  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, index, t, deadline) => {
+  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, index, t, window) => {
     const name = `bench-own-${index}`;
-    while (performance.now() < deadline) {
+    while (performance.now() < window.to) {
       const started = performance.now();
       try {
         const handle = await client.acquire(name);
         await client.release(handle);
-        t.latenciesMs.push(performance.now() - started);
+        record(t, window, started);
       } catch (error) {
         noteError(t, error);
         await pause(errorPauseMs);
@@ -117,12 +135,12 @@ export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number
  */
 export async function contended<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions): Promise<WorkloadResult> {
   const name = 'bench-contended';
-  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, _index, t, deadline) => {
-    while (performance.now() < deadline) {
+  const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, _index, t, window) => {
+    while (performance.now() < window.to) {
       const started = performance.now();
       try {
         const handle = await client.acquire(name);
-        t.latenciesMs.push(performance.now() - started);
+        record(t, window, started);
         await client.release(handle);
       } catch (error) {
         noteError(t, error);
@@ -209,7 +227,8 @@ export async function failover<H>(factory: BackendFactory<H>, control: FailoverC
  * waiter releases as soon as it is granted. The rate is handoffs per second through the deep queue
  * for the run's duration; the latency is each waiter's wait from the holder's release. Waiters still queued at the deadline
  * are abandoned by closing their clients. `onQueued` runs once every waiter has asked (to sample
- * memory at the deepest point).
+ * memory at the deepest point). The queue drains once, so it has no warm-up of its own: the looping
+ * workloads before it have warmed the processes.
  */
 export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number, options: WorkloadOptions & { readonly onQueued?: () => void }): Promise<WorkloadResult> {
   const name = 'bench-queue';

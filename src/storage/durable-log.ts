@@ -10,11 +10,13 @@ export interface PersistRequest {
   /** Replace any stored entries from `entries[0].index` on with these. */
   readonly entries: readonly Entry[];
   /**
-   * A snapshot to store; entries it covers are dropped. The entries after it are kept only if the
-   * stored log holds its last entry with the same term; otherwise the whole log is dropped (Raft §7).
+   * A snapshot to store; entries it covers are garbage from then on (recovery never reads them),
+   * and storage may drop them over this and later writes. The entries after it are kept only if
+   * the stored log holds its last entry with the same term; otherwise the whole log is dropped at
+   * once (Raft §7).
    */
   readonly snapshot: Snapshot | null;
-  /** Drop stored entries up to and including this index; never past the stored snapshot's index. */
+  /** Entries up to and including this index may be dropped; never past the stored snapshot's index. */
   readonly compactThrough: LogIndex | null;
   readonly sync: boolean;
 }

@@ -9,7 +9,7 @@ import { decodeEntry, decodeIdentity, encodeIdentity, openRecord, sealRecord, st
 import type { LogDb } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StoredLayout, WriteOp } from './write-plan.js';
-import { planWrite } from './write-plan.js';
+import { defaultCoveredDeletesPerWrite, planWrite } from './write-plan.js';
 
 /** Snapshot data is stored in chunks of this size: one LevelDB value stays well below the memtable. */
 export const defaultSnapshotChunkBytes = 1024 * 1024;
@@ -26,6 +26,8 @@ export interface LevelLogOptions {
   readonly clusterId: string;
   readonly nodeId: NodeId;
   readonly snapshotChunkBytes?: number;
+  /** Entries a snapshot covers deleted per batch (write-plan.ts); small in tests, to show the spread. */
+  readonly coveredDeletesPerWrite?: number;
   /**
    * Fault injection for tests: called before each batch is handed to LevelDB. A throw is treated
    * exactly like a failed write or fsync (the log stops).
@@ -62,7 +64,7 @@ export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> 
     await db.close();
     throw error;
   }
-  return new LevelLog(db, dir, options.snapshotChunkBytes ?? defaultSnapshotChunkBytes, options.beforeWrite ?? null);
+  return new LevelLog(db, dir, options.snapshotChunkBytes ?? defaultSnapshotChunkBytes, options.coveredDeletesPerWrite ?? defaultCoveredDeletesPerWrite, options.beforeWrite ?? null);
 }
 
 async function checkIdentity(db: LogDb, options: LevelLogOptions): Promise<void> {
@@ -119,6 +121,7 @@ export class LevelLog implements DurableLog {
     private readonly db: LogDb,
     readonly dir: string,
     private readonly snapshotChunkBytes: number,
+    private readonly coveredDeletesPerWrite: number,
     private readonly beforeWrite: ((info: WriteInfo) => void) | null,
   ) {}
 
@@ -164,7 +167,7 @@ export class LevelLog implements DurableLog {
     try {
       assert(layout !== null, 'persist() before load(): the stored layout is unknown');
       const termAtSnapshot = request.snapshot === null ? null : await this.storedTermAt(layout, request.snapshot.meta.index);
-      ({ ops, layout: next } = planWrite(layout, request, this.snapshotChunkBytes, termAtSnapshot));
+      ({ ops, layout: next } = planWrite(layout, request, this.snapshotChunkBytes, termAtSnapshot, this.coveredDeletesPerWrite));
     } catch (error) {
       this.failure = error;
       throw error;

@@ -31,9 +31,19 @@ export interface WritePlan {
 }
 
 /**
+ * Entries a snapshot covers are deleted at most this many per batch, oldest first, and every
+ * later batch carries the next ones. Recovery never reads an entry at or below the snapshot, so
+ * they are garbage the moment the snapshot is durable; deleting 100,000 of them in the snapshot's
+ * own batch held every commit behind it for the length of that write (a latency spike each
+ * snapshot), while a few hundred per batch cost each write little.
+ */
+export const defaultCoveredDeletesPerWrite = 512;
+
+/**
  * Turn one request into one batch, in the order snapshot → entries → hard state → compaction.
- * Deletes cover the stale tail after the new entries and every entry a snapshot or compaction
- * covers, so the batch leaves the invariants above true. A snapshot keeps the entries after it
+ * Deletes cover the stale tail after the new entries at once, and the entries a snapshot or
+ * compaction covers up to `coveredDeletesMax` per batch (see above), so the batch leaves the
+ * invariants above true. A snapshot keeps the entries after it
  * only when the log holds its last entry, same index and term (Raft §7: "if existing log entry
  * has same index and term as snapshot's last included entry, retain log entries following it;
  * otherwise discard the entire log"); `termAtSnapshot` is the stored term at the snapshot's index
@@ -45,8 +55,10 @@ export function planWrite(
   request: PersistRequest,
   chunkBytes: number,
   termAtSnapshot: number | null,
+  coveredDeletesMax: number = defaultCoveredDeletesPerWrite,
 ): WritePlan {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, `invalid snapshot chunk size ${chunkBytes}`);
+  assert(Number.isSafeInteger(coveredDeletesMax) && coveredDeletesMax > 0, `invalid covered-deletes budget ${coveredDeletesMax}`);
   const ops: WriteOp[] = [];
   let { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } = layout;
   const deleteEntries = (from: number, through: number): void => {
@@ -65,11 +77,14 @@ export function planWrite(
     const stored = { ...meta, dataBytes: data.byteLength, chunkCount: count, dataCrc: crc32c(data) };
     ops.push({ type: 'put', key: snapshotMetaKey, value: sealRecord(snapshotMetaKey, encodeSnapshotMeta(stored)) });
     const retainTail = termAtSnapshot === meta.term;
-    deleteEntries(firstStored, retainTail ? Math.min(lastStored, meta.index) : lastStored);
+    if (!retainTail) {
+      // The whole log goes at once: entries past the snapshot must never be loaded after it.
+      deleteEntries(firstStored, lastStored);
+      firstStored = Math.max(firstStored, meta.index + 1);
+    }
     snapshotIndex = meta.index;
     snapshotTerm = meta.term;
     chunkCount = count;
-    firstStored = Math.max(firstStored, meta.index + 1);
     lastStored = retainTail ? Math.max(lastStored, meta.index) : meta.index;
   }
 
@@ -97,9 +112,11 @@ export function planWrite(
   if (request.compactThrough !== null) {
     const through = request.compactThrough;
     assert(through <= snapshotIndex, () => `compaction through ${through} passes the snapshot at ${snapshotIndex}`);
-    deleteEntries(firstStored, through);
-    firstStored = Math.max(firstStored, through + 1);
   }
+  // Every entry at or below the snapshot is covered, whether a compaction asked or not.
+  const coveredThrough = Math.min(snapshotIndex, firstStored + coveredDeletesMax - 1);
+  deleteEntries(firstStored, coveredThrough);
+  firstStored = Math.max(firstStored, coveredThrough + 1);
 
   return { ops, layout: { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } };
 }

@@ -104,6 +104,31 @@ t.test('errors are counted and the loop goes on; the first error is kept', async
   t.equal(locks.holders.size, 0);
 });
 
+/** A backend that is slow until `slowForMs` after it is made (a server still compiling), then quick. */
+function warmingFactory(slowForMs: number, slowOpMs: number): BackendFactory<string> {
+  const madeAt = performance.now();
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const client: LockBackend<string> = {
+    acquire: async (name) => {
+      await (performance.now() - madeAt < slowForMs ? sleep(slowOpMs) : sleep(0));
+      return name;
+    },
+    release: async () => undefined,
+    close: async () => undefined,
+  };
+  return { name: 'warming', open: async () => client };
+}
+
+t.test('operations completing during the warm-up are not counted; the window alone sets the rate', async (t) => {
+  const cold = await ownLockEach(warmingFactory(400, 200), 2, { durationMs: 300 });
+  t.ok(cold.maxMs >= 200, `without a warm-up the slow start is measured (max ${cold.maxMs.toFixed(0)} ms)`);
+  const warm = await ownLockEach(warmingFactory(400, 200), 2, { durationMs: 300, warmupMs: 700 });
+  t.ok(warm.maxMs < 150, `after the warm-up only the quick operations are measured (max ${warm.maxMs.toFixed(0)} ms)`);
+  t.ok(warm.rate > cold.rate, `the rate is the steady one (${warm.rate.toFixed(0)} vs ${cold.rate.toFixed(0)} ops/s)`);
+  const handoffs = await contended(warmingFactory(400, 200), 3, { durationMs: 300, warmupMs: 700 });
+  t.ok(handoffs.maxMs < 150, `the contended wait is measured after the warm-up too (max ${handoffs.maxMs.toFixed(0)} ms)`);
+});
+
 t.test('queue depth drains a deep queue one grant at a time; failover times recovery after each kill', async (t) => {
   const locks = new MemoryLocks();
   let queued = 0;

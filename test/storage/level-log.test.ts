@@ -8,7 +8,7 @@ import type { PersistRequest } from '../../src/storage/durable-log.js';
 import type { LevelLogOptions } from '../../src/storage/level-log.js';
 import { openLevelLog } from '../../src/storage/level-log.js';
 import { crc32c } from '../../src/storage/crc32c.js';
-import { chunkKey, entryKey, hardStateKey, identityKey, snapshotMetaKey } from '../../src/storage/keys.js';
+import { chunkKey, entryKey, entryKeyIndex, hardStateKey, identityKey, snapshotMetaKey } from '../../src/storage/keys.js';
 import {
   decodeEntry,
   decodeSnapshotMeta,
@@ -197,6 +197,45 @@ t.test('a snapshot drops the entries it covers, replaces the old snapshot and co
   const installed = await loadDir(dir2);
   t.same(normal(installed), normal(modelOf(install)));
   t.equal(installed.snapshot?.data.byteLength, 0, 'an empty snapshot has no chunks and loads');
+});
+
+// A snapshot covering many entries must not put all their deletes into one batch: every commit
+// queued behind that batch would wait for it. The covered entries go a bounded number per batch,
+// oldest first, across later writes and across a restart; what loads is the same all along.
+t.test('covered entries are deleted a bounded number per batch, across later writes and a restart', async (t) => {
+  const dir = t.testdir();
+  const spread = { coveredDeletesPerWrite: 4 };
+  const entryIndexes = async (): Promise<number[]> =>
+    (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
+  const requests = [
+    request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }),
+    request({ snapshot: snapshotAt(20, 1, 100), compactThrough: 20 as LogIndex }),
+  ];
+  let log = await openLevelLog(options(dir, spread));
+  await log.load();
+  for (const req of requests) await log.persist(req);
+  await log.close();
+  t.same(await entryIndexes(), Array.from({ length: 26 }, (_, i) => 5 + i), 'the snapshot batch deleted only entries 1..4');
+  t.same((await loadDir(dir, spread)).entries.map((e) => e.index), Array.from({ length: 10 }, (_, i) => 21 + i), 'recovery starts after the snapshot');
+
+  log = await openLevelLog(options(dir, spread));
+  await log.load();
+  const more = request({ entries: entriesFrom(31, 1, 1) });
+  await log.persist(more);
+  requests.push(more);
+  await log.close();
+  t.same((await entryIndexes()).slice(0, 2), [9, 10], 'the recovered log went on with 5..8 in its next batch');
+
+  log = await openLevelLog(options(dir, spread));
+  await log.load();
+  for (let i = 0; i < 3; i++) {
+    const next = request({ entries: entriesFrom(32 + i, 1, 1) });
+    await log.persist(next);
+    requests.push(next);
+  }
+  await log.close();
+  t.same(await entryIndexes(), Array.from({ length: 14 }, (_, i) => 21 + i), 'every covered entry is gone, nothing else');
+  t.same(normal(await loadDir(dir, spread)), normal(modelOf(requests)));
 });
 
 // Random request sequences: LevelLog (with reopens in between), a one-batch group write and the
