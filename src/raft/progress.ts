@@ -25,8 +25,6 @@ export class Progress {
   recentActive = false;
   /** The commit index the follower was last told about. */
   sentCommit = 0;
-  /** A read the follower asked for is served once it knows this commit index (see sendAppends). */
-  commitOwed = 0;
   readonly inflight: Inflights;
   /** Snapshot state: which snapshot is being sent, the acknowledged byte offset, ticks without an answer. */
   snapshotIndex = 0;

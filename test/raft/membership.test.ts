@@ -160,7 +160,7 @@ t.test('a re-elected single voter sends its first appends only after its new ter
   c.handle(n1, rd);
   c.stabilize();
   t.ok(c.node(n1).propose(bytes('solo')).ok);
-  c.settle();
+  c.stabilize();
   t.same(c.commands(n4), ['solo']);
 });
 

@@ -236,67 +236,6 @@ t.test('batching: every proposal pending at send time goes into one AppendEntrie
   t.equal(appends[0]?.type === 'AppendEntries' ? appends[0].entries.length : 0, 50);
 });
 
-// A commit index that moved is not worth a message of its own (compare Raft §5.3, where
-// followers learn the commit index from later AppendEntries): it rides on the next append, or on
-// one empty append per follower at the leader's next heartbeat, which is checked against the
-// follower's log like any append.
-t.test('a moved commit index rides on the next append, or on one empty append at the next heartbeat', async (t) => {
-  const c = new Cluster(ids(3));
-  c.elect(n1);
-  c.settle();
-  const before = c.delivered.length;
-  c.propose(n1, 'x');
-  c.stabilize();
-  const leaderCommit = c.status(n1).commit;
-  const quiet = c.delivered.slice(before).filter(appendsTo(n2));
-  t.equal(quiet.length, 1, 'only the append carrying the entry: no append for the commit alone');
-  t.ok(c.status(n2).commit < leaderCommit, 'so the follower has not learned the commit yet');
-  c.propose(n1, 'y');
-  c.stabilize();
-  const carried = c.delivered.slice(before).filter(appendsTo(n2));
-  t.ok(carried.length === 2 && carried[1]?.type === 'AppendEntries' && carried[1].commit >= leaderCommit, 'the next append carries it');
-  t.same(c.commands(n2), ['x'], 'and the follower applies through it');
-  const mark = c.delivered.length;
-  c.tick(n1, c.config(n1).heartbeatTicks);
-  c.stabilize();
-  const atBeat = c.delivered.slice(mark).filter(appendsTo(n2));
-  t.ok(atBeat.length === 1 && atBeat[0]?.type === 'AppendEntries' && atBeat[0].entries.length === 0, 'the heartbeat round adds one empty append');
-  t.same(c.commands(n2), ['x', 'y'], 'after which the follower has applied everything');
-  const idle = c.delivered.length;
-  c.tick(n1, c.config(n1).heartbeatTicks);
-  c.stabilize();
-  t.equal(c.delivered.slice(idle).filter(appendsTo(n2)).length, 0, 'an idle leader whose followers know its commit sends heartbeats only');
-});
-
-// Dissertation §6.4: a follower serves a read once it has applied through the read index the
-// leader gave it, so the leader sends that commit index with the answer instead of leaving the
-// follower to wait for the next heartbeat.
-t.test('a follower that asked for a read learns the commit index it needs without waiting for a heartbeat', async (t) => {
-  const c = new Cluster(ids(3));
-  c.elect(n1);
-  c.settle();
-  // 'w' commits with n3 while the append to n2, sent before the commit, is still on its way.
-  c.node(n1).propose(bytes('w'));
-  c.process(n1);
-  const take = (pick: (m: Message) => boolean): Message => {
-    const m = c.queue.find(pick);
-    if (m === undefined) throw new Error('expected message not queued');
-    c.queue = c.queue.filter((x) => x !== m);
-    return m;
-  };
-  c.deliver(take(appendsTo(n3)));
-  c.deliver(take((m) => m.type === 'AppendEntriesResponse' && m.from === n3));
-  const commit = c.status(n1).commit;
-  t.same(c.commands(n1), ['w'], 'committed on the leader');
-  // n2 asks for a read: its index is the commit through 'w', and the heartbeat round that
-  // confirms it carries min(match, commit), which for n2 is still the old commit.
-  t.ok(c.readIndex(n2, 'after-w'));
-  c.stabilize();
-  t.same(c.readStates.get(n2), [{ index: commit, context: 'after-w' }], 'the read index is the commit through w');
-  t.ok(c.status(n2).commit >= commit, 'and the follower learned that commit with the answer, with no tick in between');
-  t.same(c.commands(n2), ['w'], 'so it can serve the read at once');
-});
-
 t.test('pipelining: appendEntriesMax per message, at most inflightAppendsMax unacknowledged', async (t) => {
   const c = new Cluster(ids(3), { config: { appendEntriesMax: 4, inflightAppendsMax: 3 } });
   c.elect(n1);
@@ -308,7 +247,7 @@ t.test('pipelining: appendEntriesMax per message, at most inflightAppendsMax una
   t.equal(inFlight.length, 3, 'window of three appends');
   t.ok(inFlight.every((m) => m.type === 'AppendEntries' && m.entries.length === 4), 'four entries each');
   t.equal(c.status(n1).progress.find((p) => p.id === n2)?.inflight, 3);
-  c.settle();
+  c.stabilize();
   t.equal(c.commands(n2).length, 40, 'the rest follows as acknowledgements free the window');
 });
 

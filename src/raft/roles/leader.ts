@@ -46,10 +46,6 @@ export function tickLeader(s: RaftState): void {
     s.heartbeatElapsed = 0;
     for (const pr of s.progress.values()) pr.heartbeatResent = false;
     broadcastHeartbeat(s);
-    // A commit index the follower has not been told goes now, in an empty append rather than in
-    // the heartbeat alone: an append is checked against the follower's log, so a follower that
-    // lost entries it acknowledged is found out within a heartbeat interval even when idle.
-    for (const pr of s.progress.values()) if (pr.state === 'replicate' && pr.sentCommit < s.log.commit) sendAppends(s, pr, true);
   }
 }
 
@@ -159,9 +155,8 @@ export function onLeaderCommit(s: RaftState, old: number): void {
   }
   pruneRemoved(s);
   if (!s.promotable() && s.membership.lastChangeIndex() <= commit) {
-    // Dissertation §4.2.2: a leader removed from the configuration steps down once the removal
-    // commits; it tells the others of that commit on its way out.
-    for (const pr of s.progress.values()) sendAppends(s, pr, pr.sentCommit < commit);
+    // Dissertation §4.2.2: a leader removed from the configuration steps down once the removal commits.
+    flushAppends(s);
     s.becomeFollower(s.term, null);
   }
 }
@@ -172,15 +167,8 @@ export function flushAppends(s: RaftState): void {
 
 /**
  * Send what `pr` may receive now: in replicate state, pipelined appends until the window is
- * full; in probe state, one append. With nothing new to send, an empty append goes only when
- * `force` asks for one. A commit index that moved is not worth a message of its own: it rides on
- * the next append, or on an empty append at the next heartbeat (tickLeader), so a follower learns
- * it within a heartbeat interval even when idle. Under load this halves the appends and their
- * answers (the commit-only ones were every other message), and nothing waits on a follower's
- * commit index except a read it asked for: `deliverRead` records the index it is owed
- * (`commitOwed`), and an empty append goes for that. Sent after the appends already in flight,
- * it lets the follower commit min(commit, its prevIndex) once those have arrived; any append
- * still to be sent carries the commit index itself.
+ * full; in probe state, one append. With nothing new to send, an empty append still carries a
+ * newer commit index (or answers `force`).
  */
 export function sendAppends(s: RaftState, pr: Progress, force: boolean): void {
   if (pr.state === 'snapshot') return;
@@ -195,7 +183,7 @@ export function sendAppends(s: RaftState, pr: Progress, force: boolean): void {
     sent = true;
     if (pr.state === 'probe') return;
   }
-  if (sent || !(force || pr.sentCommit < Math.min(pr.commitOwed, s.log.commit))) return;
+  if (sent || (!force && pr.sentCommit >= s.log.commit)) return;
   if (pr.state === 'probe' && pr.probeSent) return;
   if (pr.next <= s.log.snapshotIndex) {
     startSnapshot(s, pr);

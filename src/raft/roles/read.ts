@@ -45,11 +45,4 @@ export function deliverRead(s: RaftState, from: NodeId, context: ReadContext, in
     context,
     index: asIndex(index),
   });
-  // The follower serves the read once it has applied through `index`, so it must learn a commit
-  // index that far now rather than at the next heartbeat: the next Ready sends it (sendAppends).
-  const pr = s.progress.get(from);
-  if (pr !== undefined && pr.commitOwed < index) {
-    pr.commitOwed = index;
-    s.appendsPending = true;
-  }
 }
