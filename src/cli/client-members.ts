@@ -14,8 +14,8 @@ import {
 } from './client-common.js';
 
 interface AddOptions extends ClusterOptions {
-  readonly peer: string;
-  readonly client: string;
+  readonly peer?: string;
+  readonly client?: string;
 }
 
 /** Runs one operator call on a client without a session. */
@@ -43,7 +43,11 @@ async function runList(options: ClusterOptions): Promise<number> {
 }
 
 async function runAdd(node: NodeId, options: AddOptions): Promise<number> {
-  const addresses = { node, peer: options.peer, client: options.client };
+  const addresses = {
+    node,
+    ...(options.peer === undefined ? {} : { peer: options.peer }),
+    ...(options.client === undefined ? {} : { client: options.client }),
+  };
   await withOperator(options, (client) => client.members('addLearner', addresses));
   if (options.json === true) print(toJson({ added: node, role: 'learner' }));
   else print(`added ${node} as a learner; promote it once it has caught up`);
@@ -82,8 +86,8 @@ export function registerMembersCommands(program: Command): void {
       .command('add')
       .description('add a node as a non-voting learner (start it with join: true in cluster.yml)')
       .argument('<node>', 'node id', nodeIdArgument)
-      .requiredOption('--peer <host:port>', 'the node’s peer address')
-      .requiredOption('--client <host:port>', 'the node’s client address'),
+      .option('--peer <host:port>', 'check: the node’s peer address in cluster.yml')
+      .option('--client <host:port>', 'check: the node’s client address in cluster.yml'),
     true,
   ).action(action(runAdd));
   clusterOptions(

@@ -345,6 +345,24 @@ export class NodeServer implements ConnectionHost {
     return welcomeFrame(this.clusterId, this.core.status(), this.addressBook());
   }
 
+  /**
+   * Every node reaches another at the addresses its own cluster.yml gives (a membership change
+   * names the node only), so addresses sent with an addLearner are a check: one that differs from
+   * this node's cluster.yml is refused rather than silently ignored.
+   */
+  private addressMismatch(node: NodeId, peer: string | undefined, client: string | undefined): string | null {
+    const book = this.addressBook();
+    for (const [which, given] of [['peer', peer], ['client', client]] as const) {
+      const known = book[which](node);
+      if (given === undefined || known === null || given === known) continue;
+      return (
+        `node ${node}'s ${which} address is ${known} in this node's cluster.yml, not ${given}; ` +
+        'members are reached at the addresses in cluster.yml: correct it there on every node'
+      );
+    }
+    return null;
+  }
+
   private addressBook(): AddressBook {
     const lookup = (id: NodeId, which: 'peer' | 'client'): string | null => {
       if (id === this.nodeId) {
@@ -416,6 +434,8 @@ export class NodeServer implements ConnectionHost {
             'list it in cluster.yml with join: true first';
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
         }
+        const misplaced = op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
+        if (misplaced !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: misplaced });
         return submit();
       }
       case 'watch':

@@ -80,7 +80,11 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
 
   // Membership: a joining node is added as a learner, catches up, is promoted, then removed.
   const joiner = await cluster.startJoiner();
-  t.match(await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId }), { code: 'OK' });
+  // Addresses sent with the change must be the ones cluster.yml gives: they are a check, not news.
+  const wrongPeer = await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId, peer: '127.0.0.1:1' });
+  t.match(wrongPeer, { code: 'INVALID_ARGUMENT', message: /peer address is .* not 127\.0\.0\.1:1/ }, 'an address that differs from cluster.yml is refused');
+  const { peer, client } = joiner.endpoint;
+  t.match(await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId, peer, client }), { code: 'OK' }, 'the right addresses are accepted');
   await eventually(async () => (joiner.statusView().applied >= leader.statusView().commit ? true : undefined), 10_000, 'the learner to catch up');
   t.match(await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }), { code: 'OK' });
   const list = await b.request({ kind: 'members', action: 'list' });
