@@ -2,10 +2,11 @@
 // library: acquire+release pairs/s with 1, 32 and 256 clients on distinct locks (p50/p99 per
 // pair), handoffs/s and wait latency with 16 clients on one lock, and the time from SIGKILL of the
 // leader to the next successful acquire (median of 5). Each figure is measured after a warm-up of
-// the same loop (3 s, --short 1 s) whose operations are not counted. Prints numbers only.
+// the same loop (3 s, --short 1 s) whose operations are not counted, with the CPU time each node
+// process and the client spent per operation in the measured window (Linux). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
 import { percentile } from './etcd/workloads.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +46,26 @@ async function clients(endpoints: readonly string[], count: number): Promise<Raf
   return all;
 }
 
+/**
+ * CPU time (user + system, all threads) of each node process and of this client process, in µs:
+ * from /proc on Linux (clock ticks of 1/100 s, the kernel's USER_HZ), empty elsewhere.
+ */
+function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!existsSync('/proc/self/stat')) return out;
+  for (const [name, pid] of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      out.set(name, (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // The process is gone (a failover round restarts it): no figure for it.
+    }
+  }
+  const self = process.cpuUsage();
+  out.set('client', self.user + self.system);
+  return out;
+}
+
 async function measure(
   label: string,
   actors: readonly RaftlockClient[],
@@ -53,6 +74,13 @@ async function measure(
   const latencies: number[] = [];
   const from = performance.now() + warmupMs;
   const deadline = from + measureMs;
+  // CPU is sampled at the window's edges, so the figures per operation are the warm ones.
+  let cpuFrom = new Map<string, number>();
+  let cpuTo = new Map<string, number>();
+  const edges = [
+    setTimeout(() => { cpuFrom = cpuMicros(launcher.pids); }, warmupMs),
+    setTimeout(() => { cpuTo = cpuMicros(launcher.pids); }, warmupMs + measureMs),
+  ];
   await Promise.all(
     actors.map(async (client, i) => {
       while (performance.now() < deadline) {
@@ -63,9 +91,14 @@ async function measure(
       }
     }),
   );
+  for (const timer of edges) clearTimeout(timer);
   latencies.sort((x, y) => x - y);
   const rate = Math.round(latencies.length / (measureMs / 1000)).toLocaleString('en-US');
-  console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}`);
+  const perOp = [...cpuTo]
+    .filter(([name]) => cpuFrom.has(name))
+    .map(([name, to]) => `${name} ${Math.round((to - (cpuFrom.get(name) ?? to)) / Math.max(1, latencies.length))}`);
+  const cpu = perOp.length > 0 ? `; CPU µs per operation: ${perOp.join(', ')}` : '';
+  console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}${cpu}`);
 }
 
 async function failover(launcher: Launcher, nodes: readonly TestNode[], round: number): Promise<number> {
