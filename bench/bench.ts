@@ -4,17 +4,20 @@
 //
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
-//                          [--no-etcd] [--etcd PATH] [--dir PATH]
+//                          [--only uncontended,contended,scaling,queue,failover,memory]
+//                          [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
 //
 // --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
+// --etcd-only (`npm run bench:etcd`) runs etcd alone; without etcd installed it says how to
+// install it and exits 0, since the project never requires it.
 import { tmpdir } from 'node:os';
 import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
 import type { PhysicalLimits } from './physical.js';
 import type { BackendFactory } from './etcd/backend.js';
-import { detectEtcd, EtcdCluster, etcdControl } from './etcd/cluster.js';
+import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './etcd/cluster.js';
 import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
@@ -40,12 +43,19 @@ const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
 // The issue's scale: 1,000,000 held locks over 100,000 sessions (about 5 minutes to fill here).
 const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '1000000'));
 const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100000'));
-const withEtcd = !short && !has('--no-etcd');
+const etcdOnly = has('--etcd-only');
+const withEtcd = etcdOnly || (!short && !has('--no-etcd'));
+const workloadNames = ['uncontended', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
+const only = new Set((flag('--only') ?? workloadNames.join(',')).split(','));
+const unknownNames = [...only].filter((name) => !(workloadNames as readonly string[]).includes(name));
+const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
-if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0))) {
+if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || unknownNames.length > 0) {
   console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
-  console.error('                      [--memory-locks N] [--memory-sessions N] [--no-etcd] [--etcd PATH] [--dir PATH]');
+  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,contended,scaling,queue,failover,memory]');
+  console.error('                      [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
+  if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
   process.exit(2);
 }
 // An interrupted run still kills every node and member (their exit hooks run on process.exit).
@@ -86,19 +96,19 @@ async function runAll(run: Run): Promise<void> {
   const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
     note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)));
   };
-  await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
-  await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
-  for (const n of scaling) {
+  if (wanted('uncontended')) await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
+  if (wanted('contended')) await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
+  for (const n of wanted('scaling') ? scaling : []) {
     const label = `scaling (${n} clients)`;
     await step(label, () => ownLockEach(n > spreadAboveClients ? run.spreadBackend : run.backend, n, options, label));
   }
-  if (queueWaiters > 0) {
+  if (queueWaiters > 0 && wanted('queue')) {
     const onQueued = (): void => {
       memoryLines.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
     };
     await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
   }
-  if (failoverRounds > 0) {
+  if (failoverRounds > 0 && wanted('failover')) {
     const failoverOptions = { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 };
     await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
   }
@@ -119,44 +129,57 @@ function benchConnectionsMax(nodes: number): number {
 /** The failover client presumes a member dead after this long without an answer. */
 const failoverAttemptMs = 300;
 
+// etcd alone without etcd installed: say how to get it, and succeed (the project never needs it).
+const etcdFound = withEtcd ? detectEtcd(flag('--etcd') ?? 'etcd') : null;
+if (etcdOnly && etcdFound !== null && !etcdFound.found) {
+  console.log(etcdInstallHint);
+  console.log(`(etcd --version: ${etcdFound.reason})`);
+  process.exit(0);
+}
+
 let limits: PhysicalLimits | null = null;
 if (!short) {
   log(`measuring physical limits under ${dataParent} ...`);
   limits = await measurePhysicalLimits(dataParent, Math.min(3000, seconds * 1000));
 }
 
-log('starting a 3-node raftlock cluster (real node processes, fsync on) ...');
-const raftlock = await RaftlockCluster.start(3, dataParent, benchConnectionsMax(3));
-try {
-  const endpoints = raftlock.endpoints;
-  const run: Run = {
-    backend: raftlockFactory(endpoints),
-    spreadBackend: raftlockFactory(endpoints, { spread: true }),
-    queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
-    failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
-    control: raftlockControl(raftlock),
-    memory: () => rssLine(raftlock.rssBytes()),
-  };
-  memoryLines.push(`raftlock idle, before the workloads: ${run.memory()}`);
-  await runAll(run);
-  if (memoryLocks > 0 && memorySessions > 0) {
-    const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
-    try {
-      const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
-      const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });
-      note(row);
-      memoryLines.push(memory);
-    } catch (error) {
-      note(failedRow(label, 'raftlock', error));
+/** The workloads on a local 3-node raftlock cluster, then its memory workload. */
+async function runRaftlock(): Promise<void> {
+  log('starting a 3-node raftlock cluster (real node processes, fsync on) ...');
+  const raftlock = await RaftlockCluster.start(3, dataParent, benchConnectionsMax(3));
+  try {
+    const endpoints = raftlock.endpoints;
+    const run: Run = {
+      backend: raftlockFactory(endpoints),
+      spreadBackend: raftlockFactory(endpoints, { spread: true }),
+      queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
+      failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
+      control: raftlockControl(raftlock),
+      memory: () => rssLine(raftlock.rssBytes()),
+    };
+    memoryLines.push(`raftlock idle, before the workloads: ${run.memory()}`);
+    await runAll(run);
+    if (memoryLocks > 0 && memorySessions > 0 && wanted('memory')) {
+      const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
+      try {
+        const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
+        const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });
+        note(row);
+        memoryLines.push(memory);
+      } catch (error) {
+        note(failedRow(label, 'raftlock', error));
+      }
     }
+    memoryLines.push(`raftlock after the workloads: ${run.memory()}`);
+  } finally {
+    await raftlock.stop();
   }
-  memoryLines.push(`raftlock after the workloads: ${run.memory()}`);
-} finally {
-  await raftlock.stop();
 }
 
-if (withEtcd) {
-  const detected = detectEtcd(flag('--etcd') ?? 'etcd');
+if (!etcdOnly) await runRaftlock();
+
+if (etcdFound !== null) {
+  const detected = etcdFound;
   if (!detected.found) {
     log(`etcd not found (${detected.reason}); raftlock figures only`);
   } else {

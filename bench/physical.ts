@@ -1,7 +1,7 @@
 // Physical limits of this machine, the ceiling any consensus system on it is held to: synced small
 // writes per second on the data disk (a commit needs at least one on a majority) and loopback TCP
 // round trips per second (a commit needs at least one between leader and followers).
-// `npx tsx bench/physical.ts [--dir PATH] [--seconds N]`; bench/etcd/run.ts prints the same
+// `npx tsx bench/physical.ts [--dir PATH] [--seconds N]`; bench/bench.ts prints the same
 // figures in its run. Each figure is measured sequentially, one operation in flight, for N seconds.
 import { Level } from 'level';
 import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';

@@ -1,6 +1,8 @@
 // Proves that `npm run bench -- --short` runs every workload end to end against a real 3-node
 // raftlock cluster (node processes, fsync on) without crashing: the JSON output has a row for each
-// workload, each with operations measured and no aborted workload. No timing is asserted.
+// workload, each with operations measured and no aborted workload; `--only` runs just the named
+// workloads and refuses unknown names; `--etcd-only` without etcd says how to install it and
+// succeeds (the project never requires etcd). No timing is asserted.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
@@ -8,10 +10,10 @@ import { packageRoot } from '../../src/server/launcher.js';
 
 type Row = { readonly workload: string; readonly backend: string; readonly rate: number; readonly firstError: string | null };
 
-function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(args: readonly string[] = ['--short', '--json']): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const root = packageRoot();
   const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--import', tsx, join(root, 'bench', 'bench.ts'), '--short', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', tsx, join(root, 'bench', 'bench.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -51,4 +53,21 @@ t.test('bench --short: every workload row present, operations measured, no crash
     t.notMatch(row.firstError ?? '', /^aborted/, `${row.workload}: the workload ran to its end`);
   }
   t.ok('memory' in parsed && Array.isArray(parsed.memory) && parsed.memory.length >= 3, 'resident memory lines are reported');
+});
+
+t.test('bench --only runs the named workloads alone and refuses unknown names', async (t) => {
+  const { code, stdout, stderr } = await runBench(['--short', '--json', '--only', 'contended,failover']);
+  t.equal(code, 0, `bench exited 0\n${stderr}`);
+  const rows = (JSON.parse(stdout) as { results: Row[] }).results;
+  t.same(rows.map((r) => r.workload), ['contended (16 clients, 1 lock)', 'failover (SIGKILL leader, 2 rounds)']);
+  const refused = await runBench(['--only', 'contended,bogus']);
+  t.equal(refused.code, 2, 'an unknown workload is a usage error');
+  t.match(refused.stderr, /unknown workload\(s\) in --only: bogus/);
+});
+
+t.test('bench --etcd-only without etcd says how to install it and exits 0', async (t) => {
+  const { code, stdout } = await runBench(['--etcd-only', '--etcd', '/nonexistent/etcd']);
+  t.equal(code, 0);
+  t.match(stdout, /apt-get install etcd-server/);
+  t.notMatch(stdout, /lock workloads/, 'no workload ran');
 });
