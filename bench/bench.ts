@@ -130,10 +130,10 @@ function benchConnectionsMax(nodes: number): number {
 const failoverAttemptMs = 300;
 
 // etcd alone without etcd installed: say how to get it, and succeed (the project never needs it).
-const etcdFound = withEtcd ? detectEtcd(flag('--etcd') ?? 'etcd') : null;
-if (etcdOnly && etcdFound !== null && !etcdFound.found) {
+const detected = withEtcd ? detectEtcd(flag('--etcd') ?? 'etcd') : null;
+if (etcdOnly && detected !== null && !detected.found) {
   console.log(etcdInstallHint);
-  console.log(`(etcd --version: ${etcdFound.reason})`);
+  console.log(`(etcd --version: ${detected.reason})`);
   process.exit(0);
 }
 
@@ -178,8 +178,7 @@ async function runRaftlock(): Promise<void> {
 
 if (!etcdOnly) await runRaftlock();
 
-if (etcdFound !== null) {
-  const detected = etcdFound;
+if (detected !== null) {
   if (!detected.found) {
     log(`etcd not found (${detected.reason}); raftlock figures only`);
   } else {

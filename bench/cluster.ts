@@ -5,7 +5,7 @@
 // the same loop (3 s, --short 1 s) whose operations are not counted, with the CPU time each node
 // process and the client spent per operation in the measured window (Linux). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
-import { percentile } from './etcd/workloads.js';
+import { inWindow, measuredWindow, percentile } from './etcd/workloads.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +72,7 @@ async function measure(
   op: (client: RaftlockClient, i: number) => Promise<void>,
 ): Promise<void> {
   const latencies: number[] = [];
-  const from = performance.now() + warmupMs;
-  const deadline = from + measureMs;
+  const window = measuredWindow(warmupMs, measureMs);
   // CPU is sampled at the window's edges, so the figures per operation are the warm ones.
   let cpuFrom = new Map<string, number>();
   let cpuTo = new Map<string, number>();
@@ -83,11 +82,11 @@ async function measure(
   ];
   await Promise.all(
     actors.map(async (client, i) => {
-      while (performance.now() < deadline) {
+      while (performance.now() < window.to) {
         const t0 = performance.now();
         await op(client, i);
         const now = performance.now();
-        if (now >= from && now <= deadline) latencies.push(now - t0);
+        if (inWindow(window, now)) latencies.push(now - t0);
       }
     }),
   );

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -209,17 +210,7 @@ async function healthy(clientUrl: string): Promise<boolean> {
 /** Failover control over a local etcd cluster: SIGKILL the current leader, restart it, wait for a leader. */
 export function etcdControl(cluster: EtcdCluster): FailoverControl {
   return {
-    killLeader: async () => {
-      const started = Date.now();
-      let leader = await cluster.leader();
-      while (leader === null) {
-        if (Date.now() - started > 30_000) throw new Error('etcd has had no leader for 30 s');
-        await pause(50);
-        leader = await cluster.leader();
-      }
-      cluster.kill(leader);
-      return leader;
-    },
+    killLeader: () => killCurrentLeader('etcd', () => cluster.leader(), (name) => cluster.kill(name)),
     restart: async (name) => {
       cluster.restart(name);
       await cluster.waitHealthy(60_000);

@@ -14,9 +14,9 @@ import { Launcher } from '../../src/server/launcher.js';
 import { makeNodes, writeClusterFile } from '../../test/e2e/fixtures/procs.js';
 import type { TestNode } from '../../test/e2e/fixtures/procs.js';
 import type { BackendFactory, LockBackend } from './backend.js';
+import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A running local cluster; `stop` SIGTERMs (then SIGKILLs) every node and removes the data. */
 export class RaftlockCluster {
@@ -142,17 +142,7 @@ export function raftlockFactory(endpoints: readonly string[], options: RaftlockC
 
 export function raftlockControl(cluster: RaftlockCluster): FailoverControl {
   return {
-    killLeader: async () => {
-      const started = Date.now();
-      let leader = await cluster.leader();
-      while (leader === null) {
-        if (Date.now() - started > 30_000) throw new Error('raftlock has had no leader for 30 s');
-        await pause(50);
-        leader = await cluster.leader();
-      }
-      cluster.kill(leader);
-      return leader;
-    },
+    killLeader: () => killCurrentLeader('raftlock', () => cluster.leader(), (id) => cluster.kill(id)),
     restart: (name) => cluster.restart(nodeId(name)),
   };
 }

@@ -37,12 +37,23 @@ export function percentile(sorted: readonly number[], p: number): number {
 type Tally = { latenciesMs: number[]; errors: number; firstError: string | null };
 
 /** Where a looping workload stands: operations completing in [from, to] are the measurement. */
-type Window = { readonly from: number; readonly to: number };
+export type Window = { readonly from: number; readonly to: number };
+
+/** The measured window of a loop starting now: it opens after `warmupMs` and lasts `durationMs`. */
+export function measuredWindow(warmupMs: number, durationMs: number): Window {
+  const from = performance.now() + warmupMs;
+  return { from, to: from + durationMs };
+}
+
+/** Does an operation completing at `now` count? */
+export function inWindow(window: Window, now: number): boolean {
+  return now >= window.from && now <= window.to;
+}
 
 /** Counts an operation that started at `startedAt` and completed now, if now is in the window. */
 function record(tally: Tally, window: Window, startedAt: number): void {
   const now = performance.now();
-  if (now >= window.from && now <= window.to) tally.latenciesMs.push(now - startedAt);
+  if (inWindow(window, now)) tally.latenciesMs.push(now - startedAt);
 }
 
 async function openClients<H>(factory: BackendFactory<H>, count: number, batch: number): Promise<LockBackend<H>[]> {
@@ -72,8 +83,7 @@ async function runClients<H>(
 ): Promise<{ tally: Tally; elapsedMs: number }> {
   const clients = await openClients(factory, count, options.openBatch ?? 64);
   const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
-  const from = performance.now() + (options.warmupMs ?? 0);
-  const window: Window = { from, to: from + options.durationMs };
+  const window = measuredWindow(options.warmupMs ?? 0, options.durationMs);
   try {
     await Promise.all(clients.map((c, i) => loop(c, i, tally, window)));
   } finally {
@@ -153,6 +163,22 @@ export async function contended<H>(factory: BackendFactory<H>, clients: number, 
 
 const queueJoinBatch = 100;
 const queueJoinPauseMs = 100;
+
+/**
+ * SIGKILLs a cluster's leader for `FailoverControl.killLeader`: waits (up to 30 s) until the
+ * cluster names one, kills it and returns its name.
+ */
+export async function killCurrentLeader<L extends string>(system: string, leader: () => Promise<L | null>, kill: (name: L) => void): Promise<L> {
+  const started = Date.now();
+  let current = await leader();
+  while (current === null) {
+    if (Date.now() - started > 30_000) throw new Error(`${system} has had no leader for 30 s`);
+    await pause(50);
+    current = await leader();
+  }
+  kill(current);
+  return current;
+}
 
 /** What the failover workload needs from a cluster besides its clients. */
 export interface FailoverControl {
