@@ -6,6 +6,7 @@
 // process and the client spent per operation in the measured window (Linux). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
 import { inWindow, measuredWindow, percentile } from './etcd/workloads.js';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +17,9 @@ import { nodeId } from '../src/raft/types.js';
 import { loadClusterConfig } from '../src/server/cluster-config.js';
 import { Launcher } from '../src/server/launcher.js';
 import { probeStatus } from '../src/server/server-probe.js';
-import type { TestNode } from '../test/e2e/fixtures/procs.js';
-import { makeNodes, writeClusterFile } from '../test/e2e/fixtures/procs.js';
+import { allocateLocalNodes, writeLocalClusterFile } from '../src/server/local-cluster-file.js';
+import type { LocalNode } from '../src/server/local-cluster-file.js';
+import { benchClusterId } from './etcd/raftlock-backend.js';
 
 const short = process.argv.includes('--short');
 const measureMs = short ? 3000 : 10_000;
@@ -28,10 +30,10 @@ function ms(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
 
-async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode> {
+async function leaderOf(nodes: readonly LocalNode[]): Promise<LocalNode> {
   for (let attempt = 0; attempt < 100; attempt++) {
     for (const node of nodes) {
-      const status = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, 'e2e', 500);
+      const status = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, benchClusterId, 500);
       const leader = nodes.find((n) => n.id === status?.leader);
       if (leader !== undefined) return leader;
     }
@@ -41,22 +43,34 @@ async function leaderOf(nodes: readonly TestNode[]): Promise<TestNode> {
 }
 
 async function clients(endpoints: readonly string[], count: number): Promise<RaftlockClient[]> {
-  const all = await Promise.all(Array.from({ length: count }, () => connect({ endpoints, clusterId: 'e2e' })));
+  const all = await Promise.all(Array.from({ length: count }, () => connect({ endpoints, clusterId: benchClusterId })));
   await Promise.all(all.map((c) => c.session()));
   return all;
 }
 
+/** Clock ticks per second of /proc's CPU times (the kernel's USER_HZ), or null when unknown. */
+function clockTicksPerSecond(): number | null {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isInteger(ticks) && ticks > 0 ? ticks : null;
+  } catch {
+    return null;
+  }
+}
+
+const clockTicks = existsSync('/proc/self/stat') ? clockTicksPerSecond() : null;
+
 /**
  * CPU time (user + system, all threads) of each node process and of this client process, in µs:
- * from /proc on Linux (clock ticks of 1/100 s, the kernel's USER_HZ), empty elsewhere.
+ * from /proc on Linux, in clock ticks of 1/CLK_TCK s; empty where either is missing.
  */
 function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, number> {
   const out = new Map<string, number>();
-  if (!existsSync('/proc/self/stat')) return out;
+  if (clockTicks === null) return out;
   for (const [name, pid] of pids) {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      out.set(name, (Number(fields[11]) + Number(fields[12])) * 10_000);
+      out.set(name, ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / clockTicks);
     } catch {
       // The process is gone (a failover round restarts it): no figure for it.
     }
@@ -100,9 +114,9 @@ async function measure(
   console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}${cpu}`);
 }
 
-async function failover(launcher: Launcher, nodes: readonly TestNode[], round: number): Promise<number> {
+async function failover(launcher: Launcher, nodes: readonly LocalNode[], round: number): Promise<number> {
   const leader = await leaderOf(nodes);
-  const client = await connect({ endpoints: nodes.map((n) => `127.0.0.1:${n.clientPort}`), clusterId: 'e2e' });
+  const client = await connect({ endpoints: nodes.map((n) => `127.0.0.1:${n.clientPort}`), clusterId: benchClusterId });
   (await client.lock(`failover-${round}-warm`)).release().catch(() => undefined);
   const pid = launcher.pids.get(nodeId(leader.id));
   if (pid === undefined) throw new Error('leader pid unknown');
@@ -117,8 +131,8 @@ async function failover(launcher: Launcher, nodes: readonly TestNode[], round: n
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
-const nodes = await makeNodes(3);
-const file = writeClusterFile(dir, nodes, { tick: '50ms', election: 10 });
+const nodes = await allocateLocalNodes(3);
+const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10 });
 const config = await loadClusterConfig(file);
 if (!config.ok) throw new Error(config.error.message);
 const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });

@@ -5,6 +5,7 @@ import { connect } from '../../src/client/client.js';
 import type { RaftlockClient } from '../../src/client/client.js';
 import { percentile } from './workloads.js';
 import type { WorkloadResult } from './workloads.js';
+import { benchClusterId } from './raftlock-backend.js';
 
 export type MemoryOptions = {
   readonly endpoints: readonly string[];
@@ -33,7 +34,7 @@ export async function heldLocksMemory(options: MemoryOptions): Promise<MemoryRes
   try {
     for (let c = 0; c < clientCount; c++) {
       const rotated = [...endpoints.slice(c % endpoints.length), ...endpoints.slice(0, c % endpoints.length)];
-      clients.push(await connect({ endpoints: rotated, clusterId: 'e2e', ttlMs: ttlBaseMs }));
+      clients.push(await connect({ endpoints: rotated, clusterId: benchClusterId, ttlMs: ttlBaseMs }));
     }
     await Promise.all(
       clients.map(async (client, c) => {

@@ -11,18 +11,20 @@ import type { NodeId } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
 import { loadClusterConfig } from '../../src/server/cluster-config.js';
 import { Launcher } from '../../src/server/launcher.js';
-import { makeNodes, writeClusterFile } from '../../test/e2e/fixtures/procs.js';
-import type { TestNode } from '../../test/e2e/fixtures/procs.js';
+import { allocateLocalNodes, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
+import type { LocalNode } from '../../src/server/local-cluster-file.js';
 import type { BackendFactory, LockBackend } from './backend.js';
 import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
+/** The cluster id of the benchmarks' clusters (clients check it on connecting). */
+export const benchClusterId = 'bench';
 
 /** A running local cluster; `stop` SIGTERMs (then SIGKILLs) every node and removes the data. */
 export class RaftlockCluster {
   private constructor(
     readonly dir: string,
-    readonly nodes: readonly TestNode[],
+    readonly nodes: readonly LocalNode[],
     private readonly launcher: Launcher,
   ) {}
 
@@ -32,8 +34,8 @@ export class RaftlockCluster {
    */
   static async start(count: number, parentDir: string, connectionsMax?: number): Promise<RaftlockCluster> {
     const dir = mkdtempSync(join(parentDir, 'raftlock-bench-'));
-    const nodes = await makeNodes(count);
-    const file = writeClusterFile(dir, nodes, { tick: '50ms', election: 10, snapshotEntries: 100_000 });
+    const nodes = await allocateLocalNodes(count);
+    const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, snapshotEntries: 100_000 });
     if (connectionsMax !== undefined) appendFileSync(file, `limits:\n  connectionsMax: ${connectionsMax}\n`);
     const config = await loadClusterConfig(file);
     if (!config.ok) throw new Error(config.error.message);
@@ -129,7 +131,7 @@ export function raftlockFactory(endpoints: readonly string[], options: RaftlockC
       const rotated = [...endpoints.slice(index % endpoints.length), ...endpoints.slice(0, index % endpoints.length)];
       const client = await connect({
         endpoints: rotated,
-        clusterId: 'e2e',
+        clusterId: benchClusterId,
         followLeader: options.spread !== true,
         ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
         ...(options.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.attemptTimeoutMs }),

@@ -1,0 +1,70 @@
+/**
+ * A cluster.yml for nodes on this machine, on ports the OS picks at run time: what the benchmarks
+ * and the end-to-end tests start their node processes from.
+ */
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** A port the OS just handed out on 127.0.0.1 (released again for the node to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LocalNode {
+  readonly id: string;
+  readonly peerPort: number;
+  readonly clientPort: number;
+  readonly join?: boolean;
+}
+
+export interface LocalClusterFileOptions {
+  readonly clusterId: string;
+  readonly tick?: string;
+  readonly election?: number;
+  readonly snapshotEntries?: number;
+  readonly ttlMin?: string;
+}
+
+/** Nodes `n<first>`… with a free peer and client port each. */
+export async function allocateLocalNodes(count: number, first = 1): Promise<LocalNode[]> {
+  const nodes: LocalNode[] = [];
+  for (let i = first; i < first + count; i++) nodes.push({ id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() });
+  return nodes;
+}
+
+/** Writes `dir/cluster.yml` for `nodes` (data under `dir/data/<id>`) and returns its path. */
+export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], options: LocalClusterFileOptions): string {
+  const lines = [
+    'cluster:',
+    `  id: ${options.clusterId}`,
+    'nodes:',
+    ...nodes.flatMap((n) => [
+      `  - id: ${n.id}`,
+      `    peer: 127.0.0.1:${n.peerPort}`,
+      `    client: 127.0.0.1:${n.clientPort}`,
+      `    data: ./data/${n.id}`,
+      ...(n.join === true ? ['    join: true'] : []),
+    ]),
+    'timing:',
+    // 40 ms ticks: elections take 400–800 ms, so a loaded machine does not start spurious ones.
+    `  tick: ${options.tick ?? '40ms'}`,
+    `  election: ${options.election ?? 10}`,
+    'snapshot:',
+    `  entries: ${options.snapshotEntries ?? 10000}`,
+    'sessions:',
+    '  keepaliveInterval: 100ms',
+    `  ttlMin: ${options.ttlMin ?? '1s'}`,
+  ];
+  const file = join(dir, 'cluster.yml');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return file;
+}
