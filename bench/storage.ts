@@ -79,7 +79,6 @@ async function groupCommitRate(proposers: number): Promise<{ rate: number; perBa
         hardState: { term: 1 as Term, vote: nodeId, commit: index as LogIndex },
         entries: [entry(index)],
         snapshot: null,
-        compactThrough: null,
         sync: true,
       });
       acked++;
@@ -100,7 +99,7 @@ async function recovery(): Promise<void> {
   const writeStart = performance.now();
   for (let first = 1; first <= recoveryEntries; first += perRequest) {
     const entries = Array.from({ length: Math.min(perRequest, recoveryEntries - first + 1) }, (_, i) => entry(first + i));
-    await log.persist({ seq: first, hardState: null, entries, snapshot: null, compactThrough: null, sync: false });
+    await log.persist({ seq: first, hardState: null, entries, snapshot: null, sync: false });
   }
   await log.close();
   row(`write ${fmt(recoveryEntries)} entries (batches of ${perRequest}, unsynced)`, `${fmt((performance.now() - writeStart) / 1000, 1)} s`);
@@ -135,7 +134,6 @@ async function snapshot(): Promise<void> {
     hardState: { term: 1 as Term, vote: nodeId, commit: 1_000_000 as LogIndex },
     entries: [],
     snapshot: { meta: { index: 1_000_000 as LogIndex, term: 1 as Term, conf: { voters: [nodeId], learners: [] } }, data },
-    compactThrough: null,
     sync: true,
   });
   const writeSeconds = (performance.now() - writeStart) / 1000;

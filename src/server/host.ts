@@ -401,7 +401,6 @@ export class NodeHost<R> {
       hardState: this.withUnsaved(ready.hardState),
       entries: ready.entries,
       snapshot: ready.snapshot,
-      compactThrough: ready.snapshot === null ? null : ready.snapshot.meta.index,
       sync: ready.mustSync,
     });
     this.inflight = { ready, seq };
@@ -612,7 +611,6 @@ export class NodeHost<R> {
       hardState: this.withUnsaved(null),
       entries: [],
       snapshot: { meta: { index: point.index, term: point.term, conf: point.conf }, data },
-      compactThrough: point.index,
       sync: false,
     });
   }

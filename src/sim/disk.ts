@@ -51,10 +51,6 @@ class DiskImage {
         for (const e of request.entries) if (e.index >= first) this.entries.push(e);
       }
     }
-    if (request.compactThrough !== null) {
-      const drop = request.compactThrough - this.firstIndex() + 1;
-      if (drop > 0) this.entries = this.entries.slice(drop);
-    }
   }
 
   load(): PersistentState {

@@ -1,4 +1,4 @@
-import type { Entry, HardState, LogIndex, PersistentState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, PersistentState, Snapshot } from '../raft/types.js';
 
 /**
  * One atomic write: everything a Ready (or a host-taken snapshot) asks to persist. Storage applies
@@ -10,14 +10,13 @@ export interface PersistRequest {
   /** Replace any stored entries from `entries[0].index` on with these. */
   readonly entries: readonly Entry[];
   /**
-   * A snapshot to store; entries it covers are garbage from then on (recovery never reads them),
-   * and storage may drop them over this and later writes. The entries after it are kept only if
-   * the stored log holds its last entry with the same term; otherwise the whole log is dropped at
-   * once (Raft §7).
+   * A snapshot to store; it is all a writer says about compaction. Entries at or below its index
+   * are garbage from then on (recovery never reads them), and storage drops them by itself over
+   * this and later writes. The entries after it are kept only if the
+   * stored log holds its last entry with the same term; otherwise the whole log is dropped at once
+   * (Raft §7).
    */
   readonly snapshot: Snapshot | null;
-  /** Entries up to and including this index may be dropped; never past the stored snapshot's index. */
-  readonly compactThrough: LogIndex | null;
   readonly sync: boolean;
 }
 

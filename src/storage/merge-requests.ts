@@ -14,9 +14,9 @@ export function canJoinBatch(request: PersistRequest): boolean {
 /**
  * One request with the same effect as writing `requests` one after the other, so a group commit
  * can write them in one batch. Only the first may carry a snapshot (see `canJoinBatch`). A request
- * applies in the order snapshot → entries → hard state → compaction, so:
+ * applies in the order snapshot → entries → hard state, so:
  * - entries replace the earlier ones from their first index on (Raft §5.3 truncation);
- * - the last hard state wins; compaction goes to the highest mark;
+ * - the last hard state wins;
  * - the result is synced if any request had to be, and carries the last `seq`.
  * Linear in the number of entries. A gap between entry runs is a caller bug and fails an
  * assertion, as it would in storage.
@@ -26,7 +26,6 @@ export function mergeAllRequests(requests: readonly PersistRequest[]): PersistRe
   assert(head !== undefined, 'nothing to merge');
   if (requests.length === 1) return head;
   let hardState = head.hardState;
-  let compactThrough = head.compactThrough;
   let sync = false;
   let entries: Entry[] = [];
   for (const [position, request] of requests.entries()) {
@@ -41,13 +40,10 @@ export function mergeAllRequests(requests: readonly PersistRequest[]): PersistRe
     }
     for (const entry of request.entries) entries.push(entry);
     hardState = request.hardState ?? hardState;
-    if (request.compactThrough !== null && (compactThrough === null || request.compactThrough > compactThrough)) {
-      compactThrough = request.compactThrough;
-    }
     sync ||= request.sync;
   }
   const last = requests[requests.length - 1] ?? head;
-  return { seq: last.seq, hardState, entries, snapshot: head.snapshot, compactThrough, sync };
+  return { seq: last.seq, hardState, entries, snapshot: head.snapshot, sync };
 }
 
 /** `mergeAllRequests` of two. */

@@ -40,15 +40,15 @@ export interface WritePlan {
 export const defaultCoveredDeletesPerWrite = 512;
 
 /**
- * Turn one request into one batch, in the order snapshot → entries → hard state → compaction.
- * Deletes cover the stale tail after the new entries at once, and the entries a snapshot or
- * compaction covers up to `coveredDeletesMax` per batch (see above), so the batch leaves the
+ * Turn one request into one batch, in the order snapshot → entries → hard state → covered
+ * entries. Deletes cover the stale tail after the new entries at once, and the entries the stored
+ * snapshot covers up to `coveredDeletesMax` per batch (see above), so the batch leaves the
  * invariants above true. A snapshot keeps the entries after it
  * only when the log holds its last entry, same index and term (Raft §7: "if existing log entry
  * has same index and term as snapshot's last included entry, retain log entries following it;
  * otherwise discard the entire log"); `termAtSnapshot` is the stored term at the snapshot's index
- * (null if none is stored there). A request that breaks the invariants (a gap, an older snapshot,
- * compacting past the snapshot) is a caller bug: assertion, and the node stops.
+ * (null if none is stored there). A request that breaks the invariants (a gap, an older snapshot)
+ * is a caller bug: assertion, and the node stops.
  */
 export function planWrite(
   layout: StoredLayout,
@@ -109,11 +109,7 @@ export function planWrite(
     ops.push({ type: 'put', key: hardStateKey, value: sealRecord(hardStateKey, encodeHardState(request.hardState)) });
   }
 
-  if (request.compactThrough !== null) {
-    const through = request.compactThrough;
-    assert(through <= snapshotIndex, () => `compaction through ${through} passes the snapshot at ${snapshotIndex}`);
-  }
-  // Every entry at or below the snapshot is covered, whether a compaction asked or not.
+  // Every entry at or below the snapshot is covered: the snapshot alone says what may go.
   const coveredThrough = Math.min(snapshotIndex, firstStored + coveredDeletesMax - 1);
   deleteEntries(firstStored, coveredThrough);
   firstStored = Math.max(firstStored, coveredThrough + 1);

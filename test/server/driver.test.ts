@@ -36,7 +36,7 @@ class ScriptedNode implements DrivenNode<DrainedOutput> {
     if (this.changes === 0) return { writes: [], earlyMessages: [], messages: [] };
     this.changes = 0;
     const seq = this.nextSeq++;
-    const write: PersistRequest = { seq, hardState: null, entries: [], snapshot: null, compactThrough: null, sync: true };
+    const write: PersistRequest = { seq, hardState: null, entries: [], snapshot: null, sync: true };
     return { writes: [write], earlyMessages: [heartbeat(seq)], messages: [] };
   }
 }

@@ -217,8 +217,7 @@ t.test('snapshots: every snapshotEntries applied entries, compact and persist; r
   t.same(core.compacted.map((c) => c.index), [3], 'core compacted through the applied index');
   t.equal(out.writes.length, 1);
   const write = out.writes[0];
-  t.equal(write?.compactThrough, 3);
-  t.equal(write?.snapshot?.meta.index, 3);
+  t.equal(write?.snapshot?.meta.index, 3, 'the write stores the snapshot at the compacted index: storage drops what it covers');
   t.equal(write?.snapshot?.meta.term, 1);
   t.same(write?.snapshot?.meta.conf, { voters: [n1, n2], learners: [] });
   host.persisted(write?.seq ?? -1);
@@ -253,8 +252,7 @@ t.test('snapshots by size: once snapshotBytes of commands were applied since the
   core.readies.push(readyOf({ committed: entries.slice(2, 4) }));
   const out = host.drain();
   t.same(core.compacted.map((c) => c.index), [4], 'crossing the threshold snapshots the applied state');
-  t.equal(out.writes[0]?.snapshot?.meta.index, 4);
-  t.equal(out.writes[0]?.compactThrough, 4);
+  t.equal(out.writes[0]?.snapshot?.meta.index, 4, 'the write stores the snapshot at the compacted index');
 });
 
 t.test('snapshotNow: an on-demand snapshot at the applied index, once per new applied entry', async (t) => {
@@ -326,7 +324,7 @@ t.test('deferred snapshot: requested at the applied point, completed later witho
   const third = host.drain();
   t.equal(third.writes.length, 1, 'the snapshot is queued for writing');
   const write = third.writes[0];
-  t.equal(write?.compactThrough, 3);
+  t.equal(write?.snapshot?.meta.index, 3, 'the write stores the snapshot at the requested index: storage drops what it covers');
   t.same(write?.snapshot?.meta, { index: 3, term: 1, conf: { voters: [n1, n2], learners: [] } }, 'term and configuration as of index 3');
   const envelope = decodeEnvelope(write?.snapshot?.data ?? new Uint8Array(0));
   t.ok(envelope.ok);

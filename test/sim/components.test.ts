@@ -115,7 +115,6 @@ const write = (seq: number, entries: Entry[], sync: boolean, termValue = 1): Per
   hardState: { term: termValue as Term, vote: null, commit: 0 as LogIndex },
   entries,
   snapshot: null,
-  compactThrough: null,
   sync,
 });
 
@@ -180,7 +179,6 @@ t.test('disk: snapshots drop covered entries; armed corruption fails the next lo
       hardState: null,
       entries: [],
       snapshot: { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([1]) },
-      compactThrough: 3 as LogIndex,
       sync: true,
     },
     0,
@@ -199,7 +197,6 @@ t.test('disk: snapshots drop covered entries; armed corruption fails the next lo
       hardState: null,
       entries: [],
       snapshot: { meta: { index: 4 as LogIndex, term: 2 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([2]) },
-      compactThrough: 4 as LogIndex,
       sync: true,
     },
     0,

@@ -50,7 +50,7 @@ const cmd = (index: number, termValue: number, byte: number, timeMs = 0): Entry 
   kind: 'command',
   data: encodeEnvelope(timeMs, new Uint8Array([byte])),
 });
-const write = (entries: Entry[]) => ({ seq: 1, hardState: null, entries, snapshot: null, compactThrough: null, sync: true });
+const write = (entries: Entry[]) => ({ seq: 1, hardState: null, entries, snapshot: null, sync: true });
 
 t.test('the checkers catch each broken invariant', async (t) => {
   const canon = new StateMachineSafetyChecker();

@@ -154,14 +154,14 @@ t.test('entries from a conflicting index replace the stored suffix and the stale
   t.same(entryKeys, [1, 2, 3, 4, 5, 6].map(entryKey), 'no stale entry keys remain');
 });
 
-t.test('a snapshot drops the entries it covers, replaces the old snapshot and compaction drops the rest (Raft §7)', async (t) => {
+t.test('a snapshot drops the entries it covers and replaces the old snapshot (Raft §7)', async (t) => {
   const dir = t.testdir();
   const requests = [
     request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }),
-    request({ snapshot: snapshotAt(12, 1, 4500), compactThrough: 12 as LogIndex }),
+    request({ snapshot: snapshotAt(12, 1, 4500) }),
     request({ entries: entriesFrom(31, 2, 1) }),
     // A smaller, later snapshot: chunks 2..4 of the old one must disappear with it.
-    request({ snapshot: snapshotAt(25, 1, 1500), compactThrough: 25 as LogIndex }),
+    request({ snapshot: snapshotAt(25, 1, 1500) }),
   ];
   await writeAll(dir, requests);
   const loaded = await loadDir(dir);
@@ -209,7 +209,7 @@ t.test('covered entries are deleted a bounded number per batch, across later wri
     (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
   const requests = [
     request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }),
-    request({ snapshot: snapshotAt(20, 1, 100), compactThrough: 20 as LogIndex }),
+    request({ snapshot: snapshotAt(20, 1, 100) }),
   ];
   let log = await openLevelLog(options(dir, spread));
   await log.load();
@@ -254,12 +254,12 @@ function buildRequests(steps: readonly Step[]): PersistRequest[] {
     if (a % 4 === 3) {
       const at = Math.max(snapIndex, commit, 1) + (b % 4);
       commit = Math.max(commit, at);
-      req = request({
-        snapshot: snapshotAt(at, term, c % 2600),
-        hardState: hardState(term, commit),
-        compactThrough: d % 2 === 0 ? (at as LogIndex) : null,
-        sync,
-      });
+      // Half the snapshots are a node's own (the term its log holds at `at`: the tail after it
+      // stays and only covered entries go), the rest a leader's in the current term, which
+      // replaces the whole log whenever that term is not the one stored there (Raft §7).
+      const stored = at === snapIndex ? model.snapshot?.meta.term : model.entries.find((entry) => entry.index === at)?.term;
+      const snapshotTerm = d % 2 === 0 ? (stored ?? term) : term;
+      req = request({ snapshot: snapshotAt(at, snapshotTerm, c % 2600), hardState: hardState(term, commit), sync });
     } else {
       if (c % 3 === 0) term++;
       const from = Math.max(commit, snapIndex) + 1;
@@ -319,7 +319,7 @@ t.test('random request sequences: stored state equals the model, across reopens 
 t.test('every kind of damage refuses to start with CORRUPT_DATA naming the directory, key and fault', async (t) => {
   const base = [
     request({ hardState: hardState(2, 8), entries: entriesFrom(1, 10, 1) }),
-    request({ snapshot: snapshotAt(4, 1, 2500), compactThrough: 4 as LogIndex }),
+    request({ snapshot: snapshotAt(4, 1, 2500) }),
   ];
   const fresh = async (): Promise<string> => {
     const dir = t.testdir();
