@@ -12,9 +12,8 @@ export interface PersistRequest {
   /**
    * A snapshot to store; it is all a writer says about compaction. Entries at or below its index
    * are garbage from then on (recovery never reads them), and storage drops them by itself over
-   * this and later writes. The entries after it are kept only if the
-   * stored log holds its last entry with the same term; otherwise the whole log is dropped at once
-   * (Raft §7).
+   * this and later writes. The entries after it are kept only if the stored log holds its last
+   * entry with the same term; otherwise the whole log is dropped at once (Raft §7).
    */
   readonly snapshot: Snapshot | null;
   readonly sync: boolean;
