@@ -29,6 +29,11 @@ export interface LevelLogOptions {
   /** Entries a snapshot covers deleted per batch (write-plan.ts); small in tests, to show the spread. */
   readonly coveredDeletesPerWrite?: number;
   /**
+   * After this long without a write, entries a snapshot still covers are deleted in batches of
+   * their own until none are left (or a write arrives), so an idle node does not keep them.
+   */
+  readonly coveredSweepDelayMs?: number;
+  /**
    * Fault injection for tests: called before each batch is handed to LevelDB. A throw is treated
    * exactly like a failed write or fsync (the log stops).
    */
@@ -36,6 +41,9 @@ export interface LevelLogOptions {
 }
 
 const clusterIdLengthMax = 128;
+
+/** Idle time before covered entries are swept (see `LevelLogOptions.coveredSweepDelayMs`). */
+export const defaultCoveredSweepDelayMs = 1000;
 
 /**
  * Open (creating on first use) the data directory of one node. The directory must belong to
@@ -64,7 +72,12 @@ export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> 
     await db.close();
     throw error;
   }
-  return new LevelLog(db, dir, options.snapshotChunkBytes ?? defaultSnapshotChunkBytes, options.coveredDeletesPerWrite ?? defaultCoveredDeletesPerWrite, options.beforeWrite ?? null);
+  return new LevelLog(db, dir, {
+    snapshotChunkBytes: options.snapshotChunkBytes ?? defaultSnapshotChunkBytes,
+    coveredDeletesPerWrite: options.coveredDeletesPerWrite ?? defaultCoveredDeletesPerWrite,
+    coveredSweepDelayMs: options.coveredSweepDelayMs ?? defaultCoveredSweepDelayMs,
+    beforeWrite: options.beforeWrite ?? null,
+  });
 }
 
 async function checkIdentity(db: LogDb, options: LevelLogOptions): Promise<void> {
@@ -116,18 +129,45 @@ export class LevelLog implements DurableLog {
   private failure: unknown = null;
   private closed = false;
   private batchCount = 0;
+  private sweepCount = 0;
+  /** persist() calls not yet finished: a sweep runs only when this is 0. */
+  private queued = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly snapshotChunkBytes: number;
+  private readonly coveredDeletesPerWrite: number;
+  private readonly coveredSweepDelayMs: number;
+  private readonly beforeWrite: ((info: WriteInfo) => void) | null;
 
   constructor(
     private readonly db: LogDb,
     readonly dir: string,
-    private readonly snapshotChunkBytes: number,
-    private readonly coveredDeletesPerWrite: number,
-    private readonly beforeWrite: ((info: WriteInfo) => void) | null,
-  ) {}
+    settings: {
+      readonly snapshotChunkBytes: number;
+      readonly coveredDeletesPerWrite: number;
+      readonly coveredSweepDelayMs: number;
+      readonly beforeWrite: ((info: WriteInfo) => void) | null;
+    },
+  ) {
+    this.snapshotChunkBytes = settings.snapshotChunkBytes;
+    this.coveredDeletesPerWrite = settings.coveredDeletesPerWrite;
+    this.coveredSweepDelayMs = settings.coveredSweepDelayMs;
+    this.beforeWrite = settings.beforeWrite;
+  }
 
   /** Batches written so far (one per persist call). */
   get batches(): number {
     return this.batchCount;
+  }
+
+  /** Batches of the idle sweep so far (covered entries deleted while no write came). */
+  get sweeps(): number {
+    return this.sweepCount;
+  }
+
+  /** Entries the stored snapshot covers that are still on disk (0 before load()). */
+  get coveredStored(): number {
+    const layout = this.layout;
+    return layout === null ? 0 : Math.max(0, layout.snapshotIndex - layout.firstStored + 1);
   }
 
   async load(): Promise<PersistentState> {
@@ -145,8 +185,18 @@ export class LevelLog implements DurableLog {
     } catch (error) {
       return Promise.reject(error);
     }
+    this.queued++;
+    this.cancelSweep();
     const run = this.tail.then(() => this.write(request));
-    this.tail = run.catch(() => undefined);
+    this.tail = run.then(
+      () => {
+        this.queued--;
+        this.scheduleSweep(this.coveredSweepDelayMs);
+      },
+      () => {
+        this.queued--;
+      },
+    );
     return run;
   }
 
@@ -154,8 +204,56 @@ export class LevelLog implements DurableLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cancelSweep();
     await this.tail;
     await this.db.close();
+  }
+
+  /**
+   * Covered entries left after the last write (writes delete a few hundred each) go in batches
+   * of their own once the log has been idle for `delayMs`, one batch at a time and never while a
+   * write waits, so a node that stops writing does not keep a snapshot's worth of garbage.
+   */
+  private scheduleSweep(delayMs: number): void {
+    if (this.sweepTimer !== null || this.queued > 0 || this.closed || this.failure !== null || this.coveredStored === 0) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      if (this.queued > 0 || this.closed || this.failure !== null) return;
+      this.tail = this.tail.then(() => this.sweep()).then(
+        () => this.scheduleSweep(0),
+        () => undefined,
+      );
+    }, delayMs);
+    this.sweepTimer.unref();
+  }
+
+  private cancelSweep(): void {
+    if (this.sweepTimer !== null) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  /** One batch of covered-entry deletes: an empty request plans exactly those (write-plan.ts). */
+  private async sweep(): Promise<void> {
+    if (this.queued > 0 || this.closed || this.failure !== null) return;
+    const layout = this.layout;
+    if (layout === null) return;
+    const empty: PersistRequest = { seq: 0, hardState: null, entries: [], snapshot: null, sync: false };
+    const { ops, layout: next } = planWrite(layout, empty, this.snapshotChunkBytes, null, this.coveredDeletesPerWrite);
+    if (ops.length === 0) return;
+    try {
+      const batch = this.db.batch();
+      for (const op of ops) if (op.type === 'del') batch.del(op.key);
+      // Unsynced: losing these deletes in a crash only leaves garbage that recovery skips.
+      await batch.write({ sync: false });
+    } catch (error) {
+      this.failure = error;
+      throw new StorageError(
+        { code: 'WRITE_FAILED', dir: this.dir, cause: error },
+        `data directory ${this.dir}: deleting entries below the snapshot failed (${describe(error)}); the node stops`,
+      );
+    }
+    this.layout = next;
+    this.sweepCount++;
   }
 
   private async write(request: PersistRequest): Promise<void> {

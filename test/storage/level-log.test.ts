@@ -204,7 +204,8 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
 // oldest first, across later writes and across a restart; what loads is the same all along.
 t.test('covered entries are deleted a bounded number per batch, across later writes and a restart', async (t) => {
   const dir = t.testdir();
-  const spread = { coveredDeletesPerWrite: 4 };
+  // No idle sweep here: this test counts what the writes themselves delete.
+  const spread = { coveredDeletesPerWrite: 4, coveredSweepDelayMs: 600_000 };
   const entryIndexes = async (): Promise<number[]> =>
     (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
   const requests = [
@@ -238,8 +239,53 @@ t.test('covered entries are deleted a bounded number per batch, across later wri
   t.same(normal(await loadDir(dir, spread)), normal(modelOf(requests)));
 });
 
+t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are kept', async (t) => {
+  const dir = t.testdir();
+  const entryIndexes = async (): Promise<number[]> =>
+    (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
+  const settle = async (log: { readonly coveredStored: number }): Promise<void> => {
+    for (let waited = 0; log.coveredStored > 0; waited += 10) {
+      if (waited > 10_000) throw new Error(`${log.coveredStored} covered entries still stored after 10 s idle`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const requests = [
+    request({ hardState: hardState(1, 30), entries: entriesFrom(1, 40, 1) }),
+    request({ snapshot: snapshotAt(30, 1, 100) }),
+  ];
+  let log = await openLevelLog(options(dir, { coveredDeletesPerWrite: 4, coveredSweepDelayMs: 20 }));
+  await log.load();
+  for (const req of requests) await log.persist(req);
+  t.equal(log.coveredStored, 26, 'the snapshot batch deleted 4 of the 30 covered entries');
+  await settle(log);
+  t.ok(log.sweeps >= 7, `the rest went in sweeps of at most 4 (${log.sweeps} sweeps)`);
+  t.equal(log.batches, 2, 'sweeps are not counted as writes');
+  await log.close();
+  t.same(await entryIndexes(), Array.from({ length: 10 }, (_, i) => 31 + i), 'only the entries after the snapshot are left');
+
+  // Writes that arrive while a sweep is under way queue behind at most one sweep batch and are
+  // all kept; the sweep carries on once they are done.
+  log = await openLevelLog(options(dir, { coveredDeletesPerWrite: 4, coveredSweepDelayMs: 0 }));
+  await log.load();
+  const more = [request({ hardState: hardState(1, 75), entries: entriesFrom(41, 40, 1) }), request({ snapshot: snapshotAt(75, 1, 100) })];
+  for (const req of more) await log.persist(req);
+  requests.push(...more);
+  for (let i = 0; i < 6; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const next = request({ entries: entriesFrom(81 + i, 1, 1) });
+    await log.persist(next);
+    requests.push(next);
+  }
+  await settle(log);
+  await log.close();
+  t.same(await entryIndexes(), Array.from({ length: 11 }, (_, i) => 76 + i), 'covered entries gone, every later entry kept');
+  t.same(normal(await loadDir(dir)), normal(modelOf(requests)), 'the loaded state is the model');
+});
+
 // Random request sequences: LevelLog (with reopens in between), a one-batch group write and the
-// pure merge must all end in the state the reference model computes.
+// pure merge must all end in the state the reference model computes. The log sweeps covered
+// entries whenever it is idle (delay 0), and the sequence pauses at random between writes so
+// that sweeps interleave with them.
 type Step = readonly [number, number, number, number, boolean];
 
 function buildRequests(steps: readonly Step[]): PersistRequest[] {
@@ -280,8 +326,9 @@ const stepArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.boolean());
 t.test('random request sequences: stored state equals the model, across reopens and group-committed batches', async (t) => {
   const root = t.testdir();
   let run = 0;
+  let sweeps = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.nat(), async (steps, reopenMask) => {
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.nat(), fc.nat(), async (steps, reopenMask, pauseMask) => {
       run++;
       const requests = buildRequests(steps);
       const expected = normal(modelOf(requests));
@@ -291,16 +338,20 @@ t.test('random request sequences: stored state equals the model, across reopens 
       t.same(normal(modelOf(pairwise)), expected, 'merging pairwise agrees');
 
       const dir = join(root, `seq-${run}`);
-      let log = await openLevelLog(options(dir));
+      const sweeping = { coveredDeletesPerWrite: 1, coveredSweepDelayMs: 0 };
+      let log = await openLevelLog(options(dir, sweeping));
       await log.load();
       for (const [i, req] of requests.entries()) {
+        if ((pauseMask >> i) & 1) await new Promise((resolve) => setTimeout(resolve, 5));
         await log.persist(req);
         if ((reopenMask >> i) & 1) {
+          sweeps += log.sweeps;
           await log.close();
-          log = await openLevelLog(options(dir));
+          log = await openLevelLog(options(dir, sweeping));
           t.same(normal(await log.load()), normal(modelOf(requests.slice(0, i + 1))));
         }
       }
+      sweeps += log.sweeps;
       await log.close();
       t.same(normal(await loadDir(dir)), expected);
 
@@ -314,6 +365,7 @@ t.test('random request sequences: stored state equals the model, across reopens 
     }),
     { numRuns: 40 },
   );
+  t.ok(sweeps > 0, `idle sweeps ran between the writes (${sweeps})`);
 });
 
 t.test('every kind of damage refuses to start with CORRUPT_DATA naming the directory, key and fault', async (t) => {
