@@ -34,8 +34,8 @@ export interface LevelLogOptions {
    */
   readonly coveredSweepDelayMs?: number;
   /**
-   * Fault injection for tests: called before each batch is handed to LevelDB. A throw is treated
-   * exactly like a failed write or fsync (the log stops).
+   * Fault injection for tests: called before each persist's batch is handed to LevelDB (not the
+   * idle sweep's). A throw is treated exactly like a failed write or fsync (the log stops).
    */
   readonly beforeWrite?: (info: WriteInfo) => void;
 }
@@ -240,9 +240,10 @@ export class LevelLog implements DurableLog {
     const empty: PersistRequest = { seq: 0, hardState: null, entries: [], snapshot: null, sync: false };
     const { ops, layout: next } = planWrite(layout, empty, this.snapshotChunkBytes, null, this.coveredDeletesPerWrite);
     if (ops.length === 0) return;
+    assert(ops.every((op) => op.type === 'del'), 'an empty request planned more than deletes');
     try {
       const batch = this.db.batch();
-      for (const op of ops) if (op.type === 'del') batch.del(op.key);
+      for (const op of ops) batch.del(op.key);
       // Unsynced: losing these deletes in a crash only leaves garbage that recovery skips.
       await batch.write({ sync: false });
     } catch (error) {
