@@ -13,6 +13,7 @@
  *   npx tsx src/chaos/run.ts [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s]
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
+import { clusterDefaults } from '../server/cluster-config.js';
 import { parseDurationMs as parseUnits } from '../server/units.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,7 +78,10 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   out(`chaos run: seed=${options.seed} duration=${options.durationMs}ms nodes=${options.nodes} workers=${options.workers} locks=${options.locks} ttl=${options.sessionTtlMs}ms dir=${options.dir}`);
   out(formatSchedule(schedule));
 
-  const cluster = await NodeCluster.start({ dir: options.dir, count: options.nodes, clusterId: 'chaos', tickMs: 50, electionTicks: 10, sessionTtlMinMs: 500, logLevel: 'info' });
+  // The floor stays the nodes' default unless a shorter --ttl needs it lower (which the nodes then
+  // warn about: such a session can lapse during an ordinary election).
+  const sessionTtlMinMs = Math.min(options.sessionTtlMs, clusterDefaults.ttlMinMs);
+  const cluster = await NodeCluster.start({ dir: options.dir, count: options.nodes, clusterId: 'chaos', tickMs: 50, electionTicks: 10, sessionTtlMinMs, logLevel: 'info' });
   const tty = process.stderr.isTTY;
   const writers: HistoryWriter[] = [];
   try {

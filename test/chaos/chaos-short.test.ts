@@ -6,7 +6,7 @@
 // dissertation's §3.6 (log matching, leader completeness) carried up to the lock service; the
 // fencing-token check is the lease hazard of §6.4 (a paused holder must not win with a stale token).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -46,5 +46,9 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   const ops = /history: (\d+) operations \((\d+) ok/.exec(output);
   t.ok(ops !== null && Number(ops[2]) > 0, 'the workload completed operations under the nemesis');
   t.match(output, /verdict: ok \(seed=7\)/);
+  // The chaos cluster's own configuration is sound: no node warned about its cluster file.
+  const logs = readdirSync(join(dir, 'logs')).map((name) => readFileSync(join(dir, 'logs', name), 'utf8'));
+  t.equal(logs.length, 5, 'one log per node');
+  t.same(logs.flatMap((log) => log.split('\n').filter((line) => line.includes('warning:'))), [], 'no configuration warnings');
   if (code === 0) rmSync(dir, { recursive: true, force: true });
 });
