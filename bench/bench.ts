@@ -5,12 +5,15 @@
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
 //                          [--only uncontended,contended,scaling,queue,failover,memory]
-//                          [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
+//                          [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
 //
 // --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
+// --rounds N repeats the wanted workloads N times on both systems, raftlock first in odd rounds and
+// etcd first in even ones; each row is labelled with its round, and the table is followed by the
+// raftlock/etcd ratio of each workload within each round and their median.
 // --etcd-only (`npm run bench:etcd`) runs etcd alone; without etcd installed it says how to
 // install it and exits 0, since the project never requires it.
 import { tmpdir } from 'node:os';
@@ -21,6 +24,7 @@ import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './etcd/cl
 import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
+import { roundLabel, roundRatios } from './etcd/rounds.js';
 import { formatTable } from './etcd/table.js';
 import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
 import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
@@ -43,6 +47,9 @@ const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
 // The issue's scale: 1,000,000 held locks over 100,000 sessions (about 5 minutes to fill here).
 const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '1000000'));
 const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100000'));
+// Rounds repeat every wanted workload on both systems, raftlock first in odd rounds and etcd first
+// in even ones, so that a machine slowing down or speeding up over the run weighs on both sides.
+const rounds = Number(flag('--rounds') ?? '1');
 const etcdOnly = has('--etcd-only');
 const withEtcd = etcdOnly || (!short && !has('--no-etcd'));
 const workloadNames = ['uncontended', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
@@ -51,10 +58,10 @@ const unknownNames = [...only].filter((name) => !(workloadNames as readonly stri
 const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
-if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || unknownNames.length > 0) {
+if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1) || unknownNames.length > 0) {
   console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
   console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,contended,scaling,queue,failover,memory]');
-  console.error('                      [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
+  console.error('                      [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
   if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
   process.exit(2);
 }
@@ -80,13 +87,19 @@ type Run = {
 
 const results: WorkloadResult[] = [];
 const memoryLines: string[] = [];
+let round = 1;
+/** A memory line, marked with its round when there are several. */
+function memo(line: string): void {
+  memoryLines.push(rounds > 1 ? `round ${round}: ${line}` : line);
+}
 /** A workload that could not finish still gets a row, with its error, and the run goes on. */
 function failedRow(workload: string, backend: string, error: unknown): WorkloadResult {
   const message = error instanceof Error ? error.message : String(error);
   return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}` };
 }
 
-function note(r: WorkloadResult): void {
+function note(result: WorkloadResult): void {
+  const r = { ...result, workload: roundLabel(result.workload, round, rounds) };
   log(`  ${r.backend} ${r.workload}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
   results.push(r);
 }
@@ -104,7 +117,7 @@ async function runAll(run: Run): Promise<void> {
   }
   if (queueWaiters > 0 && wanted('queue')) {
     const onQueued = (): void => {
-      memoryLines.push(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
+      memo(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
     };
     await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
   }
@@ -157,7 +170,7 @@ async function runRaftlock(): Promise<void> {
       control: raftlockControl(raftlock),
       memory: () => rssLine(raftlock.rssBytes()),
     };
-    memoryLines.push(`raftlock idle, before the workloads: ${run.memory()}`);
+    memo(`raftlock idle, before the workloads: ${run.memory()}`);
     await runAll(run);
     if (memoryLocks > 0 && memorySessions > 0 && wanted('memory')) {
       const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
@@ -165,22 +178,22 @@ async function runRaftlock(): Promise<void> {
         const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
         const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });
         note(row);
-        memoryLines.push(memory);
+        memo(memory);
       } catch (error) {
         note(failedRow(label, 'raftlock', error));
       }
     }
-    memoryLines.push(`raftlock after the workloads: ${run.memory()}`);
+    memo(`raftlock after the workloads: ${run.memory()}`);
   } finally {
     await raftlock.stop();
   }
 }
 
-if (!etcdOnly) await runRaftlock();
-
-if (detected !== null) {
+/** The same workloads on a local 3-member etcd, when one is installed. */
+async function runEtcd(): Promise<void> {
+  if (detected === null) return;
   if (!detected.found) {
-    log(`etcd not found (${detected.reason}); raftlock figures only`);
+    if (round === 1) log(`etcd not found (${detected.reason}); raftlock figures only`);
   } else {
     log(`starting a 3-member etcd ${detected.version} cluster ...`);
     const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
@@ -195,9 +208,9 @@ if (detected !== null) {
         control,
         memory: () => rssLine(cluster.rssBytes()),
       };
-      memoryLines.push(`etcd ${detected.version} idle, before the workloads: ${run.memory()}`);
+      memo(`etcd ${detected.version} idle, before the workloads: ${run.memory()}`);
       await runAll(run);
-      memoryLines.push(`etcd ${detected.version} after the workloads: ${run.memory()}`);
+      memo(`etcd ${detected.version} after the workloads: ${run.memory()}`);
     } finally {
       agent.destroy();
       await cluster.stop();
@@ -205,15 +218,28 @@ if (detected !== null) {
   }
 }
 
+for (; round <= rounds; round++) {
+  if (rounds > 1) log(`round ${round} of ${rounds}`);
+  const raftlockFirst = round % 2 === 1;
+  if (raftlockFirst && !etcdOnly) await runRaftlock();
+  await runEtcd();
+  if (!raftlockFirst && !etcdOnly) await runRaftlock();
+}
+const ratiosByRound = rounds > 1 ? roundRatios(results, 'raftlock', 'etcd') : [];
+
 // Rows of one workload sit together: raftlock, then etcd with the ratio.
 const order = [...new Set(results.map((r) => r.workload))];
 const sorted = order.flatMap((w) => results.filter((r) => r.workload === w));
 if (json) {
-  console.log(JSON.stringify({ seconds, warmupSeconds, short, physicalLimits: limits, results: sorted, memory: memoryLines }, null, 2));
+  console.log(JSON.stringify({ seconds, warmupSeconds, short, rounds, physicalLimits: limits, results: sorted, roundRatios: ratiosByRound, memory: memoryLines }, null, 2));
 } else {
   if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
   console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire):`);
   console.log(formatTable(sorted, 'etcd'));
+  if (ratiosByRound.length > 0) {
+    console.log(`\nraftlock/etcd within each round (raftlock first in odd rounds, etcd first in even ones), and the median:`);
+    for (const r of ratiosByRound) console.log(`  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`);
+  }
   console.log('\nresident memory:');
   for (const line of memoryLines) console.log(`  ${line}`);
 }

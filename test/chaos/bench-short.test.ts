@@ -1,8 +1,9 @@
 // Proves that `npm run bench -- --short` runs every workload end to end against a real 3-node
 // raftlock cluster (node processes, fsync on) without crashing: the JSON output has a row for each
 // workload, each with operations measured and no aborted workload; `--only` runs just the named
-// workloads and refuses unknown names; `--etcd-only` without etcd says how to install it and
-// succeeds (the project never requires etcd). No timing is asserted.
+// workloads and refuses unknown names; `--rounds` repeats them with each row labelled by its round;
+// `--etcd-only` without etcd says how to install it and succeeds (the project never requires
+// etcd). No timing is asserted.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
@@ -63,6 +64,19 @@ t.test('bench --only runs the named workloads alone and refuses unknown names', 
   const refused = await runBench(['--only', 'contended,bogus']);
   t.equal(refused.code, 2, 'an unknown workload is a usage error');
   t.match(refused.stderr, /unknown workload\(s\) in --only: bogus/);
+});
+
+t.test('bench --rounds repeats the workloads and labels each row and memory line with its round', async (t) => {
+  const { code, stdout, stderr } = await runBench(['--short', '--json', '--only', 'uncontended', '--rounds', '2']);
+  t.equal(code, 0, `bench exited 0\n${stderr}`);
+  const parsed = JSON.parse(stdout) as { rounds: number; results: Row[]; memory: string[]; roundRatios: unknown[] };
+  t.equal(parsed.rounds, 2);
+  t.same(parsed.results.map((r) => r.workload), ['uncontended (32 clients), round 1', 'uncontended (32 clients), round 2']);
+  for (const row of parsed.results) t.ok(Number.isFinite(row.rate) && row.rate > 0, `${row.workload}: non-zero rate`);
+  t.ok(parsed.memory.some((line) => line.startsWith('round 1: ')) && parsed.memory.some((line) => line.startsWith('round 2: ')), 'memory lines carry their round');
+  t.same(parsed.roundRatios, [], 'no etcd in --short, so no ratios');
+  const refused = await runBench(['--rounds', '0']);
+  t.equal(refused.code, 2, 'zero rounds is a usage error');
 });
 
 t.test('bench --etcd-only without etcd says how to install it and exits 0', async (t) => {

@@ -9,6 +9,7 @@ import type { BackendFactory, LockBackend } from '../../bench/etcd/backend.js';
 import { contended, failover, ownLockEach, percentile, queueDepth } from '../../bench/etcd/workloads.js';
 import type { WorkloadResult } from '../../bench/etcd/workloads.js';
 import { formatTable } from '../../bench/etcd/table.js';
+import { roundLabel, roundRatios } from '../../bench/etcd/rounds.js';
 import { detectEtcd } from '../../bench/etcd/cluster.js';
 
 /** A fair in-memory lock service: FIFO waiters, one holder per name, violations recorded. */
@@ -180,6 +181,28 @@ t.test('percentiles are nearest-rank and the table shows the ratio to the baseli
   t.match(table[2], /etcd +1,000 ops\/s .* —$/);
   t.match(table[3], /raftlock +2,500 ops\/s .* 2\.50×$/);
   t.match(table[4], /raftlock uncontended \(32 clients\): first error: boom/);
+});
+
+t.test('rounds: each ratio is taken within its round, and the median summarizes them', async (t) => {
+  t.equal(roundLabel('contended (16 clients, 1 lock)', 2, 3), 'contended (16 clients, 1 lock), round 2');
+  t.equal(roundLabel('contended (16 clients, 1 lock)', 1, 1), 'contended (16 clients, 1 lock)', 'one round keeps the plain label');
+  const row = (workload: string, round: number, backend: string, rate: number): WorkloadResult => ({
+    workload: roundLabel(workload, round, 4), backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null,
+  });
+  const results = [
+    // Round 1 raftlock first, round 2 etcd first: pairing is by round, not by position.
+    row('uncontended', 1, 'raftlock', 4000), row('uncontended', 1, 'etcd', 1000),
+    row('uncontended', 2, 'etcd', 2000), row('uncontended', 2, 'raftlock', 4000),
+    row('uncontended', 3, 'raftlock', 3000), row('uncontended', 3, 'etcd', 1000),
+    row('uncontended', 4, 'etcd', 500), row('uncontended', 4, 'raftlock', NaN),
+    row('contended', 1, 'raftlock', 700), row('contended', 1, 'etcd', 0),
+    row('queue', 1, 'raftlock', 800),
+  ];
+  const summary = roundRatios(results, 'raftlock', 'etcd');
+  t.same(summary, [{ workload: 'uncontended', ratios: [4, 2, 3], median: 3 }], 'rounds without two finite rates are left out, and so are workloads with none');
+  const even = roundRatios([row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)], 'raftlock', 'etcd');
+  t.same(even, [{ workload: 'w', ratios: [2, 5], median: 3.5 }], 'an even count takes the mean of the middle two');
+  t.same(roundRatios([row('w', 1, 'raftlock', 2)].map((r) => ({ ...r, workload: 'w' })), 'raftlock', 'etcd'), [], 'no baseline, no ratio');
 });
 
 t.test('a missing etcd binary is detected, not thrown', async (t) => {
