@@ -7,7 +7,8 @@
  *   schedules one drain for the end of the current event-loop turn (`setImmediate`), so all of a
  *   turn's work leaves the node as one Ready and one write: one fsync covers every entry that
  *   became ready in that turn (group commit on our own beat, with the storage group committer
- *   merging further while a write is in flight);
+ *   merging further while a write is in flight). While `coalesceTurn` says so (the node leads),
+ *   the drain waits one turn more, so that requests arriving a few µs apart share it;
  * - early messages go out at once; the node hands out the others only once the write they depend
  *   on is durable (the Ready rule, src/raft/ready.ts), so the driver just sends what it is given;
  * - a failed write stops the node (fail-stop): nothing runs after an unknown disk state, and
@@ -46,6 +47,13 @@ export interface DriverOptions<O extends DrainedOutput> {
   /** A write failed or the node asserted: the node is stopped; the caller exits. */
   readonly onFatal: (error: unknown) => void;
   /**
+   * Asked when a drain comes due; true puts it off by one more event-loop turn. A leader's
+   * requests often come in pairs a few tens of µs apart (under contention, a release and the
+   * previous holder's next acquire): the extra turn lets the second join the first's Ready, one
+   * append and one fsync per node instead of two (docs/architecture.md, "Group commit").
+   */
+  readonly coalesceTurn?: () => boolean;
+  /**
    * Monotonic clock in whole ms; `Math.floor(performance.now())` unless a test pins it. Whole
    * milliseconds because the clock becomes log time, which the state machine stores (and its
    * snapshots validate) as an integer.
@@ -65,6 +73,8 @@ export class Driver<O extends DrainedOutput> {
   private readonly clock: () => number;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
+  /** The pending drain already waited its extra turn (see `coalesceTurn`). */
+  private coalesced = false;
   private stopped = false;
   private failed: unknown = null;
   private writesInFlight = 0;
@@ -123,6 +133,7 @@ export class Driver<O extends DrainedOutput> {
     this.timer = null;
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.immediate = null;
+    this.coalesced = false;
     if (this.writesInFlight === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
@@ -132,16 +143,25 @@ export class Driver<O extends DrainedOutput> {
     if (this.immediate !== null) {
       clearImmediate(this.immediate);
       this.immediate = null;
+      this.coalesced = false;
       this.drain();
     }
   }
 
   private schedule(): void {
     if (this.immediate !== null || this.stopped) return;
-    this.immediate = setImmediate(() => {
-      this.immediate = null;
-      this.drain();
-    });
+    this.immediate = setImmediate(() => this.due());
+  }
+
+  private due(): void {
+    if (!this.coalesced && this.options.coalesceTurn?.() === true) {
+      this.coalesced = true;
+      this.immediate = setImmediate(() => this.due());
+      return;
+    }
+    this.immediate = null;
+    this.coalesced = false;
+    this.drain();
   }
 
   private drain(): void {

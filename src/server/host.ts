@@ -369,6 +369,11 @@ export class NodeHost<R> {
     return this.stopped;
   }
 
+  /** This node leads as of the last Ready handled (no status() walk: cheap to ask every turn). */
+  get isLeading(): boolean {
+    return this.logTime.isLeading;
+  }
+
   /** Proposals and reads still waiting for an outcome. */
   get pendingCount(): number {
     return this.proposals.size + this.reads.size;

@@ -189,6 +189,7 @@ export class NodeServer implements ConnectionHost {
       tickIntervalMs: Math.max(5, Math.min(25, Math.floor(options.tickMs / 2))),
       onOutput: (output) => this.onOutput(output),
       onFatal: (error) => this.onFatal(error),
+      coalesceTurn: () => core.isLeading,
     });
     clientServer.on('connection', (socket) => this.accept(socket));
     if (mirror !== null) {

@@ -142,6 +142,10 @@ export class ServerCore {
     return this.host.status();
   }
 
+  get isLeading(): boolean {
+    return this.host.isLeading;
+  }
+
   // ---- driven ------------------------------------------------------------------------------
 
   tick(nowMs: number): void {

@@ -126,6 +126,60 @@ t.test('one drain per turn, early messages first, persisted in order, fail-stop 
   await driver.stop();
 });
 
+t.test('while the node leads, a drain waits one more turn, so that input arriving then shares it', async (t) => {
+  const run = async (leading: boolean): Promise<{ node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> }> => {
+    const node = new ScriptedNode();
+    const log = new ScriptedLog(node.events);
+    const driver = new Driver({
+      node,
+      log,
+      transport: new ScriptedTransport(node.events),
+      tickIntervalMs: 1_000_000,
+      clock: () => 0,
+      onOutput: () => undefined,
+      onFatal: () => undefined,
+      coalesceTurn: () => leading,
+    });
+    driver.guard(() => node.change());
+    // A second request lands in the next turn, as one sent a few µs after the first does.
+    setImmediate(() => driver.guard(() => node.change()));
+    for (let i = 0; i < 4; i++) await turn();
+    return { node, log, driver };
+  };
+  const follower = await run(false);
+  t.same(follower.log.submitted, [1, 2], 'not leading: each turn drains on its own');
+  const leader = await run(true);
+  t.same(leader.log.submitted, [1], 'leading: both requests leave in one drain and one write');
+  for (const { log, driver } of [follower, leader]) {
+    log.completeAll();
+    await driver.stop();
+  }
+
+  // A flush (before a graceful stop) does not wait for the extra turn.
+  const node = new ScriptedNode();
+  const log = new ScriptedLog(node.events);
+  const driver = new Driver({
+    node,
+    log,
+    transport: new ScriptedTransport(node.events),
+    tickIntervalMs: 1_000_000,
+    clock: () => 0,
+    onOutput: () => undefined,
+    onFatal: () => undefined,
+    coalesceTurn: () => true,
+  });
+  driver.guard(() => node.change());
+  await turn();
+  t.equal(node.drains, 0, 'the drain is waiting its extra turn');
+  driver.flush();
+  t.equal(node.drains, 1, 'flush drains at once');
+  await turn();
+  await turn();
+  t.equal(node.drains, 1, 'and the waiting turn does not drain again');
+  log.completeAll();
+  await driver.stop();
+});
+
 t.test('stop waits for the writes in flight', async (t) => {
   const node = new ScriptedNode();
   const log = new ScriptedLog(node.events);
