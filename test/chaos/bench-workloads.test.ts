@@ -122,7 +122,9 @@ function warmingFactory(slowForMs: number, slowOpMs: number): BackendFactory<str
 
 t.test('operations completing during the warm-up are not counted; the window alone sets the rate', async (t) => {
   const cold = await ownLockEach(warmingFactory(400, 200), 2, { durationMs: 300 });
-  t.ok(cold.maxMs >= 200, `without a warm-up the slow start is measured (max ${cold.maxMs.toFixed(0)} ms)`);
+  // A 200 ms timer may fire a fraction of a millisecond early by performance.now(): 150 ms is the
+  // line between the slow start's operations and the quick ones, on both sides.
+  t.ok(cold.maxMs >= 150, `without a warm-up the slow start is measured (max ${cold.maxMs.toFixed(1)} ms)`);
   const warm = await ownLockEach(warmingFactory(400, 200), 2, { durationMs: 300, warmupMs: 700 });
   t.ok(warm.maxMs < 150, `after the warm-up only the quick operations are measured (max ${warm.maxMs.toFixed(0)} ms)`);
   t.ok(warm.rate > cold.rate, `the rate is the steady one (${warm.rate.toFixed(0)} vs ${cold.rate.toFixed(0)} ops/s)`);
