@@ -127,7 +127,7 @@ t.test('one drain per turn, early messages first, persisted in order, fail-stop 
 });
 
 t.test('while the node leads, a drain waits one more turn, so that input arriving then shares it', async (t) => {
-  const run = async (leading: boolean): Promise<{ node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> }> => {
+  const make = (leading: boolean): { node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> } => {
     const node = new ScriptedNode();
     const log = new ScriptedLog(node.events);
     const driver = new Driver({
@@ -140,34 +140,24 @@ t.test('while the node leads, a drain waits one more turn, so that input arrivin
       onFatal: () => undefined,
       coalesceTurn: () => leading,
     });
+    return { node, log, driver };
+  };
+  const pairOfRequests = async (leading: boolean): Promise<number[]> => {
+    const { log, driver, node } = make(leading);
     driver.guard(() => node.change());
     // A second request lands in the next turn, as one sent a few µs after the first does.
     setImmediate(() => driver.guard(() => node.change()));
     for (let i = 0; i < 4; i++) await turn();
-    return { node, log, driver };
-  };
-  const follower = await run(false);
-  t.same(follower.log.submitted, [1, 2], 'not leading: each turn drains on its own');
-  const leader = await run(true);
-  t.same(leader.log.submitted, [1], 'leading: both requests leave in one drain and one write');
-  for (const { log, driver } of [follower, leader]) {
+    const submitted = [...log.submitted];
     log.completeAll();
     await driver.stop();
-  }
+    return submitted;
+  };
+  t.same(await pairOfRequests(false), [1, 2], 'not leading: each turn drains on its own');
+  t.same(await pairOfRequests(true), [1], 'leading: both requests leave in one drain and one write');
 
   // A flush (before a graceful stop) does not wait for the extra turn.
-  const node = new ScriptedNode();
-  const log = new ScriptedLog(node.events);
-  const driver = new Driver({
-    node,
-    log,
-    transport: new ScriptedTransport(node.events),
-    tickIntervalMs: 1_000_000,
-    clock: () => 0,
-    onOutput: () => undefined,
-    onFatal: () => undefined,
-    coalesceTurn: () => true,
-  });
+  const { node, log, driver } = make(true);
   driver.guard(() => node.change());
   await turn();
   t.equal(node.drains, 0, 'the drain is waiting its extra turn');
