@@ -25,6 +25,7 @@ import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
 import { roundLabel, roundRatios } from './etcd/rounds.js';
+import type { RoundResult } from './etcd/rounds.js';
 import { formatTable } from './etcd/table.js';
 import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
 import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
@@ -85,7 +86,8 @@ type Run = {
   readonly memory: () => string;
 };
 
-const results: WorkloadResult[] = [];
+/** Every row as measured, with its round; the table labels rows with their round. */
+const measured: RoundResult[] = [];
 const memoryLines: string[] = [];
 let round = 1;
 /** A memory line, marked with its round when there are several. */
@@ -98,10 +100,9 @@ function failedRow(workload: string, backend: string, error: unknown): WorkloadR
   return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}` };
 }
 
-function note(result: WorkloadResult): void {
-  const r = { ...result, workload: roundLabel(result.workload, round, rounds) };
-  log(`  ${r.backend} ${r.workload}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
-  results.push(r);
+function note(r: WorkloadResult): void {
+  log(`  ${r.backend} ${roundLabel(r.workload, round, rounds)}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
+  measured.push({ round, result: r });
 }
 
 async function runAll(run: Run): Promise<void> {
@@ -225,7 +226,8 @@ for (; round <= rounds; round++) {
   await runEtcd();
   if (!raftlockFirst && !etcdOnly) await runRaftlock();
 }
-const ratiosByRound = rounds > 1 ? roundRatios(results, 'raftlock', 'etcd') : [];
+const ratiosByRound = rounds > 1 ? roundRatios(measured, 'raftlock', 'etcd') : [];
+const results = measured.map(({ round: r, result }) => ({ ...result, workload: roundLabel(result.workload, r, rounds) }));
 
 // Rows of one workload sit together: raftlock, then etcd with the ratio.
 const order = [...new Set(results.map((r) => r.workload))];

@@ -1,13 +1,17 @@
-// Repeated rounds of the side-by-side benchmark: each result carries its round in its workload
-// label, and the ratio of one workload is taken within each round (the two systems measured
-// minutes apart, not a whole run apart), then summarized by its median.
+// Repeated rounds of the side-by-side benchmark: the ratio of one workload is taken within each
+// round (the two systems measured minutes apart, not a whole run apart), then summarized by its
+// median.
 import type { WorkloadResult } from './workloads.js';
-
-const roundSuffix = /, round (\d+)$/;
 
 /** `workload` as labelled in round `round` of `rounds` (unchanged for a single round). */
 export function roundLabel(workload: string, round: number, rounds: number): string {
   return rounds > 1 ? `${workload}, round ${round}` : workload;
+}
+
+/** A result and the round it was measured in. */
+export interface RoundResult {
+  readonly round: number;
+  readonly result: WorkloadResult;
 }
 
 export interface RoundRatios {
@@ -22,18 +26,15 @@ export interface RoundRatios {
  * round, and their median (the mean of the middle two for an even count). Rounds where either
  * side has no finite positive rate are left out; workloads without any such round are omitted.
  */
-export function roundRatios(results: readonly WorkloadResult[], backend: string, baseline: string): RoundRatios[] {
+export function roundRatios(measured: readonly RoundResult[], backend: string, baseline: string): RoundRatios[] {
   const byWorkload = new Map<string, Map<number, { own?: number; base?: number }>>();
-  for (const r of results) {
-    const match = roundSuffix.exec(r.workload);
-    const workload = match === null ? r.workload : r.workload.slice(0, match.index);
-    const round = match === null ? 1 : Number(match[1]);
-    const rounds = byWorkload.get(workload) ?? new Map<number, { own?: number; base?: number }>();
-    byWorkload.set(workload, rounds);
+  for (const { round, result } of measured) {
+    const rounds = byWorkload.get(result.workload) ?? new Map<number, { own?: number; base?: number }>();
+    byWorkload.set(result.workload, rounds);
     const pair = rounds.get(round) ?? {};
     rounds.set(round, pair);
-    if (r.backend === backend) pair.own = r.rate;
-    else if (r.backend === baseline) pair.base = r.rate;
+    if (result.backend === backend) pair.own = result.rate;
+    else if (result.backend === baseline) pair.base = result.rate;
   }
   const out: RoundRatios[] = [];
   for (const [workload, rounds] of byWorkload) {

@@ -50,7 +50,8 @@ export interface DriverOptions<O extends DrainedOutput> {
    * Asked when a drain comes due; true puts it off by one more event-loop turn. A leader's
    * requests often come in pairs a few tens of µs apart (under contention, a release and the
    * previous holder's next acquire): the extra turn lets the second join the first's Ready, one
-   * append and one fsync per node instead of two (docs/architecture.md, "Group commit").
+   * append and one fsync per node instead of two (docs/architecture.md, "A leader drains one
+   * event-loop turn later").
    */
   readonly coalesceTurn?: () => boolean;
   /**

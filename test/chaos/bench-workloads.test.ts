@@ -10,6 +10,7 @@ import { contended, failover, ownLockEach, percentile, queueDepth } from '../../
 import type { WorkloadResult } from '../../bench/etcd/workloads.js';
 import { formatTable } from '../../bench/etcd/table.js';
 import { roundLabel, roundRatios } from '../../bench/etcd/rounds.js';
+import type { RoundResult } from '../../bench/etcd/rounds.js';
 import { detectEtcd } from '../../bench/etcd/cluster.js';
 
 /** A fair in-memory lock service: FIFO waiters, one holder per name, violations recorded. */
@@ -188,8 +189,9 @@ t.test('percentiles are nearest-rank and the table shows the ratio to the baseli
 t.test('rounds: each ratio is taken within its round, and the median summarizes them', async (t) => {
   t.equal(roundLabel('contended (16 clients, 1 lock)', 2, 3), 'contended (16 clients, 1 lock), round 2');
   t.equal(roundLabel('contended (16 clients, 1 lock)', 1, 1), 'contended (16 clients, 1 lock)', 'one round keeps the plain label');
-  const row = (workload: string, round: number, backend: string, rate: number): WorkloadResult => ({
-    workload: roundLabel(workload, round, 4), backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null,
+  const row = (workload: string, round: number, backend: string, rate: number): RoundResult => ({
+    round,
+    result: { workload, backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null },
   });
   const results = [
     // Round 1 raftlock first, round 2 etcd first: pairing is by round, not by position.
@@ -204,7 +206,7 @@ t.test('rounds: each ratio is taken within its round, and the median summarizes 
   t.same(summary, [{ workload: 'uncontended', ratios: [4, 2, 3], median: 3 }], 'rounds without two finite rates are left out, and so are workloads with none');
   const even = roundRatios([row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)], 'raftlock', 'etcd');
   t.same(even, [{ workload: 'w', ratios: [2, 5], median: 3.5 }], 'an even count takes the mean of the middle two');
-  t.same(roundRatios([row('w', 1, 'raftlock', 2)].map((r) => ({ ...r, workload: 'w' })), 'raftlock', 'etcd'), [], 'no baseline, no ratio');
+  t.same(roundRatios([row('w', 1, 'raftlock', 2)], 'raftlock', 'etcd'), [], 'no baseline, no ratio');
 });
 
 t.test('a missing etcd binary is detected, not thrown', async (t) => {

@@ -5,14 +5,14 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import { eventually, makeNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const entriesBehind = 100_000;
 
 t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(3);
+  const nodes = await allocateLocalNodes(3);
   const file = writeClusterFile(dir, nodes, { snapshotEntries: 20_000 });
   // Info level: the test reads the catching-up node's log lines.
   const { procs, start } = nodeProcesses(t, file, 'info');

@@ -10,7 +10,7 @@ import { connect, isRaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/index.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeProcess } from './fixtures/procs.js';
-import { eventually, makeNodes, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
 
 const holderScript = fileURLToPath(new URL('./fixtures/crash-holder.ts', import.meta.url));
 const ttlMs = 2_000;
@@ -19,7 +19,7 @@ const driftMax = 0.01;
 
 t.test('a killed client process loses its lock to the next waiter after its TTL', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(3);
+  const nodes = await allocateLocalNodes(3);
   const file = writeClusterFile(dir, nodes);
   const procs: NodeProcess[] = nodes.map((n) => startNodeProcess(file, n.id, 'warn'));
   t.teardown(() => {

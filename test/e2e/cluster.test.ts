@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView, WireResult } from '../../src/transport/client-protocol.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeProcess, TestNode } from './fixtures/procs.js';
-import { eventually, makeNodes, runCli, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import type { NodeProcess, LocalNode } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, runCli, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
 import { spawn } from 'node:child_process';
 import { cliCommand } from '../../src/server/launcher.js';
 import { RawClient } from './fixtures/raw-client.js';
@@ -22,7 +22,7 @@ function okValue(result: WireResult): Extract<WireResult, { code: 'OK' }>['value
   return result.value;
 }
 
-async function agreedLeader(nodes: readonly TestNode[], running: ReadonlySet<string>): Promise<string | undefined> {
+async function agreedLeader(nodes: readonly LocalNode[], running: ReadonlySet<string>): Promise<string | undefined> {
   const views: (NodeStatusView | null)[] = await Promise.all(
     nodes.filter((n) => running.has(n.id)).map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000)),
   );
@@ -52,7 +52,7 @@ t.test('invalid cluster.yml is refused with its line and reason', async (t) => {
 
 t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracefully, exit 0', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(1);
+  const nodes = await allocateLocalNodes(1);
   const file = writeClusterFile(dir, nodes);
   const node = startNodeProcess(file, 'n1', 'info');
   t.teardown(() => node.kill('SIGKILL'));
@@ -64,7 +64,7 @@ t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracef
 
 t.test('raftlock up runs every node of the file, names the leader, and stops them all on SIGINT', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(3, 4);
+  const nodes = await allocateLocalNodes(3, 4);
   const file = writeClusterFile(dir, nodes);
   const cli = cliCommand();
   const up = spawn(cli.command, [...cli.args, 'up', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,7 +88,7 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
 
 t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, total SIGKILL', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(3);
+  const nodes = await allocateLocalNodes(3);
   const file = writeClusterFile(dir, nodes);
   const procs = new Map<string, NodeProcess>();
   const start = (id: string): NodeProcess => {

@@ -8,11 +8,11 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { TestNode } from './fixtures/procs.js';
-import { eventually, makeNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import type { LocalNode } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
-async function leaderOf(nodes: readonly TestNode[]): Promise<string | undefined> {
+async function leaderOf(nodes: readonly LocalNode[]): Promise<string | undefined> {
   for (const node of nodes) {
     const s = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, 'e2e', 500);
     if (s?.leader !== undefined && s.leader !== null && s.leader === s.nodeId) return s.leader;
@@ -22,7 +22,7 @@ async function leaderOf(nodes: readonly TestNode[]): Promise<string | undefined>
 
 t.test('no acknowledged write is lost and none applies twice across repeated SIGKILLs', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(3);
+  const nodes = await allocateLocalNodes(3);
   const file = writeClusterFile(dir, nodes, { snapshotEntries: 2000 });
   const { procs, start } = nodeProcesses(t, file);
   await Promise.all(nodes.map((n) => start(n.id).ready));

@@ -12,7 +12,7 @@ import { encodePayload } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { clientHello, requestFrame } from '../../src/transport/client-protocol.js';
 import type { ClientOp } from '../../src/transport/client-protocol.js';
-import { makeNodes, startNodeProcess, writeClusterFile, eventually } from './fixtures/procs.js';
+import { allocateLocalNodes, startNodeProcess, writeClusterFile, eventually } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 function rssBytes(pid: number): number {
@@ -62,7 +62,7 @@ const randomOp: fc.Arbitrary<unknown> = fc.oneof(
 
 t.test('a node under hostile traffic keeps serving a well-behaved client', async (t) => {
   const dir = t.testdir();
-  const [node] = await makeNodes(1);
+  const [node] = await allocateLocalNodes(1);
   const file = writeClusterFile(dir, [node!]);
   const proc = startNodeProcess(file, 'n1', 'warn');
   t.teardown(() => proc.kill('SIGKILL'));

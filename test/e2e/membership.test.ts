@@ -14,19 +14,19 @@ import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView } from '../../src/transport/client-protocol.js';
 import type { LockLoad as LockLoadType } from './fixtures/lock-load.js';
 import { LockLoad } from './fixtures/lock-load.js';
-import type { TestNode } from './fixtures/procs.js';
-import { eventually, makeNodes, runCli, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import type { LocalNode } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, runCli, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 const clientCount = 4;
 const sortedIds = (ids: readonly NodeId[]): string[] => [...ids].sort();
 
-function status(node: TestNode): Promise<NodeStatusView | null> {
+function status(node: LocalNode): Promise<NodeStatusView | null> {
   return probeStatus({ host: '127.0.0.1', port: node.clientPort }, clusterId, 1000);
 }
 
 /** The leader every listed node names, when they all name the same one and it is among them. */
-async function agreedLeader(nodes: readonly TestNode[]): Promise<NodeStatusView | undefined> {
+async function agreedLeader(nodes: readonly LocalNode[]): Promise<NodeStatusView | undefined> {
   const views = await Promise.all(nodes.map(status));
   const leaderId = views[0]?.leader ?? null;
   if (leaderId === null || !views.every((v) => v !== null && v.leader === leaderId)) return undefined;
@@ -42,11 +42,11 @@ async function progress(load: LockLoadType, what: string): Promise<void> {
 
 t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const dir = t.testdir();
-  const nodes = await makeNodes(5);
+  const nodes = await allocateLocalNodes(5);
   const joiners = new Set(['n4', 'n5']);
-  const all: TestNode[] = nodes.map((n) => (joiners.has(n.id) ? { ...n, join: true } : n));
+  const all: LocalNode[] = nodes.map((n) => (joiners.has(n.id) ? { ...n, join: true } : n));
   const file = writeClusterFile(dir, all);
-  const [n1, n2, n3, n4, n5] = all as [TestNode, TestNode, TestNode, TestNode, TestNode];
+  const [n1, n2, n3, n4, n5] = all as [LocalNode, LocalNode, LocalNode, LocalNode, LocalNode];
   const founders = [n1, n2, n3];
   const { procs, start } = nodeProcesses(t, file);
   await Promise.all(founders.map((n) => start(n.id).ready));
@@ -79,7 +79,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
     throw new Error(`raftlock members ${args.join(' ')} kept failing; ${last}`);
   };
   /** The same through the client library, without addresses: they come from cluster.yml. */
-  const library = async (action: 'addLearner' | 'promote' | 'remove', node: TestNode): Promise<void> => {
+  const library = async (action: 'addLearner' | 'promote' | 'remove', node: LocalNode): Promise<void> => {
     let last: unknown;
     for (let attempt = 0; attempt < 10; attempt++) {
       try {

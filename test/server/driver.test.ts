@@ -4,7 +4,7 @@
 // persisted(seq) follows each write's completion in order (the Ready rule of src/raft/ready.ts);
 // a failed write stops the node for good (fail-stop) and is reported once.
 import t from 'tap';
-import type { DrainedOutput, DrivenNode } from '../../src/server/driver.js';
+import type { DrainedOutput, DrivenNode, DriverOptions } from '../../src/server/driver.js';
 import { Driver } from '../../src/server/driver.js';
 import type { Message } from '../../src/raft/messages.js';
 import type { NodeId, PersistentState } from '../../src/raft/types.js';
@@ -79,20 +79,26 @@ class ScriptedTransport implements PeerTransport {
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-t.test('one drain per turn, early messages first, persisted in order, fail-stop on a write error', async (t) => {
+/** A driver over a fresh scripted node, log and transport; `options` replace the defaults. */
+function scripted(options: Partial<DriverOptions<DrainedOutput>> = {}): { node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> } {
   const node = new ScriptedNode();
   const log = new ScriptedLog(node.events);
-  const fatal: unknown[] = [];
-  let now = 1000;
-  const driver = new Driver({
+  const driver = new Driver<DrainedOutput>({
     node,
     log,
     transport: new ScriptedTransport(node.events),
     tickIntervalMs: 1_000_000,
-    clock: () => now,
     onOutput: () => undefined,
-    onFatal: (error) => fatal.push(error),
+    onFatal: () => undefined,
+    ...options,
   });
+  return { node, log, driver };
+}
+
+t.test('one drain per turn, early messages first, persisted in order, fail-stop on a write error', async (t) => {
+  const fatal: unknown[] = [];
+  let now = 1000;
+  const { node, log, driver } = scripted({ clock: () => now, onFatal: (error) => fatal.push(error) });
   t.equal(driver.now(), 1000, 'the pinned clock is used');
 
   for (let i = 0; i < 100; i++) driver.guard(() => node.change());
@@ -127,21 +133,7 @@ t.test('one drain per turn, early messages first, persisted in order, fail-stop 
 });
 
 t.test('while the node leads, a drain waits one more turn, so that input arriving then shares it', async (t) => {
-  const make = (leading: boolean): { node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> } => {
-    const node = new ScriptedNode();
-    const log = new ScriptedLog(node.events);
-    const driver = new Driver({
-      node,
-      log,
-      transport: new ScriptedTransport(node.events),
-      tickIntervalMs: 1_000_000,
-      clock: () => 0,
-      onOutput: () => undefined,
-      onFatal: () => undefined,
-      coalesceTurn: () => leading,
-    });
-    return { node, log, driver };
-  };
+  const make = (leading: boolean) => scripted({ clock: () => 0, coalesceTurn: () => leading });
   const pairOfRequests = async (leading: boolean): Promise<number[]> => {
     const { log, driver, node } = make(leading);
     driver.guard(() => node.change());
@@ -171,16 +163,7 @@ t.test('while the node leads, a drain waits one more turn, so that input arrivin
 });
 
 t.test('stop waits for the writes in flight', async (t) => {
-  const node = new ScriptedNode();
-  const log = new ScriptedLog(node.events);
-  const driver = new Driver({
-    node,
-    log,
-    transport: new ScriptedTransport(node.events),
-    tickIntervalMs: 5,
-    onOutput: () => undefined,
-    onFatal: () => undefined,
-  });
+  const { node, log, driver } = scripted({ tickIntervalMs: 5 });
   driver.start();
   driver.guard(() => node.change());
   await turn();

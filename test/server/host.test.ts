@@ -79,6 +79,17 @@ t.test('a follower answers NOT_LEADER with the leader hint and proposes nothing'
   t.equal(core.proposed.length, 0);
 });
 
+t.test('isLeading follows the role the handled Readies report (the driver asks it every turn)', async (t) => {
+  const { host, core } = makeHost();
+  t.notOk(host.isLeading, 'a new node does not lead');
+  core.readies.push(readyOf({ softState: { role: 'leader', leader: n1 } }));
+  host.drain();
+  t.ok(host.isLeading, 'leads once a Ready says so');
+  core.readies.push(readyOf({ softState: { role: 'follower', leader: n2 } }));
+  host.drain();
+  t.notOk(host.isLeading, 'and no longer after stepping down');
+});
+
 t.test('overwritten entries and lost leadership answer UNKNOWN; applied ones answer OK', async (t) => {
   const { host, core } = makeHost();
   core.role = 'leader';
