@@ -27,16 +27,20 @@ class DiskImage {
   apply(request: PersistRequest): void {
     if (request.hardState !== null) this.hardState = request.hardState;
     if (request.snapshot !== null) {
+      // The same contract as LevelLog (write-plan.ts): an older snapshot than the stored one is a
+      // writer's bug, and one at the stored index replaces it.
       const snap = request.snapshot;
-      if (this.snapshot === null || snap.meta.index > this.snapshot.meta.index) {
-        const first = this.firstIndex();
-        // Keep the entries after the snapshot only if the log holds the snapshot's last entry
-        // (same index and term): then they extend it; otherwise they belong to another history.
-        const keepFrom = snap.meta.index + 1 - first;
-        const atSnapshot = keepFrom >= 1 ? this.entries[keepFrom - 1] : undefined;
-        this.entries = atSnapshot !== undefined && atSnapshot.term === snap.meta.term ? this.entries.slice(keepFrom) : [];
-        this.snapshot = snap;
-      }
+      const stored = this.snapshot;
+      assert(
+        stored === null || snap.meta.index >= stored.meta.index,
+        () => `disk write stores a snapshot at ${snap.meta.index}, older than the stored one at ${stored?.meta.index}`,
+      );
+      // Keep the entries after the snapshot only if the log holds the snapshot's last entry
+      // (same index and term): then they extend it; otherwise they belong to another history.
+      const keepFrom = snap.meta.index + 1 - this.firstIndex();
+      const termThere = keepFrom === 0 ? stored?.meta.term : keepFrom >= 1 ? this.entries[keepFrom - 1]?.term : undefined;
+      this.entries = termThere === snap.meta.term ? this.entries.slice(keepFrom) : [];
+      this.snapshot = snap;
     }
     const firstNew = request.entries[0];
     if (firstNew !== undefined) {

@@ -4,6 +4,7 @@
 // unsynced suffix, a write error stops the node, corruption is caught on load) and the clocks
 // (drift, forward jumps, never backwards).
 import t from 'tap';
+import fc from 'fast-check';
 import type { NodeId, Term, LogIndex, Entry } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
 import type { PersistRequest } from '../../src/storage/durable-log.js';
@@ -12,6 +13,8 @@ import { SimDisk } from '../../src/sim/disk.js';
 import { SimNetwork } from '../../src/sim/network.js';
 import { TimeHeap } from '../../src/sim/heap.js';
 import { createRng } from '../../src/util/rng.js';
+import { modelOf, normal } from '../storage/fixtures/log-model.js';
+import { buildRequests, stepArb } from '../storage/fixtures/request-sequences.js';
 
 interface Packet {
   readonly from: NodeId;
@@ -211,6 +214,62 @@ t.test('disk: snapshots drop covered entries; armed corruption fails the next lo
   disk.wipe();
   const wiped = disk.load();
   if (wiped.ok) t.same([wiped.value.snapshot, wiped.value.entries.length], [null, 0]);
+});
+
+// The simulated disk must keep LevelLog's contract, or a green sweep would prove Raft against a
+// storage that production does not have. Both are checked against the one reference model.
+t.test('disk: stores what the storage model does; a crash keeps exactly the synced prefix', async (t) => {
+  let checked = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), async (steps) => {
+      const requests = buildRequests(steps);
+      const submitAll = (): SimDisk => {
+        const disk = new SimDisk(createRng(5), { latencyMinMs: 1, latencyMeanMs: 1 });
+        requests.forEach((req, i) => disk.submit(req, i));
+        completeAll(disk);
+        return disk;
+      };
+      let lastSynced = -1;
+      requests.forEach((req, i) => {
+        if (req.sync) lastSynced = i;
+      });
+      const killed = submitAll();
+      killed.crash(false);
+      const afterKill = killed.load();
+      const powerLost = submitAll();
+      powerLost.crash(true);
+      const afterPowerLoss = powerLost.load();
+      t.same(afterKill.ok ? normal(afterKill.value) : afterKill.error, normal(modelOf(requests)), 'a process kill keeps every completed write');
+      t.same(
+        afterPowerLoss.ok ? normal(afterPowerLoss.value) : afterPowerLoss.error,
+        normal(modelOf(requests.slice(0, lastSynced + 1))),
+        'power loss keeps the writes up to the last synced one',
+      );
+      checked++;
+    }),
+    { numRuns: 60 },
+  );
+  t.equal(checked, 60);
+});
+
+t.test('disk: a snapshot at the stored index replaces it; an older one is a writer bug', async (t) => {
+  const snapshotWrite = (seq: number, index: number, data: number): PersistRequest => ({
+    seq,
+    hardState: null,
+    entries: [],
+    snapshot: { meta: { index: index as LogIndex, term: 1 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([data]) },
+    sync: true,
+  });
+  const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
+  disk.submit(write(1, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), true), 0);
+  disk.submit(snapshotWrite(2, 3, 1), 0);
+  disk.submit(snapshotWrite(3, 3, 2), 0);
+  completeAll(disk);
+  disk.crash(true);
+  const loaded = disk.load();
+  t.same(loaded.ok ? [[...(loaded.value.snapshot?.data ?? [])], loaded.value.entries.map((x) => x.index)] : loaded.error, [[2], [4, 5]], 'the later data, the same tail');
+  disk.submit(snapshotWrite(4, 2, 3), 0);
+  t.throws(() => completeAll(disk), /snapshot at 2, older than the stored one at 3/);
 });
 
 t.test('clock: drift scales elapsed time, jumps go forward only, never backwards', async (t) => {

@@ -38,6 +38,7 @@ import {
   snapshotAt,
 } from './fixtures/log-model.js';
 import { GroupCommitter } from '../../src/storage/group-commit.js';
+import { buildRequests, stepArb } from './fixtures/request-sequences.js';
 import { rawKeys, withRawDb } from './fixtures/dirs.js';
 
 const clusterId = 'test-cluster';
@@ -288,42 +289,6 @@ t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are
 // after a write until at least one sweep batch has run, so that the next write meets a sweep
 // half done. The pauses wait on the sweep itself rather than on a clock, and a fixed first case
 // leaves covered entries before a pause, so every run of this test sweeps.
-type Step = readonly [number, number, number, number, boolean];
-
-function buildRequests(steps: readonly Step[]): PersistRequest[] {
-  let model = emptyPersistentState();
-  let commit = 0;
-  let term = 1;
-  const out: PersistRequest[] = [];
-  for (const [a, b, c, d, sync] of steps) {
-    const snapIndex = model.snapshot?.meta.index ?? 0;
-    const last = model.entries[model.entries.length - 1]?.index ?? snapIndex;
-    let req: PersistRequest;
-    if (a % 4 === 3) {
-      const at = Math.max(snapIndex, commit, 1) + (b % 4);
-      commit = Math.max(commit, at);
-      // Half the snapshots are a node's own (the term its log holds at `at`: the tail after it
-      // stays and only covered entries go), the rest a leader's in the current term, which
-      // replaces the whole log whenever that term is not the one stored there (Raft §7).
-      const stored = at === snapIndex ? model.snapshot?.meta.term : model.entries.find((entry) => entry.index === at)?.term;
-      const snapshotTerm = d % 2 === 0 ? (stored ?? term) : term;
-      req = request({ snapshot: snapshotAt(at, snapshotTerm, c % 2600), hardState: hardState(term, commit), sync });
-    } else {
-      if (c % 3 === 0) term++;
-      const from = Math.max(commit, snapIndex) + 1;
-      const first = from + (b % (last + 2 - from));
-      const entries = a % 4 === 2 ? [] : entriesFrom(first, 1 + (c % 5), term);
-      const newLast = entries.length > 0 ? first + entries.length - 1 : last;
-      commit = d % 3 === 0 ? commit : commit + (d % (newLast - commit + 1));
-      req = request({ entries, hardState: d % 5 === 1 ? null : hardState(term, commit), sync });
-    }
-    model = applyToModel(model, req);
-    out.push(req);
-  }
-  return out;
-}
-
-const stepArb = fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat(), fc.boolean());
 
 /** Waits until the idle log has run one more sweep batch, or has nothing left to sweep. */
 async function oneSweepBatch(log: { readonly sweeps: number; readonly coveredStored: number }): Promise<void> {
