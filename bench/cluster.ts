@@ -60,23 +60,33 @@ function clockTicksPerSecond(): number | null {
 
 const clockTicks = existsSync('/proc/self/stat') ? clockTicksPerSecond() : null;
 
+interface CpuMicros {
+  /** Every thread: the main thread, libuv's pool (level writes and fsyncs), V8's and our workers. */
+  readonly all: number;
+  /** The main thread alone, where the JavaScript runs. */
+  readonly main: number;
+}
+
+/** User + system time of one /proc stat file, in µs. */
+function statMicros(path: string, ticksPerSecond: number): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / ticksPerSecond;
+}
+
 /**
- * CPU time (user + system, all threads) of each node process and of this client process, in µs:
- * from /proc on Linux, in clock ticks of 1/CLK_TCK s; empty where either is missing.
+ * CPU time of each node process and of this client process, in µs, for all threads and for the
+ * main thread: from /proc on Linux, in clock ticks of 1/CLK_TCK s; empty where either is missing.
  */
-function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, number> {
-  const out = new Map<string, number>();
+function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, CpuMicros> {
+  const out = new Map<string, CpuMicros>();
   if (clockTicks === null) return out;
-  for (const [name, pid] of pids) {
+  for (const [name, pid] of [...pids, ['client', process.pid] as const]) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      out.set(name, ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / clockTicks);
+      out.set(name, { all: statMicros(`/proc/${pid}/stat`, clockTicks), main: statMicros(`/proc/${pid}/task/${pid}/stat`, clockTicks) });
     } catch {
       // The process is gone (a failover round restarts it): no figure for it.
     }
   }
-  const self = process.cpuUsage();
-  out.set('client', self.user + self.system);
   return out;
 }
 
@@ -88,8 +98,8 @@ async function measure(
   const latencies: number[] = [];
   const window = measuredWindow(warmupMs, measureMs);
   // CPU is sampled at the window's edges, so the figures per operation are the warm ones.
-  let cpuFrom = new Map<string, number>();
-  let cpuTo = new Map<string, number>();
+  let cpuFrom = new Map<string, CpuMicros>();
+  let cpuTo = new Map<string, CpuMicros>();
   const edges = [
     setTimeout(() => { cpuFrom = cpuMicros(launcher.pids); }, warmupMs),
     setTimeout(() => { cpuTo = cpuMicros(launcher.pids); }, warmupMs + measureMs),
@@ -107,10 +117,13 @@ async function measure(
   for (const timer of edges) clearTimeout(timer);
   latencies.sort((x, y) => x - y);
   const rate = Math.round(latencies.length / (measureMs / 1000)).toLocaleString('en-US');
-  const perOp = [...cpuTo]
-    .filter(([name]) => cpuFrom.has(name))
-    .map(([name, to]) => `${name} ${Math.round((to - (cpuFrom.get(name) ?? to)) / Math.max(1, latencies.length))}`);
-  const cpu = perOp.length > 0 ? `; CPU µs per operation: ${perOp.join(', ')}` : '';
+  const ops = Math.max(1, latencies.length);
+  const perOp = [...cpuTo].flatMap(([name, to]) => {
+    const from = cpuFrom.get(name);
+    if (from === undefined) return [];
+    return [`${name} ${Math.round((to.all - from.all) / ops)} [${Math.round((to.main - from.main) / ops)}]`];
+  });
+  const cpu = perOp.length > 0 ? `; CPU µs per operation [main thread]: ${perOp.join(', ')}` : '';
   console.log(`${label}: ${rate}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}${cpu}`);
 }
 
