@@ -8,7 +8,8 @@
  * reads appended (acknowledged writes present, failed writes absent).
  *
  * Exit 0 when every check passes; 1 on a violation or a failed convergence, printing the seed,
- * the applied nemesis schedule and the history path; 2 when a search hit its bound (never a pass).
+ * the applied nemesis schedule and the history path; 2 when a search hit its bound (never a pass);
+ * 64 on a usage error, which includes a `--dir` that already holds files.
  *
  *   npx tsx src/chaos/run.ts [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s]
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
@@ -166,6 +167,28 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   }
 }
 
+/**
+ * Why `dir` cannot hold a new run, or null when it can (missing or empty). A run appends its
+ * history to `history/`, starts its nodes from `data/` and logs to `logs/`: a previous run's files
+ * there would mix into this one (its history fails the checks, its nodes start from old state),
+ * so a used directory is refused before anything starts, and nothing in it is touched.
+ */
+export function usedDirProblem(dir: string): string | null {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return `chaos: cannot use --dir ${dir}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (entries.length === 0) return null;
+  const shown = entries.sort().slice(0, 5).join(', ') + (entries.length > 5 ? ', ...' : '');
+  return (
+    `chaos: --dir ${dir} is not empty (${shown}). A run writes its history, node data and logs there, ` +
+    `and a previous run's files would mix into them: give a new or empty directory`
+  );
+}
+
 function flag(argv: readonly string[], name: string): string | undefined {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
@@ -187,6 +210,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 64;
   }
   const given = flag(argv, '--dir');
+  const problem = given === undefined ? null : usedDirProblem(resolve(given));
+  if (problem !== null) {
+    console.error(problem);
+    return 64;
+  }
   const dir = given === undefined ? mkdtempSync(join(tmpdir(), 'raftlock-chaos-')) : resolve(given);
   mkdirSync(dir, { recursive: true });
   const code = await runChaos({ durationMs, seed, workers, nodes, sessionTtlMs: ttlMs, faults, locks, dir }, (line) => console.log(line));

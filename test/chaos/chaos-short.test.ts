@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/server/launcher.js';
-import { defaultLockCount, parseDurationMs } from '../../src/chaos/run.js';
+import { defaultLockCount, parseDurationMs, usedDirProblem } from '../../src/chaos/run.js';
 
 t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
   t.equal(parseDurationMs('10m'), 600_000);
@@ -24,6 +24,28 @@ t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
   t.equal(defaultLockCount(90_000), 3);
   t.equal(defaultLockCount(600_000), 20);
   t.end();
+});
+
+// A previous run's history, data and logs in --dir would mix into the new run's: the history
+// check then fails after the whole run with "two invoke events", so a used directory is refused
+// before anything starts, and its files are left as they were.
+t.test('a --dir that holds files is refused at once; a missing or empty one is used', async (t) => {
+  const base = t.testdir({ used: { history: { 'w0.jsonl': 'earlier run\n' } }, empty: {}, file: 'not a directory' });
+  t.equal(usedDirProblem(join(base, 'missing')), null, 'a missing directory is created by the run');
+  t.equal(usedDirProblem(join(base, 'empty')), null, 'an empty directory is used');
+  t.match(usedDirProblem(join(base, 'used')), /--dir .*used is not empty \(history\)/);
+  t.match(usedDirProblem(join(base, 'file')), /cannot use --dir .*file/);
+
+  const root = packageRoot();
+  const args = ['--import', import.meta.resolve('tsx'), join(root, 'src', 'chaos', 'run.ts'), '--duration', '60s', '--dir', join(base, 'used')];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  t.equal(code, 64, 'a usage error, before any node starts');
+  t.match(stderr, /is not empty \(history\)\. A run writes its history, node data and logs there/);
+  t.same(readdirSync(join(base, 'used')), ['history'], 'nothing was added');
+  t.equal(readFileSync(join(base, 'used', 'history', 'w0.jsonl'), 'utf8'), 'earlier run\n', 'nothing was changed');
 });
 
 t.test('chaos --duration 60s: healed cluster converges and every model linearizes', async (t) => {
