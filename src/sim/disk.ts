@@ -37,9 +37,8 @@ class DiskImage {
       );
       // Keep the entries after the snapshot only if the log holds the snapshot's last entry
       // (same index and term): then they extend it; otherwise they belong to another history.
-      const keepFrom = snap.meta.index + 1 - this.firstIndex();
-      const termThere = keepFrom === 0 ? stored?.meta.term : keepFrom >= 1 ? this.entries[keepFrom - 1]?.term : undefined;
-      this.entries = termThere === snap.meta.term ? this.entries.slice(keepFrom) : [];
+      const keep = this.termAt(snap.meta.index) === snap.meta.term;
+      this.entries = keep ? this.entries.slice(snap.meta.index + 1 - this.firstIndex()) : [];
       this.snapshot = snap;
     }
     const firstNew = request.entries[0];
@@ -55,6 +54,12 @@ class DiskImage {
         for (const e of request.entries) if (e.index >= first) this.entries.push(e);
       }
     }
+  }
+
+  /** The term stored at `index` (the snapshot's own for its last index); undefined if none is. */
+  private termAt(index: number): number | undefined {
+    if (index === this.snapshot?.meta.index) return this.snapshot.meta.term;
+    return index >= this.firstIndex() ? this.entries[index - this.firstIndex()]?.term : undefined;
   }
 
   load(): PersistentState {

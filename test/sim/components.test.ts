@@ -121,6 +121,14 @@ const write = (seq: number, entries: Entry[], sync: boolean, termValue = 1): Per
   sync,
 });
 
+const snapshotWrite = (seq: number, index: number, data: number, termValue = 1): PersistRequest => ({
+  seq,
+  hardState: null,
+  entries: [],
+  snapshot: { meta: { index: index as LogIndex, term: termValue as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([data]) },
+  sync: true,
+});
+
 function completeAll(disk: SimDisk): number[] {
   const done: number[] = [];
   for (;;) {
@@ -176,16 +184,7 @@ t.test('disk: a write error fails that batch and everything after it', async (t)
 t.test('disk: snapshots drop covered entries; armed corruption fails the next load once', async (t) => {
   const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
   disk.submit(write(1, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), true), 0);
-  disk.submit(
-    {
-      seq: 2,
-      hardState: null,
-      entries: [],
-      snapshot: { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([1]) },
-      sync: true,
-    },
-    0,
-  );
+  disk.submit(snapshotWrite(2, 3, 1), 0);
   completeAll(disk);
   disk.crash(true);
   const loaded = disk.load();
@@ -194,16 +193,7 @@ t.test('disk: snapshots drop covered entries; armed corruption fails the next lo
     t.same(loaded.value.entries.map((x) => x.index), [4, 5], 'entries after the snapshot are kept');
   }
   // A leader's snapshot from another history (different term at its index) replaces the log.
-  disk.submit(
-    {
-      seq: 3,
-      hardState: null,
-      entries: [],
-      snapshot: { meta: { index: 4 as LogIndex, term: 2 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([2]) },
-      sync: true,
-    },
-    0,
-  );
+  disk.submit(snapshotWrite(3, 4, 2, 2), 0);
   completeAll(disk);
   disk.crash(true);
   const replacedLog = disk.load();
@@ -253,13 +243,6 @@ t.test('disk: stores what the storage model does; a crash keeps exactly the sync
 });
 
 t.test('disk: a snapshot at the stored index replaces it; an older one is a writer bug', async (t) => {
-  const snapshotWrite = (seq: number, index: number, data: number): PersistRequest => ({
-    seq,
-    hardState: null,
-    entries: [],
-    snapshot: { meta: { index: index as LogIndex, term: 1 as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([data]) },
-    sync: true,
-  });
   const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
   disk.submit(write(1, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), true), 0);
   disk.submit(snapshotWrite(2, 3, 1), 0);
