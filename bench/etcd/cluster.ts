@@ -4,10 +4,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/server/local-cluster-file.js';
 import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
@@ -29,18 +28,6 @@ export function detectEtcd(binary = 'etcd'): EtcdDetection {
   const match = /etcd Version:\s*(\S+)/.exec(run.stdout);
   if (run.status !== 0 || match === null) return { found: false, reason: `unexpected output: ${run.stdout}${run.stderr}` };
   return { found: true, version: match[1] as string, binary };
-}
-
-/** A port that was free a moment ago (the listener is closed before returning it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export type EtcdMember = {

@@ -9,7 +9,7 @@
  * dialling the address in its own cluster file, so links to and from a re-added node still run
  * through the proxies (test/chaos/node-cluster.test.ts cuts them and watches its log stop).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { connect } from '../client/client.js';
 import type { RaftlockClient } from '../client/client.js';
 import { nodeId } from '../raft/types.js';
 import { cliCommand } from '../server/launcher.js';
+import { writeLocalClusterFile } from '../server/local-cluster-file.js';
 import { probeStatus } from '../server/server-probe.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { FinalRead } from './final-state.js';
@@ -104,18 +105,19 @@ export class NodeCluster implements ChaosCluster {
   private writeConfig(id: string, joining: boolean): string {
     const book = this.mesh.addressesFor(id);
     const o = this.options;
-    const lines = ['cluster:', `  id: ${o.clusterId}`, 'nodes:'];
-    for (const n of this.nodes) {
+    const seen = this.nodes.map((n) => {
       const proxied = book.get(n.id);
       const peerPort = n.id === id || proxied === undefined ? n.peerPort : proxied.port;
-      lines.push(`  - id: ${n.id}`, `    peer: 127.0.0.1:${peerPort}`, `    client: 127.0.0.1:${n.clientPort}`, `    data: ./data/${n.id}`);
-      if (joining && n.id === id) lines.push('    join: true');
-    }
-    lines.push('timing:', `  tick: ${o.tickMs}ms`, `  election: ${o.electionTicks}`);
-    lines.push('snapshot:', '  entries: 2000', 'sessions:', '  keepaliveInterval: 100ms', `  ttlMin: ${o.sessionTtlMinMs}ms`);
-    const file = join(o.dir, `cluster-${id}.yml`);
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    return file;
+      return { ...n, peerPort, join: joining && n.id === id };
+    });
+    return writeLocalClusterFile(o.dir, seen, {
+      clusterId: o.clusterId,
+      tick: `${o.tickMs}ms`,
+      election: o.electionTicks,
+      snapshotEntries: 2000,
+      ttlMin: `${o.sessionTtlMinMs}ms`,
+      fileName: `cluster-${id}.yml`,
+    });
   }
 
   private spawn(id: string, joining: boolean): void {

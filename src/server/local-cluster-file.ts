@@ -32,6 +32,8 @@ export interface LocalClusterFileOptions {
   readonly election?: number;
   readonly snapshotEntries?: number;
   readonly ttlMin?: string;
+  /** The file's name in `dir` (default `cluster.yml`): one per node when each sees its own addresses. */
+  readonly fileName?: string;
 }
 
 /** Nodes `n<first>`… with a free peer and client port each. */
@@ -41,7 +43,7 @@ export async function allocateLocalNodes(count: number, first = 1): Promise<Loca
   return nodes;
 }
 
-/** Writes `dir/cluster.yml` for `nodes` (data under `dir/data/<id>`) and returns its path. */
+/** Writes `dir/cluster.yml` (or `fileName`) for `nodes` (data under `dir/data/<id>`) and returns its path. */
 export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], options: LocalClusterFileOptions): string {
   const lines = [
     'cluster:',
@@ -64,7 +66,7 @@ export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], 
     '  keepaliveInterval: 100ms',
     `  ttlMin: ${options.ttlMin ?? '1s'}`,
   ];
-  const file = join(dir, 'cluster.yml');
+  const file = join(dir, options.fileName ?? 'cluster.yml');
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }

@@ -34,4 +34,10 @@ t.test('a local cluster file loads with the allocated ports and the options give
   t.equal(config.timing.electionTicks, 12);
   t.equal(config.snapshot.entries, 500);
   t.equal(config.sessions.ttlMinMs, 2000);
+
+  // One file per node, as the chaos cluster writes them (each node sees its own addresses).
+  const own = writeLocalClusterFile(dir, nodes, { clusterId: 'local-test', fileName: 'cluster-n4.yml' });
+  t.equal(own, join(dir, 'cluster-n4.yml'));
+  const ownLoaded = await loadClusterConfig(own);
+  t.same(ownLoaded.ok ? ownLoaded.value.nodes.map((n) => n.id) : ownLoaded.error.message, ['n4', 'n5', 'n6']);
 });
