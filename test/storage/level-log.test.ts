@@ -240,16 +240,23 @@ t.test('covered entries are deleted a bounded number per batch, across later wri
   t.same(normal(await loadDir(dir, spread)), normal(modelOf(requests)));
 });
 
+/** What the sweep tests watch of a LevelLog. */
+type SweepingLog = { readonly sweeps: number; readonly coveredStored: number };
+
+/** Polls every 2 ms until `done`; the idle sweep runs on timers, so the tests wait on its state. */
+async function waitForSweeps(done: () => boolean, failure: () => string): Promise<void> {
+  for (let waited = 0; !done(); waited += 2) {
+    if (waited > 10_000) throw new Error(failure());
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are kept', async (t) => {
   const dir = t.testdir();
   const entryIndexes = async (): Promise<number[]> =>
     (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
-  const settle = async (log: { readonly coveredStored: number }): Promise<void> => {
-    for (let waited = 0; log.coveredStored > 0; waited += 10) {
-      if (waited > 10_000) throw new Error(`${log.coveredStored} covered entries still stored after 10 s idle`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  };
+  const settle = (log: SweepingLog): Promise<void> =>
+    waitForSweeps(() => log.coveredStored === 0, () => `${log.coveredStored} covered entries still stored after 10 s idle`);
   const requests = [
     request({ hardState: hardState(1, 30), entries: entriesFrom(1, 40, 1) }),
     request({ snapshot: snapshotAt(30, 1, 100) }),
@@ -291,12 +298,12 @@ t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are
 // leaves covered entries before a pause, so every run of this test sweeps.
 
 /** Waits until the idle log has run one more sweep batch, or has nothing left to sweep. */
-async function oneSweepBatch(log: { readonly sweeps: number; readonly coveredStored: number }): Promise<void> {
+function oneSweepBatch(log: SweepingLog): Promise<void> {
   const before = log.sweeps;
-  for (let waited = 0; log.sweeps === before && log.coveredStored > 0; waited += 2) {
-    if (waited > 10_000) throw new Error(`no sweep batch in 10 s with ${log.coveredStored} covered entries stored`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+  return waitForSweeps(
+    () => log.sweeps > before || log.coveredStored === 0,
+    () => `no sweep batch in 10 s with ${log.coveredStored} covered entries stored`,
+  );
 }
 
 t.test('random request sequences: stored state equals the model, across reopens and group-committed batches', async (t) => {
