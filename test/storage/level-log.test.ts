@@ -533,3 +533,29 @@ t.test('a failed write stops the log: that persist and every later call reject (
   const closed = await log2.persist(request({})).then(() => null, (e: unknown) => e);
   t.ok(closed instanceof StorageError, 'calls after close are refused');
 });
+
+t.test('a failed idle-sweep batch stops the log like a failed write; what was written stays', async (t) => {
+  const dir = t.testdir();
+  const sweepsTried: number[] = [];
+  const log = await openLevelLog(
+    options(dir, {
+      coveredDeletesPerWrite: 4,
+      coveredSweepDelayMs: 0,
+      beforeWrite: (info) => {
+        if (info.seq !== null) return;
+        sweepsTried.push(info.ops);
+        throw new Error('EIO: write failed (injected)');
+      },
+    }),
+  );
+  await log.load();
+  const requests = [request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }), request({ snapshot: snapshotAt(20, 1, 100) })];
+  for (const req of requests) await log.persist(req);
+  await waitForSweeps(() => sweepsTried.length > 0, () => 'no sweep was tried');
+  t.same(sweepsTried, [4], 'one sweep batch of 4 deletes was tried, and no other after it failed');
+  const later = await log.persist(request({ entries: entriesFrom(31, 1, 1) })).then(() => null, (e: unknown) => e);
+  t.ok(later instanceof StorageError && later.code === 'STOPPED', 'the next persist is refused');
+  t.equal(log.sweeps, 0, 'the failed batch is not counted');
+  await log.close();
+  t.same(normal(await loadDir(dir)), normal(modelOf(requests)), 'after a restart the log holds every acknowledged write');
+});
