@@ -12,6 +12,8 @@ import { Connection, ConnectionLost } from './connection.js';
 import { deferred } from './deferred.js';
 import { RaftlockError } from './errors.js';
 import { KvStore } from './kv.js';
+import type { LaneTicket } from './lanes.js';
+import { CommandLanes } from './lanes.js';
 import type { HoldLink } from './lock.js';
 import { Lock } from './lock.js';
 import { abortable, NameQueue } from './name-queue.js';
@@ -41,10 +43,12 @@ interface PendingWait {
   /** Client-clock time the server-side wait ends. */
   readonly waitDeadlineMs: number;
   /**
-   * No seq of this wait's acquire is lower: pushes about older acquires of the same session and
-   * name (a node catching up replays old grants and pushes them again) are not for this wait.
+   * The lane the acquire went out on, and its seq there: a push is for this wait only if it names
+   * that lane and no lower seq. Pushes about older acquires of the same session and name (a node
+   * catching up replays old grants and pushes them again) are not for this wait. '' until sent.
    */
-  readonly seqMin: number;
+  laneId: string;
+  seqMin: number;
   readonly resolve: (token: FencingToken) => void;
   readonly reject: (error: unknown) => void;
   /**
@@ -62,16 +66,16 @@ interface PendingWait {
 }
 
 /**
- * A connection to a raftlock cluster. Create it with `connect()`. Every command carries this
- * client's id and a sequence number; commands go out one at a time, so a retried one is always the
- * client's latest and the cluster answers it from its exactly-once table instead of re-applying it.
+ * A connection to a raftlock cluster. Create it with `connect()`. Every command carries a lane id
+ * (the client's id, or the id plus `#k`) and a sequence number. Each lane has one command in flight,
+ * so a retried one is always its lane's latest, and the cluster answers it from its exactly-once
+ * table instead of re-applying it; concurrent calls take separate lanes (see lanes.ts).
  */
 export class RaftlockClient {
   readonly clientId: string;
   private readonly options: ResolvedOptions;
   private readonly channel: Channel;
-  private seq: number;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly lanes: CommandLanes;
   private readonly sessions = new Map<number, ClientSession>();
   private readonly openingSessions = new Map<number, Promise<ClientSession>>();
   private readonly waits = new Map<string, PendingWait>();
@@ -91,7 +95,7 @@ export class RaftlockClient {
     this.clientId = this.options.clientId;
     // Seqs start from the wall clock so a restarted client reusing its id never repeats a seq
     // the cluster may still hold a result for.
-    this.seq = Date.now() * 1000;
+    this.lanes = new CommandLanes(this.clientId, this.options.commandsInFlightMax, () => Date.now() * 1000);
     this.channel = new Channel({
       endpoints: this.options.endpoints,
       clusterId: this.options.clusterId,
@@ -188,7 +192,8 @@ export class RaftlockClient {
         spec,
         lockDelayMs,
         waitDeadlineMs: this.options.clock.nowMs() + waitMs,
-        seqMin: this.seq + 1,
+        laneId: '',
+        seqMin: 0,
         resolve: (token) => {
           grantedToken = token;
           wait.granted = true;
@@ -206,7 +211,13 @@ export class RaftlockClient {
       let result: WireResult;
       try {
         // Not abortable: once sent it may be applied, and only its answer says what to undo.
-        result = await this.command(spec.request(session.id, waitMs, lockDelayMs));
+        if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+        const request = spec.request(session.id, waitMs, lockDelayMs);
+        result = await this.lanes.run((ticket) => {
+          wait.laneId = ticket.laneId;
+          wait.seqMin = ticket.seq;
+          return this.send(request, {}, ticket);
+        });
       } catch (error: unknown) {
         this.waits.delete(key);
         throw error;
@@ -413,31 +424,26 @@ export class RaftlockClient {
   // ---- internals -----------------------------------------------------------------------------
 
   /**
-   * Sends one command with the next seq. Commands are chained so only one is in flight: the
-   * cluster keeps one result per client, so a retry must always be of the latest seq.
+   * Sends one command under the next seq of a free lane, and re-sends that same (lane, seq) until
+   * a definite answer. Calls that do not wait for each other run concurrently, on separate lanes,
+   * and the cluster may apply them in either order; a call made after another's answer is applied
+   * after it.
    */
   command(
     op: Operation,
     options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined } = {},
   ): Promise<WireResult> {
     if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
-    return this.serially(() => this.send(op, options));
+    return this.lanes.run((ticket) => this.send(op, options, ticket));
   }
 
-  /** Runs `run` once every command before it has its answer: one command in flight at a time. */
-  private serially<T>(run: () => Promise<T>): Promise<T> {
-    const result = this.chain.then(run, run);
-    this.chain = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Sends `op` now under the next seq; only ever called through `serially`. */
+  /** Sends `op` under `ticket`; only ever called inside `lanes.run`, which owns the lane meanwhile. */
   private send(
     op: Operation,
     options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined },
+    ticket: LaneTicket,
   ): Promise<WireResult> {
-    const seq = ++this.seq;
-    const command = { type: 'client', clientId: this.clientId, seq, op } as const;
+    const command = { type: 'client', clientId: ticket.laneId, seq: ticket.seq, op } as const;
     const call: ClientOp = { kind: 'command', command };
     return this.channel.call(call, { ...this.callOptions(), ...options });
   }
@@ -520,8 +526,7 @@ export class RaftlockClient {
     }
     if (!this.closed) {
       // The cluster may not have expired it yet: closing it frees its holds for others sooner.
-      // Bounded by the TTL: past it the cluster has expired the session anyway, and later
-      // commands are chained behind this one.
+      // Bounded by the TTL: past it the cluster has expired the session anyway.
       const boundMs = Math.min(this.options.requestTimeoutMs, session.ttlMs);
       const deadlineMs = this.options.clock.nowMs() + boundMs;
       const op = { type: 'closeSession', session: session.id } as const;
@@ -534,12 +539,11 @@ export class RaftlockClient {
     switch (push.kind) {
       case 'granted':
       case 'timeout': {
-        if (push.clientId !== this.clientId) return;
         const key = waitKey(push.session, push.name);
         const wait = this.waits.get(key);
         // A push about an earlier acquire (replayed by a node catching up) must never complete
         // a newer wait: its token is a grant that has since been released.
-        if (wait === undefined || push.seq < wait.seqMin) return;
+        if (wait === undefined || push.clientId !== wait.laneId || push.seq < wait.seqMin) return;
         this.waits.delete(key);
         if (push.kind === 'granted') this.granted(wait, push.token);
         else this.finishWait(wait, waitTimeout(push.name));
@@ -613,7 +617,12 @@ export class RaftlockClient {
     let result: WireResult | null;
     try {
       const op = wait.spec.request(wait.session.id, 0, wait.lockDelayMs);
-      result = await this.serially(async () => (this.waits.get(key) === wait ? this.send(op, {}) : null));
+      // On the wait's own lane: the grant is pushed to that lane's id, which the re-check binds to
+      // the connection it arrives on (after a reconnection, the new one).
+      result = await this.lanes.run(
+        async (ticket) => (this.waits.get(key) === wait ? this.send(op, {}, ticket) : null),
+        wait.laneId,
+      );
     } catch {
       return;
     }

@@ -1,7 +1,9 @@
 import type { BackoffPolicy } from '../transport/backoff.js';
 import type { ClientClock } from './clock.js';
 import { systemClock } from './clock.js';
+import { defaultLockMachineConfig } from '../statemachine/config.js';
 import { RaftlockError } from './errors.js';
+import { laneSuffixBytesMax, lanesMaxLimit } from './lanes.js';
 
 /** Options of `connect()`. Durations are milliseconds; every field but `endpoints` is optional. */
 export interface ConnectOptions {
@@ -9,8 +11,17 @@ export interface ConnectOptions {
   readonly endpoints: readonly string[];
   /** The cluster to join; '' or absent accepts whichever cluster the first node belongs to. */
   readonly clusterId?: string;
-  /** Identity for exactly-once; must be unique among live clients. Default: a random UUID. */
+  /**
+   * Identity for exactly-once; must be unique among live clients. Default: a random UUID. At most
+   * 124 UTF-8 bytes: concurrent commands go out under lane ids, the id plus `#k` (see lanes.ts).
+   */
   readonly clientId?: string;
+  /**
+   * Commands one client keeps in flight at once, each on its own lane (default 32). Calls beyond
+   * it wait their turn in call order. Each lane is one entry in the cluster's exactly-once table
+   * while its session lives. 1 sends one command at a time.
+   */
+  readonly commandsInFlightMax?: number;
   /**
    * Move to the leader named in a node's Welcome (default true). false keeps the connection on the
    * node reached (which forwards writes to the leader): spreads clients, costs one hop per write.
@@ -43,6 +54,7 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
     endpoints: options.endpoints,
     clusterId: options.clusterId ?? '',
     clientId: options.clientId ?? randomId(),
+    commandsInFlightMax: options.commandsInFlightMax ?? 32,
     followLeader: options.followLeader ?? true,
     ttlMs,
     keepAliveIntervalMs: options.keepAliveIntervalMs ?? Math.max(1, Math.floor(ttlMs / 3)),
@@ -64,6 +76,14 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
     problems.push('keepAliveIntervalMs must be positive and shorter than the safe part of ttlMs');
   }
   if (resolved.clientId === '') problems.push('clientId must not be empty');
+  const idBytesMax = defaultLockMachineConfig.clientIdBytesMax - laneSuffixBytesMax;
+  if (Buffer.byteLength(resolved.clientId, 'utf8') > idBytesMax) {
+    problems.push(`clientId must be at most ${idBytesMax} UTF-8 bytes (lane ids append up to ${laneSuffixBytesMax})`);
+  }
+  const inFlight = resolved.commandsInFlightMax;
+  if (!Number.isSafeInteger(inFlight) || inFlight < 1 || inFlight > lanesMaxLimit) {
+    problems.push(`commandsInFlightMax must be an integer in [1, ${lanesMaxLimit}]`);
+  }
   if (problems.length > 0) throw new RaftlockError('INVALID_ARGUMENT', problems.join('; '));
   return resolved;
 }

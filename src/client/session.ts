@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { SessionId } from '../statemachine/ids.js';
 import type { CancelTimer, ClientClock } from './clock.js';
 import { RaftlockError } from './errors.js';
@@ -46,6 +47,9 @@ export class ClientSession {
     openSentAtMs: number,
     private readonly deps: SessionDeps,
   ) {
+    // Every lock held in the session and every acquire waiting in it listens here, and each
+    // removes its listener when it ends: many at once is normal use, not a leak to warn about.
+    setMaxListeners(0, this.controller.signal);
     // The open itself is the first acknowledged keepalive: the session's clock starts at its entry.
     this.lastAckSentAtMs = openSentAtMs;
     this.armLoss();

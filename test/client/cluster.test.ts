@@ -172,6 +172,28 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     t.equal((await c.members('list')).length, 3);
   });
 
+  await t.test('one client waits on many locks at once, through a follower, each grant pushed to its lane', async (t) => {
+    // Proves pipelined commands through real nodes: concurrent acquires go out on separate lane ids
+    // (forwarded by a follower to the leader), each is queued once, and each grant is pushed by the
+    // follower to the connection its lane id is bound to.
+    const holder = await open();
+    const leaderId = (await cluster.waitForLeader()).nodeId;
+    const follower = cluster.nodes.find((node) => !node.isStopped && node.nodeId !== leaderId);
+    if (follower === undefined) throw new Error('no running follower');
+    const waiter = await open({ endpoints: [follower.endpoint.client], followLeader: false });
+    t.equal(waiter.welcome?.nodeId, follower.nodeId, 'the waiter stays on the follower');
+    const names = Array.from({ length: 12 }, (_, i) => `lanes/${i}`);
+    const holds = await Promise.all(names.map((name) => holder.lock(name)));
+    const waits = names.map((name) => waiter.lock(name, { waitMs: 60_000 }));
+    for (const name of names) await until(async () => (await waiters(holder, name)) === 1, `${name} queued once`);
+    for (const hold of holds) await hold.release();
+    const granted = await Promise.all(waits);
+    granted.forEach((lock, i) => t.ok(lock.fencingToken > (holds[i]?.fencingToken ?? 0), `${lock.name}: a newer token`));
+    const views = await holder.locks('lanes/', 100);
+    t.equal(views.filter((view) => view.holders.length === 1 && view.waiters.length === 0).length, 12, 'every lock held once, nobody left waiting');
+    await Promise.all(granted.map((lock) => lock.release()));
+  });
+
   await t.test('an on-demand snapshot compacts the log of the node asked', async (t) => {
     // Proves `raftlock snapshot`: the node snapshots its applied state at once and says where.
     const c = await open();
