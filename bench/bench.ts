@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
-//                          [--only uncontended,contended,scaling,queue,failover,memory]
+//                          [--only uncontended,shared,contended,scaling,queue,failover,memory]
 //                          [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
 //
 // --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
@@ -23,9 +23,11 @@ import type { BackendFactory } from './etcd/backend.js';
 import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './etcd/cluster.js';
 import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
 import { heldLocksMemory } from './etcd/memory.js';
-import { RaftlockCluster, raftlockControl, raftlockFactory } from './etcd/raftlock-backend.js';
+import { EtcdGrpcClient } from './etcd/etcd-grpc.js';
+import { RaftlockCluster, raftlockControl, raftlockFactory, raftlockSharedFactory } from './etcd/raftlock-backend.js';
 import { roundLabel, roundRatios } from './etcd/rounds.js';
 import type { RoundResult } from './etcd/rounds.js';
+import { sharedClientFactory } from './etcd/shared.js';
 import { formatTable } from './etcd/table.js';
 import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
 import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
@@ -53,7 +55,7 @@ const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100
 const rounds = Number(flag('--rounds') ?? '1');
 const etcdOnly = has('--etcd-only');
 const withEtcd = etcdOnly || (!short && !has('--no-etcd'));
-const workloadNames = ['uncontended', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
+const workloadNames = ['uncontended', 'shared', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
 const only = new Set((flag('--only') ?? workloadNames.join(',')).split(','));
 const unknownNames = [...only].filter((name) => !(workloadNames as readonly string[]).includes(name));
 const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
@@ -61,7 +63,7 @@ const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
 if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1) || unknownNames.length > 0) {
   console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
-  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,contended,scaling,queue,failover,memory]');
+  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,scaling,queue,failover,memory]');
   console.error('                      [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
   if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
   process.exit(2);
@@ -76,6 +78,8 @@ const rssLine = (rss: Map<string, number>): string => [...rss].map(([name, bytes
 
 type Run = {
   readonly backend: BackendFactory<unknown>;
+  /** Workers sharing one client (one connection, one session or lease). */
+  readonly sharedBackend: BackendFactory<unknown>;
   /** Clients spread over every member: for runs past one node's connection limit. */
   readonly spreadBackend: BackendFactory<unknown>;
   /** Long sessions, so thousands of idle waiters need few keepalives. */
@@ -111,6 +115,10 @@ async function runAll(run: Run): Promise<void> {
     note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)));
   };
   if (wanted('uncontended')) await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
+  if (wanted('shared')) {
+    const label = 'uncontended (32 workers, 1 client)';
+    await step(label, () => ownLockEach(run.sharedBackend, 32, options, label));
+  }
   if (wanted('contended')) await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
   for (const n of wanted('scaling') ? scaling : []) {
     const label = `scaling (${n} clients)`;
@@ -165,6 +173,7 @@ async function runRaftlock(): Promise<void> {
     const endpoints = raftlock.endpoints;
     const run: Run = {
       backend: raftlockFactory(endpoints),
+      sharedBackend: raftlockSharedFactory(endpoints),
       spreadBackend: raftlockFactory(endpoints, { spread: true }),
       queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
       failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
@@ -203,6 +212,7 @@ async function runEtcd(): Promise<void> {
       const control = etcdControl(cluster);
       const run: Run = {
         backend: etcdFactory(agent, cluster.clientUrls),
+        sharedBackend: sharedClientFactory('etcd', async () => EtcdGrpcClient.open(await cluster.leaderClientUrl())),
         spreadBackend: etcdFactory(agent, cluster.clientUrls),
         queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
         failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),

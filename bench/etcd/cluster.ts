@@ -128,6 +128,17 @@ export class EtcdCluster {
     return null;
   }
 
+  /** The leader's client URL, waiting up to `limitMs` for one to be elected. */
+  async leaderClientUrl(limitMs = 10_000): Promise<string> {
+    const started = Date.now();
+    for (;;) {
+      const name = await this.leader();
+      if (name !== null) return this.member(name).clientUrl;
+      if (Date.now() - started > limitMs) throw new Error(`no etcd leader within ${limitMs}ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** SIGKILL one member (the failover workload); its data directory stays. */
   kill(name: string): void {
     const m = this.member(name);

@@ -1,7 +1,7 @@
 // raftlock in the side-by-side benchmark: a local 3-node cluster of real node processes (fsync on,
 // 127.0.0.1, data in a temp directory) started through the Launcher, and the `LockBackend` over the
-// client library: one `RaftlockClient` per benchmark client, its blocking `lock()` (the mutex's
-// FIFO queue on the server, never a retry loop) and `release()`.
+// client library: one `RaftlockClient` per benchmark client (or one shared by every worker), its
+// blocking `lock()` (the mutex's FIFO queue on the server, never a retry loop) and `release()`.
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/client.js';
@@ -16,6 +16,7 @@ import type { LocalNode } from '../../src/server/local-cluster-file.js';
 import type { BackendFactory, LockBackend } from './backend.js';
 import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
+import { sharedClientFactory } from './shared.js';
 
 /** The cluster id of the benchmarks' clusters (clients check it on connecting). */
 export const benchClusterId = 'bench';
@@ -140,6 +141,14 @@ export function raftlockFactory(endpoints: readonly string[], options: RaftlockC
       return new RaftlockLockClient(client);
     },
   };
+}
+
+/** Workers sharing one client: one connection (to the leader) and one session, commands on lanes. */
+export function raftlockSharedFactory(endpoints: readonly string[]): BackendFactory<Lock> {
+  return sharedClientFactory('raftlock', async () => {
+    const client = await connect({ endpoints: [...endpoints], clusterId: benchClusterId });
+    return new RaftlockLockClient(client);
+  });
 }
 
 export function raftlockControl(cluster: RaftlockCluster): FailoverControl {

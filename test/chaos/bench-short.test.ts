@@ -39,6 +39,7 @@ t.test('bench --short: every workload row present, operations measured, no crash
   const rows = parsed.results as Row[];
   const expected = [
     'uncontended (32 clients)',
+    'uncontended (32 workers, 1 client)',
     'contended (16 clients, 1 lock)',
     'scaling (1 clients)',
     'scaling (8 clients)',
