@@ -574,3 +574,47 @@ void t.test('queued waits on several lanes get their grants, also after a reconn
     await Promise.all(granted.map((lock) => lock.release()));
   });
 });
+
+void t.test('every lane re-sends its own command when many applied answers are lost at once', async (t) => {
+  // Proves exactly-once with many commands in flight: 16 workers share one client, each running a
+  // compare-and-set chain on its own key. Their commands are applied but the answers are lost, and
+  // then the connection breaks, three times over. Each lane re-sends its own (lane, seq) and gets
+  // the recorded result. Had two commands shared an id, the older one's re-send would be refused
+  // as stale; had one been applied twice, its worker's next compare-and-set would meet a version
+  // it does not expect.
+  await withCluster(1, async (cluster, clients) => {
+    const client = await connect({ endpoints: cluster.endpoints, clientId: 'lost', backoff: { baseMs: 5, maxMs: 20 } });
+    clients.push(client);
+    const workers = 16;
+    let stop = false;
+    const acknowledged = new Array<number>(workers).fill(0);
+    const loops = Array.from({ length: workers }, async (_, i) => {
+      while (!stop) {
+        const expected = acknowledged[i] as number;
+        const result = await client.kv.cas(`lost/${i}`, expected, String(expected + 1));
+        if (!result.ok) throw new Error(`lost/${i}: expected version ${expected}, found ${result.version}`);
+        acknowledged[i] = result.version;
+      }
+    });
+    let swallowed = 0;
+    for (let round = 0; round < 3; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const from = cluster.applied.length;
+      cluster.swallowAnswers = true;
+      await until(() => cluster.applied.length - from >= workers, 'every worker has an applied, unanswered command');
+      swallowed += cluster.applied.length - from;
+      cluster.swallowAnswers = false;
+      cluster.dropAll();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    stop = true;
+    await Promise.all(loops);
+    const puts = cluster.applied.filter((r) => r.type === 'put' && r.clientId.startsWith('lost'));
+    const resent = puts.filter((r) => r.duplicate).length;
+    t.ok(resent >= swallowed, `${resent} re-sends answered from the table, for ${swallowed} lost answers`);
+    t.ok(new Set(puts.map((r) => r.clientId)).size > 1, 'the commands were on several lanes');
+    for (let i = 0; i < workers; i++) {
+      t.equal((await client.kv.get(`lost/${i}`))?.version, acknowledged[i], `lost/${i}: its version is its acknowledged writes`);
+    }
+  });
+});
