@@ -21,7 +21,7 @@ const cases: readonly BenchCase[] = [
   { script: 'bench/storage.ts', args: ['--short'], expect: [/group commit at 512 proposers/, /recover/] },
   { script: 'bench/transport.ts', args: [], expect: [/decode\+validate/, /loopback TCP/] },
   { script: 'bench/physical.ts', args: [], expect: [/synced 64-byte writes/, /loopback TCP round trips/] },
-  { script: 'bench/client.ts', args: ['--short'], expect: [/lock\+release, 1 client/, /kv put, 16 client/] },
+  { script: 'bench/client.ts', args: ['--short'], expect: [/lock\+release, 1 client/, /kv put, 16 client/, /lock\+release, 16 workers on 1 client\s+\d+ ops\/s/] },
   { script: 'bench/cluster.ts', args: ['--short'], expect: [/256 clients on distinct locks/, /handoffs.*CPU µs per operation \[main thread\]: n\d \d+ \[\d+\], n\d \d+ \[\d+\], n\d \d+ \[\d+\], client \d+ \[\d+\]/, /leader SIGKILL/] },
 ];
 
