@@ -10,7 +10,8 @@ export type DedupVerdict =
 /**
  * Exactly once (Raft dissertation §6.3): the table keeps each client's last seq and its result.
  * The same seq again returns that result and changes nothing; a lower seq is refused, because its
- * result is no longer kept (a client sends its commands one at a time, in seq order).
+ * result is no longer kept (under one client id commands go one at a time, in seq order; the
+ * client library keeps several in flight under several ids, its lanes: src/client/lanes.ts).
  */
 const fresh: DedupVerdict = { kind: 'new' };
 
