@@ -26,7 +26,7 @@ interface Lane {
 }
 
 /** The separator between a client id and its lane number. */
-export const laneSeparator = '#';
+const laneSeparator = '#';
 
 /** The most lanes one client may open: lane ids then end in at most `#999`. */
 export const lanesMaxLimit = 1000;
@@ -57,11 +57,6 @@ export class CommandLanes {
   /** Lanes opened so far (each is one entry in the cluster's exactly-once table while its session lives). */
   get opened(): number {
     return this.lanes.length;
-  }
-
-  /** True when `laneId` is one of this client's lanes. */
-  owns(laneId: string): boolean {
-    return this.byId.has(laneId);
   }
 
   /**
