@@ -1,6 +1,8 @@
 /**
  * `ChaosTarget` over the client library: every chaos session is its own `RaftlockClient` with one
- * server session, so a session's owner name, its holds and its loss are one thing. Outcomes follow
+ * server session, so a session's owner name, its holds and its loss are one thing. Versioned-key
+ * operations hold nothing, so they may instead all go through one shared client (`kv`), whose lanes
+ * then carry many workers' commands at once through the faults. Outcomes follow
  * the history's rules: `DefiniteFailure` only when nothing was sent (the session was already
  * lost) or the cluster refused before proposing; every other error is left to the worker, which
  * records it as unknown.
@@ -39,6 +41,8 @@ export type ClientTargetOptions = {
   /** How long a call keeps retrying before it gives up (the worker's own timeout is separate). */
   readonly requestTimeoutMs: number;
   readonly fenced: FencedResources;
+  /** The client every session's versioned-key operations go through; absent, each session's own. */
+  readonly kv?: RaftlockClient;
 };
 
 /** Errors that prove the operation was not applied: refused before it reached the log. */
@@ -61,6 +65,7 @@ class ClientChaosSession implements ChaosSession {
     private readonly ttlMs: number,
     private readonly driftMax: number,
     private readonly fenced: FencedResources,
+    private readonly kv: RaftlockClient,
   ) {}
 
   /** Refuses to send once the session is lost: the client would silently open a new one. */
@@ -119,8 +124,8 @@ class ClientChaosSession implements ChaosSession {
 
   async put(key: string, value: string, ifVersion: number | null): Promise<{ ok: boolean; version: number }> {
     try {
-      if (ifVersion === null) return { ok: true, version: (await this.client.kv.put(key, value)).version };
-      const result = await this.client.kv.cas(key, ifVersion, value);
+      if (ifVersion === null) return { ok: true, version: (await this.kv.kv.put(key, value)).version };
+      const result = await this.kv.kv.cas(key, ifVersion, value);
       return { ok: result.ok, version: result.version };
     } catch (error) {
       throw classify(error);
@@ -129,7 +134,7 @@ class ClientChaosSession implements ChaosSession {
 
   async get(key: string): Promise<{ value: string | null; version: number }> {
     try {
-      const view = await this.client.kv.get(key);
+      const view = await this.kv.kv.get(key);
       return view === null ? { value: null, version: 0 } : { value: Buffer.from(view.value).toString('utf8'), version: view.version };
     } catch (error) {
       throw classify(error);
@@ -138,7 +143,7 @@ class ClientChaosSession implements ChaosSession {
 
   async del(key: string, ifVersion: number | null): Promise<boolean> {
     try {
-      return await this.client.kv.delete(key, ifVersion === null ? {} : { ifVersion });
+      return await this.kv.kv.delete(key, ifVersion === null ? {} : { ifVersion });
     } catch (error) {
       // A conditional delete refused for its version is an answer, not a doubt: nothing was
       // deleted (recorded as unknown, these piled up by hundreds per key in a 4-minute run).
@@ -181,7 +186,7 @@ export function clientTarget(options: ClientTargetOptions): ChaosTarget {
       });
       try {
         const session = await client.session(options.ttlMs);
-        return new ClientChaosSession(worker, client, session, options.ttlMs, 0.01, options.fenced);
+        return new ClientChaosSession(worker, client, session, options.ttlMs, 0.01, options.fenced, options.kv ?? client);
       } catch (error) {
         await client.close().catch(() => undefined);
         throw error;

@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRng } from '../util/rng.js';
+import { connect } from '../client/client.js';
+import type { RaftlockClient } from '../client/client.js';
 import { FencedResources, clientTarget } from './client-target.js';
 import { checkConvergence, withFinalReads } from './final-state.js';
 import { HistoryWriter, readHistory } from './history.js';
@@ -85,10 +87,15 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   const cluster = await NodeCluster.start({ dir: options.dir, count: options.nodes, clusterId: 'chaos', tickMs: 50, electionTicks: 10, sessionTtlMinMs, logLevel: 'info' });
   const tty = process.stderr.isTTY;
   const writers: HistoryWriter[] = [];
+  let kv: RaftlockClient | null = null;
   try {
     if ((await cluster.waitForLeader(30_000)) === null) throw new Error('no leader within 30 s of starting');
     const fenced = new FencedResources();
-    const target = clientTarget({ endpoints: cluster.endpoints, clusterId: 'chaos', ttlMs: options.sessionTtlMs, attemptTimeoutMs: 1000, requestTimeoutMs: 4000, fenced });
+    const clientOptions = { endpoints: cluster.endpoints, clusterId: 'chaos', ttlMs: options.sessionTtlMs, attemptTimeoutMs: 1000, requestTimeoutMs: 4000 };
+    // Every worker's versioned-key operations share one client: its lanes keep many commands in
+    // flight at once, so retries across kills, pauses and partitions run lane by lane.
+    kv = await connect(clientOptions);
+    const target = clientTarget({ ...clientOptions, fenced, kv });
     const rng = createRng(options.seed).fork('workload');
     const workers = Array.from({ length: options.workers }, (_, i) => {
       const writer = new HistoryWriter(join(historyDir, `w${i}.jsonl`), `w${i}`);
@@ -143,6 +150,7 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     const faults = nemesis.applied.filter((a) => !a.outcome.startsWith('skipped') && !a.outcome.startsWith('nothing')).length;
     out(`history: ${history.value.length} operations (${t.ok} ok, ${t.fail} fail, ${t.unknown} unknown) in ${historyDir}`);
     out(`faults: ${nemesis.applied.length} nemesis events, ${faults} carried out`);
+    out(`versioned-key operations: one shared client, ${kv.lanesOpened} lanes opened`);
     out(convergence.report);
     const verdict = checkHistory(withFinalReads(history.value, oneNode));
     out(verdict.report);
@@ -163,6 +171,7 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   } finally {
     // Closing a writer twice does nothing.
     for (const w of writers) w.close();
+    await kv?.close().catch(() => undefined);
     await cluster.stop();
   }
 }

@@ -112,6 +112,14 @@ export class RaftlockClient {
     });
   }
 
+  /**
+   * Lanes opened so far: the most commands this client has had in flight at once (up to
+   * `commandsInFlightMax`), and the entries it may hold in the cluster's exactly-once table.
+   */
+  get lanesOpened(): number {
+    return this.lanes.opened;
+  }
+
   /** The node currently connected to and its view of the cluster, if connected. */
   get welcome(): Welcome | null {
     return this.channel.welcome;

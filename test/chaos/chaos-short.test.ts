@@ -68,6 +68,9 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   const ops = /history: (\d+) operations \((\d+) ok/.exec(output);
   t.ok(ops !== null && Number(ops[2]) > 0, 'the workload completed operations under the nemesis');
   t.match(output, /verdict: ok \(seed=7\)/);
+  // The workers' versioned-key operations shared one client, several in flight at once.
+  const lanes = /versioned-key operations: one shared client, (\d+) lanes opened/.exec(output);
+  t.ok(lanes !== null && Number(lanes[1]) > 1, `the shared client's lanes carried several commands at once (${lanes?.[1] ?? 'none'} lanes)`);
   // The chaos cluster's own configuration is sound: no node warned about its cluster file.
   const logs = readdirSync(join(dir, 'logs')).map((name) => readFileSync(join(dir, 'logs', name), 'utf8'));
   t.equal(logs.length, 5, 'one log per node');
