@@ -32,11 +32,10 @@ const laneSeparator = '#';
 export const lanesMaxLimit = 1000;
 
 /** Lane ids are the client id plus `#k`: the room the client id must leave under the cluster's limit. */
-export const laneSuffixBytesMax = 4;
+export const laneSuffixBytesMax = laneSeparator.length + String(lanesMaxLimit - 1).length;
 
 export class CommandLanes {
   private readonly lanes: Lane[] = [];
-  private readonly byId = new Map<string, Lane>();
   /** Calls waiting for any lane, in call order. */
   private readonly queued: Array<() => void> = [];
 
@@ -74,7 +73,7 @@ export class CommandLanes {
   }
 
   private take(pinTo: string | undefined): Promise<Lane> {
-    const pinned = pinTo === undefined ? undefined : this.byId.get(pinTo);
+    const pinned = pinTo === undefined ? undefined : this.lanes.find((lane) => lane.id === pinTo);
     if (pinned !== undefined) {
       if (!pinned.busy) return Promise.resolve(this.claim(pinned));
       return new Promise((resolve) => pinned.pinned.push(() => resolve(this.claim(pinned))));
@@ -96,7 +95,6 @@ export class CommandLanes {
     const id = index === 0 ? this.clientId : `${this.clientId}${laneSeparator}${index}`;
     const lane: Lane = { id, seq: this.firstSeq(), busy: false, pinned: [] };
     this.lanes.push(lane);
-    this.byId.set(id, lane);
     return lane;
   }
 
