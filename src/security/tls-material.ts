@@ -18,7 +18,7 @@ import { err, ok } from '../util/result.js';
 import type { Result } from '../util/result.js';
 import { formatIdentity, identityOfPeerCertificate } from './identity.js';
 import type { CertIdentity } from './identity.js';
-import { inspectTlsPem, readAndInspectTlsFiles, validityOf } from './tls-check.js';
+import { inspectTlsPem, readAndInspectTlsFiles, splitPemCertificates, validityOf } from './tls-check.js';
 import type { CheckedTls, TlsFiles, TlsPem } from './tls-check.js';
 
 export { checkTlsPem, readTlsFiles } from './tls-check.js';
@@ -116,9 +116,13 @@ export class TlsMaterial {
   }
 }
 
-/** What every raftlock secure context is made of: the material and the protocol floor. */
+/**
+ * What every raftlock secure context is made of: the material and the protocol floor. The CA
+ * certificates go one by one, as checkTlsPem found them: OpenSSL would drop a bundle made by
+ * concatenating files that do not end in a newline.
+ */
 export function secureContextOptions(pem: TlsPem): tls.SecureContextOptions {
-  return { ca: pem.ca, cert: pem.cert, key: pem.key, minVersion: tlsMinVersion };
+  return { ca: splitPemCertificates(pem.ca), cert: pem.cert, key: pem.key, minVersion: tlsMinVersion };
 }
 
 /** A TLS handshake not done by then is dropped (node:tls waits 120 s by default): strangers cannot park sockets. */
@@ -167,7 +171,7 @@ export function clientTlsOptions(
     source instanceof TlsMaterial
       ? { secureContext: source.context }
       : {
-          ca: source.ca,
+          ca: splitPemCertificates(source.ca.toString()),
           ...(source.cert === undefined ? {} : { cert: source.cert }),
           ...(source.key === undefined ? {} : { key: source.key }),
           minVersion: tlsMinVersion,

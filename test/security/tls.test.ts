@@ -178,6 +178,23 @@ t.test('client port: a certificate is optional, but one that fails is refused, n
   ]);
 });
 
+t.test('CA rotation: a ca.crt holding two CAs (even of one name) accepts certificates of both', async (t) => {
+  const oldCa = await createCa({ commonName: 'raftlock CA' });
+  const newCa = await createCa({ commonName: 'raftlock CA' });
+  t.match(oldCa.cert, /-----END CERTIFICATE-----\n$/, 'PEM ends in a newline, so files concatenate');
+  // Concatenated without the newline, as `cat` makes from files that lack one.
+  const bundle = `${newCa.cert.trimEnd()}${oldCa.cert}`;
+  const n1 = await createNodeCert(oldCa, { nodeId: 'n1', hosts: ['127.0.0.1'] });
+  const n2 = await createNodeCert(newCa, { nodeId: 'n2', hosts: ['127.0.0.1'] });
+  const n3 = await createNodeCert({ cert: bundle, key: newCa.key }, { nodeId: 'n3', hosts: ['127.0.0.1'] });
+  t.ok(checkTlsPem({ ca: newCa.cert, ...n3 }, Date.now(), 'n3').ok, 'signed with the CA cert that matches the key');
+  const server = await serve(TlsMaterial.fromPem({ ca: bundle, ...n1 }), true);
+  t.teardown(server.close);
+  t.match(await dial(server.port, clientTlsOptions(TlsMaterial.fromPem({ ca: bundle, ...n2 }), { nodeId: 'n1' })), { ok: true });
+  t.match(await dial(server.port, clientTlsOptions({ ca: bundle, ...n3 }, { nodeId: 'n1' })), { ok: true });
+  t.same(server.accepted, [{ kind: 'node', nodeId: 'n2' }, { kind: 'node', nodeId: 'n3' }]);
+});
+
 t.test('checkTlsPem refuses expired, not yet valid, foreign and mismatched material', async (t) => {
   // Certificates keep whole seconds, so a whole second makes the expected dates exact.
   const now = Math.floor(Date.now() / 1000) * 1000;
