@@ -42,7 +42,7 @@ export function createTlsServer(
   options: { readonly requireClientCert: boolean },
   handlers: TlsServerHandlers,
 ): tls.Server {
-  const server = tls.createServer({ ...serverTlsOptions(material, options), rejectUnauthorized: false });
+  const server = createReloadingTlsServer(material, { requireClientCert: false });
   const refuse = (socket: tls.TLSSocket, reason: string): void => {
     const remoteAddress = remoteAddressOf(socket); // gone once the socket is destroyed
     socket.destroy();
@@ -76,6 +76,17 @@ export function createTlsServer(
     const remoteAddress = socket.remoteAddress === undefined ? (known ?? 'unknown') : remoteAddressOf(socket);
     handlers.onRefused?.({ remoteAddress, reason: `TLS handshake failed: ${error.reason ?? error.message}` });
   });
+  return server;
+}
+
+/**
+ * A bare TLS server with serverTlsOptions whose default context follows every reload of
+ * `material` (setSecureContext would drop minVersion, so the full options are set again). Its
+ * owner checks each connection's certificate itself (checkPeerCertificate): the peer transport
+ * does, so that it can answer a refused dialler with an Error frame before closing.
+ */
+export function createReloadingTlsServer(material: TlsMaterial, options: { readonly requireClientCert: boolean }): tls.Server {
+  const server = tls.createServer(serverTlsOptions(material, options));
   const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
   server.once('close', unsubscribe);
   return server;

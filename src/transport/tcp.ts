@@ -27,7 +27,8 @@ import { InboundBudget } from './inbound-budget.js';
 import { SendQueue } from './send-queue.js';
 import { checkPeerCertificate, formatIdentity } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import { checkNodeServerIdentity, clientTlsOptions, createTlsServer } from '../security/tls-material.js';
+import { checkNodeServerIdentity, clientTlsOptions } from '../security/tls-material.js';
+import { createReloadingTlsServer } from '../security/tls-server.js';
 import type { PeerLinkStats, PeerTransport, UnreachableCause } from './transport.js';
 
 export interface PeerAddress {
@@ -554,7 +555,7 @@ export class TcpTransport implements PeerTransport {
    * why in an Error frame (node:tls would just reset the connection).
    */
   private createTlsSide(material: TlsMaterial): TlsServer {
-    const server = createTlsServer(material, { requireClientCert: false });
+    const server = createReloadingTlsServer(material, { requireClientCert: false });
     server.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const entry = this.inTlsHandshake.get(remoteOf(socket));
