@@ -334,6 +334,8 @@ export class LockWorkload {
           this.loseSession(c);
           continue;
         }
+        // The simulator runs without principals, so no admin ever revokes another's hold.
+        if (n.kind === 'revoked') continue;
         if (c.waiting === null || c.waiting.seq !== n.seq || c.waiting.name !== n.name) continue;
         const kind = c.waiting.kind;
         c.waiting = null;

@@ -1,6 +1,9 @@
 import type { AppliedCommand } from '../server/state-machine.js';
 import { assert, assertNever } from '../util/assert.js';
-import type { Command, Operation } from './commands.js';
+import { refuseOperation, revocationOf } from './access.js';
+import { runAdmin } from './admin.js';
+import { describeUnknownUser, userExists } from './authorize.js';
+import type { ClientCommand, Command, Operation } from './commands.js';
 import { decodeCommand } from './commands.js';
 import type { ApplyContext } from './context.js';
 import { checkDuplicate, recordResult } from './dedup.js';
@@ -15,7 +18,14 @@ import { closeSession, keepAlive, keepAliveBatch, openSession } from './sessions
 import type { LockState, Session } from './state.js';
 import { advanceTime } from './timers.js';
 
-function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq: number, op: Operation): CommandResult {
+function runOperation(
+  ctx: ApplyContext,
+  session: Session,
+  clientId: string,
+  seq: number,
+  op: Operation,
+  principal: string | null,
+): CommandResult {
   switch (op.type) {
     case 'openSession':
       // Handled before the session lookup; unreachable here.
@@ -23,7 +33,7 @@ function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq
     case 'keepAlive':
       return keepAlive(ctx, session);
     case 'closeSession':
-      return closeSession(ctx, session);
+      return closeSession(ctx, session, revocationOf(principal, session, op));
     case 'acquire':
       return acquireMutex(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs);
     case 'acquireSemaphore':
@@ -31,11 +41,11 @@ function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq
     case 'acquireRw':
       return acquireRw(ctx, session, clientId, seq, op.name, op.mode, op.waitMs, op.lockDelayMs);
     case 'release':
-      return release(ctx, session, op.name);
+      return release(ctx, session, op.name, revocationOf(principal, session, op));
     case 'campaign':
       return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
     case 'resign':
-      return resign(ctx, session, op.name);
+      return resign(ctx, session, op.name, revocationOf(principal, session, op));
     case 'proclaim':
       return proclaim(ctx, session, op.name, op.value);
     case 'put':
@@ -47,34 +57,59 @@ function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq
   }
 }
 
-function runCommand(ctx: ApplyContext, command: Command): CommandResult {
-  if (command.type === 'keepAliveBatch') return keepAliveBatch(ctx, command.sessions);
+/**
+ * A client command, in this order: the client id must be the principal's (else refused and not
+ * recorded, so nobody reads or overwrites another's entry); exactly-once (a known seq answers its
+ * first result); a deleted principal opens nothing; the named session must be live; then the
+ * principal must own the session (or be an admin) and hold the operation's right. A refusal after
+ * the session check is recorded like any result, so a retry gets the same answer.
+ */
+function runClient(ctx: ApplyContext, command: ClientCommand): CommandResult {
   const { clientId, seq, op } = command;
-  const verdict = checkDuplicate(ctx.state, clientId, seq);
+  const principal = command.principal ?? null;
+  const state = ctx.state;
+  const verdict = checkDuplicate(state, clientId, seq, principal);
   switch (verdict.kind) {
     case 'duplicate':
       return verdict.result;
     case 'stale':
       return failure('INVALID_ARGUMENT', `seq ${seq} of ${clientId} is older than its last applied seq ${verdict.lastSeq}`);
+    case 'foreign':
+      return failure('PERMISSION_DENIED', `client id ${JSON.stringify(clientId)} is in use by another principal`);
     case 'new':
       break;
     default:
       return assertNever(verdict, 'dedup verdict');
   }
   if (op.type === 'openSession') {
-    const session = openSession(ctx, clientId, op.ttlMs);
+    // Nothing to bind a refusal to: a retry is refused again, or opens once the user exists.
+    if (principal !== null && !userExists(state.auth, principal)) return failure('PERMISSION_DENIED', describeUnknownUser(principal));
+    const session = openSession(ctx, clientId, op.ttlMs, principal);
     const result = okResult({ kind: 'session', session: session.id, ttlMs: op.ttlMs });
-    recordResult(ctx.state, clientId, seq, result, session);
+    recordResult(state, clientId, seq, result, session, principal);
     return result;
   }
-  const session = ctx.state.sessions.get(op.session);
+  const session = state.sessions.get(op.session);
   if (session === undefined) {
     return failure('SESSION_EXPIRED', `session ${op.session} is not live`);
   }
-  const result = runOperation(ctx, session, clientId, seq, op);
+  const result = refuseOperation(state.auth, principal, session, op) ?? runOperation(ctx, session, clientId, seq, op, principal);
   // closeSession trims the client's entry with the session: a retry then reports SESSION_EXPIRED.
-  if (ctx.state.sessions.get(session.id) === session) recordResult(ctx.state, clientId, seq, result, session);
+  if (state.sessions.get(session.id) === session) recordResult(state, clientId, seq, result, session, principal);
   return result;
+}
+
+function runCommand(ctx: ApplyContext, command: Command): CommandResult {
+  switch (command.type) {
+    case 'keepAliveBatch':
+      return keepAliveBatch(ctx, command.sessions);
+    case 'client':
+      return runClient(ctx, command);
+    case 'admin':
+      return runAdmin(ctx, command.principal, command.action);
+    default:
+      return assertNever(command, 'command');
+  }
 }
 
 /**

@@ -2,6 +2,8 @@ import { Packr } from 'msgpackr';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { assertNever } from '../util/assert.js';
+import type { AdminCommand, AdminCommandType, Permission } from './auth-types.js';
+import { nameProblem, passwordHashProblem, prefixProblem, rightsProblem } from './auth-validate.js';
 import type { LockMachineConfig } from './config.js';
 import type { SessionId } from './ids.js';
 import { sessionId, utf8Length } from './ids.js';
@@ -79,25 +81,46 @@ export type Operation =
     };
 
 /**
+ * A client's command. `principal` is stamped by the node that authenticated the connection (never
+ * taken from the client); absent means insecure mode, where every client is unrestricted.
+ */
+export interface ClientCommand {
+  readonly type: 'client';
+  readonly principal?: string;
+  readonly clientId: string;
+  readonly seq: number;
+  readonly op: Operation;
+}
+
+/**
  * A replicated command. Client commands carry `(clientId, seq)` for exactly-once; the keepalive
  * batch is proposed by the leader itself (one per interval) and is idempotent, so it carries none.
+ * Admin commands change the auth store; `principal` null means insecure mode (unrestricted).
  * An empty payload is not a command: it is the leader's time-advance tick.
  */
 export type Command =
   | { readonly type: 'keepAliveBatch'; readonly sessions: readonly SessionId[] }
-  | {
-      readonly type: 'client';
-      readonly clientId: string;
-      readonly seq: number;
-      readonly op: Operation;
-    };
+  | ClientCommand
+  | { readonly type: 'admin'; readonly principal: string | null; readonly action: AdminCommand };
+
+/**
+ * The command as the node proposes it: `principal` replaced by the connection's (null: none, in
+ * insecure mode). Whatever principal the input carried is dropped.
+ */
+export function stampPrincipal(command: ClientCommand, principal: string | null): ClientCommand {
+  const { clientId, seq, op } = command;
+  return principal === null ? { type: 'client', clientId, seq, op } : { type: 'client', principal, clientId, seq, op };
+}
 
 const packr = new Packr({ useRecords: false });
 
-// Wire format 1: a MessagePack array, positional, no field names (smaller log entries and about
+// Wire format: a MessagePack array, positional, no field names (smaller log entries and about
 // twice as fast to decode as maps):
-//   [1, sessions[]]                              keepAliveBatch
-//   [2, clientId, seq, opCode, ...operands]      client command; operands per opCode below
+//   [1, sessions[]]                                   keepAliveBatch
+//   [2, clientId, seq, opCode, ...operands]           client command without principal (insecure)
+//   [3, principal, clientId, seq, opCode, ...operands] client command with its principal
+//   [4, principal|null, actionCode, ...operands]      admin command; operands per actionCode below
+// Forms 1 and 2 are unchanged from before principals existed, so old logs replay as they did.
 const opCodes = [
   'openSession', // ttlMs
   'keepAlive', // session
@@ -142,10 +165,56 @@ function operands(op: Operation): unknown[] {
   }
 }
 
-/** The bytes of a command (wire format 1). */
+const actionCodes = [
+  'userAdd', // user, passwordHash|null
+  'userDelete', // user
+  'userPassword', // user, passwordHash
+  'userGrantRole', // user, role
+  'userRevokeRole', // user, role
+  'roleAdd', // role
+  'roleDelete', // role
+  'roleGrant', // role, prefix, rights[]
+  'roleRevoke', // role, prefix
+] as const satisfies readonly AdminCommandType[];
+
+function actionOperands(action: AdminCommand): unknown[] {
+  switch (action.type) {
+    case 'userAdd':
+      return [action.user, action.passwordHash];
+    case 'userDelete':
+      return [action.user];
+    case 'userPassword':
+      return [action.user, action.passwordHash];
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      return [action.user, action.role];
+    case 'roleAdd':
+    case 'roleDelete':
+      return [action.role];
+    case 'roleGrant':
+      return [action.role, action.permission.prefix, action.permission.rights];
+    case 'roleRevoke':
+      return [action.role, action.prefix];
+    default:
+      return assertNever(action, 'admin action');
+  }
+}
+
+/** The bytes of a command (see the wire format above). */
 export function encodeCommand(command: Command): Uint8Array {
-  if (command.type === 'keepAliveBatch') return packr.pack([1, command.sessions]);
-  return packr.pack([2, command.clientId, command.seq, opCodes.indexOf(command.op.type), ...operands(command.op)]);
+  switch (command.type) {
+    case 'keepAliveBatch':
+      return packr.pack([1, command.sessions]);
+    case 'client': {
+      const code = opCodes.indexOf(command.op.type);
+      if (command.principal === undefined) return packr.pack([2, command.clientId, command.seq, code, ...operands(command.op)]);
+      return packr.pack([3, command.principal, command.clientId, command.seq, code, ...operands(command.op)]);
+    }
+    case 'admin':
+      return packr.pack([4, command.principal, actionCodes.indexOf(command.action.type), ...actionOperands(command.action)]);
+    default:
+      return assertNever(command, 'command');
+  }
 }
 
 class DecodeFailure {
@@ -219,8 +288,14 @@ const operandCounts: Readonly<Record<Operation['type'], number>> = {
   delete: 5,
 };
 
-/** Decodes the operands that follow the op code at position 3 of a client command. */
-function decodeOperation(f: Fields, config: LockMachineConfig): Operation {
+/**
+ * Decodes a client command's op code (at position `base`: 3 in form 2, 4 in form 3) and the
+ * operands that follow it.
+ */
+function decodeOperation(all: Fields, base: number, config: LockMachineConfig): Operation {
+  // Operands are read as f[4], f[5], ... relative to an op code at position 3 (a copy of a few
+  // references for form 3, cheap next to the MessagePack decoding).
+  const f: Fields = base === 3 ? all : all.slice(base - 3);
   const code = f[3];
   const type = typeof code === 'number' ? opCodes[code] : undefined;
   if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
@@ -295,6 +370,71 @@ function decodeOperation(f: Fields, config: LockMachineConfig): Operation {
   }
 }
 
+function authName(value: unknown, what: string): string {
+  const problem = nameProblem(value, what);
+  if (problem !== null) fail(problem);
+  return value as string;
+}
+
+function prefix(value: unknown, config: LockMachineConfig): string {
+  const problem = prefixProblem(value, 'prefix', config.nameBytesMax);
+  if (problem !== null) fail(problem);
+  return value as string;
+}
+
+function passwordHash(value: unknown): string {
+  const problem = passwordHashProblem(value, 'passwordHash');
+  if (problem !== null) fail(problem);
+  return value as string;
+}
+
+function permission(prefixValue: unknown, rights: unknown, config: LockMachineConfig): Permission {
+  const problem = rightsProblem(rights, 'rights');
+  if (problem !== null) fail(problem);
+  return { prefix: prefix(prefixValue, config), rights: [...(rights as Permission['rights'])] };
+}
+
+const actionOperandCounts: Readonly<Record<AdminCommandType, number>> = {
+  userAdd: 2,
+  userDelete: 1,
+  userPassword: 2,
+  userGrantRole: 2,
+  userRevokeRole: 2,
+  roleAdd: 1,
+  roleDelete: 1,
+  roleGrant: 3,
+  roleRevoke: 2,
+};
+
+/** Decodes the action code at position 2 of an admin command and its operands. */
+function decodeAction(f: Fields, config: LockMachineConfig): AdminCommand {
+  const code = f[2];
+  const type = typeof code === 'number' ? actionCodes[code] : undefined;
+  if (type === undefined) return fail(`unknown admin action code ${describe(code)}`);
+  const count = actionOperandCounts[type];
+  if (f.length !== 3 + count) fail(`${type} takes ${count} operands, got ${f.length - 3}`);
+  switch (type) {
+    case 'userAdd':
+      return { type, user: authName(f[3], 'user'), passwordHash: f[4] === null ? null : passwordHash(f[4]) };
+    case 'userDelete':
+      return { type, user: authName(f[3], 'user') };
+    case 'userPassword':
+      return { type, user: authName(f[3], 'user'), passwordHash: passwordHash(f[4]) };
+    case 'userGrantRole':
+    case 'userRevokeRole':
+      return { type, user: authName(f[3], 'user'), role: authName(f[4], 'role') };
+    case 'roleAdd':
+    case 'roleDelete':
+      return { type, role: authName(f[3], 'role') };
+    case 'roleGrant':
+      return { type, role: authName(f[3], 'role'), permission: permission(f[4], f[5], config) };
+    case 'roleRevoke':
+      return { type, role: authName(f[3], 'role'), prefix: prefix(f[4], config) };
+    default:
+      return assertNever(type, 'admin action type');
+  }
+}
+
 function decodeFields(f: Fields, config: LockMachineConfig): Command {
   const tag = f[0];
   if (tag === 1) {
@@ -308,14 +448,30 @@ function decodeFields(f: Fields, config: LockMachineConfig): Command {
     for (const id of sessions as readonly unknown[]) ids.push(session(id));
     return { type: 'keepAliveBatch', sessions: ids };
   }
-  if (tag !== 2) return fail(`unknown command tag ${describe(tag)}`);
-  if (f.length < 4) fail('a client command needs clientId, seq and an op code');
-  return {
-    type: 'client',
-    clientId: text(f[1], 'clientId', config.clientIdBytesMax),
-    seq: integer(f[2], 'seq', 1, Number.MAX_SAFE_INTEGER),
-    op: decodeOperation(f, config),
-  };
+  if (tag === 2) {
+    if (f.length < 4) fail('a client command needs clientId, seq and an op code');
+    return {
+      type: 'client',
+      clientId: text(f[1], 'clientId', config.clientIdBytesMax),
+      seq: integer(f[2], 'seq', 1, Number.MAX_SAFE_INTEGER),
+      op: decodeOperation(f, 3, config),
+    };
+  }
+  if (tag === 3) {
+    if (f.length < 5) fail('a client command needs principal, clientId, seq and an op code');
+    return {
+      type: 'client',
+      principal: authName(f[1], 'principal'),
+      clientId: text(f[2], 'clientId', config.clientIdBytesMax),
+      seq: integer(f[3], 'seq', 1, Number.MAX_SAFE_INTEGER),
+      op: decodeOperation(f, 4, config),
+    };
+  }
+  if (tag === 4) {
+    if (f.length < 3) fail('an admin command needs a principal (or null) and an action code');
+    return { type: 'admin', principal: f[1] === null ? null : authName(f[1], 'principal'), action: decodeAction(f, config) };
+  }
+  return fail(`unknown command tag ${describe(tag)}`);
 }
 
 /**

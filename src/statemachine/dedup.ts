@@ -5,7 +5,9 @@ import type { LockState, Session } from './state.js';
 export type DedupVerdict =
   | { readonly kind: 'new' }
   | { readonly kind: 'duplicate'; readonly result: CommandResult }
-  | { readonly kind: 'stale'; readonly lastSeq: number };
+  | { readonly kind: 'stale'; readonly lastSeq: number }
+  /** The client id's entry belongs to another principal: neither read nor overwritten. */
+  | { readonly kind: 'foreign'; readonly principal: string | null };
 
 /**
  * Exactly once (Raft dissertation §6.3): the table keeps each client's last seq and its result.
@@ -15,30 +17,36 @@ export type DedupVerdict =
  */
 const fresh: DedupVerdict = { kind: 'new' };
 
-export function checkDuplicate(state: LockState, clientId: string, seq: number): DedupVerdict {
+export function checkDuplicate(state: LockState, clientId: string, seq: number, principal: string | null): DedupVerdict {
   const entry = state.clients.get(clientId);
-  if (entry === undefined || seq > entry.seq) return fresh;
+  if (entry === undefined) return fresh;
+  if (entry.principal !== principal) return { kind: 'foreign', principal: entry.principal };
+  if (seq > entry.seq) return fresh;
   if (seq === entry.seq) return { kind: 'duplicate', result: entry.result };
   return { kind: 'stale', lastSeq: entry.seq };
 }
 
-/** Records a client's result, bound to the live session it acted in (trimmed when that ends). */
+/**
+ * Records a client's result, bound to the live session it acted in (trimmed when that ends) and
+ * to the principal it acted as.
+ */
 export function recordResult(
   state: LockState,
   clientId: string,
   seq: number,
   result: CommandResult,
   session: Session,
+  principal: string | null,
 ): void {
   const previous = state.clients.get(clientId);
-  if (previous !== undefined && previous.session === session.id) {
+  if (previous !== undefined && previous.session === session.id && previous.principal === principal) {
     // The common case, updated in place: one allocation less per command.
     previous.seq = seq;
     previous.result = result;
     return;
   }
   if (previous !== undefined) state.sessions.get(previous.session)?.clients.delete(clientId);
-  state.clients.set(clientId, { seq, result, session: session.id });
+  state.clients.set(clientId, { seq, result, session: session.id, principal });
   session.clients.add(clientId);
 }
 

@@ -1,5 +1,6 @@
 import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
+import type { Revocation } from './locks.js';
 import { releaseLock, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
 import { failure, okResult } from './results.js';
@@ -34,9 +35,12 @@ export function campaign(
   });
 }
 
-/** Resign: the leader steps down and the next candidate in line is elected in the same step. */
-export function resign(ctx: ApplyContext, session: Session, name: string): CommandResult {
-  return releaseLock(ctx, session, name, ['election']);
+/**
+ * Resign: the leader steps down and the next candidate in line is elected in the same step.
+ * `revocation`: an admin ends another owner's leadership (the leader is told first).
+ */
+export function resign(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
+  return releaseLock(ctx, session, name, ['election'], revocation);
 }
 
 /** Proclaim: the leader changes its value without giving up leadership (NOT_HOLDER otherwise). */

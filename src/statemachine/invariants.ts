@@ -1,3 +1,4 @@
+import { authProblems } from './auth-store.js';
 import { compatible } from './locks.js';
 import type { LockState } from './state.js';
 
@@ -13,6 +14,8 @@ import type { LockState } from './state.js';
  *    (else it should have been granted in the step that made it so), and no lock record is idle.
  * 5. Fencing tokens are unique and no greater than the last issued token; a lock's holders are
  *    kept in grant order, which is token order (snapshots rely on it).
+ * 6. The auth store is well formed: root holds admin, admin is unchanged, every name, hash,
+ *    prefix and right is valid, permissions are canonical, and every role a user holds exists.
  */
 export function checkInvariants(state: LockState): string[] {
   const problems: string[] = [];
@@ -87,5 +90,6 @@ export function checkInvariants(state: LockState): string[] {
       problems.push(`client ${clientId} is bound to session ${entry.session}, which does not know it`);
     }
   }
+  for (const problem of authProblems(state.auth, state.config.nameBytesMax)) problems.push(problem);
   return problems;
 }

@@ -6,7 +6,7 @@ import { updateResult } from './dedup.js';
 import { findCycle } from './deadlock.js';
 import { fencingToken } from './ids.js';
 import { enqueue, unlink } from './queue.js';
-import type { CommandResult, LockKind } from './results.js';
+import type { CommandResult, LockKind, RevokeReason } from './results.js';
 import { failure, okResult } from './results.js';
 import type { Hold, HoldMode, LockRecord, Session, Waiter } from './state.js';
 
@@ -209,12 +209,37 @@ export function endHold(ctx: ApplyContext, lock: LockRecord, hold: Hold, expired
   }
 }
 
-/** Release by a session: NOT_HOLDER unless it holds the lock; then waiters are promoted at once. */
+/** A hold ended by someone other than its session's owner: who did it, and how. */
+export interface Revocation {
+  readonly by: string | null;
+  readonly reason: RevokeReason;
+}
+
+/**
+ * Tells the holder its hold on `name` ended by someone else's hand. Called before the hold ends,
+ * so the notification precedes every grant the same entry makes from it.
+ */
+export function pushRevoked(ctx: ApplyContext, session: Session, name: string, revocation: Revocation): void {
+  ctx.notifications.push({
+    kind: 'revoked',
+    session: session.id,
+    clientId: session.clientId,
+    name,
+    by: revocation.by,
+    reason: revocation.reason,
+  });
+}
+
+/**
+ * Release by a session: NOT_HOLDER unless it holds the lock; then waiters are promoted at once.
+ * With a revocation (an admin releasing another owner's hold) the holder is told first.
+ */
 export function releaseLock(
   ctx: ApplyContext,
   session: Session,
   name: string,
   kinds: readonly LockKind[],
+  revocation: Revocation | null,
 ): CommandResult {
   const lock = ctx.state.locks.get(name);
   const hold = lock?.holders.get(session.id);
@@ -224,6 +249,7 @@ export function releaseLock(
   if (!kinds.includes(lock.kind)) {
     return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}`);
   }
+  if (revocation !== null) pushRevoked(ctx, session, name, revocation);
   endHold(ctx, lock, hold, false);
   promote(ctx, lock);
   dropIfIdle(ctx, lock);

@@ -1,4 +1,5 @@
 import type { ApplyContext } from './context.js';
+import type { Revocation } from './locks.js';
 import { emptyValue, releaseLock, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
 import type { Session } from './state.js';
@@ -30,7 +31,10 @@ export function acquireMutex(
   });
 }
 
-/** Release of a mutex, semaphore permit or rwlock hold: NOT_HOLDER unless the session holds it. */
-export function release(ctx: ApplyContext, session: Session, name: string): CommandResult {
-  return releaseLock(ctx, session, name, ['mutex', 'semaphore', 'rwlock']);
+/**
+ * Release of a mutex, semaphore permit or rwlock hold: NOT_HOLDER unless the session holds it.
+ * `revocation`: an admin releases another owner's hold (the holder is told first).
+ */
+export function release(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
+  return releaseLock(ctx, session, name, ['mutex', 'semaphore', 'rwlock'], revocation);
 }

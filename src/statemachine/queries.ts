@@ -1,3 +1,6 @@
+import { sortedRoles } from './auth-store.js';
+import type { RoleView, UserView, WhoAmI } from './auth-types.js';
+import { isAdmin } from './authorize.js';
 import type { FencingToken, SessionId } from './ids.js';
 import { isCurrentToken } from './kv.js';
 import { waitersOf } from './queue.js';
@@ -80,6 +83,8 @@ export function listLocks(state: LockState, prefix: string, limit: number): Lock
 export interface SessionView {
   readonly session: SessionId;
   readonly clientId: string;
+  /** The principal that opened it (null: opened without authentication). */
+  readonly owner: string | null;
   readonly ttlMs: number;
   readonly lastSeenMs: number;
   /** The session expires at the first entry whose log time is beyond this. */
@@ -95,6 +100,7 @@ export function sessionInfo(state: LockState, id: SessionId): SessionView | null
   return {
     session: id,
     clientId: session.clientId,
+    owner: session.owner,
     ttlMs: session.ttlMs,
     lastSeenMs: session.lastSeenMs,
     deadlineMs: sessionDeadlineMs(session),
@@ -127,4 +133,48 @@ export function eventsSince(state: LockState, prefix: string, after: number, lim
   // A complete page means the watcher has seen everything up to the applied index.
   const nextAfter = page.complete ? Math.max(page.nextAfter, state.appliedIndex) : page.nextAfter;
   return { code: 'OK', events: page.events, nextAfter };
+}
+
+// ---- the auth store, for the node edge (logins, admin reads, per-request checks) ----
+
+/** Every user in name order, roles in name order; never the hash, only whether one is set. */
+export function listUsers(state: LockState): UserView[] {
+  return [...state.auth.users.keys()].sort(compareStrings).map((name) => {
+    const user = state.auth.users.get(name);
+    if (user === undefined) return { name, roles: [], password: false };
+    return { name, roles: sortedRoles(user), password: user.passwordHash !== null };
+  });
+}
+
+/** Every role in name order, permissions by prefix, rights in canonical order. */
+export function listRoles(state: LockState): RoleView[] {
+  return [...state.auth.roles.keys()].sort(compareStrings).map((name) => ({
+    name,
+    permissions: (state.auth.roles.get(name) ?? []).map((p) => ({ prefix: p.prefix, rights: [...p.rights] })),
+  }));
+}
+
+/** Who `principal` is to this store (null: insecure mode, unrestricted; an unknown user: nothing). */
+export function whoami(state: LockState, principal: string | null): WhoAmI {
+  const user = principal === null ? undefined : state.auth.users.get(principal);
+  return { principal, roles: user === undefined ? [] : sortedRoles(user), admin: isAdmin(state.auth, principal) };
+}
+
+/** The stored password hash of `user`, for the node's login check; null when none or no such user. */
+export function passwordHashOf(state: LockState, user: string): string | null {
+  return state.auth.users.get(user)?.passwordHash ?? null;
+}
+
+/**
+ * The owner of a live session: a principal, or null when it was opened without one; undefined
+ * when the session is not live.
+ */
+export function sessionOwner(state: LockState, id: SessionId): string | null | undefined {
+  const session = state.sessions.get(id);
+  return session === undefined ? undefined : session.owner;
+}
+
+/** The log index of the last entry that changed users or roles (0: never): re-check on change. */
+export function authRevision(state: LockState): number {
+  return state.auth.revision;
 }

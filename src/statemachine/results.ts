@@ -1,3 +1,4 @@
+import type { AdminCommandType, RoleView, UserView } from './auth-types.js';
 import type { FencingToken, SessionId } from './ids.js';
 
 /** The stable result codes. NOT_LEADER is produced by the host, never by apply. */
@@ -12,7 +13,8 @@ export type ResultCode =
   | 'DEADLOCK'
   | 'COMPACTED'
   | 'INVALID_ARGUMENT'
-  | 'NOT_LEADER';
+  | 'NOT_LEADER'
+  | 'PERMISSION_DENIED';
 
 /** Every result code, in a fixed order: for validating decoded codes at runtime. */
 export const resultCodes: readonly ResultCode[] = [
@@ -27,6 +29,7 @@ export const resultCodes: readonly ResultCode[] = [
   'COMPACTED',
   'INVALID_ARGUMENT',
   'NOT_LEADER',
+  'PERMISSION_DENIED',
 ];
 
 /** The kinds of named locks; one name is one kind at a time. */
@@ -60,7 +63,18 @@ export type OkValue =
       readonly createIndex: number;
       readonly modifyIndex: number;
     }
-  | { readonly kind: 'deleted'; readonly key: string; readonly existed: boolean };
+  | { readonly kind: 'deleted'; readonly key: string; readonly existed: boolean }
+  /** An admin command took effect (the password, if any, is never echoed). */
+  | { readonly kind: 'admin'; readonly done: AdminCommandType }
+  // The auth reads the node edge answers (queries.ts builds them; apply never returns them).
+  | { readonly kind: 'users'; readonly users: readonly UserView[] }
+  | { readonly kind: 'roles'; readonly roles: readonly RoleView[] }
+  | {
+      readonly kind: 'whoami';
+      readonly principal: string | null;
+      readonly roles: readonly string[];
+      readonly admin: boolean;
+    };
 
 /** Refusals that carry only a message. */
 export type PlainErrorCode = Exclude<ResultCode, 'OK' | 'DEADLOCK' | 'VERSION_MISMATCH'>;
@@ -111,6 +125,12 @@ export type WatchEvent =
       readonly value: Uint8Array;
     };
 
+/**
+ * Why a hold ended other than by its own session's release. Issue 15 extends this as holds end in
+ * more ways (expiry, ...); a client treats every reason as "this lock is no longer yours".
+ */
+export type RevokeReason = 'released-by-admin' | 'session-closed-by-admin';
+
 /** Pushed to clients other than the proposer (the server routes them by session or client). */
 export type Notification =
   | {
@@ -129,6 +149,19 @@ export type Notification =
       readonly name: string;
     }
   | { readonly kind: 'sessionExpired'; readonly session: SessionId; readonly clientId: string }
+  /**
+   * A hold of `session` on `name` was ended by someone else (`by`: the admin's principal, null in
+   * insecure mode). Pushed before any grant the same entry makes, so the holder hears first.
+   * `clientId` is the client that opened the session: route it like sessionExpired.
+   */
+  | {
+      readonly kind: 'revoked';
+      readonly session: SessionId;
+      readonly clientId: string;
+      readonly name: string;
+      readonly by: string | null;
+      readonly reason: RevokeReason;
+    }
   | { readonly kind: 'event'; readonly event: WatchEvent };
 
 /** What `LockStateMachine.apply` returns for each committed entry. */

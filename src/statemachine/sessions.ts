@@ -3,17 +3,22 @@ import { trimClients } from './dedup.js';
 import type { SessionId } from './ids.js';
 import { sessionId } from './ids.js';
 import { deleteEphemeralKeys } from './kv.js';
-import { cancelWait, dropIfIdle, endHold, promote } from './locks.js';
+import type { Revocation } from './locks.js';
+import { cancelWait, dropIfIdle, endHold, promote, pushRevoked } from './locks.js';
 import type { CommandResult } from './results.js';
 import { okResult } from './results.js';
 import type { LockRecord, Session } from './state.js';
 import { sessionDeadlineMs } from './state.js';
 
-/** Opens a session whose id is the index of this entry (unique, equal on every replica). */
-export function openSession(ctx: ApplyContext, clientId: string, ttlMs: number): Session {
+/**
+ * Opens a session whose id is the index of this entry (unique, equal on every replica), owned by
+ * the principal that opened it (null: insecure mode).
+ */
+export function openSession(ctx: ApplyContext, clientId: string, ttlMs: number, owner: string | null): Session {
   const session: Session = {
     id: sessionId(ctx.index),
     clientId,
+    owner,
     ttlMs,
     lastSeenMs: ctx.nowMs,
     holds: new Set(),
@@ -69,6 +74,8 @@ export function keepAliveBatch(ctx: ApplyContext, ids: readonly SessionId[]): Co
  * 1. the sessions stop being live; 2. their waits leave the queues; 3. `beforeRelease` runs (wait
  * timeouts); 4. their holds end (lock-delay if expired), ephemeral keys are deleted, client entries
  * trimmed; 5. every touched lock promotes its waiters, in the order the locks were touched.
+ * With a revocation (an admin closing another owner's session) each hold's end is pushed to the
+ * holder in step 4, so before any grant of step 5.
  */
 export function endSessions(
   ctx: ApplyContext,
@@ -76,6 +83,7 @@ export function endSessions(
   expired: boolean,
   touched: Map<string, LockRecord>,
   beforeRelease: () => void,
+  revocation: Revocation | null = null,
 ): void {
   const state = ctx.state;
   for (const session of sessions) state.sessions.delete(session.id);
@@ -94,6 +102,7 @@ export function endSessions(
       const lock = state.locks.get(name);
       const hold = lock?.holders.get(session.id);
       if (lock === undefined || hold === undefined) continue;
+      if (revocation !== null) pushRevoked(ctx, session, name, revocation);
       endHold(ctx, lock, hold, expired);
       touched.set(name, lock);
     }
@@ -109,8 +118,11 @@ export function endSessions(
   touched.clear();
 }
 
-/** closeSession: a clean end (no lock-delay); the session's client entries are trimmed with it. */
-export function closeSession(ctx: ApplyContext, session: Session): CommandResult {
-  endSessions(ctx, [session], false, new Map(), () => undefined);
+/**
+ * closeSession: a clean end (no lock-delay); the session's client entries are trimmed with it.
+ * `revocation`: an admin closes another owner's session (each hold's end is pushed to the holder).
+ */
+export function closeSession(ctx: ApplyContext, session: Session, revocation: Revocation | null): CommandResult {
+  endSessions(ctx, [session], false, new Map(), () => undefined, revocation);
   return okResult({ kind: 'closed', session: session.id });
 }

@@ -2,6 +2,10 @@ import { Packr } from 'msgpackr';
 import type { Result } from '../util/result.js';
 import { HolderSet } from './holders.js';
 import { err, ok } from '../util/result.js';
+import type { AuthStore } from './auth-store.js';
+import { sortedRoles } from './auth-store.js';
+import type { Permission, Right } from './auth-types.js';
+import { isRight } from './auth-validate.js';
 import type { LockMachineConfig } from './config.js';
 import type { SessionId } from './ids.js';
 import { fencingToken, sessionId } from './ids.js';
@@ -12,12 +16,15 @@ import { resultCodes } from './results.js';
 import type { Hold, HoldMode, LockRecord, LockState, Session, Waiter } from './state.js';
 import { createLockState, sessionDeadlineMs } from './state.js';
 
-// Snapshot format 1: one MessagePack array of positional tuples. Every collection is sorted
-// (sessions by id, locks/keys/clients by name, holders by token, waiters in queue order, events in
-// log order), and objects are built in one fixed field order, so equal states give equal bytes.
+// Snapshot format 2: one MessagePack array of positional tuples. Every collection is sorted
+// (sessions by id, locks/keys/clients/users/roles by name, holders by token, waiters in queue
+// order, events in log order, permissions by prefix), and objects are built in one fixed field
+// order, so equal states give equal bytes. Format 1 (before users and roles existed: no auth
+// store, no session owners, no client principals) is still read: a cluster upgraded from it
+// restores with the built-in users only and every session and client id unowned.
 
 const magic = 'raftlock-sm';
-const formatVersion = 1;
+const formatVersion = 2;
 const packr = new Packr({ useRecords: false });
 
 const kinds: readonly LockKind[] = ['mutex', 'semaphore', 'rwlock', 'election'];
@@ -27,7 +34,7 @@ const modes: readonly HoldMode[] = ['exclusive', 'shared'];
 export function encodeSnapshot(state: LockState): Uint8Array {
   const sessions = [...state.sessions.values()]
     .sort((a, b) => a.id - b.id)
-    .map((s) => [s.id, s.clientId, s.ttlMs, s.lastSeenMs]);
+    .map((s) => [s.id, s.clientId, s.ttlMs, s.lastSeenMs, s.owner]);
   // Default sort is UTF-16 code unit order, the same as compareStrings, and much faster.
   const locks = [...state.locks.keys()].sort().map((name) => {
     const lock = state.locks.get(name) as LockRecord;
@@ -55,7 +62,7 @@ export function encodeSnapshot(state: LockState): Uint8Array {
   });
   const clients = [...state.clients.keys()].sort().map((clientId) => {
     const c = state.clients.get(clientId);
-    return [clientId, c?.seq, c?.session, c?.result];
+    return [clientId, c?.seq, c?.session, c?.result, c?.principal];
   });
   const events = [state.events.capacity, state.events.evictedThroughIndex, state.events.toArray()];
   return packr.pack([
@@ -69,7 +76,18 @@ export function encodeSnapshot(state: LockState): Uint8Array {
     keys,
     clients,
     events,
+    encodeAuth(state.auth),
   ]);
+}
+
+/** `[revision, users, roles]`: users `[name, hash|null, roles]`, roles `[name, [[prefix, rights]]]`. */
+function encodeAuth(auth: AuthStore): unknown[] {
+  const users = [...auth.users.keys()].sort().map((name) => {
+    const user = auth.users.get(name);
+    return [name, user?.passwordHash ?? null, user === undefined ? [] : sortedRoles(user)];
+  });
+  const roles = [...auth.roles.keys()].sort().map((name) => [name, (auth.roles.get(name) ?? []).map((p) => [p.prefix, p.rights])]);
+  return [auth.revision, users, roles];
 }
 
 class SnapshotFailure {
@@ -160,11 +178,16 @@ function event(value: unknown): WatchEvent {
   }
 }
 
-function restoreSession(state: LockState, value: unknown): void {
-  const [id, clientId, ttlMs, lastSeenMs] = tuple(value, 4, 'session');
+function nullableStr(value: unknown, what: string): string | null {
+  return value === null ? null : str(value, what);
+}
+
+function restoreSession(state: LockState, value: unknown, format: number): void {
+  const [id, clientId, ttlMs, lastSeenMs, owner] = tuple(value, format === 1 ? 4 : 5, 'session');
   const session: Session = {
     id: sessionId(num(id, 'session id')),
     clientId: str(clientId, 'session client'),
+    owner: format === 1 ? null : nullableStr(owner, 'session owner'),
     ttlMs: num(ttlMs, 'session ttlMs'),
     lastSeenMs: num(lastSeenMs, 'session lastSeenMs'),
     holds: new Set(),
@@ -259,11 +282,16 @@ function restoreKey(state: LockState, value: unknown): void {
   session?.keys.add(name);
 }
 
-function restoreClient(state: LockState, value: unknown): void {
-  const [clientId, seq, s, r] = tuple(value, 4, 'client');
+function restoreClient(state: LockState, value: unknown, format: number): void {
+  const [clientId, seq, s, r, principal] = tuple(value, format === 1 ? 4 : 5, 'client');
   const id = str(clientId, 'client id');
   const session = liveSession(state, s, 'client session');
-  state.clients.set(id, { seq: num(seq, 'client seq'), result: result(r), session: session.id as SessionId });
+  state.clients.set(id, {
+    seq: num(seq, 'client seq'),
+    result: result(r),
+    session: session.id as SessionId,
+    principal: format === 1 ? null : nullableStr(principal, 'client principal'),
+  });
   session.clients.add(id);
 }
 
@@ -274,13 +302,17 @@ function decodeState(bytes: Uint8Array, config: LockMachineConfig): LockState {
   } catch {
     return fail('snapshot is not MessagePack');
   }
-  const top = tuple(decoded, 10, 'snapshot');
-  if (top[0] !== magic || top[1] !== formatVersion) fail('not a raftlock state machine snapshot, format 1');
+  const top = list(decoded, 'snapshot');
+  const format = top[1];
+  if (top[0] !== magic || (format !== 1 && format !== formatVersion)) {
+    fail(`not a raftlock state machine snapshot of format 1 or ${formatVersion}`);
+  }
+  if (top.length !== (format === 1 ? 10 : 11)) fail(`a format ${format} snapshot must have ${format === 1 ? 10 : 11} fields`);
   const state = createLockState(config);
   state.appliedIndex = num(top[2], 'appliedIndex');
   state.logTimeMs = num(top[3], 'logTimeMs');
   state.lastToken = num(top[4], 'lastToken');
-  for (const s of list(top[5], 'sessions')) restoreSession(state, s);
+  for (const s of list(top[5], 'sessions')) restoreSession(state, s, format);
   const holds: HeldBy[] = [];
   const waits: Waiter[] = [];
   for (const l of list(top[6], 'locks')) restoreLock(state, l, holds, waits);
@@ -290,12 +322,48 @@ function decodeState(bytes: Uint8Array, config: LockMachineConfig): LockState {
   waits.sort((a, b) => a.id - b.id);
   for (const waiter of waits) state.sessions.get(waiter.session)?.waits.set(waiter.lock, waiter);
   for (const k of list(top[7], 'keys')) restoreKey(state, k);
-  for (const c of list(top[8], 'clients')) restoreClient(state, c);
+  for (const c of list(top[8], 'clients')) restoreClient(state, c, format);
   const [capacity, evicted, events] = tuple(top[9], 3, 'events');
   num(capacity, 'event capacity');
   for (const e of list(events, 'event list')) state.events.append(event(e));
   state.events.evictedThroughIndex = Math.max(state.events.evictedThroughIndex, num(evicted, 'evictedThroughIndex'));
+  if (format !== 1) restoreAuth(state.auth, top[10]);
   return state;
+}
+
+function rights(value: unknown, what: string): Right[] {
+  return list(value, what).map((right) => {
+    if (!isRight(right)) fail(`${what} holds an unknown right`);
+    return right;
+  });
+}
+
+/**
+ * Replaces the built-in store with the snapshot's (which holds the built-ins too). Field types are
+ * checked here; names, hashes, order and the built-ins by the invariants after the restore.
+ */
+function restoreAuth(auth: AuthStore, value: unknown): void {
+  const [revision, users, roles] = tuple(value, 3, 'auth store');
+  auth.revision = num(revision, 'auth revision');
+  auth.users.clear();
+  auth.roles.clear();
+  for (const u of list(users, 'users')) {
+    const [name, hash, held] = tuple(u, 3, 'user');
+    const user = str(name, 'user name');
+    if (auth.users.has(user)) fail(`user ${user} appears twice`);
+    const roleSet = new Set(list(held, `roles of ${user}`).map((role) => str(role, `role of ${user}`)));
+    auth.users.set(user, { passwordHash: nullableStr(hash, `password hash of ${user}`), roles: roleSet });
+  }
+  for (const r of list(roles, 'roles')) {
+    const [name, permissions] = tuple(r, 2, 'role');
+    const role = str(name, 'role name');
+    if (auth.roles.has(role)) fail(`role ${role} appears twice`);
+    const decoded: Permission[] = list(permissions, `permissions of ${role}`).map((p) => {
+      const [prefix, granted] = tuple(p, 2, `permission of ${role}`);
+      return { prefix: str(prefix, `prefix of ${role}`), rights: rights(granted, `rights of ${role}`) };
+    });
+    auth.roles.set(role, decoded);
+  }
 }
 
 /**

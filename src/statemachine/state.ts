@@ -1,3 +1,5 @@
+import type { AuthStore } from './auth-store.js';
+import { createAuthStore } from './auth-store.js';
 import type { LockMachineConfig } from './config.js';
 import { TimerHeap } from './heap.js';
 import type { HolderSet } from './holders.js';
@@ -68,6 +70,11 @@ export interface Session {
   readonly id: SessionId;
   /** The client that opened it (for expiry notifications). */
   readonly clientId: string;
+  /**
+   * The principal that opened it; null when opened without one (insecure mode). Only the owner or
+   * an admin may act in it.
+   */
+  readonly owner: string | null;
   readonly ttlMs: number;
   lastSeenMs: number;
   readonly holds: Set<string>;
@@ -93,6 +100,11 @@ export interface ClientEntry {
   seq: number;
   result: CommandResult;
   readonly session: SessionId;
+  /**
+   * The principal whose commands use this client id (null: insecure mode). Another principal's
+   * command under the same id is refused, so nobody can read or overwrite someone else's entry.
+   */
+  readonly principal: string | null;
 }
 
 /**
@@ -110,6 +122,8 @@ export interface LockState {
   readonly keys: Map<string, KeyRecord>;
   readonly clients: Map<string, ClientEntry>;
   readonly events: EventLog;
+  /** Users and roles (auth-store.ts). */
+  readonly auth: AuthStore;
   readonly sessionTimers: TimerHeap<SessionId>;
   readonly waitTimers: TimerHeap<Waiter>;
   readonly delayTimers: TimerHeap<string>;
@@ -131,6 +145,7 @@ export function createLockState(config: LockMachineConfig): LockState {
     keys: new Map(),
     clients: new Map(),
     events: new EventLog(config.eventHistoryMax),
+    auth: createAuthStore(),
     sessionTimers: new TimerHeap<SessionId>((a, b) => a - b),
     waitTimers: new TimerHeap<Waiter>((a, b) => a.id - b.id),
     delayTimers: new TimerHeap<string>(compareStrings),
