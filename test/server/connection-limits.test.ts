@@ -56,3 +56,41 @@ t.test('idle connections from one source do not lock a real client out', async (
   another.close();
   t.pass('and another real client still connects');
 });
+
+t.test('idle connections and slow frames are closed', async (t) => {
+  const cluster = await startSecureCluster({
+    dir: t.testdir(),
+    nodes: 1,
+    overrides: { connectionLimits: { idleTimeoutMs: 600, frameDeadlineMs: 150 } },
+  });
+  t.teardown(() => cluster.close());
+  const port = (await cluster.waitForLeader()).clientAddress.port;
+  const tls = userTls(cluster.userPems.get('root')!);
+
+  // Requests keep a connection alive; silence after the Welcome closes it.
+  const busy = await SecureClient.connect({ port, tls });
+  t.teardown(() => busy.close());
+  for (let i = 0; i < 4; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.match(await busy.request({ kind: 'whoami' }), { code: 'OK' }, `request ${i + 1}, 300 ms after the last`);
+  }
+  const quiet = await SecureClient.connect({ port, tls });
+  const started = Date.now();
+  await quiet.waitClosed(5000);
+  t.ok(Date.now() - started >= 550, 'the idle one is closed after the idle timeout');
+  t.match(cluster.lines.join('\n'), /client connection closed remote=127\.0\.0\.1:\d+ as=root reason=".*idle/, 'and the log says why');
+
+  // A frame trickled byte by byte misses its deadline.
+  const slow = await SecureClient.connect({ port, tls });
+  const frame = Buffer.from([0, 0, 0, 40, 0x80]);
+  const socket = slow.framed.socket;
+  let sent = 0;
+  // The frame starts at once and never completes; the idle timeout is further away.
+  const trickle = setInterval(() => {
+    if (sent < frame.length && !socket.destroyed) socket.write(frame.subarray(sent, ++sent));
+  }, 60);
+  t.teardown(() => clearInterval(trickle));
+  const reason = await slow.waitClosed(5000);
+  t.match(reason, /closed|reset/, 'the slow frame closed the connection');
+  t.match(cluster.lines.join('\n'), /client connection closed .*reason=".*frameDeadlineMs 150/, 'a frame deadline, logged');
+});
