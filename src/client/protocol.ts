@@ -70,7 +70,8 @@ function welcome(f: Fields): Welcome | null {
   if (typeof f['clusterId'] !== 'string' || !isValidNodeId(f['nodeId'])) return null;
   if (list === null) return null;
   if (leader !== null && !isValidNodeId(leader)) return null;
-  return { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader, members: list };
+  const principal = typeof f['principal'] === 'string' ? f['principal'] : null;
+  return { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader, members: list, principal };
 }
 
 function watchEvent(value: unknown): WatchEvent | null {
