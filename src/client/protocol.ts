@@ -5,21 +5,50 @@
  */
 import { isValidNodeId } from '../raft/types.js';
 import type { WatchEvent } from '../statemachine/results.js';
-import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../transport/client-protocol.js';
+import type {
+  ClientOp as WireClientOp,
+  MemberAddress,
+  PushEvent,
+  PushFrame,
+  Query as WireQuery,
+  Welcome as WireWelcome,
+} from '../transport/client-protocol.js';
 import { isPlainObject } from '../transport/schema.js';
+import type { AdminAction } from '../statemachine/auth-types.js';
 
 // The frames' types are the protocol's own (one definition for both ends); this module adds the
-// client's checked reading of what arrives.
+// client's checked reading of what arrives, and the security additions of docs/security.md.
 export type {
-  ClientOp,
   MemberAddress,
   MembersAction,
   PushEvent,
   PushFrame,
-  Query,
   RequestFrame,
-  Welcome,
 } from '../transport/client-protocol.js';
+
+/** A linearizable read: the protocol's queries, and the admin's `users` / `roles` listings. */
+export type Query = WireQuery | { readonly kind: 'users' } | { readonly kind: 'roles' };
+
+/** What a client asks a node to do, with the admin operations and `whoami`. */
+export type ClientOp =
+  | WireClientOp
+  | { readonly kind: 'read'; readonly query: Query }
+  | { readonly kind: 'admin'; readonly action: AdminAction }
+  | { readonly kind: 'whoami' };
+
+/**
+ * The node's answer to the Hello: who it is and the cluster, and (secure clusters) whom it
+ * authenticated and a token that proves it again on this node.
+ */
+export type Welcome = WireWelcome & {
+  readonly principal: string | null;
+  readonly token?: string;
+};
+
+/** What a Hello proves besides a client certificate: a password, or a token from a Welcome. */
+export type HelloAuth =
+  | { readonly user: string; readonly password: string }
+  | { readonly token: string };
 
 export type Fields = Readonly<Record<string, unknown>>;
 
@@ -70,7 +99,12 @@ function welcome(f: Fields): Welcome | null {
   if (typeof f['clusterId'] !== 'string' || !isValidNodeId(f['nodeId'])) return null;
   if (list === null) return null;
   if (leader !== null && !isValidNodeId(leader)) return null;
-  return { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader, members: list };
+  const principal = f['principal'] ?? null;
+  const token = f['token'];
+  if (principal !== null && typeof principal !== 'string') return null;
+  if (token !== undefined && typeof token !== 'string') return null;
+  const base = { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader } as const;
+  return { ...base, members: list, principal, ...(token === undefined ? {} : { token }) };
 }
 
 function watchEvent(value: unknown): WatchEvent | null {
@@ -106,6 +140,14 @@ function pushEvent(value: unknown): PushEvent | null {
     case 'sessionExpired':
       if (typeof f['clientId'] !== 'string') return null;
       return isUint(f['session']) ? (f as unknown as PushEvent) : null;
+    case 'revoked': {
+      const by = f['by'] ?? null;
+      const reason = f['reason'];
+      if (!isUint(f['session']) || typeof f['clientId'] !== 'string') return null;
+      if (typeof f['name'] !== 'string' || (by !== null && typeof by !== 'string')) return null;
+      if (reason !== 'released-by-admin' && reason !== 'session-closed-by-admin') return null;
+      return f as unknown as PushEvent;
+    }
     case 'watchCancelled': {
       const code = f['code'];
       if (!isUint(f['watchId']) || (code !== 'COMPACTED' && code !== 'UNAVAILABLE')) return null;
