@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCertsCommand } from './certs.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerSimCommand } from './sim.js';
 import { registerStartCommand } from './start.js';
@@ -16,5 +17,6 @@ export function buildProgram(): Command {
   registerStartCommand(program);
   registerUpCommand(program);
   registerClientCommands(program);
+  registerCertsCommand(program);
   return program;
 }
