@@ -244,6 +244,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   }
   introduce();
   const endpoints = servers.map((s) => s.endpoint);
+  // Taken while every node listens: a stopped node's address still belongs in a client's list.
+  const clientAddresses = endpoints.map((e) => e.client);
   const leader = (): NodeServer | null => {
     const running = servers.filter((s) => !s.isStopped);
     const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
@@ -257,8 +259,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     nodes: servers,
     ca: pki?.ca ?? null,
     connectOptions: (credentials) => {
-      const addresses = servers.map((s) => s.endpoint.client);
-      const base = { endpoints: addresses, clusterId };
+      const base = { endpoints: [...clientAddresses], clusterId };
       if (pki === null || rootUser === undefined) return { ...base, tls: false };
       if (credentials !== undefined) return { ...base, tls: { ca: pki.ca.cert }, credentials };
       return { ...base, tls: { ca: rootUser.ca, cert: rootUser.cert, key: rootUser.key } };
@@ -282,6 +283,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger, ...tls });
       const server = await NodeServer.start({ ...serverOptions, members: [] });
       servers.push(server);
+      clientAddresses.push(server.endpoint.client);
       introduce();
       return server;
     },
