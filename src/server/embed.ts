@@ -157,7 +157,7 @@ export interface ClusterHandle {
    * TLS material (the CA, and root's certificate unless `credentials` are given; `false` when
    * insecure). `connect({ ...cluster.connectOptions(), ttlMs: 5000 })`.
    */
-  connectOptions(credentials?: Credentials): ConnectOptions;
+  connectOptions(credentials?: Credentials): ConnectOptions & { readonly clusterId: string };
   /** The current leader's node, once one is elected. */
   leader(): NodeServer | null;
   /**
