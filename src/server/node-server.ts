@@ -477,6 +477,10 @@ export class NodeServer implements ConnectionHost {
     this.log.warn('client connection refused', { remote: connection.remote, as: connection.principal, code, reason });
   }
 
+  timedOut(connection: ClientConnection, reason: string): void {
+    this.log.warn('client connection closed', { remote: connection.remote, as: connection.principal, reason });
+  }
+
   closed(connection: ClientConnection, reason: string): void {
     this.connections.delete(connection);
     this.pushRoutes.forget(connection);
@@ -893,6 +897,8 @@ function logTransportEvent(logger: Logger, event: TransportEvent): void {
       const what = event.kind === 'refused' ? 'peer connection refused' : 'peer refused us';
       return logger.warn(what, fields);
     }
+    case 'timedOut':
+      return logger.warn('peer connection timed out', { remote: event.remote, peer: event.peer, reason: event.message });
   }
 }
 

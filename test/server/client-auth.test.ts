@@ -3,7 +3,7 @@
 // anything else is refused with UNAUTHENTICATED before any Welcome (so before any topology), every
 // refusal is logged with the address, the claimed identity and why, and failed logins back off.
 import t from 'tap';
-import { createThrowawayPki } from '../../src/security/pki.js';
+import { createThrowawayPki, createUserCert } from '../../src/security/pki.js';
 import { Refused, SecureClient, userTls } from './fixtures/secure-client.js';
 import { startSecureCluster } from './fixtures/secure-cluster.js';
 
@@ -46,8 +46,14 @@ t.test('who may connect to a secure node', async (t) => {
   // A certificate from another CA.
   const stranger = await createThrowawayPki([], ['root']);
   const forged = await refusal(SecureClient.connect({ port, tls: { ca, cert: stranger.users.get('root')!.cert, key: stranger.users.get('root')!.key } }));
-  t.equal(forged.error?.code, 'UNAUTHENTICATED', "another CA's certificate is refused");
-  t.match(forged.error?.message, /was not accepted/);
+  t.equal(forged.error, null, "another CA's certificate: the TLS connection is dropped, no Hello is read");
+  t.match(cluster.lines.join('\n'), /client connection refused remote=127\.0\.0\.1:\d+ reason="the certificate of CN=root was not accepted: [A-Z_]+/, 'the node logs who and why');
+
+  // An expired certificate of the right CA.
+  const expired = await createUserCert(cluster.caPair, { user: 'root', notBefore: new Date(Date.now() - 3 * 86_400_000), validDays: 1 });
+  const old = await refusal(SecureClient.connect({ port, tls: { ca, ...expired } }));
+  t.equal(old.error, null, 'an expired certificate is refused');
+  t.match(cluster.lines.join('\n'), /client connection refused .*reason=".*CERT_HAS_EXPIRED/, 'and the log says so');
 
   // A certificate of a user the auth store does not know.
   const alice = await refusal(SecureClient.connect({ port, tls: userTls(cluster.userPems.get('alice')!) }));
