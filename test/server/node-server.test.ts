@@ -30,7 +30,7 @@ function sessionOf(result: WireResult): SessionId {
 }
 
 t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster', async (t) => {
-  const cluster = await startCluster({ nodes: 3 });
+  const cluster = await startCluster({ nodes: 3, insecure: true });
   t.teardown(() => cluster.close());
   const leader = await cluster.waitForLeader();
   const [f1, f2] = cluster.nodes.filter((n) => n !== leader);
@@ -179,7 +179,7 @@ t.test('connection and request limits', async (t) => {
 t.test('keepalives are batched into one entry per interval; expiry and wait timeouts are pushed', async (t) => {
   // DESIGN §2: the leader gathers the keepalives of one interval into a single log entry and
   // answers each when it commits; sessions expire by log time and the waiting clients are told.
-  const cluster = await startCluster({ nodes: 3 });
+  const cluster = await startCluster({ nodes: 3, insecure: true });
   t.teardown(() => cluster.close());
   const leader = await cluster.waitForLeader();
   const client = await RawClient.connect({ port: leader.clientAddress.port });
