@@ -112,6 +112,8 @@ export class ClientListener {
 
   close(): void {
     this.server.close();
+    // It never listened; closing it ends its subscription to TLS material reloads.
+    this.tlsServer?.close();
     for (const { timer } of this.handshaking.values()) clearTimeout(timer);
     this.handshaking.clear();
   }

@@ -3,7 +3,11 @@
 // anything else is refused with UNAUTHENTICATED before any Welcome (so before any topology), every
 // refusal is logged with the address, the claimed identity and why, and failed logins back off.
 import t from 'tap';
-import { createThrowawayPki, createUserCert } from '../../src/security/pki.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { createNodeCert, createThrowawayPki, createUserCert } from '../../src/security/pki.js';
+import { TlsMaterial } from '../../src/security/tls-material.js';
 import { Refused, SecureClient, userTls } from './fixtures/secure-client.js';
 import { startSecureCluster } from './fixtures/secure-cluster.js';
 
@@ -102,4 +106,32 @@ t.test('an insecure node takes no credentials and names no principal', async (t)
   t.match(await plain.request({ kind: 'whoami' }), { code: 'OK', value: { kind: 'whoami', principal: null, admin: true } });
   const withPassword = await refusal(SecureClient.connect({ port, auth: { user: 'root', password: 'pw' } }));
   t.match(withPassword.error, { code: 'UNAUTHENTICATED', message: /insecure/ }, 'credentials sent in plaintext are refused, not ignored');
+});
+
+t.test('a reloaded certificate serves the next client connection; open ones carry on', async (t) => {
+  const dir = t.testdir();
+  const pki = await createThrowawayPki(['n1'], ['root']);
+  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'n1.crt'), key: join(dir, 'n1.key') };
+  const write = (pem: { cert: string; key: string }): void => {
+    writeFileSync(files.ca, pki.ca.cert);
+    writeFileSync(files.cert, pem.cert);
+    writeFileSync(files.key, pem.key);
+  };
+  write(pki.nodes.get('n1')!);
+  const material = TlsMaterial.fromFiles(files, Date.now());
+  if (!material.ok) throw new Error(material.error);
+  const cluster = await startSecureCluster({ dir: join(dir, 'data'), nodes: 1, overrides: { tls: material.value } });
+  t.teardown(() => cluster.close());
+  const port = (await cluster.waitForLeader()).clientAddress.port;
+  const tls = userTls(pki.users.get('root')!);
+  const serial = (client: SecureClient): string => (client.framed.socket as TLSSocket).getPeerCertificate().serialNumber;
+
+  const before = await SecureClient.connect({ port, tls });
+  t.teardown(() => before.close());
+  write(await createNodeCert(pki.ca, { nodeId: 'n1', hosts: ['127.0.0.1'] }));
+  t.same(material.value.reload(Date.now()), { ok: true, value: undefined }, 'reloaded');
+  const after = await SecureClient.connect({ port, tls });
+  t.teardown(() => after.close());
+  t.not(serial(after), serial(before), 'the new connection sees the new certificate');
+  t.match(await before.request({ kind: 'whoami' }), { code: 'OK' }, 'the open connection carries on');
 });

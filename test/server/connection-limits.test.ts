@@ -78,7 +78,7 @@ t.test('idle connections and slow frames are closed', async (t) => {
   const started = Date.now();
   await quiet.waitClosed(5000);
   t.ok(Date.now() - started >= 550, 'the idle one is closed after the idle timeout');
-  t.match(cluster.lines.join('\n'), /client connection closed remote=127\.0\.0\.1:\d+ as=root reason=".*idle/, 'and the log says why');
+  t.match(cluster.lines.join('\n'), /client connection closed remote=127\.0\.0\.1:\d+ user=root reason=".*idle/, 'and the log says why');
 
   // A frame trickled byte by byte misses its deadline.
   const slow = await SecureClient.connect({ port, tls });
