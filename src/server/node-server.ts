@@ -103,6 +103,8 @@ export interface NodeServerOptions {
   readonly keepaliveIntervalMs: number;
   /** An idle leader proposes an empty entry this often so log time (and expiry) advances. */
   readonly logTimeTickMs: number;
+  /** Largest step forward in log time between entries (`security.logTimeJumpMax`; default 60 s). */
+  readonly logTimeJumpMaxMs?: number;
   readonly limits: ClusterLimits;
   readonly machine: LockMachineConfig;
   readonly clientLimits?: Partial<ClientConnectionLimits>;
@@ -297,6 +299,7 @@ export class NodeServer implements ConnectionHost {
         createRaft: createRaftNode,
         tickMs: options.tickMs,
         logTimeTickMs: options.logTimeTickMs,
+        ...(options.logTimeJumpMaxMs === undefined ? {} : { logTimeJumpMaxMs: options.logTimeJumpMaxMs }),
         snapshotEntries: options.snapshotEntries,
         snapshotBytes: options.snapshotBytes,
         snapshotMode: background ? 'deferred' : 'inline',
