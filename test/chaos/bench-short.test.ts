@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/server/launcher.js';
 
-type Row = { readonly workload: string; readonly backend: string; readonly rate: number; readonly firstError: string | null };
+type Row = {
+  readonly workload: string;
+  readonly backend: string;
+  readonly tls: boolean;
+  readonly rate: number;
+  readonly firstError: string | null;
+  readonly serverCpuMicrosPerOp: number | null;
+};
 
 function runBench(args: readonly string[] = ['--short', '--json']): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const root = packageRoot();
@@ -51,8 +58,12 @@ t.test('bench --short: every workload row present, operations measured, no crash
   t.same(rows.map((r) => r.workload), expected, 'one row per workload, in order');
   for (const row of rows) {
     t.equal(row.backend, 'raftlock', `${row.workload}: raftlock only in --short`);
+    t.equal(row.tls, false, `${row.workload}: plaintext only in --short`);
     t.ok(Number.isFinite(row.rate) && row.rate > 0, `${row.workload}: non-zero rate (${row.rate})`);
     t.notMatch(row.firstError ?? '', /^aborted/, `${row.workload}: the workload ran to its end`);
+    // Every throughput row charges the nodes' CPU to its operations; failover kills a node, so has none.
+    if (row.workload.startsWith('failover')) t.equal(row.serverCpuMicrosPerOp, null, `${row.workload}: no CPU figure across a kill`);
+    else t.ok(row.serverCpuMicrosPerOp !== null && row.serverCpuMicrosPerOp > 0, `${row.workload}: server CPU per operation (${String(row.serverCpuMicrosPerOp)} µs)`);
   }
   t.ok('memory' in parsed && Array.isArray(parsed.memory) && parsed.memory.length >= 3, 'resident memory lines are reported');
 });
@@ -78,6 +89,9 @@ t.test('bench --rounds repeats the workloads and labels each row and memory line
   t.same(parsed.roundRatios, [], 'no etcd in --short, so no ratios');
   const refused = await runBench(['--rounds', '0']);
   t.equal(refused.code, 2, 'zero rounds is a usage error');
+  const badTls = await runBench(['--tls', 'maybe']);
+  t.equal(badTls.code, 2, 'an unknown --tls choice is a usage error');
+  t.match(badTls.stderr, /--tls takes both, on or off, not "maybe"/);
 });
 
 t.test('bench --etcd-only without etcd says how to install it and exits 0', async (t) => {
