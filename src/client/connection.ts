@@ -10,8 +10,8 @@ import { parseIncoming } from './protocol.js';
 import {
   certificateErrorCodes,
   connectTls,
-  nodeIdOfCertificate,
   plaintextPeerErrorCodes,
+  provenNodeId,
 } from './tls-connect.js';
 
 /** Why a connection attempt or an in-flight request failed at the transport level. */
@@ -81,7 +81,7 @@ function openFailure(
 
 /** Why the node's certificate does not back its Welcome, or null when it does. */
 function wrongNode(socket: TLSSocket, welcomeNode: string): string | null {
-  const proven = nodeIdOfCertificate(socket.getPeerCertificate());
+  const proven = provenNodeId(socket);
   if (proven === welcomeNode) return null;
   return `says it is node ${welcomeNode} but its certificate is node ${String(proven)}'s`;
 }

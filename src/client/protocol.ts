@@ -5,50 +5,22 @@
  */
 import { isValidNodeId } from '../raft/types.js';
 import type { WatchEvent } from '../statemachine/results.js';
-import type {
-  ClientOp as WireClientOp,
-  MemberAddress,
-  PushEvent,
-  PushFrame,
-  Query as WireQuery,
-  Welcome as WireWelcome,
-} from '../transport/client-protocol.js';
+import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../transport/client-protocol.js';
 import { isPlainObject } from '../transport/schema.js';
-import type { AdminAction } from '../statemachine/auth-types.js';
 
 // The frames' types are the protocol's own (one definition for both ends); this module adds the
-// client's checked reading of what arrives, and the security additions of docs/security.md.
+// client's checked reading of what arrives.
 export type {
+  ClientOp,
+  HelloAuth,
   MemberAddress,
   MembersAction,
   PushEvent,
   PushFrame,
+  Query,
   RequestFrame,
+  Welcome,
 } from '../transport/client-protocol.js';
-
-/** A linearizable read: the protocol's queries, and the admin's `users` / `roles` listings. */
-export type Query = WireQuery | { readonly kind: 'users' } | { readonly kind: 'roles' };
-
-/** What a client asks a node to do, with the admin operations and `whoami`. */
-export type ClientOp =
-  | WireClientOp
-  | { readonly kind: 'read'; readonly query: Query }
-  | { readonly kind: 'admin'; readonly action: AdminAction }
-  | { readonly kind: 'whoami' };
-
-/**
- * The node's answer to the Hello: who it is and the cluster, and (secure clusters) whom it
- * authenticated and a token that proves it again on this node.
- */
-export type Welcome = WireWelcome & {
-  readonly principal: string | null;
-  readonly token?: string;
-};
-
-/** What a Hello proves besides a client certificate: a password, or a token from a Welcome. */
-export type HelloAuth =
-  | { readonly user: string; readonly password: string }
-  | { readonly token: string };
 
 export type Fields = Readonly<Record<string, unknown>>;
 

@@ -1,50 +1,24 @@
 /**
- * The TLS side of a client connection: the node must present a certificate signed by the
- * cluster's CA that names a node (`raftlock:node:<id>`), never a user's; a client certificate is
+ * The TLS side of a client connection, on the options every raftlock TLS client shares
+ * (src/security/tls-material.ts): the node must present a certificate signed by the cluster's CA
+ * that proves a node identity (`raftlock:node:<id>`), never a user's; a client certificate is
  * presented when the client has one. Which node it is gets checked against the Welcome.
  */
-import type { ConnectionOptions, PeerCertificate, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { connect as tlsConnect } from 'node:tls';
+import { identityOfPeerCertificate } from '../security/identity.js';
+import { clientTlsOptions } from '../security/tls-material.js';
 import type { ClientTls } from './client-pki.js';
-
-const nodeUriPrefix = 'URI:raftlock:node:';
-
-/** The node id a certificate proves (its `raftlock:node:` URI SAN), or null. */
-export function nodeIdOfCertificate(cert: PeerCertificate | null | undefined): string | null {
-  const names = cert?.subjectaltname;
-  if (typeof names !== 'string') return null;
-  for (const name of names.split(', ')) {
-    if (name.startsWith(nodeUriPrefix)) return name.slice(nodeUriPrefix.length);
-  }
-  return null;
-}
-
-/** An error whose code marks a node that failed to prove it is a node of this cluster. */
-export class NodeIdentityError extends Error {
-  readonly code = 'ERR_RAFTLOCK_NOT_A_NODE';
-}
-
-/** node:tls options for connecting to a node with `tls`. */
-export function clientTlsOptions(tls: ClientTls): ConnectionOptions {
-  return {
-    ca: tls.ca,
-    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
-    ...(tls.key === undefined ? {} : { key: tls.key }),
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
-    // The CA vouches for membership; host names are not what identifies a node (clients reach
-    // nodes by whatever address cluster.yml gives), its node id is.
-    checkServerIdentity: (host, cert) => {
-      if (nodeIdOfCertificate(cert) !== null) return undefined;
-      const subject = cert.subject?.CN ?? 'no common name';
-      return new NodeIdentityError(`${host} presented a certificate that names no node (${subject})`);
-    },
-  };
-}
 
 /** Opens a TLS connection to a node; the caller waits for `secureConnect`. */
 export function connectTls(host: string, port: number, tls: ClientTls): TLSSocket {
-  return tlsConnect({ host, port, ...clientTlsOptions(tls) });
+  return tlsConnect({ host, port, ...clientTlsOptions(tls, {}) });
+}
+
+/** The node id the connected node's certificate proves, or null. */
+export function provenNodeId(socket: TLSSocket): string | null {
+  const identity = identityOfPeerCertificate(socket.getPeerCertificate());
+  return identity?.kind === 'node' ? identity.nodeId : null;
 }
 
 /**
@@ -52,7 +26,7 @@ export function connectTls(host: string, port: number, tls: ClientTls): TLSSocke
  * the same node cannot help, so the client reports them at once.
  */
 export const certificateErrorCodes: ReadonlySet<string> = new Set([
-  'ERR_RAFTLOCK_NOT_A_NODE',
+  'ERR_RAFTLOCK_SERVER_IDENTITY',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
@@ -65,7 +39,7 @@ export const certificateErrorCodes: ReadonlySet<string> = new Set([
   'CERT_UNTRUSTED',
   'CERT_REJECTED',
   'INVALID_CA',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'INVALID_PURPOSE',
   'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
   'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
   'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',

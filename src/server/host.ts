@@ -14,11 +14,13 @@ import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { applyConfChange } from '../raft/confchange.js';
 import { Reads } from './host-reads.js';
 import type { HostReply, RequestId } from './host-reply.js';
-import { LogTime } from './log-time.js';
+import type { LogTimeEvent } from './log-time.js';
+import { checkLogTimeJumps, defaultLogTimeJumpMaxMs, LogTime } from './log-time.js';
 import { Proposals } from './proposals.js';
 import type { AppliedCommand, ReplicatedStateMachine } from './state-machine.js';
 
 export type { HostReply, RequestId } from './host-reply.js';
+export type { LogTimeEvent } from './log-time.js';
 
 /** Optional hooks for the simulator's checkers and for metrics; called synchronously. */
 export interface HostObserver {
@@ -63,6 +65,11 @@ export interface NodeHostOptions<R> {
   readonly nowMs: number;
   /** A read whose read point has not arrived by then is answered DROPPED. */
   readonly readTimeoutMs?: number;
+  /**
+   * The most one entry's log time may run ahead of the log time before it (default 60 000): the
+   * leader clamps its stamps to it, and a follower refuses entries beyond it (see log-time.ts).
+   */
+  readonly logTimeJumpMaxMs?: number;
   readonly observer?: HostObserver;
 }
 
@@ -81,6 +88,8 @@ export interface HostOutput<R> {
    * the state machine right then.
    */
   readonly snapshotRequests: readonly SnapshotRequest[];
+  /** Stamps this leader clamped and entries this follower refused under `logTimeJumpMaxMs`: log them. */
+  readonly logTimeEvents: readonly LogTimeEvent[];
 }
 
 /** The applied state's point a deferred snapshot was asked for, and what it needs to complete. */
@@ -134,6 +143,12 @@ export class NodeHost<R> {
   private bytesSinceSnapshot = 0;
   private readonly readTimeoutMs: number;
   private readonly logTime: LogTime;
+  /**
+   * The highest log time among the entries this node was offered and stepped (within the bound).
+   * Entries stepped earlier in the same turn, or while a write is in flight, are not yet observed
+   * by `logTime`; the next AppendEntries continues from them, so the bound measures from here too.
+   */
+  private offeredLogTimeMs = 0;
   private readonly proposals = new Proposals();
   private readonly reads = new Reads();
   private readonly readNonce: string;
@@ -160,6 +175,7 @@ export class NodeHost<R> {
   private messages: Message[] = [];
   private replies: HostReply<R>[] = [];
   private snapshotRequests: SnapshotRequest[] = [];
+  private logTimeEvents: LogTimeEvent[] = [];
 
   private constructor(options: NodeHostOptions<R>, snapshotLogTimeMs: number) {
     assert(options.tickMs > 0, 'tickMs must be positive');
@@ -186,7 +202,7 @@ export class NodeHost<R> {
     this.lastSnapshotIndex = this.appliedIndex;
     this.appliedLogTimeMs = snapshotLogTimeMs;
     this.conf = snapshot?.meta.conf ?? { voters: options.raft.initialVoters, learners: [] };
-    this.logTime = new LogTime(snapshotLogTimeMs);
+    this.logTime = new LogTime(snapshotLogTimeMs, options.logTimeJumpMaxMs ?? defaultLogTimeJumpMaxMs);
     for (const entry of options.persisted.entries) this.observeEntryTime(entry);
     this.raft = options.createRaft(options.raft, options.persisted, options.rng.fork('raft'));
   }
@@ -229,7 +245,29 @@ export class NodeHost<R> {
   receive(message: Message): void {
     this.assertRunning();
     // Unknown or misaddressed senders are expected in a changing cluster; the core ignores them.
-    this.raft.step(message);
+    this.raft.step(this.boundLogTime(message));
+  }
+
+  /**
+   * A follower never appends an entry whose log time jumps more than `logTimeJumpMaxMs` beyond
+   * the log time before it. The AppendEntries is stepped without that entry and everything after
+   * it, so the entries before it are appended and the leader hears the usual answer (accepted up
+   * to there, or a mismatch with its hint): Raft's log matching goes on, nothing else changes.
+   * When the core would not append from the message anyway (a stale term, or `prevIndex` beyond
+   * this log), it is stepped as it is, with nothing to report.
+   */
+  private boundLogTime(message: Message): Message {
+    if (message.type !== 'AppendEntries' || message.entries.length === 0) return message;
+    const floorMs = Math.max(this.logTime.highestMs, this.offeredLogTimeMs);
+    const check = checkLogTimeJumps(message.entries, floorMs, this.logTime.jumpMaxMs);
+    this.offeredLogTimeMs = check.highestMs;
+    if (check.jump === null) return message;
+    const status = this.raft.status();
+    if (message.term < status.term || message.prevIndex > status.lastIndex) return message;
+    const dropped = message.entries.length - check.accepted;
+    const { from, term } = message;
+    this.logTimeEvents.push({ kind: 'refused', from, term, jump: check.jump, dropped, jumpMaxMs: this.logTime.jumpMaxMs });
+    return { ...message, entries: message.entries.slice(0, check.accepted) };
   }
 
   /** Propose a command; its reply comes once it applies (or NOT_LEADER / DROPPED / UNKNOWN). */
@@ -323,12 +361,14 @@ export class NodeHost<R> {
       messages: this.messages,
       replies: this.replies,
       snapshotRequests: this.snapshotRequests,
+      logTimeEvents: this.logTimeEvents,
     };
     this.writes = [];
     this.earlyMessages = [];
     this.messages = [];
     this.replies = [];
     this.snapshotRequests = [];
+    this.logTimeEvents = [];
     return out;
   }
 
@@ -388,6 +428,9 @@ export class NodeHost<R> {
   private startReady(ready: Ready): void {
     for (const m of ready.earlyMessages) this.earlyMessages.push(m);
     for (const entry of ready.entries) this.observeEntryTime(entry);
+    // The leader's next entries continue from the snapshot's log time, however far ahead of this
+    // node's old log it is; they may arrive before the snapshot is installed after its write.
+    if (ready.snapshot !== null) this.observeSnapshotTime(ready.snapshot);
     this.proposals.onAppended(ready.entries, this.replies);
     if (ready.softState !== null) this.onRole(ready.softState.role === 'leader');
     this.reads.onReadStates(ready.readStates);
@@ -635,6 +678,11 @@ export class NodeHost<R> {
     if (envelope.ok) this.logTime.observe(envelope.value.logTimeMs);
   }
 
+  private observeSnapshotTime(snapshot: Snapshot): void {
+    const envelope = decodeEnvelope(snapshot.data);
+    if (envelope.ok) this.logTime.observe(envelope.value.logTimeMs);
+  }
+
   private onRole(isLeader: boolean): void {
     if (isLeader && !this.logTime.isLeading) {
       this.logTime.becomeLeader(this.nowMs);
@@ -656,7 +704,11 @@ export class NodeHost<R> {
     if (!this.logTime.isLeading) return null;
     const stamp = this.logTime.stamp(this.nowMs);
     this.lastStampMs = this.nowMs;
-    return this.raft.propose(encodeEnvelope(stamp, payload));
+    if (stamp.logTimeMs < stamp.wantedMs) {
+      const { wantedMs, previousMs, logTimeMs: stampedMs } = stamp;
+      this.logTimeEvents.push({ kind: 'clamped', wantedMs, stampedMs, previousMs, jumpMaxMs: this.logTime.jumpMaxMs });
+    }
+    return this.raft.propose(encodeEnvelope(stamp.logTimeMs, payload));
   }
 
   private notLeader(requestId: RequestId, hint?: NodeId | null): void {

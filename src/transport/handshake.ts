@@ -45,7 +45,12 @@ export type WireErrorCode =
   | 'MALFORMED_FRAME'
   | 'UNEXPECTED_FRAME'
   | 'HANDSHAKE_TIMEOUT'
-  | 'TOO_MANY_CONNECTIONS';
+  | 'TOO_MANY_CONNECTIONS'
+  /**
+   * The connection proved no identity this node accepts (no or a wrong certificate, password or
+   * token, a user that no longer exists, a claim only a member node may make).
+   */
+  | 'UNAUTHENTICATED';
 
 /** Sent just before the sender closes the connection; `message` is for humans and logs. */
 export interface ErrorFrame {
@@ -64,6 +69,7 @@ export const wireErrorCodes: readonly WireErrorCode[] = [
   'UNEXPECTED_FRAME',
   'HANDSHAKE_TIMEOUT',
   'TOO_MANY_CONNECTIONS',
+  'UNAUTHENTICATED',
 ];
 
 /** Error messages are bounded so an Error frame always fits in the smallest sensible frame. */

@@ -193,7 +193,7 @@ t.test('LogTime: stamps are monotonic whatever the clock and the log say', async
           else if (op === 'lead') lt.becomeLeader(now);
           else if (op === 'down') lt.stepDown();
           else if (lt.isLeading) {
-            const s = lt.stamp(now);
+            const s = lt.stamp(now).logTimeMs;
             if (s < last || s < lt.highestMs - 0) return false;
             last = s;
           }
