@@ -41,7 +41,8 @@ export class RaftlockCluster {
 
   /**
    * Starts `count` nodes (tick 50 ms, election 10 ticks, fsync on) and waits for a leader.
-   * `connectionsMax` sets cluster.yml's `limits.connectionsMax` (client connections per node).
+   * `connectionsMax` sets cluster.yml's `limits.connectionsMax` (client connections per node), and
+   * the per-address and unauthenticated limits to the same.
    * With `tls`, the cluster is secure: `ensureLocalPki` makes a CA, every node's certificate and
    * root's client certificate under `<dir>/pki` (what `raftlock up` does on a first start), and
    * cluster.yml's `security.pki` points there; without it, cluster.yml says `insecure: true`.
@@ -49,19 +50,35 @@ export class RaftlockCluster {
   static async start(count: number, parentDir: string, options: { readonly connectionsMax?: number; readonly tls: boolean }): Promise<RaftlockCluster> {
     const dir = mkdtempSync(join(parentDir, 'raftlock-bench-'));
     const nodes = await allocateLocalNodes(count);
-    const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, snapshotEntries: 100_000 });
-    if (options.connectionsMax !== undefined) appendFileSync(file, `limits:\n  connectionsMax: ${options.connectionsMax}\n`);
-    let connectOptions: ClusterConnectOptions = { clusterId: benchClusterId, tls: false };
-    if (options.tls) {
-      const pki = join(dir, 'pki');
-      await ensureLocalPki(pki, nodes.map((n) => ({ id: n.id, hosts: ['127.0.0.1'] })));
-      appendFileSync(file, `security:\n  pki: ${pki}\n`);
-      const root = pkiLayout.user(pki, 'root');
-      connectOptions = { clusterId: benchClusterId, tls: { ca: readFileSync(root.ca), cert: readFileSync(root.cert), key: readFileSync(root.key) } };
+    const pki = join(dir, 'pki');
+    if (options.tls) await ensureLocalPki(pki, nodes.map((n) => ({ id: n.id, hosts: ['127.0.0.1'] })));
+    const file = writeLocalClusterFile(dir, nodes, {
+      clusterId: benchClusterId,
+      tick: '50ms',
+      election: 10,
+      snapshotEntries: 100_000,
+      security: options.tls ? { pki } : 'insecure',
+    });
+    if (options.connectionsMax !== undefined) {
+      // Every benchmark client comes from 127.0.0.1, and up to 256 open at once: the per-address
+      // and not-yet-authenticated budgets, meant for strangers, get the same room as the total.
+      const n = options.connectionsMax;
+      appendFileSync(file, `limits:\n  connectionsMax: ${n}\n  connectionsPerSourceMax: ${n}\n  connectionsUnauthenticatedMax: ${n}\n`);
     }
+    const root = pkiLayout.user(pki, 'root');
+    const rootTls = options.tls ? { ca: readFileSync(root.ca), cert: readFileSync(root.cert), key: readFileSync(root.key) } : null;
+    const connectOptions: ClusterConnectOptions = { clusterId: benchClusterId, tls: rootTls ?? false };
     const config = await loadClusterConfig(file);
     if (!config.ok) throw new Error(config.error.message);
-    const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined, stopTimeoutMs: 5000 });
+    const launcher = new Launcher({
+      config: config.value,
+      logLevel: 'warn',
+      includeJoining: false,
+      out: () => undefined,
+      stopTimeoutMs: 5000,
+      // The launcher asks the nodes who leads over their client port: with root's certificate.
+      ...(rootTls === null ? {} : { clientTls: rootTls }),
+    });
     const cluster = new RaftlockCluster(dir, nodes, launcher, connectOptions);
     // Whatever ends this process, the nodes go with it (their stdin lifeline closes too).
     process.once('exit', () => {
@@ -75,7 +92,24 @@ export class RaftlockCluster {
     });
     await launcher.start();
     if ((await launcher.waitForLeader(30_000)) === null) throw new Error('the raftlock cluster elected no leader within 30 s');
+    await cluster.checkMode(options.tls);
     return cluster;
+  }
+
+  /**
+   * The rows are labelled by transport, so the label is checked rather than assumed: over TLS the
+   * cluster must know the client as root (its certificate authenticated it); in plaintext, as no
+   * principal (an insecure cluster).
+   */
+  private async checkMode(tls: boolean): Promise<void> {
+    const client = await connect({ ...this.connectOptions, endpoints: this.endpoints });
+    try {
+      const { principal } = await client.whoami();
+      const expected = tls ? 'root' : null;
+      if (principal !== expected) throw new Error(`the ${tls ? 'secure' : 'insecure'} bench cluster sees its client as ${String(principal)}, not ${String(expected)}`);
+    } finally {
+      await client.close();
+    }
   }
 
   get endpoints(): string[] {
