@@ -1,8 +1,9 @@
 /**
  * Client round trips against a real in-process 3-node cluster on 127.0.0.1 (Raft, durable log on
- * level with fsync, client listener): lock+release cycles and kv puts per second, with 1 and 16
- * clients each working on its own name, and with 16 workers sharing one client (their commands in
- * flight together on its lanes). Latency is wall time per operation (p50/p99).
+ * level with fsync, client listener; secure, as startCluster is by default): lock+release cycles
+ * and kv puts per second, with 1 and 16 clients each working on its own name, and with 16 workers
+ * sharing one client (their commands in flight together on its lanes). Latency is wall time per
+ * operation (p50/p99).
  * Run: `npx tsx bench/client.ts [--short]`.
  */
 import { percentile } from './etcd/workloads.js';
@@ -35,10 +36,11 @@ async function run(label: string, clients: readonly RaftlockClient[], op: (c: Ra
 
 const cluster = await startCluster({ nodes: 3 });
 await cluster.waitForLeader();
-const endpoints = cluster.endpoints.map((e) => e.client);
+// startCluster is secure by default: clients connect over TLS with root's throwaway certificate.
+const options = cluster.connectOptions();
 try {
   for (const count of [1, 16]) {
-    const clients = await Promise.all(Array.from({ length: count }, () => connect({ endpoints })));
+    const clients = await Promise.all(Array.from({ length: count }, () => connect(options)));
     await run(`lock+release, ${count} client(s)`, clients, async (c, i) => {
       const lock = await c.lock(`bench/${i}`);
       await lock.release();
@@ -48,7 +50,7 @@ try {
     });
     await Promise.all(clients.map((c) => c.close()));
   }
-  const shared = await connect({ endpoints });
+  const shared = await connect(options);
   const workers = Array.from({ length: 16 }, () => shared);
   await run('lock+release, 16 workers on 1 client', workers, async (c, i) => {
     const lock = await c.lock(`bench/shared/${i}`);
