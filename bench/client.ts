@@ -1,9 +1,8 @@
 /**
  * Client round trips against a real in-process 3-node cluster on 127.0.0.1 (Raft, durable log on
- * level with fsync, client listener; secure, as startCluster is by default): lock+release cycles
- * and kv puts per second, with 1 and 16 clients each working on its own name, and with 16 workers
- * sharing one client (their commands in flight together on its lanes). Latency is wall time per
- * operation (p50/p99).
+ * level with fsync, client listener): lock+release cycles and kv puts per second, with 1 and 16
+ * clients each working on its own name, and with 16 workers sharing one client (their commands in
+ * flight together on its lanes). Latency is wall time per operation (p50/p99).
  * Run: `npx tsx bench/client.ts [--short]`.
  */
 import { percentile } from './etcd/workloads.js';
@@ -36,7 +35,7 @@ async function run(label: string, clients: readonly RaftlockClient[], op: (c: Ra
 
 const cluster = await startCluster({ nodes: 3 });
 await cluster.waitForLeader();
-// startCluster is secure by default: clients connect over TLS with root's throwaway certificate.
+// A secure cluster (throwaway certificates): every client connects with TLS as root.
 const options = cluster.connectOptions();
 try {
   for (const count of [1, 16]) {

@@ -48,10 +48,10 @@ function userArgument(text: string): string {
   return text;
 }
 
-function hostOption(text: string, previous: readonly string[]): string[] {
+function hostOption(text: string, previous: readonly string[] | undefined): string[] {
   const problem = hostProblem(text);
   if (problem !== null) throw new InvalidArgumentError(problem);
-  return [...previous, text];
+  return [...(previous ?? []), text];
 }
 
 function print(line: string): void {
@@ -70,8 +70,8 @@ async function runCreateCa(options: CommonOptions): Promise<number> {
   return exitCodes.ok;
 }
 
-async function runCreateNode(nodeId: string, options: CommonOptions & { readonly host: readonly string[] }): Promise<number> {
-  if (options.host.length === 0) {
+async function runCreateNode(nodeId: string, options: CommonOptions & { readonly host?: readonly string[] }): Promise<number> {
+  if (options.host === undefined || options.host.length === 0) {
     throw new CliExit(exitCodes.usage, 'create-node needs at least one --host (an IP address or DNS name the node is reached at)');
   }
   const ca = await readCa(options.dir);
@@ -196,8 +196,8 @@ export function registerCertsCommand(program: Command): void {
       .command('create-node')
       .description(`create nodes/NODE.crt|key signed by the CA of --dir (default ${leafValidDaysDefault} days)`)
       .argument('<node>', 'the node id, as in cluster.yml', nodeIdArgument)
-      .option('--host <host>', 'an IP address or DNS name of the node (repeat for several)', hostOption, []),
-  ).action(action((nodeId: string, options: CommonOptions & { host: string[] }) => runCreateNode(nodeId, options)));
+      .option('--host <host>', 'an IP address or DNS name of the node (required; repeat for several)', hostOption),
+  ).action(action((nodeId: string, options: CommonOptions & { host?: string[] }) => runCreateNode(nodeId, options)));
   withCommonOptions(
     certs
       .command('create-client')

@@ -162,7 +162,7 @@ export class Channel {
    * What a Hello to `address` proves: the token that node handed out, else the password; null
    * without credentials (a client certificate, or an insecure cluster).
    */
-  helloAuth(address: string): HelloAuth | null {
+  private helloAuth(address: string): HelloAuth | null {
     const token = this.tokens.get(address);
     if (token !== undefined) return { token };
     return this.options.credentials;

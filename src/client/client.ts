@@ -374,7 +374,8 @@ export class RaftlockClient {
       connectTimeoutMs: this.options.connectTimeoutMs,
       clock,
       tls: this.options.tls,
-      auth: this.channel.helloAuth(address),
+      // A one-off connection: the password itself (a token of that node may have expired).
+      auth: this.options.credentials,
       onPush: () => undefined,
       onClose: () => undefined,
     }).catch((error: unknown) => {

@@ -53,7 +53,7 @@ export async function createCa(options: { commonName: string } & Validity): Prom
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey) };
+  return { cert: pemText(cert.toString('pem')), key: await privateKeyPem(keys.privateKey) };
 }
 
 /** `hosts`: IP addresses become IP SANs, anything else a DNS SAN. */
@@ -124,7 +124,7 @@ async function createLeaf(
       await x509.AuthorityKeyIdentifierExtension.create(signer.cert.publicKey),
     ],
   });
-  return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey) };
+  return { cert: pemText(cert.toString('pem')), key: await privateKeyPem(keys.privateKey) };
 }
 
 /**
@@ -146,7 +146,12 @@ async function generateKeys(): Promise<KeyPair> {
 }
 
 async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return pemText(x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY'));
+}
+
+/** PEM as files have it: ending in a newline, so `cat new-ca.crt >> ca.crt` makes a valid bundle. */
+function pemText(pem: string): string {
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
 /** 128 random bits, positive (top bit clear) and never starting with a zero byte. */

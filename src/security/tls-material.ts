@@ -1,6 +1,6 @@
 /**
  * The reloadable TLS material of one process, and the one way every raftlock TLS server and
- * client is configured (serverTlsOptions, clientTlsOptions, createTlsServer), so the peer port,
+ * client is configured (serverTlsOptions, clientTlsOptions; createTlsServer in tls-server.ts), so the peer port,
  * the client port and the client library cannot drift apart.
  *
  * Protocol: TLS 1.3 only. Both ends are always raftlock on Node.js ≥ 20 (OpenSSL 3), so there is
@@ -18,7 +18,7 @@ import { err, ok } from '../util/result.js';
 import type { Result } from '../util/result.js';
 import { formatIdentity, identityOfPeerCertificate } from './identity.js';
 import type { CertIdentity } from './identity.js';
-import { inspectTlsPem, readAndInspectTlsFiles, validityOf } from './tls-check.js';
+import { inspectTlsPem, readAndInspectTlsFiles, splitPemCertificates, validityOf } from './tls-check.js';
 import type { CheckedTls, TlsFiles, TlsPem } from './tls-check.js';
 
 export { checkTlsPem, readTlsFiles } from './tls-check.js';
@@ -116,20 +116,30 @@ export class TlsMaterial {
   }
 }
 
-function secureContextOptions(pem: TlsPem): tls.SecureContextOptions {
-  return { ca: pem.ca, cert: pem.cert, key: pem.key, minVersion: tlsMinVersion };
+/**
+ * What every raftlock secure context is made of: the material and the protocol floor. The CA
+ * certificates go one by one, as checkTlsPem found them: OpenSSL would drop a bundle made by
+ * concatenating files that do not end in a newline.
+ */
+export function secureContextOptions(pem: TlsPem): tls.SecureContextOptions {
+  return { ca: splitPemCertificates(pem.ca), cert: pem.cert, key: pem.key, minVersion: tlsMinVersion };
 }
+
+/** A TLS handshake not done by then is dropped (node:tls waits 120 s by default): strangers cannot park sockets. */
+export const tlsHandshakeTimeoutMs = 10_000;
 
 /**
  * Options for `tls.createServer`. The certificate comes from the SNI callback, so a reload
  * applies to the next connection of every raftlock client (they all send tlsServerName); the
- * ca/cert/key given beside it serve clients that send no name, and createTlsServer keeps those
- * current too.
+ * ca/cert/key given beside it serve clients that send no name (createTlsServer keeps those
+ * current too).
  *
- * `requireClientCert: false` (the client port) still asks for a certificate but lets the
- * handshake finish without one; node:tls then also finishes handshakes whose certificate failed
- * verification, so such a server must decide with checkPeerCertificate (identity.ts), which
- * refuses those.
+ * `requireClientCert: true`: node:tls drops a connection whose certificate is missing or fails
+ * verification, but reports only "socket hang up"; createTlsServer (tls-server.ts) gives the
+ * reason (expired, unknown CA, ...) and is the better choice. `requireClientCert: false` (the
+ * client port) still asks for a certificate but lets the handshake finish without one; node:tls
+ * then also finishes handshakes whose certificate failed verification, so such a server must
+ * decide with checkPeerCertificate (identity.ts), which refuses those.
  */
 export function serverTlsOptions(material: TlsMaterial, options: { requireClientCert: boolean }): tls.TlsOptions {
   return {
@@ -137,19 +147,8 @@ export function serverTlsOptions(material: TlsMaterial, options: { requireClient
     SNICallback: (_serverName, callback) => callback(null, material.context),
     requestCert: true,
     rejectUnauthorized: options.requireClientCert,
+    handshakeTimeout: tlsHandshakeTimeoutMs,
   };
-}
-
-/** A TLS server with serverTlsOptions that also moves its default context along with every reload. */
-export function createTlsServer(
-  material: TlsMaterial,
-  options: { requireClientCert: boolean },
-  secureConnectionListener?: (socket: tls.TLSSocket) => void,
-): tls.Server {
-  const server = tls.createServer(serverTlsOptions(material, options), secureConnectionListener);
-  const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
-  server.once('close', unsubscribe);
-  return server;
 }
 
 /** What a client presents and trusts when it has no TlsMaterial (the client library). */
@@ -172,7 +171,7 @@ export function clientTlsOptions(
     source instanceof TlsMaterial
       ? { secureContext: source.context }
       : {
-          ca: source.ca,
+          ca: splitPemCertificates(source.ca.toString()),
           ...(source.cert === undefined ? {} : { cert: source.cert }),
           ...(source.key === undefined ? {} : { key: source.key }),
           minVersion: tlsMinVersion,

@@ -82,15 +82,8 @@ export class ClientAuth {
       }
       return ok({ hello, identity: { kind: 'anonymous' } });
     }
-    const certificate = connection.certificate;
-    if (certificate === null || certificate.kind === 'refused') {
-      const reason = certificate === null ? 'no TLS on a secure node' : certificate.reason;
-      this.refused(connection, claimed, reason);
-      return err(errorFrame('UNAUTHENTICATED', reason));
-    }
     const source = connection.slot.source;
-    const identity = certificate.kind === 'verified' ? certificate.identity : null;
-    const outcome = await this.login.login({ source, certificate: identity, auth: hello.auth });
+    const outcome = await this.login.login({ source, certificate: connection.certificate, auth: hello.auth });
     if (!outcome.ok) {
       this.refused(connection, claimed, outcome.reason);
       return err(errorFrame('UNAUTHENTICATED', outcome.reason));
@@ -161,13 +154,8 @@ export class ClientAuth {
 /** Who a connection claims to be, for the log: certificate, then credentials (never a password). */
 function describeClaim(connection: ClientConnection, hello: ClientHello | null): string {
   const parts: string[] = [];
-  const certificate = connection.certificate;
-  if (certificate?.kind === 'verified') {
-    const id = certificate.identity;
-    parts.push(id.kind === 'node' ? `certificate of node ${id.nodeId}` : `certificate of user ${id.user}`);
-  } else if (certificate?.kind === 'refused') {
-    parts.push('a refused certificate');
-  }
+  const id = connection.certificate;
+  if (id !== null) parts.push(id.kind === 'node' ? `certificate of node ${id.nodeId}` : `certificate of user ${id.user}`);
   const auth = hello?.auth;
   if (auth !== undefined) parts.push('token' in auth ? 'a token' : `password of user ${auth.user}`);
   if (hello !== null) parts.push(`client ${JSON.stringify(hello.client)}`);

@@ -12,10 +12,9 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
-import type { PeerCertificateCheck } from '../security/identity.js';
-import { checkPeerCertificate } from '../security/identity.js';
+import type { CertIdentity } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import { createTlsServer } from '../security/tls-material.js';
+import { createTlsServer } from '../security/tls-server.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 import type { ConnectionBudget } from './connection-budget.js';
@@ -33,8 +32,13 @@ export interface ConnectionSlot {
 export interface AcceptedSocket {
   readonly socket: Socket;
   readonly slot: ConnectionSlot;
-  /** What the client's certificate proves; null on an insecure node (plaintext). */
-  readonly certificate: PeerCertificateCheck | null;
+  /** TLS (a secure node) or plaintext. */
+  readonly tls: boolean;
+  /**
+   * What the client's verified certificate proves; null without one. A certificate that failed
+   * verification never gets here: the TLS server drops the connection and reports why.
+   */
+  readonly certificate: CertIdentity | null;
 }
 
 export interface ClientListenerOptions {
@@ -68,12 +72,13 @@ export class ClientListener {
     private readonly options: ClientListenerOptions,
   ) {
     const material = options.tls;
-    this.tlsServer = material === null ? null : createTlsServer(material, { requireClientCert: false }, (socket: TLSSocket) => this.secured(socket));
-    this.tlsServer?.on('tlsClientError', (error, socket) => {
-      const remote = `${sourceAddress(socket)}:${String(socket.remotePort)}`;
-      this.forget(socket);
-      options.log.warn('client connection refused', { remote, reason: `TLS handshake failed: ${error.message}` });
-    });
+    this.tlsServer =
+      material === null
+        ? null
+        : createTlsServer(material, { requireClientCert: false }, {
+            onConnection: (socket, identity) => this.secured(socket, identity),
+            onRefused: (refusal) => options.log.warn('client connection refused', { remote: refusal.remoteAddress, reason: refusal.reason }),
+          });
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (error) => options.log.warn('client listener error', { error: error.message }));
   }
@@ -107,6 +112,8 @@ export class ClientListener {
 
   close(): void {
     this.server.close();
+    // It never listened; closing it ends its subscription to TLS material reloads.
+    this.tlsServer?.close();
     for (const { timer } of this.handshaking.values()) clearTimeout(timer);
     this.handshaking.clear();
   }
@@ -130,7 +137,7 @@ export class ClientListener {
       evicted.evict(why);
     }
     socket.once('close', () => this.options.budget.release(slot));
-    if (this.tlsServer === null) return handler.onConnection({ socket, slot, certificate: null });
+    if (this.tlsServer === null) return handler.onConnection({ socket, slot, tls: false, certificate: null });
     const key = handshakeKey(socket);
     const timer = setTimeout(() => {
       this.handshaking.delete(key);
@@ -143,7 +150,7 @@ export class ClientListener {
     this.tlsServer.emit('connection', socket);
   }
 
-  private secured(socket: TLSSocket): void {
+  private secured(socket: TLSSocket, identity: CertIdentity | null): void {
     const key = handshakeKey(socket);
     const pending = this.handshaking.get(key);
     if (pending === undefined) {
@@ -156,7 +163,7 @@ export class ClientListener {
       socket.destroy();
       return;
     }
-    this.handler.onConnection({ socket, slot: pending.slot, certificate: checkPeerCertificate(socket) });
+    this.handler.onConnection({ socket, slot: pending.slot, tls: true, certificate: identity });
   }
 
   private forget(socket: Socket): void {

@@ -21,13 +21,13 @@ import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
 import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import type { AdminAction } from '../statemachine/auth-types.js';
+import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
 import type { Operation } from '../statemachine/commands.js';
 import { decodeCommand, encodeCommand, stampPrincipal } from '../statemachine/commands.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
-import { authRevision, sessionOwner, whoami } from '../statemachine/queries.js';
+import { authRevision, whoami } from '../statemachine/queries.js';
 import type { Notification } from '../statemachine/results.js';
 import { GroupCommitter } from '../storage/group-commit.js';
 import { openLevelLog } from '../storage/level-log.js';
@@ -45,7 +45,7 @@ import { TcpTransport } from '../transport/tcp.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { createRng } from '../util/rng.js';
-import { audit } from './audit.js';
+import { audit, crossSessionAudit, describeAdmin } from './audit.js';
 import { ClientAuth } from './client-auth.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import { ClientListener } from './client-listener.js';
@@ -103,6 +103,8 @@ export interface NodeServerOptions {
   readonly keepaliveIntervalMs: number;
   /** An idle leader proposes an empty entry this often so log time (and expiry) advances. */
   readonly logTimeTickMs: number;
+  /** Largest step forward in log time between entries (`security.logTimeJumpMax`; default 60 s). */
+  readonly logTimeJumpMaxMs?: number;
   readonly limits: ClusterLimits;
   readonly machine: LockMachineConfig;
   readonly clientLimits?: Partial<ClientConnectionLimits>;
@@ -142,7 +144,7 @@ interface InFlight {
   /** A parked request is not retried before this time (after a failed forward). */
   notBeforeMs: number;
   /** An admin action with its passwords hashed, once this node (as leader) has hashed them. */
-  prepared?: ReturnType<ClientAuth['prepare']> extends Promise<infer T> ? T : never;
+  prepared?: AdminCommand;
   /** Logged with its result when it finishes: admin operations and cross-session commands. */
   readonly audit?: { readonly what: string; readonly target: string };
 }
@@ -297,6 +299,7 @@ export class NodeServer implements ConnectionHost {
         createRaft: createRaftNode,
         tickMs: options.tickMs,
         logTimeTickMs: options.logTimeTickMs,
+        ...(options.logTimeJumpMaxMs === undefined ? {} : { logTimeJumpMaxMs: options.logTimeJumpMaxMs }),
         snapshotEntries: options.snapshotEntries,
         snapshotBytes: options.snapshotBytes,
         snapshotMode: background ? 'deferred' : 'inline',
@@ -474,7 +477,11 @@ export class NodeServer implements ConnectionHost {
   }
 
   refused(connection: ClientConnection, code: WireErrorCode, reason: string): void {
-    this.log.warn('client connection refused', { remote: connection.remote, as: connection.principal, code, reason });
+    this.log.warn('client connection refused', { remote: connection.remote, user: connection.principal, code, reason });
+  }
+
+  timedOut(connection: ClientConnection, reason: string): void {
+    this.log.warn('client connection closed', { remote: connection.remote, user: connection.principal, reason });
   }
 
   closed(connection: ClientConnection, reason: string): void {
@@ -582,16 +589,12 @@ export class NodeServer implements ConnectionHost {
   }
 
   /**
-   * A command on a session another principal owns (only an admin may; the state machine decides):
-   * audited with its result. Judged by this node's applied state; forwarded requests were audited
-   * by the node the client is connected to.
+   * A command on a session another principal owns (only an admin may; the state machine decides)
+   * is audited with its result, by the node the client is connected to (a forwarded request was
+   * audited there), judged by this node's applied state.
    */
   private crossSession(connection: ClientConnection, principal: string | null, op: Operation): InFlight['audit'] {
-    if (connection.isForwarder || op.type === 'openSession') return undefined;
-    const owner = sessionOwner(this.core.state, op.session);
-    if (owner === undefined || owner === principal) return undefined;
-    const name = 'name' in op ? ` ${JSON.stringify(op.name)} in` : 'key' in op ? ` ${JSON.stringify(op.key)} in` : '';
-    return { what: op.type, target: `${name.trimStart()} session ${op.session} of ${owner ?? '(no owner)'}`.trim() };
+    return connection.isForwarder ? undefined : crossSessionAudit(this.core.state, principal, op);
   }
 
   private audit(connection: ClientConnection, principal: string | null, audited: InFlight['audit'], result: string): void {
@@ -893,27 +896,8 @@ function logTransportEvent(logger: Logger, event: TransportEvent): void {
       const what = event.kind === 'refused' ? 'peer connection refused' : 'peer refused us';
       return logger.warn(what, fields);
     }
-  }
-}
-
-/** An admin action as the audit log names it (never a password). */
-function describeAdmin(action: AdminAction): { readonly what: string; readonly target: string } {
-  switch (action.type) {
-    case 'userAdd':
-      return { what: action.type, target: `${action.user}${action.password === null ? ' (no password)' : ''}` };
-    case 'userDelete':
-    case 'userPassword':
-      return { what: action.type, target: action.user };
-    case 'userGrantRole':
-    case 'userRevokeRole':
-      return { what: action.type, target: `${action.user} ${action.role}` };
-    case 'roleAdd':
-    case 'roleDelete':
-      return { what: action.type, target: action.role };
-    case 'roleGrant':
-      return { what: action.type, target: `${action.role} ${JSON.stringify(action.permission.prefix)} ${action.permission.rights.join(',')}` };
-    case 'roleRevoke':
-      return { what: action.type, target: `${action.role} ${JSON.stringify(action.prefix)}` };
+    case 'timedOut':
+      return logger.warn('peer connection timed out', { remote: event.remote, peer: event.peer, reason: event.message });
   }
 }
 

@@ -83,6 +83,8 @@ export interface ConnectionHost {
   request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void;
   /** A frame the connection refuses (a bad `as`, a Request before Welcome); for the log. */
   refused(connection: ClientConnection, code: WireErrorCode, reason: string): void;
+  /** The idle timeout or a frame deadline is closing the connection; for the log. */
+  timedOut(connection: ClientConnection, reason: string): void;
   closed(connection: ClientConnection, reason: string): void;
 }
 
@@ -99,7 +101,9 @@ const earlyFramesMax = 64;
 export class ClientConnection {
   readonly framed: FramedSocket;
   readonly slot: ConnectionSlot;
-  /** What the client's TLS certificate proves; null on an insecure node. */
+  /** Whether the connection is TLS (a secure node). */
+  readonly tls: boolean;
+  /** What the client's verified TLS certificate proves; null without one. */
   readonly certificate: AcceptedSocket['certificate'];
   hello: ClientHello | null = null;
   /** Set once the Welcome is sent. */
@@ -122,11 +126,20 @@ export class ClientConnection {
     private readonly host: ConnectionHost,
   ) {
     this.slot = accepted.slot;
+    this.tls = accepted.tls;
     this.certificate = accepted.certificate;
-    this.framed = new FramedSocket(accepted.socket, limits.frameBytesMax, {
-      onValue: (value) => this.receive(value),
-      onClose: (reason) => this.onClose(reason),
-    });
+    // The frame deadline holds from the first byte; the idle timeout starts with the Welcome
+    // (until then the handshake deadline bounds a silent connection).
+    this.framed = new FramedSocket(
+      accepted.socket,
+      limits.frameBytesMax,
+      {
+        onValue: (value) => this.receive(value),
+        onClose: (reason) => this.onClose(reason),
+        onTimeout: (timeout) => this.host.timedOut(this, timeout.message),
+      },
+      { frameDeadlineMs: timeouts.frameDeadlineMs },
+    );
     this.slot.evict = (reason) => this.framed.fail('TOO_MANY_CONNECTIONS', reason);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -149,7 +162,7 @@ export class ClientConnection {
    */
   get isForwarder(): boolean {
     if (this.identity?.kind === 'node') return true;
-    return this.certificate === null && this.hello?.client.startsWith(forwardClientPrefix) === true;
+    return !this.tls && this.hello?.client.startsWith(forwardClientPrefix) === true;
   }
 
   get isOpen(): boolean {
@@ -244,6 +257,7 @@ export class ClientConnection {
         this.timer = null;
         this.hello = answer.value.hello;
         this.identity = answer.value.identity;
+        this.framed.setIdleTimeout(this.timeouts.idleTimeoutMs);
         this.send(answer.value.welcome);
         const early = this.early ?? [];
         this.early = null;

@@ -222,7 +222,8 @@ export class ServerCore {
 
   /**
    * Keepalives enter the log without a principal (one batch for everybody), so the leader checks
-   * here, against its applied state, that `principal` may keep `session` alive.
+   * here, against its applied state, that `principal` may keep `session` alive. A null principal
+   * (an insecure node; the simulator) is unrestricted.
    */
   keepAlive(requestId: string, session: SessionId, principal: string | null = null): void {
     if (this.host.status().role !== 'leader') {
@@ -237,7 +238,10 @@ export class ServerCore {
     this.keepalives.push({ requestId, session });
   }
 
-  /** A linearizable read, authorized for `principal` against the state it is answered from. */
+  /**
+   * A linearizable read, authorized for `principal` against the state it is answered from (null:
+   * an insecure node, unrestricted).
+   */
   read(requestId: string, query: Query, principal: string | null = null): void {
     this.track(requestId, { kind: 'read', query, principal });
     this.host.read(requestId);

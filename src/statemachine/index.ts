@@ -7,7 +7,16 @@ export { adminRole, allRights, rootUser } from './auth-types.js';
 export type { AdminAction, AdminCommand, AdminCommandType, Permission, Right, RoleView, UserView, WhoAmI } from './auth-types.js';
 export { nameProblem, passwordHashProblem, prefixProblem, rightsProblem } from './auth-validate.js';
 export type { AuthStore } from './auth-store.js';
-export { isAdmin, mayActOnSession, mayUse, mayWatch, userExists, describeDenial } from './authorize.js';
+export {
+  describeDenial,
+  describeSessionDenial,
+  describeUnknownUser,
+  isAdmin,
+  mayActOnSession,
+  mayUse,
+  mayWatch,
+  userExists,
+} from './authorize.js';
 export { neededRight } from './access.js';
 export { adminCommandOf, passwordOf } from './admin-action.js';
 export { defaultLockMachineConfig, validateLockMachineConfig } from './config.js';

@@ -3,7 +3,11 @@
 // anything else is refused with UNAUTHENTICATED before any Welcome (so before any topology), every
 // refusal is logged with the address, the claimed identity and why, and failed logins back off.
 import t from 'tap';
-import { createThrowawayPki } from '../../src/security/pki.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { createNodeCert, createThrowawayPki, createUserCert } from '../../src/security/pki.js';
+import { TlsMaterial } from '../../src/security/tls-material.js';
 import { Refused, SecureClient, userTls } from './fixtures/secure-client.js';
 import { startSecureCluster } from './fixtures/secure-cluster.js';
 
@@ -46,8 +50,14 @@ t.test('who may connect to a secure node', async (t) => {
   // A certificate from another CA.
   const stranger = await createThrowawayPki([], ['root']);
   const forged = await refusal(SecureClient.connect({ port, tls: { ca, cert: stranger.users.get('root')!.cert, key: stranger.users.get('root')!.key } }));
-  t.equal(forged.error?.code, 'UNAUTHENTICATED', "another CA's certificate is refused");
-  t.match(forged.error?.message, /was not accepted/);
+  t.equal(forged.error, null, "another CA's certificate: the TLS connection is dropped, no Hello is read");
+  t.match(cluster.lines.join('\n'), /client connection refused remote=127\.0\.0\.1:\d+ reason="the certificate of CN=root was not accepted: [A-Z_]+/, 'the node logs who and why');
+
+  // An expired certificate of the right CA.
+  const expired = await createUserCert(cluster.caPair, { user: 'root', notBefore: new Date(Date.now() - 3 * 86_400_000), validDays: 1 });
+  const old = await refusal(SecureClient.connect({ port, tls: { ca, ...expired } }));
+  t.equal(old.error, null, 'an expired certificate is refused');
+  t.match(cluster.lines.join('\n'), /client connection refused .*reason=".*CERT_HAS_EXPIRED/, 'and the log says so');
 
   // A certificate of a user the auth store does not know.
   const alice = await refusal(SecureClient.connect({ port, tls: userTls(cluster.userPems.get('alice')!) }));
@@ -96,4 +106,32 @@ t.test('an insecure node takes no credentials and names no principal', async (t)
   t.match(await plain.request({ kind: 'whoami' }), { code: 'OK', value: { kind: 'whoami', principal: null, admin: true } });
   const withPassword = await refusal(SecureClient.connect({ port, auth: { user: 'root', password: 'pw' } }));
   t.match(withPassword.error, { code: 'UNAUTHENTICATED', message: /insecure/ }, 'credentials sent in plaintext are refused, not ignored');
+});
+
+t.test('a reloaded certificate serves the next client connection; open ones carry on', async (t) => {
+  const dir = t.testdir();
+  const pki = await createThrowawayPki(['n1'], ['root']);
+  const files = { ca: join(dir, 'ca.crt'), cert: join(dir, 'n1.crt'), key: join(dir, 'n1.key') };
+  const write = (pem: { cert: string; key: string }): void => {
+    writeFileSync(files.ca, pki.ca.cert);
+    writeFileSync(files.cert, pem.cert);
+    writeFileSync(files.key, pem.key);
+  };
+  write(pki.nodes.get('n1')!);
+  const material = TlsMaterial.fromFiles(files, Date.now());
+  if (!material.ok) throw new Error(material.error);
+  const cluster = await startSecureCluster({ dir: join(dir, 'data'), nodes: 1, overrides: { tls: material.value } });
+  t.teardown(() => cluster.close());
+  const port = (await cluster.waitForLeader()).clientAddress.port;
+  const tls = userTls(pki.users.get('root')!);
+  const serial = (client: SecureClient): string => (client.framed.socket as TLSSocket).getPeerCertificate().serialNumber;
+
+  const before = await SecureClient.connect({ port, tls });
+  t.teardown(() => before.close());
+  write(await createNodeCert(pki.ca, { nodeId: 'n1', hosts: ['127.0.0.1'] }));
+  t.same(material.value.reload(Date.now()), { ok: true, value: undefined }, 'reloaded');
+  const after = await SecureClient.connect({ port, tls });
+  t.teardown(() => after.close());
+  t.not(serial(after), serial(before), 'the new connection sees the new certificate');
+  t.match(await before.request({ kind: 'whoami' }), { code: 'OK' }, 'the open connection carries on');
 });

@@ -156,8 +156,11 @@ t.test('security: defaults, a relative or absolute pki, insecure told once or tw
     logTimeJumpMaxMs: 60_000,
   }, 'secure by default, the PKI next to the data directories');
   const relative = parsed('security:\n  pki: ../certs\n  logTimeJumpMax: 2m\n');
-  t.equal(relative.ok ? relative.value.security.pkiDir : null, resolve(dir, '../certs'), 'relative to the file');
-  t.equal(relative.ok ? relative.value.security.logTimeJumpMaxMs : null, 120_000);
+  if (!relative.ok) throw new Error(relative.error.message);
+  t.equal(relative.value.security.pkiDir, resolve(dir, '../certs'), 'relative to the file');
+  t.equal(relative.value.security.logTimeJumpMaxMs, 120_000);
+  const server = nodeServerOptions({ config: relative.value, nodeId: 'n1' as NodeId });
+  t.equal(server.logTimeJumpMaxMs, 120_000, 'the bound reaches the node server');
   const absolute = parsed('security:\n  pki: /etc/raftlock/pki\n');
   t.equal(absolute.ok ? absolute.value.security.pkiDir : null, '/etc/raftlock/pki');
   const twice = parsed('security:\n  insecure: true\n  insecureNonLoopback: true\n');

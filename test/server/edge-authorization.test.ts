@@ -78,6 +78,10 @@ t.test('principals, rights, sessions and revocation on a secure cluster', async 
   t.match(await carol.request({ kind: 'admin', action: { type: 'userPassword', user: 'carol', password: 'carol-pw2' } }), { code: 'OK' }, 'anyone may change their own password');
   t.match(await carol.request({ kind: 'admin', action: { type: 'userPassword', user: 'bob', password: 'x' } }), { code: 'PERMISSION_DENIED' }, "but not another's");
 
+  // Client ids are the clients' own: bob naming alice's does not make him hear alice's pushes.
+  const b1 = sessionOf(await bob.command('b', 2, { type: 'openSession', ttlMs: 30_000 }));
+  await bob.command('a2', 1, { type: 'keepAlive', session: b1 });
+
   // An admin releasing alice's hold: the holder hears `revoked` before anyone is granted.
   t.match(await alice.command('a1', 4, { type: 'acquire', session: a1, name: 'jobs/L', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
   t.match(await alice.command('a2', 2, { type: 'acquire', session: a2, name: 'jobs/L', waitMs: 30_000, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
@@ -86,7 +90,7 @@ t.test('principals, rights, sessions and revocation on a secure cluster', async 
   const order = alice.pushes.filter((p) => p.kind === 'revoked' || p.kind === 'granted').map((p) => p.kind);
   t.same(order, ['revoked', 'granted'], 'revoked first, then the grant');
   t.match(alice.pushes.find((p) => p.kind === 'revoked'), { kind: 'revoked', session: a1, name: 'jobs/L', by: 'root' });
-  t.notOk(bob.pushes.some((p) => p.kind === 'revoked'), 'nobody else is told');
+  t.notOk(bob.pushes.some((p) => p.kind === 'revoked' || p.kind === 'granted'), 'nobody else is told, even under her client id');
 
   // `as` is for member nodes only.
   const forger = await login('bob');

@@ -1,0 +1,87 @@
+/**
+ * The TLS server every raftlock port listens with. It hands its owner only connections whose
+ * certificate check passed, with the identity the certificate proves, and reports every other
+ * connection with the remote address and the reason, so the owner can log each refusal (who and
+ * why) instead of node:tls's bare "socket hang up".
+ *
+ * Verification is done here, after the handshake, rather than by node:tls's rejectUnauthorized:
+ * node:tls also verifies after the handshake (its OpenSSL verify callback accepts everything and
+ * the socket is destroyed afterwards), but then the reason is lost. Nothing is read from a socket
+ * before this check passes, so the two are equally strict.
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import { assertNever } from '../util/assert.js';
+import { checkPeerCertificate } from './identity.js';
+import type { CertIdentity } from './identity.js';
+import { secureContextOptions, serverTlsOptions } from './tls-material.js';
+import type { TlsMaterial } from './tls-material.js';
+
+export interface TlsRefusal {
+  /** `host:port` of the remote end. */
+  readonly remoteAddress: string;
+  readonly reason: string;
+}
+
+export interface TlsServerHandlers {
+  /**
+   * A connection whose handshake and certificate check passed. `identity` is null only when
+   * `requireClientCert` is false and the peer presented no certificate.
+   */
+  readonly onConnection: (socket: tls.TLSSocket, identity: CertIdentity | null) => void;
+  /** A connection dropped before onConnection (already destroyed): for the log. */
+  readonly onRefused?: (refusal: TlsRefusal) => void;
+}
+
+/**
+ * A TLS server with serverTlsOptions whose default context follows every reload of `material`
+ * (for clients that send no server name). Listen on it as on any net.Server.
+ */
+export function createTlsServer(
+  material: TlsMaterial,
+  options: { readonly requireClientCert: boolean },
+  handlers: TlsServerHandlers,
+): tls.Server {
+  const server = tls.createServer({ ...serverTlsOptions(material, options), rejectUnauthorized: false });
+  const refuse = (socket: tls.TLSSocket, reason: string): void => {
+    const remoteAddress = remoteAddressOf(socket); // gone once the socket is destroyed
+    socket.destroy();
+    handlers.onRefused?.({ remoteAddress, reason });
+  };
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const check = checkPeerCertificate(socket);
+    switch (check.kind) {
+      case 'verified':
+        handlers.onConnection(socket, check.identity);
+        return;
+      case 'none':
+        if (options.requireClientCert) refuse(socket, 'no client certificate (this port requires one)');
+        else handlers.onConnection(socket, null);
+        return;
+      case 'refused':
+        refuse(socket, check.reason);
+        return;
+      default:
+        assertNever(check, 'peer certificate check');
+    }
+  });
+  // A handshake that fails because the peer hung up is reported after the socket is gone, and
+  // its address with it; remember each connection's address while it is known. node:tls keeps
+  // the TCP socket a TLS socket wraps as `_parent` (not part of its typed API, hence the check).
+  const addresses = new WeakMap<object, string>();
+  server.prependListener('connection', (raw: net.Socket) => addresses.set(raw, remoteAddressOf(raw)));
+  server.on('tlsClientError', (error: Error & { reason?: string }, socket: tls.TLSSocket) => {
+    const parent: unknown = (socket as { _parent?: unknown })._parent;
+    const known = typeof parent === 'object' && parent !== null ? addresses.get(parent) : undefined;
+    const remoteAddress = socket.remoteAddress === undefined ? (known ?? 'unknown') : remoteAddressOf(socket);
+    handlers.onRefused?.({ remoteAddress, reason: `TLS handshake failed: ${error.reason ?? error.message}` });
+  });
+  const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
+  server.once('close', unsubscribe);
+  return server;
+}
+
+function remoteAddressOf(socket: net.Socket): string {
+  const host = socket.remoteAddress ?? 'unknown';
+  return `${host.includes(':') ? `[${host}]` : host}:${socket.remotePort ?? '?'}`;
+}
