@@ -6,15 +6,19 @@
  * hands the socket over with what its certificate proves.
  *
  * The TLS server never listens itself: accepted sockets are injected into it ('connection'), so
- * refusals cost no handshake and the server's context follows TlsMaterial reloads
- * (createTlsServer), for clients that send no server name too.
+ * refusals cost no handshake; its context follows TlsMaterial reloads (the SNI callback, and the
+ * default context for clients that send no server name). A certificate that was presented and
+ * failed verification is answered with an Error frame `UNAUTHENTICATED` naming the reason (the
+ * client learns why, e.g. CERT_HAS_EXPIRED) and the connection closed: no frame is read from it.
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { CertIdentity } from '../security/identity.js';
+import { checkPeerCertificate } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import { createTlsServer } from '../security/tls-server.js';
+import { secureContextOptions, serverTlsOptions } from '../security/tls-material.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 import type { ConnectionBudget } from './connection-budget.js';
@@ -36,7 +40,7 @@ export interface AcceptedSocket {
   readonly tls: boolean;
   /**
    * What the client's verified certificate proves; null without one. A certificate that failed
-   * verification never gets here: the TLS server drops the connection and reports why.
+   * verification never gets here: the listener refuses the connection and logs why.
    */
   readonly certificate: CertIdentity | null;
 }
@@ -66,19 +70,15 @@ export class ClientListener {
   private readonly handshaking = new Map<string, { readonly slot: ConnectionSlot; readonly timer: NodeJS.Timeout }>();
   private readonly tlsServer: TlsServer | null;
   private handler: ConnectionHandler | null = null;
+  /** Ends the TLS server's subscription to material reloads. */
+  private unsubscribe: (() => void) | null = null;
 
   private constructor(
     private readonly server: Server,
     private readonly options: ClientListenerOptions,
   ) {
     const material = options.tls;
-    this.tlsServer =
-      material === null
-        ? null
-        : createTlsServer(material, { requireClientCert: false }, {
-            onConnection: (socket, identity) => this.secured(socket, identity),
-            onRefused: (refusal) => options.log.warn('client connection refused', { remote: refusal.remoteAddress, reason: refusal.reason }),
-          });
+    this.tlsServer = material === null ? null : this.createTlsSide(material);
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (error) => options.log.warn('client listener error', { error: error.message }));
   }
@@ -112,8 +112,7 @@ export class ClientListener {
 
   close(): void {
     this.server.close();
-    // It never listened; closing it ends its subscription to TLS material reloads.
-    this.tlsServer?.close();
+    this.unsubscribe?.();
     for (const { timer } of this.handshaking.values()) clearTimeout(timer);
     this.handshaking.clear();
   }
@@ -150,20 +149,38 @@ export class ClientListener {
     this.tlsServer.emit('connection', socket);
   }
 
-  private secured(socket: TLSSocket, identity: CertIdentity | null): void {
+  private createTlsSide(material: TlsMaterial): TlsServer {
+    // A client certificate is asked for, not required (passwords and tokens are the other ways
+    // in), so node:tls completes handshakes whose certificate failed: `secured` refuses those.
+    const server = createTlsServer(serverTlsOptions(material, { requireClientCert: false }));
+    this.unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
+    server.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+      const remote = `${sourceAddress(socket)}:${String(socket.remotePort)}`;
+      this.forget(socket);
+      this.options.log.warn('client connection refused', { remote, reason: `TLS handshake failed: ${error.message}` });
+    });
+    return server;
+  }
+
+  private secured(socket: TLSSocket): void {
     const key = handshakeKey(socket);
     const pending = this.handshaking.get(key);
-    if (pending === undefined) {
+    if (pending === undefined || this.handler === null) {
       socket.destroy();
       return;
     }
     clearTimeout(pending.timer);
     this.handshaking.delete(key);
-    if (this.handler === null) {
-      socket.destroy();
+    const check = checkPeerCertificate(socket);
+    if (check.kind === 'refused') {
+      this.options.log.warn('client connection refused', { remote: pending.slot.remote, reason: check.reason });
+      const ignore = { onValue: () => undefined, onClose: () => undefined };
+      new FramedSocket(socket, 1024, ignore).fail('UNAUTHENTICATED', check.reason);
       return;
     }
-    this.handler.onConnection({ socket, slot: pending.slot, tls: true, certificate: identity });
+    const certificate = check.kind === 'verified' ? check.identity : null;
+    this.handler.onConnection({ socket, slot: pending.slot, tls: true, certificate });
   }
 
   private forget(socket: Socket): void {

@@ -463,6 +463,8 @@ export class NodeServer implements ConnectionHost {
     const outcome = await this.auth.hello(connection, value);
     if (!outcome.ok) return outcome;
     const { hello, identity, token } = outcome.value;
+    // Gone while its credentials were checked: nothing to admit (the answer goes nowhere).
+    if (!connection.isOpen) return err(errorFrame('UNAUTHENTICATED', 'the connection closed during authentication'));
     const full = this.closing !== null ? 'this node is shutting down' : this.listener.admitAuthenticated(connection.slot);
     if (full !== null) {
       this.log.warn('client connection refused', { remote: connection.remote, reason: full });

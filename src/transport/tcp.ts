@@ -12,7 +12,7 @@
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
@@ -27,7 +27,7 @@ import { InboundBudget } from './inbound-budget.js';
 import { SendQueue } from './send-queue.js';
 import { checkPeerCertificate, formatIdentity } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import { checkNodeServerIdentity, clientTlsOptions, createTlsServer } from '../security/tls-material.js';
+import { checkNodeServerIdentity, clientTlsOptions, secureContextOptions, serverTlsOptions } from '../security/tls-material.js';
 import type { PeerLinkStats, PeerTransport, UnreachableCause } from './transport.js';
 
 export interface PeerAddress {
@@ -554,7 +554,10 @@ export class TcpTransport implements PeerTransport {
    * why in an Error frame (node:tls would just reset the connection).
    */
   private createTlsSide(material: TlsMaterial): TlsServer {
-    const server = createTlsServer(material, { requireClientCert: false });
+    // The server's default context follows reloads, for dialers that send no server name.
+    const server = createTlsServer(serverTlsOptions(material, { requireClientCert: false }));
+    const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
+    server.once('close', unsubscribe);
     server.on('secureConnection', (socket: TLSSocket) => this.secured(socket));
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const entry = this.inTlsHandshake.get(remoteOf(socket));
