@@ -17,9 +17,10 @@
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
-// --rounds N repeats the wanted workloads N times on both systems, raftlock first in odd rounds and
-// etcd first in even ones; each row is labelled with its round, and the table is followed by the
-// raftlock/etcd ratio of each workload within each round and their median.
+// --rounds N repeats the wanted workloads N times on both systems (in odd rounds raftlock plain,
+// raftlock TLS, etcd TLS, etcd plain; the reverse in even ones); each row is labelled with its
+// round, and the table is followed by each ratio (raftlock/etcd per transport, TLS/plain per
+// system) of each workload within each round and their median.
 // --etcd-only (`npm run bench:etcd`) runs etcd alone; without etcd installed it says how to
 // install it and exits 0, since the project never requires it.
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
 import type { PhysicalLimits } from './physical.js';
 import type { BackendFactory } from './etcd/backend.js';
 import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './etcd/cluster.js';
-import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
+import { etcdFactory } from './etcd/etcd-backend.js';
 import { procCpuSampler } from './etcd/cpu.js';
 import type { ServerCpu } from './etcd/cpu.js';
 import { heldLocksMemory } from './etcd/memory.js';
