@@ -1,4 +1,4 @@
-import type { LogMark } from './evidence.js';
+import type { LostWrites } from './log-mark.js';
 
 /**
  * Why the storage layer refuses to go on. Every code names an operator-visible condition; the
@@ -56,19 +56,6 @@ export class StorageError extends Error {
 /** Type guard for the top-level handler that prints a storage refusal and exits. */
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
-}
-
-/** What a LOST_WRITES refusal found missing; `lost` names each loss in words. */
-export interface LostWrites {
-  /** The evidence copy the log was compared with (a file in the data directory). */
-  readonly file: string;
-  /** What the evidence records: the log's state after its last synced batch. */
-  readonly recorded: LogMark;
-  /** What the log holds now. */
-  readonly found: LogMark;
-  /** Acknowledged log entries the log no longer holds (inclusive), when the tail went back. */
-  readonly entries: { readonly from: number; readonly to: number } | null;
-  readonly lost: readonly string[];
 }
 
 /** LOST_WRITES, with the comparison that found it. */

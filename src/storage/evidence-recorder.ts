@@ -1,4 +1,5 @@
-import type { EvidenceWriter, LogMark } from './evidence.js';
+import type { EvidenceWriter } from './evidence.js';
+import type { LogMark } from './log-mark.js';
 
 interface Waiter {
   readonly generation: number;

@@ -3,10 +3,10 @@ import type { FileHandle } from 'node:fs/promises';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import type { NodeId } from '../raft/types.js';
 import { isValidNodeId } from '../raft/types.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import type { LogMark } from './log-mark.js';
 import { openRecord, sealRecord } from './records.js';
 
 /**
@@ -26,20 +26,6 @@ import { openRecord, sealRecord } from './records.js';
  * Which state is "the newest" is decided by the generation, and only the log can be behind it:
  * both were written in that order.
  */
-
-/** What the log held after one batch: the fields the evidence compares. */
-export interface LogMark {
-  /** The batch's number: the log's `generation` key after it. */
-  readonly generation: number;
-  readonly term: number;
-  readonly vote: NodeId | null;
-  readonly commit: number;
-  /** The last index the log holds (the snapshot's when it holds no entry after it). */
-  readonly lastIndex: number;
-  /** The term at `lastIndex`. */
-  readonly lastTerm: number;
-  readonly snapshotIndex: number;
-}
 
 export const evidenceFileNames = ['raftlock-evidence-a', 'raftlock-evidence-b'] as const;
 const temporaryName = 'raftlock-evidence.tmp';
