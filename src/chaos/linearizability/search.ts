@@ -246,8 +246,10 @@ export function* linearizations<State, Input, Output>(
   // exhaustion: unknown operations return at +∞, so the remaining ones never constrain the
   // others, fewer ended sessions bar fewer operations, and a dominating state accepts whatever
   // this one accepts; so every completion of this configuration would be one of that one, which
-  // has none. Equal configurations are skipped as in Lowe's memoization (an equal one is never
-  // on the current path: every step adds an operation).
+  // has none (or, when the caller asks for more than one, only completions dominated by those
+  // already yielded, which the caller found to fail after them: segments.ts). Equal
+  // configurations are skipped as in Lowe's memoization (an equal one is never on the current
+  // path: every step adds an operation).
   // An unknown operation taken there but not here is no option here either once its session has
   // ended here (it could only be refused, which changes nothing); the sessions ended there are
   // then ended here too, since its ends are among them.

@@ -23,7 +23,7 @@
  * has ended is no longer carried.
  */
 import type { Model, Operation } from './model.js';
-import type { Linearization, StepBudget } from './search.js';
+import type { Linearization, SearchEnd, StepBudget } from './search.js';
 import { linearizations } from './search.js';
 
 /** One segment: its known operations, and the unknown ones called within it (indices into the partition). */
@@ -98,7 +98,7 @@ type Frame<State> = {
   readonly from: Configuration<State>;
   /** The operations searched: the segment's, then the pending ones (indices into the partition). */
   readonly local: readonly number[];
-  readonly search: Generator<Linearization<State>, unknown, void>;
+  readonly search: Generator<Linearization<State>, SearchEnd<State>, void>;
 };
 
 /** Checks `ops` segment by segment (see the file comment). `ops` is one partition, already reduced. */
@@ -137,7 +137,7 @@ export function checkSegmented<State, Input, Output>(
     if (frame === undefined) break;
     const next = frame.search.next();
     if (next.done === true) {
-      const end = next.value as { kind: 'gaveUp' } | { kind: 'exhausted'; best: Linearization<State> & { depth: number } };
+      const end = next.value;
       if (end.kind === 'gaveUp') return { verdict: 'unknown', steps: budget.steps, segments: segments.length };
       // Nothing after this configuration works: remember it, and ask the segment before for another.
       const depth = (knownBefore[frame.segment] ?? 0) + end.best.depth;
