@@ -45,7 +45,9 @@ export interface Model<State, Input, Output> {
    * session ever make it change something? A segmented check stops carrying such an operation
    * across a quiescent cut once its session has nothing left that could (no operation after the
    * cut, none pending that is not inert): it could never take effect any more. Needs `session`.
-   * Absent: operations are carried until they take effect or their session ends.
+   * An operation inert in a state must be inert in every state that one dominates (`dominates`),
+   * so that dominance between configurations carries over to what they keep. Absent: operations
+   * are carried until they take effect or their session ends.
    */
   readonly inert?: (state: State, input: Input) => boolean;
   /**

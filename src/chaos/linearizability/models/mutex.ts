@@ -92,7 +92,7 @@ export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
   // Owners are sessions: nothing an owner does takes effect after its session ended.
   session: (input) => ({ id: input.owner, ends: input.type === 'end' }),
   // A release or end only changes a lock its owner holds, and only the owner's own acquire makes
-  // it the holder.
+  // it the holder. (Dominance keeps the holder, so a dominated state agrees.)
   inert: (s, input) => input.type !== 'acquire' && s.holder !== input.owner,
   reduce,
   describeOperation: (input, output) => {
