@@ -112,8 +112,9 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
   const total = kinds.reduce((s, [, w]) => s + w, 0);
   if (!Number.isFinite(world.faultMeanGapMs) || total === 0) return events;
   const downUntil = new Map<string, number>();
-  // A corrupt disk costs a replacement (remove, wipe, re-add, promote); losing more disks than
-  // the cluster has spare voters is data loss no procedure recovers from, so one per run.
+  // A corrupt disk, or one that lost synced writes, costs a replacement (remove, wipe, re-add,
+  // promote); losing more disks than the cluster has spare voters is data loss no procedure
+  // recovers from, so one per run.
   let corruptions = 0;
   let t = 0;
   for (;;) {
@@ -155,7 +156,10 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
           corruptions += 1;
           downUntil.set(node, t + length + 5000);
           events.push({ atMs: t, kind: 'diskCorruptRead', node });
-          events.push({ atMs: t, kind: 'crash', node, losePageCache: false });
+          // A process kill finds the armed corruption as a checksum failure; a power loss makes the
+          // disk lose synced writes instead (disk.ts). Which one comes from the event's time rather
+          // than a fresh draw, so every other event of the seed's schedule stays as it was.
+          events.push({ atMs: t, kind: 'crash', node, losePageCache: t % 2 === 1 });
         }
         events.push({ atMs: t + length, kind: 'restart', node });
         break;
