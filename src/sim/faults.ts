@@ -133,14 +133,17 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
     switch (kind) {
       case 'partition': {
         const shape = rng.int(0, 4);
+        // A one-way cut or a clog is a link between two different nodes; a single node has none.
+        const peers = nodes.filter((other) => other !== node);
+        if (shape >= 3 && peers.length === 0) break;
         if (shape === 0) {
           const shuffled = rng.shuffle(nodes);
           const cut = rng.int(1, nodes.length - 1);
           events.push({ atMs: t, kind: 'partition', groups: [shuffled.slice(0, cut), shuffled.slice(cut)] });
         } else if (shape === 1) events.push({ atMs: t, kind: 'isolateLeader' });
         else if (shape === 2) events.push({ atMs: t, kind: 'bridge', node });
-        else if (shape === 3) events.push({ atMs: t, kind: 'oneWay', from: node, to: rng.pick(nodes) });
-        else events.push({ atMs: t, kind: 'clog', from: node, to: rng.pick(nodes), forMs: length });
+        else if (shape === 3) events.push({ atMs: t, kind: 'oneWay', from: node, to: rng.pick(peers) });
+        else events.push({ atMs: t, kind: 'clog', from: node, to: rng.pick(peers), forMs: length });
         events.push({ atMs: t + length, kind: 'heal' });
         break;
       }
