@@ -1,8 +1,11 @@
 import type { AppliedCommand } from '../server/state-machine.js';
 import { assert, assertNever } from '../util/assert.js';
+import type { Mutations } from '../util/mutations.js';
+import { noMutations } from '../util/mutations.js';
 import type { Command, Operation } from './commands.js';
 import { decodeCommand } from './commands.js';
 import type { ApplyContext } from './context.js';
+import type { DedupVerdict } from './dedup.js';
 import { checkDuplicate, recordResult } from './dedup.js';
 import { campaign, proclaim, resign } from './election.js';
 import { deleteKey, put } from './kv.js';
@@ -47,10 +50,13 @@ function runOperation(ctx: ApplyContext, session: Session, clientId: string, seq
   }
 }
 
+/** What the seeded bug 'lost-dedup' says of every command: never seen before. */
+const newCommand: DedupVerdict = { kind: 'new' };
+
 function runCommand(ctx: ApplyContext, command: Command): CommandResult {
   if (command.type === 'keepAliveBatch') return keepAliveBatch(ctx, command.sessions);
   const { clientId, seq, op } = command;
-  const verdict = checkDuplicate(ctx.state, clientId, seq);
+  const verdict = ctx.mutations.has('lost-dedup') ? newCommand : checkDuplicate(ctx.state, clientId, seq);
   switch (verdict.kind) {
     case 'duplicate':
       return verdict.result;
@@ -83,7 +89,7 @@ function runCommand(ctx: ApplyContext, command: Command): CommandResult {
  * then the command runs. An empty payload is a tick. Never throws on any payload; asserts only
  * that entries arrive in index order.
  */
-export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
+export function apply(state: LockState, command: AppliedCommand, mutations: Mutations = noMutations): ApplyOutput {
   // Hot path: the message is built only when the check fails.
   if (command.index <= state.appliedIndex) assert(false, `entry ${command.index} applied after ${state.appliedIndex}`);
   // Whole milliseconds, never backwards: a fractional, non-finite or earlier stamp cannot move
@@ -92,7 +98,7 @@ export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
   const nowMs = Number.isSafeInteger(stamped) && stamped > state.logTimeMs ? stamped : state.logTimeMs;
   state.appliedIndex = command.index;
   state.logTimeMs = nowMs;
-  const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [] };
+  const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [], mutations };
   advanceTime(ctx);
   let result: CommandResult;
   if (command.payload.length === 0) {
