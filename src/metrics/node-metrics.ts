@@ -69,7 +69,7 @@ export class NodeMetrics {
     this.appliedLagMax = options.appliedLagMax ?? defaultAppliedLagMax;
     this.registry.setDefaultLabels({ node: options.nodeId });
     const sample = (): Sample | null => this.sample();
-    this.raft = new RaftMetrics(this.registry, sample);
+    this.raft = new RaftMetrics(this.registry, sample, () => this.nowSeconds());
     this.storage = new StorageMetrics(this.registry, () => sample()?.status ?? null, options.dataDir ?? null);
     this.locks = new LockMetrics(this.registry, () => sample()?.state ?? null);
     this.clients = new ClientMetrics(this.registry, () => sample()?.connections ?? null);

@@ -67,7 +67,12 @@ export class RaftMetrics {
   private seenLeaderTerm = -1;
   private ownElectionTerm = -1;
 
-  constructor(registry: Registry, sample: () => RaftSample | null) {
+  /** `nowSeconds`: a monotonic clock, read only for snapshot transfers and snapshots (rare). */
+  constructor(
+    registry: Registry,
+    sample: () => RaftSample | null,
+    private readonly nowSeconds: () => number,
+  ) {
     const sent = new FastCounter(registry, 'raftlock_raft_messages_sent_total', 'Raft messages sent to peers, by message type.', ['type']);
     const received = new FastCounter(registry, 'raftlock_raft_messages_received_total', 'Raft messages received from peers, by message type.', ['type']);
     for (const type of messageTypes) {
@@ -109,16 +114,16 @@ export class RaftMetrics {
   }
 
   /** Each drained output, right after its messages were sent and its writes submitted. */
-  drained(output: RaftDrained, leading: boolean, nowSeconds: number): void {
-    for (const message of output.earlyMessages) this.messageSent(message, nowSeconds);
-    for (const message of output.messages) this.messageSent(message, nowSeconds);
+  drained(output: RaftDrained, leading: boolean): void {
+    for (const message of output.earlyMessages) this.messageSent(message);
+    for (const message of output.messages) this.messageSent(message);
     for (const write of output.writes) {
       const entries = write.entries.length;
       if (entries === 0) continue;
       this.entriesPerBatch.observe(entries);
       if (leading) this.proposals.value += entries;
     }
-    for (const request of output.snapshotRequests) this.snapshotsAsked.set(request.index, nowSeconds);
+    for (const request of output.snapshotRequests) this.snapshotsAsked.set(request.index, this.nowSeconds());
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'installed') {
         this.snapshotsInstalled.value += 1;
@@ -126,20 +131,20 @@ export class RaftMetrics {
       }
       this.snapshotsTaken.value += 1;
       const askedAt = this.snapshotsAsked.get(snapshot.index);
-      if (askedAt !== undefined) this.snapshotTakeSeconds.observe(nowSeconds - askedAt);
+      if (askedAt !== undefined) this.snapshotTakeSeconds.observe(this.nowSeconds() - askedAt);
       // Requests are one at a time: whatever else is pending is stale.
       this.snapshotsAsked.clear();
     }
   }
 
-  messageReceived(message: Message, nowSeconds: number): void {
+  messageReceived(message: Message): void {
     const counter = this.received.get(message.type);
     if (counter !== undefined) counter.value += 1;
     if (message.type !== 'InstallSnapshotResponse' || !message.done) return;
     const transfer = this.transfers.get(message.from);
     if (transfer === undefined || transfer.index !== message.snapshotIndex) return;
     this.transfers.delete(message.from);
-    this.snapshotSendSeconds.observe(nowSeconds - transfer.sinceSeconds);
+    this.snapshotSendSeconds.observe(this.nowSeconds() - transfer.sinceSeconds);
   }
 
   /** The status after a drain: counts new leaders and this node's own elections. */
@@ -155,7 +160,7 @@ export class RaftMetrics {
     }
   }
 
-  private messageSent(message: Message, nowSeconds: number): void {
+  private messageSent(message: Message): void {
     const counter = this.sent.get(message.type);
     if (counter !== undefined) counter.value += 1;
     if (message.type === 'AppendEntries') {
@@ -163,7 +168,7 @@ export class RaftMetrics {
     } else if (message.type === 'InstallSnapshot' && message.offset === 0) {
       const running = this.transfers.get(message.to);
       if (running !== undefined && running.index === message.meta.index) return;
-      this.transfers.set(message.to, { index: message.meta.index, sinceSeconds: nowSeconds });
+      this.transfers.set(message.to, { index: message.meta.index, sinceSeconds: this.nowSeconds() });
       this.snapshotSends.value += 1;
     }
   }
