@@ -35,10 +35,11 @@ async function run(label: string, clients: readonly RaftlockClient[], op: (c: Ra
 
 const cluster = await startCluster({ nodes: 3 });
 await cluster.waitForLeader();
-const endpoints = cluster.endpoints.map((e) => e.client);
+// A secure cluster (throwaway certificates): every client connects with TLS as root.
+const options = cluster.connectOptions();
 try {
   for (const count of [1, 16]) {
-    const clients = await Promise.all(Array.from({ length: count }, () => connect({ endpoints })));
+    const clients = await Promise.all(Array.from({ length: count }, () => connect(options)));
     await run(`lock+release, ${count} client(s)`, clients, async (c, i) => {
       const lock = await c.lock(`bench/${i}`);
       await lock.release();
@@ -48,7 +49,7 @@ try {
     });
     await Promise.all(clients.map((c) => c.close()));
   }
-  const shared = await connect({ endpoints });
+  const shared = await connect(options);
   const workers = Array.from({ length: 16 }, () => shared);
   await run('lock+release, 16 workers on 1 client', workers, async (c, i) => {
     const lock = await c.lock(`bench/shared/${i}`);

@@ -57,6 +57,8 @@ export {
   ClientSession,
   safeUntilMs,
   systemClock,
+  Users,
+  Roles,
 } from './client/index.js';
 export type {
   ConnectOptions,
@@ -76,4 +78,6 @@ export type {
   WatchOptions,
   ClientClock,
   CancelTimer,
+  ClientTls,
+  Credentials,
 } from './client/index.js';

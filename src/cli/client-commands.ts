@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerAcquireCommands } from './client-acquire.js';
+import { registerAuthCommands } from './client-auth.js';
 import { registerElectCommand } from './client-elect.js';
 import { registerKvCommands } from './client-kv.js';
 import { registerLockCommand } from './client-lock.js';
@@ -11,7 +12,7 @@ import { registerWatchCommand } from './client-watch.js';
 
 /**
  * Every client-side command: status, lock, acquire, release, locks, kv, watch, elect, members,
- * leader, snapshot.
+ * leader, snapshot, user, role, whoami.
  */
 export function registerClientCommands(program: Command): void {
   registerStatusCommand(program);
@@ -23,4 +24,5 @@ export function registerClientCommands(program: Command): void {
   registerElectCommand(program);
   registerMembersCommands(program);
   registerSnapshotCommand(program);
+  registerAuthCommands(program);
 }

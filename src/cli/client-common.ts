@@ -1,6 +1,7 @@
 /**
  * What every client command of the CLI shares: how the cluster is found (--endpoints, --config,
- * RAFTLOCK_ENDPOINTS, ./cluster.yml), durations, output, and the exit codes of docs/cli.md.
+ * RAFTLOCK_ENDPOINTS, ./cluster.yml) and how the command proves who it is (client-security.ts),
+ * durations, output, and the exit codes of docs/cli.md.
  */
 import type { Command } from 'commander';
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -12,6 +13,8 @@ import { isValidNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
 import { loadClusterConfig } from '../server/cluster-config.js';
 import { formatDurationMs, parseDurationMs } from '../server/units.js';
+import type { CliSecurity, ConfigSecurity, CredentialOptions } from './client-security.js';
+import { cliSecurity, CredentialError, passwordEnvVar, userEnvVar } from './client-security.js';
 
 /** Exit codes of the client commands (docs/cli.md). */
 export const exitCodes = {
@@ -24,14 +27,23 @@ export const exitCodes = {
   unavailable: 3,
   /** The session was lost while holding (lock, acquire --hold, elect). */
   sessionLost: 4,
+  /** No valid credentials: the cluster refused who we are, or we refused a node's certificate. */
+  unauthenticated: 5,
+  /** Authenticated, but the principal lacks the right (or is not an admin). */
+  permissionDenied: 6,
 } as const;
 
-export interface ClusterOptions {
+export interface ClusterOptions extends CredentialOptions {
   readonly endpoints?: string;
   readonly config?: string;
   readonly clusterId?: string;
   readonly timeout: number;
   readonly json?: boolean;
+}
+
+/** Per command: whether `--password-file` is the caller's (false: the new password of `user add`). */
+export interface ClusterOptionsShape {
+  readonly callerPasswordFile?: boolean;
 }
 
 /** Thrown inside actions to exit with a code and a message. */
@@ -72,13 +84,28 @@ export function nodeIdArgument(text: string): NodeId {
   return text;
 }
 
-/** Adds the options that locate the cluster; `json` too when the command prints data. */
-export function clusterOptions(command: Command, json: boolean): Command {
+/**
+ * Adds the options that locate the cluster and prove who the caller is; `json` too when the
+ * command prints data.
+ */
+export function clusterOptions(
+  command: Command,
+  json: boolean,
+  shape: ClusterOptionsShape = {},
+): Command {
   command
     .option('-e, --endpoints <list>', 'client addresses host:port,… (or $RAFTLOCK_ENDPOINTS)')
-    .option('-c, --config <file>', 'addresses and cluster id from a cluster.yml (./cluster.yml)')
+    .option('-c, --config <file>', 'addresses, cluster id and PKI directory from a cluster.yml (./cluster.yml)')
     .option('--cluster-id <id>', 'only talk to this cluster (default: from --config, else any)')
-    .addOption(durationFlag('--timeout <duration>', 'give up on the cluster after this', 30_000));
+    .addOption(durationFlag('--timeout <duration>', 'give up on the cluster after this', 30_000))
+    .option('--ca <file>', "the cluster's CA certificate (default: ca.crt of the PKI directory)")
+    .option('--cert <file>', 'client certificate (default: users/root.crt of the PKI directory)')
+    .option('--key <file>', 'its private key')
+    .option('--user <name>', `authenticate as this user (or $${userEnvVar}); password from $${passwordEnvVar}`)
+    .option('--insecure', 'plaintext, no authentication (a cluster with security.insecure)');
+  if (shape.callerPasswordFile !== false) {
+    command.option('--password-file <file>', "the user's password, from a file ('-': standard input)");
+  }
   if (json) command.option('--json', 'print JSON instead of text');
   // Usage errors exit 2 (not commander's 1, which means "refused" here); help and version exit 0.
   command.exitOverride((error: CommanderError) => {
@@ -87,14 +114,19 @@ export function clusterOptions(command: Command, json: boolean): Command {
   return command;
 }
 
+/** Where the cluster is: its endpoints and id, and the cluster file's security, if one was read. */
+export interface ResolvedCluster {
+  readonly endpoints: string[];
+  readonly clusterId: string;
+  readonly security: ConfigSecurity | null;
+}
+
 /** Endpoints and cluster id from the options, the environment, or a cluster.yml. */
-export async function resolveCluster(
-  options: ClusterOptions,
-): Promise<{ endpoints: string[]; clusterId: string }> {
+export async function resolveCluster(options: ClusterOptions): Promise<ResolvedCluster> {
   const listed = options.endpoints ?? process.env['RAFTLOCK_ENDPOINTS'];
   if (listed !== undefined && listed.trim() !== '' && options.config === undefined) {
     const endpoints = listed.split(',').map((e) => e.trim()).filter((e) => e !== '');
-    return { endpoints, clusterId: options.clusterId ?? '' };
+    return { endpoints, clusterId: options.clusterId ?? '', security: null };
   }
   const file = options.config ?? 'cluster.yml';
   if (options.config === undefined && !existsSync(file)) {
@@ -106,19 +138,34 @@ export async function resolveCluster(
     throw new CliExit(exitCodes.usage, `invalid configuration\n${loaded.error.message}`);
   }
   const config = loaded.value;
+  const { pkiDir, insecure } = config.security;
   return {
     endpoints: config.nodes.map((node) => `${node.client.host}:${node.client.port}`),
     clusterId: options.clusterId ?? config.cluster.id,
+    security: { pkiDir, insecure, explicit: options.config !== undefined },
   };
 }
 
-async function clientOptions(
+/**
+ * The connect() options of a command. `callerPassword` false: `--password-file` was someone
+ * else's (the caller's password then only comes from $RAFTLOCK_PASSWORD).
+ */
+export async function clientOptions(
   options: ClusterOptions,
-  extra: Partial<ConnectOptions>,
+  extra: Partial<ConnectOptions> = {},
+  callerPassword = true,
 ): Promise<ConnectOptions> {
-  const { endpoints, clusterId } = await resolveCluster(options);
+  const { endpoints, clusterId, security } = await resolveCluster(options);
+  let proof: CliSecurity;
+  try {
+    proof = cliSecurity(options, security, process.env, callerPassword);
+  } catch (error: unknown) {
+    if (error instanceof CredentialError) throw new CliExit(exitCodes.usage, error.message);
+    throw error;
+  }
   const connectTimeoutMs = Math.min(options.timeout, 5_000);
-  return { endpoints, clusterId, requestTimeoutMs: options.timeout, connectTimeoutMs, ...extra };
+  const timeouts = { requestTimeoutMs: options.timeout, connectTimeoutMs };
+  return { endpoints, clusterId, ...proof, ...timeouts, ...extra };
 }
 
 /** A connected client with an open session. */
@@ -155,6 +202,10 @@ export function failureCode(error: unknown): number {
         return exitCodes.usage;
       case 'SESSION_EXPIRED':
         return exitCodes.sessionLost;
+      case 'UNAUTHENTICATED':
+        return exitCodes.unauthenticated;
+      case 'PERMISSION_DENIED':
+        return exitCodes.permissionDenied;
       default:
         return exitCodes.refused;
     }

@@ -7,6 +7,8 @@ import { startNode } from '../server/embed.js';
 import type { LogLevel } from '../server/logger.js';
 import { createLogger, logLevels } from '../server/logger.js';
 import type { NodeServer } from '../server/node-server.js';
+import { nodeSecurityFor } from '../server/node-security.js';
+import type { NodeSecurity } from '../server/node-security.js';
 import { isStorageError } from '../storage/errors.js';
 
 /** The line `raftlock up` (and scripts) wait for: the node is serving. */
@@ -16,6 +18,8 @@ interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
   readonly logLevel: LogLevel;
+  /** Plaintext, no authentication (as `security.insecure: true`). */
+  readonly insecure?: boolean;
   /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
   readonly stopOnStdinClose?: boolean;
 }
@@ -32,20 +36,53 @@ function describe(error: unknown): string {
 }
 
 /**
- * `raftlock start --node n1 [--config cluster.yml]`: runs one node in the foreground until
- * SIGTERM/SIGINT, then stops gracefully (leadership handed off, writes finished). Exit codes:
- * 0 clean stop, 1 the node failed (storage, fail-stop), 2 bad configuration or arguments.
+ * SIGHUP: re-read the node's certificate, key and CA (a rotation without a restart). A reload that
+ * fails keeps the current material; either way the log says what happened.
+ */
+function reloadOnHangup(security: NodeSecurity, logger: ReturnType<typeof createLogger>): () => void {
+  const onHangup = (): void => {
+    if (security.mode === 'insecure') {
+      logger.warn('SIGHUP ignored: the node runs insecure, there is no TLS material to reload');
+      return;
+    }
+    const reloaded = security.material.reload(Date.now());
+    // At warn, the default level of `start`: an operator asked, and must see the answer.
+    if (reloaded.ok) logger.warn('reloaded TLS material', { certificate: security.material.summary });
+    else logger.error('TLS reload refused', { error: reloaded.error });
+  };
+  process.on('SIGHUP', onHangup);
+  return () => process.off('SIGHUP', onHangup);
+}
+
+/**
+ * `raftlock start --node n1 [--config cluster.yml] [--insecure]`: runs one node in the foreground
+ * until SIGTERM/SIGINT, then stops gracefully (leadership handed off, writes finished). Exit codes:
+ * 0 clean stop, 1 the node failed (storage, fail-stop), 2 bad configuration or arguments, or no
+ * usable TLS material (missing, unreadable, expired) without `insecure`.
  */
 export async function runStart(options: StartOptions): Promise<number> {
   const config = await loadConfigForNodes(options.config);
   if (config === null) return 2;
-  if (!config.nodes.some((n) => n.id === options.node)) {
+  const self = config.nodes.find((n) => n.id === options.node);
+  if (self === undefined) {
     const known = config.nodes.map((n) => n.id).join(', ');
     const message = `node ${options.node} is not in ${config.file} (nodes: ${known})`;
     process.stderr.write(`raftlock: ${message}\n`);
     return 2;
   }
+  const listen = { peer: self.peer, client: self.client };
+  const insecure = options.insecure === true;
+  const security = nodeSecurityFor(config, options.node, { insecure, listen, nowMs: Date.now() });
+  if (!security.ok) {
+    process.stderr.write(`raftlock: node ${options.node} refuses to start: ${security.error}\n`);
+    return 2;
+  }
   const logger = createLogger({ level: options.logLevel });
+  if (security.value.mode === 'insecure') {
+    logger.warn('running insecure: plaintext, no authentication, every client unrestricted');
+  } else {
+    logger.info('loaded TLS material', { certificate: security.value.material.summary });
+  }
   let fatal: ((code: number) => void) | null = null;
   const stopped = new Promise<number>((resolve) => {
     fatal = resolve;
@@ -56,6 +93,7 @@ export async function runStart(options: StartOptions): Promise<number> {
       config,
       nodeId: options.node,
       logger,
+      ...(security.value.mode === 'tls' ? { tls: security.value.material } : { insecure: true }),
       onFatal: (error) => {
         process.stderr.write(`raftlock: node ${options.node} stopped: ${describe(error)}\n`);
         fatal?.(1);
@@ -79,6 +117,7 @@ export async function runStart(options: StartOptions): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const stopReloading = reloadOnHangup(security.value, logger);
   if (options.stopOnStdinClose === true) {
     // The launcher holds the other end of this pipe; it closes when the launcher exits, however.
     // A closing pipe emits both 'end' and 'close': one lost lifeline is one SIGTERM, not the
@@ -96,6 +135,7 @@ export async function runStart(options: StartOptions): Promise<number> {
   const code = await stopped;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  stopReloading();
   if (code !== 0) await server.close().catch(() => undefined);
   return code;
 }
@@ -106,6 +146,11 @@ export function registerStartCommand(program: Command): void {
     .description('run one node of the cluster described by a cluster.yml, until SIGTERM or Ctrl-C')
     .requiredOption('--node <id>', 'which node of the file to run', parseNodeId)
     .option('--config <file>', 'the cluster file', 'cluster.yml')
+    .option(
+      '--insecure',
+      'plaintext and no authentication, as security.insecure: true (loopback addresses only)',
+      false,
+    )
     .addOption(
       new Option('--log-level <level>', 'error, warn, info or debug')
         .choices(logLevels)

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { join, relative, resolve } from 'node:path';
+import { defaultPkiPath, pkiEnvVar, readClientPki } from '../client/client-pki.js';
+import { ensureLocalPki, PkiError, pkiLayout } from '../security/pki.js';
+import type { ClusterConfig } from '../server/cluster-config.js';
 import { loadConfigForNodes } from './load-config.js';
 import { Launcher } from '../server/launcher.js';
 import { logLevels } from '../server/logger.js';
@@ -10,16 +14,63 @@ interface UpOptions {
   readonly joining: boolean;
 }
 
+/** A path as the user would type it from here: relative when under the working directory. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') ? `./${rel}` : path;
+}
+
+/**
+ * The first start of a secure cluster: its CA, every node's certificate and root's, made where
+ * missing under `security.pki` (./data/pki). Prints where they are and how clients find them;
+ * false after a refusal (printed).
+ */
+async function preparePki(config: ClusterConfig, out: (line: string) => void): Promise<boolean> {
+  const dir = config.security.pkiDir;
+  const nodes = config.nodes.map((n) => ({ id: n.id, hosts: [...new Set([n.peer.host, n.client.host])] }));
+  let created: readonly string[];
+  try {
+    ({ created } = await ensureLocalPki(dir, nodes));
+  } catch (error: unknown) {
+    if (!(error instanceof PkiError)) throw error;
+    process.stderr.write(`raftlock: cannot prepare the PKI in ${dir}: ${error.message}\n`);
+    return false;
+  }
+  const root = pkiLayout.user(dir, 'root');
+  out(created.length > 0 ? `created the cluster's certificates in ${shown(dir)}:` : `certificates in ${shown(dir)}:`);
+  out(`  CA: ${shown(pkiLayout.ca(dir).cert)} (ca.key beside it signs new certificates: keep it private)`);
+  out(`  nodes: ${shown(join(dir, 'nodes'))}/<id>.crt and .key`);
+  out(`  root (the admin user): ${shown(root.cert)} and ${shown(root.key)}`);
+  const foundByDefault = resolve(defaultPkiPath) === resolve(dir);
+  const how = foundByDefault
+    ? `they find them in ${defaultPkiPath} (run from ${process.cwd()}), or with ${pkiEnvVar}=${dir}`
+    : `give them ${pkiEnvVar}=${dir} (the CLI also finds them with --config ${config.file})`;
+  out(`  the CLI and connect() use root's certificate from there: ${how}`);
+  return true;
+}
+
 /**
  * `raftlock up [--config cluster.yml]`: every node of the file as a child process, until Ctrl-C.
- * Exit codes: 0 after a clean stop, 1 when every node exited on its own, 2 bad configuration.
+ * A secure cluster's certificates are made on first start (preparePki). Exit codes: 0 after a
+ * clean stop, 1 when every node exited on its own, 2 bad configuration or a PKI directory it
+ * cannot complete.
  */
 export async function runUp(options: UpOptions): Promise<number> {
   const config = await loadConfigForNodes(options.config);
   if (config === null) return 2;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   const includeJoining = options.joining;
-  const launcher = new Launcher({ config, logLevel: options.logLevel, includeJoining, out });
+  const secure = !config.security.insecure;
+  if (secure && !(await preparePki(config, out))) return 2;
+  if (!secure) out('the cluster is insecure (security.insecure): plaintext, no authentication');
+  const rootTls = secure ? readClientPki(config.security.pkiDir, true) : null;
+  const launcher = new Launcher({
+    config,
+    logLevel: options.logLevel,
+    includeJoining,
+    out,
+    ...(rootTls === null ? {} : { clientTls: rootTls }),
+  });
   let interrupted = false;
   const stopped = new Promise<void>((resolve) => {
     const onSignal = (): void => {

@@ -8,6 +8,8 @@ import { fieldsOf, isUint } from './protocol.js';
 
 const refusalCodes: ReadonlySet<string> = new Set<string>([
   ...resultCodes.filter((code) => code !== 'OK'),
+  'PERMISSION_DENIED',
+  'UNAUTHENTICATED',
   'UNAVAILABLE',
 ]);
 

@@ -1,10 +1,11 @@
 import type { BackoffPolicy } from '../transport/backoff.js';
 import { backoffDelayMs } from '../transport/backoff.js';
+import type { ClientTls, Credentials } from './client-pki.js';
 import type { CancelTimer, ClientClock } from './clock.js';
 import { sleep } from './clock.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { RaftlockError } from './errors.js';
-import type { ClientOp, PushEvent, Welcome, WireResult } from './protocol.js';
+import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from './protocol.js';
 
 export interface ChannelOptions {
   /** Client addresses (`host:port`) to try first; members named by Welcome frames are added. */
@@ -21,6 +22,10 @@ export interface ChannelOptions {
   readonly backoff: BackoffPolicy;
   readonly random: () => number;
   readonly clock: ClientClock;
+  /** null: plaintext. */
+  readonly tls: ClientTls | null;
+  /** Proved in every Hello (or a token the node handed out for them); null: none. */
+  readonly credentials: Credentials | null;
   readonly onPush: (push: PushEvent) => void;
   /** After every (re)connection, so watches can resubscribe and waits re-check their state. */
   readonly onConnected: (welcome: Welcome) => void;
@@ -56,6 +61,8 @@ export class Channel {
   private closed = false;
   private lastProblem = 'no node answered yet';
   private reconnectTimer: CancelTimer | null = null;
+  /** Per node address, the token its last Welcome handed out: proves the password again there. */
+  private readonly tokens = new Map<string, string>();
 
   constructor(private readonly options: ChannelOptions) {
     this.known = [...new Set(options.endpoints)];
@@ -151,6 +158,16 @@ export class Channel {
     this.current = null;
   }
 
+  /**
+   * What a Hello to `address` proves: the token that node handed out, else the password; null
+   * without credentials (a client certificate, or an insecure cluster).
+   */
+  private helloAuth(address: string): HelloAuth | null {
+    const token = this.tokens.get(address);
+    if (token !== undefined) return { token };
+    return this.options.credentials;
+  }
+
   private attempt(connection: Connection, op: ClientOp, timeoutMs: number): Promise<WireResult> {
     return new Promise((resolve, reject) => {
       const cancel = this.options.clock.setTimer(() => reject(new AttemptTimeout()), timeoutMs);
@@ -213,6 +230,7 @@ export class Channel {
         throw new RaftlockError('INVALID_ARGUMENT', message);
       }
       let connection: Connection;
+      const auth = this.helloAuth(address);
       try {
         connection = await Connection.open(address, {
           clusterId: this.clusterId,
@@ -220,12 +238,23 @@ export class Channel {
           frameBytesMax: this.options.frameBytesMax,
           connectTimeoutMs: this.options.connectTimeoutMs,
           clock,
+          tls: this.options.tls,
+          auth,
           onPush: (push) => this.options.onPush(push),
           onClose: (reason) => this.lost(reason),
         });
       } catch (error: unknown) {
         if (!(error instanceof ConnectionLost)) throw error;
         this.lastProblem = error.message;
+        if (error.unauthenticated) {
+          if (auth !== null && 'token' in auth) {
+            // The token expired or the node restarted: prove the password again, at once.
+            this.tokens.delete(address);
+            this.preferred = address;
+            continue;
+          }
+          throw new RaftlockError('UNAUTHENTICATED', error.message);
+        }
         if (error.fatal) this.refused.add(address);
         await this.pause(this.failures++, options.signal);
         continue;
@@ -235,6 +264,7 @@ export class Channel {
         throw new RaftlockError('CLOSED', 'the client is closed');
       }
       const welcome = connection.welcome;
+      if (welcome.token !== undefined) this.tokens.set(address, welcome.token);
       if (this.clusterId === '') this.clusterId = welcome.clusterId;
       for (const member of welcome.members) this.learn(member.client);
       const leader = welcome.members.find((member) => member.id === welcome.leader);

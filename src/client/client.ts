@@ -6,6 +6,8 @@ import { fencingToken, sessionId } from '../statemachine/ids.js';
 import type { LockView } from '../statemachine/queries.js';
 import type { WatchEvent } from '../statemachine/results.js';
 import type { MemberView } from '../transport/client-protocol.js';
+import { Roles, Users, whoAmIOf } from './admin.js';
+import type { AdminAction, WhoAmI } from '../statemachine/auth-types.js';
 import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js';
 import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
@@ -79,6 +81,8 @@ export class RaftlockClient {
   private readonly sessions = new Map<number, ClientSession>();
   private readonly openingSessions = new Map<number, Promise<ClientSession>>();
   private readonly waits = new Map<string, PendingWait>();
+  /** Granted holds by (session, name), so a `revoked` push can abort the right one's signal. */
+  private readonly holds = new Map<string, Lock>();
   private readonly watches = new Set<WatchStream>();
   /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
   private readonly orphanEvents = new Map<number, WatchEvent[]>();
@@ -107,6 +111,8 @@ export class RaftlockClient {
       backoff: this.options.backoff,
       random: this.options.random,
       clock: this.options.clock,
+      tls: this.options.tls,
+      credentials: this.options.credentials,
       onPush: (push) => this.onPush(push),
       onConnected: (welcome) => this.onConnected(welcome),
     });
@@ -273,7 +279,9 @@ export class RaftlockClient {
         throw error;
       }
       const link = this.holdLink;
-      return new Lock(spec.name, spec.kind, token, session.id, session.signal, link, endTurn);
+      const lock = new Lock(spec.name, spec.kind, token, session.id, session.signal, link, endTurn);
+      this.holds.set(key, lock);
+      return lock;
     } catch (error: unknown) {
       if (!keepTurn) endTurn();
       throw error;
@@ -330,6 +338,25 @@ export class RaftlockClient {
     return stream;
   }
 
+  // ---- users, roles and who this client is -----------------------------------------------------
+
+  /** User management (admins; a user may change its own password): add, delete, passwd, grant, revoke, list. */
+  readonly users: Users = new Users({
+    admin: (action) => this.adminResult(action),
+    read: (query) => this.readResult(query),
+  });
+
+  /** Role management (admins): add, delete, grant rights on a prefix, revoke, list. */
+  readonly roles: Roles = new Roles({
+    admin: (action) => this.adminResult(action),
+    read: (query) => this.readResult(query),
+  });
+
+  /** The principal the connected node authenticated, its roles, and whether it is an admin. */
+  async whoami(): Promise<WhoAmI> {
+    return whoAmIOf(await this.adminFields({ kind: 'whoami' }));
+  }
+
   // ---- operator calls ------------------------------------------------------------------------
 
   /** Status of the node this client is connected to. */
@@ -346,11 +373,15 @@ export class RaftlockClient {
       frameBytesMax: this.options.frameBytesMax,
       connectTimeoutMs: this.options.connectTimeoutMs,
       clock,
+      tls: this.options.tls,
+      // A one-off connection: the password itself (a token of that node may have expired).
+      auth: this.options.credentials,
       onPush: () => undefined,
       onClose: () => undefined,
     }).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      throw new RaftlockError('UNAVAILABLE', message);
+      const definite = error instanceof ConnectionLost && error.unauthenticated;
+      throw new RaftlockError(definite ? 'UNAUTHENTICATED' : 'UNAVAILABLE', message);
     });
     try {
       const result = await connection.request({ kind: 'status' }).catch((error: unknown) => {
@@ -477,6 +508,15 @@ export class RaftlockClient {
     return fields;
   }
 
+  /**
+   * One admin operation. Not exactly-once like commands: a retry after an unknown outcome may
+   * find it done (adding a user twice is refused with INVALID_ARGUMENT).
+   */
+  private adminResult(action: AdminAction): Promise<WireResult> {
+    if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
+    return this.channel.call({ kind: 'admin', action }, this.callOptions());
+  }
+
   private async adminFields(op: ClientOp): Promise<Fields> {
     if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
     return okFields(await this.channel.call(op, this.callOptions()));
@@ -526,6 +566,7 @@ export class RaftlockClient {
 
   private onSessionLost(session: ClientSession, error: RaftlockError): void {
     for (const [ttlMs, live] of this.sessions) if (live === session) this.sessions.delete(ttlMs);
+    for (const [key, lock] of this.holds) if (lock.session === session.id) this.holds.delete(key);
     for (const [key, wait] of this.waits) {
       if (wait.session !== session) continue;
       this.waits.delete(key);
@@ -562,6 +603,20 @@ export class RaftlockClient {
           if (session.id === push.session) session.lose('the cluster reports it expired');
         }
         return;
+      case 'revoked': {
+        const by = push.by ?? 'an unrestricted client';
+        if (push.reason === 'session-closed-by-admin') {
+          for (const session of this.sessions.values()) {
+            if (session.id === push.session) session.lose(`${by} closed it`);
+          }
+          return;
+        }
+        const key = waitKey(push.session, push.name);
+        const lock = this.holds.get(key);
+        this.holds.delete(key);
+        lock?.revoke(new RaftlockError('NOT_HOLDER', `${by} released ${push.name}`));
+        return;
+      }
       case 'watchCancelled':
         for (const stream of this.watches) {
           if (stream.watchId !== push.watchId) continue;
@@ -671,6 +726,7 @@ export class RaftlockClient {
 
   private readonly holdLink: HoldLink = {
     release: async (name, session, kind) => {
+      this.holds.delete(waitKey(session, name));
       const type = kind === 'election' ? 'resign' : 'release';
       const result = await this.command({ type, session, name });
       const gone = result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED';

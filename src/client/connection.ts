@@ -1,17 +1,31 @@
+import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { clientHelloFrame } from '../transport/handshake.js';
 import { FramedSocket } from '../transport/framed-socket.js';
+import type { ClientTls } from './client-pki.js';
 import type { ClientClock } from './clock.js';
-import type { ClientOp, PushEvent, Welcome, WireResult } from './protocol.js';
+import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from './protocol.js';
 import { parseIncoming } from './protocol.js';
+import {
+  certificateErrorCodes,
+  connectTls,
+  plaintextPeerErrorCodes,
+  provenNodeId,
+} from './tls-connect.js';
 
 /** Why a connection attempt or an in-flight request failed at the transport level. */
 export class ConnectionLost extends Error {
   override readonly name = 'ConnectionLost';
-  /** Set when the node refused us for good (cluster id or protocol mismatch): do not retry it. */
+  /**
+   * `fatal`: the node refused us for good (cluster id or protocol mismatch, no TLS): do not retry
+   * it. `unauthenticated`: a side refused the other's identity (the node our credentials, or we
+   * the node's certificate): a definite answer, reported to the caller, never retried.
+   */
   constructor(
     message: string,
     readonly fatal: boolean = false,
+    readonly unauthenticated: boolean = false,
   ) {
     super(message);
   }
@@ -23,6 +37,10 @@ export interface ConnectionOptions {
   readonly frameBytesMax: number;
   readonly connectTimeoutMs: number;
   readonly clock: ClientClock;
+  /** null: plaintext (an insecure cluster). */
+  readonly tls: ClientTls | null;
+  /** Proved in the Hello; null when a certificate (or nothing, when insecure) is all we have. */
+  readonly auth: HelloAuth | null;
   readonly onPush: (push: PushEvent) => void;
   /** Called once when an established connection ends (not when opening fails). */
   readonly onClose: (reason: string) => void;
@@ -37,6 +55,35 @@ export function splitAddress(
   const port = Number(match[2]);
   if (port < 1 || port > 65535 || match[1] === undefined || match[1] === '') return null;
   return { host: match[1], port };
+}
+
+/** Why a connection closed before its Welcome, classified for the retry decision. */
+function openFailure(
+  address: string,
+  reason: string,
+  errorCode: string | null,
+  secure: boolean,
+): ConnectionLost {
+  if (errorCode !== null && certificateErrorCodes.has(errorCode)) {
+    const hint = 'check that tls.ca (--ca) is the cluster CA and the client certificate is from it';
+    return new ConnectionLost(`TLS with ${address} failed: ${reason} (${hint})`, true, true);
+  }
+  if (secure && errorCode !== null && plaintextPeerErrorCodes.has(errorCode)) {
+    const hint = 'an insecure cluster? connect with tls: false (the CLI: --insecure)';
+    return new ConnectionLost(`${address} does not speak TLS: ${reason} (${hint})`, true);
+  }
+  // A node answers every Hello, with a Welcome or an Error frame; closing without a word is
+  // what a TLS listener does to a plaintext Hello.
+  const silent = !secure && errorCode === null;
+  const hint = silent ? ' (a secure cluster? give its CA: tls.ca, --ca or $RAFTLOCK_PKI)' : '';
+  return new ConnectionLost(`cannot connect to ${address}: ${reason}${hint}`);
+}
+
+/** Why the node's certificate does not back its Welcome, or null when it does. */
+function wrongNode(socket: TLSSocket, welcomeNode: string): string | null {
+  const proven = provenNodeId(socket);
+  if (proven === welcomeNode) return null;
+  return `says it is node ${welcomeNode} but its certificate is node ${String(proven)}'s`;
 }
 
 interface Pending {
@@ -76,7 +123,11 @@ export class Connection {
         framed.destroy(error.message);
         reject(error);
       };
-      const socket = netConnect({ host: parts.host, port: parts.port });
+      const secure = options.tls !== null;
+      const socket: Socket =
+        options.tls === null
+          ? netConnect({ host: parts.host, port: parts.port })
+          : connectTls(parts.host, parts.port, options.tls);
       const framed = new FramedSocket(socket, options.frameBytesMax, {
         onValue(value) {
           const frame = parseIncoming(value);
@@ -85,6 +136,11 @@ export class Connection {
             return;
           }
           if (frame?.type === 'Welcome') {
+            const impostor = secure ? wrongNode(socket as TLSSocket, frame.nodeId) : null;
+            if (impostor !== null) {
+              fail(new ConnectionLost(`${address} ${impostor}`, true, true));
+              return;
+            }
             settled = true;
             cancelTimer();
             connection = new Connection(address, frame, framed);
@@ -92,14 +148,14 @@ export class Connection {
           } else if (frame?.type === 'Error') {
             const fatal = frame.code === 'CLUSTER_MISMATCH' || frame.code === 'VERSION_MISMATCH';
             const message = `${address} refused the connection: ${frame.code}: ${frame.message}`;
-            fail(new ConnectionLost(message, fatal));
+            fail(new ConnectionLost(message, fatal, frame.code === 'UNAUTHENTICATED'));
           } else {
             fail(new ConnectionLost(`${address} did not answer the Hello with a Welcome`));
           }
         },
         onClose(reason) {
           if (connection !== null) connection.finish(reason, options);
-          else fail(new ConnectionLost(`cannot connect to ${address}: ${reason}`));
+          else fail(openFailure(address, reason, framed.errorCode, secure));
         },
       });
       const cancelTimer = options.clock.setTimer(
@@ -109,8 +165,9 @@ export class Connection {
         },
         options.connectTimeoutMs,
       );
-      socket.once('connect', () => {
-        framed.writeValue(clientHelloFrame(options.clusterId, options.clientName));
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
+        const hello = clientHelloFrame(options.clusterId, options.clientName);
+        framed.writeValue(options.auth === null ? hello : { ...hello, auth: options.auth });
       });
     });
   }

@@ -2,10 +2,17 @@ import type { CycleStep, ResultCode } from '../statemachine/results.js';
 
 /**
  * Stable error codes a client call can fail with: the state machine's refusals (its codes other
- * than OK, NOT_LEADER included), UNAVAILABLE from the cluster, and CLOSED when the client itself
- * was closed.
+ * than OK, NOT_LEADER included; PERMISSION_DENIED when the principal lacks a right),
+ * UNAVAILABLE from the cluster, UNAUTHENTICATED when a node (or the client, of a node) refused
+ * who the other side is, and CLOSED when the client itself was closed. UNAUTHENTICATED and
+ * PERMISSION_DENIED are definite: the client does not retry them.
  */
-export type RaftlockErrorCode = Exclude<ResultCode, 'OK'> | 'UNAVAILABLE' | 'CLOSED';
+export type RaftlockErrorCode =
+  | Exclude<ResultCode, 'OK'>
+  | 'PERMISSION_DENIED'
+  | 'UNAUTHENTICATED'
+  | 'UNAVAILABLE'
+  | 'CLOSED';
 
 /** Extra facts some codes carry. */
 export interface RaftlockErrorDetails {

@@ -11,6 +11,10 @@ export type {
   PutResult,
 } from './types.js';
 export type { ConnectOptions } from './options.js';
+export type { ClientTls, Credentials } from './client-pki.js';
+export { defaultPkiDir, pkiEnvVar } from './client-pki.js';
+export { Roles, Users } from './admin.js';
+export type { AdminAction, Permission, Right, RoleView, UserView, WhoAmI } from '../statemachine/auth-types.js';
 export { RaftlockError, isRaftlockError } from './errors.js';
 export type { RaftlockErrorCode, RaftlockErrorDetails } from './errors.js';
 export { Lock } from './lock.js';

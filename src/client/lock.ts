@@ -29,6 +29,8 @@ export class Lock {
   /** The session was already lost when release() was called: the loss is why the hold ended. */
   private lostBeforeRelease = false;
   private releasing: Promise<void> | null = null;
+  /** Set when the cluster ended the hold on someone else's word (an admin). */
+  private revokedBy: RaftlockError | null = null;
 
   constructor(
     readonly name: string,
@@ -48,21 +50,23 @@ export class Lock {
     if (this.combined === null) {
       const own = new AbortController();
       this.own = own;
-      if (this.released) own.abort(this.releasedReason());
+      if (this.revokedBy !== null) own.abort(this.revokedBy);
+      else if (this.released) own.abort(this.releasedReason());
       // Whichever ended the hold first gives the reason, as if the signal had existed all along.
-      const releasedFirst = this.released && !this.lostBeforeRelease;
+      const releasedFirst = (this.released && !this.lostBeforeRelease) || this.revokedBy !== null;
       this.combined = AbortSignal.any(releasedFirst ? [own.signal, this.sessionSignal] : [this.sessionSignal, own.signal]);
     }
     return this.combined;
   }
 
-  /** True until release() is called or the session is lost. */
+  /** True until release() is called, the session is lost or an admin ends the hold. */
   get held(): boolean {
-    return !this.released && !this.sessionSignal.aborted;
+    return !this.released && !this.sessionSignal.aborted && this.revokedBy === null;
   }
 
-  /** Why the hold ended, once it has (a RaftlockError for a lost session). */
+  /** Why the hold ended, once it has (a RaftlockError for a lost session or a revoked hold). */
   get lostReason(): RaftlockError | undefined {
+    if (this.revokedBy !== null) return this.revokedBy;
     if (this.released && !this.lostBeforeRelease) return undefined;
     if (!this.sessionSignal.aborted) return undefined;
     const reason: unknown = this.sessionSignal.reason;
@@ -85,6 +89,17 @@ export class Lock {
       this.endTurn();
     });
     return this.releasing;
+  }
+
+  /**
+   * The cluster ended this hold on someone else's word (an admin released it): `signal` aborts
+   * with `reason` at once, and the name's local turn passes on. A later release() is harmless.
+   */
+  revoke(reason: RaftlockError): void {
+    if (this.released || this.revokedBy !== null || this.sessionSignal.aborted) return;
+    this.revokedBy = reason;
+    this.own?.abort(reason);
+    this.endTurn();
   }
 
   private releasedReason(): Error {

@@ -4,6 +4,8 @@ import { systemClock } from './clock.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
 import { RaftlockError } from './errors.js';
 import { laneSuffixBytesMax, lanesMaxLimit } from './lanes.js';
+import type { ClientTls, Credentials } from './client-pki.js';
+import { clientSecurity } from './client-pki.js';
 
 /** Options of `connect()`. Durations are milliseconds; every field but `endpoints` is optional. */
 export interface ConnectOptions {
@@ -40,17 +42,35 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   readonly backoff?: BackoffPolicy;
   readonly frameBytesMax?: number;
+  /**
+   * TLS towards the nodes: the cluster's CA and optionally a client certificate (its user is the
+   * principal). `false`: plaintext, for an insecure cluster. Absent: the CA (and, without
+   * `credentials`, root's certificate) from `$RAFTLOCK_PKI` or `./data/pki`; plaintext when that
+   * directory has no `ca.crt`.
+   */
+  readonly tls?: ClientTls | false;
+  /**
+   * A user and password, proved in every Hello (the node then hands out a token, reused when
+   * reconnecting to that node). Needs TLS.
+   */
+  readonly credentials?: Credentials;
   /** Injected monotonic clock (tests). */
   readonly clock?: ClientClock;
   /** Uniform [0, 1) source for backoff jitter (tests). */
   readonly random?: () => number;
 }
 
-export type ResolvedOptions = Required<ConnectOptions>;
+export type ResolvedOptions = Required<Omit<ConnectOptions, 'tls' | 'credentials'>> & {
+  /** null: plaintext. */
+  readonly tls: ClientTls | null;
+  readonly credentials: Credentials | null;
+};
 
 export function resolveOptions(options: ConnectOptions, randomId: () => string): ResolvedOptions {
   const ttlMs = options.ttlMs ?? 15_000;
+  const security = clientSecurity(options.tls, options.credentials);
   const resolved: ResolvedOptions = {
+    ...security,
     endpoints: options.endpoints,
     clusterId: options.clusterId ?? '',
     clientId: options.clientId ?? randomId(),

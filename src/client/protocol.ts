@@ -12,6 +12,7 @@ import { isPlainObject } from '../transport/schema.js';
 // client's checked reading of what arrives.
 export type {
   ClientOp,
+  HelloAuth,
   MemberAddress,
   MembersAction,
   PushEvent,
@@ -70,7 +71,12 @@ function welcome(f: Fields): Welcome | null {
   if (typeof f['clusterId'] !== 'string' || !isValidNodeId(f['nodeId'])) return null;
   if (list === null) return null;
   if (leader !== null && !isValidNodeId(leader)) return null;
-  return { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader, members: list };
+  const principal = f['principal'] ?? null;
+  const token = f['token'];
+  if (principal !== null && typeof principal !== 'string') return null;
+  if (token !== undefined && typeof token !== 'string') return null;
+  const base = { type: 'Welcome', clusterId: f['clusterId'], nodeId: f['nodeId'], leader } as const;
+  return { ...base, members: list, principal, ...(token === undefined ? {} : { token }) };
 }
 
 function watchEvent(value: unknown): WatchEvent | null {
@@ -106,6 +112,14 @@ function pushEvent(value: unknown): PushEvent | null {
     case 'sessionExpired':
       if (typeof f['clientId'] !== 'string') return null;
       return isUint(f['session']) ? (f as unknown as PushEvent) : null;
+    case 'revoked': {
+      const by = f['by'] ?? null;
+      const reason = f['reason'];
+      if (!isUint(f['session']) || typeof f['clientId'] !== 'string') return null;
+      if (typeof f['name'] !== 'string' || (by !== null && typeof by !== 'string')) return null;
+      if (reason !== 'released-by-admin' && reason !== 'session-closed-by-admin') return null;
+      return f as unknown as PushEvent;
+    }
     case 'watchCancelled': {
       const code = f['code'];
       if (!isUint(f['watchId']) || (code !== 'COMPACTED' && code !== 'UNAVAILABLE')) return null;

@@ -16,6 +16,7 @@ import { err, ok } from '../util/result.js';
 import type { ConfigProblem } from './config-reader.js';
 import {
   ProblemList,
+  readBoolean,
   readDurationMs,
   readFields,
   readInteger,
@@ -72,8 +73,24 @@ export interface ClusterConfig {
     readonly ttlMinMs: number;
     readonly ttlMaxMs: number;
   };
+  readonly security: SecurityConfig;
   /** Legal but questionable choices (an even node count, ...), for the launcher to print. */
   readonly warnings: readonly ConfigProblem[];
+}
+
+/** The `security:` section (docs/configuration.md, docs/security.md). */
+export interface SecurityConfig {
+  /**
+   * Absolute path of the cluster's PKI directory: `ca.crt`, `nodes/<id>.crt|key` (and, made by
+   * `raftlock up`, `users/root.crt|key`). A relative `pki` resolves against the file's directory.
+   */
+  readonly pkiDir: string;
+  /** Plaintext, no authentication; loopback listen addresses only unless `insecureNonLoopback`. */
+  readonly insecure: boolean;
+  /** With `insecure`: also non-loopback addresses (the operator said it twice). */
+  readonly insecureNonLoopback: boolean;
+  /** Largest step forward in log time between consecutive entries a node stamps or accepts. */
+  readonly logTimeJumpMaxMs: number;
 }
 
 export interface ClusterLimits {
@@ -87,6 +104,10 @@ export interface ClusterLimits {
   readonly sendQueueBytesMax: number;
   /** Client connections one node serves at once; a connection beyond it is refused. */
   readonly connectionsMax: number;
+  /** Client connections from one source address at once, in any state. */
+  readonly connectionsPerSourceMax: number;
+  /** Client connections that have not authenticated yet, apart from `connectionsMax`. */
+  readonly connectionsUnauthenticatedMax: number;
 }
 
 /** Every default, in one place; docs/configuration.md mirrors this table. */
@@ -108,11 +129,16 @@ export const clusterDefaults = {
     sendQueueFramesMax: 4096,
     sendQueueBytesMax: 16 * 1024 * 1024,
     connectionsMax: 1024,
+    // As a node started without a cluster file has them (defaultConnectionLimits, server-connection.ts).
+    connectionsPerSourceMax: 64,
+    connectionsUnauthenticatedMax: 64,
   } satisfies ClusterLimits,
   ttlMs: 15_000,
   keepaliveIntervalMs: 250,
   ttlMinMs: 1_000,
   ttlMaxMs: 24 * 3_600_000,
+  pki: './data/pki',
+  logTimeJumpMaxMs: 60_000,
 } as const;
 
 /** Why a cluster.yml was refused. `message` is printable: one `file:line:col: what` per line. */
@@ -150,7 +176,8 @@ export async function loadClusterConfig(path: string): Promise<Result<ClusterCon
   return parseClusterConfig(text, file);
 }
 
-const topKeys = ['cluster', 'nodes', 'timing', 'snapshot', 'limits', 'sessions'] as const;
+const topKeys = ['cluster', 'nodes', 'timing', 'snapshot', 'limits', 'sessions', 'security'] as const;
+const securityKeys = ['pki', 'insecure', 'insecureNonLoopback', 'logTimeJumpMax'] as const;
 const nodeKeys = ['id', 'peer', 'client', 'data', 'join'] as const;
 const limitKeys = Object.keys(clusterDefaults.limits) as (keyof ClusterLimits)[];
 
@@ -189,6 +216,7 @@ function readSections(
   const snapshot = section('snapshot', ['entries', 'bytes', 'mode']);
   const limits = section('limits', limitKeys);
   const sessions = section('sessions', ['ttl', 'keepaliveInterval', 'ttlMin', 'ttlMax']);
+  const security = section('security', securityKeys);
   type Section = ReadonlyMap<string, Node | null>;
   // `where` is `section.key`: the key looked up and the name used in messages.
   const keyOf = (where: string): string => where.slice(where.indexOf('.') + 1);
@@ -230,6 +258,8 @@ function readSections(
       sendQueueFramesMax: limitCount('sendQueueFramesMax', 1e6),
       sendQueueBytesMax: limitSize('sendQueueBytesMax', 64 * kib, max),
       connectionsMax: limitCount('connectionsMax', 1e6),
+      connectionsPerSourceMax: limitCount('connectionsPerSourceMax', 1e6),
+      connectionsUnauthenticatedMax: limitCount('connectionsUnauthenticatedMax', 1e6),
     },
     sessions: {
       ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),
@@ -242,6 +272,29 @@ function readSections(
       ttlMinMs: duration(sessions, 'sessions.ttlMin', d.ttlMinMs, day),
       ttlMaxMs: duration(sessions, 'sessions.ttlMax', d.ttlMaxMs, 30 * day),
     },
+    security: readSecurity(security, dirname(file), problems),
+  };
+}
+
+function readSecurity(
+  fields: ReadonlyMap<string, Node | null>,
+  baseDir: string,
+  problems: ProblemList,
+): SecurityConfig {
+  const d = clusterDefaults;
+  const pkiText = readString(fields.get('pki'), 'security.pki', d.pki, problems) ?? d.pki;
+  const bounds = { fallback: d.logTimeJumpMaxMs, min: 1_000, max: 24 * 3_600_000 };
+  const jump = fields.get('logTimeJumpMax');
+  return {
+    pkiDir: isAbsolute(pkiText) ? pkiText : resolve(baseDir, pkiText),
+    insecure: readBoolean(fields.get('insecure'), 'security.insecure', false, problems),
+    insecureNonLoopback: readBoolean(
+      fields.get('insecureNonLoopback'),
+      'security.insecureNonLoopback',
+      false,
+      problems,
+    ),
+    logTimeJumpMaxMs: readDurationMs(jump, 'security.logTimeJumpMax', bounds, problems),
   };
 }
 
@@ -409,6 +462,12 @@ function checkCrossField(
   } else if (sessions.ttlMs < sessions.ttlMinMs || sessions.ttlMs > sessions.ttlMaxMs) {
     const message = 'sessions.ttl must lie between sessions.ttlMin and sessions.ttlMax';
     problems.add(at('sessions', 'ttl'), message);
+  }
+  // "Told twice" means both: the second setting alone must not look as if it did something.
+  if (config.security.insecureNonLoopback && !config.security.insecure) {
+    const message =
+      'security.insecureNonLoopback has no effect without security.insecure: true (or --insecure)';
+    warnings.add(at('security', 'insecureNonLoopback'), message);
   }
   const electionMaxMs = 2 * timing.electionTicks * timing.tickMs;
   if (sessions.ttlMinMs < electionMaxMs) {

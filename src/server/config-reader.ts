@@ -108,6 +108,20 @@ export function readString(
   return null;
 }
 
+/** A `true`/`false` setting, or `fallback` when absent. */
+export function readBoolean(
+  node: Input,
+  where: string,
+  fallback: boolean,
+  problems: ProblemList,
+): boolean {
+  if (node === undefined) return fallback;
+  const value = scalarValue(node);
+  if (typeof value === 'boolean') return value;
+  problems.add(node, `${where} must be true or false, got ${describeNode(node)}`);
+  return fallback;
+}
+
 /** Inclusive bounds and the value used when a setting is absent (or after a problem). */
 export interface Bounds {
   readonly fallback: number;

@@ -2,13 +2,20 @@
  * Running raftlock inside a Node.js process: `startNode` runs one node of a cluster.yml (what
  * `raftlock start` does), `startCluster` runs a whole cluster on 127.0.0.1 with ports chosen by
  * the OS and data in a temporary directory (for tests and for trying the service out). Both return
- * handles with the endpoints and a `close()` that stops gracefully.
+ * handles with the endpoints and a `close()` that stops gracefully. Both are secure unless told
+ * `insecure`: startNode reads its TLS material from the cluster file's PKI directory (or is given
+ * it), startCluster makes a throwaway CA and certificates in memory.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeId as toNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
+import type { ConnectOptions } from '../client/options.js';
+import type { Credentials } from '../client/client-pki.js';
+import type { CertKeyPem } from '../security/pki.js';
+import { createNodeCert, createThrowawayPki } from '../security/pki.js';
+import { TlsMaterial } from '../security/tls-material.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
 import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from './cluster-config.js';
@@ -17,6 +24,7 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { NodeServerOptions } from './node-server.js';
 import { NodeServer } from './node-server.js';
+import { nodeSecurityFor } from './node-security.js';
 
 /** The lock state machine limits a cluster.yml implies (identical on every replica). */
 export function machineConfigFor(config: ClusterConfig): LockMachineConfig {
@@ -41,6 +49,16 @@ export interface StartNodeOptions {
   readonly peerListen?: HostPort;
   readonly clientListen?: HostPort;
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * This node's TLS material. Absent: startNode reads it from the cluster file's PKI directory
+   * (`<pki>/ca.crt`, `<pki>/nodes/<id>.crt|key`), unless the node is insecure.
+   */
+  readonly tls?: TlsMaterial;
+  /**
+   * Plaintext, no authentication, as `security.insecure: true` in the file (loopback addresses
+   * only, unless the file also says `insecureNonLoopback: true`).
+   */
+  readonly insecure?: boolean;
   readonly overrides?: Partial<NodeServerOptions>;
 }
 
@@ -72,15 +90,36 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     machine: machineConfigFor(config),
     clientLimits: { frameBytesMax: config.limits.frameBytesMax },
     connectionsMax: config.limits.connectionsMax,
+    connectionLimits: { perSourceMax: config.limits.connectionsPerSourceMax, unauthenticatedMax: config.limits.connectionsUnauthenticatedMax },
+    logTimeJumpMaxMs: config.security.logTimeJumpMaxMs,
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
   };
   return { ...base, ...options.overrides };
 }
 
-/** Runs one node in this process until `close()`. */
+/**
+ * Runs one node in this process until `close()`. Refuses (throws, saying what is missing and the
+ * ways out) when it has no usable TLS material and is not insecure, and when it is insecure on a
+ * non-loopback address without `insecureNonLoopback`.
+ */
 export function startNode(options: StartNodeOptions): Promise<NodeServer> {
-  return NodeServer.start(nodeServerOptions(options));
+  if (options.tls !== undefined) {
+    if (options.insecure === true) {
+      return Promise.reject(new Error('startNode: give tls or insecure: true, not both'));
+    }
+    return NodeServer.start(nodeServerOptions(options));
+  }
+  const { config, nodeId } = options;
+  const self = config.nodes.find((n) => n.id === nodeId);
+  if (self === undefined) return NodeServer.start(nodeServerOptions(options)); // throws: unknown node
+  const listen = { peer: options.peerListen ?? self.peer, client: options.clientListen ?? self.client };
+  const insecure = options.insecure === true;
+  const security = nodeSecurityFor(config, nodeId, { insecure, listen, nowMs: Date.now() });
+  if (!security.ok) return Promise.reject(new Error(security.error));
+  const tls = security.value.mode === 'tls' ? { tls: security.value.material } : {};
+  return NodeServer.start(nodeServerOptions({ ...options, ...tls }));
 }
 
 export interface ClusterEndpoint {
@@ -102,12 +141,25 @@ export interface StartClusterOptions {
   /** Default `background` (see docs/configuration.md, `snapshot.mode`). */
   readonly snapshotMode?: SnapshotModeSetting;
   readonly logger?: Logger;
+  /**
+   * Plaintext, no authentication. Default false: the cluster makes a throwaway CA, node
+   * certificates and root's certificate in memory, and `connectOptions()` carries root's.
+   */
+  readonly insecure?: boolean;
 }
 
 export interface ClusterHandle {
   readonly clusterId: string;
   readonly endpoints: readonly ClusterEndpoint[];
   readonly nodes: readonly NodeServer[];
+  /** The throwaway CA (to make more certificates in tests); null when insecure. */
+  readonly ca: CertKeyPem | null;
+  /**
+   * What `connect()` needs to reach this cluster: every client endpoint, the cluster id, and the
+   * TLS material (the CA, and root's certificate unless `credentials` are given; `false` when
+   * insecure). `connect({ ...cluster.connectOptions(), ttlMs: 5000 })`.
+   */
+  connectOptions(credentials?: Credentials): ConnectOptions & { readonly clusterId: string };
   /** The current leader's node, once one is elected. */
   leader(): NodeServer | null;
   /**
@@ -130,12 +182,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     throw new RangeError(`nodes must be 1–15, got ${count}`);
   }
   const clusterId = options.clusterId ?? 'embedded';
+  // Made before anything else: no temporary directory to clean up if it fails.
+  const ids = Array.from({ length: count }, (_, i) => toNodeId(`n${i + 1}`));
+  const pki = options.insecure === true ? null : await createThrowawayPki(ids);
   const ownDir = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'raftlock-')));
   const loopback = { host: '127.0.0.1', port: 0 };
   const nodes: NodeConfig[] = [];
-  for (let i = 1; i <= count; i++) {
-    const id = toNodeId(`n${i}`);
+  for (const id of ids) {
     nodes.push({ id, peer: loopback, client: loopback, dataDir: join(root, id), join: false });
   }
   const config: ClusterConfig = {
@@ -159,7 +213,17 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       ttlMinMs: clusterDefaults.ttlMinMs,
       ttlMaxMs: clusterDefaults.ttlMaxMs,
     },
+    security: {
+      pkiDir: join(root, 'pki'),
+      insecure: options.insecure === true,
+      insecureNonLoopback: false,
+      logTimeJumpMaxMs: clusterDefaults.logTimeJumpMaxMs,
+    },
     warnings: [],
+  };
+  const tlsOf = (id: NodeId): { readonly tls?: TlsMaterial } => {
+    const pem = pki?.nodes.get(id);
+    return pem === undefined ? {} : { tls: TlsMaterial.fromPem(pem) };
   };
   const servers: NodeServer[] = [];
   const introduce = (): void => {
@@ -172,7 +236,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   try {
     for (const node of nodes) {
       const logger = options.logger ?? silentLogger;
-      const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger });
+      const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger, ...tlsOf(node.id) });
       servers.push(await NodeServer.start({ ...serverOptions, members: [] }));
     }
   } catch (error) {
@@ -182,16 +246,26 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   }
   introduce();
   const endpoints = servers.map((s) => s.endpoint);
+  // Taken while every node listens: a stopped node's address still belongs in a client's list.
+  const clientAddresses = endpoints.map((e) => e.client);
   const leader = (): NodeServer | null => {
     const running = servers.filter((s) => !s.isStopped);
     const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
     return running.find((s) => s.nodeId === id) ?? null;
   };
   let closed: Promise<void> | null = null;
+  const rootUser = pki?.users.get('root');
   return {
     clusterId,
     endpoints,
     nodes: servers,
+    ca: pki?.ca ?? null,
+    connectOptions: (credentials) => {
+      const base = { endpoints: [...clientAddresses], clusterId };
+      if (pki === null || rootUser === undefined) return { ...base, tls: false };
+      if (credentials !== undefined) return { ...base, tls: { ca: pki.ca.cert }, credentials };
+      return { ...base, tls: { ca: rootUser.ca, cert: rootUser.cert, key: rootUser.key } };
+    },
     leader,
     startJoiner: async () => {
       const id = toNodeId(`n${servers.length + 1}`);
@@ -199,9 +273,19 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir, join: true };
       const grown: ClusterConfig = { ...config, nodes: [...config.nodes, joiner] };
       const logger = options.logger ?? silentLogger;
-      const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger });
+      const tls =
+        pki === null
+          ? {}
+          : {
+              tls: TlsMaterial.fromPem({
+                ca: pki.ca.cert,
+                ...(await createNodeCert(pki.ca, { nodeId: id, hosts: ['127.0.0.1', '::1', 'localhost'] })),
+              }),
+            };
+      const serverOptions = nodeServerOptions({ config: grown, nodeId: id, logger, ...tls });
       const server = await NodeServer.start({ ...serverOptions, members: [] });
       servers.push(server);
+      clientAddresses.push(server.endpoint.client);
       introduce();
       return server;
     },

@@ -10,6 +10,7 @@ import { dirname, join, sep } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../raft/types.js';
+import type { ClientTlsPem } from '../security/tls-material.js';
 import type { ClusterConfig, NodeConfig } from './cluster-config.js';
 import { probeStatus } from './server-probe.js';
 
@@ -49,6 +50,8 @@ export interface LaunchOptions {
   readonly out: (line: string) => void;
   /** Grace period between SIGTERM and SIGKILL when stopping. */
   readonly stopTimeoutMs?: number;
+  /** How the launcher asks the nodes who leads: a secure cluster's CA and a user certificate. */
+  readonly clientTls?: ClientTlsPem;
 }
 
 interface Child {
@@ -134,7 +137,8 @@ export class Launcher {
   /** Asks each running node for its view; resolves with the leader all of them agree on, if any. */
   async leader(): Promise<NodeId | null> {
     const clusterId = this.options.config.cluster.id;
-    const probes = this.children.map((c) => probeStatus(c.node.client, clusterId));
+    const tls = this.options.clientTls;
+    const probes = this.children.map((c) => probeStatus(c.node.client, clusterId, 2000, tls));
     const views = await Promise.all(probes);
     const leaders = views.flatMap((v) => (v === null || v.leader === null ? [] : [v.leader]));
     const first = leaders[0];

@@ -34,6 +34,11 @@ export interface LocalClusterFileOptions {
   readonly ttlMin?: string;
   /** The file's name in `dir` (default `cluster.yml`): one per node when each sees its own addresses. */
   readonly fileName?: string;
+  /**
+   * `insecure` (the default): plaintext on 127.0.0.1, `security.insecure: true`. `{ pki }`: TLS
+   * from that PKI directory (make it with ensureLocalPki, src/security/pki.ts).
+   */
+  readonly security?: 'insecure' | { readonly pki: string };
 }
 
 /** Nodes `n<first>`… with a free peer and client port each. */
@@ -45,6 +50,7 @@ export async function allocateLocalNodes(count: number, first = 1): Promise<Loca
 
 /** Writes `dir/cluster.yml` (or `fileName`) for `nodes` (data under `dir/data/<id>`) and returns its path. */
 export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], options: LocalClusterFileOptions): string {
+  const security = options.security ?? 'insecure';
   const lines = [
     'cluster:',
     `  id: ${options.clusterId}`,
@@ -65,6 +71,8 @@ export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], 
     'sessions:',
     '  keepaliveInterval: 100ms',
     `  ttlMin: ${options.ttlMin ?? '1s'}`,
+    'security:',
+    ...(security === 'insecure' ? ['  insecure: true'] : [`  pki: ${JSON.stringify(security.pki)}`]),
   ];
   const file = join(dir, options.fileName ?? 'cluster.yml');
   writeFileSync(file, `${lines.join('\n')}\n`);

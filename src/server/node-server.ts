@@ -8,39 +8,61 @@
  * that find no leader wait for one (bounded by `requestTimeoutMs`) and then get UNAVAILABLE. Reads
  * use ReadIndex on any node. Notifications of every applied entry are pushed to the connections
  * whose client id or session they name; watch events to the matching watches.
+ *
+ * With `tls` the node is secure (docs/security.md): TLS on both ports, every client connection
+ * authenticates in its Hello, every command is stamped with the connection's principal (the state
+ * machine authorizes it when it applies), and reads, watches and admin-only operations are
+ * authorized here against the applied auth store. Without `tls` it is insecure: plaintext, no
+ * authentication, every client unrestricted.
  */
 import { randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
 import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
+import type { TlsMaterial } from '../security/tls-material.js';
+import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
+import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
+import type { Operation } from '../statemachine/commands.js';
+import { decodeCommand, encodeCommand, stampPrincipal } from '../statemachine/commands.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
+import { authRevision, whoami } from '../statemachine/queries.js';
+import type { Notification } from '../statemachine/results.js';
 import { GroupCommitter } from '../storage/group-commit.js';
 import { openLevelLog } from '../storage/level-log.js';
 import type {
   ClientOp,
   MembersAction,
   NodeStatusView,
-  Welcome,
   WireResult,
 } from '../transport/client-protocol.js';
-import { unavailable } from '../transport/client-protocol.js';
-import { FramedSocket } from '../transport/framed-socket.js';
+import { invalidArgument, permissionDenied, unavailable } from '../transport/client-protocol.js';
+import type { ErrorFrame, WireErrorCode } from '../transport/handshake.js';
+import { errorFrame } from '../transport/handshake.js';
 import type { TransportEvent } from '../transport/tcp.js';
 import { TcpTransport } from '../transport/tcp.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
 import { createRng } from '../util/rng.js';
+import { audit, crossSessionAudit, describeAdmin } from './audit.js';
+import { ClientAuth } from './client-auth.js';
+import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
+import { ClientListener } from './client-listener.js';
 import type { ClusterLimits, HostPort, SnapshotModeSetting } from './cluster-config.js';
 import { Driver } from './driver.js';
+import { ConnectionBudget } from './connection-budget.js';
+import type { AdminOnly } from './edge-access.js';
+import { adminOnlyDenial, sessionDenial, watchDenial } from './edge-access.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
+import { principalOf } from './login.js';
+import type { LoginThrottleOptions } from './login-throttle.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
-import type { ClientConnectionLimits, ConnectionHost } from './server-connection.js';
-import { ClientConnection, defaultClientConnectionLimits } from './server-connection.js';
+import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, HelloAccepted } from './server-connection.js';
+import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
 import { PushRoutes, startWatch } from './server-push.js';
 import type { AddressBook } from './server-views.js';
@@ -81,11 +103,29 @@ export interface NodeServerOptions {
   readonly keepaliveIntervalMs: number;
   /** An idle leader proposes an empty entry this often so log time (and expiry) advances. */
   readonly logTimeTickMs: number;
+  /** Largest step forward in log time between entries (`security.logTimeJumpMax`; default 60 s). */
+  readonly logTimeJumpMaxMs?: number;
   readonly limits: ClusterLimits;
   readonly machine: LockMachineConfig;
   readonly clientLimits?: Partial<ClientConnectionLimits>;
-  /** Client connections at once; one more is refused with TOO_MANY_CONNECTIONS. */
+  /** Authenticated client connections at once; one more is refused with TOO_MANY_CONNECTIONS. */
   readonly connectionsMax?: number;
+  /**
+   * Budgets and timeouts that keep strangers from locking clients out: idle timeout after the
+   * Welcome, per-frame deadline, per-source limit, the budget of connections not yet
+   * authenticated. Defaults: `defaultConnectionLimits`.
+   */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
+  /**
+   * This node's TLS material (its node certificate, key and the cluster CA): the node is secure
+   * (TLS on the peer and client ports, clients must authenticate). Absent: insecure (plaintext,
+   * no authentication, every client unrestricted).
+   */
+  readonly tls?: TlsMaterial;
+  /** Back-off of failed password and token logins (defaults in login-throttle.ts). */
+  readonly loginThrottle?: Partial<LoginThrottleOptions>;
+  /** Lifetime of the token a password login is answered with (default 10 min). */
+  readonly tokenTtlMs?: number;
   /** How long a request may wait for a leader or a forwarded answer before UNAVAILABLE. */
   readonly requestTimeoutMs?: number;
   readonly logger?: Logger;
@@ -98,9 +138,15 @@ interface InFlight {
   readonly connection: ClientConnection;
   readonly id: number;
   readonly op: ClientOp;
+  /** Who the request acts as: the connection's principal, or a forwarding node's `as`. */
+  readonly principal: string | null;
   readonly deadlineMs: number;
   /** A parked request is not retried before this time (after a failed forward). */
   notBeforeMs: number;
+  /** An admin action with its passwords hashed, once this node (as leader) has hashed them. */
+  prepared?: AdminCommand;
+  /** Logged with its result when it finishes: admin operations and cross-session commands. */
+  readonly audit?: { readonly what: string; readonly target: string };
 }
 
 function describe(error: unknown): string {
@@ -121,15 +167,18 @@ export class NodeServer implements ConnectionHost {
   private readonly transport: TcpTransport;
   private readonly committer: GroupCommitter;
   private readonly mirror: SnapshotMirror | null;
-  private readonly clientServer: Server;
+  private readonly listener: ClientListener;
   private readonly forwards: ForwardPool;
+  private readonly auth: ClientAuth;
+  /** The applied auth store's revision the open connections were last checked against. */
+  private authRevisionSeen: number;
   private readonly directory = new Map<NodeId, MemberAddresses>();
   private readonly connections = new Set<ClientConnection>();
   private readonly pushRoutes = new PushRoutes();
   private readonly inflight = new Map<string, InFlight>();
   private parked: InFlight[] = [];
   private readonly clientLimits: ClientConnectionLimits;
-  private readonly connectionsMax: number;
+  private readonly connectionLimits: ConnectionLimits;
   private readonly requestTimeoutMs: number;
   private nextConnectionId = 1;
   private nextRequest = 1;
@@ -150,7 +199,7 @@ export class NodeServer implements ConnectionHost {
     core: ServerCore,
     committer: GroupCommitter,
     transport: TcpTransport,
-    clientServer: Server,
+    listener: ClientListener,
     mirror: SnapshotMirror | null,
   ) {
     this.options = options;
@@ -162,9 +211,9 @@ export class NodeServer implements ConnectionHost {
     this.committer = committer;
     this.mirror = mirror;
     this.transport = transport;
-    this.clientServer = clientServer;
+    this.listener = listener;
     this.clientLimits = { ...defaultClientConnectionLimits, ...options.clientLimits };
-    this.connectionsMax = options.connectionsMax ?? options.limits.connectionsMax;
+    this.connectionLimits = { ...defaultConnectionLimits, ...options.connectionLimits };
     const electionMs = options.raft.electionTicks * options.tickMs;
     this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(5000, electionMs * 6);
     for (const member of options.members) this.directory.set(member.id, member);
@@ -173,7 +222,19 @@ export class NodeServer implements ConnectionHost {
       self: this.nodeId,
       frameBytesMax: this.clientLimits.frameBytesMax,
       timeoutMs: this.requestTimeoutMs,
+      tls: options.tls ?? null,
     });
+    this.auth = new ClientAuth({
+      secure: options.tls !== undefined,
+      clusterId: this.clusterId,
+      log: this.log,
+      state: () => this.core.state,
+      isMember: (node) => node !== this.nodeId && this.directory.has(node),
+      now: () => this.now(),
+      ...(options.loginThrottle === undefined ? {} : { throttle: options.loginThrottle }),
+      ...(options.tokenTtlMs === undefined ? {} : { tokenTtlMs: options.tokenTtlMs }),
+    });
+    this.authRevisionSeen = authRevision(core.state);
     const status = core.status();
     this.seen = {
       role: status.role,
@@ -191,7 +252,10 @@ export class NodeServer implements ConnectionHost {
       onFatal: (error) => this.onFatal(error),
       coalesceTurn: () => core.isLeading,
     });
-    clientServer.on('connection', (socket) => this.accept(socket));
+    listener.attach({
+      refusing: () => (this.closing === null ? null : 'this node is shutting down'),
+      onConnection: (accepted) => this.accept(accepted),
+    });
     if (mirror !== null) {
       this.mirrorFeed = setInterval(() => mirror.flush(), feedIntervalMs);
       this.mirrorFeed.unref();
@@ -220,6 +284,7 @@ export class NodeServer implements ConnectionHost {
     });
     const committer = new GroupCommitter(levelLog);
     let transport: TcpTransport | null = null;
+    let listener: ClientListener | null = null;
     const background = (options.snapshotMode ?? 'background') === 'background';
     let mirror: SnapshotMirror | null = null;
     try {
@@ -234,6 +299,7 @@ export class NodeServer implements ConnectionHost {
         createRaft: createRaftNode,
         tickMs: options.tickMs,
         logTimeTickMs: options.logTimeTickMs,
+        ...(options.logTimeJumpMaxMs === undefined ? {} : { logTimeJumpMaxMs: options.logTimeJumpMaxMs }),
         snapshotEntries: options.snapshotEntries,
         snapshotBytes: options.snapshotBytes,
         snapshotMode: background ? 'deferred' : 'inline',
@@ -255,24 +321,28 @@ export class NodeServer implements ConnectionHost {
           sendQueueFramesMax: options.limits.sendQueueFramesMax,
           sendQueueBytesMax: options.limits.sendQueueBytesMax,
         },
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
         onEvent: (event) => logTransportEvent(logger, event),
       });
-      const clientServer = createServer({ noDelay: true });
-      await new Promise<void>((resolve, reject) => {
-        clientServer.once('error', reject);
-        clientServer.listen(options.clientListen.port, options.clientListen.host, () => {
-          clientServer.off('error', reject);
-          resolve();
-        });
+      const limits = { ...defaultConnectionLimits, ...options.connectionLimits };
+      const handshakeTimeoutMs = options.clientLimits?.handshakeTimeoutMs ?? defaultClientConnectionLimits.handshakeTimeoutMs;
+      listener = await ClientListener.listen({
+        listen: options.clientListen,
+        tls: options.tls ?? null,
+        budget: new ConnectionBudget<ConnectionSlot>({
+          perSourceMax: limits.perSourceMax,
+          unauthenticatedMax: limits.unauthenticatedMax,
+          authenticatedMax: options.connectionsMax ?? options.limits.connectionsMax,
+        }),
+        handshakeTimeoutMs,
+        log: logger,
       });
-      clientServer.on('error', (error) => {
-        logger.warn('client listener error', { error: describe(error) });
-      });
-      const server = new NodeServer(options, created.value, committer, transport, clientServer, mirror);
+      const server = new NodeServer(options, created.value, committer, transport, listener, mirror);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
         client: formatAddress(server.clientAddress),
+        security: options.tls === undefined ? 'insecure (plaintext, no authentication)' : `TLS as ${options.tls.summary}`,
         term: status.term,
         commit: status.commit,
         snapshot: status.snapshotIndex,
@@ -281,6 +351,7 @@ export class NodeServer implements ConnectionHost {
       server.driver.start();
       return server;
     } catch (error) {
+      listener?.close();
       await mirror?.close();
       await transport?.close();
       await committer.close().catch(() => undefined);
@@ -295,9 +366,12 @@ export class NodeServer implements ConnectionHost {
   }
 
   get clientAddress(): HostPort {
-    const bound = this.clientServer.address();
-    if (bound === null || typeof bound !== 'object') return this.options.clientListen;
-    return { host: bound.address, port: bound.port };
+    return this.listener.address;
+  }
+
+  /** Whether clients must authenticate over TLS (the node was given TLS material). */
+  get isSecure(): boolean {
+    return this.auth.secure;
   }
 
   /** This node's id and `host:port` addresses, for clients (`client`) and peers (`peer`). */
@@ -342,9 +416,6 @@ export class NodeServer implements ConnectionHost {
     });
   }
 
-  welcome(): Welcome {
-    return welcomeFrame(this.clusterId, this.core.status(), this.addressBook());
-  }
 
   /**
    * Every node reaches another at the addresses its own cluster.yml gives (a membership change
@@ -381,22 +452,38 @@ export class NodeServer implements ConnectionHost {
 
   // ---- connections -------------------------------------------------------------------------
 
-  private accept(socket: Socket): void {
-    if (this.closing !== null || this.connections.size >= this.connectionsMax) {
-      const ignore = { onValue: () => undefined, onClose: () => undefined };
-      const framed = new FramedSocket(socket, 1024, ignore);
-      const why =
-        this.closing !== null
-          ? 'this node is shutting down'
-          : `this node serves at most ${this.connectionsMax} client connections`;
-      this.log.warn('client connection refused', { remote: framed.remote, reason: why });
-      framed.fail('TOO_MANY_CONNECTIONS', why);
-      return;
-    }
+  private accept(accepted: AcceptedSocket): void {
     const id = this.nextConnectionId++;
-    const connection = new ClientConnection(id, socket, this.clientLimits, this);
+    const connection = new ClientConnection(id, accepted, this.clientLimits, this.connectionLimits, this);
     this.connections.add(connection);
-    this.log.debug('client connected', { connection: id, remote: connection.framed.remote });
+    this.log.debug('client connected', { connection: id, remote: connection.remote });
+  }
+
+  async hello(connection: ClientConnection, value: unknown): Promise<Result<HelloAccepted, ErrorFrame>> {
+    const outcome = await this.auth.hello(connection, value);
+    if (!outcome.ok) return outcome;
+    const { hello, identity, token } = outcome.value;
+    // Gone while its credentials were checked: nothing to admit (the answer goes nowhere).
+    if (!connection.isOpen) return err(errorFrame('UNAUTHENTICATED', 'the connection closed during authentication'));
+    const full = this.closing !== null ? 'this node is shutting down' : this.listener.admitAuthenticated(connection.slot);
+    if (full !== null) {
+      this.log.warn('client connection refused', { remote: connection.remote, reason: full });
+      return err(errorFrame('TOO_MANY_CONNECTIONS', full));
+    }
+    const principal = principalOf(identity);
+    const welcome = welcomeFrame(this.clusterId, this.core.status(), this.addressBook(), {
+      principal,
+      ...(token === undefined ? {} : { token }),
+    });
+    return ok({ hello, identity, welcome });
+  }
+
+  refused(connection: ClientConnection, code: WireErrorCode, reason: string): void {
+    this.log.warn('client connection refused', { remote: connection.remote, user: connection.principal, code, reason });
+  }
+
+  timedOut(connection: ClientConnection, reason: string): void {
+    this.log.warn('client connection closed', { remote: connection.remote, user: connection.principal, reason });
   }
 
   closed(connection: ClientConnection, reason: string): void {
@@ -405,28 +492,57 @@ export class NodeServer implements ConnectionHost {
     this.log.debug('client disconnected', { connection: connection.id, reason });
   }
 
-  request(connection: ClientConnection, id: number, op: ClientOp): void {
+  request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void {
+    // Revocation: a user deleted since the last request loses its connection now.
+    if (!this.auth.stillValid(connection)) return;
+    const state = this.core.state;
+    if (as !== null && !userExists(state.auth, as)) {
+      return connection.respond(id, permissionDenied(describeUnknownUser(as)));
+    }
+    const principal = as ?? connection.principal;
     const deadlineMs = this.now() + this.requestTimeoutMs;
-    const submit = (): void => this.submit({ connection, id, op, deadlineMs, notBeforeMs: 0 });
+    const submit = (audited?: InFlight['audit']): void =>
+      this.submit({ connection, id, op, principal, deadlineMs, notBeforeMs: 0, ...(audited === undefined ? {} : { audit: audited }) });
+    const refuse = (what: AdminOnly, audited: InFlight['audit']): boolean => {
+      const denied = adminOnlyDenial(state, principal, what);
+      if (denied === null) return false;
+      this.audit(connection, principal, audited, 'PERMISSION_DENIED');
+      connection.respond(id, permissionDenied(denied));
+      return true;
+    };
     switch (op.kind) {
       case 'command': {
         this.pushRoutes.bindClient(connection, op.command.clientId);
         const inner = op.command.op;
-        if (inner.type !== 'openSession') this.pushRoutes.bindSession(connection, inner.session);
-        return submit();
+        if (inner.type === 'openSession') return submit();
+        this.pushRoutes.bindSession(connection, inner.session);
+        return submit(this.crossSession(connection, principal, op.command.op));
       }
       case 'keepAlive':
         this.pushRoutes.bindClient(connection, op.clientId);
         this.pushRoutes.bindSession(connection, op.session);
         return submit();
       case 'read':
-      case 'transferLeader':
         return submit();
+      case 'transferLeader': {
+        const audited = { what: 'transferLeader', target: op.to };
+        return refuse('transferLeader', audited) ? undefined : submit(audited);
+      }
+      case 'admin': {
+        const audited = describeAdmin(op.action);
+        const own = op.action.type === 'userPassword' && op.action.user === principal;
+        if (!own && refuse('admin', audited)) return undefined;
+        return submit(audited);
+      }
+      case 'whoami':
+        return connection.respond(id, { code: 'OK', value: { kind: 'whoami', ...whoami(state, principal) } });
       case 'members': {
         if (op.action === 'list') {
           const members = membersView(this.core.status(), this.addressBook());
           return connection.respond(id, { code: 'OK', value: { kind: 'members', members } });
         }
+        const audited = { what: `members ${op.action}`, target: op.node ?? '' };
+        if (refuse('members', audited)) return undefined;
         const node = op.node;
         const unknown = node !== undefined && node !== this.nodeId && !this.directory.has(node);
         if (unknown && op.action === 'addLearner') {
@@ -437,11 +553,14 @@ export class NodeServer implements ConnectionHost {
         }
         const misplaced = op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
         if (misplaced !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: misplaced });
-        return submit();
+        return submit(audited);
       }
-      case 'watch':
-        startWatch(connection, id, op.prefix, op.fromIndex, this.core.state, this.applied);
+      case 'watch': {
+        const denied = watchDenial(state, principal, op.prefix);
+        if (denied !== null) return connection.respond(id, permissionDenied(denied));
+        startWatch(connection, id, op.prefix, op.fromIndex, state, this.applied);
         return this.pushRoutes.watchesChanged(connection);
+      }
       case 'unwatch': {
         const removed = connection.watches.delete(op.watchId);
         this.pushRoutes.watchesChanged(connection);
@@ -458,14 +577,32 @@ export class NodeServer implements ConnectionHost {
           value: { kind: 'status', status: this.statusView() },
         });
       case 'snapshot': {
+        const audited = { what: 'snapshot', target: '' };
+        if (refuse('snapshot', audited)) return undefined;
         // The snapshot's write is queued by the host and flushed by the driver's next drain.
         let index = 0;
         this.driver.guard(() => {
           index = this.core.host.snapshotNow();
         });
+        this.audit(connection, principal, audited, 'OK');
         return connection.respond(id, { code: 'OK', value: { kind: 'snapshotTaken', index } });
       }
     }
+  }
+
+  /**
+   * A command on a session another principal owns (only an admin may; the state machine decides)
+   * is audited with its result, by the node the client is connected to (a forwarded request was
+   * audited there), judged by this node's applied state.
+   */
+  private crossSession(connection: ClientConnection, principal: string | null, op: Operation): InFlight['audit'] {
+    return connection.isForwarder ? undefined : crossSessionAudit(this.core.state, principal, op);
+  }
+
+  private audit(connection: ClientConnection, principal: string | null, audited: InFlight['audit'], result: string): void {
+    // A forwarding node audited the request where its client is connected.
+    if (audited === undefined || connection.isForwarder) return;
+    audit(this.log, { principal, address: connection.remote, what: audited.what, target: audited.target, result });
   }
 
   private get applied(): number {
@@ -483,17 +620,21 @@ export class NodeServer implements ConnectionHost {
     if (this.driver.isStopped) {
       return entry.connection.respond(entry.id, unavailable('this node has stopped'));
     }
+    const { op, principal } = entry;
+    if (op.kind === 'admin' && entry.prepared === undefined) return this.prepareAdmin(entry, op.action);
     const requestId = `q${this.nextRequest++}`;
     this.inflight.set(requestId, entry);
-    const { op } = entry;
     this.driver.guard(() => {
       switch (op.kind) {
         case 'command':
-          return this.core.command(requestId, op.command);
+          return this.core.command(requestId, stampPrincipal(op.command, principal));
         case 'keepAlive':
-          return this.core.keepAlive(requestId, op.session as SessionId);
+          return this.core.keepAlive(requestId, op.session as SessionId, principal);
         case 'read':
-          return this.core.read(requestId, op.query);
+          return this.core.read(requestId, op.query, principal);
+        case 'admin':
+          if (entry.prepared === undefined) return undefined;
+          return this.core.admin(requestId, principal, entry.prepared);
         case 'transferLeader':
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
@@ -508,11 +649,31 @@ export class NodeServer implements ConnectionHost {
     });
   }
 
+  /**
+   * An admin action is hashed by the node that proposes it, once it knows it leads (a follower
+   * forwards the action as it came, inside TLS); the hashed command is checked with the state
+   * machine's own codec before it is proposed.
+   */
+  private prepareAdmin(entry: InFlight, action: AdminAction): void {
+    if (!this.core.isLeading) return this.notLeader(entry, null);
+    this.auth.prepare(action).then(
+      (prepared) => {
+        const command = { type: 'admin' as const, principal: entry.principal, action: prepared };
+        const checked = decodeCommand(encodeCommand(command), this.machine);
+        if (!checked.ok) return this.finish(entry, invalidArgument(`op.action: ${checked.error}`));
+        entry.prepared = prepared;
+        this.submit(entry);
+      },
+      (error: unknown) => this.finish(entry, unavailable(`hashing the password failed: ${describe(error)}`)),
+    );
+  }
+
   private finish(entry: InFlight, result: WireResult): void {
     if (result.code === 'NOT_LEADER') return this.notLeader(entry, result.leader);
     if (result.code === 'OK' && result.value.kind === 'session') {
       this.pushRoutes.bindSession(entry.connection, result.value.session);
     }
+    this.audit(entry.connection, entry.principal, entry.audit, result.code);
     entry.connection.respond(entry.id, result);
   }
 
@@ -532,7 +693,7 @@ export class NodeServer implements ConnectionHost {
       this.parked.push(entry);
       return;
     }
-    this.forwards.forward(leader, member.client, entry.op, (result) => {
+    this.forwards.forward(leader, member.client, entry.op, entry.principal, (result) => {
       // The leader we knew is gone or no longer leads: until the deadline, wait for the cluster
       // to settle and try again (the same (clientId, seq), so a duplicate is harmless).
       const retry = result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE';
@@ -593,7 +754,20 @@ export class NodeServer implements ConnectionHost {
       this.finish(entry, reply.result);
     }
     if (output.notifications.length > 0) {
-      this.pushRoutes.route(output.notifications, this.applied);
+      const state = this.core.state;
+      const secure = this.auth.secure;
+      this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
+        // Client ids are the clients' own choice: on a secure node a connection hears only of
+        // sessions its principal may use.
+        const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
+        if (allowed && n.kind === 'revoked') this.auditRevoked(connection, n);
+        return allowed;
+      });
+    }
+    const revision = authRevision(this.core.state);
+    if (revision !== this.authRevisionSeen) {
+      this.authRevisionSeen = revision;
+      this.auth.enforce(this.connections, (connection) => this.pushRoutes.watchesChanged(connection));
     }
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
@@ -601,6 +775,20 @@ export class NodeServer implements ConnectionHost {
     }
     this.observeChanges();
     this.unpark();
+  }
+
+  /**
+   * A holder told that someone else ended its hold: audited where the holder hears it. The action
+   * reached this node through the log; the node that took the request logged the actor's address.
+   */
+  private auditRevoked(connection: ClientConnection, n: Extract<Notification, { kind: 'revoked' }>): void {
+    audit(this.log, {
+      principal: n.by,
+      address: 'the log',
+      what: 'revoked',
+      target: `${JSON.stringify(n.name)} of session ${n.session} (${n.reason}), told ${connection.principal ?? 'its client'} at ${connection.remote}`,
+      result: 'pushed',
+    });
   }
 
   private snapshotTaken(index: LogIndex, bytes: Uint8Array): void {
@@ -659,7 +847,7 @@ export class NodeServer implements ConnectionHost {
   }
 
   private async shutdown(): Promise<void> {
-    this.clientServer.close();
+    this.listener.close();
     if (!this.driver.isStopped) await this.handOffLeadership();
     this.driver.flush();
     await this.driver.stop();
@@ -710,6 +898,8 @@ function logTransportEvent(logger: Logger, event: TransportEvent): void {
       const what = event.kind === 'refused' ? 'peer connection refused' : 'peer refused us';
       return logger.warn(what, fields);
     }
+    case 'timedOut':
+      return logger.warn('peer connection timed out', { remote: event.remote, peer: event.peer, reason: event.message });
   }
 }
 

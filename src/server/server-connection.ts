@@ -1,10 +1,10 @@
 /**
- * One client connection on a node's client port: the Hello/Welcome handshake (with a deadline),
- * then Request frames checked at the door and handed to the server, with per-connection bounds
- * (outstanding requests, watches) and a bound on unread output (a client that stops reading is
- * disconnected instead of growing the node's memory). Nothing a client sends can throw here.
+ * One client connection on a node's client port: the Hello/Welcome handshake (with a deadline;
+ * on a secure node the Hello must authenticate), then Request frames checked at the door and
+ * handed to the server, with per-connection bounds (outstanding requests, watches) and a bound on
+ * unread output (a client that stops reading is disconnected instead of growing the node's
+ * memory). Nothing a client sends can throw here.
  */
-import type { Socket } from 'node:net';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type {
   ClientHello,
@@ -14,12 +14,16 @@ import type {
   Welcome,
 } from '../transport/client-protocol.js';
 import {
-  checkClientHello,
   requestEnvelope,
   unavailable,
   validateOp,
 } from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
+import type { ErrorFrame, WireErrorCode } from '../transport/handshake.js';
+import type { Result } from '../util/result.js';
+import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
+import type { ConnectionIdentity } from './login.js';
+import { principalOf } from './login.js';
 import { forwardClientPrefix } from './server-forward.js';
 
 export interface ClientConnectionLimits {
@@ -28,7 +32,7 @@ export interface ClientConnectionLimits {
   /** Requests without a response yet; one more is answered UNAVAILABLE. */
   readonly requestsOutstandingMax: number;
   readonly watchesMax: number;
-  /** The Hello must arrive within this time. */
+  /** The Hello must arrive (and, on a secure node, authenticate) within this time. */
   readonly handshakeTimeoutMs: number;
   /** Output waiting for a client that does not read; beyond it the connection is closed. */
   readonly unreadBytesMax: number;
@@ -42,11 +46,45 @@ export const defaultClientConnectionLimits: ClientConnectionLimits = {
   unreadBytesMax: 16 * 1024 * 1024,
 };
 
+export interface HelloAccepted {
+  readonly hello: ClientHello;
+  readonly identity: ConnectionIdentity;
+  readonly welcome: Welcome;
+}
+
+/** The node's defences against connections that hold resources without using them. */
+export interface ConnectionLimits {
+  /** After the Welcome, no frame for this long closes the connection (clients keep alive). */
+  readonly idleTimeoutMs: number;
+  /** Once a frame's first byte has arrived, the whole frame must arrive within this time. */
+  readonly frameDeadlineMs: number;
+  /** Connections from one source address at once. */
+  readonly perSourceMax: number;
+  /** Connections that have not authenticated yet (no Welcome), apart from `connectionsMax`. */
+  readonly unauthenticatedMax: number;
+}
+
+export const defaultConnectionLimits: ConnectionLimits = {
+  idleTimeoutMs: 5 * 60_000,
+  frameDeadlineMs: 10_000,
+  perSourceMax: 64,
+  unauthenticatedMax: 64,
+};
+
+/** What the connection needs from the node. */
 export interface ConnectionHost {
-  readonly clusterId: string;
   readonly machine: LockMachineConfig;
-  welcome(): Welcome;
-  request(connection: ClientConnection, id: number, op: ClientOp): void;
+  /**
+   * Checks the Hello's cluster and credentials (and the connection budget): the Welcome to send
+   * with the identity it proves, or the Error frame to close with. The node logs refusals.
+   */
+  hello(connection: ClientConnection, hello: unknown): Promise<Result<HelloAccepted, ErrorFrame>>;
+  /** `as` is the principal a forwarding node names; null otherwise. */
+  request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void;
+  /** A frame the connection refuses (a bad `as`, a Request before Welcome); for the log. */
+  refused(connection: ClientConnection, code: WireErrorCode, reason: string): void;
+  /** The idle timeout or a frame deadline is closing the connection; for the log. */
+  timedOut(connection: ClientConnection, reason: string): void;
   closed(connection: ClientConnection, reason: string): void;
 }
 
@@ -57,9 +95,19 @@ export interface Watch {
   cursor: number;
 }
 
+/** Frames a client may send before its Welcome (pipelined behind the Hello); more is a violation. */
+const earlyFramesMax = 64;
+
 export class ClientConnection {
   readonly framed: FramedSocket;
+  readonly slot: ConnectionSlot;
+  /** Whether the connection is TLS (a secure node). */
+  readonly tls: boolean;
+  /** What the client's verified TLS certificate proves; null without one. */
+  readonly certificate: AcceptedSocket['certificate'];
   hello: ClientHello | null = null;
+  /** Set once the Welcome is sent. */
+  identity: ConnectionIdentity | null = null;
   /** Client ids and sessions seen in this connection's requests: where notifications go. */
   readonly clientIds = new Set<string>();
   readonly sessions = new Set<number>();
@@ -67,20 +115,35 @@ export class ClientConnection {
   private readonly outstanding = new Set<number>();
   private timer: NodeJS.Timeout | null;
   private nextWatchId = 1;
+  /** Frames that arrived after the Hello while it was being checked (a password check is async). */
+  private early: unknown[] | null = null;
 
   constructor(
     readonly id: number,
-    socket: Socket,
+    accepted: AcceptedSocket,
     private readonly limits: ClientConnectionLimits,
+    private readonly timeouts: Pick<ConnectionLimits, 'idleTimeoutMs' | 'frameDeadlineMs'>,
     private readonly host: ConnectionHost,
   ) {
-    this.framed = new FramedSocket(socket, limits.frameBytesMax, {
-      onValue: (value) => this.receive(value),
-      onClose: (reason) => this.onClose(reason),
-    });
+    this.slot = accepted.slot;
+    this.tls = accepted.tls;
+    this.certificate = accepted.certificate;
+    // The frame deadline holds from the first byte; the idle timeout starts with the Welcome
+    // (until then the handshake deadline bounds a silent connection).
+    this.framed = new FramedSocket(
+      accepted.socket,
+      limits.frameBytesMax,
+      {
+        onValue: (value) => this.receive(value),
+        onClose: (reason) => this.onClose(reason),
+        onTimeout: (timeout) => this.host.timedOut(this, timeout.message),
+      },
+      { frameDeadlineMs: timeouts.frameDeadlineMs },
+    );
+    this.slot.evict = (reason) => this.framed.fail('TOO_MANY_CONNECTIONS', reason);
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.framed.fail('HANDSHAKE_TIMEOUT', `no Hello within ${limits.handshakeTimeoutMs} ms`);
+      this.fail('HANDSHAKE_TIMEOUT', `no Hello within ${limits.handshakeTimeoutMs} ms`);
     }, limits.handshakeTimeoutMs);
   }
 
@@ -88,13 +151,27 @@ export class ClientConnection {
     return this.hello?.redirect === true;
   }
 
-  /** A forwarding node's connection: it relays responses only, so pushes would be wasted. */
+  /** Who this connection's own requests act as (null: insecure, or a forwarding node). */
+  get principal(): string | null {
+    return this.identity === null ? null : principalOf(this.identity);
+  }
+
+  /**
+   * A forwarding node's connection: it relays responses only, so pushes would be wasted. Proven by
+   * a node certificate on a secure node; by the client name on an insecure one.
+   */
   get isForwarder(): boolean {
-    return this.hello?.client.startsWith(forwardClientPrefix) === true;
+    if (this.identity?.kind === 'node') return true;
+    return !this.tls && this.hello?.client.startsWith(forwardClientPrefix) === true;
   }
 
   get isOpen(): boolean {
     return !this.framed.isFinished;
+  }
+
+  /** `address:port` of the client. */
+  get remote(): string {
+    return this.slot.remote;
   }
 
   get outstandingCount(): number {
@@ -119,6 +196,11 @@ export class ClientConnection {
     this.framed.destroy(reason);
   }
 
+  /** Sends an Error frame and closes (the node has logged why). */
+  fail(code: WireErrorCode, message: string): void {
+    this.framed.fail(code, message);
+  }
+
   private send(frame: unknown): void {
     if (this.framed.isFinished) return;
     this.framed.writeValue(frame);
@@ -129,10 +211,22 @@ export class ClientConnection {
   }
 
   private receive(value: unknown): void {
-    if (this.hello === null) return this.receiveHello(value);
+    if (this.identity !== null) return this.receiveRequest(value);
+    if (this.early === null) return this.receiveHello(value);
+    // The Hello is being checked: keep what follows it for after the Welcome.
+    if (this.early.length >= earlyFramesMax) {
+      return this.refuse('UNEXPECTED_FRAME', `more than ${earlyFramesMax} frames before the Welcome; wait for it`);
+    }
+    this.early.push(value);
+  }
+
+  private receiveRequest(value: unknown): void {
     const envelope = requestEnvelope(value);
-    if (!envelope.ok) return this.framed.fail('UNEXPECTED_FRAME', envelope.message);
+    if (!envelope.ok) return this.refuse('UNEXPECTED_FRAME', envelope.message);
     const id = envelope.id;
+    if (envelope.as !== null && this.identity?.kind !== 'node') {
+      return this.refuse('UNAUTHENTICATED', 'only a member node, authenticated by its certificate, may act for others (as)');
+    }
     if (this.outstanding.has(id)) {
       // The earlier request with this id keeps its slot; this one is refused without one.
       const message = `request id ${id} is already outstanding`;
@@ -145,24 +239,47 @@ export class ClientConnection {
       const message = `more than ${max} requests outstanding on this connection; wait for answers`;
       return this.respond(id, unavailable(message));
     }
+    if (this.identity?.kind === 'node' && envelope.as === null) {
+      return this.respond(id, { code: 'INVALID_ARGUMENT', message: 'a forwarding node must name the principal it acts for (as)' });
+    }
     const op = validateOp(envelope.op, this.host.machine);
     if (!op.ok) return this.respond(id, { code: 'INVALID_ARGUMENT', message: op.error });
-    this.host.request(this, id, op.value);
+    this.host.request(this, id, op.value, envelope.as);
   }
 
   private receiveHello(value: unknown): void {
-    const hello = checkClientHello(value, this.host.clusterId);
-    if (!hello.ok) return this.framed.fail(hello.error.code, hello.error.message);
-    this.hello = hello.value;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.send(this.host.welcome());
+    this.early = [];
+    void this.host.hello(this, value).then(
+      (answer) => {
+        if (!this.isOpen) return;
+        if (!answer.ok) return this.fail(answer.error.code, answer.error.message);
+        if (this.timer !== null) clearTimeout(this.timer);
+        this.timer = null;
+        this.hello = answer.value.hello;
+        this.identity = answer.value.identity;
+        this.framed.setIdleTimeout(this.timeouts.idleTimeoutMs);
+        this.send(answer.value.welcome);
+        const early = this.early ?? [];
+        this.early = null;
+        for (const frame of early) {
+          if (!this.isOpen) return;
+          this.receiveRequest(frame);
+        }
+      },
+      (error: unknown) => this.fail('UNAUTHENTICATED', `the Hello could not be checked: ${String(error)}`),
+    );
+  }
+
+  private refuse(code: WireErrorCode, reason: string): void {
+    this.host.refused(this, code, reason);
+    this.fail(code, reason);
   }
 
   private onClose(reason: string): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.outstanding.clear();
+    this.early = null;
     this.host.closed(this, reason);
   }
 }

@@ -9,14 +9,17 @@
 import type { UnreachableCause } from '../transport/transport.js';
 import type { Message } from '../raft/messages.js';
 import type { ConfChange, ConfState, NodeId } from '../raft/types.js';
+import type { AdminCommand } from '../statemachine/auth-types.js';
+import type { ClientCommand } from '../statemachine/commands.js';
 import { encodeCommand } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import { sessionId } from '../statemachine/ids.js';
 import { LockStateMachine } from '../statemachine/machine.js';
-import { checkFence, getKey, listLocks, observe, sessionInfo } from '../statemachine/queries.js';
+import { checkFence, getKey, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
-import type { ClientCommand, Query, WireResult } from '../transport/client-protocol.js';
-import { unavailable, wireResultOf } from '../transport/client-protocol.js';
+import type { Query, WireResult } from '../transport/client-protocol.js';
+import { permissionDenied, unavailable, wireResultOf } from '../transport/client-protocol.js';
+import { readDenial, sessionDenial } from './edge-access.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { DrainedOutput } from './driver.js';
@@ -70,7 +73,7 @@ interface WaitingKeepAlive {
 
 type Pending =
   | { readonly kind: 'write' }
-  | { readonly kind: 'read'; readonly query: Query }
+  | { readonly kind: 'read'; readonly query: Query; readonly principal: string | null }
   | { readonly kind: 'batch'; readonly waiting: readonly WaitingKeepAlive[] }
   | { readonly kind: 'config' }
   | { readonly kind: 'transfer' };
@@ -205,21 +208,42 @@ export class ServerCore {
 
   // ---- requests ----------------------------------------------------------------------------
 
+  /** A client command, already stamped with its principal (or none, on an insecure node). */
   command(requestId: string, command: ClientCommand): void {
     this.track(requestId, { kind: 'write' });
     this.host.propose(requestId, encodeCommand(command));
   }
 
-  keepAlive(requestId: string, session: SessionId): void {
+  /** A change to the auth store; the state machine checks `principal` when it applies. */
+  admin(requestId: string, principal: string | null, action: AdminCommand): void {
+    this.track(requestId, { kind: 'write' });
+    this.host.propose(requestId, encodeCommand({ type: 'admin', principal, action }));
+  }
+
+  /**
+   * Keepalives enter the log without a principal (one batch for everybody), so the leader checks
+   * here, against its applied state, that `principal` may keep `session` alive. A null principal
+   * (an insecure node; the simulator) is unrestricted.
+   */
+  keepAlive(requestId: string, session: SessionId, principal: string | null = null): void {
     if (this.host.status().role !== 'leader') {
       this.replies.push({ requestId, result: this.notLeader() });
+      return;
+    }
+    const denied = sessionDenial(this.state, principal, session);
+    if (denied !== null) {
+      this.replies.push({ requestId, result: permissionDenied(denied) });
       return;
     }
     this.keepalives.push({ requestId, session });
   }
 
-  read(requestId: string, query: Query): void {
-    this.track(requestId, { kind: 'read', query });
+  /**
+   * A linearizable read, authorized for `principal` against the state it is answered from (null:
+   * an insecure node, unrestricted).
+   */
+  read(requestId: string, query: Query, principal: string | null = null): void {
+    this.track(requestId, { kind: 'read', query, principal });
     this.host.read(requestId);
   }
 
@@ -319,7 +343,7 @@ export class ServerCore {
       if (pending.kind === 'batch') return this.answerBatch(pending.waiting, result);
       return answer(reply.requestId, result);
     }
-    if (pending.kind === 'read') return answer(reply.requestId, this.runQuery(pending.query));
+    if (pending.kind === 'read') return answer(reply.requestId, this.runQuery(pending.query, pending.principal));
     return answer(reply.requestId, { code: 'OK', value: { kind: 'accepted' } });
   }
 
@@ -342,8 +366,10 @@ export class ServerCore {
     }
   }
 
-  private runQuery(query: Query): WireResult {
+  private runQuery(query: Query, principal: string | null): WireResult {
     const state = this.state;
+    const denied = readDenial(state, principal, query);
+    if (denied !== null) return permissionDenied(denied);
     switch (query.kind) {
       case 'get':
         return { code: 'OK', value: { kind: 'key', key: getKey(state, query.key) } };
@@ -367,6 +393,10 @@ export class ServerCore {
         const session = sessionInfo(state, query.session);
         return { code: 'OK', value: { kind: 'sessionInfo', session } };
       }
+      case 'users':
+        return { code: 'OK', value: { kind: 'users', users: listUsers(state) } };
+      case 'roles':
+        return { code: 'OK', value: { kind: 'roles', roles: listRoles(state) } };
     }
   }
 }

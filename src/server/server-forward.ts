@@ -4,9 +4,17 @@
  * further: no loops), requests multiplexed by id, answers relayed to the caller. A connection
  * that breaks answers everything pending UNAVAILABLE (the outcome is unknown: the client retries
  * with the same (clientId, seq) and the state machine deduplicates).
+ *
+ * On a secure node the connection is TLS with this node's certificate, and the leader's
+ * certificate must prove the leader's node id. Each forwarded request names the principal of the
+ * client it came from (`as`); the leader accepts that only because the certificate proves a member.
  */
 import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { NodeId } from '../raft/types.js';
+import type { TlsMaterial } from '../security/tls-material.js';
+import { clientTlsOptions } from '../security/tls-material.js';
 import type { ClientOp, WireResult } from '../transport/client-protocol.js';
 import {
   clientHello,
@@ -32,7 +40,7 @@ class Upstream {
   private welcomed = false;
   private closed = false;
   private nextId = 1;
-  private readonly queued: { readonly id: number; readonly op: ClientOp }[] = [];
+  private readonly queued: { readonly id: number; readonly op: ClientOp; readonly as: string | undefined }[] = [];
   private readonly waiting = new Map<number, Waiting>();
 
   constructor(
@@ -42,23 +50,25 @@ class Upstream {
     self: NodeId,
     frameBytesMax: number,
     private readonly timeoutMs: number,
+    tls: TlsMaterial | null,
     private readonly onGone: (upstream: Upstream) => void,
   ) {
-    const socket = connect({ host: address.host, port: address.port });
+    const target = { host: address.host, port: address.port };
+    const socket: Socket = tls === null ? connect(target) : tlsConnect({ ...target, ...clientTlsOptions(tls, { nodeId: leader }) });
     const framed = new FramedSocket(socket, frameBytesMax, {
       onValue: (value) => this.receive(value),
       onClose: (reason) => this.close(`connection to leader ${leader} closed: ${reason}`),
     });
     this.framed = framed;
     const hello = clientHello(clusterId, `${forwardClientPrefix}${self}`, { redirect: true });
-    socket.once('connect', () => framed.writeValue(hello));
+    socket.once(tls === null ? 'connect' : 'secureConnect', () => framed.writeValue(hello));
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
-  send(op: ClientOp, callback: ForwardCallback): void {
+  send(op: ClientOp, as: string | undefined, callback: ForwardCallback): void {
     if (this.closed) return callback(unavailable(`leader ${this.leader} is unreachable`));
     const id = this.nextId++;
     const timer = setTimeout(() => {
@@ -66,8 +76,8 @@ class Upstream {
       callback(unavailable(`the leader ${this.leader} did not answer in ${this.timeoutMs} ms`));
     }, this.timeoutMs);
     this.waiting.set(id, { callback, timer });
-    if (this.welcomed) this.framed?.writeValue(requestFrame(id, op));
-    else this.queued.push({ id, op });
+    if (this.welcomed) this.framed?.writeValue(requestFrame(id, op, as));
+    else this.queued.push({ id, op, as });
   }
 
   close(reason: string): void {
@@ -92,7 +102,7 @@ class Upstream {
     switch (f.type) {
       case 'Welcome':
         this.welcomed = true;
-        for (const q of this.queued.splice(0)) this.framed?.writeValue(requestFrame(q.id, q.op));
+        for (const q of this.queued.splice(0)) this.framed?.writeValue(requestFrame(q.id, q.op, q.as));
         return;
       case 'Response': {
         const w = this.waiting.get(f.id);
@@ -116,6 +126,8 @@ export interface ForwardPoolOptions {
   readonly self: NodeId;
   readonly frameBytesMax: number;
   readonly timeoutMs: number;
+  /** This node's TLS material (secure node); null: plaintext. */
+  readonly tls: TlsMaterial | null;
 }
 
 export class ForwardPool {
@@ -124,18 +136,19 @@ export class ForwardPool {
 
   constructor(private readonly options: ForwardPoolOptions) {}
 
-  forward(leader: NodeId, address: HostPort, op: ClientOp, callback: ForwardCallback): void {
+  /** Sends `op` to the leader on behalf of `as` (null on an insecure node: no principals). */
+  forward(leader: NodeId, address: HostPort, op: ClientOp, as: string | null, callback: ForwardCallback): void {
     if (this.closed) return callback(unavailable('this node is shutting down'));
     let upstream = this.upstreams.get(leader);
     if (upstream === undefined || upstream.isClosed) {
-      const { clusterId, self, frameBytesMax, timeoutMs } = this.options;
+      const { clusterId, self, frameBytesMax, timeoutMs, tls } = this.options;
       const onGone = (gone: Upstream): void => {
         if (this.upstreams.get(gone.leader) === gone) this.upstreams.delete(gone.leader);
       };
-      upstream = new Upstream(leader, address, clusterId, self, frameBytesMax, timeoutMs, onGone);
+      upstream = new Upstream(leader, address, clusterId, self, frameBytesMax, timeoutMs, tls, onGone);
       this.upstreams.set(leader, upstream);
     }
-    upstream.send(op, callback);
+    upstream.send(op, as ?? undefined, callback);
   }
 
   /** Drop connections to nodes that no longer lead. */

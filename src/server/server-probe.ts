@@ -3,19 +3,27 @@
  * The launcher uses it to report who leads; it needs nothing of the client library.
  */
 import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ClientTlsPem } from '../security/tls-material.js';
+import { clientTlsOptions } from '../security/tls-material.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import { clientHello, decodeServerFrame, requestFrame } from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 
+/** `tls`: the CA (and a client certificate) of a secure cluster; absent: plaintext. */
 export function probeStatus(
   address: HostPort,
   clusterId: string,
   timeoutMs = 2000,
+  tls?: ClientTlsPem,
 ): Promise<NodeStatusView | null> {
   return new Promise((resolve) => {
     let done = false;
-    const socket = connect({ host: address.host, port: address.port });
+    const where = { host: address.host, port: address.port };
+    const socket: Socket =
+      tls === undefined ? connect(where) : tlsConnect({ ...where, ...clientTlsOptions(tls, {}) });
     const finish = (status: NodeStatusView | null): void => {
       if (done) return;
       done = true;
@@ -35,6 +43,7 @@ export function probeStatus(
       },
       onClose: () => finish(null),
     });
-    socket.once('connect', () => framed.writeValue(clientHello(clusterId, 'probe')));
+    const ready = tls === undefined ? 'connect' : 'secureConnect';
+    socket.once(ready, () => framed.writeValue(clientHello(clusterId, 'probe')));
   });
 }

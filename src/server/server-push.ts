@@ -11,6 +11,9 @@ import type { Notification, WatchEvent } from '../statemachine/results.js';
 import type { WireResult } from '../transport/client-protocol.js';
 import type { ClientConnection } from './server-connection.js';
 
+/** The notifications about one session (everything but watch events). */
+export type SessionNotification = Exclude<Notification, { readonly kind: 'event' }>;
+
 function eventName(event: WatchEvent): string {
   return 'key' in event ? event.key : event.lock;
 }
@@ -54,8 +57,17 @@ export class PushRoutes {
     this.watching.delete(connection);
   }
 
-  /** Pushes one applied entry's notifications, in order, then advances every watch to `applied`. */
-  route(notifications: readonly Notification[], applied: number): void {
+  /**
+   * Pushes one applied entry's notifications, in order, then advances every watch to `applied`.
+   * `mayHear(connection, notification)` says whether a connection may be told (on a secure node:
+   * its principal owns the notification's session or is an admin), since client ids are the
+   * clients' own choice and anybody could send commands under another's; it sees every delivery.
+   */
+  route(
+    notifications: readonly Notification[],
+    applied: number,
+    mayHear: (connection: ClientConnection, notification: SessionNotification) => boolean = () => true,
+  ): void {
     for (const n of notifications) {
       if (n.kind === 'event') {
         const name = eventName(n.event);
@@ -69,11 +81,14 @@ export class PushRoutes {
         continue;
       }
       const byClient = this.byClient.get(n.clientId);
-      for (const connection of byClient ?? []) connection.push(n);
-      if (n.kind !== 'sessionExpired') continue;
-      // Connections that used the session under another client id hear of its end as well, once.
+      for (const connection of byClient ?? []) {
+        if (mayHear(connection, n)) connection.push(n);
+      }
+      if (n.kind !== 'sessionExpired' && n.kind !== 'revoked') continue;
+      // Connections that used the session under another client id hear of its end (or of a hold
+      // taken from it) as well, once.
       for (const connection of this.bySession.get(n.session) ?? []) {
-        if (byClient === undefined || !byClient.has(connection)) connection.push(n);
+        if ((byClient === undefined || !byClient.has(connection)) && mayHear(connection, n)) connection.push(n);
       }
     }
     // Every event up to `applied` has now been routed: later ones are all a watch may see.

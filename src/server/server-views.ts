@@ -67,16 +67,25 @@ export function membersView(raft: RaftStatus, book: AddressBook): MemberView[] {
   ];
 }
 
+/** Who the Welcome is for: the connection's principal, and the token after a password login. */
+export interface WelcomeIdentity {
+  readonly principal: string | null;
+  readonly token?: string;
+}
+
 /**
  * The Welcome lists the client addresses of the current members; a node that is not a member yet
- * (waiting to join) lists every node it knows, so a client can still find the cluster.
+ * (waiting to join) lists every node it knows, so a client can still find the cluster. A secure
+ * node sends it only once the connection has authenticated: the topology is for members' clients.
  */
-export function welcomeFrame(clusterId: string, raft: RaftStatus, book: AddressBook): Welcome {
+export function welcomeFrame(clusterId: string, raft: RaftStatus, book: AddressBook, identity: WelcomeIdentity): Welcome {
   const { voters, learners } = raft.conf;
   const ids = voters.length + learners.length > 0 ? [...voters, ...learners] : book.known;
   const members = ids.flatMap((id) => {
     const client = book.client(id);
     return client === null ? [] : [{ id, client }];
   });
-  return { type: 'Welcome', clusterId, nodeId: raft.id, leader: raft.leader, members };
+  const { principal, token } = identity;
+  const welcome: Welcome = { type: 'Welcome', clusterId, nodeId: raft.id, leader: raft.leader, members, principal };
+  return token === undefined ? welcome : { ...welcome, token };
 }

@@ -9,7 +9,10 @@
  */
 import type { NodeId } from '../raft/types.js';
 import type { Command, Operation } from '../statemachine/commands.js';
+import type { AdminAction, Right } from '../statemachine/auth-types.js';
+import { allRights } from '../statemachine/auth-types.js';
 import { decodeCommand, encodeCommand } from '../statemachine/commands.js';
+import { utf8Length } from '../statemachine/ids.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
 import type {
@@ -55,6 +58,34 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Hello and Welcome
 
+// ---------------------------------------------------------------------------------------------
+// Principals and credentials
+
+/** A principal (user) name: 1..128 bytes of `[A-Za-z0-9._@-]`. Role names follow the same rule. */
+export const principalLengthMax = 128;
+const principalPattern = /^[A-Za-z0-9._@-]+$/;
+/** Passwords travel inside TLS only; the bound keeps a Hello small and scrypt's input sane. */
+export const passwordBytesMax = 1024;
+/** Tokens are the node's own (base64url of 32 random bytes); anything longer is not one. */
+export const tokenLengthMax = 128;
+
+export function isPrincipalName(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= principalLengthMax &&
+    principalPattern.test(value)
+  );
+}
+
+/**
+ * How a client proves who it is when it has no user certificate: a user name and password (the
+ * node answers with a token in the Welcome), or a token this very node issued earlier.
+ */
+export type HelloAuth =
+  | { readonly user: string; readonly password: string }
+  | { readonly token: string };
+
 /** Per-connection options a client states in its Hello. */
 export interface ClientHelloOptions {
   /**
@@ -62,16 +93,19 @@ export interface ClientHelloOptions {
    * (the client reconnects itself). false (default): the node forwards it to the leader.
    */
   readonly redirect?: boolean;
+  /** Credentials, for a secure node when the client presents no user certificate. */
+  readonly auth?: HelloAuth;
 }
 
-/** The client Hello: the transport's client Hello plus the optional `redirect` flag. */
+/** The client Hello: the transport's client Hello plus the optional `redirect` and `auth`. */
 export type ClientHello = Extract<Hello, { readonly client: string }> & {
   readonly redirect?: boolean;
+  readonly auth?: HelloAuth;
 };
 
 /**
  * The first frame a client sends. `clusterId` '' means "any cluster": the node accepts it and
- * names its cluster in the Welcome.
+ * names its cluster in the Welcome (a secure node only after the client has authenticated).
  */
 export function clientHello(
   clusterId: string,
@@ -79,7 +113,11 @@ export function clientHello(
   options: ClientHelloOptions = {},
 ): ClientHello {
   const hello = clientHelloFrame(clusterId, client) as Extract<Hello, { readonly client: string }>;
-  return options.redirect === true ? { ...hello, redirect: true } : hello;
+  return {
+    ...hello,
+    ...(options.redirect === true ? { redirect: true } : {}),
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
+  };
 }
 
 /** Where a member serves clients (`host:port`), for redirects and client discovery. */
@@ -88,13 +126,26 @@ export interface MemberAddress {
   readonly client: string;
 }
 
-/** The node's answer to a valid client Hello. */
+/**
+ * The node's answer to a valid (and, on a secure node, authenticated) client Hello. Nothing about
+ * the cluster is sent before it.
+ */
 export interface Welcome {
   readonly type: 'Welcome';
   readonly clusterId: string;
   readonly nodeId: NodeId;
   readonly leader: NodeId | null;
   readonly members: readonly MemberAddress[];
+  /**
+   * Who this connection acts as: the user of its certificate or credentials; null on an insecure
+   * node (unrestricted) and for a member node's forwarding connection (it acts for others).
+   */
+  readonly principal: string | null;
+  /**
+   * After a password login: a token for `auth: { token }` on a later connection to this same node
+   * (node-local, expires; a client falls back to its password when it is refused).
+   */
+  readonly token?: string;
 }
 
 const clientHelloShape = exactObject({
@@ -104,6 +155,36 @@ const clientHelloShape = exactObject({
   clusterId: string(helloLabelLengthMax),
   client: string(helloLabelLengthMax),
 });
+
+const principalName: Check = (value) =>
+  isPrincipalName(value)
+    ? null
+    : violation(
+        `expected a user name (1..${principalLengthMax} of A-Z a-z 0-9 . _ @ -), got ${describeValue(value)}`,
+      );
+
+/** Never echoes the password: messages say only what is wrong with it. */
+const passwordText: Check = (value) => {
+  if (typeof value !== 'string') return violation('expected a string');
+  const bytes = utf8Length(value);
+  if (bytes < 0 || value.includes('\ufffd')) return violation('not valid UTF-8');
+  if (bytes === 0) return violation('must not be empty');
+  if (bytes > passwordBytesMax) return violation(`longer than ${passwordBytesMax} bytes`);
+  return null;
+};
+
+const tokenText: Check = (value) =>
+  typeof value === 'string' && value.length >= 1 && value.length <= tokenLengthMax
+    ? null
+    : violation(`expected a token (1..${tokenLengthMax} characters)`);
+
+const userPasswordAuth = exactObject({ user: principalName, password: passwordText });
+const tokenAuth = exactObject({ token: tokenText });
+
+function checkHelloAuth(value: unknown): SchemaViolation | null {
+  if (isPlainObject(value) && Object.hasOwn(value, 'token')) return tokenAuth(value);
+  return userPasswordAuth(value);
+}
 
 /**
  * Checks a connection's first frame on the client port: protocol name first (a stranger gets
@@ -130,9 +211,15 @@ export function checkClientHello(
       JSON.stringify(clusterId);
     return err(errorFrame('CLUSTER_MISMATCH', message));
   }
-  const { redirect, ...rest } = value;
+  const { redirect, auth, ...rest } = value;
   if (redirect !== undefined && typeof redirect !== 'boolean') {
     return err(errorFrame('BAD_HELLO', `invalid Hello at $.redirect: expected a boolean`));
+  }
+  if (auth !== undefined) {
+    const badAuth = checkHelloAuth(auth);
+    if (badAuth !== null) {
+      return err(errorFrame('BAD_HELLO', `invalid Hello at $.auth${badAuth.path}: ${badAuth.reason}`));
+    }
   }
   const bad = clientHelloShape(rest);
   if (bad !== null) {
@@ -151,7 +238,14 @@ export type Query =
   | { readonly kind: 'checkFence'; readonly lock: string; readonly token: number }
   | { readonly kind: 'observe'; readonly name: string }
   | { readonly kind: 'locks'; readonly prefix: string; readonly limit: number }
-  | { readonly kind: 'session'; readonly session: SessionId };
+  | { readonly kind: 'session'; readonly session: SessionId }
+  /** Admin only: every user with its roles (never a password hash). */
+  | { readonly kind: 'users' }
+  /** Admin only: every role with its permissions. */
+  | { readonly kind: 'roles' };
+
+export type { AdminAction, Permission, Right, RoleView, UserView } from '../statemachine/auth-types.js';
+export const rights: readonly Right[] = allRights;
 
 export type MembersAction = 'list' | 'addLearner' | 'promote' | 'remove';
 
@@ -171,7 +265,10 @@ export type ClientOp =
       readonly client?: string;
     }
   | { readonly kind: 'transferLeader'; readonly to: NodeId }
-  | { readonly kind: 'snapshot' };
+  | { readonly kind: 'snapshot' }
+  | { readonly kind: 'admin'; readonly action: AdminAction }
+  /** Who this connection acts as; answered by the node itself. Also a cheap keepalive. */
+  | { readonly kind: 'whoami' };
 
 /** The state machine's client command: `(clientId, seq)` make it exactly-once. */
 export type ClientCommand = Extract<Command, { readonly type: 'client' }>;
@@ -180,10 +277,15 @@ export interface RequestFrame {
   readonly type: 'Request';
   readonly id: number;
   readonly op: ClientOp;
+  /**
+   * On whose behalf: set only by a member node forwarding a client's request to the leader, over
+   * a connection authenticated by its node certificate. From anyone else the frame is refused.
+   */
+  readonly as?: string;
 }
 
-export function requestFrame(id: number, op: ClientOp): RequestFrame {
-  return { type: 'Request', id, op };
+export function requestFrame(id: number, op: ClientOp, as?: string): RequestFrame {
+  return as === undefined ? { type: 'Request', id, op } : { type: 'Request', id, op, as };
 }
 
 /** Convenience for clients: a command op for `op` as client `clientId`'s `seq`-th command. */
@@ -224,7 +326,10 @@ export interface MemberView {
   readonly client: string;
 }
 
-/** What an OK response carries besides a command's own OkValue. */
+/**
+ * What an OK response carries besides a command's own OkValue (which also holds the auth answers:
+ * `admin {done}`, `users`, `roles`, `whoami`).
+ */
 export type WireValue =
   | OkValue
   | { readonly kind: 'key'; readonly key: KeyView | null }
@@ -273,7 +378,7 @@ export type PushEvent =
   | {
       readonly kind: 'watchCancelled';
       readonly watchId: number;
-      readonly code: 'COMPACTED' | 'UNAVAILABLE';
+      readonly code: 'COMPACTED' | 'UNAVAILABLE' | 'PERMISSION_DENIED';
       readonly message: string;
     };
 
@@ -305,6 +410,10 @@ export function invalidArgument(message: string): WireResult {
   return { code: 'INVALID_ARGUMENT', message };
 }
 
+export function permissionDenied(message: string): WireResult {
+  return { code: 'PERMISSION_DENIED', message };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validation of what a client sends
 
@@ -323,6 +432,37 @@ const queryShape: Check = taggedUnion('kind', {
   observe: { name: keyText },
   locks: { prefix: prefixText, limit: uint },
   session: { session: uint },
+  users: {},
+  roles: {},
+});
+
+const rightsList: Check = (value) => {
+  if (!Array.isArray(value)) return violation(`expected an array, got ${describeValue(value)}`);
+  if (value.length === 0) return violation(`expected at least one of ${rights.join(', ')}`);
+  const seen = new Set<unknown>();
+  for (let i = 0; i < value.length; i++) {
+    const right: unknown = value[i];
+    if (!rights.includes(right as Right)) {
+      return within(`[${i}]`, violation(`expected one of ${rights.join(', ')}, got ${describeValue(right)}`));
+    }
+    if (seen.has(right)) return within(`[${i}]`, violation(`${String(right)} is listed twice`));
+    seen.add(right);
+  }
+  return null;
+};
+
+const permissionShape = exactObject({ prefix: prefixText, rights: rightsList });
+
+const adminActionShape: Check = taggedUnion('type', {
+  userAdd: { user: principalName, password: nullable(passwordText) },
+  userDelete: { user: principalName },
+  userPassword: { user: principalName, password: passwordText },
+  userGrantRole: { user: principalName, role: principalName },
+  userRevokeRole: { user: principalName, role: principalName },
+  roleAdd: { role: principalName },
+  roleDelete: { role: principalName },
+  roleGrant: { role: principalName, permission: permissionShape },
+  roleRevoke: { role: principalName, prefix: prefixText },
 });
 
 const membersAction: Check = (value) =>
@@ -364,6 +504,8 @@ const simpleOps: Readonly<Record<string, Check>> = {
   status: exactObject({ kind: literal('status') }),
   transferLeader: exactObject({ kind: literal('transferLeader'), to: nodeId }),
   snapshot: exactObject({ kind: literal('snapshot') }),
+  admin: exactObject({ kind: literal('admin'), action: adminActionShape }),
+  whoami: exactObject({ kind: literal('whoami') }),
 };
 
 /**
@@ -418,6 +560,11 @@ export function validateCommand(
 ): Result<ClientCommand, string> {
   if (!isPlainObject(value)) return err(`command: expected an object, got ${describeValue(value)}`);
   if (value['type'] !== 'client') return err('command: only client commands may be sent');
+  if (Object.hasOwn(value, 'principal')) {
+    // The node stamps every command with the connection's principal; a client naming one would
+    // act as anybody it likes.
+    return err('command.principal: set by the node from the connection, never by the client');
+  }
   if (!isPlainObject(value['op'])) {
     return err(`command.op: expected an object, got ${describeValue(value['op'])}`);
   }
@@ -439,9 +586,12 @@ export function commandPayload(command: ClientCommand): Uint8Array {
   return encodeCommand(command);
 }
 
-/** A request frame's envelope: `{ type: 'Request', id, op }` with the op still unchecked. */
+/**
+ * A request frame's envelope: `{ type: 'Request', id, op, as? }` with the op still unchecked.
+ * `as` is well formed here; whether this connection may use it is the node's decision.
+ */
 export type RequestEnvelope =
-  | { readonly ok: true; readonly id: number; readonly op: unknown }
+  | { readonly ok: true; readonly id: number; readonly op: unknown; readonly as: string | null }
   | { readonly ok: false; readonly message: string };
 
 /**
@@ -457,19 +607,24 @@ export function requestEnvelope(value: unknown): RequestEnvelope {
     return { ok: false, message: `expected a Request frame, got type ${got}` };
   }
   const keys = Object.keys(value);
-  if (keys.length !== 3 || !Object.hasOwn(value, 'op')) {
-    return { ok: false, message: 'a Request frame has exactly the fields type, id and op' };
+  const hasAs = Object.hasOwn(value, 'as');
+  if (keys.length !== (hasAs ? 4 : 3) || !Object.hasOwn(value, 'op') || !Object.hasOwn(value, 'id')) {
+    return { ok: false, message: 'a Request frame has exactly the fields type, id, op and (optionally) as' };
   }
   const badId = uint(value['id']);
   if (badId !== null) return { ok: false, message: `invalid Request id: ${badId.reason}` };
-  return { ok: true, id: value['id'] as number, op: value['op'] };
+  const as = hasAs ? value['as'] : null;
+  if (as !== null && !isPrincipalName(as)) {
+    return { ok: false, message: `invalid Request as: expected a user name, got ${describeValue(as)}` };
+  }
+  return { ok: true, id: value['id'] as number, op: value['op'], as };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Validation of what a node sends (for clients)
 
 const memberAddress = exactObject({ id: nodeId, client: address });
-const welcomeShape = exactObject({
+const welcomeRequired: Readonly<Record<string, Check>> = {
   type: literal('Welcome'),
   clusterId: string(helloLabelLengthMax),
   nodeId,
@@ -482,7 +637,29 @@ const welcomeShape = exactObject({
     }
     return null;
   },
-});
+};
+const welcomeOptional: Readonly<Record<string, Check>> = {
+  principal: nullable(principalName),
+  token: tokenText,
+};
+
+/** The Welcome's fields; `principal` and `token` may be absent (a node before they existed). */
+const welcomeShape: Check = (value) => {
+  if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
+  for (const [name, check] of Object.entries(welcomeRequired)) {
+    if (!Object.hasOwn(value, name)) return within(`.${name}`, violation('missing'));
+    const bad = check(value[name]);
+    if (bad !== null) return within(`.${name}`, bad);
+  }
+  for (const name of Object.keys(value)) {
+    if (Object.hasOwn(welcomeRequired, name)) continue;
+    const check = welcomeOptional[name];
+    if (check === undefined) return within(`.${name}`, violation('unknown field'));
+    const bad = check(value[name]);
+    if (bad !== null) return within(`.${name}`, bad);
+  }
+  return null;
+};
 
 const resultEnvelope: Check = (value) => {
   if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
@@ -524,6 +701,9 @@ export function decodeServerFrame(value: unknown): Result<ServerFrame, string> {
   const bad = shape(value);
   if (bad !== null) {
     return err(`invalid ${String(value['type'])} frame at $${bad.path}: ${bad.reason}`);
+  }
+  if (value['type'] === 'Welcome' && !Object.hasOwn(value, 'principal')) {
+    return ok({ ...value, principal: null } as unknown as ServerFrame);
   }
   return ok(value as unknown as ServerFrame);
 }

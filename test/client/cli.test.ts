@@ -2,13 +2,18 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { startCluster } from '../../src/server/embed.js';
-import { runCli } from './fixtures/cli.js';
+import type { CliRun } from './fixtures/cli.js';
+import { runCli as runCliIn } from './fixtures/cli.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
+import { writeClientPki } from './fixtures/pki-dir.js';
 
 void t.test('raftlock client commands', async (t) => {
   const cluster = await startCluster({ nodes: 3 });
   const endpoints = cluster.endpoints.map((e) => e.client).join(',');
-  const client = await connect({ endpoints: endpoints.split(',') });
+  const client = await connect(cluster.connectOptions());
+  // The CLI finds the CA and root's certificate in $RAFTLOCK_PKI, as it would in ./data/pki.
+  const pki = writeClientPki(t.testdir(), cluster.connectOptions());
+  const runCli = (args: readonly string[]): Promise<CliRun> => runCliIn(args, 60_000, { env: { RAFTLOCK_PKI: pki } });
   t.teardown(async () => {
     client.abandon();
     await cluster.close();
@@ -77,7 +82,8 @@ void t.test('lock -- CMD: the command gets SIGTERM when the session can no longe
     'process.on("SIGTERM", () => { console.log("stopping on SIGTERM"); process.exit(143); });',
     'console.log("running"); setInterval(() => undefined, 1000);',
   ].join(' ');
-  const run = runCli(['lock', 'cli-lease', '--ttl', '1s', '-e', cluster.endpoints.join(','), '--', process.execPath, '-e', script]);
+  const endpoints = cluster.endpoints.join(',');
+  const run = runCliIn(['lock', 'cli-lease', '--ttl', '1s', '-e', endpoints, '--insecure', '--', process.execPath, '-e', script]);
   for (let i = 0; i < 1000 && cluster.machine.state.locks.get('cli-lease') === undefined; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -26,7 +26,7 @@ void t.test('client library against a real 3-node cluster', async (t) => {
   const cluster: ClusterHandle = await startCluster({ nodes: 3 });
   const clients: RaftlockClient[] = [];
   const open = async (options: Partial<ConnectOptions> = {}): Promise<RaftlockClient> => {
-    const client = await connect({ endpoints: cluster.endpoints.map((e) => e.client), ...options });
+    const client = await connect({ ...cluster.connectOptions(), ...options });
     clients.push(client);
     return client;
   };

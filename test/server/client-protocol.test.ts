@@ -41,12 +41,43 @@ t.test('client hello: any cluster, matching cluster, redirect flag, refusals', a
   t.equal(badFlag.ok ? '' : badFlag.error.code, 'BAD_HELLO');
 });
 
+t.test('client hello: credentials', async (t) => {
+  const password = checkClientHello(roundTrip(clientHello('c1', 'app', { auth: { user: 'alice', password: 'pw' } })), 'c1');
+  t.ok(password.ok && password.value.auth !== undefined && 'user' in password.value.auth, 'user and password');
+  const token = checkClientHello(roundTrip(clientHello('', 'app', { auth: { token: 'abc' } })), 'c1');
+  t.ok(token.ok && token.value.auth !== undefined && 'token' in token.value.auth, 'a token');
+  const refusals: [unknown, RegExp][] = [
+    [{ user: 'alice' }, /\$\.auth\.password: missing/],
+    [{ user: 'al ice', password: 'pw' }, /\$\.auth\.user: expected a user name/],
+    [{ user: 'a'.repeat(129), password: 'pw' }, /\$\.auth\.user/],
+    [{ user: 'alice', password: '' }, /\$\.auth\.password: must not be empty/],
+    [{ user: 'alice', password: 'é'.repeat(513) }, /\$\.auth\.password: longer than 1024 bytes/],
+    [{ user: 'alice', password: 'pw', extra: 1 }, /\$\.auth\.extra: unknown field/],
+    [{ token: '' }, /\$\.auth\.token/],
+    [{ token: 'x', user: 'alice' }, /\$\.auth\.user: unknown field/],
+    ['root', /\$\.auth/],
+  ];
+  for (const [auth, message] of refusals) {
+    const result = checkClientHello({ ...clientHello('c1', 'app'), auth }, 'c1');
+    t.ok(!result.ok && result.error.code === 'BAD_HELLO', `${JSON.stringify(auth).slice(0, 40)} refused`);
+    t.match(result.ok ? '' : result.error.message, message);
+  }
+  const secret = checkClientHello({ ...clientHello('c1', 'app'), auth: { user: 'alice', password: 's3cret'.repeat(200) } }, 'c1');
+  t.notMatch(secret.ok ? '' : secret.error.message, /s3cret/, 'a refusal never echoes the password');
+});
+
 t.test('request envelopes and ops', async (t) => {
   t.ok(requestEnvelope({ type: 'Request', id: 3, op: { kind: 'status' } }).ok);
   t.notOk(requestEnvelope({ type: 'Request', id: -1, op: {} }).ok, 'negative id');
   t.notOk(requestEnvelope({ type: 'Response', id: 1, op: {} }).ok, 'wrong type');
   t.notOk(requestEnvelope([1, 2]).ok, 'not a map');
   t.notOk(requestEnvelope({ type: 'Request', id: 1, op: {}, more: 1 }).ok, 'extra field');
+  const forwarded = requestEnvelope({ type: 'Request', id: 1, op: {}, as: 'alice' });
+  t.ok(forwarded.ok && forwarded.as === 'alice', 'a forwarded request names its principal');
+  const plain = requestEnvelope({ type: 'Request', id: 1, op: {} });
+  t.ok(plain.ok && plain.as === null, 'others do not');
+  t.notOk(requestEnvelope({ type: 'Request', id: 1, op: {}, as: 'not a name' }).ok, 'as must be a user name');
+  t.notOk(requestEnvelope({ type: 'Request', id: 1, as: 'alice', more: 1 }).ok, 'op is required');
 
   const good: unknown[] = [
     { kind: 'status' },
@@ -60,6 +91,19 @@ t.test('request envelopes and ops', async (t) => {
     { kind: 'members', action: 'list' },
     { kind: 'members', action: 'addLearner', node: 'n4' },
     { kind: 'transferLeader', to: 'n2' },
+    { kind: 'whoami' },
+    { kind: 'read', query: { kind: 'users' } },
+    { kind: 'read', query: { kind: 'roles' } },
+    { kind: 'admin', action: { type: 'userAdd', user: 'alice', password: null } },
+    { kind: 'admin', action: { type: 'userAdd', user: 'a.b@c-d_e', password: 'pw' } },
+    { kind: 'admin', action: { type: 'userDelete', user: 'alice' } },
+    { kind: 'admin', action: { type: 'userPassword', user: 'alice', password: 'pw' } },
+    { kind: 'admin', action: { type: 'userGrantRole', user: 'alice', role: 'jobs' } },
+    { kind: 'admin', action: { type: 'userRevokeRole', user: 'alice', role: 'jobs' } },
+    { kind: 'admin', action: { type: 'roleAdd', role: 'jobs' } },
+    { kind: 'admin', action: { type: 'roleDelete', role: 'jobs' } },
+    { kind: 'admin', action: { type: 'roleGrant', role: 'jobs', permission: { prefix: '', rights: ['lock', 'watch'] } } },
+    { kind: 'admin', action: { type: 'roleRevoke', role: 'jobs', prefix: 'jobs/' } },
     {
       kind: 'command',
       command: { type: 'client', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs: 5000 } },
@@ -77,6 +121,16 @@ t.test('request envelopes and ops', async (t) => {
     [{ kind: 'command', command: { type: 'keepAliveBatch', sessions: [] } }, 'only client'],
     [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 0, op: { type: 'openSession', ttlMs: 5000 } } }, 'seq'],
     [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 1, op: { type: 'nope' } } }, 'command'],
+    [{ kind: 'command', command: { type: 'client', principal: 'root', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs: 5000 } } }, 'command.principal'],
+    [{ kind: 'whoami', who: 'me' }, 'op.who'],
+    [{ kind: 'read', query: { kind: 'users', prefix: '' } }, 'op.query.prefix'],
+    [{ kind: 'admin', action: { type: 'userAdd', user: 'alice' } }, 'op.action.password'],
+    [{ kind: 'admin', action: { type: 'userAdd', user: 'bad name', password: null } }, 'op.action.user'],
+    [{ kind: 'admin', action: { type: 'userPassword', user: 'alice', password: null } }, 'op.action.password'],
+    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: [] } } }, 'op.action.permission.rights'],
+    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['lock', 'lock'] } } }, 'op.action.permission.rights[1]'],
+    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['fly'] } } }, 'op.action.permission.rights[0]'],
+    [{ kind: 'admin', action: { type: 'explode' } }, 'op.action.type'],
   ];
   for (const [op, where] of bad) {
     const result = validateOp(roundTrip(op), config);
@@ -108,6 +162,16 @@ t.test('server frames: envelopes checked, errors recognised', async (t) => {
   t.ok(decodeServerFrame({ type: 'Error', code: 'BAD_HELLO', message: 'x' }).ok);
   t.notOk(decodeServerFrame({ type: 'Response', id: 1, result: { code: 'BUSY' } }).ok);
   t.notOk(decodeServerFrame({ type: 'Welcome' }).ok);
+  const welcome = { type: 'Welcome', clusterId: 'c', nodeId: 'n1', leader: null, members: [] };
+  const older = decodeServerFrame(welcome);
+  t.ok(older.ok && older.value.type === 'Welcome' && older.value.principal === null, 'a Welcome without principal: none');
+  const secure = decodeServerFrame({ ...welcome, principal: 'alice', token: 'tok' });
+  t.match(secure.ok ? secure.value : null, { principal: 'alice', token: 'tok' }, 'principal and token');
+  t.ok(decodeServerFrame({ ...welcome, principal: null }).ok, 'principal null (insecure node)');
+  t.notOk(decodeServerFrame({ ...welcome, principal: 'not a name' }).ok);
+  t.notOk(decodeServerFrame({ ...welcome, extra: 1 }).ok, 'unknown Welcome fields are refused');
+  t.ok(decodeServerFrame({ type: 'Error', code: 'UNAUTHENTICATED', message: 'x' }).ok, 'UNAUTHENTICATED is an error code');
+  t.ok(decodeServerFrame({ type: 'Response', id: 1, result: { code: 'PERMISSION_DENIED', message: 'x' } }).ok);
 });
 
 t.test('no value of any shape makes a validator throw', async (t) => {
@@ -116,6 +180,8 @@ t.test('no value of any shape makes a validator throw', async (t) => {
       validateOp(value, config);
       validateOp({ kind: 'command', command: value }, config);
       validateOp({ kind: 'read', query: value }, config);
+      validateOp({ kind: 'admin', action: value }, config);
+      checkClientHello({ ...clientHello('c', 'a'), auth: value }, 'c');
       requestEnvelope(value);
       checkClientHello(value, 'c');
       decodeServerFrame(value);

@@ -96,6 +96,12 @@ t.test("the repository's cluster.yml loads with the values it states", async (t)
   t.equal(config.limits.inflightAppendsMax, 64);
   t.equal(config.sessions.ttlMs, 15_000);
   t.equal(config.sessions.keepaliveIntervalMs, 250);
+  t.same(config.security, {
+    pkiDir: join(repoRoot, 'data/pki'),
+    insecure: false,
+    insecureNonLoopback: false,
+    logTimeJumpMaxMs: 60_000,
+  });
   t.same(config.warnings, []);
   const raft = raftConfigFor(config, 'n2' as NodeId);
   t.same([raft.id, raft.initialVoters, raft.electionTicks], ['n2', ['n1', 'n2', 'n3'], 10]);
@@ -137,6 +143,40 @@ t.test('omitted settings take their defaults; even node counts warn', async (t) 
   t.equal(inline.ok ? inline.value.snapshot.mode : null, 'inline', 'snapshot.mode: inline is accepted');
 });
 
+t.test('security: defaults, a relative or absolute pki, insecure told once or twice', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'cluster.yml');
+  const parsed = (extra: string) => parseClusterConfig(threeNodes + extra, file);
+  const defaults = parsed('');
+  if (!defaults.ok) throw new Error(defaults.error.message);
+  t.same(defaults.value.security, {
+    pkiDir: join(dir, 'data/pki'),
+    insecure: false,
+    insecureNonLoopback: false,
+    logTimeJumpMaxMs: 60_000,
+  }, 'secure by default, the PKI next to the data directories');
+  const relative = parsed('security:\n  pki: ../certs\n  logTimeJumpMax: 2m\n');
+  if (!relative.ok) throw new Error(relative.error.message);
+  t.equal(relative.value.security.pkiDir, resolve(dir, '../certs'), 'relative to the file');
+  t.equal(relative.value.security.logTimeJumpMaxMs, 120_000);
+  const server = nodeServerOptions({ config: relative.value, nodeId: 'n1' as NodeId });
+  t.equal(server.logTimeJumpMaxMs, 120_000, 'the bound reaches the node server');
+  const absolute = parsed('security:\n  pki: /etc/raftlock/pki\n');
+  t.equal(absolute.ok ? absolute.value.security.pkiDir : null, '/etc/raftlock/pki');
+  const twice = parsed('security:\n  insecure: true\n  insecureNonLoopback: true\n');
+  t.same(twice.ok ? [twice.value.security.insecure, twice.value.security.insecureNonLoopback, twice.value.warnings] : null, [
+    true,
+    true,
+    [],
+  ]);
+  // The second setting alone does nothing; saying so keeps an operator from believing otherwise.
+  const alone = parsed('security:\n  insecureNonLoopback: true\n');
+  t.equal(alone.ok, true);
+  t.match(alone.ok ? alone.value.warnings : [], [
+    { line: base + 1, column: 24, message: /insecureNonLoopback has no effect without security\.insecure: true/ },
+  ]);
+});
+
 interface BadCase {
   readonly name: string;
   readonly yaml: string;
@@ -150,6 +190,48 @@ const base = threeNodes.split('\n').length; // the first line of `extra` is line
 const withExtra = (extra: string): string => threeNodes + extra;
 
 const badCases: readonly BadCase[] = [
+  {
+    name: 'security: insecure not a boolean',
+    yaml: withExtra('security:\n  insecure: yes please\n'),
+    line: base + 1,
+    column: 13,
+    message: /security\.insecure must be true or false, got "yes please"/,
+  },
+  {
+    name: 'security: insecureNonLoopback not a boolean',
+    yaml: withExtra('security:\n  insecure: true\n  insecureNonLoopback: 1\n'),
+    line: base + 2,
+    column: 24,
+    message: /security\.insecureNonLoopback must be true or false, got number 1/,
+  },
+  {
+    name: 'security: logTimeJumpMax without a unit',
+    yaml: withExtra('security:\n  logTimeJumpMax: 60\n'),
+    line: base + 1,
+    column: 19,
+    message: /security\.logTimeJumpMax must be a duration with a unit/,
+  },
+  {
+    name: 'security: logTimeJumpMax below a second',
+    yaml: withExtra('security:\n  logTimeJumpMax: 500ms\n'),
+    line: base + 1,
+    column: 19,
+    message: /security\.logTimeJumpMax must be from 1000ms to 86400000ms, got 500ms/,
+  },
+  {
+    name: 'security: empty pki',
+    yaml: withExtra('security:\n  pki: ""\n'),
+    line: base + 1,
+    column: 8,
+    message: /security\.pki must be a non-empty string/,
+  },
+  {
+    name: 'security: unknown key',
+    yaml: withExtra('security:\n  tls: on\n'),
+    line: base + 1,
+    column: 3,
+    message: /unknown key "tls" in security \(allowed: pki, insecure, insecureNonLoopback, logTimeJumpMax\)/,
+  },
   {
     name: 'unknown top-level key',
     yaml: withExtra('timeouts:\n  x: 1\n'),

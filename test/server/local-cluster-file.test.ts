@@ -41,3 +41,14 @@ t.test('a local cluster file loads with the allocated ports and the options give
   const ownLoaded = await loadClusterConfig(own);
   t.same(ownLoaded.ok ? ownLoaded.value.nodes.map((n) => n.id) : ownLoaded.error.message, ['n4', 'n5', 'n6']);
 });
+
+t.test('a local cluster file is insecure on 127.0.0.1 unless given a PKI directory', async (t) => {
+  const dir = t.testdir({});
+  const nodes = await allocateLocalNodes(1);
+  const plain = await loadClusterConfig(writeLocalClusterFile(dir, nodes, { clusterId: 'plain' }));
+  t.equal(plain.ok ? plain.value.security.insecure : null, true, 'insecure by default (tests, benchmarks)');
+  const pki = join(dir, 'my pki');
+  const file = writeLocalClusterFile(dir, nodes, { clusterId: 'tls', fileName: 'tls.yml', security: { pki } });
+  const secure = await loadClusterConfig(file);
+  t.same(secure.ok ? [secure.value.security.insecure, secure.value.security.pkiDir] : null, [false, pki]);
+});

@@ -1,4 +1,4 @@
-// The node server in-process (startCluster on 127.0.0.1 port 0): writes at a follower are forwarded
+// The node server in-process, insecure (plaintext, no authentication; 127.0.0.1 port 0): writes at a follower are forwarded
 // to the leader and answered; a waiter connected to another node is granted by a Push when the
 // holder releases; watches push events and resume from an index without gaps; membership changes
 // (add learner, promote, remove: Raft dissertation §4.1) go through the leader and a joining node
@@ -6,7 +6,7 @@
 // the leader hands leadership over.
 import t from 'tap';
 import { nodeId } from '../../src/raft/types.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startSecureCluster } from './fixtures/secure-cluster.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import type { WireResult } from '../../src/transport/client-protocol.js';
 import { RawClient } from '../e2e/fixtures/raw-client.js';
@@ -30,7 +30,8 @@ function sessionOf(result: WireResult): SessionId {
 }
 
 t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster', async (t) => {
-  const cluster = await startCluster({ nodes: 3 });
+  // An insecure cluster: plaintext and no principals, as before security existed.
+  const cluster = await startSecureCluster({ dir: t.testdir(), nodes: 3, secure: false });
   t.teardown(() => cluster.close());
   const leader = await cluster.waitForLeader();
   const [f1, f2] = cluster.nodes.filter((n) => n !== leader);
@@ -179,7 +180,7 @@ t.test('connection and request limits', async (t) => {
 t.test('keepalives are batched into one entry per interval; expiry and wait timeouts are pushed', async (t) => {
   // DESIGN §2: the leader gathers the keepalives of one interval into a single log entry and
   // answers each when it commits; sessions expire by log time and the waiting clients are told.
-  const cluster = await startCluster({ nodes: 3 });
+  const cluster = await startSecureCluster({ dir: t.testdir(), nodes: 3, secure: false });
   t.teardown(() => cluster.close());
   const leader = await cluster.waitForLeader();
   const client = await RawClient.connect({ port: leader.clientAddress.port });

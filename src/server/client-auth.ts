@@ -1,0 +1,163 @@
+/**
+ * The node's side of client authentication and revocation (docs/security.md, "Client
+ * connections"): checks a Hello (cluster, then credentials: see login.ts), hashes the passwords of
+ * admin actions, and when the applied auth store changes, closes the connections of deleted users,
+ * cancels watches whose principal lost the watch right, and drops stale tokens.
+ *
+ * On an insecure node nobody authenticates: every connection is `anonymous` (unrestricted), and a
+ * Hello carrying credentials is refused, so a client never believes it is protected when it is not.
+ */
+import type { NodeId } from '../raft/types.js';
+import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
+import { userExists } from '../statemachine/authorize.js';
+import { passwordHashOf } from '../statemachine/queries.js';
+import type { LockState } from '../statemachine/state.js';
+import type { ClientHello } from '../transport/client-protocol.js';
+import { checkClientHello } from '../transport/client-protocol.js';
+import type { ErrorFrame } from '../transport/handshake.js';
+import { errorFrame } from '../transport/handshake.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { ConnectionIdentity, LoginDirectory } from './login.js';
+import { describeIdentity, Login } from './login.js';
+import type { LoginThrottleOptions } from './login-throttle.js';
+import { LoginThrottle } from './login-throttle.js';
+import { LoginTokens } from './login-tokens.js';
+import type { Logger } from './logger.js';
+import type { ClientConnection } from './server-connection.js';
+import { watchDenial } from './edge-access.js';
+
+export interface ClientAuthOptions {
+  /** A secure node: TLS on the client port and authentication required. */
+  readonly secure: boolean;
+  readonly clusterId: string;
+  readonly log: Logger;
+  /** The applied state, read at the moment of each check. */
+  readonly state: () => LockState;
+  readonly isMember: (node: NodeId) => boolean;
+  readonly now: () => number;
+  readonly throttle?: Partial<LoginThrottleOptions>;
+  readonly tokenTtlMs?: number;
+}
+
+export interface HelloOutcome {
+  readonly hello: ClientHello;
+  readonly identity: ConnectionIdentity;
+  readonly token?: string;
+}
+
+export class ClientAuth {
+  private readonly login: Login;
+  private readonly tokens: LoginTokens;
+  private readonly directory: LoginDirectory;
+
+  constructor(private readonly options: ClientAuthOptions) {
+    this.directory = {
+      userExists: (user) => userExists(options.state().auth, user),
+      passwordHashOf: (user) => (userExists(options.state().auth, user) ? passwordHashOf(options.state(), user) : undefined),
+      isMember: options.isMember,
+    };
+    this.tokens = new LoginTokens(options.tokenTtlMs);
+    this.login = new Login(this.directory, new LoginThrottle(options.throttle), this.tokens, options.now);
+  }
+
+  get secure(): boolean {
+    return this.options.secure;
+  }
+
+  /** The Hello's verdict; a refusal is logged with the address, the claimed identity and why. */
+  async hello(connection: ClientConnection, value: unknown): Promise<Result<HelloOutcome, ErrorFrame>> {
+    const checked = checkClientHello(value, this.options.clusterId);
+    if (!checked.ok) {
+      this.refused(connection, describeClaim(connection, null), checked.error.message);
+      return checked;
+    }
+    const hello = checked.value;
+    const claimed = describeClaim(connection, hello);
+    if (!this.options.secure) {
+      if (hello.auth !== undefined) {
+        const reason = 'this node is insecure (plaintext, no authentication) and takes no credentials; connect without them, or secure the cluster';
+        this.refused(connection, claimed, reason);
+        return err(errorFrame('UNAUTHENTICATED', reason));
+      }
+      return ok({ hello, identity: { kind: 'anonymous' } });
+    }
+    const source = connection.slot.source;
+    const outcome = await this.login.login({ source, certificate: connection.certificate, auth: hello.auth });
+    if (!outcome.ok) {
+      this.refused(connection, claimed, outcome.reason);
+      return err(errorFrame('UNAUTHENTICATED', outcome.reason));
+    }
+    this.options.log.debug('client authenticated', { remote: connection.remote, as: describeIdentity(outcome.identity) });
+    return ok({ hello, identity: outcome.identity, ...(outcome.token === undefined ? {} : { token: outcome.token }) });
+  }
+
+  /** The action as it is proposed: passwords replaced by fresh scrypt hashes. */
+  async prepare(action: AdminAction): Promise<AdminCommand> {
+    switch (action.type) {
+      case 'userAdd': {
+        const passwordHash = action.password === null ? null : await this.login.hash(action.password);
+        return { type: 'userAdd', user: action.user, passwordHash };
+      }
+      case 'userPassword':
+        return { type: 'userPassword', user: action.user, passwordHash: await this.login.hash(action.password) };
+      default:
+        return action;
+    }
+  }
+
+  /**
+   * Whether the connection's user still exists (every request asks). A deleted user's connection
+   * is closed with UNAUTHENTICATED, and the closing is logged.
+   */
+  stillValid(connection: ClientConnection): boolean {
+    const identity = connection.identity;
+    if (identity?.kind !== 'user' || userExists(this.options.state().auth, identity.user)) return true;
+    this.revoke(connection, `user ${identity.user} no longer exists`);
+    return false;
+  }
+
+  /**
+   * The applied auth store changed: close deleted users' connections, cancel watches that lost
+   * their right, forget tokens that no longer stand for their user's current password.
+   */
+  enforce(connections: Iterable<ClientConnection>, watchesChanged: (connection: ClientConnection) => void): void {
+    this.tokens.prune(this.directory);
+    const state = this.options.state();
+    for (const connection of [...connections]) {
+      if (!connection.isOpen || !this.stillValid(connection)) continue;
+      const principal = connection.principal;
+      if (principal === null) continue;
+      let cancelled = false;
+      for (const watch of [...connection.watches.values()]) {
+        const denied = watchDenial(state, principal, watch.prefix);
+        if (denied === null) continue;
+        connection.watches.delete(watch.id);
+        connection.push({ kind: 'watchCancelled', watchId: watch.id, code: 'PERMISSION_DENIED', message: denied });
+        this.options.log.warn('watch cancelled', { remote: connection.remote, user: principal, prefix: watch.prefix, reason: denied });
+        cancelled = true;
+      }
+      if (cancelled) watchesChanged(connection);
+    }
+  }
+
+  private revoke(connection: ClientConnection, reason: string): void {
+    this.options.log.warn('client connection closed', { remote: connection.remote, reason });
+    connection.fail('UNAUTHENTICATED', reason);
+  }
+
+  private refused(connection: ClientConnection, claimed: string, reason: string): void {
+    this.options.log.warn('client connection refused', { remote: connection.remote, claimed, reason });
+  }
+}
+
+/** Who a connection claims to be, for the log: certificate, then credentials (never a password). */
+function describeClaim(connection: ClientConnection, hello: ClientHello | null): string {
+  const parts: string[] = [];
+  const id = connection.certificate;
+  if (id !== null) parts.push(id.kind === 'node' ? `certificate of node ${id.nodeId}` : `certificate of user ${id.user}`);
+  const auth = hello?.auth;
+  if (auth !== undefined) parts.push('token' in auth ? 'a token' : `password of user ${auth.user}`);
+  if (hello !== null) parts.push(`client ${JSON.stringify(hello.client)}`);
+  return parts.length === 0 ? 'nothing' : parts.join(', ');
+}
