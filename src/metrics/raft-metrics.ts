@@ -119,22 +119,25 @@ export class RaftMetrics {
     for (const message of output.messages) this.messageSent(message);
     for (const write of output.writes) {
       const entries = write.entries.length;
+      // A snapshot this node took is written on its own and unsynced (host.ts, commitSnapshot); one
+      // from the leader comes with its Ready, which is always synced (Raft's mustSync).
+      if (write.snapshot !== null && !write.sync) this.snapshotWritten(write.snapshot.meta.index);
       if (entries === 0) continue;
       this.entriesPerBatch.observe(entries);
       if (leading) this.proposals.value += entries;
     }
     for (const request of output.snapshotRequests) this.snapshotsAsked.set(request.index, this.nowSeconds());
     for (const snapshot of output.snapshots) {
-      if (snapshot.kind === 'installed') {
-        this.snapshotsInstalled.value += 1;
-        continue;
-      }
-      this.snapshotsTaken.value += 1;
-      const askedAt = this.snapshotsAsked.get(snapshot.index);
-      if (askedAt !== undefined) this.snapshotTakeSeconds.observe(this.nowSeconds() - askedAt);
-      // Requests are one at a time: whatever else is pending is stale.
-      this.snapshotsAsked.clear();
+      if (snapshot.kind === 'installed') this.snapshotsInstalled.value += 1;
     }
+  }
+
+  private snapshotWritten(index: number): void {
+    this.snapshotsTaken.value += 1;
+    const askedAt = this.snapshotsAsked.get(index);
+    if (askedAt !== undefined) this.snapshotTakeSeconds.observe(this.nowSeconds() - askedAt);
+    // Requests are made one at a time: any other still recorded is stale.
+    this.snapshotsAsked.clear();
   }
 
   messageReceived(message: Message): void {
