@@ -38,6 +38,7 @@ async function settled(cluster: ClusterHandle): Promise<void> {
 }
 
 void t.test('metrics of a 3-node cluster under a workload', async (t) => {
+  // Secure (the default): TLS and root's certificate, as a real deployment runs.
   const cluster = await startCluster({ nodes: 3 });
   const clients: RaftlockClient[] = [];
   t.teardown(async () => {
@@ -50,7 +51,7 @@ void t.test('metrics of a 3-node cluster under a workload', async (t) => {
   const served = await cluster.waitForLeader();
   const endpoint = cluster.endpoints.find((e) => e.id === served.nodeId)?.client ?? '';
   const open = async (): Promise<RaftlockClient> => {
-    const client = await connect({ endpoints: [endpoint], followLeader: false });
+    const client = await connect({ ...cluster.connectOptions(), endpoints: [endpoint], followLeader: false });
     clients.push(client);
     return client;
   };
@@ -155,7 +156,7 @@ void t.test('metrics of a 3-node cluster under a workload', async (t) => {
   await t.test('a snapshot taken on demand is counted', async (t) => {
     const node = cluster.nodes[0];
     if (node === undefined) throw new Error('no node');
-    const direct = await connect({ endpoints: [cluster.endpoints[0]?.client ?? ''], followLeader: false });
+    const direct = await connect({ ...cluster.connectOptions(), endpoints: [cluster.endpoints[0]?.client ?? ''], followLeader: false });
     clients.push(direct);
     const index = await direct.snapshot();
     // The snapshot is encoded on a worker thread and written at a later drain: seconds on a busy machine.
