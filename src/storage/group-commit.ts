@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { PersistentState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
@@ -6,6 +7,11 @@ import { canJoinBatch, mergeAllRequests } from './merge-requests.js';
 export interface GroupCommitOptions {
   /** At most this many requests are merged into one batch (bounds the batch's memory). */
   readonly batchRequestsMax?: number;
+  /**
+   * Called once each batch is durable: the merged `batch`, how many `requests` it merged, and the
+   * `seconds` its write (and fsync, when `batch.sync`) took. For metrics; must not throw.
+   */
+  readonly onBatchWritten?: (batch: PersistRequest, requests: number, seconds: number) => void;
 }
 
 export const defaultBatchRequestsMax = 4096;
@@ -40,6 +46,7 @@ interface Waiter {
  */
 export class GroupCommitter implements DurableLog {
   private readonly batchRequestsMax: number;
+  private readonly onBatchWritten: GroupCommitOptions['onBatchWritten'];
   private queue: Waiter[] = [];
   /** A batch is being written and the log has not yet said it is in (see `flush`). */
   private writing = false;
@@ -56,6 +63,7 @@ export class GroupCommitter implements DurableLog {
     options: GroupCommitOptions = {},
   ) {
     this.batchRequestsMax = options.batchRequestsMax ?? defaultBatchRequestsMax;
+    this.onBatchWritten = options.onBatchWritten;
     assert(Number.isSafeInteger(this.batchRequestsMax) && this.batchRequestsMax >= 1, 'batchRequestsMax must be ≥ 1');
   }
 
@@ -119,6 +127,7 @@ export class GroupCommitter implements DurableLog {
     // it (LevelLog writes its evidence then): the log writes batches in the order it gets them
     // and acknowledges them in that order, so nothing is reordered, and the confirmation of one
     // batch overlaps the write of the next.
+    const startedMs = performance.now();
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -129,6 +138,7 @@ export class GroupCommitter implements DurableLog {
     this.log.persist(merged, release).then(
       () => {
         this.inFlight--;
+        this.onBatchWritten?.(merged, batch.length, (performance.now() - startedMs) / 1000);
         for (const waiter of batch) waiter.resolve();
         release();
         this.settleIdle();
