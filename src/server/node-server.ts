@@ -19,7 +19,7 @@ import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
-import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
+import type { ConfChange, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
@@ -61,6 +61,8 @@ import type { LoginThrottleOptions } from './login-throttle.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
+import { encodeBackup } from './backup-format.js';
+import { BackupStore, backupIdleMs } from './backup-store.js';
 import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, HelloAccepted } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
@@ -587,7 +589,59 @@ export class NodeServer implements ConnectionHost {
         this.audit(connection, principal, audited, 'OK');
         return connection.respond(id, { code: 'OK', value: { kind: 'snapshotTaken', index } });
       }
+      case 'backup':
+        return this.backup(connection, id, principal, op.backup, op.offset, refuse);
     }
+  }
+
+  /**
+   * `raftlock backup`: the first request (backup 0) encodes this leader's applied state at its
+   * applied index (a committed prefix of the log) into a backup file, kept whole until fetched,
+   * and answers its first chunk; later requests fetch further chunks of the same file.
+   */
+  private backup(
+    connection: ClientConnection,
+    id: number,
+    principal: string | null,
+    backup: number,
+    offset: number,
+    refuse: (what: AdminOnly, audited: InFlight['audit']) => boolean,
+  ): void {
+    const audited = { what: 'backup', target: backup === 0 ? '' : String(backup) };
+    if (refuse('backup', audited)) return;
+    const nowMs = this.now();
+    if (backup === 0) {
+      const status = this.core.status();
+      if (status.role !== 'leader') {
+        const leader = status.leader === null ? 'unknown' : status.leader;
+        return connection.respond(id, unavailable(`${this.nodeId} is not the leader (leader: ${leader}); a backup is taken through the leader`));
+      }
+      let point: Snapshot | null = null;
+      this.driver.guard(() => {
+        point = this.core.host.backupPoint();
+      });
+      if (point === null) return connection.respond(id, unavailable('this node has stopped'));
+      const { meta, data } = point as Snapshot;
+      const header = { clusterId: this.clusterId, nodeId: this.nodeId, index: meta.index, term: meta.term, conf: meta.conf, createdAt: new Date().toISOString() };
+      const first = this.backups.add(encodeBackup(header, data), nowMs);
+      this.audit(connection, principal, audited, 'OK');
+      this.log.info('backup taken', { index: meta.index, term: meta.term, bytes: first.total, user: principal });
+      return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...first } });
+    }
+    const chunk = this.backups.chunk(backup, offset, nowMs);
+    if (chunk === null) {
+      const message = `no backup ${backup} at offset ${offset} on ${this.nodeId} (expired after ${backupIdleMs / 1000} s idle, finished, or out of range); start again`;
+      return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+    }
+    return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...chunk } });
+  }
+
+  private backupsHeld: BackupStore | null = null;
+
+  /** Chunks well inside the frame limit: the answer's framing and field names come on top. */
+  private get backups(): BackupStore {
+    this.backupsHeld ??= new BackupStore(Math.max(1024, Math.min(1 << 20, Math.floor(this.options.limits.frameBytesMax / 4))));
+    return this.backupsHeld;
   }
 
   /**
