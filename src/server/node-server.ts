@@ -50,6 +50,7 @@ import { ClientAuth } from './client-auth.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import { ClientListener } from './client-listener.js';
 import type { ClusterLimits, HostPort, SnapshotModeSetting } from './cluster-config.js';
+import { parseHostPort } from './cluster-config.js';
 import { Driver } from './driver.js';
 import { ConnectionBudget } from './connection-budget.js';
 import type { AdminOnly } from './edge-access.js';
@@ -294,7 +295,11 @@ export class NodeServer implements ConnectionHost {
       mirror = background ? SnapshotMirror.start(options.machine) : null;
       const persisted = await committer.load();
       const seed = options.seed ?? randomInt(0, 2 ** 47);
+      // Members added with their addresses, applied before the server below exists (log replay).
+      const memberChanges: ConfChange[] = [];
+      let learnMember: (change: ConfChange) => void = (change) => memberChanges.push(change);
       const created = ServerCore.create({
+        onConfigApplied: (change) => learnMember(change),
         raft: options.raft,
         persisted,
         rng: createRng(seed),
@@ -340,6 +345,8 @@ export class NodeServer implements ConnectionHost {
         log: logger,
       });
       const server = new NodeServer(options, created.value, committer, transport, listener, mirror);
+      learnMember = (change) => server.learnMember(change);
+      for (const change of memberChanges) server.learnMember(change);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
@@ -363,6 +370,19 @@ export class NodeServer implements ConnectionHost {
 
   // ---- addresses and views -----------------------------------------------------------------
 
+  /**
+   * The change a members request proposes: a node this one has no addresses for, given with its
+   * addresses, is added with them in the log (addMember), so every node learns where it is; the
+   * leader learns it now, to start replicating as soon as the change is appended.
+   */
+  private memberChange(action: Exclude<MembersAction, 'list'>, node: NodeId, peer: string | undefined, client: string | undefined): ConfChange {
+    const known = node === this.nodeId || this.directory.has(node);
+    if (action !== 'addLearner' || known || peer === undefined || client === undefined) return confChangeOf(action, node);
+    const change: ConfChange = { type: 'addMember', node, peer, client };
+    this.learnMember(change);
+    return change;
+  }
+
   get peerAddress(): HostPort {
     return this.transport.address;
   }
@@ -383,6 +403,25 @@ export class NodeServer implements ConnectionHost {
       client: formatAddress(this.clientAddress),
       peer: formatAddress(this.peerAddress),
     };
+  }
+
+  /**
+   * A member added with its addresses (`members add N --peer --client`): every node learns where
+   * it listens from the log, not from its own cluster.yml. Addresses that do not parse are logged
+   * and ignored (the leader checked them when the change was asked for).
+   */
+  learnMember(change: ConfChange): void {
+    if (change.type !== 'addMember' || change.node === this.nodeId) return;
+    const peer = parseHostPort(change.peer);
+    const client = parseHostPort(change.client);
+    if (peer === null || client === null) {
+      this.log.warn('member addresses ignored', { node: change.node, peer: change.peer, client: change.client });
+      return;
+    }
+    const known = this.directory.get(change.node);
+    if (known !== undefined && formatAddress(known.peer) === change.peer && formatAddress(known.client) === change.client) return;
+    this.setMember({ id: change.node, peer, client });
+    this.log.info('learned member addresses', { node: change.node, peer: change.peer, client: change.client });
   }
 
   /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
@@ -547,11 +586,16 @@ export class NodeServer implements ConnectionHost {
         if (refuse('members', audited)) return undefined;
         const node = op.node;
         const unknown = node !== undefined && node !== this.nodeId && !this.directory.has(node);
-        if (unknown && op.action === 'addLearner') {
+        const withAddresses = op.peer !== undefined && op.client !== undefined;
+        if (unknown && op.action === 'addLearner' && !withAddresses) {
           const message =
             `node ${String(op.node)} is not in this cluster's configuration; ` +
-            'list it in cluster.yml with join: true first';
+            'give its addresses (members add NODE --peer HOST:PORT --client HOST:PORT) or list it in cluster.yml with join: true';
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+        }
+        if (unknown && op.action === 'addLearner' && withAddresses) {
+          const bad = [op.peer, op.client].find((a) => parseHostPort(a ?? '') === null);
+          if (bad !== undefined) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: `not a host:port address: ${JSON.stringify(bad)}` });
         }
         const misplaced = op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
         if (misplaced !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: misplaced });
@@ -693,7 +737,7 @@ export class NodeServer implements ConnectionHost {
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
           if (op.action === 'list') return undefined;
-          return this.core.confChange(requestId, confChangeOf(op.action, op.node ?? this.nodeId));
+          return this.core.confChange(requestId, this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client));
         default: {
           this.inflight.delete(requestId);
           const message = `${op.kind} is answered locally`;
