@@ -78,5 +78,12 @@ t.test('members add with addresses, start --join, promote: the new node serves r
   t.ok(own?.voters.includes('n4' as never), 'n4 is a voter');
   const members = await runCli(['members', 'list', '--config', file, '--json']);
   t.match(members.output, new RegExp(`"id":"n4","role":"voter","peer":"${peer}","client":"${client}"`));
+  // Every founder learned n4's addresses from the log (members list is answered by the node asked).
+  for (const endpoint of endpoints) {
+    const asked = await connect({ endpoints: [endpoint], clusterId: 'e2e', tls, followLeader: false });
+    const known = (await asked.members('list')).find((m) => m.id === 'n4');
+    asked.abandon();
+    t.same(known && { peer: known.peer, client: known.client }, { peer, client }, `${endpoint} knows where n4 listens`);
+  }
   t.same(readFileSync(file), fileBefore, 'cluster.yml was not edited');
 });
