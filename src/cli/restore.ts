@@ -4,7 +4,7 @@
  * file's nodes (those without `join: true`) as the voters, so the nodes start as one cluster at
  * the backup's index and elect a leader among themselves. It runs offline: no node may be running.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { chmod, readdir, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import type { NodeId } from '../raft/types.js';
@@ -93,6 +93,8 @@ export async function runRestore(file: string, options: RestoreOptions): Promise
     } finally {
       await log.close();
     }
+    // The directory holds password hashes: its owner only.
+    await chmod(node.dataDir, 0o700);
     print(`restored ${node.id} into ${node.dataDir}: cluster ${config.cluster.id}, index ${header.index}, term ${header.term}`);
   }
   print(`backup of ${header.clusterId} taken ${header.createdAt}; voters ${voters.join(', ')}; start the nodes with raftlock start`);

@@ -3,7 +3,7 @@
 // `raftlock restore` into fresh directories under a new cluster id, started, and compared: every
 // key, lock holder and fencing token, user and role. A truncated and a byte-flipped backup are
 // refused with the offset and the check that failed, and leave the data directories empty.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { readClientPki } from '../../src/client/client-pki.js';
@@ -106,6 +106,7 @@ t.test('backup a secure cluster, destroy it, restore it under a new id: same key
 
   const restored = await runCli(['restore', backupFile, '--config', newFile]);
   t.equal(restored.code, 0, restored.output);
+  for (const d of dataDirs) t.equal(statSync(d).mode & 0o777, 0o700, `${d} is private to its owner`);
   const again = await runCli(['restore', backupFile, '--config', newFile]);
   t.equal(again.code, 1, 'a data directory that is not empty is refused');
   t.match(again.output, /is not empty/);
