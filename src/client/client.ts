@@ -36,6 +36,15 @@ import { ClientSession } from './session.js';
 import type { KeepAliveOutcome } from './session.js';
 import type { AcquireOptions, ClientEvents, HoldSpec, Kv, NodeStatus } from './types.js';
 import type { WatchLink, WatchOptions } from './watch.js';
+
+/** One piece of a backup file, as `Client.backupChunk` answers it. */
+export interface BackupChunkAnswer {
+  readonly backup: number;
+  readonly offset: number;
+  /** The whole file's length. */
+  readonly total: number;
+  readonly bytes: Uint8Array;
+}
 import { WatchStream } from './watch.js';
 
 interface PendingWait {
@@ -417,6 +426,18 @@ export class RaftlockClient {
   async snapshot(): Promise<number> {
     const fields = await this.adminFields({ kind: 'snapshot' });
     return isUint(fields['index']) ? fields['index'] : 0;
+  }
+
+  /**
+   * One chunk of a backup file (`raftlock backup`; admin only, through the leader): `backup` 0
+   * makes the node encode a new backup and answers its first chunk; pass the answer's `backup`
+   * and the next offset for the rest.
+   */
+  async backupChunk(backup: number, offset: number): Promise<BackupChunkAnswer> {
+    const fields = await this.adminFields({ kind: 'backup', backup, offset });
+    const bytes = fields['bytes'];
+    if (fields['kind'] !== 'backupChunk' || !(bytes instanceof Uint8Array)) throw malformed('a backup chunk', fields);
+    return { backup: uintField(fields, 'backup'), offset: uintField(fields, 'offset'), total: uintField(fields, 'total'), bytes };
   }
 
   /** Closes the sessions (releasing their holds at once) and the connection. */

@@ -12,12 +12,13 @@ import type { Query } from '../transport/client-protocol.js';
 import { sessionId } from '../statemachine/ids.js';
 
 /** The operations only an admin may ask for, as refusals name them. */
-export type AdminOnly = 'members' | 'transferLeader' | 'snapshot' | 'users' | 'roles' | 'admin';
+export type AdminOnly = 'members' | 'transferLeader' | 'snapshot' | 'backup' | 'users' | 'roles' | 'admin';
 
 const adminOnlyWhat: Readonly<Record<AdminOnly, string>> = {
   members: 'change membership',
   transferLeader: 'transfer leadership',
   snapshot: 'take snapshots',
+  backup: 'take backups (they hold password hashes)',
   users: 'list users',
   roles: 'list roles',
   admin: 'manage users and roles',

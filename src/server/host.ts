@@ -578,6 +578,17 @@ export class NodeHost<R> {
     return this.lastSnapshotIndex;
   }
 
+  /**
+   * The applied state now, encoded as a stored snapshot's data, with its metadata: what
+   * `raftlock backup` writes. Encoded on the caller's turn (a backup is rare and asked for by an
+   * operator); the node keeps its own snapshots and log untouched.
+   */
+  backupPoint(): Snapshot {
+    const point = this.pointNow();
+    const data = encodeEnvelope(point.logTimeMs, this.sm.snapshot());
+    return { meta: { index: point.index, term: point.term, conf: point.conf }, data };
+  }
+
   private takeSnapshot(): void {
     const point: PendingSnapshot = this.pointNow();
     this.commitSnapshot(point, this.sm.snapshot());

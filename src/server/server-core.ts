@@ -60,6 +60,8 @@ export interface ServerCoreOptions extends HostOptions {
    */
   readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput, command: AppliedCommand) => void;
   readonly onRestored?: (state: LockStateMachine['state']) => void;
+  /** Every configuration entry applied (a member added with its addresses teaches where it is). */
+  readonly onConfigApplied?: (change: ConfChange) => void;
   /**
    * Fed every command applied to and every snapshot restored into the lock machine, after it,
    * in order (a copy of the machine on another thread snapshots for the deferred mode).
@@ -123,6 +125,9 @@ export class ServerCore {
       ...options,
       stateMachine: options.mirror === undefined ? machine : new MirroredStateMachine(machine, options.mirror),
       observer: {
+        applied: (entry) => {
+          if (entry.kind === 'config') options.onConfigApplied?.(entry.change);
+        },
         restored: (snapshot) => {
           if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
           options.onRestored?.(machine.state);
@@ -408,6 +413,7 @@ function inEffect(conf: ConfState, change: ConfChange): boolean {
   const learner = conf.learners.includes(change.node);
   switch (change.type) {
     case 'addLearner':
+    case 'addMember':
       return learner || voter;
     case 'promoteLearner':
       return voter;

@@ -266,6 +266,11 @@ export type ClientOp =
     }
   | { readonly kind: 'transferLeader'; readonly to: NodeId }
   | { readonly kind: 'snapshot' }
+  /**
+   * `raftlock backup`: `backup: 0, offset: 0` makes the node encode a backup file of its applied
+   * state (src/server/backup-format.ts) and answer its first chunk; later chunks name that backup.
+   */
+  | { readonly kind: 'backup'; readonly backup: number; readonly offset: number }
   | { readonly kind: 'admin'; readonly action: AdminAction }
   /** Who this connection acts as; answered by the node itself. Also a cheap keepalive. */
   | { readonly kind: 'whoami' };
@@ -343,6 +348,14 @@ export type WireValue =
   | { readonly kind: 'status'; readonly status: NodeStatusView }
   | { readonly kind: 'members'; readonly members: readonly MemberView[] }
   | { readonly kind: 'snapshotTaken'; readonly index: number }
+  | {
+      readonly kind: 'backupChunk';
+      readonly backup: number;
+      readonly offset: number;
+      /** The whole file's length in bytes. */
+      readonly total: number;
+      readonly bytes: Uint8Array;
+    }
   | { readonly kind: 'accepted' };
 
 /** Every code a response may carry. */
@@ -504,6 +517,7 @@ const simpleOps: Readonly<Record<string, Check>> = {
   status: exactObject({ kind: literal('status') }),
   transferLeader: exactObject({ kind: literal('transferLeader'), to: nodeId }),
   snapshot: exactObject({ kind: literal('snapshot') }),
+  backup: exactObject({ kind: literal('backup'), backup: uint, offset: uint }),
   admin: exactObject({ kind: literal('admin'), action: adminActionShape }),
   whoami: exactObject({ kind: literal('whoami') }),
 };
