@@ -15,7 +15,7 @@ import { encodeCommand } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import { sessionId } from '../statemachine/ids.js';
 import { LockStateMachine } from '../statemachine/machine.js';
-import { checkFence, getKey, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
+import { checkFence, getKey, listKeys, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
 import type { Query, WireResult } from '../transport/client-protocol.js';
 import { permissionDenied, unavailable, wireResultOf } from '../transport/client-protocol.js';
@@ -388,6 +388,10 @@ export class ServerCore {
       case 'locks': {
         const locks = listLocks(state, query.prefix, query.limit);
         return { code: 'OK', value: { kind: 'locks', locks } };
+      }
+      case 'keys': {
+        const page = listKeys(state, query.prefix, query.after, query.limit);
+        return { code: 'OK', value: { kind: 'keys', keys: page.keys, next: page.next } };
       }
       case 'session': {
         const session = sessionInfo(state, query.session);
