@@ -126,6 +126,11 @@ export class ServerCore {
           if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
           options.onRestored?.(machine.state);
         },
+        // Told by the host itself: a write's shape cannot tell a taken snapshot from an installed
+        // one when it also carries a commit-only hard state.
+        taken: (index) => {
+          if (core !== null) core.snapshots.push({ kind: 'taken', index });
+        },
       },
     });
     if (!host.ok) return err(host.error);
@@ -172,12 +177,6 @@ export class ServerCore {
   drain(): CoreOutput {
     const out: HostOutput<ApplyOutput> = this.host.drain();
     for (const reply of out.replies) this.onHostReply(reply);
-    for (const write of out.writes) {
-      // A host-taken snapshot is a write with no entries; an installed one comes with its Ready.
-      if (write.snapshot !== null && write.hardState === null && write.entries.length === 0) {
-        this.snapshots.push({ kind: 'taken', index: write.snapshot.meta.index });
-      }
-    }
     const result: CoreOutput = {
       writes: out.writes,
       earlyMessages: out.earlyMessages,
