@@ -5,7 +5,8 @@ import type { NodeId } from '../raft/types.js';
 import { loadConfigForNodes } from './load-config.js';
 import { startNode } from '../server/embed.js';
 import type { LogLevel } from '../server/logger.js';
-import { createLogger, logLevels } from '../server/logger.js';
+import { createLogger, logFormats, logLevels } from '../server/logger.js';
+import type { LogFormat } from '../server/logger.js';
 import type { NodeServer } from '../server/node-server.js';
 import { nodeSecurityFor } from '../server/node-security.js';
 import type { NodeSecurity } from '../server/node-security.js';
@@ -18,6 +19,7 @@ interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Plaintext, no authentication (as `security.insecure: true`). */
   readonly insecure?: boolean;
   /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
@@ -77,7 +79,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     process.stderr.write(`raftlock: node ${options.node} refuses to start: ${security.error}\n`);
     return 2;
   }
-  const logger = createLogger({ level: options.logLevel });
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat });
   if (security.value.mode === 'insecure') {
     logger.warn('running insecure: plaintext, no authentication, every client unrestricted');
   } else {
@@ -155,6 +157,11 @@ export function registerStartCommand(program: Command): void {
       new Option('--log-level <level>', 'error, warn, info or debug')
         .choices(logLevels)
         .default('warn'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'text (one readable line per event) or json (one object per line)')
+        .choices(logFormats)
+        .default('text'),
     )
     .option(
       '--stop-on-stdin-close',
