@@ -207,7 +207,7 @@ export function checkClientHello(
   const theirCluster = value['clusterId'];
   if (theirCluster !== '' && theirCluster !== clusterId) {
     const message =
-      `cluster id ${describeValue(theirCluster)} does not match this node's cluster id ` +
+      `cluster id ${typeof theirCluster === 'string' ? JSON.stringify(theirCluster) : describeValue(theirCluster)} does not match this node's cluster id ` +
       JSON.stringify(clusterId);
     return err(errorFrame('CLUSTER_MISMATCH', message));
   }
