@@ -329,6 +329,11 @@ export class ServerCore {
           const message = 'this membership change does not apply to the current configuration';
           return fanOut({ code: 'INVALID_ARGUMENT', message });
         }
+        if (pending.kind === 'transfer') {
+          // Raft drops a transfer only for its target (the leader itself, a learner, an unknown
+          // node): a retry would meet the same refusal until the timeout.
+          return fanOut({ code: 'INVALID_ARGUMENT', message: `cannot transfer leadership: ${reply.reason}` });
+        }
         return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
       case 'UNKNOWN':
         return fanOut(
