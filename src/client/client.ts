@@ -197,7 +197,7 @@ export class RaftlockClient {
     const turnStartedMs = this.options.clock.nowMs();
     const endTurn = await this.localTurn(spec.name, waitMs, signal);
     // waitMs bounds the whole call: the cluster's queue gets what the local turn left.
-    const queueMs = Math.max(0, waitMs - (this.options.clock.nowMs() - turnStartedMs));
+    const queueMs = Math.max(0, waitMs - Math.ceil(this.options.clock.nowMs() - turnStartedMs));
     let keepTurn = false;
     try {
       const session = await this.session(options.ttlMs);
