@@ -6,7 +6,8 @@ import { joinedConfig } from './join.js';
 import { loadConfigForNodes } from './load-config.js';
 import { startNode } from '../server/embed.js';
 import type { LogLevel } from '../server/logger.js';
-import { createLogger, logLevels } from '../server/logger.js';
+import { createLogger, logFormats, logLevels } from '../server/logger.js';
+import type { LogFormat } from '../server/logger.js';
 import type { NodeServer } from '../server/node-server.js';
 import { nodeSecurityFor } from '../server/node-security.js';
 import type { NodeSecurity } from '../server/node-security.js';
@@ -19,6 +20,7 @@ interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Plaintext, no authentication (as `security.insecure: true`). */
   readonly insecure?: boolean;
   /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
@@ -92,7 +94,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     process.stderr.write(`raftlock: node ${options.node} refuses to start: ${security.error}\n`);
     return 2;
   }
-  const logger = createLogger({ level: options.logLevel });
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat });
   if (security.value.mode === 'insecure') {
     logger.warn('running insecure: plaintext, no authentication, every client unrestricted');
   } else {
@@ -175,6 +177,11 @@ export function registerStartCommand(program: Command): void {
     .option('--peer <host:port>', 'with --join: where this node listens for peers')
     .option('--client <host:port>', 'with --join: where this node listens for clients')
     .option('--data <dir>', 'with --join: this node\'s data directory')
+    .addOption(
+      new Option('--log-format <format>', 'text (one readable line per event) or json (one object per line)')
+        .choices(logFormats)
+        .default('text'),
+    )
     .option(
       '--stop-on-stdin-close',
       'stop gracefully when standard input closes (used by raftlock up)',

@@ -45,6 +45,7 @@ export function readDenial(state: LockState, principal: string | null, query: Qu
     case 'observe':
       return eitherDenial(state, principal, query.name);
     case 'locks':
+    case 'keys':
       // A read permission whose prefix is a prefix of the query's covers every name it can list.
       return mayUse(state.auth, principal, 'read', query.prefix) ? null : describeDenial(principal, 'read', query.prefix);
     case 'session': {

@@ -30,6 +30,8 @@ export interface HostObserver {
   applied?(entry: Entry, logTimeMs: number | null): void;
   /** The state machine was replaced by a snapshot (restart or InstallSnapshot). */
   restored?(snapshot: Snapshot): void;
+  /** This node's own snapshot at `index` is taken: the core is compacted and its write queued. */
+  taken?(index: LogIndex): void;
 }
 
 /**
@@ -680,6 +682,7 @@ export class NodeHost<R> {
       snapshot: { meta: { index: point.index, term: point.term, conf: point.conf }, data },
       sync: false,
     });
+    this.observer.taken?.(point.index);
   }
 
   // ---- helpers -----------------------------------------------------------------------------
