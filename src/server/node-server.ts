@@ -320,6 +320,7 @@ export class NodeServer implements ConnectionHost {
           frameBytesMax: options.limits.frameBytesMax,
           sendQueueFramesMax: options.limits.sendQueueFramesMax,
           sendQueueBytesMax: options.limits.sendQueueBytesMax,
+          frameDeadlineMs: options.limits.frameDeadlineMs,
         },
         ...(options.tls === undefined ? {} : { tls: options.tls }),
         onEvent: (event) => logTransportEvent(logger, event),
