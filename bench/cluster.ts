@@ -145,7 +145,7 @@ async function failover(launcher: Launcher, nodes: readonly LocalNode[], round: 
 
 const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
 const nodes = await allocateLocalNodes(3);
-const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10 });
+const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, security: 'insecure' });
 const config = await loadClusterConfig(file);
 if (!config.ok) throw new Error(config.error.message);
 const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });

@@ -36,7 +36,7 @@ export class RaftlockCluster {
   static async start(count: number, parentDir: string, connectionsMax?: number): Promise<RaftlockCluster> {
     const dir = mkdtempSync(join(parentDir, 'raftlock-bench-'));
     const nodes = await allocateLocalNodes(count);
-    const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, snapshotEntries: 100_000 });
+    const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, snapshotEntries: 100_000, security: 'insecure' });
     if (connectionsMax !== undefined) appendFileSync(file, `limits:\n  connectionsMax: ${connectionsMax}\n`);
     const config = await loadClusterConfig(file);
     if (!config.ok) throw new Error(config.error.message);
