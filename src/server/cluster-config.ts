@@ -267,10 +267,12 @@ function readSections(
       connectionsMax: limitCount('connectionsMax', 1e6),
       connectionsPerSourceMax: limitCount('connectionsPerSourceMax', 1e6),
       connectionsUnauthenticatedMax: limitCount('connectionsUnauthenticatedMax', 1e6),
+      // At least twice the client library's idle ping (idlePingMs, src/client/connection.ts): a
+      // waiting client must never be closed for idleness.
       connectionIdleTimeoutMs: readDurationMs(
         limits.get('connectionIdleTimeout'),
         'limits.connectionIdleTimeout',
-        { fallback: d.limits.connectionIdleTimeoutMs, min: 1_000, max: day },
+        { fallback: d.limits.connectionIdleTimeoutMs, min: 60_000, max: day },
         problems,
       ),
       frameDeadlineMs: readDurationMs(
