@@ -3,7 +3,7 @@
  * client protocol that are not I/O (commands, batched keepalives, ReadIndex queries, membership,
  * notifications of every applied entry). Synchronous; the driver feeds it and drains it.
  *
- * Keepalives are batched by the leader (DESIGN §2): every keepalive received during one
+ * Keepalives are batched by the leader (docs/statemachine.md, "Sessions"): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
 import type { UnreachableCause } from '../transport/transport.js';
