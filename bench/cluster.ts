@@ -145,7 +145,7 @@ async function failover(launcher: Launcher, nodes: readonly LocalNode[], round: 
 
 const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
 const nodes = await allocateLocalNodes(3);
-const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10 });
+const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, security: 'insecure' });
 // 256 clients, all from 127.0.0.1: the per-address and not-yet-authenticated budgets, meant for
 // strangers, get room for all of them.
 appendFileSync(file, 'limits:\n  connectionsPerSourceMax: 1024\n  connectionsUnauthenticatedMax: 1024\n');

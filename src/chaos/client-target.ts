@@ -13,6 +13,7 @@
  */
 import { connect } from '../client/client.js';
 import type { RaftlockClient } from '../client/client.js';
+import type { ClientTls } from '../client/client-pki.js';
 import { isRaftlockError } from '../client/errors.js';
 import type { Lock } from '../client/lock.js';
 import type { ClientSession } from '../client/session.js';
@@ -41,6 +42,8 @@ export type ClientTargetOptions = {
   /** How long a call keeps retrying before it gives up (the worker's own timeout is separate). */
   readonly requestTimeoutMs: number;
   readonly fenced: FencedResources;
+  /** The cluster's CA and the certificate each session's client presents (its principal). */
+  readonly tls: ClientTls;
   /** The client every session's versioned-key operations go through; absent, each session's own. */
   readonly kv?: RaftlockClient;
 };
@@ -180,6 +183,7 @@ export function clientTarget(options: ClientTargetOptions): ChaosTarget {
       const client = await connect({
         endpoints: rotated,
         clusterId: options.clusterId,
+        tls: options.tls,
         ttlMs: options.ttlMs,
         attemptTimeoutMs: options.attemptTimeoutMs,
         requestTimeoutMs: options.requestTimeoutMs,

@@ -8,6 +8,12 @@
  * promoted once it has caught up. The membership change names the node only: every node keeps
  * dialling the address in its own cluster file, so links to and from a re-added node still run
  * through the proxies (test/chaos/node-cluster.test.ts cuts them and watches its log stop).
+ *
+ * The cluster is secure, as a real one: its PKI (`<dir>/pki`, made as `raftlock up` makes it) gives
+ * every node a certificate that proves its node id, and every link is TLS through the proxies,
+ * which relay bytes and cannot read them. A node checks the node id its peer's certificate proves,
+ * never the address it dialled, so a proxy's port in between changes nothing. Admin calls act as
+ * root (its certificate); the workload acts as users of its own (principals.ts).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +23,8 @@ import { connect } from '../client/client.js';
 import type { RaftlockClient } from '../client/client.js';
 import { nodeId } from '../raft/types.js';
 import { cliCommand } from '../server/launcher.js';
-import { writeLocalClusterFile } from '../server/local-cluster-file.js';
+import { ensureLocalClusterPki, writeLocalClusterFile } from '../server/local-cluster-file.js';
+import type { LocalRootTls } from '../server/local-cluster-file.js';
 import { probeStatus } from '../server/server-probe.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { FinalRead } from './final-state.js';
@@ -69,7 +76,14 @@ export class NodeCluster implements ChaosCluster {
     private readonly options: NodeClusterOptions,
     readonly nodes: readonly ChaosNode[],
     readonly mesh: ProxyMesh,
+    /** The CA and root's certificate: what an admin client of this cluster presents. */
+    readonly rootTls: LocalRootTls,
   ) {}
+
+  /** The cluster's PKI directory (the CA's key included, to make more certificates). */
+  static pkiDir(dir: string): string {
+    return join(dir, 'pki');
+  }
 
   static async start(options: NodeClusterOptions): Promise<NodeCluster> {
     const held = await holdPorts(2 * options.count);
@@ -84,7 +98,14 @@ export class NodeCluster implements ChaosCluster {
     } finally {
       await held.release();
     }
-    const cluster = new NodeCluster(options, nodes, mesh);
+    let rootTls: LocalRootTls;
+    try {
+      rootTls = await ensureLocalClusterPki(NodeCluster.pkiDir(options.dir), nodes.map((n) => n.id));
+    } catch (error) {
+      await mesh.close();
+      throw error;
+    }
+    const cluster = new NodeCluster(options, nodes, mesh, rootTls);
     mkdirSync(join(options.dir, 'logs'), { recursive: true });
     for (const n of nodes) cluster.spawn(n.id, false);
     await cluster.waitReady(nodes.map((n) => n.id), 60_000);
@@ -117,6 +138,7 @@ export class NodeCluster implements ChaosCluster {
       snapshotEntries: 2000,
       ttlMin: `${o.sessionTtlMinMs}ms`,
       fileName: `cluster-${id}.yml`,
+      security: { pki: NodeCluster.pkiDir(o.dir) },
     });
   }
 
@@ -146,7 +168,7 @@ export class NodeCluster implements ChaosCluster {
   status(id: string): Promise<NodeStatusView | null> {
     const proc = this.processes.get(id);
     if (proc === undefined || proc.state !== 'running') return Promise.resolve(null);
-    return probeStatus({ host: '127.0.0.1', port: this.node(id).clientPort }, this.options.clusterId, 500);
+    return probeStatus({ host: '127.0.0.1', port: this.node(id).clientPort }, this.options.clusterId, 500, this.rootTls);
   }
 
   /** The leader named by the running node with the highest term that names one. */
@@ -190,7 +212,7 @@ export class NodeCluster implements ChaosCluster {
   /** An admin client on the running nodes (it follows the leader). */
   private async admin<T>(what: (client: RaftlockClient) => Promise<T>): Promise<T> {
     const up = this.nodes.filter((n) => this.processes.get(n.id)?.state === 'running').map((n) => `127.0.0.1:${n.clientPort}`);
-    const client = await connect({ endpoints: up, clusterId: this.options.clusterId, requestTimeoutMs: 5000, attemptTimeoutMs: 1000 });
+    const client = await connect({ endpoints: up, clusterId: this.options.clusterId, tls: this.rootTls, requestTimeoutMs: 5000, attemptTimeoutMs: 1000 });
     try {
       return await what(client);
     } finally {
@@ -257,7 +279,8 @@ export class NodeCluster implements ChaosCluster {
     const reads: FinalRead[] = [];
     const ids = await this.memberIds();
     for (const n of this.nodes.filter((x) => ids.includes(x.id))) {
-      const client = await connect({ endpoints: [`127.0.0.1:${n.clientPort}`], clusterId: this.options.clusterId, followLeader: false, requestTimeoutMs: 10_000 });
+      const endpoints = [`127.0.0.1:${n.clientPort}`];
+      const client = await connect({ endpoints, clusterId: this.options.clusterId, tls: this.rootTls, followLeader: false, requestTimeoutMs: 10_000 });
       try {
         for (const key of keys) {
           const view = await client.kv.get(key);

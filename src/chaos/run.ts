@@ -32,6 +32,7 @@ import { Nemesis } from './nemesis.js';
 import { allFaultKinds, buildSchedule, formatSchedule } from './nemesis-schedule.js';
 import type { FaultKind } from './nemesis-schedule.js';
 import { NodeCluster } from './node-cluster.js';
+import { createWorkloadPrincipals } from './principals.js';
 import { ChaosWorker, defaultWorkloadConfig } from './workload.js';
 
 export type ChaosRunOptions = {
@@ -91,11 +92,13 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   try {
     if ((await cluster.waitForLeader(30_000)) === null) throw new Error('no leader within 30 s of starting');
     const fenced = new FencedResources();
+    const principals = await createWorkloadPrincipals({ endpoints: cluster.endpoints, clusterId: 'chaos', rootTls: cluster.rootTls, pkiDir: NodeCluster.pkiDir(options.dir) });
+    out('workload principals: lock workers as user worker (certificate), versioned keys as user kv (password); neither an admin');
     const clientOptions = { endpoints: cluster.endpoints, clusterId: 'chaos', ttlMs: options.sessionTtlMs, attemptTimeoutMs: 1000, requestTimeoutMs: 4000 };
     // Every worker's versioned-key operations share one client: its lanes keep many commands in
     // flight at once, so retries across kills, pauses and partitions run lane by lane.
-    kv = await connect(clientOptions);
-    const target = clientTarget({ ...clientOptions, fenced, kv });
+    kv = await connect({ ...clientOptions, ...principals.kv });
+    const target = clientTarget({ ...clientOptions, tls: principals.worker, fenced, kv });
     const rng = createRng(options.seed).fork('workload');
     const workers = Array.from({ length: options.workers }, (_, i) => {
       const writer = new HistoryWriter(join(historyDir, `w${i}.jsonl`), `w${i}`);

@@ -7,7 +7,7 @@ import { RaftlockError } from './errors.js';
 import { encodeFrame } from '../transport/frame.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { ClientTls } from './client-pki.js';
-import type { ClientClock } from './clock.js';
+import type { CancelTimer, ClientClock } from './clock.js';
 import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from './protocol.js';
 import { parseIncoming } from './protocol.js';
 import {
@@ -95,6 +95,14 @@ interface Pending {
 }
 
 /**
+ * A connection that sent nothing for this long sends a `whoami`, the cheapest request. A node
+ * closes a connection that sent it no frame for its idle timeout (cluster.yml
+ * `limits.connectionIdleTimeout`, 5 min by default and never under 1 min), and a client that only
+ * watches, or is idle between calls, must not be cut off and reconnect again and again.
+ */
+export const idlePingMs = 30_000;
+
+/**
  * One connection to one node: Hello, Welcome, then requests matched to responses by id. A lost
  * connection rejects every request in flight with ConnectionLost; what to retry is the caller's
  * decision, since only it knows which requests are idempotent (commands carry their seq).
@@ -103,13 +111,19 @@ export class Connection {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  private lastSentMs: number;
+  private cancelPing: CancelTimer | null = null;
 
   private constructor(
     readonly address: string,
     readonly welcome: Welcome,
     private readonly framed: FramedSocket,
     private readonly frameBytesMax: number,
-  ) {}
+    private readonly clock: ClientClock,
+  ) {
+    this.lastSentMs = clock.nowMs();
+    this.armPing(idlePingMs);
+  }
 
   static open(address: string, options: ConnectionOptions): Promise<Connection> {
     return new Promise((resolve, reject) => {
@@ -147,7 +161,7 @@ export class Connection {
             }
             settled = true;
             cancelTimer();
-            connection = new Connection(address, frame, framed, options.frameBytesMax);
+            connection = new Connection(address, frame, framed, options.frameBytesMax, options.clock);
             resolve(connection);
           } else if (frame?.type === 'Error') {
             const fatal = frame.code === 'CLUSTER_MISMATCH' || frame.code === 'VERSION_MISMATCH';
@@ -192,10 +206,26 @@ export class Connection {
       const message = `the request is ${payload.byteLength} bytes, over the frame limit of ${this.frameBytesMax} bytes (frameBytesMax)`;
       return Promise.reject(new RaftlockError('INVALID_ARGUMENT', message));
     }
+    this.lastSentMs = this.clock.nowMs();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.framed.writeFrame(encodeFrame(payload));
     });
+  }
+
+  /** Pings when nothing was sent for `idlePingMs`; re-arms for the rest of the period otherwise. */
+  private armPing(delayMs: number): void {
+    this.cancelPing = this.clock.setTimer(() => {
+      if (this.closed) return;
+      const silentMs = this.clock.nowMs() - this.lastSentMs;
+      if (silentMs >= idlePingMs) {
+        // The answer says nothing new; a lost connection is noticed by whoever uses it next.
+        this.request({ kind: 'whoami' }).catch(() => undefined);
+        this.armPing(idlePingMs);
+      } else {
+        this.armPing(idlePingMs - silentMs);
+      }
+    }, delayMs);
   }
 
   close(): void {
@@ -230,6 +260,7 @@ export class Connection {
   private finish(reason: string, options: ConnectionOptions): void {
     if (this.closed) return;
     this.closed = true;
+    this.cancelPing?.();
     const error = new ConnectionLost(`connection to ${this.address} lost: ${reason}`);
     const pending = [...this.pending.values()];
     this.pending.clear();

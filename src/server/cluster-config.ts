@@ -108,6 +108,10 @@ export interface ClusterLimits {
   readonly connectionsPerSourceMax: number;
   /** Client connections that have not authenticated yet, apart from `connectionsMax`. */
   readonly connectionsUnauthenticatedMax: number;
+  /** A client connection that sent no frame for this long after its Welcome is closed. */
+  readonly connectionIdleTimeoutMs: number;
+  /** Once a frame's first byte arrived (client or peer connection), the whole frame within this. */
+  readonly frameDeadlineMs: number;
 }
 
 /** Every default, in one place; docs/configuration.md mirrors this table. */
@@ -132,6 +136,8 @@ export const clusterDefaults = {
     // As a node started without a cluster file has them (defaultConnectionLimits, server-connection.ts).
     connectionsPerSourceMax: 64,
     connectionsUnauthenticatedMax: 64,
+    connectionIdleTimeoutMs: 5 * 60_000,
+    frameDeadlineMs: 10_000,
   } satisfies ClusterLimits,
   ttlMs: 15_000,
   keepaliveIntervalMs: 250,
@@ -179,7 +185,8 @@ export async function loadClusterConfig(path: string): Promise<Result<ClusterCon
 const topKeys = ['cluster', 'nodes', 'timing', 'snapshot', 'limits', 'sessions', 'security'] as const;
 const securityKeys = ['pki', 'insecure', 'insecureNonLoopback', 'logTimeJumpMax'] as const;
 const nodeKeys = ['id', 'peer', 'client', 'data', 'join'] as const;
-const limitKeys = Object.keys(clusterDefaults.limits) as (keyof ClusterLimits)[];
+/** The `limits` keys of cluster.yml: the ClusterLimits fields, durations without their `Ms`. */
+const limitKeys = Object.keys(clusterDefaults.limits).map((key) => key.replace(/Ms$/, ''));
 
 /** Parses cluster.yml text; `file` (absolute) names it in errors and anchors relative paths. */
 export function parseClusterConfig(text: string, file: string): Result<ClusterConfig, ConfigError> {
@@ -260,6 +267,20 @@ function readSections(
       connectionsMax: limitCount('connectionsMax', 1e6),
       connectionsPerSourceMax: limitCount('connectionsPerSourceMax', 1e6),
       connectionsUnauthenticatedMax: limitCount('connectionsUnauthenticatedMax', 1e6),
+      // At least twice the client library's idle ping (idlePingMs, src/client/connection.ts): a
+      // waiting client must never be closed for idleness.
+      connectionIdleTimeoutMs: readDurationMs(
+        limits.get('connectionIdleTimeout'),
+        'limits.connectionIdleTimeout',
+        { fallback: d.limits.connectionIdleTimeoutMs, min: 60_000, max: day },
+        problems,
+      ),
+      frameDeadlineMs: readDurationMs(
+        limits.get('frameDeadline'),
+        'limits.frameDeadline',
+        { fallback: d.limits.frameDeadlineMs, min: 100, max: 10 * 60_000 },
+        problems,
+      ),
     },
     sessions: {
       ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),

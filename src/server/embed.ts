@@ -90,7 +90,12 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     machine: machineConfigFor(config),
     clientLimits: { frameBytesMax: config.limits.frameBytesMax },
     connectionsMax: config.limits.connectionsMax,
-    connectionLimits: { perSourceMax: config.limits.connectionsPerSourceMax, unauthenticatedMax: config.limits.connectionsUnauthenticatedMax },
+    connectionLimits: {
+      perSourceMax: config.limits.connectionsPerSourceMax,
+      unauthenticatedMax: config.limits.connectionsUnauthenticatedMax,
+      idleTimeoutMs: config.limits.connectionIdleTimeoutMs,
+      frameDeadlineMs: config.limits.frameDeadlineMs,
+    },
     logTimeJumpMaxMs: config.security.logTimeJumpMaxMs,
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),

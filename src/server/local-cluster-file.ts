@@ -1,10 +1,12 @@
 /**
- * A cluster.yml for nodes on this machine, on ports the OS picks at run time: what the benchmarks
- * and the end-to-end tests start their node processes from.
+ * A cluster.yml for nodes on this machine, on ports the OS picks at run time, and the PKI such a
+ * cluster runs secure with: what the benchmarks, the chaos run and the end-to-end tests start their
+ * node processes from.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { ensureLocalPki, pkiLayout } from '../security/pki.js';
 
 /** A port the OS just handed out on 127.0.0.1 (released again for the node to bind). */
 export function freePort(): Promise<number> {
@@ -35,10 +37,30 @@ export interface LocalClusterFileOptions {
   /** The file's name in `dir` (default `cluster.yml`): one per node when each sees its own addresses. */
   readonly fileName?: string;
   /**
-   * `insecure` (the default): plaintext on 127.0.0.1, `security.insecure: true`. `{ pki }`: TLS
-   * from that PKI directory (make it with ensureLocalPki, src/security/pki.ts).
+   * `{ pki }`: TLS from that PKI directory (relative to `dir`, or absolute; make it with
+   * `ensureLocalClusterPki`). `insecure`: plaintext on 127.0.0.1, `security.insecure: true`. No
+   * default: each caller says which it runs.
    */
-  readonly security?: 'insecure' | { readonly pki: string };
+  readonly security: 'insecure' | { readonly pki: string };
+}
+
+/** What a client needs to act as `root` on a local secure cluster: the CA, root's certificate and key. */
+export interface LocalRootTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/**
+ * The PKI of a cluster on 127.0.0.1 in `pkiDir`, as `raftlock up` makes it (ensureLocalPki): the
+ * CA, a certificate per node id (IP SAN 127.0.0.1; clients and peers check the node id it proves,
+ * not the address, so a proxy in front of a node changes nothing), and root's. Makes only what
+ * is missing. Returns root's client TLS.
+ */
+export async function ensureLocalClusterPki(pkiDir: string, nodeIds: readonly string[]): Promise<LocalRootTls> {
+  await ensureLocalPki(pkiDir, nodeIds.map((id) => ({ id, hosts: ['127.0.0.1'] })));
+  const root = pkiLayout.user(pkiDir, 'root');
+  return { ca: readFileSync(root.ca, 'utf8'), cert: readFileSync(root.cert, 'utf8'), key: readFileSync(root.key, 'utf8') };
 }
 
 /** Nodes `n<first>`… with a free peer and client port each. */
@@ -50,7 +72,7 @@ export async function allocateLocalNodes(count: number, first = 1): Promise<Loca
 
 /** Writes `dir/cluster.yml` (or `fileName`) for `nodes` (data under `dir/data/<id>`) and returns its path. */
 export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], options: LocalClusterFileOptions): string {
-  const security = options.security ?? 'insecure';
+  const { security } = options;
   const lines = [
     'cluster:',
     `  id: ${options.clusterId}`,

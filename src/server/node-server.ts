@@ -57,6 +57,7 @@ import { Driver } from './driver.js';
 import { ConnectionBudget } from './connection-budget.js';
 import type { AdminOnly } from './edge-access.js';
 import { adminOnlyDenial, sessionDenial, watchDenial } from './edge-access.js';
+import { describeLogTimeEvent } from './log-time.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { principalOf } from './login.js';
@@ -343,6 +344,7 @@ export class NodeServer implements ConnectionHost {
           frameBytesMax: options.limits.frameBytesMax,
           sendQueueFramesMax: options.limits.sendQueueFramesMax,
           sendQueueBytesMax: options.limits.sendQueueBytesMax,
+          frameDeadlineMs: options.limits.frameDeadlineMs,
         },
         ...(options.tls === undefined ? {} : { tls: options.tls }),
         onEvent: (event) => logTransportEvent(logger, event),
@@ -886,6 +888,8 @@ export class NodeServer implements ConnectionHost {
       this.authRevisionSeen = revision;
       this.auth.enforce(this.connections, (connection) => this.pushRoutes.watchesChanged(connection));
     }
+    // At warn: a refused entry is a refusal (who and why), a clamp a clock that leapt.
+    for (const event of output.logTimeEvents) this.log.warn(describeLogTimeEvent(event));
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
       else this.log.info('installed snapshot from the leader', { index: snapshot.index });

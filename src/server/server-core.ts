@@ -3,7 +3,7 @@
  * client protocol that are not I/O (commands, batched keepalives, ReadIndex queries, membership,
  * notifications of every applied entry). Synchronous; the driver feeds it and drains it.
  *
- * Keepalives are batched by the leader (docs/architecture.md): every keepalive received during one
+ * Keepalives are batched by the leader (docs/statemachine.md, "Sessions"): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
 import type { UnreachableCause } from '../transport/transport.js';
@@ -25,6 +25,7 @@ import { err, ok } from '../util/result.js';
 import type { DrainedOutput } from './driver.js';
 import type { HostOutput, NodeHostOptions, SnapshotRequest } from './host.js';
 import { NodeHost } from './host.js';
+import type { LogTimeEvent } from './log-time.js';
 import type { HostReply } from './host-reply.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
@@ -46,6 +47,8 @@ export interface CoreOutput extends DrainedOutput {
   readonly snapshots: readonly { readonly kind: 'taken' | 'installed'; readonly index: number }[];
   /** Deferred snapshot mode: the host's requests (the machine is at exactly that index now). */
   readonly snapshotRequests: readonly SnapshotRequest[];
+  /** Stamps this leader clamped and entries this follower refused under the log-time bound. */
+  readonly logTimeEvents: readonly LogTimeEvent[];
 }
 
 type HostOptions = Omit<NodeHostOptions<ApplyOutput>, 'stateMachine' | 'observer'>;
@@ -191,6 +194,7 @@ export class ServerCore {
       notifications: this.machine.notifications,
       snapshots: this.snapshots,
       snapshotRequests: out.snapshotRequests,
+      logTimeEvents: out.logTimeEvents,
     };
     this.replies = [];
     this.machine.notifications = [];

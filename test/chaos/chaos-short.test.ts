@@ -5,6 +5,7 @@
 // with the final reads appended, fenced resource) must pass. Safety under these faults is the Raft
 // dissertation's §3.6 (log matching, leader completeness) carried up to the lock service; the
 // fencing-token check is the lease hazard of §6.4 (a paused holder must not win with a stale token).
+// The cluster runs secure (TLS through the proxies, authenticated non-admin workload users).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,5 +76,10 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   const logs = readdirSync(join(dir, 'logs')).map((name) => readFileSync(join(dir, 'logs', name), 'utf8'));
   t.equal(logs.length, 5, 'one log per node');
   t.same(logs.flatMap((log) => log.split('\n').filter((line) => line.includes('warning:'))), [], 'no configuration warnings');
+  // Secure, as a real deployment: every node ran with its certificate, none insecure, and the
+  // workload acted as ordinary users, not as root.
+  for (const log of logs) t.match(log, /loaded TLS material certificate="node n\d/, 'a node started with its node certificate');
+  t.same(logs.filter((log) => log.includes('running insecure')), [], 'no node ran insecure');
+  t.match(output, /workload principals: lock workers as user worker \(certificate\), versioned keys as user kv \(password\); neither an admin/);
   if (code === 0) rmSync(dir, { recursive: true, force: true });
 });

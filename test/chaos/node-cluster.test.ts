@@ -6,7 +6,8 @@
 // keeps committing writes while the re-added node's applied index stays where it was over several
 // election timeouts, and the leader's link towards it discards what it sends; once the links heal
 // the node catches up to the same applied index as the others (§3.5: the leader repairs a
-// follower's log once it can reach it again).
+// follower's log once it can reach it again). The cluster is secure (TLS through the proxies, which
+// relay bytes they cannot read); the writer acts as root.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +70,7 @@ t.test('links to a re-added node pass through the proxies: cutting them stops it
   t.ok(carried(rejoiner, leader) > (carriedWhileOut.get(`${rejoiner}->${leader}`) ?? 0), 'since re-adding, the node reached the leader through its proxy');
   const toRejoiner = cluster.mesh.link(leader, rejoiner);
 
-  const writer = await connect({ endpoints: [`127.0.0.1:${leaderNode.clientPort}`], clusterId: 'rejoin', requestTimeoutMs: 5000 });
+  const writer = await connect({ endpoints: [`127.0.0.1:${leaderNode.clientPort}`], clusterId: 'rejoin', tls: cluster.rootTls, requestTimeoutMs: 5000 });
   client = writer;
   await writer.kv.put('before-cut', 'x');
   const caughtUp = await eventually('the put reaches the re-added node', 10_000, async () => {

@@ -158,7 +158,7 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
 
 void t.test('a holder that disappears loses the lock when its session expires', async (t) => {
   // Proves the lease: a client that closes uncleanly keeps its lock only until its session expires on
-  // log time; the next waiter is then granted with a larger token (DESIGN §2).
+  // log time; the next waiter is then granted with a larger token (docs/statemachine.md, "Holding a lock safely").
   await withCluster(2, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
     const b = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
@@ -293,7 +293,7 @@ void t.test('election: campaign, observe, proclaim, resign', async (t) => {
 });
 
 void t.test('a queued acquire whose answer is lost is retried under its seq and still granted', async (t) => {
-  // Proves exactly-once for waits (DESIGN §3): the retried seq is answered "queued" from the table, not
+  // Proves exactly-once for waits (docs/statemachine.md, "Exactly once"): the retried seq is answered "queued" from the table, not
   // enqueued twice, and the grant arrives by push when the holder releases.
   await withCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
@@ -463,7 +463,7 @@ void t.test('semaphore and read/write lock recipes', async (t) => {
 });
 
 void t.test('lock.signal aborts at the safety margin, while the cluster still holds the session', async (t) => {
-  // Proves the client-side lease bound (DESIGN §2) through the whole client: with keepalives unanswered,
+  // Proves the client-side lease bound (docs/client.md, "Sessions and the safety margin") through the whole client: with keepalives unanswered,
   // lock.signal aborts at open-send-time + ttl × (1 − 2 × driftMax) on the client's monotonic clock —
   // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
   await withCluster(1, async (cluster, clients) => {

@@ -144,7 +144,7 @@ void t.test('client library against a real 3-node cluster', async (t) => {
 
   await t.test('a lock holder rides through a leader change', async (t) => {
     // Proves leader following end to end: when the leader node stops, the client moves to the new leader,
-    // its session survives (log time continues from the last committed entry, DESIGN §2) and the hold stays
+    // its session survives (log time continues from the last committed entry, docs/architecture.md, "Time") and the hold stays
     // valid: its token is still current and release works.
     const a = await open({ backoff: { baseMs: 10, maxMs: 100 } });
     const lock = await a.lock('failover');

@@ -34,7 +34,7 @@ function scriptedSession(ttlMs: number, intervalMs: number, driftMax: number) {
 }
 
 void t.test('session safety margin (fake monotonic clock)', async (t) => {
-  // Proves the lease rule of DESIGN §2: the client counts its session lost at sentAt(last acknowledged
+  // Proves the lease rule of docs/client.md, "Sessions and the safety margin": the client counts its session lost at sentAt(last acknowledged
   // keepalive) + ttl × (1 − 2 × driftMax) — from the SEND time, so a slow acknowledgement never extends it.
   await t.test('the signal fires exactly at the margin after the last acknowledged send', async (t) => {
     const { clock, sent, losses, session } = scriptedSession(1000, 300, 0.01);

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import { eventually, allocateLocalNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, nodeProcesses, userTls, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const entriesBehind = 100_000;
@@ -13,12 +13,13 @@ const entriesBehind = 100_000;
 t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(3);
-  const file = writeClusterFile(dir, nodes, { snapshotEntries: 20_000 });
+  const file = await writeClusterFile(dir, nodes, { snapshotEntries: 20_000 });
+  const tls = userTls(dir);
   // Info level: the test reads the catching-up node's log lines.
   const { procs, start } = nodeProcesses(t, file, 'info');
   await Promise.all(nodes.map((n) => start(n.id).ready));
   const leaderId = await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000);
+    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
     return s?.leader ?? undefined;
   }, 15_000, 'a leader');
   const leader = nodes.find((n) => n.id === leaderId)!;
@@ -26,12 +27,12 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
   procs.get(lagging.id)!.kill('SIGTERM');
   t.equal(await procs.get(lagging.id)!.exited, 0, 'follower stopped cleanly');
 
-  const client = await RawClient.connect({ port: leader.clientPort });
+  const client = await RawClient.connect({ port: leader.clientPort, tls });
   t.teardown(() => client.close());
   const opened = await client.command('w0', 1, { type: 'openSession', ttlMs: 600_000 });
   if (opened.code !== 'OK' || opened.value.kind !== 'session') throw new Error(JSON.stringify(opened));
   const session = opened.value.session as SessionId;
-  const before = (await probeStatus({ host: '127.0.0.1', port: leader.clientPort }, 'e2e'))!.lastIndex;
+  const before = (await probeStatus({ host: '127.0.0.1', port: leader.clientPort }, 'e2e', 2000, tls))!.lastIndex;
 
   // 256 writers, each with its own client id and one request at a time: many proposals per fsync.
   const writers = 256;
@@ -50,19 +51,19 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
     }),
   );
   t.equal(failures, 0, 'every write acknowledged');
-  const leaderStatus = (await probeStatus({ host: '127.0.0.1', port: leader.clientPort }, 'e2e'))!;
+  const leaderStatus = (await probeStatus({ host: '127.0.0.1', port: leader.clientPort }, 'e2e', 2000, tls))!;
   t.ok(leaderStatus.lastIndex - before >= entriesBehind, `the log grew by ${leaderStatus.lastIndex - before} entries`);
   t.ok(leaderStatus.snapshotIndex > before, 'the leader compacted its log by snapshot');
 
   const back = start(lagging.id);
   await back.ready;
   const caughtUp = await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: lagging.clientPort }, 'e2e', 1000);
+    const s = await probeStatus({ host: '127.0.0.1', port: lagging.clientPort }, 'e2e', 1000, tls);
     return s !== null && s.applied >= leaderStatus.commit ? s : undefined;
   }, 60_000, 'the follower to catch up');
   t.ok(caughtUp.snapshotIndex > before, `the follower holds a snapshot (index ${caughtUp.snapshotIndex})`);
   t.match(back.output(), /installed snapshot from the leader/, 'it was installed from the leader');
-  const reader = await RawClient.connect({ port: lagging.clientPort });
+  const reader = await RawClient.connect({ port: lagging.clientPort, tls });
   const read = await reader.request({ kind: 'read', query: { kind: 'get', key: 'k/7' } });
   t.match(read, { code: 'OK', value: { kind: 'key', key: { version: perWriter } } }, 'the follower serves the latest value');
   reader.close();

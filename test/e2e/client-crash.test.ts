@@ -10,7 +10,7 @@ import { connect, isRaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/index.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeProcess } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, pkiEnv, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';
 
 const holderScript = fileURLToPath(new URL('./fixtures/crash-holder.ts', import.meta.url));
 const ttlMs = 2_000;
@@ -20,21 +20,24 @@ const driftMax = 0.01;
 t.test('a killed client process loses its lock to the next waiter after its TTL', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(3);
-  const file = writeClusterFile(dir, nodes);
+  const file = await writeClusterFile(dir, nodes);
+  const tls = userTls(dir);
   const procs: NodeProcess[] = nodes.map((n) => startNodeProcess(file, n.id, 'warn'));
   t.teardown(() => {
     for (const p of procs) p.kill('SIGKILL');
   });
   await Promise.all(procs.map((p) => p.ready));
   await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000);
+    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
     return s?.leader ?? undefined;
   }, 15_000, 'a leader');
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
 
-  // The holder: a separate Node process using the client library.
+  // The holder: a separate Node process using the client library, which finds root's
+  // certificate in $RAFTLOCK_PKI (the documented place) as any program would.
   const holder = spawn(process.execPath, ['--import', 'tsx', holderScript, endpoints.join(','), 'e2e', 'job', String(ttlMs)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...pkiEnv(dir) },
   });
   let holderOutput = '';
   holder.stdout.on('data', (chunk: Buffer) => (holderOutput += chunk.toString()));
@@ -50,7 +53,7 @@ t.test('a killed client process loses its lock to the next waiter after its TTL'
   }, 15_000, 'the holder process to take the lock');
 
   // The waiter queues behind the live holder and is not granted while it keeps alive.
-  const waiter = await connect({ endpoints, clusterId: 'e2e' });
+  const waiter = await connect({ endpoints, clusterId: 'e2e', tls });
   t.teardown(() => waiter.close());
   let grantedAtMs: number | null = null;
   const waiting = waiter.lock('job', { waitMs: 20_000 }).then((lock: Lock) => {

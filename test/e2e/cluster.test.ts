@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView, WireResult } from '../../src/transport/client-protocol.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeProcess, LocalNode } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, runCli, startNodeProcess, writeClusterFile } from './fixtures/procs.js';
+import type { NodeProcess, LocalNode, LocalRootTls } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, runCli, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';
 import { spawn } from 'node:child_process';
 import { cliCommand } from '../../src/server/launcher.js';
 import { RawClient } from './fixtures/raw-client.js';
@@ -22,9 +22,9 @@ function okValue(result: WireResult): Extract<WireResult, { code: 'OK' }>['value
   return result.value;
 }
 
-async function agreedLeader(nodes: readonly LocalNode[], running: ReadonlySet<string>): Promise<string | undefined> {
+async function agreedLeader(nodes: readonly LocalNode[], running: ReadonlySet<string>, tls: LocalRootTls): Promise<string | undefined> {
   const views: (NodeStatusView | null)[] = await Promise.all(
-    nodes.filter((n) => running.has(n.id)).map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000)),
+    nodes.filter((n) => running.has(n.id)).map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000, tls)),
   );
   const first = views[0]?.leader ?? null;
   if (first === null || !running.has(first)) return undefined;
@@ -53,7 +53,7 @@ t.test('invalid cluster.yml is refused with its line and reason', async (t) => {
 t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracefully, exit 0', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(1);
-  const file = writeClusterFile(dir, nodes);
+  const file = await writeClusterFile(dir, nodes);
   const node = startNodeProcess(file, 'n1', 'info');
   t.teardown(() => node.kill('SIGKILL'));
   await node.ready;
@@ -65,7 +65,8 @@ t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracef
 t.test('raftlock up runs every node of the file, names the leader, and stops them all on SIGINT', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(3, 4);
-  const file = writeClusterFile(dir, nodes);
+  const file = await writeClusterFile(dir, nodes);
+  const tls = userTls(dir);
   const cli = cliCommand();
   const up = spawn(cli.command, [...cli.args, 'up', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -77,19 +78,20 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
   });
   const leader = await eventually(async () => /leader: (n\d)/.exec(output)?.[1], 30_000, 'up to name a leader');
   for (const node of nodes) t.match(output, `${node.id}: clients 127.0.0.1:${node.clientPort}`, `up prints where ${node.id} listens`);
-  const status = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e');
+  const status = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 2000, tls);
   t.equal(status?.leader, leader, 'the cluster answers status with that leader');
   up.kill('SIGINT');
   t.equal(await exited, 0, 'up exits 0 after stopping the nodes');
   t.match(output, /cluster stopped/);
-  const after = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 500);
+  const after = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 500, tls);
   t.equal(after, null, 'no node is left running');
 });
 
 t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, total SIGKILL', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(3);
-  const file = writeClusterFile(dir, nodes);
+  const file = await writeClusterFile(dir, nodes);
+  const tls = userTls(dir);
   const procs = new Map<string, NodeProcess>();
   const start = (id: string): NodeProcess => {
     const p = startNodeProcess(file, id);
@@ -101,14 +103,14 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   });
   await Promise.all(nodes.map((n) => start(n.id).ready));
   const running = new Set(nodes.map((n) => n.id));
-  const leader = await eventually(() => agreedLeader(nodes, running), 15_000, 'a leader');
-  const status = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e');
+  const leader = await eventually(() => agreedLeader(nodes, running, tls), 15_000, 'a leader');
+  const status = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 2000, tls);
   t.same(status?.voters, ['n1', 'n2', 'n3'], 'status lists the voters');
   t.equal(status?.leader, leader, 'status names the leader');
 
   // A client on a follower: writes are forwarded to the leader.
   const follower = nodes.find((n) => n.id !== leader)!;
-  const client = await RawClient.connect({ port: follower.clientPort, clusterId: 'e2e' });
+  const client = await RawClient.connect({ port: follower.clientPort, clusterId: 'e2e', tls });
   t.teardown(() => client.close());
   const opened = okValue(await client.command('app', 1, { type: 'openSession', ttlMs: 60_000 }));
   if (opened.kind !== 'session') throw new Error('no session');
@@ -131,12 +133,12 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   t.match(current, { kind: 'key', key: { version: 2 } }, 'the key was written twice in all, not three times');
   const kept = await retrying(() => client.request({ kind: 'keepAlive', session, clientId: 'app' }));
   t.equal(okValue(kept).kind, 'kept', 'keepalive answered by the new leader');
-  const newLeader = await eventually(() => agreedLeader(nodes, running), 15_000, 'a new leader');
+  const newLeader = await eventually(() => agreedLeader(nodes, running, tls), 15_000, 'a new leader');
   t.not(newLeader, leader, 'a different node leads');
 
   // A redirect-mode client on the follower that is not the leader gets NOT_LEADER with the address.
   const other = nodes.find((n) => running.has(n.id) && n.id !== newLeader)!;
-  const redirected = await RawClient.connect({ port: other.clientPort, redirect: true });
+  const redirected = await RawClient.connect({ port: other.clientPort, redirect: true, tls });
   const refused = await redirected.command('app2', 1, { type: 'openSession', ttlMs: 60_000 });
   const newLeaderPort = nodes.find((n) => n.id === newLeader)!.clientPort;
   t.match(refused, { code: 'NOT_LEADER', leader: newLeader, leaderClient: `127.0.0.1:${newLeaderPort}` });
@@ -145,7 +147,7 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   // The killed node comes back with its data and catches up.
   await start(leader).ready;
   running.add(leader);
-  const back = await RawClient.connect({ port: nodes.find((n) => n.id === leader)!.clientPort });
+  const back = await RawClient.connect({ port: nodes.find((n) => n.id === leader)!.clientPort, tls });
   const read = await eventually(async () => {
     const result = await back.request({ kind: 'read', query: { kind: 'get', key: 'k' } });
     return result.code === 'OK' && result.value.kind === 'key' && result.value.key?.version === 2 ? result : undefined;
@@ -158,7 +160,7 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   for (const p of procs.values()) p.kill('SIGKILL');
   await Promise.all([...procs.values()].map((p) => p.exited));
   await Promise.all(nodes.map((n) => start(n.id).ready));
-  const after = await RawClient.connect({ port: nodes[0]!.clientPort });
+  const after = await RawClient.connect({ port: nodes[0]!.clientPort, tls });
   t.teardown(() => after.close());
   const value = await eventually(async () => {
     const result = await after.request({ kind: 'read', query: { kind: 'get', key: 'k' } });

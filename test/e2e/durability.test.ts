@@ -8,13 +8,13 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { LocalNode } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import type { LocalNode, LocalRootTls } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, nodeProcesses, userTls, writeClusterFile } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
-async function leaderOf(nodes: readonly LocalNode[]): Promise<string | undefined> {
+async function leaderOf(nodes: readonly LocalNode[], tls: LocalRootTls): Promise<string | undefined> {
   for (const node of nodes) {
-    const s = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, 'e2e', 500);
+    const s = await probeStatus({ host: '127.0.0.1', port: node.clientPort }, 'e2e', 500, tls);
     if (s?.leader !== undefined && s.leader !== null && s.leader === s.nodeId) return s.leader;
   }
   return undefined;
@@ -23,10 +23,11 @@ async function leaderOf(nodes: readonly LocalNode[]): Promise<string | undefined
 t.test('no acknowledged write is lost and none applies twice across repeated SIGKILLs', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(3);
-  const file = writeClusterFile(dir, nodes, { snapshotEntries: 2000 });
+  const file = await writeClusterFile(dir, nodes, { snapshotEntries: 2000 });
+  const tls = userTls(dir);
   const { procs, start } = nodeProcesses(t, file);
   await Promise.all(nodes.map((n) => start(n.id).ready));
-  await eventually(() => leaderOf(nodes), 15_000, 'a leader');
+  await eventually(() => leaderOf(nodes, tls), 15_000, 'a leader');
 
   // Each writer talks to its own node (round robin) so that kills cut some writers' connections.
   const writers = 32;
@@ -38,7 +39,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
     let client: RawClient | null = null;
     while (!stop) {
       try {
-        client ??= await RawClient.connect({ port: nodes[w % 3]!.clientPort });
+        client ??= await RawClient.connect({ port: nodes[w % 3]!.clientPort, tls });
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
@@ -72,7 +73,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
 
   for (let round = 0; round < 4; round++) {
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const leader = await eventually(() => leaderOf(nodes), 15_000, 'a leader');
+    const leader = await eventually(() => leaderOf(nodes, tls), 15_000, 'a leader');
     const victim = round % 2 === 0 ? leader : nodes.find((n) => n.id !== leader)!.id;
     procs.get(victim)!.kill('SIGKILL');
     await procs.get(victim)!.exited;
@@ -83,7 +84,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
   stop = true;
   await Promise.all(loops);
 
-  const reader = await RawClient.connect({ port: nodes[0]!.clientPort });
+  const reader = await RawClient.connect({ port: nodes[0]!.clientPort, tls });
   t.teardown(() => reader.close());
   let mismatches = 0;
   for (let w = 0; w < writers; w++) {

@@ -1,18 +1,23 @@
-// Protocol fuzzing against a running node process: thousands of random, mutated and truncated
-// frames, oversized length prefixes and slow-loris connections. Proves that nothing a remote sends
-// crashes the node or stalls other connections (a well-behaved client keeps getting every answer
-// throughout), that bad frames are answered with Error frames or INVALID_ARGUMENT as the protocol
-// says, and that the node's memory stays bounded.
+// Protocol fuzzing against a running secure node process: thousands of random, mutated and
+// truncated frames inside TLS (half of the connections authenticated by root's certificate, so the
+// request parser is reached, half with no certificate, so the Hello's is), plaintext thrown at the
+// TLS port, oversized length prefixes and slow-loris connections. Proves that nothing a remote
+// sends crashes the node or stalls other connections (a well-behaved client keeps getting every
+// answer throughout), that bad frames are answered with Error frames or INVALID_ARGUMENT as the
+// protocol says, and that the node's memory stays bounded.
 import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ClientTlsPem } from '../../src/security/tls-material.js';
+import { clientTlsOptions } from '../../src/security/tls-material.js';
 import { encodePayload } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { clientHello, requestFrame } from '../../src/transport/client-protocol.js';
 import type { ClientOp } from '../../src/transport/client-protocol.js';
-import { allocateLocalNodes, startNodeProcess, writeClusterFile, eventually } from './fixtures/procs.js';
+import { allocateLocalNodes, startNodeProcess, userTls, writeClusterFile, eventually } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 function rssBytes(pid: number): number {
@@ -21,17 +26,21 @@ function rssBytes(pid: number): number {
   return match === null ? 0 : Number(match[1]) * 1024;
 }
 
-/** Opens a raw socket, writes `chunks` (with an optional pause between them), reads and discards. */
-function blast(port: number, chunks: readonly Uint8Array[], gapMs = 0): Promise<string> {
+/**
+ * Opens a connection (TLS with `tls`, else plaintext), writes `chunks` (with an optional pause
+ * between them), reads and discards; resolves with what it read when the connection ends.
+ */
+function blast(port: number, tls: ClientTlsPem | null, chunks: readonly Uint8Array[], gapMs = 0): Promise<string> {
   return new Promise((resolve) => {
-    const socket: Socket = connect({ host: '127.0.0.1', port });
+    const where = { host: '127.0.0.1', port };
+    const socket: Socket = tls === null ? connect(where) : tlsConnect({ ...where, ...clientTlsOptions(tls, {}) });
     let received = '';
     socket.on('data', (data: Buffer) => {
       if (received.length < 4096) received += data.toString('latin1');
     });
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(received));
-    socket.once('connect', async () => {
+    socket.once(tls === null ? 'connect' : 'secureConnect', async () => {
       for (const chunk of chunks) {
         if (socket.destroyed) break;
         socket.write(chunk);
@@ -63,12 +72,15 @@ const randomOp: fc.Arbitrary<unknown> = fc.oneof(
 t.test('a node under hostile traffic keeps serving a well-behaved client', async (t) => {
   const dir = t.testdir();
   const [node] = await allocateLocalNodes(1);
-  const file = writeClusterFile(dir, [node!]);
+  const file = await writeClusterFile(dir, [node!]);
+  const root = userTls(dir);
+  // No client certificate: the node's CA only, so the Hello proves nothing.
+  const stranger = { ca: root.ca };
   const proc = startNodeProcess(file, 'n1', 'warn');
   t.teardown(() => proc.kill('SIGKILL'));
   await proc.ready;
   const port = node!.clientPort;
-  const good = await RawClient.connect({ port });
+  const good = await RawClient.connect({ port, tls: root });
   t.teardown(() => good.close());
   await eventually(async () => {
     const r = await good.request({ kind: 'status' });
@@ -97,7 +109,7 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   const hello = encodeFrame(encodePayload(clientHello('', 'fuzz')));
   const ops = fc.sample(randomOp, { seed: 42, numRuns: 3000 });
   // 1. Thousands of random requests in valid envelopes on a few connections: each is answered.
-  const fuzzer = await RawClient.connect({ port });
+  const fuzzer = await RawClient.connect({ port, tls: root });
   let answered = 0;
   let invalid = 0;
   for (let i = 0; i < ops.length; i += 200) {
@@ -129,21 +141,22 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
       chunks.push(next(3) === 0 ? encodeFrame(Uint8Array.from({ length: next(64) }, () => next(256))) : mutated);
     }
     if (c % 3 === 0) chunks.push(encodeFrame(new Uint8Array(100)).subarray(0, 40)); // truncated
-    attacks.push(blast(port, chunks));
+    // Plaintext to the TLS port every seventh time: the TLS layer refuses it before any frame.
+    attacks.push(blast(port, c % 7 === 0 ? null : c % 2 === 0 ? root : stranger, chunks));
     if (attacks.length >= 25) await Promise.all(attacks.splice(0));
   }
   await Promise.all(attacks);
 
   // 3. Oversized length prefixes: refused from the prefix alone with FRAME_TOO_LARGE.
   const huge = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
-  const refusals = await Promise.all([blast(port, [huge]), blast(port, [hello, huge])]);
+  const refusals = await Promise.all([blast(port, stranger, [huge]), blast(port, root, [hello, huge])]);
   for (const text of refusals) t.match(text, /FRAME_TOO_LARGE/, 'oversized prefix refused');
 
   // 4. Slow loris: connections that dribble a Hello one byte at a time are cut at the deadline,
   //    and a partial frame announcing 4 MiB costs nothing until its bytes actually arrive.
   const loris = await Promise.all(
     Array.from({ length: 40 }, (_, i) =>
-      blast(port, i % 2 === 0 ? Array.from(hello.subarray(0, 12), (b) => Uint8Array.of(b)) : [Uint8Array.of(0, 0x40, 0, 0), Uint8Array.of(1)], 500),
+      blast(port, i % 4 < 2 ? root : stranger, i % 2 === 0 ? Array.from(hello.subarray(0, 12), (b) => Uint8Array.of(b)) : [Uint8Array.of(0, 0x40, 0, 0), Uint8Array.of(1)], 500),
     ),
   );
   t.equal(loris.length, 40, 'slow connections all ended');

@@ -4,7 +4,10 @@
 // server changes; §4.2.1: new servers join as non-voting members until caught up). Throughout,
 // clients keep taking private and shared mutexes: every acquire succeeds (after retries), fencing
 // tokens of each lock strictly increase, no mutex is granted to two clients at once, and at the end
-// the three remaining voters agree on one leader.
+// the three remaining voters agree on one leader. The cluster is secure: the lock clients are a
+// user with a password and only lock and read rights, so every leader change and every node added
+// or removed makes them prove the password again elsewhere, while root's certificate changes the
+// membership.
 import t from 'tap';
 import { connect } from '../../src/client/index.js';
 import type { RaftlockClient } from '../../src/client/index.js';
@@ -14,20 +17,20 @@ import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView } from '../../src/transport/client-protocol.js';
 import type { LockLoad as LockLoadType } from './fixtures/lock-load.js';
 import { LockLoad } from './fixtures/lock-load.js';
-import type { LocalNode } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, runCli, nodeProcesses, writeClusterFile } from './fixtures/procs.js';
+import type { LocalNode, LocalRootTls } from './fixtures/procs.js';
+import { eventually, allocateLocalNodes, runCli, nodeProcesses, pkiEnv, userTls, writeClusterFile } from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 const clientCount = 4;
 const sortedIds = (ids: readonly NodeId[]): string[] => [...ids].sort();
 
-function status(node: LocalNode): Promise<NodeStatusView | null> {
-  return probeStatus({ host: '127.0.0.1', port: node.clientPort }, clusterId, 1000);
+function status(node: LocalNode, tls: LocalRootTls): Promise<NodeStatusView | null> {
+  return probeStatus({ host: '127.0.0.1', port: node.clientPort }, clusterId, 1000, tls);
 }
 
 /** The leader every listed node names, when they all name the same one and it is among them. */
-async function agreedLeader(nodes: readonly LocalNode[]): Promise<NodeStatusView | undefined> {
-  const views = await Promise.all(nodes.map(status));
+async function agreedLeader(nodes: readonly LocalNode[], tls: LocalRootTls): Promise<NodeStatusView | undefined> {
+  const views = await Promise.all(nodes.map((n) => status(n, tls)));
   const leaderId = views[0]?.leader ?? null;
   if (leaderId === null || !views.every((v) => v !== null && v.leader === leaderId)) return undefined;
   const leader = views.find((v) => v?.nodeId === leaderId);
@@ -45,12 +48,13 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const nodes = await allocateLocalNodes(5);
   const joiners = new Set(['n4', 'n5']);
   const all: LocalNode[] = nodes.map((n) => (joiners.has(n.id) ? { ...n, join: true } : n));
-  const file = writeClusterFile(dir, all);
+  const file = await writeClusterFile(dir, all);
+  const tls = userTls(dir);
   const [n1, n2, n3, n4, n5] = all as [LocalNode, LocalNode, LocalNode, LocalNode, LocalNode];
   const founders = [n1, n2, n3];
   const { procs, start } = nodeProcesses(t, file);
   await Promise.all(founders.map((n) => start(n.id).ready));
-  await eventually(() => agreedLeader(founders), 15_000, 'a leader among n1–n3');
+  await eventually(() => agreedLeader(founders, tls), 15_000, 'a leader among n1–n3');
 
   const endpoints = founders.map((n) => `127.0.0.1:${n.clientPort}`);
   const clients: RaftlockClient[] = [];
@@ -60,10 +64,16 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
     loadRef?.halt();
     for (const c of clients) await c.close().catch(() => undefined);
   });
-  for (let i = 0; i < clientCount; i++) clients.push(await connect({ endpoints, clusterId }));
-  const admin = await connect({ endpoints, clusterId });
+  const admin = await connect({ endpoints, clusterId, tls });
   clients.push(admin);
-  const load = new LockLoad(clients.slice(0, clientCount), ['shared/a', 'shared/b']);
+  await admin.roles.add('locker');
+  await admin.roles.grant('locker', '', ['lock', 'read']);
+  await admin.users.add('app', { password: 'app password' });
+  await admin.users.grant('app', 'locker');
+  const app = { endpoints, clusterId, tls: { ca: tls.ca }, credentials: { user: 'app', password: 'app password' } };
+  for (let i = 0; i < clientCount; i++) clients.push(await connect(app));
+  t.match(await clients[1]!.whoami(), { principal: 'app', admin: false }, 'the lock clients act as app, not an admin');
+  const load = new LockLoad(clients.slice(1), ['shared/a', 'shared/b']);
   loadRef = load;
   await progress(load, 'on 3 voters');
 
@@ -71,7 +81,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const cli = async (args: readonly string[]): Promise<void> => {
     let last = '';
     for (let attempt = 0; attempt < 10; attempt++) {
-      const result = await runCli(['members', ...args, '--endpoints', endpoints.join(','), '--cluster-id', clusterId]);
+      const result = await runCli(['members', ...args, '--endpoints', endpoints.join(','), '--cluster-id', clusterId], 30_000, pkiEnv(dir));
       if (result.code === 0) return;
       last = `exit ${String(result.code)}: ${result.output}`;
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -98,7 +108,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   await cli(['add', n4.id, '--peer', `127.0.0.1:${n4.peerPort}`, '--client', `127.0.0.1:${n4.clientPort}`]);
   await library('addLearner', n5);
   const withLearners = await eventually(async () => {
-    const leader = await agreedLeader(founders);
+    const leader = await agreedLeader(founders, tls);
     return leader !== undefined && sortedIds(leader.learners).join() === 'n4,n5' ? leader : undefined;
   }, 15_000, 'n4 and n5 to be learners');
   t.same(sortedIds(withLearners.voters), ['n1', 'n2', 'n3'], 'learners do not vote');
@@ -106,7 +116,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const commitBefore = withLearners.commit;
   for (const learner of [n4, n5]) {
     const view = await eventually(async () => {
-      const s = await status(learner);
+      const s = await status(learner, tls);
       return s !== null && s.applied >= commitBefore ? s : undefined;
     }, 20_000, `${learner.id} to catch up to ${commitBefore}`);
     t.equal(view.role, 'follower', `${learner.id} follows the leader`);
@@ -117,7 +127,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   await cli(['promote', n4.id]);
   await library('promote', n5);
   const five = await eventually(async () => {
-    const views = await Promise.all(all.map(status));
+    const views = await Promise.all(all.map((n) => status(n, tls)));
     const agree = views.every((v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3,n4,n5' && v.learners.length === 0);
     return agree ? views : undefined;
   }, 20_000, 'all five nodes to see five voters');
@@ -128,7 +138,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   await cli(['remove', n4.id]);
   await library('remove', n5);
   const three = await eventually(async () => {
-    const views = await Promise.all(founders.map(status));
+    const views = await Promise.all(founders.map((n) => status(n, tls)));
     const agree = views.every((v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3' && v.learners.length === 0);
     return agree ? views : undefined;
   }, 20_000, 'n1–n3 to see three voters again');
@@ -155,7 +165,7 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   t.same(regressions, [], 'fencing tokens of each lock strictly increase');
   t.ok(report.grants.filter((g) => g.name.startsWith('shared/')).length > 0, 'shared locks were handed between clients');
 
-  const finalLeader = await eventually(() => agreedLeader(founders), 15_000, 'n1–n3 to agree on a leader');
+  const finalLeader = await eventually(() => agreedLeader(founders, tls), 15_000, 'n1–n3 to agree on a leader');
   t.same(sortedIds(finalLeader.voters), ['n1', 'n2', 'n3'], 'the final status shows three voters');
   t.ok(['n1', 'n2', 'n3'].includes(finalLeader.nodeId), 'the leader is one of them');
 });

@@ -1,9 +1,12 @@
-// The cluster file the benchmarks and end-to-end tests start local nodes from: it loads as a
-// valid cluster.yml with the ports handed out, the cluster id and the timing asked for.
+// The cluster file the benchmarks, the chaos run and the end-to-end tests start local nodes from:
+// it loads as a valid cluster.yml with the ports handed out, the cluster id, the timing and the
+// security asked for; its PKI holds what a secure node and root need.
 import t from 'tap';
 import { join } from 'node:path';
 import { loadClusterConfig } from '../../src/server/cluster-config.js';
-import { allocateLocalNodes, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
+import { nodeSecurityFor } from '../../src/server/node-security.js';
+import { identityOfCertificatePem } from '../../src/security/identity.js';
+import { allocateLocalNodes, ensureLocalClusterPki, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
 
 t.test('a local cluster file loads with the allocated ports and the options given', async (t) => {
   const dir = t.testdir({});
@@ -20,6 +23,7 @@ t.test('a local cluster file loads with the allocated ports and the options give
     election: 12,
     snapshotEntries: 500,
     ttlMin: '2s',
+    security: 'insecure',
   });
   const loaded = await loadClusterConfig(file);
   if (!loaded.ok) throw new Error(loaded.error.message);
@@ -36,19 +40,30 @@ t.test('a local cluster file loads with the allocated ports and the options give
   t.equal(config.sessions.ttlMinMs, 2000);
 
   // One file per node, as the chaos cluster writes them (each node sees its own addresses).
-  const own = writeLocalClusterFile(dir, nodes, { clusterId: 'local-test', fileName: 'cluster-n4.yml' });
+  const own = writeLocalClusterFile(dir, nodes, { clusterId: 'local-test', fileName: 'cluster-n4.yml', security: 'insecure' });
   t.equal(own, join(dir, 'cluster-n4.yml'));
   const ownLoaded = await loadClusterConfig(own);
   t.same(ownLoaded.ok ? ownLoaded.value.nodes.map((n) => n.id) : ownLoaded.error.message, ['n4', 'n5', 'n6']);
 });
 
-t.test('a local cluster file is insecure on 127.0.0.1 unless given a PKI directory', async (t) => {
+t.test('a local cluster file is secure with a PKI directory, insecure on 127.0.0.1 when asked', async (t) => {
   const dir = t.testdir({});
-  const nodes = await allocateLocalNodes(1);
-  const plain = await loadClusterConfig(writeLocalClusterFile(dir, nodes, { clusterId: 'plain' }));
-  t.equal(plain.ok ? plain.value.security.insecure : null, true, 'insecure by default (tests, benchmarks)');
+  const nodes = await allocateLocalNodes(2);
+  const plain = await loadClusterConfig(writeLocalClusterFile(dir, nodes, { clusterId: 'plain', security: 'insecure' }));
+  t.equal(plain.ok ? plain.value.security.insecure : null, true, 'insecure when asked');
   const pki = join(dir, 'my pki');
+  const root = await ensureLocalClusterPki(pki, nodes.map((n) => n.id));
   const file = writeLocalClusterFile(dir, nodes, { clusterId: 'tls', fileName: 'tls.yml', security: { pki } });
   const secure = await loadClusterConfig(file);
-  t.same(secure.ok ? [secure.value.security.insecure, secure.value.security.pkiDir] : null, [false, pki]);
+  if (!secure.ok) throw new Error(secure.error.message);
+  t.same([secure.value.security.insecure, secure.value.security.pkiDir], [false, pki]);
+  // Every node of the file finds valid TLS material there, proving its own id.
+  for (const node of nodes) {
+    const listen = { peer: { host: '127.0.0.1', port: node.peerPort }, client: { host: '127.0.0.1', port: node.clientPort } };
+    const security = nodeSecurityFor(secure.value, node.id, { insecure: false, listen, nowMs: Date.now() });
+    t.equal(security.ok && security.value.mode === 'tls' ? security.value.material.identity.kind : security.ok ? 'insecure' : security.error, 'node', `${node.id} is secure`);
+  }
+  t.same(identityOfCertificatePem(root.cert), { kind: 'user', user: 'root' }, "root's certificate for the clients");
+  const again = await ensureLocalClusterPki(pki, nodes.map((n) => n.id));
+  t.same(again, root, 'a second call reuses what is there');
 });

@@ -178,7 +178,7 @@ t.test('connection and request limits', async (t) => {
 });
 
 t.test('keepalives are batched into one entry per interval; expiry and wait timeouts are pushed', async (t) => {
-  // DESIGN §2: the leader gathers the keepalives of one interval into a single log entry and
+  // docs/statemachine.md, "Sessions": the leader gathers the keepalives of one interval into a single log entry and
   // answers each when it commits; sessions expire by log time and the waiting clients are told.
   const cluster = await startSecureCluster({ dir: t.testdir(), nodes: 3, secure: false });
   t.teardown(() => cluster.close());

@@ -6,7 +6,7 @@ import { sessionId } from '../../src/statemachine/ids.js';
 import { call, command, leaderOf, lockCluster, openSession, tokenOf, waitFor } from '../sim/fixtures/lock-cluster.js';
 
 t.test('keepalives received in one interval become one keepAliveBatch entry, each answered when it commits', async (t) => {
-  // DESIGN §2: the leader batches keepalives so their cost is one log entry per interval, not one
+  // docs/statemachine.md, "Sessions": the leader batches keepalives so their cost is one log entry per interval, not one
   // per client; each keepalive is still acknowledged only after its batch commits (Raft §5.3).
   const { sim, applied } = lockCluster(3);
   const leader = leaderOf(sim);

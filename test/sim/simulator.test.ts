@@ -260,7 +260,7 @@ t.test('a failure names its seed and one replay command; scenarios round-trip', 
   t.same(bad, { ok: false, error: 'events[0].losePageCache: expected a boolean' }, 'errors name the field');
 });
 
-// The pure folders must be deterministic (DESIGN.md §1): the simulator replays a seed exactly only
+// The pure folders must be deterministic (docs/architecture.md, "Layers"): the simulator replays a seed exactly only
 // if no code under src/raft, src/statemachine, src/sim or the host files reads a clock, uses
 // Math.random, schedules timers, or touches sockets and files. This test fails the build if any
 // such call appears there.

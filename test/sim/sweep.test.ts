@@ -1,4 +1,4 @@
-// The CI sweep (TigerBeetle's VOPR, DESIGN.md §4): many randomized worlds, each seed drawing its
+// The CI sweep (TigerBeetle's VOPR, docs/simulator.md): many randomized worlds, each seed drawing its
 // own fault knobs (swarm testing), each run checked for Raft's safety properties after every event
 // and for liveness once the faults end. Then fast-check generates fault schedules directly and
 // shrinks any failing one to a minimal scenario to keep under test/sim/regressions/.

@@ -18,7 +18,8 @@ function okValue(result: WireResult): Extract<WireResult, { code: 'OK' }>['value
 t.test('a node whose write-ahead log lost acknowledged puts refuses to start, saying what and how to recover', async (t) => {
   const dir = t.testdir();
   const nodes = await allocateLocalNodes(1);
-  const file = writeClusterFile(dir, nodes);
+  // Storage, not security, is under test: a plaintext node the raw client can talk to.
+  const file = await writeClusterFile(dir, nodes, { security: 'insecure' });
   const node = startNodeProcess(file, 'n1', 'warn');
   t.teardown(() => node.kill('SIGKILL'));
   await node.ready;
