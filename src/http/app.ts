@@ -209,7 +209,7 @@ export function createHttpApp(
     context,
     close: async () => {
       closing.abort();
-      context.streams.closeAll('the node is shutting down');
+      await context.streams.closeAll('the node is shutting down');
       await app.close();
     },
   };
