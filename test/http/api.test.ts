@@ -30,7 +30,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
   t.not(follower.nodeId, leader.nodeId);
 
   const openSession = async (ttlMs = 15_000): Promise<number> => {
-    const answer = await h.api(follower, '/v1/sessions', { method: 'POST', body: { ttlMs } });
+    const answer = await h.write(follower, '/v1/sessions', { method: 'POST', body: { ttlMs } });
     t.equal(answer.status, 200, answer.text);
     return body(answer)['session'] as number;
   };
