@@ -712,7 +712,7 @@ export class NodeServer implements ConnectionHost {
    * and answers its first chunk; later requests fetch further chunks of the same file.
    */
   private backup(
-    connection: ClientConnection,
+    connection: RequestChannel,
     id: number,
     principal: string | null,
     backup: number,
