@@ -1,0 +1,101 @@
+// The cluster panel: every member with its role, term, commit and applied index and how far it is
+// behind the leader, and a timeline of who led when (from status polls and leader-change events).
+import { clock, count, duration, esc } from './format.js';
+
+/**
+ * @typedef {{ id: string, role: 'voter' | 'learner', peer: string, client: string }} MemberView
+ * @typedef {{ nodeId: string, role: string, term: number, leader: string | null, commit: number, applied: number, lag: { id: string, behind: number }[] }} NodeStatus
+ */
+
+const timelineMs = 10 * 60 * 1000;
+const palette = ['#2f6fde', '#1f8a4c', '#b36b00', '#8e44ad', '#00838f', '#c2185b', '#5d4037'];
+
+/**
+ * @param {HTMLElement} tbody
+ * @param {MemberView[]} members
+ * @param {Map<string, NodeStatus>} statuses every node's own status the API returned (at least this node's)
+ * @param {string} self this node's id
+ */
+export function renderMembers(tbody, members, statuses, self) {
+  const leaderStatus = [...statuses.values()].find((s) => s.role === 'leader');
+  const behind = new Map((leaderStatus?.lag ?? []).map((l) => [l.id, l.behind]));
+  const rows = members.map((m) => {
+    const s = statuses.get(m.id);
+    const lag = behind.get(m.id);
+    const role = s === undefined ? '<span class="muted">–</span>' : `<span class="role-${esc(s.role)}">${esc(s.role)}</span>`;
+    const cell = (v) => (v === undefined ? '<td class="num muted">–</td>' : `<td class="num">${count(v)}</td>`);
+    const lagCell =
+      lag === undefined
+        ? `<td class="num muted">${s?.role === 'leader' ? '0' : '–'}</td>`
+        : `<td class="num${lag > 100 ? ' lagging' : ''}">${count(lag)}</td>`;
+    const applyLag = s === undefined ? '' : s.commit - s.applied > 0 ? ` <span class="muted small">(${count(s.commit - s.applied)} to apply)</span>` : '';
+    return (
+      `<tr data-node="${esc(m.id)}"><td class="mono">${esc(m.id)}${m.id === self ? ' <span class="muted small">(this node)</span>' : ''}</td>` +
+      `<td>${esc(m.role)}</td><td>${role}</td>${cell(s?.term)}${cell(s?.commit)}` +
+      `<td class="num">${s === undefined ? '–' : count(s.applied)}${applyLag}</td>${lagCell}<td class="mono">${esc(m.client)}</td></tr>`
+    );
+  });
+  tbody.innerHTML = rows.join('');
+}
+
+/** Who led when: a change is recorded when the leader or the term differs from the last one. */
+export class LeaderHistory {
+  constructor() {
+    /** @type {{ atMs: number, leader: string | null, term: number }[]} */
+    this.changes = [];
+    /** @type {Map<string, string>} */
+    this.colors = new Map();
+  }
+
+  /** @param {number} atMs @param {string | null} leader @param {number} term @returns {boolean} whether it changed */
+  observe(atMs, leader, term) {
+    const last = this.changes[this.changes.length - 1];
+    if (last !== undefined && last.leader === leader && last.term >= term) return false;
+    if (last !== undefined && term < last.term) return false;
+    this.changes.push({ atMs, leader, term });
+    if (this.changes.length > 500) this.changes.shift();
+    return true;
+  }
+
+  /** @param {string | null} id */
+  color(id) {
+    if (id === null) return '#c9ced6';
+    let c = this.colors.get(id);
+    if (c === undefined) {
+      c = palette[this.colors.size % palette.length];
+      this.colors.set(id, c);
+    }
+    return c;
+  }
+
+  /** @param {SVGSVGElement} svg @param {HTMLElement} list @param {number} nowMs */
+  render(svg, list, nowMs) {
+    const from = nowMs - timelineMs;
+    const width = Math.max(200, svg.clientWidth || 600);
+    const x = (t) => ((Math.max(t, from) - from) / timelineMs) * width;
+    const parts = [];
+    this.changes.forEach((c, i) => {
+      const end = this.changes[i + 1]?.atMs ?? nowMs;
+      if (end < from) return;
+      const x0 = x(c.atMs);
+      const w = Math.max(1, x(end) - x0);
+      const label = c.leader === null ? 'no leader' : `${c.leader} (term ${c.term})`;
+      parts.push(
+        `<rect x="${x0.toFixed(1)}" y="2" width="${w.toFixed(1)}" height="16" fill="${this.color(c.leader)}"><title>${esc(label)} from ${clock(c.atMs)}</title></rect>`,
+      );
+      if (w > 90) parts.push(`<text x="${(x0 + 4).toFixed(1)}" y="14" fill="#fff" font-size="11">${esc(label)}</text>`);
+    });
+    parts.push(`<text x="0" y="27" font-size="9" fill="#6a7282">−10 min</text><text x="${width}" y="27" font-size="9" fill="#6a7282" text-anchor="end">now</text>`);
+    svg.setAttribute('viewBox', `0 0 ${width} 28`);
+    svg.innerHTML = parts.join('');
+    list.innerHTML = this.changes
+      .slice(-50)
+      .reverse()
+      .map((c, i) => {
+        const since = i === 0 ? ` · for ${duration(nowMs - c.atMs)}` : '';
+        const who = c.leader === null ? 'no leader' : `<b class="mono">${esc(c.leader)}</b> leads`;
+        return `<li>${clock(c.atMs)} ${who}, term ${c.term}${since}</li>`;
+      })
+      .join('');
+  }
+}
