@@ -43,13 +43,14 @@ function canWrite(who) {
 async function boot() {
   let who;
   try {
-    who = await getJson('v1/auth/whoami');
+    who = await getJson('v1/whoami');
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return showLogin('');
     problem('whoami', error);
     setTimeout(boot, 2000);
     return;
   }
+  view.problems.delete('whoami');
   start(who);
 }
 
@@ -99,8 +100,9 @@ function start(who) {
     'v1/events',
     {
       onEvent: (type, data) => {
+        if (type === 'watching') return;
         view.events?.add(type, data, Date.now());
-        if (isLeaderEvent(type, data)) view.leaders.observe(Date.now(), data.leader ?? null, Number(data.term ?? 0));
+        if (type === 'leaderChanged') view.leaders.observe(Date.now(), data.leader, data.term);
         soon();
       },
       onState: (open, why) => {
@@ -132,11 +134,6 @@ function refused(error) {
   } else {
     problem('events', error);
   }
-}
-
-function isLeaderEvent(type, data) {
-  const kind = data?.kind ?? data?.type ?? type;
-  return kind === 'leader' || kind === 'leaderChange' || kind === 'leaderChanged';
 }
 
 /** Refreshes within ~100 ms (coalescing a burst of events), or right after a running refresh. */
@@ -171,27 +168,26 @@ async function refresh() {
     }
   }
   show('cluster', status, members, (s, m) => {
-    const statuses = statusesOf(s);
-    const self = s.nodeId ?? [...statuses.keys()][0] ?? '';
-    view.selfId = self;
-    $('node').textContent = `node ${self}`;
-    const mine = statuses.get(self);
-    if (mine !== undefined) view.leaders.observe(nowMs, mine.leader, mine.term);
-    renderMembers($('members'), listOf(m, 'members'), statuses, self);
+    view.selfId = s.nodeId;
+    $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
+    view.leaders.observe(nowMs, s.leader, s.term);
+    renderMembers($('members'), $('members-note'), m, s);
   });
   view.leaders.render(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('leader-timeline'))), $('leader-changes'), nowMs);
   show('locks', locks, null, (l) => {
-    const list = listOf(l, 'locks');
-    $('lock-count').textContent = `(${list.length.toLocaleString('en-US')}${list.length >= locksLimit ? '+' : ''})`;
-    renderLocks($('lock-rows'), $('lock-more'), list, { limit: locksLimit, prefix: view.prefix });
+    $('lock-count').textContent = `(${l.length.toLocaleString('en-US')}${l.length >= locksLimit ? '+' : ''})`;
+    renderLocks($('lock-rows'), $('lock-more'), l, { limit: locksLimit, prefix: view.prefix });
   });
   show('sessions', sessions, null, (s) => {
-    renderSessions($('session-rows'), $('session-count'), listOf(s, 'sessions'), { writable: view.writable });
+    renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable });
   });
   show('waitgraph', graph, null, (g) => {
-    renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), { edges: g.edges ?? [], cycles: g.cycles ?? [] });
+    renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g);
   });
   view.refreshing = false;
+  // The first complete render, for load-time measurements (bench/dashboard.ts reads this mark).
+  const complete = [status, members, locks, sessions, graph].every((r) => r.status === 'fulfilled');
+  if (complete && performance.getEntriesByName('raftlock:ready').length === 0) performance.mark('raftlock:ready');
   if (!view.running) return;
   // A refresh that took long (many thousands of locks) is not repeated back to back.
   const waitMs = view.again ? 0 : Math.max(refreshMinMs, 3 * (performance.now() - began));
@@ -200,17 +196,6 @@ async function refresh() {
   document.body.dataset.refreshed = String(Date.now());
 }
 
-/** Every node status the answer holds, by node id (one node's status, or a list of them). */
-function statusesOf(answer) {
-  const list = Array.isArray(answer) ? answer : Array.isArray(answer.nodes) ? answer.nodes : [answer.status ?? answer];
-  return new Map(list.filter((s) => s !== null && typeof s === 'object' && typeof s.nodeId === 'string').map((s) => [s.nodeId, s]));
-}
-
-/** An array answer, or the array under `key` of an object answer. */
-function listOf(answer, key) {
-  if (Array.isArray(answer)) return answer;
-  return Array.isArray(answer?.[key]) ? answer[key] : [];
-}
 
 /**
  * Renders a panel from one or two settled fetches, or names its problem in the footer.

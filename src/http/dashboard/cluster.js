@@ -3,39 +3,57 @@
 import { clock, count, duration, esc } from './format.js';
 
 /**
- * @typedef {{ id: string, role: 'voter' | 'learner', peer: string, client: string }} MemberView
- * @typedef {{ nodeId: string, role: string, term: number, leader: string | null, commit: number, applied: number, lag: { id: string, behind: number }[] }} NodeStatus
+ * @typedef {{ id: string, role: 'voter' | 'learner', peer: string, client: string, http: string | null }} MemberView
+ * @typedef {{ nodeId: string, clusterId: string, role: string, term: number, leader: string | null, commit: number, applied: number, lag: { id: string, behind: number }[] }} NodeStatus
  */
 
 const timelineMs = 10 * 60 * 1000;
 const palette = ['#2f6fde', '#1f8a4c', '#b36b00', '#8e44ad', '#00838f', '#c2185b', '#5d4037'];
 
 /**
+ * Every member: this node's own role, term, commit and applied index; the leader's role; and, on
+ * the leader (which alone tracks its followers), how many entries each member is behind it.
  * @param {HTMLElement} tbody
+ * @param {HTMLElement} note
  * @param {MemberView[]} members
- * @param {Map<string, NodeStatus>} statuses every node's own status the API returned (at least this node's)
- * @param {string} self this node's id
+ * @param {NodeStatus} self this node's status
  */
-export function renderMembers(tbody, members, statuses, self) {
-  const leaderStatus = [...statuses.values()].find((s) => s.role === 'leader');
-  const behind = new Map((leaderStatus?.lag ?? []).map((l) => [l.id, l.behind]));
+export function renderMembers(tbody, note, members, self) {
+  const behind = new Map(self.lag.map((l) => [l.id, l.behind]));
+  const isLeader = self.role === 'leader';
   const rows = members.map((m) => {
-    const s = statuses.get(m.id);
+    const mine = m.id === self.nodeId;
+    const role = mine ? self.role : m.id === self.leader ? 'leader' : null;
     const lag = behind.get(m.id);
-    const role = s === undefined ? '<span class="muted">–</span>' : `<span class="role-${esc(s.role)}">${esc(s.role)}</span>`;
-    const cell = (v) => (v === undefined ? '<td class="num muted">–</td>' : `<td class="num">${count(v)}</td>`);
+    const roleCell = role === null ? '<td class="muted">–</td>' : `<td class="role-${esc(role)}">${esc(role)}</td>`;
+    const num = (v) => (v === undefined ? '<td class="num muted">–</td>' : `<td class="num">${count(v)}</td>`);
+    const toApply = mine && self.commit > self.applied ? ` <span class="muted small">(${count(self.commit - self.applied)} to apply)</span>` : '';
     const lagCell =
-      lag === undefined
-        ? `<td class="num muted">${s?.role === 'leader' ? '0' : '–'}</td>`
-        : `<td class="num${lag > 100 ? ' lagging' : ''}">${count(lag)}</td>`;
-    const applyLag = s === undefined ? '' : s.commit - s.applied > 0 ? ` <span class="muted small">(${count(s.commit - s.applied)} to apply)</span>` : '';
+      m.id === self.leader && isLeader
+        ? '<td class="num">0</td>'
+        : lag === undefined
+          ? '<td class="num muted">–</td>'
+          : `<td class="num${lag > 100 ? ' lagging' : ''}">${count(lag)}</td>`;
+    const name = mine || m.http === null ? esc(m.id) : `<a href="${esc(dashboardUrl(m.http))}" title="this member's dashboard">${esc(m.id)}</a>`;
     return (
-      `<tr data-node="${esc(m.id)}"><td class="mono">${esc(m.id)}${m.id === self ? ' <span class="muted small">(this node)</span>' : ''}</td>` +
-      `<td>${esc(m.role)}</td><td>${role}</td>${cell(s?.term)}${cell(s?.commit)}` +
-      `<td class="num">${s === undefined ? '–' : count(s.applied)}${applyLag}</td>${lagCell}<td class="mono">${esc(m.client)}</td></tr>`
+      `<tr data-node="${esc(m.id)}"><td class="mono">${name}${mine ? ' <span class="muted small">(this node)</span>' : ''}</td>` +
+      `<td>${esc(m.role)}</td>${roleCell}${num(mine || m.id === self.leader ? self.term : undefined)}` +
+      `${num(mine ? self.commit : undefined)}<td class="num">${mine ? count(self.applied) : '–'}${toApply}</td>${lagCell}<td class="mono">${esc(m.client)}</td></tr>`
     );
   });
   tbody.innerHTML = rows.join('');
+  const leader = members.find((m) => m.id === self.leader);
+  if (isLeader) note.textContent = 'This node leads: "behind leader" is each member\'s distance from its log.';
+  else if (leader === undefined) note.textContent = 'No leader is known: the cluster is electing one or has lost its quorum.';
+  else {
+    const where = leader.http === null ? '' : ` (${dashboardUrl(leader.http)})`;
+    note.textContent = `The leader, ${leader.id}, tracks how far each member is behind: see its dashboard${where}.`;
+  }
+}
+
+/** @param {string} http `host:port` */
+function dashboardUrl(http) {
+  return `${location.protocol}//${http}/`;
 }
 
 /** Who led when: a change is recorded when the leader or the term differs from the last one. */

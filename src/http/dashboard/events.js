@@ -5,39 +5,32 @@ import { clock, esc } from './format.js';
 const kept = 300;
 
 /**
- * One line for an event. Unknown kinds are shown with their fields, so a newer node's events are
- * still visible to an older page.
+ * One line for an event of /v1/events (named by its SSE event type). Unknown types are shown with
+ * their fields, so a newer node's events still appear on an older page.
  * @param {string} type @param {Record<string, unknown>} e
  * @returns {{ kind: string, text: string }}
  */
 export function describeEvent(type, e) {
-  const kind = String(e.kind ?? e.type ?? type);
-  const s = (v) => (v === undefined || v === null ? '?' : `s${v}`);
-  switch (kind) {
+  const s = (v) => `s${esc(v)}`;
+  switch (type) {
     case 'grant':
-    case 'granted':
-      return { kind: 'grant', text: `${esc(e.lock ?? e.name)} → ${s(e.session)} token #${esc(e.token)}` };
+      return { kind: 'grant', text: `${esc(e.lock)} → ${s(e.session)} token #${esc(e.token)}` };
     case 'release':
-    case 'released':
-      return { kind: 'release', text: `${esc(e.lock ?? e.name)} released by ${s(e.session)}` };
-    case 'expiry':
-    case 'expired':
-    case 'sessionExpired':
-      return { kind: 'expiry', text: `session ${s(e.session)} expired${e.clientId === undefined ? '' : ` (client ${esc(e.clientId)})`}` };
-    case 'timeout':
-      return { kind: 'timeout', text: `${s(e.session)} stopped waiting for ${esc(e.lock ?? e.name)}` };
-    case 'revoked':
-      return { kind: 'revoked', text: `${esc(e.lock ?? e.name)} taken from ${s(e.session)}${e.by ? ` by ${esc(e.by)}` : ''}` };
+      return { kind: 'release', text: `${esc(e.lock)} released by ${s(e.session)}` };
     case 'leader':
-    case 'leaderChange':
+      return { kind: 'elected', text: `election ${esc(e.lock)} led by ${s(e.session)} token #${esc(e.token)}${typeof e.text === 'string' && e.text !== '' ? ` (${esc(e.text)})` : ''}` };
+    case 'sessionExpired':
+      return { kind: 'expiry', text: `session ${s(e.session)} expired` };
     case 'leaderChanged':
-      return { kind: 'leader', text: `${e.leader === null || e.leader === undefined ? 'no leader' : `${esc(e.leader)} leads`}${e.term === undefined ? '' : `, term ${esc(e.term)}`}` };
+      return { kind: 'leader', text: `${e.leader === null ? 'no leader' : `${esc(e.leader)} leads the cluster`}, term ${esc(e.term)}` };
+    case 'closed':
+    case 'cancelled':
+      return { kind: 'stream', text: `the node ended the stream: ${esc(e.reason ?? e.message ?? '')}` };
     default: {
       const fields = Object.entries(e)
-        .filter(([k]) => k !== 'kind' && k !== 'type')
         .map(([k, v]) => `${esc(k)}=${esc(typeof v === 'object' ? JSON.stringify(v) : v)}`)
         .join(' ');
-      return { kind: esc(kind), text: fields };
+      return { kind: esc(type), text: fields };
     }
   }
 }
