@@ -12,17 +12,18 @@ import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { userExists } from '../statemachine/authorize.js';
 import { passwordHashOf } from '../statemachine/queries.js';
 import type { LockState } from '../statemachine/state.js';
-import type { ClientHello } from '../transport/client-protocol.js';
+import type { ClientHello, HelloAuth } from '../transport/client-protocol.js';
 import { checkClientHello } from '../transport/client-protocol.js';
 import type { ErrorFrame } from '../transport/handshake.js';
 import { errorFrame } from '../transport/handshake.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { ConnectionIdentity, LoginDirectory } from './login.js';
+import type { CertIdentity } from '../security/identity.js';
+import type { ConnectionIdentity, LoginDirectory, LoginOutcome } from './login.js';
 import { describeIdentity, Login } from './login.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
 import { LoginThrottle } from './login-throttle.js';
-import { LoginTokens } from './login-tokens.js';
+import { defaultTokenTtlMs, LoginTokens } from './login-tokens.js';
 import type { Logger } from './logger.js';
 import type { ClientConnection } from './server-connection.js';
 import { watchDenial } from './edge-access.js';
@@ -90,6 +91,43 @@ export class ClientAuth {
     }
     this.options.log.debug('client authenticated', { remote: connection.remote, as: describeIdentity(outcome.identity) });
     return ok({ hello, identity: outcome.identity, ...(outcome.token === undefined ? {} : { token: outcome.token }) });
+  }
+
+  /** How long a token from a password login stays valid. */
+  get tokenTtlMs(): number {
+    return this.options.tokenTtlMs ?? defaultTokenTtlMs;
+  }
+
+  /**
+   * The credentials of one HTTP request (src/http): the same precedence, checks, tokens and login
+   * back-off as a Hello (login.ts). A member's node certificate acts for nobody here (the HTTP
+   * port has no `as`). A refusal is logged with the address, the claim and why.
+   */
+  async authenticate(claim: {
+    readonly remote: string;
+    readonly source: string;
+    readonly certificate: CertIdentity | null;
+    readonly auth: HelloAuth | undefined;
+  }): Promise<LoginOutcome> {
+    const { certificate, auth } = claim;
+    const parts: string[] = [];
+    if (certificate !== null) parts.push(certificate.kind === 'node' ? `certificate of node ${certificate.nodeId}` : `certificate of user ${certificate.user}`);
+    if (auth !== undefined) parts.push('token' in auth ? 'a token' : `password of user ${auth.user}`);
+    const claimed = parts.length === 0 ? 'nothing' : parts.join(', ');
+    const refuse = (outcome: Extract<LoginOutcome, { ok: false }>): LoginOutcome => {
+      this.options.log.warn('http request refused', { remote: claim.remote, claimed, reason: outcome.reason });
+      return outcome;
+    };
+    if (!this.options.secure) {
+      if (auth === undefined) return { ok: true, identity: { kind: 'anonymous' } };
+      return refuse({ ok: false, reason: 'this node is insecure (plain HTTP, no authentication) and takes no credentials; send none, or secure the cluster' });
+    }
+    const outcome = await this.login.login({ source: claim.source, certificate, auth });
+    if (!outcome.ok) return refuse(outcome);
+    if (outcome.identity.kind === 'node') {
+      return refuse({ ok: false, reason: 'a node certificate acts for nobody on the HTTP port; use a user certificate or credentials' });
+    }
+    return outcome;
   }
 
   /** The action as it is proposed: passwords replaced by fresh scrypt hashes. */

@@ -36,6 +36,8 @@ export interface NodeConfig {
   readonly peer: HostPort;
   /** Where clients reach this node. */
   readonly client: HostPort;
+  /** Where this node serves the HTTP/JSON API (docs/http.md); absent: no HTTP server. */
+  readonly http?: HostPort;
   /** Absolute path of the node's data directory. */
   readonly dataDir: string;
   /**
@@ -171,7 +173,7 @@ export async function loadClusterConfig(path: string): Promise<Result<ClusterCon
 
 const topKeys = ['cluster', 'nodes', 'timing', 'snapshot', 'limits', 'sessions', 'security'] as const;
 const securityKeys = ['pki', 'insecure', 'insecureNonLoopback', 'logTimeJumpMax'] as const;
-const nodeKeys = ['id', 'peer', 'client', 'data', 'join'] as const;
+const nodeKeys = ['id', 'peer', 'client', 'http', 'data', 'join'] as const;
 const limitKeys = Object.keys(clusterDefaults.limits) as (keyof ClusterLimits)[];
 
 /** Parses cluster.yml text; `file` (absolute) names it in errors and anchors relative paths. */
@@ -367,7 +369,8 @@ function readNodes(
     seenIds.set(id, i);
     const peer = readAddress(fields.get('peer'), `${where}.peer`, problems);
     const client = readAddress(fields.get('client'), `${where}.client`, problems);
-    for (const [role, address] of [['peer', peer], ['client', client]] as const) {
+    const http = fields.has('http') ? readAddress(fields.get('http'), `${where}.http`, problems) : null;
+    for (const [role, address] of [['peer', peer], ['client', client], ['http', http]] as const) {
       if (address === null) continue;
       const key = `${address.host.toLowerCase()}:${address.port}`;
       const owner = seenAddresses.get(key);
@@ -393,7 +396,7 @@ function readNodes(
       return;
     }
     if (peer !== null && client !== null) {
-      nodes.push({ id: id as NodeId, peer, client, dataDir, join: joinValue });
+      nodes.push({ id: id as NodeId, peer, client, dataDir, join: joinValue, ...(http === null ? {} : { http }) });
     }
   });
   if (nodes.length > 0 && nodes.every((n) => n.join)) {

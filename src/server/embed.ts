@@ -76,9 +76,10 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     dataDir: self.dataDir,
     peerListen: options.peerListen ?? self.peer,
     clientListen: options.clientListen ?? self.client,
+    ...(self.http === undefined ? {} : { httpListen: self.http }),
     members: config.nodes
       .filter((n) => n.id !== nodeId)
-      .map((n) => ({ id: n.id, peer: n.peer, client: n.client })),
+      .map((n) => ({ id: n.id, peer: n.peer, client: n.client, ...(n.http === undefined ? {} : { http: n.http }) })),
     raft: raftConfigFor(config, nodeId),
     tickMs: config.timing.tickMs,
     snapshotEntries: config.snapshot.entries,
@@ -126,6 +127,8 @@ export interface ClusterEndpoint {
   /** `host:port` where clients connect. */
   readonly client: string;
   readonly peer: string;
+  /** `host:port` of the HTTP API, when the node serves it. */
+  readonly http?: string;
 }
 
 export interface StartClusterOptions {
@@ -145,6 +148,8 @@ export interface StartClusterOptions {
    * certificates and root's certificate in memory, and `connectOptions()` carries root's.
    */
   readonly insecure?: boolean;
+  /** Every node also serves the HTTP/JSON API (docs/http.md) on a port the OS picks. */
+  readonly http?: boolean;
 }
 
 export interface ClusterHandle {
@@ -188,8 +193,9 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'raftlock-')));
   const loopback = { host: '127.0.0.1', port: 0 };
   const nodes: NodeConfig[] = [];
+  const http = options.http === true ? { http: loopback } : {};
   for (const id of ids) {
-    nodes.push({ id, peer: loopback, client: loopback, dataDir: join(root, id), join: false });
+    nodes.push({ id, peer: loopback, client: loopback, dataDir: join(root, id), join: false, ...http });
   }
   const config: ClusterConfig = {
     file: join(root, 'cluster.yml'),
@@ -228,7 +234,8 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const introduce = (): void => {
     for (const a of servers) {
       for (const b of servers) {
-        a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress });
+        const http = b.httpAddress;
+        a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress, ...(http === null ? {} : { http }) });
       }
     }
   };
@@ -269,7 +276,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     startJoiner: async () => {
       const id = toNodeId(`n${servers.length + 1}`);
       const dataDir = join(root, id);
-      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir, join: true };
+      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir, join: true, ...http };
       const grown: ClusterConfig = { ...config, nodes: [...config.nodes, joiner] };
       const logger = options.logger ?? silentLogger;
       const tls =

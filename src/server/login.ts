@@ -53,7 +53,8 @@ export interface LoginRequest {
 
 export type LoginOutcome =
   | { readonly ok: true; readonly identity: ConnectionIdentity; readonly token?: string }
-  | { readonly ok: false; readonly reason: string };
+  /** `retryAfterMs`: refused by the login back-off without a check (try again after it). */
+  | { readonly ok: false; readonly reason: string; readonly retryAfterMs?: number };
 
 /** What a login needs to know of the node and its applied auth store, read at the moment of use. */
 export interface LoginDirectory {
@@ -151,5 +152,5 @@ function refuse(reason: string): LoginOutcome {
 }
 
 function tooMany(waitMs: number): LoginOutcome {
-  return refuse(`too many failed logins; retry in ${Math.ceil(waitMs / 1000)} s`);
+  return { ok: false, reason: `too many failed logins; retry in ${Math.ceil(waitMs / 1000)} s`, retryAfterMs: waitMs };
 }

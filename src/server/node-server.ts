@@ -65,14 +65,19 @@ import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, HelloAcc
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
 import { PushRoutes, startWatch } from './server-push.js';
+import type { RequestChannel } from './request-channel.js';
+import { ServerGateway } from './node-gateway.js';
+import type { HttpServer } from '../http/http-server.js';
+import { startHttpServer } from '../http/http-server.js';
 import type { AddressBook } from './server-views.js';
 import { formatAddress, membersView, statusView, welcomeFrame } from './server-views.js';
 
-/** Where one member listens: peers on `peer`, clients on `client`. */
+/** Where one member listens: peers on `peer`, clients on `client`, HTTP on `http` (when it serves HTTP). */
 export interface MemberAddresses {
   readonly id: NodeId;
   readonly peer: HostPort;
   readonly client: HostPort;
+  readonly http?: HostPort;
 }
 
 export interface NodeServerOptions {
@@ -82,6 +87,8 @@ export interface NodeServerOptions {
   /** Where to listen; port 0 picks a free port (see `addresses`). */
   readonly peerListen: HostPort;
   readonly clientListen: HostPort;
+  /** Serve the HTTP/JSON API here (docs/http.md); absent: no HTTP server. */
+  readonly httpListen?: HostPort;
   /** Every other node this one may talk to (members and nodes that may join). */
   readonly members: readonly MemberAddresses[];
   readonly raft: RaftConfig;
@@ -135,7 +142,7 @@ export interface NodeServerOptions {
 }
 
 interface InFlight {
-  readonly connection: ClientConnection;
+  readonly connection: RequestChannel;
   readonly id: number;
   readonly op: ClientOp;
   /** Who the request acts as: the connection's principal, or a forwarding node's `as`. */
@@ -170,6 +177,9 @@ export class NodeServer implements ConnectionHost {
   private readonly listener: ClientListener;
   private readonly forwards: ForwardPool;
   private readonly auth: ClientAuth;
+  /** The HTTP API's way into this node (src/http/gateway.ts); served when `httpListen` is set. */
+  readonly gateway: ServerGateway;
+  private http: HttpServer | null = null;
   /** The applied auth store's revision the open connections were last checked against. */
   private authRevisionSeen: number;
   private readonly directory = new Map<NodeId, MemberAddresses>();
@@ -235,6 +245,23 @@ export class NodeServer implements ConnectionHost {
       ...(options.tokenTtlMs === undefined ? {} : { tokenTtlMs: options.tokenTtlMs }),
     });
     this.authRevisionSeen = authRevision(core.state);
+    this.gateway = new ServerGateway({
+      nodeId: this.nodeId,
+      clusterId: this.clusterId,
+      machine: this.machine,
+      tls: options.tls ?? null,
+      log: this.log,
+      auth: this.auth,
+      requestTimeoutMs: this.requestTimeoutMs,
+      state: () => this.core.state,
+      leader: () => this.core.status().leader,
+      httpAddress: (node) => this.httpAddressOf(node),
+      request: (channel, id, op) => this.request(channel, id, op, null),
+      bindClient: (channel, clientId) => this.pushRoutes.bindClient(channel, clientId),
+      bindSession: (channel, session) => this.pushRoutes.bindSession(channel, session),
+      forget: (channel) => this.pushRoutes.forget(channel),
+      watchesChanged: (channel) => this.pushRoutes.watchesChanged(channel),
+    });
     const status = core.status();
     this.seen = {
       role: status.role,
@@ -349,6 +376,15 @@ export class NodeServer implements ConnectionHost {
         lastIndex: status.lastIndex,
       });
       server.driver.start();
+      if (options.httpListen !== undefined) {
+        try {
+          server.http = await startHttpServer({ gateway: server.gateway, listen: options.httpListen });
+        } catch (error) {
+          await server.close();
+          throw error;
+        }
+        logger.info('serving HTTP', { http: formatAddress(server.http.address), tls: options.tls !== undefined });
+      }
       return server;
     } catch (error) {
       listener?.close();
@@ -369,17 +405,29 @@ export class NodeServer implements ConnectionHost {
     return this.listener.address;
   }
 
+  /** Where the HTTP API listens; null when this node serves none. */
+  get httpAddress(): HostPort | null {
+    return this.http?.address ?? null;
+  }
+
+  private httpAddressOf(node: NodeId): string | null {
+    const address = node === this.nodeId ? this.httpAddress : (this.directory.get(node)?.http ?? null);
+    return address === null ? null : formatAddress(address);
+  }
+
   /** Whether clients must authenticate over TLS (the node was given TLS material). */
   get isSecure(): boolean {
     return this.auth.secure;
   }
 
   /** This node's id and `host:port` addresses, for clients (`client`) and peers (`peer`). */
-  get endpoint(): { readonly id: NodeId; readonly client: string; readonly peer: string } {
+  get endpoint(): { readonly id: NodeId; readonly client: string; readonly peer: string; readonly http?: string } {
+    const http = this.httpAddress;
     return {
       id: this.nodeId,
       client: formatAddress(this.clientAddress),
       peer: formatAddress(this.peerAddress),
+      ...(http === null ? {} : { http: formatAddress(http) }),
     };
   }
 
@@ -492,9 +540,10 @@ export class NodeServer implements ConnectionHost {
     this.log.debug('client disconnected', { connection: connection.id, reason });
   }
 
-  request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void {
-    // Revocation: a user deleted since the last request loses its connection now.
-    if (!this.auth.stillValid(connection)) return;
+  request(connection: RequestChannel, id: number, op: ClientOp, as: string | null): void {
+    // Revocation: a user deleted since the last request loses its connection now. (An HTTP
+    // request's user was checked when the gateway authenticated it, a moment ago.)
+    if (connection instanceof ClientConnection && !this.auth.stillValid(connection)) return;
     const state = this.core.state;
     if (as !== null && !userExists(state.auth, as)) {
       return connection.respond(id, permissionDenied(describeUnknownUser(as)));
@@ -595,11 +644,11 @@ export class NodeServer implements ConnectionHost {
    * is audited with its result, by the node the client is connected to (a forwarded request was
    * audited there), judged by this node's applied state.
    */
-  private crossSession(connection: ClientConnection, principal: string | null, op: Operation): InFlight['audit'] {
+  private crossSession(connection: RequestChannel, principal: string | null, op: Operation): InFlight['audit'] {
     return connection.isForwarder ? undefined : crossSessionAudit(this.core.state, principal, op);
   }
 
-  private audit(connection: ClientConnection, principal: string | null, audited: InFlight['audit'], result: string): void {
+  private audit(connection: RequestChannel, principal: string | null, audited: InFlight['audit'], result: string): void {
     // A forwarding node audited the request where its client is connected.
     if (audited === undefined || connection.isForwarder) return;
     audit(this.log, { principal, address: connection.remote, what: audited.what, target: audited.target, result });
@@ -763,11 +812,13 @@ export class NodeServer implements ConnectionHost {
         if (allowed && n.kind === 'revoked') this.auditRevoked(connection, n);
         return allowed;
       });
+      this.gateway.notified(output.notifications, this.applied);
     }
     const revision = authRevision(this.core.state);
     if (revision !== this.authRevisionSeen) {
       this.authRevisionSeen = revision;
       this.auth.enforce(this.connections, (connection) => this.pushRoutes.watchesChanged(connection));
+      this.gateway.authChanged();
     }
     for (const snapshot of output.snapshots) {
       if (snapshot.kind === 'taken') this.log.info('took snapshot', { index: snapshot.index });
@@ -781,7 +832,7 @@ export class NodeServer implements ConnectionHost {
    * A holder told that someone else ended its hold: audited where the holder hears it. The action
    * reached this node through the log; the node that took the request logged the actor's address.
    */
-  private auditRevoked(connection: ClientConnection, n: Extract<Notification, { kind: 'revoked' }>): void {
+  private auditRevoked(connection: RequestChannel, n: Extract<Notification, { kind: 'revoked' }>): void {
     audit(this.log, {
       principal: n.by,
       address: 'the log',
@@ -811,6 +862,7 @@ export class NodeServer implements ConnectionHost {
       if (s.leader !== seen.leader) {
         this.log.info('leader changed', { term: s.term, leader: s.leader });
         this.forwards.retain(s.leader);
+        this.gateway.leaderChanged(s.leader, s.term);
       } else if (s.role !== seen.role) {
         this.log.debug('role changed', { role: s.role, term: s.term });
       }
@@ -848,6 +900,8 @@ export class NodeServer implements ConnectionHost {
 
   private async shutdown(): Promise<void> {
     this.listener.close();
+    this.gateway.close();
+    await this.http?.close();
     if (!this.driver.isStopped) await this.handOffLeadership();
     this.driver.flush();
     await this.driver.stop();

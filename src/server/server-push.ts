@@ -9,7 +9,7 @@ import type { LockState } from '../statemachine/state.js';
 import { eventsSince } from '../statemachine/queries.js';
 import type { Notification, WatchEvent } from '../statemachine/results.js';
 import type { WireResult } from '../transport/client-protocol.js';
-import type { ClientConnection } from './server-connection.js';
+import type { RequestChannel } from './request-channel.js';
 
 /** The notifications about one session (everything but watch events). */
 export type SessionNotification = Exclude<Notification, { readonly kind: 'event' }>;
@@ -28,30 +28,30 @@ const replayPageEvents = 1000;
  * nodes' connections are never indexed: they relay responses only, so pushes would be wasted.
  */
 export class PushRoutes {
-  private readonly byClient = new Map<string, Set<ClientConnection>>();
-  private readonly bySession = new Map<number, Set<ClientConnection>>();
-  private readonly watching = new Set<ClientConnection>();
+  private readonly byClient = new Map<string, Set<RequestChannel>>();
+  private readonly bySession = new Map<number, Set<RequestChannel>>();
+  private readonly watching = new Set<RequestChannel>();
 
-  bindClient(connection: ClientConnection, clientId: string): void {
+  bindClient(connection: RequestChannel, clientId: string): void {
     if (connection.isForwarder || connection.clientIds.has(clientId)) return;
     connection.clientIds.add(clientId);
     bind(this.byClient, clientId, connection);
   }
 
-  bindSession(connection: ClientConnection, session: number): void {
+  bindSession(connection: RequestChannel, session: number): void {
     if (connection.isForwarder || connection.sessions.has(session)) return;
     connection.sessions.add(session);
     bind(this.bySession, session, connection);
   }
 
   /** Call after adding or removing a watch on `connection`. */
-  watchesChanged(connection: ClientConnection): void {
+  watchesChanged(connection: RequestChannel): void {
     if (connection.watches.size > 0 && !connection.isForwarder) this.watching.add(connection);
     else this.watching.delete(connection);
   }
 
   /** The connection closed: it receives nothing more. */
-  forget(connection: ClientConnection): void {
+  forget(connection: RequestChannel): void {
     for (const clientId of connection.clientIds) unbind(this.byClient, clientId, connection);
     for (const session of connection.sessions) unbind(this.bySession, session, connection);
     this.watching.delete(connection);
@@ -66,7 +66,7 @@ export class PushRoutes {
   route(
     notifications: readonly Notification[],
     applied: number,
-    mayHear: (connection: ClientConnection, notification: SessionNotification) => boolean = () => true,
+    mayHear: (connection: RequestChannel, notification: SessionNotification) => boolean = () => true,
   ): void {
     for (const n of notifications) {
       if (n.kind === 'event') {
@@ -98,13 +98,13 @@ export class PushRoutes {
   }
 }
 
-function bind<K>(index: Map<K, Set<ClientConnection>>, key: K, connection: ClientConnection): void {
+function bind<K>(index: Map<K, Set<RequestChannel>>, key: K, connection: RequestChannel): void {
   const set = index.get(key);
   if (set === undefined) index.set(key, new Set([connection]));
   else set.add(connection);
 }
 
-function unbind<K>(index: Map<K, Set<ClientConnection>>, key: K, connection: ClientConnection): void {
+function unbind<K>(index: Map<K, Set<RequestChannel>>, key: K, connection: RequestChannel): void {
   const set = index.get(key);
   if (set === undefined) return;
   set.delete(connection);
@@ -117,7 +117,7 @@ function unbind<K>(index: Map<K, Set<ClientConnection>>, key: K, connection: Cli
  * without a gap, or the answer is COMPACTED when that history is gone.
  */
 export function startWatch(
-  connection: ClientConnection,
+  connection: RequestChannel,
   id: number,
   prefix: string,
   fromIndex: number,
