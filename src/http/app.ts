@@ -16,6 +16,7 @@ import type { NodeGateway } from './gateway.js';
 import { openApiDocument } from './openapi.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';
 import { json, route } from './route.js';
+import { registerDashboard } from './dashboard.js';
 import { clusterRoutes } from './routes-cluster.js';
 import { electionRoutes } from './routes-elections.js';
 import { kvRoutes } from './routes-kv.js';
@@ -191,6 +192,7 @@ export function createHttpApp(
       },
     });
   }
+  app.register(registerDashboard);
 
   return {
     app,
