@@ -12,7 +12,7 @@ import { renderWaitGraph } from './waitgraph.js';
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const locksLimit = 10000;
 const sessionsLimit = 10000;
-const refreshMinMs = 1000;
+const refreshMinMs = 500;
 
 const view = {
   running: false,

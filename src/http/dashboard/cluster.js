@@ -7,7 +7,9 @@ import { clock, count, duration, esc } from './format.js';
  * @typedef {{ nodeId: string, clusterId: string, role: string, term: number, leader: string | null, commit: number, applied: number, lag: { id: string, behind: number }[] }} NodeStatus
  */
 
-const timelineMs = 10 * 60 * 1000;
+/** The timeline spans what this page has seen, from one minute up to ten. */
+const timelineMinMs = 60 * 1000;
+const timelineMaxMs = 10 * 60 * 1000;
 const palette = ['#2f6fde', '#1f8a4c', '#b36b00', '#8e44ad', '#00838f', '#c2185b', '#5d4037'];
 
 /**
@@ -88,9 +90,11 @@ export class LeaderHistory {
 
   /** @param {SVGSVGElement} svg @param {HTMLElement} list @param {number} nowMs */
   render(svg, list, nowMs) {
-    const from = nowMs - timelineMs;
+    const first = this.changes[0]?.atMs ?? nowMs;
+    const spanMs = Math.min(timelineMaxMs, Math.max(timelineMinMs, nowMs - first));
+    const from = nowMs - spanMs;
     const width = Math.max(200, svg.clientWidth || 600);
-    const x = (t) => ((Math.max(t, from) - from) / timelineMs) * width;
+    const x = (t) => ((Math.max(t, from) - from) / spanMs) * width;
     const parts = [];
     this.changes.forEach((c, i) => {
       const end = this.changes[i + 1]?.atMs ?? nowMs;
@@ -103,7 +107,7 @@ export class LeaderHistory {
       );
       if (w > 90) parts.push(`<text x="${(x0 + 4).toFixed(1)}" y="14" fill="#fff" font-size="11">${esc(label)}</text>`);
     });
-    parts.push(`<text x="0" y="27" font-size="9" fill="#6a7282">−10 min</text><text x="${width}" y="27" font-size="9" fill="#6a7282" text-anchor="end">now</text>`);
+    parts.push(`<text x="0" y="27" font-size="9" fill="#6a7282">${clock(from).slice(0, 8)}</text><text x="${width}" y="27" font-size="9" fill="#6a7282" text-anchor="end">now</text>`);
     svg.setAttribute('viewBox', `0 0 ${width} 28`);
     svg.innerHTML = parts.join('');
     list.innerHTML = this.changes

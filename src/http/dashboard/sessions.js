@@ -17,13 +17,18 @@ export function renderSessions(tbody, counter, sessions, at) {
     const low = left < s.ttlMs / 4 ? ' low' : '';
     const close = at.writable ? `<button type="button" class="small" data-close="${s.session}" title="close session ${s.session}: its holds are released">close</button>` : '';
     return (
-      `<tr data-session="${s.session}"><td class="mono">s${s.session}</td><td class="mono">${esc(s.clientId)}</td>` +
+      `<tr data-session="${s.session}"><td class="mono">s${s.session}</td><td class="mono" title="${esc(s.clientId)}">${esc(shortId(s.clientId))}</td>` +
       `<td>${s.owner === null ? '<span class="muted">–</span>' : esc(s.owner)}</td><td class="num">${duration(s.ttlMs)}</td>` +
-      `<td><span class="ttl-bar ttl-w${tenths}${low}"><i></i></span>${duration(left)}</td>` +
+      `<td class="nowrap"><span class="ttl-bar ttl-w${tenths}${low}"><i></i></span>${duration(left)}</td>` +
       `<td class="name">${list(s.holds)}</td><td class="name">${list(s.waits)}</td><td>${close}</td></tr>`
     );
   });
   tbody.innerHTML = rows.length > 0 ? rows.join('') : '<tr><td colspan="8" class="muted">no sessions</td></tr>';
+}
+
+/** Client ids are often UUIDs: the first part tells them apart on screen (the whole id is the tooltip). @param {string} id */
+function shortId(id) {
+  return id.length > 14 ? `${id.slice(0, 12)}…` : id;
 }
 
 /** @param {string[]} names */

@@ -7,7 +7,7 @@ import { esc } from './format.js';
 
 const boxW = 92;
 const boxH = 24;
-const colGap = 150;
+const colGap = 200;
 const rowGap = 34;
 const pad = 12;
 const nodesMax = 400;
@@ -63,7 +63,7 @@ export function renderWaitGraph(svg, note, graph) {
     const d = edgePath(a, b);
     parts.push(
       `<path class="edge${bad ? ' cycle' : ''}" d="${d.path}" marker-end="url(#${bad ? 'arrow-bad' : 'arrow'})"><title>s${e.from} waits for ${esc(e.lock)}, held by s${e.to}</title></path>`,
-      `<text class="edge-label" x="${d.labelX}" y="${d.labelY}" text-anchor="middle">${esc(short(e.lock))}</text>`,
+      `<text class="edge-label" x="${d.labelX}" y="${d.labelY}" text-anchor="${d.anchor}">${esc(short(e.lock))}</text>`,
     );
   }
   for (const s of shown) {
@@ -99,7 +99,8 @@ function edgePath(a, b) {
     const y1 = a.y + boxH / 2;
     const x2 = b.x - 2;
     const y2 = b.y + boxH / 2;
-    return { path: `M${x1},${y1} L${x2},${y2}`, labelX: (x1 + x2) / 2, labelY: (y1 + y2) / 2 - 4 };
+    // Labels sit near the waiting end: edges into one holder converge, their starts do not.
+    return { path: `M${x1},${y1} L${x2},${y2}`, labelX: x1 + 6, labelY: y1 + (y2 - y1) * 0.12 - 4, anchor: 'start' };
   }
   const x1 = a.x + boxW / 2;
   const y1 = a.y + boxH;
@@ -110,6 +111,7 @@ function edgePath(a, b) {
     path: `M${x1},${y1} C${x1},${dip} ${x2},${dip} ${x2},${y2}`,
     labelX: (x1 + x2) / 2,
     labelY: dip - 2,
+    anchor: 'middle',
   };
 }
 
