@@ -38,6 +38,8 @@ export interface HttpApp {
   readonly app: FastifyInstance;
   /** Every route served, the OpenAPI document's source. */
   readonly routes: readonly Route[];
+  /** What fastify registered (method, url, schema), as it reported each route. */
+  readonly registered: readonly { readonly method: string; readonly url: string; readonly schema: unknown }[];
   readonly document: Record<string, unknown>;
   readonly context: RouteContext;
   /** Ends streams and long polls (answered 503), then closes the server. */
@@ -99,11 +101,18 @@ export function createHttpApp(
     bodyLimit: bodyBytesMax,
     requestTimeout: 30_000,
     return503OnClosing: true,
+    // Only the methods the table names (the OpenAPI document lists exactly what is served).
+    exposeHeadRoutes: false,
     // Strict bodies: a wrong type is an error, never silently converted; unknown fields are refused.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(server === undefined ? {} : { serverFactory: server.factory }),
   });
   const certificateOf = server?.certificateOf ?? (() => null);
+  const registered: { method: string; url: string; schema: unknown }[] = [];
+  app.addHook('onRoute', (options) => {
+    const methods = Array.isArray(options.method) ? options.method : [options.method];
+    for (const method of methods) registered.push({ method: String(method), url: options.url, schema: options.schema });
+  });
   const principals = new WeakMap<FastifyRequest, string | null>();
 
   const send = (request: FastifyRequest, reply: FastifyReply, answer: HttpFailure): FastifyReply => {
@@ -197,6 +206,7 @@ export function createHttpApp(
   return {
     app,
     routes,
+    registered,
     document,
     context,
     close: async () => {

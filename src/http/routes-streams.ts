@@ -38,7 +38,8 @@ async function openStream(
 ): Promise<Outcome> {
   const { gateway, streams } = ctx;
   if (streams.full) {
-    return refused(failure('UNAVAILABLE', `this node serves ${streams.limits.streamsMax} streams already; retry later or on another node`));
+    const message = `this node serves ${streams.limits.streamsMax} streams already; retry later or on another node`;
+    return refusalOutcome(gateway, { code: 'UNAVAILABLE', message });
   }
   // A reconnecting EventSource sends the last id it saw: that, not the URL's fromIndex, is where to resume.
   const lastEventId = call.header('last-event-id');
