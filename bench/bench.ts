@@ -5,15 +5,22 @@
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
 //                          [--only uncontended,shared,contended,scaling,queue,failover,memory]
-//                          [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
+//                          [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
 //
-// --short (CI): a couple of seconds per workload, smaller counts, raftlock only, no physical limits.
+// --tls both (the default) runs every workload on each system twice: on a plaintext cluster and on
+// one with TLS on every port (raftlock's secure mode; etcd with its own mutual-TLS flags), clients
+// on TLS too, so the cost of TLS is a measured ratio. `on` or `off` runs one of the two.
+// Every throughput row carries the server CPU per operation: user + system time of all the
+// cluster's member processes over the measured window (/proc), over the operations counted in it.
+// --short (CI): a couple of seconds per workload, smaller counts, raftlock only, plaintext only
+// unless --tls says otherwise, no physical limits.
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
-// --rounds N repeats the wanted workloads N times on both systems, raftlock first in odd rounds and
-// etcd first in even ones; each row is labelled with its round, and the table is followed by the
-// raftlock/etcd ratio of each workload within each round and their median.
+// --rounds N repeats the wanted workloads N times on both systems (in odd rounds raftlock plain,
+// raftlock TLS, etcd TLS, etcd plain; the reverse in even ones); each row is labelled with its
+// round, and the table is followed by each ratio (raftlock/etcd per transport, TLS/plain per
+// system) of each workload within each round and their median.
 // --etcd-only (`npm run bench:etcd`) runs etcd alone; without etcd installed it says how to
 // install it and exits 0, since the project never requires it.
 import { tmpdir } from 'node:os';
@@ -21,14 +28,17 @@ import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
 import type { PhysicalLimits } from './physical.js';
 import type { BackendFactory } from './etcd/backend.js';
 import { detectEtcd, EtcdCluster, etcdControl, etcdInstallHint } from './etcd/cluster.js';
-import { etcdFactory, newAgent } from './etcd/etcd-backend.js';
+import { etcdFactory } from './etcd/etcd-backend.js';
+import { procCpuSampler } from './etcd/cpu.js';
+import type { ServerCpu } from './etcd/cpu.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { EtcdGrpcClient } from './etcd/etcd-grpc.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory, raftlockSharedFactory } from './etcd/raftlock-backend.js';
 import { roundLabel, roundRatios } from './etcd/rounds.js';
-import type { RoundResult } from './etcd/rounds.js';
+import type { RoundRatios, RoundResult, RowKey, RatioMetric } from './etcd/rounds.js';
 import { sharedClientFactory } from './etcd/shared.js';
 import { formatTable } from './etcd/table.js';
+import type { BenchRow } from './etcd/table.js';
 import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
 import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
 
@@ -53,6 +63,12 @@ const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100
 // Rounds repeat every wanted workload on both systems, raftlock first in odd rounds and etcd first
 // in even ones, so that a machine slowing down or speeding up over the run weighs on both sides.
 const rounds = Number(flag('--rounds') ?? '1');
+// Which transports: a plaintext cluster, one with TLS everywhere, or both (each system twice).
+const tlsChoices = ['both', 'on', 'off'] as const;
+type TlsChoice = (typeof tlsChoices)[number];
+const tlsFlag = flag('--tls') ?? (short ? 'off' : 'both');
+const tlsChoice: TlsChoice | undefined = tlsChoices.find((c) => c === tlsFlag);
+const transports: readonly boolean[] = tlsChoice === 'on' ? [true] : tlsChoice === 'off' ? [false] : [false, true];
 const etcdOnly = has('--etcd-only');
 const withEtcd = etcdOnly || (!short && !has('--no-etcd'));
 const workloadNames = ['uncontended', 'shared', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
@@ -61,11 +77,13 @@ const unknownNames = [...only].filter((name) => !(workloadNames as readonly stri
 const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
-if (!(seconds > 0) || !(warmupSeconds >= 0) || counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1) || unknownNames.length > 0) {
+const badCounts = counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1);
+if (!(seconds > 0) || !(warmupSeconds >= 0) || badCounts || unknownNames.length > 0 || tlsChoice === undefined) {
   console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
   console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,scaling,queue,failover,memory]');
-  console.error('                      [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
+  console.error('                      [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
   if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
+  if (tlsChoice === undefined) console.error(`--tls takes both, on or off, not ${JSON.stringify(tlsFlag)}`);
   process.exit(2);
 }
 // An interrupted run still kills every node and member (their exit hooks run on process.exit).
@@ -88,7 +106,14 @@ type Run = {
   readonly failoverBackend: BackendFactory<unknown>;
   readonly control: FailoverControl;
   readonly memory: () => string;
+  /** The member processes, whose CPU is charged to each workload's operations. */
+  readonly serverCpu: ServerCpu;
+  /** Both the cluster's ports and its clients use TLS. */
+  readonly tls: boolean;
 };
+
+/** Reads every member's CPU from /proc; null figures where there is none. */
+const cpuSampler = procCpuSampler();
 
 /** Every row as measured, with its round; the table labels rows with their round. */
 const measured: RoundResult[] = [];
@@ -101,18 +126,21 @@ function memo(line: string): void {
 /** A workload that could not finish still gets a row, with its error, and the run goes on. */
 function failedRow(workload: string, backend: string, error: unknown): WorkloadResult {
   const message = error instanceof Error ? error.message : String(error);
-  return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}` };
+  return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}`, serverCpuMicrosPerOp: null };
 }
 
-function note(r: WorkloadResult): void {
-  log(`  ${r.backend} ${roundLabel(r.workload, round, rounds)}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}`);
-  measured.push({ round, result: r });
+const transportName = (tls: boolean): string => (tls ? 'TLS' : 'plain');
+
+function note(r: WorkloadResult, tls: boolean): void {
+  const cpu = r.serverCpuMicrosPerOp === null ? '' : `, server CPU ${r.serverCpuMicrosPerOp.toFixed(0)} µs/op`;
+  log(`  ${r.backend} (${transportName(tls)}) ${roundLabel(r.workload, round, rounds)}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}${cpu}`);
+  measured.push({ round, result: { ...r, tls } });
 }
 
 async function runAll(run: Run): Promise<void> {
-  const options = { durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000 };
+  const options = { durationMs: seconds * 1000, warmupMs: warmupSeconds * 1000, serverCpu: run.serverCpu };
   const step = async (label: string, what: () => Promise<WorkloadResult>): Promise<void> => {
-    note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)));
+    note(await what().catch((error: unknown) => failedRow(label, run.backend.name, error)), run.tls);
   };
   if (wanted('uncontended')) await step('uncontended (32 clients)', () => ownLockEach(run.backend, 32, options));
   if (wanted('shared')) {
@@ -126,7 +154,7 @@ async function runAll(run: Run): Promise<void> {
   }
   if (queueWaiters > 0 && wanted('queue')) {
     const onQueued = (): void => {
-      memo(`${run.backend.name} with ${queueWaiters} queued waiters: ${run.memory()}`);
+      memo(`${run.backend.name} (${transportName(run.tls)}) with ${queueWaiters} queued waiters: ${run.memory()}`);
     };
     await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
   }
@@ -165,93 +193,151 @@ if (!short) {
   limits = await measurePhysicalLimits(dataParent, Math.min(3000, seconds * 1000));
 }
 
-/** The workloads on a local 3-node raftlock cluster, then its memory workload. */
-async function runRaftlock(): Promise<void> {
-  log('starting a 3-node raftlock cluster (real node processes, fsync on) ...');
-  const raftlock = await RaftlockCluster.start(3, dataParent, benchConnectionsMax(3));
+/**
+ * The workloads on a local 3-node raftlock cluster (secure with `tls`, else insecure), then its
+ * memory workload when `withMemory`.
+ */
+async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
+  const mode = tls ? 'secure: TLS on every port, clients with root\'s certificate' : 'insecure: plaintext';
+  log(`starting a 3-node raftlock cluster (real node processes, fsync on, ${mode}) ...`);
+  const raftlock = await RaftlockCluster.start(3, dataParent, { connectionsMax: benchConnectionsMax(3), tls });
+  const name = `raftlock (${transportName(tls)})`;
   try {
-    const endpoints = raftlock.endpoints;
     const run: Run = {
-      backend: raftlockFactory(endpoints),
-      sharedBackend: raftlockSharedFactory(endpoints),
-      spreadBackend: raftlockFactory(endpoints, { spread: true }),
-      queueBackend: raftlockFactory(endpoints, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
-      failoverBackend: raftlockFactory(endpoints, { attemptTimeoutMs: failoverAttemptMs }),
+      backend: raftlockFactory(raftlock),
+      sharedBackend: raftlockSharedFactory(raftlock),
+      spreadBackend: raftlockFactory(raftlock, { spread: true }),
+      queueBackend: raftlockFactory(raftlock, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
+      failoverBackend: raftlockFactory(raftlock, { attemptTimeoutMs: failoverAttemptMs }),
       control: raftlockControl(raftlock),
       memory: () => rssLine(raftlock.rssBytes()),
+      serverCpu: { pids: () => raftlock.pids, sampler: cpuSampler },
+      tls,
     };
-    memo(`raftlock idle, before the workloads: ${run.memory()}`);
+    memo(`${name} idle, before the workloads: ${run.memory()}`);
     await runAll(run);
-    if (memoryLocks > 0 && memorySessions > 0 && wanted('memory')) {
+    if (withMemory) {
       const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
       try {
-        const sample = (): string => `raftlock with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
-        const { row, memory } = await heldLocksMemory({ endpoints, locks: memoryLocks, sessions: memorySessions, clients: short ? 64 : 256, sample });
-        note(row);
+        const sample = (): string => `${name} with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
+        const { row, memory } = await heldLocksMemory({
+          endpoints: raftlock.endpoints,
+          connectOptions: raftlock.connectOptions,
+          locks: memoryLocks,
+          sessions: memorySessions,
+          clients: short ? 64 : 256,
+          sample,
+          serverCpu: run.serverCpu,
+        });
+        note(row, tls);
         memo(memory);
       } catch (error) {
-        note(failedRow(label, 'raftlock', error));
+        note(failedRow(label, 'raftlock', error), tls);
       }
     }
-    memo(`raftlock after the workloads: ${run.memory()}`);
+    memo(`${name} after the workloads: ${run.memory()}`);
   } finally {
     await raftlock.stop();
   }
 }
 
-/** The same workloads on a local 3-member etcd, when one is installed. */
-async function runEtcd(): Promise<void> {
+/** The same workloads on a local 3-member etcd (with etcd's mutual-TLS flags when `tls`), when one is installed. */
+async function runEtcd(tls: boolean): Promise<void> {
   if (detected === null) return;
   if (!detected.found) {
-    if (round === 1) log(`etcd not found (${detected.reason}); raftlock figures only`);
-  } else {
-    log(`starting a 3-member etcd ${detected.version} cluster ...`);
-    const cluster = await EtcdCluster.start(detected.binary, 3, dataParent);
-    const agent = newAgent();
-    try {
-      const control = etcdControl(cluster);
-      const run: Run = {
-        backend: etcdFactory(agent, cluster.clientUrls),
-        sharedBackend: sharedClientFactory('etcd', async () => EtcdGrpcClient.open(await cluster.leaderClientUrl())),
-        spreadBackend: etcdFactory(agent, cluster.clientUrls),
-        queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
-        failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
-        control,
-        memory: () => rssLine(cluster.rssBytes()),
-      };
-      memo(`etcd ${detected.version} idle, before the workloads: ${run.memory()}`);
-      await runAll(run);
-      memo(`etcd ${detected.version} after the workloads: ${run.memory()}`);
-    } finally {
-      agent.destroy();
-      await cluster.stop();
-    }
+    if (round === 1 && tls === transports[0]) log(`etcd not found (${detected.reason}); raftlock figures only`);
+    return;
+  }
+  log(`starting a 3-member etcd ${detected.version} cluster (${tls ? 'mutual TLS on client and peer ports' : 'plaintext'}) ...`);
+  const cluster = await EtcdCluster.start(detected.binary, 3, dataParent, { tls });
+  const agent = cluster.newAgent();
+  const name = `etcd ${detected.version} (${transportName(tls)})`;
+  try {
+    const control = etcdControl(cluster);
+    const run: Run = {
+      backend: etcdFactory(agent, cluster.clientUrls),
+      sharedBackend: sharedClientFactory('etcd', async () => EtcdGrpcClient.open(await cluster.leaderClientUrl(), cluster.clientTls)),
+      spreadBackend: etcdFactory(agent, cluster.clientUrls),
+      queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
+      failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
+      control,
+      memory: () => rssLine(cluster.rssBytes()),
+      serverCpu: { pids: () => cluster.pids, sampler: cpuSampler },
+      tls,
+    };
+    memo(`${name} idle, before the workloads: ${run.memory()}`);
+    await runAll(run);
+    memo(`${name} after the workloads: ${run.memory()}`);
+  } finally {
+    agent.agent.destroy();
+    await cluster.stop();
   }
 }
 
+/**
+ * One round's clusters, in order: raftlock plaintext, raftlock TLS, etcd TLS, etcd plaintext in odd
+ * rounds and the reverse in even ones, so that each of the two ratios the TLS rows are for
+ * (raftlock TLS/plain, raftlock/etcd with TLS) compares clusters measured one after the other, and
+ * a machine that drifts over the run weighs on both sides of every ratio across rounds.
+ */
+type Step = { readonly system: 'raftlock' | 'etcd'; readonly tls: boolean };
+function roundPlan(r: number): Step[] {
+  const raftlock: Step[] = etcdOnly ? [] : transports.map((tls) => ({ system: 'raftlock', tls }));
+  const etcd: Step[] = withEtcd ? [...transports].reverse().map((tls) => ({ system: 'etcd', tls })) : [];
+  const plan = [...raftlock, ...etcd];
+  return r % 2 === 1 ? plan : plan.reverse();
+}
+
+const memoryWanted = memoryLocks > 0 && memorySessions > 0 && wanted('memory');
 for (; round <= rounds; round++) {
   if (rounds > 1) log(`round ${round} of ${rounds}`);
-  const raftlockFirst = round % 2 === 1;
-  if (raftlockFirst && !etcdOnly) await runRaftlock();
-  await runEtcd();
-  if (!raftlockFirst && !etcdOnly) await runRaftlock();
+  for (const step of roundPlan(round)) {
+    // The memory workload measures the state machine, not the transport: once per round, on the
+    // plaintext cluster when there is one.
+    if (step.system === 'raftlock') await runRaftlock(step.tls, memoryWanted && step.tls === transports[0]);
+    else await runEtcd(step.tls);
+  }
 }
-const ratiosByRound = rounds > 1 ? roundRatios(measured, 'raftlock', 'etcd') : [];
-const results = measured.map(({ round: r, result }) => ({ ...result, workload: roundLabel(result.workload, r, rounds) }));
 
-// Rows of one workload sit together: raftlock, then etcd with the ratio.
+/** The ratios the table's ratio columns show, taken within each round when there are several. */
+const comparisons: readonly { readonly label: string; readonly own: RowKey; readonly base: RowKey; readonly metric: RatioMetric }[] = [
+  ...transports.flatMap((tls) => [
+    { label: `raftlock/etcd rate, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'rate' as const },
+    { label: `raftlock/etcd server CPU per op, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'cpu' as const },
+  ]),
+  ...(transports.length === 2
+    ? ['raftlock', 'etcd'].flatMap((backend) => [
+        { label: `${backend} TLS/plain rate`, own: { backend, tls: true }, base: { backend, tls: false }, metric: 'rate' as const },
+        { label: `${backend} TLS/plain server CPU per op`, own: { backend, tls: true }, base: { backend, tls: false }, metric: 'cpu' as const },
+      ])
+    : []),
+];
+const ratiosByRound: { readonly comparison: string; readonly workloads: readonly RoundRatios[] }[] =
+  rounds > 1
+    ? comparisons
+        .map((c) => ({ comparison: c.label, workloads: roundRatios(measured, c.own, c.base, c.metric) }))
+        .filter((c) => c.workloads.length > 0)
+    : [];
+const results: BenchRow[] = measured.map(({ round: r, result }) => ({ ...result, workload: roundLabel(result.workload, r, rounds) }));
+
+// Rows of one workload sit together, plaintext before TLS, raftlock before etcd.
 const order = [...new Set(results.map((r) => r.workload))];
-const sorted = order.flatMap((w) => results.filter((r) => r.workload === w));
+const rank = (r: BenchRow): number => (r.tls ? 2 : 0) + (r.backend === 'raftlock' ? 0 : 1);
+const sorted = order.flatMap((w) => results.filter((r) => r.workload === w).sort((a, b) => rank(a) - rank(b)));
 if (json) {
-  console.log(JSON.stringify({ seconds, warmupSeconds, short, rounds, physicalLimits: limits, results: sorted, roundRatios: ratiosByRound, memory: memoryLines }, null, 2));
+  console.log(JSON.stringify({ seconds, warmupSeconds, short, rounds, tls: tlsChoice, physicalLimits: limits, results: sorted, roundRatios: ratiosByRound, memory: memoryLines }, null, 2));
 } else {
   if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
-  console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire):`);
+  console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire;`);
+  console.log(`server CPU: user+system µs of all member processes over the window, per operation; ratios: rate or CPU over etcd's on the same transport, and TLS over the same system's plaintext row):`);
   console.log(formatTable(sorted, 'etcd'));
-  if (ratiosByRound.length > 0) {
-    console.log(`\nraftlock/etcd within each round (raftlock first in odd rounds, etcd first in even ones), and the median:`);
-    for (const r of ratiosByRound) console.log(`  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`);
+  for (const c of ratiosByRound) {
+    console.log(`\n${c.comparison}, within each round (order reversed in even rounds), and the median:`);
+    for (const r of c.workloads) console.log(`  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`);
   }
   console.log('\nresident memory:');
   for (const line of memoryLines) console.log(`  ${line}`);
 }
+// The run is over and everything is printed: end now, rather than wait on whatever the clients
+// abandoned in a queue (a waiter still queued at the deadline) may keep scheduled.
+process.exit(0);

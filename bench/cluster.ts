@@ -7,7 +7,7 @@
 // Run: npx tsx bench/cluster.ts [--short]
 import { inWindow, measuredWindow, percentile } from './etcd/workloads.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -146,6 +146,9 @@ async function failover(launcher: Launcher, nodes: readonly LocalNode[], round: 
 const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
 const nodes = await allocateLocalNodes(3);
 const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10 });
+// 256 clients, all from 127.0.0.1: the per-address and not-yet-authenticated budgets, meant for
+// strangers, get room for all of them.
+appendFileSync(file, 'limits:\n  connectionsPerSourceMax: 1024\n  connectionsUnauthenticatedMax: 1024\n');
 const config = await loadClusterConfig(file);
 if (!config.ok) throw new Error(config.error.message);
 const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });

@@ -1,12 +1,18 @@
 // A local 3-member etcd cluster for the side-by-side benchmark: members on 127.0.0.1 at free ports,
 // data in a temp directory, etcd's default durability (fsync on every commit), each member killed
-// by its PID when the run ends (or when this process is interrupted).
+// by its PID when the run ends (or when this process is interrupted). With TLS, every member runs
+// with etcd's own flags for mutual TLS on both ports (a certificate from the run's throwaway CA,
+// client and peer certificates required), on https URLs.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/server/local-cluster-file.js';
+import { getJson, newAgent, postJson } from './etcd-backend.js';
+import type { EtcdAgent } from './etcd-backend.js';
+import { writeEtcdPki } from './etcd-pki.js';
+import type { ClientTlsPem, EtcdTlsFiles } from './etcd-pki.js';
 import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
@@ -38,33 +44,65 @@ export type EtcdMember = {
   process: ChildProcess | null;
 };
 
+/**
+ * The etcd flags for mutual TLS on the client and peer ports of one member: its certificate for
+ * both, the CA for both, and a client certificate required on both.
+ */
+export function etcdTlsFlags(tls: EtcdTlsFiles, member: string): string[] {
+  const files = tls.members.get(member);
+  if (files === undefined) throw new Error(`no TLS files for etcd member ${member}`);
+  return [
+    '--cert-file', files.cert,
+    '--key-file', files.key,
+    '--trusted-ca-file', tls.caFile,
+    '--client-cert-auth',
+    '--peer-cert-file', files.cert,
+    '--peer-key-file', files.key,
+    '--peer-trusted-ca-file', tls.caFile,
+    '--peer-client-cert-auth',
+  ];
+}
+
 export class EtcdCluster {
   private readonly exitHook = (): void => this.killAll();
+  /** The cluster's own requests (health, leader): no keep-alive, so nothing lingers. */
+  private readonly probeAgent: EtcdAgent;
 
   private constructor(
     readonly binary: string,
     readonly root: string,
     readonly members: readonly EtcdMember[],
     private readonly initialCluster: string,
+    /** Null: plaintext on both ports. */
+    readonly tls: EtcdTlsFiles | null,
   ) {
+    this.probeAgent = newAgent(this.clientTls, false);
     process.on('exit', this.exitHook);
   }
 
-  /** Starts `size` members and waits until every one reports healthy. */
-  static async start(binary: string, size = 3, parentDir = tmpdir()): Promise<EtcdCluster> {
+  /** Starts `size` members (with mutual TLS on both ports when `tls`) and waits until every one reports healthy. */
+  static async start(binary: string, size = 3, parentDir = tmpdir(), options: { readonly tls?: boolean } = {}): Promise<EtcdCluster> {
     const root = mkdtempSync(join(parentDir, 'raftlock-etcd-'));
+    const scheme = options.tls === true ? 'https' : 'http';
     const members: EtcdMember[] = [];
     for (let i = 1; i <= size; i++) {
       members.push({
         name: `e${i}`,
-        clientUrl: `http://127.0.0.1:${await freePort()}`,
-        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        clientUrl: `${scheme}://127.0.0.1:${await freePort()}`,
+        peerUrl: `${scheme}://127.0.0.1:${await freePort()}`,
         dataDir: join(root, `e${i}`),
         process: null,
       });
     }
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
-    const cluster = new EtcdCluster(binary, root, members, initialCluster);
+    let tls: EtcdTlsFiles | null = null;
+    try {
+      if (options.tls === true) tls = await writeEtcdPki(join(root, 'tls'), members.map((m) => m.name));
+    } catch (error) {
+      rmSync(root, { recursive: true, force: true });
+      throw error;
+    }
+    const cluster = new EtcdCluster(binary, root, members, initialCluster, tls);
     try {
       for (const m of members) cluster.spawnMember(m, 'new');
       await cluster.waitHealthy(60_000);
@@ -77,6 +115,21 @@ export class EtcdCluster {
 
   get clientUrls(): string[] {
     return this.members.map((m) => m.clientUrl);
+  }
+
+  /** What this cluster's clients present and trust; null for a plaintext cluster. */
+  get clientTls(): ClientTlsPem | null {
+    return this.tls?.client ?? null;
+  }
+
+  /** A connection pool for this cluster's clients (HTTPS with the client certificate under TLS). */
+  newAgent(): EtcdAgent {
+    return newAgent(this.clientTls);
+  }
+
+  /** The PIDs of the running members (for their CPU). */
+  get pids(): number[] {
+    return this.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]));
   }
 
   private spawnMember(m: EtcdMember, state: 'new' | 'existing'): void {
@@ -95,6 +148,7 @@ export class EtcdCluster {
         '--initial-cluster-token', 'raftlock-bench',
         '--logger', 'zap',
         '--log-outputs', 'stderr',
+        ...(this.tls === null ? [] : etcdTlsFlags(this.tls, m.name)),
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -105,7 +159,7 @@ export class EtcdCluster {
     const started = Date.now();
     for (const m of this.members) {
       if (m.process === null) continue;
-      while (!(await healthy(m.clientUrl))) {
+      while (!(await healthy(this.probeAgent, m.clientUrl))) {
         if (m.process.exitCode !== null) throw new Error(`etcd member ${m.name} exited: see ${join(this.root, `${m.name}.log`)}`);
         if (Date.now() - started > limitMs) throw new Error(`etcd member ${m.name} not healthy after ${limitMs}ms`);
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -118,8 +172,7 @@ export class EtcdCluster {
     for (const m of this.members) {
       if (m.process === null) continue;
       try {
-        const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { header?: { member_id?: unknown }; leader?: unknown };
+        const body = (await postJson(this.probeAgent, m.clientUrl, '/v3/maintenance/status', {}, 1000)) as { header?: { member_id?: unknown }; leader?: unknown };
         if (body.leader !== undefined && body.leader === body.header?.member_id) return m.name;
       } catch {
         // A member that does not answer is not the leader we can kill.
@@ -190,15 +243,15 @@ export class EtcdCluster {
     this.killAll();
     await Promise.all(exits);
     for (const m of this.members) m.process = null;
+    this.probeAgent.agent.destroy();
     process.off('exit', this.exitHook);
     rmSync(this.root, { recursive: true, force: true });
   }
 }
 
-async function healthy(clientUrl: string): Promise<boolean> {
+async function healthy(agent: EtcdAgent, clientUrl: string): Promise<boolean> {
   try {
-    const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as unknown;
+    const body = await getJson(agent, clientUrl, '/health', 1000);
     return typeof body === 'object' && body !== null && (body as Record<string, unknown>)['health'] === 'true';
   } catch {
     return false;

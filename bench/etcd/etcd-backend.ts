@@ -1,30 +1,83 @@
-// etcd's standard lock recipe through its v3 JSON gateway (HTTP, no client library): each client
-// grants a lease and keeps it alive; acquire is the v3lock service's blocking Lock (a key under
-// the lock's prefix attached to the lease, waiting for every earlier key to go), release is Unlock
-// (deleting that key); closing revokes the lease.
-import { Agent, request } from 'node:http';
-import type { ClientRequest } from 'node:http';
+// etcd's standard lock recipe through its v3 JSON gateway (HTTP or HTTPS, no client library): each
+// client grants a lease and keeps it alive; acquire is the v3lock service's blocking Lock (a key
+// under the lock's prefix attached to the lease, waiting for every earlier key to go), release is
+// Unlock (deleting that key); closing revokes the lease.
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { BackendFactory, LockBackend } from './backend.js';
+import type { ClientTlsPem } from './etcd-pki.js';
 
 export type EtcdLockHandle = { readonly key: string };
 
-/** One keep-alive HTTP agent for every client, without a socket limit: blocking calls need one each. */
-export function newAgent(): Agent {
-  return new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 4096 });
+/**
+ * The connection pool of a system's clients: plain HTTP, or HTTPS presenting a client certificate
+ * (etcd with `--client-cert-auth`). An endpoint's scheme must match.
+ */
+export type EtcdAgent = { readonly kind: 'http'; readonly agent: HttpAgent } | { readonly kind: 'https'; readonly agent: HttpsAgent };
+
+/**
+ * One keep-alive agent for every client, without a socket limit: blocking calls need one each.
+ * With `tls`, every connection is TLS with the client's certificate, verified against the CA (the
+ * members' certificates name 127.0.0.1, the address the clients dial).
+ */
+export function newAgent(tls: ClientTlsPem | null = null, keepAlive = true): EtcdAgent {
+  const pool = { keepAlive, maxSockets: Infinity, maxFreeSockets: 4096 };
+  return tls === null ? { kind: 'http', agent: new HttpAgent(pool) } : { kind: 'https', agent: new HttpsAgent({ ...pool, ca: tls.ca, cert: tls.cert, key: tls.key }) };
 }
 
 type Json = Record<string, unknown>;
+
+/** Sends one request through the agent of the endpoint's scheme. */
+function send(
+  agent: EtcdAgent,
+  url: URL,
+  options: { readonly method: 'GET' | 'POST'; readonly headers?: Record<string, string | number> },
+  onReply: (res: IncomingMessage) => void,
+): ClientRequest {
+  const expected = agent.kind === 'https' ? 'https:' : 'http:';
+  if (url.protocol !== expected) throw new Error(`${url.href}: a ${agent.kind} client cannot call a ${url.protocol} endpoint`);
+  const common = { ...options, host: url.hostname, port: url.port, path: url.pathname };
+  return agent.kind === 'https' ? httpsRequest({ ...common, agent: agent.agent }, onReply) : httpRequest({ ...common, agent: agent.agent }, onReply);
+}
+
+/** GETs a JSON document (etcd's `/health`); non-2xx throws. */
+export function getJson(agent: EtcdAgent, endpoint: string, path: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = send(agent, new URL(path, endpoint), { method: 'GET' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 0) >= 300) reject(new Error(`${path}: HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+        else {
+          try {
+            resolve(JSON.parse(text) as unknown);
+          } catch (error) {
+            reject(new Error(`${path}: bad reply ${text.slice(0, 200)}: ${String(error)}`));
+          }
+        }
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${path}: no reply in ${timeoutMs}ms`)));
+    req.end();
+  });
+}
 
 /**
  * POSTs JSON to the gateway and parses the reply; non-2xx and gateway errors throw. `track` holds
  * the request while it is in flight, so that its owner can abandon it.
  */
-export function postJson(agent: Agent, endpoint: string, path: string, body: Json, timeoutMs = 0, track?: Set<ClientRequest>): Promise<Json> {
+export function postJson(agent: EtcdAgent, endpoint: string, path: string, body: Json, timeoutMs = 0, track?: Set<ClientRequest>): Promise<Json> {
   const url = new URL(path, endpoint);
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(
-      { agent, method: 'POST', host: url.hostname, port: url.port, path: url.pathname, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+    const req = send(
+      agent,
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -84,7 +137,7 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
   keepaliveError: string | null = null;
 
   private constructor(
-    private readonly agent: Agent,
+    private readonly agent: EtcdAgent,
     private readonly endpoints: readonly string[],
     first: number,
     readonly leaseId: string,
@@ -104,7 +157,7 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
   }
 
   /** Grants the client's lease through `endpoints[first]`, moving on to the others if it is down. */
-  static async open(agent: Agent, endpoints: readonly string[], first = 0, options: EtcdClientOptions = {}): Promise<EtcdLockClient> {
+  static async open(agent: EtcdAgent, endpoints: readonly string[], first = 0, options: EtcdClientOptions = {}): Promise<EtcdLockClient> {
     const ttlSec = options.ttlSec ?? 10;
     let lastError: unknown = null;
     for (let k = 0; k < endpoints.length; k++) {
@@ -166,7 +219,7 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
 }
 
 /** Clients spread round-robin over the members' client URLs, as etcd's own client balancer does. */
-export function etcdFactory(agent: Agent, endpoints: readonly string[], options: EtcdClientOptions = {}): BackendFactory<EtcdLockHandle> {
+export function etcdFactory(agent: EtcdAgent, endpoints: readonly string[], options: EtcdClientOptions = {}): BackendFactory<EtcdLockHandle> {
   return {
     name: 'etcd',
     open: (index) => EtcdLockClient.open(agent, endpoints, index % endpoints.length, options),

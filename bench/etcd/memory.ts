@@ -3,18 +3,24 @@
 // parallel, and each client holds several sessions (one per TTL) to reach the session count.
 import { connect } from '../../src/client/client.js';
 import type { RaftlockClient } from '../../src/client/client.js';
+import { cpuMicrosBetween, microsPerOp, sampleServers } from './cpu.js';
+import type { ServerCpu } from './cpu.js';
 import { percentile } from './workloads.js';
 import type { WorkloadResult } from './workloads.js';
-import { benchClusterId } from './raftlock-backend.js';
+import type { ClusterConnectOptions } from './raftlock-backend.js';
 
 export type MemoryOptions = {
   readonly endpoints: readonly string[];
+  /** The cluster id and transport (TLS with a client certificate, or plaintext). */
+  readonly connectOptions: ClusterConnectOptions;
   readonly locks: number;
   readonly sessions: number;
   /** Clients filling in parallel (sessions are spread over them). */
   readonly clients: number;
   /** Called once every lock is held; returns the line describing the nodes' memory. */
   readonly sample: () => string;
+  /** The node processes, whose CPU during the fill is charged to its grants. */
+  readonly serverCpu?: ServerCpu;
 };
 
 export type MemoryResult = { readonly row: WorkloadResult; readonly memory: string };
@@ -31,10 +37,12 @@ export async function heldLocksMemory(options: MemoryOptions): Promise<MemoryRes
   let firstError: string | null = null;
   const started = performance.now();
   let memory = '';
+  let serverCpuMicros: number | null = null;
+  const cpuFrom = sampleServers(options.serverCpu);
   try {
     for (let c = 0; c < clientCount; c++) {
       const rotated = [...endpoints.slice(c % endpoints.length), ...endpoints.slice(0, c % endpoints.length)];
-      clients.push(await connect({ endpoints: rotated, clusterId: benchClusterId, ttlMs: ttlBaseMs }));
+      clients.push(await connect({ ...options.connectOptions, endpoints: rotated, ttlMs: ttlBaseMs }));
     }
     await Promise.all(
       clients.map(async (client, c) => {
@@ -54,6 +62,7 @@ export async function heldLocksMemory(options: MemoryOptions): Promise<MemoryRes
         }
       }),
     );
+    serverCpuMicros = cpuMicrosBetween(cpuFrom, sampleServers(options.serverCpu));
     memory = options.sample();
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
@@ -70,6 +79,7 @@ export async function heldLocksMemory(options: MemoryOptions): Promise<MemoryRes
     maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
     errors,
     firstError,
+    serverCpuMicrosPerOp: microsPerOp(serverCpuMicros, sorted.length),
   };
   return { row, memory };
 }

@@ -1,24 +1,87 @@
-// The benchmark's table: one row per workload and backend, with the rate, latency percentiles,
-// errors, and on each non-baseline row its rate as a ratio of the baseline's (raftlock/etcd).
+// The benchmark's table: one row per workload, backend and transport (plain or TLS), with the
+// rate, latency percentiles, errors, the server CPU per operation, and the ratios that answer the
+// two questions the benchmark is for: how raftlock compares with the baseline (etcd) on the same
+// transport, and what TLS costs each system (the TLS row over the same system's plain row).
 import type { WorkloadResult } from './workloads.js';
+
+/** A measured row and whether both the cluster's ports and its clients used TLS. */
+export type BenchRow = WorkloadResult & { readonly tls: boolean };
 
 const num = (n: number, digits = 0): string =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—';
 
-export function formatTable(results: readonly WorkloadResult[], baseline = 'etcd'): string {
-  const header = ['workload', 'backend', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'errors', `ratio /${baseline}`];
-  const rows = results.map((r) => {
-    const base = results.find((b) => b.workload === r.workload && b.backend === baseline);
-    const ratio = r.backend !== baseline && base !== undefined && base.rate > 0 ? `${num(r.rate / base.rate, 2)}×` : '—';
+/** `a / b` when both are finite and b is positive; otherwise null (nothing to compare). */
+export function ratio(a: number | null, b: number | null): number | null {
+  return a !== null && b !== null && Number.isFinite(a) && Number.isFinite(b) && a >= 0 && b > 0 ? a / b : null;
+}
+
+/** The row of `backend` on the same workload with TLS `tls`, if measured. */
+function find(rows: readonly BenchRow[], workload: string, backend: string, tls: boolean): BenchRow | undefined {
+  return rows.find((r) => r.workload === workload && r.backend === backend && r.tls === tls);
+}
+
+/** The ratios shown beside one row; null where the row has nothing to be compared with. */
+export interface RowRatios {
+  /** This row's rate over the baseline's on the same transport (not for the baseline's own rows). */
+  readonly rateOverBaseline: number | null;
+  /** This row's server CPU per operation over the baseline's on the same transport. */
+  readonly cpuOverBaseline: number | null;
+  /** A TLS row's rate over the same backend's plain row. */
+  readonly rateTlsOverPlain: number | null;
+  /** A TLS row's server CPU per operation over the same backend's plain row. */
+  readonly cpuTlsOverPlain: number | null;
+}
+
+export function rowRatios(rows: readonly BenchRow[], r: BenchRow, baseline: string): RowRatios {
+  const base = r.backend === baseline ? undefined : find(rows, r.workload, baseline, r.tls);
+  const plain = r.tls ? find(rows, r.workload, r.backend, false) : undefined;
+  return {
+    rateOverBaseline: base === undefined ? null : ratio(r.rate, base.rate),
+    cpuOverBaseline: base === undefined ? null : ratio(r.serverCpuMicrosPerOp, base.serverCpuMicrosPerOp),
+    rateTlsOverPlain: plain === undefined ? null : ratio(r.rate, plain.rate),
+    cpuTlsOverPlain: plain === undefined ? null : ratio(r.serverCpuMicrosPerOp, plain.serverCpuMicrosPerOp),
+  };
+}
+
+const times = (x: number | null): string => (x === null ? '—' : `${num(x, 2)}×`);
+
+/**
+ * The table. Ratio columns with no value in any row are left out (a run of one system, or without
+ * TLS rows, has nothing to compare), so a raftlock-only plain run shows no ratio columns at all.
+ */
+export function formatTable(results: readonly BenchRow[], baseline = 'etcd'): string {
+  const ratios = results.map((r) => rowRatios(results, r, baseline));
+  type RatioColumn = { readonly header: string; readonly cell: (x: RowRatios) => number | null };
+  const allRatioColumns: readonly RatioColumn[] = [
+    { header: `rate /${baseline}`, cell: (x) => x.rateOverBaseline },
+    { header: `CPU /${baseline}`, cell: (x) => x.cpuOverBaseline },
+    { header: 'rate TLS/plain', cell: (x) => x.rateTlsOverPlain },
+    { header: 'CPU TLS/plain', cell: (x) => x.cpuTlsOverPlain },
+  ];
+  const ratioColumns = allRatioColumns.filter((c) => ratios.some((x) => c.cell(x) !== null));
+  const header = ['workload', 'backend', 'TLS', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU µs/op', ...ratioColumns.map((c) => c.header)];
+  const rows = results.map((r, i) => {
+    const x = ratios[i] as RowRatios;
     // Rates below 10 keep two decimals: a crawling queue is not "0".
-    return [r.workload, r.backend, `${num(r.rate, r.rate < 10 ? 2 : 0)} ${r.unit}`, num(r.p50Ms, 1), num(r.p99Ms, 1), num(r.maxMs, 1), String(r.errors), ratio];
+    return [
+      r.workload,
+      r.backend,
+      r.tls ? 'on' : 'off',
+      `${num(r.rate, r.rate < 10 ? 2 : 0)} ${r.unit}`,
+      num(r.p50Ms, 1),
+      num(r.p99Ms, 1),
+      num(r.maxMs, 1),
+      String(r.errors),
+      r.serverCpuMicrosPerOp === null ? '—' : num(r.serverCpuMicrosPerOp),
+      ...ratioColumns.map((c) => times(c.cell(x))),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+    cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const row of rows) out.push(line(row));
   const failures = results.filter((r) => r.firstError !== null);
-  for (const r of failures) out.push(`  ${r.backend} ${r.workload}: first error: ${r.firstError ?? ''}`);
+  for (const r of failures) out.push(`  ${r.backend}${r.tls ? ' (TLS)' : ''} ${r.workload}: first error: ${r.firstError ?? ''}`);
   return out.join('\n');
 }

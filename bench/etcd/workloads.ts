@@ -4,6 +4,8 @@
 // operations are not counted: a JIT-compiled server (raftlock's nodes, and every benchmark client)
 // is measured at the speed it keeps, not while it is still compiling its hot paths.
 import type { BackendFactory, LockBackend } from './backend.js';
+import { cpuMicrosBetween, cpuOverWindow, microsPerOp, sampleServers } from './cpu.js';
+import type { ServerCpu } from './cpu.js';
 
 export type WorkloadResult = {
   readonly workload: string;
@@ -16,6 +18,11 @@ export type WorkloadResult = {
   readonly maxMs: number;
   readonly errors: number;
   readonly firstError: string | null;
+  /**
+   * µs of CPU (user + system) that all the cluster's member processes spent per counted operation
+   * in the measured window; null where it was not measured (no /proc, or a member was killed).
+   */
+  readonly serverCpuMicrosPerOp: number | null;
 };
 
 export type WorkloadOptions = {
@@ -25,6 +32,8 @@ export type WorkloadOptions = {
   readonly warmupMs?: number;
   /** Clients are opened this many at a time (each open is a lease grant: one consensus write). */
   readonly openBatch?: number;
+  /** The cluster's member processes, whose CPU over the window is charged to its operations. */
+  readonly serverCpu?: ServerCpu;
 };
 
 /** The percentile of sorted values, nearest-rank. */
@@ -34,7 +43,9 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[rank] as number;
 }
 
-type Tally = { latenciesMs: number[]; errors: number; firstError: string | null };
+type Tally = { latenciesMs: number[]; errors: number; firstError: string | null; serverCpuMicros: number | null };
+
+const newTally = (): Tally => ({ latenciesMs: [], errors: 0, firstError: null, serverCpuMicros: null });
 
 /** Where a looping workload stands: operations completing in [from, to] are the measurement. */
 export type Window = { readonly from: number; readonly to: number };
@@ -82,11 +93,14 @@ async function runClients<H>(
   loop: (client: LockBackend<H>, index: number, tally: Tally, window: Window) => Promise<void>,
 ): Promise<{ tally: Tally; elapsedMs: number }> {
   const clients = await openClients(factory, count, options.openBatch ?? 64);
-  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  const tally = newTally();
   const window = measuredWindow(options.warmupMs ?? 0, options.durationMs);
+  const cpu = cpuOverWindow(options.serverCpu, options.warmupMs ?? 0, options.durationMs);
   try {
     await Promise.all(clients.map((c, i) => loop(c, i, tally, window)));
+    tally.serverCpuMicros = cpu.finish();
   } finally {
+    cpu.finish();
     await Promise.allSettled(clients.map((c) => c.close()));
   }
   return { tally, elapsedMs: options.durationMs };
@@ -109,6 +123,7 @@ function summarize(workload: string, backend: string, unit: string, tally: Tally
     maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
     errors: tally.errors,
     firstError: tally.firstError,
+    serverCpuMicrosPerOp: microsPerOp(tally.serverCpuMicros, sorted.length),
   };
 }
 
@@ -202,7 +217,7 @@ export type FailoverOptions = {
  * killed member restarted in between); the rate column is the median in milliseconds.
  */
 export async function failover<H>(factory: BackendFactory<H>, control: FailoverControl, options: FailoverOptions): Promise<WorkloadResult> {
-  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  const tally = newTally();
   for (let round = 0; round < options.rounds; round++) {
     const client = await factory.open(round);
     let killedAt = Infinity;
@@ -245,6 +260,8 @@ export async function failover<H>(factory: BackendFactory<H>, control: FailoverC
     maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
     errors: tally.errors,
     firstError: tally.firstError,
+    // A killed and restarted member has no CPU delta, and recovery is not a rate of operations.
+    serverCpuMicrosPerOp: null,
   };
 }
 
@@ -259,7 +276,7 @@ export async function failover<H>(factory: BackendFactory<H>, control: FailoverC
 export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number, options: WorkloadOptions & { readonly onQueued?: () => void }): Promise<WorkloadResult> {
   const name = 'bench-queue';
   const [holder, ...queue] = await openClients(factory, waiters + 1, options.openBatch ?? 256);
-  const tally: Tally = { latenciesMs: [], errors: 0, firstError: null };
+  const tally = newTally();
   let deadline = Infinity;
   let started = 0;
   try {
@@ -285,12 +302,15 @@ export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number,
     // the rate is the deep queue's handoff rate rather than the arrival backlog's.
     await pause(Math.max(1000, waiters));
     options.onQueued?.();
+    const cpuFrom = sampleServers(options.serverCpu);
     started = performance.now();
     deadline = started + options.durationMs;
     await (holder as LockBackend<H>).release(held);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(waits), new Promise<void>((resolve) => { timer = setTimeout(resolve, options.durationMs); })]);
     clearTimeout(timer);
+    // The window is the drain: from the holder's release until the queue emptied or time ran out.
+    tally.serverCpuMicros = cpuMicrosBetween(cpuFrom, sampleServers(options.serverCpu));
   } finally {
     await Promise.allSettled([holder, ...queue].map((c) => c?.close()));
   }

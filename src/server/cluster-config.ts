@@ -106,6 +106,10 @@ export interface ClusterLimits {
   readonly sendQueueBytesMax: number;
   /** Client connections one node serves at once; a connection beyond it is refused. */
   readonly connectionsMax: number;
+  /** Client connections from one source address at once, in any state. */
+  readonly connectionsPerSourceMax: number;
+  /** Client connections that have not authenticated yet, apart from `connectionsMax`. */
+  readonly connectionsUnauthenticatedMax: number;
 }
 
 /** Every default, in one place; docs/configuration.md mirrors this table. */
@@ -127,6 +131,9 @@ export const clusterDefaults = {
     sendQueueFramesMax: 4096,
     sendQueueBytesMax: 16 * 1024 * 1024,
     connectionsMax: 1024,
+    // As a node started without a cluster file has them (defaultConnectionLimits, server-connection.ts).
+    connectionsPerSourceMax: 64,
+    connectionsUnauthenticatedMax: 64,
   } satisfies ClusterLimits,
   ttlMs: 15_000,
   keepaliveIntervalMs: 250,
@@ -253,6 +260,8 @@ function readSections(
       sendQueueFramesMax: limitCount('sendQueueFramesMax', 1e6),
       sendQueueBytesMax: limitSize('sendQueueBytesMax', 64 * kib, max),
       connectionsMax: limitCount('connectionsMax', 1e6),
+      connectionsPerSourceMax: limitCount('connectionsPerSourceMax', 1e6),
+      connectionsUnauthenticatedMax: limitCount('connectionsUnauthenticatedMax', 1e6),
     },
     sessions: {
       ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),

@@ -60,6 +60,8 @@ export interface DriverOptions<O extends DrainedOutput> {
    * snapshots validate) as an integer.
    */
   readonly clock?: () => number;
+  /** Sees every peer message before the node does (metrics count them by type). */
+  readonly onReceive?: (message: Message) => void;
 }
 
 export interface DriverStats {
@@ -88,7 +90,11 @@ export class Driver<O extends DrainedOutput> {
     this.options = options;
     this.node = options.node;
     this.clock = options.clock ?? (() => Math.floor(performance.now()));
-    options.transport.onMessage((message) => this.guard(() => this.node.receive(message)));
+    const onReceive = options.onReceive;
+    options.transport.onMessage((message) => {
+      onReceive?.(message);
+      this.guard(() => this.node.receive(message));
+    });
     options.transport.onUnreachable((peer, cause) => this.guard(() => this.node.reportUnreachable(peer, cause)));
   }
 

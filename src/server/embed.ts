@@ -91,6 +91,7 @@ export function nodeServerOptions(options: StartNodeOptions): NodeServerOptions 
     machine: machineConfigFor(config),
     clientLimits: { frameBytesMax: config.limits.frameBytesMax },
     connectionsMax: config.limits.connectionsMax,
+    connectionLimits: { perSourceMax: config.limits.connectionsPerSourceMax, unauthenticatedMax: config.limits.connectionsUnauthenticatedMax },
     logTimeJumpMaxMs: config.security.logTimeJumpMaxMs,
     logger: options.logger ?? silentLogger,
     ...(options.onFatal === undefined ? {} : { onFatal: options.onFatal }),

@@ -17,6 +17,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { MetricsSource } from '../metrics/node-metrics.js';
+import { NodeMetrics } from '../metrics/node-metrics.js';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
 import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
@@ -61,7 +63,7 @@ import type { LoginThrottleOptions } from './login-throttle.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
-import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, HelloAccepted } from './server-connection.js';
+import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, ConnectionObserver, HelloAccepted } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
 import { PushRoutes, startWatch } from './server-push.js';
@@ -167,6 +169,10 @@ export class NodeServer implements ConnectionHost {
   readonly clusterId: string;
   readonly nodeId: NodeId;
   readonly machine: LockMachineConfig;
+  /** This node's metrics (docs/metrics.md), for `/metrics`, `/healthz` and `/readyz`. */
+  readonly metrics: NodeMetrics;
+  /** Connections report answers, pushes and slow consumers here (the metrics). */
+  readonly observer: ConnectionObserver;
   private readonly options: NodeServerOptions;
   private readonly log: Logger;
   private readonly core: ServerCore;
@@ -211,8 +217,11 @@ export class NodeServer implements ConnectionHost {
     transport: TcpTransport,
     listener: ClientListener,
     mirror: SnapshotMirror | null,
+    metrics: NodeMetrics,
   ) {
     this.options = options;
+    this.metrics = metrics;
+    this.observer = metrics.clients;
     this.clusterId = options.clusterId;
     this.nodeId = options.nodeId;
     this.machine = options.machine;
@@ -278,7 +287,9 @@ export class NodeServer implements ConnectionHost {
       onOutput: (output) => this.onOutput(output),
       onFatal: (error) => this.onFatal(error),
       coalesceTurn: () => core.isLeading,
+      onReceive: (message) => metrics.raft.messageReceived(message),
     });
+    metrics.bind(this.metricsSource());
     listener.attach({
       refusing: () => (this.closing === null ? null : 'this node is shutting down'),
       onConnection: (accepted) => this.accept(accepted),
@@ -309,7 +320,10 @@ export class NodeServer implements ConnectionHost {
       clusterId: options.clusterId,
       nodeId: options.nodeId,
     });
-    const committer = new GroupCommitter(levelLog);
+    const metrics = new NodeMetrics({ nodeId: options.nodeId, dataDir: options.dataDir });
+    const committer = new GroupCommitter(levelLog, {
+      onBatchWritten: (batch, requests, seconds) => metrics.storage.batchWritten(batch, requests, seconds),
+    });
     let transport: TcpTransport | null = null;
     let listener: ClientListener | null = null;
     const background = (options.snapshotMode ?? 'background') === 'background';
@@ -333,6 +347,8 @@ export class NodeServer implements ConnectionHost {
         nowMs: Math.floor(performance.now()),
         keepaliveIntervalMs: options.keepaliveIntervalMs,
         machine: options.machine,
+        onApplied: (state, output) => metrics.locks.applied(state, output),
+        onRestored: (state) => metrics.locks.restored(state),
         ...(mirror === null ? {} : { mirror }),
       });
       if (!created.ok) throw new Error(`data directory ${options.dataDir}: ${created.error}`);
@@ -364,7 +380,7 @@ export class NodeServer implements ConnectionHost {
         handshakeTimeoutMs,
         log: logger,
       });
-      const server = new NodeServer(options, created.value, committer, transport, listener, mirror);
+      const server = new NodeServer(options, created.value, committer, transport, listener, mirror, metrics);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
@@ -504,6 +520,7 @@ export class NodeServer implements ConnectionHost {
     const id = this.nextConnectionId++;
     const connection = new ClientConnection(id, accepted, this.clientLimits, this.connectionLimits, this);
     this.connections.add(connection);
+    this.metrics.clients.connectionOpened();
     this.log.debug('client connected', { connection: id, remote: connection.remote });
   }
 
@@ -536,6 +553,7 @@ export class NodeServer implements ConnectionHost {
 
   closed(connection: ClientConnection, reason: string): void {
     this.connections.delete(connection);
+    this.metrics.clients.connectionClosed();
     this.pushRoutes.forget(connection);
     this.log.debug('client disconnected', { connection: connection.id, reason });
   }
@@ -787,6 +805,7 @@ export class NodeServer implements ConnectionHost {
   // ---- output ------------------------------------------------------------------------------
 
   private onOutput(output: CoreOutput): void {
+    this.metrics.raft.drained(output, this.core.isLeading);
     if (this.mirror !== null) {
       // The core is at exactly each request's index now: the request goes in right after the
       // commands that led there, and goes to the worker at once with everything gathered.
@@ -842,6 +861,30 @@ export class NodeServer implements ConnectionHost {
     });
   }
 
+  /** What the metrics read at a scrape and the probes at each call. */
+  private metricsSource(): MetricsSource {
+    const core = this.core;
+    const server = this;
+    return {
+      status: () => core.status(),
+      get applied() {
+        return core.host.applied;
+      },
+      get state() {
+        return core.state;
+      },
+      get connections() {
+        return server.connections.size;
+      },
+      get stopped() {
+        return server.driver.isStopped;
+      },
+      get fatal() {
+        return server.fatalError;
+      },
+    };
+  }
+
   private snapshotTaken(index: LogIndex, bytes: Uint8Array): void {
     if (!this.core.host.snapshotTaken(index, bytes)) {
       this.log.info('background snapshot no longer needed (a newer one arrived)', { index });
@@ -850,6 +893,7 @@ export class NodeServer implements ConnectionHost {
 
   private observeChanges(): void {
     const s = this.core.status();
+    this.metrics.raft.statusSeen(s);
     const voters = s.conf.voters.join(',');
     const learners = s.conf.learners.join(',');
     const seen = this.seen;

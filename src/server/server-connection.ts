@@ -5,6 +5,8 @@
  * unread output (a client that stops reading is disconnected instead of growing the node's
  * memory). Nothing a client sends can throw here.
  */
+import { performance } from 'node:perf_hooks';
+import { opLabel, unreadOpLabel } from '../metrics/client-metrics.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type {
   ClientHello,
@@ -71,9 +73,18 @@ export const defaultConnectionLimits: ConnectionLimits = {
   unauthenticatedMax: 64,
 };
 
+/** What connections report for metrics (the node's ClientMetrics). */
+export interface ConnectionObserver {
+  /** A request was answered: its `opLabel`, the answer's code, seconds since it arrived. */
+  requestAnswered(op: string, code: string, seconds: number): void;
+  pushed(kind: string): void;
+  slowConsumerClosed(): void;
+}
+
 /** What the connection needs from the node. */
 export interface ConnectionHost {
   readonly machine: LockMachineConfig;
+  readonly observer?: ConnectionObserver;
   /**
    * Checks the Hello's cluster and credentials (and the connection budget): the Welcome to send
    * with the identity it proves, or the Error frame to close with. The node logs refusals.
@@ -112,7 +123,8 @@ export class ClientConnection {
   readonly clientIds = new Set<string>();
   readonly sessions = new Set<number>();
   readonly watches = new Map<number, Watch>();
-  private readonly outstanding = new Set<number>();
+  /** Requests without an answer yet: their op label and arrival time (ms), for the metrics. */
+  private readonly outstanding = new Map<number, { op: string; readonly startedMs: number }>();
   private timer: NodeJS.Timeout | null;
   private nextWatchId = 1;
   /** Frames that arrived after the Hello while it was being checked (a password check is async). */
@@ -184,12 +196,16 @@ export class ClientConnection {
   }
 
   respond(id: number, result: WireResult): void {
-    if (!this.outstanding.delete(id)) return;
+    const request = this.outstanding.get(id);
+    if (request === undefined) return;
+    this.outstanding.delete(id);
     this.send({ type: 'Response', id, result });
+    this.host.observer?.requestAnswered(request.op, result.code, (performance.now() - request.startedMs) / 1000);
   }
 
   push(push: PushEvent): void {
     this.send({ type: 'Push', push });
+    this.host.observer?.pushed(push.kind);
   }
 
   close(reason: string): void {
@@ -207,6 +223,7 @@ export class ClientConnection {
     if (this.framed.bufferedBytes > this.limits.unreadBytesMax) {
       const unread = this.framed.bufferedBytes;
       this.framed.destroy(`the client reads too slowly (${unread} bytes unread)`);
+      this.host.observer?.slowConsumerClosed();
     }
   }
 
@@ -233,7 +250,8 @@ export class ClientConnection {
       this.send({ type: 'Response', id, result: { code: 'INVALID_ARGUMENT', message } });
       return;
     }
-    this.outstanding.add(id);
+    const request = { op: unreadOpLabel, startedMs: performance.now() };
+    this.outstanding.set(id, request);
     if (this.outstanding.size > this.limits.requestsOutstandingMax) {
       const max = this.limits.requestsOutstandingMax;
       const message = `more than ${max} requests outstanding on this connection; wait for answers`;
@@ -244,6 +262,7 @@ export class ClientConnection {
     }
     const op = validateOp(envelope.op, this.host.machine);
     if (!op.ok) return this.respond(id, { code: 'INVALID_ARGUMENT', message: op.error });
+    request.op = opLabel(op.value);
     this.host.request(this, id, op.value, envelope.as);
   }
 

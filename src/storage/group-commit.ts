@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { PersistentState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
@@ -6,6 +7,11 @@ import { canJoinBatch, mergeAllRequests } from './merge-requests.js';
 export interface GroupCommitOptions {
   /** At most this many requests are merged into one batch (bounds the batch's memory). */
   readonly batchRequestsMax?: number;
+  /**
+   * Called once each batch is durable: the merged `batch`, how many `requests` it merged, and the
+   * `seconds` its write (and fsync, when `batch.sync`) took. For metrics; must not throw.
+   */
+  readonly onBatchWritten?: (batch: PersistRequest, requests: number, seconds: number) => void;
 }
 
 export const defaultBatchRequestsMax = 4096;
@@ -36,6 +42,7 @@ interface Waiter {
  */
 export class GroupCommitter implements DurableLog {
   private readonly batchRequestsMax: number;
+  private readonly onBatchWritten: GroupCommitOptions['onBatchWritten'];
   private queue: Waiter[] = [];
   private writing = false;
   private scheduled = false;
@@ -49,6 +56,7 @@ export class GroupCommitter implements DurableLog {
     options: GroupCommitOptions = {},
   ) {
     this.batchRequestsMax = options.batchRequestsMax ?? defaultBatchRequestsMax;
+    this.onBatchWritten = options.onBatchWritten;
     assert(Number.isSafeInteger(this.batchRequestsMax) && this.batchRequestsMax >= 1, 'batchRequestsMax must be ≥ 1');
   }
 
@@ -107,9 +115,11 @@ export class GroupCommitter implements DurableLog {
     }
     this.writing = true;
     this.batchCount++;
+    const startedMs = performance.now();
     this.log.persist(merged).then(
       () => {
         this.writing = false;
+        this.onBatchWritten?.(merged, batch.length, (performance.now() - startedMs) / 1000);
         for (const waiter of batch) waiter.resolve();
         this.schedule();
         this.settleIdle();

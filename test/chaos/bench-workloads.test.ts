@@ -8,7 +8,8 @@ import type { Test } from 'tap';
 import type { BackendFactory, LockBackend } from '../../bench/etcd/backend.js';
 import { contended, failover, ownLockEach, percentile, queueDepth } from '../../bench/etcd/workloads.js';
 import type { WorkloadResult } from '../../bench/etcd/workloads.js';
-import { formatTable } from '../../bench/etcd/table.js';
+import { formatTable, ratio, rowRatios } from '../../bench/etcd/table.js';
+import type { BenchRow } from '../../bench/etcd/table.js';
 import { roundLabel, roundRatios } from '../../bench/etcd/rounds.js';
 import type { RoundResult } from '../../bench/etcd/rounds.js';
 import { detectEtcd } from '../../bench/etcd/cluster.js';
@@ -168,31 +169,62 @@ t.test('queue depth drains a deep queue one grant at a time; failover times reco
   t.equal(locks.violations, 0);
 });
 
-t.test('percentiles are nearest-rank and the table shows the ratio to the baseline', async (t) => {
+t.test('percentiles are nearest-rank', async (t) => {
   const values = Array.from({ length: 100 }, (_, i) => i + 1);
   t.equal(percentile(values, 50), 50);
   t.equal(percentile(values, 99), 99);
   t.equal(percentile(values, 100), 100);
   t.equal(percentile([7], 99), 7);
   t.ok(Number.isNaN(percentile([], 50)));
-  const row = (backend: string, rate: number, firstError: string | null = null): WorkloadResult => ({
-    workload: 'uncontended (32 clients)', backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: firstError === null ? 0 : 1, firstError,
-  });
-  const table = formatTable([row('etcd', 1000), row('raftlock', 2500, 'boom')]).split('\n');
-  t.match(formatTable([row('etcd', 0.25)]), /etcd +0\.25 ops\/s/, 'a crawling rate is not printed as 0');
-  t.match(table[0], /^workload +backend +rate +p50 ms +p99 ms +max ms +errors +ratio \/etcd$/);
-  t.match(table[2], /etcd +1,000 ops\/s .* —$/);
-  t.match(table[3], /raftlock +2,500 ops\/s .* 2\.50×$/);
+});
+
+/** A table row: `cpu` is the server CPU per operation (null: not measured). */
+const benchRow = (backend: string, tls: boolean, rate: number, cpu: number | null, firstError: string | null = null): BenchRow => ({
+  workload: 'uncontended (32 clients)', backend, tls, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: firstError === null ? 0 : 1, firstError, serverCpuMicrosPerOp: cpu,
+});
+
+t.test('the table shows server CPU per operation and each row over etcd on the same transport', async (t) => {
+  const table = formatTable([benchRow('raftlock', false, 2500, 350, 'boom'), benchRow('etcd', false, 1000, 980)]).split('\n');
+  t.match(formatTable([benchRow('etcd', false, 0.25, null)]), /etcd +off +0\.25 ops\/s/, 'a crawling rate is not printed as 0');
+  t.match(table[0], /^workload +backend +TLS +rate +p50 ms +p99 ms +max ms +errors +server CPU µs\/op +rate \/etcd +CPU \/etcd$/, 'no TLS rows: no TLS/plain columns');
+  t.match(table[2], /^uncontended \(32 clients\) +raftlock +off +2,500 ops\/s .* 350 +2\.50× +0\.36×$/);
+  t.match(table[3], /^uncontended \(32 clients\) +etcd +off +1,000 ops\/s .* 980 +— +—$/, 'the baseline has no ratio to itself');
   t.match(table[4], /raftlock uncontended \(32 clients\): first error: boom/);
+  const alone = formatTable([benchRow('raftlock', false, 2500, null)]).split('\n');
+  t.match(alone[0], /server CPU µs\/op$/, 'nothing to compare: no ratio columns at all');
+  t.match(alone[2], /2,500 ops\/s .* —$/, 'an unmeasured CPU figure is a dash');
+});
+
+t.test('TLS rows compare with etcd on TLS and with their own plaintext row', async (t) => {
+  const rows = [
+    benchRow('raftlock', false, 4000, 300),
+    benchRow('etcd', false, 1000, 1000),
+    benchRow('raftlock', true, 3000, 400),
+    benchRow('etcd', true, 800, 1250),
+  ];
+  const [plainRaftlock, plainEtcd, tlsRaftlock, tlsEtcd] = rows as [BenchRow, BenchRow, BenchRow, BenchRow];
+  t.same(rowRatios(rows, tlsRaftlock, 'etcd'), { rateOverBaseline: 3.75, cpuOverBaseline: 0.32, rateTlsOverPlain: 0.75, cpuTlsOverPlain: 400 / 300 });
+  t.same(rowRatios(rows, plainRaftlock, 'etcd'), { rateOverBaseline: 4, cpuOverBaseline: 0.3, rateTlsOverPlain: null, cpuTlsOverPlain: null }, 'a plaintext row has no TLS/plain ratio');
+  t.same(rowRatios(rows, tlsEtcd, 'etcd'), { rateOverBaseline: null, cpuOverBaseline: null, rateTlsOverPlain: 0.8, cpuTlsOverPlain: 1.25 }, "etcd's own cost of TLS");
+  t.same(rowRatios(rows, plainEtcd, 'etcd'), { rateOverBaseline: null, cpuOverBaseline: null, rateTlsOverPlain: null, cpuTlsOverPlain: null });
+  const table = formatTable(rows).split('\n');
+  t.match(table[0], /server CPU µs\/op +rate \/etcd +CPU \/etcd +rate TLS\/plain +CPU TLS\/plain$/);
+  t.match(table[4], /^uncontended \(32 clients\) +raftlock +on +3,000 ops\/s .* 400 +3\.75× +0\.32× +0\.75× +1\.33×$/);
+  t.match(table[5], /^uncontended \(32 clients\) +etcd +on +800 ops\/s .* 1,250 +— +— +0\.80× +1\.25×$/);
+  t.equal(ratio(1, 0), null, 'no ratio over zero');
+  t.equal(ratio(NaN, 1), null, 'no ratio of an aborted row');
+  t.equal(ratio(null, 1), null, 'no ratio of an unmeasured figure');
 });
 
 t.test('rounds: each ratio is taken within its round, and the median summarizes them', async (t) => {
   t.equal(roundLabel('contended (16 clients, 1 lock)', 2, 3), 'contended (16 clients, 1 lock), round 2');
   t.equal(roundLabel('contended (16 clients, 1 lock)', 1, 1), 'contended (16 clients, 1 lock)', 'one round keeps the plain label');
-  const row = (workload: string, round: number, backend: string, rate: number): RoundResult => ({
+  const row = (workload: string, round: number, backend: string, rate: number, tls = false, cpu: number | null = null): RoundResult => ({
     round,
-    result: { workload, backend, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null },
+    result: { workload, backend, tls, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null, serverCpuMicrosPerOp: cpu },
   });
+  const raftlock = { backend: 'raftlock', tls: false };
+  const etcd = { backend: 'etcd', tls: false };
   const results = [
     // Round 1 raftlock first, round 2 etcd first: pairing is by round, not by position.
     row('uncontended', 1, 'raftlock', 4000), row('uncontended', 1, 'etcd', 1000),
@@ -202,11 +234,25 @@ t.test('rounds: each ratio is taken within its round, and the median summarizes 
     row('contended', 1, 'raftlock', 700), row('contended', 1, 'etcd', 0),
     row('queue', 1, 'raftlock', 800),
   ];
-  const summary = roundRatios(results, 'raftlock', 'etcd');
+  const summary = roundRatios(results, raftlock, etcd);
   t.same(summary, [{ workload: 'uncontended', ratios: [4, 2, 3], median: 3 }], 'rounds without two finite rates are left out, and so are workloads with none');
-  const even = roundRatios([row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)], 'raftlock', 'etcd');
+  const even = roundRatios([row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)], raftlock, etcd);
   t.same(even, [{ workload: 'w', ratios: [2, 5], median: 3.5 }], 'an even count takes the mean of the middle two');
-  t.same(roundRatios([row('w', 1, 'raftlock', 2)], 'raftlock', 'etcd'), [], 'no baseline, no ratio');
+  t.same(roundRatios([row('w', 1, 'raftlock', 2)], raftlock, etcd), [], 'no baseline, no ratio');
+
+  // Both transports in each round: rows pair by backend and transport, and the metric may be CPU.
+  const mixed = [
+    row('w', 1, 'raftlock', 4000, false, 300), row('w', 1, 'raftlock', 3000, true, 360),
+    row('w', 1, 'etcd', 1000, true, 1200), row('w', 1, 'etcd', 2000, false, 1000),
+    row('w', 2, 'etcd', 1000, false, 900), row('w', 2, 'etcd', 500, true, 1000),
+    row('w', 2, 'raftlock', 2000, true, 400), row('w', 2, 'raftlock', 4000, false, null),
+  ];
+  const tlsRaftlock = { backend: 'raftlock', tls: true };
+  const tlsEtcd = { backend: 'etcd', tls: true };
+  t.same(roundRatios(mixed, tlsRaftlock, tlsEtcd), [{ workload: 'w', ratios: [3, 4], median: 3.5 }], 'raftlock/etcd with TLS on both sides');
+  t.same(roundRatios(mixed, tlsRaftlock, raftlock), [{ workload: 'w', ratios: [0.75, 0.5], median: 0.625 }], 'raftlock TLS over its own plaintext rate');
+  t.same(roundRatios(mixed, tlsRaftlock, raftlock, 'cpu'), [{ workload: 'w', ratios: [1.2], median: 1.2 }], 'CPU per op, leaving out the round with no plaintext CPU figure');
+  t.same(roundRatios(mixed, raftlock, etcd, 'cpu'), [{ workload: 'w', ratios: [0.3], median: 0.3 }]);
 });
 
 t.test('a missing etcd binary is detected, not thrown', async (t) => {

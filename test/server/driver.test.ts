@@ -178,3 +178,31 @@ t.test('stop waits for the writes in flight', async (t) => {
   t.ok(stopped, 'stop resolves once the write is done');
   t.notOk(node.events.includes('persisted 1'), 'a stopped node is not fed any more');
 });
+
+t.test('onReceive sees each peer message before the node does', async (t) => {
+  const node = new ScriptedNode();
+  let deliver: ((message: Message) => void) | null = null;
+  const transport: PeerTransport = {
+    send: () => undefined,
+    onMessage: (handler) => {
+      deliver = handler;
+    },
+    onUnreachable: () => undefined,
+    close: () => Promise.resolve(),
+  };
+  const seen: string[] = [];
+  new Driver<DrainedOutput>({
+    node,
+    log: new ScriptedLog(node.events),
+    transport,
+    tickIntervalMs: 1_000_000,
+    onOutput: () => undefined,
+    onFatal: () => undefined,
+    onReceive: (message) => seen.push(`${message.type} with the node at ${node.changes} changes`),
+  });
+  const handler = deliver as ((message: Message) => void) | null;
+  if (handler === null) throw new Error('the driver did not subscribe');
+  handler(heartbeat(7));
+  t.same(seen, ['Heartbeat with the node at 0 changes']);
+  t.equal(node.changes, 1, 'and the node received it');
+});

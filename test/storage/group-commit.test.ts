@@ -161,3 +161,30 @@ t.test('on level: hundreds of concurrent proposers share few batches and every e
   t.same(normal(await reopened.load()), normal(modelOf(submitted)));
   await reopened.close();
 });
+
+t.test('onBatchWritten reports each durable batch: the merged request, how many it merged, its duration', async (t) => {
+  const log = new ManualLog();
+  const reports: { entries: number; sync: boolean; requests: number; seconds: number }[] = [];
+  const committer = new GroupCommitter(log, {
+    onBatchWritten: (batch, requests, seconds) => reports.push({ entries: batch.entries.length, sync: batch.sync, requests, seconds }),
+  });
+  const first = committer.persist(request({ entries: entriesFrom(1, 1, 1), sync: true }));
+  await turn();
+  const rest = [
+    committer.persist(request({ entries: entriesFrom(2, 2, 1), sync: false })),
+    committer.persist(request({ entries: entriesFrom(4, 1, 1), sync: true })),
+  ];
+  await turn();
+  t.same(reports, [], 'nothing is reported before the write completes');
+  log.complete();
+  await first;
+  await turn();
+  log.complete();
+  await Promise.all(rest);
+  t.same(reports.map(({ entries, sync, requests }) => ({ entries, sync, requests })), [
+    { entries: 1, sync: true, requests: 1 },
+    { entries: 3, sync: true, requests: 2 },
+  ]);
+  t.ok(reports.every((r) => r.seconds >= 0 && r.seconds < 10), 'durations in seconds');
+  await committer.close();
+});
