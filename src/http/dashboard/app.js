@@ -1,30 +1,40 @@
-// The dashboard's entry point: decides between the login form and the live view, then keeps every
-// panel fresh by polling the node's JSON routes (sooner when the event stream reports a change)
-// and scraping /metrics once a second for the charts.
+// The dashboard's entry point: decides between the login form and the live view, then keeps each
+// panel fresh on its own loop over the node's JSON routes (sooner when the event stream reports a
+// change, so a slow listing never holds up another panel) and scrapes /metrics once a second for
+// the charts.
 import { ApiError, followEvents, forgetToken, getJson, getText, login, send, token } from './api.js';
 import { Charts } from './charts.js';
 import { LeaderHistory, renderMembers } from './cluster.js';
 import { EventLog } from './events.js';
+import { count } from './format.js';
 import { renderLocks } from './locks.js';
+import { Poller } from './poller.js';
 import { renderSessions } from './sessions.js';
 import { renderWaitGraph } from './waitgraph.js';
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const locksLimit = 10000;
+/** Locks drawn at first, and added per "show more": a page stays quick with any number of locks. */
+const locksPage = 1000;
+/** The API's largest listing. */
+const locksLimitMax = 10000;
 const sessionsLimit = 10000;
-const refreshMinMs = 500;
+/** Each panel reloads at most this often, and waits three times as long as its last load took. */
+const pace = { minMs: 500, factor: 3 };
+/** A burst of events (a handoff is a release and a grant) makes one reload. */
+const eventDelayMs = 50;
 
 const view = {
   running: false,
   writable: false,
   selfId: '',
   prefix: new URLSearchParams(location.search).get('prefix') ?? '',
+  locksShown: locksPage,
   /** @type {AbortController | null} */
   stop: null,
-  /** @type {ReturnType<typeof setTimeout> | null} */
-  timer: null,
-  refreshing: false,
-  again: false,
+  /** @type {Poller[]} */
+  pollers: [],
+  /** Panels drawn since the page loaded (for the `raftlock:ready` mark). */
+  drawn: new Set(),
   leaders: new LeaderHistory(),
   /** @type {EventLog | null} */
   events: null,
@@ -103,7 +113,7 @@ function start(who) {
         if (type === 'watching') return;
         view.events?.add(type, data, Date.now());
         if (type === 'leaderChanged') view.leaders.observe(Date.now(), data.leader, data.term);
-        soon();
+        for (const poller of view.pollers) poller.kick(eventDelayMs);
       },
       onState: (open, why) => {
         $('event-state').textContent = open ? '(live)' : `(reconnecting: ${why})`;
@@ -115,15 +125,16 @@ function start(who) {
     view.stop.signal,
   );
   scrapeLoop();
-  refresh();
+  view.pollers = [new Poller(loadCluster, pace), new Poller(loadLocks, pace), new Poller(loadSessions, pace), new Poller(loadWaitGraph, pace)];
+  for (const poller of view.pollers) poller.start();
 }
 
 function stopView() {
   view.running = false;
   view.stop?.abort();
   view.stop = null;
-  if (view.timer !== null) clearTimeout(view.timer);
-  view.timer = null;
+  for (const poller of view.pollers) poller.stop();
+  view.pollers = [];
 }
 
 /** @param {ApiError} error */
@@ -136,81 +147,84 @@ function refused(error) {
   }
 }
 
-/** Refreshes within ~100 ms (coalescing a burst of events), or right after a running refresh. */
-function soon() {
-  if (!view.running) return;
-  if (view.refreshing) {
-    view.again = true;
-    return;
-  }
-  if (view.timer !== null) clearTimeout(view.timer);
-  view.timer = setTimeout(refresh, 100);
+/** A promise that never rejects: its settled result, as Promise.allSettled gives them. */
+function settle(promise) {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason) => ({ status: 'rejected', reason }),
+  );
 }
 
-async function refresh() {
-  if (!view.running) return;
-  view.timer = null;
-  view.refreshing = true;
-  const began = performance.now();
-  const prefix = encodeURIComponent(view.prefix);
-  const [status, members, locks, sessions, graph] = await Promise.allSettled([
-    getJson('v1/status'),
-    getJson('v1/members'),
-    getJson(`v1/locks?prefix=${prefix}&limit=${locksLimit}`),
-    getJson(`v1/sessions?limit=${sessionsLimit}`),
-    getJson('v1/waitgraph'),
-  ]);
-  const nowMs = Date.now();
-  for (const r of [status, members, locks, sessions, graph]) {
-    if (r.status === 'rejected' && r.reason instanceof ApiError && r.reason.status === 401) {
-      view.refreshing = false;
-      return refused(r.reason);
-    }
-  }
-  show('cluster', status, members, (s, m) => {
+async function loadCluster() {
+  const [status, members] = await Promise.all([settle(getJson('v1/status')), settle(getJson('v1/members'))]);
+  return show('cluster', status, members, (s, m) => {
     view.selfId = s.nodeId;
     $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
-    view.leaders.observe(nowMs, s.leader, s.term);
+    view.leaders.observe(Date.now(), s.leader, s.term);
     renderMembers($('members'), $('members-note'), m, s);
+    view.leaders.render(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('leader-timeline'))), $('leader-changes'), Date.now());
   });
-  view.leaders.render(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('leader-timeline'))), $('leader-changes'), nowMs);
-  show('locks', locks, null, (l) => {
-    $('lock-count').textContent = `(${l.length.toLocaleString('en-US')}${l.length >= locksLimit ? '+' : ''})`;
-    renderLocks($('lock-rows'), $('lock-more'), l, { limit: locksLimit, prefix: view.prefix });
-  });
-  show('sessions', sessions, null, (s) => {
-    renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable });
-  });
-  show('waitgraph', graph, null, (g) => {
-    renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g);
-  });
-  view.refreshing = false;
-  // The first complete render, for load-time measurements (bench/dashboard.ts reads this mark).
-  const complete = [status, members, locks, sessions, graph].every((r) => r.status === 'fulfilled');
-  if (complete && performance.getEntriesByName('raftlock:ready').length === 0) performance.mark('raftlock:ready');
-  if (!view.running) return;
-  // A refresh that took long (many thousands of locks) is not repeated back to back.
-  const waitMs = view.again ? 0 : Math.max(refreshMinMs, 3 * (performance.now() - began));
-  view.again = false;
-  view.timer = setTimeout(refresh, waitMs);
-  document.body.dataset.refreshed = String(Date.now());
 }
 
+async function loadLocks() {
+  const prefix = encodeURIComponent(view.prefix);
+  const shown = view.locksShown;
+  // The status's count of every lock says how many a page of them leaves out.
+  const [locks, status] = await Promise.all([settle(getJson(`v1/locks?prefix=${prefix}&limit=${shown}`)), settle(getJson('v1/status'))]);
+  return show('locks', locks, status, (l, s) => {
+    const total = view.prefix === '' ? s.locks : null;
+    renderLocks($('lock-rows'), l, { prefix: view.prefix });
+    const full = l.length >= shown;
+    $('lock-count').textContent = `(${total !== null ? count(total) : `${count(l.length)}${full ? '+' : ''}`})`;
+    $('lock-more-text').textContent = full ? `Showing the first ${count(l.length)}${total !== null ? ` of ${count(total)}` : ''} in name order; narrow them with the prefix filter.` : '';
+    $('lock-more').hidden = !full;
+    $('lock-more-button').hidden = !full || shown >= locksLimitMax;
+  });
+}
+
+async function loadSessions() {
+  const sessions = await settle(getJson(`v1/sessions?limit=${sessionsLimit}`));
+  return show('sessions', sessions, null, (s) => renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable }));
+}
+
+async function loadWaitGraph() {
+  const graph = await settle(getJson('v1/waitgraph'));
+  return show('waitgraph', graph, null, (g) => renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g));
+}
+
+/** Reloads every panel soon (after a filter change, a "show more", a closed session). */
+function soon() {
+  for (const poller of view.pollers) poller.kick(eventDelayMs);
+}
 
 /**
- * Renders a panel from one or two settled fetches, or names its problem in the footer.
- * @param {string} name @param {PromiseSettledResult<any>} a @param {PromiseSettledResult<any> | null} b @param {(a: any, b: any) => void} draw
+ * Draws a panel from one or two settled fetches, or names its problem in the footer (a 401 ends
+ * the view and asks for a login). Returns whether the panel was drawn.
+ * @param {string} name @param {{ status: string, value?: any, reason?: unknown }} a @param {{ status: string, value?: any, reason?: unknown } | null} b @param {(a: any, b: any) => void} draw
  */
 function show(name, a, b, draw) {
+  if (!view.running) return false;
   const failed = [a, b].find((r) => r !== null && r.status === 'rejected');
-  if (failed !== undefined) return problem(name, /** @type {PromiseRejectedResult} */ (failed).reason);
-  try {
-    draw(/** @type {PromiseFulfilledResult<any>} */ (a).value, b === null ? null : /** @type {PromiseFulfilledResult<any>} */ (b).value);
-    view.problems.delete(name);
-  } catch (error) {
-    view.problems.set(name, `${name}: ${error instanceof Error ? error.message : String(error)}`);
+  if (failed !== undefined) {
+    if (failed.reason instanceof ApiError && failed.reason.status === 401) refused(failed.reason);
+    else problem(name, failed.reason);
+    return false;
   }
-  $('problem').textContent = [...view.problems.values()].join(' · ');
+  try {
+    draw(a.value, b === null ? null : b.value);
+    view.problems.delete(name);
+    // The first time every panel has been drawn: the figure bench/dashboard.ts reads.
+    if (!view.drawn.has(name)) {
+      view.drawn.add(name);
+      performance.mark(`raftlock:drawn:${name}`);
+      if (view.drawn.size === 4) performance.mark('raftlock:ready');
+    }
+    $('problem').textContent = [...view.problems.values()].join(' · ');
+    return true;
+  } catch (error) {
+    problem(name, error);
+    return false;
+  }
 }
 
 function problem(name, error) {
@@ -236,12 +250,18 @@ async function scrapeLoop() {
 let typing = null;
 $('lock-prefix').addEventListener('input', (event) => {
   view.prefix = /** @type {HTMLInputElement} */ (event.target).value;
+  view.locksShown = locksPage;
   const url = new URL(location.href);
   if (view.prefix === '') url.searchParams.delete('prefix');
   else url.searchParams.set('prefix', view.prefix);
   history.replaceState(null, '', url);
   if (typing !== null) clearTimeout(typing);
   typing = setTimeout(soon, 200);
+});
+
+$('lock-more-button').addEventListener('click', () => {
+  view.locksShown = Math.min(locksLimitMax, view.locksShown + locksPage);
+  soon();
 });
 
 $('session-rows').addEventListener('click', async (event) => {

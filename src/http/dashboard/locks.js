@@ -1,6 +1,6 @@
 // The locks table: every lock, semaphore, rwlock and election under the prefix, with its holders
 // (session, fencing token, mode, how long held) and its waiters in queue order.
-import { count, duration, esc } from './format.js';
+import { duration, esc } from './format.js';
 
 /**
  * @typedef {{ session: number, token: number, mode: string, grantedAtMs: number, heldForMs: number }} Holder
@@ -10,25 +10,22 @@ import { count, duration, esc } from './format.js';
 
 /**
  * @param {HTMLElement} tbody
- * @param {HTMLElement} more
  * @param {LockView[]} locks
- * @param {{ limit: number, prefix: string }} at
+ * @param {{ prefix: string }} at
  */
-export function renderLocks(tbody, more, locks, at) {
+export function renderLocks(tbody, locks, at) {
   const rows = [];
   for (const lock of locks) {
     const kind = lock.kind === 'semaphore' ? `semaphore (${lock.permits})` : lock.kind;
     const holders = lock.holders.map((h) => holderChip(h)).join('');
     const waiters = lock.waiters.map((w, i) => waiterChip(w, i + 1)).join('');
     rows.push(
-      `<tr data-lock="${esc(lock.name)}"><td class="name">${esc(lock.name)}</td><td>${esc(kind)}</td>` +
-        `<td class="holders">${holders || '<span class="muted">free</span>'}</td>` +
-        `<td class="waiters">${waiters || '<span class="muted">none</span>'}</td></tr>`,
+      `<div class="lock-row" role="row" data-lock="${esc(lock.name)}"><span role="cell" class="name">${esc(lock.name)}</span><span role="cell">${esc(kind)}</span>` +
+        `<span role="cell" class="holders">${holders || '<span class="muted">free</span>'}</span>` +
+        `<span role="cell" class="waiters">${waiters || '<span class="muted">none</span>'}</span></div>`,
     );
   }
-  tbody.innerHTML = rows.length > 0 ? rows.join('') : `<tr><td colspan="4" class="muted">no locks${at.prefix === '' ? '' : ` under ${esc(JSON.stringify(at.prefix))}`}</td></tr>`;
-  more.textContent =
-    locks.length >= at.limit ? `showing the first ${count(at.limit)} locks in name order: narrow them with the prefix filter` : '';
+  tbody.innerHTML = rows.length > 0 ? rows.join('') : `<div class="lock-row muted" role="row"><span role="cell">no locks${at.prefix === '' ? '' : ` under ${esc(JSON.stringify(at.prefix))}`}</span></div>`;
 }
 
 /** @param {Holder} h */
