@@ -28,7 +28,7 @@ export function renderSessions(tbody, counter, sessions, at) {
 
 /** Client ids are often UUIDs: the first part tells them apart on screen (the whole id is the tooltip). @param {string} id */
 function shortId(id) {
-  return id.length > 14 ? `${id.slice(0, 12)}…` : id;
+  return id.length > 10 ? `${id.slice(0, 8)}…` : id;
 }
 
 /** @param {string[]} names */
