@@ -1,8 +1,9 @@
 // Soak: many seeds of randomized simulations; prints each failure with its replay command and a
 // summary; exits non-zero on any failure.
-// Usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile swarm]
+// Usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile swarm|elections|...]
 import { parseDurationMs } from '../src/cli/sim.js';
 import type { Profile } from '../src/sim/faults.js';
+import { profiles } from '../src/sim/faults.js';
 import { scenarioFromSeed } from '../src/sim/scenario.js';
 import { formatFailure, runSimulation } from '../src/sim/simulator.js';
 
@@ -17,8 +18,8 @@ const nodes = Number(arg('nodes', '5'));
 const first = Number(arg('first', '1'));
 const durationMs = parseDurationMs(arg('duration', '20s'));
 const profile = arg('profile', 'swarm') as Profile;
-if (!Number.isSafeInteger(seeds) || seeds < 1 || !Number.isSafeInteger(nodes) || nodes < 1 || (profile !== 'swarm' && profile !== 'calm')) {
-  console.error('usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile swarm|calm]');
+if (!Number.isSafeInteger(seeds) || seeds < 1 || !Number.isSafeInteger(nodes) || nodes < 1 || !profiles.includes(profile)) {
+  console.error(`usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile ${profiles.join('|')}]`);
   process.exit(2);
 }
 

@@ -5,6 +5,9 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { Profile } from '../sim/faults.js';
+import { profiles } from '../sim/faults.js';
+import type { MutantName } from '../sim/mutants.js';
+import { mutantNames } from '../sim/mutants.js';
 import type { Scenario } from '../sim/scenario.js';
 import type { SimMachineKind } from '../sim/simulation.js';
 import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
@@ -34,12 +37,13 @@ interface SimCliOptions {
   readonly duration: number;
   readonly profile: Profile;
   readonly workload: SimMachineKind;
+  readonly mutant?: MutantName;
   readonly scenario?: string;
   readonly verbose?: boolean;
 }
 
 /** Trace lines worth showing a person: elections, faults, crashes, restarts, phases. */
-const interesting = /( leader t| fault | up \(| refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
+const interesting = /( leader t| fault | up \(| crashes| cut off | refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
 
 function summary(outcome: SimulationOutcome): string {
   const s = outcome.stats;
@@ -51,7 +55,7 @@ function summary(outcome: SimulationOutcome): string {
     ...(s.beliefsChecked + s.lockGrants > 0
       ? [`locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked, ${s.beliefOverlapsOutsideBound} overlaps after clock jumps`]
       : []),
-    `checks: election safety, vote-once, log matching, leader append-only, leader completeness, state machine safety, log time, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
+    `checks: election safety, vote-once, persist-before-send, log matching, leader append-only, leader completeness, state machine safety, log time, linearizable reads, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
     `trace hash ${outcome.traceHash}`,
   ].join('\n');
 }
@@ -65,8 +69,9 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
     .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationMs).default(10_000, '10s'))
-    .addOption(new Option('--profile <p>', 'fault profile').choices(['calm', 'swarm']).default('swarm'))
+    .addOption(new Option('--profile <p>', 'fault profile').choices(profiles).default('swarm'))
     .addOption(new Option('--workload <w>', 'hash: hash machine on NodeHost; locks: ServerCore with lock clients and lock checkers').choices(['hash', 'locks']).default('hash'))
+    .addOption(new Option('--mutant <name>', 'run with a seeded bug (the simulator\'s own mutation tests: npm run sim:mutants)').choices(mutantNames))
     .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
     .option('--verbose', 'print every trace line')
     .action((options: SimCliOptions) => {
@@ -106,6 +111,7 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
       createRaft,
       replayFrom: { kind: 'seed' },
       workload: options.workload,
+      ...(options.mutant === undefined ? {} : { mutant: options.mutant }),
     });
     simulatedMs += outcome.stats.simulatedMs;
     snapshots.requested += outcome.stats.snapshotsRequested;
@@ -139,6 +145,7 @@ function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], option
     createRaft,
     replayFrom,
     workload: options.workload,
+    ...(options.mutant === undefined ? {} : { mutant: options.mutant }),
     onTrace: (line) => {
       const print = options.verbose === true || interesting.test(line);
       const second = Math.floor(Number(line.slice(0, line.indexOf(' '))) / 1000);

@@ -106,7 +106,8 @@ export async function runStart(options: StartOptions): Promise<number> {
   }
   const peer = `${server.peerAddress.host}:${server.peerAddress.port}`;
   const client = `${server.clientAddress.host}:${server.clientAddress.port}`;
-  const where = `serving clients on ${client}, peers on ${peer}`;
+  const http = server.httpAddress === null ? '' : `, HTTP on ${server.httpAddress.host}:${server.httpAddress.port}`;
+  const where = `serving clients on ${client}, peers on ${peer}${http}`;
   process.stdout.write(`${readyLinePrefix} ${options.node} of ${config.cluster.id} ${where}\n`);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

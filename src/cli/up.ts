@@ -27,7 +27,7 @@ function shown(path: string): string {
  */
 async function preparePki(config: ClusterConfig, out: (line: string) => void): Promise<boolean> {
   const dir = config.security.pkiDir;
-  const nodes = config.nodes.map((n) => ({ id: n.id, hosts: [...new Set([n.peer.host, n.client.host])] }));
+  const nodes = config.nodes.map((n) => ({ id: n.id, hosts: [...new Set([n.peer.host, n.client.host, ...(n.http === undefined ? [] : [n.http.host])])] }));
   let created: readonly string[];
   try {
     ({ created } = await ensureLocalPki(dir, nodes));
@@ -87,7 +87,8 @@ export async function runUp(options: UpOptions): Promise<number> {
   if (!interrupted) {
     for (const node of config.nodes) {
       const client = `${node.client.host}:${node.client.port}`;
-      const where = `clients ${client}, peers ${node.peer.host}:${node.peer.port}`;
+      const http = node.http === undefined ? '' : `, HTTP ${secure ? 'https' : 'http'}://${node.http.host}:${node.http.port}`;
+      const where = `clients ${client}, peers ${node.peer.host}:${node.peer.port}${http}`;
       out(`  ${node.id}: ${where}, data ${node.dataDir}${node.join ? ' (joins later)' : ''}`);
     }
     const electionMs = config.timing.electionTicks * config.timing.tickMs * 10;

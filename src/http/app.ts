@@ -107,6 +107,19 @@ export function createHttpApp(
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(server === undefined ? {} : { serverFactory: server.factory }),
   });
+  // JSON bodies, where an empty one is no body (curl with a JSON content type on a DELETE, say);
+  // a route that needs a body then says so through its schema.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    const raw = String(text);
+    if (raw.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw) as unknown);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      done(Object.assign(new Error(`the body is not JSON: ${reason}`), { statusCode: 400 }), undefined);
+    }
+  });
   const certificateOf = server?.certificateOf ?? (() => null);
   const registered: { method: string; url: string; schema: unknown }[] = [];
   app.addHook('onRoute', (options) => {
@@ -211,7 +224,7 @@ export function createHttpApp(
     context,
     close: async () => {
       closing.abort();
-      context.streams.closeAll('the node is shutting down');
+      await context.streams.closeAll('the node is shutting down');
       await app.close();
     },
   };

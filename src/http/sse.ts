@@ -72,12 +72,14 @@ export class EventStream {
     this.write(`${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
-  /** A last `closed` event saying why, then the end. */
-  close(reason: string): void {
-    if (this.finished) return;
+  /** A last `closed` event saying why, then the end; resolves once it is flushed (or the reader is gone). */
+  close(reason: string): Promise<void> {
+    if (this.finished) return Promise.resolve();
     this.send('closed', { reason });
+    const flushed = new Promise<void>((resolve) => this.raw.once('close', resolve));
     this.raw.end();
     this.finish();
+    return flushed;
   }
 
   private write(text: string): void {
@@ -125,7 +127,14 @@ export class StreamRegistry {
     return stream;
   }
 
-  closeAll(reason: string): void {
-    for (const stream of [...this.open]) stream.close(reason);
+  /** Closes every stream with `reason`; resolves once they are flushed, or after `graceMs`. */
+  async closeAll(reason: string, graceMs = 2000): Promise<void> {
+    const flushed = Promise.all([...this.open].map((stream) => stream.close(reason)));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([flushed, late]);
+    clearTimeout(timer);
   }
 }

@@ -48,7 +48,10 @@ export class StreamFeed {
       const next = items[i + 1];
       const lastOfIndex = item.index !== undefined && next?.index !== item.index;
       stream.send(item.event, item.data, lastOfIndex ? item.index : undefined);
-      if (item.end !== undefined) return stream.close(item.end);
+      if (item.end !== undefined) {
+        void stream.close(item.end);
+        return;
+      }
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { Mutations } from '../util/mutations.js';
 import type { NodeId } from './types.js';
 
 /**
@@ -27,6 +28,8 @@ export interface RaftConfig {
   readonly uncommittedBytesMax: number;
   /** InstallSnapshot is sent in chunks of at most this many bytes. */
   readonly snapshotChunkBytes: number;
+  /** Seeded bugs for the simulator's mutation tests (src/util/mutations.ts); production passes none. */
+  readonly mutations?: Mutations;
 }
 
 export const defaultRaftLimits = {

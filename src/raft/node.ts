@@ -120,6 +120,10 @@ export class RaftNode implements RaftCore {
         if (!m.preVote) this.s.becomeFollower(m.term, null);
       } else if (m.type === 'RequestVoteResponse' && m.preVote && m.granted) {
         // A granted pre-vote carries the term it was asked for; ours is unchanged.
+      } else if (this.s.role === 'leader' && this.s.mutations.has('leader-keeps-role')) {
+        // Seeded bug (simulator mutation tests only): the newer term is taken, the leadership kept.
+        this.s.term = m.term;
+        this.s.vote = null;
       } else {
         const fromLeader = m.type === 'AppendEntries' || m.type === 'Heartbeat' || m.type === 'InstallSnapshot';
         this.s.becomeFollower(m.term, fromLeader ? m.from : null);

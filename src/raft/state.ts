@@ -1,4 +1,6 @@
 import { assert } from '../util/assert.js';
+import type { Mutations } from '../util/mutations.js';
+import { noMutations } from '../util/mutations.js';
 import type { Rng } from '../util/rng.js';
 import type { RaftConfig } from './config.js';
 import type { RaftLog } from './log.js';
@@ -24,6 +26,8 @@ export class RaftState {
   readonly rng: Rng;
   readonly log: RaftLog;
   readonly membership: Membership;
+  /** Seeded bugs (simulator mutation tests only): empty in production. */
+  readonly mutations: Mutations;
 
   term: number;
   vote: NodeId | null;
@@ -68,6 +72,7 @@ export class RaftState {
     this.rng = rng;
     this.log = log;
     this.membership = membership;
+    this.mutations = config.mutations ?? noMutations;
     this.term = term;
     this.vote = hardState.vote;
     this.prevHard = hardState;

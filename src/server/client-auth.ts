@@ -122,6 +122,9 @@ export class ClientAuth {
       if (auth === undefined) return { ok: true, identity: { kind: 'anonymous' } };
       return refuse({ ok: false, reason: 'this node is insecure (plain HTTP, no authentication) and takes no credentials; send none, or secure the cluster' });
     }
+    if (certificate === null && auth === undefined) {
+      return refuse({ ok: false, reason: 'no credentials: present a client certificate signed by the cluster CA, or Authorization: Bearer <token> (from POST /v1/auth/login)' });
+    }
     const outcome = await this.login.login({ source: claim.source, certificate, auth });
     if (!outcome.ok) return refuse(outcome);
     if (outcome.identity.kind === 'node') {

@@ -7,6 +7,8 @@ import type { ConfChange, ConfState, Entry, HardState, LogIndex, NodeId, Persist
 import type { PersistRequest } from '../storage/durable-log.js';
 import type { UnreachableCause } from '../transport/transport.js';
 import { assert, assertNever } from '../util/assert.js';
+import type { Mutations } from '../util/mutations.js';
+import { noMutations } from '../util/mutations.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Rng } from '../util/rng.js';
@@ -71,6 +73,8 @@ export interface NodeHostOptions<R> {
    */
   readonly logTimeJumpMaxMs?: number;
   readonly observer?: HostObserver;
+  /** Seeded bugs for the simulator's mutation tests (src/util/mutations.ts); production passes none. */
+  readonly mutations?: Mutations;
 }
 
 /** Everything the caller must do after feeding the host; see `NodeHost.drain`. */
@@ -126,6 +130,7 @@ export class NodeHost<R> {
   private readonly raft: RaftCore;
   private readonly sm: ReplicatedStateMachine<R>;
   private readonly observer: HostObserver;
+  private readonly mutations: Mutations;
   private readonly tickMs: number;
   private readonly logTimeTickMs: number;
   private readonly snapshotEntries: number;
@@ -184,6 +189,7 @@ export class NodeHost<R> {
     this.id = options.raft.id;
     this.sm = options.stateMachine;
     this.observer = options.observer ?? {};
+    this.mutations = options.mutations ?? noMutations;
     this.tickMs = options.tickMs;
     this.logTimeTickMs = options.logTimeTickMs;
     this.snapshotEntries = options.snapshotEntries;
@@ -525,7 +531,9 @@ export class NodeHost<R> {
         this.bytesSinceSnapshot += entry.data.byteLength;
         // Stamps never go back along the log; the max only makes that explicit on every replica.
         this.appliedLogTimeMs = Math.max(this.appliedLogTimeMs, stamped);
-        const command: AppliedCommand = { index: entry.index, term: entry.term, logTimeMs: this.appliedLogTimeMs, payload };
+        // The seeded bug 'apply-local-time' hands the machine this node's clock instead.
+        const logTimeMs = this.mutations.has('apply-local-time') ? this.nowMs : this.appliedLogTimeMs;
+        const command: AppliedCommand = { index: entry.index, term: entry.term, logTimeMs, payload };
         const result = this.sm.apply(command);
         this.observer.applied?.(entry, stamped);
         if (waiting !== undefined) {

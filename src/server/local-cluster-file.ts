@@ -23,6 +23,8 @@ export interface LocalNode {
   readonly id: string;
   readonly peerPort: number;
   readonly clientPort: number;
+  /** Serve the HTTP API on this port too (cluster.yml `http`). */
+  readonly httpPort?: number;
   readonly join?: boolean;
 }
 
@@ -41,10 +43,13 @@ export interface LocalClusterFileOptions {
   readonly security?: 'insecure' | { readonly pki: string };
 }
 
-/** Nodes `n<first>`… with a free peer and client port each. */
-export async function allocateLocalNodes(count: number, first = 1): Promise<LocalNode[]> {
+/** Nodes `n<first>`… with a free peer and client port each, and an HTTP port with `http`. */
+export async function allocateLocalNodes(count: number, first = 1, options: { readonly http?: boolean } = {}): Promise<LocalNode[]> {
   const nodes: LocalNode[] = [];
-  for (let i = first; i < first + count; i++) nodes.push({ id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() });
+  for (let i = first; i < first + count; i++) {
+    const node = { id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() };
+    nodes.push(options.http === true ? { ...node, httpPort: await freePort() } : node);
+  }
   return nodes;
 }
 
@@ -59,6 +64,7 @@ export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], 
       `  - id: ${n.id}`,
       `    peer: 127.0.0.1:${n.peerPort}`,
       `    client: 127.0.0.1:${n.clientPort}`,
+      ...(n.httpPort === undefined ? [] : [`    http: 127.0.0.1:${n.httpPort}`]),
       `    data: ./data/${n.id}`,
       ...(n.join === true ? ['    join: true'] : []),
     ]),

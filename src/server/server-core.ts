@@ -29,6 +29,7 @@ import type { HostReply } from './host-reply.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { StateMachineMirror } from './mirrored-state-machine.js';
+import type { AppliedCommand } from './state-machine.js';
 import { MirroredStateMachine } from './mirrored-state-machine.js';
 
 /** One answer for a request the server made of the core. */
@@ -53,11 +54,11 @@ export interface ServerCoreOptions extends HostOptions {
   readonly keepaliveIntervalMs: number;
   readonly machine: LockMachineConfig;
   /**
-   * Called synchronously after every applied command with the state and what it returned, and
-   * after every snapshot installed from the leader: the simulator's lock checkers run here, so
-   * they see every single applied entry.
+   * Called synchronously after every applied command with the state, what it returned and the
+   * command itself, and after every snapshot installed from the leader: the simulator's lock
+   * checkers run here, so they see every single applied entry.
    */
-  readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput) => void;
+  readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput, command: AppliedCommand) => void;
   readonly onRestored?: (state: LockStateMachine['state']) => void;
   /**
    * Fed every command applied to and every snapshot restored into the lock machine, after it,
@@ -85,7 +86,7 @@ class NotifyingMachine extends LockStateMachine {
   override apply(command: Parameters<LockStateMachine['apply']>[0]): ApplyOutput {
     const output = super.apply(command);
     for (const n of output.notifications) this.notifications.push(n);
-    this.onApplied?.(this.state, output);
+    this.onApplied?.(this.state, output, command);
     return output;
   }
 }
@@ -115,7 +116,7 @@ export class ServerCore {
   }
 
   static create(options: ServerCoreOptions): Result<ServerCore, string> {
-    const machine = new NotifyingMachine(options.machine);
+    const machine = new NotifyingMachine(options.machine, options.mutations);
     machine.onApplied = options.onApplied;
     let core: ServerCore | null = null;
     const host = NodeHost.create<ApplyOutput>({

@@ -46,15 +46,30 @@ export function faultEventArbitrary(nodes: number, durationMs: number): fc.Arbit
   const name = fc.integer({ min: 1, max: nodes }).map((i) => `n${i}`);
   const at = fc.integer({ min: 0, max: Math.max(0, durationMs - 1) });
   const length = fc.integer({ min: 1, max: 2000 });
+  // A one-way cut or a clog is a link between two different nodes (a single node has none).
+  const link =
+    nodes < 2
+      ? null
+      : fc
+          .tuple(fc.integer({ min: 1, max: nodes }), fc.integer({ min: 1, max: nodes - 1 }))
+          .map(([from, other]) => ({ from: `n${from}`, to: `n${other >= from ? other + 1 : other}` }));
   return fc.oneof(
     fc.record({ atMs: at, kind: fc.constant('heal' as const) }),
     fc.record({ atMs: at, kind: fc.constant('crash' as const), node: name, losePageCache: fc.boolean() }),
     fc.record({ atMs: at, kind: fc.constant('restart' as const), node: name }),
+    fc.record({ atMs: at, kind: fc.constant('crashLeader' as const), losePageCache: fc.boolean(), downMs: length }),
+    fc.record({ atMs: at, kind: fc.constant('crashNextLeader' as const), afterMs: fc.integer({ min: 0, max: 50 }), losePageCache: fc.boolean(), downMs: length }),
+    fc.record({ atMs: at, kind: fc.constant('crashWhenCaughtUp' as const), losePageCache: fc.boolean(), downMs: length }),
+    fc.record({ atMs: at, kind: fc.constant('isolateNextLeader' as const) }),
     fc.record({ atMs: at, kind: fc.constant('isolate' as const), node: name }),
     fc.record({ atMs: at, kind: fc.constant('isolateLeader' as const) }),
     fc.record({ atMs: at, kind: fc.constant('bridge' as const), node: name }),
-    fc.record({ atMs: at, kind: fc.constant('oneWay' as const), from: name, to: name }),
-    fc.record({ atMs: at, kind: fc.constant('clog' as const), from: name, to: name, forMs: length }),
+    ...(link === null
+      ? []
+      : [
+          fc.record({ atMs: at, link }).map(({ atMs, link: { from, to } }): FaultEvent => ({ atMs, kind: 'oneWay', from, to })),
+          fc.record({ atMs: at, link, forMs: length }).map(({ atMs, link: { from, to }, forMs }): FaultEvent => ({ atMs, kind: 'clog', from, to, forMs })),
+        ]),
     fc.record({
       atMs: at,
       kind: fc.constant('partition' as const),

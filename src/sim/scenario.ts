@@ -2,7 +2,7 @@ import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { createRng } from '../util/rng.js';
 import type { FaultEvent, Profile } from './faults.js';
-import { drawFaultSchedule, drawWorld, faultKinds } from './faults.js';
+import { drawFaultSchedule, drawWorld, faultKinds, profiles } from './faults.js';
 
 /**
  * One simulation, fully described: the seed drives every random choice (the world's noise, the
@@ -50,6 +50,10 @@ const eventFields: Readonly<Record<FaultEvent['kind'], readonly FieldCheck[]>> =
   heal: [],
   crash: [node('node'), ['losePageCache', (v) => typeof v === 'boolean', 'a boolean']],
   restart: [node('node')],
+  crashLeader: [['losePageCache', (v) => typeof v === 'boolean', 'a boolean'], nat('downMs')],
+  crashNextLeader: [nat('afterMs'), ['losePageCache', (v) => typeof v === 'boolean', 'a boolean'], nat('downMs')],
+  crashWhenCaughtUp: [['losePageCache', (v) => typeof v === 'boolean', 'a boolean'], nat('downMs')],
+  isolateNextLeader: [],
   pause: [node('node'), nat('forMs')],
   drift: [node('node'), ['ppm', (v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1_000_000, 'ppm within ±10^6']],
   clockJump: [node('node'), nat('jumpMs')],
@@ -82,7 +86,9 @@ export function parseScenario(text: string): Result<Scenario, string> {
   if (!isNat(raw['nodes']) || raw['nodes'] < 1 || raw['nodes'] > 9) return err('nodes: expected 1..9');
   if (!isNat(raw['durationMs'])) return err('durationMs: expected a non-negative integer');
   const profile = raw['profile'];
-  if (profile !== 'calm' && profile !== 'swarm') return err('profile: expected "calm" or "swarm"');
+  if (typeof profile !== 'string' || !(profiles as readonly string[]).includes(profile)) {
+    return err(`profile: expected one of ${profiles.map((p) => JSON.stringify(p)).join(', ')}`);
+  }
   const eventsRaw = raw['events'];
   if (!Array.isArray(eventsRaw)) return err('events: expected an array');
   const events: FaultEvent[] = [];
@@ -92,5 +98,5 @@ export function parseScenario(text: string): Result<Scenario, string> {
     events.push(e.value);
   }
   events.sort((a, b) => a.atMs - b.atMs);
-  return ok({ seed: raw['seed'], nodes: raw['nodes'], durationMs: raw['durationMs'], profile, events });
+  return ok({ seed: raw['seed'], nodes: raw['nodes'], durationMs: raw['durationMs'], profile: profile as Profile, events });
 }

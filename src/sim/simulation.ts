@@ -14,6 +14,7 @@ import type { CoreOutput, CoreReply } from '../server/server-core.js';
 import { ServerCore } from '../server/server-core.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
+import { decodeCommand } from '../statemachine/commands.js';
 import { encodeSnapshot } from '../statemachine/snapshot.js';
 import type { ClientCommand, Query, WireResult } from '../transport/client-protocol.js';
 import type { SessionId } from '../statemachine/ids.js';
@@ -40,6 +41,8 @@ import type { OperatorCluster } from './operator.js';
 import { Operator } from './operator.js';
 import { Trace } from './trace.js';
 import { Workload } from './workload.js';
+import type { MutantName, MutantSetup } from './mutants.js';
+import { mutantSetup, noMutant } from './mutants.js';
 import type { LockRequest, LockRequestOp, LockWorkloadOptions } from './lock-workload.js';
 import { LockWorkload, defaultLockWorkload } from './lock-workload.js';
 
@@ -54,6 +57,8 @@ export interface SimulationOptions {
   readonly world?: WorldKnobs;
   /** The Raft core to run (default: this package's `createRaftNode`). */
   readonly createRaft?: CreateRaftCore;
+  /** A seeded bug to run with (src/sim/mutants.ts): the mutation tests of the simulator itself. */
+  readonly mutant?: MutantName;
   /**
    * `locks`: every node runs the production ServerCore (NodeHost + LockStateMachine, batched
    * keepalives, ReadIndex queries, notifications), clients run the lock workload and the lock
@@ -90,6 +95,15 @@ export interface SimulationOptions {
 }
 
 type NodeState = 'up' | 'down' | 'stopped' | 'refused';
+
+/** A crash the simulator makes on the spot, inside a node's drain. */
+interface CrashNow {
+  readonly losePageCache: boolean;
+  readonly downMs: number;
+}
+
+/** A fault aimed at the next node to win an election (see FaultEvent). */
+type LeaderArm = Extract<FaultEvent, { kind: 'crashNextLeader' | 'crashWhenCaughtUp' | 'isolateNextLeader' }>;
 
 /** A deferred snapshot on its way back to the node incarnation that asked for it. */
 interface SnapshotCompletion {
@@ -128,6 +142,11 @@ interface SimNode {
   role: string;
   term: number;
   lastApplied: number;
+  /**
+   * An armed `crashWhenCaughtUp`: the leader's term, its commit index when it won, and the last
+   * entry it held then (before its first entry of the term).
+   */
+  crashWhenCommitReaches: { readonly term: number; readonly commit: number; readonly index: number; readonly losePageCache: boolean; readonly downMs: number } | null;
 }
 
 export interface SimulationStats {
@@ -240,11 +259,14 @@ export class Simulation {
   private readonly snapshotCompletions = new TimeHeap<SnapshotCompletion>();
   private readonly logTimeTickMs: number;
   private readonly createRaft: CreateRaftCore;
+  private readonly mutant: MutantSetup;
   private readonly createMachine: () => SimStateMachine<unknown>;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
   private readonly operator = new Operator();
   private readonly operatorView: OperatorCluster;
   private workloadOn: boolean;
+  /** Armed faults aimed at the next leaders, oldest first: each election won takes the first. */
+  private leaderArms: LeaderArm[] = [];
   private scriptCounter = 0;
   private now = 0;
   readonly stats: SimulationStats = emptySimulationStats();
@@ -253,7 +275,8 @@ export class Simulation {
     assert(options.nodes >= 1, 'a cluster needs at least one node');
     const root = createRng(options.seed);
     this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
-    this.createRaft = options.createRaft ?? createRaftNode;
+    this.mutant = options.mutant === undefined ? noMutant : mutantSetup(options.mutant);
+    this.createRaft = this.mutant.wrapCore(options.createRaft ?? createRaftNode);
     this.createMachine = options.createMachine ?? (() => new HashMachine());
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
@@ -261,7 +284,8 @@ export class Simulation {
     this.snapshotMode = options.snapshotMode ?? 'deferred';
     this.snapshotRng = root.fork('snapshots');
     this.logTimeTickMs = options.logTimeTickMs ?? 100;
-    this.raftOverrides = options.raft ?? {};
+    // The world's Raft settings (the elections profile draws some), then the caller's.
+    this.raftOverrides = { ...this.world.raft, ...options.raft };
     this.trace = new Trace(options.traceRing ?? 200, options.onTrace ?? null);
     this.network = new SimNetwork<Message>(root.fork('network'), this.world.network);
     this.names = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
@@ -284,6 +308,7 @@ export class Simulation {
       role: 'follower',
       term: 0,
       lastApplied: 0,
+      crashWhenCommitReaches: null,
     }));
     for (const n of this.nodes) {
       this.byName.set(n.name, n);
@@ -425,6 +450,7 @@ export class Simulation {
     this.trace.add(this.now, 'liveness phase');
     this.workloadOn = false;
     this.faults.clear();
+    this.leaderArms = [];
     this.network.heal();
     for (const n of this.nodes) {
       n.disk.disarm();
@@ -668,6 +694,8 @@ export class Simulation {
         // Once a write completes the node acts on it (votes go out), so from here on its term and
         // vote are promises: a core that forgot to ask for a sync loses them in a power cut.
         if (c.request.hardState !== null) this.raftSafety.onDurableHardState(n.name, c.request.hardState);
+        // The 'ack-before-durable' driver reported this write done when it submitted it.
+        if (this.mutant.driver === 'ack-before-durable') return;
         host.persisted(c.request.seq);
         this.pump(n);
         return;
@@ -683,19 +711,28 @@ export class Simulation {
     const core = n.core;
     const out = core !== null ? core.drain() : host.drain();
     const status = host.status();
+    let crashNow: CrashNow | null = null;
     if (status.role !== n.role || status.term !== n.term) {
       if (status.role === 'leader') this.stats.elections += 1;
       this.trace.add(this.now, `${n.name} ${status.role} t${status.term}`);
       n.role = status.role;
       n.term = status.term;
+      if (status.role === 'leader') crashNow = this.leaderWon(n, status.commit, status.lastIndex);
     }
+    crashNow ??= this.crashAtCommit(n, status);
     this.raftSafety.onStatus(n.name, status);
+    if (crashNow !== null && this.mayCrash(n)) {
+      // What this drain applied is checked; what it asked for (writes, messages, replies) never happens.
+      if (core !== null && 'notifications' in out) this.checkLockApply(n, core, out);
+      this.crashFor(n, crashNow.losePageCache, crashNow.downMs);
+      return;
+    }
     for (const w of out.writes) {
       this.raftSafety.onWrite(n.name, w, status.term);
-      n.disk.submit(w, this.now);
+      n.disk.submit(this.mutant.driver === 'skip-fsync' ? { ...w, sync: false } : w, this.now);
     }
-    for (const m of out.earlyMessages) this.network.send(m, this.now);
-    for (const m of out.messages) this.network.send(m, this.now);
+    for (const m of out.earlyMessages) this.send(n, m);
+    for (const m of out.messages) this.send(n, m);
     for (const request of out.snapshotRequests) this.snapshotRequested(n, host, request.index);
     if (core !== null && 'notifications' in out) {
       this.checkLockApply(n, core, out);
@@ -707,6 +744,16 @@ export class Simulation {
       n.lastApplied = host.applied;
       if (host.applied > this.stats.committed) this.stats.committed = host.applied;
     }
+    if (this.mutant.driver === 'ack-before-durable' && out.writes.length > 0 && n.host === host) {
+      // The seeded driver bug: every write counts as done the moment it is handed to the disk.
+      for (const w of out.writes) host.persisted(w.seq);
+      this.pump(n);
+    }
+  }
+
+  private send(n: SimNode, m: Message): void {
+    this.raftSafety.onMessage(n.name, m);
+    this.network.send(m, this.now);
   }
 
   /**
@@ -847,6 +894,7 @@ export class Simulation {
       ...this.raftOverrides,
       id: n.id,
       initialVoters,
+      mutations: this.mutant.mutations,
     };
     this.raftSafety.onRestart(n.name, false);
     this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
@@ -861,6 +909,7 @@ export class Simulation {
       snapshotEntries: this.snapshotEntries,
       snapshotMode: this.snapshotMode,
       nowMs: n.clock.read(this.now),
+      mutations: this.mutant.mutations,
       observer: {
         applied: (entry, logTimeMs) => {
           this.smSafety.onApplied(n.name, entry, logTimeMs, machine.stateHash);
@@ -906,7 +955,7 @@ export class Simulation {
     this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
     this.lockChecker.onReset(n.name);
     const created = ServerCore.create({
-      raft: { ...defaultRaftLimits, electionTicks: this.electionTicks, ...this.raftOverrides, id: n.id, initialVoters },
+      raft: { ...defaultRaftLimits, electionTicks: this.electionTicks, ...this.raftOverrides, id: n.id, initialVoters, mutations: this.mutant.mutations },
       persisted,
       rng: n.rng.fork(`incarnation:${n.incarnation}`),
       createRaft: this.createRaft,
@@ -917,8 +966,15 @@ export class Simulation {
       nowMs: n.clock.read(this.now),
       keepaliveIntervalMs: this.keepaliveIntervalMs,
       machine: this.lockMachine,
+      mutations: this.mutant.mutations,
       // The lock checkers see every applied entry, not only the state at the end of a drain.
-      onApplied: (state, output) => this.lockChecker.afterApply(n.name, state, output.notifications),
+      onApplied: (state, output, command) => {
+        this.lockChecker.afterApply(n.name, state, output.notifications);
+        const decoded = command.payload.length === 0 ? null : decodeCommand(command.payload, this.lockMachine);
+        if (decoded?.ok === true && decoded.value.type === 'client') {
+          this.lockChecker.onCommandResult(n.name, state, decoded.value.clientId, decoded.value.seq, output.result);
+        }
+      },
       onRestored: () => this.lockChecker.onReset(n.name),
     });
     if (!created.ok) {
@@ -947,6 +1003,7 @@ export class Simulation {
     n.state = state;
     n.backlog = [];
     n.pausedUntilMs = 0;
+    n.crashWhenCommitReaches = null;
     n.disk.crash(losePageCache);
     this.workload?.nodeLost(this.now, n.name);
   }
@@ -1026,6 +1083,17 @@ export class Simulation {
         if (n !== undefined) this.restart(n);
         return;
       }
+      case 'crashLeader': {
+        const leader = this.leader();
+        if (leader !== null) this.crashFor(this.node(leader), event.losePageCache, event.downMs);
+        return;
+      }
+      case 'crashNextLeader':
+      case 'crashWhenCaughtUp':
+      case 'isolateNextLeader':
+        // A few arms at most: faults aimed at elections that never came are dropped, oldest first.
+        this.leaderArms = [...this.leaderArms.slice(-2), event];
+        return;
       case 'pause': {
         const n = this.byName.get(event.node);
         if (n === undefined || n.state !== 'up') return;
@@ -1060,6 +1128,67 @@ export class Simulation {
       default:
         assertNever(event, 'fault event');
     }
+  }
+
+  /**
+   * Crash `n` now and restart it `downMs` later, unless that would leave more than a minority
+   * down (as the nemesis keeps named crashes). Returns whether it crashed.
+   */
+  private crashFor(n: SimNode, losePageCache: boolean, downMs: number): boolean {
+    if (!this.mayCrash(n)) return false;
+    this.stats.crashes += 1;
+    this.trace.add(this.now, `${n.name} crashes${losePageCache ? ' (power loss)' : ''}, back in ${downMs}ms`);
+    this.kill(n, losePageCache, 'down');
+    this.faults.push(this.now + downMs, { atMs: this.now + downMs, kind: 'restart', node: n.name });
+    return true;
+  }
+
+  /** `n` runs, and crashing it leaves at most a minority of the cluster down. */
+  private mayCrash(n: SimNode): boolean {
+    const down = this.nodes.filter((x) => x.state !== 'up').length;
+    return n.state === 'up' && down + 1 <= Math.floor((this.nodes.length - 1) / 2);
+  }
+
+  /**
+   * `n` just won an election, its commit index at `commit` and its log ending at `lastIndex` (its
+   * first entry of the term): the first
+   * armed leader fault takes effect. Returns the crash to make on the spot (before any of its
+   * messages leave), if any.
+   */
+  private leaderWon(n: SimNode, commit: number, lastIndex: number): CrashNow | null {
+    const arm = this.leaderArms.shift();
+    if (arm === undefined) return null;
+    switch (arm.kind) {
+      case 'isolateNextLeader':
+        this.trace.add(this.now, `${n.name} is cut off as it wins`);
+        for (const a of this.addressOf(n.name)) this.network.isolate(this.nodes.map((x) => x.id), a);
+        return null;
+      case 'crashWhenCaughtUp':
+        n.crashWhenCommitReaches = { term: n.term, commit, index: lastIndex - 1, losePageCache: arm.losePageCache, downMs: arm.downMs };
+        return null;
+      case 'crashNextLeader': {
+        if (arm.afterMs === 0) return arm;
+        const atMs = this.now + arm.afterMs;
+        this.faults.push(atMs, { atMs, kind: 'crash', node: n.name, losePageCache: arm.losePageCache });
+        this.faults.push(atMs + arm.downMs, { atMs: atMs + arm.downMs, kind: 'restart', node: n.name });
+        return null;
+      }
+      default:
+        return assertNever(arm, 'leader arm');
+    }
+  }
+
+  /** An armed `crashWhenCaughtUp`: the crash to make now, the leader having committed what it held. */
+  private crashAtCommit(n: SimNode, status: RaftStatus): CrashNow | null {
+    const arm = n.crashWhenCommitReaches;
+    if (arm === null) return null;
+    if (status.role !== 'leader' || status.term !== arm.term) {
+      n.crashWhenCommitReaches = null;
+      return null;
+    }
+    if (status.commit <= arm.commit || status.commit < arm.index) return null;
+    n.crashWhenCommitReaches = null;
+    return arm;
   }
 
   private addressOf(name: string): NodeId[] {

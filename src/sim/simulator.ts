@@ -1,6 +1,7 @@
 import type { CreateRaftCore } from '../raft/node-api.js';
 import { AssertionError } from '../util/assert.js';
 import { Violation } from './checkers/violation.js';
+import type { MutantName } from './mutants.js';
 import type { Scenario } from './scenario.js';
 import type { SimMachineKind, SimulationStats } from './simulation.js';
 import { Simulation, emptySimulationStats } from './simulation.js';
@@ -13,6 +14,8 @@ export type SimulationOutcome =
       readonly passed: false;
       readonly seed: number;
       readonly kind: FailureKind;
+      /** What caught it: a checker's name (`vote-once`, ...), `liveness`, `assertion` or `exception`. */
+      readonly checker: string;
       readonly message: string;
       /** Virtual time of the failure. */
       readonly atMs: number;
@@ -27,6 +30,8 @@ export interface RunOptions {
   readonly scenario: Scenario;
   /** The Raft core to run (default: this package's `createRaftNode`). */
   readonly createRaft?: CreateRaftCore;
+  /** A seeded bug to run with (src/sim/mutants.ts); the replay command names it. */
+  readonly mutant?: MutantName;
   /**
    * How to replay: `seed` when the scenario is the seed's own (`scenarioFromSeed`), else the
    * path of the scenario's JSON file.
@@ -41,8 +46,8 @@ export interface RunOptions {
   readonly onTrace?: (line: string) => void;
 }
 
-export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom'], workload: SimMachineKind = 'hash'): string {
-  const flag = workload === 'hash' ? '' : ` --workload ${workload}`;
+export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom'], workload: SimMachineKind = 'hash', mutant?: MutantName): string {
+  const flag = `${workload === 'hash' ? '' : ` --workload ${workload}`}${mutant === undefined ? '' : ` --mutant ${mutant}`}`;
   if (from.kind === 'file') return `npx raftlock sim --scenario ${from.path}${flag}`;
   return `npx raftlock sim --seed ${scenario.seed} --nodes ${scenario.nodes} --duration ${scenario.durationMs}ms --profile ${scenario.profile}${flag}`;
 }
@@ -58,13 +63,14 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
   const electionTicks = 10;
   const tickMs = 10;
   let sim: Simulation | null = null;
-  const fail = (kind: FailureKind, message: string): SimulationOutcome => ({
+  const fail = (kind: FailureKind, checker: string, message: string): SimulationOutcome => ({
     passed: false,
     seed: scenario.seed,
     kind,
+    checker,
     message,
     atMs: sim?.nowMs ?? 0,
-    replay: replayCommand(scenario, options.replayFrom, options.workload),
+    replay: replayCommand(scenario, options.replayFrom, options.workload, options.mutant),
     traceTail: sim?.trace.tail() ?? [],
     traceHash: sim?.trace.hash ?? '',
     stats: sim?.collectStats() ?? emptySimulationStats(),
@@ -75,6 +81,7 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
       nodes: scenario.nodes,
       profile: scenario.profile,
       ...(options.createRaft === undefined ? {} : { createRaft: options.createRaft }),
+      ...(options.mutant === undefined ? {} : { mutant: options.mutant }),
       tickMs,
       electionTicks,
       ...(options.snapshotEntries === undefined ? {} : { snapshotEntries: options.snapshotEntries }),
@@ -86,13 +93,13 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
     sim.runUntil(scenario.durationMs);
     const budgetMs = (options.livenessTimeouts ?? 50) * 2 * electionTicks * tickMs;
     const missing = sim.settle(budgetMs);
-    if (missing !== null) return fail('liveness', `not live ${budgetMs}ms after the faults ended: ${missing}`);
+    if (missing !== null) return fail('liveness', 'liveness', `not live ${budgetMs}ms after the faults ended: ${missing}`);
     return { passed: true, seed: scenario.seed, traceHash: sim.trace.hash, stats: sim.collectStats() };
   } catch (e) {
-    if (e instanceof Violation) return fail('correctness', e.message);
-    if (e instanceof AssertionError) return fail('crash', `assertion failed: ${e.message}`);
+    if (e instanceof Violation) return fail('correctness', e.checker, e.message);
+    if (e instanceof AssertionError) return fail('crash', 'assertion', `assertion failed: ${e.message}`);
     const message = e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : String(e);
-    return fail('crash', message);
+    return fail('crash', 'exception', message);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { HostReply } from '../server/host-reply.js';
 import type { Rng } from '../util/rng.js';
+import { Violation } from './checkers/violation.js';
 
 export type OperationKind = 'write' | 'read';
 
@@ -21,6 +22,8 @@ export interface HistoryRecord {
   outcome: Outcome | null;
   /** For an acknowledged write: the index it committed at. */
   index: number | null;
+  /** For a read: the highest index of a write acknowledged before the read was sent. */
+  readonly floorIndex: number;
 }
 
 export interface WorkloadStats {
@@ -33,9 +36,14 @@ export interface WorkloadStats {
 }
 
 /**
- * Simulated clients. Each request goes to the node the clients last heard was leader (most of
- * the time) or to a random node, and is recorded as an invocation and, later, a completion with
- * its outcome. A crashed node's open requests complete as `lost` (the connection dropped).
+ * Simulated clients. A write goes to the node the clients last heard was leader (most of the time)
+ * or to a random node; a read goes to any node (every node serves linearizable reads, a follower
+ * through its leader), and each is recorded as an invocation and, later, a completion with
+ * its outcome. A read is linearizable: its read point is at or after every write acknowledged
+ * before it was sent (Raft dissertation §6.4), else `complete` throws a Violation. Clients learn
+ * the leader from acknowledged writes and NOT_LEADER hints, not from reads (a deposed leader that
+ * still answers reads must not keep them), and give up on a node whose oldest write has waited
+ * `patienceMs` without an answer (it may be cut off): the next requests go to random nodes. A crashed node's open requests complete as `lost` (the connection dropped).
  */
 export class Workload {
   private readonly open = new Map<string, HistoryRecord>();
@@ -44,6 +52,7 @@ export class Workload {
   readonly stats: WorkloadStats = { invoked: 0, ok: 0, notLeader: 0, dropped: 0, unknown: 0, lost: 0 };
   /** Acknowledged writes: requestId → committed index (what durability is checked against). */
   readonly acknowledged: { readonly requestId: string; readonly index: number }[] = [];
+  private acknowledgedIndexMax = 0;
   nextAtMs: number;
 
   constructor(
@@ -52,6 +61,7 @@ export class Workload {
     private readonly meanGapMs: number,
     private readonly payload: (rng: Rng) => Uint8Array = randomPayload,
     private readonly openPerNodeMax = 256,
+    private readonly patienceMs = 150,
   ) {
     this.nextAtMs = this.gap();
   }
@@ -59,15 +69,17 @@ export class Workload {
   /** The next request, due now; schedules the one after. Null when that node has too many open. */
   next(nowMs: number): Operation | null {
     this.nextAtMs = nowMs + this.gap();
-    const node = this.leaderHint !== null && this.rng.chance(4, 5) ? this.leaderHint : this.rng.pick(this.nodes);
+    if (this.leaderHint !== null && this.oldestWriteAt(this.leaderHint) < nowMs - this.patienceMs) this.leaderHint = null;
+    const kind: OperationKind = this.rng.chance(1, 5) ? 'read' : 'write';
+    const node = kind === 'write' && this.leaderHint !== null && this.rng.chance(4, 5) ? this.leaderHint : this.rng.pick(this.nodes);
     let openAtNode = 0;
     for (const r of this.open.values()) if (r.node === node) openAtNode += 1;
     if (openAtNode >= this.openPerNodeMax) return null;
     this.counter += 1;
     const requestId = `c${this.counter}`;
-    const kind: OperationKind = this.rng.chance(1, 5) ? 'read' : 'write';
     const payload = this.payload(this.rng);
-    this.open.set(requestId, { requestId, node, kind, invokedMs: nowMs, completedMs: null, outcome: null, index: null });
+    const floorIndex = kind === 'read' ? this.acknowledgedIndexMax : 0;
+    this.open.set(requestId, { requestId, node, kind, invokedMs: nowMs, completedMs: null, outcome: null, index: null, floorIndex });
     this.stats.invoked += 1;
     return { requestId, node, kind, payload };
   }
@@ -84,8 +96,14 @@ export class Workload {
         if (reply.kind === 'write') {
           record.index = reply.index;
           this.acknowledged.push({ requestId: reply.requestId, index: reply.index });
+          this.acknowledgedIndexMax = Math.max(this.acknowledgedIndexMax, reply.index);
+          this.leaderHint = record.node;
+        } else if (reply.kind === 'read' && reply.index < record.floorIndex) {
+          throw new Violation(
+            'linearizable-read',
+            `read ${reply.requestId} at ${record.node} was answered at index ${reply.index}, behind write index ${record.floorIndex} acknowledged before it was sent`,
+          );
         }
-        this.leaderHint = record.node;
         break;
       case 'NOT_LEADER':
         record.outcome = 'notLeader';
@@ -122,6 +140,13 @@ export class Workload {
   /** Open requests, oldest first (for liveness failure messages). */
   openRequests(): HistoryRecord[] {
     return [...this.open.values()];
+  }
+
+  /** When the oldest write still open at `node` was sent (Infinity: none). */
+  private oldestWriteAt(node: string): number {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const r of this.open.values()) if (r.node === node && r.kind === 'write' && r.invokedMs < oldest) oldest = r.invokedMs;
+    return oldest;
   }
 
   private gap(): number {

@@ -4,8 +4,11 @@ import { refuseOperation, revocationOf } from './access.js';
 import { runAdmin } from './admin.js';
 import { describeUnknownUser, userExists } from './authorize.js';
 import type { ClientCommand, Command, Operation } from './commands.js';
+import type { Mutations } from '../util/mutations.js';
+import { noMutations } from '../util/mutations.js';
 import { decodeCommand } from './commands.js';
 import type { ApplyContext } from './context.js';
+import type { DedupVerdict } from './dedup.js';
 import { checkDuplicate, recordResult } from './dedup.js';
 import { campaign, proclaim, resign } from './election.js';
 import { deleteKey, put } from './kv.js';
@@ -57,6 +60,9 @@ function runOperation(
   }
 }
 
+/** What the seeded bug 'lost-dedup' says of every command: never seen before. */
+const newCommand: DedupVerdict = { kind: 'new' };
+
 /**
  * A client command, in this order: the client id must be the principal's (else refused and not
  * recorded, so nobody reads or overwrites another's entry); exactly-once (a known seq answers its
@@ -68,7 +74,7 @@ function runClient(ctx: ApplyContext, command: ClientCommand): CommandResult {
   const { clientId, seq, op } = command;
   const principal = command.principal ?? null;
   const state = ctx.state;
-  const verdict = checkDuplicate(state, clientId, seq, principal);
+  const verdict = ctx.mutations.has('lost-dedup') ? newCommand : checkDuplicate(state, clientId, seq, principal);
   switch (verdict.kind) {
     case 'duplicate':
       return verdict.result;
@@ -118,7 +124,7 @@ function runCommand(ctx: ApplyContext, command: Command): CommandResult {
  * then the command runs. An empty payload is a tick. Never throws on any payload; asserts only
  * that entries arrive in index order.
  */
-export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
+export function apply(state: LockState, command: AppliedCommand, mutations: Mutations = noMutations): ApplyOutput {
   // Hot path: the message is built only when the check fails.
   if (command.index <= state.appliedIndex) assert(false, `entry ${command.index} applied after ${state.appliedIndex}`);
   // Whole milliseconds, never backwards: a fractional, non-finite or earlier stamp cannot move
@@ -127,7 +133,7 @@ export function apply(state: LockState, command: AppliedCommand): ApplyOutput {
   const nowMs = Number.isSafeInteger(stamped) && stamped > state.logTimeMs ? stamped : state.logTimeMs;
   state.appliedIndex = command.index;
   state.logTimeMs = nowMs;
-  const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [] };
+  const ctx: ApplyContext = { state, index: command.index, nowMs, notifications: [], mutations };
   advanceTime(ctx);
   let result: CommandResult;
   if (command.payload.length === 0) {

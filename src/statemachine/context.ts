@@ -1,3 +1,4 @@
+import type { Mutations } from '../util/mutations.js';
 import type { Notification, WatchEvent } from './results.js';
 import type { LockState } from './state.js';
 
@@ -7,6 +8,8 @@ export interface ApplyContext {
   readonly index: number;
   readonly nowMs: number;
   readonly notifications: Notification[];
+  /** Seeded bugs (simulator mutation tests only): empty in production. */
+  readonly mutations: Mutations;
 }
 
 /** Records a watch event in the bounded history and pushes it to watchers. */

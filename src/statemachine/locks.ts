@@ -81,7 +81,8 @@ function grant(
   const state = ctx.state;
   if (state.sessions.get(session.id) !== session) assert(false, `grant of ${lock.name} to dead session ${session.id}`);
   if (!compatible(lock, mode)) assert(false, `grant of ${lock.name} while incompatible`);
-  const token = fencingToken(Math.max(ctx.index, state.lastToken + 1));
+  // The seeded bug 'reuse-fencing-token' drops the guard for an entry that grants several times.
+  const token = fencingToken(ctx.mutations.has('reuse-fencing-token') ? ctx.index : Math.max(ctx.index, state.lastToken + 1));
   state.lastToken = token;
   const hold: Hold = { session: session.id, token, mode, grantedAtMs: ctx.nowMs, lockDelayMs, value };
   lock.holders.set(session.id, hold);

@@ -1,5 +1,7 @@
 import type { AppliedCommand, ReplicatedStateMachine } from '../server/state-machine.js';
 import { assert } from '../util/assert.js';
+import type { Mutations } from '../util/mutations.js';
+import { noMutations } from '../util/mutations.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { apply } from './apply.js';
@@ -18,7 +20,11 @@ import { createLockState } from './state.js';
 export class LockStateMachine implements ReplicatedStateMachine<ApplyOutput> {
   private current: LockState;
 
-  constructor(readonly config: LockMachineConfig = defaultLockMachineConfig) {
+  constructor(
+    readonly config: LockMachineConfig = defaultLockMachineConfig,
+    /** Seeded bugs for the simulator's mutation tests (src/util/mutations.ts); production passes none. */
+    private readonly mutations: Mutations = noMutations,
+  ) {
     const problems = validateLockMachineConfig(config);
     assert(problems.length === 0, () => `invalid lock machine config: ${problems.join('; ')}`);
     this.current = createLockState(config);
@@ -30,7 +36,7 @@ export class LockStateMachine implements ReplicatedStateMachine<ApplyOutput> {
   }
 
   apply(command: AppliedCommand): ApplyOutput {
-    return apply(this.current, command);
+    return apply(this.current, command, this.mutations);
   }
 
   snapshot(): Uint8Array {

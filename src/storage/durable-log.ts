@@ -23,6 +23,11 @@ export interface PersistRequest {
 export interface DurableLog {
   /** Load and verify everything; throws a typed corruption error naming what is wrong and where. Call before persist(). */
   load(): Promise<PersistentState>;
-  persist(request: PersistRequest): Promise<void>;
+  /**
+   * Resolves once the request is durable. A log may call `onWritten` earlier, when the batch is
+   * in the log and only its confirmation (LevelLog's evidence) is still being written: a group
+   * committer may then hand it the next batch, which the log writes after this one.
+   */
+  persist(request: PersistRequest, onWritten?: () => void): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,9 +1,15 @@
+import type { LostWrites } from './log-mark.js';
+
 /**
  * Why the storage layer refuses to go on. Every code names an operator-visible condition; the
  * message always names the data directory and, where one applies, the key or log index.
  *
  * - CORRUPT_DATA: a record fails its checksum, does not decode, or the log has a gap / does not
- *   match its snapshot metadata. The node must not start from this directory.
+ *   match its snapshot metadata; or LevelDB itself finds its files damaged (a table file missing).
+ *   The node must not start from this directory.
+ * - LOST_WRITES: the log is older than what the node had made durable and acknowledged, as its
+ *   evidence files record it (evidence.ts): entries, a term or a vote went backwards. A node that
+ *   forgot them could vote twice in one term or deny a committed entry, so it must not start.
  * - IDENTITY_MISMATCH: the directory belongs to another cluster id or node id.
  * - FORMAT: the directory was written by an unknown storage format version, or holds data
  *   without an identity record (not a raftlock directory).
@@ -15,6 +21,7 @@
  */
 export type StorageErrorCode =
   | 'CORRUPT_DATA'
+  | 'LOST_WRITES'
   | 'IDENTITY_MISMATCH'
   | 'FORMAT'
   | 'DATA_DIR_LOCKED'
@@ -49,4 +56,28 @@ export class StorageError extends Error {
 /** Type guard for the top-level handler that prints a storage refusal and exits. */
 export function isStorageError(value: unknown): value is StorageError {
   return value instanceof StorageError;
+}
+
+/** LOST_WRITES, with the comparison that found it. */
+export class LostWritesError extends StorageError {
+  readonly lostWrites: LostWrites;
+
+  constructor(dir: string, lostWrites: LostWrites, message: string) {
+    super({ code: 'LOST_WRITES', dir }, message);
+    this.lostWrites = lostWrites;
+  }
+}
+
+/**
+ * What an operator does with a directory whose data cannot be trusted: the cluster holds a copy
+ * of everything, so the node rejoins empty, through learner, never as a wiped voter (see
+ * docs/storage.md, "Recovering a node whose directory is refused").
+ */
+export function recoverySteps(dir: string, nodeId: string): string {
+  return (
+    `To recover: keep the directory aside (mv ${dir} ${dir}.damaged), remove the node from the cluster ` +
+    `(raftlock members remove ${nodeId}), add it back (raftlock members add ${nodeId}), start it with an empty ` +
+    `directory and promote it once it has caught up (raftlock members promote ${nodeId}); or restore the directory ` +
+    `from a copy that holds these writes. See docs/storage.md, "Recovering a node whose directory is refused".`
+  );
 }

@@ -39,12 +39,19 @@ interface Waiter {
  * an earlier one); each promise resolves, in submission order, only once its batch is written (and
  * synced when it asked for sync). Fail-stop: when a batch fails, its requests and every queued or
  * later one reject with that error.
+ *
+ * A log that confirms a batch after writing it (LevelLog's evidence, see `DurableLog.persist`)
+ * says when the batch is in; the next batch is formed and handed over then, so the confirmation
+ * of one batch overlaps the write of the next.
  */
 export class GroupCommitter implements DurableLog {
   private readonly batchRequestsMax: number;
   private readonly onBatchWritten: GroupCommitOptions['onBatchWritten'];
   private queue: Waiter[] = [];
+  /** A batch is being written and the log has not yet said it is in (see `flush`). */
   private writing = false;
+  /** Batches handed to the log and not yet acknowledged. */
+  private inFlight = 0;
   private scheduled = false;
   private failure: { readonly error: unknown } | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -87,13 +94,13 @@ export class GroupCommitter implements DurableLog {
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && !this.writing && !this.scheduled;
+    return this.queue.length === 0 && this.inFlight === 0 && !this.scheduled;
   }
 
   // A turn's delay before each batch lets requests made in the same turn, and the follow-up
   // requests of proposers whose promises were just resolved, join the batch.
   private schedule(): void {
-    if (this.writing || this.scheduled || this.queue.length === 0) return;
+    if (this.writing || this.scheduled || this.queue.length === 0 || this.failure !== null) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -114,17 +121,31 @@ export class GroupCommitter implements DurableLog {
       return this.fail(error, batch);
     }
     this.writing = true;
+    this.inFlight++;
     this.batchCount++;
+    // The next batch may go once this one is in the log, even while the log is still confirming
+    // it (LevelLog writes its evidence then): the log writes batches in the order it gets them
+    // and acknowledges them in that order, so nothing is reordered, and the confirmation of one
+    // batch overlaps the write of the next.
     const startedMs = performance.now();
-    this.log.persist(merged).then(
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.writing = false;
+      this.schedule();
+    };
+    this.log.persist(merged, release).then(
       () => {
-        this.writing = false;
+        this.inFlight--;
         this.onBatchWritten?.(merged, batch.length, (performance.now() - startedMs) / 1000);
         for (const waiter of batch) waiter.resolve();
-        this.schedule();
+        release();
         this.settleIdle();
       },
       (error: unknown) => {
+        this.inFlight--;
+        released = true;
         this.writing = false;
         this.fail(error, batch);
       },
@@ -132,10 +153,11 @@ export class GroupCommitter implements DurableLog {
   }
 
   private fail(error: unknown, batch: readonly Waiter[]): void {
-    this.failure = { error };
+    // The first failure is the one every later request is told about.
+    this.failure ??= { error };
     const rejected = [...batch, ...this.queue];
     this.queue = [];
-    for (const waiter of rejected) waiter.reject(error);
+    for (const waiter of rejected) waiter.reject(this.failure.error);
     this.settleIdle();
   }
 

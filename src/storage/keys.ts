@@ -5,6 +5,7 @@
  *
  *   identity                  cluster id, node id, format version (written once, on first open)
  *   hardstate                 term, vote, commit
+ *   generation                how many batches the log has written (one more in every batch)
  *   snapshot                  metadata of the one stored snapshot (index, term, conf, size, crc)
  *   snapchunk:<8 digits>      snapshot data, chunk n (a snapshot may be tens of MB)
  *   entry:<16 digits>         the log entry at that index (16 digits hold any safe integer)
@@ -13,6 +14,11 @@
 export const identityKey = 'identity';
 export const hardStateKey = 'hardstate';
 export const snapshotMetaKey = 'snapshot';
+/**
+ * Rewritten by every batch with the batch's number: the evidence files (evidence.ts) record the
+ * number of the last synced batch, so a log that lost batches shows a lower one.
+ */
+export const generationKey = 'generation';
 
 const entryPrefix = 'entry:';
 const entryDigits = 16;

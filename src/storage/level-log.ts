@@ -1,11 +1,16 @@
 import { Level } from 'level';
-import type { NodeId, PersistentState } from '../raft/types.js';
-import { isValidNodeId } from '../raft/types.js';
+import type { HardState, NodeId, PersistentState } from '../raft/types.js';
+import { emptyHardState, isValidNodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import type { DurableLog, PersistRequest } from './durable-log.js';
-import { StorageError } from './errors.js';
-import { entryKey, identityKey } from './keys.js';
-import { decodeEntry, decodeIdentity, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
+import { recoverySteps, StorageError } from './errors.js';
+import type { EvidenceFound } from './evidence.js';
+import type { LogMark } from './log-mark.js';
+import { EvidenceWriter, readEvidence } from './evidence.js';
+import { EvidenceRecorder } from './evidence-recorder.js';
+import { markOf, refuseLostWrites } from './evidence-check.js';
+import { entryKey, generationKey, identityKey } from './keys.js';
+import { decodeEntry, decodeIdentity, encodeGeneration, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
 import type { LogDb } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StoredLayout, WriteOp } from './write-plan.js';
@@ -39,6 +44,11 @@ export interface LevelLogOptions {
    * the idle sweep's. A throw is treated exactly like a failed write or fsync (the log stops).
    */
   readonly beforeWrite?: (info: WriteInfo) => void;
+  /**
+   * Fault injection for tests: called before the evidence of a synced batch is written (with
+   * that batch's generation). A throw is treated like a failed write (the log stops).
+   */
+  readonly beforeEvidenceWrite?: (generation: number) => void;
 }
 
 const clusterIdLengthMax = 128;
@@ -65,20 +75,35 @@ export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> 
         `data directory ${dir} is in use by another raftlock process (its LOCK file is held); stop that process or use another directory`,
       );
     }
+    if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(dir, nodeId, error);
     throw new StorageError({ code: 'OPEN_FAILED', dir, cause: error }, `data directory ${dir} cannot be opened: ${describe(error)}`);
   }
+  let evidence: EvidenceFound;
   try {
     await checkIdentity(db, options);
+    evidence = await readEvidence(dir).catch((error: unknown) => {
+      throw new StorageError({ code: 'OPEN_FAILED', dir, cause: error }, `data directory ${dir}: its evidence files cannot be read: ${describe(error)}`);
+    });
   } catch (error) {
     await db.close();
     throw error;
   }
-  return new LevelLog(db, dir, {
+  return new LevelLog(db, dir, nodeId, evidence, {
     snapshotChunkBytes: options.snapshotChunkBytes ?? defaultSnapshotChunkBytes,
     coveredDeletesPerWrite: options.coveredDeletesPerWrite ?? defaultCoveredDeletesPerWrite,
     coveredSweepDelayMs: options.coveredSweepDelayMs ?? defaultCoveredSweepDelayMs,
     beforeWrite: options.beforeWrite ?? null,
+    beforeEvidenceWrite: options.beforeEvidenceWrite ?? null,
   });
+}
+
+/** LevelDB found its own files damaged (a table file missing or unreadable). */
+function levelCorruption(dir: string, nodeId: NodeId, error: unknown): StorageError {
+  return new StorageError(
+    { code: 'CORRUPT_DATA', dir, cause: error },
+    `data directory ${dir}: LevelDB finds its files damaged (${describe(error)}); writes the node acknowledged ` +
+      `may be gone, so it must not start from this directory. ${recoverySteps(dir, nodeId)}`,
+  );
 }
 
 async function checkIdentity(db: LogDb, options: LevelLogOptions): Promise<void> {
@@ -124,6 +149,7 @@ interface LevelLogSettings {
   readonly coveredDeletesPerWrite: number;
   readonly coveredSweepDelayMs: number;
   readonly beforeWrite: ((info: WriteInfo) => void) | null;
+  readonly beforeEvidenceWrite: ((generation: number) => void) | null;
 }
 
 /**
@@ -131,9 +157,17 @@ interface LevelLogSettings {
  * requests are written strictly in call order. Fail-stop: after a failed write, or a request that
  * breaks the log's invariants, every later load/persist rejects with STOPPED — the process must
  * restart and recover from what is durable, never carry on past an unknown disk state.
+ *
+ * Every batch also rewrites the log's generation, and after every synced batch the evidence files
+ * (evidence.ts) record the generation and the state it left, before the batch is reported
+ * durable. `load()` compares the two and refuses a log that went back (LOST_WRITES).
  */
 export class LevelLog implements DurableLog {
   private layout: StoredLayout | null = null;
+  private generation = 0;
+  private hardState: HardState = emptyHardState;
+  private lastTerm = 0;
+  private evidence: EvidenceRecorder | null = null;
   private tail: Promise<void> = Promise.resolve();
   private failure: unknown = null;
   private closed = false;
@@ -146,6 +180,8 @@ export class LevelLog implements DurableLog {
   constructor(
     private readonly db: LogDb,
     readonly dir: string,
+    private readonly nodeId: NodeId,
+    private found: EvidenceFound,
     private readonly settings: LevelLogSettings,
   ) {}
 
@@ -168,13 +204,42 @@ export class LevelLog implements DurableLog {
   async load(): Promise<PersistentState> {
     this.checkUsable();
     await this.tail;
+    await this.evidence?.idle();
     this.checkUsable();
-    const recovered = await recover(this.db, this.dir);
+    const recovered = await recover(this.db, this.dir).catch((error: unknown) => {
+      if (error instanceof StorageError) throw error;
+      if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(this.dir, this.nodeId, error);
+      throw new StorageError({ code: 'OPEN_FAILED', dir: this.dir, cause: error }, `data directory ${this.dir} cannot be read: ${describe(error)}`);
+    });
+    const mark = markOf(recovered);
+    // A later load() of the same handle compares with the copies as they are now.
+    if (this.evidence !== null) this.found = await readEvidence(this.dir);
+    refuseLostWrites(this.dir, this.nodeId, this.found, recovered);
+    if (this.evidence === null) {
+      const writer = await EvidenceWriter.open(this.dir, this.found, mark).catch((error: unknown) => {
+        throw new StorageError({ code: 'OPEN_FAILED', dir: this.dir, cause: error }, `data directory ${this.dir}: its evidence files cannot be opened: ${describe(error)}`);
+      });
+      this.evidence = new EvidenceRecorder(writer, mark.generation, this.settings.beforeEvidenceWrite, (error, generation) => {
+        this.failure = error;
+        return new StorageError(
+          { code: 'WRITE_FAILED', dir: this.dir, cause: error },
+          `data directory ${this.dir}: recording the evidence of batch ${generation} failed (${describe(error)}); the node stops`,
+        );
+      });
+    }
     this.layout = recovered.layout;
+    this.generation = recovered.generation;
+    this.hardState = recovered.state.hardState;
+    this.lastTerm = mark.lastTerm;
     return recovered.state;
   }
 
-  persist(request: PersistRequest): Promise<void> {
+  /**
+   * Resolves once the request's batch is on disk (synced when asked) and, for a synced one, its
+   * evidence too. `onWritten` is called as soon as the batch itself is written: the next batch
+   * may go to LevelDB then, while this one's evidence is still being written.
+   */
+  persist(request: PersistRequest, onWritten?: () => void): Promise<void> {
     try {
       this.checkUsable();
     } catch (error) {
@@ -192,7 +257,10 @@ export class LevelLog implements DurableLog {
         this.queued--;
       },
     );
-    return run;
+    return run.then((evidenced) => {
+      onWritten?.();
+      return evidenced.done;
+    });
   }
 
   /** Waits for writes in flight, then releases the directory. Allowed after a failure. */
@@ -201,6 +269,7 @@ export class LevelLog implements DurableLog {
     this.closed = true;
     this.cancelSweep();
     await this.tail;
+    await this.evidence?.close();
     await this.db.close();
   }
 
@@ -245,7 +314,8 @@ export class LevelLog implements DurableLog {
     this.sweepCount++;
   }
 
-  private async write(request: PersistRequest): Promise<void> {
+  /** Writes the request's batch; `done` resolves once the evidence covers it (see `persist`). */
+  private async write(request: PersistRequest): Promise<{ readonly done: Promise<void> }> {
     // Requests queued before close() still go out; only a failure stops them.
     this.checkNotFailed();
     const layout = this.layout;
@@ -262,6 +332,35 @@ export class LevelLog implements DurableLog {
     await this.writeBatch(ops, { seq: request.seq, ops: ops.length, sync: request.sync }, `writing request ${request.seq}`);
     this.layout = next;
     this.batchCount++;
+    this.hardState = request.hardState ?? this.hardState;
+    const lastEntry = request.entries[request.entries.length - 1];
+    if (lastEntry !== undefined) this.lastTerm = lastEntry.term;
+    else if (request.snapshot !== null && next.lastStored === next.snapshotIndex) this.lastTerm = next.snapshotTerm;
+    // Only a synced batch may be acknowledged, so only its state is evidence; it is recorded
+    // after the batch is on disk (never claiming more than the log holds) and before the caller
+    // hears that it is. An unsynced batch waits for the evidence of the synced ones before it,
+    // so that requests are still acknowledged in order.
+    const evidence = this.evidence;
+    assert(evidence !== null, 'persist() before load(): the evidence files are not open');
+    if (request.sync) evidence.want(this.mark());
+    const done = evidence.durable();
+    done.catch(() => undefined);
+    return { done };
+  }
+
+  /** The log's state as the evidence records it. */
+  private mark(): LogMark {
+    const layout = this.layout;
+    assert(layout !== null, 'no layout before load()');
+    return {
+      generation: this.generation,
+      term: this.hardState.term,
+      vote: this.hardState.vote,
+      commit: this.hardState.commit,
+      lastIndex: layout.lastStored,
+      lastTerm: this.lastTerm,
+      snapshotIndex: layout.snapshotIndex,
+    };
   }
 
   /**
@@ -278,7 +377,9 @@ export class LevelLog implements DurableLog {
         if (op.type === 'put') batch.put(op.key, op.value);
         else batch.del(op.key);
       }
+      batch.put(generationKey, sealRecord(generationKey, encodeGeneration(this.generation + 1)));
       await batch.write({ sync: info.sync });
+      this.generation++;
     } catch (error) {
       this.failure = error;
       throw new StorageError(

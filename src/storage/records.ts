@@ -139,6 +139,22 @@ export function decodeHardState(payload: Uint8Array): Result<HardState, string> 
   return ok({ term: v[0] as Term, vote, commit: v[2] as LogIndex });
 }
 
+// ---- generation -------------------------------------------------------------------------------
+
+/** Generation payload: `[batches written]`. */
+export function encodeGeneration(generation: number): Buffer {
+  return pack([generation]);
+}
+
+/** The value in a payload, or what is wrong with it. */
+export function decodeGeneration(payload: Uint8Array): Result<number, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  if (!Array.isArray(v) || v.length !== 1 || !isCount(v[0])) return err('is not a generation record');
+  return ok(v[0]);
+}
+
 // ---- identity ---------------------------------------------------------------------------------
 
 /** Who owns a data directory; written on first open and checked on every later one. */

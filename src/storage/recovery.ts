@@ -12,11 +12,12 @@ import {
   entryKeyIndex,
   entryRangeEnd,
   entryRangeStart,
+  generationKey,
   hardStateKey,
   snapshotMetaKey,
 } from './keys.js';
 import type { StoredSnapshotMeta } from './records.js';
-import { decodeEntry, decodeHardState, decodeSnapshotMeta, openRecord } from './records.js';
+import { decodeEntry, decodeGeneration, decodeHardState, decodeSnapshotMeta, openRecord } from './records.js';
 import type { StoredLayout } from './write-plan.js';
 
 /** A data directory as opened by openLevelLog: UTF-8 keys, Buffer values. */
@@ -29,6 +30,8 @@ const readSliceEntries = 1024;
 export interface Recovered {
   readonly state: PersistentState;
   readonly layout: StoredLayout;
+  /** The number of the last batch the log holds (0 for a log written before batches were numbered). */
+  readonly generation: number;
 }
 
 /**
@@ -49,6 +52,16 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
     const decoded = decodeHardState(payload);
     if (!decoded.ok) throw corrupt(hardStateKey, decoded.error);
     hardState = decoded.value;
+  }
+
+  let generation = 0;
+  const rawGeneration = await db.get(generationKey);
+  if (rawGeneration !== undefined) {
+    const payload = openRecord(generationKey, rawGeneration);
+    if (payload === null) throw corrupt(generationKey, 'fails its CRC-32C checksum');
+    const decoded = decodeGeneration(payload);
+    if (!decoded.ok) throw corrupt(generationKey, decoded.error);
+    generation = decoded.value;
   }
 
   const snapshot = await recoverSnapshot(db, dir, corrupt);
@@ -93,7 +106,7 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
     entries,
   };
   const snapshotTerm = snapshot?.meta.term ?? 0;
-  return { state, layout: { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } };
+  return { state, layout: { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored }, generation };
 }
 
 function entryIndexOf(key: string, corrupt: (key: string, what: string) => StorageError): number {

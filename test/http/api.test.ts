@@ -279,6 +279,11 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const notJson = await h.api(follower, '/v1/sessions', { method: 'POST', rawBody: '{"ttlMs":' });
     t.equal(notJson.status, 400);
     t.equal(body(notJson)['code'], 'INVALID_ARGUMENT');
+    const xml = await h.api(follower, '/v1/sessions', { method: 'POST', rawBody: '<ttl/>', headers: { 'content-type': 'application/xml' } });
+    t.equal(xml.status, 415);
+    t.equal(body(xml)['code'], 'INVALID_ARGUMENT');
+    const emptyJson = await h.api(follower, `/v1/sessions/${await openSession()}`, { method: 'DELETE', headers: { 'content-type': 'application/json' } });
+    t.equal(emptyJson.status, 200, 'an empty JSON body is no body (curl -H content-type on a DELETE)');
     const both = await h.api(follower, '/v1/kv/k', { method: 'PUT', body: { session: 1, text: 'a', value: 'YQ==' } });
     t.equal(both.status, 400);
     t.match(body(both)['message'], /not both/);

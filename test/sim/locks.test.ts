@@ -127,6 +127,16 @@ t.test('the lock checker reports token regressions, divergent grants, double eff
   c.onAnswer('x', 4, granted(5));
   c.onAnswer('x', 4, granted(5));
   throws('two different answers to one (clientId, seq)', 'exactly-once', () => c.onAnswer('x', 4, granted(6)));
+  const put = (version: number) => ({ code: 'OK' as const, value: { kind: 'put' as const, key: 'k', version, createIndex: 3, modifyIndex: 3 + version } });
+  c.onCommandResult('n1', state, 'y', 7, put(1));
+  c.onCommandResult('n1', state, 'y', 7, put(1));
+  c.onCommandResult('n2', state, 'y', 7, put(1));
+  t.pass('a retry that reached the log again and got the first result back is fine');
+  throws('one replica applying (clientId, seq) twice with different effects', 'exactly-once', () => c.onCommandResult('n1', state, 'y', 7, put(2)));
+  const opened = (session: number) => ({ code: 'OK' as const, value: { kind: 'session' as const, session: sessionId(session), ttlMs: 1500 } });
+  c.onCommandResult('n1', state, 'z', 1, opened(20));
+  c.onCommandResult('n1', state, 'z', 1, opened(30));
+  t.pass('an openSession retried after its first session ended opens another (the client entry went with it)');
   c.believe('a', 'r', 1, false, 0, 1_000);
   c.believe('b', 'r', 2, false, 100, 1_100);
   t.pass('shared holders may overlap');

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Message } from '../../src/raft/messages.js';
 import type { RaftStatus } from '../../src/raft/status.js';
 import type { Entry, HardState, LogIndex, Term } from '../../src/raft/types.js';
 import { RaftSafetyChecker } from '../../src/sim/checkers/raft-safety.js';
@@ -79,6 +80,40 @@ t.test('the checkers catch each broken invariant', async (t) => {
   t.throws(() => sm2.onApplied('n2', cmd(1, 1, 1), 10, 222), Violation, 'replica states differ at one index');
   sm2.onApplied('n1', cmd(2, 1, 1), 20, 333);
   t.throws(() => sm2.onApplied('n1', cmd(3, 1, 1), 15, 444), Violation, 'log time going back');
+
+  // Figure 2's persistent state: a node restarts with at least the term, and in it the vote, its
+  // completed writes hold; a vote goes out only once durable, and only once per term.
+  const restarts = new RaftSafetyChecker(canon);
+  restarts.onDurableHardState('n1', hs(6, 'n2'));
+  restarts.onRestart('n1', false);
+  t.throws(() => restarts.onStatus('n1', status('follower', 5)), /term-monotonic: n1 restarted in term 5/, 'a restart that forgot the term');
+  restarts.onRestart('n1', false);
+  t.throws(() => restarts.onStatus('n1', status('follower', 6)), /vote-once: n1 restarted in term 6 with vote none/, 'a restart that forgot the vote');
+  restarts.onRestart('n1', false);
+  restarts.onStatus('n1', { ...status('follower', 6), vote: 'n2' as RaftStatus['vote'] });
+  restarts.onStatus('n1', status('follower', 7));
+  t.pass('a restart with its durable term and vote, then a later term, is fine');
+  const grant = (from: string, to: string, termValue: number): Message => ({
+    type: 'RequestVoteResponse',
+    from: from as Message['from'],
+    to: to as Message['to'],
+    term: termValue as Term,
+    preVote: false,
+    granted: true,
+  });
+  const votes = new RaftSafetyChecker(canon);
+  t.throws(() => votes.onMessage('n3', grant('n3', 'n1', 2)), /persist-before-send/, 'a vote sent before its write completed');
+  votes.onDurableHardState('n3', hs(2, 'n1'));
+  votes.onMessage('n3', grant('n3', 'n1', 2));
+  votes.onMessage('n3', grant('n3', 'n1', 2));
+  t.pass('the durable vote, sent twice (a duplicate request), is fine');
+  votes.onDurableHardState('n3', hs(3, 'n2'));
+  votes.onMessage('n3', grant('n3', 'n1', 2));
+  t.pass('a vote of an earlier term, sent after a later term became durable, promises nothing more');
+  votes.onDurableHardState('n4', hs(2, 'n1'));
+  votes.onMessage('n4', grant('n4', 'n1', 2));
+  votes.onDurableHardState('n4', hs(3, 'n4'));
+  t.throws(() => votes.onMessage('n4', grant('n4', 'n5', 2)), /vote-once: n4 granted its vote in term 2 to n1 and then to n5/, 'two grants in one term, whatever the disk says');
 
   const completeness = new StateMachineSafetyChecker();
   completeness.onApplied('n1', cmd(1, 1, 1), 0, 1);
@@ -201,7 +236,7 @@ t.test('every kept regression scenario passes', async (t) => {
     const outcome = runSimulation({ scenario: parsed.value, replayFrom: { kind: 'file', path: `test/sim/regressions/${file}` } });
     t.ok(outcome.passed, outcome.passed ? file : formatFailure(outcome));
   }
-  t.equal(kinds.size, 15, 'together they exercise every fault kind');
+  t.equal(kinds.size, 19, 'together they exercise every fault kind');
 });
 
 t.test('a failure names its seed and one replay command; scenarios round-trip', async (t) => {
@@ -327,6 +362,6 @@ t.test('a Raft core that skips fsync is caught, with its seed and replay command
   t.ok(first, 'caught within five seeds');
   if (first === undefined) return;
   t.equal(first.kind, 'correctness');
-  t.match(first.message, /term-monotonic|vote-once|election-safety|state-machine-safety|durability/);
+  t.match(first.message, /term-monotonic|vote-once|persist-before-send|election-safety|state-machine-safety|durability/);
   t.match(formatFailure(first), new RegExp(`seed ${first.seed}[\\s\\S]*replay: npx raftlock sim --seed ${first.seed} --nodes 5`));
 });

@@ -1,5 +1,6 @@
 // Power-cut durability with real processes: a writer appends through group commit and is SIGKILLed
-// at random moments; after every kill the directory must load, hold every acknowledged entry with
+// at random moments; after every kill the directory must load (the lost-writes check of its
+// evidence files never refuses a crash that lost nothing acknowledged), hold every acknowledged entry with
 // its exact bytes, hold only whole, checksummed entries in a contiguous log, and have a hard state
 // consistent with that log (Raft §5.2: what a node acknowledged must survive its crash).
 // RAFTLOCK_CRASH_KILLS=N runs a longer soak (default 50 kill points).

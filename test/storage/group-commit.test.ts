@@ -19,9 +19,18 @@ class ManualLog implements DurableLog {
     return Promise.resolve(emptyPersistentState());
   }
 
-  persist(req: PersistRequest): Promise<void> {
+  /** Calls back when `written()` says so: the batch is in, only its confirmation is pending. */
+  readonly onWritten: (() => void)[] = [];
+
+  persist(req: PersistRequest, onWritten?: () => void): Promise<void> {
     this.written.push(req);
+    if (onWritten !== undefined) this.onWritten.push(onWritten);
     return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+  }
+
+  /** The oldest batch not yet reported written is in the log (its confirmation is still pending). */
+  reportWritten(): void {
+    this.onWritten.shift()?.();
   }
 
   close(): Promise<void> {
@@ -83,6 +92,33 @@ t.test('requests made while a batch is in flight go out together in the next bat
   t.ok(log.closed);
 });
 
+t.test('once the log has a batch in, the next one goes while the first is confirmed; acknowledgements keep order', async (t) => {
+  const log = new ManualLog();
+  const committer = new GroupCommitter(log);
+  const resolved: number[] = [];
+  const track = (req: PersistRequest): Promise<void> => committer.persist(req).then(() => void resolved.push(req.seq));
+  const r1 = request({ entries: entriesFrom(1, 1, 1) });
+  const p1 = track(r1);
+  await turn();
+  const r2 = request({ entries: entriesFrom(2, 1, 1) });
+  const r3 = request({ entries: entriesFrom(3, 1, 1) });
+  const rest = [track(r2), track(r3)];
+  await turn();
+  t.equal(log.written.length, 1, 'the second batch waits while the first is being written');
+  log.reportWritten();
+  await turn();
+  t.equal(log.written.length, 2, 'the first is in the log: the waiting requests go as the next batch');
+  t.same(log.written[1]?.entries.map((e) => e.index), [2, 3]);
+  t.same(resolved, [], 'nothing is acknowledged before the log confirms it');
+  log.complete();
+  await p1;
+  t.same(resolved, [r1.seq], 'the first batch is acknowledged once confirmed');
+  log.complete();
+  await Promise.all(rest);
+  t.same(resolved, [r1.seq, r2.seq, r3.seq], 'then the second, in order');
+  await committer.close();
+});
+
 t.test('a batch holds at most batchRequestsMax requests', async (t) => {
   const log = new ManualLog();
   const committer = new GroupCommitter(log, { batchRequestsMax: 3 });
@@ -130,6 +166,25 @@ t.test('a failed batch rejects its requests, the queued ones and every later one
   t.equal(log.written.length, 1);
   const later = await committer.persist(request({ entries: entriesFrom(2, 1, 1) })).then(() => null, (e: unknown) => e);
   t.equal(later, failure, 'a later request is refused');
+  await committer.close();
+});
+
+t.test('a batch in flight behind a failed one rejects with the first failure', async (t) => {
+  const log = new ManualLog();
+  const committer = new GroupCommitter(log);
+  const first = committer.persist(request({ entries: entriesFrom(1, 1, 1) }));
+  await turn();
+  const second = committer.persist(request({ entries: entriesFrom(2, 1, 1) }));
+  log.reportWritten();
+  await turn();
+  t.equal(log.written.length, 2, 'the second batch is in flight behind the first');
+  const outcome = Promise.allSettled([first, second]);
+  const failure = new Error('EIO: confirming the first batch failed');
+  log.fail(failure);
+  log.fail(new Error('stopped'));
+  const [a, b] = await outcome;
+  t.equal(a?.status === 'rejected' ? a.reason : null, failure);
+  t.equal(b?.status === 'rejected' ? b.reason : null, failure, 'every later request hears of the first failure');
   await committer.close();
 });
 

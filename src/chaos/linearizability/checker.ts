@@ -18,13 +18,25 @@
  * with the same known operations, fewer unknown ones and a dominating state (`Model.dominates`)
  * was already explored to exhaustion; a model may drop operations that cannot matter before the
  * search (`Model.reduce`).
+ *
+ * Long histories are cut at their quiescent points and searched one segment at a time, carrying
+ * every configuration a prefix can end in across each cut (segments.ts): the same verdict as one
+ * search, at a cost that grows with the length of the history rather than exploding with it.
+ * The search itself is in search.ts.
  */
-import { assert } from '../../util/assert.js';
+import { assertNever } from '../../util/assert.js';
 import type { Model, Operation } from './model.js';
+import { linearizations } from './search.js';
+import { checkSegmented, splitAtQuiescence } from './segments.js';
 
 export type CheckOptions = {
-  /** Search steps per partition before the verdict becomes "unknown". */
+  /** Search steps per partition before the verdict becomes "unknown" (segments and fallback each). */
   readonly stepsMax?: number;
+  /**
+   * Cut each partition at its quiescent points and search segment by segment (default true).
+   * False searches each partition in one piece, as before segmentation: for comparisons.
+   */
+  readonly segment?: boolean;
 };
 
 export const defaultStepsMax = 5_000_000;
@@ -38,12 +50,20 @@ export type Violation<Input, Output> = {
   readonly stuck: Operation<Input, Output>;
   /** Every operation that could have been next (called before `stuck` returned), and why not. */
   readonly candidates: readonly { readonly op: Operation<Input, Output>; readonly why: string }[];
+  /**
+   * When the violation was found in a segment after a quiescent cut: where the cut was, how many
+   * operations came before it, and how many configurations the prefix could end in there (the
+   * linearization shown is one of them, continued as far as it goes).
+   */
+  readonly cut: { readonly atUs: number; readonly operationsBefore: number; readonly configurations: number } | null;
 };
 
 export type PartitionVerdict<Input, Output> = {
   readonly partition: string;
   readonly operations: number;
   readonly steps: number;
+  /** Segments the partition was searched in (1: in one piece). */
+  readonly segments: number;
 } & (
   | { readonly verdict: 'ok' }
   | { readonly verdict: 'unknown' }
@@ -54,16 +74,6 @@ export type CheckResult<Input, Output> = {
   /** `violation` if any partition has one; else `unknown` if any search hit its bound; else `ok`. */
   readonly verdict: 'ok' | 'violation' | 'unknown';
   readonly partitions: readonly PartitionVerdict<Input, Output>[];
-};
-
-type Event = {
-  readonly kind: 'call' | 'return';
-  readonly op: number;
-  readonly time: number;
-  prev: Event | null;
-  next: Event | null;
-  /** A known call's return event (null on returns and on unknown calls, which return at +∞). */
-  match: Event | null;
 };
 
 /** Checks a history of operations against a model. Deterministic for a given input order. */
@@ -82,7 +92,8 @@ export function checkLinearizable<State, Input, Output>(
   const partitions: PartitionVerdict<Input, Output>[] = [];
   for (const key of [...groups.keys()].sort()) {
     const group = groups.get(key) ?? [];
-    const verdict = checkPartition(model, key, model.reduce === undefined ? group : model.reduce(group), options.stepsMax ?? defaultStepsMax);
+    const ops = model.reduce === undefined ? group : model.reduce(group);
+    const verdict = checkPartition(model, key, ops, options);
     partitions.push({ ...verdict, operations: group.length });
   }
   const verdict = partitions.some((p) => p.verdict === 'violation')
@@ -94,315 +105,55 @@ export function checkLinearizable<State, Input, Output>(
 }
 
 /**
- * Two doubly linked lists with a head sentinel each: the calls and returns of the known
- * operations, and the calls of the unknown ones (their returns, at +∞, would only ever close the
- * list, so they are left out).
+ * One partition: segment by segment when it has quiescent points (segments.ts), in one search
+ * otherwise. If the segmented search gives up (too many configurations at a cut, or the step
+ * bound), one search over the whole partition gets its own budget: segmenting never makes a
+ * verdict less conclusive than before.
  */
-function buildEvents<Input, Output>(ops: readonly Operation<Input, Output>[]): { known: Event; unknown: Event } {
-  const known: Event[] = [];
-  const unknown: Event[] = [];
-  ops.forEach((op, index) => {
-    if (!(op.returnUs >= op.callUs)) throw new RangeError(`operation ${op.id} returns before its call`);
-    const call: Event = { kind: 'call', op: index, time: op.callUs, prev: null, next: null, match: null };
-    if (op.returnUs === Infinity) {
-      unknown.push(call);
-      return;
-    }
-    const ret: Event = { kind: 'return', op: index, time: op.returnUs, prev: null, next: null, match: null };
-    call.match = ret;
-    known.push(call, ret);
-  });
-  // Calls before returns at equal times: touching operations count as concurrent (the lenient
-  // reading, so clock granularity never produces a false alarm).
-  const order = (x: Event, y: Event): number => {
-    if (x.time !== y.time) return x.time < y.time ? -1 : 1;
-    if (x.kind !== y.kind) return x.kind === 'call' ? -1 : 1;
-    return x.op - y.op;
-  };
-  const link = (events: Event[]): Event => {
-    events.sort(order);
-    const head: Event = { kind: 'call', op: -1, time: -Infinity, prev: null, next: null, match: null };
-    let last = head;
-    for (const event of events) {
-      last.next = event;
-      event.prev = last;
-      last = event;
-    }
-    return head;
-  };
-  return { known: link(known), unknown: link(unknown) };
-}
-
-function unlink(event: Event): void {
-  (event.prev as Event).next = event.next;
-  if (event.next !== null) event.next.prev = event.prev;
-}
-
-function relink(event: Event): void {
-  (event.prev as Event).next = event;
-  if (event.next !== null) event.next.prev = event;
-}
-
-/** Takes a call (and its return, if known) out of its list; `unlift` undoes the latest `lift`. */
-function lift(call: Event): void {
-  unlink(call);
-  if (call.match !== null) unlink(call.match);
-}
-
-function unlift(call: Event): void {
-  if (call.match !== null) relink(call.match);
-  relink(call);
-}
-
-/**
- * The set of linearized operations, with an incremental Zobrist hash (two 32-bit halves, XOR of a
- * fixed random word per operation) so that a memo key costs O(1) to form; the words themselves
- * are compared only when two keys collide.
- */
-class Bitset {
-  readonly words: Uint32Array;
-  private hashLow = 0;
-  private hashHigh = 0;
-  constructor(bits: number) {
-    this.words = new Uint32Array(Math.max(1, Math.ceil(bits / 32)));
-  }
-  set(i: number): void {
-    this.words[i >>> 5] = ((this.words[i >>> 5] ?? 0) | (1 << (i & 31))) >>> 0;
-    this.toggleHash(i);
-  }
-  clear(i: number): void {
-    this.words[i >>> 5] = ((this.words[i >>> 5] ?? 0) & ~(1 << (i & 31))) >>> 0;
-    this.toggleHash(i);
-  }
-  key(): string {
-    return `${this.hashLow.toString(36)}.${this.hashHigh.toString(36)}`;
-  }
-  equals(words: Uint32Array): boolean {
-    for (let k = 0; k < words.length; k++) if (words[k] !== this.words[k]) return false;
-    return true;
-  }
-  /** Is every bit of `words` either set here or one that `excused` accepts? */
-  covers(words: Uint32Array, excused: (bit: number) => boolean): boolean {
-    for (let k = 0; k < words.length; k++) {
-      let extra = ((words[k] ?? 0) & ~(this.words[k] ?? 0)) >>> 0;
-      while (extra !== 0) {
-        const low = 31 - Math.clz32(extra & -extra);
-        if (!excused(k * 32 + low)) return false;
-        extra = (extra & (extra - 1)) >>> 0;
-      }
-    }
-    return true;
-  }
-  private toggleHash(i: number): void {
-    this.hashLow = (this.hashLow ^ mix32(2 * i + 1)) >>> 0;
-    this.hashHigh = (this.hashHigh ^ mix32(2 * i + 2)) >>> 0;
-  }
-}
-
-/** A fixed pseudo-random word per integer (the splitmix32 finalizer). */
-function mix32(x: number): number {
-  let z = Math.imul(x, 0x9e3779b9) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-  return (z ^ (z >>> 16)) >>> 0;
-}
-
-type SessionOf<Input> = NonNullable<Model<unknown, Input, unknown>['session']>;
-
-/**
- * Which sessions the current linearization has ended (a function of the linearized set, so the
- * memo needs no key for it; a larger set ends more sessions, so the memo's inclusion test holds).
- */
-class Sessions<Input> {
-  private readonly session: Int32Array;
-  private readonly ends: Uint8Array;
-  private readonly endsTaken: Int32Array;
-
-  constructor(sessionOf: SessionOf<Input> | undefined, ops: readonly { readonly input: Input }[]) {
-    const ids = new Map<string, number>();
-    this.session = new Int32Array(ops.length).fill(-1);
-    this.ends = new Uint8Array(ops.length);
-    ops.forEach((op, i) => {
-      const s = sessionOf?.(op.input);
-      if (s === undefined) return;
-      let id = ids.get(s.id);
-      if (id === undefined) ids.set(s.id, (id = ids.size));
-      this.session[i] = id;
-      this.ends[i] = s.ends ? 1 : 0;
-    });
-    this.endsTaken = new Int32Array(ids.size);
-  }
-
-  /** Has the session of operation `i` ended (by another operation: an end is never barred)? */
-  ended(i: number): boolean {
-    const s = this.session[i] ?? -1;
-    return s >= 0 && this.ends[i] === 0 && (this.endsTaken[s] ?? 0) > 0;
-  }
-
-  /** Has the session of operation `i` (an end included) been ended by a linearized end? */
-  over(i: number): boolean {
-    const s = this.session[i] ?? -1;
-    return s >= 0 && (this.endsTaken[s] ?? 0) > 0;
-  }
-
-  /** Operation `i` was linearized (+1) or taken back (-1). */
-  take(i: number, delta: 1 | -1): void {
-    const s = this.session[i] ?? -1;
-    if (s >= 0 && this.ends[i] === 1) this.endsTaken[s] = (this.endsTaken[s] ?? 0) + delta;
-  }
-}
-
-/** One memoized configuration; `done` once the search has backed out of it (it has no completion). */
-type Seen<State> = { readonly known: Uint32Array; readonly unknown: Uint32Array; readonly state: State; done: boolean };
-
 function checkPartition<State, Input, Output>(
   model: Model<State, Input, Output>,
   partition: string,
   ops: readonly Operation<Input, Output>[],
-  stepsMax: number,
+  options: CheckOptions,
 ): PartitionVerdict<Input, Output> {
-  const lists = buildEvents(ops);
-  // Known and unknown operations are numbered apart: a configuration is (known linearized,
-  // unknown linearized, state), and the memo compares the unknown part by inclusion.
-  const slot: number[] = [];
-  let knownCount = 0;
-  let unknownCount = 0;
-  const unknownOp: number[] = [];
-  ops.forEach((op, i) => {
-    if (op.returnUs === Infinity) unknownOp.push(i);
-    slot.push(op.returnUs === Infinity ? unknownCount++ : knownCount++);
-  });
-  const isUnknown = (index: number): boolean => (ops[index] as Operation<Input, Output>).returnUs === Infinity;
-  const known = new Bitset(knownCount);
-  const unknown = new Bitset(unknownCount);
-  const mark = (index: number, on: boolean): void => {
-    const set = isUnknown(index) ? unknown : known;
-    if (on) set.set(slot[index] as number);
-    else set.clear(slot[index] as number);
-  };
-  const sessions = new Sessions(model.session, ops);
-  const cache = new Map<string, Seen<State>[]>();
-  const stack: { call: Event; before: State; after: State; seen: Seen<State> }[] = [];
-  let state = model.init();
-  let steps = 0;
-  // The deepest linearization so far (by known operations: unknown ones are optional, so they
-  // say nothing about how far the history goes), copied only when the search backs out of it.
-  let best: { order: number[]; states: State[]; depth: number } = { order: [], states: [], depth: 0 };
-  let knownDepth = 0;
-  const keepIfDeepest = (): void => {
-    if (knownDepth > best.depth || best.order.length === 0) {
-      best = { order: stack.map((s) => s.call.op), states: stack.map((s) => s.after), depth: knownDepth };
-    }
-  };
-
-  // A configuration is skipped when one with the same known operations, a subset of its unknown
-  // operations and a dominating state (by default, an equal one) was already explored to
-  // exhaustion: unknown operations return at +∞, so the remaining ones never constrain the
-  // others, fewer ended sessions bar fewer operations, and a dominating state accepts whatever
-  // this one accepts; so every completion of this configuration would be one of that one, which
-  // has none. Equal configurations are skipped as in Lowe's memoization (an equal one is never
-  // on the current path: every step adds an operation).
-  // An unknown operation taken there but not here is no option here either once its session has
-  // ended here (it could only be refused, which changes nothing); the sessions ended there are
-  // then ended here too, since its ends are among them.
-  const spent = (bit: number): boolean => sessions.over(unknownOp[bit] as number);
-  const coarse = model.coarseHash ?? model.hash;
-  const dominates = model.dominates ?? model.equal;
-  const remember = (s: State): Seen<State> | null => {
-    const key = `${known.key()}|${coarse(s)}`;
-    const list = cache.get(key);
-    if (list !== undefined) {
-      for (const e of list) {
-        if (!known.equals(e.known)) continue;
-        if (unknown.equals(e.unknown) && model.equal(e.state, s)) return null;
-        if (e.done && dominates(e.state, s) && unknown.covers(e.unknown, spent)) return null;
-      }
-    }
-    const entry: Seen<State> = { known: known.words.slice(), unknown: unknown.words.slice(), state: s, done: false };
-    if (list === undefined) cache.set(key, [entry]);
-    else list.push(entry);
-    return entry;
-  };
-
-  /** The first return still in the list: every candidate is called no later than it. */
-  const firstReturn = (): Event | null => {
-    let e = lists.known.next;
-    while (e !== null && e.kind === 'call') e = e.next;
-    return e;
-  };
-
-  // The candidates at a choice point are the calls before the first remaining return, tried in
-  // two passes: known operations first, then unknown ones (or the other way round when the model
-  // asks). The alternatives are the same either way; known first explores configurations with
-  // fewer unknown operations first, so that the memo's inclusion test prunes the rest, while
-  // reads that depend on unknown writes are found sooner with unknown first.
-  const passes: readonly boolean[] = model.unknownFirst === true ? [true, false] : [false, true];
-  const start = (pass: number): Event | null => (passes[pass] === true ? lists.unknown.next : lists.known.next);
-  let pass = 0;
-  let bound = firstReturn();
-  let event = start(pass);
-  for (;;) {
-    if (++steps > stepsMax) return { partition, operations: ops.length, steps, verdict: 'unknown' };
-    if (bound === null) break; // every known operation is linearized
-    const unknownPass = passes[pass] === true;
-    if (event === null || (unknownPass ? event.time > bound.time : event.kind === 'return')) {
-      if (pass === 0) {
-        pass = 1;
-        event = start(pass);
-        continue;
-      }
-      // Every candidate before the first return was tried: nothing before it can move; backtrack.
-      keepIfDeepest();
-      const top = stack.pop();
-      if (top === undefined) {
-        return {
-          partition,
-          operations: ops.length,
-          steps,
-          verdict: 'violation',
-          violation: explain(model, ops, best.order, best.states),
-        };
-      }
-      top.seen.done = true;
-      if (!isUnknown(top.call.op)) knownDepth--;
-      mark(top.call.op, false);
-      sessions.take(top.call.op, -1);
-      state = top.before;
-      unlift(top.call);
-      event = top.call.next;
-      pass = passes.indexOf(isUnknown(top.call.op));
-      bound = firstReturn();
-      continue;
-    }
-    const call = event;
-    assert(call.kind === 'call', 'the first return bounds the candidates');
-    const op = ops[call.op] as Operation<Input, Output>;
-    const result = model.step(state, op.input, op.output);
-    // An unknown operation that would change nothing here is never taken here: any
-    // linearization placing it at such a point stays one without it, since it constrains no
-    // other operation in real time (it returns at +∞) and may never have taken effect. After its
-    // session ended, an operation can only have been refused, so it must change nothing.
-    const idle = result.ok && model.equal(result.state, state);
-    if (result.ok && !(unknownPass && idle) && (idle || !sessions.ended(call.op))) {
-      mark(call.op, true);
-      sessions.take(call.op, 1);
-      const seen = remember(result.state);
-      if (seen !== null) {
-        stack.push({ call, before: state, after: result.state, seen });
-        if (!unknownPass) knownDepth++;
-        state = result.state;
-        lift(call);
-        pass = 0;
-        event = start(pass);
-        bound = firstReturn();
-        continue;
-      }
-      sessions.take(call.op, -1);
-      mark(call.op, false);
-    }
-    event = call.next;
+  const stepsMax = options.stepsMax ?? defaultStepsMax;
+  const segments = options.segment === false ? [] : splitAtQuiescence(ops);
+  if (segments.length <= 1) return checkWhole(model, partition, ops, stepsMax, 0);
+  const segmented = checkSegmented(model, ops, segments, stepsMax);
+  const base = { partition, operations: ops.length, steps: segmented.steps, segments: segments.length };
+  switch (segmented.verdict) {
+    case 'ok':
+      return { ...base, verdict: 'ok' };
+    case 'violation':
+      return { ...base, verdict: 'violation', violation: explain(model, ops, segmented.order, segmented.states, segmented.cut) };
+    case 'unknown':
+      return checkWhole(model, partition, ops, stepsMax, segmented.steps);
+    default:
+      return assertNever(segmented, 'segmented verdict');
   }
-  return { partition, operations: ops.length, steps, verdict: 'ok' };
+}
+
+/** One search over the whole partition, after `stepsBefore` steps spent elsewhere (reported too). */
+function checkWhole<State, Input, Output>(
+  model: Model<State, Input, Output>,
+  partition: string,
+  ops: readonly Operation<Input, Output>[],
+  stepsMax: number,
+  stepsBefore: number,
+): PartitionVerdict<Input, Output> {
+  const budget = { steps: 0, max: stepsMax };
+  const first = linearizations(model, ops, { state: model.init(), ended: new Set() }, budget).next();
+  const base = { partition, operations: ops.length, steps: stepsBefore + budget.steps, segments: 1 };
+  if (!first.done) return { ...base, verdict: 'ok' };
+  const end = first.value;
+  switch (end.kind) {
+    case 'gaveUp':
+      return { ...base, verdict: 'unknown' };
+    case 'exhausted':
+      return { ...base, verdict: 'violation', violation: explain(model, ops, end.best.order, end.best.states, null) };
+    default:
+      return assertNever(end, 'search end');
+  }
 }
 
 function explain<State, Input, Output>(
@@ -410,6 +161,7 @@ function explain<State, Input, Output>(
   ops: readonly Operation<Input, Output>[],
   order: readonly number[],
   states: readonly State[],
+  cut: Violation<Input, Output>['cut'],
 ): Violation<Input, Output> {
   const done = new Set(order);
   const ended = new Set<string>();
@@ -452,6 +204,7 @@ function explain<State, Input, Output>(
     stateAtEnd: model.describeState(end),
     stuck: stuckOp,
     candidates,
+    cut,
   };
 }
 
@@ -474,11 +227,17 @@ export function formatCheck<State, Input, Output>(
     if (p.verdict === 'ok') continue;
     const name = p.partition === '' ? '' : ` "${p.partition}"`;
     if (p.verdict === 'unknown') {
-      lines.push(`  partition${name}: gave up after ${p.steps} search steps (${p.operations} operations)`);
+      lines.push(`  partition${name}: gave up after ${p.steps} search steps (${p.operations} operations, ${p.segments} segment${p.segments === 1 ? '' : 's'})`);
       continue;
     }
     const v = p.violation;
     lines.push(`  partition${name}: not linearizable; at most ${v.linearized.length} of ${p.operations} operations linearize`);
+    if (v.cut !== null) {
+      lines.push(
+        `    (searched in ${p.segments} segments: every one of the ${v.cut.configurations} configurations the ` +
+          `${v.cut.operationsBefore} operations before the quiescent cut at ${fmtTime(v.cut.atUs)} can end in fails after it)`,
+      );
+    }
     const shown = v.linearized.slice(-contextOps);
     if (shown.length < v.linearized.length) lines.push(`    ... ${v.linearized.length - shown.length} earlier operations`);
     for (const step of shown) lines.push(`    ${describe(step.op)}  => ${step.stateAfter}`);

@@ -40,6 +40,17 @@ export interface Model<State, Input, Output> {
    */
   readonly session?: (input: Input) => { readonly id: string; readonly ends: boolean } | undefined;
   /**
+   * Optional, for long histories (segments.ts): is the operation `input` of unknown outcome inert
+   * in `state`, that is, would it change nothing here, and could only operations of its own
+   * session ever make it change something? A segmented check stops carrying such an operation
+   * across a quiescent cut once its session has nothing left that could (no operation after the
+   * cut, none pending that is not inert): it could never take effect any more. Needs `session`.
+   * An operation inert in a state must be inert in every state that one dominates (`dominates`),
+   * so that dominance between configurations carries over to what they keep. Absent: operations
+   * are carried until they take effect or their session ends.
+   */
+  readonly inert?: (state: State, input: Input) => boolean;
+  /**
    * Optional: the operations of one partition without those that provably cannot change the
    * verdict (the result has a linearization exactly when the input has one). The checker
    * searches the result. Absent: every operation is searched.

@@ -76,7 +76,8 @@ export function onRequestVote(s: RaftState, m: MessageOf<'RequestVote'>): void {
     s.vote === m.from ||
     (s.vote === null && s.leader === null) ||
     (m.preVote && m.term > s.term);
-  if (canVote && s.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+  const upToDate = s.log.isUpToDate(m.lastIndex, m.lastTerm) || s.mutations.has('vote-any-log');
+  if (canVote && upToDate) {
     s.send(voteResponse(s, m.from, m.preVote, true, m.preVote ? m.term : s.term));
     if (!m.preVote) {
       s.vote = m.from;
@@ -92,7 +93,9 @@ export function voteResponse(s: RaftState, to: NodeId, preVote: boolean, granted
 }
 
 export function onVoteResponse(s: RaftState, m: MessageOf<'RequestVoteResponse'>): void {
-  const expected = (s.role === 'preCandidate' && m.preVote) || (s.role === 'candidate' && !m.preVote);
+  const expected =
+    (s.role === 'preCandidate' && m.preVote) ||
+    (s.role === 'candidate' && (!m.preVote || s.mutations.has('prevote-as-vote')));
   if (!expected) return;
   const voters = s.membership.current().voters;
   if (!voters.includes(m.from)) return;

@@ -1,6 +1,7 @@
 import { checkInvariants } from '../../statemachine/invariants.js';
+import type { SessionId } from '../../statemachine/ids.js';
 import type { LockState, Waiter } from '../../statemachine/state.js';
-import type { Notification } from '../../statemachine/results.js';
+import type { CommandResult, Notification } from '../../statemachine/results.js';
 import type { WireResult } from '../../transport/client-protocol.js';
 import { Violation } from './violation.js';
 
@@ -29,7 +30,8 @@ interface Belief {
  * - along the log, each lock's fencing tokens strictly increase, and every replica grants the
  *   same token to the same session at the same index;
  * - FIFO: a waiter is never granted while one queued before it on the same lock still waits;
- * - each (clientId, seq) takes effect at most once: every final answer to it is the same;
+ * - each (clientId, seq) takes effect at most once: every final answer to it is the same, and a
+ *   replica that applies it again (a retry that reached the log twice) gets the first result back;
  * - an acknowledged grant is in the canonical log (and stays: the log checkers pin it);
  * - clients that honour the safety margin never both believe they hold one exclusive lock.
  */
@@ -38,6 +40,8 @@ export class LockSafetyChecker {
   private readonly lastGrant = new Map<string, { readonly index: number; readonly token: number }>();
   private readonly queues = new Map<string, Map<string, readonly QueuedWaiter[]>>();
   private readonly answers = new Map<string, string>();
+  /** Per replica: `clientId/seq` → the first successful result it took effect with. */
+  private readonly effects = new Map<string, Map<string, { readonly text: string; readonly session: SessionId | null }>>();
   private readonly beliefs = new Map<string, Map<string, Belief>>();
   /** Off once the run leaves the documented clock bound (a clock jump): see docs/statemachine.md. */
   beliefChecks = true;
@@ -48,6 +52,27 @@ export class LockSafetyChecker {
   /** The node's state was rebuilt (restart, snapshot): its earlier queues say nothing now. */
   onReset(node: string): void {
     this.queues.delete(node);
+    this.effects.delete(node);
+  }
+
+  /**
+   * `node` applied the client command (clientId, seq) with `result`. The client table (Raft
+   * dissertation §6.3) answers a retry that reached the log again with the first result, so two
+   * different successes mean the command took effect twice. One exception is by design: a
+   * client's entry goes with the session it acted in, so an openSession retried after that session
+   * ended opens a new one (other commands then find their session gone: SESSION_EXPIRED).
+   */
+  onCommandResult(node: string, state: LockState, clientId: string, seq: number, result: CommandResult): void {
+    if (result.code !== 'OK' || result.value.kind === 'queued') return;
+    let seen = this.effects.get(node);
+    if (seen === undefined) this.effects.set(node, (seen = new Map()));
+    const key = `${clientId}/${seq}`;
+    const text = JSON.stringify(result);
+    const first = seen.get(key);
+    seen.set(key, { text, session: result.value.kind === 'session' ? result.value.session : null });
+    if (first === undefined || first.text === text) return;
+    if (first.session !== null && !state.sessions.has(first.session)) return;
+    throw new Violation('exactly-once', `${node} applied (${clientId}, ${seq}) twice with different effects: ${first.text} then ${text}`);
   }
 
   /** `node` applied one command: `notifications` are what it emitted, in order. */

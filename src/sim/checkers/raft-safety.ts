@@ -1,3 +1,4 @@
+import type { Message } from '../../raft/messages.js';
 import type { RaftStatus } from '../../raft/status.js';
 import type { Entry, HardState, Snapshot } from '../../raft/types.js';
 import type { PersistRequest } from '../../storage/durable-log.js';
@@ -47,7 +48,10 @@ export function entryHash(entry: Entry): number {
  * Raft's safety properties (Raft §5.2–§5.4, Figure 3), checked incrementally after every event:
  * - election safety: at most one leader per term;
  * - terms never decrease on a running node, and no node's durable vote changes within a term
- *   (across restarts too: that is what persisting the vote is for);
+ *   (across restarts too: that is what persisting the vote is for): a restarted node runs with at
+ *   least the term, and in that term the vote, its completed writes hold (Figure 2's persistent
+ *   state); a vote is granted only once the write carrying it completed (persist before
+ *   responding), and never to two candidates in one term, whatever the disk says;
  * - log matching: the same (index, term) means the same entry and the same preceding term
  *   everywhere (by induction, the same prefix);
  * - leader append-only: a leader never removes an entry of its own term from its log;
@@ -63,6 +67,8 @@ export class RaftSafetyChecker {
   /** (index, term) → entry hash and the term before it. */
   private readonly entries = new Map<string, { hash: number; prevTerm: number }>();
   private readonly firstOfTermChecked = new Set<string>();
+  /** `voter/term` → the candidate its granted vote went to (keyed by Raft id: a replaced node is a new voter). */
+  private readonly grants = new Map<string, string>();
 
   constructor(private readonly canonical: { termAt(index: number): number | undefined; readonly maxIndex: number }) {}
 
@@ -75,8 +81,40 @@ export class RaftSafetyChecker {
     const before = this.liveTerm.get(node);
     if (before !== undefined) {
       if (status.term < before.term) throw new Violation('term-monotonic', `${node} went from term ${before.term} back to ${status.term}`);
+    } else {
+      this.checkRestored(node, status);
     }
     this.liveTerm.set(node, { term: status.term, vote: status.vote });
+  }
+
+  /**
+   * A node that (re)started runs with what its completed writes hold: a lower term, or another
+   * vote in the same term, means it forgot persistent state it had acted on.
+   */
+  private checkRestored(node: string, status: RaftStatus): void {
+    const d = this.durable.get(node);
+    if (d === undefined) return;
+    if (status.term < d.term) throw new Violation('term-monotonic', `${node} restarted in term ${status.term} after a write of term ${d.term} completed`);
+    const vote = d.votes.get(status.term);
+    if (vote !== undefined && status.vote !== vote) {
+      throw new Violation('vote-once', `${node} restarted in term ${status.term} with vote ${status.vote ?? 'none'}, after a write of its vote for ${vote} completed`);
+    }
+  }
+
+  /**
+   * `node` sends `m`: a granted vote must be durable already (or a later term, in which the node
+   * can no longer vote in this one), and it is a promise for its whole term.
+   */
+  onMessage(node: string, m: Message): void {
+    if (m.type !== 'RequestVoteResponse' || !m.granted || m.preVote) return;
+    const d = this.durable.get(node);
+    if (d === undefined || (d.term <= m.term && d.votes.get(m.term) !== m.to)) {
+      throw new Violation('persist-before-send', `${node} granted its term-${m.term} vote to ${m.to} before a write carrying that vote completed`);
+    }
+    const key = `${m.from}/${m.term}`;
+    const earlier = this.grants.get(key);
+    if (earlier === undefined) this.grants.set(key, m.to);
+    else if (earlier !== m.to) throw new Violation('vote-once', `${m.from} granted its vote in term ${m.term} to ${earlier} and then to ${m.to}`);
   }
 
   /** The node restarted (its in-memory term is rebuilt from disk) or was wiped (a new member). */

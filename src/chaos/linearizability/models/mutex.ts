@@ -91,6 +91,9 @@ export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
   partitionKey: (input) => input.lock,
   // Owners are sessions: nothing an owner does takes effect after its session ended.
   session: (input) => ({ id: input.owner, ends: input.type === 'end' }),
+  // A release or end only changes a lock its owner holds, and only the owner's own acquire makes
+  // it the holder. (Dominance keeps the holder, so a dominated state agrees.)
+  inert: (s, input) => input.type !== 'acquire' && s.holder !== input.owner,
   reduce,
   describeOperation: (input, output) => {
     const out = output === undefined ? '?' : output.type === 'acquire' ? `token ${output.token}` : output.type === 'release' ? String(output.released) : 'ok';
