@@ -69,7 +69,7 @@ const pageTimingScript = `(() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const ready = performance.getEntriesByName('raftlock:ready')[0].startTime;
   const resources = performance.getEntriesByType('resource');
-  const api = resources.filter((r) => new URL(r.name).pathname.startsWith('/v1/') && r.startTime < ready);
+  const api = resources.filter((r) => new URL(r.name).pathname.startsWith('/v1/') && r.responseEnd <= ready);
   const locks = resources.find((r) => r.name.includes('/v1/locks'));
   return {
     ready,
@@ -146,7 +146,8 @@ try {
       await context.addInitScript(`sessionStorage.setItem('raftlock.token', ${JSON.stringify(login)})`);
       const page = await context.newPage();
       await page.goto(`https://${http}/`);
-      await page.waitForFunction(`performance.getEntriesByName('raftlock:ready').length > 0`, undefined, { timeout: 120_000 });
+      // A function, not text: the page's content security policy forbids evaluating strings.
+      await page.waitForFunction(() => performance.getEntriesByName('raftlock:ready').length > 0, undefined, { timeout: 120_000 });
       const timing = (await page.evaluate(pageTimingScript)) as PageTiming;
       const expectedRows = Math.min(lockCount, firstPage);
       if (timing.rows !== expectedRows) throw new Error(`the page shows ${timing.rows} locks, expected ${expectedRows}`);
