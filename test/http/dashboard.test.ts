@@ -151,6 +151,27 @@ if (missing !== null) {
     await page.locator('#graph path.edge').nth(1).waitFor({ timeout: 2000 });
     t.equal(await page.locator('#graph path.edge').count(), 2, 'two wait edges');
     t.equal(await page.locator('#graph .cycle').count(), 0, 'no deadlock drawn');
+    // The state machine refuses a wait that would close a cycle, so a deadlock is drawn here from
+    // a made-up graph by the page's own module: s1 and s2 wait for each other, s3 waits for s1.
+    const drawnCycle = (await page.evaluate(`(async () => {
+      const { renderWaitGraph } = await import('/waitgraph.js');
+      const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+      const note = document.createElement('p');
+      renderWaitGraph(svg, note, {
+        edges: [{ session: 1, lock: 'a', heldBy: [2] }, { session: 2, lock: 'b', heldBy: [1] }, { session: 3, lock: 'a', heldBy: [2] }],
+        cycles: [[{ session: 1, lock: 'a' }, { session: 2, lock: 'b' }]],
+      });
+      return {
+        red: [...svg.querySelectorAll('g.node.cycle')].map((g) => g.dataset.session).sort(),
+        redEdges: svg.querySelectorAll('path.edge.cycle').length,
+        edges: svg.querySelectorAll('path.edge').length,
+        note: note.textContent,
+      };
+    })()`)) as { red: string[]; redEdges: number; edges: number; note: string };
+    t.same(drawnCycle.red, ['1', '2'], 'the sessions on the cycle are red, the one waiting behind it is not');
+    t.equal(drawnCycle.redEdges, 2, 'both edges of the cycle are red');
+    t.equal(drawnCycle.edges, 3);
+    t.match(drawnCycle.note, /Deadlock: 2 sessions on a cycle/);
     await page.locator(`#session-rows tr[data-session="${lock.session}"]`).waitFor({ timeout: 2000 });
     await page.locator('#event-list li[data-kind="grant"]').first().waitFor({ timeout: 2000 });
     t.match(await page.locator('#event-list').textContent(), /jobs\/nightly → s\d+ token #\d+/);
