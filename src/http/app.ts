@@ -15,13 +15,14 @@ import { failure, unauthenticated } from './errors.js';
 import type { NodeGateway } from './gateway.js';
 import { openApiDocument } from './openapi.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';
-import { json, route } from './route.js';
+import { json, rawAnswerOf, route } from './route.js';
 import { registerDashboard } from './dashboard.js';
 import { clusterRoutes } from './routes-cluster.js';
 import { electionRoutes } from './routes-elections.js';
 import { kvRoutes } from './routes-kv.js';
 import { lockRoutes } from './routes-locks.js';
 import { sessionRoutes } from './routes-sessions.js';
+import { probeRoutes } from './routes-probes.js';
 import { streamRoutes } from './routes-streams.js';
 import { schemasFor } from './schemas.js';
 import type { StreamLimits } from './sse.js';
@@ -70,7 +71,7 @@ export function createHttpApp(
     gateway,
     schemas,
     ids: new CommandIds(gateway.nodeId, options.lanes),
-    streams: new StreamRegistry({ ...defaultStreamLimits, ...options.streams }, gateway.log),
+    streams: new StreamRegistry({ ...defaultStreamLimits, ...options.streams }, gateway.log, () => gateway.metrics.clients.slowConsumerClosed()),
   };
   const bodyBytesMax = options.bodyBytesMax ?? Math.ceil(gateway.machine.valueBytesMax / 3) * 4 + 64 * 1024;
   const apiRoutes = [
@@ -80,6 +81,7 @@ export function createHttpApp(
     ...kvRoutes(context),
     ...clusterRoutes(context),
     ...streamRoutes(context),
+    ...probeRoutes(context),
   ];
   const info = { version: 'v1', nodeId: gateway.nodeId, secure: gateway.tls !== null };
   let document: Record<string, unknown> = {};
@@ -166,7 +168,7 @@ export function createHttpApp(
         ...(querystring === undefined ? {} : { querystring }),
         ...(body === undefined ? {} : { body }),
         ...(headers === undefined ? {} : { headers }),
-        response: response === 'stream' ? errorSchemas : { 200: response, ...errorSchemas },
+        response: response === 'stream' || rawAnswerOf(response) !== null ? errorSchemas : { 200: response, ...errorSchemas },
       },
       // Credentials first: a stranger's body is never read, let alone validated.
       onRequest: async (request, reply) => {
@@ -208,6 +210,8 @@ export function createHttpApp(
             return reply.code(200).headers(outcome.headers ?? {}).send(outcome.body);
           case 'failure':
             return send(request, reply, outcome.failure);
+          case 'raw':
+            return reply.code(outcome.status).type(outcome.contentType).send(outcome.body);
           case 'stream':
             return reply;
         }

@@ -13,6 +13,7 @@ import type { LockDetail, SessionDetail, WaitGraph } from '../statemachine/listi
 import type { KeyView } from '../statemachine/queries.js';
 import type { ClientOp, PushEvent, WireResult } from '../transport/client-protocol.js';
 import type { Logger } from '../server/logger.js';
+import type { NodeMetrics } from '../metrics/node-metrics.js';
 
 /** Who an HTTP request says it is. */
 export interface HttpClaim {
@@ -61,6 +62,8 @@ export interface NodeGateway {
   readonly tls: TlsMaterial | null;
   readonly machine: LockMachineConfig;
   readonly log: Logger;
+  /** The node's metrics, health and readiness (src/metrics), for `/metrics`, `/healthz`, `/readyz`. */
+  readonly metrics: NodeMetrics;
   /** Who the request acts as (null on an insecure node), or why not; refusals are logged by the node. */
   identify(claim: HttpClaim): Promise<Identified>;
   /** A password login: the node's scrypt check and login back-off; answered with a node-local token. */

@@ -5,6 +5,7 @@
  */
 import type { JsonSchema } from './schemas.js';
 import type { Route } from './route.js';
+import { rawAnswerOf } from './route.js';
 
 export interface OpenApiInfo {
   readonly version: string;
@@ -44,10 +45,18 @@ function parametersOf(schema: JsonSchema | undefined, where: Parameter['in']): P
 function operationOf(route: Route, errorBody: JsonSchema): Record<string, unknown> {
   const { schema } = route;
   const error = { description: 'a refusal (docs/http.md, "Errors")', content: { 'application/json': { schema: errorBody } } };
-  const ok =
-    schema.response === 'stream'
-      ? { description: 'Server-Sent Events (text/event-stream)', content: { 'text/event-stream': { schema: { type: 'string' } } } }
-      : { description: 'OK', content: { 'application/json': { schema: schema.response } } };
+  const response = schema.response;
+  const raw = rawAnswerOf(response);
+  const answers: Record<string, unknown> = {};
+  if (response === 'stream') {
+    answers['200'] = { description: 'Server-Sent Events (text/event-stream)', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+  } else if (raw !== null) {
+    for (const [status, answer] of Object.entries(raw.statuses)) {
+      answers[status] = { description: answer.description, content: { [raw.contentType]: { schema: answer.schema } } };
+    }
+  } else {
+    answers['200'] = { description: 'OK', content: { 'application/json': { schema: response } } };
+  }
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -59,7 +68,7 @@ function operationOf(route: Route, errorBody: JsonSchema): Record<string, unknow
       ...parametersOf(schema.headers, 'header'),
     ],
     ...(schema.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } }),
-    responses: { '200': ok, '4XX': error, '5XX': error },
+    responses: { ...answers, '4XX': error, ...('503' in answers ? {} : { '5XX': error }) },
     ...(route.public === true ? { security: [] } : {}),
   };
 }

@@ -12,9 +12,10 @@ import type { StreamRegistry } from './sse.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-/** What a handler answers: JSON (status 200), a refusal, or a stream it wrote itself. */
+/** What a handler answers: JSON (status 200), a refusal, text as it is, or a stream it wrote itself. */
 export type Outcome =
   | { readonly kind: 'json'; readonly body: unknown; readonly headers?: Readonly<Record<string, string>> }
+  | { readonly kind: 'raw'; readonly status: number; readonly contentType: string; readonly body: string }
   | { readonly kind: 'failure'; readonly failure: HttpFailure }
   | { readonly kind: 'stream' };
 
@@ -51,13 +52,24 @@ export interface RouteContext {
   readonly streams: StreamRegistry;
 }
 
+/** An answer sent as it is (the probes, the metrics text): its content type, and its body per status. */
+export interface RawAnswer {
+  readonly contentType: string;
+  readonly statuses: Readonly<Record<string, { readonly description: string; readonly schema: JsonSchema }>>;
+}
+
 export interface RouteSchema {
   readonly params?: JsonSchema;
   readonly querystring?: JsonSchema;
   readonly body?: JsonSchema;
   readonly headers?: JsonSchema;
-  /** The 200 answer: a JSON schema, or `stream` for Server-Sent Events. */
-  readonly response: JsonSchema | 'stream';
+  /** The 200 answer: a JSON schema, `stream` for Server-Sent Events, or a raw answer. */
+  readonly response: JsonSchema | 'stream' | { readonly raw: RawAnswer };
+}
+
+/** The raw answer of a route's schema, or null for JSON and streams. */
+export function rawAnswerOf(response: RouteSchema['response']): RawAnswer | null {
+  return response !== 'stream' && 'raw' in response ? (response as { readonly raw: RawAnswer }).raw : null;
 }
 
 export interface Route {

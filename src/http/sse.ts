@@ -42,6 +42,7 @@ export class EventStream {
     private readonly reader: StreamReader,
     private readonly limits: StreamLimits,
     private readonly log: Logger,
+    private readonly onSlowReader: () => void,
   ) {
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -89,6 +90,7 @@ export class EventStream {
     if (unread > this.limits.unreadBytesMax) {
       const reason = `the reader reads too slowly (${unread} bytes unread, at most ${this.limits.unreadBytesMax})`;
       this.log.warn('http stream closed', { remote: this.reader.remote, user: this.reader.principal, stream: this.reader.what, reason });
+      this.onSlowReader();
       this.raw.destroy();
       this.finish();
     }
@@ -108,6 +110,8 @@ export class StreamRegistry {
   constructor(
     readonly limits: StreamLimits,
     private readonly log: Logger,
+    /** A stream was closed for a reader that stopped reading (the node counts them). */
+    private readonly onSlowReader: () => void = () => undefined,
   ) {}
 
   get full(): boolean {
@@ -121,7 +125,7 @@ export class StreamRegistry {
   /** Takes the reply over and opens the stream (status 200, headers sent). */
   start(reply: FastifyReply, reader: StreamReader): EventStream {
     reply.hijack();
-    const stream = new EventStream(reply.raw, reader, this.limits, this.log);
+    const stream = new EventStream(reply.raw, reader, this.limits, this.log, this.onSlowReader);
     this.open.add(stream);
     stream.onClose(() => this.open.delete(stream));
     return stream;

@@ -7,6 +7,9 @@
  * every session, the wait-for graph, locks with hold times) are made linearizable with a read
  * through the same path and authorized with the edge rules (edge-access.ts).
  */
+import { performance } from 'node:perf_hooks';
+import { opLabel } from '../metrics/client-metrics.js';
+import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { NodeId } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { isAdmin, mayActOnSession, userExists } from '../statemachine/authorize.js';
@@ -32,6 +35,7 @@ export interface GatewayHost {
   readonly machine: LockMachineConfig;
   readonly tls: TlsMaterial | null;
   readonly log: Logger;
+  readonly metrics: NodeMetrics;
   readonly auth: ClientAuth;
   /** How long the node lets a request wait for a leader or a forwarded answer. */
   readonly requestTimeoutMs: number;
@@ -89,6 +93,10 @@ export class ServerGateway implements NodeGateway {
     return this.host.log;
   }
 
+  get metrics(): NodeMetrics {
+    return this.host.metrics;
+  }
+
   get leader(): NodeId | null {
     return this.host.leader();
   }
@@ -123,7 +131,15 @@ export class ServerGateway implements NodeGateway {
     return { ok: true, principal, token: outcome.token, expiresInMs: this.host.auth.tokenTtlMs };
   }
 
+  /** Counted in the node's client metrics as a client-port request is (op and result code). */
   async request(principal: string | null, op: ClientOp, remote: string): Promise<WireResult> {
+    const started = performance.now();
+    const result = await this.run(principal, op, remote);
+    this.host.metrics.clients.requestAnswered(opLabel(op), result.code, (performance.now() - started) / 1000);
+    return result;
+  }
+
+  private async run(principal: string | null, op: ClientOp, remote: string): Promise<WireResult> {
     // The same check as a client-port frame: what the HTTP layer built is not trusted either.
     const checked = validateOp(op, this.host.machine);
     if (!checked.ok) return invalidArgument(checked.error);
@@ -280,7 +296,7 @@ export class ServerGateway implements NodeGateway {
     denial: (state: LockState) => string | null,
     build: (state: LockState) => T,
   ): Promise<Listing<T>> {
-    const barrier = await this.request(null, { kind: 'read', query: { kind: 'get', key: '' } }, remote);
+    const barrier = await this.run(null, { kind: 'read', query: { kind: 'get', key: '' } }, remote);
     if (barrier.code !== 'OK') return { ok: false, refusal: barrier };
     const state = this.host.state();
     const denied = denial(state);

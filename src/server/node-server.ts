@@ -260,6 +260,7 @@ export class NodeServer implements ConnectionHost {
       machine: this.machine,
       tls: options.tls ?? null,
       log: this.log,
+      metrics,
       auth: this.auth,
       requestTimeoutMs: this.requestTimeoutMs,
       state: () => this.core.state,

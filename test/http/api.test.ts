@@ -300,6 +300,21 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.ok(h.logged('http request refused', 'code=TOO_LARGE').length > 0, 'logged');
   });
 
+  await t.test('metrics and probes', async (t) => {
+    const refused = await call(h.httpOf(follower), '/metrics', { tls: h.caOnly });
+    t.equal(refused.status, 401, 'metrics need a principal');
+    const metrics = await h.api(follower, '/metrics');
+    t.equal(metrics.status, 200);
+    t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+    t.match(metrics.text, /raftlock_client_requests_total\{[^}]*op="acquire"[^}]*code="OK"[^}]*\} [1-9]/, 'HTTP requests are counted as client requests');
+    const health = await call(h.httpOf(follower), '/healthz', { tls: h.caOnly });
+    t.equal(health.status, 200, 'probes need no credentials');
+    t.match(health.json, { healthy: true, reason: /serving/ });
+    const ready = await call(h.httpOf(follower), '/readyz', { tls: h.caOnly });
+    t.equal(ready.status, 200, ready.text);
+    t.match(ready.json, { ready: true });
+  });
+
   await t.test('a second HTTP server on a node with small limits: 503 with the leader when streams are full', async (t) => {
     const leader = await h.leaderNode();
     const small = await startHttpServer({ gateway: follower.gateway, listen: { host: '127.0.0.1', port: 0 }, http: { streams: { streamsMax: 0 } } });
