@@ -89,11 +89,14 @@ if (missing !== null) {
     const leaderHttp = cluster.endpoints.find((e) => e.id === leader.nodeId)?.http ?? '';
     await page.goto(`https://${leaderHttp}/`);
     await logIn(page, 'operator', operatorPassword);
+    // Before the login the page's whoami was answered 401, which the browser logs as an error.
+    t.match(pageErrors, [/401/], 'the page asked who it is and was told to log in');
+    pageErrors.length = 0;
     t.equal(await page.locator('#who').textContent(), 'signed in as operator');
     t.equal(await page.locator('#readonly').isHidden(), true, 'an admin gets the full view');
     await page.locator('#members tr').nth(2).waitFor();
     t.equal(await page.locator('#members tr').count(), 3, 'three members listed');
-    await page.locator('#members td.role-leader').waitFor({ timeout: 2000 });
+    await page.locator('#members td.role-leader').waitFor({ timeout: 10_000 });
     t.equal(await page.locator('#members td.role-leader').count(), 1, 'one leader shown');
 
     // Other work on the cluster, so the screenshot shows more than one row.
@@ -142,13 +145,13 @@ if (missing !== null) {
     }
     t.match(await holderChip.textContent(), new RegExp(`s${lock.session} · #${lock.fencingToken}`), 'the chip names the session and token');
     const secondWaiting = second.lock('jobs/nightly', { waitMs: 60_000 });
-    await row.locator('.chip.waiter').nth(1).waitFor({ timeout: 2000 });
+    await row.locator('.chip.waiter').nth(1).waitFor({ timeout: 10_000 });
     const order = await row.locator('.chip.waiter .ord').allTextContents();
     t.same(order, ['1.', '2.'], 'waiters in queue order');
 
     // The wait-for graph has the two waiters' edges to the holder; sessions and events are live.
-    await page.locator(`#graph g.node[data-session="${lock.session}"]`).waitFor({ timeout: 2000 });
-    await page.locator('#graph path.edge').nth(1).waitFor({ timeout: 2000 });
+    await page.locator(`#graph g.node[data-session="${lock.session}"]`).waitFor({ timeout: 10_000 });
+    await page.locator('#graph path.edge').nth(1).waitFor({ timeout: 10_000 });
     t.equal(await page.locator('#graph path.edge').count(), 2, 'two wait edges');
     t.equal(await page.locator('#graph .cycle').count(), 0, 'no deadlock drawn');
     // The state machine refuses a wait that would close a cycle, so a deadlock is drawn here from
@@ -172,14 +175,14 @@ if (missing !== null) {
     t.equal(drawnCycle.redEdges, 2, 'both edges of the cycle are red');
     t.equal(drawnCycle.edges, 3);
     t.match(drawnCycle.note, /Deadlock: 2 sessions on a cycle/);
-    await page.locator(`#session-rows tr[data-session="${lock.session}"]`).waitFor({ timeout: 2000 });
-    await page.locator('#event-list li[data-kind="grant"]').first().waitFor({ timeout: 2000 });
+    await page.locator(`#session-rows tr[data-session="${lock.session}"]`).waitFor({ timeout: 10_000 });
+    await page.locator('#event-list li[data-kind="grant"]').first().waitFor({ timeout: 10_000 });
     t.match(await page.locator('#event-list').textContent(), /jobs\/nightly → s\d+ token #\d+/);
     await page.locator('#lock-prefix').fill('pool/');
-    await page.locator('#lock-rows [data-lock="jobs/nightly"]').waitFor({ state: 'detached', timeout: 2000 });
+    await page.locator('#lock-rows [data-lock="jobs/nightly"]').waitFor({ state: 'detached', timeout: 10_000 });
     t.equal(await page.locator('#lock-rows [data-lock]').count(), 1, 'the prefix filter leaves pool/db');
     await page.locator('#lock-prefix').fill('');
-    await row.waitFor({ timeout: 2000 });
+    await row.waitFor({ timeout: 10_000 });
     // Let the charts gather a few scrapes, then keep a screenshot of the whole page.
     await page.waitForTimeout(2500);
     const screenshot = join(outDir, 'dashboard.png');
@@ -189,14 +192,14 @@ if (missing !== null) {
 
     await lock.release();
     t.equal((await waiting).session > 0, true, 'the first waiter is granted once the holder releases');
-    t.same(pageErrors, [], 'no script errors in the page');
+    t.same(pageErrors, [], `no script errors in the page (${pageErrors.join(' | ')})`);
 
     // A user with only read rights: the read-only view, no controls that would change anything.
     const viewerPage = await context.newPage();
     await viewerPage.goto(`https://${https[0]}/`);
     await logIn(viewerPage, 'viewer', viewerPassword);
     await viewerPage.locator('#readonly').waitFor({ state: 'visible' });
-    await viewerPage.locator('#lock-rows [data-lock="jobs/nightly"]').waitFor({ timeout: 2000 });
+    await viewerPage.locator('#lock-rows [data-lock="jobs/nightly"]').waitFor({ timeout: 10_000 });
     t.equal(await viewerPage.locator('button[data-close]').count(), 0, 'no close buttons for a reader');
     void secondWaiting.catch(() => undefined);
 

@@ -18,8 +18,8 @@ const locksPage = 1000;
 /** The API's largest listing. */
 const locksLimitMax = 10000;
 const sessionsLimit = 10000;
-/** Each panel reloads at most this often, and waits three times as long as its last load took. */
-const pace = { minMs: 500, factor: 3 };
+/** Each panel reloads at most this often, and waits twice as long as its last load took (at most maxMs). */
+const pace = { minMs: 500, factor: 2, maxMs: 5000 };
 /** A burst of events (a handoff is a release and a grant) makes one reload. */
 const eventDelayMs = 50;
 

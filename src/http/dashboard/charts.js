@@ -46,7 +46,8 @@ export class Charts {
         width,
         height: 170,
         axes: axes('ms'),
-        scales: { x: { time: true } },
+        // Logarithmic: a p50 of a millisecond and a p99 of a second both stay readable.
+        scales: { x: { time: true }, y: { distr: 3, log: 10 } },
         series: [
           {},
           { label: 'p50 ms', stroke: '#2f6fde', width: 1.5, value: (_, v) => fmt(v) },
@@ -76,7 +77,9 @@ export class Charts {
     push(this.rates, [t, Math.max(0, now.requests - before.requests) / seconds, Math.max(0, now.grants - before.grants) / seconds]);
     const p50 = quantileBetween(before.latency, now.latency, 0.5);
     const p99 = quantileBetween(before.latency, now.latency, 0.99);
-    push(this.lat, [t, p50 === null ? null : p50 * 1000, p99 === null ? null : p99 * 1000]);
+    // A log scale cannot show 0: anything under 10 µs is drawn at 10 µs.
+    const ms = (q) => (q === null ? null : Math.max(0.01, q * 1000));
+    push(this.lat, [t, ms(p50), ms(p99)]);
     this.throughput.setData(this.rates);
     this.latency?.setData(this.lat);
   }

@@ -5,7 +5,7 @@
 export class Poller {
   /**
    * @param {() => Promise<boolean>} load draws the panel; false when it could not
-   * @param {{ minMs: number, factor: number }} pace
+   * @param {{ minMs: number, factor: number, maxMs: number }} pace
    */
   constructor(load, pace) {
     this.load = load;
@@ -49,7 +49,8 @@ export class Poller {
       this.busy = false;
     }
     if (this.stopped) return;
-    const waitMs = this.again ? 0 : Math.max(this.pace.minMs, this.pace.factor * (performance.now() - began));
+    const tookMs = performance.now() - began;
+    const waitMs = this.again ? 0 : Math.min(this.pace.maxMs, Math.max(this.pace.minMs, this.pace.factor * tookMs));
     this.again = false;
     this.timer = setTimeout(() => void this.run(), waitMs);
   }
