@@ -125,6 +125,8 @@ export function createHttpApp(
   const certificateOf = server?.certificateOf ?? (() => null);
   const registered: { method: string; url: string; schema: unknown }[] = [];
   app.addHook('onRoute', (options) => {
+    // The dashboard's static files (dashboard.ts) are pages, not API routes: not in the document.
+    if ((options.config as { readonly dashboard?: boolean } | undefined)?.dashboard === true) return;
     const methods = Array.isArray(options.method) ? options.method : [options.method];
     for (const method of methods) registered.push({ method: String(method), url: options.url, schema: options.schema });
   });
