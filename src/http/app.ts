@@ -33,6 +33,8 @@ export interface HttpOptions {
   readonly bodyBytesMax?: number;
   readonly streams?: Partial<StreamLimits>;
   readonly lanes?: Partial<CommandIdOptions>;
+  /** Connections open at once (default 1024); the server drops more at once. */
+  readonly connectionsMax?: number;
 }
 
 export interface HttpApp {
@@ -122,6 +124,9 @@ export function createHttpApp(
       done(Object.assign(new Error(`the body is not JSON: ${reason}`), { statusCode: 400 }), undefined);
     }
   });
+  // A bound on what strangers can hold open (each connection costs a socket and, with TLS, a
+  // handshake); slow requests are bounded by requestTimeout above and node:http's headersTimeout.
+  app.server.maxConnections = options.connectionsMax ?? 1024;
   const certificateOf = server?.certificateOf ?? (() => null);
   const registered: { method: string; url: string; schema: unknown }[] = [];
   app.addHook('onRoute', (options) => {

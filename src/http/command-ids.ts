@@ -20,12 +20,12 @@ interface Lane {
   readonly clientId: string;
   seq: number;
   busy: boolean;
-  retired: boolean;
 }
 
 interface LaneGroup {
   readonly lanes: Lane[];
   readonly waiting: ((lane: Lane) => void)[];
+  readonly session: number;
 }
 
 export interface CommandIdOptions {
@@ -42,6 +42,8 @@ export class CommandIds {
   private readonly options: CommandIdOptions;
   /** Insertion order is use order (re-inserted on use), so the least recently used is first. */
   private readonly groups = new Map<string, LaneGroup>();
+  /** The group keys of each session (one per principal that used it). */
+  private readonly bySession = new Map<number, Set<string>>();
   private counter = 0;
 
   /** Client ids start with `http-<node>-<random>-`, unique to this node and this process. */
@@ -59,25 +61,24 @@ export class CommandIds {
   /** For a command in `session` as `principal`: a free lane's next seq (waits while all are busy). */
   forSession(principal: string | null, session: number): Promise<CommandId> {
     const key = `${principal ?? ''}\u0000${session}`;
-    const group = this.groups.get(key) ?? { lanes: [], waiting: [] };
+    const group = this.groups.get(key) ?? { lanes: [], waiting: [], session };
     this.groups.delete(key);
     this.groups.set(key, group);
+    const keys = this.bySession.get(session) ?? new Set<string>();
+    keys.add(key);
+    this.bySession.set(session, keys);
     this.forgetIdle();
-    const free = group.lanes.find((lane) => !lane.busy && !lane.retired);
+    const free = group.lanes.find((lane) => !lane.busy);
     if (free !== undefined) return Promise.resolve(this.take(group, free));
-    if (group.lanes.filter((lane) => !lane.retired).length < this.options.lanesPerSession) {
-      const lane: Lane = { clientId: `${this.prefix}${++this.counter}`, seq: 0, busy: false, retired: false };
-      group.lanes.push(lane);
-      return Promise.resolve(this.take(group, lane));
-    }
+    if (group.lanes.length < this.options.lanesPerSession) return Promise.resolve(this.take(group, this.newLane(group)));
     return new Promise((resolve) => group.waiting.push((lane) => resolve(this.take(group, lane))));
   }
 
   /** The session ended: its lanes are of no more use. */
   sessionEnded(session: number): void {
-    const suffix = `\u0000${session}`;
-    for (const [key, group] of this.groups) {
-      if (key.endsWith(suffix) && group.lanes.every((lane) => !lane.busy)) this.groups.delete(key);
+    for (const key of [...(this.bySession.get(session) ?? [])]) {
+      const group = this.groups.get(key);
+      if (group !== undefined && this.isIdle(group)) this.forget(key);
     }
   }
 
@@ -97,28 +98,42 @@ export class CommandIds {
         if (finished) return;
         finished = true;
         lane.busy = false;
+        let free = lane;
         if (options.retire === true) {
-          lane.retired = true;
-          const index = group.lanes.indexOf(lane);
-          if (index >= 0) group.lanes.splice(index, 1);
-          const next = group.waiting.shift();
-          if (next === undefined) return;
-          const fresh: Lane = { clientId: `${this.prefix}${++this.counter}`, seq: 0, busy: false, retired: false };
-          group.lanes.push(fresh);
-          next(fresh);
-          return;
+          // Never used again: its last seq stays the client id's last, so a retry finds its result.
+          group.lanes.splice(group.lanes.indexOf(lane), 1);
+          if (group.waiting.length === 0) return;
+          free = this.newLane(group);
         }
-        const next = group.waiting.shift();
-        if (next !== undefined) next(lane);
+        group.waiting.shift()?.(free);
       },
     };
+  }
+
+  private newLane(group: LaneGroup): Lane {
+    const lane: Lane = { clientId: `${this.prefix}${++this.counter}`, seq: 0, busy: false };
+    group.lanes.push(lane);
+    return lane;
   }
 
   private forgetIdle(): void {
     if (this.groups.size <= this.options.groupsMax) return;
     for (const [key, group] of this.groups) {
       if (this.groups.size <= this.options.groupsMax) return;
-      if (group.lanes.every((lane) => !lane.busy) && group.waiting.length === 0) this.groups.delete(key);
+      if (this.isIdle(group)) this.forget(key);
     }
+  }
+
+  private isIdle(group: LaneGroup): boolean {
+    return group.waiting.length === 0 && group.lanes.every((lane) => !lane.busy);
+  }
+
+  private forget(key: string): void {
+    const group = this.groups.get(key);
+    this.groups.delete(key);
+    if (group === undefined) return;
+    const keys = this.bySession.get(group.session);
+    keys?.delete(key);
+    if (keys?.size === 0) this.bySession.delete(group.session);
   }
 }

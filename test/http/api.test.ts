@@ -4,7 +4,7 @@
 import t from 'tap';
 import { startHttpServer } from '../../src/http/http-server.js';
 import type { HttpAnswer } from './fixtures/http-client.js';
-import { call } from './fixtures/http-client.js';
+import { call, SseReader } from './fixtures/http-client.js';
 import type { HttpCluster } from './fixtures/http-cluster.js';
 import { startHttpCluster, until } from './fixtures/http-cluster.js';
 
@@ -116,6 +116,37 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(granted.status, 200, granted.text);
     t.equal(body(granted)['session'], b);
     t.ok((body(granted)['token'] as number) > (body(first)['token'] as number), 'a newer fencing token');
+  });
+
+  await t.test('a long poll whose caller leaves: its later grant is given back, unless the caller chose the key', async (t) => {
+    const a = await openSession();
+    const b = await openSession();
+    const holds = async (name: string): Promise<Json[]> => {
+      const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
+      return view?.['name'] === name ? (view['holders'] as Json[]) : [];
+    };
+    const queued = async (name: string): Promise<boolean> => {
+      const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
+      return (view?.['waiters'] as unknown[] | undefined)?.length === 1;
+    };
+    for (const [name, key] of [['left', null], ['left-keyed', `keyed-${b}:1`]] as const) {
+      t.equal((await h.api(leader, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } })).status, 200);
+      const headers: Record<string, string> = key === null ? {} : { 'idempotency-key': key };
+      const caller = new SseReader(h.httpOf(follower), `/v1/locks/${name}/acquire`, { tls: h.root, method: 'POST', body: { session: b, waitMs: 20_000 }, headers });
+      await until(() => queued(name), `b waits for ${name}`);
+      caller.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await h.api(leader, `/v1/locks/${name}/release`, { method: 'POST', body: { session: a } });
+      if (key === null) {
+        await until(async () => (await holds(name)).length === 0 && !(await queued(name)), 'the abandoned grant is given back');
+        t.ok(h.logged('gave back the grant of a long poll whose caller left', `name=${name}`).length > 0, 'logged');
+      } else {
+        await until(async () => (await holds(name))[0]?.['session'] === b, 'granted to b');
+        const retry = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: b, waitMs: 20_000 }, headers });
+        t.equal(retry.status, 200, retry.text);
+        t.match(body(retry), { session: b, token: (await holds(name))[0]?.['token'] }, 'the retry learns of the grant, which stayed b\'s');
+      }
+    }
   });
 
   await t.test('semaphores, read/write locks and elections', async (t) => {
