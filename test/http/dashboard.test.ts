@@ -146,8 +146,9 @@ if (missing !== null) {
     t.match(await holderChip.textContent(), new RegExp(`s${lock.session} · #${lock.fencingToken}`), 'the chip names the session and token');
     const secondWaiting = second.lock('jobs/nightly', { waitMs: 60_000 });
     await row.locator('.chip.waiter').nth(1).waitFor({ timeout: 10_000 });
-    const order = await row.locator('.chip.waiter .ord').allTextContents();
-    t.same(order, ['1.', '2.'], 'waiters in queue order');
+    const queue = await row.locator('.chip.waiter').evaluateAll((chips) => chips.map((c) => c.textContent ?? ''));
+    const expected = [`1.s${(await waiter.session()).id}`, `2.s${(await second.session()).id}`];
+    t.same(queue, expected, 'the waiters in queue order, each with its place');
 
     // The wait-for graph has the two waiters' edges to the holder; sessions and events are live.
     await page.locator(`#graph g.node[data-session="${lock.session}"]`).waitFor({ timeout: 10_000 });
@@ -198,7 +199,7 @@ if (missing !== null) {
     const viewerPage = await context.newPage();
     await viewerPage.goto(`https://${https[0]}/`);
     await logIn(viewerPage, 'viewer', viewerPassword);
-    await viewerPage.locator('#readonly').waitFor({ state: 'visible' });
+    await viewerPage.locator('#readonly').waitFor({ state: 'visible', timeout: 10_000 });
     await viewerPage.locator('#lock-rows [data-lock="jobs/nightly"]').waitFor({ timeout: 10_000 });
     t.equal(await viewerPage.locator('button[data-close]').count(), 0, 'no close buttons for a reader');
     void secondWaiting.catch(() => undefined);
