@@ -82,16 +82,15 @@ if (missing !== null) {
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // Script errors only: the browser also logs every non-2xx answer (the 401 before the login, a
+    // 503 while the cluster elects a leader), which the page shows in its footer and outlives.
     page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
     });
 
     const leaderHttp = cluster.endpoints.find((e) => e.id === leader.nodeId)?.http ?? '';
     await page.goto(`https://${leaderHttp}/`);
     await logIn(page, 'operator', operatorPassword);
-    // Before the login the page's whoami was answered 401, which the browser logs as an error.
-    t.match(pageErrors, [/401/], 'the page asked who it is and was told to log in');
-    pageErrors.length = 0;
     t.equal(await page.locator('#who').textContent(), 'signed in as operator');
     t.equal(await page.locator('#readonly').isHidden(), true, 'an admin gets the full view');
     await page.locator('#members tr').nth(2).waitFor();

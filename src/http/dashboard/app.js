@@ -26,7 +26,6 @@ const eventDelayMs = 50;
 const view = {
   running: false,
   writable: false,
-  selfId: '',
   prefix: new URLSearchParams(location.search).get('prefix') ?? '',
   locksShown: locksPage,
   /** @type {AbortController | null} */
@@ -60,7 +59,7 @@ async function boot() {
     setTimeout(boot, 2000);
     return;
   }
-  view.problems.delete('whoami');
+  clearProblem('whoami');
   start(who);
 }
 
@@ -124,7 +123,7 @@ function start(who) {
     },
     view.stop.signal,
   );
-  scrapeLoop();
+  void scrapeLoop(view.stop.signal);
   view.pollers = [new Poller(loadCluster, pace), new Poller(loadLocks, pace), new Poller(loadSessions, pace), new Poller(loadWaitGraph, pace)];
   for (const poller of view.pollers) poller.start();
 }
@@ -158,7 +157,6 @@ function settle(promise) {
 async function loadCluster() {
   const [status, members] = await Promise.all([settle(getJson('v1/status')), settle(getJson('v1/members'))]);
   return show('cluster', status, members, (s, m) => {
-    view.selfId = s.nodeId;
     $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
     view.leaders.observe(Date.now(), s.leader, s.term);
     renderMembers($('members'), $('members-note'), m, s);
@@ -212,33 +210,42 @@ function show(name, a, b, draw) {
   }
   try {
     draw(a.value, b === null ? null : b.value);
-    view.problems.delete(name);
+    clearProblem(name);
     // The first time every panel has been drawn: the figure bench/dashboard.ts reads.
     if (!view.drawn.has(name)) {
       view.drawn.add(name);
       performance.mark(`raftlock:drawn:${name}`);
       if (view.drawn.size === 4) performance.mark('raftlock:ready');
     }
-    $('problem').textContent = [...view.problems.values()].join(' · ');
     return true;
   } catch (error) {
+    // A panel that cannot draw what the node answered is a bug of the page: logged as one too.
+    console.error(`the ${name} panel failed to draw`, error);
     problem(name, error);
     return false;
   }
 }
 
+/** Names what went wrong with a panel in the footer, until it works again. */
 function problem(name, error) {
   const message = error instanceof ApiError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
   view.problems.set(name, `${name}: ${message}`);
   $('problem').textContent = [...view.problems.values()].join(' · ');
 }
 
-async function scrapeLoop() {
-  while (view.running) {
+/** @param {string} name */
+function clearProblem(name) {
+  if (view.problems.delete(name)) $('problem').textContent = [...view.problems.values()].join(' · ');
+}
+
+/** Scrapes /metrics once a second for the charts until `signal` (this view's) aborts. @param {AbortSignal} signal */
+async function scrapeLoop(signal) {
+  while (!signal.aborted) {
     try {
       const text = await getText('metrics');
+      if (signal.aborted) return;
       view.charts?.add(text, Date.now());
-      view.problems.delete('metrics');
+      clearProblem('metrics');
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return refused(error);
       problem('metrics', error);
