@@ -1,4 +1,10 @@
 #!/usr/bin/env node
-import { buildProgram } from '../src/cli/program.js';
+import { buildProgram, usageExitCode } from '../src/cli/program.js';
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error: unknown) {
+  const code = usageExitCode(error);
+  if (code === null) throw error;
+  process.exit(code);
+}

@@ -3,6 +3,8 @@ export { ok, err } from './util/result.js';
 export type { Rng } from './util/rng.js';
 export { createRng } from './util/rng.js';
 export type * from './raft/types.js';
+/** A node id from a string (a NodeId is a checked string): `startNode({ config, nodeId: nodeId('n1') })`. */
+export { nodeId } from './raft/types.js';
 export type { Message, MessageType, ReadContext } from './raft/messages.js';
 export type { Ready, ReadState, SoftState } from './raft/ready.js';
 export type { RaftConfig } from './raft/config.js';
@@ -68,6 +70,9 @@ export type {
   HoldSpec,
   Kv,
   NodeStatus,
+  KeyPage,
+  KeyView,
+  ListOptions,
   PutOptions,
   PutResult,
   RaftlockErrorCode,

@@ -4,7 +4,7 @@
  * valid now or not issued by `--ca`; 2 refused: bad arguments, a file that exists (without
  * --force), a missing CA, a file that cannot be read or written.
  */
-import type { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -179,9 +179,8 @@ function withCommonOptions(command: Command): Command {
 
 /** Usage errors exit 2 (1 means "refused" for the CLI); help exits 0. */
 function usageExits(command: Command): Command {
-  return command.exitOverride((error: CommanderError) => {
-    process.exit(error.exitCode === 0 ? 0 : exitCodes.usage);
-  });
+  // Thrown to bin/raftlock.ts, which exits with usageExitCode (src/cli/program.ts).
+  return command.exitOverride();
 }
 
 export function registerCertsCommand(program: Command): void {

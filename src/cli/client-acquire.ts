@@ -5,6 +5,7 @@ import { sessionId } from '../statemachine/ids.js';
 import { errorOf } from '../client/answers.js';
 import type { ClusterOptions } from './client-common.js';
 import {
+  CliExit,
   action,
   clusterOptions,
   durationFlag,
@@ -78,6 +79,11 @@ async function runRelease(name: string, options: ReleaseOptions): Promise<number
   try {
     const session = sessionId(options.session);
     const result = await client.command({ type: 'release', session, name });
+    if (result.code === 'SESSION_EXPIRED') {
+      // Exit 4 means "our own session was lost while holding"; an unknown or ended session given
+      // here simply does not hold NAME (docs/cli.md: exit 1).
+      throw new CliExit(exitCodes.refused, `session ${options.session} does not hold ${name} (${result.message})`);
+    }
     if (result.code !== 'OK') throw errorOf(result);
     if (options.json === true) print(toJson({ released: name, session: options.session }));
     else print(`released ${name}`);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAcquireCommands } from './client-acquire.js';
 import { registerAuthCommands } from './client-auth.js';
+import { registerBackupCommands } from './client-backup.js';
 import { registerElectCommand } from './client-elect.js';
 import { registerKvCommands } from './client-kv.js';
 import { registerLockCommand } from './client-lock.js';
@@ -12,7 +13,7 @@ import { registerWatchCommand } from './client-watch.js';
 
 /**
  * Every client-side command: status, lock, acquire, release, locks, kv, watch, elect, members,
- * leader, snapshot, user, role, whoami.
+ * leader, snapshot, backup, restore, user, role, whoami.
  */
 export function registerClientCommands(program: Command): void {
   registerStatusCommand(program);
@@ -24,5 +25,6 @@ export function registerClientCommands(program: Command): void {
   registerElectCommand(program);
   registerMembersCommands(program);
   registerSnapshotCommand(program);
+  registerBackupCommands(program);
   registerAuthCommands(program);
 }

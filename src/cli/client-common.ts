@@ -4,7 +4,7 @@
  * durations, output, and the exit codes of docs/cli.md.
  */
 import type { Command } from 'commander';
-import { CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { connect, RaftlockClient } from '../client/client.js';
 import { RaftlockError } from '../client/errors.js';
@@ -108,10 +108,18 @@ export function clusterOptions(
   }
   if (json) command.option('--json', 'print JSON instead of text');
   // Usage errors exit 2 (not commander's 1, which means "refused" here); help and version exit 0.
-  command.exitOverride((error: CommanderError) => {
-    process.exit(error.exitCode === 0 ? 0 : exitCodes.usage);
-  });
+  // Thrown to bin/raftlock.ts, which exits with usageExitCode (src/cli/program.ts).
+  command.exitOverride();
   return command;
+}
+
+/** An endpoint must be HOST:PORT; anything else is bad usage (exit 2), not an unreachable cluster. */
+function checkEndpoint(endpoint: string): void {
+  const at = endpoint.lastIndexOf(':');
+  const port = Number(endpoint.slice(at + 1));
+  if (at <= 0 || !/^\d+$/.test(endpoint.slice(at + 1)) || port < 1 || port > 65_535) {
+    throw new CliExit(exitCodes.usage, `--endpoints: ${JSON.stringify(endpoint)} is not HOST:PORT (a port from 1 to 65535)`);
+  }
 }
 
 /** Where the cluster is: its endpoints and id, and the cluster file's security, if one was read. */
@@ -126,6 +134,7 @@ export async function resolveCluster(options: ClusterOptions): Promise<ResolvedC
   const listed = options.endpoints ?? process.env['RAFTLOCK_ENDPOINTS'];
   if (listed !== undefined && listed.trim() !== '' && options.config === undefined) {
     const endpoints = listed.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    for (const endpoint of endpoints) checkEndpoint(endpoint);
     return { endpoints, clusterId: options.clusterId ?? '', security: null };
   }
   const file = options.config ?? 'cluster.yml';

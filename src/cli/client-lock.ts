@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import { action, clusterOptions, durationFlag, exitCodes, openClient } from './client-common.js';
+import { action, CliExit, clusterOptions, durationFlag, exitCodes, openClient } from './client-common.js';
 
 interface LockOptions extends ClusterOptions {
   readonly ttl: number;
@@ -21,6 +21,13 @@ const killGraceMs = 5_000;
 async function runLock(name: string, argv: string[], options: LockOptions): Promise<number> {
   const [file, ...args] = argv;
   if (file === undefined) return exitCodes.usage;
+  if (!afterDoubleDash(process.argv, argv)) {
+    // Without `--`, the command's own options are read as raftlock's (`sh -c …` as --config).
+    throw new CliExit(
+      exitCodes.usage,
+      `put -- before the command, so that its options stay its own: raftlock lock ${name} [options] -- ${argv.join(' ')} …`,
+    );
+  }
   const client = await openClient(options, { ttlMs: options.ttl });
   try {
     const lock = await client.lock(name, { waitMs: options.wait });
@@ -63,6 +70,14 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
   } finally {
     await client.close();
   }
+}
+
+/** Whether `command` is exactly what follows the first `--` of the raw arguments. */
+export function afterDoubleDash(raw: readonly string[], command: readonly string[]): boolean {
+  const at = raw.indexOf('--');
+  if (at < 0) return false;
+  const rest = raw.slice(at + 1);
+  return rest.length === command.length && rest.every((word, i) => word === command[i]);
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

@@ -46,8 +46,14 @@ async function runWatch(prefix: string, options: WatchOptions): Promise<number> 
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // The reader went away (`raftlock watch p | head -5`): stop quietly, as a pipeline expects.
+  const closed = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') stop();
+  };
+  process.stdout.on('error', closed);
   try {
     for await (const event of stream) {
+      if (process.stdout.destroyed) break;
       print(options.json === true ? toJson(event) : describeEvent(event));
     }
     return exitCodes.ok;

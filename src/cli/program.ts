@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerCertsCommand } from './certs.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerSimCommand } from './sim.js';
@@ -12,11 +12,24 @@ export function buildProgram(): Command {
     .name('raftlock')
     .description('A distributed lock service with its own Raft and a deterministic simulator')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Every subcommand inherits this (commander copies it at .command()): a usage error throws a
+    // CommanderError, which bin/raftlock.ts turns into exit 2 through usageExitCode.
+    .exitOverride();
   registerSimCommand(program);
   registerStartCommand(program);
   registerUpCommand(program);
   registerClientCommands(program);
   registerCertsCommand(program);
   return program;
+}
+
+/**
+ * The exit code of a CommanderError: help and version exit 0; every other one (unknown command or
+ * option, missing or invalid argument) is bad usage, exit 2 (docs/cli.md, "Exit codes"; commander's
+ * own 1 means "refused" here).
+ */
+export function usageExitCode(error: unknown): number | null {
+  if (!(error instanceof CommanderError)) return null;
+  return error.exitCode === 0 ? 0 : 2;
 }

@@ -14,11 +14,13 @@ import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
 import type { RunOptions, SimulationOutcome } from '../sim/simulator.js';
 import { formatFailure, runSimulation } from '../sim/simulator.js';
 
-/** `60s`, `500ms`, `2m`, `1h` or a bare number of milliseconds. */
+/**
+ * `60s`, `500ms`, `2m`, `1h`. A bare number is refused, as cluster.yml and every other duration
+ * flag refuse it (src/server/units.ts): `5` could mean seconds or milliseconds.
+ */
 export function parseDurationMs(text: string): number {
-  const trimmed = text.trim();
-  const parsed = parseUnits(/^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}ms` : trimmed);
-  if (!parsed.ok) throw new InvalidArgumentError(`expected a duration like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
+  const parsed = parseUnits(text.trim());
+  if (!parsed.ok) throw new InvalidArgumentError(`expected a duration with a unit, like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
   return parsed.value;
 }
 

@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import { isValidNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
+import { joinedConfig } from './join.js';
 import { loadConfigForNodes } from './load-config.js';
 import { startNode } from '../server/embed.js';
 import type { LogLevel } from '../server/logger.js';
-import { createLogger, logLevels } from '../server/logger.js';
+import { createLogger, logFormats, logLevels } from '../server/logger.js';
+import type { LogFormat } from '../server/logger.js';
 import type { NodeServer } from '../server/node-server.js';
 import { nodeSecurityFor } from '../server/node-security.js';
 import type { NodeSecurity } from '../server/node-security.js';
@@ -18,10 +20,16 @@ interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** Plaintext, no authentication (as `security.insecure: true`). */
   readonly insecure?: boolean;
   /** Stop gracefully when stdin closes (set by `raftlock up`: its nodes stop if it dies). */
   readonly stopOnStdinClose?: boolean;
+  /** Join a running cluster through these client addresses (src/cli/join.ts). */
+  readonly join?: string;
+  readonly peer?: string;
+  readonly client?: string;
+  readonly data?: string;
 }
 
 function parseNodeId(text: string): NodeId {
@@ -61,8 +69,17 @@ function reloadOnHangup(security: NodeSecurity, logger: ReturnType<typeof create
  * usable TLS material (missing, unreadable, expired) without `insecure`.
  */
 export async function runStart(options: StartOptions): Promise<number> {
-  const config = await loadConfigForNodes(options.config);
-  if (config === null) return 2;
+  const loaded = await loadConfigForNodes(options.config);
+  if (loaded === null) return 2;
+  let config = loaded;
+  if (options.join !== undefined) {
+    const joined = await joinedConfig(loaded, { ...options, join: options.join });
+    if (!joined.ok) {
+      process.stderr.write(`raftlock: node ${options.node} cannot join: ${joined.error}\n`);
+      return 2;
+    }
+    config = joined.value;
+  }
   const self = config.nodes.find((n) => n.id === options.node);
   if (self === undefined) {
     const known = config.nodes.map((n) => n.id).join(', ');
@@ -77,7 +94,7 @@ export async function runStart(options: StartOptions): Promise<number> {
     process.stderr.write(`raftlock: node ${options.node} refuses to start: ${security.error}\n`);
     return 2;
   }
-  const logger = createLogger({ level: options.logLevel });
+  const logger = createLogger({ level: options.logLevel, format: options.logFormat });
   if (security.value.mode === 'insecure') {
     logger.warn('running insecure: plaintext, no authentication, every client unrestricted');
   } else {
@@ -156,6 +173,15 @@ export function registerStartCommand(program: Command): void {
       new Option('--log-level <level>', 'error, warn, info or debug')
         .choices(logLevels)
         .default('warn'),
+    )
+    .option('--join <endpoints>', 'join a running cluster (client addresses host:port,…) after members add; members come from it')
+    .option('--peer <host:port>', 'with --join: where this node listens for peers')
+    .option('--client <host:port>', 'with --join: where this node listens for clients')
+    .option('--data <dir>', 'with --join: this node\'s data directory')
+    .addOption(
+      new Option('--log-format <format>', 'text (one readable line per event) or json (one object per line)')
+        .choices(logFormats)
+        .default('text'),
     )
     .option(
       '--stop-on-stdin-close',

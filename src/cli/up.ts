@@ -6,11 +6,12 @@ import { ensureLocalPki, PkiError, pkiLayout } from '../security/pki.js';
 import type { ClusterConfig } from '../server/cluster-config.js';
 import { loadConfigForNodes } from './load-config.js';
 import { Launcher } from '../server/launcher.js';
-import { logLevels } from '../server/logger.js';
+import { logFormats, logLevels } from '../server/logger.js';
 
 interface UpOptions {
   readonly config: string;
   readonly logLevel: string;
+  readonly logFormat: string;
   readonly joining: boolean;
 }
 
@@ -67,6 +68,7 @@ export async function runUp(options: UpOptions): Promise<number> {
   const launcher = new Launcher({
     config,
     logLevel: options.logLevel,
+    logFormat: options.logFormat,
     includeJoining,
     out,
     ...(rootTls === null ? {} : { clientTls: rootTls }),
@@ -116,6 +118,11 @@ export function registerUpCommand(program: Command): void {
       new Option('--log-level <level>', 'log level of every node')
         .choices(logLevels)
         .default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'log format of every node: text or json (node lines are relayed unprefixed)')
+        .choices(logFormats)
+        .default('text'),
     )
     .action(async (options: UpOptions) => {
       process.exit(await runUp(options));

@@ -36,6 +36,15 @@ import { ClientSession } from './session.js';
 import type { KeepAliveOutcome } from './session.js';
 import type { AcquireOptions, ClientEvents, HoldSpec, Kv, NodeStatus } from './types.js';
 import type { WatchLink, WatchOptions } from './watch.js';
+
+/** One piece of a backup file, as `Client.backupChunk` answers it. */
+export interface BackupChunkAnswer {
+  readonly backup: number;
+  readonly offset: number;
+  /** The whole file's length. */
+  readonly total: number;
+  readonly bytes: Uint8Array;
+}
 import { WatchStream } from './watch.js';
 
 interface PendingWait {
@@ -194,7 +203,10 @@ export class RaftlockClient {
     if (!Number.isSafeInteger(waitMs) || waitMs < 0) {
       throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
     }
-    const endTurn = await this.names.turn(spec.name, signal);
+    const turnStartedMs = this.options.clock.nowMs();
+    const endTurn = await this.localTurn(spec.name, waitMs, signal);
+    // waitMs bounds the whole call: the cluster's queue gets what the local turn left.
+    const queueMs = Math.max(0, waitMs - Math.ceil(this.options.clock.nowMs() - turnStartedMs));
     let keepTurn = false;
     try {
       const session = await this.session(options.ttlMs);
@@ -205,7 +217,7 @@ export class RaftlockClient {
         session,
         spec,
         lockDelayMs,
-        waitDeadlineMs: this.options.clock.nowMs() + waitMs,
+        waitDeadlineMs: this.options.clock.nowMs() + queueMs,
         laneId: '',
         seqMin: 0,
         resolve: (token) => {
@@ -226,7 +238,7 @@ export class RaftlockClient {
       try {
         // Not abortable: once sent it may be applied, and only its answer says what to undo.
         if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-        const request = spec.request(session.id, waitMs, lockDelayMs);
+        const request = spec.request(session.id, queueMs, lockDelayMs);
         result = await this.lanes.run((ticket) => {
           wait.laneId = ticket.laneId;
           wait.seqMin = ticket.seq;
@@ -285,6 +297,26 @@ export class RaftlockClient {
     } catch (error: unknown) {
       if (!keepTurn) endTurn();
       throw error;
+    }
+  }
+
+  /**
+   * This client's turn on `name`, waited for at most `waitMs`: a caller already holding or
+   * awaiting the name would otherwise make a tryLock wait, and a bounded wait wait for ever. Both
+   * end as the cluster's queue would end them: BUSY for no wait, TIMEOUT after the wait.
+   */
+  private async localTurn(name: string, waitMs: number, signal: AbortSignal | undefined): Promise<() => void> {
+    const why = `${name} is held or awaited by another call of this client`;
+    if (waitMs === 0 && this.names.busy(name)) throw new RaftlockError('BUSY', why);
+    const deadline = new AbortController();
+    const cancel = this.options.clock.setTimer(
+      () => deadline.abort(new RaftlockError('TIMEOUT', `${why}, for longer than waitMs (${waitMs} ms)`)),
+      waitMs,
+    );
+    try {
+      return await this.names.turn(name, signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]));
+    } finally {
+      cancel();
     }
   }
 
@@ -417,6 +449,18 @@ export class RaftlockClient {
   async snapshot(): Promise<number> {
     const fields = await this.adminFields({ kind: 'snapshot' });
     return isUint(fields['index']) ? fields['index'] : 0;
+  }
+
+  /**
+   * One chunk of a backup file (`raftlock backup`; admin only, through the leader): `backup` 0
+   * makes the node encode a new backup and answers its first chunk; pass the answer's `backup`
+   * and the next offset for the rest.
+   */
+  async backupChunk(backup: number, offset: number): Promise<BackupChunkAnswer> {
+    const fields = await this.adminFields({ kind: 'backup', backup, offset });
+    const bytes = fields['bytes'];
+    if (fields['kind'] !== 'backupChunk' || !(bytes instanceof Uint8Array)) throw malformed('a backup chunk', fields);
+    return { backup: uintField(fields, 'backup'), offset: uintField(fields, 'offset'), total: uintField(fields, 'total'), bytes };
   }
 
   /** Closes the sessions (releasing their holds at once) and the connection. */

@@ -2,6 +2,9 @@ import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { clientHelloFrame } from '../transport/handshake.js';
+import { encodePayload } from '../transport/codec.js';
+import { RaftlockError } from './errors.js';
+import { encodeFrame } from '../transport/frame.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { ClientTls } from './client-pki.js';
 import type { ClientClock } from './clock.js';
@@ -105,6 +108,7 @@ export class Connection {
     readonly address: string,
     readonly welcome: Welcome,
     private readonly framed: FramedSocket,
+    private readonly frameBytesMax: number,
   ) {}
 
   static open(address: string, options: ConnectionOptions): Promise<Connection> {
@@ -143,7 +147,7 @@ export class Connection {
             }
             settled = true;
             cancelTimer();
-            connection = new Connection(address, frame, framed);
+            connection = new Connection(address, frame, framed, options.frameBytesMax);
             resolve(connection);
           } else if (frame?.type === 'Error') {
             const fatal = frame.code === 'CLUSTER_MISMATCH' || frame.code === 'VERSION_MISMATCH';
@@ -182,9 +186,15 @@ export class Connection {
       return Promise.reject(new ConnectionLost(`connection to ${this.address} is closed`));
     }
     const id = this.nextId++;
+    const payload = encodePayload({ type: 'Request', id, op });
+    if (payload.byteLength > this.frameBytesMax) {
+      // The node would drop the connection, leaving the outcome unknown: refuse it here, definitely.
+      const message = `the request is ${payload.byteLength} bytes, over the frame limit of ${this.frameBytesMax} bytes (frameBytesMax)`;
+      return Promise.reject(new RaftlockError('INVALID_ARGUMENT', message));
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.framed.writeValue({ type: 'Request', id, op });
+      this.framed.writeFrame(encodeFrame(payload));
     });
   }
 

@@ -7,6 +7,7 @@ export type {
   HoldSpec,
   Kv,
   NodeStatus,
+  ListOptions,
   PutOptions,
   PutResult,
 } from './types.js';
@@ -27,5 +28,5 @@ export type { ClientClock, CancelTimer } from './clock.js';
 export { systemClock } from './clock.js';
 export { ClientSession, safeUntilMs } from './session.js';
 export type { WatchEvent } from '../statemachine/results.js';
-export type { KeyView, LeaderView, LockView } from '../statemachine/queries.js';
+export type { KeyPage, KeyView, LeaderView, LockView } from '../statemachine/queries.js';
 export type { FencingToken, SessionId } from '../statemachine/ids.js';

@@ -1,11 +1,12 @@
 import type { Operation } from '../statemachine/commands.js';
-import type { KeyView } from '../statemachine/queries.js';
+import type { KeyPage, KeyView } from '../statemachine/queries.js';
 import { malformed, okFields, uintField } from './answers.js';
 import { RaftlockError } from './errors.js';
 import type { Query, WireResult } from './protocol.js';
 import { fieldsOf } from './protocol.js';
 import type { ClientSession } from './session.js';
-import type { CasResult, Kv, PutOptions, PutResult } from './types.js';
+import type { CasResult, Kv, ListOptions, PutOptions, PutResult } from './types.js';
+import { keysQueryLimitMax } from '../transport/client-protocol.js';
 
 /** What the key/value calls need from the client. */
 export interface KvLink {
@@ -27,11 +28,27 @@ export class KvStore implements Kv {
     if (answer['kind'] !== 'key') throw malformed('a key answer', answer);
     const value = answer['key'] ?? null;
     if (value === null) return null;
-    const fields = fieldsOf(value);
-    if (fields === null || !(fields['value'] instanceof Uint8Array)) {
-      throw malformed('a key view', value);
+    return keyView(value);
+  }
+
+  /**
+   * Keys starting with `prefix` in key order (linearizable read), at most `limit` (default 100, at
+   * most 1000) per page. Pass a page's `next` as `after` to read the following page; `next` is
+   * null after the last page.
+   */
+  async list(prefix: string, options: ListOptions = {}): Promise<KeyPage> {
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > keysQueryLimitMax) {
+      throw new RaftlockError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${keysQueryLimitMax}, got ${limit}`);
     }
-    return fields as unknown as KeyView;
+    const query = { kind: 'keys', prefix, after: options.after ?? null, limit } as const;
+    const answer = okFields(await this.link.read(query));
+    const keys = answer['keys'];
+    const next = answer['next'];
+    if (answer['kind'] !== 'keys' || !Array.isArray(keys) || !(next === null || typeof next === 'string')) {
+      throw malformed('a keys answer', answer);
+    }
+    return { keys: keys.map(keyView), next };
   }
 
   /** Writes a key, optionally conditional on its version and/or fenced by a lock's token. */
@@ -79,4 +96,12 @@ export class KvStore implements Kv {
     });
     return okFields(result)['existed'] === true;
   }
+}
+
+function keyView(value: unknown): KeyView {
+  const fields = fieldsOf(value);
+  if (fields === null || !(fields['value'] instanceof Uint8Array) || typeof fields['key'] !== 'string') {
+    throw malformed('a key view', value);
+  }
+  return fields as unknown as KeyView;
 }

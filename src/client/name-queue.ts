@@ -6,6 +6,11 @@
 export class NameQueue {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** Whether a caller in this client holds or awaits a turn on `name` (a new one would wait). */
+  busy(name: string): boolean {
+    return this.tails.has(name);
+  }
+
   /** Resolves with the function that ends this turn; rejects if `signal` aborts while waiting. */
   async turn(name: string, signal?: AbortSignal): Promise<() => void> {
     const previous = this.tails.get(name) ?? Promise.resolve();

@@ -1,7 +1,7 @@
 import type { NodeId } from '../raft/types.js';
 import type { Operation } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
-import type { KeyView } from '../statemachine/queries.js';
+import type { KeyPage, KeyView } from '../statemachine/queries.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { RaftlockError } from './errors.js';
 import type { LockKindName } from './lock.js';
@@ -44,9 +44,16 @@ export type CasResult =
   | ({ readonly ok: true } & PutResult)
   | { readonly ok: false; readonly version: number };
 
+/** A page of `kv.list`: `limit` keys at most (default 100, at most 1000), after the key `after`. */
+export interface ListOptions {
+  readonly limit?: number;
+  readonly after?: string;
+}
+
 /** The key/value calls of a client, grouped. */
 export interface Kv {
   get(key: string): Promise<KeyView | null>;
+  list(prefix: string, options?: ListOptions): Promise<KeyPage>;
   put(key: string, value: Uint8Array | string, options?: PutOptions): Promise<PutResult>;
   cas(key: string, ifVersion: number, value: Uint8Array | string): Promise<CasResult>;
   delete(key: string, options?: Omit<PutOptions, 'ephemeral'>): Promise<boolean>;

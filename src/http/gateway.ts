@@ -10,7 +10,6 @@ import type { TlsMaterial } from '../security/tls-material.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
 import type { LockDetail, SessionDetail, WaitGraph } from '../statemachine/listings.js';
-import type { KeyView } from '../statemachine/queries.js';
 import type { ClientOp, PushEvent, WireResult } from '../transport/client-protocol.js';
 import type { Logger } from '../server/logger.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
@@ -82,7 +81,6 @@ export interface NodeGateway {
   events(principal: string | null, onEvent: (event: NodeEvent) => void): () => void;
   /** Linearizable listings, authorized with the edge rules of the `locks` read (read on the prefix). */
   locks(principal: string | null, prefix: string, limit: number, remote: string): Promise<Listing<readonly LockDetail[]>>;
-  keys(principal: string | null, prefix: string, after: string, limit: number, remote: string): Promise<Listing<readonly KeyView[]>>;
   /** The sessions `principal` may use (its own; every one for an admin). */
   sessions(principal: string | null, after: number, limit: number, remote: string): Promise<Listing<readonly SessionDetail[]>>;
   /** The wait-for graph over the locks `principal` may read (read or lock on the name). */

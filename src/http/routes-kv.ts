@@ -1,12 +1,12 @@
 /** Keys: get, put (with ifVersion or a fence), compare-and-set, delete, list by prefix. */
 import type { Fence } from '../statemachine/commands.js';
 import { sessionId } from '../statemachine/ids.js';
-import { locksQueryLimitMax } from '../transport/client-protocol.js';
-import { answer, refusalOutcome, runCommand } from './commands.js';
+import { keysQueryLimitMax } from '../transport/client-protocol.js';
+import { answer, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';
-import { json, refused, route } from './route.js';
-import { array, digits, idempotencyHeader, integer, numberOf, object, positiveDigits, text } from './schemas.js';
+import { refused, route } from './route.js';
+import { array, digits, idempotencyHeader, integer, nullable, numberOf, object, positiveDigits, text } from './schemas.js';
 import { keyBody, valueOfBody } from './values.js';
 
 interface PutBody {
@@ -130,17 +130,22 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       url: '/v1/kv',
       operationId: 'listKeys',
-      summary: 'Keys by name prefix, in name order; page with after=<last key seen>',
+      summary: 'Keys by name prefix, in name order, a page at a time: pass next as after for the next page',
       tag: 'kv',
       schema: {
-        querystring: object({ prefix: s.prefix, after: text(gateway.machine.nameBytesMax, 'only keys after this one (paging)'), limit: s.listLimit }),
-        response: array(s.keyBody),
+        querystring: object({
+          prefix: s.prefix,
+          after: text(gateway.machine.nameBytesMax, 'only keys after this one (the previous page\'s next)'),
+          limit: digits(`at most this many (1..${keysQueryLimitMax}, default 100)`),
+        }),
+        response: object({ keys: array(s.keyBody), next: nullable(s.name) }, ['keys', 'next']),
       },
       handle: async (call) => {
-        const limit = numberOf(call.query.limit, 1000);
-        if (limit < 1 || limit > locksQueryLimitMax) return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${locksQueryLimitMax}`));
-        const listing = await gateway.keys(call.principal, call.query.prefix ?? '', call.query.after ?? '', limit, call.remote);
-        return listing.ok ? json(listing.value.map(keyBody)) : refusalOutcome(gateway, listing.refusal);
+        const limit = numberOf(call.query.limit, 100);
+        if (limit < 1 || limit > keysQueryLimitMax) return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${keysQueryLimitMax}`));
+        const query = { kind: 'keys' as const, prefix: call.query.prefix ?? '', after: call.query.after ?? null, limit };
+        const result = await gateway.request(call.principal, { kind: 'read', query }, call.remote);
+        return answer(gateway, result, 'keys', (v) => ({ keys: v.keys.map(keyBody), next: v.next }));
       },
     }),
   ];

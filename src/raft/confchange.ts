@@ -13,6 +13,7 @@ export function validateConfChange(conf: ConfState, change: ConfChange): Result<
   const isLearner = conf.learners.includes(change.node);
   switch (change.type) {
     case 'addLearner':
+    case 'addMember':
       if (isVoter || isLearner) return err(`${change.node} is already a member`);
       break;
     case 'promoteLearner':
@@ -33,6 +34,7 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
   const without = (list: readonly NodeId[]): NodeId[] => list.filter((id) => id !== change.node);
   switch (change.type) {
     case 'addLearner':
+    case 'addMember':
       if (conf.voters.includes(change.node) || conf.learners.includes(change.node)) return conf;
       return { voters: conf.voters, learners: [...conf.learners, change.node] };
     case 'promoteLearner':

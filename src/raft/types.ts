@@ -44,6 +44,11 @@ export interface ConfState {
 /** One-server-at-a-time membership changes (Raft dissertation §4.1). */
 export type ConfChange =
   | { readonly type: 'addLearner'; readonly node: NodeId }
+  /**
+   * As addLearner, with the addresses (`host:port`) where the new member listens, so every node
+   * learns them from the log instead of from its own cluster.yml.
+   */
+  | { readonly type: 'addMember'; readonly node: NodeId; readonly peer: string; readonly client: string }
   | { readonly type: 'promoteLearner'; readonly node: NodeId }
   | { readonly type: 'removeNode'; readonly node: NodeId };
 

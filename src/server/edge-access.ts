@@ -12,12 +12,13 @@ import type { Query } from '../transport/client-protocol.js';
 import { sessionId } from '../statemachine/ids.js';
 
 /** The operations only an admin may ask for, as refusals name them. */
-export type AdminOnly = 'members' | 'transferLeader' | 'snapshot' | 'users' | 'roles' | 'admin';
+export type AdminOnly = 'members' | 'transferLeader' | 'snapshot' | 'backup' | 'users' | 'roles' | 'admin';
 
 const adminOnlyWhat: Readonly<Record<AdminOnly, string>> = {
   members: 'change membership',
   transferLeader: 'transfer leadership',
   snapshot: 'take snapshots',
+  backup: 'take backups (they hold password hashes)',
   users: 'list users',
   roles: 'list roles',
   admin: 'manage users and roles',
@@ -44,6 +45,7 @@ export function readDenial(state: LockState, principal: string | null, query: Qu
     case 'observe':
       return eitherDenial(state, principal, query.name);
     case 'locks':
+    case 'keys':
       // A read permission whose prefix is a prefix of the query's covers every name it can list.
       return mayUse(state.auth, principal, 'read', query.prefix) ? null : describeDenial(principal, 'read', query.prefix);
     case 'session': {

@@ -30,6 +30,8 @@ export interface HostObserver {
   applied?(entry: Entry, logTimeMs: number | null): void;
   /** The state machine was replaced by a snapshot (restart or InstallSnapshot). */
   restored?(snapshot: Snapshot): void;
+  /** This node's own snapshot at `index` is taken: the core is compacted and its write queued. */
+  taken?(index: LogIndex): void;
 }
 
 /**
@@ -578,6 +580,17 @@ export class NodeHost<R> {
     return this.lastSnapshotIndex;
   }
 
+  /**
+   * The applied state now, encoded as a stored snapshot's data, with its metadata: what
+   * `raftlock backup` writes. Encoded on the caller's turn (a backup is rare and asked for by an
+   * operator); the node keeps its own snapshots and log untouched.
+   */
+  backupPoint(): Snapshot {
+    const point = this.pointNow();
+    const data = encodeEnvelope(point.logTimeMs, this.sm.snapshot());
+    return { meta: { index: point.index, term: point.term, conf: point.conf }, data };
+  }
+
   private takeSnapshot(): void {
     const point: PendingSnapshot = this.pointNow();
     this.commitSnapshot(point, this.sm.snapshot());
@@ -669,6 +682,7 @@ export class NodeHost<R> {
       snapshot: { meta: { index: point.index, term: point.term, conf: point.conf }, data },
       sync: false,
     });
+    this.observer.taken?.(point.index);
   }
 
   // ---- helpers -----------------------------------------------------------------------------

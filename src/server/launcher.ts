@@ -45,6 +45,8 @@ export function cliCommand(): { readonly command: string; readonly args: readonl
 export interface LaunchOptions {
   readonly config: ClusterConfig;
   readonly logLevel: string;
+  /** `json`: nodes log JSON lines, relayed as they are (each already names its node). */
+  readonly logFormat?: string;
   /** Also start nodes marked `join: true` (they wait to be added). */
   readonly includeJoining: boolean;
   readonly out: (line: string) => void;
@@ -99,6 +101,8 @@ export class Launcher {
       config.file,
       '--log-level',
       this.options.logLevel,
+      '--log-format',
+      this.options.logFormat ?? 'text',
       '--stop-on-stdin-close',
     ];
     // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
@@ -106,7 +110,10 @@ export class Launcher {
     // is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
     const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const exited = new Promise<number | null>((resolve) => {
-      child.once('exit', (code) => resolve(code));
+      child.once('exit', (code, signal) => {
+        if (signal !== null && !this.stopping) this.options.out(`[${node.id}] killed by ${signal}`);
+        resolve(code);
+      });
     });
     const entry: Child = { node, process: child, exited, ready: false };
     this.children.push(entry);
@@ -119,7 +126,7 @@ export class Launcher {
       });
       this.relay(entry, child.stderr, () => undefined);
       void exited.then((code) => {
-        if (!this.stopping) this.options.out(`[${node.id}] exited with code ${String(code)}`);
+        if (!this.stopping && code !== null) this.options.out(`[${node.id}] exited with code ${code}`);
         resolve();
       });
     });
@@ -182,7 +189,8 @@ export class Launcher {
     const lines = createInterface({ input: stream });
     lines.on('line', (line) => {
       onLine(line);
-      this.options.out(`[${child.node.id}] ${line}`);
+      const json = this.options.logFormat === 'json' && line.startsWith('{');
+      this.options.out(json ? line : `[${child.node.id}] ${line}`);
     });
   }
 }

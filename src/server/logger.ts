@@ -28,8 +28,15 @@ export interface Logger {
   child(name: string): Logger;
 }
 
+/** `text`: one readable line per event; `json`: one JSON object per line, for log shippers. */
+export type LogFormat = 'text' | 'json';
+
+export const logFormats: readonly LogFormat[] = ['text', 'json'];
+
 export interface LoggerOptions {
   readonly level: LogLevel;
+  /** Default `text`. */
+  readonly format?: LogFormat;
   /** Receives each complete line without its newline; default: process.stderr. */
   readonly sink?: (line: string) => void;
   readonly name?: string;
@@ -47,14 +54,30 @@ function formatFields(fields: LogFields | undefined): string {
   return out;
 }
 
+/**
+ * `{"time":…,"level":…,"node":…,"msg":…,…fields}`. The fixed keys come first and win: a field
+ * named like one of them is kept under `field.NAME` rather than overwriting it.
+ */
+function jsonLine(time: string, level: LogLevel, name: string | undefined, msg: string, fields: LogFields | undefined): string {
+  const line: Record<string, string | number | boolean | null> = { time, level };
+  if (name !== undefined) line['node'] = name;
+  line['msg'] = msg;
+  for (const [key, value] of Object.entries(fields ?? {})) {
+    line[Object.hasOwn(line, key) ? `field.${key}` : key] = value;
+  }
+  return JSON.stringify(line);
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const sink = options.sink ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const threshold = rank[options.level];
   const prefix = options.name === undefined ? '' : `${options.name} `;
+  const format = options.format ?? 'text';
   const write = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (rank[level] > threshold) return;
     const stamp = new Date().toISOString();
-    sink(`${stamp} ${level.padEnd(5)} ${prefix}${message}${formatFields(fields)}`);
+    if (format === 'json') sink(jsonLine(stamp, level, options.name, message, fields));
+    else sink(`${stamp} ${level.padEnd(5)} ${prefix}${message}${formatFields(fields)}`);
   };
   return {
     level: options.level,
@@ -65,7 +88,7 @@ export function createLogger(options: LoggerOptions): Logger {
     debug: (message, fields) => write('debug', message, fields),
     child: (name) => {
       const full = options.name === undefined ? name : `${options.name}/${name}`;
-      return createLogger({ level: options.level, sink, name: full });
+      return createLogger({ level: options.level, format, sink, name: full });
     },
   };
 }

@@ -3,8 +3,8 @@
  * own request routine on a virtual channel (virtual-channel.ts), so validation, authorization,
  * forwarding to the leader, NOT_LEADER/UNAVAILABLE handling, exactly-once, pushes and watches are
  * the client port's. Authentication is the client port's too (ClientAuth: certificates, tokens,
- * password logins and their back-off). Listings the client protocol has no query for (every key,
- * every session, the wait-for graph, locks with hold times) are made linearizable with a read
+ * password logins and their back-off). Listings the client protocol has no query for (every
+ * session, the wait-for graph, locks with hold times) are made linearizable with a read
  * through the same path and authorized with the edge rules (edge-access.ts).
  */
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,7 @@ import type { TlsMaterial } from '../security/tls-material.js';
 import { isAdmin, mayActOnSession, userExists } from '../statemachine/authorize.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
-import { listKeys, listLockDetails, listSessions, waitGraph } from '../statemachine/listings.js';
+import { listLockDetails, listSessions, waitGraph } from '../statemachine/listings.js';
 import type { Notification } from '../statemachine/results.js';
 import type { LockState } from '../statemachine/state.js';
 import type { ClientOp, PushEvent, WireResult } from '../transport/client-protocol.js';
@@ -205,15 +205,6 @@ export class ServerGateway implements NodeGateway {
       remote,
       (state) => readDenial(state, principal, { kind: 'locks', prefix, limit }),
       (state) => listLockDetails(state, prefix, limit, () => true),
-    );
-  }
-
-  keys(principal: string | null, prefix: string, after: string, limit: number, remote: string): ReturnType<NodeGateway['keys']> {
-    return this.listing(
-      remote,
-      // Listing keys reads every key under the prefix: read on the prefix, as a `locks` listing.
-      (state) => readDenial(state, principal, { kind: 'locks', prefix, limit }),
-      (state) => listKeys(state, prefix, after, limit),
     );
   }
 

@@ -21,7 +21,7 @@ import type { MetricsSource } from '../metrics/node-metrics.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
-import type { ConfChange, LogIndex, NodeId, Role } from '../raft/types.js';
+import type { ConfChange, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
@@ -52,6 +52,7 @@ import { ClientAuth } from './client-auth.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import { ClientListener } from './client-listener.js';
 import type { ClusterLimits, HostPort, SnapshotModeSetting } from './cluster-config.js';
+import { parseHostPort } from './cluster-config.js';
 import { Driver } from './driver.js';
 import { ConnectionBudget } from './connection-budget.js';
 import type { AdminOnly } from './edge-access.js';
@@ -63,6 +64,8 @@ import type { LoginThrottleOptions } from './login-throttle.js';
 import type { CoreOutput } from './server-core.js';
 import { ServerCore } from './server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
+import { encodeBackup } from './backup-format.js';
+import { BackupStore, backupIdleMs } from './backup-store.js';
 import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, ConnectionObserver, HelloAccepted } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
@@ -334,7 +337,11 @@ export class NodeServer implements ConnectionHost {
       mirror = background ? SnapshotMirror.start(options.machine) : null;
       const persisted = await committer.load();
       const seed = options.seed ?? randomInt(0, 2 ** 47);
+      // Members added with their addresses, applied before the server below exists (log replay).
+      const memberChanges: ConfChange[] = [];
+      let learnMember: (change: ConfChange) => void = (change) => memberChanges.push(change);
       const created = ServerCore.create({
+        onConfigApplied: (change) => learnMember(change),
         raft: options.raft,
         persisted,
         rng: createRng(seed),
@@ -382,6 +389,8 @@ export class NodeServer implements ConnectionHost {
         log: logger,
       });
       const server = new NodeServer(options, created.value, committer, transport, listener, mirror, metrics);
+      learnMember = (change) => server.learnMember(change);
+      for (const change of memberChanges) server.learnMember(change);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
@@ -413,6 +422,19 @@ export class NodeServer implements ConnectionHost {
   }
 
   // ---- addresses and views -----------------------------------------------------------------
+
+  /**
+   * The change a members request proposes: a node this one has no addresses for, given with its
+   * addresses, is added with them in the log (addMember), so every node learns where it is; the
+   * leader learns it now, to start replicating as soon as the change is appended.
+   */
+  private memberChange(action: Exclude<MembersAction, 'list'>, node: NodeId, peer: string | undefined, client: string | undefined): ConfChange {
+    const known = node === this.nodeId || this.directory.has(node);
+    if (action !== 'addLearner' || known || peer === undefined || client === undefined) return confChangeOf(action, node);
+    const change: ConfChange = { type: 'addMember', node, peer, client };
+    this.learnMember(change);
+    return change;
+  }
 
   get peerAddress(): HostPort {
     return this.transport.address;
@@ -446,6 +468,25 @@ export class NodeServer implements ConnectionHost {
       peer: formatAddress(this.peerAddress),
       ...(http === null ? {} : { http: formatAddress(http) }),
     };
+  }
+
+  /**
+   * A member added with its addresses (`members add N --peer --client`): every node learns where
+   * it listens from the log, not from its own cluster.yml. Addresses that do not parse are logged
+   * and ignored (the leader checked them when the change was asked for).
+   */
+  learnMember(change: ConfChange): void {
+    if (change.type !== 'addMember' || change.node === this.nodeId) return;
+    const peer = parseHostPort(change.peer);
+    const client = parseHostPort(change.client);
+    if (peer === null || client === null) {
+      this.log.warn('member addresses ignored', { node: change.node, peer: change.peer, client: change.client });
+      return;
+    }
+    const known = this.directory.get(change.node);
+    if (known !== undefined && formatAddress(known.peer) === change.peer && formatAddress(known.client) === change.client) return;
+    this.setMember({ id: change.node, peer, client });
+    this.log.info('learned member addresses', { node: change.node, peer: change.peer, client: change.client });
   }
 
   /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
@@ -613,11 +654,16 @@ export class NodeServer implements ConnectionHost {
         if (refuse('members', audited)) return undefined;
         const node = op.node;
         const unknown = node !== undefined && node !== this.nodeId && !this.directory.has(node);
-        if (unknown && op.action === 'addLearner') {
+        const withAddresses = op.peer !== undefined && op.client !== undefined;
+        if (unknown && op.action === 'addLearner' && !withAddresses) {
           const message =
             `node ${String(op.node)} is not in this cluster's configuration; ` +
-            'list it in cluster.yml with join: true first';
+            'give its addresses (members add NODE --peer HOST:PORT --client HOST:PORT) or list it in cluster.yml with join: true';
           return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+        }
+        if (unknown && op.action === 'addLearner' && withAddresses) {
+          const bad = [op.peer, op.client].find((a) => parseHostPort(a ?? '') === null);
+          if (bad !== undefined) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: `not a host:port address: ${JSON.stringify(bad)}` });
         }
         const misplaced = op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
         if (misplaced !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: misplaced });
@@ -655,7 +701,59 @@ export class NodeServer implements ConnectionHost {
         this.audit(connection, principal, audited, 'OK');
         return connection.respond(id, { code: 'OK', value: { kind: 'snapshotTaken', index } });
       }
+      case 'backup':
+        return this.backup(connection, id, principal, op.backup, op.offset, refuse);
     }
+  }
+
+  /**
+   * `raftlock backup`: the first request (backup 0) encodes this leader's applied state at its
+   * applied index (a committed prefix of the log) into a backup file, kept whole until fetched,
+   * and answers its first chunk; later requests fetch further chunks of the same file.
+   */
+  private backup(
+    connection: RequestChannel,
+    id: number,
+    principal: string | null,
+    backup: number,
+    offset: number,
+    refuse: (what: AdminOnly, audited: InFlight['audit']) => boolean,
+  ): void {
+    const audited = { what: 'backup', target: backup === 0 ? '' : String(backup) };
+    if (refuse('backup', audited)) return;
+    const nowMs = this.now();
+    if (backup === 0) {
+      const status = this.core.status();
+      if (status.role !== 'leader') {
+        const leader = status.leader === null ? 'unknown' : status.leader;
+        return connection.respond(id, unavailable(`${this.nodeId} is not the leader (leader: ${leader}); a backup is taken through the leader`));
+      }
+      let point: Snapshot | null = null;
+      this.driver.guard(() => {
+        point = this.core.host.backupPoint();
+      });
+      if (point === null) return connection.respond(id, unavailable('this node has stopped'));
+      const { meta, data } = point as Snapshot;
+      const header = { clusterId: this.clusterId, nodeId: this.nodeId, index: meta.index, term: meta.term, conf: meta.conf, createdAt: new Date().toISOString() };
+      const first = this.backups.add(encodeBackup(header, data), nowMs);
+      this.audit(connection, principal, audited, 'OK');
+      this.log.info('backup taken', { index: meta.index, term: meta.term, bytes: first.total, user: principal });
+      return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...first } });
+    }
+    const chunk = this.backups.chunk(backup, offset, nowMs);
+    if (chunk === null) {
+      const message = `no backup ${backup} at offset ${offset} on ${this.nodeId} (expired after ${backupIdleMs / 1000} s idle, finished, or out of range); start again`;
+      return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
+    }
+    return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...chunk } });
+  }
+
+  private backupsHeld: BackupStore | null = null;
+
+  /** Chunks well inside the frame limit: the answer's framing and field names come on top. */
+  private get backups(): BackupStore {
+    this.backupsHeld ??= new BackupStore(Math.max(1024, Math.min(1 << 20, Math.floor(this.options.limits.frameBytesMax / 4))));
+    return this.backupsHeld;
   }
 
   /**
@@ -707,7 +805,7 @@ export class NodeServer implements ConnectionHost {
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
           if (op.action === 'list') return undefined;
-          return this.core.confChange(requestId, confChangeOf(op.action, op.node ?? this.nodeId));
+          return this.core.confChange(requestId, this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client));
         default: {
           this.inflight.delete(requestId);
           const message = `${op.kind} is answered locally`;

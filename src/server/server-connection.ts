@@ -257,7 +257,8 @@ export class ClientConnection {
       const message = `more than ${max} requests outstanding on this connection; wait for answers`;
       return this.respond(id, unavailable(message));
     }
-    if (this.identity?.kind === 'node' && envelope.as === null) {
+    // A node asks for itself only to learn who the members are (`start --join`): nothing else.
+    if (this.identity?.kind === 'node' && envelope.as === null && !isMembersList(envelope.op)) {
       return this.respond(id, { code: 'INVALID_ARGUMENT', message: 'a forwarding node must name the principal it acts for (as)' });
     }
     const op = validateOp(envelope.op, this.host.machine);
@@ -301,4 +302,11 @@ export class ClientConnection {
     this.early = null;
     this.host.closed(this, reason);
   }
+}
+
+/** `members list`: what a joining node asks with its own certificate (src/cli/join.ts). */
+function isMembersList(op: unknown): boolean {
+  if (typeof op !== 'object' || op === null) return false;
+  const fields = op as Record<string, unknown>;
+  return fields['kind'] === 'members' && fields['action'] === 'list';
 }

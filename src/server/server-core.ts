@@ -3,7 +3,7 @@
  * client protocol that are not I/O (commands, batched keepalives, ReadIndex queries, membership,
  * notifications of every applied entry). Synchronous; the driver feeds it and drains it.
  *
- * Keepalives are batched by the leader (DESIGN §2): every keepalive received during one
+ * Keepalives are batched by the leader (docs/architecture.md): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
 import type { UnreachableCause } from '../transport/transport.js';
@@ -15,7 +15,7 @@ import { encodeCommand } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import { sessionId } from '../statemachine/ids.js';
 import { LockStateMachine } from '../statemachine/machine.js';
-import { checkFence, getKey, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
+import { checkFence, getKey, listKeys, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
 import type { Query, WireResult } from '../transport/client-protocol.js';
 import { permissionDenied, unavailable, wireResultOf } from '../transport/client-protocol.js';
@@ -60,6 +60,8 @@ export interface ServerCoreOptions extends HostOptions {
    */
   readonly onApplied?: (state: LockStateMachine['state'], output: ApplyOutput, command: AppliedCommand) => void;
   readonly onRestored?: (state: LockStateMachine['state']) => void;
+  /** Every configuration entry applied (a member added with its addresses teaches where it is). */
+  readonly onConfigApplied?: (change: ConfChange) => void;
   /**
    * Fed every command applied to and every snapshot restored into the lock machine, after it,
    * in order (a copy of the machine on another thread snapshots for the deferred mode).
@@ -123,9 +125,17 @@ export class ServerCore {
       ...options,
       stateMachine: options.mirror === undefined ? machine : new MirroredStateMachine(machine, options.mirror),
       observer: {
+        applied: (entry) => {
+          if (entry.kind === 'config') options.onConfigApplied?.(entry.change);
+        },
         restored: (snapshot) => {
           if (core !== null) core.snapshots.push({ kind: 'installed', index: snapshot.meta.index });
           options.onRestored?.(machine.state);
+        },
+        // Told by the host itself: a write's shape cannot tell a taken snapshot from an installed
+        // one when it also carries a commit-only hard state.
+        taken: (index) => {
+          if (core !== null) core.snapshots.push({ kind: 'taken', index });
         },
       },
     });
@@ -173,12 +183,6 @@ export class ServerCore {
   drain(): CoreOutput {
     const out: HostOutput<ApplyOutput> = this.host.drain();
     for (const reply of out.replies) this.onHostReply(reply);
-    for (const write of out.writes) {
-      // A host-taken snapshot is a write with no entries; an installed one comes with its Ready.
-      if (write.snapshot !== null && write.hardState === null && write.entries.length === 0) {
-        this.snapshots.push({ kind: 'taken', index: write.snapshot.meta.index });
-      }
-    }
     const result: CoreOutput = {
       writes: out.writes,
       earlyMessages: out.earlyMessages,
@@ -331,6 +335,11 @@ export class ServerCore {
           const message = 'this membership change does not apply to the current configuration';
           return fanOut({ code: 'INVALID_ARGUMENT', message });
         }
+        if (pending.kind === 'transfer') {
+          // Raft drops a transfer only for its target (the leader itself, a learner, an unknown
+          // node): a retry would meet the same refusal until the timeout.
+          return fanOut({ code: 'INVALID_ARGUMENT', message: `cannot transfer leadership: ${reply.reason}` });
+        }
         return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
       case 'UNKNOWN':
         return fanOut(
@@ -390,6 +399,10 @@ export class ServerCore {
         const locks = listLocks(state, query.prefix, query.limit);
         return { code: 'OK', value: { kind: 'locks', locks } };
       }
+      case 'keys': {
+        const page = listKeys(state, query.prefix, query.after, query.limit);
+        return { code: 'OK', value: { kind: 'keys', keys: page.keys, next: page.next } };
+      }
       case 'session': {
         const session = sessionInfo(state, query.session);
         return { code: 'OK', value: { kind: 'sessionInfo', session } };
@@ -408,6 +421,7 @@ function inEffect(conf: ConfState, change: ConfChange): boolean {
   const learner = conf.learners.includes(change.node);
   switch (change.type) {
     case 'addLearner':
+    case 'addMember':
       return learner || voter;
     case 'promoteLearner':
       return voter;

@@ -1,31 +1,14 @@
 import type { FencingToken, SessionId } from './ids.js';
-import type { KeyView, LockView, SessionView } from './queries.js';
-import { getKey, sessionInfo } from './queries.js';
+import type { LockView, SessionView } from './queries.js';
+import { sessionInfo } from './queries.js';
 import { waitersOf } from './queue.js';
 import type { CycleStep } from './results.js';
 import type { LockState } from './state.js';
 import { compareStrings } from './state.js';
 
-// Listings for operators and the HTTP API (src/http): every key, session, lock with its hold times
+// Listings for operators and the HTTP API (src/http): every session, locks with their hold times
 // and the wait-for graph, read from the applied state. Pure; the node authorizes who may see what
 // (the `visible` filters) and makes the read linearizable before it calls these.
-
-/** Names from `names` that start with `prefix` and sort after `after`, in name order, at most `limit`. */
-function pageOf(names: Iterable<string>, prefix: string, after: string, limit: number): string[] {
-  const out: string[] = [];
-  for (const name of names) {
-    if (name.startsWith(prefix) && compareStrings(name, after) > 0) out.push(name);
-  }
-  return out.sort(compareStrings).slice(0, Math.max(0, limit));
-}
-
-/** Keys starting with `prefix`, after `after` ('' = from the first), in name order. */
-export function listKeys(state: LockState, prefix: string, after: string, limit: number): KeyView[] {
-  return pageOf(state.keys.keys(), prefix, after, limit).flatMap((key) => {
-    const view = getKey(state, key);
-    return view === null ? [] : [view];
-  });
-}
 
 /** A lock as LockView shows it, with how long each holder has held it and each waiter waited (log time). */
 export interface LockDetail extends LockView {
@@ -51,7 +34,7 @@ export function listLockDetails(
   limit: number,
   visible: (name: string) => boolean,
 ): LockDetail[] {
-  const names = pageOf(state.locks.keys(), prefix, '', Number.MAX_SAFE_INTEGER).filter(visible);
+  const names = [...state.locks.keys()].filter((name) => name.startsWith(prefix) && visible(name)).sort(compareStrings);
   const now = state.logTimeMs;
   return names.slice(0, Math.max(0, limit)).flatMap((name) => {
     const lock = state.locks.get(name);

@@ -34,6 +34,31 @@ export function getKey(state: LockState, key: string): KeyView | null {
   };
 }
 
+/** One page of `listKeys`: `next` is the key to pass as `after` for the next page, null after the last. */
+export interface KeyPage {
+  readonly keys: readonly KeyView[];
+  readonly next: string | null;
+}
+
+/**
+ * Keys starting with `prefix` and ordered after `after` (null: from the first), in key order, at
+ * most `limit` of them. The continuation is a key rather than an offset, so pages stay correct
+ * while keys are written or deleted between them.
+ */
+export function listKeys(state: LockState, prefix: string, after: string | null, limit: number): KeyPage {
+  const names = [...state.keys.keys()]
+    .filter((key) => key.startsWith(prefix) && (after === null || compareStrings(key, after) > 0))
+    .sort(compareStrings);
+  const page = names.slice(0, Math.max(0, limit));
+  const keys: KeyView[] = [];
+  for (const key of page) {
+    const view = getKey(state, key);
+    if (view !== null) keys.push(view);
+  }
+  const last = page[page.length - 1];
+  return { keys, next: names.length > page.length && last !== undefined ? last : null };
+}
+
 /** checkFence: OK when `token` is a current grant of `lock`, STALE_TOKEN otherwise. */
 export function checkFence(state: LockState, lock: string, token: number): { readonly code: 'OK' | 'STALE_TOKEN' } {
   return { code: isCurrentToken(state, lock, token) ? 'OK' : 'STALE_TOKEN' };

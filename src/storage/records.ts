@@ -69,15 +69,24 @@ const kindNoop = 0;
 const kindCommand = 1;
 const kindConfig = 2;
 
-/** Entry payload: `[term, index, 0]` noop, `[term, index, 1, data]` command, `[term, index, 2, type, node]` config. */
+/**
+ * Entry payload: `[term, index, 0]` noop, `[term, index, 1, data]` command, `[term, index, 2, type,
+ * node]` config, `[term, index, 2, 'addMember', node, peer, client]` a member added with its
+ * addresses (logs written before addMember existed hold only the 5-element form).
+ */
 export function encodeEntry(entry: Entry): Buffer {
   switch (entry.kind) {
     case 'noop':
       return pack([entry.term, entry.index, kindNoop]);
     case 'command':
       return pack([entry.term, entry.index, kindCommand, entry.data]);
-    case 'config':
-      return pack([entry.term, entry.index, kindConfig, entry.change.type, entry.change.node]);
+    case 'config': {
+      const change = entry.change;
+      if (change.type === 'addMember') {
+        return pack([entry.term, entry.index, kindConfig, change.type, change.node, change.peer, change.client]);
+      }
+      return pack([entry.term, entry.index, kindConfig, change.type, change.node]);
+    }
     default:
       return assertNever(entry, 'entry kind');
   }
@@ -99,8 +108,8 @@ export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
         ? ok({ term: termValue, index: indexValue, kind: 'command', data: v[3] })
         : err('is a malformed command entry');
     case kindConfig: {
-      const change = decodeConfChange(v[3], v[4]);
-      return v.length === 5 && change !== null
+      const change = decodeConfChange(v);
+      return change !== null
         ? ok({ term: termValue, index: indexValue, kind: 'config', change })
         : err('is a malformed config entry');
     }
@@ -109,13 +118,19 @@ export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
   }
 }
 
-function decodeConfChange(type: unknown, node: unknown): ConfChange | null {
+function decodeConfChange(v: readonly unknown[]): ConfChange | null {
+  const [type, node] = [v[3], v[4]];
   if (!isValidNodeId(node)) return null;
   switch (type) {
     case 'addLearner':
     case 'promoteLearner':
     case 'removeNode':
-      return { type, node };
+      return v.length === 5 ? { type, node } : null;
+    case 'addMember': {
+      const [peer, client] = [v[5], v[6]];
+      if (v.length !== 7 || typeof peer !== 'string' || typeof client !== 'string') return null;
+      return { type, node, peer, client };
+    }
     default:
       return null;
   }

@@ -207,7 +207,7 @@ export function checkClientHello(
   const theirCluster = value['clusterId'];
   if (theirCluster !== '' && theirCluster !== clusterId) {
     const message =
-      `cluster id ${describeValue(theirCluster)} does not match this node's cluster id ` +
+      `cluster id ${typeof theirCluster === 'string' ? JSON.stringify(theirCluster) : describeValue(theirCluster)} does not match this node's cluster id ` +
       JSON.stringify(clusterId);
     return err(errorFrame('CLUSTER_MISMATCH', message));
   }
@@ -238,6 +238,8 @@ export type Query =
   | { readonly kind: 'checkFence'; readonly lock: string; readonly token: number }
   | { readonly kind: 'observe'; readonly name: string }
   | { readonly kind: 'locks'; readonly prefix: string; readonly limit: number }
+  /** Keys starting with `prefix` after the key `after` (null: from the first), at most `limit`. */
+  | { readonly kind: 'keys'; readonly prefix: string; readonly after: string | null; readonly limit: number }
   | { readonly kind: 'session'; readonly session: SessionId }
   /** Admin only: every user with its roles (never a password hash). */
   | { readonly kind: 'users' }
@@ -266,6 +268,11 @@ export type ClientOp =
     }
   | { readonly kind: 'transferLeader'; readonly to: NodeId }
   | { readonly kind: 'snapshot' }
+  /**
+   * `raftlock backup`: `backup: 0, offset: 0` makes the node encode a backup file of its applied
+   * state (src/server/backup-format.ts) and answer its first chunk; later chunks name that backup.
+   */
+  | { readonly kind: 'backup'; readonly backup: number; readonly offset: number }
   | { readonly kind: 'admin'; readonly action: AdminAction }
   /** Who this connection acts as; answered by the node itself. Also a cheap keepalive. */
   | { readonly kind: 'whoami' };
@@ -336,6 +343,7 @@ export type WireValue =
   | { readonly kind: 'fence'; readonly lock: string; readonly token: number }
   | { readonly kind: 'leader'; readonly name: string; readonly leader: LeaderView | null }
   | { readonly kind: 'locks'; readonly locks: readonly LockView[] }
+  | { readonly kind: 'keys'; readonly keys: readonly KeyView[]; readonly next: string | null }
   | { readonly kind: 'sessionInfo'; readonly session: SessionView | null }
   /** Events after `fromIndex` are pushed (for a `fromIndex: 0` watch: the applied index then). */
   | { readonly kind: 'watching'; readonly watchId: number; readonly fromIndex: number }
@@ -343,6 +351,14 @@ export type WireValue =
   | { readonly kind: 'status'; readonly status: NodeStatusView }
   | { readonly kind: 'members'; readonly members: readonly MemberView[] }
   | { readonly kind: 'snapshotTaken'; readonly index: number }
+  | {
+      readonly kind: 'backupChunk';
+      readonly backup: number;
+      readonly offset: number;
+      /** The whole file's length in bytes. */
+      readonly total: number;
+      readonly bytes: Uint8Array;
+    }
   | { readonly kind: 'accepted' };
 
 /** Every code a response may carry. */
@@ -419,6 +435,8 @@ export function permissionDenied(message: string): WireResult {
 
 /** Largest `limit` of a `locks` query. */
 export const locksQueryLimitMax = 10_000;
+/** Largest `limit` of a `keys` query (a page of values must fit in one frame). */
+export const keysQueryLimitMax = 1_000;
 /** Prefix strings (watch, locks) in characters. */
 export const prefixLengthMax = 1024;
 
@@ -431,6 +449,7 @@ const queryShape: Check = taggedUnion('kind', {
   checkFence: { lock: keyText, token: uint },
   observe: { name: keyText },
   locks: { prefix: prefixText, limit: uint },
+  keys: { prefix: prefixText, after: nullable(keyText), limit: uint },
   session: { session: uint },
   users: {},
   roles: {},
@@ -504,6 +523,7 @@ const simpleOps: Readonly<Record<string, Check>> = {
   status: exactObject({ kind: literal('status') }),
   transferLeader: exactObject({ kind: literal('transferLeader'), to: nodeId }),
   snapshot: exactObject({ kind: literal('snapshot') }),
+  backup: exactObject({ kind: literal('backup'), backup: uint, offset: uint }),
   admin: exactObject({ kind: literal('admin'), action: adminActionShape }),
   whoami: exactObject({ kind: literal('whoami') }),
 };
@@ -538,6 +558,9 @@ export function validateOp(value: unknown, config: LockMachineConfig): Result<Cl
     const query = value['query'] as Query;
     if (query.kind === 'locks' && query.limit > locksQueryLimitMax) {
       return err(`op.query.limit: at most ${locksQueryLimitMax}`);
+    }
+    if (query.kind === 'keys' && (query.limit < 1 || query.limit > keysQueryLimitMax)) {
+      return err(`op.query.limit: must be from 1 to ${keysQueryLimitMax}`);
     }
     if (query.kind === 'session' && query.session < 1) {
       return err('op.query.session: must be ≥ 1');

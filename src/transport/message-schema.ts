@@ -40,6 +40,7 @@ type ConfChangeTable = {
 
 const confChangeFields: ConfChangeTable = {
   addLearner: { node: nodeId },
+  addMember: { node: nodeId, peer: string(256), client: string(256) },
   promoteLearner: { node: nodeId },
   removeNode: { node: nodeId },
 };

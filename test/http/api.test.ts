@@ -30,7 +30,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
   t.not(follower.nodeId, leader.nodeId);
 
   const openSession = async (ttlMs = 15_000): Promise<number> => {
-    const answer = await h.api(follower, '/v1/sessions', { method: 'POST', body: { ttlMs } });
+    const answer = await h.write(follower, '/v1/sessions', { method: 'POST', body: { ttlMs } });
     t.equal(answer.status, 200, answer.text);
     return body(answer)['session'] as number;
   };
@@ -209,8 +209,12 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     for (const k of ['list/a', 'list/b', 'list/c']) {
       t.equal((await h.api(follower, `/v1/kv/${encodeURIComponent(k)}`, { method: 'PUT', body: { session: s, text: k } })).status, 200);
     }
-    t.same(list(await h.api(leader, '/v1/kv?prefix=list/')).map((k) => k['key']), ['list/a', 'list/b', 'list/c']);
-    t.same(list(await h.api(leader, '/v1/kv?prefix=list/&after=list/a&limit=1')).map((k) => k['key']), ['list/b'], 'paged');
+    const all = body(await h.api(leader, '/v1/kv?prefix=list/'));
+    t.same((all['keys'] as Json[]).map((k) => k['key']), ['list/a', 'list/b', 'list/c']);
+    t.equal(all['next'], null, 'the last page');
+    const page = body(await h.api(leader, '/v1/kv?prefix=list/&after=list/a&limit=1'));
+    t.same((page['keys'] as Json[]).map((k) => k['key']), ['list/b'], 'paged');
+    t.equal(page['next'], 'list/b', 'next page after it');
     const deleted = await h.api(follower, `/v1/kv/${encodeURIComponent('list/b')}?session=${s}`, { method: 'DELETE' });
     t.same(body(deleted), { key: 'list/b', existed: true });
     const missing = await h.api(leader, `/v1/kv/${encodeURIComponent('list/b')}`);

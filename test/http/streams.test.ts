@@ -29,7 +29,7 @@ void t.test('event streams', async (t) => {
   const opened = await h.api(node, '/v1/sessions', { method: 'POST', body: { ttlMs: 30_000 } });
   const session = bodyOf(opened)['session'] as number;
   const put = async (key: string, text: string): Promise<void> => {
-    const answer = await h.api(node, `/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: { session, text } });
+    const answer = await h.write(node, `/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: { session, text } });
     t.equal(answer.status, 200, answer.text);
   };
 

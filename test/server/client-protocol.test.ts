@@ -31,6 +31,7 @@ t.test('client hello: any cluster, matching cluster, redirect flag, refusals', a
   t.ok(redirect.ok && redirect.value.redirect === true, 'redirect flag kept');
   const other = checkClientHello(roundTrip(clientHello('c2', 'app')), 'c1');
   t.equal(other.ok ? '' : other.error.code, 'CLUSTER_MISMATCH');
+  t.equal(other.ok ? '' : other.error.message, `cluster id "c2" does not match this node's cluster id "c1"`, 'names both ids plainly');
   const stranger = checkClientHello({ GET: '/' }, 'c1');
   t.equal(stranger.ok ? '' : stranger.error.code, 'BAD_HELLO');
   const version = checkClientHello({ ...clientHello('c1', 'a'), version: 99 }, 'c1');

@@ -69,6 +69,7 @@ t.test('principals, rights, sessions and revocation on a secure cluster', async 
     { kind: 'members', action: 'remove', node: other!.nodeId },
     { kind: 'transferLeader', to: other!.nodeId },
     { kind: 'snapshot' },
+    { kind: 'backup', backup: 0, offset: 0 },
     { kind: 'read', query: { kind: 'users' } },
     { kind: 'admin', action: { type: 'userAdd', user: 'mallory', password: null } },
   ] as const) {
