@@ -132,8 +132,11 @@ export function whoAmIOf(fields: Fields): WhoAmI {
   const principal = fields['principal'] ?? null;
   const roles = fields['roles'];
   const shaped = principal === null || typeof principal === 'string';
-  if (fields['kind'] !== 'whoami' || !shaped || !isStringList(roles)) {
+  // A node from before permissions were part of the answer sends none: read as no known rights.
+  const listed = fields['permissions'] ?? [];
+  const permissions = Array.isArray(listed) ? (listed as readonly unknown[]).map(permissionOf) : null;
+  if (fields['kind'] !== 'whoami' || !shaped || !isStringList(roles) || permissions === null || permissions.some((p) => p === null)) {
     throw malformed('a whoami answer', fields);
   }
-  return { principal, roles: [...roles], admin: fields['admin'] === true };
+  return { principal, roles: [...roles], admin: fields['admin'] === true, permissions: permissions as Permission[] };
 }

@@ -16,6 +16,7 @@ import type { NodeGateway } from './gateway.js';
 import { openApiDocument } from './openapi.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';
 import { json, rawAnswerOf, route } from './route.js';
+import { registerDashboard } from './dashboard.js';
 import { clusterRoutes } from './routes-cluster.js';
 import { electionRoutes } from './routes-elections.js';
 import { kvRoutes } from './routes-kv.js';
@@ -129,6 +130,8 @@ export function createHttpApp(
   const certificateOf = server?.certificateOf ?? (() => null);
   const registered: { method: string; url: string; schema: unknown }[] = [];
   app.addHook('onRoute', (options) => {
+    // The dashboard's static files (dashboard.ts) are pages, not API routes: not in the document.
+    if ((options.config as { readonly dashboard?: boolean } | undefined)?.dashboard === true) return;
     const methods = Array.isArray(options.method) ? options.method : [options.method];
     for (const method of methods) registered.push({ method: String(method), url: options.url, schema: options.schema });
   });
@@ -222,6 +225,7 @@ export function createHttpApp(
       },
     });
   }
+  app.register(registerDashboard);
 
   return {
     app,

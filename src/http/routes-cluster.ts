@@ -1,5 +1,5 @@
 /** Who am I, logging in, this node's status, the members, the leader, the wait-for graph. */
-import { principalLengthMax } from '../transport/client-protocol.js';
+import { principalLengthMax, rights } from '../transport/client-protocol.js';
 import { answer, refusalOutcome } from './commands.js';
 import { unauthenticated } from './errors.js';
 import type { Route, RouteContext } from './route.js';
@@ -62,14 +62,25 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       url: '/v1/whoami',
       operationId: 'whoami',
-      summary: 'Who the caller acts as, its roles, and whether it is an admin (principal null: an insecure node)',
+      summary: 'Who the caller acts as, its roles, whether it is an admin, and what its roles allow (principal null: an insecure node)',
       tag: 'auth',
       schema: {
-        response: object({ principal: nullable(text(principalLengthMax)), roles: array(text(principalLengthMax)), admin: { type: 'boolean' } }, ['principal', 'roles', 'admin']),
+        response: object(
+          {
+            principal: nullable(text(principalLengthMax)),
+            roles: array(text(principalLengthMax)),
+            admin: { type: 'boolean' },
+            permissions: array(
+              object({ prefix: s.prefix, rights: array({ type: 'string', enum: [...rights] }) }, ['prefix', 'rights']),
+              'what its roles allow, merged by prefix (an admin: every right on "")',
+            ),
+          },
+          ['principal', 'roles', 'admin', 'permissions'],
+        ),
       },
       handle: async (call) => {
         const result = await gateway.request(call.principal, { kind: 'whoami' }, call.remote);
-        return answer(gateway, result, 'whoami', (v) => ({ principal: v.principal, roles: v.roles, admin: v.admin }));
+        return answer(gateway, result, 'whoami', (v) => ({ principal: v.principal, roles: v.roles, admin: v.admin, permissions: v.permissions }));
       },
     }),
     route({

@@ -76,4 +76,9 @@ export interface WhoAmI {
   readonly principal: string | null;
   readonly roles: readonly string[];
   readonly admin: boolean;
+  /**
+   * What its roles allow, merged by prefix (sorted by prefix, rights in canonical order); an admin
+   * gets every right on ''. Lets a user interface show only what the principal may do.
+   */
+  readonly permissions: readonly Permission[];
 }

@@ -1,5 +1,6 @@
 import { sortedRoles } from './auth-store.js';
-import type { RoleView, UserView, WhoAmI } from './auth-types.js';
+import type { Permission, Right, RoleView, UserView, WhoAmI } from './auth-types.js';
+import { allRights } from './auth-types.js';
 import { isAdmin } from './authorize.js';
 import type { FencingToken, SessionId } from './ids.js';
 import { isCurrentToken } from './kv.js';
@@ -182,7 +183,25 @@ export function listRoles(state: LockState): RoleView[] {
 /** Who `principal` is to this store (null: insecure mode, unrestricted; an unknown user: nothing). */
 export function whoami(state: LockState, principal: string | null): WhoAmI {
   const user = principal === null ? undefined : state.auth.users.get(principal);
-  return { principal, roles: user === undefined ? [] : sortedRoles(user), admin: isAdmin(state.auth, principal) };
+  const roles = user === undefined ? [] : sortedRoles(user);
+  const admin = isAdmin(state.auth, principal);
+  return { principal, roles, admin, permissions: admin ? [{ prefix: '', rights: [...allRights] }] : mergedPermissions(state, roles) };
+}
+
+/** The permissions of `roles` merged by prefix: prefixes sorted, rights in canonical order. */
+function mergedPermissions(state: LockState, roles: readonly string[]): Permission[] {
+  const byPrefix = new Map<string, Set<Right>>();
+  for (const role of roles) {
+    for (const permission of state.auth.roles.get(role) ?? []) {
+      const rights = byPrefix.get(permission.prefix) ?? new Set<Right>();
+      for (const right of permission.rights) rights.add(right);
+      byPrefix.set(permission.prefix, rights);
+    }
+  }
+  return [...byPrefix.keys()].sort(compareStrings).map((prefix) => ({
+    prefix,
+    rights: allRights.filter((right) => byPrefix.get(prefix)?.has(right) === true),
+  }));
 }
 
 /** The stored password hash of `user`, for the node's login check; null when none or no such user. */

@@ -1,4 +1,4 @@
-import type { AdminCommandType, RoleView, UserView } from './auth-types.js';
+import type { AdminCommandType, Permission, RoleView, UserView } from './auth-types.js';
 import type { FencingToken, SessionId } from './ids.js';
 
 /** The stable result codes. NOT_LEADER is produced by the host, never by apply. */
@@ -74,6 +74,7 @@ export type OkValue =
       readonly principal: string | null;
       readonly roles: readonly string[];
       readonly admin: boolean;
+      readonly permissions: readonly Permission[];
     };
 
 /** Refusals that carry only a message. */

@@ -47,7 +47,7 @@ void t.test('a secure cluster: authentication, users and roles, rights per prefi
   });
 
   await t.test('root manages users and roles; whoami says who a client is', async (t) => {
-    t.same(await root.whoami(), { principal: 'root', roles: ['admin'], admin: true });
+    t.same(await root.whoami(), { principal: 'root', roles: ['admin'], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
     await root.users.add('alice', { password: alicePassword.password });
     await root.roles.add('jobs');
     await root.roles.grant('jobs', 'jobs/', ['lock', 'read']);
@@ -62,7 +62,7 @@ void t.test('a secure cluster: authentication, users and roles, rights per prefi
 
   await t.test('a user may lock inside its prefix and gets PERMISSION_DENIED outside it', async (t) => {
     const alice = await open(cluster.connectOptions(alicePassword));
-    t.same(await alice.whoami(), { principal: 'alice', roles: ['jobs'], admin: false });
+    t.same(await alice.whoami(), { principal: 'alice', roles: ['jobs'], admin: false, permissions: [{ prefix: 'jobs/', rights: ['lock', 'read'] }] });
     const lock = await alice.lock('jobs/nightly');
     t.ok(lock.fencingToken > 0);
     await lock.release();

@@ -257,7 +257,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
       leaderClient: leader.endpoint.client,
       leaderHttp: h.httpOf(leader),
     });
-    t.same(body(await h.api(follower, '/v1/whoami')), { principal: 'root', roles: ['admin'], admin: true });
+    t.same(body(await h.api(follower, '/v1/whoami')), { principal: 'root', roles: ['admin'], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
   });
 
   await t.test('authentication and authorization, every refusal logged', async (t) => {
@@ -279,7 +279,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const token = body(login)['token'] as string;
     const as = (path: string, options: { readonly method?: string; readonly body?: unknown } = {}): Promise<HttpAnswer> =>
       call(h.httpOf(follower), path, { tls: h.caOnly, bearer: token, ...options });
-    t.same(body(await as('/v1/whoami')), { principal: 'alice', roles: ['alice-role'], admin: false });
+    t.same(body(await as('/v1/whoami')), { principal: 'alice', roles: ['alice-role'], admin: false, permissions: [{ prefix: 'pub/', rights: ['lock', 'read', 'write'] }] });
     const opened = await as('/v1/sessions', { method: 'POST', body: { ttlMs: 10_000 } });
     t.equal(opened.status, 200, opened.text);
     const session = body(opened)['session'] as number;

@@ -9,7 +9,7 @@ void t.test('an insecure node: plain HTTP, no principal, credentials refused', a
   t.teardown(() => h.close());
   const node = await h.leaderNode();
   const address = h.httpOf(node);
-  t.same((await call(address, '/v1/whoami', { tls: null })).json, { principal: null, roles: [], admin: true });
+  t.same((await call(address, '/v1/whoami', { tls: null })).json, { principal: null, roles: [], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
   const opened = await call(address, '/v1/sessions', { tls: null, method: 'POST', body: { ttlMs: 5000 } });
   t.equal(opened.status, 200, opened.text);
   const session = (opened.json as { session: number }).session;

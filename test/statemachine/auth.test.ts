@@ -476,7 +476,21 @@ t.test('admin commands', async (t) => {
       { prefix: 'a/', rights: ['lock', 'read'] },
       { prefix: 'z/', rights: ['read', 'watch'] },
     ]);
-    t.same(whoami(d.state, 'alice'), { principal: 'alice', roles: ['r'], admin: false });
+    const permissions = [
+      { prefix: 'a/', rights: ['lock', 'read'] },
+      { prefix: 'z/', rights: ['read', 'watch'] },
+    ];
+    t.same(whoami(d.state, 'alice'), { principal: 'alice', roles: ['r'], admin: false, permissions });
+    // Two roles on one prefix: whoami merges their rights (canonical order), prefixes sorted.
+    ok(d.admin('root', { type: 'roleAdd', role: 'q' }));
+    ok(d.admin('root', { type: 'roleGrant', role: 'q', permission: { prefix: 'z/', rights: ['write'] } }));
+    ok(d.admin('root', { type: 'roleGrant', role: 'q', permission: { prefix: '', rights: ['watch'] } }));
+    ok(d.admin('root', { type: 'userGrantRole', user: 'alice', role: 'q' }));
+    t.same(whoami(d.state, 'alice').permissions, [
+      { prefix: '', rights: ['watch'] },
+      { prefix: 'a/', rights: ['lock', 'read'] },
+      { prefix: 'z/', rights: ['read', 'write', 'watch'] },
+    ]);
     ok(d.admin('root', { type: 'roleRevoke', role: 'r', prefix: 'a/' }));
     t.same(listRoles(d.state).find((r) => r.name === 'r')?.permissions, [{ prefix: 'z/', rights: ['read', 'watch'] }]);
   });
@@ -507,9 +521,11 @@ t.test('queries for the node edge', async (t) => {
     { name: 'root', roles: ['admin'], password: false },
   ]);
   t.same(listRoles(d.state).map((r) => r.name), ['admin', 'bob-role']);
-  t.same(whoami(d.state, 'carol'), { principal: 'carol', roles: ['admin'], admin: true });
-  t.same(whoami(d.state, null), { principal: null, roles: [], admin: true });
-  t.same(whoami(d.state, 'mallory'), { principal: 'mallory', roles: [], admin: false });
+  const everything = [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }];
+  t.same(whoami(d.state, 'carol'), { principal: 'carol', roles: ['admin'], admin: true, permissions: everything });
+  t.same(whoami(d.state, null), { principal: null, roles: [], admin: true, permissions: everything });
+  t.same(whoami(d.state, 'mallory'), { principal: 'mallory', roles: [], admin: false, permissions: [] });
+  t.same(whoami(d.state, 'bob').permissions, [{ prefix: 'b/', rights: ['read'] }]);
   t.equal(passwordHashOf(d.state, 'alice'), hash('a'));
   t.equal(passwordHashOf(d.state, 'bob'), null);
   t.equal(passwordHashOf(d.state, 'mallory'), null);
