@@ -6,7 +6,6 @@
  */
 import { chmod, readdir, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { CommanderError } from 'commander';
 import type { NodeId } from '../raft/types.js';
 import { decodeBackup } from '../server/backup-format.js';
 import type { Backup } from '../server/backup-format.js';
@@ -113,9 +112,6 @@ export function registerRestoreCommand(program: Command): void {
     .option('-c, --config <file>', 'the new cluster: its id, nodes and data directories', 'cluster.yml')
     .option('--node <id>', 'restore only this node (repeatable; default: every node without join: true)', collectNode)
     .option('--keep-cluster-id', "allow the backup's own cluster id (only when no node of the old cluster can come back)", false)
-    .exitOverride((error: CommanderError) => {
-      process.exit(error.exitCode === 0 ? 0 : exitCodes.usage);
-    })
     .action(async (file: string, options: RestoreOptions) => {
       try {
         process.exitCode = await runRestore(file, options);
