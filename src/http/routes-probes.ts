@@ -12,6 +12,35 @@ export function probeRoutes(ctx: RouteContext): Route[] {
   const { gateway } = ctx;
   const json = 'application/json; charset=utf-8';
   const verdict = (key: 'healthy' | 'ready') => object({ [key]: { type: 'boolean' }, reason: { type: 'string' } }, [key, 'reason']);
+  /** A probe without credentials (as Kubernetes calls them): 200 with `key` true, or 503 with why. */
+  const probe = (
+    url: string,
+    operationId: string,
+    summary: string,
+    key: 'healthy' | 'ready',
+    failure: string,
+    answerOf: typeof healthAnswer,
+  ): Route =>
+    route({
+      method: 'GET',
+      url,
+      operationId,
+      summary,
+      tag: 'metrics',
+      public: true,
+      schema: {
+        response: {
+          raw: {
+            contentType: json,
+            statuses: { '200': { description: key, schema: verdict(key) }, '503': { description: failure, schema: verdict(key) } },
+          },
+        },
+      },
+      handle: () => {
+        const answer = answerOf(gateway.metrics);
+        return Promise.resolve({ kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body });
+      },
+    });
   return [
     route({
       method: 'GET',
@@ -27,45 +56,14 @@ export function probeRoutes(ctx: RouteContext): Route[] {
         return { kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body };
       },
     }),
-    route({
-      method: 'GET',
-      url: '/healthz',
-      operationId: 'health',
-      summary: 'Liveness: 200 while the node serves, 503 once it stopped on a fatal error',
-      tag: 'metrics',
-      public: true,
-      schema: {
-        response: {
-          raw: {
-            contentType: json,
-            statuses: { '200': { description: 'healthy', schema: verdict('healthy') }, '503': { description: 'stopped on a fatal error', schema: verdict('healthy') } },
-          },
-        },
-      },
-      handle: () => {
-        const answer = healthAnswer(gateway.metrics);
-        return Promise.resolve({ kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body });
-      },
-    }),
-    route({
-      method: 'GET',
-      url: '/readyz',
-      operationId: 'readiness',
-      summary: 'Readiness: 200 when a member that knows a leader and has applied nearly all it knows committed; 503 with why',
-      tag: 'metrics',
-      public: true,
-      schema: {
-        response: {
-          raw: {
-            contentType: json,
-            statuses: { '200': { description: 'ready', schema: verdict('ready') }, '503': { description: 'not ready, and why', schema: verdict('ready') } },
-          },
-        },
-      },
-      handle: () => {
-        const answer = readinessAnswer(gateway.metrics);
-        return Promise.resolve({ kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body });
-      },
-    }),
+    probe('/healthz', 'health', 'Liveness: 200 while the node serves, 503 once it stopped on a fatal error', 'healthy', 'stopped on a fatal error', healthAnswer),
+    probe(
+      '/readyz',
+      'readiness',
+      'Readiness: 200 when a member that knows a leader and has applied nearly all it knows committed; 503 with why',
+      'ready',
+      'not ready, and why',
+      readinessAnswer,
+    ),
   ];
 }
