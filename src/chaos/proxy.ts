@@ -19,6 +19,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { assertNever } from '../util/assert.js';
 import { allLinks, blockedLinks, linkName } from './partition.js';
 import type { LinkName, PartitionShape } from './partition.js';
+import { listenOn } from '../transport/listen.js';
 
 export type LinkMode =
   | { readonly kind: 'pass' }
@@ -66,13 +67,7 @@ export class LinkProxy {
   /** Listens on 127.0.0.1 (`port` 0 picks a free one). */
   static async listen(target: Target, port = 0): Promise<LinkProxy> {
     const server = createServer({ noDelay: true, pauseOnConnect: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, '127.0.0.1', port);
     return new LinkProxy(server, (server.address() as AddressInfo).port, target);
   }
 

@@ -23,6 +23,7 @@ import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from './cluster-config.js';
 import type { ConnectionBudget } from './connection-budget.js';
 import type { Logger } from './logger.js';
+import { listenOn } from '../transport/listen.js';
 
 /** One admitted connection's place in the budget. `evict` closes it to make room for another. */
 export interface ConnectionSlot {
@@ -85,13 +86,7 @@ export class ClientListener {
 
   static async listen(options: ClientListenerOptions): Promise<ClientListener> {
     const server = createServer({ noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.listen.port, options.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, options.listen.host, options.listen.port);
     return new ClientListener(server, options);
   }
 

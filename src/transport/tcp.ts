@@ -30,6 +30,7 @@ import type { TlsMaterial } from '../security/tls-material.js';
 import { checkNodeServerIdentity, clientTlsOptions } from '../security/tls-material.js';
 import { createReloadingTlsServer } from '../security/tls-server.js';
 import type { PeerLinkStats, PeerTransport, UnreachableCause } from './transport.js';
+import { listenOn } from './listen.js';
 
 export interface PeerAddress {
   readonly host: string;
@@ -223,13 +224,7 @@ export class TcpTransport implements PeerTransport {
   /** Starts listening and dialling the configured peers. Rejects if the address cannot be bound. */
   static async listen(options: TcpTransportOptions): Promise<TcpTransport> {
     const server = createServer({ noDelay: true });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.listen.port, options.listen.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOn(server, options.listen.host, options.listen.port);
     const transport = new TcpTransport(options, server);
     for (const [peer, address] of options.peers ?? new Map<NodeId, PeerAddress>()) {
       transport.addPeer(peer, address);
