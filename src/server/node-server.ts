@@ -747,23 +747,24 @@ export class NodeServer implements ConnectionHost {
       }
       this.mirror.flushIfDue();
     }
-    for (const reply of output.replies) {
-      const entry = this.inflight.get(reply.requestId);
-      if (entry === undefined) continue;
-      this.inflight.delete(reply.requestId);
-      this.finish(entry, reply.result);
-    }
-    if (output.notifications.length > 0) {
-      const state = this.core.state;
-      const secure = this.auth.secure;
-      this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
-        // Client ids are the clients' own choice: on a secure node a connection hears only of
-        // sessions its principal may use.
-        const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
-        if (allowed && n.kind === 'revoked') this.auditRevoked(connection, n);
-        return allowed;
-      });
-    }
+    const answer = (): void => {
+      for (const reply of output.replies) {
+        const entry = this.inflight.get(reply.requestId);
+        if (entry === undefined) continue;
+        this.inflight.delete(reply.requestId);
+        this.finish(entry, reply.result);
+      }
+    };
+    const state = this.core.state;
+    const secure = this.auth.secure;
+    // Hold endings are pushed before the answers (a grant among them), the rest after.
+    this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
+      // Client ids are the clients' own choice: on a secure node a connection hears only of
+      // sessions its principal may use.
+      const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
+      if (allowed && n.kind === 'revoked' && n.by !== null) this.auditRevoked(connection, n);
+      return allowed;
+    }, answer);
     const revision = authRevision(this.core.state);
     if (revision !== this.authRevisionSeen) {
       this.authRevisionSeen = revision;
