@@ -773,6 +773,10 @@ export class RaftlockClient {
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
     // An acquire not yet answered needs no asking: its re-sent seq brings the outcome.
     for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
+    // A new node pushes about a client and session only once it has seen them on this connection:
+    // a keepalive tells it, and the holds are re-checked after it (on the same connection, so any
+    // ending the answer misses is pushed here).
+    for (const session of this.sessions.values()) session.keepAliveNow();
     if (this.holds.size > 0) void this.reverifyHolds();
   }
 

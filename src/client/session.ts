@@ -137,6 +137,14 @@ export class ClientSession {
     }, delayMs);
   }
 
+  /**
+   * Sends a keepalive now, out of turn: after a reconnection it tells the new node which client
+   * and session this connection serves (so pushes about them come here) and renews the lease.
+   */
+  keepAliveNow(): void {
+    if (!abortedNow(this.controller.signal)) void this.keepAlive();
+  }
+
   private scheduleTick(): void {
     this.cancelTick = this.deps.clock.setTimer(() => {
       if (abortedNow(this.controller.signal)) return;

@@ -186,6 +186,12 @@ export class NodeServer implements ConnectionHost {
   private fatalError: unknown = null;
   /** Posts the commands gathered for the snapshot copy now and then (SnapshotMirror.flushIfDue). */
   private mirrorFeed: NodeJS.Timeout | null = null;
+  /**
+   * This node was a member and a configuration change removed it: it applies nothing more, so its
+   * clients would hear no more pushes. It closes their connections and refuses new ones, so they
+   * move to a member (and re-check their holds there).
+   */
+  private removed = false;
   private seen: {
     role: Role;
     leader: NodeId | null;
@@ -253,7 +259,8 @@ export class NodeServer implements ConnectionHost {
       coalesceTurn: () => core.isLeading,
     });
     listener.attach({
-      refusing: () => (this.closing === null ? null : 'this node is shutting down'),
+      refusing: () =>
+        this.closing !== null ? 'this node is shutting down' : this.removed ? 'this node was removed from the cluster' : null,
       onConnection: (accepted) => this.accept(accepted),
     });
     if (mirror !== null) {
@@ -818,8 +825,19 @@ export class NodeServer implements ConnectionHost {
     }
     if (voters !== seen.voters || learners !== seen.learners) {
       this.log.info('membership changed', { voters, learners });
+      const isMember = (list: string): boolean => list.split(',').includes(this.nodeId);
+      const member = isMember(voters) || isMember(learners);
+      if (!member && (isMember(seen.voters) || isMember(seen.learners))) this.leftCluster();
+      if (member) this.removed = false;
     }
     this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners };
+  }
+
+  private leftCluster(): void {
+    this.removed = true;
+    const reason = 'this node was removed from the cluster';
+    this.log.warn('removed from the cluster: closing client connections so clients move to a member', { connections: this.connections.size });
+    for (const connection of [...this.connections]) connection.close(reason);
   }
 
   private onFatal(error: unknown): void {
