@@ -37,8 +37,21 @@ function fenceOf(fence: FenceOption | undefined): FenceSpec | null {
  */
 function holdCheckOf(fence: FenceOption | undefined, link: KvLink): (() => void) | undefined {
   if (fence === undefined) return undefined;
-  if ('fencingToken' in fence) return () => fence.check();
-  return () => link.checkHold(fence);
+  const spec = fenceOf(fence);
+  const check = 'fencingToken' in fence ? () => fence.check() : () => link.checkHold(fence);
+  return () => {
+    try {
+      check();
+    } catch (error: unknown) {
+      // A hold known to be over (released, or ended by someone else) makes the token stale: the
+      // fence's own refusal, decided here without a round trip. A lapsed lease or a lost session
+      // keeps its code: the token may still be current on the cluster, but is not to be trusted.
+      if (spec !== null && error instanceof RaftlockError && error.code === 'NOT_HOLDER') {
+        throw new RaftlockError('STALE_TOKEN', `token ${spec.token} of ${spec.lock} is no longer a current grant (${error.message})`);
+      }
+      throw error;
+    }
+  };
 }
 
 /**

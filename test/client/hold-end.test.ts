@@ -73,7 +73,7 @@ void t.test('another client releasing the hold: the holder aborts before the wai
     t.equal(codeOf(() => lock.check()), 'NOT_HOLDER');
     t.match(String(lock.signal.reason), /another client released L/);
     t.ok(next.fencingToken > lock.fencingToken);
-    await t.rejects(a.kv.put('k', 'late', { fence: lock }), { code: 'NOT_HOLDER' }, 'a fenced write under it is not sent');
+    await t.rejects(a.kv.put('k', 'late', { fence: lock }), { code: 'STALE_TOKEN' }, 'a fenced write under it is refused without being sent');
     await lock.release();
     t.ok(next.held, 'the holder’s late release does not touch the new grant');
   });
