@@ -44,8 +44,12 @@ export class ClientOutput {
     return this.framed.bufferedBytes + this.waitingBytes + this.turnBytes;
   }
 
-  /** Queues one frame; false when the connection is finished or the output overflowed with it. */
-  write(value: unknown): boolean {
+  /**
+   * Queues one frame; false when the connection is finished or the output overflowed with it.
+   * `now`: hand it (and everything before it) to the socket at once rather than at the turn's end,
+   * so it reaches the kernel ahead of what other connections are sent later in this turn.
+   */
+  write(value: unknown, now = false): boolean {
     if (this.overflowed || this.framed.isFinished) return false;
     const frame = encodeFrame(encodePayload(value));
     this.turn.push(frame);
@@ -58,6 +62,10 @@ export class ClientOutput {
       this.drop();
       this.onOverflow(unread);
       return false;
+    }
+    if (now) {
+      this.flush();
+      return true;
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;

@@ -200,7 +200,10 @@ export class ClientConnection {
   }
 
   push(push: PushEvent): void {
-    this.send({ type: 'Push', push });
+    // A hold's end is handed to the socket at once: the holder's frame then reaches the kernel
+    // before a grant of the same drain written to another connection (which leaves at the turn's end).
+    const urgent = push.kind === 'revoked' || push.kind === 'sessionExpired';
+    if (!this.framed.isFinished) this.output.write({ type: 'Push', push }, urgent);
   }
 
   close(reason: string): void {

@@ -102,3 +102,14 @@ void t.test('flushAll hands everything over (before a final Error frame)', async
   output.flushAll();
   t.same(framesIn(stuck.handed), [{ a: 1 }, { b: 2 }]);
 });
+
+void t.test('an urgent frame goes to the socket at once, behind what the connection queued before it', async (t) => {
+  const { stuck, output } = setup(1 << 20);
+  output.write({ answer: 1 });
+  output.write({ push: 'hold ended' }, true);
+  t.same(framesIn(stuck.handed), [{ answer: 1 }, { push: 'hold ended' }], 'handed over before the turn ends');
+  output.write({ later: 2 });
+  t.equal(stuck.handed.length, 1, 'the rest of the turn still waits for its end');
+  await tick();
+  t.same(framesIn(stuck.handed.slice(1)), [{ later: 2 }]);
+});
