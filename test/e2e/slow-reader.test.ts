@@ -20,7 +20,6 @@ import { clusterId, eventually, PlainCluster, RecordingClient } from './fixtures
 
 const writers = 4;
 const putsPerWriter = 600;
-const valueBytes = (writer: number): number => (writer % 2 === 0 ? 1024 : 16);
 const watches = 64;
 /** The node's default bound on a connection's unread output (server-connection.ts). */
 const unreadBytesMax = 16 * 1024 * 1024;
@@ -40,7 +39,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** `writers` clients each make `putsPerWriter` puts under busy/; the latency of each, and the node's RSS peak meanwhile. */
-async function load(cluster: PlainCluster, port: number, nodeId: string, tag: string): Promise<Phase> {
+async function load(cluster: PlainCluster, port: number, nodeId: string, tag: string, valueBytes: (writer: number) => number): Promise<Phase> {
   const clients = await Promise.all(Array.from({ length: writers }, () => RecordingClient.connect(port, `writer-${tag}`)));
   const latencies: number[] = [];
   let rssMaxBytes = cluster.rssBytes(nodeId);
@@ -68,14 +67,17 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 const describe = (phase: Phase): string =>
   `${phase.puts} puts, p50 ${phase.p50Ms.toFixed(1)} ms, p99 ${phase.p99Ms.toFixed(1)} ms, RSS peak ${mib(phase.rssMaxBytes)}`;
 
+/** Half the writers put 1 KiB values, half 16-byte ones (many small frames). */
+const valueBytes = (writer: number): number => (writer % 2 === 0 ? 1024 : 16);
+
 void t.test('a watcher that never reads cannot hurt its node', async (t) => {
   const cluster = await PlainCluster.start(t, { count: 3, snapshotEntries: 2_000 });
   const leader = await cluster.leader();
   const termBefore = (await cluster.status(leader.id))?.term ?? 0;
   const rssIdle = cluster.rssBytes(leader.id);
   // Warm up first (compilation, heap growth), so the measured phases differ by the watcher only.
-  await load(cluster, leader.clientPort, leader.id, 'warm');
-  const baseline = await load(cluster, leader.clientPort, leader.id, 'base');
+  await load(cluster, leader.clientPort, leader.id, 'warm', valueBytes);
+  const baseline = await load(cluster, leader.clientPort, leader.id, 'base', valueBytes);
 
   // The slow reader: Hello and its watches on the busy prefix, then it never reads its socket.
   const socket = netConnect({ host: '127.0.0.1', port: leader.clientPort });
@@ -85,15 +87,16 @@ void t.test('a watcher that never reads cannot hurt its node', async (t) => {
   for (let id = 1; id <= watches; id++) socket.write(encodeFrame(encodePayload(requestFrame(id, { kind: 'watch', prefix: 'busy/', fromIndex: 0 }))));
   socket.pause();
 
-  const slowed = await load(cluster, leader.clientPort, leader.id, 'slow');
+  const slowed = await load(cluster, leader.clientPort, leader.id, 'slow', valueBytes);
   const output = (): string => cluster.procs.get(leader.id)?.output() ?? '';
   const termAfter = (await cluster.status(leader.id))?.term ?? 0;
   t.comment(`leader RSS idle ${mib(rssIdle)}`);
   t.comment(`without the slow watcher: ${describe(baseline)}`);
   t.comment(`with the slow watcher:    ${describe(slowed)}`);
   t.comment(`p99 with / without: ${(slowed.p99Ms / baseline.p99Ms).toFixed(2)}; term ${termBefore} → ${termAfter}`);
-  await eventually(async () => (/client connection closed.*does not read/.test(output()) ? true : undefined), 10_000, 'the slow connection to be closed, with a log line');
-  t.comment(output().split('\n').find((line) => /does not read/.test(line)) ?? '');
+  const closed = /client connection closed.*does not read/;
+  await eventually(async () => (closed.test(output()) ? true : undefined), 10_000, 'the slow connection to be closed, with a log line');
+  t.comment(output().split('\n').find((line) => closed.test(line)) ?? '');
   t.pass('the slow connection was closed (SLOW_READER) and logged');
   t.equal(termAfter, termBefore, 'the leader kept its term');
   const bound = baseline.rssMaxBytes + rssAllowance;
