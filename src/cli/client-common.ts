@@ -210,6 +210,7 @@ export function failureCode(error: unknown): number {
       case 'INVALID_ARGUMENT':
         return exitCodes.usage;
       case 'SESSION_EXPIRED':
+      case 'LEASE_EXPIRED':
         return exitCodes.sessionLost;
       case 'UNAUTHENTICATED':
         return exitCodes.unauthenticated;

@@ -4,7 +4,7 @@ import type { Operation } from '../statemachine/commands.js';
 import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import { fencingToken, sessionId } from '../statemachine/ids.js';
 import type { LockView } from '../statemachine/queries.js';
-import type { WatchEvent } from '../statemachine/results.js';
+import type { RevokeReason, WatchEvent } from '../statemachine/results.js';
 import type { MemberView } from '../transport/client-protocol.js';
 import { Roles, Users, whoAmIOf } from './admin.js';
 import type { AdminAction, WhoAmI } from '../statemachine/auth-types.js';
@@ -46,6 +46,17 @@ export interface BackupChunkAnswer {
   readonly bytes: Uint8Array;
 }
 import { WatchStream } from './watch.js';
+
+/** Options of one command call. */
+interface CommandOptions {
+  readonly deadlineMs?: number;
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * For a command sent under a hold (a fenced write, a proclaim): throws when the hold is no
+   * longer guaranteed, and the command is then not sent. Run right before the first send.
+   */
+  readonly holdCheck?: () => void;
+}
 
 interface PendingWait {
   readonly session: ClientSession;
@@ -90,8 +101,15 @@ export class RaftlockClient {
   private readonly sessions = new Map<number, ClientSession>();
   private readonly openingSessions = new Map<number, Promise<ClientSession>>();
   private readonly waits = new Map<string, PendingWait>();
-  /** Granted holds by (session, name), so a `revoked` push can abort the right one's signal. */
-  private readonly holds = new Map<string, Lock>();
+  /** Granted holds by fencing token (unique forever), so a `revoked` push aborts that very hold. */
+  private readonly holds = new Map<number, Lock>();
+  /**
+   * Tokens of holds that ended, with why: those this client released, lost with a session, or was
+   * told were revoked — also before it had made their Lock (a push of a later entry may overtake
+   * an answer: a node pushes hold endings first). A fenced write naming one is not sent. Bounded,
+   * oldest first.
+   */
+  private readonly endedTokens = new Map<number, RaftlockError>();
   private readonly watches = new Set<WatchStream>();
   /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
   private readonly orphanEvents = new Map<number, WatchEvent[]>();
@@ -291,8 +309,11 @@ export class RaftlockClient {
         throw error;
       }
       const link = this.holdLink;
-      const lock = new Lock(spec.name, spec.kind, token, session.id, session.signal, link, endTurn);
-      this.holds.set(key, lock);
+      const lock = new Lock(spec.name, spec.kind, token, session.id, session, link, endTurn);
+      // Told of its end before its grant's answer arrived: born ended.
+      const ended = this.endedTokens.get(token);
+      if (ended === undefined) this.holds.set(token, lock);
+      else lock.revoke(ended);
       return lock;
     } catch (error: unknown) {
       if (!keepTurn) endTurn();
@@ -338,7 +359,8 @@ export class RaftlockClient {
   /** The versioned key/value store: get, put (ifVersion, fence, ephemeral), cas, delete. */
   readonly kv: Kv = new KvStore({
     session: () => this.session(),
-    command: (op) => this.command(op),
+    checkHold: (fence) => this.checkHold(fence),
+    command: (op, holdCheck) => this.command(op, holdCheck === undefined ? {} : { holdCheck }),
     read: (query) => this.readResult(query),
   });
 
@@ -512,12 +534,20 @@ export class RaftlockClient {
    * and the cluster may apply them in either order; a call made after another's answer is applied
    * after it.
    */
-  command(
-    op: Operation,
-    options: { readonly deadlineMs?: number; readonly signal?: AbortSignal | undefined } = {},
-  ): Promise<WireResult> {
+  command(op: Operation, options: CommandOptions = {}): Promise<WireResult> {
     if (this.closed) return Promise.reject(new RaftlockError('CLOSED', 'the client is closed'));
-    return this.lanes.run((ticket) => this.send(op, options, ticket));
+    const { holdCheck, ...callOptions } = options;
+    return this.lanes.run((ticket) => {
+      // Check, then act: the hold is checked on the clock right before the command goes out.
+      if (holdCheck !== undefined) {
+        try {
+          holdCheck();
+        } catch (error: unknown) {
+          return Promise.reject(error);
+        }
+      }
+      return this.send(op, callOptions, ticket);
+    });
   }
 
   /** Sends `op` under `ticket`; only ever called inside `lanes.run`, which owns the lane meanwhile. */
@@ -610,7 +640,11 @@ export class RaftlockClient {
 
   private onSessionLost(session: ClientSession, error: RaftlockError): void {
     for (const [ttlMs, live] of this.sessions) if (live === session) this.sessions.delete(ttlMs);
-    for (const [key, lock] of this.holds) if (lock.session === session.id) this.holds.delete(key);
+    for (const [token, lock] of this.holds) {
+      if (lock.session !== session.id) continue;
+      this.holds.delete(token);
+      this.holdEnded(token, error);
+    }
     for (const [key, wait] of this.waits) {
       if (wait.session !== session) continue;
       this.waits.delete(key);
@@ -647,20 +681,8 @@ export class RaftlockClient {
           if (session.id === push.session) session.lose('the cluster reports it expired');
         }
         return;
-      case 'revoked': {
-        const by = push.by ?? 'an unrestricted client';
-        if (push.reason === 'session-closed-by-admin') {
-          for (const session of this.sessions.values()) {
-            if (session.id === push.session) session.lose(`${by} closed it`);
-          }
-          return;
-        }
-        const key = waitKey(push.session, push.name);
-        const lock = this.holds.get(key);
-        this.holds.delete(key);
-        lock?.revoke(new RaftlockError('NOT_HOLDER', `${by} released ${push.name}`));
-        return;
-      }
+      case 'revoked':
+        return this.revoked(push);
       case 'watchCancelled':
         for (const stream of this.watches) {
           if (stream.watchId !== push.watchId) continue;
@@ -684,6 +706,90 @@ export class RaftlockClient {
         return;
       }
     }
+  }
+
+  /**
+   * Someone else ended one of this session's holds: its Lock aborts now (NOT_HOLDER naming who
+   * and how). A session closed by another client is lost as a whole. A push for a token this
+   * client has no Lock for yet is remembered, in case its grant's answer is still on the way.
+   */
+  private revoked(push: Extract<PushEvent, { kind: 'revoked' }>): void {
+    const by = push.by ?? 'another client';
+    const error = new RaftlockError('NOT_HOLDER', revokedMessage(push.name, push.token, by, push.reason));
+    const lock = this.holds.get(push.token);
+    const known = lock !== undefined && lock.name === push.name && lock.session === push.session;
+    if (push.reason === 'session-closed') {
+      const session = [...this.sessions.values()].find((live) => live.id === push.session);
+      if (session !== undefined) return session.lose(`${by} closed it`);
+    }
+    if (known) return this.revokeHold(lock, error);
+    this.holdEnded(push.token, error);
+  }
+
+  private revokeHold(lock: Lock, error: RaftlockError): void {
+    this.holds.delete(lock.fencingToken);
+    this.holdEnded(lock.fencingToken, error);
+    lock.revoke(error);
+  }
+
+  private holdEnded(token: number, why: RaftlockError): void {
+    if (this.endedTokens.has(token)) return;
+    this.endedTokens.set(token, why);
+    if (this.endedTokens.size > endedTokensMax) {
+      const oldest = this.endedTokens.keys().next();
+      if (oldest.done !== true) this.endedTokens.delete(oldest.value);
+    }
+  }
+
+  /**
+   * After a reconnection: pushes sent while this client was away were lost with the connection
+   * (a hold released by someone else, a session closed, ended while the node was removed or
+   * caught up), so every session with holds asks the cluster (a linearizable read) which it still
+   * has; a hold missing from the answer aborts now, a session missing altogether is lost. Only
+   * holds that existed before the read was sent are judged: a later grant is not in its answer.
+   */
+  private async reverifyHolds(): Promise<void> {
+    const bySession = new Map<number, Lock[]>();
+    for (const lock of this.holds.values()) {
+      const list = bySession.get(lock.session);
+      if (list === undefined) bySession.set(lock.session, [lock]);
+      else list.push(lock);
+    }
+    for (const [id, locks] of bySession) {
+      let result: WireResult;
+      try {
+        result = await this.readResult({ kind: 'session', session: sessionId(id) });
+      } catch {
+        return; // Unreachable or closed: the next reconnection asks again; the lease bounds the rest.
+      }
+      const fields = result.code === 'OK' ? fieldsOf(result['value']) : null;
+      if (fields === null || fields['kind'] !== 'sessionInfo') continue;
+      const view = fieldsOf(fields['session']);
+      if (view === null) {
+        for (const session of this.sessions.values()) {
+          if (session.id === id) session.lose('the cluster no longer has it (found after a reconnection)');
+        }
+        continue;
+      }
+      const still = Array.isArray(view['holds']) ? new Set(view['holds'] as unknown[]) : null;
+      if (still === null) continue;
+      for (const lock of locks) {
+        if (still.has(lock.name) || this.holds.get(lock.fencingToken) !== lock) continue;
+        this.revokeHold(lock, new RaftlockError('NOT_HOLDER', `${lock.name} (token ${lock.fencingToken}) ended while this client was reconnecting`));
+      }
+    }
+  }
+
+  /**
+   * Before a command sent under a hold of this client (a fenced write): the hold must still be
+   * guaranteed on the clock (`Lock.check()`), else the command is not sent. A fence naming a token
+   * this client does not hold is sent as given: the cluster checks every fence itself.
+   */
+  checkHold(fence: { readonly lock: string; readonly token: number }): void {
+    const lock = this.holds.get(fence.token);
+    if (lock !== undefined && lock.name === fence.lock) lock.check();
+    const ended = this.endedTokens.get(fence.token);
+    if (ended !== undefined) throw ended;
   }
 
   private granted(wait: PendingWait, token: FencingToken): void {
@@ -711,6 +817,11 @@ export class RaftlockClient {
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
     // An acquire not yet answered needs no asking: its re-sent seq brings the outcome.
     for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
+    // A new node pushes about a client and session only once it has seen them on this connection:
+    // a keepalive tells it, and the holds are re-checked after it (on the same connection, so any
+    // ending the answer misses is pushed here).
+    for (const session of this.sessions.values()) session.keepAliveNow();
+    if (this.holds.size > 0) void this.reverifyHolds();
   }
 
   /**
@@ -769,8 +880,11 @@ export class RaftlockClient {
   }
 
   private readonly holdLink: HoldLink = {
-    release: async (name, session, kind) => {
-      this.holds.delete(waitKey(session, name));
+    release: async (name, session, kind, token) => {
+      if (token !== undefined) {
+        this.holds.delete(token);
+        this.holdEnded(token, new RaftlockError('NOT_HOLDER', `${name} (token ${token}) was released by this client`));
+      }
       const type = kind === 'election' ? 'resign' : 'release';
       const result = await this.command({ type, session, name });
       const gone = result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED';
@@ -810,6 +924,20 @@ export class RaftlockClient {
 
 /** Bound on events held for watch ids nobody has claimed yet. */
 const orphanEventsMax = 10_000;
+
+/** Bound on the tokens of ended holds remembered (see `endedTokens`). */
+const endedTokensMax = 1024;
+
+function revokedMessage(name: string, token: number, by: string, reason: RevokeReason): string {
+  switch (reason) {
+    case 'released':
+      return `${by} released ${name} (token ${token})`;
+    case 'session-closed':
+      return `${by} closed the session holding ${name} (token ${token})`;
+    case 'snapshot-restore':
+      return `${name} (token ${token}) ended while the connected node caught up from a snapshot`;
+  }
+}
 
 function waitTimeout(name: string): RaftlockError {
   return new RaftlockError('TIMEOUT', `no grant of ${name} within the wait`);

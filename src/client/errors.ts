@@ -4,14 +4,17 @@ import type { CycleStep, ResultCode } from '../statemachine/results.js';
  * Stable error codes a client call can fail with: the state machine's refusals (its codes other
  * than OK, NOT_LEADER included; PERMISSION_DENIED when the principal lacks a right),
  * UNAVAILABLE from the cluster, UNAUTHENTICATED when a node (or the client, of a node) refused
- * who the other side is, and CLOSED when the client itself was closed. UNAUTHENTICATED and
- * PERMISSION_DENIED are definite: the client does not retry them.
+ * who the other side is, LEASE_EXPIRED when the session's safe window passed on the client's own
+ * clock (the cluster may not have expired it yet, but can no longer be trusted to hold it), and
+ * CLOSED when the client itself was closed. UNAUTHENTICATED and PERMISSION_DENIED are definite:
+ * the client does not retry them.
  */
 export type RaftlockErrorCode =
   | Exclude<ResultCode, 'OK'>
   | 'PERMISSION_DENIED'
   | 'UNAUTHENTICATED'
   | 'UNAVAILABLE'
+  | 'LEASE_EXPIRED'
   | 'CLOSED';
 
 /** Extra facts some codes carry. */

@@ -5,14 +5,54 @@ import { RaftlockError } from './errors.js';
 import type { Query, WireResult } from './protocol.js';
 import { fieldsOf } from './protocol.js';
 import type { ClientSession } from './session.js';
-import type { CasResult, Kv, ListOptions, PutOptions, PutResult } from './types.js';
+import type { CasResult, FenceOption, Kv, ListOptions, PutOptions, PutResult } from './types.js';
 import { keysQueryLimitMax } from '../transport/client-protocol.js';
+
+/** A fence as the wire carries it. */
+export interface FenceSpec {
+  readonly lock: string;
+  readonly token: number;
+}
 
 /** What the key/value calls need from the client. */
 export interface KvLink {
   session(): Promise<ClientSession>;
-  command(op: Operation): Promise<WireResult>;
+  /** Throws (LEASE_EXPIRED, NOT_HOLDER, ...) when the fence names a hold of this client that is no longer guaranteed. */
+  checkHold(fence: FenceSpec): void;
+  /** Sends a command; `holdCheck` runs right before it goes out (after any wait for a lane). */
+  command(op: Operation, holdCheck?: () => void): Promise<WireResult>;
   read(query: Query): Promise<WireResult>;
+}
+
+/** A fence as the wire carries it, from a Lock or its name and token. */
+function fenceOf(fence: FenceOption | undefined): FenceSpec | null {
+  if (fence === undefined) return null;
+  if ('fencingToken' in fence) return { lock: fence.name, token: fence.fencingToken };
+  return { lock: fence.lock, token: fence.token };
+}
+
+/**
+ * The check run right before a fenced write is sent: a hold of this client must still be
+ * guaranteed on the clock (`Lock.check()`), else the write is not sent — check, then act with the
+ * token; the cluster refuses a stale token whatever happens after.
+ */
+function holdCheckOf(fence: FenceOption | undefined, link: KvLink): (() => void) | undefined {
+  if (fence === undefined) return undefined;
+  const spec = fenceOf(fence);
+  const check = 'fencingToken' in fence ? () => fence.check() : () => link.checkHold(fence);
+  return () => {
+    try {
+      check();
+    } catch (error: unknown) {
+      // A hold known to be over (released, or ended by someone else) makes the token stale: the
+      // fence's own refusal, decided here without a round trip. A lapsed lease or a lost session
+      // keeps its code: the token may still be current on the cluster, but is not to be trusted.
+      if (spec !== null && error instanceof RaftlockError && error.code === 'NOT_HOLDER') {
+        throw new RaftlockError('STALE_TOKEN', `token ${spec.token} of ${spec.lock} is no longer a current grant (${error.message})`);
+      }
+      throw error;
+    }
+  };
 }
 
 /**
@@ -62,8 +102,8 @@ export class KvStore implements Kv {
       value: bytes,
       ifVersion: options.ifVersion ?? null,
       ephemeral: options.ephemeral ?? false,
-      fence: options.fence ?? null,
-    });
+      fence: fenceOf(options.fence),
+    }, holdCheckOf(options.fence, this.link));
     const fields = okFields(result);
     return {
       version: uintField(fields, 'version'),
@@ -92,8 +132,8 @@ export class KvStore implements Kv {
       session: session.id,
       key,
       ifVersion: options.ifVersion ?? null,
-      fence: options.fence ?? null,
-    });
+      fence: fenceOf(options.fence),
+    }, holdCheckOf(options.fence, this.link));
     return okFields(result)['existed'] === true;
   }
 }

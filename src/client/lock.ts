@@ -1,10 +1,19 @@
 import type { FencingToken, SessionId } from '../statemachine/ids.js';
-import type { RaftlockError } from './errors.js';
+import { RaftlockError } from './errors.js';
+import { abortedNow, checkedOnRead } from './lease-signal.js';
 
 /** What a Lock needs from the client to let go of its hold. */
 export interface HoldLink {
   /** Ends the hold on the server; NOT_HOLDER and SESSION_EXPIRED count as already released. */
-  release(name: string, session: SessionId, kind: LockKindName): Promise<void>;
+  release(name: string, session: SessionId, kind: LockKindName, token?: FencingToken): Promise<void>;
+}
+
+/** The session a hold lives in, as the hold sees it. */
+export interface HoldLease {
+  /** Aborts when the session is lost (its reason says why). */
+  readonly signal: AbortSignal;
+  /** Loses the session now if its safe window has passed on the clock; whether it is lost. */
+  expireIfLapsed(): boolean;
 }
 
 export type LockKindName = 'mutex' | 'semaphore' | 'rwlock' | 'election';
@@ -14,9 +23,13 @@ export type LockKindName = 'mutex' | 'semaphore' | 'rwlock' | 'election';
  *
  * `signal` aborts as soon as the hold can no longer be guaranteed: when the client's session
  * reaches its safety margin without an acknowledged keepalive (before the server could expire it
- * and grant the name to someone else), when the cluster reports the session expired, or when the
- * hold is released. Work done under the lock must stop when it aborts, and writes to other
- * systems should carry `fencingToken` so that a holder paused past its lease is refused.
+ * and grant the name to someone else: LEASE_EXPIRED), when the cluster reports the session
+ * expired (SESSION_EXPIRED) or tells that someone else ended the hold (NOT_HOLDER), or when the
+ * hold is released. The margin is also checked on the clock whenever `signal.aborted`, `held` or
+ * `check()` is read, so a process resumed after a pause sees the loss at its first look, before
+ * any timer has run. Work done under the lock must stop when it aborts: check, then act with the
+ * token — `lock.check()` right before each action, and `fencingToken` on every write to another
+ * system, so that a holder paused between its check and its write is refused there.
  */
 export class Lock {
   /**
@@ -29,7 +42,7 @@ export class Lock {
   /** The session was already lost when release() was called: the loss is why the hold ended. */
   private lostBeforeRelease = false;
   private releasing: Promise<void> | null = null;
-  /** Set when the cluster ended the hold on someone else's word (an admin). */
+  /** Set when the cluster told that someone else ended the hold. */
   private revokedBy: RaftlockError | null = null;
 
   constructor(
@@ -37,15 +50,18 @@ export class Lock {
     readonly kind: LockKindName,
     readonly fencingToken: FencingToken,
     readonly session: SessionId,
-    private readonly sessionSignal: AbortSignal,
+    private readonly lease: HoldLease,
     private readonly link: HoldLink,
     private readonly endTurn: () => void,
   ) {
     // A lost session frees the local turn too: the hold is gone, another caller may try.
-    sessionSignal.addEventListener('abort', this.endTurn, { once: true });
+    lease.signal.addEventListener('abort', this.endTurn, { once: true });
   }
 
-  /** Aborts when the hold ends: released, or the session lost (see the class comment). */
+  /**
+   * Aborts when the hold ends: released, revoked, or the session lost (see the class comment).
+   * Reading `aborted` (or `reason`, or calling `throwIfAborted()`) checks the clock first.
+   */
   get signal(): AbortSignal {
     if (this.combined === null) {
       const own = new AbortController();
@@ -54,52 +70,77 @@ export class Lock {
       else if (this.released) own.abort(this.releasedReason());
       // Whichever ended the hold first gives the reason, as if the signal had existed all along.
       const releasedFirst = (this.released && !this.lostBeforeRelease) || this.revokedBy !== null;
-      this.combined = AbortSignal.any(releasedFirst ? [own.signal, this.sessionSignal] : [this.sessionSignal, own.signal]);
+      const sessionSignal = this.lease.signal;
+      const combined = AbortSignal.any(releasedFirst ? [own.signal, sessionSignal] : [sessionSignal, own.signal]);
+      this.combined = checkedOnRead(combined, () => void this.lease.expireIfLapsed());
     }
     return this.combined;
   }
 
-  /** True until release() is called, the session is lost or an admin ends the hold. */
+  /** True until release() is called, the session is lost (checked on the clock) or the hold is revoked. */
   get held(): boolean {
-    return !this.released && !this.sessionSignal.aborted && this.revokedBy === null;
+    return !this.released && this.revokedBy === null && !this.lease.expireIfLapsed();
+  }
+
+  /**
+   * Throws unless the hold is guaranteed right now, reading the monotonic clock: LEASE_EXPIRED
+   * once the session's safe window has passed (even if no timer has noticed yet: a process
+   * resumed after a pause learns it here, before it acts), SESSION_EXPIRED when the cluster
+   * expired the session, NOT_HOLDER when the hold was released or someone else ended it.
+   * Synchronous and cheap: call it right before every action taken under the lock.
+   */
+  check(): void {
+    if (this.held) return;
+    throw this.endReason();
   }
 
   /** Why the hold ended, once it has (a RaftlockError for a lost session or a revoked hold). */
   get lostReason(): RaftlockError | undefined {
     if (this.revokedBy !== null) return this.revokedBy;
     if (this.released && !this.lostBeforeRelease) return undefined;
-    if (!this.sessionSignal.aborted) return undefined;
-    const reason: unknown = this.sessionSignal.reason;
-    const isRaftlock = reason instanceof Error && reason.name === 'RaftlockError';
-    return isRaftlock ? (reason as RaftlockError) : undefined;
+    if (!this.lease.expireIfLapsed()) return undefined;
+    return this.sessionReason();
   }
 
   /** Releases the hold (idempotent). Resolves once the cluster has applied the release. */
   release(): Promise<void> {
     if (this.releasing !== null) return this.releasing;
-    const sessionLost = this.sessionSignal.aborted;
+    const sessionLost = abortedNow(this.lease.signal);
     this.lostBeforeRelease = sessionLost;
     this.released = true;
     this.own?.abort(this.releasedReason());
     this.releasing = sessionLost
       ? Promise.resolve()
-      : this.link.release(this.name, this.session, this.kind);
+      : this.link.release(this.name, this.session, this.kind, this.fencingToken);
     this.releasing = this.releasing.finally(() => {
-      this.sessionSignal.removeEventListener('abort', this.endTurn);
+      this.lease.signal.removeEventListener('abort', this.endTurn);
       this.endTurn();
     });
     return this.releasing;
   }
 
   /**
-   * The cluster ended this hold on someone else's word (an admin released it): `signal` aborts
-   * with `reason` at once, and the name's local turn passes on. A later release() is harmless.
+   * The cluster told that this hold ended by someone else's hand (released by another client,
+   * its node caught up past its end): `signal` aborts with `reason` at once, and the name's local
+   * turn passes on. A later release() is harmless.
    */
   revoke(reason: RaftlockError): void {
-    if (this.released || this.revokedBy !== null || this.sessionSignal.aborted) return;
+    if (this.released || this.revokedBy !== null || abortedNow(this.lease.signal)) return;
     this.revokedBy = reason;
     this.own?.abort(reason);
     this.endTurn();
+  }
+
+  private endReason(): RaftlockError {
+    if (this.revokedBy !== null) return this.revokedBy;
+    if (this.released && !this.lostBeforeRelease) return new RaftlockError('NOT_HOLDER', `${this.name} was released`);
+    return this.sessionReason() ?? new RaftlockError('SESSION_EXPIRED', `session ${this.session} is lost`);
+  }
+
+  private sessionReason(): RaftlockError | undefined {
+    const reason: unknown = this.lease.signal.reason;
+    const isRaftlock = reason instanceof Error && reason.name === 'RaftlockError';
+    return isRaftlock ? (reason as RaftlockError) : undefined;
   }
 
   private releasedReason(): Error {

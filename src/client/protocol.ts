@@ -5,6 +5,7 @@
  */
 import { isValidNodeId } from '../raft/types.js';
 import type { WatchEvent } from '../statemachine/results.js';
+import { revokeReasons } from '../statemachine/results.js';
 import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../transport/client-protocol.js';
 import { isPlainObject } from '../transport/schema.js';
 
@@ -117,7 +118,7 @@ function pushEvent(value: unknown): PushEvent | null {
       const reason = f['reason'];
       if (!isUint(f['session']) || typeof f['clientId'] !== 'string') return null;
       if (typeof f['name'] !== 'string' || (by !== null && typeof by !== 'string')) return null;
-      if (reason !== 'released-by-admin' && reason !== 'session-closed-by-admin') return null;
+      if (!isUint(f['token']) || !revokeReasons.some((known) => known === reason)) return null;
       return f as unknown as PushEvent;
     }
     case 'watchCancelled': {

@@ -162,10 +162,11 @@ export class Election {
       lock,
       token: lock.fencingToken,
       async proclaim(next) {
-        if (!lock.held) throw new RaftlockError('NOT_HOLDER', `no longer the leader of ${name}`);
+        // Check, then act: a leader whose lease lapsed (paused past it) must not proclaim.
+        lock.check();
         const value = bytesOf(next);
         const session = lock.session;
-        const result = await client.command({ type: 'proclaim', session, name, value });
+        const result = await client.command({ type: 'proclaim', session, name, value }, { holdCheck: () => lock.check() });
         okFields(result);
       },
       resign: () => lock.release(),

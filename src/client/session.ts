@@ -1,7 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import type { SessionId } from '../statemachine/ids.js';
 import type { CancelTimer, ClientClock } from './clock.js';
+import type { RaftlockErrorCode } from './errors.js';
 import { RaftlockError } from './errors.js';
+import { abortedNow, checkedOnRead } from './lease-signal.js';
 
 /** What one keepalive came back with: acknowledged, refused (the session is gone), or unknown. */
 export type KeepAliveOutcome = 'kept' | 'expired' | 'unknown';
@@ -30,13 +32,19 @@ export function safeUntilMs(sentAtMs: number, ttlMs: number, driftMax: number): 
   return sentAtMs + ttlMs * (1 - 2 * driftMax);
 }
 
+/** Why a session is lost: the cluster said so, or its safe window passed on the client's clock. */
+type LossCode = Extract<RaftlockErrorCode, 'SESSION_EXPIRED' | 'LEASE_EXPIRED'>;
+
 /**
  * One server session as the client sees it: keepalives every interval, and `signal`, which aborts
  * the moment the session can no longer be guaranteed to be live on the server — at the safe
- * window's end without a newer acknowledgement, on a SESSION_EXPIRED answer or push, or on close.
+ * window's end without a newer acknowledgement (LEASE_EXPIRED), on a SESSION_EXPIRED answer or
+ * push, or on close. The window's end is checked on the clock at every read of the signal and by
+ * `expireIfLapsed()`, not only by the loss timer: after a pause the first read already knows.
  */
 export class ClientSession {
   private readonly controller = new AbortController();
+  private readonly checkedSignal: AbortSignal;
   private lastAckSentAtMs: number;
   private cancelLoss: CancelTimer = () => undefined;
   private cancelTick: CancelTimer = () => undefined;
@@ -50,6 +58,7 @@ export class ClientSession {
     // Every lock held in the session and every acquire waiting in it listens here, and each
     // removes its listener when it ends: many at once is normal use, not a leak to warn about.
     setMaxListeners(0, this.controller.signal);
+    this.checkedSignal = checkedOnRead(this.controller.signal, () => void this.expireIfLapsed());
     // The open itself is the first acknowledged keepalive: the session's clock starts at its entry.
     this.lastAckSentAtMs = openSentAtMs;
     this.armLoss();
@@ -60,13 +69,28 @@ export class ClientSession {
     return this.timing.ttlMs;
   }
 
-  /** Aborts (with a SESSION_EXPIRED RaftlockError as reason) when the session is lost or closed. */
+  /**
+   * Aborts (with a SESSION_EXPIRED or LEASE_EXPIRED RaftlockError as reason) when the session is
+   * lost or closed; reading it after the safe window's end finds it aborted.
+   */
   get signal(): AbortSignal {
-    return this.controller.signal;
+    return this.checkedSignal;
   }
 
   get isLost(): boolean {
-    return this.controller.signal.aborted;
+    return this.expireIfLapsed();
+  }
+
+  /**
+   * Declares the session lost (LEASE_EXPIRED) if its safe window has passed on the clock, whether
+   * or not the loss timer has run yet: a process resumed after a pause learns it at its first
+   * check instead of acting once more. Returns whether the session is lost.
+   */
+  expireIfLapsed(): boolean {
+    if (abortedNow(this.controller.signal)) return true;
+    if (this.deps.clock.nowMs() < this.safeUntilMs) return false;
+    this.lose('no keepalive acknowledged within the safety margin', 'LEASE_EXPIRED');
+    return true;
   }
 
   /** Client-clock time until which the session is guaranteed live. */
@@ -76,17 +100,17 @@ export class ClientSession {
 
   /** A keepalive sent at `sentAtMs` was acknowledged (acknowledgements may arrive out of order). */
   acknowledged(sentAtMs: number): void {
-    if (this.isLost || sentAtMs <= this.lastAckSentAtMs) return;
+    if (abortedNow(this.controller.signal) || sentAtMs <= this.lastAckSentAtMs) return;
     this.lastAckSentAtMs = sentAtMs;
     this.armLoss();
   }
 
   /** Declares the session lost now (idempotent). */
-  lose(reason: string): void {
-    if (this.isLost) return;
+  lose(reason: string, code: LossCode = 'SESSION_EXPIRED'): void {
+    if (abortedNow(this.controller.signal)) return;
     this.cancelLoss();
     this.cancelTick();
-    const error = new RaftlockError('SESSION_EXPIRED', `session ${this.id}: ${reason}`);
+    const error = new RaftlockError(code, `session ${this.id}: ${reason}`);
     this.controller.abort(error);
     this.deps.onLost(this, error);
   }
@@ -95,7 +119,7 @@ export class ClientSession {
   stop(): void {
     this.cancelLoss();
     this.cancelTick();
-    if (this.isLost) return;
+    if (abortedNow(this.controller.signal)) return;
     this.controller.abort(new RaftlockError('SESSION_EXPIRED', `session ${this.id} was closed`));
   }
 
@@ -104,19 +128,26 @@ export class ClientSession {
     const clock = this.deps.clock;
     const delayMs = this.safeUntilMs - clock.nowMs();
     if (delayMs <= 0) {
-      this.lose('no keepalive acknowledged within the safety margin');
+      this.lose('no keepalive acknowledged within the safety margin', 'LEASE_EXPIRED');
       return;
     }
     this.cancelLoss = clock.setTimer(() => {
       // Timers may fire early or late; only the clock decides.
-      if (clock.nowMs() < this.safeUntilMs) this.armLoss();
-      else this.lose('no keepalive acknowledged within the safety margin');
+      if (!this.expireIfLapsed()) this.armLoss();
     }, delayMs);
+  }
+
+  /**
+   * Sends a keepalive now, out of turn: after a reconnection it tells the new node which client
+   * and session this connection serves (so pushes about them come here) and renews the lease.
+   */
+  keepAliveNow(): void {
+    if (!abortedNow(this.controller.signal)) void this.keepAlive();
   }
 
   private scheduleTick(): void {
     this.cancelTick = this.deps.clock.setTimer(() => {
-      if (this.isLost) return;
+      if (abortedNow(this.controller.signal)) return;
       this.scheduleTick();
       void this.keepAlive();
     }, this.timing.keepAliveIntervalMs);

@@ -4,7 +4,7 @@ import type { SessionId } from '../statemachine/ids.js';
 import type { KeyPage, KeyView } from '../statemachine/queries.js';
 import type { NodeStatusView } from '../transport/client-protocol.js';
 import type { RaftlockError } from './errors.js';
-import type { LockKindName } from './lock.js';
+import type { Lock, LockKindName } from './lock.js';
 
 /** Options of every way to take a hold. */
 export interface AcquireOptions {
@@ -28,11 +28,18 @@ export interface HoldSpec {
 export interface PutOptions {
   /** Write only if the key's version is this (0: only if the key does not exist). */
   readonly ifVersion?: number;
-  /** Write only if `token` is a current grant of `lock` (STALE_TOKEN otherwise). */
-  readonly fence?: { readonly lock: string; readonly token: number };
+  /**
+   * Write only if `token` is a current grant of `lock` (STALE_TOKEN otherwise). Given a Lock (or
+   * the name and token of a hold of this client), the client first checks that the hold is still
+   * guaranteed (`Lock.check()`) and does not send the write if it is not.
+   */
+  readonly fence?: FenceOption;
   /** Delete the key when this client's session ends. */
   readonly ephemeral?: boolean;
 }
+
+/** A write's fence: a hold of this client, or a lock name and a token from anywhere. */
+export type FenceOption = Lock | { readonly lock: string; readonly token: number };
 
 export interface PutResult {
   readonly version: number;

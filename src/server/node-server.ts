@@ -206,6 +206,12 @@ export class NodeServer implements ConnectionHost {
   private fatalError: unknown = null;
   /** Posts the commands gathered for the snapshot copy now and then (SnapshotMirror.flushIfDue). */
   private mirrorFeed: NodeJS.Timeout | null = null;
+  /**
+   * This node was a member and a configuration change removed it: it applies nothing more, so its
+   * clients would hear no more pushes. It closes their connections and refuses new ones, so they
+   * move to a member (and re-check their holds there).
+   */
+  private removed = false;
   private seen: {
     role: Role;
     leader: NodeId | null;
@@ -296,7 +302,8 @@ export class NodeServer implements ConnectionHost {
     });
     metrics.bind(this.metricsSource());
     listener.attach({
-      refusing: () => (this.closing === null ? null : 'this node is shutting down'),
+      refusing: () =>
+        this.closing !== null ? 'this node is shutting down' : this.removed ? 'this node was removed from the cluster' : null,
       onConnection: (accepted) => this.accept(accepted),
     });
     if (mirror !== null) {
@@ -916,24 +923,25 @@ export class NodeServer implements ConnectionHost {
       }
       this.mirror.flushIfDue();
     }
-    for (const reply of output.replies) {
-      const entry = this.inflight.get(reply.requestId);
-      if (entry === undefined) continue;
-      this.inflight.delete(reply.requestId);
-      this.finish(entry, reply.result);
-    }
-    if (output.notifications.length > 0) {
-      const state = this.core.state;
-      const secure = this.auth.secure;
-      this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
-        // Client ids are the clients' own choice: on a secure node a connection hears only of
-        // sessions its principal may use.
-        const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
-        if (allowed && n.kind === 'revoked') this.auditRevoked(connection, n);
-        return allowed;
-      });
-      this.gateway.notified(output.notifications, this.applied);
-    }
+    const answer = (): void => {
+      for (const reply of output.replies) {
+        const entry = this.inflight.get(reply.requestId);
+        if (entry === undefined) continue;
+        this.inflight.delete(reply.requestId);
+        this.finish(entry, reply.result);
+      }
+    };
+    const state = this.core.state;
+    const secure = this.auth.secure;
+    // Hold endings are pushed before the answers (a grant among them), the rest after.
+    this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
+      // Client ids are the clients' own choice: on a secure node a connection hears only of
+      // sessions its principal may use.
+      const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
+      if (allowed && n.kind === 'revoked' && n.by !== null) this.auditRevoked(connection, n);
+      return allowed;
+    }, answer);
+    if (output.notifications.length > 0) this.gateway.notified(output.notifications, this.applied);
     const revision = authRevision(this.core.state);
     if (revision !== this.authRevisionSeen) {
       this.authRevisionSeen = revision;
@@ -1016,8 +1024,19 @@ export class NodeServer implements ConnectionHost {
     }
     if (voters !== seen.voters || learners !== seen.learners) {
       this.log.info('membership changed', { voters, learners });
+      const isMember = (list: string): boolean => list.split(',').includes(this.nodeId);
+      const member = isMember(voters) || isMember(learners);
+      if (!member && (isMember(seen.voters) || isMember(seen.learners))) this.leftCluster();
+      if (member) this.removed = false;
     }
     this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners };
+  }
+
+  private leftCluster(): void {
+    this.removed = true;
+    const reason = 'this node was removed from the cluster';
+    this.log.warn('removed from the cluster: closing client connections so clients move to a member', { connections: this.connections.size });
+    for (const connection of [...this.connections]) connection.close(reason);
   }
 
   private onFatal(error: unknown): void {

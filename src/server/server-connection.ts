@@ -2,8 +2,9 @@
  * One client connection on a node's client port: the Hello/Welcome handshake (with a deadline;
  * on a secure node the Hello must authenticate), then Request frames checked at the door and
  * handed to the server, with per-connection bounds (outstanding requests, watches) and a bound on
- * unread output (a client that stops reading is disconnected instead of growing the node's
- * memory). Nothing a client sends can throw here.
+ * unread output in bytes (client-output.ts: a client that stops reading is disconnected with a
+ * SLOW_READER Error frame instead of growing the node's memory or its event loop's work).
+ * Nothing a client sends can throw here.
  */
 import { performance } from 'node:perf_hooks';
 import { opLabel, unreadOpLabel } from '../metrics/client-metrics.js';
@@ -21,6 +22,7 @@ import {
   validateOp,
 } from '../transport/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
+import { ClientOutput } from './client-output.js';
 import type { ErrorFrame, WireErrorCode } from '../transport/handshake.js';
 import type { Result } from '../util/result.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
@@ -36,7 +38,10 @@ export interface ClientConnectionLimits {
   readonly watchesMax: number;
   /** The Hello must arrive (and, on a secure node, authenticate) within this time. */
   readonly handshakeTimeoutMs: number;
-  /** Output waiting for a client that does not read; beyond it the connection is closed. */
+  /**
+   * Bytes sent but not yet read by the client (the socket's buffer and the node's own queue);
+   * beyond it the connection is closed with SLOW_READER.
+   */
   readonly unreadBytesMax: number;
 }
 
@@ -94,7 +99,7 @@ export interface ConnectionHost {
   request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void;
   /** A frame the connection refuses (a bad `as`, a Request before Welcome); for the log. */
   refused(connection: ClientConnection, code: WireErrorCode, reason: string): void;
-  /** The idle timeout or a frame deadline is closing the connection; for the log. */
+  /** A limit (the idle timeout, a frame deadline, unread output) is closing the connection; for the log. */
   timedOut(connection: ClientConnection, reason: string): void;
   closed(connection: ClientConnection, reason: string): void;
 }
@@ -125,6 +130,7 @@ export class ClientConnection {
   readonly watches = new Map<number, Watch>();
   /** Requests without an answer yet: their op label and arrival time (ms), for the metrics. */
   private readonly outstanding = new Map<number, { op: string; readonly startedMs: number }>();
+  private readonly output: ClientOutput;
   private timer: NodeJS.Timeout | null;
   private nextWatchId = 1;
   /** Frames that arrived after the Hello while it was being checked (a password check is async). */
@@ -152,6 +158,12 @@ export class ClientConnection {
       },
       { frameDeadlineMs: timeouts.frameDeadlineMs },
     );
+    this.output = new ClientOutput(this.framed, limits.unreadBytesMax, (unread) => {
+      const reason = `the client does not read: ${unread} bytes unread, more than ${limits.unreadBytesMax}`;
+      this.host.timedOut(this, reason);
+      this.host.observer?.slowConsumerClosed();
+      this.framed.fail('SLOW_READER', reason);
+    });
     this.slot.evict = (reason) => this.framed.fail('TOO_MANY_CONNECTIONS', reason);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -204,7 +216,11 @@ export class ClientConnection {
   }
 
   push(push: PushEvent): void {
-    this.send({ type: 'Push', push });
+    // A hold's end is handed to the socket at once: the holder's frame then reaches the kernel
+    // before a grant of the same drain written to another connection (which leaves at the turn's end).
+    const urgent = push.kind === 'revoked' || push.kind === 'sessionExpired';
+    if (this.framed.isFinished) return;
+    this.output.write({ type: 'Push', push }, urgent);
     this.host.observer?.pushed(push.kind);
   }
 
@@ -212,19 +228,19 @@ export class ClientConnection {
     this.framed.destroy(reason);
   }
 
-  /** Sends an Error frame and closes (the node has logged why). */
+  /** Sends what is queued, then an Error frame, and closes (the node has logged why). */
   fail(code: WireErrorCode, message: string): void {
+    this.output.flushAll();
     this.framed.fail(code, message);
   }
 
+  /** Unread output (see client-output.ts), for status and tests. */
+  get unreadBytes(): number {
+    return this.output.unreadBytes;
+  }
+
   private send(frame: unknown): void {
-    if (this.framed.isFinished) return;
-    this.framed.writeValue(frame);
-    if (this.framed.bufferedBytes > this.limits.unreadBytesMax) {
-      const unread = this.framed.bufferedBytes;
-      this.framed.destroy(`the client reads too slowly (${unread} bytes unread)`);
-      this.host.observer?.slowConsumerClosed();
-    }
+    this.output.write(frame);
   }
 
   private receive(value: unknown): void {

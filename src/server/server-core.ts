@@ -17,6 +17,7 @@ import { sessionId } from '../statemachine/ids.js';
 import { LockStateMachine } from '../statemachine/machine.js';
 import { checkFence, getKey, listKeys, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
+import { holdsEndedByRestore } from '../statemachine/restore-diff.js';
 import type { Query, WireResult } from '../transport/client-protocol.js';
 import { permissionDenied, unavailable, wireResultOf } from '../transport/client-protocol.js';
 import { readDenial, sessionDenial } from './edge-access.js';
@@ -84,7 +85,11 @@ type Pending =
   | { readonly kind: 'config' }
   | { readonly kind: 'transfer' };
 
-/** Records what every applied entry notifies, for the server to push to its own clients. */
+/**
+ * Records what every applied entry notifies, for the server to push to its own clients, and what
+ * a snapshot installed from the leader ended without an entry applied here to say so (the holds
+ * and sessions it no longer has), so those holders hear of it too.
+ */
 class NotifyingMachine extends LockStateMachine {
   notifications: Notification[] = [];
   onApplied: ServerCoreOptions['onApplied'] = undefined;
@@ -93,6 +98,13 @@ class NotifyingMachine extends LockStateMachine {
     for (const n of output.notifications) this.notifications.push(n);
     this.onApplied?.(this.state, output, command);
     return output;
+  }
+
+  override restore(snapshot: Uint8Array): ReturnType<LockStateMachine['restore']> {
+    const before = this.state;
+    const restored = super.restore(snapshot);
+    if (restored.ok) for (const n of holdsEndedByRestore(before, this.state)) this.notifications.push(n);
+    return restored;
   }
 }
 

@@ -58,7 +58,14 @@ export class PushRoutes {
   }
 
   /**
-   * Pushes one applied entry's notifications, in order, then advances every watch to `applied`.
+   * Pushes the notifications of the entries applied since the last drain, then advances every
+   * watch to `applied`. Notifications that end holds (`revoked`, `sessionExpired`) go first, then
+   * `answer()` writes the drain's responses, then everything else in log order: so a holder hears
+   * that its hold ended before, or in the same write batch as, a grant to anyone else on this
+   * node, whether that grant is another client's push or the answer to its acquire (an entry that
+   * expires a session and then grants its lock answers the grant). A push of a later entry may
+   * thereby overtake an answer of an earlier one; `revoked` names its hold's token, so a client
+   * can tell.
    * `mayHear(connection, notification)` says whether a connection may be told (on a secure node:
    * its principal owns the notification's session or is an admin), since client ids are the
    * clients' own choice and anybody could send commands under another's; it sees every delivery.
@@ -67,7 +74,11 @@ export class PushRoutes {
     notifications: readonly Notification[],
     applied: number,
     mayHear: (connection: RequestChannel, notification: SessionNotification) => boolean = () => true,
+    answer: () => void = () => undefined,
   ): void {
+    if (notifications.length === 0) return answer();
+    for (const n of notifications) if (endsHolds(n)) this.toSession(n, mayHear);
+    answer();
     for (const n of notifications) {
       if (n.kind === 'event') {
         const name = eventName(n.event);
@@ -78,17 +89,8 @@ export class PushRoutes {
             }
           }
         }
-        continue;
-      }
-      const byClient = this.byClient.get(n.clientId);
-      for (const connection of byClient ?? []) {
-        if (mayHear(connection, n)) connection.push(n);
-      }
-      if (n.kind !== 'sessionExpired' && n.kind !== 'revoked') continue;
-      // Connections that used the session under another client id hear of its end (or of a hold
-      // taken from it) as well, once.
-      for (const connection of this.bySession.get(n.session) ?? []) {
-        if ((byClient === undefined || !byClient.has(connection)) && mayHear(connection, n)) connection.push(n);
+      } else if (!endsHolds(n)) {
+        this.toSession(n, mayHear);
       }
     }
     // Every event up to `applied` has now been routed: later ones are all a watch may see.
@@ -96,6 +98,27 @@ export class PushRoutes {
       for (const watch of connection.watches.values()) watch.cursor = Math.max(watch.cursor, applied);
     }
   }
+
+  private toSession(
+    n: SessionNotification,
+    mayHear: (connection: RequestChannel, notification: SessionNotification) => boolean,
+  ): void {
+    const byClient = this.byClient.get(n.clientId);
+    for (const connection of byClient ?? []) {
+      if (mayHear(connection, n)) connection.push(n);
+    }
+    if (!endsHolds(n)) return;
+    // Connections that used the session under another client id hear of its end (or of a hold
+    // taken from it) as well, once.
+    for (const connection of this.bySession.get(n.session) ?? []) {
+      if ((byClient === undefined || !byClient.has(connection)) && mayHear(connection, n)) connection.push(n);
+    }
+  }
+}
+
+/** Whether a notification tells a holder its hold (or its whole session) ended. */
+function endsHolds(n: Notification): n is Extract<Notification, { readonly kind: 'revoked' | 'sessionExpired' }> {
+  return n.kind === 'revoked' || n.kind === 'sessionExpired';
 }
 
 function bind<K>(index: Map<K, Set<RequestChannel>>, key: K, connection: RequestChannel): void {

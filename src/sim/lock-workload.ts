@@ -334,8 +334,12 @@ export class LockWorkload {
           this.loseSession(c);
           continue;
         }
-        // The simulator runs without principals, so no admin ever revokes another's hold.
-        if (n.kind === 'revoked') continue;
+        if (n.kind === 'revoked') {
+          // Only a node that caught up from a snapshot says so here (every client releases its
+          // own holds): the hold with that very token is no longer this client's.
+          if (c.held.get(n.name)?.token === n.token) this.endBelief(c, n.name);
+          continue;
+        }
         if (c.waiting === null || c.waiting.seq !== n.seq || c.waiting.name !== n.name) continue;
         const kind = c.waiting.kind;
         c.waiting = null;

@@ -36,7 +36,7 @@ function runOperation(
     case 'keepAlive':
       return keepAlive(ctx, session);
     case 'closeSession':
-      return closeSession(ctx, session, revocationOf(principal, session, op));
+      return closeSession(ctx, session, revocationOf(principal, clientId, session, op));
     case 'acquire':
       return acquireMutex(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs);
     case 'acquireSemaphore':
@@ -44,11 +44,11 @@ function runOperation(
     case 'acquireRw':
       return acquireRw(ctx, session, clientId, seq, op.name, op.mode, op.waitMs, op.lockDelayMs);
     case 'release':
-      return release(ctx, session, op.name, revocationOf(principal, session, op));
+      return release(ctx, session, op.name, revocationOf(principal, clientId, session, op));
     case 'campaign':
       return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
     case 'resign':
-      return resign(ctx, session, op.name, revocationOf(principal, session, op));
+      return resign(ctx, session, op.name, revocationOf(principal, clientId, session, op));
     case 'proclaim':
       return proclaim(ctx, session, op.name, op.value);
     case 'put':

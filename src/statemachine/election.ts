@@ -37,7 +37,7 @@ export function campaign(
 
 /**
  * Resign: the leader steps down and the next candidate in line is elected in the same step.
- * `revocation`: an admin ends another owner's leadership (the leader is told first).
+ * `revocation`: another client ends this session's leadership (the leader is told first).
  */
 export function resign(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
   return releaseLock(ctx, session, name, ['election'], revocation);

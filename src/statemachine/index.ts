@@ -50,4 +50,6 @@ export {
 } from './queries.js';
 export type { EventsAnswer, KeyView, LeaderView, LockView, SessionView } from './queries.js';
 export { checkInvariants } from './invariants.js';
+export { holdsEndedByRestore } from './restore-diff.js';
+export { revokeReasons } from './results.js';
 export type { LockState } from './state.js';

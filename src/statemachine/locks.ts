@@ -210,7 +210,7 @@ export function endHold(ctx: ApplyContext, lock: LockRecord, hold: Hold, expired
   }
 }
 
-/** A hold ended by someone other than its session's owner: who did it, and how. */
+/** A hold ended by someone other than its own client: who did it, and how. */
 export interface Revocation {
   readonly by: string | null;
   readonly reason: RevokeReason;
@@ -220,12 +220,13 @@ export interface Revocation {
  * Tells the holder its hold on `name` ended by someone else's hand. Called before the hold ends,
  * so the notification precedes every grant the same entry makes from it.
  */
-export function pushRevoked(ctx: ApplyContext, session: Session, name: string, revocation: Revocation): void {
+export function pushRevoked(ctx: ApplyContext, session: Session, name: string, hold: Hold, revocation: Revocation): void {
   ctx.notifications.push({
     kind: 'revoked',
     session: session.id,
     clientId: session.clientId,
     name,
+    token: hold.token,
     by: revocation.by,
     reason: revocation.reason,
   });
@@ -233,7 +234,7 @@ export function pushRevoked(ctx: ApplyContext, session: Session, name: string, r
 
 /**
  * Release by a session: NOT_HOLDER unless it holds the lock; then waiters are promoted at once.
- * With a revocation (an admin releasing another owner's hold) the holder is told first.
+ * With a revocation (another client releasing this session's hold) the holder is told first.
  */
 export function releaseLock(
   ctx: ApplyContext,
@@ -250,7 +251,7 @@ export function releaseLock(
   if (!kinds.includes(lock.kind)) {
     return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}`);
   }
-  if (revocation !== null) pushRevoked(ctx, session, name, revocation);
+  if (revocation !== null) pushRevoked(ctx, session, name, hold, revocation);
   endHold(ctx, lock, hold, false);
   promote(ctx, lock);
   dropIfIdle(ctx, lock);

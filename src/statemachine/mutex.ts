@@ -33,7 +33,7 @@ export function acquireMutex(
 
 /**
  * Release of a mutex, semaphore permit or rwlock hold: NOT_HOLDER unless the session holds it.
- * `revocation`: an admin releases another owner's hold (the holder is told first).
+ * `revocation`: another client releases this session's hold (the holder is told first).
  */
 export function release(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
   return releaseLock(ctx, session, name, ['mutex', 'semaphore', 'rwlock'], revocation);

@@ -127,10 +127,20 @@ export type WatchEvent =
     };
 
 /**
- * Why a hold ended other than by its own session's release. Issue 15 extends this as holds end in
- * more ways (expiry, ...); a client treats every reason as "this lock is no longer yours".
+ * Why a hold ended other than by its own client's release (the holder must hear of it before the
+ * name is granted to anyone else):
+ * - `released`: another client (another principal, or in insecure mode anyone) released or
+ *   resigned it in the holder's session;
+ * - `session-closed`: another client closed the holder's session (one notification per hold);
+ * - `snapshot-restore`: the node the holder is connected to caught up from a snapshot in which
+ *   this hold no longer exists (the entries that ended it were never applied there one by one).
+ * A session's expiry is told by `sessionExpired` (every hold of the session at once). A client
+ * treats every reason as "this lock is no longer yours".
  */
-export type RevokeReason = 'released-by-admin' | 'session-closed-by-admin';
+export type RevokeReason = 'released' | 'session-closed' | 'snapshot-restore';
+
+/** Every revoke reason, for validating decoded pushes at runtime. */
+export const revokeReasons: readonly RevokeReason[] = ['released', 'session-closed', 'snapshot-restore'];
 
 /** Pushed to clients other than the proposer (the server routes them by session or client). */
 export type Notification =
@@ -151,8 +161,10 @@ export type Notification =
     }
   | { readonly kind: 'sessionExpired'; readonly session: SessionId; readonly clientId: string }
   /**
-   * A hold of `session` on `name` was ended by someone else (`by`: the admin's principal, null in
-   * insecure mode). Pushed before any grant the same entry makes, so the holder hears first.
+   * The hold of `session` on `name` granted with `token` ended other than by its own client's
+   * release (`reason`; `by`: the principal that ended it, null in insecure mode or when nobody
+   * did). Pushed before any grant the same entry makes, so the holder hears first. `token` names
+   * the very hold, so a late or replayed push never ends a newer grant of the same name.
    * `clientId` is the client that opened the session: route it like sessionExpired.
    */
   | {
@@ -160,6 +172,7 @@ export type Notification =
       readonly session: SessionId;
       readonly clientId: string;
       readonly name: string;
+      readonly token: FencingToken;
       readonly by: string | null;
       readonly reason: RevokeReason;
     }

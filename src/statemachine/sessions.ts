@@ -74,8 +74,8 @@ export function keepAliveBatch(ctx: ApplyContext, ids: readonly SessionId[]): Co
  * 1. the sessions stop being live; 2. their waits leave the queues; 3. `beforeRelease` runs (wait
  * timeouts); 4. their holds end (lock-delay if expired), ephemeral keys are deleted, client entries
  * trimmed; 5. every touched lock promotes its waiters, in the order the locks were touched.
- * With a revocation (an admin closing another owner's session) each hold's end is pushed to the
- * holder in step 4, so before any grant of step 5.
+ * With a revocation (another client closing the session) each hold's end is pushed to the holder
+ * in step 4, so before any grant of step 5. Expiry pushes `sessionExpired` in step 4 as well.
  */
 export function endSessions(
   ctx: ApplyContext,
@@ -102,7 +102,7 @@ export function endSessions(
       const lock = state.locks.get(name);
       const hold = lock?.holders.get(session.id);
       if (lock === undefined || hold === undefined) continue;
-      if (revocation !== null) pushRevoked(ctx, session, name, revocation);
+      if (revocation !== null) pushRevoked(ctx, session, name, hold, revocation);
       endHold(ctx, lock, hold, expired);
       touched.set(name, lock);
     }
@@ -120,7 +120,7 @@ export function endSessions(
 
 /**
  * closeSession: a clean end (no lock-delay); the session's client entries are trimmed with it.
- * `revocation`: an admin closes another owner's session (each hold's end is pushed to the holder).
+ * `revocation`: another client closes the session (each hold's end is pushed to the holder).
  */
 export function closeSession(ctx: ApplyContext, session: Session, revocation: Revocation | null): CommandResult {
   endSessions(ctx, [session], false, new Map(), () => undefined, revocation);

@@ -46,6 +46,8 @@ export type WireErrorCode =
   | 'UNEXPECTED_FRAME'
   | 'HANDSHAKE_TIMEOUT'
   | 'TOO_MANY_CONNECTIONS'
+  /** The client did not read what the node sent it: more than the node's bound waited unread. */
+  | 'SLOW_READER'
   /**
    * The connection proved no identity this node accepts (no or a wrong certificate, password or
    * token, a user that no longer exists, a claim only a member node may make).
@@ -69,6 +71,7 @@ export const wireErrorCodes: readonly WireErrorCode[] = [
   'UNEXPECTED_FRAME',
   'HANDSHAKE_TIMEOUT',
   'TOO_MANY_CONNECTIONS',
+  'SLOW_READER',
   'UNAUTHENTICATED',
 ];
 

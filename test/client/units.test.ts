@@ -51,7 +51,7 @@ void t.test('session safety margin (fake monotonic clock)', async (t) => {
     t.equal(session.signal.aborted, true, 'lost at the margin although later keepalives are still unanswered');
     t.equal(losses.length, 1);
     const reason: unknown = session.signal.reason;
-    t.ok(reason instanceof RaftlockError && reason.code === 'SESSION_EXPIRED');
+    t.ok(reason instanceof RaftlockError && reason.code === 'LEASE_EXPIRED', 'LEASE_EXPIRED: the safe window passed on the client’s clock');
   });
 
   await t.test('an expired answer loses the session at once; late acknowledgements change nothing', async (t) => {

@@ -324,12 +324,12 @@ t.test('a session belongs to its opener: others are refused, an admin may act an
     const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
     const a = d.openAs('alice', 'a');
     const b = d.openAs('bob', 'b');
-    tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
+    const tokenL = tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
     t.match(d.opAs('bob', 'b', acquire(b, 'L', 5_000)).result, { code: 'OK', value: { kind: 'queued' } });
     const out = d.opAs('carol', 'c', release(a, 'L'));
     t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
     t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
-    t.same(out.notifications[0], { kind: 'revoked', session: a, clientId: 'a', name: 'L', by: 'carol', reason: 'released-by-admin' });
+    t.same(out.notifications[0], { kind: 'revoked', session: a, clientId: 'a', name: 'L', token: tokenL, by: 'carol', reason: 'released' });
     t.ok(d.state.locks.get('L')?.holders.has(b), 'bob was granted');
     // Breaking check: with the revocation pushed after promote, 'revoked' would follow 'granted'.
     const own = d.opAs('bob', 'b', release(b, 'L'));
@@ -344,15 +344,15 @@ t.test('a session belongs to its opener: others are refused, an admin may act an
     d.opAs('bob', 'b', { type: 'campaign', session: b, name: 'E', value: bytes('b'), waitMs: 5_000, lockDelayMs: 0 });
     const out = d.opAs('root', 'r', { type: 'resign', session: a, name: 'E' });
     t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:leader', 'granted']);
-    t.match(out.notifications[0], { kind: 'revoked', by: 'root', reason: 'released-by-admin', name: 'E' });
+    t.match(out.notifications[0], { kind: 'revoked', by: 'root', reason: 'released', name: 'E' });
   });
 
   t.test('an admin closes another owner’s session: one revoked per hold, all before the grants', async (t) => {
     const d = withUsers({ alice: [{ prefix: '', rights: ['lock', 'write'] }], bob: [{ prefix: '', rights: ['lock'] }] });
     const a = d.openAs('alice', 'a');
     const b = d.openAs('bob', 'b');
-    tokenOf(d.opAs('alice', 'a', acquire(a, 'L1')).result);
-    tokenOf(d.opAs('alice', 'a', acquire(a, 'L2')).result);
+    const token1 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L1')).result);
+    const token2 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L2')).result);
     d.opAs('bob', 'b', acquire(b, 'L1', 5_000));
     d.opAs('bob', 'b', acquire(b, 'L2', 5_000));
     const out = d.opAs('carol', 'c', { type: 'closeSession', session: a });
@@ -361,7 +361,7 @@ t.test('a session belongs to its opener: others are refused, an admin may act an
     t.same(ks.filter((k) => k === 'revoked' || k === 'granted'), ['revoked', 'revoked', 'granted', 'granted']);
     t.same(
       out.notifications.filter((n) => n.kind === 'revoked'),
-      ['L1', 'L2'].map((name) => ({ kind: 'revoked', session: a, clientId: 'a', name, by: 'carol', reason: 'session-closed-by-admin' })),
+      [['L1', token1], ['L2', token2]].map(([name, token]) => ({ kind: 'revoked', session: a, clientId: 'a', name, token, by: 'carol', reason: 'session-closed' })),
     );
     t.notOk(d.state.sessions.has(a));
     const own = d.opAs('bob', 'b', { type: 'closeSession', session: b });
