@@ -25,10 +25,9 @@ import {
   readString,
 } from './config-reader.js';
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
+import type { HostPort } from './server-views.js';
+
+export type { HostPort };
 
 export interface NodeConfig {
   readonly id: NodeId;

@@ -16,25 +16,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Message } from '../raft/messages.js';
-import type { NodeId } from '../raft/types.js';
 import type { DurableLog, PersistRequest } from '../storage/durable-log.js';
-import type { PeerTransport, UnreachableCause } from '../transport/transport.js';
+import type { DrainedOutput, DrivenNode } from './driven-node.js';
+import type { PeerTransport } from '../transport/transport.js';
 
-/** What the driver needs of the node it drives (NodeHost and LockNode both fit). */
-export interface DrivenNode<O extends DrainedOutput> {
-  tick(nowMs: number): void;
-  receive(message: Message): void;
-  reportUnreachable(peer: NodeId, cause: UnreachableCause): void;
-  persisted(seq: number): void;
-  drain(): O;
-}
-
-/** The part of a drain the driver acts on; the rest goes to `onOutput`. */
-export interface DrainedOutput {
-  readonly writes: readonly PersistRequest[];
-  readonly earlyMessages: readonly Message[];
-  readonly messages: readonly Message[];
-}
+export type { DrainedOutput, DrivenNode } from './driven-node.js';
 
 export interface DriverOptions<O extends DrainedOutput> {
   readonly node: DrivenNode<O>;

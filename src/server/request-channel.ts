@@ -5,7 +5,6 @@
  * exactly-once, pushes and watches) sees only this, so both ports are served by one code path.
  */
 import type { PushEvent, WireResult } from '../transport/client-protocol.js';
-import type { Watch } from './server-connection.js';
 
 export interface RequestChannel {
   /** `address:port` of the client, for the log and the audit trail. */
@@ -26,4 +25,11 @@ export interface RequestChannel {
   /** The one answer to request `id`. */
   respond(id: number, result: WireResult): void;
   push(push: PushEvent): void;
+}
+
+/** A live watch: events on names starting with `prefix`, after log index `cursor`. */
+export interface Watch {
+  readonly id: number;
+  readonly prefix: string;
+  cursor: number;
 }

@@ -29,6 +29,7 @@ import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import type { ConnectionIdentity } from './login.js';
 import { principalOf } from './login.js';
 import { forwardClientPrefix } from './server-forward.js';
+import type { Watch } from './request-channel.js';
 
 export interface ClientConnectionLimits {
   /** Largest frame a client may send. */
@@ -102,13 +103,6 @@ export interface ConnectionHost {
   /** A limit (the idle timeout, a frame deadline, unread output) is closing the connection; for the log. */
   timedOut(connection: ClientConnection, reason: string): void;
   closed(connection: ClientConnection, reason: string): void;
-}
-
-/** A live watch: events on names starting with `prefix`, after log index `cursor`. */
-export interface Watch {
-  readonly id: number;
-  readonly prefix: string;
-  cursor: number;
 }
 
 /** Frames a client may send before its Welcome (pipelined behind the Hello); more is a violation. */

@@ -6,7 +6,12 @@ import type { RaftStatus } from '../raft/status.js';
 import type { NodeId } from '../raft/types.js';
 import type { LockState } from '../statemachine/state.js';
 import type { MemberView, NodeStatusView, Welcome } from '../transport/client-protocol.js';
-import type { HostPort } from './cluster-config.js';
+
+/** A host and port, as cluster.yml and the Welcome give them. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
 export function formatAddress(address: HostPort): string {
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;

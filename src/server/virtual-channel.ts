@@ -5,8 +5,7 @@
  * closed channel receives nothing more.
  */
 import type { PushEvent, WireResult } from '../transport/client-protocol.js';
-import type { RequestChannel } from './request-channel.js';
-import type { Watch } from './server-connection.js';
+import type { RequestChannel, Watch } from './request-channel.js';
 
 export class VirtualChannel implements RequestChannel {
   readonly redirect = false;
