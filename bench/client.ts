@@ -9,7 +9,7 @@ import { percentile } from './etcd/workloads.js';
 import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
 import type { RaftlockClient } from '../src/client/client.js';
-import { startCluster } from '../src/server/embed.js';
+import { startCluster } from '../src/embed/embed.js';
 
 const short = process.argv.includes('--short');
 const durationMs = short ? 1_500 : 5_000;

@@ -14,11 +14,11 @@ import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
 import type { RaftlockClient } from '../src/client/client.js';
 import { nodeId } from '../src/raft/types.js';
-import { loadClusterConfig } from '../src/server/cluster-config.js';
+import { loadClusterConfig } from '../src/config/cluster-config.js';
 import { Launcher } from '../src/server/launcher.js';
 import { probeStatus } from '../src/server/server-probe.js';
-import { allocateLocalNodes, writeLocalClusterFile } from '../src/server/local-cluster-file.js';
-import type { LocalNode } from '../src/server/local-cluster-file.js';
+import { allocateLocalNodes, writeLocalClusterFile } from '../src/config/local-cluster-file.js';
+import type { LocalNode } from '../src/config/local-cluster-file.js';
 import { benchClusterId } from './etcd/raftlock-backend.js';
 
 const short = process.argv.includes('--short');

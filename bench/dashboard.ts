@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import { connect } from '../src/client/client.js';
 import type { RaftlockClient } from '../src/client/client.js';
-import { startCluster } from '../src/server/embed.js';
+import { startCluster } from '../src/embed/embed.js';
 import { chromiumMissing, launchChromium } from '../test/http/fixtures/browser.js';
 
 const short = process.argv.includes('--short');

@@ -19,14 +19,14 @@ import type { Entry, LogIndex, NodeId, Term } from '../src/raft/types.js';
 import { encodeCommand } from '../src/statemachine/commands.js';
 import { sessionId } from '../src/statemachine/ids.js';
 import { LockStateMachine } from '../src/statemachine/machine.js';
-import type { PersistRequest } from '../src/storage/durable-log.js';
+import type { PersistRequest } from '../src/node/durable-log.js';
 import { ClientMetrics } from '../src/metrics/client-metrics.js';
 import { LockMetrics } from '../src/metrics/lock-metrics.js';
 import { metricsAnswer } from '../src/metrics/metrics-server.js';
 import { RaftMetrics } from '../src/metrics/raft-metrics.js';
 import { StorageMetrics } from '../src/metrics/storage-metrics.js';
-import type { ClusterHandle } from '../src/server/embed.js';
-import { startCluster } from '../src/server/embed.js';
+import type { ClusterHandle } from '../src/embed/embed.js';
+import { startCluster } from '../src/embed/embed.js';
 import type { NodeServer } from '../src/server/node-server.js';
 
 const short = process.argv.includes('--short');

@@ -8,9 +8,9 @@ import type { Command } from '../src/statemachine/commands.js';
 import { encodeCommand } from '../src/statemachine/commands.js';
 import type { SessionId } from '../src/statemachine/ids.js';
 import { LockStateMachine } from '../src/statemachine/machine.js';
-import { MirroredStateMachine } from '../src/server/mirrored-state-machine.js';
+import { MirroredStateMachine } from '../src/node/mirrored-state-machine.js';
 import { SnapshotMirror } from '../src/server/snapshot-mirror.js';
-import type { ReplicatedStateMachine } from '../src/server/state-machine.js';
+import type { ReplicatedStateMachine } from '../src/raft/state-machine.js';
 import type { ApplyOutput } from '../src/statemachine/results.js';
 
 type Row = (name: string, value: string) => void;

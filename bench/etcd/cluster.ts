@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/server/local-cluster-file.js';
+import { freePort } from '../../src/config/local-cluster-file.js';
 import { getJson, newAgent, postJson } from './etcd-backend.js';
 import type { EtcdAgent } from './etcd-backend.js';
 import { writeEtcdPki } from './etcd-pki.js';

@@ -12,7 +12,7 @@ import { connect } from '../client/client.js';
 import type { ClientTls, Credentials } from '../client/client-pki.js';
 import { createUserCert } from '../security/pki.js';
 import { readCa } from '../security/pki-files.js';
-import type { LocalRootTls } from '../server/local-cluster-file.js';
+import type { LocalRootTls } from '../config/local-cluster-file.js';
 
 export interface WorkloadPrincipals {
   /** The lock workers' TLS: the CA and `worker`'s certificate. */

@@ -14,8 +14,8 @@
  *   npx tsx src/chaos/run.ts [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s]
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
-import { clusterDefaults } from '../server/cluster-config.js';
-import { parseDurationMs as parseUnits } from '../server/units.js';
+import { clusterDefaults } from '../config/cluster-config.js';
+import { parseDurationMs as parseUnits } from '../util/units.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

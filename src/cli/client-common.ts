@@ -11,8 +11,8 @@ import { RaftlockError } from '../client/errors.js';
 import type { ConnectOptions } from '../client/options.js';
 import { isValidNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
-import { loadClusterConfig } from '../server/cluster-config.js';
-import { formatDurationMs, parseDurationMs } from '../server/units.js';
+import { loadClusterConfig } from '../config/cluster-config.js';
+import { formatDurationMs, parseDurationMs } from '../util/units.js';
 import type { CliSecurity, ConfigSecurity, CredentialOptions } from './client-security.js';
 import { cliSecurity, CredentialError, passwordEnvVar, userEnvVar } from './client-security.js';
 

@@ -11,8 +11,8 @@ import { RaftlockClient } from '../client/client.js';
 import { nodeId as toNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
 import { pkiLayout } from '../security/pki-files.js';
-import type { ClusterConfig, NodeConfig } from '../server/cluster-config.js';
-import { parseHostPort } from '../server/cluster-config.js';
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { parseHostPort } from '../config/cluster-config.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 

@@ -1,5 +1,5 @@
-import type { ClusterConfig } from '../server/cluster-config.js';
-import { formatProblem, loadClusterConfig } from '../server/cluster-config.js';
+import type { ClusterConfig } from '../config/cluster-config.js';
+import { formatProblem, loadClusterConfig } from '../config/cluster-config.js';
 
 /**
  * Reads cluster.yml for a command that runs nodes (`start`, `up`): the refusal (with its

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDurationMs as parseUnits } from '../server/units.js';
+import { parseDurationMs as parseUnits } from '../util/units.js';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CreateRaftCore } from '../raft/node-api.js';
@@ -16,7 +16,7 @@ import { formatFailure, runSimulation } from '../sim/simulator.js';
 
 /**
  * `60s`, `500ms`, `2m`, `1h`. A bare number is refused, as cluster.yml and every other duration
- * flag refuse it (src/server/units.ts): `5` could mean seconds or milliseconds.
+ * flag refuse it (src/util/units.ts): `5` could mean seconds or milliseconds.
  */
 export function parseDurationMs(text: string): number {
   const parsed = parseUnits(text.trim());

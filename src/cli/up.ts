@@ -3,10 +3,10 @@ import { Option } from 'commander';
 import { join, relative, resolve } from 'node:path';
 import { defaultPkiPath, pkiEnvVar, readClientPki } from '../client/client-pki.js';
 import { ensureLocalPki, PkiError, pkiLayout } from '../security/pki.js';
-import type { ClusterConfig } from '../server/cluster-config.js';
+import type { ClusterConfig } from '../config/cluster-config.js';
 import { loadConfigForNodes } from './load-config.js';
 import { Launcher } from '../server/launcher.js';
-import { logFormats, logLevels } from '../server/logger.js';
+import { logFormats, logLevels } from '../util/logger.js';
 
 interface UpOptions {
   readonly config: string;

@@ -2,7 +2,7 @@ import type { CycleStep } from '../statemachine/results.js';
 import { resultCodes } from '../statemachine/results.js';
 import { RaftlockError } from './errors.js';
 import type { RaftlockErrorCode } from './errors.js';
-import type { NodeStatusView } from '../transport/client-protocol.js';
+import type { NodeStatusView } from '../protocol/client-protocol.js';
 import type { Fields, WireResult } from './protocol.js';
 import { fieldsOf, isUint } from './protocol.js';
 

@@ -5,7 +5,7 @@ import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import { fencingToken, sessionId } from '../statemachine/ids.js';
 import type { LockView } from '../statemachine/queries.js';
 import type { RevokeReason, WatchEvent } from '../statemachine/results.js';
-import type { MemberView } from '../transport/client-protocol.js';
+import type { MemberView } from '../protocol/client-protocol.js';
 import { Roles, Users, whoAmIOf } from './admin.js';
 import type { AdminAction, WhoAmI } from '../statemachine/auth-types.js';
 import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js';

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { connect as netConnect } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { clientHelloFrame } from '../transport/handshake.js';
+import { clientHelloFrame } from '../protocol/handshake.js';
 import { encodePayload } from '../transport/codec.js';
 import { RaftlockError } from './errors.js';
 import { encodeFrame } from '../transport/frame.js';

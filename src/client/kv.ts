@@ -6,7 +6,7 @@ import type { Query, WireResult } from './protocol.js';
 import { fieldsOf } from './protocol.js';
 import type { ClientSession } from './session.js';
 import type { CasResult, FenceOption, Kv, ListOptions, PutOptions, PutResult } from './types.js';
-import { keysQueryLimitMax } from '../transport/client-protocol.js';
+import { keysQueryLimitMax } from '../protocol/client-protocol.js';
 
 /** A fence as the wire carries it. */
 export interface FenceSpec {

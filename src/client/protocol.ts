@@ -6,8 +6,8 @@
 import { isValidNodeId } from '../raft/types.js';
 import type { WatchEvent } from '../statemachine/results.js';
 import { revokeReasons } from '../statemachine/results.js';
-import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../transport/client-protocol.js';
-import { isPlainObject } from '../transport/schema.js';
+import type { MemberAddress, PushEvent, PushFrame, Welcome } from '../protocol/client-protocol.js';
+import { isPlainObject } from '../protocol/schema.js';
 
 // The frames' types are the protocol's own (one definition for both ends); this module adds the
 // client's checked reading of what arrives.
@@ -21,7 +21,7 @@ export type {
   Query,
   RequestFrame,
   Welcome,
-} from '../transport/client-protocol.js';
+} from '../protocol/client-protocol.js';
 
 export type Fields = Readonly<Record<string, unknown>>;
 

@@ -2,7 +2,7 @@ import type { NodeId } from '../raft/types.js';
 import type { Operation } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import type { KeyPage, KeyView } from '../statemachine/queries.js';
-import type { NodeStatusView } from '../transport/client-protocol.js';
+import type { NodeStatusView } from '../protocol/client-protocol.js';
 import type { RaftlockError } from './errors.js';
 import type { Lock, LockKindName } from './lock.js';
 

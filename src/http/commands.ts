@@ -6,8 +6,8 @@
  */
 import type { Operation } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
-import type { WireResult, WireValue } from '../transport/client-protocol.js';
-import { commandOp } from '../transport/client-protocol.js';
+import type { WireResult, WireValue } from '../protocol/client-protocol.js';
+import { commandOp } from '../protocol/client-protocol.js';
 import type { CommandId } from './command-ids.js';
 import type { HttpFailure, LeaderHint } from './errors.js';
 import { failure, failureOfRefusal } from './errors.js';

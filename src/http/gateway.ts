@@ -10,8 +10,8 @@ import type { TlsMaterial } from '../security/tls-material.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
 import type { LockDetail, SessionDetail, WaitGraph } from '../statemachine/listings.js';
-import type { ClientOp, PushEvent, WireResult } from '../transport/client-protocol.js';
-import type { Logger } from '../server/logger.js';
+import type { ClientOp, PushEvent, WireResult } from '../protocol/client-protocol.js';
+import type { Logger } from '../util/logger.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
 
 /** Who an HTTP request says it is. */

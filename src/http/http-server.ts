@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HostPort } from '../server/cluster-config.js';
+import type { HostPort } from '../config/cluster-config.js';
 import type { HttpApp, HttpOptions } from './app.js';
 import { createHttpApp } from './app.js';
 import type { NodeGateway } from './gateway.js';

@@ -13,7 +13,7 @@ import type { CertIdentity } from '../security/identity.js';
 import { checkPeerCertificate } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { secureContextOptions, serverTlsOptions } from '../security/tls-material.js';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../util/logger.js';
 import { assertNever } from '../util/assert.js';
 import { remoteOf } from './app.js';
 

@@ -9,7 +9,7 @@
  * later grant: the grant is released at once (`onAbandonedGrant`), so no lock is held by nobody.
  */
 import type { SessionId } from '../statemachine/ids.js';
-import type { ClientOp, PushEvent } from '../transport/client-protocol.js';
+import type { ClientOp, PushEvent } from '../protocol/client-protocol.js';
 import type { NodeGateway, Refusal } from './gateway.js';
 
 export interface AwaitedCommand {

@@ -1,5 +1,5 @@
 /** Who am I, logging in, this node's status, the members, the leader, the wait-for graph. */
-import { principalLengthMax, rights } from '../transport/client-protocol.js';
+import { principalLengthMax, rights } from '../protocol/client-protocol.js';
 import { answer, refusalOutcome } from './commands.js';
 import { unauthenticated } from './errors.js';
 import type { Route, RouteContext } from './route.js';

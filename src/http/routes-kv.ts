@@ -1,7 +1,7 @@
 /** Keys: get, put (with ifVersion or a fence), compare-and-set, delete, list by prefix. */
 import type { Fence } from '../statemachine/commands.js';
 import { sessionId } from '../statemachine/ids.js';
-import { keysQueryLimitMax } from '../transport/client-protocol.js';
+import { keysQueryLimitMax } from '../protocol/client-protocol.js';
 import { answer, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';

@@ -1,7 +1,7 @@
 /** Locks, semaphores and read/write locks: acquire (a long poll), release, check a fence, list. */
 import type { Operation } from '../statemachine/commands.js';
 import { sessionId } from '../statemachine/ids.js';
-import { locksQueryLimitMax } from '../transport/client-protocol.js';
+import { locksQueryLimitMax } from '../protocol/client-protocol.js';
 import { answer, refusalOutcome, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Route, RouteContext } from './route.js';

@@ -1,6 +1,6 @@
 /** Sessions: open with a TTL, keep alive, close, look at one, list the caller's. */
 import { sessionId } from '../statemachine/ids.js';
-import { locksQueryLimitMax } from '../transport/client-protocol.js';
+import { locksQueryLimitMax } from '../protocol/client-protocol.js';
 import { answer, refusalOutcome, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Route, RouteContext } from './route.js';

@@ -4,7 +4,7 @@
  * dashboard). Each event's `id:` is its log index; a reader that reconnects with `Last-Event-ID`
  * continues after it without a gap (sse.ts, stream-feed.ts).
  */
-import type { PushEvent } from '../transport/client-protocol.js';
+import type { PushEvent } from '../protocol/client-protocol.js';
 import { refusalOutcome } from './commands.js';
 import { failure } from './errors.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';

@@ -4,7 +4,7 @@
  * from the node's state machine limits, so the document states the limits this node enforces.
  */
 import type { LockMachineConfig } from '../statemachine/config.js';
-import { locksQueryLimitMax, passwordBytesMax, prefixLengthMax, principalLengthMax } from '../transport/client-protocol.js';
+import { locksQueryLimitMax, passwordBytesMax, prefixLengthMax, principalLengthMax } from '../protocol/client-protocol.js';
 import { httpErrorCodes } from './errors.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;

@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from '../util/logger.js';
 
 export interface StreamLimits {
   /** Output a reader has not taken yet; beyond it the stream is closed. */

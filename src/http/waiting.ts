@@ -5,7 +5,7 @@
  */
 import type { Operation } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
-import { commandOp } from '../transport/client-protocol.js';
+import { commandOp } from '../protocol/client-protocol.js';
 import { chooseId, finishId, refusalOutcome } from './commands.js';
 import { requestWithWait } from './long-poll.js';
 import type { Call, Outcome, RouteContext } from './route.js';

@@ -6,7 +6,7 @@
  */
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
-import type { ClientOp } from '../transport/client-protocol.js';
+import type { ClientOp } from '../protocol/client-protocol.js';
 import type { CounterSeries } from './fast-metrics.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 

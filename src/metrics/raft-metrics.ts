@@ -13,7 +13,7 @@ import type { Message } from '../raft/messages.js';
 import { messageTypes } from '../raft/messages.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { NodeId, Role } from '../raft/types.js';
-import type { PersistRequest } from '../storage/durable-log.js';
+import type { PersistRequest } from '../node/durable-log.js';
 import type { CounterSeries, HistogramSeries } from './fast-metrics.js';
 import { exponentialBounds, FastCounter, FastHistogram } from './fast-metrics.js';
 

@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import type { RaftStatus } from '../raft/status.js';
 import { entryBytes } from '../raft/types.js';
-import type { PersistRequest } from '../storage/durable-log.js';
+import type { PersistRequest } from '../node/durable-log.js';
 import type { CounterSeries, HistogramSeries } from './fast-metrics.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 import { batchBounds } from './raft-metrics.js';

@@ -11,7 +11,7 @@ import type { AdminAction } from '../statemachine/auth-types.js';
 import type { Operation } from '../statemachine/commands.js';
 import { sessionOwner } from '../statemachine/queries.js';
 import type { LockState } from '../statemachine/state.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 
 /** What an audited request did, before its result is known. */
 export interface AuditSubject {

@@ -8,7 +8,7 @@
  *   offset 16  H bytes   header, UTF-8 JSON: { clusterId, nodeId, index, term, conf, createdAt, byteLength }
  *   16+H       u32 BE    crc32c of the header bytes
  *   20+H       byteLength bytes   the snapshot: the bytes a node stores as its snapshot's data
- *                        (src/server/envelope.ts: log time + the state machine's canonical encoding)
+ *                        (src/node/envelope.ts: log time + the state machine's canonical encoding)
  *   end-4      u32 BE    crc32c of every byte before it
  *
  * `index` and `term` are the last log entry the snapshot covers; `conf` the membership then.

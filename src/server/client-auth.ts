@@ -12,10 +12,10 @@ import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { userExists } from '../statemachine/authorize.js';
 import { passwordHashOf } from '../statemachine/queries.js';
 import type { LockState } from '../statemachine/state.js';
-import type { ClientHello, HelloAuth } from '../transport/client-protocol.js';
-import { checkClientHello } from '../transport/client-protocol.js';
-import type { ErrorFrame } from '../transport/handshake.js';
-import { errorFrame } from '../transport/handshake.js';
+import type { ClientHello, HelloAuth } from '../protocol/client-protocol.js';
+import { checkClientHello } from '../protocol/client-protocol.js';
+import type { ErrorFrame } from '../protocol/handshake.js';
+import { errorFrame } from '../protocol/handshake.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { CertIdentity } from '../security/identity.js';
@@ -24,9 +24,9 @@ import { describeIdentity, Login } from './login.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
 import { LoginThrottle } from './login-throttle.js';
 import { defaultTokenTtlMs, LoginTokens } from './login-tokens.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 import type { ClientConnection } from './server-connection.js';
-import { watchDenial } from './edge-access.js';
+import { watchDenial } from '../node/edge-access.js';
 
 export interface ClientAuthOptions {
   /** A secure node: TLS on the client port and authentication required. */

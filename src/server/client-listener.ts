@@ -20,9 +20,9 @@ import { checkPeerCertificate } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { secureContextOptions, serverTlsOptions } from '../security/tls-material.js';
 import { FramedSocket } from '../transport/framed-socket.js';
-import type { HostPort } from './cluster-config.js';
+import type { HostPort } from '../config/cluster-config.js';
 import type { ConnectionBudget } from './connection-budget.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../util/logger.js';
 import { listenOn } from '../transport/listen.js';
 
 /** One admitted connection's place in the budget. `evict` closes it to make room for another. */

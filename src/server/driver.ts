@@ -16,11 +16,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Message } from '../raft/messages.js';
-import type { DurableLog, PersistRequest } from '../storage/durable-log.js';
-import type { DrainedOutput, DrivenNode } from './driven-node.js';
-import type { PeerTransport } from '../transport/transport.js';
+import type { DurableLog, PersistRequest } from '../node/durable-log.js';
+import type { DrainedOutput, DrivenNode } from '../node/driven-node.js';
+import type { PeerTransport } from '../node/transport.js';
 
-export type { DrainedOutput, DrivenNode } from './driven-node.js';
+export type { DrainedOutput, DrivenNode } from '../node/driven-node.js';
 
 export interface DriverOptions<O extends DrainedOutput> {
   readonly node: DrivenNode<O>;

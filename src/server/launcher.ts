@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../raft/types.js';
 import type { ClientTlsPem } from '../security/tls-material.js';
-import type { ClusterConfig, NodeConfig } from './cluster-config.js';
+import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
 import { probeStatus } from './server-probe.js';
 
 /** The package root: the nearest directory above this file holding package.json. */

@@ -15,7 +15,7 @@
 import type { NodeId } from '../raft/types.js';
 import { nodeId } from '../raft/types.js';
 import type { CertIdentity } from '../security/identity.js';
-import type { HelloAuth } from '../transport/client-protocol.js';
+import type { HelloAuth } from '../protocol/client-protocol.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { LoginTokens } from './login-tokens.js';
 import { hashPassword, verifyPassword } from './password-hash.js';

@@ -18,14 +18,14 @@ import type { SessionId } from '../statemachine/ids.js';
 import { listLockDetails, listSessions, waitGraph } from '../statemachine/listings.js';
 import type { Notification } from '../statemachine/results.js';
 import type { LockState } from '../statemachine/state.js';
-import type { ClientOp, PushEvent, WireResult } from '../transport/client-protocol.js';
-import { invalidArgument, unavailable, validateOp } from '../transport/client-protocol.js';
+import type { ClientOp, PushEvent, WireResult } from '../protocol/client-protocol.js';
+import { invalidArgument, unavailable, validateOp } from '../protocol/client-protocol.js';
 import type { GatewayWatch, HttpClaim, Identified, Listing, LoggedIn, NodeEvent, NodeGateway } from '../http/gateway.js';
 import type { ClientAuth } from './client-auth.js';
-import { readDenial, watchDenial } from './edge-access.js';
-import type { Logger } from './logger.js';
+import { readDenial, watchDenial } from '../node/edge-access.js';
+import type { Logger } from '../util/logger.js';
 import { principalOf } from './login.js';
-import type { RequestChannel } from './request-channel.js';
+import type { RequestChannel } from '../node/request-channel.js';
 import { VirtualChannel } from './virtual-channel.js';
 
 /** What the gateway needs of its node (NodeServer builds it from its internals). */

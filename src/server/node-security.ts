@@ -11,7 +11,7 @@ import { pkiLayout } from '../security/pki.js';
 import { TlsMaterial } from '../security/tls-material.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { ClusterConfig, HostPort } from './cluster-config.js';
+import type { ClusterConfig, HostPort } from '../config/cluster-config.js';
 
 /** A node runs with TLS material, or, said out loud, insecure. */
 export type NodeSecurity =

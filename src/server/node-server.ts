@@ -38,10 +38,10 @@ import type {
   MembersAction,
   NodeStatusView,
   WireResult,
-} from '../transport/client-protocol.js';
-import { invalidArgument, permissionDenied, unavailable } from '../transport/client-protocol.js';
-import type { ErrorFrame, WireErrorCode } from '../transport/handshake.js';
-import { errorFrame } from '../transport/handshake.js';
+} from '../protocol/client-protocol.js';
+import { invalidArgument, permissionDenied, unavailable } from '../protocol/client-protocol.js';
+import type { ErrorFrame, WireErrorCode } from '../protocol/handshake.js';
+import { errorFrame } from '../protocol/handshake.js';
 import type { TransportEvent } from '../transport/tcp.js';
 import { TcpTransport } from '../transport/tcp.js';
 import type { Result } from '../util/result.js';
@@ -51,32 +51,32 @@ import { audit, crossSessionAudit, describeAdmin } from './audit.js';
 import { ClientAuth } from './client-auth.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import { ClientListener } from './client-listener.js';
-import type { ClusterLimits, HostPort, SnapshotModeSetting } from './cluster-config.js';
-import { parseHostPort } from './cluster-config.js';
+import type { ClusterLimits, HostPort, SnapshotModeSetting } from '../config/cluster-config.js';
+import { parseHostPort } from '../config/cluster-config.js';
 import { Driver } from './driver.js';
 import { ConnectionBudget } from './connection-budget.js';
-import type { AdminOnly } from './edge-access.js';
-import { adminOnlyDenial, sessionDenial, watchDenial } from './edge-access.js';
-import { describeLogTimeEvent } from './log-time.js';
-import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
+import type { AdminOnly } from '../node/edge-access.js';
+import { adminOnlyDenial, sessionDenial, watchDenial } from '../node/edge-access.js';
+import { describeLogTimeEvent } from '../node/log-time.js';
+import type { Logger } from '../util/logger.js';
+import { silentLogger } from '../util/logger.js';
 import { principalOf } from './login.js';
 import type { LoginThrottleOptions } from './login-throttle.js';
-import type { CoreOutput } from './server-core.js';
-import { ServerCore } from './server-core.js';
+import type { CoreOutput } from '../node/server-core.js';
+import { ServerCore } from '../node/server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
 import { encodeBackup } from './backup-format.js';
 import { BackupStore, backupIdleMs } from './backup-store.js';
 import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, ConnectionObserver, HelloAccepted } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
-import { PushRoutes, startWatch } from './server-push.js';
-import type { RequestChannel } from './request-channel.js';
+import { PushRoutes, startWatch } from '../node/server-push.js';
+import type { RequestChannel } from '../node/request-channel.js';
 import { ServerGateway } from './node-gateway.js';
 import type { HttpServer } from '../http/http-server.js';
 import { startHttpServer } from '../http/http-server.js';
-import type { AddressBook } from './server-views.js';
-import { formatAddress, membersView, statusView, welcomeFrame } from './server-views.js';
+import type { AddressBook } from '../node/server-views.js';
+import { formatAddress, membersView, statusView, welcomeFrame } from '../node/server-views.js';
 
 /** Where one member listens: peers on `peer`, clients on `client`, HTTP on `http` (when it serves HTTP). */
 export interface MemberAddresses {

@@ -15,21 +15,21 @@ import type {
   PushEvent,
   WireResult,
   Welcome,
-} from '../transport/client-protocol.js';
+} from '../protocol/client-protocol.js';
 import {
   requestEnvelope,
   unavailable,
   validateOp,
-} from '../transport/client-protocol.js';
+} from '../protocol/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import { ClientOutput } from './client-output.js';
-import type { ErrorFrame, WireErrorCode } from '../transport/handshake.js';
+import type { ErrorFrame, WireErrorCode } from '../protocol/handshake.js';
 import type { Result } from '../util/result.js';
 import type { AcceptedSocket, ConnectionSlot } from './client-listener.js';
 import type { ConnectionIdentity } from './login.js';
 import { principalOf } from './login.js';
 import { forwardClientPrefix } from './server-forward.js';
-import type { Watch } from './request-channel.js';
+import type { Watch } from '../node/request-channel.js';
 
 export interface ClientConnectionLimits {
   /** Largest frame a client may send. */

@@ -15,15 +15,15 @@ import { connect as tlsConnect } from 'node:tls';
 import type { NodeId } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { clientTlsOptions } from '../security/tls-material.js';
-import type { ClientOp, WireResult } from '../transport/client-protocol.js';
+import type { ClientOp, WireResult } from '../protocol/client-protocol.js';
 import {
   clientHello,
   decodeServerFrame,
   requestFrame,
   unavailable,
-} from '../transport/client-protocol.js';
+} from '../protocol/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
-import type { HostPort } from './cluster-config.js';
+import type { HostPort } from '../config/cluster-config.js';
 
 /** Client name prefix of forwarding connections; nodes push no notifications to them. */
 export const forwardClientPrefix = 'raftlock-forward:';

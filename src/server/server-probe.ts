@@ -7,10 +7,10 @@ import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ClientTlsPem } from '../security/tls-material.js';
 import { clientTlsOptions } from '../security/tls-material.js';
-import type { NodeStatusView } from '../transport/client-protocol.js';
-import { clientHello, decodeServerFrame, requestFrame } from '../transport/client-protocol.js';
+import type { NodeStatusView } from '../protocol/client-protocol.js';
+import { clientHello, decodeServerFrame, requestFrame } from '../protocol/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
-import type { HostPort } from './cluster-config.js';
+import type { HostPort } from '../config/cluster-config.js';
 
 /** `tls`: the CA (and a client certificate) of a secure cluster; absent: plaintext. */
 export function probeStatus(

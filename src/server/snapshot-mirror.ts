@@ -10,11 +10,11 @@
 import { Worker } from 'node:worker_threads';
 import type { LogIndex } from '../raft/types.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
-import { AppliedRunWriter } from './mirror-codec.js';
-import type { MirrorOp, MirrorReply, MirrorWorkerData } from './mirror-protocol.js';
-import { isMirrorReply } from './mirror-protocol.js';
-import type { StateMachineMirror } from './mirrored-state-machine.js';
-import type { AppliedCommand } from './state-machine.js';
+import { AppliedRunWriter } from '../node/mirror-codec.js';
+import type { MirrorOp, MirrorReply, MirrorWorkerData } from '../node/mirror-protocol.js';
+import { isMirrorReply } from '../node/mirror-protocol.js';
+import type { StateMachineMirror } from '../node/mirrored-state-machine.js';
+import type { AppliedCommand } from '../raft/state-machine.js';
 
 export interface SnapshotMirrorHandlers {
   /** The state machine's canonical bytes at `index`, as requested with `snapshotAt`. */

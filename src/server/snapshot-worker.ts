@@ -7,9 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { getHeapStatistics } from 'node:v8';
 import { LockStateMachine } from '../statemachine/machine.js';
 import { assert, assertNever } from '../util/assert.js';
-import type { MirrorOp, MirrorReply, MirrorWorkerData } from './mirror-protocol.js';
-import { forEachApplied } from './mirror-codec.js';
-import { isMirrorBatch } from './mirror-protocol.js';
+import type { MirrorOp, MirrorReply, MirrorWorkerData } from '../node/mirror-protocol.js';
+import { forEachApplied } from '../node/mirror-codec.js';
+import { isMirrorBatch } from '../node/mirror-protocol.js';
 
 const port = parentPort;
 assert(port !== null, 'the snapshot worker runs in a worker thread');

@@ -4,8 +4,8 @@
  * to a callback. Like a client connection it never asks for redirects (a follower forwards), and a
  * closed channel receives nothing more.
  */
-import type { PushEvent, WireResult } from '../transport/client-protocol.js';
-import type { RequestChannel, Watch } from './request-channel.js';
+import type { PushEvent, WireResult } from '../protocol/client-protocol.js';
+import type { RequestChannel, Watch } from '../node/request-channel.js';
 
 export class VirtualChannel implements RequestChannel {
   readonly redirect = false;

@@ -1,8 +1,8 @@
 import type { Entry, HardState, LogIndex, PersistentState, Snapshot } from '../raft/types.js';
 import { emptyHardState } from '../raft/types.js';
-import type { PersistRequest } from '../storage/durable-log.js';
-import type { LogMark } from '../storage/log-mark.js';
-import { compareWithEvidence } from '../storage/log-mark.js';
+import type { PersistRequest } from '../node/durable-log.js';
+import type { LogMark } from '../node/log-mark.js';
+import { compareWithEvidence } from '../node/log-mark.js';
 import { assert } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -61,7 +61,7 @@ class DiskImage {
     this.generation += 1;
   }
 
-  /** The state LevelLog's evidence would record for this image (src/storage/log-mark.ts). */
+  /** The state LevelLog's evidence would record for this image (src/node/log-mark.ts). */
   mark(): LogMark {
     const last = this.entries[this.entries.length - 1];
     return {
@@ -119,7 +119,7 @@ export type DiskCompletion =
  *
  * Like LevelLog, the disk keeps evidence of its last synced batch apart from the platter (the
  * evidence files, which such a fault does not reach), and `load` refuses a platter older than its
- * evidence with the same comparison (src/storage/log-mark.ts), so the node refuses to start and is
+ * evidence with the same comparison (src/node/log-mark.ts), so the node refuses to start and is
  * replaced, as production's LOST_WRITES refusal asks the operator to do.
  */
 export class SimDisk {

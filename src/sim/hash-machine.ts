@@ -1,4 +1,4 @@
-import type { AppliedCommand } from '../server/state-machine.js';
+import type { AppliedCommand } from '../raft/state-machine.js';
 import type { SimStateMachine } from './sim-machine.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';

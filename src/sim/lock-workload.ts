@@ -1,8 +1,8 @@
-import type { CoreReply } from '../server/server-core.js';
+import type { CoreReply } from '../node/server-core.js';
 import type { Operation } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import type { Notification } from '../statemachine/results.js';
-import type { ClientCommand, Query, WireResult } from '../transport/client-protocol.js';
+import type { ClientCommand, Query, WireResult } from '../protocol/client-protocol.js';
 import type { Rng } from '../util/rng.js';
 import type { LockSafetyChecker } from './checkers/lock-safety.js';
 

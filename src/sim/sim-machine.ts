@@ -1,4 +1,4 @@
-import type { ReplicatedStateMachine } from '../server/state-machine.js';
+import type { ReplicatedStateMachine } from '../raft/state-machine.js';
 
 /**
  * A state machine the simulator can check: besides the replication contract it exposes a cheap

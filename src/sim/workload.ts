@@ -1,4 +1,4 @@
-import type { HostReply } from '../server/host-reply.js';
+import type { HostReply } from '../node/host-reply.js';
 import type { Rng } from '../util/rng.js';
 import { Violation } from './checkers/violation.js';
 

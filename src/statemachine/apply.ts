@@ -1,4 +1,4 @@
-import type { AppliedCommand } from '../server/state-machine.js';
+import type { AppliedCommand } from '../raft/state-machine.js';
 import { assert, assertNever } from '../util/assert.js';
 import { refuseOperation, revocationOf } from './access.js';
 import { runAdmin } from './admin.js';

@@ -1,4 +1,4 @@
-import type { AppliedCommand, ReplicatedStateMachine } from '../server/state-machine.js';
+import type { AppliedCommand, ReplicatedStateMachine } from '../raft/state-machine.js';
 import { assert } from '../util/assert.js';
 import type { Mutations } from '../util/mutations.js';
 import { noMutations } from '../util/mutations.js';

@@ -1,4 +1,4 @@
-import type { LostWrites } from './log-mark.js';
+import type { LostWrites } from '../node/log-mark.js';
 
 /**
  * Why the storage layer refuses to go on. Every code names an operator-visible condition; the

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import { LostWritesError, recoverySteps, StorageError } from './errors.js';
 import type { EvidenceFound } from './evidence.js';
 import { evidenceFileNames } from './evidence.js';
-import type { LogMark } from './log-mark.js';
-import { compareWithEvidence, describeMark } from './log-mark.js';
+import type { LogMark } from '../node/log-mark.js';
+import { compareWithEvidence, describeMark } from '../node/log-mark.js';
 import type { Recovered } from './recovery.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { EvidenceWriter } from './evidence.js';
-import type { LogMark } from './log-mark.js';
+import type { LogMark } from '../node/log-mark.js';
 
 interface Waiter {
   readonly generation: number;

@@ -6,7 +6,7 @@ import { Packr } from 'msgpackr';
 import { isValidNodeId } from '../raft/types.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { LogMark } from './log-mark.js';
+import type { LogMark } from '../node/log-mark.js';
 import { openRecord, sealRecord } from './records.js';
 
 /**

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PersistentState } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import type { DurableLog, PersistRequest } from './durable-log.js';
+import type { DurableLog, PersistRequest } from '../node/durable-log.js';
 import { canJoinBatch, mergeAllRequests } from './merge-requests.js';
 
 export interface GroupCommitOptions {

@@ -1,6 +1,6 @@
 import type { Entry } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import type { PersistRequest } from './durable-log.js';
+import type { PersistRequest } from '../node/durable-log.js';
 
 /**
  * Whether `request` may join a batch that already holds other requests. A snapshot decides what

@@ -1,4 +1,4 @@
-import type { PersistRequest } from './durable-log.js';
+import type { PersistRequest } from '../node/durable-log.js';
 import { assert } from '../util/assert.js';
 import { crc32c } from './crc32c.js';
 import { chunkKey, entryKey, hardStateKey, snapshotMetaKey } from './keys.js';

@@ -8,7 +8,7 @@ import { Packr } from 'msgpackr';
 import type { Message } from '../raft/messages.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import { validateMessage } from './message-schema.js';
+import { validateMessage } from '../protocol/message-schema.js';
 
 const packr = new Packr({
   useRecords: false,

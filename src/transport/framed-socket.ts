@@ -2,8 +2,8 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { decodePayload, describeDecodeError, encodePayload } from './codec.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
-import type { WireErrorCode } from './handshake.js';
-import { errorFrame } from './handshake.js';
+import type { WireErrorCode } from '../protocol/handshake.js';
+import { errorFrame } from '../protocol/handshake.js';
 import { assert } from '../util/assert.js';
 
 export interface FramedSocketHandlers {

@@ -8,7 +8,7 @@ import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
 import { assert } from '../util/assert.js';
 import { decodeMessage, encodeMessage } from './codec.js';
-import type { PeerTransport, UnreachableCause } from './transport.js';
+import type { PeerTransport, UnreachableCause } from '../node/transport.js';
 
 export interface InProcessHubOptions {
   /** Messages whose encoding exceeds this are dropped, as TCP would. */

@@ -21,15 +21,15 @@ import { backoffDelayMs } from './backoff.js';
 import { describeDecodeError, encodeMessage, messageFromDecoded } from './codec.js';
 import { encodeFrame, frameHeaderBytes } from './frame.js';
 import { FramedSocket } from './framed-socket.js';
-import type { ErrorFrame, WireErrorCode } from './handshake.js';
-import { asErrorFrame, checkHello, peerHelloFrame } from './handshake.js';
+import type { ErrorFrame, WireErrorCode } from '../protocol/handshake.js';
+import { asErrorFrame, checkHello, peerHelloFrame } from '../protocol/handshake.js';
 import { InboundBudget } from './inbound-budget.js';
 import { SendQueue } from './send-queue.js';
 import { checkPeerCertificate, formatIdentity } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { checkNodeServerIdentity, clientTlsOptions } from '../security/tls-material.js';
 import { createReloadingTlsServer } from '../security/tls-server.js';
-import type { PeerLinkStats, PeerTransport, UnreachableCause } from './transport.js';
+import type { PeerLinkStats, PeerTransport, UnreachableCause } from '../node/transport.js';
 import { listenOn } from './listen.js';
 
 export interface PeerAddress {

@@ -1,7 +1,7 @@
 /**
  * Seeded bugs, for mutation-testing the simulator (src/sim/mutants.ts, docs/simulator.md): a
  * simulator that cannot see a classic Raft or lock-service bug gives false comfort, so each of
- * these switches one decision point in src/raft, src/server/host.ts or src/statemachine to the
+ * these switches one decision point in src/raft, src/node/host.ts or src/statemachine to the
  * wrong branch on purpose, and the mutant runner checks that the simulator's checkers notice.
  *
  * Production never passes any: every option that takes a set defaults to `noMutations`, and a

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 import type { CliRun } from './fixtures/cli.js';
 import { runCli as runCliIn } from './fixtures/cli.js';
 import { writeClientPki } from './fixtures/pki-dir.js';

@@ -1,7 +1,7 @@
 // `raftlock watch PREFIX | head -5`: when the reader goes away, watch exits 0 without a stack trace.
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 import { startCli } from './fixtures/cli.js';
 import { writeClientPki } from './fixtures/pki-dir.js';
 

@@ -1,7 +1,7 @@
 // End to end: the `raftlock` client commands as child processes against a real in-process cluster.
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 import type { CliRun } from './fixtures/cli.js';
 import { runCli as runCliIn } from './fixtures/cli.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';

@@ -4,8 +4,8 @@ import t from 'tap';
 import type { RaftlockClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/client.js';
 import type { ConnectOptions } from '../../src/client/options.js';
-import type { ClusterHandle } from '../../src/server/embed.js';
-import { startCluster } from '../../src/server/embed.js';
+import type { ClusterHandle } from '../../src/embed/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Command } from 'commander';
 import { afterDoubleDash } from '../../src/cli/client-lock.js';
 import { buildProgram, usageExitCode } from '../../src/cli/program.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 import { runCli } from './fixtures/cli.js';
 import { writeClientPki } from './fixtures/pki-dir.js';
 

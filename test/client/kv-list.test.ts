@@ -3,7 +3,7 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 

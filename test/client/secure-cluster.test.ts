@@ -7,7 +7,7 @@ import t from 'tap';
 import { connect, RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { ConnectOptions } from '../../src/client/options.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 
 async function refusal(call: Promise<unknown>): Promise<RaftlockError> {
   try {

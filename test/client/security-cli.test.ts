@@ -8,7 +8,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa, createNodeCert } from '../../src/security/pki.js';
-import { allocateLocalNodes, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
+import { allocateLocalNodes, writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
 import type { CliRunOptions } from './fixtures/cli.js';
 import { runCli, startCli } from './fixtures/cli.js';
 

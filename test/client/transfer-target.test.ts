@@ -3,7 +3,7 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { nodeId } from '../../src/raft/types.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 
 void t.test('a transfer to a node that cannot lead is refused at once', async (t) => {
   const cluster = await startCluster({ nodes: 3 });

@@ -7,7 +7,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeStatus } from '../../src/server/server-probe.js';
-import type { NodeStatusView, WireResult } from '../../src/transport/client-protocol.js';
+import type { NodeStatusView, WireResult } from '../../src/protocol/client-protocol.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import type { NodeProcess, LocalNode, LocalRootTls } from './fixtures/procs.js';
 import { eventually, allocateLocalNodes, runCli, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';

@@ -15,7 +15,7 @@ import { connect } from '../../src/client/index.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeStatusView, WireResult } from '../../src/transport/client-protocol.js';
+import type { NodeStatusView, WireResult } from '../../src/protocol/client-protocol.js';
 import { SecureClient } from '../server/fixtures/secure-client.js';
 import type { LocalNode, LocalRootTls } from './fixtures/procs.js';
 import { allocateLocalNodes, eventually, nodeProcesses, userTls, writeClusterFile } from './fixtures/procs.js';

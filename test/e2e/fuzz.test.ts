@@ -15,8 +15,8 @@ import type { ClientTlsPem } from '../../src/security/tls-material.js';
 import { clientTlsOptions } from '../../src/security/tls-material.js';
 import { encodePayload } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
-import { clientHello, requestFrame } from '../../src/transport/client-protocol.js';
-import type { ClientOp } from '../../src/transport/client-protocol.js';
+import { clientHello, requestFrame } from '../../src/protocol/client-protocol.js';
+import type { ClientOp } from '../../src/protocol/client-protocol.js';
 import { allocateLocalNodes, startNodeProcess, userTls, writeClusterFile, eventually } from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 

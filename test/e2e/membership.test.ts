@@ -14,7 +14,7 @@ import type { RaftlockClient } from '../../src/client/index.js';
 import type { NodeId } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
 import { probeStatus } from '../../src/server/server-probe.js';
-import type { NodeStatusView } from '../../src/transport/client-protocol.js';
+import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import type { LockLoad as LockLoadType } from './fixtures/lock-load.js';
 import { LockLoad } from './fixtures/lock-load.js';
 import type { LocalNode, LocalRootTls } from './fixtures/procs.js';

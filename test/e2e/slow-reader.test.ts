@@ -13,7 +13,7 @@
 import { connect as netConnect } from 'node:net';
 import t from 'tap';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import { clientHello, requestFrame } from '../../src/transport/client-protocol.js';
+import { clientHello, requestFrame } from '../../src/protocol/client-protocol.js';
 import { encodePayload } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { clusterId, eventually, PlainCluster, RecordingClient } from './fixtures/plain-cluster.js';

@@ -3,9 +3,9 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadClusterConfig, parseClusterConfig } from '../../src/server/cluster-config.js';
-import { nodeServerOptions } from '../../src/server/embed.js';
-import { allocateLocalNodes, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
+import { loadClusterConfig, parseClusterConfig } from '../../src/config/cluster-config.js';
+import { nodeServerOptions } from '../../src/embed/embed.js';
+import { allocateLocalNodes, writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
 import { nodeId } from '../../src/raft/types.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));

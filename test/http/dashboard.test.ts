@@ -15,7 +15,7 @@ import t from 'tap';
 import type { Page } from 'playwright-core';
 import { connect } from '../../src/client/index.js';
 import type { RaftlockClient as Client } from '../../src/client/index.js';
-import { startCluster } from '../../src/server/embed.js';
+import { startCluster } from '../../src/embed/embed.js';
 import { chromiumMissing, launchChromium } from './fixtures/browser.js';
 
 const operatorPassword = 'operator-password-1';

@@ -8,8 +8,8 @@ import type { DrainedOutput, DrivenNode, DriverOptions } from '../../src/server/
 import { Driver } from '../../src/server/driver.js';
 import type { Message } from '../../src/raft/messages.js';
 import type { NodeId, PersistentState } from '../../src/raft/types.js';
-import type { DurableLog, PersistRequest } from '../../src/storage/durable-log.js';
-import type { PeerTransport } from '../../src/transport/transport.js';
+import type { DurableLog, PersistRequest } from '../../src/node/durable-log.js';
+import type { PeerTransport } from '../../src/node/transport.js';
 
 const heartbeat = (n: number): Message => ({ type: 'Heartbeat', from: 'n1', to: 'n2', term: n, commit: 0 }) as unknown as Message;
 

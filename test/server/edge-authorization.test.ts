@@ -6,7 +6,7 @@
 // revocations reach open connections. Every admin operation and cross-session action is audited.
 import t from 'tap';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { AdminAction, WireResult } from '../../src/transport/client-protocol.js';
+import type { AdminAction, WireResult } from '../../src/protocol/client-protocol.js';
 import { SecureClient, userTls } from './fixtures/secure-client.js';
 import { startSecureCluster } from './fixtures/secure-cluster.js';
 

@@ -1,6 +1,6 @@
 // `--log-format json`: one JSON object per line with time, level, node, msg and the fields.
 import t from 'tap';
-import { createLogger } from '../../src/server/logger.js';
+import { createLogger } from '../../src/util/logger.js';
 
 void t.test('json log lines', async (t) => {
   const lines: string[] = [];

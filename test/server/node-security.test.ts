@@ -4,8 +4,8 @@
 import t from 'tap';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterConfig } from '../../src/server/cluster-config.js';
-import { parseClusterConfig } from '../../src/server/cluster-config.js';
+import type { ClusterConfig } from '../../src/config/cluster-config.js';
+import { parseClusterConfig } from '../../src/config/cluster-config.js';
 import {
   insecureListenProblem,
   isLoopbackHost,

@@ -1,8 +1,8 @@
 // docs/operations.md promises `took snapshot` after `snapshot started in the background`.
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
-import { startCluster } from '../../src/server/embed.js';
-import { createLogger } from '../../src/server/logger.js';
+import { startCluster } from '../../src/embed/embed.js';
+import { createLogger } from '../../src/util/logger.js';
 
 void t.test('a background snapshot logs "took snapshot" once written', async (t) => {
   const lines: string[] = [];

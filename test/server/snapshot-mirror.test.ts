@@ -5,7 +5,7 @@
 // node keeps applying while it is taken, and that a broken worker is reported, never ignored.
 import t from 'tap';
 import type { LogIndex } from '../../src/raft/types.js';
-import { MirroredStateMachine } from '../../src/server/mirrored-state-machine.js';
+import { MirroredStateMachine } from '../../src/node/mirrored-state-machine.js';
 import { SnapshotMirror } from '../../src/server/snapshot-mirror.js';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
 import type { LockMachineConfig } from '../../src/statemachine/config.js';

@@ -7,7 +7,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import type { NodeId, Term, LogIndex, Entry } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
-import type { PersistRequest } from '../../src/storage/durable-log.js';
+import type { PersistRequest } from '../../src/node/durable-log.js';
 import { SimClock } from '../../src/sim/clock.js';
 import { SimDisk } from '../../src/sim/disk.js';
 import { SimNetwork } from '../../src/sim/network.js';

@@ -1,7 +1,7 @@
 // Group commit: requests submitted while a batch is in flight share the next batch (one fsync for
 // many proposals), yet nothing is reordered and each promise resolves only once its write is done.
 import t from 'tap';
-import type { DurableLog, PersistRequest } from '../../src/storage/durable-log.js';
+import type { DurableLog, PersistRequest } from '../../src/node/durable-log.js';
 import { GroupCommitter } from '../../src/storage/group-commit.js';
 import { mergeRequests } from '../../src/storage/merge-requests.js';
 import { openLevelLog } from '../../src/storage/level-log.js';

@@ -4,7 +4,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import type { PersistRequest } from '../../src/storage/durable-log.js';
+import type { PersistRequest } from '../../src/node/durable-log.js';
 import type { LevelLogOptions } from '../../src/storage/level-log.js';
 import { openLevelLog } from '../../src/storage/level-log.js';
 import { crc32c } from '../../src/storage/crc32c.js';

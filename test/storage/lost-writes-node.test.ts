@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WireResult } from '../../src/transport/client-protocol.js';
+import type { WireResult } from '../../src/protocol/client-protocol.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import { allocateLocalNodes, runCli, startNodeProcess, writeClusterFile } from '../e2e/fixtures/procs.js';
 import { RawClient } from '../e2e/fixtures/raw-client.js';

@@ -1,7 +1,7 @@
 // The `keys` read query at the node's door: its shape and the bounds of its limit.
 import t from 'tap';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
-import { validateOp } from '../../src/transport/client-protocol.js';
+import { validateOp } from '../../src/protocol/client-protocol.js';
 
 void t.test('a keys query is checked before it reaches the state machine', async (t) => {
   const check = (query: unknown) => validateOp({ kind: 'read', query }, defaultLockMachineConfig);

@@ -16,7 +16,7 @@ import { encodeMessage } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import type { FramedSocketTimeout, FramedSocketTimeouts } from '../../src/transport/framed-socket.js';
 import { FramedSocket } from '../../src/transport/framed-socket.js';
-import { peerHelloFrame } from '../../src/transport/handshake.js';
+import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { InboundBudget } from '../../src/transport/inbound-budget.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import type { TcpTransportLimits, TransportEvent } from '../../src/transport/tcp.js';

@@ -15,7 +15,7 @@ import type { TlsPem } from '../../src/security/tls-material.js';
 import { TlsMaterial } from '../../src/security/tls-material.js';
 import { encodeMessage } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
-import { peerHelloFrame } from '../../src/transport/handshake.js';
+import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import type { TcpTransportLimits, TransportEvent } from '../../src/transport/tcp.js';
 import { RawClient, until } from './fixtures/net-helpers.js';

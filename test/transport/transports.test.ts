@@ -1,4 +1,4 @@
-// The transports keep the PeerTransport contract (src/transport/transport.ts): validated messages
+// The transports keep the PeerTransport contract (src/node/transport.ts): validated messages
 // arrive from the authenticated peer, links heal after restarts, strangers and malformed frames
 // get an Error frame and a close without disturbing other connections, and a dead or slow peer
 // only fills (and drops from) its own bounded queue. Raft needs no more than this: it tolerates
@@ -17,7 +17,7 @@ import {
   clientHelloFrame,
   peerHelloFrame,
   protocolVersion,
-} from '../../src/transport/handshake.js';
+} from '../../src/protocol/handshake.js';
 import { backoffDelayMs } from '../../src/transport/backoff.js';
 import { SendQueue } from '../../src/transport/send-queue.js';
 import { RawClient, rawServer, unusedPort, until } from './fixtures/net-helpers.js';

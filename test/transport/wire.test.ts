@@ -10,7 +10,7 @@ import {
   encodeMessage,
   encodePayload,
 } from '../../src/transport/codec.js';
-import { isMessage, validateMessage } from '../../src/transport/message-schema.js';
+import { isMessage, validateMessage } from '../../src/protocol/message-schema.js';
 import { messageTypes } from '../../src/raft/messages.js';
 import type { Message } from '../../src/raft/messages.js';
 import { messageArb, messageArbs, plain } from './fixtures/arbitraries.js';

@@ -2,7 +2,7 @@ import { checkInvariants } from '../../statemachine/invariants.js';
 import type { SessionId } from '../../statemachine/ids.js';
 import type { LockState, Waiter } from '../../statemachine/state.js';
 import type { CommandResult, Notification } from '../../statemachine/results.js';
-import type { WireResult } from '../../transport/client-protocol.js';
+import type { WireResult } from '../../protocol/client-protocol.js';
 import { Violation } from './violation.js';
 
 interface GrantRecord {

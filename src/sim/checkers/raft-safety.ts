@@ -1,7 +1,7 @@
 import type { Message } from '../../raft/messages.js';
 import type { RaftStatus } from '../../raft/status.js';
 import type { Entry, HardState, Snapshot } from '../../raft/types.js';
-import type { PersistRequest } from '../../storage/durable-log.js';
+import type { PersistRequest } from '../../node/durable-log.js';
 import { assertNever } from '../../util/assert.js';
 import { Violation, hashBytes } from './violation.js';
 

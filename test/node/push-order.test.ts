@@ -1,13 +1,13 @@
-// The order a node writes one drain's pushes and answers in (src/server/server-push.ts): hold
+// The order a node writes one drain's pushes and answers in (src/node/server-push.ts): hold
 // endings (revoked, sessionExpired) first, then the answers, then everything else in log order,
 // across connections too. An entry that expires a session and then grants its lock to a new
 // request answers that grant: the old holder's push must still be written first.
 import t from 'tap';
 import type { ClientConnection } from '../../src/server/server-connection.js';
-import { PushRoutes } from '../../src/server/server-push.js';
+import { PushRoutes } from '../../src/node/server-push.js';
 import type { FencingToken, SessionId } from '../../src/statemachine/ids.js';
 import type { Notification } from '../../src/statemachine/results.js';
-import type { PushEvent } from '../../src/transport/client-protocol.js';
+import type { PushEvent } from '../../src/protocol/client-protocol.js';
 
 function fakeConnection(name: string, written: string[]): ClientConnection {
   const fake = {

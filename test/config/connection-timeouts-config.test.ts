@@ -5,8 +5,8 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { join } from 'node:path';
-import { clusterDefaults, loadClusterConfig } from '../../src/server/cluster-config.js';
-import { nodeServerOptions } from '../../src/server/embed.js';
+import { clusterDefaults, loadClusterConfig } from '../../src/config/cluster-config.js';
+import { nodeServerOptions } from '../../src/embed/embed.js';
 import { defaultConnectionLimits } from '../../src/server/server-connection.js';
 import { defaultTcpTransportLimits } from '../../src/transport/tcp.js';
 import type { NodeId } from '../../src/raft/types.js';

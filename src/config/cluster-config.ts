@@ -25,7 +25,7 @@ import {
   readString,
 } from './config-reader.js';
 
-import type { HostPort } from './server-views.js';
+import type { HostPort } from '../node/server-views.js';
 
 export type { HostPort };
 

@@ -5,7 +5,7 @@
 import type { RaftStatus } from '../raft/status.js';
 import type { NodeId } from '../raft/types.js';
 import type { LockState } from '../statemachine/state.js';
-import type { MemberView, NodeStatusView, Welcome } from '../transport/client-protocol.js';
+import type { MemberView, NodeStatusView, Welcome } from '../protocol/client-protocol.js';
 
 /** A host and port, as cluster.yml and the Welcome give them. */
 export interface HostPort {

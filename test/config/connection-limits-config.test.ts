@@ -4,8 +4,8 @@
 // the benchmark's thousands of waiters on 127.0.0.1).
 import t from 'tap';
 import { join } from 'node:path';
-import { clusterDefaults, loadClusterConfig } from '../../src/server/cluster-config.js';
-import { nodeServerOptions } from '../../src/server/embed.js';
+import { clusterDefaults, loadClusterConfig } from '../../src/config/cluster-config.js';
+import { nodeServerOptions } from '../../src/embed/embed.js';
 import { defaultConnectionLimits } from '../../src/server/server-connection.js';
 import type { NodeId } from '../../src/raft/types.js';
 

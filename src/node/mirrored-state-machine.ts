@@ -1,5 +1,5 @@
 import type { Result } from '../util/result.js';
-import type { AppliedCommand, ReplicatedStateMachine } from './state-machine.js';
+import type { AppliedCommand, ReplicatedStateMachine } from '../raft/state-machine.js';
 
 /**
  * Where a second copy of the state machine is fed. It sees exactly the calls that changed the

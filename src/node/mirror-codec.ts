@@ -5,7 +5,7 @@
  */
 import type { LogIndex, Term } from '../raft/types.js';
 import { assert } from '../util/assert.js';
-import type { AppliedCommand } from './state-machine.js';
+import type { AppliedCommand } from '../raft/state-machine.js';
 
 const headerBytes = 28;
 const initialBytes = 64 * 1024;

@@ -1,4 +1,4 @@
-import type { LogIndex, Term } from '../raft/types.js';
+import type { LogIndex, Term } from './types.js';
 import type { Result } from '../util/result.js';
 
 /** A committed command as the state machine sees it: time comes from the entry, never a clock. */

@@ -4,8 +4,8 @@
  */
 import type { Message } from '../raft/messages.js';
 import type { NodeId } from '../raft/types.js';
-import type { PersistRequest } from '../storage/durable-log.js';
-import type { UnreachableCause } from '../transport/transport.js';
+import type { PersistRequest } from './durable-log.js';
+import type { UnreachableCause } from './transport.js';
 
 /** What the driver needs of the node it drives (NodeHost and LockNode both fit). */
 export interface DrivenNode<O extends DrainedOutput> {

@@ -6,7 +6,7 @@
  * Keepalives are batched by the leader (docs/statemachine.md, "Sessions"): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
-import type { UnreachableCause } from '../transport/transport.js';
+import type { UnreachableCause } from './transport.js';
 import type { Message } from '../raft/messages.js';
 import type { ConfChange, ConfState, NodeId } from '../raft/types.js';
 import type { AdminCommand } from '../statemachine/auth-types.js';
@@ -18,12 +18,12 @@ import { LockStateMachine } from '../statemachine/machine.js';
 import { checkFence, getKey, listKeys, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
 import { holdsEndedByRestore } from '../statemachine/restore-diff.js';
-import type { Query, WireResult } from '../transport/client-protocol.js';
-import { permissionDenied, unavailable, wireResultOf } from '../transport/client-protocol.js';
+import type { Query, WireResult } from '../protocol/client-protocol.js';
+import { permissionDenied, unavailable, wireResultOf } from '../protocol/client-protocol.js';
 import { readDenial, sessionDenial } from './edge-access.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
-import type { DrainedOutput } from './driver.js';
+import type { DrainedOutput } from './driven-node.js';
 import type { HostOutput, NodeHostOptions, SnapshotRequest } from './host.js';
 import { NodeHost } from './host.js';
 import type { LogTimeEvent } from './log-time.js';
@@ -31,7 +31,7 @@ import type { HostReply } from './host-reply.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { StateMachineMirror } from './mirrored-state-machine.js';
-import type { AppliedCommand } from './state-machine.js';
+import type { AppliedCommand } from '../raft/state-machine.js';
 import { MirroredStateMachine } from './mirrored-state-machine.js';
 
 /** One answer for a request the server made of the core. */

@@ -11,14 +11,14 @@ import {
   parseClusterConfig,
   parseHostPort,
   raftConfigFor,
-} from '../../src/server/cluster-config.js';
+} from '../../src/config/cluster-config.js';
 import {
   formatDurationMs,
   formatSizeBytes,
   parseDurationMs,
   parseSizeBytes,
-} from '../../src/server/units.js';
-import { nodeServerOptions } from '../../src/server/embed.js';
+} from '../../src/util/units.js';
+import { nodeServerOptions } from '../../src/embed/embed.js';
 import type { NodeId } from '../../src/raft/types.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import type { Message } from '../../src/raft/messages.js';
 import type { Entry, LogIndex, NodeId, Snapshot, Term } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
-import { decodeEnvelope, encodeEnvelope } from '../../src/server/envelope.js';
-import type { LogTimeEvent } from '../../src/server/log-time.js';
-import { checkLogTimeJumps, defaultLogTimeJumpMaxMs, describeLogTimeEvent, LogTime } from '../../src/server/log-time.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/node/envelope.js';
+import type { LogTimeEvent } from '../../src/node/log-time.js';
+import { checkLogTimeJumps, defaultLogTimeJumpMaxMs, describeLogTimeEvent, LogTime } from '../../src/node/log-time.js';
 import { commandEntry, readyOf } from './fixtures/fake-core.js';
 import { makeHost } from './fixtures/make-host.js';
 

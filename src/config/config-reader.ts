@@ -5,7 +5,7 @@
  */
 import type { LineCounter, Node, Pair, YAMLMap } from 'yaml';
 import { isMap, isScalar, isSeq } from 'yaml';
-import { parseDurationMs, parseSizeBytes } from './units.js';
+import { parseDurationMs, parseSizeBytes } from '../util/units.js';
 
 export interface ConfigProblem {
   /** 1-based; 0 when the problem concerns the file as a whole. */

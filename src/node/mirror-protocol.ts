@@ -6,7 +6,7 @@
 import type { LockMachineConfig } from '../statemachine/config.js';
 
 export type MirrorOp =
-  /** Consecutive applied commands, packed by AppliedRunWriter (src/server/mirror-codec.ts). */
+  /** Consecutive applied commands, packed by AppliedRunWriter (src/node/mirror-codec.ts). */
   | { readonly op: 'apply'; readonly run: Uint8Array }
   | { readonly op: 'restore'; readonly snapshot: Uint8Array }
   /** Encode the state as it is after every earlier operation: the state at log index `index`. */

@@ -8,7 +8,7 @@
 import type { LockState } from '../statemachine/state.js';
 import { eventsSince } from '../statemachine/queries.js';
 import type { Notification, WatchEvent } from '../statemachine/results.js';
-import type { WireResult } from '../transport/client-protocol.js';
+import type { WireResult } from '../protocol/client-protocol.js';
 import type { RequestChannel } from './request-channel.js';
 
 /** The notifications about one session (everything but watch events). */

@@ -18,13 +18,13 @@ import { createNodeCert, createThrowawayPki } from '../security/pki.js';
 import { TlsMaterial } from '../security/tls-material.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
-import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from './cluster-config.js';
-import { clusterDefaults, raftConfigFor } from './cluster-config.js';
-import type { Logger } from './logger.js';
-import { silentLogger } from './logger.js';
-import type { NodeServerOptions } from './node-server.js';
-import { NodeServer } from './node-server.js';
-import { nodeSecurityFor } from './node-security.js';
+import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from '../config/cluster-config.js';
+import { clusterDefaults, raftConfigFor } from '../config/cluster-config.js';
+import type { Logger } from '../util/logger.js';
+import { silentLogger } from '../util/logger.js';
+import type { NodeServerOptions } from '../server/node-server.js';
+import { NodeServer } from '../server/node-server.js';
+import { nodeSecurityFor } from '../server/node-security.js';
 
 /** The lock state machine limits a cluster.yml implies (identical on every replica). */
 export function machineConfigFor(config: ClusterConfig): LockMachineConfig {

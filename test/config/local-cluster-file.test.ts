@@ -3,10 +3,10 @@
 // security asked for; its PKI holds what a secure node and root need.
 import t from 'tap';
 import { join } from 'node:path';
-import { loadClusterConfig } from '../../src/server/cluster-config.js';
+import { loadClusterConfig } from '../../src/config/cluster-config.js';
 import { nodeSecurityFor } from '../../src/server/node-security.js';
 import { identityOfCertificatePem } from '../../src/security/identity.js';
-import { allocateLocalNodes, ensureLocalClusterPki, writeLocalClusterFile } from '../../src/server/local-cluster-file.js';
+import { allocateLocalNodes, ensureLocalClusterPki, writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
 
 t.test('a local cluster file loads with the allocated ports and the options given', async (t) => {
   const dir = t.testdir({});

@@ -6,7 +6,7 @@
 import t from 'tap';
 import type { LogIndex, Term } from '../../src/raft/types.js';
 import { nodeId } from '../../src/raft/types.js';
-import { encodeEnvelope } from '../../src/server/envelope.js';
+import { encodeEnvelope } from '../../src/node/envelope.js';
 import { HashMachine } from '../../src/sim/hash-machine.js';
 import { commandEntry, readyOf } from './fixtures/fake-core.js';
 import { makeHost as makeHostWith } from './fixtures/make-host.js';

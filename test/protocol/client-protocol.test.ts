@@ -12,7 +12,7 @@ import {
   decodeServerFrame,
   requestEnvelope,
   validateOp,
-} from '../../src/transport/client-protocol.js';
+} from '../../src/protocol/client-protocol.js';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
 import { decodeCommand } from '../../src/statemachine/commands.js';
 

@@ -8,7 +8,7 @@
 import { describeDenial, describeSessionDenial, isAdmin, mayActOnSession, mayUse, mayWatch } from '../statemachine/authorize.js';
 import { sessionOwner } from '../statemachine/queries.js';
 import type { LockState } from '../statemachine/state.js';
-import type { Query } from '../transport/client-protocol.js';
+import type { Query } from '../protocol/client-protocol.js';
 import { sessionId } from '../statemachine/ids.js';
 
 /** The operations only an admin may ask for, as refusals name them. */

@@ -4,7 +4,7 @@
  * (virtual-channel.ts). The node's request path (NodeServer.request, forwarding to the leader,
  * exactly-once, pushes and watches) sees only this, so both ports are served by one code path.
  */
-import type { PushEvent, WireResult } from '../transport/client-protocol.js';
+import type { PushEvent, WireResult } from '../protocol/client-protocol.js';
 
 export interface RequestChannel {
   /** `address:port` of the client, for the log and the audit trail. */

@@ -5,8 +5,8 @@
  * required, the result must be a whole number of milliseconds or bytes, and it must be a safe
  * integer, so a typo is refused instead of silently becoming a surprising value.
  */
-import type { Result } from '../util/result.js';
-import { err, ok } from '../util/result.js';
+import type { Result } from './result.js';
+import { err, ok } from './result.js';
 
 const durationUnitsMs: ReadonlyMap<string, number> = new Map([
   ['ms', 1],
