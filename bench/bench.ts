@@ -171,7 +171,7 @@ async function runAll(run: Run): Promise<void> {
   if (wanted('shared-contended')) {
     const label = 'contended (16 workers, 1 client, 1 lock)';
     const shared = run.sharedLockBackend;
-    if ('skipped' in shared) log(`  ${run.backend.name} (${transportName(run.tls)}) ${label}: skipped: ${shared.skipped}`);
+    if ('skipped' in shared) log(`  ${run.backend.name} (${transportName(run.tls)}) ${roundLabel(label, round, rounds)}: skipped: ${shared.skipped}`);
     else await step(label, () => contended(shared, 16, options, label));
   }
   for (const n of wanted('scaling') ? scaling : []) {
