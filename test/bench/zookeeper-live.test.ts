@@ -2,8 +2,12 @@
 // package is installed (elsewhere detection must say what is missing): the ensemble becomes ready
 // with one leader; Curator's recipe excludes (a second session waits until the holder releases) and
 // queues one session's workers in the order they asked; a killed leader is replaced and locks are
-// granted again; stopping kills every server by its PID.
+// granted again; stopping kills every server by its PID; and `npm run bench -- --short
+// --zookeeper-only` measures ZooKeeper's rows with the CPU of its three servers.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import t from 'tap';
+import { packageRoot } from '../../src/server/launcher.js';
 import { detectZooKeeper, ZooKeeperCluster, zookeeperControl } from '../../bench/zookeeper/cluster.js';
 import { ZooKeeperLockClient } from '../../bench/zookeeper/mutex.js';
 
@@ -70,6 +74,28 @@ if (!detection.found) {
       const current = cluster.pids;
       await cluster.stop();
       t.same([...new Set([...pids, ...current])].filter(alive), [], 'every server, the restarted one too, is gone after stop');
+    }
+  });
+
+  t.test('the bench runs the workloads on ZooKeeper, with the CPU of its servers', async (t) => {
+    const root = packageRoot();
+    const args = ['--import', import.meta.resolve('tsx'), join(root, 'bench', 'bench.ts'), '--short', '--json', '--zookeeper-only', '--only', 'uncontended,shared-contended'];
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    t.equal(code, 0, `bench exited 0\n${stderr}`);
+    type Row = { workload: string; backend: string; tls: boolean; rate: number; errors: number; serverCpuMicrosPerOp: number | null };
+    const rows = (JSON.parse(stdout) as { results: Row[] }).results;
+    t.same(rows.map((r) => [r.workload, r.backend, r.tls]), [
+      ['uncontended (32 clients)', 'zookeeper', false],
+      ['contended (16 workers, 1 client, 1 lock)', 'zookeeper', false],
+    ]);
+    for (const r of rows) {
+      t.ok(r.rate > 0 && r.errors === 0, `${r.workload}: ${r.rate} per second, no errors`);
+      t.ok(r.serverCpuMicrosPerOp !== null && r.serverCpuMicrosPerOp > 0, `${r.workload}: server CPU per operation`);
     }
   });
 }
