@@ -1,19 +1,21 @@
 // `npm run bench`: the lock workloads against a local 3-node raftlock cluster of real node
-// processes (fsync on), and, when etcd is installed, the very same workloads against a local
-// 3-member etcd in the same run, with a ratio column and the machine's physical limits.
+// processes (fsync on), and, when etcd or ZooKeeper is installed, the very same workloads against a
+// local 3-member etcd and a local 3-server ZooKeeper ensemble in the same run, with ratio columns
+// and the machine's physical limits.
 //
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
-//                          [--only uncontended,shared,contended,scaling,queue,failover,memory]
-//                          [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]
+//                          [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]
+//                          [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH]
+//                          [--no-zookeeper | --zookeeper-only] [--zookeeper PATH/zookeeper.jar] [--dir PATH]
 //
 // --tls both (the default) runs every workload on each system twice: on a plaintext cluster and on
 // one with TLS on every port (raftlock's secure mode; etcd with its own mutual-TLS flags), clients
 // on TLS too, so the cost of TLS is a measured ratio. `on` or `off` runs one of the two.
 // Every throughput row carries the server CPU per operation: user + system time of all the
 // cluster's member processes over the measured window (/proc), over the operations counted in it.
-// --short (CI): a couple of seconds per workload, smaller counts, raftlock only, plaintext only
-// unless --tls says otherwise, no physical limits.
+// --short (CI): a couple of seconds per workload, smaller counts, raftlock only (unless
+// --etcd-only or --zookeeper-only), plaintext only unless --tls says otherwise, no physical limits.
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
@@ -23,7 +25,13 @@
 // system) of each workload within each round and their median.
 // --etcd-only (`npm run bench:etcd`) runs etcd alone; without etcd installed it says how to
 // install it and exits 0, since the project never requires it.
+// ZooKeeper (Debian's `zookeeper` package, Curator's InterProcessMutex recipe through
+// node-zookeeper-client, see bench/zookeeper/) runs on the plaintext transport only: that client
+// has no TLS. It goes first in odd rounds and last in even ones, next to raftlock's plaintext
+// cluster both times. --zookeeper-only runs it alone, and without it installed says how to
+// install it and exits 0.
 import { tmpdir } from 'node:os';
+import { assertNever } from '../src/util/assert.js';
 import { formatPhysicalLimits, measurePhysicalLimits } from './physical.js';
 import type { PhysicalLimits } from './physical.js';
 import type { BackendFactory } from './etcd/backend.js';
@@ -33,6 +41,8 @@ import { procCpuSampler } from './etcd/cpu.js';
 import type { ServerCpu } from './etcd/cpu.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { EtcdGrpcClient } from './etcd/etcd-grpc.js';
+import { detectZooKeeper, debianZooKeeperJar, ZooKeeperCluster, zookeeperControl, zookeeperInstallHint } from './zookeeper/cluster.js';
+import { ZooKeeperLockClient, zookeeperFactory } from './zookeeper/mutex.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory, raftlockSharedFactory } from './etcd/raftlock-backend.js';
 import { roundLabel, roundRatios } from './etcd/rounds.js';
 import type { RoundRatios, RoundResult, RowKey, RatioMetric } from './etcd/rounds.js';
@@ -70,19 +80,24 @@ const tlsFlag = flag('--tls') ?? (short ? 'off' : 'both');
 const tlsChoice: TlsChoice | undefined = tlsChoices.find((c) => c === tlsFlag);
 const transports: readonly boolean[] = tlsChoice === 'on' ? [true] : tlsChoice === 'off' ? [false] : [false, true];
 const etcdOnly = has('--etcd-only');
-const withEtcd = etcdOnly || (!short && !has('--no-etcd'));
-const workloadNames = ['uncontended', 'shared', 'contended', 'scaling', 'queue', 'failover', 'memory'] as const;
+const zookeeperOnly = has('--zookeeper-only');
+const withEtcd = etcdOnly || (!short && !zookeeperOnly && !has('--no-etcd'));
+const withZooKeeper = zookeeperOnly || (!short && !etcdOnly && !has('--no-zookeeper'));
+const workloadNames = ['uncontended', 'shared', 'contended', 'shared-contended', 'scaling', 'queue', 'failover', 'memory'] as const;
 const only = new Set((flag('--only') ?? workloadNames.join(',')).split(','));
 const unknownNames = [...only].filter((name) => !(workloadNames as readonly string[]).includes(name));
 const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
 const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
 const badCounts = counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1);
-if (!(seconds > 0) || !(warmupSeconds >= 0) || badCounts || unknownNames.length > 0 || tlsChoice === undefined) {
+const bothOnly = etcdOnly && zookeeperOnly;
+if (!(seconds > 0) || !(warmupSeconds >= 0) || badCounts || unknownNames.length > 0 || tlsChoice === undefined || bothOnly) {
   console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
-  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,scaling,queue,failover,memory]');
-  console.error('                      [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH] [--dir PATH]');
+  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]');
+  console.error('                      [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH]');
+  console.error('                      [--no-zookeeper | --zookeeper-only] [--zookeeper PATH/zookeeper.jar] [--dir PATH]');
   if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
+  if (bothOnly) console.error('--etcd-only and --zookeeper-only exclude each other');
   if (tlsChoice === undefined) console.error(`--tls takes both, on or off, not ${JSON.stringify(tlsFlag)}`);
   process.exit(2);
 }
@@ -98,6 +113,11 @@ type Run = {
   readonly backend: BackendFactory<unknown>;
   /** Workers sharing one client (one connection, one session or lease). */
   readonly sharedBackend: BackendFactory<unknown>;
+  /**
+   * Workers sharing one client and queueing on one lock; null, with the reason, where the system's
+   * lock cannot tell one session's workers apart.
+   */
+  readonly sharedLockBackend: BackendFactory<unknown> | { readonly skipped: string };
   /** Clients spread over every member: for runs past one node's connection limit. */
   readonly spreadBackend: BackendFactory<unknown>;
   /** Long sessions, so thousands of idle waiters need few keepalives. */
@@ -148,6 +168,12 @@ async function runAll(run: Run): Promise<void> {
     await step(label, () => ownLockEach(run.sharedBackend, 32, options, label));
   }
   if (wanted('contended')) await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
+  if (wanted('shared-contended')) {
+    const label = 'contended (16 workers, 1 client, 1 lock)';
+    const shared = run.sharedLockBackend;
+    if ('skipped' in shared) log(`  ${run.backend.name} (${transportName(run.tls)}) ${roundLabel(label, round, rounds)}: skipped: ${shared.skipped}`);
+    else await step(label, () => contended(shared, 16, options, label));
+  }
   for (const n of wanted('scaling') ? scaling : []) {
     const label = `scaling (${n} clients)`;
     await step(label, () => ownLockEach(n > spreadAboveClients ? run.spreadBackend : run.backend, n, options, label));
@@ -187,6 +213,25 @@ if (etcdOnly && detected !== null && !detected.found) {
   process.exit(0);
 }
 
+// ZooKeeper alone without it installed: the same (the project never needs it either).
+const zookeeper = withZooKeeper ? detectZooKeeper(flag('--zookeeper') ?? debianZooKeeperJar) : null;
+if (zookeeperOnly && zookeeper !== null && !zookeeper.found) {
+  console.log(zookeeperInstallHint);
+  console.log(`(${zookeeper.reason})`);
+  process.exit(0);
+}
+/** Why ZooKeeper gets no rows in this run although it was wanted; null when it runs. */
+const zookeeperSkipped: string | null =
+  zookeeper === null
+    ? null
+    : !zookeeper.found
+      ? `ZooKeeper not found (${zookeeper.reason}); to compare with it: apt-get install zookeeper`
+      : !transports.includes(false)
+        ? 'ZooKeeper skipped: its client here (node-zookeeper-client) has no TLS, and this run is TLS only (--tls on)'
+        : null;
+if (zookeeperSkipped !== null) log(zookeeperSkipped);
+if (zookeeperOnly && zookeeperSkipped !== null) process.exit(0);
+
 let limits: PhysicalLimits | null = null;
 if (!short) {
   log(`measuring physical limits under ${dataParent} ...`);
@@ -206,6 +251,7 @@ async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
     const run: Run = {
       backend: raftlockFactory(raftlock),
       sharedBackend: raftlockSharedFactory(raftlock),
+      sharedLockBackend: raftlockSharedFactory(raftlock),
       spreadBackend: raftlockFactory(raftlock, { spread: true }),
       queueBackend: raftlockFactory(raftlock, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
       failoverBackend: raftlockFactory(raftlock, { attemptTimeoutMs: failoverAttemptMs }),
@@ -245,7 +291,7 @@ async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
 async function runEtcd(tls: boolean): Promise<void> {
   if (detected === null) return;
   if (!detected.found) {
-    if (round === 1 && tls === transports[0]) log(`etcd not found (${detected.reason}); raftlock figures only`);
+    if (round === 1 && tls === transports[0]) log(`etcd not found (${detected.reason}); no etcd figures`);
     return;
   }
   log(`starting a 3-member etcd ${detected.version} cluster (${tls ? 'mutual TLS on client and peer ports' : 'plaintext'}) ...`);
@@ -257,6 +303,8 @@ async function runEtcd(tls: boolean): Promise<void> {
     const run: Run = {
       backend: etcdFactory(agent, cluster.clientUrls),
       sharedBackend: sharedClientFactory('etcd', async () => EtcdGrpcClient.open(await cluster.leaderClientUrl(), cluster.clientTls)),
+      // etcd's lock key is the lock's name and the lease: workers on one lease would all "hold" it.
+      sharedLockBackend: { skipped: "etcd's lock key is the name and the lease, so workers sharing one lease would hold the lock together" },
       spreadBackend: etcdFactory(agent, cluster.clientUrls),
       queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
       failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
@@ -275,16 +323,50 @@ async function runEtcd(tls: boolean): Promise<void> {
 }
 
 /**
- * One round's clusters, in order: raftlock plaintext, raftlock TLS, etcd TLS, etcd plaintext in odd
- * rounds and the reverse in even ones, so that each of the two ratios the TLS rows are for
- * (raftlock TLS/plain, raftlock/etcd with TLS) compares clusters measured one after the other, and
- * a machine that drifts over the run weighs on both sides of every ratio across rounds.
+ * The same workloads on a local 3-server ZooKeeper ensemble with Curator's lock recipe, when one is
+ * installed; plaintext only (see `zookeeperSkipped`). The memory workload is raftlock's alone.
  */
-type Step = { readonly system: 'raftlock' | 'etcd'; readonly tls: boolean };
+async function runZooKeeper(): Promise<void> {
+  if (zookeeper === null || !zookeeper.found || zookeeperSkipped !== null) return;
+  log(`starting a 3-server ZooKeeper ${zookeeper.version} ensemble (java processes, fsync on, plaintext) ...`);
+  const cluster = await ZooKeeperCluster.start(zookeeper, 3, dataParent);
+  const name = `ZooKeeper ${zookeeper.version} (plain)`;
+  const connection = cluster.connectionString;
+  try {
+    const shared = sharedClientFactory('zookeeper', () => ZooKeeperLockClient.open(connection));
+    const run: Run = {
+      backend: zookeeperFactory(connection),
+      sharedBackend: shared,
+      sharedLockBackend: shared,
+      spreadBackend: zookeeperFactory(connection),
+      queueBackend: zookeeperFactory(connection),
+      failoverBackend: zookeeperFactory(connection),
+      control: zookeeperControl(cluster),
+      memory: () => rssLine(cluster.rssBytes()),
+      serverCpu: { pids: () => cluster.pids, sampler: cpuSampler },
+      tls: false,
+    };
+    memo(`${name} idle, before the workloads: ${run.memory()}`);
+    await runAll(run);
+    memo(`${name} after the workloads: ${run.memory()}`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/**
+ * One round's clusters, in order: ZooKeeper, raftlock plaintext, raftlock TLS, etcd TLS, etcd
+ * plaintext in odd rounds and the reverse in even ones, so that each ratio (raftlock/ZooKeeper on
+ * plaintext, raftlock TLS/plain, raftlock/etcd with TLS) compares clusters measured one after the
+ * other, and a machine that drifts over the run weighs on both sides of every ratio across rounds.
+ */
+type Step = { readonly system: 'raftlock' | 'etcd' | 'zookeeper'; readonly tls: boolean };
 function roundPlan(r: number): Step[] {
-  const raftlock: Step[] = etcdOnly ? [] : transports.map((tls) => ({ system: 'raftlock', tls }));
+  const alone = etcdOnly || zookeeperOnly;
+  const zk: Step[] = withZooKeeper && zookeeperSkipped === null ? [{ system: 'zookeeper', tls: false }] : [];
+  const raftlock: Step[] = alone ? [] : transports.map((tls) => ({ system: 'raftlock', tls }));
   const etcd: Step[] = withEtcd ? [...transports].reverse().map((tls) => ({ system: 'etcd', tls })) : [];
-  const plan = [...raftlock, ...etcd];
+  const plan = [...zk, ...raftlock, ...etcd];
   return r % 2 === 1 ? plan : plan.reverse();
 }
 
@@ -294,13 +376,30 @@ for (; round <= rounds; round++) {
   for (const step of roundPlan(round)) {
     // The memory workload measures the state machine, not the transport: once per round, on the
     // plaintext cluster when there is one.
-    if (step.system === 'raftlock') await runRaftlock(step.tls, memoryWanted && step.tls === transports[0]);
-    else await runEtcd(step.tls);
+    switch (step.system) {
+      case 'raftlock':
+        await runRaftlock(step.tls, memoryWanted && step.tls === transports[0]);
+        break;
+      case 'etcd':
+        await runEtcd(step.tls);
+        break;
+      case 'zookeeper':
+        await runZooKeeper();
+        break;
+      default:
+        assertNever(step.system);
+    }
   }
 }
 
 /** The ratios the table's ratio columns show, taken within each round when there are several. */
 const comparisons: readonly { readonly label: string; readonly own: RowKey; readonly base: RowKey; readonly metric: RatioMetric }[] = [
+  ...(transports.includes(false)
+    ? [
+        { label: 'raftlock/zookeeper rate, plain', own: { backend: 'raftlock', tls: false }, base: { backend: 'zookeeper', tls: false }, metric: 'rate' as const },
+        { label: 'raftlock/zookeeper server CPU per op, plain', own: { backend: 'raftlock', tls: false }, base: { backend: 'zookeeper', tls: false }, metric: 'cpu' as const },
+      ]
+    : []),
   ...transports.flatMap((tls) => [
     { label: `raftlock/etcd rate, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'rate' as const },
     { label: `raftlock/etcd server CPU per op, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'cpu' as const },
@@ -320,17 +419,19 @@ const ratiosByRound: { readonly comparison: string; readonly workloads: readonly
     : [];
 const results: BenchRow[] = measured.map(({ round: r, result }) => ({ ...result, workload: roundLabel(result.workload, r, rounds) }));
 
-// Rows of one workload sit together, plaintext before TLS, raftlock before etcd.
+// Rows of one workload sit together, plaintext before TLS, raftlock before ZooKeeper before etcd.
 const order = [...new Set(results.map((r) => r.workload))];
-const rank = (r: BenchRow): number => (r.tls ? 2 : 0) + (r.backend === 'raftlock' ? 0 : 1);
+const backendRank = (backend: string): number => (backend === 'raftlock' ? 0 : backend === 'zookeeper' ? 1 : 2);
+const rank = (r: BenchRow): number => (r.tls ? 3 : 0) + backendRank(r.backend);
 const sorted = order.flatMap((w) => results.filter((r) => r.workload === w).sort((a, b) => rank(a) - rank(b)));
 if (json) {
   console.log(JSON.stringify({ seconds, warmupSeconds, short, rounds, tls: tlsChoice, physicalLimits: limits, results: sorted, roundRatios: ratiosByRound, memory: memoryLines }, null, 2));
 } else {
   if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
   console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire;`);
-  console.log(`server CPU: user+system µs of all member processes over the window, per operation; ratios: rate or CPU over etcd's on the same transport, and TLS over the same system's plaintext row):`);
-  console.log(formatTable(sorted, 'etcd'));
+  console.log(`server CPU: user+system µs of all member processes over the window, per operation; ratios: rate or CPU over etcd's or ZooKeeper's on the same transport, and TLS over the same system's plaintext row):`);
+  console.log(formatTable(sorted, ['zookeeper', 'etcd']));
+  if (zookeeperSkipped !== null) console.log(`(${zookeeperSkipped})`);
   for (const c of ratiosByRound) {
     console.log(`\n${c.comparison}, within each round (order reversed in even rounds), and the median:`);
     for (const r of c.workloads) console.log(`  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`);

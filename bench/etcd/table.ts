@@ -1,6 +1,6 @@
 // The benchmark's table: one row per workload, backend and transport (plain or TLS), with the
 // rate, latency percentiles, errors, the server CPU per operation, and the ratios that answer the
-// two questions the benchmark is for: how raftlock compares with the baseline (etcd) on the same
+// two questions the benchmark is for: how raftlock compares with each baseline (etcd, ZooKeeper) on the same
 // transport, and what TLS costs each system (the TLS row over the same system's plain row).
 import type { WorkloadResult } from './workloads.js';
 
@@ -46,22 +46,29 @@ export function rowRatios(rows: readonly BenchRow[], r: BenchRow, baseline: stri
 const times = (x: number | null): string => (x === null ? '—' : `${num(x, 2)}×`);
 
 /**
- * The table. Ratio columns with no value in any row are left out (a run of one system, or without
- * TLS rows, has nothing to compare), so a raftlock-only plain run shows no ratio columns at all.
+ * The table. `baselines` are the systems raftlock is compared with (etcd, ZooKeeper): each has a
+ * rate and a CPU ratio column, filled on the rows of the other systems (a baseline is not compared
+ * with another baseline). Ratio columns with no value in any row are left out (a run of one
+ * system, or without TLS rows, has nothing to compare), so a raftlock-only plain run shows no
+ * ratio columns at all.
  */
-export function formatTable(results: readonly BenchRow[], baseline = 'etcd'): string {
-  const ratios = results.map((r) => rowRatios(results, r, baseline));
-  type RatioColumn = { readonly header: string; readonly cell: (x: RowRatios) => number | null };
+export function formatTable(results: readonly BenchRow[], baselines: string | readonly string[] = 'etcd'): string {
+  const bases: readonly string[] = typeof baselines === 'string' ? [baselines] : baselines;
+  const overBaseline = (r: BenchRow, baseline: string, metric: 'rateOverBaseline' | 'cpuOverBaseline'): number | null =>
+    bases.includes(r.backend) ? null : rowRatios(results, r, baseline)[metric];
+  const overPlain = (r: BenchRow, metric: 'rateTlsOverPlain' | 'cpuTlsOverPlain'): number | null => rowRatios(results, r, bases[0] ?? '')[metric];
+  type RatioColumn = { readonly header: string; readonly cell: (r: BenchRow) => number | null };
   const allRatioColumns: readonly RatioColumn[] = [
-    { header: `rate /${baseline}`, cell: (x) => x.rateOverBaseline },
-    { header: `CPU /${baseline}`, cell: (x) => x.cpuOverBaseline },
-    { header: 'rate TLS/plain', cell: (x) => x.rateTlsOverPlain },
-    { header: 'CPU TLS/plain', cell: (x) => x.cpuTlsOverPlain },
+    ...bases.flatMap((b): RatioColumn[] => [
+      { header: `rate /${b}`, cell: (r) => overBaseline(r, b, 'rateOverBaseline') },
+      { header: `CPU /${b}`, cell: (r) => overBaseline(r, b, 'cpuOverBaseline') },
+    ]),
+    { header: 'rate TLS/plain', cell: (r) => overPlain(r, 'rateTlsOverPlain') },
+    { header: 'CPU TLS/plain', cell: (r) => overPlain(r, 'cpuTlsOverPlain') },
   ];
-  const ratioColumns = allRatioColumns.filter((c) => ratios.some((x) => c.cell(x) !== null));
+  const ratioColumns = allRatioColumns.filter((c) => results.some((r) => c.cell(r) !== null));
   const header = ['workload', 'backend', 'TLS', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU µs/op', ...ratioColumns.map((c) => c.header)];
-  const rows = results.map((r, i) => {
-    const x = ratios[i] as RowRatios;
+  const rows = results.map((r) => {
     // Rates below 10 keep two decimals: a crawling queue is not "0".
     return [
       r.workload,
@@ -73,7 +80,7 @@ export function formatTable(results: readonly BenchRow[], baseline = 'etcd'): st
       num(r.maxMs, 1),
       String(r.errors),
       r.serverCpuMicrosPerOp === null ? '—' : num(r.serverCpuMicrosPerOp),
-      ...ratioColumns.map((c) => times(c.cell(x))),
+      ...ratioColumns.map((c) => times(c.cell(r))),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));

@@ -157,8 +157,9 @@ export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number
 /**
  * `clients` clients on one lock with the service's blocking acquire: the rate is handoffs per
  * second (grants), the latency is the wait from asking to holding. The holder releases at once.
+ * With a factory of workers sharing one client, the queue is of one session's workers.
  */
-export async function contended<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions): Promise<WorkloadResult> {
+export async function contended<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions, workload = `contended (${clients} clients, 1 lock)`): Promise<WorkloadResult> {
   const name = 'bench-contended';
   const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, _index, t, window) => {
     while (performance.now() < window.to) {
@@ -173,7 +174,7 @@ export async function contended<H>(factory: BackendFactory<H>, clients: number, 
       }
     }
   });
-  return summarize(`contended (${clients} clients, 1 lock)`, factory.name, 'handoffs/s', tally, elapsedMs);
+  return summarize(workload, factory.name, 'handoffs/s', tally, elapsedMs);
 }
 
 const queueJoinBatch = 100;
