@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/server/local-cluster-file.js';
+import { freePort } from '../../src/config/local-cluster-file.js';
 import { killCurrentLeader } from '../etcd/workloads.js';
 import type { FailoverControl } from '../etcd/workloads.js';
 import { fourLetterWord, parseSrvrMode } from './four-letter.js';
