@@ -148,8 +148,12 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   await Promise.all(attacks);
 
   // 3. Oversized length prefixes: refused from the prefix alone with FRAME_TOO_LARGE.
+  //    A connection the node does not admit yet (the attacks' sockets above still count against
+  //    the per-address budget until the node has seen them close) ends with nothing read: retry it.
   const huge = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
-  const refusals = await Promise.all([blast(port, stranger, [huge]), blast(port, root, [hello, huge])]);
+  const admitted = (chunks: readonly Uint8Array[], tls: ClientTlsPem): Promise<string> =>
+    eventually(async () => ((text) => (text === '' ? undefined : text))(await blast(port, tls, chunks)), 30_000, 'a connection the node admits');
+  const refusals = await Promise.all([admitted([huge], stranger), admitted([hello, huge], root)]);
   for (const text of refusals) t.match(text, /FRAME_TOO_LARGE/, 'oversized prefix refused');
 
   // 4. Slow loris: connections that dribble a Hello one byte at a time are cut at the deadline,
