@@ -154,9 +154,10 @@ function settle(promise) {
   );
 }
 
-async function loadCluster() {
+/** @param {() => boolean} isNewest */
+async function loadCluster(isNewest) {
   const [status, members] = await Promise.all([settle(getJson('v1/status')), settle(getJson('v1/members'))]);
-  return show('cluster', status, members, (s, m) => {
+  return isNewest() && show('cluster', status, members, (s, m) => {
     $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
     view.leaders.observe(Date.now(), s.leader, s.term);
     renderMembers($('members'), $('members-note'), m, s);
@@ -164,12 +165,13 @@ async function loadCluster() {
   });
 }
 
-async function loadLocks() {
+/** @param {() => boolean} isNewest */
+async function loadLocks(isNewest) {
   const prefix = encodeURIComponent(view.prefix);
   const shown = view.locksShown;
   // The status's count of every lock says how many a page of them leaves out.
   const [locks, status] = await Promise.all([settle(getJson(`v1/locks?prefix=${prefix}&limit=${shown}`)), settle(getJson('v1/status'))]);
-  return show('locks', locks, status, (l, s) => {
+  return isNewest() && show('locks', locks, status, (l, s) => {
     const total = view.prefix === '' ? s.locks : null;
     renderLocks($('lock-rows'), l, { prefix: view.prefix });
     const full = l.length >= shown;
@@ -180,14 +182,16 @@ async function loadLocks() {
   });
 }
 
-async function loadSessions() {
+/** @param {() => boolean} isNewest */
+async function loadSessions(isNewest) {
   const sessions = await settle(getJson(`v1/sessions?limit=${sessionsLimit}`));
-  return show('sessions', sessions, null, (s) => renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable }));
+  return isNewest() && show('sessions', sessions, null, (s) => renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable }));
 }
 
-async function loadWaitGraph() {
+/** @param {() => boolean} isNewest */
+async function loadWaitGraph(isNewest) {
   const graph = await settle(getJson('v1/waitgraph'));
-  return show('waitgraph', graph, null, (g) => renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g));
+  return isNewest() && show('waitgraph', graph, null, (g) => renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g));
 }
 
 /** Reloads every panel soon (after a filter change, a "show more", a closed session). */
