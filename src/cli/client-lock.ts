@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import { action, CliExit, clusterOptions, durationFlag, exitCodes, openClient } from './client-common.js';
+import { durationFlag } from './duration-flag.js';
+import { action, CliExit, clusterOptions, exitCodes, openClient } from './client-common.js';
 
 interface LockOptions extends ClusterOptions {
   readonly ttl: number;
