@@ -4,33 +4,14 @@
 // lost, CMD gets SIGKILL after a grace that ends inside the lease's safety margin.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/index.js';
 import { killGraceMs, lockDriftMax } from '../../src/cli/client-lock.js';
 import { cliCommand } from '../../src/server/launcher.js';
 import { probeStatus } from '../../src/server/server-probe.js';
+import { groupRunning } from './fixtures/proc-table.js';
 import { allocateLocalNodes, eventually, nodeProcesses, pkiEnv, userTls, writeClusterFile } from './fixtures/procs.js';
-
-/**
- * Whether any process of group `pgid` is still running: zombies, dead but not yet reaped by
- * whoever inherited them, do not count (this reads /proc: the test runs on Linux).
- */
-function groupAlive(pgid: number): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z') return true;
-  }
-  return false;
-}
 
 t.test('the SIGKILL grace after a lost session ends inside the safety margin', (t) => {
   for (const ttlMs of [1_000, 2_000, 15_000, 60_000]) {
@@ -71,7 +52,7 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
   let pgid = 0;
   t.teardown(() => {
     if (locker.exitCode === null && locker.signalCode === null) locker.kill('SIGKILL');
-    if (pgid > 0 && groupAlive(pgid)) process.kill(-pgid, 'SIGKILL');
+    if (pgid > 0 && groupRunning(pgid)) process.kill(-pgid, 'SIGKILL');
   });
   pgid = await eventually(async () => {
     if (locker.exitCode !== null) throw new Error(`raftlock lock exited early:\n${output}`);
@@ -79,7 +60,7 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     return pid > 0 ? pid : undefined;
   }, 30_000, 'the command to run under the lock');
-  t.ok(groupAlive(pgid), 'the command runs, in its own process group');
+  t.ok(groupRunning(pgid), 'the command runs, in its own process group');
 
   const waiter = await connect({ endpoints, clusterId: 'e2e', tls });
   t.teardown(() => waiter.close());
@@ -91,7 +72,7 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
 
   const killedAtMs = Date.now();
   locker.kill('SIGKILL');
-  const goneAtMs = await eventually(async () => (groupAlive(pgid) ? undefined : Date.now()), 5_000, 'the command group to die');
+  const goneAtMs = await eventually(async () => (groupRunning(pgid) ? undefined : Date.now()), 5_000, 'the command group to die');
   t.ok(goneAtMs - killedAtMs < 2_000, `the command group died ${goneAtMs - killedAtMs} ms after the lock process`);
   t.equal(grantedAtMs, null, 'no one was granted the lock while the command group lived');
   const lock = await granted;
