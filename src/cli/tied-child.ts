@@ -8,10 +8,10 @@
  * the pid we spawned, its exit code and its signals). The watchdog blocks reading fd 3, a socket
  * whose other end only this process holds. The kernel closes that end when this process dies,
  * however it dies; the read then ends without a line and the watchdog SIGKILLs CMD. On a normal
- * end we write a line first, which disarms it. Chosen over a poll for the parent's death (late by
- * the poll interval, and CMD's own children are not CMD's business) and over prctl's
- * parent-death signal (not reachable from Node): the only thing it relies on is the kernel closing
- * a dead process's descriptors.
+ * end we write a line first, which disarms it. Chosen over a watchdog polling for our pid (late
+ * by its interval, and fooled by pid reuse) and over prctl's parent-death signal (not reachable
+ * from Node): all it relies on is the kernel closing a dead process's descriptors, which no way
+ * of dying escapes.
  *
  * Without a terminal on stdin, CMD leads its own process group (spawned detached) and the
  * watchdog, a member of that group, kills the whole group: CMD and everything it started. With a
