@@ -15,7 +15,7 @@
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
 import { clusterDefaults } from '../config/cluster-config.js';
-import { parseDurationMs as parseUnits } from '../util/units.js';
+import { checkDuration } from '../cli/duration-flag.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -54,13 +54,6 @@ export type ChaosRunOptions = {
  */
 export function defaultLockCount(durationMs: number): number {
   return Math.max(2, Math.ceil((2 * durationMs) / 60_000));
-}
-
-/** "10m", "90s", "1500ms" (the config's duration syntax), or a bare number of seconds. */
-export function parseDurationMs(text: string): number | null {
-  const trimmed = text.trim();
-  const parsed = parseUnits(/^\d+(\.\d+)?$/.test(trimmed) ? `${trimmed}s` : trimmed);
-  return parsed.ok ? parsed.value : null;
 }
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -206,9 +199,17 @@ function flag(argv: readonly string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
+/** A duration flag, read as every raftlock duration is (src/cli/duration-flag.ts); null after printing why not. */
+function durationArg(argv: readonly string[], name: string, fallback: string): number | null {
+  const parsed = checkDuration(flag(argv, name) ?? fallback);
+  if (parsed.ok) return parsed.value;
+  console.error(`chaos: ${name}: ${parsed.error}`);
+  return null;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const durationMs = parseDurationMs(flag(argv, '--duration') ?? '10m');
-  const ttlMs = parseDurationMs(flag(argv, '--ttl') ?? '2s');
+  const durationMs = durationArg(argv, '--duration', '10m');
+  const ttlMs = durationArg(argv, '--ttl', '2s');
   const seed = Number(flag(argv, '--seed') ?? String(Date.now() % 1_000_000));
   const workers = Number(flag(argv, '--workers') ?? '10');
   const nodes = Number(flag(argv, '--nodes') ?? '5');

@@ -4,11 +4,11 @@ import type { Lock } from '../client/lock.js';
 import { sessionId } from '../statemachine/ids.js';
 import { errorOf } from '../client/answers.js';
 import type { ClusterOptions } from './client-common.js';
+import { durationFlag } from './duration-flag.js';
 import {
   CliExit,
   action,
   clusterOptions,
-  durationFlag,
   exitCodes,
   integerOption,
   openClient,

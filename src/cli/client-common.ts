@@ -12,7 +12,7 @@ import type { ConnectOptions } from '../client/options.js';
 import { isValidNodeId } from '../raft/types.js';
 import type { NodeId } from '../raft/types.js';
 import { loadClusterConfig } from '../config/cluster-config.js';
-import { formatDurationMs, parseDurationMs } from '../util/units.js';
+import { durationFlag } from './duration-flag.js';
 import type { CliSecurity, ConfigSecurity, CredentialOptions } from './client-security.js';
 import { cliSecurity, CredentialError, passwordEnvVar, userEnvVar } from './client-security.js';
 
@@ -54,19 +54,6 @@ export class CliExit extends Error {
   ) {
     super(message);
   }
-}
-
-export function durationOption(text: string): number {
-  const parsed = parseDurationMs(text);
-  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
-  return parsed.value;
-}
-
-/** A duration option (`15s`, `500ms`) whose help shows its default as a duration. */
-export function durationFlag(flags: string, description: string, defaultMs: number): Option {
-  return new Option(flags, description)
-    .argParser(durationOption)
-    .default(defaultMs, formatDurationMs(defaultMs));
 }
 
 export function integerOption(text: string): number {

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
+import { durationFlag } from './duration-flag.js';
 import {
   action,
   CliExit,
   clusterOptions,
-  durationFlag,
   exitCodes,
   openClient,
   print,

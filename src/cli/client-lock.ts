@@ -1,23 +1,34 @@
-import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import { action, CliExit, clusterOptions, durationFlag, exitCodes, openClient } from './client-common.js';
+import { durationFlag } from './duration-flag.js';
+import { spawnTied } from './tied-child.js';
+import { action, CliExit, clusterOptions, exitCodes, openClient } from './client-common.js';
 
 interface LockOptions extends ClusterOptions {
   readonly ttl: number;
   readonly wait: number;
 }
 
-/** How long a child gets after SIGTERM before SIGKILL, once the session is lost. */
-const killGraceMs = 5_000;
+/**
+ * The session trust the lock command runs with: it treats its session as lost once 80% of the TTL
+ * has passed without an acknowledged keepalive (driftMax 0.1 instead of the library's 0.01), which
+ * leaves CMD time to stop before the cluster could expire the session (src/client/session.ts:
+ * safe until sentAt + ttl × (1 − 2 × driftMax)).
+ */
+export const lockDriftMax = 0.1;
+/** The clock-rate bound the cluster's expiry is actually guarded by (the library default). */
+const clockDriftMax = 0.01;
 
 /**
- * `raftlock lock NAME -- CMD ARGS…`: runs CMD while holding the mutex NAME, like flock(1). CMD
- * gets the fencing token in RAFTLOCK_FENCING_TOKEN (and the name in RAFTLOCK_LOCK). The lock is
- * released when CMD ends; if the session is lost first, CMD is sent SIGTERM (SIGKILL after 5 s).
- * Exits with CMD's exit code (128 + signal number if it died of a signal); 1 when the lock was
- * not granted within --wait.
+ * How long CMD gets between SIGTERM and SIGKILL once the session is lost: half of what the lock
+ * command's wider margin adds beyond the clock-drift guard, ttl × (lockDriftMax − clockDriftMax)
+ * (1.35 s for a 15 s TTL, 180 ms for 2 s), so that CMD is dead before the server could expire the
+ * session and grant the lock to another holder, the other half being room for the kill itself.
  */
+export function killGraceMs(ttlMs: number): number {
+  return Math.floor(ttlMs * (lockDriftMax - clockDriftMax));
+}
+
 async function runLock(name: string, argv: string[], options: LockOptions): Promise<number> {
   const [file, ...args] = argv;
   if (file === undefined) return exitCodes.usage;
@@ -28,28 +39,24 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
       `put -- before the command, so that its options stay its own: raftlock lock ${name} [options] -- ${argv.join(' ')} …`,
     );
   }
-  const client = await openClient(options, { ttlMs: options.ttl });
+  const client = await openClient(options, { ttlMs: options.ttl, driftMax: lockDriftMax });
   try {
     const lock = await client.lock(name, { waitMs: options.wait });
-    const child = spawn(file, args, {
-      stdio: 'inherit',
-      env: {
-        ...process.env,
-        RAFTLOCK_FENCING_TOKEN: String(lock.fencingToken),
-        RAFTLOCK_LOCK: name,
-      },
+    const tied = spawnTied(file, args, {
+      ...process.env,
+      RAFTLOCK_FENCING_TOKEN: String(lock.fencingToken),
+      RAFTLOCK_LOCK: name,
     });
-    const forward = (signal: NodeJS.Signals): void => {
-      child.kill(signal);
-    };
+    const child = tied.child;
+    const forward = (signal: NodeJS.Signals): void => tied.signal(signal);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
     let killTimer: NodeJS.Timeout | null = null;
     const onLost = (): void => {
       const why = 'the session can no longer be guaranteed';
       process.stderr.write(`raftlock: lost the lock ${name} (${why}); stopping the command\n`);
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
+      tied.signal('SIGTERM');
+      killTimer = setTimeout(() => tied.signal('SIGKILL'), killGraceMs(options.ttl));
     };
     lock.signal.addEventListener('abort', onLost, { once: true });
     const code = await new Promise<number>((resolve) => {
@@ -61,6 +68,7 @@ async function runLock(name: string, argv: string[], options: LockOptions): Prom
         resolve(exitCode ?? 128 + (signal === null ? 0 : signalNumber(signal)));
       });
     });
+    tied.disarm();
     lock.signal.removeEventListener('abort', onLost);
     if (killTimer !== null) clearTimeout(killTimer);
     process.off('SIGINT', forward);

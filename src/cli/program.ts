@@ -4,6 +4,7 @@ import { registerClientCommands } from './client-commands.js';
 import { registerSimCommand } from './sim.js';
 import { registerStartCommand } from './start.js';
 import { registerUpCommand } from './up.js';
+import { startedByNpm, stopWhenParentDies } from './parent-watch.js';
 
 /** The `raftlock` command line; each subcommand lives in its own file under src/cli. */
 export function buildProgram(): Command {
@@ -15,7 +16,13 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     // Every subcommand inherits this (commander copies it at .command()): a usage error throws a
     // CommanderError, which bin/raftlock.ts turns into exit 2 through usageExitCode.
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, command) => {
+      // A node started by `raftlock up` (--stop-on-stdin-close) already stops when `up` dies,
+      // through its stdin; a second stop request would make it exit at once, ungracefully.
+      const hasLifeline = command.opts()['stopOnStdinClose'] === true;
+      if (startedByNpm() && !hasLifeline) stopWhenParentDies();
+    });
   registerSimCommand(program);
   registerStartCommand(program);
   registerUpCommand(program);

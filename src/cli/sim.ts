@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDurationMs as parseUnits } from '../util/units.js';
+import { parseDurationFlag } from './duration-flag.js';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 import type { CreateRaftCore } from '../raft/node-api.js';
@@ -14,15 +14,8 @@ import { parseScenario, scenarioFromSeed } from '../sim/scenario.js';
 import type { RunOptions, SimulationOutcome } from '../sim/simulator.js';
 import { formatFailure, runSimulation } from '../sim/simulator.js';
 
-/**
- * `60s`, `500ms`, `2m`, `1h`. A bare number is refused, as cluster.yml and every other duration
- * flag refuse it (src/util/units.ts): `5` could mean seconds or milliseconds.
- */
-export function parseDurationMs(text: string): number {
-  const parsed = parseUnits(text.trim());
-  if (!parsed.ok) throw new InvalidArgumentError(`expected a duration with a unit, like 500ms, 60s or 2m, got ${JSON.stringify(text)}`);
-  return parsed.value;
-}
+/** `sim --duration`: read as every duration flag is (duration-flag.ts); bench/soak.ts reads its own with it. */
+export { parseDurationFlag as parseDurationMs } from './duration-flag.js';
 
 function parseCount(name: string, min: number, max: number) {
   return (text: string): number => {
@@ -70,7 +63,7 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--nodes <n>', 'cluster size', parseCount('--nodes', 1, 9), 5)
     .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
-    .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationMs).default(10_000, '10s'))
+    .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationFlag).default(10_000, '10s'))
     .addOption(new Option('--profile <p>', 'fault profile').choices(profiles).default('swarm'))
     .addOption(new Option('--workload <w>', 'hash: hash machine on NodeHost; locks: ServerCore with lock clients and lock checkers').choices(['hash', 'locks']).default('hash'))
     .addOption(new Option('--mutant <name>', 'run with a seeded bug (the simulator\'s own mutation tests: npm run sim:mutants)').choices(mutantNames))

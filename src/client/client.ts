@@ -12,6 +12,7 @@ import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js'
 import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { deferred } from './deferred.js';
+import type { CancelTimer } from './clock.js';
 import { RaftlockError } from './errors.js';
 import { KvStore } from './kv.js';
 import type { LaneTicket } from './lanes.js';
@@ -279,8 +280,12 @@ export class RaftlockClient {
         signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
       // The cluster ends a queued wait with a push; should that push be lost without the
       // connection dropping, ask again a little after the wait's end.
+      // Cancelled when the grant settles, and also when the caller stops waiting on a wait no
+      // longer tracked (close() or a lost session): its grant never settles, and an armed timer
+      // (wait + attempt timeout, minutes by default) would keep the process alive.
+      let cancelCheck: CancelTimer = () => undefined;
       if (wait.queued) {
-        const cancelCheck = this.options.clock.setTimer(
+        cancelCheck = this.options.clock.setTimer(
           () => void this.recheck(wait),
           wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
         );
@@ -297,6 +302,7 @@ export class RaftlockClient {
           keepTurn = true;
         } else {
           this.waits.delete(key);
+          cancelCheck();
           if (grantedToken !== null && !session.isLost) {
             // Granted just as the caller gave up: hand the grant back before the next turn.
             keepTurn = true;

@@ -12,14 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { packageRoot } from '../../src/server/launcher.js';
-import { defaultLockCount, parseDurationMs, usedDirProblem } from '../../src/chaos/run.js';
+import { defaultLockCount, usedDirProblem } from '../../src/chaos/run.js';
+import { checkDuration } from '../../src/cli/duration-flag.js';
 
-t.test('durations: minutes, seconds, milliseconds, bare seconds', (t) => {
-  t.equal(parseDurationMs('10m'), 600_000);
-  t.equal(parseDurationMs('90s'), 90_000);
-  t.equal(parseDurationMs('1500ms'), 1500);
-  t.equal(parseDurationMs('60'), 60_000);
-  t.equal(parseDurationMs('ten'), null);
+t.test('durations: minutes, seconds, milliseconds; a bare number is refused', (t) => {
+  t.same(checkDuration('10m'), { ok: true, value: 600_000 });
+  t.same(checkDuration('90s'), { ok: true, value: 90_000 });
+  t.same(checkDuration('1500ms'), { ok: true, value: 1500 });
+  t.match(checkDuration('60'), { ok: false, error: /has no unit: add one/ });
+  t.match(checkDuration('ten'), { ok: false });
   // Two mutex names per started minute, at least two: short partitions for the checker.
   t.equal(defaultLockCount(60_000), 2);
   t.equal(defaultLockCount(90_000), 3);

@@ -3,7 +3,7 @@ import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { startCluster } from '../../src/embed/embed.js';
 import type { CliRun } from './fixtures/cli.js';
-import { runCli as runCliIn } from './fixtures/cli.js';
+import { runCli as runCliIn, startCli } from './fixtures/cli.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
 import { writeClientPki } from './fixtures/pki-dir.js';
 
@@ -83,12 +83,12 @@ void t.test('lock -- CMD: the command gets SIGTERM when the session can no longe
     'console.log("running"); setInterval(() => undefined, 1000);',
   ].join(' ');
   const endpoints = cluster.endpoints.join(',');
-  const run = runCliIn(['lock', 'cli-lease', '--ttl', '1s', '-e', endpoints, '--insecure', '--', process.execPath, '-e', script]);
-  for (let i = 0; i < 1000 && cluster.machine.state.locks.get('cli-lease') === undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const run = startCli(['lock', 'cli-lease', '--ttl', '1s', '-e', endpoints, '--insecure', '--', process.execPath, '-e', script]);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  // Once the command is up with its handler (the lock command gives up at 80% of the TTL).
+  await run.waitFor(/running/, 30_000);
   cluster.answerKeepAlives = false;
-  const result = await run;
+  const result = await run.exited;
   t.match(result.stdout, /running[\s\S]*stopping on SIGTERM/);
   t.match(result.stderr, /lost the lock cli-lease/);
   t.equal(result.code, 143, "the command's status");
