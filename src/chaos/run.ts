@@ -15,7 +15,7 @@
  *                            [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]
  */
 import { clusterDefaults } from '../config/cluster-config.js';
-import { checkDuration } from '../cli/duration-flag.js';
+import { checkDuration } from '../util/units.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -6,21 +6,9 @@
  * thousand times shorter or longer than meant.
  */
 import { InvalidArgumentError, Option } from 'commander';
-import type { Result } from '../util/result.js';
-import { err } from '../util/result.js';
-import { formatDurationMs, parseDurationMs } from '../util/units.js';
+import { checkDuration, formatDurationMs } from '../util/units.js';
 
-/** `60s` → 60000; `60` → an error that says to add a unit. */
-export function checkDuration(text: string): Result<number, string> {
-  const trimmed = text.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) {
-    return err(
-      `${JSON.stringify(text)} has no unit: add one, like ${trimmed}s or ${trimmed}ms ` +
-        '(a duration is written with a unit, like 500ms, 60s or 2m; units: ms, s, m, h)',
-    );
-  }
-  return parseDurationMs(trimmed);
-}
+export { checkDuration };
 
 /** checkDuration for commander: a refusal is a usage error (exit 2, docs/cli.md). */
 export function parseDurationFlag(text: string): number {

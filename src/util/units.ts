@@ -74,3 +74,18 @@ export function formatSizeBytes(bytes: number): string {
   }
   return `${bytes}B`;
 }
+
+/**
+ * A duration typed by a person (a flag, the chaos run's options): `60s` → 60000; a bare `60` → an
+ * error that says to add a unit, rather than parseDurationMs's general one.
+ */
+export function checkDuration(text: string): Result<number, string> {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    return err(
+      `${JSON.stringify(text)} has no unit: add one, like ${trimmed}s or ${trimmed}ms ` +
+        '(a duration is written with a unit, like 500ms, 60s or 2m; units: ms, s, m, h)',
+    );
+  }
+  return parseDurationMs(trimmed);
+}
