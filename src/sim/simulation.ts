@@ -310,7 +310,9 @@ export class Simulation {
       if (t === null || t > endMs) break;
       sameMs = t <= this.now ? sameMs + 1 : 0;
       // A cluster that keeps producing work without time passing would hang the run instead of failing it.
-      if (sameMs > 100_000) throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      if (sameMs > 100_000) {
+        throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      }
       if (this.network.inFlight > 50_000) throw new Violation('runaway', `${this.network.inFlight} messages in flight`);
       this.now = Math.max(this.now, t);
       this.step();
@@ -605,7 +607,8 @@ export class Simulation {
    * timeouts, so that applies, InstallSnapshots, crashes and restarts happen in between.
    */
   private snapshotRequested(n: SimNode, driver: NodeDriver, index: LogIndex): void {
-    assert(driver.applied === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${driver.applied}`);
+    const at = driver.applied;
+    assert(at === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${at}`);
     this.stats.snapshotsRequested += 1;
     const bytes = driver.snapshot();
     const electionMs = this.electionTicks * this.tickMs;
@@ -752,10 +755,14 @@ export class Simulation {
         for (const a of this.addressOf(event.node)) this.network.bridge(ids, a);
         return;
       case 'oneWay':
-        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
+        for (const from of this.addressOf(event.from)) {
+          for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
+        }
         return;
       case 'clog':
-        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
+        for (const from of this.addressOf(event.from)) {
+          for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
+        }
         return;
       case 'heal':
         this.network.heal();
@@ -852,9 +859,11 @@ export class Simulation {
         this.trace.add(this.now, `${n.name} is cut off as it wins`);
         for (const a of this.addressOf(n.name)) this.network.isolate(this.nodes.map((x) => x.id), a);
         return null;
-      case 'crashWhenCaughtUp':
-        n.crashWhenCommitReaches = { term: n.term, commit, index: lastIndex - 1, losePageCache: arm.losePageCache, downMs: arm.downMs };
+      case 'crashWhenCaughtUp': {
+        const { losePageCache, downMs } = arm;
+        n.crashWhenCommitReaches = { term: n.term, commit, index: lastIndex - 1, losePageCache, downMs };
         return null;
+      }
       case 'crashNextLeader': {
         if (arm.afterMs === 0) return arm;
         const atMs = this.now + arm.afterMs;
