@@ -173,11 +173,8 @@ export class Simulation {
   }
 
   private modeContext(): SimContext {
-    const sim = this;
     return {
-      get nowMs() {
-        return sim.now;
-      },
+      nowMs: () => this.now,
       trace: (text) => this.trace.add(this.now, text),
       stats: this.stats,
       stateChecker: this.smSafety,
