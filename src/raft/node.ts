@@ -96,7 +96,7 @@ export class RaftNode implements RaftCore {
       this.s.electionElapsed++;
       if (this.s.electionElapsed >= this.s.randomizedElectionTicks) {
         this.s.electionElapsed = 0;
-        if (this.s.promotable()) campaignNow(this.s, false);
+        if (this.s.promotable()) campaignNow(this.s, 'election');
       }
     }
     this.s.checkInvariants();
@@ -121,7 +121,7 @@ export class RaftNode implements RaftCore {
   }
 
   campaign(): void {
-    if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, false);
+    if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'election');
     this.s.checkInvariants();
   }
 
@@ -195,7 +195,7 @@ export class RaftNode implements RaftCore {
           hintTerm: asTerm(0),
         });
       } else if (m.type === 'RequestVote' && m.preVote) {
-        this.s.send(voteResponse(this.s, m.from, true, false, this.s.term));
+        this.s.send(voteResponse(this.s, { to: m.from, preVote: true, granted: false, term: this.s.term }));
       }
       return ok(undefined);
     }
@@ -230,7 +230,7 @@ export class RaftNode implements RaftCore {
       }
       case 'TimeoutNow':
         // §3.10: the leader chose us; campaign at once, skipping PreVote and the leader lease.
-        if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, true);
+        if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'transfer');
         return ok(undefined);
       default:
         return assertNever(m, 'message');
@@ -304,7 +304,7 @@ export class RaftNode implements RaftCore {
     this.s.transferee = to;
     this.s.transferElapsed = 0;
     if (pr.match === this.s.log.lastIndex()) sendTimeoutNow(this.s, to);
-    else sendAppends(this.s, pr, true);
+    else sendAppends(this.s, pr, 'always');
     return ok(undefined);
   }
 
