@@ -19,6 +19,8 @@ import type { HostReply, RequestId } from './host-reply.js';
 import type { LogTimeEvent } from './log-time.js';
 import { checkLogTimeJumps, defaultLogTimeJumpMaxMs, LogTime } from './log-time.js';
 import { Proposals } from './proposals.js';
+import type { SnapshotPoint, SnapshotProgress } from './host-snapshot.js';
+import { snapshotIdle, snapshotWanted } from './host-snapshot.js';
 import type { AppliedCommand, ReplicatedStateMachine } from '../raft/state-machine.js';
 
 export type { HostReply, RequestId } from './host-reply.js';
@@ -98,18 +100,6 @@ export interface HostOutput<R> {
   readonly logTimeEvents: readonly LogTimeEvent[];
 }
 
-/** The applied state's point a deferred snapshot was asked for, and what it needs to complete. */
-interface PendingSnapshot {
-  readonly index: LogIndex;
-  readonly term: Term;
-  readonly conf: ConfState;
-  readonly logTimeMs: number;
-  /** `bytesSinceSnapshot` at the request: what the snapshot will account for once taken. */
-  readonly bytes: number;
-  /** `installs` at the request: a snapshot installed since makes the completion stale. */
-  readonly installs: number;
-}
-
 interface InflightReady {
   readonly ready: Ready;
   readonly seq: number;
@@ -138,12 +128,8 @@ export class NodeHost<R> {
   private readonly snapshotEntries: number;
   private readonly snapshotBytes: number;
   private readonly snapshotMode: SnapshotMode;
-  /** Deferred mode: the outstanding request (at most one). */
-  private pendingSnapshot: PendingSnapshot | null = null;
-  /** Deferred mode: a completed snapshot waiting for the core to advance through its index. */
-  private advancedSnapshot: { readonly point: PendingSnapshot; readonly payload: Uint8Array } | null = null;
-  /** Deferred mode: `snapshotNow` asked for a request at the end of the next drain. */
-  private snapshotWanted = false;
+  /** Deferred mode: where the snapshot stands (at most one request at a time). */
+  private snapshot: SnapshotProgress = snapshotIdle;
   /** Snapshots installed from the leader so far; dates deferred requests. */
   private installs = 0;
   /** Command bytes applied since the last snapshot, for the size policy. */
@@ -384,9 +370,7 @@ export class NodeHost<R> {
   stop(reason: string): readonly HostReply<R>[] {
     if (this.stopped) return [];
     this.stopped = true;
-    this.pendingSnapshot = null;
-    this.advancedSnapshot = null;
-    this.snapshotWanted = false;
+    this.snapshot = snapshotIdle;
     const out: HostReply<R>[] = [...this.replies];
     this.replies = [];
     this.proposals.failAll(reason, out);
@@ -505,7 +489,7 @@ export class NodeHost<R> {
     this.bytesSinceSnapshot = 0;
     this.installs += 1;
     // A deferred request below the installed state is now worthless; its completion is dropped.
-    this.pendingSnapshot = null;
+    if (this.snapshot.kind === 'requested') this.snapshot = snapshotIdle;
     this.proposals.failThrough(snapshot.meta.index, this.replies);
     this.observer.restored?.(snapshot);
   }
@@ -571,11 +555,7 @@ export class NodeHost<R> {
    */
   snapshotNow(): LogIndex {
     if (this.stopped || this.appliedIndex <= this.lastSnapshotIndex) return this.lastSnapshotIndex;
-    if (this.snapshotMode === 'deferred') {
-      if (this.pendingSnapshot !== null) return this.pendingSnapshot.index;
-      this.snapshotWanted = true;
-      return this.appliedIndex;
-    }
+    if (this.snapshotMode === 'deferred') return this.wantSnapshot();
     this.takeSnapshot();
     return this.lastSnapshotIndex;
   }
@@ -591,13 +571,31 @@ export class NodeHost<R> {
     return { meta: { index: point.index, term: point.term, conf: point.conf }, data };
   }
 
+  /** Deferred mode: an operator wants a snapshot; see snapshotNow. */
+  private wantSnapshot(): LogIndex {
+    const progress = this.snapshot;
+    switch (progress.kind) {
+      case 'requested':
+        return progress.point.index;
+      case 'awaitingCore':
+        this.snapshot = { ...progress, then: 'wanted' };
+        return this.appliedIndex;
+      case 'idle':
+      case 'wanted':
+        this.snapshot = snapshotWanted;
+        return this.appliedIndex;
+      default:
+        return assertNever(progress, 'snapshot progress');
+    }
+  }
+
   private takeSnapshot(): void {
-    const point: PendingSnapshot = this.pointNow();
+    const point = this.pointNow();
     this.commitSnapshot(point, this.sm.snapshot());
   }
 
   /** The applied state as of now, as a snapshot's metadata needs it. */
-  private pointNow(): PendingSnapshot {
+  private pointNow(): SnapshotPoint {
     return {
       index: this.appliedIndex,
       term: this.appliedTerm,
@@ -610,17 +608,28 @@ export class NodeHost<R> {
 
   /** Deferred mode, at the end of a drain: ask for a snapshot when one is due and none is pending. */
   private maybeRequestSnapshot(): void {
-    if (this.pendingSnapshot !== null || this.advancedSnapshot !== null) return;
-    const wanted = this.snapshotWanted || this.policyDue();
-    this.snapshotWanted = false;
-    if (!wanted || this.appliedIndex <= this.lastSnapshotIndex) return;
-    this.pendingSnapshot = this.pointNow();
-    this.snapshotRequests.push({ index: this.appliedIndex });
+    const progress = this.snapshot;
+    switch (progress.kind) {
+      case 'requested':
+      case 'awaitingCore':
+        return;
+      case 'idle':
+      case 'wanted': {
+        const wanted = progress.kind === 'wanted' || this.policyDue();
+        this.snapshot = snapshotIdle;
+        if (!wanted || this.appliedIndex <= this.lastSnapshotIndex) return;
+        this.snapshot = { kind: 'requested', point: this.pointNow() };
+        this.snapshotRequests.push({ index: this.appliedIndex });
+        return;
+      }
+      default:
+        return assertNever(progress, 'snapshot progress');
+    }
   }
 
   /** Deferred mode: whether a request is waiting for `snapshotTaken` or `snapshotFailed`. */
   get snapshotPending(): LogIndex | null {
-    return this.pendingSnapshot?.index ?? null;
+    return this.snapshot.kind === 'requested' ? this.snapshot.point.index : null;
   }
 
   /**
@@ -631,9 +640,9 @@ export class NodeHost<R> {
    * (its write must not be followed by an older one). A stale completion is normal, not an error.
    */
   snapshotTaken(index: LogIndex, payload: Uint8Array): boolean {
-    const point = this.pendingSnapshot;
-    if (this.stopped || point === null || point.index !== index) return false;
-    this.pendingSnapshot = null;
+    if (this.stopped || this.snapshot.kind !== 'requested' || this.snapshot.point.index !== index) return false;
+    const { point } = this.snapshot;
+    this.snapshot = snapshotIdle;
     if (point.installs !== this.installs || index <= this.lastSnapshotIndex) return false;
     // The core learns of a leader's snapshot (and moves its compaction point) before the host
     // installs it after its write: such a snapshot is newer than ours, and ours must not follow it.
@@ -641,22 +650,23 @@ export class NodeHost<R> {
     if (core.snapshotIndex >= index) return false;
     // Entries applied early (before their Ready's write finished) are not yet advanced in the
     // core, which compacts only what it has advanced: finish when that Ready is.
-    if (core.applied < index) this.advancedSnapshot = { point, payload };
+    if (core.applied < index) this.snapshot = { kind: 'awaitingCore', point, payload, then: 'idle' };
     else this.commitSnapshot(point, payload);
     return true;
   }
 
   /** After an advance: a completed snapshot that waited for the core to catch up is written now. */
   private commitAdvancedSnapshot(): void {
-    const waiting = this.advancedSnapshot;
-    if (waiting === null) return;
+    const waiting = this.snapshot;
+    if (waiting.kind !== 'awaitingCore') return;
     const { point, payload } = waiting;
+    const next = waiting.then === 'wanted' ? snapshotWanted : snapshotIdle;
     if (point.installs !== this.installs || point.index <= this.lastSnapshotIndex) {
-      this.advancedSnapshot = null;
+      this.snapshot = next;
       return;
     }
     if (this.raft.status().applied < point.index) return;
-    this.advancedSnapshot = null;
+    this.snapshot = next;
     this.commitSnapshot(point, payload);
   }
 
@@ -665,11 +675,11 @@ export class NodeHost<R> {
    * policy asks again at a later drain; the log keeps growing meanwhile.
    */
   snapshotFailed(index: LogIndex): void {
-    if (this.pendingSnapshot?.index === index) this.pendingSnapshot = null;
+    if (this.snapshot.kind === 'requested' && this.snapshot.point.index === index) this.snapshot = snapshotIdle;
   }
 
   /** Compact the core through `point` and queue the snapshot's write. */
-  private commitSnapshot(point: PendingSnapshot, payload: Uint8Array): void {
+  private commitSnapshot(point: SnapshotPoint, payload: Uint8Array): void {
     const data = encodeEnvelope(point.logTimeMs, payload);
     this.raft.compact(point.index, data);
     this.lastSnapshotIndex = point.index;

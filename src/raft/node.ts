@@ -77,32 +77,85 @@ export class RaftNode implements RaftCore {
     } else {
       base = { voters: [...config.initialVoters], learners: [] };
     }
-    const log = new RaftLog(persisted.snapshot, entries, commit);
-    if (entries !== persisted.entries) {
-      // The bootstrap entries are not on disk yet: they go out in the first Ready.
-      log.persisted = 0;
-      log.unstableFrom = 1;
-    }
+    // The bootstrap entries are not on disk yet: they go out in the first Ready.
+    const origin = entries === persisted.entries ? 'loaded' : 'bootstrap';
+    const log = new RaftLog(persisted.snapshot, entries, commit, origin);
     const membership = new Membership(base, log.snapshotIndex);
     for (let i = log.firstIndex(); i <= log.lastIndex(); i++) membership.appended(log.entryAt(i) as Entry);
     this.s = new RaftState(config, rng, log, membership, hs, term);
+    this.s.checkInvariants();
   }
 
   // ─── Public API ──────────────────────────────────────────────────────────────────────────────
+  // Every call that changes the node ends with `this.s.checkInvariants()` (see RaftState).
 
   tick(): void {
     if (this.s.role === 'leader') {
       tickLeader(this.s);
-      return;
+    } else {
+      this.s.electionElapsed++;
+      if (this.s.electionElapsed >= this.s.randomizedElectionTicks) {
+        this.s.electionElapsed = 0;
+        if (this.s.promotable()) campaignNow(this.s, 'election');
+      }
     }
-    this.s.electionElapsed++;
-    if (this.s.electionElapsed >= this.s.randomizedElectionTicks) {
-      this.s.electionElapsed = 0;
-      if (this.s.promotable()) campaignNow(this.s, false);
-    }
+    this.s.checkInvariants();
   }
 
   step(m: Message): Result<void, StepError> {
+    const result = this.dispatch(m);
+    this.s.checkInvariants();
+    return result;
+  }
+
+  propose(data: Uint8Array): Result<EntryId, ProposeError> {
+    const result = this.appendCommand(data);
+    this.s.checkInvariants();
+    return result;
+  }
+
+  proposeConfChange(change: ConfChange): Result<EntryId, ProposeError> {
+    const result = this.appendConfChange(change);
+    this.s.checkInvariants();
+    return result;
+  }
+
+  campaign(): void {
+    if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'election');
+    this.s.checkInvariants();
+  }
+
+  readIndex(context: ReadContext): Result<void, ReadIndexError> {
+    const result = this.startRead(context);
+    this.s.checkInvariants();
+    return result;
+  }
+
+  transferLeadership(to: NodeId): Result<void, TransferError> {
+    const result = this.startTransfer(to);
+    this.s.checkInvariants();
+    return result;
+  }
+
+  compact(index: LogIndex, data: Uint8Array): void {
+    if (index > this.s.log.snapshotIndex) this.compactThrough(index, data);
+    this.s.checkInvariants();
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    this.probeAgain(peer);
+    this.s.checkInvariants();
+  }
+
+  reportPeerDown(peer: NodeId): void {
+    if (this.s.role === 'leader') this.probeAgain(peer);
+    else this.forgetDeadLeader(peer);
+    this.s.checkInvariants();
+  }
+
+  // ─── Entry points' bodies: each public call above runs one, then checks the invariants ─────
+
+  private dispatch(m: Message): Result<void, StepError> {
     if (m.to !== this.id) return err({ code: 'WRONG_RECIPIENT', to: m.to });
     // ReadIndex traffic is term-agnostic: any current leader's answer is a valid read point.
     if (m.type === 'ReadIndex') {
@@ -142,7 +195,7 @@ export class RaftNode implements RaftCore {
           hintTerm: asTerm(0),
         });
       } else if (m.type === 'RequestVote' && m.preVote) {
-        this.s.send(voteResponse(this.s, m.from, true, false, this.s.term));
+        this.s.send(voteResponse(this.s, { to: m.from, preVote: true, granted: false, term: this.s.term }));
       }
       return ok(undefined);
     }
@@ -177,14 +230,14 @@ export class RaftNode implements RaftCore {
       }
       case 'TimeoutNow':
         // §3.10: the leader chose us; campaign at once, skipping PreVote and the leader lease.
-        if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, true);
+        if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'transfer');
         return ok(undefined);
       default:
         return assertNever(m, 'message');
     }
   }
 
-  propose(data: Uint8Array): Result<EntryId, ProposeError> {
+  private appendCommand(data: Uint8Array): Result<EntryId, ProposeError> {
     const refused = refuseProposal(this.s);
     if (refused !== null) return err(refused);
     const bytes = 16 + data.byteLength;
@@ -201,7 +254,7 @@ export class RaftNode implements RaftCore {
     return ok({ term: entry.term, index: entry.index });
   }
 
-  proposeConfChange(change: ConfChange): Result<EntryId, ProposeError> {
+  private appendConfChange(change: ConfChange): Result<EntryId, ProposeError> {
     const refused = refuseProposal(this.s);
     if (refused !== null) return err(refused);
     if (this.s.membership.lastChangeIndex() > this.s.log.commit) {
@@ -229,12 +282,7 @@ export class RaftNode implements RaftCore {
     return ok({ term: entry.term, index: entry.index });
   }
 
-  campaign(): void {
-    if (this.s.role === 'leader' || !this.s.promotable()) return;
-    campaignNow(this.s, false);
-  }
-
-  readIndex(context: ReadContext): Result<void, ReadIndexError> {
+  private startRead(context: ReadContext): Result<void, ReadIndexError> {
     if (this.s.role === 'leader') {
       if (!this.s.committedInTerm()) this.s.readsAwaitingCommit.push(context);
       else leaderRead(this.s, context, this.id);
@@ -245,7 +293,7 @@ export class RaftNode implements RaftCore {
     return ok(undefined);
   }
 
-  transferLeadership(to: NodeId): Result<void, TransferError> {
+  private startTransfer(to: NodeId): Result<void, TransferError> {
     if (this.s.role !== 'leader') return err({ code: 'NOT_LEADER', leader: this.s.leader });
     if (to === this.id) return err({ code: 'INVALID_TARGET', message: `${to} is already the leader` });
     const pr = this.s.progress.get(to);
@@ -256,12 +304,11 @@ export class RaftNode implements RaftCore {
     this.s.transferee = to;
     this.s.transferElapsed = 0;
     if (pr.match === this.s.log.lastIndex()) sendTimeoutNow(this.s, to);
-    else sendAppends(this.s, pr, true);
+    else sendAppends(this.s, pr, 'always');
     return ok(undefined);
   }
 
-  compact(index: LogIndex, data: Uint8Array): void {
-    if (index <= this.s.log.snapshotIndex) return;
+  private compactThrough(index: LogIndex, data: Uint8Array): void {
     assert(index <= this.s.log.applied, () => `compact(${index}) beyond applied ${this.s.log.applied}`);
     const term = this.s.log.termAt(index);
     assert(term !== null, () => `compact(${index}): no entry`);
@@ -270,17 +317,13 @@ export class RaftNode implements RaftCore {
     this.s.membership.compactedTo(index);
   }
 
-  reportUnreachable(peer: NodeId): void {
+  private probeAgain(peer: NodeId): void {
     if (this.s.role !== 'leader') return;
     const pr = this.s.progress.get(peer);
     if (pr !== undefined && pr.state !== 'probe') pr.becomeProbe();
   }
 
-  reportPeerDown(peer: NodeId): void {
-    if (this.s.role === 'leader') {
-      this.reportUnreachable(peer);
-      return;
-    }
+  private forgetDeadLeader(peer: NodeId): void {
     if (this.s.role !== 'follower' || this.s.leader !== peer) return;
     this.s.leader = null;
     // Every follower of a dead leader learns this at about the same moment; a random delay of up
@@ -289,6 +332,8 @@ export class RaftNode implements RaftCore {
     const delayTicks = this.s.rng.int(1, this.s.config.electionTicks);
     this.s.electionElapsed = Math.max(this.s.electionElapsed, this.s.randomizedElectionTicks - delayTicks);
   }
+
+  // ─── The Ready cycle and views ───────────────────────────────────────────────────────────────
 
   hasReady(): boolean {
     if (this.s.role === 'leader' && (this.s.appendsPending || this.s.readHeartbeatPending)) return true;
@@ -328,8 +373,7 @@ export class RaftNode implements RaftCore {
       hardState = { term: asTerm(this.s.term), vote: this.s.vote, commit: asIndex(this.s.log.commit) };
       this.s.prevHard = hardState;
     }
-    const snapshot = this.s.log.pendingSnapshot;
-    this.s.log.pendingSnapshot = null;
+    const snapshot = this.s.log.takePendingSnapshot();
     const entries = this.s.log.takeUnstable();
     const committed = this.s.log.takeCommitted();
     const rd: Ready = {
@@ -347,22 +391,21 @@ export class RaftNode implements RaftCore {
     this.s.messages = [];
     this.s.readStates = [];
     this.s.outstanding = rd;
+    this.s.checkInvariants();
     return rd;
   }
 
   advance(rd: Ready): void {
     assert(this.s.outstanding === rd, 'advance() without the Ready from the last ready()');
     this.s.outstanding = null;
-    if (rd.snapshot !== null) {
-      this.s.log.persisted = Math.max(this.s.log.persisted, rd.snapshot.meta.index);
-      this.s.log.applied = Math.max(this.s.log.applied, rd.snapshot.meta.index);
-    }
+    if (rd.snapshot !== null) this.s.log.snapshotApplied(rd.snapshot.meta.index);
     const lastEntry = rd.entries[rd.entries.length - 1];
     if (lastEntry !== undefined) this.s.log.stableTo(lastEntry.index, lastEntry.term);
     const lastCommitted = rd.committed[rd.committed.length - 1];
-    if (lastCommitted !== undefined) this.s.log.applied = Math.max(this.s.log.applied, lastCommitted.index);
+    if (lastCommitted !== undefined) this.s.log.appliedTo(lastCommitted.index);
     // Dissertation §10.2.1: the leader's own copy counts toward the quorum once it is durable.
     if (this.s.role === 'leader' && lastEntry !== undefined) maybeCommit(this.s);
+    this.s.checkInvariants();
   }
 
   status(): RaftStatus {

@@ -1,4 +1,4 @@
-import { assert } from '../util/assert.js';
+import { AssertionError, assert } from '../util/assert.js';
 import type { Mutations } from '../util/mutations.js';
 import { noMutations } from '../util/mutations.js';
 import type { Rng } from '../util/rng.js';
@@ -77,6 +77,37 @@ export class RaftState {
     this.vote = hardState.vote;
     this.prevHard = hardState;
     this.resetElectionTimer();
+  }
+
+  /**
+   * What holds between any two calls into the node; RaftNode checks it after every one, as a
+   * replica that runs its invariants on every tick. Each check is O(1) (no walk over the log or
+   * the peers), so it costs little on the hot path:
+   * - the log's marks are in order (RaftLog.checkInvariants);
+   * - term and commit never fall behind what a Ready last reported;
+   * - no entry is from a term beyond the current one;
+   * - only a leader names itself leader, keeps peer progress or a transfer target;
+   * - a candidate voted for itself; the uncommitted byte count never goes negative.
+   */
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    if (this.term < this.prevHard.term) this.broken(`term ${this.term} behind the reported ${this.prevHard.term}`);
+    if (this.log.commit < this.prevHard.commit) {
+      this.broken(`commit ${this.log.commit} behind the reported ${this.prevHard.commit}`);
+    }
+    if (this.log.lastTerm() > this.term) this.broken(`last entry's term ${this.log.lastTerm()} beyond the term`);
+    const leading = this.role === 'leader';
+    if (leading !== (this.leader === this.id)) this.broken(`role ${this.role} with leader ${String(this.leader)}`);
+    if (!leading && (this.progress.size > 0 || this.transferee !== null)) {
+      const kept = `${this.progress.size} peers, transferee ${String(this.transferee)}`;
+      this.broken(`${this.role} keeps leader state (${kept})`);
+    }
+    if (this.role === 'candidate' && this.vote !== this.id) this.broken(`candidate voted for ${String(this.vote)}`);
+    if (this.uncommittedBytes < 0) this.broken(`uncommitted bytes ${this.uncommittedBytes}`);
+  }
+
+  private broken(what: string): never {
+    throw new AssertionError(`node ${this.id}, term ${this.term}: ${what}`);
   }
 
   /** ReadIndex needs it (§6.4): the commit index is at an entry of this leader's term. */

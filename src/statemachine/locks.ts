@@ -194,14 +194,20 @@ export function requestLock(ctx: ApplyContext, request: LockRequest): CommandRes
 }
 
 /**
+ * How a hold (or a whole session) ends: `clean` (release, resign, closeSession) or `expired` (the
+ * session timed out, so its holder may be mid-work: the lock-delay starts).
+ */
+export type Ending = 'clean' | 'expired';
+
+/**
  * Ends one hold. A hold ended by session expiry starts the holder's lock-delay; a clean release
  * (release, resign, closeSession) does not. The caller promotes waiters afterwards.
  */
-export function endHold(ctx: ApplyContext, lock: LockRecord, hold: Hold, expired: boolean): void {
+export function endHold(ctx: ApplyContext, lock: LockRecord, hold: Hold, ending: Ending): void {
   lock.holders.delete(hold.session);
   ctx.state.sessions.get(hold.session)?.holds.delete(lock.name);
   emitEvent(ctx, { type: 'release', index: ctx.index, lock: lock.name, session: hold.session });
-  if (expired && hold.lockDelayMs > 0) {
+  if (ending === 'expired' && hold.lockDelayMs > 0) {
     const until = ctx.nowMs + hold.lockDelayMs;
     if (until > lock.delayUntilMs) {
       lock.delayUntilMs = until;
@@ -252,7 +258,7 @@ export function releaseLock(
     return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}`);
   }
   if (revocation !== null) pushRevoked(ctx, session, name, hold, revocation);
-  endHold(ctx, lock, hold, false);
+  endHold(ctx, lock, hold, 'clean');
   promote(ctx, lock);
   dropIfIdle(ctx, lock);
   return okResult({ kind: 'released', name });

@@ -3,7 +3,7 @@ import { trimClients } from './dedup.js';
 import type { SessionId } from './ids.js';
 import { sessionId } from './ids.js';
 import { deleteEphemeralKeys } from './kv.js';
-import type { Revocation } from './locks.js';
+import type { Ending, Revocation } from './locks.js';
 import { cancelWait, dropIfIdle, endHold, promote, pushRevoked } from './locks.js';
 import type { CommandResult } from './results.js';
 import { okResult } from './results.js';
@@ -80,7 +80,7 @@ export function keepAliveBatch(ctx: ApplyContext, ids: readonly SessionId[]): Co
 export function endSessions(
   ctx: ApplyContext,
   sessions: readonly Session[],
-  expired: boolean,
+  ending: Ending,
   touched: Map<string, LockRecord>,
   beforeRelease: () => void,
   revocation: Revocation | null = null,
@@ -103,13 +103,15 @@ export function endSessions(
       const hold = lock?.holders.get(session.id);
       if (lock === undefined || hold === undefined) continue;
       if (revocation !== null) pushRevoked(ctx, session, name, hold, revocation);
-      endHold(ctx, lock, hold, expired);
+      endHold(ctx, lock, hold, ending);
       touched.set(name, lock);
     }
     session.holds.clear();
     deleteEphemeralKeys(ctx, session);
     trimClients(state, session);
-    if (expired) ctx.notifications.push({ kind: 'sessionExpired', session: session.id, clientId: session.clientId });
+    if (ending === 'expired') {
+      ctx.notifications.push({ kind: 'sessionExpired', session: session.id, clientId: session.clientId });
+    }
   }
   for (const lock of touched.values()) {
     promote(ctx, lock);
@@ -123,6 +125,6 @@ export function endSessions(
  * `revocation`: another client closes the session (each hold's end is pushed to the holder).
  */
 export function closeSession(ctx: ApplyContext, session: Session, revocation: Revocation | null): CommandResult {
-  endSessions(ctx, [session], false, new Map(), () => undefined, revocation);
+  endSessions(ctx, [session], 'clean', new Map(), () => undefined, revocation);
   return okResult({ kind: 'closed', session: session.id });
 }

@@ -63,7 +63,7 @@ export function advanceTime(ctx: ApplyContext): void {
     if (session === undefined || sessionDeadlineMs(session) !== timer.atMs) continue;
     expired.push(session);
   }
-  endSessions(ctx, expired, true, touched, () => {
+  endSessions(ctx, expired, 'expired', touched, () => {
     timeOutWaits(ctx, touched);
     endDelays(ctx, touched);
   });

@@ -38,10 +38,10 @@ export class InProcessHub {
     return transport;
   }
 
-  /** Cuts or restores the one-way link `from → to`. */
-  setLink(from: NodeId, to: NodeId, up: boolean): void {
+  /** Cuts (`down`) or restores (`up`) the one-way link `from → to`. */
+  setLink(from: NodeId, to: NodeId, state: 'up' | 'down'): void {
     const key = `${from}\u0000${to}`;
-    if (up) this.cutLinks.delete(key);
+    if (state === 'up') this.cutLinks.delete(key);
     else this.cutLinks.add(key);
   }
 

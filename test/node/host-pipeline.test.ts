@@ -126,6 +126,25 @@ t.test('a deferred snapshot of early-applied entries compacts only once the core
   t.equal(after.writes.find((w) => w.snapshot !== null)?.snapshot?.meta.index, 2, 'and the snapshot is written');
 });
 
+t.test('an on-demand snapshot asked for while another waits for the core is requested after it is written', async (t) => {
+  const { host, core } = makeHost(0, 'deferred');
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  core.readies.push(readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  const out = host.drain();
+  t.equal(host.snapshotNow(), 2, 'the operator asks once 1-2 applied early');
+  t.same(host.drain().snapshotRequests, [{ index: 2 }]);
+  t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true);
+  t.equal(host.snapshotPending, null, 'taken, waiting for the core: no request outstanding');
+  t.equal(host.snapshotNow(), 2, 'asked again meanwhile');
+  t.same(host.drain().snapshotRequests, [], 'no second request while the first waits for the core');
+  host.persisted(out.writes[0]?.seq ?? -1);
+  core.readies.push(readyOf({ hardState: hard(1, 3), committed: [entry(3, 3)] }));
+  const after = host.drain();
+  t.same(core.compacted.map((c) => c.index), [2], 'the first is written once the core advanced');
+  t.same(after.snapshotRequests, [{ index: 3 }], 'the second wish is kept and asked for at the next drain');
+});
+
 t.test('a refused peer is reported to the core as down, any other failure as unreachable', async (t) => {
   // docs/raft.md "A dead leader": only a refused connection proves the peer's process is gone.
   const { host, core } = makeHost();

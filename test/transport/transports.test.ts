@@ -145,13 +145,13 @@ t.test('in-process hub: asynchronous, validated delivery; cut links drop and rep
   t.equal(got.length, 0, 'never delivered inside the sender’s call');
   await until(() => got.length === 1, 'delivery');
   t.same(got[0], heartbeat(n1, n2, 1));
-  hub.setLink(n1, n2, false);
+  hub.setLink(n1, n2, 'down');
   a.send(heartbeat(n1, n2, 2));
   a.send(heartbeat(n1, n3, 2));
   await until(() => unreachable.length === 2, 'unreachable reports');
   t.same(unreachable, [n2, n3]);
   t.same(causes, [`${n2} lost`, `${n3} refused`], 'a cut link is lost; a node that is not there refuses');
-  hub.setLink(n1, n2, true);
+  hub.setLink(n1, n2, 'up');
   a.send(append(n1, n2, 1, 8));
   await until(() => got.length === 2, 'delivery after healing');
   t.same(hub.stats(), { delivered: 2, dropped: 2 });

@@ -10,9 +10,31 @@ import { appendLocal, reconcileProgress } from './leader.js';
  * votes, answering vote requests, counting answers, and becoming leader.
  */
 
-export function campaignNow(s: RaftState, transfer: boolean): void {
-  if (s.config.preVote && !transfer) becomePreCandidate(s);
-  else becomeCandidate(s, transfer);
+/**
+ * Why a node campaigns: an ordinary `election` (its timer ran out, or an operator asked), which
+ * starts with PreVote when configured; or a leadership `transfer` (TimeoutNow, §3.10), which skips
+ * PreVote and asks voters to ignore their leader lease.
+ */
+export type Campaign = 'election' | 'transfer';
+
+/** What a RequestVote asks, and for which term. */
+export interface VoteRequest {
+  readonly preVote: boolean;
+  readonly transfer: boolean;
+  readonly term: number;
+}
+
+/** The answer to one (pre-)vote request. */
+export interface VoteAnswer {
+  readonly to: NodeId;
+  readonly preVote: boolean;
+  readonly granted: boolean;
+  readonly term: number;
+}
+
+export function campaignNow(s: RaftState, campaign: Campaign): void {
+  if (s.config.preVote && campaign === 'election') becomePreCandidate(s);
+  else becomeCandidate(s, campaign);
 }
 
 export function becomePreCandidate(s: RaftState): void {
@@ -22,13 +44,13 @@ export function becomePreCandidate(s: RaftState): void {
   s.resetLeaderState();
   s.votes.set(s.id, true);
   if (voteResult(s.membership.current().voters, s.votes) === 'won') {
-    becomeCandidate(s, false);
+    becomeCandidate(s, 'election');
     return;
   }
-  requestVotes(s, true, false, s.term + 1);
+  requestVotes(s, { preVote: true, transfer: false, term: s.term + 1 });
 }
 
-export function becomeCandidate(s: RaftState, transfer: boolean): void {
+export function becomeCandidate(s: RaftState, campaign: Campaign): void {
   s.term += 1;
   s.vote = s.id;
   s.role = 'candidate';
@@ -40,10 +62,11 @@ export function becomeCandidate(s: RaftState, transfer: boolean): void {
     becomeLeader(s);
     return;
   }
-  requestVotes(s, false, transfer, s.term);
+  requestVotes(s, { preVote: false, transfer: campaign === 'transfer', term: s.term });
 }
 
-export function requestVotes(s: RaftState, preVote: boolean, transfer: boolean, term: number): void {
+export function requestVotes(s: RaftState, request: VoteRequest): void {
+  const { preVote, transfer, term } = request;
   for (const voter of s.membership.current().voters) {
     if (voter === s.id) continue;
     s.send({
@@ -78,17 +101,18 @@ export function onRequestVote(s: RaftState, m: MessageOf<'RequestVote'>): void {
     (m.preVote && m.term > s.term);
   const upToDate = s.log.isUpToDate(m.lastIndex, m.lastTerm) || s.mutations.has('vote-any-log');
   if (canVote && upToDate) {
-    s.send(voteResponse(s, m.from, m.preVote, true, m.preVote ? m.term : s.term));
+    s.send(voteResponse(s, { to: m.from, preVote: m.preVote, granted: true, term: m.preVote ? m.term : s.term }));
     if (!m.preVote) {
       s.vote = m.from;
       s.electionElapsed = 0;
     }
   } else {
-    s.send(voteResponse(s, m.from, m.preVote, false, s.term));
+    s.send(voteResponse(s, { to: m.from, preVote: m.preVote, granted: false, term: s.term }));
   }
 }
 
-export function voteResponse(s: RaftState, to: NodeId, preVote: boolean, granted: boolean, term: number): Message {
+export function voteResponse(s: RaftState, answer: VoteAnswer): Message {
+  const { to, preVote, granted, term } = answer;
   return { type: 'RequestVoteResponse', from: s.id, to, term: asTerm(term), preVote, granted };
 }
 
@@ -102,7 +126,7 @@ export function onVoteResponse(s: RaftState, m: MessageOf<'RequestVoteResponse'>
   s.votes.set(m.from, m.granted);
   switch (voteResult(voters, s.votes)) {
     case 'won':
-      if (s.role === 'preCandidate') becomeCandidate(s, false);
+      if (s.role === 'preCandidate') becomeCandidate(s, 'election');
       else becomeLeader(s);
       return;
     case 'lost':

@@ -14,7 +14,7 @@ export function onAppendEntries(s: RaftState, m: MessageOf<'AppendEntries'>): vo
     // Everything through our commit index already matches the leader (Raft §5.4 Leader Completeness).
     const skip = s.log.commit - prevIndex;
     if (skip >= entries.length) {
-      sendAppendResponse(s, m.from, true, s.log.commit, 0, 0);
+      acceptAppend(s, m.from, s.log.commit);
       return;
     }
     const lastSkipped = entries[skip - 1] as Entry;
@@ -25,7 +25,7 @@ export function onAppendEntries(s: RaftState, m: MessageOf<'AppendEntries'>): vo
   const skipCheck = s.mutations.has('skip-prev-check') && prevIndex <= s.log.lastIndex();
   if (!s.log.matchTerm(prevIndex, prevTerm) && !skipCheck) {
     const hint = s.log.findConflictByTerm(prevIndex, prevTerm);
-    sendAppendResponse(s, m.from, false, m.prevIndex, hint.index, hint.term);
+    rejectAppend(s, m.from, m.prevIndex, hint);
     return;
   }
   const merged = s.log.mergeFrom(entries, from);
@@ -41,19 +41,34 @@ export function onAppendEntries(s: RaftState, m: MessageOf<'AppendEntries'>): vo
   if (confChanged) onConfChanged(s);
   const lastNew = m.prevIndex + entries.length;
   s.log.commitTo(s.mutations.has('apply-before-commit') ? lastNew : Math.min(m.commit, lastNew));
-  sendAppendResponse(s, m.from, true, lastNew, 0, 0);
+  acceptAppend(s, m.from, lastNew);
 }
 
-export function sendAppendResponse(s: RaftState, to: NodeId, accepted: boolean, index: number, hintIndex: number, hintTerm: number): void {
+/** The follower's log matches the leader's through `index`. */
+function acceptAppend(s: RaftState, to: NodeId, index: number): void {
   s.send({
     type: 'AppendEntriesResponse',
     from: s.id,
     to,
     term: asTerm(s.term),
-    accepted,
+    accepted: true,
     index: asIndex(index),
-    hintIndex: asIndex(hintIndex),
-    hintTerm: asTerm(hintTerm),
+    hintIndex: asIndex(0),
+    hintTerm: asTerm(0),
+  });
+}
+
+/** No match at `prevIndex`; `hint` is where the leader should look next (see findConflictByTerm). */
+function rejectAppend(s: RaftState, to: NodeId, prevIndex: number, hint: { index: number; term: number }): void {
+  s.send({
+    type: 'AppendEntriesResponse',
+    from: s.id,
+    to,
+    term: asTerm(s.term),
+    accepted: false,
+    index: asIndex(prevIndex),
+    hintIndex: asIndex(hint.index),
+    hintTerm: asTerm(hint.term),
   });
 }
 
@@ -64,25 +79,25 @@ export function onHeartbeat(s: RaftState, m: MessageOf<'Heartbeat'>): void {
 }
 
 export function onInstallSnapshot(s: RaftState, m: MessageOf<'InstallSnapshot'>): void {
-  const respond = (nextOffset: number, done: boolean): void =>
+  const respond = (transfer: { nextOffset: number; done: boolean }): void =>
     s.send({
       type: 'InstallSnapshotResponse',
       from: s.id,
       to: m.from,
       term: asTerm(s.term),
       snapshotIndex: m.meta.index,
-      nextOffset,
-      done,
+      ...transfer,
     });
+  const complete = { nextOffset: m.totalBytes, done: true };
   if (m.meta.index <= s.log.commit) {
     // We already hold (committed) everything it covers.
     s.snapshotReceiver.reset();
-    respond(m.totalBytes, true);
+    respond(complete);
     return;
   }
   const outcome = s.snapshotReceiver.accept(m);
   if (outcome.kind === 'ack') {
-    respond(outcome.nextOffset, false);
+    respond({ nextOffset: outcome.nextOffset, done: false });
     return;
   }
   const { meta } = outcome.snapshot;
@@ -93,5 +108,5 @@ export function onInstallSnapshot(s: RaftState, m: MessageOf<'InstallSnapshot'>)
     s.membership.reset(meta.conf, meta.index);
     onConfChanged(s);
   }
-  respond(m.totalBytes, true);
+  respond(complete);
 }

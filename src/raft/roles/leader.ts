@@ -163,15 +163,24 @@ export function onLeaderCommit(s: RaftState, old: number): void {
 }
 
 export function flushAppends(s: RaftState): void {
-  for (const pr of s.progress.values()) sendAppends(s, pr, false);
+  for (const pr of s.progress.values()) sendAppends(s, pr, 'ifCommitMoved');
 }
 
 /**
- * Send what `pr` may receive now: in replicate state, pipelined appends until the window is
- * full; in probe state, one append. With nothing new to send, an empty append still carries a
- * newer commit index (or answers `force`).
+ * When `sendAppends` sends an empty append, having no entries to send: `ifCommitMoved` (it carries
+ * a commit index newer than the last one sent to the peer), or `always` (a probe or a retry that
+ * wants the peer's answer).
  */
-export function sendAppends(s: RaftState, pr: Progress, force: boolean): void {
+export type EmptyAppend = 'ifCommitMoved' | 'always';
+
+/** Whether one append carries the entries from `pr.next` on, or none (a probe, a commit index). */
+export type AppendContent = 'entries' | 'empty';
+
+/**
+ * Send what `pr` may receive now: in replicate state, pipelined appends until the window is
+ * full; in probe state, one append. With nothing new to send, an empty append is sent as `empty` says.
+ */
+export function sendAppends(s: RaftState, pr: Progress, empty: EmptyAppend): void {
   if (pr.state === 'snapshot') return;
   const last = s.log.lastIndex();
   let sent = false;
@@ -180,26 +189,27 @@ export function sendAppends(s: RaftState, pr: Progress, force: boolean): void {
       startSnapshot(s, pr);
       return;
     }
-    sendAppend(s, pr);
+    sendAppend(s, pr, 'entries');
     sent = true;
     if (pr.state === 'probe') return;
   }
-  if (sent || (!force && pr.sentCommit >= s.log.commit)) return;
+  if (sent || (empty === 'ifCommitMoved' && pr.sentCommit >= s.log.commit)) return;
   if (pr.state === 'probe' && pr.probeSent) return;
   if (pr.next <= s.log.snapshotIndex) {
     startSnapshot(s, pr);
     return;
   }
-  sendAppend(s, pr, true);
+  sendAppend(s, pr, 'empty');
 }
 
-export function sendAppend(s: RaftState, pr: Progress, empty = false): void {
+export function sendAppend(s: RaftState, pr: Progress, content: AppendContent): void {
   const prevIndex = pr.next - 1;
   const prevTerm = s.log.termAt(prevIndex);
   assert(prevTerm !== null, () => `no term for prevIndex ${prevIndex}`);
-  const entries: readonly Entry[] = empty
-    ? []
-    : s.log.slice(pr.next, s.log.lastIndex() + 1, s.config.appendEntriesMax, s.config.appendBytesMax);
+  const entries: readonly Entry[] =
+    content === 'empty'
+      ? []
+      : s.log.slice(pr.next, s.log.lastIndex() + 1, s.config.appendEntriesMax, s.config.appendBytesMax);
   s.send({
     type: 'AppendEntries',
     from: s.id,
@@ -226,7 +236,7 @@ export function onAppendResponse(s: RaftState, pr: Progress, m: MessageOf<'Appen
     const hint = s.log.findConflictByTerm(m.hintIndex, m.hintTerm).index;
     // A stale answer is dropped, never answered with a resend: resending on stale answers is what
     // turns a follower that lost acknowledged entries into an endless reject/resend loop.
-    if (pr.onRejected(m.index, hint) !== 'stale') sendAppends(s, pr, true);
+    if (pr.onRejected(m.index, hint) !== 'stale') sendAppends(s, pr, 'always');
     return;
   }
   const updated = pr.maybeUpdate(m.index);
@@ -235,7 +245,7 @@ export function onAppendResponse(s: RaftState, pr: Progress, m: MessageOf<'Appen
   if (updated) maybeCommit(s);
   if (pr.id === s.transferee && pr.match === s.log.lastIndex()) sendTimeoutNow(s, pr.id);
   if (s.role !== 'leader') return;
-  sendAppends(s, pr, false);
+  sendAppends(s, pr, 'ifCommitMoved');
   if (!isMember(s.membership.current(), pr.id)) pruneRemoved(s);
 }
 
@@ -246,7 +256,7 @@ export function onHeartbeatResponse(s: RaftState, pr: Progress, m: MessageOf<'He
     pr.heartbeatResent = true;
     if (pr.state === 'probe') pr.probeSent = false;
     if (pr.state === 'replicate' && pr.inflight.full()) pr.inflight.freeFirst();
-    sendAppends(s, pr, true);
+    sendAppends(s, pr, 'always');
   }
   if (m.context === null) return;
   const acks = s.reads.ack(m.context, pr.id);
@@ -288,7 +298,7 @@ export function onSnapshotResponse(s: RaftState, pr: Progress, m: MessageOf<'Ins
     const updated = pr.maybeUpdate(m.snapshotIndex);
     pr.becomeReplicate();
     if (updated) maybeCommit(s);
-    if (s.role === 'leader') sendAppends(s, pr, false);
+    if (s.role === 'leader') sendAppends(s, pr, 'ifCommitMoved');
     return;
   }
   pr.snapshotOffset = m.nextOffset;
