@@ -278,22 +278,29 @@ export class RaftlockClient {
       // Registered before sending: the grant can be pushed before the answer arrives.
       this.waits.set(key, wait);
       let result: WireResult;
+      const sendOnce = (what: Operation): Promise<WireResult> =>
+        this.lanes.run((ticket) => {
+          wait.laneId = ticket.laneId;
+          wait.seqMin = ticket.seq;
+          return this.send(what, {}, ticket);
+        });
       try {
         // Not abortable: once sent it may be applied, and only its answer says what to undo.
         if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-        result = await this.lanes.run((ticket) => {
-          wait.laneId = ticket.laneId;
-          wait.seqMin = ticket.seq;
-          return this.send(op, {}, ticket);
-        });
+        result = await sendOnce(op);
+        if (carried !== null && result.code !== 'OK') {
+          // Any answer but OK may come from before the release part ran: release alone to be sure.
+          await this.releaseCarried(carried);
+          carried = null;
+          // A node that predates the handoff command refuses it unread: ask as a plain acquire.
+          if (result.code === 'INVALID_ARGUMENT') result = await sendOnce(request);
+        }
       } catch (error: unknown) {
         this.waits.delete(key);
         throw error;
       }
       if (carried !== null) {
-        // Any answer but OK may come from before the release part ran: release alone to be sure.
-        if (result.code === 'OK') carried.released.resolve();
-        else await this.releaseCarried(carried);
+        carried.released.resolve();
         carried = null;
       }
       const value = result.code === 'OK' ? okFields(result) : null;

@@ -102,3 +102,24 @@ void t.test('a handoff whose answer is lost with the connection is applied once,
   await next.release();
   t.same(await client.locks('d'), [], 'released: nothing left held or queued');
 });
+
+void t.test('against a node that refuses the handoff command, the release goes alone and the next caller asks as before', async (t) => {
+  const cluster = await MiniCluster.start(1);
+  cluster.unknownOps.add('handoff');
+  const client = await connect(options(cluster));
+  t.teardown(async () => {
+    client.abandon();
+    await cluster.close();
+  });
+  const first = await client.lock('o');
+  const second = client.lock('o');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await first.release();
+  const next = await second;
+  t.ok(next.held);
+  t.ok(next.fencingToken > first.fencingToken, 'a new grant, not the released one handed back');
+  const entries = cluster.applied.filter((r) => r.name === 'o').map((r) => r.type);
+  t.same(entries, ['acquire', 'release', 'acquire'], 'release applied before the plain acquire');
+  await next.release();
+  t.same(await client.locks('o'), []);
+});
