@@ -123,3 +123,28 @@ void t.test('against a node that refuses the handoff command, the release goes a
   await next.release();
   t.same(await client.locks('o'), []);
 });
+
+void t.test('a handoff whose outcome stays unknown: both callers are told, the release goes alone, and the name is not left held', async (t) => {
+  const cluster = await MiniCluster.start(1);
+  const client = await connect({ ...options(cluster), requestTimeoutMs: 600, attemptTimeoutMs: 150 });
+  t.teardown(async () => {
+    client.abandon();
+    await cluster.close();
+  });
+  const first = await client.lock('u');
+  const second = client.lock('u');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Every answer is lost: the handoff (applied once, its retries answered from the table) and then
+  // the release sent alone after it.
+  cluster.swallowAnswers = true;
+  const released = first.release();
+  await t.rejects(second, 'the next caller learns its acquire failed');
+  await t.rejects(released, 'the releasing caller learns its release is not confirmed');
+  cluster.swallowAnswers = false;
+  const types = cluster.applied.filter((r) => r.name === 'u' && !r.duplicate).map((r) => r.type);
+  t.same(types, ['acquire', 'handoff', 'release'], 'the release went alone after the handoff, before any later acquire');
+  t.same(await client.locks('u'), [], 'the grant the handoff made was released with it: no phantom hold');
+  const third = await client.lock('u');
+  t.ok(third.fencingToken > first.fencingToken);
+  await third.release();
+});
