@@ -248,7 +248,7 @@ export class RaftlockClient {
       const session = await this.session(options.ttlMs);
       const request = spec.request(session.id, queueMs, lockDelayMs);
       if (carried !== null && (carried.session !== session.id || request.type !== 'acquire')) {
-        // The session was lost meanwhile: the release goes alone, before this acquire.
+        // The session was lost meanwhile (or this is no mutex acquire): the release goes alone, first.
         await this.releaseCarried(carried);
         carried = null;
       }
