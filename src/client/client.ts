@@ -13,13 +13,15 @@ import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { deferred } from './deferred.js';
 import type { CancelTimer } from './clock.js';
+import type { Deferred } from './deferred.js';
 import { RaftlockError } from './errors.js';
 import { KvStore } from './kv.js';
 import type { LaneTicket } from './lanes.js';
 import { CommandLanes } from './lanes.js';
-import type { HoldLink } from './lock.js';
+import type { HoldLink, HoldTurn, LockKindName } from './lock.js';
 import { Lock } from './lock.js';
 import { abortable, NameQueue } from './name-queue.js';
+import type { Turn } from './name-queue.js';
 import type { ConnectOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import type {
@@ -89,6 +91,18 @@ interface PendingWait {
 }
 
 /**
+ * A hold's release handed by its Lock to the next caller of this client waiting for the name, to
+ * go out with that caller's acquire as one `handoff` command (one commit instead of two in series).
+ */
+interface CarriedRelease {
+  readonly session: SessionId;
+  readonly name: string;
+  readonly kind: LockKindName;
+  /** The Lock's release(): settled with the handoff's outcome, or a plain release's. */
+  readonly released: Deferred<void>;
+}
+
+/**
  * A connection to a raftlock cluster. Create it with `connect()`. Every command carries a lane id
  * (the client's id, or the id plus `#k`) and a sequence number. Each lane has one command in flight,
  * so a retried one is always its lane's latest, and the cluster answers it from its exactly-once
@@ -115,7 +129,7 @@ export class RaftlockClient {
   /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
   private readonly orphanEvents = new Map<number, WatchEvent[]>();
   private orphanCount = 0;
-  private readonly names = new NameQueue();
+  private readonly names = new NameQueue<CarriedRelease>();
   private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
     sessionLost: new Set(),
     connected: new Set(),
@@ -223,12 +237,23 @@ export class RaftlockClient {
       throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
     }
     const turnStartedMs = this.options.clock.nowMs();
-    const endTurn = await this.localTurn(spec.name, waitMs, signal);
+    const accepts = (carry: CarriedRelease): boolean => this.takesHandoff(spec, options.ttlMs, carry);
+    const turn = await this.localTurn(spec.name, waitMs, signal, accepts);
+    const endTurn = (): void => turn.end();
     // waitMs bounds the whole call: the cluster's queue gets what the local turn left.
     const queueMs = Math.max(0, waitMs - Math.ceil(this.options.clock.nowMs() - turnStartedMs));
     let keepTurn = false;
+    // The previous caller's release, to send with this acquire; settled (and null) once sent.
+    let carried = turn.carried;
     try {
       const session = await this.session(options.ttlMs);
+      const request = spec.request(session.id, queueMs, lockDelayMs);
+      if (carried !== null && (carried.session !== session.id || request.type !== 'acquire')) {
+        // The session was lost meanwhile (or this is no mutex acquire): the release goes alone, first.
+        await this.releaseCarried(carried);
+        carried = null;
+      }
+      const op: Operation = carried !== null && request.type === 'acquire' ? { ...request, type: 'handoff' } : request;
       const key = waitKey(session.id, spec.name);
       const grant = deferred<FencingToken>();
       let grantedToken: FencingToken | null = null;
@@ -254,18 +279,30 @@ export class RaftlockClient {
       // Registered before sending: the grant can be pushed before the answer arrives.
       this.waits.set(key, wait);
       let result: WireResult;
+      const sendOnce = (what: Operation): Promise<WireResult> =>
+        this.lanes.run((ticket) => {
+          wait.laneId = ticket.laneId;
+          wait.seqMin = ticket.seq;
+          return this.send(what, {}, ticket);
+        });
       try {
         // Not abortable: once sent it may be applied, and only its answer says what to undo.
         if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-        const request = spec.request(session.id, queueMs, lockDelayMs);
-        result = await this.lanes.run((ticket) => {
-          wait.laneId = ticket.laneId;
-          wait.seqMin = ticket.seq;
-          return this.send(request, {}, ticket);
-        });
+        result = await sendOnce(op);
+        if (carried !== null && result.code !== 'OK') {
+          // Any answer but OK may come from before the release part ran: release alone to be sure.
+          await this.releaseCarried(carried);
+          carried = null;
+          // A node that predates the handoff command refuses it unread: ask as a plain acquire.
+          if (result.code === 'INVALID_ARGUMENT') result = await sendOnce(request);
+        }
       } catch (error: unknown) {
         this.waits.delete(key);
         throw error;
+      }
+      if (carried !== null) {
+        carried.released.resolve();
+        carried = null;
       }
       const value = result.code === 'OK' ? okFields(result) : null;
       if (value === null || value['kind'] !== 'queued') {
@@ -314,17 +351,47 @@ export class RaftlockClient {
         }
         throw error;
       }
-      const link = this.holdLink;
-      const lock = new Lock(spec.name, spec.kind, token, session.id, session, link, endTurn);
+      const holdTurn: HoldTurn = { end: endTurn, handOff: () => this.handOff(turn, spec, session.id, token) };
+      const lock = new Lock(spec.name, spec.kind, token, session.id, session, this.holdLink, holdTurn);
       // Told of its end before its grant's answer arrived: born ended.
       const ended = this.endedTokens.get(token);
       if (ended === undefined) this.holds.set(token, lock);
       else lock.revoke(ended);
       return lock;
     } catch (error: unknown) {
+      // Unsent, or its outcome unknown: released alone, before the next caller of this client asks.
+      if (carried !== null) await this.releaseCarried(carried);
       if (!keepTurn) endTurn();
       throw error;
     }
+  }
+
+  /**
+   * Whether a caller about to acquire `spec` takes the previous caller's release with its acquire:
+   * a mutex, in the very session that holds it (the handoff command acts in one session).
+   */
+  private takesHandoff(spec: HoldSpec, ttlMs: number | undefined, carry: CarriedRelease): boolean {
+    if (spec.kind !== 'mutex' || carry.kind !== 'mutex' || carry.name !== spec.name) return false;
+    const live = this.sessions.get(ttlMs ?? this.options.ttlMs);
+    return live !== undefined && !live.isLost && live.id === carry.session;
+  }
+
+  /**
+   * Releases a hold by handing its turn, with the release, to the next caller of this client
+   * waiting for the name: that caller sends both as one `handoff` command. null when no caller
+   * waiting can take it (then the Lock releases alone).
+   */
+  private handOff(turn: Turn<CarriedRelease>, spec: HoldSpec, session: SessionId, token: FencingToken): Promise<void> | null {
+    if (spec.kind !== 'mutex' || this.closed) return null;
+    const released = deferred<void>();
+    if (!turn.handOver({ session, name: spec.name, kind: spec.kind, released })) return null;
+    this.forgetHold(spec.name, token);
+    return released.promise;
+  }
+
+  /** A carried release that will not go out with an acquire: sent alone; never throws. */
+  private async releaseCarried(carried: CarriedRelease): Promise<void> {
+    await this.holdLink.release(carried.name, carried.session, carried.kind).then(carried.released.resolve, carried.released.reject);
   }
 
   /**
@@ -332,7 +399,12 @@ export class RaftlockClient {
    * awaiting the name would otherwise make a tryLock wait, and a bounded wait wait for ever. Both
    * end as the cluster's queue would end them: BUSY for no wait, TIMEOUT after the wait.
    */
-  private async localTurn(name: string, waitMs: number, signal: AbortSignal | undefined): Promise<() => void> {
+  private async localTurn(
+    name: string,
+    waitMs: number,
+    signal: AbortSignal | undefined,
+    accepts: (carry: CarriedRelease) => boolean,
+  ): Promise<Turn<CarriedRelease>> {
     const why = `${name} is held or awaited by another call of this client`;
     if (waitMs === 0 && this.names.busy(name)) throw new RaftlockError('BUSY', why);
     const deadline = new AbortController();
@@ -341,7 +413,8 @@ export class RaftlockClient {
       waitMs,
     );
     try {
-      return await this.names.turn(name, signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]));
+      const stop = signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+      return await this.names.turn(name, stop, accepts);
     } finally {
       cancel();
     }
@@ -873,7 +946,7 @@ export class RaftlockClient {
    * very grant; it is then released by that caller, and this release finds nothing).
    */
   private async handBack(wait: PendingWait): Promise<void> {
-    const endTurn = await this.names.turn(wait.spec.name);
+    const turn = await this.names.turn(wait.spec.name);
     try {
       if (!wait.session.isLost && !this.closed) {
         await this.holdLink.release(wait.spec.name, wait.session.id, wait.spec.kind);
@@ -881,16 +954,13 @@ export class RaftlockClient {
     } catch {
       // Unreachable cluster or closed client: the session's end releases the hold.
     } finally {
-      endTurn();
+      turn.end();
     }
   }
 
   private readonly holdLink: HoldLink = {
     release: async (name, session, kind, token) => {
-      if (token !== undefined) {
-        this.holds.delete(token);
-        this.holdEnded(token, new RaftlockError('NOT_HOLDER', `${name} (token ${token}) was released by this client`));
-      }
+      if (token !== undefined) this.forgetHold(name, token);
       const type = kind === 'election' ? 'resign' : 'release';
       const result = await this.command({ type, session, name });
       const gone = result.code === 'NOT_HOLDER' || result.code === 'SESSION_EXPIRED';
@@ -898,6 +968,12 @@ export class RaftlockClient {
       throw errorOf(result);
     },
   };
+
+  /** A hold this client is releasing: no longer tracked, and fenced writes naming it are not sent. */
+  private forgetHold(name: string, token: FencingToken): void {
+    this.holds.delete(token);
+    this.holdEnded(token, new RaftlockError('NOT_HOLDER', `${name} (token ${token}) was released by this client`));
+  }
 
   private readonly watchLink: WatchLink = {
     subscribe: async (prefix, fromIndex) => {

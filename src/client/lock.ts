@@ -16,6 +16,18 @@ export interface HoldLease {
   expireIfLapsed(): boolean;
 }
 
+/** The local turn a hold keeps on its name while it lasts (see name-queue.ts). */
+export interface HoldTurn {
+  /** Ends the turn: the next caller of this client may ask for the name. */
+  end(): void;
+  /**
+   * Releases the hold through the next caller of this client waiting for the name, if one can take
+   * it: the release goes out with that caller's acquire as one command, and the promise settles
+   * when the cluster has applied it. null when no caller can; the hold is then released alone.
+   */
+  handOff(): Promise<void> | null;
+}
+
 export type LockKindName = 'mutex' | 'semaphore' | 'rwlock' | 'election';
 
 /**
@@ -44,6 +56,7 @@ export class Lock {
   private releasing: Promise<void> | null = null;
   /** Set when the cluster told that someone else ended the hold. */
   private revokedBy: RaftlockError | null = null;
+  private readonly endTurn = (): void => this.turn.end();
 
   constructor(
     readonly name: string,
@@ -52,7 +65,7 @@ export class Lock {
     readonly session: SessionId,
     private readonly lease: HoldLease,
     private readonly link: HoldLink,
-    private readonly endTurn: () => void,
+    private readonly turn: HoldTurn,
   ) {
     // A lost session frees the local turn too: the hold is gone, another caller may try.
     lease.signal.addEventListener('abort', this.endTurn, { once: true });
@@ -109,9 +122,10 @@ export class Lock {
     this.lostBeforeRelease = sessionLost;
     this.released = true;
     this.own?.abort(this.releasedReason());
+    // A caller of this client waiting for the name takes the release with its acquire: one commit.
     this.releasing = sessionLost
       ? Promise.resolve()
-      : this.link.release(this.name, this.session, this.kind, this.fencingToken);
+      : (this.turn.handOff() ?? this.link.release(this.name, this.session, this.kind, this.fencingToken));
     this.releasing = this.releasing.finally(() => {
       this.lease.signal.removeEventListener('abort', this.endTurn);
       this.endTurn();

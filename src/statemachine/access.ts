@@ -30,6 +30,7 @@ export function neededRight(op: Operation): { readonly right: Right; readonly na
     case 'acquireSemaphore':
     case 'acquireRw':
     case 'release':
+    case 'handoff':
     case 'campaign':
     case 'resign':
     case 'proclaim':
@@ -77,7 +78,7 @@ export function clientOfLane(clientId: string): string {
 }
 
 /**
- * For an operation that ends holds in `session` (release, resign, closeSession): null when it is
+ * For an operation that ends holds in `session` (release, handoff, resign, closeSession): null when it is
  * the holder's own (same principal, and the client that opened the session), else who ends them
  * and how, for the holder's `revoked` notification. Another principal may only do so as an admin;
  * in insecure mode (no principals) any client may, and the client id tells them apart.
@@ -86,6 +87,7 @@ export function revocationOf(principal: string | null, clientId: string, session
   if (principal === session.owner && clientOfLane(clientId) === clientOfLane(session.clientId)) return null;
   switch (op.type) {
     case 'release':
+    case 'handoff':
     case 'resign':
       return { by: principal, reason: 'released' };
     case 'closeSession':

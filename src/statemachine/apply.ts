@@ -12,7 +12,7 @@ import type { DedupVerdict } from './dedup.js';
 import { checkDuplicate, recordResult } from './dedup.js';
 import { campaign, proclaim, resign } from './election.js';
 import { deleteKey, put } from './kv.js';
-import { acquireMutex, release } from './mutex.js';
+import { acquireMutex, handOff, release } from './mutex.js';
 import type { ApplyOutput, CommandResult } from './results.js';
 import { failure, okResult } from './results.js';
 import { acquireRw } from './rwlock.js';
@@ -45,6 +45,8 @@ function runOperation(
       return acquireRw(ctx, session, clientId, seq, op.name, op.mode, op.waitMs, op.lockDelayMs);
     case 'release':
       return release(ctx, session, op.name, revocationOf(principal, clientId, session, op));
+    case 'handoff':
+      return handOff(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs, revocationOf(principal, clientId, session, op));
     case 'campaign':
       return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
     case 'resign':

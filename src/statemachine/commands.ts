@@ -47,6 +47,18 @@ export type Operation =
     }
   | { readonly type: 'release'; readonly session: SessionId; readonly name: string }
   | {
+      /**
+       * One entry that ends the session's hold on the mutex `name` (if it holds it) and then asks
+       * for it again as a new request at the tail of the FIFO, as `acquire` would: a client hands
+       * the name from one of its callers to the next in one commit instead of two in series.
+       */
+      readonly type: 'handoff';
+      readonly session: SessionId;
+      readonly name: string;
+      readonly waitMs: number;
+      readonly lockDelayMs: number;
+    }
+  | {
       readonly type: 'campaign';
       readonly session: SessionId;
       readonly name: string;
@@ -134,6 +146,7 @@ const opCodes = [
   'proclaim', // session, name, value
   'put', // session, key, value, ifVersion|null, ephemeral, fenceLock|null, fenceToken|null
   'delete', // session, key, ifVersion|null, fenceLock|null, fenceToken|null
+  'handoff', // session, name, waitMs, lockDelayMs (appended: earlier codes keep their meaning)
 ] as const satisfies readonly Operation['type'][];
 
 function operands(op: Operation): unknown[] {
@@ -144,6 +157,7 @@ function operands(op: Operation): unknown[] {
     case 'closeSession':
       return [op.session];
     case 'acquire':
+    case 'handoff':
       return [op.session, op.name, op.waitMs, op.lockDelayMs];
     case 'acquireSemaphore':
       return [op.session, op.name, op.permits, op.waitMs, op.lockDelayMs];
@@ -286,6 +300,7 @@ const operandCounts: Readonly<Record<Operation['type'], number>> = {
   proclaim: 3,
   put: 7,
   delete: 5,
+  handoff: 4,
 };
 
 /**
@@ -308,6 +323,7 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
     case 'closeSession':
       return { type, session: session(f[4]) };
     case 'acquire':
+    case 'handoff':
       return { type, session: session(f[4]), name: text(f[5], 'name', name), waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax), lockDelayMs: delay(f[7], config) };
     case 'acquireSemaphore':
       return {

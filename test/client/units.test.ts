@@ -124,21 +124,43 @@ void t.test('local turns per name are FIFO and an aborted waiter gives its turn 
   // Proves callers in one client take a name in call order, so one session's single grant is never shared.
   const queue = new NameQueue();
   const order: string[] = [];
-  const endA = await queue.turn('x');
+  const a = await queue.turn('x');
   const controller = new AbortController();
   const b = queue.turn('x', controller.signal);
-  const c = queue.turn('x').then((end) => {
+  const c = queue.turn('x').then((turn) => {
     order.push('c');
-    end();
+    turn.end();
   });
   controller.abort(new Error('gave up'));
   await t.rejects(b, { message: 'gave up' });
   order.push('a');
-  endA();
+  a.end();
   await c;
   t.same(order, ['a', 'c']);
+  t.notOk(queue.busy('x'), 'the name is free once every turn has ended');
   const other = await queue.turn('y');
-  other();
+  other.end();
+});
+
+void t.test('a turn hands something over only to the next caller, and only if it accepts it', async (t) => {
+  // Proves the handoff path: the release goes to the very next caller in line (never past it), and
+  // a caller that does not take it leaves the turn with its holder, who then ends it as usual.
+  const queue = new NameQueue<string>();
+  const first = await queue.turn('x');
+  t.notOk(first.handOver('nobody waits'), 'no caller waiting: nothing handed over');
+  const refusing = queue.turn('x', undefined, () => false);
+  const taking = queue.turn('x', undefined, () => true);
+  t.notOk(first.handOver('release'), 'the next caller does not take it: the caller behind is not asked');
+  first.end();
+  const second = await refusing;
+  t.equal(second.carried, null, 'a turn started by end() carries nothing');
+  t.ok(second.handOver('release of 2'), 'the next caller takes it');
+  second.end();
+  const third = await taking;
+  t.equal(third.carried, 'release of 2', 'and starts its turn with it');
+  t.ok(queue.busy('x'), 'ending the handed-over turn again changed nothing');
+  third.end();
+  t.notOk(queue.busy('x'));
 });
 
 void t.test('watch streams resume without gaps or repeats, and surface COMPACTED', async (t) => {
