@@ -296,7 +296,8 @@ export class RaftlockClient {
       }
       const value = result.value;
       if (value.kind === 'queued') {
-        wait.state = { kind: 'queued' };
+        // Unless a push already ended it (a grant or timeout may overtake this answer).
+        if (wait.state.kind === 'sending') wait.state = { kind: 'queued' };
       } else {
         this.waits.delete(key);
         if (value.kind !== 'granted') throw malformed('granted or queued', value);

@@ -213,7 +213,8 @@ export function normalisedResult(result: unknown): unknown {
     return { ...result, leader: result['leader'] ?? null, leaderClient: result['leaderClient'] ?? null };
   }
   const value = result['value'];
-  if (result['code'] === 'OK' && isPlainObject(value) && value['kind'] === 'whoami' && !Object.hasOwn(value, 'permissions')) {
+  const whoami = result['code'] === 'OK' && isPlainObject(value) && value['kind'] === 'whoami';
+  if (whoami && !Object.hasOwn(value, 'permissions')) {
     return { ...result, value: { ...value, permissions: [] } };
   }
   return result;

@@ -10,11 +10,13 @@ const bytes = new Uint8Array([1, 2]);
 const s1 = sessionId(1);
 const key = { key: 'k', value: bytes, version: 1, createIndex: 2, modifyIndex: 3, ephemeralSession: null };
 const permission = { prefix: 'a/', rights: ['lock', 'read'] as const };
+const n1 = nodeId('n1');
 const status = {
-  nodeId: nodeId('n1'), clusterId: 'c', role: 'leader' as const, term: 2, leader: nodeId('n1'), commit: 5,
-  applied: 5, lastIndex: 5, snapshotIndex: 0, voters: [nodeId('n1')], learners: [], lag: [{ id: nodeId('n1'), behind: 0 }],
+  nodeId: n1, clusterId: 'c', role: 'leader' as const, term: 2, leader: n1, commit: 5, applied: 5,
+  lastIndex: 5, snapshotIndex: 0, voters: [n1], learners: [], lag: [{ id: n1, behind: 0 }],
   sessions: 1, locks: 0, waiters: 0, connections: 1,
 };
+const token = fencingToken(4);
 
 // One value of every kind: a new WireValue kind makes this record incomplete, so tsc asks for its sample.
 const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K }> } = {
@@ -23,10 +25,10 @@ const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K 
   kept: { kind: 'kept', session: s1, deadlineMs: 5000 },
   keptBatch: { kind: 'keptBatch', alive: [s1], expired: [] },
   closed: { kind: 'closed', session: s1 },
-  granted: { kind: 'granted', name: 'L', token: fencingToken(4) },
+  granted: { kind: 'granted', name: 'L', token },
   queued: { kind: 'queued', name: 'L', waiter: 2 },
   released: { kind: 'released', name: 'L' },
-  proclaimed: { kind: 'proclaimed', name: 'L', token: fencingToken(4) },
+  proclaimed: { kind: 'proclaimed', name: 'L', token },
   put: { kind: 'put', key: 'k', version: 1, createIndex: 2, modifyIndex: 3 },
   deleted: { kind: 'deleted', key: 'k', existed: true },
   admin: { kind: 'admin', done: 'userAdd' },
@@ -35,15 +37,23 @@ const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K 
   whoami: { kind: 'whoami', principal: null, roles: [], admin: true, permissions: [permission] },
   key: { kind: 'key', key },
   fence: { kind: 'fence', lock: 'L', token: 4 },
-  leader: { kind: 'leader', name: 'E', leader: { session: s1, token: fencingToken(4), value: bytes } },
+  leader: { kind: 'leader', name: 'E', leader: { session: s1, token, value: bytes } },
   locks: {
     kind: 'locks',
-    locks: [{ name: 'L', kind: 'mutex', permits: 1, holders: [{ session: s1, token: fencingToken(4), mode: 'x' }], waiters: [], delayUntilMs: 0 }],
+    locks: [
+      {
+        name: 'L', kind: 'mutex', permits: 1, holders: [{ session: s1, token, mode: 'x' }],
+        waiters: [{ session: sessionId(2), mode: 'x', deadlineMs: 9 }], delayUntilMs: 0,
+      },
+    ],
   },
   keys: { kind: 'keys', keys: [key], next: null },
   sessionInfo: {
     kind: 'sessionInfo',
-    session: { session: s1, clientId: 'c', owner: null, ttlMs: 1000, lastSeenMs: 0, deadlineMs: 1000, holds: ['L'], waits: [], ephemeralKeys: [] },
+    session: {
+      session: s1, clientId: 'c', owner: null, ttlMs: 1000, lastSeenMs: 0, deadlineMs: 1000,
+      holds: ['L'], waits: [], ephemeralKeys: [],
+    },
   },
   watching: { kind: 'watching', watchId: 1, fromIndex: 7 },
   unwatched: { kind: 'unwatched', watchId: 1 },
@@ -55,10 +65,10 @@ const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K 
 };
 
 const pushes: { readonly [K in PushEvent['kind']]: Extract<PushEvent, { kind: K }> } = {
-  granted: { kind: 'granted', session: s1, clientId: 'c', seq: 1, name: 'L', token: fencingToken(4) },
+  granted: { kind: 'granted', session: s1, clientId: 'c', seq: 1, name: 'L', token },
   timeout: { kind: 'timeout', session: s1, clientId: 'c', seq: 1, name: 'L' },
   sessionExpired: { kind: 'sessionExpired', session: s1, clientId: 'c' },
-  revoked: { kind: 'revoked', session: s1, clientId: 'c', name: 'L', token: fencingToken(4), by: 'bob', reason: 'released' },
+  revoked: { kind: 'revoked', session: s1, clientId: 'c', name: 'L', token, by: 'bob', reason: 'released' },
   event: { kind: 'event', watchId: 1, event: { type: 'put', index: 3, key: 'k', version: 1, value: bytes } },
   watchCancelled: { kind: 'watchCancelled', watchId: 1, code: 'PERMISSION_DENIED', message: 'no' },
 };
@@ -80,16 +90,18 @@ t.test('a wrong or missing field, an unknown kind or code is refused with its pa
     const decoded = decodeServerFrame(frame);
     t.match(decoded, { ok: false, error: path }, what);
   };
-  refused(response({ code: 'OK', value: { kind: 'kept', session: 1 } }), /\$\.result\.value\.deadlineMs: missing/, 'kept without deadlineMs');
-  refused(response({ code: 'OK', value: { kind: 'later' } }), /\$\.result\.value\.kind: unknown kind/, 'unknown value kind');
-  refused(response({ code: 'OK', value: { ...values.keys, keys: [{ ...key, value: 'text' }] } }), /\.value\.keys\[0\]\.value: expected bytes/, 'a key view');
-  refused(response({ code: 'OK', value: { ...values.status, status: { ...status, role: 'boss' } } }), /\.status\.role/, 'status role');
+  const ok = (value: unknown): unknown => response({ code: 'OK', value });
+  refused(ok({ kind: 'kept', session: 1 }), /\$\.result\.value\.deadlineMs: missing/, 'kept without deadlineMs');
+  refused(ok({ kind: 'later' }), /\$\.result\.value\.kind: unknown kind/, 'unknown value kind');
+  refused(ok({ ...values.keys, keys: [{ ...key, value: 'text' }] }), /\.keys\[0\]\.value: expected bytes/, 'key view');
+  refused(ok({ ...values.status, status: { ...status, role: 'boss' } }), /\.status\.role/, 'status role');
   refused(response({ code: 'DEADLOCK', message: 'm' }), /\$\.result\.cycle: missing/, 'DEADLOCK without its cycle');
-  refused(response({ code: 'VERSION_MISMATCH', message: 'm', version: -1 }), /\$\.result\.version/, 'VERSION_MISMATCH version');
+  refused(response({ code: 'VERSION_MISMATCH', message: 'm', version: -1 }), /\$\.result\.version/, 'its version');
   refused(response({ code: 'LATER', message: 'm' }), /\$\.result\.code: unknown result code/, 'unknown code');
   refused({ type: 'Push', push: { ...pushes.granted, token: '4' } }, /\$\.push\.token/, 'granted push token');
   refused({ type: 'Push', push: { ...pushes.revoked, reason: 'bored' } }, /\$\.push\.reason/, 'revoke reason');
-  refused({ type: 'Push', push: { ...pushes.event, event: { type: 'put', index: 1, key: 'k' } } }, /\$\.push\.event\.version: missing/, 'watch event');
+  const event = { type: 'put', index: 1, key: 'k' };
+  refused({ type: 'Push', push: { ...pushes.event, event } }, /\$\.push\.event\.version: missing/, 'watch event');
   refused({ type: 'Push', push: { kind: 'later' } }, /\$\.push\.kind: unknown kind/, 'unknown push kind');
 });
 
@@ -101,5 +113,6 @@ t.test('extra fields are ignored; two absences read as their defaults', async (t
   t.same(notLeader, { ok: true, value: { type: 'Response', id: 1, result: expected } }, 'NOT_LEADER: leader unknown');
   const { permissions: _omitted, ...older } = values.whoami;
   const whoami = decodeServerFrame(response({ code: 'OK', value: older }));
-  t.same(whoami, { ok: true, value: { type: 'Response', id: 1, result: { code: 'OK', value: { ...older, permissions: [] } } } });
+  const result = { code: 'OK', value: { ...older, permissions: [] } };
+  t.same(whoami, { ok: true, value: { type: 'Response', id: 1, result } }, 'whoami of an older node: no permissions');
 });
