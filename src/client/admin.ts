@@ -4,12 +4,11 @@
  * one admin operation the cluster replicates; a refusal is a RaftlockError (PERMISSION_DENIED for
  * a non-admin, INVALID_ARGUMENT for an unknown user or role, a bad name or right).
  */
-import { malformed, okFields } from './answers.js';
-import type { AdminAction, Permission, RoleView, Right, UserView, WhoAmI } from '../statemachine/auth-types.js';
+import { answerOf } from './answers.js';
+import type { AdminAction, RoleView, Right, UserView, WhoAmI } from '../statemachine/auth-types.js';
 import { allRights } from '../statemachine/auth-types.js';
 import { RaftlockError } from './errors.js';
-import type { Fields, Query, WireResult } from './protocol.js';
-import { fieldsOf } from './protocol.js';
+import type { Query, WireAnswer, WireResult } from '../protocol/client-protocol.js';
 
 /** What the admin calls need from the client. */
 export interface AdminLink {
@@ -18,25 +17,7 @@ export interface AdminLink {
 }
 
 async function perform(link: AdminLink, action: AdminAction): Promise<void> {
-  const fields = okFields(await link.admin(action));
-  if (fields['kind'] !== 'admin') throw malformed('an admin answer', fields);
-}
-
-function listOf(fields: Fields, kind: string): readonly unknown[] {
-  const list = fields[kind];
-  if (fields['kind'] !== kind || !Array.isArray(list)) throw malformed(`a ${kind} list`, fields);
-  return list as readonly unknown[];
-}
-
-function isStringList(value: unknown): value is readonly string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string');
-}
-
-function permissionOf(value: unknown): Permission | null {
-  const f = fieldsOf(value);
-  if (f === null || typeof f['prefix'] !== 'string' || !isStringList(f['rights'])) return null;
-  const rights = f['rights'].filter((r): r is Right => (allRights as readonly string[]).includes(r));
-  return { prefix: f['prefix'], rights };
+  answerOf(await link.admin(action), 'admin');
 }
 
 export class Users {
@@ -69,14 +50,8 @@ export class Users {
 
   /** Every user, with its roles and whether it has a password. */
   async list(): Promise<UserView[]> {
-    const list = listOf(okFields(await this.link.read({ kind: 'users' })), 'users');
-    return list.map((item) => {
-      const f = fieldsOf(item);
-      if (f === null || typeof f['name'] !== 'string' || !isStringList(f['roles'])) {
-        throw malformed('a user', item);
-      }
-      return { name: f['name'], roles: [...f['roles']], password: f['password'] === true };
-    });
+    const { users } = answerOf(await this.link.read({ kind: 'users' }), 'users');
+    return users.map(({ name, roles, password }) => ({ name, roles: [...roles], password }));
   }
 }
 
@@ -112,31 +87,13 @@ export class Roles {
 
   /** Every role with its permissions, sorted by prefix. */
   async list(): Promise<RoleView[]> {
-    const list = listOf(okFields(await this.link.read({ kind: 'roles' })), 'roles');
-    return list.map((item) => {
-      const f = fieldsOf(item);
-      const permissions = Array.isArray(f?.['permissions'])
-        ? (f['permissions'] as readonly unknown[]).map(permissionOf)
-        : null;
-      if (f === null || typeof f['name'] !== 'string' || permissions === null) {
-        throw malformed('a role', item);
-      }
-      if (permissions.some((p) => p === null)) throw malformed('a role', item);
-      return { name: f['name'], permissions: permissions as Permission[] };
-    });
+    const { roles } = answerOf(await this.link.read({ kind: 'roles' }), 'roles');
+    return roles.map(({ name, permissions }) => ({ name, permissions: [...permissions] }));
   }
 }
 
-/** The `whoami` answer, checked. */
-export function whoAmIOf(fields: Fields): WhoAmI {
-  const principal = fields['principal'] ?? null;
-  const roles = fields['roles'];
-  const shaped = principal === null || typeof principal === 'string';
-  // A node from before permissions were part of the answer sends none: read as no known rights.
-  const listed = fields['permissions'] ?? [];
-  const permissions = Array.isArray(listed) ? (listed as readonly unknown[]).map(permissionOf) : null;
-  if (fields['kind'] !== 'whoami' || !shaped || !isStringList(roles) || permissions === null || permissions.some((p) => p === null)) {
-    throw malformed('a whoami answer', fields);
-  }
-  return { principal, roles: [...roles], admin: fields['admin'] === true, permissions: permissions as Permission[] };
+/** The `whoami` answer as the client hands it out (without the wire's `kind`). */
+export function whoAmIOf(answer: WireAnswer<'whoami'>): WhoAmI {
+  const { principal, roles, admin, permissions } = answer;
+  return { principal, roles: [...roles], admin, permissions: [...permissions] };
 }

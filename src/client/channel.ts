@@ -5,7 +5,7 @@ import type { CancelTimer, ClientClock } from './clock.js';
 import { sleep } from './clock.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { RaftlockError } from './errors.js';
-import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from './protocol.js';
+import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from '../protocol/client-protocol.js';
 
 export interface ChannelOptions {
   /** Client addresses (`host:port`) to try first; members named by Welcome frames are added. */
@@ -118,9 +118,9 @@ export class Channel {
         throw error;
       }
       if (result.code === 'NOT_LEADER') {
-        const hint = result['leaderClient'];
+        const hint = result.leaderClient;
         this.lastProblem = `${connection.address} is not the leader`;
-        if (typeof hint === 'string' && hint !== connection.address) {
+        if (hint !== null && hint !== connection.address) {
           this.learn(hint);
           this.preferred = hint;
           connection.close();
@@ -130,7 +130,7 @@ export class Channel {
         continue;
       }
       if (result.code === 'UNAVAILABLE') {
-        this.lastProblem = `${connection.address}: ${String(result['message'])}`;
+        this.lastProblem = `${connection.address}: ${result.message}`;
         await this.pause(attempt, options.signal);
         continue;
       }

@@ -8,7 +8,7 @@ import type { RevokeReason, WatchEvent } from '../statemachine/results.js';
 import type { MemberView } from '../protocol/client-protocol.js';
 import { Roles, Users, whoAmIOf } from './admin.js';
 import type { AdminAction, WhoAmI } from '../statemachine/auth-types.js';
-import { errorOf, malformed, okFields, statusOf, uintField } from './answers.js';
+import { answerOf, errorOf, malformed, okValue } from './answers.js';
 import { Channel } from './channel.js';
 import { Connection, ConnectionLost } from './connection.js';
 import { deferred } from './deferred.js';
@@ -26,14 +26,15 @@ import type { ConnectOptions, ResolvedOptions } from './options.js';
 import { resolveOptions } from './options.js';
 import type {
   ClientOp,
-  Fields,
   MembersAction,
   PushEvent,
   Query,
+  WireAnswer,
   Welcome,
   WireResult,
-} from './protocol.js';
-import { fieldsOf, isUint } from './protocol.js';
+  WireValue,
+} from '../protocol/client-protocol.js';
+import { assertNever } from '../util/assert.js';
 import { Election, RwLock, Semaphore } from './recipes.js';
 import { ClientSession } from './session.js';
 import type { KeepAliveOutcome } from './session.js';
@@ -74,20 +75,43 @@ interface PendingWait {
    */
   laneId: string;
   seqMin: number;
+  /** Settle the caller's promise; both move `state` to where the wait ended. */
   readonly resolve: (token: FencingToken) => void;
   readonly reject: (error: unknown) => void;
-  /**
-   * The acquire was answered `queued`: only then is there a server-side wait to ask about. Before
-   * its answer, the acquire itself is still being sent under its seq, and that answer (from the
-   * exactly-once table) is the outcome; a second acquire would be a new request that may take
-   * what the first was refused.
-   */
-  queued: boolean;
-  /** The wait ended with a grant (the caller's hold, or one handed back if it was abandoned). */
-  granted: boolean;
-  /** The caller gave up; a later grant is released at once, then `done` runs. */
-  abandoned: boolean;
-  done: () => void;
+  state: WaitState;
+}
+
+/**
+ * Where a wait is:
+ * - `sending`: the acquire is still being sent under its seq, and its answer (from the
+ *   exactly-once table) is the outcome; there is no server-side wait to ask about yet, and a
+ *   second acquire would be a new request that may take what the first was refused;
+ * - `queued`: answered `queued`: the cluster ends the wait with a push, or a re-check asks;
+ * - `abandoned`: queued, and the caller gave up: a later grant is released at once, then `done`
+ *   runs (it ends the caller's local turn on the name);
+ * - `granted`: ended with a grant (the caller's hold, or one handed back if it was abandoned);
+ * - `ended`: ended without a grant (timeout, refusal, lost session, closed client).
+ */
+type WaitState =
+  | { readonly kind: 'sending' }
+  | { readonly kind: 'queued' }
+  | { readonly kind: 'abandoned'; readonly done: () => void }
+  | { readonly kind: 'granted' }
+  | { readonly kind: 'ended' };
+
+/** Whether the cluster holds a wait for it: only then can a re-check ask what became of it. */
+function waitsOnCluster(state: WaitState): boolean {
+  switch (state.kind) {
+    case 'queued':
+    case 'abandoned':
+      return true;
+    case 'sending':
+    case 'granted':
+    case 'ended':
+      return false;
+    default:
+      return assertNever(state, 'wait state');
+  }
 }
 
 /**
@@ -266,14 +290,14 @@ export class RaftlockClient {
         seqMin: 0,
         resolve: (token) => {
           grantedToken = token;
-          wait.granted = true;
+          wait.state = { kind: 'granted' };
           grant.resolve(token);
         },
-        reject: grant.reject,
-        queued: false,
-        granted: false,
-        abandoned: false,
-        done: () => undefined,
+        reject: (error) => {
+          wait.state = { kind: 'ended' };
+          grant.reject(error);
+        },
+        state: { kind: 'sending' },
       };
       const granted = grant.promise;
       // Registered before sending: the grant can be pushed before the answer arrives.
@@ -304,14 +328,18 @@ export class RaftlockClient {
         carried.released.resolve();
         carried = null;
       }
-      const value = result.code === 'OK' ? okFields(result) : null;
-      if (value === null || value['kind'] !== 'queued') {
+      if (result.code !== 'OK') {
         this.waits.delete(key);
-        if (value === null) throw errorOf(result);
-        if (value['kind'] !== 'granted') throw malformed('granted or queued', value);
-        wait.resolve(fencingToken(uintField(value, 'token')));
+        throw errorOf(result);
+      }
+      const value = result.value;
+      if (value.kind === 'queued') {
+        // Unless a push already ended it (a grant or timeout may overtake this answer).
+        if (wait.state.kind === 'sending') wait.state = { kind: 'queued' };
       } else {
-        wait.queued = true;
+        this.waits.delete(key);
+        if (value.kind !== 'granted') throw malformed('granted or queued', value);
+        wait.resolve(fencingToken(value.token));
       }
       const stop =
         signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
@@ -321,7 +349,7 @@ export class RaftlockClient {
       // longer tracked (close() or a lost session): its grant never settles, and an armed timer
       // (wait + attempt timeout, minutes by default) would keep the process alive.
       let cancelCheck: CancelTimer = () => undefined;
-      if (wait.queued) {
+      if (wait.state.kind === 'queued') {
         cancelCheck = this.options.clock.setTimer(
           () => void this.recheck(wait),
           wait.waitDeadlineMs - this.options.clock.nowMs() + this.options.attemptTimeoutMs,
@@ -334,8 +362,7 @@ export class RaftlockClient {
       } catch (error: unknown) {
         if (this.waits.get(key) === wait && !session.isLost) {
           // Still queued on the server: whatever comes later is released; the turn ends then.
-          wait.abandoned = true;
-          wait.done = endTurn;
+          wait.state = { kind: 'abandoned', done: endTurn };
           keepTurn = true;
         } else {
           this.waits.delete(key);
@@ -449,15 +476,13 @@ export class RaftlockClient {
   async checkFence(lock: string, token: number): Promise<boolean> {
     const result = await this.readResult({ kind: 'checkFence', lock, token });
     if (result.code === 'STALE_TOKEN') return false;
-    okFields(result);
+    answerOf(result, 'fence');
     return true;
   }
 
   /** Locks whose name starts with `prefix`, with holders and waiters. */
   async locks(prefix = '', limit = 1000): Promise<LockView[]> {
-    const value = (await this.readFields({ kind: 'locks', prefix, limit }, 'locks'))['locks'];
-    if (!Array.isArray(value)) throw malformed('a list of locks', value);
-    return value as LockView[];
+    return [...answerOf(await this.readResult({ kind: 'locks', prefix, limit }), 'locks').locks];
   }
 
   /**
@@ -487,14 +512,14 @@ export class RaftlockClient {
 
   /** The principal the connected node authenticated, its roles, and whether it is an admin. */
   async whoami(): Promise<WhoAmI> {
-    return whoAmIOf(await this.adminFields({ kind: 'whoami' }));
+    return whoAmIOf(await this.adminAnswer({ kind: 'whoami' }, 'whoami'));
   }
 
   // ---- operator calls ------------------------------------------------------------------------
 
   /** Status of the node this client is connected to. */
   async status(): Promise<NodeStatus> {
-    return statusOf(await this.adminFields({ kind: 'status' }));
+    return (await this.adminAnswer({ kind: 'status' }, 'status')).status;
   }
 
   /** Status of one node by its client address, without leader following. */
@@ -521,7 +546,7 @@ export class RaftlockClient {
         const message = error instanceof ConnectionLost ? error.message : String(error);
         throw new RaftlockError('UNAVAILABLE', message);
       });
-      return statusOf(okFields(result));
+      return answerOf(result, 'status').status;
     } finally {
       connection.close();
     }
@@ -532,24 +557,20 @@ export class RaftlockClient {
     action: MembersAction,
     args: { readonly node?: NodeId; readonly peer?: string; readonly client?: string } = {},
   ): Promise<readonly MemberView[]> {
-    const fields = await this.adminFields({ kind: 'members', action, ...args });
-    if (fields['kind'] === 'accepted') return action === 'list' ? [] : this.members('list');
-    const members = fields['members'];
-    if (fields['kind'] !== 'members' || !Array.isArray(members)) {
-      throw malformed('a member list', fields);
-    }
-    return members as readonly MemberView[];
+    const value = await this.adminValue({ kind: 'members', action, ...args });
+    if (value.kind === 'accepted') return action === 'list' ? [] : this.members('list');
+    if (value.kind !== 'members') throw malformed('a member list', value);
+    return value.members;
   }
 
   /** Asks the leader to hand leadership to `to`; resolves when the request is accepted. */
   async transferLeader(to: NodeId): Promise<void> {
-    await this.adminFields({ kind: 'transferLeader', to });
+    await this.adminAnswer({ kind: 'transferLeader', to }, 'accepted');
   }
 
   /** Asks the connected node to take a snapshot now; resolves with the snapshot's index. */
   async snapshot(): Promise<number> {
-    const fields = await this.adminFields({ kind: 'snapshot' });
-    return isUint(fields['index']) ? fields['index'] : 0;
+    return (await this.adminAnswer({ kind: 'snapshot' }, 'snapshotTaken')).index;
   }
 
   /**
@@ -558,10 +579,8 @@ export class RaftlockClient {
    * and the next offset for the rest.
    */
   async backupChunk(backup: number, offset: number): Promise<BackupChunkAnswer> {
-    const fields = await this.adminFields({ kind: 'backup', backup, offset });
-    const bytes = fields['bytes'];
-    if (fields['kind'] !== 'backupChunk' || !(bytes instanceof Uint8Array)) throw malformed('a backup chunk', fields);
-    return { backup: uintField(fields, 'backup'), offset: uintField(fields, 'offset'), total: uintField(fields, 'total'), bytes };
+    const chunk = await this.adminAnswer({ kind: 'backup', backup, offset }, 'backupChunk');
+    return { backup: chunk.backup, offset: chunk.offset, total: chunk.total, bytes: chunk.bytes };
   }
 
   /** Closes the sessions (releasing their holds at once) and the connection. */
@@ -654,13 +673,6 @@ export class RaftlockClient {
     return this.channel.call({ kind: 'read', query }, this.callOptions());
   }
 
-  /** An OK read's value map, checked to be of `kind`. */
-  private async readFields(query: Query, kind: string): Promise<Fields> {
-    const fields = okFields(await this.readResult(query));
-    if (fields['kind'] !== kind) throw malformed(`a ${kind} answer`, fields);
-    return fields;
-  }
-
   /**
    * One admin operation. Not exactly-once like commands: a retry after an unknown outcome may
    * find it done (adding a user twice is refused with INVALID_ARGUMENT).
@@ -670,17 +682,23 @@ export class RaftlockClient {
     return this.channel.call({ kind: 'admin', action }, this.callOptions());
   }
 
-  private async adminFields(op: ClientOp): Promise<Fields> {
+  /** An operator call's OK value, or throws its refusal. */
+  private async adminValue(op: ClientOp): Promise<WireValue> {
     if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
-    return okFields(await this.channel.call(op, this.callOptions()));
+    return okValue(await this.channel.call(op, this.callOptions()));
+  }
+
+  /** An operator call's OK value of the one `kind` it answers with. */
+  private async adminAnswer<K extends WireValue['kind']>(op: ClientOp, kind: K): Promise<WireAnswer<K>> {
+    if (this.closed) throw new RaftlockError('CLOSED', 'the client is closed');
+    return answerOf(await this.channel.call(op, this.callOptions()), kind);
   }
 
   private async openSession(ttlMs: number): Promise<ClientSession> {
     const clock = this.options.clock;
     const sentAtMs = clock.nowMs();
     const result = await this.command({ type: 'openSession', ttlMs });
-    const fields = okFields(result);
-    const id = sessionId(uintField(fields, 'session'));
+    const id = sessionId(answerOf(result, 'session').session);
     const session = new ClientSession(
       id,
       {
@@ -727,8 +745,7 @@ export class RaftlockClient {
     for (const [key, wait] of this.waits) {
       if (wait.session !== session) continue;
       this.waits.delete(key);
-      wait.reject(error);
-      if (wait.abandoned) wait.done();
+      this.finishWait(wait, error);
     }
     if (!this.closed) {
       // The cluster may not have expired it yet: closing it frees its holds for others sooner.
@@ -765,8 +782,18 @@ export class RaftlockClient {
       case 'watchCancelled':
         for (const stream of this.watches) {
           if (stream.watchId !== push.watchId) continue;
-          if (push.code === 'COMPACTED') stream.fail(new RaftlockError('COMPACTED', push.message));
-          else void stream.subscribe();
+          switch (push.code) {
+            case 'COMPACTED':
+            case 'PERMISSION_DENIED':
+              // Definite: resubscribing would be refused the same way.
+              stream.fail(new RaftlockError(push.code, push.message));
+              break;
+            case 'UNAVAILABLE':
+              void stream.subscribe();
+              break;
+            default:
+              assertNever(push.code, 'watch cancellation code');
+          }
         }
         return;
       case 'event': {
@@ -841,17 +868,15 @@ export class RaftlockClient {
       } catch {
         return; // Unreachable or closed: the next reconnection asks again; the lease bounds the rest.
       }
-      const fields = result.code === 'OK' ? fieldsOf(result['value']) : null;
-      if (fields === null || fields['kind'] !== 'sessionInfo') continue;
-      const view = fieldsOf(fields['session']);
+      if (result.code !== 'OK' || result.value.kind !== 'sessionInfo') continue;
+      const view = result.value.session;
       if (view === null) {
         for (const session of this.sessions.values()) {
           if (session.id === id) session.lose('the cluster no longer has it (found after a reconnection)');
         }
         continue;
       }
-      const still = Array.isArray(view['holds']) ? new Set(view['holds'] as unknown[]) : null;
-      if (still === null) continue;
+      const still = new Set(view.holds);
       for (const lock of locks) {
         if (still.has(lock.name) || this.holds.get(lock.fencingToken) !== lock) continue;
         this.revokeHold(lock, new RaftlockError('NOT_HOLDER', `${lock.name} (token ${lock.fencingToken}) ended while this client was reconnecting`));
@@ -872,18 +897,20 @@ export class RaftlockClient {
   }
 
   private granted(wait: PendingWait, token: FencingToken): void {
+    const before = wait.state;
     // Settled either way: an abandoned wait's promise has no listener left but owns a timer.
     wait.resolve(token);
-    if (!wait.abandoned) return;
+    if (before.kind !== 'abandoned') return;
     this.holdLink
       .release(wait.spec.name, wait.session.id, wait.spec.kind)
-      .finally(wait.done)
+      .finally(before.done)
       .catch(() => undefined);
   }
 
   private finishWait(wait: PendingWait, error: RaftlockError): void {
+    const before = wait.state;
     wait.reject(error);
-    if (wait.abandoned) wait.done();
+    if (before.kind === 'abandoned') before.done();
   }
 
   private onConnected(welcome: Welcome): void {
@@ -895,7 +922,7 @@ export class RaftlockClient {
     for (const stream of this.watches) void stream.subscribe();
     // A grant or timeout pushed while we were away was lost with the old connection: ask again.
     // An acquire not yet answered needs no asking: its re-sent seq brings the outcome.
-    for (const wait of [...this.waits.values()]) if (wait.queued) void this.recheck(wait);
+    for (const wait of [...this.waits.values()]) if (waitsOnCluster(wait.state)) void this.recheck(wait);
     // A new node pushes about a client and session only once it has seen them on this connection:
     // a keepalive tells it, and the holds are re-checked after it (on the same connection, so any
     // ending the answer misses is pushed here).
@@ -924,17 +951,21 @@ export class RaftlockClient {
       return;
     }
     if (result === null) return;
-    const value = result.code === 'OK' ? fieldsOf(result['value']) : null;
+    const value = result.code === 'OK' ? result.value : null;
     if (this.waits.get(key) !== wait) {
       // A wait that ended with a grant makes this answer that same grant; one that ended without
       // one (TIMEOUT) leaves this grant to nobody.
-      if (value?.['kind'] === 'granted' && !wait.granted) void this.handBack(wait);
+      if (value?.kind === 'granted' && wait.state.kind !== 'granted') void this.handBack(wait);
       return;
     }
-    if (value?.['kind'] === 'queued') return;
+    if (value?.kind === 'queued') return;
     this.waits.delete(key);
-    if (value?.['kind'] === 'granted' && isUint(value['token'])) {
-      this.granted(wait, fencingToken(value['token']));
+    if (value?.kind === 'granted') {
+      this.granted(wait, fencingToken(value.token));
+      return;
+    }
+    if (result.code === 'OK') {
+      this.finishWait(wait, malformed('granted or queued', result.value));
       return;
     }
     this.finishWait(wait, result.code === 'BUSY' ? waitTimeout(wait.spec.name) : errorOf(result));
@@ -981,12 +1012,8 @@ export class RaftlockClient {
       // For "from now" the answer names the applied index the watch starts after: the index a
       // stream resumes from after a reconnection, with no event skipped.
       const op = { kind: 'watch', prefix, fromIndex } as const;
-      const fields = okFields(await this.channel.call(op, this.callOptions()));
-      if (fields['kind'] !== 'watching' || !isUint(fields['watchId'])) {
-        throw malformed('a watch id', fields);
-      }
-      const index = fields['fromIndex'];
-      return { watchId: fields['watchId'], index: isUint(index) && index > 0 ? index : null };
+      const watching = answerOf(await this.channel.call(op, this.callOptions()), 'watching');
+      return { watchId: watching.watchId, index: watching.fromIndex > 0 ? watching.fromIndex : null };
     },
     unsubscribe: (watchId) => {
       if (this.closed) return;

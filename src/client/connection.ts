@@ -8,8 +8,9 @@ import { encodeFrame } from '../transport/frame.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { ClientTls } from './client-pki.js';
 import type { CancelTimer, ClientClock } from './clock.js';
-import type { ClientOp, HelloAuth, PushEvent, Welcome, WireResult } from './protocol.js';
-import { parseIncoming } from './protocol.js';
+import type { ClientOp, HelloAuth, PushEvent, ServerFrame, Welcome, WireResult } from '../protocol/client-protocol.js';
+import { decodeServerFrame } from '../protocol/client-protocol.js';
+import { assertNever } from '../util/assert.js';
 import {
   certificateErrorCodes,
   connectTls,
@@ -148,12 +149,23 @@ export class Connection {
           : connectTls(parts.host, parts.port, options.tls);
       const framed = new FramedSocket(socket, options.frameBytesMax, {
         onValue(value) {
-          const frame = parseIncoming(value);
+          const decoded = decodeServerFrame(value);
+          if (!decoded.ok) {
+            // A frame the one decoder refuses is not half-read: the connection ends, calls in
+            // flight are retried elsewhere.
+            if (connection !== null) {
+              framed.destroy(`${address} sent a frame the client does not understand: ${decoded.error}`);
+            } else {
+              fail(new ConnectionLost(`${address} did not answer the Hello with a Welcome: ${decoded.error}`));
+            }
+            return;
+          }
+          const frame = decoded.value;
           if (connection !== null) {
             connection.receive(frame, options);
             return;
           }
-          if (frame?.type === 'Welcome') {
+          if (frame.type === 'Welcome') {
             const impostor = secure ? wrongNode(socket as TLSSocket, frame.nodeId) : null;
             if (impostor !== null) {
               fail(new ConnectionLost(`${address} ${impostor}`, true, true));
@@ -163,7 +175,7 @@ export class Connection {
             cancelTimer();
             connection = new Connection(address, frame, framed, options.frameBytesMax, options.clock);
             resolve(connection);
-          } else if (frame?.type === 'Error') {
+          } else if (frame.type === 'Error') {
             const fatal = frame.code === 'CLUSTER_MISMATCH' || frame.code === 'VERSION_MISMATCH';
             const message = `${address} refused the connection: ${frame.code}: ${frame.message}`;
             fail(new ConnectionLost(message, fatal, frame.code === 'UNAUTHENTICATED'));
@@ -232,11 +244,7 @@ export class Connection {
     this.framed.destroy('closed by the client');
   }
 
-  private receive(frame: ReturnType<typeof parseIncoming>, options: ConnectionOptions): void {
-    if (frame === null) {
-      this.framed.destroy(`${this.address} sent a frame the client does not understand`);
-      return;
-    }
+  private receive(frame: ServerFrame, options: ConnectionOptions): void {
     switch (frame.type) {
       case 'Response': {
         const waiting = this.pending.get(frame.id);
@@ -254,6 +262,8 @@ export class Connection {
       case 'Welcome':
         this.framed.destroy(`${this.address} sent a second Welcome`);
         return;
+      default:
+        assertNever(frame, 'server frame');
     }
   }
 

@@ -1,9 +1,8 @@
 import type { Operation } from '../statemachine/commands.js';
 import type { KeyPage, KeyView } from '../statemachine/queries.js';
-import { malformed, okFields, uintField } from './answers.js';
+import { answerOf } from './answers.js';
 import { RaftlockError } from './errors.js';
-import type { Query, WireResult } from './protocol.js';
-import { fieldsOf } from './protocol.js';
+import type { Query, WireResult } from '../protocol/client-protocol.js';
 import type { ClientSession } from './session.js';
 import type { CasResult, FenceOption, Kv, ListOptions, PutOptions, PutResult } from './types.js';
 import { keysQueryLimitMax } from '../protocol/client-protocol.js';
@@ -64,11 +63,7 @@ export class KvStore implements Kv {
 
   /** The key's value and versions (linearizable read), or null when it does not exist. */
   async get(key: string): Promise<KeyView | null> {
-    const answer = okFields(await this.link.read({ kind: 'get', key }));
-    if (answer['kind'] !== 'key') throw malformed('a key answer', answer);
-    const value = answer['key'] ?? null;
-    if (value === null) return null;
-    return keyView(value);
+    return answerOf(await this.link.read({ kind: 'get', key }), 'key').key;
   }
 
   /**
@@ -82,13 +77,8 @@ export class KvStore implements Kv {
       throw new RaftlockError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${keysQueryLimitMax}, got ${limit}`);
     }
     const query = { kind: 'keys', prefix, after: options.after ?? null, limit } as const;
-    const answer = okFields(await this.link.read(query));
-    const keys = answer['keys'];
-    const next = answer['next'];
-    if (answer['kind'] !== 'keys' || !Array.isArray(keys) || !(next === null || typeof next === 'string')) {
-      throw malformed('a keys answer', answer);
-    }
-    return { keys: keys.map(keyView), next };
+    const { keys, next } = answerOf(await this.link.read(query), 'keys');
+    return { keys, next };
   }
 
   /** Writes a key, optionally conditional on its version and/or fenced by a lock's token. */
@@ -104,12 +94,8 @@ export class KvStore implements Kv {
       ephemeral: options.ephemeral ?? false,
       fence: fenceOf(options.fence),
     }, holdCheckOf(options.fence, this.link));
-    const fields = okFields(result);
-    return {
-      version: uintField(fields, 'version'),
-      createIndex: uintField(fields, 'createIndex'),
-      modifyIndex: uintField(fields, 'modifyIndex'),
-    };
+    const { version, createIndex, modifyIndex } = answerOf(result, 'put');
+    return { version, createIndex, modifyIndex };
   }
 
   /** Compare-and-set on the version: `{ ok: false, version }` reports the current version. */
@@ -134,14 +120,6 @@ export class KvStore implements Kv {
       ifVersion: options.ifVersion ?? null,
       fence: fenceOf(options.fence),
     }, holdCheckOf(options.fence, this.link));
-    return okFields(result)['existed'] === true;
+    return answerOf(result, 'deleted').existed;
   }
-}
-
-function keyView(value: unknown): KeyView {
-  const fields = fieldsOf(value);
-  if (fields === null || !(fields['value'] instanceof Uint8Array) || typeof fields['key'] !== 'string') {
-    throw malformed('a key view', value);
-  }
-  return fields as unknown as KeyView;
 }

@@ -1,12 +1,11 @@
 import type { FencingToken, SessionId } from '../statemachine/ids.js';
 import type { LeaderView } from '../statemachine/queries.js';
 import type { RwMode } from '../statemachine/commands.js';
-import { malformed, okFields } from './answers.js';
+import { answerOf } from './answers.js';
 import type { RaftlockClient } from './client.js';
 import type { AcquireOptions } from './types.js';
 import { RaftlockError } from './errors.js';
 import type { Lock } from './lock.js';
-import { fieldsOf, isUint } from './protocol.js';
 
 async function orNull(attempt: Promise<Lock>): Promise<Lock | null> {
   try {
@@ -114,20 +113,6 @@ function bytesOf(value: Uint8Array | string): Uint8Array {
   return typeof value === 'string' ? new TextEncoder().encode(value) : value;
 }
 
-function leaderView(value: unknown): LeaderState {
-  if (value === null || value === undefined) return null;
-  const fields = fieldsOf(value);
-  const shaped =
-    fields !== null &&
-    isUint(fields['session']) &&
-    isUint(fields['token']) &&
-    fields['value'] instanceof Uint8Array;
-  if (fields === null || !shaped) {
-    throw malformed('a leader view', value);
-  }
-  return fields as unknown as LeaderView;
-}
-
 /**
  * Leader election on a name: candidates queue in FIFO order; the holder leads, with the grant's
  * fencing token as its term of office. Observers follow every change through a watch.
@@ -167,7 +152,7 @@ export class Election {
         const value = bytesOf(next);
         const session = lock.session;
         const result = await client.command({ type: 'proclaim', session, name, value }, { holdCheck: () => lock.check() });
-        okFields(result);
+        answerOf(result, 'proclaimed');
       },
       resign: () => lock.release(),
     };
@@ -175,9 +160,7 @@ export class Election {
 
   /** The current leader (linearizable read), or null. */
   async leader(): Promise<LeaderState> {
-    const fields = okFields(await this.client.channelRead({ kind: 'observe', name: this.name }));
-    if (fields['kind'] !== 'leader') throw malformed('a leader answer', fields);
-    return leaderView(fields['leader']);
+    return answerOf(await this.client.channelRead({ kind: 'observe', name: this.name }), 'leader').leader;
   }
 
   /**

@@ -40,6 +40,7 @@ import {
   protocolName,
   protocolVersion,
 } from './handshake.js';
+import { normalisedResult, pushEventShape, resultShape } from './answer-schema.js';
 import type { Check, SchemaViolation } from './schema.js';
 import {
   describeValue,
@@ -406,6 +407,20 @@ export interface PushFrame {
 /** Any frame a node sends a client after the Hello. */
 export type ServerFrame = Welcome | ResponseFrame | PushFrame | ErrorFrame;
 
+/** A result other than OK: the refusals a reader turns into its own error. */
+export type Refusal = Exclude<WireResult, { readonly code: 'OK' }>;
+
+/** The OK value of kind `K`, e.g. `WireAnswer<'keys'>` for a `keys` query's page. */
+export type WireAnswer<K extends WireValue['kind']> = Extract<WireValue, { readonly kind: K }>;
+
+export function responseFrame(id: number, result: WireResult): ResponseFrame {
+  return { type: 'Response', id, result };
+}
+
+export function pushFrame(push: PushEvent): PushFrame {
+  return { type: 'Push', push };
+}
+
 /** Converts a state machine result to its wire form (NOT_LEADER gains the leader fields). */
 export function wireResultOf(
   result: CommandResult,
@@ -684,34 +699,20 @@ const welcomeShape: Check = (value) => {
   return null;
 };
 
-const resultEnvelope: Check = (value) => {
-  if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
-  const code = value['code'];
-  if (typeof code !== 'string') return within('.code', violation('expected a string'));
-  if (code === 'OK') {
-    return isPlainObject(value['value']) ? null : within('.value', violation('expected an object'));
-  }
-  if (typeof value['message'] === 'string') return null;
-  return within('.message', violation('expected a string'));
-};
-
-const responseShape = exactObject({ type: literal('Response'), id: uint, result: resultEnvelope });
-const pushShape = exactObject({
-  type: literal('Push'),
-  push: (value) =>
-    isPlainObject(value) && typeof value['kind'] === 'string'
-      ? null
-      : violation('expected an object with a kind'),
-});
+const responseShape = exactObject({ type: literal('Response'), id: uint, result: resultShape });
+const pushShape = exactObject({ type: literal('Push'), push: pushEventShape });
 
 /**
- * Checks a frame received from a node: its envelope and discriminants (the payload of results
- * and pushes is trusted to the node that produced it). Used by clients and by forwarding nodes.
+ * The one decoder of what a node sends a client: the envelope, and the payload of every result
+ * and push by its code or kind (answer-schema.ts), so what it accepts is the typed `ServerFrame`
+ * its readers switch on. Used by the client library, by forwarding nodes and by test servers.
  */
-export function decodeServerFrame(value: unknown): Result<ServerFrame, string> {
-  const error = asErrorFrame(value);
+export function decodeServerFrame(received: unknown): Result<ServerFrame, string> {
+  const error = asErrorFrame(received);
   if (error !== null) return ok(error);
-  if (!isPlainObject(value)) return err(`expected a server frame, got ${describeValue(value)}`);
+  if (!isPlainObject(received)) return err(`expected a server frame, got ${describeValue(received)}`);
+  const value =
+    received['type'] === 'Response' ? { ...received, result: normalisedResult(received['result']) } : received;
   const shape =
     value['type'] === 'Welcome'
       ? welcomeShape

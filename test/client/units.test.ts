@@ -3,6 +3,8 @@ import t from 'tap';
 import { errorOf } from '../../src/client/answers.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import { NameQueue } from '../../src/client/name-queue.js';
+import type { Refusal } from '../../src/protocol/client-protocol.js';
+import { decodeServerFrame } from '../../src/protocol/client-protocol.js';
 import type { KeepAliveOutcome } from '../../src/client/session.js';
 import { ClientSession, safeUntilMs } from '../../src/client/session.js';
 import type { WatchLink } from '../../src/client/watch.js';
@@ -107,17 +109,26 @@ void t.test('session safety margin (fake monotonic clock)', async (t) => {
 });
 
 void t.test('typed errors keep the state machine codes and their facts', async (t) => {
-  // Proves refusals become RaftlockError with the same stable code, DEADLOCK's cycle and VERSION_MISMATCH's version.
-  const deadlock = errorOf({ code: 'DEADLOCK', message: 'cycle', cycle: [{ session: 3, lock: 'a' }] });
+  // Proves refusals, read off the wire by the one decoder, become RaftlockError with the same stable code,
+  // DEADLOCK's cycle and VERSION_MISMATCH's version; an unknown code is refused, never passed off as a known one.
+  const refusal = (result: unknown): Refusal => {
+    const frame = decodeServerFrame({ type: 'Response', id: 1, result });
+    if (!frame.ok || frame.value.type !== 'Response' || frame.value.result.code === 'OK') {
+      throw new Error(`not a refusal: ${JSON.stringify(result)}`);
+    }
+    return frame.value.result;
+  };
+  const deadlock = errorOf(refusal({ code: 'DEADLOCK', message: 'cycle', cycle: [{ session: 3, lock: 'a' }] }));
   t.equal(deadlock.code, 'DEADLOCK');
   t.same(deadlock.cycle, [{ session: 3, lock: 'a' }]);
-  const mismatch = errorOf({ code: 'VERSION_MISMATCH', message: 'no', version: 4 });
+  const mismatch = errorOf(refusal({ code: 'VERSION_MISMATCH', message: 'no', version: 4 }));
   t.equal(mismatch.version, 4);
   t.ok(mismatch instanceof RaftlockError && mismatch instanceof Error);
   for (const code of ['BUSY', 'TIMEOUT', 'NOT_HOLDER', 'SESSION_EXPIRED', 'STALE_TOKEN', 'COMPACTED', 'NOT_LEADER', 'UNAVAILABLE'] as const) {
-    t.equal(errorOf({ code, message: 'm' }).code, code);
+    t.equal(errorOf(refusal({ code, message: 'm' })).code, code);
   }
-  t.equal(errorOf({ code: 'WHATEVER', message: 'm' }).code, 'INVALID_ARGUMENT', 'an unknown code is not passed off as a known one');
+  const unknown = decodeServerFrame({ type: 'Response', id: 1, result: { code: 'WHATEVER', message: 'm' } });
+  t.match(unknown, { ok: false, error: /unknown result code/ }, 'an unknown code is refused by the decoder');
 });
 
 void t.test('local turns per name are FIFO and an aborted waiter gives its turn up', async (t) => {

@@ -159,7 +159,9 @@ t.test('accepted commands re-encode to bytes the state machine decodes identical
 t.test('server frames: envelopes checked, errors recognised', async (t) => {
   t.ok(decodeServerFrame({ type: 'Welcome', clusterId: 'c', nodeId: 'n1', leader: null, members: [] }).ok);
   t.ok(decodeServerFrame({ type: 'Response', id: 1, result: { code: 'OK', value: { kind: 'accepted' } } }).ok);
-  t.ok(decodeServerFrame({ type: 'Push', push: { kind: 'granted' } }).ok);
+  const granted = { kind: 'granted', session: 1, clientId: 'c', seq: 2, name: 'L', token: 3 };
+  t.ok(decodeServerFrame({ type: 'Push', push: granted }).ok);
+  t.notOk(decodeServerFrame({ type: 'Push', push: { kind: 'granted' } }).ok, 'a push without its fields is refused');
   t.ok(decodeServerFrame({ type: 'Error', code: 'BAD_HELLO', message: 'x' }).ok);
   t.notOk(decodeServerFrame({ type: 'Response', id: 1, result: { code: 'BUSY' } }).ok);
   t.notOk(decodeServerFrame({ type: 'Welcome' }).ok);
