@@ -221,6 +221,13 @@ t.test('stop answers every parked request; abort answers one wherever it is', as
   ]);
   router.tick(10_000);
   t.equal(world.answers.length, 2, 'nothing answered twice');
+  const c = router.admit({ name: 'c', open: true }, forward, 0);
+  router.localAnswered(c, notLeader(null), 0);
+  router.abort(c, { code: 'UNAVAILABLE', message: 'write failed' });
+  world.leader = n1;
+  router.tick(20_000);
+  t.equal(world.answers.length, 3, 'a parked request aborted is not answered again at its deadline');
+  t.equal(world.submitted.length, 3, 'nor submitted again');
   t.equal(router.pending, 0);
 });
 
