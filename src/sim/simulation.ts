@@ -1,24 +1,13 @@
 import type { RaftConfig } from '../raft/config.js';
 import { defaultRaftLimits } from '../raft/config.js';
 import type { Message } from '../raft/messages.js';
-import type { CreateRaftCore } from '../raft/node-api.js';
 import { createRaftNode } from '../raft/node.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { Entry, LogIndex, NodeId, PersistentState } from '../raft/types.js';
+import type { LogIndex, NodeId, PersistentState } from '../raft/types.js';
 import { emptyPersistentState, nodeId } from '../raft/types.js';
-import { decodeEnvelope } from '../node/envelope.js';
 import type { HostReply } from '../node/host-reply.js';
-import { NodeHost } from '../node/host.js';
-import type { SnapshotMode } from '../node/host.js';
-import type { CoreOutput, CoreReply } from '../node/server-core.js';
-import { ServerCore } from '../node/server-core.js';
-import type { LockMachineConfig } from '../statemachine/config.js';
-import { defaultLockMachineConfig } from '../statemachine/config.js';
-import { decodeCommand } from '../statemachine/commands.js';
-import { encodeSnapshot } from '../statemachine/snapshot.js';
 import type { ClientCommand, Query, WireResult } from '../protocol/client-protocol.js';
 import type { SessionId } from '../statemachine/ids.js';
-import type { Notification } from '../statemachine/results.js';
 import { assert, assertNever } from '../util/assert.js';
 import type { Rng } from '../util/rng.js';
 import { createRng } from '../util/rng.js';
@@ -27,72 +16,30 @@ import { StateMachineSafetyChecker } from './checkers/state-machine-safety.js';
 import type { LivenessView } from './checkers/liveness.js';
 import { LivenessChecker } from './checkers/liveness.js';
 import { LockSafetyChecker } from './checkers/lock-safety.js';
-import { Violation, hashBytes } from './checkers/violation.js';
+import { Violation } from './checkers/violation.js';
 import { SimClock } from './clock.js';
 import type { DiskCompletion } from './disk.js';
 import { SimDisk } from './disk.js';
-import type { FaultEvent, Profile, WorldKnobs } from './faults.js';
+import type { FaultEvent, WorldKnobs } from './faults.js';
 import { describeFault, drawWorld } from './faults.js';
-import { HashMachine } from './hash-machine.js';
-import type { SimStateMachine } from './sim-machine.js';
 import { TimeHeap } from './heap.js';
 import { SimNetwork } from './network.js';
 import type { OperatorCluster } from './operator.js';
 import { Operator } from './operator.js';
 import { Trace } from './trace.js';
-import { Workload } from './workload.js';
-import type { MutantName, MutantSetup } from './mutants.js';
+import type { MutantSetup } from './mutants.js';
 import { mutantSetup, noMutant } from './mutants.js';
-import type { LockRequest, LockRequestOp, LockWorkloadOptions } from './lock-workload.js';
-import { LockWorkload, defaultLockWorkload } from './lock-workload.js';
+import type { LockRequestOp } from './lock-workload.js';
+import type { ClientRequest, HostSettings, NodeDriver, SimContext, SimMode } from './node-driver.js';
+import { scriptedRequestId } from './node-driver.js';
+import { createSimMode } from './sim-mode.js';
+import type { SimMachineKind, SimulationOptions } from './simulation-options.js';
+import type { SimulationStats } from './sim-stats.js';
+import { emptySimulationStats } from './sim-stats.js';
 
-/** What the nodes run: the hash machine on a bare NodeHost, or the lock service's ServerCore. */
-export type SimMachineKind = 'hash' | 'locks';
-
-export interface SimulationOptions {
-  readonly seed: number;
-  readonly nodes: number;
-  readonly profile?: Profile;
-  /** Overrides the world the seed would draw (noise, request rate). */
-  readonly world?: WorldKnobs;
-  /** The Raft core to run (default: this package's `createRaftNode`). */
-  readonly createRaft?: CreateRaftCore;
-  /** A seeded bug to run with (src/sim/mutants.ts): the mutation tests of the simulator itself. */
-  readonly mutant?: MutantName;
-  /**
-   * `locks`: every node runs the production ServerCore (NodeHost + LockStateMachine, batched
-   * keepalives, ReadIndex queries, notifications), clients run the lock workload and the lock
-   * checkers watch every replica. Default `hash`.
-   */
-  readonly machineKind?: SimMachineKind;
-  readonly lockWorkload?: LockWorkloadOptions;
-  readonly lockMachine?: LockMachineConfig;
-  /** Leader's keepalive batching interval in lock mode (default 50 ms). */
-  readonly keepaliveIntervalMs?: number;
-  /** Lock mode: called for every entry a node applies, after the checkers saw it (for tests). */
-  readonly onLockApplied?: (node: string, entry: Entry) => void;
-  /** Lock mode: the notifications a node's applies emitted (what it would push to its clients). */
-  readonly onNotifications?: (node: string, notifications: readonly Notification[]) => void;
-  /** The replicated state machine under test in hash mode (default: `HashMachine`). */
-  readonly createMachine?: () => SimStateMachine<unknown>;
-  /** Client command bytes for the random workload (default: 1–32 random bytes). */
-  readonly payload?: (rng: Rng) => Uint8Array;
-  /** Random client traffic (default on). Scripts that drive requests themselves turn it off. */
-  readonly workload?: boolean;
-  readonly tickMs?: number;
-  readonly electionTicks?: number;
-  readonly snapshotEntries?: number;
-  /**
-   * `deferred` (default, as the production node's background mode): a node's snapshot request is
-   * answered with the state machine's bytes after a seeded random virtual delay, while entries
-   * keep applying, InstallSnapshots arrive and the node may crash. `inline`: taken on the spot.
-   */
-  readonly snapshotMode?: SnapshotMode;
-  readonly logTimeTickMs?: number;
-  readonly raft?: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
-  readonly traceRing?: number;
-  readonly onTrace?: (line: string) => void;
-}
+export type { SimMachineKind, SimulationOptions } from './simulation-options.js';
+export type { SimulationStats } from './sim-stats.js';
+export { emptySimulationStats } from './sim-stats.js';
 
 type NodeState = 'up' | 'down' | 'stopped' | 'refused';
 
@@ -105,6 +52,18 @@ interface CrashNow {
 /** A fault aimed at the next node to win an election (see FaultEvent). */
 type LeaderArm = Extract<FaultEvent, { kind: 'crashNextLeader' | 'crashWhenCaughtUp' | 'isolateNextLeader' }>;
 
+/**
+ * An armed `crashWhenCaughtUp`: the leader's term, its commit index when it won, and the last
+ * entry it held then (before its first entry of the term).
+ */
+interface CommitArm {
+  readonly term: number;
+  readonly commit: number;
+  readonly index: number;
+  readonly losePageCache: boolean;
+  readonly downMs: number;
+}
+
 /** A deferred snapshot on its way back to the node incarnation that asked for it. */
 interface SnapshotCompletion {
   readonly node: SimNode;
@@ -113,11 +72,10 @@ interface SnapshotCompletion {
   readonly bytes: Uint8Array;
 }
 
+/** What a paused node receives, queued until it resumes. */
 type Backlogged =
   | { readonly kind: 'message'; readonly message: Message }
-  | { readonly kind: 'propose'; readonly requestId: string; readonly payload: Uint8Array }
-  | { readonly kind: 'read'; readonly requestId: string }
-  | { readonly kind: 'lock'; readonly request: LockRequest };
+  | { readonly kind: 'request'; readonly request: ClientRequest };
 
 interface SimNode {
   readonly name: string;
@@ -128,12 +86,8 @@ interface SimNode {
   readonly clock: SimClock;
   readonly disk: SimDisk;
   readonly rng: Rng;
-  host: NodeHost<unknown> | null;
-  /** Lock mode: the ServerCore wrapping `host`. */
-  core: ServerCore | null;
-  /** Lock mode: entries this incarnation stored and has not applied yet (fed to the checkers). */
-  entries: Map<number, Entry>;
-  machine: SimStateMachine<unknown> | null;
+  /** The running incarnation (null while the process is down). */
+  driver: NodeDriver | null;
   state: NodeState;
   pausedUntilMs: number;
   backlog: Backlogged[];
@@ -142,89 +96,17 @@ interface SimNode {
   role: string;
   term: number;
   lastApplied: number;
-  /**
-   * An armed `crashWhenCaughtUp`: the leader's term, its commit index when it won, and the last
-   * entry it held then (before its first entry of the term).
-   */
-  crashWhenCommitReaches: { readonly term: number; readonly commit: number; readonly index: number; readonly losePageCache: boolean; readonly downMs: number } | null;
-}
-
-export interface SimulationStats {
-  simulatedMs: number;
-  events: number;
-  faults: number;
-  crashes: number;
-  restarts: number;
-  writeErrors: number;
-  refusedStarts: number;
-  replacements: number;
-  pauses: number;
-  elections: number;
-  committed: number;
-  snapshotsInstalled: number;
-  /** Deferred snapshots: asked for, completed into a compaction, and dropped (stale or crashed). */
-  snapshotsRequested: number;
-  snapshotsTaken: number;
-  snapshotsDropped: number;
-  messagesSent: number;
-  messagesDelivered: number;
-  messagesLost: number;
-  diskWrites: number;
-  diskSyncs: number;
-  requests: number;
-  acknowledged: number;
-  unknownOutcome: number;
-  lost: number;
-  /** Lock mode: grants acknowledged to clients, same-seq retries, fenced writes refused, sessions clients gave up. */
-  lockGrants: number;
-  lockRetries: number;
-  staleTokens: number;
-  sessionsLost: number;
-  /** Lock mode: grants clients believed in, each checked against every other client's belief. */
-  beliefsChecked: number;
-  /** Lock mode: overlapping beliefs after a clock jump turned the belief check off (not failures). */
-  beliefOverlapsOutsideBound: number;
-}
-
-export function emptySimulationStats(): SimulationStats {
-  return {
-  simulatedMs: 0,
-  events: 0,
-  faults: 0,
-  crashes: 0,
-  restarts: 0,
-  writeErrors: 0,
-  refusedStarts: 0,
-  replacements: 0,
-  pauses: 0,
-  elections: 0,
-  committed: 0,
-  snapshotsInstalled: 0,
-  snapshotsRequested: 0,
-  snapshotsTaken: 0,
-  snapshotsDropped: 0,
-  messagesSent: 0,
-  messagesDelivered: 0,
-  messagesLost: 0,
-  diskWrites: 0,
-  diskSyncs: 0,
-  requests: 0,
-  acknowledged: 0,
-  unknownOutcome: 0,
-  lost: 0,
-  lockGrants: 0,
-  lockRetries: 0,
-  staleTokens: 0,
-  sessionsLost: 0,
-  beliefsChecked: 0,
-  beliefOverlapsOutsideBound: 0,
-  };
+  crashWhenCommitReaches: CommitArm | null;
 }
 
 /**
  * A simulated cluster running the production NodeHost (and the real Raft core) over a simulated
  * network, disks and clocks, all driven by one seed in virtual time. The checkers run after every
  * event; a broken invariant throws a `Violation`, a node's own assertion throws its AssertionError.
+ * What the nodes run and what their clients do is the mode's (src/sim/node-driver.ts): the hash
+ * machine on a bare NodeHost, or the lock service's ServerCore; the Simulation itself keeps time,
+ * faults, the network, the disks, the clocks and the checkers, and drives each node through its
+ * NodeDriver.
  *
  * This is also the scripted API: build one, `inject` faults or `schedule` them, `propose`/`read`,
  * `runFor`, then `settle` (the liveness phase) and inspect `reply`, `leader`, `status`.
@@ -239,28 +121,17 @@ export class Simulation {
   private readonly byAddress = new Map<string, SimNode>();
   private readonly network: SimNetwork<Message>;
   private readonly faults = new TimeHeap<FaultEvent>();
-  private readonly workload: Workload | null;
-  private readonly lockWorkload: LockWorkload | null;
+  private readonly mode: SimMode;
   readonly machineKind: SimMachineKind;
+  /** Lock mode's checker; a clock jump turns its belief check off (outside the bound clients assume). */
   readonly lockChecker = new LockSafetyChecker();
-  private readonly lockMachine: LockMachineConfig;
-  private readonly keepaliveIntervalMs: number;
-  private readonly coreReplies = new Map<string, WireResult>();
-  private readonly onLockApplied: ((node: string, entry: Entry) => void) | null;
-  private readonly onNotifications: ((node: string, notifications: readonly Notification[]) => void) | null;
   private readonly raftSafety: RaftSafetyChecker;
   private readonly smSafety = new StateMachineSafetyChecker();
-  private readonly replies = new Map<string, HostReply<unknown>>();
   private readonly tickMs: number;
   private readonly electionTicks: number;
-  private readonly snapshotEntries: number;
-  private readonly snapshotMode: SnapshotMode;
   private readonly snapshotRng: Rng;
   private readonly snapshotCompletions = new TimeHeap<SnapshotCompletion>();
-  private readonly logTimeTickMs: number;
-  private readonly createRaft: CreateRaftCore;
   private readonly mutant: MutantSetup;
-  private readonly createMachine: () => SimStateMachine<unknown>;
   private readonly raftOverrides: Partial<Omit<RaftConfig, 'id' | 'initialVoters'>>;
   private readonly operator = new Operator();
   private readonly operatorView: OperatorCluster;
@@ -276,14 +147,17 @@ export class Simulation {
     const root = createRng(options.seed);
     this.world = options.world ?? drawWorld(root.fork('world'), options.profile ?? 'swarm');
     this.mutant = options.mutant === undefined ? noMutant : mutantSetup(options.mutant);
-    this.createRaft = this.mutant.wrapCore(options.createRaft ?? createRaftNode);
-    this.createMachine = options.createMachine ?? (() => new HashMachine());
     this.tickMs = options.tickMs ?? 10;
     this.electionTicks = options.electionTicks ?? 10;
-    this.snapshotEntries = options.snapshotEntries ?? 200;
-    this.snapshotMode = options.snapshotMode ?? 'deferred';
+    const host: HostSettings = {
+      createRaft: this.mutant.wrapCore(options.createRaft ?? createRaftNode),
+      tickMs: this.tickMs,
+      logTimeTickMs: options.logTimeTickMs ?? 100,
+      snapshotEntries: options.snapshotEntries ?? 200,
+      snapshotMode: options.snapshotMode ?? 'deferred',
+      mutations: this.mutant.mutations,
+    };
     this.snapshotRng = root.fork('snapshots');
-    this.logTimeTickMs = options.logTimeTickMs ?? 100;
     // The world's Raft settings (the elections profile draws some), then the caller's.
     this.raftOverrides = { ...this.world.raft, ...options.raft };
     this.trace = new Trace(options.traceRing ?? 200, options.onTrace ?? null);
@@ -296,10 +170,7 @@ export class Simulation {
       clock: new SimClock(1_000_000 * (i + 1), 0),
       disk: new SimDisk(root.fork(`disk:${name}`), this.world.disk),
       rng: root.fork(`node:${name}`),
-      host: null,
-      core: null,
-      entries: new Map(),
-      machine: null,
+      driver: null,
       state: 'down',
       pausedUntilMs: 0,
       backlog: [],
@@ -318,15 +189,22 @@ export class Simulation {
     this.workloadOn = options.workload ?? true;
     this.operatorView = this.makeOperatorView();
     this.machineKind = options.machineKind ?? 'hash';
-    // A short watch history keeps each replica's snapshot (hashed after every drain) small.
-    this.lockMachine = options.lockMachine ?? { ...defaultLockMachineConfig, eventHistoryMax: 256 };
-    this.keepaliveIntervalMs = options.keepaliveIntervalMs ?? 50;
-    this.onLockApplied = options.onLockApplied ?? null;
-    this.onNotifications = options.onNotifications ?? null;
-    const locks = this.machineKind === 'locks';
-    this.lockWorkload = this.workloadOn && locks ? new LockWorkload(root.fork('locks'), this.names, this.lockChecker, options.lockWorkload ?? defaultLockWorkload) : null;
-    this.workload = this.workloadOn && !locks ? new Workload(root.fork('workload'), this.names, this.world.requestMeanGapMs, options.payload) : null;
+    const setup = { options, host, root, names: this.names, world: this.world, lockChecker: this.lockChecker };
+    this.mode = createSimMode(this.modeContext(), { ...setup, clients: this.workloadOn });
     for (const n of this.nodes) this.start(n);
+  }
+
+  private modeContext(): SimContext {
+    const sim = this;
+    return {
+      get nowMs() {
+        return sim.now;
+      },
+      trace: (text) => this.trace.add(this.now, text),
+      stats: this.stats,
+      stateChecker: this.smSafety,
+      nameOf: (address) => this.byAddress.get(address)?.name ?? null,
+    };
   }
 
   get nowMs(): number {
@@ -346,30 +224,29 @@ export class Simulation {
     this.faults.push(event.atMs, event);
   }
 
-  /** Send a client write to `node`; the reply shows up in `reply(id)`. */
+  /** Send a client write to `node` (raft mode); the reply shows up in `reply(id)`. */
   propose(node: string, payload: Uint8Array): string {
-    assert(this.machineKind === 'hash', 'raw writes are for the hash machine: lock nodes take lockRequest');
-    const requestId = `s${++this.scriptCounter}`;
-    this.clientRequest(this.node(node), { kind: 'propose', requestId, payload });
+    const requestId = scriptedRequestId(++this.scriptCounter);
+    this.scripted(node, { kind: 'propose', requestId, payload });
     return requestId;
   }
 
+  /** A linearizable read at `node` (raft mode); the reply shows up in `reply(id)`. */
   read(node: string): string {
-    assert(this.machineKind === 'hash', 'raw reads are for the hash machine: lock nodes take lockQuery');
-    const requestId = `s${++this.scriptCounter}`;
-    this.clientRequest(this.node(node), { kind: 'read', requestId });
+    const requestId = scriptedRequestId(++this.scriptCounter);
+    this.scripted(node, { kind: 'read', requestId });
     return requestId;
   }
 
   reply(requestId: string): HostReply<unknown> | undefined {
-    return this.replies.get(requestId);
+    const answer = this.mode.answerOf(requestId);
+    return answer?.kind === 'host' ? answer.reply : undefined;
   }
 
   /** Lock mode: send a client request (command, keepalive, query) to `node`; see `lockReply`. */
   lockRequest(node: string, op: LockRequestOp): string {
-    assert(this.machineKind === 'locks', 'lock requests need machineKind: locks');
-    const requestId = `s${++this.scriptCounter}`;
-    this.clientRequest(this.node(node), { kind: 'lock', request: { requestId, node, op } });
+    const requestId = scriptedRequestId(++this.scriptCounter);
+    this.scripted(node, { kind: 'lock', request: { requestId, node, op } });
     return requestId;
   }
 
@@ -387,23 +264,28 @@ export class Simulation {
   }
 
   lockReply(requestId: string): WireResult | undefined {
-    return this.coreReplies.get(requestId);
+    const answer = this.mode.answerOf(requestId);
+    return answer?.kind === 'lock' ? answer.result : undefined;
+  }
+
+  private scripted(node: string, request: ClientRequest): void {
+    this.mode.checkScripted(request);
+    this.clientRequest(this.node(node), request);
   }
 
   /** The running leader with the highest term, if any. */
   leader(): string | null {
     let best: SimNode | null = null;
     for (const n of this.nodes) {
-      if (n.host === null || n.state !== 'up') continue;
-      const s = n.host.status();
+      if (n.driver === null || n.state !== 'up') continue;
+      const s = n.driver.status();
       if (s.role === 'leader' && (best === null || s.term > best.term)) best = n;
     }
     return best?.name ?? null;
   }
 
   status(node: string): RaftStatus | null {
-    const n = this.node(node);
-    return n.host === null ? null : n.host.status();
+    return this.node(node).driver?.status() ?? null;
   }
 
   nodeState(node: string): NodeState {
@@ -412,10 +294,8 @@ export class Simulation {
 
   /** The node's state machine hash and applied index (null while it is down). */
   machine(node: string): { readonly hash: number; readonly applied: number } | null {
-    const n = this.node(node);
-    if (n.core !== null) return { hash: this.lockHash(n.core), applied: n.core.host.applied };
-    if (n.host === null || n.machine === null) return null;
-    return { hash: n.machine.stateHash, applied: n.host.applied };
+    const driver = this.node(node).driver;
+    return driver === null ? null : { hash: driver.stateHash(), applied: driver.applied };
   }
 
   runFor(ms: number): void {
@@ -474,20 +354,22 @@ export class Simulation {
   private livenessView(): LivenessView {
     const leaderName = this.leader();
     const leaderNode = leaderName === null ? null : this.node(leaderName);
-    const leaderStatus = leaderNode?.host?.status() ?? null;
-    const live = this.nodes.filter((n) => n.state === 'up' && n.host !== null);
-    const acked = this.workload?.acknowledged ?? [];
+    const leaderStatus = leaderNode?.driver?.status() ?? null;
+    const live = this.nodes.filter((n) => n.state === 'up' && n.driver !== null);
     return {
       pendingReplacements: this.operator.pending,
-      leader: leaderNode === null || leaderStatus === null ? null : { name: leaderNode.name, id: leaderNode.id, commit: leaderStatus.commit },
+      leader:
+        leaderNode === null || leaderStatus === null
+          ? null
+          : { name: leaderNode.name, id: leaderNode.id, commit: leaderStatus.commit },
       live: live.map((n) => ({
         name: n.name,
-        leader: n.host?.status().leader ?? null,
-        applied: n.host?.applied ?? 0,
-        pending: n.host?.pendingCount ?? 0,
+        leader: n.driver?.status().leader ?? null,
+        applied: n.driver?.applied ?? 0,
+        pending: n.driver?.pendingCount ?? 0,
       })),
-      openClientRequests: (this.workload?.openCount ?? 0) + (this.lockWorkload?.openCount ?? 0),
-      maxAcknowledgedIndex: Math.max(acked.reduce((m, a) => Math.max(m, a.index), 0), this.lockWorkload?.acknowledgedIndexMax ?? 0),
+      openClientRequests: this.mode.openRequests,
+      maxAcknowledgedIndex: this.mode.maxAcknowledgedIndex,
     };
   }
 
@@ -510,8 +392,7 @@ export class Simulation {
       consider(n.disk.nextAt());
       consider(n.nextTickMs);
     }
-    if (this.workload !== null && this.workloadOn) consider(this.workload.nextAtMs);
-    if (this.lockWorkload !== null && this.workloadOn) consider(this.lockWorkload.nextAtMs);
+    if (this.workloadOn) consider(this.mode.nextRequestAtMs());
     return t;
   }
 
@@ -550,29 +431,20 @@ export class Simulation {
       if (++deliveries > 200_000) throw new Violation('runaway', `more than 200000 messages delivered at ${now}ms`);
       const n = this.byAddress.get(m.to);
       if (n !== undefined && n.state !== 'up') this.refuse(m);
-      if (n === undefined || n.state !== 'up' || n.host === null) continue;
+      if (n === undefined || n.state !== 'up' || n.driver === null) continue;
       if (n.pausedUntilMs > now) n.backlog.push({ kind: 'message', message: m });
       else this.deliver(n, m);
     }
     for (const n of this.nodes) {
-      if (n.state !== 'up' || n.host === null || n.pausedUntilMs > now || n.nextTickMs > now) continue;
+      if (n.state !== 'up' || n.driver === null || n.pausedUntilMs > now || n.nextTickMs > now) continue;
       n.nextTickMs = now + this.tickMs;
       this.tickNode(n, n.clock.read(now));
       this.pump(n);
     }
-    if (this.workload !== null && this.workloadOn && this.workload.nextAtMs <= now) {
-      const op = this.workload.next(now);
-      if (op !== null) {
+    if (this.workloadOn) {
+      for (const { node, request } of this.mode.dueRequests(now)) {
         this.stats.requests += 1;
-        const n = this.node(op.node);
-        if (op.kind === 'write') this.clientRequest(n, { kind: 'propose', requestId: op.requestId, payload: op.payload });
-        else this.clientRequest(n, { kind: 'read', requestId: op.requestId });
-      }
-    }
-    if (this.lockWorkload !== null && this.workloadOn && this.lockWorkload.nextAtMs <= now) {
-      for (const request of this.lockWorkload.due(now)) {
-        this.stats.requests += 1;
-        this.clientRequest(this.node(request.node), { kind: 'lock', request });
+        this.clientRequest(this.node(node), request);
       }
     }
     this.operator.step(this.operatorView);
@@ -583,20 +455,19 @@ export class Simulation {
       nowMs: () => this.now,
       leaderStatus: () => {
         const name = this.leader();
-        return name === null ? null : (this.node(name).host?.status() ?? null);
+        return name === null ? null : (this.node(name).driver?.status() ?? null);
       },
       proposeConfChange: (change) => {
         const name = this.leader();
         if (name === null) return null;
         const leader = this.node(name);
-        const requestId = `s${++this.scriptCounter}`;
+        const requestId = scriptedRequestId(++this.scriptCounter);
         this.trace.add(this.now, `operator: ${change.type} ${change.node} via ${leader.name}`);
-        if (leader.core !== null) leader.core.confChange(requestId, change);
-        else leader.host?.proposeConfChange(requestId, change);
+        leader.driver?.proposeConfChange(requestId, change);
         this.pump(leader);
         return requestId;
       },
-      answered: (requestId) => this.replies.has(requestId) || this.coreReplies.has(requestId),
+      answered: (requestId) => this.mode.answerOf(requestId) !== undefined,
       idOf: (name) => this.node(name).id,
       rejoinEmpty: (name) => {
         const n = this.node(name);
@@ -621,71 +492,47 @@ export class Simulation {
    */
   private refuse(m: Message): void {
     const sender = this.byAddress.get(m.from);
-    if (sender === undefined || sender.state !== 'up' || sender.host === null || sender.pausedUntilMs > this.now) return;
-    if (sender.core !== null) sender.core.reportUnreachable(m.to, 'refused');
-    else sender.host.reportUnreachable(m.to, 'refused');
+    const driver = sender?.driver ?? null;
+    if (sender === undefined || sender.state !== 'up' || driver === null || sender.pausedUntilMs > this.now) return;
+    driver.reportUnreachable(m.to, 'refused');
     this.pump(sender);
   }
 
   private deliver(n: SimNode, m: Message): void {
-    n.host?.receive(m);
+    n.driver?.receive(m);
     this.pump(n);
   }
 
   private tickNode(n: SimNode, localMs: number): void {
-    if (n.core !== null) n.core.tick(localMs);
-    else n.host?.tick(localMs);
+    n.driver?.tick(localMs);
   }
 
-  private clientRequest(n: SimNode, request: Extract<Backlogged, { kind: 'propose' | 'read' | 'lock' }>): void {
-    if (n.state !== 'up' || n.host === null) {
+  private clientRequest(n: SimNode, request: ClientRequest): void {
+    if (n.state !== 'up' || n.driver === null) {
       // Connection refused: the client learns at once that nothing happened.
-      if (request.kind === 'lock') {
-        this.onCoreReply(n, { requestId: request.request.requestId, result: { code: 'NOT_LEADER', message: 'connection refused', leader: null, leaderClient: null } });
-      } else {
-        this.onReply(n, { requestId: request.requestId, code: 'NOT_LEADER', leader: null });
-      }
+      this.mode.refuse(n.name, request);
       return;
     }
     if (n.pausedUntilMs > this.now) {
-      n.backlog.push(request);
+      n.backlog.push({ kind: 'request', request });
       return;
     }
     this.handleRequest(n, request);
   }
 
-  private handleRequest(n: SimNode, request: Extract<Backlogged, { kind: 'propose' | 'read' | 'lock' }>): void {
-    if (request.kind === 'lock') this.handleLockRequest(n, request.request);
-    else if (request.kind === 'propose') n.host?.propose(request.requestId, request.payload);
-    else n.host?.read(request.requestId);
+  private handleRequest(n: SimNode, request: ClientRequest): void {
+    n.driver?.request(request);
     this.pump(n);
   }
 
-  private handleLockRequest(n: SimNode, request: LockRequest): void {
-    const core = n.core;
-    assert(core !== null, 'lock requests reach lock nodes only');
-    const op = request.op;
-    switch (op.kind) {
-      case 'command':
-        return core.command(request.requestId, op.command);
-      case 'keepAlive':
-        return core.keepAlive(request.requestId, op.session);
-      case 'read':
-        return core.read(request.requestId, op.query);
-      default:
-        return assertNever(op, 'lock request');
-    }
-  }
-
   private diskDone(n: SimNode, c: DiskCompletion): void {
-    const host = n.host;
-    if (host === null) return;
+    const driver = n.driver;
+    if (driver === null) return;
     switch (c.kind) {
       case 'failed': {
         this.stats.writeErrors += 1;
         this.trace.add(this.now, `${n.name} write ${c.request.seq} failed: fail-stop`);
-        if (n.core !== null) for (const r of n.core.stopSafely('write failed')) this.onCoreReply(n, r);
-        else for (const r of host.stop('write failed')) this.onReply(n, r);
+        driver.stop('write failed');
         this.kill(n, true, 'stopped');
         return;
       }
@@ -696,7 +543,7 @@ export class Simulation {
         if (c.request.hardState !== null) this.raftSafety.onDurableHardState(n.name, c.request.hardState);
         // The 'ack-before-durable' driver reported this write done when it submitted it.
         if (this.mutant.driver === 'ack-before-durable') return;
-        host.persisted(c.request.seq);
+        driver.persisted(c.request.seq);
         this.pump(n);
         return;
       default:
@@ -704,13 +551,12 @@ export class Simulation {
     }
   }
 
-  /** Collect the host's output, hand it to disk, network and clients, then check invariants. */
+  /** Collect the node's output, hand it to disk, network and clients, then check invariants. */
   private pump(n: SimNode): void {
-    const host = n.host;
-    if (host === null) return;
-    const core = n.core;
-    const out = core !== null ? core.drain() : host.drain();
-    const status = host.status();
+    const driver = n.driver;
+    if (driver === null) return;
+    const out = driver.drain();
+    const status = driver.status();
     let crashNow: CrashNow | null = null;
     if (status.role !== n.role || status.term !== n.term) {
       if (status.role === 'leader') this.stats.elections += 1;
@@ -723,7 +569,7 @@ export class Simulation {
     this.raftSafety.onStatus(n.name, status);
     if (crashNow !== null && this.mayCrash(n)) {
       // What this drain applied is checked; what it asked for (writes, messages, replies) never happens.
-      if (core !== null && 'notifications' in out) this.checkLockApply(n, core, out);
+      driver.reportApplied();
       this.crashFor(n, crashNow.losePageCache, crashNow.downMs);
       return;
     }
@@ -733,20 +579,16 @@ export class Simulation {
     }
     for (const m of out.earlyMessages) this.send(n, m);
     for (const m of out.messages) this.send(n, m);
-    for (const request of out.snapshotRequests) this.snapshotRequested(n, host, request.index);
-    if (core !== null && 'notifications' in out) {
-      this.checkLockApply(n, core, out);
-      for (const r of out.replies) this.onCoreReply(n, r);
-    } else if (!('notifications' in out)) {
-      for (const r of out.replies) this.onReply(n, r);
+    for (const request of out.snapshotRequests) this.snapshotRequested(n, driver, request.index);
+    driver.reportApplied();
+    driver.answerClients();
+    if (driver.applied !== n.lastApplied) {
+      n.lastApplied = driver.applied;
+      if (driver.applied > this.stats.committed) this.stats.committed = driver.applied;
     }
-    if (host.applied !== n.lastApplied) {
-      n.lastApplied = host.applied;
-      if (host.applied > this.stats.committed) this.stats.committed = host.applied;
-    }
-    if (this.mutant.driver === 'ack-before-durable' && out.writes.length > 0 && n.host === host) {
+    if (this.mutant.driver === 'ack-before-durable' && out.writes.length > 0 && n.driver === driver) {
       // The seeded driver bug: every write counts as done the moment it is handed to the disk.
-      for (const w of out.writes) host.persisted(w.seq);
+      for (const w of out.writes) driver.persisted(w.seq);
       this.pump(n);
     }
   }
@@ -757,53 +599,15 @@ export class Simulation {
   }
 
   /**
-   * Lock mode: feed what this drain applied to the log and state checkers (entry by entry, the
-   * replica's snapshot hash at the last one), then the lock checkers, then push notifications to
-   * the clients connected here.
-   */
-  private checkLockApply(n: SimNode, core: ServerCore, out: CoreOutput): void {
-    for (const w of out.writes) for (const e of w.entries) n.entries.set(e.index, e);
-    let cursor = n.lastApplied;
-    for (const s of out.snapshots) {
-      if (s.kind !== 'installed') continue;
-      this.stats.snapshotsInstalled += 1;
-      cursor = Math.max(cursor, s.index);
-      // The core reports the snapshot's index only: its state and log time are known here only
-      // if nothing was applied after it in the same drain (else the next entries are checked
-      // from there on, without a floor).
-      const atSnapshot = core.host.applied === s.index;
-      this.smSafety.onRestored(n.name, s.index, atSnapshot ? core.host.appliedLogTime : 0, atSnapshot ? this.lockHash(core) : null);
-    }
-    const applied = core.host.applied;
-    for (let i = cursor + 1; i <= applied; i++) {
-      const entry = n.entries.get(i);
-      assert(entry !== undefined, () => `${n.name} applied ${i} without storing it`);
-      const env = entry.kind === 'command' ? decodeEnvelope(entry.data) : null;
-      const logTimeMs = env !== null && env.ok ? env.value.logTimeMs : null;
-      // Encoding the whole state is most of a lock run's cost: every replica hashes it at the
-      // same sample of indexes (multiples of 4 that end a drain), which still compares replicas
-      // byte for byte all along the log.
-      const hash = i === applied && i % 4 === 0 ? this.lockHash(core) : null;
-      this.smSafety.onApplied(n.name, entry, logTimeMs, hash);
-      this.onLockApplied?.(n.name, entry);
-    }
-    for (const i of [...n.entries.keys()]) if (i <= applied) n.entries.delete(i);
-    if (out.notifications.length > 0) {
-      this.lockWorkload?.notify(this.now, n.name, out.notifications);
-      this.onNotifications?.(n.name, out.notifications);
-    }
-  }
-
-  /**
    * Deferred mode: the node's machine is at exactly `index` now (the host asks only at the end of
    * a drain). Its bytes are encoded now, as the production worker's copy would at that point in
    * its stream, and handed back after a seeded delay: short mostly, sometimes several election
    * timeouts, so that applies, InstallSnapshots, crashes and restarts happen in between.
    */
-  private snapshotRequested(n: SimNode, host: NodeHost<unknown>, index: LogIndex): void {
-    assert(host.applied === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${host.applied}`);
+  private snapshotRequested(n: SimNode, driver: NodeDriver, index: LogIndex): void {
+    assert(driver.applied === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${driver.applied}`);
     this.stats.snapshotsRequested += 1;
-    const bytes = host.stateMachine.snapshot();
+    const bytes = driver.snapshot();
     const electionMs = this.electionTicks * this.tickMs;
     const rng = this.snapshotRng;
     const delayMs = rng.chance(1, 4) ? rng.int(electionMs, electionMs * 10) : rng.int(0, electionMs);
@@ -813,8 +617,8 @@ export class Simulation {
 
   private snapshotDone(c: SnapshotCompletion): void {
     const n = c.node;
-    const host = n.host;
-    if (n.state !== 'up' || host === null || n.incarnation !== c.incarnation) {
+    const driver = n.driver;
+    if (n.state !== 'up' || driver === null || n.incarnation !== c.incarnation) {
       // The incarnation that asked is gone (crash, failed write, replacement): nothing to hand to.
       this.stats.snapshotsDropped += 1;
       this.trace.add(this.now, `${n.name} snapshot at ${c.index} dropped: its incarnation is gone`);
@@ -825,41 +629,11 @@ export class Simulation {
       this.snapshotCompletions.push(n.pausedUntilMs, c);
       return;
     }
-    const taken = host.snapshotTaken(c.index, c.bytes);
+    const taken = driver.snapshotTaken(c.index, c.bytes);
     if (taken) this.stats.snapshotsTaken += 1;
     else this.stats.snapshotsDropped += 1;
     this.trace.add(this.now, `${n.name} snapshot at ${c.index} ${taken ? 'taken' : 'stale, dropped'}`);
     this.pump(n);
-  }
-
-  private lockHash(core: ServerCore): number {
-    return hashBytes(encodeSnapshot(core.state));
-  }
-
-  private onCoreReply(n: SimNode, reply: CoreReply): void {
-    const result = reply.result;
-    const r: CoreReply =
-      result.code === 'NOT_LEADER' && result.leader !== null
-        ? { requestId: reply.requestId, result: { ...result, leader: (this.byAddress.get(result.leader)?.name ?? null) as NodeId | null } }
-        : reply;
-    if (r.result.code === 'UNAVAILABLE') this.stats.unknownOutcome += 1;
-    if (r.result.code === 'OK') this.stats.acknowledged += 1;
-    if (r.requestId.startsWith('s')) this.coreReplies.set(r.requestId, r.result);
-    else this.lockWorkload?.complete(this.now, r);
-    this.trace.add(this.now, `${n.name} reply ${r.requestId} ${r.result.code}`);
-  }
-
-  private onReply(n: SimNode, reply: HostReply<unknown>): void {
-    // Clients know nodes by name; a leader hint carries the Raft id.
-    const r: HostReply<unknown> =
-      reply.code === 'NOT_LEADER' && reply.leader !== null
-        ? { ...reply, leader: (this.byAddress.get(reply.leader)?.name ?? null) as NodeId | null }
-        : reply;
-    if (r.code === 'OK' && r.kind === 'write') this.stats.acknowledged += 1;
-    if (r.code === 'UNKNOWN') this.stats.unknownOutcome += 1;
-    if (r.requestId.startsWith('s')) this.replies.set(r.requestId, r);
-    else this.workload?.complete(this.now, r);
-    this.trace.add(this.now, `${n.name} reply ${r.requestId} ${r.code}${r.code === 'OK' ? ` ${r.index}` : ''}`);
   }
 
   // ---- node lifecycle ---------------------------------------------------------------------------
@@ -880,15 +654,10 @@ export class Simulation {
 
   private boot(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
     n.incarnation += 1;
-    n.host = null;
-    n.core = null;
-    n.entries = new Map();
-    if (this.machineKind === 'locks') {
-      this.bootLockNode(n, persisted, initialVoters);
-      return;
-    }
-    const machine = this.createMachine();
-    const raftConfig: RaftConfig = {
+    n.driver = null;
+    this.raftSafety.onRestart(n.name, false);
+    this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
+    const raft: RaftConfig = {
       ...defaultRaftLimits,
       electionTicks: this.electionTicks,
       ...this.raftOverrides,
@@ -896,44 +665,16 @@ export class Simulation {
       initialVoters,
       mutations: this.mutant.mutations,
     };
-    this.raftSafety.onRestart(n.name, false);
-    this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
-    const created = NodeHost.create<unknown>({
-      raft: raftConfig,
-      persisted,
-      rng: n.rng.fork(`incarnation:${n.incarnation}`),
-      createRaft: this.createRaft,
-      stateMachine: machine,
-      tickMs: this.tickMs,
-      logTimeTickMs: this.logTimeTickMs,
-      snapshotEntries: this.snapshotEntries,
-      snapshotMode: this.snapshotMode,
-      nowMs: n.clock.read(this.now),
-      mutations: this.mutant.mutations,
-      observer: {
-        applied: (entry, logTimeMs) => {
-          this.smSafety.onApplied(n.name, entry, logTimeMs, machine.stateHash);
-          const broken = machine.invariants?.() ?? [];
-          if (broken.length > 0) throw new Violation('state-machine-invariants', `${n.name} after ${entry.index}: ${broken.join('; ')}`);
-        },
-        restored: (snapshot) => {
-          // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
-          if (n.host !== null) this.stats.snapshotsInstalled += 1;
-          const env = decodeEnvelope(snapshot.data);
-          this.smSafety.onRestored(n.name, snapshot.meta.index, env.ok ? env.value.logTimeMs : 0, machine.stateHash);
-        },
-      },
-    });
-    if (!created.ok) {
+    const rng = n.rng.fork(`incarnation:${n.incarnation}`);
+    const booted = this.mode.boot({ name: n.name, raft, persisted, rng, nowMs: n.clock.read(this.now) });
+    if (!booted.ok) {
       this.stats.refusedStarts += 1;
-      this.trace.add(this.now, `${n.name} refuses to start: ${created.error}`);
+      this.trace.add(this.now, `${n.name} refuses to start: ${booted.error}`);
       n.state = 'refused';
       return;
     }
-    if (persisted.snapshot === null) this.smSafety.onRestored(n.name, 0, 0, null);
-    n.host = created.value;
-    n.machine = machine;
-    this.markUp(n, created.value.status().term, created.value.applied);
+    n.driver = booted.value;
+    this.markUp(n, booted.value.status().term, booted.value.applied);
   }
 
   /** A node that just booted: running, a follower, with nothing queued, ticking from now. */
@@ -949,63 +690,14 @@ export class Simulation {
     this.pump(n);
   }
 
-  /** Lock mode: the node runs the production ServerCore on the state it loaded. */
-  private bootLockNode(n: SimNode, persisted: PersistentState, initialVoters: readonly NodeId[]): void {
-    this.raftSafety.onRestart(n.name, false);
-    this.raftSafety.onLoaded(n.name, persisted.snapshot, persisted.entries);
-    this.lockChecker.onReset(n.name);
-    const created = ServerCore.create({
-      raft: { ...defaultRaftLimits, electionTicks: this.electionTicks, ...this.raftOverrides, id: n.id, initialVoters, mutations: this.mutant.mutations },
-      persisted,
-      rng: n.rng.fork(`incarnation:${n.incarnation}`),
-      createRaft: this.createRaft,
-      tickMs: this.tickMs,
-      logTimeTickMs: this.logTimeTickMs,
-      snapshotEntries: this.snapshotEntries,
-      snapshotMode: this.snapshotMode,
-      nowMs: n.clock.read(this.now),
-      keepaliveIntervalMs: this.keepaliveIntervalMs,
-      machine: this.lockMachine,
-      mutations: this.mutant.mutations,
-      // The lock checkers see every applied entry, not only the state at the end of a drain.
-      onApplied: (state, output, command) => {
-        this.lockChecker.afterApply(n.name, state, output.notifications);
-        const decoded = command.payload.length === 0 ? null : decodeCommand(command.payload, this.lockMachine);
-        if (decoded?.ok === true && decoded.value.type === 'client') {
-          this.lockChecker.onCommandResult(n.name, state, decoded.value.clientId, decoded.value.seq, output.result);
-        }
-      },
-      onRestored: () => this.lockChecker.onReset(n.name),
-    });
-    if (!created.ok) {
-      this.stats.refusedStarts += 1;
-      this.trace.add(this.now, `${n.name} refuses to start: ${created.error}`);
-      n.state = 'refused';
-      return;
-    }
-    const core = created.value;
-    for (const e of persisted.entries) n.entries.set(e.index, e);
-    const restoredAt = core.host.applied;
-    this.smSafety.onRestored(n.name, restoredAt, core.host.appliedLogTime, restoredAt === 0 ? null : this.lockHash(core));
-    n.core = core;
-    n.host = core.host;
-    n.machine = null;
-    this.markUp(n, core.status().term, restoredAt);
-  }
-
   private kill(n: SimNode, losePageCache: boolean, state: NodeState): void {
-    n.host = null;
-    n.core = null;
-    n.entries = new Map();
-    this.lockChecker.onReset(n.name);
-    this.lockWorkload?.nodeLost(this.now, n.name);
-    n.machine = null;
+    n.driver = null;
+    this.mode.nodeLost(n.name);
     n.state = state;
     n.backlog = [];
     n.pausedUntilMs = 0;
     n.crashWhenCommitReaches = null;
     n.disk.crash(losePageCache);
-    this.workload?.nodeLost(this.now, n.name);
   }
 
   private restart(n: SimNode): void {
@@ -1016,8 +708,7 @@ export class Simulation {
 
   private resume(n: SimNode): void {
     n.pausedUntilMs = 0;
-    const host = n.host;
-    if (host === null) return;
+    if (n.driver === null) return;
     this.trace.add(this.now, `${n.name} resumes (${n.backlog.length} queued)`);
     this.tickNode(n, n.clock.read(this.now));
     n.nextTickMs = this.now + this.tickMs;
@@ -1030,10 +721,8 @@ export class Simulation {
         case 'message':
           this.deliver(n, item.message);
           break;
-        case 'propose':
-        case 'read':
-        case 'lock':
-          this.handleRequest(n, item);
+        case 'request':
+          this.handleRequest(n, item.request);
           break;
         default:
           assertNever(item, 'backlog item');
@@ -1119,9 +808,9 @@ export class Simulation {
         const leader = this.leader();
         const target = this.byName.get(event.to);
         if (leader === null || target === undefined || leader === event.to) return;
-        const host = this.node(leader).host;
-        if (host === null) return;
-        host.transferLeadership(`s${++this.scriptCounter}`, target.id);
+        const driver = this.node(leader).driver;
+        if (driver === null) return;
+        driver.transferLeadership(scriptedRequestId(++this.scriptCounter), target.id);
         this.pump(this.node(leader));
         return;
       }
@@ -1208,18 +897,7 @@ export class Simulation {
     this.stats.messagesDelivered = this.network.stats.delivered;
     this.stats.messagesLost = this.network.stats.lost + this.network.stats.blocked;
     this.stats.diskSyncs = this.nodes.reduce((s, n) => s + n.disk.syncs, 0);
-    if (this.workload !== null) {
-      this.stats.lost = this.workload.stats.lost;
-    }
-    if (this.lockWorkload !== null) {
-      const l = this.lockWorkload.stats;
-      this.stats.lockGrants = l.grants;
-      this.stats.lockRetries = l.retries;
-      this.stats.staleTokens = l.staleTokens;
-      this.stats.sessionsLost = l.sessionsLost;
-    }
-    this.stats.beliefsChecked = this.lockChecker.beliefsChecked;
-    this.stats.beliefOverlapsOutsideBound = this.lockChecker.overlapsOutsideBound;
+    this.mode.collectStats(this.stats);
     this.stats.simulatedMs = this.now;
     return this.stats;
   }

@@ -1,0 +1,318 @@
+/**
+ * Lock mode (`machineKind: 'locks'`): every node runs the production ServerCore (NodeHost +
+ * LockStateMachine, batched keepalives, ReadIndex queries, notifications of every applied entry),
+ * the random clients are lock clients (src/sim/lock-workload.ts), and the lock checkers
+ * (src/sim/checkers/lock-safety.ts) see every replica apply every entry.
+ */
+import type { Message } from '../raft/messages.js';
+import type { RaftStatus } from '../raft/status.js';
+import type { ConfChange, Entry, LogIndex, NodeId } from '../raft/types.js';
+import { decodeEnvelope } from '../node/envelope.js';
+import type { CoreOutput, CoreReply } from '../node/server-core.js';
+import { ServerCore } from '../node/server-core.js';
+import type { UnreachableCause } from '../node/transport.js';
+import type { WireResult } from '../protocol/client-protocol.js';
+import { decodeCommand } from '../statemachine/commands.js';
+import type { LockMachineConfig } from '../statemachine/config.js';
+import type { Notification } from '../statemachine/results.js';
+import { encodeSnapshot } from '../statemachine/snapshot.js';
+import { AssertionError, assert, assertNever } from '../util/assert.js';
+import type { Result } from '../util/result.js';
+import { err, ok } from '../util/result.js';
+import type { LockSafetyChecker } from './checkers/lock-safety.js';
+import { hashBytes } from './checkers/violation.js';
+import type { LockRequest, LockWorkload } from './lock-workload.js';
+import type {
+  AddressedRequest,
+  ClientAnswer,
+  ClientRequest,
+  HostSettings,
+  NodeBoot,
+  NodeDriver,
+  SimContext,
+  SimMode,
+} from './node-driver.js';
+import { isScriptedRequest } from './node-driver.js';
+import type { SimulationStats } from './sim-stats.js';
+
+function lockRequest(request: ClientRequest): LockRequest {
+  switch (request.kind) {
+    case 'lock':
+      return request.request;
+    case 'propose':
+      throw new AssertionError('raw writes are for the hash machine: lock nodes take lockRequest');
+    case 'read':
+      throw new AssertionError('raw reads are for the hash machine: lock nodes take lockQuery');
+    default:
+      return assertNever(request, 'client request');
+  }
+}
+
+/** The replica's whole state, hashed: what the state checker compares across replicas. */
+function lockStateHash(core: ServerCore): number {
+  return hashBytes(encodeSnapshot(core.state));
+}
+
+export interface LockModeOptions {
+  readonly host: HostSettings;
+  readonly machine: LockMachineConfig;
+  /** The leader's keepalive batching interval. */
+  readonly keepaliveIntervalMs: number;
+  readonly checker: LockSafetyChecker;
+  /** The lock clients; null when a script sends every request. */
+  readonly workload: LockWorkload | null;
+  /** Called for every entry a node applies, after the checkers saw it (for tests). */
+  readonly onApplied: ((node: string, entry: Entry) => void) | null;
+  /** The notifications a node's applies emitted (what it would push to its clients). */
+  readonly onNotifications: ((node: string, notifications: readonly Notification[]) => void) | null;
+}
+
+export class LockMode implements SimMode {
+  /** Answers to scripted requests, by request id. */
+  private readonly answers = new Map<string, WireResult>();
+
+  constructor(
+    private readonly ctx: SimContext,
+    private readonly options: LockModeOptions,
+  ) {}
+
+  boot(node: NodeBoot): Result<NodeDriver, string> {
+    const { checker, machine } = this.options;
+    checker.onReset(node.name);
+    const created = ServerCore.create({
+      ...this.options.host,
+      raft: node.raft,
+      persisted: node.persisted,
+      rng: node.rng,
+      nowMs: node.nowMs,
+      keepaliveIntervalMs: this.options.keepaliveIntervalMs,
+      machine,
+      // The lock checkers see every applied entry, not only the state at the end of a drain.
+      onApplied: (state, output, command) => {
+        checker.afterApply(node.name, state, output.notifications);
+        const decoded = command.payload.length === 0 ? null : decodeCommand(command.payload, machine);
+        if (decoded?.ok === true && decoded.value.type === 'client') {
+          checker.onCommandResult(node.name, state, decoded.value.clientId, decoded.value.seq, output.result);
+        }
+      },
+      onRestored: () => checker.onReset(node.name),
+    });
+    if (!created.ok) return err(created.error);
+    const core = created.value;
+    const driver = new LockNodeDriver(node.name, core, node.persisted.entries, this.ctx, this.options, (reply) =>
+      this.answer(node.name, reply),
+    );
+    const restoredAt = core.host.applied;
+    const hash = restoredAt === 0 ? null : lockStateHash(core);
+    this.ctx.stateChecker.onRestored(node.name, restoredAt, core.host.appliedLogTime, hash);
+    return ok(driver);
+  }
+
+  nodeLost(name: string): void {
+    this.options.checker.onReset(name);
+    this.options.workload?.nodeLost(this.ctx.nowMs, name);
+  }
+
+  checkScripted(request: ClientRequest): void {
+    lockRequest(request);
+  }
+
+  refuse(node: string, request: ClientRequest): void {
+    const result: WireResult = { code: 'NOT_LEADER', message: 'connection refused', leader: null, leaderClient: null };
+    this.answer(node, { requestId: lockRequest(request).requestId, result });
+  }
+
+  nextRequestAtMs(): number | null {
+    return this.options.workload?.nextAtMs ?? null;
+  }
+
+  dueRequests(nowMs: number): readonly AddressedRequest[] {
+    const workload = this.options.workload;
+    if (workload === null || workload.nextAtMs > nowMs) return [];
+    return workload.due(nowMs).map((request) => ({ node: request.node, request: { kind: 'lock', request } }));
+  }
+
+  answerOf(requestId: string): ClientAnswer | undefined {
+    const result = this.answers.get(requestId);
+    return result === undefined ? undefined : { kind: 'lock', result };
+  }
+
+  get openRequests(): number {
+    return this.options.workload?.openCount ?? 0;
+  }
+
+  get maxAcknowledgedIndex(): number {
+    return this.options.workload?.acknowledgedIndexMax ?? 0;
+  }
+
+  collectStats(stats: SimulationStats): void {
+    const workload = this.options.workload;
+    if (workload !== null) {
+      stats.lockGrants = workload.stats.grants;
+      stats.lockRetries = workload.stats.retries;
+      stats.staleTokens = workload.stats.staleTokens;
+      stats.sessionsLost = workload.stats.sessionsLost;
+    }
+    stats.beliefsChecked = this.options.checker.beliefsChecked;
+    stats.beliefOverlapsOutsideBound = this.options.checker.overlapsOutsideBound;
+  }
+
+  private answer(node: string, reply: CoreReply): void {
+    const ctx = this.ctx;
+    const result = reply.result;
+    // Clients know nodes by name; a leader hint carries the Raft id.
+    const r: CoreReply =
+      result.code === 'NOT_LEADER' && result.leader !== null
+        ? { requestId: reply.requestId, result: { ...result, leader: ctx.nameOf(result.leader) as NodeId | null } }
+        : reply;
+    if (r.result.code === 'UNAVAILABLE') ctx.stats.unknownOutcome += 1;
+    if (r.result.code === 'OK') ctx.stats.acknowledged += 1;
+    if (isScriptedRequest(r.requestId)) this.answers.set(r.requestId, r.result);
+    else this.options.workload?.complete(ctx.nowMs, r);
+    ctx.trace(`${node} reply ${r.requestId} ${r.result.code}`);
+  }
+}
+
+/** One incarnation of a lock-mode node: the ServerCore, and what its applies still owe the checkers. */
+class LockNodeDriver implements NodeDriver {
+  /** Entries this incarnation stored and has not applied yet (fed to the checkers as it applies them). */
+  private readonly entries = new Map<number, Entry>();
+  /** The last index the checkers saw this incarnation apply. */
+  private reportedThrough: number;
+  private out: CoreOutput | null = null;
+
+  constructor(
+    private readonly name: string,
+    private readonly core: ServerCore,
+    stored: readonly Entry[],
+    private readonly ctx: SimContext,
+    private readonly options: LockModeOptions,
+    private readonly answer: (reply: CoreReply) => void,
+  ) {
+    for (const e of stored) this.entries.set(e.index, e);
+    this.reportedThrough = core.host.applied;
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  get applied(): LogIndex {
+    return this.core.host.applied;
+  }
+
+  get pendingCount(): number {
+    return this.core.host.pendingCount;
+  }
+
+  tick(localMs: number): void {
+    this.core.tick(localMs);
+  }
+
+  receive(message: Message): void {
+    this.core.receive(message);
+  }
+
+  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
+    this.core.reportUnreachable(peer, cause);
+  }
+
+  persisted(seq: number): void {
+    this.core.persisted(seq);
+  }
+
+  request(request: ClientRequest): void {
+    const { requestId, op } = lockRequest(request);
+    switch (op.kind) {
+      case 'command':
+        return this.core.command(requestId, op.command);
+      case 'keepAlive':
+        return this.core.keepAlive(requestId, op.session);
+      case 'read':
+        return this.core.read(requestId, op.query);
+      default:
+        return assertNever(op, 'lock request');
+    }
+  }
+
+  proposeConfChange(requestId: string, change: ConfChange): void {
+    this.core.confChange(requestId, change);
+  }
+
+  transferLeadership(requestId: string, to: NodeId): void {
+    // Straight to the host: the core would track the transfer and answer it, and nobody asks.
+    this.core.host.transferLeadership(requestId, to);
+  }
+
+  drain(): CoreOutput {
+    const out = this.core.drain();
+    this.out = out;
+    return out;
+  }
+
+  /**
+   * Feed what the last drain applied to the log and state checkers (entry by entry, the replica's
+   * snapshot hash at the last one), then the lock checkers, then push notifications to the
+   * clients connected here.
+   */
+  reportApplied(): void {
+    const out = this.out;
+    if (out === null) return;
+    const core = this.core;
+    const checker = this.ctx.stateChecker;
+    for (const w of out.writes) for (const e of w.entries) this.entries.set(e.index, e);
+    let cursor = this.reportedThrough;
+    for (const s of out.snapshots) {
+      if (s.kind !== 'installed') continue;
+      this.ctx.stats.snapshotsInstalled += 1;
+      cursor = Math.max(cursor, s.index);
+      // The core reports the snapshot's index only: its state and log time are known here only
+      // if nothing was applied after it in the same drain (else the next entries are checked
+      // from there on, without a floor).
+      const atSnapshot = core.host.applied === s.index;
+      const logTimeMs = atSnapshot ? core.host.appliedLogTime : 0;
+      checker.onRestored(this.name, s.index, logTimeMs, atSnapshot ? lockStateHash(core) : null);
+    }
+    const applied = core.host.applied;
+    for (let i = cursor + 1; i <= applied; i++) {
+      const entry = this.entries.get(i);
+      assert(entry !== undefined, () => `${this.name} applied ${i} without storing it`);
+      const env = entry.kind === 'command' ? decodeEnvelope(entry.data) : null;
+      const logTimeMs = env !== null && env.ok ? env.value.logTimeMs : null;
+      // Encoding the whole state is most of a lock run's cost: every replica hashes it at the
+      // same sample of indexes (multiples of 4 that end a drain), which still compares replicas
+      // byte for byte all along the log.
+      const hash = i === applied && i % 4 === 0 ? lockStateHash(core) : null;
+      checker.onApplied(this.name, entry, logTimeMs, hash);
+      this.options.onApplied?.(this.name, entry);
+    }
+    for (const i of [...this.entries.keys()]) if (i <= applied) this.entries.delete(i);
+    this.reportedThrough = applied;
+    if (out.notifications.length > 0) {
+      this.options.workload?.notify(this.ctx.nowMs, this.name, out.notifications);
+      this.options.onNotifications?.(this.name, out.notifications);
+    }
+  }
+
+  answerClients(): void {
+    const out = this.out;
+    this.out = null;
+    if (out !== null) for (const r of out.replies) this.answer(r);
+  }
+
+  stop(reason: string): void {
+    for (const r of this.core.stopSafely(reason)) this.answer(r);
+  }
+
+  snapshot(): Uint8Array {
+    return this.core.host.stateMachine.snapshot();
+  }
+
+  snapshotTaken(index: LogIndex, bytes: Uint8Array): boolean {
+    return this.core.host.snapshotTaken(index, bytes);
+  }
+
+  stateHash(): number {
+    return lockStateHash(this.core);
+  }
+}
