@@ -126,6 +126,17 @@ export class RequestRouter<R> {
     return ticket;
   }
 
+  /**
+   * A request the caller held back on its way to the core (a password being hashed) goes there
+   * now, unless its client went away meanwhile.
+   */
+  resume(ticket: RouteTicket): void {
+    const routed = this.open.get(ticket);
+    assert(routed !== undefined, () => `request ${ticket} resumed but not open in the router`);
+    assert(routed.stage.at === 'local', () => `request ${ticket} resumed while ${routed.stage.at}`);
+    this.submitLocal(routed);
+  }
+
   /** This node's core answered the request: NOT_LEADER routes it on, anything else is its answer. */
   localAnswered(ticket: RouteTicket, result: WireResult, nowMs: number): void {
     const routed = this.open.get(ticket);

@@ -6,7 +6,9 @@
  * NOT_LEADER, and then the request is forwarded to the leader over a client connection (or, for a
  * client that asked for redirects, answered NOT_LEADER with the leader's client address). Requests
  * that find no leader wait for one (bounded by `requestTimeoutMs`) and then get UNAVAILABLE. Reads
- * use ReadIndex on any node. Notifications of every applied entry are pushed to the connections
+ * use ReadIndex on any node. That routing is the deterministic RequestRouter
+ * (src/node/request-router.ts): this class links it to the core, the forwarding connections and
+ * the clients, and feeds it time after every drain. Notifications of every applied entry are pushed to the connections
  * whose client id or session they name; watch events to the matching watches.
  *
  * With `tls` the node is secure (docs/security.md): TLS on both ports, every client connection
@@ -871,7 +873,7 @@ export class NodeServer implements ConnectionHost {
         const checked = decodeCommand(encodeCommand(command), this.machine);
         if (!checked.ok) return this.router.localAnswered(ticket, invalidArgument(`op.action: ${checked.error}`), this.now());
         entry.prepared = prepared;
-        this.submit(ticket, entry);
+        this.router.resume(ticket);
       },
       (error: unknown) =>
         this.router.localAnswered(ticket, unavailable(`hashing the password failed: ${describe(error)}`), this.now()),

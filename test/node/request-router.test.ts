@@ -261,3 +261,17 @@ t.test('a core answer for a request the router is not holding at the core is a b
   t.throws(() => router.localAnswered(forwarded, ok, 0), /answered by the core while forwarded/);
   t.equal(world.answers.length, 1);
 });
+
+t.test('a request held back on its way to the core (a password being hashed) resumes, unless its client left', async (t) => {
+  const { world, router } = harness();
+  const held = router.admit({ name: 'held', open: true }, forward, 0);
+  router.resume(held);
+  t.same(world.submitted.map((s) => s.name), ['held', 'held'], 'handed to the core again');
+  const gone: Req = { name: 'gone', open: true };
+  const ticket = router.admit(gone, forward, 0);
+  gone.open = false;
+  router.resume(ticket);
+  t.equal(world.submitted.length, 3, 'a closed client is not submitted');
+  t.equal(router.stats.dropped, 1);
+  t.throws(() => router.resume(ticket), /not open in the router/);
+});
