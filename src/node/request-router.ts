@@ -101,7 +101,15 @@ export class RequestRouter<R> {
   /** Forwarded requests, whose deadlines `tick` checks (kept apart: the core's many are not). */
   private readonly forwarded = new Set<Routed<R>>();
   private nextTicket = 1;
-  readonly stats: RouterStats = { admitted: 0, answered: 0, dropped: 0, forwarded: 0, parked: 0, redirected: 0, expired: 0 };
+  readonly stats: RouterStats = {
+    admitted: 0,
+    answered: 0,
+    dropped: 0,
+    forwarded: 0,
+    parked: 0,
+    redirected: 0,
+    expired: 0,
+  };
 
   constructor(
     private readonly options: RequestRouterOptions,
@@ -119,7 +127,8 @@ export class RequestRouter<R> {
   /** Accept a request and hand it to this node's core. */
   admit(request: R, route: RouteOptions, nowMs: number): RouteTicket {
     const ticket = this.nextTicket++ as RouteTicket;
-    const routed: Routed<R> = { ticket, request, route, deadlineMs: nowMs + this.options.requestTimeoutMs, stage: { at: 'local' } };
+    const deadlineMs = nowMs + this.options.requestTimeoutMs;
+    const routed: Routed<R> = { ticket, request, route, deadlineMs, stage: { at: 'local' } };
     this.open.set(ticket, routed);
     this.stats.admitted += 1;
     this.submitLocal(routed);
@@ -177,7 +186,8 @@ export class RequestRouter<R> {
       if (routed.stage.at !== 'forwarded' || nowMs < routed.deadlineMs) continue;
       this.stats.expired += 1;
       const { leader } = routed.stage;
-      const message = `the leader ${leader} did not answer in time; the outcome is unknown, retry with the same (clientId, seq)`;
+      const message =
+        `the leader ${leader} did not answer in time; the outcome is unknown, retry with the same (clientId, seq)`;
       this.finish(routed, unavailable(message), 'outcome');
     }
     if (this.parked.length === 0) return;

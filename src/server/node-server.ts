@@ -8,8 +8,9 @@
  * that find no leader wait for one (bounded by `requestTimeoutMs`) and then get UNAVAILABLE. Reads
  * use ReadIndex on any node. That routing is the deterministic RequestRouter
  * (src/node/request-router.ts): this class links it to the core, the forwarding connections and
- * the clients, and feeds it time after every drain. Notifications of every applied entry are pushed to the connections
- * whose client id or session they name; watch events to the matching watches.
+ * the clients, and feeds it time after every drain. Notifications of every applied entry are
+ * pushed to the connections whose client id or session they name; watch events to the matching
+ * watches.
  *
  * With `tls` the node is secure (docs/security.md): TLS on both ports, every client connection
  * authenticates in its Hello, every command is stamped with the connection's principal (the state
@@ -825,6 +826,11 @@ export class NodeServer implements ConnectionHost {
     if (op.kind === 'admin' && entry.prepared === undefined) return this.prepareAdmin(ticket, entry, op.action);
     const requestId = `q${this.nextRequest++}`;
     this.inflight.set(requestId, { ticket, entry });
+    const answeredLocally = (): void => {
+      this.inflight.delete(requestId);
+      const message = `${op.kind}${op.kind === 'members' ? ' list' : ''} is answered locally`;
+      this.router.localAnswered(ticket, { code: 'INVALID_ARGUMENT', message }, this.now());
+    };
     this.driver.guard(() => {
       switch (op.kind) {
         case 'command':
@@ -834,23 +840,20 @@ export class NodeServer implements ConnectionHost {
         case 'read':
           return this.core.read(requestId, op.query, principal);
         case 'admin':
-          if (entry.prepared === undefined) return undefined;
+          assert(entry.prepared !== undefined, 'an admin action reaches the core hashed');
           return this.core.admin(requestId, principal, entry.prepared);
         case 'transferLeader':
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
-          if (op.action === 'list') return undefined;
+          if (op.action === 'list') return answeredLocally();
           return this.core.confChange(requestId, this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client));
         case 'whoami':
         case 'watch':
         case 'unwatch':
         case 'status':
         case 'snapshot':
-        case 'backup': {
-          this.inflight.delete(requestId);
-          const message = `${op.kind} is answered locally`;
-          return this.router.localAnswered(ticket, { code: 'INVALID_ARGUMENT', message }, this.now());
-        }
+        case 'backup':
+          return answeredLocally();
         default:
           return assertNever(op, 'client op');
       }
@@ -871,7 +874,8 @@ export class NodeServer implements ConnectionHost {
       (prepared) => {
         const command = { type: 'admin' as const, principal: entry.principal, action: prepared };
         const checked = decodeCommand(encodeCommand(command), this.machine);
-        if (!checked.ok) return this.router.localAnswered(ticket, invalidArgument(`op.action: ${checked.error}`), this.now());
+        const invalid = checked.ok ? null : invalidArgument(`op.action: ${checked.error}`);
+        if (invalid !== null) return this.router.localAnswered(ticket, invalid, this.now());
         entry.prepared = prepared;
         this.router.resume(ticket);
       },

@@ -18,7 +18,12 @@ interface Req {
 }
 
 const ok: WireResult = { code: 'OK', value: { kind: 'released', name: 'm0' } };
-const notLeader = (leader: NodeId | null): WireResult => ({ code: 'NOT_LEADER', message: 'not the leader', leader, leaderClient: null });
+const notLeader = (leader: NodeId | null): WireResult => ({
+  code: 'NOT_LEADER',
+  message: 'not the leader',
+  leader,
+  leaderClient: null,
+});
 const forward: RouteOptions = { redirect: false, localOnly: false };
 
 /** A node (n1) of n1..n3 whose clock, leader and links the test moves by hand. */
@@ -124,10 +129,11 @@ t.test('a redirect client is answered NOT_LEADER with the leader and its client 
   const none = router.admit({ name: 'b', open: true }, { redirect: true, localOnly: false }, 0);
   router.localAnswered(none, notLeader(null), 0);
   const answer = world.answers[1]?.result;
-  t.same(answer, { code: 'NOT_LEADER', message: 'node n1 is not the leader', leader: null, leaderClient: null }, 'no leader: no address');
+  const noLeader = { code: 'NOT_LEADER', message: 'node n1 is not the leader', leader: null, leaderClient: null };
+  t.same(answer, noLeader, 'no leader: no address');
 });
 
-t.test('a parked request past its deadline is answered UNAVAILABLE once, and a late leader does not resubmit it', async (t) => {
+t.test('a parked request past its deadline: UNAVAILABLE once, not resubmitted by a late leader', async (t) => {
   const { world, router } = harness(1000);
   const ticket = router.admit({ name: 'a', open: true }, forward, 0);
   router.localAnswered(ticket, notLeader(null), 10);
@@ -135,7 +141,8 @@ t.test('a parked request past its deadline is answered UNAVAILABLE once, and a l
   t.same(world.answers, [], 'waits until the deadline');
   router.tick(1000);
   t.equal(world.answers.length, 1);
-  t.match(world.answers[0], { name: 'a', source: 'refusal', result: { code: 'UNAVAILABLE', message: /no leader within the request timeout/ } });
+  const expired = { code: 'UNAVAILABLE', message: /no leader within the request timeout/ };
+  t.match(world.answers[0], { name: 'a', source: 'refusal', result: expired });
   world.leader = n1;
   router.tick(1001);
   router.tick(5000);
@@ -152,7 +159,8 @@ t.test('a forwarded request the leader never answers is answered UNAVAILABLE at 
   router.tick(999);
   t.same(world.answers, []);
   router.tick(1000);
-  t.match(world.answers, [{ name: 'a', source: 'outcome', result: { code: 'UNAVAILABLE', message: /n2 did not answer in time; the outcome is unknown/ } }]);
+  const unknown = { code: 'UNAVAILABLE', message: /n2 did not answer in time; the outcome is unknown/ };
+  t.match(world.answers, [{ name: 'a', source: 'outcome', result: unknown }]);
   router.forwardAnswered(ticket, ok, 1200);
   t.equal(world.answers.length, 1, 'the late answer from the leader is ignored');
 });
@@ -185,7 +193,9 @@ t.test('an unreachable leader (UNAVAILABLE) is retried too, until the deadline l
   router.tick(990);
   router.localAnswered(ticket, notLeader(n2), 990);
   router.forwardAnswered(ticket, { code: 'UNAVAILABLE', message: 'leader n2 is unreachable' }, 1000);
-  t.same(world.answers, [{ name: 'a', result: { code: 'UNAVAILABLE', message: 'leader n2 is unreachable' }, source: 'outcome' }], 'no room: the leader answer is the answer');
+  const unreachable = { code: 'UNAVAILABLE', message: 'leader n2 is unreachable' };
+  const final = [{ name: 'a', result: unreachable, source: 'outcome' }];
+  t.same(world.answers, final, 'no room: the leader answer is the answer');
 });
 
 t.test('a NOT_LEADER from the leader with no room left becomes UNAVAILABLE (no stable leader)', async (t) => {
@@ -194,7 +204,8 @@ t.test('a NOT_LEADER from the leader with no room left becomes UNAVAILABLE (no s
   const ticket = router.admit({ name: 'a', open: true }, forward, 0);
   router.localAnswered(ticket, notLeader(n2), 0);
   router.forwardAnswered(ticket, notLeader(n3), 60);
-  t.same(world.answers, [{ name: 'a', result: { code: 'UNAVAILABLE', message: 'no stable leader in time; retry' }, source: 'outcome' }]);
+  const unsettled = { code: 'UNAVAILABLE', message: 'no stable leader in time; retry' };
+  t.same(world.answers, [{ name: 'a', result: unsettled, source: 'outcome' }]);
 });
 
 t.test('a stopped node answers a failed forward instead of retrying it', async (t) => {
@@ -204,7 +215,8 @@ t.test('a stopped node answers a failed forward instead of retrying it', async (
   router.localAnswered(ticket, notLeader(n2), 0);
   world.stopped = true;
   router.forwardAnswered(ticket, { code: 'UNAVAILABLE', message: 'this node is shutting down' }, 1);
-  t.same(world.answers, [{ name: 'a', result: { code: 'UNAVAILABLE', message: 'this node is shutting down' }, source: 'outcome' }]);
+  const stopping = { code: 'UNAVAILABLE', message: 'this node is shutting down' };
+  t.same(world.answers, [{ name: 'a', result: stopping, source: 'outcome' }]);
 });
 
 t.test('stop answers every parked request; abort answers one wherever it is', async (t) => {
@@ -262,7 +274,7 @@ t.test('a core answer for a request the router is not holding at the core is a b
   t.equal(world.answers.length, 1);
 });
 
-t.test('a request held back on its way to the core (a password being hashed) resumes, unless its client left', async (t) => {
+t.test('a request held back on its way to the core (hashing a password) resumes unless its client left', async (t) => {
   const { world, router } = harness();
   const held = router.admit({ name: 'held', open: true }, forward, 0);
   router.resume(held);

@@ -28,8 +28,10 @@ t.test('a scripted request to a follower is answered by its router: NOT_LEADER n
   const leader = leaderOf(sim);
   sim.runFor(200); // the followers hear of the leader with its first append
   const follower = sim.names.find((name) => name !== leader) ?? '';
-  const result = call(sim, follower, { kind: 'command', command: { type: 'client', clientId: 'c1', seq: 1, op: { type: 'openSession', ttlMs: 5000 } } });
+  const command = { type: 'client', clientId: 'c1', seq: 1, op: { type: 'openSession', ttlMs: 5000 } } as const;
+  const open = { kind: 'command', command } as const;
+  const result = call(sim, follower, open);
   t.same(result, { code: 'NOT_LEADER', message: `node ${follower} is not the leader`, leader, leaderClient: leader });
-  const opened = call(sim, leader, { kind: 'command', command: { type: 'client', clientId: 'c1', seq: 1, op: { type: 'openSession', ttlMs: 5000 } } });
+  const opened = call(sim, leader, open);
   t.equal(opened.code, 'OK', 'the leader serves it');
 });
