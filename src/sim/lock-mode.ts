@@ -141,7 +141,7 @@ export class LockMode implements SimMode {
     this.retire(name);
     this.wire.nodeLost(this.ctx.nowMs, name);
     this.options.checker.onReset(name);
-    this.options.workload?.nodeLost(this.ctx.nowMs, name);
+    this.options.workload?.nodeLost(this.ctx.nowMs(), name);
   }
 
   checkScripted(request: ClientRequest): void {
@@ -239,7 +239,7 @@ export class LockMode implements SimMode {
     if (r.result.code === 'UNAVAILABLE') ctx.stats.unknownOutcome += 1;
     if (r.result.code === 'OK') ctx.stats.acknowledged += 1;
     if (isScriptedRequest(r.requestId)) this.answers.set(r.requestId, r.result);
-    else this.options.workload?.complete(ctx.nowMs, r);
+    else this.options.workload?.complete(ctx.nowMs(), r);
     ctx.trace(`${node} reply ${r.requestId} ${r.result.code}`);
   }
 }
@@ -425,7 +425,7 @@ class LockNodeDriver implements NodeDriver {
     for (const i of [...this.entries.keys()]) if (i <= applied) this.entries.delete(i);
     this.reportedThrough = applied;
     if (out.notifications.length > 0) {
-      this.options.workload?.notify(this.ctx.nowMs, this.name, out.notifications);
+      this.options.workload?.notify(this.ctx.nowMs(), this.name, out.notifications);
       this.options.onNotifications?.(this.name, out.notifications);
     }
   }

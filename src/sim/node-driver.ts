@@ -91,7 +91,7 @@ export interface NodeDriver {
 
 /** What the Simulation lends its mode: virtual time, the trace, the counters, the state checker. */
 export interface SimContext {
-  readonly nowMs: number;
+  nowMs(): number;
   trace(text: string): void;
   readonly stats: SimulationStats;
   readonly stateChecker: StateMachineSafetyChecker;

@@ -89,7 +89,7 @@ export class RaftMode implements SimMode {
   }
 
   nodeLost(name: string): void {
-    this.options.workload?.nodeLost(this.ctx.nowMs, name);
+    this.options.workload?.nodeLost(this.ctx.nowMs(), name);
   }
 
   checkScripted(request: ClientRequest): void {
@@ -151,7 +151,7 @@ export class RaftMode implements SimMode {
     if (r.code === 'OK' && r.kind === 'write') ctx.stats.acknowledged += 1;
     if (r.code === 'UNKNOWN') ctx.stats.unknownOutcome += 1;
     if (isScriptedRequest(r.requestId)) this.answers.set(r.requestId, r);
-    else this.options.workload?.complete(ctx.nowMs, r);
+    else this.options.workload?.complete(ctx.nowMs(), r);
     ctx.trace(`${node} reply ${r.requestId} ${r.code}${r.code === 'OK' ? ` ${r.index}` : ''}`);
   }
 }

@@ -29,6 +29,8 @@ import { Operator } from './operator.js';
 import { Trace } from './trace.js';
 import type { MutantSetup } from './mutants.js';
 import { mutantSetup, noMutant } from './mutants.js';
+import type { CrashNow } from './leader-arms.js';
+import { LeaderArms } from './leader-arms.js';
 import type { LockRequestOp } from './lock-workload.js';
 import type { ClientRequest, HostSettings, NodeDriver, SimContext, SimMode } from './node-driver.js';
 import { scriptedRequestId } from './node-driver.js';
@@ -42,27 +44,6 @@ export type { SimulationStats } from './sim-stats.js';
 export { emptySimulationStats } from './sim-stats.js';
 
 type NodeState = 'up' | 'down' | 'stopped' | 'refused';
-
-/** A crash the simulator makes on the spot, inside a node's drain. */
-interface CrashNow {
-  readonly losePageCache: boolean;
-  readonly downMs: number;
-}
-
-/** A fault aimed at the next node to win an election (see FaultEvent). */
-type LeaderArm = Extract<FaultEvent, { kind: 'crashNextLeader' | 'crashWhenCaughtUp' | 'isolateNextLeader' }>;
-
-/**
- * An armed `crashWhenCaughtUp`: the leader's term, its commit index when it won, and the last
- * entry it held then (before its first entry of the term).
- */
-interface CommitArm {
-  readonly term: number;
-  readonly commit: number;
-  readonly index: number;
-  readonly losePageCache: boolean;
-  readonly downMs: number;
-}
 
 /** A deferred snapshot on its way back to the node incarnation that asked for it. */
 interface SnapshotCompletion {
@@ -96,7 +77,6 @@ interface SimNode {
   role: string;
   term: number;
   lastApplied: number;
-  crashWhenCommitReaches: CommitArm | null;
 }
 
 /**
@@ -136,8 +116,7 @@ export class Simulation {
   private readonly operator = new Operator();
   private readonly operatorView: OperatorCluster;
   private workloadOn: boolean;
-  /** Armed faults aimed at the next leaders, oldest first: each election won takes the first. */
-  private leaderArms: LeaderArm[] = [];
+  private readonly leaderArms = new LeaderArms();
   private scriptCounter = 0;
   private now = 0;
   readonly stats: SimulationStats = emptySimulationStats();
@@ -179,7 +158,6 @@ export class Simulation {
       role: 'follower',
       term: 0,
       lastApplied: 0,
-      crashWhenCommitReaches: null,
     }));
     for (const n of this.nodes) {
       this.byName.set(n.name, n);
@@ -195,11 +173,8 @@ export class Simulation {
   }
 
   private modeContext(): SimContext {
-    const sim = this;
     return {
-      get nowMs() {
-        return sim.now;
-      },
+      nowMs: () => this.now,
       trace: (text) => this.trace.add(this.now, text),
       stats: this.stats,
       stateChecker: this.smSafety,
@@ -315,7 +290,9 @@ export class Simulation {
       if (t === null || t > endMs) break;
       sameMs = t <= this.now ? sameMs + 1 : 0;
       // A cluster that keeps producing work without time passing would hang the run instead of failing it.
-      if (sameMs > 100_000) throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      if (sameMs > 100_000) {
+        throw new Violation('runaway', `more than 100000 steps at ${this.now}ms without time passing`);
+      }
       if (this.network.inFlight > 50_000) throw new Violation('runaway', `${this.network.inFlight} messages in flight`);
       this.now = Math.max(this.now, t);
       this.step();
@@ -335,7 +312,7 @@ export class Simulation {
     this.trace.add(this.now, 'liveness phase');
     this.workloadOn = false;
     this.faults.clear();
-    this.leaderArms = [];
+    this.leaderArms.disarm();
     this.network.heal();
     for (const n of this.nodes) {
       n.disk.disarm();
@@ -570,9 +547,9 @@ export class Simulation {
       this.trace.add(this.now, `${n.name} ${status.role} t${status.term}`);
       n.role = status.role;
       n.term = status.term;
-      if (status.role === 'leader') crashNow = this.leaderWon(n, status.commit, status.lastIndex);
+      if (status.role === 'leader') crashNow = this.leaderWon(n, status);
     }
-    crashNow ??= this.crashAtCommit(n, status);
+    crashNow ??= this.leaderArms.crashAtCommit(n.name, status);
     this.raftSafety.onStatus(n.name, status);
     if (crashNow !== null && this.mayCrash(n)) {
       // What this drain applied is checked; what it asked for (writes, messages, replies) never happens.
@@ -612,7 +589,8 @@ export class Simulation {
    * timeouts, so that applies, InstallSnapshots, crashes and restarts happen in between.
    */
   private snapshotRequested(n: SimNode, driver: NodeDriver, index: LogIndex): void {
-    assert(driver.applied === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${driver.applied}`);
+    const at = driver.applied;
+    assert(at === index, () => `${n.name} asked for a snapshot at ${index} with its machine at ${at}`);
     this.stats.snapshotsRequested += 1;
     const bytes = driver.snapshot();
     const electionMs = this.electionTicks * this.tickMs;
@@ -703,7 +681,7 @@ export class Simulation {
     n.state = state;
     n.backlog = [];
     n.pausedUntilMs = 0;
-    n.crashWhenCommitReaches = null;
+    this.leaderArms.forget(n.name);
     n.disk.crash(losePageCache);
   }
 
@@ -759,10 +737,14 @@ export class Simulation {
         for (const a of this.addressOf(event.node)) this.network.bridge(ids, a);
         return;
       case 'oneWay':
-        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
+        for (const from of this.addressOf(event.from)) {
+          for (const to of this.addressOf(event.to)) this.network.cutOneWay(from, to);
+        }
         return;
       case 'clog':
-        for (const from of this.addressOf(event.from)) for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
+        for (const from of this.addressOf(event.from)) {
+          for (const to of this.addressOf(event.to)) this.network.clog(from, to, this.now + event.forMs);
+        }
         return;
       case 'heal':
         this.network.heal();
@@ -787,8 +769,7 @@ export class Simulation {
       case 'crashNextLeader':
       case 'crashWhenCaughtUp':
       case 'isolateNextLeader':
-        // A few arms at most: faults aimed at elections that never came are dropped, oldest first.
-        this.leaderArms = [...this.leaderArms.slice(-2), event];
+        this.leaderArms.arm(event);
         return;
       case 'pause': {
         const n = this.byName.get(event.node);
@@ -845,46 +826,27 @@ export class Simulation {
     return n.state === 'up' && down + 1 <= Math.floor((this.nodes.length - 1) / 2);
   }
 
-  /**
-   * `n` just won an election, its commit index at `commit` and its log ending at `lastIndex` (its
-   * first entry of the term): the first
-   * armed leader fault takes effect. Returns the crash to make on the spot (before any of its
-   * messages leave), if any.
-   */
-  private leaderWon(n: SimNode, commit: number, lastIndex: number): CrashNow | null {
-    const arm = this.leaderArms.shift();
-    if (arm === undefined) return null;
-    switch (arm.kind) {
-      case 'isolateNextLeader':
+  /** `n` just won an election: the first armed leader fault takes effect. Returns a crash to make on the spot. */
+  private leaderWon(n: SimNode, status: RaftStatus): CrashNow | null {
+    const effect = this.leaderArms.won(n.name, status);
+    switch (effect.kind) {
+      case 'none':
+        return null;
+      case 'isolate':
         this.trace.add(this.now, `${n.name} is cut off as it wins`);
         for (const a of this.addressOf(n.name)) this.network.isolate(this.nodes.map((x) => x.id), a);
         return null;
-      case 'crashWhenCaughtUp':
-        n.crashWhenCommitReaches = { term: n.term, commit, index: lastIndex - 1, losePageCache: arm.losePageCache, downMs: arm.downMs };
-        return null;
-      case 'crashNextLeader': {
-        if (arm.afterMs === 0) return arm;
-        const atMs = this.now + arm.afterMs;
-        this.faults.push(atMs, { atMs, kind: 'crash', node: n.name, losePageCache: arm.losePageCache });
-        this.faults.push(atMs + arm.downMs, { atMs: atMs + arm.downMs, kind: 'restart', node: n.name });
+      case 'crashNow':
+        return effect.crash;
+      case 'crashAfter': {
+        const atMs = this.now + effect.afterMs;
+        this.faults.push(atMs, { atMs, kind: 'crash', node: n.name, losePageCache: effect.losePageCache });
+        this.faults.push(atMs + effect.downMs, { atMs: atMs + effect.downMs, kind: 'restart', node: n.name });
         return null;
       }
       default:
-        return assertNever(arm, 'leader arm');
+        return assertNever(effect, 'leader arm effect');
     }
-  }
-
-  /** An armed `crashWhenCaughtUp`: the crash to make now, the leader having committed what it held. */
-  private crashAtCommit(n: SimNode, status: RaftStatus): CrashNow | null {
-    const arm = n.crashWhenCommitReaches;
-    if (arm === null) return null;
-    if (status.role !== 'leader' || status.term !== arm.term) {
-      n.crashWhenCommitReaches = null;
-      return null;
-    }
-    if (status.commit <= arm.commit || status.commit < arm.index) return null;
-    n.crashWhenCommitReaches = null;
-    return arm;
   }
 
   private addressOf(name: string): NodeId[] {
