@@ -139,7 +139,7 @@ export class LockMode implements SimMode {
 
   nodeLost(name: string): void {
     this.retire(name);
-    this.wire.nodeLost(this.ctx.nowMs, name);
+    this.wire.nodeLost(this.ctx.nowMs(), name);
     this.options.checker.onReset(name);
     this.options.workload?.nodeLost(this.ctx.nowMs(), name);
   }
@@ -150,7 +150,7 @@ export class LockMode implements SimMode {
 
   refuse(node: string, request: ClientRequest): void {
     const { requestId } = lockRequest(request);
-    if (this.wire.isForward(requestId)) return this.wire.refused(this.ctx.nowMs, requestId);
+    if (this.wire.isForward(requestId)) return this.wire.refused(this.ctx.nowMs(), requestId);
     const result: WireResult = { code: 'NOT_LEADER', message: 'connection refused', leader: null, leaderClient: null };
     this.answer(node, { requestId: lockRequest(request).requestId, result });
   }
@@ -213,7 +213,7 @@ export class LockMode implements SimMode {
     // Another incarnation (or none) runs there now: the connection that asked is gone.
     if (driver === undefined || driver !== forward.incarnation) return;
     // A paused process reads its sockets when it resumes.
-    if (!this.ctx.running(forward.from)) return this.wire.retryAnswer(this.ctx.nowMs + 5, forward, result);
+    if (!this.ctx.running(forward.from)) return this.wire.retryAnswer(this.ctx.nowMs() + 5, forward, result);
     driver.forwardAnswered(forward.ticket, result);
   }
 
@@ -230,7 +230,7 @@ export class LockMode implements SimMode {
     const ctx = this.ctx;
     const result = reply.result;
     // A forwarded request's answer goes back to the node that forwarded it.
-    if (this.wire.isForward(reply.requestId)) return this.wire.answer(ctx.nowMs, reply.requestId, result);
+    if (this.wire.isForward(reply.requestId)) return this.wire.answer(ctx.nowMs(), reply.requestId, result);
     // Clients know nodes by name; a leader hint carries the Raft id.
     const r: CoreReply =
       result.code === 'NOT_LEADER' && result.leader !== null
@@ -290,7 +290,7 @@ class LockNodeDriver implements NodeDriver {
       forward: (ticket, leader, request) => {
         const to = ctx.nameOf(leader);
         assert(to !== null, () => `${name} forwards to ${leader}, a node it does not know`);
-        wire.send(ctx.nowMs, { from: name, incarnation: this, ticket, to, op: request.op });
+        wire.send(ctx.nowMs(), { from: name, incarnation: this, ticket, to, op: request.op });
         ctx.trace(`${name} forwards ${request.requestId} to ${to}`);
       },
       answer: (request, result) => this.answer({ requestId: request.requestId, result }),
