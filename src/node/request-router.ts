@@ -12,6 +12,10 @@
  * request still waiting then is answered UNAVAILABLE (the client retries with the same
  * (clientId, seq), which the state machine deduplicates).
  *
+ * The contract: every admitted request ends exactly once — answered through `links.answer`, or
+ * dropped unanswered when its client has gone (`links.isOpen` false). Ending twice, or an answer
+ * from the core for a request not at the core, is an assertion; so is a count that does not add up.
+ *
  * The router is deterministic: no clock, no timers, no I/O. Time comes in as `nowMs` on every call
  * (deadlines are checked on `tick`), and it acts only through the injected `RouterLinks`, so the
  * node server (over TCP, src/server/node-server.ts) and the simulator (over the simulated network)
@@ -182,6 +186,10 @@ export class RequestRouter<R> {
    * answered UNAVAILABLE, parked ones are tried again once a leader is known.
    */
   tick(nowMs: number): void {
+    const { admitted, answered, dropped } = this.stats;
+    const open = this.open.size;
+    const counts = (): string => `router: ${admitted} admitted, ${answered} answered, ${dropped} dropped, ${open} open`;
+    assert(admitted === answered + dropped + open, counts);
     for (const routed of this.forwarded.size === 0 ? [] : [...this.forwarded]) {
       if (routed.stage.at !== 'forwarded' || nowMs < routed.deadlineMs) continue;
       this.stats.expired += 1;
