@@ -6,8 +6,11 @@
  * NOT_LEADER, and then the request is forwarded to the leader over a client connection (or, for a
  * client that asked for redirects, answered NOT_LEADER with the leader's client address). Requests
  * that find no leader wait for one (bounded by `requestTimeoutMs`) and then get UNAVAILABLE. Reads
- * use ReadIndex on any node. Notifications of every applied entry are pushed to the connections
- * whose client id or session they name; watch events to the matching watches.
+ * use ReadIndex on any node. That routing is the deterministic RequestRouter
+ * (src/node/request-router.ts): this class links it to the core, the forwarding connections and
+ * the clients, and feeds it time after every drain. Notifications of every applied entry are
+ * pushed to the connections whose client id or session they name; watch events to the matching
+ * watches.
  *
  * With `tls` the node is secure (docs/security.md): TLS on both ports, every client connection
  * authenticates in its Hello, every command is stamped with the connection's principal (the state
@@ -70,6 +73,9 @@ import { BackupStore, backupIdleMs } from './backup-store.js';
 import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, ConnectionObserver, HelloAccepted } from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
+import type { AnswerSource, RouterLinks, RouteTicket } from '../node/request-router.js';
+import { defaultRetryDelayMs, RequestRouter } from '../node/request-router.js';
+import { assert, assertNever } from '../util/assert.js';
 import { PushRoutes, startWatch } from '../node/server-push.js';
 import type { RequestChannel } from '../node/request-channel.js';
 import { ServerGateway } from './node-gateway.js';
@@ -147,15 +153,13 @@ export interface NodeServerOptions {
   readonly seed?: number;
 }
 
+/** A client request on its way through the router (src/node/request-router.ts). */
 interface InFlight {
   readonly connection: RequestChannel;
   readonly id: number;
   readonly op: ClientOp;
   /** Who the request acts as: the connection's principal, or a forwarding node's `as`. */
   readonly principal: string | null;
-  readonly deadlineMs: number;
-  /** A parked request is not retried before this time (after a failed forward). */
-  notBeforeMs: number;
   /** An admin action with its passwords hashed, once this node (as leader) has hashed them. */
   prepared?: AdminCommand;
   /** Logged with its result when it finishes: admin operations and cross-session commands. */
@@ -165,9 +169,6 @@ interface InFlight {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
-
-/** After a failed forward (leader unreachable or no longer leading), wait this long to retry. */
-const forwardRetryDelayMs = 50;
 
 export class NodeServer implements ConnectionHost {
   readonly clusterId: string;
@@ -195,8 +196,10 @@ export class NodeServer implements ConnectionHost {
   private readonly directory = new Map<NodeId, MemberAddresses>();
   private readonly connections = new Set<ClientConnection>();
   private readonly pushRoutes = new PushRoutes();
-  private readonly inflight = new Map<string, InFlight>();
-  private parked: InFlight[] = [];
+  /** Requests at the core, by the core's request id. */
+  private readonly inflight = new Map<string, { readonly ticket: RouteTicket; readonly entry: InFlight }>();
+  /** Forwarding, parking, NOT_LEADER and deadlines; this class only feeds it time and links. */
+  private readonly router: RequestRouter<InFlight>;
   private readonly clientLimits: ClientConnectionLimits;
   private readonly connectionLimits: ConnectionLimits;
   private readonly requestTimeoutMs: number;
@@ -253,6 +256,10 @@ export class NodeServer implements ConnectionHost {
       timeoutMs: this.requestTimeoutMs,
       tls: options.tls ?? null,
     });
+    this.router = new RequestRouter<InFlight>(
+      { self: this.nodeId, requestTimeoutMs: this.requestTimeoutMs, retryDelayMs: defaultRetryDelayMs },
+      this.routerLinks(),
+    );
     this.auth = new ClientAuth({
       secure: options.tls !== undefined,
       clusterId: this.clusterId,
@@ -618,9 +625,10 @@ export class NodeServer implements ConnectionHost {
       return connection.respond(id, permissionDenied(describeUnknownUser(as)));
     }
     const principal = as ?? connection.principal;
-    const deadlineMs = this.now() + this.requestTimeoutMs;
-    const submit = (audited?: InFlight['audit']): void =>
-      this.submit({ connection, id, op, principal, deadlineMs, notBeforeMs: 0, ...(audited === undefined ? {} : { audit: audited }) });
+    const submit = (audited?: InFlight['audit']): void => {
+      const entry: InFlight = { connection, id, op, principal, ...(audited === undefined ? {} : { audit: audited }) };
+      this.router.admit(entry, { redirect: connection.redirect, localOnly: op.kind === 'read' }, this.now());
+    };
     const refuse = (what: AdminOnly, audited: InFlight['audit']): boolean => {
       const denied = adminOnlyDenial(state, principal, what);
       if (denied === null) return false;
@@ -712,6 +720,8 @@ export class NodeServer implements ConnectionHost {
       }
       case 'backup':
         return this.backup(connection, id, principal, op.backup, op.offset, refuse);
+      default:
+        return assertNever(op, 'client op');
     }
   }
 
@@ -790,15 +800,37 @@ export class NodeServer implements ConnectionHost {
 
   // ---- request flow ------------------------------------------------------------------------
 
-  private submit(entry: InFlight): void {
-    if (!entry.connection.isOpen) return;
-    if (this.driver.isStopped) {
-      return entry.connection.respond(entry.id, unavailable('this node has stopped'));
-    }
+  /** How the router reaches this node's core, the leader and the clients. */
+  private routerLinks(): RouterLinks<InFlight> {
+    return {
+      leader: () => this.core.status().leader,
+      canForwardTo: (node) => node !== this.nodeId && this.directory.has(node),
+      clientAddress: (node) => this.addressBook().client(node),
+      isOpen: (entry) => entry.connection.isOpen,
+      isStopped: () => this.driver.isStopped,
+      submitLocal: (ticket, entry) => this.submit(ticket, entry),
+      forward: (ticket, leader, entry) => {
+        const member = this.directory.get(leader);
+        assert(member !== undefined, () => `forwarding to ${leader}, a node without addresses`);
+        this.forwards.forward(leader, member.client, entry.op, entry.principal, (result) =>
+          this.router.forwardAnswered(ticket, result, this.now()),
+        );
+      },
+      answer: (entry, result, source) => this.answer(entry, result, source),
+    };
+  }
+
+  private submit(ticket: RouteTicket, entry: InFlight): void {
+    if (this.driver.isStopped) return this.router.abort(ticket, unavailable('this node has stopped'));
     const { op, principal } = entry;
-    if (op.kind === 'admin' && entry.prepared === undefined) return this.prepareAdmin(entry, op.action);
+    if (op.kind === 'admin' && entry.prepared === undefined) return this.prepareAdmin(ticket, entry, op.action);
     const requestId = `q${this.nextRequest++}`;
-    this.inflight.set(requestId, entry);
+    this.inflight.set(requestId, { ticket, entry });
+    const answeredLocally = (): void => {
+      this.inflight.delete(requestId);
+      const message = `${op.kind}${op.kind === 'members' ? ' list' : ''} is answered locally`;
+      this.router.localAnswered(ticket, { code: 'INVALID_ARGUMENT', message }, this.now());
+    };
     this.driver.guard(() => {
       switch (op.kind) {
         case 'command':
@@ -808,18 +840,22 @@ export class NodeServer implements ConnectionHost {
         case 'read':
           return this.core.read(requestId, op.query, principal);
         case 'admin':
-          if (entry.prepared === undefined) return undefined;
+          assert(entry.prepared !== undefined, 'an admin action reaches the core hashed');
           return this.core.admin(requestId, principal, entry.prepared);
         case 'transferLeader':
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
-          if (op.action === 'list') return undefined;
+          if (op.action === 'list') return answeredLocally();
           return this.core.confChange(requestId, this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client));
-        default: {
-          this.inflight.delete(requestId);
-          const message = `${op.kind} is answered locally`;
-          return entry.connection.respond(entry.id, { code: 'INVALID_ARGUMENT', message });
-        }
+        case 'whoami':
+        case 'watch':
+        case 'unwatch':
+        case 'status':
+        case 'snapshot':
+        case 'backup':
+          return answeredLocally();
+        default:
+          return assertNever(op, 'client op');
       }
     });
   }
@@ -829,85 +865,34 @@ export class NodeServer implements ConnectionHost {
    * forwards the action as it came, inside TLS); the hashed command is checked with the state
    * machine's own codec before it is proposed.
    */
-  private prepareAdmin(entry: InFlight, action: AdminAction): void {
-    if (!this.core.isLeading) return this.notLeader(entry, null);
+  private prepareAdmin(ticket: RouteTicket, entry: InFlight, action: AdminAction): void {
+    if (!this.core.isLeading) {
+      const refusal: WireResult = { code: 'NOT_LEADER', message: 'not the leader', leader: null, leaderClient: null };
+      return this.router.localAnswered(ticket, refusal, this.now());
+    }
     this.auth.prepare(action).then(
       (prepared) => {
         const command = { type: 'admin' as const, principal: entry.principal, action: prepared };
         const checked = decodeCommand(encodeCommand(command), this.machine);
-        if (!checked.ok) return this.finish(entry, invalidArgument(`op.action: ${checked.error}`));
+        const invalid = checked.ok ? null : invalidArgument(`op.action: ${checked.error}`);
+        if (invalid !== null) return this.router.localAnswered(ticket, invalid, this.now());
         entry.prepared = prepared;
-        this.submit(entry);
+        this.router.resume(ticket);
       },
-      (error: unknown) => this.finish(entry, unavailable(`hashing the password failed: ${describe(error)}`)),
+      (error: unknown) =>
+        this.router.localAnswered(ticket, unavailable(`hashing the password failed: ${describe(error)}`), this.now()),
     );
   }
 
-  private finish(entry: InFlight, result: WireResult): void {
-    if (result.code === 'NOT_LEADER') return this.notLeader(entry, result.leader);
-    if (result.code === 'OK' && result.value.kind === 'session') {
-      this.pushRoutes.bindSession(entry.connection, result.value.session);
+  /** The router's one answer to a request: outcomes bind the session they opened and are audited. */
+  private answer(entry: InFlight, result: WireResult, source: AnswerSource): void {
+    if (source === 'outcome') {
+      if (result.code === 'OK' && result.value.kind === 'session') {
+        this.pushRoutes.bindSession(entry.connection, result.value.session);
+      }
+      this.audit(entry.connection, entry.principal, entry.audit, result.code);
     }
-    this.audit(entry.connection, entry.principal, entry.audit, result.code);
     entry.connection.respond(entry.id, result);
-  }
-
-  private notLeader(entry: InFlight, hint: NodeId | null): void {
-    if (!entry.connection.isOpen) return;
-    const leader = hint ?? this.core.status().leader;
-    if (entry.connection.redirect) {
-      const leaderClient = leader === null ? null : this.addressBook().client(leader);
-      const message = `node ${this.nodeId} is not the leader`;
-      const refusal: WireResult = { code: 'NOT_LEADER', message, leader, leaderClient };
-      return entry.connection.respond(entry.id, refusal);
-    }
-    const member = leader === null ? undefined : this.directory.get(leader);
-    const local = leader === null || leader === this.nodeId || member === undefined;
-    if (local || entry.op.kind === 'read') {
-      // No leader yet (or a read that needs one): wait for a leader, then try again here.
-      this.parked.push(entry);
-      return;
-    }
-    this.forwards.forward(leader, member.client, entry.op, entry.principal, (result) => {
-      // The leader we knew is gone or no longer leads: until the deadline, wait for the cluster
-      // to settle and try again (the same (clientId, seq), so a duplicate is harmless).
-      const retry = result.code === 'NOT_LEADER' || result.code === 'UNAVAILABLE';
-      if (retry && this.now() + forwardRetryDelayMs < entry.deadlineMs && !this.driver.isStopped) {
-        entry.notBeforeMs = this.now() + forwardRetryDelayMs;
-        this.parked.push(entry);
-        this.scheduleUnpark();
-        return;
-      }
-      const unsettled = unavailable('no stable leader in time; retry');
-      const settled = result.code === 'NOT_LEADER' ? unsettled : result;
-      this.finish(entry, settled);
-    });
-  }
-
-  /** Retry parked requests once a leader is known; give up on those past their deadline. */
-  private unpark(): void {
-    if (this.parked.length === 0) return;
-    const now = this.now();
-    const leader = this.core.status().leader;
-    const parked = this.parked;
-    this.parked = [];
-    for (const entry of parked) {
-      if (!entry.connection.isOpen) continue;
-      if (now >= entry.deadlineMs) {
-        const message = 'no leader within the request timeout; retry with the same (clientId, seq)';
-        entry.connection.respond(entry.id, unavailable(message));
-      } else if (leader === null || now < entry.notBeforeMs) {
-        this.parked.push(entry);
-      } else {
-        this.submit(entry);
-      }
-    }
-  }
-
-  /** Parked requests are looked at after every drain; this makes sure one happens soon. */
-  private scheduleUnpark(): void {
-    const timer = setTimeout(() => this.driver.guard(() => undefined), forwardRetryDelayMs);
-    timer.unref();
   }
 
   // ---- output ------------------------------------------------------------------------------
@@ -925,10 +910,10 @@ export class NodeServer implements ConnectionHost {
     }
     const answer = (): void => {
       for (const reply of output.replies) {
-        const entry = this.inflight.get(reply.requestId);
-        if (entry === undefined) continue;
+        const routed = this.inflight.get(reply.requestId);
+        if (routed === undefined) continue;
         this.inflight.delete(reply.requestId);
-        this.finish(entry, reply.result);
+        this.router.localAnswered(routed.ticket, reply.result, this.now());
       }
     };
     const state = this.core.state;
@@ -955,7 +940,8 @@ export class NodeServer implements ConnectionHost {
       else this.log.info('installed snapshot from the leader', { index: snapshot.index });
     }
     this.observeChanges();
-    this.unpark();
+    // After every drain (at least every driver beat): deadlines, and parked requests once a leader is known.
+    this.router.tick(this.now());
   }
 
   /**
@@ -1043,8 +1029,8 @@ export class NodeServer implements ConnectionHost {
     this.fatalError = error;
     this.log.error('node stopped', { error: describe(error) });
     for (const reply of this.core.stopSafely(describe(error))) {
-      const entry = this.inflight.get(reply.requestId);
-      if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
+      const routed = this.inflight.get(reply.requestId);
+      if (routed !== undefined) this.router.abort(routed.ticket, reply.result);
     }
     this.inflight.clear();
     if (this.mirrorFeed !== null) clearInterval(this.mirrorFeed);
@@ -1074,11 +1060,10 @@ export class NodeServer implements ConnectionHost {
     const stopping = 'this node is shutting down';
     const replies = this.fatalError === null ? this.core.stopSafely(stopping) : [];
     for (const reply of replies) {
-      const entry = this.inflight.get(reply.requestId);
-      if (entry !== undefined) entry.connection.respond(entry.id, reply.result);
+      const routed = this.inflight.get(reply.requestId);
+      if (routed !== undefined) this.router.abort(routed.ticket, reply.result);
     }
-    for (const entry of this.parked) entry.connection.respond(entry.id, unavailable(stopping));
-    this.parked = [];
+    this.router.stop(stopping);
     this.forwards.close();
     for (const connection of [...this.connections]) connection.close('node shutting down');
     if (this.mirrorFeed !== null) clearInterval(this.mirrorFeed);

@@ -125,6 +125,11 @@ export interface ForwardPoolOptions {
   readonly clusterId: string;
   readonly self: NodeId;
   readonly frameBytesMax: number;
+  /**
+   * A forward the leader has not answered in this long is given up here (its slot freed). The
+   * request router (src/node/request-router.ts) has answered its client by then: at the request's
+   * deadline, which is no later.
+   */
   readonly timeoutMs: number;
   /** This node's TLS material (secure node); null: plaintext. */
   readonly tls: TlsMaterial | null;

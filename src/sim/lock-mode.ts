@@ -3,6 +3,13 @@
  * LockStateMachine, batched keepalives, ReadIndex queries, notifications of every applied entry),
  * the random clients are lock clients (src/sim/lock-workload.ts), and the lock checkers
  * (src/sim/checkers/lock-safety.ts) see every replica apply every entry.
+ *
+ * Client requests go through each node's request router (src/node/request-router.ts), as on the
+ * node server: a follower forwards a random client's request to the leader over the simulated
+ * client links (src/sim/forward-wire.ts), or answers NOT_LEADER with the leader when the client
+ * asked for redirects (one in four requests, and every scripted one); with no leader the request
+ * is parked, and a request still waiting at its deadline is answered UNAVAILABLE. Elections,
+ * partitions and crashes thus exercise forwarding, parking, retries and deadlines.
  */
 import type { Message } from '../raft/messages.js';
 import type { RaftStatus } from '../raft/status.js';
@@ -10,6 +17,8 @@ import type { ConfChange, Entry, LogIndex, NodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../node/envelope.js';
 import type { CoreOutput, CoreReply } from '../node/server-core.js';
 import { ServerCore } from '../node/server-core.js';
+import type { RouterLinks, RouterStats, RouteTicket } from '../node/request-router.js';
+import { defaultRetryDelayMs, RequestRouter } from '../node/request-router.js';
 import type { UnreachableCause } from '../node/transport.js';
 import type { WireResult } from '../protocol/client-protocol.js';
 import { decodeCommand } from '../statemachine/commands.js';
@@ -19,9 +28,12 @@ import { encodeSnapshot } from '../statemachine/snapshot.js';
 import { AssertionError, assert, assertNever } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
+import type { Rng } from '../util/rng.js';
 import type { LockSafetyChecker } from './checkers/lock-safety.js';
 import { hashBytes } from './checkers/violation.js';
-import type { LockRequest, LockWorkload } from './lock-workload.js';
+import type { Forward } from './forward-wire.js';
+import { ForwardWire } from './forward-wire.js';
+import type { LockRequest, LockRequestOp, LockWorkload } from './lock-workload.js';
 import type {
   AddressedRequest,
   ClientAnswer,
@@ -65,16 +77,28 @@ export interface LockModeOptions {
   readonly onApplied: ((node: string, entry: Entry) => void) | null;
   /** The notifications a node's applies emitted (what it would push to its clients). */
   readonly onNotifications: ((node: string, notifications: readonly Notification[]) => void) | null;
+  /** The routing's own stream: link delays and which clients' requests ask for redirects. */
+  readonly routingRng: Rng;
 }
+
+/** The routing's counters, summed over every incarnation. */
+type RoutingCounts = Pick<RouterStats, 'parked' | 'expired'>;
 
 export class LockMode implements SimMode {
   /** Answers to scripted requests, by request id. */
   private readonly answers = new Map<string, WireResult>();
+  /** The running incarnation of each node: forwarded answers reach only the one that asked. */
+  private readonly drivers = new Map<string, LockNodeDriver>();
+  private readonly wire: ForwardWire;
+  /** Counters of incarnations that ended. */
+  private readonly ended: RoutingCounts = { parked: 0, expired: 0 };
 
   constructor(
     private readonly ctx: SimContext,
     private readonly options: LockModeOptions,
-  ) {}
+  ) {
+    this.wire = new ForwardWire(options.routingRng.fork('links'), (from, to) => ctx.linkCut(from, to));
+  }
 
   boot(node: NodeBoot): Result<NodeDriver, string> {
     const { checker, machine } = this.options;
@@ -102,6 +126,11 @@ export class LockMode implements SimMode {
     const driver = new LockNodeDriver(node.name, core, node.persisted.entries, this.ctx, this.options, (reply) =>
       this.answer(node.name, reply),
     );
+    // As the node server's default, without its 5 s floor: six election timeouts.
+    const requestTimeoutMs = 6 * node.raft.electionTicks * this.options.host.tickMs;
+    driver.route(this.wire, node.nowMs, requestTimeoutMs);
+    this.retire(node.name);
+    this.drivers.set(node.name, driver);
     const restoredAt = core.host.applied;
     const hash = restoredAt === 0 ? null : lockStateHash(core);
     this.ctx.stateChecker.onRestored(node.name, restoredAt, core.host.appliedLogTime, hash);
@@ -109,6 +138,8 @@ export class LockMode implements SimMode {
   }
 
   nodeLost(name: string): void {
+    this.retire(name);
+    this.wire.nodeLost(this.ctx.nowMs(), name);
     this.options.checker.onReset(name);
     this.options.workload?.nodeLost(this.ctx.nowMs(), name);
   }
@@ -118,6 +149,8 @@ export class LockMode implements SimMode {
   }
 
   refuse(node: string, request: ClientRequest): void {
+    const { requestId } = lockRequest(request);
+    if (this.wire.isForward(requestId)) return this.wire.refused(this.ctx.nowMs(), requestId);
     const result: WireResult = { code: 'NOT_LEADER', message: 'connection refused', leader: null, leaderClient: null };
     this.answer(node, { requestId: lockRequest(request).requestId, result });
   }
@@ -130,6 +163,16 @@ export class LockMode implements SimMode {
     const workload = this.options.workload;
     if (workload === null || workload.nextAtMs > nowMs) return [];
     return workload.due(nowMs).map((request) => ({ node: request.node, request: { kind: 'lock', request } }));
+  }
+
+  nextForwardAtMs(): number | null {
+    return this.wire.nextAtMs();
+  }
+
+  dueForwards(nowMs: number): readonly AddressedRequest[] {
+    const due = this.wire.due(nowMs);
+    for (const { forward, result } of due.answers) this.forwardAnswered(forward, result);
+    return due.requests.map((r) => ({ node: r.node, request: { kind: 'lock', request: r.request } }));
   }
 
   answerOf(requestId: string): ClientAnswer | undefined {
@@ -153,13 +196,41 @@ export class LockMode implements SimMode {
       stats.staleTokens = workload.stats.staleTokens;
       stats.sessionsLost = workload.stats.sessionsLost;
     }
+    stats.forwarded = this.wire.forwarded;
+    stats.parked = this.ended.parked;
+    stats.requestsExpired = this.ended.expired;
+    for (const driver of this.drivers.values()) {
+      stats.parked += driver.routing.parked;
+      stats.requestsExpired += driver.routing.expired;
+    }
     stats.beliefsChecked = this.options.checker.beliefsChecked;
     stats.beliefOverlapsOutsideBound = this.options.checker.overlapsOutsideBound;
+  }
+
+  /** A forwarded request's answer reached its forwarder's node. */
+  private forwardAnswered(forward: Forward, result: WireResult): void {
+    const driver = this.drivers.get(forward.from);
+    // Another incarnation (or none) runs there now: the connection that asked is gone.
+    if (driver === undefined || driver !== forward.incarnation) return;
+    // A paused process reads its sockets when it resumes.
+    if (!this.ctx.running(forward.from)) return this.wire.retryAnswer(this.ctx.nowMs() + 5, forward, result);
+    driver.forwardAnswered(forward.ticket, result);
+  }
+
+  /** An incarnation ended: its routing counters join the totals. */
+  private retire(name: string): void {
+    const driver = this.drivers.get(name);
+    if (driver === undefined) return;
+    this.drivers.delete(name);
+    this.ended.parked += driver.routing.parked;
+    this.ended.expired += driver.routing.expired;
   }
 
   private answer(node: string, reply: CoreReply): void {
     const ctx = this.ctx;
     const result = reply.result;
+    // A forwarded request's answer goes back to the node that forwarded it.
+    if (this.wire.isForward(reply.requestId)) return this.wire.answer(ctx.nowMs(), reply.requestId, result);
     // Clients know nodes by name; a leader hint carries the Raft id.
     const r: CoreReply =
       result.code === 'NOT_LEADER' && result.leader !== null
@@ -180,6 +251,14 @@ class LockNodeDriver implements NodeDriver {
   /** The last index the checkers saw this incarnation apply. */
   private reportedThrough: number;
   private out: CoreOutput | null = null;
+  private router: RequestRouter<LockRequest> | null = null;
+  private wire: ForwardWire | null = null;
+  /** Requests at the core, by the core's request id, with their router tickets. */
+  private readonly atCore = new Map<string, RouteTicket>();
+  private submissions = 0;
+  /** This node's clock at its last tick: the router's time. */
+  private localMs = 0;
+  private stopped = false;
 
   constructor(
     private readonly name: string,
@@ -193,6 +272,48 @@ class LockNodeDriver implements NodeDriver {
     this.reportedThrough = core.host.applied;
   }
 
+  /** Route this incarnation's client requests (set once, right after boot). */
+  route(wire: ForwardWire, nowMs: number, requestTimeoutMs: number): void {
+    const { ctx, name } = this;
+    this.localMs = nowMs;
+    this.wire = wire;
+    const links: RouterLinks<LockRequest> = {
+      leader: () => this.core.status().leader,
+      canForwardTo: (node) => {
+        const to = ctx.nameOf(node);
+        return to !== null && to !== name;
+      },
+      clientAddress: (node) => ctx.nameOf(node),
+      // A client's connection lives as long as this incarnation; a forwarder's while it waits.
+      isOpen: (request) => !wire.isForward(request.requestId) || wire.waiting(request.requestId),
+      submitLocal: (ticket, request) => this.submitLocal(ticket, request.requestId, request.op),
+      forward: (ticket, leader, request) => {
+        const to = ctx.nameOf(leader);
+        assert(to !== null, () => `${name} forwards to ${leader}, a node it does not know`);
+        wire.send(ctx.nowMs(), { from: name, incarnation: this, ticket, to, op: request.op });
+        ctx.trace(`${name} forwards ${request.requestId} to ${to}`);
+      },
+      answer: (request, result) => this.answer({ requestId: request.requestId, result }),
+      isStopped: () => this.stopped,
+    };
+    const self = this.core.status().id;
+    this.router = new RequestRouter({ self, requestTimeoutMs, retryDelayMs: defaultRetryDelayMs }, links);
+  }
+
+  /** The router's counters. */
+  get routing(): RouterStats {
+    return this.routed.stats;
+  }
+
+  private get routed(): RequestRouter<LockRequest> {
+    assert(this.router !== null, () => `${this.name} takes requests before its routing is set`);
+    return this.router;
+  }
+
+  forwardAnswered(ticket: RouteTicket, result: WireResult): void {
+    this.routed.forwardAnswered(ticket, result, this.localMs);
+  }
+
   status(): RaftStatus {
     return this.core.status();
   }
@@ -202,11 +323,13 @@ class LockNodeDriver implements NodeDriver {
   }
 
   get pendingCount(): number {
-    return this.core.host.pendingCount;
+    return this.core.host.pendingCount + this.routed.pending;
   }
 
   tick(localMs: number): void {
+    this.localMs = localMs;
     this.core.tick(localMs);
+    this.routed.tick(localMs);
   }
 
   receive(message: Message): void {
@@ -222,14 +345,27 @@ class LockNodeDriver implements NodeDriver {
   }
 
   request(request: ClientRequest): void {
-    const { requestId, op } = lockRequest(request);
+    const routed = lockRequest(request);
+    const { requestId, op } = routed;
+    // Forwarding nodes and scripts ask for redirects; so does one random client request in four.
+    const asks = isScriptedRequest(requestId) || this.wire?.isForward(requestId) === true;
+    const redirect = asks || this.options.routingRng.chance(1, 4);
+    this.routed.admit(routed, { redirect, localOnly: op.kind === 'read' }, this.localMs);
+  }
+
+  private submitLocal(ticket: RouteTicket, requestId: string, op: LockRequestOp): void {
+    if (this.stopped) return this.routed.abort(ticket, { code: 'UNAVAILABLE', message: 'this node has stopped' });
+    this.submissions += 1;
+    // Each submission its own id at the core: a parked request is submitted again under a new one.
+    const coreId = `${requestId}.${this.submissions}`;
+    this.atCore.set(coreId, ticket);
     switch (op.kind) {
       case 'command':
-        return this.core.command(requestId, op.command);
+        return this.core.command(coreId, op.command);
       case 'keepAlive':
-        return this.core.keepAlive(requestId, op.session);
+        return this.core.keepAlive(coreId, op.session);
       case 'read':
-        return this.core.read(requestId, op.query);
+        return this.core.read(coreId, op.query);
       default:
         return assertNever(op, 'lock request');
     }
@@ -297,11 +433,26 @@ class LockNodeDriver implements NodeDriver {
   answerClients(): void {
     const out = this.out;
     this.out = null;
-    if (out !== null) for (const r of out.replies) this.answer(r);
+    if (out !== null) for (const r of out.replies) this.replied(r);
+  }
+
+  /** The core's answer: to the router when it routed the request, else (scripted changes) to the client. */
+  private replied(reply: CoreReply): void {
+    const ticket = this.atCore.get(reply.requestId);
+    if (ticket === undefined) return this.answer(reply);
+    this.atCore.delete(reply.requestId);
+    this.routed.localAnswered(ticket, reply.result, this.localMs);
   }
 
   stop(reason: string): void {
-    for (const r of this.core.stopSafely(reason)) this.answer(r);
+    this.stopped = true;
+    for (const r of this.core.stopSafely(reason)) {
+      const ticket = this.atCore.get(r.requestId);
+      if (ticket === undefined) this.answer(r);
+      else this.routed.abort(ticket, r.result);
+    }
+    this.atCore.clear();
+    this.routed.stop(reason);
   }
 
   snapshot(): Uint8Array {

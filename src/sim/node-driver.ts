@@ -97,6 +97,10 @@ export interface SimContext {
   readonly stateChecker: StateMachineSafetyChecker;
   /** The node a Raft id belongs to now (clients know nodes by name; leader hints carry the id). */
   nameOf(address: NodeId): string | null;
+  /** Whether the link from one node to another (by name) is cut now: lock mode's forwarding links. */
+  linkCut(from: string, to: string): boolean;
+  /** Whether the node's process runs now (up and not paused). */
+  running(name: string): boolean;
 }
 
 /** Host settings every node of a run shares. */
@@ -130,6 +134,13 @@ export interface SimMode {
   nextRequestAtMs(): number | null;
   /** The random clients' requests due at `nowMs`. */
   dueRequests(nowMs: number): readonly AddressedRequest[];
+  /**
+   * When traffic between nodes that the mode carries itself (lock mode's forwarded requests) is
+   * due next; it flows in the liveness phase too, as it is not new client traffic.
+   */
+  nextForwardAtMs(): number | null;
+  /** Its requests due at `nowMs`, addressed to the nodes they go to. */
+  dueForwards(nowMs: number): readonly AddressedRequest[];
   answerOf(requestId: string): ClientAnswer | undefined;
   /** Client requests sent and not answered yet. */
   readonly openRequests: number;

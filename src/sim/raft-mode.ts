@@ -104,6 +104,15 @@ export class RaftMode implements SimMode {
     return this.options.workload?.nextAtMs ?? null;
   }
 
+  /** Raft mode's clients talk to nodes only; nodes never forward. */
+  nextForwardAtMs(): number | null {
+    return null;
+  }
+
+  dueForwards(): readonly AddressedRequest[] {
+    return [];
+  }
+
   dueRequests(nowMs: number): readonly AddressedRequest[] {
     const workload = this.options.workload;
     if (workload === null || workload.nextAtMs > nowMs) return [];

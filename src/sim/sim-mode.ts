@@ -48,6 +48,7 @@ export function createSimMode(ctx: SimContext, setup: ModeSetup): SimMode {
         workload: clients ? new LockWorkload(root.fork('locks'), names, setup.lockChecker, workload) : null,
         onApplied: options.onLockApplied ?? null,
         onNotifications: options.onNotifications ?? null,
+        routingRng: root.fork('routing'),
       });
     }
     default:

@@ -34,6 +34,13 @@ export interface SimulationStats {
   beliefsChecked: number;
   /** Lock mode: overlapping beliefs after a clock jump turned the belief check off (not failures). */
   beliefOverlapsOutsideBound: number;
+  /**
+   * Lock mode's request routing (src/node/request-router.ts): requests followers forwarded to the
+   * leader, requests parked for want of a leader, and requests answered UNAVAILABLE at their deadline.
+   */
+  forwarded: number;
+  parked: number;
+  requestsExpired: number;
 }
 
 export function emptySimulationStats(): SimulationStats {
@@ -68,5 +75,8 @@ export function emptySimulationStats(): SimulationStats {
     sessionsLost: 0,
     beliefsChecked: 0,
     beliefOverlapsOutsideBound: 0,
+    forwarded: 0,
+    parked: 0,
+    requestsExpired: 0,
   };
 }

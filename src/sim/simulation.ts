@@ -179,6 +179,11 @@ export class Simulation {
       stats: this.stats,
       stateChecker: this.smSafety,
       nameOf: (address) => this.byAddress.get(address)?.name ?? null,
+      linkCut: (from, to) => this.network.isCut(this.node(from).id, this.node(to).id),
+      running: (name) => {
+        const n = this.node(name);
+        return n.state === 'up' && n.driver !== null && n.pausedUntilMs <= this.now;
+      },
     };
   }
 
@@ -370,6 +375,7 @@ export class Simulation {
       consider(n.nextTickMs);
     }
     if (this.workloadOn) consider(this.mode.nextRequestAtMs());
+    consider(this.mode.nextForwardAtMs());
     return t;
   }
 
@@ -424,6 +430,7 @@ export class Simulation {
         this.clientRequest(this.node(node), request);
       }
     }
+    for (const { node, request } of this.mode.dueForwards(now)) this.clientRequest(this.node(node), request);
     this.operator.step(this.operatorView);
   }
 
