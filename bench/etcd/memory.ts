@@ -36,8 +36,8 @@ export async function heldLocksMemory(options: MemoryOptions): Promise<MemoryRes
   let errors = 0;
   let firstError: string | null = null;
   const started = performance.now();
-  let memory = '';
-  let serverCpuMicros: number | null = null;
+  let memory: string;
+  let serverCpuMicros: number | null;
   const cpuFrom = sampleServers(options.serverCpu);
   try {
     for (let c = 0; c < clientCount; c++) {

@@ -155,7 +155,7 @@ class ClientChaosSession implements ChaosSession {
     }
   }
 
-  fencedWrite(resource: string, token: number, value: string): Promise<boolean> {
+  fencedWrite(resource: string, token: number, _value: string): Promise<boolean> {
     return Promise.resolve(this.fenced.write(resource, token));
   }
 

@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { connect } from '../client/client.js';
 import type { RaftlockClient } from '../client/client.js';
 import { nodeId } from '../raft/types.js';
-import { cliCommand } from '../server/launcher.js';
 import { ensureLocalClusterPki, writeLocalClusterFile } from '../config/local-cluster-file.js';
 import type { LocalRootTls } from '../config/local-cluster-file.js';
 import { probeStatus } from '../server/server-probe.js';
@@ -30,6 +29,7 @@ import type { NodeStatusView } from '../protocol/client-protocol.js';
 import type { FinalRead } from './final-state.js';
 import type { ChaosCluster } from './nemesis.js';
 import { ManagedProcess } from './processes.js';
+import { nodeStartCommand } from '../server/node-process.js';
 import { ProxyMesh } from './proxy.js';
 
 export type ChaosNode = { readonly id: string; readonly peerPort: number; readonly clientPort: number };
@@ -144,10 +144,8 @@ export class NodeCluster implements ChaosCluster {
 
   private spawn(id: string, joining: boolean): void {
     const file = this.writeConfig(id, joining);
-    const cli = cliCommand();
     const process = new ManagedProcess(id, {
-      command: cli.command,
-      args: [...cli.args, 'start', '--node', id, '--config', file, '--log-level', this.options.logLevel],
+      ...nodeStartCommand({ node: id, configFile: file, logLevel: this.options.logLevel }, false),
       logPath: join(this.options.dir, 'logs', `${id}.log`),
     });
     this.processes.set(id, process);

@@ -4,7 +4,7 @@
  * durations, output, and the exit codes of docs/cli.md.
  */
 import type { Command } from 'commander';
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { connect, RaftlockClient } from '../client/client.js';
 import { RaftlockError } from '../client/errors.js';

@@ -10,11 +10,11 @@ import { createLogger, logFormats, logLevels } from '../util/logger.js';
 import type { LogFormat } from '../util/logger.js';
 import type { NodeServer } from '../server/node-server.js';
 import { nodeSecurityFor } from '../server/node-security.js';
+// The line `raftlock up`, the chaos run and the tests wait for: the node is serving.
+import { readyLinePrefix } from '../server/node-process.js';
 import type { NodeSecurity } from '../server/node-security.js';
 import { isStorageError } from '../storage/errors.js';
 
-/** The line `raftlock up` (and scripts) wait for: the node is serving. */
-export const readyLinePrefix = 'raftlock node';
 
 interface StartOptions {
   readonly node: NodeId;

@@ -3,7 +3,7 @@
  * problem with the node's line and column instead of throwing, so one pass reports every mistake
  * in the file at once.
  */
-import type { LineCounter, Node, Pair, YAMLMap } from 'yaml';
+import type { LineCounter, Node, Pair } from 'yaml';
 import { isMap, isScalar, isSeq } from 'yaml';
 import { parseDurationMs, parseSizeBytes } from '../util/units.js';
 

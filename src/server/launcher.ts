@@ -3,47 +3,12 @@
  * relays their output with a `[id]` prefix, reports where each listens and who leads, and on
  * Ctrl-C / SIGTERM stops them all gracefully (SIGTERM, then SIGKILL after a grace period).
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { NodeId } from '../raft/types.js';
 import type { ClientTlsPem } from '../security/tls-material.js';
 import type { ClusterConfig, NodeConfig } from '../config/cluster-config.js';
+import { describeExit, startNodeProcess } from './node-process.js';
+import type { NodeProcess } from './node-process.js';
 import { probeStatus } from './server-probe.js';
-
-/** The package root: the nearest directory above this file holding package.json. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('raftlock package root not found');
-    dir = parent;
-  }
-  return dir;
-}
-
-/**
- * How to run the CLI in a child: the compiled CLI when this code runs compiled (an installed
- * package, or a checkout after `npm run build`), else the TypeScript entry through tsx. Children
- * therefore always run the same code as the parent, never a stale dist/ beside newer sources.
- * `npm test` builds dist/ first and sets RAFTLOCK_CHILDREN_COMPILED=1: the suite's child processes
- * then skip tsx's start-up (about 1.2 s of CPU each, hundreds of children per run).
- */
-export function cliCommand(): { readonly command: string; readonly args: readonly string[] } {
-  const root = packageRoot();
-  const compiled = join(root, 'dist', 'bin', 'raftlock.js');
-  const runningCompiled = fileURLToPath(import.meta.url).startsWith(join(root, 'dist') + sep);
-  const askedCompiled = process.env['RAFTLOCK_CHILDREN_COMPILED'] === '1';
-  if ((runningCompiled || askedCompiled) && existsSync(compiled)) {
-    return { command: process.execPath, args: [compiled] };
-  }
-  // Resolved from this package, so the child finds tsx whatever its working directory.
-  const tsx = import.meta.resolve('tsx');
-  return { command: process.execPath, args: ['--import', tsx, join(root, 'bin', 'raftlock.ts')] };
-}
 
 export interface LaunchOptions {
   readonly config: ClusterConfig;
@@ -61,9 +26,7 @@ export interface LaunchOptions {
 
 interface Child {
   readonly node: NodeConfig;
-  readonly process: ChildProcess;
-  readonly exited: Promise<number | null>;
-  ready: boolean;
+  readonly process: NodeProcess;
 }
 
 export class Launcher {
@@ -86,54 +49,32 @@ export class Launcher {
     const index = this.children.findIndex((c) => c.node.id === id);
     const old = this.children[index];
     if (old !== undefined) {
-      await old.exited;
+      await old.process.exited;
       this.children.splice(index, 1);
     }
     await this.spawnNode(node);
   }
 
   private spawnNode(node: NodeConfig): Promise<void> {
-    const { config } = this.options;
-    const cli = cliCommand();
-    const args = [
-      ...cli.args,
-      'start',
-      '--node',
-      node.id,
-      '--config',
-      config.file,
-      '--log-level',
-      this.options.logLevel,
-      '--log-format',
-      this.options.logFormat ?? 'text',
-      '--stop-on-stdin-close',
-    ];
-    // Own process group: a terminal's Ctrl-C reaches the launcher only, which then stops each
-    // node once, with SIGTERM (a second signal would make a node exit at once). The stdin pipe
-    // is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
-    const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const exited = new Promise<number | null>((resolve) => {
-      child.once('exit', (code, signal) => {
-        if (signal !== null && !this.stopping) this.options.out(`[${node.id}] killed by ${signal}`);
-        resolve(code);
-      });
+    const json = this.options.logFormat === 'json';
+    const child = startNodeProcess({
+      node: node.id,
+      configFile: this.options.config.file,
+      logLevel: this.options.logLevel,
+      logFormat: this.options.logFormat ?? 'text',
+      // JSON lines are relayed as they are (each already names its node); text gets an `[id]` prefix.
+      output: { kind: 'lines', onLine: (line) => this.options.out(json && line.startsWith('{') ? line : `[${node.id}] ${line}`) },
+      // The stdin pipe is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
+      tether: 'stdin',
+      // A terminal's Ctrl-C reaches the launcher only, which then stops each node once, with SIGTERM.
+      ownProcessGroup: true,
     });
-    const entry: Child = { node, process: child, exited, ready: false };
-    this.children.push(entry);
-    const ready = new Promise<void>((resolve) => {
-      this.relay(entry, child.stdout, (line) => {
-        if (!entry.ready && line.startsWith('raftlock node')) {
-          entry.ready = true;
-          resolve();
-        }
-      });
-      this.relay(entry, child.stderr, () => undefined);
-      void exited.then((code) => {
-        if (!this.stopping && code !== null) this.options.out(`[${node.id}] exited with code ${code}`);
-        resolve();
-      });
+    this.children.push({ node, process: child });
+    void child.exited.then((exit) => {
+      if (!this.stopping) this.options.out(`[${node.id}] ${describeExit(exit)}`);
     });
-    return ready;
+    // Resolves once the node serves, or once it has ended (what ended it was just printed).
+    return child.ready.catch(() => undefined);
   }
 
   get pids(): ReadonlyMap<NodeId, number> {
@@ -167,33 +108,13 @@ export class Launcher {
 
   /** Resolves when every child has exited. */
   async whenAllExited(): Promise<void> {
-    await Promise.all(this.children.map((c) => c.exited));
+    await Promise.all(this.children.map((c) => c.process.exited));
   }
 
   /** SIGTERM to every node, SIGKILL to those still running after the grace period. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const running = (): Child[] => this.children.filter((c) => c.process.exitCode === null);
-    for (const child of running()) child.process.kill('SIGTERM');
     const graceMs = this.options.stopTimeoutMs ?? 10_000;
-    const timer = setTimeout(() => {
-      for (const child of running()) child.process.kill('SIGKILL');
-    }, graceMs);
-    await this.whenAllExited();
-    clearTimeout(timer);
-  }
-
-  private relay(
-    child: Child,
-    stream: NodeJS.ReadableStream | null,
-    onLine: (line: string) => void,
-  ): void {
-    if (stream === null) return;
-    const lines = createInterface({ input: stream });
-    lines.on('line', (line) => {
-      onLine(line);
-      const json = this.options.logFormat === 'json' && line.startsWith('{');
-      this.options.out(json ? line : `[${child.node.id}] ${line}`);
-    });
+    await Promise.all(this.children.map((c) => c.process.stop(graceMs)));
   }
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 import { detectZooKeeper, ZooKeeperCluster, zookeeperControl } from '../../bench/zookeeper/cluster.js';
 import { ZooKeeperLockClient } from '../../bench/zookeeper/mutex.js';
 

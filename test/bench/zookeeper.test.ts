@@ -13,7 +13,7 @@ import { detectZooKeeper } from '../../bench/zookeeper/cluster.js';
 import { parseSrvrMode } from '../../bench/zookeeper/four-letter.js';
 import { findProtected, lockTurn, protectedLockNodeName, sequenceOf } from '../../bench/zookeeper/lock-order.js';
 import { zooCfg } from '../../bench/zookeeper/zoo-cfg.js';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 
 const ensemble = [
   { id: 1, clientPort: 4001, quorumPort: 4002, electionPort: 4003 },

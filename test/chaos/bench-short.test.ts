@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 
 type Row = {
   readonly workload: string;

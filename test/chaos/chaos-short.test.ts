@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 import { defaultLockCount, usedDirProblem } from '../../src/chaos/run.js';
 import { checkDuration } from '../../src/cli/duration-flag.js';
 

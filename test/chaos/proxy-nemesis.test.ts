@@ -374,12 +374,12 @@ t.test('managed processes are killed, paused and resumed by PID, and restart wit
   t.throws(() => proc.start(), /already running/);
   await proc.kill();
   t.equal(proc.state, 'exited');
-  t.same(proc.lastExit, { code: null, signal: 'SIGKILL' });
+  t.same(proc.lastExit, { kind: 'killed', signal: 'SIGKILL' });
   proc.start();
   t.not(proc.pid, first, 'a restart is a new process');
   t.equal(proc.starts, 2);
   await until(() => readFileSync(join(dir, 'ticker.log'), 'utf8') === 'up\nup\n', 'both runs to append to one log');
   proc.pause();
   await proc.kill();
-  t.same(proc.lastExit, { code: null, signal: 'SIGKILL' }, 'a paused process dies of SIGKILL too');
+  t.same(proc.lastExit, { kind: 'killed', signal: 'SIGKILL' }, 'a paused process dies of SIGKILL too');
 });

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { CommanderError } from 'commander';
 import { buildProgram, usageExitCode } from '../../src/cli/program.js';
 import { checkDuration } from '../../src/cli/duration-flag.js';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 import { runCli } from './fixtures/cli.js';
 
 const noUnit = /"5" has no unit: add one, like 5s or 5ms/;

@@ -4,7 +4,8 @@
 // taking effect on the next request, passwords changed and users deleted, and an admin ending
 // another owner's hold telling the holder at once.
 import t from 'tap';
-import { connect, RaftlockClient } from '../../src/client/client.js';
+import { connect } from '../../src/client/client.js';
+import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { ConnectOptions } from '../../src/client/options.js';
 import { startCluster } from '../../src/embed/embed.js';

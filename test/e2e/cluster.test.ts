@@ -12,7 +12,7 @@ import type { SessionId } from '../../src/statemachine/ids.js';
 import type { NodeProcess, LocalNode, LocalRootTls } from './fixtures/procs.js';
 import { eventually, allocateLocalNodes, runCli, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';
 import { spawn } from 'node:child_process';
-import { cliCommand } from '../../src/server/launcher.js';
+import { cliCommand } from '../../src/server/cli-command.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -57,7 +57,7 @@ t.test('a node whose launcher goes away (its stdin lifeline closes) stops gracef
   const node = startNodeProcess(file, 'n1', 'info');
   t.teardown(() => node.kill('SIGKILL'));
   await node.ready;
-  node.child.stdin?.end();
+  node.closeLifeline();
   t.equal(await node.exited, 0, 'a clean exit, not the exit of a second signal');
   t.match(node.output(), /node stopped cleanly/);
 });

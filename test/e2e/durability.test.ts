@@ -44,7 +44,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      let session = sessions.get(w);
+      const session = sessions.get(w);
       seq += 1;
       // One (clientId, seq) per intended write, retried until it is answered.
       for (;;) {
@@ -61,7 +61,7 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
           continue;
         }
         if (result.code !== 'OK') throw new Error(`writer ${w}: ${JSON.stringify(result)}`);
-        if (result.value.kind === 'session') sessions.set(w, (session = result.value.session));
+        if (result.value.kind === 'session') sessions.set(w, result.value.session);
         else acknowledged[w] = (acknowledged[w] ?? 0) + 1;
         break;
       }

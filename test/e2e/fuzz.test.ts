@@ -40,7 +40,7 @@ function blast(port: number, tls: ClientTlsPem | null, chunks: readonly Uint8Arr
     });
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(received));
-    socket.once(tls === null ? 'connect' : 'secureConnect', async () => {
+    const send = async (): Promise<void> => {
       for (const chunk of chunks) {
         if (socket.destroyed) break;
         socket.write(chunk);
@@ -48,7 +48,8 @@ function blast(port: number, tls: ClientTlsPem | null, chunks: readonly Uint8Arr
       }
       socket.end();
       setTimeout(() => socket.destroy(), 2000).unref();
-    });
+    };
+    socket.once(tls === null ? 'connect' : 'secureConnect', () => void send());
   });
 }
 
@@ -171,7 +172,7 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   t.ok(goodAnswers > 0, 'and kept being answered during the attack');
   const status = await good.request({ kind: 'status' });
   t.equal(status.code, 'OK', 'node still answers status');
-  t.equal(proc.child.exitCode, null, 'node process still running');
+  t.ok(proc.running, 'node process still running');
   const rssAfter = rssBytes(proc.pid);
   t.ok(rssAfter < rssBefore + 150 * 1024 * 1024, `memory stayed bounded (${Math.round(rssBefore / 2 ** 20)} → ${Math.round(rssAfter / 2 ** 20)} MiB)`);
 });

@@ -173,7 +173,7 @@ void t.test('hold endings on real node processes', async (t) => {
   });
 
   await t.test('the client library: its node was removed from the cluster', async (t) => {
-    const removed = cluster.nodes.find((n) => n.id !== leader.id && (cluster.procs.get(n.id)?.child.exitCode ?? null) === null);
+    const removed = cluster.nodes.find((n) => n.id !== leader.id && (cluster.procs.get(n.id)?.process.running ?? true));
     if (removed === undefined) throw new Error('no follower');
     const holder = await libraryClient([cluster.endpoint(removed.id), ...cluster.endpoints], 'removed-holder', { ttlMs: 30_000, backoff: { baseMs: 20, maxMs: 200 } });
     const next = await libraryClient([leaderEndpoint], 'removed-next');
@@ -189,7 +189,7 @@ void t.test('hold endings on real node processes', async (t) => {
     await actor.command('x', { type: 'release', session: lock.session, name: 'removed/L' });
     const granted = await nextLock;
     t.same(await seen, { token: granted.fencingToken, held: false }, 'the hold was over when the next grant reached the holder');
-    t.match(cluster.procs.get(removed.id)?.output() ?? '', /removed from the cluster: closing client connections/);
+    t.match(cluster.procs.get(removed.id)?.process.output() ?? '', /removed from the cluster: closing client connections/);
     await granted.release();
   });
 });

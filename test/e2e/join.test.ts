@@ -10,7 +10,7 @@ import { readClientPki } from '../../src/client/client-pki.js';
 import type { ClientTls } from '../../src/client/client-pki.js';
 import { connect } from '../../src/client/index.js';
 import { ensureLocalPki } from '../../src/security/pki.js';
-import { cliCommand } from '../../src/server/launcher.js';
+import { cliCommand } from '../../src/server/cli-command.js';
 import { writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { LocalNode } from './fixtures/procs.js';

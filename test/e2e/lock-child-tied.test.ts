@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/index.js';
 import { killGraceMs, lockDriftMax } from '../../src/cli/client-lock.js';
-import { cliCommand } from '../../src/server/launcher.js';
+import { cliCommand } from '../../src/server/cli-command.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import { groupRunning } from './fixtures/proc-table.js';
 import { allocateLocalNodes, eventually, nodeProcesses, pkiEnv, userTls, writeClusterFile } from './fixtures/procs.js';

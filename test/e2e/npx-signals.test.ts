@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '../../src/client/index.js';
-import { packageRoot } from '../../src/server/launcher.js';
+import { packageRoot } from '../../src/server/cli-command.js';
 import { allocateLocalNodes, writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
 import { pkiLayout } from '../../src/security/pki.js';
 import { eventually } from './fixtures/procs.js';

@@ -28,7 +28,7 @@ import type { ClientTlsPem } from '../../src/security/tls-material.js';
 import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { RawClient as PeerWire } from '../transport/fixtures/net-helpers.js';
-import type { LocalNode, NodeProcess } from './fixtures/procs.js';
+import type { LocalNode } from './fixtures/procs.js';
 import { allocateLocalNodes, eventually, nodeProcesses, testPkiDir, userTls, writeClusterFile } from './fixtures/procs.js';
 
 const clusterId = 'e2e';

@@ -88,7 +88,7 @@ void t.test('a watcher that never reads cannot hurt its node', async (t) => {
   socket.pause();
 
   const slowed = await load(cluster, leader.clientPort, leader.id, 'slow', valueBytes);
-  const output = (): string => cluster.procs.get(leader.id)?.output() ?? '';
+  const output = (): string => cluster.procs.get(leader.id)?.process.output() ?? '';
   const termAfter = (await cluster.status(leader.id))?.term ?? 0;
   t.comment(`leader RSS idle ${mib(rssIdle)}`);
   t.comment(`without the slow watcher: ${describe(baseline)}`);

@@ -41,7 +41,7 @@ function followerAt5000(): ReturnType<typeof makeHost> {
   return made;
 }
 
-t.test('LogTime: every stamp is monotonic and at most jumpMaxMs beyond the highest before it', async (t) => {
+t.test('LogTime: every stamp is monotonic and at most jumpMaxMs beyond the highest before it', async () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 5000 }),

@@ -171,7 +171,7 @@ t.test('log time continues from the log across leaders and never goes back', asy
   t.equal(machine.applied, 2);
 });
 
-t.test('LogTime: stamps are monotonic whatever the clock and the log say', async (t) => {
+t.test('LogTime: stamps are monotonic whatever the clock and the log say', async () => {
   fc.assert(
     fc.property(
       fc.array(

@@ -7,7 +7,7 @@ import t from 'tap';
 import type { DrainedOutput, DrivenNode, DriverOptions } from '../../src/server/driver.js';
 import { Driver } from '../../src/server/driver.js';
 import type { Message } from '../../src/raft/messages.js';
-import type { NodeId, PersistentState } from '../../src/raft/types.js';
+import type { PersistentState } from '../../src/raft/types.js';
 import type { DurableLog, PersistRequest } from '../../src/node/durable-log.js';
 import type { PeerTransport } from '../../src/node/transport.js';
 

@@ -16,5 +16,5 @@ void t.test('json log lines', async (t) => {
   t.same(Object.keys(JSON.parse(lines[1]!) as object), ['time', 'level', 'msg'], 'no node when the logger has no name');
   const text: string[] = [];
   createLogger({ level: 'info', sink: (line) => text.push(line) }).child('n2').info('x', { a: 1 });
-  t.match(text[0], /^\S+ info  n2 x a=1$/, 'text stays the default');
+  t.match(text[0], /^\S+ info {2}n2 x a=1$/, 'text stays the default');
 });

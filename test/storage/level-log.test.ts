@@ -25,7 +25,6 @@ import { AssertionError } from '../../src/util/assert.js';
 import type { Entry, LogIndex, NodeId, PersistentState, Term } from '../../src/raft/types.js';
 import { emptyPersistentState } from '../../src/raft/types.js';
 import {
-  applyToModel,
   command,
   entriesFrom,
   hardState,

@@ -42,7 +42,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-t.test('frames survive any chunking, several per chunk, and buffering stays bounded', async (t) => {
+t.test('frames survive any chunking, several per chunk, and buffering stays bounded', async () => {
   fc.assert(
     fc.property(
       fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 12 }),
@@ -110,7 +110,7 @@ t.test('emitted payloads are copies that later chunks cannot overwrite', async (
   t.same(got.ok ? plain(got.value) : got, plain([Uint8Array.of(1, 2, 3)]));
 });
 
-t.test('garbage never throws out of the frame decoder', async (t) => {
+t.test('garbage never throws out of the frame decoder', async () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 10 }), (chunks) => {
       const decoder = new FrameDecoder({ frameBytesMax: 64 });
@@ -307,7 +307,7 @@ t.test('malformed MessagePack is an error value, never an exception', async (t) 
   t.equal(decodePayload(Uint8Array.of(0x92, 0x01)).ok, false, 'array header promising more items');
 });
 
-t.test('fuzz: random or mutated bytes never throw nor yield an invalid message', async (t) => {
+t.test('fuzz: random or mutated bytes never throw nor yield an invalid message', async () => {
   const check = (bytes: Uint8Array): boolean => {
     const decoded = decodeMessage(bytes);
     if (!decoded.ok) return true;
