@@ -41,7 +41,13 @@ import { procCpuSampler } from './etcd/cpu.js';
 import type { ServerCpu } from './etcd/cpu.js';
 import { heldLocksMemory } from './etcd/memory.js';
 import { EtcdGrpcClient } from './etcd/etcd-grpc.js';
-import { detectZooKeeper, debianZooKeeperJar, ZooKeeperCluster, zookeeperControl, zookeeperInstallHint } from './zookeeper/cluster.js';
+import {
+  detectZooKeeper,
+  debianZooKeeperJar,
+  ZooKeeperCluster,
+  zookeeperControl,
+  zookeeperInstallHint,
+} from './zookeeper/cluster.js';
 import { ZooKeeperLockClient, zookeeperFactory } from './zookeeper/mutex.js';
 import { RaftlockCluster, raftlockControl, raftlockFactory, raftlockSharedFactory } from './etcd/raftlock-backend.js';
 import { roundLabel, roundRatios } from './etcd/rounds.js';
@@ -83,7 +89,16 @@ const etcdOnly = has('--etcd-only');
 const zookeeperOnly = has('--zookeeper-only');
 const withEtcd = etcdOnly || (!short && !zookeeperOnly && !has('--no-etcd'));
 const withZooKeeper = zookeeperOnly || (!short && !etcdOnly && !has('--no-zookeeper'));
-const workloadNames = ['uncontended', 'shared', 'contended', 'shared-contended', 'scaling', 'queue', 'failover', 'memory'] as const;
+const workloadNames = [
+  'uncontended',
+  'shared',
+  'contended',
+  'shared-contended',
+  'scaling',
+  'queue',
+  'failover',
+  'memory',
+] as const;
 const only = new Set((flag('--only') ?? workloadNames.join(',')).split(','));
 const unknownNames = [...only].filter((name) => !(workloadNames as readonly string[]).includes(name));
 const wanted = (name: (typeof workloadNames)[number]): boolean => only.has(name);
@@ -91,11 +106,24 @@ const dataParent = flag('--dir') ?? tmpdir();
 const counts = [...scaling, queueWaiters, failoverRounds, memoryLocks, memorySessions];
 const badCounts = counts.some((n) => !(Number.isInteger(n) && n >= 0)) || !(Number.isInteger(rounds) && rounds >= 1);
 const bothOnly = etcdOnly && zookeeperOnly;
-if (!(seconds > 0) || !(warmupSeconds >= 0) || badCounts || unknownNames.length > 0 || tlsChoice === undefined || bothOnly) {
-  console.error('usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]');
-  console.error('                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]');
+if (
+  !(seconds > 0) ||
+  !(warmupSeconds >= 0) ||
+  badCounts ||
+  unknownNames.length > 0 ||
+  tlsChoice === undefined ||
+  bothOnly
+) {
+  console.error(
+    'usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]',
+  );
+  console.error(
+    '                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]',
+  );
   console.error('                      [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH]');
-  console.error('                      [--no-zookeeper | --zookeeper-only] [--zookeeper PATH/zookeeper.jar] [--dir PATH]');
+  console.error(
+    '                      [--no-zookeeper | --zookeeper-only] [--zookeeper PATH/zookeeper.jar] [--dir PATH]',
+  );
   if (unknownNames.length > 0) console.error(`unknown workload(s) in --only: ${unknownNames.join(', ')}`);
   if (bothOnly) console.error('--etcd-only and --zookeeper-only exclude each other');
   if (tlsChoice === undefined) console.error(`--tls takes both, on or off, not ${JSON.stringify(tlsFlag)}`);
@@ -107,7 +135,8 @@ process.on('SIGTERM', () => process.exit(143));
 
 const log = (text: string): void => console.error(text);
 const mb = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-const rssLine = (rss: Map<string, number>): string => [...rss].map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ');
+const rssLine = (rss: Map<string, number>): string =>
+  [...rss].map(([name, bytes]) => `${name} ${mb(bytes)}`).join(', ');
 
 type Run = {
   readonly backend: BackendFactory<unknown>;
@@ -146,14 +175,27 @@ function memo(line: string): void {
 /** A workload that could not finish still gets a row, with its error, and the run goes on. */
 function failedRow(workload: string, backend: string, error: unknown): WorkloadResult {
   const message = error instanceof Error ? error.message : String(error);
-  return { workload, backend, unit: 'ops/s', rate: NaN, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, errors: 1, firstError: `aborted: ${message}`, serverCpuMicrosPerOp: null };
+  return {
+    workload,
+    backend,
+    unit: 'ops/s',
+    rate: NaN,
+    p50Ms: NaN,
+    p99Ms: NaN,
+    maxMs: NaN,
+    errors: 1,
+    firstError: `aborted: ${message}`,
+    serverCpuMicrosPerOp: null,
+  };
 }
 
 const transportName = (tls: boolean): string => (tls ? 'TLS' : 'plain');
 
 function note(r: WorkloadResult, tls: boolean): void {
   const cpu = r.serverCpuMicrosPerOp === null ? '' : `, server CPU ${r.serverCpuMicrosPerOp.toFixed(0)} µs/op`;
-  log(`  ${r.backend} (${transportName(tls)}) ${roundLabel(r.workload, round, rounds)}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}${cpu}`);
+  log(
+    `  ${r.backend} (${transportName(tls)}) ${roundLabel(r.workload, round, rounds)}: ${r.rate.toFixed(r.rate < 10 ? 2 : 0)} ${r.unit}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, errors ${r.errors}${cpu}`,
+  );
   measured.push({ round, result: { ...r, tls } });
 }
 
@@ -171,7 +213,10 @@ async function runAll(run: Run): Promise<void> {
   if (wanted('shared-contended')) {
     const label = 'contended (16 workers, 1 client, 1 lock)';
     const shared = run.sharedLockBackend;
-    if ('skipped' in shared) log(`  ${run.backend.name} (${transportName(run.tls)}) ${roundLabel(label, round, rounds)}: skipped: ${shared.skipped}`);
+    if ('skipped' in shared)
+      log(
+        `  ${run.backend.name} (${transportName(run.tls)}) ${roundLabel(label, round, rounds)}: skipped: ${shared.skipped}`,
+      );
     else await step(label, () => contended(shared, 16, options, label));
   }
   for (const n of wanted('scaling') ? scaling : []) {
@@ -182,11 +227,15 @@ async function runAll(run: Run): Promise<void> {
     const onQueued = (): void => {
       memo(`${run.backend.name} (${transportName(run.tls)}) with ${queueWaiters} queued waiters: ${run.memory()}`);
     };
-    await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () => queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }));
+    await step(`queue depth (${queueWaiters} waiters, 1 lock)`, () =>
+      queueDepth(run.queueBackend, queueWaiters, { ...options, onQueued }),
+    );
   }
   if (failoverRounds > 0 && wanted('failover')) {
     const failoverOptions = { rounds: failoverRounds, steadyMs: 1000, recoveryLimitMs: 30_000 };
-    await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () => failover(run.failoverBackend, run.control, failoverOptions));
+    await step(`failover (SIGKILL leader, ${failoverRounds} rounds)`, () =>
+      failover(run.failoverBackend, run.control, failoverOptions),
+    );
   }
 }
 
@@ -243,7 +292,7 @@ if (!short) {
  * memory workload when `withMemory`.
  */
 async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
-  const mode = tls ? 'secure: TLS on every port, clients with root\'s certificate' : 'insecure: plaintext';
+  const mode = tls ? "secure: TLS on every port, clients with root's certificate" : 'insecure: plaintext';
   log(`starting a 3-node raftlock cluster (real node processes, fsync on, ${mode}) ...`);
   const raftlock = await RaftlockCluster.start(3, dataParent, { connectionsMax: benchConnectionsMax(3), tls });
   const name = `raftlock (${transportName(tls)})`;
@@ -265,7 +314,8 @@ async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
     if (withMemory) {
       const label = `memory (${memoryLocks.toLocaleString('en-US')} locks held, ${memorySessions.toLocaleString('en-US')} sessions)`;
       try {
-        const sample = (): string => `${name} with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
+        const sample = (): string =>
+          `${name} with ${memoryLocks.toLocaleString('en-US')} locks held by ${memorySessions.toLocaleString('en-US')} sessions: ${run.memory()}`;
         const { row, memory } = await heldLocksMemory({
           endpoints: raftlock.endpoints,
           connectOptions: raftlock.connectOptions,
@@ -294,7 +344,9 @@ async function runEtcd(tls: boolean): Promise<void> {
     if (round === 1 && tls === transports[0]) log(`etcd not found (${detected.reason}); no etcd figures`);
     return;
   }
-  log(`starting a 3-member etcd ${detected.version} cluster (${tls ? 'mutual TLS on client and peer ports' : 'plaintext'}) ...`);
+  log(
+    `starting a 3-member etcd ${detected.version} cluster (${tls ? 'mutual TLS on client and peer ports' : 'plaintext'}) ...`,
+  );
   const cluster = await EtcdCluster.start(detected.binary, 3, dataParent, { tls });
   const agent = cluster.newAgent();
   const name = `etcd ${detected.version} (${transportName(tls)})`;
@@ -302,9 +354,13 @@ async function runEtcd(tls: boolean): Promise<void> {
     const control = etcdControl(cluster);
     const run: Run = {
       backend: etcdFactory(agent, cluster.clientUrls),
-      sharedBackend: sharedClientFactory('etcd', async () => EtcdGrpcClient.open(await cluster.leaderClientUrl(), cluster.clientTls)),
+      sharedBackend: sharedClientFactory('etcd', async () =>
+        EtcdGrpcClient.open(await cluster.leaderClientUrl(), cluster.clientTls),
+      ),
       // etcd's lock key is the lock's name and the lease: workers on one lease would all "hold" it.
-      sharedLockBackend: { skipped: "etcd's lock key is the name and the lease, so workers sharing one lease would hold the lock together" },
+      sharedLockBackend: {
+        skipped: "etcd's lock key is the name and the lease, so workers sharing one lease would hold the lock together",
+      },
       spreadBackend: etcdFactory(agent, cluster.clientUrls),
       queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
       failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
@@ -393,21 +449,56 @@ for (; round <= rounds; round++) {
 }
 
 /** The ratios the table's ratio columns show, taken within each round when there are several. */
-const comparisons: readonly { readonly label: string; readonly own: RowKey; readonly base: RowKey; readonly metric: RatioMetric }[] = [
+const comparisons: readonly {
+  readonly label: string;
+  readonly own: RowKey;
+  readonly base: RowKey;
+  readonly metric: RatioMetric;
+}[] = [
   ...(transports.includes(false)
     ? [
-        { label: 'raftlock/zookeeper rate, plain', own: { backend: 'raftlock', tls: false }, base: { backend: 'zookeeper', tls: false }, metric: 'rate' as const },
-        { label: 'raftlock/zookeeper server CPU per op, plain', own: { backend: 'raftlock', tls: false }, base: { backend: 'zookeeper', tls: false }, metric: 'cpu' as const },
+        {
+          label: 'raftlock/zookeeper rate, plain',
+          own: { backend: 'raftlock', tls: false },
+          base: { backend: 'zookeeper', tls: false },
+          metric: 'rate' as const,
+        },
+        {
+          label: 'raftlock/zookeeper server CPU per op, plain',
+          own: { backend: 'raftlock', tls: false },
+          base: { backend: 'zookeeper', tls: false },
+          metric: 'cpu' as const,
+        },
       ]
     : []),
   ...transports.flatMap((tls) => [
-    { label: `raftlock/etcd rate, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'rate' as const },
-    { label: `raftlock/etcd server CPU per op, ${transportName(tls)}`, own: { backend: 'raftlock', tls }, base: { backend: 'etcd', tls }, metric: 'cpu' as const },
+    {
+      label: `raftlock/etcd rate, ${transportName(tls)}`,
+      own: { backend: 'raftlock', tls },
+      base: { backend: 'etcd', tls },
+      metric: 'rate' as const,
+    },
+    {
+      label: `raftlock/etcd server CPU per op, ${transportName(tls)}`,
+      own: { backend: 'raftlock', tls },
+      base: { backend: 'etcd', tls },
+      metric: 'cpu' as const,
+    },
   ]),
   ...(transports.length === 2
     ? ['raftlock', 'etcd'].flatMap((backend) => [
-        { label: `${backend} TLS/plain rate`, own: { backend, tls: true }, base: { backend, tls: false }, metric: 'rate' as const },
-        { label: `${backend} TLS/plain server CPU per op`, own: { backend, tls: true }, base: { backend, tls: false }, metric: 'cpu' as const },
+        {
+          label: `${backend} TLS/plain rate`,
+          own: { backend, tls: true },
+          base: { backend, tls: false },
+          metric: 'rate' as const,
+        },
+        {
+          label: `${backend} TLS/plain server CPU per op`,
+          own: { backend, tls: true },
+          base: { backend, tls: false },
+          metric: 'cpu' as const,
+        },
       ])
     : []),
 ];
@@ -417,7 +508,10 @@ const ratiosByRound: { readonly comparison: string; readonly workloads: readonly
         .map((c) => ({ comparison: c.label, workloads: roundRatios(measured, c.own, c.base, c.metric) }))
         .filter((c) => c.workloads.length > 0)
     : [];
-const results: BenchRow[] = measured.map(({ round: r, result }) => ({ ...result, workload: roundLabel(result.workload, r, rounds) }));
+const results: BenchRow[] = measured.map(({ round: r, result }) => ({
+  ...result,
+  workload: roundLabel(result.workload, r, rounds),
+}));
 
 // Rows of one workload sit together, plaintext before TLS, raftlock before ZooKeeper before etcd.
 const order = [...new Set(results.map((r) => r.workload))];
@@ -425,16 +519,39 @@ const backendRank = (backend: string): number => (backend === 'raftlock' ? 0 : b
 const rank = (r: BenchRow): number => (r.tls ? 3 : 0) + backendRank(r.backend);
 const sorted = order.flatMap((w) => results.filter((r) => r.workload === w).sort((a, b) => rank(a) - rank(b)));
 if (json) {
-  console.log(JSON.stringify({ seconds, warmupSeconds, short, rounds, tls: tlsChoice, physicalLimits: limits, results: sorted, roundRatios: ratiosByRound, memory: memoryLines }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        seconds,
+        warmupSeconds,
+        short,
+        rounds,
+        tls: tlsChoice,
+        physicalLimits: limits,
+        results: sorted,
+        roundRatios: ratiosByRound,
+        memory: memoryLines,
+      },
+      null,
+      2,
+    ),
+  );
 } else {
   if (limits !== null) console.log(`${formatPhysicalLimits(limits)}\n`);
-  console.log(`lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire;`);
-  console.log(`server CPU: user+system µs of all member processes over the window, per operation; ratios: rate or CPU over etcd's or ZooKeeper's on the same transport, and TLS over the same system's plaintext row):`);
+  console.log(
+    `lock workloads, ${seconds} s each after a ${warmupSeconds} s warm-up (rate over the measured window; latency of acquire+release, or the wait for contended/queue; failover: ms from SIGKILL to the next acquire;`,
+  );
+  console.log(
+    `server CPU: user+system µs of all member processes over the window, per operation; ratios: rate or CPU over etcd's or ZooKeeper's on the same transport, and TLS over the same system's plaintext row):`,
+  );
   console.log(formatTable(sorted, ['zookeeper', 'etcd']));
   if (zookeeperSkipped !== null) console.log(`(${zookeeperSkipped})`);
   for (const c of ratiosByRound) {
     console.log(`\n${c.comparison}, within each round (order reversed in even rounds), and the median:`);
-    for (const r of c.workloads) console.log(`  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`);
+    for (const r of c.workloads)
+      console.log(
+        `  ${r.workload}: ${r.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}; median ${r.median.toFixed(2)}×`,
+      );
   }
   console.log('\nresident memory:');
   for (const line of memoryLines) console.log(`  ${line}`);

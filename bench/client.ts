@@ -14,7 +14,11 @@ import { startCluster } from '../src/embed/embed.js';
 const short = process.argv.includes('--short');
 const durationMs = short ? 1_500 : 5_000;
 
-async function run(label: string, clients: readonly RaftlockClient[], op: (c: RaftlockClient, i: number) => Promise<void>): Promise<void> {
+async function run(
+  label: string,
+  clients: readonly RaftlockClient[],
+  op: (c: RaftlockClient, i: number) => Promise<void>,
+): Promise<void> {
   const latencies: number[] = [];
   const end = performance.now() + durationMs;
   await Promise.all(

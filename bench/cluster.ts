@@ -82,7 +82,10 @@ function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, CpuMicros> {
   if (clockTicks === null) return out;
   for (const [name, pid] of [...pids, ['client', process.pid] as const]) {
     try {
-      out.set(name, { all: statMicros(`/proc/${pid}/stat`, clockTicks), main: statMicros(`/proc/${pid}/task/${pid}/stat`, clockTicks) });
+      out.set(name, {
+        all: statMicros(`/proc/${pid}/stat`, clockTicks),
+        main: statMicros(`/proc/${pid}/task/${pid}/stat`, clockTicks),
+      });
     } catch {
       // The process is gone (a failover round restarts it): no figure for it.
     }
@@ -101,8 +104,12 @@ async function measure(
   let cpuFrom = new Map<string, CpuMicros>();
   let cpuTo = new Map<string, CpuMicros>();
   const edges = [
-    setTimeout(() => { cpuFrom = cpuMicros(launcher.pids); }, warmupMs),
-    setTimeout(() => { cpuTo = cpuMicros(launcher.pids); }, warmupMs + measureMs),
+    setTimeout(() => {
+      cpuFrom = cpuMicros(launcher.pids);
+    }, warmupMs),
+    setTimeout(() => {
+      cpuTo = cpuMicros(launcher.pids);
+    }, warmupMs + measureMs),
   ];
   await Promise.all(
     actors.map(async (client, i) => {
@@ -145,7 +152,12 @@ async function failover(launcher: Launcher, nodes: readonly LocalNode[], round: 
 
 const dir = mkdtempSync(join(tmpdir(), 'raftlock-bench-'));
 const nodes = await allocateLocalNodes(3);
-const file = writeLocalClusterFile(dir, nodes, { clusterId: benchClusterId, tick: '50ms', election: 10, security: 'insecure' });
+const file = writeLocalClusterFile(dir, nodes, {
+  clusterId: benchClusterId,
+  tick: '50ms',
+  election: 10,
+  security: 'insecure',
+});
 // 256 clients, all from 127.0.0.1: the per-address and not-yet-authenticated budgets, meant for
 // strangers, get room for all of them.
 appendFileSync(file, 'limits:\n  connectionsPerSourceMax: 1024\n  connectionsUnauthenticatedMax: 1024\n');
@@ -154,15 +166,21 @@ if (!config.ok) throw new Error(config.error.message);
 const launcher = new Launcher({ config: config.value, logLevel: 'warn', includeJoining: false, out: () => undefined });
 try {
   await launcher.start();
-  console.log(`3 node processes (tick 50ms, election 10 ticks, fsync on), client library, ${measureMs / 1000}s per figure after ${warmupMs / 1000}s of warm-up`);
+  console.log(
+    `3 node processes (tick 50ms, election 10 ticks, fsync on), client library, ${measureMs / 1000}s per figure after ${warmupMs / 1000}s of warm-up`,
+  );
   await leaderOf(nodes);
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
   for (const count of [1, 32, 256]) {
     const actors = await clients(endpoints, count);
-    await measure(`acquire+release pairs, ${String(count).padStart(3)} clients on distinct locks`, actors, async (c, i) => {
-      const lock = await c.lock(`pair-${count}-${i}`, { waitMs: 0 });
-      await lock.release();
-    });
+    await measure(
+      `acquire+release pairs, ${String(count).padStart(3)} clients on distinct locks`,
+      actors,
+      async (c, i) => {
+        const lock = await c.lock(`pair-${count}-${i}`, { waitMs: 0 });
+        await lock.release();
+      },
+    );
     await Promise.all(actors.map((c) => c.close()));
   }
   const contenders = await clients(endpoints, 16);
@@ -175,7 +193,9 @@ try {
   for (let round = 0; round < failoverRounds; round++) times.push(await failover(launcher, nodes, round));
   times.sort((x, y) => x - y);
   const each = times.map((x) => Math.round(x)).join(', ');
-  console.log(`leader SIGKILL → next successful acquire: median ${ms(percentile(times, 50))} of ${failoverRounds} (${each} ms)`);
+  console.log(
+    `leader SIGKILL → next successful acquire: median ${ms(percentile(times, 50))} of ${failoverRounds} (${each} ms)`,
+  );
 } finally {
   await launcher.stop();
   rmSync(dir, { recursive: true, force: true });

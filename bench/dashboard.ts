@@ -19,7 +19,8 @@ const short = process.argv.includes('--short');
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
   const value = at < 0 ? fallback : Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${process.argv[at + 1]}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${process.argv[at + 1]}`);
   return value;
 }
 const lockCount = flag('--locks', short ? 1_000 : 10_000);
@@ -107,7 +108,10 @@ try {
   // The locks: `holders` clients (one session each) share them; a few more clients wait on some.
   const started = performance.now();
   for (let h = 0; h < holders; h++) clients.push(await connect(options));
-  const names = Array.from({ length: lockCount }, (_, i) => `bench/${String(i % 100).padStart(2, '0')}/lock-${String(i).padStart(5, '0')}`);
+  const names = Array.from(
+    { length: lockCount },
+    (_, i) => `bench/${String(i % 100).padStart(2, '0')}/lock-${String(i).padStart(5, '0')}`,
+  );
   const inFlight = 256;
   let next = 0;
   await Promise.all(
@@ -147,10 +151,13 @@ try {
       const page = await context.newPage();
       await page.goto(`https://${http}/`);
       // A function, not text: the page's content security policy forbids evaluating strings.
-      await page.waitForFunction(() => performance.getEntriesByName('raftlock:ready').length > 0, undefined, { timeout: 120_000 });
+      await page.waitForFunction(() => performance.getEntriesByName('raftlock:ready').length > 0, undefined, {
+        timeout: 120_000,
+      });
       const timing = (await page.evaluate(pageTimingScript)) as PageTiming;
       const expectedRows = Math.min(lockCount, firstPage);
-      if (timing.rows !== expectedRows) throw new Error(`the page shows ${timing.rows} locks, expected ${expectedRows}`);
+      if (timing.rows !== expectedRows)
+        throw new Error(`the page shows ${timing.rows} locks, expected ${expectedRows}`);
       ready.push(timing.ready);
       if (process.env['RAFTLOCK_BENCH_VERBOSE'] === '1') console.log(timing.trace.join('\n'));
       rows.push(
@@ -163,7 +170,9 @@ try {
   } finally {
     await browser.close();
   }
-  console.log(`dashboard first load, ${lockCount.toLocaleString('en-US')} locks (${waiters} waiting), 3 secure nodes, cold cache`);
+  console.log(
+    `dashboard first load, ${lockCount.toLocaleString('en-US')} locks (${waiters} waiting), 3 secure nodes, cold cache`,
+  );
   console.log(`  setup: ${lockCount} locks taken in ${(setupMs / 1000).toFixed(1)} s`);
   for (const row of rows) console.log(row);
   console.log(`first load to complete render: median ${median(ready).toFixed(0)} ms over ${loads} loads`);
@@ -178,7 +187,14 @@ async function fetchToken(address: string, ca: string): Promise<string> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
     const req = request(
-      { host, port: Number(port), path: '/v1/auth/login', method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+      {
+        host,
+        port: Number(port),
+        path: '/v1/auth/login',
+        method: 'POST',
+        ca,
+        headers: { 'content-type': 'application/json' },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -59,7 +59,10 @@ function scraper(urls: readonly string[]): () => Promise<void> {
   };
 }
 
-async function pairsPerSecond(cluster: ClusterHandle, lockName: string): Promise<{ rate: number; cpuMicrosPerPair: number }> {
+async function pairsPerSecond(
+  cluster: ClusterHandle,
+  lockName: string,
+): Promise<{ rate: number; cpuMicrosPerPair: number }> {
   const client = await connect(cluster.connectOptions());
   try {
     const warmEnd = performance.now() + warmupMs;
@@ -88,7 +91,11 @@ const hookMethods: readonly [Hooked, readonly string[]][] = [
 ];
 
 const originals = hookMethods.flatMap(([target, names]) =>
-  names.map((name) => ({ proto: target.prototype as Record<string, unknown>, name, original: (target.prototype as Record<string, unknown>)[name] })),
+  names.map((name) => ({
+    proto: target.prototype as Record<string, unknown>,
+    name,
+    original: (target.prototype as Record<string, unknown>)[name],
+  })),
 );
 
 /** Wraps every hook with a call counter (no clock); returns the counts by `Class.method`. */
@@ -119,21 +126,80 @@ function hookCosts(): Map<string, number> {
   const costs = new Map<string, number>();
   const n = 200_000;
   const node = 'n1' as NodeId;
-  const status = { id: node, role: 'leader', term: 3, vote: node, leader: node, commit: 10, applied: 10 } as unknown as RaftStatus;
-  const raft = new RaftMetrics(new Registry(), () => null, () => performance.now() / 1000);
-  const entry = (index: number): Entry => ({ index: index as LogIndex, term: 3 as Term, kind: 'command', data: new Uint8Array(40) });
-  const append = { type: 'AppendEntries', from: node, to: 'n2' as NodeId, term: 3 as Term, prevIndex: 9 as LogIndex, prevTerm: 3 as Term, entries: [entry(10)], commit: 9 as LogIndex } as const;
+  const status = {
+    id: node,
+    role: 'leader',
+    term: 3,
+    vote: node,
+    leader: node,
+    commit: 10,
+    applied: 10,
+  } as unknown as RaftStatus;
+  const raft = new RaftMetrics(
+    new Registry(),
+    () => null,
+    () => performance.now() / 1000,
+  );
+  const entry = (index: number): Entry => ({
+    index: index as LogIndex,
+    term: 3 as Term,
+    kind: 'command',
+    data: new Uint8Array(40),
+  });
+  const append = {
+    type: 'AppendEntries',
+    from: node,
+    to: 'n2' as NodeId,
+    term: 3 as Term,
+    prevIndex: 9 as LogIndex,
+    prevTerm: 3 as Term,
+    entries: [entry(10)],
+    commit: 9 as LogIndex,
+  } as const;
   const write: PersistRequest = { seq: 1, hardState: null, entries: [entry(10)], snapshot: null, sync: true };
-  const output = { writes: [write], earlyMessages: [append, { ...append, to: 'n3' as NodeId }] as Message[], messages: [] as Message[], snapshots: [], snapshotRequests: [] };
-  costs.set('RaftMetrics.drained', cpuPerCall(n, () => raft.drained(output, true)));
-  const response: Message = { type: 'AppendEntriesResponse', from: 'n2' as NodeId, to: node, term: 3 as Term, accepted: true, index: 10 as LogIndex, hintIndex: 0 as LogIndex, hintTerm: 0 as Term };
-  costs.set('RaftMetrics.messageReceived', cpuPerCall(n, () => raft.messageReceived(response)));
-  costs.set('RaftMetrics.statusSeen', cpuPerCall(n, () => raft.statusSeen(status)));
+  const output = {
+    writes: [write],
+    earlyMessages: [append, { ...append, to: 'n3' as NodeId }] as Message[],
+    messages: [] as Message[],
+    snapshots: [],
+    snapshotRequests: [],
+  };
+  costs.set(
+    'RaftMetrics.drained',
+    cpuPerCall(n, () => raft.drained(output, true)),
+  );
+  const response: Message = {
+    type: 'AppendEntriesResponse',
+    from: 'n2' as NodeId,
+    to: node,
+    term: 3 as Term,
+    accepted: true,
+    index: 10 as LogIndex,
+    hintIndex: 0 as LogIndex,
+    hintTerm: 0 as Term,
+  };
+  costs.set(
+    'RaftMetrics.messageReceived',
+    cpuPerCall(n, () => raft.messageReceived(response)),
+  );
+  costs.set(
+    'RaftMetrics.statusSeen',
+    cpuPerCall(n, () => raft.statusSeen(status)),
+  );
   const storage = new StorageMetrics(new Registry(), () => null, null);
-  costs.set('StorageMetrics.batchWritten', cpuPerCall(n, () => storage.batchWritten(write, 2, 0.002)));
+  costs.set(
+    'StorageMetrics.batchWritten',
+    cpuPerCall(n, () => storage.batchWritten(write, 2, 0.002)),
+  );
   const clients = new ClientMetrics(new Registry(), () => null);
-  costs.set('ClientMetrics.requestAnswered', cpuPerCall(n, (i) => clients.requestAnswered(i % 2 === 0 ? 'acquire' : 'release', 'OK', 0.0015)));
-  costs.set('ClientMetrics.pushed', cpuPerCall(n, () => clients.pushed('granted')));
+  costs.set(
+    'ClientMetrics.requestAnswered',
+    cpuPerCall(n, (i) => clients.requestAnswered(i % 2 === 0 ? 'acquire' : 'release', 'OK', 0.0015)),
+  );
+  costs.set(
+    'ClientMetrics.pushed',
+    cpuPerCall(n, () => clients.pushed('granted')),
+  );
   // LockMetrics.applied on real outputs: an acquire and a release applied to a state machine, with
   // and without the hook; the difference per entry.
   const applyPairs = (withHook: boolean): number => {
@@ -143,13 +209,23 @@ function hookCosts(): Map<string, number> {
     let seq = 0;
     const apply = (op: Parameters<typeof encodeCommand>[0]): void => {
       index += 1;
-      const out = machine.apply({ index: index as LogIndex, term: 1 as Term, logTimeMs: 1000 + index, payload: encodeCommand(op) });
+      const out = machine.apply({
+        index: index as LogIndex,
+        term: 1 as Term,
+        logTimeMs: 1000 + index,
+        payload: encodeCommand(op),
+      });
       if (withHook) locks.applied(machine.state, out);
     };
     apply({ type: 'client', clientId: 'c', seq: ++seq, op: { type: 'openSession', ttlMs: 600_000 } });
     const session = sessionId(1);
     return cpuPerCall(n / 4, () => {
-      apply({ type: 'client', clientId: 'c', seq: ++seq, op: { type: 'acquire', session, name: 'pair', waitMs: 0, lockDelayMs: 0 } });
+      apply({
+        type: 'client',
+        clientId: 'c',
+        seq: ++seq,
+        op: { type: 'acquire', session, name: 'pair', waitMs: 0, lockDelayMs: 0 },
+      });
       apply({ type: 'client', clientId: 'c', seq: ++seq, op: { type: 'release', session, name: 'pair' } });
     });
   };
@@ -211,7 +287,9 @@ await withCluster(async (cluster, urls) => {
   let bytes = 0;
   for (let i = 0; i < scrapes; i++) bytes = (await metricsAnswer(node.metrics)).body.length;
   const cpu = process.cpuUsage(cpuFrom);
-  console.log(`one scrape of a node: ${((cpu.user + cpu.system) / scrapes / 1000).toFixed(2)} ms of CPU, ${bytes} bytes of text`);
+  console.log(
+    `one scrape of a node: ${((cpu.user + cpu.system) / scrapes / 1000).toFixed(2)} ms of CPU, ${bytes} bytes of text`,
+  );
 });
 const counts = countHooks();
 const pairs = await withCluster(async (cluster) => {
@@ -230,4 +308,6 @@ for (const [key, calls] of counts) {
   total += perPair * cost;
   rows.push(`${key} ${perPair.toFixed(1)}×${(cost * 1000).toFixed(0)} ns`);
 }
-console.log(`hooks per pair (3 nodes), calls × CPU per call: ${rows.join(', ')}; about ${total.toFixed(1)} µs of CPU per pair`);
+console.log(
+  `hooks per pair (3 nodes), calls × CPU per call: ${rows.join(', ')}; about ${total.toFixed(1)} µs of CPU per pair`,
+);

@@ -40,7 +40,9 @@ const chosen: Mutant[] = [];
 for (const name of values.only?.split(',') ?? mutants.map((m) => m.name)) {
   const mutant = findMutant(name.trim());
   if (mutant === undefined) {
-    process.stderr.write(`sim:mutants: no mutant named ${JSON.stringify(name)}; known: ${mutants.map((m) => m.name).join(', ')}\n`);
+    process.stderr.write(
+      `sim:mutants: no mutant named ${JSON.stringify(name)}; known: ${mutants.map((m) => m.name).join(', ')}\n`,
+    );
     process.exit(2);
   }
   chosen.push(mutant);
@@ -78,7 +80,9 @@ for (const mutant of chosen) {
   if (caught === null) {
     process.stdout.write(`${head}SURVIVED ${seeds} seeds (${cpuSeconds(since)} CPU s)\n`);
   } else {
-    process.stdout.write(`${head}caught by ${caught.checker} on seed ${caught.seed} (${result.seedsRun} seeds, ${cpuSeconds(since)} CPU s)\n`);
+    process.stdout.write(
+      `${head}caught by ${caught.checker} on seed ${caught.seed} (${result.seedsRun} seeds, ${cpuSeconds(since)} CPU s)\n`,
+    );
     process.stdout.write(`${' '.repeat(21)}${caught.message.split('\n')[0]}\n`);
     process.stdout.write(`${' '.repeat(21)}replay: ${caught.replay}\n`);
   }

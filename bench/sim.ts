@@ -15,9 +15,12 @@ function cpuSeconds(): number {
 }
 
 // Warm the JIT so the first size measured is not penalised.
-for (let seed = 1; seed <= 3; seed++) runSimulation({ scenario: scenarioFromSeed(seed, 3, 2_000, 'swarm'), replayFrom: { kind: 'seed' }, workload });
+for (let seed = 1; seed <= 3; seed++)
+  runSimulation({ scenario: scenarioFromSeed(seed, 3, 2_000, 'swarm'), replayFrom: { kind: 'seed' }, workload });
 
-console.log(`${workload} workload, hostile (swarm) profile, ${seeds} seeds x ${durationMs / 1000}s fault phase + liveness phase`);
+console.log(
+  `${workload} workload, hostile (swarm) profile, ${seeds} seeds x ${durationMs / 1000}s fault phase + liveness phase`,
+);
 console.log('nodes | simulated s | CPU s | sim s per CPU s | events/CPU s | entries applied | faults | failures');
 for (const nodes of [3, 5]) {
   let simulatedMs = 0;
@@ -27,7 +30,11 @@ for (const nodes of [3, 5]) {
   let failures = 0;
   const start = cpuSeconds();
   for (let seed = 1000; seed < 1000 + seeds; seed++) {
-    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, nodes, durationMs, 'swarm'), replayFrom: { kind: 'seed' }, workload });
+    const outcome = runSimulation({
+      scenario: scenarioFromSeed(seed, nodes, durationMs, 'swarm'),
+      replayFrom: { kind: 'seed' },
+      workload,
+    });
     simulatedMs += outcome.stats.simulatedMs;
     events += outcome.stats.events;
     committed += outcome.stats.committed;
@@ -41,6 +48,10 @@ for (const nodes of [3, 5]) {
   const cpu = cpuSeconds() - start;
   const sim = simulatedMs / 1000;
   console.log(
-    `${String(nodes).padStart(5)} | ${sim.toFixed(0).padStart(11)} | ${cpu.toFixed(1).padStart(5)} | ${(sim / cpu).toFixed(1).padStart(15)} | ${Math.round(events / cpu).toString().padStart(12)} | ${String(committed).padStart(15)} | ${String(faults).padStart(6)} | ${failures}`,
+    `${String(nodes).padStart(5)} | ${sim.toFixed(0).padStart(11)} | ${cpu.toFixed(1).padStart(5)} | ${(sim / cpu).toFixed(1).padStart(15)} | ${Math.round(
+      events / cpu,
+    )
+      .toString()
+      .padStart(12)} | ${String(committed).padStart(15)} | ${String(faults).padStart(6)} | ${failures}`,
   );
 }

@@ -99,7 +99,12 @@ function build(feed: Feed, locksN: number, flush: () => void): SessionId {
   }
   for (let i = 0; i < locksN; i++) {
     const session = holders[i % holders.length] as SessionId;
-    feed.apply(feed.client({ type: 'acquire', session, name: `lock-${i}`, waitMs: 0, lockDelayMs: 0 }, `h-${i % holders.length}`));
+    feed.apply(
+      feed.client(
+        { type: 'acquire', session, name: `lock-${i}`, waitMs: 0, lockDelayMs: 0 },
+        `h-${i % holders.length}`,
+      ),
+    );
     if (i % 10_000 === 0) flush();
   }
   flush();
@@ -127,11 +132,19 @@ export async function snapshotStall(short: boolean, heapUsed: () => number, row:
     const session = build(feed, locksN, () => undefined);
     const payloads = workload(feed, session);
     let size = 0;
-    const stall = await applyingLoop(feed, payloads, () => undefined, async () => {
-      await new Promise((resolve) => setImmediate(resolve));
-      size = machine.snapshot().byteLength;
-    });
-    row(`snapshot of ${label} (${(size / 1_048_576).toFixed(1)} MiB), inline: longest event-loop stall`, `${ms(stall.gapMaxMs)} (loop-delay max ${ms(stall.delayMaxMs)})`);
+    const stall = await applyingLoop(
+      feed,
+      payloads,
+      () => undefined,
+      async () => {
+        await new Promise((resolve) => setImmediate(resolve));
+        size = machine.snapshot().byteLength;
+      },
+    );
+    row(
+      `snapshot of ${label} (${(size / 1_048_576).toFixed(1)} MiB), inline: longest event-loop stall`,
+      `${ms(stall.gapMaxMs)} (loop-delay max ${ms(stall.delayMaxMs)})`,
+    );
   }
 
   // Background: the worker's copy encodes; the event loop keeps applying and feeding it.
@@ -151,21 +164,37 @@ export async function snapshotStall(short: boolean, heapUsed: () => number, row:
   const workerFull = await mirror.heapUsedBytes();
   const primaryBytes = heapUsed() - heapBefore;
   const payloads = workload(feed, session);
-  const stall = await applyingLoop(feed, payloads, () => mirror.flush(), (index) => {
-    const done = new Promise<void>((resolve) => waiting.set(index, resolve));
-    mirror.snapshotAt(index as LogIndex);
-    mirror.flush();
-    return done;
-  });
+  const stall = await applyingLoop(
+    feed,
+    payloads,
+    () => mirror.flush(),
+    (index) => {
+      const done = new Promise<void>((resolve) => waiting.set(index, resolve));
+      mirror.snapshotAt(index as LogIndex);
+      mirror.flush();
+      return done;
+    },
+  );
   row(
     `snapshot of ${label}, background: longest event-loop stall`,
     `${ms(stall.gapMaxMs)} (loop-delay max ${ms(stall.delayMaxMs)}); the snapshot took ${ms(stall.snapshotWallMs)}, ${stall.appliedMeanwhile.toLocaleString('en-US')} commands applied meanwhile`,
   );
   // The same loop for as long, feeding the copy but with no snapshot: the stall floor here.
-  const floor = await applyingLoop(feed, payloads, () => mirror.flush(), () => new Promise((resolve) => setTimeout(resolve, stall.snapshotWallMs)));
-  row('the same loop without any snapshot (floor: GC, the shared CPU)', `${ms(floor.gapMaxMs)} (loop-delay max ${ms(floor.delayMaxMs)})`);
+  const floor = await applyingLoop(
+    feed,
+    payloads,
+    () => mirror.flush(),
+    () => new Promise((resolve) => setTimeout(resolve, stall.snapshotWallMs)),
+  );
+  row(
+    'the same loop without any snapshot (floor: GC, the shared CPU)',
+    `${ms(floor.gapMaxMs)} (loop-delay max ${ms(floor.delayMaxMs)})`,
+  );
   const mib = (bytes: number): string => `${(bytes / 1_048_576).toFixed(0)} MiB`;
-  row(`memory of the worker's copy (${label})`, `${mib(workerFull - workerEmpty)} worker heap, beside ${mib(primaryBytes)} for the node's own machine`);
+  row(
+    `memory of the worker's copy (${label})`,
+    `${mib(workerFull - workerEmpty)} worker heap, beside ${mib(primaryBytes)} for the node's own machine`,
+  );
 
   // What feeding the copy costs the event loop: the same commands with and without it (wall
   // time on the event loop; the worker applies them on another core meanwhile). Best of three.
@@ -194,6 +223,9 @@ export async function snapshotStall(short: boolean, heapUsed: () => number, row:
   const without = cost(plain, () => undefined);
   const withMirror = cost(mirrored, () => mirror.flush());
   await mirror.heapUsedBytes();
-  row('event-loop time per applied command (acquire/release), without / with the worker copy', `${without.toFixed(2)} / ${withMirror.toFixed(2)} µs`);
+  row(
+    'event-loop time per applied command (acquire/release), without / with the worker copy',
+    `${without.toFixed(2)} / ${withMirror.toFixed(2)} µs`,
+  );
   await mirror.close();
 }

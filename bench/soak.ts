@@ -18,8 +18,16 @@ const nodes = Number(arg('nodes', '5'));
 const first = Number(arg('first', '1'));
 const durationMs = parseDurationMs(arg('duration', '20s'));
 const profile = arg('profile', 'swarm') as Profile;
-if (!Number.isSafeInteger(seeds) || seeds < 1 || !Number.isSafeInteger(nodes) || nodes < 1 || !profiles.includes(profile)) {
-  console.error(`usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile ${profiles.join('|')}]`);
+if (
+  !Number.isSafeInteger(seeds) ||
+  seeds < 1 ||
+  !Number.isSafeInteger(nodes) ||
+  nodes < 1 ||
+  !profiles.includes(profile)
+) {
+  console.error(
+    `usage: npx tsx bench/soak.ts --seeds N [--nodes 5] [--first 1] [--duration 20s] [--profile ${profiles.join('|')}]`,
+  );
   process.exit(2);
 }
 
@@ -29,7 +37,10 @@ let faults = 0;
 let committed = 0;
 const cpu0 = process.cpuUsage();
 for (let seed = first; seed < first + seeds; seed++) {
-  const outcome = runSimulation({ scenario: scenarioFromSeed(seed, nodes, durationMs, profile), replayFrom: { kind: 'seed' } });
+  const outcome = runSimulation({
+    scenario: scenarioFromSeed(seed, nodes, durationMs, profile),
+    replayFrom: { kind: 'seed' },
+  });
   simulatedMs += outcome.stats.simulatedMs;
   faults += outcome.stats.faults;
   committed += outcome.stats.committed;
@@ -37,7 +48,8 @@ for (let seed = first; seed < first + seeds; seed++) {
     failures.push({ seed, kind: outcome.kind, replay: outcome.replay });
     console.log(formatFailure(outcome, 15));
   }
-  if (process.stdout.isTTY) process.stdout.write(`\r\x1b[Kseed ${seed} (${seed - first + 1}/${seeds}), ${failures.length} failed`);
+  if (process.stdout.isTTY)
+    process.stdout.write(`\r\x1b[Kseed ${seed} (${seed - first + 1}/${seeds}), ${failures.length} failed`);
 }
 if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
 const used = process.cpuUsage(cpu0);

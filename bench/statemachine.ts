@@ -98,7 +98,12 @@ function throughput(pairs: number): Map<string, { readonly count: number; readon
   const value = new Uint8Array(64);
   for (let i = 0; i < pairs * 2; i++) {
     const key = `key-${i % 1000}`;
-    puts.push(b.client({ type: 'put', session, key, value, ifVersion: Math.floor(i / 1000), ephemeral: false, fence: null }, 'c'));
+    puts.push(
+      b.client(
+        { type: 'put', session, key, value, ifVersion: Math.floor(i / 1000), ephemeral: false, fence: null },
+        'c',
+      ),
+    );
   }
   const putsRun = measure(() => {
     for (const p of puts) b.apply(p);
@@ -133,13 +138,18 @@ function memory(): void {
   const payloads: Uint8Array[] = [];
   for (let i = 0; i < locksN; i++) {
     const session = holders[i % holdersN] as SessionId;
-    payloads.push(b.client({ type: 'acquire', session, name: `lock-${i}`, waitMs: 0, lockDelayMs: 0 }, `h-${i % holdersN}`));
+    payloads.push(
+      b.client({ type: 'acquire', session, name: `lock-${i}`, waitMs: 0, lockDelayMs: 0 }, `h-${i % holdersN}`),
+    );
   }
   before = heapUsed();
   for (const p of payloads) b.apply(p);
   const perLock = (heapUsed() - before) / locksN;
   payloads.length = 0;
-  row(`memory per held lock (${locksN.toLocaleString('en-US')} locks, events ring included)`, `${Math.round(perLock)} B`);
+  row(
+    `memory per held lock (${locksN.toLocaleString('en-US')} locks, events ring included)`,
+    `${Math.round(perLock)} B`,
+  );
 
   let bytes: Uint8Array = new Uint8Array(0);
   const encode = measure(() => {
@@ -163,19 +173,28 @@ function memory(): void {
   const waitersPer = 1_000;
   b = new Bench();
   const owner = b.open('owner');
-  for (let i = 0; i < waitLocks; i++) b.apply(b.client({ type: 'acquire', session: owner, name: `w-${i}`, waitMs: 0, lockDelayMs: 0 }, 'owner'));
+  for (let i = 0; i < waitLocks; i++)
+    b.apply(b.client({ type: 'acquire', session: owner, name: `w-${i}`, waitMs: 0, lockDelayMs: 0 }, 'owner'));
   const waiters: SessionId[] = [];
   for (let i = 0; i < waitersPer; i++) waiters.push(b.open(`w-${i}`));
   const waits: Uint8Array[] = [];
   for (let l = 0; l < waitLocks; l++) {
     for (let w = 0; w < waitersPer; w++) {
-      waits.push(b.client({ type: 'acquire', session: waiters[w] as SessionId, name: `w-${l}`, waitMs: 3_600_000, lockDelayMs: 0 }, `w-${w}`));
+      waits.push(
+        b.client(
+          { type: 'acquire', session: waiters[w] as SessionId, name: `w-${l}`, waitMs: 3_600_000, lockDelayMs: 0 },
+          `w-${w}`,
+        ),
+      );
     }
   }
   before = heapUsed();
   for (const p of waits) b.apply(p);
   const count = waits.length;
-  row(`memory per waiter (${count.toLocaleString('en-US')} waiters, with its timer)`, `${Math.round((heapUsed() - before) / count)} B`);
+  row(
+    `memory per waiter (${count.toLocaleString('en-US')} waiters, with its timer)`,
+    `${Math.round((heapUsed() - before) / count)} B`,
+  );
   waits.length = 0;
 }
 
@@ -191,7 +210,9 @@ function grantCost(queueLength: number): number {
       type: 'client',
       clientId: `q-${i}`,
       seq: seqs[i] ?? 1,
-      op: release ? { type: 'release', session, name: 'hot' } : { type: 'acquire', session, name: 'hot', waitMs: 3_600_000, lockDelayMs: 0 },
+      op: release
+        ? { type: 'release', session, name: 'hot' }
+        : { type: 'acquire', session, name: 'hot', waitMs: 3_600_000, lockDelayMs: 0 },
     };
     return encodeCommand(command);
   };
@@ -252,16 +273,22 @@ if (part !== undefined) {
   const rows: [string, string][] = [];
   const script = fileURLToPath(import.meta.url);
   for (const name of ['throughput', 'grant', 'memory', 'stall']) {
-    const child = spawnSync(process.execPath, [...process.execArgv, script, '--part', name, ...(short ? ['--short'] : [])], {
-      encoding: 'utf8',
-      maxBuffer: 16 * 1_048_576,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, script, '--part', name, ...(short ? ['--short'] : [])],
+      {
+        encoding: 'utf8',
+        maxBuffer: 16 * 1_048_576,
+      },
+    );
     if (child.status !== 0) throw new Error(`part ${name} failed: ${child.stderr}`);
     for (const line of child.stdout.split('\n')) {
       if (line.startsWith('[')) rows.push(JSON.parse(line) as [string, string]);
     }
   }
   const width = Math.max(...rows.map(([name]) => name.length));
-  console.log(`raftlock state machine bench${short ? ' (--short)' : ''}, node ${process.version}, one process per part`);
+  console.log(
+    `raftlock state machine bench${short ? ' (--short)' : ''}, node ${process.version}, one process per part`,
+  );
   for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);
 }

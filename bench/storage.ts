@@ -30,7 +30,8 @@ const row = (what: string, value: string, note = ''): void => {
   rows.push([what, value, note]);
   console.error(`  ${what}: ${value} ${note}`);
 };
-const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number): string => `${fmt(bytes / (1024 * 1024), 1)} MB`;
 let dirCounter = 0;
 const freshDir = (label: string): string => join(root, `${label}-${++dirCounter}`);
@@ -98,11 +99,16 @@ async function recovery(): Promise<void> {
   const perRequest = 1000;
   const writeStart = performance.now();
   for (let first = 1; first <= recoveryEntries; first += perRequest) {
-    const entries = Array.from({ length: Math.min(perRequest, recoveryEntries - first + 1) }, (_, i) => entry(first + i));
+    const entries = Array.from({ length: Math.min(perRequest, recoveryEntries - first + 1) }, (_, i) =>
+      entry(first + i),
+    );
     await log.persist({ seq: first, hardState: null, entries, snapshot: null, sync: false });
   }
   await log.close();
-  row(`write ${fmt(recoveryEntries)} entries (batches of ${perRequest}, unsynced)`, `${fmt((performance.now() - writeStart) / 1000, 1)} s`);
+  row(
+    `write ${fmt(recoveryEntries)} entries (batches of ${perRequest}, unsynced)`,
+    `${fmt((performance.now() - writeStart) / 1000, 1)} s`,
+  );
   gc();
   const heapBefore = process.memoryUsage().heapUsed;
   const external = process.memoryUsage().arrayBuffers;
@@ -113,7 +119,11 @@ async function recovery(): Promise<void> {
   gc();
   const usage = process.memoryUsage();
   if (state.entries.length !== recoveryEntries) throw new Error(`loaded ${state.entries.length} entries`);
-  row(`recover ${fmt(recoveryEntries)} entries (open + verify + load)`, `${fmt(seconds, 2)} s`, `${fmt(recoveryEntries / seconds)} entries/s`);
+  row(
+    `recover ${fmt(recoveryEntries)} entries (open + verify + load)`,
+    `${fmt(seconds, 2)} s`,
+    `${fmt(recoveryEntries / seconds)} entries/s`,
+  );
   row(
     `memory held by ${fmt(recoveryEntries)} loaded entries`,
     mb(usage.heapUsed - heapBefore + usage.arrayBuffers - external),
@@ -133,19 +143,31 @@ async function snapshot(): Promise<void> {
     seq: 1,
     hardState: { term: 1 as Term, vote: nodeId, commit: 1_000_000 as LogIndex },
     entries: [],
-    snapshot: { meta: { index: 1_000_000 as LogIndex, term: 1 as Term, conf: { voters: [nodeId], learners: [] } }, data },
+    snapshot: {
+      meta: { index: 1_000_000 as LogIndex, term: 1 as Term, conf: { voters: [nodeId], learners: [] } },
+      data,
+    },
     sync: true,
   });
   const writeSeconds = (performance.now() - writeStart) / 1000;
   await log.close();
-  row(`snapshot write ${mb(snapshotBytes)} (one synced batch)`, `${fmt(writeSeconds, 2)} s`, `${fmt(snapshotBytes / (1024 * 1024) / writeSeconds)} MB/s; on disk ${mb(dirBytes(dir))}`);
+  row(
+    `snapshot write ${mb(snapshotBytes)} (one synced batch)`,
+    `${fmt(writeSeconds, 2)} s`,
+    `${fmt(snapshotBytes / (1024 * 1024) / writeSeconds)} MB/s; on disk ${mb(dirBytes(dir))}`,
+  );
   const readStart = performance.now();
   const reopened = await openLevelLog({ dir, clusterId: 'bench', nodeId });
   const state = await reopened.load();
   const readSeconds = (performance.now() - readStart) / 1000;
   await reopened.close();
-  if (state.snapshot === null || crc32c(state.snapshot.data) !== crc32c(data)) throw new Error('snapshot did not round-trip');
-  row(`snapshot restore ${mb(snapshotBytes)} (open + verify + load)`, `${fmt(readSeconds, 2)} s`, `${fmt(snapshotBytes / (1024 * 1024) / readSeconds)} MB/s`);
+  if (state.snapshot === null || crc32c(state.snapshot.data) !== crc32c(data))
+    throw new Error('snapshot did not round-trip');
+  row(
+    `snapshot restore ${mb(snapshotBytes)} (open + verify + load)`,
+    `${fmt(readSeconds, 2)} s`,
+    `${fmt(snapshotBytes / (1024 * 1024) / readSeconds)} MB/s`,
+  );
 }
 
 try {
@@ -157,17 +179,28 @@ try {
   for (const proposers of proposerCounts) results.push({ proposers, ...(await groupCommitRate(proposers)) });
   const rawAfter = await rawSyncedRate();
   const raw = Math.max(rawBefore, rawAfter);
-  row('raw synced put (1 op per fsync)', `${fmt(raw)} ops/s`, `the physical limit (before ${fmt(rawBefore)}, after ${fmt(rawAfter)})`);
+  row(
+    'raw synced put (1 op per fsync)',
+    `${fmt(raw)} ops/s`,
+    `the physical limit (before ${fmt(rawBefore)}, after ${fmt(rawAfter)})`,
+  );
   let ratio512 = 0;
   for (const { proposers, rate, perBatch } of results) {
     const ratio = rate / raw;
     if (proposers === 512) ratio512 = ratio;
-    row(`group commit, ${proposers} proposers`, `${fmt(rate)} entries/s`, `${fmt(ratio, 1)}× raw; ${fmt(perBatch, 1)} requests/batch`);
+    row(
+      `group commit, ${proposers} proposers`,
+      `${fmt(rate)} entries/s`,
+      `${fmt(ratio, 1)}× raw; ${fmt(perBatch, 1)} requests/batch`,
+    );
   }
   await recovery();
   await snapshot();
-  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]?.length ?? 0), ['what', 'result', 'notes'][c]?.length ?? 0));
-  const line = (cells: readonly string[]): string => `| ${cells.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`;
+  const widths = [0, 1, 2].map((c) =>
+    Math.max(...rows.map((r) => r[c]?.length ?? 0), ['what', 'result', 'notes'][c]?.length ?? 0),
+  );
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(' | ')} |`;
   console.log(line(['what', 'result', 'notes']));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const r of rows) console.log(line(r));

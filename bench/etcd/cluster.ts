@@ -23,7 +23,7 @@ export type EtcdDetection =
   | { readonly found: false; readonly reason: string };
 
 export const etcdInstallHint =
-  'etcd is not installed, so the etcd side of the benchmark is skipped. To run it, install Debian\'s package:\n' +
+  "etcd is not installed, so the etcd side of the benchmark is skipped. To run it, install Debian's package:\n" +
   '  apt-get install etcd-server\n' +
   '(or put an `etcd` binary on PATH, or pass --etcd /path/to/etcd). Nothing is installed automatically.';
 
@@ -32,7 +32,8 @@ export function detectEtcd(binary = 'etcd'): EtcdDetection {
   const run = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   if (run.error !== undefined) return { found: false, reason: run.error.message };
   const match = /etcd Version:\s*(\S+)/.exec(run.stdout);
-  if (run.status !== 0 || match === null) return { found: false, reason: `unexpected output: ${run.stdout}${run.stderr}` };
+  if (run.status !== 0 || match === null)
+    return { found: false, reason: `unexpected output: ${run.stdout}${run.stderr}` };
   return { found: true, version: match[1] as string, binary };
 }
 
@@ -52,13 +53,19 @@ export function etcdTlsFlags(tls: EtcdTlsFiles, member: string): string[] {
   const files = tls.members.get(member);
   if (files === undefined) throw new Error(`no TLS files for etcd member ${member}`);
   return [
-    '--cert-file', files.cert,
-    '--key-file', files.key,
-    '--trusted-ca-file', tls.caFile,
+    '--cert-file',
+    files.cert,
+    '--key-file',
+    files.key,
+    '--trusted-ca-file',
+    tls.caFile,
     '--client-cert-auth',
-    '--peer-cert-file', files.cert,
-    '--peer-key-file', files.key,
-    '--peer-trusted-ca-file', tls.caFile,
+    '--peer-cert-file',
+    files.cert,
+    '--peer-key-file',
+    files.key,
+    '--peer-trusted-ca-file',
+    tls.caFile,
     '--peer-client-cert-auth',
   ];
 }
@@ -81,7 +88,12 @@ export class EtcdCluster {
   }
 
   /** Starts `size` members (with mutual TLS on both ports when `tls`) and waits until every one reports healthy. */
-  static async start(binary: string, size = 3, parentDir = tmpdir(), options: { readonly tls?: boolean } = {}): Promise<EtcdCluster> {
+  static async start(
+    binary: string,
+    size = 3,
+    parentDir = tmpdir(),
+    options: { readonly tls?: boolean } = {},
+  ): Promise<EtcdCluster> {
     const root = mkdtempSync(join(parentDir, 'raftlock-etcd-'));
     const scheme = options.tls === true ? 'https' : 'http';
     const members: EtcdMember[] = [];
@@ -97,7 +109,11 @@ export class EtcdCluster {
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     let tls: EtcdTlsFiles | null = null;
     try {
-      if (options.tls === true) tls = await writeEtcdPki(join(root, 'tls'), members.map((m) => m.name));
+      if (options.tls === true)
+        tls = await writeEtcdPki(
+          join(root, 'tls'),
+          members.map((m) => m.name),
+        );
     } catch (error) {
       rmSync(root, { recursive: true, force: true });
       throw error;
@@ -137,17 +153,28 @@ export class EtcdCluster {
     m.process = spawn(
       this.binary,
       [
-        '--name', m.name,
-        '--data-dir', m.dataDir,
-        '--listen-client-urls', m.clientUrl,
-        '--advertise-client-urls', m.clientUrl,
-        '--listen-peer-urls', m.peerUrl,
-        '--initial-advertise-peer-urls', m.peerUrl,
-        '--initial-cluster', this.initialCluster,
-        '--initial-cluster-state', state,
-        '--initial-cluster-token', 'raftlock-bench',
-        '--logger', 'zap',
-        '--log-outputs', 'stderr',
+        '--name',
+        m.name,
+        '--data-dir',
+        m.dataDir,
+        '--listen-client-urls',
+        m.clientUrl,
+        '--advertise-client-urls',
+        m.clientUrl,
+        '--listen-peer-urls',
+        m.peerUrl,
+        '--initial-advertise-peer-urls',
+        m.peerUrl,
+        '--initial-cluster',
+        this.initialCluster,
+        '--initial-cluster-state',
+        state,
+        '--initial-cluster-token',
+        'raftlock-bench',
+        '--logger',
+        'zap',
+        '--log-outputs',
+        'stderr',
         ...(this.tls === null ? [] : etcdTlsFlags(this.tls, m.name)),
       ],
       { stdio: ['ignore', log, log] },
@@ -160,7 +187,8 @@ export class EtcdCluster {
     for (const m of this.members) {
       if (m.process === null) continue;
       while (!(await healthy(this.probeAgent, m.clientUrl))) {
-        if (m.process.exitCode !== null) throw new Error(`etcd member ${m.name} exited: see ${join(this.root, `${m.name}.log`)}`);
+        if (m.process.exitCode !== null)
+          throw new Error(`etcd member ${m.name} exited: see ${join(this.root, `${m.name}.log`)}`);
         if (Date.now() - started > limitMs) throw new Error(`etcd member ${m.name} not healthy after ${limitMs}ms`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -172,7 +200,10 @@ export class EtcdCluster {
     for (const m of this.members) {
       if (m.process === null) continue;
       try {
-        const body = (await postJson(this.probeAgent, m.clientUrl, '/v3/maintenance/status', {}, 1000)) as { header?: { member_id?: unknown }; leader?: unknown };
+        const body = (await postJson(this.probeAgent, m.clientUrl, '/v3/maintenance/status', {}, 1000)) as {
+          header?: { member_id?: unknown };
+          leader?: unknown;
+        };
         if (body.leader !== undefined && body.leader === body.header?.member_id) return m.name;
       } catch {
         // A member that does not answer is not the leader we can kill.
@@ -261,7 +292,12 @@ async function healthy(agent: EtcdAgent, clientUrl: string): Promise<boolean> {
 /** Failover control over a local etcd cluster: SIGKILL the current leader, restart it, wait for a leader. */
 export function etcdControl(cluster: EtcdCluster): FailoverControl {
   return {
-    killLeader: () => killCurrentLeader('etcd', () => cluster.leader(), (name) => cluster.kill(name)),
+    killLeader: () =>
+      killCurrentLeader(
+        'etcd',
+        () => cluster.leader(),
+        (name) => cluster.kill(name),
+      ),
     restart: async (name) => {
       cluster.restart(name);
       await cluster.waitHealthy(60_000);

@@ -19,11 +19,19 @@ export interface ProcCpuTicks {
  */
 export function parseProcStat(text: string): ProcCpuTicks {
   const close = text.lastIndexOf(')');
-  const fields = close < 0 ? [] : text.slice(close + 1).trim().split(/\s+/);
+  const fields =
+    close < 0
+      ? []
+      : text
+          .slice(close + 1)
+          .trim()
+          .split(/\s+/);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   if (!Number.isInteger(utime) || !Number.isInteger(stime) || utime < 0 || stime < 0) {
-    throw new Error(`not a /proc/<pid>/stat line (no utime/stime in fields 14-15): ${JSON.stringify(text.slice(0, 120))}`);
+    throw new Error(
+      `not a /proc/<pid>/stat line (no utime/stime in fields 14-15): ${JSON.stringify(text.slice(0, 120))}`,
+    );
   }
   return { utime, stime };
 }
@@ -107,7 +115,11 @@ export function sampleServers(servers: ServerCpu | undefined): CpuSample | null 
  * lasts `durationMs`. `finish` returns the µs between the edges; an edge whose timer has not
  * fired yet (the last operation came back in the same turn as the deadline) is sampled then.
  */
-export function cpuOverWindow(servers: ServerCpu | undefined, openAfterMs: number, durationMs: number): { finish(): number | null } {
+export function cpuOverWindow(
+  servers: ServerCpu | undefined,
+  openAfterMs: number,
+  durationMs: number,
+): { finish(): number | null } {
   if (servers === undefined) return { finish: () => null };
   let from: CpuSample | null | undefined;
   let to: CpuSample | null | undefined;

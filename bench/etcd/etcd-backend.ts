@@ -14,7 +14,8 @@ export type EtcdLockHandle = { readonly key: string };
  * The connection pool of a system's clients: plain HTTP, or HTTPS presenting a client certificate
  * (etcd with `--client-cert-auth`). An endpoint's scheme must match.
  */
-export type EtcdAgent = { readonly kind: 'http'; readonly agent: HttpAgent } | { readonly kind: 'https'; readonly agent: HttpsAgent };
+export type EtcdAgent =
+  { readonly kind: 'http'; readonly agent: HttpAgent } | { readonly kind: 'https'; readonly agent: HttpsAgent };
 
 /**
  * One keep-alive agent for every client, without a socket limit: blocking calls need one each.
@@ -23,7 +24,9 @@ export type EtcdAgent = { readonly kind: 'http'; readonly agent: HttpAgent } | {
  */
 export function newAgent(tls: ClientTlsPem | null = null, keepAlive = true): EtcdAgent {
   const pool = { keepAlive, maxSockets: Infinity, maxFreeSockets: 4096 };
-  return tls === null ? { kind: 'http', agent: new HttpAgent(pool) } : { kind: 'https', agent: new HttpsAgent({ ...pool, ca: tls.ca, cert: tls.cert, key: tls.key }) };
+  return tls === null
+    ? { kind: 'http', agent: new HttpAgent(pool) }
+    : { kind: 'https', agent: new HttpsAgent({ ...pool, ca: tls.ca, cert: tls.cert, key: tls.key }) };
 }
 
 type Json = Record<string, unknown>;
@@ -36,9 +39,12 @@ function send(
   onReply: (res: IncomingMessage) => void,
 ): ClientRequest {
   const expected = agent.kind === 'https' ? 'https:' : 'http:';
-  if (url.protocol !== expected) throw new Error(`${url.href}: a ${agent.kind} client cannot call a ${url.protocol} endpoint`);
+  if (url.protocol !== expected)
+    throw new Error(`${url.href}: a ${agent.kind} client cannot call a ${url.protocol} endpoint`);
   const common = { ...options, host: url.hostname, port: url.port, path: url.pathname };
-  return agent.kind === 'https' ? httpsRequest({ ...common, agent: agent.agent }, onReply) : httpRequest({ ...common, agent: agent.agent }, onReply);
+  return agent.kind === 'https'
+    ? httpsRequest({ ...common, agent: agent.agent }, onReply)
+    : httpRequest({ ...common, agent: agent.agent }, onReply);
 }
 
 /** GETs a JSON document (etcd's `/health`); non-2xx throws. */
@@ -70,7 +76,14 @@ export function getJson(agent: EtcdAgent, endpoint: string, path: string, timeou
  * POSTs JSON to the gateway and parses the reply; non-2xx and gateway errors throw. `track` holds
  * the request while it is in flight, so that its owner can abandon it.
  */
-export function postJson(agent: EtcdAgent, endpoint: string, path: string, body: Json, timeoutMs = 0, track?: Set<ClientRequest>): Promise<Json> {
+export function postJson(
+  agent: EtcdAgent,
+  endpoint: string,
+  path: string,
+  body: Json,
+  timeoutMs = 0,
+  track?: Set<ClientRequest>,
+): Promise<Json> {
   const url = new URL(path, endpoint);
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -126,7 +139,10 @@ export type EtcdClientOptions = {
 /** A network failure (not an answer from etcd): the client moves to the next endpoint. */
 function isNetworkError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return (typeof code === 'string' && /^E[A-Z]+/.test(code)) || (error instanceof Error && / no reply in \d+ms$/.test(error.message));
+  return (
+    (typeof code === 'string' && /^E[A-Z]+/.test(code)) ||
+    (error instanceof Error && / no reply in \d+ms$/.test(error.message))
+  );
 }
 
 export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
@@ -145,19 +161,27 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
     private readonly requestTimeoutMs: number,
   ) {
     this.endpointIndex = first;
-    this.keepalive = setInterval(() => {
-      this.call('/v3/lease/keepalive', { ID: leaseId }, ttlSec * 1000).then(
-        () => undefined,
-        (error: unknown) => {
-          this.keepaliveError = String(error);
-        },
-      );
-    }, (ttlSec * 1000) / 3);
+    this.keepalive = setInterval(
+      () => {
+        this.call('/v3/lease/keepalive', { ID: leaseId }, ttlSec * 1000).then(
+          () => undefined,
+          (error: unknown) => {
+            this.keepaliveError = String(error);
+          },
+        );
+      },
+      (ttlSec * 1000) / 3,
+    );
     this.keepalive.unref();
   }
 
   /** Grants the client's lease through `endpoints[first]`, moving on to the others if it is down. */
-  static async open(agent: EtcdAgent, endpoints: readonly string[], first = 0, options: EtcdClientOptions = {}): Promise<EtcdLockClient> {
+  static async open(
+    agent: EtcdAgent,
+    endpoints: readonly string[],
+    first = 0,
+    options: EtcdClientOptions = {},
+  ): Promise<EtcdLockClient> {
     const ttlSec = options.ttlSec ?? 10;
     let lastError: unknown = null;
     for (let k = 0; k < endpoints.length; k++) {
@@ -190,7 +214,8 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
         // for one ("request timed out", "context deadline exceeded": outcome unknown). Every call
         // here is idempotent (a lock call for the same lease and name finds its own key), so all
         // of these are retried after a back-off.
-        const busy = error instanceof Error && /too many requests|request timed out|context deadline exceeded/.test(error.message);
+        const busy =
+          error instanceof Error && /too many requests|request timed out|context deadline exceeded/.test(error.message);
         if (!busy || attempt >= attemptsMax) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
       }
@@ -219,7 +244,11 @@ export class EtcdLockClient implements LockBackend<EtcdLockHandle> {
 }
 
 /** Clients spread round-robin over the members' client URLs, as etcd's own client balancer does. */
-export function etcdFactory(agent: EtcdAgent, endpoints: readonly string[], options: EtcdClientOptions = {}): BackendFactory<EtcdLockHandle> {
+export function etcdFactory(
+  agent: EtcdAgent,
+  endpoints: readonly string[],
+  options: EtcdClientOptions = {},
+): BackendFactory<EtcdLockHandle> {
   return {
     name: 'etcd',
     open: (index) => EtcdLockClient.open(agent, endpoints, index % endpoints.length, options),

@@ -37,9 +37,12 @@ export class EtcdGrpcClient implements LockBackend<Buffer> {
    */
   static async open(endpoint: string, tls: ClientTlsPem | null = null, ttlSec = 10): Promise<EtcdGrpcClient> {
     const url = new URL(endpoint);
-    if ((url.protocol === 'https:') !== (tls !== null)) throw new Error(`${endpoint}: TLS settings do not match the scheme`);
+    if ((url.protocol === 'https:') !== (tls !== null))
+      throw new Error(`${endpoint}: TLS settings do not match the scheme`);
     const channelCredentials =
-      tls === null ? credentials.createInsecure() : credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
+      tls === null
+        ? credentials.createInsecure()
+        : credentials.createSsl(Buffer.from(tls.ca), Buffer.from(tls.key), Buffer.from(tls.cert));
     // The members' certificates also name `localhost`: verifying that name (rather than the IP
     // dialled) keeps the TLS server name a host name, as RFC 6066 wants and Node.js warns about.
     const channelOptions = tls === null ? {} : { 'grpc.ssl_target_name_override': 'localhost' };
@@ -56,7 +59,14 @@ export class EtcdGrpcClient implements LockBackend<Buffer> {
   }
 
   async acquire(name: string): Promise<Buffer> {
-    const reply = await unary(this.channel, '/v3lockpb.Lock/Lock', encodeMessage([[1, bytesField(name)], [2, varintField(this.leaseId)]]));
+    const reply = await unary(
+      this.channel,
+      '/v3lockpb.Lock/Lock',
+      encodeMessage([
+        [1, bytesField(name)],
+        [2, varintField(this.leaseId)],
+      ]),
+    );
     const key = bytesOf(reply, 2);
     if (key.length === 0) throw new Error('lock returned no key');
     // The reply's buffer is gRPC's; the key outlives it.

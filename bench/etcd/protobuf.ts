@@ -3,7 +3,8 @@
 // etcd's ids are int64 and often above 2^53, so varints are bigints.
 
 /** A field of a message: a varint (wire type 0) or bytes (wire type 2). */
-export type ProtoField = { readonly kind: 'varint'; readonly value: bigint } | { readonly kind: 'bytes'; readonly value: Buffer };
+export type ProtoField =
+  { readonly kind: 'varint'; readonly value: bigint } | { readonly kind: 'bytes'; readonly value: Buffer };
 
 function varint(value: bigint): number[] {
   if (value < 0n) throw new RangeError('negative varints are not used by these messages');
@@ -24,7 +25,10 @@ export function encodeMessage(fields: readonly (readonly [number, ProtoField])[]
     if (field.kind === 'varint') {
       parts.push(Buffer.from([...varint(BigInt(number) << 3n), ...varint(field.value)]));
     } else {
-      parts.push(Buffer.from([...varint((BigInt(number) << 3n) | 2n), ...varint(BigInt(field.value.length))]), field.value);
+      parts.push(
+        Buffer.from([...varint((BigInt(number) << 3n) | 2n), ...varint(BigInt(field.value.length))]),
+        field.value,
+      );
     }
   }
   return Buffer.concat(parts);
@@ -63,7 +67,10 @@ export function decodeMessage(buffer: Buffer): Map<number, ProtoField> {
 }
 
 export const varintField = (value: bigint | number): ProtoField => ({ kind: 'varint', value: BigInt(value) });
-export const bytesField = (value: Buffer | string): ProtoField => ({ kind: 'bytes', value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value });
+export const bytesField = (value: Buffer | string): ProtoField => ({
+  kind: 'bytes',
+  value: typeof value === 'string' ? Buffer.from(value, 'utf8') : value,
+});
 
 /** Field `number` as an integer (0 when absent, as protobuf's default). */
 export function varintOf(fields: Map<number, ProtoField>, number: number): bigint {

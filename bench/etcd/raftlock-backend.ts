@@ -47,11 +47,19 @@ export class RaftlockCluster {
    * root's client certificate under `<dir>/pki` (what `raftlock up` does on a first start), and
    * cluster.yml's `security.pki` points there; without it, cluster.yml says `insecure: true`.
    */
-  static async start(count: number, parentDir: string, options: { readonly connectionsMax?: number; readonly tls: boolean }): Promise<RaftlockCluster> {
+  static async start(
+    count: number,
+    parentDir: string,
+    options: { readonly connectionsMax?: number; readonly tls: boolean },
+  ): Promise<RaftlockCluster> {
     const dir = mkdtempSync(join(parentDir, 'raftlock-bench-'));
     const nodes = await allocateLocalNodes(count);
     const pki = join(dir, 'pki');
-    if (options.tls) await ensureLocalPki(pki, nodes.map((n) => ({ id: n.id, hosts: ['127.0.0.1'] })));
+    if (options.tls)
+      await ensureLocalPki(
+        pki,
+        nodes.map((n) => ({ id: n.id, hosts: ['127.0.0.1'] })),
+      );
     const file = writeLocalClusterFile(dir, nodes, {
       clusterId: benchClusterId,
       tick: '50ms',
@@ -63,10 +71,15 @@ export class RaftlockCluster {
       // Every benchmark client comes from 127.0.0.1, and up to 256 open at once: the per-address
       // and not-yet-authenticated budgets, meant for strangers, get the same room as the total.
       const n = options.connectionsMax;
-      appendFileSync(file, `limits:\n  connectionsMax: ${n}\n  connectionsPerSourceMax: ${n}\n  connectionsUnauthenticatedMax: ${n}\n`);
+      appendFileSync(
+        file,
+        `limits:\n  connectionsMax: ${n}\n  connectionsPerSourceMax: ${n}\n  connectionsUnauthenticatedMax: ${n}\n`,
+      );
     }
     const root = pkiLayout.user(pki, 'root');
-    const rootTls = options.tls ? { ca: readFileSync(root.ca), cert: readFileSync(root.cert), key: readFileSync(root.key) } : null;
+    const rootTls = options.tls
+      ? { ca: readFileSync(root.ca), cert: readFileSync(root.cert), key: readFileSync(root.key) }
+      : null;
     const connectOptions: ClusterConnectOptions = { clusterId: benchClusterId, tls: rootTls ?? false };
     const config = await loadClusterConfig(file);
     if (!config.ok) throw new Error(config.error.message);
@@ -91,7 +104,8 @@ export class RaftlockCluster {
       }
     });
     await launcher.start();
-    if ((await launcher.waitForLeader(30_000)) === null) throw new Error('the raftlock cluster elected no leader within 30 s');
+    if ((await launcher.waitForLeader(30_000)) === null)
+      throw new Error('the raftlock cluster elected no leader within 30 s');
     await cluster.checkMode(options.tls);
     return cluster;
   }
@@ -106,7 +120,10 @@ export class RaftlockCluster {
     try {
       const { principal } = await client.whoami();
       const expected = tls ? 'root' : null;
-      if (principal !== expected) throw new Error(`the ${tls ? 'secure' : 'insecure'} bench cluster sees its client as ${String(principal)}, not ${String(expected)}`);
+      if (principal !== expected)
+        throw new Error(
+          `the ${tls ? 'secure' : 'insecure'} bench cluster sees its client as ${String(principal)}, not ${String(expected)}`,
+        );
     } finally {
       await client.close();
     }
@@ -133,7 +150,8 @@ export class RaftlockCluster {
 
   async restart(id: NodeId): Promise<void> {
     await this.launcher.restart(id);
-    if ((await this.launcher.waitForLeader(30_000)) === null) throw new Error(`no leader within 30 s after restarting ${id}`);
+    if ((await this.launcher.waitForLeader(30_000)) === null)
+      throw new Error(`no leader within 30 s after restarting ${id}`);
   }
 
   /** Resident memory of each running node, from /proc (Linux). */
@@ -214,7 +232,12 @@ export function raftlockSharedFactory(cluster: RaftlockCluster): BackendFactory<
 
 export function raftlockControl(cluster: RaftlockCluster): FailoverControl {
   return {
-    killLeader: () => killCurrentLeader('raftlock', () => cluster.leader(), (id) => cluster.kill(id)),
+    killLeader: () =>
+      killCurrentLeader(
+        'raftlock',
+        () => cluster.leader(),
+        (id) => cluster.kill(id),
+      ),
     restart: (name) => cluster.restart(nodeId(name)),
   };
 }

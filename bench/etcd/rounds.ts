@@ -32,7 +32,8 @@ export interface RoundRatios {
   readonly median: number;
 }
 
-const metricOf = (row: BenchRow, metric: RatioMetric): number | null => (metric === 'rate' ? row.rate : row.serverCpuMicrosPerOp);
+const metricOf = (row: BenchRow, metric: RatioMetric): number | null =>
+  metric === 'rate' ? row.rate : row.serverCpuMicrosPerOp;
 
 const matches = (row: BenchRow, key: RowKey): boolean => row.backend === key.backend && row.tls === key.tls;
 
@@ -42,7 +43,12 @@ const matches = (row: BenchRow, key: RowKey): boolean => row.backend === key.bac
  * either side has no finite positive figure are left out; workloads without any such round are
  * omitted.
  */
-export function roundRatios(measured: readonly RoundResult[], own: RowKey, base: RowKey, metric: RatioMetric = 'rate'): RoundRatios[] {
+export function roundRatios(
+  measured: readonly RoundResult[],
+  own: RowKey,
+  base: RowKey,
+  metric: RatioMetric = 'rate',
+): RoundRatios[] {
   const byWorkload = new Map<string, Map<number, { own?: number | null; base?: number | null }>>();
   for (const { round, result } of measured) {
     const rounds = byWorkload.get(result.workload) ?? new Map<number, { own?: number | null; base?: number | null }>();
@@ -63,7 +69,8 @@ export function roundRatios(measured: readonly RoundResult[], own: RowKey, base:
     if (ratios.length === 0) continue;
     const sorted = [...ratios].sort((a, b) => a - b);
     const mid = Math.floor(sorted.length / 2);
-    const median = sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+    const median =
+      sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
     out.push({ workload, ratios, median });
   }
   return out;

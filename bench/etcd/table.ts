@@ -8,7 +8,9 @@ import type { WorkloadResult } from './workloads.js';
 export type BenchRow = WorkloadResult & { readonly tls: boolean };
 
 const num = (n: number, digits = 0): string =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '—';
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '—';
 
 /** `a / b` when both are finite and b is positive; otherwise null (nothing to compare). */
 export function ratio(a: number | null, b: number | null): number | null {
@@ -54,9 +56,13 @@ const times = (x: number | null): string => (x === null ? '—' : `${num(x, 2)}�
  */
 export function formatTable(results: readonly BenchRow[], baselines: string | readonly string[] = 'etcd'): string {
   const bases: readonly string[] = typeof baselines === 'string' ? [baselines] : baselines;
-  const overBaseline = (r: BenchRow, baseline: string, metric: 'rateOverBaseline' | 'cpuOverBaseline'): number | null =>
-    bases.includes(r.backend) ? null : rowRatios(results, r, baseline)[metric];
-  const overPlain = (r: BenchRow, metric: 'rateTlsOverPlain' | 'cpuTlsOverPlain'): number | null => rowRatios(results, r, bases[0] ?? '')[metric];
+  const overBaseline = (
+    r: BenchRow,
+    baseline: string,
+    metric: 'rateOverBaseline' | 'cpuOverBaseline',
+  ): number | null => (bases.includes(r.backend) ? null : rowRatios(results, r, baseline)[metric]);
+  const overPlain = (r: BenchRow, metric: 'rateTlsOverPlain' | 'cpuTlsOverPlain'): number | null =>
+    rowRatios(results, r, bases[0] ?? '')[metric];
   type RatioColumn = { readonly header: string; readonly cell: (r: BenchRow) => number | null };
   const allRatioColumns: readonly RatioColumn[] = [
     ...bases.flatMap((b): RatioColumn[] => [
@@ -67,7 +73,18 @@ export function formatTable(results: readonly BenchRow[], baselines: string | re
     { header: 'CPU TLS/plain', cell: (r) => overPlain(r, 'cpuTlsOverPlain') },
   ];
   const ratioColumns = allRatioColumns.filter((c) => results.some((r) => c.cell(r) !== null));
-  const header = ['workload', 'backend', 'TLS', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'server CPU µs/op', ...ratioColumns.map((c) => c.header)];
+  const header = [
+    'workload',
+    'backend',
+    'TLS',
+    'rate',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'errors',
+    'server CPU µs/op',
+    ...ratioColumns.map((c) => c.header),
+  ];
   const rows = results.map((r) => {
     // Rates below 10 keep two decimals: a crawling queue is not "0".
     return [
@@ -85,10 +102,14 @@ export function formatTable(results: readonly BenchRow[], baselines: string | re
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i <= 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const row of rows) out.push(line(row));
   const failures = results.filter((r) => r.firstError !== null);
-  for (const r of failures) out.push(`  ${r.backend}${r.tls ? ' (TLS)' : ''} ${r.workload}: first error: ${r.firstError ?? ''}`);
+  for (const r of failures)
+    out.push(`  ${r.backend}${r.tls ? ' (TLS)' : ''} ${r.workload}: first error: ${r.firstError ?? ''}`);
   return out.join('\n');
 }

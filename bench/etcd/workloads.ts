@@ -136,7 +136,12 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * one acquire+release pair. With 32 clients this is the "uncontended" workload; with 1..1,024 it is
  * "scaling".
  */
-export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions, workload = `uncontended (${clients} clients)`): Promise<WorkloadResult> {
+export async function ownLockEach<H>(
+  factory: BackendFactory<H>,
+  clients: number,
+  options: WorkloadOptions,
+  workload = `uncontended (${clients} clients)`,
+): Promise<WorkloadResult> {
   const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, index, t, window) => {
     const name = `bench-own-${index}`;
     while (performance.now() < window.to) {
@@ -159,7 +164,12 @@ export async function ownLockEach<H>(factory: BackendFactory<H>, clients: number
  * second (grants), the latency is the wait from asking to holding. The holder releases at once.
  * With a factory of workers sharing one client, the queue is of one session's workers.
  */
-export async function contended<H>(factory: BackendFactory<H>, clients: number, options: WorkloadOptions, workload = `contended (${clients} clients, 1 lock)`): Promise<WorkloadResult> {
+export async function contended<H>(
+  factory: BackendFactory<H>,
+  clients: number,
+  options: WorkloadOptions,
+  workload = `contended (${clients} clients, 1 lock)`,
+): Promise<WorkloadResult> {
   const name = 'bench-contended';
   const { tally, elapsedMs } = await runClients(factory, clients, options, async (client, _index, t, window) => {
     while (performance.now() < window.to) {
@@ -184,7 +194,11 @@ const queueJoinPauseMs = 100;
  * SIGKILLs a cluster's leader for `FailoverControl.killLeader`: waits (up to 30 s) until the
  * cluster names one, kills it and returns its name.
  */
-export async function killCurrentLeader<L extends string>(system: string, leader: () => Promise<L | null>, kill: (name: L) => void): Promise<L> {
+export async function killCurrentLeader<L extends string>(
+  system: string,
+  leader: () => Promise<L | null>,
+  kill: (name: L) => void,
+): Promise<L> {
   const started = Date.now();
   let current = await leader();
   while (current === null) {
@@ -217,7 +231,11 @@ export type FailoverOptions = {
  * time from the kill to the completion of the first acquire asked for after it. Repeated `rounds` times (the
  * killed member restarted in between); the rate column is the median in milliseconds.
  */
-export async function failover<H>(factory: BackendFactory<H>, control: FailoverControl, options: FailoverOptions): Promise<WorkloadResult> {
+export async function failover<H>(
+  factory: BackendFactory<H>,
+  control: FailoverControl,
+  options: FailoverOptions,
+): Promise<WorkloadResult> {
   const tally = newTally();
   for (let round = 0; round < options.rounds; round++) {
     const client = await factory.open(round);
@@ -245,7 +263,11 @@ export async function failover<H>(factory: BackendFactory<H>, control: FailoverC
     while (recoveredAt === Infinity && performance.now() - killedAt < options.recoveryLimitMs) await pause(5);
     stop = true;
     await loop;
-    if (recoveredAt === Infinity) noteError(tally, new Error(`round ${round}: no acquire within ${options.recoveryLimitMs}ms of killing ${killed}`));
+    if (recoveredAt === Infinity)
+      noteError(
+        tally,
+        new Error(`round ${round}: no acquire within ${options.recoveryLimitMs}ms of killing ${killed}`),
+      );
     else tally.latenciesMs.push(recoveredAt - killedAt);
     await client.close().catch(() => undefined);
     await control.restart(killed);
@@ -274,7 +296,11 @@ export async function failover<H>(factory: BackendFactory<H>, control: FailoverC
  * memory at the deepest point). The queue drains once, so it has no warm-up of its own: the looping
  * workloads before it have warmed the processes.
  */
-export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number, options: WorkloadOptions & { readonly onQueued?: () => void }): Promise<WorkloadResult> {
+export async function queueDepth<H>(
+  factory: BackendFactory<H>,
+  waiters: number,
+  options: WorkloadOptions & { readonly onQueued?: () => void },
+): Promise<WorkloadResult> {
   const name = 'bench-queue';
   const [holder, ...queue] = await openClients(factory, waiters + 1, options.openBatch ?? 256);
   const tally = newTally();
@@ -308,7 +334,12 @@ export async function queueDepth<H>(factory: BackendFactory<H>, waiters: number,
     deadline = started + options.durationMs;
     await (holder as LockBackend<H>).release(held);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(waits), new Promise<void>((resolve) => { timer = setTimeout(resolve, options.durationMs); })]);
+    await Promise.race([
+      Promise.all(waits),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.durationMs);
+      }),
+    ]);
     clearTimeout(timer);
     // The window is the drain: from the holder's release until the queue emptied or time ran out.
     tally.serverCpuMicros = cpuMicrosBetween(cpuFrom, sampleServers(options.serverCpu));

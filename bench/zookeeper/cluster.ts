@@ -29,17 +29,24 @@ export type ZooKeeperDetection =
   | { readonly found: false; readonly reason: string };
 
 export const zookeeperInstallHint =
-  'ZooKeeper is not installed, so the ZooKeeper side of the benchmark is skipped. To run it, install Debian\'s package:\n' +
+  "ZooKeeper is not installed, so the ZooKeeper side of the benchmark is skipped. To run it, install Debian's package:\n" +
   '  apt-get install zookeeper\n' +
   `(or pass --zookeeper /path/to/zookeeper.jar; \`java\` must be on PATH). Nothing is installed automatically.`;
 
 /** Asks the jar for its version; a missing jar or java is a normal outcome, not an error. */
 export function detectZooKeeper(jar = debianZooKeeperJar, java = 'java'): ZooKeeperDetection {
   if (!existsSync(jar)) return { found: false, reason: `${jar} does not exist` };
-  const run = spawnSync(java, ['-cp', jar, 'org.apache.zookeeper.version.VersionInfoMain'], { encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(java, ['-cp', jar, 'org.apache.zookeeper.version.VersionInfoMain'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (run.error !== undefined) return { found: false, reason: `${java}: ${run.error.message}` };
   const match = /Apache ZooKeeper, version (\S+)/.exec(run.stdout);
-  if (run.status !== 0 || match === null) return { found: false, reason: `unexpected output of ${java} -cp ${jar} ...VersionInfoMain: ${run.stdout}${run.stderr}` };
+  if (run.status !== 0 || match === null)
+    return {
+      found: false,
+      reason: `unexpected output of ${java} -cp ${jar} ...VersionInfoMain: ${run.stdout}${run.stderr}`,
+    };
   return { found: true, version: match[1] as string, jar, java };
 }
 
@@ -70,7 +77,15 @@ export class ZooKeeperCluster {
     const root = mkdtempSync(join(parentDir, 'raftlock-zookeeper-'));
     const members: ZooKeeperMember[] = [];
     for (let id = 1; id <= size; id++) {
-      members.push({ id, name: `z${id}`, clientPort: await freePort(), quorumPort: await freePort(), electionPort: await freePort(), dir: join(root, `z${id}`), process: null });
+      members.push({
+        id,
+        name: `z${id}`,
+        clientPort: await freePort(),
+        quorumPort: await freePort(),
+        electionPort: await freePort(),
+        dir: join(root, `z${id}`),
+        process: null,
+      });
     }
     for (const m of members) {
       const dataDir = join(m.dir, 'data');
@@ -109,7 +124,8 @@ export class ZooKeeperCluster {
     m.process = spawn(
       this.detection.java,
       [
-        '-cp', classpath,
+        '-cp',
+        classpath,
         '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
         '-Dzookeeper.log.dir=' + m.dir,
         'org.apache.zookeeper.server.quorum.QuorumPeerMain',
@@ -143,10 +159,13 @@ export class ZooKeeperCluster {
       const roles = [...modes.values()];
       if (roles.every((r) => r !== null) && roles.includes('leader')) return;
       for (const m of this.members) {
-        if (m.process !== null && m.process.exitCode !== null) throw new Error(`ZooKeeper server ${m.name} exited with code ${m.process.exitCode}: see ${this.logFile(m)}`);
+        if (m.process !== null && m.process.exitCode !== null)
+          throw new Error(`ZooKeeper server ${m.name} exited with code ${m.process.exitCode}: see ${this.logFile(m)}`);
       }
       if (Date.now() - started > limitMs) {
-        const states = this.members.map((m) => `${m.name} ${modes.has(m.name) ? (modes.get(m.name) ?? 'not serving') : 'stopped'}`).join(', ');
+        const states = this.members
+          .map((m) => `${m.name} ${modes.has(m.name) ? (modes.get(m.name) ?? 'not serving') : 'stopped'}`)
+          .join(', ');
         throw new Error(`ZooKeeper ensemble not ready after ${limitMs}ms (${states}); logs under ${this.root}`);
       }
       await pause(200);
@@ -217,7 +236,12 @@ export class ZooKeeperCluster {
 /** Failover control over a local ensemble: SIGKILL the current leader, restart it, wait until all serve again. */
 export function zookeeperControl(cluster: ZooKeeperCluster): FailoverControl {
   return {
-    killLeader: () => killCurrentLeader('ZooKeeper', () => cluster.leader(), (name) => cluster.kill(name)),
+    killLeader: () =>
+      killCurrentLeader(
+        'ZooKeeper',
+        () => cluster.leader(),
+        (name) => cluster.kill(name),
+      ),
     restart: async (name) => {
       cluster.restart(name);
       await cluster.waitReady(90_000);

@@ -8,7 +8,9 @@ export function fourLetterWord(port: number, word: 'srvr', timeoutMs: number): P
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`ZooKeeper on port ${port}: no answer to ${word} in ${timeoutMs}ms`)));
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`ZooKeeper on port ${port}: no answer to ${word} in ${timeoutMs}ms`)),
+    );
     socket.on('connect', () => socket.end(word));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);

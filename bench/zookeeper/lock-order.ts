@@ -32,7 +32,10 @@ export function lockTurn(children: readonly string[], ours: string): LockTurn {
     return x < y ? -1 : x > y ? 1 : 0;
   });
   const index = sorted.indexOf(ours);
-  if (index < 0) throw new Error(`lock node ${ours} is no longer among the contenders (${children.length} of them): its session may have expired`);
+  if (index < 0)
+    throw new Error(
+      `lock node ${ours} is no longer among the contenders (${children.length} of them): its session may have expired`,
+    );
   return index === 0 ? { kind: 'holds' } : { kind: 'waits', predecessor: sorted[index - 1] as string };
 }
 

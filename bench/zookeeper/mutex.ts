@@ -26,7 +26,10 @@ export const locksRoot = '/raftlock-bench-locks';
 
 /** A client-side failure after which the same request may simply be sent again on the reconnected session. */
 function isConnectionLoss(error: unknown): boolean {
-  return error instanceof Exception && (error.getCode() === Exception.CONNECTION_LOSS || error.getCode() === Exception.OPERATION_TIMEOUT);
+  return (
+    error instanceof Exception &&
+    (error.getCode() === Exception.CONNECTION_LOSS || error.getCode() === Exception.OPERATION_TIMEOUT)
+  );
 }
 const codeOf = (error: unknown): number | null => (error instanceof Exception ? error.getCode() : null);
 
@@ -44,7 +47,11 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
 
   /** Opens a session with one server of `connectionString` (the client picks one at random). */
   static open(connectionString: string, options: ZooKeeperClientOptions = {}): Promise<ZooKeeperLockClient> {
-    const client = createClient(connectionString, { sessionTimeout: options.sessionTimeoutMs ?? 30_000, spinDelay: 100, retries: 0 });
+    const client = createClient(connectionString, {
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      spinDelay: 100,
+      retries: 0,
+    });
     const limitMs = options.connectTimeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -60,12 +67,17 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
   }
 
   /** Runs one request, sending it again while the connection is lost (for at most `retryForMs`). */
-  private async retrying<T>(what: string, request: (done: (error: Error | Exception | null, value: T) => void) => void): Promise<T> {
+  private async retrying<T>(
+    what: string,
+    request: (done: (error: Error | Exception | null, value: T) => void) => void,
+  ): Promise<T> {
     const started = Date.now();
     for (;;) {
       if (this.closed) throw new Error(`ZooKeeper client closed during ${what}`);
       try {
-        return await new Promise<T>((resolve, reject) => request((error, value) => (error === null ? resolve(value) : reject(error))));
+        return await new Promise<T>((resolve, reject) =>
+          request((error, value) => (error === null ? resolve(value) : reject(error))),
+        );
       } catch (error) {
         if (!isConnectionLoss(error) || Date.now() - started > retryForMs) throw wrap(what, error);
         await this.connected();
@@ -86,14 +98,17 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
       if (this.closed) throw new Error(`ZooKeeper client closed while creating a node under ${lockNode}`);
       try {
         return await new Promise<string>((resolve, reject) =>
-          this.client.create(name, CreateMode.EPHEMERAL_SEQUENTIAL, (error, path) => (error === null ? resolve(path) : reject(error))),
+          this.client.create(name, CreateMode.EPHEMERAL_SEQUENTIAL, (error, path) =>
+            error === null ? resolve(path) : reject(error),
+          ),
         );
       } catch (error) {
         if (codeOf(error) === Exception.NO_NODE) {
           await this.retrying<string>(`creating ${lockNode}`, (done) => this.client.mkdirp(lockNode, done));
           continue;
         }
-        if (!isConnectionLoss(error) || Date.now() - started > retryForMs) throw wrap(`creating a node under ${lockNode}`, error);
+        if (!isConnectionLoss(error) || Date.now() - started > retryForMs)
+          throw wrap(`creating a node under ${lockNode}`, error);
         // The create may have happened: look for it by its guid before creating another.
         await this.connected();
         const children = await this.children(lockNode);
@@ -104,7 +119,9 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
   }
 
   private children(lockNode: string): Promise<string[]> {
-    return this.retrying<string[]>(`listing ${lockNode}`, (done) => this.client.getChildren(lockNode, (error, children) => done(error, children)));
+    return this.retrying<string[]>(`listing ${lockNode}`, (done) =>
+      this.client.getChildren(lockNode, (error, children) => done(error, children)),
+    );
   }
 
   /**
@@ -156,7 +173,9 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
 
   async release(handle: ZooKeeperLockHandle): Promise<void> {
     try {
-      await this.retrying<null>(`deleting ${handle.path}`, (done) => this.client.remove(handle.path, -1, (error) => done(error, null)));
+      await this.retrying<null>(`deleting ${handle.path}`, (done) =>
+        this.client.remove(handle.path, -1, (error) => done(error, null)),
+      );
     } catch (error) {
       // A retried delete whose first attempt went through finds no node: it is released.
       if (codeOf(errorCause(error)) !== Exception.NO_NODE) throw error;
@@ -174,7 +193,10 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
 
 /** `error` with what was being done, keeping ZooKeeper's exception as its cause. */
 function wrap(what: string, error: unknown): Error {
-  return new Error(`ZooKeeper ${what}: ${error instanceof Exception ? error.getName() : error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new Error(
+    `ZooKeeper ${what}: ${error instanceof Exception ? error.getName() : error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }
 const errorCause = (error: unknown): unknown => (error instanceof Error ? error.cause : error);
 
@@ -182,6 +204,9 @@ const errorCause = (error: unknown): unknown => (error instanceof Error ? error.
  * Clients of one ensemble, each its own session with a server the client picks at random from the
  * connection string (ZooKeeper's own client balancing).
  */
-export function zookeeperFactory(connectionString: string, options: ZooKeeperClientOptions = {}): BackendFactory<ZooKeeperLockHandle> {
+export function zookeeperFactory(
+  connectionString: string,
+  options: ZooKeeperClientOptions = {},
+): BackendFactory<ZooKeeperLockHandle> {
   return { name: 'zookeeper', open: () => ZooKeeperLockClient.open(connectionString, options) };
 }

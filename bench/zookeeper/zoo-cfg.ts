@@ -26,8 +26,10 @@ export interface ZooCfgOptions {
 /** The text of a zoo.cfg for `self` in `ensemble`. */
 export function zooCfg(options: ZooCfgOptions): string {
   const { self, ensemble } = options;
-  if (!ensemble.some((s) => s.id === self.id)) throw new RangeError(`zoo.cfg: server ${self.id} is not in the ensemble (${ensemble.map((s) => s.id).join(', ')})`);
-  if (/[\r\n]/.test(options.dataDir)) throw new RangeError(`zoo.cfg: dataDir ${JSON.stringify(options.dataDir)} has a line break`);
+  if (!ensemble.some((s) => s.id === self.id))
+    throw new RangeError(`zoo.cfg: server ${self.id} is not in the ensemble (${ensemble.map((s) => s.id).join(', ')})`);
+  if (/[\r\n]/.test(options.dataDir))
+    throw new RangeError(`zoo.cfg: dataDir ${JSON.stringify(options.dataDir)} has a line break`);
   return [
     `tickTime=${options.tickTimeMs ?? 2000}`,
     'initLimit=10',

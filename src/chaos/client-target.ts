@@ -138,7 +138,9 @@ class ClientChaosSession implements ChaosSession {
   async get(key: string): Promise<{ value: string | null; version: number }> {
     try {
       const view = await this.kv.kv.get(key);
-      return view === null ? { value: null, version: 0 } : { value: Buffer.from(view.value).toString('utf8'), version: view.version };
+      return view === null
+        ? { value: null, version: 0 }
+        : { value: Buffer.from(view.value).toString('utf8'), version: view.version };
     } catch (error) {
       throw classify(error);
     }
@@ -179,7 +181,10 @@ export function clientTarget(options: ClientTargetOptions): ChaosTarget {
   return {
     openSession: async (worker) => {
       const index = opened++;
-      const rotated = [...options.endpoints.slice(index % options.endpoints.length), ...options.endpoints.slice(0, index % options.endpoints.length)];
+      const rotated = [
+        ...options.endpoints.slice(index % options.endpoints.length),
+        ...options.endpoints.slice(0, index % options.endpoints.length),
+      ];
       const client = await connect({
         endpoints: rotated,
         clusterId: options.clusterId,
@@ -190,7 +195,15 @@ export function clientTarget(options: ClientTargetOptions): ChaosTarget {
       });
       try {
         const session = await client.session(options.ttlMs);
-        return new ClientChaosSession(worker, client, session, options.ttlMs, 0.01, options.fenced, options.kv ?? client);
+        return new ClientChaosSession(
+          worker,
+          client,
+          session,
+          options.ttlMs,
+          0.01,
+          options.fenced,
+          options.kv ?? client,
+        );
       } catch (error) {
         await client.close().catch(() => undefined);
         throw error;

@@ -154,7 +154,9 @@ function parseOp(v: unknown): ChaosOp | null {
   if (!isRecord(v)) return null;
   switch (v['type']) {
     case 'lock.acquire':
-      return isStr(v['lock']) && isStr(v['owner']) ? { type: 'lock.acquire', lock: v['lock'], owner: v['owner'] } : null;
+      return isStr(v['lock']) && isStr(v['owner'])
+        ? { type: 'lock.acquire', lock: v['lock'], owner: v['owner'] }
+        : null;
     case 'lock.release':
       return isStr(v['lock']) && isStr(v['owner']) && isNum(v['token'])
         ? { type: 'lock.release', lock: v['lock'], owner: v['owner'], token: v['token'] }

@@ -95,11 +95,21 @@ function someNodes(rng: Rng, nodes: readonly string[], count: number): string[] 
   return rng.shuffle(nodes).slice(0, count).sort();
 }
 
-function faultEvents(rng: Rng, kind: FaultKind, nodes: readonly string[], ttlMs: number, faultMs: number): { start: NemesisEvent[]; end: NemesisEvent[]; lastsMs: number } {
+function faultEvents(
+  rng: Rng,
+  kind: FaultKind,
+  nodes: readonly string[],
+  ttlMs: number,
+  faultMs: number,
+): { start: NemesisEvent[]; end: NemesisEvent[]; lastsMs: number } {
   const minority = Math.max(1, minorityOf(nodes.length));
   switch (kind) {
     case 'kill':
-      return { start: [{ kind: 'kill', nodes: someNodes(rng, nodes, rng.int(1, minority)) }], end: [{ kind: 'restart' }], lastsMs: faultMs };
+      return {
+        start: [{ kind: 'kill', nodes: someNodes(rng, nodes, rng.int(1, minority)) }],
+        end: [{ kind: 'restart' }],
+        lastsMs: faultMs,
+      };
     case 'kill-leader':
       return { start: [{ kind: 'kill', nodes: [leaderRef] }], end: [{ kind: 'restart' }], lastsMs: faultMs };
     case 'pause':
@@ -110,24 +120,45 @@ function faultEvents(rng: Rng, kind: FaultKind, nodes: readonly string[], ttlMs:
       return { start: [{ kind: 'pause', nodes: who }], end: [{ kind: 'resume' }], lastsMs };
     }
     case 'split':
-      return { start: [{ kind: 'partition', shape: { kind: 'split', minority: someNodes(rng, nodes, rng.int(1, minority)) } }], end: [{ kind: 'heal' }], lastsMs: faultMs };
+      return {
+        start: [{ kind: 'partition', shape: { kind: 'split', minority: someNodes(rng, nodes, rng.int(1, minority)) } }],
+        end: [{ kind: 'heal' }],
+        lastsMs: faultMs,
+      };
     case 'isolate':
-      return { start: [{ kind: 'partition', shape: { kind: 'isolate', node: rng.pick(nodes) } }], end: [{ kind: 'heal' }], lastsMs: faultMs };
+      return {
+        start: [{ kind: 'partition', shape: { kind: 'isolate', node: rng.pick(nodes) } }],
+        end: [{ kind: 'heal' }],
+        lastsMs: faultMs,
+      };
     case 'isolate-leader':
-      return { start: [{ kind: 'partition', shape: { kind: 'isolate', node: leaderRef } }], end: [{ kind: 'heal' }], lastsMs: faultMs };
+      return {
+        start: [{ kind: 'partition', shape: { kind: 'isolate', node: leaderRef } }],
+        end: [{ kind: 'heal' }],
+        lastsMs: faultMs,
+      };
     case 'bridge': {
       const order = rng.shuffle(nodes);
       const bridge = order[0] as string;
       const rest = order.slice(1);
       return {
-        start: [{ kind: 'partition', shape: { kind: 'bridge', bridge, left: rest.slice(0, Math.floor(rest.length / 2)).sort() } }],
+        start: [
+          {
+            kind: 'partition',
+            shape: { kind: 'bridge', bridge, left: rest.slice(0, Math.floor(rest.length / 2)).sort() },
+          },
+        ],
         end: [{ kind: 'heal' }],
         lastsMs: faultMs,
       };
     }
     case 'one-way': {
       const from = rng.bernoulli(0.5) ? [leaderRef] : someNodes(rng, nodes, rng.int(1, minority));
-      return { start: [{ kind: 'partition', shape: { kind: 'one-way', from } }], end: [{ kind: 'heal' }], lastsMs: faultMs };
+      return {
+        start: [{ kind: 'partition', shape: { kind: 'one-way', from } }],
+        end: [{ kind: 'heal' }],
+        lastsMs: faultMs,
+      };
     }
     case 'slow':
       return { start: [{ kind: 'slow', delayMs: rng.int(20, 200) }], end: [{ kind: 'heal' }], lastsMs: faultMs };
@@ -165,7 +196,8 @@ export function buildSchedule(options: ScheduleOptions): NemesisSchedule {
   }
   // Whatever happened, the run ends healed, resumed and restarted, for the convergence check.
   const endMs = Math.max(now, durationMs);
-  for (const event of [{ kind: 'heal' }, { kind: 'resume' }, { kind: 'restart' }] as const) events.push({ atMs: endMs, event });
+  for (const event of [{ kind: 'heal' }, { kind: 'resume' }, { kind: 'restart' }] as const)
+    events.push({ atMs: endMs, event });
   return { seed, durationMs, nodes: sorted, events };
 }
 
@@ -215,7 +247,9 @@ export function describeEvent(event: NemesisEvent): string {
 
 /** Stable text: a header line, then one line per event with its time in seconds. */
 export function formatSchedule(schedule: NemesisSchedule): string {
-  const lines = [`nemesis schedule seed=${schedule.seed} duration=${schedule.durationMs}ms nodes=${schedule.nodes.join(',')}`];
+  const lines = [
+    `nemesis schedule seed=${schedule.seed} duration=${schedule.durationMs}ms nodes=${schedule.nodes.join(',')}`,
+  ];
   for (const { atMs, event } of schedule.events) {
     lines.push(`${(atMs / 1000).toFixed(3).padStart(9)}s  ${describeEvent(event)}`);
   }

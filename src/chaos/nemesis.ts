@@ -124,7 +124,9 @@ export class Nemesis {
         return nodes.length === 0 ? 'nothing to restart' : `restarted ${nodes.join(' ')}`;
       }
       case 'pause': {
-        const nodes = (await this.resolveAll(event.nodes)).filter((n) => !this.killed.has(n) && !this.paused.has(n) && !this.removed.has(n));
+        const nodes = (await this.resolveAll(event.nodes)).filter(
+          (n) => !this.killed.has(n) && !this.paused.has(n) && !this.removed.has(n),
+        );
         for (const n of nodes) {
           this.cluster.pause(n);
           this.paused.add(n);
@@ -152,7 +154,8 @@ export class Nemesis {
         return 'every link passes';
       case 'transfer-leadership': {
         const [to] = await this.resolveAll([event.to]);
-        if (to === undefined || this.killed.has(to) || this.paused.has(to) || this.removed.has(to)) return `skipped: ${to ?? '?'} is down`;
+        if (to === undefined || this.killed.has(to) || this.paused.has(to) || this.removed.has(to))
+          return `skipped: ${to ?? '?'} is down`;
         await this.cluster.transferLeadership(to);
         return `asked to transfer to ${to}`;
       }

@@ -49,7 +49,9 @@ export type NodeClusterOptions = {
  * mesh starts meanwhile, and its own listeners (port 0) must not be handed a port a node is about
  * to bind (that collision made a node refuse its cluster file).
  */
-async function holdPorts(count: number): Promise<{ readonly ports: readonly number[]; readonly release: () => Promise<void> }> {
+async function holdPorts(
+  count: number,
+): Promise<{ readonly ports: readonly number[]; readonly release: () => Promise<void> }> {
   const servers: Server[] = [];
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -89,7 +91,11 @@ export class NodeCluster implements ChaosCluster {
     const held = await holdPorts(2 * options.count);
     const nodes: ChaosNode[] = [];
     for (let i = 1; i <= options.count; i++) {
-      nodes.push({ id: `n${i}`, peerPort: held.ports[2 * i - 2] as number, clientPort: held.ports[2 * i - 1] as number });
+      nodes.push({
+        id: `n${i}`,
+        peerPort: held.ports[2 * i - 2] as number,
+        clientPort: held.ports[2 * i - 1] as number,
+      });
     }
     const targets = new Map(nodes.map((n) => [n.id, { host: '127.0.0.1', port: n.peerPort }] as const));
     let mesh: ProxyMesh;
@@ -100,7 +106,10 @@ export class NodeCluster implements ChaosCluster {
     }
     let rootTls: LocalRootTls;
     try {
-      rootTls = await ensureLocalClusterPki(NodeCluster.pkiDir(options.dir), nodes.map((n) => n.id));
+      rootTls = await ensureLocalClusterPki(
+        NodeCluster.pkiDir(options.dir),
+        nodes.map((n) => n.id),
+      );
     } catch (error) {
       await mesh.close();
       throw error;
@@ -108,7 +117,10 @@ export class NodeCluster implements ChaosCluster {
     const cluster = new NodeCluster(options, nodes, mesh, rootTls);
     mkdirSync(join(options.dir, 'logs'), { recursive: true });
     for (const n of nodes) cluster.spawn(n.id, false);
-    await cluster.waitReady(nodes.map((n) => n.id), 60_000);
+    await cluster.waitReady(
+      nodes.map((n) => n.id),
+      60_000,
+    );
     return cluster;
   }
 
@@ -166,7 +178,12 @@ export class NodeCluster implements ChaosCluster {
   status(id: string): Promise<NodeStatusView | null> {
     const proc = this.processes.get(id);
     if (proc === undefined || proc.state !== 'running') return Promise.resolve(null);
-    return probeStatus({ host: '127.0.0.1', port: this.node(id).clientPort }, this.options.clusterId, 500, this.rootTls);
+    return probeStatus(
+      { host: '127.0.0.1', port: this.node(id).clientPort },
+      this.options.clusterId,
+      500,
+      this.rootTls,
+    );
   }
 
   /** The leader named by the running node with the highest term that names one. */
@@ -209,8 +226,16 @@ export class NodeCluster implements ChaosCluster {
 
   /** An admin client on the running nodes (it follows the leader). */
   private async admin<T>(what: (client: RaftlockClient) => Promise<T>): Promise<T> {
-    const up = this.nodes.filter((n) => this.processes.get(n.id)?.state === 'running').map((n) => `127.0.0.1:${n.clientPort}`);
-    const client = await connect({ endpoints: up, clusterId: this.options.clusterId, tls: this.rootTls, requestTimeoutMs: 5000, attemptTimeoutMs: 1000 });
+    const up = this.nodes
+      .filter((n) => this.processes.get(n.id)?.state === 'running')
+      .map((n) => `127.0.0.1:${n.clientPort}`);
+    const client = await connect({
+      endpoints: up,
+      clusterId: this.options.clusterId,
+      tls: this.rootTls,
+      requestTimeoutMs: 5000,
+      attemptTimeoutMs: 1000,
+    });
     try {
       return await what(client);
     } finally {
@@ -278,11 +303,22 @@ export class NodeCluster implements ChaosCluster {
     const ids = await this.memberIds();
     for (const n of this.nodes.filter((x) => ids.includes(x.id))) {
       const endpoints = [`127.0.0.1:${n.clientPort}`];
-      const client = await connect({ endpoints, clusterId: this.options.clusterId, tls: this.rootTls, followLeader: false, requestTimeoutMs: 10_000 });
+      const client = await connect({
+        endpoints,
+        clusterId: this.options.clusterId,
+        tls: this.rootTls,
+        followLeader: false,
+        requestTimeoutMs: 10_000,
+      });
       try {
         for (const key of keys) {
           const view = await client.kv.get(key);
-          reads.push({ node: n.id, key, value: view === null ? null : Buffer.from(view.value).toString('utf8'), version: view === null ? 0 : view.version });
+          reads.push({
+            node: n.id,
+            key,
+            value: view === null ? null : Buffer.from(view.value).toString('utf8'),
+            version: view === null ? 0 : view.version,
+          });
         }
       } finally {
         await client.close().catch(() => undefined);

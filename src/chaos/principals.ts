@@ -34,7 +34,12 @@ export async function createWorkloadPrincipals(options: {
   readonly pkiDir: string;
 }): Promise<WorkloadPrincipals> {
   const password = 'chaos kv password';
-  const root = await connect({ endpoints: options.endpoints, clusterId: options.clusterId, tls: options.rootTls, requestTimeoutMs: 20_000 });
+  const root = await connect({
+    endpoints: options.endpoints,
+    clusterId: options.clusterId,
+    tls: options.rootTls,
+    requestTimeoutMs: 20_000,
+  });
   try {
     await root.roles.add(workloadRole);
     await root.roles.grant(workloadRole, '', ['lock', 'read', 'write', 'watch']);

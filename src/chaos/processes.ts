@@ -40,7 +40,10 @@ export class ManagedProcess {
   start(): void {
     if (this.run?.running === true) throw new Error(`${this.name} is already running (pid ${this.pid ?? '?'})`);
     const { logPath, ...command } = this.spec;
-    const run = superviseProcess(this.name, command, { output: { kind: 'file', path: logPath }, tether: 'kill-on-exit' });
+    const run = superviseProcess(this.name, command, {
+      output: { kind: 'file', path: logPath },
+      tether: 'kill-on-exit',
+    });
     this.run = run;
     this.paused = false;
     this.starts++;

@@ -145,10 +145,13 @@ export class LinkProxy {
 
   private later(pipe: Pipe, to: Socket, chunk: Buffer, atMs: number): void {
     pipe.lastDeliverAtMs = atMs;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.pipes.has(pipe)) this.deliver(to, chunk);
-    }, Math.max(0, atMs - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        if (this.pipes.has(pipe)) this.deliver(to, chunk);
+      },
+      Math.max(0, atMs - Date.now()),
+    );
     this.timers.add(timer);
   }
 

@@ -71,23 +71,52 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
   const historyDir = join(options.dir, 'history');
   mkdirSync(historyDir, { recursive: true });
   const nodeNames = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-  const schedule = buildSchedule({ seed: options.seed, durationMs: options.durationMs, nodes: nodeNames, sessionTtlMs: options.sessionTtlMs, faults: options.faults });
-  out(`chaos run: seed=${options.seed} duration=${options.durationMs}ms nodes=${options.nodes} workers=${options.workers} locks=${options.locks} ttl=${options.sessionTtlMs}ms dir=${options.dir}`);
+  const schedule = buildSchedule({
+    seed: options.seed,
+    durationMs: options.durationMs,
+    nodes: nodeNames,
+    sessionTtlMs: options.sessionTtlMs,
+    faults: options.faults,
+  });
+  out(
+    `chaos run: seed=${options.seed} duration=${options.durationMs}ms nodes=${options.nodes} workers=${options.workers} locks=${options.locks} ttl=${options.sessionTtlMs}ms dir=${options.dir}`,
+  );
   out(formatSchedule(schedule));
 
   // The floor stays the nodes' default unless a shorter --ttl needs it lower (which the nodes then
   // warn about: such a session can lapse during an ordinary election).
   const sessionTtlMinMs = Math.min(options.sessionTtlMs, clusterDefaults.ttlMinMs);
-  const cluster = await NodeCluster.start({ dir: options.dir, count: options.nodes, clusterId: 'chaos', tickMs: 50, electionTicks: 10, sessionTtlMinMs, logLevel: 'info' });
+  const cluster = await NodeCluster.start({
+    dir: options.dir,
+    count: options.nodes,
+    clusterId: 'chaos',
+    tickMs: 50,
+    electionTicks: 10,
+    sessionTtlMinMs,
+    logLevel: 'info',
+  });
   const tty = process.stderr.isTTY;
   const writers: HistoryWriter[] = [];
   let kv: RaftlockClient | null = null;
   try {
     if ((await cluster.waitForLeader(30_000)) === null) throw new Error('no leader within 30 s of starting');
     const fenced = new FencedResources();
-    const principals = await createWorkloadPrincipals({ endpoints: cluster.endpoints, clusterId: 'chaos', rootTls: cluster.rootTls, pkiDir: NodeCluster.pkiDir(options.dir) });
-    out('workload principals: lock workers as user worker (certificate), versioned keys as user kv (password); neither an admin');
-    const clientOptions = { endpoints: cluster.endpoints, clusterId: 'chaos', ttlMs: options.sessionTtlMs, attemptTimeoutMs: 1000, requestTimeoutMs: 4000 };
+    const principals = await createWorkloadPrincipals({
+      endpoints: cluster.endpoints,
+      clusterId: 'chaos',
+      rootTls: cluster.rootTls,
+      pkiDir: NodeCluster.pkiDir(options.dir),
+    });
+    out(
+      'workload principals: lock workers as user worker (certificate), versioned keys as user kv (password); neither an admin',
+    );
+    const clientOptions = {
+      endpoints: cluster.endpoints,
+      clusterId: 'chaos',
+      ttlMs: options.sessionTtlMs,
+      attemptTimeoutMs: 1000,
+      requestTimeoutMs: 4000,
+    };
     // Every worker's versioned-key operations share one client: its lanes keep many commands in
     // flight at once, so retries across kills, pauses and partitions run lane by lane.
     kv = await connect({ ...clientOptions, ...principals.kv });
@@ -97,7 +126,11 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
       const writer = new HistoryWriter(join(historyDir, `w${i}.jsonl`), `w${i}`);
       writers.push(writer);
       const locks = Array.from({ length: options.locks }, (_, k) => `lock-${k}`);
-      return new ChaosWorker(`w${i}`, target, writer, rng.fork(`w${i}`), { ...defaultWorkloadConfig, locks, opTimeoutMs: 5000 });
+      return new ChaosWorker(`w${i}`, target, writer, rng.fork(`w${i}`), {
+        ...defaultWorkloadConfig,
+        locks,
+        opTimeoutMs: 5000,
+      });
     });
     let stop = false;
     const running = workers.map((w) => w.run(() => stop));
@@ -111,7 +144,9 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     const progress = tty
       ? setInterval(() => {
           const s = ((performance.now() - started) / 1000).toFixed(0);
-          process.stderr.write(`\r\x1b[K${s}s / ${(options.durationMs / 1000).toFixed(0)}s  faults ${nemesis.applied.length}/${schedule.events.length}  ${lastEvent.slice(0, 90)}`);
+          process.stderr.write(
+            `\r\x1b[K${s}s / ${(options.durationMs / 1000).toFixed(0)}s  faults ${nemesis.applied.length}/${schedule.events.length}  ${lastEvent.slice(0, 90)}`,
+          );
         }, 500)
       : undefined;
     try {
@@ -128,12 +163,17 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
 
     out('');
     out('nemesis, as applied:');
-    for (const a of nemesis.applied) out(`  ${(a.atMs / 1000).toFixed(3).padStart(9)}s  ${a.event.kind}  => ${a.outcome}`);
+    for (const a of nemesis.applied)
+      out(`  ${(a.atMs / 1000).toFixed(3).padStart(9)}s  ${a.event.kind}  => ${a.outcome}`);
 
     const leader = await cluster.waitForLeader(30_000);
     const quiet = await cluster.waitConverged(30_000);
-    out(`after healing: leader ${leader ?? 'none'}, applied indexes ${quiet ? 'equal on every node' : 'still differ after 30 s'}, members ${await cluster.members().catch((e: unknown) => String(e))}`);
-    const files = readdirSync(historyDir).filter((f) => f.endsWith('.jsonl')).map((f) => join(historyDir, f));
+    out(
+      `after healing: leader ${leader ?? 'none'}, applied indexes ${quiet ? 'equal on every node' : 'still differ after 30 s'}, members ${await cluster.members().catch((e: unknown) => String(e))}`,
+    );
+    const files = readdirSync(historyDir)
+      .filter((f) => f.endsWith('.jsonl'))
+      .map((f) => join(historyDir, f));
     const history = readHistory(files);
     if (!history.ok) {
       out(`bad history: ${history.error}`);
@@ -143,8 +183,12 @@ export async function runChaos(options: ChaosRunOptions, out: (line: string) => 
     const convergence = checkConvergence(reads);
     const oneNode = reads.filter((r) => r.node === leader || (leader === null && r.node === 'n1'));
     const t = tally(history.value);
-    const faults = nemesis.applied.filter((a) => !a.outcome.startsWith('skipped') && !a.outcome.startsWith('nothing')).length;
-    out(`history: ${history.value.length} operations (${t.ok} ok, ${t.fail} fail, ${t.unknown} unknown) in ${historyDir}`);
+    const faults = nemesis.applied.filter(
+      (a) => !a.outcome.startsWith('skipped') && !a.outcome.startsWith('nothing'),
+    ).length;
+    out(
+      `history: ${history.value.length} operations (${t.ok} ok, ${t.fail} fail, ${t.unknown} unknown) in ${historyDir}`,
+    );
     out(`faults: ${nemesis.applied.length} nemesis events, ${faults} carried out`);
     out(`versioned-key operations: one shared client, ${kv.lanesOpened} lanes opened`);
     out(convergence.report);
@@ -216,9 +260,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const faultNames = (flag(argv, '--faults') ?? allFaultKinds.join(',')).split(',');
   const faults = allFaultKinds.filter((k) => faultNames.includes(k));
   const locks = Number(flag(argv, '--locks') ?? String(defaultLockCount(durationMs ?? 0)));
-  const bad = durationMs === null || ttlMs === null || !Number.isSafeInteger(seed) || !(workers >= 1) || !(nodes >= 3) || !(Number.isInteger(locks) && locks >= 1) || faults.length !== faultNames.length;
+  const bad =
+    durationMs === null ||
+    ttlMs === null ||
+    !Number.isSafeInteger(seed) ||
+    !(workers >= 1) ||
+    !(nodes >= 3) ||
+    !(Number.isInteger(locks) && locks >= 1) ||
+    faults.length !== faultNames.length;
   if (bad) {
-    console.error('usage: chaos [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s] [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]');
+    console.error(
+      'usage: chaos [--duration 10m] [--seed N] [--workers 10] [--nodes 5] [--ttl 2s] [--locks N] [--faults kill,pause,...] [--dir PATH] [--keep]',
+    );
     console.error(`faults: ${allFaultKinds.join(',')}`);
     return 64;
   }
@@ -230,7 +283,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const dir = given === undefined ? mkdtempSync(join(tmpdir(), 'raftlock-chaos-')) : resolve(given);
   mkdirSync(dir, { recursive: true });
-  const code = await runChaos({ durationMs, seed, workers, nodes, sessionTtlMs: ttlMs, faults, locks, dir }, (line) => console.log(line));
+  const code = await runChaos({ durationMs, seed, workers, nodes, sessionTtlMs: ttlMs, faults, locks, dir }, (line) =>
+    console.log(line),
+  );
   // A passing run leaves nothing behind unless asked to; a failing one keeps its evidence.
   if (code === 0 && given === undefined && !argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   return code;

@@ -98,7 +98,10 @@ export class ChaosWorker {
   private async currentSession(): Promise<ChaosSession | null> {
     if (this.session !== null) return this.session;
     try {
-      this.session = await withTimeout(this.target.openSession(`${this.name}/${this.sessions++}`), this.config.opTimeoutMs);
+      this.session = await withTimeout(
+        this.target.openSession(`${this.name}/${this.sessions++}`),
+        this.config.opTimeoutMs,
+      );
     } catch {
       this.session = null;
     }
@@ -144,30 +147,54 @@ export class ChaosWorker {
       case 0:
       case 1: {
         const lock = this.rng.pick(c.locks);
-        const got = await this.call({ type: 'lock.acquire', lock, owner: s.owner }, () => s.lockAcquire(lock), (token) => ({ type: 'lock.acquire', token }));
+        const got = await this.call(
+          { type: 'lock.acquire', lock, owner: s.owner },
+          () => s.lockAcquire(lock),
+          (token) => ({ type: 'lock.acquire', token }),
+        );
         if (got.kind === 'unknown') return this.endSession();
         if (got.kind === 'fail') return;
         const token = got.value;
-        await this.call({ type: 'fence.write', resource: `fenced-${lock}`, token, value: `${s.owner}@${token}` }, () => s.fencedWrite(`fenced-${lock}`, token, `${s.owner}@${token}`), (accepted) => ({ type: 'fence.write', accepted }));
+        await this.call(
+          { type: 'fence.write', resource: `fenced-${lock}`, token, value: `${s.owner}@${token}` },
+          () => s.fencedWrite(`fenced-${lock}`, token, `${s.owner}@${token}`),
+          (accepted) => ({ type: 'fence.write', accepted }),
+        );
         await sleep(this.rng.int(0, c.holdMsMax));
-        const released = await this.call({ type: 'lock.release', lock, owner: s.owner, token }, () => s.lockRelease(lock, token), (r) => ({ type: 'lock.release', released: r }));
+        const released = await this.call(
+          { type: 'lock.release', lock, owner: s.owner, token },
+          () => s.lockRelease(lock, token),
+          (r) => ({ type: 'lock.release', released: r }),
+        );
         if (released.kind !== 'ok') return this.endSession();
         return;
       }
       case 2: {
         const sem = this.rng.pick(c.semaphores);
         const limit = c.semaphoreLimit;
-        const got = await this.call({ type: 'sem.acquire', sem, owner: s.owner, limit }, () => s.semAcquire(sem, limit), (acquired) => ({ type: 'sem.acquire', acquired }));
+        const got = await this.call(
+          { type: 'sem.acquire', sem, owner: s.owner, limit },
+          () => s.semAcquire(sem, limit),
+          (acquired) => ({ type: 'sem.acquire', acquired }),
+        );
         if (got.kind === 'unknown') return this.endSession();
         if (got.kind === 'fail' || !got.value) return;
         await sleep(this.rng.int(0, c.holdMsMax));
-        const released = await this.call({ type: 'sem.release', sem, owner: s.owner, limit }, () => s.semRelease(sem), (r) => ({ type: 'sem.release', released: r }));
+        const released = await this.call(
+          { type: 'sem.release', sem, owner: s.owner, limit },
+          () => s.semRelease(sem),
+          (r) => ({ type: 'sem.release', released: r }),
+        );
         if (released.kind !== 'ok') return this.endSession();
         return;
       }
       case 3: {
         const key = this.rng.pick(c.keys);
-        const got = await this.call({ type: 'kv.get', key }, () => s.get(key), (r) => ({ type: 'kv.get', value: r.value, version: r.version }));
+        const got = await this.call(
+          { type: 'kv.get', key },
+          () => s.get(key),
+          (r) => ({ type: 'kv.get', value: r.value, version: r.version }),
+        );
         if (got.kind === 'ok') this.versions.set(key, got.value.version);
         return;
       }
@@ -176,14 +203,22 @@ export class ChaosWorker {
         // Half blind writes, half compare-and-set from the version this worker last saw.
         const ifVersion = this.rng.bernoulli(0.5) ? (this.versions.get(key) ?? 0) : null;
         const value = `${this.name}-${this.rng.u32().toString(36)}`;
-        const put = await this.call({ type: 'kv.put', key, value, ifVersion }, () => s.put(key, value, ifVersion), (r) => ({ type: 'kv.put', ok: r.ok, version: r.version }));
+        const put = await this.call(
+          { type: 'kv.put', key, value, ifVersion },
+          () => s.put(key, value, ifVersion),
+          (r) => ({ type: 'kv.put', ok: r.ok, version: r.version }),
+        );
         if (put.kind === 'ok') this.versions.set(key, put.value.version);
         return;
       }
       default: {
         const key = this.rng.pick(c.keys);
         const ifVersion = this.rng.bernoulli(0.5) ? (this.versions.get(key) ?? null) : null;
-        await this.call({ type: 'kv.delete', key, ifVersion }, () => s.del(key, ifVersion), (deleted) => ({ type: 'kv.delete', deleted }));
+        await this.call(
+          { type: 'kv.delete', key, ifVersion },
+          () => s.del(key, ifVersion),
+          (deleted) => ({ type: 'kv.delete', deleted }),
+        );
         this.versions.delete(key);
       }
     }

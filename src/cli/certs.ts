@@ -66,13 +66,20 @@ async function runCreateCa(options: CommonOptions): Promise<number> {
   const { notAfter } = validityOf(new X509Certificate(ca.cert));
   print(`wrote ${paths.cert} (CA "${commonName}", valid until ${notAfter.toISOString()})`);
   print(`wrote ${paths.key} (mode 0600: keep it on this machine only; it signs every certificate)`);
-  if (options.force) print('certificates signed by the CA this replaced are no longer trusted once nodes load the new ca.crt');
+  if (options.force)
+    print('certificates signed by the CA this replaced are no longer trusted once nodes load the new ca.crt');
   return exitCodes.ok;
 }
 
-async function runCreateNode(nodeId: string, options: CommonOptions & { readonly host?: readonly string[] }): Promise<number> {
+async function runCreateNode(
+  nodeId: string,
+  options: CommonOptions & { readonly host?: readonly string[] },
+): Promise<number> {
   if (options.host === undefined || options.host.length === 0) {
-    throw new CliExit(exitCodes.usage, 'create-node needs at least one --host (an IP address or DNS name the node is reached at)');
+    throw new CliExit(
+      exitCodes.usage,
+      'create-node needs at least one --host (an IP address or DNS name the node is reached at)',
+    );
   }
   const ca = await readCa(options.dir);
   const validDays = options.days === undefined ? {} : { validDays: options.days };
@@ -185,10 +192,14 @@ function usageExits(command: Command): Command {
 
 export function registerCertsCommand(program: Command): void {
   const certs = usageExits(
-    program.command('certs').description('create and inspect the cluster\'s CA, node and client certificates (docs/security.md)'),
+    program
+      .command('certs')
+      .description("create and inspect the cluster's CA, node and client certificates (docs/security.md)"),
   );
   withCommonOptions(
-    certs.command('create-ca').description(`create the cluster's CA: ca.crt and ca.key (default ${caValidDaysDefault} days)`),
+    certs
+      .command('create-ca')
+      .description(`create the cluster's CA: ca.crt and ca.key (default ${caValidDaysDefault} days)`),
   ).action(action((options: CommonOptions) => runCreateCa(options)));
   withCommonOptions(
     certs

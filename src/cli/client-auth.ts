@@ -8,16 +8,7 @@ import type { Right } from '../statemachine/auth-types.js';
 import { allRights } from '../statemachine/auth-types.js';
 import { RaftlockClient } from '../client/client.js';
 import type { ClusterOptions } from './client-common.js';
-import {
-  action,
-  CliExit,
-  clientOptions,
-  clusterOptions,
-  exitCodes,
-  print,
-  table,
-  toJson,
-} from './client-common.js';
+import { action, CliExit, clientOptions, clusterOptions, exitCodes, print, table, toJson } from './client-common.js';
 import { CredentialError, readPasswordFile } from './client-security.js';
 
 interface NewPasswordOptions extends ClusterOptions {
@@ -115,7 +106,10 @@ async function whoami(options: ClusterOptions): Promise<number> {
 
 /** `lock,read`: a comma-separated list of rights. */
 export function rightsArgument(text: string): Right[] {
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   const known = (p: string): p is Right => (allRights as readonly string[]).includes(p);
   const unknown = parts.filter((p) => !known(p));
   if (parts.length === 0 || unknown.length > 0) {

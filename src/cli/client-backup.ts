@@ -33,24 +33,32 @@ async function runBackup(file: string, options: ClusterOptions): Promise<number>
     let written = 0;
     for (;;) {
       if (chunk.offset !== written || chunk.total !== total) {
-        throw new CliExit(exitCodes.unavailable, `the node answered offset ${chunk.offset} of ${chunk.total} bytes, expected ${written} of ${total}`);
+        throw new CliExit(
+          exitCodes.unavailable,
+          `the node answered offset ${chunk.offset} of ${chunk.total} bytes, expected ${written} of ${total}`,
+        );
       }
       await out.write(chunk.bytes, 0, chunk.bytes.byteLength, written);
       written += chunk.bytes.byteLength;
       progress(written, total);
       if (written >= total) break;
-      if (chunk.bytes.byteLength === 0) throw new CliExit(exitCodes.unavailable, `the node sent an empty chunk at offset ${written}`);
+      if (chunk.bytes.byteLength === 0)
+        throw new CliExit(exitCodes.unavailable, `the node sent an empty chunk at offset ${written}`);
       chunk = await client.backupChunk(backup, written);
     }
     await out.sync();
     await out.close();
     closed = true;
     const decoded = decodeBackup(await readFile(partial));
-    if (!decoded.ok) throw new CliExit(exitCodes.unavailable, `the backup received is damaged (${decoded.error}); try again`);
+    if (!decoded.ok)
+      throw new CliExit(exitCodes.unavailable, `the backup received is damaged (${decoded.error}); try again`);
     await rename(partial, file);
     const { header } = decoded.value;
     if (options.json === true) print(toJson({ file, ...header, fileBytes: total }));
-    else print(`backup of ${header.clusterId} at index ${header.index} (term ${header.term}, taken on ${header.nodeId}) written to ${file}: ${total} bytes`);
+    else
+      print(
+        `backup of ${header.clusterId} at index ${header.index} (term ${header.term}, taken on ${header.nodeId}) written to ${file}: ${total} bytes`,
+      );
     return exitCodes.ok;
   } catch (error) {
     if (!closed) await out.close().catch(() => undefined);
@@ -65,7 +73,9 @@ export function registerBackupCommands(program: Command): void {
   clusterOptions(
     program
       .command('backup')
-      .description("write a checksummed snapshot of the cluster's applied state to FILE (admin only; holds password hashes)")
+      .description(
+        "write a checksummed snapshot of the cluster's applied state to FILE (admin only; holds password hashes)",
+      )
       .argument('<file>', 'where to write the backup (written to FILE.part, renamed when complete)'),
     true,
   ).action(action(runBackup));

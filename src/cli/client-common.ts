@@ -75,11 +75,7 @@ export function nodeIdArgument(text: string): NodeId {
  * Adds the options that locate the cluster and prove who the caller is; `json` too when the
  * command prints data.
  */
-export function clusterOptions(
-  command: Command,
-  json: boolean,
-  shape: ClusterOptionsShape = {},
-): Command {
+export function clusterOptions(command: Command, json: boolean, shape: ClusterOptionsShape = {}): Command {
   command
     .option('-e, --endpoints <list>', 'client addresses host:port,… (or $RAFTLOCK_ENDPOINTS)')
     .option('-c, --config <file>', 'addresses, cluster id and PKI directory from a cluster.yml (./cluster.yml)')
@@ -105,7 +101,10 @@ function checkEndpoint(endpoint: string): void {
   const at = endpoint.lastIndexOf(':');
   const port = Number(endpoint.slice(at + 1));
   if (at <= 0 || !/^\d+$/.test(endpoint.slice(at + 1)) || port < 1 || port > 65_535) {
-    throw new CliExit(exitCodes.usage, `--endpoints: ${JSON.stringify(endpoint)} is not HOST:PORT (a port from 1 to 65535)`);
+    throw new CliExit(
+      exitCodes.usage,
+      `--endpoints: ${JSON.stringify(endpoint)} is not HOST:PORT (a port from 1 to 65535)`,
+    );
   }
 }
 
@@ -120,7 +119,10 @@ export interface ResolvedCluster {
 export async function resolveCluster(options: ClusterOptions): Promise<ResolvedCluster> {
   const listed = options.endpoints ?? process.env['RAFTLOCK_ENDPOINTS'];
   if (listed !== undefined && listed.trim() !== '' && options.config === undefined) {
-    const endpoints = listed.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    const endpoints = listed
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
     for (const endpoint of endpoints) checkEndpoint(endpoint);
     return { endpoints, clusterId: options.clusterId ?? '', security: null };
   }
@@ -212,9 +214,7 @@ export function failureCode(error: unknown): number {
 }
 
 /** Runs an action; sets the process exit code from its result or its failure. */
-export function action<A extends unknown[]>(
-  run: (...args: A) => Promise<number>,
-): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(run: (...args: A) => Promise<number>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     let code: number;
     try {
@@ -267,6 +267,9 @@ export function table(rows: readonly (readonly string[])[]): string {
     row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   }
   const line = (row: readonly string[]): string =>
-    row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+    row
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return rows.map(line).join('\n');
 }

@@ -25,11 +25,7 @@ interface ElectOptions extends ClusterOptions {
  * SIGTERM and then resigns (exit 4 if the session is lost first). `--observe` prints the leader
  * and every change instead of campaigning.
  */
-async function runElect(
-  name: string,
-  value: string | undefined,
-  options: ElectOptions,
-): Promise<number> {
+async function runElect(name: string, value: string | undefined, options: ElectOptions): Promise<number> {
   if (options.observe === true) return observe(name, options);
   if (value === undefined) {
     throw new CliExit(exitCodes.usage, 'elect needs a VALUE to campaign with (or --observe)');

@@ -115,7 +115,8 @@ async function runGet(key: string, options: ReadOptions): Promise<number> {
     const view = await client.kv.get(key);
     if (view === null) throw new CliExit(exitCodes.refused, `no key ${key}`);
     if (options.output !== undefined) await writeFile(options.output, view.value);
-    else if (options.json === true) print(toJson(options.base64 === true ? { ...view, value: base64(view.value) } : view));
+    else if (options.json === true)
+      print(toJson(options.base64 === true ? { ...view, value: base64(view.value) } : view));
     else if (options.base64 === true) print(base64(view.value));
     else print(showBytes(view.value));
     return exitCodes.ok;
@@ -132,13 +133,18 @@ function base64(bytes: Uint8Array): string {
 async function runList(prefix: string, options: ListOptions): Promise<number> {
   const { client } = await sessionlessClient(options);
   try {
-    const page = await client.kv.list(prefix, { limit: options.limit, ...(options.after === undefined ? {} : { after: options.after }) });
+    const page = await client.kv.list(prefix, {
+      limit: options.limit,
+      ...(options.after === undefined ? {} : { after: options.after }),
+    });
     if (options.json === true) {
       print(toJson(page));
     } else {
       for (const view of page.keys) print(`${view.key}\t${showBytes(view.value)}`);
       if (page.next !== null) {
-        process.stderr.write(`raftlock: more keys after ${page.next}: continue with --after ${JSON.stringify(page.next)}\n`);
+        process.stderr.write(
+          `raftlock: more keys after ${page.next}: continue with --after ${JSON.stringify(page.next)}\n`,
+        );
       }
     }
     return exitCodes.ok;
@@ -232,22 +238,30 @@ export function registerKvCommands(program: Command): void {
     true,
   ).action(action(runList));
   clusterOptions(
-    valueSource(conditional(kv.command('put').description('write a key').argument('<key>').argument('[value]', 'the value; - reads standard input'))),
+    valueSource(
+      conditional(
+        kv
+          .command('put')
+          .description('write a key')
+          .argument('<key>')
+          .argument('[value]', 'the value; - reads standard input'),
+      ),
+    ),
     true,
   ).action(action(runPut));
   clusterOptions(
-    valueSource(kv
-      .command('cas')
-      .description('write a key only if it is at VERSION (0: only if absent); exit 1 otherwise')
-      .argument('<key>')
-      .argument('<version>', 'expected version', integerOption)
-      .argument('[value]', 'the value; - reads standard input')),
+    valueSource(
+      kv
+        .command('cas')
+        .description('write a key only if it is at VERSION (0: only if absent); exit 1 otherwise')
+        .argument('<key>')
+        .argument('<version>', 'expected version', integerOption)
+        .argument('[value]', 'the value; - reads standard input'),
+    ),
     true,
   ).action(action(runCas));
   clusterOptions(
-    conditional(
-      kv.command('del').description('delete a key (exit 1 if it did not exist)').argument('<key>'),
-    ),
+    conditional(kv.command('del').description('delete a key (exit 1 if it did not exist)').argument('<key>')),
     true,
   ).action(action(runDelete));
 }

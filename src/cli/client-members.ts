@@ -19,10 +19,7 @@ interface AddOptions extends ClusterOptions {
 }
 
 /** Runs one operator call on a client without a session. */
-async function withOperator<T>(
-  options: ClusterOptions,
-  run: (client: RaftlockClient) => Promise<T>,
-): Promise<T> {
+async function withOperator<T>(options: ClusterOptions, run: (client: RaftlockClient) => Promise<T>): Promise<T> {
   const { client } = await sessionlessClient(options);
   try {
     return await run(client);
@@ -54,11 +51,7 @@ async function runAdd(node: NodeId, options: AddOptions): Promise<number> {
   return exitCodes.ok;
 }
 
-async function runChange(
-  change: 'promote' | 'remove',
-  node: NodeId,
-  options: ClusterOptions,
-): Promise<number> {
+async function runChange(change: 'promote' | 'remove', node: NodeId, options: ClusterOptions): Promise<number> {
   await withOperator(options, (client) => client.members(change, { node }));
   const done = change === 'promote' ? 'promoted' : 'removed';
   print(options.json === true ? toJson({ [done]: node }) : `${done} ${node}`);
@@ -77,10 +70,9 @@ export function registerMembersCommands(program: Command): void {
   const members = program
     .command('members')
     .description('list the members, or add a learner / promote / remove a node');
-  clusterOptions(
-    members.command('list').description('every member with its role and addresses'),
-    true,
-  ).action(action(runList));
+  clusterOptions(members.command('list').description('every member with its role and addresses'), true).action(
+    action(runList),
+  );
   clusterOptions(
     members
       .command('add')

@@ -51,7 +51,9 @@ function readFile(file: string, what: string): Buffer {
 
 /** A password from a file (`-`: standard input), without its final line break. */
 export function readPasswordFile(file: string): string {
-  const text = readFile(file, 'the password file').toString('utf8').replace(/\r?\n$/, '');
+  const text = readFile(file, 'the password file')
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (text === '') throw new CredentialError(`the password file ${file} is empty`);
   return text;
 }
@@ -76,9 +78,7 @@ export function cliSecurity(
 ): CliSecurity {
   const user = options.user ?? (env[userEnvVar] || undefined);
   const fromFile = callerPassword && options.passwordFile !== undefined;
-  const password = fromFile
-    ? readPasswordFile(options.passwordFile ?? '')
-    : env[passwordEnvVar] || undefined;
+  const password = fromFile ? readPasswordFile(options.passwordFile ?? '') : env[passwordEnvVar] || undefined;
   if (options.insecure === true) {
     const extra = [options.ca, options.cert, options.key, options.user].some((o) => o !== undefined);
     if (extra) throw new CredentialError('--insecure talks plaintext: it takes no --ca, --cert, --key or --user');
@@ -104,9 +104,7 @@ export function cliSecurity(
   const ca = readFile(caFile, 'the CA certificate');
   if (options.cert !== undefined && options.key !== undefined) {
     const tls = { ca, cert: readFile(options.cert, 'the certificate'), key: readFile(options.key, 'the key') };
-    return user !== undefined && password !== undefined
-      ? { tls, credentials: { user, password } }
-      : { tls };
+    return user !== undefined && password !== undefined ? { tls, credentials: { user, password } } : { tls };
   }
   if (user !== undefined && password !== undefined) return { tls: { ca }, credentials: { user, password } };
   if (existsSync(files.cert) && existsSync(files.key)) {

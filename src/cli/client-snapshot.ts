@@ -1,13 +1,6 @@
 import type { Command } from 'commander';
 import type { ClusterOptions } from './client-common.js';
-import {
-  action,
-  clusterOptions,
-  exitCodes,
-  print,
-  sessionlessClient,
-  toJson,
-} from './client-common.js';
+import { action, clusterOptions, exitCodes, print, sessionlessClient, toJson } from './client-common.js';
 
 /** `raftlock snapshot`: the leader (or the one node --endpoints names) snapshots now. */
 async function runSnapshot(options: ClusterOptions): Promise<number> {
@@ -27,8 +20,7 @@ async function runSnapshot(options: ClusterOptions): Promise<number> {
 }
 
 export function registerSnapshotCommand(program: Command): void {
-  clusterOptions(
-    program.command('snapshot').description('take a snapshot now and compact the log'),
-    true,
-  ).action(action(runSnapshot));
+  clusterOptions(program.command('snapshot').description('take a snapshot now and compact the log'), true).action(
+    action(runSnapshot),
+  );
 }

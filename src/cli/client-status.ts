@@ -1,15 +1,7 @@
 import type { Command } from 'commander';
 import type { NodeStatus } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
-import {
-  action,
-  clusterOptions,
-  exitCodes,
-  print,
-  sessionlessClient,
-  table,
-  toJson,
-} from './client-common.js';
+import { action, clusterOptions, exitCodes, print, sessionlessClient, table, toJson } from './client-common.js';
 
 interface NodeReport {
   readonly endpoint: string;
@@ -80,9 +72,7 @@ async function runStatus(options: ClusterOptions): Promise<number> {
 
 export function registerStatusCommand(program: Command): void {
   clusterOptions(
-    program
-      .command('status')
-      .description('each node: role, term, commit/applied, lag, leader, members and counts'),
+    program.command('status').description('each node: role, term, commit/applied, lag, leader, members and counts'),
     true,
   ).action(action(runStatus));
 }

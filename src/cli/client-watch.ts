@@ -28,8 +28,7 @@ function describeEvent(event: WatchEvent): string {
       return `${event.index} release ${event.lock} session ${event.session}`;
     case 'leader':
       return (
-        `${event.index} leader ${event.lock} session ${event.session} token ${event.token} ` +
-        showBytes(event.value)
+        `${event.index} leader ${event.lock} session ${event.session} token ${event.token} ` + showBytes(event.value)
       );
   }
 }

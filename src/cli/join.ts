@@ -31,7 +31,8 @@ function selfConfig(config: ClusterConfig, options: JoinOptions): Result<NodeCon
   const peer = options.peer === undefined ? listed?.peer : parseHostPort(options.peer);
   const client = options.client === undefined ? listed?.client : parseHostPort(options.client);
   const dataDir = options.data === undefined ? listed?.dataDir : resolve(options.data);
-  if (peer === undefined || peer === null) return err(`--join needs --peer HOST:PORT for ${options.node} (where the other nodes reach it)`);
+  if (peer === undefined || peer === null)
+    return err(`--join needs --peer HOST:PORT for ${options.node} (where the other nodes reach it)`);
   if (client === undefined || client === null) return err(`--join needs --client HOST:PORT for ${options.node}`);
   if (dataDir === undefined) return err(`--join needs --data DIR for ${options.node}`);
   return ok({ id: options.node, peer, client, dataDir, join: true });
@@ -41,10 +42,16 @@ function selfConfig(config: ClusterConfig, options: JoinOptions): Result<NodeCon
  * `config` with this node (joining) and the members the cluster reports, in place of the file's
  * own node list.
  */
-export async function joinedConfig(config: ClusterConfig, options: JoinOptions): Promise<Result<ClusterConfig, string>> {
+export async function joinedConfig(
+  config: ClusterConfig,
+  options: JoinOptions,
+): Promise<Result<ClusterConfig, string>> {
   const self = selfConfig(config, options);
   if (!self.ok) return self;
-  const endpoints = options.join.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const endpoints = options.join
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   if (endpoints.length === 0) return err('--join needs the client addresses of running members, host:port,…');
   const insecure = options.insecure === true || config.security.insecure;
   let tls: { ca: Buffer; cert: Buffer; key: Buffer } | false = false;
@@ -53,27 +60,40 @@ export async function joinedConfig(config: ClusterConfig, options: JoinOptions):
     try {
       tls = { ca: readFileSync(files.ca), cert: readFileSync(files.cert), key: readFileSync(files.key) };
     } catch (error) {
-      return err(`the node's certificate for ${options.node} cannot be read (${error instanceof Error ? error.message : String(error)}); sign one with the cluster's CA: raftlock certs create-node`);
+      return err(
+        `the node's certificate for ${options.node} cannot be read (${error instanceof Error ? error.message : String(error)}); sign one with the cluster's CA: raftlock certs create-node`,
+      );
     }
   }
-  const client = new RaftlockClient({ endpoints, clusterId: config.cluster.id, tls, requestTimeoutMs: 15_000, connectTimeoutMs: 5_000 });
+  const client = new RaftlockClient({
+    endpoints,
+    clusterId: config.cluster.id,
+    tls,
+    requestTimeoutMs: 15_000,
+    connectTimeoutMs: 5_000,
+  });
   try {
     const members = await client.members('list');
     if (!members.some((m) => m.id === options.node)) {
-      return err(`${options.node} is not a member of ${config.cluster.id} yet: run raftlock members add ${options.node} --peer … --client … first`);
+      return err(
+        `${options.node} is not a member of ${config.cluster.id} yet: run raftlock members add ${options.node} --peer … --client … first`,
+      );
     }
     const others: NodeConfig[] = [];
     for (const member of members) {
       if (member.id === options.node) continue;
       const peer = parseHostPort(member.peer);
       const clientAddress = parseHostPort(member.client);
-      if (peer === null || clientAddress === null) return err(`the cluster reports unusable addresses for ${member.id}: ${member.peer}, ${member.client}`);
+      if (peer === null || clientAddress === null)
+        return err(`the cluster reports unusable addresses for ${member.id}: ${member.peer}, ${member.client}`);
       others.push({ id: toNodeId(member.id), peer, client: clientAddress, dataDir: '', join: false });
     }
     return ok({ ...config, nodes: [...others, self.value] });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return err(`cannot learn the members from ${endpoints.join(',')}: ${message} (is ${options.node} added with raftlock members add?)`);
+    return err(
+      `cannot learn the members from ${endpoints.join(',')}: ${message} (is ${options.node} added with raftlock members add?)`,
+    );
   } finally {
     client.abandon();
   }

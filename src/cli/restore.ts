@@ -52,9 +52,11 @@ export async function runRestore(file: string, options: RestoreOptions): Promise
   const { header } = backup;
   // The snapshot must be one this cluster's state machine accepts, before anything is written.
   const envelope = decodeEnvelope(backup.snapshot);
-  if (!envelope.ok) return fail(`${file}: the snapshot at index ${header.index} is not a node snapshot: ${envelope.error}`);
+  if (!envelope.ok)
+    return fail(`${file}: the snapshot at index ${header.index} is not a node snapshot: ${envelope.error}`);
   const restored = new LockStateMachine(machineConfigFor(config)).restore(envelope.value.payload);
-  if (!restored.ok) return fail(`${file}: the state machine refuses the snapshot at index ${header.index}: ${restored.error}`);
+  if (!restored.ok)
+    return fail(`${file}: the state machine refuses the snapshot at index ${header.index}: ${restored.error}`);
   if (header.clusterId === config.cluster.id && options.keepClusterId !== true) {
     return fail(
       `${config.file} names cluster id ${JSON.stringify(config.cluster.id)}, the backup's own: a restored cluster gets a new id, ` +
@@ -69,12 +71,15 @@ export async function runRestore(file: string, options: RestoreOptions): Promise
   for (const id of wanted) {
     const node = config.nodes.find((n) => n.id === id);
     if (node === undefined) return fail(`node ${id} is not in ${config.file}`, exitCodes.usage);
-    if (node.join) return fail(`node ${id} has join: true in ${config.file}: it starts empty and is added later`, exitCodes.usage);
+    if (node.join)
+      return fail(`node ${id} has join: true in ${config.file}: it starts empty and is added later`, exitCodes.usage);
     targets.push(node);
   }
   for (const node of targets) {
     if (!(await isEmptyDir(node.dataDir))) {
-      return fail(`the data directory of ${node.id}, ${node.dataDir}, is not empty; restore seeds new directories only (move it away first)`);
+      return fail(
+        `the data directory of ${node.id}, ${node.dataDir}, is not empty; restore seeds new directories only (move it away first)`,
+      );
     }
   }
   const meta = { index: header.index, term: header.term, conf: { voters, learners: [] } };
@@ -94,9 +99,13 @@ export async function runRestore(file: string, options: RestoreOptions): Promise
     }
     // The directory holds password hashes: its owner only.
     await chmod(node.dataDir, 0o700);
-    print(`restored ${node.id} into ${node.dataDir}: cluster ${config.cluster.id}, index ${header.index}, term ${header.term}`);
+    print(
+      `restored ${node.id} into ${node.dataDir}: cluster ${config.cluster.id}, index ${header.index}, term ${header.term}`,
+    );
   }
-  print(`backup of ${header.clusterId} taken ${header.createdAt}; voters ${voters.join(', ')}; start the nodes with raftlock start`);
+  print(
+    `backup of ${header.clusterId} taken ${header.createdAt}; voters ${voters.join(', ')}; start the nodes with raftlock start`,
+  );
   return exitCodes.ok;
 }
 
@@ -111,7 +120,11 @@ export function registerRestoreCommand(program: Command): void {
     .argument('<file>', 'a file written by raftlock backup')
     .option('-c, --config <file>', 'the new cluster: its id, nodes and data directories', 'cluster.yml')
     .option('--node <id>', 'restore only this node (repeatable; default: every node without join: true)', collectNode)
-    .option('--keep-cluster-id', "allow the backup's own cluster id (only when no node of the old cluster can come back)", false)
+    .option(
+      '--keep-cluster-id',
+      "allow the backup's own cluster id (only when no node of the old cluster can come back)",
+      false,
+    )
     .action(async (file: string, options: RestoreOptions) => {
       try {
         process.exitCode = await runRestore(file, options);

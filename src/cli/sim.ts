@@ -20,7 +20,8 @@ export { parseDurationFlag as parseDurationMs } from './duration-flag.js';
 function parseCount(name: string, min: number, max: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
     return n;
   };
 }
@@ -38,7 +39,8 @@ interface SimCliOptions {
 }
 
 /** Trace lines worth showing a person: elections, faults, crashes, restarts, phases. */
-const interesting = /( leader t| fault | up \(| crashes| cut off | refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
+const interesting =
+  /( leader t| fault | up \(| crashes| cut off | refuses | fail-stop| resumes| operator: |liveness phase|settled )/;
 
 function summary(outcome: SimulationOutcome): string {
   const s = outcome.stats;
@@ -48,7 +50,9 @@ function summary(outcome: SimulationOutcome): string {
     `network: ${s.messagesSent} sent, ${s.messagesDelivered} delivered, ${s.messagesLost} lost or cut`,
     `clients: ${s.requests} requests, ${s.acknowledged} writes acknowledged, ${s.unknownOutcome} unknown outcomes, ${s.lost} lost with their node`,
     ...(s.beliefsChecked + s.lockGrants > 0
-      ? [`locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked, ${s.beliefOverlapsOutsideBound} overlaps after clock jumps`]
+      ? [
+          `locks: ${s.lockGrants} grants acknowledged, ${s.lockRetries} same-seq retries, ${s.staleTokens} stale fenced writes refused, ${s.sessionsLost} sessions given up, ${s.beliefsChecked} held beliefs checked, ${s.beliefOverlapsOutsideBound} overlaps after clock jumps`,
+        ]
       : []),
     `checks: election safety, vote-once, persist-before-send, log matching, leader append-only, leader completeness, state machine safety, log time, linearizable reads, liveness: ${outcome.passed ? 'all held' : 'FAILED'}`,
     `trace hash ${outcome.traceHash}`,
@@ -63,10 +67,26 @@ export function registerSimCommand(program: Command, createRaft: CreateRaftCore 
     .option('--nodes <n>', 'cluster size', parseCount('--nodes', 1, 9), 5)
     .option('--seed <s>', 'seed of the (first) run', parseCount('--seed', 0, Number.MAX_SAFE_INTEGER), 1)
     .option('--seeds <count>', 'sweep this many seeds starting at --seed', parseCount('--seeds', 1, 10_000_000), 1)
-    .addOption(new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)').argParser(parseDurationFlag).default(10_000, '10s'))
+    .addOption(
+      new Option('--duration <d>', 'simulated time of the fault phase (500ms, 60s, 2m)')
+        .argParser(parseDurationFlag)
+        .default(10_000, '10s'),
+    )
     .addOption(new Option('--profile <p>', 'fault profile').choices(profiles).default('swarm'))
-    .addOption(new Option('--workload <w>', 'hash: hash machine on NodeHost; locks: ServerCore with lock clients and lock checkers').choices(['hash', 'locks']).default('hash'))
-    .addOption(new Option('--mutant <name>', 'run with a seeded bug (the simulator\'s own mutation tests: npm run sim:mutants)').choices(mutantNames))
+    .addOption(
+      new Option(
+        '--workload <w>',
+        'hash: hash machine on NodeHost; locks: ServerCore with lock clients and lock checkers',
+      )
+        .choices(['hash', 'locks'])
+        .default('hash'),
+    )
+    .addOption(
+      new Option(
+        '--mutant <name>',
+        "run with a seeded bug (the simulator's own mutation tests: npm run sim:mutants)",
+      ).choices(mutantNames),
+    )
     .option('--scenario <file>', 'replay a scenario JSON file (a shrunk failure or your own)')
     .option('--verbose', 'print every trace line')
     .action((options: SimCliOptions) => {
@@ -81,7 +101,9 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
     try {
       text = readFileSync(options.scenario, 'utf8');
     } catch (e) {
-      process.stderr.write(`raftlock sim: cannot read ${options.scenario}: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(
+        `raftlock sim: cannot read ${options.scenario}: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
       return 2;
     }
     const parsed = parseScenario(text);
@@ -129,9 +151,16 @@ function runSimCli(options: SimCliOptions, createRaft: CreateRaftCore): number {
   return failures.length === 0 ? 0 : 1;
 }
 
-function single(scenario: Scenario, replayFrom: RunOptions['replayFrom'], options: SimCliOptions, createRaft: CreateRaftCore): number {
+function single(
+  scenario: Scenario,
+  replayFrom: RunOptions['replayFrom'],
+  options: SimCliOptions,
+  createRaft: CreateRaftCore,
+): number {
   const out = process.stdout;
-  out.write(`simulating ${scenario.nodes} nodes, seed ${scenario.seed}, ${scenario.durationMs}ms, profile ${scenario.profile}, ${scenario.events.length} scheduled faults\n`);
+  out.write(
+    `simulating ${scenario.nodes} nodes, seed ${scenario.seed}, ${scenario.durationMs}ms, profile ${scenario.profile}, ${scenario.events.length} scheduled faults\n`,
+  );
   // On a terminal, a progress line (simulated time) stays under the story for long runs.
   const tty = out.isTTY === true;
   let shownSecond = -1;

@@ -15,7 +15,6 @@ import { readyLinePrefix } from '../server/node-process.js';
 import type { NodeSecurity } from '../server/node-security.js';
 import { isStorageError } from '../storage/errors.js';
 
-
 interface StartOptions {
   readonly node: NodeId;
   readonly config: string;
@@ -169,25 +168,20 @@ export function registerStartCommand(program: Command): void {
       'plaintext and no authentication, as security.insecure: true (loopback addresses only)',
       false,
     )
-    .addOption(
-      new Option('--log-level <level>', 'error, warn, info or debug')
-        .choices(logLevels)
-        .default('warn'),
+    .addOption(new Option('--log-level <level>', 'error, warn, info or debug').choices(logLevels).default('warn'))
+    .option(
+      '--join <endpoints>',
+      'join a running cluster (client addresses host:port,…) after members add; members come from it',
     )
-    .option('--join <endpoints>', 'join a running cluster (client addresses host:port,…) after members add; members come from it')
     .option('--peer <host:port>', 'with --join: where this node listens for peers')
     .option('--client <host:port>', 'with --join: where this node listens for clients')
-    .option('--data <dir>', 'with --join: this node\'s data directory')
+    .option('--data <dir>', "with --join: this node's data directory")
     .addOption(
       new Option('--log-format <format>', 'text (one readable line per event) or json (one object per line)')
         .choices(logFormats)
         .default('text'),
     )
-    .option(
-      '--stop-on-stdin-close',
-      'stop gracefully when standard input closes (used by raftlock up)',
-      false,
-    )
+    .option('--stop-on-stdin-close', 'stop gracefully when standard input closes (used by raftlock up)', false)
     .action(async (options: StartOptions) => {
       // Exit explicitly: a stopped node must not linger on a stray handle.
       process.exit(await runStart(options));

@@ -28,7 +28,10 @@ function shown(path: string): string {
  */
 async function preparePki(config: ClusterConfig, out: (line: string) => void): Promise<boolean> {
   const dir = config.security.pkiDir;
-  const nodes = config.nodes.map((n) => ({ id: n.id, hosts: [...new Set([n.peer.host, n.client.host, ...(n.http === undefined ? [] : [n.http.host])])] }));
+  const nodes = config.nodes.map((n) => ({
+    id: n.id,
+    hosts: [...new Set([n.peer.host, n.client.host, ...(n.http === undefined ? [] : [n.http.host])])],
+  }));
   let created: readonly string[];
   try {
     ({ created } = await ensureLocalPki(dir, nodes));
@@ -89,7 +92,8 @@ export async function runUp(options: UpOptions): Promise<number> {
   if (!interrupted) {
     for (const node of config.nodes) {
       const client = `${node.client.host}:${node.client.port}`;
-      const http = node.http === undefined ? '' : `, HTTP ${secure ? 'https' : 'http'}://${node.http.host}:${node.http.port}`;
+      const http =
+        node.http === undefined ? '' : `, HTTP ${secure ? 'https' : 'http'}://${node.http.host}:${node.http.port}`;
       const where = `clients ${client}, peers ${node.peer.host}:${node.peer.port}${http}`;
       out(`  ${node.id}: ${where}, data ${node.dataDir}${node.join ? ' (joins later)' : ''}`);
     }
@@ -114,11 +118,7 @@ export function registerUpCommand(program: Command): void {
     .description('start every node of a cluster.yml as child processes; stop them all on Ctrl-C')
     .option('--config <file>', 'the cluster file', 'cluster.yml')
     .option('--joining', 'also start nodes marked join: true', false)
-    .addOption(
-      new Option('--log-level <level>', 'log level of every node')
-        .choices(logLevels)
-        .default('info'),
-    )
+    .addOption(new Option('--log-level <level>', 'log level of every node').choices(logLevels).default('info'))
     .addOption(
       new Option('--log-format <format>', 'log format of every node: text or json (node lines are relayed unprefixed)')
         .choices(logFormats)

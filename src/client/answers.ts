@@ -52,9 +52,7 @@ export function answerOf<K extends WireValue['kind']>(result: WireResult, kind: 
 
 /** An answer of the wrong kind for its request: the client cannot use it. */
 export function malformed(expected: string, got: unknown): RaftlockError {
-  const shown = JSON.stringify(got, (_k, v: unknown) =>
-    v instanceof Uint8Array ? `<${v.length} bytes>` : v,
-  );
+  const shown = JSON.stringify(got, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v));
   const message = `the server answered ${String(shown).slice(0, 200)}, expected ${expected}`;
   return new RaftlockError('INVALID_ARGUMENT', message);
 }

@@ -80,7 +80,7 @@ export function clientSecurity(
   credentials: Credentials | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): { readonly tls: ClientTls | null; readonly credentials: Credentials | null } {
-  const chosen = tls === false ? null : tls ?? readClientPki(defaultPkiDir(env), credentials === undefined);
+  const chosen = tls === false ? null : (tls ?? readClientPki(defaultPkiDir(env), credentials === undefined));
   if (credentials !== undefined && chosen === null) {
     const where = tls === false ? 'tls is false' : `no ${join(defaultPkiDir(env), 'ca.crt')}`;
     const message = `credentials are only sent over TLS (${where}): give tls.ca, the cluster's CA`;

@@ -235,11 +235,7 @@ export class RaftlockClient {
    * Runs `fn` holding `name` and releases it afterwards, whatever `fn` does. `fn` gets the lock,
    * whose `signal` it should pass to anything long-running so work stops if the session is lost.
    */
-  async withLock<T>(
-    name: string,
-    fn: (lock: Lock) => Promise<T> | T,
-    options: AcquireOptions = {},
-  ): Promise<T> {
+  async withLock<T>(name: string, fn: (lock: Lock) => Promise<T> | T, options: AcquireOptions = {}): Promise<T> {
     const lock = await this.lock(name, options);
     try {
       return await fn(lock);
@@ -341,8 +337,7 @@ export class RaftlockClient {
         if (value.kind !== 'granted') throw malformed('granted or queued', value);
         wait.resolve(fencingToken(value.token));
       }
-      const stop =
-        signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
+      const stop = signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
       // The cluster ends a queued wait with a push; should that push be lost without the
       // connection dropping, ask again a little after the wait's end.
       // Cancelled when the grant settles, and also when the caller stops waiting on a wait no
@@ -408,7 +403,12 @@ export class RaftlockClient {
    * waiting for the name: that caller sends both as one `handoff` command. null when no caller
    * waiting can take it (then the Lock releases alone).
    */
-  private handOff(turn: Turn<CarriedRelease>, spec: HoldSpec, session: SessionId, token: FencingToken): Promise<void> | null {
+  private handOff(
+    turn: Turn<CarriedRelease>,
+    spec: HoldSpec,
+    session: SessionId,
+    token: FencingToken,
+  ): Promise<void> | null {
     if (spec.kind !== 'mutex' || this.closed) return null;
     const released = deferred<void>();
     if (!turn.handOver({ session, name: spec.name, kind: spec.kind, released })) return null;
@@ -418,7 +418,9 @@ export class RaftlockClient {
 
   /** A carried release that will not go out with an acquire: sent alone; never throws. */
   private async releaseCarried(carried: CarriedRelease): Promise<void> {
-    await this.holdLink.release(carried.name, carried.session, carried.kind).then(carried.released.resolve, carried.released.reject);
+    await this.holdLink
+      .release(carried.name, carried.session, carried.kind)
+      .then(carried.released.resolve, carried.released.reject);
   }
 
   /**
@@ -703,10 +705,7 @@ export class RaftlockClient {
       id,
       {
         ttlMs,
-        keepAliveIntervalMs: Math.min(
-          this.options.keepAliveIntervalMs,
-          Math.max(1, Math.floor(ttlMs / 3)),
-        ),
+        keepAliveIntervalMs: Math.min(this.options.keepAliveIntervalMs, Math.max(1, Math.floor(ttlMs / 3))),
         driftMax: this.options.driftMax,
       },
       sentAtMs,
@@ -879,7 +878,13 @@ export class RaftlockClient {
       const still = new Set(view.holds);
       for (const lock of locks) {
         if (still.has(lock.name) || this.holds.get(lock.fencingToken) !== lock) continue;
-        this.revokeHold(lock, new RaftlockError('NOT_HOLDER', `${lock.name} (token ${lock.fencingToken}) ended while this client was reconnecting`));
+        this.revokeHold(
+          lock,
+          new RaftlockError(
+            'NOT_HOLDER',
+            `${lock.name} (token ${lock.fencingToken}) ended while this client was reconnecting`,
+          ),
+        );
       }
     }
   }

@@ -11,12 +11,7 @@ import type { CancelTimer, ClientClock } from './clock.js';
 import type { ClientOp, HelloAuth, PushEvent, ServerFrame, Welcome, WireResult } from '../protocol/client-protocol.js';
 import { decodeServerFrame } from '../protocol/client-protocol.js';
 import { assertNever } from '../util/assert.js';
-import {
-  certificateErrorCodes,
-  connectTls,
-  plaintextPeerErrorCodes,
-  provenNodeId,
-} from './tls-connect.js';
+import { certificateErrorCodes, connectTls, plaintextPeerErrorCodes, provenNodeId } from './tls-connect.js';
 
 /** Why a connection attempt or an in-flight request failed at the transport level. */
 export class ConnectionLost extends Error {
@@ -51,9 +46,7 @@ export interface ConnectionOptions {
 }
 
 /** `host:port` → its parts; the host may be a bracketed IPv6 literal. */
-export function splitAddress(
-  address: string,
-): { readonly host: string; readonly port: number } | null {
+export function splitAddress(address: string): { readonly host: string; readonly port: number } | null {
   const match = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(address);
   if (match === null) return null;
   const port = Number(match[2]);
@@ -62,12 +55,7 @@ export function splitAddress(
 }
 
 /** Why a connection closed before its Welcome, classified for the retry decision. */
-function openFailure(
-  address: string,
-  reason: string,
-  errorCode: string | null,
-  secure: boolean,
-): ConnectionLost {
+function openFailure(address: string, reason: string, errorCode: string | null, secure: boolean): ConnectionLost {
   if (errorCode !== null && certificateErrorCodes.has(errorCode)) {
     const hint = 'check that tls.ca (--ca) is the cluster CA and the client certificate is from it';
     return new ConnectionLost(`TLS with ${address} failed: ${reason} (${hint})`, true, true);
@@ -188,13 +176,10 @@ export class Connection {
           else fail(openFailure(address, reason, framed.errorCode, secure));
         },
       });
-      const cancelTimer = options.clock.setTimer(
-        () => {
-          const message = `${address} did not welcome us within ${options.connectTimeoutMs} ms`;
-          fail(new ConnectionLost(message));
-        },
-        options.connectTimeoutMs,
-      );
+      const cancelTimer = options.clock.setTimer(() => {
+        const message = `${address} did not welcome us within ${options.connectTimeoutMs} ms`;
+        fail(new ConnectionLost(message));
+      }, options.connectTimeoutMs);
       socket.once(secure ? 'secureConnect' : 'connect', () => {
         const hello = clientHelloFrame(options.clusterId, options.clientName);
         framed.writeValue(options.auth === null ? hello : { ...hello, auth: options.auth });

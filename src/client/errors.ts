@@ -10,12 +10,7 @@ import type { CycleStep, ResultCode } from '../statemachine/results.js';
  * the client does not retry them.
  */
 export type RaftlockErrorCode =
-  | Exclude<ResultCode, 'OK'>
-  | 'PERMISSION_DENIED'
-  | 'UNAUTHENTICATED'
-  | 'UNAVAILABLE'
-  | 'LEASE_EXPIRED'
-  | 'CLOSED';
+  Exclude<ResultCode, 'OK'> | 'PERMISSION_DENIED' | 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'LEASE_EXPIRED' | 'CLOSED';
 
 /** Extra facts some codes carry. */
 export interface RaftlockErrorDetails {

@@ -47,7 +47,10 @@ function holdCheckOf(fence: FenceOption | undefined, link: KvLink): (() => void)
       // fence's own refusal, decided here without a round trip. A lapsed lease or a lost session
       // keeps its code: the token may still be current on the cluster, but is not to be trusted.
       if (spec !== null && error instanceof RaftlockError && error.code === 'NOT_HOLDER') {
-        throw new RaftlockError('STALE_TOKEN', `token ${spec.token} of ${spec.lock} is no longer a current grant (${error.message})`);
+        throw new RaftlockError(
+          'STALE_TOKEN',
+          `token ${spec.token} of ${spec.lock} is no longer a current grant (${error.message})`,
+        );
       }
       throw error;
     }
@@ -74,7 +77,10 @@ export class KvStore implements Kv {
   async list(prefix: string, options: ListOptions = {}): Promise<KeyPage> {
     const limit = options.limit ?? 100;
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > keysQueryLimitMax) {
-      throw new RaftlockError('INVALID_ARGUMENT', `limit must be an integer from 1 to ${keysQueryLimitMax}, got ${limit}`);
+      throw new RaftlockError(
+        'INVALID_ARGUMENT',
+        `limit must be an integer from 1 to ${keysQueryLimitMax}, got ${limit}`,
+      );
     }
     const query = { kind: 'keys', prefix, after: options.after ?? null, limit } as const;
     const { keys, next } = answerOf(await this.link.read(query), 'keys');
@@ -85,15 +91,18 @@ export class KvStore implements Kv {
   async put(key: string, value: Uint8Array | string, options: PutOptions = {}): Promise<PutResult> {
     const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value;
     const session = await this.link.session();
-    const result = await this.link.command({
-      type: 'put',
-      session: session.id,
-      key,
-      value: bytes,
-      ifVersion: options.ifVersion ?? null,
-      ephemeral: options.ephemeral ?? false,
-      fence: fenceOf(options.fence),
-    }, holdCheckOf(options.fence, this.link));
+    const result = await this.link.command(
+      {
+        type: 'put',
+        session: session.id,
+        key,
+        value: bytes,
+        ifVersion: options.ifVersion ?? null,
+        ephemeral: options.ephemeral ?? false,
+        fence: fenceOf(options.fence),
+      },
+      holdCheckOf(options.fence, this.link),
+    );
     const { version, createIndex, modifyIndex } = answerOf(result, 'put');
     return { version, createIndex, modifyIndex };
   }
@@ -113,13 +122,16 @@ export class KvStore implements Kv {
   /** Deletes a key; resolves with whether it existed. */
   async delete(key: string, options: Omit<PutOptions, 'ephemeral'> = {}): Promise<boolean> {
     const session = await this.link.session();
-    const result = await this.link.command({
-      type: 'delete',
-      session: session.id,
-      key,
-      ifVersion: options.ifVersion ?? null,
-      fence: fenceOf(options.fence),
-    }, holdCheckOf(options.fence, this.link));
+    const result = await this.link.command(
+      {
+        type: 'delete',
+        session: session.id,
+        key,
+        ifVersion: options.ifVersion ?? null,
+        fence: fenceOf(options.fence),
+      },
+      holdCheckOf(options.fence, this.link),
+    );
     return answerOf(result, 'deleted').existed;
   }
 }

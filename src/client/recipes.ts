@@ -151,7 +151,10 @@ export class Election {
         lock.check();
         const value = bytesOf(next);
         const session = lock.session;
-        const result = await client.command({ type: 'proclaim', session, name, value }, { holdCheck: () => lock.check() });
+        const result = await client.command(
+          { type: 'proclaim', session, name, value },
+          { holdCheck: () => lock.check() },
+        );
         answerOf(result, 'proclaimed');
       },
       resign: () => lock.release(),
@@ -168,9 +171,7 @@ export class Election {
    * it). Changes are `leader` events (new leader or proclaimed value) and releases by the
    * leader of the moment.
    */
-  async *observe(
-    options: { readonly signal?: AbortSignal } = {},
-  ): AsyncGenerator<LeaderState, void, undefined> {
+  async *observe(options: { readonly signal?: AbortSignal } = {}): AsyncGenerator<LeaderState, void, undefined> {
     const stream = this.client.watch(this.name);
     // A generator suspended in an await cannot be returned from outside; ending the stream can.
     const stop = (): void => void stream.return();

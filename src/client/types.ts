@@ -47,9 +47,7 @@ export interface PutResult {
   readonly modifyIndex: number;
 }
 
-export type CasResult =
-  | ({ readonly ok: true } & PutResult)
-  | { readonly ok: false; readonly version: number };
+export type CasResult = ({ readonly ok: true } & PutResult) | { readonly ok: false; readonly version: number };
 
 /** A page of `kv.list`: `limit` keys at most (default 100, at most 1000), after the key `after`. */
 export interface ListOptions {
@@ -69,10 +67,7 @@ export interface Kv {
 /** Events the client reports; listeners must not throw. */
 export interface ClientEvents {
   /** A session can no longer be guaranteed; every hold in it has had its signal aborted. */
-  readonly sessionLost: (info: {
-    readonly session: SessionId;
-    readonly error: RaftlockError;
-  }) => void;
+  readonly sessionLost: (info: { readonly session: SessionId; readonly error: RaftlockError }) => void;
   readonly connected: (info: { readonly nodeId: NodeId; readonly leader: NodeId | null }) => void;
 }
 

@@ -161,11 +161,7 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-function configError(
-  code: ConfigError['code'],
-  file: string,
-  problems: readonly ConfigProblem[],
-): ConfigError {
+function configError(code: ConfigError['code'], file: string, problems: readonly ConfigProblem[]): ConfigError {
   return { code, file, problems, message: problems.map((p) => formatProblem(file, p)).join('\n') };
 }
 
@@ -285,12 +281,7 @@ function readSections(
     },
     sessions: {
       ttlMs: duration(sessions, 'sessions.ttl', d.ttlMs, day),
-      keepaliveIntervalMs: duration(
-        sessions,
-        'sessions.keepaliveInterval',
-        d.keepaliveIntervalMs,
-        day,
-      ),
+      keepaliveIntervalMs: duration(sessions, 'sessions.keepaliveInterval', d.keepaliveIntervalMs, day),
       ttlMinMs: duration(sessions, 'sessions.ttlMin', d.ttlMinMs, day),
       ttlMaxMs: duration(sessions, 'sessions.ttlMax', d.ttlMaxMs, 30 * day),
     },
@@ -322,7 +313,11 @@ function readSecurity(
 
 const snapshotModes: readonly SnapshotModeSetting[] = ['background', 'inline'];
 
-function readSnapshotMode(node: Node | null | undefined, fallback: SnapshotModeSetting, problems: ProblemList): SnapshotModeSetting {
+function readSnapshotMode(
+  node: Node | null | undefined,
+  fallback: SnapshotModeSetting,
+  problems: ProblemList,
+): SnapshotModeSetting {
   const text = readString(node, 'snapshot.mode', fallback, problems);
   const mode = snapshotModes.find((m) => m === text);
   if (mode !== undefined) return mode;
@@ -399,7 +394,11 @@ function readNodes(
     const peer = readAddress(fields.get('peer'), `${where}.peer`, problems);
     const client = readAddress(fields.get('client'), `${where}.client`, problems);
     const http = fields.has('http') ? readAddress(fields.get('http'), `${where}.http`, problems) : null;
-    for (const [role, address] of [['peer', peer], ['client', client], ['http', http]] as const) {
+    for (const [role, address] of [
+      ['peer', peer],
+      ['client', client],
+      ['http', http],
+    ] as const) {
       if (address === null) continue;
       const key = `${address.host.toLowerCase()}:${address.port}`;
       const owner = seenAddresses.get(key);
@@ -467,8 +466,7 @@ function checkCrossField(
     problems.add(at('limits', 'appendBytesMax'), message);
   }
   if (limits.snapshotChunkBytes + envelopeBytes > limits.frameBytesMax) {
-    const message =
-      'limits.snapshotChunkBytes plus 64KiB of envelope must fit in limits.frameBytesMax';
+    const message = 'limits.snapshotChunkBytes plus 64KiB of envelope must fit in limits.frameBytesMax';
     problems.add(at('limits', 'snapshotChunkBytes'), message);
   }
   if (limits.sendQueueBytesMax < limits.frameBytesMax) {
@@ -488,8 +486,7 @@ function checkCrossField(
   }
   // "Told twice" means both: the second setting alone must not look as if it did something.
   if (config.security.insecureNonLoopback && !config.security.insecure) {
-    const message =
-      'security.insecureNonLoopback has no effect without security.insecure: true (or --insecure)';
+    const message = 'security.insecureNonLoopback has no effect without security.insecure: true (or --insecure)';
     warnings.add(at('security', 'insecureNonLoopback'), message);
   }
   const electionMaxMs = 2 * timing.electionTicks * timing.tickMs;

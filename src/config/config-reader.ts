@@ -77,11 +77,7 @@ export function readFields(
 }
 
 /** The items of a sequence, or null after recording a problem. */
-export function readSequence(
-  node: Input,
-  where: string,
-  problems: ProblemList,
-): readonly (Node | null)[] | null {
+export function readSequence(node: Input, where: string, problems: ProblemList): readonly (Node | null)[] | null {
   if (isEmpty(node)) return [];
   if (!isSeq(node)) {
     problems.add(node, `${where} must be a list`);
@@ -95,12 +91,7 @@ function scalarValue(node: Input): unknown {
 }
 
 /** A non-empty string setting, or `fallback` when absent. */
-export function readString(
-  node: Input,
-  where: string,
-  fallback: string | null,
-  problems: ProblemList,
-): string | null {
+export function readString(node: Input, where: string, fallback: string | null, problems: ProblemList): string | null {
   if (node === undefined) return fallback;
   const value = scalarValue(node);
   if (typeof value === 'string' && value.length > 0) return value;
@@ -109,12 +100,7 @@ export function readString(
 }
 
 /** A `true`/`false` setting, or `fallback` when absent. */
-export function readBoolean(
-  node: Input,
-  where: string,
-  fallback: boolean,
-  problems: ProblemList,
-): boolean {
+export function readBoolean(node: Input, where: string, fallback: boolean, problems: ProblemList): boolean {
   if (node === undefined) return fallback;
   const value = scalarValue(node);
   if (typeof value === 'boolean') return value;
@@ -130,12 +116,7 @@ export interface Bounds {
 }
 
 /** An integer setting within `bounds`. */
-export function readInteger(
-  node: Input,
-  where: string,
-  bounds: Bounds,
-  problems: ProblemList,
-): number {
+export function readInteger(node: Input, where: string, bounds: Bounds, problems: ProblemList): number {
   const { fallback, min, max } = bounds;
   if (node === undefined) return fallback;
   const value = scalarValue(node);
@@ -148,12 +129,7 @@ export function readInteger(
 }
 
 /** A duration (`500ms`, `15s`, `2m`) in milliseconds within `bounds`. */
-export function readDurationMs(
-  node: Input,
-  where: string,
-  bounds: Bounds,
-  problems: ProblemList,
-): number {
+export function readDurationMs(node: Input, where: string, bounds: Bounds, problems: ProblemList): number {
   const { fallback, min, max } = bounds;
   if (node === undefined) return fallback;
   const value = scalarValue(node);
@@ -176,12 +152,7 @@ export function readDurationMs(
 }
 
 /** A size (`64KiB`, `4MiB`, or a bare integer of bytes) in bytes within `bounds`. */
-export function readSizeBytes(
-  node: Input,
-  where: string,
-  bounds: Bounds,
-  problems: ProblemList,
-): number {
+export function readSizeBytes(node: Input, where: string, bounds: Bounds, problems: ProblemList): number {
   const { fallback, min, max } = bounds;
   if (node === undefined) return fallback;
   const value = scalarValue(node);

@@ -60,13 +60,24 @@ export interface LocalRootTls {
  * is missing. Returns root's client TLS.
  */
 export async function ensureLocalClusterPki(pkiDir: string, nodeIds: readonly string[]): Promise<LocalRootTls> {
-  await ensureLocalPki(pkiDir, nodeIds.map((id) => ({ id, hosts: ['127.0.0.1'] })));
+  await ensureLocalPki(
+    pkiDir,
+    nodeIds.map((id) => ({ id, hosts: ['127.0.0.1'] })),
+  );
   const root = pkiLayout.user(pkiDir, 'root');
-  return { ca: readFileSync(root.ca, 'utf8'), cert: readFileSync(root.cert, 'utf8'), key: readFileSync(root.key, 'utf8') };
+  return {
+    ca: readFileSync(root.ca, 'utf8'),
+    cert: readFileSync(root.cert, 'utf8'),
+    key: readFileSync(root.key, 'utf8'),
+  };
 }
 
 /** Nodes `n<first>`… with a free peer and client port each, and an HTTP port with `http`. */
-export async function allocateLocalNodes(count: number, first = 1, options: { readonly http?: boolean } = {}): Promise<LocalNode[]> {
+export async function allocateLocalNodes(
+  count: number,
+  first = 1,
+  options: { readonly http?: boolean } = {},
+): Promise<LocalNode[]> {
   const nodes: LocalNode[] = [];
   for (let i = first; i < first + count; i++) {
     const node = { id: `n${i}`, peerPort: await freePort(), clientPort: await freePort() };
@@ -76,7 +87,11 @@ export async function allocateLocalNodes(count: number, first = 1, options: { re
 }
 
 /** Writes `dir/cluster.yml` (or `fileName`) for `nodes` (data under `dir/data/<id>`) and returns its path. */
-export function writeLocalClusterFile(dir: string, nodes: readonly LocalNode[], options: LocalClusterFileOptions): string {
+export function writeLocalClusterFile(
+  dir: string,
+  nodes: readonly LocalNode[],
+  options: LocalClusterFileOptions,
+): string {
   const { security } = options;
   const lines = [
     'cluster:',

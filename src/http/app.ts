@@ -73,7 +73,9 @@ export function createHttpApp(
     gateway,
     schemas,
     ids: new CommandIds(gateway.nodeId, options.lanes),
-    streams: new StreamRegistry({ ...defaultStreamLimits, ...options.streams }, gateway.log, () => gateway.metrics.clients.slowConsumerClosed()),
+    streams: new StreamRegistry({ ...defaultStreamLimits, ...options.streams }, gateway.log, () =>
+      gateway.metrics.clients.slowConsumerClosed(),
+    ),
   };
   const bodyBytesMax = options.bodyBytesMax ?? Math.ceil(gateway.machine.valueBytesMax / 3) * 4 + 64 * 1024;
   const apiRoutes = [
@@ -147,7 +149,10 @@ export function createHttpApp(
         reason: answer.body.message,
       });
     }
-    return reply.code(answer.status).headers(answer.headers ?? {}).send(answer.body);
+    return reply
+      .code(answer.status)
+      .headers(answer.headers ?? {})
+      .send(answer.body);
   };
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -160,9 +165,14 @@ export function createHttpApp(
       return send(request, reply, { status, body: { code: 'INVALID_ARGUMENT', message: error.message } });
     }
     gateway.log.error('http request failed', { route: `${request.method} ${request.url}`, error: error.message });
-    return send(request, reply, { status: 500, body: { code: 'UNAVAILABLE', message: `internal error: ${error.message}` } });
+    return send(request, reply, {
+      status: 500,
+      body: { code: 'UNAVAILABLE', message: `internal error: ${error.message}` },
+    });
   });
-  app.setNotFoundHandler((request, reply) => send(request, reply, failure('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
+  app.setNotFoundHandler((request, reply) =>
+    send(request, reply, failure('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
+  );
 
   for (const spec of routes) {
     const errorSchemas = { '4xx': schemas.errorBody, '5xx': schemas.errorBody };
@@ -175,7 +185,8 @@ export function createHttpApp(
         ...(querystring === undefined ? {} : { querystring }),
         ...(body === undefined ? {} : { body }),
         ...(headers === undefined ? {} : { headers }),
-        response: response === 'stream' || rawAnswerOf(response) !== null ? errorSchemas : { 200: response, ...errorSchemas },
+        response:
+          response === 'stream' || rawAnswerOf(response) !== null ? errorSchemas : { 200: response, ...errorSchemas },
       },
       // Credentials first: a stranger's body is never read, let alone validated.
       onRequest: async (request, reply) => {
@@ -187,7 +198,11 @@ export function createHttpApp(
           gateway.log.warn('http request refused', { remote, reason: message });
           return send(request, reply, failure('UNAUTHENTICATED', message));
         }
-        const who = await gateway.identify({ remote, certificate: certificateOf(request.raw.socket), bearer: bearer ?? null });
+        const who = await gateway.identify({
+          remote,
+          certificate: certificateOf(request.raw.socket),
+          bearer: bearer ?? null,
+        });
         if (!who.ok) return send(request, reply, unauthenticated(who.message, who.retryAfterMs));
         principals.set(request, who.principal);
         return undefined;
@@ -214,7 +229,10 @@ export function createHttpApp(
         const outcome: Outcome = await spec.handle(call);
         switch (outcome.kind) {
           case 'json':
-            return reply.code(200).headers(outcome.headers ?? {}).send(outcome.body);
+            return reply
+              .code(200)
+              .headers(outcome.headers ?? {})
+              .send(outcome.body);
           case 'failure':
             return send(request, reply, outcome.failure);
           case 'raw':

@@ -70,7 +70,8 @@ export class CommandIds {
     this.forgetIdle();
     const free = group.lanes.find((lane) => !lane.busy);
     if (free !== undefined) return Promise.resolve(this.take(group, free));
-    if (group.lanes.length < this.options.lanesPerSession) return Promise.resolve(this.take(group, this.newLane(group)));
+    if (group.lanes.length < this.options.lanesPerSession)
+      return Promise.resolve(this.take(group, this.newLane(group)));
     return new Promise((resolve) => group.waiting.push((lane) => resolve(this.take(group, lane))));
   }
 

@@ -30,7 +30,11 @@ export function parseIdempotencyKey(header: string): { readonly clientId: string
 }
 
 /** The command id of this call: the caller's key, or a lane's next id (`session` null: opening one). */
-export async function chooseId(ctx: RouteContext, call: Call<unknown, unknown, unknown>, session: SessionId | null): Promise<ChosenId> {
+export async function chooseId(
+  ctx: RouteContext,
+  call: Call<unknown, unknown, unknown>,
+  session: SessionId | null,
+): Promise<ChosenId> {
   const header = call.header('idempotency-key');
   let id: CommandId;
   if (header !== undefined) {
@@ -56,7 +60,11 @@ export async function runCommand(
 ): Promise<{ readonly result: WireResult; readonly headers: Readonly<Record<string, string>> }> {
   const chosen = await chooseId(ctx, call, session);
   const { clientId, seq } = chosen.id;
-  const result = await ctx.gateway.request(call.principal, commandOp(clientId, seq, operation(clientId, seq)), call.remote);
+  const result = await ctx.gateway.request(
+    call.principal,
+    commandOp(clientId, seq, operation(clientId, seq)),
+    call.remote,
+  );
   finishId(chosen, call, result);
   if (session !== null && result.code === 'SESSION_EXPIRED') ctx.ids.sessionEnded(session);
   return { result, headers: chosen.headers };
@@ -70,7 +78,11 @@ export function leaderHint(gateway: NodeGateway): () => LeaderHint {
 }
 
 /** A refusal as an HTTP failure, with the command's headers. */
-export function refusalOutcome(gateway: NodeGateway, result: Exclude<WireResult, { code: 'OK' }>, headers?: Readonly<Record<string, string>>): Outcome {
+export function refusalOutcome(
+  gateway: NodeGateway,
+  result: Exclude<WireResult, { code: 'OK' }>,
+  headers?: Readonly<Record<string, string>>,
+): Outcome {
   const mapped = failureOfRefusal(result, leaderHint(gateway));
   return refused(headers === undefined ? mapped : { ...mapped, headers: { ...mapped.headers, ...headers } });
 }

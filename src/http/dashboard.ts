@@ -45,7 +45,10 @@ const securityHeaders: Readonly<Record<string, string>> = {
  * package's src/http/dashboard/ when it runs compiled from dist/src/http/.
  */
 async function dashboardDirectory(): Promise<string> {
-  const candidates = [new URL('./dashboard/', import.meta.url), new URL('../../../src/http/dashboard/', import.meta.url)];
+  const candidates = [
+    new URL('./dashboard/', import.meta.url),
+    new URL('../../../src/http/dashboard/', import.meta.url),
+  ];
   for (const candidate of candidates) {
     const dir = fileURLToPath(candidate);
     try {

@@ -86,7 +86,11 @@ export function statusOf(code: HttpErrorCode): number {
   }
 }
 
-export function failure(code: HttpErrorCode, message: string, extra: Omit<HttpErrorBody, 'code' | 'message'> = {}): HttpFailure {
+export function failure(
+  code: HttpErrorCode,
+  message: string,
+  extra: Omit<HttpErrorBody, 'code' | 'message'> = {},
+): HttpFailure {
   return { status: statusOf(code), body: { code, message, ...extra } };
 }
 

@@ -34,8 +34,7 @@ export interface AuthRefusal {
 export type Identified = { readonly ok: true; readonly principal: string | null } | AuthRefusal;
 
 export type LoggedIn =
-  | { readonly ok: true; readonly principal: string; readonly token: string; readonly expiresInMs: number }
-  | AuthRefusal;
+  { readonly ok: true; readonly principal: string; readonly token: string; readonly expiresInMs: number } | AuthRefusal;
 
 /** A refusal of the node's request path (anything but OK). */
 export type Refusal = Exclude<WireResult, { readonly code: 'OK' }>;
@@ -74,15 +73,35 @@ export interface NodeGateway {
    * `principal` may hear, until the returned function is called. Subscribe before sending the
    * request whose outcome is awaited: a push may arrive before the request's own answer.
    */
-  subscribe(principal: string | null, to: { readonly clientId: string; readonly session: SessionId }, onPush: (push: PushEvent) => void): () => void;
+  subscribe(
+    principal: string | null,
+    to: { readonly clientId: string; readonly session: SessionId },
+    onPush: (push: PushEvent) => void,
+  ): () => void;
   /** A watch as on the client port: events (and `watchCancelled`) pushed until `stop()`. */
-  watch(principal: string | null, prefix: string, fromIndex: number, remote: string, onPush: (push: PushEvent) => void): Promise<GatewayWatch>;
+  watch(
+    principal: string | null,
+    prefix: string,
+    fromIndex: number,
+    remote: string,
+    onPush: (push: PushEvent) => void,
+  ): Promise<GatewayWatch>;
   /** Session expiries `principal` may see and leader changes, as they happen, until the returned function is called. */
   events(principal: string | null, onEvent: (event: NodeEvent) => void): () => void;
   /** Linearizable listings, authorized with the edge rules of the `locks` read (read on the prefix). */
-  locks(principal: string | null, prefix: string, limit: number, remote: string): Promise<Listing<readonly LockDetail[]>>;
+  locks(
+    principal: string | null,
+    prefix: string,
+    limit: number,
+    remote: string,
+  ): Promise<Listing<readonly LockDetail[]>>;
   /** The sessions `principal` may use (its own; every one for an admin). */
-  sessions(principal: string | null, after: number, limit: number, remote: string): Promise<Listing<readonly SessionDetail[]>>;
+  sessions(
+    principal: string | null,
+    after: number,
+    limit: number,
+    remote: string,
+  ): Promise<Listing<readonly SessionDetail[]>>;
   /** The wait-for graph over the locks `principal` may read (read or lock on the name). */
   waitGraph(principal: string | null, prefix: string, remote: string): Promise<Listing<WaitGraph>>;
   /** Where a member serves HTTP, when known (cluster.yml `http`). */

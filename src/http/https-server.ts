@@ -50,7 +50,10 @@ export function createHttpsServer(
     }
   });
   server.on('tlsClientError', (error: Error & { reason?: string }, socket: TLSSocket) => {
-    log.warn('http connection refused', { remote: remoteOf(socket), reason: `TLS handshake failed: ${error.reason ?? error.message}` });
+    log.warn('http connection refused', {
+      remote: remoteOf(socket),
+      reason: `TLS handshake failed: ${error.reason ?? error.message}`,
+    });
   });
   return { server, certificateOf: (socket) => identities.get(socket) ?? null };
 }

@@ -23,7 +23,8 @@ export interface AwaitedCommand {
   readonly waitMs: number;
 }
 
-export type GrantOutcome = { readonly ok: true; readonly token: number } | { readonly ok: false; readonly refusal: Refusal };
+export type GrantOutcome =
+  { readonly ok: true; readonly token: number } | { readonly ok: false; readonly refusal: Refusal };
 
 export interface WaitSignals {
   /** The caller went away before its answer. */
@@ -52,12 +53,25 @@ export async function requestWithWait(
     const ours = 'seq' in push && push.clientId === command.clientId && push.seq === command.seq;
     if (ours && push.kind === 'granted') settle({ ok: true, token: push.token });
     else if (ours && push.kind === 'timeout') {
-      settle({ ok: false, refusal: { code: 'TIMEOUT', message: `the wait for ${command.name} timed out after ${command.waitMs} ms` } });
+      settle({
+        ok: false,
+        refusal: { code: 'TIMEOUT', message: `the wait for ${command.name} timed out after ${command.waitMs} ms` },
+      });
     } else if (push.kind === 'sessionExpired' && push.session === command.session) {
-      settle({ ok: false, refusal: { code: 'SESSION_EXPIRED', message: `session ${command.session} expired while waiting for ${command.name}` } });
+      settle({
+        ok: false,
+        refusal: {
+          code: 'SESSION_EXPIRED',
+          message: `session ${command.session} expired while waiting for ${command.name}`,
+        },
+      });
     }
   };
-  const unsubscribe = gateway.subscribe(command.principal, { clientId: command.clientId, session: command.session }, onPush);
+  const unsubscribe = gateway.subscribe(
+    command.principal,
+    { clientId: command.clientId, session: command.session },
+    onPush,
+  );
   let keepListening = false;
   try {
     const result = await gateway.request(command.principal, command.op, command.remote);
@@ -65,7 +79,10 @@ export async function requestWithWait(
     const value = result.value;
     if (value.kind === 'granted') return { ok: true, token: value.token };
     if (value.kind !== 'queued') {
-      return { ok: false, refusal: { code: 'UNAVAILABLE', message: `unexpected answer ${value.kind} to a lock request` } };
+      return {
+        ok: false,
+        refusal: { code: 'UNAVAILABLE', message: `unexpected answer ${value.kind} to a lock request` },
+      };
     }
     const deadline = command.waitMs + outcomeGraceMs;
     const outcome = await new Promise<GrantOutcome | 'callerGone' | 'closing' | 'late'>((resolve) => {

@@ -44,12 +44,18 @@ function parametersOf(schema: JsonSchema | undefined, where: Parameter['in']): P
 
 function operationOf(route: Route, errorBody: JsonSchema): Record<string, unknown> {
   const { schema } = route;
-  const error = { description: 'a refusal (docs/http.md, "Errors")', content: { 'application/json': { schema: errorBody } } };
+  const error = {
+    description: 'a refusal (docs/http.md, "Errors")',
+    content: { 'application/json': { schema: errorBody } },
+  };
   const response = schema.response;
   const raw = rawAnswerOf(response);
   const answers: Record<string, unknown> = {};
   if (response === 'stream') {
-    answers['200'] = { description: 'Server-Sent Events (text/event-stream)', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+    answers['200'] = {
+      description: 'Server-Sent Events (text/event-stream)',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    };
   } else if (raw !== null) {
     for (const [status, answer] of Object.entries(raw.statuses)) {
       answers[status] = { description: answer.description, content: { [raw.contentType]: { schema: answer.schema } } };
@@ -67,13 +73,19 @@ function operationOf(route: Route, errorBody: JsonSchema): Record<string, unknow
       ...parametersOf(schema.querystring, 'query'),
       ...parametersOf(schema.headers, 'header'),
     ],
-    ...(schema.body === undefined ? {} : { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } }),
+    ...(schema.body === undefined
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: schema.body } } } }),
     responses: { ...answers, '4XX': error, ...('503' in answers ? {} : { '5XX': error }) },
     ...(route.public === true ? { security: [] } : {}),
   };
 }
 
-export function openApiDocument(routes: readonly Route[], errorBody: JsonSchema, info: OpenApiInfo): Record<string, unknown> {
+export function openApiDocument(
+  routes: readonly Route[],
+  errorBody: JsonSchema,
+  info: OpenApiInfo,
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = openApiPath(route.url);
@@ -94,7 +106,11 @@ export function openApiDocument(routes: readonly Route[], errorBody: JsonSchema,
     components: {
       schemas: { Error: errorBody },
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'a token from POST /v1/auth/login (valid on the node that issued it)' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'a token from POST /v1/auth/login (valid on the node that issued it)',
+        },
         clientCertificate: { type: 'mutualTLS', description: 'a user certificate signed by the cluster CA' },
       },
     },

@@ -24,16 +24,42 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       snapshotIndex: integer(0),
       voters: nodeIdList,
       learners: nodeIdList,
-      lag: array(object({ id: nodeIdSchema, behind: integer(0) }, ['id', 'behind']), 'leader only: entries each member is behind'),
+      lag: array(
+        object({ id: nodeIdSchema, behind: integer(0) }, ['id', 'behind']),
+        'leader only: entries each member is behind',
+      ),
       sessions: integer(0),
       locks: integer(0),
       waiters: integer(0),
       connections: integer(0),
     },
-    ['nodeId', 'clusterId', 'role', 'term', 'leader', 'commit', 'applied', 'lastIndex', 'snapshotIndex', 'voters', 'learners', 'lag', 'sessions', 'locks', 'waiters', 'connections'],
+    [
+      'nodeId',
+      'clusterId',
+      'role',
+      'term',
+      'leader',
+      'commit',
+      'applied',
+      'lastIndex',
+      'snapshotIndex',
+      'voters',
+      'learners',
+      'lag',
+      'sessions',
+      'locks',
+      'waiters',
+      'connections',
+    ],
   );
   const member = object(
-    { id: nodeIdSchema, role: { type: 'string', enum: ['voter', 'learner'] }, peer: address, client: address, http: nullable(address) },
+    {
+      id: nodeIdSchema,
+      role: { type: 'string', enum: ['voter', 'learner'] },
+      peer: address,
+      client: address,
+      http: nullable(address),
+    },
     ['id', 'role', 'peer', 'client', 'http'],
   );
   const cycleStep = object({ session: s.session, lock: s.name }, ['session', 'lock']);
@@ -50,7 +76,11 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       public: true,
       schema: {
         body: object({ user: s.user, password: s.password }, ['user', 'password']),
-        response: object({ principal: text(principalLengthMax), token: text(128), expiresInMs: integer(0) }, ['principal', 'token', 'expiresInMs']),
+        response: object({ principal: text(principalLengthMax), token: text(128), expiresInMs: integer(0) }, [
+          'principal',
+          'token',
+          'expiresInMs',
+        ]),
       },
       handle: async (call) => {
         const outcome = await gateway.login(call.body.user, call.body.password, call.remote);
@@ -62,7 +92,8 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       url: '/v1/whoami',
       operationId: 'whoami',
-      summary: 'Who the caller acts as, its roles, whether it is an admin, and what its roles allow (principal null: an insecure node)',
+      summary:
+        'Who the caller acts as, its roles, whether it is an admin, and what its roles allow (principal null: an insecure node)',
       tag: 'auth',
       schema: {
         response: object(
@@ -80,7 +111,12 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       },
       handle: async (call) => {
         const result = await gateway.request(call.principal, { kind: 'whoami' }, call.remote);
-        return answer(gateway, result, 'whoami', (v) => ({ principal: v.principal, roles: v.roles, admin: v.admin, permissions: v.permissions }));
+        return answer(gateway, result, 'whoami', (v) => ({
+          principal: v.principal,
+          roles: v.roles,
+          admin: v.admin,
+          permissions: v.permissions,
+        }));
       },
     }),
     route({
@@ -104,7 +140,9 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       schema: { response: array(member) },
       handle: async (call) => {
         const result = await gateway.request(call.principal, { kind: 'members', action: 'list' }, call.remote);
-        return answer(gateway, result, 'members', (v) => v.members.map((m) => ({ ...m, http: gateway.httpAddress(m.id) })));
+        return answer(gateway, result, 'members', (v) =>
+          v.members.map((m) => ({ ...m, http: gateway.httpAddress(m.id) })),
+        );
       },
     }),
     route({
@@ -115,7 +153,12 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
       tag: 'cluster',
       schema: {
         response: object(
-          { leader: nullable(nodeIdSchema), term: integer(0), leaderClient: nullable(address), leaderHttp: nullable(address) },
+          {
+            leader: nullable(nodeIdSchema),
+            term: integer(0),
+            leaderClient: nullable(address),
+            leaderHttp: nullable(address),
+          },
           ['leader', 'term', 'leaderClient', 'leaderHttp'],
         ),
       },
@@ -148,8 +191,13 @@ export function clusterRoutes(ctx: RouteContext): Route[] {
         querystring: object({ prefix: s.prefix }),
         response: object(
           {
-            edges: array(object({ session: s.session, lock: s.name, heldBy: array(s.session) }, ['session', 'lock', 'heldBy'])),
-            cycles: array(array(cycleStep), 'each: session waits for lock, held by the next step\'s session (the last by the first)'),
+            edges: array(
+              object({ session: s.session, lock: s.name, heldBy: array(s.session) }, ['session', 'lock', 'heldBy']),
+            ),
+            cycles: array(
+              array(cycleStep),
+              "each: session waits for lock, held by the next step's session (the last by the first)",
+            ),
           },
           ['edges', 'cycles'],
         ),

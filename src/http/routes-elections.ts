@@ -19,10 +19,12 @@ interface CampaignBody {
 export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
   const { gateway, schemas: s } = ctx;
   const nameParams = object({ name: s.name }, ['name']);
-  const leader = object(
-    { session: s.session, token: s.token, value: s.value, text: nullable(s.textValue) },
-    ['session', 'token', 'value', 'text'],
-  );
+  const leader = object({ session: s.session, token: s.token, value: s.value, text: nullable(s.textValue) }, [
+    'session',
+    'token',
+    'value',
+    'text',
+  ]);
   return [
     route<{ name: string }, Record<string, never>, CampaignBody>({
       method: 'POST',
@@ -33,7 +35,10 @@ export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[]
       schema: {
         params: nameParams,
         headers: idempotencyHeader(gateway.machine),
-        body: object({ session: s.session, value: s.value, text: s.textValue, waitMs: s.waitMs, lockDelayMs: s.lockDelayMs }, ['session']),
+        body: object(
+          { session: s.session, value: s.value, text: s.textValue, waitMs: s.waitMs, lockDelayMs: s.lockDelayMs },
+          ['session'],
+        ),
         response: object({ name: s.name, session: s.session, token: s.token }, ['name', 'session', 'token']),
       },
       handle: async (call) => {
@@ -66,7 +71,11 @@ export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[]
       },
       handle: async (call) => {
         const session = sessionId(call.body.session);
-        const { result, headers } = await runCommand(ctx, call, session, () => ({ type: 'resign', session, name: call.params.name }));
+        const { result, headers } = await runCommand(ctx, call, session, () => ({
+          type: 'resign',
+          session,
+          name: call.params.name,
+        }));
         return answer(gateway, result, 'released', (v) => ({ name: v.name, resigned: true }), headers);
       },
     }),
@@ -74,7 +83,7 @@ export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[]
       method: 'POST',
       url: '/v1/elections/:name/proclaim',
       operationId: 'proclaim',
-      summary: "The leader changes its value (409 NOT_HOLDER when the session does not lead)",
+      summary: 'The leader changes its value (409 NOT_HOLDER when the session does not lead)',
       tag: 'elections',
       schema: {
         params: nameParams,
@@ -103,8 +112,15 @@ export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[]
       tag: 'elections',
       schema: { params: nameParams, response: object({ name: s.name, leader: nullable(leader) }, ['name', 'leader']) },
       handle: async (call) => {
-        const result = await gateway.request(call.principal, { kind: 'read', query: { kind: 'observe', name: call.params.name } }, call.remote);
-        return answer(gateway, result, 'leader', (v) => ({ name: v.name, leader: v.leader === null ? null : leaderBody(v.leader) }));
+        const result = await gateway.request(
+          call.principal,
+          { kind: 'read', query: { kind: 'observe', name: call.params.name } },
+          call.remote,
+        );
+        return answer(gateway, result, 'leader', (v) => ({
+          name: v.name,
+          leader: v.leader === null ? null : leaderBody(v.leader),
+        }));
       },
     }),
   ];

@@ -6,7 +6,17 @@ import { answer, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Call, Outcome, Route, RouteContext } from './route.js';
 import { refused, route } from './route.js';
-import { array, digits, idempotencyHeader, integer, nullable, numberOf, object, positiveDigits, text } from './schemas.js';
+import {
+  array,
+  digits,
+  idempotencyHeader,
+  integer,
+  nullable,
+  numberOf,
+  object,
+  positiveDigits,
+  text,
+} from './schemas.js';
 import { keyBody, valueOfBody } from './values.js';
 
 interface PutBody {
@@ -21,10 +31,12 @@ interface PutBody {
 export function kvRoutes(ctx: RouteContext): Route[] {
   const { gateway, schemas: s } = ctx;
   const keyParams = object({ key: s.name }, ['key']);
-  const written = object(
-    { key: s.name, version: integer(1), createIndex: integer(0), modifyIndex: integer(0) },
-    ['key', 'version', 'createIndex', 'modifyIndex'],
-  );
+  const written = object({ key: s.name, version: integer(1), createIndex: integer(0), modifyIndex: integer(0) }, [
+    'key',
+    'version',
+    'createIndex',
+    'modifyIndex',
+  ]);
   const putProperties = {
     session: s.session,
     value: s.value,
@@ -33,22 +45,31 @@ export function kvRoutes(ctx: RouteContext): Route[] {
     fence: s.fence,
     ephemeral: { type: 'boolean', description: 'delete the key when the session ends' },
   };
-  const put = (required: boolean) => async (call: Call<{ key: string }, Record<string, never>, PutBody>): Promise<Outcome> => {
-    if (required && call.body.ifVersion === undefined) return refused(failure('INVALID_ARGUMENT', 'body/ifVersion: required for compare-and-set'));
-    const value = valueOfBody(call.body, true);
-    if (!value.ok) return refused(failure('INVALID_ARGUMENT', value.error));
-    const session = sessionId(call.body.session);
-    const { result, headers } = await runCommand(ctx, call, session, () => ({
-      type: 'put',
-      session,
-      key: call.params.key,
-      value: value.value,
-      ifVersion: call.body.ifVersion ?? null,
-      ephemeral: call.body.ephemeral ?? false,
-      fence: call.body.fence ?? null,
-    }));
-    return answer(gateway, result, 'put', (v) => ({ key: v.key, version: v.version, createIndex: v.createIndex, modifyIndex: v.modifyIndex }), headers);
-  };
+  const put =
+    (required: boolean) =>
+    async (call: Call<{ key: string }, Record<string, never>, PutBody>): Promise<Outcome> => {
+      if (required && call.body.ifVersion === undefined)
+        return refused(failure('INVALID_ARGUMENT', 'body/ifVersion: required for compare-and-set'));
+      const value = valueOfBody(call.body, true);
+      if (!value.ok) return refused(failure('INVALID_ARGUMENT', value.error));
+      const session = sessionId(call.body.session);
+      const { result, headers } = await runCommand(ctx, call, session, () => ({
+        type: 'put',
+        session,
+        key: call.params.key,
+        value: value.value,
+        ifVersion: call.body.ifVersion ?? null,
+        ephemeral: call.body.ephemeral ?? false,
+        fence: call.body.fence ?? null,
+      }));
+      return answer(
+        gateway,
+        result,
+        'put',
+        (v) => ({ key: v.key, version: v.version, createIndex: v.createIndex, modifyIndex: v.modifyIndex }),
+        headers,
+      );
+    };
   return [
     route<{ key: string }>({
       method: 'GET',
@@ -59,7 +80,11 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       tag: 'kv',
       schema: { params: keyParams, response: s.keyBody },
       handle: async (call) => {
-        const result = await gateway.request(call.principal, { kind: 'read', query: { kind: 'get', key: call.params.key } }, call.remote);
+        const result = await gateway.request(
+          call.principal,
+          { kind: 'read', query: { kind: 'get', key: call.params.key } },
+          call.remote,
+        );
         if (result.code === 'OK' && result.value.kind === 'key' && result.value.key === null) {
           return refused(failure('NOT_FOUND', `key ${JSON.stringify(call.params.key)} does not exist`));
         }
@@ -70,7 +95,8 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       method: 'PUT',
       url: '/v1/kv/:key',
       operationId: 'putKey',
-      summary: 'Write a key; with ifVersion only at that version (409 VERSION_MISMATCH), with a fence only while its token is current (409 STALE_TOKEN)',
+      summary:
+        'Write a key; with ifVersion only at that version (409 VERSION_MISMATCH), with a fence only while its token is current (409 STALE_TOKEN)',
       tag: 'kv',
       schema: {
         params: keyParams,
@@ -84,7 +110,8 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       method: 'POST',
       url: '/v1/kv/:key/cas',
       operationId: 'compareAndSet',
-      summary: 'Write a key only if its version is ifVersion (0: only if absent); 409 VERSION_MISMATCH names the current version',
+      summary:
+        'Write a key only if its version is ifVersion (0: only if absent); 409 VERSION_MISMATCH names the current version',
       tag: 'kv',
       schema: {
         params: keyParams,
@@ -119,10 +146,17 @@ export function kvRoutes(ctx: RouteContext): Route[] {
         if ((fenceLock === undefined) !== (fenceToken === undefined)) {
           return refused(failure('INVALID_ARGUMENT', 'querystring: give fenceLock and fenceToken together'));
         }
-        const fence = fenceLock === undefined || fenceToken === undefined ? null : { lock: fenceLock, token: Number(fenceToken) };
+        const fence =
+          fenceLock === undefined || fenceToken === undefined ? null : { lock: fenceLock, token: Number(fenceToken) };
         const session = sessionId(Number(call.query.session));
         const ifVersion = call.query.ifVersion === undefined ? null : Number(call.query.ifVersion);
-        const { result, headers } = await runCommand(ctx, call, session, () => ({ type: 'delete', session, key: call.params.key, ifVersion, fence }));
+        const { result, headers } = await runCommand(ctx, call, session, () => ({
+          type: 'delete',
+          session,
+          key: call.params.key,
+          ifVersion,
+          fence,
+        }));
         return answer(gateway, result, 'deleted', (v) => ({ key: v.key, existed: v.existed }), headers);
       },
     }),
@@ -135,15 +169,21 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       schema: {
         querystring: object({
           prefix: s.prefix,
-          after: text(gateway.machine.nameBytesMax, 'only keys after this one (the previous page\'s next)'),
+          after: text(gateway.machine.nameBytesMax, "only keys after this one (the previous page's next)"),
           limit: digits(`at most this many (1..${keysQueryLimitMax}, default 100)`),
         }),
         response: object({ keys: array(s.keyBody), next: nullable(s.name) }, ['keys', 'next']),
       },
       handle: async (call) => {
         const limit = numberOf(call.query.limit, 100);
-        if (limit < 1 || limit > keysQueryLimitMax) return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${keysQueryLimitMax}`));
-        const query = { kind: 'keys' as const, prefix: call.query.prefix ?? '', after: call.query.after ?? null, limit };
+        if (limit < 1 || limit > keysQueryLimitMax)
+          return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${keysQueryLimitMax}`));
+        const query = {
+          kind: 'keys' as const,
+          prefix: call.query.prefix ?? '',
+          after: call.query.after ?? null,
+          limit,
+        };
         const result = await gateway.request(call.principal, { kind: 'read', query }, call.remote);
         return answer(gateway, result, 'keys', (v) => ({ keys: v.keys.map(keyBody), next: v.next }));
       },

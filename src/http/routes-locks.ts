@@ -29,7 +29,8 @@ function acquireOperation(name: string, body: AcquireBody): Operation | string {
   const lockDelayMs = body.lockDelayMs ?? 0;
   if (body.permits !== undefined && kind !== 'semaphore') return `body/permits: only for kind semaphore, not ${kind}`;
   if (body.mode !== undefined && kind !== 'rwlock') return `body/mode: only for kind rwlock, not ${kind}`;
-  if ((body.value !== undefined || body.text !== undefined) && kind !== 'election') return `body/value: only for kind election, not ${kind}`;
+  if ((body.value !== undefined || body.text !== undefined) && kind !== 'election')
+    return `body/value: only for kind election, not ${kind}`;
   switch (kind) {
     case 'mutex':
       return { type: 'acquire', session, name, waitMs, lockDelayMs };
@@ -69,8 +70,17 @@ export function lockRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
             session: s.session,
             kind: { type: 'string', enum: ['mutex', 'semaphore', 'rwlock', 'election'], default: 'mutex' },
             waitMs: s.waitMs,
-            permits: { ...s.session, minimum: 1, maximum: gateway.machine.permitsMax, description: 'semaphore capacity (every request on a name must agree)' },
-            mode: { type: 'string', enum: ['read', 'write'], description: 'rwlock: shared (read) or exclusive (write, the default)' },
+            permits: {
+              ...s.session,
+              minimum: 1,
+              maximum: gateway.machine.permitsMax,
+              description: 'semaphore capacity (every request on a name must agree)',
+            },
+            mode: {
+              type: 'string',
+              enum: ['read', 'write'],
+              description: 'rwlock: shared (read) or exclusive (write, the default)',
+            },
             value: s.value,
             text: s.textValue,
             lockDelayMs: s.lockDelayMs,
@@ -89,7 +99,9 @@ export function lockRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
           name: call.params.name,
           waitMs: call.body.waitMs ?? 0,
           operation,
-          giveBack: election ? { type: 'resign', session, name: call.params.name } : { type: 'release', session, name: call.params.name },
+          giveBack: election
+            ? { type: 'resign', session, name: call.params.name }
+            : { type: 'release', session, name: call.params.name },
         });
       },
     }),
@@ -107,7 +119,11 @@ export function lockRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
       },
       handle: async (call) => {
         const session = sessionId(call.body.session);
-        const { result, headers } = await runCommand(ctx, call, session, () => ({ type: 'release', session, name: call.params.name }));
+        const { result, headers } = await runCommand(ctx, call, session, () => ({
+          type: 'release',
+          session,
+          name: call.params.name,
+        }));
         return answer(gateway, result, 'released', (v) => ({ name: v.name, released: true }), headers);
       },
     }),
@@ -140,7 +156,8 @@ export function lockRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
       },
       handle: async (call) => {
         const limit = numberOf(call.query.limit, 1000);
-        if (limit < 1 || limit > locksQueryLimitMax) return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${locksQueryLimitMax}`));
+        if (limit < 1 || limit > locksQueryLimitMax)
+          return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${locksQueryLimitMax}`));
         const listing = await gateway.locks(call.principal, call.query.prefix ?? '', limit, call.remote);
         return listing.ok ? json(listing.value) : refusalOutcome(gateway, listing.refusal);
       },

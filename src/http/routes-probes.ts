@@ -11,7 +11,8 @@ import { object } from './schemas.js';
 export function probeRoutes(ctx: RouteContext): Route[] {
   const { gateway } = ctx;
   const json = 'application/json; charset=utf-8';
-  const verdict = (key: 'healthy' | 'ready') => object({ [key]: { type: 'boolean' }, reason: { type: 'string' } }, [key, 'reason']);
+  const verdict = (key: 'healthy' | 'ready') =>
+    object({ [key]: { type: 'boolean' }, reason: { type: 'string' } }, [key, 'reason']);
   /** A probe without credentials (as Kubernetes calls them): 200 with `key` true, or 503 with why. */
   const probe = (
     url: string,
@@ -32,13 +33,21 @@ export function probeRoutes(ctx: RouteContext): Route[] {
         response: {
           raw: {
             contentType: json,
-            statuses: { '200': { description: key, schema: verdict(key) }, '503': { description: failure, schema: verdict(key) } },
+            statuses: {
+              '200': { description: key, schema: verdict(key) },
+              '503': { description: failure, schema: verdict(key) },
+            },
           },
         },
       },
       handle: () => {
         const answer = answerOf(gateway.metrics);
-        return Promise.resolve({ kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body });
+        return Promise.resolve({
+          kind: 'raw',
+          status: answer.status,
+          contentType: answer.contentType,
+          body: answer.body,
+        });
       },
     });
   return [
@@ -49,14 +58,26 @@ export function probeRoutes(ctx: RouteContext): Route[] {
       summary: "This node's metrics in the Prometheus text format (docs/metrics.md)",
       tag: 'metrics',
       schema: {
-        response: { raw: { contentType: metricsContentType, statuses: { '200': { description: 'every metric of the node', schema: { type: 'string' } } } } },
+        response: {
+          raw: {
+            contentType: metricsContentType,
+            statuses: { '200': { description: 'every metric of the node', schema: { type: 'string' } } },
+          },
+        },
       },
       handle: async () => {
         const answer = await metricsAnswer(gateway.metrics);
         return { kind: 'raw', status: answer.status, contentType: answer.contentType, body: answer.body };
       },
     }),
-    probe('/healthz', 'health', 'Liveness: 200 while the node serves, 503 once it stopped on a fatal error', 'healthy', 'stopped on a fatal error', healthAnswer),
+    probe(
+      '/healthz',
+      'health',
+      'Liveness: 200 while the node serves, 503 once it stopped on a fatal error',
+      'healthy',
+      'stopped on a fatal error',
+      healthAnswer,
+    ),
     probe(
       '/readyz',
       'readiness',

@@ -23,7 +23,10 @@ export function sessionRoutes(ctx: RouteContext): Route[] {
         response: object({ session: s.session, ttlMs: integer(0) }, ['session', 'ttlMs']),
       },
       handle: async (call) => {
-        const { result, headers } = await runCommand(ctx, call, null, () => ({ type: 'openSession', ttlMs: call.body.ttlMs }));
+        const { result, headers } = await runCommand(ctx, call, null, () => ({
+          type: 'openSession',
+          ttlMs: call.body.ttlMs,
+        }));
         return answer(gateway, result, 'session', (v) => ({ session: v.session, ttlMs: v.ttlMs }), headers);
       },
     }),
@@ -39,7 +42,8 @@ export function sessionRoutes(ctx: RouteContext): Route[] {
       },
       handle: async (call) => {
         const limit = numberOf(call.query.limit, 1000);
-        if (limit < 1 || limit > locksQueryLimitMax) return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${locksQueryLimitMax}`));
+        if (limit < 1 || limit > locksQueryLimitMax)
+          return refused(failure('INVALID_ARGUMENT', `querystring/limit must be 1..${locksQueryLimitMax}`));
         const listing = await gateway.sessions(call.principal, numberOf(call.query.after, 0), limit, call.remote);
         return listing.ok ? json(listing.value) : refusalOutcome(gateway, listing.refusal);
       },
@@ -53,7 +57,11 @@ export function sessionRoutes(ctx: RouteContext): Route[] {
       schema: { params: idParams, response: s.sessionView },
       handle: async (call) => {
         const session = sessionId(Number(call.params.id));
-        const result = await gateway.request(call.principal, { kind: 'read', query: { kind: 'session', session } }, call.remote);
+        const result = await gateway.request(
+          call.principal,
+          { kind: 'read', query: { kind: 'session', session } },
+          call.remote,
+        );
         if (result.code === 'OK' && result.value.kind === 'sessionInfo' && result.value.session === null) {
           return refused(failure('NOT_FOUND', `session ${session} is not live`));
         }
@@ -66,7 +74,10 @@ export function sessionRoutes(ctx: RouteContext): Route[] {
       operationId: 'keepAlive',
       summary: 'Extend a session by its TTL (410 SESSION_EXPIRED when it is gone)',
       tag: 'sessions',
-      schema: { params: idParams, response: object({ session: s.session, deadlineMs: integer(0) }, ['session', 'deadlineMs']) },
+      schema: {
+        params: idParams,
+        response: object({ session: s.session, deadlineMs: integer(0) }, ['session', 'deadlineMs']),
+      },
       handle: async (call) => {
         const session = sessionId(Number(call.params.id));
         const clientId = ctx.ids.forOpen().clientId;

@@ -23,7 +23,11 @@ function itemOfPush(push: PushEvent, only: ReadonlySet<string> | null): FeedItem
     return { event: push.event.type, data: eventBody(push.event), index: push.event.index };
   }
   if (push.kind === 'watchCancelled') {
-    return { event: 'cancelled', data: { code: push.code, message: push.message }, end: `${push.code}: ${push.message}` };
+    return {
+      event: 'cancelled',
+      data: { code: push.code, message: push.message },
+      end: `${push.code}: ${push.message}`,
+    };
   }
   return null;
 }
@@ -68,7 +72,9 @@ async function openStream(
 
 export function streamRoutes(ctx: RouteContext): Route[] {
   const { schemas: s } = ctx;
-  const resumeHeader = headers({ 'last-event-id': digits('resume after this log index (sent by a reconnecting EventSource)') });
+  const resumeHeader = headers({
+    'last-event-id': digits('resume after this log index (sent by a reconnecting EventSource)'),
+  });
   return [
     route<Record<string, never>, { prefix?: string; fromIndex?: string }>({
       method: 'GET',
@@ -83,7 +89,10 @@ export function streamRoutes(ctx: RouteContext): Route[] {
         'the node stops); `closed` says why the node closed it.',
       tag: 'streams',
       schema: {
-        querystring: object({ prefix: s.prefix, fromIndex: digits('replay every change after this log index (0: only new ones)') }),
+        querystring: object({
+          prefix: s.prefix,
+          fromIndex: digits('replay every change after this log index (0: only new ones)'),
+        }),
         headers: resumeHeader,
         response: 'stream',
       },
@@ -93,14 +102,18 @@ export function streamRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       url: '/v1/events',
       operationId: 'events',
-      summary: 'Server-Sent Events for the dashboard: grants, releases, election leaders, session expiries, leader changes',
+      summary:
+        'Server-Sent Events for the dashboard: grants, releases, election leaders, session expiries, leader changes',
       description:
         'grant, release and leader (an election) carry their log index as id and resume like /v1/watch. ' +
         'sessionExpired (admins only) and leaderChanged (the cluster leader) are live only: they carry no id ' +
         'and are not replayed (the releases an expiry caused are).',
       tag: 'streams',
       schema: {
-        querystring: object({ prefix: s.prefix, fromIndex: digits('replay every lock event after this log index (0: only new ones)') }),
+        querystring: object({
+          prefix: s.prefix,
+          fromIndex: digits('replay every lock event after this log index (0: only new ones)'),
+        }),
         headers: resumeHeader,
         response: 'stream',
       },

@@ -4,7 +4,12 @@
  * from the node's state machine limits, so the document states the limits this node enforces.
  */
 import type { LockMachineConfig } from '../statemachine/config.js';
-import { locksQueryLimitMax, passwordBytesMax, prefixLengthMax, principalLengthMax } from '../protocol/client-protocol.js';
+import {
+  locksQueryLimitMax,
+  passwordBytesMax,
+  prefixLengthMax,
+  principalLengthMax,
+} from '../protocol/client-protocol.js';
 import { httpErrorCodes } from './errors.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -12,7 +17,11 @@ export type JsonSchema = Readonly<Record<string, unknown>>;
 /** The longest a long-poll may wait (`waitMs` of an acquire or a campaign). */
 export const longPollMaxMs = 30_000;
 
-export function object(properties: Readonly<Record<string, JsonSchema>>, required: readonly string[] = [], description?: string): JsonSchema {
+export function object(
+  properties: Readonly<Record<string, JsonSchema>>,
+  required: readonly string[] = [],
+  description?: string,
+): JsonSchema {
   return {
     type: 'object',
     additionalProperties: false,
@@ -110,14 +119,22 @@ export function schemasFor(machine: LockMachineConfig) {
       kind: { type: 'string', enum: ['mutex', 'semaphore', 'rwlock', 'election'] },
       permits: integer(0),
       holders: array(
-        object(
-          { session, token, mode: text(16), grantedAtMs: integer(0), heldForMs: integer(0) },
-          ['session', 'token', 'mode', 'grantedAtMs', 'heldForMs'],
-        ),
+        object({ session, token, mode: text(16), grantedAtMs: integer(0), heldForMs: integer(0) }, [
+          'session',
+          'token',
+          'mode',
+          'grantedAtMs',
+          'heldForMs',
+        ]),
         'holders in grant order',
       ),
       waiters: array(
-        object({ session, mode: text(16), deadlineMs: integer(0), waitedForMs: integer(0) }, ['session', 'mode', 'deadlineMs', 'waitedForMs']),
+        object({ session, mode: text(16), deadlineMs: integer(0), waitedForMs: integer(0) }, [
+          'session',
+          'mode',
+          'deadlineMs',
+          'waitedForMs',
+        ]),
         'the queue, head first',
       ),
       delayUntilMs: integer(0),
@@ -136,16 +153,35 @@ export function schemasFor(machine: LockMachineConfig) {
     lockDetail,
     sessionView: object(sessionView, sessionRequired),
     sessionDetail: object(
-      { ...sessionView, expiresInMs: integer(0, Number.MAX_SAFE_INTEGER, 'log time left before the session expires without a keepalive') },
+      {
+        ...sessionView,
+        expiresInMs: integer(
+          0,
+          Number.MAX_SAFE_INTEGER,
+          'log time left before the session expires without a keepalive',
+        ),
+      },
       [...sessionRequired, 'expiresInMs'],
     ),
     listLimit: digits(`at most this many (1..${locksQueryLimitMax}, default 1000)`),
     user: { type: 'string', minLength: 1, maxLength: principalLengthMax, pattern: '^[A-Za-z0-9._@-]+$' },
     password: text(passwordBytesMax, 'the password (at most 1024 bytes of UTF-8)', 1),
-    waitMs: integer(0, Math.min(longPollMaxMs, machine.waitMsMax), `how long to wait in the queue (ms; 0: answer BUSY at once; at most ${longPollMaxMs})`),
-    lockDelayMs: integer(0, machine.lockDelayMsMax, 'keep the lock from others this long after the session expires holding it'),
+    waitMs: integer(
+      0,
+      Math.min(longPollMaxMs, machine.waitMsMax),
+      `how long to wait in the queue (ms; 0: answer BUSY at once; at most ${longPollMaxMs})`,
+    ),
+    lockDelayMs: integer(
+      0,
+      machine.lockDelayMsMax,
+      'keep the lock from others this long after the session expires holding it',
+    ),
     ttlMs: integer(machine.ttlMsMin, machine.ttlMsMax, 'session time to live (ms) without a keepalive'),
-    fence: object({ lock: name, token }, ['lock', 'token'], 'refuse the write (409 STALE_TOKEN) unless token is a current grant of lock'),
+    fence: object(
+      { lock: name, token },
+      ['lock', 'token'],
+      'refuse the write (409 STALE_TOKEN) unless token is a current grant of lock',
+    ),
     ifVersion: integer(0, Number.MAX_SAFE_INTEGER, "the key's version must be this (0: the key must not exist)"),
   } as const;
 }
@@ -170,7 +206,11 @@ export function headers(properties: Readonly<Record<string, JsonSchema>>): JsonS
 }
 
 /** A path segment that is a positive integer (a session id). */
-export const positiveDigits: JsonSchema = { type: 'string', pattern: '^[1-9][0-9]{0,15}$', description: 'a positive integer' };
+export const positiveDigits: JsonSchema = {
+  type: 'string',
+  pattern: '^[1-9][0-9]{0,15}$',
+  description: 'a positive integer',
+};
 
 /** `Number()` of a query-string integer, or `fallback` when it is absent. */
 export function numberOf(text: string | undefined, fallback: number): number {

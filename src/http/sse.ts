@@ -89,7 +89,12 @@ export class EventStream {
     const unread = this.raw.writableLength;
     if (unread > this.limits.unreadBytesMax) {
       const reason = `the reader reads too slowly (${unread} bytes unread, at most ${this.limits.unreadBytesMax})`;
-      this.log.warn('http stream closed', { remote: this.reader.remote, user: this.reader.principal, stream: this.reader.what, reason });
+      this.log.warn('http stream closed', {
+        remote: this.reader.remote,
+        user: this.reader.principal,
+        stream: this.reader.what,
+        reason,
+      });
       this.onSlowReader();
       this.raw.destroy();
       this.finish();

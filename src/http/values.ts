@@ -23,7 +23,10 @@ export function textOf(bytes: Uint8Array): string | null {
 }
 
 /** A value given as `{ value }` (base64) or `{ text }`: exactly one of them (`required` false: neither is the empty value). */
-export function valueOfBody(body: { readonly value?: string; readonly text?: string }, required: boolean): Result<Uint8Array, string> {
+export function valueOfBody(
+  body: { readonly value?: string; readonly text?: string },
+  required: boolean,
+): Result<Uint8Array, string> {
   if (body.value !== undefined && body.text !== undefined) return err('body: give value (base64) or text, not both');
   if (body.text !== undefined) return ok(new TextEncoder().encode(body.text));
   if (body.value !== undefined) {

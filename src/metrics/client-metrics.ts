@@ -38,23 +38,38 @@ export class ClientMetrics {
   private readonly pushes: FastCounter;
 
   constructor(registry: Registry, connections: () => number | null) {
-    const counted = new FastCounter(registry, 'raftlock_client_connections_total', 'Client connections accepted (event="opened") and ended (event="closed").', ['event']);
+    const counted = new FastCounter(
+      registry,
+      'raftlock_client_connections_total',
+      'Client connections accepted (event="opened") and ended (event="closed").',
+      ['event'],
+    );
     this.opened = counted.at1('opened');
     this.closed = counted.at1('closed');
     this.slowConsumers = new FastCounter(
       registry,
       'raftlock_client_slow_consumers_closed_total',
-      'Client connections closed because the client left too much of the node\'s output unread.',
+      "Client connections closed because the client left too much of the node's output unread.",
     ).at0();
-    this.requests = new FastCounter(registry, 'raftlock_client_requests_total', 'Requests answered, by operation and result code.', ['op', 'code']);
+    this.requests = new FastCounter(
+      registry,
+      'raftlock_client_requests_total',
+      'Requests answered, by operation and result code.',
+      ['op', 'code'],
+    );
     this.latency = new FastHistogram(
       registry,
       'raftlock_client_request_duration_seconds',
-      'Time from a request\'s arrival to its answer being written, by operation.',
+      "Time from a request's arrival to its answer being written, by operation.",
       requestBounds,
       ['op'],
     );
-    this.pushes = new FastCounter(registry, 'raftlock_client_pushes_total', 'Pushes sent to clients (grants, timeouts, expiries, revocations, watch events), by kind.', ['kind']);
+    this.pushes = new FastCounter(
+      registry,
+      'raftlock_client_pushes_total',
+      'Pushes sent to clients (grants, timeouts, expiries, revocations, watch events), by kind.',
+      ['kind'],
+    );
     new Gauge({
       name: 'raftlock_client_connections',
       help: 'Client connections open now.',

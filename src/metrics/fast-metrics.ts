@@ -83,7 +83,8 @@ abstract class SeriesTable<S> {
     const found = this.byFirst.get(a);
     if (found !== undefined) return found as S;
     const [first] = this.labelNames;
-    if (this.labelNames.length !== 1 || first === undefined) throw new Error(`${this.name} does not have exactly one label`);
+    if (this.labelNames.length !== 1 || first === undefined)
+      throw new Error(`${this.name} does not have exactly one label`);
     const series = this.add({ [first]: a });
     this.byFirst.set(a, series);
     return series;
@@ -176,7 +177,11 @@ export class FastHistogram extends SeriesTable<HistogramSeries> {
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += series.counts[i] ?? 0;
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: this.bounds[i] as number }, value: cumulative });
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...labels, le: this.bounds[i] as number },
+          value: cumulative,
+        });
       }
       values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: series.count });
       values.push({ metricName: `${this.name}_sum`, labels: { ...labels }, value: series.sum });

@@ -64,14 +64,24 @@ export class LockMetrics {
   private readonly commands: FastCounter;
 
   constructor(registry: Registry, state: () => LockState | null) {
-    const grants = new FastCounter(registry, 'raftlock_lock_grants_total', 'Grants applied, by lock kind (immediate and from the queue).', ['kind']);
+    const grants = new FastCounter(
+      registry,
+      'raftlock_lock_grants_total',
+      'Grants applied, by lock kind (immediate and from the queue).',
+      ['kind'],
+    );
     const releases = new FastCounter(
       registry,
       'raftlock_lock_releases_total',
       'Holds ended, by lock kind (release, resign, session closed or expired, revoked by an admin).',
       ['kind'],
     );
-    const queued = new FastCounter(registry, 'raftlock_lock_queued_total', 'Acquire requests that had to wait in a queue, by lock kind.', ['kind']);
+    const queued = new FastCounter(
+      registry,
+      'raftlock_lock_queued_total',
+      'Acquire requests that had to wait in a queue, by lock kind.',
+      ['kind'],
+    );
     const handoff = new FastHistogram(
       registry,
       'raftlock_lock_handoff_wait_seconds',
@@ -91,9 +101,21 @@ export class LockMetrics {
     this.queued = perKind((k) => queued.at1(k));
     this.handoffWait = perKind((k) => handoff.at1(k));
     this.holdTime = perKind((k) => hold.at1(k));
-    this.timeouts = new FastCounter(registry, 'raftlock_lock_wait_timeouts_total', 'Queued acquire requests that timed out (their waitMs passed in log time).').at0();
-    this.expiries = new FastCounter(registry, 'raftlock_session_expiries_total', 'Sessions that expired (no keepalive within their TTL, in log time).').at0();
-    this.revocations = new FastCounter(registry, 'raftlock_lock_revocations_total', 'Holds ended by an admin rather than by their own session.').at0();
+    this.timeouts = new FastCounter(
+      registry,
+      'raftlock_lock_wait_timeouts_total',
+      'Queued acquire requests that timed out (their waitMs passed in log time).',
+    ).at0();
+    this.expiries = new FastCounter(
+      registry,
+      'raftlock_session_expiries_total',
+      'Sessions that expired (no keepalive within their TTL, in log time).',
+    ).at0();
+    this.revocations = new FastCounter(
+      registry,
+      'raftlock_lock_revocations_total',
+      'Holds ended by an admin rather than by their own session.',
+    ).at0();
     this.commands = new FastCounter(
       registry,
       'raftlock_statemachine_commands_total',
@@ -257,7 +279,7 @@ export class LockMetrics {
         },
       });
     };
-    single('raftlock_sessions', 'Sessions open (as of this node\'s applied state).', (s) => s.sessions.size);
+    single('raftlock_sessions', "Sessions open (as of this node's applied state).", (s) => s.sessions.size);
     single('raftlock_locks', 'Named locks with a holder, a waiter or a lock-delay running.', (s) => s.locks.size);
     single('raftlock_lock_waiters', 'Acquire requests waiting in a queue.', (s) => s.waiterCount);
     const sweep = (s: LockState): void => this.sweep(s);

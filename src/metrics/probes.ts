@@ -47,7 +47,10 @@ export function readiness(status: ReadinessStatus, appliedLagMax: number = defau
     };
   }
   const role = voter ? 'voter' : 'learner';
-  return { ready: true, reason: `node ${status.nodeId} is a ${role}, leader ${status.leader}, ${Math.max(0, behind)} committed entries to apply` };
+  return {
+    ready: true,
+    reason: `node ${status.nodeId} is a ${role}, leader ${status.leader}, ${Math.max(0, behind)} committed entries to apply`,
+  };
 }
 
 export interface HealthStatus {
@@ -67,7 +70,8 @@ export interface Health {
  * itself, and restarting it recovers from what is durable.
  */
 export function health(status: HealthStatus): Health {
-  if (status.fatal === null || status.fatal === undefined) return { healthy: true, reason: `node ${status.nodeId} is serving` };
+  if (status.fatal === null || status.fatal === undefined)
+    return { healthy: true, reason: `node ${status.nodeId} is serving` };
   const why = status.fatal instanceof Error ? status.fatal.message : String(status.fatal);
   return { healthy: false, reason: `node ${status.nodeId} stopped after a fatal error: ${why}` };
 }

@@ -73,36 +73,71 @@ export class RaftMetrics {
     sample: () => RaftSample | null,
     private readonly nowSeconds: () => number,
   ) {
-    const sent = new FastCounter(registry, 'raftlock_raft_messages_sent_total', 'Raft messages sent to peers, by message type.', ['type']);
-    const received = new FastCounter(registry, 'raftlock_raft_messages_received_total', 'Raft messages received from peers, by message type.', ['type']);
+    const sent = new FastCounter(
+      registry,
+      'raftlock_raft_messages_sent_total',
+      'Raft messages sent to peers, by message type.',
+      ['type'],
+    );
+    const received = new FastCounter(
+      registry,
+      'raftlock_raft_messages_received_total',
+      'Raft messages received from peers, by message type.',
+      ['type'],
+    );
     for (const type of messageTypes) {
       this.sent.set(type, sent.at1(type));
       this.received.set(type, received.at1(type));
     }
-    this.entriesSent = new FastCounter(registry, 'raftlock_raft_append_entries_sent_entries_total', 'Log entries carried by the AppendEntries messages sent.').at0();
+    this.entriesSent = new FastCounter(
+      registry,
+      'raftlock_raft_append_entries_sent_entries_total',
+      'Log entries carried by the AppendEntries messages sent.',
+    ).at0();
     this.entriesPerBatch = new FastHistogram(
       registry,
       'raftlock_raft_entries_per_batch',
       'Log entries per durable write of this node (one Ready: group commit on the Raft side).',
       batchBounds,
     ).at0();
-    this.proposals = new FastCounter(registry, 'raftlock_raft_proposals_total', 'Entries this node appended to the log as leader (commands, keepalive batches, time ticks, no-ops, configuration changes).').at0();
-    this.leaderChanges = new FastCounter(registry, 'raftlock_raft_leader_changes_total', 'Leaders this node learned of: each new leader or new term with a known leader.').at0();
-    this.elections = new FastCounter(registry, 'raftlock_raft_elections_started_total', 'Elections this node started (terms in which it voted for itself).').at0();
-    this.snapshotSends = new FastCounter(registry, 'raftlock_raft_snapshot_sends_total', 'Snapshot transfers this leader started to a follower.').at0();
+    this.proposals = new FastCounter(
+      registry,
+      'raftlock_raft_proposals_total',
+      'Entries this node appended to the log as leader (commands, keepalive batches, time ticks, no-ops, configuration changes).',
+    ).at0();
+    this.leaderChanges = new FastCounter(
+      registry,
+      'raftlock_raft_leader_changes_total',
+      'Leaders this node learned of: each new leader or new term with a known leader.',
+    ).at0();
+    this.elections = new FastCounter(
+      registry,
+      'raftlock_raft_elections_started_total',
+      'Elections this node started (terms in which it voted for itself).',
+    ).at0();
+    this.snapshotSends = new FastCounter(
+      registry,
+      'raftlock_raft_snapshot_sends_total',
+      'Snapshot transfers this leader started to a follower.',
+    ).at0();
     this.snapshotSendSeconds = new FastHistogram(
       registry,
       'raftlock_raft_snapshot_send_duration_seconds',
-      'Time from a snapshot transfer\'s first chunk to the follower\'s report that it installed it.',
+      "Time from a snapshot transfer's first chunk to the follower's report that it installed it.",
       snapshotBounds,
     ).at0();
-    const snapshots = new FastCounter(registry, 'raftlock_snapshots_total', 'Snapshots taken here (log compaction) or installed from the leader.', ['kind']);
+    const snapshots = new FastCounter(
+      registry,
+      'raftlock_snapshots_total',
+      'Snapshots taken here (log compaction) or installed from the leader.',
+      ['kind'],
+    );
     this.snapshotsTaken = snapshots.at1('taken');
     this.snapshotsInstalled = snapshots.at1('installed');
     this.snapshotTakeSeconds = new FastHistogram(
       registry,
       'raftlock_snapshot_take_duration_seconds',
-      'Background snapshots: time from the request to the snapshot\'s write being queued (encoding on the worker thread included).',
+      "Background snapshots: time from the request to the snapshot's write being queued (encoding on the worker thread included).",
       snapshotBounds,
     ).at0();
     this.statusGauges(registry, sample);
@@ -191,15 +226,33 @@ export class RaftMetrics {
     };
     single('raftlock_raft_term', 'Current Raft term.', (s) => s.status.term);
     single('raftlock_raft_commit_index', 'Highest log index known to be committed.', (s) => s.status.commit);
-    single('raftlock_raft_applied_index', 'Highest log index applied to the lock state machine here.', (s) => s.applied);
-    single('raftlock_raft_last_index', 'Index of the last entry in this node\'s log.', (s) => s.status.lastIndex);
-    single('raftlock_raft_snapshot_index', 'Last index covered by this node\'s snapshot.', (s) => s.status.snapshotIndex);
-    single('raftlock_raft_leader_known', '1 when this node knows a leader, else 0.', (s) => (s.status.leader === null ? 0 : 1));
-    single('raftlock_raft_voters', 'Voting members in the configuration this node uses.', (s) => s.status.conf.voters.length);
-    single('raftlock_raft_learners', 'Learners (non-voting members) in the configuration this node uses.', (s) => s.status.conf.learners.length);
+    single(
+      'raftlock_raft_applied_index',
+      'Highest log index applied to the lock state machine here.',
+      (s) => s.applied,
+    );
+    single('raftlock_raft_last_index', "Index of the last entry in this node's log.", (s) => s.status.lastIndex);
+    single(
+      'raftlock_raft_snapshot_index',
+      "Last index covered by this node's snapshot.",
+      (s) => s.status.snapshotIndex,
+    );
+    single('raftlock_raft_leader_known', '1 when this node knows a leader, else 0.', (s) =>
+      s.status.leader === null ? 0 : 1,
+    );
+    single(
+      'raftlock_raft_voters',
+      'Voting members in the configuration this node uses.',
+      (s) => s.status.conf.voters.length,
+    );
+    single(
+      'raftlock_raft_learners',
+      'Learners (non-voting members) in the configuration this node uses.',
+      (s) => s.status.conf.learners.length,
+    );
     new Gauge({
       name: 'raftlock_raft_role',
-      help: 'This node\'s role: 1 for the current one, 0 for the others.',
+      help: "This node's role: 1 for the current one, 0 for the others.",
       labelNames: ['role'],
       registers,
       collect() {
@@ -210,7 +263,7 @@ export class RaftMetrics {
     });
     new Gauge({
       name: 'raftlock_raft_follower_behind_entries',
-      help: 'On the leader: how many entries each follower\'s log is behind the leader\'s last index.',
+      help: "On the leader: how many entries each follower's log is behind the leader's last index.",
       labelNames: ['peer'],
       registers,
       collect() {

@@ -55,7 +55,7 @@ export class StorageMetrics {
     ).at0();
     new Gauge({
       name: 'raftlock_storage_log_entries',
-      help: 'Entries in this node\'s log after its snapshot (what the next compaction removes).',
+      help: "Entries in this node's log after its snapshot (what the next compaction removes).",
       registers: [registry],
       collect() {
         const s = status();
@@ -65,7 +65,7 @@ export class StorageMetrics {
     if (dataDir !== null) {
       new Gauge({
         name: 'raftlock_storage_disk_bytes',
-        help: 'Size of the files in this node\'s data directory (log, snapshots and LevelDB\'s own files).',
+        help: "Size of the files in this node's data directory (log, snapshots and LevelDB's own files).",
         registers: [registry],
         async collect() {
           this.set(await directoryBytes(dataDir));

@@ -5,7 +5,14 @@
  * every node decides as apply would. Each check gives the PERMISSION_DENIED message, or null.
  * A null principal (an insecure node) is never refused.
  */
-import { describeDenial, describeSessionDenial, isAdmin, mayActOnSession, mayUse, mayWatch } from '../statemachine/authorize.js';
+import {
+  describeDenial,
+  describeSessionDenial,
+  isAdmin,
+  mayActOnSession,
+  mayUse,
+  mayWatch,
+} from '../statemachine/authorize.js';
 import { sessionOwner } from '../statemachine/queries.js';
 import type { LockState } from '../statemachine/state.js';
 import type { Query } from '../protocol/client-protocol.js';
@@ -47,7 +54,9 @@ export function readDenial(state: LockState, principal: string | null, query: Qu
     case 'locks':
     case 'keys':
       // A read permission whose prefix is a prefix of the query's covers every name it can list.
-      return mayUse(state.auth, principal, 'read', query.prefix) ? null : describeDenial(principal, 'read', query.prefix);
+      return mayUse(state.auth, principal, 'read', query.prefix)
+        ? null
+        : describeDenial(principal, 'read', query.prefix);
     case 'session': {
       const owner = sessionOwner(state, sessionId(query.session));
       // An unknown session reveals nothing: answered (null) to anyone.

@@ -14,8 +14,19 @@ export type RequestId = string;
  *   same (clientId, seq) so the state machine deduplicates it.
  */
 export type HostReply<R> =
-  | { readonly requestId: RequestId; readonly code: 'OK'; readonly kind: 'write'; readonly index: LogIndex; readonly result: R }
-  | { readonly requestId: RequestId; readonly code: 'OK'; readonly kind: 'read' | 'config' | 'transfer'; readonly index: LogIndex }
+  | {
+      readonly requestId: RequestId;
+      readonly code: 'OK';
+      readonly kind: 'write';
+      readonly index: LogIndex;
+      readonly result: R;
+    }
+  | {
+      readonly requestId: RequestId;
+      readonly code: 'OK';
+      readonly kind: 'read' | 'config' | 'transfer';
+      readonly index: LogIndex;
+    }
   | { readonly requestId: RequestId; readonly code: 'NOT_LEADER'; readonly leader: NodeId | null }
   | { readonly requestId: RequestId; readonly code: 'DROPPED'; readonly reason: string }
   | { readonly requestId: RequestId; readonly code: 'UNKNOWN'; readonly reason: string };

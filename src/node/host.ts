@@ -3,7 +3,17 @@ import type { Message } from '../raft/messages.js';
 import type { CreateRaftCore, RaftCore } from '../raft/node-api.js';
 import type { Ready } from '../raft/ready.js';
 import type { RaftStatus } from '../raft/status.js';
-import type { ConfChange, ConfState, Entry, HardState, LogIndex, NodeId, PersistentState, Snapshot, Term } from '../raft/types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  HardState,
+  LogIndex,
+  NodeId,
+  PersistentState,
+  Snapshot,
+  Term,
+} from '../raft/types.js';
 import type { PersistRequest } from './durable-log.js';
 import type { UnreachableCause } from './transport.js';
 import { assert, assertNever } from '../util/assert.js';
@@ -260,7 +270,14 @@ export class NodeHost<R> {
     if (message.term < status.term || message.prevIndex > status.lastIndex) return message;
     const dropped = message.entries.length - check.accepted;
     const { from, term } = message;
-    this.logTimeEvents.push({ kind: 'refused', from, term, jump: check.jump, dropped, jumpMaxMs: this.logTime.jumpMaxMs });
+    this.logTimeEvents.push({
+      kind: 'refused',
+      from,
+      term,
+      jump: check.jump,
+      dropped,
+      jumpMaxMs: this.logTime.jumpMaxMs,
+    });
     return { ...message, entries: message.entries.slice(0, check.accepted) };
   }
 
@@ -479,7 +496,10 @@ export class NodeHost<R> {
     const envelope = decodeEnvelope(snapshot.data);
     assert(envelope.ok, () => `leader sent an undecodable snapshot at ${snapshot.meta.index}`);
     const restored = this.sm.restore(envelope.value.payload);
-    assert(restored.ok, () => `snapshot at ${snapshot.meta.index} does not restore: ${restored.ok ? '' : restored.error}`);
+    assert(
+      restored.ok,
+      () => `snapshot at ${snapshot.meta.index} does not restore: ${restored.ok ? '' : restored.error}`,
+    );
     this.appliedIndex = snapshot.meta.index;
     this.appliedTerm = snapshot.meta.term;
     this.appliedLogTimeMs = Math.max(this.appliedLogTimeMs, envelope.value.logTimeMs);
@@ -496,7 +516,10 @@ export class NodeHost<R> {
 
   private applyEntry(entry: Entry): void {
     if (entry.index <= this.appliedIndex) return;
-    assert(entry.index === this.appliedIndex + 1, () => `apply gap on ${this.id}: ${this.appliedIndex} then ${entry.index}`);
+    assert(
+      entry.index === this.appliedIndex + 1,
+      () => `apply gap on ${this.id}: ${this.appliedIndex} then ${entry.index}`,
+    );
     this.appliedIndex = entry.index;
     this.appliedTerm = entry.term;
     const waiting = this.proposals.take(entry.index, entry.term, this.replies);
@@ -507,7 +530,8 @@ export class NodeHost<R> {
       case 'config':
         this.conf = applyConfChange(this.conf, entry.change);
         this.observer.applied?.(entry, null);
-        if (waiting !== undefined) this.replies.push({ requestId: waiting.requestId, code: 'OK', kind: 'config', index: entry.index });
+        if (waiting !== undefined)
+          this.replies.push({ requestId: waiting.requestId, code: 'OK', kind: 'config', index: entry.index });
         return;
       case 'command': {
         const envelope = decodeEnvelope(entry.data);
@@ -748,7 +772,12 @@ export class NodeHost<R> {
     this.replies.push({ requestId, code: 'NOT_LEADER', leader: leader === this.id ? null : leader });
   }
 
-  private replyProposeError(requestId: RequestId, error: { readonly code: 'NOT_LEADER'; readonly leader: NodeId | null } | { readonly code: 'DROPPED'; readonly reason: string; readonly message: string }): void {
+  private replyProposeError(
+    requestId: RequestId,
+    error:
+      | { readonly code: 'NOT_LEADER'; readonly leader: NodeId | null }
+      | { readonly code: 'DROPPED'; readonly reason: string; readonly message: string },
+  ): void {
     switch (error.code) {
       case 'NOT_LEADER':
         return this.notLeader(requestId, error.leader);

@@ -56,10 +56,14 @@ export function compareWithEvidence(
 ): LostWrites | null {
   const lost: string[] = [];
   let entries: LostWrites['entries'] = null;
-  const voteLost = recorded.vote !== null && (found.term < recorded.term || (found.term === recorded.term && found.vote !== recorded.vote));
+  const voteLost =
+    recorded.vote !== null &&
+    (found.term < recorded.term || (found.term === recorded.term && found.vote !== recorded.vote));
   if (found.term < recorded.term) lost.push(`term ${recorded.term} (the log is back at term ${found.term})`);
-  if (voteLost) lost.push(`the vote for ${recorded.vote ?? ''} in term ${recorded.term}${describeVote(found, recorded)}`);
-  if (found.generation > recorded.generation) return lost.length === 0 ? null : { file, recorded, found, entries, lost };
+  if (voteLost)
+    lost.push(`the vote for ${recorded.vote ?? ''} in term ${recorded.term}${describeVote(found, recorded)}`);
+  if (found.generation > recorded.generation)
+    return lost.length === 0 ? null : { file, recorded, found, entries, lost };
 
   if (found.lastIndex < recorded.lastIndex) {
     entries = { from: found.lastIndex + 1, to: recorded.lastIndex };
@@ -72,14 +76,19 @@ export function compareWithEvidence(
     }
   }
   if (found.commit < recorded.commit) lost.push(`commit index ${recorded.commit} (the log is back at ${found.commit})`);
-  if (found.snapshotIndex < recorded.snapshotIndex) lost.push(`the snapshot at ${recorded.snapshotIndex} (the log holds one at ${found.snapshotIndex})`);
+  if (found.snapshotIndex < recorded.snapshotIndex)
+    lost.push(`the snapshot at ${recorded.snapshotIndex} (the log holds one at ${found.snapshotIndex})`);
   if (found.generation < recorded.generation) {
     const batches = recorded.generation - found.generation;
-    lost.push(`${batches} synced batch${batches === 1 ? '' : 'es'} (generation${batches === 1 ? '' : 's'} ${span(found.generation + 1, recorded.generation)})`);
+    lost.push(
+      `${batches} synced batch${batches === 1 ? '' : 'es'} (generation${batches === 1 ? '' : 's'} ${span(found.generation + 1, recorded.generation)})`,
+    );
     return { file, recorded, found, entries, lost };
   }
   if (lost.length === 0 && !sameState(found, recorded)) {
-    lost.push(`the state of generation ${recorded.generation} (rewritten behind the log's back: ${describeMark(recorded)} became ${describeMark(found)})`);
+    lost.push(
+      `the state of generation ${recorded.generation} (rewritten behind the log's back: ${describeMark(recorded)} became ${describeMark(found)})`,
+    );
   }
   return lost.length === 0 ? null : { file, recorded, found, entries, lost };
 }

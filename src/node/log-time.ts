@@ -45,7 +45,10 @@ export class LogTime {
     readonly jumpMaxMs = defaultLogTimeJumpMaxMs,
   ) {
     assert(Number.isFinite(initialMs) && initialMs >= 0, () => `invalid initial log time ${initialMs}`);
-    assert(Number.isSafeInteger(jumpMaxMs) && jumpMaxMs > 0, () => `logTimeJumpMaxMs must be a positive integer, got ${jumpMaxMs}`);
+    assert(
+      Number.isSafeInteger(jumpMaxMs) && jumpMaxMs > 0,
+      () => `logTimeJumpMaxMs must be a positive integer, got ${jumpMaxMs}`,
+    );
     this.highestSeenMs = initialMs;
   }
 

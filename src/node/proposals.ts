@@ -43,7 +43,11 @@ export class Proposals {
    * The entry at `index` applied. Returns the waiting proposal if it is this very entry; if a
    * different entry took the index, the proposal is answered UNKNOWN and undefined is returned.
    */
-  take<R>(index: LogIndex, entryTerm: number, out: HostReply<R>[]): { requestId: RequestId; kind: ProposalKind } | undefined {
+  take<R>(
+    index: LogIndex,
+    entryTerm: number,
+    out: HostReply<R>[],
+  ): { requestId: RequestId; kind: ProposalKind } | undefined {
     const pending = this.byIndex.get(index);
     if (pending === undefined) return undefined;
     this.byIndex.delete(index);
@@ -70,7 +74,8 @@ export class Proposals {
     for (const i of indexes) {
       const pending = this.byIndex.get(i);
       this.byIndex.delete(i);
-      if (pending !== undefined) out.push({ requestId: pending.requestId, code: 'UNKNOWN', reason: 'applied through a snapshot' });
+      if (pending !== undefined)
+        out.push({ requestId: pending.requestId, code: 'UNKNOWN', reason: 'applied through a snapshot' });
     }
   }
 }

@@ -194,8 +194,7 @@ export class RequestRouter<R> {
       if (routed.stage.at !== 'forwarded' || nowMs < routed.deadlineMs) continue;
       this.stats.expired += 1;
       const { leader } = routed.stage;
-      const message =
-        `the leader ${leader} did not answer in time; the outcome is unknown, retry with the same (clientId, seq)`;
+      const message = `the leader ${leader} did not answer in time; the outcome is unknown, retry with the same (clientId, seq)`;
       this.finish(routed, unavailable(message), 'outcome');
     }
     if (this.parked.length === 0) return;

@@ -15,7 +15,16 @@ import { encodeCommand } from '../statemachine/commands.js';
 import type { SessionId } from '../statemachine/ids.js';
 import { sessionId } from '../statemachine/ids.js';
 import { LockStateMachine } from '../statemachine/machine.js';
-import { checkFence, getKey, listKeys, listLocks, listRoles, listUsers, observe, sessionInfo } from '../statemachine/queries.js';
+import {
+  checkFence,
+  getKey,
+  listKeys,
+  listLocks,
+  listRoles,
+  listUsers,
+  observe,
+  sessionInfo,
+} from '../statemachine/queries.js';
 import type { ApplyOutput, Notification } from '../statemachine/results.js';
 import { holdsEndedByRestore } from '../statemachine/restore-diff.js';
 import type { Query, WireResult } from '../protocol/client-protocol.js';
@@ -120,11 +129,7 @@ export class ServerCore {
   private counter = 0;
   private snapshots: { readonly kind: 'taken' | 'installed'; readonly index: number }[] = [];
 
-  private constructor(
-    host: NodeHost<ApplyOutput>,
-    machine: NotifyingMachine,
-    options: ServerCoreOptions,
-  ) {
+  private constructor(host: NodeHost<ApplyOutput>, machine: NotifyingMachine, options: ServerCoreOptions) {
     this.host = host;
     this.machine = machine;
     this.keepaliveIntervalMs = options.keepaliveIntervalMs;
@@ -358,9 +363,7 @@ export class ServerCore {
         }
         return fanOut(unavailable(`refused before entering the log: ${reply.reason}; retry`));
       case 'UNKNOWN':
-        return fanOut(
-          unavailable(`outcome unknown: ${reply.reason}; retry with the same (clientId, seq)`),
-        );
+        return fanOut(unavailable(`outcome unknown: ${reply.reason}; retry with the same (clientId, seq)`));
       case 'OK':
         break;
     }

@@ -66,10 +66,7 @@ export function membersView(raft: RaftStatus, book: AddressBook): MemberView[] {
     peer: book.peer(id) ?? '',
     client: book.client(id) ?? '',
   });
-  return [
-    ...raft.conf.voters.map((id) => view(id, 'voter')),
-    ...raft.conf.learners.map((id) => view(id, 'learner')),
-  ];
+  return [...raft.conf.voters.map((id) => view(id, 'voter')), ...raft.conf.learners.map((id) => view(id, 'learner'))];
 }
 
 /** Who the Welcome is for: the connection's principal, and the token after a password login. */
@@ -83,7 +80,12 @@ export interface WelcomeIdentity {
  * (waiting to join) lists every node it knows, so a client can still find the cluster. A secure
  * node sends it only once the connection has authenticated: the topology is for members' clients.
  */
-export function welcomeFrame(clusterId: string, raft: RaftStatus, book: AddressBook, identity: WelcomeIdentity): Welcome {
+export function welcomeFrame(
+  clusterId: string,
+  raft: RaftStatus,
+  book: AddressBook,
+  identity: WelcomeIdentity,
+): Welcome {
   const { voters, learners } = raft.conf;
   const ids = voters.length + learners.length > 0 ? [...voters, ...learners] : book.known;
   const members = ids.flatMap((id) => {

@@ -15,12 +15,7 @@ import { decodeCommand, encodeCommand } from '../statemachine/commands.js';
 import { utf8Length } from '../statemachine/ids.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import type { SessionId } from '../statemachine/ids.js';
-import type {
-  KeyView,
-  LeaderView,
-  LockView,
-  SessionView,
-} from '../statemachine/queries.js';
+import type { KeyView, LeaderView, LockView, SessionView } from '../statemachine/queries.js';
 import type {
   CommandResult,
   CycleStep,
@@ -72,10 +67,7 @@ export const tokenLengthMax = 128;
 
 export function isPrincipalName(value: unknown): value is string {
   return (
-    typeof value === 'string' &&
-    value.length >= 1 &&
-    value.length <= principalLengthMax &&
-    principalPattern.test(value)
+    typeof value === 'string' && value.length >= 1 && value.length <= principalLengthMax && principalPattern.test(value)
   );
 }
 
@@ -83,9 +75,7 @@ export function isPrincipalName(value: unknown): value is string {
  * How a client proves who it is when it has no user certificate: a user name and password (the
  * node answers with a token in the Welcome), or a token this very node issued earlier.
  */
-export type HelloAuth =
-  | { readonly user: string; readonly password: string }
-  | { readonly token: string };
+export type HelloAuth = { readonly user: string; readonly password: string } | { readonly token: string };
 
 /** Per-connection options a client states in its Hello. */
 export interface ClientHelloOptions {
@@ -108,11 +98,7 @@ export type ClientHello = Extract<Hello, { readonly client: string }> & {
  * The first frame a client sends. `clusterId` '' means "any cluster": the node accepts it and
  * names its cluster in the Welcome (a secure node only after the client has authenticated).
  */
-export function clientHello(
-  clusterId: string,
-  client: string,
-  options: ClientHelloOptions = {},
-): ClientHello {
+export function clientHello(clusterId: string, client: string, options: ClientHelloOptions = {}): ClientHello {
   const hello = clientHelloFrame(clusterId, client) as Extract<Hello, { readonly client: string }>;
   return {
     ...hello,
@@ -160,9 +146,7 @@ const clientHelloShape = exactObject({
 const principalName: Check = (value) =>
   isPrincipalName(value)
     ? null
-    : violation(
-        `expected a user name (1..${principalLengthMax} of A-Z a-z 0-9 . _ @ -), got ${describeValue(value)}`,
-      );
+    : violation(`expected a user name (1..${principalLengthMax} of A-Z a-z 0-9 . _ @ -), got ${describeValue(value)}`);
 
 /** Never echoes the password: messages say only what is wrong with it. */
 const passwordText: Check = (value) => {
@@ -191,18 +175,13 @@ function checkHelloAuth(value: unknown): SchemaViolation | null {
  * Checks a connection's first frame on the client port: protocol name first (a stranger gets
  * BAD_HELLO), then version, then cluster id ('' accepted), then the exact shape.
  */
-export function checkClientHello(
-  value: unknown,
-  clusterId: string,
-): Result<ClientHello, ErrorFrame> {
+export function checkClientHello(value: unknown, clusterId: string): Result<ClientHello, ErrorFrame> {
   if (!isPlainObject(value) || value['type'] !== 'Hello' || value['protocol'] !== protocolName) {
     return err(errorFrame('BAD_HELLO', `expected a ${protocolName} client Hello frame first`));
   }
   if (value['version'] !== protocolVersion) {
     const theirs = describeValue(value['version']);
-    const message =
-      `protocol version ${theirs} is not supported; ` +
-      `this node speaks version ${protocolVersion}`;
+    const message = `protocol version ${theirs} is not supported; ` + `this node speaks version ${protocolVersion}`;
     return err(errorFrame('VERSION_MISMATCH', message));
   }
   const theirCluster = value['clusterId'];
@@ -592,10 +571,7 @@ export function validateOp(value: unknown, config: LockMachineConfig): Result<Cl
  * the state machine's own encoder and decoded back, so exactly the commands every replica would
  * accept pass (unknown extra fields are dropped by the canonical encoding).
  */
-export function validateCommand(
-  value: unknown,
-  config: LockMachineConfig,
-): Result<ClientCommand, string> {
+export function validateCommand(value: unknown, config: LockMachineConfig): Result<ClientCommand, string> {
   if (!isPlainObject(value)) return err(`command: expected an object, got ${describeValue(value)}`);
   if (value['type'] !== 'client') return err('command: only client commands may be sent');
   if (Object.hasOwn(value, 'principal')) {

@@ -7,16 +7,7 @@ import type { NodeId } from '../raft/types.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { Check } from './schema.js';
-import {
-  describeValue,
-  exactObject,
-  isPlainObject,
-  literal,
-  nodeId,
-  string,
-  uint,
-  violation,
-} from './schema.js';
+import { describeValue, exactObject, isPlainObject, literal, nodeId, string, uint, violation } from './schema.js';
 
 export const protocolName = 'raftlock';
 /** Bumped on any incompatible change to frames, hello, error frames or the Message schema. */
@@ -92,9 +83,7 @@ const helloHeader = {
 const peerHello = exactObject({ ...helloHeader, nodeId });
 const clientHello = exactObject({ ...helloHeader, client: label });
 const errorCode: Check = (value) =>
-  wireErrorCodes.includes(value as WireErrorCode)
-    ? null
-    : violation(`unknown error code ${describeValue(value)}`);
+  wireErrorCodes.includes(value as WireErrorCode) ? null : violation(`unknown error code ${describeValue(value)}`);
 const errorShape = exactObject({
   type: literal('Error'),
   code: errorCode,

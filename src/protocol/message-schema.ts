@@ -51,19 +51,16 @@ const entryFields: EntryTable = {
   config: { term: uint, index: uint, change: taggedUnion('type', confChangeFields) },
 };
 
-const confState = refine(
-  exactObject({ voters: arrayOf(nodeId), learners: arrayOf(nodeId) }),
-  (value) => {
-    const voters = value['voters'] as readonly string[];
-    const learners = value['learners'] as readonly string[];
-    const seen = new Set<string>();
-    for (const id of [...voters, ...learners]) {
-      if (seen.has(id)) return violation(`node ${id} listed twice in voters/learners`);
-      seen.add(id);
-    }
-    return null;
-  },
-);
+const confState = refine(exactObject({ voters: arrayOf(nodeId), learners: arrayOf(nodeId) }), (value) => {
+  const voters = value['voters'] as readonly string[];
+  const learners = value['learners'] as readonly string[];
+  const seen = new Set<string>();
+  for (const id of [...voters, ...learners]) {
+    if (seen.has(id)) return violation(`node ${id} listed twice in voters/learners`);
+    seen.add(id);
+  }
+  return null;
+});
 
 const snapshotMeta = exactObject({ index: uint, term: uint, conf: confState });
 const readContext = string(readContextLengthMax);

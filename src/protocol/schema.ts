@@ -70,9 +70,7 @@ export const bytes: Check = (value) =>
 
 export function literal(expected: string): Check {
   return (value) =>
-    value === expected
-      ? null
-      : violation(`expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
+    value === expected ? null : violation(`expected ${JSON.stringify(expected)}, got ${describeValue(value)}`);
 }
 
 export function nullable(inner: Check): Check {
@@ -115,10 +113,7 @@ export function exactObject(fields: Readonly<Record<string, Check>>): Check {
 }
 
 /** A closed union tagged by `tag`: each tag value has its own exact field table. */
-export function taggedUnion(
-  tag: string,
-  variants: Readonly<Record<string, Readonly<Record<string, Check>>>>,
-): Check {
+export function taggedUnion(tag: string, variants: Readonly<Record<string, Readonly<Record<string, Check>>>>): Check {
   const checks = new Map<string, Check>();
   for (const [name, fields] of Object.entries(variants)) {
     checks.set(name, exactObject({ [tag]: literal(name), ...fields }));

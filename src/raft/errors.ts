@@ -5,17 +5,12 @@ export type ProposeError =
   | { readonly code: 'NOT_LEADER'; readonly leader: NodeId | null }
   | {
       readonly code: 'DROPPED';
-      readonly reason:
-        | 'transfer-in-progress'
-        | 'uncommitted-limit'
-        | 'config-change-pending'
-        | 'invalid-config-change';
+      readonly reason: 'transfer-in-progress' | 'uncommitted-limit' | 'config-change-pending' | 'invalid-config-change';
       readonly message: string;
     };
 
 export type StepError =
-  | { readonly code: 'UNKNOWN_PEER'; readonly peer: NodeId }
-  | { readonly code: 'WRONG_RECIPIENT'; readonly to: NodeId };
+  { readonly code: 'UNKNOWN_PEER'; readonly peer: NodeId } | { readonly code: 'WRONG_RECIPIENT'; readonly to: NodeId };
 
 export type TransferError =
   | { readonly code: 'NOT_LEADER'; readonly leader: NodeId | null }

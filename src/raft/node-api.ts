@@ -52,8 +52,4 @@ export interface RaftCore {
   status(): RaftStatus;
 }
 
-export type CreateRaftCore = (
-  config: RaftConfig,
-  persisted: PersistentState,
-  rng: Rng,
-) => RaftCore;
+export type CreateRaftCore = (config: RaftConfig, persisted: PersistentState, rng: Rng) => RaftCore;

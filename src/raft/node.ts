@@ -29,7 +29,17 @@ import {
 import { leaderRead, onReadIndexRequest } from './roles/read.js';
 import { RaftState } from './state.js';
 import type { PeerProgress, RaftStatus } from './status.js';
-import type { ConfChange, ConfState, Entry, EntryId, HardState, LogIndex, NodeId, PersistentState, Snapshot } from './types.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  EntryId,
+  HardState,
+  LogIndex,
+  NodeId,
+  PersistentState,
+  Snapshot,
+} from './types.js';
 
 /**
  * Entries a brand-new cluster starts with: every initial voter added and promoted, committed at
@@ -42,7 +52,12 @@ function bootstrapEntries(voters: readonly NodeId[]): Entry[] {
   const out: Entry[] = [];
   for (const node of ids) {
     out.push({ index: asIndex(out.length + 1), term: asTerm(1), kind: 'config', change: { type: 'addLearner', node } });
-    out.push({ index: asIndex(out.length + 1), term: asTerm(1), kind: 'config', change: { type: 'promoteLearner', node } });
+    out.push({
+      index: asIndex(out.length + 1),
+      term: asTerm(1),
+      kind: 'config',
+      change: { type: 'promoteLearner', node },
+    });
   }
   return out;
 }
@@ -248,7 +263,12 @@ export class RaftNode implements RaftCore {
         message: `${this.s.uncommittedBytes} uncommitted bytes; limit ${this.s.config.uncommittedBytesMax}`,
       });
     }
-    const entry: Entry = { index: asIndex(this.s.log.lastIndex() + 1), term: asTerm(this.s.term), kind: 'command', data };
+    const entry: Entry = {
+      index: asIndex(this.s.log.lastIndex() + 1),
+      term: asTerm(this.s.term),
+      kind: 'command',
+      data,
+    };
     appendLocal(this.s, entry);
     this.s.uncommittedBytes += bytes;
     return ok({ term: entry.term, index: entry.index });
@@ -276,7 +296,12 @@ export class RaftNode implements RaftCore {
     }
     const next = validateConfChange(this.s.membership.current(), change);
     if (!next.ok) return err({ code: 'DROPPED', reason: 'invalid-config-change', message: next.error });
-    const entry: Entry = { index: asIndex(this.s.log.lastIndex() + 1), term: asTerm(this.s.term), kind: 'config', change };
+    const entry: Entry = {
+      index: asIndex(this.s.log.lastIndex() + 1),
+      term: asTerm(this.s.term),
+      kind: 'config',
+      change,
+    };
     appendLocal(this.s, entry);
     this.s.uncommittedBytes += 24 + change.node.length;
     return ok({ term: entry.term, index: entry.index });

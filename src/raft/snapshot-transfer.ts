@@ -15,8 +15,7 @@ export function snapshotChunk(
 }
 
 export type ChunkOutcome =
-  | { readonly kind: 'ack'; readonly nextOffset: number }
-  | { readonly kind: 'complete'; readonly snapshot: Snapshot };
+  { readonly kind: 'ack'; readonly nextOffset: number } | { readonly kind: 'complete'; readonly snapshot: Snapshot };
 
 /**
  * The receiving side of a chunked InstallSnapshot. Chunks must arrive in order; a chunk at offset 0

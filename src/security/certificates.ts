@@ -73,10 +73,7 @@ export async function createNodeCert(
   return createLeaf(ca, options.nodeId, names, usages, options);
 }
 
-export async function createUserCert(
-  ca: CertKeyPem,
-  options: { user: string } & Validity,
-): Promise<CertKeyPem> {
+export async function createUserCert(ca: CertKeyPem, options: { user: string } & Validity): Promise<CertKeyPem> {
   if (!isValidUserName(options.user)) {
     throw new Error(`not a user name (1..128 of A-Z a-z 0-9 . _ @ -): ${JSON.stringify(options.user)}`);
   }

@@ -9,8 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { isValidNodeId } from '../raft/types.js';
 
 export type CertIdentity =
-  | { readonly kind: 'node'; readonly nodeId: string }
-  | { readonly kind: 'user'; readonly user: string };
+  { readonly kind: 'node'; readonly nodeId: string } | { readonly kind: 'user'; readonly user: string };
 
 const userNamePattern = /^[A-Za-z0-9._@-]+$/;
 /** A user name is 1..128 UTF-8 bytes (all of its allowed characters are one byte each). */

@@ -81,12 +81,17 @@ export async function readCa(dir: string): Promise<CertKeyPem> {
   const paths = pkiLayout.ca(dir);
   const [cert, key] = await Promise.all([readIfExists(paths.cert), readIfExists(paths.key)]);
   if (cert === null && key === null) {
-    throw new PkiError(`no CA in ${dir}: neither ${paths.cert} nor ${paths.key} exists (create one with: raftlock certs create-ca --dir ${dir})`);
+    throw new PkiError(
+      `no CA in ${dir}: neither ${paths.cert} nor ${paths.key} exists (create one with: raftlock certs create-ca --dir ${dir})`,
+    );
   }
   if (key === null) {
-    throw new PkiError(`${paths.key} is missing (${paths.cert} exists): certificates can only be signed where the CA key is`);
+    throw new PkiError(
+      `${paths.key} is missing (${paths.cert} exists): certificates can only be signed where the CA key is`,
+    );
   }
-  if (cert === null) throw new PkiError(`${paths.cert} is missing (${paths.key} exists): restore it from a node, where it is copied`);
+  if (cert === null)
+    throw new PkiError(`${paths.cert} is missing (${paths.key} exists): restore it from a node, where it is copied`);
   return { cert, key };
 }
 
@@ -107,7 +112,8 @@ export async function writeCertAndKey(
 ): Promise<void> {
   if (!force) {
     for (const path of [paths.cert, paths.key]) {
-      if (await exists(path)) throw new PkiError(`${path} already exists; not overwriting it (use --force to replace it)`);
+      if (await exists(path))
+        throw new PkiError(`${path} already exists; not overwriting it (use --force to replace it)`);
     }
   }
   await writeNewFile(paths.key, pem.key, { mode: privateKeyMode, force });

@@ -84,7 +84,10 @@ export function inspectTlsPem(pem: TlsPem, nowMs: number, labels: Labels): Resul
   if (caBlocks.length === 0) return err(`${labels.ca} holds no PEM certificate`);
   const cas: X509Certificate[] = [];
   for (const [index, block] of caBlocks.entries()) {
-    const parsed = parseCertificate(block, caBlocks.length === 1 ? labels.ca : `${labels.ca} (certificate ${index + 1})`);
+    const parsed = parseCertificate(
+      block,
+      caBlocks.length === 1 ? labels.ca : `${labels.ca} (certificate ${index + 1})`,
+    );
     if (!parsed.ok) return parsed;
     cas.push(parsed.value);
   }
@@ -150,5 +153,8 @@ function checkValidity(cert: X509Certificate, nowMs: number, label: string): Res
 
 /** `CN=n1` from node:crypto's multi-line subject text, for messages. */
 export function describeName(name: string): string {
-  return name.split('\n').filter((line) => line !== '').join(', ');
+  return name
+    .split('\n')
+    .filter((line) => line !== '')
+    .join(', ');
 }

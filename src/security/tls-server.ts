@@ -85,7 +85,10 @@ export function createTlsServer(
  * owner checks each connection's certificate itself (checkPeerCertificate): the peer transport
  * does, so that it can answer a refused dialler with an Error frame before closing.
  */
-export function createReloadingTlsServer(material: TlsMaterial, options: { readonly requireClientCert: boolean }): tls.Server {
+export function createReloadingTlsServer(
+  material: TlsMaterial,
+  options: { readonly requireClientCert: boolean },
+): tls.Server {
   const server = tls.createServer(serverTlsOptions(material, options));
   const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
   server.once('close', unsubscribe);

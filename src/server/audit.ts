@@ -57,7 +57,10 @@ export function describeAdmin(action: AdminAction): AuditSubject {
     case 'roleDelete':
       return { what: action.type, target: action.role };
     case 'roleGrant':
-      return { what: action.type, target: `${action.role} ${JSON.stringify(action.permission.prefix)} ${action.permission.rights.join(',')}` };
+      return {
+        what: action.type,
+        target: `${action.role} ${JSON.stringify(action.permission.prefix)} ${action.permission.rights.join(',')}`,
+      };
     case 'roleRevoke':
       return { what: action.type, target: `${action.role} ${JSON.stringify(action.prefix)}` };
   }

@@ -66,26 +66,38 @@ export function decodeBackup(file: Uint8Array): Result<Backup, string> {
   const size = file.byteLength;
   if (size < fixedBytes) return err(`truncated: ${size} bytes, shorter than the ${fixedBytes}-byte fixed header`);
   const magic = new TextDecoder().decode(file.subarray(0, 8));
-  if (magic !== backupMagic) return err(`offset 0: not a raftlock backup (magic ${JSON.stringify(magic)}, expected "${backupMagic}")`);
+  if (magic !== backupMagic)
+    return err(`offset 0: not a raftlock backup (magic ${JSON.stringify(magic)}, expected "${backupMagic}")`);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const version = view.getUint32(8);
-  if (version !== backupFormatVersion) return err(`offset 8: format version ${version}; this raftlock reads version ${backupFormatVersion}`);
+  if (version !== backupFormatVersion)
+    return err(`offset 8: format version ${version}; this raftlock reads version ${backupFormatVersion}`);
   const headerLength = view.getUint32(12);
-  if (headerLength > headerBytesMax) return err(`offset 12: header length ${headerLength} exceeds ${headerBytesMax} (corrupt length field)`);
+  if (headerLength > headerBytesMax)
+    return err(`offset 12: header length ${headerLength} exceeds ${headerBytesMax} (corrupt length field)`);
   const afterHeader = fixedBytes + headerLength;
-  if (size < afterHeader + 4) return err(`truncated: ${size} bytes, the header (offset ${fixedBytes}) and its checksum need ${afterHeader + 4}`);
+  if (size < afterHeader + 4)
+    return err(`truncated: ${size} bytes, the header (offset ${fixedBytes}) and its checksum need ${afterHeader + 4}`);
   const headerBytes = file.subarray(fixedBytes, afterHeader);
   const headerCrc = view.getUint32(afterHeader);
-  if (crc32c(headerBytes) !== headerCrc) return err(`offset ${afterHeader}: header checksum mismatch (the header at offset ${fixedBytes}..${afterHeader} is damaged)`);
+  if (crc32c(headerBytes) !== headerCrc)
+    return err(
+      `offset ${afterHeader}: header checksum mismatch (the header at offset ${fixedBytes}..${afterHeader} is damaged)`,
+    );
   const header = parseHeader(headerBytes);
   if (!header.ok) return err(`offset ${fixedBytes}: ${header.error}`);
   const snapshotAt = afterHeader + 4;
   const expected = snapshotAt + header.value.byteLength + 4;
-  if (size < expected) return err(`truncated: ${size} bytes, the header promises ${expected} (snapshot at offset ${snapshotAt}, ${header.value.byteLength} bytes, then a 4-byte checksum)`);
+  if (size < expected)
+    return err(
+      `truncated: ${size} bytes, the header promises ${expected} (snapshot at offset ${snapshotAt}, ${header.value.byteLength} bytes, then a 4-byte checksum)`,
+    );
   if (size > expected) return err(`offset ${expected}: ${size - expected} unexpected bytes after the file checksum`);
   const fileCrc = view.getUint32(size - 4);
   if (crc32c(file.subarray(0, size - 4)) !== fileCrc) {
-    return err(`offset ${size - 4}: file checksum mismatch (crc32c over bytes 0..${size - 4}; the snapshot at offset ${snapshotAt}..${size - 4} is damaged)`);
+    return err(
+      `offset ${size - 4}: file checksum mismatch (crc32c over bytes 0..${size - 4}; the snapshot at offset ${snapshotAt}..${size - 4} is damaged)`,
+    );
   }
   return ok({ header: header.value, snapshot: file.subarray(snapshotAt, size - 4) });
 }
@@ -100,14 +112,16 @@ function parseHeader(bytes: Uint8Array): Result<BackupHeader, string> {
   if (typeof value !== 'object' || value === null) return err('header is not an object');
   const h = value as Record<string, unknown>;
   const uint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (typeof h['clusterId'] !== 'string' || h['clusterId'] === '') return err('header.clusterId: expected a non-empty string');
+  if (typeof h['clusterId'] !== 'string' || h['clusterId'] === '')
+    return err('header.clusterId: expected a non-empty string');
   if (typeof h['nodeId'] !== 'string' || !isValidNodeId(h['nodeId'])) return err('header.nodeId: expected a node id');
   if (!uint(h['index']) || h['index'] < 1) return err('header.index: expected an integer ≥ 1');
   if (!uint(h['term'])) return err('header.term: expected an integer ≥ 0');
   if (typeof h['createdAt'] !== 'string') return err('header.createdAt: expected a timestamp');
   if (!uint(h['byteLength'])) return err('header.byteLength: expected an integer ≥ 0');
   const conf = h['conf'] as Record<string, unknown> | null;
-  const ids = (v: unknown): v is NodeId[] => Array.isArray(v) && v.every((id) => typeof id === 'string' && isValidNodeId(id));
+  const ids = (v: unknown): v is NodeId[] =>
+    Array.isArray(v) && v.every((id) => typeof id === 'string' && isValidNodeId(id));
   if (typeof conf !== 'object' || conf === null || !ids(conf['voters']) || !ids(conf['learners'])) {
     return err('header.conf: expected { voters, learners } of node ids');
   }

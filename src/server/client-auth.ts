@@ -55,7 +55,8 @@ export class ClientAuth {
   constructor(private readonly options: ClientAuthOptions) {
     this.directory = {
       userExists: (user) => userExists(options.state().auth, user),
-      passwordHashOf: (user) => (userExists(options.state().auth, user) ? passwordHashOf(options.state(), user) : undefined),
+      passwordHashOf: (user) =>
+        userExists(options.state().auth, user) ? passwordHashOf(options.state(), user) : undefined,
       isMember: options.isMember,
     };
     this.tokens = new LoginTokens(options.tokenTtlMs);
@@ -77,7 +78,8 @@ export class ClientAuth {
     const claimed = describeClaim(connection, hello);
     if (!this.options.secure) {
       if (hello.auth !== undefined) {
-        const reason = 'this node is insecure (plaintext, no authentication) and takes no credentials; connect without them, or secure the cluster';
+        const reason =
+          'this node is insecure (plaintext, no authentication) and takes no credentials; connect without them, or secure the cluster';
         this.refused(connection, claimed, reason);
         return err(errorFrame('UNAUTHENTICATED', reason));
       }
@@ -89,7 +91,10 @@ export class ClientAuth {
       this.refused(connection, claimed, outcome.reason);
       return err(errorFrame('UNAUTHENTICATED', outcome.reason));
     }
-    this.options.log.debug('client authenticated', { remote: connection.remote, as: describeIdentity(outcome.identity) });
+    this.options.log.debug('client authenticated', {
+      remote: connection.remote,
+      as: describeIdentity(outcome.identity),
+    });
     return ok({ hello, identity: outcome.identity, ...(outcome.token === undefined ? {} : { token: outcome.token }) });
   }
 
@@ -111,7 +116,12 @@ export class ClientAuth {
   }): Promise<LoginOutcome> {
     const { certificate, auth } = claim;
     const parts: string[] = [];
-    if (certificate !== null) parts.push(certificate.kind === 'node' ? `certificate of node ${certificate.nodeId}` : `certificate of user ${certificate.user}`);
+    if (certificate !== null)
+      parts.push(
+        certificate.kind === 'node'
+          ? `certificate of node ${certificate.nodeId}`
+          : `certificate of user ${certificate.user}`,
+      );
     if (auth !== undefined) parts.push('token' in auth ? 'a token' : `password of user ${auth.user}`);
     const claimed = parts.length === 0 ? 'nothing' : parts.join(', ');
     const refuse = (outcome: Extract<LoginOutcome, { ok: false }>): LoginOutcome => {
@@ -120,15 +130,26 @@ export class ClientAuth {
     };
     if (!this.options.secure) {
       if (auth === undefined) return { ok: true, identity: { kind: 'anonymous' } };
-      return refuse({ ok: false, reason: 'this node is insecure (plain HTTP, no authentication) and takes no credentials; send none, or secure the cluster' });
+      return refuse({
+        ok: false,
+        reason:
+          'this node is insecure (plain HTTP, no authentication) and takes no credentials; send none, or secure the cluster',
+      });
     }
     if (certificate === null && auth === undefined) {
-      return refuse({ ok: false, reason: 'no credentials: present a client certificate signed by the cluster CA, or Authorization: Bearer <token> (from POST /v1/auth/login)' });
+      return refuse({
+        ok: false,
+        reason:
+          'no credentials: present a client certificate signed by the cluster CA, or Authorization: Bearer <token> (from POST /v1/auth/login)',
+      });
     }
     const outcome = await this.login.login({ source: claim.source, certificate, auth });
     if (!outcome.ok) return refuse(outcome);
     if (outcome.identity.kind === 'node') {
-      return refuse({ ok: false, reason: 'a node certificate acts for nobody on the HTTP port; use a user certificate or credentials' });
+      return refuse({
+        ok: false,
+        reason: 'a node certificate acts for nobody on the HTTP port; use a user certificate or credentials',
+      });
     }
     return outcome;
   }
@@ -175,7 +196,12 @@ export class ClientAuth {
         if (denied === null) continue;
         connection.watches.delete(watch.id);
         connection.push({ kind: 'watchCancelled', watchId: watch.id, code: 'PERMISSION_DENIED', message: denied });
-        this.options.log.warn('watch cancelled', { remote: connection.remote, user: principal, prefix: watch.prefix, reason: denied });
+        this.options.log.warn('watch cancelled', {
+          remote: connection.remote,
+          user: principal,
+          prefix: watch.prefix,
+          reason: denied,
+        });
         cancelled = true;
       }
       if (cancelled) watchesChanged(connection);
@@ -196,7 +222,8 @@ export class ClientAuth {
 function describeClaim(connection: ClientConnection, hello: ClientHello | null): string {
   const parts: string[] = [];
   const id = connection.certificate;
-  if (id !== null) parts.push(id.kind === 'node' ? `certificate of node ${id.nodeId}` : `certificate of user ${id.user}`);
+  if (id !== null)
+    parts.push(id.kind === 'node' ? `certificate of node ${id.nodeId}` : `certificate of user ${id.user}`);
   const auth = hello?.auth;
   if (auth !== undefined) parts.push('token' in auth ? 'a token' : `password of user ${auth.user}`);
   if (hello !== null) parts.push(`client ${JSON.stringify(hello.client)}`);

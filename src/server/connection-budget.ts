@@ -20,8 +20,7 @@ export interface ConnectionBudgetLimits {
 }
 
 export type Admission<T> =
-  | { readonly admitted: true; readonly evict: T | null }
-  | { readonly admitted: false; readonly reason: string };
+  { readonly admitted: true; readonly evict: T | null } | { readonly admitted: false; readonly reason: string };
 
 export class ConnectionBudget<T> {
   private readonly sources = new Map<T, string>();
@@ -52,7 +51,10 @@ export class ConnectionBudget<T> {
   admit(connection: T, source: string): Admission<T> {
     const fromSource = this.countFrom(source);
     if (fromSource >= this.limits.perSourceMax) {
-      return { admitted: false, reason: `${source} already has ${fromSource} connections open (the most one address may have)` };
+      return {
+        admitted: false,
+        reason: `${source} already has ${fromSource} connections open (the most one address may have)`,
+      };
     }
     let evict: T | null = null;
     if (this.pending.size >= this.limits.unauthenticatedMax) {

@@ -63,7 +63,10 @@ export class Launcher {
       logLevel: this.options.logLevel,
       logFormat: this.options.logFormat ?? 'text',
       // JSON lines are relayed as they are (each already names its node); text gets an `[id]` prefix.
-      output: { kind: 'lines', onLine: (line) => this.options.out(json && line.startsWith('{') ? line : `[${node.id}] ${line}`) },
+      output: {
+        kind: 'lines',
+        onLine: (line) => this.options.out(json && line.startsWith('{') ? line : `[${node.id}] ${line}`),
+      },
       // The stdin pipe is the lifeline: if the launcher dies, even by SIGKILL, it closes and the node stops.
       tether: 'stdin',
       // A terminal's Ctrl-C reaches the launcher only, which then stops each node once, with SIGTERM.

@@ -44,7 +44,10 @@ export class LoginTokens {
   /** The user a token stands for, or why not. An expired or stale token is forgotten. */
   check(token: string, auth: TokenOwnerCheck, nowMs: number): { readonly user: string } | { readonly refused: string } {
     const entry = this.tokens.get(token);
-    if (entry === undefined) return { refused: 'unknown token (tokens are valid only at the node that issued them); log in with the password' };
+    if (entry === undefined)
+      return {
+        refused: 'unknown token (tokens are valid only at the node that issued them); log in with the password',
+      };
     if (nowMs >= entry.expiresAtMs) {
       this.tokens.delete(token);
       return { refused: 'the token has expired; log in with the password' };
@@ -52,7 +55,8 @@ export class LoginTokens {
     const current = auth.passwordHashOf(entry.user);
     if (current !== entry.passwordHash) {
       this.tokens.delete(token);
-      const why = current === undefined ? `user ${entry.user} no longer exists` : `user ${entry.user}'s password has changed`;
+      const why =
+        current === undefined ? `user ${entry.user} no longer exists` : `user ${entry.user}'s password has changed`;
       return { refused: `the token is no longer valid: ${why}` };
     }
     return { user: entry.user };

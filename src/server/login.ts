@@ -94,7 +94,9 @@ export class Login {
     const { certificate, auth, source } = request;
     if (certificate !== null) return this.byCertificate(certificate);
     if (auth === undefined) {
-      return refuse('no credentials: present a client certificate signed by the cluster CA, or auth { user, password } or { token }');
+      return refuse(
+        'no credentials: present a client certificate signed by the cluster CA, or auth { user, password } or { token }',
+      );
     }
     if ('token' in auth) return this.byToken(auth.token, source);
     return this.byPassword(auth.user, auth.password, source);
@@ -108,7 +110,9 @@ export class Login {
       return refuse(`node ${certificate.nodeId} (from its certificate) is not a member this node knows`);
     }
     if (!this.directory.userExists(certificate.user)) {
-      return refuse(`user ${certificate.user} (from its certificate) does not exist; an admin adds it with: raftlock user add ${certificate.user} --no-password`);
+      return refuse(
+        `user ${certificate.user} (from its certificate) does not exist; an admin adds it with: raftlock user add ${certificate.user} --no-password`,
+      );
     }
     return { ok: true, identity: { kind: 'user', user: certificate.user, via: 'certificate' } };
   }

@@ -20,7 +20,15 @@ import type { Notification } from '../statemachine/results.js';
 import type { LockState } from '../statemachine/state.js';
 import type { ClientOp, PushEvent, WireResult } from '../protocol/client-protocol.js';
 import { invalidArgument, unavailable, validateOp } from '../protocol/client-protocol.js';
-import type { GatewayWatch, HttpClaim, Identified, Listing, LoggedIn, NodeEvent, NodeGateway } from '../http/gateway.js';
+import type {
+  GatewayWatch,
+  HttpClaim,
+  Identified,
+  Listing,
+  LoggedIn,
+  NodeEvent,
+  NodeGateway,
+} from '../http/gateway.js';
 import type { ClientAuth } from './client-auth.js';
 import { readDenial, watchDenial } from '../node/edge-access.js';
 import type { Logger } from '../util/logger.js';
@@ -208,7 +216,12 @@ export class ServerGateway implements NodeGateway {
     );
   }
 
-  sessions(principal: string | null, after: number, limit: number, remote: string): ReturnType<NodeGateway['sessions']> {
+  sessions(
+    principal: string | null,
+    after: number,
+    limit: number,
+    remote: string,
+  ): ReturnType<NodeGateway['sessions']> {
     return this.listing(
       remote,
       () => null,
@@ -221,7 +234,10 @@ export class ServerGateway implements NodeGateway {
       remote,
       () => null,
       (state) =>
-        waitGraph(state, (name) => name.startsWith(prefix) && readDenial(state, principal, { kind: 'observe', name }) === null),
+        waitGraph(
+          state,
+          (name) => name.startsWith(prefix) && readDenial(state, principal, { kind: 'observe', name }) === null,
+        ),
     );
   }
 
@@ -235,7 +251,8 @@ export class ServerGateway implements NodeGateway {
       if (n.kind !== 'sessionExpired') continue;
       // The session is gone, and with it its owner: only those who may see every session hear it.
       for (const listener of this.listeners) {
-        if (isAdmin(state.auth, listener.principal)) listener.onEvent({ kind: 'sessionExpired', session: n.session, index: applied });
+        if (isAdmin(state.auth, listener.principal))
+          listener.onEvent({ kind: 'sessionExpired', session: n.session, index: applied });
       }
     }
   }
@@ -259,7 +276,12 @@ export class ServerGateway implements NodeGateway {
         if (refusal === null) continue;
         channel.watches.delete(watch.id);
         channel.push({ kind: 'watchCancelled', watchId: watch.id, code: 'PERMISSION_DENIED', message: refusal });
-        this.host.log.warn('watch cancelled', { remote: channel.remote, user: principal, prefix: watch.prefix, reason: refusal });
+        this.host.log.warn('watch cancelled', {
+          remote: channel.remote,
+          user: principal,
+          prefix: watch.prefix,
+          reason: refusal,
+        });
         this.host.watchesChanged(channel);
       }
     }

@@ -110,7 +110,9 @@ export class NodeProcess {
         this.ended = exit;
         resolve(exit);
       };
-      child.once('exit', (code, signal) => end(signal !== null ? { kind: 'killed', signal } : { kind: 'exited', code: code ?? 0 }));
+      child.once('exit', (code, signal) =>
+        end(signal !== null ? { kind: 'killed', signal } : { kind: 'exited', code: code ?? 0 }),
+      );
       child.once('error', (error) => end({ kind: 'failed', error: error.message }));
     });
     this.ready = new Promise<void>((resolve, reject) => {

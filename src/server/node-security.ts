@@ -14,9 +14,7 @@ import { err, ok } from '../util/result.js';
 import type { ClusterConfig, HostPort } from '../config/cluster-config.js';
 
 /** A node runs with TLS material, or, said out loud, insecure. */
-export type NodeSecurity =
-  | { readonly mode: 'tls'; readonly material: TlsMaterial }
-  | { readonly mode: 'insecure' };
+export type NodeSecurity = { readonly mode: 'tls'; readonly material: TlsMaterial } | { readonly mode: 'insecure' };
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped) and `localhost`: reachable from this machine only. */
 export function isLoopbackHost(host: string): boolean {
@@ -65,11 +63,7 @@ function waysOut(config: ClusterConfig, nodeId: string): string {
  * The TLS material of node `nodeId` from the cluster's PKI directory, checked (parses, signed by
  * the CA, valid now, proves node `nodeId`).
  */
-export function loadNodeTls(
-  config: ClusterConfig,
-  nodeId: string,
-  nowMs: number,
-): Result<TlsMaterial, string> {
+export function loadNodeTls(config: ClusterConfig, nodeId: string, nowMs: number): Result<TlsMaterial, string> {
   const files = pkiLayout.node(config.security.pkiDir, nodeId);
   const missing = [files.ca, files.cert, files.key].filter((file) => !existsSync(file));
   if (missing.length > 0) {

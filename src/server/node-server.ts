@@ -36,12 +36,7 @@ import { authRevision, whoami } from '../statemachine/queries.js';
 import type { Notification } from '../statemachine/results.js';
 import { GroupCommitter } from '../storage/group-commit.js';
 import { openLevelLog } from '../storage/level-log.js';
-import type {
-  ClientOp,
-  MembersAction,
-  NodeStatusView,
-  WireResult,
-} from '../protocol/client-protocol.js';
+import type { ClientOp, MembersAction, NodeStatusView, WireResult } from '../protocol/client-protocol.js';
 import { invalidArgument, permissionDenied, unavailable } from '../protocol/client-protocol.js';
 import type { ErrorFrame, WireErrorCode } from '../protocol/handshake.js';
 import { errorFrame } from '../protocol/handshake.js';
@@ -70,7 +65,13 @@ import { ServerCore } from '../node/server-core.js';
 import { feedIntervalMs, SnapshotMirror } from './snapshot-mirror.js';
 import { encodeBackup } from './backup-format.js';
 import { BackupStore, backupIdleMs } from './backup-store.js';
-import type { ClientConnectionLimits, ConnectionHost, ConnectionLimits, ConnectionObserver, HelloAccepted } from './server-connection.js';
+import type {
+  ClientConnectionLimits,
+  ConnectionHost,
+  ConnectionLimits,
+  ConnectionObserver,
+  HelloAccepted,
+} from './server-connection.js';
 import { ClientConnection, defaultClientConnectionLimits, defaultConnectionLimits } from './server-connection.js';
 import { ForwardPool } from './server-forward.js';
 import type { AnswerSource, RouterLinks, RouteTicket } from '../node/request-router.js';
@@ -310,7 +311,11 @@ export class NodeServer implements ConnectionHost {
     metrics.bind(this.metricsSource());
     listener.attach({
       refusing: () =>
-        this.closing !== null ? 'this node is shutting down' : this.removed ? 'this node was removed from the cluster' : null,
+        this.closing !== null
+          ? 'this node is shutting down'
+          : this.removed
+            ? 'this node was removed from the cluster'
+            : null,
       onConnection: (accepted) => this.accept(accepted),
     });
     if (mirror !== null) {
@@ -392,7 +397,8 @@ export class NodeServer implements ConnectionHost {
         onEvent: (event) => logTransportEvent(logger, event),
       });
       const limits = { ...defaultConnectionLimits, ...options.connectionLimits };
-      const handshakeTimeoutMs = options.clientLimits?.handshakeTimeoutMs ?? defaultClientConnectionLimits.handshakeTimeoutMs;
+      const handshakeTimeoutMs =
+        options.clientLimits?.handshakeTimeoutMs ?? defaultClientConnectionLimits.handshakeTimeoutMs;
       listener = await ClientListener.listen({
         listen: options.clientListen,
         tls: options.tls ?? null,
@@ -411,7 +417,8 @@ export class NodeServer implements ConnectionHost {
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
         client: formatAddress(server.clientAddress),
-        security: options.tls === undefined ? 'insecure (plaintext, no authentication)' : `TLS as ${options.tls.summary}`,
+        security:
+          options.tls === undefined ? 'insecure (plaintext, no authentication)' : `TLS as ${options.tls.summary}`,
         term: status.term,
         commit: status.commit,
         snapshot: status.snapshotIndex,
@@ -444,9 +451,15 @@ export class NodeServer implements ConnectionHost {
    * addresses, is added with them in the log (addMember), so every node learns where it is; the
    * leader learns it now, to start replicating as soon as the change is appended.
    */
-  private memberChange(action: Exclude<MembersAction, 'list'>, node: NodeId, peer: string | undefined, client: string | undefined): ConfChange {
+  private memberChange(
+    action: Exclude<MembersAction, 'list'>,
+    node: NodeId,
+    peer: string | undefined,
+    client: string | undefined,
+  ): ConfChange {
     const known = node === this.nodeId || this.directory.has(node);
-    if (action !== 'addLearner' || known || peer === undefined || client === undefined) return confChangeOf(action, node);
+    if (action !== 'addLearner' || known || peer === undefined || client === undefined)
+      return confChangeOf(action, node);
     const change: ConfChange = { type: 'addMember', node, peer, client };
     this.learnMember(change);
     return change;
@@ -500,7 +513,12 @@ export class NodeServer implements ConnectionHost {
       return;
     }
     const known = this.directory.get(change.node);
-    if (known !== undefined && formatAddress(known.peer) === change.peer && formatAddress(known.client) === change.client) return;
+    if (
+      known !== undefined &&
+      formatAddress(known.peer) === change.peer &&
+      formatAddress(known.client) === change.client
+    )
+      return;
     this.setMember({ id: change.node, peer, client });
     this.log.info('learned member addresses', { node: change.node, peer: change.peer, client: change.client });
   }
@@ -538,7 +556,6 @@ export class NodeServer implements ConnectionHost {
     });
   }
 
-
   /**
    * Every node reaches another at the addresses its own cluster.yml gives (a membership change
    * names the node only), so addresses sent with an addLearner are a check: one that differs from
@@ -546,7 +563,10 @@ export class NodeServer implements ConnectionHost {
    */
   private addressMismatch(node: NodeId, peer: string | undefined, client: string | undefined): string | null {
     const book = this.addressBook();
-    for (const [which, given] of [['peer', peer], ['client', client]] as const) {
+    for (const [which, given] of [
+      ['peer', peer],
+      ['client', client],
+    ] as const) {
       const known = book[which](node);
       if (given === undefined || known === null || given === known) continue;
       return (
@@ -588,7 +608,8 @@ export class NodeServer implements ConnectionHost {
     const { hello, identity, token } = outcome.value;
     // Gone while its credentials were checked: nothing to admit (the answer goes nowhere).
     if (!connection.isOpen) return err(errorFrame('UNAUTHENTICATED', 'the connection closed during authentication'));
-    const full = this.closing !== null ? 'this node is shutting down' : this.listener.admitAuthenticated(connection.slot);
+    const full =
+      this.closing !== null ? 'this node is shutting down' : this.listener.admitAuthenticated(connection.slot);
     if (full !== null) {
       this.log.warn('client connection refused', { remote: connection.remote, reason: full });
       return err(errorFrame('TOO_MANY_CONNECTIONS', full));
@@ -680,9 +701,14 @@ export class NodeServer implements ConnectionHost {
         }
         if (unknown && op.action === 'addLearner' && withAddresses) {
           const bad = [op.peer, op.client].find((a) => parseHostPort(a ?? '') === null);
-          if (bad !== undefined) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: `not a host:port address: ${JSON.stringify(bad)}` });
+          if (bad !== undefined)
+            return connection.respond(id, {
+              code: 'INVALID_ARGUMENT',
+              message: `not a host:port address: ${JSON.stringify(bad)}`,
+            });
         }
-        const misplaced = op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
+        const misplaced =
+          op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;
         if (misplaced !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: misplaced });
         return submit(audited);
       }
@@ -745,7 +771,10 @@ export class NodeServer implements ConnectionHost {
       const status = this.core.status();
       if (status.role !== 'leader') {
         const leader = status.leader === null ? 'unknown' : status.leader;
-        return connection.respond(id, unavailable(`${this.nodeId} is not the leader (leader: ${leader}); a backup is taken through the leader`));
+        return connection.respond(
+          id,
+          unavailable(`${this.nodeId} is not the leader (leader: ${leader}); a backup is taken through the leader`),
+        );
       }
       let point: Snapshot | null = null;
       this.driver.guard(() => {
@@ -753,7 +782,14 @@ export class NodeServer implements ConnectionHost {
       });
       if (point === null) return connection.respond(id, unavailable('this node has stopped'));
       const { meta, data } = point as Snapshot;
-      const header = { clusterId: this.clusterId, nodeId: this.nodeId, index: meta.index, term: meta.term, conf: meta.conf, createdAt: new Date().toISOString() };
+      const header = {
+        clusterId: this.clusterId,
+        nodeId: this.nodeId,
+        index: meta.index,
+        term: meta.term,
+        conf: meta.conf,
+        createdAt: new Date().toISOString(),
+      };
       const first = this.backups.add(encodeBackup(header, data), nowMs);
       this.audit(connection, principal, audited, 'OK');
       this.log.info('backup taken', { index: meta.index, term: meta.term, bytes: first.total, user: principal });
@@ -771,7 +807,9 @@ export class NodeServer implements ConnectionHost {
 
   /** Chunks well inside the frame limit: the answer's framing and field names come on top. */
   private get backups(): BackupStore {
-    this.backupsHeld ??= new BackupStore(Math.max(1024, Math.min(1 << 20, Math.floor(this.options.limits.frameBytesMax / 4))));
+    this.backupsHeld ??= new BackupStore(
+      Math.max(1024, Math.min(1 << 20, Math.floor(this.options.limits.frameBytesMax / 4))),
+    );
     return this.backupsHeld;
   }
 
@@ -784,7 +822,12 @@ export class NodeServer implements ConnectionHost {
     return connection.isForwarder ? undefined : crossSessionAudit(this.core.state, principal, op);
   }
 
-  private audit(connection: RequestChannel, principal: string | null, audited: InFlight['audit'], result: string): void {
+  private audit(
+    connection: RequestChannel,
+    principal: string | null,
+    audited: InFlight['audit'],
+    result: string,
+  ): void {
     // A forwarding node audited the request where its client is connected.
     if (audited === undefined || connection.isForwarder) return;
     audit(this.log, { principal, address: connection.remote, what: audited.what, target: audited.target, result });
@@ -846,7 +889,10 @@ export class NodeServer implements ConnectionHost {
           return this.core.transferLeadership(requestId, op.to);
         case 'members':
           if (op.action === 'list') return answeredLocally();
-          return this.core.confChange(requestId, this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client));
+          return this.core.confChange(
+            requestId,
+            this.memberChange(op.action, op.node ?? this.nodeId, op.peer, op.client),
+          );
         case 'whoami':
         case 'watch':
         case 'unwatch':
@@ -919,13 +965,18 @@ export class NodeServer implements ConnectionHost {
     const state = this.core.state;
     const secure = this.auth.secure;
     // Hold endings are pushed before the answers (a grant among them), the rest after.
-    this.pushRoutes.route(output.notifications, this.applied, (connection, n) => {
-      // Client ids are the clients' own choice: on a secure node a connection hears only of
-      // sessions its principal may use.
-      const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
-      if (allowed && n.kind === 'revoked' && n.by !== null) this.auditRevoked(connection, n);
-      return allowed;
-    }, answer);
+    this.pushRoutes.route(
+      output.notifications,
+      this.applied,
+      (connection, n) => {
+        // Client ids are the clients' own choice: on a secure node a connection hears only of
+        // sessions its principal may use.
+        const allowed = !secure || sessionDenial(state, connection.principal, n.session) === null;
+        if (allowed && n.kind === 'revoked' && n.by !== null) this.auditRevoked(connection, n);
+        return allowed;
+      },
+      answer,
+    );
     if (output.notifications.length > 0) this.gateway.notified(output.notifications, this.applied);
     const revision = authRevision(this.core.state);
     if (revision !== this.authRevisionSeen) {
@@ -1021,7 +1072,9 @@ export class NodeServer implements ConnectionHost {
   private leftCluster(): void {
     this.removed = true;
     const reason = 'this node was removed from the cluster';
-    this.log.warn('removed from the cluster: closing client connections so clients move to a member', { connections: this.connections.size });
+    this.log.warn('removed from the cluster: closing client connections so clients move to a member', {
+      connections: this.connections.size,
+    });
     for (const connection of [...this.connections]) connection.close(reason);
   }
 
@@ -1104,7 +1157,11 @@ function logTransportEvent(logger: Logger, event: TransportEvent): void {
       return logger.warn(what, fields);
     }
     case 'timedOut':
-      return logger.warn('peer connection timed out', { remote: event.remote, peer: event.peer, reason: event.message });
+      return logger.warn('peer connection timed out', {
+        remote: event.remote,
+        peer: event.peer,
+        reason: event.message,
+      });
   }
 }
 

@@ -23,7 +23,12 @@ interface ScryptParameters {
   readonly hash: Buffer;
 }
 
-function derive(password: string, salt: Buffer, cost: { N: number; r: number; p: number }, length: number): Promise<Buffer> {
+function derive(
+  password: string,
+  salt: Buffer,
+  cost: { N: number; r: number; p: number },
+  length: number,
+): Promise<Buffer> {
   // scrypt needs 128·N·r bytes; allow that plus slack (the default cap is 32 MiB).
   const maxmem = 128 * cost.N * cost.r + 1024 * 1024;
   return new Promise((resolve, reject) => {
@@ -45,7 +50,11 @@ export async function hashPassword(password: string): Promise<string> {
 function parseHash(encoded: string): ScryptParameters | null {
   const parts = encoded.split('$');
   if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
-  const [N, r, p] = parts.slice(1, 4).map((part) => (/^[0-9]{1,8}$/.test(part) ? Number(part) : NaN)) as [number, number, number];
+  const [N, r, p] = parts.slice(1, 4).map((part) => (/^[0-9]{1,8}$/.test(part) ? Number(part) : NaN)) as [
+    number,
+    number,
+    number,
+  ];
   const powerOfTwo = N >= 2 && (N & (N - 1)) === 0;
   if (!powerOfTwo || N > costMax.N || !(r >= 1 && r <= costMax.r) || !(p >= 1 && p <= costMax.p)) return null;
   const salt = Buffer.from(parts[4]!, 'base64');

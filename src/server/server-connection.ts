@@ -9,18 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { opLabel, unreadOpLabel } from '../metrics/client-metrics.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
-import type {
-  ClientHello,
-  ClientOp,
-  PushEvent,
-  WireResult,
-  Welcome,
-} from '../protocol/client-protocol.js';
-import {
-  requestEnvelope,
-  unavailable,
-  validateOp,
-} from '../protocol/client-protocol.js';
+import type { ClientHello, ClientOp, PushEvent, WireResult, Welcome } from '../protocol/client-protocol.js';
+import { requestEnvelope, unavailable, validateOp } from '../protocol/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import { ClientOutput } from './client-output.js';
 import type { ErrorFrame, WireErrorCode } from '../protocol/handshake.js';
@@ -252,7 +242,10 @@ export class ClientConnection {
     if (!envelope.ok) return this.refuse('UNEXPECTED_FRAME', envelope.message);
     const id = envelope.id;
     if (envelope.as !== null && this.identity?.kind !== 'node') {
-      return this.refuse('UNAUTHENTICATED', 'only a member node, authenticated by its certificate, may act for others (as)');
+      return this.refuse(
+        'UNAUTHENTICATED',
+        'only a member node, authenticated by its certificate, may act for others (as)',
+      );
     }
     if (this.outstanding.has(id)) {
       // The earlier request with this id keeps its slot; this one is refused without one.
@@ -269,7 +262,10 @@ export class ClientConnection {
     }
     // A node asks for itself only to learn who the members are (`start --join`): nothing else.
     if (this.identity?.kind === 'node' && envelope.as === null && !isMembersList(envelope.op)) {
-      return this.respond(id, { code: 'INVALID_ARGUMENT', message: 'a forwarding node must name the principal it acts for (as)' });
+      return this.respond(id, {
+        code: 'INVALID_ARGUMENT',
+        message: 'a forwarding node must name the principal it acts for (as)',
+      });
     }
     const op = validateOp(envelope.op, this.host.machine);
     if (!op.ok) return this.respond(id, { code: 'INVALID_ARGUMENT', message: op.error });

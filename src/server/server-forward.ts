@@ -16,12 +16,7 @@ import type { NodeId } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import { clientTlsOptions } from '../security/tls-material.js';
 import type { ClientOp, WireResult } from '../protocol/client-protocol.js';
-import {
-  clientHello,
-  decodeServerFrame,
-  requestFrame,
-  unavailable,
-} from '../protocol/client-protocol.js';
+import { clientHello, decodeServerFrame, requestFrame, unavailable } from '../protocol/client-protocol.js';
 import { FramedSocket } from '../transport/framed-socket.js';
 import type { HostPort } from '../config/cluster-config.js';
 
@@ -54,7 +49,8 @@ class Upstream {
     private readonly onGone: (upstream: Upstream) => void,
   ) {
     const target = { host: address.host, port: address.port };
-    const socket: Socket = tls === null ? connect(target) : tlsConnect({ ...target, ...clientTlsOptions(tls, { nodeId: leader }) });
+    const socket: Socket =
+      tls === null ? connect(target) : tlsConnect({ ...target, ...clientTlsOptions(tls, { nodeId: leader }) });
     const framed = new FramedSocket(socket, frameBytesMax, {
       onValue: (value) => this.receive(value),
       onClose: (reason) => this.close(`connection to leader ${leader} closed: ${reason}`),

@@ -22,8 +22,7 @@ export function probeStatus(
   return new Promise((resolve) => {
     let done = false;
     const where = { host: address.host, port: address.port };
-    const socket: Socket =
-      tls === undefined ? connect(where) : tlsConnect({ ...where, ...clientTlsOptions(tls, {}) });
+    const socket: Socket = tls === undefined ? connect(where) : tlsConnect({ ...where, ...clientTlsOptions(tls, {}) });
     const finish = (status: NodeStatusView | null): void => {
       if (done) return;
       done = true;

@@ -28,7 +28,10 @@ function run(op: MirrorOp): void {
       return;
     case 'restore': {
       const restored = machine.restore(op.snapshot);
-      assert(restored.ok, () => `the mirror refused a snapshot the node restored: ${restored.ok ? '' : restored.error}`);
+      assert(
+        restored.ok,
+        () => `the mirror refused a snapshot the node restored: ${restored.ok ? '' : restored.error}`,
+      );
       return;
     }
     case 'snapshot': {

@@ -49,7 +49,10 @@ class DiskImage {
     if (firstNew !== undefined) {
       const first = this.firstIndex();
       const at = firstNew.index - first;
-      assert(at <= this.entries.length, () => `disk write leaves a gap: entry ${firstNew.index}, disk ends at ${first + this.entries.length - 1}`);
+      assert(
+        at <= this.entries.length,
+        () => `disk write leaves a gap: entry ${firstNew.index}, disk ends at ${first + this.entries.length - 1}`,
+      );
       if (at >= 0) {
         this.entries.length = at;
         for (const e of request.entries) this.entries.push(e);
@@ -227,7 +230,10 @@ export class SimDisk {
       return err('checksum mismatch in the log');
     }
     const image = this.image;
-    const lost = this.evidence === null ? null : compareWithEvidence(image.mark(), this.evidence, 'evidence', (index) => image.termAt(index) ?? null);
+    const lost =
+      this.evidence === null
+        ? null
+        : compareWithEvidence(image.mark(), this.evidence, 'evidence', (index) => image.termAt(index) ?? null);
     if (lost !== null) return err(`lost writes it had acknowledged: ${lost.lost.join('; ')}`);
     return ok(image.load());
   }

@@ -18,7 +18,13 @@ export type FaultEvent =
   | { readonly atMs: number; readonly kind: 'isolateLeader' }
   | { readonly atMs: number; readonly kind: 'bridge'; readonly node: SimNodeName }
   | { readonly atMs: number; readonly kind: 'oneWay'; readonly from: SimNodeName; readonly to: SimNodeName }
-  | { readonly atMs: number; readonly kind: 'clog'; readonly from: SimNodeName; readonly to: SimNodeName; readonly forMs: number }
+  | {
+      readonly atMs: number;
+      readonly kind: 'clog';
+      readonly from: SimNodeName;
+      readonly to: SimNodeName;
+      readonly forMs: number;
+    }
   | { readonly atMs: number; readonly kind: 'heal' }
   | { readonly atMs: number; readonly kind: 'crash'; readonly node: SimNodeName; readonly losePageCache: boolean }
   | { readonly atMs: number; readonly kind: 'restart'; readonly node: SimNodeName }
@@ -28,12 +34,23 @@ export type FaultEvent =
    * Crash the next node to win an election, `afterMs` after it won (0: at once, before its first
    * messages leave), and restart it `downMs` later: the crash during an election.
    */
-  | { readonly atMs: number; readonly kind: 'crashNextLeader'; readonly afterMs: number; readonly losePageCache: boolean; readonly downMs: number }
+  | {
+      readonly atMs: number;
+      readonly kind: 'crashNextLeader';
+      readonly afterMs: number;
+      readonly losePageCache: boolean;
+      readonly downMs: number;
+    }
   /**
    * Crash the next node to win an election the moment its commit index reaches the last entry it
    * held when it won (before the messages announcing it leave), and restart it `downMs` later.
    */
-  | { readonly atMs: number; readonly kind: 'crashWhenCaughtUp'; readonly losePageCache: boolean; readonly downMs: number }
+  | {
+      readonly atMs: number;
+      readonly kind: 'crashWhenCaughtUp';
+      readonly losePageCache: boolean;
+      readonly downMs: number;
+    }
   /** Cut the next node to win an election off from every other node as it wins (until a heal). */
   | { readonly atMs: number; readonly kind: 'isolateNextLeader' }
   | { readonly atMs: number; readonly kind: 'pause'; readonly node: SimNodeName; readonly forMs: number }
@@ -89,7 +106,9 @@ export interface WorldKnobs {
   readonly disk: DiskKnobs;
   /** Mean time between fault events (each kind weighted below); Infinity = no faults. */
   readonly faultMeanGapMs: number;
-  readonly weights: Readonly<Record<'partition' | 'crash' | 'pause' | 'clock' | 'disk' | 'transfer' | 'leader', number>>;
+  readonly weights: Readonly<
+    Record<'partition' | 'crash' | 'pause' | 'clock' | 'disk' | 'transfer' | 'leader', number>
+  >;
   /** How long a partition, crash or pause lasts before it is healed/restarted/resumed (mean). */
   readonly faultMeanLengthMs: number;
   /** Largest |drift| drawn, in ppm. */
@@ -163,7 +182,15 @@ function drawElectionsWorld(rng: Rng): WorldKnobs {
     },
     disk: { latencyMinMs: rng.int(0, 1), latencyMeanMs: rng.pick([0.5, 2, 8]) },
     faultMeanGapMs: rng.pick([100, 200, 400]),
-    weights: { partition: rng.int(0, 2), crash: rng.int(1, 2), pause: rng.int(0, 1), clock: 0, disk: 0, transfer: rng.int(0, 1), leader: 4 },
+    weights: {
+      partition: rng.int(0, 2),
+      crash: rng.int(1, 2),
+      pause: rng.int(0, 1),
+      clock: 0,
+      disk: 0,
+      transfer: rng.int(0, 1),
+      leader: 4,
+    },
     faultMeanLengthMs: rng.pick([50, 150, 400]),
     driftPpmMax: 0,
     requestMeanGapMs: rng.pick([1, 3, 10]),
@@ -184,7 +211,12 @@ function drawElectionsWorld(rng: Rng): WorldKnobs {
  */
 function drawPartitionsWorld(rng: Rng): WorldKnobs {
   return {
-    network: { delayMinMs: rng.int(0, 2), delayMeanMs: rng.pick([1, 3, 10]), lossRate: rng.pick([0, 0.01]), duplicateRate: rng.pick([0, 0.01]) },
+    network: {
+      delayMinMs: rng.int(0, 2),
+      delayMeanMs: rng.pick([1, 3, 10]),
+      lossRate: rng.pick([0, 0.01]),
+      duplicateRate: rng.pick([0, 0.01]),
+    },
     disk: { latencyMinMs: rng.int(0, 1), latencyMeanMs: rng.pick([0.5, 2]) },
     faultMeanGapMs: rng.pick([1000, 2000]),
     weights: { partition: 4, crash: 0, pause: 0, clock: 0, disk: 0, transfer: 1, leader: 0 },
@@ -203,7 +235,12 @@ function drawPartitionsWorld(rng: Rng): WorldKnobs {
  */
 function drawFigure8World(rng: Rng): WorldKnobs {
   return {
-    network: { delayMinMs: rng.int(0, 1), delayMeanMs: rng.pick([1, 3]), lossRate: rng.pick([0, 0.01]), duplicateRate: 0 },
+    network: {
+      delayMinMs: rng.int(0, 1),
+      delayMeanMs: rng.pick([1, 3]),
+      lossRate: rng.pick([0, 0.01]),
+      duplicateRate: 0,
+    },
     disk: { latencyMinMs: 0, latencyMeanMs: rng.pick([0.5, 2]) },
     faultMeanGapMs: 1000,
     weights: { partition: 0, crash: 0, pause: 0, clock: 0, disk: 0, transfer: 0, leader: 1 },
@@ -233,7 +270,10 @@ function drawFigure8Schedule(rng: Rng, nodeCount: number, durationMs: number): F
     // Past three nodes, enough of the others sit the round out that the cluster plays it as
     // three: with the cut-off winner away, the rest cannot elect without the crashed leader.
     for (const node of rng.shuffle(nodes).slice(0, Math.floor((nodeCount - 3) / 2))) {
-      events.push({ atMs: t - 50, kind: 'crash', node, losePageCache: false }, { atMs: healAtMs + 100, kind: 'restart', node });
+      events.push(
+        { atMs: t - 50, kind: 'crash', node, losePageCache: false },
+        { atMs: healAtMs + 100, kind: 'restart', node },
+      );
     }
     events.push({ atMs: t, kind: 'crashLeader', losePageCache: false, downMs });
     events.push({ atMs: t + 1, kind: 'isolateNextLeader' });
@@ -299,7 +339,8 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
         if (busy >= Math.floor((nodeCount - 1) / 2) || (downUntil.get(node) ?? 0) > t) break;
         downUntil.set(node, t + length);
         if (kind === 'crash') events.push({ atMs: t, kind: 'crash', node, losePageCache: rng.chance(1, 2) });
-        else if (corruptions > 0 || nodeCount < 3 || rng.chance(1, 2)) events.push({ atMs: t, kind: 'diskWriteError', node });
+        else if (corruptions > 0 || nodeCount < 3 || rng.chance(1, 2))
+          events.push({ atMs: t, kind: 'diskWriteError', node });
         else {
           corruptions += 1;
           downUntil.set(node, t + length + 5000);
@@ -324,9 +365,18 @@ export function drawFaultSchedule(rng: Rng, world: WorldKnobs, nodeCount: number
         if (shape === 0) events.push({ atMs: t, kind: 'crashLeader', losePageCache, downMs: length });
         // Cut off long enough for the others to elect and commit (a deposed leader that does not
         // know it yet is what ReadIndex must not be fooled by).
-        else if (shape === 1) events.push({ atMs: t, kind: 'isolateLeader' }, { atMs: t + length + rng.int(200, 600), kind: 'heal' });
-        else if (shape === 2) events.push({ atMs: t, kind: 'crashNextLeader', afterMs: rng.chance(1, 3) ? 0 : rng.int(1, 40), losePageCache, downMs: length });
-        else if (shape === 3) events.push({ atMs: t, kind: 'isolateNextLeader' }, { atMs: t + length + 500, kind: 'heal' });
+        else if (shape === 1)
+          events.push({ atMs: t, kind: 'isolateLeader' }, { atMs: t + length + rng.int(200, 600), kind: 'heal' });
+        else if (shape === 2)
+          events.push({
+            atMs: t,
+            kind: 'crashNextLeader',
+            afterMs: rng.chance(1, 3) ? 0 : rng.int(1, 40),
+            losePageCache,
+            downMs: length,
+          });
+        else if (shape === 3)
+          events.push({ atMs: t, kind: 'isolateNextLeader' }, { atMs: t + length + 500, kind: 'heal' });
         else events.push({ atMs: t, kind: 'crashWhenCaughtUp', losePageCache, downMs: length });
         break;
       }

@@ -83,8 +83,18 @@ export class LockWorkload {
   private readonly clients: Client[];
   private counter = 0;
   private leaderHint: string | null = null;
-  private readonly open = new Map<string, { readonly client: Client; readonly kind: 'command' | 'keepAlive' | 'read'; readonly node: string }>();
-  readonly stats: LockWorkloadStats = { commands: 0, retries: 0, keepalives: 0, grants: 0, staleTokens: 0, sessionsLost: 0 };
+  private readonly open = new Map<
+    string,
+    { readonly client: Client; readonly kind: 'command' | 'keepAlive' | 'read'; readonly node: string }
+  >();
+  readonly stats: LockWorkloadStats = {
+    commands: 0,
+    retries: 0,
+    keepalives: 0,
+    grants: 0,
+    staleTokens: 0,
+    sessionsLost: 0,
+  };
   /** Highest log index of an acknowledged grant (every live node must reach it when settling). */
   acknowledgedIndexMax = 0;
 
@@ -167,12 +177,21 @@ export class LockWorkload {
     if (op.kind === 'read') return this.send(c, op, 'read');
     c.seq += 1;
     this.stats.commands += 1;
-    const pending: Pending = { command: { type: 'client', clientId: c.id, seq: c.seq, op: op.op }, firstSentMs: nowMs, requestId: null, node: null, retryAtMs: 0 };
+    const pending: Pending = {
+      command: { type: 'client', clientId: c.id, seq: c.seq, op: op.op },
+      firstSentMs: nowMs,
+      requestId: null,
+      node: null,
+      retryAtMs: 0,
+    };
     c.pending = pending;
     return this.sendPending(c, pending, nowMs);
   }
 
-  private pickOperation(c: Client, nowMs: number): { readonly kind: 'op'; readonly op: Operation } | { readonly kind: 'read'; readonly query: Query } | null {
+  private pickOperation(
+    c: Client,
+    nowMs: number,
+  ): { readonly kind: 'op'; readonly op: Operation } | { readonly kind: 'read'; readonly query: Query } | null {
     const session = c.session;
     if (session === null) return { kind: 'op', op: { type: 'openSession', ttlMs: this.options.ttlMs } };
     if (this.rng.chance(1, 60)) {
@@ -192,21 +211,56 @@ export class LockWorkload {
     if (old !== undefined && roll < 40) {
       // The paused-holder hazard: a write with the token of a lock it no longer holds.
       const value = new Uint8Array([0xff]);
-      return { kind: 'op', op: { type: 'put', session, key: `f/${old.name}`, value, ifVersion: null, ephemeral: false, fence: { lock: old.name, token: old.token } } };
+      return {
+        kind: 'op',
+        op: {
+          type: 'put',
+          session,
+          key: `f/${old.name}`,
+          value,
+          ifVersion: null,
+          ephemeral: false,
+          fence: { lock: old.name, token: old.token },
+        },
+      };
     }
     const fenced = held.filter(([, h]) => h.kind === 'mutex' || h.kind === 'write');
     if (fenced.length > 0 && roll < 50) {
       const [name, h] = this.rng.pick(fenced);
       const value = new Uint8Array([c.seq & 0xff]);
-      return { kind: 'op', op: { type: 'put', session, key: `f/${name}`, value, ifVersion: null, ephemeral: false, fence: { lock: name, token: h.token } } };
+      return {
+        kind: 'op',
+        op: {
+          type: 'put',
+          session,
+          key: `f/${name}`,
+          value,
+          ifVersion: null,
+          ephemeral: false,
+          fence: { lock: name, token: h.token },
+        },
+      };
     }
     if (roll < 65) {
       const key = this.rng.pick(keys);
       const ifVersion = this.rng.chance(1, 4) ? null : (c.versions.get(key) ?? 0);
-      return { kind: 'op', op: { type: 'put', session, key, value: new Uint8Array([roll]), ifVersion, ephemeral: this.rng.chance(1, 5), fence: null } };
+      return {
+        kind: 'op',
+        op: {
+          type: 'put',
+          session,
+          key,
+          value: new Uint8Array([roll]),
+          ifVersion,
+          ephemeral: this.rng.chance(1, 5),
+          fence: null,
+        },
+      };
     }
     if (roll < 72) {
-      const query: Query = this.rng.chance(1, 2) ? { kind: 'get', key: this.rng.pick(keys) } : { kind: 'checkFence', lock: this.rng.pick(mutexes), token: this.rng.int(1, 50) };
+      const query: Query = this.rng.chance(1, 2)
+        ? { kind: 'get', key: this.rng.pick(keys) }
+        : { kind: 'checkFence', lock: this.rng.pick(mutexes), token: this.rng.int(1, 50) };
       return { kind: 'read', query };
     }
     const waitMs = this.rng.chance(1, 2) ? 0 : this.rng.int(50, this.options.ttlMs);
@@ -321,7 +375,8 @@ export class LockWorkload {
     this.stats.grants += 1;
     this.acknowledgedIndexMax = Math.max(this.acknowledgedIndexMax, this.checker.acknowledgedGrant(name, token));
     c.held.set(name, { kind, token });
-    if (nowMs < c.safeUntilMs) this.checker.believe(c.id, name, token, kind === 'mutex' || kind === 'write', nowMs, c.safeUntilMs);
+    if (nowMs < c.safeUntilMs)
+      this.checker.believe(c.id, name, token, kind === 'mutex' || kind === 'write', nowMs, c.safeUntilMs);
   }
 
   /** Notifications from the node a client is connected to. */
@@ -366,7 +421,8 @@ export class LockWorkload {
   private loseSession(c: Client): void {
     if (c.session === null) return;
     this.stats.sessionsLost += 1;
-    for (const [name, h] of c.held) if (h.kind === 'mutex' || h.kind === 'write') c.oldTokens.push({ name, token: h.token });
+    for (const [name, h] of c.held)
+      if (h.kind === 'mutex' || h.kind === 'write') c.oldTokens.push({ name, token: h.token });
     c.oldTokens = c.oldTokens.slice(-3);
     for (const name of [...c.held.keys()]) this.endBelief(c, name);
     c.session = null;

@@ -48,7 +48,10 @@ export function huntMutant(mutant: Mutant, options: HuntOptions): HuntResult {
  * The mutant table of docs/simulator.md: what each bug breaks, where it runs, how many seeds it
  * took and who caught it; with `rates`, also on how many of `seeds` seeds it is caught at all.
  */
-export function mutantTable(results: readonly HuntResult[], rates?: { readonly rates: ReadonlyMap<string, number>; readonly seeds: number }): string {
+export function mutantTable(
+  results: readonly HuntResult[],
+  rates?: { readonly rates: ReadonlyMap<string, number>; readonly seeds: number },
+): string {
   const rows = results.map((r) => {
     const where = `${r.mutant.profile}, ${r.mutant.nodes} nodes${r.mutant.workload === 'hash' ? '' : `, ${r.mutant.workload}`}`;
     const caught = r.caught === null ? `not caught in ${r.seedsRun}` : `${r.seedsRun}`;

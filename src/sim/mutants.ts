@@ -30,20 +30,104 @@ export interface Mutant {
 
 /** Every mutant, in the order the runner tries them and the docs list them. */
 export const mutants: readonly Mutant[] = [
-  { name: 'forget-vote', breaks: 'votedFor is persistent (Figure 2): a restarted node votes twice in one term', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'forget-term', breaks: 'currentTerm is persistent (Figure 2): a restarted node takes its term from its log', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'skip-fsync', breaks: 'persist before answering (Figure 2): writes complete without a sync, so a power cut takes them back', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'ack-before-durable', breaks: 'the Ready rule: votes, acks and applies go out before their write completes', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'commit-old-term', breaks: 'Raft §5.4.2 (Figure 8): a leader commits an earlier term\'s entry by counting replicas', workload: 'hash', profile: 'figure8', nodes: 3 },
-  { name: 'vote-any-log', breaks: 'Raft §5.4.1: a vote goes to a candidate with a shorter or older log', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'prevote-as-vote', breaks: 'PreVote (§9.6): a candidate counts pre-vote answers as votes', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'apply-before-commit', breaks: 'Raft §5.3: a follower applies entries the leader has not committed', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'skip-prev-check', breaks: 'Raft §5.3 log matching: a follower appends without checking the entry before', workload: 'hash', profile: 'elections', nodes: 5 },
-  { name: 'leader-keeps-role', breaks: 'Raft §5.1: a leader that sees a higher term stays leader', workload: 'hash', profile: 'partitions', nodes: 5 },
-  { name: 'read-without-quorum', breaks: 'ReadIndex (§6.4): a leader answers a read without confirming it still leads', workload: 'hash', profile: 'partitions', nodes: 5 },
-  { name: 'apply-local-time', breaks: 'log time: a node expires sessions by its own clock, not the leader-stamped log time', workload: 'locks', profile: 'swarm', nodes: 5 },
-  { name: 'reuse-fencing-token', breaks: 'fencing: one entry that grants several waiters gives them the same token', workload: 'locks', profile: 'swarm', nodes: 5 },
-  { name: 'lost-dedup', breaks: 'exactly once (§6.3): a retried command takes effect again', workload: 'locks', profile: 'elections', nodes: 5 },
+  {
+    name: 'forget-vote',
+    breaks: 'votedFor is persistent (Figure 2): a restarted node votes twice in one term',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'forget-term',
+    breaks: 'currentTerm is persistent (Figure 2): a restarted node takes its term from its log',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'skip-fsync',
+    breaks: 'persist before answering (Figure 2): writes complete without a sync, so a power cut takes them back',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'ack-before-durable',
+    breaks: 'the Ready rule: votes, acks and applies go out before their write completes',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'commit-old-term',
+    breaks: "Raft §5.4.2 (Figure 8): a leader commits an earlier term's entry by counting replicas",
+    workload: 'hash',
+    profile: 'figure8',
+    nodes: 3,
+  },
+  {
+    name: 'vote-any-log',
+    breaks: 'Raft §5.4.1: a vote goes to a candidate with a shorter or older log',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'prevote-as-vote',
+    breaks: 'PreVote (§9.6): a candidate counts pre-vote answers as votes',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'apply-before-commit',
+    breaks: 'Raft §5.3: a follower applies entries the leader has not committed',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'skip-prev-check',
+    breaks: 'Raft §5.3 log matching: a follower appends without checking the entry before',
+    workload: 'hash',
+    profile: 'elections',
+    nodes: 5,
+  },
+  {
+    name: 'leader-keeps-role',
+    breaks: 'Raft §5.1: a leader that sees a higher term stays leader',
+    workload: 'hash',
+    profile: 'partitions',
+    nodes: 5,
+  },
+  {
+    name: 'read-without-quorum',
+    breaks: 'ReadIndex (§6.4): a leader answers a read without confirming it still leads',
+    workload: 'hash',
+    profile: 'partitions',
+    nodes: 5,
+  },
+  {
+    name: 'apply-local-time',
+    breaks: 'log time: a node expires sessions by its own clock, not the leader-stamped log time',
+    workload: 'locks',
+    profile: 'swarm',
+    nodes: 5,
+  },
+  {
+    name: 'reuse-fencing-token',
+    breaks: 'fencing: one entry that grants several waiters gives them the same token',
+    workload: 'locks',
+    profile: 'swarm',
+    nodes: 5,
+  },
+  {
+    name: 'lost-dedup',
+    breaks: 'exactly once (§6.3): a retried command takes effect again',
+    workload: 'locks',
+    profile: 'elections',
+    nodes: 5,
+  },
 ];
 
 export const mutantNames: readonly MutantName[] = mutants.map((m) => m.name);
@@ -88,7 +172,13 @@ export function mutantSetup(name: MutantName): MutantSetup {
       return { ...noMutant, wrapCore: forgetting((p) => ({ ...p, hardState: { ...p.hardState, vote: null } })) };
     case 'forget-term':
       // The term is rebuilt from the log (and the vote, which belongs to a term, goes with it).
-      return { ...noMutant, wrapCore: forgetting((p) => ({ ...p, hardState: { ...p.hardState, term: asTerm(lastLogTerm(p)), vote: null } })) };
+      return {
+        ...noMutant,
+        wrapCore: forgetting((p) => ({
+          ...p,
+          hardState: { ...p.hardState, term: asTerm(lastLogTerm(p)), vote: null },
+        })),
+      };
     case 'skip-fsync':
     case 'ack-before-durable':
       return { ...noMutant, driver: name };

@@ -39,7 +39,8 @@ export class Operator {
   private readonly replacements: Replacement[] = [];
 
   replace(name: string): void {
-    if (!this.replacements.some((r) => r.name === name)) this.replacements.push({ name, stage: 'remove', requestId: null, sentAtMs: 0 });
+    if (!this.replacements.some((r) => r.name === name))
+      this.replacements.push({ name, stage: 'remove', requestId: null, sentAtMs: 0 });
   }
 
   /** Replacements still under way, as `n2 (add)`. */
@@ -77,7 +78,8 @@ export class Operator {
             break;
           }
           const progress = status.progress.find((p) => p.id === id);
-          if (progress !== undefined && progress.match >= status.commit) this.propose(cluster, r, { type: 'promoteLearner', node: id });
+          if (progress !== undefined && progress.match >= status.commit)
+            this.propose(cluster, r, { type: 'promoteLearner', node: id });
           break;
         }
         default:

@@ -58,8 +58,19 @@ export function faultEventArbitrary(nodes: number, durationMs: number): fc.Arbit
     fc.record({ atMs: at, kind: fc.constant('crash' as const), node: name, losePageCache: fc.boolean() }),
     fc.record({ atMs: at, kind: fc.constant('restart' as const), node: name }),
     fc.record({ atMs: at, kind: fc.constant('crashLeader' as const), losePageCache: fc.boolean(), downMs: length }),
-    fc.record({ atMs: at, kind: fc.constant('crashNextLeader' as const), afterMs: fc.integer({ min: 0, max: 50 }), losePageCache: fc.boolean(), downMs: length }),
-    fc.record({ atMs: at, kind: fc.constant('crashWhenCaughtUp' as const), losePageCache: fc.boolean(), downMs: length }),
+    fc.record({
+      atMs: at,
+      kind: fc.constant('crashNextLeader' as const),
+      afterMs: fc.integer({ min: 0, max: 50 }),
+      losePageCache: fc.boolean(),
+      downMs: length,
+    }),
+    fc.record({
+      atMs: at,
+      kind: fc.constant('crashWhenCaughtUp' as const),
+      losePageCache: fc.boolean(),
+      downMs: length,
+    }),
     fc.record({ atMs: at, kind: fc.constant('isolateNextLeader' as const) }),
     fc.record({ atMs: at, kind: fc.constant('isolate' as const), node: name }),
     fc.record({ atMs: at, kind: fc.constant('isolateLeader' as const) }),
@@ -67,8 +78,12 @@ export function faultEventArbitrary(nodes: number, durationMs: number): fc.Arbit
     ...(link === null
       ? []
       : [
-          fc.record({ atMs: at, link }).map(({ atMs, link: { from, to } }): FaultEvent => ({ atMs, kind: 'oneWay', from, to })),
-          fc.record({ atMs: at, link, forMs: length }).map(({ atMs, link: { from, to }, forMs }): FaultEvent => ({ atMs, kind: 'clog', from, to, forMs })),
+          fc
+            .record({ atMs: at, link })
+            .map(({ atMs, link: { from, to } }): FaultEvent => ({ atMs, kind: 'oneWay', from, to })),
+          fc
+            .record({ atMs: at, link, forMs: length })
+            .map(({ atMs, link: { from, to }, forMs }): FaultEvent => ({ atMs, kind: 'clog', from, to, forMs })),
         ]),
     fc.record({
       atMs: at,
@@ -76,8 +91,18 @@ export function faultEventArbitrary(nodes: number, durationMs: number): fc.Arbit
       groups: fc.shuffledSubarray(Array.from({ length: nodes }, (_, i) => `n${i + 1}`)).map((g) => [g]),
     }),
     fc.record({ atMs: at, kind: fc.constant('pause' as const), node: name, forMs: length }),
-    fc.record({ atMs: at, kind: fc.constant('drift' as const), node: name, ppm: fc.integer({ min: -50_000, max: 50_000 }) }),
-    fc.record({ atMs: at, kind: fc.constant('clockJump' as const), node: name, jumpMs: fc.integer({ min: 0, max: 2000 }) }),
+    fc.record({
+      atMs: at,
+      kind: fc.constant('drift' as const),
+      node: name,
+      ppm: fc.integer({ min: -50_000, max: 50_000 }),
+    }),
+    fc.record({
+      atMs: at,
+      kind: fc.constant('clockJump' as const),
+      node: name,
+      jumpMs: fc.integer({ min: 0, max: 2000 }),
+    }),
     fc.record({ atMs: at, kind: fc.constant('diskWriteError' as const), node: name }),
     fc.record({ atMs: at, kind: fc.constant('diskCorruptRead' as const), node: name }),
     fc.record({ atMs: at, kind: fc.constant('transfer' as const), to: name }),

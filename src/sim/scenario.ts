@@ -41,7 +41,13 @@ const nat = (field: string): FieldCheck => [field, isNat, 'a non-negative intege
 
 /** The fields each fault kind needs beyond `atMs` and `kind`. */
 const eventFields: Readonly<Record<FaultEvent['kind'], readonly FieldCheck[]>> = {
-  partition: [['groups', (v) => Array.isArray(v) && v.every((g) => Array.isArray(g) && g.every(isName)), 'an array of node-name arrays']],
+  partition: [
+    [
+      'groups',
+      (v) => Array.isArray(v) && v.every((g) => Array.isArray(g) && g.every(isName)),
+      'an array of node-name arrays',
+    ],
+  ],
   isolate: [node('node')],
   isolateLeader: [],
   bridge: [node('node')],
@@ -55,7 +61,10 @@ const eventFields: Readonly<Record<FaultEvent['kind'], readonly FieldCheck[]>> =
   crashWhenCaughtUp: [['losePageCache', (v) => typeof v === 'boolean', 'a boolean'], nat('downMs')],
   isolateNextLeader: [],
   pause: [node('node'), nat('forMs')],
-  drift: [node('node'), ['ppm', (v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1_000_000, 'ppm within ±10^6']],
+  drift: [
+    node('node'),
+    ['ppm', (v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1_000_000, 'ppm within ±10^6'],
+  ],
   clockJump: [node('node'), nat('jumpMs')],
   diskWriteError: [node('node')],
   diskCorruptRead: [node('node')],
@@ -66,7 +75,8 @@ function checkEvent(raw: unknown, at: string): Result<FaultEvent, string> {
   if (!isObject(raw)) return err(`${at}: not an object`);
   if (!isNat(raw['atMs'])) return err(`${at}.atMs: expected a non-negative integer`);
   const kind = raw['kind'];
-  if (typeof kind !== 'string' || !(faultKinds as readonly string[]).includes(kind)) return err(`${at}.kind: unknown fault ${JSON.stringify(kind)}`);
+  if (typeof kind !== 'string' || !(faultKinds as readonly string[]).includes(kind))
+    return err(`${at}.kind: unknown fault ${JSON.stringify(kind)}`);
   for (const [field, test, what] of eventFields[kind as FaultEvent['kind']]) {
     if (!test(raw[field])) return err(`${at}.${field}: expected ${what}`);
   }
@@ -98,5 +108,11 @@ export function parseScenario(text: string): Result<Scenario, string> {
     events.push(e.value);
   }
   events.sort((a, b) => a.atMs - b.atMs);
-  return ok({ seed: raw['seed'], nodes: raw['nodes'], durationMs: raw['durationMs'], profile: profile as Profile, events });
+  return ok({
+    seed: raw['seed'],
+    nodes: raw['nodes'],
+    durationMs: raw['durationMs'],
+    profile: profile as Profile,
+    events,
+  });
 }

@@ -723,7 +723,10 @@ export class Simulation {
     const ids = this.nodes.map((n) => n.id);
     switch (event.kind) {
       case 'partition':
-        this.network.partition(ids, event.groups.map((g) => g.flatMap((x) => this.addressOf(x))));
+        this.network.partition(
+          ids,
+          event.groups.map((g) => g.flatMap((x) => this.addressOf(x))),
+        );
         return;
       case 'isolate':
         for (const a of this.addressOf(event.node)) this.network.isolate(ids, a);
@@ -834,7 +837,11 @@ export class Simulation {
         return null;
       case 'isolate':
         this.trace.add(this.now, `${n.name} is cut off as it wins`);
-        for (const a of this.addressOf(n.name)) this.network.isolate(this.nodes.map((x) => x.id), a);
+        for (const a of this.addressOf(n.name))
+          this.network.isolate(
+            this.nodes.map((x) => x.id),
+            a,
+          );
         return null;
       case 'crashNow':
         return effect.crash;

@@ -46,7 +46,12 @@ export interface RunOptions {
   readonly onTrace?: (line: string) => void;
 }
 
-export function replayCommand(scenario: Scenario, from: RunOptions['replayFrom'], workload: SimMachineKind = 'hash', mutant?: MutantName): string {
+export function replayCommand(
+  scenario: Scenario,
+  from: RunOptions['replayFrom'],
+  workload: SimMachineKind = 'hash',
+  mutant?: MutantName,
+): string {
   const flag = `${workload === 'hash' ? '' : ` --workload ${workload}`}${mutant === undefined ? '' : ` --mutant ${mutant}`}`;
   if (from.kind === 'file') return `npx raftlock sim --scenario ${from.path}${flag}`;
   return `npx raftlock sim --seed ${scenario.seed} --nodes ${scenario.nodes} --duration ${scenario.durationMs}ms --profile ${scenario.profile}${flag}`;
@@ -93,7 +98,8 @@ export function runSimulation(options: RunOptions): SimulationOutcome {
     sim.runUntil(scenario.durationMs);
     const budgetMs = (options.livenessTimeouts ?? 50) * 2 * electionTicks * tickMs;
     const missing = sim.settle(budgetMs);
-    if (missing !== null) return fail('liveness', 'liveness', `not live ${budgetMs}ms after the faults ended: ${missing}`);
+    if (missing !== null)
+      return fail('liveness', 'liveness', `not live ${budgetMs}ms after the faults ended: ${missing}`);
     return { passed: true, seed: scenario.seed, traceHash: sim.trace.hash, stats: sim.collectStats() };
   } catch (e) {
     if (e instanceof Violation) return fail('correctness', e.checker, e.message);

@@ -42,6 +42,8 @@ export class Trace {
 
   /** The newest lines, oldest first. */
   tail(): string[] {
-    return this.filled ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)] : this.ring.slice(0, this.next);
+    return this.filled
+      ? [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)]
+      : this.ring.slice(0, this.next);
   }
 }

@@ -69,9 +69,13 @@ export class Workload {
   /** The next request, due now; schedules the one after. Null when that node has too many open. */
   next(nowMs: number): Operation | null {
     this.nextAtMs = nowMs + this.gap();
-    if (this.leaderHint !== null && this.oldestWriteAt(this.leaderHint) < nowMs - this.patienceMs) this.leaderHint = null;
+    if (this.leaderHint !== null && this.oldestWriteAt(this.leaderHint) < nowMs - this.patienceMs)
+      this.leaderHint = null;
     const kind: OperationKind = this.rng.chance(1, 5) ? 'read' : 'write';
-    const node = kind === 'write' && this.leaderHint !== null && this.rng.chance(4, 5) ? this.leaderHint : this.rng.pick(this.nodes);
+    const node =
+      kind === 'write' && this.leaderHint !== null && this.rng.chance(4, 5)
+        ? this.leaderHint
+        : this.rng.pick(this.nodes);
     let openAtNode = 0;
     for (const r of this.open.values()) if (r.node === node) openAtNode += 1;
     if (openAtNode >= this.openPerNodeMax) return null;
@@ -79,7 +83,16 @@ export class Workload {
     const requestId = `c${this.counter}`;
     const payload = this.payload(this.rng);
     const floorIndex = kind === 'read' ? this.acknowledgedIndexMax : 0;
-    this.open.set(requestId, { requestId, node, kind, invokedMs: nowMs, completedMs: null, outcome: null, index: null, floorIndex });
+    this.open.set(requestId, {
+      requestId,
+      node,
+      kind,
+      invokedMs: nowMs,
+      completedMs: null,
+      outcome: null,
+      index: null,
+      floorIndex,
+    });
     this.stats.invoked += 1;
     return { requestId, node, kind, payload };
   }
@@ -145,7 +158,8 @@ export class Workload {
   /** When the oldest write still open at `node` was sent (Infinity: none). */
   private oldestWriteAt(node: string): number {
     let oldest = Number.POSITIVE_INFINITY;
-    for (const r of this.open.values()) if (r.node === node && r.kind === 'write' && r.invokedMs < oldest) oldest = r.invokedMs;
+    for (const r of this.open.values())
+      if (r.node === node && r.kind === 'write' && r.invokedMs < oldest) oldest = r.invokedMs;
     return oldest;
   }
 

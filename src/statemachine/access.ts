@@ -48,7 +48,12 @@ export function neededRight(op: Operation): { readonly right: Right; readonly na
  * session is another principal's and it is not an admin, or it lacks the operation's right.
  * null when allowed. A null principal (insecure mode) is never refused.
  */
-export function refuseOperation(auth: AuthStore, principal: string | null, session: Session, op: Operation): CommandResult | null {
+export function refuseOperation(
+  auth: AuthStore,
+  principal: string | null,
+  session: Session,
+  op: Operation,
+): CommandResult | null {
   if (principal === null) return null;
   if (!userExists(auth, principal)) return failure('PERMISSION_DENIED', describeUnknownUser(principal));
   if (!mayActOnSession(auth, principal, session.owner)) {
@@ -83,7 +88,12 @@ export function clientOfLane(clientId: string): string {
  * and how, for the holder's `revoked` notification. Another principal may only do so as an admin;
  * in insecure mode (no principals) any client may, and the client id tells them apart.
  */
-export function revocationOf(principal: string | null, clientId: string, session: Session, op: Operation): Revocation | null {
+export function revocationOf(
+  principal: string | null,
+  clientId: string,
+  session: Session,
+  op: Operation,
+): Revocation | null {
   if (principal === session.owner && clientOfLane(clientId) === clientOfLane(session.clientId)) return null;
   switch (op.type) {
     case 'release':

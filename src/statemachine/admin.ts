@@ -17,7 +17,8 @@ import { assertNever } from '../util/assert.js';
  */
 export function runAdmin(ctx: ApplyContext, principal: string | null, action: AdminCommand): CommandResult {
   const auth = ctx.state.auth;
-  if (principal !== null && !userExists(auth, principal)) return failure('PERMISSION_DENIED', describeUnknownUser(principal));
+  if (principal !== null && !userExists(auth, principal))
+    return failure('PERMISSION_DENIED', describeUnknownUser(principal));
   const ownPassword = action.type === 'userPassword' && action.user === principal;
   if (!ownPassword && !isAdmin(auth, principal)) {
     return failure('PERMISSION_DENIED', `${principal ?? 'nobody'} may not ${action.type} (needs the admin role)`);

@@ -46,7 +46,16 @@ function runOperation(
     case 'release':
       return release(ctx, session, op.name, revocationOf(principal, clientId, session, op));
     case 'handoff':
-      return handOff(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs, revocationOf(principal, clientId, session, op));
+      return handOff(
+        ctx,
+        session,
+        clientId,
+        seq,
+        op.name,
+        op.waitMs,
+        op.lockDelayMs,
+        revocationOf(principal, clientId, session, op),
+      );
     case 'campaign':
       return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
     case 'resign':
@@ -81,7 +90,10 @@ function runClient(ctx: ApplyContext, command: ClientCommand): CommandResult {
     case 'duplicate':
       return verdict.result;
     case 'stale':
-      return failure('INVALID_ARGUMENT', `seq ${seq} of ${clientId} is older than its last applied seq ${verdict.lastSeq}`);
+      return failure(
+        'INVALID_ARGUMENT',
+        `seq ${seq} of ${clientId} is older than its last applied seq ${verdict.lastSeq}`,
+      );
     case 'foreign':
       return failure('PERMISSION_DENIED', `client id ${JSON.stringify(clientId)} is in use by another principal`);
     case 'new':
@@ -91,7 +103,8 @@ function runClient(ctx: ApplyContext, command: ClientCommand): CommandResult {
   }
   if (op.type === 'openSession') {
     // Nothing to bind a refusal to: a retry is refused again, or opens once the user exists.
-    if (principal !== null && !userExists(state.auth, principal)) return failure('PERMISSION_DENIED', describeUnknownUser(principal));
+    if (principal !== null && !userExists(state.auth, principal))
+      return failure('PERMISSION_DENIED', describeUnknownUser(principal));
     const session = openSession(ctx, clientId, op.ttlMs, principal);
     const result = okResult({ kind: 'session', session: session.id, ttlMs: op.ttlMs });
     recordResult(state, clientId, seq, result, session, principal);
@@ -101,7 +114,8 @@ function runClient(ctx: ApplyContext, command: ClientCommand): CommandResult {
   if (session === undefined) {
     return failure('SESSION_EXPIRED', `session ${op.session} is not live`);
   }
-  const result = refuseOperation(state.auth, principal, session, op) ?? runOperation(ctx, session, clientId, seq, op, principal);
+  const result =
+    refuseOperation(state.auth, principal, session, op) ?? runOperation(ctx, session, clientId, seq, op, principal);
   // closeSession trims the client's entry with the session: a retry then reports SESSION_EXPIRED.
   if (state.sessions.get(session.id) === session) recordResult(state, clientId, seq, result, session, principal);
   return result;

@@ -65,7 +65,9 @@ export function authProblems(auth: AuthStore, prefixBytesMax: number): string[] 
   const admin = auth.roles.get(adminRole);
   if (admin === undefined || !samePermissions(admin, adminPermissions)) problems.push('the admin role was changed');
   for (const [name, user] of auth.users) {
-    const bad = nameProblem(name, 'user') ?? (user.passwordHash === null ? null : passwordHashProblem(user.passwordHash, `password hash of ${name}`));
+    const bad =
+      nameProblem(name, 'user') ??
+      (user.passwordHash === null ? null : passwordHashProblem(user.passwordHash, `password hash of ${name}`));
     if (bad !== null) problems.push(bad);
     for (const role of user.roles) {
       if (!auth.roles.has(role)) problems.push(`user ${name} holds role ${role}, which does not exist`);
@@ -76,10 +78,14 @@ export function authProblems(auth: AuthStore, prefixBytesMax: number): string[] 
     if (bad !== null) problems.push(bad);
     let previous: string | null = null;
     for (const p of permissions) {
-      const wrong = prefixProblem(p.prefix, `prefix of role ${name}`, prefixBytesMax) ?? rightsProblem(p.rights, `rights of role ${name}`);
+      const wrong =
+        prefixProblem(p.prefix, `prefix of role ${name}`, prefixBytesMax) ??
+        rightsProblem(p.rights, `rights of role ${name}`);
       if (wrong !== null) problems.push(wrong);
-      if (previous !== null && compareStrings(previous, p.prefix) >= 0) problems.push(`role ${name}: prefixes are not sorted and unique`);
-      if (wrong === null && canonicalRights(p.rights).join() !== p.rights.join()) problems.push(`role ${name}: rights are not in canonical order`);
+      if (previous !== null && compareStrings(previous, p.prefix) >= 0)
+        problems.push(`role ${name}: prefixes are not sorted and unique`);
+      if (wrong === null && canonicalRights(p.rights).join() !== p.rights.join())
+        problems.push(`role ${name}: rights are not in canonical order`);
       previous = p.prefix;
     }
   }
@@ -87,5 +93,7 @@ export function authProblems(auth: AuthStore, prefixBytesMax: number): string[] 
 }
 
 function samePermissions(a: readonly Permission[], b: readonly Permission[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.prefix === b[i]?.prefix && p.rights.join() === b[i]?.rights.join());
+  return (
+    a.length === b.length && a.every((p, i) => p.prefix === b[i]?.prefix && p.rights.join() === b[i]?.rights.join())
+  );
 }

@@ -171,7 +171,15 @@ function operands(op: Operation): unknown[] {
     case 'proclaim':
       return [op.session, op.name, op.value];
     case 'put':
-      return [op.session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence?.lock ?? null, op.fence?.token ?? null];
+      return [
+        op.session,
+        op.key,
+        op.value,
+        op.ifVersion,
+        op.ephemeral,
+        op.fence?.lock ?? null,
+        op.fence?.token ?? null,
+      ];
     case 'delete':
       return [op.session, op.key, op.ifVersion, op.fence?.lock ?? null, op.fence?.token ?? null];
     default:
@@ -221,11 +229,17 @@ export function encodeCommand(command: Command): Uint8Array {
       return packr.pack([1, command.sessions]);
     case 'client': {
       const code = opCodes.indexOf(command.op.type);
-      if (command.principal === undefined) return packr.pack([2, command.clientId, command.seq, code, ...operands(command.op)]);
+      if (command.principal === undefined)
+        return packr.pack([2, command.clientId, command.seq, code, ...operands(command.op)]);
       return packr.pack([3, command.principal, command.clientId, command.seq, code, ...operands(command.op)]);
     }
     case 'admin':
-      return packr.pack([4, command.principal, actionCodes.indexOf(command.action.type), ...actionOperands(command.action)]);
+      return packr.pack([
+        4,
+        command.principal,
+        actionCodes.indexOf(command.action.type),
+        ...actionOperands(command.action),
+      ]);
     default:
       return assertNever(command, 'command');
   }
@@ -280,7 +294,10 @@ function optionalVersion(value: unknown): number | null {
 
 function optionalFence(lock: unknown, token: unknown, config: LockMachineConfig): Fence | null {
   if (lock === null && token === null) return null;
-  return { lock: text(lock, 'fence lock', config.nameBytesMax), token: integer(token, 'fence token', 0, Number.MAX_SAFE_INTEGER) };
+  return {
+    lock: text(lock, 'fence lock', config.nameBytesMax),
+    token: integer(token, 'fence token', 0, Number.MAX_SAFE_INTEGER),
+  };
 }
 
 function delay(value: unknown, config: LockMachineConfig): number {
@@ -324,7 +341,13 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
       return { type, session: session(f[4]) };
     case 'acquire':
     case 'handoff':
-      return { type, session: session(f[4]), name: text(f[5], 'name', name), waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax), lockDelayMs: delay(f[7], config) };
+      return {
+        type,
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax),
+        lockDelayMs: delay(f[7], config),
+      };
     case 'acquireSemaphore':
       return {
         type,
@@ -359,7 +382,12 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
         lockDelayMs: delay(f[8], config),
       };
     case 'proclaim':
-      return { type, session: session(f[4]), name: text(f[5], 'name', name), value: bytes(f[6], 'value', config.valueBytesMax) };
+      return {
+        type,
+        session: session(f[4]),
+        name: text(f[5], 'name', name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+      };
     case 'put': {
       const ephemeral = f[8];
       if (typeof ephemeral !== 'boolean') fail('ephemeral must be a boolean');
@@ -485,7 +513,11 @@ function decodeFields(f: Fields, config: LockMachineConfig): Command {
   }
   if (tag === 4) {
     if (f.length < 3) fail('an admin command needs a principal (or null) and an action code');
-    return { type: 'admin', principal: f[1] === null ? null : authName(f[1], 'principal'), action: decodeAction(f, config) };
+    return {
+      type: 'admin',
+      principal: f[1] === null ? null : authName(f[1], 'principal'),
+      action: decodeAction(f, config),
+    };
   }
   return fail(`unknown command tag ${describe(tag)}`);
 }

@@ -17,7 +17,12 @@ export type DedupVerdict =
  */
 const fresh: DedupVerdict = { kind: 'new' };
 
-export function checkDuplicate(state: LockState, clientId: string, seq: number, principal: string | null): DedupVerdict {
+export function checkDuplicate(
+  state: LockState,
+  clientId: string,
+  seq: number,
+  principal: string | null,
+): DedupVerdict {
   const entry = state.clients.get(clientId);
   if (entry === undefined) return fresh;
   if (entry.principal !== principal) return { kind: 'foreign', principal: entry.principal };
@@ -67,4 +72,3 @@ export function trimClients(state: LockState, session: Session): void {
   }
   session.clients.clear();
 }
-

@@ -39,7 +39,12 @@ export function campaign(
  * Resign: the leader steps down and the next candidate in line is elected in the same step.
  * `revocation`: another client ends this session's leadership (the leader is told first).
  */
-export function resign(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
+export function resign(
+  ctx: ApplyContext,
+  session: Session,
+  name: string,
+  revocation: Revocation | null,
+): CommandResult {
   return releaseLock(ctx, session, name, ['election'], revocation);
 }
 

@@ -37,7 +37,10 @@ export class HolderSet {
     } else if (this.single === null || this.single.session === session) {
       this.single = hold;
     } else {
-      this.many = new Map([[this.single.session, this.single], [session, hold]]);
+      this.many = new Map([
+        [this.single.session, this.single],
+        [session, hold],
+      ]);
       this.single = null;
     }
   }

@@ -4,7 +4,16 @@ export { encodeCommand, decodeCommand } from './commands.js';
 export { stampPrincipal } from './commands.js';
 export type { ClientCommand, Command, Operation, Fence, RwMode } from './commands.js';
 export { adminRole, allRights, rootUser } from './auth-types.js';
-export type { AdminAction, AdminCommand, AdminCommandType, Permission, Right, RoleView, UserView, WhoAmI } from './auth-types.js';
+export type {
+  AdminAction,
+  AdminCommand,
+  AdminCommandType,
+  Permission,
+  Right,
+  RoleView,
+  UserView,
+  WhoAmI,
+} from './auth-types.js';
 export { nameProblem, passwordHashProblem, prefixProblem, rightsProblem } from './auth-validate.js';
 export type { AuthStore } from './auth-store.js';
 export {

@@ -192,7 +192,7 @@ function cycleWithin(
       if (!members.has(step.to)) continue;
       if (step.to === start) {
         const steps: CycleStep[] = [{ session: node, lock: step.lock }];
-        for (let at = node; at !== start; ) {
+        for (let at = node; at !== start;) {
           const previous = cameFrom.get(at);
           if (previous === undefined) break;
           steps.unshift({ session: previous.from, lock: previous.lock });

@@ -82,7 +82,9 @@ function grant(
   if (state.sessions.get(session.id) !== session) assert(false, `grant of ${lock.name} to dead session ${session.id}`);
   if (!compatible(lock, mode)) assert(false, `grant of ${lock.name} while incompatible`);
   // The seeded bug 'reuse-fencing-token' drops the guard for an entry that grants several times.
-  const token = fencingToken(ctx.mutations.has('reuse-fencing-token') ? ctx.index : Math.max(ctx.index, state.lastToken + 1));
+  const token = fencingToken(
+    ctx.mutations.has('reuse-fencing-token') ? ctx.index : Math.max(ctx.index, state.lastToken + 1),
+  );
   state.lastToken = token;
   const hold: Hold = { session: session.id, token, mode, grantedAtMs: ctx.nowMs, lockDelayMs, value };
   lock.holders.set(session.id, hold);
@@ -226,7 +228,13 @@ export interface Revocation {
  * Tells the holder its hold on `name` ended by someone else's hand. Called before the hold ends,
  * so the notification precedes every grant the same entry makes from it.
  */
-export function pushRevoked(ctx: ApplyContext, session: Session, name: string, hold: Hold, revocation: Revocation): void {
+export function pushRevoked(
+  ctx: ApplyContext,
+  session: Session,
+  name: string,
+  hold: Hold,
+  revocation: Revocation,
+): void {
   ctx.notifications.push({
     kind: 'revoked',
     session: session.id,

@@ -36,7 +36,12 @@ export function acquireMutex(
  * Release of a mutex, semaphore permit or rwlock hold: NOT_HOLDER unless the session holds it.
  * `revocation`: another client releases this session's hold (the holder is told first).
  */
-export function release(ctx: ApplyContext, session: Session, name: string, revocation: Revocation | null): CommandResult {
+export function release(
+  ctx: ApplyContext,
+  session: Session,
+  name: string,
+  revocation: Revocation | null,
+): CommandResult {
   return releaseLock(ctx, session, name, ['mutex', 'semaphore', 'rwlock'], revocation);
 }
 
@@ -59,7 +64,8 @@ export function handOff(
   revocation: Revocation | null,
 ): CommandResult {
   const lock = ctx.state.locks.get(name);
-  if (lock !== undefined && lock.kind !== 'mutex') return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}, not a mutex`);
+  if (lock !== undefined && lock.kind !== 'mutex')
+    return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}, not a mutex`);
   if (lock?.holders.has(session.id) === true) release(ctx, session, name, revocation);
   return acquireMutex(ctx, session, clientId, seq, name, waitMs, lockDelayMs);
 }

@@ -185,7 +185,12 @@ export function whoami(state: LockState, principal: string | null): WhoAmI {
   const user = principal === null ? undefined : state.auth.users.get(principal);
   const roles = user === undefined ? [] : sortedRoles(user);
   const admin = isAdmin(state.auth, principal);
-  return { principal, roles, admin, permissions: admin ? [{ prefix: '', rights: [...allRights] }] : mergedPermissions(state, roles) };
+  return {
+    principal,
+    roles,
+    admin,
+    permissions: admin ? [{ prefix: '', rights: [...allRights] }] : mergedPermissions(state, roles),
+  };
 }
 
 /** The permissions of `roles` merged by prefix: prefixes sorted, rights in canonical order. */

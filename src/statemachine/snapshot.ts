@@ -86,7 +86,9 @@ function encodeAuth(auth: AuthStore): unknown[] {
     const user = auth.users.get(name);
     return [name, user?.passwordHash ?? null, user === undefined ? [] : sortedRoles(user)];
   });
-  const roles = [...auth.roles.keys()].sort().map((name) => [name, (auth.roles.get(name) ?? []).map((p) => [p.prefix, p.rights])]);
+  const roles = [...auth.roles.keys()]
+    .sort()
+    .map((name) => [name, (auth.roles.get(name) ?? []).map((p) => [p.prefix, p.rights])]);
   return [auth.revision, users, roles];
 }
 
@@ -132,7 +134,6 @@ function pick<T>(options: readonly T[], value: unknown, what: string): T {
   return option;
 }
 
-
 function fields(value: unknown, what: string): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
     fail(`${what} must be a map`);
@@ -157,13 +158,30 @@ function event(value: unknown): WatchEvent {
   const index = num(f['index'], 'event index');
   switch (f['type']) {
     case 'put':
-      return { type: 'put', index, key: str(f['key'], 'event key'), version: num(f['version'], 'event version'), value: bin(f['value'], 'event value') };
+      return {
+        type: 'put',
+        index,
+        key: str(f['key'], 'event key'),
+        version: num(f['version'], 'event version'),
+        value: bin(f['value'], 'event value'),
+      };
     case 'delete':
       return { type: 'delete', index, key: str(f['key'], 'event key') };
     case 'grant':
-      return { type: 'grant', index, lock: str(f['lock'], 'event lock'), session: sessionId(num(f['session'], 'event session')), token: fencingToken(num(f['token'], 'event token')) };
+      return {
+        type: 'grant',
+        index,
+        lock: str(f['lock'], 'event lock'),
+        session: sessionId(num(f['session'], 'event session')),
+        token: fencingToken(num(f['token'], 'event token')),
+      };
     case 'release':
-      return { type: 'release', index, lock: str(f['lock'], 'event lock'), session: sessionId(num(f['session'], 'event session')) };
+      return {
+        type: 'release',
+        index,
+        lock: str(f['lock'], 'event lock'),
+        session: sessionId(num(f['session'], 'event session')),
+      };
     case 'leader':
       return {
         type: 'leader',
@@ -307,7 +325,8 @@ function decodeState(bytes: Uint8Array, config: LockMachineConfig): LockState {
   if (top[0] !== magic || (format !== 1 && format !== formatVersion)) {
     fail(`not a raftlock state machine snapshot of format 1 or ${formatVersion}`);
   }
-  if (top.length !== (format === 1 ? 10 : 11)) fail(`a format ${format} snapshot must have ${format === 1 ? 10 : 11} fields`);
+  if (top.length !== (format === 1 ? 10 : 11))
+    fail(`a format ${format} snapshot must have ${format === 1 ? 10 : 11} fields`);
   const state = createLockState(config);
   state.appliedIndex = num(top[2], 'appliedIndex');
   state.logTimeMs = num(top[3], 'logTimeMs');

@@ -51,7 +51,11 @@ function endDelays(ctx: ApplyContext, touched: Map<string, LockRecord>): void {
 export function advanceTime(ctx: ApplyContext): void {
   const state = ctx.state;
   const now = ctx.nowMs;
-  if (state.sessionTimers.peekAtMs() >= now && state.waitTimers.peekAtMs() >= now && state.delayTimers.peekAtMs() > now) {
+  if (
+    state.sessionTimers.peekAtMs() >= now &&
+    state.waitTimers.peekAtMs() >= now &&
+    state.delayTimers.peekAtMs() > now
+  ) {
     return;
   }
   const touched = new Map<string, LockRecord>();

@@ -18,7 +18,9 @@ export function refuseLostWrites(dir: string, nodeId: string, found: EvidenceFou
   const steps = recoverySteps(dir, nodeId);
   if (newest === null) {
     if (found.copies.some((copy) => copy.state === 'damaged')) {
-      const what = found.copies.map((copy) => `${copy.name} ${copy.state === 'damaged' ? copy.why : 'is missing'}`).join('; ');
+      const what = found.copies
+        .map((copy) => `${copy.name} ${copy.state === 'damaged' ? copy.why : 'is missing'}`)
+        .join('; ');
       throw new StorageError(
         { code: 'CORRUPT_DATA', dir },
         `data directory ${dir}: no copy of its evidence file is readable (${what}), so the node cannot tell what it acknowledged. ${steps}`,

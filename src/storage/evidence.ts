@@ -57,11 +57,13 @@ export function encodeEvidence(mark: LogMark): Buffer {
   return block;
 }
 
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** The mark in a block, or what is wrong with it (a torn or damaged copy). */
 export function decodeEvidence(block: Uint8Array): Result<LogMark, string> {
-  if (block.byteLength !== evidenceBlockBytes) return err(`is ${block.byteLength} bytes long, not ${evidenceBlockBytes}`);
+  if (block.byteLength !== evidenceBlockBytes)
+    return err(`is ${block.byteLength} bytes long, not ${evidenceBlockBytes}`);
   const length = Buffer.from(block.buffer, block.byteOffset, block.byteLength).readUInt32BE(0);
   if (length > evidenceBlockBytes - lengthBytes) return err('has an impossible record length');
   const payload = openRecord(evidenceKey, block.subarray(lengthBytes, lengthBytes + length));
@@ -72,9 +74,11 @@ export function decodeEvidence(block: Uint8Array): Result<LogMark, string> {
   } catch {
     return err('does not decode');
   }
-  if (!Array.isArray(v) || v.length !== 8 || v[0] !== evidenceVersion) return err('is not an evidence record of this version');
+  if (!Array.isArray(v) || v.length !== 8 || v[0] !== evidenceVersion)
+    return err('is not an evidence record of this version');
   const [, generation, term, vote, commit, lastIndex, lastTerm, snapshotIndex] = v as unknown[];
-  if (![generation, term, commit, lastIndex, lastTerm, snapshotIndex].every(isCount)) return err('holds an invalid number');
+  if (![generation, term, commit, lastIndex, lastTerm, snapshotIndex].every(isCount))
+    return err('holds an invalid number');
   if (vote !== null && !isValidNodeId(vote)) return err('holds an invalid vote');
   return ok({
     generation: generation as number,
@@ -114,11 +118,14 @@ export async function readEvidence(dir: string): Promise<EvidenceFound> {
       throw error;
     }
     const decoded = decodeEvidence(bytes);
-    copies.push(decoded.ok ? { name, state: 'valid', mark: decoded.value } : { name, state: 'damaged', why: decoded.error });
+    copies.push(
+      decoded.ok ? { name, state: 'valid', mark: decoded.value } : { name, state: 'damaged', why: decoded.error },
+    );
   }
   let newest: EvidenceFound['newest'] = null;
   for (const copy of copies) {
-    if (copy.state === 'valid' && (newest === null || copy.mark.generation > newest.mark.generation)) newest = { name: copy.name, mark: copy.mark };
+    if (copy.state === 'valid' && (newest === null || copy.mark.generation > newest.mark.generation))
+      newest = { name: copy.name, mark: copy.mark };
   }
   return { copies, newest };
 }
@@ -161,12 +168,14 @@ export class EvidenceWriter {
     if (created) await syncDirectory(dir);
     const handles: FileHandle[] = [];
     try {
-      for (const name of evidenceFileNames) handles.push(await open(join(dir, name), constants.O_RDWR | constants.O_DSYNC));
+      for (const name of evidenceFileNames)
+        handles.push(await open(join(dir, name), constants.O_RDWR | constants.O_DSYNC));
     } catch (error) {
       for (const handle of handles) await handle.close();
       throw error;
     }
-    const newestCopy = found.newest === null ? 0 : evidenceFileNames.indexOf(found.newest.name as (typeof evidenceFileNames)[number]);
+    const newestCopy =
+      found.newest === null ? 0 : evidenceFileNames.indexOf(found.newest.name as (typeof evidenceFileNames)[number]);
     return new EvidenceWriter(handles, Math.max(0, newestCopy));
   }
 
@@ -176,7 +185,8 @@ export class EvidenceWriter {
     if (handle === undefined) throw new Error('evidence copy missing');
     const block = encodeEvidence(mark);
     const { bytesWritten } = await handle.write(block, 0, evidenceBlockBytes, 0);
-    if (bytesWritten !== evidenceBlockBytes) throw new Error(`short write of ${evidenceFileNames[this.next]}: ${bytesWritten} bytes`);
+    if (bytesWritten !== evidenceBlockBytes)
+      throw new Error(`short write of ${evidenceFileNames[this.next]}: ${bytesWritten} bytes`);
     this.next = 1 - this.next;
   }
 

@@ -110,7 +110,12 @@ export class GroupCommitter implements DurableLog {
 
   private flush(): void {
     let take = 1;
-    while (take < this.queue.length && take < this.batchRequestsMax && canJoinBatch((this.queue[take] as Waiter).request)) take++;
+    while (
+      take < this.queue.length &&
+      take < this.batchRequestsMax &&
+      canJoinBatch((this.queue[take] as Waiter).request)
+    )
+      take++;
     const batch = this.queue.splice(0, take);
     const first = batch[0];
     if (first === undefined) return this.settleIdle();

@@ -10,7 +10,15 @@ import { EvidenceWriter, readEvidence } from './evidence.js';
 import { EvidenceRecorder } from './evidence-recorder.js';
 import { markOf, refuseLostWrites } from './evidence-check.js';
 import { entryKey, generationKey, identityKey } from './keys.js';
-import { decodeEntry, decodeIdentity, encodeGeneration, encodeIdentity, openRecord, sealRecord, storageFormatVersion } from './records.js';
+import {
+  decodeEntry,
+  decodeIdentity,
+  encodeGeneration,
+  encodeIdentity,
+  openRecord,
+  sealRecord,
+  storageFormatVersion,
+} from './records.js';
 import type { LogDb } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StoredLayout, WriteOp } from './write-plan.js';
@@ -63,7 +71,10 @@ export const defaultCoveredSweepDelayMs = 1000;
  */
 export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> {
   const { dir, clusterId, nodeId } = options;
-  assert(clusterId.length > 0 && clusterId.length <= clusterIdLengthMax, () => `invalid cluster id ${JSON.stringify(clusterId)}`);
+  assert(
+    clusterId.length > 0 && clusterId.length <= clusterIdLengthMax,
+    () => `invalid cluster id ${JSON.stringify(clusterId)}`,
+  );
   assert(isValidNodeId(nodeId), () => `invalid node id ${JSON.stringify(nodeId)}`);
   const db: LogDb = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   try {
@@ -76,13 +87,19 @@ export async function openLevelLog(options: LevelLogOptions): Promise<LevelLog> 
       );
     }
     if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(dir, nodeId, error);
-    throw new StorageError({ code: 'OPEN_FAILED', dir, cause: error }, `data directory ${dir} cannot be opened: ${describe(error)}`);
+    throw new StorageError(
+      { code: 'OPEN_FAILED', dir, cause: error },
+      `data directory ${dir} cannot be opened: ${describe(error)}`,
+    );
   }
   let evidence: EvidenceFound;
   try {
     await checkIdentity(db, options);
     evidence = await readEvidence(dir).catch((error: unknown) => {
-      throw new StorageError({ code: 'OPEN_FAILED', dir, cause: error }, `data directory ${dir}: its evidence files cannot be read: ${describe(error)}`);
+      throw new StorageError(
+        { code: 'OPEN_FAILED', dir, cause: error },
+        `data directory ${dir}: its evidence files cannot be read: ${describe(error)}`,
+      );
     });
   } catch (error) {
     await db.close();
@@ -125,7 +142,10 @@ async function checkIdentity(db: LogDb, options: LevelLogOptions): Promise<void>
   const decoded = payload === null ? null : decodeIdentity(payload);
   if (decoded === null || !decoded.ok) {
     const what = decoded === null ? 'fails its CRC-32C checksum' : decoded.error;
-    throw new StorageError({ code: 'CORRUPT_DATA', dir, key: identityKey }, `data directory ${dir}: key "${identityKey}" ${what}`);
+    throw new StorageError(
+      { code: 'CORRUPT_DATA', dir, key: identityKey },
+      `data directory ${dir}: key "${identityKey}" ${what}`,
+    );
   }
   const found = decoded.value;
   if (found.formatVersion !== storageFormatVersion) {
@@ -209,7 +229,10 @@ export class LevelLog implements DurableLog {
     const recovered = await recover(this.db, this.dir).catch((error: unknown) => {
       if (error instanceof StorageError) throw error;
       if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(this.dir, this.nodeId, error);
-      throw new StorageError({ code: 'OPEN_FAILED', dir: this.dir, cause: error }, `data directory ${this.dir} cannot be read: ${describe(error)}`);
+      throw new StorageError(
+        { code: 'OPEN_FAILED', dir: this.dir, cause: error },
+        `data directory ${this.dir} cannot be read: ${describe(error)}`,
+      );
     });
     const mark = markOf(recovered);
     // A later load() of the same handle compares with the copies as they are now.
@@ -217,15 +240,23 @@ export class LevelLog implements DurableLog {
     refuseLostWrites(this.dir, this.nodeId, this.found, recovered);
     if (this.evidence === null) {
       const writer = await EvidenceWriter.open(this.dir, this.found, mark).catch((error: unknown) => {
-        throw new StorageError({ code: 'OPEN_FAILED', dir: this.dir, cause: error }, `data directory ${this.dir}: its evidence files cannot be opened: ${describe(error)}`);
-      });
-      this.evidence = new EvidenceRecorder(writer, mark.generation, this.settings.beforeEvidenceWrite, (error, generation) => {
-        this.failure = error;
-        return new StorageError(
-          { code: 'WRITE_FAILED', dir: this.dir, cause: error },
-          `data directory ${this.dir}: recording the evidence of batch ${generation} failed (${describe(error)}); the node stops`,
+        throw new StorageError(
+          { code: 'OPEN_FAILED', dir: this.dir, cause: error },
+          `data directory ${this.dir}: its evidence files cannot be opened: ${describe(error)}`,
         );
       });
+      this.evidence = new EvidenceRecorder(
+        writer,
+        mark.generation,
+        this.settings.beforeEvidenceWrite,
+        (error, generation) => {
+          this.failure = error;
+          return new StorageError(
+            { code: 'WRITE_FAILED', dir: this.dir, cause: error },
+            `data directory ${this.dir}: recording the evidence of batch ${generation} failed (${describe(error)}); the node stops`,
+          );
+        },
+      );
     }
     this.layout = recovered.layout;
     this.generation = recovered.generation;
@@ -282,10 +313,12 @@ export class LevelLog implements DurableLog {
     if (this.sweepTimer !== null || !this.maySweep() || this.coveredStored === 0) return;
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = null;
-      this.tail = this.tail.then(() => this.sweep()).then(
-        () => this.scheduleSweep(0),
-        () => undefined,
-      );
+      this.tail = this.tail
+        .then(() => this.sweep())
+        .then(
+          () => this.scheduleSweep(0),
+          () => undefined,
+        );
     }, delayMs);
     this.sweepTimer.unref();
   }
@@ -305,9 +338,18 @@ export class LevelLog implements DurableLog {
     const layout = this.layout;
     if (!this.maySweep() || layout === null) return;
     const empty: PersistRequest = { seq: 0, hardState: null, entries: [], snapshot: null, sync: false };
-    const { ops, layout: next } = planWrite(layout, empty, this.settings.snapshotChunkBytes, null, this.settings.coveredDeletesPerWrite);
+    const { ops, layout: next } = planWrite(
+      layout,
+      empty,
+      this.settings.snapshotChunkBytes,
+      null,
+      this.settings.coveredDeletesPerWrite,
+    );
     if (ops.length === 0) return;
-    assert(ops.every((op) => op.type === 'del'), 'an empty request planned more than deletes');
+    assert(
+      ops.every((op) => op.type === 'del'),
+      'an empty request planned more than deletes',
+    );
     // Unsynced: losing these deletes in a crash only leaves garbage that recovery skips.
     await this.writeBatch(ops, { seq: null, ops: ops.length, sync: false }, 'deleting entries below the snapshot');
     this.layout = next;
@@ -323,13 +365,24 @@ export class LevelLog implements DurableLog {
     let next: StoredLayout;
     try {
       assert(layout !== null, 'persist() before load(): the stored layout is unknown');
-      const termAtSnapshot = request.snapshot === null ? null : await this.storedTermAt(layout, request.snapshot.meta.index);
-      ({ ops, layout: next } = planWrite(layout, request, this.settings.snapshotChunkBytes, termAtSnapshot, this.settings.coveredDeletesPerWrite));
+      const termAtSnapshot =
+        request.snapshot === null ? null : await this.storedTermAt(layout, request.snapshot.meta.index);
+      ({ ops, layout: next } = planWrite(
+        layout,
+        request,
+        this.settings.snapshotChunkBytes,
+        termAtSnapshot,
+        this.settings.coveredDeletesPerWrite,
+      ));
     } catch (error) {
       this.failure = error;
       throw error;
     }
-    await this.writeBatch(ops, { seq: request.seq, ops: ops.length, sync: request.sync }, `writing request ${request.seq}`);
+    await this.writeBatch(
+      ops,
+      { seq: request.seq, ops: ops.length, sync: request.sync },
+      `writing request ${request.seq}`,
+    );
     this.layout = next;
     this.batchCount++;
     this.hardState = request.hardState ?? this.hardState;
@@ -403,7 +456,8 @@ export class LevelLog implements DurableLog {
 
   private checkUsable(): void {
     this.checkNotFailed();
-    if (this.closed) throw new StorageError({ code: 'CLOSED', dir: this.dir }, `data directory ${this.dir}: the log is closed`);
+    if (this.closed)
+      throw new StorageError({ code: 'CLOSED', dir: this.dir }, `data directory ${this.dir}: the log is closed`);
   }
 
   private checkNotFailed(): void {

@@ -29,12 +29,18 @@ export function mergeAllRequests(requests: readonly PersistRequest[]): PersistRe
   let sync = false;
   let entries: Entry[] = [];
   for (const [position, request] of requests.entries()) {
-    assert(position === 0 || canJoinBatch(request), () => `request ${request.seq} carries a snapshot and cannot join a batch`);
+    assert(
+      position === 0 || canJoinBatch(request),
+      () => `request ${request.seq} carries a snapshot and cannot join a batch`,
+    );
     const next = request.entries[0];
     const first = entries[0];
     if (next !== undefined && first !== undefined) {
       const keep = next.index - first.index;
-      assert(keep <= entries.length, () => `entries ${next.index}.. leave a gap after ${first.index + entries.length - 1} (request ${request.seq})`);
+      assert(
+        keep <= entries.length,
+        () => `entries ${next.index}.. leave a gap after ${first.index + entries.length - 1} (request ${request.seq})`,
+      );
       if (keep < 0) entries = [];
       else entries.length = keep;
     }

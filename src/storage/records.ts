@@ -102,7 +102,9 @@ export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
   const indexValue = v[1] as LogIndex;
   switch (v[2]) {
     case kindNoop:
-      return v.length === 3 ? ok({ term: termValue, index: indexValue, kind: 'noop' }) : err('is a malformed noop entry');
+      return v.length === 3
+        ? ok({ term: termValue, index: indexValue, kind: 'noop' })
+        : err('is a malformed noop entry');
     case kindCommand:
       return v.length === 4 && isBytes(v[3])
         ? ok({ term: termValue, index: indexValue, kind: 'command', data: v[3] })

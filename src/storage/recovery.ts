@@ -69,7 +69,8 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
   const chunkCount = snapshot === null ? 0 : snapshot.chunkCount;
 
   const firstKey = (await db.keys({ gte: entryRangeStart, lt: entryRangeEnd, limit: 1 }).all())[0];
-  const firstStored = firstKey === undefined ? snapshotIndex + 1 : Math.min(entryIndexOf(firstKey, corrupt), snapshotIndex + 1);
+  const firstStored =
+    firstKey === undefined ? snapshotIndex + 1 : Math.min(entryIndexOf(firstKey, corrupt), snapshotIndex + 1);
 
   const entries: Entry[] = [];
   let expected = snapshotIndex + 1;
@@ -82,7 +83,10 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
         const index = entryIndexOf(key, corrupt);
         if (index !== expected) {
           const missing = index === expected + 1 ? `${expected}` : `${expected}..${index - 1}`;
-          throw corrupt(key, `follows a gap in the log: index ${missing} is missing (snapshot covers ..${snapshotIndex})`);
+          throw corrupt(
+            key,
+            `follows a gap in the log: index ${missing} is missing (snapshot covers ..${snapshotIndex})`,
+          );
         }
         const payload = openRecord(key, value);
         if (payload === null) throw corrupt(key, `(log index ${index}) fails its CRC-32C checksum`);
@@ -141,7 +145,10 @@ async function recoverSnapshot(
       const [key, value] = next;
       const number = chunkKeyNumber(key);
       if (number !== pieces.length || number >= meta.chunkCount) {
-        throw corrupt(key, `does not match the snapshot metadata (expected chunk ${pieces.length} of ${meta.chunkCount})`);
+        throw corrupt(
+          key,
+          `does not match the snapshot metadata (expected chunk ${pieces.length} of ${meta.chunkCount})`,
+        );
       }
       const piece = openRecord(key, value);
       if (piece === null) throw corrupt(key, `(snapshot ${meta.index} chunk ${number}) fails its CRC-32C checksum`);
@@ -153,7 +160,10 @@ async function recoverSnapshot(
     }
     const data = pieces.length === 1 && pieces[0] !== undefined ? pieces[0] : Buffer.concat(pieces, bytes);
     if (bytes !== meta.dataBytes) {
-      throw corrupt(snapshotMetaKey, `says the snapshot at ${meta.index} has ${meta.dataBytes} bytes, but its chunks hold ${bytes}`);
+      throw corrupt(
+        snapshotMetaKey,
+        `says the snapshot at ${meta.index} has ${meta.dataBytes} bytes, but its chunks hold ${bytes}`,
+      );
     }
     if (crc32c(data) !== meta.dataCrc) {
       throw corrupt(snapshotMetaKey, `does not match the snapshot data: the data checksum differs from the metadata`);

@@ -18,7 +18,13 @@ export interface StoredLayout {
   readonly lastStored: number;
 }
 
-export const emptyLayout: StoredLayout = { snapshotIndex: 0, snapshotTerm: 0, chunkCount: 0, firstStored: 1, lastStored: 0 };
+export const emptyLayout: StoredLayout = {
+  snapshotIndex: 0,
+  snapshotTerm: 0,
+  chunkCount: 0,
+  firstStored: 1,
+  lastStored: 0,
+};
 
 export type WriteOp =
   | { readonly type: 'put'; readonly key: string; readonly value: Buffer }
@@ -58,7 +64,10 @@ export function planWrite(
   coveredDeletesMax: number = defaultCoveredDeletesPerWrite,
 ): WritePlan {
   assert(Number.isSafeInteger(chunkBytes) && chunkBytes > 0, `invalid snapshot chunk size ${chunkBytes}`);
-  assert(Number.isSafeInteger(coveredDeletesMax) && coveredDeletesMax > 0, `invalid covered-deletes budget ${coveredDeletesMax}`);
+  assert(
+    Number.isSafeInteger(coveredDeletesMax) && coveredDeletesMax > 0,
+    `invalid covered-deletes budget ${coveredDeletesMax}`,
+  );
   const ops: WriteOp[] = [];
   let { snapshotIndex, snapshotTerm, chunkCount, firstStored, lastStored } = layout;
   const deleteEntries = (from: number, through: number): void => {
@@ -67,11 +76,18 @@ export function planWrite(
 
   if (request.snapshot !== null) {
     const { meta, data } = request.snapshot;
-    assert(meta.index >= snapshotIndex, () => `snapshot at ${meta.index} is older than the stored one at ${snapshotIndex}`);
+    assert(
+      meta.index >= snapshotIndex,
+      () => `snapshot at ${meta.index} is older than the stored one at ${snapshotIndex}`,
+    );
     const count = Math.ceil(data.byteLength / chunkBytes);
     for (let chunk = 0; chunk < count; chunk++) {
       const key = chunkKey(chunk);
-      ops.push({ type: 'put', key, value: sealRecord(key, data.subarray(chunk * chunkBytes, (chunk + 1) * chunkBytes)) });
+      ops.push({
+        type: 'put',
+        key,
+        value: sealRecord(key, data.subarray(chunk * chunkBytes, (chunk + 1) * chunkBytes)),
+      });
     }
     for (let chunk = count; chunk < chunkCount; chunk++) ops.push({ type: 'del', key: chunkKey(chunk) });
     const stored = { ...meta, dataBytes: data.byteLength, chunkCount: count, dataCrc: crc32c(data) };
@@ -96,7 +112,10 @@ export function planWrite(
     );
     let expected = head.index;
     for (const entry of request.entries) {
-      assert(entry.index === expected, () => `entry ${entry.index} where ${expected} was expected: a gap in request ${request.seq}`);
+      assert(
+        entry.index === expected,
+        () => `entry ${entry.index} where ${expected} was expected: a gap in request ${request.seq}`,
+      );
       const key = entryKey(entry.index);
       ops.push({ type: 'put', key, value: sealRecord(key, encodeEntry(entry)) });
       expected++;

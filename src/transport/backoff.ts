@@ -10,11 +10,7 @@ export interface BackoffPolicy {
  * flapping peer is never hammered; the random half keeps a whole cluster that lost the same peer
  * from reconnecting in lockstep. `random` returns a float in [0, 1).
  */
-export function backoffDelayMs(
-  attempt: number,
-  policy: BackoffPolicy,
-  random: () => number,
-): number {
+export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
   const exponent = Math.min(Math.max(0, Math.floor(attempt)), 30);
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** exponent);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);

@@ -214,29 +214,35 @@ export class FramedSocket {
   }
 
   private armFrame(delayMs: number): void {
-    this.frameTimer = setTimeout(() => {
-      this.frameTimer = null;
-      if (this.finished || this.frameStartedMs === null) return;
-      const elapsed = performance.now() - this.frameStartedMs;
-      if (elapsed < this.frameDeadlineMs) return this.armFrame(this.frameDeadlineMs - elapsed);
-      const limitMs = this.frameDeadlineMs;
-      const message = `a frame did not complete within frameDeadlineMs ${limitMs} ms of its first byte`;
-      this.timeOut({ kind: 'frameDeadline', limitMs, message });
-    }, Math.max(1, Math.ceil(delayMs)));
+    this.frameTimer = setTimeout(
+      () => {
+        this.frameTimer = null;
+        if (this.finished || this.frameStartedMs === null) return;
+        const elapsed = performance.now() - this.frameStartedMs;
+        if (elapsed < this.frameDeadlineMs) return this.armFrame(this.frameDeadlineMs - elapsed);
+        const limitMs = this.frameDeadlineMs;
+        const message = `a frame did not complete within frameDeadlineMs ${limitMs} ms of its first byte`;
+        this.timeOut({ kind: 'frameDeadline', limitMs, message });
+      },
+      Math.max(1, Math.ceil(delayMs)),
+    );
     this.frameTimer.unref();
   }
 
   private armIdle(delayMs: number): void {
     if (delayMs <= 0 || this.finished) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.finished || this.idleTimeoutMs <= 0) return;
-      const elapsed = performance.now() - this.lastFrameMs;
-      if (elapsed < this.idleTimeoutMs) return this.armIdle(this.idleTimeoutMs - elapsed);
-      const limitMs = this.idleTimeoutMs;
-      const message = `no frame for idleTimeoutMs ${limitMs} ms`;
-      this.timeOut({ kind: 'idle', limitMs, message });
-    }, Math.max(1, Math.ceil(delayMs)));
+    this.idleTimer = setTimeout(
+      () => {
+        this.idleTimer = null;
+        if (this.finished || this.idleTimeoutMs <= 0) return;
+        const elapsed = performance.now() - this.lastFrameMs;
+        if (elapsed < this.idleTimeoutMs) return this.armIdle(this.idleTimeoutMs - elapsed);
+        const limitMs = this.idleTimeoutMs;
+        const message = `no frame for idleTimeoutMs ${limitMs} ms`;
+        this.timeOut({ kind: 'idle', limitMs, message });
+      },
+      Math.max(1, Math.ceil(delayMs)),
+    );
     this.idleTimer.unref();
   }
 

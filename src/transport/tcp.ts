@@ -353,7 +353,8 @@ export class TcpTransport implements PeerTransport {
       {
         onValue: (value) => this.receiveOnOutbound(link, framed, value),
         onClose: (reason) => this.outboundClosed(link, framed, reason),
-        onTimeout: (timeout) => this.emit({ kind: 'timedOut', remote: framed.remote, peer: link.peer, message: timeout.message }),
+        onTimeout: (timeout) =>
+          this.emit({ kind: 'timedOut', remote: framed.remote, peer: link.peer, message: timeout.message }),
       },
       { frameDeadlineMs: this.limits.frameDeadlineMs },
     );
@@ -537,7 +538,8 @@ export class TcpTransport implements PeerTransport {
       {
         onValue: (value) => this.receiveOnInbound(entry, value),
         onClose: () => this.release(entry),
-        onTimeout: (timeout) => this.emit({ kind: 'timedOut', remote: entry.remote, peer: entry.peer, message: timeout.message }),
+        onTimeout: (timeout) =>
+          this.emit({ kind: 'timedOut', remote: entry.remote, peer: entry.peer, message: timeout.message }),
       },
       { frameDeadlineMs: this.limits.frameDeadlineMs },
     );
@@ -582,7 +584,11 @@ export class TcpTransport implements PeerTransport {
     const check = checkPeerCertificate(socket);
     switch (check.kind) {
       case 'none':
-        return this.refuseInbound(entry, 'UNAUTHENTICATED', 'no certificate: a peer connection must present its node certificate');
+        return this.refuseInbound(
+          entry,
+          'UNAUTHENTICATED',
+          'no certificate: a peer connection must present its node certificate',
+        );
       case 'refused':
         return this.refuseInbound(entry, 'UNAUTHENTICATED', check.reason);
       case 'verified': {

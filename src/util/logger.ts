@@ -58,7 +58,13 @@ function formatFields(fields: LogFields | undefined): string {
  * `{"time":…,"level":…,"node":…,"msg":…,…fields}`. The fixed keys come first and win: a field
  * named like one of them is kept under `field.NAME` rather than overwriting it.
  */
-function jsonLine(time: string, level: LogLevel, name: string | undefined, msg: string, fields: LogFields | undefined): string {
+function jsonLine(
+  time: string,
+  level: LogLevel,
+  name: string | undefined,
+  msg: string,
+  fields: LogFields | undefined,
+): string {
   const line: Record<string, string | number | boolean | null> = { time, level };
   if (name !== undefined) line['node'] = name;
   line['msg'] = msg;

@@ -22,8 +22,16 @@ const files = sources(join(root, 'src'));
 t.test('the layer table has a row for every folder of src/', async (t) => {
   const folders = new Set(files.map((f) => f.path.split('/').slice(0, 2).join('/')).filter((f) => !f.endsWith('.ts')));
   const rows = new Set(layers.map((l) => l.folder));
-  t.same([...folders].filter((f) => !rows.has(f)), [], 'folders without a row');
-  t.same([...rows].filter((r) => r !== 'src' && !folders.has(r)), [], 'rows without a folder');
+  t.same(
+    [...folders].filter((f) => !rows.has(f)),
+    [],
+    'folders without a row',
+  );
+  t.same(
+    [...rows].filter((r) => r !== 'src' && !folders.has(r)),
+    [],
+    'rows without a folder',
+  );
   t.same(
     layers.filter((l) => l.pure).map((l) => l.folder),
     ['src/raft', 'src/statemachine', 'src/protocol', 'src/node', 'src/sim'],

@@ -54,7 +54,8 @@ export function parseLayerTable(markdown: string): Layer[] {
     const folder = /^`(src[^`]*)`/.exec(cells[1] ?? '')?.[1];
     if (folder === undefined) continue;
     const last = cells[4] ?? '';
-    const mayImport = last === 'every folder' ? new Set(['*']) : new Set([...last.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+    const mayImport =
+      last === 'every folder' ? new Set(['*']) : new Set([...last.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
     layers.push({ folder, pure: cells[2] === 'yes', mayImport });
   }
   return layers;
@@ -91,7 +92,11 @@ function importsOf(file: SourceFile, source: ts.SourceFile): ImportEdge[] {
             clause.namedBindings.elements.length > 0 &&
             clause.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node, node.moduleSpecifier.text, typeOnly);
-    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier)) {
+    } else if (
+      ts.isExportDeclaration(node) &&
+      node.moduleSpecifier !== undefined &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       add(node, node.moduleSpecifier.text, node.isTypeOnly);
     } else if (
       ts.isCallExpression(node) &&
@@ -119,7 +124,8 @@ function impureUses(file: SourceFile, source: ts.SourceFile): string[] {
         (ts.isPropertyAssignment(parent) && parent.name === node) ||
         ((ts.isMethodDeclaration(parent) || ts.isPropertyDeclaration(parent) || ts.isPropertySignature(parent)) &&
           parent.name === node);
-      if (!isKey) hits.push(`${file.path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}: ${node.text}`);
+      if (!isKey)
+        hits.push(`${file.path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}: ${node.text}`);
     }
     if (
       ts.isPropertyAccessExpression(node) &&
@@ -188,7 +194,9 @@ export function checkImportGraph(files: readonly SourceFile[], layers: readonly 
         if (edge.specifier.startsWith('node:') || nodeModules.has(bare)) {
           problems.push(`${edge.from}:${edge.line}: imports the Node.js module ${edge.specifier} in pure code${via}`);
         } else if (layer !== undefined && !layer.mayImport.has(packageName(edge.specifier))) {
-          problems.push(`${edge.from}:${edge.line}: imports the package ${edge.specifier}, which its row does not name${via}`);
+          problems.push(
+            `${edge.from}:${edge.line}: imports the package ${edge.specifier}, which its row does not name${via}`,
+          );
         }
       } else if (!reached.has(edge.target)) {
         reached.set(edge.target, root);

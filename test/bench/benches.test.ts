@@ -17,13 +17,33 @@ interface BenchCase {
 const cases: readonly BenchCase[] = [
   { script: 'bench/raft.ts', args: ['--short'], expect: [/entries\/CPU-s/, /^\s+3 \|/m, /^\s+5 \|/m] },
   { script: 'bench/sim.ts', args: ['--short'], expect: [/sim s per CPU s/, /^\s+5 \|/m] },
-  { script: 'bench/statemachine.ts', args: ['--short'], expect: [/memory per held lock/, /snapshot encode/, /background: longest event-loop stall/] },
+  {
+    script: 'bench/statemachine.ts',
+    args: ['--short'],
+    expect: [/memory per held lock/, /snapshot encode/, /background: longest event-loop stall/],
+  },
   { script: 'bench/storage.ts', args: ['--short'], expect: [/group commit at 512 proposers/, /recover/] },
   { script: 'bench/transport.ts', args: [], expect: [/decode\+validate/, /loopback TCP/] },
   { script: 'bench/physical.ts', args: [], expect: [/synced 64-byte writes/, /loopback TCP round trips/] },
-  { script: 'bench/client.ts', args: ['--short'], expect: [/lock\+release, 1 client/, /kv put, 16 client/, /lock\+release, 16 workers on 1 client\s+\d+ ops\/s/] },
-  { script: 'bench/dashboard.ts', args: ['--short'], expect: [/load 2: ready at \d+ ms/, /first load to complete render: median \d+ ms over 2 loads/] },
-  { script: 'bench/cluster.ts', args: ['--short'], expect: [/256 clients on distinct locks/, /handoffs.*CPU µs per operation \[main thread\]: n\d \d+ \[\d+\], n\d \d+ \[\d+\], n\d \d+ \[\d+\], client \d+ \[\d+\]/, /leader SIGKILL/] },
+  {
+    script: 'bench/client.ts',
+    args: ['--short'],
+    expect: [/lock\+release, 1 client/, /kv put, 16 client/, /lock\+release, 16 workers on 1 client\s+\d+ ops\/s/],
+  },
+  {
+    script: 'bench/dashboard.ts',
+    args: ['--short'],
+    expect: [/load 2: ready at \d+ ms/, /first load to complete render: median \d+ ms over 2 loads/],
+  },
+  {
+    script: 'bench/cluster.ts',
+    args: ['--short'],
+    expect: [
+      /256 clients on distinct locks/,
+      /handoffs.*CPU µs per operation \[main thread\]: n\d \d+ \[\d+\], n\d \d+ \[\d+\], n\d \d+ \[\d+\], client \d+ \[\d+\]/,
+      /leader SIGKILL/,
+    ],
+  },
 ];
 
 for (const c of cases) {

@@ -18,33 +18,91 @@ function statLine(pid: number, comm: string, utime: number, stime: number): stri
 
 t.test('utime and stime are fields 14 and 15, counted after the last parenthesis of the command name', async (t) => {
   t.same(parseProcStat(statLine(42, 'etcd', 1234, 56)), { utime: 1234, stime: 56 });
-  t.same(parseProcStat(statLine(42, 'node ) 1 2 (x', 700, 80)), { utime: 700, stime: 80 }, 'a name with spaces and parentheses');
-  t.throws(() => parseProcStat('42 (etcd) S 1 2'), /not a \/proc\/<pid>\/stat line/, 'a truncated line is refused, naming what is missing');
+  t.same(
+    parseProcStat(statLine(42, 'node ) 1 2 (x', 700, 80)),
+    { utime: 700, stime: 80 },
+    'a name with spaces and parentheses',
+  );
+  t.throws(
+    () => parseProcStat('42 (etcd) S 1 2'),
+    /not a \/proc\/<pid>\/stat line/,
+    'a truncated line is refused, naming what is missing',
+  );
   t.throws(() => parseProcStat('garbage'), /not a \/proc\/<pid>\/stat line/);
 });
 
-t.test('the sampler turns ticks into µs of user + system time per PID, and skips processes that are gone', async (t) => {
-  const lines = new Map([
-    [10, statLine(10, 'etcd', 150, 50)],
-    [11, statLine(11, 'node', 3, 1)],
-  ]);
-  const sample = procCpuSampler((pid) => {
-    const line = lines.get(pid);
-    if (line === undefined) throw new Error(`ENOENT /proc/${pid}/stat`);
-    return line;
-  }, 100);
-  const taken = sample([10, 11, 12]);
-  t.same(taken, new Map([[10, 2_000_000], [11, 40_000]]), '(utime + stime) ticks at 100 per second, in µs; PID 12 has exited');
-  t.equal(procCpuSampler(() => '', null)([10]), null, 'no clock rate (no /proc): no sample');
-});
+t.test(
+  'the sampler turns ticks into µs of user + system time per PID, and skips processes that are gone',
+  async (t) => {
+    const lines = new Map([
+      [10, statLine(10, 'etcd', 150, 50)],
+      [11, statLine(11, 'node', 3, 1)],
+    ]);
+    const sample = procCpuSampler((pid) => {
+      const line = lines.get(pid);
+      if (line === undefined) throw new Error(`ENOENT /proc/${pid}/stat`);
+      return line;
+    }, 100);
+    const taken = sample([10, 11, 12]);
+    t.same(
+      taken,
+      new Map([
+        [10, 2_000_000],
+        [11, 40_000],
+      ]),
+      '(utime + stime) ticks at 100 per second, in µs; PID 12 has exited',
+    );
+    t.equal(procCpuSampler(() => '', null)([10]), null, 'no clock rate (no /proc): no sample');
+  },
+);
 
 t.test('the CPU between two samples is the sum of every member delta, or none if a member came or went', async (t) => {
-  const from: CpuSample = new Map([[1, 1000], [2, 500], [3, 0]]);
-  const to: CpuSample = new Map([[1, 1600], [2, 900], [3, 250]]);
+  const from: CpuSample = new Map([
+    [1, 1000],
+    [2, 500],
+    [3, 0],
+  ]);
+  const to: CpuSample = new Map([
+    [1, 1600],
+    [2, 900],
+    [3, 250],
+  ]);
   t.equal(cpuMicrosBetween(from, to), 1250);
-  t.equal(cpuMicrosBetween(from, new Map([[1, 1600], [2, 900]])), null, 'a member killed in between');
-  t.equal(cpuMicrosBetween(from, new Map([[1, 1600], [2, 900], [4, 10]])), null, 'a member replaced by a new process');
-  t.equal(cpuMicrosBetween(from, new Map([[1, 900], [2, 900], [3, 250]])), null, 'a PID reused by a younger process');
+  t.equal(
+    cpuMicrosBetween(
+      from,
+      new Map([
+        [1, 1600],
+        [2, 900],
+      ]),
+    ),
+    null,
+    'a member killed in between',
+  );
+  t.equal(
+    cpuMicrosBetween(
+      from,
+      new Map([
+        [1, 1600],
+        [2, 900],
+        [4, 10],
+      ]),
+    ),
+    null,
+    'a member replaced by a new process',
+  );
+  t.equal(
+    cpuMicrosBetween(
+      from,
+      new Map([
+        [1, 900],
+        [2, 900],
+        [3, 250],
+      ]),
+    ),
+    null,
+    'a PID reused by a younger process',
+  );
   t.equal(cpuMicrosBetween(null, to), null);
   t.equal(cpuMicrosBetween(new Map(), new Map()), null, 'no members, no figure');
   t.equal(microsPerOp(1250, 5), 250);

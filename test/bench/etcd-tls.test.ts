@@ -21,13 +21,19 @@ t.test('every member runs with its certificate on both ports and requires client
   const e2 = tls.members.get('e2');
   if (e2 === undefined) throw new Error('no files for e2');
   t.same(etcdTlsFlags(tls, 'e2'), [
-    '--cert-file', e2.cert,
-    '--key-file', e2.key,
-    '--trusted-ca-file', tls.caFile,
+    '--cert-file',
+    e2.cert,
+    '--key-file',
+    e2.key,
+    '--trusted-ca-file',
+    tls.caFile,
     '--client-cert-auth',
-    '--peer-cert-file', e2.cert,
-    '--peer-key-file', e2.key,
-    '--peer-trusted-ca-file', tls.caFile,
+    '--peer-cert-file',
+    e2.cert,
+    '--peer-key-file',
+    e2.key,
+    '--peer-trusted-ca-file',
+    tls.caFile,
     '--peer-client-cert-auth',
   ]);
   t.throws(() => etcdTlsFlags(tls, 'e9'), /no TLS files for etcd member e9/);
@@ -38,7 +44,11 @@ t.test('every member runs with its certificate on both ports and requires client
     t.ok(cert.verify(ca.publicKey), `${name}: signed by the run's CA`);
     t.equal(cert.checkIP('127.0.0.1'), '127.0.0.1', `${name}: valid for 127.0.0.1`);
     t.equal(cert.checkHost('localhost'), 'localhost', `${name}: valid for localhost`);
-    t.match(cert.toLegacyObject().ext_key_usage ?? [], ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'], `${name}: serverAuth and clientAuth`);
+    t.match(
+      cert.toLegacyObject().ext_key_usage ?? [],
+      ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'],
+      `${name}: serverAuth and clientAuth`,
+    );
     t.equal(statSync(files.key).mode & 0o777, 0o600, `${name}: key readable by its owner only`);
   }
   const client = new X509Certificate(tls.client.cert);

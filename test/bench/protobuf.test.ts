@@ -7,7 +7,15 @@ import { bytesField, bytesOf, decodeMessage, encodeMessage, varintField, varintO
 
 void t.test('known encodings: a LockRequest and a LeaseGrantRequest as protobuf writes them', async (t) => {
   // LockRequest { name: "a", lease: 300 }: field 1 bytes, field 2 varint 300 = 0xac 0x02.
-  t.same([...encodeMessage([[1, bytesField('a')], [2, varintField(300)]])], [0x0a, 0x01, 0x61, 0x10, 0xac, 0x02]);
+  t.same(
+    [
+      ...encodeMessage([
+        [1, bytesField('a')],
+        [2, varintField(300)],
+      ]),
+    ],
+    [0x0a, 0x01, 0x61, 0x10, 0xac, 0x02],
+  );
   // LeaseGrantRequest { TTL: 10 }.
   t.same([...encodeMessage([[1, varintField(10)]])], [0x08, 0x0a]);
   // A lease id above 2^53 keeps every bit.
@@ -21,11 +29,16 @@ void t.test('random messages round-trip', async (t) => {
     fc.uint8Array({ maxLength: 300 }).map((bytes) => bytesField(Buffer.from(bytes))),
   );
   fc.assert(
-    fc.property(fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 2000 }), field), { selector: ([n]) => n, maxLength: 8 }), (fields) => {
-      const decoded = decodeMessage(encodeMessage(fields));
-      if (decoded.size !== fields.length) return false;
-      return fields.every(([n, f]) => (f.kind === 'varint' ? varintOf(decoded, n) === f.value : bytesOf(decoded, n).equals(f.value)));
-    }),
+    fc.property(
+      fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 2000 }), field), { selector: ([n]) => n, maxLength: 8 }),
+      (fields) => {
+        const decoded = decodeMessage(encodeMessage(fields));
+        if (decoded.size !== fields.length) return false;
+        return fields.every(([n, f]) =>
+          f.kind === 'varint' ? varintOf(decoded, n) === f.value : bytesOf(decoded, n).equals(f.value),
+        );
+      },
+    ),
   );
   t.pass('every random message decoded to what was encoded');
 });

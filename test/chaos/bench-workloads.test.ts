@@ -131,13 +131,21 @@ t.test('operations completing during the warm-up are not counted; the window alo
   t.ok(warm.maxMs < 150, `after the warm-up only the quick operations are measured (max ${warm.maxMs.toFixed(0)} ms)`);
   t.ok(warm.rate > cold.rate, `the rate is the steady one (${warm.rate.toFixed(0)} vs ${cold.rate.toFixed(0)} ops/s)`);
   const handoffs = await contended(warmingFactory(400, 200), 3, { durationMs: 300, warmupMs: 700 });
-  t.ok(handoffs.maxMs < 150, `the contended wait is measured after the warm-up too (max ${handoffs.maxMs.toFixed(0)} ms)`);
+  t.ok(
+    handoffs.maxMs < 150,
+    `the contended wait is measured after the warm-up too (max ${handoffs.maxMs.toFixed(0)} ms)`,
+  );
 });
 
 t.test('queue depth drains a deep queue one grant at a time; failover times recovery after each kill', async (t) => {
   const locks = new MemoryLocks();
   let queued = 0;
-  const q = await queueDepth(locks.factory('memory'), 300, { durationMs: 5000, onQueued: () => { queued = locks.waiters.get('bench-queue')?.length ?? 0; } });
+  const q = await queueDepth(locks.factory('memory'), 300, {
+    durationMs: 5000,
+    onQueued: () => {
+      queued = locks.waiters.get('bench-queue')?.length ?? 0;
+    },
+  });
   t.equal(queued, 300, 'every waiter was in line before the first handoff');
   t.equal(q.workload, 'queue depth (300 waiters, 1 lock)');
   t.equal(q.errors, 0);
@@ -152,7 +160,9 @@ t.test('queue depth drains a deep queue one grant at a time; failover times reco
     {
       killLeader: async () => {
         locks.down = true;
-        setTimeout(() => { locks.down = false; }, 20);
+        setTimeout(() => {
+          locks.down = false;
+        }, 20);
         kills.push('n1');
         return 'n1';
       },
@@ -179,16 +189,46 @@ t.test('percentiles are nearest-rank', async (t) => {
 });
 
 /** A table row: `cpu` is the server CPU per operation (null: not measured). */
-const benchRow = (backend: string, tls: boolean, rate: number, cpu: number | null, firstError: string | null = null): BenchRow => ({
-  workload: 'uncontended (32 clients)', backend, tls, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: firstError === null ? 0 : 1, firstError, serverCpuMicrosPerOp: cpu,
+const benchRow = (
+  backend: string,
+  tls: boolean,
+  rate: number,
+  cpu: number | null,
+  firstError: string | null = null,
+): BenchRow => ({
+  workload: 'uncontended (32 clients)',
+  backend,
+  tls,
+  unit: 'ops/s',
+  rate,
+  p50Ms: 1,
+  p99Ms: 2,
+  maxMs: 3,
+  errors: firstError === null ? 0 : 1,
+  firstError,
+  serverCpuMicrosPerOp: cpu,
 });
 
 t.test('the table shows server CPU per operation and each row over etcd on the same transport', async (t) => {
-  const table = formatTable([benchRow('raftlock', false, 2500, 350, 'boom'), benchRow('etcd', false, 1000, 980)]).split('\n');
-  t.match(formatTable([benchRow('etcd', false, 0.25, null)]), /etcd +off +0\.25 ops\/s/, 'a crawling rate is not printed as 0');
-  t.match(table[0], /^workload +backend +TLS +rate +p50 ms +p99 ms +max ms +errors +server CPU µs\/op +rate \/etcd +CPU \/etcd$/, 'no TLS rows: no TLS/plain columns');
+  const table = formatTable([benchRow('raftlock', false, 2500, 350, 'boom'), benchRow('etcd', false, 1000, 980)]).split(
+    '\n',
+  );
+  t.match(
+    formatTable([benchRow('etcd', false, 0.25, null)]),
+    /etcd +off +0\.25 ops\/s/,
+    'a crawling rate is not printed as 0',
+  );
+  t.match(
+    table[0],
+    /^workload +backend +TLS +rate +p50 ms +p99 ms +max ms +errors +server CPU µs\/op +rate \/etcd +CPU \/etcd$/,
+    'no TLS rows: no TLS/plain columns',
+  );
   t.match(table[2], /^uncontended \(32 clients\) +raftlock +off +2,500 ops\/s .* 350 +2\.50× +0\.36×$/);
-  t.match(table[3], /^uncontended \(32 clients\) +etcd +off +1,000 ops\/s .* 980 +— +—$/, 'the baseline has no ratio to itself');
+  t.match(
+    table[3],
+    /^uncontended \(32 clients\) +etcd +off +1,000 ops\/s .* 980 +— +—$/,
+    'the baseline has no ratio to itself',
+  );
   t.match(table[4], /raftlock uncontended \(32 clients\): first error: boom/);
   const alone = formatTable([benchRow('raftlock', false, 2500, null)]).split('\n');
   t.match(alone[0], /server CPU µs\/op$/, 'nothing to compare: no ratio columns at all');
@@ -203,10 +243,28 @@ t.test('TLS rows compare with etcd on TLS and with their own plaintext row', asy
     benchRow('etcd', true, 800, 1250),
   ];
   const [plainRaftlock, plainEtcd, tlsRaftlock, tlsEtcd] = rows as [BenchRow, BenchRow, BenchRow, BenchRow];
-  t.same(rowRatios(rows, tlsRaftlock, 'etcd'), { rateOverBaseline: 3.75, cpuOverBaseline: 0.32, rateTlsOverPlain: 0.75, cpuTlsOverPlain: 400 / 300 });
-  t.same(rowRatios(rows, plainRaftlock, 'etcd'), { rateOverBaseline: 4, cpuOverBaseline: 0.3, rateTlsOverPlain: null, cpuTlsOverPlain: null }, 'a plaintext row has no TLS/plain ratio');
-  t.same(rowRatios(rows, tlsEtcd, 'etcd'), { rateOverBaseline: null, cpuOverBaseline: null, rateTlsOverPlain: 0.8, cpuTlsOverPlain: 1.25 }, "etcd's own cost of TLS");
-  t.same(rowRatios(rows, plainEtcd, 'etcd'), { rateOverBaseline: null, cpuOverBaseline: null, rateTlsOverPlain: null, cpuTlsOverPlain: null });
+  t.same(rowRatios(rows, tlsRaftlock, 'etcd'), {
+    rateOverBaseline: 3.75,
+    cpuOverBaseline: 0.32,
+    rateTlsOverPlain: 0.75,
+    cpuTlsOverPlain: 400 / 300,
+  });
+  t.same(
+    rowRatios(rows, plainRaftlock, 'etcd'),
+    { rateOverBaseline: 4, cpuOverBaseline: 0.3, rateTlsOverPlain: null, cpuTlsOverPlain: null },
+    'a plaintext row has no TLS/plain ratio',
+  );
+  t.same(
+    rowRatios(rows, tlsEtcd, 'etcd'),
+    { rateOverBaseline: null, cpuOverBaseline: null, rateTlsOverPlain: 0.8, cpuTlsOverPlain: 1.25 },
+    "etcd's own cost of TLS",
+  );
+  t.same(rowRatios(rows, plainEtcd, 'etcd'), {
+    rateOverBaseline: null,
+    cpuOverBaseline: null,
+    rateTlsOverPlain: null,
+    cpuTlsOverPlain: null,
+  });
   const table = formatTable(rows).split('\n');
   t.match(table[0], /server CPU µs\/op +rate \/etcd +CPU \/etcd +rate TLS\/plain +CPU TLS\/plain$/);
   t.match(table[4], /^uncontended \(32 clients\) +raftlock +on +3,000 ops\/s .* 400 +3\.75× +0\.32× +0\.75× +1\.33×$/);
@@ -218,40 +276,92 @@ t.test('TLS rows compare with etcd on TLS and with their own plaintext row', asy
 
 t.test('rounds: each ratio is taken within its round, and the median summarizes them', async (t) => {
   t.equal(roundLabel('contended (16 clients, 1 lock)', 2, 3), 'contended (16 clients, 1 lock), round 2');
-  t.equal(roundLabel('contended (16 clients, 1 lock)', 1, 1), 'contended (16 clients, 1 lock)', 'one round keeps the plain label');
-  const row = (workload: string, round: number, backend: string, rate: number, tls = false, cpu: number | null = null): RoundResult => ({
+  t.equal(
+    roundLabel('contended (16 clients, 1 lock)', 1, 1),
+    'contended (16 clients, 1 lock)',
+    'one round keeps the plain label',
+  );
+  const row = (
+    workload: string,
+    round: number,
+    backend: string,
+    rate: number,
+    tls = false,
+    cpu: number | null = null,
+  ): RoundResult => ({
     round,
-    result: { workload, backend, tls, unit: 'ops/s', rate, p50Ms: 1, p99Ms: 2, maxMs: 3, errors: 0, firstError: null, serverCpuMicrosPerOp: cpu },
+    result: {
+      workload,
+      backend,
+      tls,
+      unit: 'ops/s',
+      rate,
+      p50Ms: 1,
+      p99Ms: 2,
+      maxMs: 3,
+      errors: 0,
+      firstError: null,
+      serverCpuMicrosPerOp: cpu,
+    },
   });
   const raftlock = { backend: 'raftlock', tls: false };
   const etcd = { backend: 'etcd', tls: false };
   const results = [
     // Round 1 raftlock first, round 2 etcd first: pairing is by round, not by position.
-    row('uncontended', 1, 'raftlock', 4000), row('uncontended', 1, 'etcd', 1000),
-    row('uncontended', 2, 'etcd', 2000), row('uncontended', 2, 'raftlock', 4000),
-    row('uncontended', 3, 'raftlock', 3000), row('uncontended', 3, 'etcd', 1000),
-    row('uncontended', 4, 'etcd', 500), row('uncontended', 4, 'raftlock', NaN),
-    row('contended', 1, 'raftlock', 700), row('contended', 1, 'etcd', 0),
+    row('uncontended', 1, 'raftlock', 4000),
+    row('uncontended', 1, 'etcd', 1000),
+    row('uncontended', 2, 'etcd', 2000),
+    row('uncontended', 2, 'raftlock', 4000),
+    row('uncontended', 3, 'raftlock', 3000),
+    row('uncontended', 3, 'etcd', 1000),
+    row('uncontended', 4, 'etcd', 500),
+    row('uncontended', 4, 'raftlock', NaN),
+    row('contended', 1, 'raftlock', 700),
+    row('contended', 1, 'etcd', 0),
     row('queue', 1, 'raftlock', 800),
   ];
   const summary = roundRatios(results, raftlock, etcd);
-  t.same(summary, [{ workload: 'uncontended', ratios: [4, 2, 3], median: 3 }], 'rounds without two finite rates are left out, and so are workloads with none');
-  const even = roundRatios([row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)], raftlock, etcd);
+  t.same(
+    summary,
+    [{ workload: 'uncontended', ratios: [4, 2, 3], median: 3 }],
+    'rounds without two finite rates are left out, and so are workloads with none',
+  );
+  const even = roundRatios(
+    [row('w', 1, 'raftlock', 2), row('w', 1, 'etcd', 1), row('w', 2, 'raftlock', 5), row('w', 2, 'etcd', 1)],
+    raftlock,
+    etcd,
+  );
   t.same(even, [{ workload: 'w', ratios: [2, 5], median: 3.5 }], 'an even count takes the mean of the middle two');
   t.same(roundRatios([row('w', 1, 'raftlock', 2)], raftlock, etcd), [], 'no baseline, no ratio');
 
   // Both transports in each round: rows pair by backend and transport, and the metric may be CPU.
   const mixed = [
-    row('w', 1, 'raftlock', 4000, false, 300), row('w', 1, 'raftlock', 3000, true, 360),
-    row('w', 1, 'etcd', 1000, true, 1200), row('w', 1, 'etcd', 2000, false, 1000),
-    row('w', 2, 'etcd', 1000, false, 900), row('w', 2, 'etcd', 500, true, 1000),
-    row('w', 2, 'raftlock', 2000, true, 400), row('w', 2, 'raftlock', 4000, false, null),
+    row('w', 1, 'raftlock', 4000, false, 300),
+    row('w', 1, 'raftlock', 3000, true, 360),
+    row('w', 1, 'etcd', 1000, true, 1200),
+    row('w', 1, 'etcd', 2000, false, 1000),
+    row('w', 2, 'etcd', 1000, false, 900),
+    row('w', 2, 'etcd', 500, true, 1000),
+    row('w', 2, 'raftlock', 2000, true, 400),
+    row('w', 2, 'raftlock', 4000, false, null),
   ];
   const tlsRaftlock = { backend: 'raftlock', tls: true };
   const tlsEtcd = { backend: 'etcd', tls: true };
-  t.same(roundRatios(mixed, tlsRaftlock, tlsEtcd), [{ workload: 'w', ratios: [3, 4], median: 3.5 }], 'raftlock/etcd with TLS on both sides');
-  t.same(roundRatios(mixed, tlsRaftlock, raftlock), [{ workload: 'w', ratios: [0.75, 0.5], median: 0.625 }], 'raftlock TLS over its own plaintext rate');
-  t.same(roundRatios(mixed, tlsRaftlock, raftlock, 'cpu'), [{ workload: 'w', ratios: [1.2], median: 1.2 }], 'CPU per op, leaving out the round with no plaintext CPU figure');
+  t.same(
+    roundRatios(mixed, tlsRaftlock, tlsEtcd),
+    [{ workload: 'w', ratios: [3, 4], median: 3.5 }],
+    'raftlock/etcd with TLS on both sides',
+  );
+  t.same(
+    roundRatios(mixed, tlsRaftlock, raftlock),
+    [{ workload: 'w', ratios: [0.75, 0.5], median: 0.625 }],
+    'raftlock TLS over its own plaintext rate',
+  );
+  t.same(
+    roundRatios(mixed, tlsRaftlock, raftlock, 'cpu'),
+    [{ workload: 'w', ratios: [1.2], median: 1.2 }],
+    'CPU per op, leaving out the round with no plaintext CPU figure',
+  );
   t.same(roundRatios(mixed, raftlock, etcd, 'cpu'), [{ workload: 'w', ratios: [0.3], median: 0.3 }]);
 });
 

@@ -39,7 +39,15 @@ t.test('a --dir that holds files is refused at once; a missing or empty one is u
   t.match(usedDirProblem(join(base, 'file')), /cannot use --dir .*file/);
 
   const root = packageRoot();
-  const args = ['--import', import.meta.resolve('tsx'), join(root, 'src', 'chaos', 'run.ts'), '--duration', '60s', '--dir', join(base, 'used')];
+  const args = [
+    '--import',
+    import.meta.resolve('tsx'),
+    join(root, 'src', 'chaos', 'run.ts'),
+    '--duration',
+    '60s',
+    '--dir',
+    join(base, 'used'),
+  ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -55,7 +63,19 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   const tsx = import.meta.resolve('tsx');
   // A failing run keeps its directory (history, node logs) for the failure message's commands.
   const dir = mkdtempSync(join(tmpdir(), 'raftlock-chaos-test-'));
-  const args = ['--import', tsx, join(root, 'src', 'chaos', 'run.ts'), '--duration', '60s', '--seed', '7', '--workers', '6', '--dir', dir];
+  const args = [
+    '--import',
+    tsx,
+    join(root, 'src', 'chaos', 'run.ts'),
+    '--duration',
+    '60s',
+    '--seed',
+    '7',
+    '--workers',
+    '6',
+    '--dir',
+    dir,
+  ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -66,21 +86,37 @@ t.test('chaos --duration 60s: healed cluster converges and every model linearize
   t.equal(code, 0, `the run passes\n${output}`);
   t.match(output, /nemesis schedule seed=7/, 'the schedule is printed with its seed');
   t.match(output, /convergence: ok/, 'every node holds the same keys after healing');
-  for (const model of ['mutex', 'semaphore', 'versioned keys', 'fenced resource']) t.match(output, `${model}: ok`, `${model} history linearizes`);
+  for (const model of ['mutex', 'semaphore', 'versioned keys', 'fenced resource'])
+    t.match(output, `${model}: ok`, `${model} history linearizes`);
   const ops = /history: (\d+) operations \((\d+) ok/.exec(output);
   t.ok(ops !== null && Number(ops[2]) > 0, 'the workload completed operations under the nemesis');
   t.match(output, /verdict: ok \(seed=7\)/);
   // The workers' versioned-key operations shared one client, several in flight at once.
   const lanes = /versioned-key operations: one shared client, (\d+) lanes opened/.exec(output);
-  t.ok(lanes !== null && Number(lanes[1]) > 1, `the shared client's lanes carried several commands at once (${lanes?.[1] ?? 'none'} lanes)`);
+  t.ok(
+    lanes !== null && Number(lanes[1]) > 1,
+    `the shared client's lanes carried several commands at once (${lanes?.[1] ?? 'none'} lanes)`,
+  );
   // The chaos cluster's own configuration is sound: no node warned about its cluster file.
   const logs = readdirSync(join(dir, 'logs')).map((name) => readFileSync(join(dir, 'logs', name), 'utf8'));
   t.equal(logs.length, 5, 'one log per node');
-  t.same(logs.flatMap((log) => log.split('\n').filter((line) => line.includes('warning:'))), [], 'no configuration warnings');
+  t.same(
+    logs.flatMap((log) => log.split('\n').filter((line) => line.includes('warning:'))),
+    [],
+    'no configuration warnings',
+  );
   // Secure, as a real deployment: every node ran with its certificate, none insecure, and the
   // workload acted as ordinary users, not as root.
-  for (const log of logs) t.match(log, /loaded TLS material certificate="node n\d/, 'a node started with its node certificate');
-  t.same(logs.filter((log) => log.includes('running insecure')), [], 'no node ran insecure');
-  t.match(output, /workload principals: lock workers as user worker \(certificate\), versioned keys as user kv \(password\); neither an admin/);
+  for (const log of logs)
+    t.match(log, /loaded TLS material certificate="node n\d/, 'a node started with its node certificate');
+  t.same(
+    logs.filter((log) => log.includes('running insecure')),
+    [],
+    'no node ran insecure',
+  );
+  t.match(
+    output,
+    /workload principals: lock workers as user worker \(certificate\), versioned keys as user kv \(password\); neither an admin/,
+  );
   if (code === 0) rmSync(dir, { recursive: true, force: true });
 });

@@ -40,7 +40,8 @@ const end = (owner: string, c: number, r: number | undefined): MutexOp => ({
   returnUs: r ?? Infinity,
 });
 
-const verdict = (ops: readonly Operation<MutexInput, MutexOutput>[]): string => checkLinearizable(mutexModel, ops).verdict;
+const verdict = (ops: readonly Operation<MutexInput, MutexOutput>[]): string =>
+  checkLinearizable(mutexModel, ops).verdict;
 
 t.test('each reduction keeps the verdict of the plain search', async (t) => {
   // Sixty sessions whose ends are unknown and change nothing, then a token that goes back: the
@@ -81,7 +82,8 @@ const badSims: readonly MutexSimOptions[] = [
   { seed: 3, processes: 8, rounds: 300, lossRate: 0.02, expiryRate: 0.03, outages: 4 },
 ];
 
-const unknownShare = (ops: readonly MutexOp[]): number => ops.filter((o) => o.returnUs === Infinity).length / ops.length;
+const unknownShare = (ops: readonly MutexOp[]): number =>
+  ops.filter((o) => o.returnUs === Infinity).length / ops.length;
 
 t.test('long histories with many unknown outcomes, recorded faithfully, are linearizable', async (t) => {
   for (const options of sims) {
@@ -107,7 +109,15 @@ t.test('such histories with a token going back are rejected, conclusively', asyn
       t.fail(`seed ${options.seed}: no pair of grants to corrupt`);
       continue;
     }
-    const planted = ops.map((o) => (o === victim ? { ...o, id: 'planted', output: { type: 'acquire' as const, token: before.output?.type === 'acquire' ? before.output.token : 0 } } : o));
+    const planted = ops.map((o) =>
+      o === victim
+        ? {
+            ...o,
+            id: 'planted',
+            output: { type: 'acquire' as const, token: before.output?.type === 'acquire' ? before.output.token : 0 },
+          }
+        : o,
+    );
     const result = checkLinearizable(mutexModel, planted);
     t.equal(result.verdict, 'violation', `seed ${options.seed}: ${formatCheck(mutexModel, result).slice(0, 2_000)}`);
   }
@@ -119,7 +129,9 @@ t.test('such histories with a second holder planted are rejected, conclusively',
     // A hold proven by its own release: an acknowledged grant, then the same owner's acknowledged
     // successful release. A stranger granted strictly inside that window is a second holder.
     const releases = new Map<string, MutexOp>();
-    for (const o of ops) if (o.input.type === 'release' && o.output?.type === 'release' && o.output.released) releases.set(`${o.input.owner}:${o.input.token}`, o);
+    for (const o of ops)
+      if (o.input.type === 'release' && o.output?.type === 'release' && o.output.released)
+        releases.set(`${o.input.owner}:${o.input.token}`, o);
     const holds = ops.flatMap((o) => {
       if (o.input.type !== 'acquire' || o.output?.type !== 'acquire') return [];
       const r = releases.get(`${o.input.owner}:${o.output.token}`);
@@ -130,7 +142,10 @@ t.test('such histories with a second holder planted are rejected, conclusively',
       t.fail(`seed ${options.seed}: no hold to intrude on`);
       continue;
     }
-    const stranger: MutexOp = { ...acq('stranger', hold.token + 1, hold.grant.returnUs + 1, hold.release.callUs - 1), id: 'planted' };
+    const stranger: MutexOp = {
+      ...acq('stranger', hold.token + 1, hold.grant.returnUs + 1, hold.release.callUs - 1),
+      id: 'planted',
+    };
     const result = checkLinearizable(mutexModel, [...ops, stranger]);
     t.equal(result.verdict, 'violation', `seed ${options.seed}: ${formatCheck(mutexModel, result).slice(0, 2_000)}`);
   }

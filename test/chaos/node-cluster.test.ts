@@ -35,7 +35,15 @@ async function eventually<T>(what: string, timeoutMs: number, probe: () => Promi
 
 t.test('links to a re-added node pass through the proxies: cutting them stops its log', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'raftlock-rejoin-test-'));
-  const cluster = await NodeCluster.start({ dir, count: 3, clusterId: 'rejoin', tickMs, electionTicks, sessionTtlMinMs: 500, logLevel: 'info' });
+  const cluster = await NodeCluster.start({
+    dir,
+    count: 3,
+    clusterId: 'rejoin',
+    tickMs,
+    electionTicks,
+    sessionTtlMinMs: 500,
+    logLevel: 'info',
+  });
   let client: RaftlockClient | null = null;
   t.teardown(async () => {
     await client?.close().catch(() => undefined);
@@ -52,7 +60,15 @@ t.test('links to a re-added node pass through the proxies: cutting them stops it
   await cluster.removeMember(rejoiner);
   t.same(await cluster.memberIds(), others, `${rejoiner} is out of the membership`);
   const carried = (from: string, to: string): number => cluster.mesh.link(from, to).stats().forwardedBytes;
-  const carriedWhileOut = new Map(others.flatMap((id) => [[`${id}->${rejoiner}`, carried(id, rejoiner)], [`${rejoiner}->${id}`, carried(rejoiner, id)]] as const));
+  const carriedWhileOut = new Map(
+    others.flatMap(
+      (id) =>
+        [
+          [`${id}->${rejoiner}`, carried(id, rejoiner)],
+          [`${rejoiner}->${id}`, carried(rejoiner, id)],
+        ] as const,
+    ),
+  );
   await cluster.addMember(rejoiner);
   t.same(await cluster.memberIds(), ids, `${rejoiner} is a member again`);
   t.ok(await cluster.waitConverged(20_000), 'the re-added node caught up');
@@ -60,17 +76,30 @@ t.test('links to a re-added node pass through the proxies: cutting them stops it
   // The cut below is meant for a follower: if the re-added node leads by now, hand leadership back.
   if ((await cluster.waitForLeader(10_000)) === rejoiner) {
     await cluster.transferLeadership(first);
-    await eventually('leadership moves off the re-added node', 10_000, async () => ((await cluster.leader()) === first ? true : null));
+    await eventually('leadership moves off the re-added node', 10_000, async () =>
+      (await cluster.leader()) === first ? true : null,
+    );
   }
   const leader = await cluster.waitForLeader(10_000);
   if (leader === null || leader === rejoiner) throw new Error(`unexpected leader ${String(leader)} after re-adding`);
   const leaderNode = cluster.nodes.find((n) => n.id === leader);
   if (leaderNode === undefined) throw new Error(`no node ${leader}`);
-  t.ok(carried(leader, rejoiner) > (carriedWhileOut.get(`${leader}->${rejoiner}`) ?? 0), 'since re-adding, the leader reached the node through its proxy');
-  t.ok(carried(rejoiner, leader) > (carriedWhileOut.get(`${rejoiner}->${leader}`) ?? 0), 'since re-adding, the node reached the leader through its proxy');
+  t.ok(
+    carried(leader, rejoiner) > (carriedWhileOut.get(`${leader}->${rejoiner}`) ?? 0),
+    'since re-adding, the leader reached the node through its proxy',
+  );
+  t.ok(
+    carried(rejoiner, leader) > (carriedWhileOut.get(`${rejoiner}->${leader}`) ?? 0),
+    'since re-adding, the node reached the leader through its proxy',
+  );
   const toRejoiner = cluster.mesh.link(leader, rejoiner);
 
-  const writer = await connect({ endpoints: [`127.0.0.1:${leaderNode.clientPort}`], clusterId: 'rejoin', tls: cluster.rootTls, requestTimeoutMs: 5000 });
+  const writer = await connect({
+    endpoints: [`127.0.0.1:${leaderNode.clientPort}`],
+    clusterId: 'rejoin',
+    tls: cluster.rootTls,
+    requestTimeoutMs: 5000,
+  });
   client = writer;
   await writer.kv.put('before-cut', 'x');
   const caughtUp = await eventually('the put reaches the re-added node', 10_000, async () => {

@@ -19,7 +19,13 @@ import { ManagedProcess } from '../../src/chaos/processes.js';
 import type { ChaosCluster, ChaosLinks } from '../../src/chaos/nemesis.js';
 import { allLinks, blockedLinks, linkName } from '../../src/chaos/partition.js';
 import type { PartitionShape } from '../../src/chaos/partition.js';
-import { allFaultKinds, buildSchedule, formatSchedule, leaderRef, resolveShape } from '../../src/chaos/nemesis-schedule.js';
+import {
+  allFaultKinds,
+  buildSchedule,
+  formatSchedule,
+  leaderRef,
+  resolveShape,
+} from '../../src/chaos/nemesis-schedule.js';
 import type { NemesisEvent } from '../../src/chaos/nemesis-schedule.js';
 import { RecordingClient, RecordingServer, until } from './fixtures/net.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
@@ -90,7 +96,16 @@ t.test('a one-way cut discards one direction only; delay keeps order', async (t)
 t.test('partition shapes block exactly the right directed links', async (t) => {
   const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
   const pairs = (shape: PartitionShape): string[] => blockedLinks(shape, nodes);
-  t.same(pairs({ kind: 'isolate', node: 'n2' }), ['n1->n2', 'n2->n1', 'n2->n3', 'n2->n4', 'n2->n5', 'n3->n2', 'n4->n2', 'n5->n2']);
+  t.same(pairs({ kind: 'isolate', node: 'n2' }), [
+    'n1->n2',
+    'n2->n1',
+    'n2->n3',
+    'n2->n4',
+    'n2->n5',
+    'n3->n2',
+    'n4->n2',
+    'n5->n2',
+  ]);
   t.same(pairs({ kind: 'split', minority: ['n1', 'n2'] }).length, 12, '2 × 3 pairs, both ways');
   t.same(pairs({ kind: 'one-way', from: ['n1'] }), ['n1->n2', 'n1->n3', 'n1->n4', 'n1->n5']);
   const bridge = pairs({ kind: 'bridge', bridge: 'n3', left: ['n1', 'n2'] });
@@ -104,12 +119,23 @@ t.test('partition shapes block exactly the right directed links', async (t) => {
       const iso = new Set(pairs({ kind: 'isolate', node }));
       return allLinks(nodes).every((l) => {
         const [a, b] = l.split('->') as [string, string];
-        return split.has(l) === split.has(linkName(b, a)) && split.has(l) === (minority.includes(a) !== minority.includes(b)) && iso.has(l) === (a === node || b === node);
+        return (
+          split.has(l) === split.has(linkName(b, a)) &&
+          split.has(l) === (minority.includes(a) !== minority.includes(b)) &&
+          iso.has(l) === (a === node || b === node)
+        );
       });
     }),
   );
-  t.same(resolveShape({ kind: 'bridge', bridge: leaderRef, left: [leaderRef, 'n1'] }, 'n4'), { kind: 'bridge', bridge: 'n4', left: ['n1'] });
-  t.same(resolveShape({ kind: 'split', minority: [leaderRef, 'n2', 'n2'] }, 'n5'), { kind: 'split', minority: ['n2', 'n5'] });
+  t.same(resolveShape({ kind: 'bridge', bridge: leaderRef, left: [leaderRef, 'n1'] }, 'n4'), {
+    kind: 'bridge',
+    bridge: 'n4',
+    left: ['n1'],
+  });
+  t.same(resolveShape({ kind: 'split', minority: [leaderRef, 'n2', 'n2'] }, 'n5'), {
+    kind: 'split',
+    minority: ['n2', 'n5'],
+  });
 });
 
 t.test('a proxy mesh partitions real connections and heals them', async (t) => {
@@ -133,7 +159,14 @@ t.test('a proxy mesh partitions real connections and heals them', async (t) => {
   }
   const got = (n: string): string => servers.get(n)?.received ?? '';
   await until(() => got('n2') === '(n3)' && got('n3') === '(n2)', 'the unblocked links to deliver');
-  await until(() => blocked.every((l) => { const [f, to] = l.split('->') as [string, string]; return mesh.link(f, to).stats().discardedBytes === 4; }), 'the blocked links to discard');
+  await until(
+    () =>
+      blocked.every((l) => {
+        const [f, to] = l.split('->') as [string, string];
+        return mesh.link(f, to).stats().discardedBytes === 4;
+      }),
+    'the blocked links to discard',
+  );
   t.equal(got('n1'), '', 'the isolated node heard nothing');
   mesh.heal();
   await until(() => clients.filter((c) => c.closed).length === 4, 'the four lossy connections to drop');
@@ -153,7 +186,10 @@ t.test('the nemesis schedule is a pure function of its seed and prints stably', 
   const lines = a.split('\n');
   t.equal(lines[0], 'nemesis schedule seed=7 duration=120000ms nodes=n1,n2,n3,n4,n5');
   for (const line of lines.slice(1)) t.match(line, /^ +\d+\.\d{3}s {2}\S/);
-  t.same(lines.slice(-3).map((l) => l.trim().split(/ {2}/)[1]), ['heal every link', 'resume paused nodes', 'restart killed nodes']);
+  t.same(
+    lines.slice(-3).map((l) => l.trim().split(/ {2}/)[1]),
+    ['heal every link', 'resume paused nodes', 'restart killed nodes'],
+  );
 });
 
 t.test('every schedule keeps a majority up and connected, recovers each fault and ends healed', async (t) => {
@@ -281,7 +317,11 @@ t.test('the nemesis resolves the leader when an event fires and undoes exactly w
   const skipped = await nemesis.apply({ kind: 'transfer-leadership', to: 'n3' });
   t.match(skipped.outcome, /skipped: n3 is down/);
   await nemesis.apply({ kind: 'partition', shape: { kind: 'isolate', node: leaderRef } });
-  t.equal(links.calls.at(-1), 'partition n1->n4,n2->n4,n3->n4,n4->n1,n4->n2,n4->n3,n4->n5,n5->n4', 'the leader among live, unpaused nodes is n4');
+  t.equal(
+    links.calls.at(-1),
+    'partition n1->n4,n2->n4,n3->n4,n4->n1,n4->n2,n4->n3,n4->n5,n5->n4',
+    'the leader among live, unpaused nodes is n4',
+  );
   await nemesis.apply({ kind: 'resume' });
   await nemesis.apply({ kind: 'restart' });
   t.same(cluster.calls.slice(-3), ['resume n2', 'restart n1', 'restart n3']);
@@ -295,13 +335,25 @@ t.test('playing any schedule leaves the cluster whole, healed and never asks the
       const cluster = new FakeCluster();
       const links = new FakeLinks();
       const nemesis = new Nemesis(cluster, links);
-      const schedule = buildSchedule({ seed, durationMs: 60_000, nodes: ['n1', 'n2', 'n3', 'n4', 'n5'], sessionTtlMs: 2000 });
+      const schedule = buildSchedule({
+        seed,
+        durationMs: 60_000,
+        nodes: ['n1', 'n2', 'n3', 'n4', 'n5'],
+        sessionTtlMs: 2000,
+      });
       let now = 0;
-      await nemesis.play(schedule, { now: () => now, sleep: async (ms) => { now += ms; } });
+      await nemesis.play(schedule, {
+        now: () => now,
+        sleep: async (ms) => {
+          now += ms;
+        },
+      });
       const down = nemesis.down;
       return (
         nemesis.applied.length === schedule.events.length &&
-        nemesis.applied.every((a) => !a.outcome.startsWith('skipped: kill') && !a.outcome.startsWith('skipped: restart')) &&
+        nemesis.applied.every(
+          (a) => !a.outcome.startsWith('skipped: kill') && !a.outcome.startsWith('skipped: restart'),
+        ) &&
         down.killed.length + down.paused.length + down.removed.length === 0 &&
         cluster.up.size === 5 &&
         cluster.stopped.size === 0 &&
@@ -320,16 +372,34 @@ t.test('the real peer transport runs through the mesh: a partition silences it, 
   const received: Message[] = [];
   const transports = new Map<string, TcpTransport>();
   for (const id of ids) {
-    transports.set(id, await TcpTransport.listen({ nodeId: id as NodeId, clusterId: 'chaos-test', listen: { host: '127.0.0.1', port: 0 }, limits: { reconnectDelayMs: 10, reconnectDelayMaxMs: 50 } }));
+    transports.set(
+      id,
+      await TcpTransport.listen({
+        nodeId: id as NodeId,
+        clusterId: 'chaos-test',
+        listen: { host: '127.0.0.1', port: 0 },
+        limits: { reconnectDelayMs: 10, reconnectDelayMaxMs: 50 },
+      }),
+    );
   }
-  const mesh = await ProxyMesh.start(new Map(ids.map((id) => [id, transports.get(id)?.address ?? { host: '127.0.0.1', port: 1 }])));
+  const mesh = await ProxyMesh.start(
+    new Map(ids.map((id) => [id, transports.get(id)?.address ?? { host: '127.0.0.1', port: 1 }])),
+  );
   t.teardown(async () => {
     for (const tr of transports.values()) await tr.close();
     await mesh.close();
   });
   transports.get('n2')?.onMessage((m) => received.push(m));
-  for (const id of ids) for (const [peer, address] of mesh.addressesFor(id)) transports.get(id)?.addPeer(peer as NodeId, address);
-  const heartbeat = (commit: number): Message => ({ type: 'Heartbeat', from: 'n1' as NodeId, to: 'n2' as NodeId, term: 1 as Term, commit: commit as LogIndex, context: null });
+  for (const id of ids)
+    for (const [peer, address] of mesh.addressesFor(id)) transports.get(id)?.addPeer(peer as NodeId, address);
+  const heartbeat = (commit: number): Message => ({
+    type: 'Heartbeat',
+    from: 'n1' as NodeId,
+    to: 'n2' as NodeId,
+    term: 1 as Term,
+    commit: commit as LogIndex,
+    context: null,
+  });
   const commits = (): number[] => received.map((m) => (m.type === 'Heartbeat' ? m.commit : -1));
   const n1 = transports.get('n1') as TcpTransport;
 

@@ -15,7 +15,12 @@ import { createRng } from '../../src/util/rng.js';
 import { MemoryTarget } from './fixtures/memory-target.js';
 import type { Bugs } from './fixtures/memory-target.js';
 
-async function runWorkload(t: Test, seed: number, bugs: Bugs, expireSessions: boolean): Promise<ReturnType<typeof checkHistory> & { ops: number }> {
+async function runWorkload(
+  t: Test,
+  seed: number,
+  bugs: Bugs,
+  expireSessions: boolean,
+): Promise<ReturnType<typeof checkHistory> & { ops: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'raftlock-workload-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const rng = createRng(seed);

@@ -15,7 +15,10 @@ void t.test('kv list and binary values on the command line', async (t) => {
   const dir = t.testdir();
   const pki = writeClientPki(dir, cluster.connectOptions());
   const runCli = (args: readonly string[], input?: string): Promise<CliRun> =>
-    runCliIn([...args, '-e', endpoints], 60_000, { env: { RAFTLOCK_PKI: pki }, ...(input === undefined ? {} : { input }) });
+    runCliIn([...args, '-e', endpoints], 60_000, {
+      env: { RAFTLOCK_PKI: pki },
+      ...(input === undefined ? {} : { input }),
+    });
   await cluster.waitForLeader();
   const client = await connect(cluster.connectOptions());
   t.teardown(async () => {

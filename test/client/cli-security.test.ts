@@ -47,14 +47,21 @@ t.test('a user: its password from the environment or a file, else its certificat
   const config: ConfigSecurity = { pkiDir: dir, insecure: false, explicit: true };
   const fromEnv = cliSecurity({ user: 'bob' }, config, { RAFTLOCK_PASSWORD: 's3cret' });
   t.same(fromEnv.credentials, { user: 'bob', password: 's3cret' });
-  t.equal(fromEnv.tls === false ? 'plain' : text(fromEnv.tls.cert), undefined, 'a password user presents no certificate');
+  t.equal(
+    fromEnv.tls === false ? 'plain' : text(fromEnv.tls.cert),
+    undefined,
+    'a password user presents no certificate',
+  );
   const fromFile = cliSecurity({ user: 'bob', passwordFile: join(dir, 'pw.txt') }, config, {});
   t.same(fromFile.credentials, { user: 'bob', password: 'hunter2' }, 'the final line break is not part of it');
   const byEnvUser = cliSecurity({}, config, { RAFTLOCK_USER: 'bob', RAFTLOCK_PASSWORD: 'x' });
   t.same(byEnvUser.credentials, { user: 'bob', password: 'x' }, '$RAFTLOCK_USER');
   const byCert = cliSecurity({ user: 'alice' }, config, {});
   t.equal(byCert.tls === false ? null : text(byCert.tls.cert), alice.cert, 'users/<name>.crt without a password');
-  t.throws(() => cliSecurity({ user: 'bob' }, config, {}), /no password for bob \(set \$RAFTLOCK_PASSWORD or --password-file FILE\)/);
+  t.throws(
+    () => cliSecurity({ user: 'bob' }, config, {}),
+    /no password for bob \(set \$RAFTLOCK_PASSWORD or --password-file FILE\)/,
+  );
   t.throws(() => cliSecurity({ passwordFile: join(dir, 'pw.txt') }, config, {}), /--password-file needs --user/);
   t.throws(() => readPasswordFile(join(dir, 'empty.txt')), /is empty/);
   t.throws(() => readPasswordFile(join(dir, 'nope.txt')), /cannot read the password file/);
@@ -72,6 +79,9 @@ t.test('explicit files, and options that do not fit together', async (t) => {
   t.equal(given.tls === false ? null : text(given.tls.cert), alice.cert);
   t.throws(() => cliSecurity({ ca: files.ca, cert: files.cert }, config, {}), /--cert and --key go together/);
   t.throws(() => cliSecurity({ insecure: true, ca: files.ca }, config, {}), /--insecure talks plaintext/);
-  t.throws(() => cliSecurity({ user: 'alice' }, config, { RAFTLOCK_PASSWORD: 'x' }), /a certificate or user needs TLS, but there is no CA/);
+  t.throws(
+    () => cliSecurity({ user: 'alice' }, config, { RAFTLOCK_PASSWORD: 'x' }),
+    /a certificate or user needs TLS, but there is no CA/,
+  );
   t.throws(() => cliSecurity({ ca: join(dir, 'missing.crt') }, config, {}), /cannot read the CA certificate/);
 });

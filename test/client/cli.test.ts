@@ -27,7 +27,18 @@ void t.test('raftlock client commands', async (t) => {
     const held = await client.lock('cli-job');
     const script =
       'const t = Number(process.env.RAFTLOCK_FENCING_TOKEN); console.log("token=" + t); process.exit(t > 0 ? 7 : 1)';
-    const run = runCli(['lock', 'cli-job', '--endpoints', endpoints, '--wait', '60s', '--', process.execPath, '-e', script]);
+    const run = runCli([
+      'lock',
+      'cli-job',
+      '--endpoints',
+      endpoints,
+      '--wait',
+      '60s',
+      '--',
+      process.execPath,
+      '-e',
+      script,
+    ]);
     for (let i = 0; i < 1000; i++) {
       const [view] = await client.locks('cli-job', 1);
       if (view !== undefined && view.waiters.length === 1) break;
@@ -47,7 +58,18 @@ void t.test('raftlock client commands', async (t) => {
   await t.test('lock refuses with exit 1 when the lock stays busy', async (t) => {
     // Proves the documented exit code for "not granted within --wait" and that the command never ran.
     const held = await client.lock('cli-busy');
-    const result = await runCli(['lock', 'cli-busy', '--endpoints', endpoints, '--wait', '0s', '--', process.execPath, '-e', 'console.log("ran")']);
+    const result = await runCli([
+      'lock',
+      'cli-busy',
+      '--endpoints',
+      endpoints,
+      '--wait',
+      '0s',
+      '--',
+      process.execPath,
+      '-e',
+      'console.log("ran")',
+    ]);
     t.equal(result.code, 1);
     t.notMatch(result.stdout, /ran/);
     t.match(result.stderr, /BUSY/);
@@ -83,7 +105,19 @@ void t.test('lock -- CMD: the command gets SIGTERM when the session can no longe
     'console.log("running"); setInterval(() => undefined, 1000);',
   ].join(' ');
   const endpoints = cluster.endpoints.join(',');
-  const run = startCli(['lock', 'cli-lease', '--ttl', '1s', '-e', endpoints, '--insecure', '--', process.execPath, '-e', script]);
+  const run = startCli([
+    'lock',
+    'cli-lease',
+    '--ttl',
+    '1s',
+    '-e',
+    endpoints,
+    '--insecure',
+    '--',
+    process.execPath,
+    '-e',
+    script,
+  ]);
   t.teardown(() => run.child.kill('SIGKILL'));
   // Once the command is up with its handler (the lock command gives up at 80% of the TTL).
   await run.waitFor(/running/, 30_000);

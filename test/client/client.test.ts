@@ -15,7 +15,10 @@ async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`never happened: ${what}`);
 }
 
-async function withCluster(size: number, body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>): Promise<void> {
+async function withCluster(
+  size: number,
+  body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>,
+): Promise<void> {
   const cluster = await MiniCluster.start(size);
   const clients: RaftlockClient[] = [];
   try {
@@ -30,7 +33,11 @@ void t.test('retries reuse the same (clientId, seq): nothing is applied twice', 
   // Proves exactly-once across a lost answer (Raft dissertation §6.3): the connection drops after the
   // command was applied, the client re-sends the same seq, and the cluster answers from its table.
   await withCluster(1, async (cluster, clients) => {
-    const client = await connect({ endpoints: cluster.endpoints, clientId: 'retry', backoff: { baseMs: 5, maxMs: 20 } });
+    const client = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'retry',
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
     clients.push(client);
     cluster.dropAfterApply = 1;
     const put = await client.kv.put('k', 'v1');
@@ -59,7 +66,11 @@ void t.test('the client finds and follows the leader', async (t) => {
     await client.kv.put('a', '2');
     t.equal(client.welcome?.nodeId, 'n2', 'followed a NOT_LEADER hint');
     t.equal(cluster.applied.filter((r) => r.type === 'put').length, 2, 'refused attempts were not applied');
-    await t.rejects(connect({ endpoints: cluster.endpoints, clusterId: 'another' }), { code: 'INVALID_ARGUMENT' }, 'a cluster id mismatch is final, not retried');
+    await t.rejects(
+      connect({ endpoints: cluster.endpoints, clusterId: 'another' }),
+      { code: 'INVALID_ARGUMENT' },
+      'a cluster id mismatch is final, not retried',
+    );
   });
 });
 
@@ -105,7 +116,9 @@ void t.test('FIFO hand-off to waiters connected to different nodes', async (t) =
   // in FIFO order, with growing fencing tokens.
   await withCluster(3, async (cluster, clients) => {
     cluster.redirect = false;
-    const [a, b, c] = await Promise.all(cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })));
+    const [a, b, c] = await Promise.all(
+      cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })),
+    );
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     clients.push(a, b, c);
     t.same([a.welcome?.nodeId, b.welcome?.nodeId, c.welcome?.nodeId], ['n1', 'n2', 'n3']);
@@ -146,12 +159,23 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
     const held = await b.lock('r');
     const waiting = a.lock('r');
     await until(() => cluster.machine.state.waiterCount === 1, 'a queued');
-    const stale = { kind: 'granted', session: old.session, clientId: a.clientId, seq: oldSeq, name: 'r', token: old.fencingToken };
-    for (const node of cluster.nodes) for (const conn of node.conns) conn.framed.writeValue({ type: 'Push', push: stale });
+    const stale = {
+      kind: 'granted',
+      session: old.session,
+      clientId: a.clientId,
+      seq: oldSeq,
+      name: 'r',
+      token: old.fencingToken,
+    };
+    for (const node of cluster.nodes)
+      for (const conn of node.conns) conn.framed.writeValue({ type: 'Push', push: stale });
     await new Promise((resolve) => setTimeout(resolve, 100));
     await held.release();
     const fresh = await waiting;
-    t.ok(fresh.fencingToken > held.fencingToken, `the wait got the real grant (${fresh.fencingToken}), not the replayed ${old.fencingToken}`);
+    t.ok(
+      fresh.fencingToken > held.fencingToken,
+      `the wait got the real grant (${fresh.fencingToken}), not the replayed ${old.fencingToken}`,
+    );
     await fresh.release();
   });
 });
@@ -218,7 +242,9 @@ void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
     t.equal(await c.checkFence('fence', lock.fencingToken), true);
     await lock.release();
     t.equal(await c.checkFence('fence', lock.fencingToken), false);
-    await t.rejects(c.kv.put('guarded', 'late', { fence: { lock: 'fence', token: lock.fencingToken } }), { code: 'STALE_TOKEN' });
+    await t.rejects(c.kv.put('guarded', 'late', { fence: { lock: 'fence', token: lock.fencingToken } }), {
+      code: 'STALE_TOKEN',
+    });
     t.equal(await c.kv.delete('guarded'), true);
     t.equal(await c.kv.get('guarded'), null);
     void cluster;
@@ -245,7 +271,8 @@ void t.test('watch resumes after a reconnection without gaps or repeats', async 
     const keys: string[] = [];
     for (let i = 0; i < 2; i++) {
       const next = await stream.next();
-      if (next.done !== true && (next.value.type === 'put' || next.value.type === 'delete')) keys.push(`${next.value.type}:${next.value.key}`);
+      if (next.done !== true && (next.value.type === 'put' || next.value.type === 'delete'))
+        keys.push(`${next.value.type}:${next.value.key}`);
     }
     t.same(keys, ['put:w/b', 'delete:w/a']);
     await stream.return();
@@ -306,7 +333,11 @@ void t.test('a queued acquire whose answer is lost is retried under its seq and 
     const tries = cluster.applied.filter((r) => r.clientId === 'waiter' && r.type === 'acquire');
     t.equal(tries[0]?.seq, tries[1]?.seq, 'the retry carries the same seq');
     t.equal(tries[1]?.duplicate, true, 'and is answered from the table');
-    t.equal(cluster.machine.state.waiterCount, 1, 'queued once: the retry is answered from the table, nothing else is sent');
+    t.equal(
+      cluster.machine.state.waiterCount,
+      1,
+      'queued once: the retry is answered from the table, nothing else is sent',
+    );
     await held.release();
     const granted = await waiting;
     t.ok(granted.fencingToken > held.fencingToken);
@@ -321,7 +352,12 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
   // semaphore history showed exactly that: a refused try-acquire, then a holder nobody knew of).
   await withCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({ endpoints: cluster.endpoints, clientId: 'trier', ttlMs: 60_000, backoff: { baseMs: 5, maxMs: 20 } });
+    const b = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'trier',
+      ttlMs: 60_000,
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
     const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
     clients.push(a, b, c);
     await a.semaphore('pool1', 1).acquire();
@@ -377,7 +413,12 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
   // got is released, so the next client can take the lock.
   await withCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({ endpoints: cluster.endpoints, clientId: 'rechecker', ttlMs: 60_000, attemptTimeoutMs: 50 });
+    const b = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'rechecker',
+      ttlMs: 60_000,
+      attemptTimeoutMs: 50,
+    });
     const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
     clients.push(a, b, c);
     await a.lock('late');
@@ -468,7 +509,13 @@ void t.test('lock.signal aborts at the safety margin, while the cluster still ho
   // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
   await withCluster(1, async (cluster, clients) => {
     const clock = new FakeClock();
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 1_000, keepAliveIntervalMs: 300, driftMax: 0.01, clock });
+    const a = await connect({
+      endpoints: cluster.endpoints,
+      ttlMs: 1_000,
+      keepAliveIntervalMs: 300,
+      driftMax: 0.01,
+      clock,
+    });
     clients.push(a);
     const lock = await a.lock('margin');
     cluster.answerKeepAlives = false;
@@ -500,7 +547,12 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
     const onWarning = (warning: Error): void => void warnings.push(warning.name);
     process.on('warning', onWarning);
     t.teardown(() => void process.off('warning', onWarning));
-    const client = await connect({ endpoints: cluster.endpoints, clientId: 'many', commandsInFlightMax: 6, backoff: { baseMs: 5, maxMs: 20 } });
+    const client = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'many',
+      commandsInFlightMax: 6,
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
     clients.push(client);
     const names = Array.from({ length: 20 }, (_, i) => `many/${i}`);
     cluster.dropAfterApply = 2;
@@ -509,14 +561,21 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
     const acquires = cluster.applied.filter((r) => r.type === 'acquire');
     const lanes = new Set(acquires.map((r) => r.clientId));
     t.ok(lanes.size > 1 && lanes.size <= 6, `acquires went out on ${lanes.size} lanes, at most 6`);
-    t.ok([...lanes].every((id) => id === 'many' || /^many#[1-5]$/.test(id)), `lane ids ${[...lanes].join(', ')}`);
+    t.ok(
+      [...lanes].every((id) => id === 'many' || /^many#[1-5]$/.test(id)),
+      `lane ids ${[...lanes].join(', ')}`,
+    );
     const retried = acquires.filter((r) => r.duplicate);
     t.ok(retried.length >= 1, `${retried.length} acquires were re-sent after the dropped connections`);
     t.equal(acquires.length - retried.length, 20, 'each acquire applied once');
     const held = cluster.machine.state.locks.size;
     t.equal(held, 20, 'the cluster holds exactly the twenty');
     await Promise.all(locks.map((lock) => lock.release()));
-    t.equal(cluster.applied.filter((r) => r.type === 'release' && !r.duplicate).length, 20, 'twenty releases applied once each');
+    t.equal(
+      cluster.applied.filter((r) => r.type === 'release' && !r.duplicate).length,
+      20,
+      'twenty releases applied once each',
+    );
     t.same(warnings, [], 'no process warning (twenty holds listen on one session signal)');
   });
 });
@@ -525,7 +584,12 @@ void t.test('a client sends one command at a time with commandsInFlightMax 1', a
   // The scripted cluster answers each command as it arrives, so only a withheld answer shows
   // whether the client waits for it before sending the next command.
   await withCluster(1, async (cluster, clients) => {
-    const client = await connect({ endpoints: cluster.endpoints, clientId: 'serial', commandsInFlightMax: 1, backoff: { baseMs: 5, maxMs: 20 } });
+    const client = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'serial',
+      commandsInFlightMax: 1,
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
     clients.push(client);
     const from = cluster.applied.length;
     cluster.swallowAnswers = true;
@@ -540,7 +604,11 @@ void t.test('a client sends one command at a time with commandsInFlightMax 1', a
     const ids = new Set(cluster.applied.map((r) => r.clientId));
     t.same([...ids], ['serial'], 'every command on the client id itself');
     const seqs = cluster.applied.filter((r) => r.clientId === 'serial').map((r) => r.seq);
-    t.same(seqs, [...seqs].sort((x, y) => x - y), 'in seq order');
+    t.same(
+      seqs,
+      [...seqs].sort((x, y) => x - y),
+      'in seq order',
+    );
   });
 });
 
@@ -550,14 +618,22 @@ void t.test('queued waits on several lanes get their grants, also after a reconn
   // the lane id to the new connection (a re-check on another lane would leave the grant unrouted).
   await withCluster(1, async (cluster, clients) => {
     const holder = await connect({ endpoints: cluster.endpoints });
-    const waiter = await connect({ endpoints: cluster.endpoints, clientId: 'lanes', backoff: { baseMs: 5, maxMs: 20 } });
+    const waiter = await connect({
+      endpoints: cluster.endpoints,
+      clientId: 'lanes',
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
     clients.push(holder, waiter);
     const names = ['w0', 'w1', 'w2'];
     const holds = await Promise.all(names.map((name) => holder.lock(name)));
     const waits = names.map((name) => waiter.lock(name, { waitMs: 60_000 }));
     await until(() => cluster.machine.state.waiterCount === 3, 'three queued');
     const laneOf = (records: typeof cluster.applied): Record<string, string> =>
-      Object.fromEntries(records.filter((r) => r.type === 'acquire' && r.clientId.startsWith('lanes')).map((r) => [r.name ?? '', r.clientId]));
+      Object.fromEntries(
+        records
+          .filter((r) => r.type === 'acquire' && r.clientId.startsWith('lanes'))
+          .map((r) => [r.name ?? '', r.clientId]),
+      );
     const waitLanes = laneOf(cluster.applied);
     t.ok(new Set(Object.values(waitLanes)).size > 1, `the waits went out on lanes ${JSON.stringify(waitLanes)}`);
     // Lane 0 busy with a put while the re-checks are sent: none may take a free lane instead of its own.
@@ -568,11 +644,16 @@ void t.test('queued waits on several lanes get their grants, also after a reconn
       waiter.reconnect();
     };
     await waiter.kv.put('lanes/k', 'v');
-    await until(() => cluster.applied.slice(applied).filter((r) => r.type === 'acquire').length === 3, 'three re-checks');
+    await until(
+      () => cluster.applied.slice(applied).filter((r) => r.type === 'acquire').length === 3,
+      'three re-checks',
+    );
     t.same(laneOf(cluster.applied.slice(applied)), waitLanes, 'each re-check went out on its own wait lane');
     await Promise.all(holds.map((hold) => hold.release()));
     const granted = await Promise.all(waits);
-    granted.forEach((lock, i) => t.ok(lock.fencingToken > (holds[i]?.fencingToken ?? 0), `${lock.name} granted by push`));
+    granted.forEach((lock, i) =>
+      t.ok(lock.fencingToken > (holds[i]?.fencingToken ?? 0), `${lock.name} granted by push`),
+    );
     await Promise.all(granted.map((lock) => lock.release()));
   });
 });
@@ -616,7 +697,11 @@ void t.test('every lane re-sends its own command when many applied answers are l
     t.ok(resent >= swallowed, `${resent} re-sends answered from the table, for ${swallowed} lost answers`);
     t.ok(new Set(puts.map((r) => r.clientId)).size > 1, 'the commands were on several lanes');
     for (let i = 0; i < workers; i++) {
-      t.equal((await client.kv.get(`lost/${i}`))?.version, acknowledged[i], `lost/${i}: its version is its acknowledged writes`);
+      t.equal(
+        (await client.kv.get(`lost/${i}`))?.version,
+        acknowledged[i],
+        `lost/${i}: its version is its acknowledged writes`,
+      );
     }
   });
 });

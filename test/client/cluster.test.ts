@@ -48,14 +48,18 @@ void t.test('client library against a real 3-node cluster', async (t) => {
       return held.fencingToken;
     });
     t.ok(token > lock.fencingToken);
-    await t.rejects(a.kv.put('out', 'late', { fence: { lock: 'job', token: lock.fencingToken } }), { code: 'STALE_TOKEN' });
+    await t.rejects(a.kv.put('out', 'late', { fence: { lock: 'job', token: lock.fencingToken } }), {
+      code: 'STALE_TOKEN',
+    });
     t.equal(text((await a.kv.get('out'))?.value), 'done');
   });
 
   await t.test('FIFO hand-off across clients connected to different nodes', async (t) => {
     // Proves a grant is pushed by the node the waiter is connected to (every node applies every entry)
     // and waiters are served in arrival order.
-    const [a, b, c] = await Promise.all(cluster.endpoints.map((e) => open({ endpoints: [e.client], followLeader: false })));
+    const [a, b, c] = await Promise.all(
+      cluster.endpoints.map((e) => open({ endpoints: [e.client], followLeader: false })),
+    );
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     t.equal(new Set([a, b, c].map((x) => x.welcome?.nodeId)).size, 3, 'one client per node');
     const first = await a.lock('fifo');
@@ -137,7 +141,10 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     await leadA.resign();
     const leadB = await bWins;
     await watching;
-    t.same(seen.filter((v) => v !== 'none'), ['alpha', 'beta']);
+    t.same(
+      seen.filter((v) => v !== 'none'),
+      ['alpha', 'beta'],
+    );
     t.ok(leadB.token > leadA.token);
     await leadB.resign();
   });
@@ -172,27 +179,36 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     t.equal((await c.members('list')).length, 3);
   });
 
-  await t.test('one client waits on many locks at once, through a follower, each grant pushed to its lane', async (t) => {
-    // Proves pipelined commands through real nodes: concurrent acquires go out on separate lane ids
-    // (forwarded by a follower to the leader), each is queued once, and each grant is pushed by the
-    // follower to the connection its lane id is bound to.
-    const holder = await open();
-    const leaderId = (await cluster.waitForLeader()).nodeId;
-    const follower = cluster.nodes.find((node) => !node.isStopped && node.nodeId !== leaderId);
-    if (follower === undefined) throw new Error('no running follower');
-    const waiter = await open({ endpoints: [follower.endpoint.client], followLeader: false });
-    t.equal(waiter.welcome?.nodeId, follower.nodeId, 'the waiter stays on the follower');
-    const names = Array.from({ length: 12 }, (_, i) => `lanes/${i}`);
-    const holds = await Promise.all(names.map((name) => holder.lock(name)));
-    const waits = names.map((name) => waiter.lock(name, { waitMs: 60_000 }));
-    for (const name of names) await until(async () => (await waiters(holder, name)) === 1, `${name} queued once`);
-    for (const hold of holds) await hold.release();
-    const granted = await Promise.all(waits);
-    granted.forEach((lock, i) => t.ok(lock.fencingToken > (holds[i]?.fencingToken ?? 0), `${lock.name}: a newer token`));
-    const views = await holder.locks('lanes/', 100);
-    t.equal(views.filter((view) => view.holders.length === 1 && view.waiters.length === 0).length, 12, 'every lock held once, nobody left waiting');
-    await Promise.all(granted.map((lock) => lock.release()));
-  });
+  await t.test(
+    'one client waits on many locks at once, through a follower, each grant pushed to its lane',
+    async (t) => {
+      // Proves pipelined commands through real nodes: concurrent acquires go out on separate lane ids
+      // (forwarded by a follower to the leader), each is queued once, and each grant is pushed by the
+      // follower to the connection its lane id is bound to.
+      const holder = await open();
+      const leaderId = (await cluster.waitForLeader()).nodeId;
+      const follower = cluster.nodes.find((node) => !node.isStopped && node.nodeId !== leaderId);
+      if (follower === undefined) throw new Error('no running follower');
+      const waiter = await open({ endpoints: [follower.endpoint.client], followLeader: false });
+      t.equal(waiter.welcome?.nodeId, follower.nodeId, 'the waiter stays on the follower');
+      const names = Array.from({ length: 12 }, (_, i) => `lanes/${i}`);
+      const holds = await Promise.all(names.map((name) => holder.lock(name)));
+      const waits = names.map((name) => waiter.lock(name, { waitMs: 60_000 }));
+      for (const name of names) await until(async () => (await waiters(holder, name)) === 1, `${name} queued once`);
+      for (const hold of holds) await hold.release();
+      const granted = await Promise.all(waits);
+      granted.forEach((lock, i) =>
+        t.ok(lock.fencingToken > (holds[i]?.fencingToken ?? 0), `${lock.name}: a newer token`),
+      );
+      const views = await holder.locks('lanes/', 100);
+      t.equal(
+        views.filter((view) => view.holders.length === 1 && view.waiters.length === 0).length,
+        12,
+        'every lock held once, nobody left waiting',
+      );
+      await Promise.all(granted.map((lock) => lock.release()));
+    },
+  );
 
   await t.test('an on-demand snapshot compacts the log of the node asked', async (t) => {
     // Proves `raftlock snapshot`: the node snapshots its applied state at once and says where.

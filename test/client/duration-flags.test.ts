@@ -37,7 +37,14 @@ void t.test('the rule: a unit is required', async (t) => {
 void t.test('every duration option of every command refuses a bare number: exit 2, add a unit', async (t) => {
   const options = durationOptions(buildProgram());
   const named = options.map(([path, flag]) => `${path.join(' ')} ${flag}`);
-  for (const expected of ['lock --wait', 'lock --ttl', 'acquire --wait', 'elect --ttl', 'sim --duration', 'status --timeout']) {
+  for (const expected of [
+    'lock --wait',
+    'lock --ttl',
+    'acquire --wait',
+    'elect --ttl',
+    'sim --duration',
+    'status --timeout',
+  ]) {
     t.ok(named.includes(expected), `${expected} is among them`);
   }
   for (const [path, flag] of options) {

@@ -49,8 +49,14 @@ void t.test('every command: an unknown option exits 2, --help exits 0', async (t
 
 void t.test('the -- before a command', async (t) => {
   t.ok(afterDoubleDash(['node', 'raftlock', 'lock', 'x', '--', 'sh', '-c', 'echo ok'], ['sh', '-c', 'echo ok']));
-  t.notOk(afterDoubleDash(['node', 'raftlock', 'lock', 'x', 'sh', '-c', 'echo ok'], ['sh']), 'no --: -c was taken as --config');
-  t.notOk(afterDoubleDash(['node', 'raftlock', 'lock', 'x', 'sh', '--', '-x'], ['sh', '-x']), 'a -- inside the command is not the separator');
+  t.notOk(
+    afterDoubleDash(['node', 'raftlock', 'lock', 'x', 'sh', '-c', 'echo ok'], ['sh']),
+    'no --: -c was taken as --config',
+  );
+  t.notOk(
+    afterDoubleDash(['node', 'raftlock', 'lock', 'x', 'sh', '--', '-x'], ['sh', '-x']),
+    'a -- inside the command is not the separator',
+  );
 });
 
 void t.test('through the CLI', async (t) => {

@@ -6,7 +6,12 @@ import { MiniCluster } from './fixtures/mini-cluster.js';
 
 void t.test('a value over the frame limit is refused before sending', async (t) => {
   const cluster = await MiniCluster.start(1);
-  const client = await connect({ endpoints: cluster.endpoints, frameBytesMax: 64 * 1024, requestTimeoutMs: 5_000, backoff: { baseMs: 5, maxMs: 20 } });
+  const client = await connect({
+    endpoints: cluster.endpoints,
+    frameBytesMax: 64 * 1024,
+    requestTimeoutMs: 5_000,
+    backoff: { baseMs: 5, maxMs: 20 },
+  });
   t.teardown(async () => {
     client.abandon();
     await cluster.close();

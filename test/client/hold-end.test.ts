@@ -31,11 +31,16 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 /** The next grant of `name` after `lock`'s, seen by `client`'s watch, and whether `lock` was held then. */
-async function firstGrantAfter(client: RaftlockClient, name: string, lock: Lock): Promise<{ token: number; held: boolean }> {
+async function firstGrantAfter(
+  client: RaftlockClient,
+  name: string,
+  lock: Lock,
+): Promise<{ token: number; held: boolean }> {
   const stream = client.watch(name, { fromIndex: lock.fencingToken });
   try {
     for await (const event of stream) {
-      if (event.type === 'grant' && event.lock === name && event.token > lock.fencingToken) return { token: event.token, held: lock.held };
+      if (event.type === 'grant' && event.lock === name && event.token > lock.fencingToken)
+        return { token: event.token, held: lock.held };
     }
     throw new Error('the watch ended');
   } finally {
@@ -68,12 +73,23 @@ void t.test('another client releasing the hold: the holder aborts before the wai
     const released = await b.command({ type: 'release', session: lock.session, name: 'L' });
     t.equal(released.code, 'OK');
     const next = await waiting;
-    t.same(await heldAtNextGrant, { token: next.fencingToken, held: false }, 'the hold had ended when the next grant was seen');
+    t.same(
+      await heldAtNextGrant,
+      { token: next.fencingToken, held: false },
+      'the hold had ended when the next grant was seen',
+    );
     t.equal(lock.held, false);
-    t.equal(codeOf(() => lock.check()), 'NOT_HOLDER');
+    t.equal(
+      codeOf(() => lock.check()),
+      'NOT_HOLDER',
+    );
     t.match(String(lock.signal.reason), /another client released L/);
     t.ok(next.fencingToken > lock.fencingToken);
-    await t.rejects(a.kv.put('k', 'late', { fence: lock }), { code: 'STALE_TOKEN' }, 'a fenced write under it is refused without being sent');
+    await t.rejects(
+      a.kv.put('k', 'late', { fence: lock }),
+      { code: 'STALE_TOKEN' },
+      'a fenced write under it is refused without being sent',
+    );
     await lock.release();
     t.ok(next.held, 'the holder’s late release does not touch the new grant');
   });
@@ -90,7 +106,10 @@ void t.test('another client closing the session: the session is lost and its hol
     t.equal((await b.command({ type: 'closeSession', session: lock.session })).code, 'OK');
     await until(() => lock.signal.aborted, 'the holder to abort');
     t.match(lost[0], /another client closed it/);
-    t.equal(codeOf(() => lock.check()), 'SESSION_EXPIRED');
+    t.equal(
+      codeOf(() => lock.check()),
+      'SESSION_EXPIRED',
+    );
   });
 });
 
@@ -105,11 +124,19 @@ void t.test('a revoked push that overtakes the answer granting the hold still en
       // written first, as a node that pushes hold endings ahead of the answers of a drain does.
       const session = [...cluster.machine.state.sessions.keys()][0];
       if (session === undefined) return;
-      cluster.applyCommand({ type: 'client', clientId: 'intruder', seq: 1, op: { type: 'release', session, name: 'L' } });
+      cluster.applyCommand({
+        type: 'client',
+        clientId: 'intruder',
+        seq: 1,
+        op: { type: 'release', session, name: 'L' },
+      });
     };
     const lock = await a.lock('L');
     t.equal(lock.held, false, 'born revoked');
-    t.equal(codeOf(() => lock.check()), 'NOT_HOLDER');
+    t.equal(
+      codeOf(() => lock.check()),
+      'NOT_HOLDER',
+    );
     t.equal(lock.signal.aborted, true);
     // Breaking check: without the remembered tokens this Lock would think it holds L.
   });
@@ -122,7 +149,12 @@ void t.test('after a reconnection the client asks which holds it still has', asy
     const gone = await a.lock('gone');
     const kept = await a.lock('kept');
     cluster.dropPushes = true;
-    cluster.applyCommand({ type: 'client', clientId: 'intruder', seq: 1, op: { type: 'release', session: gone.session, name: 'gone' } });
+    cluster.applyCommand({
+      type: 'client',
+      clientId: 'intruder',
+      seq: 1,
+      op: { type: 'release', session: gone.session, name: 'gone' },
+    });
     t.equal(gone.held, true, 'the push was lost');
     a.reconnect();
     await until(() => !gone.held, 'the lost hold to be found');
@@ -131,38 +163,63 @@ void t.test('after a reconnection the client asks which holds it still has', asy
   });
 });
 
-void t.test('a paused holder: the first look after the lease lapsed fails, and a fenced write is not sent', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const clock = new FakeClock();
-    const a = await connect({ endpoints: cluster.endpoints, clientId: 'paused', ttlMs: 1_000, keepAliveIntervalMs: 300, driftMax: 0.01, clock });
-    clients.push(a);
-    const lock: Lock = await a.lock('L');
-    const signal = lock.signal;
-    cluster.answerKeepAlives = false;
-    clock.jump(979);
-    t.equal(codeOf(() => lock.check()), null, 'guaranteed up to the margin');
-    await a.kv.put('k', 'before', { fence: lock });
-    // The process "resumes" past the margin: no timer has run yet.
-    clock.jump(1);
-    t.equal(signal.aborted, true, 'a signal read after the margin is aborted');
-    t.equal((signal.reason as RaftlockError).code, 'LEASE_EXPIRED');
-    t.equal(codeOf(() => lock.check()), 'LEASE_EXPIRED');
-    t.equal(lock.held, false);
-    const puts = (): number => cluster.applied.filter((r) => r.type === 'put').length;
-    const sent = puts();
-    await t.rejects(a.kv.put('k', 'after', { fence: lock }), { code: 'LEASE_EXPIRED' });
-    await t.rejects(a.kv.put('k', 'after', { fence: { lock: 'L', token: lock.fencingToken } }), { code: 'LEASE_EXPIRED' });
-    t.equal(puts(), sent, 'no fenced write went out after the lapse');
-  });
-});
+void t.test(
+  'a paused holder: the first look after the lease lapsed fails, and a fenced write is not sent',
+  async (t) => {
+    await withCluster(async (cluster, clients) => {
+      const clock = new FakeClock();
+      const a = await connect({
+        endpoints: cluster.endpoints,
+        clientId: 'paused',
+        ttlMs: 1_000,
+        keepAliveIntervalMs: 300,
+        driftMax: 0.01,
+        clock,
+      });
+      clients.push(a);
+      const lock: Lock = await a.lock('L');
+      const signal = lock.signal;
+      cluster.answerKeepAlives = false;
+      clock.jump(979);
+      t.equal(
+        codeOf(() => lock.check()),
+        null,
+        'guaranteed up to the margin',
+      );
+      await a.kv.put('k', 'before', { fence: lock });
+      // The process "resumes" past the margin: no timer has run yet.
+      clock.jump(1);
+      t.equal(signal.aborted, true, 'a signal read after the margin is aborted');
+      t.equal((signal.reason as RaftlockError).code, 'LEASE_EXPIRED');
+      t.equal(
+        codeOf(() => lock.check()),
+        'LEASE_EXPIRED',
+      );
+      t.equal(lock.held, false);
+      const puts = (): number => cluster.applied.filter((r) => r.type === 'put').length;
+      const sent = puts();
+      await t.rejects(a.kv.put('k', 'after', { fence: lock }), { code: 'LEASE_EXPIRED' });
+      await t.rejects(a.kv.put('k', 'after', { fence: { lock: 'L', token: lock.fencingToken } }), {
+        code: 'LEASE_EXPIRED',
+      });
+      t.equal(puts(), sent, 'no fenced write went out after the lapse');
+    });
+  },
+);
 
 void t.test('check() on a released hold says NOT_HOLDER', async (t) => {
   await withCluster(async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     clients.push(a);
     const lock = await a.lock('L');
-    t.equal(codeOf(() => lock.check()), null);
+    t.equal(
+      codeOf(() => lock.check()),
+      null,
+    );
     await lock.release();
-    t.equal(codeOf(() => lock.check()), 'NOT_HOLDER');
+    t.equal(
+      codeOf(() => lock.check()),
+      'NOT_HOLDER',
+    );
   });
 });

@@ -13,12 +13,21 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 t.test('an idle connection pings before the node would close it', async (t) => {
   // The node closes after 1 s of silence (real time); the client's clock is driven by hand, a
   // ping period every 300 ms of real time.
-  const cluster = await startSecureCluster({ dir: t.testdir(), nodes: 1, overrides: { connectionLimits: { idleTimeoutMs: 1000 } } });
+  const cluster = await startSecureCluster({
+    dir: t.testdir(),
+    nodes: 1,
+    overrides: { connectionLimits: { idleTimeoutMs: 1000 } },
+  });
   t.teardown(() => cluster.close());
   const node = await cluster.waitForLeader();
   const clock = new FakeClock();
   const root = cluster.userPems.get('root')!;
-  const client = await connect({ endpoints: [`127.0.0.1:${node.clientAddress.port}`], clusterId: 'secure', tls: root, clock });
+  const client = await connect({
+    endpoints: [`127.0.0.1:${node.clientAddress.port}`],
+    clusterId: 'secure',
+    tls: root,
+    clock,
+  });
   t.teardown(() => client.close());
   const watch = client.watch('config/');
   const seen: string[] = [];

@@ -16,16 +16,26 @@ void t.test('kv.list pages through a prefix with a continuation key', async (t) 
   for (const key of ['app/c', 'app/a', 'app/b', 'app/d', 'apple', 'other/x']) await root.kv.put(key, `v:${key}`);
 
   const first = await root.kv.list('app/', { limit: 2 });
-  t.same(first.keys.map((k) => k.key), ['app/a', 'app/b'], 'key order, at most limit');
+  t.same(
+    first.keys.map((k) => k.key),
+    ['app/a', 'app/b'],
+    'key order, at most limit',
+  );
   t.equal(text(first.keys[0]!.value), 'v:app/a', 'values come with the keys');
   t.equal(first.next, 'app/b', 'the continuation is the last key of the page');
   // A key written between pages before the continuation is not repeated; one after it is seen.
   await root.kv.put('app/bb', 'late');
   await root.kv.delete('app/a');
   const second = await root.kv.list('app/', { limit: 2, after: first.next! });
-  t.same(second.keys.map((k) => k.key), ['app/bb', 'app/c']);
+  t.same(
+    second.keys.map((k) => k.key),
+    ['app/bb', 'app/c'],
+  );
   const last = await root.kv.list('app/', { limit: 2, after: second.next! });
-  t.same(last.keys.map((k) => k.key), ['app/d']);
+  t.same(
+    last.keys.map((k) => k.key),
+    ['app/d'],
+  );
   t.equal(last.next, null, 'null after the last page');
   const exact = await root.kv.list('app/', { limit: 4 });
   t.equal(exact.next, null, 'a page that holds the rest has no continuation');
@@ -33,7 +43,10 @@ void t.test('kv.list pages through a prefix with a continuation key', async (t) 
   t.same((await root.kv.list('none/')).keys, []);
 
   for (const limit of [0, 1001, 1.5]) {
-    await t.rejects(root.kv.list('app/', { limit }), { code: 'INVALID_ARGUMENT', message: /limit must be an integer from 1 to 1000/ });
+    await t.rejects(root.kv.list('app/', { limit }), {
+      code: 'INVALID_ARGUMENT',
+      message: /limit must be an integer from 1 to 1000/,
+    });
   }
 
   // Read authorization: read on a prefix of the listed prefix.
@@ -43,11 +56,19 @@ void t.test('kv.list pages through a prefix with a continuation key', async (t) 
   await root.users.grant('dora', 'apps');
   const dora = await connect(cluster.connectOptions({ user: 'dora', password: 'dora-password-1' }));
   t.teardown(() => dora.abandon());
-  t.same((await dora.kv.list('app/c')).keys.map((k) => k.key), ['app/c'], 'read on app/ covers app/c');
+  t.same(
+    (await dora.kv.list('app/c')).keys.map((k) => k.key),
+    ['app/c'],
+    'read on app/ covers app/c',
+  );
   const denied = await dora.kv.list('ap').then(
     () => null,
     (error: unknown) => error,
   );
   t.ok(denied instanceof RaftlockError);
-  t.match(denied, { code: 'PERMISSION_DENIED', message: /dora may not read "ap"/ }, 'a wider prefix needs a wider right');
+  t.match(
+    denied,
+    { code: 'PERMISSION_DENIED', message: /dora may not read "ap"/ },
+    'a wider prefix needs a wider right',
+  );
 });

@@ -74,7 +74,12 @@ void t.test('concurrent calls take separate lanes up to the limit, then wait in 
   await flush();
   t.same(
     started.map((f) => [f.call, f.ticket.laneId]),
-    [[0, 'c'], [1, 'c#1'], [2, 'c#2'], [3, 'c#1']],
+    [
+      [0, 'c'],
+      [1, 'c#1'],
+      [2, 'c#2'],
+      [3, 'c#1'],
+    ],
     'the first waiting call took the freed lane',
   );
   for (const f of [...inFlight]) f.settle(true);
@@ -82,7 +87,11 @@ void t.test('concurrent calls take separate lanes up to the limit, then wait in 
   for (const f of [...inFlight]) f.settle(true);
   const tickets = await Promise.all([calls[0], calls[2], calls[3], calls[4]] as Promise<LaneTicket>[]);
   t.equal(tickets[3]?.laneId, 'c', 'the last call took the lowest lane free when its turn came');
-  t.equal(tickets[2]?.seq, (started[1]?.ticket.seq ?? 0) + 1, 'lane c#1 went on with the next seq after the failed one');
+  t.equal(
+    tickets[2]?.seq,
+    (started[1]?.ticket.seq ?? 0) + 1,
+    'lane c#1 went on with the next seq after the failed one',
+  );
 });
 
 void t.test('a pinned call waits for its own lane, and goes before calls waiting for any lane', async (t) => {
@@ -157,7 +166,8 @@ void t.test('random interleavings: one command per lane, growing seqs, no idle l
         }
         await flush();
         const busy = inFlight.map((f) => f.ticket.laneId);
-        if (new Set(busy).size !== busy.length) throw new Error(`two commands in flight on one lane: ${busy.join(',')}`);
+        if (new Set(busy).size !== busy.length)
+          throw new Error(`two commands in flight on one lane: ${busy.join(',')}`);
         if (lanes.opened > lanesMax) throw new Error(`${lanes.opened} lanes opened, limit ${lanesMax}`);
         const begunCalls = new Set(started.map((f) => f.call));
         pins.forEach((pin, call) => {
@@ -188,16 +198,34 @@ void t.test('random interleavings: one command per lane, growing seqs, no idle l
   t.pass('200 random interleavings kept every rule');
 });
 
-void t.test('connect options: a client id must leave room for lane suffixes; commandsInFlightMax is bounded', async (t) => {
-  const base = { endpoints: ['127.0.0.1:1'] };
-  const id = (bytes: number): string => 'x'.repeat(bytes);
-  t.equal(resolveOptions({ ...base, clientId: id(124) }, () => 'r').clientId.length, 124, '124 bytes: lane ids fit in 128');
-  t.throws(() => resolveOptions({ ...base, clientId: id(125) }, () => 'r'), /clientId must be at most 124 UTF-8 bytes/);
-  t.throws(() => resolveOptions({ ...base, clientId: 'é'.repeat(63) }, () => 'r'), /at most 124 UTF-8 bytes/, 'counted in bytes');
-  t.equal(resolveOptions(base, () => 'r').commandsInFlightMax, 32, 'default 32');
-  for (const bad of [0, 1001, 2.5]) {
-    t.throws(() => resolveOptions({ ...base, commandsInFlightMax: bad }, () => 'r'), /commandsInFlightMax must be an integer in \[1, 1000\]/, String(bad));
-  }
-  // The longest lane id of the longest client id is within the cluster's limit.
-  t.equal(Buffer.byteLength(`${id(124)}#999`), defaultLockMachineConfig.clientIdBytesMax);
-});
+void t.test(
+  'connect options: a client id must leave room for lane suffixes; commandsInFlightMax is bounded',
+  async (t) => {
+    const base = { endpoints: ['127.0.0.1:1'] };
+    const id = (bytes: number): string => 'x'.repeat(bytes);
+    t.equal(
+      resolveOptions({ ...base, clientId: id(124) }, () => 'r').clientId.length,
+      124,
+      '124 bytes: lane ids fit in 128',
+    );
+    t.throws(
+      () => resolveOptions({ ...base, clientId: id(125) }, () => 'r'),
+      /clientId must be at most 124 UTF-8 bytes/,
+    );
+    t.throws(
+      () => resolveOptions({ ...base, clientId: 'é'.repeat(63) }, () => 'r'),
+      /at most 124 UTF-8 bytes/,
+      'counted in bytes',
+    );
+    t.equal(resolveOptions(base, () => 'r').commandsInFlightMax, 32, 'default 32');
+    for (const bad of [0, 1001, 2.5]) {
+      t.throws(
+        () => resolveOptions({ ...base, commandsInFlightMax: bad }, () => 'r'),
+        /commandsInFlightMax must be an integer in \[1, 1000\]/,
+        String(bad),
+      );
+    }
+    // The longest lane id of the longest client id is within the cluster's limit.
+    t.equal(Buffer.byteLength(`${id(124)}#999`), defaultLockMachineConfig.clientIdBytesMax);
+  },
+);

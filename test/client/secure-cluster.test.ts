@@ -43,27 +43,45 @@ void t.test('a secure cluster: authentication, users and roles, rights per prefi
     const error = await refusal(connect({ endpoints, clusterId, tls: { ca }, requestTimeoutMs: 20_000 }));
     t.equal(error.code, 'UNAUTHENTICATED');
     t.ok(Date.now() - started < 10_000, 'not retried until the deadline');
-    const wrong = await refusal(connect({ ...cluster.connectOptions({ user: 'alice', password: 'nope' }), requestTimeoutMs: 20_000 }));
+    const wrong = await refusal(
+      connect({ ...cluster.connectOptions({ user: 'alice', password: 'nope' }), requestTimeoutMs: 20_000 }),
+    );
     t.equal(wrong.code, 'UNAUTHENTICATED', 'an unknown user');
   });
 
   await t.test('root manages users and roles; whoami says who a client is', async (t) => {
-    t.same(await root.whoami(), { principal: 'root', roles: ['admin'], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
+    t.same(await root.whoami(), {
+      principal: 'root',
+      roles: ['admin'],
+      admin: true,
+      permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }],
+    });
     await root.users.add('alice', { password: alicePassword.password });
     await root.roles.add('jobs');
     await root.roles.grant('jobs', 'jobs/', ['lock', 'read']);
     await root.users.grant('alice', 'jobs');
     const users = await root.users.list();
-    t.same(users.find((u) => u.name === 'alice'), { name: 'alice', roles: ['jobs'], password: true });
+    t.same(
+      users.find((u) => u.name === 'alice'),
+      { name: 'alice', roles: ['jobs'], password: true },
+    );
     const roles = await root.roles.list();
-    t.same(roles.find((r) => r.name === 'jobs'), { name: 'jobs', permissions: [{ prefix: 'jobs/', rights: ['lock', 'read'] }] });
+    t.same(
+      roles.find((r) => r.name === 'jobs'),
+      { name: 'jobs', permissions: [{ prefix: 'jobs/', rights: ['lock', 'read'] }] },
+    );
     const badRights = await refusal(root.roles.grant('jobs', 'x/', ['fly' as 'lock']));
     t.equal(badRights.code, 'INVALID_ARGUMENT');
   });
 
   await t.test('a user may lock inside its prefix and gets PERMISSION_DENIED outside it', async (t) => {
     const alice = await open(cluster.connectOptions(alicePassword));
-    t.same(await alice.whoami(), { principal: 'alice', roles: ['jobs'], admin: false, permissions: [{ prefix: 'jobs/', rights: ['lock', 'read'] }] });
+    t.same(await alice.whoami(), {
+      principal: 'alice',
+      roles: ['jobs'],
+      admin: false,
+      permissions: [{ prefix: 'jobs/', rights: ['lock', 'read'] }],
+    });
     const lock = await alice.lock('jobs/nightly');
     t.ok(lock.fencingToken > 0);
     await lock.release();
@@ -86,7 +104,9 @@ void t.test('a secure cluster: authentication, users and roles, rights per prefi
   await t.test('an admin releasing a hold tells the holder first: its signal aborts', async (t) => {
     const alice = await open(cluster.connectOptions(alicePassword));
     const lock = await alice.lock('jobs/held');
-    const aborted = new Promise<unknown>((resolve) => lock.signal.addEventListener('abort', () => resolve(lock.signal.reason)));
+    const aborted = new Promise<unknown>((resolve) =>
+      lock.signal.addEventListener('abort', () => resolve(lock.signal.reason)),
+    );
     const result = await root.command({ type: 'release', session: lock.session, name: 'jobs/held' });
     t.equal(result.code, 'OK');
     const reason = await aborted;

@@ -66,7 +66,10 @@ void t.test('raftlock up makes a secure cluster that the CLI uses with no flags'
       t.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
       return run.stdout;
     };
-    t.match(await ok(['user', 'add', 'alice', '--password-file', '-'], { input: 'open sesame\n' }), /added user alice \(with a password\)/);
+    t.match(
+      await ok(['user', 'add', 'alice', '--password-file', '-'], { input: 'open sesame\n' }),
+      /added user alice \(with a password\)/,
+    );
     await ok(['role', 'add', 'jobs']);
     t.match(await ok(['role', 'grant', 'jobs', 'jobs/', 'lock,read']), /granted lock,read on "jobs\/" to role jobs/);
     await ok(['user', 'grant', 'alice', 'jobs']);
@@ -85,7 +88,10 @@ void t.test('raftlock up makes a secure cluster that the CLI uses with no flags'
     t.equal(wrong.code, 5, 'a wrong password exits 5');
 
     await ok(['user', 'revoke', 'alice', 'jobs']);
-    const revoked = await here(['lock', 'jobs/nightly', '--user', 'alice', '--', process.execPath, '-e', exitOk], asAlice);
+    const revoked = await here(
+      ['lock', 'jobs/nightly', '--user', 'alice', '--', process.execPath, '-e', exitOk],
+      asAlice,
+    );
     t.equal(revoked.code, 6, 'revoking the role takes effect');
     const usage = await here(['user', 'add', 'bob']);
     t.equal(usage.code, 2, 'a new user needs --password-file or --no-password');
@@ -110,45 +116,51 @@ void t.test('raftlock start --insecure refuses a non-loopback address unless tol
   writeFileSync(file, 'nodes:\n  - id: n1\n    peer: 10.255.255.1:7101\n    client: 10.255.255.1:7201\n');
   const run = await runCli(['start', '--node', 'n1', '--insecure'], 60_000, { cwd: dir });
   t.equal(run.code, 2);
-  t.match(run.stderr, /node n1 is insecure .* would listen on 10\.255\.255\.1:7101 \(peer\) and 10\.255\.255\.1:7201 \(client\)/);
+  t.match(
+    run.stderr,
+    /node n1 is insecure .* would listen on 10\.255\.255\.1:7101 \(peer\) and 10\.255\.255\.1:7201 \(client\)/,
+  );
   t.match(run.stderr, /insecureNonLoopback: true/);
 });
 
-void t.test('raftlock start: an expired certificate is refused; SIGHUP reloads the certificate and logs the result', async (t) => {
-  const dir = t.testdir();
-  const nodes = await allocateLocalNodes(1);
-  writeLocalClusterFile(dir, nodes, { clusterId: 'hup', security: { pki: './pki' } });
-  const ca = await createCa({ commonName: 'hup test' });
-  mkdirSync(join(dir, 'pki', 'nodes'), { recursive: true });
-  writeFileSync(join(dir, 'pki', 'ca.crt'), ca.cert);
-  const cert = join(dir, 'pki', 'nodes', 'n1.crt');
-  const key = join(dir, 'pki', 'nodes', 'n1.key');
-  const install = async (validDays: number, daysAgo: number): Promise<void> => {
-    const notBefore = new Date(Date.now() - daysAgo * 86_400_000);
-    const pem = await createNodeCert(ca, { nodeId: 'n1', hosts: ['127.0.0.1'], validDays, notBefore });
-    writeFileSync(cert, pem.cert);
-    writeFileSync(key, pem.key, { mode: 0o600 });
-  };
+void t.test(
+  'raftlock start: an expired certificate is refused; SIGHUP reloads the certificate and logs the result',
+  async (t) => {
+    const dir = t.testdir();
+    const nodes = await allocateLocalNodes(1);
+    writeLocalClusterFile(dir, nodes, { clusterId: 'hup', security: { pki: './pki' } });
+    const ca = await createCa({ commonName: 'hup test' });
+    mkdirSync(join(dir, 'pki', 'nodes'), { recursive: true });
+    writeFileSync(join(dir, 'pki', 'ca.crt'), ca.cert);
+    const cert = join(dir, 'pki', 'nodes', 'n1.crt');
+    const key = join(dir, 'pki', 'nodes', 'n1.key');
+    const install = async (validDays: number, daysAgo: number): Promise<void> => {
+      const notBefore = new Date(Date.now() - daysAgo * 86_400_000);
+      const pem = await createNodeCert(ca, { nodeId: 'n1', hosts: ['127.0.0.1'], validDays, notBefore });
+      writeFileSync(cert, pem.cert);
+      writeFileSync(key, pem.key, { mode: 0o600 });
+    };
 
-  await install(1, 3);
-  const expired = await runCli(['start', '--node', 'n1'], 60_000, { cwd: dir });
-  t.equal(expired.code, 2, 'refused');
-  t.match(expired.stderr, /expired/);
-  t.match(expired.stderr, cert);
+    await install(1, 3);
+    const expired = await runCli(['start', '--node', 'n1'], 60_000, { cwd: dir });
+    t.equal(expired.code, 2, 'refused');
+    t.match(expired.stderr, /expired/);
+    t.match(expired.stderr, cert);
 
-  await install(30, 1);
-  const node = startCli(['start', '--node', 'n1'], 120_000, { cwd: dir });
-  t.teardown(async () => {
+    await install(30, 1);
+    const node = startCli(['start', '--node', 'n1'], 120_000, { cwd: dir });
+    t.teardown(async () => {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    });
+    await node.waitFor(/raftlock node n1 of hup serving clients/);
+    await install(60, 1);
+    node.child.kill('SIGHUP');
+    await node.waitFor(/reloaded TLS material certificate="?node n1, serial/);
+    await install(1, 3);
+    node.child.kill('SIGHUP');
+    await node.waitFor(/TLS reload refused .*expired/);
     node.child.kill('SIGTERM');
-    await node.exited;
-  });
-  await node.waitFor(/raftlock node n1 of hup serving clients/);
-  await install(60, 1);
-  node.child.kill('SIGHUP');
-  await node.waitFor(/reloaded TLS material certificate="?node n1, serial/);
-  await install(1, 3);
-  node.child.kill('SIGHUP');
-  await node.waitFor(/TLS reload refused .*expired/);
-  node.child.kill('SIGTERM');
-  t.equal((await node.exited).code, 0, 'still serving until stopped, then a clean stop');
-});
+    t.equal((await node.exited).code, 0, 'still serving until stopped, then a clean stop');
+  },
+);

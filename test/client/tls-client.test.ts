@@ -52,9 +52,15 @@ t.test('connect() options: TLS and credentials given, from the PKI directory, or
   t.equal(defaultPkiDir({}), join(process.cwd(), 'data/pki'), './data/pki by default');
   t.equal(defaultPkiDir(env), dir, '$RAFTLOCK_PKI when set');
   t.same(clientSecurity(undefined, undefined, env), { tls: null, credentials: null }, 'no ca.crt: plaintext');
-  t.throws(() => clientSecurity(undefined, { user: 'alice', password: 'pw' }, env), /credentials are only sent over TLS/);
+  t.throws(
+    () => clientSecurity(undefined, { user: 'alice', password: 'pw' }, env),
+    /credentials are only sent over TLS/,
+  );
   t.throws(() => clientSecurity(false, { user: 'alice', password: 'pw' }, env), /tls is false/);
-  t.throws(() => clientSecurity({ ca: root.ca, cert: root.cert }, undefined, env), /tls\.cert and tls\.key go together/);
+  t.throws(
+    () => clientSecurity({ ca: root.ca, cert: root.cert }, undefined, env),
+    /tls\.cert and tls\.key go together/,
+  );
 
   writeFileSync(join(dir, 'ca.crt'), root.ca);
   t.same(readClientPki(dir, true), { ca: Buffer.from(root.ca) }, 'a CA without root files: the CA alone');
@@ -64,7 +70,11 @@ t.test('connect() options: TLS and credentials given, from the PKI directory, or
   const found = clientSecurity(undefined, undefined, env);
   t.equal(found.tls?.cert?.toString(), root.cert, "root's certificate from the directory");
   const withPassword = clientSecurity(undefined, { user: 'alice', password: 'pw' }, env);
-  t.same(withPassword, { tls: { ca: Buffer.from(root.ca) }, credentials: { user: 'alice', password: 'pw' } }, 'a password: the CA only, not root’s certificate');
+  t.same(
+    withPassword,
+    { tls: { ca: Buffer.from(root.ca) }, credentials: { user: 'alice', password: 'pw' } },
+    'a password: the CA only, not root’s certificate',
+  );
   t.same(clientSecurity(false, undefined, env), { tls: null, credentials: null }, 'tls: false is plaintext');
 });
 
@@ -80,42 +90,55 @@ t.test('the default lookup presents root’s certificate from $RAFTLOCK_PKI', as
   const client = clientOf(node, {});
   t.teardown(() => client.abandon());
   t.equal((await client.status()).role, 'leader');
-  t.same(node.hellos, [{ auth: undefined, certificate: 'user root' }], 'no auth in the Hello: the certificate proves root');
+  t.same(
+    node.hellos,
+    [{ auth: undefined, certificate: 'user root' }],
+    'no auth in the Hello: the certificate proves root',
+  );
   t.equal(client.welcome?.principal, 'root');
 });
 
-t.test('a password is proved in the Hello; the token is reused on that node, the password again when it is refused', async (t) => {
-  let refuseTokens = false;
-  const answer = (hello: SeenHello): HelloAnswer => {
-    const auth = hello.auth as Record<string, unknown> | undefined;
-    if (auth?.['token'] !== undefined) {
-      return refuseTokens ? { error: 'UNAUTHENTICATED', message: 'token expired' } : welcomeAs('alice');
-    }
-    return auth?.['password'] === 'secret' ? welcomeAs('alice', `token-${node.hellos.length}`) : { error: 'UNAUTHENTICATED', message: 'wrong password' };
-  };
-  const node = await ScriptedNode.start(n1, answer);
-  t.teardown(() => node.close());
-  const client = clientOf(node, { tls: { ca: pki.ca.cert }, credentials: { user: 'alice', password: 'secret' } });
-  t.teardown(() => client.abandon());
-  await client.status();
-  t.same(node.hellos[0], { auth: { user: 'alice', password: 'secret' }, certificate: 'none' });
-  node.dropAll();
-  await client.status();
-  t.same(node.hellos[1]?.auth, { token: 'token-1' }, 'reconnecting to the same node: the token');
-  refuseTokens = true;
-  node.dropAll();
-  await client.status();
-  t.same(
-    node.hellos.slice(2).map((h) => h.auth),
-    [{ token: 'token-1' }, { user: 'alice', password: 'secret' }],
-    'a refused token: the password again, at once',
-  );
-});
+t.test(
+  'a password is proved in the Hello; the token is reused on that node, the password again when it is refused',
+  async (t) => {
+    let refuseTokens = false;
+    const answer = (hello: SeenHello): HelloAnswer => {
+      const auth = hello.auth as Record<string, unknown> | undefined;
+      if (auth?.['token'] !== undefined) {
+        return refuseTokens ? { error: 'UNAUTHENTICATED', message: 'token expired' } : welcomeAs('alice');
+      }
+      return auth?.['password'] === 'secret'
+        ? welcomeAs('alice', `token-${node.hellos.length}`)
+        : { error: 'UNAUTHENTICATED', message: 'wrong password' };
+    };
+    const node = await ScriptedNode.start(n1, answer);
+    t.teardown(() => node.close());
+    const client = clientOf(node, { tls: { ca: pki.ca.cert }, credentials: { user: 'alice', password: 'secret' } });
+    t.teardown(() => client.abandon());
+    await client.status();
+    t.same(node.hellos[0], { auth: { user: 'alice', password: 'secret' }, certificate: 'none' });
+    node.dropAll();
+    await client.status();
+    t.same(node.hellos[1]?.auth, { token: 'token-1' }, 'reconnecting to the same node: the token');
+    refuseTokens = true;
+    node.dropAll();
+    await client.status();
+    t.same(
+      node.hellos.slice(2).map((h) => h.auth),
+      [{ token: 'token-1' }, { user: 'alice', password: 'secret' }],
+      'a refused token: the password again, at once',
+    );
+  },
+);
 
 t.test('UNAUTHENTICATED from the node is definite: one Hello, no retries until the deadline', async (t) => {
   const node = await ScriptedNode.start(n1, () => ({ error: 'UNAUTHENTICATED', message: 'wrong password for alice' }));
   t.teardown(() => node.close());
-  const client = clientOf(node, { tls: { ca: pki.ca.cert }, credentials: { user: 'alice', password: 'nope' }, requestTimeoutMs: 20_000 });
+  const client = clientOf(node, {
+    tls: { ca: pki.ca.cert },
+    credentials: { user: 'alice', password: 'nope' },
+    requestTimeoutMs: 20_000,
+  });
   t.teardown(() => client.abandon());
   const started = Date.now();
   const error = await refusal(client.status());
@@ -126,13 +149,35 @@ t.test('UNAUTHENTICATED from the node is definite: one Hello, no retries until t
 });
 
 t.test('the node must prove a node certificate of the cluster CA that matches its Welcome', async (t) => {
-  const cases: { readonly name: string; readonly material: TlsMaterial; readonly welcomeNode: string; readonly message: RegExp }[] = [
-    { name: 'a certificate of another CA', material: TlsMaterial.fromPem(pem(other.nodes, 'n1')), welcomeNode: 'n1', message: /TLS with .* failed/ },
-    { name: "a user's certificate", material: TlsMaterial.fromPem(pem(pki.users, 'alice')), welcomeNode: 'n1', message: /TLS with .* failed: .*unsuitable certificate purpose/ },
-    { name: 'a Welcome naming another node', material: n1, welcomeNode: 'n2', message: /says it is node n2 but its certificate is node n1's/ },
+  const cases: {
+    readonly name: string;
+    readonly material: TlsMaterial;
+    readonly welcomeNode: string;
+    readonly message: RegExp;
+  }[] = [
+    {
+      name: 'a certificate of another CA',
+      material: TlsMaterial.fromPem(pem(other.nodes, 'n1')),
+      welcomeNode: 'n1',
+      message: /TLS with .* failed/,
+    },
+    {
+      name: "a user's certificate",
+      material: TlsMaterial.fromPem(pem(pki.users, 'alice')),
+      welcomeNode: 'n1',
+      message: /TLS with .* failed: .*unsuitable certificate purpose/,
+    },
+    {
+      name: 'a Welcome naming another node',
+      material: n1,
+      welcomeNode: 'n2',
+      message: /says it is node n2 but its certificate is node n1's/,
+    },
   ];
   for (const c of cases) {
-    const node = await ScriptedNode.start(c.material, () => ({ welcome: { nodeId: c.welcomeNode, principal: 'root' } }));
+    const node = await ScriptedNode.start(c.material, () => ({
+      welcome: { nodeId: c.welcomeNode, principal: 'root' },
+    }));
     const client = clientOf(node, { tls: { ca: root.ca, cert: root.cert, key: root.key }, requestTimeoutMs: 20_000 });
     const started = Date.now();
     const error = await refusal(client.status());
@@ -147,7 +192,11 @@ t.test('the node must prove a node certificate of the cluster CA that matches it
 t.test('a TLS client meeting a plaintext node says so instead of retrying', async (t) => {
   const cluster = await MiniCluster.start(1);
   t.teardown(() => cluster.close());
-  const client = new RaftlockClient({ endpoints: cluster.endpoints, tls: { ca: pki.ca.cert }, requestTimeoutMs: 20_000 });
+  const client = new RaftlockClient({
+    endpoints: cluster.endpoints,
+    tls: { ca: pki.ca.cert },
+    requestTimeoutMs: 20_000,
+  });
   t.teardown(() => client.abandon());
   const error = await refusal(client.status());
   t.match(error.message, /does not speak TLS[\s\S]*connect with tls: false/);

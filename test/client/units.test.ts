@@ -53,7 +53,10 @@ void t.test('session safety margin (fake monotonic clock)', async (t) => {
     t.equal(session.signal.aborted, true, 'lost at the margin although later keepalives are still unanswered');
     t.equal(losses.length, 1);
     const reason: unknown = session.signal.reason;
-    t.ok(reason instanceof RaftlockError && reason.code === 'LEASE_EXPIRED', 'LEASE_EXPIRED: the safe window passed on the client’s clock');
+    t.ok(
+      reason instanceof RaftlockError && reason.code === 'LEASE_EXPIRED',
+      'LEASE_EXPIRED: the safe window passed on the client’s clock',
+    );
   });
 
   await t.test('an expired answer loses the session at once; late acknowledgements change nothing', async (t) => {
@@ -73,9 +76,12 @@ void t.test('session safety margin (fake monotonic clock)', async (t) => {
     // is live iff now < max(sentAt of acknowledged keepalives, open time) + ttl × (1 − 2 × drift).
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ stepMs: fc.integer({ min: 1, max: 400 }), kept: fc.boolean(), answerLate: fc.boolean() }), {
-          maxLength: 25,
-        }),
+        fc.array(
+          fc.record({ stepMs: fc.integer({ min: 1, max: 400 }), kept: fc.boolean(), answerLate: fc.boolean() }),
+          {
+            maxLength: 25,
+          },
+        ),
         fc.integer({ min: 0, max: 10 }).map((n) => n / 100),
         async (steps, driftMax) => {
           const ttlMs = 1000;
@@ -91,7 +97,8 @@ void t.test('session safety margin (fake monotonic clock)', async (t) => {
               if (step.answerLate) late.push(next);
               else if (step.kept) {
                 next.answer('kept');
-                if (clock.nowMs() < safeUntilMs(lastAckSent, ttlMs, driftMax)) lastAckSent = Math.max(lastAckSent, next.sentAtMs);
+                if (clock.nowMs() < safeUntilMs(lastAckSent, ttlMs, driftMax))
+                  lastAckSent = Math.max(lastAckSent, next.sentAtMs);
               } else next.answer('unknown');
             }
             await flush();
@@ -124,7 +131,16 @@ void t.test('typed errors keep the state machine codes and their facts', async (
   const mismatch = errorOf(refusal({ code: 'VERSION_MISMATCH', message: 'no', version: 4 }));
   t.equal(mismatch.version, 4);
   t.ok(mismatch instanceof RaftlockError && mismatch instanceof Error);
-  for (const code of ['BUSY', 'TIMEOUT', 'NOT_HOLDER', 'SESSION_EXPIRED', 'STALE_TOKEN', 'COMPACTED', 'NOT_LEADER', 'UNAVAILABLE'] as const) {
+  for (const code of [
+    'BUSY',
+    'TIMEOUT',
+    'NOT_HOLDER',
+    'SESSION_EXPIRED',
+    'STALE_TOKEN',
+    'COMPACTED',
+    'NOT_LEADER',
+    'UNAVAILABLE',
+  ] as const) {
     t.equal(errorOf(refusal({ code, message: 'm' })).code, code);
   }
   const unknown = decodeServerFrame({ type: 'Response', id: 1, result: { code: 'WHATEVER', message: 'm' } });
@@ -189,7 +205,13 @@ void t.test('watch streams resume without gaps or repeats, and surface COMPACTED
     claim: () => [],
     ended: () => undefined,
   };
-  const put = (index: number, key: string): WatchEvent => ({ type: 'put', index, key, version: 1, value: new Uint8Array() });
+  const put = (index: number, key: string): WatchEvent => ({
+    type: 'put',
+    index,
+    key,
+    version: 1,
+    value: new Uint8Array(),
+  });
   const stream = new WatchStream('k', link, {});
   await stream.subscribe();
   t.same(subscribed, [0]);

@@ -12,12 +12,7 @@ import {
   parseHostPort,
   raftConfigFor,
 } from '../../src/config/cluster-config.js';
-import {
-  formatDurationMs,
-  formatSizeBytes,
-  parseDurationMs,
-  parseSizeBytes,
-} from '../../src/util/units.js';
+import { formatDurationMs, formatSizeBytes, parseDurationMs, parseSizeBytes } from '../../src/util/units.js';
 import { nodeServerOptions } from '../../src/embed/embed.js';
 import type { NodeId } from '../../src/raft/types.js';
 
@@ -40,20 +35,26 @@ nodes:
 `;
 
 t.test('units: durations and sizes parse strictly and format back', async (t) => {
-  t.same(['500ms', '15s', '2m', '1h', '1.5s', '0ms'].map((s) => parseDurationMs(s)), [
-    { ok: true, value: 500 },
-    { ok: true, value: 15_000 },
-    { ok: true, value: 120_000 },
-    { ok: true, value: 3_600_000 },
-    { ok: true, value: 1500 },
-    { ok: true, value: 0 },
-  ]);
-  t.same(['512B', '64KiB', '4MiB', '1GiB'].map((s) => parseSizeBytes(s)), [
-    { ok: true, value: 512 },
-    { ok: true, value: 65_536 },
-    { ok: true, value: 4_194_304 },
-    { ok: true, value: 1_073_741_824 },
-  ]);
+  t.same(
+    ['500ms', '15s', '2m', '1h', '1.5s', '0ms'].map((s) => parseDurationMs(s)),
+    [
+      { ok: true, value: 500 },
+      { ok: true, value: 15_000 },
+      { ok: true, value: 120_000 },
+      { ok: true, value: 3_600_000 },
+      { ok: true, value: 1500 },
+      { ok: true, value: 0 },
+    ],
+  );
+  t.same(
+    ['512B', '64KiB', '4MiB', '1GiB'].map((s) => parseSizeBytes(s)),
+    [
+      { ok: true, value: 512 },
+      { ok: true, value: 65_536 },
+      { ok: true, value: 4_194_304 },
+      { ok: true, value: 1_073_741_824 },
+    ],
+  );
   for (const bad of ['15', 's', '15 sec', '-1s', '1.0001ms', '1e3ms', '']) {
     t.equal(parseDurationMs(bad).ok, false, bad);
   }
@@ -82,11 +83,14 @@ t.test("the repository's cluster.yml loads with the values it states", async (t)
   const config = loaded.value;
   t.same(config.cluster, { name: 'local', id: 'raftlock-local-1' });
   const show = (a: { host: string; port: number }): string => `${a.host}:${a.port}`;
-  t.same(config.nodes.map((n) => [n.id, show(n.peer), show(n.client)]), [
-    ['n1', '127.0.0.1:7101', '127.0.0.1:7201'],
-    ['n2', '127.0.0.1:7102', '127.0.0.1:7202'],
-    ['n3', '127.0.0.1:7103', '127.0.0.1:7203'],
-  ]);
+  t.same(
+    config.nodes.map((n) => [n.id, show(n.peer), show(n.client)]),
+    [
+      ['n1', '127.0.0.1:7101', '127.0.0.1:7201'],
+      ['n2', '127.0.0.1:7102', '127.0.0.1:7202'],
+      ['n3', '127.0.0.1:7103', '127.0.0.1:7203'],
+    ],
+  );
   const dataDir = config.nodes[0]?.dataDir;
   t.equal(dataDir, join(repoRoot, 'data/n1'), 'data paths resolve against the file directory');
   t.same(config.timing, { tickMs: 50, heartbeatTicks: 1, electionTicks: 10 });
@@ -149,12 +153,16 @@ t.test('security: defaults, a relative or absolute pki, insecure told once or tw
   const parsed = (extra: string) => parseClusterConfig(threeNodes + extra, file);
   const defaults = parsed('');
   if (!defaults.ok) throw new Error(defaults.error.message);
-  t.same(defaults.value.security, {
-    pkiDir: join(dir, 'data/pki'),
-    insecure: false,
-    insecureNonLoopback: false,
-    logTimeJumpMaxMs: 60_000,
-  }, 'secure by default, the PKI next to the data directories');
+  t.same(
+    defaults.value.security,
+    {
+      pkiDir: join(dir, 'data/pki'),
+      insecure: false,
+      insecureNonLoopback: false,
+      logTimeJumpMaxMs: 60_000,
+    },
+    'secure by default, the PKI next to the data directories',
+  );
   const relative = parsed('security:\n  pki: ../certs\n  logTimeJumpMax: 2m\n');
   if (!relative.ok) throw new Error(relative.error.message);
   t.equal(relative.value.security.pkiDir, resolve(dir, '../certs'), 'relative to the file');
@@ -164,11 +172,10 @@ t.test('security: defaults, a relative or absolute pki, insecure told once or tw
   const absolute = parsed('security:\n  pki: /etc/raftlock/pki\n');
   t.equal(absolute.ok ? absolute.value.security.pkiDir : null, '/etc/raftlock/pki');
   const twice = parsed('security:\n  insecure: true\n  insecureNonLoopback: true\n');
-  t.same(twice.ok ? [twice.value.security.insecure, twice.value.security.insecureNonLoopback, twice.value.warnings] : null, [
-    true,
-    true,
-    [],
-  ]);
+  t.same(
+    twice.ok ? [twice.value.security.insecure, twice.value.security.insecureNonLoopback, twice.value.warnings] : null,
+    [true, true, []],
+  );
   // The second setting alone does nothing; saying so keeps an operator from believing otherwise.
   const alone = parsed('security:\n  insecureNonLoopback: true\n');
   t.equal(alone.ok, true);
@@ -443,15 +450,24 @@ t.test('join: true nodes are not voters of the new cluster and start with no vot
   // bootstrap a configuration of its own; the others bootstrap without it.
   const dir = t.testdir();
   const file = join(dir, 'cluster.yml');
-  writeFileSync(file, `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: true\n`);
+  writeFileSync(
+    file,
+    `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: true\n`,
+  );
   const loaded = await loadClusterConfig(file);
   t.ok(loaded.ok);
   if (!loaded.ok) return;
-  t.same(loaded.value.nodes.map((n) => n.join), [false, false, false, true]);
+  t.same(
+    loaded.value.nodes.map((n) => n.join),
+    [false, false, false, true],
+  );
   t.same(raftConfigFor(loaded.value, 'n1' as NodeId).initialVoters, ['n1', 'n2', 'n3']);
   t.same(raftConfigFor(loaded.value, 'n4' as NodeId).initialVoters, []);
 
-  writeFileSync(file, `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: maybe\n`);
+  writeFileSync(
+    file,
+    `${threeNodes}  - id: n4\n    peer: 127.0.0.1:7104\n    client: 127.0.0.1:7204\n    join: maybe\n`,
+  );
   const bad = await loadClusterConfig(file);
   t.match(bad.ok ? '' : bad.error.message, /cluster\.yml:18:11: nodes\[3\]\.join must be true or false/);
   writeFileSync(file, 'nodes:\n  - id: n1\n    peer: 127.0.0.1:7101\n    client: 127.0.0.1:7201\n    join: true\n');

@@ -21,7 +21,9 @@ security:
 ${extra}`;
 
 t.test('the per-source and unauthenticated connection limits are read and reach the node', async (t) => {
-  const dir = t.testdir({ 'cluster.yml': file('limits:\n  connectionsPerSourceMax: 20000\n  connectionsUnauthenticatedMax: 300\n') });
+  const dir = t.testdir({
+    'cluster.yml': file('limits:\n  connectionsPerSourceMax: 20000\n  connectionsUnauthenticatedMax: 300\n'),
+  });
   const loaded = await loadClusterConfig(join(dir, 'cluster.yml'));
   if (!loaded.ok) throw new Error(loaded.error.message);
   const options = nodeServerOptions({ config: loaded.value, nodeId: 'n1' as NodeId });

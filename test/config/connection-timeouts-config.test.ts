@@ -33,7 +33,11 @@ t.test('durations under limits are read and reach the node', async (t) => {
   t.equal(loaded.value.limits.connectionIdleTimeoutMs, 90_000);
   t.equal(loaded.value.limits.frameDeadlineMs, 2500);
   const options = nodeServerOptions({ config: loaded.value, nodeId: 'n1' as NodeId });
-  t.match(options.connectionLimits, { idleTimeoutMs: 90_000, frameDeadlineMs: 2500, perSourceMax: 7 }, 'client connections');
+  t.match(
+    options.connectionLimits,
+    { idleTimeoutMs: 90_000, frameDeadlineMs: 2500, perSourceMax: 7 },
+    'client connections',
+  );
   t.equal(options.limits.frameDeadlineMs, 2500, 'the peer transport gets the same frame deadline');
 });
 
@@ -49,11 +53,13 @@ t.test('omitted, they are the node defaults', async (t) => {
 t.test('a bare number, the Ms spelling and an out-of-range value are refused with where and why', async (t) => {
   const bare = await load(t, '  frameDeadline: 10\n');
   t.notOk(bare.ok);
-  if (!bare.ok) t.match(bare.error.message, /cluster\.yml:\d+:\d+: limits\.frameDeadline must be a duration with a unit/);
+  if (!bare.ok)
+    t.match(bare.error.message, /cluster\.yml:\d+:\d+: limits\.frameDeadline must be a duration with a unit/);
   const ms = await load(t, '  frameDeadlineMs: 10s\n');
   t.notOk(ms.ok);
   if (!ms.ok) t.match(ms.error.message, /unknown key "frameDeadlineMs" in limits \(allowed: .*frameDeadline\)/);
   const short = await load(t, '  connectionIdleTimeout: 10s\n');
   t.notOk(short.ok);
-  if (!short.ok) t.match(short.error.message, /limits\.connectionIdleTimeout must be from 60000ms to 86400000ms, got 10s/);
+  if (!short.ok)
+    t.match(short.error.message, /limits\.connectionIdleTimeout must be from 60000ms to 86400000ms, got 10s/);
 });

@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { loadClusterConfig } from '../../src/config/cluster-config.js';
 import { nodeSecurityFor } from '../../src/server/node-security.js';
 import { identityOfCertificatePem } from '../../src/security/identity.js';
-import { allocateLocalNodes, ensureLocalClusterPki, writeLocalClusterFile } from '../../src/config/local-cluster-file.js';
+import {
+  allocateLocalNodes,
+  ensureLocalClusterPki,
+  writeLocalClusterFile,
+} from '../../src/config/local-cluster-file.js';
 
 t.test('a local cluster file loads with the allocated ports and the options given', async (t) => {
   const dir = t.testdir({});
@@ -40,7 +44,11 @@ t.test('a local cluster file loads with the allocated ports and the options give
   t.equal(config.sessions.ttlMinMs, 2000);
 
   // One file per node, as the chaos cluster writes them (each node sees its own addresses).
-  const own = writeLocalClusterFile(dir, nodes, { clusterId: 'local-test', fileName: 'cluster-n4.yml', security: 'insecure' });
+  const own = writeLocalClusterFile(dir, nodes, {
+    clusterId: 'local-test',
+    fileName: 'cluster-n4.yml',
+    security: 'insecure',
+  });
   t.equal(own, join(dir, 'cluster-n4.yml'));
   const ownLoaded = await loadClusterConfig(own);
   t.same(ownLoaded.ok ? ownLoaded.value.nodes.map((n) => n.id) : ownLoaded.error.message, ['n4', 'n5', 'n6']);
@@ -49,21 +57,40 @@ t.test('a local cluster file loads with the allocated ports and the options give
 t.test('a local cluster file is secure with a PKI directory, insecure on 127.0.0.1 when asked', async (t) => {
   const dir = t.testdir({});
   const nodes = await allocateLocalNodes(2);
-  const plain = await loadClusterConfig(writeLocalClusterFile(dir, nodes, { clusterId: 'plain', security: 'insecure' }));
+  const plain = await loadClusterConfig(
+    writeLocalClusterFile(dir, nodes, { clusterId: 'plain', security: 'insecure' }),
+  );
   t.equal(plain.ok ? plain.value.security.insecure : null, true, 'insecure when asked');
   const pki = join(dir, 'my pki');
-  const root = await ensureLocalClusterPki(pki, nodes.map((n) => n.id));
+  const root = await ensureLocalClusterPki(
+    pki,
+    nodes.map((n) => n.id),
+  );
   const file = writeLocalClusterFile(dir, nodes, { clusterId: 'tls', fileName: 'tls.yml', security: { pki } });
   const secure = await loadClusterConfig(file);
   if (!secure.ok) throw new Error(secure.error.message);
   t.same([secure.value.security.insecure, secure.value.security.pkiDir], [false, pki]);
   // Every node of the file finds valid TLS material there, proving its own id.
   for (const node of nodes) {
-    const listen = { peer: { host: '127.0.0.1', port: node.peerPort }, client: { host: '127.0.0.1', port: node.clientPort } };
+    const listen = {
+      peer: { host: '127.0.0.1', port: node.peerPort },
+      client: { host: '127.0.0.1', port: node.clientPort },
+    };
     const security = nodeSecurityFor(secure.value, node.id, { insecure: false, listen, nowMs: Date.now() });
-    t.equal(security.ok && security.value.mode === 'tls' ? security.value.material.identity.kind : security.ok ? 'insecure' : security.error, 'node', `${node.id} is secure`);
+    t.equal(
+      security.ok && security.value.mode === 'tls'
+        ? security.value.material.identity.kind
+        : security.ok
+          ? 'insecure'
+          : security.error,
+      'node',
+      `${node.id} is secure`,
+    );
   }
   t.same(identityOfCertificatePem(root.cert), { kind: 'user', user: 'root' }, "root's certificate for the clients");
-  const again = await ensureLocalClusterPki(pki, nodes.map((n) => n.id));
+  const again = await ensureLocalClusterPki(
+    pki,
+    nodes.map((n) => n.id),
+  );
   t.same(again, root, 'a second call reuses what is there');
 });

@@ -18,18 +18,26 @@ import { allocateLocalNodes, eventually, nodeProcesses, runCli } from './fixture
 
 const ids = ['n1', 'n2', 'n3'];
 
-async function agreedLeader(nodes: readonly LocalNode[], clusterId: string, tls: ClientTls): Promise<string | undefined> {
-  const views = await Promise.all(nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)));
+async function agreedLeader(
+  nodes: readonly LocalNode[],
+  clusterId: string,
+  tls: ClientTls,
+): Promise<string | undefined> {
+  const views = await Promise.all(
+    nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)),
+  );
   const leader = views[0]?.leader ?? null;
   return leader !== null && views.every((v) => v !== null && v.leader === leader) ? leader : undefined;
 }
 
 /** Everything the comparison covers, read through a client, in a stable order. */
 async function everything(client: RaftlockClient, keys: readonly string[]): Promise<unknown> {
-  const values = await Promise.all(keys.map(async (key) => {
-    const view = await client.kv.get(key);
-    return view === null ? null : { key, value: Buffer.from(view.value).toString('hex'), version: view.version };
-  }));
+  const values = await Promise.all(
+    keys.map(async (key) => {
+      const view = await client.kv.get(key);
+      return view === null ? null : { key, value: Buffer.from(view.value).toString('hex'), version: view.version };
+    }),
+  );
   const locks = (await client.locks('')).map((l) => ({ name: l.name, kind: l.kind, holders: l.holders }));
   const users = await client.users.list();
   const roles = await client.roles.list();
@@ -39,7 +47,10 @@ async function everything(client: RaftlockClient, keys: readonly string[]): Prom
 t.test('backup a secure cluster, destroy it, restore it under a new id: same keys, locks, tokens, users', async (t) => {
   const dir = t.testdir();
   const pki = join(dir, 'pki');
-  await ensureLocalPki(pki, ids.map((id) => ({ id, hosts: ['127.0.0.1'] })));
+  await ensureLocalPki(
+    pki,
+    ids.map((id) => ({ id, hosts: ['127.0.0.1'] })),
+  );
   const tls = readClientPki(pki, true);
   if (tls === null) throw new Error('no client PKI');
   const first = await allocateLocalNodes(3);
@@ -101,7 +112,7 @@ t.test('backup a secure cluster, destroy it, restore it under a new id: same key
   t.ok(emptyEverywhere(), 'a refused restore writes nothing');
 
   const sameId = await runCli(['restore', backupFile, '--config', oldFile]);
-  t.equal(sameId.code, 2, 'restoring under the backup\'s own cluster id needs --keep-cluster-id');
+  t.equal(sameId.code, 2, "restoring under the backup's own cluster id needs --keep-cluster-id");
   t.match(sameId.output, /--keep-cluster-id/);
 
   const restored = await runCli(['restore', backupFile, '--config', newFile]);

@@ -18,10 +18,14 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
   // Info level: the test reads the catching-up node's log lines.
   const { procs, start } = nodeProcesses(t, file, 'info');
   await Promise.all(nodes.map((n) => start(n.id).ready));
-  const leaderId = await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-    return s?.leader ?? undefined;
-  }, 15_000, 'a leader');
+  const leaderId = await eventually(
+    async () => {
+      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
+      return s?.leader ?? undefined;
+    },
+    15_000,
+    'a leader',
+  );
   const leader = nodes.find((n) => n.id === leaderId)!;
   const lagging = nodes.find((n) => n.id !== leaderId)!;
   procs.get(lagging.id)!.kill('SIGTERM');
@@ -42,7 +46,15 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
     Array.from({ length: writers }, async (_, w) => {
       for (let seq = 1; seq <= perWriter; seq++) {
         const value = new Uint8Array([w & 0xff, seq & 0xff]);
-        const put = { type: 'put', session, key: `k/${w}`, value, ifVersion: null, ephemeral: false, fence: null } as const;
+        const put = {
+          type: 'put',
+          session,
+          key: `k/${w}`,
+          value,
+          ifVersion: null,
+          ephemeral: false,
+          fence: null,
+        } as const;
         let r = await client.command(`writer-${w}`, seq, put);
         // A leader change on a loaded machine makes an outcome unknown: retry the same seq.
         while (r.code === 'UNAVAILABLE') r = await client.command(`writer-${w}`, seq, put);
@@ -57,14 +69,22 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
 
   const back = start(lagging.id);
   await back.ready;
-  const caughtUp = await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: lagging.clientPort }, 'e2e', 1000, tls);
-    return s !== null && s.applied >= leaderStatus.commit ? s : undefined;
-  }, 60_000, 'the follower to catch up');
+  const caughtUp = await eventually(
+    async () => {
+      const s = await probeStatus({ host: '127.0.0.1', port: lagging.clientPort }, 'e2e', 1000, tls);
+      return s !== null && s.applied >= leaderStatus.commit ? s : undefined;
+    },
+    60_000,
+    'the follower to catch up',
+  );
   t.ok(caughtUp.snapshotIndex > before, `the follower holds a snapshot (index ${caughtUp.snapshotIndex})`);
   t.match(back.output(), /installed snapshot from the leader/, 'it was installed from the leader');
   const reader = await RawClient.connect({ port: lagging.clientPort, tls });
   const read = await reader.request({ kind: 'read', query: { kind: 'get', key: 'k/7' } });
-  t.match(read, { code: 'OK', value: { kind: 'key', key: { version: perWriter } } }, 'the follower serves the latest value');
+  t.match(
+    read,
+    { code: 'OK', value: { kind: 'key', key: { version: perWriter } } },
+    'the follower serves the latest value',
+  );
   reader.close();
 });

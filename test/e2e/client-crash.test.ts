@@ -10,7 +10,14 @@ import { connect, isRaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/index.js';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeProcess } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, pkiEnv, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  eventually,
+  allocateLocalNodes,
+  pkiEnv,
+  startNodeProcess,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 
 const holderScript = fileURLToPath(new URL('./fixtures/crash-holder.ts', import.meta.url));
 const ttlMs = 2_000;
@@ -27,30 +34,44 @@ t.test('a killed client process loses its lock to the next waiter after its TTL'
     for (const p of procs) p.kill('SIGKILL');
   });
   await Promise.all(procs.map((p) => p.ready));
-  await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-    return s?.leader ?? undefined;
-  }, 15_000, 'a leader');
+  await eventually(
+    async () => {
+      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
+      return s?.leader ?? undefined;
+    },
+    15_000,
+    'a leader',
+  );
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
 
   // The holder: a separate Node process using the client library, which finds root's
   // certificate in $RAFTLOCK_PKI (the documented place) as any program would.
-  const holder = spawn(process.execPath, ['--import', 'tsx', holderScript, endpoints.join(','), 'e2e', 'job', String(ttlMs)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...pkiEnv(dir) },
-  });
+  const holder = spawn(
+    process.execPath,
+    ['--import', 'tsx', holderScript, endpoints.join(','), 'e2e', 'job', String(ttlMs)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...pkiEnv(dir) },
+    },
+  );
   let holderOutput = '';
   holder.stdout.on('data', (chunk: Buffer) => (holderOutput += chunk.toString()));
   holder.stderr.on('data', (chunk: Buffer) => (holderOutput += chunk.toString()));
-  const holderExited = new Promise<NodeJS.Signals | null>((resolve) => holder.once('exit', (_code, signal) => resolve(signal)));
+  const holderExited = new Promise<NodeJS.Signals | null>((resolve) =>
+    holder.once('exit', (_code, signal) => resolve(signal)),
+  );
   t.teardown(() => {
     if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
   });
-  const deadToken = await eventually(async () => {
-    if (holder.exitCode !== null) throw new Error(`holder exited early:\n${holderOutput}`);
-    const match = /token (\d+)/.exec(holderOutput);
-    return match?.[1] === undefined ? undefined : Number(match[1]);
-  }, 15_000, 'the holder process to take the lock');
+  const deadToken = await eventually(
+    async () => {
+      if (holder.exitCode !== null) throw new Error(`holder exited early:\n${holderOutput}`);
+      const match = /token (\d+)/.exec(holderOutput);
+      return match?.[1] === undefined ? undefined : Number(match[1]);
+    },
+    15_000,
+    'the holder process to take the lock',
+  );
 
   // The waiter queues behind the live holder and is not granted while it keeps alive.
   const waiter = await connect({ endpoints, clusterId: 'e2e', tls });
@@ -61,10 +82,14 @@ t.test('a killed client process loses its lock to the next waiter after its TTL'
     return lock;
   });
   waiting.catch(() => undefined);
-  await eventually(async () => {
-    const [view] = await waiter.locks('job', 1);
-    return view !== undefined && view.waiters.length === 1 ? view : undefined;
-  }, 10_000, 'the waiter to be queued');
+  await eventually(
+    async () => {
+      const [view] = await waiter.locks('job', 1);
+      return view !== undefined && view.waiters.length === 1 ? view : undefined;
+    },
+    10_000,
+    'the waiter to be queued',
+  );
   // Several keepalive periods and longer than the TTL: a live holder keeps the lock.
   await new Promise((resolve) => setTimeout(resolve, ttlMs + 500));
   t.equal(grantedAtMs, null, 'no grant while the holder process keeps its session alive');

@@ -10,7 +10,14 @@ import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeStatusView, WireResult } from '../../src/protocol/client-protocol.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import type { NodeProcess, LocalNode, LocalRootTls } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, runCli, startNodeProcess, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  eventually,
+  allocateLocalNodes,
+  runCli,
+  startNodeProcess,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 import { spawn } from 'node:child_process';
 import { cliCommand } from '../../src/server/cli-command.js';
 import { RawClient } from './fixtures/raw-client.js';
@@ -22,9 +29,15 @@ function okValue(result: WireResult): Extract<WireResult, { code: 'OK' }>['value
   return result.value;
 }
 
-async function agreedLeader(nodes: readonly LocalNode[], running: ReadonlySet<string>, tls: LocalRootTls): Promise<string | undefined> {
+async function agreedLeader(
+  nodes: readonly LocalNode[],
+  running: ReadonlySet<string>,
+  tls: LocalRootTls,
+): Promise<string | undefined> {
   const views: (NodeStatusView | null)[] = await Promise.all(
-    nodes.filter((n) => running.has(n.id)).map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000, tls)),
+    nodes
+      .filter((n) => running.has(n.id))
+      .map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000, tls)),
   );
   const first = views[0]?.leader ?? null;
   if (first === null || !running.has(first)) return undefined;
@@ -68,7 +81,9 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
   const file = await writeClusterFile(dir, nodes);
   const tls = userTls(dir);
   const cli = cliCommand();
-  const up = spawn(cli.command, [...cli.args, 'up', '--config', file, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const up = spawn(cli.command, [...cli.args, 'up', '--config', file, '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   up.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   up.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -77,7 +92,8 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
     if (up.exitCode === null) up.kill('SIGKILL');
   });
   const leader = await eventually(async () => /leader: (n\d)/.exec(output)?.[1], 30_000, 'up to name a leader');
-  for (const node of nodes) t.match(output, `${node.id}: clients 127.0.0.1:${node.clientPort}`, `up prints where ${node.id} listens`);
+  for (const node of nodes)
+    t.match(output, `${node.id}: clients 127.0.0.1:${node.clientPort}`, `up prints where ${node.id} listens`);
   const status = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 2000, tls);
   t.equal(status?.leader, leader, 'the cluster answers status with that leader');
   up.kill('SIGINT');
@@ -115,9 +131,19 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   const opened = okValue(await client.command('app', 1, { type: 'openSession', ttlMs: 60_000 }));
   if (opened.kind !== 'session') throw new Error('no session');
   const session = opened.session as SessionId;
-  const granted = okValue(await client.command('app', 2, { type: 'acquire', session, name: 'L', waitMs: 0, lockDelayMs: 0 }));
+  const granted = okValue(
+    await client.command('app', 2, { type: 'acquire', session, name: 'L', waitMs: 0, lockDelayMs: 0 }),
+  );
   t.equal(granted.kind, 'granted', 'lock granted through a follower');
-  const put = { type: 'put', session, key: 'k', value: bytes('v1'), ifVersion: null, ephemeral: false, fence: null } as const;
+  const put = {
+    type: 'put',
+    session,
+    key: 'k',
+    value: bytes('v1'),
+    ifVersion: null,
+    ephemeral: false,
+    fence: null,
+  } as const;
   const first = okValue(await client.command('app', 3, put));
   t.match(first, { kind: 'put', version: 1 });
 
@@ -148,10 +174,16 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   await start(leader).ready;
   running.add(leader);
   const back = await RawClient.connect({ port: nodes.find((n) => n.id === leader)!.clientPort, tls });
-  const read = await eventually(async () => {
-    const result = await back.request({ kind: 'read', query: { kind: 'get', key: 'k' } });
-    return result.code === 'OK' && result.value.kind === 'key' && result.value.key?.version === 2 ? result : undefined;
-  }, 15_000, 'the restarted node to serve version 2');
+  const read = await eventually(
+    async () => {
+      const result = await back.request({ kind: 'read', query: { kind: 'get', key: 'k' } });
+      return result.code === 'OK' && result.value.kind === 'key' && result.value.key?.version === 2
+        ? result
+        : undefined;
+    },
+    15_000,
+    'the restarted node to serve version 2',
+  );
   t.ok(read, 'restarted node serves the latest write');
   back.close();
   client.close();
@@ -162,10 +194,14 @@ t.test('3 real nodes: status, leader SIGKILL, exactly-once retries, restart, tot
   await Promise.all(nodes.map((n) => start(n.id).ready));
   const after = await RawClient.connect({ port: nodes[0]!.clientPort, tls });
   t.teardown(() => after.close());
-  const value = await eventually(async () => {
-    const result = await after.request({ kind: 'read', query: { kind: 'get', key: 'k' } });
-    return result.code === 'OK' && result.value.kind === 'key' ? result.value.key : undefined;
-  }, 20_000, 'a read after restarting everything');
+  const value = await eventually(
+    async () => {
+      const result = await after.request({ kind: 'read', query: { kind: 'get', key: 'k' } });
+      return result.code === 'OK' && result.value.kind === 'key' ? result.value.key : undefined;
+    },
+    20_000,
+    'a read after restarting everything',
+  );
   t.equal(value?.version, 2, 'the key kept its acknowledged version');
   t.same(Buffer.from(value?.value ?? []).toString(), 'v2');
   const locks = okValue(await after.request({ kind: 'read', query: { kind: 'locks', prefix: 'L', limit: 10 } }));

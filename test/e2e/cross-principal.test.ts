@@ -23,9 +23,13 @@ import { allocateLocalNodes, eventually, nodeProcesses, userTls, writeClusterFil
 const clusterId = 'e2e';
 
 async function agreedLeader(nodes: readonly LocalNode[], tls: LocalRootTls): Promise<NodeStatusView | undefined> {
-  const views = await Promise.all(nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)));
+  const views = await Promise.all(
+    nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)),
+  );
   const leader = views.find((v) => v?.role === 'leader');
-  return leader !== undefined && leader !== null && views.every((v) => v?.leader === leader.nodeId) ? leader : undefined;
+  return leader !== undefined && leader !== null && views.every((v) => v?.leader === leader.nodeId)
+    ? leader
+    : undefined;
 }
 
 t.test('another user cannot use, release or close a session, nor act as an admin', async (t) => {
@@ -47,14 +51,24 @@ t.test('another user cannot use, release or close a session, nor act as an admin
     await admin.users.grant(user, 'jobs');
   }
 
-  const alice = await connect({ endpoints, clusterId, tls: { ca: root.ca }, credentials: { user: 'alice', password: "alice's password" } });
+  const alice = await connect({
+    endpoints,
+    clusterId,
+    tls: { ca: root.ca },
+    credentials: { user: 'alice', password: "alice's password" },
+  });
   t.teardown(() => alice.close());
   const lock = await alice.lock('jobs/a', { waitMs: 10_000 });
   await alice.kv.put('jobs/config', 'blue', { fence: { lock: 'jobs/a', token: lock.fencingToken } });
 
   const follower = nodes.find((n) => n.id !== leader.nodeId)!;
   const other = nodes.find((n) => n.id !== leader.nodeId && n.id !== follower.id)!;
-  const mallory = await SecureClient.connect({ port: follower.clientPort, clusterId, tls: { ca: root.ca }, auth: { user: 'mallory', password: "mallory's password" } });
+  const mallory = await SecureClient.connect({
+    port: follower.clientPort,
+    clusterId,
+    tls: { ca: root.ca },
+    auth: { user: 'mallory', password: "mallory's password" },
+  });
   t.teardown(() => mallory.close());
   t.equal(mallory.welcome.principal, 'mallory', 'the attacker is authenticated as itself');
 
@@ -64,17 +78,40 @@ t.test('another user cannot use, release or close a session, nor act as an admin
   const session = listed.value.locks[0]?.holders[0]?.session as SessionId;
   t.ok(session !== undefined, `the listing shows the holder's session ${String(session)}`);
 
-  const owned = new RegExp(`mallory may not use session ${session} \\(owned by alice; only its owner or an admin may\\)`);
+  const owned = new RegExp(
+    `mallory may not use session ${session} \\(owned by alice; only its owner or an admin may\\)`,
+  );
   const bytes = new TextEncoder().encode('red');
   const attacks: { readonly what: string; readonly send: () => Promise<WireResult>; readonly message: RegExp }[] = [
-    { what: 'release the victim’s lock', send: () => mallory.command('m', 1, { type: 'release', session, name: 'jobs/a' }), message: owned },
     {
-      what: 'write with the victim’s session',
-      send: () => mallory.command('m', 2, { type: 'put', session, key: 'jobs/config', value: bytes, ifVersion: null, ephemeral: false, fence: null }),
+      what: 'release the victim’s lock',
+      send: () => mallory.command('m', 1, { type: 'release', session, name: 'jobs/a' }),
       message: owned,
     },
-    { what: 'keep the victim’s session alive', send: () => mallory.request({ kind: 'keepAlive', session, clientId: 'm' }), message: owned },
-    { what: 'close the victim’s session', send: () => mallory.command('m', 3, { type: 'closeSession', session }), message: owned },
+    {
+      what: 'write with the victim’s session',
+      send: () =>
+        mallory.command('m', 2, {
+          type: 'put',
+          session,
+          key: 'jobs/config',
+          value: bytes,
+          ifVersion: null,
+          ephemeral: false,
+          fence: null,
+        }),
+      message: owned,
+    },
+    {
+      what: 'keep the victim’s session alive',
+      send: () => mallory.request({ kind: 'keepAlive', session, clientId: 'm' }),
+      message: owned,
+    },
+    {
+      what: 'close the victim’s session',
+      send: () => mallory.command('m', 3, { type: 'closeSession', session }),
+      message: owned,
+    },
     {
       what: 'remove a member',
       send: () => mallory.request({ kind: 'members', action: 'remove', node: other.id as NodeId }),
@@ -85,11 +122,19 @@ t.test('another user cannot use, release or close a session, nor act as an admin
       send: () => mallory.request({ kind: 'transferLeader', to: follower.id as NodeId }),
       message: /^mallory may not transfer leadership \(needs the admin role\)$/,
     },
-    { what: 'take a snapshot', send: () => mallory.request({ kind: 'snapshot' }), message: /^mallory may not take snapshots \(needs the admin role\)$/ },
+    {
+      what: 'take a snapshot',
+      send: () => mallory.request({ kind: 'snapshot' }),
+      message: /^mallory may not take snapshots \(needs the admin role\)$/,
+    },
   ];
   for (const attack of attacks) {
     const result = await attack.send();
-    t.match(result, { code: 'PERMISSION_DENIED', message: attack.message }, `${attack.what}: PERMISSION_DENIED, saying why`);
+    t.match(
+      result,
+      { code: 'PERMISSION_DENIED', message: attack.message },
+      `${attack.what}: PERMISSION_DENIED, saying why`,
+    );
   }
   t.notOk(mallory.isClosed, 'refusals do not cost the attacker its connection (it was authenticated)');
 
@@ -107,7 +152,11 @@ t.test('another user cannot use, release or close a session, nor act as an admin
   // The node the attacker reached logged each refused admin operation, with its address.
   const log = procs.get(follower.id)!.output();
   for (const what of [`members remove ${other.id}`, 'transferLeader', 'snapshot']) {
-    t.match(log, new RegExp(`audit: mallory from 127\\.0\\.0\\.1:\\d+ ${what}.* -> PERMISSION_DENIED`), `audit line: ${what}`);
+    t.match(
+      log,
+      new RegExp(`audit: mallory from 127\\.0\\.0\\.1:\\d+ ${what}.* -> PERMISSION_DENIED`),
+      `audit line: ${what}`,
+    );
   }
   // The refusals were about who asked, not about the key: an admin may delete it.
   await admin.kv.delete('jobs/config');

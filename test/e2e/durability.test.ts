@@ -55,7 +55,15 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
         const result =
           session === undefined
             ? await client.command(`writer-${w}`, seq, { type: 'openSession', ttlMs: 600_000 })
-            : await client.command(`writer-${w}`, seq, { type: 'put', session, key: `w/${w}`, value: new Uint8Array([seq & 0xff]), ifVersion: null, ephemeral: false, fence: null });
+            : await client.command(`writer-${w}`, seq, {
+                type: 'put',
+                session,
+                key: `w/${w}`,
+                value: new Uint8Array([seq & 0xff]),
+                ifVersion: null,
+                ephemeral: false,
+                fence: null,
+              });
         if (result.code === 'UNAVAILABLE') {
           await new Promise((resolve) => setTimeout(resolve, 50));
           continue;
@@ -88,10 +96,14 @@ t.test('no acknowledged write is lost and none applies twice across repeated SIG
   t.teardown(() => reader.close());
   let mismatches = 0;
   for (let w = 0; w < writers; w++) {
-    const read = await eventually(async () => {
-      const r = await reader.request({ kind: 'read', query: { kind: 'get', key: `w/${w}` } });
-      return r.code === 'OK' && r.value.kind === 'key' ? r.value.key : undefined;
-    }, 15_000, `key of writer ${w}`).catch(() => null);
+    const read = await eventually(
+      async () => {
+        const r = await reader.request({ kind: 'read', query: { kind: 'get', key: `w/${w}` } });
+        return r.code === 'OK' && r.value.kind === 'key' ? r.value.key : undefined;
+      },
+      15_000,
+      `key of writer ${w}`,
+    ).catch(() => null);
     const version = read?.version ?? 0;
     if (version !== acknowledged[w]) mismatches += 1;
   }

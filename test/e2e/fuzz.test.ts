@@ -53,19 +53,50 @@ function blast(port: number, tls: ClientTlsPem | null, chunks: readonly Uint8Arr
   });
 }
 
-const opKinds = ['command', 'keepAlive', 'read', 'watch', 'unwatch', 'status', 'members', 'transferLeader', 'snapshot', 'bogus'];
+const opKinds = [
+  'command',
+  'keepAlive',
+  'read',
+  'watch',
+  'unwatch',
+  'status',
+  'members',
+  'transferLeader',
+  'snapshot',
+  'bogus',
+];
 const opTypes = ['openSession', 'acquire', 'release', 'put', 'delete', 'campaign', 'keepAlive', 'closeSession', 'x'];
 const anyValue = fc.anything({ maxDepth: 3, withBigInt: false });
 const randomOp: fc.Arbitrary<unknown> = fc.oneof(
   anyValue,
-  fc.record({ kind: fc.constantFrom(...opKinds), prefix: anyValue, session: anyValue, query: anyValue, action: anyValue, node: anyValue }, { requiredKeys: ['kind'] }),
+  fc.record(
+    {
+      kind: fc.constantFrom(...opKinds),
+      prefix: anyValue,
+      session: anyValue,
+      query: anyValue,
+      action: anyValue,
+      node: anyValue,
+    },
+    { requiredKeys: ['kind'] },
+  ),
   fc.record({
     kind: fc.constant('command'),
     command: fc.record({
       type: fc.constantFrom('client', 'keepAliveBatch', 'x'),
       clientId: fc.oneof(fc.string(), anyValue),
       seq: fc.oneof(fc.integer(), anyValue),
-      op: fc.record({ type: fc.constantFrom(...opTypes), session: fc.oneof(fc.nat(), anyValue), name: fc.string(), ttlMs: fc.integer(), waitMs: fc.nat(), value: fc.uint8Array() }, { requiredKeys: ['type'] }),
+      op: fc.record(
+        {
+          type: fc.constantFrom(...opTypes),
+          session: fc.oneof(fc.nat(), anyValue),
+          name: fc.string(),
+          ttlMs: fc.integer(),
+          waitMs: fc.nat(),
+          value: fc.uint8Array(),
+        },
+        { requiredKeys: ['type'] },
+      ),
     }),
   }),
 );
@@ -83,10 +114,14 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   const port = node!.clientPort;
   const good = await RawClient.connect({ port, tls: root });
   t.teardown(() => good.close());
-  await eventually(async () => {
-    const r = await good.request({ kind: 'status' });
-    return r.code === 'OK' && r.value.kind === 'status' && r.value.status.leader === 'n1' ? true : undefined;
-  }, 10_000, 'the node to lead');
+  await eventually(
+    async () => {
+      const r = await good.request({ kind: 'status' });
+      return r.code === 'OK' && r.value.kind === 'status' && r.value.status.leader === 'n1' ? true : undefined;
+    },
+    10_000,
+    'the node to lead',
+  );
   const session = await good.command('good', 1, { type: 'openSession', ttlMs: 60_000 });
   if (session.code !== 'OK' || session.value.kind !== 'session') throw new Error('no session');
   const sid = session.value.session;
@@ -101,7 +136,15 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
     while (attacking) {
       goodSeq += 1;
       const value = new TextEncoder().encode(String(goodSeq));
-      const r = await good.command('good', goodSeq, { type: 'put', session: sid, key: 'good', value, ifVersion: null, ephemeral: false, fence: null });
+      const r = await good.command('good', goodSeq, {
+        type: 'put',
+        session: sid,
+        key: 'good',
+        value,
+        ifVersion: null,
+        ephemeral: false,
+        fence: null,
+      });
       if (r.code === 'OK') goodAnswers += 1;
       else goodFailures += 1;
     }
@@ -153,7 +196,11 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   //    the per-address budget until the node has seen them close) ends with nothing read: retry it.
   const huge = new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
   const admitted = (chunks: readonly Uint8Array[], tls: ClientTlsPem): Promise<string> =>
-    eventually(async () => ((text) => (text === '' ? undefined : text))(await blast(port, tls, chunks)), 30_000, 'a connection the node admits');
+    eventually(
+      async () => ((text) => (text === '' ? undefined : text))(await blast(port, tls, chunks)),
+      30_000,
+      'a connection the node admits',
+    );
   const refusals = await Promise.all([admitted([huge], stranger), admitted([hello, huge], root)]);
   for (const text of refusals) t.match(text, /FRAME_TOO_LARGE/, 'oversized prefix refused');
 
@@ -161,7 +208,14 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   //    and a partial frame announcing 4 MiB costs nothing until its bytes actually arrive.
   const loris = await Promise.all(
     Array.from({ length: 40 }, (_, i) =>
-      blast(port, i % 4 < 2 ? root : stranger, i % 2 === 0 ? Array.from(hello.subarray(0, 12), (b) => Uint8Array.of(b)) : [Uint8Array.of(0, 0x40, 0, 0), Uint8Array.of(1)], 500),
+      blast(
+        port,
+        i % 4 < 2 ? root : stranger,
+        i % 2 === 0
+          ? Array.from(hello.subarray(0, 12), (b) => Uint8Array.of(b))
+          : [Uint8Array.of(0, 0x40, 0, 0), Uint8Array.of(1)],
+        500,
+      ),
     ),
   );
   t.equal(loris.length, 40, 'slow connections all ended');
@@ -174,5 +228,8 @@ t.test('a node under hostile traffic keeps serving a well-behaved client', async
   t.equal(status.code, 'OK', 'node still answers status');
   t.ok(proc.running, 'node process still running');
   const rssAfter = rssBytes(proc.pid);
-  t.ok(rssAfter < rssBefore + 150 * 1024 * 1024, `memory stayed bounded (${Math.round(rssBefore / 2 ** 20)} → ${Math.round(rssAfter / 2 ** 20)} MiB)`);
+  t.ok(
+    rssAfter < rssBefore + 150 * 1024 * 1024,
+    `memory stayed bounded (${Math.round(rssBefore / 2 ** 20)} → ${Math.round(rssAfter / 2 ** 20)} MiB)`,
+  );
 });

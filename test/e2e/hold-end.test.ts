@@ -30,15 +30,18 @@ const acquire = (session: number, name: string, waitMs: number, lockDelayMs = 0)
   lockDelayMs,
 });
 
-const isPush = (kind: string, test: (push: Extract<Received, { type: 'Push' }>['push']) => boolean) => (frame: Received): boolean =>
-  frame.type === 'Push' && frame.push.kind === kind && test(frame.push);
+const isPush =
+  (kind: string, test: (push: Extract<Received, { type: 'Push' }>['push']) => boolean) =>
+  (frame: Received): boolean =>
+    frame.type === 'Push' && frame.push.kind === kind && test(frame.push);
 
 /** The next grant of `name` after `lock`'s, seen by the holder's own watch, and whether it still held then. */
 async function heldAtNextGrant(client: RaftlockClient, lock: Lock): Promise<{ token: number; held: boolean }> {
   const stream = client.watch(lock.name, { fromIndex: lock.fencingToken });
   try {
     for await (const event of stream) {
-      if (event.type === 'grant' && event.lock === lock.name && event.token > lock.fencingToken) return { token: event.token, held: lock.held };
+      if (event.type === 'grant' && event.lock === lock.name && event.token > lock.fencingToken)
+        return { token: event.token, held: lock.held };
     }
     throw new Error('the watch ended');
   } finally {
@@ -46,7 +49,11 @@ async function heldAtNextGrant(client: RaftlockClient, lock: Lock): Promise<{ to
   }
 }
 
-async function libraryClient(endpoints: readonly string[], clientId: string, extra: Partial<ConnectOptions> = {}): Promise<RaftlockClient> {
+async function libraryClient(
+  endpoints: readonly string[],
+  clientId: string,
+  extra: Partial<ConnectOptions> = {},
+): Promise<RaftlockClient> {
   return connect({ endpoints: [...endpoints], clusterId, clientId, tls: false, followLeader: false, ...extra });
 }
 
@@ -67,8 +74,18 @@ void t.test('hold endings on real node processes', async (t) => {
     const both = await RecordingClient.connect(leader.clientPort, 'both');
     t.teardown(() => both.close());
     const cases = [
-      { name: 'order/released', ttlMs: 30_000, lockDelayMs: 0, end: (s: number) => actor.command('x', { type: 'release', session: s as SessionId, name: 'order/released' }) },
-      { name: 'order/closed', ttlMs: 30_000, lockDelayMs: 0, end: (s: number) => actor.command('x', { type: 'closeSession', session: s as SessionId }) },
+      {
+        name: 'order/released',
+        ttlMs: 30_000,
+        lockDelayMs: 0,
+        end: (s: number) => actor.command('x', { type: 'release', session: s as SessionId, name: 'order/released' }),
+      },
+      {
+        name: 'order/closed',
+        ttlMs: 30_000,
+        lockDelayMs: 0,
+        end: (s: number) => actor.command('x', { type: 'closeSession', session: s as SessionId }),
+      },
       { name: 'order/expired', ttlMs: 1_000, lockDelayMs: 0, end: async () => undefined },
       { name: 'order/lock-delay', ttlMs: 1_000, lockDelayMs: 700, end: async () => undefined },
     ];
@@ -84,17 +101,39 @@ void t.test('hold endings on real node processes', async (t) => {
       t.match(queued, { code: 'OK', value: { kind: 'queued' } }, `${c.name}: the next holder waits`);
       await c.end(held);
       const grant = isPush('granted', (p) => p.kind === 'granted' && p.name === c.name && p.clientId === waiter);
-      await eventually(async () => (both.indexOf(grant) >= 0 ? true : undefined), lateTimeoutMs, `the grant of ${c.name}`);
+      await eventually(
+        async () => (both.indexOf(grant) >= 0 ? true : undefined),
+        lateTimeoutMs,
+        `the grant of ${c.name}`,
+      );
       const ended = isPush(c.ttlMs === 1_000 ? 'sessionExpired' : 'revoked', (p) =>
-        p.kind === 'sessionExpired' ? p.session === held : p.kind === 'revoked' && p.name === c.name && p.token === token);
+        p.kind === 'sessionExpired'
+          ? p.session === held
+          : p.kind === 'revoked' && p.name === c.name && p.token === token,
+      );
       const endedAt = both.indexOf(ended);
-      t.ok(endedAt >= 0 && endedAt < both.indexOf(grant), `${c.name}: the holder's push (frame ${endedAt}) came before the grant (frame ${both.indexOf(grant)})`);
+      t.ok(
+        endedAt >= 0 && endedAt < both.indexOf(grant),
+        `${c.name}: the holder's push (frame ${endedAt}) came before the grant (frame ${both.indexOf(grant)})`,
+      );
     }
-    const reasons = both.received.flatMap((f) => (f.type === 'Push' && f.push.kind === 'revoked' ? [`${f.push.name}:${f.push.reason}:${String(f.push.by)}`] : []));
-    t.same(reasons, ['order/released:released:null', 'order/closed:session-closed:null'], 'insecure mode: by null, with the reason');
+    const reasons = both.received.flatMap((f) =>
+      f.type === 'Push' && f.push.kind === 'revoked' ? [`${f.push.name}:${f.push.reason}:${String(f.push.by)}`] : [],
+    );
+    t.same(
+      reasons,
+      ['order/released:released:null', 'order/closed:session-closed:null'],
+      'insecure mode: by null, with the reason',
+    );
   });
 
-  const endings: { readonly what: string; readonly holder?: Partial<ConnectOptions>; readonly lockDelayMs?: number; readonly end: (lock: Lock) => Promise<unknown>; readonly reason: RegExp }[] = [
+  const endings: {
+    readonly what: string;
+    readonly holder?: Partial<ConnectOptions>;
+    readonly lockDelayMs?: number;
+    readonly end: (lock: Lock) => Promise<unknown>;
+    readonly reason: RegExp;
+  }[] = [
     {
       what: 'released by another client',
       end: (lock) => actor.command('x', { type: 'release', session: lock.session, name: lock.name }),
@@ -130,10 +169,18 @@ void t.test('hold endings on real node processes', async (t) => {
       const lock = await holder.lock(name, { lockDelayMs: ending.lockDelayMs ?? 0 });
       const seen = heldAtNextGrant(holder, lock);
       const nextLock = next.lock(name, { waitMs: 30_000 });
-      await eventually(async () => ((await next.locks(name))[0]?.waiters.length === 1 ? true : undefined), lateTimeoutMs, 'the next holder to queue');
+      await eventually(
+        async () => ((await next.locks(name))[0]?.waiters.length === 1 ? true : undefined),
+        lateTimeoutMs,
+        'the next holder to queue',
+      );
       await ending.end(lock);
       const granted = await nextLock;
-      t.same(await seen, { token: granted.fencingToken, held: false }, 'the hold was over when the next grant reached the holder');
+      t.same(
+        await seen,
+        { token: granted.fencingToken, held: false },
+        'the hold was over when the next grant reached the holder',
+      );
       t.match(String(lock.signal.reason), ending.reason);
       t.throws(() => lock.check(), ending.reason);
       await granted.release();
@@ -144,10 +191,17 @@ void t.test('hold endings on real node processes', async (t) => {
     const follower = cluster.nodes.find((n) => n.id !== leader.id);
     if (follower === undefined) throw new Error('no follower');
     // Long TTL and attempt timeout: the holder stays on its stopped node and keeps its session.
-    const holder = await libraryClient([cluster.endpoint(follower.id)], 'restore-holder', { ttlMs: 60_000, attemptTimeoutMs: 60_000 });
+    const holder = await libraryClient([cluster.endpoint(follower.id)], 'restore-holder', {
+      ttlMs: 60_000,
+      attemptTimeoutMs: 60_000,
+    });
     clients.push(holder);
     const lock = await holder.lock('restore/L');
-    await eventually(async () => ((await cluster.status(follower.id))?.applied ?? 0) >= lock.fencingToken ? true : undefined, lateTimeoutMs, 'the follower to apply the grant');
+    await eventually(
+      async () => (((await cluster.status(follower.id))?.applied ?? 0) >= lock.fencingToken ? true : undefined),
+      lateTimeoutMs,
+      'the follower to apply the grant',
+    );
     cluster.signal(follower.id, 'SIGSTOP');
     try {
       // First fill the leader's window of appends in flight to the stopped node (64), so the
@@ -155,7 +209,15 @@ void t.test('hold endings on real node processes', async (t) => {
       const writer = await actor.openSession('filler', 60_000);
       let written = 0;
       for (let i = 0; i < 200; i++) {
-        const put: Operation = { type: 'put', session: writer as SessionId, key: 'restore/filler', value: new Uint8Array([i]), ifVersion: null, ephemeral: false, fence: null };
+        const put: Operation = {
+          type: 'put',
+          session: writer as SessionId,
+          key: 'restore/filler',
+          value: new Uint8Array([i]),
+          ifVersion: null,
+          ephemeral: false,
+          fence: null,
+        };
         if ((await actor.command('filler', put)).code === 'OK') written += 1;
       }
       t.equal(written, 200, 'the window to the stopped node is full');
@@ -163,7 +225,11 @@ void t.test('hold endings on real node processes', async (t) => {
       const taken = await actor.openSession('taker', 60_000);
       t.match(await actor.command('taker', acquire(taken, 'restore/L', 0)), { code: 'OK', value: { kind: 'granted' } });
       t.match(await actor.request({ kind: 'snapshot' }), { code: 'OK' });
-      await eventually(async () => ((await cluster.status(leader.id))?.snapshotIndex ?? 0) > lock.fencingToken ? true : undefined, lateTimeoutMs, 'the leader to compact past the release');
+      await eventually(
+        async () => (((await cluster.status(leader.id))?.snapshotIndex ?? 0) > lock.fencingToken ? true : undefined),
+        lateTimeoutMs,
+        'the leader to compact past the release',
+      );
     } finally {
       cluster.signal(follower.id, 'SIGCONT');
     }
@@ -175,21 +241,39 @@ void t.test('hold endings on real node processes', async (t) => {
   await t.test('the client library: its node was removed from the cluster', async (t) => {
     const removed = cluster.nodes.find((n) => n.id !== leader.id && (cluster.procs.get(n.id)?.process.running ?? true));
     if (removed === undefined) throw new Error('no follower');
-    const holder = await libraryClient([cluster.endpoint(removed.id), ...cluster.endpoints], 'removed-holder', { ttlMs: 30_000, backoff: { baseMs: 20, maxMs: 200 } });
+    const holder = await libraryClient([cluster.endpoint(removed.id), ...cluster.endpoints], 'removed-holder', {
+      ttlMs: 30_000,
+      backoff: { baseMs: 20, maxMs: 200 },
+    });
     const next = await libraryClient([leaderEndpoint], 'removed-next');
     clients.push(holder, next);
     const lock = await holder.lock('removed/L');
     t.equal(holder.welcome?.nodeId, removed.id);
     t.match(await actor.request({ kind: 'members', action: 'remove', node: nodeId(removed.id) }), { code: 'OK' });
-    await eventually(async () => (holder.welcome !== null && holder.welcome.nodeId !== removed.id ? true : undefined), lateTimeoutMs, 'the holder to move to a member');
+    await eventually(
+      async () => (holder.welcome !== null && holder.welcome.nodeId !== removed.id ? true : undefined),
+      lateTimeoutMs,
+      'the holder to move to a member',
+    );
     t.equal(lock.held, true, 'the hold survives the move');
     const seen = heldAtNextGrant(holder, lock);
     const nextLock = next.lock('removed/L', { waitMs: 30_000 });
-    await eventually(async () => ((await next.locks('removed/L'))[0]?.waiters.length === 1 ? true : undefined), lateTimeoutMs, 'the next holder to queue');
+    await eventually(
+      async () => ((await next.locks('removed/L'))[0]?.waiters.length === 1 ? true : undefined),
+      lateTimeoutMs,
+      'the next holder to queue',
+    );
     await actor.command('x', { type: 'release', session: lock.session, name: 'removed/L' });
     const granted = await nextLock;
-    t.same(await seen, { token: granted.fencingToken, held: false }, 'the hold was over when the next grant reached the holder');
-    t.match(cluster.procs.get(removed.id)?.process.output() ?? '', /removed from the cluster: closing client connections/);
+    t.same(
+      await seen,
+      { token: granted.fencingToken, held: false },
+      'the hold was over when the next grant reached the holder',
+    );
+    t.match(
+      cluster.procs.get(removed.id)?.process.output() ?? '',
+      /removed from the cluster: closing client connections/,
+    );
     await granted.release();
   });
 });
@@ -205,19 +289,31 @@ interface Resumed {
 
 /** Runs the paused holder, stops it for `pauseMs` once it holds the lock, and returns what its first tick after the resume saw. */
 async function pauseHolder(endpoint: string, ttlMs: number, driftMax: number, pauseMs: number): Promise<Resumed> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), pausedHolder, endpoint, String(ttlMs), String(driftMax)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), pausedHolder, endpoint, String(ttlMs), String(driftMax)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await eventually(async () => (output.includes('ready ') ? true : undefined), 30_000, `the holder to take the lock:\n${output}`);
+    await eventually(
+      async () => (output.includes('ready ') ? true : undefined),
+      30_000,
+      `the holder to take the lock:\n${output}`,
+    );
     process.kill(child.pid ?? 0, 'SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
     process.kill(child.pid ?? 0, 'SIGCONT');
-    const line = await eventually(async () => /resumed (.*)\n/.exec(output)?.[1], 30_000, `the holder's report:\n${output}`);
+    const line = await eventually(
+      async () => /resumed (.*)\n/.exec(output)?.[1],
+      30_000,
+      `the holder's report:\n${output}`,
+    );
     await exited;
     return JSON.parse(line) as Resumed;
   } finally {
@@ -252,5 +348,9 @@ void t.test('a holder paused past its lease: the synchronous check fails at once
   });
 
   const key = await reader.kv.get('paused/key');
-  t.equal(key === null ? null : new TextDecoder().decode(key.value), 'before the pause', 'no write after a pause reached the store');
+  t.equal(
+    key === null ? null : new TextDecoder().decode(key.value),
+    'before the pause',
+    'no write after a pause reached the store',
+  );
 });

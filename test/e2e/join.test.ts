@@ -17,7 +17,9 @@ import type { LocalNode } from './fixtures/procs.js';
 import { allocateLocalNodes, eventually, nodeProcesses, runCli } from './fixtures/procs.js';
 
 async function agreedLeader(nodes: readonly LocalNode[], tls: ClientTls): Promise<string | undefined> {
-  const views = await Promise.all(nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000, tls)));
+  const views = await Promise.all(
+    nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, 'e2e', 1000, tls)),
+  );
   const leader = views[0]?.leader ?? null;
   return leader !== null && views.every((v) => v !== null && v.leader === leader) ? leader : undefined;
 }
@@ -25,7 +27,10 @@ async function agreedLeader(nodes: readonly LocalNode[], tls: ClientTls): Promis
 t.test('members add with addresses, start --join, promote: the new node serves reads', async (t) => {
   const dir = t.testdir();
   const pki = join(dir, 'pki');
-  await ensureLocalPki(pki, ['n1', 'n2', 'n3', 'n4'].map((id) => ({ id, hosts: ['127.0.0.1'] })));
+  await ensureLocalPki(
+    pki,
+    ['n1', 'n2', 'n3', 'n4'].map((id) => ({ id, hosts: ['127.0.0.1'] })),
+  );
   const tls = readClientPki(pki, true);
   if (tls === null) throw new Error('no client PKI');
   const founders = await allocateLocalNodes(3);
@@ -48,26 +53,61 @@ t.test('members add with addresses, start --join, promote: the new node serves r
   t.equal(added.code, 0, added.output);
 
   const cli = cliCommand();
-  const args = [...cli.args, 'start', '--node', 'n4', '--config', file, '--join', endpoints.join(','),
-    '--peer', peer, '--client', client, '--data', join(dir, 'data', 'n4'), '--log-level', 'info', '--stop-on-stdin-close'];
+  const args = [
+    ...cli.args,
+    'start',
+    '--node',
+    'n4',
+    '--config',
+    file,
+    '--join',
+    endpoints.join(','),
+    '--peer',
+    peer,
+    '--client',
+    client,
+    '--data',
+    join(dir, 'data', 'n4'),
+    '--log-level',
+    'info',
+    '--stop-on-stdin-close',
+  ];
   const child = spawn(cli.command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+      process.kill(child.pid, 'SIGKILL');
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(async () => (output.includes('raftlock node n4') ? true : child.exitCode !== null ? Promise.reject(new Error(output)) : undefined), 30_000, 'n4 to serve');
+  await eventually(
+    async () =>
+      output.includes('raftlock node n4')
+        ? true
+        : child.exitCode !== null
+          ? Promise.reject(new Error(output))
+          : undefined,
+    30_000,
+    'n4 to serve',
+  );
 
   // Caught up: n4 has applied what the leader has.
-  await eventually(async () => {
-    const own = await probeStatus({ host: '127.0.0.1', port: n4.clientPort }, 'e2e', 1000, tls);
-    return own !== null && own.leader !== null && own.applied >= 1 && own.voters.length === 3 ? true : undefined;
-  }, 30_000, 'n4 to follow the leader');
-  await eventually(async () => {
-    const promoted = await runCli(['members', 'promote', 'n4', '--config', file]);
-    return promoted.code === 0 ? true : undefined;
-  }, 30_000, 'n4 to be promoted');
+  await eventually(
+    async () => {
+      const own = await probeStatus({ host: '127.0.0.1', port: n4.clientPort }, 'e2e', 1000, tls);
+      return own !== null && own.leader !== null && own.applied >= 1 && own.voters.length === 3 ? true : undefined;
+    },
+    30_000,
+    'n4 to follow the leader',
+  );
+  await eventually(
+    async () => {
+      const promoted = await runCli(['members', 'promote', 'n4', '--config', file]);
+      return promoted.code === 0 ? true : undefined;
+    },
+    30_000,
+    'n4 to be promoted',
+  );
 
   const reader = await connect({ endpoints: [client], clusterId: 'e2e', tls, followLeader: false });
   t.teardown(() => reader.abandon());

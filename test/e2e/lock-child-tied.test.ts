@@ -20,7 +20,10 @@ t.test('the SIGKILL grace after a lost session ends inside the safety margin', (
     const lostAtMs = ttlMs * (1 - 2 * lockDriftMax);
     const serverExpiryMs = ttlMs * (1 - 2 * 0.01);
     t.ok(killGraceMs(ttlMs) > 0, `ttl ${ttlMs}: some grace`);
-    t.ok(lostAtMs + killGraceMs(ttlMs) < serverExpiryMs, `ttl ${ttlMs}: SIGKILL at ${lostAtMs + killGraceMs(ttlMs)} < ${serverExpiryMs}`);
+    t.ok(
+      lostAtMs + killGraceMs(ttlMs) < serverExpiryMs,
+      `ttl ${ttlMs}: SIGKILL at ${lostAtMs + killGraceMs(ttlMs)} < ${serverExpiryMs}`,
+    );
   }
   t.end();
 });
@@ -32,10 +35,14 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
   const { start } = nodeProcesses(t, file);
   await start('n1').ready;
   const tls = userTls(dir);
-  await eventually(async () => {
-    const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-    return s?.leader ?? undefined;
-  }, 15_000, 'a leader');
+  await eventually(
+    async () => {
+      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
+      return s?.leader ?? undefined;
+    },
+    15_000,
+    'a leader',
+  );
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
 
   // CMD: a shell that records its pid (its process group, since it leads one) and beats every
@@ -44,8 +51,26 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
   const pidFile = join(dir, 'cmd.pid');
   const script = `echo $$ > ${pidFile}; i=0; while :; do i=$((i+1)); echo $i > ${beat}; sleep 0.05; done`;
   const cli = cliCommand();
-  const lockArgs = [...cli.args, 'lock', 'job', '--ttl', '2s', '--endpoints', endpoints.join(','), '--cluster-id', 'e2e', '--', 'sh', '-c', script];
-  const locker = spawn(cli.command, lockArgs, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...pkiEnv(dir) } });
+  const lockArgs = [
+    ...cli.args,
+    'lock',
+    'job',
+    '--ttl',
+    '2s',
+    '--endpoints',
+    endpoints.join(','),
+    '--cluster-id',
+    'e2e',
+    '--',
+    'sh',
+    '-c',
+    script,
+  ];
+  const locker = spawn(cli.command, lockArgs, {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...pkiEnv(dir) },
+  });
   let output = '';
   locker.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   locker.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -54,12 +79,16 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
     if (locker.exitCode === null && locker.signalCode === null) locker.kill('SIGKILL');
     if (pgid > 0 && groupRunning(pgid)) process.kill(-pgid, 'SIGKILL');
   });
-  pgid = await eventually(async () => {
-    if (locker.exitCode !== null) throw new Error(`raftlock lock exited early:\n${output}`);
-    if (!existsSync(pidFile) || !existsSync(beat)) return undefined;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
-    return pid > 0 ? pid : undefined;
-  }, 30_000, 'the command to run under the lock');
+  pgid = await eventually(
+    async () => {
+      if (locker.exitCode !== null) throw new Error(`raftlock lock exited early:\n${output}`);
+      if (!existsSync(pidFile) || !existsSync(beat)) return undefined;
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      return pid > 0 ? pid : undefined;
+    },
+    30_000,
+    'the command to run under the lock',
+  );
   t.ok(groupRunning(pgid), 'the command runs, in its own process group');
 
   const waiter = await connect({ endpoints, clusterId: 'e2e', tls });
@@ -72,7 +101,11 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
 
   const killedAtMs = Date.now();
   locker.kill('SIGKILL');
-  const goneAtMs = await eventually(async () => (groupRunning(pgid) ? undefined : Date.now()), 5_000, 'the command group to die');
+  const goneAtMs = await eventually(
+    async () => (groupRunning(pgid) ? undefined : Date.now()),
+    5_000,
+    'the command group to die',
+  );
   t.ok(goneAtMs - killedAtMs < 2_000, `the command group died ${goneAtMs - killedAtMs} ms after the lock process`);
   t.equal(grantedAtMs, null, 'no one was granted the lock while the command group lived');
   const lock = await granted;

@@ -18,7 +18,15 @@ import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import type { LockLoad as LockLoadType } from './fixtures/lock-load.js';
 import { LockLoad } from './fixtures/lock-load.js';
 import type { LocalNode, LocalRootTls } from './fixtures/procs.js';
-import { eventually, allocateLocalNodes, runCli, nodeProcesses, pkiEnv, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  eventually,
+  allocateLocalNodes,
+  runCli,
+  nodeProcesses,
+  pkiEnv,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 const clientCount = 4;
@@ -40,7 +48,11 @@ async function agreedLeader(nodes: readonly LocalNode[], tls: LocalRootTls): Pro
 /** Resolves once every client has been granted at least one more lock than when it was called. */
 async function progress(load: LockLoadType, what: string): Promise<void> {
   const before = Array.from({ length: load.clientCount }, (_, i) => load.grantsOf(i));
-  await eventually(async () => (before.every((n, i) => load.grantsOf(i) > n) ? true : undefined), 30_000, `every client to lock ${what}`);
+  await eventually(
+    async () => (before.every((n, i) => load.grantsOf(i) > n) ? true : undefined),
+    30_000,
+    `every client to lock ${what}`,
+  );
 }
 
 t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
@@ -81,7 +93,11 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   const cli = async (args: readonly string[]): Promise<void> => {
     let last = '';
     for (let attempt = 0; attempt < 10; attempt++) {
-      const result = await runCli(['members', ...args, '--endpoints', endpoints.join(','), '--cluster-id', clusterId], 30_000, pkiEnv(dir));
+      const result = await runCli(
+        ['members', ...args, '--endpoints', endpoints.join(','), '--cluster-id', clusterId],
+        30_000,
+        pkiEnv(dir),
+      );
       if (result.code === 0) return;
       last = `exit ${String(result.code)}: ${result.output}`;
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -107,18 +123,26 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   await Promise.all([start(n4.id).ready, start(n5.id).ready]);
   await cli(['add', n4.id, '--peer', `127.0.0.1:${n4.peerPort}`, '--client', `127.0.0.1:${n4.clientPort}`]);
   await library('addLearner', n5);
-  const withLearners = await eventually(async () => {
-    const leader = await agreedLeader(founders, tls);
-    return leader !== undefined && sortedIds(leader.learners).join() === 'n4,n5' ? leader : undefined;
-  }, 15_000, 'n4 and n5 to be learners');
+  const withLearners = await eventually(
+    async () => {
+      const leader = await agreedLeader(founders, tls);
+      return leader !== undefined && sortedIds(leader.learners).join() === 'n4,n5' ? leader : undefined;
+    },
+    15_000,
+    'n4 and n5 to be learners',
+  );
   t.same(sortedIds(withLearners.voters), ['n1', 'n2', 'n3'], 'learners do not vote');
   // Caught up: each learner has applied everything the leader had committed a moment ago.
   const commitBefore = withLearners.commit;
   for (const learner of [n4, n5]) {
-    const view = await eventually(async () => {
-      const s = await status(learner, tls);
-      return s !== null && s.applied >= commitBefore ? s : undefined;
-    }, 20_000, `${learner.id} to catch up to ${commitBefore}`);
+    const view = await eventually(
+      async () => {
+        const s = await status(learner, tls);
+        return s !== null && s.applied >= commitBefore ? s : undefined;
+      },
+      20_000,
+      `${learner.id} to catch up to ${commitBefore}`,
+    );
     t.equal(view.role, 'follower', `${learner.id} follows the leader`);
   }
   await progress(load, 'with two learners');
@@ -126,22 +150,34 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   // Promote both: 5 voters.
   await cli(['promote', n4.id]);
   await library('promote', n5);
-  const five = await eventually(async () => {
-    const views = await Promise.all(all.map((n) => status(n, tls)));
-    const agree = views.every((v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3,n4,n5' && v.learners.length === 0);
-    return agree ? views : undefined;
-  }, 20_000, 'all five nodes to see five voters');
+  const five = await eventually(
+    async () => {
+      const views = await Promise.all(all.map((n) => status(n, tls)));
+      const agree = views.every(
+        (v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3,n4,n5' && v.learners.length === 0,
+      );
+      return agree ? views : undefined;
+    },
+    20_000,
+    'all five nodes to see five voters',
+  );
   t.equal(five.length, 5, 'every node reports five voters and no learners');
   await progress(load, 'on 5 voters');
 
   // Remove both again, then stop them.
   await cli(['remove', n4.id]);
   await library('remove', n5);
-  const three = await eventually(async () => {
-    const views = await Promise.all(founders.map((n) => status(n, tls)));
-    const agree = views.every((v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3' && v.learners.length === 0);
-    return agree ? views : undefined;
-  }, 20_000, 'n1–n3 to see three voters again');
+  const three = await eventually(
+    async () => {
+      const views = await Promise.all(founders.map((n) => status(n, tls)));
+      const agree = views.every(
+        (v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3' && v.learners.length === 0,
+      );
+      return agree ? views : undefined;
+    },
+    20_000,
+    'n1–n3 to see three voters again',
+  );
   t.equal(three.length, 3, 'n1–n3 report three voters and no learners');
   for (const removed of [n4, n5]) {
     const p = procs.get(removed.id)!;
@@ -151,7 +187,9 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   await progress(load, 'after n4 and n5 left');
 
   const report = await load.stop();
-  t.comment(`${report.grants.length} grants; retried: ${JSON.stringify([...report.retries])}; lost holds: ${report.lostHolds}`);
+  t.comment(
+    `${report.grants.length} grants; retried: ${JSON.stringify([...report.retries])}; lost holds: ${report.lostHolds}`,
+  );
   t.same(report.abandoned, [], 'every acquire eventually succeeded');
   t.same(report.overlaps, [], 'no mutex was granted while another client held it');
   t.same(report.fenceFailures, [], "every holder's token was current while it held the lock");
@@ -163,7 +201,10 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
     lastToken.set(g.name, g.token);
   }
   t.same(regressions, [], 'fencing tokens of each lock strictly increase');
-  t.ok(report.grants.filter((g) => g.name.startsWith('shared/')).length > 0, 'shared locks were handed between clients');
+  t.ok(
+    report.grants.filter((g) => g.name.startsWith('shared/')).length > 0,
+    'shared locks were handed between clients',
+  );
 
   const finalLeader = await eventually(() => agreedLeader(founders, tls), 15_000, 'n1–n3 to agree on a leader');
   t.same(sortedIds(finalLeader.voters), ['n1', 'n2', 'n3'], 'the final status shows three voters');

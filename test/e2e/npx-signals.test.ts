@@ -33,7 +33,11 @@ function newestSource(dir: string): number {
 /** `npm run build`, as `npm install` does on a fresh clone, unless dist is newer than every source. */
 async function ensureBuilt(): Promise<void> {
   const built = join(root, 'dist', 'bin', 'raftlock.js');
-  if (existsSync(built) && statSync(built).mtimeMs > Math.max(newestSource(join(root, 'src')), newestSource(join(root, 'bin')))) return;
+  if (
+    existsSync(built) &&
+    statSync(built).mtimeMs > Math.max(newestSource(join(root, 'src')), newestSource(join(root, 'bin')))
+  )
+    return;
   const build = spawn('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   build.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -63,10 +67,14 @@ function npx(args: readonly string[], started: Set<number>): NpxRun {
     pid: child.pid,
     output: () => output,
     waitFor: (pattern, timeoutMs) =>
-      eventually(async () => {
-        if (child.exitCode !== null) throw new Error(`npx raftlock ${args.join(' ')} exited early:\n${output}`);
-        return pattern.test(output) ? output : undefined;
-      }, timeoutMs, `${String(pattern)} from npx raftlock ${args.join(' ')}`),
+      eventually(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`npx raftlock ${args.join(' ')} exited early:\n${output}`);
+          return pattern.test(output) ? output : undefined;
+        },
+        timeoutMs,
+        `${String(pattern)} from npx raftlock ${args.join(' ')}`,
+      ),
   };
 }
 
@@ -91,7 +99,21 @@ t.test('SIGTERM to the npx process stops raftlock: up and its nodes, a held lock
 
   const pidFile = join(dir, 'cmd.pid');
   const hold = npx(['acquire', 'held', '--hold', '--ttl', '60s', '--config', file], started);
-  const locked = npx(['lock', 'cmd', '--ttl', '60s', '--config', file, '--', 'sh', '-c', `echo $$ > ${pidFile}; while :; do sleep 0.1; done`], started);
+  const locked = npx(
+    [
+      'lock',
+      'cmd',
+      '--ttl',
+      '60s',
+      '--config',
+      file,
+      '--',
+      'sh',
+      '-c',
+      `echo $$ > ${pidFile}; while :; do sleep 0.1; done`,
+    ],
+    started,
+  );
   await hold.waitFor(/held token \d+ session \d+/, 120_000);
   await eventually(async () => (existsSync(pidFile) ? true : undefined), 120_000, 'the command under lock to start');
   const cmdGroup = Number(readFileSync(pidFile, 'utf8').trim());
@@ -100,13 +122,21 @@ t.test('SIGTERM to the npx process stops raftlock: up and its nodes, a held lock
 
   hold.child.kill('SIGTERM');
   locked.child.kill('SIGTERM');
-  await eventually(async () => (clientTrees.some(running) || groupRunning(cmdGroup) ? undefined : true), goneWithinMs, 'acquire and lock to be gone');
+  await eventually(
+    async () => (clientTrees.some(running) || groupRunning(cmdGroup) ? undefined : true),
+    goneWithinMs,
+    'acquire and lock to be gone',
+  );
   t.pass('acquire --hold, lock, their npx and shells, and the command are gone');
 
   // Released, not left to expire: another session gets both at once, though their TTL is 60 s.
   const pki = join(dir, 'data', 'pki');
   const rootFiles = pkiLayout.user(pki, 'root');
-  const tls = { ca: readFileSync(rootFiles.ca, 'utf8'), cert: readFileSync(rootFiles.cert, 'utf8'), key: readFileSync(rootFiles.key, 'utf8') };
+  const tls = {
+    ca: readFileSync(rootFiles.ca, 'utf8'),
+    cert: readFileSync(rootFiles.cert, 'utf8'),
+    key: readFileSync(rootFiles.key, 'utf8'),
+  };
   const other = await connect({ endpoints: nodes.map((n) => `127.0.0.1:${n.clientPort}`), clusterId: 'npx', tls });
   t.teardown(() => other.close());
   const heldAgain = await other.tryLock('held');

@@ -29,7 +29,14 @@ import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { RawClient as PeerWire } from '../transport/fixtures/net-helpers.js';
 import type { LocalNode } from './fixtures/procs.js';
-import { allocateLocalNodes, eventually, nodeProcesses, testPkiDir, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  allocateLocalNodes,
+  eventually,
+  nodeProcesses,
+  testPkiDir,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 /** 10^13 ms of log time: about 300 years after the cluster started. */
@@ -41,7 +48,10 @@ async function views(nodes: readonly LocalNode[], tls: ClientTlsPem | undefined)
 }
 
 /** The leader every node names, once they all agree on one. */
-async function agreedLeader(nodes: readonly LocalNode[], tls: ClientTlsPem | undefined): Promise<NodeStatusView | undefined> {
+async function agreedLeader(
+  nodes: readonly LocalNode[],
+  tls: ClientTlsPem | undefined,
+): Promise<NodeStatusView | undefined> {
   const all = await views(nodes, tls);
   const leader = all.find((v) => v?.role === 'leader');
   return leader !== undefined && leader !== null && all.every((v) => v?.leader === leader.nodeId) ? leader : undefined;
@@ -52,7 +62,11 @@ async function agreedLeader(nodes: readonly LocalNode[], tls: ClientTlsPem | und
  * AppendEntries whose entry follows the follower's committed log (so Raft's log matching accepts
  * it) at a term far above the cluster's, committing it at once, and a TimeoutNow.
  */
-function forgedMessages(leader: NodeId, follower: NodeId, seen: NodeStatusView): { append: Message; timeoutNow: Message; forgedTerm: number } {
+function forgedMessages(
+  leader: NodeId,
+  follower: NodeId,
+  seen: NodeStatusView,
+): { append: Message; timeoutNow: Message; forgedTerm: number } {
   const forgedTerm = seen.term + 1000;
   const index = (seen.commit + 1) as LogIndex;
   const append: Message = {
@@ -63,7 +77,9 @@ function forgedMessages(leader: NodeId, follower: NodeId, seen: NodeStatusView):
     prevIndex: seen.commit as LogIndex,
     prevTerm: seen.term as Term,
     // An idle leader's time-advance entry (no payload), stamped 300 years ahead.
-    entries: [{ kind: 'command', index, term: forgedTerm as Term, data: encodeEnvelope(farFutureMs, new Uint8Array(0)) }],
+    entries: [
+      { kind: 'command', index, term: forgedTerm as Term, data: encodeEnvelope(farFutureMs, new Uint8Array(0)) },
+    ],
     commit: index,
   };
   const timeoutNow: Message = { type: 'TimeoutNow', from: leader, to: follower, term: seen.term as Term };
@@ -71,7 +87,11 @@ function forgedMessages(leader: NodeId, follower: NodeId, seen: NodeStatusView):
 }
 
 /** The victim: a client holding a lock, a fenced key written with its token. */
-async function victimWithLock(t: Test, endpoints: readonly string[], tls: ClientTlsPem | false): Promise<{ client: RaftlockClient; token: number; held: () => boolean }> {
+async function victimWithLock(
+  t: Test,
+  endpoints: readonly string[],
+  tls: ClientTlsPem | false,
+): Promise<{ client: RaftlockClient; token: number; held: () => boolean }> {
   const client = await connect({ endpoints, clusterId, tls, ttlMs: 5000 });
   t.teardown(() => client.close());
   const lock = await client.lock('jobs/a', { waitMs: 10_000 });
@@ -105,7 +125,12 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
   const port = follower.peerPort;
   // The attacker trusts the cluster's CA (ca.crt is no secret) so that its side of the handshake
   // completes: whatever is refused, the follower refuses it.
-  const attempts: { readonly what: string; readonly open: () => Promise<PeerWire>; readonly reason: RegExp; readonly errorFrame: boolean }[] = [
+  const attempts: {
+    readonly what: string;
+    readonly open: () => Promise<PeerWire>;
+    readonly reason: RegExp;
+    readonly errorFrame: boolean;
+  }[] = [
     { what: 'plaintext', open: () => PeerWire.open(port), reason: /TLS handshake failed/, errorFrame: false },
     {
       what: "a certificate of another CA for the leader's id",
@@ -137,7 +162,11 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
     wire.sendValue(append);
     wire.sendValue(timeoutNow);
     tried.push({ what: attempt.what, localPort, wire });
-    await eventually(async () => (wire.closed ? true : undefined), 10_000, `the follower to close the connection of ${attempt.what}`);
+    await eventually(
+      async () => (wire.closed ? true : undefined),
+      10_000,
+      `the follower to close the connection of ${attempt.what}`,
+    );
   }
   // Longer than an election timeout: an accepted TimeoutNow or forged term would show by now.
   await pause(2500);
@@ -152,20 +181,29 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
     t.ok(line !== undefined, `${attempt.what}: the follower logged a refusal naming 127.0.0.1:${localPort}`);
     t.match(line ?? '', attempt.reason, `${attempt.what}: the log line gives the reason`);
     if (attempt.errorFrame) {
-      t.match(wire.values, [{ type: 'Error', code: 'UNAUTHENTICATED', message: attempt.reason }], `${attempt.what}: the attacker was told why`);
+      t.match(
+        wire.values,
+        [{ type: 'Error', code: 'UNAUTHENTICATED', message: attempt.reason }],
+        `${attempt.what}: the attacker was told why`,
+      );
     }
   }
   const after = await views(nodes, tls);
   for (const [i, node] of nodes.entries()) {
     const was = before[i]!;
     const now = after[i];
-    t.match(now, { term: was.term, leader: leader.nodeId, sessions: was.sessions, locks: was.locks }, `${node.id}: same term, leader, sessions and locks`);
+    t.match(
+      now,
+      { term: was.term, leader: leader.nodeId, sessions: was.sessions, locks: was.locks },
+      `${node.id}: same term, leader, sessions and locks`,
+    );
     t.ok(now !== null && now !== undefined && now.term < forgedTerm, `${node.id} never saw the forged term`);
   }
   t.ok(victim.held(), 'the holder still holds its lock (its signal did not abort)');
   t.ok(await victim.client.checkFence('jobs/a', victim.token), "the holder's token is current");
   t.match(await victim.client.kv.get('jobs/a/out'), { version: 1 }, 'its fenced write is there');
-  for (const p of procs.values()) t.notMatch(p.output(), /refused \d+ entr/, `${p.id} was never offered the forged entry`);
+  for (const p of procs.values())
+    t.notMatch(p.output(), /refused \d+ entr/, `${p.id} was never offered the forged entry`);
 });
 
 t.test('insecure loopback cluster: followers refuse the far-future entry on their own (log-time bound)', async (t) => {
@@ -188,7 +226,12 @@ t.test('insecure loopback cluster: followers refuse the far-future entry on thei
   wire.sendValue(append);
 
   const refusal = await eventually(
-    async () => procs.get(follower.id)!.output().split('\n').find((l) => l.includes(`refused 1 entry from ${leader.nodeId} (term ${forgedTerm})`)),
+    async () =>
+      procs
+        .get(follower.id)!
+        .output()
+        .split('\n')
+        .find((l) => l.includes(`refused 1 entry from ${leader.nodeId} (term ${forgedTerm})`)),
     10_000,
     'the follower to refuse the forged entry',
   );
@@ -197,16 +240,27 @@ t.test('insecure loopback cluster: followers refuse the far-future entry on thei
   t.match(refusal, /more than logTimeJumpMaxMs 60000/, 'and the bound');
   // What insecure mode does with the rest: the Hello is taken on trust, so the forged term is
   // adopted, and the cluster elects a leader again above it. Nothing else moves.
-  const again = await eventually(async () => {
-    const l = await agreedLeader(nodes, undefined);
-    return l !== undefined && l.term > forgedTerm ? l : undefined;
-  }, 20_000, 'a leader above the forged term');
-  t.ok(again.term > forgedTerm, `the forged term ${forgedTerm} was taken (insecure mode trusts the Hello); leader ${again.nodeId} at term ${again.term}`);
+  const again = await eventually(
+    async () => {
+      const l = await agreedLeader(nodes, undefined);
+      return l !== undefined && l.term > forgedTerm ? l : undefined;
+    },
+    20_000,
+    'a leader above the forged term',
+  );
+  t.ok(
+    again.term > forgedTerm,
+    `the forged term ${forgedTerm} was taken (insecure mode trusts the Hello); leader ${again.nodeId} at term ${again.term}`,
+  );
   // Several TTLs (5 s) later the holder still holds: log time did not leap 300 years on any node.
   await pause(6000);
   const after = await views(nodes, undefined);
   for (const [i, node] of nodes.entries()) {
-    t.match(after[i], { sessions: before[i]!.sessions, locks: before[i]!.locks }, `${node.id}: the same sessions and locks as before`);
+    t.match(
+      after[i],
+      { sessions: before[i]!.sessions, locks: before[i]!.locks },
+      `${node.id}: the same sessions and locks as before`,
+    );
   }
   t.ok(victim.held(), 'the holder still holds its lock');
   t.ok(await victim.client.checkFence('jobs/a', victim.token), "the holder's token is current");

@@ -39,8 +39,16 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** `writers` clients each make `putsPerWriter` puts under busy/; the latency of each, and the node's RSS peak meanwhile. */
-async function load(cluster: PlainCluster, port: number, nodeId: string, tag: string, valueBytes: (writer: number) => number): Promise<Phase> {
-  const clients = await Promise.all(Array.from({ length: writers }, () => RecordingClient.connect(port, `writer-${tag}`)));
+async function load(
+  cluster: PlainCluster,
+  port: number,
+  nodeId: string,
+  tag: string,
+  valueBytes: (writer: number) => number,
+): Promise<Phase> {
+  const clients = await Promise.all(
+    Array.from({ length: writers }, () => RecordingClient.connect(port, `writer-${tag}`)),
+  );
   const latencies: number[] = [];
   let rssMaxBytes = cluster.rssBytes(nodeId);
   const sampler = setInterval(() => (rssMaxBytes = Math.max(rssMaxBytes, cluster.rssBytes(nodeId))), 50);
@@ -51,7 +59,15 @@ async function load(cluster: PlainCluster, port: number, nodeId: string, tag: st
       const session = (await client.openSession(id, 120_000)) as SessionId;
       for (let i = 0; i < putsPerWriter; i++) {
         const started = performance.now();
-        const result = await client.command(id, { type: 'put', session, key: `busy/${w}`, value, ifVersion: null, ephemeral: false, fence: null });
+        const result = await client.command(id, {
+          type: 'put',
+          session,
+          key: `busy/${w}`,
+          value,
+          ifVersion: null,
+          ephemeral: false,
+          fence: null,
+        });
         if (result.code === 'OK') latencies.push(performance.now() - started);
       }
       client.close();
@@ -84,7 +100,8 @@ void t.test('a watcher that never reads cannot hurt its node', async (t) => {
   t.teardown(() => socket.destroy());
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(encodeFrame(encodePayload(clientHello(clusterId, 'never-reads'))));
-  for (let id = 1; id <= watches; id++) socket.write(encodeFrame(encodePayload(requestFrame(id, { kind: 'watch', prefix: 'busy/', fromIndex: 0 }))));
+  for (let id = 1; id <= watches; id++)
+    socket.write(encodeFrame(encodePayload(requestFrame(id, { kind: 'watch', prefix: 'busy/', fromIndex: 0 }))));
   socket.pause();
 
   const slowed = await load(cluster, leader.clientPort, leader.id, 'slow', valueBytes);
@@ -95,10 +112,21 @@ void t.test('a watcher that never reads cannot hurt its node', async (t) => {
   t.comment(`with the slow watcher:    ${describe(slowed)}`);
   t.comment(`p99 with / without: ${(slowed.p99Ms / baseline.p99Ms).toFixed(2)}; term ${termBefore} → ${termAfter}`);
   const closed = /client connection closed.*does not read/;
-  await eventually(async () => (closed.test(output()) ? true : undefined), 10_000, 'the slow connection to be closed, with a log line');
-  t.comment(output().split('\n').find((line) => closed.test(line)) ?? '');
+  await eventually(
+    async () => (closed.test(output()) ? true : undefined),
+    10_000,
+    'the slow connection to be closed, with a log line',
+  );
+  t.comment(
+    output()
+      .split('\n')
+      .find((line) => closed.test(line)) ?? '',
+  );
   t.pass('the slow connection was closed (SLOW_READER) and logged');
   t.equal(termAfter, termBefore, 'the leader kept its term');
   const bound = baseline.rssMaxBytes + rssAllowance;
-  t.ok(slowed.rssMaxBytes <= bound, `the leader's RSS peak with the slow watcher (${mib(slowed.rssMaxBytes)}) stays under the peak without it + 4 × unreadBytesMax (${mib(bound)})`);
+  t.ok(
+    slowed.rssMaxBytes <= bound,
+    `the leader's RSS peak with the slow watcher (${mib(slowed.rssMaxBytes)}) stays under the peak without it + 4 × unreadBytesMax (${mib(bound)})`,
+  );
 });

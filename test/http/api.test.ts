@@ -51,7 +51,10 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const all = list(await h.api(follower, '/v1/sessions?limit=100'));
     const listed = all.find((s) => s['session'] === session);
     t.ok(listed, 'listed');
-    t.ok((listed?.['expiresInMs'] as number) > 0 && (listed?.['expiresInMs'] as number) <= 5000, 'with the time it has left');
+    t.ok(
+      (listed?.['expiresInMs'] as number) > 0 && (listed?.['expiresInMs'] as number) <= 5000,
+      'with the time it has left',
+    );
     const closed = await h.api(follower, `/v1/sessions/${session}`, { method: 'DELETE' });
     t.equal(closed.status, 200, closed.text);
     t.same(body(closed), { session, closed: true });
@@ -70,18 +73,33 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const got = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } });
     t.equal(got.status, 200, got.text);
     const token = body(got)['token'] as number;
-    t.same(body(got), { name: 'jobs/nightly', session: a, token }, 'a name with "/" travels as one encoded path segment');
+    t.same(
+      body(got),
+      { name: 'jobs/nightly', session: a, token },
+      'a name with "/" travels as one encoded path segment',
+    );
     const locks = list(await h.api(leader, '/v1/locks?prefix=jobs/'));
     t.equal(locks.length, 1);
-    t.match(locks[0], { name: 'jobs/nightly', kind: 'mutex', holders: [{ session: a, token, mode: 'exclusive' }], waiters: [] });
+    t.match(locks[0], {
+      name: 'jobs/nightly',
+      kind: 'mutex',
+      holders: [{ session: a, token, mode: 'exclusive' }],
+      waiters: [],
+    });
     t.type((locks[0]?.['holders'] as Json[])[0]?.['heldForMs'], 'number');
     const fence = await h.api(follower, `/v1/locks/${name}/fence?token=${token}`);
     t.equal(fence.status, 200, fence.text);
     t.same(body(fence), { lock: 'jobs/nightly', token, current: true });
-    const busy = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: b, waitMs: 0 } });
+    const busy = await h.api(follower, `/v1/locks/${name}/acquire`, {
+      method: 'POST',
+      body: { session: b, waitMs: 0 },
+    });
     t.equal(busy.status, 409);
     t.equal(body(busy)['code'], 'BUSY');
-    const timedOut = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: b, waitMs: 300 } });
+    const timedOut = await h.api(follower, `/v1/locks/${name}/acquire`, {
+      method: 'POST',
+      body: { session: b, waitMs: 300 },
+    });
     t.equal(timedOut.status, 408, timedOut.text);
     t.equal(body(timedOut)['code'], 'TIMEOUT');
     const released = await h.api(follower, `/v1/locks/${name}/release`, { method: 'POST', body: { session: a } });
@@ -108,7 +126,11 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
       return (view?.['waiters'] as Json[] | undefined)?.length === 1;
     }, 'b waits in the queue');
     const graph = body(await h.api(follower, '/v1/waitgraph'));
-    t.same(graph, { edges: [{ session: b, lock: 'poll', heldBy: [a] }], cycles: [] }, 'the wait-for graph shows who waits for whom');
+    t.same(
+      graph,
+      { edges: [{ session: b, lock: 'poll', heldBy: [a] }], cycles: [] },
+      'the wait-for graph shows who waits for whom',
+    );
     t.notOk(answered, 'still waiting while a holds the lock');
     const released = await h.api(leader, '/v1/locks/poll/release', { method: 'POST', body: { session: a } });
     t.equal(released.status, 200);
@@ -118,61 +140,111 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.ok((body(granted)['token'] as number) > (body(first)['token'] as number), 'a newer fencing token');
   });
 
-  await t.test('a long poll whose caller leaves: its later grant is given back, unless the caller chose the key', async (t) => {
-    const a = await openSession();
-    const b = await openSession();
-    const holds = async (name: string): Promise<Json[]> => {
-      const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
-      return view?.['name'] === name ? (view['holders'] as Json[]) : [];
-    };
-    const queued = async (name: string): Promise<boolean> => {
-      const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
-      return (view?.['waiters'] as unknown[] | undefined)?.length === 1;
-    };
-    for (const [name, key] of [['left', null], ['left-keyed', `keyed-${b}:1`]] as const) {
-      t.equal((await h.api(leader, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } })).status, 200);
-      const headers: Record<string, string> = key === null ? {} : { 'idempotency-key': key };
-      const caller = new SseReader(h.httpOf(follower), `/v1/locks/${name}/acquire`, { tls: h.root, method: 'POST', body: { session: b, waitMs: 20_000 }, headers });
-      await until(() => queued(name), `b waits for ${name}`);
-      caller.close();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await h.api(leader, `/v1/locks/${name}/release`, { method: 'POST', body: { session: a } });
-      if (key === null) {
-        await until(async () => (await holds(name)).length === 0 && !(await queued(name)), 'the abandoned grant is given back');
-        t.ok(h.logged('gave back the grant of a long poll whose caller left', `name=${name}`).length > 0, 'logged');
-      } else {
-        await until(async () => (await holds(name))[0]?.['session'] === b, 'granted to b');
-        const retry = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: b, waitMs: 20_000 }, headers });
-        t.equal(retry.status, 200, retry.text);
-        t.match(body(retry), { session: b, token: (await holds(name))[0]?.['token'] }, 'the retry learns of the grant, which stayed b\'s');
+  await t.test(
+    'a long poll whose caller leaves: its later grant is given back, unless the caller chose the key',
+    async (t) => {
+      const a = await openSession();
+      const b = await openSession();
+      const holds = async (name: string): Promise<Json[]> => {
+        const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
+        return view?.['name'] === name ? (view['holders'] as Json[]) : [];
+      };
+      const queued = async (name: string): Promise<boolean> => {
+        const [view] = list(await h.api(leader, `/v1/locks?prefix=${name}`));
+        return (view?.['waiters'] as unknown[] | undefined)?.length === 1;
+      };
+      for (const [name, key] of [
+        ['left', null],
+        ['left-keyed', `keyed-${b}:1`],
+      ] as const) {
+        t.equal(
+          (await h.api(leader, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } })).status,
+          200,
+        );
+        const headers: Record<string, string> = key === null ? {} : { 'idempotency-key': key };
+        const caller = new SseReader(h.httpOf(follower), `/v1/locks/${name}/acquire`, {
+          tls: h.root,
+          method: 'POST',
+          body: { session: b, waitMs: 20_000 },
+          headers,
+        });
+        await until(() => queued(name), `b waits for ${name}`);
+        caller.close();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await h.api(leader, `/v1/locks/${name}/release`, { method: 'POST', body: { session: a } });
+        if (key === null) {
+          await until(
+            async () => (await holds(name)).length === 0 && !(await queued(name)),
+            'the abandoned grant is given back',
+          );
+          t.ok(h.logged('gave back the grant of a long poll whose caller left', `name=${name}`).length > 0, 'logged');
+        } else {
+          await until(async () => (await holds(name))[0]?.['session'] === b, 'granted to b');
+          const retry = await h.api(follower, `/v1/locks/${name}/acquire`, {
+            method: 'POST',
+            body: { session: b, waitMs: 20_000 },
+            headers,
+          });
+          t.equal(retry.status, 200, retry.text);
+          t.match(
+            body(retry),
+            { session: b, token: (await holds(name))[0]?.['token'] },
+            "the retry learns of the grant, which stayed b's",
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
   await t.test('semaphores, read/write locks and elections', async (t) => {
     const a = await openSession();
     const b = await openSession();
-    const sem = (session: number) => h.api(follower, '/v1/locks/pool/acquire', { method: 'POST', body: { session, kind: 'semaphore', permits: 2 } });
+    const sem = (session: number) =>
+      h.api(follower, '/v1/locks/pool/acquire', { method: 'POST', body: { session, kind: 'semaphore', permits: 2 } });
     t.equal((await sem(a)).status, 200);
     t.equal((await sem(b)).status, 200, 'two permits');
-    const wrong = await h.api(follower, '/v1/locks/pool/acquire', { method: 'POST', body: { session: a, kind: 'semaphore' } });
+    const wrong = await h.api(follower, '/v1/locks/pool/acquire', {
+      method: 'POST',
+      body: { session: a, kind: 'semaphore' },
+    });
     t.equal(wrong.status, 400);
     t.match(body(wrong)['message'], /permits/);
-    const reader = (session: number) => h.api(follower, '/v1/locks/rw/acquire', { method: 'POST', body: { session, kind: 'rwlock', mode: 'read' } });
+    const reader = (session: number) =>
+      h.api(follower, '/v1/locks/rw/acquire', { method: 'POST', body: { session, kind: 'rwlock', mode: 'read' } });
     t.equal((await reader(a)).status, 200);
     t.equal((await reader(b)).status, 200, 'readers share');
-    const writer = await h.api(follower, '/v1/locks/rw2/acquire', { method: 'POST', body: { session: a, kind: 'rwlock' } });
+    const writer = await h.api(follower, '/v1/locks/rw2/acquire', {
+      method: 'POST',
+      body: { session: a, kind: 'rwlock' },
+    });
     t.equal(writer.status, 200);
     t.match(list(await h.api(leader, '/v1/locks?prefix=rw2'))[0], { holders: [{ mode: 'exclusive' }] });
 
-    const campaign = await h.api(follower, '/v1/elections/boss/campaign', { method: 'POST', body: { session: a, text: 'node-a' } });
+    const campaign = await h.api(follower, '/v1/elections/boss/campaign', {
+      method: 'POST',
+      body: { session: a, text: 'node-a' },
+    });
     t.equal(campaign.status, 200, campaign.text);
     const observed = body(await h.api(leader, '/v1/elections/boss'));
-    t.match(observed, { name: 'boss', leader: { session: a, token: body(campaign)['token'], text: 'node-a', value: Buffer.from('node-a').toString('base64') } });
-    const proclaimed = await h.api(follower, '/v1/elections/boss/proclaim', { method: 'POST', body: { session: a, text: 'node-a v2' } });
+    t.match(observed, {
+      name: 'boss',
+      leader: {
+        session: a,
+        token: body(campaign)['token'],
+        text: 'node-a',
+        value: Buffer.from('node-a').toString('base64'),
+      },
+    });
+    const proclaimed = await h.api(follower, '/v1/elections/boss/proclaim', {
+      method: 'POST',
+      body: { session: a, text: 'node-a v2' },
+    });
     t.equal(proclaimed.status, 200, proclaimed.text);
     t.match(body(await h.api(leader, '/v1/elections/boss')), { leader: { text: 'node-a v2' } });
-    const notLeader = await h.api(follower, '/v1/elections/boss/proclaim', { method: 'POST', body: { session: b, text: 'x' } });
+    const notLeader = await h.api(follower, '/v1/elections/boss/proclaim', {
+      method: 'POST',
+      body: { session: b, text: 'x' },
+    });
     t.equal(notLeader.status, 409);
     const resigned = await h.api(follower, '/v1/elections/boss/resign', { method: 'POST', body: { session: a } });
     t.same(body(resigned), { name: 'boss', resigned: true });
@@ -186,34 +258,70 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(put.status, 200, put.text);
     t.match(body(put), { key: 'config/mode', version: 1 });
     const got = body(await h.api(leader, `/v1/kv/${key}`));
-    t.match(got, { key: 'config/mode', text: 'blue', value: Buffer.from('blue').toString('base64'), version: 1, ephemeralSession: null });
-    const binary = await h.api(follower, '/v1/kv/bin', { method: 'PUT', body: { session: s, value: Buffer.from([0xff, 0, 1]).toString('base64') } });
+    t.match(got, {
+      key: 'config/mode',
+      text: 'blue',
+      value: Buffer.from('blue').toString('base64'),
+      version: 1,
+      ephemeralSession: null,
+    });
+    const binary = await h.api(follower, '/v1/kv/bin', {
+      method: 'PUT',
+      body: { session: s, value: Buffer.from([0xff, 0, 1]).toString('base64') },
+    });
     t.equal(binary.status, 200, binary.text);
-    t.match(body(await h.api(leader, '/v1/kv/bin')), { value: '/wAB', text: null }, 'bytes that are not UTF-8 have no text');
-    const mismatch = await h.api(follower, `/v1/kv/${key}/cas`, { method: 'POST', body: { session: s, text: 'red', ifVersion: 7 } });
+    t.match(
+      body(await h.api(leader, '/v1/kv/bin')),
+      { value: '/wAB', text: null },
+      'bytes that are not UTF-8 have no text',
+    );
+    const mismatch = await h.api(follower, `/v1/kv/${key}/cas`, {
+      method: 'POST',
+      body: { session: s, text: 'red', ifVersion: 7 },
+    });
     t.equal(mismatch.status, 409);
     t.match(body(mismatch), { code: 'VERSION_MISMATCH', version: 1 });
-    const cas = await h.api(follower, `/v1/kv/${key}/cas`, { method: 'POST', body: { session: s, text: 'red', ifVersion: 1 } });
+    const cas = await h.api(follower, `/v1/kv/${key}/cas`, {
+      method: 'POST',
+      body: { session: s, text: 'red', ifVersion: 1 },
+    });
     t.equal(cas.status, 200, cas.text);
     t.match(body(cas), { version: 2 });
     const noVersion = await h.api(follower, `/v1/kv/${key}/cas`, { method: 'POST', body: { session: s, text: 'red' } });
     t.equal(noVersion.status, 400);
     const lock = await h.api(follower, '/v1/locks/writer/acquire', { method: 'POST', body: { session: s } });
     const token = body(lock)['token'] as number;
-    const fenced = await h.api(follower, '/v1/kv/fenced', { method: 'PUT', body: { session: s, text: 'ok', fence: { lock: 'writer', token } } });
+    const fenced = await h.api(follower, '/v1/kv/fenced', {
+      method: 'PUT',
+      body: { session: s, text: 'ok', fence: { lock: 'writer', token } },
+    });
     t.equal(fenced.status, 200, fenced.text);
     await h.api(follower, '/v1/locks/writer/release', { method: 'POST', body: { session: s } });
-    const staleWrite = await h.api(follower, '/v1/kv/fenced', { method: 'PUT', body: { session: s, text: 'late', fence: { lock: 'writer', token } } });
+    const staleWrite = await h.api(follower, '/v1/kv/fenced', {
+      method: 'PUT',
+      body: { session: s, text: 'late', fence: { lock: 'writer', token } },
+    });
     t.equal(staleWrite.status, 409);
     t.equal(body(staleWrite)['code'], 'STALE_TOKEN');
     for (const k of ['list/a', 'list/b', 'list/c']) {
-      t.equal((await h.api(follower, `/v1/kv/${encodeURIComponent(k)}`, { method: 'PUT', body: { session: s, text: k } })).status, 200);
+      t.equal(
+        (await h.api(follower, `/v1/kv/${encodeURIComponent(k)}`, { method: 'PUT', body: { session: s, text: k } }))
+          .status,
+        200,
+      );
     }
     const all = body(await h.api(leader, '/v1/kv?prefix=list/'));
-    t.same((all['keys'] as Json[]).map((k) => k['key']), ['list/a', 'list/b', 'list/c']);
+    t.same(
+      (all['keys'] as Json[]).map((k) => k['key']),
+      ['list/a', 'list/b', 'list/c'],
+    );
     t.equal(all['next'], null, 'the last page');
     const page = body(await h.api(leader, '/v1/kv?prefix=list/&after=list/a&limit=1'));
-    t.same((page['keys'] as Json[]).map((k) => k['key']), ['list/b'], 'paged');
+    t.same(
+      (page['keys'] as Json[]).map((k) => k['key']),
+      ['list/b'],
+      'paged',
+    );
     t.equal(page['next'], 'list/b', 'next page after it');
     const deleted = await h.api(follower, `/v1/kv/${encodeURIComponent('list/b')}?session=${s}`, { method: 'DELETE' });
     t.same(body(deleted), { key: 'list/b', existed: true });
@@ -232,13 +340,21 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(retry.status, 200);
     t.same(body(retry), body(first), 'the first answer, not a second write');
     t.match(body(await h.api(leader, '/v1/kv/once')), { version: 1 }, 'written once');
-    const next = await h.api(follower, '/v1/kv/once', { method: 'PUT', body: { session: s, text: 'two' }, headers: { 'idempotency-key': `retrier-${s}:2` } });
+    const next = await h.api(follower, '/v1/kv/once', {
+      method: 'PUT',
+      body: { session: s, text: 'two' },
+      headers: { 'idempotency-key': `retrier-${s}:2` },
+    });
     t.match(body(next), { version: 2 });
     const older = await h.api(follower, '/v1/kv/once', { method: 'PUT', body: { session: s, text: 'x' }, headers });
     t.equal(older.status, 400, 'only the last seq of a client id is kept: an older one is refused, not applied');
     t.match(body(older)['message'], /seq 1 .* older than its last applied seq 2/);
     t.match(body(await h.api(leader, '/v1/kv/once')), { version: 2, text: 'two' });
-    const bad = await h.api(follower, '/v1/kv/once', { method: 'PUT', body: { session: s, text: 'x' }, headers: { 'idempotency-key': 'no-seq' } });
+    const bad = await h.api(follower, '/v1/kv/once', {
+      method: 'PUT',
+      body: { session: s, text: 'x' },
+      headers: { 'idempotency-key': 'no-seq' },
+    });
     t.equal(bad.status, 400);
   });
 
@@ -257,7 +373,12 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
       leaderClient: leader.endpoint.client,
       leaderHttp: h.httpOf(leader),
     });
-    t.same(body(await h.api(follower, '/v1/whoami')), { principal: 'root', roles: ['admin'], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
+    t.same(body(await h.api(follower, '/v1/whoami')), {
+      principal: 'root',
+      roles: ['admin'],
+      admin: true,
+      permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }],
+    });
   });
 
   await t.test('authentication and authorization, every refusal logged', async (t) => {
@@ -266,35 +387,66 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(none.status, 401);
     t.match(body(none), { code: 'UNAUTHENTICATED', message: /no credentials/ });
     t.ok(h.logged('http request refused', 'no credentials').length > 0, 'logged');
-    const malformed = await call(h.httpOf(follower), '/v1/whoami', { tls: h.caOnly, headers: { authorization: 'Basic abc' } });
+    const malformed = await call(h.httpOf(follower), '/v1/whoami', {
+      tls: h.caOnly,
+      headers: { authorization: 'Basic abc' },
+    });
     t.equal(malformed.status, 401);
     const unknown = await call(h.httpOf(follower), '/v1/whoami', { tls: h.caOnly, bearer: 'not-a-token' });
     t.equal(unknown.status, 401);
-    const wrong = await call(h.httpOf(follower), '/v1/auth/login', { tls: h.caOnly, method: 'POST', body: { user: 'alice', password: 'nope' } });
+    const wrong = await call(h.httpOf(follower), '/v1/auth/login', {
+      tls: h.caOnly,
+      method: 'POST',
+      body: { user: 'alice', password: 'nope' },
+    });
     t.equal(wrong.status, 401);
-    t.ok(h.logged('http request refused', 'password of user alice', 'wrong user name or password').length > 0, 'a failed login is logged');
-    const login = await call(h.httpOf(follower), '/v1/auth/login', { tls: h.caOnly, method: 'POST', body: { user: 'alice', password: 'alice-secret' } });
+    t.ok(
+      h.logged('http request refused', 'password of user alice', 'wrong user name or password').length > 0,
+      'a failed login is logged',
+    );
+    const login = await call(h.httpOf(follower), '/v1/auth/login', {
+      tls: h.caOnly,
+      method: 'POST',
+      body: { user: 'alice', password: 'alice-secret' },
+    });
     t.equal(login.status, 200, login.text);
     t.match(body(login), { principal: 'alice', token: /\S+/, expiresInMs: 600_000 });
     const token = body(login)['token'] as string;
-    const as = (path: string, options: { readonly method?: string; readonly body?: unknown } = {}): Promise<HttpAnswer> =>
-      call(h.httpOf(follower), path, { tls: h.caOnly, bearer: token, ...options });
-    t.same(body(await as('/v1/whoami')), { principal: 'alice', roles: ['alice-role'], admin: false, permissions: [{ prefix: 'pub/', rights: ['lock', 'read', 'write'] }] });
+    const as = (
+      path: string,
+      options: { readonly method?: string; readonly body?: unknown } = {},
+    ): Promise<HttpAnswer> => call(h.httpOf(follower), path, { tls: h.caOnly, bearer: token, ...options });
+    t.same(body(await as('/v1/whoami')), {
+      principal: 'alice',
+      roles: ['alice-role'],
+      admin: false,
+      permissions: [{ prefix: 'pub/', rights: ['lock', 'read', 'write'] }],
+    });
     const opened = await as('/v1/sessions', { method: 'POST', body: { ttlMs: 10_000 } });
     t.equal(opened.status, 200, opened.text);
     const session = body(opened)['session'] as number;
-    t.equal((await as('/v1/locks/pub%2Fa/acquire', { method: 'POST', body: { session } })).status, 200, 'alice may lock pub/');
+    t.equal(
+      (await as('/v1/locks/pub%2Fa/acquire', { method: 'POST', body: { session } })).status,
+      200,
+      'alice may lock pub/',
+    );
     const denied = await as('/v1/locks/secret/acquire', { method: 'POST', body: { session } });
     t.equal(denied.status, 403);
     t.match(body(denied), { code: 'PERMISSION_DENIED', message: /alice may not lock "secret"/ });
     const listing = await as('/v1/locks?prefix=');
     t.equal(listing.status, 403, 'listing every lock needs read on ""');
     t.equal((await as('/v1/locks?prefix=pub/')).status, 200);
-    t.ok(h.logged('http request refused', 'user=alice', 'code=PERMISSION_DENIED').length >= 2, 'refusals name who and why');
+    t.ok(
+      h.logged('http request refused', 'user=alice', 'code=PERMISSION_DENIED').length >= 2,
+      'refusals name who and why',
+    );
     const otherSession = await openSession();
     const foreign = await as(`/v1/sessions/${otherSession}`);
     t.equal(foreign.status, 403, "another's session");
-    t.notOk(list(await as('/v1/sessions')).some((s) => s['session'] === otherSession), "root's sessions are not listed to alice");
+    t.notOk(
+      list(await as('/v1/sessions')).some((s) => s['session'] === otherSession),
+      "root's sessions are not listed to alice",
+    );
     const events = await as('/v1/watch?prefix=');
     t.equal(events.status, 403, 'no watch right');
     const nodeToken = await call(h.httpOf(leader), '/v1/whoami', { tls: h.caOnly, bearer: token });
@@ -302,7 +454,10 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
   });
 
   await t.test('bad input: 400 with where, 404, 413', async (t) => {
-    const unknownField = await h.api(follower, '/v1/sessions', { method: 'POST', body: { ttlMs: 5000, colour: 'red' } });
+    const unknownField = await h.api(follower, '/v1/sessions', {
+      method: 'POST',
+      body: { ttlMs: 5000, colour: 'red' },
+    });
     t.equal(unknownField.status, 400);
     t.match(body(unknownField), { code: 'INVALID_ARGUMENT', message: /additional properties/ });
     const wrongType = await h.api(follower, '/v1/sessions', { method: 'POST', body: { ttlMs: '5000' } });
@@ -314,10 +469,17 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const notJson = await h.api(follower, '/v1/sessions', { method: 'POST', rawBody: '{"ttlMs":' });
     t.equal(notJson.status, 400);
     t.equal(body(notJson)['code'], 'INVALID_ARGUMENT');
-    const xml = await h.api(follower, '/v1/sessions', { method: 'POST', rawBody: '<ttl/>', headers: { 'content-type': 'application/xml' } });
+    const xml = await h.api(follower, '/v1/sessions', {
+      method: 'POST',
+      rawBody: '<ttl/>',
+      headers: { 'content-type': 'application/xml' },
+    });
     t.equal(xml.status, 415);
     t.equal(body(xml)['code'], 'INVALID_ARGUMENT');
-    const emptyJson = await h.api(follower, `/v1/sessions/${await openSession()}`, { method: 'DELETE', headers: { 'content-type': 'application/json' } });
+    const emptyJson = await h.api(follower, `/v1/sessions/${await openSession()}`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+    });
     t.equal(emptyJson.status, 200, 'an empty JSON body is no body (curl -H content-type on a DELETE)');
     const both = await h.api(follower, '/v1/kv/k', { method: 'PUT', body: { session: 1, text: 'a', value: 'YQ==' } });
     t.equal(both.status, 400);
@@ -341,7 +503,11 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const metrics = await h.api(follower, '/metrics');
     t.equal(metrics.status, 200);
     t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/);
-    t.match(metrics.text, /raftlock_client_requests_total\{[^}]*op="acquire"[^}]*code="OK"[^}]*\} [1-9]/, 'HTTP requests are counted as client requests');
+    t.match(
+      metrics.text,
+      /raftlock_client_requests_total\{[^}]*op="acquire"[^}]*code="OK"[^}]*\} [1-9]/,
+      'HTTP requests are counted as client requests',
+    );
     const health = await call(h.httpOf(follower), '/healthz', { tls: h.caOnly });
     t.equal(health.status, 200, 'probes need no credentials');
     t.match(health.json, { healthy: true, reason: /serving/ });
@@ -350,19 +516,26 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.match(ready.json, { ready: true });
   });
 
-  await t.test('a second HTTP server on a node with small limits: 503 with the leader when streams are full', async (t) => {
-    const leader = await h.leaderNode();
-    const small = await startHttpServer({ gateway: follower.gateway, listen: { host: '127.0.0.1', port: 0 }, http: { streams: { streamsMax: 0 } } });
-    t.teardown(() => small.close());
-    // A follower that has not yet heard from the leader since it took over answers leader: null;
-    // ask again until it names one (on a loaded machine that can take a heartbeat or two).
-    const ask = () => call(`127.0.0.1:${small.address.port}`, '/v1/watch?prefix=', { tls: h.root });
-    let answer = await ask();
-    for (let tries = 0; tries < 50 && answer.status === 503 && body(answer)['leader'] === null; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      answer = await ask();
-    }
-    t.equal(answer.status, 503);
-    t.match(body(answer), { code: 'UNAVAILABLE', leader: leader.nodeId, leaderHttp: h.httpOf(leader) });
-  });
+  await t.test(
+    'a second HTTP server on a node with small limits: 503 with the leader when streams are full',
+    async (t) => {
+      const leader = await h.leaderNode();
+      const small = await startHttpServer({
+        gateway: follower.gateway,
+        listen: { host: '127.0.0.1', port: 0 },
+        http: { streams: { streamsMax: 0 } },
+      });
+      t.teardown(() => small.close());
+      // A follower that has not yet heard from the leader since it took over answers leader: null;
+      // ask again until it names one (on a loaded machine that can take a heartbeat or two).
+      const ask = () => call(`127.0.0.1:${small.address.port}`, '/v1/watch?prefix=', { tls: h.root });
+      let answer = await ask();
+      for (let tries = 0; tries < 50 && answer.status === 503 && body(answer)['leader'] === null; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        answer = await ask();
+      }
+      t.equal(answer.status, 503);
+      t.match(body(answer), { code: 'UNAVAILABLE', leader: leader.nodeId, leaderHttp: h.httpOf(leader) });
+    },
+  );
 });

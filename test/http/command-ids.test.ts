@@ -30,7 +30,11 @@ t.test('commands of one session: rising seqs on a lane, a few lanes at once, the
   await queued;
   t.match(third, { clientId: parallel.clientId, seq: parallel.seq + 1 }, 'the freed lane, next seq');
   const bob = await ids.forSession('bob', 7);
-  t.not(bob.clientId, first.clientId, "another principal's commands never share a client id (the table would refuse them)");
+  t.not(
+    bob.clientId,
+    first.clientId,
+    "another principal's commands never share a client id (the table would refuse them)",
+  );
 });
 
 t.test('a retired lane is never used again; a waiter gets a fresh one', async (t) => {

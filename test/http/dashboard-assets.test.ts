@@ -65,5 +65,8 @@ t.test('the asset list is exactly the page files and uPlot', async (t) => {
   const assets = await loadDashboardAssets();
   const paths = [...assets.keys()].sort();
   t.ok(paths.includes('/') && paths.includes('/app.js') && paths.includes('/style.css'));
-  t.ok(paths.every((p) => p === '/' || /^\/(assets\/uplot\.(js|css)|[a-z-]+\.(js|css))$/.test(p)), paths.join(' '));
+  t.ok(
+    paths.every((p) => p === '/' || /^\/(assets\/uplot\.(js|css)|[a-z-]+\.(js|css))$/.test(p)),
+    paths.join(' '),
+  );
 });

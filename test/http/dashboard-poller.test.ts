@@ -13,7 +13,9 @@ type PollerClass = new (
   pace: { minMs: number; factor: number; maxMs: number },
 ) => PollerLike;
 
-const { Poller } = (await import(new URL('../../src/http/dashboard/poller.js', import.meta.url).href)) as { Poller: PollerClass };
+const { Poller } = (await import(new URL('../../src/http/dashboard/poller.js', import.meta.url).href)) as {
+  Poller: PollerClass;
+};
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

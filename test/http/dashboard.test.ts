@@ -28,7 +28,9 @@ function verifiedServerCert(address: string, ca: string): Promise<string> {
     const socket = tlsConnect({ host, port: Number(port), ca, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, () => {
       const der = socket.getPeerCertificate().raw;
       socket.end();
-      resolve(`-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`);
+      resolve(
+        `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`,
+      );
     });
     socket.once('error', reject);
   });
@@ -56,7 +58,10 @@ if (missing !== null) {
     const leader = await cluster.waitForLeader();
     const ca = cluster.ca?.cert ?? '';
     const https = cluster.endpoints.map((e) => e.http ?? '');
-    t.ok(https.every((a) => a !== ''), `every node serves HTTPS (${https.join(', ')})`);
+    t.ok(
+      https.every((a) => a !== ''),
+      `every node serves HTTPS (${https.join(', ')})`,
+    );
     const certs = await Promise.all(https.map((a) => verifiedServerCert(a, ca)));
 
     const clients: Client[] = [];
@@ -85,7 +90,8 @@ if (missing !== null) {
     // Script errors only: the browser also logs every non-2xx answer (the 401 before the login, a
     // 503 while the cluster elects a leader), which the page shows in its footer and outlives.
     page.on('console', (message) => {
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) pageErrors.push(message.text());
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+        pageErrors.push(message.text());
     });
 
     const leaderHttp = cluster.endpoints.find((e) => e.id === leader.nodeId)?.http ?? '';
@@ -140,9 +146,15 @@ if (missing !== null) {
           .map((r) => new URL(r.name).pathname + ' ' + (r.startTime - from).toFixed(0) + '..' + (r.responseEnd - from).toFixed(0));
       })()`)) as string[];
       t.comment(`requests, in ms from the grant: ${trace.join(', ')}`);
-      t.comment(`events: ${(await page.locator('#event-list li').allTextContents()).slice(0, 2).join(' | ')}; grant at ${new Date(since).toISOString()}`);
+      t.comment(
+        `events: ${(await page.locator('#event-list li').allTextContents()).slice(0, 2).join(' | ')}; grant at ${new Date(since).toISOString()}`,
+      );
     }
-    t.match(await holderChip.textContent(), new RegExp(`s${lock.session} · #${lock.fencingToken}`), 'the chip names the session and token');
+    t.match(
+      await holderChip.textContent(),
+      new RegExp(`s${lock.session} · #${lock.fencingToken}`),
+      'the chip names the session and token',
+    );
     const secondWaiting = second.lock('jobs/nightly', { waitMs: 60_000 });
     await row.locator('.chip.waiter').nth(1).waitFor({ timeout: 10_000 });
     const queue = await row.locator('.chip.waiter').evaluateAll((chips) => chips.map((c) => c.textContent ?? ''));

@@ -9,7 +9,12 @@ void t.test('an insecure node: plain HTTP, no principal, credentials refused', a
   t.teardown(() => h.close());
   const node = await h.leaderNode();
   const address = h.httpOf(node);
-  t.same((await call(address, '/v1/whoami', { tls: null })).json, { principal: null, roles: [], admin: true, permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
+  t.same((await call(address, '/v1/whoami', { tls: null })).json, {
+    principal: null,
+    roles: [],
+    admin: true,
+    permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }],
+  });
   const opened = await call(address, '/v1/sessions', { tls: null, method: 'POST', body: { ttlMs: 5000 } });
   t.equal(opened.status, 200, opened.text);
   const session = (opened.json as { session: number }).session;
@@ -18,7 +23,11 @@ void t.test('an insecure node: plain HTTP, no principal, credentials refused', a
   const bearer = await call(address, '/v1/whoami', { tls: null, bearer: 'anything' });
   t.equal(bearer.status, 401);
   t.match(bearer.json, { code: 'UNAUTHENTICATED', message: /insecure .* takes no credentials/ });
-  const login = await call(address, '/v1/auth/login', { tls: null, method: 'POST', body: { user: 'root', password: 'x' } });
+  const login = await call(address, '/v1/auth/login', {
+    tls: null,
+    method: 'POST',
+    body: { user: 'root', password: 'x' },
+  });
   t.equal(login.status, 401);
   t.ok(h.logged('http request refused', 'insecure').length >= 2, 'both refusals logged');
   await t.rejects(call(address, '/v1/whoami', { tls: { ca: 'not used' } }), 'no TLS on an insecure node');

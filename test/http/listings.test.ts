@@ -10,7 +10,9 @@ import { Driver } from '../statemachine/fixtures/driver.js';
 t.test('the wait-for graph: edges to holders, and a cycle the deadlock search gave up on', async (t) => {
   const d = new Driver();
   const sessions = Array.from({ length: deadlockSearchStepsMax + 10 }, (_, i) => d.open(`c${i}`));
-  sessions.forEach((session, i) => d.op(`c${i}`, { type: 'acquire', session, name: `l${i}`, waitMs: 0, lockDelayMs: 0 }));
+  sessions.forEach((session, i) =>
+    d.op(`c${i}`, { type: 'acquire', session, name: `l${i}`, waitMs: 0, lockDelayMs: 0 }),
+  );
   // A chain: each session waits for the next one's lock, and the last for the first's.
   sessions.forEach((session, i) => {
     const next = `l${(i + 1) % sessions.length}`;
@@ -19,7 +21,10 @@ t.test('the wait-for graph: edges to holders, and a cycle the deadlock search ga
   });
   const graph = waitGraph(d.state, () => true);
   t.equal(graph.edges.length, sessions.length);
-  t.same(graph.edges.find((e) => e.lock === 'l1'), { session: sessions[0], lock: 'l1', heldBy: [sessions[1]] });
+  t.same(
+    graph.edges.find((e) => e.lock === 'l1'),
+    { session: sessions[0], lock: 'l1', heldBy: [sessions[1]] },
+  );
   t.equal(graph.cycles.length, 1, 'one cycle');
   const cycle = graph.cycles[0] ?? [];
   t.equal(cycle.length, sessions.length, 'through every session');
@@ -43,8 +48,19 @@ t.test('locks with hold and wait times, sessions by page', async (t) => {
   const [x] = listLockDetails(d.state, '', 10, () => true);
   t.match(x, { name: 'x', holders: [{ session: a, heldForMs: 750 }], waiters: [{ session: b, waitedForMs: 500 }] });
   const all = listSessions(d.state, 0, 10, () => true);
-  t.same(all.map((s) => s.session), [a, b]);
+  t.same(
+    all.map((s) => s.session),
+    [a, b],
+  );
   t.equal(all[1]?.expiresInMs, 5000 - 750, "log time left of b's TTL");
-  t.same(listSessions(d.state, a, 10, () => true).map((s) => s.session), [b], 'after the cursor');
-  t.same(listSessions(d.state, 0, 10, (owner) => owner !== null), [], 'only those visible');
+  t.same(
+    listSessions(d.state, a, 10, () => true).map((s) => s.session),
+    [b],
+    'after the cursor',
+  );
+  t.same(
+    listSessions(d.state, 0, 10, (owner) => owner !== null),
+    [],
+    'only those visible',
+  );
 });

@@ -46,21 +46,34 @@ void t.test('the OpenAPI document describes every registered route with its sche
     operationIds.add(id);
     const schema = route.schema as Json;
     const parameters = operation['parameters'] as Parameter[];
-    for (const [part, location] of [['params', 'path'], ['querystring', 'query'], ['headers', 'header']] as const) {
+    for (const [part, location] of [
+      ['params', 'path'],
+      ['querystring', 'query'],
+      ['headers', 'header'],
+    ] as const) {
       const declared = propertiesOf(schema[part]);
       const documented = parameters.filter((p) => p.in === location);
       t.same(documented.map((p) => p.name).sort(), Object.keys(declared).sort(), `${where}: ${location} parameters`);
-      const required = new Set((((schema[part] as Json | undefined)?.['required'] ?? []) as string[]));
+      const required = new Set(((schema[part] as Json | undefined)?.['required'] ?? []) as string[]);
       for (const p of documented) {
         t.same(p.schema, declared[p.name], `${where}: ${location} parameter ${p.name} has the validated schema`);
         t.equal(p.required, location === 'path' || required.has(p.name), `${where}: ${p.name} required as validated`);
       }
     }
     const templated = [...openApiPath(route.url).matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-    t.same(templated.sort(), Object.keys(propertiesOf(schema['params'])).sort(), `${where}: path template and path parameters agree`);
+    t.same(
+      templated.sort(),
+      Object.keys(propertiesOf(schema['params'])).sort(),
+      `${where}: path template and path parameters agree`,
+    );
     const requestBody = operation['requestBody'] as Json | undefined;
     if (schema['body'] === undefined) t.equal(requestBody, undefined, `${where}: no body`);
-    else t.same((requestBody?.['content'] as Json)['application/json'], { schema: schema['body'] }, `${where}: the validated body schema`);
+    else
+      t.same(
+        (requestBody?.['content'] as Json)['application/json'],
+        { schema: schema['body'] },
+        `${where}: the validated body schema`,
+      );
     const responses = operation['responses'] as Record<string, Json>;
     const answer = (schema['response'] as Json)['200'];
     const ok = responses['200']?.['content'] as Json;
@@ -69,11 +82,19 @@ void t.test('the OpenAPI document describes every registered route with its sche
     if (raw !== null) {
       t.equal(answer, undefined, `${where}: sent as it is, not serialized`);
       for (const [status, documented] of Object.entries(raw.statuses)) {
-        t.same((responses[status]?.['content'] as Json)[raw.contentType], { schema: documented.schema }, `${where}: ${status} ${raw.contentType}`);
+        t.same(
+          (responses[status]?.['content'] as Json)[raw.contentType],
+          { schema: documented.schema },
+          `${where}: ${status} ${raw.contentType}`,
+        );
       }
     } else if (answer === undefined) t.ok(ok['text/event-stream'], `${where}: a Server-Sent Events stream`);
     else t.same(ok['application/json'], { schema: answer }, `${where}: the serialized answer schema`);
-    t.same((responses['4XX']?.['content'] as Json)['application/json'], { schema: (schema['response'] as Json)['4xx'] }, `${where}: the error schema`);
+    t.same(
+      (responses['4XX']?.['content'] as Json)['application/json'],
+      { schema: (schema['response'] as Json)['4xx'] },
+      `${where}: the error schema`,
+    );
   }
   const documented = Object.values(paths).reduce((n, item) => n + Object.keys(item).length, 0);
   t.equal(documented, registered.length, 'the document lists nothing that is not served');

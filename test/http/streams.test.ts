@@ -41,8 +41,15 @@ void t.test('event streams', async (t) => {
     await put('w/2', 'two');
     await first.next((e) => data(e)['key'] === 'w/2');
     const seen = first.events.filter((e) => e.event === 'put');
-    t.same(seen.map((e) => data(e)['text']), ['one', 'two']);
-    t.same(seen.map((e) => Number(e.id)), seen.map((e) => data(e)['index']), 'each id is its log index');
+    t.same(
+      seen.map((e) => data(e)['text']),
+      ['one', 'two'],
+    );
+    t.same(
+      seen.map((e) => Number(e.id)),
+      seen.map((e) => data(e)['index']),
+      'each id is its log index',
+    );
     first.close();
     await put('w/3', 'three');
     await put('w/4', 'four');
@@ -56,12 +63,18 @@ void t.test('event streams', async (t) => {
     resumed.close();
     const replay = watch(`/v1/watch?prefix=w/&fromIndex=${String(watching.id)}`);
     await replay.next((e) => data(e)['key'] === 'w/4');
-    t.same(replay.events.filter((e) => e.event === 'put').map((e) => data(e)['text']), ['one', 'two', 'three', 'four'], 'fromIndex replays');
+    t.same(
+      replay.events.filter((e) => e.event === 'put').map((e) => data(e)['text']),
+      ['one', 'two', 'three', 'four'],
+      'fromIndex replays',
+    );
     replay.close();
   });
 
   await t.test('events of one log index: the id only on the last of them', async (t) => {
-    const b = bodyOf(await h.api(node, '/v1/sessions', { method: 'POST', body: { ttlMs: 30_000 } }))['session'] as number;
+    const b = bodyOf(await h.api(node, '/v1/sessions', { method: 'POST', body: { ttlMs: 30_000 } }))[
+      'session'
+    ] as number;
     const reader = watch('/v1/watch?prefix=handoff');
     await reader.next((e) => e.event === 'watching');
     t.equal((await h.api(node, '/v1/locks/handoff/acquire', { method: 'POST', body: { session } })).status, 200);
@@ -83,14 +96,19 @@ void t.test('event streams', async (t) => {
   await t.test('/v1/events: lock events, session expiries, leader changes; not key changes', async (t) => {
     const reader = watch('/v1/events');
     await reader.next((e) => e.event === 'watching');
-    const short = bodyOf(await h.api(node, '/v1/sessions', { method: 'POST', body: { ttlMs: 1000 } }))['session'] as number;
+    const short = bodyOf(await h.api(node, '/v1/sessions', { method: 'POST', body: { ttlMs: 1000 } }))[
+      'session'
+    ] as number;
     t.equal((await h.api(node, '/v1/locks/ev/acquire', { method: 'POST', body: { session: short } })).status, 200);
     await put('ev-key', 'not on this stream');
     const grant = await reader.next((e) => e.event === 'grant' && data(e)['lock'] === 'ev');
     t.match(data(grant), { type: 'grant', session: short, token: Number });
     await reader.next((e) => e.event === 'sessionExpired' && data(e)['session'] === short, 10_000);
     await reader.next((e) => e.event === 'release' && data(e)['lock'] === 'ev', 5000);
-    t.notOk(reader.events.some((e) => e.event === 'put'), 'key changes are /v1/watch business');
+    t.notOk(
+      reader.events.some((e) => e.event === 'put'),
+      'key changes are /v1/watch business',
+    );
     const leader = await h.leaderNode();
     const target = h.cluster.nodes.find((n) => n !== leader);
     if (target === undefined) throw new Error('no other node');
@@ -100,13 +118,20 @@ void t.test('event streams', async (t) => {
     } finally {
       await client.close();
     }
-    const changed = await reader.next((e) => e.event === 'leaderChanged' && data(e)['leader'] === target.nodeId, 10_000);
+    const changed = await reader.next(
+      (e) => e.event === 'leaderChanged' && data(e)['leader'] === target.nodeId,
+      10_000,
+    );
     t.equal(changed.id, undefined, 'live only');
   });
 
   await t.test('a watch whose right is revoked ends with a cancelled event', async (t) => {
     await h.addUser('walt', 'walt-secret', 'pub/', ['watch', 'read', 'lock', 'write']);
-    const login = await call(address, '/v1/auth/login', { tls: h.caOnly, method: 'POST', body: { user: 'walt', password: 'walt-secret' } });
+    const login = await call(address, '/v1/auth/login', {
+      tls: h.caOnly,
+      method: 'POST',
+      body: { user: 'walt', password: 'walt-secret' },
+    });
     const token = bodyOf(login)['token'] as string;
     const reader = new SseReader(address, '/v1/watch?prefix=pub/', { tls: h.caOnly, bearer: token });
     readers.push(reader);
@@ -124,15 +149,23 @@ void t.test('event streams', async (t) => {
   });
 
   await t.test('a reader that stops reading is cut off, the reason logged', async (t) => {
-    const small = await startHttpServer({ gateway: node.gateway, listen: { host: '127.0.0.1', port: 0 }, http: { streams: { unreadBytesMax: 64 * 1024 } } });
+    const small = await startHttpServer({
+      gateway: node.gateway,
+      listen: { host: '127.0.0.1', port: 0 },
+      http: { streams: { unreadBytesMax: 64 * 1024 } },
+    });
     t.teardown(() => small.close());
     const reader = new SseReader(`127.0.0.1:${small.address.port}`, '/v1/watch?prefix=slow/', { tls: h.root });
     readers.push(reader);
     await reader.next((e) => e.event === 'watching');
     reader.pause();
     const big = 'x'.repeat(900_000);
-    for (let i = 0; i < 12 && h.logged('http stream closed', 'reads too slowly').length === 0; i++) await put(`slow/${i}`, big);
-    await until(() => h.logged('http stream closed', 'reads too slowly', 'user=root').length > 0, 'the stream is closed');
+    for (let i = 0; i < 12 && h.logged('http stream closed', 'reads too slowly').length === 0; i++)
+      await put(`slow/${i}`, big);
+    await until(
+      () => h.logged('http stream closed', 'reads too slowly', 'user=root').length > 0,
+      'the stream is closed',
+    );
     await until(() => small.app.context.streams.size === 0, 'and forgotten');
   });
 

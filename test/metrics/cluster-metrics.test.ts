@@ -8,7 +8,13 @@ import t from 'tap';
 import type { RaftlockClient } from '../../src/client/client.js';
 import { connect } from '../../src/client/client.js';
 import type { Lock } from '../../src/client/lock.js';
-import { healthAnswer, metricsAnswer, metricsContentType, readinessAnswer, renderMetrics } from '../../src/metrics/index.js';
+import {
+  healthAnswer,
+  metricsAnswer,
+  metricsContentType,
+  readinessAnswer,
+  renderMetrics,
+} from '../../src/metrics/index.js';
 import type { ClusterHandle } from '../../src/embed/embed.js';
 import { startCluster } from '../../src/embed/embed.js';
 import type { NodeServer } from '../../src/server/node-server.js';
@@ -34,7 +40,7 @@ async function settled(cluster: ClusterHandle): Promise<void> {
     if (leader === null) return false;
     const commit = leader.statusView().commit;
     return cluster.nodes.every((n) => n.isStopped || n.statusView().applied >= commit);
-  }, 'every node applied the leader\'s commit');
+  }, "every node applied the leader's commit");
 }
 
 void t.test('metrics of a 3-node cluster under a workload', async (t) => {
@@ -89,27 +95,53 @@ void t.test('metrics of a 3-node cluster under a workload', async (t) => {
   const parsed = await Promise.all(cluster.nodes.map(scrape));
   for (const [i, metrics] of parsed.entries()) {
     const node = cluster.nodes[i]?.nodeId ?? '?';
-    t.equal(valueOf(metrics, 'raftlock_lock_grants_total'), grantsSeen, `${node}: grants counted = grants the clients saw`);
-    t.equal(valueOf(metrics, 'raftlock_lock_handoff_wait_seconds_count', { kind: 'mutex' }), 1, `${node}: one hand-off`);
-    t.ok(valueOf(metrics, 'raftlock_lock_handoff_wait_seconds_sum', { kind: 'mutex' }) >= 0.02, `${node}: it waited at least the test's pause (log time)`);
-    t.equal(valueOf(metrics, 'raftlock_lock_hold_seconds_count', { kind: 'mutex' }), pairs + 2, `${node}: every released mutex hold timed`);
+    t.equal(
+      valueOf(metrics, 'raftlock_lock_grants_total'),
+      grantsSeen,
+      `${node}: grants counted = grants the clients saw`,
+    );
+    t.equal(
+      valueOf(metrics, 'raftlock_lock_handoff_wait_seconds_count', { kind: 'mutex' }),
+      1,
+      `${node}: one hand-off`,
+    );
+    t.ok(
+      valueOf(metrics, 'raftlock_lock_handoff_wait_seconds_sum', { kind: 'mutex' }) >= 0.02,
+      `${node}: it waited at least the test's pause (log time)`,
+    );
+    t.equal(
+      valueOf(metrics, 'raftlock_lock_hold_seconds_count', { kind: 'mutex' }),
+      pairs + 2,
+      `${node}: every released mutex hold timed`,
+    );
     t.equal(valueOf(metrics, 'raftlock_sessions'), 3, `${node}: sessions gauge = the three open sessions`);
     t.equal(valueOf(metrics, 'raftlock_lock_holds', { kind: 'mutex' }), 2, `${node}: mutexes held`);
     t.equal(valueOf(metrics, 'raftlock_lock_holds', { kind: 'semaphore' }), 2, `${node}: semaphore permits held`);
     t.equal(valueOf(metrics, 'raftlock_lock_holds', { kind: 'rwlock' }), 3, `${node}: rwlock readers`);
     t.equal(valueOf(metrics, 'raftlock_lock_holds', { kind: 'election' }), 0, `${node}: no election held`);
-    t.ok(valueOf(metrics, 'raftlock_storage_fsync_duration_seconds_count', { sync: 'true' }) > 0, `${node}: fsyncs measured`);
+    t.ok(
+      valueOf(metrics, 'raftlock_storage_fsync_duration_seconds_count', { sync: 'true' }) > 0,
+      `${node}: fsyncs measured`,
+    );
     t.ok(valueOf(metrics, 'raftlock_storage_entries_per_sync_sum') > 0, `${node}: entries made durable`);
     t.ok(valueOf(metrics, 'raftlock_storage_written_bytes_total') > 0, `${node}: bytes written`);
     t.ok(valueOf(metrics, 'raftlock_storage_disk_bytes') > 0, `${node}: data directory size`);
-    t.ok(valueOf(metrics, 'raftlock_raft_applied_index') >= valueOf(metrics, 'raftlock_raft_commit_index') - 0, `${node}: applied caught up`);
+    t.ok(
+      valueOf(metrics, 'raftlock_raft_applied_index') >= valueOf(metrics, 'raftlock_raft_commit_index') - 0,
+      `${node}: applied caught up`,
+    );
     t.equal(valueOf(metrics, 'raftlock_raft_role'), 1, `${node}: one role is current`);
     t.ok(
-      valueOf(metrics, 'raftlock_raft_messages_sent_total', { type: 'AppendEntries' }) + valueOf(metrics, 'raftlock_raft_messages_received_total', { type: 'AppendEntries' }) > 0,
+      valueOf(metrics, 'raftlock_raft_messages_sent_total', { type: 'AppendEntries' }) +
+        valueOf(metrics, 'raftlock_raft_messages_received_total', { type: 'AppendEntries' }) >
+        0,
       `${node}: sent or received AppendEntries`,
     );
     t.ok(valueOf(metrics, 'raftlock_raft_term') >= 1, `${node}: term`);
-    t.ok(valueOf(metrics, 'raftlock_process_resident_memory_bytes', { node }) > 0, `${node}: process metrics, with the node label`);
+    t.ok(
+      valueOf(metrics, 'raftlock_process_resident_memory_bytes', { node }) > 0,
+      `${node}: process metrics, with the node label`,
+    );
     t.ok(valueOf(metrics, 'raftlock_nodejs_heap_size_used_bytes') > 0, `${node}: heap`);
   }
   const onServed = parsed[cluster.nodes.indexOf(served)] ?? new Map<string, Family>();
@@ -119,9 +151,14 @@ void t.test('metrics of a 3-node cluster under a workload', async (t) => {
   t.ok(proposed >= commands, `the leaders proposed at least every command (${proposed} ≥ ${commands})`);
   t.ok(valueOf(onServed, 'raftlock_raft_entries_per_batch_count') > 0, 'write batches counted');
   // During an election a request may be answered UNAVAILABLE and retried: the OKs are exact.
-  const acquiresOk = valueOf(onServed, 'raftlock_client_requests_total', { op: 'acquire', code: 'OK' }) - acquiresOkBefore;
-  t.equal(acquiresOk, acquires, 'acquires answered OK on the clients\' node = acquires made');
-  t.equal(valueOf(onServed, 'raftlock_client_request_duration_seconds_count', { op: 'acquire' }), valueOf(onServed, 'raftlock_client_requests_total', { op: 'acquire' }), 'each one timed');
+  const acquiresOk =
+    valueOf(onServed, 'raftlock_client_requests_total', { op: 'acquire', code: 'OK' }) - acquiresOkBefore;
+  t.equal(acquiresOk, acquires, "acquires answered OK on the clients' node = acquires made");
+  t.equal(
+    valueOf(onServed, 'raftlock_client_request_duration_seconds_count', { op: 'acquire' }),
+    valueOf(onServed, 'raftlock_client_requests_total', { op: 'acquire' }),
+    'each one timed',
+  );
   t.ok(valueOf(onServed, 'raftlock_client_pushes_total', { kind: 'granted' }) >= 1, 'the hand-off was pushed');
   t.equal(valueOf(onServed, 'raftlock_client_connections'), 3, 'three client connections');
 
@@ -138,32 +175,55 @@ void t.test('metrics of a 3-node cluster under a workload', async (t) => {
   }
   for (const lock of kept) await lock.release();
 
-  await t.test('a leadership transfer is a leader change on every node and an election on the new leader', async (t) => {
-    const leader = await cluster.waitForLeader();
-    const changes = await Promise.all(cluster.nodes.map(async (n) => valueOf(await scrape(n), 'raftlock_raft_leader_changes_total')));
-    const target = cluster.nodes.find((n) => n !== leader);
-    if (target === undefined) throw new Error('no follower');
-    const elections = valueOf(await scrape(target), 'raftlock_raft_elections_started_total');
-    await a.transferLeader(target.nodeId);
-    await until(() => cluster.nodes.every((n) => n.leader === target.nodeId), 'the transfer completed');
-    for (const [i, node] of cluster.nodes.entries()) {
-      t.ok(valueOf(await scrape(node), 'raftlock_raft_leader_changes_total') > (changes[i] ?? 0), `${node.nodeId} saw the change`);
-    }
-    t.ok(valueOf(await scrape(target), 'raftlock_raft_elections_started_total') >= elections + 1, 'the target ran an election');
-    t.equal(valueOf(await scrape(target), 'raftlock_raft_role', { role: 'leader' }), 1);
-  });
+  await t.test(
+    'a leadership transfer is a leader change on every node and an election on the new leader',
+    async (t) => {
+      const leader = await cluster.waitForLeader();
+      const changes = await Promise.all(
+        cluster.nodes.map(async (n) => valueOf(await scrape(n), 'raftlock_raft_leader_changes_total')),
+      );
+      const target = cluster.nodes.find((n) => n !== leader);
+      if (target === undefined) throw new Error('no follower');
+      const elections = valueOf(await scrape(target), 'raftlock_raft_elections_started_total');
+      await a.transferLeader(target.nodeId);
+      await until(() => cluster.nodes.every((n) => n.leader === target.nodeId), 'the transfer completed');
+      for (const [i, node] of cluster.nodes.entries()) {
+        t.ok(
+          valueOf(await scrape(node), 'raftlock_raft_leader_changes_total') > (changes[i] ?? 0),
+          `${node.nodeId} saw the change`,
+        );
+      }
+      t.ok(
+        valueOf(await scrape(target), 'raftlock_raft_elections_started_total') >= elections + 1,
+        'the target ran an election',
+      );
+      t.equal(valueOf(await scrape(target), 'raftlock_raft_role', { role: 'leader' }), 1);
+    },
+  );
 
   await t.test('a snapshot taken on demand is counted', async (t) => {
     const node = cluster.nodes[0];
     if (node === undefined) throw new Error('no node');
-    const direct = await connect({ ...cluster.connectOptions(), endpoints: [cluster.endpoints[0]?.client ?? ''], followLeader: false });
+    const direct = await connect({
+      ...cluster.connectOptions(),
+      endpoints: [cluster.endpoints[0]?.client ?? ''],
+      followLeader: false,
+    });
     clients.push(direct);
     const index = await direct.snapshot();
     // The snapshot is encoded on a worker thread and written at a later drain: seconds on a busy machine.
-    const written = async (): Promise<boolean> => valueOf(await scrape(node), 'raftlock_snapshots_total', { kind: 'taken' }) >= 1;
-    await until(written, `the snapshot at ${index} was written (the node's snapshot index is ${node.statusView().snapshotIndex})`, 30_000);
+    const written = async (): Promise<boolean> =>
+      valueOf(await scrape(node), 'raftlock_snapshots_total', { kind: 'taken' }) >= 1;
+    await until(
+      written,
+      `the snapshot at ${index} was written (the node's snapshot index is ${node.statusView().snapshotIndex})`,
+      30_000,
+    );
     t.ok(node.statusView().snapshotIndex >= index, 'the node has the snapshot');
-    t.ok(valueOf(await scrape(node), 'raftlock_snapshot_take_duration_seconds_count') >= 1, 'its duration measured (background mode)');
+    t.ok(
+      valueOf(await scrape(node), 'raftlock_snapshot_take_duration_seconds_count') >= 1,
+      'its duration measured (background mode)',
+    );
   });
 
   await t.test('readiness flips to not ready on a node left without a leader', async (t) => {

@@ -43,7 +43,7 @@ void t.test('histograms: buckets, sum, count; reset keeps the series handles wor
   t.equal(valueOf(parsed, 'd_seconds_bucket', { op: 'a', le: '1' }), 3);
   t.equal(valueOf(parsed, 'd_seconds_bucket', { op: 'a', le: '10' }), 4);
   t.equal(valueOf(parsed, 'd_seconds_bucket', { op: 'a', le: '+Inf' }), 5);
-  t.equal(valueOf(parsed, 'd_seconds_count', { op: 'a', node: 'n1' }), 5, 'the registry\'s default labels apply');
+  t.equal(valueOf(parsed, 'd_seconds_count', { op: 'a', node: 'n1' }), 5, "the registry's default labels apply");
   t.equal(valueOf(parsed, 'd_seconds_sum', { op: 'a' }), 22.65);
   registry.resetMetrics();
   a.observe(3);

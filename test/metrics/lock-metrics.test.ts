@@ -57,11 +57,18 @@ class Metered {
   private check(t: Test): void {
     const scan = scanHolds(this.d.state);
     const tracked = Object.fromEntries(lockKinds.map((k) => [k, this.metrics.holds(k)]));
-    if (JSON.stringify(tracked) !== JSON.stringify(scan)) t.fail(`holds ${JSON.stringify(tracked)} differ from the state's ${JSON.stringify(scan)} at ${this.d.index}`);
+    if (JSON.stringify(tracked) !== JSON.stringify(scan))
+      t.fail(`holds ${JSON.stringify(tracked)} differ from the state's ${JSON.stringify(scan)} at ${this.d.index}`);
   }
 }
 
-const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({ type: 'acquire', session, name, waitMs, lockDelayMs: 0 });
+const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({
+  type: 'acquire',
+  session,
+  name,
+  waitMs,
+  lockDelayMs: 0,
+});
 const release = (session: SessionId, name: string): Operation => ({ type: 'release', session, name });
 
 void t.test('mutex hand-off: grants, queued, hand-off wait and hold time in log time', async (t) => {
@@ -82,7 +89,11 @@ void t.test('mutex hand-off: grants, queued, hand-off wait and hold time in log 
   t.equal(await m.value('raftlock_lock_hold_seconds_count', { kind: 'mutex' }), 2);
   t.equal(await m.value('raftlock_lock_hold_seconds_sum', { kind: 'mutex' }), 0.65 + 2);
   t.equal(await m.value('raftlock_lock_holds', { kind: 'mutex' }), 0);
-  t.equal(await m.value('raftlock_statemachine_commands_total', { code: 'OK' }), 7, 'the retry is applied (and answered from the table)');
+  t.equal(
+    await m.value('raftlock_statemachine_commands_total', { code: 'OK' }),
+    7,
+    'the retry is applied (and answered from the table)',
+  );
 });
 
 void t.test('every kind: holds in force by kind, proclaim is no new grant, expiry and timeout', async (t) => {
@@ -90,9 +101,30 @@ void t.test('every kind: holds in force by kind, proclaim is no new grant, expir
   const a = m.open(t, 'a');
   const b = m.open(t, 'b', 1_000);
   const c = m.open(t, 'c');
-  const sem = (s: SessionId): Operation => ({ type: 'acquireSemaphore', session: s, name: 'S', permits: 3, waitMs: 0, lockDelayMs: 0 });
-  const read = (s: SessionId): Operation => ({ type: 'acquireRw', session: s, name: 'R', mode: 'read', waitMs: 0, lockDelayMs: 0 });
-  const camp = (s: SessionId): Operation => ({ type: 'campaign', session: s, name: 'E', value: new Uint8Array([1]), waitMs: 60_000, lockDelayMs: 0 });
+  const sem = (s: SessionId): Operation => ({
+    type: 'acquireSemaphore',
+    session: s,
+    name: 'S',
+    permits: 3,
+    waitMs: 0,
+    lockDelayMs: 0,
+  });
+  const read = (s: SessionId): Operation => ({
+    type: 'acquireRw',
+    session: s,
+    name: 'R',
+    mode: 'read',
+    waitMs: 0,
+    lockDelayMs: 0,
+  });
+  const camp = (s: SessionId): Operation => ({
+    type: 'campaign',
+    session: s,
+    name: 'E',
+    value: new Uint8Array([1]),
+    waitMs: 60_000,
+    lockDelayMs: 0,
+  });
   m.op(t, 'a', sem(a));
   m.op(t, 'b', sem(b));
   m.op(t, 'a', read(a));
@@ -103,7 +135,12 @@ void t.test('every kind: holds in force by kind, proclaim is no new grant, expir
   m.op(t, 'b', { type: 'proclaim', session: b, name: 'E', value: new Uint8Array([2]) });
   m.op(t, 'a', acquire(a, 'M'));
   m.op(t, 'c', acquire(c, 'M', 500));
-  t.same(Object.fromEntries(lockKinds.map((k) => [k, m.metrics.holds(k)])), { mutex: 1, semaphore: 2, rwlock: 3, election: 1 });
+  t.same(Object.fromEntries(lockKinds.map((k) => [k, m.metrics.holds(k)])), {
+    mutex: 1,
+    semaphore: 2,
+    rwlock: 3,
+    election: 1,
+  });
   t.equal(await m.value('raftlock_lock_holds', { kind: 'rwlock' }), 3);
   t.equal(await m.value('raftlock_lock_grants_total', { kind: 'election' }), 1, 'proclaim announces the same hold');
   t.equal(await m.value('raftlock_lock_waiters'), 2);
@@ -113,10 +150,19 @@ void t.test('every kind: holds in force by kind, proclaim is no new grant, expir
   t.equal(await m.value('raftlock_lock_wait_timeouts_total'), 1);
   t.equal(await m.value('raftlock_session_expiries_total'), 1);
   t.equal(await m.value('raftlock_sessions'), 2);
-  t.same(Object.fromEntries(lockKinds.map((k) => [k, m.metrics.holds(k)])), { mutex: 1, semaphore: 1, rwlock: 2, election: 1 });
+  t.same(Object.fromEntries(lockKinds.map((k) => [k, m.metrics.holds(k)])), {
+    mutex: 1,
+    semaphore: 1,
+    rwlock: 2,
+    election: 1,
+  });
   t.equal(await m.value('raftlock_lock_releases_total'), 3);
   t.equal(await m.value('raftlock_lock_handoff_wait_seconds_count', { kind: 'election' }), 1);
-  t.equal(await m.value('raftlock_lock_handoff_wait_seconds_count', { kind: 'mutex' }), 0, 'a timed-out wait is no hand-off');
+  t.equal(
+    await m.value('raftlock_lock_handoff_wait_seconds_count', { kind: 'mutex' }),
+    0,
+    'a timed-out wait is no hand-off',
+  );
   // Closing a session that waits and holds: its records go; a later session reusing nothing is clean.
   m.op(t, 'c', acquire(c, 'M', 60_000));
   m.op(t, 'c', { type: 'closeSession', session: c });
@@ -144,7 +190,11 @@ void t.test('a restored state: holds and waits picked up with their log times', 
   m.registry.clear();
   m.op(t, 'b', release(b, 'M'), 500);
   const text = parsePrometheusText(await registry.metrics());
-  t.equal(valueOf(text, 'raftlock_lock_hold_seconds_sum', { kind: 'mutex' }), 0.5, 'the grant time came from the state');
+  t.equal(
+    valueOf(text, 'raftlock_lock_hold_seconds_sum', { kind: 'mutex' }),
+    0.5,
+    'the grant time came from the state',
+  );
 });
 
 void t.test('sweep forgets sessions gone without a notification', async (t) => {

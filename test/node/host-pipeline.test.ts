@@ -40,13 +40,20 @@ t.test('committed entries made durable by an earlier write apply without waiting
   const second = host.drain();
   t.equal(second.writes.length, 1, 'entry 2 is written');
   t.equal(machine.applied, 1, 'entry 1 applied while entry 2 is being written');
-  t.same(second.replies.map((r) => [r.requestId, r.code]), [['a', 'OK']], 'its client is answered in the same drain');
+  t.same(
+    second.replies.map((r) => [r.requestId, r.code]),
+    [['a', 'OK']],
+    'its client is answered in the same drain',
+  );
   t.equal(core.advanced.length, 1, 'the Ready itself is not advanced before its write');
 
   host.persisted(second.writes[0]?.seq ?? -1);
   const third = host.drain();
   t.equal(machine.applied, 2, 'entry 2 applies once its own write is durable');
-  t.same(third.replies.map((r) => [r.requestId, r.code]), [['b', 'OK']]);
+  t.same(
+    third.replies.map((r) => [r.requestId, r.code]),
+    [['b', 'OK']],
+  );
   t.equal(core.advanced.length, 2);
 });
 
@@ -56,7 +63,9 @@ t.test('a Ready whose write replaces a suffix applies nothing from that suffix e
   host.persisted(host.drain().writes[0]?.seq ?? -1);
   // A new leader overwrites index 2 and commits through it in the same Ready.
   const replaced = commandEntry(2, 2, encodeEnvelope(3, new Uint8Array([22])));
-  core.readies.push(readyOf({ hardState: hard(2, 2), entries: [replaced], committed: [entry(1, 1), replaced], mustSync: true }));
+  core.readies.push(
+    readyOf({ hardState: hard(2, 2), entries: [replaced], committed: [entry(1, 1), replaced], mustSync: true }),
+  );
   const out = host.drain();
   t.equal(machine.applied, 1, 'index 1 (durable, unchanged) applies at once; index 2 waits for its write');
   host.persisted(out.writes[0]?.seq ?? -1);
@@ -69,7 +78,10 @@ t.test('a Ready carrying a snapshot applies nothing before its write', async (t)
   core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1)], mustSync: true }));
   host.persisted(host.drain().writes[0]?.seq ?? -1);
   const snapshotData = encodeEnvelope(5, new HashMachine().snapshot());
-  const snapshot = { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1, n2], learners: [] } }, data: snapshotData };
+  const snapshot = {
+    meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1, n2], learners: [] } },
+    data: snapshotData,
+  };
   core.readies.push(readyOf({ hardState: hard(1, 3), snapshot, committed: [], mustSync: true }));
   host.drain();
   t.equal(machine.applied, 0, 'the committed entry before the snapshot is not applied early');
@@ -114,7 +126,9 @@ t.test('a deferred snapshot of early-applied entries compacts only once the core
   host.persisted(host.drain().writes[0]?.seq ?? -1);
   // Entries 1-2 commit in a Ready that also writes entry 3: they apply early, and the snapshot
   // policy asks for index 2 while the core has not advanced past them yet.
-  core.readies.push(readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  core.readies.push(
+    readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }),
+  );
   const out = host.drain();
   t.same(out.snapshotRequests, [{ index: 2 }], 'the request covers the early-applied entries');
   t.equal(core.applied, 0, 'the core has not advanced them');
@@ -122,28 +136,41 @@ t.test('a deferred snapshot of early-applied entries compacts only once the core
   t.same(core.compacted, [], 'but nothing is compacted before the core advances');
   host.persisted(out.writes[0]?.seq ?? -1);
   const after = host.drain();
-  t.same(core.compacted.map((c) => c.index), [2], 'compacted once advanced');
+  t.same(
+    core.compacted.map((c) => c.index),
+    [2],
+    'compacted once advanced',
+  );
   t.equal(after.writes.find((w) => w.snapshot !== null)?.snapshot?.meta.index, 2, 'and the snapshot is written');
 });
 
-t.test('an on-demand snapshot asked for while another waits for the core is requested after it is written', async (t) => {
-  const { host, core } = makeHost(0, 'deferred');
-  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
-  host.persisted(host.drain().writes[0]?.seq ?? -1);
-  core.readies.push(readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }));
-  const out = host.drain();
-  t.equal(host.snapshotNow(), 2, 'the operator asks once 1-2 applied early');
-  t.same(host.drain().snapshotRequests, [{ index: 2 }]);
-  t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true);
-  t.equal(host.snapshotPending, null, 'taken, waiting for the core: no request outstanding');
-  t.equal(host.snapshotNow(), 2, 'asked again meanwhile');
-  t.same(host.drain().snapshotRequests, [], 'no second request while the first waits for the core');
-  host.persisted(out.writes[0]?.seq ?? -1);
-  core.readies.push(readyOf({ hardState: hard(1, 3), committed: [entry(3, 3)] }));
-  const after = host.drain();
-  t.same(core.compacted.map((c) => c.index), [2], 'the first is written once the core advanced');
-  t.same(after.snapshotRequests, [{ index: 3 }], 'the second wish is kept and asked for at the next drain');
-});
+t.test(
+  'an on-demand snapshot asked for while another waits for the core is requested after it is written',
+  async (t) => {
+    const { host, core } = makeHost(0, 'deferred');
+    core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+    host.persisted(host.drain().writes[0]?.seq ?? -1);
+    core.readies.push(
+      readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }),
+    );
+    const out = host.drain();
+    t.equal(host.snapshotNow(), 2, 'the operator asks once 1-2 applied early');
+    t.same(host.drain().snapshotRequests, [{ index: 2 }]);
+    t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true);
+    t.equal(host.snapshotPending, null, 'taken, waiting for the core: no request outstanding');
+    t.equal(host.snapshotNow(), 2, 'asked again meanwhile');
+    t.same(host.drain().snapshotRequests, [], 'no second request while the first waits for the core');
+    host.persisted(out.writes[0]?.seq ?? -1);
+    core.readies.push(readyOf({ hardState: hard(1, 3), committed: [entry(3, 3)] }));
+    const after = host.drain();
+    t.same(
+      core.compacted.map((c) => c.index),
+      [2],
+      'the first is written once the core advanced',
+    );
+    t.same(after.snapshotRequests, [{ index: 3 }], 'the second wish is kept and asked for at the next drain');
+  },
+);
 
 t.test('a refused peer is reported to the core as down, any other failure as unreachable', async (t) => {
   // docs/raft.md "A dead leader": only a refused connection proves the peer's process is gone.

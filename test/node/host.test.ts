@@ -20,9 +20,22 @@ import { makeHost } from './fixtures/make-host.js';
 const n1 = nodeId('n1');
 const n2 = nodeId('n2');
 
-
-const heartbeat = (to: NodeId): Message => ({ type: 'Heartbeat', from: n1, to, term: 1 as Term, commit: 0 as LogIndex, context: null });
-const voteResponse = (to: NodeId): Message => ({ type: 'RequestVoteResponse', from: n1, to, term: 1 as Term, preVote: false, granted: true });
+const heartbeat = (to: NodeId): Message => ({
+  type: 'Heartbeat',
+  from: n1,
+  to,
+  term: 1 as Term,
+  commit: 0 as LogIndex,
+  context: null,
+});
+const voteResponse = (to: NodeId): Message => ({
+  type: 'RequestVoteResponse',
+  from: n1,
+  to,
+  term: 1 as Term,
+  preVote: false,
+  granted: true,
+});
 
 t.test('Ready rule: nothing is sent, applied, replied or advanced before persisted(seq)', async (t) => {
   const { host, core, machine } = makeHost();
@@ -67,7 +80,8 @@ t.test('Ready rule: nothing is sent, applied, replied or advanced before persist
   t.equal(out2.replies.length, 1);
   const reply = out2.replies[0];
   t.equal(reply?.code, 'OK');
-  if (reply?.code === 'OK' && reply.kind === 'write') t.equal(reply.result.index, 1, 'the state machine result comes back');
+  if (reply?.code === 'OK' && reply.kind === 'write')
+    t.equal(reply.result.index, 1, 'the state machine result comes back');
 });
 
 t.test('a follower answers NOT_LEADER with the leader hint and proposes nothing', async (t) => {
@@ -98,14 +112,23 @@ t.test('overwritten entries and lost leadership answer UNKNOWN; applied ones ans
   host.propose('c', new Uint8Array([3]));
   // A new leader's entry of term 2 replaces index 1.
   const other = commandEntry(1, 2, encodeEnvelope(5, new Uint8Array([9])));
-  core.readies.push(readyOf({ entries: [other], hardState: { term: 2 as Term, vote: null, commit: 0 as LogIndex }, mustSync: true }));
+  core.readies.push(
+    readyOf({ entries: [other], hardState: { term: 2 as Term, vote: null, commit: 0 as LogIndex }, mustSync: true }),
+  );
   const out = host.drain();
   t.same(out.replies, [{ requestId: 'a', code: 'UNKNOWN', reason: 'entry overwritten by a new leader' }]);
   host.persisted(out.writes[0]?.seq ?? -1);
   core.role = 'follower';
   core.readies.push(readyOf({ softState: { role: 'follower', leader: n2 } }));
   const lost = host.drain().replies.map((r: HostReply<HashResult>) => [r.requestId, r.code]);
-  t.same(lost, [['b', 'UNKNOWN'], ['c', 'UNKNOWN']], 'leadership lost: outcome unknown');
+  t.same(
+    lost,
+    [
+      ['b', 'UNKNOWN'],
+      ['c', 'UNKNOWN'],
+    ],
+    'leadership lost: outcome unknown',
+  );
   t.equal(host.pendingCount, 0);
 });
 
@@ -163,7 +186,10 @@ t.test('log time continues from the log across leaders and never goes back', asy
   // The state machine never sees time go back, even for an out-of-order stamp.
   core.readies.push(
     readyOf({
-      committed: [commandEntry(1, 1, encodeEnvelope(500, new Uint8Array())), commandEntry(2, 1, encodeEnvelope(400, new Uint8Array()))],
+      committed: [
+        commandEntry(1, 1, encodeEnvelope(500, new Uint8Array())),
+        commandEntry(2, 1, encodeEnvelope(400, new Uint8Array())),
+      ],
     }),
   );
   host.drain();
@@ -225,23 +251,40 @@ t.test('snapshots: every snapshotEntries applied entries, compact and persist; r
   const entries = [1, 2, 3].map((i) => commandEntry(i, 1, encodeEnvelope(i * 10, new Uint8Array([i]))));
   core.readies.push(readyOf({ committed: entries }));
   const out = host.drain();
-  t.same(core.compacted.map((c) => c.index), [3], 'core compacted through the applied index');
+  t.same(
+    core.compacted.map((c) => c.index),
+    [3],
+    'core compacted through the applied index',
+  );
   t.equal(out.writes.length, 1);
   const write = out.writes[0];
-  t.equal(write?.snapshot?.meta.index, 3, 'the write stores the snapshot at the compacted index: storage drops what it covers');
+  t.equal(
+    write?.snapshot?.meta.index,
+    3,
+    'the write stores the snapshot at the compacted index: storage drops what it covers',
+  );
   t.equal(write?.snapshot?.meta.term, 1);
   t.same(write?.snapshot?.meta.conf, { voters: [n1, n2], learners: [] });
   host.persisted(write?.seq ?? -1);
 
   const snapshot = write?.snapshot ?? null;
-  const restarted = makeHost({ persisted: { hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] } });
+  const restarted = makeHost({
+    persisted: { hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] },
+  });
   t.equal(restarted.host.applied, 3, 'applied starts at the snapshot');
   t.equal(restarted.machine.hash, machine.hash, 'state restored from the snapshot');
   t.equal(restarted.host.appliedLogTime, 30, 'log time restored from the snapshot');
 
   const broken = NodeHost.create<HashResult>({
     raft: { ...defaultRaftLimits, id: n1, initialVoters: [n1] },
-    persisted: { hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex }, snapshot: { meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1], learners: [] } }, data: new Uint8Array([1, 2]) }, entries: [] },
+    persisted: {
+      hardState: { term: 1 as Term, vote: null, commit: 3 as LogIndex },
+      snapshot: {
+        meta: { index: 3 as LogIndex, term: 1 as Term, conf: { voters: [n1], learners: [] } },
+        data: new Uint8Array([1, 2]),
+      },
+      entries: [],
+    },
     rng: createRng(1),
     createRaft: (c, p) => new FakeCore(c, p),
     stateMachine: new HashMachine(),
@@ -262,7 +305,11 @@ t.test('snapshots by size: once snapshotBytes of commands were applied since the
   t.equal(host.drain().writes.length, 0, 'two entries stay under the byte threshold');
   core.readies.push(readyOf({ committed: entries.slice(2, 4) }));
   const out = host.drain();
-  t.same(core.compacted.map((c) => c.index), [4], 'crossing the threshold snapshots the applied state');
+  t.same(
+    core.compacted.map((c) => c.index),
+    [4],
+    'crossing the threshold snapshots the applied state',
+  );
   t.equal(out.writes[0]?.snapshot?.meta.index, 4, 'the write stores the snapshot at the compacted index');
 });
 
@@ -277,7 +324,10 @@ t.test('snapshotNow: an on-demand snapshot at the applied index, once per new ap
   const out = host.drain();
   t.equal(out.writes.length, 1);
   t.equal(out.writes[0]?.snapshot?.meta.index, 2);
-  t.same(core.compacted.map((c) => c.index), [2]);
+  t.same(
+    core.compacted.map((c) => c.index),
+    [2],
+  );
   t.equal(host.snapshotNow(), 2, 'nothing new applied: the same index, no second write');
   t.equal(host.drain().writes.length, 0);
 });
@@ -304,60 +354,84 @@ t.test('an installed snapshot replaces the state machine after it is persisted',
 const stamped = (index: number, term: number, timeMs: number): Entry =>
   commandEntry(index, term, encodeEnvelope(timeMs, new Uint8Array([index])));
 
-t.test('deferred snapshot: requested at the applied point, completed later without later entries leaking in', async (t) => {
-  // Raft §7: a snapshot holds the state machine's state at its last included index and that
-  // entry's term and configuration; entries applied while it is being taken belong after it.
-  const { host, core, machine } = makeHost({ snapshotEntries: 3, snapshotMode: 'deferred' });
-  core.readies.push(readyOf({ committed: [1, 2, 3].map((i) => stamped(i, 1, i * 10)) }));
-  const first = host.drain();
-  t.same(first.snapshotRequests, [{ index: 3 }], 'the policy asks for a snapshot at the applied index');
-  t.equal(first.writes.length, 0, 'nothing is written before the bytes come back');
-  t.same(core.compacted, [], 'the core is not compacted before the bytes come back');
-  t.equal(host.snapshotPending, 3);
-  // What a mirror of the machine would encode at index 3 (the machine is at 3 right now).
-  const at3 = machine.snapshot();
-  const hashAt3 = machine.hash;
+t.test(
+  'deferred snapshot: requested at the applied point, completed later without later entries leaking in',
+  async (t) => {
+    // Raft §7: a snapshot holds the state machine's state at its last included index and that
+    // entry's term and configuration; entries applied while it is being taken belong after it.
+    const { host, core, machine } = makeHost({ snapshotEntries: 3, snapshotMode: 'deferred' });
+    core.readies.push(readyOf({ committed: [1, 2, 3].map((i) => stamped(i, 1, i * 10)) }));
+    const first = host.drain();
+    t.same(first.snapshotRequests, [{ index: 3 }], 'the policy asks for a snapshot at the applied index');
+    t.equal(first.writes.length, 0, 'nothing is written before the bytes come back');
+    t.same(core.compacted, [], 'the core is not compacted before the bytes come back');
+    t.equal(host.snapshotPending, 3);
+    // What a mirror of the machine would encode at index 3 (the machine is at 3 right now).
+    const at3 = machine.snapshot();
+    const hashAt3 = machine.hash;
 
-  const learner = nodeId('n3');
-  const later: Entry[] = [
-    stamped(4, 2, 40),
-    { index: 5 as LogIndex, term: 2 as Term, kind: 'config', change: { type: 'addLearner', node: learner } },
-    stamped(6, 2, 60),
-    stamped(7, 2, 70),
-  ];
-  core.readies.push(readyOf({ committed: later }));
-  const second = host.drain();
-  t.same(second.snapshotRequests, [], 'no second request while one is pending, although 4 entries passed');
-  t.equal(host.applied, 7, 'entries keep applying while the snapshot is pending');
+    const learner = nodeId('n3');
+    const later: Entry[] = [
+      stamped(4, 2, 40),
+      { index: 5 as LogIndex, term: 2 as Term, kind: 'config', change: { type: 'addLearner', node: learner } },
+      stamped(6, 2, 60),
+      stamped(7, 2, 70),
+    ];
+    core.readies.push(readyOf({ committed: later }));
+    const second = host.drain();
+    t.same(second.snapshotRequests, [], 'no second request while one is pending, although 4 entries passed');
+    t.equal(host.applied, 7, 'entries keep applying while the snapshot is pending');
 
-  t.equal(host.snapshotTaken(3 as LogIndex, at3), true, 'the completion is accepted');
-  t.same(core.compacted.map((c) => c.index), [3], 'the core is compacted through the requested index');
-  const third = host.drain();
-  t.equal(third.writes.length, 1, 'the snapshot is queued for writing');
-  const write = third.writes[0];
-  t.equal(write?.snapshot?.meta.index, 3, 'the write stores the snapshot at the requested index: storage drops what it covers');
-  t.same(write?.snapshot?.meta, { index: 3, term: 1, conf: { voters: [n1, n2], learners: [] } }, 'term and configuration as of index 3');
-  const envelope = decodeEnvelope(write?.snapshot?.data ?? new Uint8Array(0));
-  t.ok(envelope.ok);
-  if (envelope.ok) {
-    t.equal(envelope.value.logTimeMs, 30, 'the log time recorded at the request, not the later one');
-    t.same(Buffer.from(envelope.value.payload), Buffer.from(at3), 'the bytes handed back');
-  }
-  t.equal(core.compacted[0]?.data, write?.snapshot?.data, 'the core keeps the same envelope it persists');
+    t.equal(host.snapshotTaken(3 as LogIndex, at3), true, 'the completion is accepted');
+    t.same(
+      core.compacted.map((c) => c.index),
+      [3],
+      'the core is compacted through the requested index',
+    );
+    const third = host.drain();
+    t.equal(third.writes.length, 1, 'the snapshot is queued for writing');
+    const write = third.writes[0];
+    t.equal(
+      write?.snapshot?.meta.index,
+      3,
+      'the write stores the snapshot at the requested index: storage drops what it covers',
+    );
+    t.same(
+      write?.snapshot?.meta,
+      { index: 3, term: 1, conf: { voters: [n1, n2], learners: [] } },
+      'term and configuration as of index 3',
+    );
+    const envelope = decodeEnvelope(write?.snapshot?.data ?? new Uint8Array(0));
+    t.ok(envelope.ok);
+    if (envelope.ok) {
+      t.equal(envelope.value.logTimeMs, 30, 'the log time recorded at the request, not the later one');
+      t.same(Buffer.from(envelope.value.payload), Buffer.from(at3), 'the bytes handed back');
+    }
+    t.equal(core.compacted[0]?.data, write?.snapshot?.data, 'the core keeps the same envelope it persists');
 
-  const snapshot = write?.snapshot ?? null;
-  const restarted = makeHost({ persisted: { hardState: { term: 2 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] } });
-  t.equal(restarted.machine.hash, hashAt3, 'the snapshot restores the state at 3');
-  t.not(restarted.machine.hash, machine.hash, 'entries 4..7 did not leak into it');
-  t.same(third.snapshotRequests, [{ index: 7 }], 'the policy counts from 3 again: 4 entries since, so the next one is due');
-});
+    const snapshot = write?.snapshot ?? null;
+    const restarted = makeHost({
+      persisted: { hardState: { term: 2 as Term, vote: null, commit: 3 as LogIndex }, snapshot, entries: [] },
+    });
+    t.equal(restarted.machine.hash, hashAt3, 'the snapshot restores the state at 3');
+    t.not(restarted.machine.hash, machine.hash, 'entries 4..7 did not leak into it');
+    t.same(
+      third.snapshotRequests,
+      [{ index: 7 }],
+      'the policy counts from 3 again: 4 entries since, so the next one is due',
+    );
+  },
+);
 
 t.test('deferred snapshot: completions that are stale, failed or after a stop are dropped safely', async (t) => {
   // A snapshot older than one installed from the leader must never be written after it (Raft §7:
   // a node's snapshot only moves forward), and a stopped node writes nothing.
   const source = new HashMachine();
   source.apply({ index: 1 as LogIndex, term: 1 as Term, logTimeMs: 5, payload: new Uint8Array([9]) });
-  const installed = { meta: { index: 10 as LogIndex, term: 2 as Term, conf: { voters: [n1, n2], learners: [] } }, data: encodeEnvelope(77, source.snapshot()) };
+  const installed = {
+    meta: { index: 10 as LogIndex, term: 2 as Term, conf: { voters: [n1, n2], learners: [] } },
+    data: encodeEnvelope(77, source.snapshot()),
+  };
 
   await t.test('an InstallSnapshot while pending', async (t) => {
     const { host, core, machine } = makeHost({ snapshotEntries: 2, snapshotMode: 'deferred' });

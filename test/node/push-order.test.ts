@@ -15,7 +15,8 @@ function fakeConnection(name: string, written: string[]): ClientConnection {
     clientIds: new Set<string>(),
     sessions: new Set<number>(),
     watches: new Map<number, { id: number; prefix: string; cursor: number }>(),
-    push: (push: PushEvent) => written.push(`${name}:${push.kind === 'event' ? `event:${push.event.type}` : push.kind}`),
+    push: (push: PushEvent) =>
+      written.push(`${name}:${push.kind === 'event' ? `event:${push.event.type}` : push.kind}`),
   };
   return fake as unknown as ClientConnection;
 }
@@ -39,13 +40,29 @@ void t.test('hold endings go out before the answers and the other pushes of the 
     { kind: 'sessionExpired', session: s(1), clientId: 'h' },
     { kind: 'revoked', session: s(1), clientId: 'h', name: 'M', token: tok(5), by: null, reason: 'released' },
   ];
-  routes.route(drain, 8, () => true, () => written.push('other:answer granting L'));
-  t.same(written, ['holder:sessionExpired', 'holder:revoked', 'other:answer granting L', 'other:granted', 'other:event:release']);
+  routes.route(
+    drain,
+    8,
+    () => true,
+    () => written.push('other:answer granting L'),
+  );
+  t.same(written, [
+    'holder:sessionExpired',
+    'holder:revoked',
+    'other:answer granting L',
+    'other:granted',
+    'other:event:release',
+  ]);
   // Breaking check: answering before route() (as the node did) puts the answer first.
 });
 
 void t.test('a drain without notifications still answers', async (t) => {
   const written: string[] = [];
-  new PushRoutes().route([], 3, () => true, () => written.push('answer'));
+  new PushRoutes().route(
+    [],
+    3,
+    () => true,
+    () => written.push('answer'),
+  );
   t.same(written, ['answer']);
 });

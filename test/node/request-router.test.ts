@@ -84,7 +84,13 @@ t.test('the core hint wins over the status leader; no hint falls back to it', as
   router.localAnswered(a, notLeader(n2), 0);
   const b = router.admit({ name: 'b', open: true }, forward, 0);
   router.localAnswered(b, notLeader(null), 0);
-  t.same(world.forwards.map((f) => [f.name, f.leader]), [['a', n2], ['b', n3]]);
+  t.same(
+    world.forwards.map((f) => [f.name, f.leader]),
+    [
+      ['a', n2],
+      ['b', n3],
+    ],
+  );
 });
 
 t.test('with no leader the request is parked and submitted again once one is known', async (t) => {
@@ -178,7 +184,11 @@ t.test('the leader changes mid-forward: the request is retried after the delay, 
   router.tick(150);
   t.equal(world.submitted.length, 2, 'submitted here again (this node may lead by now)');
   router.localAnswered(lastSubmitted(), notLeader(n3), 150);
-  t.same(world.forwards.map((f) => f.leader), [n2, n3], 'then forwarded to the new leader');
+  t.same(
+    world.forwards.map((f) => f.leader),
+    [n2, n3],
+    'then forwarded to the new leader',
+  );
   router.forwardAnswered(ticket, ok, 160);
   t.same(world.answers, [{ name: 'a', result: ok, source: 'outcome' }]);
 });
@@ -278,7 +288,11 @@ t.test('a request held back on its way to the core (hashing a password) resumes 
   const { world, router } = harness();
   const held = router.admit({ name: 'held', open: true }, forward, 0);
   router.resume(held);
-  t.same(world.submitted.map((s) => s.name), ['held', 'held'], 'handed to the core again');
+  t.same(
+    world.submitted.map((s) => s.name),
+    ['held', 'held'],
+    'handed to the core again',
+  );
   const gone: Req = { name: 'gone', open: true };
   const ticket = router.admit(gone, forward, 0);
   gone.open = false;

@@ -5,22 +5,32 @@ import t from 'tap';
 import { sessionId } from '../../src/statemachine/ids.js';
 import { call, command, leaderOf, lockCluster, openSession, tokenOf, waitFor } from '../sim/fixtures/lock-cluster.js';
 
-t.test('keepalives received in one interval become one keepAliveBatch entry, each answered when it commits', async (t) => {
-  // docs/statemachine.md, "Sessions": the leader batches keepalives so their cost is one log entry per interval, not one
-  // per client; each keepalive is still acknowledged only after its batch commits (Raft §5.3).
-  const { sim, applied } = lockCluster(3);
-  const leader = leaderOf(sim);
-  const sessions = [1, 2, 3, 4].map((i) => openSession(sim, leader, `c${i}`, 5_000));
-  const batchesBefore = (applied.get(leader) ?? []).filter((c) => c.type === 'keepAliveBatch').length;
-  const ids: string[] = [];
-  for (let round = 0; round < 10; round++) for (const s of sessions) ids.push(sim.lockKeepAlive(leader, s));
-  const answers = ids.map((id) => waitFor(sim, `keepalive ${id}`, () => sim.lockReply(id)));
-  const batches = (applied.get(leader) ?? []).filter((c) => c.type === 'keepAliveBatch');
-  t.equal(batches.length - batchesBefore, 1, '40 keepalives cost one log entry');
-  const last = batches[batches.length - 1];
-  t.same(last?.type === 'keepAliveBatch' ? [...last.sessions].sort() : null, [...sessions].sort(), 'the batch names each session once');
-  t.ok(answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'), 'every keepalive is answered OK');
-});
+t.test(
+  'keepalives received in one interval become one keepAliveBatch entry, each answered when it commits',
+  async (t) => {
+    // docs/statemachine.md, "Sessions": the leader batches keepalives so their cost is one log entry per interval, not one
+    // per client; each keepalive is still acknowledged only after its batch commits (Raft §5.3).
+    const { sim, applied } = lockCluster(3);
+    const leader = leaderOf(sim);
+    const sessions = [1, 2, 3, 4].map((i) => openSession(sim, leader, `c${i}`, 5_000));
+    const batchesBefore = (applied.get(leader) ?? []).filter((c) => c.type === 'keepAliveBatch').length;
+    const ids: string[] = [];
+    for (let round = 0; round < 10; round++) for (const s of sessions) ids.push(sim.lockKeepAlive(leader, s));
+    const answers = ids.map((id) => waitFor(sim, `keepalive ${id}`, () => sim.lockReply(id)));
+    const batches = (applied.get(leader) ?? []).filter((c) => c.type === 'keepAliveBatch');
+    t.equal(batches.length - batchesBefore, 1, '40 keepalives cost one log entry');
+    const last = batches[batches.length - 1];
+    t.same(
+      last?.type === 'keepAliveBatch' ? [...last.sessions].sort() : null,
+      [...sessions].sort(),
+      'the batch names each session once',
+    );
+    t.ok(
+      answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'),
+      'every keepalive is answered OK',
+    );
+  },
+);
 
 t.test('a queued acquire is granted to the waiter when the holder releases, and pushed on every node', async (t) => {
   // FIFO handover: the release's entry grants the lock to the head waiter with a larger fencing
@@ -29,15 +39,26 @@ t.test('a queued acquire is granted to the waiter when the holder releases, and 
   const leader = leaderOf(sim);
   const a = openSession(sim, leader, 'a', 5_000);
   const b = openSession(sim, leader, 'b', 5_000);
-  const first = tokenOf(command(sim, leader, 'a', 2, { type: 'acquire', session: a, name: 'm', waitMs: 0, lockDelayMs: 0 }));
-  const queued = command(sim, leader, 'b', 2, { type: 'acquire', session: b, name: 'm', waitMs: 3_000, lockDelayMs: 0 });
+  const first = tokenOf(
+    command(sim, leader, 'a', 2, { type: 'acquire', session: a, name: 'm', waitMs: 0, lockDelayMs: 0 }),
+  );
+  const queued = command(sim, leader, 'b', 2, {
+    type: 'acquire',
+    session: b,
+    name: 'm',
+    waitMs: 3_000,
+    lockDelayMs: 0,
+  });
   t.same(queued.code === 'OK' ? queued.value.kind : queued.code, 'queued', 'b waits');
   t.same(command(sim, leader, 'a', 3, { type: 'release', session: a, name: 'm' }).code, 'OK');
   for (const node of sim.names) {
     const grant = waitFor(sim, `grant push on ${node}`, () =>
       (notifications.get(node) ?? []).find((n) => n.kind === 'granted' && n.session === b && n.name === 'm'),
     );
-    t.ok(grant.kind === 'granted' && grant.token > first && grant.clientId === 'b' && grant.seq === 2, `${node} pushes b's grant with a larger token`);
+    t.ok(
+      grant.kind === 'granted' && grant.token > first && grant.clientId === 'b' && grant.seq === 2,
+      `${node} pushes b's grant with a larger token`,
+    );
   }
 });
 
@@ -48,7 +69,15 @@ t.test('a read after an acknowledged write sees it, on a follower too (ReadIndex
   const leader = leaderOf(sim);
   const s = openSession(sim, leader, 'w', 5_000);
   const value = new Uint8Array([7, 8, 9]);
-  const wrote = command(sim, leader, 'w', 2, { type: 'put', session: s, key: 'k', value, ifVersion: null, ephemeral: false, fence: null });
+  const wrote = command(sim, leader, 'w', 2, {
+    type: 'put',
+    session: s,
+    key: 'k',
+    value,
+    ifVersion: null,
+    ephemeral: false,
+    fence: null,
+  });
   t.equal(wrote.code, 'OK');
   const follower = sim.names.find((n) => n !== leader) ?? leader;
   for (const node of [leader, follower]) {
@@ -82,7 +111,12 @@ t.test('a session expires once keepalives stop, and is pushed as expired', async
   const s = openSession(sim, leader, 'e', 1_000);
   tokenOf(command(sim, leader, 'e', 2, { type: 'acquire', session: s, name: 'm', waitMs: 0, lockDelayMs: 0 }));
   const opened = sim.nowMs;
-  waitFor(sim, 'expiry push', () => (notifications.get(leader) ?? []).find((n) => n.kind === 'sessionExpired' && n.session === s), 5_000);
+  waitFor(
+    sim,
+    'expiry push',
+    () => (notifications.get(leader) ?? []).find((n) => n.kind === 'sessionExpired' && n.session === s),
+    5_000,
+  );
   t.ok(sim.nowMs - opened >= 900, `not before its TTL (${sim.nowMs - opened}ms)`);
   const info = call(sim, leader, { kind: 'read', query: { kind: 'session', session: s } });
   t.ok(info.code === 'OK' && info.value.kind === 'sessionInfo' && info.value.session === null, 'the session is gone');
@@ -108,9 +142,13 @@ t.test('log time continues across leader changes: repeated elections do not keep
     sim.runFor(250);
     const now = sim.leader();
     if (now !== null) leaders.add(now);
-    if ((notifications.get(to) ?? []).some((n) => n.kind === 'sessionExpired' && n.session === sessionId(s))) expiredAt = sim.nowMs;
+    if ((notifications.get(to) ?? []).some((n) => n.kind === 'sessionExpired' && n.session === sessionId(s)))
+      expiredAt = sim.nowMs;
   }
   t.ok(leaders.size >= 2, `leadership moved (${[...leaders].join(', ')})`);
   t.not(expiredAt, null, 'the session expired despite the elections');
-  t.ok(expiredAt !== null && expiredAt - opened < 3_000, `within a bounded time (${expiredAt === null ? '-' : expiredAt - opened}ms for a 1000ms TTL)`);
+  t.ok(
+    expiredAt !== null && expiredAt - opened < 3_000,
+    `within a bounded time (${expiredAt === null ? '-' : expiredAt - opened}ms for a 1000ms TTL)`,
+  );
 });

@@ -31,7 +31,11 @@ t.test('client hello: any cluster, matching cluster, redirect flag, refusals', a
   t.ok(redirect.ok && redirect.value.redirect === true, 'redirect flag kept');
   const other = checkClientHello(roundTrip(clientHello('c2', 'app')), 'c1');
   t.equal(other.ok ? '' : other.error.code, 'CLUSTER_MISMATCH');
-  t.equal(other.ok ? '' : other.error.message, `cluster id "c2" does not match this node's cluster id "c1"`, 'names both ids plainly');
+  t.equal(
+    other.ok ? '' : other.error.message,
+    `cluster id "c2" does not match this node's cluster id "c1"`,
+    'names both ids plainly',
+  );
   const stranger = checkClientHello({ GET: '/' }, 'c1');
   t.equal(stranger.ok ? '' : stranger.error.code, 'BAD_HELLO');
   const version = checkClientHello({ ...clientHello('c1', 'a'), version: 99 }, 'c1');
@@ -43,7 +47,10 @@ t.test('client hello: any cluster, matching cluster, redirect flag, refusals', a
 });
 
 t.test('client hello: credentials', async (t) => {
-  const password = checkClientHello(roundTrip(clientHello('c1', 'app', { auth: { user: 'alice', password: 'pw' } })), 'c1');
+  const password = checkClientHello(
+    roundTrip(clientHello('c1', 'app', { auth: { user: 'alice', password: 'pw' } })),
+    'c1',
+  );
   t.ok(password.ok && password.value.auth !== undefined && 'user' in password.value.auth, 'user and password');
   const token = checkClientHello(roundTrip(clientHello('', 'app', { auth: { token: 'abc' } })), 'c1');
   t.ok(token.ok && token.value.auth !== undefined && 'token' in token.value.auth, 'a token');
@@ -63,7 +70,10 @@ t.test('client hello: credentials', async (t) => {
     t.ok(!result.ok && result.error.code === 'BAD_HELLO', `${JSON.stringify(auth).slice(0, 40)} refused`);
     t.match(result.ok ? '' : result.error.message, message);
   }
-  const secret = checkClientHello({ ...clientHello('c1', 'app'), auth: { user: 'alice', password: 's3cret'.repeat(200) } }, 'c1');
+  const secret = checkClientHello(
+    { ...clientHello('c1', 'app'), auth: { user: 'alice', password: 's3cret'.repeat(200) } },
+    'c1',
+  );
   t.notMatch(secret.ok ? '' : secret.error.message, /s3cret/, 'a refusal never echoes the password');
 });
 
@@ -103,7 +113,10 @@ t.test('request envelopes and ops', async (t) => {
     { kind: 'admin', action: { type: 'userRevokeRole', user: 'alice', role: 'jobs' } },
     { kind: 'admin', action: { type: 'roleAdd', role: 'jobs' } },
     { kind: 'admin', action: { type: 'roleDelete', role: 'jobs' } },
-    { kind: 'admin', action: { type: 'roleGrant', role: 'jobs', permission: { prefix: '', rights: ['lock', 'watch'] } } },
+    {
+      kind: 'admin',
+      action: { type: 'roleGrant', role: 'jobs', permission: { prefix: '', rights: ['lock', 'watch'] } },
+    },
     { kind: 'admin', action: { type: 'roleRevoke', role: 'jobs', prefix: 'jobs/' } },
     {
       kind: 'command',
@@ -120,17 +133,38 @@ t.test('request envelopes and ops', async (t) => {
     [{ kind: 'read', query: { kind: 'locks', prefix: '', limit: 1e9 } }, 'op.query.limit'],
     [{ kind: 'keepAlive', session: 0, clientId: 'c' }, 'op.session'],
     [{ kind: 'command', command: { type: 'keepAliveBatch', sessions: [] } }, 'only client'],
-    [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 0, op: { type: 'openSession', ttlMs: 5000 } } }, 'seq'],
+    [
+      { kind: 'command', command: { type: 'client', clientId: 'c', seq: 0, op: { type: 'openSession', ttlMs: 5000 } } },
+      'seq',
+    ],
     [{ kind: 'command', command: { type: 'client', clientId: 'c', seq: 1, op: { type: 'nope' } } }, 'command'],
-    [{ kind: 'command', command: { type: 'client', principal: 'root', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs: 5000 } } }, 'command.principal'],
+    [
+      {
+        kind: 'command',
+        command: { type: 'client', principal: 'root', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs: 5000 } },
+      },
+      'command.principal',
+    ],
     [{ kind: 'whoami', who: 'me' }, 'op.who'],
     [{ kind: 'read', query: { kind: 'users', prefix: '' } }, 'op.query.prefix'],
     [{ kind: 'admin', action: { type: 'userAdd', user: 'alice' } }, 'op.action.password'],
     [{ kind: 'admin', action: { type: 'userAdd', user: 'bad name', password: null } }, 'op.action.user'],
     [{ kind: 'admin', action: { type: 'userPassword', user: 'alice', password: null } }, 'op.action.password'],
-    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: [] } } }, 'op.action.permission.rights'],
-    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['lock', 'lock'] } } }, 'op.action.permission.rights[1]'],
-    [{ kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['fly'] } } }, 'op.action.permission.rights[0]'],
+    [
+      { kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: [] } } },
+      'op.action.permission.rights',
+    ],
+    [
+      {
+        kind: 'admin',
+        action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['lock', 'lock'] } },
+      },
+      'op.action.permission.rights[1]',
+    ],
+    [
+      { kind: 'admin', action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p', rights: ['fly'] } } },
+      'op.action.permission.rights[0]',
+    ],
     [{ kind: 'admin', action: { type: 'explode' } }, 'op.action.type'],
   ];
   for (const [op, where] of bad) {
@@ -167,13 +201,19 @@ t.test('server frames: envelopes checked, errors recognised', async (t) => {
   t.notOk(decodeServerFrame({ type: 'Welcome' }).ok);
   const welcome = { type: 'Welcome', clusterId: 'c', nodeId: 'n1', leader: null, members: [] };
   const older = decodeServerFrame(welcome);
-  t.ok(older.ok && older.value.type === 'Welcome' && older.value.principal === null, 'a Welcome without principal: none');
+  t.ok(
+    older.ok && older.value.type === 'Welcome' && older.value.principal === null,
+    'a Welcome without principal: none',
+  );
   const secure = decodeServerFrame({ ...welcome, principal: 'alice', token: 'tok' });
   t.match(secure.ok ? secure.value : null, { principal: 'alice', token: 'tok' }, 'principal and token');
   t.ok(decodeServerFrame({ ...welcome, principal: null }).ok, 'principal null (insecure node)');
   t.notOk(decodeServerFrame({ ...welcome, principal: 'not a name' }).ok);
   t.notOk(decodeServerFrame({ ...welcome, extra: 1 }).ok, 'unknown Welcome fields are refused');
-  t.ok(decodeServerFrame({ type: 'Error', code: 'UNAUTHENTICATED', message: 'x' }).ok, 'UNAUTHENTICATED is an error code');
+  t.ok(
+    decodeServerFrame({ type: 'Error', code: 'UNAUTHENTICATED', message: 'x' }).ok,
+    'UNAUTHENTICATED is an error code',
+  );
   t.ok(decodeServerFrame({ type: 'Response', id: 1, result: { code: 'PERMISSION_DENIED', message: 'x' } }).ok);
 });
 

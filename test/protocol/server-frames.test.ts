@@ -12,9 +12,22 @@ const key = { key: 'k', value: bytes, version: 1, createIndex: 2, modifyIndex: 3
 const permission = { prefix: 'a/', rights: ['lock', 'read'] as const };
 const n1 = nodeId('n1');
 const status = {
-  nodeId: n1, clusterId: 'c', role: 'leader' as const, term: 2, leader: n1, commit: 5, applied: 5,
-  lastIndex: 5, snapshotIndex: 0, voters: [n1], learners: [], lag: [{ id: n1, behind: 0 }],
-  sessions: 1, locks: 0, waiters: 0, connections: 1,
+  nodeId: n1,
+  clusterId: 'c',
+  role: 'leader' as const,
+  term: 2,
+  leader: n1,
+  commit: 5,
+  applied: 5,
+  lastIndex: 5,
+  snapshotIndex: 0,
+  voters: [n1],
+  learners: [],
+  lag: [{ id: n1, behind: 0 }],
+  sessions: 1,
+  locks: 0,
+  waiters: 0,
+  connections: 1,
 };
 const token = fencingToken(4);
 
@@ -42,8 +55,12 @@ const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K 
     kind: 'locks',
     locks: [
       {
-        name: 'L', kind: 'mutex', permits: 1, holders: [{ session: s1, token, mode: 'x' }],
-        waiters: [{ session: sessionId(2), mode: 'x', deadlineMs: 9 }], delayUntilMs: 0,
+        name: 'L',
+        kind: 'mutex',
+        permits: 1,
+        holders: [{ session: s1, token, mode: 'x' }],
+        waiters: [{ session: sessionId(2), mode: 'x', deadlineMs: 9 }],
+        delayUntilMs: 0,
       },
     ],
   },
@@ -51,8 +68,15 @@ const values: { readonly [K in WireValue['kind']]: Extract<WireValue, { kind: K 
   sessionInfo: {
     kind: 'sessionInfo',
     session: {
-      session: s1, clientId: 'c', owner: null, ttlMs: 1000, lastSeenMs: 0, deadlineMs: 1000,
-      holds: ['L'], waits: [], ephemeralKeys: [],
+      session: s1,
+      clientId: 'c',
+      owner: null,
+      ttlMs: 1000,
+      lastSeenMs: 0,
+      deadlineMs: 1000,
+      holds: ['L'],
+      waits: [],
+      ephemeralKeys: [],
     },
   },
   watching: { kind: 'watching', watchId: 1, fromIndex: 7 },

@@ -120,7 +120,10 @@ t.test('PreVote: followers that hear from a leader refuse (pre)votes unless tran
   c.process(n2);
   t.equal(c.status(n2).term, term, 'ignored inside the lease');
   t.equal(c.status(n2).vote, voteBefore, 'vote unchanged');
-  t.notOk(c.queue.some((m) => m.type === 'RequestVoteResponse'), 'no answer at all');
+  t.notOk(
+    c.queue.some((m) => m.type === 'RequestVoteResponse'),
+    'no answer at all',
+  );
   c.node(n2).step(request(true));
   c.process(n2);
   t.equal(c.status(n2).term, term + 1, 'a transfer request is heard');

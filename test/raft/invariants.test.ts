@@ -45,7 +45,10 @@ t.test('the marks are read-only outside RaftLog', async (t) => {
 
 t.test('applied may lag the snapshot only while a restored snapshot is on its way to the host', async (t) => {
   const log = new RaftLog(null, entries([1, 1, 2]), 2);
-  t.same(log.takeCommitted().map((e) => e.index), [1, 2]);
+  t.same(
+    log.takeCommitted().map((e) => e.index),
+    [1, 2],
+  );
   log.appliedTo(2);
   const snapshot = snapshotAt(10, 3);
   log.restore(snapshot);
@@ -86,11 +89,18 @@ t.test('a bootstrap log has nothing on disk: all of it goes out in the first Rea
   const log = new RaftLog(null, entries([1, 1]), 2, 'bootstrap');
   t.equal(log.persisted, 0);
   t.equal(log.unstableFrom, 1);
-  t.same(log.takeUnstable().map((e) => e.index), [1, 2]);
+  t.same(
+    log.takeUnstable().map((e) => e.index),
+    [1, 2],
+  );
 });
 
 t.test('RaftNode checks its invariants after every call into it', async (t) => {
-  const node = createRaftNode({ ...defaultRaftLimits, id: a, initialVoters: [a] }, emptyPersistentState(), createRng(1));
+  const node = createRaftNode(
+    { ...defaultRaftLimits, id: a, initialVoters: [a] },
+    emptyPersistentState(),
+    createRng(1),
+  );
   node.campaign();
   while (node.hasReady()) node.advance(node.ready());
   t.equal(node.status().role, 'leader');

@@ -71,7 +71,10 @@ t.test('removing a voter: it stops counting and stops receiving entries', async 
   c.propose(n1, 'z');
   c.tickAll(2);
   t.same(c.commands(n2), ['z'], 'two voters commit');
-  t.notOk(c.delivered.slice(before).some((m) => m.to === n3), 'nothing is sent to the removed node');
+  t.notOk(
+    c.delivered.slice(before).some((m) => m.to === n3),
+    'nothing is sent to the removed node',
+  );
   t.notOk(c.status(n1).progress.some((p) => p.id === n3));
   t.same(c.status(n3).conf.voters, [n1, n2], 'the removed node got its removal entry');
   const term = c.status(n3).term;

@@ -66,7 +66,10 @@ t.test('a deposed leader rejoins and its uncommitted entries are replaced (§5.3
   c.tickAll(3);
   t.equal(c.status(n1).leader, leader);
   for (const id of c.ids) t.same(c.commands(id), ['kept'], `${id} applied only the new leader's entry`);
-  t.notOk(c.logOf(n1).some((e) => e.includes('cmd(5B)')), 'lost entries are gone from the disk');
+  t.notOk(
+    c.logOf(n1).some((e) => e.includes('cmd(5B)')),
+    'lost entries are gone from the disk',
+  );
   t.equal(c.checkApplied(), null);
 });
 
@@ -93,7 +96,11 @@ t.test('fast backtracking repairs a follower divergent over many terms in a few 
   const appends = c.delivered.filter(appendsTo(n3));
   t.ok(rejections.length <= 3, `${rejections.length} rejected appends for 2 conflicting terms`);
   t.ok(appends.length <= 6, `${appends.length} appends to repair 606 entries`);
-  t.same(c.disk(n3).entries.map((e) => e.term), c.disk(n1).entries.map((e) => e.term), 'logs now match');
+  t.same(
+    c.disk(n3).entries.map((e) => e.term),
+    c.disk(n1).entries.map((e) => e.term),
+    'logs now match',
+  );
   t.equal(c.status(n3).commit, c.status(n1).commit);
   t.equal(c.checkApplied(), null);
 });
@@ -143,8 +150,18 @@ t.test('Figure 8: a leader does not commit an older-term entry by counting repli
   c.deliver(append(n3, base, [entryA]));
   c.deliver(append(n2, base + 1, []));
   c.stabilize();
-  t.same(c.status(n1).progress.filter((p) => p.match === base + 1).map((p) => p.id), [n2, n3], 'S1 knows');
-  t.same([n1, n2, n3].map((id) => c.disk(id).entries.find((e) => e.index === base + 1)?.term), [2, 2, 2]);
+  t.same(
+    c
+      .status(n1)
+      .progress.filter((p) => p.match === base + 1)
+      .map((p) => p.id),
+    [n2, n3],
+    'S1 knows',
+  );
+  t.same(
+    [n1, n2, n3].map((id) => c.disk(id).entries.find((e) => e.index === base + 1)?.term),
+    [2, 2, 2],
+  );
   t.equal(c.status(n1).commit, base, 'the term-2 entry on a majority is NOT committed');
   // (d) S1 crashes; S5 restarts and wins term 5 (its last term 3 beats term 2) and overwrites it.
   c.crash(n1);
@@ -188,7 +205,10 @@ t.test('Ready: hardState only when changed, mustSync rules, committed only durab
   c.tickAll(1);
   const heartbeatOnly = c.readies.filter((r) => r.id === n1);
   t.ok(heartbeatOnly.length > 0);
-  t.ok(heartbeatOnly.every((r) => r.ready.hardState === null && !r.ready.mustSync), 'idle heartbeats persist nothing');
+  t.ok(
+    heartbeatOnly.every((r) => r.ready.hardState === null && !r.ready.mustSync),
+    'idle heartbeats persist nothing',
+  );
   c.readies.length = 0;
   c.propose(n1, 'y');
   c.stabilize();
@@ -202,7 +222,9 @@ t.test('Ready: hardState only when changed, mustSync rules, committed only durab
     }
     for (const m of ready.messages) t.not(m.type, 'Heartbeat');
   }
-  const responses = c.readies.flatMap((r) => [...r.ready.earlyMessages]).filter((m) => m.type === 'AppendEntriesResponse');
+  const responses = c.readies
+    .flatMap((r) => [...r.ready.earlyMessages])
+    .filter((m) => m.type === 'AppendEntriesResponse');
   t.same(responses, [], 'responses never go out before the write');
   const node = c.node(n2);
   node.tick();
@@ -245,7 +267,10 @@ t.test('pipelining: appendEntriesMax per message, at most inflightAppendsMax una
   c.process(n1);
   const inFlight = c.queue.filter(appendsTo(n2));
   t.equal(inFlight.length, 3, 'window of three appends');
-  t.ok(inFlight.every((m) => m.type === 'AppendEntries' && m.entries.length === 4), 'four entries each');
+  t.ok(
+    inFlight.every((m) => m.type === 'AppendEntries' && m.entries.length === 4),
+    'four entries each',
+  );
   t.equal(c.status(n1).progress.find((p) => p.id === n2)?.inflight, 3);
   c.stabilize();
   t.equal(c.commands(n2).length, 40, 'the rest follows as acknowledgements free the window');
@@ -280,7 +305,11 @@ t.test('uncommittedBytesMax: proposals are dropped while too many bytes are unco
   c.isolate(n2);
   c.isolate(n3);
   const results = Array.from({ length: 5 }, (_, i) => c.node(n1).propose(bytes(`0123456789${i}`)));
-  t.same(results.map((r) => r.ok), [true, true, true, false, false], '27-byte entries: three fit in 100');
+  t.same(
+    results.map((r) => r.ok),
+    [true, true, true, false, false],
+    '27-byte entries: three fit in 100',
+  );
   const refused = results[3]!;
   t.ok(!refused.ok && refused.error.code === 'DROPPED' && refused.error.reason === 'uncommitted-limit');
   c.heal();

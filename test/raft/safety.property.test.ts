@@ -21,10 +21,20 @@ type Action =
   | { readonly kind: 'restart'; readonly node: number };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(), count: fc.integer({ min: 1, max: 12 }) }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('deliver' as const),
+      pick: fc.nat(),
+      count: fc.integer({ min: 1, max: 12 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick: fc.nat() }) },
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('tick' as const), node: fc.nat(), times: fc.integer({ min: 1, max: 6 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ kind: fc.constant('tick' as const), node: fc.nat(), times: fc.integer({ min: 1, max: 6 }) }),
+  },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('tickAll' as const) }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('propose' as const), node: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const), node: fc.nat() }) },
@@ -80,7 +90,11 @@ function run(size: number, seed: number, actions: readonly Action[]): string | n
         if (leader === null) break;
         const target = at(a.node);
         const conf = c.status(leader).conf;
-        const type = conf.voters.includes(target) ? 'removeNode' : conf.learners.includes(target) ? 'promoteLearner' : 'addLearner';
+        const type = conf.voters.includes(target)
+          ? 'removeNode'
+          : conf.learners.includes(target)
+            ? 'promoteLearner'
+            : 'addLearner';
         c.node(leader).proposeConfChange({ type, node: target });
         c.process(leader);
         break;

@@ -35,30 +35,36 @@ t.test('compact drops entries through the index and keeps the snapshot with the 
   t.equal(c.status(n1).snapshotIndex, s.snapshotIndex, 'compacting below the snapshot is a no-op');
 });
 
-t.test('a far-behind follower gets InstallSnapshot in chunks, installs it once complete, then resumes (§7)', async (t) => {
-  const c = farBehind(64);
-  const snapIndex = c.status(n1).snapshotIndex;
-  c.restart(n3);
-  c.recordReadies = true;
-  c.tickAll(3);
-  const chunks = c.delivered.filter(snapshotChunks(n3));
-  const total = chunks[0]?.type === 'InstallSnapshot' ? chunks[0].totalBytes : 0;
-  t.ok(total > 64 * 3, `snapshot of ${total} bytes`);
-  t.equal(chunks.length, Math.ceil(total / 64), 'one message per chunk');
-  t.ok(chunks.every((m) => m.type === 'InstallSnapshot' && m.data.byteLength <= 64), 'chunks within snapshotChunkBytes');
-  const acks = c.delivered.filter((m) => m.type === 'InstallSnapshotResponse' && m.from === n3);
-  t.equal(acks.length, chunks.length, 'every chunk acknowledged');
-  const installs = c.readies.filter((r) => r.id === n3 && r.ready.snapshot !== null);
-  t.equal(installs.length, 1, 'installed exactly once');
-  t.equal(installs[0]?.ready.snapshot?.meta.index, snapIndex);
-  t.same(c.commands(n3), c.commands(n1), 'state machine restored from the snapshot');
-  c.propose(n1, 'later');
-  c.stabilize();
-  c.tickAll(1);
-  t.same(c.commands(n3).at(-1), 'later', 'replication resumed after the snapshot');
-  t.equal(c.status(n1).progress.find((p) => p.id === n3)?.state, 'replicate');
-  t.equal(c.checkApplied(), null);
-});
+t.test(
+  'a far-behind follower gets InstallSnapshot in chunks, installs it once complete, then resumes (§7)',
+  async (t) => {
+    const c = farBehind(64);
+    const snapIndex = c.status(n1).snapshotIndex;
+    c.restart(n3);
+    c.recordReadies = true;
+    c.tickAll(3);
+    const chunks = c.delivered.filter(snapshotChunks(n3));
+    const total = chunks[0]?.type === 'InstallSnapshot' ? chunks[0].totalBytes : 0;
+    t.ok(total > 64 * 3, `snapshot of ${total} bytes`);
+    t.equal(chunks.length, Math.ceil(total / 64), 'one message per chunk');
+    t.ok(
+      chunks.every((m) => m.type === 'InstallSnapshot' && m.data.byteLength <= 64),
+      'chunks within snapshotChunkBytes',
+    );
+    const acks = c.delivered.filter((m) => m.type === 'InstallSnapshotResponse' && m.from === n3);
+    t.equal(acks.length, chunks.length, 'every chunk acknowledged');
+    const installs = c.readies.filter((r) => r.id === n3 && r.ready.snapshot !== null);
+    t.equal(installs.length, 1, 'installed exactly once');
+    t.equal(installs[0]?.ready.snapshot?.meta.index, snapIndex);
+    t.same(c.commands(n3), c.commands(n1), 'state machine restored from the snapshot');
+    c.propose(n1, 'later');
+    c.stabilize();
+    c.tickAll(1);
+    t.same(c.commands(n3).at(-1), 'later', 'replication resumed after the snapshot');
+    t.equal(c.status(n1).progress.find((p) => p.id === n3)?.state, 'replicate');
+    t.equal(c.checkApplied(), null);
+  },
+);
 
 t.test('a lost chunk is sent again and the transfer resumes where it stopped', async (t) => {
   const c = farBehind(48);
@@ -106,7 +112,10 @@ t.test('a leader that hears nothing back falls back to probing, then retries the
   const started = c.delivered.length;
   c.tickAll(12);
   const after = c.delivered.slice(started);
-  t.ok(after.some((m) => m.type === 'InstallSnapshot' && m.to === n3 && m.offset === 0), 'the chunk was resent');
+  t.ok(
+    after.some((m) => m.type === 'InstallSnapshot' && m.to === n3 && m.offset === 0),
+    'the chunk was resent',
+  );
   t.ok(after.some(appendsTo(n3)), 'gave up waiting and probed');
   c.filter = () => true;
   c.tickAll(30);
@@ -173,7 +182,11 @@ t.test('ReadIndex: a leader waits for an entry of its own term before serving re
   t.same(c2.readStates.get(n1), [], 'held while the no-op is uncommitted');
   c2.filter = () => true;
   c2.tickAll(2);
-  t.same(c2.readStates.get(n1)?.map((r) => r.context), ['early'], 'served once the no-op commits');
+  t.same(
+    c2.readStates.get(n1)?.map((r) => r.context),
+    ['early'],
+    'served once the no-op commits',
+  );
 });
 
 t.test('ReadIndex from a follower is forwarded; the answer comes back as a ReadState', async (t) => {

@@ -81,7 +81,10 @@ for (const { name, compacted, staleAnswer, handover } of readdCases) {
       t.ok(c.node(n1).proposeConfChange({ type: 'addLearner', node: n4 }).ok);
       c.process(n1);
       c.deliver(oldAnswer);
-      t.ok((progressOf(c, n1, n4)?.match ?? 0) > c.status(n4).lastIndex, 'the leader believes the old answer for a moment');
+      t.ok(
+        (progressOf(c, n1, n4)?.match ?? 0) > c.status(n4).lastIndex,
+        'the leader believes the old answer for a moment',
+      );
       c.stabilize();
     } else if (handover) {
       c.filter = (m) => m.to !== n4 && m.from !== n4;
@@ -96,15 +99,30 @@ for (const { name, compacted, staleAnswer, handover } of readdCases) {
     }
     const leader = handover ? n2 : n1;
     const [cutA, cutB] = [n2, n3, n5].filter((id) => id !== leader) as [NodeId, NodeId];
-    t.equal(progressOf(c, leader, n4)?.match ?? 0, c.status(n4).lastIndex, 're-added: the leader knows only what the new n4 acknowledged');
+    t.equal(
+      progressOf(c, leader, n4)?.match ?? 0,
+      c.status(n4).lastIndex,
+      're-added: the leader knows only what the new n4 acknowledged',
+    );
 
     const perTick: number[] = [];
-    for (let tick = 0; tick < 20 && (progressOf(c, leader, n4)?.match ?? 0) < c.status(leader).commit; tick++) perTick.push(tickCounting(c));
-    t.ok((progressOf(c, leader, n4)?.match ?? 0) >= c.status(leader).commit, `caught up within ${perTick.length} ticks`);
-    t.ok(Math.max(0, ...perTick) <= calmTickMessagesMax, `messages per tick bounded over ${perTick.length} tick(s): ${perTick.join(' ')}`);
+    for (let tick = 0; tick < 20 && (progressOf(c, leader, n4)?.match ?? 0) < c.status(leader).commit; tick++)
+      perTick.push(tickCounting(c));
+    t.ok(
+      (progressOf(c, leader, n4)?.match ?? 0) >= c.status(leader).commit,
+      `caught up within ${perTick.length} ticks`,
+    );
+    t.ok(
+      Math.max(0, ...perTick) <= calmTickMessagesMax,
+      `messages per tick bounded over ${perTick.length} tick(s): ${perTick.join(' ')}`,
+    );
     const repair = c.delivered.slice(mark).filter(replicationTo(n4)).length;
     t.ok(repair <= (staleAnswer ? 20 : 12), `${repair} append/snapshot messages to and from n4 while it caught up`);
-    if (compacted) t.ok(c.delivered.slice(mark).some((m) => m.type === 'InstallSnapshot' && m.to === n4), 'through a snapshot');
+    if (compacted)
+      t.ok(
+        c.delivered.slice(mark).some((m) => m.type === 'InstallSnapshot' && m.to === n4),
+        'through a snapshot',
+      );
 
     change(c, leader, { type: 'promoteLearner', node: n4 });
     c.tickAll(2);
@@ -134,7 +152,12 @@ interface LossCase {
 
 const lossCases: readonly LossCase[] = [
   { name: 'appends', nodes: 3, config: {}, compact: false },
-  { name: 'a pipelined window of small appends', nodes: 5, config: { appendEntriesMax: 2, inflightAppendsMax: 4 }, compact: false },
+  {
+    name: 'a pipelined window of small appends',
+    nodes: 5,
+    config: { appendEntriesMax: 2, inflightAppendsMax: 4 },
+    compact: false,
+  },
   { name: 'a snapshot', nodes: 3, config: {}, compact: true },
 ];
 
@@ -159,7 +182,10 @@ for (const lc of lossCases) {
     }
     // The disk lost the writes it had confirmed since `older`.
     c.restartFrom(n3, older);
-    t.ok(c.status(n3).lastIndex < acked, `n3 restarts with ${c.status(n3).lastIndex} of the ${acked} entries it acknowledged`);
+    t.ok(
+      c.status(n3).lastIndex < acked,
+      `n3 restarts with ${c.status(n3).lastIndex} of the ${acked} entries it acknowledged`,
+    );
 
     const perTick: number[] = [];
     for (let tick = 0; tick < 10; tick++) {
@@ -188,7 +214,16 @@ t.test('a rejection at the match index resets that peer to probing from its hint
   const pr = progressOf(c, n1, n2)!;
   const { term } = c.status(n1);
   c.node(n1).reportUnreachable(n2);
-  const lost = c.node(n1).step({ type: 'AppendEntriesResponse', from: n2, to: n1, term, accepted: false, index: pr.match, hintIndex: logIndex(3), hintTerm: mkTerm(1) });
+  const lost = c.node(n1).step({
+    type: 'AppendEntriesResponse',
+    from: n2,
+    to: n1,
+    term,
+    accepted: false,
+    index: pr.match,
+    hintIndex: logIndex(3),
+    hintTerm: mkTerm(1),
+  });
   t.ok(lost.ok);
   const after = progressOf(c, n1, n2)!;
   t.equal(after.state, 'probe');

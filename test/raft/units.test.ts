@@ -21,7 +21,13 @@ function entries(terms: number[], from = 1): Entry[] {
 }
 
 t.test('committedIndex is the highest index on a majority of voters', async (t) => {
-  const match = new Map<NodeId, number>([[a, 9], [b, 7], [c, 3], [d, 7], [e, 1]]);
+  const match = new Map<NodeId, number>([
+    [a, 9],
+    [b, 7],
+    [c, 3],
+    [d, 7],
+    [e, 1],
+  ]);
   const of = (id: NodeId) => match.get(id) ?? 0;
   t.equal(committedIndex([a, b, c, d, e], of), 7);
   t.equal(committedIndex([a, b, c], of), 7);
@@ -32,12 +38,61 @@ t.test('committedIndex is the highest index on a majority of voters', async (t) 
 
 t.test('voteResult: won with a majority, lost when a majority is out of reach', async (t) => {
   const votes = (entries: [NodeId, boolean][]) => new Map(entries);
-  t.equal(voteResult([a, b, c], votes([[a, true], [b, true]])), 'won');
-  t.equal(voteResult([a, b, c], votes([[a, true], [b, false]])), 'pending');
-  t.equal(voteResult([a, b, c], votes([[a, true], [b, false], [c, false]])), 'lost');
-  t.equal(voteResult([a, b, c, d], votes([[a, true], [b, true]])), 'pending', 'half is not a majority');
+  t.equal(
+    voteResult(
+      [a, b, c],
+      votes([
+        [a, true],
+        [b, true],
+      ]),
+    ),
+    'won',
+  );
+  t.equal(
+    voteResult(
+      [a, b, c],
+      votes([
+        [a, true],
+        [b, false],
+      ]),
+    ),
+    'pending',
+  );
+  t.equal(
+    voteResult(
+      [a, b, c],
+      votes([
+        [a, true],
+        [b, false],
+        [c, false],
+      ]),
+    ),
+    'lost',
+  );
+  t.equal(
+    voteResult(
+      [a, b, c, d],
+      votes([
+        [a, true],
+        [b, true],
+      ]),
+    ),
+    'pending',
+    'half is not a majority',
+  );
   t.equal(voteResult([a], votes([[a, true]])), 'won');
-  t.equal(voteResult([a, b, c], votes([[d, true], [e, true], [a, true]])), 'pending', 'non-voters do not count');
+  t.equal(
+    voteResult(
+      [a, b, c],
+      votes([
+        [d, true],
+        [e, true],
+        [a, true],
+      ]),
+    ),
+    'pending',
+    'non-voters do not count',
+  );
   t.ok(hasQuorum([a, b, c], new Set([a, c])));
   t.notOk(hasQuorum([a, b, c, d], new Set([a, c, e])));
 });
@@ -99,23 +154,42 @@ t.test('RaftLog: merge, conflict truncation, hints, marks and asserted invariant
   // Leader's suffix conflicts from index 4 (term 4 instead of 2).
   const merged = log.mergeFrom(entries([2, 4, 4], 3), 0);
   t.same(merged, { truncatedFrom: 4, appendedFrom: 4 });
-  t.same([1, 2, 3, 4, 5].map((i) => log.termAt(i)), [1, 1, 2, 4, 4]);
+  t.same(
+    [1, 2, 3, 4, 5].map((i) => log.termAt(i)),
+    [1, 1, 2, 4, 4],
+  );
   t.equal(log.persisted, 3, 'the replaced suffix is no longer durable');
   t.equal(log.unstableFrom, 4);
   t.same(log.findConflictByTerm(5, 3), { index: 3, term: 2 }, 'hint: last entry with term ≤ 3');
   t.same(log.findConflictByTerm(9, 1), { index: 2, term: 1 });
-  t.same(log.takeUnstable().map((x) => x.index), [4, 5]);
+  t.same(
+    log.takeUnstable().map((x) => x.index),
+    [4, 5],
+  );
   log.stableTo(5, 4);
   t.equal(log.persisted, 5);
   log.commitTo(4);
-  t.same(log.takeCommitted().map((x) => x.index), [1, 2, 3, 4], 'a fresh log re-delivers from the snapshot on');
+  t.same(
+    log.takeCommitted().map((x) => x.index),
+    [1, 2, 3, 4],
+    'a fresh log re-delivers from the snapshot on',
+  );
   t.throws(() => log.mergeFrom(entries([9], 2), 0), AssertionError, 'committed entries are never truncated');
-  t.throws(() => log.append({ index: logIndex(9), term: term(5), kind: 'noop' }), AssertionError, 'indexes are contiguous');
+  t.throws(
+    () => log.append({ index: logIndex(9), term: term(5), kind: 'noop' }),
+    AssertionError,
+    'indexes are contiguous',
+  );
   t.throws(() => new RaftLog(null, [...entries([1]), ...entries([1], 3)], 0), AssertionError, 'a gap is refused');
 });
 
 t.test('RaftLog: slice honours the count and byte limits but always returns one entry', async (t) => {
-  const big: Entry[] = [1, 2, 3, 4].map((i) => ({ index: logIndex(i), term: term(1), kind: 'command', data: new Uint8Array(100) }));
+  const big: Entry[] = [1, 2, 3, 4].map((i) => ({
+    index: logIndex(i),
+    term: term(1),
+    kind: 'command',
+    data: new Uint8Array(100),
+  }));
   const log = new RaftLog(null, big, 0);
   t.equal(log.slice(1, 5, 3).length, 3);
   t.equal(log.slice(1, 5, 10, 250).length, 2);
@@ -154,7 +228,12 @@ t.test('snapshot chunks reassemble in order only; gaps answer the expected offse
 t.test('describe gives one canonical line per entry and message', async (t) => {
   t.equal(describeEntry({ index: logIndex(5), term: term(2), kind: 'command', data: bytes('abc') }), '5/2 cmd(3B)');
   t.equal(
-    describeEntry({ index: logIndex(6), term: term(2), kind: 'config', change: { type: 'addLearner', node: nodeId('n4') } }),
+    describeEntry({
+      index: logIndex(6),
+      term: term(2),
+      kind: 'config',
+      change: { type: 'addLearner', node: nodeId('n4') },
+    }),
     '6/2 addLearner(n4)',
   );
   t.equal(
@@ -171,7 +250,16 @@ t.test('describe gives one canonical line per entry and message', async (t) => {
     'n2→n1 t3 AppendEntriesResponse rejected index=9 hint=4/2',
   );
   t.equal(
-    describeMessage({ type: 'RequestVote', from: a, to: b, term: term(4), preVote: true, lastIndex: logIndex(7), lastTerm: term(3), transfer: false }),
+    describeMessage({
+      type: 'RequestVote',
+      from: a,
+      to: b,
+      term: term(4),
+      preVote: true,
+      lastIndex: logIndex(7),
+      lastTerm: term(3),
+      transfer: false,
+    }),
     'n1→n2 t4 RequestVote pre last=7/3',
   );
 });

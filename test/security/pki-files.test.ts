@@ -60,10 +60,13 @@ t.test('ensureLocalPki refuses a directory it cannot complete safely, before wri
   const caKey = readFileSync(ca.key, 'utf8');
   unlinkSync(ca.key);
   t.same(await ensureLocalPki(dir, nodes), { created: [] }, 'nodes need only ca.crt');
-  await t.rejects(ensureLocalPki(dir, more), new PkiError(
-    `${n4.cert} must be made, but the CA key ${ca.key} is not here: make them where the CA key is ` +
-      '(raftlock certs create-node / create-client) and copy them here',
-  ));
+  await t.rejects(
+    ensureLocalPki(dir, more),
+    new PkiError(
+      `${n4.cert} must be made, but the CA key ${ca.key} is not here: make them where the CA key is ` +
+        '(raftlock certs create-node / create-client) and copy them here',
+    ),
+  );
   writeFileSync(ca.key, caKey, { mode: 0o600 });
 
   const n1 = pkiLayout.node(dir, 'n1');
@@ -76,7 +79,9 @@ t.test('ensureLocalPki refuses a directory it cannot complete safely, before wri
 
   unlinkSync(ca.cert);
   unlinkSync(ca.key);
-  await t.rejects(ensureLocalPki(dir, nodes), { message: /exist but their CA .* does not: restore the CA, or remove .* to start over/ });
+  await t.rejects(ensureLocalPki(dir, nodes), {
+    message: /exist but their CA .* does not: restore the CA, or remove .* to start over/,
+  });
 });
 
 t.test('raftlock certs: create-ca, create-node, create-client, show', async (t) => {
@@ -102,7 +107,10 @@ t.test('raftlock certs: create-ca, create-node, create-client, show', async (t) 
   t.match(show.stdout, /issued by {2}.*: yes\n/);
 
   // Nothing is overwritten without --force (the check and the write are one atomic step).
-  const replacement = await createUserCert({ cert: readFileSync(n1.ca, 'utf8'), key: readFileSync(pkiLayout.ca(dir).key, 'utf8') }, { user: 'ops@example.com' });
+  const replacement = await createUserCert(
+    { cert: readFileSync(n1.ca, 'utf8'), key: readFileSync(pkiLayout.ca(dir).key, 'utf8') },
+    { user: 'ops@example.com' },
+  );
   await t.rejects(writeCertAndKey(ops, replacement, false), {
     message: `${ops.cert} already exists; not overwriting it (use --force to replace it)`,
   });
@@ -111,9 +119,17 @@ t.test('raftlock certs: create-ca, create-node, create-client, show', async (t) 
   await writeCertAndKey(ops, replacement, true);
   t.equal(readFileSync(ops.cert, 'utf8'), replacement.cert, '--force replaces');
   t.equal(modeOf(ops.key), 0o600);
-  t.same(readdirSync(join(dir, 'users')).sort(), ['ops@example.com.crt', 'ops@example.com.key'], 'no temporary file left behind');
+  t.same(
+    readdirSync(join(dir, 'users')).sort(),
+    ['ops@example.com.crt', 'ops@example.com.key'],
+    'no temporary file left behind',
+  );
 });
 
 function readPem(files: { ca: string; cert: string; key: string }): { ca: string; cert: string; key: string } {
-  return { ca: readFileSync(files.ca, 'utf8'), cert: readFileSync(files.cert, 'utf8'), key: readFileSync(files.key, 'utf8') };
+  return {
+    ca: readFileSync(files.ca, 'utf8'),
+    cert: readFileSync(files.cert, 'utf8'),
+    key: readFileSync(files.key, 'utf8'),
+  };
 }

@@ -43,16 +43,21 @@ interface Served {
 async function serve(material: TlsMaterial, requireClientCert: boolean): Promise<Served> {
   const accepted: (CertIdentity | null)[] = [];
   const refused: string[] = [];
-  const server = createTlsServer(material, { requireClientCert }, {
-    onConnection: (socket, identity) => {
-      accepted.push(identity);
-      socket.end('ok');
+  const server = createTlsServer(
+    material,
+    { requireClientCert },
+    {
+      onConnection: (socket, identity) => {
+        accepted.push(identity);
+        socket.end('ok');
+      },
+      onRefused: (refusal) => {
+        if (!/^127\.0\.0\.1:\d+$/.test(refusal.remoteAddress))
+          throw new Error(`remote address ${refusal.remoteAddress}`);
+        refused.push(refusal.reason);
+      },
     },
-    onRefused: (refusal) => {
-      if (!/^127\.0\.0\.1:\d+$/.test(refusal.remoteAddress)) throw new Error(`remote address ${refusal.remoteAddress}`);
-      refused.push(refusal.reason);
-    },
-  });
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -71,7 +76,12 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 type Dialled =
-  | { readonly ok: true; readonly server: CertIdentity | null; readonly serial: string; readonly protocol: string | null }
+  | {
+      readonly ok: true;
+      readonly server: CertIdentity | null;
+      readonly serial: string;
+      readonly protocol: string | null;
+    }
   | { readonly ok: false; readonly error: string };
 
 /** Connects, and counts the connection as accepted only once the server's "ok" arrives. */
@@ -81,7 +91,12 @@ function dial(port: number, options: tls.ConnectionOptions): Promise<Dialled> {
     let error = 'closed before the server answered';
     socket.on('data', () => {
       const cert = socket.getPeerCertificate();
-      resolve({ ok: true, server: identityOfPeerCertificate(cert), serial: cert.serialNumber, protocol: socket.getProtocol() });
+      resolve({
+        ok: true,
+        server: identityOfPeerCertificate(cert),
+        serial: cert.serialNumber,
+        protocol: socket.getProtocol(),
+      });
       socket.destroy();
     });
     socket.on('error', (e) => (error = e.message));
@@ -96,7 +111,12 @@ t.test('node to node mutual TLS: both sides learn who the other is', async (t) =
   const server = await serve(n1, true);
   t.teardown(server.close);
   const dialled = await dial(server.port, clientTlsOptions(n2, { nodeId: 'n1' }));
-  t.same(dialled, { ok: true, server: { kind: 'node', nodeId: 'n1' }, serial: n1.certificate.serialNumber, protocol: 'TLSv1.3' });
+  t.same(dialled, {
+    ok: true,
+    server: { kind: 'node', nodeId: 'n1' },
+    serial: n1.certificate.serialNumber,
+    protocol: 'TLSv1.3',
+  });
   t.same(server.accepted, [{ kind: 'node', nodeId: 'n2' }]);
 });
 
@@ -104,7 +124,12 @@ t.test('peer port: a certificate of another CA, an expired one, or none is refus
   const server = await serve(TlsMaterial.fromPem(pemOf(pki.nodes, 'n1')), true);
   t.teardown(server.close);
   const intruder = pemOf(other.nodes, 'n1');
-  const expired = await createNodeCert(pki.ca, { nodeId: 'n2', hosts: ['127.0.0.1'], notBefore: new Date(Date.now() - 10 * dayMs), validDays: 1 });
+  const expired = await createNodeCert(pki.ca, {
+    nodeId: 'n2',
+    hosts: ['127.0.0.1'],
+    notBefore: new Date(Date.now() - 10 * dayMs),
+    validDays: 1,
+  });
   t.equal((await dial(server.port, clientTlsOptions({ ...intruder, ca: pki.ca.cert }, {}))).ok, false);
   t.equal((await dial(server.port, clientTlsOptions({ ca: pki.ca.cert, ...expired }, {}))).ok, false);
   t.equal((await dial(server.port, clientTlsOptions({ ca: pki.ca.cert }, {}))).ok, false);
@@ -122,16 +147,22 @@ t.test('peer port: a certificate of another CA, an expired one, or none is refus
 
 t.test('serverTlsOptions alone (tls.createServer) refuses certificates of another CA too', async (t) => {
   let handedOn = 0;
-  const server = tls.createServer(serverTlsOptions(TlsMaterial.fromPem(pemOf(pki.nodes, 'n1')), { requireClientCert: true }), (socket) => {
-    handedOn++;
-    socket.end('ok');
-  });
+  const server = tls.createServer(
+    serverTlsOptions(TlsMaterial.fromPem(pemOf(pki.nodes, 'n1')), { requireClientCert: true }),
+    (socket) => {
+      handedOn++;
+      socket.end('ok');
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.address() as AddressInfo;
   const intruder = pemOf(other.nodes, 'n1');
   t.equal((await dial(port, clientTlsOptions({ ...intruder, ca: pki.ca.cert }, {}))).ok, false);
-  t.match(await dial(port, clientTlsOptions(pemOf(pki.nodes, 'n2'), { nodeId: 'n1' })), { ok: true, protocol: 'TLSv1.3' });
+  t.match(await dial(port, clientTlsOptions(pemOf(pki.nodes, 'n2'), { nodeId: 'n1' })), {
+    ok: true,
+    protocol: 'TLSv1.3',
+  });
   t.equal(handedOn, 1);
 });
 
@@ -149,7 +180,10 @@ t.test('the server must prove the node id the client expects', async (t) => {
   t.equal(posing?.message, 'server certificate proves user root; expected node n1');
   t.equal(posing?.code, 'ERR_RAFTLOCK_SERVER_IDENTITY');
   t.match(checkNodeServerIdentity({}, {})?.message, /proves no raftlock identity .*expected a node certificate/);
-  t.equal(checkNodeServerIdentity({ subjectaltname: 'URI:raftlock:node:n1, IP Address:127.0.0.1' }, { nodeId: 'n1' }), undefined);
+  t.equal(
+    checkNodeServerIdentity({ subjectaltname: 'URI:raftlock:node:n1, IP Address:127.0.0.1' }, { nodeId: 'n1' }),
+    undefined,
+  );
 
   // A process holding a user certificate cannot serve as a node either: it lacks the serverAuth
   // usage, so verification stops before the identity check is even asked.
@@ -166,7 +200,11 @@ t.test('client port: a certificate is optional, but one that fails is refused, n
   t.teardown(server.close);
   const alice = pemOf(pki.users, 'alice');
   const intruder = pemOf(other.users, 'root');
-  const expired = await createUserCert(pki.ca, { user: 'bob', notBefore: new Date(Date.now() - 10 * dayMs), validDays: 1 });
+  const expired = await createUserCert(pki.ca, {
+    user: 'bob',
+    notBefore: new Date(Date.now() - 10 * dayMs),
+    validDays: 1,
+  });
   t.ok((await dial(server.port, clientTlsOptions({ ca: pki.ca.cert }, {}))).ok);
   t.ok((await dial(server.port, clientTlsOptions(alice, {}))).ok);
   t.equal((await dial(server.port, clientTlsOptions({ ...intruder, ca: pki.ca.cert }, {}))).ok, false);
@@ -190,9 +228,14 @@ t.test('CA rotation: a ca.crt holding two CAs (even of one name) accepts certifi
   t.ok(checkTlsPem({ ca: newCa.cert, ...n3 }, Date.now(), 'n3').ok, 'signed with the CA cert that matches the key');
   const server = await serve(TlsMaterial.fromPem({ ca: bundle, ...n1 }), true);
   t.teardown(server.close);
-  t.match(await dial(server.port, clientTlsOptions(TlsMaterial.fromPem({ ca: bundle, ...n2 }), { nodeId: 'n1' })), { ok: true });
+  t.match(await dial(server.port, clientTlsOptions(TlsMaterial.fromPem({ ca: bundle, ...n2 }), { nodeId: 'n1' })), {
+    ok: true,
+  });
   t.match(await dial(server.port, clientTlsOptions({ ca: bundle, ...n3 }, { nodeId: 'n1' })), { ok: true });
-  t.same(server.accepted, [{ kind: 'node', nodeId: 'n2' }, { kind: 'node', nodeId: 'n3' }]);
+  t.same(server.accepted, [
+    { kind: 'node', nodeId: 'n2' },
+    { kind: 'node', nodeId: 'n3' },
+  ]);
 });
 
 t.test('checkTlsPem refuses expired, not yet valid, foreign and mismatched material', async (t) => {
@@ -201,7 +244,12 @@ t.test('checkTlsPem refuses expired, not yet valid, foreign and mismatched mater
   const good = pemOf(pki.nodes, 'n2');
   t.same(checkTlsPem(good, now, 'n2'), { ok: true, value: good });
 
-  const expired = await createNodeCert(pki.ca, { nodeId: 'n2', hosts: ['127.0.0.1'], notBefore: new Date(now - 10 * dayMs), validDays: 1 });
+  const expired = await createNodeCert(pki.ca, {
+    nodeId: 'n2',
+    hosts: ['127.0.0.1'],
+    notBefore: new Date(now - 10 * dayMs),
+    validDays: 1,
+  });
   const expiredOn = new Date(now - 9 * dayMs).toISOString();
   t.same(checkTlsPem({ ca: pki.ca.cert, ...expired }, now, 'n2'), {
     ok: false,
@@ -216,29 +264,53 @@ t.test('checkTlsPem refuses expired, not yet valid, foreign and mismatched mater
   });
 
   const oldCa = await createCa({ commonName: 'old CA', notBefore: new Date(now - 20 * dayMs), validDays: 5 });
-  const underOldCa = await createNodeCert(oldCa, { nodeId: 'n2', hosts: ['127.0.0.1'], notBefore: new Date(now - 20 * dayMs), validDays: 400 });
-  t.match(checkTlsPem({ ca: oldCa.cert, ...underOldCa }, now, 'n2'), { ok: false, error: /^n2 CA certificate expired on / });
+  const underOldCa = await createNodeCert(oldCa, {
+    nodeId: 'n2',
+    hosts: ['127.0.0.1'],
+    notBefore: new Date(now - 20 * dayMs),
+    validDays: 400,
+  });
+  t.match(checkTlsPem({ ca: oldCa.cert, ...underOldCa }, now, 'n2'), {
+    ok: false,
+    error: /^n2 CA certificate expired on /,
+  });
 
   t.match(checkTlsPem({ ...good, ca: other.ca.cert }, now, 'n2'), {
     ok: false,
-    error: /^n2 certificate \(CN=n2, issued by CN=raftlock throwaway CA \w+\) was not issued by the CA of n2 CA certificate \(CN=raftlock throwaway CA \w+\)$/,
+    error:
+      /^n2 certificate \(CN=n2, issued by CN=raftlock throwaway CA \w+\) was not issued by the CA of n2 CA certificate \(CN=raftlock throwaway CA \w+\)$/,
   });
   t.same(checkTlsPem({ ...good, key: pemOf(pki.nodes, 'n3').key }, now, 'n2'), {
     ok: false,
     error: 'n2 key is not the private key of n2 certificate',
   });
-  t.match(checkTlsPem({ ...good, cert: 'garbage' }, now, 'n2'), { ok: false, error: /^n2 certificate is not a PEM certificate/ });
-  t.match(checkTlsPem({ ...good, ca: '' }, now, 'n2'), { ok: false, error: 'n2 CA certificate holds no PEM certificate' });
-  t.match(checkTlsPem({ ca: pki.ca.cert, cert: pki.ca.cert, key: pki.ca.key }, now, 'ca'), { ok: false, error: /^ca certificate proves no raftlock identity/ });
+  t.match(checkTlsPem({ ...good, cert: 'garbage' }, now, 'n2'), {
+    ok: false,
+    error: /^n2 certificate is not a PEM certificate/,
+  });
+  t.match(checkTlsPem({ ...good, ca: '' }, now, 'n2'), {
+    ok: false,
+    error: 'n2 CA certificate holds no PEM certificate',
+  });
+  t.match(checkTlsPem({ ca: pki.ca.cert, cert: pki.ca.cert, key: pki.ca.key }, now, 'ca'), {
+    ok: false,
+    error: /^ca certificate proves no raftlock identity/,
+  });
   // During a CA rotation ca.crt holds both CAs; certificates of either are accepted.
   t.ok(checkTlsPem({ ...good, ca: `${other.ca.cert}${pki.ca.cert}` }, now, 'n2').ok);
 });
 
 t.test('what a subjectaltname proves', async (t) => {
-  t.same(identityOfSubjectAltName('URI:raftlock:node:n1, IP Address:10.0.0.1, DNS:n1.example'), { kind: 'node', nodeId: 'n1' });
+  t.same(identityOfSubjectAltName('URI:raftlock:node:n1, IP Address:10.0.0.1, DNS:n1.example'), {
+    kind: 'node',
+    nodeId: 'n1',
+  });
   t.same(identityOfSubjectAltName('URI:raftlock:user:ops@example.com'), { kind: 'user', user: 'ops@example.com' });
   // node:tls prints a value holding a comma as a JSON string; it cannot smuggle in a second URI.
-  t.same(identityOfSubjectAltName('DNS:"x, URI:raftlock:node:n1", URI:raftlock:user:bob'), { kind: 'user', user: 'bob' });
+  t.same(identityOfSubjectAltName('DNS:"x, URI:raftlock:node:n1", URI:raftlock:user:bob'), {
+    kind: 'user',
+    user: 'bob',
+  });
   t.equal(identityOfSubjectAltName('URI:raftlock:node:n1, URI:raftlock:user:bob'), null, 'two identities prove none');
   t.equal(identityOfSubjectAltName('URI:raftlock:node:n1, URI:RAFTLOCK:node:n2'), null);
   t.equal(identityOfSubjectAltName('URI:raftlock:node:-bad'), null);
@@ -268,7 +340,10 @@ t.test('reload: a bad file keeps the old certificate; a good one reaches new con
   t.match(await dial(server.port, clientTlsOptions(n2, { nodeId: 'n1' })), { ok: true, serial: serial1 });
 
   writeFileSync(files.key, 'not a key');
-  t.match(material.reload(Date.now()), { ok: false, error: new RegExp(`^${files.key} is not a PEM private key .*; keeping the current certificate$`) });
+  t.match(material.reload(Date.now()), {
+    ok: false,
+    error: new RegExp(`^${files.key} is not a PEM private key .*; keeping the current certificate$`),
+  });
   t.match(await dial(server.port, clientTlsOptions(n2, { nodeId: 'n1' })), { ok: true, serial: serial1 });
 
   const impostor = pemOf(pki.nodes, 'n3');

@@ -55,7 +55,10 @@ void t.test('the frames of one turn reach the socket as one buffer, in order', a
   t.equal(stuck.handed.length, 0, 'nothing before the turn ends');
   await tick();
   t.equal(stuck.handed.length, 1);
-  t.same(framesIn(stuck.handed), [0, 1, 2, 3, 4].map((n) => ({ n })));
+  t.same(
+    framesIn(stuck.handed),
+    [0, 1, 2, 3, 4].map((n) => ({ n })),
+  );
 });
 
 void t.test('while the socket does not drain, each turn waits as one buffer and goes out on drain', async (t) => {

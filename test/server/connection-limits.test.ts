@@ -38,13 +38,21 @@ t.test('idle connections from one source do not lock a real client out', async (
   }
   await eventually(async () => (closed.size >= 12 ? true : undefined), 5000, 'the excess to be closed');
   t.equal(closed.size, 12, 'beyond 8 from one address, connections are closed at once');
-  t.match(cluster.lines.join('\n'), /client connection refused remote=127\.0\.0\.2:\d+ reason="127\.0\.0\.2 already has 8 connections open/, 'and each refusal is logged');
+  t.match(
+    cluster.lines.join('\n'),
+    /client connection refused remote=127\.0\.0\.2:\d+ reason="127\.0\.0\.2 already has 8 connections open/,
+    'and each refusal is logged',
+  );
 
   // The pending budget is full of the flood; a real client still gets in and works.
   const root = await SecureClient.connect({ port, tls: userTls(cluster.userPems.get('root')!) });
   t.teardown(() => root.close());
   t.match(await root.request({ kind: 'whoami' }), { code: 'OK', value: { kind: 'whoami', principal: 'root' } });
-  t.match(cluster.lines.join('\n'), /client connection refused remote=127\.0\.0\.2:\d+ reason="evicted: too many connections are awaiting authentication"/, 'it evicted one of the flood');
+  t.match(
+    cluster.lines.join('\n'),
+    /client connection refused remote=127\.0\.0\.2:\d+ reason="evicted: too many connections are awaiting authentication"/,
+    'it evicted one of the flood',
+  );
   // A second source flooding evicts the first flood's connections, never the authenticated client.
   for (let i = 0; i < 8; i++) {
     const socket = await openIdle(port, '127.0.0.3');
@@ -78,7 +86,11 @@ t.test('idle connections and slow frames are closed', async (t) => {
   const started = Date.now();
   await quiet.waitClosed(5000);
   t.ok(Date.now() - started >= 550, 'the idle one is closed after the idle timeout');
-  t.match(cluster.lines.join('\n'), /client connection closed remote=127\.0\.0\.1:\d+ user=root reason=".*idle/, 'and the log says why');
+  t.match(
+    cluster.lines.join('\n'),
+    /client connection closed remote=127\.0\.0\.1:\d+ user=root reason=".*idle/,
+    'and the log says why',
+  );
 
   // A frame trickled byte by byte misses its deadline.
   const slow = await SecureClient.connect({ port, tls });
@@ -92,5 +104,9 @@ t.test('idle connections and slow frames are closed', async (t) => {
   t.teardown(() => clearInterval(trickle));
   const reason = await slow.waitClosed(5000);
   t.match(reason, /closed|reset/i, 'the slow frame closed the connection');
-  t.match(cluster.lines.join('\n'), /client connection closed .*reason=".*frameDeadlineMs 150/, 'a frame deadline, logged');
+  t.match(
+    cluster.lines.join('\n'),
+    /client connection closed .*reason=".*frameDeadlineMs 150/,
+    'a frame deadline, logged',
+  );
 });

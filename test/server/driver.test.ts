@@ -11,7 +11,8 @@ import type { PersistentState } from '../../src/raft/types.js';
 import type { DurableLog, PersistRequest } from '../../src/node/durable-log.js';
 import type { PeerTransport } from '../../src/node/transport.js';
 
-const heartbeat = (n: number): Message => ({ type: 'Heartbeat', from: 'n1', to: 'n2', term: n, commit: 0 }) as unknown as Message;
+const heartbeat = (n: number): Message =>
+  ({ type: 'Heartbeat', from: 'n1', to: 'n2', term: n, commit: 0 }) as unknown as Message;
 
 class ScriptedNode implements DrivenNode<DrainedOutput> {
   events: string[] = [];
@@ -80,7 +81,11 @@ class ScriptedTransport implements PeerTransport {
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** A driver over a fresh scripted node, log and transport; `options` replace the defaults. */
-function scripted(options: Partial<DriverOptions<DrainedOutput>> = {}): { node: ScriptedNode; log: ScriptedLog; driver: Driver<DrainedOutput> } {
+function scripted(options: Partial<DriverOptions<DrainedOutput>> = {}): {
+  node: ScriptedNode;
+  log: ScriptedLog;
+  driver: Driver<DrainedOutput>;
+} {
   const node = new ScriptedNode();
   const log = new ScriptedLog(node.events);
   const driver = new Driver<DrainedOutput>({
@@ -112,7 +117,11 @@ t.test('one drain per turn, early messages first, persisted in order, fail-stop 
   log.completeAll();
   await turn();
   await turn();
-  t.same(node.events.filter((e) => e.startsWith('persisted')), ['persisted 1', 'persisted 2'], 'completions reported in order');
+  t.same(
+    node.events.filter((e) => e.startsWith('persisted')),
+    ['persisted 1', 'persisted 2'],
+    'completions reported in order',
+  );
 
   now = 2000;
   driver.guard(() => node.tick(now));

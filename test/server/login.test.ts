@@ -14,7 +14,11 @@ import { hashPassword, isPasswordHash, scryptCost, verifyPassword } from '../../
 t.test('password hashes: scrypt, salted, in the stored format, checked in constant time', async (t) => {
   const hash = await hashPassword('correct horse');
   const [scheme, N, r, p, salt, digest] = hash.split('$');
-  t.same([scheme, Number(N), Number(r), Number(p)], ['scrypt', scryptCost.N, scryptCost.r, scryptCost.p], 'scrypt$N$r$p$...');
+  t.same(
+    [scheme, Number(N), Number(r), Number(p)],
+    ['scrypt', scryptCost.N, scryptCost.r, scryptCost.p],
+    'scrypt$N$r$p$...',
+  );
   t.equal(Buffer.from(salt!, 'base64').length, 16, '16-byte salt');
   t.equal(Buffer.from(digest!, 'base64').length, 32);
   t.ok(isPasswordHash(hash));
@@ -23,10 +27,23 @@ t.test('password hashes: scrypt, salted, in the stored format, checked in consta
   t.equal(await verifyPassword('correct horsf', hash), false);
   t.equal(await verifyPassword('correct horse', null), false, 'no hash: never');
   t.equal(await verifyPassword('x', 'scrypt$1024$8$1$AAAA$BBBB'), false, 'an unreadable hash: never');
-  t.equal(isPasswordHash(`scrypt$${2 ** 30}$8$1$${salt}$${digest}`), false, 'a cost beyond the bound is not accepted from storage');
+  t.equal(
+    isPasswordHash(`scrypt$${2 ** 30}$8$1$${salt}$${digest}`),
+    false,
+    'a cost beyond the bound is not accepted from storage',
+  );
   t.equal(isPasswordHash(`scrypt$1000$8$1$${salt}$${digest}`), false, 'N must be a power of two');
   // Parameters travel with the hash: a hash made with other costs still checks.
-  t.equal(await verifyPassword('pw', 'scrypt$16$1$1$c2FsdHNhbHRzYWx0$' + (await import('node:crypto')).scryptSync('pw', Buffer.from('c2FsdHNhbHRzYWx0', 'base64'), 32, { N: 16, r: 1, p: 1 }).toString('base64')), true);
+  t.equal(
+    await verifyPassword(
+      'pw',
+      'scrypt$16$1$1$c2FsdHNhbHRzYWx0$' +
+        (await import('node:crypto'))
+          .scryptSync('pw', Buffer.from('c2FsdHNhbHRzYWx0', 'base64'), 32, { N: 16, r: 1, p: 1 })
+          .toString('base64'),
+    ),
+    true,
+  );
 });
 
 t.test('failed logins back off per address and per user', async (t) => {
@@ -57,7 +74,10 @@ t.test('failed logins back off per address and per user', async (t) => {
 });
 
 t.test('tokens: node-local, expiring, dead with their user or password', async (t) => {
-  const hashes = new Map<string, string | null>([['alice', 'scrypt$a'], ['bob', 'scrypt$b']]);
+  const hashes = new Map<string, string | null>([
+    ['alice', 'scrypt$a'],
+    ['bob', 'scrypt$b'],
+  ]);
   const auth = { passwordHashOf: (user: string) => (hashes.has(user) ? hashes.get(user) : undefined) };
   const tokens = new LoginTokens(1000);
   const a = tokens.issue('alice', 'scrypt$a', 0);
@@ -77,33 +97,84 @@ t.test('tokens: node-local, expiring, dead with their user or password', async (
 
 t.test('a login: certificate first, then password (answered with a token), then token', async (t) => {
   const hash = await hashPassword('pw');
-  const users = new Map<string, string | null>([['root', null], ['alice', hash]]);
+  const users = new Map<string, string | null>([
+    ['root', null],
+    ['alice', hash],
+  ]);
   const directory: LoginDirectory = {
     userExists: (user) => users.has(user),
     passwordHashOf: (user) => (users.has(user) ? users.get(user) : undefined),
     isMember: (node) => node === 'n2',
   };
-  const login = new Login(directory, new LoginThrottle({ freeFailures: 1, baseDelayMs: 5000 }), new LoginTokens(), () => 0);
+  const login = new Login(
+    directory,
+    new LoginThrottle({ freeFailures: 1, baseDelayMs: 5000 }),
+    new LoginTokens(),
+    () => 0,
+  );
   const source = '10.0.0.1';
-  t.match(await login.login({ source, certificate: { kind: 'user', user: 'root' }, auth: { user: 'alice', password: 'wrong' } }), { ok: true, identity: { kind: 'user', user: 'root', via: 'certificate' } }, 'a certificate wins over credentials');
-  t.match(await login.login({ source, certificate: { kind: 'node', nodeId: 'n2' }, auth: undefined }), { ok: true, identity: { kind: 'node', nodeId: nodeId('n2') } }, 'a member node forwards');
-  t.match(await login.login({ source, certificate: { kind: 'node', nodeId: 'n9' }, auth: undefined }), { ok: false, reason: /node n9 .* is not a member/ });
-  t.match(await login.login({ source, certificate: { kind: 'user', user: 'mallory' }, auth: undefined }), { ok: false, reason: /user mallory .* does not exist/ });
+  t.match(
+    await login.login({
+      source,
+      certificate: { kind: 'user', user: 'root' },
+      auth: { user: 'alice', password: 'wrong' },
+    }),
+    { ok: true, identity: { kind: 'user', user: 'root', via: 'certificate' } },
+    'a certificate wins over credentials',
+  );
+  t.match(
+    await login.login({ source, certificate: { kind: 'node', nodeId: 'n2' }, auth: undefined }),
+    { ok: true, identity: { kind: 'node', nodeId: nodeId('n2') } },
+    'a member node forwards',
+  );
+  t.match(await login.login({ source, certificate: { kind: 'node', nodeId: 'n9' }, auth: undefined }), {
+    ok: false,
+    reason: /node n9 .* is not a member/,
+  });
+  t.match(await login.login({ source, certificate: { kind: 'user', user: 'mallory' }, auth: undefined }), {
+    ok: false,
+    reason: /user mallory .* does not exist/,
+  });
   const good = await login.login({ source, certificate: null, auth: { user: 'alice', password: 'pw' } });
   t.match(good, { ok: true, identity: { kind: 'user', user: 'alice', via: 'password' } });
   const token = good.ok ? good.token : undefined;
   t.type(token, 'string');
-  t.match(await login.login({ source, certificate: null, auth: { token: token! } }), { ok: true, identity: { user: 'alice', via: 'token' } });
-  t.match(await login.login({ source, certificate: null, auth: { user: 'root', password: 'pw' } }), { ok: false, reason: /wrong user name or password for root/ }, 'a user without a password cannot log in with one');
-  t.match(await login.login({ source: '10.0.0.2', certificate: null, auth: { user: 'nobody', password: 'pw' } }), { ok: false, reason: /wrong user name or password/ }, 'an unknown user looks the same');
-  t.match(await login.login({ source, certificate: null, auth: { user: 'alice', password: 'x' } }), { ok: false, reason: /wrong/ });
-  t.match(await login.login({ source, certificate: null, auth: { user: 'alice', password: 'pw' } }), { ok: false, reason: /too many failed logins; retry in 5 s/ });
+  t.match(await login.login({ source, certificate: null, auth: { token: token! } }), {
+    ok: true,
+    identity: { user: 'alice', via: 'token' },
+  });
+  t.match(
+    await login.login({ source, certificate: null, auth: { user: 'root', password: 'pw' } }),
+    { ok: false, reason: /wrong user name or password for root/ },
+    'a user without a password cannot log in with one',
+  );
+  t.match(
+    await login.login({ source: '10.0.0.2', certificate: null, auth: { user: 'nobody', password: 'pw' } }),
+    { ok: false, reason: /wrong user name or password/ },
+    'an unknown user looks the same',
+  );
+  t.match(await login.login({ source, certificate: null, auth: { user: 'alice', password: 'x' } }), {
+    ok: false,
+    reason: /wrong/,
+  });
+  t.match(await login.login({ source, certificate: null, auth: { user: 'alice', password: 'pw' } }), {
+    ok: false,
+    reason: /too many failed logins; retry in 5 s/,
+  });
   t.match(await login.login({ source, certificate: null, auth: undefined }), { ok: false, reason: /no credentials/ });
   // The address is waiting, alice (one failure, the free one) is not. Concurrent guesses from a
   // fresh address queue behind one another: the first is checked and fails, which starts alice's
   // back-off, and the rest meet it instead of scrypt.
-  const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => login.login({ source: '10.0.0.3', certificate: null, auth: { user: 'alice', password: `g${i}` } })));
-  t.same(burst.map((o) => (o.ok ? 'ok' : /too many/.test(o.reason) ? 'wait' : 'checked')), ['checked', 'wait', 'wait', 'wait', 'wait'], 'one scrypt check, four refusals');
+  const burst = await Promise.all(
+    Array.from({ length: 5 }, (_, i) =>
+      login.login({ source: '10.0.0.3', certificate: null, auth: { user: 'alice', password: `g${i}` } }),
+    ),
+  );
+  t.same(
+    burst.map((o) => (o.ok ? 'ok' : /too many/.test(o.reason) ? 'wait' : 'checked')),
+    ['checked', 'wait', 'wait', 'wait', 'wait'],
+    'one scrypt check, four refusals',
+  );
 });
 
 t.test('connection budget: per source, and pending connections apart from authenticated ones', async (t) => {

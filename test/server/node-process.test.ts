@@ -30,7 +30,11 @@ t.test('ready on the ready line; SIGTERM stops it gracefully and the exit is rep
   t.equal(describeExit(exit), 'exited with code 0');
   t.notOk(proc.running, 'not running once it exited');
   t.same(proc.exit, exit, 'the exit stays readable');
-  t.same([...lines].sort(), ['bye', 'raftlock node n1 of test', 'starting'], 'stdout and stderr lines reach the callback');
+  t.same(
+    [...lines].sort(),
+    ['bye', 'raftlock node n1 of test', 'starting'],
+    'stdout and stderr lines reach the callback',
+  );
   t.match(proc.output(), /raftlock node n1 of test\n/, 'the kept output');
 });
 
@@ -48,14 +52,17 @@ t.test('a node that ignores SIGTERM is SIGKILLed after the grace period, and the
   t.pass('signalling an ended process is a no-op');
 });
 
-t.test('a node that ends before its ready line refuses readiness, saying how it ended and what it printed', async (t) => {
-  const proc = superviseProcess('n2', standIn(`console.error('bad config'); process.exit(3);`, false), {
-    output: { kind: 'lines', keep: true },
-    tether: 'kill-on-exit',
-  });
-  await t.rejects(proc.ready, { message: 'n2 exited with code 3 before it was ready:\nstarting\nbad config\n' });
-  t.same(await proc.exited, { kind: 'exited', code: 3 });
-});
+t.test(
+  'a node that ends before its ready line refuses readiness, saying how it ended and what it printed',
+  async (t) => {
+    const proc = superviseProcess('n2', standIn(`console.error('bad config'); process.exit(3);`, false), {
+      output: { kind: 'lines', keep: true },
+      tether: 'kill-on-exit',
+    });
+    await t.rejects(proc.ready, { message: 'n2 exited with code 3 before it was ready:\nstarting\nbad config\n' });
+    t.same(await proc.exited, { kind: 'exited', code: 3 });
+  },
+);
 
 t.test('a program that cannot start is reported as failed, not as an exit', async (t) => {
   const proc = superviseProcess(

@@ -6,12 +6,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig } from '../../src/config/cluster-config.js';
 import { parseClusterConfig } from '../../src/config/cluster-config.js';
-import {
-  insecureListenProblem,
-  isLoopbackHost,
-  loadNodeTls,
-  nodeSecurityFor,
-} from '../../src/server/node-security.js';
+import { insecureListenProblem, isLoopbackHost, loadNodeTls, nodeSecurityFor } from '../../src/server/node-security.js';
 import { createCa, createNodeCert, ensureLocalPki, pkiLayout } from '../../src/security/pki.js';
 
 function config(dir: string, security: string, host = '127.0.0.1'): ClusterConfig {
@@ -86,7 +81,10 @@ t.test('TLS material from the PKI directory: the right node, valid now', async (
   const dir = t.testdir();
   const c = config(dir, 'security:\n  pki: ./certs');
   const pki = join(dir, 'certs');
-  await ensureLocalPki(pki, ['n1', 'n2'].map((id) => ({ id, hosts: ['127.0.0.1'] })));
+  await ensureLocalPki(
+    pki,
+    ['n1', 'n2'].map((id) => ({ id, hosts: ['127.0.0.1'] })),
+  );
   const loaded = nodeSecurityFor(c, 'n1', { insecure: false, listen: listenOf(c), nowMs: Date.now() });
   t.equal(loaded.ok && loaded.value.mode === 'tls' ? loaded.value.material.identity.kind : null, 'node');
 
@@ -103,7 +101,12 @@ t.test('TLS material from the PKI directory: the right node, valid now', async (
   mkdirSync(join(dir, 'old', 'nodes'), { recursive: true });
   writeFileSync(join(dir, 'old', 'ca.crt'), ca.cert);
   const day = 24 * 3_600_000;
-  const expired = await createNodeCert(ca, { nodeId: 'n1', hosts: ['127.0.0.1'], validDays: 1, notBefore: new Date(Date.now() - 3 * day) });
+  const expired = await createNodeCert(ca, {
+    nodeId: 'n1',
+    hosts: ['127.0.0.1'],
+    validDays: 1,
+    notBefore: new Date(Date.now() - 3 * day),
+  });
   writeFileSync(join(dir, 'old', 'nodes', 'n1.crt'), expired.cert);
   writeFileSync(join(dir, 'old', 'nodes', 'n1.key'), expired.key);
   const old = loadNodeTls(config(dir, 'security:\n  pki: ./old'), 'n1', Date.now());

@@ -47,12 +47,28 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
   // Forwarded writes and a grant pushed across nodes.
   const sa = sessionOf(await a.command('a', 1, { type: 'openSession', ttlMs: 30_000 }));
   const sb = sessionOf(await b.command('b', 1, { type: 'openSession', ttlMs: 30_000 }));
-  t.match(await a.command('a', 2, { type: 'acquire', session: sa, name: 'L', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
-  t.match(await b.command('b', 2, { type: 'acquire', session: sb, name: 'L', waitMs: 20_000, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
-  t.match(await a.command('a', 3, { type: 'release', session: sa, name: 'L' }), { code: 'OK', value: { kind: 'released' } });
+  t.match(await a.command('a', 2, { type: 'acquire', session: sa, name: 'L', waitMs: 0, lockDelayMs: 0 }), {
+    code: 'OK',
+    value: { kind: 'granted' },
+  });
+  t.match(await b.command('b', 2, { type: 'acquire', session: sb, name: 'L', waitMs: 20_000, lockDelayMs: 0 }), {
+    code: 'OK',
+    value: { kind: 'queued' },
+  });
+  t.match(await a.command('a', 3, { type: 'release', session: sa, name: 'L' }), {
+    code: 'OK',
+    value: { kind: 'released' },
+  });
   const push = await b.waitForPush((p) => p.kind === 'granted');
-  t.match(push, { kind: 'granted', session: sb, name: 'L', clientId: 'b', seq: 2 }, 'the waiter on another node is granted by a push');
-  t.notOk(a.pushes.some((p) => p.kind === 'granted'), 'nobody else is told');
+  t.match(
+    push,
+    { kind: 'granted', session: sb, name: 'L', clientId: 'b', seq: 2 },
+    'the waiter on another node is granted by a push',
+  );
+  t.notOk(
+    a.pushes.some((p) => p.kind === 'granted'),
+    'nobody else is told',
+  );
 
   // Watches: live events, then a resume from before the first one gets it again, in order.
   const watch = await c.request({ kind: 'watch', prefix: 'cfg/', fromIndex: 0 });
@@ -60,44 +76,106 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
   const startsAfter = watch.code === 'OK' && watch.value.kind === 'watching' ? watch.value.fromIndex : 0;
   t.ok(startsAfter > 0, `"from now" names the applied index it starts after (${startsAfter})`);
   const put = (seq: number, key: string, value: string) =>
-    a.command('a', seq, { type: 'put', session: sa, key, value: bytes(value), ifVersion: null, ephemeral: false, fence: null });
+    a.command('a', seq, {
+      type: 'put',
+      session: sa,
+      key,
+      value: bytes(value),
+      ifVersion: null,
+      ephemeral: false,
+      fence: null,
+    });
   await put(4, 'cfg/x', '1');
   await put(5, 'other', '1');
   await put(6, 'cfg/y', '2');
-  await eventually(async () => (c.pushes.filter((p) => p.kind === 'event').length >= 2 ? true : undefined), 5000, 'two events');
+  await eventually(
+    async () => (c.pushes.filter((p) => p.kind === 'event').length >= 2 ? true : undefined),
+    5000,
+    'two events',
+  );
   const events = c.pushes.flatMap((p) => (p.kind === 'event' ? [p.event] : []));
-  t.same(events.map((e) => ('key' in e ? e.key : e.lock)), ['cfg/x', 'cfg/y'], 'only matching events, in order');
+  t.same(
+    events.map((e) => ('key' in e ? e.key : e.lock)),
+    ['cfg/x', 'cfg/y'],
+    'only matching events, in order',
+  );
   const firstIndex = events[0]!.index;
   const resumed = await RawClient.connect({ port: f2!.clientAddress.port });
   t.teardown(() => resumed.close());
   t.match(await resumed.request({ kind: 'watch', prefix: 'cfg/', fromIndex: firstIndex - 1 }), { code: 'OK' });
   await eventually(async () => (resumed.pushes.length >= 2 ? true : undefined), 5000, 'resumed events');
-  t.same(resumed.pushes.map((p) => (p.kind === 'event' ? p.event.index : -1)), events.map((e) => e.index), 'resume replays every event after fromIndex');
+  t.same(
+    resumed.pushes.map((p) => (p.kind === 'event' ? p.event.index : -1)),
+    events.map((e) => e.index),
+    'resume replays every event after fromIndex',
+  );
 
   // Reads are linearizable on any node; status reports counts and lag.
-  t.match(await b.request({ kind: 'read', query: { kind: 'get', key: 'cfg/y' } }), { code: 'OK', value: { kind: 'key', key: { version: 1 } } });
+  t.match(await b.request({ kind: 'read', query: { kind: 'get', key: 'cfg/y' } }), {
+    code: 'OK',
+    value: { kind: 'key', key: { version: 1 } },
+  });
   const status = await c.request({ kind: 'status' });
-  t.match(status, { code: 'OK', value: { kind: 'status', status: { role: 'leader', sessions: 2, locks: 1, waiters: 0 } } });
+  t.match(status, {
+    code: 'OK',
+    value: { kind: 'status', status: { role: 'leader', sessions: 2, locks: 1, waiters: 0 } },
+  });
 
   // Membership: a joining node is added as a learner, catches up, is promoted, then removed.
   const joiner = await cluster.startJoiner();
   // Addresses sent with the change must be the ones cluster.yml gives: they are a check, not news.
-  const wrongPeer = await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId, peer: '127.0.0.1:1' });
-  t.match(wrongPeer, { code: 'INVALID_ARGUMENT', message: /peer address is .* not 127\.0\.0\.1:1/ }, 'an address that differs from cluster.yml is refused');
+  const wrongPeer = await a.request({
+    kind: 'members',
+    action: 'addLearner',
+    node: joiner.nodeId,
+    peer: '127.0.0.1:1',
+  });
+  t.match(
+    wrongPeer,
+    { code: 'INVALID_ARGUMENT', message: /peer address is .* not 127\.0\.0\.1:1/ },
+    'an address that differs from cluster.yml is refused',
+  );
   const { peer, client } = joiner.endpoint;
-  t.match(await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId, peer, client }), { code: 'OK' }, 'the right addresses are accepted');
-  await eventually(async () => (joiner.statusView().applied >= leader.statusView().commit ? true : undefined), 10_000, 'the learner to catch up');
+  t.match(
+    await a.request({ kind: 'members', action: 'addLearner', node: joiner.nodeId, peer, client }),
+    { code: 'OK' },
+    'the right addresses are accepted',
+  );
+  await eventually(
+    async () => (joiner.statusView().applied >= leader.statusView().commit ? true : undefined),
+    10_000,
+    'the learner to catch up',
+  );
   t.match(await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }), { code: 'OK' });
   const list = await b.request({ kind: 'members', action: 'list' });
-  t.match(list, { code: 'OK', value: { kind: 'members', members: [{}, {}, {}, { id: joiner.nodeId, role: 'voter' }] } });
+  t.match(list, {
+    code: 'OK',
+    value: { kind: 'members', members: [{}, {}, {}, { id: joiner.nodeId, role: 'voter' }] },
+  });
   t.match(await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }), { code: 'OK' });
   await eventually(async () => (leader.statusView().voters.length === 3 ? true : undefined), 5000, 'removal');
-  t.match(await a.request({ kind: 'members', action: 'addLearner', node: nodeId('n9') }), { code: 'INVALID_ARGUMENT' }, 'unknown nodes are refused');
+  t.match(
+    await a.request({ kind: 'members', action: 'addLearner', node: nodeId('n9') }),
+    { code: 'INVALID_ARGUMENT' },
+    'unknown nodes are refused',
+  );
   // A retried change that is already in effect gets a definite OK (its first answer may have been
   // lost with a leader that stepped down); one that cannot apply gets a definite refusal.
-  t.match(await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }), { code: 'OK' }, 'removing a removed node: OK');
-  t.match(await a.request({ kind: 'members', action: 'promote', node: leader.nodeId }), { code: 'OK' }, 'promoting a voter: OK');
-  t.match(await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }), { code: 'INVALID_ARGUMENT' }, 'promoting a non-member: refused');
+  t.match(
+    await b.request({ kind: 'members', action: 'remove', node: joiner.nodeId }),
+    { code: 'OK' },
+    'removing a removed node: OK',
+  );
+  t.match(
+    await a.request({ kind: 'members', action: 'promote', node: leader.nodeId }),
+    { code: 'OK' },
+    'promoting a voter: OK',
+  );
+  t.match(
+    await a.request({ kind: 'members', action: 'promote', node: joiner.nodeId }),
+    { code: 'INVALID_ARGUMENT' },
+    'promoting a non-member: refused',
+  );
 
   // A graceful close of the leader hands leadership to another voter.
   await leader.close();
@@ -109,7 +187,10 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
 t.test('connection and request limits', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'cluster.yml');
-  writeFileSync(file, 'cluster:\n  id: lim\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\n');
+  writeFileSync(
+    file,
+    'cluster:\n  id: lim\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\n',
+  );
   const config = await loadClusterConfig(file);
   if (!config.ok) throw new Error(config.error.message);
   const options = nodeServerOptions({
@@ -128,18 +209,22 @@ t.test('connection and request limits', async (t) => {
 
   // A burst of requests in one write: the first four are taken, the rest refused UNAVAILABLE.
   const answers: WireResult[] = [];
-  const burst = Array.from({ length: 12 }, (_, i) => encodeFrame(encodePayload(requestFrame(1000 + i, commandOp('burst', i + 1, { type: 'openSession', ttlMs: 5000 })))));
+  const burst = Array.from({ length: 12 }, (_, i) =>
+    encodeFrame(encodePayload(requestFrame(1000 + i, commandOp('burst', i + 1, { type: 'openSession', ttlMs: 5000 })))),
+  );
   const results = Promise.all(
-    Array.from({ length: 12 }, (_, i) =>
-      new Promise<WireResult>((resolve) => {
-        const poll = setInterval(() => {
-          const got = answers[i];
-          if (got !== undefined) {
-            clearInterval(poll);
-            resolve(got);
-          }
-        }, 10);
-      }),
+    Array.from(
+      { length: 12 },
+      (_, i) =>
+        new Promise<WireResult>((resolve) => {
+          const poll = setInterval(() => {
+            const got = answers[i];
+            if (got !== undefined) {
+              clearInterval(poll);
+              resolve(got);
+            }
+          }, 10);
+        }),
     ),
   );
   const socket = connect({ host: '127.0.0.1', port });
@@ -160,10 +245,18 @@ t.test('connection and request limits', async (t) => {
 
   // Two connections are the limit here: a third is refused (it may be the next one after `one`
   // and the burst connection).
-  await eventually(async () => (server.statusView().connections <= 1 ? true : undefined), 2000, 'burst connection gone');
+  await eventually(
+    async () => (server.statusView().connections <= 1 ? true : undefined),
+    2000,
+    'burst connection gone',
+  );
   const two = await RawClient.connect({ port });
   t.teardown(() => two.close());
-  await t.rejects(RawClient.connect({ port }), /TOO_MANY_CONNECTIONS|closed before Welcome/, 'third connection refused');
+  await t.rejects(
+    RawClient.connect({ port }),
+    /TOO_MANY_CONNECTIONS|closed before Welcome/,
+    'third connection refused',
+  );
 
   // A connection that never says Hello is closed at the handshake deadline.
   two.close();
@@ -186,12 +279,18 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
   const client = await RawClient.connect({ port: leader.clientAddress.port });
   t.teardown(() => client.close());
   const sessions: SessionId[] = [];
-  for (let i = 0; i < 40; i++) sessions.push(sessionOf(await client.command(`k${i}`, 1, { type: 'openSession', ttlMs: 30_000 })));
+  for (let i = 0; i < 40; i++)
+    sessions.push(sessionOf(await client.command(`k${i}`, 1, { type: 'openSession', ttlMs: 30_000 })));
   // Time-advance ticks may interleave; measure how many entries 40 keepalives cost.
   const before = leader.statusView().lastIndex;
-  const answers = await Promise.all(sessions.map((session, i) => client.request({ kind: 'keepAlive', session, clientId: `k${i}` })));
+  const answers = await Promise.all(
+    sessions.map((session, i) => client.request({ kind: 'keepAlive', session, clientId: `k${i}` })),
+  );
   const grown = leader.statusView().lastIndex - before;
-  t.ok(answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'), 'every keepalive answered with its new deadline');
+  t.ok(
+    answers.every((a) => a.code === 'OK' && a.value.kind === 'kept'),
+    'every keepalive answered with its new deadline',
+  );
   t.ok(grown <= 3, `40 keepalives cost ${grown} log entries, not 40`);
   const expired = await client.request({ kind: 'keepAlive', session: 999_999 as SessionId, clientId: 'k0' });
   t.equal(expired.code, 'SESSION_EXPIRED', 'an unknown session is reported expired');
@@ -199,16 +298,34 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
   // A waiter whose wait runs out gets a timeout push; a session left without keepalives expires.
   const holder = sessionOf(await client.command('h', 1, { type: 'openSession', ttlMs: 60_000 }));
   const waiter = sessionOf(await client.command('w', 1, { type: 'openSession', ttlMs: 1000 }));
-  t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'granted' } });
-  t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), { code: 'OK', value: { kind: 'queued' } });
-  t.match(await client.waitForPush((p) => p.kind === 'timeout'), { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' }, 'wait timeout pushed');
+  t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), {
+    code: 'OK',
+    value: { kind: 'granted' },
+  });
+  t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), {
+    code: 'OK',
+    value: { kind: 'queued' },
+  });
+  t.match(
+    await client.waitForPush((p) => p.kind === 'timeout'),
+    { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' },
+    'wait timeout pushed',
+  );
   // A second connection that kept the waiter's session alive under another client id hears of its
   // end too; the first connection, bound by client id and session both, hears of it once.
   const other = await RawClient.connect({ port: leader.clientAddress.port });
   t.teardown(() => other.close());
   t.match(await other.request({ kind: 'keepAlive', session: waiter, clientId: 'x' }), { code: 'OK' });
-  t.match(await client.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'expiry pushed');
-  t.match(await other.waitForPush((p) => p.kind === 'sessionExpired'), { kind: 'sessionExpired', session: waiter }, 'to the session user too');
+  t.match(
+    await client.waitForPush((p) => p.kind === 'sessionExpired'),
+    { kind: 'sessionExpired', session: waiter },
+    'expiry pushed',
+  );
+  t.match(
+    await other.waitForPush((p) => p.kind === 'sessionExpired'),
+    { kind: 'sessionExpired', session: waiter },
+    'to the session user too',
+  );
   const toClient = client.pushes.filter((p) => p.kind === 'sessionExpired' && p.session === waiter);
   t.equal(toClient.length, 1, 'once per connection');
 });
@@ -220,7 +337,10 @@ t.test('a background snapshot: the node keeps answering while it is in progress,
   // Afterwards the log is compacted (Raft §7) and a restart restores from that snapshot.
   const dir = t.testdir();
   const file = join(dir, 'cluster.yml');
-  writeFileSync(file, 'cluster:\n  id: bg\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\nsnapshot:\n  entries: 40\n');
+  writeFileSync(
+    file,
+    'cluster:\n  id: bg\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\nsnapshot:\n  entries: 40\n',
+  );
   const config = await loadClusterConfig(file);
   if (!config.ok) throw new Error(config.error.message);
   t.equal(config.value.snapshot.mode, 'background');
@@ -248,7 +368,8 @@ t.test('a background snapshot: the node keeps answering while it is in progress,
 
   const session = sessionOf(await client.command('c', 1, { type: 'openSession', ttlMs: 60_000 }));
   let seq = 1;
-  const acquire = (name: string) => client.command('c', ++seq, { type: 'acquire', session, name, waitMs: 0, lockDelayMs: 0 });
+  const acquire = (name: string) =>
+    client.command('c', ++seq, { type: 'acquire', session, name, waitMs: 0, lockDelayMs: 0 });
   for (let i = 0; held.length === 0 && i < 200; i++) t.equal((await acquire(`before-${i}`)).code, 'OK');
   await eventually(async () => (held.length > 0 ? true : undefined), 5000, 'the worker to finish encoding');
   const snapshotAt = held[0]!;
@@ -264,11 +385,19 @@ t.test('a background snapshot: the node keeps answering while it is in progress,
   t.ok(during.applied > snapshotAt + 30, 'while entries kept applying past the snapshot point');
 
   release();
-  await eventually(async () => (server.statusView().snapshotIndex >= snapshotAt ? true : undefined), 5000, 'compaction');
+  await eventually(
+    async () => (server.statusView().snapshotIndex >= snapshotAt ? true : undefined),
+    5000,
+    'compaction',
+  );
   const after = server.statusView();
   // Compacted through the held point, or through the next one the policy asked for at once.
   t.ok(after.snapshotIndex >= snapshotAt, 'the log is compacted through the snapshot point');
-  t.same(held.slice(0, 2).map((i, n) => n === 0 || i > snapshotAt), held.slice(0, 2).map(() => true), 'one snapshot at a time, in order');
+  t.same(
+    held.slice(0, 2).map((i, n) => n === 0 || i > snapshotAt),
+    held.slice(0, 2).map(() => true),
+    'one snapshot at a time, in order',
+  );
   const locks = after.locks;
   closed = true;
   await server.close();

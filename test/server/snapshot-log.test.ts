@@ -17,7 +17,8 @@ void t.test('a background snapshot logs "took snapshot" once written', async (t)
   for (let i = 0; i < 60; i++) await client.kv.put(`k${i % 5}`, `v${i}`);
   const started = (): string[] => lines.filter((line) => /snapshot started in the background/.test(line));
   const took = (): string[] => lines.filter((line) => /took snapshot/.test(line));
-  for (let i = 0; i < 400 && (started().length === 0 || took().length === 0); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let i = 0; i < 400 && (started().length === 0 || took().length === 0); i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
   t.ok(started().length > 0, 'background snapshots were started');
   t.ok(took().length > 0, `and finished: ${took().length} "took snapshot" lines for ${started().length} started`);
   // Every started snapshot ends in a line: taken, or no longer needed.
@@ -26,7 +27,10 @@ void t.test('a background snapshot logs "took snapshot" once written', async (t)
     const index = /index=(\d+)/.exec(line)?.[1];
     return `${node} ${index}`;
   };
-  const settled = (): Set<string | null> => new Set(lines.filter((l) => /took snapshot|no longer needed/.test(l)).map(ended));
-  for (let i = 0; i < 200 && !started().every((l) => settled().has(ended(l))); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-  for (const line of started()) t.ok(settled().has(ended(line)), `${ended(line)} ends in "took snapshot" (or "no longer needed")`);
+  const settled = (): Set<string | null> =>
+    new Set(lines.filter((l) => /took snapshot|no longer needed/.test(l)).map(ended));
+  for (let i = 0; i < 200 && !started().every((l) => settled().has(ended(l))); i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  for (const line of started())
+    t.ok(settled().has(ended(line)), `${ended(line)} ends in "took snapshot" (or "no longer needed")`);
 });

@@ -21,7 +21,11 @@ interface Received {
   readonly bytes: Uint8Array;
 }
 
-function collect(mirror: SnapshotMirror): { readonly received: Received[]; readonly failures: Error[]; until(count: number): Promise<void> } {
+function collect(mirror: SnapshotMirror): {
+  readonly received: Received[];
+  readonly failures: Error[];
+  until(count: number): Promise<void>;
+} {
   const received: Received[] = [];
   const failures: Error[] = [];
   let wake: (() => void) | null = null;
@@ -86,9 +90,15 @@ t.test('snapshots taken by the worker equal the node state at the requested inde
     t.ok(expected.length >= 10, `seed ${seed}: enough snapshots to mean something (${expected.length})`);
     const mismatched = expected.filter((e, i) => {
       const got = sink.received[i];
-      return got === undefined || got.index !== e.index || Buffer.compare(Buffer.from(got.bytes), Buffer.from(e.bytes)) !== 0;
+      return (
+        got === undefined || got.index !== e.index || Buffer.compare(Buffer.from(got.bytes), Buffer.from(e.bytes)) !== 0
+      );
     });
-    t.same(mismatched.map((e) => e.index), [], `seed ${seed}: answers in order, byte-identical to the node's state at each index`);
+    t.same(
+      mismatched.map((e) => e.index),
+      [],
+      `seed ${seed}: answers in order, byte-identical to the node's state at each index`,
+    );
   }
   await mirror.close();
 });
@@ -114,24 +124,31 @@ t.test('a snapshot the node refuses leaves both copies untouched; restore from e
   mirror.flush();
   await sink.until(3);
   t.same(sink.failures, []);
-  t.same(Buffer.from(sink.received[0]?.bytes ?? []), Buffer.from(at300), 'the refused snapshot did not reach the worker');
+  t.same(
+    Buffer.from(sink.received[0]?.bytes ?? []),
+    Buffer.from(at300),
+    'the refused snapshot did not reach the worker',
+  );
   t.same(Buffer.from(sink.received[1]?.bytes ?? []), Buffer.from(empty), 'restored to the empty state');
   t.same(Buffer.from(sink.received[2]?.bytes ?? []), Buffer.from(atEnd), 'and equal again after more applies');
   await mirror.close();
 });
 
-t.test('a worker whose copy breaks is reported as a failure, with what broke, even before handlers are attached', async (t) => {
-  const mirror = SnapshotMirror.start(config);
-  // Fed directly (no MirroredStateMachine): a snapshot the node itself would have refused.
-  mirror.restore(new Uint8Array([1, 2, 3]));
-  mirror.snapshotAt(1 as LogIndex);
-  mirror.flush();
-  // The worker answers in order: the heap request queued after the bad restore fails with it.
-  await t.rejects(mirror.heapUsedBytes(), /copy of the state machine broke/, 'nothing is answered after the break');
-  const sink = collect(mirror);
-  await sink.until(1);
-  t.equal(sink.received.length, 0, 'no snapshot from a broken copy');
-  t.equal(sink.failures.length, 1, 'the failure seen before attach is reported on attach');
-  t.match(sink.failures[0]?.message ?? '', /snapshot worker's copy of the state machine broke: .*refused a snapshot/);
-  await mirror.close();
-});
+t.test(
+  'a worker whose copy breaks is reported as a failure, with what broke, even before handlers are attached',
+  async (t) => {
+    const mirror = SnapshotMirror.start(config);
+    // Fed directly (no MirroredStateMachine): a snapshot the node itself would have refused.
+    mirror.restore(new Uint8Array([1, 2, 3]));
+    mirror.snapshotAt(1 as LogIndex);
+    mirror.flush();
+    // The worker answers in order: the heap request queued after the bad restore fails with it.
+    await t.rejects(mirror.heapUsedBytes(), /copy of the state machine broke/, 'nothing is answered after the break');
+    const sink = collect(mirror);
+    await sink.until(1);
+    t.equal(sink.received.length, 0, 'no snapshot from a broken copy');
+    t.equal(sink.failures.length, 1, 'the failure seen before attach is reported on attach');
+    t.match(sink.failures[0]?.message ?? '', /snapshot worker's copy of the state machine broke: .*refused a snapshot/);
+    await mirror.close();
+  },
+);

@@ -36,7 +36,15 @@ function drainAll(net: SimNetwork<Packet>, untilMs = 1_000_000): { at: number; p
 
 t.test('time heap pops by time, then insertion order', async (t) => {
   const h = new TimeHeap<string>();
-  const input: [number, string][] = [[5, 'a'], [1, 'b'], [5, 'c'], [3, 'd'], [1, 'e'], [9, 'f'], [3, 'g']];
+  const input: [number, string][] = [
+    [5, 'a'],
+    [1, 'b'],
+    [5, 'c'],
+    [3, 'd'],
+    [1, 'e'],
+    [9, 'f'],
+    [3, 'g'],
+  ];
   for (const [at, v] of input) h.push(at, v);
   const out: string[] = [];
   for (let x = h.pop(); x !== undefined; x = h.pop()) out.push(x.value);
@@ -48,19 +56,39 @@ t.test('network: deliveries in (deliverAt, sequence) order; exponential delay re
   for (let n = 0; n < 200; n++) net.send({ from: a, to: b, n }, 0);
   const got = drainAll(net);
   t.equal(got.length, 200, 'nothing lost without loss');
-  t.ok(got.every((x, i) => i === 0 || (got[i - 1]?.at ?? 0) <= x.at), 'delivery times never decrease');
-  t.ok(got.every((x) => x.at >= 2), 'minimum delay respected');
-  t.ok(got.some((x, i) => i > 0 && (got[i - 1]?.p.n ?? 0) > x.p.n), 'some packets overtake others');
+  t.ok(
+    got.every((x, i) => i === 0 || (got[i - 1]?.at ?? 0) <= x.at),
+    'delivery times never decrease',
+  );
+  t.ok(
+    got.every((x) => x.at >= 2),
+    'minimum delay respected',
+  );
+  t.ok(
+    got.some((x, i) => i > 0 && (got[i - 1]?.p.n ?? 0) > x.p.n),
+    'some packets overtake others',
+  );
   const sameTime = got.filter((x, i) => i > 0 && got[i - 1]?.at === x.at);
-  t.ok(sameTime.every((x) => got.findIndex((y) => y === x) > 0), 'ties keep send order');
+  t.ok(
+    sameTime.every((x) => got.findIndex((y) => y === x) > 0),
+    'ties keep send order',
+  );
 });
 
 t.test('network: loss and duplication at their rates, same seed same fate', async (t) => {
   const run = (): number[] => {
-    const net = new SimNetwork<Packet>(createRng(11), { delayMinMs: 0, delayMeanMs: 1, lossRate: 0.2, duplicateRate: 0.1 });
+    const net = new SimNetwork<Packet>(createRng(11), {
+      delayMinMs: 0,
+      delayMeanMs: 1,
+      lossRate: 0.2,
+      duplicateRate: 0.1,
+    });
     for (let n = 0; n < 5000; n++) net.send({ from: a, to: b, n }, 0);
     t.ok(net.stats.lost > 800 && net.stats.lost < 1200, `about 20% lost (${net.stats.lost})`);
-    t.ok(net.stats.duplicated > 250 && net.stats.duplicated < 550, `about 10% of survivors duplicated (${net.stats.duplicated})`);
+    t.ok(
+      net.stats.duplicated > 250 && net.stats.duplicated < 550,
+      `about 10% of survivors duplicated (${net.stats.duplicated})`,
+    );
     return drainAll(net).map((x) => x.p.n);
   };
   t.same(run(), run(), 'deterministic for a seed');
@@ -74,20 +102,32 @@ t.test('network: partitions of every shape, and heal', async (t) => {
       .map(({ p }) => `${p.from}${p.to}`)
       .sort();
   };
-  net.partition(all, [[a, b], [c, d, e]]);
+  net.partition(all, [
+    [a, b],
+    [c, d, e],
+  ]);
   const groups = reach();
   t.ok(groups.includes('n1n2') && groups.includes('n3n5'), 'inside a group');
-  t.notOk(groups.some((l) => ['n1n3', 'n3n1', 'n2n5', 'n5n2'].includes(l)), 'not across');
+  t.notOk(
+    groups.some((l) => ['n1n3', 'n3n1', 'n2n5', 'n5n2'].includes(l)),
+    'not across',
+  );
   net.heal();
   t.equal(reach().length, 20, 'healed: all 20 links');
 
   net.isolate(all, c);
-  t.notOk(reach().some((l) => l.includes('n3')), 'isolated node hears and says nothing');
+  t.notOk(
+    reach().some((l) => l.includes('n3')),
+    'isolated node hears and says nothing',
+  );
   net.heal();
 
   net.bridge(all, c);
   const bridged = reach();
-  t.ok(['n3n1', 'n1n3', 'n3n5', 'n5n3'].every((l) => bridged.includes(l)), 'the bridge talks to both halves');
+  t.ok(
+    ['n3n1', 'n1n3', 'n3n5', 'n5n3'].every((l) => bridged.includes(l)),
+    'the bridge talks to both halves',
+  );
   t.notOk(bridged.includes('n1n5') || bridged.includes('n5n1'), 'the halves do not talk');
   net.heal();
 
@@ -108,8 +148,14 @@ t.test('network: a clogged link holds packets and releases them in order', async
   for (let n = 0; n < 5; n++) net.send({ from: a, to: b, n }, n);
   net.send({ from: b, to: a, n: 99 }, 0);
   const got = drainAll(net);
-  t.same(got.map((x) => x.p.n), [99, 0, 1, 2, 3, 4]);
-  t.ok(got.slice(1).every((x) => x.at === 500), 'released when the clog ends');
+  t.same(
+    got.map((x) => x.p.n),
+    [99, 0, 1, 2, 3, 4],
+  );
+  t.ok(
+    got.slice(1).every((x) => x.at === 500),
+    'released when the clog ends',
+  );
 });
 
 const entry = (index: number, term: number): Entry => ({ index: index as LogIndex, term: term as Term, kind: 'noop' });
@@ -125,7 +171,10 @@ const snapshotWrite = (seq: number, index: number, data: number, termValue = 1):
   seq,
   hardState: null,
   entries: [],
-  snapshot: { meta: { index: index as LogIndex, term: termValue as Term, conf: { voters: [a], learners: [] } }, data: new Uint8Array([data]) },
+  snapshot: {
+    meta: { index: index as LogIndex, term: termValue as Term, conf: { voters: [a], learners: [] } },
+    data: new Uint8Array([data]),
+  },
   sync: true,
 });
 
@@ -150,20 +199,34 @@ t.test('disk: batches complete in order; a crash loses the in-flight and unsynce
   disk.crash(true);
   const loaded = disk.load();
   t.ok(loaded.ok);
-  if (loaded.ok) t.same(loaded.value.entries.map((x) => x.index), [1, 2], 'unsynced 3–4 and in-flight 5 lost on power loss');
+  if (loaded.ok)
+    t.same(
+      loaded.value.entries.map((x) => x.index),
+      [1, 2],
+      'unsynced 3–4 and in-flight 5 lost on power loss',
+    );
 
   disk.submit(write(5, [entry(3, 2)], false), 200);
   completeAll(disk);
   disk.crash(false);
   const kept = disk.load();
-  if (kept.ok) t.same(kept.value.entries.map((x) => `${x.index}/${x.term}`), ['1/1', '2/1', '3/2'], 'a process kill keeps the page cache');
+  if (kept.ok)
+    t.same(
+      kept.value.entries.map((x) => `${x.index}/${x.term}`),
+      ['1/1', '2/1', '3/2'],
+      'a process kill keeps the page cache',
+    );
 
   disk.submit(write(6, [entry(2, 3)], true, 3), 300);
   completeAll(disk);
   disk.crash(true);
   const replaced = disk.load();
   if (replaced.ok) {
-    t.same(replaced.value.entries.map((x) => `${x.index}/${x.term}`), ['1/1', '2/3'], 'a write replaces the suffix from its first index');
+    t.same(
+      replaced.value.entries.map((x) => `${x.index}/${x.term}`),
+      ['1/1', '2/3'],
+      'a write replaces the suffix from its first index',
+    );
     t.equal(replaced.value.hardState.term, 3);
   }
 });
@@ -178,26 +241,46 @@ t.test('disk: a write error fails that batch and everything after it', async (t)
   t.same(completeAll(disk), [-2], 'batch 2 fails, batch 3 never completes');
   disk.crash(true);
   const loaded = disk.load();
-  if (loaded.ok) t.same(loaded.value.entries.map((x) => x.index), [1]);
+  if (loaded.ok)
+    t.same(
+      loaded.value.entries.map((x) => x.index),
+      [1],
+    );
 });
 
 t.test('disk: snapshots drop covered entries; armed corruption fails the next load once', async (t) => {
   const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
-  disk.submit(write(1, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), true), 0);
+  disk.submit(
+    write(
+      1,
+      [1, 2, 3, 4, 5].map((i) => entry(i, 1)),
+      true,
+    ),
+    0,
+  );
   disk.submit(snapshotWrite(2, 3, 1), 0);
   completeAll(disk);
   disk.crash(true);
   const loaded = disk.load();
   if (loaded.ok) {
     t.equal(loaded.value.snapshot?.meta.index, 3);
-    t.same(loaded.value.entries.map((x) => x.index), [4, 5], 'entries after the snapshot are kept');
+    t.same(
+      loaded.value.entries.map((x) => x.index),
+      [4, 5],
+      'entries after the snapshot are kept',
+    );
   }
   // A leader's snapshot from another history (different term at its index) replaces the log.
   disk.submit(snapshotWrite(3, 4, 2, 2), 0);
   completeAll(disk);
   disk.crash(true);
   const replacedLog = disk.load();
-  if (replacedLog.ok) t.same([replacedLog.value.snapshot?.meta.index, replacedLog.value.entries.length], [4, 0], 'entry 5 of the old history is gone');
+  if (replacedLog.ok)
+    t.same(
+      [replacedLog.value.snapshot?.meta.index, replacedLog.value.entries.length],
+      [4, 0],
+      'entry 5 of the old history is gone',
+    );
   disk.armReadCorruption();
   t.notOk(disk.load().ok, 'corruption detected: the node refuses to start');
   t.ok(disk.load().ok, 'corruption is reported once');
@@ -229,7 +312,11 @@ t.test('disk: stores what the storage model does; a crash keeps exactly the sync
       const powerLost = submitAll();
       powerLost.crash(true);
       const afterPowerLoss = powerLost.load();
-      t.same(afterKill.ok ? normal(afterKill.value) : afterKill.error, normal(modelOf(requests)), 'a process kill keeps every completed write');
+      t.same(
+        afterKill.ok ? normal(afterKill.value) : afterKill.error,
+        normal(modelOf(requests)),
+        'a process kill keeps every completed write',
+      );
       t.same(
         afterPowerLoss.ok ? normal(afterPowerLoss.value) : afterPowerLoss.error,
         normal(modelOf(requests.slice(0, lastSynced + 1))),
@@ -244,13 +331,24 @@ t.test('disk: stores what the storage model does; a crash keeps exactly the sync
 
 t.test('disk: a snapshot at the stored index replaces it; an older one is a writer bug', async (t) => {
   const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
-  disk.submit(write(1, [1, 2, 3, 4, 5].map((i) => entry(i, 1)), true), 0);
+  disk.submit(
+    write(
+      1,
+      [1, 2, 3, 4, 5].map((i) => entry(i, 1)),
+      true,
+    ),
+    0,
+  );
   disk.submit(snapshotWrite(2, 3, 1), 0);
   disk.submit(snapshotWrite(3, 3, 2), 0);
   completeAll(disk);
   disk.crash(true);
   const loaded = disk.load();
-  t.same(loaded.ok ? [[...(loaded.value.snapshot?.data ?? [])], loaded.value.entries.map((x) => x.index)] : loaded.error, [[2], [4, 5]], 'the later data, the same tail');
+  t.same(
+    loaded.ok ? [[...(loaded.value.snapshot?.data ?? [])], loaded.value.entries.map((x) => x.index)] : loaded.error,
+    [[2], [4, 5]],
+    'the later data, the same tail',
+  );
   disk.submit(snapshotWrite(4, 2, 3), 0);
   t.throws(() => completeAll(disk), /snapshot at 2, older than the stored one at 3/);
 });

@@ -34,5 +34,9 @@ t.test('generated scenarios never cut or clog a link from a node to itself', asy
   const samples = fc.sample(faultEventArbitrary(3, 5000), { numRuns: 3000, seed: 15 });
   const drawn = links(samples);
   t.ok(drawn.length > 100, `${drawn.length} one-way cuts and clogs generated`);
-  t.same(drawn.filter((e) => e.from === e.to), [], 'no self-links');
+  t.same(
+    drawn.filter((e) => e.from === e.to),
+    [],
+    'no self-links',
+  );
 });

@@ -92,6 +92,10 @@ t.test('lock mode shows every applied entry once, in log order, on every node', 
     const seen = applied.get(node) ?? [];
     const upTo = sim.machine(node)?.applied ?? 0;
     t.ok(upTo > 50, `${node} applied ${upTo} entries`);
-    t.same(seen, Array.from({ length: upTo }, (_, i) => i + 1), `${node}: indexes 1..${upTo}, each once`);
+    t.same(
+      seen,
+      Array.from({ length: upTo }, (_, i) => i + 1),
+      `${node}: indexes 1..${upTo}, each once`,
+    );
   }
 });

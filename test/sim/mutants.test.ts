@@ -15,11 +15,19 @@ for (const mutant of mutants) {
   t.test(`${mutant.name} (${mutant.breaks}) is caught within ${budget} seeds`, async (t) => {
     const result = huntMutant(mutant, { seeds: budget });
     const caught = result.caught;
-    t.ok(caught, caught === null ? `survived ${budget} seeds of ${mutant.profile}` : `seed ${caught.seed}: ${caught.message.split('\n')[0]}`);
+    t.ok(
+      caught,
+      caught === null
+        ? `survived ${budget} seeds of ${mutant.profile}`
+        : `seed ${caught.seed}: ${caught.message.split('\n')[0]}`,
+    );
     if (caught === null) return;
     // A checker (or a node's own assertion) saw it; an exception would be a bug of the simulator.
     t.not(caught.checker, 'exception', 'caught by a checker, not by the simulator failing');
-    t.equal(caught.replay, `npx raftlock sim --seed ${caught.seed} --nodes ${mutant.nodes} --duration 10000ms --profile ${mutant.profile}${mutant.workload === 'hash' ? '' : ` --workload ${mutant.workload}`} --mutant ${mutant.name}`);
+    t.equal(
+      caught.replay,
+      `npx raftlock sim --seed ${caught.seed} --nodes ${mutant.nodes} --duration 10000ms --profile ${mutant.profile}${mutant.workload === 'hash' ? '' : ` --workload ${mutant.workload}`} --mutant ${mutant.name}`,
+    );
   });
 }
 

@@ -18,7 +18,8 @@ import { Simulation } from '../../src/sim/simulation.js';
 import { formatFailure, runSimulation } from '../../src/sim/simulator.js';
 
 t.test('one seed twice gives the same trace hash; another seed does not', async (t) => {
-  const run = (seed: number) => runSimulation({ scenario: scenarioFromSeed(seed, 5, 3000, 'swarm'), replayFrom: { kind: 'seed' } });
+  const run = (seed: number) =>
+    runSimulation({ scenario: scenarioFromSeed(seed, 5, 3000, 'swarm'), replayFrom: { kind: 'seed' } });
   const a = run(7);
   const b = run(7);
   const c = run(8);
@@ -59,12 +60,20 @@ t.test('the checkers catch each broken invariant', async (t) => {
   t.throws(() => raft.onStatus('n2', status('leader', 3)), Violation, 'two leaders in one term (§5.2)');
   t.throws(() => raft.onStatus('n1', status('follower', 2)), Violation, 'a term going back');
 
-  const hs = (termValue: number, vote: string): HardState => ({ term: termValue as Term, vote: vote as HardState['vote'], commit: 0 as LogIndex });
+  const hs = (termValue: number, vote: string): HardState => ({
+    term: termValue as Term,
+    vote: vote as HardState['vote'],
+    commit: 0 as LogIndex,
+  });
   raft.onDurableHardState('n3', hs(4, 'n1'));
   t.throws(() => raft.onDurableHardState('n3', hs(4, 'n2')), Violation, 'two votes in one term, even across a restart');
 
   raft.onWrite('n4', write([cmd(1, 1, 1), cmd(2, 1, 2)]), 1);
-  t.throws(() => raft.onWrite('n5', write([cmd(1, 1, 1), cmd(2, 1, 9)]), 1), Violation, 'same index and term, different entry (§5.3)');
+  t.throws(
+    () => raft.onWrite('n5', write([cmd(1, 1, 1), cmd(2, 1, 9)]), 1),
+    Violation,
+    'same index and term, different entry (§5.3)',
+  );
 
   const leaderLog = new RaftSafetyChecker(canon);
   leaderLog.onStatus('n1', status('leader', 5));
@@ -73,7 +82,11 @@ t.test('the checkers catch each broken invariant', async (t) => {
 
   const sm = new StateMachineSafetyChecker();
   sm.onApplied('n1', cmd(1, 1, 1), 10, 111);
-  t.throws(() => sm.onApplied('n2', cmd(1, 2, 1), 10, 111), Violation, 'different entries applied at one index (§5.4.3)');
+  t.throws(
+    () => sm.onApplied('n2', cmd(1, 2, 1), 10, 111),
+    Violation,
+    'different entries applied at one index (§5.4.3)',
+  );
   const sm2 = new StateMachineSafetyChecker();
   sm2.onApplied('n1', cmd(1, 1, 1), 10, 111);
   t.throws(() => sm2.onApplied('n2', cmd(1, 1, 1), 10, 222), Violation, 'replica states differ at one index');
@@ -85,9 +98,17 @@ t.test('the checkers catch each broken invariant', async (t) => {
   const restarts = new RaftSafetyChecker(canon);
   restarts.onDurableHardState('n1', hs(6, 'n2'));
   restarts.onRestart('n1', false);
-  t.throws(() => restarts.onStatus('n1', status('follower', 5)), /term-monotonic: n1 restarted in term 5/, 'a restart that forgot the term');
+  t.throws(
+    () => restarts.onStatus('n1', status('follower', 5)),
+    /term-monotonic: n1 restarted in term 5/,
+    'a restart that forgot the term',
+  );
   restarts.onRestart('n1', false);
-  t.throws(() => restarts.onStatus('n1', status('follower', 6)), /vote-once: n1 restarted in term 6 with vote none/, 'a restart that forgot the vote');
+  t.throws(
+    () => restarts.onStatus('n1', status('follower', 6)),
+    /vote-once: n1 restarted in term 6 with vote none/,
+    'a restart that forgot the vote',
+  );
   restarts.onRestart('n1', false);
   restarts.onStatus('n1', { ...status('follower', 6), vote: 'n2' as RaftStatus['vote'] });
   restarts.onStatus('n1', status('follower', 7));
@@ -101,7 +122,11 @@ t.test('the checkers catch each broken invariant', async (t) => {
     granted: true,
   });
   const votes = new RaftSafetyChecker(canon);
-  t.throws(() => votes.onMessage('n3', grant('n3', 'n1', 2)), /persist-before-send/, 'a vote sent before its write completed');
+  t.throws(
+    () => votes.onMessage('n3', grant('n3', 'n1', 2)),
+    /persist-before-send/,
+    'a vote sent before its write completed',
+  );
   votes.onDurableHardState('n3', hs(2, 'n1'));
   votes.onMessage('n3', grant('n3', 'n1', 2));
   votes.onMessage('n3', grant('n3', 'n1', 2));
@@ -112,14 +137,22 @@ t.test('the checkers catch each broken invariant', async (t) => {
   votes.onDurableHardState('n4', hs(2, 'n1'));
   votes.onMessage('n4', grant('n4', 'n1', 2));
   votes.onDurableHardState('n4', hs(3, 'n4'));
-  t.throws(() => votes.onMessage('n4', grant('n4', 'n5', 2)), /vote-once: n4 granted its vote in term 2 to n1 and then to n5/, 'two grants in one term, whatever the disk says');
+  t.throws(
+    () => votes.onMessage('n4', grant('n4', 'n5', 2)),
+    /vote-once: n4 granted its vote in term 2 to n1 and then to n5/,
+    'two grants in one term, whatever the disk says',
+  );
 
   const completeness = new StateMachineSafetyChecker();
   completeness.onApplied('n1', cmd(1, 1, 1), 0, 1);
   completeness.onApplied('n1', cmd(2, 1, 2), 0, 2);
   const rc = new RaftSafetyChecker(completeness);
   rc.onStatus('n2', status('leader', 2));
-  t.throws(() => rc.onWrite('n2', write([cmd(1, 1, 1), cmd(2, 2, 7)]), 2), Violation, 'a leader without a committed entry (§5.4.1)');
+  t.throws(
+    () => rc.onWrite('n2', write([cmd(1, 1, 1), cmd(2, 2, 7)]), 2),
+    Violation,
+    'a leader without a committed entry (§5.4.1)',
+  );
 });
 
 t.test('acknowledged writes survive leader crashes with power loss', async (t) => {
@@ -145,7 +178,8 @@ t.test('acknowledged writes survive leader crashes with power loss', async (t) =
     return r?.code === 'OK' ? r.index : 0;
   });
   const top = Math.max(...indexes);
-  for (const name of sim.names) t.ok((sim.machine(name)?.applied ?? 0) >= top, `${name} applied every acknowledged write`);
+  for (const name of sim.names)
+    t.ok((sim.machine(name)?.applied ?? 0) >= top, `${name} applied every acknowledged write`);
   const hashes = new Set(sim.names.map((n) => sim.machine(n)?.hash));
   t.equal(hashes.size, 1, 'replicas agree');
   t.equal(sim.stats.crashes, 4);
@@ -156,7 +190,14 @@ t.test('deferred snapshots: a crash discards the pending completion; the restart
   // rebuilt from disk (Raft §7, snapshot plus log), and a completion for the old incarnation must
   // never reach the new one. Checkers run after every event; the cluster must settle afterwards.
   const lines: string[] = [];
-  const sim = new Simulation({ seed: 4, nodes: 3, profile: 'calm', workload: false, snapshotEntries: 30, onTrace: (line) => lines.push(line) });
+  const sim = new Simulation({
+    seed: 4,
+    nodes: 3,
+    profile: 'calm',
+    workload: false,
+    snapshotEntries: 30,
+    onTrace: (line) => lines.push(line),
+  });
   sim.runFor(1000);
   const leader = sim.leader();
   if (leader === null) {
@@ -182,14 +223,20 @@ t.test('deferred snapshots: a crash discards the pending completion; the restart
   }
   sim.runFor(1500);
   const { node, index } = crashed;
-  t.ok(lines.some((l) => l.includes(`${node} snapshot at ${index} dropped: its incarnation is gone`)), `the completion for ${node}'s snapshot at ${index} was discarded`);
+  t.ok(
+    lines.some((l) => l.includes(`${node} snapshot at ${index} dropped: its incarnation is gone`)),
+    `the completion for ${node}'s snapshot at ${index} was discarded`,
+  );
   sim.inject({ atMs: sim.nowMs, kind: 'restart', node });
   for (let i = 0; i < 100; i++) sim.propose(leader, new Uint8Array([0xee, i]));
   t.equal(sim.settle(10_000), null, 'the cluster settles');
   // Completions still on their way when it settled (they may take ten election timeouts).
   sim.runFor(1500);
   const after = lines.findIndex((l) => l.includes(`${node} up (incarnation 2`));
-  t.ok(after >= 0 && lines.slice(after).some((l) => new RegExp(`${node} snapshot at \\d+ taken`).test(l)), 'the restarted node takes snapshots again');
+  t.ok(
+    after >= 0 && lines.slice(after).some((l) => new RegExp(`${node} snapshot at \\d+ taken`).test(l)),
+    'the restarted node takes snapshots again',
+  );
   t.ok(sim.stats.snapshotsTaken > 0);
   const hashes = new Set(sim.names.map((n) => sim.machine(n)?.hash));
   t.equal(hashes.size, 1, 'replicas agree');
@@ -224,7 +271,9 @@ t.test('a follower 100,000 entries behind catches up through InstallSnapshot (§
 
 t.test('every kept regression scenario passes', async (t) => {
   const dir = new URL('./regressions/', import.meta.url);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   t.ok(files.length >= 1, 'the regression folder is not empty');
   const kinds = new Set<string>();
   for (const file of files) {
@@ -232,7 +281,10 @@ t.test('every kept regression scenario passes', async (t) => {
     t.ok(parsed.ok, `${file} parses`);
     if (!parsed.ok) continue;
     for (const e of parsed.value.events) kinds.add(e.kind);
-    const outcome = runSimulation({ scenario: parsed.value, replayFrom: { kind: 'file', path: `test/sim/regressions/${file}` } });
+    const outcome = runSimulation({
+      scenario: parsed.value,
+      replayFrom: { kind: 'file', path: `test/sim/regressions/${file}` },
+    });
     t.ok(outcome.passed, outcome.passed ? file : formatFailure(outcome));
   }
   t.equal(kinds.size, 19, 'together they exercise every fault kind');
@@ -255,7 +307,9 @@ t.test('a failure names its seed and one replay command; scenarios round-trip', 
   const back = parseScenario(stringifyScenario(swarm));
   t.ok(back.ok);
   if (back.ok) t.same(back.value, swarm, 'stringify then parse is the identity');
-  const bad = parseScenario('{"seed":1,"nodes":3,"durationMs":5,"profile":"calm","events":[{"atMs":1,"kind":"crash","node":"n1"}]}');
+  const bad = parseScenario(
+    '{"seed":1,"nodes":3,"durationMs":5,"profile":"calm","events":[{"atMs":1,"kind":"crash","node":"n1"}]}',
+  );
   t.same(bad, { ok: false, error: 'events[0].losePageCache: expected a boolean' }, 'errors name the field');
 });
 
@@ -311,13 +365,23 @@ t.test('a Raft core that skips fsync is caught, with its seed and replay command
   };
   const caught: Extract<ReturnType<typeof runSimulation>, { passed: false }>[] = [];
   for (let seed = 1; seed <= 5 && caught.length === 0; seed++) {
-    const outcome = runSimulation({ scenario: fromSeed(seed, 5, 10_000, 'swarm'), createRaft: noSync, replayFrom: { kind: 'seed' } });
+    const outcome = runSimulation({
+      scenario: fromSeed(seed, 5, 10_000, 'swarm'),
+      createRaft: noSync,
+      replayFrom: { kind: 'seed' },
+    });
     if (!outcome.passed) caught.push(outcome);
   }
   const first = caught[0];
   t.ok(first, 'caught within five seeds');
   if (first === undefined) return;
   t.equal(first.kind, 'correctness');
-  t.match(first.message, /term-monotonic|vote-once|persist-before-send|election-safety|state-machine-safety|durability/);
-  t.match(formatFailure(first), new RegExp(`seed ${first.seed}[\\s\\S]*replay: npx raftlock sim --seed ${first.seed} --nodes 5`));
+  t.match(
+    first.message,
+    /term-monotonic|vote-once|persist-before-send|election-safety|state-machine-safety|durability/,
+  );
+  t.match(
+    formatFailure(first),
+    new RegExp(`seed ${first.seed}[\\s\\S]*replay: npx raftlock sim --seed ${first.seed} --nodes 5`),
+  );
 });

@@ -18,7 +18,10 @@ t.test(`${seeds} randomized 5-node swarm simulations all pass`, async (t) => {
   let snapshotsTaken = 0;
   let snapshotsDropped = 0;
   for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
-    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'), replayFrom: { kind: 'seed' } });
+    const outcome = runSimulation({
+      scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'),
+      replayFrom: { kind: 'seed' },
+    });
     simulatedMs += outcome.stats.simulatedMs;
     faults += outcome.stats.faults;
     snapshotsTaken += outcome.stats.snapshotsTaken;
@@ -28,7 +31,10 @@ t.test(`${seeds} randomized 5-node swarm simulations all pass`, async (t) => {
   t.ok(faults > seeds, `faults were injected (${faults} in ${(simulatedMs / 1000).toFixed(0)} simulated seconds)`);
   // Nodes snapshot in the deferred mode: completions come back after a delay, some of them to a
   // node that crashed or installed a newer snapshot meanwhile, and those must be dropped safely.
-  t.ok(snapshotsTaken > seeds && snapshotsDropped > 0, `background snapshots taken (${snapshotsTaken}) and stale ones dropped (${snapshotsDropped})`);
+  t.ok(
+    snapshotsTaken > seeds && snapshotsDropped > 0,
+    `background snapshots taken (${snapshotsTaken}) and stale ones dropped (${snapshotsDropped})`,
+  );
   t.same(failures, [], failures.join('\n\n'));
 });
 
@@ -43,13 +49,20 @@ t.test(`${lockSeeds} randomized 5-node swarm simulations of the lock service all
   let beliefs = 0;
   let retries = 0;
   for (let seed = firstSeed; seed < firstSeed + lockSeeds; seed++) {
-    const outcome = runSimulation({ scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'), replayFrom: { kind: 'seed' }, workload: 'locks' });
+    const outcome = runSimulation({
+      scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'),
+      replayFrom: { kind: 'seed' },
+      workload: 'locks',
+    });
     grants += outcome.stats.lockGrants;
     beliefs += outcome.stats.beliefsChecked;
     retries += outcome.stats.lockRetries;
     if (!outcome.passed) failures.push(formatFailure(outcome, 20));
   }
-  t.ok(grants > lockSeeds && retries > lockSeeds, `clients were granted locks (${grants}) and retried unknown outcomes (${retries})`);
+  t.ok(
+    grants > lockSeeds && retries > lockSeeds,
+    `clients were granted locks (${grants}) and retried unknown outcomes (${retries})`,
+  );
   t.ok(beliefs > 0, `${beliefs} held beliefs checked`);
   t.same(failures, [], failures.join('\n\n'));
 });
@@ -57,7 +70,10 @@ t.test(`${lockSeeds} randomized 5-node swarm simulations of the lock service all
 t.test('fast-check fault schedules: safety and liveness hold; failures shrink to a scenario', async (t) => {
   const result = fc.check(
     fc.property(scenarioArbitrary({ durationMsMin: 1000, durationMsMax: 3000 }), (scenario) => {
-      const outcome = runSimulation({ scenario, replayFrom: { kind: 'file', path: 'test/sim/regressions/<name>.json' } });
+      const outcome = runSimulation({
+        scenario,
+        replayFrom: { kind: 'file', path: 'test/sim/regressions/<name>.json' },
+      });
       return outcome.passed;
     }),
     { numRuns: 100, seed: 20261124 },

@@ -13,7 +13,14 @@ import { createAuthStore } from '../../src/statemachine/auth-store.js';
 import type { AdminCommand, Permission, Right } from '../../src/statemachine/auth-types.js';
 import { allRights } from '../../src/statemachine/auth-types.js';
 import { adminCommandOf, passwordOf } from '../../src/statemachine/admin-action.js';
-import { describeDenial, isAdmin, mayActOnSession, mayUse, mayWatch, userExists } from '../../src/statemachine/authorize.js';
+import {
+  describeDenial,
+  isAdmin,
+  mayActOnSession,
+  mayUse,
+  mayWatch,
+  userExists,
+} from '../../src/statemachine/authorize.js';
 import type { Command, Operation } from '../../src/statemachine/commands.js';
 import { decodeCommand, encodeCommand, stampPrincipal } from '../../src/statemachine/commands.js';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
@@ -76,9 +83,13 @@ function kinds(notifications: readonly Notification[]): string[] {
 // ---- wire forms ----
 
 const nameArb = fc.stringMatching(/^[A-Za-z0-9._@-]{1,20}$/);
-const textArb = fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes('\ufffd') && !/[\ud800-\udfff]/.test(s));
+const textArb = fc
+  .string({ minLength: 1, maxLength: 12 })
+  .filter((s) => !s.includes('\ufffd') && !/[\ud800-\udfff]/.test(s));
 const prefixArb = fc.oneof(fc.constant(''), textArb);
-const rightsArb = fc.subarray([...allRights], { minLength: 1 }).chain((rights) => fc.shuffledSubarray(rights, { minLength: rights.length }));
+const rightsArb = fc
+  .subarray([...allRights], { minLength: 1 })
+  .chain((rights) => fc.shuffledSubarray(rights, { minLength: rights.length }));
 const hashArb = fc.stringMatching(/^[A-Za-z0-9+/=$]{1,40}$/).map((tail) => `scrypt$${tail}`);
 const sessionArb = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }).map(sessionId);
 const smallInt = fc.integer({ min: 0, max: 1_000 });
@@ -91,7 +102,11 @@ const adminArb: fc.Arbitrary<AdminCommand> = fc.oneof(
   fc.record({ type: fc.constant('userRevokeRole' as const), user: nameArb, role: nameArb }),
   fc.record({ type: fc.constant('roleAdd' as const), role: nameArb }),
   fc.record({ type: fc.constant('roleDelete' as const), role: nameArb }),
-  fc.record({ type: fc.constant('roleGrant' as const), role: nameArb, permission: fc.record({ prefix: prefixArb, rights: rightsArb }) }),
+  fc.record({
+    type: fc.constant('roleGrant' as const),
+    role: nameArb,
+    permission: fc.record({ prefix: prefixArb, rights: rightsArb }),
+  }),
   fc.record({ type: fc.constant('roleRevoke' as const), role: nameArb, prefix: prefixArb }),
 );
 
@@ -99,13 +114,45 @@ const opArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ type: fc.constant('openSession' as const), ttlMs: fc.integer({ min: 1_000, max: 86_400_000 }) }),
   fc.record({ type: fc.constant('keepAlive' as const), session: sessionArb }),
   fc.record({ type: fc.constant('closeSession' as const), session: sessionArb }),
-  fc.record({ type: fc.constant('acquire' as const), session: sessionArb, name: textArb, waitMs: smallInt, lockDelayMs: smallInt }),
-  fc.record({ type: fc.constant('acquireSemaphore' as const), session: sessionArb, name: textArb, permits: fc.integer({ min: 1, max: 9 }), waitMs: smallInt, lockDelayMs: smallInt }),
-  fc.record({ type: fc.constant('acquireRw' as const), session: sessionArb, name: textArb, mode: fc.constantFrom('read' as const, 'write' as const), waitMs: smallInt, lockDelayMs: smallInt }),
+  fc.record({
+    type: fc.constant('acquire' as const),
+    session: sessionArb,
+    name: textArb,
+    waitMs: smallInt,
+    lockDelayMs: smallInt,
+  }),
+  fc.record({
+    type: fc.constant('acquireSemaphore' as const),
+    session: sessionArb,
+    name: textArb,
+    permits: fc.integer({ min: 1, max: 9 }),
+    waitMs: smallInt,
+    lockDelayMs: smallInt,
+  }),
+  fc.record({
+    type: fc.constant('acquireRw' as const),
+    session: sessionArb,
+    name: textArb,
+    mode: fc.constantFrom('read' as const, 'write' as const),
+    waitMs: smallInt,
+    lockDelayMs: smallInt,
+  }),
   fc.record({ type: fc.constant('release' as const), session: sessionArb, name: textArb }),
-  fc.record({ type: fc.constant('campaign' as const), session: sessionArb, name: textArb, value: fc.uint8Array({ maxLength: 8 }), waitMs: smallInt, lockDelayMs: smallInt }),
+  fc.record({
+    type: fc.constant('campaign' as const),
+    session: sessionArb,
+    name: textArb,
+    value: fc.uint8Array({ maxLength: 8 }),
+    waitMs: smallInt,
+    lockDelayMs: smallInt,
+  }),
   fc.record({ type: fc.constant('resign' as const), session: sessionArb, name: textArb }),
-  fc.record({ type: fc.constant('proclaim' as const), session: sessionArb, name: textArb, value: fc.uint8Array({ maxLength: 8 }) }),
+  fc.record({
+    type: fc.constant('proclaim' as const),
+    session: sessionArb,
+    name: textArb,
+    value: fc.uint8Array({ maxLength: 8 }),
+  }),
   fc.record({
     type: fc.constant('put' as const),
     session: sessionArb,
@@ -126,8 +173,19 @@ const opArb: fc.Arbitrary<Operation> = fc.oneof(
 
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constant('keepAliveBatch' as const), sessions: fc.array(sessionArb, { maxLength: 5 }) }),
-  fc.record({ type: fc.constant('client' as const), clientId: textArb, seq: fc.integer({ min: 1, max: 1e9 }), op: opArb }),
-  fc.record({ type: fc.constant('client' as const), principal: nameArb, clientId: textArb, seq: fc.integer({ min: 1, max: 1e9 }), op: opArb }),
+  fc.record({
+    type: fc.constant('client' as const),
+    clientId: textArb,
+    seq: fc.integer({ min: 1, max: 1e9 }),
+    op: opArb,
+  }),
+  fc.record({
+    type: fc.constant('client' as const),
+    principal: nameArb,
+    clientId: textArb,
+    seq: fc.integer({ min: 1, max: 1e9 }),
+    op: opArb,
+  }),
   fc.record({ type: fc.constant('admin' as const), principal: fc.option(nameArb, { nil: null }), action: adminArb }),
 );
 
@@ -147,7 +205,9 @@ t.test('wire forms', async (t) => {
         const encoded = encodeCommand(command);
         const decoded = decodeCommand(encoded, config);
         if (!decoded.ok) throw new Error(`${decoded.error} for ${JSON.stringify(command, bin)}`);
-        return sameCommand(decoded.value, command) && Buffer.from(encodeCommand(decoded.value)).equals(Buffer.from(encoded));
+        return (
+          sameCommand(decoded.value, command) && Buffer.from(encodeCommand(decoded.value)).equals(Buffer.from(encoded))
+        );
       }),
       { numRuns: 3_000 },
     );
@@ -156,9 +216,19 @@ t.test('wire forms', async (t) => {
 
   t.test('form 2 (no principal) is byte-identical to the format before principals', async (t) => {
     const op: Operation = { type: 'acquire', session: sessionId(7), name: 'L', waitMs: 5, lockDelayMs: 0 };
-    t.same(Buffer.from(encodeCommand({ type: 'client', clientId: 'c', seq: 3, op })), Buffer.from(packr.pack([2, 'c', 3, 3, 7, 'L', 5, 0])));
-    t.same(Buffer.from(encodeCommand({ type: 'client', principal: 'alice', clientId: 'c', seq: 3, op })), Buffer.from(packr.pack([3, 'alice', 'c', 3, 3, 7, 'L', 5, 0])));
-    const admin = encodeCommand({ type: 'admin', principal: null, action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p/', rights: ['write', 'lock'] } } });
+    t.same(
+      Buffer.from(encodeCommand({ type: 'client', clientId: 'c', seq: 3, op })),
+      Buffer.from(packr.pack([2, 'c', 3, 3, 7, 'L', 5, 0])),
+    );
+    t.same(
+      Buffer.from(encodeCommand({ type: 'client', principal: 'alice', clientId: 'c', seq: 3, op })),
+      Buffer.from(packr.pack([3, 'alice', 'c', 3, 3, 7, 'L', 5, 0])),
+    );
+    const admin = encodeCommand({
+      type: 'admin',
+      principal: null,
+      action: { type: 'roleGrant', role: 'r', permission: { prefix: 'p/', rights: ['write', 'lock'] } },
+    });
     t.same(Buffer.from(admin), Buffer.from(packr.pack([4, null, 7, 'r', 'p/', ['write', 'lock']])));
   });
 
@@ -175,7 +245,10 @@ t.test('wire forms', async (t) => {
     const cases: readonly { readonly fields: unknown[]; readonly message: RegExp }[] = [
       { fields: [3, '', 'c', 1, 0, 5_000], message: /^principal must not be empty$/ },
       { fields: [3, 'a'.repeat(129), 'c', 1, 0, 5_000], message: /principal is 129 bytes, more than 128/ },
-      { fields: [3, 'al ice', 'c', 1, 0, 5_000], message: /principal "al ice" may only hold letters, digits and \. _ @ -/ },
+      {
+        fields: [3, 'al ice', 'c', 1, 0, 5_000],
+        message: /principal "al ice" may only hold letters, digits and \. _ @ -/,
+      },
       { fields: [3, 'é', 'c', 1, 0, 5_000], message: /may only hold/ },
       { fields: [3, 7, 'c', 1, 0, 5_000], message: /principal must be a string, got of type number/ },
       { fields: [3, 'alice', 'c', 1], message: /needs principal, clientId, seq and an op code/ },
@@ -209,8 +282,18 @@ t.test('wire forms', async (t) => {
     let index = 0;
     const apply = (payload: Uint8Array) =>
       machine.apply({ index: ++index as LogIndex, term: 1 as Term, logTimeMs: index, payload });
-    apply(encodeCommand({ type: 'admin', principal: null, action: { type: 'userAdd', user: 'x', passwordHash: null } }));
-    apply(encodeCommand({ type: 'client', principal: 'x', clientId: 'x', seq: 1, op: { type: 'openSession', ttlMs: 86_400_000 } }));
+    apply(
+      encodeCommand({ type: 'admin', principal: null, action: { type: 'userAdd', user: 'x', passwordHash: null } }),
+    );
+    apply(
+      encodeCommand({
+        type: 'client',
+        principal: 'x',
+        clientId: 'x',
+        seq: 1,
+        op: { type: 'openSession', ttlMs: 86_400_000 },
+      }),
+    );
     const mutated = fc
       .record({ command: commandArb, position: fc.nat({ max: 12 }), value: fc.anything(), cut: fc.boolean() })
       .map(({ command, position, value, cut }) => {
@@ -248,7 +331,8 @@ t.test('prefix semantics: a permission covers every name its prefix starts', asy
     ['read', '', true],
     ['watch', 'jobs/a/b', true],
   ];
-  for (const [right, name, expected] of cases) t.equal(mayUse(auth, 'alice', right, name), expected, `${right} ${name}`);
+  for (const [right, name, expected] of cases)
+    t.equal(mayUse(auth, 'alice', right, name), expected, `${right} ${name}`);
   t.ok(mayWatch(auth, 'alice', 'jobs/'), 'the permission prefix itself');
   t.ok(mayWatch(auth, 'alice', 'jobs/a/'), 'a longer prefix');
   t.notOk(mayWatch(auth, 'alice', 'jobs'), 'a shorter prefix would also see jobsX');
@@ -258,129 +342,211 @@ t.test('prefix semantics: a permission covers every name its prefix starts', asy
   t.ok(mayUse(auth, 'root', 'write', 'x'), 'root may do everything');
   t.ok(isAdmin(auth, null) && isAdmin(auth, 'root') && !isAdmin(auth, 'alice') && !isAdmin(auth, 'mallory'));
   t.ok(userExists(auth, 'root') && userExists(auth, 'alice') && !userExists(auth, 'mallory'));
-  t.ok(mayActOnSession(auth, 'alice', 'alice') && !mayActOnSession(auth, 'alice', 'bob') && mayActOnSession(auth, 'root', 'bob'));
+  t.ok(
+    mayActOnSession(auth, 'alice', 'alice') &&
+      !mayActOnSession(auth, 'alice', 'bob') &&
+      mayActOnSession(auth, 'root', 'bob'),
+  );
   t.notOk(mayActOnSession(auth, 'alice', null), 'a session opened without authentication is not alice’s');
   t.equal(describeDenial('alice', 'lock', 'jobs/a'), 'alice may not lock "jobs/a" (needs lock on a prefix of it)');
 });
 
 t.test('each operation needs its right: lock ops lock, put/delete write, session ops nothing', async (t) => {
-  const d = withUsers({ alice: [{ prefix: 'ok/', rights: ['lock', 'write'] }], bob: [{ prefix: '', rights: ['read', 'watch'] }] });
+  const d = withUsers({
+    alice: [{ prefix: 'ok/', rights: ['lock', 'write'] }],
+    bob: [{ prefix: '', rights: ['read', 'watch'] }],
+  });
   const a = d.openAs('alice', 'a');
   const b = d.openAs('bob', 'b');
   t.equal(d.opAs('alice', 'a', { type: 'keepAlive', session: a }).result.code, 'OK', 'keepAlive needs no right');
   const ops = (s: SessionId, prefix: string): readonly [string, Operation, Right][] => [
     ['acquire', acquire(s, `${prefix}m`), 'lock'],
-    ['acquireSemaphore', { type: 'acquireSemaphore', session: s, name: `${prefix}s`, permits: 2, waitMs: 0, lockDelayMs: 0 }, 'lock'],
-    ['acquireRw', { type: 'acquireRw', session: s, name: `${prefix}r`, mode: 'write', waitMs: 0, lockDelayMs: 0 }, 'lock'],
-    ['campaign', { type: 'campaign', session: s, name: `${prefix}e`, value: bytes('x'), waitMs: 0, lockDelayMs: 0 }, 'lock'],
+    [
+      'acquireSemaphore',
+      { type: 'acquireSemaphore', session: s, name: `${prefix}s`, permits: 2, waitMs: 0, lockDelayMs: 0 },
+      'lock',
+    ],
+    [
+      'acquireRw',
+      { type: 'acquireRw', session: s, name: `${prefix}r`, mode: 'write', waitMs: 0, lockDelayMs: 0 },
+      'lock',
+    ],
+    [
+      'campaign',
+      { type: 'campaign', session: s, name: `${prefix}e`, value: bytes('x'), waitMs: 0, lockDelayMs: 0 },
+      'lock',
+    ],
     ['proclaim', { type: 'proclaim', session: s, name: `${prefix}e`, value: bytes('y') }, 'lock'],
     ['resign', { type: 'resign', session: s, name: `${prefix}e` }, 'lock'],
     ['release', release(s, `${prefix}m`), 'lock'],
     ['put', put(s, `${prefix}k`), 'write'],
     ['delete', { type: 'delete', session: s, key: `${prefix}k`, ifVersion: null, fence: null }, 'write'],
   ];
-  for (const [what, op] of ops(a, 'ok/')) t.equal(d.opAs('alice', 'a', op).result.code, 'OK', `alice ${what} under ok/`);
+  for (const [what, op] of ops(a, 'ok/'))
+    t.equal(d.opAs('alice', 'a', op).result.code, 'OK', `alice ${what} under ok/`);
   for (const [what, op, right] of ops(a, 'no/')) {
     const result = d.opAs('alice', 'a', op).result;
     const name = 'name' in op ? op.name : 'key' in op ? op.key : '';
-    t.same(result, { code: 'PERMISSION_DENIED', message: `alice may not ${right} ${JSON.stringify(name)} (needs ${right} on a prefix of it)` }, `alice ${what} under no/`);
+    t.same(
+      result,
+      {
+        code: 'PERMISSION_DENIED',
+        message: `alice may not ${right} ${JSON.stringify(name)} (needs ${right} on a prefix of it)`,
+      },
+      `alice ${what} under no/`,
+    );
   }
-  for (const [what, op] of ops(b, 'ok/')) t.equal(d.opAs('bob', 'b', op).result.code, 'PERMISSION_DENIED', `bob (read, watch) ${what}`);
+  for (const [what, op] of ops(b, 'ok/'))
+    t.equal(d.opAs('bob', 'b', op).result.code, 'PERMISSION_DENIED', `bob (read, watch) ${what}`);
   const names = [...d.state.locks.keys(), ...d.state.keys.keys()];
-  t.notOk(names.some((name) => name.startsWith('no/')), 'nothing refused took effect');
+  t.notOk(
+    names.some((name) => name.startsWith('no/')),
+    'nothing refused took effect',
+  );
   t.equal(d.state.sessions.get(b)?.holds.size, 0);
   const token = tokenOf(d.opAs('alice', 'a', acquire(a, 'ok/m')).result);
-  t.equal(d.opAs('alice', 'a', put(a, 'ok/k', { lock: 'ok/m', token })).result.code, 'OK', 'a fence needs nothing beyond the write');
+  t.equal(
+    d.opAs('alice', 'a', put(a, 'ok/k', { lock: 'ok/m', token })).result.code,
+    'OK',
+    'a fence needs nothing beyond the write',
+  );
   t.equal(d.opAs('alice', 'a', { type: 'closeSession', session: a }).result.code, 'OK', 'closeSession needs no right');
   t.equal(d.op('anyone', acquire(b, 'x')).code, 'OK', 'without a principal (insecure mode) nothing is checked');
 });
 
-t.test('a session belongs to its opener: others are refused, an admin may act and the holder is told first', async (t) => {
-  t.test('another user may not use, release or close the session', async (t) => {
-    const d = withUsers({ alice: [{ prefix: '', rights: ['lock', 'write'] }], bob: [{ prefix: '', rights: ['lock', 'write'] }] });
-    const a = d.openAs('alice', 'a');
-    t.equal(sessionOwner(d.state, a), 'alice');
-    t.equal(sessionInfo(d.state, a)?.owner, 'alice');
-    tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
-    const refusals: readonly Operation[] = [
-      acquire(a, 'M'),
-      release(a, 'L'),
-      put(a, 'k'),
-      { type: 'keepAlive', session: a },
-      { type: 'closeSession', session: a },
-    ];
-    for (const op of refusals) {
-      t.same(d.opAs('bob', 'b', op).result, {
+t.test(
+  'a session belongs to its opener: others are refused, an admin may act and the holder is told first',
+  async (t) => {
+    t.test('another user may not use, release or close the session', async (t) => {
+      const d = withUsers({
+        alice: [{ prefix: '', rights: ['lock', 'write'] }],
+        bob: [{ prefix: '', rights: ['lock', 'write'] }],
+      });
+      const a = d.openAs('alice', 'a');
+      t.equal(sessionOwner(d.state, a), 'alice');
+      t.equal(sessionInfo(d.state, a)?.owner, 'alice');
+      tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
+      const refusals: readonly Operation[] = [
+        acquire(a, 'M'),
+        release(a, 'L'),
+        put(a, 'k'),
+        { type: 'keepAlive', session: a },
+        { type: 'closeSession', session: a },
+      ];
+      for (const op of refusals) {
+        t.same(
+          d.opAs('bob', 'b', op).result,
+          {
+            code: 'PERMISSION_DENIED',
+            message: `bob may not use session ${a} (owned by alice; only its owner or an admin may)`,
+          },
+          op.type,
+        );
+      }
+      t.ok(d.state.sessions.has(a) && d.state.locks.get('L')?.holders.has(a), 'alice still holds L');
+      const anonymous = d.open('anon');
+      t.match(d.opAs('bob', 'b2', acquire(anonymous, 'N')).result, {
         code: 'PERMISSION_DENIED',
-        message: `bob may not use session ${a} (owned by alice; only its owner or an admin may)`,
-      }, op.type);
-    }
-    t.ok(d.state.sessions.has(a) && d.state.locks.get('L')?.holders.has(a), 'alice still holds L');
-    const anonymous = d.open('anon');
-    t.match(d.opAs('bob', 'b2', acquire(anonymous, 'N')).result, { code: 'PERMISSION_DENIED', message: /opened without authentication/ });
-  });
+        message: /opened without authentication/,
+      });
+    });
 
-  t.test('an admin releases another owner’s hold: revoked is pushed before the next grant', async (t) => {
-    const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
-    const a = d.openAs('alice', 'a');
-    const b = d.openAs('bob', 'b');
-    const tokenL = tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
-    t.match(d.opAs('bob', 'b', acquire(b, 'L', 5_000)).result, { code: 'OK', value: { kind: 'queued' } });
-    const out = d.opAs('carol', 'c', release(a, 'L'));
-    t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
-    t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
-    t.same(out.notifications[0], { kind: 'revoked', session: a, clientId: 'a', name: 'L', token: tokenL, by: 'carol', reason: 'released' });
-    t.ok(d.state.locks.get('L')?.holders.has(b), 'bob was granted');
-    // Breaking check: with the revocation pushed after promote, 'revoked' would follow 'granted'.
-    const own = d.opAs('bob', 'b', release(b, 'L'));
-    t.same(kinds(own.notifications), ['event:release'], 'releasing one’s own hold revokes nothing');
-  });
+    t.test('an admin releases another owner’s hold: revoked is pushed before the next grant', async (t) => {
+      const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
+      const a = d.openAs('alice', 'a');
+      const b = d.openAs('bob', 'b');
+      const tokenL = tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
+      t.match(d.opAs('bob', 'b', acquire(b, 'L', 5_000)).result, { code: 'OK', value: { kind: 'queued' } });
+      const out = d.opAs('carol', 'c', release(a, 'L'));
+      t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
+      t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
+      t.same(out.notifications[0], {
+        kind: 'revoked',
+        session: a,
+        clientId: 'a',
+        name: 'L',
+        token: tokenL,
+        by: 'carol',
+        reason: 'released',
+      });
+      t.ok(d.state.locks.get('L')?.holders.has(b), 'bob was granted');
+      // Breaking check: with the revocation pushed after promote, 'revoked' would follow 'granted'.
+      const own = d.opAs('bob', 'b', release(b, 'L'));
+      t.same(kinds(own.notifications), ['event:release'], 'releasing one’s own hold revokes nothing');
+    });
 
-  t.test('an admin ends another owner’s leadership with resign: the leader is told first', async (t) => {
-    const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
-    const a = d.openAs('alice', 'a');
-    const b = d.openAs('bob', 'b');
-    tokenOf(d.opAs('alice', 'a', { type: 'campaign', session: a, name: 'E', value: bytes('a'), waitMs: 0, lockDelayMs: 0 }).result);
-    d.opAs('bob', 'b', { type: 'campaign', session: b, name: 'E', value: bytes('b'), waitMs: 5_000, lockDelayMs: 0 });
-    const out = d.opAs('root', 'r', { type: 'resign', session: a, name: 'E' });
-    t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:leader', 'granted']);
-    t.match(out.notifications[0], { kind: 'revoked', by: 'root', reason: 'released', name: 'E' });
-  });
+    t.test('an admin ends another owner’s leadership with resign: the leader is told first', async (t) => {
+      const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
+      const a = d.openAs('alice', 'a');
+      const b = d.openAs('bob', 'b');
+      tokenOf(
+        d.opAs('alice', 'a', { type: 'campaign', session: a, name: 'E', value: bytes('a'), waitMs: 0, lockDelayMs: 0 })
+          .result,
+      );
+      d.opAs('bob', 'b', { type: 'campaign', session: b, name: 'E', value: bytes('b'), waitMs: 5_000, lockDelayMs: 0 });
+      const out = d.opAs('root', 'r', { type: 'resign', session: a, name: 'E' });
+      t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:leader', 'granted']);
+      t.match(out.notifications[0], { kind: 'revoked', by: 'root', reason: 'released', name: 'E' });
+    });
 
-  t.test('an admin closes another owner’s session: one revoked per hold, all before the grants', async (t) => {
-    const d = withUsers({ alice: [{ prefix: '', rights: ['lock', 'write'] }], bob: [{ prefix: '', rights: ['lock'] }] });
-    const a = d.openAs('alice', 'a');
-    const b = d.openAs('bob', 'b');
-    const token1 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L1')).result);
-    const token2 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L2')).result);
-    d.opAs('bob', 'b', acquire(b, 'L1', 5_000));
-    d.opAs('bob', 'b', acquire(b, 'L2', 5_000));
-    const out = d.opAs('carol', 'c', { type: 'closeSession', session: a });
-    t.same(out.result, { code: 'OK', value: { kind: 'closed', session: a } });
-    const ks = kinds(out.notifications);
-    t.same(ks.filter((k) => k === 'revoked' || k === 'granted'), ['revoked', 'revoked', 'granted', 'granted']);
-    t.same(
-      out.notifications.filter((n) => n.kind === 'revoked'),
-      [['L1', token1], ['L2', token2]].map(([name, token]) => ({ kind: 'revoked', session: a, clientId: 'a', name, token, by: 'carol', reason: 'session-closed' })),
-    );
-    t.notOk(d.state.sessions.has(a));
-    const own = d.opAs('bob', 'b', { type: 'closeSession', session: b });
-    t.notOk(kinds(own.notifications).includes('revoked'), 'closing one’s own session revokes nothing');
-  });
+    t.test('an admin closes another owner’s session: one revoked per hold, all before the grants', async (t) => {
+      const d = withUsers({
+        alice: [{ prefix: '', rights: ['lock', 'write'] }],
+        bob: [{ prefix: '', rights: ['lock'] }],
+      });
+      const a = d.openAs('alice', 'a');
+      const b = d.openAs('bob', 'b');
+      const token1 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L1')).result);
+      const token2 = tokenOf(d.opAs('alice', 'a', acquire(a, 'L2')).result);
+      d.opAs('bob', 'b', acquire(b, 'L1', 5_000));
+      d.opAs('bob', 'b', acquire(b, 'L2', 5_000));
+      const out = d.opAs('carol', 'c', { type: 'closeSession', session: a });
+      t.same(out.result, { code: 'OK', value: { kind: 'closed', session: a } });
+      const ks = kinds(out.notifications);
+      t.same(
+        ks.filter((k) => k === 'revoked' || k === 'granted'),
+        ['revoked', 'revoked', 'granted', 'granted'],
+      );
+      t.same(
+        out.notifications.filter((n) => n.kind === 'revoked'),
+        [
+          ['L1', token1],
+          ['L2', token2],
+        ].map(([name, token]) => ({
+          kind: 'revoked',
+          session: a,
+          clientId: 'a',
+          name,
+          token,
+          by: 'carol',
+          reason: 'session-closed',
+        })),
+      );
+      t.notOk(d.state.sessions.has(a));
+      const own = d.opAs('bob', 'b', { type: 'closeSession', session: b });
+      t.notOk(kinds(own.notifications).includes('revoked'), 'closing one’s own session revokes nothing');
+    });
 
-  t.test('a deleted user keeps its sessions (they expire) but may do nothing more', async (t) => {
-    const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }] });
-    const a = d.openAs('alice', 'a', 2_000);
-    tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
-    ok(d.admin('root', { type: 'userDelete', user: 'alice' }));
-    t.ok(d.state.sessions.has(a), 'deleting a user ends nothing by itself');
-    t.same(d.opAs('alice', 'a', { type: 'keepAlive', session: a }).result, { code: 'PERMISSION_DENIED', message: 'user "alice" does not exist' });
-    t.same(d.opAs('alice', 'a2', { type: 'openSession', ttlMs: 5_000 }).result, { code: 'PERMISSION_DENIED', message: 'user "alice" does not exist' });
-    t.notOk(d.state.clients.has('a2'), 'a refused openSession has no session to bind an entry to');
-    d.tick(2_001);
-    t.notOk(d.state.sessions.has(a), 'the session expired as usual');
-  });
-});
+    t.test('a deleted user keeps its sessions (they expire) but may do nothing more', async (t) => {
+      const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }] });
+      const a = d.openAs('alice', 'a', 2_000);
+      tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
+      ok(d.admin('root', { type: 'userDelete', user: 'alice' }));
+      t.ok(d.state.sessions.has(a), 'deleting a user ends nothing by itself');
+      t.same(d.opAs('alice', 'a', { type: 'keepAlive', session: a }).result, {
+        code: 'PERMISSION_DENIED',
+        message: 'user "alice" does not exist',
+      });
+      t.same(d.opAs('alice', 'a2', { type: 'openSession', ttlMs: 5_000 }).result, {
+        code: 'PERMISSION_DENIED',
+        message: 'user "alice" does not exist',
+      });
+      t.notOk(d.state.clients.has('a2'), 'a refused openSession has no session to bind an entry to');
+      d.tick(2_001);
+      t.notOk(d.state.sessions.has(a), 'the session expired as usual');
+    });
+  },
+);
 
 t.test('exactly once: a refusal is recorded like any result, and a client id belongs to its principal', async (t) => {
   t.test('a retried seq gets the same refusal even after the right is granted', async (t) => {
@@ -403,14 +569,34 @@ t.test('exactly once: a refusal is recorded like any result, and a client id bel
     const first = d.opAs('alice', 'shared', acquire(a, 'L')).result;
     const entry = { ...d.state.clients.get('shared') };
     const seq = entry.seq ?? 0;
-    const foreign = d.command({ type: 'client', principal: 'bob', clientId: 'shared', seq, op: acquire(a, 'L') }).result;
-    t.same(foreign, { code: 'PERMISSION_DENIED', message: 'client id "shared" is in use by another principal' }, 'not the cached result');
-    const next = d.command({ type: 'client', principal: 'bob', clientId: 'shared', seq: seq + 1, op: { type: 'openSession', ttlMs: 5_000 } }).result;
+    const foreign = d.command({
+      type: 'client',
+      principal: 'bob',
+      clientId: 'shared',
+      seq,
+      op: acquire(a, 'L'),
+    }).result;
+    t.same(
+      foreign,
+      { code: 'PERMISSION_DENIED', message: 'client id "shared" is in use by another principal' },
+      'not the cached result',
+    );
+    const next = d.command({
+      type: 'client',
+      principal: 'bob',
+      clientId: 'shared',
+      seq: seq + 1,
+      op: { type: 'openSession', ttlMs: 5_000 },
+    }).result;
     t.equal(next.code, 'PERMISSION_DENIED', 'nor a new seq');
     t.same(d.state.clients.get('shared'), entry);
     t.equal(entry.principal, 'alice');
     t.same(d.retryAs('alice', 'shared', acquire(a, 'L')), first, 'alice’s retry still gets her result');
-    t.equal(d.command({ type: 'client', clientId: 'shared', seq, op: acquire(a, 'L') }).result.code, 'PERMISSION_DENIED', 'nor a command without principal');
+    t.equal(
+      d.command({ type: 'client', clientId: 'shared', seq, op: acquire(a, 'L') }).result.code,
+      'PERMISSION_DENIED',
+      'nor a command without principal',
+    );
   });
 });
 
@@ -418,17 +604,30 @@ t.test('admin commands', async (t) => {
   t.test('only admins manage users and roles; a user may set its own password', async (t) => {
     const d = withUsers();
     const revision = authRevision(d.state);
-    t.same(d.admin('alice', { type: 'roleAdd', role: 'r' }), { code: 'PERMISSION_DENIED', message: 'alice may not roleAdd (needs the admin role)' });
+    t.same(d.admin('alice', { type: 'roleAdd', role: 'r' }), {
+      code: 'PERMISSION_DENIED',
+      message: 'alice may not roleAdd (needs the admin role)',
+    });
     t.same(d.admin('alice', { type: 'userGrantRole', user: 'alice', role: 'admin' }).code, 'PERMISSION_DENIED');
     t.same(d.admin('alice', { type: 'userPassword', user: 'bob', passwordHash: hash('b') }).code, 'PERMISSION_DENIED');
-    t.same(d.admin('mallory', { type: 'userPassword', user: 'mallory', passwordHash: hash('m') }), { code: 'PERMISSION_DENIED', message: 'user "mallory" does not exist' });
+    t.same(d.admin('mallory', { type: 'userPassword', user: 'mallory', passwordHash: hash('m') }), {
+      code: 'PERMISSION_DENIED',
+      message: 'user "mallory" does not exist',
+    });
     t.equal(authRevision(d.state), revision, 'refusals change nothing');
-    t.same(d.admin('alice', { type: 'userPassword', user: 'alice', passwordHash: hash('a') }), { code: 'OK', value: { kind: 'admin', done: 'userPassword' } });
+    t.same(d.admin('alice', { type: 'userPassword', user: 'alice', passwordHash: hash('a') }), {
+      code: 'OK',
+      value: { kind: 'admin', done: 'userPassword' },
+    });
     t.equal(passwordHashOf(d.state, 'alice'), hash('a'));
     t.equal(authRevision(d.state), d.index, 'the revision is the index of the last change');
     t.equal(d.admin('carol', { type: 'roleAdd', role: 'r' }).code, 'OK', 'a user holding admin is an admin');
     t.equal(d.admin(null, { type: 'roleAdd', role: 'r2' }).code, 'OK', 'insecure mode is unrestricted');
-    t.equal(d.admin('root', { type: 'userPassword', user: 'root', passwordHash: hash('r') }).code, 'OK', 'root may have a password');
+    t.equal(
+      d.admin('root', { type: 'userPassword', user: 'root', passwordHash: hash('r') }).code,
+      'OK',
+      'root may have a password',
+    );
   });
 
   t.test('root and admin are protected; unknown names and duplicates are INVALID_ARGUMENT', async (t) => {
@@ -448,7 +647,10 @@ t.test('admin commands', async (t) => {
       [{ type: 'userGrantRole', user: 'nobody', role: 'admin' }, /user "nobody" does not exist/],
       [{ type: 'userRevokeRole', user: 'alice', role: 'admin' }, /alice does not hold role admin/],
       [{ type: 'roleDelete', role: 'nothing' }, /role "nothing" does not exist/],
-      [{ type: 'roleGrant', role: 'nothing', permission: { prefix: '', rights: ['read'] } }, /role "nothing" does not exist/],
+      [
+        { type: 'roleGrant', role: 'nothing', permission: { prefix: '', rights: ['read'] } },
+        /role "nothing" does not exist/,
+      ],
       [{ type: 'roleRevoke', role: 'nothing', prefix: '' }, /role "nothing" does not exist/],
     ];
     const revision = authRevision(d.state);
@@ -459,9 +661,15 @@ t.test('admin commands', async (t) => {
     }
     t.equal(authRevision(d.state), revision, 'refusals change nothing');
     ok(d.admin('root', { type: 'roleAdd', role: 'r' }));
-    t.match(d.admin('root', { type: 'roleRevoke', role: 'r', prefix: 'p' }), { code: 'INVALID_ARGUMENT', message: /role r has no permission on prefix "p"/ });
+    t.match(d.admin('root', { type: 'roleRevoke', role: 'r', prefix: 'p' }), {
+      code: 'INVALID_ARGUMENT',
+      message: /role r has no permission on prefix "p"/,
+    });
     t.ok(isAdmin(d.state.auth, 'root'));
-    t.same(listRoles(d.state).find((r) => r.name === 'admin'), { name: 'admin', permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] });
+    t.same(
+      listRoles(d.state).find((r) => r.name === 'admin'),
+      { name: 'admin', permissions: [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }] },
+    );
   });
 
   t.test('grants are idempotent and set a prefix’s rights; permissions stay sorted and canonical', async (t) => {
@@ -501,7 +709,11 @@ t.test('admin commands', async (t) => {
     tokenOf(d.opAs('alice', 'a', acquire(a, 'L1')).result);
     ok(d.admin('root', { type: 'roleDelete', role: 'alice-role' }));
     t.same(whoami(d.state, 'alice').roles, []);
-    t.equal(d.opAs('alice', 'a', acquire(a, 'L2')).result.code, 'PERMISSION_DENIED', 'takes effect on the next command');
+    t.equal(
+      d.opAs('alice', 'a', acquire(a, 'L2')).result.code,
+      'PERMISSION_DENIED',
+      'takes effect on the next command',
+    );
     t.ok(d.state.locks.get('L1')?.holders.has(a), 'holds already granted stay');
     ok(d.admin('root', { type: 'roleAdd', role: 'alice-role' }));
     ok(d.admin('root', { type: 'roleGrant', role: 'alice-role', permission: { prefix: '', rights: ['lock'] } }));
@@ -520,7 +732,10 @@ t.test('queries for the node edge', async (t) => {
     { name: 'carol', roles: ['admin'], password: false },
     { name: 'root', roles: ['admin'], password: false },
   ]);
-  t.same(listRoles(d.state).map((r) => r.name), ['admin', 'bob-role']);
+  t.same(
+    listRoles(d.state).map((r) => r.name),
+    ['admin', 'bob-role'],
+  );
   const everything = [{ prefix: '', rights: ['lock', 'read', 'write', 'watch'] }];
   t.same(whoami(d.state, 'carol'), { principal: 'carol', roles: ['admin'], admin: true, permissions: everything });
   t.same(whoami(d.state, null), { principal: null, roles: [], admin: true, permissions: everything });
@@ -537,14 +752,27 @@ t.test('queries for the node edge', async (t) => {
   t.ok(Buffer.from(d.machine.snapshot()).equals(Buffer.from(before)), 'queries change nothing');
   t.same(passwordOf({ type: 'userAdd', user: 'u', password: 'pw' }), 'pw');
   t.same(passwordOf({ type: 'roleAdd', role: 'r' }), null);
-  t.same(adminCommandOf({ type: 'userPassword', user: 'u', password: 'pw' }, hash('u')), { type: 'userPassword', user: 'u', passwordHash: hash('u') });
-  t.same(adminCommandOf({ type: 'userAdd', user: 'u', password: null }, null), { type: 'userAdd', user: 'u', passwordHash: null });
+  t.same(adminCommandOf({ type: 'userPassword', user: 'u', password: 'pw' }, hash('u')), {
+    type: 'userPassword',
+    user: 'u',
+    passwordHash: hash('u'),
+  });
+  t.same(adminCommandOf({ type: 'userAdd', user: 'u', password: null }, null), {
+    type: 'userAdd',
+    user: 'u',
+    passwordHash: null,
+  });
 });
 
 // ---- snapshots ----
 
 function populated(): { readonly d: Driver; readonly a: SessionId } {
-  const d = withUsers({ alice: [{ prefix: 'jobs/', rights: ['watch', 'lock'] }, { prefix: '', rights: ['read'] }] });
+  const d = withUsers({
+    alice: [
+      { prefix: 'jobs/', rights: ['watch', 'lock'] },
+      { prefix: '', rights: ['read'] },
+    ],
+  });
   ok(d.admin('root', { type: 'userPassword', user: 'bob', passwordHash: hash('b') }));
   ok(d.admin('root', { type: 'roleAdd', role: 'empty' }));
   ok(d.admin('root', { type: 'userGrantRole', user: 'bob', role: 'empty' }));
@@ -567,7 +795,10 @@ t.test('snapshots carry the auth store, session owners and client principals, by
   t.same(listRoles(restored.state), listRoles(d.state));
   t.equal(authRevision(restored.state), authRevision(d.state));
   t.equal(passwordHashOf(restored.state, 'bob'), hash('b'));
-  t.same([...restored.state.sessions.values()].map((s) => s.owner), ['alice', null]);
+  t.same(
+    [...restored.state.sessions.values()].map((s) => s.owner),
+    ['alice', null],
+  );
   t.equal(restored.state.clients.get('a')?.principal, 'alice');
   // Both replicas then decide the next commands identically.
   const next: Command[] = [
@@ -578,7 +809,12 @@ t.test('snapshots carry the auth store, session owners and client principals, by
   ];
   const results: string[] = [];
   for (const command of next) {
-    const e = { index: (d.index + 1) as LogIndex, term: 1 as Term, logTimeMs: d.nowMs, payload: encodeCommand(command) };
+    const e = {
+      index: (d.index + 1) as LogIndex,
+      term: 1 as Term,
+      logTimeMs: d.nowMs,
+      payload: encodeCommand(command),
+    };
     const mine = d.machine.apply(e);
     d.index += 1;
     t.same(restored.apply(e), mine, command.type);
@@ -603,7 +839,10 @@ t.test('a format-1 snapshot (before users existed) restores unowned, with the bu
   t.equal(sessionOwner(restored.state, a), null);
   t.equal(restored.state.clients.get('a')?.principal, null);
   t.same(listUsers(restored.state), [{ name: 'root', roles: ['admin'], password: false }]);
-  t.ok(Buffer.from(restored.snapshot()).equals(Buffer.from(d.machine.snapshot())), 'and writes format 2 like a replica that never restarted');
+  t.ok(
+    Buffer.from(restored.snapshot()).equals(Buffer.from(d.machine.snapshot())),
+    'and writes format 2 like a replica that never restarted',
+  );
 });
 
 t.test('restore refuses a broken auth store and keeps the current state', async (t) => {
@@ -614,16 +853,36 @@ t.test('restore refuses a broken auth store and keeps the current state', async 
     change(copy[10] as [number, unknown[][], unknown[][]]);
     return packr.pack(copy);
   };
-  const user = (auth: [number, unknown[][], unknown[][]], name: string) => auth[1].find((u) => u[0] === name) as unknown[];
-  const role = (auth: [number, unknown[][], unknown[][]], name: string) => auth[2].find((r) => r[0] === name) as unknown[];
+  const user = (auth: [number, unknown[][], unknown[][]], name: string) =>
+    auth[1].find((u) => u[0] === name) as unknown[];
+  const role = (auth: [number, unknown[][], unknown[][]], name: string) =>
+    auth[2].find((r) => r[0] === name) as unknown[];
   const cases: readonly [string, Uint8Array, RegExp][] = [
     ['root missing', withAuth((a) => void (a[1] = a[1].filter((u) => u[0] !== 'root'))), /root is missing/],
     ['root without admin', withAuth((a) => void (user(a, 'root')[2] = [])), /root is missing or does not hold admin/],
     ['admin changed', withAuth((a) => void (role(a, 'admin')[1] = [['', ['read']]])), /the admin role was changed/],
-    ['unknown role held', withAuth((a) => void (user(a, 'bob')[2] = ['ghost'])), /holds role ghost, which does not exist/],
+    [
+      'unknown role held',
+      withAuth((a) => void (user(a, 'bob')[2] = ['ghost'])),
+      /holds role ghost, which does not exist/,
+    ],
     ['unknown right', withAuth((a) => void (role(a, 'alice-role')[1] = [['', ['fly']]])), /unknown right/],
-    ['unsorted prefixes', withAuth((a) => void (role(a, 'alice-role')[1] = [['z', ['read']], ['a', ['read']]])), /not sorted/],
-    ['rights out of order', withAuth((a) => void (role(a, 'alice-role')[1] = [['', ['read', 'lock']]])), /canonical order/],
+    [
+      'unsorted prefixes',
+      withAuth(
+        (a) =>
+          void (role(a, 'alice-role')[1] = [
+            ['z', ['read']],
+            ['a', ['read']],
+          ]),
+      ),
+      /not sorted/,
+    ],
+    [
+      'rights out of order',
+      withAuth((a) => void (role(a, 'alice-role')[1] = [['', ['read', 'lock']]])),
+      /canonical order/,
+    ],
     ['bad hash', withAuth((a) => void (user(a, 'bob')[1] = 'md5$x')), /must start with scrypt\$/],
     ['bad user name', withAuth((a) => void (user(a, 'bob')[0] = 'b o b')), /may only hold/],
     ['user twice', withAuth((a) => void a[1].push(user(a, 'bob'))), /appears twice/],
@@ -658,7 +917,14 @@ function randomCommand(step: Step, seqs: number[], sessions: number[], live: (id
       { type: 'userRevokeRole', user, role },
       { type: 'roleAdd', role },
       { type: 'roleDelete', role },
-      { type: 'roleGrant', role, permission: { prefix: ['', 'a/', 'b'][step.arg % 3] ?? '', rights: step.arg % 2 === 0 ? ['lock'] : ['write', 'lock'] } },
+      {
+        type: 'roleGrant',
+        role,
+        permission: {
+          prefix: ['', 'a/', 'b'][step.arg % 3] ?? '',
+          rights: step.arg % 2 === 0 ? ['lock'] : ['write', 'lock'],
+        },
+      },
       { type: 'roleRevoke', role, prefix: ['', 'a/', 'b'][step.arg % 3] ?? '' },
     ];
     return { type: 'admin', principal, action: actions[step.pick % actions.length] ?? { type: 'roleAdd', role } };
@@ -669,7 +935,8 @@ function randomCommand(step: Step, seqs: number[], sessions: number[], live: (id
   const session = sessionId(sessions[target] ?? 0);
   const name = lockNames[step.arg % lockNames.length] ?? 'c';
   let op: Operation;
-  if (!live(sessions[c] ?? 0) || step.pick % 13 === 1) op = { type: 'openSession', ttlMs: 2_000 + (step.arg % 3) * 1_000 };
+  if (!live(sessions[c] ?? 0) || step.pick % 13 === 1)
+    op = { type: 'openSession', ttlMs: 2_000 + (step.arg % 3) * 1_000 };
   else if (step.pick % 9 < 4) op = acquire(session, name, step.arg % 3 === 0 ? 0 : 1_000);
   else if (step.pick % 9 < 7) op = release(session, name);
   else if (step.pick % 9 === 7) op = put(session, name);
@@ -693,60 +960,80 @@ const setup: readonly AdminCommand[] = [
 
 t.test('random runs with principals and admin commands: replicas and restored replicas stay identical', async (t) => {
   const stepArb = fc.record({
-    advanceMs: fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 100 }) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 3_000 }) }),
+    advanceMs: fc.oneof(
+      { weight: 8, arbitrary: fc.integer({ min: 0, max: 100 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 100, max: 3_000 }) },
+    ),
     who: fc.nat({ max: principals.length - 1 }),
     pick: fc.nat({ max: 1_000 }),
     arg: fc.nat({ max: 1_000 }),
   });
   const counts = new Map<string, number>();
   fc.assert(
-    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 150, size: 'max' }), fc.nat({ max: 149 }), (steps, snapAt) => {
-      const a = new LockStateMachine();
-      const b = new LockStateMachine();
-      let restored: LockStateMachine | null = null;
-      const seqs = principals.map(() => 0);
-      const sessions = principals.map(() => 0);
-      let nowMs = 0;
-      const commands: Command[] = setup.map((action) => ({ type: 'admin', principal: 'root', action }));
-      for (const [i, step] of [...commands.map(() => null), ...steps].entries()) {
-        if (step !== null) nowMs += step.advanceMs;
-        const command = step === null ? (commands[i] as Command) : randomCommand(step, seqs, sessions, (id) => a.state.sessions.has(sessionId(id)));
-        const e = { index: (i + 1) as LogIndex, term: 1 as Term, logTimeMs: nowMs, payload: encodeCommand(command) };
-        const out = a.apply(e);
-        if (!isDeepStrictEqual(out, b.apply(e))) throw new Error(`replicas diverge at ${i + 1}`);
-        if (restored !== null && !isDeepStrictEqual(out, restored.apply(e))) throw new Error(`restored replica diverges at ${i + 1}`);
-        const problems = checkInvariants(a.state);
-        if (problems.length > 0) throw new Error(`invariants at ${i + 1}: ${problems.join('; ')}`);
-        if (step !== null && out.result.code === 'OK' && out.result.value.kind === 'session') sessions[step.who] = out.result.value.session;
-        const outcome = out.notifications.some((n) => n.kind === 'revoked') ? 'revoked' : out.result.code;
-        counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
-        // A refusal never has effects: no notification but expiry and timeouts of this entry's time.
-        if (out.result.code === 'PERMISSION_DENIED' && out.notifications.some((n) => n.kind === 'revoked')) {
-          throw new Error(`a refused command revoked a hold at ${i + 1}`);
-        }
-        for (const [k, n] of out.notifications.entries()) {
-          if (n.kind !== 'revoked') continue;
-          if (command.type !== 'client' || !isAdmin(a.state.auth, command.principal ?? null)) throw new Error(`revoked by a non-admin at ${i + 1}`);
-          // Directly followed by the end of that very hold, so before any grant it makes possible.
-          const after = out.notifications[k + 1];
-          if (after?.kind !== 'event' || after.event.type !== 'release' || after.event.lock !== n.name || after.event.session !== n.session) {
-            throw new Error(`revoked ${n.name} is not followed by its release at ${i + 1}`);
+    fc.property(
+      fc.array(stepArb, { minLength: 1, maxLength: 150, size: 'max' }),
+      fc.nat({ max: 149 }),
+      (steps, snapAt) => {
+        const a = new LockStateMachine();
+        const b = new LockStateMachine();
+        let restored: LockStateMachine | null = null;
+        const seqs = principals.map(() => 0);
+        const sessions = principals.map(() => 0);
+        let nowMs = 0;
+        const commands: Command[] = setup.map((action) => ({ type: 'admin', principal: 'root', action }));
+        for (const [i, step] of [...commands.map(() => null), ...steps].entries()) {
+          if (step !== null) nowMs += step.advanceMs;
+          const command =
+            step === null
+              ? (commands[i] as Command)
+              : randomCommand(step, seqs, sessions, (id) => a.state.sessions.has(sessionId(id)));
+          const e = { index: (i + 1) as LogIndex, term: 1 as Term, logTimeMs: nowMs, payload: encodeCommand(command) };
+          const out = a.apply(e);
+          if (!isDeepStrictEqual(out, b.apply(e))) throw new Error(`replicas diverge at ${i + 1}`);
+          if (restored !== null && !isDeepStrictEqual(out, restored.apply(e)))
+            throw new Error(`restored replica diverges at ${i + 1}`);
+          const problems = checkInvariants(a.state);
+          if (problems.length > 0) throw new Error(`invariants at ${i + 1}: ${problems.join('; ')}`);
+          if (step !== null && out.result.code === 'OK' && out.result.value.kind === 'session')
+            sessions[step.who] = out.result.value.session;
+          const outcome = out.notifications.some((n) => n.kind === 'revoked') ? 'revoked' : out.result.code;
+          counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+          // A refusal never has effects: no notification but expiry and timeouts of this entry's time.
+          if (out.result.code === 'PERMISSION_DENIED' && out.notifications.some((n) => n.kind === 'revoked')) {
+            throw new Error(`a refused command revoked a hold at ${i + 1}`);
+          }
+          for (const [k, n] of out.notifications.entries()) {
+            if (n.kind !== 'revoked') continue;
+            if (command.type !== 'client' || !isAdmin(a.state.auth, command.principal ?? null))
+              throw new Error(`revoked by a non-admin at ${i + 1}`);
+            // Directly followed by the end of that very hold, so before any grant it makes possible.
+            const after = out.notifications[k + 1];
+            if (
+              after?.kind !== 'event' ||
+              after.event.type !== 'release' ||
+              after.event.lock !== n.name ||
+              after.event.session !== n.session
+            ) {
+              throw new Error(`revoked ${n.name} is not followed by its release at ${i + 1}`);
+            }
+          }
+          if (i === snapAt) {
+            const bytesNow = a.snapshot();
+            restored = new LockStateMachine();
+            const r = restored.restore(bytesNow);
+            if (!r.ok) throw new Error(r.error);
+            if (!Buffer.from(restored.snapshot()).equals(Buffer.from(bytesNow))) throw new Error('re-encoding differs');
           }
         }
-        if (i === snapAt) {
-          const bytesNow = a.snapshot();
-          restored = new LockStateMachine();
-          const r = restored.restore(bytesNow);
-          if (!r.ok) throw new Error(r.error);
-          if (!Buffer.from(restored.snapshot()).equals(Buffer.from(bytesNow))) throw new Error('re-encoding differs');
-        }
-      }
-      if (!Buffer.from(a.snapshot()).equals(Buffer.from(b.snapshot()))) throw new Error('final snapshots differ');
-      if (restored !== null && !Buffer.from(a.snapshot()).equals(Buffer.from(restored.snapshot()))) throw new Error('restored replica ends elsewhere');
-    }),
+        if (!Buffer.from(a.snapshot()).equals(Buffer.from(b.snapshot()))) throw new Error('final snapshots differ');
+        if (restored !== null && !Buffer.from(a.snapshot()).equals(Buffer.from(restored.snapshot())))
+          throw new Error('restored replica ends elsewhere');
+      },
+    ),
     { numRuns: 150 },
   );
   // The runs reach every outcome that matters here (a guard against a generator that only ever
   // produces refusals).
-  for (const outcome of ['OK', 'PERMISSION_DENIED', 'INVALID_ARGUMENT', 'revoked']) t.ok((counts.get(outcome) ?? 0) > 10, `${outcome}: ${counts.get(outcome) ?? 0}`);
+  for (const outcome of ['OK', 'PERMISSION_DENIED', 'INVALID_ARGUMENT', 'revoked'])
+    t.ok((counts.get(outcome) ?? 0) > 10, `${outcome}: ${counts.get(outcome) ?? 0}`);
 });

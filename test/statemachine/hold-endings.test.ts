@@ -10,24 +10,41 @@ import { holdsEndedByRestore } from '../../src/statemachine/restore-diff.js';
 import type { Notification } from '../../src/statemachine/results.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
 
-const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({ type: 'acquire', session, name, waitMs, lockDelayMs: 0 });
+const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({
+  type: 'acquire',
+  session,
+  name,
+  waitMs,
+  lockDelayMs: 0,
+});
 const release = (session: SessionId, name: string): Operation => ({ type: 'release', session, name });
 
 function kinds(notifications: readonly Notification[]): string[] {
   return notifications.map((n) => (n.kind === 'event' ? `event:${n.event.type}` : n.kind));
 }
 
-void t.test('insecure mode: another client releasing a hold tells the holder before the waiter is granted', async (t) => {
-  const d = new Driver();
-  const a = d.open('a');
-  const b = d.open('b');
-  const token = tokenOf(d.op('a', acquire(a, 'L')));
-  d.op('b', acquire(b, 'L', 5_000));
-  const out = d.opAs(null, 'b', release(a, 'L'));
-  t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
-  t.same(out.notifications[0], { kind: 'revoked', session: a, clientId: 'a', name: 'L', token, by: null, reason: 'released' });
-  // Breaking check: with the principal-only rule (null === null) nothing was pushed here.
-});
+void t.test(
+  'insecure mode: another client releasing a hold tells the holder before the waiter is granted',
+  async (t) => {
+    const d = new Driver();
+    const a = d.open('a');
+    const b = d.open('b');
+    const token = tokenOf(d.op('a', acquire(a, 'L')));
+    d.op('b', acquire(b, 'L', 5_000));
+    const out = d.opAs(null, 'b', release(a, 'L'));
+    t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
+    t.same(out.notifications[0], {
+      kind: 'revoked',
+      session: a,
+      clientId: 'a',
+      name: 'L',
+      token,
+      by: null,
+      reason: 'released',
+    });
+    // Breaking check: with the principal-only rule (null === null) nothing was pushed here.
+  },
+);
 
 void t.test('a lane of the holder’s own client releasing is the holder’s own release: nothing is pushed', async (t) => {
   const d = new Driver();
@@ -37,7 +54,11 @@ void t.test('a lane of the holder’s own client releasing is the holder’s own
   tokenOf(d.op('a', acquire(a, 'M')));
   t.same(kinds(d.opAs(null, 'a', release(a, 'M')).notifications), ['event:release']);
   tokenOf(d.op('a', acquire(a, 'N')));
-  t.same(kinds(d.opAs(null, 'ab', release(a, 'N')).notifications), ['revoked', 'event:release'], 'another client id is another client');
+  t.same(
+    kinds(d.opAs(null, 'ab', release(a, 'N')).notifications),
+    ['revoked', 'event:release'],
+    'another client id is another client',
+  );
 });
 
 void t.test('clientOfLane strips exactly a lane suffix of 1 to 3 digits', async (t) => {
@@ -74,18 +95,21 @@ void t.test('another client closing a session: one revoked per hold, before the 
   t.same(kinds(own.notifications), ['event:release'], 'closing one’s own session revokes nothing');
 });
 
-void t.test('expiry and lock-delay: sessionExpired comes in the expiring entry, the grant only after the delay', async (t) => {
-  const d = new Driver();
-  const a = d.open('a', 2_000);
-  const b = d.open('b', 60_000);
-  d.op('a', { type: 'acquire', session: a, name: 'L', waitMs: 0, lockDelayMs: 500 });
-  d.op('b', acquire(b, 'L', 30_000));
-  d.takeNotifications();
-  const expiring = d.tick(2_001);
-  t.same(kinds(expiring.notifications), ['event:release', 'sessionExpired']);
-  t.same(kinds(d.tick(499).notifications), [], 'no grant inside the lock-delay');
-  t.same(kinds(d.tick(1).notifications), ['event:grant', 'granted']);
-});
+void t.test(
+  'expiry and lock-delay: sessionExpired comes in the expiring entry, the grant only after the delay',
+  async (t) => {
+    const d = new Driver();
+    const a = d.open('a', 2_000);
+    const b = d.open('b', 60_000);
+    d.op('a', { type: 'acquire', session: a, name: 'L', waitMs: 0, lockDelayMs: 500 });
+    d.op('b', acquire(b, 'L', 30_000));
+    d.takeNotifications();
+    const expiring = d.tick(2_001);
+    t.same(kinds(expiring.notifications), ['event:release', 'sessionExpired']);
+    t.same(kinds(d.tick(499).notifications), [], 'no grant inside the lock-delay');
+    t.same(kinds(d.tick(1).notifications), ['event:grant', 'granted']);
+  },
+);
 
 void t.test('a replica restoring a snapshot tells holders what the skipped entries ended', async (t) => {
   const behind = new Driver();
@@ -116,7 +140,15 @@ void t.test('a replica restoring a snapshot tells holders what the skipped entri
   behind.machine.restore(ahead.machine.snapshot());
   const told = holdsEndedByRestore(before, behind.state);
   t.same(told, [
-    { kind: 'revoked', session: a, clientId: 'a', name: 'lost', token: tokenLost, by: null, reason: 'snapshot-restore' },
+    {
+      kind: 'revoked',
+      session: a,
+      clientId: 'a',
+      name: 'lost',
+      token: tokenLost,
+      by: null,
+      reason: 'snapshot-restore',
+    },
     { kind: 'sessionExpired', session: c, clientId: 'c' },
   ]);
   t.ok(tokenKept > 0, 'the hold both states have is not mentioned');

@@ -21,7 +21,8 @@ import { Model } from './fixtures/model.js';
 
 const clients = ['c0', 'c1', 'c2', 'c3'];
 const lockNames = ['L0', 'L1', 'S0', 'R0', 'R1'];
-const kindOf = (name: string): 'mutex' | 'semaphore' | 'rwlock' => (name.startsWith('S') ? 'semaphore' : name.startsWith('R') ? 'rwlock' : 'mutex');
+const kindOf = (name: string): 'mutex' | 'semaphore' | 'rwlock' =>
+  name.startsWith('S') ? 'semaphore' : name.startsWith('R') ? 'rwlock' : 'mutex';
 const keyNames = ['k0', 'k1'];
 
 type OpDesc =
@@ -57,7 +58,10 @@ type StepDesc =
 const index = (n: number) => fc.nat({ max: n - 1 });
 const ifv = fc.constantFrom('none', 'zero', 'current', 'wrong') as fc.Arbitrary<'none' | 'zero' | 'current' | 'wrong'>;
 const opDesc: fc.Arbitrary<OpDesc> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('open' as const), ttlMs: fc.integer({ min: 1_000, max: 6_000 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('open' as const), ttlMs: fc.integer({ min: 1_000, max: 6_000 }) }),
+  },
   { weight: 2, arbitrary: fc.constant({ t: 'keep' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'close' as const }) },
   {
@@ -100,8 +104,19 @@ const stepDesc: fc.Arbitrary<StepDesc> = fc.oneof(
       who: fc.oneof(fc.constant([0, 1, 2, 3]), fc.array(index(clients.length), { maxLength: 4 })),
     }),
   },
-  { weight: 12, arbitrary: fc.record({ s: fc.constant('op' as const), advanceMs: advance, client: index(clients.length), op: opDesc }) },
-  { weight: 2, arbitrary: fc.record({ s: fc.constant('retry' as const), advanceMs: advance, client: index(clients.length) }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      s: fc.constant('op' as const),
+      advanceMs: advance,
+      client: index(clients.length),
+      op: opDesc,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ s: fc.constant('retry' as const), advanceMs: advance, client: index(clients.length) }),
+  },
   { weight: 1, arbitrary: fc.constant({ s: 'snapshot' as const }) },
 );
 
@@ -178,7 +193,12 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       case 'closeSession':
         return { type: op.type, session: sessionId(op.session) };
       case 'acquire': {
-        const common = { session: sessionId(op.session), name: op.name, waitMs: op.waitMs, lockDelayMs: op.lockDelayMs };
+        const common = {
+          session: sessionId(op.session),
+          name: op.name,
+          waitMs: op.waitMs,
+          lockDelayMs: op.lockDelayMs,
+        };
         if (op.kind === 'mutex') return { type: 'acquire', ...common };
         if (op.kind === 'semaphore') return { type: 'acquireSemaphore', ...common, permits: op.permits };
         return { type: 'acquireRw', ...common, mode: op.mode === 'exclusive' ? 'write' : 'read' };
@@ -198,7 +218,8 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       const restored = new LockStateMachine();
       const outcome = restored.restore(bytes);
       if (!outcome.ok) return `step ${n}: restore failed: ${outcome.error}`;
-      if (Buffer.compare(Buffer.from(restored.snapshot()), Buffer.from(bytes)) !== 0) return `step ${n}: re-encoding differs`;
+      if (Buffer.compare(Buffer.from(restored.snapshot()), Buffer.from(bytes)) !== 0)
+        return `step ${n}: re-encoding differs`;
       // Continue on the restored replica; the original runs alongside as the twin to compare with.
       twin = machine;
       machine = restored;
@@ -233,7 +254,8 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       wire = { type: 'client', clientId, seq, op: toWire(op) };
       last[step.client] = wire;
     }
-    const state0HasClient = wire !== null && wire.type === 'client' && machine.state.clients.get(wire.clientId)?.seq === wire.seq;
+    const state0HasClient =
+      wire !== null && wire.type === 'client' && machine.state.clients.get(wire.clientId)?.seq === wire.seq;
     const payload = wire === null ? new Uint8Array(0) : encodeCommand(wire);
     const entry = { index: idx as LogIndex, term: 1 as Term, logTimeMs: nowMs, payload };
     const output: ApplyOutput = machine.apply(entry);
@@ -251,7 +273,8 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       return `${where}: result ${JSON.stringify(output.result)}, model ${JSON.stringify(expected.result)}`;
     }
     if (expected.result.freshToken !== null && output.result.code === 'OK' && output.result.value.kind === 'granted') {
-      if (output.result.value.token !== expected.result.freshToken) return `${where}: token ${output.result.value.token}, model ${expected.result.freshToken}`;
+      if (output.result.value.token !== expected.result.freshToken)
+        return `${where}: token ${output.result.value.token}, model ${expected.result.freshToken}`;
     }
     // Exactly once: a retried seq whose entry is still kept answers as the first attempt did
     // (or with the final outcome of a queued acquire), never by running again.
@@ -259,30 +282,46 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       const key = `${modelCommand.clientId}#${modelCommand.seq}`;
       const first = firstResults.get(key);
       if (first === undefined) firstResults.set(key, expected.result);
-      else if (state0HasClient && first.kind !== 'queued' && first.code !== got.code && got.code !== 'SESSION_EXPIRED') {
+      else if (
+        state0HasClient &&
+        first.kind !== 'queued' &&
+        first.code !== got.code &&
+        got.code !== 'SESSION_EXPIRED'
+      ) {
         return `${where}: retry answered ${got.code}, first attempt ${first.code}`;
       }
     }
-    if (wire !== null && wire.type === 'client' && wire.op.type === 'openSession' && output.result.code === 'OK' && output.result.value.kind === 'session') {
+    if (
+      wire !== null &&
+      wire.type === 'client' &&
+      wire.op.type === 'openSession' &&
+      output.result.code === 'OK' &&
+      output.result.value.kind === 'session'
+    ) {
       sessions[clients.indexOf(wire.clientId)] = output.result.value.session;
     }
     // Grants, timeouts and expiries as sets; tokens strictly increasing in issue order.
     const granted = output.notifications.flatMap((x) => (x.kind === 'granted' ? [`${x.session}:${x.name}`] : []));
     const timedOut = output.notifications.flatMap((x) => (x.kind === 'timeout' ? [`${x.session}:${x.name}`] : []));
     const expired = output.notifications.flatMap((x) => (x.kind === 'sessionExpired' ? [x.session as number] : []));
-    if (!isDeepStrictEqual([...granted].sort(), [...expected.granted].sort())) return `${where}: granted ${granted}, model ${expected.granted}`;
-    if (!isDeepStrictEqual([...timedOut].sort(), [...expected.timedOut].sort())) return `${where}: timed out ${timedOut}, model ${expected.timedOut}`;
-    if (!isDeepStrictEqual([...expired].sort(), [...expected.expired].sort())) return `${where}: expired ${expired}, model ${expected.expired}`;
+    if (!isDeepStrictEqual([...granted].sort(), [...expected.granted].sort()))
+      return `${where}: granted ${granted}, model ${expected.granted}`;
+    if (!isDeepStrictEqual([...timedOut].sort(), [...expected.timedOut].sort()))
+      return `${where}: timed out ${timedOut}, model ${expected.timedOut}`;
+    if (!isDeepStrictEqual([...expired].sort(), [...expected.expired].sort()))
+      return `${where}: expired ${expired}, model ${expected.expired}`;
     for (const x of output.notifications) {
       if (x.kind === 'event' && x.event.type === 'grant') {
-        if (x.event.token <= lastGrantToken || x.event.token < idx) return `${where}: token ${x.event.token} does not grow`;
+        if (x.event.token <= lastGrantToken || x.event.token < idx)
+          return `${where}: token ${x.event.token} does not grow`;
         lastGrantToken = x.event.token;
         tokenHistory.push(x.event.token);
       }
     }
     // State: sessions, holders, FIFO queues, lock-delays, keys, client table.
     const state = machine.state;
-    if (!isDeepStrictEqual([...state.sessions.keys()].sort(), [...model.sessions.keys()].sort())) return `${where}: sessions differ`;
+    if (!isDeepStrictEqual([...state.sessions.keys()].sort(), [...model.sessions.keys()].sort()))
+      return `${where}: sessions differ`;
     for (const name of new Set([...state.locks.keys(), ...model.locks.keys()])) {
       const real = state.locks.get(name);
       const ref = model.locks.get(name);
@@ -290,7 +329,8 @@ function runScenario(steps: readonly StepDesc[]): string | null {
       const queue = real === undefined ? [] : waitersOf(real).map((w) => w.session as number);
       const refHolders = ref?.holders.map((h) => h.session) ?? [];
       if (!isDeepStrictEqual(holders, refHolders)) return `${where}: ${name} held by ${holders}, model ${refHolders}`;
-      if (!isDeepStrictEqual(queue, ref?.queue.map((w) => w.session) ?? [])) return `${where}: ${name} queue ${queue}, model ${ref?.queue.map((w) => w.session)}`;
+      if (!isDeepStrictEqual(queue, ref?.queue.map((w) => w.session) ?? []))
+        return `${where}: ${name} queue ${queue}, model ${ref?.queue.map((w) => w.session)}`;
       if ((real?.delayUntilMs ?? 0) !== (ref?.delayUntilMs ?? 0)) return `${where}: ${name} delay differs`;
       // The model does not fix which of one entry's grants gets which token: adopt the machine's.
       for (const h of ref?.holders ?? []) {
@@ -302,11 +342,13 @@ function runScenario(steps: readonly StepDesc[]): string | null {
     for (const name of new Set([...state.keys.keys(), ...model.keys.keys()])) {
       const real = state.keys.get(name);
       const ref = model.keys.get(name);
-      if (real?.version !== ref?.version || (real?.session ?? null) !== (ref?.owner ?? null)) return `${where}: key ${name} differs`;
+      if (real?.version !== ref?.version || (real?.session ?? null) !== (ref?.owner ?? null))
+        return `${where}: key ${name} differs`;
     }
     for (const [clientId, entry] of state.clients) {
       const ref = model.clients.get(clientId);
-      if (ref === undefined || ref.seq !== entry.seq || ref.session !== entry.session) return `${where}: client ${clientId} differs`;
+      if (ref === undefined || ref.seq !== entry.seq || ref.session !== entry.session)
+        return `${where}: client ${clientId} differs`;
     }
     if (state.clients.size !== model.clients.size) return `${where}: client tables differ in size`;
   }
@@ -330,7 +372,14 @@ function fromWire(op: Operation): ModelOp {
     case 'acquireRw':
       return { ...op, type: 'acquire', kind: 'rwlock', mode: op.mode === 'write' ? 'exclusive' : 'shared', permits: 0 };
     case 'put':
-      return { type: 'put', session: op.session, key: op.key, ifVersion: op.ifVersion, ephemeral: op.ephemeral, fence: op.fence };
+      return {
+        type: 'put',
+        session: op.session,
+        key: op.key,
+        ifVersion: op.ifVersion,
+        ephemeral: op.ephemeral,
+        fence: op.fence,
+      };
     case 'delete':
       return { type: 'delete', session: op.session, key: op.key, ifVersion: op.ifVersion };
     default:
@@ -338,16 +387,19 @@ function fromWire(op: Operation): ModelOp {
   }
 }
 
-t.test('apply agrees with the reference model on random runs of every lock kind (FIFO, no waiter skipped, exactly once, snapshots)', async (t) => {
-  fc.assert(
-    fc.property(fc.array(stepDesc, { minLength: 1, maxLength: 150, size: 'max' }), (steps) => {
-      const problem = runScenario(steps);
-      if (problem !== null) throw new Error(problem);
-    }),
-    { numRuns: 300 },
-  );
-  t.pass('300 random runs agree with the model');
-});
+t.test(
+  'apply agrees with the reference model on random runs of every lock kind (FIFO, no waiter skipped, exactly once, snapshots)',
+  async (t) => {
+    fc.assert(
+      fc.property(fc.array(stepDesc, { minLength: 1, maxLength: 150, size: 'max' }), (steps) => {
+        const problem = runScenario(steps);
+        if (problem !== null) throw new Error(problem);
+      }),
+      { numRuns: 300 },
+    );
+    t.pass('300 random runs agree with the model');
+  },
+);
 
 t.test('the default config is the one the model assumes', async (t) => {
   t.equal(defaultLockMachineConfig.ttlMsMin, 1_000);

@@ -33,7 +33,15 @@ const validOps: Operation[] = [
   { type: 'acquireSemaphore', session: sessionId(1), name: 'S', permits: 2, waitMs: 0, lockDelayMs: 0 },
   { type: 'acquireRw', session: sessionId(1), name: 'R', mode: 'read', waitMs: 0, lockDelayMs: 0 },
   { type: 'campaign', session: sessionId(1), name: 'E', value: new Uint8Array([1]), waitMs: 0, lockDelayMs: 0 },
-  { type: 'put', session: sessionId(1), key: 'k', value: new Uint8Array([1]), ifVersion: null, ephemeral: false, fence: { lock: 'L', token: 2 } },
+  {
+    type: 'put',
+    session: sessionId(1),
+    key: 'k',
+    value: new Uint8Array([1]),
+    ifVersion: null,
+    ephemeral: false,
+    fence: { lock: 'L', token: 2 },
+  },
   { type: 'delete', session: sessionId(1), key: 'k', ifVersion: 0, fence: null },
   { type: 'release', session: sessionId(1), name: 'L' },
 ];
@@ -42,7 +50,13 @@ t.test('apply never throws on random bytes or structurally wrong commands', asyn
   const machine = new LockStateMachine();
   let index = 0;
   // A live session so that mutated commands get past the session check and into every handler.
-  machine.apply(entry(++index, 0, encodeCommand({ type: 'client', clientId: 'x', seq: 1, op: { type: 'openSession', ttlMs: 86_400_000 } })));
+  machine.apply(
+    entry(
+      ++index,
+      0,
+      encodeCommand({ type: 'client', clientId: 'x', seq: 1, op: { type: 'openSession', ttlMs: 86_400_000 } }),
+    ),
+  );
   const payloads = fc.oneof(
     fc.uint8Array({ minLength: 1, maxLength: 64 }),
     fc.anything().map((v) => packr.pack(v) as Uint8Array),
@@ -100,20 +114,42 @@ function buildCommand(step: Step, seqs: number[], sessions: number[], liveOf: (i
         op = { type: 'acquireSemaphore', session, name: `s${step.arg % 2}`, permits: 2, waitMs, lockDelayMs };
         break;
       case 3:
-        op = { type: 'acquireRw', session, name: `r${step.arg % 2}`, mode: step.arg % 3 === 1 ? 'write' : 'read', waitMs, lockDelayMs };
+        op = {
+          type: 'acquireRw',
+          session,
+          name: `r${step.arg % 2}`,
+          mode: step.arg % 3 === 1 ? 'write' : 'read',
+          waitMs,
+          lockDelayMs,
+        };
         break;
       case 4:
         op = { type: 'campaign', session, name: `e${step.arg % 2}`, value: new Uint8Array([c]), waitMs, lockDelayMs };
         break;
       case 5:
       case 6:
-        op = { type: 'release', session, name: [`m${step.arg % 3}`, `s${step.arg % 2}`, `r${step.arg % 2}`][step.arg % 3] ?? 'm0' };
+        op = {
+          type: 'release',
+          session,
+          name: [`m${step.arg % 3}`, `s${step.arg % 2}`, `r${step.arg % 2}`][step.arg % 3] ?? 'm0',
+        };
         break;
       case 7:
-        op = step.arg % 2 === 0 ? { type: 'resign', session, name: `e${step.arg % 2}` } : { type: 'proclaim', session, name: `e${step.arg % 2}`, value: new Uint8Array([step.arg]) };
+        op =
+          step.arg % 2 === 0
+            ? { type: 'resign', session, name: `e${step.arg % 2}` }
+            : { type: 'proclaim', session, name: `e${step.arg % 2}`, value: new Uint8Array([step.arg]) };
         break;
       case 8:
-        op = { type: 'put', session, key: name, value: new Uint8Array([step.arg]), ifVersion: step.arg % 3 === 0 ? 0 : null, ephemeral: step.arg % 2 === 0, fence: step.arg % 5 === 0 ? { lock: 'm0', token: step.arg } : null };
+        op = {
+          type: 'put',
+          session,
+          key: name,
+          value: new Uint8Array([step.arg]),
+          ifVersion: step.arg % 3 === 0 ? 0 : null,
+          ephemeral: step.arg % 2 === 0,
+          fence: step.arg % 5 === 0 ? { lock: 'm0', token: step.arg } : null,
+        };
         break;
       case 9:
         op = { type: 'delete', session, key: name, ifVersion: null, fence: null };
@@ -131,101 +167,131 @@ function buildCommand(step: Step, seqs: number[], sessions: number[], liveOf: (i
 }
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
-  advanceMs: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 250 }) }, { weight: 1, arbitrary: fc.integer({ min: 250, max: 5_000 }) }),
+  advanceMs: fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 0, max: 250 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 250, max: 5_000 }) },
+  ),
   client: fc.nat({ max: 4 }),
   pick: fc.nat({ max: 1_000 }),
   arg: fc.nat({ max: 1_000 }),
 });
 
-t.test('random runs over every lock kind: invariants, growing tokens, identical replicas, snapshot round trips, gap-free watches', async (t) => {
-  fc.assert(
-    fc.property(fc.array(stepArb, { minLength: 1, maxLength: 200, size: 'max' }), fc.nat({ max: 199 }), (steps, snapAt) => {
-      const config = { ...defaultLockMachineConfig, eventHistoryMax: 64 };
-      const a = new LockStateMachine(config);
-      const b = new LockStateMachine(config);
-      let restored: LockStateMachine | null = null;
-      const seqs = [0, 0, 0, 0, 0];
-      const sessions = [0, 0, 0, 0, 0];
-      const seen: WatchEvent[] = [];
-      let nowMs = 0;
-      let lastToken = 0;
-      for (const [i, step] of steps.entries()) {
-        nowMs += step.advanceMs;
-        const command = buildCommand(step, seqs, sessions, (id) => a.state.sessions.has(sessionId(id)));
-        const payload = command === null ? new Uint8Array(0) : encodeCommand(command);
-        const e = entry(i + 1, nowMs, payload);
-        const out = a.apply(e);
-        if (!isDeepStrictEqual(out, b.apply(e))) throw new Error(`replicas diverge at ${i + 1}`);
-        if (restored !== null && !isDeepStrictEqual(out, restored.apply(e))) throw new Error(`restored replica diverges at ${i + 1}`);
-        const problems = checkInvariants(a.state);
-        if (problems.length > 0) throw new Error(`invariants at ${i + 1}: ${problems.join('; ')}`);
-        if (command?.type === 'client' && command.op.type === 'openSession' && out.result.code === 'OK' && out.result.value.kind === 'session') {
-          sessions[Number(command.clientId.slice(1))] = out.result.value.session;
-        }
-        for (const n of out.notifications) {
-          if (n.kind !== 'event') continue;
-          seen.push(n.event);
-          if (n.event.type === 'grant' || (n.event.type === 'leader' && n.event.token > lastToken)) {
-            if (n.event.token <= lastToken) throw new Error(`token ${n.event.token} after ${lastToken}`);
-            lastToken = n.event.token;
+t.test(
+  'random runs over every lock kind: invariants, growing tokens, identical replicas, snapshot round trips, gap-free watches',
+  async (t) => {
+    fc.assert(
+      fc.property(
+        fc.array(stepArb, { minLength: 1, maxLength: 200, size: 'max' }),
+        fc.nat({ max: 199 }),
+        (steps, snapAt) => {
+          const config = { ...defaultLockMachineConfig, eventHistoryMax: 64 };
+          const a = new LockStateMachine(config);
+          const b = new LockStateMachine(config);
+          let restored: LockStateMachine | null = null;
+          const seqs = [0, 0, 0, 0, 0];
+          const sessions = [0, 0, 0, 0, 0];
+          const seen: WatchEvent[] = [];
+          let nowMs = 0;
+          let lastToken = 0;
+          for (const [i, step] of steps.entries()) {
+            nowMs += step.advanceMs;
+            const command = buildCommand(step, seqs, sessions, (id) => a.state.sessions.has(sessionId(id)));
+            const payload = command === null ? new Uint8Array(0) : encodeCommand(command);
+            const e = entry(i + 1, nowMs, payload);
+            const out = a.apply(e);
+            if (!isDeepStrictEqual(out, b.apply(e))) throw new Error(`replicas diverge at ${i + 1}`);
+            if (restored !== null && !isDeepStrictEqual(out, restored.apply(e)))
+              throw new Error(`restored replica diverges at ${i + 1}`);
+            const problems = checkInvariants(a.state);
+            if (problems.length > 0) throw new Error(`invariants at ${i + 1}: ${problems.join('; ')}`);
+            if (
+              command?.type === 'client' &&
+              command.op.type === 'openSession' &&
+              out.result.code === 'OK' &&
+              out.result.value.kind === 'session'
+            ) {
+              sessions[Number(command.clientId.slice(1))] = out.result.value.session;
+            }
+            for (const n of out.notifications) {
+              if (n.kind !== 'event') continue;
+              seen.push(n.event);
+              if (n.event.type === 'grant' || (n.event.type === 'leader' && n.event.token > lastToken)) {
+                if (n.event.token <= lastToken) throw new Error(`token ${n.event.token} after ${lastToken}`);
+                lastToken = n.event.token;
+              }
+            }
+            if (i === snapAt) {
+              const bytes = a.snapshot();
+              restored = new LockStateMachine(config);
+              const r = restored.restore(bytes);
+              if (!r.ok) throw new Error(r.error);
+              if (Buffer.compare(Buffer.from(restored.snapshot()), Buffer.from(bytes)) !== 0)
+                throw new Error('re-encoding differs');
+            }
           }
-        }
-        if (i === snapAt) {
-          const bytes = a.snapshot();
-          restored = new LockStateMachine(config);
-          const r = restored.restore(bytes);
-          if (!r.ok) throw new Error(r.error);
-          if (Buffer.compare(Buffer.from(restored.snapshot()), Buffer.from(bytes)) !== 0) throw new Error('re-encoding differs');
-        }
-      }
-      // Watches: from every index, exactly the later events (in order), or COMPACTED.
-      for (let after = 0; after <= steps.length; after += 7) {
-        const answer = eventsSince(a.state, '', after, 1_000_000);
-        const expected = seen.filter((ev) => ev.index > after);
-        if (answer.code === 'OK') {
-          if (!isDeepStrictEqual(answer.events, expected)) throw new Error(`events after ${after} have a gap`);
-        } else if (answer.code !== 'COMPACTED' || after >= a.state.events.evictedThroughIndex) {
-          throw new Error(`unexpected ${answer.code} after ${after}`);
-        }
-      }
-      if (Buffer.compare(Buffer.from(a.snapshot()), Buffer.from(b.snapshot())) !== 0) throw new Error('final snapshots differ');
-      if (restored !== null && Buffer.compare(Buffer.from(a.snapshot()), Buffer.from(restored.snapshot())) !== 0) {
-        throw new Error('the restored replica ends in a different state');
-      }
-    }),
-    { numRuns: 150 },
-  );
-  t.pass('150 random runs');
-});
+          // Watches: from every index, exactly the later events (in order), or COMPACTED.
+          for (let after = 0; after <= steps.length; after += 7) {
+            const answer = eventsSince(a.state, '', after, 1_000_000);
+            const expected = seen.filter((ev) => ev.index > after);
+            if (answer.code === 'OK') {
+              if (!isDeepStrictEqual(answer.events, expected)) throw new Error(`events after ${after} have a gap`);
+            } else if (answer.code !== 'COMPACTED' || after >= a.state.events.evictedThroughIndex) {
+              throw new Error(`unexpected ${answer.code} after ${after}`);
+            }
+          }
+          if (Buffer.compare(Buffer.from(a.snapshot()), Buffer.from(b.snapshot())) !== 0)
+            throw new Error('final snapshots differ');
+          if (restored !== null && Buffer.compare(Buffer.from(a.snapshot()), Buffer.from(restored.snapshot())) !== 0) {
+            throw new Error('the restored replica ends in a different state');
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    t.pass('150 random runs');
+  },
+);
 
-t.test('repeated elections cannot keep a dead session alive: expiry exactly when logTime − lastSeen > ttl', async (t) => {
-  // Each "election" is modelled as several entries stamped with the same log time (a new leader
-  // continues from the last committed log time), followed by entries whose time advances.
-  fc.assert(
-    fc.property(
-      fc.integer({ min: 1_000, max: 10_000 }),
-      fc.array(fc.record({ pauseEntries: fc.nat({ max: 4 }), advanceMs: fc.integer({ min: 0, max: 700 }) }), { minLength: 1, maxLength: 80 }),
-      (ttlMs, elections) => {
-        const machine = new LockStateMachine();
-        let index = 1;
-        const openedAt = 1_000;
-        machine.apply(entry(index, openedAt, encodeCommand({ type: 'client', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs } })));
-        const id = sessionId(1);
-        let nowMs = openedAt;
-        for (const election of elections) {
-          for (let k = 0; k <= election.pauseEntries; k++) {
-            // A stale leader's stamp below the committed log time must not move time back either.
-            const stamp = k === 1 ? nowMs - 500 : nowMs;
-            machine.apply(entry(++index, stamp, new Uint8Array(0)));
-            const live = machine.state.sessions.has(id);
-            if (live !== nowMs - openedAt <= ttlMs) return false;
+t.test(
+  'repeated elections cannot keep a dead session alive: expiry exactly when logTime − lastSeen > ttl',
+  async (t) => {
+    // Each "election" is modelled as several entries stamped with the same log time (a new leader
+    // continues from the last committed log time), followed by entries whose time advances.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 10_000 }),
+        fc.array(fc.record({ pauseEntries: fc.nat({ max: 4 }), advanceMs: fc.integer({ min: 0, max: 700 }) }), {
+          minLength: 1,
+          maxLength: 80,
+        }),
+        (ttlMs, elections) => {
+          const machine = new LockStateMachine();
+          let index = 1;
+          const openedAt = 1_000;
+          machine.apply(
+            entry(
+              index,
+              openedAt,
+              encodeCommand({ type: 'client', clientId: 'c', seq: 1, op: { type: 'openSession', ttlMs } }),
+            ),
+          );
+          const id = sessionId(1);
+          let nowMs = openedAt;
+          for (const election of elections) {
+            for (let k = 0; k <= election.pauseEntries; k++) {
+              // A stale leader's stamp below the committed log time must not move time back either.
+              const stamp = k === 1 ? nowMs - 500 : nowMs;
+              machine.apply(entry(++index, stamp, new Uint8Array(0)));
+              const live = machine.state.sessions.has(id);
+              if (live !== nowMs - openedAt <= ttlMs) return false;
+            }
+            nowMs += election.advanceMs;
           }
-          nowMs += election.advanceMs;
-        }
-        return true;
-      },
-    ),
-    { numRuns: 300 },
-  );
-  t.pass('the session lives exactly while logTime − lastSeen ≤ ttl');
-});
+          return true;
+        },
+      ),
+      { numRuns: 300 },
+    );
+    t.pass('the session lives exactly while logTime − lastSeen ≤ ttl');
+  },
+);

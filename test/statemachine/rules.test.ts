@@ -22,7 +22,12 @@ function release(session: SessionId, name: string): Operation {
   return { type: 'release', session, name };
 }
 
-function put(session: SessionId, key: string, value: string, extra: Partial<Extract<Operation, { type: 'put' }>> = {}): Operation {
+function put(
+  session: SessionId,
+  key: string,
+  value: string,
+  extra: Partial<Extract<Operation, { type: 'put' }>> = {},
+): Operation {
   return { type: 'put', session, key, value: bytes(value), ifVersion: null, ephemeral: false, fence: null, ...extra };
 }
 
@@ -68,25 +73,28 @@ t.test('sessions', async (t) => {
     t.equal(sessionInfo(d.state, b)?.lastSeenMs, d.nowMs);
   });
 
-  t.test('closeSession releases holds (no lock-delay), cancels waits, deletes ephemeral keys, grants the next waiter', async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
-    const c = d.open('c');
-    tokenOf(d.op('a', acquire(a, 'L', 0, 60_000)));
-    tokenOf(d.op('b', acquire(b, 'M')));
-    t.equal(d.op('a', acquire(a, 'M', 5_000)).code, 'OK');
-    t.equal(d.op('c', acquire(c, 'L', 5_000)).code, 'OK');
-    t.equal(d.op('a', put(a, 'eph', 'x', { ephemeral: true })).code, 'OK');
-    d.takeNotifications();
-    t.same(d.op('a', { type: 'closeSession', session: a }), { code: 'OK', value: { kind: 'closed', session: a } });
-    t.equal(getKey(d.state, 'eph'), null);
-    t.same(observeHolders(d, 'L'), [c], 'the waiter is granted in the same step, no lock-delay on close');
-    t.same(observeHolders(d, 'M'), [b]);
-    t.equal(d.state.locks.get('M')?.waiting, 0, 'the closed session no longer waits');
-    t.ok(d.takeNotifications().some((n) => n.kind === 'granted' && n.session === c));
-    t.equal(d.op('a', acquire(a, 'X')).code, 'SESSION_EXPIRED');
-  });
+  t.test(
+    'closeSession releases holds (no lock-delay), cancels waits, deletes ephemeral keys, grants the next waiter',
+    async (t) => {
+      const d = new Driver();
+      const a = d.open('a');
+      const b = d.open('b');
+      const c = d.open('c');
+      tokenOf(d.op('a', acquire(a, 'L', 0, 60_000)));
+      tokenOf(d.op('b', acquire(b, 'M')));
+      t.equal(d.op('a', acquire(a, 'M', 5_000)).code, 'OK');
+      t.equal(d.op('c', acquire(c, 'L', 5_000)).code, 'OK');
+      t.equal(d.op('a', put(a, 'eph', 'x', { ephemeral: true })).code, 'OK');
+      d.takeNotifications();
+      t.same(d.op('a', { type: 'closeSession', session: a }), { code: 'OK', value: { kind: 'closed', session: a } });
+      t.equal(getKey(d.state, 'eph'), null);
+      t.same(observeHolders(d, 'L'), [c], 'the waiter is granted in the same step, no lock-delay on close');
+      t.same(observeHolders(d, 'M'), [b]);
+      t.equal(d.state.locks.get('M')?.waiting, 0, 'the closed session no longer waits');
+      t.ok(d.takeNotifications().some((n) => n.kind === 'granted' && n.session === c));
+      t.equal(d.op('a', acquire(a, 'X')).code, 'SESSION_EXPIRED');
+    },
+  );
 
   t.test('expiry has the same effects as close, and commands on a dead session are SESSION_EXPIRED', async (t) => {
     const d = new Driver();
@@ -212,7 +220,12 @@ t.test('semaphore: up to N holders, FIFO waiters, a different N is INVALID_ARGUM
   const d = new Driver();
   const s = ['a', 'b', 'c', 'e'].map((c) => d.open(c));
   const sem = (i: number, permits = 2, waitMs = 10_000): Operation => ({
-    type: 'acquireSemaphore', session: s[i] as SessionId, name: 'S', permits, waitMs, lockDelayMs: 0,
+    type: 'acquireSemaphore',
+    session: s[i] as SessionId,
+    name: 'S',
+    permits,
+    waitMs,
+    lockDelayMs: 0,
   });
   const ta = tokenOf(d.op('a', sem(0)));
   const tb = tokenOf(d.op('b', sem(1)));
@@ -227,14 +240,24 @@ t.test('semaphore: up to N holders, FIFO waiters, a different N is INVALID_ARGUM
 
 t.test('rwlock: shared readers, exclusive writer, FIFO without writer starvation', async (t) => {
   const d = new Driver();
-  const [r1, r2, w, r3, r4] = ['r1', 'r2', 'w', 'r3', 'r4'].map((c) => d.open(c)) as SessionId[] & [SessionId, SessionId, SessionId, SessionId, SessionId];
+  const [r1, r2, w, r3, r4] = ['r1', 'r2', 'w', 'r3', 'r4'].map((c) => d.open(c)) as SessionId[] &
+    [SessionId, SessionId, SessionId, SessionId, SessionId];
   const rw = (s: SessionId, mode: 'read' | 'write', waitMs = 10_000): Operation => ({
-    type: 'acquireRw', session: s, name: 'R', mode, waitMs, lockDelayMs: 0,
+    type: 'acquireRw',
+    session: s,
+    name: 'R',
+    mode,
+    waitMs,
+    lockDelayMs: 0,
   });
   tokenOf(d.op('r1', rw(r1, 'read')));
   tokenOf(d.op('r2', rw(r2, 'read')));
   t.match(d.op('w', rw(w, 'write')), { code: 'OK', value: { kind: 'queued' } });
-  t.match(d.op('r3', rw(r3, 'read')), { code: 'OK', value: { kind: 'queued' } }, 'a new reader does not jump the waiting writer');
+  t.match(
+    d.op('r3', rw(r3, 'read')),
+    { code: 'OK', value: { kind: 'queued' } },
+    'a new reader does not jump the waiting writer',
+  );
   t.match(d.op('r4', rw(r4, 'read', 0)), { code: 'BUSY' });
   d.op('r1', release(r1, 'R'));
   t.same(observeHolders(d, 'R'), [r2]);
@@ -243,35 +266,49 @@ t.test('rwlock: shared readers, exclusive writer, FIFO without writer starvation
   t.match(d.op('r4', rw(r4, 'read')), { code: 'OK', value: { kind: 'queued' } });
   d.op('w', release(w, 'R'));
   t.same(observeHolders(d, 'R'), [r3, r4], 'readers queued behind the writer are granted together');
-  t.match(d.op('r3', rw(r3, 'write')), { code: 'DEADLOCK', cycle: [{ session: r3, lock: 'R' }] }, 'upgrade would wait for itself');
+  t.match(
+    d.op('r3', rw(r3, 'write')),
+    { code: 'DEADLOCK', cycle: [{ session: r3, lock: 'R' }] },
+    'upgrade would wait for itself',
+  );
   t.match(d.op('r3', { type: 'acquire', session: r3, name: 'R', waitMs: 0, lockDelayMs: 0 }), {
     code: 'INVALID_ARGUMENT',
     message: /R is a rwlock, not a mutex/,
   });
 });
 
-t.test('election: campaign waits to lead, observe follows, proclaim changes the value, resign hands over', async (t) => {
-  const d = new Driver();
-  const a = d.open('a');
-  const b = d.open('b');
-  const camp = (s: SessionId, value: string): Operation => ({ type: 'campaign', session: s, name: 'E', value: bytes(value), waitMs: 60_000, lockDelayMs: 0 });
-  const ta = tokenOf(d.op('a', camp(a, 'host-a')));
-  t.match(d.op('b', camp(b, 'host-b')), { code: 'OK', value: { kind: 'queued' } });
-  t.same(observe(d.state, 'E'), { session: a, token: ta, value: bytes('host-a') });
-  t.same(d.op('a', { type: 'proclaim', session: a, name: 'E', value: bytes('host-a2') }), {
-    code: 'OK',
-    value: { kind: 'proclaimed', name: 'E', token: ta },
-  });
-  t.match(d.op('b', { type: 'proclaim', session: b, name: 'E', value: bytes('x') }), { code: 'NOT_HOLDER' });
-  t.same(observe(d.state, 'E')?.value, bytes('host-a2'));
-  d.takeNotifications();
-  d.op('a', { type: 'resign', session: a, name: 'E' });
-  const leader = observe(d.state, 'E');
-  t.same(leader, { session: b, token: d.index, value: bytes('host-b') });
-  const events = d.takeNotifications().flatMap((n) => (n.kind === 'event' ? [n.event.type] : []));
-  t.same(events, ['release', 'leader'], 'observers see the handover as watch events');
-  t.equal(observe(d.state, 'nothing'), null);
-});
+t.test(
+  'election: campaign waits to lead, observe follows, proclaim changes the value, resign hands over',
+  async (t) => {
+    const d = new Driver();
+    const a = d.open('a');
+    const b = d.open('b');
+    const camp = (s: SessionId, value: string): Operation => ({
+      type: 'campaign',
+      session: s,
+      name: 'E',
+      value: bytes(value),
+      waitMs: 60_000,
+      lockDelayMs: 0,
+    });
+    const ta = tokenOf(d.op('a', camp(a, 'host-a')));
+    t.match(d.op('b', camp(b, 'host-b')), { code: 'OK', value: { kind: 'queued' } });
+    t.same(observe(d.state, 'E'), { session: a, token: ta, value: bytes('host-a') });
+    t.same(d.op('a', { type: 'proclaim', session: a, name: 'E', value: bytes('host-a2') }), {
+      code: 'OK',
+      value: { kind: 'proclaimed', name: 'E', token: ta },
+    });
+    t.match(d.op('b', { type: 'proclaim', session: b, name: 'E', value: bytes('x') }), { code: 'NOT_HOLDER' });
+    t.same(observe(d.state, 'E')?.value, bytes('host-a2'));
+    d.takeNotifications();
+    d.op('a', { type: 'resign', session: a, name: 'E' });
+    const leader = observe(d.state, 'E');
+    t.same(leader, { session: b, token: d.index, value: bytes('host-b') });
+    const events = d.takeNotifications().flatMap((n) => (n.kind === 'event' ? [n.event.type] : []));
+    t.same(events, ['release', 'leader'], 'observers see the handover as watch events');
+    t.equal(observe(d.state, 'nothing'), null);
+  },
+);
 
 t.test('versioned keys', async (t) => {
   t.test('get returns value, version, createIndex, modifyIndex; ifVersion is compare-and-set', async (t) => {
@@ -286,16 +323,30 @@ t.test('versioned keys', async (t) => {
     });
     t.match(d.op('a', put(a, 'k', 'v2', { ifVersion: 1 })), { code: 'OK', value: { version: 2 } });
     t.same(getKey(d.state, 'k'), {
-      key: 'k', value: bytes('v2'), version: 2, createIndex: created, modifyIndex: d.index, ephemeralSession: null,
+      key: 'k',
+      value: bytes('v2'),
+      version: 2,
+      createIndex: created,
+      modifyIndex: d.index,
+      ephemeralSession: null,
     });
-    t.match(d.op('a', { type: 'delete', session: a, key: 'k', ifVersion: 1, fence: null }), { code: 'VERSION_MISMATCH', version: 2 });
+    t.match(d.op('a', { type: 'delete', session: a, key: 'k', ifVersion: 1, fence: null }), {
+      code: 'VERSION_MISMATCH',
+      version: 2,
+    });
     t.same(d.op('a', { type: 'delete', session: a, key: 'k', ifVersion: 2, fence: null }), {
-      code: 'OK', value: { kind: 'deleted', key: 'k', existed: true },
+      code: 'OK',
+      value: { kind: 'deleted', key: 'k', existed: true },
     });
     t.same(d.op('a', { type: 'delete', session: a, key: 'k', ifVersion: null, fence: null }), {
-      code: 'OK', value: { kind: 'deleted', key: 'k', existed: false },
+      code: 'OK',
+      value: { kind: 'deleted', key: 'k', existed: false },
     });
-    t.match(d.op('a', put(a, 'k', 'v3')), { code: 'OK', value: { version: 1, createIndex: d.index } }, 'recreated from version 1');
+    t.match(
+      d.op('a', put(a, 'k', 'v3')),
+      { code: 'OK', value: { version: 1, createIndex: d.index } },
+      'recreated from version 1',
+    );
   });
 
   t.test('fenced writes: refused with STALE_TOKEN unless the token is the lock’s current grant', async (t) => {
@@ -344,7 +395,10 @@ t.test('watches: events since an index, by prefix, without gaps, or COMPACTED', 
   t.match(eventsSince(d.state, 'app/', 0, 10), { code: 'COMPACTED' });
   t.match(eventsSince(d.state, 'app/', first, 10), { code: 'OK' });
   t.match(eventsSince(d.state, '', 0, 0), { code: 'INVALID_ARGUMENT' });
-  t.ok(d.takeNotifications().every((n) => n.kind === 'event'), 'each event is also pushed from apply');
+  t.ok(
+    d.takeNotifications().every((n) => n.kind === 'event'),
+    'each event is also pushed from apply',
+  );
 });
 
 t.test('deadlock: a wait that would close a cycle is refused at once, naming the cycle', async (t) => {
@@ -358,7 +412,11 @@ t.test('deadlock: a wait that would close a cycle is refused at once, naming the
   const refused = d.op('c', acquire(c, 'X', 10_000));
   t.match(refused, {
     code: 'DEADLOCK',
-    cycle: [{ session: c, lock: 'X' }, { session: a, lock: 'Y' }, { session: b, lock: 'Z' }],
+    cycle: [
+      { session: c, lock: 'X' },
+      { session: a, lock: 'Y' },
+      { session: b, lock: 'Z' },
+    ],
   });
   t.equal(d.state.locks.get('X')?.waiting, 0, 'the refused request is not queued');
   t.match(d.op('c', acquire(c, 'X', 0)), { code: 'BUSY' }, 'without waiting there is no cycle to close');
@@ -375,7 +433,10 @@ t.test('deadlock: waiting behind a queued session is waiting for it (FIFO queues
   t.match(d.op('c', acquire(c, 'X', 10_000)), { code: 'OK', value: { kind: 'queued' } });
   t.match(d.op('b', acquire(b, 'Y', 10_000)), {
     code: 'DEADLOCK',
-    cycle: [{ session: b, lock: 'Y' }, { session: c, lock: 'X' }],
+    cycle: [
+      { session: b, lock: 'Y' },
+      { session: c, lock: 'X' },
+    ],
   });
   t.equal(d.state.locks.get('Y')?.waiting, 0, 'the refused request is not queued');
   // A session queued behind others but holding nothing closes no cycle.
@@ -422,7 +483,10 @@ t.test('exactly once', async (t) => {
   t.test('a retried openSession returns the same session instead of opening another', async (t) => {
     const d = new Driver();
     const a = d.open('a');
-    t.same(d.retry('a', { type: 'openSession', ttlMs: 10_000 }), { code: 'OK', value: { kind: 'session', session: a, ttlMs: 10_000 } });
+    t.same(d.retry('a', { type: 'openSession', ttlMs: 10_000 }), {
+      code: 'OK',
+      value: { kind: 'session', session: a, ttlMs: 10_000 },
+    });
     t.equal(d.state.sessions.size, 1);
   });
 
@@ -435,7 +499,10 @@ t.test('exactly once', async (t) => {
     t.match(d.retry('b', acquire(b, 'L', 10_000)), { code: 'OK', value: { kind: 'queued' } });
     t.equal(d.state.locks.get('L')?.waiting, 1);
     d.op('a', release(a, 'L'));
-    t.same(d.retry('b', acquire(b, 'L', 10_000)), { code: 'OK', value: { kind: 'granted', name: 'L', token: d.index - 1 } });
+    t.same(d.retry('b', acquire(b, 'L', 10_000)), {
+      code: 'OK',
+      value: { kind: 'granted', name: 'L', token: d.index - 1 },
+    });
   });
 
   t.test('the client table is trimmed when the client’s session ends', async (t) => {
@@ -459,7 +526,11 @@ t.test('bad input is a deterministic INVALID_ARGUMENT with a message', async (t)
     { name: 'lone surrogate', op: acquire(a, 'x\ud800'), message: /not valid UTF-8/ },
     { name: 'value over 1 MiB', op: put(a, 'k', 'x'.repeat(1_048_577)), message: /more than 1048576/ },
     { name: 'wait out of range', op: acquire(a, 'L', -1), message: /waitMs must be in/ },
-    { name: 'permits 0', op: { type: 'acquireSemaphore', session: a, name: 'S', permits: 0, waitMs: 0, lockDelayMs: 0 }, message: /permits must be in \[1,/ },
+    {
+      name: 'permits 0',
+      op: { type: 'acquireSemaphore', session: a, name: 'S', permits: 0, waitMs: 0, lockDelayMs: 0 },
+      message: /permits must be in \[1,/,
+    },
     { name: 'negative ifVersion', op: put(a, 'k', 'v', { ifVersion: -1 }), message: /ifVersion/ },
     { name: 'fractional TTL', op: { type: 'openSession', ttlMs: 1500.5 }, message: /ttlMs must be an integer/ },
   ];
@@ -469,9 +540,15 @@ t.test('bad input is a deterministic INVALID_ARGUMENT with a message', async (t)
     t.match(result, { message: c.message }, c.name);
   }
   const packr = new Packr({ useRecords: false });
-  t.match(d.applyBytes(new Uint8Array([0xc1])).result, { code: 'INVALID_ARGUMENT', message: 'a command must be an array' });
+  t.match(d.applyBytes(new Uint8Array([0xc1])).result, {
+    code: 'INVALID_ARGUMENT',
+    message: 'a command must be an array',
+  });
   t.match(d.applyBytes(new Uint8Array([0x92, 0x01])).result, { code: 'INVALID_ARGUMENT', message: /malformed/ });
-  t.match(d.applyBytes(packr.pack(['nope'])).result, { code: 'INVALID_ARGUMENT', message: 'unknown command tag "nope"' });
+  t.match(d.applyBytes(packr.pack(['nope'])).result, {
+    code: 'INVALID_ARGUMENT',
+    message: 'unknown command tag "nope"',
+  });
   t.match(d.applyBytes(packr.pack([2, 'x', 1, 3, a, 'L'])).result, {
     code: 'INVALID_ARGUMENT',
     message: 'acquire takes 4 operands, got 2',
@@ -523,7 +600,11 @@ t.test('restore rejects bad snapshots and keeps the current state', async (t) =>
   const a = d.open('a');
   tokenOf(d.op('a', acquire(a, 'L')));
   const before = d.machine.snapshot();
-  for (const bad of [new Uint8Array([1, 2, 3]), new Uint8Array(0), encodeCommand({ type: 'keepAliveBatch', sessions: [] })]) {
+  for (const bad of [
+    new Uint8Array([1, 2, 3]),
+    new Uint8Array(0),
+    encodeCommand({ type: 'keepAliveBatch', sessions: [] }),
+  ]) {
     t.notOk(d.machine.restore(bad).ok);
   }
   t.same(d.machine.snapshot(), before);
@@ -544,6 +625,9 @@ t.test('deadline indexes stay proportional to live sessions and waiters (stale t
     [holder, waiter] = [waiter, holder];
   }
   t.ok(d.state.waitTimers.size <= 2 * d.state.waiterCount + 1_025, `wait timers: ${d.state.waitTimers.size}`);
-  t.ok(d.state.sessionTimers.size <= 2 * d.state.sessions.size + 1_025, `session timers: ${d.state.sessionTimers.size}`);
+  t.ok(
+    d.state.sessionTimers.size <= 2 * d.state.sessions.size + 1_025,
+    `session timers: ${d.state.sessionTimers.size}`,
+  );
   t.same(observeHolders(d, 'L'), [holder]);
 });

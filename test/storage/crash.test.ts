@@ -86,14 +86,20 @@ function problems(state: PersistentState, ackedMax: number): string[] {
     const expected = snapshotFor(snapshotIndex);
     if ((snapshotIndex + snapshotLag) % snapshotEvery !== 0) found.push(`unexpected snapshot index ${snapshotIndex}`);
     if (state.snapshot.meta.term !== expected.meta.term) found.push(`snapshot ${snapshotIndex} has the wrong term`);
-    if (!Buffer.from(state.snapshot.data).equals(Buffer.from(expected.data))) found.push(`snapshot ${snapshotIndex} data differs`);
+    if (!Buffer.from(state.snapshot.data).equals(Buffer.from(expected.data)))
+      found.push(`snapshot ${snapshotIndex} data differs`);
   }
   let index = snapshotIndex + 1;
   for (const entry of state.entries) {
     const expected = entryFor(index);
     if (entry.index !== index) found.push(`entry ${entry.index} where ${index} was expected`);
-    else if (entry.kind !== 'command' || expected.kind !== 'command' || entry.term !== expected.term ||
-      !Buffer.from(entry.data).equals(Buffer.from(expected.data))) found.push(`entry ${index} differs from what was written`);
+    else if (
+      entry.kind !== 'command' ||
+      expected.kind !== 'command' ||
+      entry.term !== expected.term ||
+      !Buffer.from(entry.data).equals(Buffer.from(expected.data))
+    )
+      found.push(`entry ${index} differs from what was written`);
     index++;
   }
   if (last > 0) {
@@ -127,10 +133,16 @@ t.test(`SIGKILL at ${kills} random moments loses no acknowledged entry (seed ${s
       await run.ready;
       if (kill === 0) {
         const second = await openLevelLog({ dir, clusterId: crashClusterId, nodeId: crashNodeId }).then(
-          async (log) => { await log.close(); return null; },
+          async (log) => {
+            await log.close();
+            return null;
+          },
           (e: unknown) => e,
         );
-        t.ok(second instanceof StorageError && second.code === 'DATA_DIR_LOCKED', 'a second process is refused the directory');
+        t.ok(
+          second instanceof StorageError && second.code === 'DATA_DIR_LOCKED',
+          'a second process is refused the directory',
+        );
         if (second instanceof StorageError) t.match(second.message, 'is in use by another raftlock process');
       }
       await sleep(rng.int(0, 150));
@@ -141,7 +153,12 @@ t.test(`SIGKILL at ${kills} random moments loses no acknowledged entry (seed ${s
     totalAcked += Math.max(0, run.acked() - ackedMax);
     ackedMax = Math.max(ackedMax, run.acked());
 
-    const log = await openLevelLog({ dir, clusterId: crashClusterId, nodeId: crashNodeId, snapshotChunkBytes: crashChunkBytes });
+    const log = await openLevelLog({
+      dir,
+      clusterId: crashClusterId,
+      nodeId: crashNodeId,
+      snapshotChunkBytes: crashChunkBytes,
+    });
     const state = await log.load();
     await log.close();
     const found = problems(state, ackedMax);

@@ -81,8 +81,20 @@ t.test('requests made while a batch is in flight go out together in the next bat
   t.equal(log.written.length, 2, 'the three waiting requests form one batch');
   const batch = log.written[1];
   t.equal(batch?.sync, true, 'the batch is synced because one of its requests needed it');
-  t.same(batch?.entries.map((e) => [e.index, e.term]), [[3, 1], [4, 3], [5, 3], [6, 3]], 'later entries replace earlier ones');
-  t.same(normal(modelOf([r1, ...later])), normal(modelOf([r1, later.slice(1).reduce(mergeRequests, later[0] as PersistRequest)])));
+  t.same(
+    batch?.entries.map((e) => [e.index, e.term]),
+    [
+      [3, 1],
+      [4, 3],
+      [5, 3],
+      [6, 3],
+    ],
+    'later entries replace earlier ones',
+  );
+  t.same(
+    normal(modelOf([r1, ...later])),
+    normal(modelOf([r1, later.slice(1).reduce(mergeRequests, later[0] as PersistRequest)])),
+  );
 
   log.complete();
   await Promise.all(promises);
@@ -92,32 +104,39 @@ t.test('requests made while a batch is in flight go out together in the next bat
   t.ok(log.closed);
 });
 
-t.test('once the log has a batch in, the next one goes while the first is confirmed; acknowledgements keep order', async (t) => {
-  const log = new ManualLog();
-  const committer = new GroupCommitter(log);
-  const resolved: number[] = [];
-  const track = (req: PersistRequest): Promise<void> => committer.persist(req).then(() => void resolved.push(req.seq));
-  const r1 = request({ entries: entriesFrom(1, 1, 1) });
-  const p1 = track(r1);
-  await turn();
-  const r2 = request({ entries: entriesFrom(2, 1, 1) });
-  const r3 = request({ entries: entriesFrom(3, 1, 1) });
-  const rest = [track(r2), track(r3)];
-  await turn();
-  t.equal(log.written.length, 1, 'the second batch waits while the first is being written');
-  log.reportWritten();
-  await turn();
-  t.equal(log.written.length, 2, 'the first is in the log: the waiting requests go as the next batch');
-  t.same(log.written[1]?.entries.map((e) => e.index), [2, 3]);
-  t.same(resolved, [], 'nothing is acknowledged before the log confirms it');
-  log.complete();
-  await p1;
-  t.same(resolved, [r1.seq], 'the first batch is acknowledged once confirmed');
-  log.complete();
-  await Promise.all(rest);
-  t.same(resolved, [r1.seq, r2.seq, r3.seq], 'then the second, in order');
-  await committer.close();
-});
+t.test(
+  'once the log has a batch in, the next one goes while the first is confirmed; acknowledgements keep order',
+  async (t) => {
+    const log = new ManualLog();
+    const committer = new GroupCommitter(log);
+    const resolved: number[] = [];
+    const track = (req: PersistRequest): Promise<void> =>
+      committer.persist(req).then(() => void resolved.push(req.seq));
+    const r1 = request({ entries: entriesFrom(1, 1, 1) });
+    const p1 = track(r1);
+    await turn();
+    const r2 = request({ entries: entriesFrom(2, 1, 1) });
+    const r3 = request({ entries: entriesFrom(3, 1, 1) });
+    const rest = [track(r2), track(r3)];
+    await turn();
+    t.equal(log.written.length, 1, 'the second batch waits while the first is being written');
+    log.reportWritten();
+    await turn();
+    t.equal(log.written.length, 2, 'the first is in the log: the waiting requests go as the next batch');
+    t.same(
+      log.written[1]?.entries.map((e) => e.index),
+      [2, 3],
+    );
+    t.same(resolved, [], 'nothing is acknowledged before the log confirms it');
+    log.complete();
+    await p1;
+    t.same(resolved, [r1.seq], 'the first batch is acknowledged once confirmed');
+    log.complete();
+    await Promise.all(rest);
+    t.same(resolved, [r1.seq, r2.seq, r3.seq], 'then the second, in order');
+    await committer.close();
+  },
+);
 
 t.test('a batch holds at most batchRequestsMax requests', async (t) => {
   const log = new ManualLog();
@@ -128,28 +147,37 @@ t.test('a batch holds at most batchRequestsMax requests', async (t) => {
     log.complete();
   }
   await Promise.all(all);
-  t.same(log.written.map((r) => r.entries.length), [3, 3, 1]);
-});
-
-t.test('a request carrying a snapshot starts a new batch (it must see the log the requests before it left, Raft §7)', async (t) => {
-  const log = new ManualLog();
-  const committer = new GroupCommitter(log);
-  const all = [
-    request({ entries: entriesFrom(1, 4, 1) }),
-    request({ entries: entriesFrom(5, 1, 1) }),
-    request({ snapshot: snapshotAt(3, 1, 10) }),
-    request({ entries: entriesFrom(6, 1, 1) }),
-  ].map((req) => committer.persist(req));
-  while (log.written.length < 2 || log.inFlight > 0) {
-    await turn();
-    log.complete();
-  }
-  await Promise.all(all);
   t.same(
-    log.written.map((r) => [r.snapshot?.meta.index ?? null, r.entries.map((e) => e.index)]),
-    [[null, [1, 2, 3, 4, 5]], [3, [6]]],
+    log.written.map((r) => r.entries.length),
+    [3, 3, 1],
   );
 });
+
+t.test(
+  'a request carrying a snapshot starts a new batch (it must see the log the requests before it left, Raft §7)',
+  async (t) => {
+    const log = new ManualLog();
+    const committer = new GroupCommitter(log);
+    const all = [
+      request({ entries: entriesFrom(1, 4, 1) }),
+      request({ entries: entriesFrom(5, 1, 1) }),
+      request({ snapshot: snapshotAt(3, 1, 10) }),
+      request({ entries: entriesFrom(6, 1, 1) }),
+    ].map((req) => committer.persist(req));
+    while (log.written.length < 2 || log.inFlight > 0) {
+      await turn();
+      log.complete();
+    }
+    await Promise.all(all);
+    t.same(
+      log.written.map((r) => [r.snapshot?.meta.index ?? null, r.entries.map((e) => e.index)]),
+      [
+        [null, [1, 2, 3, 4, 5]],
+        [3, [6]],
+      ],
+    );
+  },
+);
 
 t.test('a failed batch rejects its requests, the queued ones and every later one (fail-stop)', async (t) => {
   const log = new ManualLog();
@@ -164,7 +192,10 @@ t.test('a failed batch rejects its requests, the queued ones and every later one
   t.equal(a?.status === 'rejected' ? a.reason : null, failure, 'the failed batch rejects');
   t.equal(b?.status === 'rejected' ? b.reason : null, failure, 'the queued request rejects without being written');
   t.equal(log.written.length, 1);
-  const later = await committer.persist(request({ entries: entriesFrom(2, 1, 1) })).then(() => null, (e: unknown) => e);
+  const later = await committer.persist(request({ entries: entriesFrom(2, 1, 1) })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.equal(later, failure, 'a later request is refused');
   await committer.close();
 });
@@ -206,7 +237,11 @@ t.test('on level: hundreds of concurrent proposers share few batches and every e
     }
   };
   await Promise.all(Array.from({ length: 200 }, proposer));
-  t.same(acked, [...acked].sort((x, y) => x - y), 'acknowledged in index order');
+  t.same(
+    acked,
+    [...acked].sort((x, y) => x - y),
+    'acknowledged in index order',
+  );
   const { requests, batches } = committer.stats();
   t.equal(requests, 1000);
   t.ok(batches <= requests / 20, `1000 requests took ${batches} batches`);
@@ -221,7 +256,8 @@ t.test('onBatchWritten reports each durable batch: the merged request, how many 
   const log = new ManualLog();
   const reports: { entries: number; sync: boolean; requests: number; seconds: number }[] = [];
   const committer = new GroupCommitter(log, {
-    onBatchWritten: (batch, requests, seconds) => reports.push({ entries: batch.entries.length, sync: batch.sync, requests, seconds }),
+    onBatchWritten: (batch, requests, seconds) =>
+      reports.push({ entries: batch.entries.length, sync: batch.sync, requests, seconds }),
   });
   const first = committer.persist(request({ entries: entriesFrom(1, 1, 1), sync: true }));
   await turn();
@@ -236,10 +272,16 @@ t.test('onBatchWritten reports each durable batch: the merged request, how many 
   await turn();
   log.complete();
   await Promise.all(rest);
-  t.same(reports.map(({ entries, sync, requests }) => ({ entries, sync, requests })), [
-    { entries: 1, sync: true, requests: 1 },
-    { entries: 3, sync: true, requests: 2 },
-  ]);
-  t.ok(reports.every((r) => r.seconds >= 0 && r.seconds < 10), 'durations in seconds');
+  t.same(
+    reports.map(({ entries, sync, requests }) => ({ entries, sync, requests })),
+    [
+      { entries: 1, sync: true, requests: 1 },
+      { entries: 3, sync: true, requests: 2 },
+    ],
+  );
+  t.ok(
+    reports.every((r) => r.seconds >= 0 && r.seconds < 10),
+    'durations in seconds',
+  );
   await committer.close();
 });

@@ -8,7 +8,14 @@ import type { PersistRequest } from '../../src/node/durable-log.js';
 import type { LevelLogOptions } from '../../src/storage/level-log.js';
 import { openLevelLog } from '../../src/storage/level-log.js';
 import { crc32c } from '../../src/storage/crc32c.js';
-import { chunkKey, entryKey, entryKeyIndex, hardStateKey, identityKey, snapshotMetaKey } from '../../src/storage/keys.js';
+import {
+  chunkKey,
+  entryKey,
+  entryKeyIndex,
+  hardStateKey,
+  identityKey,
+  snapshotMetaKey,
+} from '../../src/storage/keys.js';
 import {
   decodeEntry,
   decodeSnapshotMeta,
@@ -105,10 +112,20 @@ t.test('records round-trip and any single corrupted byte is detected', async (t)
     t.not(payload, null);
     if (payload === null) continue;
     const decoded = decodeEntry(payload);
-    t.same(decoded.ok ? normal({ ...emptyPersistentState(), entries: [decoded.value] }) : null,
-      normal({ ...emptyPersistentState(), entries: [entry] }), `${entry.kind} entry round-trips`);
+    t.same(
+      decoded.ok ? normal({ ...emptyPersistentState(), entries: [decoded.value] }) : null,
+      normal({ ...emptyPersistentState(), entries: [entry] }),
+      `${entry.kind} entry round-trips`,
+    );
   }
-  const meta = { index: 9 as LogIndex, term: 3 as Term, conf: { voters: [n1, n2], learners: [] }, dataBytes: 5, chunkCount: 1, dataCrc: 0xfedcba98 };
+  const meta = {
+    index: 9 as LogIndex,
+    term: 3 as Term,
+    conf: { voters: [n1, n2], learners: [] },
+    dataBytes: 5,
+    chunkCount: 1,
+    dataCrc: 0xfedcba98,
+  };
   const decodedMeta = decodeSnapshotMeta(encodeSnapshotMeta(meta));
   t.same(decodedMeta.ok ? decodedMeta.value : null, meta, 'snapshot metadata round-trips');
   // A record moved under another key fails too: the checksum covers the key.
@@ -139,20 +156,33 @@ t.test('entries, hard state and snapshot survive close and reopen (Raft §5.2 pe
   t.equal(loaded.hardState.vote, n2);
 });
 
-t.test('entries from a conflicting index replace the stored suffix and the stale tail is deleted (Raft §5.3)', async (t) => {
-  const dir = t.testdir();
-  const requests = [
-    request({ hardState: hardState(1, 2), entries: entriesFrom(1, 10, 1) }),
-    // A new leader's log diverges at 4 and is shorter: 4..6 replace 4..10 and 7..10 must go.
-    request({ hardState: hardState(3, 3), entries: entriesFrom(4, 3, 3) }),
-  ];
-  await writeAll(dir, requests);
-  const loaded = await loadDir(dir);
-  t.same(loaded.entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 1], [4, 3], [5, 3], [6, 3]]);
-  t.same(normal(loaded), normal(modelOf(requests)));
-  const entryKeys = (await rawKeys(dir)).filter((k) => k.startsWith('entry:'));
-  t.same(entryKeys, [1, 2, 3, 4, 5, 6].map(entryKey), 'no stale entry keys remain');
-});
+t.test(
+  'entries from a conflicting index replace the stored suffix and the stale tail is deleted (Raft §5.3)',
+  async (t) => {
+    const dir = t.testdir();
+    const requests = [
+      request({ hardState: hardState(1, 2), entries: entriesFrom(1, 10, 1) }),
+      // A new leader's log diverges at 4 and is shorter: 4..6 replace 4..10 and 7..10 must go.
+      request({ hardState: hardState(3, 3), entries: entriesFrom(4, 3, 3) }),
+    ];
+    await writeAll(dir, requests);
+    const loaded = await loadDir(dir);
+    t.same(
+      loaded.entries.map((e) => [e.index, e.term]),
+      [
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 3],
+        [5, 3],
+        [6, 3],
+      ],
+    );
+    t.same(normal(loaded), normal(modelOf(requests)));
+    const entryKeys = (await rawKeys(dir)).filter((k) => k.startsWith('entry:'));
+    t.same(entryKeys, [1, 2, 3, 4, 5, 6].map(entryKey), 'no stale entry keys remain');
+  },
+);
 
 t.test('a snapshot drops the entries it covers and replaces the old snapshot (Raft §7)', async (t) => {
   const dir = t.testdir();
@@ -168,9 +198,16 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
   t.same(normal(loaded), normal(modelOf(requests)));
   t.equal(loaded.snapshot?.meta.index, 25);
   t.equal(loaded.snapshot?.data.byteLength, 1500);
-  t.same(loaded.entries.map((e) => e.index), [26, 27, 28, 29, 30, 31, 32]);
+  t.same(
+    loaded.entries.map((e) => e.index),
+    [26, 27, 28, 29, 30, 31, 32],
+  );
   const keys = await rawKeys(dir);
-  t.same(keys.filter((k) => k.startsWith('snapchunk:')), [chunkKey(0), chunkKey(1)], 'old chunks removed');
+  t.same(
+    keys.filter((k) => k.startsWith('snapchunk:')),
+    [chunkKey(0), chunkKey(1)],
+    'old chunks removed',
+  );
   t.same(keys.filter((k) => k.startsWith('entry:')).length, 7, 'covered entries removed');
 
   // A snapshot whose last entry is not in the log (same index, other term) discards the whole log
@@ -184,7 +221,10 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
   const discarded = await loadDir(dir3);
   t.same(normal(discarded), normal(modelOf(mismatch)));
   t.same(discarded.entries, [], 'entries 9 and 10 of the old term are gone');
-  t.same((await rawKeys(dir3)).filter((k) => k.startsWith('entry:')), []);
+  t.same(
+    (await rawKeys(dir3)).filter((k) => k.startsWith('entry:')),
+    [],
+  );
 
   // A snapshot from the leader past the end of the log (Raft §7 InstallSnapshot) empties the log.
   const dir2 = t.testdir();
@@ -216,8 +256,16 @@ t.test('covered entries are deleted a bounded number per batch, across later wri
   await log.load();
   for (const req of requests) await log.persist(req);
   await log.close();
-  t.same(await entryIndexes(), Array.from({ length: 26 }, (_, i) => 5 + i), 'the snapshot batch deleted only entries 1..4');
-  t.same((await loadDir(dir, spread)).entries.map((e) => e.index), Array.from({ length: 10 }, (_, i) => 21 + i), 'recovery starts after the snapshot');
+  t.same(
+    await entryIndexes(),
+    Array.from({ length: 26 }, (_, i) => 5 + i),
+    'the snapshot batch deleted only entries 1..4',
+  );
+  t.same(
+    (await loadDir(dir, spread)).entries.map((e) => e.index),
+    Array.from({ length: 10 }, (_, i) => 21 + i),
+    'recovery starts after the snapshot',
+  );
 
   log = await openLevelLog(options(dir, spread));
   await log.load();
@@ -235,7 +283,11 @@ t.test('covered entries are deleted a bounded number per batch, across later wri
     requests.push(next);
   }
   await log.close();
-  t.same(await entryIndexes(), Array.from({ length: 14 }, (_, i) => 21 + i), 'every covered entry is gone, nothing else');
+  t.same(
+    await entryIndexes(),
+    Array.from({ length: 14 }, (_, i) => 21 + i),
+    'every covered entry is gone, nothing else',
+  );
   t.same(normal(await loadDir(dir, spread)), normal(modelOf(requests)));
 });
 
@@ -255,7 +307,10 @@ t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are
   const entryIndexes = async (): Promise<number[]> =>
     (await rawKeys(dir)).map(entryKeyIndex).filter((index): index is number => index !== null);
   const settle = (log: SweepingLog): Promise<void> =>
-    waitForSweeps(() => log.coveredStored === 0, () => `${log.coveredStored} covered entries still stored after 10 s idle`);
+    waitForSweeps(
+      () => log.coveredStored === 0,
+      () => `${log.coveredStored} covered entries still stored after 10 s idle`,
+    );
   const requests = [
     request({ hardState: hardState(1, 30), entries: entriesFrom(1, 40, 1) }),
     request({ snapshot: snapshotAt(30, 1, 100) }),
@@ -268,13 +323,20 @@ t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are
   t.ok(log.sweeps >= 7, `the rest went in sweeps of at most 4 (${log.sweeps} sweeps)`);
   t.equal(log.batches, 2, 'sweeps are not counted as writes');
   await log.close();
-  t.same(await entryIndexes(), Array.from({ length: 10 }, (_, i) => 31 + i), 'only the entries after the snapshot are left');
+  t.same(
+    await entryIndexes(),
+    Array.from({ length: 10 }, (_, i) => 31 + i),
+    'only the entries after the snapshot are left',
+  );
 
   // Writes that arrive while a sweep is under way queue behind at most one sweep batch and are
   // all kept; the sweep carries on once they are done.
   log = await openLevelLog(options(dir, { coveredDeletesPerWrite: 4, coveredSweepDelayMs: 0 }));
   await log.load();
-  const more = [request({ hardState: hardState(1, 75), entries: entriesFrom(41, 40, 1) }), request({ snapshot: snapshotAt(75, 1, 100) })];
+  const more = [
+    request({ hardState: hardState(1, 75), entries: entriesFrom(41, 40, 1) }),
+    request({ snapshot: snapshotAt(75, 1, 100) }),
+  ];
   for (const req of more) await log.persist(req);
   requests.push(...more);
   for (let i = 0; i < 6; i++) {
@@ -285,7 +347,11 @@ t.test('an idle log sweeps the entries its snapshot covers; writes meanwhile are
   }
   await settle(log);
   await log.close();
-  t.same(await entryIndexes(), Array.from({ length: 11 }, (_, i) => 76 + i), 'covered entries gone, every later entry kept');
+  t.same(
+    await entryIndexes(),
+    Array.from({ length: 11 }, (_, i) => 76 + i),
+    'covered entries gone, every later entry kept',
+  );
   t.same(normal(await loadDir(dir)), normal(modelOf(requests)), 'the loaded state is the model');
 });
 
@@ -305,52 +371,77 @@ function oneSweepBatch(log: SweepingLog): Promise<void> {
   );
 }
 
-t.test('random request sequences: stored state equals the model, across reopens and group-committed batches', async (t) => {
-  const root = t.testdir();
-  let run = 0;
-  let sweeps = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 14 }), fc.nat(), fc.nat(), async (steps, reopenMask, pauseMask) => {
-      run++;
-      const requests = buildRequests(steps);
-      const expected = normal(modelOf(requests));
-      const groups = batchesOf(requests);
-      t.same(normal(modelOf(groups.map(mergeAllRequests))), expected, 'the pure merge of each group has the same effect');
-      const pairwise = groups.map((group) => group.slice(1).reduce(mergeRequests, group[0] as PersistRequest));
-      t.same(normal(modelOf(pairwise)), expected, 'merging pairwise agrees');
+t.test(
+  'random request sequences: stored state equals the model, across reopens and group-committed batches',
+  async (t) => {
+    const root = t.testdir();
+    let run = 0;
+    let sweeps = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(stepArb, { minLength: 1, maxLength: 14 }),
+        fc.nat(),
+        fc.nat(),
+        async (steps, reopenMask, pauseMask) => {
+          run++;
+          const requests = buildRequests(steps);
+          const expected = normal(modelOf(requests));
+          const groups = batchesOf(requests);
+          t.same(
+            normal(modelOf(groups.map(mergeAllRequests))),
+            expected,
+            'the pure merge of each group has the same effect',
+          );
+          const pairwise = groups.map((group) => group.slice(1).reduce(mergeRequests, group[0] as PersistRequest));
+          t.same(normal(modelOf(pairwise)), expected, 'merging pairwise agrees');
 
-      const dir = join(root, `seq-${run}`);
-      const sweeping = { coveredDeletesPerWrite: 1, coveredSweepDelayMs: 0 };
-      let log = await openLevelLog(options(dir, sweeping));
-      await log.load();
-      for (const [i, req] of requests.entries()) {
-        await log.persist(req);
-        if ((pauseMask >> i) & 1) await oneSweepBatch(log);
-        if ((reopenMask >> i) & 1) {
+          const dir = join(root, `seq-${run}`);
+          const sweeping = { coveredDeletesPerWrite: 1, coveredSweepDelayMs: 0 };
+          let log = await openLevelLog(options(dir, sweeping));
+          await log.load();
+          for (const [i, req] of requests.entries()) {
+            await log.persist(req);
+            if ((pauseMask >> i) & 1) await oneSweepBatch(log);
+            if ((reopenMask >> i) & 1) {
+              sweeps += log.sweeps;
+              await log.close();
+              log = await openLevelLog(options(dir, sweeping));
+              t.same(normal(await log.load()), normal(modelOf(requests.slice(0, i + 1))));
+            }
+          }
           sweeps += log.sweeps;
           await log.close();
-          log = await openLevelLog(options(dir, sweeping));
-          t.same(normal(await log.load()), normal(modelOf(requests.slice(0, i + 1))));
-        }
-      }
-      sweeps += log.sweeps;
-      await log.close();
-      t.same(normal(await loadDir(dir)), expected);
+          t.same(normal(await loadDir(dir)), expected);
 
-      const grouped = await openLevelLog(options(join(root, `grouped-${run}`)));
-      await grouped.load();
-      const committer = new GroupCommitter(grouped);
-      await Promise.all(requests.map((req) => committer.persist(req)));
-      t.equal(committer.stats().batches, groups.length, 'one batch per group');
-      t.same(normal(await grouped.load()), expected);
-      await committer.close();
-    }),
-    // Five entries, a snapshot in their term at 4 (its write deletes one covered entry, three
-    // stay), a pause, then two more entries.
-    { numRuns: 40, examples: [[[[0, 0, 4, 4, true], [3, 0, 0, 0, true], [0, 0, 1, 0, true]], 0, 0b10]] },
-  );
-  t.ok(sweeps > 0, `idle sweeps ran between the writes (${sweeps})`);
-});
+          const grouped = await openLevelLog(options(join(root, `grouped-${run}`)));
+          await grouped.load();
+          const committer = new GroupCommitter(grouped);
+          await Promise.all(requests.map((req) => committer.persist(req)));
+          t.equal(committer.stats().batches, groups.length, 'one batch per group');
+          t.same(normal(await grouped.load()), expected);
+          await committer.close();
+        },
+      ),
+      // Five entries, a snapshot in their term at 4 (its write deletes one covered entry, three
+      // stay), a pause, then two more entries.
+      {
+        numRuns: 40,
+        examples: [
+          [
+            [
+              [0, 0, 4, 4, true],
+              [3, 0, 0, 0, true],
+              [0, 0, 1, 0, true],
+            ],
+            0,
+            0b10,
+          ],
+        ],
+      },
+    );
+    t.ok(sweeps > 0, `idle sweeps ran between the writes (${sweeps})`);
+  },
+);
 
 t.test('every kind of damage refuses to start with CORRUPT_DATA naming the directory, key and fault', async (t) => {
   const base = [
@@ -437,15 +528,27 @@ t.test('every kind of damage refuses to start with CORRUPT_DATA naming the direc
 
   dir = await fresh();
   await withRawDb(dir, (db) => db.put(identityKey, Buffer.from('garbage')));
-  const identityError = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
-  t.ok(identityError instanceof StorageError && identityError.code === 'CORRUPT_DATA', 'a damaged identity record is refused');
+  const identityError = await openLevelLog(options(dir)).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(
+    identityError instanceof StorageError && identityError.code === 'CORRUPT_DATA',
+    'a damaged identity record is refused',
+  );
 });
 
 t.test('a directory of another cluster, another node or another format is refused at open', async (t) => {
   const dir = t.testdir();
   await writeAll(dir, [request({ entries: entriesFrom(1, 1, 1) })]);
   const openError = (extra: Partial<LevelLogOptions>): Promise<unknown> =>
-    openLevelLog(options(dir, extra)).then(async (log) => { await log.close(); return null; }, (e: unknown) => e);
+    openLevelLog(options(dir, extra)).then(
+      async (log) => {
+        await log.close();
+        return null;
+      },
+      (e: unknown) => e,
+    );
 
   const otherNode = await openError({ nodeId: n2 });
   t.ok(otherNode instanceof StorageError);
@@ -466,7 +569,10 @@ t.test('a directory of another cluster, another node or another format is refuse
 
   const foreign = t.testdir();
   await withRawDb(foreign, (db) => db.put('some-app-key', Buffer.from('x')));
-  const notOurs = await openLevelLog(options(foreign)).then(() => null, (e: unknown) => e);
+  const notOurs = await openLevelLog(options(foreign)).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(notOurs instanceof StorageError && notOurs.code === 'FORMAT');
   if (notOurs instanceof StorageError) t.match(notOurs.message, 'no identity record');
 });
@@ -474,7 +580,10 @@ t.test('a directory of another cluster, another node or another format is refuse
 t.test('a directory that cannot be created is refused with OPEN_FAILED naming it', async (t) => {
   const root = t.testdir({ 'not-a-dir': 'a plain file' });
   const dir = join(root, 'not-a-dir', 'data');
-  const error = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
+  const error = await openLevelLog(options(dir)).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(error instanceof StorageError && error.code === 'OPEN_FAILED', 'refused with OPEN_FAILED');
   if (error instanceof StorageError) t.match(error.message, `data directory ${dir} cannot be opened`);
 });
@@ -482,7 +591,10 @@ t.test('a directory that cannot be created is refused with OPEN_FAILED naming it
 t.test('a second handle on a directory in use fails at once with DATA_DIR_LOCKED', async (t) => {
   const dir = t.testdir();
   const first = await openLevelLog(options(dir));
-  const second = await openLevelLog(options(dir)).then(() => null, (e: unknown) => e);
+  const second = await openLevelLog(options(dir)).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(second instanceof StorageError);
   if (second instanceof StorageError) {
     t.equal(second.code, 'DATA_DIR_LOCKED');
@@ -511,12 +623,24 @@ t.test('a failed write stops the log: that persist and every later call reject (
   failAt = r3.seq;
   await log.persist(r1);
   await log.persist(r2);
-  const failed = await log.persist(r3).then(() => null, (e: unknown) => e);
-  t.ok(failed instanceof StorageError && failed.code === 'WRITE_FAILED', 'the failing persist rejects with WRITE_FAILED');
+  const failed = await log.persist(r3).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(
+    failed instanceof StorageError && failed.code === 'WRITE_FAILED',
+    'the failing persist rejects with WRITE_FAILED',
+  );
   if (failed instanceof StorageError) t.match(failed.message, 'EIO: fsync failed');
-  const later = await log.persist(request({ entries: entriesFrom(7, 1, 1) })).then(() => null, (e: unknown) => e);
+  const later = await log.persist(request({ entries: entriesFrom(7, 1, 1) })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(later instanceof StorageError && later.code === 'STOPPED', 'a later persist is refused');
-  const reload = await log.load().then(() => null, (e: unknown) => e);
+  const reload = await log.load().then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(reload instanceof StorageError && reload.code === 'STOPPED', 'a later load is refused');
   await log.close();
   t.same(normal(await loadDir(dir)), normal(modelOf([r1, r2])), 'after a restart the log holds what was written');
@@ -524,12 +648,21 @@ t.test('a failed write stops the log: that persist and every later call reject (
   // A request that breaks the log's shape (a gap) is a caller bug: assertion, then the same stop.
   const log2 = await openLevelLog(options(dir));
   await log2.load();
-  const gap = await log2.persist(request({ entries: entriesFrom(9, 1, 1) })).then(() => null, (e: unknown) => e);
+  const gap = await log2.persist(request({ entries: entriesFrom(9, 1, 1) })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(gap instanceof AssertionError, 'a gap is an assertion failure');
-  const after = await log2.persist(request({ entries: entriesFrom(7, 1, 1) })).then(() => null, (e: unknown) => e);
+  const after = await log2.persist(request({ entries: entriesFrom(7, 1, 1) })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(after instanceof StorageError && after.code === 'STOPPED');
   await log2.close();
-  const closed = await log2.persist(request({})).then(() => null, (e: unknown) => e);
+  const closed = await log2.persist(request({})).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(closed instanceof StorageError, 'calls after close are refused');
 });
 
@@ -548,13 +681,26 @@ t.test('a failed idle-sweep batch stops the log like a failed write; what was wr
     }),
   );
   await log.load();
-  const requests = [request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }), request({ snapshot: snapshotAt(20, 1, 100) })];
+  const requests = [
+    request({ hardState: hardState(1, 20), entries: entriesFrom(1, 30, 1) }),
+    request({ snapshot: snapshotAt(20, 1, 100) }),
+  ];
   for (const req of requests) await log.persist(req);
-  await waitForSweeps(() => sweepsTried.length > 0, () => 'no sweep was tried');
+  await waitForSweeps(
+    () => sweepsTried.length > 0,
+    () => 'no sweep was tried',
+  );
   t.same(sweepsTried, [4], 'one sweep batch of 4 deletes was tried, and no other after it failed');
-  const later = await log.persist(request({ entries: entriesFrom(31, 1, 1) })).then(() => null, (e: unknown) => e);
+  const later = await log.persist(request({ entries: entriesFrom(31, 1, 1) })).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(later instanceof StorageError && later.code === 'STOPPED', 'the next persist is refused');
   t.equal(log.sweeps, 0, 'the failed batch is not counted');
   await log.close();
-  t.same(normal(await loadDir(dir)), normal(modelOf(requests)), 'after a restart the log holds every acknowledged write');
+  t.same(
+    normal(await loadDir(dir)),
+    normal(modelOf(requests)),
+    'after a restart the log holds every acknowledged write',
+  );
 });

@@ -15,43 +15,60 @@ function okValue(result: WireResult): Extract<WireResult, { code: 'OK' }>['value
   return result.value;
 }
 
-t.test('a node whose write-ahead log lost acknowledged puts refuses to start, saying what and how to recover', async (t) => {
-  const dir = t.testdir();
-  const nodes = await allocateLocalNodes(1);
-  // Storage, not security, is under test: a plaintext node the raw client can talk to.
-  const file = await writeClusterFile(dir, nodes, { security: 'insecure' });
-  const node = startNodeProcess(file, 'n1', 'warn');
-  t.teardown(() => node.kill('SIGKILL'));
-  await node.ready;
-  const client = await RawClient.connect({ port: nodes[0]?.clientPort ?? 0, clusterId: 'e2e' });
-  t.teardown(() => client.close());
-  let seq = 0;
-  // The first write waits for the node to lead its one-node cluster.
-  let opened: WireResult = { code: 'UNAVAILABLE', message: 'not tried' } as WireResult;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    opened = await client.command('app', ++seq, { type: 'openSession', ttlMs: 60_000 });
-    if (opened.code === 'OK') break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const session = okValue(opened);
-  if (session.kind !== 'session') throw new Error('no session');
-  for (let i = 0; i < 300; i++) {
-    const put = { type: 'put', session: session.session as SessionId, key: `k${i}`, value: new Uint8Array([i & 255]), ifVersion: null, ephemeral: false, fence: null } as const;
-    okValue(await client.command('app', ++seq, put));
-  }
-  client.close();
-  node.kill('SIGKILL');
-  await node.exited;
+t.test(
+  'a node whose write-ahead log lost acknowledged puts refuses to start, saying what and how to recover',
+  async (t) => {
+    const dir = t.testdir();
+    const nodes = await allocateLocalNodes(1);
+    // Storage, not security, is under test: a plaintext node the raw client can talk to.
+    const file = await writeClusterFile(dir, nodes, { security: 'insecure' });
+    const node = startNodeProcess(file, 'n1', 'warn');
+    t.teardown(() => node.kill('SIGKILL'));
+    await node.ready;
+    const client = await RawClient.connect({ port: nodes[0]?.clientPort ?? 0, clusterId: 'e2e' });
+    t.teardown(() => client.close());
+    let seq = 0;
+    // The first write waits for the node to lead its one-node cluster.
+    let opened: WireResult = { code: 'UNAVAILABLE', message: 'not tried' } as WireResult;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      opened = await client.command('app', ++seq, { type: 'openSession', ttlMs: 60_000 });
+      if (opened.code === 'OK') break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const session = okValue(opened);
+    if (session.kind !== 'session') throw new Error('no session');
+    for (let i = 0; i < 300; i++) {
+      const put = {
+        type: 'put',
+        session: session.session as SessionId,
+        key: `k${i}`,
+        value: new Uint8Array([i & 255]),
+        ifVersion: null,
+        ephemeral: false,
+        fence: null,
+      } as const;
+      okValue(await client.command('app', ++seq, put));
+    }
+    client.close();
+    node.kill('SIGKILL');
+    await node.exited;
 
-  const data = join(dir, 'data', 'n1');
-  const wal = readdirSync(data).filter((name) => name.endsWith('.log')).sort().at(-1);
-  if (wal === undefined) throw new Error('no write-ahead log');
-  truncateSync(join(data, wal), statSync(join(data, wal)).size - 300);
+    const data = join(dir, 'data', 'n1');
+    const wal = readdirSync(data)
+      .filter((name) => name.endsWith('.log'))
+      .sort()
+      .at(-1);
+    if (wal === undefined) throw new Error('no write-ahead log');
+    truncateSync(join(data, wal), statSync(join(data, wal)).size - 300);
 
-  const result = await runCli(['start', '--node', 'n1', '--config', file, '--log-level', 'warn']);
-  t.equal(result.code, 1, 'exit code 1: the node failed to start');
-  t.match(result.output, /raftlock: node n1 cannot start: LOST_WRITES: data directory \S+ lost writes it had made durable and acknowledged: log entries \d+\.\.\d+/);
-  t.match(result.output, 'raftlock-evidence-', 'names the evidence file');
-  t.match(result.output, 'raftlock members remove n1', 'says how to recover');
-  t.notMatch(result.output, 'raftlock node n1 of', 'never printed the ready line');
-});
+    const result = await runCli(['start', '--node', 'n1', '--config', file, '--log-level', 'warn']);
+    t.equal(result.code, 1, 'exit code 1: the node failed to start');
+    t.match(
+      result.output,
+      /raftlock: node n1 cannot start: LOST_WRITES: data directory \S+ lost writes it had made durable and acknowledged: log entries \d+\.\.\d+/,
+    );
+    t.match(result.output, 'raftlock-evidence-', 'names the evidence file');
+    t.match(result.output, 'raftlock members remove n1', 'says how to recover');
+    t.notMatch(result.output, 'raftlock node n1 of', 'never printed the ready line');
+  },
+);

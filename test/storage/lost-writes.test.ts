@@ -8,7 +8,17 @@ import t from 'tap';
 import type { Test } from 'tap';
 import fc from 'fast-check';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { LevelLogOptions } from '../../src/storage/level-log.js';
@@ -32,7 +42,14 @@ function options(dir: string, extra: Partial<LevelLogOptions> = {}): LevelLogOpt
 /** Appends `count` synced entries from `from` in a child process that then SIGKILLs itself. */
 async function writeThenDie(dir: string, from: number, count: number, term = 1, vote: NodeId = n1): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', writer], {
-    env: { ...process.env, WRITE_DIR: dir, WRITE_FROM: String(from), WRITE_COUNT: String(count), WRITE_TERM: String(term), WRITE_VOTE: vote },
+    env: {
+      ...process.env,
+      WRITE_DIR: dir,
+      WRITE_FROM: String(from),
+      WRITE_COUNT: String(count),
+      WRITE_TERM: String(term),
+      WRITE_VOTE: vote,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -57,7 +74,8 @@ async function loadError(dir: string): Promise<unknown> {
   );
 }
 
-const lastIndex = (state: PersistentState): number => state.entries[state.entries.length - 1]?.index ?? state.snapshot?.meta.index ?? 0;
+const lastIndex = (state: PersistentState): number =>
+  state.entries[state.entries.length - 1]?.index ?? state.snapshot?.meta.index ?? 0;
 
 /** LevelDB's files in `dir` with this extension, newest (highest number) first. */
 function levelFiles(dir: string, extension: string): string[] {
@@ -137,7 +155,8 @@ t.test('a rolled-back vote: the log restored from an older copy, or its vote rew
   await log.close();
   const copy = join(root, 'copy');
   mkdirSync(copy);
-  for (const name of readdirSync(dir)) if (!name.startsWith('raftlock-evidence') && name !== 'LOCK') copyFileSync(join(dir, name), join(copy, name));
+  for (const name of readdirSync(dir))
+    if (!name.startsWith('raftlock-evidence') && name !== 'LOCK') copyFileSync(join(dir, name), join(copy, name));
   const again = await openLevelLog(options(dir));
   await again.load();
   await again.persist(request({ hardState: hardState(4, 7, n3), entries: entriesFrom(6, 2, 4) }));
@@ -218,9 +237,17 @@ t.test('a clean restart, or a crash between the log and its evidence, is never r
       () => 'written',
       (e: unknown) => (e instanceof StorageError ? e.code : String(e)),
     );
-    t.equal(result, crashBeforeEvidence ? 'WRITE_FAILED' : 'written', `request ${i + 1}: ${crashBeforeEvidence ? 'the evidence write fails' : 'written'}`);
+    t.equal(
+      result,
+      crashBeforeEvidence ? 'WRITE_FAILED' : 'written',
+      `request ${i + 1}: ${crashBeforeEvidence ? 'the evidence write fails' : 'written'}`,
+    );
     await log.close();
-    t.same(normal(await load(dir)), normal(modelOf(requests.slice(0, i + 1))), `after request ${i + 1} the node starts with it`);
+    t.same(
+      normal(await load(dir)),
+      normal(modelOf(requests.slice(0, i + 1))),
+      `after request ${i + 1} the node starts with it`,
+    );
   }
 });
 
@@ -228,38 +255,48 @@ t.test('a torn evidence copy, whichever, never causes a refusal (property)', asy
   const root = t.testdir();
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 10 }), fc.nat(evidenceBlockBytes), fc.boolean(), async (steps, cut, midWrite) => {
-      run++;
-      const requests = buildRequests(steps);
-      const dir = join(root, `torn-${run}`);
-      const log = await openLevelLog(options(dir));
-      await log.load();
-      for (const req of requests) await log.persist(req);
-      await log.close();
-      const blocks = evidenceFileNames.map((name) => readFileSync(join(dir, name)));
-      const generations = blocks.map((block) => {
-        const decoded = decodeEvidence(block);
-        return decoded.ok ? decoded.value.generation : -1;
-      });
-      const newest = (generations[1] ?? -1) > (generations[0] ?? -1) ? 1 : 0;
-      const [newestName, olderName] = newest === 1 ? [evidenceFileNames[1], evidenceFileNames[0]] : [evidenceFileNames[0], evidenceFileNames[1]];
-      if (midWrite) {
-        // A crash while the newest copy was being written over the older record it held: its
-        // first `cut` bytes are new, the rest still the old block's.
-        const torn = Buffer.from(blocks[1 - newest] as Buffer);
-        (blocks[newest] as Buffer).copy(torn, 0, 0, cut);
-        writeFileSync(join(dir, newestName), torn);
-      } else {
-        // The older copy damaged on the disk.
-        const damaged = Buffer.from(blocks[1 - newest] as Buffer);
-        const at = cut % evidenceBlockBytes;
-        damaged[at] = (damaged[at] as number) ^ 0xff;
-        writeFileSync(join(dir, olderName), damaged);
-      }
-      const state = await load(dir).catch((error: unknown) => error);
-      t.same(state instanceof Error ? state.message : normal(state as PersistentState), normal(modelOf(requests)), `run ${run}: starts with every write`);
-      rmSync(dir, { recursive: true, force: true });
-    }),
+    fc.asyncProperty(
+      fc.array(stepArb, { minLength: 1, maxLength: 10 }),
+      fc.nat(evidenceBlockBytes),
+      fc.boolean(),
+      async (steps, cut, midWrite) => {
+        run++;
+        const requests = buildRequests(steps);
+        const dir = join(root, `torn-${run}`);
+        const log = await openLevelLog(options(dir));
+        await log.load();
+        for (const req of requests) await log.persist(req);
+        await log.close();
+        const blocks = evidenceFileNames.map((name) => readFileSync(join(dir, name)));
+        const generations = blocks.map((block) => {
+          const decoded = decodeEvidence(block);
+          return decoded.ok ? decoded.value.generation : -1;
+        });
+        const newest = (generations[1] ?? -1) > (generations[0] ?? -1) ? 1 : 0;
+        const [newestName, olderName] =
+          newest === 1 ? [evidenceFileNames[1], evidenceFileNames[0]] : [evidenceFileNames[0], evidenceFileNames[1]];
+        if (midWrite) {
+          // A crash while the newest copy was being written over the older record it held: its
+          // first `cut` bytes are new, the rest still the old block's.
+          const torn = Buffer.from(blocks[1 - newest] as Buffer);
+          (blocks[newest] as Buffer).copy(torn, 0, 0, cut);
+          writeFileSync(join(dir, newestName), torn);
+        } else {
+          // The older copy damaged on the disk.
+          const damaged = Buffer.from(blocks[1 - newest] as Buffer);
+          const at = cut % evidenceBlockBytes;
+          damaged[at] = (damaged[at] as number) ^ 0xff;
+          writeFileSync(join(dir, olderName), damaged);
+        }
+        const state = await load(dir).catch((error: unknown) => error);
+        t.same(
+          state instanceof Error ? state.message : normal(state as PersistentState),
+          normal(modelOf(requests)),
+          `run ${run}: starts with every write`,
+        );
+        rmSync(dir, { recursive: true, force: true });
+      },
+    ),
     { numRuns: 40 },
   );
 });
@@ -283,7 +320,10 @@ t.test('missing or unreadable evidence: refused unless the log predates it', asy
     t.match(error.message, 'evidence files raftlock-evidence-a and raftlock-evidence-b are missing');
     expectRecoverySteps(t, error, dir);
   }
-  t.ok((await loadError(dir)) instanceof StorageError, 'and still refused at the next start: the refusal writes nothing');
+  t.ok(
+    (await loadError(dir)) instanceof StorageError,
+    'and still refused at the next start: the refusal writes nothing',
+  );
 
   dir = await written();
   for (const name of evidenceFileNames) writeFileSync(join(dir, name), Buffer.alloc(evidenceBlockBytes, 7));
@@ -315,12 +355,18 @@ t.test('the evidence overlaps the next batch, yet requests are acknowledged in o
   const written: number[] = [];
   await Promise.all(
     requests.map((req, i) =>
-      log.persist(req, () => written.push(i)).then(() => {
-        acknowledged.push(i);
-      }),
+      log
+        .persist(req, () => written.push(i))
+        .then(() => {
+          acknowledged.push(i);
+        }),
     ),
   );
-  t.same(acknowledged, requests.map((_, i) => i), 'synced or not, in submission order');
+  t.same(
+    acknowledged,
+    requests.map((_, i) => i),
+    'synced or not, in submission order',
+  );
   t.same(written, acknowledged, 'each batch was reported written before it was acknowledged');
   await log.close();
   t.same(normal(await load(dir)), normal(modelOf(requests)));

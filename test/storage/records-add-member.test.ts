@@ -24,7 +24,10 @@ t.test('addMember round-trips with its addresses', async (t) => {
 
 t.test('an old addLearner entry without addresses still reads', async (t) => {
   const old = pack([2, 7, 2, 'addLearner', 'n4']);
-  t.same(decodeEntry(old), { ok: true, value: { term: 2, index: 7, kind: 'config', change: { type: 'addLearner', node: 'n4' } } });
+  t.same(decodeEntry(old), {
+    ok: true,
+    value: { term: 2, index: 7, kind: 'config', change: { type: 'addLearner', node: 'n4' } },
+  });
 });
 
 t.test('an addMember without both addresses is refused', async (t) => {

@@ -138,9 +138,13 @@ t.test('idle timeout: no complete frame for idleTimeoutMs closes; frames keep it
   await until(() => off.closed() !== null, 'enabled later, it closes');
 
   // The owner may answer a timeout with an Error frame before the close.
-  const told = await framedPair(t, { idleTimeoutMs: 200 }, (framed, timeout) => framed.fail('HANDSHAKE_TIMEOUT', timeout.message));
+  const told = await framedPair(t, { idleTimeoutMs: 200 }, (framed, timeout) =>
+    framed.fail('HANDSHAKE_TIMEOUT', timeout.message),
+  );
   await until(() => told.client.closed, 'closed with an Error frame');
-  t.match(told.client.values, [{ type: 'Error', code: 'HANDSHAKE_TIMEOUT', message: 'no frame for idleTimeoutMs 200 ms' }]);
+  t.match(told.client.values, [
+    { type: 'Error', code: 'HANDSHAKE_TIMEOUT', message: 'no frame for idleTimeoutMs 200 ms' },
+  ]);
 });
 
 t.test('the peer transport applies the frame deadline, and the idle timeout when asked', async (t) => {
@@ -166,7 +170,10 @@ t.test('the peer transport applies the frame deadline, and the idle timeout when
     'and reported with its node',
   );
   t.ok(a.received.length >= 2 && a.received.every((m) => m.from === n2), 'the real peer was heard all along');
-  t.notOk(a.events.some((e) => e.kind === 'timedOut' && e.peer === n2), 'its link never timed out');
+  t.notOk(
+    a.events.some((e) => e.kind === 'timedOut' && e.peer === n2),
+    'its link never timed out',
+  );
 
   const silent = await RawClient.open(a.transport.address.port);
   t.teardown(() => silent.destroy());
@@ -179,13 +186,25 @@ t.test('InboundBudget: per source the newest wins; over the total the largest so
   const budget = new InboundBudget<string>({ total: 4, perSource: 2 });
   t.match(budget.admit('s1', 'A'), { admitted: true, evict: null });
   t.match(budget.admit('s2', 'A'), { admitted: true, evict: null });
-  t.match(budget.admit('s3', 'A'), { admitted: true, evict: 's1', why: /more than 2 unauthenticated connections from A/ }, 'A at its bound: its oldest goes');
+  t.match(
+    budget.admit('s3', 'A'),
+    { admitted: true, evict: 's1', why: /more than 2 unauthenticated connections from A/ },
+    'A at its bound: its oldest goes',
+  );
   t.equal(budget.countOf('A'), 2);
   t.match(budget.admit('p1', 'B'), { admitted: true, evict: null });
   t.match(budget.admit('p2', 'C'), { admitted: true, evict: null });
   t.equal(budget.size, 4);
-  t.match(budget.admit('q1', 'D'), { admitted: true, evict: 's2', why: /A holds the most \(2\)/ }, 'full: A, holding the most, gives way');
-  t.match(budget.admit('q2', 'D'), { admitted: false, why: 'more than 4 unauthenticated connections' }, 'D is among the largest already: refused');
+  t.match(
+    budget.admit('q1', 'D'),
+    { admitted: true, evict: 's2', why: /A holds the most \(2\)/ },
+    'full: A, holding the most, gives way',
+  );
+  t.match(
+    budget.admit('q2', 'D'),
+    { admitted: false, why: 'more than 4 unauthenticated connections' },
+    'D is among the largest already: refused',
+  );
   budget.remove('p1');
   budget.remove('unknown');
   t.equal(budget.size, 3);
@@ -223,7 +242,12 @@ t.test('a stranger with many connections from one address does not stop a real p
   const stranger = await flood(t, a.transport.address.port, '127.0.0.2', 40);
   await until(() => stranger.filter((c) => !c.closed).length === 4, 'the stranger keeps only its 4 newest');
   t.equal(a.transport.unauthenticatedConnections, 4);
-  t.ok(a.events.some((e) => e.kind === 'refused' && e.code === 'TOO_MANY_CONNECTIONS' && e.remote.startsWith('127.0.0.2:')), 'the pushed-out connections are reported');
+  t.ok(
+    a.events.some(
+      (e) => e.kind === 'refused' && e.code === 'TOO_MANY_CONNECTIONS' && e.remote.startsWith('127.0.0.2:'),
+    ),
+    'the pushed-out connections are reported',
+  );
   await peerGetsThrough(t, a);
 });
 

@@ -73,19 +73,25 @@ async function start(
 const material = (id: string): TlsMaterial => TlsMaterial.fromPem(pemOf(pki.nodes, id));
 
 function refusals(node: Node): { code: string; message: string; remote: string }[] {
-  return node.events.flatMap((e) => (e.kind === 'refused' ? [{ code: e.code, message: e.message, remote: e.remote }] : []));
+  return node.events.flatMap((e) =>
+    e.kind === 'refused' ? [{ code: e.code, message: e.message, remote: e.remote }] : [],
+  );
 }
 
 function errorOf(client: RawClient): { code?: unknown; message?: unknown } | undefined {
-  return client.values.find((v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Error') as
-    | { code?: unknown; message?: unknown }
-    | undefined;
+  return client.values.find(
+    (v) => typeof v === 'object' && v !== null && (v as { type?: unknown }).type === 'Error',
+  ) as { code?: unknown; message?: unknown } | undefined;
 }
 
 /** A hand-made TLS client to n1's peer port: presents `pem`, trusts the cluster's CA. */
 async function rawTo(t: Test, node: Node, pem: { cert?: string; key?: string }): Promise<RawClient> {
   const { cert, key } = pem;
-  const client = await RawClient.openTls(node.transport.address.port, { ca: pki.ca.cert, ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) });
+  const client = await RawClient.openTls(node.transport.address.port, {
+    ca: pki.ca.cert,
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+  });
   t.teardown(() => client.destroy());
   return client;
 }
@@ -114,8 +120,15 @@ t.test('a node of another CA gets nowhere, and both sides say why', async (t) =>
   impostor.transport.send(heartbeat(n2, n1, 1));
   a.transport.send(heartbeat(n1, n2, 1));
   await until(() => refusals(a).length > 0 && refusals(impostor).length > 0, 'refusals on both sides');
-  t.match(refusals(a)[0], { code: 'UNAUTHENTICATED', message: /TLS handshake failed/ }, 'n1 cannot verify the impostor as a server');
-  t.match(refusals(impostor)[0], { code: 'UNAUTHENTICATED', message: /dialled n1 at 127\.0\.0\.1:\d+: TLS handshake failed/ });
+  t.match(
+    refusals(a)[0],
+    { code: 'UNAUTHENTICATED', message: /TLS handshake failed/ },
+    'n1 cannot verify the impostor as a server',
+  );
+  t.match(refusals(impostor)[0], {
+    code: 'UNAUTHENTICATED',
+    message: /dialled n1 at 127\.0\.0\.1:\d+: TLS handshake failed/,
+  });
   t.equal(a.received.length + impostor.received.length, 0, 'nothing delivered');
 
   // A client that trusts n1 but presents the other CA's certificate: n1 reads nothing from it.
@@ -123,7 +136,10 @@ t.test('a node of another CA gets nowhere, and both sides say why', async (t) =>
   raw.sendValue(peerHelloFrame(clusterId, n2));
   await until(() => raw.closed, 'closed');
   t.match(errorOf(raw), { code: 'UNAUTHENTICATED', message: /was not accepted/ });
-  t.ok(refusals(a).some((r) => /was not accepted/.test(r.message) && /^127\.0\.0\.1:\d+$/.test(r.remote)), 'reported with the address');
+  t.ok(
+    refusals(a).some((r) => /was not accepted/.test(r.message) && /^127\.0\.0\.1:\d+$/.test(r.remote)),
+    'reported with the address',
+  );
 });
 
 t.test('a node certificate whose id differs from the Hello is refused, with the reason in the event', async (t) => {
@@ -144,7 +160,10 @@ t.test('a user certificate, or none, may not open a peer connection', async (t) 
   const user = await rawTo(t, a, pemOf(pki.users, 'root'));
   user.sendValue(peerHelloFrame(clusterId, n2));
   await until(() => user.closed, 'user closed');
-  t.match(errorOf(user), { code: 'UNAUTHENTICATED', message: 'user root may not open a peer connection: only node certificates can' });
+  t.match(errorOf(user), {
+    code: 'UNAUTHENTICATED',
+    message: 'user root may not open a peer connection: only node certificates can',
+  });
   const anonymous = await rawTo(t, a, {});
   anonymous.sendValue(peerHelloFrame(clusterId, n2));
   await until(() => anonymous.closed, 'anonymous closed');
@@ -183,7 +202,10 @@ t.test('the dialler accepts only the node it dialled', async (t) => {
   a.transport.addPeer(n2, other.transport.address);
   a.transport.send(heartbeat(n1, n2, 1));
   await until(() => refusals(a).length > 0, 'refused');
-  t.match(refusals(a)[0], { code: 'UNAUTHENTICATED', message: /dialled n2 at 127\.0\.0\.1:\d+: server certificate proves node n3; expected node n2/ });
+  t.match(refusals(a)[0], {
+    code: 'UNAUTHENTICATED',
+    message: /dialled n2 at 127\.0\.0\.1:\d+: server certificate proves node n3; expected node n2/,
+  });
   t.equal(other.received.length, 0, 'no Hello or message reached the wrong node');
   t.equal(a.transport.stats().get(n2)?.connected, false);
 });

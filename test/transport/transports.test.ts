@@ -13,11 +13,7 @@ import { TcpTransport } from '../../src/transport/tcp.js';
 import type { TcpTransportLimits, TransportEvent } from '../../src/transport/tcp.js';
 import { encodeFrame, FrameDecoder } from '../../src/transport/frame.js';
 import { decodePayload, encodeMessage, encodePayload } from '../../src/transport/codec.js';
-import {
-  clientHelloFrame,
-  peerHelloFrame,
-  protocolVersion,
-} from '../../src/protocol/handshake.js';
+import { clientHelloFrame, peerHelloFrame, protocolVersion } from '../../src/protocol/handshake.js';
 import { backoffDelayMs } from '../../src/transport/backoff.js';
 import { SendQueue } from '../../src/transport/send-queue.js';
 import { RawClient, rawServer, unusedPort, until } from './fixtures/net-helpers.js';
@@ -109,10 +105,22 @@ function firstError(client: RawClient): { code: unknown; message: unknown } | un
 
 t.test('backoff grows exponentially with equal jitter, capped', async (t) => {
   const policy = { baseMs: 50, maxMs: 2000 };
-  t.same([0, 1, 2, 3].map((a) => backoffDelayMs(a, policy, () => 0)), [25, 50, 100, 200]);
-  t.same([0, 1, 2, 3].map((a) => backoffDelayMs(a, policy, () => 0.999999)), [50, 100, 200, 400]);
-  t.equal(backoffDelayMs(40, policy, () => 0.999999), 2000);
-  t.equal(backoffDelayMs(40, policy, () => 0), 1000);
+  t.same(
+    [0, 1, 2, 3].map((a) => backoffDelayMs(a, policy, () => 0)),
+    [25, 50, 100, 200],
+  );
+  t.same(
+    [0, 1, 2, 3].map((a) => backoffDelayMs(a, policy, () => 0.999999)),
+    [50, 100, 200, 400],
+  );
+  t.equal(
+    backoffDelayMs(40, policy, () => 0.999999),
+    2000,
+  );
+  t.equal(
+    backoffDelayMs(40, policy, () => 0),
+    1000,
+  );
 });
 
 t.test('the send queue drops the oldest frames beyond its frame and byte bounds', async (t) => {
@@ -179,7 +187,10 @@ t.test('three TCP transports exchange messages both ways, intact and validated',
   for (let j = 0; j < 3; j++) {
     const node = nodes[j] as Node;
     const senders = node.received.map((m) => m.from).sort();
-    t.same(senders, ids.filter((id) => id !== ids[j]).flatMap((id) => [id, id]));
+    t.same(
+      senders,
+      ids.filter((id) => id !== ids[j]).flatMap((id) => [id, id]),
+    );
     t.ok(node.received.every((m) => m.to === ids[j]));
     const ae = node.received.find((m) => m.type === 'AppendEntries');
     t.same(ae, append(ae?.from ?? n1, ids[j] as NodeId, 1, 100), 'entry data arrives intact');

@@ -4,12 +4,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { encodeFrame, FrameDecoder, frameHeaderBytes } from '../../src/transport/frame.js';
-import {
-  decodeMessage,
-  decodePayload,
-  encodeMessage,
-  encodePayload,
-} from '../../src/transport/codec.js';
+import { decodeMessage, decodePayload, encodeMessage, encodePayload } from '../../src/transport/codec.js';
 import { isMessage, validateMessage } from '../../src/protocol/message-schema.js';
 import { messageTypes } from '../../src/raft/messages.js';
 import type { Message } from '../../src/raft/messages.js';
@@ -194,8 +189,7 @@ t.test('validation refuses missing, unknown and mistyped fields of every type', 
       const bad = validateMessage(missing);
       const expectedPath = field === 'type' ? '$.type' : `$.${field}`;
       t.equal(bad?.path, expectedPath, `${type} without ${field}`);
-      const refusedWith = (v: unknown): boolean =>
-        validateMessage({ ...sample, [field]: v }) !== null;
+      const refusedWith = (v: unknown): boolean => validateMessage({ ...sample, [field]: v }) !== null;
       const refused = wrongValues.filter(refusedWith);
       // null is legal for nullable fields; everything else is refused for every field.
       t.ok(refused.length >= wrongValues.length - 2, `${type}.${field} refuses wrong types`);
@@ -319,20 +313,16 @@ t.test('fuzz: random or mutated bytes never throw nor yield an invalid message',
   const operation = fc.constantFrom('set', 'insert', 'delete');
   const edit = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), operation);
   fc.assert(
-    fc.property(
-      messageArb,
-      fc.array(edit, { minLength: 1, maxLength: 4 }),
-      (message, edits) => {
-        const bytes = Array.from(encodeMessage(message));
-        for (const [at, value, op] of edits) {
-          const i = at % (bytes.length + 1);
-          if (op === 'set') bytes[i % bytes.length] = value;
-          else if (op === 'insert') bytes.splice(i, 0, value);
-          else bytes.splice(i, 1);
-        }
-        return check(Uint8Array.from(bytes));
-      },
-    ),
+    fc.property(messageArb, fc.array(edit, { minLength: 1, maxLength: 4 }), (message, edits) => {
+      const bytes = Array.from(encodeMessage(message));
+      for (const [at, value, op] of edits) {
+        const i = at % (bytes.length + 1);
+        if (op === 'set') bytes[i % bytes.length] = value;
+        else if (op === 'insert') bytes.splice(i, 0, value);
+        else bytes.splice(i, 1);
+      }
+      return check(Uint8Array.from(bytes));
+    }),
     { numRuns: 2000 },
   );
 });

@@ -125,7 +125,11 @@ function checkPartition<State, Input, Output>(
     case 'ok':
       return { ...base, verdict: 'ok' };
     case 'violation':
-      return { ...base, verdict: 'violation', violation: explain(model, ops, segmented.order, segmented.states, segmented.cut) };
+      return {
+        ...base,
+        verdict: 'violation',
+        violation: explain(model, ops, segmented.order, segmented.states, segmented.cut),
+      };
     case 'unknown':
       return checkWhole(model, partition, ops, stepsMax, segmented.steps);
     default:
@@ -227,11 +231,15 @@ export function formatCheck<State, Input, Output>(
     if (p.verdict === 'ok') continue;
     const name = p.partition === '' ? '' : ` "${p.partition}"`;
     if (p.verdict === 'unknown') {
-      lines.push(`  partition${name}: gave up after ${p.steps} search steps (${p.operations} operations, ${p.segments} segment${p.segments === 1 ? '' : 's'})`);
+      lines.push(
+        `  partition${name}: gave up after ${p.steps} search steps (${p.operations} operations, ${p.segments} segment${p.segments === 1 ? '' : 's'})`,
+      );
       continue;
     }
     const v = p.violation;
-    lines.push(`  partition${name}: not linearizable; at most ${v.linearized.length} of ${p.operations} operations linearize`);
+    lines.push(
+      `  partition${name}: not linearizable; at most ${v.linearized.length} of ${p.operations} operations linearize`,
+    );
     if (v.cut !== null) {
       lines.push(
         `    (searched in ${p.segments} segments: every one of the ${v.cut.configurations} configurations the ` +
@@ -239,7 +247,8 @@ export function formatCheck<State, Input, Output>(
       );
     }
     const shown = v.linearized.slice(-contextOps);
-    if (shown.length < v.linearized.length) lines.push(`    ... ${v.linearized.length - shown.length} earlier operations`);
+    if (shown.length < v.linearized.length)
+      lines.push(`    ... ${v.linearized.length - shown.length} earlier operations`);
     for (const step of shown) lines.push(`    ${describe(step.op)}  => ${step.stateAfter}`);
     lines.push(`    then, from ${v.stateAtEnd}, ${describe(v.stuck)} cannot take effect before it returned:`);
     for (const c of v.candidates) lines.push(`      ${describe(c.op)}: ${c.why}`);

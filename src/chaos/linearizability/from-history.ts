@@ -41,36 +41,78 @@ export function splitHistory(history: readonly HistoryOp[]): ModelOperations {
     const op: ChaosOp = h.op;
     switch (op.type) {
       case 'lock.acquire':
-        out.mutex.push({ ...t, input: { type: 'acquire', lock: op.lock, owner: op.owner }, output: r?.type === 'lock.acquire' ? { type: 'acquire', token: r.token } : undefined });
+        out.mutex.push({
+          ...t,
+          input: { type: 'acquire', lock: op.lock, owner: op.owner },
+          output: r?.type === 'lock.acquire' ? { type: 'acquire', token: r.token } : undefined,
+        });
         break;
       case 'lock.release':
-        out.mutex.push({ ...t, input: { type: 'release', lock: op.lock, owner: op.owner, token: op.token }, output: r?.type === 'lock.release' ? { type: 'release', released: r.released } : undefined });
+        out.mutex.push({
+          ...t,
+          input: { type: 'release', lock: op.lock, owner: op.owner, token: op.token },
+          output: r?.type === 'lock.release' ? { type: 'release', released: r.released } : undefined,
+        });
         break;
       case 'sem.acquire':
-        out.semaphore.push({ ...t, input: { type: 'acquire', sem: op.sem, owner: op.owner, limit: op.limit }, output: r?.type === 'sem.acquire' ? { type: 'acquire', acquired: r.acquired } : undefined });
+        out.semaphore.push({
+          ...t,
+          input: { type: 'acquire', sem: op.sem, owner: op.owner, limit: op.limit },
+          output: r?.type === 'sem.acquire' ? { type: 'acquire', acquired: r.acquired } : undefined,
+        });
         break;
       case 'sem.release':
-        out.semaphore.push({ ...t, input: { type: 'release', sem: op.sem, owner: op.owner }, output: r?.type === 'sem.release' ? { type: 'release', released: r.released } : undefined });
+        out.semaphore.push({
+          ...t,
+          input: { type: 'release', sem: op.sem, owner: op.owner },
+          output: r?.type === 'sem.release' ? { type: 'release', released: r.released } : undefined,
+        });
         break;
       case 'session.end':
         for (const lock of [...locks].sort()) {
-          out.mutex.push({ ...t, id: `${h.id}@${lock}`, input: { type: 'end', lock, owner: op.owner }, output: r === undefined ? undefined : { type: 'end' } });
+          out.mutex.push({
+            ...t,
+            id: `${h.id}@${lock}`,
+            input: { type: 'end', lock, owner: op.owner },
+            output: r === undefined ? undefined : { type: 'end' },
+          });
         }
         for (const sem of [...sems.keys()].sort()) {
-          out.semaphore.push({ ...t, id: `${h.id}@${sem}`, input: { type: 'end', sem, owner: op.owner }, output: r === undefined ? undefined : { type: 'end' } });
+          out.semaphore.push({
+            ...t,
+            id: `${h.id}@${sem}`,
+            input: { type: 'end', sem, owner: op.owner },
+            output: r === undefined ? undefined : { type: 'end' },
+          });
         }
         break;
       case 'kv.put':
-        out.kv.push({ ...t, input: { type: 'put', key: op.key, value: op.value, ifVersion: op.ifVersion }, output: r?.type === 'kv.put' ? { type: 'put', ok: r.ok, version: r.version } : undefined });
+        out.kv.push({
+          ...t,
+          input: { type: 'put', key: op.key, value: op.value, ifVersion: op.ifVersion },
+          output: r?.type === 'kv.put' ? { type: 'put', ok: r.ok, version: r.version } : undefined,
+        });
         break;
       case 'kv.get':
-        out.kv.push({ ...t, input: { type: 'get', key: op.key }, output: r?.type === 'kv.get' ? { type: 'get', value: r.value, version: r.version } : undefined });
+        out.kv.push({
+          ...t,
+          input: { type: 'get', key: op.key },
+          output: r?.type === 'kv.get' ? { type: 'get', value: r.value, version: r.version } : undefined,
+        });
         break;
       case 'kv.delete':
-        out.kv.push({ ...t, input: { type: 'delete', key: op.key, ifVersion: op.ifVersion }, output: r?.type === 'kv.delete' ? { type: 'delete', deleted: r.deleted } : undefined });
+        out.kv.push({
+          ...t,
+          input: { type: 'delete', key: op.key, ifVersion: op.ifVersion },
+          output: r?.type === 'kv.delete' ? { type: 'delete', deleted: r.deleted } : undefined,
+        });
         break;
       case 'fence.write':
-        out.fence.push({ ...t, input: { resource: op.resource, token: op.token, value: op.value }, output: r?.type === 'fence.write' ? { accepted: r.accepted } : undefined });
+        out.fence.push({
+          ...t,
+          input: { resource: op.resource, token: op.token, value: op.value },
+          output: r?.type === 'fence.write' ? { accepted: r.accepted } : undefined,
+        });
         break;
       default:
         assertNever(op, 'chaos op');

@@ -67,8 +67,7 @@ export interface Model<State, Input, Output> {
 }
 
 export type StepResult<State> =
-  | { readonly ok: true; readonly state: State }
-  | { readonly ok: false; readonly why: string };
+  { readonly ok: true; readonly state: State } | { readonly ok: false; readonly why: string };
 
 /**
  * One completed (or unknown) operation. `returnUs` is +∞ and `output` undefined when the outcome is

@@ -142,7 +142,11 @@ class Sessions<Input> {
   private readonly endsTaken: Int32Array;
 
   /** `ended`: sessions an earlier part of the history already ended (see segments.ts). */
-  constructor(sessionOf: SessionOf<Input> | undefined, ops: readonly { readonly input: Input }[], ended: ReadonlySet<string>) {
+  constructor(
+    sessionOf: SessionOf<Input> | undefined,
+    ops: readonly { readonly input: Input }[],
+    ended: ReadonlySet<string>,
+  ) {
     const ids = new Map<string, number>();
     this.session = new Int32Array(ops.length).fill(-1);
     this.ends = new Uint8Array(ops.length);
@@ -346,4 +350,3 @@ export function* linearizations<State, Input, Output>(
     event = call.next;
   }
 }
-

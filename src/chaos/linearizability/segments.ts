@@ -27,7 +27,11 @@ import type { Linearization, SearchEnd, StepBudget } from './search.js';
 import { linearizations } from './search.js';
 
 /** One segment: its known operations, and the unknown ones called within it (indices into the partition). */
-export type Segment = { readonly known: readonly number[]; readonly unknown: readonly number[]; readonly endUs: number };
+export type Segment = {
+  readonly known: readonly number[];
+  readonly unknown: readonly number[];
+  readonly endUs: number;
+};
 
 /**
  * The quiescent cuts of `ops`: maximal runs of known operations whose intervals overlap or touch
@@ -37,7 +41,9 @@ export type Segment = { readonly known: readonly number[]; readonly unknown: rea
  */
 export function splitAtQuiescence<Input, Output>(ops: readonly Operation<Input, Output>[]): Segment[] {
   const known = ops.map((_, i) => i).filter((i) => (ops[i] as Operation<Input, Output>).returnUs !== Infinity);
-  known.sort((a, b) => (ops[a] as Operation<Input, Output>).callUs - (ops[b] as Operation<Input, Output>).callUs || a - b);
+  known.sort(
+    (a, b) => (ops[a] as Operation<Input, Output>).callUs - (ops[b] as Operation<Input, Output>).callUs || a - b,
+  );
   const runs: { known: number[]; endUs: number }[] = [];
   for (const i of known) {
     const op = ops[i] as Operation<Input, Output>;
@@ -67,7 +73,11 @@ export function splitAtQuiescence<Input, Output>(ops: readonly Operation<Input, 
 }
 
 /** The path to a configuration, segment by segment (shared between the configurations it leads to). */
-type Path<State> = { readonly order: readonly number[]; readonly states: readonly State[]; readonly before: Path<State> | null };
+type Path<State> = {
+  readonly order: readonly number[];
+  readonly states: readonly State[];
+  readonly before: Path<State> | null;
+};
 
 /** What the prefix up to a cut may have left. */
 type Configuration<State> = {
@@ -88,7 +98,11 @@ export type SegmentedVerdict<State> = { readonly steps: number; readonly segment
       readonly order: readonly number[];
       readonly states: readonly State[];
       /** The cut before the segment it stopped in; null when that was the first. */
-      readonly cut: { readonly atUs: number; readonly operationsBefore: number; readonly configurations: number } | null;
+      readonly cut: {
+        readonly atUs: number;
+        readonly operationsBefore: number;
+        readonly configurations: number;
+      } | null;
     }
 );
 
@@ -108,7 +122,8 @@ export function checkSegmented<State, Input, Output>(
   segments: readonly Segment[],
   stepsMax: number,
 ): SegmentedVerdict<State> {
-  const sessionOf = (i: number): { readonly id: string; readonly ends: boolean } | undefined => model.session?.((ops[i] as Operation<Input, Output>).input);
+  const sessionOf = (i: number): { readonly id: string; readonly ends: boolean } | undefined =>
+    model.session?.((ops[i] as Operation<Input, Output>).input);
   // The last segment each session has an operation in: an ended session is remembered until then.
   const lastSegment = new Map<string, number>();
   segments.forEach((segment, k) => {
@@ -127,7 +142,12 @@ export function checkSegmented<State, Input, Output>(
   const enter = (segment: number, from: Configuration<State>): Frame<State> => {
     const part = segments[segment] as Segment;
     const local = [...part.known, ...part.unknown, ...from.pending];
-    const search = linearizations(model, local.map((i) => ops[i] as Operation<Input, Output>), { state: from.state, ended: new Set(from.ended) }, budget);
+    const search = linearizations(
+      model,
+      local.map((i) => ops[i] as Operation<Input, Output>),
+      { state: from.state, ended: new Set(from.ended) },
+      budget,
+    );
     return { segment, from, local, search };
   };
 
@@ -162,7 +182,11 @@ export function checkSegmented<State, Input, Output>(
     cut:
       segment === 0
         ? null
-        : { atUs: (segments[segment - 1] as Segment).endUs, operationsBefore: knownBefore[segment] ?? 0, configurations: failed[segment]?.size ?? 0 },
+        : {
+            atUs: (segments[segment - 1] as Segment).endUs,
+            operationsBefore: knownBefore[segment] ?? 0,
+            configurations: failed[segment]?.size ?? 0,
+          },
     steps: budget.steps,
     segments: segments.length,
   };

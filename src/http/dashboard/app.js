@@ -97,7 +97,8 @@ function start(who) {
   $('login').hidden = true;
   $('main').hidden = false;
   view.writable = canWrite(who);
-  $('who').textContent = who.principal === null ? 'insecure cluster: no authentication' : `signed in as ${who.principal}`;
+  $('who').textContent =
+    who.principal === null ? 'insecure cluster: no authentication' : `signed in as ${who.principal}`;
   $('readonly').hidden = view.writable;
   $('logout').hidden = token() === null;
   /** @type {HTMLInputElement} */ ($('lock-prefix')).value = view.prefix;
@@ -124,7 +125,12 @@ function start(who) {
     view.stop.signal,
   );
   void scrapeLoop(view.stop.signal);
-  view.pollers = [new Poller(loadCluster, pace), new Poller(loadLocks, pace), new Poller(loadSessions, pace), new Poller(loadWaitGraph, pace)];
+  view.pollers = [
+    new Poller(loadCluster, pace),
+    new Poller(loadLocks, pace),
+    new Poller(loadSessions, pace),
+    new Poller(loadWaitGraph, pace),
+  ];
   for (const poller of view.pollers) poller.start();
 }
 
@@ -157,12 +163,19 @@ function settle(promise) {
 /** @param {() => boolean} isNewest */
 async function loadCluster(isNewest) {
   const [status, members] = await Promise.all([settle(getJson('v1/status')), settle(getJson('v1/members'))]);
-  return isNewest() && show('cluster', status, members, (s, m) => {
-    $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
-    view.leaders.observe(Date.now(), s.leader, s.term);
-    renderMembers($('members'), $('members-note'), m, s);
-    view.leaders.render(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('leader-timeline'))), $('leader-changes'), Date.now());
-  });
+  return (
+    isNewest() &&
+    show('cluster', status, members, (s, m) => {
+      $('node').textContent = `node ${s.nodeId} of ${s.clusterId}`;
+      view.leaders.observe(Date.now(), s.leader, s.term);
+      renderMembers($('members'), $('members-note'), m, s);
+      view.leaders.render(
+        /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('leader-timeline'))),
+        $('leader-changes'),
+        Date.now(),
+      );
+    })
+  );
 }
 
 /** @param {() => boolean} isNewest */
@@ -170,28 +183,46 @@ async function loadLocks(isNewest) {
   const prefix = encodeURIComponent(view.prefix);
   const shown = view.locksShown;
   // The status's count of every lock says how many a page of them leaves out.
-  const [locks, status] = await Promise.all([settle(getJson(`v1/locks?prefix=${prefix}&limit=${shown}`)), settle(getJson('v1/status'))]);
-  return isNewest() && show('locks', locks, status, (l, s) => {
-    const total = view.prefix === '' ? s.locks : null;
-    renderLocks($('lock-rows'), l, { prefix: view.prefix });
-    const full = l.length >= shown;
-    $('lock-count').textContent = `(${total !== null ? count(total) : `${count(l.length)}${full ? '+' : ''}`})`;
-    $('lock-more-text').textContent = full ? `Showing the first ${count(l.length)}${total !== null ? ` of ${count(total)}` : ''} in name order; narrow them with the prefix filter.` : '';
-    $('lock-more').hidden = !full;
-    $('lock-more-button').hidden = !full || shown >= locksLimitMax;
-  });
+  const [locks, status] = await Promise.all([
+    settle(getJson(`v1/locks?prefix=${prefix}&limit=${shown}`)),
+    settle(getJson('v1/status')),
+  ]);
+  return (
+    isNewest() &&
+    show('locks', locks, status, (l, s) => {
+      const total = view.prefix === '' ? s.locks : null;
+      renderLocks($('lock-rows'), l, { prefix: view.prefix });
+      const full = l.length >= shown;
+      $('lock-count').textContent = `(${total !== null ? count(total) : `${count(l.length)}${full ? '+' : ''}`})`;
+      $('lock-more-text').textContent = full
+        ? `Showing the first ${count(l.length)}${total !== null ? ` of ${count(total)}` : ''} in name order; narrow them with the prefix filter.`
+        : '';
+      $('lock-more').hidden = !full;
+      $('lock-more-button').hidden = !full || shown >= locksLimitMax;
+    })
+  );
 }
 
 /** @param {() => boolean} isNewest */
 async function loadSessions(isNewest) {
   const sessions = await settle(getJson(`v1/sessions?limit=${sessionsLimit}`));
-  return isNewest() && show('sessions', sessions, null, (s) => renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable }));
+  return (
+    isNewest() &&
+    show('sessions', sessions, null, (s) =>
+      renderSessions($('session-rows'), $('session-count'), s, { writable: view.writable }),
+    )
+  );
 }
 
 /** @param {() => boolean} isNewest */
 async function loadWaitGraph(isNewest) {
   const graph = await settle(getJson('v1/waitgraph'));
-  return isNewest() && show('waitgraph', graph, null, (g) => renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g));
+  return (
+    isNewest() &&
+    show('waitgraph', graph, null, (g) =>
+      renderWaitGraph(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), $('graph-note'), g),
+    )
+  );
 }
 
 /** Reloads every panel soon (after a filter change, a "show more", a closed session). */
@@ -232,7 +263,12 @@ function show(name, a, b, draw) {
 
 /** Names what went wrong with a panel in the footer, until it works again. */
 function problem(name, error) {
-  const message = error instanceof ApiError ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  const message =
+    error instanceof ApiError
+      ? `${error.code}: ${error.message}`
+      : error instanceof Error
+        ? error.message
+        : String(error);
   view.problems.set(name, `${name}: ${message}`);
   $('problem').textContent = [...view.problems.values()].join(' · ');
 }

@@ -74,7 +74,11 @@ export class Charts {
     const seconds = (atMs - before.atMs) / 1000;
     if (seconds <= 0) return;
     const t = atMs / 1000;
-    push(this.rates, [t, Math.max(0, now.requests - before.requests) / seconds, Math.max(0, now.grants - before.grants) / seconds]);
+    push(this.rates, [
+      t,
+      Math.max(0, now.requests - before.requests) / seconds,
+      Math.max(0, now.grants - before.grants) / seconds,
+    ]);
     const p50 = quantileBetween(before.latency, now.latency, 0.5);
     const p99 = quantileBetween(before.latency, now.latency, 0.99);
     // A log scale cannot show 0: anything under 10 µs is drawn at 10 µs.

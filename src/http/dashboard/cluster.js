@@ -29,14 +29,20 @@ export function renderMembers(tbody, note, members, self) {
     const lag = behind.get(m.id);
     const roleCell = role === null ? '<td class="muted">–</td>' : `<td class="role-${esc(role)}">${esc(role)}</td>`;
     const num = (v) => (v === undefined ? '<td class="num muted">–</td>' : `<td class="num">${count(v)}</td>`);
-    const toApply = mine && self.commit > self.applied ? ` <span class="muted small">(${count(self.commit - self.applied)} to apply)</span>` : '';
+    const toApply =
+      mine && self.commit > self.applied
+        ? ` <span class="muted small">(${count(self.commit - self.applied)} to apply)</span>`
+        : '';
     const lagCell =
       m.id === self.leader && isLeader
         ? '<td class="num">0</td>'
         : lag === undefined
           ? '<td class="num muted">–</td>'
           : `<td class="num${lag > 100 ? ' lagging' : ''}">${count(lag)}</td>`;
-    const name = mine || m.http === null ? esc(m.id) : `<a href="${esc(dashboardUrl(m.http))}" title="this member's dashboard">${esc(m.id)}</a>`;
+    const name =
+      mine || m.http === null
+        ? esc(m.id)
+        : `<a href="${esc(dashboardUrl(m.http))}" title="this member's dashboard">${esc(m.id)}</a>`;
     return (
       `<tr data-node="${esc(m.id)}"><td class="mono">${name}${mine ? ' <span class="muted small">(this node)</span>' : ''}</td>` +
       `<td>${esc(m.role)}</td>${roleCell}${num(mine || m.id === self.leader ? self.term : undefined)}` +
@@ -46,7 +52,8 @@ export function renderMembers(tbody, note, members, self) {
   tbody.innerHTML = rows.join('');
   const leader = members.find((m) => m.id === self.leader);
   if (isLeader) note.textContent = 'This node leads: "behind leader" is each member\'s distance from its log.';
-  else if (leader === undefined) note.textContent = 'No leader is known: the cluster is electing one or has lost its quorum.';
+  else if (leader === undefined)
+    note.textContent = 'No leader is known: the cluster is electing one or has lost its quorum.';
   else {
     const where = leader.http === null ? '' : ` (${dashboardUrl(leader.http)})`;
     note.textContent = `The leader, ${leader.id}, tracks how far each member is behind: see its dashboard${where}.`;
@@ -107,7 +114,9 @@ export class LeaderHistory {
       );
       if (w > 90) parts.push(`<text x="${(x0 + 4).toFixed(1)}" y="14" fill="#fff" font-size="11">${esc(label)}</text>`);
     });
-    parts.push(`<text x="0" y="27" font-size="9" fill="#6a7282">${clock(from).slice(0, 8)}</text><text x="${width}" y="27" font-size="9" fill="#6a7282" text-anchor="end">now</text>`);
+    parts.push(
+      `<text x="0" y="27" font-size="9" fill="#6a7282">${clock(from).slice(0, 8)}</text><text x="${width}" y="27" font-size="9" fill="#6a7282" text-anchor="end">now</text>`,
+    );
     svg.setAttribute('viewBox', `0 0 ${width} 28`);
     svg.innerHTML = parts.join('');
     list.innerHTML = this.changes

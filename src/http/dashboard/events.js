@@ -18,11 +18,17 @@ export function describeEvent(type, e) {
     case 'release':
       return { kind: 'release', text: `${esc(e.lock)} released by ${s(e.session)}` };
     case 'leader':
-      return { kind: 'elected', text: `election ${esc(e.lock)} led by ${s(e.session)} token #${esc(e.token)}${typeof e.text === 'string' && e.text !== '' ? ` (${esc(e.text)})` : ''}` };
+      return {
+        kind: 'elected',
+        text: `election ${esc(e.lock)} led by ${s(e.session)} token #${esc(e.token)}${typeof e.text === 'string' && e.text !== '' ? ` (${esc(e.text)})` : ''}`,
+      };
     case 'sessionExpired':
       return { kind: 'expiry', text: `session ${s(e.session)} expired` };
     case 'leaderChanged':
-      return { kind: 'leader', text: `${e.leader === null ? 'no leader' : `${esc(e.leader)} leads the cluster`}, term ${esc(e.term)}` };
+      return {
+        kind: 'leader',
+        text: `${e.leader === null ? 'no leader' : `${esc(e.leader)} leads the cluster`}, term ${esc(e.term)}`,
+      };
     case 'closed':
     case 'cancelled':
       return { kind: 'stream', text: `the node ended the stream: ${esc(e.reason ?? e.message ?? '')}` };
@@ -43,7 +49,8 @@ export class EventLog {
 
   /** @param {string} type @param {unknown} data @param {number} atMs */
   add(type, data, atMs) {
-    const e = data !== null && typeof data === 'object' ? /** @type {Record<string, unknown>} */ (data) : { value: data };
+    const e =
+      data !== null && typeof data === 'object' ? /** @type {Record<string, unknown>} */ (data) : { value: data };
     const { kind, text } = describeEvent(type, e);
     const li = document.createElement('li');
     li.dataset.kind = kind;

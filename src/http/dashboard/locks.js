@@ -25,7 +25,10 @@ export function renderLocks(tbody, locks, at) {
         `<span role="cell" class="waiters">${waiters || '<span class="muted">none</span>'}</span></div>`,
     );
   }
-  tbody.innerHTML = rows.length > 0 ? rows.join('') : `<div class="lock-row muted" role="row"><span role="cell">no locks${at.prefix === '' ? '' : ` under ${esc(JSON.stringify(at.prefix))}`}</span></div>`;
+  tbody.innerHTML =
+    rows.length > 0
+      ? rows.join('')
+      : `<div class="lock-row muted" role="row"><span role="cell">no locks${at.prefix === '' ? '' : ` under ${esc(JSON.stringify(at.prefix))}`}</span></div>`;
 }
 
 /** @param {Holder} h */

@@ -15,7 +15,9 @@ export function renderSessions(tbody, counter, sessions, at) {
     const left = s.expiresInMs;
     const tenths = Math.max(0, Math.min(10, Math.round((left / s.ttlMs) * 10)));
     const low = left < s.ttlMs / 4 ? ' low' : '';
-    const close = at.writable ? `<button type="button" class="small" data-close="${s.session}" title="close session ${s.session}: its holds are released">close</button>` : '';
+    const close = at.writable
+      ? `<button type="button" class="small" data-close="${s.session}" title="close session ${s.session}: its holds are released">close</button>`
+      : '';
     return (
       `<tr data-session="${s.session}"><td class="mono">s${s.session}</td><td class="mono" title="${esc(s.clientId)}">${esc(shortId(s.clientId))}</td>` +
       `<td>${s.owner === null ? '<span class="muted">–</span>' : esc(s.owner)}</td><td class="num">${duration(s.ttlMs)}</td>` +

@@ -95,10 +95,7 @@ export function becomeLeader(s: RaftState): void {
 }
 
 export function onRequestVote(s: RaftState, m: MessageOf<'RequestVote'>): void {
-  const canVote =
-    s.vote === m.from ||
-    (s.vote === null && s.leader === null) ||
-    (m.preVote && m.term > s.term);
+  const canVote = s.vote === m.from || (s.vote === null && s.leader === null) || (m.preVote && m.term > s.term);
   const upToDate = s.log.isUpToDate(m.lastIndex, m.lastTerm) || s.mutations.has('vote-any-log');
   if (canVote && upToDate) {
     s.send(voteResponse(s, { to: m.from, preVote: m.preVote, granted: true, term: m.preVote ? m.term : s.term }));

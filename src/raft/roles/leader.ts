@@ -145,7 +145,12 @@ export function onLeaderCommit(s: RaftState, old: number): void {
   for (let i = Math.max(old + 1, s.leaderStartIndex + 1); i <= commit; i++) {
     const entry = s.log.entryAt(i);
     if (entry === undefined) continue;
-    s.uncommittedBytes -= entry.kind === 'command' ? 16 + entry.data.byteLength : entry.kind === 'config' ? 24 + entry.change.node.length : 0;
+    s.uncommittedBytes -=
+      entry.kind === 'command'
+        ? 16 + entry.data.byteLength
+        : entry.kind === 'config'
+          ? 24 + entry.change.node.length
+          : 0;
   }
   if (s.uncommittedBytes < 0) s.uncommittedBytes = 0;
   s.appendsPending = true;

@@ -4,7 +4,12 @@ import type { NodeId } from '../../raft/types.js';
 export interface LivenessView {
   readonly pendingReplacements: readonly string[];
   readonly leader: { readonly name: string; readonly id: NodeId; readonly commit: number } | null;
-  readonly live: readonly { readonly name: string; readonly leader: NodeId | null; readonly applied: number; readonly pending: number }[];
+  readonly live: readonly {
+    readonly name: string;
+    readonly leader: NodeId | null;
+    readonly applied: number;
+    readonly pending: number;
+  }[];
   readonly openClientRequests: number;
   readonly maxAcknowledgedIndex: number;
 }

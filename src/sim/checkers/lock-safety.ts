@@ -41,7 +41,10 @@ export class LockSafetyChecker {
   private readonly queues = new Map<string, Map<string, readonly QueuedWaiter[]>>();
   private readonly answers = new Map<string, string>();
   /** Per replica: `clientId/seq` → the first successful result it took effect with. */
-  private readonly effects = new Map<string, Map<string, { readonly text: string; readonly session: SessionId | null }>>();
+  private readonly effects = new Map<
+    string,
+    Map<string, { readonly text: string; readonly session: SessionId | null }>
+  >();
   private readonly beliefs = new Map<string, Map<string, Belief>>();
   /** Off once the run leaves the documented clock bound (a clock jump): see docs/statemachine.md. */
   beliefChecks = true;
@@ -72,7 +75,10 @@ export class LockSafetyChecker {
     seen.set(key, { text, session: result.value.kind === 'session' ? result.value.session : null });
     if (first === undefined || first.text === text) return;
     if (first.session !== null && !state.sessions.has(first.session)) return;
-    throw new Violation('exactly-once', `${node} applied (${clientId}, ${seq}) twice with different effects: ${first.text} then ${text}`);
+    throw new Violation(
+      'exactly-once',
+      `${node} applied (${clientId}, ${seq}) twice with different effects: ${first.text} then ${text}`,
+    );
   }
 
   /** `node` applied one command: `notifications` are what it emitted, in order. */
@@ -107,7 +113,10 @@ export class LockSafetyChecker {
     this.grants.set(token, { lock, session, index });
     const last = this.lastGrant.get(lock);
     if (last !== undefined && index > last.index && token <= last.token) {
-      throw new Violation('fencing-order', `${lock}: token ${token} at ${index} follows token ${last.token} at ${last.index}`);
+      throw new Violation(
+        'fencing-order',
+        `${lock}: token ${token} at ${index} follows token ${last.token} at ${last.index}`,
+      );
     }
     if (last === undefined || index > last.index) this.lastGrant.set(lock, { index, token });
   }
@@ -130,7 +139,10 @@ export class LockSafetyChecker {
           if (still.has(w.id) || !granted.has(w.session)) return;
           const skipped = previous.slice(0, position).find((ahead) => still.has(ahead.id));
           if (skipped !== undefined) {
-            throw new Violation('lock-fifo', `${node}: ${name} granted waiter ${w.id} (session ${w.session}) before waiter ${skipped.id} (session ${skipped.session}) queued ahead of it`);
+            throw new Violation(
+              'lock-fifo',
+              `${node}: ${name} granted waiter ${w.id} (session ${w.session}) before waiter ${skipped.id} (session ${skipped.session}) queued ahead of it`,
+            );
           }
         });
       }
@@ -156,7 +168,8 @@ export class LockSafetyChecker {
   /** A client was told it holds `lock` with `token`: the grant must be in the canonical log. */
   acknowledgedGrant(lock: string, token: number): number {
     const g = this.grants.get(token);
-    if (g === undefined || g.lock !== lock) throw new Violation('lost-acquire', `an acknowledged grant of ${lock} (token ${token}) is not in the log`);
+    if (g === undefined || g.lock !== lock)
+      throw new Violation('lost-acquire', `an acknowledged grant of ${lock} (token ${token}) is not in the log`);
     return g.index;
   }
 
@@ -171,7 +184,10 @@ export class LockSafetyChecker {
     for (const [other, b] of holders) {
       if (other === clientId || b.untilMs <= nowMs || (!exclusive && !b.exclusive)) continue;
       if (this.beliefChecks) {
-        throw new Violation('lock-belief', `at ${nowMs}ms ${clientId} holds ${lock} (token ${token}) while ${other} still believes it holds token ${b.token} until ${b.untilMs}ms`);
+        throw new Violation(
+          'lock-belief',
+          `at ${nowMs}ms ${clientId} holds ${lock} (token ${token}) while ${other} still believes it holds token ${b.token} until ${b.untilMs}ms`,
+        );
       }
       this.overlapsOutsideBound += 1;
     }

@@ -76,11 +76,13 @@ export class RaftSafetyChecker {
     if (status.role === 'leader') {
       const other = this.leaderOfTerm.get(status.term);
       if (other === undefined) this.leaderOfTerm.set(status.term, node);
-      else if (other !== node) throw new Violation('election-safety', `${other} and ${node} are both leaders of term ${status.term}`);
+      else if (other !== node)
+        throw new Violation('election-safety', `${other} and ${node} are both leaders of term ${status.term}`);
     }
     const before = this.liveTerm.get(node);
     if (before !== undefined) {
-      if (status.term < before.term) throw new Violation('term-monotonic', `${node} went from term ${before.term} back to ${status.term}`);
+      if (status.term < before.term)
+        throw new Violation('term-monotonic', `${node} went from term ${before.term} back to ${status.term}`);
     } else {
       this.checkRestored(node, status);
     }
@@ -94,10 +96,17 @@ export class RaftSafetyChecker {
   private checkRestored(node: string, status: RaftStatus): void {
     const d = this.durable.get(node);
     if (d === undefined) return;
-    if (status.term < d.term) throw new Violation('term-monotonic', `${node} restarted in term ${status.term} after a write of term ${d.term} completed`);
+    if (status.term < d.term)
+      throw new Violation(
+        'term-monotonic',
+        `${node} restarted in term ${status.term} after a write of term ${d.term} completed`,
+      );
     const vote = d.votes.get(status.term);
     if (vote !== undefined && status.vote !== vote) {
-      throw new Violation('vote-once', `${node} restarted in term ${status.term} with vote ${status.vote ?? 'none'}, after a write of its vote for ${vote} completed`);
+      throw new Violation(
+        'vote-once',
+        `${node} restarted in term ${status.term} with vote ${status.vote ?? 'none'}, after a write of its vote for ${vote} completed`,
+      );
     }
   }
 
@@ -109,12 +118,19 @@ export class RaftSafetyChecker {
     if (m.type !== 'RequestVoteResponse' || !m.granted || m.preVote) return;
     const d = this.durable.get(node);
     if (d === undefined || (d.term <= m.term && d.votes.get(m.term) !== m.to)) {
-      throw new Violation('persist-before-send', `${node} granted its term-${m.term} vote to ${m.to} before a write carrying that vote completed`);
+      throw new Violation(
+        'persist-before-send',
+        `${node} granted its term-${m.term} vote to ${m.to} before a write carrying that vote completed`,
+      );
     }
     const key = `${m.from}/${m.term}`;
     const earlier = this.grants.get(key);
     if (earlier === undefined) this.grants.set(key, m.to);
-    else if (earlier !== m.to) throw new Violation('vote-once', `${m.from} granted its vote in term ${m.term} to ${earlier} and then to ${m.to}`);
+    else if (earlier !== m.to)
+      throw new Violation(
+        'vote-once',
+        `${m.from} granted its vote in term ${m.term} to ${earlier} and then to ${m.to}`,
+      );
   }
 
   /** The node restarted (its in-memory term is rebuilt from disk) or was wiped (a new member). */
@@ -142,7 +158,8 @@ export class RaftSafetyChecker {
       d = { term: 0, votes: new Map() };
       this.durable.set(node, d);
     }
-    if (hard.term < d.term) throw new Violation('term-monotonic', `${node} durable term went from ${d.term} back to ${hard.term}`);
+    if (hard.term < d.term)
+      throw new Violation('term-monotonic', `${node} durable term went from ${d.term} back to ${hard.term}`);
     d.term = hard.term;
     if (hard.vote !== null) {
       const earlier = d.votes.get(hard.term);
@@ -174,7 +191,10 @@ export class RaftSafetyChecker {
     }
     let prevTerm = mirror.termAt(first.index - 1);
     if (first.index - 1 > mirror.last()) {
-      throw new Violation('log-contiguity', `${node} wrote entry ${first.index} after a log ending at ${mirror.last()}`);
+      throw new Violation(
+        'log-contiguity',
+        `${node} wrote entry ${first.index} after a log ending at ${mirror.last()}`,
+      );
     }
     if (first.index <= mirror.base) return;
     mirror.terms.length = first.index - mirror.base - 1;
@@ -186,9 +206,13 @@ export class RaftSafetyChecker {
       const seen = this.entries.get(key);
       if (seen === undefined) this.entries.set(key, { hash, prevTerm: pt });
       else if (seen.hash !== hash || (seen.prevTerm !== pt && pt !== -1 && seen.prevTerm !== -1)) {
-        throw new Violation('log-matching', `${node} holds a different entry ${key} (or a different predecessor) than another node`);
+        throw new Violation(
+          'log-matching',
+          `${node} holds a different entry ${key} (or a different predecessor) than another node`,
+        );
       }
-      if (entry.term < (prevTerm ?? 0)) throw new Violation('log-terms', `${node} entry ${key} has a lower term than its predecessor`);
+      if (entry.term < (prevTerm ?? 0))
+        throw new Violation('log-terms', `${node} entry ${key} has a lower term than its predecessor`);
       mirror.terms.push(entry.term);
       prevTerm = entry.term;
       this.checkCompleteness(node, entry.index, entry.term, mirror);
@@ -201,12 +225,18 @@ export class RaftSafetyChecker {
     if (this.firstOfTermChecked.has(key)) return;
     this.firstOfTermChecked.add(key);
     if (this.canonical.maxIndex >= index) {
-      throw new Violation('leader-completeness', `${node} became leader of term ${entryTerm} appending at ${index}, but ${this.canonical.maxIndex} is already committed`);
+      throw new Violation(
+        'leader-completeness',
+        `${node} became leader of term ${entryTerm} appending at ${index}, but ${this.canonical.maxIndex} is already committed`,
+      );
     }
     for (let i = mirror.base + 1; i < index; i++) {
       const c = this.canonical.termAt(i);
       if (c !== undefined && c !== mirror.termAt(i)) {
-        throw new Violation('leader-completeness', `${node}, leader of term ${entryTerm}, lacks committed entry ${i}/${c}`);
+        throw new Violation(
+          'leader-completeness',
+          `${node}, leader of term ${entryTerm}, lacks committed entry ${i}/${c}`,
+        );
       }
     }
   }

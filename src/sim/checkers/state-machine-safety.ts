@@ -31,7 +31,10 @@ export class StateMachineSafetyChecker {
     if (stateHash !== null && index >= 1 && index <= this.maxIndex) {
       const expected = this.stateHashes[index];
       if (expected !== undefined && expected !== null && expected !== -1 && expected !== stateHash) {
-        throw new Violation('snapshot-state', `${node} restored a snapshot at ${index} whose state differs from the replicas'`);
+        throw new Violation(
+          'snapshot-state',
+          `${node} restored a snapshot at ${index} whose state differs from the replicas'`,
+        );
       }
     }
   }
@@ -43,11 +46,15 @@ export class StateMachineSafetyChecker {
       c = { applied: entry.index - 1, logTimeMs: 0 };
       this.cursor.set(node, c);
     }
-    if (entry.index !== c.applied + 1) throw new Violation('apply-order', `${node} applied ${entry.index} after ${c.applied}`);
+    if (entry.index !== c.applied + 1)
+      throw new Violation('apply-order', `${node} applied ${entry.index} after ${c.applied}`);
     c.applied = entry.index;
     if (logTimeMs !== null) {
       if (logTimeMs < c.logTimeMs) {
-        throw new Violation('log-time', `${node} applied entry ${entry.index} with log time ${logTimeMs} after ${c.logTimeMs}`);
+        throw new Violation(
+          'log-time',
+          `${node} applied entry ${entry.index} with log time ${logTimeMs} after ${c.logTimeMs}`,
+        );
       }
       c.logTimeMs = logTimeMs;
     }
@@ -60,7 +67,10 @@ export class StateMachineSafetyChecker {
     }
     if (entry.index <= this.maxIndex) {
       if (this.terms[entry.index] !== entry.term || this.hashes[entry.index] !== hash) {
-        throw new Violation('state-machine-safety', `${node} applied ${entry.index}/${entry.term} but ${entry.index}/${this.terms[entry.index]} was applied elsewhere`);
+        throw new Violation(
+          'state-machine-safety',
+          `${node} applied ${entry.index}/${entry.term} but ${entry.index}/${this.terms[entry.index]} was applied elsewhere`,
+        );
       }
       const known = this.stateHashes[entry.index];
       if (known === null || known === undefined) this.stateHashes[entry.index] = stateHash;
@@ -81,5 +91,4 @@ export class StateMachineSafetyChecker {
     this.hashes.push(hash);
     this.stateHashes.push(stateHash);
   }
-
 }

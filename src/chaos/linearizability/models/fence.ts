@@ -15,7 +15,8 @@ function step(s: FenceState, input: FenceInput, output: FenceOutput | undefined)
   const next = fresh ? { highest: input.token, value: input.value } : s;
   if (output === undefined) return accept(next);
   if (output.accepted && !fresh) return refuse(`token ${input.token} is stale: ${s.highest} was accepted before`);
-  if (!output.accepted && fresh) return refuse(`token ${input.token} is not below ${s.highest}, so the write must be accepted`);
+  if (!output.accepted && fresh)
+    return refuse(`token ${input.token} is not below ${s.highest}, so the write must be accepted`);
   return accept(next);
 }
 

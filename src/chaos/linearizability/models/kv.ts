@@ -68,26 +68,53 @@ function observe(s: KvState, version: number, value: string | null | undefined):
   return { present: 'yes', values, version, exact: true, floor: Math.max(s.floor, version) };
 }
 
-function putStep(s: KvState, input: Extract<KvInput, { type: 'put' }>, output: KvOutput | undefined): StepResult<KvState> {
+function putStep(
+  s: KvState,
+  input: Extract<KvInput, { type: 'put' }>,
+  output: KvOutput | undefined,
+): StepResult<KvState> {
   const cond = input.ifVersion;
   const mayMatch = cond === null || canBe(s, cond);
   const mayMiss = cond !== null && canBeOther(s, cond);
   if (output === undefined) {
     if (!mayMatch) return accept(s);
-    const written: KvState = { present: 'yes', values: [input.value], version: s.floor + 1, exact: false, floor: s.floor + 1 };
+    const written: KvState = {
+      present: 'yes',
+      values: [input.value],
+      version: s.floor + 1,
+      exact: false,
+      floor: s.floor + 1,
+    };
     if (!mayMiss) return accept(written);
     // Either outcome is possible: keep only what both share.
     const present = s.present === 'yes' ? 'yes' : 'maybe';
-    return accept({ present, values: union(s.values, input.value), version: s.present === 'yes' ? s.version : 0, exact: false, floor: present === 'yes' ? s.floor : 0 });
+    return accept({
+      present,
+      values: union(s.values, input.value),
+      version: s.present === 'yes' ? s.version : 0,
+      exact: false,
+      floor: present === 'yes' ? s.floor : 0,
+    });
   }
   if (output.type !== 'put') return refuse(`a ${output.type} result for a put`);
   if (output.ok) {
     if (!mayMatch) return refuse(`ifVersion ${cond ?? ''} cannot match: ${describe(s)}`);
-    if (!(output.version > s.floor)) return refuse(`new version ${output.version} is not above ${s.floor}, which the key had before`);
-    return accept({ present: 'yes', values: [input.value], version: output.version, exact: true, floor: output.version });
+    if (!(output.version > s.floor))
+      return refuse(`new version ${output.version} is not above ${s.floor}, which the key had before`);
+    return accept({
+      present: 'yes',
+      values: [input.value],
+      version: output.version,
+      exact: true,
+      floor: output.version,
+    });
   }
-  if (!mayMiss) return refuse(cond === null ? 'an unconditional put cannot be refused' : `ifVersion ${cond} matches, so the put must succeed`);
-  if (output.version === cond) return refuse(`refused although the reported version ${output.version} equals ifVersion`);
+  if (!mayMiss)
+    return refuse(
+      cond === null ? 'an unconditional put cannot be refused' : `ifVersion ${cond} matches, so the put must succeed`,
+    );
+  if (output.version === cond)
+    return refuse(`refused although the reported version ${output.version} equals ifVersion`);
   if (!canBe(s, output.version)) return refuse(`reported version ${output.version} but ${describe(s)}`);
   return accept(observe(s, output.version, undefined));
 }
@@ -95,7 +122,8 @@ function putStep(s: KvState, input: Extract<KvInput, { type: 'put' }>, output: K
 function getStep(s: KvState, output: KvOutput | undefined): StepResult<KvState> {
   if (output === undefined) return accept(s);
   if (output.type !== 'get') return refuse(`a ${output.type} result for a get`);
-  if ((output.version === 0) !== (output.value === null)) return refuse(`read version ${output.version} with value ${JSON.stringify(output.value)}`);
+  if ((output.version === 0) !== (output.value === null))
+    return refuse(`read version ${output.version} with value ${JSON.stringify(output.value)}`);
   if (!canBe(s, output.version)) return refuse(`read version ${output.version} but ${describe(s)}`);
   if (output.value !== null && !s.values.includes(output.value)) {
     return refuse(`read ${JSON.stringify(output.value)} but ${describe(s)}`);
@@ -103,14 +131,24 @@ function getStep(s: KvState, output: KvOutput | undefined): StepResult<KvState> 
   return accept(observe(s, output.version, output.value));
 }
 
-function deleteStep(s: KvState, input: Extract<KvInput, { type: 'delete' }>, output: KvOutput | undefined): StepResult<KvState> {
+function deleteStep(
+  s: KvState,
+  input: Extract<KvInput, { type: 'delete' }>,
+  output: KvOutput | undefined,
+): StepResult<KvState> {
   const cond = input.ifVersion;
   const mayDelete = s.present !== 'no' && (cond === null || (cond !== 0 && canBe(s, cond)));
   const mayKeep = s.present !== 'yes' || (cond !== null && canBeOther(s, cond));
   if (output === undefined) {
     if (!mayDelete) return accept(s);
     if (!mayKeep || cond === null) return accept(absent());
-    return accept({ present: 'maybe', values: s.values, version: s.present === 'yes' ? s.version : 0, exact: false, floor: 0 });
+    return accept({
+      present: 'maybe',
+      values: s.values,
+      version: s.present === 'yes' ? s.version : 0,
+      exact: false,
+      floor: 0,
+    });
   }
   if (output.type !== 'delete') return refuse(`a ${output.type} result for a delete`);
   if (output.deleted) return mayDelete ? accept(absent()) : refuse(`cannot delete: ${describe(s)}`);
@@ -157,12 +195,14 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     a.values.every((v, i) => v === b.values[i]),
   unknownFirst: true,
   // A read whose answer never came changes nothing and observed nothing: it cannot matter.
-  reduce: (ops: readonly Operation<KvInput, KvOutput>[]) => ops.filter((op) => !(op.input.type === 'get' && op.output === undefined)),
+  reduce: (ops: readonly Operation<KvInput, KvOutput>[]) =>
+    ops.filter((op) => !(op.input.type === 'get' && op.output === undefined)),
   partitionKey: (input) => input.key,
   describeOperation: (input, output) => {
     let out = '?';
     if (output !== undefined) {
-      if (output.type === 'put') out = output.ok ? `ok, version ${output.version}` : `refused, version ${output.version}`;
+      if (output.type === 'put')
+        out = output.ok ? `ok, version ${output.version}` : `refused, version ${output.version}`;
       else if (output.type === 'get') out = `${JSON.stringify(output.value)} at version ${output.version}`;
       else out = output.deleted ? 'deleted' : 'not deleted';
     }

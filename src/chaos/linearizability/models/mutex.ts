@@ -47,11 +47,15 @@ function step(s: MutexState, input: MutexInput, output: MutexOutput | undefined)
       if (output.type !== 'release') return refuse(`a ${output.type} result for a release`);
       if (output.released) {
         if (!matches) {
-          return refuse(s.holder === null ? 'the lock is free' : `the lock is held by ${s.holder} with token ${s.token ?? '?'}`);
+          return refuse(
+            s.holder === null ? 'the lock is free' : `the lock is held by ${s.holder} with token ${s.token ?? '?'}`,
+          );
         }
         return accept(free(s.floor));
       }
-      return mismatches ? accept(s) : refuse(`${input.owner} holds the lock with token ${input.token}, so release must succeed`);
+      return mismatches
+        ? accept(s)
+        : refuse(`${input.owner} holds the lock with token ${input.token}, so release must succeed`);
     }
     case 'end':
       if (output !== undefined && output.type !== 'end') return refuse(`a ${output.type} result for a session end`);
@@ -76,7 +80,14 @@ function reduce(ops: readonly Operation<MutexInput, MutexOutput>[]): Operation<M
       lastRelease.set(op.input.owner, Math.max(op.returnUs, lastRelease.get(op.input.owner) ?? -Infinity));
     }
   }
-  return ops.filter((op) => !(op.input.type === 'acquire' && op.output === undefined && !((lastRelease.get(op.input.owner) ?? -Infinity) >= op.callUs)));
+  return ops.filter(
+    (op) =>
+      !(
+        op.input.type === 'acquire' &&
+        op.output === undefined &&
+        !((lastRelease.get(op.input.owner) ?? -Infinity) >= op.callUs)
+      ),
+  );
 }
 
 export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
@@ -96,7 +107,14 @@ export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
   inert: (s, input) => input.type !== 'acquire' && s.holder !== input.owner,
   reduce,
   describeOperation: (input, output) => {
-    const out = output === undefined ? '?' : output.type === 'acquire' ? `token ${output.token}` : output.type === 'release' ? String(output.released) : 'ok';
+    const out =
+      output === undefined
+        ? '?'
+        : output.type === 'acquire'
+          ? `token ${output.token}`
+          : output.type === 'release'
+            ? String(output.released)
+            : 'ok';
     switch (input.type) {
       case 'acquire':
         return `${input.owner} acquire(${input.lock}) -> ${out}`;
@@ -109,5 +127,7 @@ export const mutexModel: Model<MutexState, MutexInput, MutexOutput> = {
     }
   },
   describeState: (s) =>
-    s.holder === null ? `free (tokens > ${s.floor})` : `held by ${s.holder} with token ${s.token ?? '?'} (tokens > ${s.floor})`,
+    s.holder === null
+      ? `free (tokens > ${s.floor})`
+      : `held by ${s.holder} with token ${s.token ?? '?'} (tokens > ${s.floor})`,
 };

@@ -20,10 +20,16 @@ export type SemaphoreOutput =
 /** Holders in sorted order, so that equal sets hash and compare equal. */
 export type SemaphoreState = { readonly holders: readonly string[] };
 
-const without = (s: SemaphoreState, owner: string): SemaphoreState => ({ holders: s.holders.filter((h) => h !== owner) });
+const without = (s: SemaphoreState, owner: string): SemaphoreState => ({
+  holders: s.holders.filter((h) => h !== owner),
+});
 const withOwner = (s: SemaphoreState, owner: string): SemaphoreState => ({ holders: [...s.holders, owner].sort() });
 
-function step(s: SemaphoreState, input: SemaphoreInput, output: SemaphoreOutput | undefined): StepResult<SemaphoreState> {
+function step(
+  s: SemaphoreState,
+  input: SemaphoreInput,
+  output: SemaphoreOutput | undefined,
+): StepResult<SemaphoreState> {
   switch (input.type) {
     case 'acquire': {
       const holds = s.holders.includes(input.owner);
@@ -38,14 +44,18 @@ function step(s: SemaphoreState, input: SemaphoreInput, output: SemaphoreOutput 
         return accept(withOwner(s, input.owner));
       }
       if (holds) return refuse(`${input.owner} holds a permit, so acquire must hand it back`);
-      return full ? accept(s) : refuse(`only ${s.holders.length} of ${input.limit} permits are held, so acquire must succeed`);
+      return full
+        ? accept(s)
+        : refuse(`only ${s.holders.length} of ${input.limit} permits are held, so acquire must succeed`);
     }
     case 'release': {
       const holds = s.holders.includes(input.owner);
       if (output === undefined) return accept(holds ? without(s, input.owner) : s);
       if (output.type !== 'release') return refuse(`a ${output.type} result for a release`);
       if (output.released !== holds) {
-        return refuse(holds ? `${input.owner} holds a permit, so release must succeed` : `${input.owner} holds no permit`);
+        return refuse(
+          holds ? `${input.owner} holds a permit, so release must succeed` : `${input.owner} holds no permit`,
+        );
       }
       return accept(holds ? without(s, input.owner) : s);
     }
@@ -65,7 +75,14 @@ export const semaphoreModel: Model<SemaphoreState, SemaphoreInput, SemaphoreOutp
   equal: (a, b) => a.holders.length === b.holders.length && a.holders.every((h, i) => h === b.holders[i]),
   partitionKey: (input) => input.sem,
   describeOperation: (input, output) => {
-    const out = output === undefined ? '?' : output.type === 'acquire' ? String(output.acquired) : output.type === 'release' ? String(output.released) : 'ok';
+    const out =
+      output === undefined
+        ? '?'
+        : output.type === 'acquire'
+          ? String(output.acquired)
+          : output.type === 'release'
+            ? String(output.released)
+            : 'ok';
     switch (input.type) {
       case 'acquire':
         return `${input.owner} acquire(${input.sem}, limit ${input.limit}) -> ${out}`;
