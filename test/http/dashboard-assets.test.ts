@@ -32,7 +32,9 @@ t.test('the page, its modules, its stylesheet and uPlot are served with their ty
     for (const m of reply.body.matchAll(/from '\.\/([a-z-]+\.js)'/g)) queue.push(m[1] ?? '');
   }
   t.ok(seen.has('api.js') && seen.has('waitgraph.js'), `the module graph was followed (${[...seen].join(', ')})`);
-  const preloaded = [...page.body.matchAll(/<link rel="modulepreload" href="([a-z-]+\.js)">/g)].map((m) => m[1]).sort();
+  const preloaded = [...page.body.matchAll(/<link rel="modulepreload" href="([a-z-]+\.js)"\s*\/?>/g)]
+    .map((m) => m[1])
+    .sort();
   t.same(preloaded, [...seen].filter((f) => f !== 'app.js').sort(), 'every imported module is preloaded by the page');
 
   const uplot = await app.inject({ method: 'GET', url: '/assets/uplot.js' });
