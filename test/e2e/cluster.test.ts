@@ -94,8 +94,15 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
   const leader = await eventually(async () => /leader: (n\d)/.exec(output)?.[1], 30_000, 'up to name a leader');
   for (const node of nodes)
     t.match(output, `${node.id}: clients 127.0.0.1:${node.clientPort}`, `up prints where ${node.id} listens`);
-  const status = await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 2000, tls);
-  t.equal(status?.leader, leader, 'the cluster answers status with that leader');
+  // A follower learns who leads from the leader's first append, which on a loaded machine can come
+  // after `up` has already found the leader itself.
+  const named = await eventually(
+    async () =>
+      (await probeStatus({ host: '127.0.0.1', port: nodes[1]!.clientPort }, 'e2e', 2000, tls))?.leader ?? undefined,
+    10_000,
+    'the node to name a leader',
+  );
+  t.equal(named, leader, 'the cluster answers status with that leader');
   up.kill('SIGINT');
   t.equal(await exited, 0, 'up exits 0 after stopping the nodes');
   t.match(output, /cluster stopped/);
