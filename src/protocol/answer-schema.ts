@@ -20,29 +20,16 @@ import {
   isPlainObject,
   nodeId,
   nullable,
+  objectWith,
   uint,
   violation,
   within,
 } from './schema.js';
 
-/** An object with at least these fields, each passing its check (other fields are ignored). */
-function fields(checks: Readonly<Record<string, Check>>): Check {
-  const entries = Object.entries(checks);
-  return (value) => {
-    if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
-    for (const [name, check] of entries) {
-      if (!Object.hasOwn(value, name)) return within(`.${name}`, violation('missing'));
-      const bad = check(value[name]);
-      if (bad !== null) return within(`.${name}`, bad);
-    }
-    return null;
-  };
-}
-
-/** A union tagged by `tag`, each variant with its own field table (see `fields`). */
+/** A union tagged by `tag`, each variant with its own field table (see `objectWith`). */
 function variants(tag: string, table: Readonly<Record<string, Readonly<Record<string, Check>>>>): Check {
   const checks = new Map<string, Check>();
-  for (const [name, shape] of Object.entries(table)) checks.set(name, fields(shape));
+  for (const [name, shape] of Object.entries(table)) checks.set(name, objectWith(shape));
   return (value) => {
     if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
     const kind = value[tag];
@@ -72,7 +59,7 @@ const ms: Check = (value) =>
 const texts = arrayOf(text);
 const sessions = arrayOf(uint);
 
-const keyView = fields({
+const keyView = objectWith({
   key: text,
   value: bytes,
   version: uint,
@@ -80,16 +67,16 @@ const keyView = fields({
   modifyIndex: uint,
   ephemeralSession: nullable(uint),
 });
-const leaderView = fields({ session: uint, token: uint, value: bytes });
-const lockView = fields({
+const leaderView = objectWith({ session: uint, token: uint, value: bytes });
+const lockView = objectWith({
   name: text,
   kind: oneOf(['mutex', 'semaphore', 'rwlock', 'election']),
   permits: uint,
-  holders: arrayOf(fields({ session: uint, token: uint, mode: text })),
-  waiters: arrayOf(fields({ session: uint, mode: text, deadlineMs: ms })),
+  holders: arrayOf(objectWith({ session: uint, token: uint, mode: text })),
+  waiters: arrayOf(objectWith({ session: uint, mode: text, deadlineMs: ms })),
   delayUntilMs: ms,
 });
-const sessionView = fields({
+const sessionView = objectWith({
   session: uint,
   clientId: text,
   owner: nullable(text),
@@ -100,8 +87,8 @@ const sessionView = fields({
   waits: texts,
   ephemeralKeys: texts,
 });
-const permission = fields({ prefix: text, rights: arrayOf(oneOf(allRights)) });
-const statusView = fields({
+const permission = objectWith({ prefix: text, rights: arrayOf(oneOf(allRights)) });
+const statusView = objectWith({
   nodeId,
   clusterId: text,
   role: oneOf(['follower', 'preCandidate', 'candidate', 'leader']),
@@ -113,13 +100,13 @@ const statusView = fields({
   snapshotIndex: uint,
   voters: arrayOf(nodeId),
   learners: arrayOf(nodeId),
-  lag: arrayOf(fields({ id: nodeId, behind: uint })),
+  lag: arrayOf(objectWith({ id: nodeId, behind: uint })),
   sessions: uint,
   locks: uint,
   waiters: uint,
   connections: uint,
 });
-const memberView = fields({ id: nodeId, role: oneOf(['voter', 'learner']), peer: text, client: text });
+const memberView = objectWith({ id: nodeId, role: oneOf(['voter', 'learner']), peer: text, client: text });
 
 /** Every OK value: the state machine's `OkValue` kinds, then the node's own answers. */
 const wireValue = variants('kind', {
@@ -135,8 +122,8 @@ const wireValue = variants('kind', {
   put: { key: text, version: uint, createIndex: uint, modifyIndex: uint },
   deleted: { key: text, existed: boolean },
   admin: { done: text },
-  users: { users: arrayOf(fields({ name: text, roles: texts, password: boolean })) },
-  roles: { roles: arrayOf(fields({ name: text, permissions: arrayOf(permission) })) },
+  users: { users: arrayOf(objectWith({ name: text, roles: texts, password: boolean })) },
+  roles: { roles: arrayOf(objectWith({ name: text, permissions: arrayOf(permission) })) },
   whoami: { principal: nullable(text), roles: texts, admin: boolean, permissions: arrayOf(permission) },
   key: { key: nullable(keyView) },
   fence: { lock: text, token: uint },
@@ -170,11 +157,11 @@ export const resultShape: Check = (value) => {
   if (message !== null) return within('.message', message);
   switch (code) {
     case 'DEADLOCK':
-      return fields({ cycle: arrayOf(fields({ session: uint, lock: text })) })(value);
+      return objectWith({ cycle: arrayOf(objectWith({ session: uint, lock: text })) })(value);
     case 'VERSION_MISMATCH':
-      return fields({ version: uint })(value);
+      return objectWith({ version: uint })(value);
     case 'NOT_LEADER':
-      return fields({ leader: nullable(nodeId), leaderClient: nullable(text) })(value);
+      return objectWith({ leader: nullable(nodeId), leaderClient: nullable(text) })(value);
     default:
       return null;
   }

@@ -89,11 +89,8 @@ export function arrayOf(item: Check, lengthMax = Number.MAX_SAFE_INTEGER): Check
   };
 }
 
-/**
- * An object with exactly these keys: a missing key and an unknown key are both violations, so a
- * peer speaking a different shape is refused instead of half-understood.
- */
-export function exactObject(fields: Readonly<Record<string, Check>>): Check {
+/** An object with at least these fields, each passing its check (other fields are ignored). */
+export function objectWith(fields: Readonly<Record<string, Check>>): Check {
   const entries = Object.entries(fields);
   return (value) => {
     if (!isPlainObject(value)) return violation(`expected an object, got ${describeValue(value)}`);
@@ -102,9 +99,23 @@ export function exactObject(fields: Readonly<Record<string, Check>>): Check {
       const bad = check(value[name]);
       if (bad !== null) return within(`.${name}`, bad);
     }
+    return null;
+  };
+}
+
+/**
+ * An object with exactly these keys: a missing key and an unknown key are both violations, so a
+ * peer speaking a different shape is refused instead of half-understood.
+ */
+export function exactObject(fields: Readonly<Record<string, Check>>): Check {
+  const known = objectWith(fields);
+  const count = Object.keys(fields).length;
+  return (value) => {
+    const bad = known(value);
+    if (bad !== null || !isPlainObject(value)) return bad;
     // Every expected key is present, so equal counts mean no unknown key.
     const keys = Object.keys(value);
-    if (keys.length !== entries.length) {
+    if (keys.length !== count) {
       const unknown = keys.find((name) => !Object.hasOwn(fields, name)) ?? '?';
       return within(`.${unknown}`, violation('unknown field'));
     }
