@@ -73,7 +73,7 @@ const scaling = (flag('--scaling') ?? (short ? '1,8,64' : '1,8,64,256,1024')).sp
 // cluster raises cluster.yml's limits.connectionsMax (1,024 per node by default) to hold them.
 const queueWaiters = Number(flag('--queue') ?? (short ? '500' : '10000'));
 const failoverRounds = Number(flag('--failover-rounds') ?? (short ? '2' : '5'));
-// The scale: 1,000,000 held locks over 100,000 sessions (about 5 minutes to fill here).
+// The full scale: 1,000,000 held locks over 100,000 sessions (about 5 minutes to fill here).
 const memoryLocks = Number(flag('--memory-locks') ?? (short ? '5000' : '1000000'));
 const memorySessions = Number(flag('--memory-sessions') ?? (short ? '500' : '100000'));
 // Rounds repeat every wanted workload on both systems, raftlock first in odd rounds and etcd first

@@ -1,4 +1,4 @@
-// The simulator's own mutation tests (issue 15, part 4; docs/simulator.md): every seeded bug of
+// The simulator's own mutation tests (docs/simulator.md): every seeded bug of
 // src/sim/mutants.ts runs over consecutive seeds of its fault profile until a checker catches it.
 // For each: the first failing seed, the checker, the one-line replay command (which names the
 // mutant), then the table for docs/simulator.md. Exit code 1 when a mutant survives its budget.

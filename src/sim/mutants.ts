@@ -7,7 +7,7 @@ import type { Profile } from './faults.js';
 import type { SimMachineKind } from './simulation.js';
 
 /**
- * The seeded bugs the simulator must catch (issue 15, part 4). Most switch one decision point in
+ * The seeded bugs the simulator must catch (docs/simulator.md, mutation tests). Most switch one decision point in
  * the production code (`Mutation`, src/util/mutations.ts); the others need no hook at all and are
  * built here around the production core or in the simulator's driver loop:
  * - `forget-vote`, `forget-term`: the core is handed a persisted state without them on restart;

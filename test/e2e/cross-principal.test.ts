@@ -1,4 +1,4 @@
-// Issue 13's second attack, on real `raftlock start` processes: a second client, with a user of its
+// The cross-principal attack (docs/security.md, threat model), on real `raftlock start` processes: a second client, with a user of its
 // own, learns the victim's session id from the `locks` listing and then releases the victim's
 // lock, writes with the victim's session, keeps it alive, closes it, removes a member, transfers
 // leadership and takes a snapshot. Before the security work (ac5ba5e) every one of these

@@ -1,4 +1,4 @@
-// Issue 15, part 1, on real node processes: a holder learns that its hold ended before anyone
+// On real node processes: a holder learns that its hold ended before anyone
 // else is granted, for every way a hold ends other than its own release (docs/client.md, "When a
 // hold ends"), and a holder paused past its lease fails its synchronous check at once on resume.
 //

@@ -1,4 +1,4 @@
-// Issue 13's first attack, on real `raftlock start` processes: a process connects to a follower's
+// The forged-peer attack (docs/security.md, threat model), on real `raftlock start` processes: a process connects to a follower's
 // peer port, says Hello as the current leader, and sends one AppendEntries with a far higher term
 // and an entry whose log time is 10^13 ms (about 300 years ahead), then a TimeoutNow. Before the
 // security work (ac5ba5e) every node took the forged term at once, the follower applied the entry

@@ -1,4 +1,4 @@
-// Issue 15, part 2, on real node processes: a client that subscribes to a busy prefix and never
+// On real node processes: a client that subscribes to a busy prefix and never
 // reads its socket must not hurt the node. The node bounds each connection's unread output in
 // bytes (src/server/client-output.ts) and closes the connection that goes over it, with a
 // SLOW_READER Error frame and a log line; the slow reader costs no memory beyond that bound, the

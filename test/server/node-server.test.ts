@@ -331,7 +331,7 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
 });
 
 t.test('a background snapshot: the node keeps answering while it is in progress, then compacts its log', async (t) => {
-  // Issue 3: snapshots are taken without stopping the node from serving. The worker's copy of the
+  // Snapshots are taken without stopping the node from serving. The worker's copy of the
   // state machine encodes the snapshot; the test holds its bytes back, so every request below is
   // made after the snapshot started and answered before it completed (ordering, not timing).
   // Afterwards the log is compacted (Raft §7) and a restart restores from that snapshot.

@@ -1,5 +1,5 @@
-// The simulator must show that it catches bugs, not only that correct code passes (issue 15, part
-// 4; docs/simulator.md): every seeded bug of src/sim/mutants.ts must fail a run within its budget
+// The simulator must show that it catches bugs, not only that correct code passes
+// (docs/simulator.md): every seeded bug of src/sim/mutants.ts must fail a run within its budget
 // of seeds, and the failure must name its seed, the checker that caught it and a replay command
 // that names the mutant. This is the short version of `npm run sim:mutants` (which allows 50 seeds
 // and prints the table): SIM_MUTANT_SEEDS changes the budget.
