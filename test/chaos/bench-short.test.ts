@@ -87,17 +87,11 @@ t.test('bench --short: every workload row present, operations measured, no crash
   );
 });
 
+/** For tests that check the output's shape, not its figures: the shortest windows, no warm-up. */
+const shapeOnly = ['--short', '--json', '--seconds', '1', '--warmup', '0'] as const;
+
 t.test('bench --only runs the named workloads alone and refuses unknown names', async (t) => {
-  const { code, stdout, stderr } = await runBench([
-    '--short',
-    '--json',
-    '--seconds',
-    '1',
-    '--warmup',
-    '0',
-    '--only',
-    'contended,failover',
-  ]);
+  const { code, stdout, stderr } = await runBench([...shapeOnly, '--only', 'contended,failover']);
   t.equal(code, 0, `bench exited 0\n${stderr}`);
   const rows = (JSON.parse(stdout) as { results: Row[] }).results;
   t.same(
@@ -113,13 +107,7 @@ t.test(
   'bench --rounds --tls both: TLS rows beside plaintext ones in every round, and TLS/plain ratios taken from them',
   async (t) => {
     const { code, stdout, stderr } = await runBench([
-      '--short',
-      '--json',
-      // The shape of the output is what is checked here, not the figures: the shortest windows.
-      '--seconds',
-      '1',
-      '--warmup',
-      '0',
+      ...shapeOnly,
       '--only',
       'uncontended',
       '--rounds',
