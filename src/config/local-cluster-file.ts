@@ -1,5 +1,5 @@
 /**
- * A cluster.yml for nodes on this machine, on ports the OS picks at run time, and the PKI such a
+ * A cluster.yml for nodes on this machine, on ports picked at run time, and the PKI such a
  * cluster runs secure with: what the benchmarks, the chaos run and the end-to-end tests start their
  * node processes from.
  */
@@ -8,16 +8,35 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ensureLocalPki, pkiLayout } from '../security/pki.js';
 
-/** A port the OS just handed out on 127.0.0.1 (released again for the node to bind). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Where `freePort` looks: below Linux's default ephemeral range (32768–60999). A port that the OS
+ * handed out for a listener and that was then released sits in the range the OS also draws the
+ * source ports of outgoing connections from, so any connection made before the node binds it
+ * (another test, a client, a peer link) can take it and the node fails with EADDRINUSE. Ports
+ * below the range are never handed out that way.
+ */
+export const localPortRange = { first: 20_000, last: 32_767 } as const;
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago, for a node about to bind it: drawn at random
+ * from `localPortRange` (so processes picking at the same time rarely pick the same one) and
+ * proved free by listening on it once.
+ */
+export async function freePort(): Promise<number> {
+  const span = localPortRange.last - localPortRange.first + 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = localPortRange.first + Math.floor(Math.random() * span);
+    if (await bindsOnce(port)) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 in ${localPortRange.first}-${localPortRange.last} after 100 attempts`);
+}
+
+/** Whether a listener can take `port` on 127.0.0.1 (it is released again at once). */
+function bindsOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 

@@ -1,19 +1,10 @@
 // The embedding snippet of docs/operations.md, as written there: load the file, start a node,
 // connect a client in one line.
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { connect, loadClusterConfig, nodeId, startNode } from '../../src/index.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+import { freePort } from '../../src/config/local-cluster-file.js';
 
 void t.test('startNode with a loaded cluster.yml, as docs/operations.md shows', async (t) => {
   const dir = t.testdir();
