@@ -1,0 +1,136 @@
+// What one commit costs each process: a 3-node cluster (fsync on, 127.0.0.1), one client writing
+// one key in a loop (`kv put`, one entry per commit, one in flight), and for each process (leader,
+// both followers, the client) the CPU µs per commit over the measured window: every thread, and
+// the main thread alone (where the JavaScript runs; the rest is libuv's pool writing and syncing
+// level batches, and V8's helpers). With `--profile`, every node samples its main thread
+// (bench/cpu-profile-hook.mjs, the profile `node --cpu-prof` would write) and
+// the main thread's busy time per commit is broken down by where the code lives
+// (bench/cpu-profile.ts), for the window only.
+//
+// Run: npx tsx bench/commit-cost.ts [--seconds N] [--warmup N] [--tls on|off|both] [--profile]
+//      [--dir PATH] [--short]    (npm run bench:commit)
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { connect } from '../src/client/client.js';
+import { procCpuSampler } from './etcd/cpu.js';
+import type { CpuSample } from './etcd/cpu.js';
+import { percentile } from './etcd/workloads.js';
+import { RaftlockCluster } from './etcd/raftlock-backend.js';
+import { asCpuProfile, breakdown, formatBreakdown } from './cpu-profile.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const at = args.indexOf(name);
+  return at < 0 ? undefined : args[at + 1];
+};
+const short = args.includes('--short');
+const profile = args.includes('--profile');
+const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
+const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
+const tlsFlag = flag('--tls') ?? 'both';
+const dataParent = flag('--dir') ?? tmpdir();
+if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(tlsFlag)) {
+  console.error(
+    'usage: bench/commit-cost.ts [--seconds N>0] [--warmup N>=0] [--tls on|off|both] [--profile] [--dir PATH] [--short]',
+  );
+  process.exit(2);
+}
+const modes = tlsFlag === 'both' ? [true, false] : [tlsFlag === 'on'];
+
+/** Which node a PID runs: its command line names it (`raftlock start --node n1 …`). */
+function nodeOfPid(pid: number): string {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  return argv[argv.indexOf('--node') + 1] ?? `pid ${pid}`;
+}
+
+const allThreads = procCpuSampler();
+const mainThread = procCpuSampler((pid) => readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+function perCommit(from: CpuSample | null, to: CpuSample | null, pid: number, commits: number): string {
+  const a = from?.get(pid);
+  const b = to?.get(pid);
+  return a === undefined || b === undefined ? '—' : String(Math.round((b - a) / commits));
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+async function run(tls: boolean): Promise<void> {
+  const profileDir = profile ? mkdtempSync(join(dataParent, 'raftlock-cpuprof-')) : null;
+  // The nodes inherit this process's environment when they are spawned; the variables are
+  // restored once they run, so nothing started later is profiled.
+  const saved = { options: process.env['NODE_OPTIONS'], dir: process.env['RAFTLOCK_CPU_PROFILE_DIR'] };
+  if (profileDir !== null) {
+    const hook = fileURLToPath(new URL('./cpu-profile-hook.mjs', import.meta.url));
+    process.env['NODE_OPTIONS'] = `${saved.options ?? ''} --import=${hook}`;
+    process.env['RAFTLOCK_CPU_PROFILE_DIR'] = profileDir;
+  }
+  let cluster: RaftlockCluster;
+  try {
+    cluster = await RaftlockCluster.start(3, dataParent, { tls });
+  } finally {
+    restoreEnv('NODE_OPTIONS', saved.options);
+    restoreEnv('RAFTLOCK_CPU_PROFILE_DIR', saved.dir);
+  }
+  const client = await connect({ ...cluster.connectOptions, endpoints: cluster.endpoints });
+  const value = new Uint8Array(64);
+  const latencies: number[] = [];
+  const window = { from: 0, to: 0 };
+  let cpu: { from: CpuSample | null; fromMain: CpuSample | null; to: CpuSample | null; toMain: CpuSample | null };
+  const pids = [...cluster.pids, process.pid];
+  const roles = new Map<number, string>();
+  try {
+    const leader = await cluster.leader();
+    for (const pid of pids) {
+      const node = pid === process.pid ? null : nodeOfPid(pid);
+      roles.set(pid, node === null ? 'client' : `${node} (${node === leader ? 'leader' : 'follower'})`);
+    }
+    const warmUntil = performance.now() + warmupSeconds * 1000;
+    while (performance.now() < warmUntil) await client.kv.put('commit-cost', value);
+    window.from = monotonicMicros();
+    cpu = { from: allThreads(pids), fromMain: mainThread(pids), to: null, toMain: null };
+    const until = performance.now() + seconds * 1000;
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      await client.kv.put('commit-cost', value);
+      latencies.push(performance.now() - t0);
+    }
+    cpu = { ...cpu, to: allThreads(pids), toMain: mainThread(pids) };
+    window.to = monotonicMicros();
+  } finally {
+    await client.close();
+    await cluster.stop();
+  }
+  latencies.sort((x, y) => x - y);
+  const commits = Math.max(1, latencies.length);
+  const rate = Math.round(latencies.length / seconds);
+  console.log(
+    `${tls ? 'TLS' : 'plaintext'}: ${rate.toLocaleString('en-US')} commits/s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`,
+  );
+  const roleOf = (pid: number): string => roles.get(pid) ?? `pid ${pid}`;
+  for (const pid of pids) {
+    console.log(
+      `  ${roleOf(pid)}: CPU µs per commit ${perCommit(cpu.from, cpu.to, pid, commits)} [main thread ${perCommit(cpu.fromMain, cpu.toMain, pid, commits)}]`,
+    );
+  }
+  if (profileDir === null) return;
+  // The profiles are written as the nodes exit (cluster.stop above), one file per process.
+  for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {
+    const pid = Number(/^CPU\.(\d+)\.cpuprofile$/.exec(file)?.[1]);
+    const path = join(profileDir, file);
+    const parsed = asCpuProfile(JSON.parse(readFileSync(path, 'utf8')) as unknown, path);
+    console.log(`  ${roleOf(pid)} profile: ${formatBreakdown(breakdown(parsed, window.from, window.to), commits)}`);
+  }
+  rmSync(profileDir, { recursive: true, force: true });
+}
+
+console.log(
+  `one client, kv put of 64 bytes in a loop (one entry per commit), 3 nodes (fsync on); ${seconds} s after ${warmupSeconds} s of warm-up`,
+);
+for (const tls of modes) await run(tls);
