@@ -8,7 +8,8 @@
 // (bench/cpu-profile.ts), for the window only.
 //
 // Run: npx tsx bench/commit-cost.ts [--seconds N] [--warmup N] [--tls on|off|both] [--profile]
-//      [--dir PATH] [--short]    (npm run bench:commit)
+//      [--profile-dir DIR] [--dir PATH] [--short]    (npm run bench:commit)
+// --profile-dir DIR: as --profile, and the .cpuprofile files are kept in a new folder under DIR.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,14 +28,15 @@ const flag = (name: string): string | undefined => {
   return at < 0 ? undefined : args[at + 1];
 };
 const short = args.includes('--short');
-const profile = args.includes('--profile');
+const keptProfiles = flag('--profile-dir');
+const profile = args.includes('--profile') || keptProfiles !== undefined;
 const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
 const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
 const tlsFlag = flag('--tls') ?? 'both';
 const dataParent = flag('--dir') ?? tmpdir();
 if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(tlsFlag)) {
   console.error(
-    'usage: bench/commit-cost.ts [--seconds N>0] [--warmup N>=0] [--tls on|off|both] [--profile] [--dir PATH] [--short]',
+    'usage: bench/commit-cost.ts [--seconds N>0] [--warmup N>=0] [--tls on|off|both] [--profile] [--profile-dir DIR] [--dir PATH] [--short]',
   );
   process.exit(2);
 }
@@ -62,7 +64,11 @@ function restoreEnv(name: string, value: string | undefined): void {
 }
 
 async function run(tls: boolean): Promise<void> {
-  const profileDir = profile ? mkdtempSync(join(dataParent, 'raftlock-cpuprof-')) : null;
+  const profileDir = !profile
+    ? null
+    : keptProfiles !== undefined
+      ? mkdtempSync(join(keptProfiles, tls ? 'tls-' : 'plaintext-'))
+      : mkdtempSync(join(dataParent, 'raftlock-cpuprof-'));
   // The nodes inherit this process's environment when they are spawned; the variables are
   // restored once they run, so nothing started later is profiled.
   const saved = { options: process.env['NODE_OPTIONS'], dir: process.env['RAFTLOCK_CPU_PROFILE_DIR'] };
@@ -127,7 +133,8 @@ async function run(tls: boolean): Promise<void> {
     const parsed = asCpuProfile(JSON.parse(readFileSync(path, 'utf8')) as unknown, path);
     console.log(`  ${roleOf(pid)} profile: ${formatBreakdown(breakdown(parsed, window.from, window.to), commits)}`);
   }
-  rmSync(profileDir, { recursive: true, force: true });
+  if (keptProfiles === undefined) rmSync(profileDir, { recursive: true, force: true });
+  else console.log(`  profiles kept in ${profileDir} (open them in Chrome DevTools' Performance panel)`);
 }
 
 console.log(
