@@ -65,9 +65,9 @@ function runOperation(
     case 'proclaim':
       return proclaim(ctx, session, op.name, op.value);
     case 'put':
-      return put(ctx, session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence);
+      return put(ctx, session, op);
     case 'delete':
-      return deleteKey(ctx, op.key, op.ifVersion, op.fence);
+      return deleteKey(ctx, op);
     default:
       return assertNever(op, 'operation');
   }
