@@ -43,6 +43,11 @@ export type AppliedEvent = {
   readonly outcome: string;
 };
 
+/** An event's outcome for the nodes it acted on: `<done> n1 n2`, or that there was nothing to `<verb>`. */
+function summary(nodes: readonly string[], verb: string, done: string): string {
+  return nodes.length === 0 ? `nothing to ${verb}` : `${done} ${nodes.join(' ')}`;
+}
+
 export class Nemesis {
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
@@ -102,10 +107,32 @@ export class Nemesis {
     return resolveShape(shape, refs ? await this.leaderOrThrow() : '');
   }
 
+  /** Whether the node's process runs, paused or not: it was neither killed nor removed. */
+  private runs(node: string): boolean {
+    return !this.killed.has(node) && !this.removed.has(node);
+  }
+
+  /** A recovery event: every node of `held` (killed or paused), in name order, recovered and let go. */
+  private async recoverAll(
+    held: Set<string>,
+    recover: (node: string) => Promise<void> | void,
+    verb: string,
+    done: string,
+  ): Promise<string> {
+    const nodes = [...held].sort();
+    for (const n of nodes) {
+      // Awaited only when asynchronous (restart): resumes follow each other within one turn.
+      const recovering = recover(n);
+      if (recovering !== undefined) await recovering;
+      held.delete(n);
+    }
+    return summary(nodes, verb, done);
+  }
+
   private async carryOut(event: NemesisEvent): Promise<string> {
     switch (event.kind) {
       case 'kill': {
-        const nodes = (await this.resolveAll(event.nodes)).filter((n) => !this.killed.has(n) && !this.removed.has(n));
+        const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n));
         for (const n of nodes) {
           // A paused process dies under SIGKILL too; it is then killed, not paused.
           this.paused.delete(n);
@@ -113,34 +140,20 @@ export class Nemesis {
           this.links.resetNode(n);
           this.killed.add(n);
         }
-        return nodes.length === 0 ? 'nothing to kill' : `killed ${nodes.join(' ')}`;
+        return summary(nodes, 'kill', 'killed');
       }
-      case 'restart': {
-        const nodes = [...this.killed].sort();
-        for (const n of nodes) {
-          await this.cluster.restart(n);
-          this.killed.delete(n);
-        }
-        return nodes.length === 0 ? 'nothing to restart' : `restarted ${nodes.join(' ')}`;
-      }
+      case 'restart':
+        return this.recoverAll(this.killed, (n) => this.cluster.restart(n), 'restart', 'restarted');
       case 'pause': {
-        const nodes = (await this.resolveAll(event.nodes)).filter(
-          (n) => !this.killed.has(n) && !this.paused.has(n) && !this.removed.has(n),
-        );
+        const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n) && !this.paused.has(n));
         for (const n of nodes) {
           this.cluster.pause(n);
           this.paused.add(n);
         }
-        return nodes.length === 0 ? 'nothing to pause' : `paused ${nodes.join(' ')}`;
+        return summary(nodes, 'pause', 'paused');
       }
-      case 'resume': {
-        const nodes = [...this.paused].sort();
-        for (const n of nodes) {
-          this.cluster.resume(n);
-          this.paused.delete(n);
-        }
-        return nodes.length === 0 ? 'nothing to resume' : `resumed ${nodes.join(' ')}`;
-      }
+      case 'resume':
+        return this.recoverAll(this.paused, (n) => this.cluster.resume(n), 'resume', 'resumed');
       case 'partition': {
         const shape = await this.resolveShape(event.shape);
         const blocked = this.links.partition(shape);
@@ -154,8 +167,7 @@ export class Nemesis {
         return 'every link passes';
       case 'transfer-leadership': {
         const [to] = await this.resolveAll([event.to]);
-        if (to === undefined || this.killed.has(to) || this.paused.has(to) || this.removed.has(to))
-          return `skipped: ${to ?? '?'} is down`;
+        if (to === undefined || !this.runs(to) || this.paused.has(to)) return `skipped: ${to ?? '?'} is down`;
         await this.cluster.transferLeadership(to);
         return `asked to transfer to ${to}`;
       }
