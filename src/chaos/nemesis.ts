@@ -112,19 +112,19 @@ export class Nemesis {
     return !this.killed.has(node) && !this.removed.has(node);
   }
 
-  /** A recovery event: every node of `held` (killed or paused), in name order, recovered and let go. */
-  private async recoverAll(
-    held: Set<string>,
-    recover: (node: string) => Promise<void> | void,
+  /**
+   * A node event: `act` on each of `nodes` in turn, then the outcome. An asynchronous act (kill,
+   * restart) is awaited before the next; synchronous ones (pause, resume) follow within one turn.
+   */
+  private async onEach(
+    nodes: readonly string[],
     verb: string,
     done: string,
+    act: (node: string) => Promise<void> | void,
   ): Promise<string> {
-    const nodes = [...held].sort();
     for (const n of nodes) {
-      // Awaited only when asynchronous (restart): resumes follow each other within one turn.
-      const recovering = recover(n);
-      if (recovering !== undefined) await recovering;
-      held.delete(n);
+      const acting = act(n);
+      if (acting !== undefined) await acting;
     }
     return summary(nodes, verb, done);
   }
@@ -133,27 +133,31 @@ export class Nemesis {
     switch (event.kind) {
       case 'kill': {
         const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n));
-        for (const n of nodes) {
+        return this.onEach(nodes, 'kill', 'killed', async (n) => {
           // A paused process dies under SIGKILL too; it is then killed, not paused.
           this.paused.delete(n);
           await this.cluster.kill(n);
           this.links.resetNode(n);
           this.killed.add(n);
-        }
-        return summary(nodes, 'kill', 'killed');
+        });
       }
       case 'restart':
-        return this.recoverAll(this.killed, (n) => this.cluster.restart(n), 'restart', 'restarted');
+        return this.onEach([...this.killed].sort(), 'restart', 'restarted', async (n) => {
+          await this.cluster.restart(n);
+          this.killed.delete(n);
+        });
       case 'pause': {
         const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n) && !this.paused.has(n));
-        for (const n of nodes) {
+        return this.onEach(nodes, 'pause', 'paused', (n) => {
           this.cluster.pause(n);
           this.paused.add(n);
-        }
-        return summary(nodes, 'pause', 'paused');
+        });
       }
       case 'resume':
-        return this.recoverAll(this.paused, (n) => this.cluster.resume(n), 'resume', 'resumed');
+        return this.onEach([...this.paused].sort(), 'resume', 'resumed', (n) => {
+          this.cluster.resume(n);
+          this.paused.delete(n);
+        });
       case 'partition': {
         const shape = await this.resolveShape(event.shape);
         const blocked = this.links.partition(shape);
