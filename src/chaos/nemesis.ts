@@ -43,6 +43,11 @@ export type AppliedEvent = {
   readonly outcome: string;
 };
 
+/** An event's outcome for the nodes it acted on: `<done> n1 n2`, or that there was nothing to `<verb>`. */
+function summary(nodes: readonly string[], verb: string, done: string): string {
+  return nodes.length === 0 ? `nothing to ${verb}` : `${done} ${nodes.join(' ')}`;
+}
+
 export class Nemesis {
   private readonly killed = new Set<string>();
   private readonly paused = new Set<string>();
@@ -102,45 +107,57 @@ export class Nemesis {
     return resolveShape(shape, refs ? await this.leaderOrThrow() : '');
   }
 
+  /** Whether the node's process runs, paused or not: it was neither killed nor removed. */
+  private runs(node: string): boolean {
+    return !this.killed.has(node) && !this.removed.has(node);
+  }
+
+  /**
+   * A node event: `act` on each of `nodes` in turn, then the outcome. An asynchronous act (kill,
+   * restart) is awaited before the next; synchronous ones (pause, resume) follow within one turn.
+   */
+  private async onEach(
+    nodes: readonly string[],
+    verb: string,
+    done: string,
+    act: (node: string) => Promise<void> | void,
+  ): Promise<string> {
+    for (const n of nodes) {
+      const acting = act(n);
+      if (acting !== undefined) await acting;
+    }
+    return summary(nodes, verb, done);
+  }
+
   private async carryOut(event: NemesisEvent): Promise<string> {
     switch (event.kind) {
       case 'kill': {
-        const nodes = (await this.resolveAll(event.nodes)).filter((n) => !this.killed.has(n) && !this.removed.has(n));
-        for (const n of nodes) {
+        const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n));
+        return this.onEach(nodes, 'kill', 'killed', async (n) => {
           // A paused process dies under SIGKILL too; it is then killed, not paused.
           this.paused.delete(n);
           await this.cluster.kill(n);
           this.links.resetNode(n);
           this.killed.add(n);
-        }
-        return nodes.length === 0 ? 'nothing to kill' : `killed ${nodes.join(' ')}`;
+        });
       }
-      case 'restart': {
-        const nodes = [...this.killed].sort();
-        for (const n of nodes) {
+      case 'restart':
+        return this.onEach([...this.killed].sort(), 'restart', 'restarted', async (n) => {
           await this.cluster.restart(n);
           this.killed.delete(n);
-        }
-        return nodes.length === 0 ? 'nothing to restart' : `restarted ${nodes.join(' ')}`;
-      }
+        });
       case 'pause': {
-        const nodes = (await this.resolveAll(event.nodes)).filter(
-          (n) => !this.killed.has(n) && !this.paused.has(n) && !this.removed.has(n),
-        );
-        for (const n of nodes) {
+        const nodes = (await this.resolveAll(event.nodes)).filter((n) => this.runs(n) && !this.paused.has(n));
+        return this.onEach(nodes, 'pause', 'paused', (n) => {
           this.cluster.pause(n);
           this.paused.add(n);
-        }
-        return nodes.length === 0 ? 'nothing to pause' : `paused ${nodes.join(' ')}`;
+        });
       }
-      case 'resume': {
-        const nodes = [...this.paused].sort();
-        for (const n of nodes) {
+      case 'resume':
+        return this.onEach([...this.paused].sort(), 'resume', 'resumed', (n) => {
           this.cluster.resume(n);
           this.paused.delete(n);
-        }
-        return nodes.length === 0 ? 'nothing to resume' : `resumed ${nodes.join(' ')}`;
-      }
+        });
       case 'partition': {
         const shape = await this.resolveShape(event.shape);
         const blocked = this.links.partition(shape);
@@ -154,8 +171,7 @@ export class Nemesis {
         return 'every link passes';
       case 'transfer-leadership': {
         const [to] = await this.resolveAll([event.to]);
-        if (to === undefined || this.killed.has(to) || this.paused.has(to) || this.removed.has(to))
-          return `skipped: ${to ?? '?'} is down`;
+        if (to === undefined || !this.runs(to) || this.paused.has(to)) return `skipped: ${to ?? '?'} is down`;
         await this.cluster.transferLeadership(to);
         return `asked to transfer to ${to}`;
       }

@@ -6,8 +6,6 @@
  * Keepalives are batched by the leader (docs/statemachine.md, "Sessions"): every keepalive received during one
  * `keepaliveIntervalMs` becomes one keepAliveBatch entry, and each is answered when it commits.
  */
-import type { UnreachableCause } from './transport.js';
-import type { Message } from '../raft/messages.js';
 import type { ConfChange, ConfState, NodeId } from '../raft/types.js';
 import type { AdminCommand } from '../statemachine/auth-types.js';
 import type { ClientCommand } from '../statemachine/commands.js';
@@ -33,6 +31,8 @@ import { readDenial, sessionDenial } from './edge-access.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import type { DrainedOutput } from './driven-node.js';
+import type { PeerInputs } from './peer-inputs.js';
+import { PeerInputsForwarder } from './peer-inputs.js';
 import type { HostOutput, NodeHostOptions, SnapshotRequest } from './host.js';
 import { NodeHost } from './host.js';
 import type { LogTimeEvent } from './log-time.js';
@@ -117,7 +117,7 @@ class NotifyingMachine extends LockStateMachine {
   }
 }
 
-export class ServerCore {
+export class ServerCore extends PeerInputsForwarder {
   readonly host: NodeHost<ApplyOutput>;
   private readonly machine: NotifyingMachine;
   private readonly keepaliveIntervalMs: number;
@@ -130,6 +130,7 @@ export class ServerCore {
   private snapshots: { readonly kind: 'taken' | 'installed'; readonly index: number }[] = [];
 
   private constructor(host: NodeHost<ApplyOutput>, machine: NotifyingMachine, options: ServerCoreOptions) {
+    super();
     this.host = host;
     this.machine = machine;
     this.keepaliveIntervalMs = options.keepaliveIntervalMs;
@@ -168,6 +169,11 @@ export class ServerCore {
     return this.host.id;
   }
 
+  /** Messages, unreachable peers and finished writes go straight to the host. */
+  protected get peerInputs(): PeerInputs {
+    return this.host;
+  }
+
   get state(): LockStateMachine['state'] {
     return this.machine.state;
   }
@@ -186,18 +192,6 @@ export class ServerCore {
     this.nowMs = nowMs;
     this.host.tick(nowMs);
     if (nowMs - this.lastBatchMs >= this.keepaliveIntervalMs) this.flushKeepalives();
-  }
-
-  receive(message: Message): void {
-    this.host.receive(message);
-  }
-
-  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
-    this.host.reportUnreachable(peer, cause);
-  }
-
-  persisted(seq: number): void {
-    this.host.persisted(seq);
   }
 
   drain(): CoreOutput {

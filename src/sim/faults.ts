@@ -7,58 +7,44 @@ import type { NetworkKnobs } from './network.js';
 /** A node in a simulated cluster is named by its 1-based position: `n1`, `n2`, ... */
 export type SimNodeName = string;
 
+/** A fault of kind `K` that fires at `atMs`, with the fields `F` of its own. */
+type Fault<K extends string, F extends object = object> = { readonly atMs: number; readonly kind: K } & Readonly<F>;
+
 /**
  * Every fault the simulator can inject: a closed union. Events that do not apply when they fire
  * (restart a running node, crash a crashed one) do nothing, so any subsequence of a schedule is
  * a valid schedule: that is what lets fast-check shrink them.
  */
 export type FaultEvent =
-  | { readonly atMs: number; readonly kind: 'partition'; readonly groups: readonly (readonly SimNodeName[])[] }
-  | { readonly atMs: number; readonly kind: 'isolate'; readonly node: SimNodeName }
-  | { readonly atMs: number; readonly kind: 'isolateLeader' }
-  | { readonly atMs: number; readonly kind: 'bridge'; readonly node: SimNodeName }
-  | { readonly atMs: number; readonly kind: 'oneWay'; readonly from: SimNodeName; readonly to: SimNodeName }
-  | {
-      readonly atMs: number;
-      readonly kind: 'clog';
-      readonly from: SimNodeName;
-      readonly to: SimNodeName;
-      readonly forMs: number;
-    }
-  | { readonly atMs: number; readonly kind: 'heal' }
-  | { readonly atMs: number; readonly kind: 'crash'; readonly node: SimNodeName; readonly losePageCache: boolean }
-  | { readonly atMs: number; readonly kind: 'restart'; readonly node: SimNodeName }
+  | Fault<'partition', { groups: readonly (readonly SimNodeName[])[] }>
+  | Fault<'isolate', { node: SimNodeName }>
+  | Fault<'isolateLeader'>
+  | Fault<'bridge', { node: SimNodeName }>
+  | Fault<'oneWay', { from: SimNodeName; to: SimNodeName }>
+  | Fault<'clog', { from: SimNodeName; to: SimNodeName; forMs: number }>
+  | Fault<'heal'>
+  | Fault<'crash', { node: SimNodeName; losePageCache: boolean }>
+  | Fault<'restart', { node: SimNodeName }>
   /** Crash whoever leads at that moment, and restart it `downMs` later (nothing without a leader). */
-  | { readonly atMs: number; readonly kind: 'crashLeader'; readonly losePageCache: boolean; readonly downMs: number }
+  | Fault<'crashLeader', { losePageCache: boolean; downMs: number }>
   /**
    * Crash the next node to win an election, `afterMs` after it won (0: at once, before its first
    * messages leave), and restart it `downMs` later: the crash during an election.
    */
-  | {
-      readonly atMs: number;
-      readonly kind: 'crashNextLeader';
-      readonly afterMs: number;
-      readonly losePageCache: boolean;
-      readonly downMs: number;
-    }
+  | Fault<'crashNextLeader', { afterMs: number; losePageCache: boolean; downMs: number }>
   /**
    * Crash the next node to win an election the moment its commit index reaches the last entry it
    * held when it won (before the messages announcing it leave), and restart it `downMs` later.
    */
-  | {
-      readonly atMs: number;
-      readonly kind: 'crashWhenCaughtUp';
-      readonly losePageCache: boolean;
-      readonly downMs: number;
-    }
+  | Fault<'crashWhenCaughtUp', { losePageCache: boolean; downMs: number }>
   /** Cut the next node to win an election off from every other node as it wins (until a heal). */
-  | { readonly atMs: number; readonly kind: 'isolateNextLeader' }
-  | { readonly atMs: number; readonly kind: 'pause'; readonly node: SimNodeName; readonly forMs: number }
-  | { readonly atMs: number; readonly kind: 'drift'; readonly node: SimNodeName; readonly ppm: number }
-  | { readonly atMs: number; readonly kind: 'clockJump'; readonly node: SimNodeName; readonly jumpMs: number }
-  | { readonly atMs: number; readonly kind: 'diskWriteError'; readonly node: SimNodeName }
-  | { readonly atMs: number; readonly kind: 'diskCorruptRead'; readonly node: SimNodeName }
-  | { readonly atMs: number; readonly kind: 'transfer'; readonly to: SimNodeName };
+  | Fault<'isolateNextLeader'>
+  | Fault<'pause', { node: SimNodeName; forMs: number }>
+  | Fault<'drift', { node: SimNodeName; ppm: number }>
+  | Fault<'clockJump', { node: SimNodeName; jumpMs: number }>
+  | Fault<'diskWriteError', { node: SimNodeName }>
+  | Fault<'diskCorruptRead', { node: SimNodeName }>
+  | Fault<'transfer', { to: SimNodeName }>;
 
 export type FaultKind = FaultEvent['kind'];
 

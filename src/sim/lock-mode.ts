@@ -11,15 +11,15 @@
  * is parked, and a request still waiting at its deadline is answered UNAVAILABLE. Elections,
  * partitions and crashes thus exercise forwarding, parking, retries and deadlines.
  */
-import type { Message } from '../raft/messages.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { ConfChange, Entry, LogIndex, NodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../node/envelope.js';
 import type { CoreOutput, CoreReply } from '../node/server-core.js';
 import { ServerCore } from '../node/server-core.js';
+import type { PeerInputs } from '../node/peer-inputs.js';
+import { PeerInputsForwarder } from '../node/peer-inputs.js';
 import type { RouterLinks, RouterStats, RouteTicket } from '../node/request-router.js';
 import { defaultRetryDelayMs, RequestRouter } from '../node/request-router.js';
-import type { UnreachableCause } from '../node/transport.js';
 import type { WireResult } from '../protocol/client-protocol.js';
 import { decodeCommand } from '../statemachine/commands.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
@@ -44,7 +44,8 @@ import type {
   SimContext,
   SimMode,
 } from './node-driver.js';
-import { isScriptedRequest } from './node-driver.js';
+import { bootHostOptions, isScriptedRequest } from './node-driver.js';
+import { ModeClients } from './mode-clients.js';
 import type { SimulationStats } from './sim-stats.js';
 
 function lockRequest(request: ClientRequest): LockRequest {
@@ -84,9 +85,7 @@ export interface LockModeOptions {
 /** The routing's counters, summed over every incarnation. */
 type RoutingCounts = Pick<RouterStats, 'parked' | 'expired'>;
 
-export class LockMode implements SimMode {
-  /** Answers to scripted requests, by request id. */
-  private readonly answers = new Map<string, WireResult>();
+export class LockMode extends ModeClients<CoreReply> implements SimMode {
   /** The running incarnation of each node: forwarded answers reach only the one that asked. */
   private readonly drivers = new Map<string, LockNodeDriver>();
   private readonly wire: ForwardWire;
@@ -97,18 +96,23 @@ export class LockMode implements SimMode {
     private readonly ctx: SimContext,
     private readonly options: LockModeOptions,
   ) {
+    super();
     this.wire = new ForwardWire(options.routingRng.fork('links'), (from, to) => ctx.linkCut(from, to));
+  }
+
+  protected get workload(): LockWorkload | null {
+    return this.options.workload;
+  }
+
+  protected clientAnswer(reply: CoreReply): ClientAnswer {
+    return { kind: 'lock', result: reply.result };
   }
 
   boot(node: NodeBoot): Result<NodeDriver, string> {
     const { checker, machine } = this.options;
     checker.onReset(node.name);
     const created = ServerCore.create({
-      ...this.options.host,
-      raft: node.raft,
-      persisted: node.persisted,
-      rng: node.rng,
-      nowMs: node.nowMs,
+      ...bootHostOptions(this.options.host, node),
       keepaliveIntervalMs: this.options.keepaliveIntervalMs,
       machine,
       // The lock checkers see every applied entry, not only the state at the end of a drain.
@@ -155,10 +159,6 @@ export class LockMode implements SimMode {
     this.answer(node, { requestId: lockRequest(request).requestId, result });
   }
 
-  nextRequestAtMs(): number | null {
-    return this.options.workload?.nextAtMs ?? null;
-  }
-
   dueRequests(nowMs: number): readonly AddressedRequest[] {
     const workload = this.options.workload;
     if (workload === null || workload.nextAtMs > nowMs) return [];
@@ -173,15 +173,6 @@ export class LockMode implements SimMode {
     const due = this.wire.due(nowMs);
     for (const { forward, result } of due.answers) this.forwardAnswered(forward, result);
     return due.requests.map((r) => ({ node: r.node, request: { kind: 'lock', request: r.request } }));
-  }
-
-  answerOf(requestId: string): ClientAnswer | undefined {
-    const result = this.answers.get(requestId);
-    return result === undefined ? undefined : { kind: 'lock', result };
-  }
-
-  get openRequests(): number {
-    return this.options.workload?.openCount ?? 0;
   }
 
   get maxAcknowledgedIndex(): number {
@@ -238,14 +229,13 @@ export class LockMode implements SimMode {
         : reply;
     if (r.result.code === 'UNAVAILABLE') ctx.stats.unknownOutcome += 1;
     if (r.result.code === 'OK') ctx.stats.acknowledged += 1;
-    if (isScriptedRequest(r.requestId)) this.answers.set(r.requestId, r.result);
-    else this.options.workload?.complete(ctx.nowMs(), r);
+    this.deliver(ctx.nowMs(), r);
     ctx.trace(`${node} reply ${r.requestId} ${r.result.code}`);
   }
 }
 
 /** One incarnation of a lock-mode node: the ServerCore, and what its applies still owe the checkers. */
-class LockNodeDriver implements NodeDriver {
+class LockNodeDriver extends PeerInputsForwarder implements NodeDriver {
   /** Entries this incarnation stored and has not applied yet (fed to the checkers as it applies them). */
   private readonly entries = new Map<number, Entry>();
   /** The last index the checkers saw this incarnation apply. */
@@ -268,8 +258,13 @@ class LockNodeDriver implements NodeDriver {
     private readonly options: LockModeOptions,
     private readonly answer: (reply: CoreReply) => void,
   ) {
+    super();
     for (const e of stored) this.entries.set(e.index, e);
     this.reportedThrough = core.host.applied;
+  }
+
+  protected get peerInputs(): PeerInputs {
+    return this.core;
   }
 
   /** Route this incarnation's client requests (set once, right after boot). */
@@ -330,18 +325,6 @@ class LockNodeDriver implements NodeDriver {
     this.localMs = localMs;
     this.core.tick(localMs);
     this.routed.tick(localMs);
-  }
-
-  receive(message: Message): void {
-    this.core.receive(message);
-  }
-
-  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
-    this.core.reportUnreachable(peer, cause);
-  }
-
-  persisted(seq: number): void {
-    this.core.persisted(seq);
   }
 
   request(request: ClientRequest): void {

@@ -120,6 +120,14 @@ export interface NodeBoot {
   readonly nowMs: number;
 }
 
+/** The host options an incarnation boots with: the run's shared settings and what its boot brings. */
+export function bootHostOptions(
+  settings: HostSettings,
+  node: NodeBoot,
+): HostSettings & Pick<NodeHostOptions<unknown>, 'raft' | 'persisted' | 'rng' | 'nowMs'> {
+  return { ...settings, raft: node.raft, persisted: node.persisted, rng: node.rng, nowMs: node.nowMs };
+}
+
 /** What the nodes run and what their clients do. */
 export interface SimMode {
   /** Start an incarnation on what its disk held; an error when the node refuses to start. */

@@ -3,14 +3,14 @@
  * `SimStateMachine` (the rolling-hash `HashMachine` unless the caller plugs in another), and the
  * random clients (src/sim/workload.ts) send raw writes and linearizable reads.
  */
-import type { Message } from '../raft/messages.js';
 import type { RaftStatus } from '../raft/status.js';
 import type { ConfChange, LogIndex, NodeId } from '../raft/types.js';
 import { decodeEnvelope } from '../node/envelope.js';
 import type { HostReply } from '../node/host-reply.js';
 import type { HostOutput } from '../node/host.js';
 import { NodeHost } from '../node/host.js';
-import type { UnreachableCause } from '../node/transport.js';
+import type { PeerInputs } from '../node/peer-inputs.js';
+import { PeerInputsForwarder } from '../node/peer-inputs.js';
 import { AssertionError, assertNever } from '../util/assert.js';
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
@@ -25,7 +25,8 @@ import type {
   SimContext,
   SimMode,
 } from './node-driver.js';
-import { isScriptedRequest } from './node-driver.js';
+import { bootHostOptions } from './node-driver.js';
+import { ModeClients } from './mode-clients.js';
 import type { SimStateMachine } from './sim-machine.js';
 import type { SimulationStats } from './sim-stats.js';
 import type { Workload } from './workload.js';
@@ -45,14 +46,21 @@ export interface RaftModeOptions {
   readonly workload: Workload | null;
 }
 
-export class RaftMode implements SimMode {
-  /** Answers to scripted requests, by request id. */
-  private readonly answers = new Map<string, HostReply<unknown>>();
-
+export class RaftMode extends ModeClients<HostReply<unknown>> implements SimMode {
   constructor(
     private readonly ctx: SimContext,
     private readonly options: RaftModeOptions,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get workload(): Workload | null {
+    return this.options.workload;
+  }
+
+  protected clientAnswer(reply: HostReply<unknown>): ClientAnswer {
+    return { kind: 'host', reply };
+  }
 
   boot(node: NodeBoot): Result<NodeDriver, string> {
     const ctx = this.ctx;
@@ -60,12 +68,8 @@ export class RaftMode implements SimMode {
     // Restores while booting come from the node's own disk; later ones are InstallSnapshots.
     let booted = false;
     const created = NodeHost.create<unknown>({
-      ...this.options.host,
-      raft: node.raft,
-      persisted: node.persisted,
-      rng: node.rng,
+      ...bootHostOptions(this.options.host, node),
       stateMachine: machine,
-      nowMs: node.nowMs,
       observer: {
         applied: (entry, logTimeMs) => {
           ctx.stateChecker.onApplied(node.name, entry, logTimeMs, machine.stateHash);
@@ -100,10 +104,6 @@ export class RaftMode implements SimMode {
     this.answer(node, { requestId: hashRequest(request).requestId, code: 'NOT_LEADER', leader: null });
   }
 
-  nextRequestAtMs(): number | null {
-    return this.options.workload?.nextAtMs ?? null;
-  }
-
   /** Raft mode's clients talk to nodes only; nodes never forward. */
   nextForwardAtMs(): number | null {
     return null;
@@ -124,15 +124,6 @@ export class RaftMode implements SimMode {
     return [{ node: op.node, request }];
   }
 
-  answerOf(requestId: string): ClientAnswer | undefined {
-    const reply = this.answers.get(requestId);
-    return reply === undefined ? undefined : { kind: 'host', reply };
-  }
-
-  get openRequests(): number {
-    return this.options.workload?.openCount ?? 0;
-  }
-
   get maxAcknowledgedIndex(): number {
     return (this.options.workload?.acknowledged ?? []).reduce((m, a) => Math.max(m, a.index), 0);
   }
@@ -150,21 +141,26 @@ export class RaftMode implements SimMode {
         : reply;
     if (r.code === 'OK' && r.kind === 'write') ctx.stats.acknowledged += 1;
     if (r.code === 'UNKNOWN') ctx.stats.unknownOutcome += 1;
-    if (isScriptedRequest(r.requestId)) this.answers.set(r.requestId, r);
-    else this.options.workload?.complete(ctx.nowMs(), r);
+    this.deliver(ctx.nowMs(), r);
     ctx.trace(`${node} reply ${r.requestId} ${r.code}${r.code === 'OK' ? ` ${r.index}` : ''}`);
   }
 }
 
 /** One incarnation of a raft-mode node: the NodeHost and its state machine. */
-class RaftNodeDriver implements NodeDriver {
+class RaftNodeDriver extends PeerInputsForwarder implements NodeDriver {
   private replies: readonly HostReply<unknown>[] = [];
 
   constructor(
     private readonly host: NodeHost<unknown>,
     private readonly machine: SimStateMachine<unknown>,
     private readonly answer: (reply: HostReply<unknown>) => void,
-  ) {}
+  ) {
+    super();
+  }
+
+  protected get peerInputs(): PeerInputs {
+    return this.host;
+  }
 
   status(): RaftStatus {
     return this.host.status();
@@ -180,18 +176,6 @@ class RaftNodeDriver implements NodeDriver {
 
   tick(localMs: number): void {
     this.host.tick(localMs);
-  }
-
-  receive(message: Message): void {
-    this.host.receive(message);
-  }
-
-  reportUnreachable(peer: NodeId, cause: UnreachableCause): void {
-    this.host.reportUnreachable(peer, cause);
-  }
-
-  persisted(seq: number): void {
-    this.host.persisted(seq);
   }
 
   request(request: ClientRequest): void {

@@ -12,6 +12,7 @@ import type { DedupVerdict } from './dedup.js';
 import { checkDuplicate, recordResult } from './dedup.js';
 import { campaign, proclaim, resign } from './election.js';
 import { deleteKey, put } from './kv.js';
+import type { LockAsk } from './locks.js';
 import { acquireMutex, handOff, release } from './mutex.js';
 import type { ApplyOutput, CommandResult } from './results.js';
 import { failure, okResult } from './results.js';
@@ -20,6 +21,16 @@ import { acquireSemaphore } from './semaphore.js';
 import { closeSession, keepAlive, keepAliveBatch, openSession } from './sessions.js';
 import type { LockState, Session } from './state.js';
 import { advanceTime } from './timers.js';
+
+/** The terms of a lock operation (acquire of any kind, handoff, campaign) as every kind takes them. */
+function lockAsk(
+  session: Session,
+  clientId: string,
+  seq: number,
+  op: { readonly name: string; readonly waitMs: number; readonly lockDelayMs: number },
+): LockAsk {
+  return { session, clientId, seq, name: op.name, waitMs: op.waitMs, lockDelayMs: op.lockDelayMs };
+}
 
 function runOperation(
   ctx: ApplyContext,
@@ -38,34 +49,25 @@ function runOperation(
     case 'closeSession':
       return closeSession(ctx, session, revocationOf(principal, clientId, session, op));
     case 'acquire':
-      return acquireMutex(ctx, session, clientId, seq, op.name, op.waitMs, op.lockDelayMs);
+      return acquireMutex(ctx, lockAsk(session, clientId, seq, op));
     case 'acquireSemaphore':
-      return acquireSemaphore(ctx, session, clientId, seq, op.name, op.permits, op.waitMs, op.lockDelayMs);
+      return acquireSemaphore(ctx, lockAsk(session, clientId, seq, op), op.permits);
     case 'acquireRw':
-      return acquireRw(ctx, session, clientId, seq, op.name, op.mode, op.waitMs, op.lockDelayMs);
+      return acquireRw(ctx, lockAsk(session, clientId, seq, op), op.mode);
     case 'release':
       return release(ctx, session, op.name, revocationOf(principal, clientId, session, op));
     case 'handoff':
-      return handOff(
-        ctx,
-        session,
-        clientId,
-        seq,
-        op.name,
-        op.waitMs,
-        op.lockDelayMs,
-        revocationOf(principal, clientId, session, op),
-      );
+      return handOff(ctx, lockAsk(session, clientId, seq, op), revocationOf(principal, clientId, session, op));
     case 'campaign':
-      return campaign(ctx, session, clientId, seq, op.name, op.value, op.waitMs, op.lockDelayMs);
+      return campaign(ctx, lockAsk(session, clientId, seq, op), op.value);
     case 'resign':
       return resign(ctx, session, op.name, revocationOf(principal, clientId, session, op));
     case 'proclaim':
       return proclaim(ctx, session, op.name, op.value);
     case 'put':
-      return put(ctx, session, op.key, op.value, op.ifVersion, op.ephemeral, op.fence);
+      return put(ctx, session, op);
     case 'delete':
-      return deleteKey(ctx, op.key, op.ifVersion, op.fence);
+      return deleteKey(ctx, op);
     default:
       return assertNever(op, 'operation');
   }

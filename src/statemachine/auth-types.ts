@@ -29,11 +29,9 @@ export const passwordHashBytesMax = 512;
 /** Every stored password hash starts with this (`scrypt$<N>$<r>$<p>$<saltB64>$<hashB64>`). */
 export const passwordHashPrefix = 'scrypt$';
 
-/** A user-management request as a client sends it (passwords in plain text, inside TLS). */
-export type AdminAction =
-  | { readonly type: 'userAdd'; readonly user: string; readonly password: string | null }
+/** The user-management requests that carry no password: replicated exactly as a client sends them. */
+type PasswordlessAdmin =
   | { readonly type: 'userDelete'; readonly user: string }
-  | { readonly type: 'userPassword'; readonly user: string; readonly password: string }
   | { readonly type: 'userGrantRole'; readonly user: string; readonly role: string }
   | { readonly type: 'userRevokeRole'; readonly user: string; readonly role: string }
   | { readonly type: 'roleAdd'; readonly role: string }
@@ -41,20 +39,20 @@ export type AdminAction =
   | { readonly type: 'roleGrant'; readonly role: string; readonly permission: Permission }
   | { readonly type: 'roleRevoke'; readonly role: string; readonly prefix: string };
 
+/** A user-management request as a client sends it (passwords in plain text, inside TLS). */
+export type AdminAction =
+  | { readonly type: 'userAdd'; readonly user: string; readonly password: string | null }
+  | { readonly type: 'userPassword'; readonly user: string; readonly password: string }
+  | PasswordlessAdmin;
+
 /**
  * A user-management command as it is replicated: an AdminAction whose password the node has
  * already replaced by a salted scrypt hash (the state machine only stores the opaque string).
  */
 export type AdminCommand =
   | { readonly type: 'userAdd'; readonly user: string; readonly passwordHash: string | null }
-  | { readonly type: 'userDelete'; readonly user: string }
   | { readonly type: 'userPassword'; readonly user: string; readonly passwordHash: string }
-  | { readonly type: 'userGrantRole'; readonly user: string; readonly role: string }
-  | { readonly type: 'userRevokeRole'; readonly user: string; readonly role: string }
-  | { readonly type: 'roleAdd'; readonly role: string }
-  | { readonly type: 'roleDelete'; readonly role: string }
-  | { readonly type: 'roleGrant'; readonly role: string; readonly permission: Permission }
-  | { readonly type: 'roleRevoke'; readonly role: string; readonly prefix: string };
+  | PasswordlessAdmin;
 
 export type AdminCommandType = AdminCommand['type'];
 

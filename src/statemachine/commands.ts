@@ -479,6 +479,19 @@ function decodeAction(f: Fields, config: LockMachineConfig): AdminCommand {
   }
 }
 
+/**
+ * A client command in form 2 (`signed` false) or form 3, which only puts the principal before
+ * clientId: both read clientId, seq and the operation from one position on.
+ */
+function decodeClient(f: Fields, signed: boolean, config: LockMachineConfig): ClientCommand {
+  const at = signed ? 2 : 1;
+  if (f.length < at + 3) fail(`a client command needs ${signed ? 'principal, ' : ''}clientId, seq and an op code`);
+  const principal = signed ? authName(f[1], 'principal') : null;
+  const clientId = text(f[at], 'clientId', config.clientIdBytesMax);
+  const seq = integer(f[at + 1], 'seq', 1, Number.MAX_SAFE_INTEGER);
+  return stampPrincipal({ type: 'client', clientId, seq, op: decodeOperation(f, at + 2, config) }, principal);
+}
+
 function decodeFields(f: Fields, config: LockMachineConfig): Command {
   const tag = f[0];
   if (tag === 1) {
@@ -492,25 +505,8 @@ function decodeFields(f: Fields, config: LockMachineConfig): Command {
     for (const id of sessions as readonly unknown[]) ids.push(session(id));
     return { type: 'keepAliveBatch', sessions: ids };
   }
-  if (tag === 2) {
-    if (f.length < 4) fail('a client command needs clientId, seq and an op code');
-    return {
-      type: 'client',
-      clientId: text(f[1], 'clientId', config.clientIdBytesMax),
-      seq: integer(f[2], 'seq', 1, Number.MAX_SAFE_INTEGER),
-      op: decodeOperation(f, 3, config),
-    };
-  }
-  if (tag === 3) {
-    if (f.length < 5) fail('a client command needs principal, clientId, seq and an op code');
-    return {
-      type: 'client',
-      principal: authName(f[1], 'principal'),
-      clientId: text(f[2], 'clientId', config.clientIdBytesMax),
-      seq: integer(f[3], 'seq', 1, Number.MAX_SAFE_INTEGER),
-      op: decodeOperation(f, 4, config),
-    };
-  }
+  if (tag === 2) return decodeClient(f, false, config);
+  if (tag === 3) return decodeClient(f, true, config);
   if (tag === 4) {
     if (f.length < 3) fail('an admin command needs a principal (or null) and an action code');
     return {

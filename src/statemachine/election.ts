@@ -1,6 +1,6 @@
 import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
-import type { Revocation } from './locks.js';
+import type { LockAsk, Revocation } from './locks.js';
 import { releaseLock, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
 import { failure, okResult } from './results.js';
@@ -11,28 +11,8 @@ import type { Session } from './state.js';
  * candidate's value; the holder is the leader and its token the leadership's fencing token. Every
  * change of leader or value is a `leader` watch event, which is what observers follow.
  */
-export function campaign(
-  ctx: ApplyContext,
-  session: Session,
-  clientId: string,
-  seq: number,
-  name: string,
-  value: Uint8Array,
-  waitMs: number,
-  lockDelayMs: number,
-): CommandResult {
-  return requestLock(ctx, {
-    session,
-    clientId,
-    seq,
-    name,
-    kind: 'election',
-    mode: 'exclusive',
-    permits: 1,
-    waitMs,
-    lockDelayMs,
-    value,
-  });
+export function campaign(ctx: ApplyContext, ask: LockAsk, value: Uint8Array): CommandResult {
+  return requestLock(ctx, { ...ask, kind: 'election', mode: 'exclusive', permits: 1, value });
 }
 
 /**

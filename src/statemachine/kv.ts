@@ -1,4 +1,4 @@
-import type { Fence } from './commands.js';
+import type { Operation } from './commands.js';
 import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
 import type { CommandResult } from './results.js';
@@ -14,12 +14,23 @@ export function isCurrentToken(state: LockState, lock: string, token: number): b
   return false;
 }
 
-function checkFence(state: LockState, fence: Fence | null): CommandResult | null {
-  if (fence === null || isCurrentToken(state, fence.lock, fence.token)) return null;
-  return failure('STALE_TOKEN', `token ${fence.token} is not a current grant of ${fence.lock}`);
-}
+type PutOperation = Extract<Operation, { type: 'put' }>;
+type DeleteOperation = Extract<Operation, { type: 'delete' }>;
 
-function checkVersion(key: string, current: KeyRecord | undefined, ifVersion: number | null): CommandResult | null {
+/**
+ * Why a key write (put or delete) is refused, or null. The fence comes first, so a stale holder
+ * learns STALE_TOKEN even if its version is right; then the compare-and-set on ifVersion (0 = the
+ * key must not exist) against `current`, the key's record as it stands.
+ */
+function refuseWrite(
+  state: LockState,
+  write: PutOperation | DeleteOperation,
+  current: KeyRecord | undefined,
+): CommandResult | null {
+  const { key, ifVersion, fence } = write;
+  if (fence !== null && !isCurrentToken(state, fence.lock, fence.token)) {
+    return failure('STALE_TOKEN', `token ${fence.token} is not a current grant of ${fence.lock}`);
+  }
   const version = current?.version ?? 0;
   if (ifVersion === null || ifVersion === version) return null;
   return {
@@ -36,22 +47,14 @@ function unbind(state: LockState, key: string, record: KeyRecord | undefined): v
 }
 
 /**
- * put: fence first (a stale holder learns STALE_TOKEN even if its version is right), then the
- * compare-and-set on ifVersion (0 = must not exist), then the write. An ephemeral put binds the
- * key to the session; a plain put makes it persistent again.
+ * put: unless refused (see refuseWrite), the write. An ephemeral put binds the key to the session;
+ * a plain put makes it persistent again.
  */
-export function put(
-  ctx: ApplyContext,
-  session: Session,
-  key: string,
-  value: Uint8Array,
-  ifVersion: number | null,
-  ephemeral: boolean,
-  fence: Fence | null,
-): CommandResult {
+export function put(ctx: ApplyContext, session: Session, op: PutOperation): CommandResult {
+  const { key, value, ephemeral } = op;
   const state = ctx.state;
   const current = state.keys.get(key);
-  const refused = checkFence(state, fence) ?? checkVersion(key, current, ifVersion);
+  const refused = refuseWrite(state, op, current);
   if (refused !== null) return refused;
   unbind(state, key, current);
   const record: KeyRecord = {
@@ -73,16 +76,12 @@ export function put(
   });
 }
 
-/** delete: fence, then ifVersion (0 = must not exist, so it only succeeds on a missing key). */
-export function deleteKey(
-  ctx: ApplyContext,
-  key: string,
-  ifVersion: number | null,
-  fence: Fence | null,
-): CommandResult {
+/** delete: unless refused (see refuseWrite; ifVersion 0 only succeeds on a missing key), the delete. */
+export function deleteKey(ctx: ApplyContext, op: DeleteOperation): CommandResult {
+  const key = op.key;
   const state = ctx.state;
   const current = state.keys.get(key);
-  const refused = checkFence(state, fence) ?? checkVersion(key, current, ifVersion);
+  const refused = refuseWrite(state, op, current);
   if (refused !== null) return refused;
   if (current === undefined) return okResult({ kind: 'deleted', key, existed: false });
   unbind(state, key, current);

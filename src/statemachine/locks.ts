@@ -10,18 +10,25 @@ import type { CommandResult, LockKind, RevokeReason } from './results.js';
 import { failure, okResult } from './results.js';
 import type { Hold, HoldMode, LockRecord, Session, Waiter } from './state.js';
 
-/** A lock request as the kind-specific modules (mutex, rwlock, semaphore, election) pass it on. */
-export interface LockRequest {
+/**
+ * Who asks for a lock and on what terms: the part of a request that is the same for every kind,
+ * taken from the command as it is (src/statemachine/apply.ts builds it once for all of them).
+ */
+export interface LockAsk {
   readonly session: Session;
   readonly clientId: string;
   readonly seq: number;
   readonly name: string;
+  readonly waitMs: number;
+  readonly lockDelayMs: number;
+}
+
+/** A lock request as the kind-specific modules (mutex, rwlock, semaphore, election) pass it on. */
+export interface LockRequest extends LockAsk {
   readonly kind: LockKind;
   readonly mode: HoldMode;
   /** Semaphore capacity; 1 for mutex/election; 0 for rwlock. */
   readonly permits: number;
-  readonly waitMs: number;
-  readonly lockDelayMs: number;
   readonly value: Uint8Array;
 }
 

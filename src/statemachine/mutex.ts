@@ -1,5 +1,5 @@
 import type { ApplyContext } from './context.js';
-import type { Revocation } from './locks.js';
+import type { LockAsk, Revocation } from './locks.js';
 import { emptyValue, releaseLock, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
 import { failure } from './results.js';
@@ -9,27 +9,8 @@ import type { Session } from './state.js';
  * Mutex acquire: free → granted at once (token = index of this entry); held → BUSY when waitMs is 0,
  * else the request joins the FIFO and is granted in the step that frees the lock.
  */
-export function acquireMutex(
-  ctx: ApplyContext,
-  session: Session,
-  clientId: string,
-  seq: number,
-  name: string,
-  waitMs: number,
-  lockDelayMs: number,
-): CommandResult {
-  return requestLock(ctx, {
-    session,
-    clientId,
-    seq,
-    name,
-    kind: 'mutex',
-    mode: 'exclusive',
-    permits: 1,
-    waitMs,
-    lockDelayMs,
-    value: emptyValue,
-  });
+export function acquireMutex(ctx: ApplyContext, ask: LockAsk): CommandResult {
+  return requestLock(ctx, { ...ask, kind: 'mutex', mode: 'exclusive', permits: 1, value: emptyValue });
 }
 
 /**
@@ -53,19 +34,11 @@ export function release(
  * once, under a new, larger token. The answer is the acquire's. A name that is not a mutex is
  * refused before anything changes.
  */
-export function handOff(
-  ctx: ApplyContext,
-  session: Session,
-  clientId: string,
-  seq: number,
-  name: string,
-  waitMs: number,
-  lockDelayMs: number,
-  revocation: Revocation | null,
-): CommandResult {
+export function handOff(ctx: ApplyContext, ask: LockAsk, revocation: Revocation | null): CommandResult {
+  const { session, name } = ask;
   const lock = ctx.state.locks.get(name);
   if (lock !== undefined && lock.kind !== 'mutex')
     return failure('INVALID_ARGUMENT', `${name} is a ${lock.kind}, not a mutex`);
   if (lock?.holders.has(session.id) === true) release(ctx, session, name, revocation);
-  return acquireMutex(ctx, session, clientId, seq, name, waitMs, lockDelayMs);
+  return acquireMutex(ctx, ask);
 }

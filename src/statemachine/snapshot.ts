@@ -7,7 +7,7 @@ import { sortedRoles } from './auth-store.js';
 import type { Permission, Right } from './auth-types.js';
 import { isRight } from './auth-validate.js';
 import type { LockMachineConfig } from './config.js';
-import type { SessionId } from './ids.js';
+import type { FencingToken, SessionId } from './ids.js';
 import { fencingToken, sessionId } from './ids.js';
 import { checkInvariants } from './invariants.js';
 import { enqueue, waitersOf } from './queue.js';
@@ -152,6 +152,15 @@ function result(value: unknown): CommandResult {
   return value as CommandResult;
 }
 
+type EventFields = Readonly<Record<string, unknown>>;
+
+// A field means the same in every event type that has it, so each is decoded in one place.
+const eventKey = (f: EventFields): string => str(f['key'], 'event key');
+const eventValue = (f: EventFields): Uint8Array => bin(f['value'], 'event value');
+const eventLock = (f: EventFields): string => str(f['lock'], 'event lock');
+const eventSession = (f: EventFields): SessionId => sessionId(num(f['session'], 'event session'));
+const eventToken = (f: EventFields): FencingToken => fencingToken(num(f['token'], 'event token'));
+
 /** Rebuilds an event field by field, in the field order apply() creates it (so bytes re-encode). */
 function event(value: unknown): WatchEvent {
   const f = fields(value, 'event');
@@ -161,35 +170,24 @@ function event(value: unknown): WatchEvent {
       return {
         type: 'put',
         index,
-        key: str(f['key'], 'event key'),
+        key: eventKey(f),
         version: num(f['version'], 'event version'),
-        value: bin(f['value'], 'event value'),
+        value: eventValue(f),
       };
     case 'delete':
-      return { type: 'delete', index, key: str(f['key'], 'event key') };
+      return { type: 'delete', index, key: eventKey(f) };
     case 'grant':
-      return {
-        type: 'grant',
-        index,
-        lock: str(f['lock'], 'event lock'),
-        session: sessionId(num(f['session'], 'event session')),
-        token: fencingToken(num(f['token'], 'event token')),
-      };
+      return { type: 'grant', index, lock: eventLock(f), session: eventSession(f), token: eventToken(f) };
     case 'release':
-      return {
-        type: 'release',
-        index,
-        lock: str(f['lock'], 'event lock'),
-        session: sessionId(num(f['session'], 'event session')),
-      };
+      return { type: 'release', index, lock: eventLock(f), session: eventSession(f) };
     case 'leader':
       return {
         type: 'leader',
         index,
-        lock: str(f['lock'], 'event lock'),
-        session: sessionId(num(f['session'], 'event session')),
-        token: fencingToken(num(f['token'], 'event token')),
-        value: bin(f['value'], 'event value'),
+        lock: eventLock(f),
+        session: eventSession(f),
+        token: eventToken(f),
+        value: eventValue(f),
       };
     default:
       return fail('event has an unknown type');

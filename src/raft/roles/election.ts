@@ -37,32 +37,29 @@ export function campaignNow(s: RaftState, campaign: Campaign): void {
   else becomeCandidate(s, campaign);
 }
 
-export function becomePreCandidate(s: RaftState): void {
-  s.role = 'preCandidate';
+/**
+ * Enters a (pre)candidacy: no known leader, a fresh election timer and tally, and the node's own
+ * vote counted. True when that vote alone wins (the node is the only voter).
+ */
+function standForElection(s: RaftState, role: 'preCandidate' | 'candidate'): boolean {
+  s.role = role;
   s.leader = null;
   s.resetElectionTimer();
   s.resetLeaderState();
   s.votes.set(s.id, true);
-  if (voteResult(s.membership.current().voters, s.votes) === 'won') {
-    becomeCandidate(s, 'election');
-    return;
-  }
-  requestVotes(s, { preVote: true, transfer: false, term: s.term + 1 });
+  return voteResult(s.membership.current().voters, s.votes) === 'won';
+}
+
+export function becomePreCandidate(s: RaftState): void {
+  if (standForElection(s, 'preCandidate')) becomeCandidate(s, 'election');
+  else requestVotes(s, { preVote: true, transfer: false, term: s.term + 1 });
 }
 
 export function becomeCandidate(s: RaftState, campaign: Campaign): void {
   s.term += 1;
   s.vote = s.id;
-  s.role = 'candidate';
-  s.leader = null;
-  s.resetElectionTimer();
-  s.resetLeaderState();
-  s.votes.set(s.id, true);
-  if (voteResult(s.membership.current().voters, s.votes) === 'won') {
-    becomeLeader(s);
-    return;
-  }
-  requestVotes(s, { preVote: false, transfer: campaign === 'transfer', term: s.term });
+  if (standForElection(s, 'candidate')) becomeLeader(s);
+  else requestVotes(s, { preVote: false, transfer: campaign === 'transfer', term: s.term });
 }
 
 export function requestVotes(s: RaftState, request: VoteRequest): void {
