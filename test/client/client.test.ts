@@ -1,11 +1,10 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
-import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { Lock } from '../../src/client/lock.js';
 import { nodeId } from '../../src/raft/types.js';
 import { FakeClock } from './fixtures/fake-clock.js';
-import { MiniCluster } from './fixtures/mini-cluster.js';
+import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 
@@ -15,24 +14,10 @@ async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`never happened: ${what}`);
 }
 
-async function withCluster(
-  size: number,
-  body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>,
-): Promise<void> {
-  const cluster = await MiniCluster.start(size);
-  const clients: RaftlockClient[] = [];
-  try {
-    await body(cluster, clients);
-  } finally {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  }
-}
-
 void t.test('retries reuse the same (clientId, seq): nothing is applied twice', async (t) => {
   // Proves exactly-once across a lost answer (Raft dissertation §6.3): the connection drops after the
   // command was applied, the client re-sends the same seq, and the cluster answers from its table.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const client = await connect({
       endpoints: cluster.endpoints,
       clientId: 'retry',
@@ -55,7 +40,7 @@ void t.test('retries reuse the same (clientId, seq): nothing is applied twice', 
 void t.test('the client finds and follows the leader', async (t) => {
   // Proves leader following: a Welcome's leader hint moves the client to the leader; a dropped leader
   // connection and a NOT_LEADER answer (with the leader's address) both send it to the new leader.
-  await withCluster(3, async (cluster, clients) => {
+  await withMiniCluster(3, async (cluster, clients) => {
     const client = await connect({ endpoints: [cluster.addressOf(nodeId('n2'))], backoff: { baseMs: 5, maxMs: 20 } });
     clients.push(client);
     t.equal(client.welcome?.nodeId, 'n1', 'hopped from n2 to the leader n1');
@@ -76,7 +61,7 @@ void t.test('the client finds and follows the leader', async (t) => {
 
 void t.test('lock, tryLock and withLock', async (t) => {
   // Proves mutual exclusion through the client API and that withLock releases whatever fn does.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints });
     clients.push(a, b);
@@ -114,7 +99,7 @@ void t.test('lock, tryLock and withLock', async (t) => {
 void t.test('FIFO hand-off to waiters connected to different nodes', async (t) => {
   // Proves a queued acquire is granted by a Push routed to whichever node the waiter is connected to,
   // in FIFO order, with growing fencing tokens.
-  await withCluster(3, async (cluster, clients) => {
+  await withMiniCluster(3, async (cluster, clients) => {
     cluster.redirect = false;
     const [a, b, c] = await Promise.all(
       cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })),
@@ -149,7 +134,7 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
   // A node catching up replays old entries and pushes their grants again. Such a push names the
   // same session and lock as a newer wait, but an older seq: taking its (released) token would let
   // two holders believe they hold the lock. Only the real grant may complete the wait.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints });
     clients.push(a, b);
@@ -183,7 +168,7 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
 void t.test('a holder that disappears loses the lock when its session expires', async (t) => {
   // Proves the lease: a client that closes uncleanly keeps its lock only until its session expires on
   // log time; the next waiter is then granted with a larger token (docs/statemachine.md, "Holding a lock safely").
-  await withCluster(2, async (cluster, clients) => {
+  await withMiniCluster(2, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
     const b = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
     clients.push(a, b);
@@ -203,7 +188,7 @@ void t.test('a holder that disappears loses the lock when its session expires', 
 void t.test('a session the cluster expires aborts the lock signal and reports sessionLost', async (t) => {
   // Proves lock.signal fires with SESSION_EXPIRED when the cluster reports the session gone, and that
   // the next call opens a fresh session.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
     clients.push(a);
     const lost: string[] = [];
@@ -229,7 +214,7 @@ void t.test('a session the cluster expires aborts the lock signal and reports se
 void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
   // Proves conditional writes: CAS reports the current version on a mismatch, and a write fenced with a
   // token that is no longer a current grant is refused with STALE_TOKEN.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const c = await connect({ endpoints: cluster.endpoints });
     clients.push(c);
     t.equal((await c.kv.put('cfg', 'one')).version, 1);
@@ -254,7 +239,7 @@ void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
 void t.test('watch resumes after a reconnection without gaps or repeats', async (t) => {
   // Proves the watch contract: events missed while disconnected are delivered after the reconnection
   // from the last index seen, each exactly once, in log order.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const watcher = await connect({ endpoints: cluster.endpoints, backoff: { baseMs: 5, maxMs: 20 } });
     const writer = await connect({ endpoints: cluster.endpoints });
     clients.push(watcher, writer);
@@ -291,7 +276,7 @@ void t.test('watch resumes after a reconnection without gaps or repeats', async 
 void t.test('election: campaign, observe, proclaim, resign', async (t) => {
   // Proves the election recipe: one leader at a time, candidates follow in FIFO order, observers see
   // the current leader and then every change.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints });
     const o = await connect({ endpoints: cluster.endpoints });
@@ -322,7 +307,7 @@ void t.test('election: campaign, observe, proclaim, resign', async (t) => {
 void t.test('a queued acquire whose answer is lost is retried under its seq and still granted', async (t) => {
   // Proves exactly-once for waits (docs/statemachine.md, "Exactly once"): the retried seq is answered "queued" from the table, not
   // enqueued twice, and the grant arrives by push when the holder releases.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints, clientId: 'waiter', backoff: { baseMs: 5, maxMs: 20 } });
     clients.push(a, b);
@@ -350,7 +335,7 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
   // the exactly-once table (Raft dissertation §6.3), and no new request may take a permit that frees up
   // meanwhile, or the session would hold a permit its caller was told it did not get (a chaos run's
   // semaphore history showed exactly that: a refused try-acquire, then a holder nobody knew of).
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
     const b = await connect({
       endpoints: cluster.endpoints,
@@ -391,7 +376,7 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
 void t.test('a grant whose push is lost is found by asking again after the wait', async (t) => {
   // Proves a waiter does not hang when the granted push never arrives on a live connection: a little
   // after its wait ends it asks again, and a session that already holds the name gets its grant back.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints, attemptTimeoutMs: 50 });
     clients.push(a, b);
@@ -411,7 +396,7 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
   // Proves a wait's re-check never leaves the session holding what no caller asked for: the wait ends
   // with TIMEOUT just before the re-check applies, the lock is free by then, and the grant the re-check
   // got is released, so the next client can take the lock.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
     const b = await connect({
       endpoints: cluster.endpoints,
@@ -444,7 +429,7 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
 void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
   // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
   // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     const b = await connect({ endpoints: cluster.endpoints });
     const c = await connect({ endpoints: cluster.endpoints });
@@ -477,7 +462,7 @@ void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed erro
 void t.test('semaphore and read/write lock recipes', async (t) => {
   // Proves the counting and shared/exclusive rules through the client: permits bound concurrent holders;
   // readers share, a writer excludes readers.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const [a, b, c] = await Promise.all([1, 2, 3].map(() => connect({ endpoints: cluster.endpoints })));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     clients.push(a, b, c);
@@ -507,7 +492,7 @@ void t.test('lock.signal aborts at the safety margin, while the cluster still ho
   // Proves the client-side lease bound (docs/client.md, "Sessions and the safety margin") through the whole client: with keepalives unanswered,
   // lock.signal aborts at open-send-time + ttl × (1 − 2 × driftMax) on the client's monotonic clock —
   // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const clock = new FakeClock();
     const a = await connect({
       endpoints: cluster.endpoints,
@@ -542,7 +527,7 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
   // client id, then id#k), at most commandsInFlightMax at once; a connection lost mid-flight makes
   // every lane re-send its own (lane, seq), which the cluster answers from its table. Holding many
   // locks in one session is normal use and must not trip Node's listener-leak warning.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const warnings: string[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning.name);
     process.on('warning', onWarning);
@@ -583,7 +568,7 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
 void t.test('a client sends one command at a time with commandsInFlightMax 1', async (t) => {
   // The scripted cluster answers each command as it arrives, so only a withheld answer shows
   // whether the client waits for it before sending the next command.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const client = await connect({
       endpoints: cluster.endpoints,
       clientId: 'serial',
@@ -616,7 +601,7 @@ void t.test('queued waits on several lanes get their grants, also after a reconn
   // Proves grant pushes reach waits on any lane: the cluster pushes to the lane id the acquire went
   // out on, and after a reconnection each wait's re-check goes out on that same lane, which binds
   // the lane id to the new connection (a re-check on another lane would leave the grant unrouted).
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const holder = await connect({ endpoints: cluster.endpoints });
     const waiter = await connect({
       endpoints: cluster.endpoints,
@@ -665,7 +650,7 @@ void t.test('every lane re-sends its own command when many applied answers are l
   // the recorded result. Had two commands shared an id, the older one's re-send would be refused
   // as stale; had one been applied twice, its worker's next compare-and-set would meet a version
   // it does not expect.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const client = await connect({ endpoints: cluster.endpoints, clientId: 'lost', backoff: { baseMs: 5, maxMs: 20 } });
     clients.push(client);
     const workers = 16;

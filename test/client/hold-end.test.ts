@@ -9,18 +9,7 @@ import type { RaftlockClient } from '../../src/client/index.js';
 import { connect, RaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/lock.js';
 import { FakeClock } from './fixtures/fake-clock.js';
-import { MiniCluster } from './fixtures/mini-cluster.js';
-
-async function withCluster(body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>): Promise<void> {
-  const cluster = await MiniCluster.start(1);
-  const clients: RaftlockClient[] = [];
-  try {
-    await body(cluster, clients);
-  } finally {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  }
-}
+import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -58,7 +47,7 @@ function codeOf(fn: () => void): string | null {
 }
 
 void t.test('another client releasing the hold: the holder aborts before the waiter is granted', async (t) => {
-  await withCluster(async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
     const b = await connect({ endpoints: cluster.endpoints, clientId: 'other' });
     clients.push(a, b);
@@ -96,7 +85,7 @@ void t.test('another client releasing the hold: the holder aborts before the wai
 });
 
 void t.test('another client closing the session: the session is lost and its holds abort', async (t) => {
-  await withCluster(async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
     const b = await connect({ endpoints: cluster.endpoints, clientId: 'other' });
     clients.push(a, b);
@@ -114,7 +103,7 @@ void t.test('another client closing the session: the session is lost and its hol
 });
 
 void t.test('a revoked push that overtakes the answer granting the hold still ends it', async (t) => {
-  await withCluster(async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
     clients.push(a);
     cluster.onApplied = (record) => {
@@ -143,7 +132,7 @@ void t.test('a revoked push that overtakes the answer granting the hold still en
 });
 
 void t.test('after a reconnection the client asks which holds it still has', async (t) => {
-  await withCluster(async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder', backoff: { baseMs: 5, maxMs: 20 } });
     clients.push(a);
     const gone = await a.lock('gone');
@@ -166,7 +155,7 @@ void t.test('after a reconnection the client asks which holds it still has', asy
 void t.test(
   'a paused holder: the first look after the lease lapsed fails, and a fenced write is not sent',
   async (t) => {
-    await withCluster(async (cluster, clients) => {
+    await withMiniCluster(1, async (cluster, clients) => {
       const clock = new FakeClock();
       const a = await connect({
         endpoints: cluster.endpoints,
@@ -208,7 +197,7 @@ void t.test(
 );
 
 void t.test('check() on a released hold says NOT_HOLDER', async (t) => {
-  await withCluster(async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, clients) => {
     const a = await connect({ endpoints: cluster.endpoints });
     clients.push(a);
     const lock = await a.lock('L');
