@@ -37,22 +37,14 @@ import {
   sessionOwner,
   whoami,
 } from '../../src/statemachine/queries.js';
-import type { Notification } from '../../src/statemachine/results.js';
 import type { LogIndex, Term } from '../../src/raft/types.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
+import { acquire, kinds, release } from './fixtures/ops.js';
 
 const packr = new Packr({ useRecords: false });
 const config = defaultLockMachineConfig;
 const hash = (tag: string): string => `scrypt$16384$8$1$c2FsdA==$${tag}`;
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-function acquire(session: SessionId, name: string, waitMs = 0): Operation {
-  return { type: 'acquire', session, name, waitMs, lockDelayMs: 0 };
-}
-
-function release(session: SessionId, name: string): Operation {
-  return { type: 'release', session, name };
-}
 
 function put(session: SessionId, key: string, fence: { lock: string; token: number } | null = null): Operation {
   return { type: 'put', session, key, value: bytes('v'), ifVersion: null, ephemeral: false, fence };
@@ -74,10 +66,6 @@ function withUsers(grants: Readonly<Record<string, readonly Permission[]>> = {})
 
 function ok(result: { readonly code: string }): void {
   if (result.code !== 'OK') throw new Error(`expected OK, got ${JSON.stringify(result)}`);
-}
-
-function kinds(notifications: readonly Notification[]): string[] {
-  return notifications.map((n) => (n.kind === 'event' ? `event:${n.event.type}` : n.kind));
 }
 
 // ---- wire forms ----

@@ -3,25 +3,11 @@
 // another client (insecure mode: any client may act on any session), the lanes of one client
 // counting as that client, and a replica jumping over entries by restoring a snapshot.
 import t from 'tap';
-import type { Operation } from '../../src/statemachine/commands.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import { clientOfLane } from '../../src/statemachine/access.js';
 import { holdsEndedByRestore } from '../../src/statemachine/restore-diff.js';
-import type { Notification } from '../../src/statemachine/results.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
-
-const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({
-  type: 'acquire',
-  session,
-  name,
-  waitMs,
-  lockDelayMs: 0,
-});
-const release = (session: SessionId, name: string): Operation => ({ type: 'release', session, name });
-
-function kinds(notifications: readonly Notification[]): string[] {
-  return notifications.map((n) => (n.kind === 'event' ? `event:${n.event.type}` : n.kind));
-}
+import { acquire, kinds, release } from './fixtures/ops.js';
 
 void t.test(
   'insecure mode: another client releasing a hold tells the holder before the waiter is granted',
