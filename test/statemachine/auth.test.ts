@@ -39,6 +39,7 @@ import {
 } from '../../src/statemachine/queries.js';
 import type { LogIndex, Term } from '../../src/raft/types.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
+import { releaseAnothersHold } from './fixtures/release-by-another.js';
 import { Replicas } from './fixtures/replicas.js';
 import { acquire, kinds, release } from './fixtures/ops.js';
 
@@ -99,49 +100,31 @@ const adminArb: fc.Arbitrary<AdminCommand> = fc.oneof(
   fc.record({ type: fc.constant('roleRevoke' as const), role: nameArb, prefix: prefixArb }),
 );
 
+// The fields every operation on a session's named lock carries, and those of the ones that may wait.
+const onLock = { session: sessionArb, name: textArb };
+const mayWait = { waitMs: smallInt, lockDelayMs: smallInt };
+
 const opArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ type: fc.constant('openSession' as const), ttlMs: fc.integer({ min: 1_000, max: 86_400_000 }) }),
   fc.record({ type: fc.constant('keepAlive' as const), session: sessionArb }),
   fc.record({ type: fc.constant('closeSession' as const), session: sessionArb }),
-  fc.record({
-    type: fc.constant('acquire' as const),
-    session: sessionArb,
-    name: textArb,
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
-  }),
+  fc.record({ type: fc.constant('acquire' as const), ...onLock, ...mayWait }),
   fc.record({
     type: fc.constant('acquireSemaphore' as const),
-    session: sessionArb,
-    name: textArb,
+    ...onLock,
     permits: fc.integer({ min: 1, max: 9 }),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
+    ...mayWait,
   }),
   fc.record({
     type: fc.constant('acquireRw' as const),
-    session: sessionArb,
-    name: textArb,
+    ...onLock,
     mode: fc.constantFrom('read' as const, 'write' as const),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
+    ...mayWait,
   }),
-  fc.record({ type: fc.constant('release' as const), session: sessionArb, name: textArb }),
-  fc.record({
-    type: fc.constant('campaign' as const),
-    session: sessionArb,
-    name: textArb,
-    value: fc.uint8Array({ maxLength: 8 }),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
-  }),
-  fc.record({ type: fc.constant('resign' as const), session: sessionArb, name: textArb }),
-  fc.record({
-    type: fc.constant('proclaim' as const),
-    session: sessionArb,
-    name: textArb,
-    value: fc.uint8Array({ maxLength: 8 }),
-  }),
+  fc.record({ type: fc.constant('release' as const), ...onLock }),
+  fc.record({ type: fc.constant('campaign' as const), ...onLock, value: fc.uint8Array({ maxLength: 8 }), ...mayWait }),
+  fc.record({ type: fc.constant('resign' as const), ...onLock }),
+  fc.record({ type: fc.constant('proclaim' as const), ...onLock, value: fc.uint8Array({ maxLength: 8 }) }),
   fc.record({
     type: fc.constant('put' as const),
     session: sessionArb,
@@ -442,11 +425,13 @@ t.test(
 
     t.test('an admin releases another owner’s hold: revoked is pushed before the next grant', async (t) => {
       const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
-      const a = d.openAs('alice', 'a');
-      const b = d.openAs('bob', 'b');
-      const tokenL = tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
-      t.match(d.opAs('bob', 'b', acquire(b, 'L', 5_000)).result, { code: 'OK', value: { kind: 'queued' } });
-      const out = d.opAs('carol', 'c', release(a, 'L'));
+      const { a, b, token, waiting, out } = releaseAnothersHold(d, {
+        holder: 'alice',
+        waiter: 'bob',
+        releaser: 'carol',
+        releaserClient: 'c',
+      });
+      t.match(waiting, { code: 'OK', value: { kind: 'queued' } });
       t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
       t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
       t.same(out.notifications[0], {
@@ -454,7 +439,7 @@ t.test(
         session: a,
         clientId: 'a',
         name: 'L',
-        token: tokenL,
+        token,
         by: 'carol',
         reason: 'released',
       });

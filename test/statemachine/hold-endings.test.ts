@@ -8,16 +8,18 @@ import { clientOfLane } from '../../src/statemachine/access.js';
 import { holdsEndedByRestore } from '../../src/statemachine/restore-diff.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
 import { acquire, kinds, release } from './fixtures/ops.js';
+import { releaseAnothersHold } from './fixtures/release-by-another.js';
 
 void t.test(
   'insecure mode: another client releasing a hold tells the holder before the waiter is granted',
   async (t) => {
     const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
-    const token = tokenOf(d.op('a', acquire(a, 'L')));
-    d.op('b', acquire(b, 'L', 5_000));
-    const out = d.opAs(null, 'b', release(a, 'L'));
+    const { a, token, out } = releaseAnothersHold(d, {
+      holder: null,
+      waiter: null,
+      releaser: null,
+      releaserClient: 'b',
+    });
     t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
     t.same(out.notifications[0], {
       kind: 'revoked',
