@@ -1,9 +1,12 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
+import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { Lock } from '../../src/client/lock.js';
+import type { ConnectOptions } from '../../src/client/options.js';
 import { nodeId } from '../../src/raft/types.js';
 import { FakeClock } from './fixtures/fake-clock.js';
+import type { MiniCluster } from './fixtures/mini-cluster.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
@@ -12,6 +15,24 @@ const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 2000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   if (!check()) throw new Error(`never happened: ${what}`);
+}
+
+/**
+ * Three clients for the tests where a holder's session runs out mid-test: `a` with a 500 ms
+ * session, to take a name and be abandoned, so the name frees up when the test advances log time;
+ * `b`, the client under test (`bOptions`), and `c`, a bystander that takes what frees up; b and c
+ * with 60 s sessions that outlive anything the test advances.
+ */
+async function expiringHolderAndTwo(
+  cluster: MiniCluster,
+  clients: RaftlockClient[],
+  bOptions: Partial<ConnectOptions>,
+): Promise<[RaftlockClient, RaftlockClient, RaftlockClient]> {
+  const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
+  const b = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000, ...bOptions });
+  const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
+  clients.push(a, b, c);
+  return [a, b, c];
 }
 
 void t.test('retries reuse the same (clientId, seq): nothing is applied twice', async (t) => {
@@ -336,15 +357,10 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
   // meanwhile, or the session would hold a permit its caller was told it did not get (a chaos run's
   // semaphore history showed exactly that: a refused try-acquire, then a holder nobody knew of).
   await withMiniCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({
-      endpoints: cluster.endpoints,
+    const [a, b, c] = await expiringHolderAndTwo(cluster, clients, {
       clientId: 'trier',
-      ttlMs: 60_000,
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a, b, c);
     await a.semaphore('pool1', 1).acquire();
     a.abandon();
     cluster.onApplied = (record) => {
@@ -397,15 +413,7 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
   // with TIMEOUT just before the re-check applies, the lock is free by then, and the grant the re-check
   // got is released, so the next client can take the lock.
   await withMiniCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({
-      endpoints: cluster.endpoints,
-      clientId: 'rechecker',
-      ttlMs: 60_000,
-      attemptTimeoutMs: 50,
-    });
-    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a, b, c);
+    const [a, b, c] = await expiringHolderAndTwo(cluster, clients, { clientId: 'rechecker', attemptTimeoutMs: 50 });
     await a.lock('late');
     a.abandon();
     let acquires = 0;
