@@ -3,9 +3,11 @@ import { connect } from '../../src/client/client.js';
 import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { Lock } from '../../src/client/lock.js';
+import type { ConnectOptions } from '../../src/client/options.js';
 import { nodeId } from '../../src/raft/types.js';
 import { FakeClock } from './fixtures/fake-clock.js';
-import { MiniCluster } from './fixtures/mini-cluster.js';
+import type { OpenClient } from './fixtures/with-mini-cluster.js';
+import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 
@@ -15,30 +17,30 @@ async function until(check: () => boolean, what: string): Promise<void> {
   if (!check()) throw new Error(`never happened: ${what}`);
 }
 
-async function withCluster(
-  size: number,
-  body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>,
-): Promise<void> {
-  const cluster = await MiniCluster.start(size);
-  const clients: RaftlockClient[] = [];
-  try {
-    await body(cluster, clients);
-  } finally {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  }
+/**
+ * Three clients for the tests where a holder's session runs out mid-test: `a` with a 500 ms
+ * session, to take a name and be abandoned, so the name frees up when the test advances log time;
+ * `b`, the client under test (`bOptions`), and `c`, a bystander that takes what frees up; b and c
+ * with 60 s sessions that outlive anything the test advances.
+ */
+async function expiringHolderAndTwo(
+  open: OpenClient,
+  bOptions: Partial<ConnectOptions>,
+): Promise<[RaftlockClient, RaftlockClient, RaftlockClient]> {
+  const a = await open({ ttlMs: 500 });
+  const b = await open({ ttlMs: 60_000, ...bOptions });
+  const c = await open({ ttlMs: 60_000 });
+  return [a, b, c];
 }
 
 void t.test('retries reuse the same (clientId, seq): nothing is applied twice', async (t) => {
   // Proves exactly-once across a lost answer (Raft dissertation §6.3): the connection drops after the
   // command was applied, the client re-sends the same seq, and the cluster answers from its table.
-  await withCluster(1, async (cluster, clients) => {
-    const client = await connect({
-      endpoints: cluster.endpoints,
+  await withMiniCluster(1, async (cluster, open) => {
+    const client = await open({
       clientId: 'retry',
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    clients.push(client);
     cluster.dropAfterApply = 1;
     const put = await client.kv.put('k', 'v1');
     t.equal(put.version, 1, 'the put was applied once');
@@ -55,9 +57,8 @@ void t.test('retries reuse the same (clientId, seq): nothing is applied twice', 
 void t.test('the client finds and follows the leader', async (t) => {
   // Proves leader following: a Welcome's leader hint moves the client to the leader; a dropped leader
   // connection and a NOT_LEADER answer (with the leader's address) both send it to the new leader.
-  await withCluster(3, async (cluster, clients) => {
-    const client = await connect({ endpoints: [cluster.addressOf(nodeId('n2'))], backoff: { baseMs: 5, maxMs: 20 } });
-    clients.push(client);
+  await withMiniCluster(3, async (cluster, open) => {
+    const client = await open({ endpoints: [cluster.addressOf(nodeId('n2'))], backoff: { baseMs: 5, maxMs: 20 } });
     t.equal(client.welcome?.nodeId, 'n1', 'hopped from n2 to the leader n1');
     cluster.moveLeader(nodeId('n3'));
     await client.kv.put('a', '1');
@@ -76,10 +77,9 @@ void t.test('the client finds and follows the leader', async (t) => {
 
 void t.test('lock, tryLock and withLock', async (t) => {
   // Proves mutual exclusion through the client API and that withLock releases whatever fn does.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open();
     const lock = await a.lock('m');
     t.ok(lock.fencingToken > 0);
     t.equal(await b.tryLock('m'), null, 'tryLock does not wait for a held lock');
@@ -114,13 +114,12 @@ void t.test('lock, tryLock and withLock', async (t) => {
 void t.test('FIFO hand-off to waiters connected to different nodes', async (t) => {
   // Proves a queued acquire is granted by a Push routed to whichever node the waiter is connected to,
   // in FIFO order, with growing fencing tokens.
-  await withCluster(3, async (cluster, clients) => {
+  await withMiniCluster(3, async (cluster, open) => {
     cluster.redirect = false;
     const [a, b, c] = await Promise.all(
-      cluster.endpoints.map((endpoint) => connect({ endpoints: [endpoint], followLeader: false })),
+      cluster.endpoints.map((endpoint) => open({ endpoints: [endpoint], followLeader: false })),
     );
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
-    clients.push(a, b, c);
     t.same([a.welcome?.nodeId, b.welcome?.nodeId, c.welcome?.nodeId], ['n1', 'n2', 'n3']);
     const first = await a.lock('q');
     const order: string[] = [];
@@ -149,10 +148,9 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
   // A node catching up replays old entries and pushes their grants again. Such a push names the
   // same session and lock as a newer wait, but an older seq: taking its (released) token would let
   // two holders believe they hold the lock. Only the real grant may complete the wait.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open();
     const old = await a.lock('r');
     const oldSeq = cluster.applied.filter((r) => r.clientId === a.clientId && r.type === 'acquire').at(-1)?.seq ?? 0;
     await old.release();
@@ -183,10 +181,9 @@ void t.test('a grant pushed again for an earlier acquire never completes a newer
 void t.test('a holder that disappears loses the lock when its session expires', async (t) => {
   // Proves the lease: a client that closes uncleanly keeps its lock only until its session expires on
   // log time; the next waiter is then granted with a larger token (docs/statemachine.md, "Holding a lock safely").
-  await withCluster(2, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a, b);
+  await withMiniCluster(2, async (cluster, open) => {
+    const a = await open({ ttlMs: 500 });
+    const b = await open({ ttlMs: 60_000 });
     const held = await a.lock('lease');
     const waiting = b.lock('lease', { waitMs: 120_000 });
     await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
@@ -203,9 +200,8 @@ void t.test('a holder that disappears loses the lock when its session expires', 
 void t.test('a session the cluster expires aborts the lock signal and reports sessionLost', async (t) => {
   // Proves lock.signal fires with SESSION_EXPIRED when the cluster reports the session gone, and that
   // the next call opens a fresh session.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open({ ttlMs: 60_000 });
     const lost: string[] = [];
     a.on('sessionLost', ({ error }) => lost.push(error.code));
     const lock: Lock = await a.lock('s');
@@ -229,9 +225,8 @@ void t.test('a session the cluster expires aborts the lock signal and reports se
 void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
   // Proves conditional writes: CAS reports the current version on a mismatch, and a write fenced with a
   // token that is no longer a current grant is refused with STALE_TOKEN.
-  await withCluster(1, async (cluster, clients) => {
-    const c = await connect({ endpoints: cluster.endpoints });
-    clients.push(c);
+  await withMiniCluster(1, async (cluster, open) => {
+    const c = await open();
     t.equal((await c.kv.put('cfg', 'one')).version, 1);
     t.same(await c.kv.cas('cfg', 7, 'two'), { ok: false, version: 1 });
     const swapped = await c.kv.cas('cfg', 1, 'two');
@@ -254,10 +249,9 @@ void t.test('kv: versions, compare-and-set, fenced writes', async (t) => {
 void t.test('watch resumes after a reconnection without gaps or repeats', async (t) => {
   // Proves the watch contract: events missed while disconnected are delivered after the reconnection
   // from the last index seen, each exactly once, in log order.
-  await withCluster(1, async (cluster, clients) => {
-    const watcher = await connect({ endpoints: cluster.endpoints, backoff: { baseMs: 5, maxMs: 20 } });
-    const writer = await connect({ endpoints: cluster.endpoints });
-    clients.push(watcher, writer);
+  await withMiniCluster(1, async (cluster, open) => {
+    const watcher = await open({ backoff: { baseMs: 5, maxMs: 20 } });
+    const writer = await open();
     const stream = watcher.watch('w/');
     await until(() => stream.watchId !== null, 'subscribed');
     await writer.kv.put('w/a', '1');
@@ -291,11 +285,10 @@ void t.test('watch resumes after a reconnection without gaps or repeats', async 
 void t.test('election: campaign, observe, proclaim, resign', async (t) => {
   // Proves the election recipe: one leader at a time, candidates follow in FIFO order, observers see
   // the current leader and then every change.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints });
-    const o = await connect({ endpoints: cluster.endpoints });
-    clients.push(a, b, o);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open();
+    const o = await open();
     const leadA = await a.election('e').campaign('alpha');
     const views: string[] = [];
     const observer = (async () => {
@@ -322,10 +315,9 @@ void t.test('election: campaign, observe, proclaim, resign', async (t) => {
 void t.test('a queued acquire whose answer is lost is retried under its seq and still granted', async (t) => {
   // Proves exactly-once for waits (docs/statemachine.md, "Exactly once"): the retried seq is answered "queued" from the table, not
   // enqueued twice, and the grant arrives by push when the holder releases.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints, clientId: 'waiter', backoff: { baseMs: 5, maxMs: 20 } });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open({ clientId: 'waiter', backoff: { baseMs: 5, maxMs: 20 } });
     const held = await a.lock('q2');
     cluster.dropAfterApply = 1;
     const waiting = b.lock('q2');
@@ -350,16 +342,11 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
   // the exactly-once table (Raft dissertation §6.3), and no new request may take a permit that frees up
   // meanwhile, or the session would hold a permit its caller was told it did not get (a chaos run's
   // semaphore history showed exactly that: a refused try-acquire, then a holder nobody knew of).
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({
-      endpoints: cluster.endpoints,
+  await withMiniCluster(1, async (cluster, open) => {
+    const [a, b, c] = await expiringHolderAndTwo(open, {
       clientId: 'trier',
-      ttlMs: 60_000,
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a, b, c);
     await a.semaphore('pool1', 1).acquire();
     a.abandon();
     cluster.onApplied = (record) => {
@@ -391,10 +378,9 @@ void t.test('a try-acquire whose answer is lost takes nothing more than its own 
 void t.test('a grant whose push is lost is found by asking again after the wait', async (t) => {
   // Proves a waiter does not hang when the granted push never arrives on a live connection: a little
   // after its wait ends it asks again, and a session that already holds the name gets its grant back.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints, attemptTimeoutMs: 50 });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open({ attemptTimeoutMs: 50 });
     const held = await a.lock('lostpush');
     cluster.dropPushes = true;
     const waiting = b.lock('lostpush', { waitMs: 100 });
@@ -411,16 +397,8 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
   // Proves a wait's re-check never leaves the session holding what no caller asked for: the wait ends
   // with TIMEOUT just before the re-check applies, the lock is free by then, and the grant the re-check
   // got is released, so the next client can take the lock.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, ttlMs: 500 });
-    const b = await connect({
-      endpoints: cluster.endpoints,
-      clientId: 'rechecker',
-      ttlMs: 60_000,
-      attemptTimeoutMs: 50,
-    });
-    const c = await connect({ endpoints: cluster.endpoints, ttlMs: 60_000 });
-    clients.push(a, b, c);
+  await withMiniCluster(1, async (cluster, open) => {
+    const [a, b, c] = await expiringHolderAndTwo(open, { clientId: 'rechecker', attemptTimeoutMs: 50 });
     await a.lock('late');
     a.abandon();
     let acquires = 0;
@@ -444,11 +422,10 @@ void t.test('a re-check granted after its wait timed out hands that grant back',
 void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed error', async (t) => {
   // Proves an aborted waiter cannot strand a lock: the grant that arrives after the abort is released at
   // once; and that a wait closing a cycle is refused with DEADLOCK naming the cycle.
-  await withCluster(1, async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    const b = await connect({ endpoints: cluster.endpoints });
-    const c = await connect({ endpoints: cluster.endpoints });
-    clients.push(a, b, c);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
+    const b = await open();
+    const c = await open();
     const held = await a.lock('g');
     const controller = new AbortController();
     const waiting = b.lock('g', { signal: controller.signal });
@@ -477,10 +454,9 @@ void t.test('giving up a wait hands a later grant back; DEADLOCK is a typed erro
 void t.test('semaphore and read/write lock recipes', async (t) => {
   // Proves the counting and shared/exclusive rules through the client: permits bound concurrent holders;
   // readers share, a writer excludes readers.
-  await withCluster(1, async (cluster, clients) => {
-    const [a, b, c] = await Promise.all([1, 2, 3].map(() => connect({ endpoints: cluster.endpoints })));
+  await withMiniCluster(1, async (cluster, open) => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => open()));
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
-    clients.push(a, b, c);
     const p1 = await a.semaphore('pool', 2).acquire();
     const p2 = await b.semaphore('pool', 2).acquire();
     t.not(p1.fencingToken, p2.fencingToken, 'each permit has its own token');
@@ -507,16 +483,14 @@ void t.test('lock.signal aborts at the safety margin, while the cluster still ho
   // Proves the client-side lease bound (docs/client.md, "Sessions and the safety margin") through the whole client: with keepalives unanswered,
   // lock.signal aborts at open-send-time + ttl × (1 − 2 × driftMax) on the client's monotonic clock —
   // while the session is still live on the cluster, so the holder stops before anyone else can be granted.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, open) => {
     const clock = new FakeClock();
-    const a = await connect({
-      endpoints: cluster.endpoints,
+    const a = await open({
       ttlMs: 1_000,
       keepAliveIntervalMs: 300,
       driftMax: 0.01,
       clock,
     });
-    clients.push(a);
     const lock = await a.lock('margin');
     cluster.answerKeepAlives = false;
     let liveOnClusterAtAbort = false;
@@ -529,8 +503,7 @@ void t.test('lock.signal aborts at the safety margin, while the cluster still ho
     t.equal(lock.signal.aborted, true, 'aborted at 980 ms = 1000 × (1 − 2 × 0.01)');
     t.equal(liveOnClusterAtAbort, true, 'the cluster had not expired the session yet');
     await until(() => !cluster.machine.state.sessions.has(lock.session), 'the lost session is closed');
-    const b = await connect({ endpoints: cluster.endpoints });
-    clients.push(b);
+    const b = await open();
     const next = await b.tryLock('margin');
     t.ok(next !== null && next.fencingToken > lock.fencingToken, 'the next holder gets a larger token');
     await next?.release();
@@ -542,18 +515,16 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
   // client id, then id#k), at most commandsInFlightMax at once; a connection lost mid-flight makes
   // every lane re-send its own (lane, seq), which the cluster answers from its table. Holding many
   // locks in one session is normal use and must not trip Node's listener-leak warning.
-  await withCluster(1, async (cluster, clients) => {
+  await withMiniCluster(1, async (cluster, open) => {
     const warnings: string[] = [];
     const onWarning = (warning: Error): void => void warnings.push(warning.name);
     process.on('warning', onWarning);
     t.teardown(() => void process.off('warning', onWarning));
-    const client = await connect({
-      endpoints: cluster.endpoints,
+    const client = await open({
       clientId: 'many',
       commandsInFlightMax: 6,
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    clients.push(client);
     const names = Array.from({ length: 20 }, (_, i) => `many/${i}`);
     cluster.dropAfterApply = 2;
     const locks = await Promise.all(names.map((name) => client.lock(name)));
@@ -583,14 +554,12 @@ void t.test('one client keeps many commands in flight, each on its own lane, eac
 void t.test('a client sends one command at a time with commandsInFlightMax 1', async (t) => {
   // The scripted cluster answers each command as it arrives, so only a withheld answer shows
   // whether the client waits for it before sending the next command.
-  await withCluster(1, async (cluster, clients) => {
-    const client = await connect({
-      endpoints: cluster.endpoints,
+  await withMiniCluster(1, async (cluster, open) => {
+    const client = await open({
       clientId: 'serial',
       commandsInFlightMax: 1,
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    clients.push(client);
     const from = cluster.applied.length;
     cluster.swallowAnswers = true;
     const locking = Promise.all(['s1', 's2', 's3', 's4'].map((name) => client.lock(name)));
@@ -616,14 +585,12 @@ void t.test('queued waits on several lanes get their grants, also after a reconn
   // Proves grant pushes reach waits on any lane: the cluster pushes to the lane id the acquire went
   // out on, and after a reconnection each wait's re-check goes out on that same lane, which binds
   // the lane id to the new connection (a re-check on another lane would leave the grant unrouted).
-  await withCluster(1, async (cluster, clients) => {
-    const holder = await connect({ endpoints: cluster.endpoints });
-    const waiter = await connect({
-      endpoints: cluster.endpoints,
+  await withMiniCluster(1, async (cluster, open) => {
+    const holder = await open();
+    const waiter = await open({
       clientId: 'lanes',
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    clients.push(holder, waiter);
     const names = ['w0', 'w1', 'w2'];
     const holds = await Promise.all(names.map((name) => holder.lock(name)));
     const waits = names.map((name) => waiter.lock(name, { waitMs: 60_000 }));
@@ -665,9 +632,8 @@ void t.test('every lane re-sends its own command when many applied answers are l
   // the recorded result. Had two commands shared an id, the older one's re-send would be refused
   // as stale; had one been applied twice, its worker's next compare-and-set would meet a version
   // it does not expect.
-  await withCluster(1, async (cluster, clients) => {
-    const client = await connect({ endpoints: cluster.endpoints, clientId: 'lost', backoff: { baseMs: 5, maxMs: 20 } });
-    clients.push(client);
+  await withMiniCluster(1, async (cluster, open) => {
+    const client = await open({ clientId: 'lost', backoff: { baseMs: 5, maxMs: 20 } });
     const workers = 16;
     let stop = false;
     const acknowledged = new Array<number>(workers).fill(0);

@@ -2,10 +2,8 @@
 // durable log, the lock state machine and the client listener, all on 127.0.0.1 port 0.
 import t from 'tap';
 import type { RaftlockClient } from '../../src/client/client.js';
-import { connect } from '../../src/client/client.js';
 import type { ConnectOptions } from '../../src/client/options.js';
-import type { ClusterHandle } from '../../src/embed/embed.js';
-import { startCluster } from '../../src/embed/embed.js';
+import { startClusterForTest } from './fixtures/cluster-for-test.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 
@@ -23,17 +21,9 @@ async function waiters(client: RaftlockClient, name: string): Promise<number> {
 }
 
 void t.test('client library against a real 3-node cluster', async (t) => {
-  const cluster: ClusterHandle = await startCluster({ nodes: 3 });
-  const clients: RaftlockClient[] = [];
-  const open = async (options: Partial<ConnectOptions> = {}): Promise<RaftlockClient> => {
-    const client = await connect({ ...cluster.connectOptions(), ...options });
-    clients.push(client);
-    return client;
-  };
-  t.teardown(async () => {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  });
+  const { cluster, connect } = await startClusterForTest(t, { nodes: 3 });
+  const open = (options: Partial<ConnectOptions> = {}): Promise<RaftlockClient> =>
+    connect({ ...cluster.connectOptions(), ...options });
   await cluster.waitForLeader();
 
   await t.test('lock, tryLock, withLock and fencing', async (t) => {

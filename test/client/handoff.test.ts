@@ -2,11 +2,10 @@
 // releasing caller's release goes out with the next caller's acquire as one `handoff` command.
 // Against the mini cluster (one real state machine, every command applied as its own entry).
 import t from 'tap';
-import { connect } from '../../src/client/client.js';
 import type { Lock } from '../../src/client/lock.js';
-import { MiniCluster } from './fixtures/mini-cluster.js';
+import { miniClusterForTest } from './fixtures/with-mini-cluster.js';
 
-const options = (cluster: MiniCluster) => ({ endpoints: cluster.endpoints, backoff: { baseMs: 5, maxMs: 20 } });
+const fastRetries = { backoff: { baseMs: 5, maxMs: 20 } };
 
 async function until(what: string, done: () => boolean): Promise<void> {
   const started = Date.now();
@@ -17,12 +16,8 @@ async function until(what: string, done: () => boolean): Promise<void> {
 }
 
 void t.test('callers of one client taking turns on a mutex: one entry per handoff, never two holders', async (t) => {
-  const cluster = await MiniCluster.start(1);
-  const client = await connect(options(cluster));
-  t.teardown(async () => {
-    client.abandon();
-    await cluster.close();
-  });
+  const { cluster, open } = await miniClusterForTest(t, 1);
+  const client = await open(fastRetries);
   const callers = 6;
   let holding = 0;
   const tokens: number[] = [];
@@ -55,14 +50,9 @@ void t.test('callers of one client taking turns on a mutex: one entry per handof
 });
 
 void t.test('a local handoff never overtakes another session queued earlier (FIFO across sessions)', async (t) => {
-  const cluster = await MiniCluster.start(1);
-  const a = await connect(options(cluster));
-  const b = await connect(options(cluster));
-  t.teardown(async () => {
-    a.abandon();
-    b.abandon();
-    await cluster.close();
-  });
+  const { cluster, open } = await miniClusterForTest(t, 1);
+  const a = await open(fastRetries);
+  const b = await open(fastRetries);
   const a1 = await a.lock('f');
   const order: string[] = [];
   const bLock = b.lock('f').then((lock) => {
@@ -93,12 +83,8 @@ void t.test('a local handoff never overtakes another session queued earlier (FIF
 void t.test(
   'a handoff whose answer is lost with the connection is applied once, and leaves no phantom hold',
   async (t) => {
-    const cluster = await MiniCluster.start(1);
-    const client = await connect(options(cluster));
-    t.teardown(async () => {
-      client.abandon();
-      await cluster.close();
-    });
+    const { cluster, open } = await miniClusterForTest(t, 1);
+    const client = await open(fastRetries);
     const first = await client.lock('d');
     const second = client.lock('d');
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -128,13 +114,9 @@ void t.test(
 void t.test(
   'against a node that refuses the handoff command, the release goes alone and the next caller asks as before',
   async (t) => {
-    const cluster = await MiniCluster.start(1);
+    const { cluster, open } = await miniClusterForTest(t, 1);
     cluster.unknownOps.add('handoff');
-    const client = await connect(options(cluster));
-    t.teardown(async () => {
-      client.abandon();
-      await cluster.close();
-    });
+    const client = await open(fastRetries);
     const first = await client.lock('o');
     const second = client.lock('o');
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -152,12 +134,8 @@ void t.test(
 void t.test(
   'a handoff whose outcome stays unknown: both callers are told, the release goes alone, and the name is not left held',
   async (t) => {
-    const cluster = await MiniCluster.start(1);
-    const client = await connect({ ...options(cluster), requestTimeoutMs: 600, attemptTimeoutMs: 150 });
-    t.teardown(async () => {
-      client.abandon();
-      await cluster.close();
-    });
+    const { cluster, open } = await miniClusterForTest(t, 1);
+    const client = await open({ ...fastRetries, requestTimeoutMs: 600, attemptTimeoutMs: 150 });
     const first = await client.lock('u');
     const second = client.lock('u');
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -6,21 +6,10 @@
 // every fenced write, so the first look after a pause already knows.
 import t from 'tap';
 import type { RaftlockClient } from '../../src/client/index.js';
-import { connect, RaftlockError } from '../../src/client/index.js';
+import { RaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/lock.js';
 import { FakeClock } from './fixtures/fake-clock.js';
-import { MiniCluster } from './fixtures/mini-cluster.js';
-
-async function withCluster(body: (cluster: MiniCluster, clients: RaftlockClient[]) => Promise<void>): Promise<void> {
-  const cluster = await MiniCluster.start(1);
-  const clients: RaftlockClient[] = [];
-  try {
-    await body(cluster, clients);
-  } finally {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  }
-}
+import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -58,10 +47,9 @@ function codeOf(fn: () => void): string | null {
 }
 
 void t.test('another client releasing the hold: the holder aborts before the waiter is granted', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
-    const b = await connect({ endpoints: cluster.endpoints, clientId: 'other' });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open({ clientId: 'holder' });
+    const b = await open({ clientId: 'other' });
     const lock = await a.lock('L');
     // The holder watches its own lock, so it sees the next grant on its own connection, in the
     // order the node wrote it (two clients read two sockets, and the kernel may hand one over
@@ -96,10 +84,9 @@ void t.test('another client releasing the hold: the holder aborts before the wai
 });
 
 void t.test('another client closing the session: the session is lost and its holds abort', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
-    const b = await connect({ endpoints: cluster.endpoints, clientId: 'other' });
-    clients.push(a, b);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open({ clientId: 'holder' });
+    const b = await open({ clientId: 'other' });
     const lock = await a.lock('L');
     const lost: string[] = [];
     a.on('sessionLost', ({ error }) => lost.push(error.message));
@@ -114,9 +101,8 @@ void t.test('another client closing the session: the session is lost and its hol
 });
 
 void t.test('a revoked push that overtakes the answer granting the hold still ends it', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder' });
-    clients.push(a);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open({ clientId: 'holder' });
     cluster.onApplied = (record) => {
       if (record.type !== 'acquire') return;
       cluster.onApplied = null;
@@ -143,9 +129,8 @@ void t.test('a revoked push that overtakes the answer granting the hold still en
 });
 
 void t.test('after a reconnection the client asks which holds it still has', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints, clientId: 'holder', backoff: { baseMs: 5, maxMs: 20 } });
-    clients.push(a);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open({ clientId: 'holder', backoff: { baseMs: 5, maxMs: 20 } });
     const gone = await a.lock('gone');
     const kept = await a.lock('kept');
     cluster.dropPushes = true;
@@ -166,17 +151,15 @@ void t.test('after a reconnection the client asks which holds it still has', asy
 void t.test(
   'a paused holder: the first look after the lease lapsed fails, and a fenced write is not sent',
   async (t) => {
-    await withCluster(async (cluster, clients) => {
+    await withMiniCluster(1, async (cluster, open) => {
       const clock = new FakeClock();
-      const a = await connect({
-        endpoints: cluster.endpoints,
+      const a = await open({
         clientId: 'paused',
         ttlMs: 1_000,
         keepAliveIntervalMs: 300,
         driftMax: 0.01,
         clock,
       });
-      clients.push(a);
       const lock: Lock = await a.lock('L');
       const signal = lock.signal;
       cluster.answerKeepAlives = false;
@@ -208,9 +191,8 @@ void t.test(
 );
 
 void t.test('check() on a released hold says NOT_HOLDER', async (t) => {
-  await withCluster(async (cluster, clients) => {
-    const a = await connect({ endpoints: cluster.endpoints });
-    clients.push(a);
+  await withMiniCluster(1, async (cluster, open) => {
+    const a = await open();
     const lock = await a.lock('L');
     t.equal(
       codeOf(() => lock.check()),

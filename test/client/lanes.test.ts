@@ -40,7 +40,15 @@ function harness(lanesMax: number) {
       pinTo,
     );
   };
-  return { lanes, inFlight, started, start };
+  /** Settles the in-flight send `which` picks, waits for its call, and lets the lanes start what waited. */
+  const finish = async (which: (f: InFlight) => boolean, call: Promise<LaneTicket>): Promise<void> => {
+    inFlight.find(which)?.settle(true);
+    await call;
+    await flush();
+  };
+  /** [call, lane] of each send started, from the `from`th on. */
+  const startedFrom = (from = 0): [number, string][] => started.slice(from).map((f) => [f.call, f.ticket.laneId]);
+  return { lanes, inFlight, started, start, finish, startedFrom };
 }
 
 void t.test('calls that wait for each other all use lane 0, the client id, with growing seqs', async (t) => {
@@ -59,7 +67,7 @@ void t.test('calls that wait for each other all use lane 0, the client id, with 
 });
 
 void t.test('concurrent calls take separate lanes up to the limit, then wait in call order', async (t) => {
-  const { lanes, inFlight, started, start } = harness(3);
+  const { lanes, inFlight, started, start, startedFrom } = harness(3);
   const calls = [start(), start(), start(), start(), start()];
   await flush();
   t.same(
@@ -73,7 +81,7 @@ void t.test('concurrent calls take separate lanes up to the limit, then wait in 
   await t.rejects(calls[1] as Promise<LaneTicket>, /lost/);
   await flush();
   t.same(
-    started.map((f) => [f.call, f.ticket.laneId]),
+    startedFrom(),
     [
       [0, 'c'],
       [1, 'c#1'],
@@ -95,7 +103,7 @@ void t.test('concurrent calls take separate lanes up to the limit, then wait in 
 });
 
 void t.test('a pinned call waits for its own lane, and goes before calls waiting for any lane', async (t) => {
-  const { inFlight, started, start } = harness(2);
+  const { inFlight, started, start, finish, startedFrom } = harness(2);
   const first = start();
   const second = start();
   await flush();
@@ -104,25 +112,15 @@ void t.test('a pinned call waits for its own lane, and goes before calls waiting
   const anyLane = start();
   await flush();
   t.equal(started.length, 2, 'all three wait: both lanes are busy and no third may open');
-  inFlight.find((f) => f.ticket.laneId === 'c#1')?.settle(true);
-  await second;
-  await flush();
+  await finish((f) => f.ticket.laneId === 'c#1', second);
   t.same(
-    started.slice(2).map((f) => [f.call, f.ticket.laneId]),
+    startedFrom(2),
     [[3, 'c#1']],
     'c#1 freed: the call pinned to it went first; the one pinned to c and the one for any lane wait',
   );
-  inFlight.find((f) => f.call === 0)?.settle(true);
-  await first;
-  await flush();
-  t.same(
-    started.slice(3).map((f) => [f.call, f.ticket.laneId]),
-    [[2, 'c']],
-    'c freed: the call pinned to it went before the earlier-queued call for any lane',
-  );
-  inFlight.find((f) => f.call === 3)?.settle(true);
-  await pinnedToC1;
-  await flush();
+  await finish((f) => f.call === 0, first);
+  t.same(startedFrom(3), [[2, 'c']], 'c freed: the call pinned to it went before the earlier-queued call for any lane');
+  await finish((f) => f.call === 3, pinnedToC1);
   t.same(started.at(-1)?.call, 4, 'the call for any lane got the next lane freed');
   for (const f of [...inFlight]) f.settle(true);
   await Promise.all([pinnedToC, anyLane]);

@@ -8,30 +8,13 @@ import { connect } from '../../src/client/client.js';
 import type { RaftlockClient } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import type { ConnectOptions } from '../../src/client/options.js';
-import { startCluster } from '../../src/embed/embed.js';
-
-async function refusal(call: Promise<unknown>): Promise<RaftlockError> {
-  try {
-    await call;
-  } catch (error: unknown) {
-    if (error instanceof RaftlockError) return error;
-    throw error;
-  }
-  throw new Error('the call succeeded');
-}
+import { startClusterForTest } from './fixtures/cluster-for-test.js';
+import { refusal } from './fixtures/refusal.js';
 
 void t.test('a secure cluster: authentication, users and roles, rights per prefix, revocation', async (t) => {
-  const cluster = await startCluster({ nodes: 3 });
-  const clients: RaftlockClient[] = [];
-  const open = async (options: ConnectOptions): Promise<RaftlockClient> => {
-    const client = await connect({ requestTimeoutMs: 10_000, ...options });
-    clients.push(client);
-    return client;
-  };
-  t.teardown(async () => {
-    for (const client of clients) client.abandon();
-    await cluster.close();
-  });
+  const { cluster, connect: connectForTest } = await startClusterForTest(t, { nodes: 3 });
+  const open = (options: ConnectOptions): Promise<RaftlockClient> =>
+    connectForTest({ requestTimeoutMs: 10_000, ...options });
   await cluster.waitForLeader();
   const root = await open(cluster.connectOptions());
   const alicePassword = { user: 'alice', password: 'correct horse' };

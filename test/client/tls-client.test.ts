@@ -8,7 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RaftlockClient } from '../../src/client/client.js';
 import { clientSecurity, defaultPkiDir, readClientPki } from '../../src/client/client-pki.js';
-import { RaftlockError } from '../../src/client/errors.js';
 import type { ConnectOptions } from '../../src/client/options.js';
 import { createThrowawayPki } from '../../src/security/pki.js';
 import type { TlsPem } from '../../src/security/tls-material.js';
@@ -16,6 +15,7 @@ import { TlsMaterial } from '../../src/security/tls-material.js';
 import type { HelloAnswer, SeenHello } from './fixtures/scripted-node.js';
 import { ScriptedNode } from './fixtures/scripted-node.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
+import { refusal } from './fixtures/refusal.js';
 
 const pki = await createThrowawayPki(['n1', 'n2'], ['root', 'alice']);
 const other = await createThrowawayPki(['n1'], ['root']);
@@ -34,16 +34,6 @@ const welcomeAs = (principal: string | null, token?: string): HelloAnswer => ({
 function clientOf(node: ScriptedNode, extra: Partial<ConnectOptions>): RaftlockClient {
   const backoff = { baseMs: 5, maxMs: 20 };
   return new RaftlockClient({ endpoints: [node.address], requestTimeoutMs: 3_000, backoff, ...extra });
-}
-
-async function refusal(call: Promise<unknown>): Promise<RaftlockError> {
-  try {
-    await call;
-  } catch (error: unknown) {
-    if (error instanceof RaftlockError) return error;
-    throw error;
-  }
-  throw new Error('the call succeeded');
 }
 
 t.test('connect() options: TLS and credentials given, from the PKI directory, or plaintext', async (t) => {

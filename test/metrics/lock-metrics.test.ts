@@ -10,6 +10,7 @@ import type { SessionId } from '../../src/statemachine/ids.js';
 import type { LockKind } from '../../src/statemachine/results.js';
 import type { LockState } from '../../src/statemachine/state.js';
 import { Driver } from '../statemachine/fixtures/driver.js';
+import { acquire, release } from '../statemachine/fixtures/ops.js';
 import { parsePrometheusText, valueOf } from './fixtures/prom-text.js';
 
 /** Holds by kind as a full scan of the state counts them. */
@@ -61,15 +62,6 @@ class Metered {
       t.fail(`holds ${JSON.stringify(tracked)} differ from the state's ${JSON.stringify(scan)} at ${this.d.index}`);
   }
 }
-
-const acquire = (session: SessionId, name: string, waitMs = 0): Operation => ({
-  type: 'acquire',
-  session,
-  name,
-  waitMs,
-  lockDelayMs: 0,
-});
-const release = (session: SessionId, name: string): Operation => ({ type: 'release', session, name });
 
 void t.test('mutex hand-off: grants, queued, hand-off wait and hold time in log time', async (t) => {
   const m = new Metered();

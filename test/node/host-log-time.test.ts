@@ -11,6 +11,7 @@ import { decodeEnvelope, encodeEnvelope } from '../../src/node/envelope.js';
 import type { LogTimeEvent } from '../../src/node/log-time.js';
 import { checkLogTimeJumps, defaultLogTimeJumpMaxMs, describeLogTimeEvent, LogTime } from '../../src/node/log-time.js';
 import { commandEntry, readyOf } from './fixtures/fake-core.js';
+import { logTimeOps, playLogTimeOps } from './fixtures/log-time-ops.js';
 import { makeHost } from './fixtures/make-host.js';
 
 const n1 = nodeId('n1');
@@ -53,38 +54,19 @@ function followerAt5000(): ReturnType<typeof makeHost> {
 
 t.test('LogTime: every stamp is monotonic and at most jumpMaxMs beyond the highest before it', async () => {
   fc.assert(
-    fc.property(
-      fc.integer({ min: 1, max: 5000 }),
-      fc.array(
-        fc.oneof(
-          fc.record({ op: fc.constant('observe' as const), v: fc.nat({ max: 100_000 }) }),
-          fc.record({ op: fc.constant('lead' as const), v: fc.nat({ max: 1000 }) }),
-          fc.record({ op: fc.constant('stamp' as const), v: fc.nat({ max: 20_000 }) }),
-          fc.record({ op: fc.constant('down' as const), v: fc.constant(0) }),
-        ),
-        { maxLength: 60 },
-      ),
-      (jumpMaxMs, ops) => {
-        const lt = new LogTime(0, jumpMaxMs);
-        let now = 0;
-        let last = 0;
-        for (const { op, v } of ops) {
-          now += op === 'observe' || op === 'down' ? 0 : v;
-          if (op === 'observe') lt.observe(v);
-          else if (op === 'lead') lt.becomeLeader(now);
-          else if (op === 'down') lt.stepDown();
-          else if (lt.isLeading) {
-            const before = lt.highestMs;
-            const s = lt.stamp(now);
-            if (s.logTimeMs < last || s.logTimeMs < before) return false;
-            if (s.logTimeMs - before > jumpMaxMs) return false;
-            if (s.previousMs !== before || s.wantedMs < s.logTimeMs) return false;
-            last = s.logTimeMs;
-          }
-        }
+    fc.property(fc.integer({ min: 1, max: 5000 }), logTimeOps(20_000), (jumpMaxMs, ops) => {
+      const lt = new LogTime(0, jumpMaxMs);
+      let last = 0;
+      return playLogTimeOps(lt, ops, (now) => {
+        const before = lt.highestMs;
+        const s = lt.stamp(now);
+        if (s.logTimeMs < last || s.logTimeMs < before) return false;
+        if (s.logTimeMs - before > jumpMaxMs) return false;
+        if (s.previousMs !== before || s.wantedMs < s.logTimeMs) return false;
+        last = s.logTimeMs;
         return true;
-      },
-    ),
+      });
+    }),
   );
 });
 

@@ -21,6 +21,26 @@ function makeHost(snapshotEntries = 0, snapshotMode: 'inline' | 'deferred' = 'in
 const hard = (term: number, commit: number) => ({ term: term as Term, vote: n1, commit: commit as LogIndex });
 const entry = (index: number, stamp: number) => commandEntry(index, 1, encodeEnvelope(stamp, new Uint8Array([index])));
 
+type Host = ReturnType<typeof makeHost>['host'];
+type Core = ReturnType<typeof makeHost>['core'];
+
+/** Entries 1 and 2 written and made durable, none committed yet. */
+function writeOneAndTwo(host: Host, core: Core): void {
+  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
+  host.persisted(host.drain().writes[0]?.seq ?? -1);
+}
+
+/**
+ * Entries 1-2 commit in a Ready that also writes entry 3: they apply early, before the core has
+ * advanced past them. The drain's output, whose write (entry 3) is not yet durable.
+ */
+function commitOneAndTwoWritingThree(host: Host, core: Core): ReturnType<Host['drain']> {
+  core.readies.push(
+    readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }),
+  );
+  return host.drain();
+}
+
 t.test('committed entries made durable by an earlier write apply without waiting for the current one', async (t) => {
   const { host, core, machine } = makeHost();
   core.role = 'leader';
@@ -59,8 +79,7 @@ t.test('committed entries made durable by an earlier write apply without waiting
 
 t.test('a Ready whose write replaces a suffix applies nothing from that suffix early', async (t) => {
   const { host, core, machine } = makeHost();
-  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
-  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  writeOneAndTwo(host, core);
   // A new leader overwrites index 2 and commits through it in the same Ready.
   const replaced = commandEntry(2, 2, encodeEnvelope(3, new Uint8Array([22])));
   core.readies.push(
@@ -111,8 +130,7 @@ t.test('a commit-only Ready costs no write; the commit index rides with the next
 
 t.test('a snapshot write carries the unsaved commit index, so the stored commit covers the snapshot', async (t) => {
   const { host, core } = makeHost(2);
-  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
-  host.persisted(host.drain().writes[0]?.seq ?? -1);
+  writeOneAndTwo(host, core);
   core.readies.push(readyOf({ hardState: hard(1, 2), committed: [entry(1, 1), entry(2, 2)] }));
   const out = host.drain();
   t.equal(out.writes.length, 1, 'only the snapshot write');
@@ -122,14 +140,9 @@ t.test('a snapshot write carries the unsaved commit index, so the stored commit 
 
 t.test('a deferred snapshot of early-applied entries compacts only once the core has advanced past them', async (t) => {
   const { host, core } = makeHost(2, 'deferred');
-  core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
-  host.persisted(host.drain().writes[0]?.seq ?? -1);
-  // Entries 1-2 commit in a Ready that also writes entry 3: they apply early, and the snapshot
-  // policy asks for index 2 while the core has not advanced past them yet.
-  core.readies.push(
-    readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }),
-  );
-  const out = host.drain();
+  writeOneAndTwo(host, core);
+  // The snapshot policy asks for index 2 while the core has not advanced past 1-2 yet.
+  const out = commitOneAndTwoWritingThree(host, core);
   t.same(out.snapshotRequests, [{ index: 2 }], 'the request covers the early-applied entries');
   t.equal(core.applied, 0, 'the core has not advanced them');
   t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true, 'the completion is accepted');
@@ -148,12 +161,8 @@ t.test(
   'an on-demand snapshot asked for while another waits for the core is requested after it is written',
   async (t) => {
     const { host, core } = makeHost(0, 'deferred');
-    core.readies.push(readyOf({ hardState: hard(1, 0), entries: [entry(1, 1), entry(2, 2)], mustSync: true }));
-    host.persisted(host.drain().writes[0]?.seq ?? -1);
-    core.readies.push(
-      readyOf({ hardState: hard(1, 2), entries: [entry(3, 3)], committed: [entry(1, 1), entry(2, 2)], mustSync: true }),
-    );
-    const out = host.drain();
+    writeOneAndTwo(host, core);
+    const out = commitOneAndTwoWritingThree(host, core);
     t.equal(host.snapshotNow(), 2, 'the operator asks once 1-2 applied early');
     t.same(host.drain().snapshotRequests, [{ index: 2 }]);
     t.equal(host.snapshotTaken(2 as LogIndex, new HashMachine().snapshot()), true);

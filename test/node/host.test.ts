@@ -15,6 +15,7 @@ import { LogTime } from '../../src/node/log-time.js';
 import { HashMachine, type HashResult } from '../../src/sim/hash-machine.js';
 import { createRng } from '../../src/util/rng.js';
 import { FakeCore, commandEntry, readyOf } from './fixtures/fake-core.js';
+import { logTimeOps, playLogTimeOps } from './fixtures/log-time-ops.js';
 import { makeHost } from './fixtures/make-host.js';
 
 const n1 = nodeId('n1');
@@ -199,34 +200,16 @@ t.test('log time continues from the log across leaders and never goes back', asy
 
 t.test('LogTime: stamps are monotonic whatever the clock and the log say', async () => {
   fc.assert(
-    fc.property(
-      fc.array(
-        fc.oneof(
-          fc.record({ op: fc.constant('observe' as const), v: fc.nat({ max: 100_000 }) }),
-          fc.record({ op: fc.constant('lead' as const), v: fc.nat({ max: 1000 }) }),
-          fc.record({ op: fc.constant('stamp' as const), v: fc.nat({ max: 1000 }) }),
-          fc.record({ op: fc.constant('down' as const), v: fc.constant(0) }),
-        ),
-        { maxLength: 60 },
-      ),
-      (ops) => {
-        const lt = new LogTime();
-        let now = 0;
-        let last = 0;
-        for (const { op, v } of ops) {
-          now += op === 'observe' || op === 'down' ? 0 : v;
-          if (op === 'observe') lt.observe(v);
-          else if (op === 'lead') lt.becomeLeader(now);
-          else if (op === 'down') lt.stepDown();
-          else if (lt.isLeading) {
-            const s = lt.stamp(now).logTimeMs;
-            if (s < last || s < lt.highestMs - 0) return false;
-            last = s;
-          }
-        }
+    fc.property(logTimeOps(1000), (ops) => {
+      const lt = new LogTime();
+      let last = 0;
+      return playLogTimeOps(lt, ops, (now) => {
+        const s = lt.stamp(now).logTimeMs;
+        if (s < last || s < lt.highestMs - 0) return false;
+        last = s;
         return true;
-      },
-    ),
+      });
+    }),
   );
 });
 

@@ -52,7 +52,17 @@ function harness(timeoutMs = 1000, retryDelayMs = 50) {
     if (s === undefined) throw new Error('nothing submitted');
     return s.ticket;
   };
-  return { world, router, lastSubmitted };
+  /** Admits a request that the local core then refuses with NOT_LEADER naming `leader`. */
+  const refusedLocally = (
+    name: string,
+    leader: NodeId | null,
+    { options = forward, atMs = 0 }: { options?: RouteOptions; atMs?: number } = {},
+  ): RouteTicket => {
+    const ticket = router.admit({ name, open: true }, options, 0);
+    router.localAnswered(ticket, notLeader(leader), atMs);
+    return ticket;
+  };
+  return { world, router, lastSubmitted, refusedLocally };
 }
 
 t.test('the local core answers: that is the answer, an outcome', async (t) => {
@@ -65,10 +75,9 @@ t.test('the local core answers: that is the answer, an outcome', async (t) => {
 });
 
 t.test('a follower forwards to the known leader and relays its answer', async (t) => {
-  const { world, router } = harness();
+  const { world, router, refusedLocally } = harness();
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 1);
+  const ticket = refusedLocally('a', n2, { atMs: 1 });
   t.same(world.forwards, [{ ticket, leader: n2, name: 'a' }]);
   t.same(world.answers, [], 'not answered while forwarded');
   router.forwardAnswered(ticket, ok, 3);
@@ -78,12 +87,10 @@ t.test('a follower forwards to the known leader and relays its answer', async (t
 });
 
 t.test('the core hint wins over the status leader; no hint falls back to it', async (t) => {
-  const { world, router } = harness();
+  const { world, refusedLocally } = harness();
   world.leader = n3;
-  const a = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(a, notLeader(n2), 0);
-  const b = router.admit({ name: 'b', open: true }, forward, 0);
-  router.localAnswered(b, notLeader(null), 0);
+  refusedLocally('a', n2);
+  refusedLocally('b', null);
   t.same(
     world.forwards.map((f) => [f.name, f.leader]),
     [
@@ -94,9 +101,8 @@ t.test('the core hint wins over the status leader; no hint falls back to it', as
 });
 
 t.test('with no leader the request is parked and submitted again once one is known', async (t) => {
-  const { world, router } = harness();
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(null), 0);
+  const { world, router, refusedLocally } = harness();
+  const ticket = refusedLocally('a', null);
   router.tick(100);
   t.equal(world.submitted.length, 1, 'still parked while there is no leader');
   world.leader = n1;
@@ -108,22 +114,18 @@ t.test('with no leader the request is parked and submitted again once one is kno
 });
 
 t.test('a leader this node cannot reach, or itself, parks the request too; so does a read', async (t) => {
-  const { world, router } = harness();
-  const self = router.admit({ name: 'self', open: true }, forward, 0);
-  router.localAnswered(self, notLeader(n1), 0);
-  const unknown = router.admit({ name: 'unknown', open: true }, forward, 0);
-  router.localAnswered(unknown, notLeader(nodeId('n9')), 0);
-  const read = router.admit({ name: 'read', open: true }, { redirect: false, localOnly: true }, 0);
-  router.localAnswered(read, notLeader(n2), 0);
+  const { world, router, refusedLocally } = harness();
+  refusedLocally('self', n1);
+  refusedLocally('unknown', nodeId('n9'));
+  refusedLocally('read', n2, { options: { redirect: false, localOnly: true } });
   t.same(world.forwards, [], 'nothing forwarded');
   t.equal(router.stats.parked, 3);
   t.equal(router.pending, 3);
 });
 
 t.test('a redirect client is answered NOT_LEADER with the leader and its client address', async (t) => {
-  const { world, router } = harness();
-  const ticket = router.admit({ name: 'a', open: true }, { redirect: true, localOnly: false }, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const { world, refusedLocally } = harness();
+  refusedLocally('a', n2, { options: { redirect: true, localOnly: false } });
   t.same(world.forwards, []);
   t.same(world.answers, [
     {
@@ -132,17 +134,15 @@ t.test('a redirect client is answered NOT_LEADER with the leader and its client 
       source: 'refusal',
     },
   ]);
-  const none = router.admit({ name: 'b', open: true }, { redirect: true, localOnly: false }, 0);
-  router.localAnswered(none, notLeader(null), 0);
+  refusedLocally('b', null, { options: { redirect: true, localOnly: false } });
   const answer = world.answers[1]?.result;
   const noLeader = { code: 'NOT_LEADER', message: 'node n1 is not the leader', leader: null, leaderClient: null };
   t.same(answer, noLeader, 'no leader: no address');
 });
 
 t.test('a parked request past its deadline: UNAVAILABLE once, not resubmitted by a late leader', async (t) => {
-  const { world, router } = harness(1000);
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(null), 10);
+  const { world, router, refusedLocally } = harness(1000);
+  refusedLocally('a', null, { atMs: 10 });
   router.tick(999);
   t.same(world.answers, [], 'waits until the deadline');
   router.tick(1000);
@@ -158,10 +158,9 @@ t.test('a parked request past its deadline: UNAVAILABLE once, not resubmitted by
 });
 
 t.test('a forwarded request the leader never answers is answered UNAVAILABLE at its deadline', async (t) => {
-  const { world, router } = harness(1000);
+  const { world, router, refusedLocally } = harness(1000);
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const ticket = refusedLocally('a', n2);
   router.tick(999);
   t.same(world.answers, []);
   router.tick(1000);
@@ -172,10 +171,9 @@ t.test('a forwarded request the leader never answers is answered UNAVAILABLE at 
 });
 
 t.test('the leader changes mid-forward: the request is retried after the delay, through the new leader', async (t) => {
-  const { world, router, lastSubmitted } = harness(1000, 50);
+  const { world, router, lastSubmitted, refusedLocally } = harness(1000, 50);
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const ticket = refusedLocally('a', n2);
   world.leader = n3;
   router.forwardAnswered(ticket, notLeader(n3), 100);
   t.same(world.answers, [], 'not answered: retried');
@@ -194,10 +192,9 @@ t.test('the leader changes mid-forward: the request is retried after the delay, 
 });
 
 t.test('an unreachable leader (UNAVAILABLE) is retried too, until the deadline leaves no room', async (t) => {
-  const { world, router } = harness(1000, 50);
+  const { world, router, refusedLocally } = harness(1000, 50);
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const ticket = refusedLocally('a', n2);
   router.forwardAnswered(ticket, { code: 'UNAVAILABLE', message: 'leader n2 is unreachable' }, 940);
   t.same(world.answers, [], '940 + 50 < 1000: retried');
   router.tick(990);
@@ -209,20 +206,18 @@ t.test('an unreachable leader (UNAVAILABLE) is retried too, until the deadline l
 });
 
 t.test('a NOT_LEADER from the leader with no room left becomes UNAVAILABLE (no stable leader)', async (t) => {
-  const { world, router } = harness(100, 50);
+  const { world, router, refusedLocally } = harness(100, 50);
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const ticket = refusedLocally('a', n2);
   router.forwardAnswered(ticket, notLeader(n3), 60);
   const unsettled = { code: 'UNAVAILABLE', message: 'no stable leader in time; retry' };
   t.same(world.answers, [{ name: 'a', result: unsettled, source: 'outcome' }]);
 });
 
 t.test('a stopped node answers a failed forward instead of retrying it', async (t) => {
-  const { world, router } = harness();
+  const { world, router, refusedLocally } = harness();
   world.leader = n2;
-  const ticket = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(ticket, notLeader(n2), 0);
+  const ticket = refusedLocally('a', n2);
   world.stopped = true;
   router.forwardAnswered(ticket, { code: 'UNAVAILABLE', message: 'this node is shutting down' }, 1);
   const stopping = { code: 'UNAVAILABLE', message: 'this node is shutting down' };
@@ -230,9 +225,8 @@ t.test('a stopped node answers a failed forward instead of retrying it', async (
 });
 
 t.test('stop answers every parked request; abort answers one wherever it is', async (t) => {
-  const { world, router } = harness();
-  const a = router.admit({ name: 'a', open: true }, forward, 0);
-  router.localAnswered(a, notLeader(null), 0);
+  const { world, router, refusedLocally } = harness();
+  refusedLocally('a', null);
   const b = router.admit({ name: 'b', open: true }, forward, 0);
   router.abort(b, { code: 'UNAVAILABLE', message: 'write failed' });
   router.abort(b, { code: 'UNAVAILABLE', message: 'write failed' });
@@ -243,8 +237,7 @@ t.test('stop answers every parked request; abort answers one wherever it is', as
   ]);
   router.tick(10_000);
   t.equal(world.answers.length, 2, 'nothing answered twice');
-  const c = router.admit({ name: 'c', open: true }, forward, 0);
-  router.localAnswered(c, notLeader(null), 0);
+  const c = refusedLocally('c', null);
   router.abort(c, { code: 'UNAVAILABLE', message: 'write failed' });
   world.leader = n1;
   router.tick(20_000);
@@ -273,13 +266,12 @@ t.test('a request whose client went away is dropped unanswered, not submitted or
 });
 
 t.test('a core answer for a request the router is not holding at the core is a broken contract', async (t) => {
-  const { world, router } = harness();
+  const { world, router, refusedLocally } = harness();
   world.leader = n2;
   const ticket = router.admit({ name: 'a', open: true }, forward, 0);
   router.localAnswered(ticket, ok, 0);
   t.throws(() => router.localAnswered(ticket, ok, 0), /not open in the router/, 'answered twice by the core');
-  const forwarded = router.admit({ name: 'b', open: true }, forward, 0);
-  router.localAnswered(forwarded, notLeader(n2), 0);
+  const forwarded = refusedLocally('b', n2);
   t.throws(() => router.localAnswered(forwarded, ok, 0), /answered by the core while forwarded/);
   t.equal(world.answers.length, 1);
 });

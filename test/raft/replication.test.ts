@@ -321,9 +321,7 @@ t.test('uncommittedBytesMax: proposals are dropped while too many bytes are unco
 t.test('crash and restart: term, vote, log and commit come back from disk; committed entries re-apply', async (t) => {
   const c = new Cluster(ids(3), { seed: 31 });
   c.elect(n1);
-  for (let i = 0; i < 5; i++) c.propose(n1, `r${i}`);
-  c.stabilize();
-  c.tickAll(1);
+  c.commitCommands(n1, 'r', 5);
   const before = new Map(c.ids.map((id) => [id, c.status(id)] as const));
   for (const id of c.ids) c.crash(id);
   for (const id of c.ids) c.restart(id);

@@ -60,9 +60,7 @@ for (const { name, compacted, staleAnswer, handover } of readdCases) {
   t.test(`a removed node wiped and re-added under its id catches up ${name} (§4.1, §5.3)`, async (t) => {
     const c = new Cluster(ids(5), { seed: 11 });
     c.elect(n1);
-    for (let i = 0; i < 40; i++) c.propose(n1, `a${i}`);
-    c.stabilize();
-    c.tickAll(1);
+    c.commitCommands(n1, 'a', 40);
     const oldAnswer = c.delivered.findLast((m) => m.type === 'AppendEntriesResponse' && m.from === n4 && m.accepted);
     // n4's disk is found corrupt: it is down and removed. The removal commits without it, so the
     // leader still tracks its old progress when the wiped node comes back under the same id.
@@ -165,13 +163,9 @@ for (const lc of lossCases) {
   t.test(`a follower that lost acknowledged entries is repaired by ${lc.name}, without a message storm`, async (t) => {
     const c = new Cluster(ids(lc.nodes), { seed: 5, config: lc.config });
     c.elect(n1);
-    for (let i = 0; i < 10; i++) c.propose(n1, `old${i}`);
-    c.stabilize();
-    c.tickAll(1);
+    c.commitCommands(n1, 'old', 10);
     const older = c.saveDisk(n3);
-    for (let i = 0; i < 20; i++) c.propose(n1, `new${i}`);
-    c.stabilize();
-    c.tickAll(1);
+    c.commitCommands(n1, 'new', 20);
     c.node(n1).propose(bytes('calm'));
     const calm = tickCounting(c);
     const acked = progressOf(c, n1, n3)?.match ?? 0;
@@ -208,9 +202,7 @@ t.test('a rejection at the match index resets that peer to probing from its hint
   // the old match (it counted toward commit and bounds the probe) and probe where the hint points.
   const c = new Cluster(ids(3), { seed: 3 });
   c.elect(n1);
-  for (let i = 0; i < 8; i++) c.propose(n1, `x${i}`);
-  c.stabilize();
-  c.tickAll(1);
+  c.commitCommands(n1, 'x', 8);
   const pr = progressOf(c, n1, n2)!;
   const { term } = c.status(n1);
   c.node(n1).reportUnreachable(n2);
@@ -271,9 +263,7 @@ t.test('a new leader starts every peer from fresh progress', async (t) => {
   // Raft §5.3: a new leader initialises nextIndex after its last entry and knows no match.
   const c = new Cluster(ids(5), { seed: 2 });
   c.elect(n1);
-  for (let i = 0; i < 5; i++) c.propose(n1, `y${i}`);
-  c.stabilize();
-  c.tickAll(1);
+  c.commitCommands(n1, 'y', 5);
   c.crash(n1);
   c.tickAll(40);
   const leader = c.leader()!;

@@ -37,62 +37,19 @@ t.test('committedIndex is the highest index on a majority of voters', async (t) 
 });
 
 t.test('voteResult: won with a majority, lost when a majority is out of reach', async (t) => {
-  const votes = (entries: [NodeId, boolean][]) => new Map(entries);
-  t.equal(
-    voteResult(
-      [a, b, c],
-      votes([
-        [a, true],
-        [b, true],
-      ]),
-    ),
-    'won',
-  );
-  t.equal(
-    voteResult(
-      [a, b, c],
-      votes([
-        [a, true],
-        [b, false],
-      ]),
-    ),
-    'pending',
-  );
-  t.equal(
-    voteResult(
-      [a, b, c],
-      votes([
-        [a, true],
-        [b, false],
-        [c, false],
-      ]),
-    ),
-    'lost',
-  );
-  t.equal(
-    voteResult(
-      [a, b, c, d],
-      votes([
-        [a, true],
-        [b, true],
-      ]),
-    ),
-    'pending',
-    'half is not a majority',
-  );
-  t.equal(voteResult([a], votes([[a, true]])), 'won');
-  t.equal(
-    voteResult(
-      [a, b, c],
-      votes([
-        [d, true],
-        [e, true],
-        [a, true],
-      ]),
-    ),
-    'pending',
-    'non-voters do not count',
-  );
+  // Each case's votes, granted ones first, as the Map voteResult reads.
+  const cases: { voters: NodeId[]; granted: NodeId[]; refused: NodeId[]; result: string; why?: string }[] = [
+    { voters: [a, b, c], granted: [a, b], refused: [], result: 'won' },
+    { voters: [a, b, c], granted: [a], refused: [b], result: 'pending' },
+    { voters: [a, b, c], granted: [a], refused: [b, c], result: 'lost' },
+    { voters: [a, b, c, d], granted: [a, b], refused: [], result: 'pending', why: 'half is not a majority' },
+    { voters: [a], granted: [a], refused: [], result: 'won' },
+    { voters: [a, b, c], granted: [d, e, a], refused: [], result: 'pending', why: 'non-voters do not count' },
+  ];
+  for (const { voters, granted, refused, result, why } of cases) {
+    const votes = new Map([...granted.map((id) => [id, true] as const), ...refused.map((id) => [id, false] as const)]);
+    t.equal(voteResult(voters, votes), result, ...(why === undefined ? [] : [why]));
+  }
   t.ok(hasQuorum([a, b, c], new Set([a, c])));
   t.notOk(hasQuorum([a, b, c, d], new Set([a, c, e])));
 });

@@ -37,22 +37,16 @@ import {
   sessionOwner,
   whoami,
 } from '../../src/statemachine/queries.js';
-import type { Notification } from '../../src/statemachine/results.js';
 import type { LogIndex, Term } from '../../src/raft/types.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
+import { assertHolderToldFirst, releaseAnothersHold } from './fixtures/release-by-another.js';
+import { Replicas } from './fixtures/replicas.js';
+import { acquire, kinds, release } from './fixtures/ops.js';
 
 const packr = new Packr({ useRecords: false });
 const config = defaultLockMachineConfig;
 const hash = (tag: string): string => `scrypt$16384$8$1$c2FsdA==$${tag}`;
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-function acquire(session: SessionId, name: string, waitMs = 0): Operation {
-  return { type: 'acquire', session, name, waitMs, lockDelayMs: 0 };
-}
-
-function release(session: SessionId, name: string): Operation {
-  return { type: 'release', session, name };
-}
 
 function put(session: SessionId, key: string, fence: { lock: string; token: number } | null = null): Operation {
   return { type: 'put', session, key, value: bytes('v'), ifVersion: null, ephemeral: false, fence };
@@ -74,10 +68,6 @@ function withUsers(grants: Readonly<Record<string, readonly Permission[]>> = {})
 
 function ok(result: { readonly code: string }): void {
   if (result.code !== 'OK') throw new Error(`expected OK, got ${JSON.stringify(result)}`);
-}
-
-function kinds(notifications: readonly Notification[]): string[] {
-  return notifications.map((n) => (n.kind === 'event' ? `event:${n.event.type}` : n.kind));
 }
 
 // ---- wire forms ----
@@ -110,49 +100,31 @@ const adminArb: fc.Arbitrary<AdminCommand> = fc.oneof(
   fc.record({ type: fc.constant('roleRevoke' as const), role: nameArb, prefix: prefixArb }),
 );
 
+// The fields every operation on a session's named lock carries, and those of the ones that may wait.
+const onLock = { session: sessionArb, name: textArb };
+const mayWait = { waitMs: smallInt, lockDelayMs: smallInt };
+
 const opArb: fc.Arbitrary<Operation> = fc.oneof(
   fc.record({ type: fc.constant('openSession' as const), ttlMs: fc.integer({ min: 1_000, max: 86_400_000 }) }),
   fc.record({ type: fc.constant('keepAlive' as const), session: sessionArb }),
   fc.record({ type: fc.constant('closeSession' as const), session: sessionArb }),
-  fc.record({
-    type: fc.constant('acquire' as const),
-    session: sessionArb,
-    name: textArb,
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
-  }),
+  fc.record({ type: fc.constant('acquire' as const), ...onLock, ...mayWait }),
   fc.record({
     type: fc.constant('acquireSemaphore' as const),
-    session: sessionArb,
-    name: textArb,
+    ...onLock,
     permits: fc.integer({ min: 1, max: 9 }),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
+    ...mayWait,
   }),
   fc.record({
     type: fc.constant('acquireRw' as const),
-    session: sessionArb,
-    name: textArb,
+    ...onLock,
     mode: fc.constantFrom('read' as const, 'write' as const),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
+    ...mayWait,
   }),
-  fc.record({ type: fc.constant('release' as const), session: sessionArb, name: textArb }),
-  fc.record({
-    type: fc.constant('campaign' as const),
-    session: sessionArb,
-    name: textArb,
-    value: fc.uint8Array({ maxLength: 8 }),
-    waitMs: smallInt,
-    lockDelayMs: smallInt,
-  }),
-  fc.record({ type: fc.constant('resign' as const), session: sessionArb, name: textArb }),
-  fc.record({
-    type: fc.constant('proclaim' as const),
-    session: sessionArb,
-    name: textArb,
-    value: fc.uint8Array({ maxLength: 8 }),
-  }),
+  fc.record({ type: fc.constant('release' as const), ...onLock }),
+  fc.record({ type: fc.constant('campaign' as const), ...onLock, value: fc.uint8Array({ maxLength: 8 }), ...mayWait }),
+  fc.record({ type: fc.constant('resign' as const), ...onLock }),
+  fc.record({ type: fc.constant('proclaim' as const), ...onLock, value: fc.uint8Array({ maxLength: 8 }) }),
   fc.record({
     type: fc.constant('put' as const),
     session: sessionArb,
@@ -453,22 +425,16 @@ t.test(
 
     t.test('an admin releases another owner’s hold: revoked is pushed before the next grant', async (t) => {
       const d = withUsers({ alice: [{ prefix: '', rights: ['lock'] }], bob: [{ prefix: '', rights: ['lock'] }] });
-      const a = d.openAs('alice', 'a');
-      const b = d.openAs('bob', 'b');
-      const tokenL = tokenOf(d.opAs('alice', 'a', acquire(a, 'L')).result);
-      t.match(d.opAs('bob', 'b', acquire(b, 'L', 5_000)).result, { code: 'OK', value: { kind: 'queued' } });
-      const out = d.opAs('carol', 'c', release(a, 'L'));
-      t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
-      t.same(kinds(out.notifications), ['revoked', 'event:release', 'event:grant', 'granted']);
-      t.same(out.notifications[0], {
-        kind: 'revoked',
-        session: a,
-        clientId: 'a',
-        name: 'L',
-        token: tokenL,
-        by: 'carol',
-        reason: 'released',
+      const released = releaseAnothersHold(d, {
+        holder: 'alice',
+        waiter: 'bob',
+        releaser: 'carol',
+        releaserClient: 'c',
       });
+      const { b, waiting, out } = released;
+      t.match(waiting, { code: 'OK', value: { kind: 'queued' } });
+      t.same(out.result, { code: 'OK', value: { kind: 'released', name: 'L' } });
+      assertHolderToldFirst(t, released);
       t.ok(d.state.locks.get('L')?.holders.has(b), 'bob was granted');
       // Breaking check: with the revocation pushed after promote, 'revoked' would follow 'granted'.
       const own = d.opAs('bob', 'b', release(b, 'L'));
@@ -974,9 +940,8 @@ t.test('random runs with principals and admin commands: replicas and restored re
       fc.array(stepArb, { minLength: 1, maxLength: 150, size: 'max' }),
       fc.nat({ max: 149 }),
       (steps, snapAt) => {
-        const a = new LockStateMachine();
-        const b = new LockStateMachine();
-        let restored: LockStateMachine | null = null;
+        const replicas = new Replicas();
+        const a = replicas.main;
         const seqs = principals.map(() => 0);
         const sessions = principals.map(() => 0);
         let nowMs = 0;
@@ -988,12 +953,7 @@ t.test('random runs with principals and admin commands: replicas and restored re
               ? (commands[i] as Command)
               : randomCommand(step, seqs, sessions, (id) => a.state.sessions.has(sessionId(id)));
           const e = { index: (i + 1) as LogIndex, term: 1 as Term, logTimeMs: nowMs, payload: encodeCommand(command) };
-          const out = a.apply(e);
-          if (!isDeepStrictEqual(out, b.apply(e))) throw new Error(`replicas diverge at ${i + 1}`);
-          if (restored !== null && !isDeepStrictEqual(out, restored.apply(e)))
-            throw new Error(`restored replica diverges at ${i + 1}`);
-          const problems = checkInvariants(a.state);
-          if (problems.length > 0) throw new Error(`invariants at ${i + 1}: ${problems.join('; ')}`);
+          const out = replicas.apply(e);
           if (step !== null && out.result.code === 'OK' && out.result.value.kind === 'session')
             sessions[step.who] = out.result.value.session;
           const outcome = out.notifications.some((n) => n.kind === 'revoked') ? 'revoked' : out.result.code;
@@ -1017,15 +977,10 @@ t.test('random runs with principals and admin commands: replicas and restored re
               throw new Error(`revoked ${n.name} is not followed by its release at ${i + 1}`);
             }
           }
-          if (i === snapAt) {
-            const bytesNow = a.snapshot();
-            restored = new LockStateMachine();
-            const r = restored.restore(bytesNow);
-            if (!r.ok) throw new Error(r.error);
-            if (!Buffer.from(restored.snapshot()).equals(Buffer.from(bytesNow))) throw new Error('re-encoding differs');
-          }
+          if (i === snapAt) replicas.restoreFromSnapshot();
         }
-        if (!Buffer.from(a.snapshot()).equals(Buffer.from(b.snapshot()))) throw new Error('final snapshots differ');
+        const { twin, restored } = replicas;
+        if (!Buffer.from(a.snapshot()).equals(Buffer.from(twin.snapshot()))) throw new Error('final snapshots differ');
         if (restored !== null && !Buffer.from(a.snapshot()).equals(Buffer.from(restored.snapshot())))
           throw new Error('restored replica ends elsewhere');
       },

@@ -7,10 +7,7 @@ import type { Operation } from '../../src/statemachine/commands.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import { eventsSince, listLocks } from '../../src/statemachine/queries.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
-
-function acquire(session: SessionId, name: string, waitMs = 0): Operation {
-  return { type: 'acquire', session, name, waitMs, lockDelayMs: 0 };
-}
+import { acquire } from './fixtures/ops.js';
 
 function handoff(session: SessionId, name: string, waitMs = 10_000): Operation {
   return { type: 'handoff', session, name, waitMs, lockDelayMs: 0 };

@@ -11,16 +11,9 @@ import { checkFence, eventsSince, getKey, listLocks, observe, sessionInfo } from
 import type { SessionId } from '../../src/statemachine/ids.js';
 import { LockStateMachine } from '../../src/statemachine/machine.js';
 import { Driver, tokenOf } from './fixtures/driver.js';
+import { acquire, release } from './fixtures/ops.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-
-function acquire(session: SessionId, name: string, waitMs = 0, lockDelayMs = 0): Operation {
-  return { type: 'acquire', session, name, waitMs, lockDelayMs };
-}
-
-function release(session: SessionId, name: string): Operation {
-  return { type: 'release', session, name };
-}
 
 function put(
   session: SessionId,
