@@ -102,70 +102,71 @@ export class RaftNode implements RaftCore {
   }
 
   // ─── Public API ──────────────────────────────────────────────────────────────────────────────
-  // Every call that changes the node ends with `this.s.checkInvariants()` (see RaftState).
+  // Every call that changes the node runs through `checked`, which ends it with
+  // `this.s.checkInvariants()` (see RaftState).
 
   tick(): void {
-    if (this.s.role === 'leader') {
-      tickLeader(this.s);
-    } else {
-      this.s.electionElapsed++;
-      if (this.s.electionElapsed >= this.s.randomizedElectionTicks) {
-        this.s.electionElapsed = 0;
-        if (this.s.promotable()) campaignNow(this.s, 'election');
+    this.checked(() => {
+      if (this.s.role === 'leader') {
+        tickLeader(this.s);
+      } else {
+        this.s.electionElapsed++;
+        if (this.s.electionElapsed >= this.s.randomizedElectionTicks) {
+          this.s.electionElapsed = 0;
+          if (this.s.promotable()) campaignNow(this.s, 'election');
+        }
       }
-    }
-    this.s.checkInvariants();
+    });
   }
 
   step(m: Message): Result<void, StepError> {
-    const result = this.dispatch(m);
-    this.s.checkInvariants();
-    return result;
+    return this.checked(() => this.dispatch(m));
   }
 
   propose(data: Uint8Array): Result<EntryId, ProposeError> {
-    const result = this.appendCommand(data);
-    this.s.checkInvariants();
-    return result;
+    return this.checked(() => this.appendCommand(data));
   }
 
   proposeConfChange(change: ConfChange): Result<EntryId, ProposeError> {
-    const result = this.appendConfChange(change);
-    this.s.checkInvariants();
-    return result;
+    return this.checked(() => this.appendConfChange(change));
   }
 
   campaign(): void {
-    if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'election');
-    this.s.checkInvariants();
+    this.checked(() => {
+      if (this.s.role !== 'leader' && this.s.promotable()) campaignNow(this.s, 'election');
+    });
   }
 
   readIndex(context: ReadContext): Result<void, ReadIndexError> {
-    const result = this.startRead(context);
-    this.s.checkInvariants();
-    return result;
+    return this.checked(() => this.startRead(context));
   }
 
   transferLeadership(to: NodeId): Result<void, TransferError> {
-    const result = this.startTransfer(to);
-    this.s.checkInvariants();
-    return result;
+    return this.checked(() => this.startTransfer(to));
   }
 
   compact(index: LogIndex, data: Uint8Array): void {
-    if (index > this.s.log.snapshotIndex) this.compactThrough(index, data);
-    this.s.checkInvariants();
+    this.checked(() => {
+      if (index > this.s.log.snapshotIndex) this.compactThrough(index, data);
+    });
   }
 
   reportUnreachable(peer: NodeId): void {
-    this.probeAgain(peer);
-    this.s.checkInvariants();
+    this.checked(() => this.probeAgain(peer));
   }
 
   reportPeerDown(peer: NodeId): void {
-    if (this.s.role === 'leader') this.probeAgain(peer);
-    else this.forgetDeadLeader(peer);
+    this.checked(() => {
+      if (this.s.role === 'leader') this.probeAgain(peer);
+      else this.forgetDeadLeader(peer);
+    });
+  }
+
+  /** Runs one entry point's body, then asserts the invariants on the state it left. */
+  private checked<T>(body: () => T): T {
+    const result = body();
     this.s.checkInvariants();
+    return result;
   }
 
   // ─── Entry points' bodies: each public call above runs one, then checks the invariants ─────
@@ -263,15 +264,7 @@ export class RaftNode implements RaftCore {
         message: `${this.s.uncommittedBytes} uncommitted bytes; limit ${this.s.config.uncommittedBytesMax}`,
       });
     }
-    const entry: Entry = {
-      index: asIndex(this.s.log.lastIndex() + 1),
-      term: asTerm(this.s.term),
-      kind: 'command',
-      data,
-    };
-    appendLocal(this.s, entry);
-    this.s.uncommittedBytes += bytes;
-    return ok({ term: entry.term, index: entry.index });
+    return ok(this.appendOwn({ kind: 'command', data }, bytes));
   }
 
   private appendConfChange(change: ConfChange): Result<EntryId, ProposeError> {
@@ -296,15 +289,23 @@ export class RaftNode implements RaftCore {
     }
     const next = validateConfChange(this.s.membership.current(), change);
     if (!next.ok) return err({ code: 'DROPPED', reason: 'invalid-config-change', message: next.error });
-    const entry: Entry = {
-      index: asIndex(this.s.log.lastIndex() + 1),
-      term: asTerm(this.s.term),
-      kind: 'config',
-      change,
-    };
+    return ok(this.appendOwn({ kind: 'config', change }, 24 + change.node.length));
+  }
+
+  /**
+   * Appends a proposal at the end of the leader's log in its term; `bytes` (the entry's size, roughly)
+   * counts against the uncommitted-bytes limit until it commits.
+   */
+  private appendOwn(
+    body:
+      | { readonly kind: 'command'; readonly data: Uint8Array }
+      | { readonly kind: 'config'; readonly change: ConfChange },
+    bytes: number,
+  ): EntryId {
+    const entry: Entry = { index: asIndex(this.s.log.lastIndex() + 1), term: asTerm(this.s.term), ...body };
     appendLocal(this.s, entry);
-    this.s.uncommittedBytes += 24 + change.node.length;
-    return ok({ term: entry.term, index: entry.index });
+    this.s.uncommittedBytes += bytes;
+    return { term: entry.term, index: entry.index };
   }
 
   private startRead(context: ReadContext): Result<void, ReadIndexError> {
