@@ -51,6 +51,21 @@ function unpack(payload: Uint8Array): Result<unknown, string> {
   }
 }
 
+/**
+ * The array a record's payload holds, when `fits` accepts its items; otherwise what is wrong with
+ * it, naming the record (`what`: "a hard state", "an identity", …).
+ */
+function unpackRecord<T extends readonly unknown[]>(
+  payload: Uint8Array,
+  what: string,
+  fits: (items: readonly unknown[]) => items is T,
+): Result<T, string> {
+  const decoded = unpack(payload);
+  if (!decoded.ok) return decoded;
+  const v = decoded.value;
+  return Array.isArray(v) && fits(v) ? ok(v) : err(`is not ${what} record`);
+}
+
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -94,10 +109,13 @@ export function encodeEntry(entry: Entry): Buffer {
 
 /** The entry in a payload, or what is wrong with it. Command data is a view into `payload`. */
 export function decodeEntry(payload: Uint8Array): Result<Entry, string> {
-  const decoded = unpack(payload);
+  const decoded = unpackRecord(
+    payload,
+    'an entry',
+    (v): v is readonly [number, number, ...unknown[]] => isCount(v[0]) && isCount(v[1]),
+  );
   if (!decoded.ok) return decoded;
   const v = decoded.value;
-  if (!Array.isArray(v) || !isCount(v[0]) || !isCount(v[1])) return err('is not an entry record');
   const termValue = v[0] as Term;
   const indexValue = v[1] as LogIndex;
   switch (v[2]) {
@@ -147,13 +165,15 @@ export function encodeHardState(hardState: HardState): Buffer {
 
 /** The value in a payload, or what is wrong with it. */
 export function decodeHardState(payload: Uint8Array): Result<HardState, string> {
-  const decoded = unpack(payload);
+  const decoded = unpackRecord(
+    payload,
+    'a hard state',
+    (v): v is readonly [number, unknown, number] => v.length === 3 && isCount(v[0]) && isCount(v[2]),
+  );
   if (!decoded.ok) return decoded;
-  const v = decoded.value;
-  if (!Array.isArray(v) || v.length !== 3 || !isCount(v[0]) || !isCount(v[2])) return err('is not a hard state record');
-  const vote: unknown = v[1];
+  const [term, vote, commit] = decoded.value;
   if (vote !== null && !isValidNodeId(vote)) return err(`has an invalid vote ${JSON.stringify(vote)}`);
-  return ok({ term: v[0] as Term, vote, commit: v[2] as LogIndex });
+  return ok({ term: term as Term, vote, commit: commit as LogIndex });
 }
 
 // ---- generation -------------------------------------------------------------------------------
@@ -165,11 +185,8 @@ export function encodeGeneration(generation: number): Buffer {
 
 /** The value in a payload, or what is wrong with it. */
 export function decodeGeneration(payload: Uint8Array): Result<number, string> {
-  const decoded = unpack(payload);
-  if (!decoded.ok) return decoded;
-  const v = decoded.value;
-  if (!Array.isArray(v) || v.length !== 1 || !isCount(v[0])) return err('is not a generation record');
-  return ok(v[0]);
+  const decoded = unpackRecord(payload, 'a generation', (v): v is readonly [number] => v.length === 1 && isCount(v[0]));
+  return decoded.ok ? ok(decoded.value[0]) : decoded;
 }
 
 // ---- identity ---------------------------------------------------------------------------------
@@ -188,13 +205,15 @@ export function encodeIdentity(identity: DataDirIdentity): Buffer {
 
 /** The value in a payload, or what is wrong with it. */
 export function decodeIdentity(payload: Uint8Array): Result<DataDirIdentity, string> {
-  const decoded = unpack(payload);
+  const decoded = unpackRecord(
+    payload,
+    'an identity',
+    (v): v is readonly [number, string, NodeId] =>
+      v.length === 3 && isCount(v[0]) && typeof v[1] === 'string' && isValidNodeId(v[2]),
+  );
   if (!decoded.ok) return decoded;
-  const v = decoded.value;
-  if (!Array.isArray(v) || v.length !== 3 || !isCount(v[0]) || typeof v[1] !== 'string' || !isValidNodeId(v[2])) {
-    return err('is not an identity record');
-  }
-  return ok({ formatVersion: v[0], clusterId: v[1], nodeId: v[2] });
+  const [formatVersion, clusterId, nodeId] = decoded.value;
+  return ok({ formatVersion, clusterId, nodeId });
 }
 
 // ---- snapshot metadata --------------------------------------------------------------------------
@@ -225,29 +244,28 @@ export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
 
 /** The value in a payload, or what is wrong with it. */
 export function decodeSnapshotMeta(payload: Uint8Array): Result<StoredSnapshotMeta, string> {
-  const decoded = unpack(payload);
+  const decoded = unpackRecord(
+    payload,
+    'a snapshot metadata',
+    (v): v is readonly [number, number, NodeId[], NodeId[], number, number, number] =>
+      v.length === 7 &&
+      isCount(v[0]) &&
+      isCount(v[1]) &&
+      isNodeIdList(v[2]) &&
+      isNodeIdList(v[3]) &&
+      isCount(v[4]) &&
+      isCount(v[5]) &&
+      isCount(v[6]) &&
+      v[6] <= 0xffffffff,
+  );
   if (!decoded.ok) return decoded;
-  const v = decoded.value;
-  if (
-    !Array.isArray(v) ||
-    v.length !== 7 ||
-    !isCount(v[0]) ||
-    !isCount(v[1]) ||
-    !isNodeIdList(v[2]) ||
-    !isNodeIdList(v[3]) ||
-    !isCount(v[4]) ||
-    !isCount(v[5]) ||
-    !isCount(v[6]) ||
-    v[6] > 0xffffffff
-  ) {
-    return err('is not a snapshot metadata record');
-  }
+  const [index, term, voters, learners, dataBytes, chunkCount, dataCrc] = decoded.value;
   return ok({
-    index: v[0] as LogIndex,
-    term: v[1] as Term,
-    conf: { voters: v[2], learners: v[3] },
-    dataBytes: v[4],
-    chunkCount: v[5],
-    dataCrc: v[6],
+    index: index as LogIndex,
+    term: term as Term,
+    conf: { voters, learners },
+    dataBytes,
+    chunkCount,
+    dataCrc,
   });
 }

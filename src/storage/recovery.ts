@@ -19,6 +19,7 @@ import {
 import type { StoredSnapshotMeta } from './records.js';
 import { decodeEntry, decodeGeneration, decodeHardState, decodeSnapshotMeta, openRecord } from './records.js';
 import type { StoredLayout } from './write-plan.js';
+import type { Result } from '../util/result.js';
 
 /** A data directory as opened by openLevelLog: UTF-8 keys, Buffer values. */
 export type LogDb = Level<string, Buffer>;
@@ -44,25 +45,22 @@ export async function recover(db: LogDb, dir: string): Promise<Recovered> {
   const corrupt = (key: string, what: string): StorageError =>
     new StorageError({ code: 'CORRUPT_DATA', dir, key }, `data directory ${dir}: key "${key}" ${what}`);
 
-  let hardState: HardState = emptyHardState;
-  const rawHardState = await db.get(hardStateKey);
-  if (rawHardState !== undefined) {
-    const payload = openRecord(hardStateKey, rawHardState);
-    if (payload === null) throw corrupt(hardStateKey, 'fails its CRC-32C checksum');
-    const decoded = decodeHardState(payload);
-    if (!decoded.ok) throw corrupt(hardStateKey, decoded.error);
-    hardState = decoded.value;
-  }
+  /** A record that may be absent: its checksum, then its decoding, each refused naming the key. */
+  const optionalRecord = async <T>(
+    key: string,
+    decode: (payload: Uint8Array) => Result<T, string>,
+  ): Promise<T | undefined> => {
+    const raw = await db.get(key);
+    if (raw === undefined) return undefined;
+    const payload = openRecord(key, raw);
+    if (payload === null) throw corrupt(key, 'fails its CRC-32C checksum');
+    const decoded = decode(payload);
+    if (!decoded.ok) throw corrupt(key, decoded.error);
+    return decoded.value;
+  };
 
-  let generation = 0;
-  const rawGeneration = await db.get(generationKey);
-  if (rawGeneration !== undefined) {
-    const payload = openRecord(generationKey, rawGeneration);
-    if (payload === null) throw corrupt(generationKey, 'fails its CRC-32C checksum');
-    const decoded = decodeGeneration(payload);
-    if (!decoded.ok) throw corrupt(generationKey, decoded.error);
-    generation = decoded.value;
-  }
+  const hardState: HardState = (await optionalRecord(hardStateKey, decodeHardState)) ?? emptyHardState;
+  const generation = (await optionalRecord(generationKey, decodeGeneration)) ?? 0;
 
   const snapshot = await recoverSnapshot(db, dir, corrupt);
   const snapshotIndex = snapshot?.meta.index ?? 0;
