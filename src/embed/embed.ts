@@ -17,6 +17,7 @@ import type { CertKeyPem } from '../security/pki.js';
 import { createNodeCert, createThrowawayPki } from '../security/pki.js';
 import { TlsMaterial } from '../security/tls-material.js';
 import { loopbackClusterConfig, loopbackNode } from './loopback-config.js';
+import { introduceNodes } from './introduce.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
 import type { ClusterConfig, HostPort, SnapshotModeSetting } from '../config/cluster-config.js';
@@ -215,14 +216,6 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     return pem === undefined ? {} : { tls: TlsMaterial.fromPem(pem) };
   };
   const servers: NodeServer[] = [];
-  const introduce = (): void => {
-    for (const a of servers) {
-      for (const b of servers) {
-        const http = b.httpAddress;
-        a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress, ...(http === null ? {} : { http }) });
-      }
-    }
-  };
   try {
     for (const node of config.nodes) {
       const logger = options.logger ?? silentLogger;
@@ -234,7 +227,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     if (ownDir) await rm(root, { recursive: true, force: true });
     throw error;
   }
-  introduce();
+  introduceNodes(servers);
   const endpoints = servers.map((s) => s.endpoint);
   // Taken while every node listens: a stopped node's address still belongs in a client's list.
   const clientAddresses = endpoints.map((e) => e.client);
@@ -275,7 +268,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       const server = await NodeServer.start({ ...serverOptions, members: [] });
       servers.push(server);
       clientAddresses.push(server.endpoint.client);
-      introduce();
+      introduceNodes(servers);
       return server;
     },
     waitForLeader: async (timeoutMs = 10_000) => {
