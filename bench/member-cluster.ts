@@ -5,6 +5,8 @@
 // resident memory, and removing the data once every member has exited.
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { killCurrentLeader } from './etcd/workloads.js';
+import type { FailoverControl, KillableCluster } from './etcd/workloads.js';
 import { residentBytes } from './resident-memory.js';
 
 export type MemberProcess = {
@@ -13,20 +15,38 @@ export type MemberProcess = {
   process: ChildProcess | null;
 };
 
-export abstract class MemberCluster<M extends MemberProcess> {
+export abstract class MemberCluster<M extends MemberProcess> implements KillableCluster<string> {
   private readonly exitHook = (): void => this.killAll();
 
-  /** `what` names one member in errors: "etcd member", "ZooKeeper server". */
+  /** `system` and `noun` name the cluster and one member in errors: "etcd" "member", "ZooKeeper" "server". */
   protected constructor(
     readonly root: string,
     readonly members: readonly M[],
-    private readonly what: string,
+    private readonly system: string,
+    private readonly noun: string,
   ) {
     process.on('exit', this.exitHook);
   }
 
   /** Starts a killed member again on its data directory. */
   protected abstract respawn(m: M): void;
+
+  /** The member that reports itself as leader, or null while there is none. */
+  abstract leader(): Promise<string | null>;
+
+  /**
+   * The failover workload's control: SIGKILL the current leader; restart a killed member, then
+   * wait until `recovered` resolves (the cluster serves again).
+   */
+  failoverControl(recovered: () => Promise<void>): FailoverControl {
+    return {
+      killLeader: () => killCurrentLeader(this.system, this),
+      restart: async (name) => {
+        this.restart(name);
+        await recovered();
+      },
+    };
+  }
 
   /** The PIDs of the running members (for their CPU). */
   get pids(): number[] {
@@ -35,7 +55,7 @@ export abstract class MemberCluster<M extends MemberProcess> {
 
   member(name: string): M {
     const m = this.members.find((x) => x.name === name);
-    if (m === undefined) throw new RangeError(`no ${this.what} ${name}`);
+    if (m === undefined) throw new RangeError(`no ${this.system} ${this.noun} ${name}`);
     return m;
   }
 

@@ -14,7 +14,6 @@ import { getJson, newAgent, postJson } from './etcd-backend.js';
 import type { EtcdAgent } from './etcd-backend.js';
 import { writeEtcdPki } from './etcd-pki.js';
 import type { ClientTlsPem, EtcdTlsFiles } from './etcd-pki.js';
-import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -81,7 +80,7 @@ export class EtcdCluster extends MemberCluster<EtcdMember> {
     /** Null: plaintext on both ports. */
     readonly tls: EtcdTlsFiles | null,
   ) {
-    super(root, members, 'etcd member');
+    super(root, members, 'etcd', 'member');
     this.probeAgent = newAgent(this.clientTls, false);
   }
 
@@ -237,12 +236,8 @@ async function healthy(agent: EtcdAgent, clientUrl: string): Promise<boolean> {
 
 /** Failover control over a local etcd cluster: SIGKILL the current leader, restart it, wait for a leader. */
 export function etcdControl(cluster: EtcdCluster): FailoverControl {
-  return {
-    killLeader: () => killCurrentLeader('etcd', cluster),
-    restart: async (name) => {
-      cluster.restart(name);
-      await cluster.waitHealthy(60_000);
-      while ((await cluster.leader()) === null) await pause(50);
-    },
-  };
+  return cluster.failoverControl(async () => {
+    await cluster.waitHealthy(60_000);
+    while ((await cluster.leader()) === null) await pause(50);
+  });
 }

@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/config/local-cluster-file.js';
-import { killCurrentLeader } from '../etcd/workloads.js';
 import { MemberCluster } from '../member-cluster.js';
 import type { MemberProcess } from '../member-cluster.js';
 import type { FailoverControl } from '../etcd/workloads.js';
@@ -62,7 +61,7 @@ export class ZooKeeperCluster extends MemberCluster<ZooKeeperMember> {
     root: string,
     members: readonly ZooKeeperMember[],
   ) {
-    super(root, members, 'ZooKeeper server');
+    super(root, members, 'ZooKeeper', 'server');
   }
 
   /** Starts `size` servers and waits (up to `readyMs`) until every one serves, one of them as leader. */
@@ -178,11 +177,5 @@ export class ZooKeeperCluster extends MemberCluster<ZooKeeperMember> {
 
 /** Failover control over a local ensemble: SIGKILL the current leader, restart it, wait until all serve again. */
 export function zookeeperControl(cluster: ZooKeeperCluster): FailoverControl {
-  return {
-    killLeader: () => killCurrentLeader('ZooKeeper', cluster),
-    restart: async (name) => {
-      cluster.restart(name);
-      await cluster.waitReady(90_000);
-    },
-  };
+  return cluster.failoverControl(() => cluster.waitReady(90_000));
 }
