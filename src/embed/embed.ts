@@ -18,6 +18,7 @@ import { createNodeCert, createThrowawayPki } from '../security/pki.js';
 import { TlsMaterial } from '../security/tls-material.js';
 import { loopbackClusterConfig, loopbackNode } from './loopback-config.js';
 import { introduceNodes } from './introduce.js';
+import { runningLeader, waitForAgreedLeader } from './leader-wait.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
 import type { ClusterConfig, HostPort, SnapshotModeSetting } from '../config/cluster-config.js';
@@ -231,11 +232,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const endpoints = servers.map((s) => s.endpoint);
   // Taken while every node listens: a stopped node's address still belongs in a client's list.
   const clientAddresses = endpoints.map((e) => e.client);
-  const leader = (): NodeServer | null => {
-    const running = servers.filter((s) => !s.isStopped);
-    const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
-    return running.find((s) => s.nodeId === id) ?? null;
-  };
+  const leader = (): NodeServer | null => runningLeader(servers);
   let closed: Promise<void> | null = null;
   const rootUser = pki?.users.get('root');
   return {
@@ -271,18 +268,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       introduceNodes(servers);
       return server;
     },
-    waitForLeader: async (timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = leader();
-        const voters = found?.statusView().voters ?? [];
-        const agree = (s: NodeServer): boolean =>
-          s.isStopped || !voters.includes(s.nodeId) || s.leader === found?.nodeId;
-        if (found !== null && servers.every(agree)) return found;
-        if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
+    waitForLeader: (timeoutMs = 10_000) => waitForAgreedLeader(servers, timeoutMs),
     close: () => {
       closed ??= (async () => {
         await Promise.all(servers.map((s) => s.close()));
