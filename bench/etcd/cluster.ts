@@ -4,16 +4,16 @@
 // with etcd's own flags for mutual TLS on both ports (a certificate from the run's throwaway CA,
 // client and peer certificates required), on https URLs.
 import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/config/local-cluster-file.js';
+import { MemberCluster } from '../member-cluster.js';
+import type { MemberProcess } from '../member-cluster.js';
 import { getJson, newAgent, postJson } from './etcd-backend.js';
 import type { EtcdAgent } from './etcd-backend.js';
 import { writeEtcdPki } from './etcd-pki.js';
 import type { ClientTlsPem, EtcdTlsFiles } from './etcd-pki.js';
-import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -37,12 +37,10 @@ export function detectEtcd(binary = 'etcd'): EtcdDetection {
   return { found: true, version: match[1] as string, binary };
 }
 
-export type EtcdMember = {
-  readonly name: string;
+export type EtcdMember = MemberProcess & {
   readonly clientUrl: string;
   readonly peerUrl: string;
   readonly dataDir: string;
-  process: ChildProcess | null;
 };
 
 /**
@@ -70,21 +68,20 @@ export function etcdTlsFlags(tls: EtcdTlsFiles, member: string): string[] {
   ];
 }
 
-export class EtcdCluster {
-  private readonly exitHook = (): void => this.killAll();
+export class EtcdCluster extends MemberCluster<EtcdMember> {
   /** The cluster's own requests (health, leader): no keep-alive, so nothing lingers. */
   private readonly probeAgent: EtcdAgent;
 
   private constructor(
     readonly binary: string,
-    readonly root: string,
-    readonly members: readonly EtcdMember[],
+    root: string,
+    members: readonly EtcdMember[],
     private readonly initialCluster: string,
     /** Null: plaintext on both ports. */
     readonly tls: EtcdTlsFiles | null,
   ) {
+    super(root, members, 'etcd', 'member');
     this.probeAgent = newAgent(this.clientTls, false);
-    process.on('exit', this.exitHook);
   }
 
   /** Starts `size` members (with mutual TLS on both ports when `tls`) and waits until every one reports healthy. */
@@ -141,11 +138,6 @@ export class EtcdCluster {
   /** A connection pool for this cluster's clients (HTTPS with the client certificate under TLS). */
   newAgent(): EtcdAgent {
     return newAgent(this.clientTls);
-  }
-
-  /** The PIDs of the running members (for their CPU). */
-  get pids(): number[] {
-    return this.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]));
   }
 
   private spawnMember(m: EtcdMember, state: 'new' | 'existing'): void {
@@ -223,60 +215,13 @@ export class EtcdCluster {
     }
   }
 
-  /** SIGKILL one member (the failover workload); its data directory stays. */
-  kill(name: string): void {
-    const m = this.member(name);
-    if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
-    m.process = null;
+  protected respawn(m: EtcdMember): void {
+    this.spawnMember(m, 'existing');
   }
 
-  /** Restarts a killed member on its data directory. */
-  restart(name: string): void {
-    const m = this.member(name);
-    if (m.process === null) this.spawnMember(m, 'existing');
-  }
-
-  /** Resident memory of each running member, from /proc (Linux). */
-  rssBytes(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const m of this.members) {
-      const pid = m.process?.pid;
-      if (pid === undefined) continue;
-      try {
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const kb = /VmRSS:\s+(\d+) kB/.exec(status);
-        if (kb !== null) out.set(m.name, Number(kb[1]) * 1024);
-      } catch {
-        // The member exited; it has no memory to report.
-      }
-    }
-    return out;
-  }
-
-  member(name: string): EtcdMember {
-    const m = this.members.find((x) => x.name === name);
-    if (m === undefined) throw new RangeError(`no etcd member ${name}`);
-    return m;
-  }
-
-  private killAll(): void {
-    for (const m of this.members) {
-      if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
-    }
-  }
-
-  /** Kills every member by PID, waits for them to exit and removes the data directories. */
-  async stop(): Promise<void> {
-    const exits = this.members
-      .map((m) => m.process)
-      .filter((p): p is ChildProcess => p !== null && p.exitCode === null && p.signalCode === null)
-      .map((p) => new Promise<void>((resolve) => p.once('exit', () => resolve())));
-    this.killAll();
-    await Promise.all(exits);
-    for (const m of this.members) m.process = null;
+  override async stop(): Promise<void> {
+    await super.stop();
     this.probeAgent.agent.destroy();
-    process.off('exit', this.exitHook);
-    rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -291,17 +236,8 @@ async function healthy(agent: EtcdAgent, clientUrl: string): Promise<boolean> {
 
 /** Failover control over a local etcd cluster: SIGKILL the current leader, restart it, wait for a leader. */
 export function etcdControl(cluster: EtcdCluster): FailoverControl {
-  return {
-    killLeader: () =>
-      killCurrentLeader(
-        'etcd',
-        () => cluster.leader(),
-        (name) => cluster.kill(name),
-      ),
-    restart: async (name) => {
-      cluster.restart(name);
-      await cluster.waitHealthy(60_000);
-      while ((await cluster.leader()) === null) await pause(50);
-    },
-  };
+  return cluster.failoverControl(async () => {
+    await cluster.waitHealthy(60_000);
+    while ((await cluster.leader()) === null) await pause(50);
+  });
 }

@@ -22,6 +22,7 @@ import type { BackendFactory, LockBackend } from './backend.js';
 import { killCurrentLeader } from './workloads.js';
 import type { FailoverControl } from './workloads.js';
 import { sharedClientFactory } from './shared.js';
+import { residentBytes } from '../resident-memory.js';
 
 /** The cluster id of the benchmarks' clusters (clients check it on connecting). */
 export const benchClusterId = 'bench';
@@ -156,16 +157,7 @@ export class RaftlockCluster {
 
   /** Resident memory of each running node, from /proc (Linux). */
   rssBytes(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [id, pid] of this.launcher.pids) {
-      try {
-        const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (kb !== null) out.set(id, Number(kb[1]) * 1024);
-      } catch {
-        // The node exited; it has no memory to report.
-      }
-    }
-    return out;
+    return residentBytes(this.launcher.pids);
   }
 
   async stop(): Promise<void> {
@@ -232,12 +224,7 @@ export function raftlockSharedFactory(cluster: RaftlockCluster): BackendFactory<
 
 export function raftlockControl(cluster: RaftlockCluster): FailoverControl {
   return {
-    killLeader: () =>
-      killCurrentLeader(
-        'raftlock',
-        () => cluster.leader(),
-        (id) => cluster.kill(id),
-      ),
+    killLeader: () => killCurrentLeader('raftlock', cluster),
     restart: (name) => cluster.restart(nodeId(name)),
   };
 }

@@ -190,23 +190,25 @@ export async function contended<H>(
 const queueJoinBatch = 100;
 const queueJoinPauseMs = 100;
 
+/** A cluster whose leader the failover workload can kill: who leads (null while none does), and a SIGKILL. */
+export interface KillableCluster<L extends string> {
+  leader(): Promise<L | null>;
+  kill(name: L): void;
+}
+
 /**
  * SIGKILLs a cluster's leader for `FailoverControl.killLeader`: waits (up to 30 s) until the
  * cluster names one, kills it and returns its name.
  */
-export async function killCurrentLeader<L extends string>(
-  system: string,
-  leader: () => Promise<L | null>,
-  kill: (name: L) => void,
-): Promise<L> {
+export async function killCurrentLeader<L extends string>(system: string, cluster: KillableCluster<L>): Promise<L> {
   const started = Date.now();
-  let current = await leader();
+  let current = await cluster.leader();
   while (current === null) {
     if (Date.now() - started > 30_000) throw new Error(`${system} has had no leader for 30 s`);
     await pause(50);
-    current = await leader();
+    current = await cluster.leader();
   }
-  kill(current);
+  cluster.kill(current);
   return current;
 }
 

@@ -5,12 +5,12 @@
 // the run ends or this process is interrupted. A JVM takes seconds to start, so the ensemble is
 // ready only once every server answers `srvr` as leader or follower.
 import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/config/local-cluster-file.js';
-import { killCurrentLeader } from '../etcd/workloads.js';
+import { MemberCluster } from '../member-cluster.js';
+import type { MemberProcess } from '../member-cluster.js';
 import type { FailoverControl } from '../etcd/workloads.js';
 import { fourLetterWord, parseSrvrMode } from './four-letter.js';
 import type { ZooKeeperMode } from './four-letter.js';
@@ -50,21 +50,18 @@ export function detectZooKeeper(jar = debianZooKeeperJar, java = 'java'): ZooKee
   return { found: true, version: match[1] as string, jar, java };
 }
 
-export type ZooKeeperMember = ZooKeeperServer & {
-  readonly name: string;
-  readonly dir: string;
-  process: ChildProcess | null;
-};
+export type ZooKeeperMember = ZooKeeperServer &
+  MemberProcess & {
+    readonly dir: string;
+  };
 
-export class ZooKeeperCluster {
-  private readonly exitHook = (): void => this.killAll();
-
+export class ZooKeeperCluster extends MemberCluster<ZooKeeperMember> {
   private constructor(
     readonly detection: Extract<ZooKeeperDetection, { found: true }>,
-    readonly root: string,
-    readonly members: readonly ZooKeeperMember[],
+    root: string,
+    members: readonly ZooKeeperMember[],
   ) {
-    process.on('exit', this.exitHook);
+    super(root, members, 'ZooKeeper', 'server');
   }
 
   /** Starts `size` servers and waits (up to `readyMs`) until every one serves, one of them as leader. */
@@ -107,11 +104,6 @@ export class ZooKeeperCluster {
   /** Every server's client address, as ZooKeeper clients take them ("host:port,host:port"). */
   get connectionString(): string {
     return this.members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
-  }
-
-  /** The PIDs of the running servers (for their CPU). */
-  get pids(): number[] {
-    return this.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid]));
   }
 
   private logFile(m: ZooKeeperMember): string {
@@ -178,73 +170,12 @@ export class ZooKeeperCluster {
     return null;
   }
 
-  /** SIGKILL one server (the failover workload); its data directory stays. */
-  kill(name: string): void {
-    const m = this.member(name);
-    if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
-    m.process = null;
-  }
-
-  /** Restarts a killed server on its data directory. */
-  restart(name: string): void {
-    const m = this.member(name);
-    if (m.process === null) this.spawnMember(m);
-  }
-
-  /** Resident memory of each running server, from /proc (Linux). */
-  rssBytes(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const m of this.members) {
-      const pid = m.process?.pid;
-      if (pid === undefined) continue;
-      try {
-        const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        if (kb !== null) out.set(m.name, Number(kb[1]) * 1024);
-      } catch {
-        // The server exited; it has no memory to report.
-      }
-    }
-    return out;
-  }
-
-  member(name: string): ZooKeeperMember {
-    const m = this.members.find((x) => x.name === name);
-    if (m === undefined) throw new RangeError(`no ZooKeeper server ${name}`);
-    return m;
-  }
-
-  private killAll(): void {
-    for (const m of this.members) {
-      if (m.process !== null && m.process.exitCode === null) m.process.kill('SIGKILL');
-    }
-  }
-
-  /** Kills every server by PID, waits for them to exit and removes the data directories. */
-  async stop(): Promise<void> {
-    const exits = this.members
-      .map((m) => m.process)
-      .filter((p): p is ChildProcess => p !== null && p.exitCode === null && p.signalCode === null)
-      .map((p) => new Promise<void>((resolve) => p.once('exit', () => resolve())));
-    this.killAll();
-    await Promise.all(exits);
-    for (const m of this.members) m.process = null;
-    process.off('exit', this.exitHook);
-    rmSync(this.root, { recursive: true, force: true });
+  protected respawn(m: ZooKeeperMember): void {
+    this.spawnMember(m);
   }
 }
 
 /** Failover control over a local ensemble: SIGKILL the current leader, restart it, wait until all serve again. */
 export function zookeeperControl(cluster: ZooKeeperCluster): FailoverControl {
-  return {
-    killLeader: () =>
-      killCurrentLeader(
-        'ZooKeeper',
-        () => cluster.leader(),
-        (name) => cluster.kill(name),
-      ),
-    restart: async (name) => {
-      cluster.restart(name);
-      await cluster.waitReady(90_000);
-    },
-  };
+  return cluster.failoverControl(() => cluster.waitReady(90_000));
 }

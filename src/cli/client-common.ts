@@ -260,6 +260,27 @@ export function untilStopped(signal?: AbortSignal): Promise<'stopped' | 'aborted
   });
 }
 
+/**
+ * Runs a streaming command's loop (`watch`, `elect --observe`) until it ends or SIGINT/SIGTERM
+ * calls `stop` (which must end the stream), then abandons the client: exit 0.
+ */
+export async function streamUntilStopped(
+  client: Pick<RaftlockClient, 'abandon'>,
+  stop: () => void,
+  loop: () => Promise<void>,
+): Promise<number> {
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await loop();
+    return exitCodes.ok;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    client.abandon();
+  }
+}
+
 /** Left-aligned columns for text tables. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];

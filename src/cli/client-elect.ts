@@ -10,6 +10,7 @@ import {
   print,
   sessionlessClient,
   showBytes,
+  streamUntilStopped,
   toJson,
   untilStopped,
 } from './client-common.js';
@@ -53,24 +54,20 @@ async function observe(name: string, options: ElectOptions): Promise<number> {
   const { client } = await sessionlessClient(options);
   const controller = new AbortController();
   const changes = client.election(name).observe({ signal: controller.signal });
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    for await (const view of changes) {
-      if (options.json === true) print(toJson({ name, leader: view }));
-      else if (view === null) print(`${name}: no leader`);
-      else {
-        const holder = `session ${view.session}, token ${view.token}`;
-        print(`${name}: ${showBytes(view.value)} (${holder})`);
+  return streamUntilStopped(
+    client,
+    () => controller.abort(),
+    async () => {
+      for await (const view of changes) {
+        if (options.json === true) print(toJson({ name, leader: view }));
+        else if (view === null) print(`${name}: no leader`);
+        else {
+          const holder = `session ${view.session}, token ${view.token}`;
+          print(`${name}: ${showBytes(view.value)} (${holder})`);
+        }
       }
-    }
-    return exitCodes.ok;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    client.abandon();
-  }
+    },
+  );
 }
 
 export function registerElectCommand(program: Command): void {

@@ -65,6 +65,12 @@ async function runTransfer(node: NodeId, options: ClusterOptions): Promise<numbe
   return exitCodes.ok;
 }
 
+/** The membership changes that name just a node, with their help line. */
+const memberChanges = [
+  ['promote', 'make a caught-up learner a voter'],
+  ['remove', 'remove a node from the cluster'],
+] as const;
+
 /** `members list|add|promote|remove` and `leader transfer`: one membership change at a time. */
 export function registerMembersCommands(program: Command): void {
   const members = program
@@ -82,20 +88,13 @@ export function registerMembersCommands(program: Command): void {
       .option('--client <host:port>', 'check: the node’s client address in cluster.yml'),
     true,
   ).action(action(runAdd));
-  clusterOptions(
-    members
-      .command('promote')
-      .description('make a caught-up learner a voter')
-      .argument('<node>', 'node id', nodeIdArgument),
-    true,
-  ).action(action((node: NodeId, options: ClusterOptions) => runChange('promote', node, options)));
-  clusterOptions(
-    members
-      .command('remove')
-      .description('remove a node from the cluster')
-      .argument('<node>', 'node id', nodeIdArgument),
-    true,
-  ).action(action((node: NodeId, options: ClusterOptions) => runChange('remove', node, options)));
+  // promote and remove differ only in the change they ask for.
+  for (const [change, description] of memberChanges) {
+    clusterOptions(
+      members.command(change).description(description).argument('<node>', 'node id', nodeIdArgument),
+      true,
+    ).action(action((node: NodeId, options: ClusterOptions) => runChange(change, node, options)));
+  }
   const leader = program.command('leader').description('leadership operations');
   clusterOptions(
     leader

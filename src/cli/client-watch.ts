@@ -4,11 +4,11 @@ import type { ClusterOptions } from './client-common.js';
 import {
   action,
   clusterOptions,
-  exitCodes,
   integerOption,
   print,
   sessionlessClient,
   showBytes,
+  streamUntilStopped,
   toJson,
 } from './client-common.js';
 
@@ -43,24 +43,17 @@ async function runWatch(prefix: string, options: WatchOptions): Promise<number> 
   const stop = (): void => {
     void stream.return();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   // The reader went away (`raftlock watch p | head -5`): stop quietly, as a pipeline expects.
   const closed = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'EPIPE') stop();
   };
   process.stdout.on('error', closed);
-  try {
+  return streamUntilStopped(client, stop, async () => {
     for await (const event of stream) {
       if (process.stdout.destroyed) break;
       print(options.json === true ? toJson(event) : describeEvent(event));
     }
-    return exitCodes.ok;
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    client.abandon();
-  }
+  });
 }
 
 export function registerWatchCommand(program: Command): void {

@@ -16,10 +16,13 @@ import type { Credentials } from '../client/client-pki.js';
 import type { CertKeyPem } from '../security/pki.js';
 import { createNodeCert, createThrowawayPki } from '../security/pki.js';
 import { TlsMaterial } from '../security/tls-material.js';
+import { loopbackClusterConfig, loopbackNode } from './loopback-config.js';
+import { introduceNodes } from './introduce.js';
+import { runningLeader, waitForAgreedLeader } from './leader-wait.js';
 import type { LockMachineConfig } from '../statemachine/config.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
-import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from '../config/cluster-config.js';
-import { clusterDefaults, raftConfigFor } from '../config/cluster-config.js';
+import type { ClusterConfig, HostPort, SnapshotModeSetting } from '../config/cluster-config.js';
+import { raftConfigFor } from '../config/cluster-config.js';
 import type { Logger } from '../util/logger.js';
 import { silentLogger } from '../util/logger.js';
 import type { NodeServerOptions } from '../server/node-server.js';
@@ -197,56 +200,25 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
   const pki = options.insecure === true ? null : await createThrowawayPki(ids);
   const ownDir = options.dataDir === undefined;
   const root = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'raftlock-')));
-  const loopback = { host: '127.0.0.1', port: 0 };
-  const nodes: NodeConfig[] = [];
-  const http = options.http === true ? { http: loopback } : {};
-  for (const id of ids) {
-    nodes.push({ id, peer: loopback, client: loopback, dataDir: join(root, id), join: false, ...http });
-  }
-  const config: ClusterConfig = {
-    file: join(root, 'cluster.yml'),
-    cluster: { name: clusterId, id: clusterId },
-    nodes,
-    timing: {
-      tickMs: options.tickMs ?? 20,
-      heartbeatTicks: 1,
-      electionTicks: options.electionTicks ?? 10,
-    },
-    snapshot: {
-      entries: options.snapshotEntries ?? clusterDefaults.snapshotEntries,
-      bytes: clusterDefaults.snapshotBytes,
-      mode: options.snapshotMode ?? clusterDefaults.snapshotMode,
-    },
-    limits: clusterDefaults.limits,
-    sessions: {
-      ttlMs: clusterDefaults.ttlMs,
-      keepaliveIntervalMs: 100,
-      ttlMinMs: clusterDefaults.ttlMinMs,
-      ttlMaxMs: clusterDefaults.ttlMaxMs,
-    },
-    security: {
-      pkiDir: join(root, 'pki'),
-      insecure: options.insecure === true,
-      insecureNonLoopback: false,
-      logTimeJumpMaxMs: clusterDefaults.logTimeJumpMaxMs,
-    },
-    warnings: [],
-  };
+  const http = options.http === true;
+  const config = loopbackClusterConfig({
+    root,
+    clusterId,
+    ids,
+    insecure: options.insecure === true,
+    http,
+    tickMs: options.tickMs,
+    electionTicks: options.electionTicks,
+    snapshotEntries: options.snapshotEntries,
+    snapshotMode: options.snapshotMode,
+  });
   const tlsOf = (id: NodeId): { readonly tls?: TlsMaterial } => {
     const pem = pki?.nodes.get(id);
     return pem === undefined ? {} : { tls: TlsMaterial.fromPem(pem) };
   };
   const servers: NodeServer[] = [];
-  const introduce = (): void => {
-    for (const a of servers) {
-      for (const b of servers) {
-        const http = b.httpAddress;
-        a.setMember({ id: b.nodeId, peer: b.peerAddress, client: b.clientAddress, ...(http === null ? {} : { http }) });
-      }
-    }
-  };
   try {
-    for (const node of nodes) {
+    for (const node of config.nodes) {
       const logger = options.logger ?? silentLogger;
       const serverOptions = nodeServerOptions({ config, nodeId: node.id, logger, ...tlsOf(node.id) });
       servers.push(await NodeServer.start({ ...serverOptions, members: [] }));
@@ -256,15 +228,11 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     if (ownDir) await rm(root, { recursive: true, force: true });
     throw error;
   }
-  introduce();
+  introduceNodes(servers);
   const endpoints = servers.map((s) => s.endpoint);
   // Taken while every node listens: a stopped node's address still belongs in a client's list.
   const clientAddresses = endpoints.map((e) => e.client);
-  const leader = (): NodeServer | null => {
-    const running = servers.filter((s) => !s.isStopped);
-    const id = running.find((s) => s.leader !== null && s.leader === s.nodeId)?.nodeId;
-    return running.find((s) => s.nodeId === id) ?? null;
-  };
+  const leader = (): NodeServer | null => runningLeader(servers);
   let closed: Promise<void> | null = null;
   const rootUser = pki?.users.get('root');
   return {
@@ -281,8 +249,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
     leader,
     startJoiner: async () => {
       const id = toNodeId(`n${servers.length + 1}`);
-      const dataDir = join(root, id);
-      const joiner: NodeConfig = { id, peer: loopback, client: loopback, dataDir, join: true, ...http };
+      const joiner = loopbackNode(root, id, true, http);
       const grown: ClusterConfig = { ...config, nodes: [...config.nodes, joiner] };
       const logger = options.logger ?? silentLogger;
       const tls =
@@ -298,21 +265,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<C
       const server = await NodeServer.start({ ...serverOptions, members: [] });
       servers.push(server);
       clientAddresses.push(server.endpoint.client);
-      introduce();
+      introduceNodes(servers);
       return server;
     },
-    waitForLeader: async (timeoutMs = 10_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = leader();
-        const voters = found?.statusView().voters ?? [];
-        const agree = (s: NodeServer): boolean =>
-          s.isStopped || !voters.includes(s.nodeId) || s.leader === found?.nodeId;
-        if (found !== null && servers.every(agree)) return found;
-        if (Date.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    },
+    waitForLeader: (timeoutMs = 10_000) => waitForAgreedLeader(servers, timeoutMs),
     close: () => {
       closed ??= (async () => {
         await Promise.all(servers.map((s) => s.close()));

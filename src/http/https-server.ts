@@ -10,11 +10,10 @@ import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { CertIdentity } from '../security/identity.js';
-import { checkPeerCertificate } from '../security/identity.js';
 import type { TlsMaterial } from '../security/tls-material.js';
-import { secureContextOptions, serverTlsOptions } from '../security/tls-material.js';
+import { serverTlsOptions } from '../security/tls-material.js';
+import { checkEachConnection, followReloads } from '../security/tls-server.js';
 import type { Logger } from '../util/logger.js';
-import { assertNever } from '../util/assert.js';
 import { remoteOf } from './app.js';
 
 export interface HttpsServer {
@@ -30,25 +29,19 @@ export function createHttpsServer(
 ): HttpsServer {
   const identities = new WeakMap<Socket, CertIdentity>();
   const server = https.createServer(serverTlsOptions(material, { requireClientCert: false }), handler);
-  const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
-  server.once('close', unsubscribe);
+  followReloads(server, material);
   // Runs after the HTTP layer attached to the socket and before it can read a byte from it.
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const check = checkPeerCertificate(socket);
-    switch (check.kind) {
-      case 'verified':
-        identities.set(socket, check.identity);
-        return;
-      case 'none':
-        return;
-      case 'refused':
-        log.warn('http connection refused', { remote: remoteOf(socket), reason: check.reason });
-        socket.destroy();
-        return;
-      default:
-        assertNever(check, 'peer certificate check');
-    }
-  });
+  checkEachConnection(
+    server,
+    false,
+    (socket, identity) => {
+      if (identity !== null) identities.set(socket, identity);
+    },
+    (socket, reason) => {
+      log.warn('http connection refused', { remote: remoteOf(socket), reason });
+      socket.destroy();
+    },
+  );
   server.on('tlsClientError', (error: Error & { reason?: string }, socket: TLSSocket) => {
     log.warn('http connection refused', {
       remote: remoteOf(socket),

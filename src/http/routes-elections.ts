@@ -4,9 +4,10 @@ import { answer, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Route, RouteContext } from './route.js';
 import { refused, route } from './route.js';
-import { idempotencyHeader, literal, nullable, object } from './schemas.js';
+import { idempotencyHeader, nullable, object } from './schemas.js';
 import { leaderBody, valueOfBody } from './values.js';
 import { waitingRequest } from './waiting.js';
+import { giveBackRoute } from './give-back-route.js';
 
 interface CampaignBody {
   readonly session: number;
@@ -57,27 +58,13 @@ export function electionRoutes(ctx: RouteContext, closing: AbortSignal): Route[]
         });
       },
     }),
-    route<{ name: string }, Record<string, never>, { session: number }>({
-      method: 'POST',
+    giveBackRoute(ctx, {
       url: '/v1/elections/:name/resign',
       operationId: 'resign',
       summary: 'Step down as leader (409 NOT_HOLDER when not leading); the next candidate is elected',
       tag: 'elections',
-      schema: {
-        params: nameParams,
-        headers: idempotencyHeader(gateway.machine),
-        body: object({ session: s.session }, ['session']),
-        response: object({ name: s.name, resigned: literal(true) }, ['name', 'resigned']),
-      },
-      handle: async (call) => {
-        const session = sessionId(call.body.session);
-        const { result, headers } = await runCommand(ctx, call, session, () => ({
-          type: 'resign',
-          session,
-          name: call.params.name,
-        }));
-        return answer(gateway, result, 'released', (v) => ({ name: v.name, resigned: true }), headers);
-      },
+      command: 'resign',
+      done: 'resigned',
     }),
     route<{ name: string }, Record<string, never>, { session: number; value?: string; text?: string }>({
       method: 'POST',

@@ -18,6 +18,7 @@ import {
   text,
 } from './schemas.js';
 import { keyBody, valueOfBody } from './values.js';
+import { readOne } from './read-one.js';
 
 interface PutBody {
   readonly session: number;
@@ -79,17 +80,14 @@ export function kvRoutes(ctx: RouteContext): Route[] {
       description: 'The key is one URL path segment (encode "/" as %2F).',
       tag: 'kv',
       schema: { params: keyParams, response: s.keyBody },
-      handle: async (call) => {
-        const result = await gateway.request(
-          call.principal,
-          { kind: 'read', query: { kind: 'get', key: call.params.key } },
-          call.remote,
-        );
-        if (result.code === 'OK' && result.value.kind === 'key' && result.value.key === null) {
-          return refused(failure('NOT_FOUND', `key ${JSON.stringify(call.params.key)} does not exist`));
-        }
-        return answer(gateway, result, 'key', (v) => (v.key === null ? null : keyBody(v.key)));
-      },
+      handle: (call) =>
+        readOne(ctx, call, {
+          query: { kind: 'get', key: call.params.key },
+          kind: 'key',
+          pick: (v) => v.key,
+          body: keyBody,
+          missing: `key ${JSON.stringify(call.params.key)} does not exist`,
+        }),
     }),
     route<{ key: string }, Record<string, never>, PutBody>({
       method: 'PUT',

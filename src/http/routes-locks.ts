@@ -2,13 +2,14 @@
 import type { Operation } from '../statemachine/commands.js';
 import { sessionId } from '../statemachine/ids.js';
 import { locksQueryLimitMax } from '../protocol/client-protocol.js';
-import { answer, refusalOutcome, runCommand } from './commands.js';
+import { answer, refusalOutcome } from './commands.js';
 import { failure } from './errors.js';
 import type { Route, RouteContext } from './route.js';
 import { json, refused, route } from './route.js';
 import { array, digits, idempotencyHeader, literal, numberOf, object } from './schemas.js';
 import { valueOfBody } from './values.js';
 import { waitingRequest } from './waiting.js';
+import { giveBackRoute } from './give-back-route.js';
 
 interface AcquireBody {
   readonly session: number;
@@ -105,27 +106,13 @@ export function lockRoutes(ctx: RouteContext, closing: AbortSignal): Route[] {
         });
       },
     }),
-    route<{ name: string }, Record<string, never>, { session: number }>({
-      method: 'POST',
+    giveBackRoute(ctx, {
       url: '/v1/locks/:name/release',
       operationId: 'release',
       summary: 'Give a lock back (409 NOT_HOLDER when the session does not hold it); the next waiter is granted',
       tag: 'locks',
-      schema: {
-        params: nameParams,
-        headers: idempotencyHeader(gateway.machine),
-        body: object({ session: s.session }, ['session']),
-        response: object({ name: s.name, released: literal(true) }, ['name', 'released']),
-      },
-      handle: async (call) => {
-        const session = sessionId(call.body.session);
-        const { result, headers } = await runCommand(ctx, call, session, () => ({
-          type: 'release',
-          session,
-          name: call.params.name,
-        }));
-        return answer(gateway, result, 'released', (v) => ({ name: v.name, released: true }), headers);
-      },
+      command: 'release',
+      done: 'released',
     }),
     route<{ name: string }, { token: string }>({
       method: 'GET',

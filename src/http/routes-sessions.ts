@@ -5,6 +5,7 @@ import { answer, refusalOutcome, runCommand } from './commands.js';
 import { failure } from './errors.js';
 import type { Route, RouteContext } from './route.js';
 import { json, refused, route } from './route.js';
+import { readOne } from './read-one.js';
 import { digits, idempotencyHeader, integer, literal, numberOf, object, positiveDigits, array } from './schemas.js';
 
 export function sessionRoutes(ctx: RouteContext): Route[] {
@@ -55,17 +56,15 @@ export function sessionRoutes(ctx: RouteContext): Route[] {
       summary: 'One session: owner, TTL, deadline, what it holds and waits for (404 when not live)',
       tag: 'sessions',
       schema: { params: idParams, response: s.sessionView },
-      handle: async (call) => {
+      handle: (call) => {
         const session = sessionId(Number(call.params.id));
-        const result = await gateway.request(
-          call.principal,
-          { kind: 'read', query: { kind: 'session', session } },
-          call.remote,
-        );
-        if (result.code === 'OK' && result.value.kind === 'sessionInfo' && result.value.session === null) {
-          return refused(failure('NOT_FOUND', `session ${session} is not live`));
-        }
-        return answer(gateway, result, 'sessionInfo', (v) => v.session);
+        return readOne(ctx, call, {
+          query: { kind: 'session', session },
+          kind: 'sessionInfo',
+          pick: (v) => v.session,
+          body: (info) => info,
+          missing: `session ${session} is not live`,
+        });
       },
     }),
     route<{ id: string }>({

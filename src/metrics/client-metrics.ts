@@ -5,10 +5,10 @@
  * how long it took; everything here is a lookup in a small map and an increment.
  */
 import type { Registry } from 'prom-client';
-import { Gauge } from 'prom-client';
 import type { ClientOp } from '../protocol/client-protocol.js';
 import type { CounterSeries } from './fast-metrics.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
+import { sampledGauges } from './sampled-gauge.js';
 
 /** Request latency, in seconds: 100 µs to 10 s. */
 export const requestBounds: readonly number[] = [
@@ -70,15 +70,8 @@ export class ClientMetrics {
       'Pushes sent to clients (grants, timeouts, expiries, revocations, watch events), by kind.',
       ['kind'],
     );
-    new Gauge({
-      name: 'raftlock_client_connections',
-      help: 'Client connections open now.',
-      registers: [registry],
-      collect() {
-        const open = connections();
-        if (open !== null) this.set(open);
-      },
-    });
+    const connectionsGauge = sampledGauges(registry, connections);
+    connectionsGauge('raftlock_client_connections', 'Client connections open now.', (open) => open);
   }
 
   connectionOpened(): void {

@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
 import type { CounterSeries, HistogramSeries } from './fast-metrics.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
+import { sampledGauges } from './sampled-gauge.js';
 
 export const lockKinds: readonly LockKind[] = ['mutex', 'semaphore', 'rwlock', 'election'];
 
@@ -267,18 +268,7 @@ export class LockMetrics {
   }
 
   private stateGauges(registry: Registry, state: () => LockState | null): void {
-    const registers = [registry];
-    const single = (name: string, help: string, read: (s: LockState) => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const s = state();
-          if (s !== null) this.set(read(s));
-        },
-      });
-    };
+    const single = sampledGauges(registry, state);
     single('raftlock_sessions', "Sessions open (as of this node's applied state).", (s) => s.sessions.size);
     single('raftlock_locks', 'Named locks with a holder, a waiter or a lock-delay running.', (s) => s.locks.size);
     single('raftlock_lock_waiters', 'Acquire requests waiting in a queue.', (s) => s.waiterCount);
@@ -288,7 +278,7 @@ export class LockMetrics {
       name: 'raftlock_lock_holds',
       help: 'Holds in force, by lock kind (one per holder: a semaphore with three permits taken counts three).',
       labelNames: ['kind'],
-      registers,
+      registers: [registry],
       collect() {
         const s = state();
         if (s !== null) sweep(s);

@@ -16,6 +16,7 @@ import type { NodeId, Role } from '../raft/types.js';
 import type { PersistRequest } from '../node/durable-log.js';
 import type { CounterSeries, HistogramSeries } from './fast-metrics.js';
 import { exponentialBounds, FastCounter, FastHistogram } from './fast-metrics.js';
+import { sampledGauges } from './sampled-gauge.js';
 
 /** What of a drained output these metrics read (the server core's CoreOutput has it all). */
 export interface RaftDrained {
@@ -213,17 +214,7 @@ export class RaftMetrics {
 
   private statusGauges(registry: Registry, sample: () => RaftSample | null): void {
     const registers = [registry];
-    const single = (name: string, help: string, read: (s: RaftSample) => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const s = sample();
-          if (s !== null) this.set(read(s));
-        },
-      });
-    };
+    const single = sampledGauges(registry, sample);
     single('raftlock_raft_term', 'Current Raft term.', (s) => s.status.term);
     single('raftlock_raft_commit_index', 'Highest log index known to be committed.', (s) => s.status.commit);
     single(

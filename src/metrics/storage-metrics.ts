@@ -13,6 +13,7 @@ import type { PersistRequest } from '../node/durable-log.js';
 import type { CounterSeries, HistogramSeries } from './fast-metrics.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
 import { batchBounds } from './raft-metrics.js';
+import { sampledGauges } from './sampled-gauge.js';
 
 /** Write and fsync durations, in seconds: 100 µs to 5 s. */
 export const fsyncBounds: readonly number[] = [
@@ -53,15 +54,12 @@ export class StorageMetrics {
       'raftlock_storage_written_bytes_total',
       'Bytes of log entries and snapshots written (entries as the Raft size limits count them; keys and checksums not included).',
     ).at0();
-    new Gauge({
-      name: 'raftlock_storage_log_entries',
-      help: "Entries in this node's log after its snapshot (what the next compaction removes).",
-      registers: [registry],
-      collect() {
-        const s = status();
-        if (s !== null) this.set(Math.max(0, s.lastIndex - s.snapshotIndex));
-      },
-    });
+    const statusGauge = sampledGauges(registry, status);
+    statusGauge(
+      'raftlock_storage_log_entries',
+      "Entries in this node's log after its snapshot (what the next compaction removes).",
+      (s) => Math.max(0, s.lastIndex - s.snapshotIndex),
+    );
     if (dataDir !== null) {
       new Gauge({
         name: 'raftlock_storage_disk_bytes',

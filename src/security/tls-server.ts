@@ -48,23 +48,7 @@ export function createTlsServer(
     socket.destroy();
     handlers.onRefused?.({ remoteAddress, reason });
   };
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    const check = checkPeerCertificate(socket);
-    switch (check.kind) {
-      case 'verified':
-        handlers.onConnection(socket, check.identity);
-        return;
-      case 'none':
-        if (options.requireClientCert) refuse(socket, 'no client certificate (this port requires one)');
-        else handlers.onConnection(socket, null);
-        return;
-      case 'refused':
-        refuse(socket, check.reason);
-        return;
-      default:
-        assertNever(check, 'peer certificate check');
-    }
-  });
+  checkEachConnection(server, options.requireClientCert, handlers.onConnection, refuse);
   // A handshake that fails because the peer hung up is reported after the socket is gone, and
   // its address with it; remember each connection's address while it is known. node:tls keeps
   // the TCP socket a TLS socket wraps as `_parent` (not part of its typed API, hence the check).
@@ -90,9 +74,48 @@ export function createReloadingTlsServer(
   options: { readonly requireClientCert: boolean },
 ): tls.Server {
   const server = tls.createServer(serverTlsOptions(material, options));
+  followReloads(server, material);
+  return server;
+}
+
+/**
+ * Keeps `server`'s default context (for clients that send no server name) on `material`'s current
+ * certificate across reloads, until the server closes. setSecureContext would drop minVersion, so
+ * the full options are set again.
+ */
+export function followReloads(server: tls.Server, material: TlsMaterial): void {
   const unsubscribe = material.onChange(() => server.setSecureContext(secureContextOptions(material.pem)));
   server.once('close', unsubscribe);
-  return server;
+}
+
+/**
+ * Checks each connection's certificate right after its handshake, before anything is read from
+ * it: `accept` gets the identity the certificate proves (null: none presented, on a server that
+ * does not require one), `refuse` the reason (the socket is still open; the caller closes it).
+ */
+export function checkEachConnection(
+  server: tls.Server,
+  requireClientCert: boolean,
+  accept: (socket: tls.TLSSocket, identity: CertIdentity | null) => void,
+  refuse: (socket: tls.TLSSocket, reason: string) => void,
+): void {
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const check = checkPeerCertificate(socket);
+    switch (check.kind) {
+      case 'verified':
+        accept(socket, check.identity);
+        return;
+      case 'none':
+        if (requireClientCert) refuse(socket, 'no client certificate (this port requires one)');
+        else accept(socket, null);
+        return;
+      case 'refused':
+        refuse(socket, check.reason);
+        return;
+      default:
+        assertNever(check, 'peer certificate check');
+    }
+  });
 }
 
 function remoteAddressOf(socket: net.Socket): string {

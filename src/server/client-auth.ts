@@ -27,6 +27,7 @@ import { defaultTokenTtlMs, LoginTokens } from './login-tokens.js';
 import type { Logger } from '../util/logger.js';
 import type { ClientConnection } from './server-connection.js';
 import { watchDenial } from '../node/edge-access.js';
+import { cancelRefusedWatches } from './watch-revocation.js';
 
 export interface ClientAuthOptions {
   /** A secure node: TLS on the client port and authentication required. */
@@ -190,21 +191,8 @@ export class ClientAuth {
       if (!connection.isOpen || !this.stillValid(connection)) continue;
       const principal = connection.principal;
       if (principal === null) continue;
-      let cancelled = false;
-      for (const watch of [...connection.watches.values()]) {
-        const denied = watchDenial(state, principal, watch.prefix);
-        if (denied === null) continue;
-        connection.watches.delete(watch.id);
-        connection.push({ kind: 'watchCancelled', watchId: watch.id, code: 'PERMISSION_DENIED', message: denied });
-        this.options.log.warn('watch cancelled', {
-          remote: connection.remote,
-          user: principal,
-          prefix: watch.prefix,
-          reason: denied,
-        });
-        cancelled = true;
-      }
-      if (cancelled) watchesChanged(connection);
+      const refusal = (prefix: string): string | null => watchDenial(state, principal, prefix);
+      if (cancelRefusedWatches(connection, principal, refusal, this.options.log)) watchesChanged(connection);
     }
   }
 

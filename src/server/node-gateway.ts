@@ -31,6 +31,7 @@ import type {
 } from '../http/gateway.js';
 import type { ClientAuth } from './client-auth.js';
 import { readDenial, watchDenial } from '../node/edge-access.js';
+import { cancelRefusedWatches } from './watch-revocation.js';
 import type { Logger } from '../util/logger.js';
 import { principalOf } from './login.js';
 import type { RequestChannel } from '../node/request-channel.js';
@@ -271,19 +272,8 @@ export class ServerGateway implements NodeGateway {
       const principal = channel.principal;
       if (principal === null) continue;
       const denied = userExists(state.auth, principal) ? null : `user ${principal} no longer exists`;
-      for (const watch of [...channel.watches.values()]) {
-        const refusal = denied ?? watchDenial(state, principal, watch.prefix);
-        if (refusal === null) continue;
-        channel.watches.delete(watch.id);
-        channel.push({ kind: 'watchCancelled', watchId: watch.id, code: 'PERMISSION_DENIED', message: refusal });
-        this.host.log.warn('watch cancelled', {
-          remote: channel.remote,
-          user: principal,
-          prefix: watch.prefix,
-          reason: refusal,
-        });
-        this.host.watchesChanged(channel);
-      }
+      const refusal = (prefix: string): string | null => denied ?? watchDenial(state, principal, prefix);
+      if (cancelRefusedWatches(channel, principal, refusal, this.host.log)) this.host.watchesChanged(channel);
     }
   }
 
