@@ -150,68 +150,57 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 const isVersionBound = (v: unknown): v is number | null => v === null || isNum(v);
 
-function parseOp(v: unknown): ChaosOp | null {
-  if (!isRecord(v)) return null;
-  switch (v['type']) {
-    case 'lock.acquire':
-      return isStr(v['lock']) && isStr(v['owner'])
-        ? { type: 'lock.acquire', lock: v['lock'], owner: v['owner'] }
-        : null;
-    case 'lock.release':
-      return isStr(v['lock']) && isStr(v['owner']) && isNum(v['token'])
-        ? { type: 'lock.release', lock: v['lock'], owner: v['owner'], token: v['token'] }
-        : null;
-    case 'sem.acquire':
-    case 'sem.release':
-      return isStr(v['sem']) && isStr(v['owner']) && isNum(v['limit'])
-        ? { type: v['type'], sem: v['sem'], owner: v['owner'], limit: v['limit'] }
-        : null;
-    case 'session.end':
-      return isStr(v['owner']) ? { type: 'session.end', owner: v['owner'] } : null;
-    case 'kv.put':
-      return isStr(v['key']) && isStr(v['value']) && isVersionBound(v['ifVersion'])
-        ? { type: 'kv.put', key: v['key'], value: v['value'], ifVersion: v['ifVersion'] }
-        : null;
-    case 'kv.get':
-      return isStr(v['key']) ? { type: 'kv.get', key: v['key'] } : null;
-    case 'kv.delete':
-      return isStr(v['key']) && isVersionBound(v['ifVersion'])
-        ? { type: 'kv.delete', key: v['key'], ifVersion: v['ifVersion'] }
-        : null;
-    case 'fence.write':
-      return isStr(v['resource']) && isNum(v['token']) && isStr(v['value'])
-        ? { type: 'fence.write', resource: v['resource'], token: v['token'], value: v['value'] }
-        : null;
-    default:
-      return null;
-  }
-}
+/**
+ * For each member of a union tagged by `type`, a check for each of its other fields: the compiler
+ * makes the table name every field of every member, so a field added to an operation cannot go
+ * unchecked when a history file is read back.
+ */
+type FieldChecks<U extends { readonly type: string }> = {
+  readonly [T in U['type']]: {
+    readonly [F in Exclude<keyof Extract<U, { readonly type: T }>, 'type'>]-?: (v: unknown) => boolean;
+  };
+};
 
-function parseResult(v: unknown): ChaosResult | null {
-  if (!isRecord(v)) return null;
-  switch (v['type']) {
-    case 'lock.acquire':
-      return isNum(v['token']) ? { type: 'lock.acquire', token: v['token'] } : null;
-    case 'lock.release':
-    case 'sem.release':
-      return isBool(v['released']) ? { type: v['type'], released: v['released'] } : null;
-    case 'sem.acquire':
-      return isBool(v['acquired']) ? { type: 'sem.acquire', acquired: v['acquired'] } : null;
-    case 'session.end':
-      return { type: 'session.end' };
-    case 'kv.put':
-      return isBool(v['ok']) && isNum(v['version']) ? { type: 'kv.put', ok: v['ok'], version: v['version'] } : null;
-    case 'kv.get':
-      return (v['value'] === null || isStr(v['value'])) && isNum(v['version'])
-        ? { type: 'kv.get', value: v['value'], version: v['version'] }
-        : null;
-    case 'kv.delete':
-      return isBool(v['deleted']) ? { type: 'kv.delete', deleted: v['deleted'] } : null;
-    case 'fence.write':
-      return isBool(v['accepted']) ? { type: 'fence.write', accepted: v['accepted'] } : null;
-    default:
-      return null;
+const isStrOrNull = (v: unknown): v is string | null => v === null || isStr(v);
+
+const opChecks: FieldChecks<ChaosOp> = {
+  'lock.acquire': { lock: isStr, owner: isStr },
+  'lock.release': { lock: isStr, owner: isStr, token: isNum },
+  'sem.acquire': { sem: isStr, owner: isStr, limit: isNum },
+  'sem.release': { sem: isStr, owner: isStr, limit: isNum },
+  'session.end': { owner: isStr },
+  'kv.put': { key: isStr, value: isStr, ifVersion: isVersionBound },
+  'kv.get': { key: isStr },
+  'kv.delete': { key: isStr, ifVersion: isVersionBound },
+  'fence.write': { resource: isStr, token: isNum, value: isStr },
+};
+
+const resultChecks: FieldChecks<ChaosResult> = {
+  'lock.acquire': { token: isNum },
+  'lock.release': { released: isBool },
+  'sem.acquire': { acquired: isBool },
+  'sem.release': { released: isBool },
+  'session.end': {},
+  'kv.put': { ok: isBool, version: isNum },
+  'kv.get': { value: isStrOrNull, version: isNum },
+  'kv.delete': { deleted: isBool },
+  'fence.write': { accepted: isBool },
+};
+
+/**
+ * `v` as the member its `type` names, when every field of that member passes its check; fields
+ * the member does not have are left behind. Null for anything else.
+ */
+function parseTagged<U extends { readonly type: string }>(checks: FieldChecks<U>, v: unknown): U | null {
+  if (!isRecord(v) || !isStr(v['type']) || !Object.hasOwn(checks, v['type'])) return null;
+  const fields: Record<string, (v: unknown) => boolean> = checks[v['type'] as U['type']];
+  const parsed: Json = { type: v['type'] };
+  for (const [name, check] of Object.entries(fields)) {
+    if (!check(v[name])) return null;
+    parsed[name] = v[name];
   }
+  // Every field of the member named by `type` was checked above (FieldChecks lists them all).
+  return parsed as U;
 }
 
 /** Validates one decoded JSON value as a history event. */
@@ -220,13 +209,13 @@ export function parseEvent(value: unknown): Result<HistoryEvent, string> {
   const { kind, id, process, atUs } = value;
   if (!isStr(id) || !isStr(process) || !isNum(atUs)) return err('missing id, process or atUs');
   if (kind === 'invoke') {
-    const op = parseOp(value['op']);
+    const op = parseTagged(opChecks, value['op']);
     return op === null ? err(`bad op ${JSON.stringify(value['op'])}`) : ok({ kind, id, process, atUs, op });
   }
   if (kind !== 'complete') return err(`bad kind ${JSON.stringify(kind)}`);
   const outcome = value['outcome'];
   if (outcome === 'ok') {
-    const result = parseResult(value['result']);
+    const result = parseTagged(resultChecks, value['result']);
     return result === null
       ? err(`bad result ${JSON.stringify(value['result'])}`)
       : ok({ kind, id, process, atUs, outcome, result });
