@@ -51,24 +51,22 @@ export type ChaosResult =
   | { readonly type: 'kv.delete'; readonly deleted: boolean }
   | { readonly type: 'fence.write'; readonly accepted: boolean };
 
-export type InvokeEvent = {
-  readonly kind: 'invoke';
+/** What every event line carries: the operation's id, the client process that wrote it, and when. */
+type EventStamp = {
   readonly id: string;
   readonly process: string;
   readonly atUs: number;
-  readonly op: ChaosOp;
 };
 
-export type CompleteEvent = {
-  readonly kind: 'complete';
-  readonly id: string;
-  readonly process: string;
-  readonly atUs: number;
-} & (
+export type InvokeEvent = EventStamp & { readonly kind: 'invoke'; readonly op: ChaosOp };
+
+/** How an operation ended: its result, or the error of a certain failure or of an unknown outcome. */
+export type Outcome =
   | { readonly outcome: 'ok'; readonly result: ChaosResult }
   | { readonly outcome: 'fail'; readonly error: string }
-  | { readonly outcome: 'unknown'; readonly error: string }
-);
+  | { readonly outcome: 'unknown'; readonly error: string };
+
+export type CompleteEvent = EventStamp & { readonly kind: 'complete' } & Outcome;
 
 export type HistoryEvent = InvokeEvent | CompleteEvent;
 
@@ -79,11 +77,7 @@ export type HistoryOp = {
   readonly op: ChaosOp;
   readonly invokeUs: number;
   readonly completeUs: number;
-} & (
-  | { readonly outcome: 'ok'; readonly result: ChaosResult }
-  | { readonly outcome: 'fail'; readonly error: string }
-  | { readonly outcome: 'unknown'; readonly error: string }
-);
+} & Outcome;
 
 /** Microseconds of the machine-wide monotonic clock. */
 export function monotonicUs(): number {
