@@ -333,6 +333,14 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
   if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
   if (f.length !== 4 + operandCounts[type]) fail(`${type} takes ${operandCounts[type]} operands, got ${f.length - 4}`);
   const name = config.nameBytesMax;
+  // The operands most operations share: whose hold on which name (f[4], f[5]), and how long to
+  // wait for it and the lock-delay after it ends (at `at` and the position after). An object
+  // literal evaluates left to right, so the operands are still checked in their wire order.
+  const held = (): { session: SessionId; name: string } => ({ session: session(f[4]), name: text(f[5], 'name', name) });
+  const waits = (at: number): { waitMs: number; lockDelayMs: number } => ({
+    waitMs: integer(f[at], 'waitMs', 0, config.waitMsMax),
+    lockDelayMs: delay(f[at + 1], config),
+  });
   switch (type) {
     case 'openSession':
       return { type, ttlMs: integer(f[4], 'ttlMs', config.ttlMsMin, config.ttlMsMax) };
@@ -341,53 +349,21 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
       return { type, session: session(f[4]) };
     case 'acquire':
     case 'handoff':
-      return {
-        type,
-        session: session(f[4]),
-        name: text(f[5], 'name', name),
-        waitMs: integer(f[6], 'waitMs', 0, config.waitMsMax),
-        lockDelayMs: delay(f[7], config),
-      };
+      return { type, ...held(), ...waits(6) };
     case 'acquireSemaphore':
-      return {
-        type,
-        session: session(f[4]),
-        name: text(f[5], 'name', name),
-        permits: integer(f[6], 'permits', 1, config.permitsMax),
-        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
-        lockDelayMs: delay(f[8], config),
-      };
+      return { type, ...held(), permits: integer(f[6], 'permits', 1, config.permitsMax), ...waits(7) };
     case 'acquireRw': {
       const mode = f[6];
       if (mode !== 0 && mode !== 1) fail('mode must be 0 (read) or 1 (write)');
-      return {
-        type,
-        session: session(f[4]),
-        name: text(f[5], 'name', name),
-        mode: mode === 1 ? 'write' : 'read',
-        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
-        lockDelayMs: delay(f[8], config),
-      };
+      return { type, ...held(), mode: mode === 1 ? 'write' : 'read', ...waits(7) };
     }
     case 'release':
     case 'resign':
-      return { type, session: session(f[4]), name: text(f[5], 'name', name) };
+      return { type, ...held() };
     case 'campaign':
-      return {
-        type,
-        session: session(f[4]),
-        name: text(f[5], 'name', name),
-        value: bytes(f[6], 'value', config.valueBytesMax),
-        waitMs: integer(f[7], 'waitMs', 0, config.waitMsMax),
-        lockDelayMs: delay(f[8], config),
-      };
+      return { type, ...held(), value: bytes(f[6], 'value', config.valueBytesMax), ...waits(7) };
     case 'proclaim':
-      return {
-        type,
-        session: session(f[4]),
-        name: text(f[5], 'name', name),
-        value: bytes(f[6], 'value', config.valueBytesMax),
-      };
+      return { type, ...held(), value: bytes(f[6], 'value', config.valueBytesMax) };
     case 'put': {
       const ephemeral = f[8];
       if (typeof ephemeral !== 'boolean') fail('ephemeral must be a boolean');
