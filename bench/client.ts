@@ -5,8 +5,7 @@
  * flight together on its lanes). Latency is wall time per operation (p50/p99).
  * Run: `npx tsx bench/client.ts [--short]`.
  */
-import { percentile } from './etcd/workloads.js';
-import { performance } from 'node:perf_hooks';
+import { loopLatencies, measuredWindow, percentile } from './etcd/workloads.js';
 import { connect } from '../src/client/client.js';
 import type { RaftlockClient } from '../src/client/client.js';
 import { startCluster } from '../src/embed/embed.js';
@@ -19,18 +18,7 @@ async function run(
   clients: readonly RaftlockClient[],
   op: (c: RaftlockClient, i: number) => Promise<void>,
 ): Promise<void> {
-  const latencies: number[] = [];
-  const end = performance.now() + durationMs;
-  await Promise.all(
-    clients.map(async (client, i) => {
-      while (performance.now() < end) {
-        const start = performance.now();
-        await op(client, i);
-        latencies.push(performance.now() - start);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
+  const latencies = await loopLatencies(clients, measuredWindow(0, durationMs), op);
   const rate = Math.round(latencies.length / (durationMs / 1000));
   const p50 = percentile(latencies, 50).toFixed(1);
   const p99 = percentile(latencies, 99).toFixed(1);

@@ -5,7 +5,7 @@
 // the same loop (3 s, --short 1 s) whose operations are not counted, with the CPU time each node
 // process and the client spent per operation in the measured window (Linux). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
-import { inWindow, measuredWindow, percentile } from './etcd/workloads.js';
+import { loopLatencies, measuredWindow, percentile } from './etcd/workloads.js';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +98,6 @@ async function measure(
   actors: readonly RaftlockClient[],
   op: (client: RaftlockClient, i: number) => Promise<void>,
 ): Promise<void> {
-  const latencies: number[] = [];
   const window = measuredWindow(warmupMs, measureMs);
   // CPU is sampled at the window's edges, so the figures per operation are the warm ones.
   let cpuFrom = new Map<string, CpuMicros>();
@@ -111,18 +110,8 @@ async function measure(
       cpuTo = cpuMicros(launcher.pids);
     }, warmupMs + measureMs),
   ];
-  await Promise.all(
-    actors.map(async (client, i) => {
-      while (performance.now() < window.to) {
-        const t0 = performance.now();
-        await op(client, i);
-        const now = performance.now();
-        if (inWindow(window, now)) latencies.push(now - t0);
-      }
-    }),
-  );
+  const latencies = await loopLatencies(actors, window, op);
   for (const timer of edges) clearTimeout(timer);
-  latencies.sort((x, y) => x - y);
   const rate = Math.round(latencies.length / (measureMs / 1000)).toLocaleString('en-US');
   const ops = Math.max(1, latencies.length);
   const perOp = [...cpuTo].flatMap(([name, to]) => {

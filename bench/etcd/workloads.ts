@@ -61,6 +61,29 @@ export function inWindow(window: Window, now: number): boolean {
   return now >= window.from && now <= window.to;
 }
 
+/**
+ * Runs `op` on every actor, one in flight each, until the window closes; the latencies (ms) of the
+ * operations that completed inside it, sorted.
+ */
+export async function loopLatencies<A>(
+  actors: readonly A[],
+  window: Window,
+  op: (actor: A, index: number) => Promise<void>,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  await Promise.all(
+    actors.map(async (actor, i) => {
+      while (performance.now() < window.to) {
+        const startedAt = performance.now();
+        await op(actor, i);
+        const now = performance.now();
+        if (inWindow(window, now)) latencies.push(now - startedAt);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
+
 /** Counts an operation that started at `startedAt` and completed now, if now is in the window. */
 function record(tally: Tally, window: Window, startedAt: number): void {
   const now = performance.now();
