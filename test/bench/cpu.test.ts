@@ -56,53 +56,17 @@ t.test(
   },
 );
 
+/** A sample written as PID → CPU µs. */
+const cpuByPid = (micros: Readonly<Record<number, number>>): CpuSample =>
+  new Map(Object.entries(micros).map(([pid, us]) => [Number(pid), us]));
+
 t.test('the CPU between two samples is the sum of every member delta, or none if a member came or went', async (t) => {
-  const from: CpuSample = new Map([
-    [1, 1000],
-    [2, 500],
-    [3, 0],
-  ]);
-  const to: CpuSample = new Map([
-    [1, 1600],
-    [2, 900],
-    [3, 250],
-  ]);
+  const from = cpuByPid({ 1: 1000, 2: 500, 3: 0 });
+  const to = cpuByPid({ 1: 1600, 2: 900, 3: 250 });
   t.equal(cpuMicrosBetween(from, to), 1250);
-  t.equal(
-    cpuMicrosBetween(
-      from,
-      new Map([
-        [1, 1600],
-        [2, 900],
-      ]),
-    ),
-    null,
-    'a member killed in between',
-  );
-  t.equal(
-    cpuMicrosBetween(
-      from,
-      new Map([
-        [1, 1600],
-        [2, 900],
-        [4, 10],
-      ]),
-    ),
-    null,
-    'a member replaced by a new process',
-  );
-  t.equal(
-    cpuMicrosBetween(
-      from,
-      new Map([
-        [1, 900],
-        [2, 900],
-        [3, 250],
-      ]),
-    ),
-    null,
-    'a PID reused by a younger process',
-  );
+  t.equal(cpuMicrosBetween(from, cpuByPid({ 1: 1600, 2: 900 })), null, 'a member killed in between');
+  t.equal(cpuMicrosBetween(from, cpuByPid({ 1: 1600, 2: 900, 4: 10 })), null, 'a member replaced by a new process');
+  t.equal(cpuMicrosBetween(from, cpuByPid({ 1: 900, 2: 900, 3: 250 })), null, 'a PID reused by a younger process');
   t.equal(cpuMicrosBetween(null, to), null);
   t.equal(cpuMicrosBetween(new Map(), new Map()), null, 'no members, no figure');
   t.equal(microsPerOp(1250, 5), 250);

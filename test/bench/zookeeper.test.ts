@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { formatTable } from '../../bench/etcd/table.js';
 import type { BenchRow } from '../../bench/etcd/table.js';
+import { benchRow } from './fixtures/bench-row.js';
 import { detectZooKeeper } from '../../bench/zookeeper/cluster.js';
 import { parseSrvrMode } from '../../bench/zookeeper/four-letter.js';
 import { findProtected, lockTurn, protectedLockNodeName, sequenceOf } from '../../bench/zookeeper/lock-order.js';
@@ -107,19 +108,14 @@ t.test(
   },
 );
 
-const row = (backend: string, rate: number, cpu: number): BenchRow => ({
-  workload: 'contended (16 workers, 1 client, 1 lock)',
-  backend,
-  tls: false,
-  unit: 'handoffs/s',
-  rate,
-  p50Ms: 1,
-  p99Ms: 2,
-  maxMs: 3,
-  errors: 0,
-  firstError: null,
-  serverCpuMicrosPerOp: cpu,
-});
+const row = (backend: string, rate: number, cpu: number): BenchRow =>
+  benchRow({
+    workload: 'contended (16 workers, 1 client, 1 lock)',
+    backend,
+    unit: 'handoffs/s',
+    rate,
+    serverCpuMicrosPerOp: cpu,
+  });
 
 t.test('the table has a rate and a CPU ratio per baseline, on raftlock rows only', async (t) => {
   const table = formatTable(

@@ -10,6 +10,7 @@ import { contended, failover, ownLockEach, percentile, queueDepth } from '../../
 import type { WorkloadResult } from '../../bench/etcd/workloads.js';
 import { formatTable, ratio, rowRatios } from '../../bench/etcd/table.js';
 import type { BenchRow } from '../../bench/etcd/table.js';
+import { benchRow } from '../bench/fixtures/bench-row.js';
 import { roundLabel, roundRatios } from '../../bench/etcd/rounds.js';
 import type { RoundResult } from '../../bench/etcd/rounds.js';
 import { detectEtcd } from '../../bench/etcd/cluster.js';
@@ -189,32 +190,30 @@ t.test('percentiles are nearest-rank', async (t) => {
 });
 
 /** A table row: `cpu` is the server CPU per operation (null: not measured). */
-const benchRow = (
+const uncontendedRow = (
   backend: string,
   tls: boolean,
   rate: number,
   cpu: number | null,
   firstError: string | null = null,
-): BenchRow => ({
-  workload: 'uncontended (32 clients)',
-  backend,
-  tls,
-  unit: 'ops/s',
-  rate,
-  p50Ms: 1,
-  p99Ms: 2,
-  maxMs: 3,
-  errors: firstError === null ? 0 : 1,
-  firstError,
-  serverCpuMicrosPerOp: cpu,
-});
+): BenchRow =>
+  benchRow({
+    workload: 'uncontended (32 clients)',
+    backend,
+    tls,
+    rate,
+    errors: firstError === null ? 0 : 1,
+    firstError,
+    serverCpuMicrosPerOp: cpu,
+  });
 
 t.test('the table shows server CPU per operation and each row over etcd on the same transport', async (t) => {
-  const table = formatTable([benchRow('raftlock', false, 2500, 350, 'boom'), benchRow('etcd', false, 1000, 980)]).split(
-    '\n',
-  );
+  const table = formatTable([
+    uncontendedRow('raftlock', false, 2500, 350, 'boom'),
+    uncontendedRow('etcd', false, 1000, 980),
+  ]).split('\n');
   t.match(
-    formatTable([benchRow('etcd', false, 0.25, null)]),
+    formatTable([uncontendedRow('etcd', false, 0.25, null)]),
     /etcd +off +0\.25 ops\/s/,
     'a crawling rate is not printed as 0',
   );
@@ -230,17 +229,17 @@ t.test('the table shows server CPU per operation and each row over etcd on the s
     'the baseline has no ratio to itself',
   );
   t.match(table[4], /raftlock uncontended \(32 clients\): first error: boom/);
-  const alone = formatTable([benchRow('raftlock', false, 2500, null)]).split('\n');
+  const alone = formatTable([uncontendedRow('raftlock', false, 2500, null)]).split('\n');
   t.match(alone[0], /server CPU µs\/op$/, 'nothing to compare: no ratio columns at all');
   t.match(alone[2], /2,500 ops\/s .* —$/, 'an unmeasured CPU figure is a dash');
 });
 
 t.test('TLS rows compare with etcd on TLS and with their own plaintext row', async (t) => {
   const rows = [
-    benchRow('raftlock', false, 4000, 300),
-    benchRow('etcd', false, 1000, 1000),
-    benchRow('raftlock', true, 3000, 400),
-    benchRow('etcd', true, 800, 1250),
+    uncontendedRow('raftlock', false, 4000, 300),
+    uncontendedRow('etcd', false, 1000, 1000),
+    uncontendedRow('raftlock', true, 3000, 400),
+    uncontendedRow('etcd', true, 800, 1250),
   ];
   const [plainRaftlock, plainEtcd, tlsRaftlock, tlsEtcd] = rows as [BenchRow, BenchRow, BenchRow, BenchRow];
   t.same(rowRatios(rows, tlsRaftlock, 'etcd'), {
@@ -288,22 +287,7 @@ t.test('rounds: each ratio is taken within its round, and the median summarizes 
     rate: number,
     tls = false,
     cpu: number | null = null,
-  ): RoundResult => ({
-    round,
-    result: {
-      workload,
-      backend,
-      tls,
-      unit: 'ops/s',
-      rate,
-      p50Ms: 1,
-      p99Ms: 2,
-      maxMs: 3,
-      errors: 0,
-      firstError: null,
-      serverCpuMicrosPerOp: cpu,
-    },
-  });
+  ): RoundResult => ({ round, result: benchRow({ workload, backend, tls, rate, serverCpuMicrosPerOp: cpu }) });
   const raftlock = { backend: 'raftlock', tls: false };
   const etcd = { backend: 'etcd', tls: false };
   const results = [

@@ -13,32 +13,9 @@ import { mutexModel } from '../../src/chaos/linearizability/models/mutex.js';
 import type { MutexInput, MutexOutput } from '../../src/chaos/linearizability/models/mutex.js';
 import { pickWith, simulateMutex } from './fixtures/mutex-sim.js';
 import type { MutexOp, MutexSimOptions } from './fixtures/mutex-sim.js';
+import { mutexOps, operationMaker } from './fixtures/hand-ops.js';
 
-let seq = 0;
-const acq = (owner: string, token: number | undefined, c: number, r: number): MutexOp => ({
-  id: `h${seq++}`,
-  process: owner,
-  input: { type: 'acquire', lock: 'L', owner },
-  output: token === undefined ? undefined : { type: 'acquire', token },
-  callUs: c,
-  returnUs: token === undefined ? Infinity : r,
-});
-const rel = (owner: string, token: number, released: boolean | undefined, c: number, r: number): MutexOp => ({
-  id: `h${seq++}`,
-  process: owner,
-  input: { type: 'release', lock: 'L', owner, token },
-  output: released === undefined ? undefined : { type: 'release', released },
-  callUs: c,
-  returnUs: released === undefined ? Infinity : r,
-});
-const end = (owner: string, c: number, r: number | undefined): MutexOp => ({
-  id: `h${seq++}`,
-  process: owner,
-  input: { type: 'end', lock: 'L', owner },
-  output: r === undefined ? undefined : { type: 'end' },
-  callUs: c,
-  returnUs: r ?? Infinity,
-});
+const { acq, rel, end } = mutexOps(operationMaker('h'));
 
 const verdict = (ops: readonly Operation<MutexInput, MutexOutput>[]): string =>
   checkLinearizable(mutexModel, ops).verdict;

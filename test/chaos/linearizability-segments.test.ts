@@ -20,46 +20,20 @@ import { fenceRun, kvRun, mutexRun, semaphoreRun, stretch } from './fixtures/seq
 import type { Draw, Stretch } from './fixtures/sequential.js';
 import { simulateMutex } from './fixtures/mutex-sim.js';
 import type { MutexOp, MutexSimOptions } from './fixtures/mutex-sim.js';
+import { mutexOps, operationMaker } from './fixtures/hand-ops.js';
 
-let seq = 0;
-const kv = (
-  input: KvInput,
-  output: KvOutput | undefined,
-  callUs: number,
-  returnUs: number,
-): Operation<KvInput, KvOutput> => ({
-  id: `k${seq++}`,
-  process: 'p',
-  input,
-  output,
-  callUs,
-  returnUs: output === undefined ? Infinity : returnUs,
-});
+const kv = operationMaker('k');
 const put = (value: string, version: number | undefined, c: number, r: number): Operation<KvInput, KvOutput> =>
   kv(
+    'p',
     { type: 'put', key: 'x', value, ifVersion: null },
     version === undefined ? undefined : { type: 'put', ok: true, version },
     c,
     r,
   );
 const get = (value: string | null, version: number, c: number, r: number): Operation<KvInput, KvOutput> =>
-  kv({ type: 'get', key: 'x' }, { type: 'get', value, version }, c, r);
-const acq = (owner: string, token: number | undefined, c: number, r: number): MutexOp => ({
-  id: `m${seq++}`,
-  process: owner,
-  input: { type: 'acquire', lock: 'L', owner },
-  output: token === undefined ? undefined : { type: 'acquire', token },
-  callUs: c,
-  returnUs: token === undefined ? Infinity : r,
-});
-const rel = (owner: string, token: number, released: boolean | undefined, c: number, r: number): MutexOp => ({
-  id: `m${seq++}`,
-  process: owner,
-  input: { type: 'release', lock: 'L', owner, token },
-  output: released === undefined ? undefined : { type: 'release', released },
-  callUs: c,
-  returnUs: released === undefined ? Infinity : r,
-});
+  kv('p', { type: 'get', key: 'x' }, { type: 'get', value, version }, c, r);
+const { acq, rel } = mutexOps(operationMaker('m'));
 
 function both<S, I, O>(
   model: Model<S, I, O>,

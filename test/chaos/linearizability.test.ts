@@ -7,6 +7,7 @@
 // corruption (always rejected), each violation explained. After healing, the nodes' final reads
 // must agree and still linearize after the whole history (no acknowledged write lost).
 import t from 'tap';
+import type { Test } from 'tap';
 import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,6 @@ import type { HistoryOp } from '../../src/chaos/history.js';
 import { checkLinearizable, formatCheck } from '../../src/chaos/linearizability/checker.js';
 import type { Model, Operation } from '../../src/chaos/linearizability/model.js';
 import { mutexModel } from '../../src/chaos/linearizability/models/mutex.js';
-import type { MutexInput, MutexOutput } from '../../src/chaos/linearizability/models/mutex.js';
 import { semaphoreModel } from '../../src/chaos/linearizability/models/semaphore.js';
 import type { SemaphoreInput, SemaphoreOutput } from '../../src/chaos/linearizability/models/semaphore.js';
 import { kvModel } from '../../src/chaos/linearizability/models/kv.js';
@@ -28,15 +28,23 @@ import { runCheckCli } from '../../src/chaos/check-cli.js';
 import { checkConvergence, withFinalReads } from '../../src/chaos/final-state.js';
 import type { FinalRead } from '../../src/chaos/final-state.js';
 import { fenceRun, kvRun, mutexRun, semaphoreLimit, semaphoreRun, stretch } from './fixtures/sequential.js';
-import type { Draw, Stretch } from './fixtures/sequential.js';
+import type { Draw, Step, Stretch } from './fixtures/sequential.js';
+import { mutexOps, operationMaker } from './fixtures/hand-ops.js';
 
-let seq = 0;
-function op<I, O>(process: string, input: I, output: O | undefined, callUs: number, returnUs: number): Operation<I, O> {
-  return { id: `h${seq++}`, process, input, output, callUs, returnUs: output === undefined ? Infinity : returnUs };
-}
+const op = operationMaker('h');
 
 function verdict<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]): string {
   return checkLinearizable(model, ops).verdict;
+}
+
+/** Hand-written histories, named by what each shows, under the verdict the checker must give. */
+type Cases<I, O> = {
+  readonly [verdict in 'ok' | 'violation']?: Readonly<Record<string, readonly Operation<I, O>[]>>;
+};
+
+function expectVerdicts<S, I, O>(t: Test, model: Model<S, I, O>, cases: Cases<I, O>): void {
+  for (const expected of ['ok', 'violation'] as const)
+    for (const [why, ops] of Object.entries(cases[expected] ?? {})) t.equal(verdict(model, ops), expected, why);
 }
 
 // --- history format ---------------------------------------------------------------------------
@@ -105,31 +113,7 @@ t.test('history reader rejects malformed lines, orphans and mismatched results, 
 
 // --- hand-written histories -------------------------------------------------------------------
 
-const acq = (
-  owner: string,
-  token: number | undefined,
-  c: number,
-  r: number,
-  lock = 'L',
-): Operation<MutexInput, MutexOutput> =>
-  op(owner, { type: 'acquire', lock, owner }, token === undefined ? undefined : { type: 'acquire', token }, c, r);
-const rel = (
-  owner: string,
-  token: number,
-  released: boolean | undefined,
-  c: number,
-  r: number,
-  lock = 'L',
-): Operation<MutexInput, MutexOutput> =>
-  op(
-    owner,
-    { type: 'release', lock, owner, token },
-    released === undefined ? undefined : { type: 'release', released },
-    c,
-    r,
-  );
-const end = (owner: string, c: number, r: number | undefined, lock = 'L'): Operation<MutexInput, MutexOutput> =>
-  op(owner, { type: 'end', lock, owner }, r === undefined ? undefined : { type: 'end' }, c, r ?? Infinity);
+const { acq, rel, end } = mutexOps(op);
 
 t.test('mutex: known-good histories are linearizable', async (t) => {
   // Sequential hand-offs with growing tokens.
@@ -204,56 +188,35 @@ const sRel = (owner: string, released: boolean, c: number, r: number): Operation
   op(owner, { type: 'release', sem: 'S', owner }, { type: 'release', released }, c, r);
 
 t.test('semaphore: at most N holders; refusals only when full', async (t) => {
-  t.equal(
-    verdict(semaphoreModel, [
-      sAcq('a', true, 0, 1),
-      sAcq('b', true, 2, 3),
-      sAcq('c', false, 4, 5),
-      sRel('a', true, 6, 7),
-      sAcq('c', true, 8, 9),
-    ]),
-    'ok',
-  );
-  t.equal(
-    verdict(semaphoreModel, [
-      sAcq('a', true, 0, 1),
-      sAcq('b', true, 2, 3),
-      sAcq('c', true, 1, 9),
-      sRel('b', true, 4, 5),
-    ]),
-    'ok',
-    'c overlaps b release',
-  );
-  t.equal(
-    verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('c', true, 4, 5)]),
-    'violation',
-    'three holders of two permits',
-  );
-  t.equal(
-    verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('c', false, 4, 5)]),
-    'violation',
-    'refused with a permit free',
-  );
-  t.equal(
-    verdict(semaphoreModel, [sAcq('a', true, 0, 1), sRel('b', true, 2, 3)]),
-    'violation',
-    'a non-holder released',
-  );
-  t.equal(
-    verdict(semaphoreModel, [
-      sAcq('a', true, 0, 1),
-      sAcq('a', true, 2, 3),
-      sAcq('b', true, 4, 5),
-      sAcq('c', false, 6, 7),
-    ]),
-    'ok',
-    "a holder's acquire hands back its permit, taking no second one",
-  );
-  t.equal(
-    verdict(semaphoreModel, [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('a', false, 4, 5)]),
-    'violation',
-    'a holder refused its own permit',
-  );
+  expectVerdicts(t, semaphoreModel, {
+    ok: {
+      'a release frees a permit for the one refused': [
+        sAcq('a', true, 0, 1),
+        sAcq('b', true, 2, 3),
+        sAcq('c', false, 4, 5),
+        sRel('a', true, 6, 7),
+        sAcq('c', true, 8, 9),
+      ],
+      'c overlaps b release': [
+        sAcq('a', true, 0, 1),
+        sAcq('b', true, 2, 3),
+        sAcq('c', true, 1, 9),
+        sRel('b', true, 4, 5),
+      ],
+      "a holder's acquire hands back its permit, taking no second one": [
+        sAcq('a', true, 0, 1),
+        sAcq('a', true, 2, 3),
+        sAcq('b', true, 4, 5),
+        sAcq('c', false, 6, 7),
+      ],
+    },
+    violation: {
+      'three holders of two permits': [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('c', true, 4, 5)],
+      'refused with a permit free': [sAcq('a', true, 0, 1), sAcq('c', false, 4, 5)],
+      'a non-holder released': [sAcq('a', true, 0, 1), sRel('b', true, 2, 3)],
+      'a holder refused its own permit': [sAcq('a', true, 0, 1), sAcq('b', true, 2, 3), sAcq('a', false, 4, 5)],
+    },
+  });
 });
 
 const put = (
@@ -277,131 +240,89 @@ const del = (
   op('p', { type: 'delete', key, ifVersion }, deleted === undefined ? undefined : { type: 'delete', deleted }, c, r);
 
 t.test('versioned keys: CAS, reads and deletes that have a linearization', async (t) => {
-  t.equal(
-    verdict(kvModel, [
-      get(null, 0, 0, 1),
-      put('a', 0, { ok: true, version: 2 }, 2, 3),
-      put('b', 2, { ok: true, version: 5 }, 4, 5),
-      put('c', 2, { ok: false, version: 5 }, 6, 7),
-      get('b', 5, 8, 9),
-    ]),
-    'ok',
-  );
-  // A read concurrent with a put may see either value.
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      put('b', null, { ok: true, version: 2 }, 2, 6),
-      get('a', 1, 3, 4),
-      get('b', 2, 5, 7),
-    ]),
-    'ok',
-  );
-  // An unknown put may show up later, with a version above everything before it.
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      put('b', null, undefined, 2, 0),
-      get('a', 1, 3, 4),
-      get('b', 9, 5, 6),
-    ]),
-    'ok',
-  );
-  // An ambiguous conditional delete: the key may or may not be there afterwards.
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, undefined, 0, 0),
-      del(3, undefined, 1, 0),
-      get(null, 0, 2, 3),
-      put('c', null, { ok: true, version: 9 }, 4, 5),
-      get('c', 9, 6, 7),
-    ]),
-    'ok',
-  );
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      del(1, true, 2, 3),
-      get(null, 0, 4, 5),
-      put('z', null, { ok: true, version: 4 }, 6, 7, 'other'),
-    ]),
-    'ok',
-  ); // A deleted key created again starts from version 1 (raftlock's and etcd's per-key version).
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      put('b', 1, { ok: true, version: 2 }, 2, 3),
-      del(null, true, 4, 5),
-      put('c', 0, { ok: true, version: 1 }, 6, 7),
-      get('c', 1, 8, 9),
-    ]),
-    'ok',
-  );
-  // Also after a delete of unknown outcome: the key may have been created again from 1.
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 3 }, 0, 1),
-      del(null, undefined, 2, 0),
-      put('c', 0, { ok: true, version: 1 }, 4, 5),
-    ]),
-    'ok',
-  );
+  expectVerdicts(t, kvModel, {
+    ok: {
+      'a CAS from the version read succeeds, a second one from it is refused': [
+        get(null, 0, 0, 1),
+        put('a', 0, { ok: true, version: 2 }, 2, 3),
+        put('b', 2, { ok: true, version: 5 }, 4, 5),
+        put('c', 2, { ok: false, version: 5 }, 6, 7),
+        get('b', 5, 8, 9),
+      ],
+      'a read concurrent with a put may see either value': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', null, { ok: true, version: 2 }, 2, 6),
+        get('a', 1, 3, 4),
+        get('b', 2, 5, 7),
+      ],
+      'an unknown put may show up later, with a version above everything before it': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', null, undefined, 2, 0),
+        get('a', 1, 3, 4),
+        get('b', 9, 5, 6),
+      ],
+      'an ambiguous conditional delete: the key may or may not be there afterwards': [
+        put('a', null, undefined, 0, 0),
+        del(3, undefined, 1, 0),
+        get(null, 0, 2, 3),
+        put('c', null, { ok: true, version: 9 }, 4, 5),
+        get('c', 9, 6, 7),
+      ],
+      'a deleted key reads empty; another key keeps its own version': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        del(1, true, 2, 3),
+        get(null, 0, 4, 5),
+        put('z', null, { ok: true, version: 4 }, 6, 7, 'other'),
+      ],
+      // raftlock's and etcd's per-key version.
+      'a deleted key created again starts from version 1': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', 1, { ok: true, version: 2 }, 2, 3),
+        del(null, true, 4, 5),
+        put('c', 0, { ok: true, version: 1 }, 6, 7),
+        get('c', 1, 8, 9),
+      ],
+      'after a delete of unknown outcome, the key may have been created again from 1': [
+        put('a', null, { ok: true, version: 3 }, 0, 1),
+        del(null, undefined, 2, 0),
+        put('c', 0, { ok: true, version: 1 }, 4, 5),
+      ],
+    },
+  });
 });
 
 t.test('versioned keys: stale reads, phantom values and broken CAS are rejected', async (t) => {
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      put('b', null, { ok: true, version: 2 }, 2, 3),
-      get('a', 1, 4, 5),
-    ]),
-    'violation',
-    'stale read',
-  );
-  t.equal(
-    verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), get('ghost', 1, 2, 3)]),
-    'violation',
-    'never-written value',
-  );
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      put('b', 1, { ok: true, version: 2 }, 2, 3),
-      put('c', 1, { ok: true, version: 3 }, 4, 5),
-    ]),
-    'violation',
-    'two CAS from one version',
-  );
-  t.equal(
-    verdict(kvModel, [put('a', null, { ok: true, version: 4 }, 0, 1), put('b', null, { ok: true, version: 4 }, 2, 3)]),
-    'violation',
-    'version did not grow',
-  );
-  t.equal(
-    verdict(kvModel, [
-      put('a', null, { ok: true, version: 1 }, 0, 1),
-      del(null, true, 2, 3),
-      put('b', null, { ok: true, version: 1 }, 4, 5),
-      put('c', null, { ok: true, version: 1 }, 6, 7),
-    ]),
-    'violation',
-    'version did not grow within one incarnation',
-  );
-  t.equal(
-    verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), put('b', 1, { ok: false, version: 1 }, 2, 3)]),
-    'violation',
-    'matching CAS refused',
-  );
-  t.equal(
-    verdict(kvModel, [put('a', null, { ok: true, version: 1 }, 0, 1), del(null, true, 2, 3), get('a', 1, 4, 5)]),
-    'violation',
-    'read after delete',
-  );
-  t.equal(
-    verdict(kvModel, [put('a', null, undefined, 0, 0), del(3, undefined, 1, 0), get('q', 7, 2, 3)]),
-    'violation',
-    'unknown ops never invent values',
-  );
+  expectVerdicts(t, kvModel, {
+    violation: {
+      'stale read': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', null, { ok: true, version: 2 }, 2, 3),
+        get('a', 1, 4, 5),
+      ],
+      'never-written value': [put('a', null, { ok: true, version: 1 }, 0, 1), get('ghost', 1, 2, 3)],
+      'two CAS from one version': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', 1, { ok: true, version: 2 }, 2, 3),
+        put('c', 1, { ok: true, version: 3 }, 4, 5),
+      ],
+      'version did not grow': [
+        put('a', null, { ok: true, version: 4 }, 0, 1),
+        put('b', null, { ok: true, version: 4 }, 2, 3),
+      ],
+      'version did not grow within one incarnation': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        del(null, true, 2, 3),
+        put('b', null, { ok: true, version: 1 }, 4, 5),
+        put('c', null, { ok: true, version: 1 }, 6, 7),
+      ],
+      'matching CAS refused': [
+        put('a', null, { ok: true, version: 1 }, 0, 1),
+        put('b', 1, { ok: false, version: 1 }, 2, 3),
+      ],
+      'read after delete': [put('a', null, { ok: true, version: 1 }, 0, 1), del(null, true, 2, 3), get('a', 1, 4, 5)],
+      'unknown ops never invent values': [put('a', null, undefined, 0, 0), del(3, undefined, 1, 0), get('q', 7, 2, 3)],
+    },
+  });
 });
 
 const fw = (token: number, accepted: boolean | undefined, c: number, r: number): Operation<FenceInput, FenceOutput> =>
@@ -493,6 +414,23 @@ const runArb = (unknownWeight: number): fc.Arbitrary<{ draws: Draw[]; stretches:
   });
 const numRuns = 150;
 
+/**
+ * Asserts `property` over generated histories: a sequential run of `run` stretched into overlaps,
+ * `unknownWeight` in a hundred outcomes hidden as unknown, and a number to pick where to plant a fault.
+ */
+function forEveryHistory<I, O>(
+  unknownWeight: number,
+  run: (draws: readonly Draw[]) => Step<I, O>[],
+  property: (ops: Operation<I, O>[], pick: number) => boolean,
+): void {
+  fc.assert(
+    fc.property(runArb(unknownWeight), fc.nat(1000), ({ draws, stretches }, pick) =>
+      property(stretch(run(draws), stretches), pick),
+    ),
+    { numRuns },
+  );
+}
+
 function lastReturn<I, O>(ops: readonly Operation<I, O>[]): number {
   return ops.reduce((m, o) => (o.returnUs === Infinity ? Math.max(m, o.callUs) : Math.max(m, o.returnUs)), 0) + 1;
 }
@@ -503,22 +441,10 @@ t.test('generated: a sequential run with random overlaps and unknown outcomes is
     if (result.verdict !== 'ok') t.fail(formatCheck(model, result));
     return result.verdict === 'ok';
   };
-  fc.assert(
-    fc.property(runArb(15), ({ draws, stretches }) => check(mutexModel, stretch(mutexRun(draws), stretches))),
-    { numRuns },
-  );
-  fc.assert(
-    fc.property(runArb(15), ({ draws, stretches }) => check(semaphoreModel, stretch(semaphoreRun(draws), stretches))),
-    { numRuns },
-  );
-  fc.assert(
-    fc.property(runArb(15), ({ draws, stretches }) => check(kvModel, stretch(kvRun(draws), stretches))),
-    { numRuns },
-  );
-  fc.assert(
-    fc.property(runArb(15), ({ draws, stretches }) => check(fenceModel, stretch(fenceRun(draws), stretches))),
-    { numRuns },
-  );
+  forEveryHistory(15, mutexRun, (ops) => check(mutexModel, ops));
+  forEveryHistory(15, semaphoreRun, (ops) => check(semaphoreModel, ops));
+  forEveryHistory(15, kvRun, (ops) => check(kvModel, ops));
+  forEveryHistory(15, fenceRun, (ops) => check(fenceModel, ops));
 });
 
 /** Rejected, with an explanation that names the planted operation. */
@@ -529,139 +455,117 @@ function rejects<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], planted
 }
 
 t.test('generated: a read of a never-written value is always rejected', async (t) => {
-  fc.assert(
-    fc.property(runArb(15), fc.nat(1000), ({ draws, stretches }, pick) => {
-      const ops = stretch(kvRun(draws), stretches);
-      const reads = ops
-        .map((o, i) => [o, i] as const)
-        .filter(([o]) => o.input.type === 'get' && o.output !== undefined);
-      const chosen = reads[pick % Math.max(1, reads.length)];
-      if (chosen === undefined) {
-        const at = lastReturn(ops);
-        ops.push({
-          id: 'planted',
-          process: 'z',
-          input: { type: 'get', key: 'x' },
-          output: { type: 'get', value: 'never-written', version: 1 },
-          callUs: at,
-          returnUs: at + 1,
-        });
-      } else {
-        const [o, i] = chosen;
-        ops[i] = {
-          ...o,
-          id: 'planted',
-          output: {
-            type: 'get',
-            value: 'never-written',
-            version: Math.max(1, o.output?.type === 'get' ? o.output.version : 1),
-          },
-        };
-      }
-      return rejects(kvModel, ops, 'planted');
-    }),
-    { numRuns },
-  );
+  forEveryHistory(15, kvRun, (ops, pick) => {
+    const reads = ops.map((o, i) => [o, i] as const).filter(([o]) => o.input.type === 'get' && o.output !== undefined);
+    const chosen = reads[pick % Math.max(1, reads.length)];
+    if (chosen === undefined) {
+      const at = lastReturn(ops);
+      ops.push({
+        id: 'planted',
+        process: 'z',
+        input: { type: 'get', key: 'x' },
+        output: { type: 'get', value: 'never-written', version: 1 },
+        callUs: at,
+        returnUs: at + 1,
+      });
+    } else {
+      const [o, i] = chosen;
+      ops[i] = {
+        ...o,
+        id: 'planted',
+        output: {
+          type: 'get',
+          value: 'never-written',
+          version: Math.max(1, o.output?.type === 'get' ? o.output.version : 1),
+        },
+      };
+    }
+    return rejects(kvModel, ops, 'planted');
+  });
   t.pass('every corrupted history was rejected');
 });
 
 t.test('generated: a mutex token that goes backwards is always rejected', async (t) => {
-  fc.assert(
-    fc.property(runArb(15), fc.nat(1000), ({ draws, stretches }, pick) => {
-      const ops = stretch(mutexRun(draws), stretches);
-      const grants = ops
-        .map((o, i) => [o, i] as const)
-        .filter(([o]) => o.input.type === 'acquire' && o.output?.type === 'acquire');
-      // A pair of grants in real-time order: the later one must carry the larger token.
-      const pairs = grants.flatMap(([a]) =>
-        grants.filter(([b]) => a.returnUs < b.callUs).map(([b, j]) => [a, b, j] as const),
-      );
-      const chosen = pairs[pick % Math.max(1, pairs.length)];
-      if (chosen === undefined) {
-        const at = lastReturn(ops);
-        const top = 1000;
-        ops.push(acq('f1', top, at, at + 1), rel('f1', top, true, at + 2, at + 3), {
-          ...acq('f2', top, at + 4, at + 5),
-          id: 'planted',
-        });
-      } else {
-        const [a, b, j] = chosen;
-        const token = a.output?.type === 'acquire' ? a.output.token : 0;
-        ops[j] = { ...b, id: 'planted', output: { type: 'acquire', token: token - (pick % 2) } };
-      }
-      return checkLinearizable(mutexModel, ops).verdict === 'violation';
-    }),
-    { numRuns },
-  );
+  forEveryHistory(15, mutexRun, (ops, pick) => {
+    const grants = ops
+      .map((o, i) => [o, i] as const)
+      .filter(([o]) => o.input.type === 'acquire' && o.output?.type === 'acquire');
+    // A pair of grants in real-time order: the later one must carry the larger token.
+    const pairs = grants.flatMap(([a]) =>
+      grants.filter(([b]) => a.returnUs < b.callUs).map(([b, j]) => [a, b, j] as const),
+    );
+    const chosen = pairs[pick % Math.max(1, pairs.length)];
+    if (chosen === undefined) {
+      const at = lastReturn(ops);
+      const top = 1000;
+      ops.push(acq('f1', top, at, at + 1), rel('f1', top, true, at + 2, at + 3), {
+        ...acq('f2', top, at + 4, at + 5),
+        id: 'planted',
+      });
+    } else {
+      const [a, b, j] = chosen;
+      const token = a.output?.type === 'acquire' ? a.output.token : 0;
+      ops[j] = { ...b, id: 'planted', output: { type: 'acquire', token: token - (pick % 2) } };
+    }
+    return checkLinearizable(mutexModel, ops).verdict === 'violation';
+  });
   t.pass('every corrupted history was rejected');
 });
 
 t.test('generated: two mutex holders at once are always rejected', async (t) => {
-  fc.assert(
-    fc.property(runArb(0), fc.nat(1000), ({ draws, stretches }, pick) => {
-      const ops = stretch(mutexRun(draws), stretches);
-      // Plant a stranger's grant while a holder provably holds: after every earlier operation
-      // returned, before any later operation that could free the lock was called. When no such
-      // window exists, plant it after the end of the history, behind another stranger's grant.
-      const windows: [number, number][] = [];
-      ops.forEach((o, i) => {
-        if (o.input.type !== 'acquire' || o.output === undefined) return;
-        const owner = o.input.owner;
-        // An earlier free by the same owner that might come after this grant would explain a stranger.
-        const earlierFrees = ops.slice(0, i).filter((p) => p.input.type !== 'acquire' && p.input.owner === owner);
-        if (earlierFrees.some((p) => p.returnUs >= o.callUs)) return;
-        const from = Math.max(...ops.slice(0, i + 1).map((p) => p.returnUs)) + 1;
-        const frees = ops.slice(i + 1).filter((p) => p.input.type !== 'acquire' && p.input.owner === owner);
-        const until = Math.min(Infinity, ...frees.map((p) => p.callUs)) - 1;
-        if (from + 1 < until) windows.push([from, from + 1]);
-      });
-      const w = windows[pick % Math.max(1, windows.length)];
-      if (w === undefined) {
-        const at = lastReturn(ops);
-        ops.push(acq('f1', 5000, at, at + 1), { ...acq('f2', 5001, at + 2, at + 3), id: 'planted' });
-      } else {
-        ops.push({ ...acq('stranger', 5000, w[0], w[1]), id: 'planted' });
-      }
-      return checkLinearizable(mutexModel, ops).verdict === 'violation';
-    }),
-    { numRuns },
-  );
+  forEveryHistory(0, mutexRun, (ops, pick) => {
+    // Plant a stranger's grant while a holder provably holds: after every earlier operation
+    // returned, before any later operation that could free the lock was called. When no such
+    // window exists, plant it after the end of the history, behind another stranger's grant.
+    const windows: [number, number][] = [];
+    ops.forEach((o, i) => {
+      if (o.input.type !== 'acquire' || o.output === undefined) return;
+      const owner = o.input.owner;
+      // An earlier free by the same owner that might come after this grant would explain a stranger.
+      const earlierFrees = ops.slice(0, i).filter((p) => p.input.type !== 'acquire' && p.input.owner === owner);
+      if (earlierFrees.some((p) => p.returnUs >= o.callUs)) return;
+      const from = Math.max(...ops.slice(0, i + 1).map((p) => p.returnUs)) + 1;
+      const frees = ops.slice(i + 1).filter((p) => p.input.type !== 'acquire' && p.input.owner === owner);
+      const until = Math.min(Infinity, ...frees.map((p) => p.callUs)) - 1;
+      if (from + 1 < until) windows.push([from, from + 1]);
+    });
+    const w = windows[pick % Math.max(1, windows.length)];
+    if (w === undefined) {
+      const at = lastReturn(ops);
+      ops.push(acq('f1', 5000, at, at + 1), { ...acq('f2', 5001, at + 2, at + 3), id: 'planted' });
+    } else {
+      ops.push({ ...acq('stranger', 5000, w[0], w[1]), id: 'planted' });
+    }
+    return checkLinearizable(mutexModel, ops).verdict === 'violation';
+  });
   t.pass('every corrupted history was rejected');
 });
 
 t.test('generated: more semaphore holders than permits, or a stale fenced write, are always rejected', async (t) => {
-  fc.assert(
-    fc.property(runArb(15), ({ draws, stretches }) => {
-      const ops = stretch(semaphoreRun(draws), stretches);
+  forEveryHistory(15, semaphoreRun, (ops) => {
+    const at = lastReturn(ops);
+    for (let k = 0; k <= semaphoreLimit; k++)
+      ops.push({
+        ...sAcq(`fresh${k}`, true, at + 2 * k, at + 2 * k + 1),
+        input: { type: 'acquire', sem: 'S', owner: `fresh${k}`, limit: semaphoreLimit },
+      });
+    return checkLinearizable(semaphoreModel, ops).verdict === 'violation';
+  });
+  forEveryHistory(15, fenceRun, (ops, pick) => {
+    const accepted = ops.filter((o) => o.output?.accepted === true);
+    const pairs = accepted.flatMap((a) =>
+      ops.map((b, j) => [a, b, j] as const).filter(([, b]) => a.returnUs < b.callUs && b.output !== undefined),
+    );
+    const chosen = pairs[pick % Math.max(1, pairs.length)];
+    if (chosen === undefined) {
       const at = lastReturn(ops);
-      for (let k = 0; k <= semaphoreLimit; k++)
-        ops.push({
-          ...sAcq(`fresh${k}`, true, at + 2 * k, at + 2 * k + 1),
-          input: { type: 'acquire', sem: 'S', owner: `fresh${k}`, limit: semaphoreLimit },
-        });
-      return checkLinearizable(semaphoreModel, ops).verdict === 'violation';
-    }),
-    { numRuns },
-  );
-  fc.assert(
-    fc.property(runArb(15), fc.nat(1000), ({ draws, stretches }, pick) => {
-      const ops = stretch(fenceRun(draws), stretches);
-      const accepted = ops.filter((o) => o.output?.accepted === true);
-      const pairs = accepted.flatMap((a) =>
-        ops.map((b, j) => [a, b, j] as const).filter(([, b]) => a.returnUs < b.callUs && b.output !== undefined),
-      );
-      const chosen = pairs[pick % Math.max(1, pairs.length)];
-      if (chosen === undefined) {
-        const at = lastReturn(ops);
-        ops.push(fw(100, true, at, at + 1), { ...fw(99, true, at + 2, at + 3), id: 'planted' });
-      } else {
-        const [a, b, j] = chosen;
-        ops[j] = { ...b, id: 'planted', input: { ...b.input, token: a.input.token - 1 }, output: { accepted: true } };
-      }
-      return rejects(fenceModel, ops, 'planted');
-    }),
-    { numRuns },
-  );
+      ops.push(fw(100, true, at, at + 1), { ...fw(99, true, at + 2, at + 3), id: 'planted' });
+    } else {
+      const [a, b, j] = chosen;
+      ops[j] = { ...b, id: 'planted', input: { ...b.input, token: a.input.token - 1 }, output: { accepted: true } };
+    }
+    return rejects(fenceModel, ops, 'planted');
+  });
   t.pass('every corrupted history was rejected');
 });
 
@@ -743,26 +647,18 @@ t.test(
 );
 
 t.test('after healing: nodes must agree, and final reads must linearize after the whole history', async (t) => {
-  const put = (id: string, at: number, value: string, outcome: 'ok' | 'fail', version = 0): HistoryOp =>
-    outcome === 'ok'
-      ? {
-          id,
-          process: 'p',
-          invokeUs: at,
-          completeUs: at + 1,
-          op: { type: 'kv.put', key: 'k', value, ifVersion: null },
-          outcome,
-          result: { type: 'kv.put', ok: true, version },
-        }
-      : {
-          id,
-          process: 'p',
-          invokeUs: at,
-          completeUs: at + 1,
-          op: { type: 'kv.put', key: 'k', value, ifVersion: null },
-          outcome,
-          error: 'NOT_LEADER',
-        };
+  const put = (id: string, at: number, value: string, outcome: 'ok' | 'fail', version = 0): HistoryOp => {
+    const call = {
+      id,
+      process: 'p',
+      invokeUs: at,
+      completeUs: at + 1,
+      op: { type: 'kv.put', key: 'k', value, ifVersion: null },
+    } as const;
+    return outcome === 'ok'
+      ? { ...call, outcome, result: { type: 'kv.put', ok: true, version } }
+      : { ...call, outcome, error: 'NOT_LEADER' };
+  };
   const history = [put('a', 0, 'v1', 'ok', 3), put('b', 2, 'v2', 'ok', 5), put('c', 4, 'v3', 'fail')];
   const read = (node: string, value: string | null, version: number): FinalRead => ({ node, key: 'k', value, version });
 

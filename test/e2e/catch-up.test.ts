@@ -5,7 +5,14 @@
 import t from 'tap';
 import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import { eventually, allocateLocalNodes, nodeProcesses, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  eventually,
+  allocateLocalNodes,
+  leaderNamedBy,
+  nodeProcesses,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 import { RawClient } from './fixtures/raw-client.js';
 
 const entriesBehind = 100_000;
@@ -18,14 +25,7 @@ t.test('a follower 100,000 entries behind catches up by snapshot', async (t) => 
   // Info level: the test reads the catching-up node's log lines.
   const { procs, start } = nodeProcesses(t, file, 'info');
   await Promise.all(nodes.map((n) => start(n.id).ready));
-  const leaderId = await eventually(
-    async () => {
-      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-      return s?.leader ?? undefined;
-    },
-    15_000,
-    'a leader',
-  );
+  const leaderId = await leaderNamedBy(nodes[0]!, tls);
   const leader = nodes.find((n) => n.id === leaderId)!;
   const lagging = nodes.find((n) => n.id !== leaderId)!;
   procs.get(lagging.id)!.kill('SIGTERM');

@@ -8,11 +8,11 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, isRaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/index.js';
-import { probeStatus } from '../../src/server/server-probe.js';
 import type { NodeProcess } from './fixtures/procs.js';
 import {
   eventually,
   allocateLocalNodes,
+  leaderNamedBy,
   pkiEnv,
   startNodeProcess,
   userTls,
@@ -34,14 +34,7 @@ t.test('a killed client process loses its lock to the next waiter after its TTL'
     for (const p of procs) p.kill('SIGKILL');
   });
   await Promise.all(procs.map((p) => p.ready));
-  await eventually(
-    async () => {
-      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-      return s?.leader ?? undefined;
-    },
-    15_000,
-    'a leader',
-  );
+  await leaderNamedBy(nodes[0]!, tls);
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
 
   // The holder: a separate Node process using the client library, which finds root's

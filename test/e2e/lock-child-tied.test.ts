@@ -9,9 +9,16 @@ import { join } from 'node:path';
 import { connect } from '../../src/client/index.js';
 import { killGraceMs, lockDriftMax } from '../../src/cli/client-lock.js';
 import { cliCommand } from '../../src/server/cli-command.js';
-import { probeStatus } from '../../src/server/server-probe.js';
 import { groupRunning } from './fixtures/proc-table.js';
-import { allocateLocalNodes, eventually, nodeProcesses, pkiEnv, userTls, writeClusterFile } from './fixtures/procs.js';
+import {
+  allocateLocalNodes,
+  eventually,
+  leaderNamedBy,
+  nodeProcesses,
+  pkiEnv,
+  userTls,
+  writeClusterFile,
+} from './fixtures/procs.js';
 
 t.test('the SIGKILL grace after a lost session ends inside the safety margin', (t) => {
   for (const ttlMs of [1_000, 2_000, 15_000, 60_000]) {
@@ -35,14 +42,7 @@ t.test('a SIGKILLed `raftlock lock` takes its command and the command’s group 
   const { start } = nodeProcesses(t, file);
   await start('n1').ready;
   const tls = userTls(dir);
-  await eventually(
-    async () => {
-      const s = await probeStatus({ host: '127.0.0.1', port: nodes[0]!.clientPort }, 'e2e', 1000, tls);
-      return s?.leader ?? undefined;
-    },
-    15_000,
-    'a leader',
-  );
+  await leaderNamedBy(nodes[0]!, tls);
   const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
 
   // CMD: a shell that records its pid (its process group, since it leads one) and beats every

@@ -45,6 +45,27 @@ async function agreedLeader(nodes: readonly LocalNode[], tls: LocalRootTls): Pro
   return leader === undefined || leader === null || leader.role !== 'leader' ? undefined : leader;
 }
 
+/**
+ * The status of every node of `nodes`, once each sees exactly `voters` (ids joined by commas, in
+ * order) as the voters and no learners.
+ */
+function votersAre(
+  nodes: readonly LocalNode[],
+  tls: LocalRootTls,
+  voters: string,
+  what: string,
+): Promise<(NodeStatusView | null)[]> {
+  return eventually(
+    async () => {
+      const views = await Promise.all(nodes.map((n) => status(n, tls)));
+      const agree = views.every((v) => v !== null && sortedIds(v.voters).join() === voters && v.learners.length === 0);
+      return agree ? views : undefined;
+    },
+    20_000,
+    what,
+  );
+}
+
 /** Resolves once every client has been granted at least one more lock than when it was called. */
 async function progress(load: LockLoadType, what: string): Promise<void> {
   const before = Array.from({ length: load.clientCount }, (_, i) => load.grantsOf(i));
@@ -150,34 +171,14 @@ t.test('membership 3 → 5 → 3 while clients keep locking', async (t) => {
   // Promote both: 5 voters.
   await cli(['promote', n4.id]);
   await library('promote', n5);
-  const five = await eventually(
-    async () => {
-      const views = await Promise.all(all.map((n) => status(n, tls)));
-      const agree = views.every(
-        (v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3,n4,n5' && v.learners.length === 0,
-      );
-      return agree ? views : undefined;
-    },
-    20_000,
-    'all five nodes to see five voters',
-  );
+  const five = await votersAre(all, tls, 'n1,n2,n3,n4,n5', 'all five nodes to see five voters');
   t.equal(five.length, 5, 'every node reports five voters and no learners');
   await progress(load, 'on 5 voters');
 
   // Remove both again, then stop them.
   await cli(['remove', n4.id]);
   await library('remove', n5);
-  const three = await eventually(
-    async () => {
-      const views = await Promise.all(founders.map((n) => status(n, tls)));
-      const agree = views.every(
-        (v) => v !== null && sortedIds(v.voters).join() === 'n1,n2,n3' && v.learners.length === 0,
-      );
-      return agree ? views : undefined;
-    },
-    20_000,
-    'n1–n3 to see three voters again',
-  );
+  const three = await votersAre(founders, tls, 'n1,n2,n3', 'n1–n3 to see three voters again');
   t.equal(three.length, 3, 'n1–n3 report three voters and no learners');
   for (const removed of [n4, n5]) {
     const p = procs.get(removed.id)!;

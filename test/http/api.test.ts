@@ -34,6 +34,9 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(answer.status, 200, answer.text);
     return body(answer)['session'] as number;
   };
+  /** Asks `node` for lock `name` (as it stands in the path) with this request body. */
+  const acquire = (node: typeof leader, name: string, request: Json): Promise<HttpAnswer> =>
+    h.api(node, `/v1/locks/${name}/acquire`, { method: 'POST', body: request });
 
   await t.test('sessions, through a follower that forwards to the leader', async (t) => {
     const opened = await h.api(follower, '/v1/sessions', { method: 'POST', body: { ttlMs: 5000 } });
@@ -70,7 +73,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const a = await openSession();
     const b = await openSession();
     const name = encodeURIComponent('jobs/nightly');
-    const got = await h.api(follower, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } });
+    const got = await acquire(follower, name, { session: a });
     t.equal(got.status, 200, got.text);
     const token = body(got)['token'] as number;
     t.same(
@@ -90,16 +93,10 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     const fence = await h.api(follower, `/v1/locks/${name}/fence?token=${token}`);
     t.equal(fence.status, 200, fence.text);
     t.same(body(fence), { lock: 'jobs/nightly', token, current: true });
-    const busy = await h.api(follower, `/v1/locks/${name}/acquire`, {
-      method: 'POST',
-      body: { session: b, waitMs: 0 },
-    });
+    const busy = await acquire(follower, name, { session: b, waitMs: 0 });
     t.equal(busy.status, 409);
     t.equal(body(busy)['code'], 'BUSY');
-    const timedOut = await h.api(follower, `/v1/locks/${name}/acquire`, {
-      method: 'POST',
-      body: { session: b, waitMs: 300 },
-    });
+    const timedOut = await acquire(follower, name, { session: b, waitMs: 300 });
     t.equal(timedOut.status, 408, timedOut.text);
     t.equal(body(timedOut)['code'], 'TIMEOUT');
     const released = await h.api(follower, `/v1/locks/${name}/release`, { method: 'POST', body: { session: a } });
@@ -116,9 +113,9 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
   await t.test('a long-poll acquire is answered when the holder releases', async (t) => {
     const a = await openSession();
     const b = await openSession();
-    const first = await h.api(leader, '/v1/locks/poll/acquire', { method: 'POST', body: { session: a } });
+    const first = await acquire(leader, 'poll', { session: a });
     t.equal(first.status, 200, first.text);
-    const waiting = h.api(follower, '/v1/locks/poll/acquire', { method: 'POST', body: { session: b, waitMs: 20_000 } });
+    const waiting = acquire(follower, 'poll', { session: b, waitMs: 20_000 });
     let answered = false;
     void waiting.then(() => (answered = true));
     await until(async () => {
@@ -157,10 +154,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
         ['left', null],
         ['left-keyed', `keyed-${b}:1`],
       ] as const) {
-        t.equal(
-          (await h.api(leader, `/v1/locks/${name}/acquire`, { method: 'POST', body: { session: a } })).status,
-          200,
-        );
+        t.equal((await acquire(leader, name, { session: a })).status, 200);
         const headers: Record<string, string> = key === null ? {} : { 'idempotency-key': key };
         const caller = new SseReader(h.httpOf(follower), `/v1/locks/${name}/acquire`, {
           tls: h.root,
@@ -199,24 +193,16 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
   await t.test('semaphores, read/write locks and elections', async (t) => {
     const a = await openSession();
     const b = await openSession();
-    const sem = (session: number) =>
-      h.api(follower, '/v1/locks/pool/acquire', { method: 'POST', body: { session, kind: 'semaphore', permits: 2 } });
+    const sem = (session: number) => acquire(follower, 'pool', { session, kind: 'semaphore', permits: 2 });
     t.equal((await sem(a)).status, 200);
     t.equal((await sem(b)).status, 200, 'two permits');
-    const wrong = await h.api(follower, '/v1/locks/pool/acquire', {
-      method: 'POST',
-      body: { session: a, kind: 'semaphore' },
-    });
+    const wrong = await acquire(follower, 'pool', { session: a, kind: 'semaphore' });
     t.equal(wrong.status, 400);
     t.match(body(wrong)['message'], /permits/);
-    const reader = (session: number) =>
-      h.api(follower, '/v1/locks/rw/acquire', { method: 'POST', body: { session, kind: 'rwlock', mode: 'read' } });
+    const reader = (session: number) => acquire(follower, 'rw', { session, kind: 'rwlock', mode: 'read' });
     t.equal((await reader(a)).status, 200);
     t.equal((await reader(b)).status, 200, 'readers share');
-    const writer = await h.api(follower, '/v1/locks/rw2/acquire', {
-      method: 'POST',
-      body: { session: a, kind: 'rwlock' },
-    });
+    const writer = await acquire(follower, 'rw2', { session: a, kind: 'rwlock' });
     t.equal(writer.status, 200);
     t.match(list(await h.api(leader, '/v1/locks?prefix=rw2'))[0], { holders: [{ mode: 'exclusive' }] });
 
@@ -289,7 +275,7 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.match(body(cas), { version: 2 });
     const noVersion = await h.api(follower, `/v1/kv/${key}/cas`, { method: 'POST', body: { session: s, text: 'red' } });
     t.equal(noVersion.status, 400);
-    const lock = await h.api(follower, '/v1/locks/writer/acquire', { method: 'POST', body: { session: s } });
+    const lock = await acquire(follower, 'writer', { session: s });
     const token = body(lock)['token'] as number;
     const fenced = await h.api(follower, '/v1/kv/fenced', {
       method: 'PUT',

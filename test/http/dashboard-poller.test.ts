@@ -2,6 +2,7 @@
 // runs starts a fresh load at once, and an older answer that arrives late is never drawn over a
 // newer one.
 import t from 'tap';
+import type { Test } from 'tap';
 
 interface PollerLike {
   start(): void;
@@ -19,25 +20,28 @@ const { Poller } = (await import(new URL('../../src/http/dashboard/poller.js', i
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A started poller whose own timer (every 10 s) never fires within a test: only kicks start loads. */
+function kickedPoller(t: Test, load: (isNewest: () => boolean) => Promise<boolean>): PollerLike {
+  const poller = new Poller(load, { minMs: 10_000, factor: 1, maxMs: 10_000 });
+  t.teardown(() => poller.stop());
+  poller.start();
+  return poller;
+}
+
 t.test('a kick during a slow load starts another at once; the late older answer is not drawn', async (t) => {
   const started: number[] = [];
   const finished: number[] = [];
   const drawn: number[] = [];
   const durations = [300, 20];
   let n = 0;
-  const poller = new Poller(
-    async (isNewest) => {
-      const mine = ++n;
-      started.push(Date.now());
-      await sleep(durations[mine - 1] ?? 20);
-      finished[mine - 1] = Date.now();
-      if (isNewest()) drawn.push(mine);
-      return true;
-    },
-    { minMs: 10_000, factor: 1, maxMs: 10_000 },
-  );
-  t.teardown(() => poller.stop());
-  poller.start();
+  const poller = kickedPoller(t, async (isNewest) => {
+    const mine = ++n;
+    started.push(Date.now());
+    await sleep(durations[mine - 1] ?? 20);
+    finished[mine - 1] = Date.now();
+    if (isNewest()) drawn.push(mine);
+    return true;
+  });
   await sleep(50);
   poller.kick(0);
   await sleep(400);
@@ -50,19 +54,14 @@ t.test('at most two loads at once; a third kick is remembered and runs when the 
   let running = 0;
   let most = 0;
   let loads = 0;
-  const poller = new Poller(
-    async () => {
-      loads += 1;
-      running += 1;
-      most = Math.max(most, running);
-      await sleep(100);
-      running -= 1;
-      return true;
-    },
-    { minMs: 10_000, factor: 1, maxMs: 10_000 },
-  );
-  t.teardown(() => poller.stop());
-  poller.start();
+  const poller = kickedPoller(t, async () => {
+    loads += 1;
+    running += 1;
+    most = Math.max(most, running);
+    await sleep(100);
+    running -= 1;
+    return true;
+  });
   await sleep(20);
   poller.kick(0);
   await sleep(20);

@@ -57,37 +57,12 @@ void t.test(
     t.notOk(((await h.api(node, '/v1/sessions')).json as unknown[]).length, 'and its session closed');
 
     await h.addUser('pat', 'pat-secret', 'py/', ['lock', 'write', 'read']);
-    const withPassword = await run([
-      '--url',
-      url,
-      '--ca',
-      files.ca,
-      '--user',
-      'pat',
-      '--password',
-      'pat-secret',
-      '--lock',
-      'py/lock',
-      '--write',
-      'py/out',
-      '--text',
-      'from pat',
-    ]);
+    const asPat = ['--url', url, '--ca', files.ca, '--user', 'pat', '--password', 'pat-secret'];
+    const withPassword = await run([...asPat, '--lock', 'py/lock', '--write', 'py/out', '--text', 'from pat']);
     t.equal(withPassword.code, 0, withPassword.stderr);
     t.match((await h.api(node, `/v1/kv/${encodeURIComponent('py/out')}`)).json, { text: 'from pat', version: 2 });
 
-    const refused = await run([
-      '--url',
-      url,
-      '--ca',
-      files.ca,
-      '--user',
-      'pat',
-      '--password',
-      'pat-secret',
-      '--lock',
-      'elsewhere',
-    ]);
+    const refused = await run([...asPat, '--lock', 'elsewhere']);
     t.equal(refused.code, 1);
     t.match(refused.stderr, /raftlock refused: 403 PERMISSION_DENIED: pat may not lock "elsewhere"/);
   },

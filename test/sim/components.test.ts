@@ -178,6 +178,24 @@ const snapshotWrite = (seq: number, index: number, data: number, termValue = 1):
   sync: true,
 });
 
+/**
+ * A disk with no latency that was asked to write entries 1-5 of term 1 (write 1, synced), then a
+ * snapshot at 3 (write 2); neither is complete yet.
+ */
+function diskWithSnapshotAt3(): SimDisk {
+  const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
+  disk.submit(
+    write(
+      1,
+      [1, 2, 3, 4, 5].map((i) => entry(i, 1)),
+      true,
+    ),
+    0,
+  );
+  disk.submit(snapshotWrite(2, 3, 1), 0);
+  return disk;
+}
+
 function completeAll(disk: SimDisk): number[] {
   const done: number[] = [];
   for (;;) {
@@ -249,16 +267,7 @@ t.test('disk: a write error fails that batch and everything after it', async (t)
 });
 
 t.test('disk: snapshots drop covered entries; armed corruption fails the next load once', async (t) => {
-  const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
-  disk.submit(
-    write(
-      1,
-      [1, 2, 3, 4, 5].map((i) => entry(i, 1)),
-      true,
-    ),
-    0,
-  );
-  disk.submit(snapshotWrite(2, 3, 1), 0);
+  const disk = diskWithSnapshotAt3();
   completeAll(disk);
   disk.crash(true);
   const loaded = disk.load();
@@ -330,16 +339,7 @@ t.test('disk: stores what the storage model does; a crash keeps exactly the sync
 });
 
 t.test('disk: a snapshot at the stored index replaces it; an older one is a writer bug', async (t) => {
-  const disk = new SimDisk(createRng(5), { latencyMinMs: 0, latencyMeanMs: 0 });
-  disk.submit(
-    write(
-      1,
-      [1, 2, 3, 4, 5].map((i) => entry(i, 1)),
-      true,
-    ),
-    0,
-  );
-  disk.submit(snapshotWrite(2, 3, 1), 0);
+  const disk = diskWithSnapshotAt3();
   disk.submit(snapshotWrite(3, 3, 2), 0);
   completeAll(disk);
   disk.crash(true);

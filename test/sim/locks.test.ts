@@ -6,6 +6,7 @@ import { Violation } from '../../src/sim/checkers/violation.js';
 import { Simulation } from '../../src/sim/simulation.js';
 import { defaultLockMachineConfig } from '../../src/statemachine/config.js';
 import { fencingToken, sessionId } from '../../src/statemachine/ids.js';
+import type { SessionId } from '../../src/statemachine/ids.js';
 import { createLockState } from '../../src/statemachine/state.js';
 import type { Operation } from '../../src/statemachine/commands.js';
 import { encodeCommand } from '../../src/statemachine/commands.js';
@@ -70,37 +71,24 @@ t.test(
     const late = waitFor(sim, "A's late keepalive answer", () => sim.lockReply(stalledKeepalive));
     t.not(late.code, 'OK', `A's stalled keepalive does not revive the session (${late.code})`);
     const now = leaderOf(sim);
-    const value = new Uint8Array([1]);
-    const own = command(sim, now, 'A', 3, {
-      type: 'put',
-      session: a,
-      key: 'data',
-      value,
-      ifVersion: null,
-      ephemeral: false,
-      fence: { lock: 'm', token: t1 },
-    });
-    t.equal(own.code, 'SESSION_EXPIRED', "A's own session is gone");
-    const stale = command(sim, now, 'S', 2, {
-      type: 'put',
-      session: storage,
-      key: 'data',
-      value,
-      ifVersion: null,
-      ephemeral: false,
-      fence: { lock: 'm', token: t1 },
-    });
-    t.equal(stale.code, 'STALE_TOKEN', "the storage refuses the write fenced with A's old token");
-    const fresh = command(sim, now, 'S', 3, {
-      type: 'put',
-      session: storage,
-      key: 'data',
-      value,
-      ifVersion: null,
-      ephemeral: false,
-      fence: { lock: 'm', token: t2 },
-    });
-    t.equal(fresh.code, 'OK', "and accepts B's");
+    // One write of `data`, fenced with a token of lock m, by a client under its session.
+    const fencedPut = (clientId: string, seq: number, session: SessionId, token: number): ReturnType<typeof command> =>
+      command(sim, now, clientId, seq, {
+        type: 'put',
+        session,
+        key: 'data',
+        value: new Uint8Array([1]),
+        ifVersion: null,
+        ephemeral: false,
+        fence: { lock: 'm', token },
+      });
+    t.equal(fencedPut('A', 3, a, t1).code, 'SESSION_EXPIRED', "A's own session is gone");
+    t.equal(
+      fencedPut('S', 2, storage, t1).code,
+      'STALE_TOKEN',
+      "the storage refuses the write fenced with A's old token",
+    );
+    t.equal(fencedPut('S', 3, storage, t2).code, 'OK', "and accepts B's");
     const check = call(sim, now, { kind: 'read', query: { kind: 'checkFence', lock: 'm', token: t1 } });
     t.equal(check.code, 'STALE_TOKEN', 'checkFence agrees');
   },

@@ -7,13 +7,13 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { SimDisk } from '../../src/sim/disk.js';
-import { Simulation } from '../../src/sim/simulation.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import { scenarioFromSeed } from '../../src/sim/scenario.js';
 import type { FaultEvent } from '../../src/sim/faults.js';
 import { createRng } from '../../src/util/rng.js';
 import { modelOf, normal } from '../storage/fixtures/log-model.js';
 import { buildRequests, stepArb } from '../storage/fixtures/request-sequences.js';
+import { tracedCalmCluster } from './fixtures/traced-cluster.js';
 
 function completeUntil(disk: SimDisk, untilMs: number): void {
   for (;;) {
@@ -84,21 +84,9 @@ for (const target of ['leader', 'follower'] as const) {
   t.test(
     `cluster: the ${target}'s disk loses synced writes; it is refused and replaced, nothing acknowledged is lost`,
     async (t) => {
-      const lines: string[] = [];
-      const sim = new Simulation({
-        seed: 21,
-        nodes: 3,
-        profile: 'calm',
-        workload: false,
-        snapshotEntries: 60,
-        onTrace: (line) => lines.push(line),
-      });
-      sim.runFor(1000);
-      const leader = sim.leader();
-      if (leader === null) {
-        t.fail('no leader');
-        return;
-      }
+      const cluster = tracedCalmCluster(t, 21, 60);
+      if (cluster === undefined) return;
+      const { sim, lines, leader } = cluster;
       const victim = target === 'leader' ? leader : (sim.names.find((name) => name !== leader) as string);
       const acked: string[] = [];
       for (let round = 0; round < 3; round++) {

@@ -16,6 +16,7 @@ import { encodeEnvelope } from '../../src/node/envelope.js';
 import { parseScenario, scenarioFromSeed, stringifyScenario } from '../../src/sim/scenario.js';
 import { Simulation } from '../../src/sim/simulation.js';
 import { formatFailure, runSimulation } from '../../src/sim/simulator.js';
+import { tracedCalmCluster } from './fixtures/traced-cluster.js';
 
 t.test('one seed twice gives the same trace hash; another seed does not', async (t) => {
   const run = (seed: number) =>
@@ -189,21 +190,9 @@ t.test('deferred snapshots: a crash discards the pending completion; the restart
   // The snapshot a node asked for belongs to that incarnation only: after a crash its state is
   // rebuilt from disk (Raft §7, snapshot plus log), and a completion for the old incarnation must
   // never reach the new one. Checkers run after every event; the cluster must settle afterwards.
-  const lines: string[] = [];
-  const sim = new Simulation({
-    seed: 4,
-    nodes: 3,
-    profile: 'calm',
-    workload: false,
-    snapshotEntries: 30,
-    onTrace: (line) => lines.push(line),
-  });
-  sim.runFor(1000);
-  const leader = sim.leader();
-  if (leader === null) {
-    t.fail('no leader');
-    return;
-  }
+  const cluster = tracedCalmCluster(t, 4, 30);
+  if (cluster === undefined) return;
+  const { sim, lines, leader } = cluster;
   let crashed: { node: string; index: string } | null = null;
   for (let round = 0; round < 200 && crashed === null; round++) {
     const seen = lines.length;

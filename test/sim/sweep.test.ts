@@ -7,28 +7,44 @@ import fc from 'fast-check';
 import { scenarioFromSeed, stringifyScenario } from '../../src/sim/scenario.js';
 import { scenarioArbitrary } from '../../src/sim/scenario-arbitrary.js';
 import { formatFailure, runSimulation } from '../../src/sim/simulator.js';
+import type { RunOptions } from '../../src/sim/simulator.js';
+import { emptySimulationStats } from '../../src/sim/simulation.js';
+import type { SimulationStats } from '../../src/sim/simulation.js';
 
 const seeds = Number(process.env['SIM_SEEDS'] ?? 200);
 const firstSeed = Number(process.env['SIM_FIRST_SEED'] ?? 1);
 
-t.test(`${seeds} randomized 5-node swarm simulations all pass`, async (t) => {
+/**
+ * Runs `count` seeded 5-node swarm worlds (from SIM_FIRST_SEED) with `options`; returns their
+ * failures, each with its replay command, and a stat summed over every run.
+ */
+function sweep(
+  count: number,
+  options: Pick<RunOptions, 'workload'>,
+): { failures: string[]; total(stat: keyof SimulationStats): number } {
   const failures: string[] = [];
-  let simulatedMs = 0;
-  let faults = 0;
-  let snapshotsTaken = 0;
-  let snapshotsDropped = 0;
-  for (let seed = firstSeed; seed < firstSeed + seeds; seed++) {
+  const totals = emptySimulationStats();
+  for (let seed = firstSeed; seed < firstSeed + count; seed++) {
     const outcome = runSimulation({
       scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'),
       replayFrom: { kind: 'seed' },
+      ...options,
     });
-    simulatedMs += outcome.stats.simulatedMs;
-    faults += outcome.stats.faults;
-    snapshotsTaken += outcome.stats.snapshotsTaken;
-    snapshotsDropped += outcome.stats.snapshotsDropped;
+    for (const stat of Object.keys(totals) as (keyof SimulationStats)[]) totals[stat] += outcome.stats[stat];
     if (!outcome.passed) failures.push(formatFailure(outcome, 20));
   }
-  t.ok(faults > seeds, `faults were injected (${faults} in ${(simulatedMs / 1000).toFixed(0)} simulated seconds)`);
+  return { failures, total: (stat) => totals[stat] };
+}
+
+t.test(`${seeds} randomized 5-node swarm simulations all pass`, async (t) => {
+  const { failures, total } = sweep(seeds, {});
+  const faults = total('faults');
+  const snapshotsTaken = total('snapshotsTaken');
+  const snapshotsDropped = total('snapshotsDropped');
+  t.ok(
+    faults > seeds,
+    `faults were injected (${faults} in ${(total('simulatedMs') / 1000).toFixed(0)} simulated seconds)`,
+  );
   // Nodes snapshot in the deferred mode: completions come back after a delay, some of them to a
   // node that crashed or installed a newer snapshot meanwhile, and those must be dropped safely.
   t.ok(
@@ -44,21 +60,10 @@ t.test(`${lockSeeds} randomized 5-node swarm simulations of the lock service all
   // The same worlds with every node on the production ServerCore and lock clients: the lock
   // checkers (invariants, fencing order, FIFO, exactly once, acknowledged grants, held beliefs
   // within the clock bound) run after every apply on every replica, besides the Raft checkers.
-  const failures: string[] = [];
-  let grants = 0;
-  let beliefs = 0;
-  let retries = 0;
-  for (let seed = firstSeed; seed < firstSeed + lockSeeds; seed++) {
-    const outcome = runSimulation({
-      scenario: scenarioFromSeed(seed, 5, 10_000, 'swarm'),
-      replayFrom: { kind: 'seed' },
-      workload: 'locks',
-    });
-    grants += outcome.stats.lockGrants;
-    beliefs += outcome.stats.beliefsChecked;
-    retries += outcome.stats.lockRetries;
-    if (!outcome.passed) failures.push(formatFailure(outcome, 20));
-  }
+  const { failures, total } = sweep(lockSeeds, { workload: 'locks' });
+  const grants = total('lockGrants');
+  const retries = total('lockRetries');
+  const beliefs = total('beliefsChecked');
   t.ok(
     grants > lockSeeds && retries > lockSeeds,
     `clients were granted locks (${grants}) and retried unknown outcomes (${retries})`,

@@ -13,11 +13,11 @@ import { StorageError } from '../../src/storage/errors.js';
 import { createRng } from '../../src/util/rng.js';
 import type { PersistentState } from '../../src/raft/types.js';
 import {
-  crashChunkBytes,
   crashClusterId,
   crashNodeId,
   entryFor,
   lastIndexOf,
+  openCrashLog,
   snapshotEvery,
   snapshotFor,
   snapshotLag,
@@ -153,12 +153,7 @@ t.test(`SIGKILL at ${kills} random moments loses no acknowledged entry (seed ${s
     totalAcked += Math.max(0, run.acked() - ackedMax);
     ackedMax = Math.max(ackedMax, run.acked());
 
-    const log = await openLevelLog({
-      dir,
-      clusterId: crashClusterId,
-      nodeId: crashNodeId,
-      snapshotChunkBytes: crashChunkBytes,
-    });
+    const log = await openCrashLog(dir);
     const state = await log.load();
     await log.close();
     const found = problems(state, ackedMax);

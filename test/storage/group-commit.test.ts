@@ -179,12 +179,26 @@ t.test(
   },
 );
 
-t.test('a failed batch rejects its requests, the queued ones and every later one (fail-stop)', async (t) => {
+/**
+ * A committer on a hand-driven log: a first request (entry 1) is being written as a batch, and a
+ * second (entry 2) waits behind it. Neither write has completed.
+ */
+async function oneWritingOneQueued(): Promise<{
+  log: ManualLog;
+  committer: GroupCommitter;
+  first: Promise<void>;
+  second: Promise<void>;
+}> {
   const log = new ManualLog();
   const committer = new GroupCommitter(log);
   const first = committer.persist(request({ entries: entriesFrom(1, 1, 1) }));
   await turn();
   const second = committer.persist(request({ entries: entriesFrom(2, 1, 1) }));
+  return { log, committer, first, second };
+}
+
+t.test('a failed batch rejects its requests, the queued ones and every later one (fail-stop)', async (t) => {
+  const { log, committer, first, second } = await oneWritingOneQueued();
   const outcome = Promise.allSettled([first, second]);
   const failure = new Error('EIO');
   log.fail(failure);
@@ -201,11 +215,7 @@ t.test('a failed batch rejects its requests, the queued ones and every later one
 });
 
 t.test('a batch in flight behind a failed one rejects with the first failure', async (t) => {
-  const log = new ManualLog();
-  const committer = new GroupCommitter(log);
-  const first = committer.persist(request({ entries: entriesFrom(1, 1, 1) }));
-  await turn();
-  const second = committer.persist(request({ entries: entriesFrom(2, 1, 1) }));
+  const { log, committer, first, second } = await oneWritingOneQueued();
   log.reportWritten();
   await turn();
   t.equal(log.written.length, 2, 'the second batch is in flight behind the first');

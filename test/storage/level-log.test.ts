@@ -46,6 +46,7 @@ import {
 import { GroupCommitter } from '../../src/storage/group-commit.js';
 import { buildRequests, stepArb } from './fixtures/request-sequences.js';
 import { rawKeys, withRawDb } from './fixtures/dirs.js';
+import type { RawDb } from './fixtures/dirs.js';
 
 const clusterId = 'test-cluster';
 
@@ -67,6 +68,22 @@ async function loadDir(dir: string, extra: Partial<LevelLogOptions> = {}): Promi
   } finally {
     await log.close();
   }
+}
+
+/** Writes `requests` to the log in `dir`, loads it back and checks it holds what the model says. */
+async function writtenAsModelled(t: Test, dir: string, requests: readonly PersistRequest[]): Promise<PersistentState> {
+  await writeAll(dir, requests);
+  const loaded = await loadDir(dir);
+  t.same(normal(loaded), normal(modelOf(requests)));
+  return loaded;
+}
+
+/** Flips the `mask` bits of byte `at` (negative: from the end) of the value stored under `key`. */
+async function flipBits(db: RawDb, key: string, at: number, mask: number): Promise<void> {
+  const value = Buffer.from((await db.get(key)) ?? Buffer.alloc(0));
+  const i = at < 0 ? value.length + at : at;
+  value[i] = (value[i] as number) ^ mask;
+  await db.put(key, value);
 }
 
 async function refusal(t: Test, dir: string, code: string, ...fragments: string[]): Promise<void> {
@@ -149,9 +166,7 @@ t.test('entries, hard state and snapshot survive close and reopen (Raft §5.2 pe
     request({ hardState: hardState(2, 3, n2), entries: entriesFrom(6, 3, 2), sync: false }),
     request({ entries: [{ index: 9 as LogIndex, term: 2 as Term, kind: 'noop' }] }),
   ];
-  await writeAll(dir, requests);
-  const loaded = await loadDir(dir);
-  t.same(normal(loaded), normal(modelOf(requests)));
+  const loaded = await writtenAsModelled(t, dir, requests);
   t.equal(loaded.entries.length, 9);
   t.equal(loaded.hardState.vote, n2);
 });
@@ -165,8 +180,7 @@ t.test(
       // A new leader's log diverges at 4 and is shorter: 4..6 replace 4..10 and 7..10 must go.
       request({ hardState: hardState(3, 3), entries: entriesFrom(4, 3, 3) }),
     ];
-    await writeAll(dir, requests);
-    const loaded = await loadDir(dir);
+    const loaded = await writtenAsModelled(t, dir, requests);
     t.same(
       loaded.entries.map((e) => [e.index, e.term]),
       [
@@ -178,7 +192,6 @@ t.test(
         [6, 3],
       ],
     );
-    t.same(normal(loaded), normal(modelOf(requests)));
     const entryKeys = (await rawKeys(dir)).filter((k) => k.startsWith('entry:'));
     t.same(entryKeys, [1, 2, 3, 4, 5, 6].map(entryKey), 'no stale entry keys remain');
   },
@@ -193,9 +206,7 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
     // A smaller, later snapshot: chunks 2..4 of the old one must disappear with it.
     request({ snapshot: snapshotAt(25, 1, 1500) }),
   ];
-  await writeAll(dir, requests);
-  const loaded = await loadDir(dir);
-  t.same(normal(loaded), normal(modelOf(requests)));
+  const loaded = await writtenAsModelled(t, dir, requests);
   t.equal(loaded.snapshot?.meta.index, 25);
   t.equal(loaded.snapshot?.data.byteLength, 1500);
   t.same(
@@ -217,9 +228,7 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
     request({ hardState: hardState(1, 2), entries: entriesFrom(1, 10, 1) }),
     request({ hardState: hardState(3, 8), snapshot: snapshotAt(8, 3, 100) }),
   ];
-  await writeAll(dir3, mismatch);
-  const discarded = await loadDir(dir3);
-  t.same(normal(discarded), normal(modelOf(mismatch)));
+  const discarded = await writtenAsModelled(t, dir3, mismatch);
   t.same(discarded.entries, [], 'entries 9 and 10 of the old term are gone');
   t.same(
     (await rawKeys(dir3)).filter((k) => k.startsWith('entry:')),
@@ -233,9 +242,7 @@ t.test('a snapshot drops the entries it covers and replaces the old snapshot (Ra
     request({ hardState: hardState(2, 50), snapshot: snapshotAt(50, 2, 0) }),
     request({ entries: entriesFrom(51, 1, 2) }),
   ];
-  await writeAll(join(dir2), install);
-  const installed = await loadDir(dir2);
-  t.same(normal(installed), normal(modelOf(install)));
+  const installed = await writtenAsModelled(t, dir2, install);
   t.equal(installed.snapshot?.data.byteLength, 0, 'an empty snapshot has no chunks and loads');
 });
 
@@ -455,11 +462,7 @@ t.test('every kind of damage refuses to start with CORRUPT_DATA naming the direc
   };
 
   let dir = await fresh();
-  await withRawDb(dir, async (db) => {
-    const value = Buffer.from((await db.get(entryKey(7))) ?? Buffer.alloc(0));
-    value[value.length - 1] = (value[value.length - 1] as number) ^ 0x01;
-    await db.put(entryKey(7), value);
-  });
+  await withRawDb(dir, (db) => flipBits(db, entryKey(7), -1, 0x01));
   await refusal(t, dir, 'CORRUPT_DATA', entryKey(7), 'log index 7', 'checksum');
 
   dir = await fresh();
@@ -472,11 +475,7 @@ t.test('every kind of damage refuses to start with CORRUPT_DATA naming the direc
   await refusal(t, dir, 'CORRUPT_DATA', entryKey(6), 'gap', 'index 5 is missing');
 
   dir = await fresh();
-  await withRawDb(dir, async (db) => {
-    const value = Buffer.from((await db.get(hardStateKey)) ?? Buffer.alloc(0));
-    value[0] = (value[0] as number) ^ 0x80;
-    await db.put(hardStateKey, value);
-  });
+  await withRawDb(dir, (db) => flipBits(db, hardStateKey, 0, 0x80));
   await refusal(t, dir, 'CORRUPT_DATA', `"${hardStateKey}"`, 'checksum');
 
   dir = await fresh();
@@ -484,11 +483,7 @@ t.test('every kind of damage refuses to start with CORRUPT_DATA naming the direc
   await refusal(t, dir, 'CORRUPT_DATA', 'commit 11 beyond the last stored index 10');
 
   dir = await fresh();
-  await withRawDb(dir, async (db) => {
-    const value = Buffer.from((await db.get(chunkKey(1))) ?? Buffer.alloc(0));
-    value[10] = (value[10] as number) ^ 0xff;
-    await db.put(chunkKey(1), value);
-  });
+  await withRawDb(dir, (db) => flipBits(db, chunkKey(1), 10, 0xff));
   await refusal(t, dir, 'CORRUPT_DATA', chunkKey(1), 'chunk 1', 'checksum');
 
   dir = await fresh();

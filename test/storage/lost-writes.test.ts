@@ -28,6 +28,7 @@ import { decodeEvidence, evidenceBlockBytes, evidenceFileNames } from '../../src
 import { generationKey, hardStateKey } from '../../src/storage/keys.js';
 import { encodeHardState, sealRecord } from '../../src/storage/records.js';
 import type { NodeId, PersistentState } from '../../src/raft/types.js';
+import type { PersistRequest } from '../../src/node/durable-log.js';
 import { entriesFrom, hardState, modelOf, n1, n2, normal, request } from './fixtures/log-model.js';
 import { buildRequests, stepArb } from './fixtures/request-sequences.js';
 import { withRawDb } from './fixtures/dirs.js';
@@ -56,6 +57,14 @@ async function writeThenDie(dir: string, from: number, count: number, term = 1, 
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, s) => resolve(s)));
   if (signal !== 'SIGKILL') throw new Error(`the writer did not die by SIGKILL: ${stderr}`);
+}
+
+/** One run of a node that stops cleanly: opens `dir`'s log, loads it, writes `requests` in order, closes it. */
+async function persistAndClose(dir: string, ...requests: PersistRequest[]): Promise<void> {
+  const log = await openLevelLog(options(dir));
+  await log.load();
+  for (const req of requests) await log.persist(req);
+  await log.close();
 }
 
 async function load(dir: string): Promise<PersistentState> {
@@ -149,18 +158,12 @@ t.test('the newest table file deleted: refused, naming the file', async (t) => {
 t.test('a rolled-back vote: the log restored from an older copy, or its vote rewritten', async (t) => {
   const root = t.testdir();
   const dir = join(root, 'live');
-  const log = await openLevelLog(options(dir));
-  await log.load();
-  await log.persist(request({ hardState: hardState(3, 5, n2), entries: entriesFrom(1, 5, 3) }));
-  await log.close();
+  await persistAndClose(dir, request({ hardState: hardState(3, 5, n2), entries: entriesFrom(1, 5, 3) }));
   const copy = join(root, 'copy');
   mkdirSync(copy);
   for (const name of readdirSync(dir))
     if (!name.startsWith('raftlock-evidence') && name !== 'LOCK') copyFileSync(join(dir, name), join(copy, name));
-  const again = await openLevelLog(options(dir));
-  await again.load();
-  await again.persist(request({ hardState: hardState(4, 7, n3), entries: entriesFrom(6, 2, 4) }));
-  await again.close();
+  await persistAndClose(dir, request({ hardState: hardState(4, 7, n3), entries: entriesFrom(6, 2, 4) }));
 
   // The log's files put back as they were at term 3; the evidence stays.
   const restored = join(root, 'restored');
@@ -196,15 +199,9 @@ t.test('a rolled-back vote: the log restored from an older copy, or its vote rew
 
 t.test('evidence older than the log is no loss: the node starts, and the next loss is still caught', async (t) => {
   const dir = t.testdir();
-  const first = await openLevelLog(options(dir));
-  await first.load();
-  await first.persist(request({ hardState: hardState(1, 1), entries: entriesFrom(1, 1, 1) }));
-  await first.close();
+  await persistAndClose(dir, request({ hardState: hardState(1, 1), entries: entriesFrom(1, 1, 1) }));
   const saved = evidenceFileNames.map((name) => readFileSync(join(dir, name)));
-  const second = await openLevelLog(options(dir));
-  await second.load();
-  await second.persist(request({ hardState: hardState(2, 3, n2), entries: entriesFrom(2, 2, 2) }));
-  await second.close();
+  await persistAndClose(dir, request({ hardState: hardState(2, 3, n2), entries: entriesFrom(2, 2, 2) }));
   evidenceFileNames.forEach((name, i) => writeFileSync(join(dir, name), saved[i] as Buffer));
   t.equal(lastIndex(await load(dir)), 3, 'the log is ahead of its (restored) evidence: nothing was lost');
   await writeThenDie(dir, 4, 50, 2, n2);
@@ -263,10 +260,7 @@ t.test('a torn evidence copy, whichever, never causes a refusal (property)', asy
         run++;
         const requests = buildRequests(steps);
         const dir = join(root, `torn-${run}`);
-        const log = await openLevelLog(options(dir));
-        await log.load();
-        for (const req of requests) await log.persist(req);
-        await log.close();
+        await persistAndClose(dir, ...requests);
         const blocks = evidenceFileNames.map((name) => readFileSync(join(dir, name)));
         const generations = blocks.map((block) => {
           const decoded = decodeEvidence(block);
@@ -306,10 +300,7 @@ t.test('missing or unreadable evidence: refused unless the log predates it', asy
   let count = 0;
   const written = async (): Promise<string> => {
     const dir = join(root, `dir-${++count}`);
-    const log = await openLevelLog(options(dir));
-    await log.load();
-    await log.persist(request({ hardState: hardState(1, 2), entries: entriesFrom(1, 2, 1) }));
-    await log.close();
+    await persistAndClose(dir, request({ hardState: hardState(1, 2), entries: entriesFrom(1, 2, 1) }));
     return dir;
   };
   let dir = await written();

@@ -7,8 +7,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
-import type { Message } from '../../src/raft/messages.js';
-import type { LogIndex, NodeId, Term } from '../../src/raft/types.js';
+import type { NodeId } from '../../src/raft/types.js';
 import { createThrowawayPki } from '../../src/security/pki.js';
 import type { TlsPem } from '../../src/security/tls-material.js';
 import { TlsMaterial } from '../../src/security/tls-material.js';
@@ -18,50 +17,20 @@ import type { FramedSocketTimeout, FramedSocketTimeouts } from '../../src/transp
 import { FramedSocket } from '../../src/transport/framed-socket.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { InboundBudget } from '../../src/transport/inbound-budget.js';
-import { TcpTransport } from '../../src/transport/tcp.js';
-import type { TcpTransportLimits, TransportEvent } from '../../src/transport/tcp.js';
+import type { TcpTransportLimits } from '../../src/transport/tcp.js';
 import { RawClient, until } from './fixtures/net-helpers.js';
-
-const n1 = 'n1' as NodeId;
-const n2 = 'n2' as NodeId;
-const n3 = 'n3' as NodeId;
-const clusterId = 'test-cluster';
-
-const heartbeat = (from: NodeId, to: NodeId, commit: number): Message => ({
-  type: 'Heartbeat',
-  from,
-  to,
-  term: 1 as Term,
-  commit: commit as LogIndex,
-  context: null,
-});
+import { clusterId, heartbeat, n1, n2, n3, startPeerNode } from './fixtures/peer-nodes.js';
+import type { PeerNode } from './fixtures/peer-nodes.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Node {
-  readonly transport: TcpTransport;
-  readonly received: Message[];
-  readonly events: TransportEvent[];
-}
-
-async function start(
+/** A node of the peer transport, its handshakes bounded at 5 s. */
+function start(
   t: Test,
   id: NodeId,
   options: { readonly limits?: Partial<TcpTransportLimits>; readonly tls?: TlsMaterial } = {},
-): Promise<Node> {
-  const events: TransportEvent[] = [];
-  const transport = await TcpTransport.listen({
-    nodeId: id,
-    clusterId,
-    listen: { host: '127.0.0.1', port: 0 },
-    limits: { reconnectDelayMs: 10, reconnectDelayMaxMs: 100, handshakeTimeoutMs: 5000, ...options.limits },
-    onEvent: (event) => events.push(event),
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-  });
-  const node: Node = { transport, received: [], events };
-  transport.onMessage((message) => node.received.push(message));
-  t.teardown(() => transport.close());
-  return node;
+): Promise<PeerNode> {
+  return startPeerNode(t, id, { ...options, limits: { handshakeTimeoutMs: 5000, ...options.limits } });
 }
 
 /** A FramedSocket on the accepting end of a loopback connection, and the raw dialling end. */
@@ -226,7 +195,7 @@ async function flood(t: Test, port: number, source: string, count: number): Prom
   return clients;
 }
 
-async function peerGetsThrough(t: Test, a: Node): Promise<void> {
+async function peerGetsThrough(t: Test, a: PeerNode): Promise<void> {
   const b = await start(t, n2, { tls: material(n2) });
   a.transport.addPeer(n2, b.transport.address);
   b.transport.addPeer(n1, a.transport.address);

@@ -8,31 +8,17 @@ import type { Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Message } from '../../src/raft/messages.js';
-import type { LogIndex, NodeId, Term } from '../../src/raft/types.js';
+import type { NodeId } from '../../src/raft/types.js';
 import { createThrowawayPki } from '../../src/security/pki.js';
 import type { TlsPem } from '../../src/security/tls-material.js';
 import { TlsMaterial } from '../../src/security/tls-material.js';
 import { encodeMessage } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
-import { TcpTransport } from '../../src/transport/tcp.js';
-import type { TcpTransportLimits, TransportEvent } from '../../src/transport/tcp.js';
+import type { TcpTransportLimits } from '../../src/transport/tcp.js';
 import { RawClient, until } from './fixtures/net-helpers.js';
-
-const n1 = 'n1' as NodeId;
-const n2 = 'n2' as NodeId;
-const n3 = 'n3' as NodeId;
-const clusterId = 'test-cluster';
-
-const heartbeat = (from: NodeId, to: NodeId, commit: number): Message => ({
-  type: 'Heartbeat',
-  from,
-  to,
-  term: 1 as Term,
-  commit: commit as LogIndex,
-  context: null,
-});
+import { clusterId, heartbeat, n1, n2, n3, startPeerNode } from './fixtures/peer-nodes.js';
+import type { PeerNode } from './fixtures/peer-nodes.js';
 
 const pki = await createThrowawayPki([n1, n2, n3], ['root']);
 const foreign = await createThrowawayPki([n2]);
@@ -43,36 +29,19 @@ function pemOf(map: ReadonlyMap<string, TlsPem>, id: string): TlsPem {
   return pem;
 }
 
-interface Node {
-  readonly transport: TcpTransport;
-  readonly received: Message[];
-  readonly events: TransportEvent[];
-}
-
-async function start(
+/** A node of the peer transport over TLS, its handshakes bounded at 2 s. */
+function start(
   t: Test,
   id: NodeId,
   tls: TlsMaterial,
   options: { readonly port?: number; readonly limits?: Partial<TcpTransportLimits> } = {},
-): Promise<Node> {
-  const events: TransportEvent[] = [];
-  const transport = await TcpTransport.listen({
-    nodeId: id,
-    clusterId,
-    listen: { host: '127.0.0.1', port: options.port ?? 0 },
-    limits: { reconnectDelayMs: 10, reconnectDelayMaxMs: 100, handshakeTimeoutMs: 2000, ...options.limits },
-    onEvent: (event) => events.push(event),
-    tls,
-  });
-  const node: Node = { transport, received: [], events };
-  transport.onMessage((message) => node.received.push(message));
-  t.teardown(() => transport.close());
-  return node;
+): Promise<PeerNode> {
+  return startPeerNode(t, id, { ...options, tls, limits: { handshakeTimeoutMs: 2000, ...options.limits } });
 }
 
 const material = (id: string): TlsMaterial => TlsMaterial.fromPem(pemOf(pki.nodes, id));
 
-function refusals(node: Node): { code: string; message: string; remote: string }[] {
+function refusals(node: PeerNode): { code: string; message: string; remote: string }[] {
   return node.events.flatMap((e) =>
     e.kind === 'refused' ? [{ code: e.code, message: e.message, remote: e.remote }] : [],
   );
@@ -85,7 +54,7 @@ function errorOf(client: RawClient): { code?: unknown; message?: unknown } | und
 }
 
 /** A hand-made TLS client to n1's peer port: presents `pem`, trusts the cluster's CA. */
-async function rawTo(t: Test, node: Node, pem: { cert?: string; key?: string }): Promise<RawClient> {
+async function rawTo(t: Test, node: PeerNode, pem: { cert?: string; key?: string }): Promise<RawClient> {
   const { cert, key } = pem;
   const client = await RawClient.openTls(node.transport.address.port, {
     ca: pki.ca.cert,
@@ -93,6 +62,25 @@ async function rawTo(t: Test, node: Node, pem: { cert?: string; key?: string }):
     ...(key === undefined ? {} : { key }),
   });
   t.teardown(() => client.destroy());
+  return client;
+}
+
+/** n1 over TLS, knowing `peers` by name (at an address never dialled here): the accepting end under test. */
+async function acceptor(t: Test, peers: readonly NodeId[]): Promise<PeerNode> {
+  const a = await start(t, n1, material(n1));
+  for (const peer of peers) a.transport.addPeer(peer, { host: '127.0.0.1', port: 1 });
+  return a;
+}
+
+/** A raw client to `node` that presents `pem` and says Hello as node `claimed`. */
+async function helloFrom(
+  t: Test,
+  node: PeerNode,
+  pem: { cert?: string; key?: string },
+  claimed: NodeId,
+): Promise<RawClient> {
+  const client = await rawTo(t, node, pem);
+  client.sendValue(peerHelloFrame(clusterId, claimed));
   return client;
 }
 
@@ -132,8 +120,7 @@ t.test('a node of another CA gets nowhere, and both sides say why', async (t) =>
   t.equal(a.received.length + impostor.received.length, 0, 'nothing delivered');
 
   // A client that trusts n1 but presents the other CA's certificate: n1 reads nothing from it.
-  const raw = await rawTo(t, a, pemOf(foreign.nodes, n2));
-  raw.sendValue(peerHelloFrame(clusterId, n2));
+  const raw = await helloFrom(t, a, pemOf(foreign.nodes, n2), n2);
   await until(() => raw.closed, 'closed');
   t.match(errorOf(raw), { code: 'UNAUTHENTICATED', message: /was not accepted/ });
   t.ok(
@@ -143,11 +130,8 @@ t.test('a node of another CA gets nowhere, and both sides say why', async (t) =>
 });
 
 t.test('a node certificate whose id differs from the Hello is refused, with the reason in the event', async (t) => {
-  const a = await start(t, n1, material(n1));
-  a.transport.addPeer(n2, { host: '127.0.0.1', port: 1 });
-  a.transport.addPeer(n3, { host: '127.0.0.1', port: 1 });
-  const raw = await rawTo(t, a, pemOf(pki.nodes, n3));
-  raw.sendValue(peerHelloFrame(clusterId, n2));
+  const a = await acceptor(t, [n2, n3]);
+  const raw = await helloFrom(t, a, pemOf(pki.nodes, n3), n2);
   await until(() => raw.closed, 'closed');
   const message = 'the certificate proves node n3 but the Hello says n2';
   t.match(errorOf(raw), { code: 'UNAUTHENTICATED', message });
@@ -155,17 +139,14 @@ t.test('a node certificate whose id differs from the Hello is refused, with the 
 });
 
 t.test('a user certificate, or none, may not open a peer connection', async (t) => {
-  const a = await start(t, n1, material(n1));
-  a.transport.addPeer(n2, { host: '127.0.0.1', port: 1 });
-  const user = await rawTo(t, a, pemOf(pki.users, 'root'));
-  user.sendValue(peerHelloFrame(clusterId, n2));
+  const a = await acceptor(t, [n2]);
+  const user = await helloFrom(t, a, pemOf(pki.users, 'root'), n2);
   await until(() => user.closed, 'user closed');
   t.match(errorOf(user), {
     code: 'UNAUTHENTICATED',
     message: 'user root may not open a peer connection: only node certificates can',
   });
-  const anonymous = await rawTo(t, a, {});
-  anonymous.sendValue(peerHelloFrame(clusterId, n2));
+  const anonymous = await helloFrom(t, a, {}, n2);
   await until(() => anonymous.closed, 'anonymous closed');
   t.match(errorOf(anonymous), { code: 'UNAUTHENTICATED', message: /^no certificate/ });
   t.equal(refusals(a).length, 2);
@@ -173,19 +154,15 @@ t.test('a user certificate, or none, may not open a peer connection', async (t) 
 });
 
 t.test('a valid node that is not a known peer is refused UNKNOWN_PEER', async (t) => {
-  const a = await start(t, n1, material(n1));
-  const raw = await rawTo(t, a, pemOf(pki.nodes, n3));
-  raw.sendValue(peerHelloFrame(clusterId, n3));
+  const a = await acceptor(t, []);
+  const raw = await helloFrom(t, a, pemOf(pki.nodes, n3), n3);
   await until(() => raw.closed, 'closed');
   t.match(errorOf(raw), { code: 'UNKNOWN_PEER', message: 'n3 is not a peer of n1' });
 });
 
 t.test('a message whose from is not the link’s node is dropped and reported', async (t) => {
-  const a = await start(t, n1, material(n1));
-  a.transport.addPeer(n2, { host: '127.0.0.1', port: 1 });
-  a.transport.addPeer(n3, { host: '127.0.0.1', port: 1 });
-  const raw = await rawTo(t, a, pemOf(pki.nodes, n2));
-  raw.sendValue(peerHelloFrame(clusterId, n2));
+  const a = await acceptor(t, [n2, n3]);
+  const raw = await helloFrom(t, a, pemOf(pki.nodes, n2), n2);
   await until(() => raw.values.length === 1, 'hello answered');
   raw.sendBytes(encodeFrame(encodeMessage(heartbeat(n2, n1, 1))));
   raw.sendBytes(encodeFrame(encodeMessage(heartbeat(n3, n1, 2))));
