@@ -13,34 +13,16 @@
 import t from 'tap';
 import { connect } from '../../src/client/index.js';
 import type { NodeId } from '../../src/raft/types.js';
-import { probeStatus } from '../../src/server/server-probe.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
-import type { NodeStatusView, WireResult } from '../../src/protocol/client-protocol.js';
+import type { WireResult } from '../../src/protocol/client-protocol.js';
 import { SecureClient } from '../server/fixtures/secure-client.js';
-import type { LocalNode, LocalRootTls } from './fixtures/procs.js';
-import { allocateLocalNodes, eventually, nodeProcesses, userTls, writeClusterFile } from './fixtures/procs.js';
+import { agreedLeader, eventually, startTestCluster } from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 
-async function agreedLeader(nodes: readonly LocalNode[], tls: LocalRootTls): Promise<NodeStatusView | undefined> {
-  const views = await Promise.all(
-    nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)),
-  );
-  const leader = views.find((v) => v?.role === 'leader');
-  return leader !== undefined && leader !== null && views.every((v) => v?.leader === leader.nodeId)
-    ? leader
-    : undefined;
-}
-
 t.test('another user cannot use, release or close a session, nor act as an admin', async (t) => {
-  const dir = t.testdir();
-  const nodes = await allocateLocalNodes(3);
-  const file = await writeClusterFile(dir, nodes, { tick: '100ms' });
-  const root = userTls(dir);
-  const { procs, start } = nodeProcesses(t, file, 'warn');
-  await Promise.all(nodes.map((n) => start(n.id).ready));
-  const leader = await eventually(() => agreedLeader(nodes, root), 20_000, 'a leader');
-  const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+  const { nodes, procs, tls, leader, endpoints } = await startTestCluster(t, { tick: '100ms' });
+  const root = tls!;
 
   const admin = await connect({ endpoints, clusterId, tls: root });
   t.teardown(() => admin.close());

@@ -28,34 +28,12 @@ import type { ClientTlsPem } from '../../src/security/tls-material.js';
 import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { RawClient as PeerWire } from '../transport/fixtures/net-helpers.js';
-import type { LocalNode } from './fixtures/procs.js';
-import {
-  allocateLocalNodes,
-  eventually,
-  nodeProcesses,
-  testPkiDir,
-  userTls,
-  writeClusterFile,
-} from './fixtures/procs.js';
+import { agreedLeader, eventually, startTestCluster, statusViews, testPkiDir } from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 /** 10^13 ms of log time: about 300 years after the cluster started. */
 const farFutureMs = 1e13;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function views(nodes: readonly LocalNode[], tls: ClientTlsPem | undefined): Promise<(NodeStatusView | null)[]> {
-  return Promise.all(nodes.map((n) => probeStatus({ host: '127.0.0.1', port: n.clientPort }, clusterId, 1000, tls)));
-}
-
-/** The leader every node names, once they all agree on one. */
-async function agreedLeader(
-  nodes: readonly LocalNode[],
-  tls: ClientTlsPem | undefined,
-): Promise<NodeStatusView | undefined> {
-  const all = await views(nodes, tls);
-  const leader = all.find((v) => v?.role === 'leader');
-  return leader !== undefined && leader !== null && all.every((v) => v?.leader === leader.nodeId) ? leader : undefined;
-}
 
 /**
  * The forged messages of the attack, from the leader to `follower` as of its status `seen`: an
@@ -100,22 +78,17 @@ async function victimWithLock(
 }
 
 t.test('secure cluster: forged peer frames are refused whatever the attacker presents; nothing changes', async (t) => {
-  const dir = t.testdir();
-  const nodes = await allocateLocalNodes(3);
   // 100 ms ticks (elections after 1–2 s): a loaded machine does not start elections of its own
   // while the test checks that the term did not move.
-  const file = await writeClusterFile(dir, nodes, { tick: '100ms' });
-  const tls = userTls(dir);
-  const { procs, start } = nodeProcesses(t, file, 'warn');
-  await Promise.all(nodes.map((n) => start(n.id).ready));
-  const leader = await eventually(() => agreedLeader(nodes, tls), 20_000, 'a leader');
-  const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+  const started = await startTestCluster(t, { tick: '100ms' });
+  const { dir, nodes, procs, leader, endpoints } = started;
+  const tls = started.tls!;
   const victim = await victimWithLock(t, endpoints, tls);
 
   const follower = nodes.find((n) => n.id !== leader.nodeId)!;
   const third = nodes.find((n) => n.id !== leader.nodeId && n.id !== follower.id)!;
   const seen = (await probeStatus({ host: '127.0.0.1', port: follower.clientPort }, clusterId, 2000, tls))!;
-  const before = await views(nodes, tls);
+  const before = await statusViews(nodes, tls);
   const { append, timeoutNow, forgedTerm } = forgedMessages(leader.nodeId, follower.id as NodeId, seen);
 
   const foreign = await createThrowawayPki([leader.nodeId]);
@@ -188,7 +161,7 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
       );
     }
   }
-  const after = await views(nodes, tls);
+  const after = await statusViews(nodes, tls);
   for (const [i, node] of nodes.entries()) {
     const was = before[i]!;
     const now = after[i];
@@ -207,18 +180,12 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
 });
 
 t.test('insecure loopback cluster: followers refuse the far-future entry on their own (log-time bound)', async (t) => {
-  const dir = t.testdir();
-  const nodes = await allocateLocalNodes(3);
-  const file = await writeClusterFile(dir, nodes, { tick: '100ms', security: 'insecure' });
-  const { procs, start } = nodeProcesses(t, file, 'warn');
-  await Promise.all(nodes.map((n) => start(n.id).ready));
-  const leader = await eventually(() => agreedLeader(nodes, undefined), 20_000, 'a leader');
-  const endpoints = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+  const { nodes, procs, leader, endpoints } = await startTestCluster(t, { tick: '100ms', security: 'insecure' });
   const victim = await victimWithLock(t, endpoints, false);
 
   const follower = nodes.find((n) => n.id !== leader.nodeId)!;
   const seen = (await probeStatus({ host: '127.0.0.1', port: follower.clientPort }, clusterId, 2000))!;
-  const before = await views(nodes, undefined);
+  const before = await statusViews(nodes, undefined);
   const { append, forgedTerm } = forgedMessages(leader.nodeId, follower.id as NodeId, seen);
   const wire = await PeerWire.open(follower.peerPort);
   t.teardown(() => wire.destroy());
@@ -254,7 +221,7 @@ t.test('insecure loopback cluster: followers refuse the far-future entry on thei
   );
   // Several TTLs (5 s) later the holder still holds: log time did not leap 300 years on any node.
   await pause(6000);
-  const after = await views(nodes, undefined);
+  const after = await statusViews(nodes, undefined);
   for (const [i, node] of nodes.entries()) {
     t.match(
       after[i],

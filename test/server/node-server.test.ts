@@ -5,6 +5,7 @@
 // catches up; connection and per-connection request limits refuse the excess; a graceful close of
 // the leader hands leadership over.
 import t from 'tap';
+import type { Test } from 'tap';
 import { nodeId } from '../../src/raft/types.js';
 import { startSecureCluster } from './fixtures/secure-cluster.js';
 import type { SessionId } from '../../src/statemachine/ids.js';
@@ -29,6 +30,42 @@ function sessionOf(result: WireResult): SessionId {
   return result.value.session;
 }
 
+/** Opens a session as `clientId`'s first command and returns its id. */
+async function openSession(client: RawClient, clientId: string, ttlMs: number): Promise<SessionId> {
+  return sessionOf(await client.command(clientId, 1, { type: 'openSession', ttlMs }));
+}
+
+/** A client connection acting as `clientId` with its `session`. */
+interface Party {
+  readonly client: RawClient;
+  readonly clientId: string;
+  readonly session: SessionId;
+}
+
+/** `holder` is granted `name` at once and `waiter` queues behind it for up to `waitMs` (their second commands). */
+async function holdAndQueue(t: Test, name: string, holder: Party, waiter: Party, waitMs: number): Promise<void> {
+  t.match(await acquire(holder.client, holder.clientId, 2, holder.session, name, 0), {
+    code: 'OK',
+    value: { kind: 'granted' },
+  });
+  t.match(await acquire(waiter.client, waiter.clientId, 2, waiter.session, name, waitMs), {
+    code: 'OK',
+    value: { kind: 'queued' },
+  });
+}
+
+/** `clientId`'s command `seq`: acquire `name` for `session`, waiting up to `waitMs`, no lock-delay. */
+function acquire(
+  client: RawClient,
+  clientId: string,
+  seq: number,
+  session: SessionId,
+  name: string,
+  waitMs: number,
+): Promise<WireResult> {
+  return client.command(clientId, seq, { type: 'acquire', session, name, waitMs, lockDelayMs: 0 });
+}
+
 t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster', async (t) => {
   // An insecure cluster: plaintext and no principals, as before security existed.
   const cluster = await startSecureCluster({ dir: t.testdir(), nodes: 3, secure: false });
@@ -45,16 +82,15 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
   });
 
   // Forwarded writes and a grant pushed across nodes.
-  const sa = sessionOf(await a.command('a', 1, { type: 'openSession', ttlMs: 30_000 }));
-  const sb = sessionOf(await b.command('b', 1, { type: 'openSession', ttlMs: 30_000 }));
-  t.match(await a.command('a', 2, { type: 'acquire', session: sa, name: 'L', waitMs: 0, lockDelayMs: 0 }), {
-    code: 'OK',
-    value: { kind: 'granted' },
-  });
-  t.match(await b.command('b', 2, { type: 'acquire', session: sb, name: 'L', waitMs: 20_000, lockDelayMs: 0 }), {
-    code: 'OK',
-    value: { kind: 'queued' },
-  });
+  const sa = await openSession(a, 'a', 30_000);
+  const sb = await openSession(b, 'b', 30_000);
+  await holdAndQueue(
+    t,
+    'L',
+    { client: a, clientId: 'a', session: sa },
+    { client: b, clientId: 'b', session: sb },
+    20_000,
+  );
   t.match(await a.command('a', 3, { type: 'release', session: sa, name: 'L' }), {
     code: 'OK',
     value: { kind: 'released' },
@@ -279,8 +315,7 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
   const client = await RawClient.connect({ port: leader.clientAddress.port });
   t.teardown(() => client.close());
   const sessions: SessionId[] = [];
-  for (let i = 0; i < 40; i++)
-    sessions.push(sessionOf(await client.command(`k${i}`, 1, { type: 'openSession', ttlMs: 30_000 })));
+  for (let i = 0; i < 40; i++) sessions.push(await openSession(client, `k${i}`, 30_000));
   // Time-advance ticks may interleave; measure how many entries 40 keepalives cost.
   const before = leader.statusView().lastIndex;
   const answers = await Promise.all(
@@ -296,16 +331,15 @@ t.test('keepalives are batched into one entry per interval; expiry and wait time
   t.equal(expired.code, 'SESSION_EXPIRED', 'an unknown session is reported expired');
 
   // A waiter whose wait runs out gets a timeout push; a session left without keepalives expires.
-  const holder = sessionOf(await client.command('h', 1, { type: 'openSession', ttlMs: 60_000 }));
-  const waiter = sessionOf(await client.command('w', 1, { type: 'openSession', ttlMs: 1000 }));
-  t.match(await client.command('h', 2, { type: 'acquire', session: holder, name: 'T', waitMs: 0, lockDelayMs: 0 }), {
-    code: 'OK',
-    value: { kind: 'granted' },
-  });
-  t.match(await client.command('w', 2, { type: 'acquire', session: waiter, name: 'T', waitMs: 200, lockDelayMs: 0 }), {
-    code: 'OK',
-    value: { kind: 'queued' },
-  });
+  const holder = await openSession(client, 'h', 60_000);
+  const waiter = await openSession(client, 'w', 1000);
+  await holdAndQueue(
+    t,
+    'T',
+    { client, clientId: 'h', session: holder },
+    { client, clientId: 'w', session: waiter },
+    200,
+  );
   t.match(
     await client.waitForPush((p) => p.kind === 'timeout'),
     { kind: 'timeout', clientId: 'w', seq: 2, name: 'T' },
@@ -366,17 +400,16 @@ t.test('a background snapshot: the node keeps answering while it is in progress,
   t.teardown(() => client.close());
   await eventually(async () => (server.leader === 'n1' ? true : undefined), 5000, 'leadership');
 
-  const session = sessionOf(await client.command('c', 1, { type: 'openSession', ttlMs: 60_000 }));
+  const session = await openSession(client, 'c', 60_000);
   let seq = 1;
-  const acquire = (name: string) =>
-    client.command('c', ++seq, { type: 'acquire', session, name, waitMs: 0, lockDelayMs: 0 });
-  for (let i = 0; held.length === 0 && i < 200; i++) t.equal((await acquire(`before-${i}`)).code, 'OK');
+  const acquireNext = (name: string): Promise<WireResult> => acquire(client, 'c', ++seq, session, name, 0);
+  for (let i = 0; held.length === 0 && i < 200; i++) t.equal((await acquireNext(`before-${i}`)).code, 'OK');
   await eventually(async () => (held.length > 0 ? true : undefined), 5000, 'the worker to finish encoding');
   const snapshotAt = held[0]!;
   t.ok(snapshotAt >= 40, `the policy asked for a snapshot at ${snapshotAt}`);
 
   const answered: string[] = [];
-  for (let i = 0; i < 30; i++) answered.push((await acquire(`during-${i}`)).code);
+  for (let i = 0; i < 30; i++) answered.push((await acquireNext(`during-${i}`)).code);
   const read = await client.request({ kind: 'read', query: { kind: 'locks', prefix: 'during-', limit: 100 } });
   t.same(new Set(answered), new Set(['OK']), 'writes made after the snapshot started are answered');
   t.match(read, { code: 'OK', value: { kind: 'locks' } }, 'and so is a linearizable read');
