@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { globSync } from 'glob';
+import t from 'tap';
 import { parse } from 'yaml';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -76,9 +77,17 @@ export function batchFiles(k: number, tier: readonly string[] = unitTierFiles())
   return tier.filter((file) => !aloneFiles.has(file)).filter((_, index) => index % batchCount === k - 1);
 }
 
+/** Resolves once the root test has run every test queued on it so far. */
+async function rootSettled(): Promise<void> {
+  if (t.idle) return;
+  await new Promise<void>((resolve) => t.once('idle', () => resolve()));
+}
+
 /**
  * Runs batch `k`: imports its files one after the other, so each file's top-level tests queue on this
- * process's root `t` in file order. An import that throws fails the batch and names the file.
+ * process's root `t`. The next file is imported only once those tests have run: each file then has the
+ * process to itself, as it would alone, and its import-time work (a top-level `await`, module state)
+ * cannot overlap the tests of the file before it. An import that throws fails the batch and names the file.
  */
 export async function runBatch(k: number): Promise<void> {
   for (const file of batchFiles(k)) {
@@ -88,5 +97,6 @@ export async function runBatch(k: number): Promise<void> {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`batch ${k}: importing ${file} failed: ${reason}`, { cause: error });
     }
+    await rootSettled();
   }
 }
