@@ -1,0 +1,4 @@
+// Batch 2 of the unit tier: see unit-files.ts.
+import { runBatch } from './unit-files.js';
+
+await runBatch(2);
