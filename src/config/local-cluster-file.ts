@@ -18,15 +18,30 @@ import { ensureLocalPki, pkiLayout } from '../security/pki.js';
 export const localPortRange = { first: 20_000, last: 32_767 } as const;
 
 /**
- * A port on 127.0.0.1 that was free a moment ago, for a node about to bind it: drawn at random
- * from `localPortRange` (so processes picking at the same time rarely pick the same one) and
- * proved free by listening on it once.
+ * Ports this process handed out lately, oldest first. A port is handed out to be bound a moment
+ * later, so until then it still binds once: without this list, a repeated draw would give two
+ * addresses of one cluster (or two clusters) the same port. The most recent 1,024 are kept, a
+ * small share of the range.
  */
-export async function freePort(): Promise<number> {
+const handedOut: number[] = [];
+const handedOutMax = 1024;
+
+/**
+ * A port on 127.0.0.1 that was free a moment ago, for a node about to bind it: drawn at random
+ * (`random`, Math.random unless a test pins the draws) from `localPortRange`, so processes picking
+ * at the same time rarely pick the same one; never one this process handed out lately; and proved
+ * free by listening on it once.
+ */
+export async function freePort(random: () => number = Math.random): Promise<number> {
   const span = localPortRange.last - localPortRange.first + 1;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = localPortRange.first + Math.floor(Math.random() * span);
-    if (await bindsOnce(port)) return port;
+    const port = localPortRange.first + Math.floor(random() * span);
+    if (handedOut.includes(port) || !(await bindsOnce(port))) continue;
+    // Checked again after the bind: another call in this process may have taken it meanwhile.
+    if (handedOut.includes(port)) continue;
+    handedOut.push(port);
+    if (handedOut.length > handedOutMax) handedOut.shift();
+    return port;
   }
   throw new Error(`no free port on 127.0.0.1 in ${localPortRange.first}-${localPortRange.last} after 100 attempts`);
 }
