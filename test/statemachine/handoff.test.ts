@@ -42,9 +42,7 @@ void t.test(
 void t.test(
   'a session queued before the handoff is granted first (FIFO across sessions); the handing session waits behind it',
   async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     const old = tokenOf(d.op('a', acquire(a, 'L')));
     t.match(d.op('b', acquire(b, 'L', 10_000)), { code: 'OK', value: { kind: 'queued' } });
     d.takeNotifications();
@@ -79,9 +77,7 @@ void t.test(
 void t.test(
   'without a hold the handoff is a plain acquire; a name of another kind is refused and nothing changes',
   async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     tokenOf(d.op('b', acquire(b, 'L')));
     t.match(d.op('a', handoff(a, 'L', 0)), { code: 'BUSY' }, 'a session holding nothing just asks: BUSY for waitMs 0');
     t.equal(tokenOf(d.op('a', handoff(a, 'free'))), d.index, 'and a free name is granted');

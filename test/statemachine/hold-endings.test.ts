@@ -47,9 +47,7 @@ void t.test('clientOfLane strips exactly a lane suffix of 1 to 3 digits', async 
 });
 
 void t.test('another client closing a session: one revoked per hold, before the grants', async (t) => {
-  const d = new Driver();
-  const a = d.open('a');
-  const b = d.open('b');
+  const [d, a, b] = Driver.withSessions('a', 'b');
   const t1 = tokenOf(d.op('a', acquire(a, 'L1')));
   const t2 = tokenOf(d.op('a', acquire(a, 'L2')));
   d.op('b', acquire(b, 'L1', 5_000));

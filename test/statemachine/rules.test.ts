@@ -69,10 +69,7 @@ t.test('sessions', async (t) => {
   t.test(
     'closeSession releases holds (no lock-delay), cancels waits, deletes ephemeral keys, grants the next waiter',
     async (t) => {
-      const d = new Driver();
-      const a = d.open('a');
-      const b = d.open('b');
-      const c = d.open('c');
+      const [d, a, b, c] = Driver.withSessions('a', 'b', 'c');
       tokenOf(d.op('a', acquire(a, 'L', 0, 60_000)));
       tokenOf(d.op('b', acquire(b, 'M')));
       t.equal(d.op('a', acquire(a, 'M', 5_000)).code, 'OK');
@@ -117,9 +114,7 @@ t.test('mutex', async (t) => {
   });
 
   t.test('a held lock answers BUSY at once when waitMs is 0', async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     tokenOf(d.op('a', acquire(a, 'L')));
     t.match(d.op('b', acquire(b, 'L', 0)), { code: 'BUSY', message: /L is held/ });
     t.equal(d.state.locks.get('L')?.waiting, 0);
@@ -167,9 +162,7 @@ t.test('mutex', async (t) => {
   });
 
   t.test('release by a non-holder is NOT_HOLDER and changes nothing', async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     tokenOf(d.op('a', acquire(a, 'L')));
     t.match(d.op('b', release(b, 'L')), { code: 'NOT_HOLDER' });
     t.match(d.op('b', release(b, 'nothing')), { code: 'NOT_HOLDER' });
@@ -273,9 +266,7 @@ t.test('rwlock: shared readers, exclusive writer, FIFO without writer starvation
 t.test(
   'election: campaign waits to lead, observe follows, proclaim changes the value, resign hands over',
   async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     const camp = (s: SessionId, value: string): Operation => ({
       type: 'campaign',
       session: s,
@@ -484,9 +475,7 @@ t.test('exactly once', async (t) => {
   });
 
   t.test('a retried acquire that was queued returns the grant once granted, without queueing twice', async (t) => {
-    const d = new Driver();
-    const a = d.open('a');
-    const b = d.open('b');
+    const [d, a, b] = Driver.withSessions('a', 'b');
     tokenOf(d.op('a', acquire(a, 'L')));
     t.match(d.op('b', acquire(b, 'L', 10_000)), { code: 'OK', value: { kind: 'queued' } });
     t.match(d.retry('b', acquire(b, 'L', 10_000)), { code: 'OK', value: { kind: 'queued' } });
