@@ -8,6 +8,8 @@ import { nodeId } from '../../src/raft/types.js';
 import { FakeClock } from './fixtures/fake-clock.js';
 import type { OpenClient } from './fixtures/with-mini-cluster.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
+import { assertFifoChain } from './fixtures/fifo-chain.js';
+import { collectElectionViews } from './fixtures/election-views.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 
@@ -121,26 +123,9 @@ void t.test('FIFO hand-off to waiters connected to different nodes', async (t) =
     );
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     t.same([a.welcome?.nodeId, b.welcome?.nodeId, c.welcome?.nodeId], ['n1', 'n2', 'n3']);
-    const first = await a.lock('q');
-    const order: string[] = [];
-    const bLock = b.lock('q').then((lock) => {
-      order.push('b');
-      return lock;
-    });
-    await until(() => cluster.machine.state.waiterCount === 1, 'b queued');
-    const cLock = c.lock('q').then((lock) => {
-      order.push('c');
-      return lock;
-    });
-    await until(() => cluster.machine.state.waiterCount === 2, 'c queued');
-    await first.release();
-    const second = await bLock;
-    t.same(order, ['b']);
-    await second.release();
-    const third = await cLock;
-    t.same(order, ['b', 'c']);
-    t.ok(first.fencingToken < second.fencingToken && second.fencingToken < third.fencingToken);
-    await third.release();
+    await assertFifoChain(t, 'q', [a, b, c], (count) =>
+      until(() => cluster.machine.state.waiterCount === count, `${count} queued`),
+    );
   });
 });
 
@@ -290,13 +275,7 @@ void t.test('election: campaign, observe, proclaim, resign', async (t) => {
     const b = await open();
     const o = await open();
     const leadA = await a.election('e').campaign('alpha');
-    const views: string[] = [];
-    const observer = (async () => {
-      for await (const view of o.election('e').observe()) {
-        views.push(view === null ? 'none' : text(view.value));
-        if (views.length === 4) break;
-      }
-    })();
+    const { views, done: observer } = collectElectionViews(o, 'e', (seen) => seen.length === 4);
     await until(() => views.length === 1, 'initial view');
     const campaignB = b.election('e').campaign('beta');
     await until(() => cluster.machine.state.waiterCount === 1, 'b campaigns');

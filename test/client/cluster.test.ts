@@ -4,6 +4,8 @@ import t from 'tap';
 import type { RaftlockClient } from '../../src/client/client.js';
 import type { ConnectOptions } from '../../src/client/options.js';
 import { startClusterForTest } from './fixtures/cluster-for-test.js';
+import { assertFifoChain } from './fixtures/fifo-chain.js';
+import { collectElectionViews } from './fixtures/election-views.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 
@@ -52,19 +54,9 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     );
     if (a === undefined || b === undefined || c === undefined) throw new Error('three clients');
     t.equal(new Set([a, b, c].map((x) => x.welcome?.nodeId)).size, 3, 'one client per node');
-    const first = await a.lock('fifo');
-    const order: string[] = [];
-    const bGets = b.lock('fifo').then((l) => (order.push('b'), l));
-    await until(async () => (await a.locks('fifo')).some((v) => v.waiters.length === 1), 'b waits');
-    const cGets = c.lock('fifo').then((l) => (order.push('c'), l));
-    await until(async () => (await waiters(a, 'fifo')) === 2, 'c waits');
-    await first.release();
-    const second = await bGets;
-    await second.release();
-    const third = await cGets;
-    t.same(order, ['b', 'c']);
-    t.ok(first.fencingToken < second.fencingToken && second.fencingToken < third.fencingToken);
-    await third.release();
+    await assertFifoChain(t, 'fifo', [a, b, c], (count) =>
+      until(async () => (await waiters(a, 'fifo')) === count, `${count} waiting`),
+    );
   });
 
   await t.test('an uncleanly closed holder loses its lock when its session expires', async (t) => {
@@ -118,13 +110,7 @@ void t.test('client library against a real 3-node cluster', async (t) => {
     const b = await open();
     const o = await open();
     const leadA = await a.election('boss').campaign('alpha');
-    const seen: string[] = [];
-    const watching = (async () => {
-      for await (const view of o.election('boss').observe()) {
-        seen.push(view === null ? 'none' : text(view.value));
-        if (seen.at(-1) === 'beta') break;
-      }
-    })();
+    const { views: seen, done: watching } = collectElectionViews(o, 'boss', (views) => views.at(-1) === 'beta');
     await until(() => seen.length === 1, 'first view');
     const bWins = b.election('boss').campaign('beta');
     await until(async () => (await waiters(o, 'boss')) === 1, 'b campaigns');
