@@ -3,6 +3,7 @@
 // leader, with the status codes, bodies and log lines a caller and an operator see.
 import t from 'tap';
 import { startHttpServer } from '../../src/http/http-server.js';
+import { createThrowawayPki } from '../../src/security/certificates.js';
 import type { HttpAnswer } from './fixtures/http-client.js';
 import { call, SseReader } from './fixtures/http-client.js';
 import type { HttpCluster } from './fixtures/http-cluster.js';
@@ -437,6 +438,19 @@ void t.test('HTTP API on a secure 3-node cluster', async (t) => {
     t.equal(events.status, 403, 'no watch right');
     const nodeToken = await call(h.httpOf(leader), '/v1/whoami', { tls: h.caOnly, bearer: token });
     t.equal(nodeToken.status, 401, 'a token is valid only on the node that issued it');
+    // A client certificate from another CA: the connection is closed before any request is read.
+    const stranger = (await createThrowawayPki([], ['root'])).users.get('root')!;
+    const forged = await call(h.httpOf(follower), '/v1/whoami', {
+      tls: { ca: h.caOnly!.ca, cert: stranger.cert, key: stranger.key },
+    }).then(
+      (answer) => `answered ${answer.status}`,
+      (error: unknown) => `failed: ${String(error)}`,
+    );
+    t.match(forged, /^failed: /, "another CA's certificate gets no answer");
+    await until(
+      () => h.logged('http connection refused', 'the certificate of CN=root was not accepted').length > 0,
+      'the refusal logged with the reason',
+    );
   });
 
   await t.test('bad input: 400 with where, 404, 413', async (t) => {
