@@ -15,6 +15,7 @@ import { eventually } from '../e2e/fixtures/procs.js';
 import { NodeServer } from '../../src/server/node-server.js';
 import { nodeServerOptions } from '../../src/embed/embed.js';
 import { loadClusterConfig } from '../../src/config/cluster-config.js';
+import type { ClusterConfig } from '../../src/config/cluster-config.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -33,6 +34,21 @@ function sessionOf(result: WireResult): SessionId {
 /** Opens a session as `clientId`'s first command and returns its id. */
 async function openSession(client: RawClient, clientId: string, ttlMs: number): Promise<SessionId> {
   return sessionOf(await client.command(clientId, 1, { type: 'openSession', ttlMs }));
+}
+
+/**
+ * The configuration of a one-node cluster `clusterId` in the test's directory (20 ms ticks; the
+ * addresses are placeholders, the tests pass their own listeners), plus `extraYaml`.
+ */
+async function singleNodeConfig(t: Test, clusterId: string, extraYaml = ''): Promise<ClusterConfig> {
+  const file = join(t.testdir(), 'cluster.yml');
+  writeFileSync(
+    file,
+    `cluster:\n  id: ${clusterId}\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\n${extraYaml}`,
+  );
+  const config = await loadClusterConfig(file);
+  if (!config.ok) throw new Error(config.error.message);
+  return config.value;
 }
 
 /** A client connection acting as `clientId` with its `session`. */
@@ -221,17 +237,10 @@ t.test('forwarding, pushes, watches, membership and handover on a 3-node cluster
 });
 
 t.test('connection and request limits', async (t) => {
-  const dir = t.testdir();
-  const file = join(dir, 'cluster.yml');
-  writeFileSync(
-    file,
-    'cluster:\n  id: lim\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\n',
-  );
-  const config = await loadClusterConfig(file);
-  if (!config.ok) throw new Error(config.error.message);
+  const config = await singleNodeConfig(t, 'lim');
   const options = nodeServerOptions({
-    config: config.value,
-    nodeId: config.value.nodes[0]!.id,
+    config: config,
+    nodeId: config.nodes[0]!.id,
     peerListen: { host: '127.0.0.1', port: 0 },
     clientListen: { host: '127.0.0.1', port: 0 },
     overrides: { connectionsMax: 2, clientLimits: { requestsOutstandingMax: 4, handshakeTimeoutMs: 300 } },
@@ -369,21 +378,14 @@ t.test('a background snapshot: the node keeps answering while it is in progress,
   // state machine encodes the snapshot; the test holds its bytes back, so every request below is
   // made after the snapshot started and answered before it completed (ordering, not timing).
   // Afterwards the log is compacted (Raft §7) and a restart restores from that snapshot.
-  const dir = t.testdir();
-  const file = join(dir, 'cluster.yml');
-  writeFileSync(
-    file,
-    'cluster:\n  id: bg\nnodes:\n  - id: n1\n    peer: 127.0.0.1:1\n    client: 127.0.0.1:2\n    data: ./n1\ntiming:\n  tick: 20ms\nsnapshot:\n  entries: 40\n',
-  );
-  const config = await loadClusterConfig(file);
-  if (!config.ok) throw new Error(config.error.message);
-  t.equal(config.value.snapshot.mode, 'background');
+  const config = await singleNodeConfig(t, 'bg', 'snapshot:\n  entries: 40\n');
+  t.equal(config.snapshot.mode, 'background');
   const held: number[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const options = nodeServerOptions({
-    config: config.value,
-    nodeId: config.value.nodes[0]!.id,
+    config: config,
+    nodeId: config.nodes[0]!.id,
     peerListen: { host: '127.0.0.1', port: 0 },
     clientListen: { host: '127.0.0.1', port: 0 },
     overrides: {
