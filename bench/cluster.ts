@@ -6,8 +6,8 @@
 // process and the client spent per operation in the measured window (Linux). Prints numbers only.
 // Run: npx tsx bench/cluster.ts [--short]
 import { loopLatencies, measuredWindow, percentile } from './etcd/workloads.js';
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mainThreadCpuSampler, procCpuSampler } from './etcd/cpu.js';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -48,18 +48,6 @@ async function clients(endpoints: readonly string[], count: number): Promise<Raf
   return all;
 }
 
-/** Clock ticks per second of /proc's CPU times (the kernel's USER_HZ), or null when unknown. */
-function clockTicksPerSecond(): number | null {
-  try {
-    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(ticks) && ticks > 0 ? ticks : null;
-  } catch {
-    return null;
-  }
-}
-
-const clockTicks = existsSync('/proc/self/stat') ? clockTicksPerSecond() : null;
-
 interface CpuMicros {
   /** Every thread: the main thread, libuv's pool (level writes and fsyncs), V8's and our workers. */
   readonly all: number;
@@ -67,28 +55,23 @@ interface CpuMicros {
   readonly main: number;
 }
 
-/** User + system time of one /proc stat file, in µs. */
-function statMicros(path: string, ticksPerSecond: number): number {
-  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / ticksPerSecond;
-}
+const allThreads = procCpuSampler();
+const mainThread = mainThreadCpuSampler();
 
 /**
  * CPU time of each node process and of this client process, in µs, for all threads and for the
- * main thread: from /proc on Linux, in clock ticks of 1/CLK_TCK s; empty where either is missing.
+ * main thread (bench/etcd/cpu.ts reads /proc); empty off Linux. A process that is gone (a failover
+ * round restarts it) has no figure.
  */
 function cpuMicros(pids: ReadonlyMap<string, number>): Map<string, CpuMicros> {
+  const named = [...pids, ['client', process.pid] as const];
+  const all = allThreads(named.map(([, pid]) => pid));
+  const main = mainThread(named.map(([, pid]) => pid));
   const out = new Map<string, CpuMicros>();
-  if (clockTicks === null) return out;
-  for (const [name, pid] of [...pids, ['client', process.pid] as const]) {
-    try {
-      out.set(name, {
-        all: statMicros(`/proc/${pid}/stat`, clockTicks),
-        main: statMicros(`/proc/${pid}/task/${pid}/stat`, clockTicks),
-      });
-    } catch {
-      // The process is gone (a failover round restarts it): no figure for it.
-    }
+  for (const [name, pid] of named) {
+    const a = all?.get(pid);
+    const m = main?.get(pid);
+    if (a !== undefined && m !== undefined) out.set(name, { all: a, main: m });
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
-import { procCpuSampler } from './etcd/cpu.js';
+import { mainThreadCpuSampler, procCpuSampler } from './etcd/cpu.js';
 import type { CpuSample } from './etcd/cpu.js';
 import { percentile } from './etcd/workloads.js';
 import { RaftlockCluster } from './etcd/raftlock-backend.js';
@@ -42,14 +42,8 @@ if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(t
 }
 const modes = tlsFlag === 'both' ? [true, false] : [tlsFlag === 'on'];
 
-/** Which node a PID runs: its command line names it (`raftlock start --node n1 …`). */
-function nodeOfPid(pid: number): string {
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  return argv[argv.indexOf('--node') + 1] ?? `pid ${pid}`;
-}
-
 const allThreads = procCpuSampler();
-const mainThread = procCpuSampler((pid) => readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+const mainThread = mainThreadCpuSampler();
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 function perCommit(from: CpuSample | null, to: CpuSample | null, pid: number, commits: number): string {
@@ -90,13 +84,10 @@ async function run(tls: boolean): Promise<void> {
   const window = { from: 0, to: 0 };
   let cpu: { from: CpuSample | null; fromMain: CpuSample | null; to: CpuSample | null; toMain: CpuSample | null };
   const pids = [...cluster.pids, process.pid];
-  const roles = new Map<number, string>();
+  const roles = new Map<number, string>([[process.pid, 'client']]);
   try {
     const leader = await cluster.leader();
-    for (const pid of pids) {
-      const node = pid === process.pid ? null : nodeOfPid(pid);
-      roles.set(pid, node === null ? 'client' : `${node} (${node === leader ? 'leader' : 'follower'})`);
-    }
+    for (const [node, pid] of cluster.nodePids) roles.set(pid, `${node} (${node === leader ? 'leader' : 'follower'})`);
     const warmUntil = performance.now() + warmupSeconds * 1000;
     while (performance.now() < warmUntil) await client.kv.put('commit-cost', value);
     window.from = monotonicMicros();

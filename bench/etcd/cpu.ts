@@ -79,6 +79,14 @@ export function procCpuSampler(
 }
 
 /**
+ * A sampler of each process's main thread alone (`/proc/<pid>/task/<pid>/stat`), where its
+ * JavaScript runs; the rest of a Node.js process is libuv's pool and V8's helper threads.
+ */
+export function mainThreadCpuSampler(): CpuSampler {
+  return procCpuSampler((pid) => readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+}
+
+/**
  * The CPU every process used between two samples, in µs, or null when the two samples do not hold
  * the same processes: a member that was killed or restarted in between (failover) has no delta.
  */

@@ -139,6 +139,11 @@ export class RaftlockCluster {
     return [...this.launcher.pids.values()];
   }
 
+  /** The PID of each running node, by node id. */
+  get nodePids(): ReadonlyMap<NodeId, number> {
+    return this.launcher.pids;
+  }
+
   leader(): Promise<NodeId | null> {
     return this.launcher.leader();
   }
