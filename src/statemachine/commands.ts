@@ -320,6 +320,26 @@ const operandCounts: Readonly<Record<Operation['type'], number>> = {
   handoff: 4,
 };
 
+interface HeldOperands {
+  session: SessionId;
+  name: string;
+}
+
+interface WaitOperands {
+  waitMs: number;
+  lockDelayMs: number;
+}
+
+/** The operands most lock operations start with: whose hold (f[4]) on which name (f[5]). */
+function heldOperands(f: Fields, nameBytesMax: number): HeldOperands {
+  return { session: session(f[4]), name: text(f[5], 'name', nameBytesMax) };
+}
+
+/** How long to wait (f[at]) and the lock-delay after the hold ends (f[at + 1]). */
+function waitOperands(f: Fields, at: number, config: LockMachineConfig): WaitOperands {
+  return { waitMs: integer(f[at], 'waitMs', 0, config.waitMsMax), lockDelayMs: delay(f[at + 1], config) };
+}
+
 /**
  * Decodes a client command's op code (at position `base`: 3 in form 2, 4 in form 3) and the
  * operands that follow it.
@@ -333,14 +353,8 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
   if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
   if (f.length !== 4 + operandCounts[type]) fail(`${type} takes ${operandCounts[type]} operands, got ${f.length - 4}`);
   const name = config.nameBytesMax;
-  // The operands most operations share: whose hold on which name (f[4], f[5]), and how long to
-  // wait for it and the lock-delay after it ends (at `at` and the position after). An object
-  // literal evaluates left to right, so the operands are still checked in their wire order.
-  const held = (): { session: SessionId; name: string } => ({ session: session(f[4]), name: text(f[5], 'name', name) });
-  const waits = (at: number): { waitMs: number; lockDelayMs: number } => ({
-    waitMs: integer(f[at], 'waitMs', 0, config.waitMsMax),
-    lockDelayMs: delay(f[at + 1], config),
-  });
+  // An object literal evaluates left to right, so the shared operands (heldOperands,
+  // waitOperands) are still checked in their wire order.
   switch (type) {
     case 'openSession':
       return { type, ttlMs: integer(f[4], 'ttlMs', config.ttlMsMin, config.ttlMsMax) };
@@ -349,21 +363,31 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
       return { type, session: session(f[4]) };
     case 'acquire':
     case 'handoff':
-      return { type, ...held(), ...waits(6) };
+      return { type, ...heldOperands(f, name), ...waitOperands(f, 6, config) };
     case 'acquireSemaphore':
-      return { type, ...held(), permits: integer(f[6], 'permits', 1, config.permitsMax), ...waits(7) };
+      return {
+        type,
+        ...heldOperands(f, name),
+        permits: integer(f[6], 'permits', 1, config.permitsMax),
+        ...waitOperands(f, 7, config),
+      };
     case 'acquireRw': {
       const mode = f[6];
       if (mode !== 0 && mode !== 1) fail('mode must be 0 (read) or 1 (write)');
-      return { type, ...held(), mode: mode === 1 ? 'write' : 'read', ...waits(7) };
+      return { type, ...heldOperands(f, name), mode: mode === 1 ? 'write' : 'read', ...waitOperands(f, 7, config) };
     }
     case 'release':
     case 'resign':
-      return { type, ...held() };
+      return { type, ...heldOperands(f, name) };
     case 'campaign':
-      return { type, ...held(), value: bytes(f[6], 'value', config.valueBytesMax), ...waits(7) };
+      return {
+        type,
+        ...heldOperands(f, name),
+        value: bytes(f[6], 'value', config.valueBytesMax),
+        ...waitOperands(f, 7, config),
+      };
     case 'proclaim':
-      return { type, ...held(), value: bytes(f[6], 'value', config.valueBytesMax) };
+      return { type, ...heldOperands(f, name), value: bytes(f[6], 'value', config.valueBytesMax) };
     case 'put': {
       const ephemeral = f[8];
       if (typeof ephemeral !== 'boolean') fail('ephemeral must be a boolean');
