@@ -10,7 +10,7 @@ import type { ClusterConfig, HostPort, NodeConfig, SnapshotModeSetting } from '.
 import { clusterDefaults } from '../config/cluster-config.js';
 
 /** Port 0: the OS picks a free port when the node binds. */
-export const loopbackAddress: HostPort = { host: '127.0.0.1', port: 0 };
+const loopbackAddress: HostPort = { host: '127.0.0.1', port: 0 };
 
 export interface LoopbackClusterSpec {
   /** Holds cluster.yml's path, the PKI directory and each node's data directory. */
