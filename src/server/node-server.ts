@@ -356,6 +356,13 @@ export class NodeServer implements ConnectionHost {
       // Started before the core: restoring the stored snapshot feeds the worker's copy too.
       mirror = background ? SnapshotMirror.start(options.machine) : null;
       const persisted = await committer.load();
+      if (levelLog.replayed !== null) {
+        // The log was one batch behind the evidence that carried that batch (docs/storage.md).
+        logger.warn('data directory: the newest batch was written again from its evidence', {
+          dataDir: options.dataDir,
+          generation: levelLog.replayed,
+        });
+      }
       const seed = options.seed ?? randomInt(0, 2 ** 47);
       // Members added with their addresses, applied before the server below exists (log replay).
       const memberChanges: ConfChange[] = [];

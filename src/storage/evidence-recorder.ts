@@ -1,5 +1,4 @@
-import type { EvidenceWriter } from './evidence.js';
-import type { LogMark } from '../node/log-mark.js';
+import type { EvidenceRecord, EvidenceWriter } from './evidence.js';
 
 interface Waiter {
   readonly generation: number;
@@ -11,15 +10,16 @@ interface Waiter {
  * Writes the evidence of synced batches (evidence.ts), one write at a time and coalescing: while
  * one record is being written, the batches the log syncs meanwhile wait, and the next write
  * records the newest of them. The log does not wait for the evidence before writing its next
- * batch, so under load the evidence's sync overlaps the log's next one instead of adding to it;
- * only the acknowledgement waits for both.
+ * batch, and a record that carries its batch is asked for before that batch is written, so the
+ * evidence's sync overlaps the log's own instead of adding to it; only the acknowledgement waits
+ * for both. One write at a time keeps at most one copy in flight: a crash tears at most one.
  *
  * `durable(generation)` resolves once the evidence covers that generation, in generation order.
  * A failed write rejects every waiter, present and future, with the error `onFailure` makes of it
  * (the log stops: fail-stop, as for a failed batch).
  */
 export class EvidenceRecorder {
-  private wanted: LogMark | null = null;
+  private wanted: EvidenceRecord | null = null;
   private writing = false;
   private recorded: number;
   private latest: number;
@@ -38,10 +38,10 @@ export class EvidenceRecorder {
     this.latest = recorded;
   }
 
-  /** A synced batch left the log at `mark`: its evidence is to be written. */
-  want(mark: LogMark): void {
-    this.wanted = mark;
-    this.latest = mark.generation;
+  /** A synced batch leaves the log at `record.mark`: its evidence is to be written. */
+  want(record: EvidenceRecord): void {
+    this.wanted = record;
+    this.latest = record.mark.generation;
     this.pump();
   }
 
@@ -67,13 +67,14 @@ export class EvidenceRecorder {
   }
 
   private pump(): void {
-    const mark = this.wanted;
-    if (this.writing || this.failure !== null || mark === null) return;
+    const record = this.wanted;
+    if (this.writing || this.failure !== null || record === null) return;
     this.wanted = null;
     this.writing = true;
+    const mark = record.mark;
     const write = async (): Promise<void> => {
       this.beforeWrite?.(mark.generation);
-      await this.writer.record(mark);
+      await this.writer.record(record);
     };
     write().then(
       () => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Level } from 'level';
 import type { HardState, NodeId, PersistentState } from '../raft/types.js';
 import { emptyHardState, isValidNodeId } from '../raft/types.js';
@@ -6,7 +7,7 @@ import type { DurableLog, PersistRequest } from '../node/durable-log.js';
 import { recoverySteps, StorageError } from './errors.js';
 import type { EvidenceFound } from './evidence.js';
 import type { LogMark } from '../node/log-mark.js';
-import { EvidenceWriter, readEvidence } from './evidence.js';
+import { EvidenceWriter, readEvidence, redoFits } from './evidence.js';
 import { EvidenceRecorder } from './evidence-recorder.js';
 import { markOf, refuseLostWrites } from './evidence-check.js';
 import { entryKey, generationKey, identityKey } from './keys.js';
@@ -19,7 +20,7 @@ import {
   sealRecord,
   storageFormatVersion,
 } from './records.js';
-import type { LogDb } from './recovery.js';
+import type { LogDb, Recovered } from './recovery.js';
 import { recover } from './recovery.js';
 import type { StoredLayout, WriteOp } from './write-plan.js';
 import { defaultCoveredDeletesPerWrite, planWrite } from './write-plan.js';
@@ -196,6 +197,13 @@ export class LevelLog implements DurableLog {
   /** persist() calls not yet finished: a sweep runs only when this is 0. */
   private queued = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /**
+   * The generation of the newest synced batch this handle wrote, when nothing was written after
+   * it; -1 after load(), so the first batch is never recorded with its redo (the log read at load
+   * may hold unsynced batches of an earlier process).
+   */
+  private syncedThrough = -1;
+  private replayedGeneration: number | null = null;
 
   constructor(
     private readonly db: LogDb,
@@ -208,6 +216,14 @@ export class LevelLog implements DurableLog {
   /** Batches written so far (one per persist call). */
   get batches(): number {
     return this.batchCount;
+  }
+
+  /**
+   * The generation load() wrote again from its evidence (the log was one batch behind a record
+   * that carried the batch), or null when it did not.
+   */
+  get replayed(): number | null {
+    return this.replayedGeneration;
   }
 
   /** Batches of the idle sweep so far (covered entries deleted while no write came). */
@@ -226,17 +242,20 @@ export class LevelLog implements DurableLog {
     await this.tail;
     await this.evidence?.idle();
     this.checkUsable();
-    const recovered = await recover(this.db, this.dir).catch((error: unknown) => {
-      if (error instanceof StorageError) throw error;
-      if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(this.dir, this.nodeId, error);
-      throw new StorageError(
-        { code: 'OPEN_FAILED', dir: this.dir, cause: error },
-        `data directory ${this.dir} cannot be read: ${describe(error)}`,
-      );
-    });
-    const mark = markOf(recovered);
+    const readLog = (): Promise<Recovered> =>
+      recover(this.db, this.dir).catch((error: unknown) => {
+        if (error instanceof StorageError) throw error;
+        if (causeCode(error) === 'LEVEL_CORRUPTION') throw levelCorruption(this.dir, this.nodeId, error);
+        throw new StorageError(
+          { code: 'OPEN_FAILED', dir: this.dir, cause: error },
+          `data directory ${this.dir} cannot be read: ${describe(error)}`,
+        );
+      });
     // A later load() of the same handle compares with the copies as they are now.
     if (this.evidence !== null) this.found = await readEvidence(this.dir);
+    let recovered = await readLog();
+    if (await this.replayNewest(recovered.generation)) recovered = await readLog();
+    const mark = markOf(recovered);
     refuseLostWrites(this.dir, this.nodeId, this.found, recovered);
     if (this.evidence === null) {
       const writer = await EvidenceWriter.open(this.dir, this.found, mark).catch((error: unknown) => {
@@ -260,6 +279,7 @@ export class LevelLog implements DurableLog {
     }
     this.layout = recovered.layout;
     this.generation = recovered.generation;
+    this.syncedThrough = -1;
     this.hardState = recovered.state.hardState;
     this.lastTerm = mark.lastTerm;
     return recovered.state;
@@ -378,24 +398,33 @@ export class LevelLog implements DurableLog {
       this.failure = error;
       throw error;
     }
+    const after = stateAfter(this.hardState, this.lastTerm, request, next);
+    const evidence = this.evidence;
+    assert(evidence !== null, 'persist() before load(): the evidence files are not open');
+    // Only a synced batch may be acknowledged, so only its state is evidence, recorded before the
+    // caller hears that the batch is durable. A small batch whose predecessor is synced already
+    // is recorded with its redo while LevelDB writes it: a crash can then leave the log at most
+    // this one batch behind the record, and load() writes it again from there. Any other synced
+    // batch is recorded after it is on disk, never claiming more than the log holds. An unsynced
+    // batch waits for the evidence of the synced ones before it, so that requests are still
+    // acknowledged in order.
+    const generation = this.generation + 1;
+    const withRedo = request.sync && this.syncedThrough === this.generation && redoFits(ops);
+    if (withRedo) evidence.want({ mark: markAfter(generation, after, next), redo: ops });
     await this.writeBatch(
       ops,
       { seq: request.seq, ops: ops.length, sync: request.sync },
       `writing request ${request.seq}`,
     );
+    assert(this.generation === generation, 'a batch was written out of order');
     this.layout = next;
     this.batchCount++;
-    this.hardState = request.hardState ?? this.hardState;
-    const lastEntry = request.entries[request.entries.length - 1];
-    if (lastEntry !== undefined) this.lastTerm = lastEntry.term;
-    else if (request.snapshot !== null && next.lastStored === next.snapshotIndex) this.lastTerm = next.snapshotTerm;
-    // Only a synced batch may be acknowledged, so only its state is evidence; it is recorded
-    // after the batch is on disk (never claiming more than the log holds) and before the caller
-    // hears that it is. An unsynced batch waits for the evidence of the synced ones before it,
-    // so that requests are still acknowledged in order.
-    const evidence = this.evidence;
-    assert(evidence !== null, 'persist() before load(): the evidence files are not open');
-    if (request.sync) evidence.want(this.mark());
+    this.hardState = after.hardState;
+    this.lastTerm = after.lastTerm;
+    if (request.sync) {
+      if (!withRedo) evidence.want({ mark: this.mark(), redo: null });
+      this.syncedThrough = generation;
+    }
     const done = evidence.durable();
     done.catch(() => undefined);
     return { done };
@@ -405,15 +434,26 @@ export class LevelLog implements DurableLog {
   private mark(): LogMark {
     const layout = this.layout;
     assert(layout !== null, 'no layout before load()');
-    return {
-      generation: this.generation,
-      term: this.hardState.term,
-      vote: this.hardState.vote,
-      commit: this.hardState.commit,
-      lastIndex: layout.lastStored,
-      lastTerm: this.lastTerm,
-      snapshotIndex: layout.snapshotIndex,
-    };
+    return markAfter(this.generation, { hardState: this.hardState, lastTerm: this.lastTerm }, layout);
+  }
+
+  /**
+   * Writes again the batch whose evidence `found.newest` holds with its redo, when the log is
+   * exactly one batch behind it: that batch's record was written while LevelDB wrote the batch,
+   * and the crash (or a lost tail of LevelDB's write-ahead log) left only the record. True when
+   * it did; the comparison that follows checks that the log now holds what the record says.
+   */
+  private async replayNewest(generationOnDisk: number): Promise<boolean> {
+    const newest = this.found.newest;
+    if (newest === null || newest.redo === null || newest.mark.generation !== generationOnDisk + 1) return false;
+    this.generation = generationOnDisk;
+    await this.writeBatch(
+      newest.redo,
+      { seq: null, ops: newest.redo.length, sync: true },
+      `writing batch ${newest.mark.generation} again from ${join(this.dir, newest.name)}`,
+    );
+    this.replayedGeneration = newest.mark.generation;
+    return true;
   }
 
   /**
@@ -480,4 +520,34 @@ function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause: unknown = error.cause;
   return cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+}
+
+/** The hard state and last term a request leaves, once its batch (planned as `next`) is in. */
+function stateAfter(
+  hardState: HardState,
+  lastTerm: number,
+  request: PersistRequest,
+  next: StoredLayout,
+): { readonly hardState: HardState; readonly lastTerm: number } {
+  const lastEntry = request.entries[request.entries.length - 1];
+  let term = lastTerm;
+  if (lastEntry !== undefined) term = lastEntry.term;
+  else if (request.snapshot !== null && next.lastStored === next.snapshotIndex) term = next.snapshotTerm;
+  return { hardState: request.hardState ?? hardState, lastTerm: term };
+}
+
+function markAfter(
+  generation: number,
+  state: { readonly hardState: HardState; readonly lastTerm: number },
+  layout: StoredLayout,
+): LogMark {
+  return {
+    generation,
+    term: state.hardState.term,
+    vote: state.hardState.vote,
+    commit: state.hardState.commit,
+    lastIndex: layout.lastStored,
+    lastTerm: state.lastTerm,
+    snapshotIndex: layout.snapshotIndex,
+  };
 }

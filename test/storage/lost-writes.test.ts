@@ -24,12 +24,17 @@ import { join } from 'node:path';
 import type { LevelLogOptions } from '../../src/storage/level-log.js';
 import { openLevelLog } from '../../src/storage/level-log.js';
 import { LostWritesError, StorageError } from '../../src/storage/errors.js';
-import { decodeEvidence, evidenceBlockBytes, evidenceFileNames } from '../../src/storage/evidence.js';
+import {
+  decodeEvidence,
+  evidenceBlockBytes,
+  evidenceFileNames,
+  evidenceRecordBytesMax,
+} from '../../src/storage/evidence.js';
 import { generationKey, hardStateKey } from '../../src/storage/keys.js';
 import { encodeHardState, sealRecord } from '../../src/storage/records.js';
 import type { NodeId, PersistentState } from '../../src/raft/types.js';
 import type { PersistRequest } from '../../src/node/durable-log.js';
-import { entriesFrom, hardState, modelOf, n1, n2, normal, request } from './fixtures/log-model.js';
+import { command, entriesFrom, hardState, modelOf, n1, n2, normal, request } from './fixtures/log-model.js';
 import { buildRequests, stepArb } from './fixtures/request-sequences.js';
 import { withRawDb } from './fixtures/dirs.js';
 
@@ -127,7 +132,8 @@ t.test('a flipped byte in the tail of the write-ahead log: refused', async (t) =
   await writeThenDie(dir, 1, 300);
   const wal = join(dir, levelFiles(dir, '.log')[0] ?? '');
   const bytes = readFileSync(wal);
-  const at = bytes.length - 100;
+  // About five batches from the end: LevelDB drops that batch and the ones after it.
+  const at = bytes.length - 1000;
   bytes[at] = (bytes[at] as number) ^ 0x01;
   writeFileSync(wal, bytes);
   const error = await loadError(dir);
@@ -135,6 +141,31 @@ t.test('a flipped byte in the tail of the write-ahead log: refused', async (t) =
   if (error instanceof LostWritesError) {
     t.equal(error.lostWrites.entries?.to, 300, 'entries up to 300 are named as lost');
     expectRecoverySteps(t, error, dir);
+  }
+});
+
+t.test('only the newest batch lost: written again from the evidence that carries it', async (t) => {
+  const dir = t.testdir();
+  await writeThenDie(dir, 1, 300);
+  const wal = join(dir, levelFiles(dir, '.log')[0] ?? '');
+  const bytes = readFileSync(wal);
+  // Inside the last batch's record: LevelDB drops that batch alone.
+  const at = bytes.length - 100;
+  bytes[at] = (bytes[at] as number) ^ 0x01;
+  writeFileSync(wal, bytes);
+  const log = await openLevelLog(options(dir));
+  try {
+    t.equal(lastIndex(await log.load()), 300, 'the node starts with all 300 acknowledged entries');
+    t.equal(log.replayed, 300, 'batch 300 was written again from its evidence');
+  } finally {
+    await log.close();
+  }
+  const again = await openLevelLog(options(dir));
+  try {
+    t.equal(lastIndex(await again.load()), 300, 'and the log holds it: the next start needs no replay');
+    t.equal(again.replayed, null);
+  } finally {
+    await again.close();
   }
 });
 
@@ -254,7 +285,7 @@ t.test('a torn evidence copy, whichever, never causes a refusal (property)', asy
   await fc.assert(
     fc.asyncProperty(
       fc.array(stepArb, { minLength: 1, maxLength: 10 }),
-      fc.nat(evidenceBlockBytes),
+      fc.nat(evidenceRecordBytesMax),
       fc.boolean(),
       async (steps, cut, midWrite) => {
         run++;
@@ -264,21 +295,25 @@ t.test('a torn evidence copy, whichever, never causes a refusal (property)', asy
         const blocks = evidenceFileNames.map((name) => readFileSync(join(dir, name)));
         const generations = blocks.map((block) => {
           const decoded = decodeEvidence(block);
-          return decoded.ok ? decoded.value.generation : -1;
+          return decoded.ok ? decoded.value.mark.generation : -1;
         });
         const newest = (generations[1] ?? -1) > (generations[0] ?? -1) ? 1 : 0;
         const [newestName, olderName] =
           newest === 1 ? [evidenceFileNames[1], evidenceFileNames[0]] : [evidenceFileNames[0], evidenceFileNames[1]];
         if (midWrite) {
           // A crash while the newest copy was being written over the older record it held: its
-          // first `cut` bytes are new, the rest still the old block's.
-          const torn = Buffer.from(blocks[1 - newest] as Buffer);
-          (blocks[newest] as Buffer).copy(torn, 0, 0, cut);
+          // first `cut` bytes are new, the rest still the old copy's (zeros where the new record
+          // was to make the file longer).
+          const older = blocks[1 - newest] as Buffer;
+          const newer = blocks[newest] as Buffer;
+          const torn = Buffer.alloc(Math.max(older.byteLength, Math.min(newer.byteLength, cut)));
+          older.copy(torn);
+          newer.copy(torn, 0, 0, Math.min(cut, newer.byteLength));
           writeFileSync(join(dir, newestName), torn);
         } else {
           // The older copy damaged on the disk.
           const damaged = Buffer.from(blocks[1 - newest] as Buffer);
-          const at = cut % evidenceBlockBytes;
+          const at = cut % damaged.byteLength;
           damaged[at] = (damaged[at] as number) ^ 0xff;
           writeFileSync(join(dir, olderName), damaged);
         }
@@ -361,4 +396,78 @@ t.test('the evidence overlaps the next batch, yet requests are acknowledged in o
   t.same(written, acknowledged, 'each batch was reported written before it was acknowledged');
   await log.close();
   t.same(normal(await load(dir)), normal(modelOf(requests)));
+});
+
+t.test('a small synced batch is recorded with its redo while LevelDB writes it; others after', async (t) => {
+  const dir = t.testdir();
+  const events: string[] = [];
+  const log = await openLevelLog(
+    options(dir, {
+      beforeWrite: (info) => events.push(`batch ${String(info.seq)}`),
+      beforeEvidenceWrite: (generation) => events.push(`evidence ${generation}`),
+    }),
+  );
+  await log.load();
+  const big = request({ hardState: hardState(1, 3), entries: [command(3, 1, evidenceRecordBytesMax)] });
+  const requests = [
+    request({ hardState: hardState(1, 1), entries: entriesFrom(1, 1, 1) }),
+    request({ hardState: hardState(1, 2), entries: entriesFrom(2, 1, 1) }),
+    big,
+    request({ hardState: hardState(1, 4), entries: entriesFrom(4, 1, 1), sync: false }),
+    request({ hardState: hardState(1, 5), entries: entriesFrom(5, 1, 1) }),
+    request({ hardState: hardState(1, 6), entries: entriesFrom(6, 1, 1) }),
+  ];
+  for (const req of requests) await log.persist(req);
+  await log.close();
+  const seqs = requests.map((req) => req.seq);
+  t.same(
+    events,
+    [
+      `batch ${seqs[0]}`,
+      'evidence 1', // the first batch after load: after it
+      'evidence 2', // its predecessor synced: with its redo, before LevelDB has it
+      `batch ${seqs[1]}`,
+      `batch ${seqs[2]}`,
+      'evidence 3', // too large for a redo: after it
+      `batch ${seqs[3]}`, // unsynced: no evidence of its own
+      `batch ${seqs[4]}`,
+      'evidence 5', // after an unsynced batch: after it
+      'evidence 6',
+      `batch ${seqs[5]}`,
+    ],
+    'the order of the batches and their evidence',
+  );
+  const copies = evidenceFileNames.map((name) => decodeEvidence(readFileSync(join(dir, name))));
+  const byGeneration = new Map(copies.flatMap((c) => (c.ok ? [[c.value.mark.generation, c.value] as const] : [])));
+  t.ok(byGeneration.get(6)?.redo !== null, 'the newest record carries its batch');
+  t.equal(byGeneration.get(5)?.redo, null, 'the one after an unsynced batch does not');
+  t.same(normal(await load(dir)), normal(modelOf(requests)));
+});
+
+t.test('the batch fails after its redo was recorded: the next start writes it again', async (t) => {
+  const dir = t.testdir();
+  const failing = request({ hardState: hardState(2, 3, n2), entries: entriesFrom(3, 2, 2) });
+  const log = await openLevelLog(
+    options(dir, {
+      beforeWrite: (info) => {
+        if (info.seq === failing.seq) throw new Error('killed before LevelDB had the batch (injected)');
+      },
+    }),
+  );
+  await log.load();
+  const requests = [request({ hardState: hardState(1, 2), entries: entriesFrom(1, 2, 1) }), failing];
+  await log.persist(requests[0] as PersistRequest);
+  const result = await log.persist(failing).then(
+    () => 'written',
+    (e: unknown) => (e instanceof StorageError ? e.code : String(e)),
+  );
+  t.equal(result, 'WRITE_FAILED', 'the batch itself failed, its evidence was written');
+  await log.close();
+  const reopened = await openLevelLog(options(dir));
+  try {
+    t.same(normal(await reopened.load()), normal(modelOf(requests)), 'the node starts with the batch');
+    t.equal(reopened.replayed, 2, 'written again from the evidence');
+  } finally {
+    await reopened.close();
+  }
 });
