@@ -146,9 +146,10 @@ export class RaftlockClient {
    * Tokens of holds that ended, with why: those this client released, lost with a session, or was
    * told were revoked — also before it had made their Lock (a push of a later entry may overtake
    * an answer: a node pushes hold endings first). A fenced write naming one is not sent. Bounded,
-   * oldest first.
+   * oldest first. The error is made only when something asks (a fenced write, a Lock born
+   * ended): every release ends a hold, and an Error captures a stack trace.
    */
-  private readonly endedTokens = new Map<number, RaftlockError>();
+  private readonly endedTokens = new Map<number, () => RaftlockError>();
   private readonly watches = new Set<WatchStream>();
   /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
   private readonly orphanEvents = new Map<number, WatchEvent[]>();
@@ -378,7 +379,7 @@ export class RaftlockClient {
       // Told of its end before its grant's answer arrived: born ended.
       const ended = this.endedTokens.get(token);
       if (ended === undefined) this.holds.set(token, lock);
-      else lock.revoke(ended);
+      else lock.revoke(ended());
       return lock;
     } catch (error: unknown) {
       // Unsent, or its outcome unknown: released alone, before the next caller of this client asks.
@@ -434,8 +435,10 @@ export class RaftlockClient {
     signal: AbortSignal | undefined,
     accepts: (carry: CarriedRelease) => boolean,
   ): Promise<Turn<CarriedRelease>> {
+    // Free here: the turn is this caller's at once, and neither signal nor deadline is looked at.
+    if (!this.names.busy(name)) return this.names.turn(name, undefined, accepts);
     const why = `${name} is held or awaited by another call of this client`;
-    if (waitMs === 0 && this.names.busy(name)) throw new RaftlockError('BUSY', why);
+    if (waitMs === 0) throw new RaftlockError('BUSY', why);
     const deadline = new AbortController();
     const cancel = this.options.clock.setTimer(
       () => deadline.abort(new RaftlockError('TIMEOUT', `${why}, for longer than waitMs (${waitMs} ms)`)),
@@ -739,7 +742,7 @@ export class RaftlockClient {
     for (const [token, lock] of this.holds) {
       if (lock.session !== session.id) continue;
       this.holds.delete(token);
-      this.holdEnded(token, error);
+      this.holdEnded(token, () => error);
     }
     for (const [key, wait] of this.waits) {
       if (wait.session !== session) continue;
@@ -828,16 +831,16 @@ export class RaftlockClient {
       if (session !== undefined) return session.lose(`${by} closed it`);
     }
     if (known) return this.revokeHold(lock, error);
-    this.holdEnded(push.token, error);
+    this.holdEnded(push.token, () => error);
   }
 
   private revokeHold(lock: Lock, error: RaftlockError): void {
     this.holds.delete(lock.fencingToken);
-    this.holdEnded(lock.fencingToken, error);
+    this.holdEnded(lock.fencingToken, () => error);
     lock.revoke(error);
   }
 
-  private holdEnded(token: number, why: RaftlockError): void {
+  private holdEnded(token: number, why: () => RaftlockError): void {
     if (this.endedTokens.has(token)) return;
     this.endedTokens.set(token, why);
     if (this.endedTokens.size > endedTokensMax) {
@@ -898,7 +901,7 @@ export class RaftlockClient {
     const lock = this.holds.get(fence.token);
     if (lock !== undefined && lock.name === fence.lock) lock.check();
     const ended = this.endedTokens.get(fence.token);
-    if (ended !== undefined) throw ended;
+    if (ended !== undefined) throw ended();
   }
 
   private granted(wait: PendingWait, token: FencingToken): void {
@@ -1008,7 +1011,10 @@ export class RaftlockClient {
   /** A hold this client is releasing: no longer tracked, and fenced writes naming it are not sent. */
   private forgetHold(name: string, token: FencingToken): void {
     this.holds.delete(token);
-    this.holdEnded(token, new RaftlockError('NOT_HOLDER', `${name} (token ${token}) was released by this client`));
+    this.holdEnded(
+      token,
+      () => new RaftlockError('NOT_HOLDER', `${name} (token ${token}) was released by this client`),
+    );
   }
 
   private readonly watchLink: WatchLink = {
