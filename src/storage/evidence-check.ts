@@ -4,7 +4,9 @@ import type { EvidenceFound } from './evidence.js';
 import { evidenceFileNames } from './evidence.js';
 import type { LogMark } from '../node/log-mark.js';
 import { compareWithEvidence, describeMark } from '../node/log-mark.js';
+import type { HardState } from '../raft/types.js';
 import type { Recovered } from './recovery.js';
+import type { StoredLayout } from './write-plan.js';
 
 /**
  * Refuses a recovered log that is older than its evidence says (LOST_WRITES), or whose evidence
@@ -51,13 +53,23 @@ export function refuseLostWrites(dir: string, nodeId: string, found: EvidenceFou
 export function markOf(recovered: Recovered): LogMark {
   const { state, layout, generation } = recovered;
   const last = state.entries[state.entries.length - 1];
+  const lastTerm = last?.term ?? state.snapshot?.meta.term ?? 0;
+  return markAt(generation, { hardState: state.hardState, lastTerm }, layout);
+}
+
+/** The mark of a log after batch `generation`: its hard state, and `layout` ending at `lastTerm`. */
+export function markAt(
+  generation: number,
+  state: { readonly hardState: HardState; readonly lastTerm: number },
+  layout: StoredLayout,
+): LogMark {
   return {
     generation,
     term: state.hardState.term,
     vote: state.hardState.vote,
     commit: state.hardState.commit,
     lastIndex: layout.lastStored,
-    lastTerm: last?.term ?? state.snapshot?.meta.term ?? 0,
+    lastTerm: state.lastTerm,
     snapshotIndex: layout.snapshotIndex,
   };
 }

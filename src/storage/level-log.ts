@@ -9,7 +9,7 @@ import type { EvidenceFound } from './evidence.js';
 import type { LogMark } from '../node/log-mark.js';
 import { EvidenceWriter, readEvidence, redoFits } from './evidence.js';
 import { EvidenceRecorder } from './evidence-recorder.js';
-import { markOf, refuseLostWrites } from './evidence-check.js';
+import { markAt, markOf, refuseLostWrites } from './evidence-check.js';
 import { entryKey, generationKey, identityKey } from './keys.js';
 import {
   decodeEntry,
@@ -410,7 +410,7 @@ export class LevelLog implements DurableLog {
     // acknowledged in order.
     const generation = this.generation + 1;
     const withRedo = request.sync && this.syncedThrough === this.generation && redoFits(ops);
-    if (withRedo) evidence.want({ mark: markAfter(generation, after, next), redo: ops });
+    if (withRedo) evidence.want({ mark: markAt(generation, after, next), redo: ops });
     await this.writeBatch(
       ops,
       { seq: request.seq, ops: ops.length, sync: request.sync },
@@ -434,7 +434,7 @@ export class LevelLog implements DurableLog {
   private mark(): LogMark {
     const layout = this.layout;
     assert(layout !== null, 'no layout before load()');
-    return markAfter(this.generation, { hardState: this.hardState, lastTerm: this.lastTerm }, layout);
+    return markAt(this.generation, { hardState: this.hardState, lastTerm: this.lastTerm }, layout);
   }
 
   /**
@@ -534,20 +534,4 @@ function stateAfter(
   if (lastEntry !== undefined) term = lastEntry.term;
   else if (request.snapshot !== null && next.lastStored === next.snapshotIndex) term = next.snapshotTerm;
   return { hardState: request.hardState ?? hardState, lastTerm: term };
-}
-
-function markAfter(
-  generation: number,
-  state: { readonly hardState: HardState; readonly lastTerm: number },
-  layout: StoredLayout,
-): LogMark {
-  return {
-    generation,
-    term: state.hardState.term,
-    vote: state.hardState.vote,
-    commit: state.hardState.commit,
-    lastIndex: layout.lastStored,
-    lastTerm: state.lastTerm,
-    snapshotIndex: layout.snapshotIndex,
-  };
 }

@@ -98,6 +98,15 @@ function levelFiles(dir: string, extension: string): string[] {
     .sort((a, b) => parseInt(b, 10) - parseInt(a, 10));
 }
 
+/** Flips one bit `back` bytes before the end of `dir`'s newest LevelDB write-ahead log. */
+function flipWalByte(dir: string, back: number): void {
+  const wal = join(dir, levelFiles(dir, '.log')[0] ?? '');
+  const bytes = readFileSync(wal);
+  const at = bytes.length - back;
+  bytes[at] = (bytes[at] as number) ^ 0x01;
+  writeFileSync(wal, bytes);
+}
+
 /** A refusal with the recovery steps an operator needs, naming the directory. */
 function expectRecoverySteps(t: Test, error: StorageError, dir: string): void {
   t.match(error.message, `data directory ${dir}`, 'names the data directory');
@@ -130,12 +139,8 @@ t.test('the write-ahead log cut short after SIGKILL: refused, naming the lost en
 t.test('a flipped byte in the tail of the write-ahead log: refused', async (t) => {
   const dir = t.testdir();
   await writeThenDie(dir, 1, 300);
-  const wal = join(dir, levelFiles(dir, '.log')[0] ?? '');
-  const bytes = readFileSync(wal);
   // About five batches from the end: LevelDB drops that batch and the ones after it.
-  const at = bytes.length - 1000;
-  bytes[at] = (bytes[at] as number) ^ 0x01;
-  writeFileSync(wal, bytes);
+  flipWalByte(dir, 1000);
   const error = await loadError(dir);
   t.ok(error instanceof LostWritesError, `refused with LOST_WRITES (${String(error)})`);
   if (error instanceof LostWritesError) {
@@ -147,12 +152,8 @@ t.test('a flipped byte in the tail of the write-ahead log: refused', async (t) =
 t.test('only the newest batch lost: written again from the evidence that carries it', async (t) => {
   const dir = t.testdir();
   await writeThenDie(dir, 1, 300);
-  const wal = join(dir, levelFiles(dir, '.log')[0] ?? '');
-  const bytes = readFileSync(wal);
   // Inside the last batch's record: LevelDB drops that batch alone.
-  const at = bytes.length - 100;
-  bytes[at] = (bytes[at] as number) ^ 0x01;
-  writeFileSync(wal, bytes);
+  flipWalByte(dir, 100);
   const log = await openLevelLog(options(dir));
   try {
     t.equal(lastIndex(await log.load()), 300, 'the node starts with all 300 acknowledged entries');
