@@ -136,6 +136,12 @@ function noteError(tally: Tally, error: unknown): void {
 
 function summarize(workload: string, backend: string, unit: string, tally: Tally, elapsedMs: number): WorkloadResult {
   const sorted = tally.latenciesMs.slice().sort((a, b) => a - b);
+  // A backend that stalled for the whole window made no error, yet measured nothing: say so, so
+  // that a rate of 0 is never read as a figure (and the table prints why).
+  if (sorted.length === 0 && tally.errors === 0) {
+    tally.errors = 1;
+    tally.firstError = `no operation completed in the ${Math.round(elapsedMs)} ms window (the backend stalled)`;
+  }
   return {
     workload,
     backend,

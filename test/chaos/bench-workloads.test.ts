@@ -108,6 +108,14 @@ t.test('errors are counted and the loop goes on; the first error is kept', async
   t.equal(locks.holders.size, 0);
 });
 
+t.test('a window in which nothing completed is reported as an error, not as a rate of 0', async (t) => {
+  // Every acquire outlasts the window (a stalled server), then completes: the loop ends on its own.
+  const r = await contended(warmingFactory(10_000, 400), 2, { durationMs: 100 });
+  t.equal(r.rate, 0);
+  t.equal(r.errors, 1, 'counted as one error');
+  t.match(r.firstError ?? '', /no operation completed in the 100 ms window/);
+});
+
 /** A backend that is slow until `slowForMs` after it is made (a server still compiling), then quick. */
 function warmingFactory(slowForMs: number, slowOpMs: number): BackendFactory<string> {
   const madeAt = performance.now();
