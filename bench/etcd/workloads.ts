@@ -138,10 +138,8 @@ function summarize(workload: string, backend: string, unit: string, tally: Tally
   const sorted = tally.latenciesMs.slice().sort((a, b) => a - b);
   // A backend that stalled for the whole window made no error, yet measured nothing: say so, so
   // that a rate of 0 is never read as a figure (and the table prints why).
-  if (sorted.length === 0 && tally.errors === 0) {
-    tally.errors = 1;
-    tally.firstError = `no operation completed in the ${Math.round(elapsedMs)} ms window (the backend stalled)`;
-  }
+  const stalled = sorted.length === 0 && tally.errors === 0;
+  const stall = `no operation completed in the ${Math.round(elapsedMs)} ms window (the backend stalled)`;
   return {
     workload,
     backend,
@@ -150,8 +148,8 @@ function summarize(workload: string, backend: string, unit: string, tally: Tally
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     maxMs: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] as number),
-    errors: tally.errors,
-    firstError: tally.firstError,
+    errors: stalled ? 1 : tally.errors,
+    firstError: stalled ? stall : tally.firstError,
     serverCpuMicrosPerOp: microsPerOp(tally.serverCpuMicros, sorted.length),
   };
 }
