@@ -111,9 +111,14 @@ t.test('links to a re-added node pass through the proxies: cutting them stops it
   const expected = others.flatMap((id) => [`${id}->${rejoiner}`, `${rejoiner}->${id}`]);
   t.same(blocked.sort(), expected.sort(), 'every link to and from the re-added node is dropped');
   const discardedBefore = toRejoiner.stats().discardedBytes;
+  // The leader may commit an entry of its own between the catch-up read and the cut, and a frame
+  // already through the proxy is still applied: the node's index is read once the cut has settled.
+  await pause(300);
+  const atCut = (await cluster.status(rejoiner))?.applied ?? -1;
+  t.ok(atCut >= caughtUp, `the node kept what it had caught up to (${caughtUp}, ${atCut} at the cut)`);
   for (let i = 0; i < 5; i++) await writer.kv.put(`during-cut-${i}`, String(i));
   const leaderApplied = (await cluster.status(leader))?.applied ?? -1;
-  t.ok(leaderApplied > caughtUp, 'the majority kept committing while the node was cut off');
+  t.ok(leaderApplied > atCut, 'the majority kept committing while the node was cut off');
   const seen = new Set<number>();
   const watchUntil = Date.now() + 4 * electionTimeoutMs;
   while (Date.now() < watchUntil) {
@@ -121,7 +126,7 @@ t.test('links to a re-added node pass through the proxies: cutting them stops it
     if (view !== null) seen.add(view.applied);
     await pause(100);
   }
-  t.same([...seen], [caughtUp], `the cut-off node's applied index stayed at ${caughtUp} over four election timeouts`);
+  t.same([...seen], [atCut], `the cut-off node's applied index stayed at ${atCut} over four election timeouts`);
   t.ok(toRejoiner.stats().discardedBytes > discardedBefore, "the leader's messages to it were discarded at the proxy");
 
   cluster.mesh.heal();
