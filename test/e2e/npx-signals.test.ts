@@ -55,7 +55,13 @@ interface NpxRun {
 
 /** `npx raftlock ARGS` from the repository root, as the README runs it. */
 function npx(args: readonly string[], started: Set<number>): NpxRun {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('RAFTLOCK_')));
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('RAFTLOCK_'))),
+    // The first npx in a checkout installs it into npx's cache as a `file:` link, and that install
+    // runs the package's `prepare` (tsc) in place: dist/ is rewritten file by file while the other
+    // test files start nodes from it (one read a half-written module). ensureBuilt() built dist/.
+    npm_config_ignore_scripts: 'true',
+  };
   const child = spawn('npx', ['raftlock', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
   if (child.pid === undefined) throw new Error('npx did not start');
   started.add(child.pid);
