@@ -39,6 +39,8 @@ import { Election, RwLock, Semaphore } from './recipes.js';
 import { ClientSession } from './session.js';
 import type { KeepAliveOutcome } from './session.js';
 import type { AcquireOptions, ClientEvents, HoldSpec, Kv, NodeStatus } from './types.js';
+import type { Granted } from './turn-run.js';
+import { grantedTurns, TurnRun } from './turn-run.js';
 import type { WatchLink, WatchOptions } from './watch.js';
 
 /** One piece of a backup file, as `Client.backupChunk` answers it. */
@@ -76,7 +78,7 @@ interface PendingWait {
   laneId: string;
   seqMin: number;
   /** Settle the caller's promise; both move `state` to where the wait ended. */
-  readonly resolve: (token: FencingToken) => void;
+  readonly resolve: (granted: Granted) => void;
   readonly reject: (error: unknown) => void;
   state: WaitState;
 }
@@ -119,12 +121,23 @@ function waitsOnCluster(state: WaitState): boolean {
  * go out with that caller's acquire as one `handoff` command (one commit instead of two in series).
  */
 interface CarriedRelease {
+  readonly type: 'release';
   readonly session: SessionId;
   readonly name: string;
   readonly kind: LockKindName;
   /** The Lock's release(): settled with the handoff's outcome, or a plain release's. */
   readonly released: Deferred<void>;
 }
+
+/** The hold itself, passed within a run of turns to the next caller under the run's next token. */
+interface RunPass {
+  readonly type: 'pass';
+  readonly run: TurnRun;
+  readonly token: FencingToken;
+}
+
+/** What a hold's turn hands to the next caller of this client waiting for the name. */
+type Handover = CarriedRelease | RunPass;
 
 /**
  * A connection to a raftlock cluster. Create it with `connect()`. Every command carries a lane id
@@ -154,7 +167,9 @@ export class RaftlockClient {
   /** Events that arrived before their watch's answer (same data chunk); claimed by the stream. */
   private readonly orphanEvents = new Map<number, WatchEvent[]>();
   private orphanCount = 0;
-  private readonly names = new NameQueue<CarriedRelease>();
+  private readonly names = new NameQueue<Handover>();
+  /** Runs of turns in progress, by the grant's token (the one the cluster's revocations name). */
+  private readonly runs = new Map<number, TurnRun>();
   private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = {
     sessionLost: new Set(),
     connected: new Set(),
@@ -258,14 +273,19 @@ export class RaftlockClient {
       throw new RaftlockError('INVALID_ARGUMENT', 'waitMs must be an integer ≥ 0');
     }
     const turnStartedMs = this.options.clock.nowMs();
-    const accepts = (carry: CarriedRelease): boolean => this.takesHandoff(spec, options.ttlMs, carry);
+    const accepts = (carry: Handover): boolean => this.takesHandoff(spec, options.ttlMs, carry);
     const turn = await this.localTurn(spec.name, waitMs, signal, accepts);
+    const handed = turn.carried;
+    if (handed?.type === 'pass') {
+      const passed = this.takePass(turn, spec, handed);
+      if (passed !== null) return passed;
+    }
     const endTurn = (): void => turn.end();
     // waitMs bounds the whole call: the cluster's queue gets what the local turn left.
     const queueMs = Math.max(0, waitMs - Math.ceil(this.options.clock.nowMs() - turnStartedMs));
     let keepTurn = false;
     // The previous caller's release, to send with this acquire; settled (and null) once sent.
-    let carried = turn.carried;
+    let carried = handed?.type === 'release' ? handed : null;
     try {
       const session = await this.session(options.ttlMs);
       const request = spec.request(session.id, queueMs, lockDelayMs);
@@ -274,9 +294,13 @@ export class RaftlockClient {
         await this.releaseCarried(carried);
         carried = null;
       }
-      const op: Operation = carried !== null && request.type === 'acquire' ? { ...request, type: 'handoff' } : request;
+      // A handoff asks for a turn for each caller of this client queued behind this one by now.
+      const arrivedBy = this.names.arrivals;
+      const turns = Math.min(this.options.turnsPerGrant, 1 + this.names.waiting(spec.name));
+      const op: Operation =
+        carried !== null && request.type === 'acquire' ? { ...request, type: 'handoff', turns } : request;
       const key = waitKey(session.id, spec.name);
-      const grant = deferred<FencingToken>();
+      const grant = deferred<Granted>();
       let grantedToken: FencingToken | null = null;
       const wait: PendingWait = {
         session,
@@ -285,10 +309,10 @@ export class RaftlockClient {
         waitDeadlineMs: this.options.clock.nowMs() + queueMs,
         laneId: '',
         seqMin: 0,
-        resolve: (token) => {
-          grantedToken = token;
+        resolve: (granted) => {
+          grantedToken = granted.token;
           wait.state = { kind: 'granted' };
-          grant.resolve(token);
+          grant.resolve(granted);
         },
         reject: (error) => {
           wait.state = { kind: 'ended' };
@@ -336,7 +360,7 @@ export class RaftlockClient {
       } else {
         this.waits.delete(key);
         if (value.kind !== 'granted') throw malformed('granted or queued', value);
-        wait.resolve(fencingToken(value.token));
+        wait.resolve({ token: fencingToken(value.token), turns: grantedTurns(value) });
       }
       const stop = signal === undefined ? session.signal : AbortSignal.any([signal, session.signal]);
       // The cluster ends a queued wait with a push; should that push be lost without the
@@ -352,9 +376,9 @@ export class RaftlockClient {
         );
         granted.finally(cancelCheck).catch(() => undefined);
       }
-      let token: FencingToken;
+      let got: Granted;
       try {
-        token = await abortable(granted, stop);
+        got = await abortable(granted, stop);
       } catch (error: unknown) {
         if (this.waits.get(key) === wait && !session.isLost) {
           // Still queued on the server: whatever comes later is released; the turn ends then.
@@ -374,13 +398,9 @@ export class RaftlockClient {
         }
         throw error;
       }
-      const holdTurn: HoldTurn = { end: endTurn, handOff: () => this.handOff(turn, spec, session.id, token) };
-      const lock = new Lock(spec.name, spec.kind, token, session.id, session, this.holdLink, holdTurn);
-      // Told of its end before its grant's answer arrived: born ended.
-      const ended = this.endedTokens.get(token);
-      if (ended === undefined) this.holds.set(token, lock);
-      else lock.revoke(ended());
-      return lock;
+      const run = got.turns > 1 ? new TurnRun(session, spec.name, got.token, got.turns, arrivedBy) : null;
+      if (run !== null) this.runs.set(got.token, run);
+      return this.holdFor(turn, spec, session, got.token, run);
     } catch (error: unknown) {
       // Unsent, or its outcome unknown: released alone, before the next caller of this client asks.
       if (carried !== null) await this.releaseCarried(carried);
@@ -390,29 +410,88 @@ export class RaftlockClient {
   }
 
   /**
-   * Whether a caller about to acquire `spec` takes the previous caller's release with its acquire:
-   * a mutex, in the very session that holds it (the handoff command acts in one session).
+   * The Lock of a caller granted `token` (the first of a run's, when `run` is given), holding the
+   * name's local turn until it ends.
    */
-  private takesHandoff(spec: HoldSpec, ttlMs: number | undefined, carry: CarriedRelease): boolean {
-    if (spec.kind !== 'mutex' || carry.kind !== 'mutex' || carry.name !== spec.name) return false;
-    const live = this.sessions.get(ttlMs ?? this.options.ttlMs);
-    return live !== undefined && !live.isLost && live.id === carry.session;
+  private holdFor(
+    turn: Turn<Handover>,
+    spec: HoldSpec,
+    session: ClientSession,
+    token: FencingToken,
+    run: TurnRun | null,
+  ): Lock {
+    const holdTurn: HoldTurn = {
+      end: () => {
+        turn.end();
+        // Ended without a pass (released alone, revoked, session lost): the run is over.
+        if (run !== null && run.current === lock) this.endRun(run);
+      },
+      handOff: () => this.handOff(turn, spec, session.id, token, run),
+    };
+    const lock = new Lock(spec.name, spec.kind, token, session.id, session, this.holdLink, holdTurn);
+    if (run !== null) run.current = lock;
+    // Told of its end before its grant's answer arrived: born ended.
+    const ended = this.endedTokens.get(token);
+    if (ended === undefined) this.holds.set(token, lock);
+    else lock.revoke(ended());
+    return lock;
   }
 
   /**
-   * Releases a hold by handing its turn, with the release, to the next caller of this client
-   * waiting for the name: that caller sends both as one `handoff` command. null when no caller
-   * waiting can take it (then the Lock releases alone).
+   * A caller handed the hold within a run: its Lock under the run's next token, at once, without a
+   * command. null when the run ended meanwhile (revoked, or its session lost): the caller then
+   * asks the cluster as any caller would.
+   */
+  private takePass(turn: Turn<Handover>, spec: HoldSpec, pass: RunPass): Lock | null {
+    const { run, token } = pass;
+    if (run.revokedBy !== null || run.session.isLost) {
+      this.endRun(run);
+      return null;
+    }
+    return this.holdFor(turn, spec, run.session, token, run);
+  }
+
+  private endRun(run: TurnRun): void {
+    if (this.runs.get(run.holdToken) === run) this.runs.delete(run.holdToken);
+  }
+
+  /**
+   * Whether a caller about to acquire `spec` takes what the previous caller hands over: a mutex of
+   * the same name, in the very session that holds it (the handoff command and a run act in one
+   * session).
+   */
+  private takesHandoff(spec: HoldSpec, ttlMs: number | undefined, carry: Handover): boolean {
+    if (spec.kind !== 'mutex') return false;
+    const name = carry.type === 'pass' ? carry.run.name : carry.name;
+    if (name !== spec.name || (carry.type === 'release' && carry.kind !== 'mutex')) return false;
+    const session = carry.type === 'pass' ? carry.run.session.id : carry.session;
+    const live = this.sessions.get(ttlMs ?? this.options.ttlMs);
+    return live !== undefined && !live.isLost && live.id === session;
+  }
+
+  /**
+   * Releases a hold by handing its turn to the next caller of this client waiting for the name:
+   * within a run, the hold itself under the run's next token, if that caller was in line when the
+   * run was asked for; otherwise the release, which that caller sends with its acquire as one
+   * `handoff` command. null when no caller waiting can take it (then the Lock releases alone).
    */
   private handOff(
-    turn: Turn<CarriedRelease>,
+    turn: Turn<Handover>,
     spec: HoldSpec,
     session: SessionId,
     token: FencingToken,
+    run: TurnRun | null,
   ): Promise<void> | null {
     if (spec.kind !== 'mutex' || this.closed) return null;
+    const next = run?.nextToken() ?? null;
+    if (run !== null && next !== null && turn.handOver({ type: 'pass', run, token: next }, run.arrivedBy)) {
+      run.passed();
+      this.forgetHold(spec.name, token);
+      return Promise.resolve();
+    }
     const released = deferred<void>();
-    if (!turn.handOver({ session, name: spec.name, kind: spec.kind, released })) return null;
+    if (!turn.handOver({ type: 'release', session, name: spec.name, kind: spec.kind, released })) return null;
+    if (run !== null) this.endRun(run);
     this.forgetHold(spec.name, token);
     return released.promise;
   }
@@ -433,8 +512,8 @@ export class RaftlockClient {
     name: string,
     waitMs: number,
     signal: AbortSignal | undefined,
-    accepts: (carry: CarriedRelease) => boolean,
-  ): Promise<Turn<CarriedRelease>> {
+    accepts: (carry: Handover) => boolean,
+  ): Promise<Turn<Handover>> {
     // Free here: the turn is this caller's at once, and neither signal nor deadline is looked at.
     if (!this.names.busy(name)) return this.names.turn(name, undefined, accepts);
     const why = `${name} is held or awaited by another call of this client`;
@@ -739,6 +818,7 @@ export class RaftlockClient {
 
   private onSessionLost(session: ClientSession, error: RaftlockError): void {
     for (const [ttlMs, live] of this.sessions) if (live === session) this.sessions.delete(ttlMs);
+    for (const run of [...this.runs.values()]) if (run.session === session) this.endRun(run);
     for (const [token, lock] of this.holds) {
       if (lock.session !== session.id) continue;
       this.holds.delete(token);
@@ -770,7 +850,7 @@ export class RaftlockClient {
         // a newer wait: its token is a grant that has since been released.
         if (wait === undefined || push.clientId !== wait.laneId || push.seq < wait.seqMin) return;
         this.waits.delete(key);
-        if (push.kind === 'granted') this.granted(wait, push.token);
+        if (push.kind === 'granted') this.granted(wait, { token: push.token, turns: grantedTurns(push) });
         else this.finishWait(wait, waitTimeout(push.name));
         return;
       }
@@ -829,6 +909,15 @@ export class RaftlockClient {
     if (push.reason === 'session-closed') {
       const session = [...this.sessions.values()].find((live) => live.id === push.session);
       if (session !== undefined) return session.lose(`${by} closed it`);
+    }
+    const run = this.runs.get(push.token);
+    if (run !== undefined && run.name === push.name && run.session.id === push.session) {
+      // The run is one hold to the cluster: whichever of its callers holds it now loses it.
+      run.revokedBy = error;
+      this.endRun(run);
+      this.holdEnded(push.token, () => error);
+      if (run.current !== null) this.revokeHold(run.current, error);
+      return;
     }
     if (known) return this.revokeHold(lock, error);
     this.holdEnded(push.token, () => error);
@@ -904,10 +993,10 @@ export class RaftlockClient {
     if (ended !== undefined) throw ended();
   }
 
-  private granted(wait: PendingWait, token: FencingToken): void {
+  private granted(wait: PendingWait, grant: Granted): void {
     const before = wait.state;
     // Settled either way: an abandoned wait's promise has no listener left but owns a timer.
-    wait.resolve(token);
+    wait.resolve(grant);
     if (before.kind !== 'abandoned') return;
     this.holdLink
       .release(wait.spec.name, wait.session.id, wait.spec.kind)
@@ -969,7 +1058,7 @@ export class RaftlockClient {
     if (value?.kind === 'queued') return;
     this.waits.delete(key);
     if (value?.kind === 'granted') {
-      this.granted(wait, fencingToken(value.token));
+      this.granted(wait, { token: fencingToken(value.token), turns: grantedTurns(value) });
       return;
     }
     if (result.code === 'OK') {

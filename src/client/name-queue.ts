@@ -4,7 +4,9 @@
  * turns here first, in call order.
  *
  * A turn may end by handing something over to the next caller (`handOver`): the client passes a
- * release that way, so the next caller sends it together with its own acquire as one command.
+ * release that way, so the next caller sends it together with its own acquire as one command, and
+ * a hold within a run of turns. Callers are numbered in arrival order per name, so a hand-over can
+ * be kept to callers that were already waiting at some earlier moment (`arrivedBy`).
  */
 
 /** One caller's turn on a name. */
@@ -12,15 +14,18 @@ export interface Turn<C> {
   /** Ends the turn (idempotent): the next caller's starts. */
   end(): void;
   /**
-   * Ends the turn by giving `carry` to the next caller, if one is waiting and accepts it (true);
-   * false, and the turn goes on as before, if none does.
+   * Ends the turn by giving `carry` to the next caller, if one is waiting, arrived by number
+   * `arrivedBy` (any, by default) and accepts it (true); false, and the turn goes on as before,
+   * if none does.
    */
-  handOver(carry: C): boolean;
+  handOver(carry: C, arrivedBy?: number): boolean;
   /** What the previous turn handed over with this one, if anything. */
   readonly carried: C | null;
 }
 
 interface Seat<C> {
+  /** The caller's number in arrival order (see NameQueue.arrivals). */
+  readonly arrival: number;
   /** Whether this caller would take `carry` now (asked synchronously, at hand-over time). */
   readonly accepts: (carry: C) => boolean;
   readonly start: (carried: C | null) => void;
@@ -31,10 +36,21 @@ type Line<C> = Seat<C>[];
 
 export class NameQueue<C = never> {
   private readonly lines = new Map<string, Line<C>>();
+  private arrived = 0;
 
   /** Whether a caller in this client holds or awaits a turn on `name` (a new one would wait). */
   busy(name: string): boolean {
     return this.lines.has(name);
+  }
+
+  /** How many callers wait for `name` behind the one whose turn it is. */
+  waiting(name: string): number {
+    return this.lines.get(name)?.length ?? 0;
+  }
+
+  /** The arrival number of the latest caller so far: everyone waiting now arrived by it. */
+  get arrivals(): number {
+    return this.arrived;
   }
 
   /**
@@ -57,6 +73,7 @@ export class NameQueue<C = never> {
         reject(signal?.reason);
       };
       const seat: Seat<C> = {
+        arrival: ++this.arrived,
         accepts,
         start: (carried) => {
           signal?.removeEventListener('abort', onAbort);
@@ -79,9 +96,9 @@ export class NameQueue<C = never> {
         if (next !== undefined) next.start(null);
         else if (this.lines.get(name) === line) this.lines.delete(name);
       },
-      handOver: (carry) => {
+      handOver: (carry, arrivedBy = Number.POSITIVE_INFINITY) => {
         const next = line[0];
-        if (ended || next === undefined || !next.accepts(carry)) return false;
+        if (ended || next === undefined || next.arrival > arrivedBy || !next.accepts(carry)) return false;
         ended = true;
         line.shift();
         next.start(carry);

@@ -1,6 +1,7 @@
 import type { BackoffPolicy } from '../transport/backoff.js';
 import type { ClientClock } from './clock.js';
 import { systemClock } from './clock.js';
+import { turnsMax } from '../statemachine/commands.js';
 import { defaultLockMachineConfig } from '../statemachine/config.js';
 import { RaftlockError } from './errors.js';
 import { laneSuffixBytesMax, lanesMaxLimit } from './lanes.js';
@@ -24,6 +25,15 @@ export interface ConnectOptions {
    * while its session lives. 1 sends one command at a time.
    */
   readonly commandsInFlightMax?: number;
+  /**
+   * Callers of this client queued for one mutex that a single grant may serve, one after another
+   * (default 1: every caller is its own grant). Above 1, a caller handing the mutex on asks for a
+   * run of turns, one per caller queued behind it at that moment (at most this many), and the client
+   * passes the hold from caller to caller under the run's consecutive fencing tokens without a
+   * commit each (docs/client.md, "Runs of turns"). Sessions queued before the run are still
+   * granted first; those queued after it wait for the whole run.
+   */
+  readonly turnsPerGrant?: number;
   /**
    * Move to the leader named in a node's Welcome (default true). false keeps the connection on the
    * node reached (which forwards writes to the leader): spreads clients, costs one hop per write.
@@ -75,6 +85,7 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
     clusterId: options.clusterId ?? '',
     clientId: options.clientId ?? randomId(),
     commandsInFlightMax: options.commandsInFlightMax ?? 32,
+    turnsPerGrant: options.turnsPerGrant ?? 1,
     followLeader: options.followLeader ?? true,
     ttlMs,
     keepAliveIntervalMs: options.keepAliveIntervalMs ?? Math.max(1, Math.floor(ttlMs / 3)),
@@ -103,6 +114,10 @@ export function resolveOptions(options: ConnectOptions, randomId: () => string):
   const inFlight = resolved.commandsInFlightMax;
   if (!Number.isSafeInteger(inFlight) || inFlight < 1 || inFlight > lanesMaxLimit) {
     problems.push(`commandsInFlightMax must be an integer in [1, ${lanesMaxLimit}]`);
+  }
+  const turns = resolved.turnsPerGrant;
+  if (!Number.isSafeInteger(turns) || turns < 1 || turns > turnsMax) {
+    problems.push(`turnsPerGrant must be an integer in [1, ${turnsMax}]`);
   }
   if (problems.length > 0) throw new RaftlockError('INVALID_ARGUMENT', problems.join('; '));
   return resolved;

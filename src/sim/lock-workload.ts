@@ -59,7 +59,14 @@ interface Client {
   silentUntilMs: number;
   pending: Pending | null;
   waiting: { readonly name: string; readonly kind: HeldKind; readonly seq: number; readonly giveUpMs: number } | null;
-  readonly held: Map<string, { readonly kind: HeldKind; readonly token: number }>;
+  /**
+   * What it holds: the token it acts under now, and the first and last tokens of its grant (a
+   * mutex handed over in a run of turns reserves several; the client plays its callers in turn).
+   */
+  readonly held: Map<
+    string,
+    { readonly kind: HeldKind; readonly token: number; readonly first: number; readonly last: number }
+  >;
   readonly versions: Map<string, number>;
   /** Tokens of locks held in sessions it gave up: a resumed process may still write with them. */
   oldTokens: { readonly name: string; readonly token: number }[];
@@ -202,6 +209,26 @@ export class LockWorkload {
     }
     const held = [...c.held.entries()];
     const roll = this.rng.int(0, 99);
+    const runs = held.filter(([, h]) => h.token < h.last);
+    if (runs.length > 0 && roll < 10) {
+      // The next caller of a run takes its turn: no command; the caller before it may still
+      // write with its token later, as a stale holder would.
+      const [name, h] = this.rng.pick(runs);
+      c.oldTokens.push({ name, token: h.token });
+      c.oldTokens = c.oldTokens.slice(-3);
+      c.held.set(name, { ...h, token: h.token + 1 });
+      if (nowMs < c.safeUntilMs) this.checker.believe(c.id, name, h.token + 1, true, nowMs, c.safeUntilMs);
+      return null;
+    }
+    const mutexesHeld = held.filter(([, h]) => h.kind === 'mutex');
+    if (mutexesHeld.length > 0 && roll >= 95) {
+      // A client handing a mutex from one of its callers to the next, perhaps as a run of turns.
+      const [name] = this.rng.pick(mutexesHeld);
+      this.endBelief(c, name);
+      const waitMs = this.rng.int(50, this.options.ttlMs);
+      c.waiting = { name, kind: 'mutex', seq: c.seq + 1, giveUpMs: nowMs + waitMs + 2 * this.options.ttlMs };
+      return { kind: 'op', op: { type: 'handoff', session, name, waitMs, lockDelayMs: 0, turns: this.rng.int(1, 4) } };
+    }
     if (held.length > 0 && roll < 30) {
       const [name] = this.rng.pick(held);
       this.endBelief(c, name);
@@ -358,7 +385,7 @@ export class LockWorkload {
         return;
       case 'granted':
         if (c.waiting?.seq === p.command.seq) c.waiting = null;
-        return this.granted(c, value.name, value.token, nowMs, heldKind(op));
+        return this.granted(c, value.name, value.token, value.turns ?? 1, nowMs, heldKind(op));
       case 'queued':
         return;
       case 'put':
@@ -370,11 +397,11 @@ export class LockWorkload {
     }
   }
 
-  private granted(c: Client, name: string, token: number, nowMs: number, kind: HeldKind): void {
+  private granted(c: Client, name: string, token: number, turns: number, nowMs: number, kind: HeldKind): void {
     if (c.session === null) return;
     this.stats.grants += 1;
     this.acknowledgedIndexMax = Math.max(this.acknowledgedIndexMax, this.checker.acknowledgedGrant(name, token));
-    c.held.set(name, { kind, token });
+    c.held.set(name, { kind, token, first: token, last: token + turns - 1 });
     if (nowMs < c.safeUntilMs)
       this.checker.believe(c.id, name, token, kind === 'mutex' || kind === 'write', nowMs, c.safeUntilMs);
   }
@@ -392,13 +419,14 @@ export class LockWorkload {
         if (n.kind === 'revoked') {
           // Only a node that caught up from a snapshot says so here (every client releases its
           // own holds): the hold with that very token is no longer this client's.
-          if (c.held.get(n.name)?.token === n.token) this.endBelief(c, n.name);
+          // A run is one hold to the cluster: its revocation names the run's first token.
+          if (c.held.get(n.name)?.first === n.token) this.endBelief(c, n.name);
           continue;
         }
         if (c.waiting === null || c.waiting.seq !== n.seq || c.waiting.name !== n.name) continue;
         const kind = c.waiting.kind;
         c.waiting = null;
-        if (n.kind === 'granted') this.granted(c, n.name, n.token, nowMs, kind);
+        if (n.kind === 'granted') this.granted(c, n.name, n.token, n.turns ?? 1, nowMs, kind);
       }
     }
   }

@@ -27,9 +27,10 @@ function lockAsk(
   session: Session,
   clientId: string,
   seq: number,
-  op: { readonly name: string; readonly waitMs: number; readonly lockDelayMs: number },
+  op: { readonly name: string; readonly waitMs: number; readonly lockDelayMs: number; readonly turns?: number },
 ): LockAsk {
-  return { session, clientId, seq, name: op.name, waitMs: op.waitMs, lockDelayMs: op.lockDelayMs };
+  const { name, waitMs, lockDelayMs } = op;
+  return { session, clientId, seq, name, waitMs, lockDelayMs, turns: op.turns ?? 1 };
 }
 
 function runOperation(

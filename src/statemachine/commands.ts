@@ -14,6 +14,12 @@ export interface Fence {
   readonly token: number;
 }
 
+/**
+ * The most tokens one handoff may reserve for a run of callers: the run holds the name against
+ * every other session for as long as it lasts, so it is bounded like a queue's share of a lock.
+ */
+export const turnsMax = 1024;
+
 /** Shared and exclusive modes of a read/write lock. */
 export type RwMode = 'read' | 'write';
 
@@ -57,6 +63,12 @@ export type Operation =
       readonly name: string;
       readonly waitMs: number;
       readonly lockDelayMs: number;
+      /**
+       * The grant's tokens, one per caller of the client queued for the name when it sent this
+       * (at most `turnsMax`): the client passes the hold from caller to caller under them without
+       * another entry (docs/statemachine.md, "Runs of turns"). 1 is today's single grant.
+       */
+      readonly turns: number;
     }
   | {
       readonly type: 'campaign';
@@ -146,7 +158,7 @@ const opCodes = [
   'proclaim', // session, name, value
   'put', // session, key, value, ifVersion|null, ephemeral, fenceLock|null, fenceToken|null
   'delete', // session, key, ifVersion|null, fenceLock|null, fenceToken|null
-  'handoff', // session, name, waitMs, lockDelayMs (appended: earlier codes keep their meaning)
+  'handoff', // session, name, waitMs, lockDelayMs[, turns ≥ 2] (appended: earlier codes keep their meaning)
 ] as const satisfies readonly Operation['type'][];
 
 function operands(op: Operation): unknown[] {
@@ -157,8 +169,12 @@ function operands(op: Operation): unknown[] {
     case 'closeSession':
       return [op.session];
     case 'acquire':
-    case 'handoff':
       return [op.session, op.name, op.waitMs, op.lockDelayMs];
+    case 'handoff':
+      // One token is written as before the runs existed, so such a command stays canonical.
+      return op.turns === 1
+        ? [op.session, op.name, op.waitMs, op.lockDelayMs]
+        : [op.session, op.name, op.waitMs, op.lockDelayMs, op.turns];
     case 'acquireSemaphore':
       return [op.session, op.name, op.permits, op.waitMs, op.lockDelayMs];
     case 'acquireRw':
@@ -351,7 +367,12 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
   const code = f[3];
   const type = typeof code === 'number' ? opCodes[code] : undefined;
   if (type === undefined) return fail(`unknown operation code ${describe(code)}`);
-  if (f.length !== 4 + operandCounts[type]) fail(`${type} takes ${operandCounts[type]} operands, got ${f.length - 4}`);
+  const count = f.length - 4;
+  if (count !== operandCounts[type] && !(type === 'handoff' && count === operandCounts[type] + 1)) {
+    fail(
+      `${type} takes ${operandCounts[type]} operands${type === 'handoff' ? ' (or one more: turns)' : ''}, got ${count}`,
+    );
+  }
   const name = config.nameBytesMax;
   // An object literal evaluates left to right, so the shared operands (heldOperands,
   // waitOperands) are still checked in their wire order.
@@ -362,8 +383,14 @@ function decodeOperation(all: Fields, base: number, config: LockMachineConfig): 
     case 'closeSession':
       return { type, session: session(f[4]) };
     case 'acquire':
-    case 'handoff':
       return { type, ...heldOperands(f, name), ...waitOperands(f, 6, config) };
+    case 'handoff':
+      return {
+        type,
+        ...heldOperands(f, name),
+        ...waitOperands(f, 6, config),
+        turns: f.length > 8 ? integer(f[8], 'turns', 2, turnsMax) : 1,
+      };
     case 'acquireSemaphore':
       return {
         type,

@@ -13,7 +13,9 @@ import type { LockState } from './state.js';
  * 4. Nothing is left grantable: with no lock-delay running, the head waiter is not compatible
  *    (else it should have been granted in the step that made it so), and no lock record is idle.
  * 5. Fencing tokens are unique and no greater than the last issued token; a lock's holders are
- *    kept in grant order, which is token order (snapshots rely on it).
+ *    kept in grant order, which is token order (snapshots rely on it). A run's hold reserved its
+ *    tokens through `token + turns - 1`, also no greater than the last token, and its fence lies
+ *    within them.
  * 6. The auth store is well formed: root holds admin, admin is unchanged, every name, hash,
  *    prefix and right is valid, permissions are canonical, and every role a user holds exists.
  */
@@ -31,7 +33,9 @@ export function checkInvariants(state: LockState): string[] {
       if (session === undefined) problems.push(`${name} is held by dead session ${id}`);
       else if (!session.holds.has(name)) problems.push(`session ${id} does not know it holds ${name}`);
       tokens.push(hold.token);
-      if (hold.token > state.lastToken) problems.push(`token ${hold.token} is beyond the last token`);
+      const last = hold.token + hold.turns - 1;
+      if (last > state.lastToken) problems.push(`token ${last} of ${name} is beyond the last token`);
+      if (hold.fenced < hold.token || hold.fenced > last) problems.push(`${name}'s fence is outside its tokens`);
       if (hold.token <= previousToken) problems.push(`${name} holders are not in grant (token) order`);
       previousToken = hold.token;
     }

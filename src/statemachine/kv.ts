@@ -1,17 +1,36 @@
-import type { Operation } from './commands.js';
+import type { Fence, Operation } from './commands.js';
 import type { ApplyContext } from './context.js';
 import { emitEvent } from './context.js';
 import type { CommandResult } from './results.js';
 import { failure, okResult } from './results.js';
-import type { KeyRecord, LockState, Session } from './state.js';
+import type { Hold, KeyRecord, LockState, Session } from './state.js';
 import { compareStrings } from './state.js';
 
-/** Whether `token` is a current grant of `lock` (any holder's, for shared kinds). */
-export function isCurrentToken(state: LockState, lock: string, token: number): boolean {
+/**
+ * The hold of `lock` that `token` is current for, if any (any holder's, for shared kinds). A run's
+ * hold is current for each of its tokens from the largest one a fenced write has used on
+ * (docs/statemachine.md, "Runs of turns"): the run's callers use them in order, so a smaller one
+ * belongs to a caller whose turn has passed.
+ */
+function holdOfToken(state: LockState, lock: string, token: number): Hold | undefined {
   const record = state.locks.get(lock);
-  if (record === undefined) return false;
-  for (const hold of record.holders.values()) if (hold.token === token) return true;
-  return false;
+  if (record === undefined) return undefined;
+  for (const hold of record.holders.values()) {
+    if (hold.turns === 1 ? token === hold.token : token >= hold.fenced && token < hold.token + hold.turns) return hold;
+  }
+  return undefined;
+}
+
+/** Whether `token` is a current grant of `lock` (see holdOfToken). */
+export function isCurrentToken(state: LockState, lock: string, token: number): boolean {
+  return holdOfToken(state, lock, token) !== undefined;
+}
+
+/** After a fenced write is applied: its run's earlier tokens are stale from now on. */
+function raiseFence(state: LockState, fence: Fence | null): void {
+  if (fence === null) return;
+  const hold = holdOfToken(state, fence.lock, fence.token);
+  if (hold !== undefined && hold.turns > 1) hold.fenced = fence.token;
 }
 
 type PutOperation = Extract<Operation, { type: 'put' }>;
@@ -56,6 +75,7 @@ export function put(ctx: ApplyContext, session: Session, op: PutOperation): Comm
   const current = state.keys.get(key);
   const refused = refuseWrite(state, op, current);
   if (refused !== null) return refused;
+  raiseFence(state, op.fence);
   unbind(state, key, current);
   const record: KeyRecord = {
     value,
@@ -83,6 +103,7 @@ export function deleteKey(ctx: ApplyContext, op: DeleteOperation): CommandResult
   const current = state.keys.get(key);
   const refused = refuseWrite(state, op, current);
   if (refused !== null) return refused;
+  raiseFence(state, op.fence);
   if (current === undefined) return okResult({ kind: 'deleted', key, existed: false });
   unbind(state, key, current);
   state.keys.delete(key);

@@ -6,7 +6,7 @@ import { updateResult } from './dedup.js';
 import { findCycle } from './deadlock.js';
 import { fencingToken } from './ids.js';
 import { enqueue, unlink } from './queue.js';
-import type { CommandResult, LockKind, RevokeReason } from './results.js';
+import type { CommandResult, LockKind, OkValue, RevokeReason } from './results.js';
 import { failure, okResult } from './results.js';
 import type { Hold, HoldMode, LockRecord, Session, Waiter } from './state.js';
 
@@ -21,6 +21,8 @@ export interface LockAsk {
   readonly name: string;
   readonly waitMs: number;
   readonly lockDelayMs: number;
+  /** Tokens the grant reserves: 1, or more for a run of one client's callers (a mutex handoff). */
+  readonly turns: number;
 }
 
 /** A lock request as the kind-specific modules (mutex, rwlock, semaphore, election) pass it on. */
@@ -75,7 +77,8 @@ export function dropIfIdle(ctx: ApplyContext, lock: LockRecord): void {
 
 /**
  * Grants the lock. The token is `max(index, lastToken + 1)`: the granting entry's index, kept
- * strictly increasing when one entry grants several times.
+ * strictly increasing when one entry grants several times. A grant of `turns` > 1 reserves the
+ * tokens after it too, up to `token + turns - 1`, and the next grant of any lock comes after them.
  */
 function grant(
   ctx: ApplyContext,
@@ -84,6 +87,7 @@ function grant(
   mode: HoldMode,
   lockDelayMs: number,
   value: Uint8Array,
+  turns: number,
 ): Hold {
   const state = ctx.state;
   if (state.sessions.get(session.id) !== session) assert(false, `grant of ${lock.name} to dead session ${session.id}`);
@@ -92,8 +96,17 @@ function grant(
   const token = fencingToken(
     ctx.mutations.has('reuse-fencing-token') ? ctx.index : Math.max(ctx.index, state.lastToken + 1),
   );
-  state.lastToken = token;
-  const hold: Hold = { session: session.id, token, mode, grantedAtMs: ctx.nowMs, lockDelayMs, value };
+  state.lastToken = token + turns - 1;
+  const hold: Hold = {
+    session: session.id,
+    token,
+    mode,
+    grantedAtMs: ctx.nowMs,
+    lockDelayMs,
+    value,
+    turns,
+    fenced: token,
+  };
   lock.holders.set(session.id, hold);
   session.holds.add(lock.name);
   if (lock.kind === 'election') {
@@ -102,6 +115,16 @@ function grant(
     emitEvent(ctx, { type: 'grant', index: ctx.index, lock: lock.name, session: session.id, token });
   }
   return hold;
+}
+
+/** `{ turns }` for a run's grant; nothing for a grant of one token (its answer stays as it was). */
+function turnsOf(hold: Hold): { readonly turns?: number } {
+  return hold.turns > 1 ? { turns: hold.turns } : {};
+}
+
+/** The answer to the request that was granted `hold` on `name`. */
+function grantedValue(name: string, hold: Hold): OkValue {
+  return { kind: 'granted', name, token: hold.token, ...turnsOf(hold) };
 }
 
 /**
@@ -116,7 +139,7 @@ export function promote(ctx: ApplyContext, lock: LockRecord): void {
     const session = ctx.state.sessions.get(head.session);
     if (session === undefined) return assert(false, `waiter ${head.id} of a dead session in ${lock.name}`);
     session.waits.delete(lock.name);
-    const hold = grant(ctx, lock, session, head.mode, head.lockDelayMs, head.value);
+    const hold = grant(ctx, lock, session, head.mode, head.lockDelayMs, head.value, head.turns);
     ctx.notifications.push({
       kind: 'granted',
       session: session.id,
@@ -124,8 +147,9 @@ export function promote(ctx: ApplyContext, lock: LockRecord): void {
       seq: head.seq,
       name: lock.name,
       token: hold.token,
+      ...turnsOf(hold),
     });
-    updateResult(ctx.state, head.clientId, head.seq, okResult({ kind: 'granted', name: lock.name, token: hold.token }));
+    updateResult(ctx.state, head.clientId, head.seq, okResult(grantedValue(lock.name, hold)));
   }
 }
 
@@ -155,14 +179,14 @@ export function requestLock(ctx: ApplyContext, request: LockRequest): CommandRes
         cycle: [{ session: session.id, lock: name }],
       };
     }
-    return okResult({ kind: 'granted', name, token: held.token });
+    return okResult(grantedValue(name, held));
   }
   const queued = session.waits.get(name);
   if (queued !== undefined) return okResult({ kind: 'queued', name, waiter: queued.id });
   const lock = existing ?? createLock(ctx, name, request.kind, request.permits);
   if (lock.waiting === 0 && lock.delayUntilMs === 0 && compatible(lock, request.mode)) {
-    const hold = grant(ctx, lock, session, request.mode, request.lockDelayMs, request.value);
-    return okResult({ kind: 'granted', name, token: hold.token });
+    const hold = grant(ctx, lock, session, request.mode, request.lockDelayMs, request.value, request.turns);
+    return okResult(grantedValue(name, hold));
   }
   if (request.waitMs === 0) {
     return failure('BUSY', lock.delayUntilMs !== 0 ? `${name} is in lock-delay` : `${name} is held`);
@@ -186,6 +210,7 @@ export function requestLock(ctx: ApplyContext, request: LockRequest): CommandRes
     deadlineMs: ctx.nowMs + request.waitMs,
     lockDelayMs: request.lockDelayMs,
     value: request.value,
+    turns: request.turns,
     prev: null,
     next: null,
     queued: true,

@@ -52,7 +52,13 @@ export type OkValue =
       readonly expired: readonly SessionId[];
     }
   | { readonly kind: 'closed'; readonly session: SessionId }
-  | { readonly kind: 'granted'; readonly name: string; readonly token: FencingToken }
+  | {
+      readonly kind: 'granted';
+      readonly name: string;
+      readonly token: FencingToken;
+      /** Present for a run's grant: it reserved the tokens from `token` to `token + turns - 1`. */
+      readonly turns?: number;
+    }
   | { readonly kind: 'queued'; readonly name: string; readonly waiter: number }
   | { readonly kind: 'released'; readonly name: string }
   | { readonly kind: 'proclaimed'; readonly name: string; readonly token: FencingToken }
@@ -151,6 +157,8 @@ export type Notification =
       readonly seq: number;
       readonly name: string;
       readonly token: FencingToken;
+      /** As in the `granted` answer: present for a run's grant. */
+      readonly turns?: number;
     }
   | {
       readonly kind: 'timeout';

@@ -22,6 +22,9 @@ import { createLockState, sessionDeadlineMs } from './state.js';
 // order, so equal states give equal bytes. Format 1 (before users and roles existed: no auth
 // store, no session owners, no client principals) is still read: a cluster upgraded from it
 // restores with the built-in users only and every session and client id unowned.
+// A run's hold (docs/statemachine.md, "Runs of turns") adds two fields to its holder tuple, turns
+// and fenced, and a run's waiter adds turns; every other holder and waiter is written as before, so
+// a state without runs gives the bytes it always gave, and older snapshots read unchanged.
 
 const magic = 'raftlock-sm';
 const formatVersion = 2;
@@ -41,19 +44,25 @@ export function encodeSnapshot(state: LockState): Uint8Array {
     // Holders are kept in grant order, which is token order.
     const holders: unknown[] = [];
     for (const h of lock.holders.values()) {
-      holders.push([h.session, h.token, modes.indexOf(h.mode), h.grantedAtMs, h.lockDelayMs, h.value]);
+      const holder = [h.session, h.token, modes.indexOf(h.mode), h.grantedAtMs, h.lockDelayMs, h.value];
+      if (h.turns > 1) holder.push(h.turns, h.fenced);
+      holders.push(holder);
     }
-    const waiters = waitersOf(lock).map((w) => [
-      w.id,
-      w.session,
-      modes.indexOf(w.mode),
-      w.clientId,
-      w.seq,
-      w.enqueuedAtMs,
-      w.deadlineMs,
-      w.lockDelayMs,
-      w.value,
-    ]);
+    const waiters = waitersOf(lock).map((w) => {
+      const waiter = [
+        w.id,
+        w.session,
+        modes.indexOf(w.mode),
+        w.clientId,
+        w.seq,
+        w.enqueuedAtMs,
+        w.deadlineMs,
+        w.lockDelayMs,
+        w.value,
+      ];
+      if (w.turns > 1) waiter.push(w.turns);
+      return waiter;
+    });
     return [name, kinds.indexOf(lock.kind), lock.permits, lock.delayUntilMs, holders, waiters];
   });
   const keys = [...state.keys.keys()].sort().map((key) => {
@@ -109,6 +118,23 @@ function tuple(value: unknown, length: number, what: string): readonly unknown[]
   const items = list(value, what);
   if (items.length !== length) fail(`${what} must have ${length} fields`);
   return items;
+}
+
+/** A tuple of `length` fields, or of `length + extra` when it carries the optional tail. */
+function tupleWithTail(value: unknown, length: number, extra: number, what: string): readonly unknown[] {
+  const items = list(value, what);
+  if (items.length !== length && items.length !== length + extra) {
+    fail(`${what} must have ${length} or ${length + extra} fields`);
+  }
+  return items;
+}
+
+/** A run's turns (2 or more) from an optional tail field; 1 when the tuple has none. */
+function turnsField(value: unknown, what: string): number {
+  if (value === undefined) return 1;
+  const turns = num(value, what);
+  if (turns < 2) fail(`${what} must be at least 2 when present`);
+  return turns;
 }
 
 function num(value: unknown, what: string): number {
@@ -244,22 +270,33 @@ function restoreLock(state: LockState, value: unknown, holds: HeldBy[], waits: W
   state.locks.set(lock.name, lock);
   if (lock.delayUntilMs !== 0) state.delayTimers.push(lock.delayUntilMs, lock.name);
   for (const h of list(holders, 'holders')) {
-    const [s, token, mode, grantedAtMs, lockDelayMs, v] = tuple(h, 6, 'holder');
+    const [s, token, mode, grantedAtMs, lockDelayMs, v, turns, fenced] = tupleWithTail(h, 6, 2, 'holder');
     const session = liveSession(state, s, 'holder');
+    const first = fencingToken(num(token, 'token'));
     const hold: Hold = {
       session: session.id,
-      token: fencingToken(num(token, 'token')),
+      token: first,
       mode: pick(modes, mode, 'holder mode'),
       grantedAtMs: num(grantedAtMs, 'grantedAtMs'),
       lockDelayMs: num(lockDelayMs, 'holder lockDelayMs'),
       value: bin(v, 'holder value'),
+      turns: turnsField(turns, 'holder turns'),
+      fenced: fenced === undefined ? first : num(fenced, 'holder fenced'),
     };
+    if (hold.fenced < first || hold.fenced > first + hold.turns - 1) {
+      fail(`holder fenced ${hold.fenced} is outside its tokens ${first}..${first + hold.turns - 1}`);
+    }
     if (lock.holders.has(session.id)) fail(`session ${session.id} holds ${lock.name} twice`);
     lock.holders.set(session.id, hold);
     holds.push({ hold, lock: lock.name });
   }
   for (const w of list(waiters, 'waiters')) {
-    const [id, s, mode, clientId, seq, enqueuedAtMs, deadlineMs, lockDelayMs, v] = tuple(w, 9, 'waiter');
+    const [id, s, mode, clientId, seq, enqueuedAtMs, deadlineMs, lockDelayMs, v, turns] = tupleWithTail(
+      w,
+      9,
+      1,
+      'waiter',
+    );
     const session = liveSession(state, s, 'waiter');
     const waiter: Waiter = {
       id: num(id, 'waiter id'),
@@ -272,6 +309,7 @@ function restoreLock(state: LockState, value: unknown, holds: HeldBy[], waits: W
       deadlineMs: num(deadlineMs, 'waiter deadlineMs'),
       lockDelayMs: num(lockDelayMs, 'waiter lockDelayMs'),
       value: bin(v, 'waiter value'),
+      turns: turnsField(turns, 'waiter turns'),
       prev: null,
       next: null,
       queued: true,

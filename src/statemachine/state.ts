@@ -20,6 +20,16 @@ export interface Hold {
   readonly lockDelayMs: number;
   /** The leader's value for elections (changed by proclaim); empty for other kinds. */
   value: Uint8Array;
+  /**
+   * How many consecutive tokens the grant reserved, from `token` on: 1, or for a mutex handed to a
+   * run of one client's callers, one per caller (docs/statemachine.md, "Runs of turns").
+   */
+  readonly turns: number;
+  /**
+   * The largest of the hold's tokens that an applied fenced write has used (`token` until then): a
+   * fence with a smaller token of the run is stale, as an older holder's.
+   */
+  fenced: number;
 }
 
 /**
@@ -39,6 +49,8 @@ export interface Waiter {
   readonly deadlineMs: number;
   readonly lockDelayMs: number;
   readonly value: Uint8Array;
+  /** The tokens the grant reserves (see Hold.turns). */
+  readonly turns: number;
   prev: Waiter | null;
   next: Waiter | null;
   /** False once granted, timed out or cancelled: timer heap entries for it are then stale. */

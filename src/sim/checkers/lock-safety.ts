@@ -27,8 +27,9 @@ interface Belief {
  * `onApplied` hook calls `afterApply` from inside the apply loop):
  * - the state machine's own invariants (`checkInvariants`: one exclusive holder, readers only
  *   without a writer, at most `permits` semaphore holders, consistent sessions and queues);
- * - along the log, each lock's fencing tokens strictly increase, and every replica grants the
- *   same token to the same session at the same index;
+ * - along the log, each lock's fencing tokens strictly increase (a grant comes after every token
+ *   a run of turns before it reserved), and every replica grants the same token to the same
+ *   session at the same index;
  * - FIFO: a waiter is never granted while one queued before it on the same lock still waits;
  * - each (clientId, seq) takes effect at most once: every final answer to it is the same, and a
  *   replica that applies it again (a retry that reached the log twice) gets the first result back;
@@ -37,6 +38,7 @@ interface Belief {
  */
 export class LockSafetyChecker {
   private readonly grants = new Map<number, GrantRecord>();
+  /** Per lock: the index of its latest grant and the last token that grant reserved. */
   private readonly lastGrant = new Map<string, { readonly index: number; readonly token: number }>();
   private readonly queues = new Map<string, Map<string, readonly QueuedWaiter[]>>();
   private readonly answers = new Map<string, string>();
@@ -91,7 +93,11 @@ export class LockSafetyChecker {
     for (const n of notifications) {
       if (n.kind !== 'event' || n.event.type !== 'grant') continue;
       const e = n.event;
-      this.onGrant(node, e.lock, e.session, e.token, e.index);
+      // A run's hold reserved its tokens through token + turns - 1 (the hold is still there: it
+      // was granted by this very entry).
+      const hold = state.locks.get(e.lock)?.holders.get(e.session);
+      const reserved = hold !== undefined && hold.token === e.token ? e.token + hold.turns - 1 : e.token;
+      this.onGrant(node, e.lock, e.session, e.token, reserved, e.index);
       let set = grantedNow.get(e.lock);
       if (set === undefined) grantedNow.set(e.lock, (set = new Set()));
       set.add(e.session);
@@ -99,7 +105,7 @@ export class LockSafetyChecker {
     this.checkFifo(node, state, grantedNow);
   }
 
-  private onGrant(node: string, lock: string, session: number, token: number, index: number): void {
+  private onGrant(node: string, lock: string, session: number, token: number, reserved: number, index: number): void {
     const known = this.grants.get(token);
     if (known !== undefined) {
       if (known.lock !== lock || known.session !== session || known.index !== index) {
@@ -118,7 +124,7 @@ export class LockSafetyChecker {
         `${lock}: token ${token} at ${index} follows token ${last.token} at ${last.index}`,
       );
     }
-    if (last === undefined || index > last.index) this.lastGrant.set(lock, { index, token });
+    if (last === undefined || index > last.index) this.lastGrant.set(lock, { index, token: reserved });
   }
 
   private checkFifo(node: string, state: LockState, grantedNow: ReadonlyMap<string, ReadonlySet<number>>): void {
