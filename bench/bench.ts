@@ -5,7 +5,7 @@
 //
 //   npx tsx bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64,256,1024]
 //                          [--queue N] [--failover-rounds N] [--memory-locks N] [--memory-sessions N]
-//                          [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]
+//                          [--only uncontended,shared,contended,shared-contended,shared-runs,scaling,queue,failover,memory]
 //                          [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH]
 //                          [--no-zookeeper | --zookeeper-only] [--zookeeper PATH/zookeeper.jar] [--dir PATH]
 //
@@ -18,6 +18,9 @@
 // --etcd-only or --zookeeper-only), plaintext only unless --tls says otherwise, no physical limits.
 // --warmup N: each looping workload runs N s (default 10, --short 1) before its measured --seconds;
 // a fresh Node.js process takes about that long under load to finish compiling its hot paths.
+// shared-runs is shared-contended with raftlock's client in runs of turns (turnsPerGrant 16,
+// docs/client.md): one grant serves every worker queued at the time. ZooKeeper runs its usual
+// recipe there (it has nothing like it), so the row's ratio is raftlock with runs beside it.
 // --json prints one JSON object (results, memory lines, physical limits) instead of the table.
 // --rounds N repeats the wanted workloads N times on both systems (in odd rounds raftlock plain,
 // raftlock TLS, etcd TLS, etcd plain; the reverse in even ones); each row is labelled with its
@@ -94,6 +97,7 @@ const workloadNames = [
   'shared',
   'contended',
   'shared-contended',
+  'shared-runs',
   'scaling',
   'queue',
   'failover',
@@ -118,7 +122,7 @@ if (
     'usage: bench/bench.ts [--short] [--json] [--seconds N] [--warmup N] [--scaling 1,8,64] [--queue N] [--failover-rounds N]',
   );
   console.error(
-    '                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,shared-contended,scaling,queue,failover,memory]',
+    '                      [--memory-locks N] [--memory-sessions N] [--only uncontended,shared,contended,shared-contended,shared-runs,scaling,queue,failover,memory]',
   );
   console.error('                      [--tls both|on|off] [--rounds N] [--no-etcd | --etcd-only] [--etcd PATH]');
   console.error(
@@ -147,6 +151,8 @@ type Run = {
    * lock cannot tell one session's workers apart.
    */
   readonly sharedLockBackend: BackendFactory<unknown> | { readonly skipped: string };
+  /** As sharedLockBackend, with raftlock's client passing the lock in runs of turns. */
+  readonly runsLockBackend: BackendFactory<unknown> | { readonly skipped: string };
   /** Clients spread over every member: for runs past one node's connection limit. */
   readonly spreadBackend: BackendFactory<unknown>;
   /** Long sessions, so thousands of idle waiters need few keepalives. */
@@ -210,14 +216,16 @@ async function runAll(run: Run): Promise<void> {
     await step(label, () => ownLockEach(run.sharedBackend, 32, options, label));
   }
   if (wanted('contended')) await step('contended (16 clients, 1 lock)', () => contended(run.backend, 16, options));
-  if (wanted('shared-contended')) {
-    const label = 'contended (16 workers, 1 client, 1 lock)';
-    const shared = run.sharedLockBackend;
+  const sharedLock = async (label: string, shared: Run['sharedLockBackend']): Promise<void> => {
     if ('skipped' in shared)
       log(
         `  ${run.backend.name} (${transportName(run.tls)}) ${roundLabel(label, round, rounds)}: skipped: ${shared.skipped}`,
       );
     else await step(label, () => contended(shared, 16, options, label));
+  };
+  if (wanted('shared-contended')) await sharedLock('contended (16 workers, 1 client, 1 lock)', run.sharedLockBackend);
+  if (wanted('shared-runs')) {
+    await sharedLock('contended (16 workers, 1 client, 1 lock, raftlock in runs)', run.runsLockBackend);
   }
   for (const n of wanted('scaling') ? scaling : []) {
     const label = `scaling (${n} clients)`;
@@ -238,6 +246,9 @@ async function runAll(run: Run): Promise<void> {
     );
   }
 }
+
+const etcdSharedLease =
+  "etcd's lock key is the name and the lease, so workers sharing one lease would hold the lock together";
 
 /** Above this many clients raftlock's clients stay on the member they reach (see `spread`). */
 const spreadAboveClients = 900;
@@ -301,6 +312,7 @@ async function runRaftlock(tls: boolean, withMemory: boolean): Promise<void> {
       backend: raftlockFactory(raftlock),
       sharedBackend: raftlockSharedFactory(raftlock),
       sharedLockBackend: raftlockSharedFactory(raftlock),
+      runsLockBackend: raftlockSharedFactory(raftlock, { turnsPerGrant: 16 }),
       spreadBackend: raftlockFactory(raftlock, { spread: true }),
       queueBackend: raftlockFactory(raftlock, { ttlMs: 900_000, spread: queueWaiters > spreadAboveClients }),
       failoverBackend: raftlockFactory(raftlock, { attemptTimeoutMs: failoverAttemptMs }),
@@ -358,9 +370,8 @@ async function runEtcd(tls: boolean): Promise<void> {
         EtcdGrpcClient.open(await cluster.leaderClientUrl(), cluster.clientTls),
       ),
       // etcd's lock key is the lock's name and the lease: workers on one lease would all "hold" it.
-      sharedLockBackend: {
-        skipped: "etcd's lock key is the name and the lease, so workers sharing one lease would hold the lock together",
-      },
+      sharedLockBackend: { skipped: etcdSharedLease },
+      runsLockBackend: { skipped: etcdSharedLease },
       spreadBackend: etcdFactory(agent, cluster.clientUrls),
       queueBackend: etcdFactory(agent, cluster.clientUrls, { ttlSec: 900 }),
       failoverBackend: etcdFactory(agent, cluster.clientUrls, { requestTimeoutMs: failoverAttemptMs }),
@@ -394,6 +405,7 @@ async function runZooKeeper(): Promise<void> {
       backend: zookeeperFactory(connection),
       sharedBackend: shared,
       sharedLockBackend: shared,
+      runsLockBackend: shared,
       spreadBackend: zookeeperFactory(connection),
       queueBackend: zookeeperFactory(connection),
       failoverBackend: zookeeperFactory(connection),

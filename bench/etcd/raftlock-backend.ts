@@ -219,10 +219,16 @@ export function raftlockFactory(cluster: RaftlockCluster, options: RaftlockClien
   };
 }
 
-/** Workers sharing one client: one connection (to the leader) and one session, commands on lanes. */
-export function raftlockSharedFactory(cluster: RaftlockCluster): BackendFactory<Lock> {
+/**
+ * Workers sharing one client: one connection (to the leader) and one session, commands on lanes;
+ * `turnsPerGrant` above 1 lets one grant serve the workers queued for a lock in turn.
+ */
+export function raftlockSharedFactory(
+  cluster: RaftlockCluster,
+  options: { readonly turnsPerGrant?: number } = {},
+): BackendFactory<Lock> {
   return sharedClientFactory('raftlock', async () => {
-    const client = await connect({ ...cluster.connectOptions, endpoints: cluster.endpoints });
+    const client = await connect({ ...cluster.connectOptions, endpoints: cluster.endpoints, ...options });
     return new RaftlockLockClient(client);
   });
 }

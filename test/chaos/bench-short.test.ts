@@ -55,6 +55,7 @@ t.test('bench --short: every workload row present, operations measured, no crash
     'uncontended (32 workers, 1 client)',
     'contended (16 clients, 1 lock)',
     'contended (16 workers, 1 client, 1 lock)',
+    'contended (16 workers, 1 client, 1 lock, raftlock in runs)',
     'scaling (1 clients)',
     'scaling (8 clients)',
     'scaling (64 clients)',
