@@ -12,7 +12,7 @@ import type { Session } from './state.js';
  * change of leader or value is a `leader` watch event, which is what observers follow.
  */
 export function campaign(ctx: ApplyContext, ask: LockAsk, value: Uint8Array): CommandResult {
-  return requestLock(ctx, { ...ask, kind: 'election', mode: 'exclusive', permits: 1, value });
+  return requestLock(ctx, ask, { kind: 'election', mode: 'exclusive', permits: 1, value });
 }
 
 /**

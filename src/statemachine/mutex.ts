@@ -1,16 +1,18 @@
 import type { ApplyContext } from './context.js';
-import type { LockAsk, Revocation } from './locks.js';
+import type { LockAsk, LockTerms, Revocation } from './locks.js';
 import { emptyValue, releaseLock, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
 import { failure } from './results.js';
 import type { Session } from './state.js';
+
+const mutexTerms: LockTerms = { kind: 'mutex', mode: 'exclusive', permits: 1, value: emptyValue };
 
 /**
  * Mutex acquire: free → granted at once (token = index of this entry); held → BUSY when waitMs is 0,
  * else the request joins the FIFO and is granted in the step that frees the lock.
  */
 export function acquireMutex(ctx: ApplyContext, ask: LockAsk): CommandResult {
-  return requestLock(ctx, { ...ask, kind: 'mutex', mode: 'exclusive', permits: 1, value: emptyValue });
+  return requestLock(ctx, ask, mutexTerms);
 }
 
 /**

@@ -1,8 +1,11 @@
 import type { RwMode } from './commands.js';
 import type { ApplyContext } from './context.js';
-import type { LockAsk } from './locks.js';
+import type { LockAsk, LockTerms } from './locks.js';
 import { emptyValue, requestLock } from './locks.js';
 import type { CommandResult } from './results.js';
+
+const writerTerms: LockTerms = { kind: 'rwlock', mode: 'exclusive', permits: 0, value: emptyValue };
+const readerTerms: LockTerms = { kind: 'rwlock', mode: 'shared', permits: 0, value: emptyValue };
 
 /**
  * Read/write lock: readers share, a writer is alone. Strict FIFO: a reader arriving while anyone
@@ -11,6 +14,5 @@ import type { CommandResult } from './results.js';
  * write (upgrade) would wait for itself and is refused with DEADLOCK.
  */
 export function acquireRw(ctx: ApplyContext, ask: LockAsk, mode: RwMode): CommandResult {
-  const holdMode = mode === 'write' ? 'exclusive' : 'shared';
-  return requestLock(ctx, { ...ask, kind: 'rwlock', mode: holdMode, permits: 0, value: emptyValue });
+  return requestLock(ctx, ask, mode === 'write' ? writerTerms : readerTerms);
 }

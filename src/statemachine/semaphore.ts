@@ -9,5 +9,5 @@ import type { CommandResult } from './results.js';
  * INVALID_ARGUMENT. A session holds at most one permit of a name.
  */
 export function acquireSemaphore(ctx: ApplyContext, ask: LockAsk, permits: number): CommandResult {
-  return requestLock(ctx, { ...ask, kind: 'semaphore', mode: 'shared', permits, value: emptyValue });
+  return requestLock(ctx, ask, { kind: 'semaphore', mode: 'shared', permits, value: emptyValue });
 }
