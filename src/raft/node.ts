@@ -302,7 +302,14 @@ export class RaftNode implements RaftCore {
       | { readonly kind: 'config'; readonly change: ConfChange },
     bytes: number,
   ): EntryId {
-    const entry: Entry = { index: asIndex(this.s.log.lastIndex() + 1), term: asTerm(this.s.term), ...body };
+    const index = asIndex(this.s.log.lastIndex() + 1);
+    const term = asTerm(this.s.term);
+    // Written out, not `{ index, term, ...body }`: that spread cost the core a quarter of its rate
+    // (bench/raft.ts, docs/raft.md "Performance").
+    const entry: Entry =
+      body.kind === 'command'
+        ? { index, term, kind: 'command', data: body.data }
+        : { index, term, kind: 'config', change: body.change };
     appendLocal(this.s, entry);
     this.s.uncommittedBytes += bytes;
     return { term: entry.term, index: entry.index };
