@@ -33,6 +33,9 @@ function isConnectionLoss(error: unknown): boolean {
 }
 const codeOf = (error: unknown): number | null => (error instanceof Exception ? error.getCode() : null);
 
+/** A waiter whose predecessor's watch has not fired for this long looks at the contenders again. */
+export const lookAgainMs = 500;
+
 /** A lost connection is retried for this long (a leader's death takes ZooKeeper seconds to get over). */
 const retryForMs = 60_000;
 
@@ -126,14 +129,20 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
 
   /**
    * Waits until `path` is deleted or changes (the watch set by reading it fires); resolves at once
-   * when it is already gone. The caller looks at the contenders again either way, as Curator does.
+   * when it is already gone, and after `lookAgainMs` without an event. The caller looks at the
+   * contenders again either way, as Curator does. The bound is not Curator's: node-zookeeper-client
+   * sometimes hands over a predecessor's deletion only with the next packet the server sends, the
+   * ping a third of the session timeout later (10 s), and every waiter behind stalls with it
+   * (docs/benchmarks.md, "ZooKeeper").
    */
   private predecessorGone(path: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      const lookAgain = setTimeout(() => end(null), lookAgainMs);
       const end = (error: Error | null): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(lookAgain);
         this.waits.delete(end);
         if (error === null) resolve();
         else reject(error);
