@@ -3,35 +3,15 @@
 // Against the mini cluster (one real state machine, every command applied as its own entry).
 import t from 'tap';
 import type { Lock } from '../../src/client/lock.js';
+import { takeTurns } from './fixtures/take-turns.js';
+import { fastRetries, until } from './fixtures/until.js';
 import { miniClusterForTest } from './fixtures/with-mini-cluster.js';
-
-const fastRetries = { backoff: { baseMs: 5, maxMs: 20 } };
-
-async function until(what: string, done: () => boolean): Promise<void> {
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > 5_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 void t.test('callers of one client taking turns on a mutex: one entry per handoff, never two holders', async (t) => {
   const { cluster, open } = await miniClusterForTest(t, 1);
   const client = await open(fastRetries);
   const callers = 6;
-  let holding = 0;
-  const tokens: number[] = [];
-  await Promise.all(
-    Array.from({ length: callers }, () =>
-      client.withLock('h', async (lock) => {
-        holding++;
-        t.equal(holding, 1, 'one caller holds at a time');
-        tokens.push(lock.fencingToken);
-        await new Promise((resolve) => setTimeout(resolve, 2));
-        holding--;
-      }),
-    ),
-  );
+  const tokens = await takeTurns(t, client, 'h', callers);
   const entries = cluster.applied
     .filter((record) => record.name === 'h' && !record.duplicate)
     .map((record) => record.type);

@@ -5,34 +5,14 @@
 import t from 'tap';
 import type { Lock } from '../../src/client/lock.js';
 import { RaftlockError } from '../../src/client/index.js';
+import { takeTurns } from './fixtures/take-turns.js';
+import { fastRetries, until } from './fixtures/until.js';
 import { miniClusterForTest } from './fixtures/with-mini-cluster.js';
-
-const fastRetries = { backoff: { baseMs: 5, maxMs: 20 } };
-
-async function until(what: string, done: () => boolean): Promise<void> {
-  const started = Date.now();
-  while (!done()) {
-    if (Date.now() - started > 5_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 void t.test('six callers of one client: one handoff entry serves five of them, one holder at a time', async (t) => {
   const { cluster, open } = await miniClusterForTest(t, 1);
   const client = await open({ ...fastRetries, turnsPerGrant: 8 });
-  let holding = 0;
-  const tokens: number[] = [];
-  await Promise.all(
-    Array.from({ length: 6 }, () =>
-      client.withLock('h', async (lock) => {
-        holding++;
-        t.equal(holding, 1, 'one caller holds at a time');
-        tokens.push(lock.fencingToken);
-        await new Promise((resolve) => setTimeout(resolve, 2));
-        holding--;
-      }),
-    ),
-  );
+  const tokens = await takeTurns(t, client, 'h', 6);
   const entries = cluster.applied.filter((r) => r.name === 'h' && !r.duplicate).map((r) => [r.type, r.turns]);
   t.same(
     entries,
