@@ -5,8 +5,8 @@
  *
  * A turn may end by handing something over to the next caller (`handOver`): the client passes a
  * release that way, so the next caller sends it together with its own acquire as one command, and
- * a hold within a run of turns. Callers are numbered in arrival order per name, so a hand-over can
- * be kept to callers that were already waiting at some earlier moment (`arrivedBy`).
+ * a hold within a run of turns. Waiting callers are numbered in arrival order (one count for all
+ * names), so a hand-over can be kept to callers already waiting at some earlier moment (`arrivedBy`).
  */
 
 /** One caller's turn on a name. */
