@@ -108,8 +108,10 @@ void t.test('lock -- CMD: the command gets SIGTERM when the session can no longe
   const run = startCli([
     'lock',
     'cli-lease',
+    // 5 s: CMD then has killGraceMs = 450 ms between SIGTERM and SIGKILL to print and exit. With 1 s
+    // (90 ms) a loaded CI machine once ran the handler too late and CMD died by SIGKILL (137).
     '--ttl',
-    '1s',
+    '5s',
     '-e',
     endpoints,
     '--insecure',
