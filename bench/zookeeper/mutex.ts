@@ -33,8 +33,12 @@ function isConnectionLoss(error: unknown): boolean {
 }
 const codeOf = (error: unknown): number | null => (error instanceof Exception ? error.getCode() : null);
 
-/** A waiter whose predecessor's watch has not fired for this long looks at the contenders again. */
-export const lookAgainMs = 500;
+/**
+ * A waiter whose predecessor's watch has not fired for this long asks whether the predecessor still
+ * exists, and again after twice as long each time, up to `lookAgainMaxMs` (see predecessorGone).
+ */
+const lookAgainMs = 100;
+const lookAgainMaxMs = 8_000;
 
 /** A lost connection is retried for this long (a leader's death takes ZooKeeper seconds to get over). */
 const retryForMs = 60_000;
@@ -129,16 +133,28 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
 
   /**
    * Waits until `path` is deleted or changes (the watch set by reading it fires); resolves at once
-   * when it is already gone, and after `lookAgainMs` without an event. The caller looks at the
-   * contenders again either way, as Curator does. The bound is not Curator's: node-zookeeper-client
-   * sometimes hands over a predecessor's deletion only with the next packet the server sends, the
-   * ping a third of the session timeout later (10 s), and every waiter behind stalls with it
-   * (docs/benchmarks.md, "ZooKeeper").
+   * when it is already gone. The caller looks at the contenders again either way, as Curator does.
+   * One addition to Curator: node-zookeeper-client sometimes hands over a predecessor's deletion
+   * only with the next packet the server sends, the ping a third of the session timeout later
+   * (10 s), and every waiter behind stalls with it (docs/benchmarks.md, "ZooKeeper"). So a wait
+   * without an event asks whether the node still exists after `lookAgainMs`, then at doubling
+   * intervals: the answer is such a packet, and a node found gone ends the wait. No watch is added
+   * and no listing made, so a deep queue of long waits costs the servers little.
    */
   private predecessorGone(path: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      const lookAgain = setTimeout(() => end(null), lookAgainMs);
+      let lookAgain: NodeJS.Timeout | undefined;
+      const look = (delayMs: number): void => {
+        lookAgain = setTimeout(() => {
+          this.client.exists(path, (error, stat) => {
+            if (settled) return;
+            if (error === null && stat === null) end(null);
+            else look(Math.min(2 * delayMs, lookAgainMaxMs));
+          });
+        }, delayMs);
+      };
+      look(lookAgainMs);
       const end = (error: Error | null): void => {
         if (settled) return;
         settled = true;
