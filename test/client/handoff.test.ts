@@ -39,8 +39,9 @@ void t.test('a local handoff never overtakes another session queued earlier (FIF
     order.push('b');
     return lock;
   });
-  await until("b's acquire queued", () =>
-    cluster.applied.some((r) => r.name === 'f' && r.clientId.startsWith(b.clientId)),
+  await until(
+    () => cluster.applied.some((r) => r.name === 'f' && r.clientId.startsWith(b.clientId)),
+    "b's acquire queued",
   );
   const a2Lock = a.lock('f').then((lock) => {
     order.push('a2');

@@ -10,14 +10,7 @@ import { RaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/lock.js';
 import { FakeClock } from './fixtures/fake-clock.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { until } from './fixtures/until.js';
 
 /** The next grant of `name` after `lock`'s, seen by `client`'s watch, and whether `lock` was held then. */
 async function firstGrantAfter(

@@ -62,7 +62,7 @@ void t.test(
       });
     const a1 = await a.lock('f');
     const bLock = take('b', b.lock('f'));
-    await until("b's acquire queued", () => cluster.machine.state.locks.get('f')?.waiting === 1);
+    await until(() => cluster.machine.state.locks.get('f')?.waiting === 1, "b's acquire queued");
     const a2 = take('a2', a.lock('f'));
     // ax gives up once the run is asked for, leaving it a spare token that no later caller may use.
     const giveUp = new AbortController();
@@ -86,7 +86,7 @@ void t.test(
     // c queues after the run was asked for, and a4 arrives after that: neither is in the run.
     const cLock = take('c', c.lock('f'));
     // The handoff granted b (queued first) and queued a's run behind it; c queues behind the run.
-    await until("c's acquire queued", () => cluster.machine.state.locks.get('f')?.waiting === 2);
+    await until(() => cluster.machine.state.locks.get('f')?.waiting === 2, "c's acquire queued");
     const a4 = take('a4', a.lock('f'));
     await a1Released;
     const bHeld = await bLock;
@@ -169,7 +169,7 @@ void t.test(
     const runToken = secondHeld.fencingToken;
     const released = await b.command({ type: 'release', session: thirdHeld.session, name: 'r' });
     t.equal(released.code, 'OK');
-    await until('the revocation to reach the holder', () => !thirdHeld.held);
+    await until(() => !thirdHeld.held, 'the revocation to reach the holder');
     t.ok(thirdHeld.lostReason instanceof RaftlockError, 'told why');
     t.match(String(thirdHeld.lostReason?.message), new RegExp(`another client released r`));
     const fourthHeld = await fourth;

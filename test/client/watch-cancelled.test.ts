@@ -4,14 +4,7 @@ import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { until } from './fixtures/until.js';
 
 for (const code of ['COMPACTED', 'PERMISSION_DENIED'] as const) {
   void t.test(`a watch cancelled with ${code} ends with that code, on the same connection`, async (t) => {
