@@ -2,7 +2,8 @@
 // one key in a loop (`kv put`, one entry per commit, one in flight), and for each process (leader,
 // both followers, the client) the CPU µs per commit over the measured window: every thread, and
 // the main thread alone (where the JavaScript runs; the rest is libuv's pool writing and syncing
-// level batches, and V8's helpers). With `--profile`, every node samples its main thread
+// level batches, and V8's helpers), and how often the main thread went to sleep and was woken
+// (bench/wakeups.ts). With `--profile`, every node samples its main thread
 // (bench/cpu-profile-hook.mjs, the profile `node --cpu-prof` would write) and
 // the main thread's busy time per commit is broken down by where the code lives
 // (bench/cpu-profile.ts), for the window only.
@@ -21,6 +22,7 @@ import type { CpuSample } from './etcd/cpu.js';
 import { percentile } from './etcd/workloads.js';
 import { RaftlockCluster } from './etcd/raftlock-backend.js';
 import { asCpuProfile, breakdown, formatBreakdown } from './cpu-profile.js';
+import { mainThreadWakeups, type WakeupSample } from './wakeups.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -44,12 +46,19 @@ const modes = tlsFlag === 'both' ? [true, false] : [tlsFlag === 'on'];
 
 const allThreads = procCpuSampler();
 const mainThread = mainThreadCpuSampler();
+const wakeups = mainThreadWakeups();
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 
 function perCommit(from: CpuSample | null, to: CpuSample | null, pid: number, commits: number): string {
   const a = from?.get(pid);
   const b = to?.get(pid);
   return a === undefined || b === undefined ? '—' : String(Math.round((b - a) / commits));
+}
+
+function wakeupsPerCommit(from: WakeupSample | null, to: WakeupSample | null, pid: number, commits: number): string {
+  const a = from?.get(pid);
+  const b = to?.get(pid);
+  return a === undefined || b === undefined ? '—' : ((b - a) / commits).toFixed(1);
 }
 
 function restoreEnv(name: string, value: string | undefined): void {
@@ -83,6 +92,7 @@ async function run(tls: boolean): Promise<void> {
   const latencies: number[] = [];
   const window = { from: 0, to: 0 };
   let cpu: { from: CpuSample | null; fromMain: CpuSample | null; to: CpuSample | null; toMain: CpuSample | null };
+  let woken: { from: WakeupSample | null; to: WakeupSample | null };
   const pids = [...cluster.pids, process.pid];
   const roles = new Map<number, string>([[process.pid, 'client']]);
   try {
@@ -92,6 +102,7 @@ async function run(tls: boolean): Promise<void> {
     while (performance.now() < warmUntil) await client.kv.put('commit-cost', value);
     window.from = monotonicMicros();
     cpu = { from: allThreads(pids), fromMain: mainThread(pids), to: null, toMain: null };
+    woken = { from: wakeups(pids), to: null };
     const until = performance.now() + seconds * 1000;
     while (performance.now() < until) {
       const t0 = performance.now();
@@ -99,6 +110,7 @@ async function run(tls: boolean): Promise<void> {
       latencies.push(performance.now() - t0);
     }
     cpu = { ...cpu, to: allThreads(pids), toMain: mainThread(pids) };
+    woken = { ...woken, to: wakeups(pids) };
     window.to = monotonicMicros();
   } finally {
     await client.close();
@@ -113,7 +125,7 @@ async function run(tls: boolean): Promise<void> {
   const roleOf = (pid: number): string => roles.get(pid) ?? `pid ${pid}`;
   for (const pid of pids) {
     console.log(
-      `  ${roleOf(pid)}: CPU µs per commit ${perCommit(cpu.from, cpu.to, pid, commits)} [main thread ${perCommit(cpu.fromMain, cpu.toMain, pid, commits)}]`,
+      `  ${roleOf(pid)}: CPU µs per commit ${perCommit(cpu.from, cpu.to, pid, commits)} [main thread ${perCommit(cpu.fromMain, cpu.toMain, pid, commits)}], main-thread wake-ups per commit ${wakeupsPerCommit(woken.from, woken.to, pid, commits)}`,
     );
   }
   if (profileDir === null) return;
