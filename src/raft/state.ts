@@ -58,6 +58,15 @@ export class RaftState {
   appendsPending = false;
   readHeartbeatPending = false;
 
+  /**
+   * Follower: the last accepted append answer, in which term and to whom (null: none to rely on).
+   * It only ever lets this node skip an answer that would repeat it (isCommitNotice in
+   * roles/follower.ts). Three fields rather than an object: it is set on every accepted append.
+   */
+  ackedTerm = 0;
+  ackedLeader: NodeId | null = null;
+  ackedIndex = 0;
+
   earlyMessages: Message[] = [];
   messages: Message[] = [];
   readStates: ReadState[] = [];

@@ -372,3 +372,57 @@ t.test('step refuses misaddressed messages and answers from peers outside the co
   t.same(stranger, { ok: false, error: { code: 'UNKNOWN_PEER', peer: n5 } });
   t.equal(c.status(n1).role, 'leader', 'and nothing changed');
 });
+
+t.test(
+  'a commit notice is not answered: one answer per follower per commit, and every node applies at once',
+  async (t) => {
+    const c = new Cluster(ids(3));
+    c.elect(n1);
+    c.tickAll(1);
+    const before = c.delivered.length;
+    t.ok(c.propose(n1, 'one'));
+    c.stabilize();
+    const sent = c.delivered.slice(before);
+    const answers = sent.filter((m) => m.type === 'AppendEntriesResponse');
+    const notices = sent.filter((m) => m.type === 'AppendEntries' && m.entries.length === 0);
+    t.equal(notices.length, 2, 'the leader told each follower of the commit');
+    t.same(
+      answers.map((m) => m.from),
+      [n2, n3],
+      'each follower answered the append that carried the entry, and not the notice',
+    );
+    for (const id of c.ids) t.same(c.commands(id), ['one'], `${id} applied the entry without waiting for a heartbeat`);
+  },
+);
+
+t.test('a follower whose answer was lost is answered for at the next heartbeat, not by the notice', async (t) => {
+  const c = new Cluster(ids(3));
+  c.elect(n1);
+  c.tickAll(1);
+  const last = c.status(n1).lastIndex + 1;
+  c.filter = (m) => !(m.type === 'AppendEntriesResponse' && m.from === n2);
+  t.ok(c.propose(n1, 'one'));
+  c.stabilize();
+  c.filter = () => true;
+  const matchOfN2 = (): number => c.status(n1).progress.find((p) => p.id === n2)?.match ?? -1;
+  t.equal(c.status(n2).commit, last, 'n2 learned the commit from the notice (n3 made the quorum)');
+  t.ok(matchOfN2() < last, 'the leader has not heard that n2 holds the entry');
+  c.tickAll(1);
+  t.equal(matchOfN2(), last, 'the heartbeat answer made the leader ask again, and n2 answered');
+});
+
+t.test(
+  'an empty append that moves no commit index is answered: probes and retries still get their answer',
+  async (t) => {
+    const c = new Cluster(ids(3));
+    c.elect(n1);
+    c.tickAll(1);
+    const { term, lastIndex, commit } = c.status(n1);
+    const prevTerm = c.status(n2).term;
+    const before = c.delivered.length;
+    c.deliver({ type: 'AppendEntries', from: n1, to: n2, term, prevIndex: lastIndex, prevTerm, entries: [], commit });
+    c.stabilize();
+    const answers = c.delivered.slice(before).filter((m) => m.type === 'AppendEntriesResponse' && m.from === n2);
+    t.equal(answers.length, 1, 'answered');
+  },
+);

@@ -40,12 +40,35 @@ export function onAppendEntries(s: RaftState, m: MessageOf<'AppendEntries'>): vo
   }
   if (confChanged) onConfChanged(s);
   const lastNew = m.prevIndex + entries.length;
+  const commitBefore = s.log.commit;
   s.log.commitTo(s.mutations.has('apply-before-commit') ? lastNew : Math.min(m.commit, lastNew));
+  if (isCommitNotice(s, m, commitBefore)) return;
   acceptAppend(s, m.from, lastNew);
+}
+
+/**
+ * An empty append that only moved our commit index, right after the index we last told this
+ * leader in this term we match through: the answer would repeat that index, so none is sent. The
+ * leader sends one such notice per follower per commit so that followers apply at once
+ * (docs/raft.md, "Commit notices"); answering each cost a socket write here and a wake-up there.
+ * If our earlier answer was lost, the leader's next heartbeat answer makes it retry with an
+ * append that moves no commit index, and that one is answered.
+ */
+function isCommitNotice(s: RaftState, m: MessageOf<'AppendEntries'>, commitBefore: number): boolean {
+  return (
+    m.entries.length === 0 &&
+    s.log.commit > commitBefore &&
+    s.ackedLeader === m.from &&
+    s.ackedTerm === s.term &&
+    s.ackedIndex === m.prevIndex
+  );
 }
 
 /** The follower's log matches the leader's through `index`. */
 function acceptAppend(s: RaftState, to: NodeId, index: number): void {
+  s.ackedTerm = s.term;
+  s.ackedLeader = to;
+  s.ackedIndex = index;
   s.send({
     type: 'AppendEntriesResponse',
     from: s.id,
@@ -60,6 +83,7 @@ function acceptAppend(s: RaftState, to: NodeId, index: number): void {
 
 /** No match at `prevIndex`; `hint` is where the leader should look next (see findConflictByTerm). */
 function rejectAppend(s: RaftState, to: NodeId, prevIndex: number, hint: { index: number; term: number }): void {
+  s.ackedLeader = null;
   s.send({
     type: 'AppendEntriesResponse',
     from: s.id,
@@ -89,6 +113,7 @@ export function onInstallSnapshot(s: RaftState, m: MessageOf<'InstallSnapshot'>)
       ...transfer,
     });
   const complete = { nextOffset: m.totalBytes, done: true };
+  s.ackedLeader = null;
   if (m.meta.index <= s.log.commit) {
     // We already hold (committed) everything it covers.
     s.snapshotReceiver.reset();
