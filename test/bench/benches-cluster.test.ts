@@ -27,3 +27,13 @@ testBench(t, {
     /leader SIGKILL/,
   ],
 });
+testBench(t, {
+  script: 'bench/commit-floor.ts',
+  args: ['--short', '--writes', '2'],
+  expect: [
+    /^synced appends: [\d,]+ commits\/s, p50 [\d.]+ ms/m,
+    /^appends not synced: [\d,]+ commits\/s/m,
+    /leader: CPU µs per commit \d+ \[main thread \d+\], main-thread wake-ups per commit [\d.]+/,
+    /the three members: \d+ µs per commit/,
+  ],
+});
