@@ -28,7 +28,14 @@ import type { ClientTlsPem } from '../../src/security/tls-material.js';
 import type { NodeStatusView } from '../../src/protocol/client-protocol.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { RawClient as PeerWire } from '../transport/fixtures/net-helpers.js';
-import { agreedLeader, eventually, startTestCluster, statusViews, testPkiDir } from './fixtures/procs.js';
+import {
+  agreedLeader,
+  caughtUpViews,
+  eventually,
+  startTestCluster,
+  statusViews,
+  testPkiDir,
+} from './fixtures/procs.js';
 
 const clusterId = 'e2e';
 /** 10^13 ms of log time: about 300 years after the cluster started. */
@@ -88,7 +95,7 @@ t.test('secure cluster: forged peer frames are refused whatever the attacker pre
   const follower = nodes.find((n) => n.id !== leader.nodeId)!;
   const third = nodes.find((n) => n.id !== leader.nodeId && n.id !== follower.id)!;
   const seen = (await probeStatus({ host: '127.0.0.1', port: follower.clientPort }, clusterId, 2000, tls))!;
-  const before = await statusViews(nodes, tls);
+  const before = await caughtUpViews(nodes, tls);
   const { append, timeoutNow, forgedTerm } = forgedMessages(leader.nodeId, follower.id as NodeId, seen);
 
   const foreign = await createThrowawayPki([leader.nodeId]);
@@ -185,7 +192,7 @@ t.test('insecure loopback cluster: followers refuse the far-future entry on thei
 
   const follower = nodes.find((n) => n.id !== leader.nodeId)!;
   const seen = (await probeStatus({ host: '127.0.0.1', port: follower.clientPort }, clusterId, 2000))!;
-  const before = await statusViews(nodes, undefined);
+  const before = await caughtUpViews(nodes, undefined);
   const { append, forgedTerm } = forgedMessages(leader.nodeId, follower.id as NodeId, seen);
   const wire = await PeerWire.open(follower.peerPort);
   t.teardown(() => wire.destroy());
