@@ -8,7 +8,7 @@
 // mode), and a failed acquire deletes its node, so no orphan of this session blocks the queue.
 import { randomUUID } from 'node:crypto';
 import { createClient, CreateMode, Exception, State } from 'node-zookeeper-client';
-import type { Client } from 'node-zookeeper-client';
+import type { Event, Stat } from 'node-zookeeper-client';
 import type { BackendFactory, LockBackend } from '../etcd/backend.js';
 import { findProtected, lockTurn, protectedLockNodeName } from './lock-order.js';
 
@@ -20,6 +20,23 @@ export type ZooKeeperClientOptions = {
   /** ms to reach a server and open the session. */
   readonly connectTimeoutMs?: number;
 };
+
+/**
+ * The calls this recipe makes on a ZooKeeper session, each in the one form it uses:
+ * node-zookeeper-client's `Client` has them all, and the tests drive the recipe through a stand-in
+ * whose events can be held back.
+ */
+export interface ZooKeeperSession {
+  create(path: string, mode: number, callback: (error: Error | Exception | null, path: string) => void): void;
+  mkdirp(path: string, callback: (error: Error | Exception | null, path: string) => void): void;
+  getChildren(path: string, callback: (error: Error | Exception | null, children: string[]) => void): void;
+  getData(path: string, watcher: (event: Event) => void, callback: (error: Error | Exception | null) => void): void;
+  exists(path: string, callback: (error: Error | Exception | null, stat: Stat | null) => void): void;
+  remove(path: string, version: number, callback: (error: Error | Exception | null) => void): void;
+  getState(): State;
+  once(event: 'connected', listener: () => void): unknown;
+  close(): void;
+}
 
 /** Every lock of the benchmark lives under this node. */
 export const locksRoot = '/raftlock-bench-locks';
@@ -50,7 +67,12 @@ export class ZooKeeperLockClient implements LockBackend<ZooKeeperLockHandle> {
   private readonly knownLockNodes = new Set<string>();
   private closed = false;
 
-  private constructor(private readonly client: Client) {}
+  private constructor(private readonly client: ZooKeeperSession) {}
+
+  /** The recipe over a session that is already connected. */
+  static over(session: ZooKeeperSession): ZooKeeperLockClient {
+    return new ZooKeeperLockClient(session);
+  }
 
   /** Opens a session with one server of `connectionString` (the client picks one at random). */
   static open(connectionString: string, options: ZooKeeperClientOptions = {}): Promise<ZooKeeperLockClient> {

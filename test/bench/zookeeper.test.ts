@@ -3,7 +3,8 @@
 // role; Curator's lock order is by ZooKeeper's sequence (never by the guid in front of it), each
 // waiter watching only its immediate predecessor; a missing installation is reported, and the
 // bench then says how to install it and exits 0; the table compares raftlock with each baseline
-// and never one baseline with another.
+// and never one baseline with another; a waiter whose client holds back its predecessor's deletion
+// event still gets the lock, by asking whether the predecessor exists.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
@@ -13,6 +14,8 @@ import { benchRow } from './fixtures/bench-row.js';
 import { detectZooKeeper } from '../../bench/zookeeper/cluster.js';
 import { parseSrvrMode } from '../../bench/zookeeper/four-letter.js';
 import { findProtected, lockTurn, protectedLockNodeName, sequenceOf } from '../../bench/zookeeper/lock-order.js';
+import { locksRoot, ZooKeeperLockClient } from '../../bench/zookeeper/mutex.js';
+import { StandInEnsemble } from './fixtures/zookeeper-session.js';
 import { zooCfg } from '../../bench/zookeeper/zoo-cfg.js';
 import { packageRoot } from '../../src/server/cli-command.js';
 
@@ -76,6 +79,33 @@ t.test("Curator's order: by ZooKeeper's sequence, each waiter watching its immed
   );
   t.equal(findProtected(children, 'aaaa'), second, 'a create whose reply was lost is found by its guid');
   t.equal(findProtected(children, 'aaa'), undefined, 'a guid is matched whole');
+});
+
+t.test('a held-back deletion event does not stall the waiter: it asks whether its predecessor exists', async (t) => {
+  const ensemble = new StandInEnsemble();
+  const holderSession = ensemble.session();
+  const waiterSession = ensemble.session({ holdBackEvents: true });
+  const holder = ZooKeeperLockClient.over(holderSession);
+  const waiter = ZooKeeperLockClient.over(waiterSession);
+  t.teardown(() => Promise.all([holder.close(), waiter.close()]));
+
+  const held = await holder.acquire('stall');
+  let granted = false;
+  const waiting = waiter.acquire('stall').then((handle) => {
+    granted = true;
+    return handle;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.notOk(granted, 'the waiter waits while the lock is held');
+  await holder.release(held);
+  const deadline = new Promise<'stalled'>((resolve) => setTimeout(() => resolve('stalled'), 3_000));
+  const outcome = await Promise.race([waiting, deadline]);
+  t.not(outcome, 'stalled', 'the waiter holds the lock within 3 s though the deletion event never came');
+  t.ok(
+    waiterSession.existsAsked.length > 0 && waiterSession.existsAsked.every((path) => path === held.path),
+    `it asked about its predecessor's node (${waiterSession.existsAsked.length} time(s))`,
+  );
+  t.same(ensemble.children(`${locksRoot}/stall`).length, 1, 'only the waiter is left in the queue');
 });
 
 t.test(
