@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { HolderView } from '../statemachine/queries.js';
 import type { ClusterOptions } from './client-common.js';
 import {
   action,
@@ -11,11 +12,23 @@ import {
   toJson,
 } from './client-common.js';
 
+/**
+ * One holder in the table: `session:token`, `session:first-last` for a run of turns (the tokens
+ * its grant reserved), `(shared)` after a reader's.
+ */
+export function holderText(holder: HolderView): string {
+  const tokens = holder.lastToken === undefined ? `${holder.token}` : `${holder.token}-${holder.lastToken}`;
+  return `${holder.session}:${tokens}${holder.mode === 'shared' ? '(shared)' : ''}`;
+}
+
 interface LocksOptions extends ClusterOptions {
   readonly limit: number;
 }
 
-/** `raftlock locks [PREFIX]`: locks by name with their holders (session:token) and waiters. */
+/**
+ * `raftlock locks [PREFIX]`: locks by name with their holders (session:token, or session:first-last
+ * for a run of turns) and waiters.
+ */
 async function runLocks(prefix: string | undefined, options: LocksOptions): Promise<number> {
   const { client } = await sessionlessClient(options);
   try {
@@ -26,9 +39,7 @@ async function runLocks(prefix: string | undefined, options: LocksOptions): Prom
     }
     const rows = [['NAME', 'KIND', 'HOLDERS', 'WAITERS']];
     for (const lock of locks) {
-      const holder = (h: (typeof lock.holders)[number]): string =>
-        `${h.session}:${h.token}${h.mode === 'shared' ? '(shared)' : ''}`;
-      const holders = lock.holders.map(holder).join(' ') || '-';
+      const holders = lock.holders.map(holderText).join(' ') || '-';
       const kind = lock.kind === 'semaphore' ? `semaphore/${lock.permits}` : lock.kind;
       rows.push([lock.name, kind, holders, String(lock.waiters.length)]);
     }

@@ -119,13 +119,17 @@ export function schemasFor(machine: LockMachineConfig) {
       kind: { type: 'string', enum: ['mutex', 'semaphore', 'rwlock', 'election'] },
       permits: integer(0),
       holders: array(
-        object({ session, token, mode: text(16), grantedAtMs: integer(0), heldForMs: integer(0) }, [
-          'session',
-          'token',
-          'mode',
-          'grantedAtMs',
-          'heldForMs',
-        ]),
+        object(
+          {
+            session,
+            token,
+            mode: text(16),
+            lastToken: integer(1, Number.MAX_SAFE_INTEGER, "a run of turns only: the run's last reserved token"),
+            grantedAtMs: integer(0),
+            heldForMs: integer(0),
+          },
+          ['session', 'token', 'mode', 'grantedAtMs', 'heldForMs'],
+        ),
         'holders in grant order',
       ),
       waiters: array(

@@ -1,6 +1,6 @@
-import type { FencingToken, SessionId } from './ids.js';
-import type { LockView, SessionView } from './queries.js';
-import { sessionInfo } from './queries.js';
+import type { SessionId } from './ids.js';
+import type { HolderView, LockView, SessionView } from './queries.js';
+import { holderView, sessionInfo } from './queries.js';
 import { waitersOf } from './queue.js';
 import type { CycleStep } from './results.js';
 import type { LockState } from './state.js';
@@ -12,13 +12,10 @@ import { compareStrings } from './state.js';
 
 /** A lock as LockView shows it, with how long each holder has held it and each waiter waited (log time). */
 export interface LockDetail extends LockView {
-  readonly holders: readonly {
-    readonly session: SessionId;
-    readonly token: FencingToken;
-    readonly mode: string;
+  readonly holders: readonly (HolderView & {
     readonly grantedAtMs: number;
     readonly heldForMs: number;
-  }[];
+  })[];
   readonly waiters: readonly {
     readonly session: SessionId;
     readonly mode: string;
@@ -45,9 +42,7 @@ export function listLockDetails(
         kind: lock.kind,
         permits: lock.permits,
         holders: [...lock.holders.values()].map((h) => ({
-          session: h.session,
-          token: h.token,
-          mode: h.mode,
+          ...holderView(h),
           grantedAtMs: h.grantedAtMs,
           heldForMs: Math.max(0, now - h.grantedAtMs),
         })),

@@ -3,10 +3,11 @@ import type { Permission, Right, RoleView, UserView, WhoAmI } from './auth-types
 import { allRights } from './auth-types.js';
 import { isAdmin } from './authorize.js';
 import type { FencingToken, SessionId } from './ids.js';
+import { fencingToken } from './ids.js';
 import { isCurrentToken } from './kv.js';
 import { waitersOf } from './queue.js';
 import type { LockKind, WatchEvent } from './results.js';
-import type { LockState } from './state.js';
+import type { Hold, LockState } from './state.js';
 import { compareStrings, sessionDeadlineMs } from './state.js';
 
 // Read-only views the server answers after ReadIndex. None of these mutate the state.
@@ -78,11 +79,30 @@ export function observe(state: LockState, name: string): LeaderView | null {
   return null;
 }
 
+/** One holder of a lock, as the listings show it. */
+export interface HolderView {
+  readonly session: SessionId;
+  readonly token: FencingToken;
+  readonly mode: string;
+  /**
+   * Only for a run of turns (docs/statemachine.md, "Runs of turns"): the last of the tokens the
+   * grant reserved, from `token` on. The hold is one, under `token`; its fenced writes may use the
+   * run's tokens in turn.
+   */
+  readonly lastToken?: FencingToken;
+}
+
+/** What the listings show of `hold`: a run's last token only when it is a run. */
+export function holderView(hold: Hold): HolderView {
+  const view = { session: hold.session, token: hold.token, mode: hold.mode };
+  return hold.turns === 1 ? view : { ...view, lastToken: fencingToken(hold.token + hold.turns - 1) };
+}
+
 export interface LockView {
   readonly name: string;
   readonly kind: LockKind;
   readonly permits: number;
-  readonly holders: readonly { readonly session: SessionId; readonly token: FencingToken; readonly mode: string }[];
+  readonly holders: readonly HolderView[];
   readonly waiters: readonly { readonly session: SessionId; readonly mode: string; readonly deadlineMs: number }[];
   readonly delayUntilMs: number;
 }
@@ -98,7 +118,7 @@ export function listLocks(state: LockState, prefix: string, limit: number): Lock
       name,
       kind: lock.kind,
       permits: lock.permits,
-      holders: [...lock.holders.values()].map((h) => ({ session: h.session, token: h.token, mode: h.mode })),
+      holders: [...lock.holders.values()].map(holderView),
       waiters: waitersOf(lock).map((w) => ({ session: w.session, mode: w.mode, deadlineMs: w.deadlineMs })),
       delayUntilMs: lock.delayUntilMs,
     });

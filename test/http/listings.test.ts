@@ -47,6 +47,16 @@ t.test('locks with hold and wait times, sessions by page', async (t) => {
   d.tick(500);
   const [x] = listLockDetails(d.state, '', 10, () => true);
   t.match(x, { name: 'x', holders: [{ session: a, heldForMs: 750 }], waiters: [{ session: b, waitedForMs: 500 }] });
+  t.notOk(x !== undefined && 'lastToken' in (x.holders[0] ?? {}), 'one turn: no last token');
+  d.op('a', { type: 'acquire', session: a, name: 'run', waitMs: 0, lockDelayMs: 0 });
+  d.op('a', { type: 'handoff', session: a, name: 'run', waitMs: 0, lockDelayMs: 0, turns: 3 });
+  const [run] = listLockDetails(d.state, 'run', 10, () => true);
+  const first = run?.holders[0]?.token ?? 0;
+  t.same(
+    run?.holders.map((h) => [h.token, h.lastToken]),
+    [[first, first + 2]],
+    'a run of 3 turns: one hold, with its last reserved token',
+  );
   const all = listSessions(d.state, 0, 10, () => true);
   t.same(
     all.map((s) => s.session),

@@ -133,6 +133,11 @@ void t.test('a handoff of 4 turns reserves 4 tokens: every later grant comes aft
     'the answer names the run',
   );
   t.equal(d.state.lastToken, first + 3, 'the last token issued is the run’s last');
+  t.same(
+    listLocks(d.state, 'L', 10)[0]?.holders,
+    [{ session: a, token: first, mode: 'exclusive', lastToken: first + 3 }],
+    'the listing shows one hold under the first token, with the run’s last',
+  );
   const other = tokenOf(d.op('b', acquire(b, 'M')));
   t.ok(other > first + 3, `a grant of another name (${other}) comes after the run’s tokens`);
   const plain = d.op('a', handoff(a, 'L'));
@@ -140,6 +145,11 @@ void t.test('a handoff of 4 turns reserves 4 tokens: every later grant comes aft
     plain,
     { code: 'OK', value: { kind: 'granted', name: 'L', token: tokenOf(plain) } },
     'one turn: the answer as before, no turns field',
+  );
+  t.same(
+    listLocks(d.state, 'L', 10)[0]?.holders,
+    [{ session: a, token: tokenOf(plain), mode: 'exclusive' }],
+    'and the listing as before, no last token',
   );
   t.ok(tokenOf(plain) > other, 'and the next grant of the run’s own name too');
 });

@@ -3,7 +3,7 @@
 import { duration, esc } from './format.js';
 
 /**
- * @typedef {{ session: number, token: number, mode: string, grantedAtMs: number, heldForMs: number }} Holder
+ * @typedef {{ session: number, token: number, lastToken?: number, mode: string, grantedAtMs: number, heldForMs: number }} Holder
  * @typedef {{ session: number, mode: string, deadlineMs: number, waitedForMs: number }} Waiter
  * @typedef {{ name: string, kind: string, permits: number, holders: Holder[], waiters: Waiter[] }} LockView
  */
@@ -31,13 +31,22 @@ export function renderLocks(tbody, locks, at) {
       : `<div class="lock-row muted" role="row"><span role="cell">no locks${at.prefix === '' ? '' : ` under ${esc(JSON.stringify(at.prefix))}`}</span></div>`;
 }
 
-/** @param {Holder} h */
-function holderChip(h) {
+/**
+ * One holder: session, fencing token (a run of turns shows the tokens its grant reserved, first to
+ * last), mode, how long held.
+ * @param {Holder} h
+ */
+export function holderChip(h) {
   const held = duration(h.heldForMs);
   const mode = h.mode === '' || h.mode === 'exclusive' ? '' : ` · ${esc(h.mode)}`;
+  const run = typeof h.lastToken === 'number';
+  const tokens = run ? `${h.token}–${h.lastToken}` : `${h.token}`;
+  const title = run
+    ? `session ${h.session} holds it for a run of turns, fencing tokens ${tokens}`
+    : `session ${h.session} holds it with fencing token ${h.token}`;
   return (
-    `<span class="chip holder" data-session="${h.session}" data-token="${h.token}" title="session ${h.session} holds it with fencing token ${h.token}">` +
-    `s${h.session} · <span class="tok">#${h.token}</span>${mode} · ${held}</span>`
+    `<span class="chip holder" data-session="${h.session}" data-token="${h.token}" title="${title}">` +
+    `s${h.session} · <span class="tok">#${tokens}</span>${mode} · ${held}</span>`
   );
 }
 
