@@ -60,12 +60,7 @@ import { formatTable } from './etcd/table.js';
 import type { BenchRow } from './etcd/table.js';
 import { contended, failover, ownLockEach, queueDepth } from './etcd/workloads.js';
 import type { FailoverControl, WorkloadResult } from './etcd/workloads.js';
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-const has = (name: string): boolean => process.argv.includes(name);
+import { flag, has } from './args.js';
 
 const short = has('--short');
 const json = has('--json');

@@ -3,7 +3,7 @@
 // both followers, the client) the CPU µs per commit over the measured window: every thread, and
 // the main thread alone (where the JavaScript runs; the rest is libuv's pool writing and syncing
 // level batches, and V8's helpers), and how often the main thread went to sleep and was woken
-// (bench/wakeups.ts). With `--profile`, every node samples its main thread
+// (bench/per-commit.ts). With `--profile`, every node samples its main thread
 // (bench/cpu-profile-hook.mjs, the profile `node --cpu-prof` would write) and
 // the main thread's busy time per commit is broken down by where the code lives
 // (bench/cpu-profile.ts), for the window only.
@@ -17,21 +17,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
-import { mainThreadCpuSampler, procCpuSampler } from './etcd/cpu.js';
-import type { CpuSample } from './etcd/cpu.js';
+import { flag, has } from './args.js';
 import { percentile } from './etcd/workloads.js';
 import { RaftlockCluster } from './etcd/raftlock-backend.js';
 import { asCpuProfile, breakdown, formatBreakdown } from './cpu-profile.js';
-import { mainThreadWakeups, type WakeupSample } from './wakeups.js';
+import { perCommitLine, sampleProcesses } from './per-commit.js';
+import type { ProcessSample } from './per-commit.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const at = args.indexOf(name);
-  return at < 0 ? undefined : args[at + 1];
-};
-const short = args.includes('--short');
+const short = has('--short');
 const keptProfiles = flag('--profile-dir');
-const profile = args.includes('--profile') || keptProfiles !== undefined;
+const profile = has('--profile') || keptProfiles !== undefined;
 const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
 const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
 const tlsFlag = flag('--tls') ?? 'both';
@@ -44,22 +39,7 @@ if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(t
 }
 const modes = tlsFlag === 'both' ? [true, false] : [tlsFlag === 'on'];
 
-const allThreads = procCpuSampler();
-const mainThread = mainThreadCpuSampler();
-const wakeups = mainThreadWakeups();
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
-
-function perCommit(from: CpuSample | null, to: CpuSample | null, pid: number, commits: number): string {
-  const a = from?.get(pid);
-  const b = to?.get(pid);
-  return a === undefined || b === undefined ? '—' : String(Math.round((b - a) / commits));
-}
-
-function wakeupsPerCommit(from: WakeupSample | null, to: WakeupSample | null, pid: number, commits: number): string {
-  const a = from?.get(pid);
-  const b = to?.get(pid);
-  return a === undefined || b === undefined ? '—' : ((b - a) / commits).toFixed(1);
-}
 
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
@@ -91,8 +71,8 @@ async function run(tls: boolean): Promise<void> {
   const value = new Uint8Array(64);
   const latencies: number[] = [];
   const window = { from: 0, to: 0 };
-  let cpu: { from: CpuSample | null; fromMain: CpuSample | null; to: CpuSample | null; toMain: CpuSample | null };
-  let woken: { from: WakeupSample | null; to: WakeupSample | null };
+  let from: ProcessSample;
+  let to: ProcessSample;
   const pids = [...cluster.pids, process.pid];
   const roles = new Map<number, string>([[process.pid, 'client']]);
   try {
@@ -101,16 +81,14 @@ async function run(tls: boolean): Promise<void> {
     const warmUntil = performance.now() + warmupSeconds * 1000;
     while (performance.now() < warmUntil) await client.kv.put('commit-cost', value);
     window.from = monotonicMicros();
-    cpu = { from: allThreads(pids), fromMain: mainThread(pids), to: null, toMain: null };
-    woken = { from: wakeups(pids), to: null };
+    from = sampleProcesses(pids);
     const until = performance.now() + seconds * 1000;
     while (performance.now() < until) {
       const t0 = performance.now();
       await client.kv.put('commit-cost', value);
       latencies.push(performance.now() - t0);
     }
-    cpu = { ...cpu, to: allThreads(pids), toMain: mainThread(pids) };
-    woken = { ...woken, to: wakeups(pids) };
+    to = sampleProcesses(pids);
     window.to = monotonicMicros();
   } finally {
     await client.close();
@@ -123,11 +101,8 @@ async function run(tls: boolean): Promise<void> {
     `${tls ? 'TLS' : 'plaintext'}: ${rate.toLocaleString('en-US')} commits/s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`,
   );
   const roleOf = (pid: number): string => roles.get(pid) ?? `pid ${pid}`;
-  for (const pid of pids) {
-    console.log(
-      `  ${roleOf(pid)}: CPU µs per commit ${perCommit(cpu.from, cpu.to, pid, commits)} [main thread ${perCommit(cpu.fromMain, cpu.toMain, pid, commits)}], main-thread wake-ups per commit ${wakeupsPerCommit(woken.from, woken.to, pid, commits)}`,
-    );
-  }
+  for (const pid of pids)
+    if (from !== null && to !== null) console.log(perCommitLine(roleOf(pid), from, to, pid, commits));
   if (profileDir === null) return;
   // The profiles are written as the nodes exit (cluster.stop above), one file per process.
   for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {

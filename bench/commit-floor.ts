@@ -8,8 +8,8 @@
 // that returns once the data is on the disk), against raftlock's two synced writes per batch (the
 // level batch and the evidence record, docs/storage.md).
 //
-// Each process's CPU µs per commit and main-thread wake-ups per commit are read as in
-// bench/commit-cost.ts, so the two print side by side (docs/benchmarks.md, "The floor under one
+// Each process's CPU µs per commit and main-thread wake-ups per commit are read by bench/per-commit.ts,
+// as bench/commit-cost.ts reads them, so the two print side by side (docs/benchmarks.md, "The floor under one
 // commit"). `--sync off` leaves the O_DSYNC out, which shows what the messages alone cost;
 // `--writes 2` appends to two files at once per member and waits for both, as raftlock does.
 //
@@ -24,18 +24,11 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { mainThreadCpuSampler, procCpuSampler } from './etcd/cpu.js';
-import type { CpuSample } from './etcd/cpu.js';
+import { flag, has } from './args.js';
 import { percentile } from './etcd/workloads.js';
-import { mainThreadWakeups } from './wakeups.js';
-import type { WakeupSample } from './wakeups.js';
+import { cpuPerCommit, perCommitLine, sampleProcesses } from './per-commit.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const at = args.indexOf(name);
-  return at < 0 ? undefined : args[at + 1];
-};
-const short = args.includes('--short');
+const short = has('--short');
 const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
 const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
 const syncFlag = flag('--sync') ?? 'both';
@@ -163,22 +156,6 @@ function commitOnce(socket: Socket, frame: Buffer, seq: number): Promise<void> {
   });
 }
 
-const allThreads = procCpuSampler();
-const mainThread = mainThreadCpuSampler();
-const wakeups = mainThreadWakeups();
-
-function perCommit(
-  from: CpuSample | WakeupSample | null,
-  to: CpuSample | WakeupSample | null,
-  pid: number,
-  commits: number,
-  digits: number,
-): string {
-  const a = from?.get(pid);
-  const b = to?.get(pid);
-  return a === undefined || b === undefined ? '—' : ((b - a) / commits).toFixed(digits);
-}
-
 async function run(sync: boolean): Promise<void> {
   const dir = mkdtempSync(join(dataParent, 'raftlock-commit-floor-'));
   const members: Member[] = [];
@@ -199,7 +176,7 @@ async function run(sync: boolean): Promise<void> {
     let seq = 0;
     while (performance.now() < warmUntil) await commitOnce(socket, frame, ++seq);
     const pids = [...members.map((m) => m.child.pid ?? -1), process.pid];
-    const from = { all: allThreads(pids), main: mainThread(pids), woken: wakeups(pids) };
+    const from = sampleProcesses(pids);
     const latencies: number[] = [];
     const until = performance.now() + seconds * 1000;
     while (performance.now() < until) {
@@ -207,22 +184,17 @@ async function run(sync: boolean): Promise<void> {
       await commitOnce(socket, frame, ++seq);
       latencies.push(performance.now() - t0);
     }
-    const to = { all: allThreads(pids), main: mainThread(pids), woken: wakeups(pids) };
+    const to = sampleProcesses(pids);
     latencies.sort((x, y) => x - y);
     const commits = Math.max(1, latencies.length);
     console.log(
       `${sync ? 'synced appends' : 'appends not synced'}: ${Math.round(latencies.length / seconds).toLocaleString('en-US')} commits/s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`,
     );
     const roles = ['leader', 'follower', 'follower', 'client'];
-    let members3 = 0;
-    pids.forEach((pid, i) => {
-      const cpu = perCommit(from.all, to.all, pid, commits, 0);
-      if (i < 3) members3 += Number(cpu);
-      console.log(
-        `  ${roles[i]}: CPU µs per commit ${cpu} [main thread ${perCommit(from.main, to.main, pid, commits, 0)}], main-thread wake-ups per commit ${perCommit(from.woken, to.woken, pid, commits, 1)}`,
-      );
-    });
-    console.log(`  the three members: ${Number.isFinite(members3) ? members3 : '—'} µs per commit`);
+    pids.forEach((pid, i) => console.log(perCommitLine(roles[i] ?? `pid ${pid}`, from, to, pid, commits)));
+    const memberCpu = pids.slice(0, 3).map((pid) => cpuPerCommit(from, to, pid, commits));
+    const total = memberCpu.every((cpu) => cpu !== null) ? memberCpu.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
+    console.log(`  the three members: ${total ?? '—'} µs per commit`);
   } finally {
     socket?.destroy();
     for (const member of members) member.child.kill('SIGKILL');

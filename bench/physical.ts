@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { flag } from './args.js';
 
 export type PhysicalLimits = {
   readonly fsyncWritesPerSec: number;
@@ -133,11 +134,6 @@ export function formatPhysicalLimits(limits: PhysicalLimits): string {
     `  synced level puts ({ sync: true })             ${f(limits.levelSyncedPutsPerSec)}/s`,
     `  loopback TCP round trips (16 B, 1 in flight)   ${f(limits.loopbackRoundTripsPerSec)}/s`,
   ].join('\n');
-}
-
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
