@@ -153,7 +153,7 @@ export function promote(ctx: ApplyContext, lock: LockRecord): void {
         ? { kind: 'granted', session: session.id, clientId, seq, name, token, turns }
         : { kind: 'granted', session: session.id, clientId, seq, name, token },
     );
-    updateResult(ctx.state, head.clientId, head.seq, okResult(grantedValue(lock.name, hold)));
+    updateResult(ctx.state, clientId, seq, okResult(grantedValue(name, hold)));
   }
 }
 

@@ -7,6 +7,7 @@ import { sortedRoles } from './auth-store.js';
 import type { Permission, Right } from './auth-types.js';
 import { isRight } from './auth-validate.js';
 import type { LockMachineConfig } from './config.js';
+import { turnsMax } from './commands.js';
 import type { FencingToken, SessionId } from './ids.js';
 import { fencingToken, sessionId } from './ids.js';
 import { checkInvariants } from './invariants.js';
@@ -129,11 +130,15 @@ function tupleWithTail(value: unknown, length: number, extra: number, what: stri
   return items;
 }
 
-/** A run's turns (2 or more) from an optional tail field; 1 when the tuple has none. */
+/**
+ * A run's turns from an optional tail field, bounded as the handoff command bounds them (2 to
+ * turnsMax); 1 when the tuple has none.
+ */
 function turnsField(value: unknown, what: string): number {
   if (value === undefined) return 1;
   const turns = num(value, what);
   if (turns < 2) fail(`${what} must be at least 2 when present`);
+  if (turns > turnsMax) fail(`${what} must be at most ${turnsMax}`);
   return turns;
 }
 

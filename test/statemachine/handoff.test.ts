@@ -241,6 +241,13 @@ void t.test('a snapshot with a run’s tail fields out of range is refused, sayi
     ok: false,
     error: /holder turns must be at least 2/,
   });
+  holder[6] = turnsMax + 1;
+  holder[7] = holder[1];
+  t.match(
+    decodeSnapshot(packr.pack(fields), defaultLockMachineConfig),
+    { ok: false, error: /holder turns must be at most 1024/ },
+    'bounded as the handoff command is',
+  );
 });
 
 void t.test('the handoff command on the wire: one turn as before, more as a fifth operand, bounded', async (t) => {
