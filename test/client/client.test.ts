@@ -10,14 +10,9 @@ import type { OpenClient } from './fixtures/with-mini-cluster.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 import { assertFifoChain } from './fixtures/fifo-chain.js';
 import { collectElectionViews } from './fixtures/election-views.js';
+import { until } from './fixtures/until.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
-
-/** Waits (event-driven, bounded) until `check` holds; fails the test with `what` otherwise. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  if (!check()) throw new Error(`never happened: ${what}`);
-}
 
 /**
  * Three clients for the tests where a holder's session runs out mid-test: `a` with a 500 ms

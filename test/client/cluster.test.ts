@@ -6,16 +6,9 @@ import type { ConnectOptions } from '../../src/client/options.js';
 import { startClusterForTest } from './fixtures/cluster-for-test.js';
 import { assertFifoChain } from './fixtures/fifo-chain.js';
 import { collectElectionViews } from './fixtures/election-views.js';
+import { until } from './fixtures/until.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`never happened: ${what}`);
-}
 
 async function waiters(client: RaftlockClient, name: string): Promise<number> {
   const [view] = await client.locks(name, 1);

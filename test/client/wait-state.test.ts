@@ -3,14 +3,7 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 3_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { until } from './fixtures/until.js';
 
 void t.test('an abandoned wait whose grant push was lost is re-checked on reconnection and handed back', async (t) => {
   const cluster = await MiniCluster.start(1);
