@@ -3,6 +3,7 @@
 // completion and timer that finds the thread idle costs one, so per commit they count the wake-ups
 // a commit pays for (bench/commit-cost.ts).
 import { existsSync, readFileSync } from 'node:fs';
+import { readEach } from './etcd/cpu.js';
 
 /** Voluntary context switches of each process's main thread; a process that exited is missing. */
 export type WakeupSample = ReadonlyMap<number, number>;
@@ -18,19 +19,5 @@ export function mainThreadWakeups(
   readStatus: (pid: number) => string = (pid) => readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'),
   hasProc: boolean = existsSync('/proc/self/status'),
 ): (pids: readonly number[]) => WakeupSample | null {
-  return (pids) => {
-    if (!hasProc) return null;
-    const sample = new Map<number, number>();
-    for (const pid of pids) {
-      let text: string;
-      try {
-        text = readStatus(pid);
-      } catch {
-        continue;
-      }
-      const switches = parseVoluntarySwitches(text);
-      if (switches !== null) sample.set(pid, switches);
-    }
-    return sample;
-  };
+  return (pids) => (hasProc ? readEach(pids, readStatus, parseVoluntarySwitches) : null);
 }

@@ -63,19 +63,34 @@ export function procCpuSampler(
 ): CpuSampler {
   return (pids) => {
     if (ticksPerSecond === null) return null;
-    const sample = new Map<number, number>();
-    for (const pid of pids) {
-      let text: string;
-      try {
-        text = readStat(pid);
-      } catch {
-        continue;
-      }
+    return readEach(pids, readStat, (text) => {
       const { utime, stime } = parseProcStat(text);
-      sample.set(pid, ((utime + stime) * 1_000_000) / ticksPerSecond);
-    }
-    return sample;
+      return ((utime + stime) * 1_000_000) / ticksPerSecond;
+    });
   };
+}
+
+/**
+ * One figure per process: `read(pid)` (a /proc file), made a number by `value`. A process that
+ * cannot be read (it exited), or whose text holds no figure (null), is missing from the sample.
+ */
+export function readEach(
+  pids: readonly number[],
+  read: (pid: number) => string,
+  value: (text: string) => number | null,
+): Map<number, number> {
+  const sample = new Map<number, number>();
+  for (const pid of pids) {
+    let text: string;
+    try {
+      text = read(pid);
+    } catch {
+      continue;
+    }
+    const figure = value(text);
+    if (figure !== null) sample.set(pid, figure);
+  }
+  return sample;
 }
 
 /**
