@@ -27,7 +27,8 @@ import {
   resolveShape,
 } from '../../src/chaos/nemesis-schedule.js';
 import type { NemesisEvent } from '../../src/chaos/nemesis-schedule.js';
-import { RecordingClient, RecordingServer, until } from './fixtures/net.js';
+import { until } from '../fixtures/until.js';
+import { RecordingClient, RecordingServer } from './fixtures/net.js';
 import { TcpTransport } from '../../src/transport/tcp.js';
 import type { Message } from '../../src/raft/messages.js';
 import type { LogIndex, NodeId, Term } from '../../src/raft/types.js';

@@ -10,7 +10,7 @@ import type { OpenClient } from './fixtures/with-mini-cluster.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
 import { assertFifoChain } from './fixtures/fifo-chain.js';
 import { collectElectionViews } from './fixtures/election-views.js';
-import { until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 

@@ -6,7 +6,7 @@ import type { ConnectOptions } from '../../src/client/options.js';
 import { startClusterForTest } from './fixtures/cluster-for-test.js';
 import { assertFifoChain } from './fixtures/fifo-chain.js';
 import { collectElectionViews } from './fixtures/election-views.js';
-import { until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
 
 const text = (bytes: Uint8Array | undefined): string => new TextDecoder().decode(bytes);
 

@@ -4,7 +4,8 @@
 import t from 'tap';
 import type { Lock } from '../../src/client/lock.js';
 import { takeTurns } from './fixtures/take-turns.js';
-import { fastRetries, until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
+import { fastRetries } from './fixtures/retries.js';
 import { miniClusterForTest } from './fixtures/with-mini-cluster.js';
 
 void t.test('callers of one client taking turns on a mutex: one entry per handoff, never two holders', async (t) => {

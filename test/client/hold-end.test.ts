@@ -10,7 +10,7 @@ import { RaftlockError } from '../../src/client/index.js';
 import type { Lock } from '../../src/client/lock.js';
 import { FakeClock } from './fixtures/fake-clock.js';
 import { withMiniCluster } from './fixtures/with-mini-cluster.js';
-import { until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
 
 /** The next grant of `name` after `lock`'s, seen by `client`'s watch, and whether `lock` was held then. */
 async function firstGrantAfter(

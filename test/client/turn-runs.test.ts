@@ -6,7 +6,8 @@ import t from 'tap';
 import type { Lock } from '../../src/client/lock.js';
 import { RaftlockError } from '../../src/client/index.js';
 import { takeTurns } from './fixtures/take-turns.js';
-import { fastRetries, until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
+import { fastRetries } from './fixtures/retries.js';
 import { miniClusterForTest } from './fixtures/with-mini-cluster.js';
 
 void t.test('six callers of one client: one handoff entry serves five of them, one holder at a time', async (t) => {

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
-import { until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
 
 void t.test('an abandoned wait whose grant push was lost is re-checked on reconnection and handed back', async (t) => {
   const cluster = await MiniCluster.start(1);

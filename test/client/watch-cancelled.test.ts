@@ -4,7 +4,7 @@ import t from 'tap';
 import { connect } from '../../src/client/client.js';
 import { RaftlockError } from '../../src/client/errors.js';
 import { MiniCluster } from './fixtures/mini-cluster.js';
-import { until } from './fixtures/until.js';
+import { until } from '../fixtures/until.js';
 
 for (const code of ['COMPACTED', 'PERMISSION_DENIED'] as const) {
   void t.test(`a watch cancelled with ${code} ends with that code, on the same connection`, async (t) => {

@@ -7,7 +7,8 @@ import { createThrowawayPki } from '../../src/security/certificates.js';
 import type { HttpAnswer } from './fixtures/http-client.js';
 import { call, SseReader } from './fixtures/http-client.js';
 import type { HttpCluster } from './fixtures/http-cluster.js';
-import { startHttpCluster, until } from './fixtures/http-cluster.js';
+import { until } from '../fixtures/until.js';
+import { startHttpCluster } from './fixtures/http-cluster.js';
 
 type Json = Record<string, unknown>;
 

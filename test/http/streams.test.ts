@@ -7,7 +7,8 @@ import { connect } from '../../src/client/client.js';
 import { startHttpServer } from '../../src/http/http-server.js';
 import type { HttpAnswer, SseEvent } from './fixtures/http-client.js';
 import { call, SseReader } from './fixtures/http-client.js';
-import { startHttpCluster, until } from './fixtures/http-cluster.js';
+import { until } from '../fixtures/until.js';
+import { startHttpCluster } from './fixtures/http-cluster.js';
 
 type Json = Record<string, unknown>;
 

@@ -18,16 +18,9 @@ import {
 import type { ClusterHandle } from '../../src/embed/embed.js';
 import { startCluster } from '../../src/embed/embed.js';
 import type { NodeServer } from '../../src/server/node-server.js';
+import { until } from '../fixtures/until.js';
 import type { Family } from './fixtures/prom-text.js';
 import { parsePrometheusText, valueOf } from './fixtures/prom-text.js';
-
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function scrape(node: NodeServer): Promise<Map<string, Family>> {
   return parsePrometheusText(await renderMetrics(node.metrics));

@@ -21,6 +21,7 @@ import {
   TlsMaterial,
 } from '../../src/security/tls-material.js';
 import { createTlsServer } from '../../src/security/tls-server.js';
+import { until } from '../fixtures/until.js';
 
 const dayMs = 86_400_000;
 const pki = await createThrowawayPki(['n1', 'n2', 'n3'], ['root', 'alice']);
@@ -66,13 +67,6 @@ async function serve(material: TlsMaterial, requireClientCert: boolean): Promise
     refused,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > 5_000) throw new Error('gave up waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 type Dialled =
@@ -191,7 +185,7 @@ t.test('the server must prove the node id the client expects', async (t) => {
   t.teardown(fake.close);
   t.match(await dial(fake.port, clientTlsOptions(n2, {})), { ok: false, error: 'unsuitable certificate purpose' });
   // The client hung up mid-handshake; the server still reports from where (serve checks the address).
-  await until(() => fake.refused.length > 0);
+  await until(() => fake.refused.length > 0, 'the fake server refused the connection');
   t.match(fake.refused, [/^TLS handshake failed: /]);
 });
 

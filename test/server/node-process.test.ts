@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeExit, readyLinePrefix, superviseProcess } from '../../src/server/node-process.js';
 import type { ProcessCommand } from '../../src/server/node-process.js';
+import { until } from '../fixtures/until.js';
 
 /** A stand-in node: `script` runs after it printed `before` lines and, unless told not to, the ready line. */
 function standIn(script: string, ready = true): ProcessCommand {
@@ -95,22 +96,14 @@ t.test('file output is appended by the process itself; SIGSTOP/SIGCONT and kill 
     superviseProcess('n1', standIn(keepAlive), { output: { kind: 'file', path }, tether: 'kill-on-exit' });
   const first = run();
   t.teardown(() => first.kill());
-  await until(() => readFileSync(path, 'utf8').includes(readyLinePrefix));
+  await until(() => readFileSync(path, 'utf8').includes(readyLinePrefix), 'the first run is ready');
   first.signal('SIGSTOP');
   const pid = first.pid ?? -1;
-  await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'T');
+  await until(() => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] === 'T', 'the process is stopped');
   t.same(await first.kill(), { kind: 'killed', signal: 'SIGKILL' }, 'a stopped process dies of SIGKILL');
   const second = run();
   t.teardown(() => second.kill());
-  await until(() => readFileSync(path, 'utf8').split(readyLinePrefix).length === 3);
+  await until(() => readFileSync(path, 'utf8').split(readyLinePrefix).length === 3, 'the second run is ready');
   t.not(second.pid, pid, 'a new run is a new process');
   await second.kill();
 });
-
-async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -18,7 +18,8 @@ import { FramedSocket } from '../../src/transport/framed-socket.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import { InboundBudget } from '../../src/transport/inbound-budget.js';
 import type { TcpTransportLimits } from '../../src/transport/tcp.js';
-import { RawClient, until } from './fixtures/net-helpers.js';
+import { until } from '../fixtures/until.js';
+import { RawClient } from './fixtures/net-helpers.js';
 import { clusterId, heartbeat, n1, n2, n3, startPeerNode } from './fixtures/peer-nodes.js';
 import type { PeerNode } from './fixtures/peer-nodes.js';
 

@@ -16,7 +16,8 @@ import { encodeMessage } from '../../src/transport/codec.js';
 import { encodeFrame } from '../../src/transport/frame.js';
 import { peerHelloFrame } from '../../src/protocol/handshake.js';
 import type { TcpTransportLimits } from '../../src/transport/tcp.js';
-import { RawClient, until } from './fixtures/net-helpers.js';
+import { until } from '../fixtures/until.js';
+import { RawClient } from './fixtures/net-helpers.js';
 import { clusterId, heartbeat, n1, n2, n3, startPeerNode } from './fixtures/peer-nodes.js';
 import type { PeerNode } from './fixtures/peer-nodes.js';
 

@@ -16,7 +16,8 @@ import { decodePayload, encodeMessage, encodePayload } from '../../src/transport
 import { clientHelloFrame, peerHelloFrame, protocolVersion } from '../../src/protocol/handshake.js';
 import { backoffDelayMs } from '../../src/transport/backoff.js';
 import { SendQueue } from '../../src/transport/send-queue.js';
-import { RawClient, rawServer, unusedPort, until } from './fixtures/net-helpers.js';
+import { until } from '../fixtures/until.js';
+import { RawClient, rawServer, unusedPort } from './fixtures/net-helpers.js';
 
 const n1 = 'n1' as NodeId;
 const n2 = 'n2' as NodeId;
