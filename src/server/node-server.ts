@@ -347,6 +347,8 @@ export class NodeServer implements ConnectionHost {
     const metrics = new NodeMetrics({ nodeId: options.nodeId, dataDir: options.dataDir });
     const committer = new GroupCommitter(levelLog, {
       onBatchWritten: (batch, requests, seconds) => metrics.storage.batchWritten(batch, requests, seconds),
+      // The driver hands over one write per drain, a whole turn's work: no turn to wait for.
+      gatherTurn: false,
     });
     let transport: TcpTransport | null = null;
     let listener: ClientListener | null = null;

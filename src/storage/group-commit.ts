@@ -12,6 +12,13 @@ export interface GroupCommitOptions {
    * `seconds` its write (and fsync, when `batch.sync`) took. For metrics; must not throw.
    */
   readonly onBatchWritten?: (batch: PersistRequest, requests: number, seconds: number) => void;
+  /**
+   * Default true: the first request after an idle period waits one event-loop turn, so that what
+   * else is submitted in that turn joins its batch. False when the caller gathers a turn's work
+   * into one request already (the node's driver: one Ready, one write), where the wait would only
+   * cost a loop turn and its latency before every write (docs/storage.md, "Group commit").
+   */
+  readonly gatherTurn?: boolean;
 }
 
 export const defaultBatchRequestsMax = 4096;
@@ -47,6 +54,7 @@ interface Waiter {
 export class GroupCommitter implements DurableLog {
   private readonly batchRequestsMax: number;
   private readonly onBatchWritten: GroupCommitOptions['onBatchWritten'];
+  private readonly gatherTurn: boolean;
   private queue: Waiter[] = [];
   /** A batch is being written and the log has not yet said it is in (see `flush`). */
   private writing = false;
@@ -64,6 +72,7 @@ export class GroupCommitter implements DurableLog {
   ) {
     this.batchRequestsMax = options.batchRequestsMax ?? defaultBatchRequestsMax;
     this.onBatchWritten = options.onBatchWritten;
+    this.gatherTurn = options.gatherTurn ?? true;
     assert(Number.isSafeInteger(this.batchRequestsMax) && this.batchRequestsMax >= 1, 'batchRequestsMax must be ≥ 1');
   }
 
@@ -101,6 +110,7 @@ export class GroupCommitter implements DurableLog {
   // requests of proposers whose promises were just resolved, join the batch.
   private schedule(): void {
     if (this.writing || this.scheduled || this.queue.length === 0 || this.failure !== null) return;
+    if (!this.gatherTurn) return this.flush();
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;

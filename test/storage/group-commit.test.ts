@@ -138,6 +138,29 @@ t.test(
   },
 );
 
+t.test('gatherTurn false: a request reaches the log within persist(), and waiting ones merge as before', async (t) => {
+  const log = new ManualLog();
+  const committer = new GroupCommitter(log, { gatherTurn: false });
+  const r1 = request({ entries: entriesFrom(1, 1, 1) });
+  const p1 = committer.persist(r1);
+  t.equal(log.written.length, 1, 'the write is handed over before persist() returns, not a turn later');
+  const r2 = request({ entries: entriesFrom(2, 1, 1) });
+  const r3 = request({ entries: entriesFrom(3, 1, 1) });
+  const rest = [committer.persist(r2), committer.persist(r3)];
+  t.equal(log.written.length, 1, 'while a batch is being written, the others wait');
+  log.reportWritten();
+  t.equal(log.written.length, 2, 'once it is in, the waiting requests go at once, as one batch');
+  t.same(
+    log.written[1]?.entries.map((e) => e.index),
+    [2, 3],
+  );
+  log.complete();
+  log.complete();
+  await Promise.all([p1, ...rest]);
+  t.same(committer.stats(), { requests: 3, batches: 2 });
+  await committer.close();
+});
+
 t.test('a batch holds at most batchRequestsMax requests', async (t) => {
   const log = new ManualLog();
   const committer = new GroupCommitter(log, { batchRequestsMax: 3 });
