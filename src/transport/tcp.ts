@@ -457,7 +457,13 @@ export class TcpTransport implements PeerTransport {
     }, delayMs);
   }
 
-  /** Writes happen once per event-loop turn, corked, so a burst of sends becomes one syscall. */
+  /**
+   * Writes happen once per event-loop turn, corked, so a burst of sends becomes one syscall. The
+   * driver drains in an immediate, so the flush runs in the next loop iteration, after the
+   * drain's own write has gone to the storage pool. Flushing at the end of the drain's tick
+   * instead was measured: under contention, fewer handoffs with more CPU each (docs/benchmarks.md,
+   * "Peer messages flushed one turn later").
+   */
   private scheduleFlush(link: OutboundLink): void {
     if (link.flushScheduled) return;
     link.flushScheduled = true;
