@@ -21,7 +21,7 @@ import { flag, has } from './args.js';
 import { percentile } from './etcd/workloads.js';
 import { RaftlockCluster } from './etcd/raftlock-backend.js';
 import { asCpuProfile, breakdown, formatBreakdown } from './cpu-profile.js';
-import { perCommitLine, sampleProcesses } from './per-commit.js';
+import { membersLine, perCommitLine, sampleProcesses } from './per-commit.js';
 import type { ProcessSample } from './per-commit.js';
 
 const short = has('--short');
@@ -101,8 +101,10 @@ async function run(tls: boolean): Promise<void> {
     `${tls ? 'TLS' : 'plaintext'}: ${rate.toLocaleString('en-US')} commits/s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`,
   );
   const roleOf = (pid: number): string => roles.get(pid) ?? `pid ${pid}`;
-  for (const pid of pids)
-    if (from !== null && to !== null) console.log(perCommitLine(roleOf(pid), from, to, pid, commits));
+  if (from !== null && to !== null) {
+    for (const pid of pids) console.log(perCommitLine(roleOf(pid), from, to, pid, commits));
+    console.log(membersLine(from, to, cluster.pids, commits));
+  }
   if (profileDir === null) return;
   // The profiles are written as the nodes exit (cluster.stop above), one file per process.
   for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {

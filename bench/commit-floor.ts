@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { flag, has } from './args.js';
 import { percentile } from './etcd/workloads.js';
-import { cpuPerCommit, perCommitLine, sampleProcesses } from './per-commit.js';
+import { membersLine, perCommitLine, sampleProcesses } from './per-commit.js';
 
 const short = has('--short');
 const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
@@ -192,9 +192,7 @@ async function run(sync: boolean): Promise<void> {
     );
     const roles = ['leader', 'follower', 'follower', 'client'];
     pids.forEach((pid, i) => console.log(perCommitLine(roles[i] ?? `pid ${pid}`, from, to, pid, commits)));
-    const memberCpu = pids.slice(0, 3).map((pid) => cpuPerCommit(from, to, pid, commits));
-    const total = memberCpu.every((cpu) => cpu !== null) ? memberCpu.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
-    console.log(`  the three members: ${total ?? '—'} µs per commit`);
+    console.log(membersLine(from, to, pids.slice(0, 3), commits));
   } finally {
     socket?.destroy();
     for (const member of members) member.child.kill('SIGKILL');

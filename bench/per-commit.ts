@@ -50,3 +50,15 @@ export function perCommitLine(
   const woken = text(grown(from.wakeups, to.wakeups, pid, commits), 1);
   return `  ${role}: CPU µs per commit ${cpu} [main thread ${main}], main-thread wake-ups per commit ${woken}`;
 }
+
+/**
+ * The sum over the members (`pids`, the cluster's processes without the client) of their CPU µs
+ * per commit, the figure the performance goal for a one-entry commit is stated in; a dash when any
+ * member has no figure.
+ */
+export function membersLine(from: ProcessSample, to: ProcessSample, pids: readonly number[], commits: number): string {
+  const each = pids.map((pid) => cpuPerCommit(from, to, pid, commits));
+  const total = each.every((cpu) => cpu !== null) ? each.reduce<number>((sum, cpu) => sum + (cpu ?? 0), 0) : null;
+  const count = pids.length === 3 ? 'three' : pids.length === 5 ? 'five' : String(pids.length);
+  return `  the ${count} members: ${total ?? '—'} µs per commit`;
+}

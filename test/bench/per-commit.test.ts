@@ -2,7 +2,7 @@
 // over the window, divided by the commits; CPU in whole µs, wake-ups to a tenth; a process missing
 // from either edge's sample shows a dash, never a made-up figure. No timing is asserted.
 import t from 'tap';
-import { cpuPerCommit, perCommitLine } from '../../bench/per-commit.js';
+import { cpuPerCommit, membersLine, perCommitLine } from '../../bench/per-commit.js';
 import type { ProcessSample } from '../../bench/per-commit.js';
 
 const sample = (cpu: number, mainCpu: number, wakeups: number): ProcessSample => ({
@@ -29,4 +29,16 @@ t.test('a process missing from a sample has no figure', async (t) => {
     perCommitLine('client', from, empty, 7, 4),
     '  client: CPU µs per commit — [main thread —], main-thread wake-ups per commit —',
   );
+});
+
+t.test('the members line sums the members, or shows a dash when one has no figure', async (t) => {
+  const edge = (cpu: readonly number[]): ProcessSample => ({
+    cpu: new Map(cpu.map((value, i) => [i + 1, value])),
+    mainCpu: null,
+    wakeups: null,
+  });
+  const from = edge([0, 0, 0]);
+  const to = edge([2 * 612, 2 * 455.6, 2 * 1_000]);
+  t.equal(membersLine(from, to, [1, 2, 3], 2), '  the three members: 2068 µs per commit');
+  t.equal(membersLine(from, edge([2 * 612]), [1, 2, 3], 2), '  the three members: — µs per commit');
 });
