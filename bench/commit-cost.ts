@@ -17,27 +17,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { connect } from '../src/client/client.js';
-import { flag, has } from './args.js';
+import { flag, has, loopWindow, onOffBoth } from './args.js';
 import { percentile } from './etcd/workloads.js';
 import { RaftlockCluster } from './etcd/raftlock-backend.js';
 import { asCpuProfile, breakdown, formatBreakdown } from './cpu-profile.js';
 import { membersLine, perCommitLine, sampleProcesses } from './per-commit.js';
 import type { ProcessSample } from './per-commit.js';
 
-const short = has('--short');
 const keptProfiles = flag('--profile-dir');
 const profile = has('--profile') || keptProfiles !== undefined;
-const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
-const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
-const tlsFlag = flag('--tls') ?? 'both';
-const dataParent = flag('--dir') ?? tmpdir();
-if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(tlsFlag)) {
+const { seconds, warmupSeconds, dataParent, valid } = loopWindow(tmpdir());
+const modes = onOffBoth(flag('--tls') ?? 'both');
+if (!valid || modes === null) {
   console.error(
     'usage: bench/commit-cost.ts [--seconds N>0] [--warmup N>=0] [--tls on|off|both] [--profile] [--profile-dir DIR] [--dir PATH] [--short]',
   );
   process.exit(2);
 }
-const modes = tlsFlag === 'both' ? [true, false] : [tlsFlag === 'on'];
 
 const monotonicMicros = (): number => Number(process.hrtime.bigint() / 1000n);
 

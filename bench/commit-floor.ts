@@ -24,23 +24,19 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { flag, has } from './args.js';
+import { flag, loopWindow, onOffBoth } from './args.js';
 import { percentile } from './etcd/workloads.js';
 import { membersLine, perCommitLine, sampleProcesses } from './per-commit.js';
 
-const short = has('--short');
-const seconds = Number(flag('--seconds') ?? (short ? '1' : '10'));
-const warmupSeconds = Number(flag('--warmup') ?? (short ? '1' : '3'));
-const syncFlag = flag('--sync') ?? 'both';
+const { seconds, warmupSeconds, dataParent, valid } = loopWindow(tmpdir());
+const modes = onOffBoth(flag('--sync') ?? 'both');
 const writes = Number(flag('--writes') ?? '1');
-const dataParent = flag('--dir') ?? tmpdir();
-if (!(seconds > 0) || !(warmupSeconds >= 0) || !['on', 'off', 'both'].includes(syncFlag)) {
+if (!valid || modes === null || (writes !== 1 && writes !== 2)) {
   console.error(
-    'usage: bench/commit-floor.ts [--seconds N>0] [--warmup N>=0] [--sync on|off|both] [--dir PATH] [--short]',
+    'usage: bench/commit-floor.ts [--seconds N>0] [--warmup N>=0] [--sync on|off|both] [--writes 1|2] [--dir PATH] [--short]',
   );
   process.exit(2);
 }
-const modes = syncFlag === 'both' ? [true, false] : [syncFlag === 'on'];
 
 /** Every frame is this long; its first byte says what it is. */
 const frameBytes = 64;
