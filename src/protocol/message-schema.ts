@@ -51,16 +51,32 @@ const entryFields: EntryTable = {
   config: { term: uint, index: uint, change: taggedUnion('type', confChangeFields) },
 };
 
-const confState = refine(exactObject({ voters: arrayOf(nodeId), learners: arrayOf(nodeId) }), (value) => {
-  const voters = value['voters'] as readonly string[];
-  const learners = value['learners'] as readonly string[];
-  const seen = new Set<string>();
-  for (const id of [...voters, ...learners]) {
-    if (seen.has(id)) return violation(`node ${id} listed twice in voters/learners`);
-    seen.add(id);
-  }
-  return null;
-});
+const memberAddress = exactObject({ node: nodeId, peer: string(256), client: string(256) });
+const confFields = { voters: arrayOf(nodeId), learners: arrayOf(nodeId) };
+/** `addresses` is written only when a member was added with its addresses (ConfState). */
+const confShape = exactObject(confFields);
+const confShapeWithAddresses = exactObject({ ...confFields, addresses: arrayOf(memberAddress) });
+
+const confState = refine(
+  (value) => (isPlainObject(value) && Object.hasOwn(value, 'addresses') ? confShapeWithAddresses : confShape)(value),
+  (value) => {
+    const voters = value['voters'] as readonly string[];
+    const learners = value['learners'] as readonly string[];
+    const seen = new Set<string>();
+    for (const id of [...voters, ...learners]) {
+      if (seen.has(id)) return violation(`node ${id} listed twice in voters/learners`);
+      seen.add(id);
+    }
+    const addressed = new Set<string>();
+    const addresses = (value['addresses'] ?? []) as readonly { readonly node: string }[];
+    for (const [i, { node }] of addresses.entries()) {
+      if (!seen.has(node)) return within(`.addresses[${i}].node`, violation(`${node} is not a member`));
+      if (addressed.has(node)) return within(`.addresses[${i}].node`, violation(`${node} listed twice`));
+      addressed.add(node);
+    }
+    return null;
+  },
+);
 
 const snapshotMeta = exactObject({ index: uint, term: uint, conf: confState });
 const readContext = string(readContextLengthMax);

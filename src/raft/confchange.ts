@@ -1,7 +1,7 @@
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { assertNever } from '../util/assert.js';
-import type { ConfChange, ConfState, NodeId } from './types.js';
+import type { ConfChange, ConfState, MemberAddress, NodeId } from './types.js';
 
 /**
  * One-server-at-a-time membership changes (dissertation §4.1), pure: the next configuration or
@@ -34,14 +34,21 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
   const without = (list: readonly NodeId[]): NodeId[] => list.filter((id) => id !== change.node);
   switch (change.type) {
     case 'addLearner':
-    case 'addMember':
-      if (conf.voters.includes(change.node) || conf.learners.includes(change.node)) return conf;
-      return { voters: conf.voters, learners: [...conf.learners, change.node] };
+      if (isMember(conf, change.node)) return conf;
+      return { ...conf, learners: [...conf.learners, change.node] };
+    case 'addMember': {
+      if (isMember(conf, change.node)) return conf;
+      const address: MemberAddress = { node: change.node, peer: change.peer, client: change.client };
+      return { ...conf, learners: [...conf.learners, change.node], addresses: [...(conf.addresses ?? []), address] };
+    }
     case 'promoteLearner':
       if (conf.voters.includes(change.node)) return conf;
-      return { voters: [...conf.voters, change.node], learners: without(conf.learners) };
-    case 'removeNode':
-      return { voters: without(conf.voters), learners: without(conf.learners) };
+      return { ...conf, voters: [...conf.voters, change.node], learners: without(conf.learners) };
+    case 'removeNode': {
+      const addresses = (conf.addresses ?? []).filter((a) => a.node !== change.node);
+      const rest = { voters: without(conf.voters), learners: without(conf.learners) };
+      return addresses.length === 0 ? rest : { ...rest, addresses };
+    }
     default:
       return assertNever(change, 'conf change');
   }

@@ -35,10 +35,23 @@ export interface EntryId {
   readonly index: LogIndex;
 }
 
+/** Where a member added with its addresses (addMember) listens, each as `host:port`. */
+export interface MemberAddress {
+  readonly node: NodeId;
+  readonly peer: string;
+  readonly client: string;
+}
+
 /** Membership: voters count for quorums; learners receive the log but never vote. */
 export interface ConfState {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /**
+   * The addresses of the members that were added with them, in the order they were added; absent
+   * when there are none. They belong to the configuration, so a snapshot keeps them once the
+   * addMember entry that carried them is compacted away. The core never reads them.
+   */
+  readonly addresses?: readonly MemberAddress[];
 }
 
 /** One-server-at-a-time membership changes (Raft dissertation §4.1). */

@@ -24,7 +24,7 @@ import type { MetricsSource } from '../metrics/node-metrics.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
-import type { ConfChange, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
+import type { ConfChange, ConfState, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
@@ -222,6 +222,8 @@ export class NodeServer implements ConnectionHost {
     term: number;
     voters: string;
     learners: string;
+    /** The configuration's addresses as last seen (ConfState objects are replaced, never changed). */
+    addresses: ConfState['addresses'];
   };
 
   private constructor(
@@ -297,6 +299,7 @@ export class NodeServer implements ConnectionHost {
       term: status.term,
       voters: status.conf.voters.join(','),
       learners: status.conf.learners.join(','),
+      addresses: status.conf.addresses,
     };
     this.driver = new Driver<CoreOutput>({
       node: core,
@@ -422,6 +425,8 @@ export class NodeServer implements ConnectionHost {
       const server = new NodeServer(options, created.value, committer, transport, listener, mirror, metrics);
       learnMember = (change) => server.learnMember(change);
       for (const change of memberChanges) server.learnMember(change);
+      // The configuration's own addresses: those of a snapshot, whose addMember entries are gone.
+      server.learnAddresses(created.value.status().conf);
       const status = created.value.status();
       logger.info('node started', {
         peer: formatAddress(server.peerAddress),
@@ -530,6 +535,16 @@ export class NodeServer implements ConnectionHost {
       return;
     this.setMember({ id: change.node, peer, client });
     this.log.info('learned member addresses', { node: change.node, peer: change.peer, client: change.client });
+  }
+
+  /**
+   * The addresses a configuration carries (ConfState.addresses): after a restart on a compacted log
+   * or a snapshot installed from the leader, no addMember entry is left to teach them.
+   */
+  private learnAddresses(conf: ConfState): void {
+    for (const { node, peer, client } of conf.addresses ?? []) {
+      this.learnMember({ type: 'addMember', node, peer, client });
+    }
   }
 
   /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
@@ -1075,7 +1090,8 @@ export class NodeServer implements ConnectionHost {
       if (!member && (isMember(seen.voters) || isMember(seen.learners))) this.leftCluster();
       if (member) this.removed = false;
     }
-    this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners };
+    if (s.conf.addresses !== seen.addresses) this.learnAddresses(s.conf);
+    this.seen = { role: s.role, leader: s.leader, term: s.term, voters, learners, addresses: s.conf.addresses };
   }
 
   private leftCluster(): void {

@@ -229,9 +229,13 @@ export interface StoredSnapshotMeta {
   readonly dataCrc: number;
 }
 
-/** Snapshot metadata payload: `[index, term, voters, learners, dataBytes, chunkCount, dataCrc]`. */
+/**
+ * Snapshot metadata payload: `[index, term, voters, learners, dataBytes, chunkCount, dataCrc]`,
+ * with an eighth item `[[node, peer, client], ...]` when members were added with their addresses
+ * (metadata written before that existed, and without such members, holds the 7-item form).
+ */
 export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
-  return pack([
+  const fields: unknown[] = [
     meta.index,
     meta.term,
     meta.conf.voters,
@@ -239,7 +243,26 @@ export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Buffer {
     meta.dataBytes,
     meta.chunkCount,
     meta.dataCrc,
-  ]);
+  ];
+  const addresses = meta.conf.addresses;
+  if (addresses !== undefined) fields.push(addresses.map((a) => [a.node, a.peer, a.client]));
+  return pack(fields);
+}
+
+type StoredAddress = readonly [NodeId, string, string];
+
+function isAddressList(value: unknown): value is readonly StoredAddress[] {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (a) =>
+        Array.isArray(a) &&
+        a.length === 3 &&
+        isValidNodeId(a[0]) &&
+        typeof a[1] === 'string' &&
+        typeof a[2] === 'string',
+    )
+  );
 }
 
 /** The value in a payload, or what is wrong with it. */
@@ -247,8 +270,12 @@ export function decodeSnapshotMeta(payload: Uint8Array): Result<StoredSnapshotMe
   const decoded = unpackRecord(
     payload,
     'a snapshot metadata',
-    (v): v is readonly [number, number, NodeId[], NodeId[], number, number, number] =>
-      v.length === 7 &&
+    (
+      v,
+    ): v is
+      | readonly [number, number, NodeId[], NodeId[], number, number, number]
+      | readonly [number, number, NodeId[], NodeId[], number, number, number, StoredAddress[]] =>
+      (v.length === 7 || (v.length === 8 && isAddressList(v[7]))) &&
       isCount(v[0]) &&
       isCount(v[1]) &&
       isNodeIdList(v[2]) &&
@@ -259,11 +286,12 @@ export function decodeSnapshotMeta(payload: Uint8Array): Result<StoredSnapshotMe
       v[6] <= 0xffffffff,
   );
   if (!decoded.ok) return decoded;
-  const [index, term, voters, learners, dataBytes, chunkCount, dataCrc] = decoded.value;
+  const [index, term, voters, learners, dataBytes, chunkCount, dataCrc, stored] = decoded.value;
+  const addresses = stored?.map(([node, peer, client]) => ({ node, peer, client }));
   return ok({
     index: index as LogIndex,
     term: term as Term,
-    conf: { voters, learners },
+    conf: addresses === undefined ? { voters, learners } : { voters, learners, addresses },
     dataBytes,
     chunkCount,
     dataCrc,

@@ -1,7 +1,9 @@
 // Membership without editing files, on real `raftlock start` processes with TLS: a 3-node cluster
-// from cluster.yml; `raftlock members add n4 --peer --client` (n4 is in no file); n4 started with
-// `--join` and its own addresses; `members promote n4`; n4 serves a read of a key written before
-// it existed, and reports itself a voter. cluster.yml is byte-identical afterwards.
+// from cluster.yml; `raftlock members add n4 --peer --client` (n4 is in no file) while n3 is down;
+// n4 started with `--join` and its own addresses; `members promote n4`; n4 serves a read of a key
+// written before it existed, and reports itself a voter. The addresses then survive compaction:
+// n3, brought up to date by the leader's snapshot, and a founder restarted on a log compacted past
+// the addMember entry both know where n4 listens. cluster.yml is byte-identical afterwards.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,14 +40,45 @@ t.test('members add with addresses, start --join, promote: the new node serves r
   if (n4 === undefined) throw new Error('no ports for n4');
   const file = writeLocalClusterFile(dir, founders, { clusterId: 'e2e', security: { pki } });
   const fileBefore = readFileSync(file);
-  const { start } = nodeProcesses(t, file);
+  const { procs, start } = nodeProcesses(t, file);
   await Promise.all(founders.map((n) => start(n.id).ready));
   await eventually(() => agreedLeader(founders, tls), 20_000, 'a leader among n1–n3');
 
   const endpoints = founders.map((n) => `127.0.0.1:${n.clientPort}`);
+  const clientPortOf = (id: string): number => {
+    const node = [...founders, n4].find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node.clientPort;
+  };
+  const snapshotThrough = (id: string, index: number): Promise<true> =>
+    eventually(
+      async () => {
+        const view = await probeStatus({ host: '127.0.0.1', port: clientPortOf(id) }, 'e2e', 1000, tls);
+        return view !== null && view.snapshotIndex >= index ? true : undefined;
+      },
+      20_000,
+      `${id} to hold a snapshot through ${index}`,
+    );
+  /** Where the node at `endpoint` says n4 listens (it answers members list itself). */
+  const addressesOfN4 = async (endpoint: string): Promise<{ peer: string | null; client: string | null } | null> => {
+    const asked = await connect({ endpoints: [endpoint], clusterId: 'e2e', tls, followLeader: false });
+    try {
+      const known = (await asked.members('list')).find((m) => m.id === 'n4');
+      return known === undefined ? null : { peer: known.peer, client: known.client };
+    } finally {
+      asked.abandon();
+    }
+  };
   const writer = await connect({ endpoints, clusterId: 'e2e', tls });
   t.teardown(() => writer.abandon());
   await writer.kv.put('before/n4', 'written before n4 existed');
+
+  // n3 misses the change: it will learn n4's addresses from a snapshot, not from the entry.
+  const [first, , absent] = founders;
+  if (first === undefined || absent === undefined) throw new Error('three founders');
+  const stopped = procs.get(absent.id);
+  stopped?.kill('SIGTERM');
+  await stopped?.exited;
 
   const peer = `127.0.0.1:${n4.peerPort}`;
   const client = `127.0.0.1:${n4.clientPort}`;
@@ -118,12 +151,36 @@ t.test('members add with addresses, start --join, promote: the new node serves r
   t.ok(own?.voters.includes('n4' as never), 'n4 is a voter');
   const members = await runCli(['members', 'list', '--config', file, '--json']);
   t.match(members.output, new RegExp(`"id":"n4","role":"voter","peer":"${peer}","client":"${client}"`));
-  // Every founder learned n4's addresses from the log (members list is answered by the node asked).
+
+  // The leader snapshots and compacts the addMember entry away; n3 starts again and can only be
+  // brought up to date by that snapshot (docs/operations.md, "Membership").
+  const compacted = await runCli(['snapshot', '--config', file, '--json']);
+  t.equal(compacted.code, 0, compacted.output);
+  const leaderSnapshot = JSON.parse(compacted.output) as { readonly node: string; readonly index: number };
+  await snapshotThrough(leaderSnapshot.node, leaderSnapshot.index);
+  await start(absent.id).ready;
+  await snapshotThrough(absent.id, leaderSnapshot.index);
+
+  // Every founder knows n4's addresses (members list is answered by the node asked): n1 and n2
+  // from the log, n3 from the snapshot's configuration.
   for (const endpoint of endpoints) {
-    const asked = await connect({ endpoints: [endpoint], clusterId: 'e2e', tls, followLeader: false });
-    const known = (await asked.members('list')).find((m) => m.id === 'n4');
-    asked.abandon();
-    t.same(known && { peer: known.peer, client: known.client }, { peer, client }, `${endpoint} knows where n4 listens`);
+    const known = await addressesOfN4(endpoint);
+    t.same(known, { peer, client }, `${endpoint} knows where n4 listens`);
   }
+
+  // A founder restarted on a log compacted past the addMember entry still knows where n4 listens.
+  const firstClient = `127.0.0.1:${first.clientPort}`;
+  const ownSnapshot = await runCli(['snapshot', '--endpoints', firstClient, '--config', file, '--json']);
+  t.equal(ownSnapshot.code, 0, ownSnapshot.output);
+  await snapshotThrough(first.id, (JSON.parse(ownSnapshot.output) as { readonly index: number }).index);
+  const before = procs.get(first.id);
+  before?.kill('SIGTERM');
+  await before?.exited;
+  await start(first.id).ready;
+  t.same(
+    await addressesOfN4(firstClient),
+    { peer, client },
+    `${first.id}, restarted from its snapshot, still knows where n4 listens`,
+  );
   t.same(readFileSync(file), fileBefore, 'cluster.yml was not edited');
 });

@@ -197,3 +197,30 @@ t.test('after a restart, membership comes from the snapshot conf plus the config
   c.restart(n4);
   t.same(c.status(n4).conf.voters, [n1, n2, n3, n4], 'a joiner restarts with what its log taught it');
 });
+
+t.test(
+  'a member added with its addresses keeps them through compaction, a restart and a snapshot install',
+  async (t) => {
+    const c = new Cluster(ids(3), { joiners: [n4] });
+    c.elect(n1);
+    c.isolate(n3); // n3 misses the change and is later brought up to date by a snapshot
+    const addresses = [{ node: n4, peer: '10.0.0.4:7101', client: '10.0.0.4:7201' }];
+    change(c, n1, { type: 'addMember', node: n4, peer: '10.0.0.4:7101', client: '10.0.0.4:7201' });
+    change(c, n1, { type: 'promoteLearner', node: n4 });
+    c.propose(n1, 'after');
+    c.stabilize();
+    t.same(c.status(n1).conf, { voters: [n1, n2, n3, n4], learners: [], addresses }, 'promotion keeps the addresses');
+    c.compact(n1);
+    c.compact(n2);
+    c.crash(n2);
+    c.restart(n2);
+    t.same(c.status(n2).conf.addresses, addresses, 'a restart on a compacted log keeps them');
+    c.heal();
+    c.tickAll(5);
+    c.stabilize();
+    t.equal(c.status(n3).snapshotIndex, c.status(n1).snapshotIndex, 'n3 installed the snapshot');
+    t.same(c.status(n3).conf.addresses, addresses, 'the installed snapshot carried them');
+    change(c, c.leader()!, { type: 'removeNode', node: n4 });
+    t.same(c.status(n1).conf, { voters: [n1, n2, n3], learners: [] }, 'removing the member drops its addresses');
+  },
+);

@@ -206,10 +206,14 @@ t.test('validation refuses specific malformed values', async (t) => {
   const entryHead = { term: firstTerm, index: firstIndex };
   const withEntry = (entry: unknown): unknown => ({ ...ae, entries: [entry] });
   const snap = sampleOf('InstallSnapshot');
-  const withConf = (voters: string[], learners: string[]): unknown => ({
+  const withConf = (voters: string[], learners: string[], addresses?: readonly object[]): unknown => ({
     ...snap,
-    meta: { ...(snap['meta'] as object), conf: { voters, learners } },
+    meta: {
+      ...(snap['meta'] as object),
+      conf: addresses === undefined ? { voters, learners } : { voters, learners, addresses },
+    },
   });
+  const address = (node: string): object => ({ node, peer: 'h:1', client: 'h:2' });
   const polluted = Object.assign(Object.create({ polluted: true }) as object, ae);
   type Case = { readonly name: string; readonly value: unknown; readonly path: string };
   const cases: readonly Case[] = [
@@ -265,6 +269,26 @@ t.test('validation refuses specific malformed values', async (t) => {
     { name: 'entries not an array', value: { ...ae, entries: { 0: first } }, path: '$.entries' },
     { name: 'duplicate voter', value: withConf(['a', 'a'], []), path: '$.meta.conf' },
     { name: 'voter also learner', value: withConf(['a'], ['a']), path: '$.meta.conf' },
+    {
+      name: 'addresses of a non-member',
+      value: withConf(['a'], [], [{ node: 'b', peer: 'h:1', client: 'h:2' }]),
+      path: '$.meta.conf.addresses[0].node',
+    },
+    {
+      name: 'addresses twice for one member',
+      value: withConf(['a'], [], [address('a'), address('a')]),
+      path: '$.meta.conf.addresses[1].node',
+    },
+    {
+      name: 'an address without its client',
+      value: withConf(['a'], [], [{ node: 'a', peer: 'h:1' }]),
+      path: '$.meta.conf.addresses[0].client',
+    },
+    {
+      name: 'an unknown conf field',
+      value: { ...snap, meta: { ...(snap['meta'] as object), conf: { voters: ['a'], learners: [], extra: 1 } } },
+      path: '$.meta.conf.extra',
+    },
     {
       name: 'chunk past totalBytes',
       value: { ...snap, offset: snap['totalBytes'], data: Uint8Array.of(1) },
