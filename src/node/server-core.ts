@@ -92,7 +92,8 @@ type Pending =
   | { readonly kind: 'read'; readonly query: Query; readonly principal: string | null }
   | { readonly kind: 'batch'; readonly waiting: readonly WaitingKeepAlive[] }
   | { readonly kind: 'config' }
-  | { readonly kind: 'transfer' };
+  | { readonly kind: 'transfer' }
+  | { readonly kind: 'barrier' };
 
 /**
  * Records what every applied entry notifies, for the server to push to its own clients, and what
@@ -264,6 +265,16 @@ export class ServerCore extends PeerInputsForwarder {
    */
   read(requestId: string, query: Query, principal: string | null = null): void {
     this.track(requestId, { kind: 'read', query, principal });
+    this.host.read(requestId);
+  }
+
+  /**
+   * A read barrier: answered OK (`accepted`) once this node has confirmed with a quorum that it
+   * still leads (a ReadIndex round) and has applied everything committed before the call, so what
+   * it reads next holds every write acknowledged before the call (a backup is encoded then).
+   */
+  barrier(requestId: string): void {
+    this.track(requestId, { kind: 'barrier' });
     this.host.read(requestId);
   }
 

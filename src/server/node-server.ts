@@ -199,6 +199,8 @@ export class NodeServer implements ConnectionHost {
   private readonly pushRoutes = new PushRoutes();
   /** Requests at the core, by the core's request id. */
   private readonly inflight = new Map<string, { readonly ticket: RouteTicket; readonly entry: InFlight }>();
+  /** Read barriers at the core (a backup waits for one), by the core's request id. */
+  private readonly barriers = new Map<string, (result: WireResult) => void>();
   /** Forwarding, parking, NOT_LEADER and deadlines; this class only feeds it time and links. */
   private readonly router: RequestRouter<InFlight>;
   private readonly clientLimits: ClientConnectionLimits;
@@ -776,9 +778,11 @@ export class NodeServer implements ConnectionHost {
   }
 
   /**
-   * `raftlock backup`: the first request (backup 0) encodes this leader's applied state at its
-   * applied index (a committed prefix of the log) into a backup file, kept whole until fetched,
-   * and answers its first chunk; later requests fetch further chunks of the same file.
+   * `raftlock backup`: the first request (backup 0) waits for a read barrier (a ReadIndex round:
+   * this node still leads, and has applied every entry committed before the request), then
+   * encodes the leader's applied state into a backup file, kept whole until fetched, and answers
+   * its first chunk; later requests fetch further chunks of the same file. So a backup holds
+   * every write acknowledged before it was asked for, whichever leader acknowledged it.
    */
   private backup(
     connection: RequestChannel,
@@ -790,7 +794,6 @@ export class NodeServer implements ConnectionHost {
   ): void {
     const audited = { what: 'backup', target: backup === 0 ? '' : String(backup) };
     if (refuse('backup', audited)) return;
-    const nowMs = this.now();
     if (backup === 0) {
       const status = this.core.status();
       if (status.role !== 'leader') {
@@ -800,31 +803,62 @@ export class NodeServer implements ConnectionHost {
           unavailable(`${this.nodeId} is not the leader (leader: ${leader}); a backup is taken through the leader`),
         );
       }
-      let point: Snapshot | null = null;
-      this.driver.guard(() => {
-        point = this.core.host.backupPoint();
+      if (this.driver.isStopped) return connection.respond(id, unavailable('this node has stopped'));
+      const requestId = `q${this.nextRequest++}`;
+      this.barriers.set(requestId, (result) => {
+        if (result.code === 'OK') return this.encodeBackup(connection, id, principal, audited);
+        const refusal =
+          result.code === 'NOT_LEADER'
+            ? unavailable(`${this.nodeId} is no longer the leader; a backup is taken through the leader`)
+            : result;
+        this.audit(connection, principal, audited, refusal.code);
+        return connection.respond(id, refusal);
       });
-      if (point === null) return connection.respond(id, unavailable('this node has stopped'));
-      const { meta, data } = point as Snapshot;
-      const header = {
-        clusterId: this.clusterId,
-        nodeId: this.nodeId,
-        index: meta.index,
-        term: meta.term,
-        conf: meta.conf,
-        createdAt: new Date().toISOString(),
-      };
-      const first = this.backups.add(encodeBackup(header, data), nowMs);
-      this.audit(connection, principal, audited, 'OK');
-      this.log.info('backup taken', { index: meta.index, term: meta.term, bytes: first.total, user: principal });
-      return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...first } });
+      this.driver.guard(() => this.core.barrier(requestId));
+      return;
     }
-    const chunk = this.backups.chunk(backup, offset, nowMs);
+    const chunk = this.backups.chunk(backup, offset, this.now());
     if (chunk === null) {
       const message = `no backup ${backup} at offset ${offset} on ${this.nodeId} (expired after ${backupIdleMs / 1000} s idle, finished, or out of range); start again`;
       return connection.respond(id, { code: 'INVALID_ARGUMENT', message });
     }
     return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...chunk } });
+  }
+
+  /** A reply to a read barrier goes to the backup waiting for it; false for any other reply. */
+  private settleBarrier(reply: { readonly requestId: string; readonly result: WireResult }): boolean {
+    const waiting = this.barriers.get(reply.requestId);
+    if (waiting === undefined) return false;
+    this.barriers.delete(reply.requestId);
+    waiting(reply.result);
+    return true;
+  }
+
+  /** Encodes the applied state into a new backup file, past its read barrier; answers the first chunk. */
+  private encodeBackup(
+    connection: RequestChannel,
+    id: number,
+    principal: string | null,
+    audited: InFlight['audit'],
+  ): void {
+    let point: Snapshot | null = null;
+    this.driver.guard(() => {
+      point = this.core.host.backupPoint();
+    });
+    if (point === null) return connection.respond(id, unavailable('this node has stopped'));
+    const { meta, data } = point as Snapshot;
+    const header = {
+      clusterId: this.clusterId,
+      nodeId: this.nodeId,
+      index: meta.index,
+      term: meta.term,
+      conf: meta.conf,
+      createdAt: new Date().toISOString(),
+    };
+    const first = this.backups.add(encodeBackup(header, data), this.now());
+    this.audit(connection, principal, audited, 'OK');
+    this.log.info('backup taken', { index: meta.index, term: meta.term, bytes: first.total, user: principal });
+    return connection.respond(id, { code: 'OK', value: { kind: 'backupChunk', ...first } });
   }
 
   private backupsHeld: BackupStore | null = null;
@@ -980,6 +1014,7 @@ export class NodeServer implements ConnectionHost {
     }
     const answer = (): void => {
       for (const reply of output.replies) {
+        if (this.settleBarrier(reply)) continue;
         const routed = this.inflight.get(reply.requestId);
         if (routed === undefined) continue;
         this.inflight.delete(reply.requestId);
@@ -1107,6 +1142,7 @@ export class NodeServer implements ConnectionHost {
     this.fatalError = error;
     this.log.error('node stopped', { error: describe(error) });
     for (const reply of this.core.stopSafely(describe(error))) {
+      if (this.settleBarrier(reply)) continue;
       const routed = this.inflight.get(reply.requestId);
       if (routed !== undefined) this.router.abort(routed.ticket, reply.result);
     }
@@ -1138,6 +1174,7 @@ export class NodeServer implements ConnectionHost {
     const stopping = 'this node is shutting down';
     const replies = this.fatalError === null ? this.core.stopSafely(stopping) : [];
     for (const reply of replies) {
+      if (this.settleBarrier(reply)) continue;
       const routed = this.inflight.get(reply.requestId);
       if (routed !== undefined) this.router.abort(routed.ticket, reply.result);
     }
