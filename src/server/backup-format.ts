@@ -11,9 +11,10 @@
  *                        (src/node/envelope.ts: log time + the state machine's canonical encoding)
  *   end-4      u32 BE    crc32c of every byte before it
  *
- * `index` and `term` are the last log entry the snapshot covers; `conf` the membership then.
+ * `index` and `term` are the last log entry the snapshot covers; `conf` the membership then (with
+ * `addresses` when members were added with them, src/raft/types.ts).
  */
-import type { ConfState, LogIndex, NodeId, Term } from '../raft/types.js';
+import type { ConfState, LogIndex, MemberAddress, NodeId, Term } from '../raft/types.js';
 import { isValidNodeId } from '../raft/types.js';
 import { crc32c } from '../storage/crc32c.js';
 import type { Result } from '../util/result.js';
@@ -125,13 +126,31 @@ function parseHeader(bytes: Uint8Array): Result<BackupHeader, string> {
   if (typeof conf !== 'object' || conf === null || !ids(conf['voters']) || !ids(conf['learners'])) {
     return err('header.conf: expected { voters, learners } of node ids');
   }
+  const addresses = conf['addresses'];
+  if (addresses !== undefined && !isAddressList(addresses)) {
+    return err('header.conf.addresses: expected [{ node, peer, client }] of a node id and two addresses');
+  }
   return ok({
     clusterId: h['clusterId'],
     nodeId: h['nodeId'],
     index: h['index'] as LogIndex,
     term: h['term'] as Term,
-    conf: { voters: conf['voters'], learners: conf['learners'] },
+    conf:
+      addresses === undefined
+        ? { voters: conf['voters'], learners: conf['learners'] }
+        : { voters: conf['voters'], learners: conf['learners'], addresses },
     createdAt: h['createdAt'],
     byteLength: h['byteLength'],
   });
+}
+
+function isAddressList(value: unknown): value is MemberAddress[] {
+  return (
+    Array.isArray(value) &&
+    value.every((a: unknown) => {
+      if (typeof a !== 'object' || a === null) return false;
+      const { node, peer, client } = a as Record<string, unknown>;
+      return isValidNodeId(node) && typeof peer === 'string' && typeof client === 'string';
+    })
+  );
 }

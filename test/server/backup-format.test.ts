@@ -23,6 +23,17 @@ t.test('a whole file decodes to its header and snapshot', async (t) => {
   t.same(Buffer.from(decoded.value.snapshot), Buffer.from(snapshot));
 });
 
+t.test("the membership's addresses of members added with them survive the file", async (t) => {
+  const addresses = [{ node: nodeId('n4'), peer: '10.0.0.4:7101', client: '10.0.0.4:7201' }];
+  const conf = { voters: header.conf.voters, learners: [nodeId('n4')], addresses };
+  const decoded = decodeBackup(encodeBackup({ ...header, conf }, snapshot));
+  t.same(decoded.ok ? decoded.value.header.conf : decoded.error, conf);
+  const bad = decodeBackup(
+    encodeBackup({ ...header, conf: { ...conf, addresses: [{ node: 'n 4' }] } as never }, snapshot),
+  );
+  t.match(bad.ok ? 'accepted' : bad.error, /header\.conf\.addresses/);
+});
+
 t.test('each kind of damage is named with its offset', async (t) => {
   const error = (bytes: Uint8Array): string => {
     const decoded = decodeBackup(bytes);
