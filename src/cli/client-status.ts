@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { RaftlockClient } from '../client/client.js';
 import type { NodeStatus } from '../client/types.js';
 import type { ClusterOptions } from './client-common.js';
 import { action, clusterOptions, exitCodes, print, sessionlessClient, table, toJson } from './client-common.js';
@@ -9,14 +10,8 @@ interface NodeReport {
   readonly error: string | null;
 }
 
-/**
- * `raftlock status`: asks every member for its own view (role, term, commit and applied index,
- * leader, members, counts) and the leader for each member's lag. Exit 0 when every reachable node
- * agrees on one leader, 3 when none is reachable or there is no leader.
- */
-async function runStatus(options: ClusterOptions): Promise<number> {
-  const { client, endpoints } = await sessionlessClient(options);
-  const reports: NodeReport[] = await Promise.all(
+function reportsOf(client: RaftlockClient, endpoints: readonly string[]): Promise<NodeReport[]> {
+  return Promise.all(
     endpoints.map(async (endpoint) => {
       try {
         return { endpoint, status: await client.statusOf(endpoint), error: null };
@@ -26,7 +21,39 @@ async function runStatus(options: ClusterOptions): Promise<number> {
       }
     }),
   );
-  client.abandon();
+}
+
+/**
+ * The client addresses of members that the reachable nodes name but no endpoint asked answered
+ * for: members added at runtime with their addresses (`members add N --peer --client`), which the
+ * cluster file does not list. Asked of the cluster only when there are such members.
+ */
+async function unlistedMembers(client: RaftlockClient, reports: readonly NodeReport[]): Promise<string[]> {
+  const views = reports.flatMap((r) => (r.status === null ? [] : [r.status]));
+  const answered = new Set<string>(views.map((v) => v.nodeId));
+  const members = new Set<string>(views.flatMap((v) => [...v.voters, ...v.learners]));
+  if ([...members].every((id) => answered.has(id))) return [];
+  const asked = new Set(reports.map((r) => r.endpoint));
+  const listed = await client.members('list').catch(() => []);
+  return listed.flatMap((m) =>
+    members.has(m.id) && !answered.has(m.id) && m.client !== null && !asked.has(m.client) ? [m.client] : [],
+  );
+}
+
+/**
+ * `raftlock status`: asks every node of the cluster file (or of --endpoints), and every member
+ * added at runtime, for its own view (role, term, commit and applied index, leader, members,
+ * counts) and the leader for each member's lag. Exit 0 when every reachable node agrees on one
+ * leader, 3 when none is reachable or there is no leader.
+ */
+async function runStatus(options: ClusterOptions): Promise<number> {
+  const { client, endpoints } = await sessionlessClient(options);
+  const reports = await reportsOf(client, endpoints);
+  try {
+    reports.push(...(await reportsOf(client, await unlistedMembers(client, reports))));
+  } finally {
+    client.abandon();
+  }
   const leaderReport = reports.find((r) => r.status?.role === 'leader');
   const lagOf = (id: string): string => {
     const behind = leaderReport?.status?.lag.find((l) => l.id === id)?.behind;

@@ -3,7 +3,8 @@
 // n4 started with `--join` and its own addresses; `members promote n4`; n4 serves a read of a key
 // written before it existed, and reports itself a voter. The addresses then survive compaction:
 // n3, brought up to date by the leader's snapshot, and a founder restarted on a log compacted past
-// the addMember entry both know where n4 listens. cluster.yml is byte-identical afterwards.
+// the addMember entry both know where n4 listens, and `raftlock status` reports n4 although no
+// file lists it. cluster.yml is byte-identical afterwards.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,11 @@ async function agreedLeader(nodes: readonly LocalNode[], tls: ClientTls): Promis
   );
   const leader = views[0]?.leader ?? null;
   return leader !== null && views.every((v) => v !== null && v.leader === leader) ? leader : undefined;
+}
+
+interface StatusReport {
+  readonly endpoint: string;
+  readonly status: { readonly nodeId: string } | null;
 }
 
 t.test('members add with addresses, start --join, promote: the new node serves reads', async (t) => {
@@ -167,6 +173,16 @@ t.test('members add with addresses, start --join, promote: the new node serves r
     const known = await addressesOfN4(endpoint);
     t.same(known, { peer, client }, `${endpoint} knows where n4 listens`);
   }
+
+  // `raftlock status` asks n4 too, although the cluster file does not list it.
+  const status = await runCli(['status', '--config', file, '--json']);
+  t.equal(status.code, 0, status.output);
+  const reports = (JSON.parse(status.output) as { readonly nodes: readonly StatusReport[] }).nodes;
+  t.same(
+    reports.map((r) => r.status?.nodeId ?? null),
+    ['n1', 'n2', 'n3', 'n4'],
+    'status reports every member, n4 from the cluster',
+  );
 
   // A founder restarted on a log compacted past the addMember entry still knows where n4 listens.
   const firstClient = `127.0.0.1:${first.clientPort}`;
