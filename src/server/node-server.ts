@@ -24,6 +24,7 @@ import type { MetricsSource } from '../metrics/node-metrics.js';
 import { NodeMetrics } from '../metrics/node-metrics.js';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
+import { isMember } from '../raft/confchange.js';
 import type { ConfChange, ConfState, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
@@ -215,9 +216,10 @@ export class NodeServer implements ConnectionHost {
   /**
    * This node was a member and a configuration change removed it: it applies nothing more, so its
    * clients would hear no more pushes. It closes their connections and refuses new ones, so they
-   * move to a member (and re-check their holds there).
+   * move to a member (and re-check their holds there). Also true from the start for a node whose
+   * own configuration leaves it out (see the constructor).
    */
-  private removed = false;
+  private removed: boolean;
   private seen: {
     role: Role;
     leader: NodeId | null;
@@ -295,6 +297,11 @@ export class NodeServer implements ConnectionHost {
       watchesChanged: (channel) => this.pushRoutes.watchesChanged(channel),
     });
     const status = core.status();
+    // Started outside the configuration it holds: removed (before a restart, or while it was
+    // down), or a joiner that crashed before the entry adding it reached it. Either way it is not
+    // a member, and refuses clients until it is one (observeChanges). A joiner that holds no
+    // configuration yet (no voters) waits to be added and is not refused.
+    this.removed = status.conf.voters.length > 0 && !isMember(status.conf, this.nodeId);
     this.seen = {
       role: status.role,
       leader: status.leader,
@@ -440,6 +447,12 @@ export class NodeServer implements ConnectionHost {
         snapshot: status.snapshotIndex,
         lastIndex: status.lastIndex,
       });
+      if (server.removed) {
+        logger.warn('this node is not a member of the configuration it holds: it refuses clients until it is one', {
+          voters: status.conf.voters.join(','),
+          learners: status.conf.learners.join(','),
+        });
+      }
       server.driver.start();
       if (options.httpListen !== undefined) {
         try {
@@ -1120,9 +1133,9 @@ export class NodeServer implements ConnectionHost {
     }
     if (voters !== seen.voters || learners !== seen.learners) {
       this.log.info('membership changed', { voters, learners });
-      const isMember = (list: string): boolean => list.split(',').includes(this.nodeId);
-      const member = isMember(voters) || isMember(learners);
-      if (!member && (isMember(seen.voters) || isMember(seen.learners))) this.leftCluster();
+      const listed = (list: string): boolean => list.split(',').includes(this.nodeId);
+      const member = listed(voters) || listed(learners);
+      if (!member && (listed(seen.voters) || listed(seen.learners))) this.leftCluster();
       if (member) this.removed = false;
     }
     if (s.conf.addresses !== seen.addresses) this.learnAddresses(s.conf);

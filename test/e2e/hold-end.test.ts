@@ -275,6 +275,12 @@ void t.test('hold endings on real node processes', async (t) => {
       /removed from the cluster: closing client connections/,
     );
     await granted.release();
+
+    // Restarted, it still holds a configuration that leaves it out: it refuses clients, and says why.
+    await cluster.procs.get(removed.id)?.process.stop(10_000);
+    const restarted = await cluster.startNode(removed.id);
+    t.equal(await cluster.status(removed.id), null, 'the removed node, restarted, refuses clients');
+    t.match(restarted.process.output(), /not a member of the configuration it holds: it refuses clients/);
   });
 });
 
