@@ -2,10 +2,14 @@
 // nodes. Usage: npx tsx bench/sim.ts [--short] [--workload hash|locks]
 import { scenarioFromSeed } from '../src/sim/scenario.js';
 import { formatFailure, runSimulation } from '../src/sim/simulator.js';
+import { flag, has } from './args.js';
 
-const short = process.argv.includes('--short');
-const workloadAt = process.argv.indexOf('--workload');
-const workload = workloadAt >= 0 && process.argv[workloadAt + 1] === 'locks' ? 'locks' : 'hash';
+const short = has('--short');
+const workload = flag('--workload') ?? 'hash';
+if (workload !== 'hash' && workload !== 'locks') {
+  console.error('usage: bench/sim.ts [--short] [--workload hash|locks]');
+  process.exit(2);
+}
 const seeds = short ? 10 : 60;
 const durationMs = short ? 5_000 : 20_000;
 

@@ -1,5 +1,5 @@
-// The command line the commit benches share: an on|off|both option, and a usage error (exit 2)
-// for values the bench cannot run, before anything starts.
+// The command line the benches share (bench/args.ts): an on|off|both option, and a usage error
+// (exit 2) for values a bench cannot run, before anything starts.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ const refusals: readonly (readonly string[])[] = [
   ['bench/commit-floor.ts', '--seconds', '0'],
   ['bench/commit-cost.ts', '--tls', 'maybe'],
   ['bench/commit-cost.ts', '--warmup', 'x'],
+  ['bench/sim.ts', '--workload', 'lock'],
 ];
 
 for (const [script, ...args] of refusals) {
