@@ -7,15 +7,15 @@ import { RaftlockError } from '../../src/client/errors.js';
 import { startCluster } from '../../src/embed/embed.js';
 
 t.test('a leader cut off from its quorum refuses a backup instead of encoding what it has', async (t) => {
-  // An election timeout of 2 s: the leader goes on believing it leads for that long (CheckQuorum).
-  const cluster = await startCluster({ insecure: true, tickMs: 20, electionTicks: 100 });
+  // An election timeout of 3 s: the leader goes on believing it leads for that long (CheckQuorum).
+  const cluster = await startCluster({ insecure: true, tickMs: 20, electionTicks: 150 });
   t.teardown(() => cluster.close());
   const leader = await cluster.waitForLeader();
   const client = await connect({
     ...cluster.connectOptions(),
     endpoints: [leader.endpoint.client],
     followLeader: false,
-    requestTimeoutMs: 1_000,
+    requestTimeoutMs: 1_500,
   });
   t.teardown(() => client.abandon());
   await client.kv.put('acknowledged', 'before the backup');
