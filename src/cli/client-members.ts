@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { RaftlockClient } from '../client/client.js';
+import type { MemberView } from '../protocol/client-protocol.js';
 import type { NodeId } from '../raft/types.js';
 import type { ClusterOptions } from './client-common.js';
 import {
@@ -39,22 +40,45 @@ async function runList(options: ClusterOptions): Promise<number> {
   return exitCodes.ok;
 }
 
+/**
+ * A change already in effect is answered OK by the cluster (so that a retry after a lost answer
+ * succeeds): what the node held before the change says whether this call changed anything.
+ */
+function roleBefore(members: readonly MemberView[], node: NodeId): MemberView['role'] | null {
+  return members.find((m) => m.id === node)?.role ?? null;
+}
+
 async function runAdd(node: NodeId, options: AddOptions): Promise<number> {
   const addresses = {
     node,
     ...(options.peer === undefined ? {} : { peer: options.peer }),
     ...(options.client === undefined ? {} : { client: options.client }),
   };
-  await withOperator(options, (client) => client.members('addLearner', addresses));
-  if (options.json === true) print(toJson({ added: node, role: 'learner' }));
+  const before = await withOperator(options, async (client) => {
+    const members = await client.members('list');
+    await client.members('addLearner', addresses);
+    return roleBefore(members, node);
+  });
+  if (options.json === true) print(toJson({ added: node, role: before ?? 'learner', changed: before === null }));
+  else if (before !== null) print(`${node} is already a ${before}: nothing changed`);
   else print(`added ${node} as a learner; promote it once it has caught up`);
   return exitCodes.ok;
 }
 
 async function runChange(change: 'promote' | 'remove', node: NodeId, options: ClusterOptions): Promise<number> {
-  await withOperator(options, (client) => client.members(change, { node }));
+  const before = await withOperator(options, async (client) => {
+    const members = await client.members('list');
+    await client.members(change, { node });
+    return roleBefore(members, node);
+  });
+  const changed = change === 'promote' ? before !== 'voter' : before !== null;
   const done = change === 'promote' ? 'promoted' : 'removed';
-  print(options.json === true ? toJson({ [done]: node }) : `${done} ${node}`);
+  if (options.json === true) print(toJson({ [done]: node, changed }));
+  else if (changed) print(`${done} ${node}`);
+  else
+    print(
+      change === 'promote' ? `${node} is already a voter: nothing changed` : `${node} is not a member: nothing changed`,
+    );
   return exitCodes.ok;
 }
 

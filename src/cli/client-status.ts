@@ -26,7 +26,8 @@ function reportsOf(client: RaftlockClient, endpoints: readonly string[]): Promis
 /**
  * The client addresses of members that the reachable nodes name but no endpoint asked answered
  * for: members added at runtime with their addresses (`members add N --peer --client`), which the
- * cluster file does not list. Asked of the cluster only when there are such members.
+ * cluster file does not list (a member whose address no node knows is listed without one, '').
+ * Asked of the cluster only when there are such members.
  */
 async function unlistedMembers(client: RaftlockClient, reports: readonly NodeReport[]): Promise<string[]> {
   const views = reports.flatMap((r) => (r.status === null ? [] : [r.status]));
@@ -36,7 +37,7 @@ async function unlistedMembers(client: RaftlockClient, reports: readonly NodeRep
   const asked = new Set(reports.map((r) => r.endpoint));
   const listed = await client.members('list').catch(() => []);
   return listed.flatMap((m) =>
-    members.has(m.id) && !answered.has(m.id) && m.client !== null && !asked.has(m.client) ? [m.client] : [],
+    members.has(m.id) && !answered.has(m.id) && m.client !== '' && !asked.has(m.client) ? [m.client] : [],
   );
 }
 

@@ -616,6 +616,31 @@ export class NodeServer implements ConnectionHost {
     return null;
   }
 
+  /**
+   * Why the addresses given for a new member cannot be its own, or null: an address another node
+   * this one knows already has (as its peer or client address), or one address for both, would
+   * send one node's traffic to another.
+   */
+  private addressesTaken(node: NodeId, peer: string, client: string): string | null {
+    const normal = (text: string): string => {
+      const parsed = parseHostPort(text);
+      return parsed === null ? text : formatAddress(parsed);
+    };
+    const given = { peer: normal(peer), client: normal(client) };
+    if (given.peer === given.client) return `${node}'s peer and client addresses must differ; both are ${given.peer}`;
+    const book = this.addressBook();
+    for (const id of book.known) {
+      for (const which of ['peer', 'client'] as const) {
+        const known = book[which](id);
+        for (const mine of ['peer', 'client'] as const) {
+          if (known === given[mine])
+            return `${given[mine]} is already ${id}'s ${which} address, not ${node}'s ${mine} address`;
+        }
+      }
+    }
+    return null;
+  }
+
   private addressBook(): AddressBook {
     const lookup = (id: NodeId, which: 'peer' | 'client'): string | null => {
       if (id === this.nodeId) {
@@ -745,6 +770,8 @@ export class NodeServer implements ConnectionHost {
               code: 'INVALID_ARGUMENT',
               message: `not a host:port address: ${JSON.stringify(bad)}`,
             });
+          const taken = this.addressesTaken(node, op.peer ?? '', op.client ?? '');
+          if (taken !== null) return connection.respond(id, { code: 'INVALID_ARGUMENT', message: taken });
         }
         const misplaced =
           op.action === 'addLearner' && node !== undefined ? this.addressMismatch(node, op.peer, op.client) : null;

@@ -93,6 +93,55 @@ void t.test('raftlock client commands', async (t) => {
     const usage = await runCli(['kv', 'cas', 'cli/k', 'notanumber', 'x', '-e', endpoints]);
     t.equal(usage.code, 2, 'usage errors exit 2');
   });
+
+  await t.test('members: a change already in effect says so; an address another node has is refused', async (t) => {
+    // The cluster answers OK to a change already in effect (a retry after a lost answer must
+    // succeed); the command says that nothing changed instead of claiming it did.
+    const noop = await Promise.all([
+      runCli(['members', 'add', 'n2', '-e', endpoints]),
+      runCli(['members', 'promote', 'n1', '-e', endpoints]),
+      runCli(['members', 'remove', 'n9', '-e', endpoints]),
+    ]);
+    t.same(
+      noop.map((r) => [r.code, r.stdout.trim()]),
+      [
+        [0, 'n2 is already a voter: nothing changed'],
+        [0, 'n1 is already a voter: nothing changed'],
+        [0, 'n9 is not a member: nothing changed'],
+      ],
+    );
+    const n1 = cluster.endpoints.find((e) => e.id === 'n1');
+    if (n1 === undefined) throw new Error('no n1');
+    const taken = await runCli([
+      'members',
+      'add',
+      'n5',
+      '--peer',
+      n1.peer,
+      '--client',
+      '127.0.0.1:7999',
+      '-e',
+      endpoints,
+    ]);
+    t.equal(taken.code, 2, 'refused as invalid (exit 2)');
+    t.match(taken.stderr, `${n1.peer} is already n1's peer address, not n5's peer address`);
+    const same = await runCli([
+      'members',
+      'add',
+      'n5',
+      '--peer',
+      '127.0.0.1:7999',
+      '--client',
+      '127.0.0.1:7999',
+      '-e',
+      endpoints,
+    ]);
+    t.match(same.stderr, "n5's peer and client addresses must differ");
+    t.notOk(
+      (await client.members('list')).some((m) => m.id === 'n5'),
+      'n5 was not added',
+    );
+  });
 });
 
 void t.test('lock -- CMD: the command gets SIGTERM when the session can no longer be guaranteed', async (t) => {
