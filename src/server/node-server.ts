@@ -690,6 +690,15 @@ export class NodeServer implements ConnectionHost {
     this.log.warn('client connection refused', { remote: connection.remote, user: connection.principal, code, reason });
   }
 
+  /**
+   * Logged where the client is connected, as the HTTP port logs its 403s; a forwarding node's
+   * connection is not logged here, since the node the client reached logs its own answer.
+   */
+  denied(connection: ClientConnection, op: string, reason: string): void {
+    if (connection.isForwarder) return;
+    this.log.warn('client request refused', { remote: connection.remote, user: connection.principal, op, reason });
+  }
+
   timedOut(connection: ClientConnection, reason: string): void {
     this.log.warn('client connection closed', { remote: connection.remote, user: connection.principal, reason });
   }

@@ -90,6 +90,8 @@ export interface ConnectionHost {
   request(connection: ClientConnection, id: number, op: ClientOp, as: string | null): void;
   /** A frame the connection refuses (a bad `as`, a Request before Welcome); for the log. */
   refused(connection: ClientConnection, code: WireErrorCode, reason: string): void;
+  /** A request answered PERMISSION_DENIED (its op label and the reason); for the log. */
+  denied(connection: ClientConnection, op: string, reason: string): void;
   /** A limit (the idle timeout, a frame deadline, unread output) is closing the connection; for the log. */
   timedOut(connection: ClientConnection, reason: string): void;
   closed(connection: ClientConnection, reason: string): void;
@@ -196,6 +198,7 @@ export class ClientConnection {
     if (request === undefined) return;
     this.outstanding.delete(id);
     this.send({ type: 'Response', id, result });
+    if (result.code === 'PERMISSION_DENIED') this.host.denied(this, request.op, result.message);
     this.host.observer?.requestAnswered(request.op, result.code, (performance.now() - request.startedMs) / 1000);
   }
 

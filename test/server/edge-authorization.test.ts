@@ -3,7 +3,8 @@
 // rights are checked (by the state machine for commands, at the edge for reads, watches and
 // admin-only operations) with messages that name the right and the name, sessions belong to
 // their owner, an admin's cross-session release tells the holder before the next grant, and
-// revocations reach open connections. Every admin operation and cross-session action is audited.
+// revocations reach open connections. Every admin operation and cross-session action is audited,
+// and every refused request logged once, by the node the client reached.
 import t from 'tap';
 import type { SessionId } from '../../src/statemachine/ids.js';
 import type { AdminAction, WireResult } from '../../src/protocol/client-protocol.js';
@@ -214,5 +215,11 @@ t.test('principals, rights, sessions and revocation on a secure cluster', async 
     'cross-session actions',
   );
   t.match(log, /audit: root from the log revoked "jobs\/L" of session \d+/, 'and the holder being told');
+  // Every PERMISSION_DENIED answer is logged once, where the client is connected (alice's acquire
+  // was forwarded from her follower to the leader, which does not log it again).
+  const refusedLock = log.match(/client request refused .*op=acquire reason=.*other\/x/g) ?? [];
+  t.equal(refusedLock.length, 1, 'logged once');
+  t.match(refusedLock[0], /remote=127\.0\.0\.1:\d+ user=alice op=acquire/, 'with who, what and why');
+  t.match(log, /client request refused remote=127\.0\.0\.1:\d+ user=carol op=watch reason=.*carol may not watch/);
   t.notMatch(log, /alice-pw|carol-pw/, 'never a password');
 });
