@@ -261,7 +261,13 @@ export function registerKvCommands(program: Command): void {
     true,
   ).action(action(runCas));
   clusterOptions(
-    conditional(kv.command('del').description('delete a key (exit 1 if it did not exist)').argument('<key>')),
+    conditional(
+      kv
+        .command('del')
+        .alias('delete') // Consul's and ZooKeeper's word for it
+        .description('delete a key (exit 1 if it did not exist)')
+        .argument('<key>'),
+    ),
     true,
   ).action(action(runDelete));
 }

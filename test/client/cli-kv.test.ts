@@ -60,4 +60,7 @@ void t.test('kv list and binary values on the command line', async (t) => {
   t.same(new Uint8Array(await readFile(out)), binary);
   t.equal((await runCli(['kv', 'get', 'b/b64', '--base64'])).stdout, '/wD+QQ==\n');
   t.equal((await runCli(['kv', 'put', 'b/none'])).code, 2, 'a value is required');
+  t.equal((await runCli(['kv', 'delete', 'b/stdin'])).code, 0, '`kv delete` is `kv del`');
+  t.equal(await client.kv.get('b/stdin'), null);
+  t.equal((await runCli(['kv', 'del', 'b/stdin'])).code, 1, 'gone: exit 1');
 });
