@@ -57,7 +57,7 @@ async function preparePki(config: ClusterConfig, out: (line: string) => void): P
  * `raftlock up [--config cluster.yml]`: every node of the file as a child process, until Ctrl-C.
  * A secure cluster's certificates are made on first start (preparePki). Exit codes: 0 after a
  * clean stop, 1 when every node exited on its own, 2 bad configuration or a PKI directory it
- * cannot complete.
+ * cannot complete. When no node starts (each says why), it says so and exits 1 at once.
  */
 export async function runUp(options: UpOptions): Promise<number> {
   const config = await loadConfigForNodes(options.config);
@@ -88,14 +88,21 @@ export async function runUp(options: UpOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
   });
   out(`starting cluster ${config.cluster.id} from ${config.file}`);
-  await launcher.start();
+  const serving = await launcher.start();
+  if (!interrupted && serving.length === 0) {
+    // Each node's own refusal was printed above (a data directory in use: the cluster already runs).
+    await launcher.whenAllExited();
+    out('no node started: why each one stopped is printed above');
+    return 1;
+  }
   if (!interrupted) {
     for (const node of config.nodes) {
       const client = `${node.client.host}:${node.client.port}`;
       const http =
         node.http === undefined ? '' : `, HTTP ${secure ? 'https' : 'http'}://${node.http.host}:${node.http.port}`;
       const where = `clients ${client}, peers ${node.peer.host}:${node.peer.port}${http}`;
-      out(`  ${node.id}: ${where}, data ${node.dataDir}${node.join ? ' (joins later)' : ''}`);
+      const state = node.join ? ' (joins later)' : serving.includes(node.id) ? '' : ' (did not start: see above)';
+      out(`  ${node.id}: ${where}, data ${node.dataDir}${state}`);
     }
     const electionMs = config.timing.electionTicks * config.timing.tickMs * 10;
     const leader = await launcher.waitForLeader(Math.max(5000, electionMs));

@@ -35,11 +35,15 @@ export class Launcher {
 
   constructor(private readonly options: LaunchOptions) {}
 
-  /** Spawns the nodes; resolves once each has printed its ready line (or exited). */
-  async start(): Promise<void> {
+  /**
+   * Spawns the nodes; resolves once each has printed its ready line or exited, with the ids of
+   * those that serve (why the others ended was printed as they did).
+   */
+  async start(): Promise<NodeId[]> {
     const { config } = this.options;
     const nodes = config.nodes.filter((n) => this.options.includeJoining || !n.join);
-    await Promise.all(nodes.map((node) => this.spawnNode(node)));
+    const serving = await Promise.all(nodes.map((node) => this.spawnNode(node)));
+    return nodes.filter((_, i) => serving[i] === true).map((n) => n.id);
   }
 
   /** Starts a node again (after it exited or was killed); resolves when it is ready. */
@@ -55,7 +59,8 @@ export class Launcher {
     await this.spawnNode(node);
   }
 
-  private spawnNode(node: NodeConfig): Promise<void> {
+  /** Resolves true once the node serves, false once it has ended first. */
+  private spawnNode(node: NodeConfig): Promise<boolean> {
     const json = this.options.logFormat === 'json';
     const child = startNodeProcess({
       node: node.id,
@@ -76,8 +81,11 @@ export class Launcher {
     void child.exited.then((exit) => {
       if (!this.stopping) this.options.out(`[${node.id}] ${describeExit(exit)}`);
     });
-    // Resolves once the node serves, or once it has ended (what ended it was just printed).
-    return child.ready.catch(() => undefined);
+    // What ended a node that never served was just printed.
+    return child.ready.then(
+      () => true,
+      () => false,
+    );
   }
 
   get pids(): ReadonlyMap<NodeId, number> {
@@ -88,11 +96,16 @@ export class Launcher {
     return new Map(pairs);
   }
 
-  /** Asks each running node for its view; resolves with the leader all of them agree on, if any. */
+  /**
+   * Asks each running node for its view; resolves with the leader all of them agree on, if any.
+   * Only this launcher's running nodes are asked: whatever else answers on an exited node's port
+   * (the same cluster started elsewhere, say) is not this launch's cluster.
+   */
   async leader(): Promise<NodeId | null> {
     const clusterId = this.options.config.cluster.id;
     const tls = this.options.clientTls;
-    const probes = this.children.map((c) => probeStatus(c.node.client, clusterId, 2000, tls));
+    const running = this.children.filter((c) => c.process.running);
+    const probes = running.map((c) => probeStatus(c.node.client, clusterId, 2000, tls));
     const views = await Promise.all(probes);
     const leaders = views.flatMap((v) => (v === null || v.leader === null ? [] : [v.leader]));
     const first = leaders[0];

@@ -103,6 +103,14 @@ t.test('raftlock up runs every node of the file, names the leader, and stops the
     'the node to name a leader',
   );
   t.equal(named, leader, 'the cluster answers status with that leader');
+
+  // A second `up` on the same file while the first runs: every node refuses its data directory,
+  // and `up` says that none started instead of naming the first cluster's leader as its own.
+  const again = await runCli(['up', '--config', file, '--log-level', 'warn'], 60_000);
+  t.equal(again.code, 1, 'exit 1');
+  t.match(again.output, /DATA_DIR_LOCKED/, 'each node says why');
+  t.match(again.output, /no node started: why each one stopped is printed above/);
+  t.notMatch(again.output, /leader: |press Ctrl-C/, 'no leader is claimed');
   up.kill('SIGINT');
   t.equal(await exited, 0, 'up exits 0 after stopping the nodes');
   t.match(output, /cluster stopped/);
