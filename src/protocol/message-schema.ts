@@ -51,11 +51,12 @@ const entryFields: EntryTable = {
   config: { term: uint, index: uint, change: taggedUnion('type', confChangeFields) },
 };
 
-const memberAddress = exactObject({ node: nodeId, peer: string(256), client: string(256) });
+/** ConfState.addresses: members added with their addresses (also read from a backup's header). */
+export const addressedMembers: Check = arrayOf(exactObject({ node: nodeId, peer: string(256), client: string(256) }));
 const confFields = { voters: arrayOf(nodeId), learners: arrayOf(nodeId) };
 /** `addresses` is written only when a member was added with its addresses (ConfState). */
 const confShape = exactObject(confFields);
-const confShapeWithAddresses = exactObject({ ...confFields, addresses: arrayOf(memberAddress) });
+const confShapeWithAddresses = exactObject({ ...confFields, addresses: addressedMembers });
 
 const confState = refine(
   (value) => (isPlainObject(value) && Object.hasOwn(value, 'addresses') ? confShapeWithAddresses : confShape)(value),

@@ -1,7 +1,7 @@
 import type { Result } from '../util/result.js';
 import { err, ok } from '../util/result.js';
 import { assertNever } from '../util/assert.js';
-import type { ConfChange, ConfState, MemberAddress, NodeId } from './types.js';
+import type { AddressedMember, ConfChange, ConfState, NodeId } from './types.js';
 
 /**
  * One-server-at-a-time membership changes (dissertation §4.1), pure: the next configuration or
@@ -38,7 +38,7 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
       return { ...conf, learners: [...conf.learners, change.node] };
     case 'addMember': {
       if (isMember(conf, change.node)) return conf;
-      const address: MemberAddress = { node: change.node, peer: change.peer, client: change.client };
+      const address: AddressedMember = { node: change.node, peer: change.peer, client: change.client };
       return { ...conf, learners: [...conf.learners, change.node], addresses: [...(conf.addresses ?? []), address] };
     }
     case 'promoteLearner':

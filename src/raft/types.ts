@@ -36,7 +36,7 @@ export interface EntryId {
 }
 
 /** Where a member added with its addresses (addMember) listens, each as `host:port`. */
-export interface MemberAddress {
+export interface AddressedMember {
   readonly node: NodeId;
   readonly peer: string;
   readonly client: string;
@@ -51,7 +51,7 @@ export interface ConfState {
    * when there are none. They belong to the configuration, so a snapshot keeps them once the
    * addMember entry that carried them is compacted away. The core never reads them.
    */
-  readonly addresses?: readonly MemberAddress[];
+  readonly addresses?: readonly AddressedMember[];
 }
 
 /** One-server-at-a-time membership changes (Raft dissertation §4.1). */

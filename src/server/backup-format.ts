@@ -14,7 +14,8 @@
  * `index` and `term` are the last log entry the snapshot covers; `conf` the membership then (with
  * `addresses` when members were added with them, src/raft/types.ts).
  */
-import type { ConfState, LogIndex, MemberAddress, NodeId, Term } from '../raft/types.js';
+import type { AddressedMember, ConfState, LogIndex, NodeId, Term } from '../raft/types.js';
+import { addressedMembers } from '../protocol/message-schema.js';
 import { isValidNodeId } from '../raft/types.js';
 import { crc32c } from '../storage/crc32c.js';
 import type { Result } from '../util/result.js';
@@ -127,9 +128,8 @@ function parseHeader(bytes: Uint8Array): Result<BackupHeader, string> {
     return err('header.conf: expected { voters, learners } of node ids');
   }
   const addresses = conf['addresses'];
-  if (addresses !== undefined && !isAddressList(addresses)) {
-    return err('header.conf.addresses: expected [{ node, peer, client }] of a node id and two addresses');
-  }
+  const badAddresses = addresses === undefined ? null : addressedMembers(addresses);
+  if (badAddresses !== null) return err(`header.conf.addresses${badAddresses.path}: ${badAddresses.reason}`);
   return ok({
     clusterId: h['clusterId'],
     nodeId: h['nodeId'],
@@ -138,19 +138,8 @@ function parseHeader(bytes: Uint8Array): Result<BackupHeader, string> {
     conf:
       addresses === undefined
         ? { voters: conf['voters'], learners: conf['learners'] }
-        : { voters: conf['voters'], learners: conf['learners'], addresses },
+        : { voters: conf['voters'], learners: conf['learners'], addresses: addresses as AddressedMember[] },
     createdAt: h['createdAt'],
     byteLength: h['byteLength'],
   });
-}
-
-function isAddressList(value: unknown): value is MemberAddress[] {
-  return (
-    Array.isArray(value) &&
-    value.every((a: unknown) => {
-      if (typeof a !== 'object' || a === null) return false;
-      const { node, peer, client } = a as Record<string, unknown>;
-      return isValidNodeId(node) && typeof peer === 'string' && typeof client === 'string';
-    })
-  );
 }

@@ -25,7 +25,7 @@ import { NodeMetrics } from '../metrics/node-metrics.js';
 import type { RaftConfig } from '../raft/config.js';
 import { createRaftNode } from '../raft/node.js';
 import { isMember } from '../raft/confchange.js';
-import type { ConfChange, ConfState, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
+import type { AddressedMember, ConfChange, ConfState, LogIndex, NodeId, Role, Snapshot } from '../raft/types.js';
 import type { TlsMaterial } from '../security/tls-material.js';
 import type { AdminAction, AdminCommand } from '../statemachine/auth-types.js';
 import { describeUnknownUser, userExists } from '../statemachine/authorize.js';
@@ -379,10 +379,12 @@ export class NodeServer implements ConnectionHost {
       }
       const seed = options.seed ?? randomInt(0, 2 ** 47);
       // Members added with their addresses, applied before the server below exists (log replay).
-      const memberChanges: ConfChange[] = [];
-      let learnMember: (change: ConfChange) => void = (change) => memberChanges.push(change);
+      const membersAdded: AddressedMember[] = [];
+      let learnMember: (member: AddressedMember) => void = (member) => membersAdded.push(member);
       const created = ServerCore.create({
-        onConfigApplied: (change) => learnMember(change),
+        onConfigApplied: (change) => {
+          if (change.type === 'addMember') learnMember(change);
+        },
         raft: options.raft,
         persisted,
         rng: createRng(seed),
@@ -432,8 +434,8 @@ export class NodeServer implements ConnectionHost {
         log: logger,
       });
       const server = new NodeServer(options, created.value, committer, transport, listener, mirror, metrics);
-      learnMember = (change) => server.learnMember(change);
-      for (const change of memberChanges) server.learnMember(change);
+      learnMember = (member) => server.learnMember(member);
+      for (const member of membersAdded) server.learnMember(member);
       // The configuration's own addresses: those of a snapshot, whose addMember entries are gone.
       server.learnAddresses(created.value.status().conf);
       const status = created.value.status();
@@ -489,7 +491,7 @@ export class NodeServer implements ConnectionHost {
     const known = node === this.nodeId || this.directory.has(node);
     if (action !== 'addLearner' || known || peer === undefined || client === undefined)
       return confChangeOf(action, node);
-    const change: ConfChange = { type: 'addMember', node, peer, client };
+    const change = { type: 'addMember', node, peer, client } as const;
     this.learnMember(change);
     return change;
   }
@@ -530,26 +532,25 @@ export class NodeServer implements ConnectionHost {
 
   /**
    * A member added with its addresses (`members add N --peer --client`): every node learns where
-   * it listens from the log, not from its own cluster.yml. Addresses that do not parse are logged
-   * and ignored (the leader checked them when the change was asked for).
+   * it listens from the log (the addMember entry, or the configuration of a snapshot that
+   * compacted it away), not from its own cluster.yml. Addresses that do not parse are logged and
+   * ignored (the leader checked them when the change was asked for).
    */
-  learnMember(change: ConfChange): void {
-    if (change.type !== 'addMember' || change.node === this.nodeId) return;
-    const peer = parseHostPort(change.peer);
-    const client = parseHostPort(change.client);
-    if (peer === null || client === null) {
-      this.log.warn('member addresses ignored', { node: change.node, peer: change.peer, client: change.client });
-      return;
-    }
-    const known = this.directory.get(change.node);
+  private learnMember(member: AddressedMember): void {
+    if (member.node === this.nodeId) return;
+    const peer = parseHostPort(member.peer);
+    const client = parseHostPort(member.client);
+    const fields = { node: member.node, peer: member.peer, client: member.client };
+    if (peer === null || client === null) return this.log.warn('member addresses ignored', fields);
+    const known = this.directory.get(member.node);
     if (
       known !== undefined &&
-      formatAddress(known.peer) === change.peer &&
-      formatAddress(known.client) === change.client
+      formatAddress(known.peer) === member.peer &&
+      formatAddress(known.client) === member.client
     )
       return;
-    this.setMember({ id: change.node, peer, client });
-    this.log.info('learned member addresses', { node: change.node, peer: change.peer, client: change.client });
+    this.setMember({ id: member.node, peer, client });
+    this.log.info('learned member addresses', fields);
   }
 
   /**
@@ -557,9 +558,7 @@ export class NodeServer implements ConnectionHost {
    * or a snapshot installed from the leader, no addMember entry is left to teach them.
    */
   private learnAddresses(conf: ConfState): void {
-    for (const { node, peer, client } of conf.addresses ?? []) {
-      this.learnMember({ type: 'addMember', node, peer, client });
-    }
+    for (const member of conf.addresses ?? []) this.learnMember(member);
   }
 
   /** Learn (or change) where another node listens; embedding uses it after port-0 binds. */
