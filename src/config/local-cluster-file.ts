@@ -3,8 +3,9 @@
  * cluster runs secure with: what the benchmarks, the chaos run and the end-to-end tests start their
  * node processes from.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalPki, pkiLayout } from '../security/pki.js';
 
@@ -27,10 +28,69 @@ const handedOut: number[] = [];
 const handedOutMax = 1024;
 
 /**
+ * Where processes on this machine claim the ports they hand out: one file per port, holding the
+ * claiming process's pid. A port stays free (it binds) from the pick until the node binds it, and
+ * a node that stops and starts again on the same port leaves it free meanwhile; without a claim,
+ * another process drawing that port then would take it (one CI run failed that way, EADDRINUSE).
+ */
+export const portClaimDir = join(tmpdir(), 'raftlock-port-claims');
+const claimed: number[] = [];
+
+/**
+ * Claims `port` for this process, or false when a live process holds it. A claim whose process is
+ * gone is taken over: claims are released at exit, but a killed process leaves its own behind.
+ */
+function claim(port: number): boolean {
+  const file = join(portClaimDir, String(port));
+  try {
+    mkdirSync(portClaimDir, { recursive: true });
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch (error) {
+    // Without a usable claim directory, the draw and the check above are all there is.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return true;
+    if (isAlive(claimant(file))) return false;
+    writeFileSync(file, String(process.pid));
+  }
+  if (claimed.length === 0) process.once('exit', releaseClaims);
+  claimed.push(port);
+  return true;
+}
+
+/** The pid in a claim file; 0 when it cannot be read (released meanwhile). */
+function claimant(file: string): number {
+  try {
+    return Number(readFileSync(file, 'utf8'));
+  } catch {
+    return 0;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseClaims(): void {
+  for (const port of claimed.splice(0)) {
+    try {
+      unlinkSync(join(portClaimDir, String(port)));
+    } catch {
+      // Already gone (a later process took it over): nothing to release.
+    }
+  }
+}
+
+/**
  * A port on 127.0.0.1 that was free a moment ago, for a node about to bind it: drawn at random
- * (`random`, Math.random unless a test pins the draws) from `localPortRange`, so processes picking
- * at the same time rarely pick the same one; never one this process handed out lately; and proved
- * free by listening on it once.
+ * (`random`, Math.random unless a test pins the draws) from `localPortRange`; never one this
+ * process handed out lately, nor one another live process on this machine claimed (`portClaimDir`);
+ * and proved free by listening on it once.
  */
 export async function freePort(random: () => number = Math.random): Promise<number> {
   const span = localPortRange.last - localPortRange.first + 1;
@@ -38,7 +98,7 @@ export async function freePort(random: () => number = Math.random): Promise<numb
     const port = localPortRange.first + Math.floor(random() * span);
     if (handedOut.includes(port) || !(await bindsOnce(port))) continue;
     // Checked again after the bind: another call in this process may have taken it meanwhile.
-    if (handedOut.includes(port)) continue;
+    if (handedOut.includes(port) || !claim(port)) continue;
     handedOut.push(port);
     if (handedOut.length > handedOutMax) handedOut.shift();
     return port;
